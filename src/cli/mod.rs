@@ -1,0 +1,115 @@
+//! The command line: argument parsing and rendering. The only module that prints.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod audit;
+mod bench;
+mod checklist;
+mod release;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::workspace::{self, Origin, Workspace};
+
+/// Exit code when a check failed (audit chain broken, gate closed).
+pub const EXIT_CHECK_FAILED: u8 = 1;
+/// Exit code for usage and configuration errors.
+pub const EXIT_USAGE: u8 = 2;
+
+/// Release console: click through a desktop-app release, or run the same steps headless in CI.
+///
+/// With no command it opens the GUI.
+#[derive(Debug, Parser)]
+#[command(name = "release-console", version, about)]
+pub struct Args {
+    /// The release workspace folder (default: $RELEASE_CONSOLE_WORKSPACE, the current
+    /// directory if it holds release-console.toml, else the built-in demo workspace).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a release workspace in DIR.
+    Init {
+        dir: PathBuf,
+        /// Product name (used in titles and installer names).
+        #[arg(long, default_value = "WireTuner")]
+        product: String,
+    },
+    /// Create, list and show releases.
+    #[command(subcommand)]
+    Release(release::ReleaseCmd),
+    /// Show and tick a release's checklist.
+    #[command(subcommand)]
+    Checklist(checklist::ChecklistCmd),
+    /// List and verify the tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(audit::AuditCmd),
+    /// Measure the hot paths: log ingest and task-tray frame time.
+    Bench(bench::BenchArgs),
+}
+
+/// Shared state for a CLI command.
+#[derive(Debug)]
+pub struct Cli {
+    pub json: bool,
+    pub workspace_flag: Option<PathBuf>,
+    pub handle: tokio::runtime::Handle,
+}
+
+impl Cli {
+    fn open_workspace(&self) -> anyhow::Result<Workspace> {
+        let (root, origin) = workspace::resolve(self.workspace_flag.as_deref())?;
+        if origin == Origin::Demo && !self.json {
+            eprintln!("note: using the demo workspace at {}", root.display());
+        }
+        Ok(Workspace::open(&root)?)
+    }
+
+    fn print_json(&self, value: &impl serde::Serialize) -> anyhow::Result<()> {
+        println!("{}", serde_json::to_string_pretty(value)?);
+        Ok(())
+    }
+}
+
+/// Runs a CLI command; `Ok(code)` is the process exit code.
+pub fn run(args: Args, handle: tokio::runtime::Handle) -> anyhow::Result<ExitCode> {
+    let cli = Cli { json: args.json, workspace_flag: args.workspace, handle };
+    let Some(command) = args.command else {
+        anyhow::bail!("no command given (the GUI is started by main)");
+    };
+    match command {
+        Command::Init { dir, product } => {
+            let ws = Workspace::init(&dir, &product)?;
+            if cli.json {
+                cli.print_json(&serde_json::json!({"workspace": ws.root(), "product": product}))?;
+            } else {
+                println!("created workspace for {product} in {}", ws.root().display());
+                println!("next: release-console --workspace {} release new 0.1.0", dir.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Release(cmd) => release::run(&cli, cmd),
+        Command::Checklist(cmd) => checklist::run(&cli, cmd),
+        Command::Audit(cmd) => audit::run(&cli, cmd),
+        Command::Bench(bench_args) => bench::run(&cli, &bench_args),
+    }
+}
+
+/// Prints an error as one line to stderr.
+pub fn report_error(err: &anyhow::Error) {
+    eprintln!("error: {err:#}");
+}
+
+/// Local time of a timestamp, to the minute, for people.
+pub(crate) fn local_time(ts: jiff::Timestamp) -> String {
+    crate::local_time(ts, false)
+}

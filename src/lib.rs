@@ -1,0 +1,34 @@
+//! release-console: the engine behind the release console GUI and its CLI.
+//!
+//! The domain modules (`workspace`, `runbook`, `audit`, `runner`) do the work; `cli` renders it
+//! for terminals and CI, `ui` renders it in an egui window. See `../shared/DESIGN.md`.
+
+pub mod audit;
+pub mod cli;
+pub mod runbook;
+pub mod runner;
+pub mod ui;
+pub mod workspace;
+
+/// Lower-case hex of a byte slice (SHA-256 digests, fingerprints).
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[(b >> 4) as usize] as char);
+        out.push(DIGITS[(b & 0x0f) as usize] as char);
+    }
+    out
+}
+
+/// SHA-256 of `bytes` as lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex(&sha2::Sha256::digest(bytes))
+}
+
+/// A timestamp in the system time zone, to the minute or the second, for people.
+pub fn local_time(ts: jiff::Timestamp, with_seconds: bool) -> String {
+    let format = if with_seconds { "%Y-%m-%d %H:%M:%S" } else { "%Y-%m-%d %H:%M" };
+    ts.to_zoned_datetime(jiff::tz::TimeZone::system()).strftime(format).to_string()
+}

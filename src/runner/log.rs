@@ -1,0 +1,263 @@
+//! Task logs: a bounded in-memory line buffer, line splitting of raw output, and redaction.
+
+use std::collections::VecDeque;
+
+/// Lines longer than this are cut (the full line still reaches the log file).
+pub const MAX_LINE_BYTES: usize = 16 * 1024;
+const CHUNK_BYTES: usize = 256 * 1024;
+
+/// Default memory bound of one task's log buffer.
+pub const DEFAULT_MAX_BYTES: usize = 256 * 1024 * 1024;
+
+#[derive(Debug)]
+struct Chunk {
+    /// Absolute index of the chunk's first line.
+    first: u64,
+    text: String,
+    /// End offset of each line in `text`.
+    ends: Vec<u32>,
+}
+
+impl Chunk {
+    fn size_bytes(&self) -> usize {
+        self.text.len() + self.ends.len() * 4
+    }
+}
+
+/// A task's log in memory: lines addressed by absolute index (0 = first line ever printed).
+///
+/// Lines live in large chunks (one allocation per 256 KiB, not per line). When the buffer
+/// passes its byte bound the oldest chunk is dropped, so memory stays bounded on a task that
+/// prints forever; `first_retained` tells the UI where the retained window starts.
+#[derive(Debug)]
+pub struct LogBuffer {
+    chunks: VecDeque<Chunk>,
+    total_lines: u64,
+    size_bytes: usize,
+    max_bytes: usize,
+}
+
+impl Default for LogBuffer {
+    fn default() -> Self {
+        Self::with_max_bytes(DEFAULT_MAX_BYTES)
+    }
+}
+
+impl LogBuffer {
+    pub fn with_max_bytes(max_bytes: usize) -> Self {
+        Self { chunks: VecDeque::new(), total_lines: 0, size_bytes: 0, max_bytes }
+    }
+
+    /// Appends one line (without its newline); overlong lines are cut at a char boundary.
+    pub fn push(&mut self, line: &str) {
+        let line = if line.len() > MAX_LINE_BYTES {
+            let mut cut = MAX_LINE_BYTES;
+            while !line.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            &line[..cut]
+        } else {
+            line
+        };
+        let needs_chunk = self
+            .chunks
+            .back()
+            .is_none_or(|c| c.text.len() + line.len() > CHUNK_BYTES && !c.ends.is_empty());
+        if needs_chunk {
+            self.chunks.push_back(Chunk {
+                first: self.total_lines,
+                text: String::with_capacity(CHUNK_BYTES),
+                ends: Vec::with_capacity(4096),
+            });
+            self.size_bytes += CHUNK_BYTES;
+        }
+        if let Some(chunk) = self.chunks.back_mut() {
+            chunk.text.push_str(line);
+            chunk.ends.push(chunk.text.len() as u32);
+        }
+        self.size_bytes += line.len() + 4;
+        self.total_lines += 1;
+        while self.size_bytes > self.max_bytes && self.chunks.len() > 1 {
+            if let Some(old) = self.chunks.pop_front() {
+                self.size_bytes = self.size_bytes.saturating_sub(old.size_bytes().max(CHUNK_BYTES));
+            }
+        }
+    }
+
+    /// Number of lines ever pushed (the next line's index).
+    pub fn total_lines(&self) -> u64 {
+        self.total_lines
+    }
+
+    /// Index of the oldest line still in memory.
+    pub fn first_retained(&self) -> u64 {
+        self.chunks.front().map_or(self.total_lines, |c| c.first)
+    }
+
+    /// Approximate memory held, in bytes.
+    pub fn size_bytes(&self) -> usize {
+        self.size_bytes
+    }
+
+    /// The line at absolute index `index`, if still retained.
+    pub fn line(&self, index: u64) -> Option<&str> {
+        if index < self.first_retained() || index >= self.total_lines {
+            return None;
+        }
+        let pos = self.chunks.partition_point(|c| c.first <= index).checked_sub(1)?;
+        let chunk = &self.chunks[pos];
+        let local = (index - chunk.first) as usize;
+        let start = if local == 0 { 0 } else { chunk.ends[local - 1] as usize };
+        let end = *chunk.ends.get(local)? as usize;
+        chunk.text.get(start..end)
+    }
+
+    /// Retained lines from `from` (clamped to the retained window) to the end.
+    pub fn lines_from(&self, from: u64) -> impl Iterator<Item = (u64, &str)> {
+        let start = from.max(self.first_retained());
+        (start..self.total_lines).filter_map(move |i| self.line(i).map(|l| (i, l)))
+    }
+}
+
+/// Splits raw output into lines, keeping a partial last line until its newline arrives.
+#[derive(Debug, Default)]
+pub struct LineSplitter {
+    partial: Vec<u8>,
+}
+
+impl LineSplitter {
+    /// Feeds bytes; calls `emit` with each complete line (no `\n`, no trailing `\r`).
+    pub fn feed(&mut self, mut bytes: &[u8], mut emit: impl FnMut(&str)) {
+        while let Some(nl) = memchr_newline(bytes) {
+            let (line, rest) = bytes.split_at(nl);
+            bytes = &rest[1..];
+            if self.partial.is_empty() {
+                emit(&decode(line));
+            } else {
+                self.partial.extend_from_slice(line);
+                let whole = std::mem::take(&mut self.partial);
+                emit(&decode(&whole));
+            }
+        }
+        if !bytes.is_empty() {
+            self.partial.extend_from_slice(bytes);
+            if self.partial.len() > 4 * MAX_LINE_BYTES {
+                // A "line" that never ends: flush it so memory stays bounded.
+                let whole = std::mem::take(&mut self.partial);
+                emit(&decode(&whole));
+            }
+        }
+    }
+
+    /// Emits the last line if the output did not end with a newline.
+    pub fn finish(&mut self, mut emit: impl FnMut(&str)) {
+        if !self.partial.is_empty() {
+            let whole = std::mem::take(&mut self.partial);
+            emit(&decode(&whole));
+        }
+    }
+}
+
+fn memchr_newline(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|&b| b == b'\n')
+}
+
+fn decode(line: &[u8]) -> std::borrow::Cow<'_, str> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    String::from_utf8_lossy(line)
+}
+
+/// Replaces known secret values in log lines with `<redacted>`.
+///
+/// Values shorter than [`Redactor::MIN_SECRET_LEN`] are ignored: redacting every "a" would make
+/// logs unreadable while protecting nothing.
+#[derive(Clone, Default)]
+pub struct Redactor {
+    secrets: Vec<String>,
+}
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Redactor({} secrets: <redacted>)", self.secrets.len())
+    }
+}
+
+impl Redactor {
+    pub const MIN_SECRET_LEN: usize = 4;
+    pub const MASK: &'static str = "<redacted>";
+
+    pub fn new(secrets: impl IntoIterator<Item = String>) -> Self {
+        let mut secrets: Vec<String> =
+            secrets.into_iter().filter(|s| s.len() >= Self::MIN_SECRET_LEN).collect();
+        // Longest first, so a secret containing another is masked whole.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets.dedup();
+        Self { secrets }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.secrets.is_empty()
+    }
+
+    /// The line with every secret masked; borrows when nothing matched.
+    pub fn redact<'a>(&self, line: &'a str) -> std::borrow::Cow<'a, str> {
+        let mut out = std::borrow::Cow::Borrowed(line);
+        for secret in &self.secrets {
+            if out.contains(secret.as_str()) {
+                out = std::borrow::Cow::Owned(out.replace(secret.as_str(), Self::MASK));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buffer_addresses_lines_across_chunks() {
+        let mut b = LogBuffer::default();
+        for i in 0..100_000 {
+            b.push(&format!("line {i}"));
+        }
+        assert_eq!(b.total_lines(), 100_000);
+        assert_eq!(b.line(0), Some("line 0"));
+        assert_eq!(b.line(54_321), Some("line 54321"));
+        assert_eq!(b.line(99_999), Some("line 99999"));
+        assert_eq!(b.line(100_000), None);
+    }
+
+    #[test]
+    fn buffer_memory_is_bounded_and_drops_oldest() {
+        let mut b = LogBuffer::with_max_bytes(2 * 1024 * 1024);
+        let line = "x".repeat(100);
+        for _ in 0..200_000 {
+            b.push(&line);
+        }
+        assert!(b.size_bytes() <= 2 * 1024 * 1024 + CHUNK_BYTES, "{}", b.size_bytes());
+        assert!(b.first_retained() > 0);
+        assert_eq!(b.line(0), None);
+        assert_eq!(b.line(199_999), Some(line.as_str()));
+        assert_eq!(b.lines_from(0).count() as u64, 200_000 - b.first_retained());
+    }
+
+    #[test]
+    fn splitter_joins_partial_lines_and_strips_crlf() {
+        let mut s = LineSplitter::default();
+        let mut out = Vec::new();
+        s.feed(b"hel", |l| out.push(l.to_owned()));
+        s.feed(b"lo\r\nwor", |l| out.push(l.to_owned()));
+        s.feed(b"ld\nlast", |l| out.push(l.to_owned()));
+        s.finish(|l| out.push(l.to_owned()));
+        assert_eq!(out, ["hello", "world", "last"]);
+    }
+
+    #[test]
+    fn redactor_masks_every_occurrence_and_ignores_tiny_values() {
+        let r = Redactor::new(["hunter22".to_owned(), "ab".to_owned()]);
+        assert_eq!(r.redact("pass=hunter22 again hunter22 ab"), "pass=<redacted> again <redacted> ab");
+        assert!(matches!(r.redact("clean"), std::borrow::Cow::Borrowed(_)));
+        assert!(!format!("{r:?}").contains("hunter22"));
+    }
+}

@@ -1,0 +1,144 @@
+//! Child processes for tasks: own process group, line-by-line output, group kill on cancel.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::io::AsyncReadExt as _;
+
+use super::{TaskContext, TaskError};
+
+/// How long a cancelled process group gets between SIGTERM and SIGKILL.
+pub const KILL_GRACE: Duration = Duration::from_secs(3);
+
+/// A command to run as part of a task.
+#[derive(Debug, Clone, Default)]
+pub struct ProcessSpec {
+    pub program: String,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub cwd: Option<PathBuf>,
+}
+
+impl ProcessSpec {
+    pub fn new(program: impl Into<String>) -> Self {
+        Self { program: program.into(), ..Self::default() }
+    }
+
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// The command line as a person would type it (for logs and dry runs).
+    pub fn display(&self) -> String {
+        std::iter::once(self.program.as_str())
+            .chain(self.args.iter().map(String::as_str))
+            .map(|a| {
+                if a.is_empty() || a.contains(|c: char| c.is_whitespace() || c == '"') {
+                    format!("{a:?}")
+                } else {
+                    a.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Kills a whole process group when dropped: no orphans survive a dropped or timed-out task.
+#[derive(Debug)]
+struct GroupGuard(Option<Pid>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0 {
+            let _ = killpg(pgid, Signal::SIGKILL);
+        }
+    }
+}
+
+/// Runs `spec` in its own process group, streaming stdout and stderr into the task log.
+///
+/// Returns the exit code on success (0). A non-zero exit is [`TaskError::Exit`]; cancellation
+/// sends SIGTERM to the group, then SIGKILL after [`KILL_GRACE`].
+pub async fn run(ctx: &TaskContext, spec: &ProcessSpec) -> Result<(), TaskError> {
+    let mut cmd = tokio::process::Command::new(&spec.program);
+    cmd.args(&spec.args)
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    if let Some(dir) = &spec.cwd {
+        cmd.current_dir(dir);
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|source| TaskError::Spawn { program: spec.program.clone(), source })?;
+    let pgid = child.id().map(|id| Pid::from_raw(id as i32));
+    let guard = GroupGuard(pgid);
+
+    let mut readers = Vec::new();
+    if let Some(out) = child.stdout.take() {
+        readers.push(tokio::spawn(pump(out, ctx.clone())));
+    }
+    if let Some(err) = child.stderr.take() {
+        readers.push(tokio::spawn(pump(err, ctx.clone())));
+    }
+
+    let status = tokio::select! {
+        status = child.wait() => status,
+        () = ctx.cancel_token().cancelled() => {
+            if let Some(pgid) = pgid {
+                let _ = killpg(pgid, Signal::SIGTERM);
+            }
+            if tokio::time::timeout(KILL_GRACE, child.wait()).await.is_err() {
+                drop(guard);
+                let _ = child.wait().await;
+            }
+            finish_readers(readers).await;
+            return Err(TaskError::Cancelled);
+        }
+    }
+    .map_err(|source| TaskError::Spawn { program: spec.program.clone(), source })?;
+    // The leader is gone; whatever it left running in its group goes too.
+    drop(guard);
+    finish_readers(readers).await;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(TaskError::Exit { program: spec.program.clone(), status: status.to_string() })
+    }
+}
+
+async fn finish_readers(readers: Vec<tokio::task::JoinHandle<()>>) {
+    for r in readers {
+        // Every process that held the pipe was killed, so EOF comes quickly.
+        let _ = tokio::time::timeout(Duration::from_secs(5), r).await;
+    }
+}
+
+async fn pump(mut src: impl tokio::io::AsyncRead + Unpin, ctx: TaskContext) {
+    let mut splitter = super::log::LineSplitter::default();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match src.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => ctx.log_bytes(&mut splitter, &buf[..n]),
+        }
+    }
+    ctx.log_finish(&mut splitter);
+}

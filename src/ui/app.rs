@@ -1,0 +1,499 @@
+//! The console window: navigation, panels, task tray and toasts.
+//!
+//! Panels draw from a snapshot of the workspace ([`Loaded`]) and return [`Command`]s. Commands
+//! that touch files run on a blocking worker of the shared runtime; their results come back over
+//! a channel, so the UI thread never waits on I/O.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc;
+
+use tokio::sync::broadcast;
+
+use super::widgets::toasts::{ToastKind, Toasts};
+use super::{audit, checklist, overview, placeholder, settings, theme, tray};
+use crate::audit::{AuditEntry, Verified};
+use crate::runbook::{Checklist, Runbook};
+use crate::runner::{Runner, TaskEvent, TaskId, TaskSpec, TaskState};
+use crate::workspace::{self, Origin, Release, Workspace};
+
+/// Navigation targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    Overview,
+    Checklist,
+    Builds,
+    Verify,
+    StatusPage,
+    Flags,
+    Audit,
+    Settings,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 8] = [
+        Tab::Overview,
+        Tab::Checklist,
+        Tab::Builds,
+        Tab::Verify,
+        Tab::StatusPage,
+        Tab::Flags,
+        Tab::Audit,
+        Tab::Settings,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Tab::Overview => "Overview",
+            Tab::Checklist => "Checklist",
+            Tab::Builds => "Builds",
+            Tab::Verify => "Verify",
+            Tab::StatusPage => "Status page",
+            Tab::Flags => "Flags",
+            Tab::Audit => "Audit",
+            Tab::Settings => "Settings",
+        }
+    }
+}
+
+/// What panels ask for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    SelectRelease(String),
+    SetItem { item: String, done: bool, note: String },
+    NewRelease { version: String, hotfix_of: Option<String> },
+    OpenWorkspace(PathBuf),
+    PickWorkspace,
+    VerifyAudit,
+    CancelTask(TaskId),
+    ClearFinishedTasks,
+    Navigate(Tab),
+}
+
+/// The selected release with its runbook and progress.
+#[derive(Debug, Clone)]
+pub struct ReleaseView {
+    pub release: Release,
+    pub runbook: Runbook,
+    pub checklist: Checklist,
+}
+
+/// A snapshot of the open workspace, loaded off the UI thread.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub ws: Workspace,
+    pub origin: Origin,
+    pub releases: Vec<Release>,
+    pub current: Option<ReleaseView>,
+    pub audit: Vec<AuditEntry>,
+    /// The audit chain check: entries and head hash, or the first bad line.
+    pub audit_check: Result<Verified, String>,
+}
+
+impl Loaded {
+    fn load(root: PathBuf, origin: Origin, release: Option<String>) -> Result<Self, String> {
+        let ws = Workspace::open(&root).map_err(|e| e.to_string())?;
+        let releases = ws.releases().map_err(|e| e.to_string())?;
+        let selected = release
+            .and_then(|v| workspace::parse_version(&v).ok())
+            .and_then(|v| releases.iter().find(|r| r.version == v).cloned())
+            .or_else(|| releases.last().cloned());
+        let current = match selected {
+            Some(release) => {
+                let runbook = ws.runbook(&release).map_err(|e| e.to_string())?;
+                let checklist = ws.checklist(&release).map_err(|e| e.to_string())?;
+                Some(ReleaseView { release, runbook, checklist })
+            }
+            None => None,
+        };
+        let audit_check = ws.audit().verify().map_err(|e| e.to_string());
+        let audit = ws.audit().entries().unwrap_or_default();
+        Ok(Self { ws, origin, releases, current, audit, audit_check })
+    }
+}
+
+/// Opens folder pickers. Behind a seam so tests can feed paths (rfd shows nothing under Xvfb
+/// without a portal).
+pub trait FolderPicker: Send + Sync {
+    /// Starts a picker; the chosen folder (or `None`) is sent to `reply`.
+    fn pick_folder(&self, handle: &tokio::runtime::Handle, reply: Box<dyn FnOnce(Option<PathBuf>) + Send>);
+}
+
+/// The native picker (rfd: XDG portal on Linux, native dialogs on macOS and Windows).
+#[derive(Debug, Default)]
+pub struct RfdPicker;
+
+impl FolderPicker for RfdPicker {
+    fn pick_folder(&self, handle: &tokio::runtime::Handle, reply: Box<dyn FnOnce(Option<PathBuf>) + Send>) {
+        handle.spawn(async move {
+            let picked = rfd::AsyncFileDialog::new()
+                .set_title("Open release workspace")
+                .pick_folder()
+                .await
+                .map(|h| h.path().to_owned());
+            reply(picked);
+        });
+    }
+}
+
+enum WorkerResult {
+    Loaded(Box<Loaded>, Option<String>),
+    Failed(String),
+    Picked(Option<PathBuf>),
+}
+
+/// Everything the window shows and remembers.
+pub struct ConsoleApp {
+    pub tab: Tab,
+    pub data: Option<Loaded>,
+    pub load_error: Option<String>,
+    pub toasts: Toasts,
+    pub checklist_ui: checklist::ChecklistUi,
+    pub audit_ui: audit::AuditUi,
+    pub settings_ui: settings::SettingsUi,
+    pub overview_ui: overview::OverviewUi,
+    pub tray: tray::TrayUi,
+    runner: Runner,
+    handle: tokio::runtime::Handle,
+    events: broadcast::Receiver<TaskEvent>,
+    results_tx: mpsc::Sender<WorkerResult>,
+    results_rx: mpsc::Receiver<WorkerResult>,
+    picker: Arc<dyn FolderPicker>,
+    /// Commands in flight on the worker.
+    pending: usize,
+    root: PathBuf,
+    origin: Origin,
+    title: String,
+    repaint: Option<egui::Context>,
+}
+
+impl std::fmt::Debug for ConsoleApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsoleApp").field("tab", &self.tab).field("root", &self.root).finish()
+    }
+}
+
+impl ConsoleApp {
+    /// A console on workspace `root`, loading it in the background.
+    pub fn new(
+        ctx: &egui::Context,
+        runner: Runner,
+        root: PathBuf,
+        origin: Origin,
+        picker: Arc<dyn FolderPicker>,
+    ) -> Self {
+        theme::apply(ctx);
+        let repaint_ctx = ctx.clone();
+        runner.set_notifier(move || repaint_ctx.request_repaint());
+        let (results_tx, results_rx) = mpsc::channel();
+        let mut app = Self {
+            tab: Tab::Overview,
+            data: None,
+            load_error: None,
+            toasts: Toasts::default(),
+            checklist_ui: checklist::ChecklistUi::default(),
+            audit_ui: audit::AuditUi::default(),
+            settings_ui: settings::SettingsUi::new(&root),
+            overview_ui: overview::OverviewUi::default(),
+            tray: tray::TrayUi::default(),
+            events: runner.subscribe(),
+            handle: runner.handle().clone(),
+            runner,
+            results_tx,
+            results_rx,
+            picker,
+            pending: 0,
+            root,
+            origin,
+            title: String::new(),
+            repaint: Some(ctx.clone()),
+        };
+        app.reload(None);
+        app
+    }
+
+    pub fn runner(&self) -> &Runner {
+        &self.runner
+    }
+
+    /// Whether a background command is still running.
+    pub fn is_busy(&self) -> bool {
+        self.pending > 0
+    }
+
+    fn selected_release(&self) -> Option<String> {
+        self.data.as_ref()?.current.as_ref().map(|c| c.release.version.to_string())
+    }
+
+    /// Runs blocking workspace work on the runtime's blocking pool.
+    fn submit(&mut self, job: impl FnOnce() -> WorkerResult + Send + 'static) {
+        self.pending += 1;
+        let tx = self.results_tx.clone();
+        let ctx = self.repaint.clone();
+        self.handle.spawn_blocking(move || {
+            let _ = tx.send(job());
+            if let Some(ctx) = ctx {
+                ctx.request_repaint();
+            }
+        });
+    }
+
+    fn reload(&mut self, toast: Option<String>) {
+        let (root, origin, release) = (self.root.clone(), self.origin, self.selected_release());
+        self.submit(move || match Loaded::load(root, origin, release) {
+            Ok(l) => WorkerResult::Loaded(Box::new(l), toast),
+            Err(e) => WorkerResult::Failed(e),
+        });
+    }
+
+    /// Applies a panel's command.
+    pub fn apply(&mut self, command: Command) {
+        match command {
+            Command::Navigate(tab) => self.tab = tab,
+            Command::SelectRelease(v) => {
+                let (root, origin) = (self.root.clone(), self.origin);
+                self.submit(move || match Loaded::load(root, origin, Some(v)) {
+                    Ok(l) => WorkerResult::Loaded(Box::new(l), None),
+                    Err(e) => WorkerResult::Failed(e),
+                });
+            }
+            Command::SetItem { item, done, note } => {
+                let Some((ws, release)) = self.current() else { return };
+                let (root, origin) = (self.root.clone(), self.origin);
+                let version = release.version.to_string();
+                self.submit(move || {
+                    let verb = if done { "Ticked" } else { "Unticked" };
+                    match ws.set_item(&release, &item, done, &note) {
+                        Ok(_) => match Loaded::load(root, origin, Some(version)) {
+                            Ok(l) => WorkerResult::Loaded(Box::new(l), Some(format!("{verb} {item}"))),
+                            Err(e) => WorkerResult::Failed(e),
+                        },
+                        Err(e) => WorkerResult::Failed(e.to_string()),
+                    }
+                });
+            }
+            Command::NewRelease { version, hotfix_of } => {
+                let Some(ws) = self.data.as_ref().map(|d| d.ws.clone()) else { return };
+                let (root, origin) = (self.root.clone(), self.origin);
+                self.submit(move || match ws.create_release(&version, hotfix_of.as_deref()) {
+                    Ok(r) => match Loaded::load(root, origin, Some(r.version.to_string())) {
+                        Ok(l) => WorkerResult::Loaded(Box::new(l), Some(format!("Created release {}", r.version))),
+                        Err(e) => WorkerResult::Failed(e),
+                    },
+                    Err(e) => WorkerResult::Failed(e.to_string()),
+                });
+            }
+            Command::OpenWorkspace(path) => {
+                self.root = path;
+                self.origin = Origin::Flag;
+                self.data = None;
+                self.settings_ui = settings::SettingsUi::new(&self.root);
+                self.reload(Some(format!("Opened workspace {}", self.root.display())));
+            }
+            Command::PickWorkspace => {
+                let tx = self.results_tx.clone();
+                let ctx = self.repaint.clone();
+                self.pending += 1;
+                self.picker.pick_folder(
+                    &self.handle,
+                    Box::new(move |picked| {
+                        let _ = tx.send(WorkerResult::Picked(picked));
+                        if let Some(ctx) = ctx {
+                            ctx.request_repaint();
+                        }
+                    }),
+                );
+            }
+            Command::VerifyAudit => self.start_audit_verify(),
+            Command::CancelTask(id) => self.runner.cancel(id),
+            Command::ClearFinishedTasks => self.runner.clear_finished(),
+        }
+    }
+
+    fn current(&self) -> Option<(Workspace, Release)> {
+        let data = self.data.as_ref()?;
+        Some((data.ws.clone(), data.current.as_ref()?.release.clone()))
+    }
+
+    fn start_audit_verify(&mut self) {
+        let Some(data) = &self.data else { return };
+        let ws = data.ws.clone();
+        let mut spec = TaskSpec::new("audit-verify", "audit.verify", std::time::Duration::from_secs(600));
+        spec.redactor = ws.redactor();
+        if let Some(c) = &data.current {
+            spec.release = Some(c.release.version.to_string());
+            spec.log_file = Some(ws.logs_dir(&c.release.version).join("audit-verify.log"));
+        }
+        let started = self.runner.start(spec, move |ctx| async move {
+            ctx.log_line(&format!("checking the hash chain of {}", ws.audit().path().display()));
+            let audit = ws.audit().clone();
+            let result = tokio::task::spawn_blocking(move || audit.verify())
+                .await
+                .map_err(|e| crate::runner::TaskError::Failed(e.to_string()))?;
+            match result {
+                Ok(v) => Ok(format!("audit log intact: {} entries, last hash {}", v.entries, &v.last_hash[..12])),
+                Err(e) => Err(crate::runner::TaskError::Failed(e.to_string())),
+            }
+        });
+        match started {
+            Ok(id) => self.tray.selected = Some(id),
+            Err(e) => self.toasts.error(e.to_string()),
+        }
+    }
+
+    fn drain(&mut self) {
+        while let Ok(result) = self.results_rx.try_recv() {
+            self.pending = self.pending.saturating_sub(1);
+            match result {
+                WorkerResult::Loaded(loaded, toast) => {
+                    self.runner.set_hook(Some(loaded.ws.task_hook()));
+                    self.data = Some(*loaded);
+                    self.load_error = None;
+                    if let Some(t) = toast {
+                        self.toasts.push(ToastKind::Success, t);
+                    }
+                }
+                WorkerResult::Failed(e) => {
+                    if self.data.is_none() {
+                        self.load_error = Some(e.clone());
+                    }
+                    self.toasts.error(e);
+                }
+                WorkerResult::Picked(Some(path)) => self.apply(Command::OpenWorkspace(path)),
+                WorkerResult::Picked(None) => {
+                    self.toasts.push(ToastKind::Info, "No folder chosen (type a path instead if no picker appeared)");
+                }
+            }
+        }
+        let mut finished = false;
+        loop {
+            match self.events.try_recv() {
+                Ok(TaskEvent::Finished { info, state, message }) => {
+                    finished = true;
+                    let kind = match state {
+                        TaskState::Succeeded => ToastKind::Success,
+                        TaskState::Cancelled => ToastKind::Info,
+                        _ => ToastKind::Error,
+                    };
+                    self.toasts.push(kind, format!("{} {}: {message}", info.name, state.as_str()));
+                }
+                Ok(TaskEvent::Started(info)) => {
+                    if self.tray.selected.is_none() {
+                        self.tray.selected = Some(info.id);
+                    }
+                }
+                Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) => {}
+                Err(_) => break,
+            }
+        }
+        if finished {
+            // Finished tasks write audit entries and may auto-tick items.
+            self.reload(None);
+        }
+    }
+
+    fn update_title(&mut self, ctx: &egui::Context) {
+        let title = match &self.data {
+            Some(d) => match &d.current {
+                Some(c) => format!("{} {} — Release console", d.ws.config().product.name, c.release.version),
+                None => format!("{} — Release console", d.ws.config().product.name),
+            },
+            None => "Release console".to_owned(),
+        };
+        if title != self.title {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
+            self.title = title;
+        }
+    }
+
+    /// Draws one frame.
+    pub fn ui_root(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        self.drain();
+        self.update_title(&ctx);
+        let mut commands = Vec::new();
+
+        egui::Panel::top("header").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.label(theme::heading("Release console"));
+                if let Some(d) = &self.data {
+                    ui.separator();
+                    ui.label(egui::RichText::new(&d.ws.config().product.name).strong());
+                    if let Some(c) = &d.current {
+                        egui::ComboBox::from_id_salt("release-picker")
+                            .selected_text(format!("{}", c.release.version))
+                            .show_ui(ui, |ui| {
+                                for r in d.releases.iter().rev() {
+                                    let selected = r.version == c.release.version;
+                                    if ui.selectable_label(selected, r.version.to_string()).clicked() && !selected {
+                                        commands.push(Command::SelectRelease(r.version.to_string()));
+                                    }
+                                }
+                            });
+                    }
+                    if d.origin == Origin::Demo {
+                        theme::badge(ui, "DEMO WORKSPACE", theme::INFO)
+                            .on_hover_text(format!("Local providers only: {}", d.ws.root().display()));
+                    }
+                }
+                if self.pending > 0 {
+                    ui.spinner();
+                }
+            });
+        });
+
+        egui::Panel::left("nav").resizable(false).exact_size(150.0).show(ui, |ui| {
+            ui.add_space(6.0);
+            for tab in Tab::ALL {
+                let selected = self.tab == tab;
+                let button = egui::Button::selectable(selected, tab.label()).min_size(egui::vec2(ui.available_width(), 28.0));
+                if ui.add(button).clicked() {
+                    commands.push(Command::Navigate(tab));
+                }
+            }
+        });
+
+        egui::Panel::bottom("tray").resizable(true).default_size(220.0).min_size(80.0).show(ui, |ui| {
+            let tasks = self.runner.tasks();
+            self.tray.ui(ui, &tasks, &mut commands);
+        });
+
+        egui::CentralPanel::default().show(ui, |ui| {
+            if let Some(err) = &self.load_error {
+                ui.label(egui::RichText::new(format!("Cannot open the workspace: {err}")).color(theme::BAD));
+                ui.add_space(8.0);
+                self.settings_ui.workspace_picker_ui(ui, &mut commands);
+                return;
+            }
+            let Some(data) = &self.data else {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label("Loading workspace…");
+                });
+                return;
+            };
+            egui::ScrollArea::vertical().auto_shrink(false).show(ui, |ui| match self.tab {
+                Tab::Overview => self.overview_ui.ui(ui, data, &self.runner, &mut commands),
+                Tab::Checklist => self.checklist_ui.ui(ui, data, &mut commands),
+                Tab::Audit => self.audit_ui.ui(ui, data, &mut commands),
+                Tab::Settings => self.settings_ui.ui(ui, data, &mut commands),
+                Tab::Builds | Tab::Verify | Tab::StatusPage | Tab::Flags => placeholder::ui(ui, self.tab),
+            });
+        });
+
+        self.toasts.show(&ctx);
+        for c in commands {
+            self.apply(c);
+        }
+        if self.pending > 0 || self.runner.tasks().iter().any(|t| !t.state.is_finished()) {
+            // Elapsed timers tick while something runs.
+            ctx.request_repaint_after(std::time::Duration::from_millis(250));
+        }
+    }
+}
+
+impl eframe::App for ConsoleApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.ui_root(ui);
+    }
+}

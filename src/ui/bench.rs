@@ -1,0 +1,61 @@
+//! Frame-time measurement of the task tray with a huge log (used by `release-console bench`).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::tray::TrayUi;
+use crate::runner::{LogBuffer, TaskId, TaskInfo, TaskSnapshot, TaskState};
+
+/// Median, 95th percentile and worst frame.
+#[derive(Debug, Clone, Copy)]
+pub struct FrameStats {
+    pub median: Duration,
+    pub p95: Duration,
+    pub max: Duration,
+}
+
+/// Times `frames` egui frames (layout + tessellation, no GPU) of the tray showing a running
+/// task with `lines` log lines, following the tail as a real build log does; every frame also
+/// appends a line, so the view never sits on a cached frame.
+pub fn tray_frame_times(lines: u64, frames: usize) -> FrameStats {
+    let mut log = LogBuffer::default();
+    for i in 0..lines {
+        log.push(&format!("[build] {i:>8} compiling src/render/path_tessellator.rs ... ok (1234 bytes)"));
+    }
+    let log = Arc::new(Mutex::new(log));
+    let task = TaskSnapshot {
+        info: TaskInfo { id: TaskId(1), name: "pipeline-windows".into(), kind: "pipeline.windows".into(), release: None },
+        state: TaskState::Running,
+        elapsed: Duration::from_secs(42),
+        progress: Some(0.5),
+        step: Some("Code signing".into()),
+        message: None,
+        log: log.clone(),
+        log_file: None,
+    };
+    let tasks = vec![task];
+    let ctx = egui::Context::default();
+    let mut tray = TrayUi::default();
+    let mut commands = Vec::new();
+    let mut times = Vec::with_capacity(frames);
+    let input = || egui::RawInput {
+        screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1280.0, 800.0))),
+        ..Default::default()
+    };
+    // Warm-up: fonts and galley caches.
+    for _ in 0..5 {
+        let _ = ctx.run_ui(input(), |ui| tray.ui(ui, &tasks, &mut commands));
+    }
+    for n in 0..frames {
+        if let Ok(mut l) = log.lock() {
+            l.push(&format!("[build] new line {n}"));
+        }
+        let start = Instant::now();
+        let out = ctx.run_ui(input(), |ui| tray.ui(ui, &tasks, &mut commands));
+        let _ = ctx.tessellate(out.shapes, out.pixels_per_point);
+        times.push(start.elapsed());
+    }
+    times.sort_unstable();
+    let at = |q: f64| times.get(((times.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or_default();
+    FrameStats { median: at(0.5), p95: at(0.95), max: times.last().copied().unwrap_or_default() }
+}

@@ -1,0 +1,49 @@
+//! The egui GUI. The only module that knows egui.
+
+pub mod app;
+mod audit;
+pub mod bench;
+mod checklist;
+mod overview;
+mod placeholder;
+mod settings;
+pub mod theme;
+pub mod tray;
+pub mod widgets;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use self::app::{Command, ConsoleApp, FolderPicker, RfdPicker, Tab};
+use crate::runner::Runner;
+use crate::workspace;
+
+/// Opens the console window on the workspace (resolved like the CLI does).
+pub fn run(workspace_flag: Option<PathBuf>, handle: tokio::runtime::Handle) -> anyhow::Result<()> {
+    let (root, origin) = workspace::resolve(workspace_flag.as_deref())?;
+    let runner = Runner::new(handle, std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let options = eframe::NativeOptions {
+        renderer: eframe::Renderer::Glow,
+        viewport: egui::ViewportBuilder::default()
+            .with_title("Release console")
+            .with_inner_size([1280.0, 800.0])
+            .with_min_inner_size([900.0, 560.0]),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "release-console",
+        options,
+        Box::new(move |cc| Ok(Box::new(ConsoleApp::new(&cc.egui_ctx, runner, root, origin, Arc::new(RfdPicker))))),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+}
+
+/// Local time to the minute.
+pub(crate) fn local_time(ts: jiff::Timestamp) -> String {
+    crate::local_time(ts, false)
+}
+
+/// Local time to the second.
+pub(crate) fn local_time_secs(ts: jiff::Timestamp) -> String {
+    crate::local_time(ts, true)
+}

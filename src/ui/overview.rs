@@ -1,0 +1,133 @@
+//! The Overview panel: the release, progress per phase, running tasks, the gates before
+//! publishing, and creating releases.
+
+use super::app::{Command, Loaded, Tab};
+use super::theme;
+use crate::runner::Runner;
+use crate::workspace::ReleaseKind;
+
+/// Overview panel state: the new-release form.
+#[derive(Debug, Default)]
+pub struct OverviewUi {
+    pub new_version: String,
+    pub hotfix_of: Option<String>,
+}
+
+impl OverviewUi {
+    pub fn ui(&mut self, ui: &mut egui::Ui, data: &Loaded, runner: &Runner, commands: &mut Vec<Command>) {
+        let product = &data.ws.config().product.name;
+        match &data.current {
+            Some(view) => {
+                ui.label(theme::heading(&format!("{product} {}", view.release.version)));
+                let kind = match &view.release.kind {
+                    ReleaseKind::Regular => "Release".to_owned(),
+                    ReleaseKind::Hotfix { of } => format!("Hotfix of {of}"),
+                };
+                ui.label(theme::muted(format!(
+                    "{kind} · runbook \"{}\" · created {} by {}",
+                    view.runbook.title,
+                    super::local_time(view.release.created_at),
+                    view.release.created_by
+                )));
+                ui.add_space(8.0);
+                ui.label(egui::RichText::new("Progress").strong());
+                egui::Grid::new("phase-progress").num_columns(2).spacing([16.0, 6.0]).show(ui, |ui| {
+                    for phase in &view.runbook.phases {
+                        let p = view.checklist.progress(phase);
+                        ui.label(&phase.title);
+                        let color = if p.is_complete() { theme::OK } else { theme::INFO };
+                        ui.add(
+                            egui::ProgressBar::new(p.fraction())
+                                .text(format!("{} / {}", p.done, p.total))
+                                .fill(color.gamma_multiply(0.6))
+                                .desired_width(260.0),
+                        );
+                        ui.end_row();
+                    }
+                });
+                ui.add_space(8.0);
+                ui.label(egui::RichText::new("Gates before publishing").strong());
+                let gated: Vec<_> = view
+                    .runbook
+                    .phases
+                    .iter()
+                    .flat_map(|p| &p.items)
+                    .filter(|i| !i.requires_phases.is_empty())
+                    .collect();
+                if gated.is_empty() {
+                    ui.label(theme::muted("This runbook defines no gates."));
+                }
+                for item in gated {
+                    ui.horizontal(|ui| {
+                        if view.checklist.is_done(&item.id) {
+                            theme::badge(ui, "DONE", theme::OK);
+                            ui.label(&item.title);
+                        } else if let Some(reason) = view.checklist.gate_for(&view.runbook, item) {
+                            theme::badge(ui, "BLOCKED", theme::WARN);
+                            ui.label(format!("{}: {reason}", item.title));
+                        } else {
+                            theme::badge(ui, "OPEN", theme::OK);
+                            ui.label(format!("{}: every gate is clear", item.title));
+                        }
+                    });
+                }
+                if ui.link("Open the checklist").clicked() {
+                    commands.push(Command::Navigate(Tab::Checklist));
+                }
+            }
+            None => {
+                ui.label(theme::heading(product));
+                ui.label("No release yet: create the first one below.");
+            }
+        }
+
+        ui.add_space(10.0);
+        ui.label(egui::RichText::new("Running tasks").strong());
+        let running: Vec<_> = runner.tasks().into_iter().filter(|t| !t.state.is_finished()).collect();
+        if running.is_empty() {
+            ui.label(theme::muted("Nothing running."));
+        }
+        for t in running {
+            ui.horizontal(|ui| {
+                theme::badge(ui, &t.state.as_str().to_uppercase(), super::tray::state_color(t.state));
+                ui.label(&t.info.name);
+                ui.label(theme::muted(super::tray::format_elapsed(t.elapsed)));
+                if let Some(p) = t.progress {
+                    ui.add(egui::ProgressBar::new(p).desired_width(160.0).show_percentage());
+                }
+            });
+        }
+
+        ui.add_space(10.0);
+        ui.label(egui::RichText::new("New release").strong());
+        ui.horizontal(|ui| {
+            ui.label("Version");
+            ui.add(egui::TextEdit::singleline(&mut self.new_version).hint_text("0.2.0").desired_width(100.0));
+            egui::ComboBox::from_id_salt("hotfix-of")
+                .selected_text(match &self.hotfix_of {
+                    Some(v) => format!("hotfix of {v}"),
+                    None => "regular release".to_owned(),
+                })
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut self.hotfix_of, None, "regular release");
+                    for r in data.releases.iter().rev() {
+                        let v = r.version.to_string();
+                        ui.selectable_value(&mut self.hotfix_of, Some(v.clone()), format!("hotfix of {v}"));
+                    }
+                });
+            let valid = crate::workspace::parse_version(&self.new_version);
+            let button = ui.add_enabled(valid.is_ok(), egui::Button::new("Create release"));
+            if let Err(e) = &valid
+                && !self.new_version.trim().is_empty()
+            {
+                ui.label(egui::RichText::new(e.to_string()).color(theme::BAD).small());
+            }
+            if button.clicked() {
+                commands.push(Command::NewRelease {
+                    version: std::mem::take(&mut self.new_version),
+                    hotfix_of: self.hotfix_of.take(),
+                });
+            }
+        });
+    }
+}

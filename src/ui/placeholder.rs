@@ -1,0 +1,53 @@
+//! Panels whose capability arrives in a later issue: they say what they will do, and show no
+//! invented data.
+
+use super::app::Tab;
+use super::theme;
+
+fn description(tab: Tab) -> (&'static str, &'static [&'static str]) {
+    match tab {
+        Tab::Builds => (
+            "Installer builds",
+            &[
+                "Drives the installer builders in packaging/: macOS (Flutter build, codesign, notarytool, stapler, DMG), Windows (Flutter build, Inno Setup or WiX, signtool) and the Linux-hosted cross pipeline (wixl/makensis + osslsigncode).",
+                "Preflight of tools, environment variables and host OS; dry run with the exact commands; live logs in the task tray; cancel and resume; artifacts and SHA256SUMS.",
+                "CLI: release-console pipeline run --version X [--platform ...] [--dry-run] [--resume]",
+            ],
+        ),
+        Tab::Verify => (
+            "Verify artifacts",
+            &[
+                "SHA-256 of every artifact against SHA256SUMS, and signature verification with the signer shown (subject, issuer, team/publisher, timestamp, chain), pinned to the identities expected in release-console.toml.",
+                "One green/red verdict per artifact and overall; a successful run ticks \"Verify checksums and signatures\".",
+                "CLI: release-console verify PATH... [--sums FILE] [--json]",
+            ],
+        ),
+        Tab::StatusPage => (
+            "Status page and incidents",
+            &[
+                "Create, update and resolve incidents and component status (local page, or Atlassian Statuspage API v1), severities P0-P3 with response-time timers, postmortem export.",
+                "CLI: release-console status --action create|update|resolve ...",
+            ],
+        ),
+        Tab::Flags => (
+            "Feature flags and KPIs",
+            &[
+                "Flags named {prefix}_{feature_name} on LaunchDarkly, Unleash or the local provider; default OFF in production; staged rollout 10% -> 50% -> 100% gated by KPIs; archive after 14+ days at 100%.",
+                "CLI: release-console flags ...",
+            ],
+        ),
+        _ => ("", &[]),
+    }
+}
+
+pub fn ui(ui: &mut egui::Ui, tab: Tab) {
+    let (title, lines) = description(tab);
+    ui.label(theme::heading(title));
+    ui.add_space(4.0);
+    theme::badge(ui, "NOT AVAILABLE YET", theme::MUTED);
+    ui.add_space(8.0);
+    ui.label("This panel arrives in a later version of the console. It will:");
+    for line in lines {
+        ui.label(format!("• {line}"));
+    }
+}

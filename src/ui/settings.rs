@@ -1,0 +1,78 @@
+//! The Settings panel: the workspace folder, the configuration as loaded, and where each secret
+//! would come from (variable names, never values).
+
+use std::path::Path;
+
+use super::app::{Command, Loaded};
+use super::theme;
+use crate::workspace::Origin;
+
+/// Settings panel state: the workspace path being typed.
+#[derive(Debug, Default)]
+pub struct SettingsUi {
+    pub path_text: String,
+}
+
+impl SettingsUi {
+    pub fn new(root: &Path) -> Self {
+        Self { path_text: root.display().to_string() }
+    }
+
+    /// Path field, Open and Browse buttons.
+    pub fn workspace_picker_ui(&mut self, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
+        ui.horizontal(|ui| {
+            ui.label("Workspace folder");
+            ui.add(egui::TextEdit::singleline(&mut self.path_text).desired_width(420.0));
+            if ui.button("Open").clicked() && !self.path_text.trim().is_empty() {
+                commands.push(Command::OpenWorkspace(self.path_text.trim().into()));
+            }
+            if ui.button("Browse…").on_hover_text("Pick the folder with the system dialog").clicked() {
+                commands.push(Command::PickWorkspace);
+            }
+        });
+    }
+
+    pub fn ui(&mut self, ui: &mut egui::Ui, data: &Loaded, commands: &mut Vec<Command>) {
+        ui.label(theme::heading("Settings"));
+        ui.add_space(4.0);
+        self.workspace_picker_ui(ui, commands);
+        let origin = match data.origin {
+            Origin::Flag => "chosen with --workspace or in this window",
+            Origin::Env => "from $RELEASE_CONSOLE_WORKSPACE",
+            Origin::CurrentDir => "the current directory",
+            Origin::Demo => "the built-in demo workspace (local providers, no credentials)",
+        };
+        ui.label(theme::muted(format!("Open: {} ({origin})", data.ws.root().display())));
+        ui.label(theme::muted(format!("Acting as: {}", data.ws.actor())));
+
+        ui.add_space(10.0);
+        ui.label(egui::RichText::new("Secrets").strong());
+        ui.label(theme::muted("Read from the environment at run time; never stored in the workspace or shown."));
+        egui::Grid::new("secrets").striped(true).num_columns(4).spacing([16.0, 4.0]).show(ui, |ui| {
+            ui.strong("Purpose");
+            ui.strong("Environment variable");
+            ui.strong("Needed");
+            ui.strong("Set");
+            ui.end_row();
+            for s in data.ws.config().secret_sources() {
+                ui.label(&s.purpose);
+                ui.label(theme::mono(&s.env_var));
+                ui.label(if s.in_use { "yes" } else { "not with the local provider" });
+                if std::env::var_os(&s.env_var).is_some() {
+                    theme::badge(ui, "SET", theme::OK);
+                } else if s.in_use {
+                    theme::badge(ui, "MISSING", theme::WARN);
+                } else {
+                    theme::badge(ui, "NOT SET", theme::MUTED);
+                }
+                ui.end_row();
+            }
+        });
+
+        ui.add_space(10.0);
+        ui.label(egui::RichText::new("Configuration as loaded").strong());
+        ui.label(theme::muted(data.ws.root().join(crate::workspace::CONFIG_FILE).display().to_string()));
+        let mut text = data.ws.config().to_toml();
+        ui.add(egui::TextEdit::multiline(&mut text).code_editor().interactive(false).desired_width(f32::INFINITY));
+    }
+}

@@ -1,0 +1,46 @@
+//! Colours and text styles. Panels use these names, never literal colours.
+
+use egui::{Color32, RichText};
+
+/// Green: done, passed, succeeded.
+pub const OK: Color32 = Color32::from_rgb(0x3f, 0xb9, 0x50);
+/// Amber: waiting, blocked, cannot verify here.
+pub const WARN: Color32 = Color32::from_rgb(0xd2, 0x99, 0x22);
+/// Red: failed, broken, tampered.
+pub const BAD: Color32 = Color32::from_rgb(0xf8, 0x51, 0x49);
+/// Blue: running, informational.
+pub const INFO: Color32 = Color32::from_rgb(0x58, 0xa6, 0xff);
+/// Grey: secondary text, not started.
+pub const MUTED: Color32 = Color32::from_rgb(0x8b, 0x94, 0x9e);
+
+/// Applies the console's look to the context (dark, slightly larger text).
+pub fn apply(ctx: &egui::Context) {
+    ctx.set_theme(egui::Theme::Dark);
+    ctx.global_style_mut(|style| {
+        style.spacing.item_spacing = egui::vec2(8.0, 6.0);
+        style.spacing.button_padding = egui::vec2(8.0, 4.0);
+    });
+}
+
+/// A small coloured label such as `SUCCEEDED`.
+pub fn badge(ui: &mut egui::Ui, text: &str, color: Color32) -> egui::Response {
+    egui::Frame::new()
+        .fill(color.gamma_multiply(0.18))
+        .stroke(egui::Stroke::new(1.0, color))
+        .corner_radius(4.0)
+        .inner_margin(egui::Margin::symmetric(6, 1))
+        .show(ui, |ui| ui.label(RichText::new(text).color(color).small().strong()))
+        .response
+}
+
+pub fn heading(text: &str) -> RichText {
+    RichText::new(text).heading().strong()
+}
+
+pub fn muted(text: impl Into<String>) -> RichText {
+    RichText::new(text).color(MUTED)
+}
+
+pub fn mono(text: impl Into<String>) -> RichText {
+    RichText::new(text).monospace()
+}

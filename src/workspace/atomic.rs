@@ -1,0 +1,101 @@
+//! Atomic state writes: temp file in the same folder, fsync, rename, fsync the folder.
+//!
+//! A crash or `kill -9` at any moment leaves either the old or the new file, never a mix.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// A state file that could not be read, parsed or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("{path}: {action}: {source}")]
+    Io { path: String, action: &'static str, source: std::io::Error },
+    #[error("{path}: not valid state (line {line}, column {column}): {message}")]
+    Parse { path: String, line: usize, column: usize, message: String },
+}
+
+fn io_err<'a>(path: &'a Path, action: &'static str) -> impl FnOnce(std::io::Error) -> StateError + 'a {
+    move |source| StateError::Io { path: path.display().to_string(), action, source }
+}
+
+/// Writes `bytes` to `path` atomically and durably.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io_err(dir, "create folder"))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(dir)
+        .map_err(io_err(dir, "create temp file"))?;
+    tmp.write_all(bytes).map_err(io_err(path, "write"))?;
+    tmp.as_file().sync_all().map_err(io_err(path, "fsync"))?;
+    tmp.persist(path).map_err(|e| StateError::Io {
+        path: path.display().to_string(),
+        action: "rename into place",
+        source: e.error,
+    })?;
+    // Make the rename itself durable.
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Serializes `value` as pretty JSON and writes it atomically.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StateError> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| StateError::Parse {
+        path: path.display().to_string(),
+        line: 0,
+        column: 0,
+        message: e.to_string(),
+    })?;
+    bytes.push(b'\n');
+    write_atomic(path, &bytes)
+}
+
+/// Reads JSON state; `Ok(None)` when the file does not exist yet.
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, StateError> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err(path, "read")(e)),
+    };
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| StateError::Parse {
+        path: path.display().to_string(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_then_read_and_no_temp_files_left() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("a/b/state.json");
+        write_json(&path, &vec![1, 2, 3]).expect("write");
+        write_json(&path, &vec![4]).expect("overwrite");
+        let back: Option<Vec<i32>> = read_json(&path).expect("read");
+        assert_eq!(back, Some(vec![4]));
+        let names: Vec<_> = std::fs::read_dir(path.parent().expect("parent"))
+            .expect("list")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("state.json")]);
+    }
+
+    #[test]
+    fn missing_is_none_and_garbage_names_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.json");
+        assert_eq!(read_json::<i32>(&path).expect("missing ok"), None);
+        std::fs::write(&path, "{\n oops").expect("write");
+        let err = read_json::<i32>(&path).expect_err("garbage");
+        assert!(err.to_string().contains("s.json: not valid state (line 2"), "{err}");
+    }
+}

@@ -1,0 +1,401 @@
+//! `release-console.toml`: the typed workspace configuration.
+//!
+//! Unknown keys and bad values are errors naming the file, line and key, so a typo never turns
+//! silently into a default.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// File name of the workspace configuration inside a workspace folder.
+pub const CONFIG_FILE: &str = "release-console.toml";
+
+/// The whole workspace configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub product: Product,
+    /// Who ticks and acts; empty means the OS user running the console.
+    #[serde(default)]
+    pub actor: String,
+    /// Platforms this product ships installers for.
+    pub platforms: Vec<Platform>,
+    /// Extra environment variables whose values are secrets (redacted from every log line),
+    /// besides the provider keys named below.
+    #[serde(default)]
+    pub secret_env: Vec<String>,
+    #[serde(default)]
+    pub status_page: StatusPageConfig,
+    #[serde(default)]
+    pub flags: FlagsConfig,
+    #[serde(default)]
+    pub kpi: KpiConfig,
+}
+
+/// The product being released.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Product {
+    /// Display name, also used in installer names (`WireTuner-0.1.0.dmg`).
+    pub name: String,
+    /// Prefix of release tags: `v` gives `v0.1.0`.
+    #[serde(default = "default_release_prefix")]
+    pub release_prefix: String,
+}
+
+fn default_release_prefix() -> String {
+    "v".to_owned()
+}
+
+/// A platform the product ships on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Platform {
+    Macos,
+    Windows,
+    Linux,
+}
+
+impl Platform {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Macos => "macos",
+            Platform::Windows => "windows",
+            Platform::Linux => "linux",
+        }
+    }
+}
+
+/// Which status page provider posts incidents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusPageProvider {
+    #[default]
+    Local,
+    Statuspage,
+}
+
+/// `[status_page]`: where incidents and component states are published.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StatusPageConfig {
+    pub provider: StatusPageProvider,
+    pub api_base: String,
+    pub page_id: String,
+    /// Name of the environment variable holding the API key (never the key itself).
+    pub api_key_env: String,
+    pub components: Vec<String>,
+}
+
+impl Default for StatusPageConfig {
+    fn default() -> Self {
+        Self {
+            provider: StatusPageProvider::Local,
+            api_base: "https://api.statuspage.io/v1".to_owned(),
+            page_id: String::new(),
+            api_key_env: "STATUSPAGE_API_KEY".to_owned(),
+            components: Vec::new(),
+        }
+    }
+}
+
+/// Which feature flag provider holds the flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FlagsProvider {
+    #[default]
+    Local,
+    Launchdarkly,
+    Unleash,
+}
+
+/// `[flags]`: feature flag provider and naming convention.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FlagsConfig {
+    pub provider: FlagsProvider,
+    pub api_base: String,
+    pub project_key: String,
+    pub environment: String,
+    /// Name of the environment variable holding the access token.
+    pub token_env: String,
+    /// Allowed `{prefix}` values in `{prefix}_{feature_name}`.
+    pub prefixes: Vec<String>,
+}
+
+impl Default for FlagsConfig {
+    fn default() -> Self {
+        Self {
+            provider: FlagsProvider::Local,
+            api_base: "https://app.launchdarkly.com".to_owned(),
+            project_key: String::new(),
+            environment: "production".to_owned(),
+            token_env: "LAUNCHDARKLY_ACCESS_TOKEN".to_owned(),
+            prefixes: Vec::new(),
+        }
+    }
+}
+
+/// Which KPI source gates rollouts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KpiProvider {
+    #[default]
+    Local,
+    Prometheus,
+}
+
+/// `[kpi]`: where rollout-gating metrics come from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KpiConfig {
+    pub provider: KpiProvider,
+    pub api_base: String,
+}
+
+impl Default for KpiConfig {
+    fn default() -> Self {
+        Self { provider: KpiProvider::Local, api_base: "http://127.0.0.1:9090".to_owned() }
+    }
+}
+
+/// Where a secret would come from: shown in Settings, used for redaction. Never holds a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretSource {
+    /// What the secret is for, e.g. "status page API key".
+    pub purpose: String,
+    /// The environment variable that holds it.
+    pub env_var: String,
+    /// Whether the provider that needs it is the one configured.
+    pub in_use: bool,
+}
+
+/// A configuration that could not be read or is invalid.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}:{line}:{column}: {key}{message}")]
+    Invalid { path: PathBuf, line: usize, column: usize, key: String, message: String },
+    #[error("{path}: {message}")]
+    Semantic { path: PathBuf, message: String },
+}
+
+impl Config {
+    /// The configuration `init` writes for a new product.
+    pub fn new_for_product(name: &str) -> Self {
+        Self {
+            product: Product { name: name.to_owned(), release_prefix: default_release_prefix() },
+            actor: String::new(),
+            platforms: vec![Platform::Macos, Platform::Windows],
+            secret_env: vec!["WINDOWS_PFX_PASSWORD".to_owned(), "APPLE_ID_PASSWORD".to_owned()],
+            status_page: StatusPageConfig::default(),
+            flags: FlagsConfig::default(),
+            kpi: KpiConfig::default(),
+        }
+    }
+
+    /// Reads and validates `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses `text`; `path` is only used to name the file in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|err| {
+            let offset = err.span().map_or(0, |span| span.start);
+            let (line, column) = line_column(text, offset);
+            let key = key_at(text, offset).map(|k| format!("key `{k}`: ")).unwrap_or_default();
+            ConfigError::Invalid {
+                path: path.to_owned(),
+                line,
+                column,
+                key,
+                message: err.message().trim().replace('\n', " "),
+            }
+        })?;
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let fail = |message: String| Err(ConfigError::Semantic { path: path.to_owned(), message });
+        if self.product.name.trim().is_empty() {
+            return fail("key `product.name`: must not be empty".to_owned());
+        }
+        if self.platforms.is_empty() {
+            return fail("key `platforms`: list at least one platform".to_owned());
+        }
+        for (key, name) in [
+            ("status_page.api_key_env", &self.status_page.api_key_env),
+            ("flags.token_env", &self.flags.token_env),
+        ]
+        .into_iter()
+        .chain(self.secret_env.iter().map(|n| ("secret_env", n)))
+        {
+            if !is_env_var_name(name) {
+                return fail(format!(
+                    "key `{key}`: {name:?} is not an environment variable name (it must name the \
+                     variable that holds the secret, never the secret itself)"
+                ));
+            }
+        }
+        if self.status_page.provider == StatusPageProvider::Statuspage
+            && self.status_page.page_id.is_empty()
+        {
+            return fail("key `status_page.page_id`: required when provider = \"statuspage\"".into());
+        }
+        Ok(())
+    }
+
+    /// The actor recorded on ticks and audit entries: `actor` from config, or the OS user.
+    pub fn effective_actor(&self) -> String {
+        if !self.actor.trim().is_empty() {
+            return self.actor.trim().to_owned();
+        }
+        os_user()
+    }
+
+    /// Every secret the workspace knows about, by environment variable name.
+    pub fn secret_sources(&self) -> Vec<SecretSource> {
+        let mut out = vec![
+            SecretSource {
+                purpose: "Status page API key".to_owned(),
+                env_var: self.status_page.api_key_env.clone(),
+                in_use: self.status_page.provider != StatusPageProvider::Local,
+            },
+            SecretSource {
+                purpose: "Feature flag provider token".to_owned(),
+                env_var: self.flags.token_env.clone(),
+                in_use: self.flags.provider != FlagsProvider::Local,
+            },
+        ];
+        out.extend(self.secret_env.iter().map(|name| SecretSource {
+            purpose: "Build and signing secret".to_owned(),
+            env_var: name.clone(),
+            in_use: true,
+        }));
+        out
+    }
+
+    /// Serializes for writing to `release-console.toml`.
+    pub fn to_toml(&self) -> String {
+        let body = toml::to_string_pretty(self).unwrap_or_default();
+        format!(
+            "# release-console workspace configuration.\n# Secrets are never stored here: each \
+             `*_env` key names the environment variable that holds one.\n\n{body}"
+        )
+    }
+}
+
+/// The OS user name: `$USER` (or `$USERNAME`, `$LOGNAME`), else the password database entry of
+/// the current uid, else "uid N".
+pub fn os_user() -> String {
+    if let Some(name) = ["USER", "USERNAME", "LOGNAME"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+    {
+        return name;
+    }
+    let uid = nix::unistd::getuid();
+    match nix::unistd::User::from_uid(uid) {
+        Ok(Some(user)) => user.name,
+        _ => format!("uid {uid}"),
+    }
+}
+
+fn is_env_var_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// 1-based line and column of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rfind('\n').map_or(offset, |nl| offset - nl - 1) + 1;
+    (line, column)
+}
+
+/// The dotted key whose line contains `offset`: the nearest `[table]` header above it plus the
+/// key before `=` on that line.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(text.len());
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+    let line = &text[line_start..line_end];
+    let table = text[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_owned());
+    let trimmed = line.trim();
+    if trimmed.starts_with('[') {
+        return Some(trimmed.trim_matches(|c| c == '[' || c == ']').trim().to_owned());
+    }
+    let key = line.split_once('=')?.0.trim().trim_matches('"');
+    if key.is_empty() {
+        return None;
+    }
+    Some(match table {
+        Some(t) => format!("{t}.{key}"),
+        None => key.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("ws/release-console.toml"))
+    }
+
+    const GOOD: &str = "platforms = [\"macos\"]\n[product]\nname = \"WireTuner\"\n";
+
+    #[test]
+    fn minimal_config_gets_local_providers() {
+        let c = parse(GOOD).expect("parses");
+        assert_eq!(c.product.name, "WireTuner");
+        assert_eq!(c.product.release_prefix, "v");
+        assert_eq!(c.status_page.provider, StatusPageProvider::Local);
+        assert_eq!(c.flags.provider, FlagsProvider::Local);
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let err = parse("platforms = [\"macos\"]\n[product]\nname = \"W\"\ncolour = \"red\"\n")
+            .expect_err("unknown key");
+        let msg = err.to_string();
+        assert!(msg.starts_with("ws/release-console.toml:4:1: key `product.colour`"), "{msg}");
+        assert!(msg.contains("unknown field"), "{msg}");
+        assert!(!msg.contains('\n'), "one line: {msg}");
+    }
+
+    #[test]
+    fn bad_enum_value_names_key_and_choices() {
+        let err = parse(&format!("{GOOD}[flags]\nprovider = \"optimizely\"\n")).expect_err("bad");
+        let msg = err.to_string();
+        assert!(msg.contains(":5:12: key `flags.provider`"), "{msg}");
+        assert!(msg.contains("launchdarkly"), "{msg}");
+    }
+
+    #[test]
+    fn secret_value_in_env_key_is_refused() {
+        let err = parse(&format!("{GOOD}[status_page]\napi_key_env = \"sk-live-123\"\n"))
+            .expect_err("secret value");
+        assert!(err.to_string().contains("status_page.api_key_env"), "{err}");
+    }
+
+    #[test]
+    fn round_trips_through_toml() {
+        let c = Config::new_for_product("WireTuner");
+        let back = parse(&c.to_toml()).expect("round trip");
+        assert_eq!(c, back);
+    }
+}

@@ -1,0 +1,466 @@
+//! The release workspace: `release-console.toml`, `releases/<version>/` and the audit log.
+//!
+//! Every method here is blocking file I/O: the CLI calls them directly, the GUI from a
+//! background worker. Every change is written atomically and recorded in the audit log.
+
+pub mod atomic;
+pub mod config;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{AuditError, AuditLog, NewEntry};
+use crate::runbook::{Checklist, Runbook, RunbookError};
+use crate::runner::{Redactor, TaskHook, TaskInfo, TaskState};
+
+pub use self::atomic::StateError;
+pub use self::config::{CONFIG_FILE, Config, ConfigError};
+
+/// Environment variable naming the workspace when `--workspace` is not given.
+pub const WORKSPACE_ENV: &str = "RELEASE_CONSOLE_WORKSPACE";
+
+const DEMO_CONFIG: &str = include_str!("../../assets/demo/release-console.toml");
+const DEMO_RELEASE: &str = "0.1.0";
+
+/// Anything that went wrong with the workspace, naming the file or value.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkspaceError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    #[error(transparent)]
+    Runbook(#[from] RunbookError),
+    #[error("{path}: {action}: {source}")]
+    Io { path: PathBuf, action: &'static str, source: std::io::Error },
+    #[error("{0}: not a release workspace (no {CONFIG_FILE}); create one with `release-console init`")]
+    NotAWorkspace(PathBuf),
+    #[error("{0}: a workspace already exists here")]
+    AlreadyExists(PathBuf),
+    #[error("version {input:?}: not a semantic version ({message}); expected e.g. 1.2.3")]
+    BadVersion { input: String, message: String },
+    #[error("release {0} already exists")]
+    ReleaseExists(String),
+    #[error("release {version} not found; releases: {known}")]
+    UnknownRelease { version: String, known: String },
+    #[error("no release yet; create one with `release-console release new VERSION`")]
+    NoRelease,
+    #[error("release {release}: no checklist item {item:?}; items: {known}")]
+    UnknownItem { release: String, item: String, known: String },
+    #[error("release {release}: cannot tick {item:?}: {reason}")]
+    Gated { release: String, item: String, reason: String },
+    #[error("release {release}: {item:?} is already {state}")]
+    Unchanged { release: String, item: String, state: &'static str },
+    #[error("hotfix {version} must be newer than the release it fixes ({of})")]
+    HotfixNotNewer { version: String, of: String },
+    #[error("the user data directory is unknown on this system; pass --workspace DIR")]
+    NoDataDir,
+}
+
+/// What kind of release: a regular one, or a hotfix of an earlier release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ReleaseKind {
+    Regular,
+    Hotfix { of: semver::Version },
+}
+
+/// `releases/<version>/release.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Release {
+    pub version: semver::Version,
+    #[serde(flatten)]
+    pub kind: ReleaseKind,
+    /// Which runbook the checklist follows.
+    pub runbook: String,
+    pub created_at: jiff::Timestamp,
+    pub created_by: String,
+}
+
+/// How the workspace folder was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// `--workspace DIR`.
+    Flag,
+    /// The `RELEASE_CONSOLE_WORKSPACE` environment variable.
+    Env,
+    /// The current directory holds a workspace.
+    CurrentDir,
+    /// The embedded demo workspace in the user's data directory.
+    Demo,
+}
+
+/// An open workspace.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    root: PathBuf,
+    config: Config,
+    audit: AuditLog,
+}
+
+/// Parses and validates a version string.
+pub fn parse_version(input: &str) -> Result<semver::Version, WorkspaceError> {
+    let trimmed = input.trim().trim_start_matches('v');
+    semver::Version::parse(trimmed)
+        .map_err(|e| WorkspaceError::BadVersion { input: input.to_owned(), message: e.to_string() })
+}
+
+/// Finds the workspace: `--workspace`, then `$RELEASE_CONSOLE_WORKSPACE`, then the current
+/// directory, then the demo workspace (unpacked on first use).
+pub fn resolve(flag: Option<&Path>) -> Result<(PathBuf, Origin), WorkspaceError> {
+    if let Some(dir) = flag {
+        return Ok((dir.to_owned(), Origin::Flag));
+    }
+    if let Some(dir) = std::env::var_os(WORKSPACE_ENV).filter(|v| !v.is_empty()) {
+        return Ok((PathBuf::from(dir), Origin::Env));
+    }
+    if let Ok(cwd) = std::env::current_dir()
+        && cwd.join(CONFIG_FILE).is_file()
+    {
+        return Ok((cwd, Origin::CurrentDir));
+    }
+    Ok((ensure_demo()?, Origin::Demo))
+}
+
+/// The demo workspace folder, unpacked into the user's data directory on first use.
+pub fn ensure_demo() -> Result<PathBuf, WorkspaceError> {
+    let dirs = directories::ProjectDirs::from("dev", "release-console", "release-console")
+        .ok_or(WorkspaceError::NoDataDir)?;
+    let root = dirs.data_dir().join("demo-workspace");
+    if !root.join(CONFIG_FILE).is_file() {
+        unpack_demo(&root)?;
+    }
+    Ok(root)
+}
+
+/// Writes the demo workspace (WireTuner, local providers, release 0.1.0) into `root`.
+pub fn unpack_demo(root: &Path) -> Result<Workspace, WorkspaceError> {
+    atomic::write_atomic(&root.join(CONFIG_FILE), DEMO_CONFIG.as_bytes())?;
+    let ws = Workspace::open(root)?;
+    ws.record("workspace.init", &root.display().to_string(), serde_json::Value::Null, serde_json::json!({"demo": true}))?;
+    ws.create_release(DEMO_RELEASE, None)?;
+    Ok(ws)
+}
+
+impl Workspace {
+    /// Opens the workspace in `root`, validating its configuration.
+    pub fn open(root: &Path) -> Result<Self, WorkspaceError> {
+        let config_path = root.join(CONFIG_FILE);
+        if !config_path.is_file() {
+            return Err(WorkspaceError::NotAWorkspace(root.to_owned()));
+        }
+        let config = Config::load(&config_path)?;
+        Ok(Self { root: root.to_owned(), config, audit: AuditLog::in_workspace(root) })
+    }
+
+    /// Creates a new workspace for `product` in `root` (which may exist but must not hold one).
+    pub fn init(root: &Path, product: &str) -> Result<Self, WorkspaceError> {
+        let config_path = root.join(CONFIG_FILE);
+        if config_path.exists() {
+            return Err(WorkspaceError::AlreadyExists(root.to_owned()));
+        }
+        let config = Config::new_for_product(product);
+        atomic::write_atomic(&config_path, config.to_toml().as_bytes())?;
+        let releases = root.join("releases");
+        std::fs::create_dir_all(&releases)
+            .map_err(|source| WorkspaceError::Io { path: releases, action: "create folder", source })?;
+        let ws = Self::open(root)?;
+        ws.record("workspace.init", &root.display().to_string(), serde_json::Value::Null, serde_json::json!({"product": product}))?;
+        Ok(ws)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    pub fn actor(&self) -> String {
+        self.config.effective_actor()
+    }
+
+    /// Masks the values of every secret environment variable the workspace knows.
+    pub fn redactor(&self) -> Redactor {
+        Redactor::new(
+            self.config
+                .secret_sources()
+                .into_iter()
+                .filter_map(|s| std::env::var(&s.env_var).ok()),
+        )
+    }
+
+    /// Records one action by this workspace's actor.
+    pub fn record(
+        &self,
+        action: &str,
+        target: &str,
+        before: serde_json::Value,
+        after: serde_json::Value,
+    ) -> Result<(), WorkspaceError> {
+        self.record_as(&self.actor(), action, target, before, after)
+    }
+
+    fn record_as(
+        &self,
+        actor: &str,
+        action: &str,
+        target: &str,
+        before: serde_json::Value,
+        after: serde_json::Value,
+    ) -> Result<(), WorkspaceError> {
+        self.audit.append(NewEntry {
+            actor: actor.to_owned(),
+            action: action.to_owned(),
+            target: target.to_owned(),
+            before,
+            after,
+        })?;
+        Ok(())
+    }
+
+    pub fn release_dir(&self, version: &semver::Version) -> PathBuf {
+        self.root.join("releases").join(version.to_string())
+    }
+
+    /// Where a release's task logs go.
+    pub fn logs_dir(&self, version: &semver::Version) -> PathBuf {
+        self.release_dir(version).join("logs")
+    }
+
+    /// Every release, oldest version first.
+    pub fn releases(&self) -> Result<Vec<Release>, WorkspaceError> {
+        let dir = self.root.join("releases");
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(WorkspaceError::Io { path: dir, action: "list", source }),
+        };
+        let mut out = Vec::new();
+        for entry in entries.flatten() {
+            let path = entry.path().join("release.json");
+            if let Some(release) = atomic::read_json::<Release>(&path)? {
+                out.push(release);
+            }
+        }
+        out.sort_by(|a, b| a.version.cmp(&b.version));
+        Ok(out)
+    }
+
+    /// The release with `version`, or the newest when `None`.
+    pub fn release(&self, version: Option<&str>) -> Result<Release, WorkspaceError> {
+        let all = self.releases()?;
+        let Some(version) = version else {
+            return all.last().cloned().ok_or(WorkspaceError::NoRelease);
+        };
+        let wanted = parse_version(version)?;
+        all.iter().find(|r| r.version == wanted).cloned().ok_or_else(|| {
+            WorkspaceError::UnknownRelease {
+                version: wanted.to_string(),
+                known: known_versions(&all),
+            }
+        })
+    }
+
+    /// Creates release `version`; `hotfix_of` names the release it fixes.
+    pub fn create_release(
+        &self,
+        version: &str,
+        hotfix_of: Option<&str>,
+    ) -> Result<Release, WorkspaceError> {
+        let version = parse_version(version)?;
+        let kind = match hotfix_of {
+            Some(of) => {
+                let base = self.release(Some(of))?;
+                if version <= base.version {
+                    return Err(WorkspaceError::HotfixNotNewer {
+                        version: version.to_string(),
+                        of: base.version.to_string(),
+                    });
+                }
+                ReleaseKind::Hotfix { of: base.version }
+            }
+            None => ReleaseKind::Regular,
+        };
+        let path = self.release_dir(&version).join("release.json");
+        if path.exists() {
+            return Err(WorkspaceError::ReleaseExists(version.to_string()));
+        }
+        let release = Release {
+            runbook: match kind {
+                ReleaseKind::Regular => "release",
+                ReleaseKind::Hotfix { .. } => "hotfix",
+            }
+            .to_owned(),
+            version,
+            kind,
+            created_at: jiff::Timestamp::now(),
+            created_by: self.actor(),
+        };
+        // Fail before writing anything if the runbook is broken.
+        Runbook::load(&release.runbook, &self.root)?;
+        atomic::write_json(&path, &release)?;
+        self.record(
+            "release.create",
+            &release.version.to_string(),
+            serde_json::Value::Null,
+            serde_json::to_value(&release).unwrap_or_default(),
+        )?;
+        Ok(release)
+    }
+
+    pub fn runbook(&self, release: &Release) -> Result<Runbook, WorkspaceError> {
+        Ok(Runbook::load(&release.runbook, &self.root)?)
+    }
+
+    fn checklist_path(&self, release: &Release) -> PathBuf {
+        self.release_dir(&release.version).join("checklist.json")
+    }
+
+    pub fn checklist(&self, release: &Release) -> Result<Checklist, WorkspaceError> {
+        Ok(atomic::read_json(&self.checklist_path(release))?.unwrap_or_default())
+    }
+
+    /// Ticks (`done = true`) or unticks an item, recording who, when and the note.
+    pub fn set_item(
+        &self,
+        release: &Release,
+        item_id: &str,
+        done: bool,
+        note: &str,
+    ) -> Result<Checklist, WorkspaceError> {
+        self.set_item_as(&self.actor(), release, item_id, done, note)
+    }
+
+    fn set_item_as(
+        &self,
+        actor: &str,
+        release: &Release,
+        item_id: &str,
+        done: bool,
+        note: &str,
+    ) -> Result<Checklist, WorkspaceError> {
+        let runbook = self.runbook(release)?;
+        let version = release.version.to_string();
+        let item = runbook.item(item_id).ok_or_else(|| WorkspaceError::UnknownItem {
+            release: version.clone(),
+            item: item_id.to_owned(),
+            known: runbook.item_ids().join(", "),
+        })?;
+        let lock_path = self.release_dir(&release.version).join(".checklist.lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|source| WorkspaceError::Io { path: lock_path.clone(), action: "open lock", source })?;
+        lock.lock()
+            .map_err(|source| WorkspaceError::Io { path: lock_path, action: "lock", source })?;
+
+        let mut checklist = self.checklist(release)?;
+        let before = checklist.items.get(item_id).cloned();
+        if before.as_ref().is_some_and(|b| b.done) == done {
+            return Err(WorkspaceError::Unchanged {
+                release: version,
+                item: item_id.to_owned(),
+                state: if done { "ticked" } else { "unticked" },
+            });
+        }
+        if done && let Some(reason) = checklist.gate_for(&runbook, item) {
+            return Err(WorkspaceError::Gated { release: version, item: item_id.to_owned(), reason });
+        }
+        let after = crate::runbook::ItemState {
+            done,
+            by: actor.to_owned(),
+            at: jiff::Timestamp::now(),
+            note: note.trim().to_owned(),
+        };
+        checklist.items.insert(item_id.to_owned(), after.clone());
+        atomic::write_json(&self.checklist_path(release), &checklist)?;
+        self.record_as(
+            actor,
+            if done { "checklist.tick" } else { "checklist.untick" },
+            &format!("{version}/{item_id}"),
+            serde_json::to_value(&before).unwrap_or_default(),
+            serde_json::to_value(&after).unwrap_or_default(),
+        )?;
+        Ok(checklist)
+    }
+
+    /// Ticks every open item of `release` that names `task_kind`; returns the ticked ids.
+    pub fn auto_tick(
+        &self,
+        release: &Release,
+        task_kind: &str,
+        task_name: &str,
+    ) -> Result<Vec<String>, WorkspaceError> {
+        let runbook = self.runbook(release)?;
+        let checklist = self.checklist(release)?;
+        let mut ticked = Vec::new();
+        for item in runbook.phases.iter().flat_map(|p| &p.items) {
+            if item.auto_tick_on.as_deref() == Some(task_kind) && !checklist.is_done(&item.id) {
+                let actor = format!("{} (task {task_name})", self.actor());
+                self.set_item_as(&actor, release, &item.id, true, &format!("ticked by task {task_name}"))?;
+                ticked.push(item.id.clone());
+            }
+        }
+        Ok(ticked)
+    }
+
+    /// A hook that audits every task start and end and auto-ticks checklist items.
+    pub fn task_hook(&self) -> Arc<dyn TaskHook> {
+        Arc::new(WorkspaceHook { ws: self.clone() })
+    }
+}
+
+fn known_versions(all: &[Release]) -> String {
+    if all.is_empty() {
+        "none yet".to_owned()
+    } else {
+        all.iter().map(|r| r.version.to_string()).collect::<Vec<_>>().join(", ")
+    }
+}
+
+struct WorkspaceHook {
+    ws: Workspace,
+}
+
+impl TaskHook for WorkspaceHook {
+    fn on_start(&self, task: &TaskInfo) -> Result<(), String> {
+        self.ws
+            .record(
+                "task.start",
+                &task.name,
+                serde_json::Value::Null,
+                serde_json::json!({"kind": task.kind, "release": task.release}),
+            )
+            .map_err(|e| e.to_string())
+    }
+
+    fn on_finish(&self, task: &TaskInfo, state: TaskState, message: &str) -> Result<(), String> {
+        self.ws
+            .record(
+                "task.finish",
+                &task.name,
+                serde_json::json!({"state": "running"}),
+                serde_json::json!({"state": state, "message": message}),
+            )
+            .map_err(|e| e.to_string())?;
+        if state == TaskState::Succeeded
+            && let Some(version) = task.release.as_deref()
+        {
+            let release = self.ws.release(Some(version)).map_err(|e| e.to_string())?;
+            self.ws.auto_tick(&release, &task.kind, &task.name).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+}
