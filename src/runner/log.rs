@@ -19,8 +19,9 @@ struct Chunk {
 }
 
 impl Chunk {
+    /// Memory held: allocated capacity, not just the bytes in use.
     fn size_bytes(&self) -> usize {
-        self.text.len() + self.ends.len() * 4
+        self.text.capacity() + self.ends.capacity() * 4
     }
 }
 
@@ -64,22 +65,24 @@ impl LogBuffer {
             .back()
             .is_none_or(|c| c.text.len() + line.len() > CHUNK_BYTES && !c.ends.is_empty());
         if needs_chunk {
-            self.chunks.push_back(Chunk {
+            let chunk = Chunk {
                 first: self.total_lines,
                 text: String::with_capacity(CHUNK_BYTES),
                 ends: Vec::with_capacity(4096),
-            });
-            self.size_bytes += CHUNK_BYTES;
+            };
+            self.size_bytes += chunk.size_bytes();
+            self.chunks.push_back(chunk);
         }
         if let Some(chunk) = self.chunks.back_mut() {
+            let before = chunk.size_bytes();
             chunk.text.push_str(line);
             chunk.ends.push(chunk.text.len() as u32);
+            self.size_bytes += chunk.size_bytes() - before;
         }
-        self.size_bytes += line.len() + 4;
         self.total_lines += 1;
         while self.size_bytes > self.max_bytes && self.chunks.len() > 1 {
             if let Some(old) = self.chunks.pop_front() {
-                self.size_bytes = self.size_bytes.saturating_sub(old.size_bytes().max(CHUNK_BYTES));
+                self.size_bytes -= old.size_bytes();
             }
         }
     }
@@ -94,7 +97,7 @@ impl LogBuffer {
         self.chunks.front().map_or(self.total_lines, |c| c.first)
     }
 
-    /// Approximate memory held, in bytes.
+    /// Memory held by the lines, in bytes (allocated capacity).
     pub fn size_bytes(&self) -> usize {
         self.size_bytes
     }

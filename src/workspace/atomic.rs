@@ -62,11 +62,15 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, StateErr
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io_err(path, "read")(e)),
     };
-    serde_json::from_slice(&bytes).map(Some).map_err(|e| StateError::Parse {
-        path: path.display().to_string(),
-        line: e.line(),
-        column: e.column(),
-        message: e.to_string(),
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+        let position = format!(" at line {} column {}", e.line(), e.column());
+        let message = e.to_string();
+        StateError::Parse {
+            path: path.display().to_string(),
+            line: e.line(),
+            column: e.column(),
+            message: message.strip_suffix(&position).unwrap_or(&message).to_owned(),
+        }
     })
 }
 
@@ -95,7 +99,9 @@ mod tests {
         let path = dir.path().join("s.json");
         assert_eq!(read_json::<i32>(&path).expect("missing ok"), None);
         std::fs::write(&path, "{\n oops").expect("write");
-        let err = read_json::<i32>(&path).expect_err("garbage");
-        assert!(err.to_string().contains("s.json: not valid state (line 2"), "{err}");
+        let err = read_json::<serde_json::Value>(&path).expect_err("garbage");
+        let msg = err.to_string();
+        assert!(msg.contains("s.json: not valid state (line 2"), "{msg}");
+        assert!(!msg.contains("at line"), "position given once: {msg}");
     }
 }

@@ -1,0 +1,239 @@
+//! The shared task runner with real child processes: process-group cancel, redaction, duplicate
+//! names, timeouts, bounded logs, queueing and hooks.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use release_console::runner::{
+    ProcessSpec, Redactor, Runner, RunnerError, TaskHook, TaskInfo, TaskSpec, TaskState,
+};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+}
+
+fn spec(name: &str, timeout_secs: u64) -> TaskSpec {
+    TaskSpec::new(name, "test", Duration::from_secs(timeout_secs))
+}
+
+fn shell(script: &str) -> ProcessSpec {
+    ProcessSpec::new("sh").arg("-c").arg(script)
+}
+
+fn log_lines(runner: &Runner, id: release_console::runner::TaskId) -> Vec<String> {
+    let snap = runner.task(id).expect("task");
+    let log = snap.log.lock().expect("log");
+    log.lines_from(0).map(|(_, l)| l.to_owned()).collect()
+}
+
+/// Whether a pid is gone (or a zombie waiting for a reaper, which no longer runs).
+fn process_gone(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')),
+    }
+}
+
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn cancel_kills_the_whole_process_group() {
+    let rt = runtime();
+    let runner = Runner::new(rt.handle().clone(), 2);
+    // A shell that starts two grandchildren (one ignores SIGTERM) and waits on them.
+    let script = "sleep 300 & echo child:$!; (trap '' TERM; sleep 300) & echo child:$!; echo ready; wait";
+    let id = runner
+        .start(spec("group", 60), move |ctx| async move {
+            ctx.run_process(&shell(script)).await?;
+            Ok("done".into())
+        })
+        .expect("start");
+    wait_until("children to start", || log_lines(&runner, id).iter().any(|l| l == "ready"));
+    let pids: Vec<i32> = log_lines(&runner, id)
+        .iter()
+        .filter_map(|l| l.strip_prefix("child:")?.parse().ok())
+        .collect();
+    assert_eq!(pids.len(), 2, "{:?}", log_lines(&runner, id));
+    assert!(pids.iter().all(|&p| !process_gone(p)), "children are running before cancel");
+
+    runner.cancel(id);
+    let snap = rt.block_on(runner.wait(id)).expect("finished");
+    assert_eq!(snap.state, TaskState::Cancelled);
+    wait_until("every child to die", || pids.iter().all(|&p| process_gone(p)));
+}
+
+#[test]
+fn secrets_are_redacted_in_memory_and_on_disk() {
+    let rt = runtime();
+    let runner = Runner::new(rt.handle().clone(), 2);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log_file = dir.path().join("logs/task.log");
+    let mut s = spec("redact", 30);
+    s.redactor = Redactor::new(["s3cr3t-pfx-pass".to_owned()]);
+    s.log_file = Some(log_file.clone());
+    let id = runner
+        .start(s, |ctx| async move {
+            ctx.log_line("using password s3cr3t-pfx-pass now");
+            ctx.run_process(&shell("echo stdout:s3cr3t-pfx-pass; echo stderr:s3cr3t-pfx-pass >&2")).await?;
+            Ok("ok".into())
+        })
+        .expect("start");
+    let snap = rt.block_on(runner.wait(id)).expect("finished");
+    assert_eq!(snap.state, TaskState::Succeeded, "{:?}", snap.message);
+    let lines = log_lines(&runner, id);
+    assert!(lines.iter().any(|l| l == "stdout:<redacted>"), "{lines:?}");
+    assert!(lines.iter().any(|l| l == "stderr:<redacted>"), "{lines:?}");
+    assert!(lines.iter().all(|l| !l.contains("s3cr3t")), "{lines:?}");
+    let on_disk = std::fs::read_to_string(&log_file).expect("log file");
+    assert!(on_disk.contains("using password <redacted> now"), "{on_disk}");
+    assert!(!on_disk.contains("s3cr3t"), "{on_disk}");
+}
+
+#[test]
+fn a_second_task_with_the_same_name_is_refused_while_running() {
+    let rt = runtime();
+    let runner = Runner::new(rt.handle().clone(), 2);
+    let id = runner
+        .start(spec("build", 30), |ctx| async move {
+            ctx.run_process(&shell("sleep 30")).await?;
+            Ok(String::new())
+        })
+        .expect("first");
+    let second = runner.start(spec("build", 30), |_| async { Ok(String::new()) });
+    assert!(matches!(second, Err(RunnerError::DuplicateName(ref n)) if n == "build"), "{second:?}");
+    runner.cancel(id);
+    rt.block_on(runner.wait(id));
+    // Once the first has finished the name is free again.
+    let third = runner.start(spec("build", 30), |_| async { Ok("again".into()) }).expect("name free");
+    assert_eq!(rt.block_on(runner.wait(third)).expect("done").state, TaskState::Succeeded);
+}
+
+#[test]
+fn timeout_fails_the_task_and_kills_its_processes() {
+    let rt = runtime();
+    let runner = Runner::new(rt.handle().clone(), 2);
+    let id = runner
+        .start(spec("slow", 1), |ctx| async move {
+            ctx.run_process(&shell("sleep 300 & echo child:$!; wait")).await?;
+            Ok(String::new())
+        })
+        .expect("start");
+    let snap = rt.block_on(runner.wait(id)).expect("finished");
+    assert_eq!(snap.state, TaskState::Failed);
+    assert!(snap.message.as_deref().is_some_and(|m| m.contains("timed out after 1 s")), "{:?}", snap.message);
+    let pid: i32 = log_lines(&runner, id)
+        .iter()
+        .find_map(|l| l.strip_prefix("child:")?.parse().ok())
+        .expect("child pid logged");
+    wait_until("the timed-out child to die", || process_gone(pid));
+}
+
+#[test]
+fn failing_process_fails_the_task_with_its_exit_status() {
+    let rt = runtime();
+    let runner = Runner::new(rt.handle().clone(), 2);
+    let id = runner
+        .start(spec("fails", 30), |ctx| async move {
+            ctx.run_process(&shell("echo about to fail; exit 3")).await?;
+            Ok(String::new())
+        })
+        .expect("start");
+    let snap = rt.block_on(runner.wait(id)).expect("finished");
+    assert_eq!(snap.state, TaskState::Failed);
+    assert!(snap.message.as_deref().is_some_and(|m| m.contains("exit status: 3")), "{:?}", snap.message);
+    let missing = runner
+        .start(spec("missing-tool", 30), |ctx| async move {
+            ctx.run_process(&ProcessSpec::new("no-such-tool-xyz")).await?;
+            Ok(String::new())
+        })
+        .expect("start");
+    let snap = rt.block_on(runner.wait(missing)).expect("finished");
+    assert!(snap.message.as_deref().is_some_and(|m| m.contains("cannot run `no-such-tool-xyz`")), "{:?}", snap.message);
+}
+
+#[test]
+fn a_task_printing_forever_keeps_memory_bounded() {
+    let rt = runtime();
+    let runner = Runner::new(rt.handle().clone(), 2);
+    let mut s = spec("chatty", 60);
+    s.max_log_bytes = 4 * 1024 * 1024;
+    let id = runner
+        .start(s, |ctx| async move {
+            ctx.run_process(&shell("yes 'a line of endless output from a runaway build step'")).await?;
+            Ok(String::new())
+        })
+        .expect("start");
+    wait_until("lots of output", || {
+        runner.task(id).is_some_and(|t| t.log.lock().is_ok_and(|l| l.total_lines() > 500_000))
+    });
+    runner.cancel(id);
+    let snap = rt.block_on(runner.wait(id)).expect("finished");
+    assert_eq!(snap.state, TaskState::Cancelled);
+    let log = snap.log.lock().expect("log");
+    assert!(log.size_bytes() <= 4 * 1024 * 1024 + 256 * 1024, "held {} bytes", log.size_bytes());
+    assert!(log.first_retained() > 0, "oldest lines were dropped");
+    assert!(log.line(log.total_lines() - 1).is_some_and(|l| l.starts_with("[cancelled]")));
+}
+
+#[test]
+fn tasks_beyond_the_limit_queue_and_can_be_cancelled_while_queued() {
+    let rt = runtime();
+    let runner = Runner::new(rt.handle().clone(), 1);
+    let first = runner
+        .start(spec("first", 30), |ctx| async move {
+            ctx.run_process(&shell("sleep 30")).await?;
+            Ok(String::new())
+        })
+        .expect("first");
+    let second = runner.start(spec("second", 30), |_| async { Ok("ran".into()) }).expect("second");
+    wait_until("first to run", || runner.task(first).is_some_and(|t| t.state == TaskState::Running));
+    assert_eq!(runner.task(second).expect("second").state, TaskState::Queued);
+    let third = runner.start(spec("third", 30), |_| async { Ok("ran".into()) }).expect("third");
+    runner.cancel(third);
+    assert_eq!(rt.block_on(runner.wait(third)).expect("third").state, TaskState::Cancelled);
+    runner.cancel(first);
+    let snap = rt.block_on(runner.wait(second)).expect("second");
+    assert_eq!(snap.state, TaskState::Succeeded);
+    assert_eq!(snap.message.as_deref(), Some("ran"));
+}
+
+#[derive(Default)]
+struct Recorder(Mutex<Vec<String>>);
+
+impl TaskHook for Recorder {
+    fn on_start(&self, task: &TaskInfo) -> Result<(), String> {
+        self.0.lock().expect("lock").push(format!("start {}", task.name));
+        Ok(())
+    }
+    fn on_finish(&self, task: &TaskInfo, state: TaskState, message: &str) -> Result<(), String> {
+        self.0.lock().expect("lock").push(format!("finish {} {} {message}", task.name, state.as_str()));
+        Err("disk full".into())
+    }
+}
+
+#[test]
+fn hooks_see_start_and_finish_before_subscribers_and_errors_reach_the_log() {
+    let rt = runtime();
+    let runner = Runner::new(rt.handle().clone(), 2);
+    let recorder = Arc::new(Recorder::default());
+    runner.set_hook(Some(recorder.clone()));
+    let mut events = runner.subscribe();
+    let id = runner.start(spec("hooked", 30), |_| async { Ok("fine".into()) }).expect("start");
+    let finished = rt.block_on(async {
+        loop {
+            if let Ok(release_console::runner::TaskEvent::Finished { state, .. }) = events.recv().await {
+                break state;
+            }
+        }
+    });
+    assert_eq!(finished, TaskState::Succeeded);
+    assert_eq!(*recorder.0.lock().expect("lock"), ["start hooked", "finish hooked succeeded fine"]);
+    let lines = log_lines(&runner, id);
+    assert!(lines.iter().any(|l| l.contains("could not record this task: disk full")), "{lines:?}");
+}
