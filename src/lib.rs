@@ -29,6 +29,12 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// A timestamp in the system time zone, to the minute or the second, for people.
 pub fn local_time(ts: jiff::Timestamp, with_seconds: bool) -> String {
-    let format = if with_seconds { "%Y-%m-%d %H:%M:%S" } else { "%Y-%m-%d %H:%M" };
-    ts.to_zoned_datetime(jiff::tz::TimeZone::system()).strftime(format).to_string()
+    let format = if with_seconds {
+        "%Y-%m-%d %H:%M:%S"
+    } else {
+        "%Y-%m-%d %H:%M"
+    };
+    ts.to_zoned_datetime(jiff::tz::TimeZone::system())
+        .strftime(format)
+        .to_string()
 }

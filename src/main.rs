@@ -14,7 +14,10 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             cli::report_error(&anyhow::anyhow!("cannot start the async runtime: {e}"));
@@ -22,7 +25,8 @@ fn main() -> ExitCode {
         }
     };
     let result = if args.command.is_none() {
-        release_console::ui::run(args.workspace, runtime.handle().clone()).map(|()| ExitCode::SUCCESS)
+        release_console::ui::run(args.workspace, runtime.handle().clone())
+            .map(|()| ExitCode::SUCCESS)
     } else {
         cli::run(args, runtime.handle().clone())
     };

@@ -5,12 +5,18 @@ use std::process::{Command, Output};
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_release-console"));
-    c.env_remove("RELEASE_CONSOLE_WORKSPACE").env("USER", "ci-bot");
+    c.env_remove("RELEASE_CONSOLE_WORKSPACE")
+        .env("USER", "ci-bot");
     c
 }
 
 fn run(ws: &Path, args: &[&str]) -> Output {
-    bin().arg("--workspace").arg(ws).args(args).output().expect("run release-console")
+    bin()
+        .arg("--workspace")
+        .arg(ws)
+        .args(args)
+        .output()
+        .expect("run release-console")
 }
 
 fn stdout(o: &Output) -> String {
@@ -24,7 +30,13 @@ fn stderr(o: &Output) -> String {
 fn init() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let ws = dir.path().join("ws");
-    let o = bin().arg("init").arg(&ws).arg("--product").arg("WireTuner").output().expect("init");
+    let o = bin()
+        .arg("init")
+        .arg(&ws)
+        .arg("--product")
+        .arg("WireTuner")
+        .output()
+        .expect("init");
     assert!(o.status.success(), "{}", stderr(&o));
     (dir, ws)
 }
@@ -35,30 +47,67 @@ fn release_and_checklist_flow_with_json() {
     let o = run(&ws, &["release", "new", "0.1.0"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let o = run(&ws, &["release", "new", "0.1.1", "--hotfix-of", "0.1.0"]);
-    assert!(stdout(&o).contains("created WireTuner 0.1.1 (hotfix of 0.1.0, runbook \"hotfix\")"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("created WireTuner 0.1.1 (hotfix of 0.1.0, runbook \"hotfix\")"),
+        "{}",
+        stdout(&o)
+    );
 
-    let o = run(&ws, &["checklist", "tick", "pre.review-flags", "--note", "all off", "--release", "0.1.0"]);
+    let o = run(
+        &ws,
+        &[
+            "checklist",
+            "tick",
+            "pre.review-flags",
+            "--note",
+            "all off",
+            "--release",
+            "0.1.0",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(stdout(&o).trim(), "ticked pre.review-flags for 0.1.0 as ci-bot");
+    assert_eq!(
+        stdout(&o).trim(),
+        "ticked pre.review-flags for 0.1.0 as ci-bot"
+    );
 
     let o = run(&ws, &["--json", "checklist", "show", "--release", "0.1.0"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(v["release"], "0.1.0");
     let phase = &v["phases"][0];
-    assert_eq!((phase["done"].as_u64(), phase["total"].as_u64()), (Some(1), Some(3)));
+    assert_eq!(
+        (phase["done"].as_u64(), phase["total"].as_u64()),
+        (Some(1), Some(3))
+    );
     assert_eq!(phase["items"][0]["state"]["by"], "ci-bot");
     assert_eq!(phase["items"][0]["state"]["note"], "all off");
 
     // The newest release (the hotfix) is the default, with its own runbook.
     let o = run(&ws, &["checklist", "show"]);
-    assert!(stdout(&o).contains("WireTuner 0.1.1: Hotfix checklist"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("WireTuner 0.1.1: Hotfix checklist"),
+        "{}",
+        stdout(&o)
+    );
     assert!(stdout(&o).contains("[ ] hotfix.branch"), "{}", stdout(&o));
 
-    let o = run(&ws, &["checklist", "untick", "pre.review-flags", "--release", "0.1.0"]);
+    let o = run(
+        &ws,
+        &[
+            "checklist",
+            "untick",
+            "pre.review-flags",
+            "--release",
+            "0.1.0",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let o = run(&ws, &["--json", "audit", "list", "--action", "checklist"]);
     let entries: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).expect("json");
-    let actions: Vec<&str> = entries.iter().filter_map(|e| e["action"].as_str()).collect();
+    let actions: Vec<&str> = entries
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
     assert_eq!(actions, ["checklist.tick", "checklist.untick"]);
     assert_eq!(entries[1]["before"]["done"], true);
     assert_eq!(entries[1]["after"]["done"], false);
@@ -77,47 +126,90 @@ fn usage_and_config_errors_exit_2_with_one_line_naming_where() {
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.starts_with("error: version \"1.2\": not a semantic version"), "{err}");
+    assert!(
+        err.starts_with("error: version \"1.2\": not a semantic version"),
+        "{err}"
+    );
 
     run(&ws, &["release", "new", "1.2.0"]);
     let o = run(&ws, &["checklist", "tick", "deploy.publish-installers"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("cannot tick \"deploy.publish-installers\": Phase 1: Pre-release is not complete"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "cannot tick \"deploy.publish-installers\": Phase 1: Pre-release is not complete"
+        ),
+        "{}",
+        stderr(&o)
+    );
 
     let o = run(&ws, &["checklist", "tick", "no.such"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("no checklist item \"no.such\""), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no checklist item \"no.such\""),
+        "{}",
+        stderr(&o)
+    );
 
     let cfg = ws.join("release-console.toml");
     let text = std::fs::read_to_string(&cfg).expect("config");
-    std::fs::write(&cfg, text.replace("provider = \"local\"\napi_base = \"https://app", "provider = \"optimizely\"\napi_base = \"https://app")).expect("write");
+    std::fs::write(
+        &cfg,
+        text.replace(
+            "provider = \"local\"\napi_base = \"https://app",
+            "provider = \"optimizely\"\napi_base = \"https://app",
+        ),
+    )
+    .expect("write");
     let o = run(&ws, &["release", "list"]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("release-console.toml:") && err.contains("key `flags.provider`: unknown variant `optimizely`"), "{err}");
+    assert!(
+        err.contains("release-console.toml:")
+            && err.contains("key `flags.provider`: unknown variant `optimizely`"),
+        "{err}"
+    );
 
-    let o = bin().args(["checklist", "frobnicate"]).output().expect("run");
+    let o = bin()
+        .args(["checklist", "frobnicate"])
+        .output()
+        .expect("run");
     assert_eq!(o.status.code(), Some(2), "clap usage errors exit 2");
 
     let empty = tempfile::tempdir().expect("tempdir");
     let o = run(empty.path(), &["release", "list"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("not a release workspace"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not a release workspace"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 /// Writes a workspace with five audit entries and returns the log's lines.
 fn audited() -> (tempfile::TempDir, std::path::PathBuf, Vec<String>) {
     let (d, ws) = init();
     run(&ws, &["release", "new", "1.0.0"]);
-    for item in ["pre.review-flags", "pre.validate-staging", "pre.release-notes"] {
+    for item in [
+        "pre.review-flags",
+        "pre.validate-staging",
+        "pre.release-notes",
+    ] {
         assert!(run(&ws, &["checklist", "tick", item]).status.success());
     }
-    let lines: Vec<String> = std::fs::read_to_string(ws.join("audit.log")).expect("log").lines().map(str::to_owned).collect();
+    let lines: Vec<String> = std::fs::read_to_string(ws.join("audit.log"))
+        .expect("log")
+        .lines()
+        .map(str::to_owned)
+        .collect();
     assert_eq!(lines.len(), 5);
     let o = run(&ws, &["audit", "verify"]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
-    assert!(stdout(&o).starts_with("audit log intact: 5 entries"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).starts_with("audit log intact: 5 entries"),
+        "{}",
+        stdout(&o)
+    );
     (d, ws, lines)
 }
 
@@ -133,7 +225,10 @@ fn audit_verify_catches_an_edited_line() {
     lines[2] = lines[2].replace("ci-bot", "mallory");
     let (code, out) = verify_after(&ws, &lines, "\n");
     assert_eq!(code, Some(1));
-    assert!(out.contains("audit.log:3: line 3 was changed after it was written"), "{out}");
+    assert!(
+        out.contains("audit.log:3: line 3 was changed after it was written"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -151,7 +246,10 @@ fn audit_verify_catches_a_deleted_line() {
     lines.remove(1);
     let (code, out) = verify_after(&ws, &lines, "\n");
     assert_eq!(code, Some(1));
-    assert!(out.contains("audit.log:2: holds entry #3 where entry #2 belongs"), "{out}");
+    assert!(
+        out.contains("audit.log:2: holds entry #3 where entry #2 belongs"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -160,7 +258,10 @@ fn audit_verify_catches_reordered_lines() {
     lines.swap(3, 4);
     let (code, out) = verify_after(&ws, &lines, "\n");
     assert_eq!(code, Some(1));
-    assert!(out.contains("audit.log:4: holds entry #5 where entry #4 belongs"), "{out}");
+    assert!(
+        out.contains("audit.log:4: holds entry #5 where entry #4 belongs"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -168,16 +269,26 @@ fn audit_verify_catches_truncation() {
     let (_d, ws, lines) = audited();
     let (code, out) = verify_after(&ws, &lines[..3], "\n");
     assert_eq!(code, Some(1));
-    assert!(out.contains("audit.log:4: audit.log ends after 3 entries but audit.head records 5"), "{out}");
+    assert!(
+        out.contains("audit.log:4: audit.log ends after 3 entries but audit.head records 5"),
+        "{out}"
+    );
     // Cut mid-line.
     let (code, out) = verify_after(&ws, &lines[..4], &format!("\n{}", &lines[4][..20]));
     assert_eq!(code, Some(1));
-    assert!(out.contains("audit.log:5: incomplete entry (cut off mid-line)"), "{out}");
+    assert!(
+        out.contains("audit.log:5: incomplete entry (cut off mid-line)"),
+        "{out}"
+    );
     // And an append refuses to build on a log that lost entries.
     let (_, _) = verify_after(&ws, &lines[..3], "\n");
     let o = run(&ws, &["checklist", "untick", "pre.review-flags"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("entries were removed"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("entries were removed"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

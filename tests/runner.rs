@@ -9,7 +9,11 @@ use release_console::runner::{
 };
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
 }
 
 fn spec(name: &str, timeout_secs: u64) -> TaskSpec {
@@ -30,7 +34,10 @@ fn log_lines(runner: &Runner, id: release_console::runner::TaskId) -> Vec<String
 fn process_gone(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Err(_) => true,
-        Ok(stat) => stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')),
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
     }
 }
 
@@ -47,25 +54,33 @@ fn cancel_kills_the_whole_process_group() {
     let rt = runtime();
     let runner = Runner::new(rt.handle().clone(), 2);
     // A shell that starts two grandchildren (one ignores SIGTERM) and waits on them.
-    let script = "sleep 300 & echo child:$!; (trap '' TERM; sleep 300) & echo child:$!; echo ready; wait";
+    let script =
+        "sleep 300 & echo child:$!; (trap '' TERM; sleep 300) & echo child:$!; echo ready; wait";
     let id = runner
         .start(spec("group", 60), move |ctx| async move {
             ctx.run_process(&shell(script)).await?;
             Ok("done".into())
         })
         .expect("start");
-    wait_until("children to start", || log_lines(&runner, id).iter().any(|l| l == "ready"));
+    wait_until("children to start", || {
+        log_lines(&runner, id).iter().any(|l| l == "ready")
+    });
     let pids: Vec<i32> = log_lines(&runner, id)
         .iter()
         .filter_map(|l| l.strip_prefix("child:")?.parse().ok())
         .collect();
     assert_eq!(pids.len(), 2, "{:?}", log_lines(&runner, id));
-    assert!(pids.iter().all(|&p| !process_gone(p)), "children are running before cancel");
+    assert!(
+        pids.iter().all(|&p| !process_gone(p)),
+        "children are running before cancel"
+    );
 
     runner.cancel(id);
     let snap = rt.block_on(runner.wait(id)).expect("finished");
     assert_eq!(snap.state, TaskState::Cancelled);
-    wait_until("every child to die", || pids.iter().all(|&p| process_gone(p)));
+    wait_until("every child to die", || {
+        pids.iter().all(|&p| process_gone(p))
+    });
 }
 
 #[test]
@@ -80,7 +95,10 @@ fn secrets_are_redacted_in_memory_and_on_disk() {
     let id = runner
         .start(s, |ctx| async move {
             ctx.log_line("using password s3cr3t-pfx-pass now");
-            ctx.run_process(&shell("echo stdout:s3cr3t-pfx-pass; echo stderr:s3cr3t-pfx-pass >&2")).await?;
+            ctx.run_process(&shell(
+                "echo stdout:s3cr3t-pfx-pass; echo stderr:s3cr3t-pfx-pass >&2",
+            ))
+            .await?;
             Ok("ok".into())
         })
         .expect("start");
@@ -91,7 +109,10 @@ fn secrets_are_redacted_in_memory_and_on_disk() {
     assert!(lines.iter().any(|l| l == "stderr:<redacted>"), "{lines:?}");
     assert!(lines.iter().all(|l| !l.contains("s3cr3t")), "{lines:?}");
     let on_disk = std::fs::read_to_string(&log_file).expect("log file");
-    assert!(on_disk.contains("using password <redacted> now"), "{on_disk}");
+    assert!(
+        on_disk.contains("using password <redacted> now"),
+        "{on_disk}"
+    );
     assert!(!on_disk.contains("s3cr3t"), "{on_disk}");
 }
 
@@ -106,12 +127,20 @@ fn a_second_task_with_the_same_name_is_refused_while_running() {
         })
         .expect("first");
     let second = runner.start(spec("build", 30), |_| async { Ok(String::new()) });
-    assert!(matches!(second, Err(RunnerError::DuplicateName(ref n)) if n == "build"), "{second:?}");
+    assert!(
+        matches!(second, Err(RunnerError::DuplicateName(ref n)) if n == "build"),
+        "{second:?}"
+    );
     runner.cancel(id);
     rt.block_on(runner.wait(id));
     // Once the first has finished the name is free again.
-    let third = runner.start(spec("build", 30), |_| async { Ok("again".into()) }).expect("name free");
-    assert_eq!(rt.block_on(runner.wait(third)).expect("done").state, TaskState::Succeeded);
+    let third = runner
+        .start(spec("build", 30), |_| async { Ok("again".into()) })
+        .expect("name free");
+    assert_eq!(
+        rt.block_on(runner.wait(third)).expect("done").state,
+        TaskState::Succeeded
+    );
 }
 
 #[test]
@@ -120,13 +149,20 @@ fn timeout_fails_the_task_and_kills_its_processes() {
     let runner = Runner::new(rt.handle().clone(), 2);
     let id = runner
         .start(spec("slow", 1), |ctx| async move {
-            ctx.run_process(&shell("sleep 300 & echo child:$!; wait")).await?;
+            ctx.run_process(&shell("sleep 300 & echo child:$!; wait"))
+                .await?;
             Ok(String::new())
         })
         .expect("start");
     let snap = rt.block_on(runner.wait(id)).expect("finished");
     assert_eq!(snap.state, TaskState::Failed);
-    assert!(snap.message.as_deref().is_some_and(|m| m.contains("timed out after 1 s")), "{:?}", snap.message);
+    assert!(
+        snap.message
+            .as_deref()
+            .is_some_and(|m| m.contains("timed out after 1 s")),
+        "{:?}",
+        snap.message
+    );
     let pid: i32 = log_lines(&runner, id)
         .iter()
         .find_map(|l| l.strip_prefix("child:")?.parse().ok())
@@ -140,21 +176,35 @@ fn failing_process_fails_the_task_with_its_exit_status() {
     let runner = Runner::new(rt.handle().clone(), 2);
     let id = runner
         .start(spec("fails", 30), |ctx| async move {
-            ctx.run_process(&shell("echo about to fail; exit 3")).await?;
+            ctx.run_process(&shell("echo about to fail; exit 3"))
+                .await?;
             Ok(String::new())
         })
         .expect("start");
     let snap = rt.block_on(runner.wait(id)).expect("finished");
     assert_eq!(snap.state, TaskState::Failed);
-    assert!(snap.message.as_deref().is_some_and(|m| m.contains("exit status: 3")), "{:?}", snap.message);
+    assert!(
+        snap.message
+            .as_deref()
+            .is_some_and(|m| m.contains("exit status: 3")),
+        "{:?}",
+        snap.message
+    );
     let missing = runner
         .start(spec("missing-tool", 30), |ctx| async move {
-            ctx.run_process(&ProcessSpec::new("no-such-tool-xyz")).await?;
+            ctx.run_process(&ProcessSpec::new("no-such-tool-xyz"))
+                .await?;
             Ok(String::new())
         })
         .expect("start");
     let snap = rt.block_on(runner.wait(missing)).expect("finished");
-    assert!(snap.message.as_deref().is_some_and(|m| m.contains("cannot run `no-such-tool-xyz`")), "{:?}", snap.message);
+    assert!(
+        snap.message
+            .as_deref()
+            .is_some_and(|m| m.contains("cannot run `no-such-tool-xyz`")),
+        "{:?}",
+        snap.message
+    );
 }
 
 #[test]
@@ -165,20 +215,32 @@ fn a_task_printing_forever_keeps_memory_bounded() {
     s.max_log_bytes = 4 * 1024 * 1024;
     let id = runner
         .start(s, |ctx| async move {
-            ctx.run_process(&shell("yes 'a line of endless output from a runaway build step'")).await?;
+            ctx.run_process(&shell(
+                "yes 'a line of endless output from a runaway build step'",
+            ))
+            .await?;
             Ok(String::new())
         })
         .expect("start");
     wait_until("lots of output", || {
-        runner.task(id).is_some_and(|t| t.log.lock().is_ok_and(|l| l.total_lines() > 500_000))
+        runner
+            .task(id)
+            .is_some_and(|t| t.log.lock().is_ok_and(|l| l.total_lines() > 500_000))
     });
     runner.cancel(id);
     let snap = rt.block_on(runner.wait(id)).expect("finished");
     assert_eq!(snap.state, TaskState::Cancelled);
     let log = snap.log.lock().expect("log");
-    assert!(log.size_bytes() <= 4 * 1024 * 1024 + 256 * 1024, "held {} bytes", log.size_bytes());
+    assert!(
+        log.size_bytes() <= 4 * 1024 * 1024 + 256 * 1024,
+        "held {} bytes",
+        log.size_bytes()
+    );
     assert!(log.first_retained() > 0, "oldest lines were dropped");
-    assert!(log.line(log.total_lines() - 1).is_some_and(|l| l.starts_with("[cancelled]")));
+    assert!(
+        log.line(log.total_lines() - 1)
+            .is_some_and(|l| l.starts_with("[cancelled]"))
+    );
 }
 
 #[test]
@@ -191,12 +253,26 @@ fn tasks_beyond_the_limit_queue_and_can_be_cancelled_while_queued() {
             Ok(String::new())
         })
         .expect("first");
-    let second = runner.start(spec("second", 30), |_| async { Ok("ran".into()) }).expect("second");
-    wait_until("first to run", || runner.task(first).is_some_and(|t| t.state == TaskState::Running));
-    assert_eq!(runner.task(second).expect("second").state, TaskState::Queued);
-    let third = runner.start(spec("third", 30), |_| async { Ok("ran".into()) }).expect("third");
+    let second = runner
+        .start(spec("second", 30), |_| async { Ok("ran".into()) })
+        .expect("second");
+    wait_until("first to run", || {
+        runner
+            .task(first)
+            .is_some_and(|t| t.state == TaskState::Running)
+    });
+    assert_eq!(
+        runner.task(second).expect("second").state,
+        TaskState::Queued
+    );
+    let third = runner
+        .start(spec("third", 30), |_| async { Ok("ran".into()) })
+        .expect("third");
     runner.cancel(third);
-    assert_eq!(rt.block_on(runner.wait(third)).expect("third").state, TaskState::Cancelled);
+    assert_eq!(
+        rt.block_on(runner.wait(third)).expect("third").state,
+        TaskState::Cancelled
+    );
     runner.cancel(first);
     let snap = rt.block_on(runner.wait(second)).expect("second");
     assert_eq!(snap.state, TaskState::Succeeded);
@@ -208,11 +284,18 @@ struct Recorder(Mutex<Vec<String>>);
 
 impl TaskHook for Recorder {
     fn on_start(&self, task: &TaskInfo) -> Result<(), String> {
-        self.0.lock().expect("lock").push(format!("start {}", task.name));
+        self.0
+            .lock()
+            .expect("lock")
+            .push(format!("start {}", task.name));
         Ok(())
     }
     fn on_finish(&self, task: &TaskInfo, state: TaskState, message: &str) -> Result<(), String> {
-        self.0.lock().expect("lock").push(format!("finish {} {} {message}", task.name, state.as_str()));
+        self.0.lock().expect("lock").push(format!(
+            "finish {} {} {message}",
+            task.name,
+            state.as_str()
+        ));
         Err("disk full".into())
     }
 }
@@ -224,16 +307,28 @@ fn hooks_see_start_and_finish_before_subscribers_and_errors_reach_the_log() {
     let recorder = Arc::new(Recorder::default());
     runner.set_hook(Some(recorder.clone()));
     let mut events = runner.subscribe();
-    let id = runner.start(spec("hooked", 30), |_| async { Ok("fine".into()) }).expect("start");
+    let id = runner
+        .start(spec("hooked", 30), |_| async { Ok("fine".into()) })
+        .expect("start");
     let finished = rt.block_on(async {
         loop {
-            if let Ok(release_console::runner::TaskEvent::Finished { state, .. }) = events.recv().await {
+            if let Ok(release_console::runner::TaskEvent::Finished { state, .. }) =
+                events.recv().await
+            {
                 break state;
             }
         }
     });
     assert_eq!(finished, TaskState::Succeeded);
-    assert_eq!(*recorder.0.lock().expect("lock"), ["start hooked", "finish hooked succeeded fine"]);
+    assert_eq!(
+        *recorder.0.lock().expect("lock"),
+        ["start hooked", "finish hooked succeeded fine"]
+    );
     let lines = log_lines(&runner, id);
-    assert!(lines.iter().any(|l| l.contains("could not record this task: disk full")), "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("could not record this task: disk full")),
+        "{lines:?}"
+    );
 }

@@ -18,29 +18,65 @@ fn new_ws() -> (tempfile::TempDir, Workspace) {
 fn init_refuses_an_existing_workspace_and_open_names_missing_config() {
     let (dir, _ws) = new_ws();
     let again = Workspace::init(dir.path(), "Other");
-    assert!(matches!(again, Err(WorkspaceError::AlreadyExists(_))), "{again:?}");
+    assert!(
+        matches!(again, Err(WorkspaceError::AlreadyExists(_))),
+        "{again:?}"
+    );
     let empty = tempfile::tempdir().expect("tempdir");
     let err = Workspace::open(empty.path()).expect_err("no config");
-    assert!(err.to_string().contains("not a release workspace (no release-console.toml)"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("not a release workspace (no release-console.toml)"),
+        "{err}"
+    );
 }
 
 #[test]
 fn releases_are_semver_sorted_and_hotfixes_use_their_runbook() {
     let (_dir, ws) = new_ws();
     ws.create_release("0.10.0", None).expect("0.10.0");
-    ws.create_release("v0.9.0", None).expect("0.9.0 with a v prefix");
+    ws.create_release("v0.9.0", None)
+        .expect("0.9.0 with a v prefix");
     let hotfix = ws.create_release("0.10.1", Some("0.10.0")).expect("hotfix");
     assert_eq!(hotfix.runbook, "hotfix");
-    assert_eq!(hotfix.kind, ReleaseKind::Hotfix { of: semver::Version::new(0, 10, 0) });
-    let versions: Vec<String> = ws.releases().expect("list").iter().map(|r| r.version.to_string()).collect();
+    assert_eq!(
+        hotfix.kind,
+        ReleaseKind::Hotfix {
+            of: semver::Version::new(0, 10, 0)
+        }
+    );
+    let versions: Vec<String> = ws
+        .releases()
+        .expect("list")
+        .iter()
+        .map(|r| r.version.to_string())
+        .collect();
     assert_eq!(versions, ["0.9.0", "0.10.0", "0.10.1"]);
-    assert_eq!(ws.release(None).expect("newest").version.to_string(), "0.10.1");
+    assert_eq!(
+        ws.release(None).expect("newest").version.to_string(),
+        "0.10.1"
+    );
 
-    assert!(matches!(ws.create_release("0.10.0", None), Err(WorkspaceError::ReleaseExists(_))));
-    assert!(matches!(ws.create_release("1.0", None), Err(WorkspaceError::BadVersion { .. })));
-    assert!(matches!(ws.create_release("0.9.5", Some("0.10.0")), Err(WorkspaceError::HotfixNotNewer { .. })));
-    let err = ws.create_release("2.0.1", Some("1.9.9")).expect_err("unknown base");
-    assert!(err.to_string().contains("release 1.9.9 not found; releases: 0.9.0, 0.10.0, 0.10.1"), "{err}");
+    assert!(matches!(
+        ws.create_release("0.10.0", None),
+        Err(WorkspaceError::ReleaseExists(_))
+    ));
+    assert!(matches!(
+        ws.create_release("1.0", None),
+        Err(WorkspaceError::BadVersion { .. })
+    ));
+    assert!(matches!(
+        ws.create_release("0.9.5", Some("0.10.0")),
+        Err(WorkspaceError::HotfixNotNewer { .. })
+    ));
+    let err = ws
+        .create_release("2.0.1", Some("1.9.9"))
+        .expect_err("unknown base");
+    assert!(
+        err.to_string()
+            .contains("release 1.9.9 not found; releases: 0.9.0, 0.10.0, 0.10.1"),
+        "{err}"
+    );
     let runbook = ws.runbook(&hotfix).expect("runbook");
     assert!(runbook.item("hotfix.branch").is_some());
 }
@@ -49,29 +85,69 @@ fn releases_are_semver_sorted_and_hotfixes_use_their_runbook() {
 fn tick_and_untick_record_who_when_and_note_and_gates_hold() {
     let (_dir, ws) = new_ws();
     let r = ws.create_release("1.0.0", None).expect("release");
-    let c = ws.set_item(&r, "pre.review-flags", true, " all OFF in prod ").expect("tick");
+    let c = ws
+        .set_item(&r, "pre.review-flags", true, " all OFF in prod ")
+        .expect("tick");
     let s = &c.items["pre.review-flags"];
     assert!(s.done);
     assert_eq!(s.note, "all OFF in prod");
     assert_eq!(s.by, ws.actor());
-    assert!(matches!(ws.set_item(&r, "pre.review-flags", true, ""), Err(WorkspaceError::Unchanged { .. })));
-    let c = ws.set_item(&r, "pre.review-flags", false, "flag ui_x still on").expect("untick");
+    assert!(matches!(
+        ws.set_item(&r, "pre.review-flags", true, ""),
+        Err(WorkspaceError::Unchanged { .. })
+    ));
+    let c = ws
+        .set_item(&r, "pre.review-flags", false, "flag ui_x still on")
+        .expect("untick");
     assert!(!c.items["pre.review-flags"].done);
 
-    let err = ws.set_item(&r, "deploy.publish-installers", true, "").expect_err("gated");
-    assert!(err.to_string().contains("Phase 1: Pre-release is not complete (3 of 3 items open)"), "{err}");
+    let err = ws
+        .set_item(&r, "deploy.publish-installers", true, "")
+        .expect_err("gated");
+    assert!(
+        err.to_string()
+            .contains("Phase 1: Pre-release is not complete (3 of 3 items open)"),
+        "{err}"
+    );
     let err = ws.set_item(&r, "pre.nope", true, "").expect_err("unknown");
-    assert!(err.to_string().contains("no checklist item \"pre.nope\"; items: pre.review-flags,"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("no checklist item \"pre.nope\"; items: pre.review-flags,"),
+        "{err}"
+    );
 
-    for id in ["pre.review-flags", "pre.validate-staging", "pre.release-notes", "build.macos", "build.windows", "build.verify"] {
+    for id in [
+        "pre.review-flags",
+        "pre.validate-staging",
+        "pre.release-notes",
+        "build.macos",
+        "build.windows",
+        "build.verify",
+    ] {
         ws.set_item(&r, id, true, "").expect("tick");
     }
-    ws.set_item(&r, "deploy.publish-installers", true, "").expect("gate open now");
+    ws.set_item(&r, "deploy.publish-installers", true, "")
+        .expect("gate open now");
 
-    let actions: Vec<String> = ws.audit().entries().expect("audit").iter().map(|e| e.action.clone()).collect();
+    let actions: Vec<String> = ws
+        .audit()
+        .entries()
+        .expect("audit")
+        .iter()
+        .map(|e| e.action.clone())
+        .collect();
     assert_eq!(actions.iter().filter(|a| *a == "checklist.tick").count(), 8);
-    assert_eq!(actions.iter().filter(|a| *a == "checklist.untick").count(), 1);
-    let untick = ws.audit().entries().expect("audit").into_iter().find(|e| e.action == "checklist.untick").expect("untick entry");
+    assert_eq!(
+        actions.iter().filter(|a| *a == "checklist.untick").count(),
+        1
+    );
+    let untick = ws
+        .audit()
+        .entries()
+        .expect("audit")
+        .into_iter()
+        .find(|e| e.action == "checklist.untick")
+        .expect("untick entry");
     assert_eq!(untick.target, "1.0.0/pre.review-flags");
     assert_eq!(untick.before["done"], true);
     assert_eq!(untick.after["note"], "flag ui_x still on");
@@ -81,28 +157,60 @@ fn tick_and_untick_record_who_when_and_note_and_gates_hold() {
 fn a_succeeded_task_auto_ticks_items_that_name_its_kind() {
     let (_dir, ws) = new_ws();
     let r = ws.create_release("1.0.0", None).expect("release");
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("rt");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("rt");
     let runner = release_console::runner::Runner::new(rt.handle().clone(), 2);
     runner.set_hook(Some(ws.task_hook()));
-    let mut spec = release_console::runner::TaskSpec::new("flag-review", "flags.review", Duration::from_secs(30));
+    let mut spec = release_console::runner::TaskSpec::new(
+        "flag-review",
+        "flags.review",
+        Duration::from_secs(30),
+    );
     spec.release = Some("1.0.0".into());
-    let id = runner.start(spec, |_| async { Ok("3 flags reviewed".into()) }).expect("start");
+    let id = runner
+        .start(spec, |_| async { Ok("3 flags reviewed".into()) })
+        .expect("start");
     rt.block_on(runner.wait(id));
     let c = ws.checklist(&r).expect("checklist");
     let s = c.items.get("pre.review-flags").expect("auto-ticked");
     assert!(s.done);
     assert!(s.by.ends_with("(task flag-review)"), "{}", s.by);
-    let actions: Vec<String> = ws.audit().entries().expect("audit").iter().map(|e| e.action.clone()).collect();
-    let finish = actions.iter().position(|a| a == "task.finish").expect("task.finish audited");
+    let actions: Vec<String> = ws
+        .audit()
+        .entries()
+        .expect("audit")
+        .iter()
+        .map(|e| e.action.clone())
+        .collect();
+    let finish = actions
+        .iter()
+        .position(|a| a == "task.finish")
+        .expect("task.finish audited");
     assert_eq!(actions[finish - 1], "task.start", "{actions:?}");
     assert_eq!(actions[finish + 1], "checklist.tick", "{actions:?}");
     // A failed task of the same kind ticks nothing.
-    ws.set_item(&r, "pre.review-flags", false, "").expect("untick");
-    let mut spec = release_console::runner::TaskSpec::new("flag-review", "flags.review", Duration::from_secs(30));
+    ws.set_item(&r, "pre.review-flags", false, "")
+        .expect("untick");
+    let mut spec = release_console::runner::TaskSpec::new(
+        "flag-review",
+        "flags.review",
+        Duration::from_secs(30),
+    );
     spec.release = Some("1.0.0".into());
-    let id = runner.start(spec, |_| async { Err(release_console::runner::TaskError::Failed("LD down".into())) }).expect("start");
+    let id = runner
+        .start(spec, |_| async {
+            Err(release_console::runner::TaskError::Failed("LD down".into()))
+        })
+        .expect("start");
     rt.block_on(runner.wait(id));
-    assert!(!ws.checklist(&r).expect("checklist").is_done("pre.review-flags"));
+    assert!(
+        !ws.checklist(&r)
+            .expect("checklist")
+            .is_done("pre.review-flags")
+    );
     assert!(ws.audit().verify().is_ok());
 }
 
@@ -110,12 +218,18 @@ fn a_succeeded_task_auto_ticks_items_that_name_its_kind() {
 /// it is killed.
 #[test]
 fn crash_writer_child() {
-    let Some(dir) = std::env::var_os(CHILD_ENV) else { return };
+    let Some(dir) = std::env::var_os(CHILD_ENV) else {
+        return;
+    };
     let ws = Workspace::open(std::path::Path::new(&dir)).expect("open");
     let r = ws.release(None).expect("release");
     loop {
-        let done = ws.checklist(&r).expect("checklist").is_done("pre.release-notes");
-        ws.set_item(&r, "pre.release-notes", !done, &"x".repeat(4096)).expect("write");
+        let done = ws
+            .checklist(&r)
+            .expect("checklist")
+            .is_done("pre.release-notes");
+        ws.set_item(&r, "pre.release-notes", !done, &"x".repeat(4096))
+            .expect("write");
     }
 }
 
@@ -126,7 +240,12 @@ fn kill_9_mid_write_leaves_the_last_good_state() {
     let exe = std::env::current_exe().expect("test exe");
     for round in 0..10u64 {
         let mut child = Command::new(&exe)
-            .args(["crash_writer_child", "--exact", "--nocapture", "--test-threads=1"])
+            .args([
+                "crash_writer_child",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_ENV, dir.path())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -144,15 +263,38 @@ fn kill_9_mid_write_leaves_the_last_good_state() {
         match ws.audit().verify() {
             Ok(_) => {}
             Err(release_console::audit::AuditError::Tampered { message, .. }) => {
-                assert!(message.contains("cut off mid-line"), "round {round}: {message}");
+                assert!(
+                    message.contains("cut off mid-line"),
+                    "round {round}: {message}"
+                );
             }
             Err(e) => panic!("round {round}: {e}"),
         }
-        ws.record("test.after-crash", "round", serde_json::Value::Null, serde_json::json!(round)).expect("append after crash");
+        ws.record(
+            "test.after-crash",
+            "round",
+            serde_json::Value::Null,
+            serde_json::json!(round),
+        )
+        .expect("append after crash");
         let v = ws.audit().verify().expect("intact after the next append");
         assert!(v.entries > 2);
     }
-    assert_eq!(ws.release(Some("1.0.0")).expect("release.json readable").version, r.version);
-    let ticks = ws.audit().entries().expect("entries").iter().filter(|e| e.action.starts_with("checklist.")).count();
-    assert!(ticks >= 20, "the writer made real progress between kills: {ticks} writes");
+    assert_eq!(
+        ws.release(Some("1.0.0"))
+            .expect("release.json readable")
+            .version,
+        r.version
+    );
+    let ticks = ws
+        .audit()
+        .entries()
+        .expect("entries")
+        .iter()
+        .filter(|e| e.action.starts_with("checklist."))
+        .count();
+    assert!(
+        ticks >= 20,
+        "the writer made real progress between kills: {ticks} writes"
+    );
 }

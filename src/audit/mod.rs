@@ -62,12 +62,20 @@ pub struct Verified {
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
     #[error("{path}: {action}: {source}")]
-    Io { path: PathBuf, action: &'static str, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        action: &'static str,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     State(#[from] StateError),
     /// The chain is broken; `line` is the first bad line (1-based).
     #[error("{path}:{line}: {message}")]
-    Tampered { path: PathBuf, line: u64, message: String },
+    Tampered {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
 }
 
 /// Handle on a workspace's audit log.
@@ -93,11 +101,19 @@ impl AuditLog {
     }
 
     fn io(&self, action: &'static str) -> impl FnOnce(std::io::Error) -> AuditError + '_ {
-        move |source| AuditError::Io { path: self.log_path.clone(), action, source }
+        move |source| AuditError::Io {
+            path: self.log_path.clone(),
+            action,
+            source,
+        }
     }
 
     fn tampered(&self, line: u64, message: String) -> AuditError {
-        AuditError::Tampered { path: self.log_path.clone(), line, message }
+        AuditError::Tampered {
+            path: self.log_path.clone(),
+            line,
+            message,
+        }
     }
 
     /// Appends one entry durably and returns it as written.
@@ -128,9 +144,14 @@ impl AuditLog {
             after: new.after,
             prev: head.last_hash.clone(),
         };
-        let mut line = serde_json::to_string(&entry).map_err(|e| AuditError::State(
-            StateError::Parse { path: self.log_path.display().to_string(), line: 0, column: 0, message: e.to_string() },
-        ))?;
+        let mut line = serde_json::to_string(&entry).map_err(|e| {
+            AuditError::State(StateError::Parse {
+                path: self.log_path.display().to_string(),
+                line: 0,
+                column: 0,
+                message: e.to_string(),
+            })
+        })?;
         let hash = crate::sha256_hex(line.as_bytes());
         line.push('\n');
         file.write_all(line.as_bytes()).map_err(self.io("append"))?;
@@ -153,9 +174,11 @@ impl AuditLog {
         let head: Option<Head> = atomic::read_json(&self.head_path)?;
         let mut head = match head {
             Some(h) => h,
-            None if len == 0 => {
-                Head { entries: 0, len_bytes: 0, last_hash: GENESIS_HASH.to_owned() }
-            }
+            None if len == 0 => Head {
+                entries: 0,
+                len_bytes: 0,
+                last_hash: GENESIS_HASH.to_owned(),
+            },
             None => {
                 return Err(self.tampered(
                     1,
@@ -176,15 +199,15 @@ impl AuditLog {
             return Ok(head);
         }
         let mut tail = Vec::with_capacity((len - head.len_bytes) as usize);
-        file.seek(SeekFrom::Start(head.len_bytes)).map_err(self.io("seek"))?;
+        file.seek(SeekFrom::Start(head.len_bytes))
+            .map_err(self.io("seek"))?;
         file.read_to_end(&mut tail).map_err(self.io("read"))?;
         let mut rest = &tail[..];
         while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
             let line = &rest[..nl];
             let line_no = head.entries + 1;
-            let entry: AuditEntry = serde_json::from_slice(line).map_err(|e| {
-                self.tampered(line_no, format!("not a valid audit entry: {e}"))
-            })?;
+            let entry: AuditEntry = serde_json::from_slice(line)
+                .map_err(|e| self.tampered(line_no, format!("not a valid audit entry: {e}")))?;
             if entry.seq != line_no || entry.prev != head.last_hash {
                 return Err(self.tampered(line_no, "does not chain to audit.head".into()));
             }
@@ -197,7 +220,8 @@ impl AuditLog {
         }
         if !rest.is_empty() {
             // A torn write from a crash: it was never acknowledged, so it is dropped.
-            file.set_len(head.len_bytes).map_err(self.io("truncate torn line"))?;
+            file.set_len(head.len_bytes)
+                .map_err(self.io("truncate torn line"))?;
             file.sync_data().map_err(self.io("fsync"))?;
         }
         atomic::write_json(&self.head_path, &head)?;
@@ -263,10 +287,7 @@ impl AuditLog {
         }
         let count = lines.len() as u64;
         if torn.is_some() {
-            return Err(self.tampered(
-                count + 1,
-                "incomplete entry (cut off mid-line)".to_owned(),
-            ));
+            return Err(self.tampered(count + 1, "incomplete entry (cut off mid-line)".to_owned()));
         }
         match head {
             None if count == 0 => {}
@@ -305,7 +326,10 @@ impl AuditLog {
                 }
             }
         }
-        Ok(Verified { entries: count, last_hash: prev_hash })
+        Ok(Verified {
+            entries: count,
+            last_hash: prev_hash,
+        })
     }
 }
 
@@ -328,10 +352,16 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let log = AuditLog::in_workspace(dir.path());
         log.append(entry("a")).expect("append");
-        let mut f = OpenOptions::new().append(true).open(log.path()).expect("open");
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(log.path())
+            .expect("open");
         f.write_all(b"{\"seq\":2,\"ti").expect("torn write");
         drop(f);
-        assert!(matches!(log.verify(), Err(AuditError::Tampered { line: 2, .. })));
+        assert!(matches!(
+            log.verify(),
+            Err(AuditError::Tampered { line: 2, .. })
+        ));
         let e = log.append(entry("b")).expect("append after crash");
         assert_eq!(e.seq, 2);
         assert_eq!(log.verify().expect("intact").entries, 2);

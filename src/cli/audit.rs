@@ -55,13 +55,22 @@ pub fn run(cli: &Cli, cmd: AuditCmd) -> anyhow::Result<ExitCode> {
                 if cli.json {
                     cli.print_json(&serde_json::json!({"ok": true, "entries": v.entries, "last_hash": v.last_hash}))?;
                 } else {
-                    println!("audit log intact: {} entries, last hash {}", v.entries, v.last_hash);
+                    println!(
+                        "audit log intact: {} entries, last hash {}",
+                        v.entries, v.last_hash
+                    );
                 }
                 Ok(ExitCode::SUCCESS)
             }
-            Err(AuditError::Tampered { path, line, message }) => {
+            Err(AuditError::Tampered {
+                path,
+                line,
+                message,
+            }) => {
                 if cli.json {
-                    cli.print_json(&serde_json::json!({"ok": false, "line": line, "message": message}))?;
+                    cli.print_json(
+                        &serde_json::json!({"ok": false, "line": line, "message": message}),
+                    )?;
                 } else {
                     println!("audit log BROKEN at {}:{line}: {message}", path.display());
                 }

@@ -31,7 +31,8 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let script = format!("yes '{SAMPLE_LINE}' | head -n {}", args.lines);
     let started = Instant::now();
     let id = runner.start(spec, move |ctx| async move {
-        ctx.run_process(&ProcessSpec::new("sh").arg("-c").arg(script)).await?;
+        ctx.run_process(&ProcessSpec::new("sh").arg("-c").arg(script))
+            .await?;
         Ok(String::new())
     })?;
     let snap = cli
@@ -44,7 +45,11 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<ExitCode> {
     }
     // The log also holds the "$ command" and "[succeeded]" lines.
     let got = snap.log.lock().map(|b| b.total_lines()).unwrap_or(0);
-    anyhow::ensure!(got >= args.lines, "bench: only {got} of {} lines arrived", args.lines);
+    anyhow::ensure!(
+        got >= args.lines,
+        "bench: only {got} of {} lines arrived",
+        args.lines
+    );
 
     // 2. The same bytes split and stored in-process (no pipe, no child).
     let mut bytes = Vec::with_capacity((SAMPLE_LINE.len() + 1) * args.lines as usize);
@@ -77,11 +82,24 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<ExitCode> {
     if cli.json {
         cli.print_json(&result)?;
     } else {
-        println!("log ingest, child via pipe:  {:>12.0} lines/s ({} lines in {:.3} s)", args.lines as f64 / child_secs, args.lines, child_secs);
-        println!("log ingest, in-process:      {:>12.0} lines/s ({:.1} MiB held)", args.lines as f64 / buffer_secs, buf.size_bytes() as f64 / 1048576.0);
+        println!(
+            "log ingest, child via pipe:  {:>12.0} lines/s ({} lines in {:.3} s)",
+            args.lines as f64 / child_secs,
+            args.lines,
+            child_secs
+        );
+        println!(
+            "log ingest, in-process:      {:>12.0} lines/s ({:.1} MiB held)",
+            args.lines as f64 / buffer_secs,
+            buf.size_bytes() as f64 / 1048576.0
+        );
         println!(
             "tray frame CPU, {} lines:  median {:.3} ms, p95 {:.3} ms, max {:.3} ms ({} frames)",
-            args.lines, ms(frames.median), ms(frames.p95), ms(frames.max), args.frames
+            args.lines,
+            ms(frames.median),
+            ms(frames.p95),
+            ms(frames.max),
+            args.frames
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -36,8 +36,16 @@ pub fn run(cli: &Cli, cmd: ChecklistCmd) -> anyhow::Result<ExitCode> {
     let ws = cli.open_workspace()?;
     let (release, change) = match &cmd {
         ChecklistCmd::Show { release } => (release, None),
-        ChecklistCmd::Tick { item_id, note, release } => (release, Some((item_id, true, note))),
-        ChecklistCmd::Untick { item_id, note, release } => (release, Some((item_id, false, note))),
+        ChecklistCmd::Tick {
+            item_id,
+            note,
+            release,
+        } => (release, Some((item_id, true, note))),
+        ChecklistCmd::Untick {
+            item_id,
+            note,
+            release,
+        } => (release, Some((item_id, false, note))),
     };
     let release = ws.release(release.as_deref())?;
     let runbook = ws.runbook(&release)?;
@@ -71,17 +79,30 @@ pub fn run(cli: &Cli, cmd: ChecklistCmd) -> anyhow::Result<ExitCode> {
     if change.is_some() {
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{} {}: {}", ws.config().product.name, release.version, runbook.title);
+    println!(
+        "{} {}: {}",
+        ws.config().product.name,
+        release.version,
+        runbook.title
+    );
     for phase in &runbook.phases {
         let p = checklist.progress(phase);
         println!("\n{} ({})  {}/{}", phase.title, phase.when, p.done, p.total);
         for item in &phase.items {
             let state = checklist.items.get(&item.id);
-            let mark = if state.is_some_and(|s| s.done) { "[x]" } else { "[ ]" };
+            let mark = if state.is_some_and(|s| s.done) {
+                "[x]"
+            } else {
+                "[ ]"
+            };
             let who = state
                 .map(|s| {
                     let verb = if s.done { "ticked" } else { "unticked" };
-                    let note = if s.note.is_empty() { String::new() } else { format!(": {}", s.note) };
+                    let note = if s.note.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", s.note)
+                    };
                     format!("  ({verb} by {} at {}{note})", s.by, local_time(s.at))
                 })
                 .unwrap_or_default();

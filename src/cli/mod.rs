@@ -82,7 +82,11 @@ impl Cli {
 
 /// Runs a CLI command; `Ok(code)` is the process exit code.
 pub fn run(args: Args, handle: tokio::runtime::Handle) -> anyhow::Result<ExitCode> {
-    let cli = Cli { json: args.json, workspace_flag: args.workspace, handle };
+    let cli = Cli {
+        json: args.json,
+        workspace_flag: args.workspace,
+        handle,
+    };
     let Some(command) = args.command else {
         anyhow::bail!("no command given (the GUI is started by main)");
     };
@@ -93,7 +97,10 @@ pub fn run(args: Args, handle: tokio::runtime::Handle) -> anyhow::Result<ExitCod
                 cli.print_json(&serde_json::json!({"workspace": ws.root(), "product": product}))?;
             } else {
                 println!("created workspace for {product} in {}", ws.root().display());
-                println!("next: release-console --workspace {} release new 0.1.0", dir.display());
+                println!(
+                    "next: release-console --workspace {} release new 0.1.0",
+                    dir.display()
+                );
             }
             Ok(ExitCode::SUCCESS)
         }

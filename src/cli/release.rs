@@ -81,7 +81,12 @@ pub fn run(cli: &Cli, cmd: ReleaseCmd) -> anyhow::Result<ExitCode> {
                     })).collect::<Vec<_>>(),
                 }))?;
             } else {
-                println!("{} {} ({})", ws.config().product.name, r.version, kind_text(&r));
+                println!(
+                    "{} {} ({})",
+                    ws.config().product.name,
+                    r.version,
+                    kind_text(&r)
+                );
                 println!("created {} by {}", local_time(r.created_at), r.created_by);
                 for (_, title, p) in &phases {
                     println!("  {title:<40} {}/{}", p.done, p.total);

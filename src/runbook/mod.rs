@@ -7,8 +7,16 @@ use serde::{Deserialize, Serialize};
 
 /// The built-in runbooks, by id. A workspace may override one with `runbooks/<file>`.
 pub const BUILTIN: &[(&str, &str, &str)] = &[
-    ("release", "release_checklist.toml", include_str!("../../assets/runbooks/release_checklist.toml")),
-    ("hotfix", "hotfix_checklist.toml", include_str!("../../assets/runbooks/hotfix_checklist.toml")),
+    (
+        "release",
+        "release_checklist.toml",
+        include_str!("../../assets/runbooks/release_checklist.toml"),
+    ),
+    (
+        "hotfix",
+        "hotfix_checklist.toml",
+        include_str!("../../assets/runbooks/hotfix_checklist.toml"),
+    ),
 ];
 
 /// A runbook: ordered phases of checklist items.
@@ -77,15 +85,23 @@ impl Runbook {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 Self::parse(builtin, &format!("assets/runbooks/{file}"))
             }
-            Err(e) => Err(RunbookError { source_name: path.display().to_string(), message: e.to_string() }),
+            Err(e) => Err(RunbookError {
+                source_name: path.display().to_string(),
+                message: e.to_string(),
+            }),
         }
     }
 
     /// Parses and validates runbook TOML; `source_name` names it in errors.
     pub fn parse(text: &str, source_name: &str) -> Result<Self, RunbookError> {
-        let err = |message: String| RunbookError { source_name: source_name.to_owned(), message };
+        let err = |message: String| RunbookError {
+            source_name: source_name.to_owned(),
+            message,
+        };
         let rb: Runbook = toml::from_str(text).map_err(|e| {
-            let line = e.span().map_or(0, |s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            let line = e.span().map_or(0, |s| {
+                text[..s.start.min(text.len())].matches('\n').count() + 1
+            });
             err(format!("line {line}: {}", e.message().trim()))
         })?;
         let mut ids = HashSet::new();
@@ -95,8 +111,15 @@ impl Runbook {
                 if !ids.insert(item.id.as_str()) {
                     return Err(err(format!("item id {:?} is used twice", item.id)));
                 }
-                if let Some(bad) = item.requires_phases.iter().find(|p| !phase_ids.contains(p.as_str())) {
-                    return Err(err(format!("item {:?} requires unknown phase {bad:?}", item.id)));
+                if let Some(bad) = item
+                    .requires_phases
+                    .iter()
+                    .find(|p| !phase_ids.contains(p.as_str()))
+                {
+                    return Err(err(format!(
+                        "item {:?} requires unknown phase {bad:?}",
+                        item.id
+                    )));
                 }
             }
         }
@@ -104,7 +127,10 @@ impl Runbook {
     }
 
     pub fn item(&self, id: &str) -> Option<&Item> {
-        self.phases.iter().flat_map(|p| &p.items).find(|i| i.id == id)
+        self.phases
+            .iter()
+            .flat_map(|p| &p.items)
+            .find(|i| i.id == id)
     }
 
     pub fn phase(&self, id: &str) -> Option<&Phase> {
@@ -113,7 +139,11 @@ impl Runbook {
 
     /// Every item id, in order (for "did you mean" errors).
     pub fn item_ids(&self) -> Vec<&str> {
-        self.phases.iter().flat_map(|p| &p.items).map(|i| i.id.as_str()).collect()
+        self.phases
+            .iter()
+            .flat_map(|p| &p.items)
+            .map(|i| i.id.as_str())
+            .collect()
     }
 }
 
@@ -146,7 +176,11 @@ impl Progress {
     }
 
     pub fn fraction(self) -> f32 {
-        if self.total == 0 { 1.0 } else { self.done as f32 / self.total as f32 }
+        if self.total == 0 {
+            1.0
+        } else {
+            self.done as f32 / self.total as f32
+        }
     }
 }
 
@@ -168,7 +202,12 @@ impl Checklist {
             let phase = runbook.phase(pid)?;
             let p = self.progress(phase);
             (!p.is_complete()).then(|| {
-                format!("{} is not complete ({} of {} items open)", phase.title, p.total - p.done, p.total)
+                format!(
+                    "{} is not complete ({} of {} items open)",
+                    phase.title,
+                    p.total - p.done,
+                    p.total
+                )
             })
         })
     }
@@ -190,8 +229,18 @@ mod tests {
     #[test]
     fn duplicate_ids_and_unknown_phases_are_refused() {
         let dup = "id='x'\ntitle='X'\n[[phases]]\nid='a'\ntitle='A'\n[[phases.items]]\nid='i'\ntitle='I'\n[[phases.items]]\nid='i'\ntitle='J'\n";
-        assert!(Runbook::parse(dup, "dup.toml").expect_err("dup").to_string().contains("\"i\" is used twice"));
+        assert!(
+            Runbook::parse(dup, "dup.toml")
+                .expect_err("dup")
+                .to_string()
+                .contains("\"i\" is used twice")
+        );
         let gate = "id='x'\ntitle='X'\n[[phases]]\nid='a'\ntitle='A'\n[[phases.items]]\nid='i'\ntitle='I'\nrequires_phases=['zz']\n";
-        assert!(Runbook::parse(gate, "g.toml").expect_err("gate").to_string().contains("unknown phase \"zz\""));
+        assert!(
+            Runbook::parse(gate, "g.toml")
+                .expect_err("gate")
+                .to_string()
+                .contains("unknown phase \"zz\"")
+        );
     }
 }

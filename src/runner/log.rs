@@ -46,7 +46,12 @@ impl Default for LogBuffer {
 
 impl LogBuffer {
     pub fn with_max_bytes(max_bytes: usize) -> Self {
-        Self { chunks: VecDeque::new(), total_lines: 0, size_bytes: 0, max_bytes }
+        Self {
+            chunks: VecDeque::new(),
+            total_lines: 0,
+            size_bytes: 0,
+            max_bytes,
+        }
     }
 
     /// Appends one line (without its newline); overlong lines are cut at a char boundary.
@@ -107,10 +112,17 @@ impl LogBuffer {
         if index < self.first_retained() || index >= self.total_lines {
             return None;
         }
-        let pos = self.chunks.partition_point(|c| c.first <= index).checked_sub(1)?;
+        let pos = self
+            .chunks
+            .partition_point(|c| c.first <= index)
+            .checked_sub(1)?;
         let chunk = &self.chunks[pos];
         let local = (index - chunk.first) as usize;
-        let start = if local == 0 { 0 } else { chunk.ends[local - 1] as usize };
+        let start = if local == 0 {
+            0
+        } else {
+            chunk.ends[local - 1] as usize
+        };
         let end = *chunk.ends.get(local)? as usize;
         chunk.text.get(start..end)
     }
@@ -190,8 +202,10 @@ impl Redactor {
     pub const MASK: &'static str = "<redacted>";
 
     pub fn new(secrets: impl IntoIterator<Item = String>) -> Self {
-        let mut secrets: Vec<String> =
-            secrets.into_iter().filter(|s| s.len() >= Self::MIN_SECRET_LEN).collect();
+        let mut secrets: Vec<String> = secrets
+            .into_iter()
+            .filter(|s| s.len() >= Self::MIN_SECRET_LEN)
+            .collect();
         // Longest first, so a secret containing another is masked whole.
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         secrets.dedup();
@@ -238,7 +252,11 @@ mod tests {
         for _ in 0..200_000 {
             b.push(&line);
         }
-        assert!(b.size_bytes() <= 2 * 1024 * 1024 + CHUNK_BYTES, "{}", b.size_bytes());
+        assert!(
+            b.size_bytes() <= 2 * 1024 * 1024 + CHUNK_BYTES,
+            "{}",
+            b.size_bytes()
+        );
         assert!(b.first_retained() > 0);
         assert_eq!(b.line(0), None);
         assert_eq!(b.line(199_999), Some(line.as_str()));
@@ -259,7 +277,10 @@ mod tests {
     #[test]
     fn redactor_masks_every_occurrence_and_ignores_tiny_values() {
         let r = Redactor::new(["hunter22".to_owned(), "ab".to_owned()]);
-        assert_eq!(r.redact("pass=hunter22 again hunter22 ab"), "pass=<redacted> again <redacted> ab");
+        assert_eq!(
+            r.redact("pass=hunter22 again hunter22 ab"),
+            "pass=<redacted> again <redacted> ab"
+        );
         assert!(matches!(r.redact("clean"), std::borrow::Cow::Borrowed(_)));
         assert!(!format!("{r:?}").contains("hunter22"));
     }

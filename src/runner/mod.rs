@@ -47,7 +47,10 @@ pub enum TaskState {
 
 impl TaskState {
     pub fn is_finished(self) -> bool {
-        matches!(self, TaskState::Succeeded | TaskState::Failed | TaskState::Cancelled)
+        matches!(
+            self,
+            TaskState::Succeeded | TaskState::Failed | TaskState::Cancelled
+        )
     }
 
     pub fn as_str(self) -> &'static str {
@@ -105,7 +108,10 @@ pub enum TaskError {
     #[error("cancelled")]
     Cancelled,
     #[error("cannot run `{program}`: {source}")]
-    Spawn { program: String, source: std::io::Error },
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
     #[error("`{program}` failed: {status}")]
     Exit { program: String, status: String },
     #[error("{0}")]
@@ -121,9 +127,20 @@ pub type TaskResult = Result<String, TaskError>;
 pub enum TaskEvent {
     Queued(TaskInfo),
     Started(TaskInfo),
-    Output { id: TaskId, total_lines: u64 },
-    Progress { id: TaskId, fraction: f32, step: Option<String> },
-    Finished { info: TaskInfo, state: TaskState, message: String },
+    Output {
+        id: TaskId,
+        total_lines: u64,
+    },
+    Progress {
+        id: TaskId,
+        fraction: f32,
+        step: Option<String>,
+    },
+    Finished {
+        info: TaskInfo,
+        state: TaskState,
+        message: String,
+    },
 }
 
 /// A point-in-time view of a task, for the task tray and the CLI.
@@ -191,7 +208,9 @@ pub struct Runner {
 
 impl std::fmt::Debug for Runner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runner").field("tasks", &lock(&self.inner.tasks).len()).finish()
+        f.debug_struct("Runner")
+            .field("tasks", &lock(&self.inner.tasks).len())
+            .finish()
     }
 }
 
@@ -249,8 +268,8 @@ impl Runner {
                     }
                     File::create(path)
                 };
-                let file = open()
-                    .map_err(|e| RunnerError::LogFile(spec.name.clone(), path.clone(), e))?;
+                let file =
+                    open().map_err(|e| RunnerError::LogFile(spec.name.clone(), path.clone(), e))?;
                 Some(BufWriter::with_capacity(64 * 1024, file))
             }
             None => None,
@@ -267,7 +286,10 @@ impl Runner {
         let (done_tx, done_rx) = watch::channel(false);
         {
             let mut tasks = lock(&self.inner.tasks);
-            if tasks.iter().any(|t| t.info.name == spec.name && !t.state.is_finished()) {
+            if tasks
+                .iter()
+                .any(|t| t.info.name == spec.name && !t.state.is_finished())
+            {
                 return Err(RunnerError::DuplicateName(spec.name));
             }
             tasks.push_back(Entry {
@@ -321,7 +343,13 @@ impl Runner {
             () = cancel.cancelled() => None,
         };
         let Some(_permit) = permit else {
-            self.finish(&info, TaskState::Cancelled, "cancelled while queued".into(), &ctx).await;
+            self.finish(
+                &info,
+                TaskState::Cancelled,
+                "cancelled while queued".into(),
+                &ctx,
+            )
+            .await;
             return;
         };
         self.update(info.id, |e| {
@@ -367,7 +395,11 @@ impl Runner {
             e.finished = Some(Instant::now());
             e.message = Some(message.clone());
         });
-        self.emit(TaskEvent::Finished { info: info.clone(), state, message });
+        self.emit(TaskEvent::Finished {
+            info: info.clone(),
+            state,
+            message,
+        });
     }
 
     async fn call_hook(
@@ -376,7 +408,9 @@ impl Runner {
         finished: Option<(TaskState, &str)>,
         ctx: &TaskContext,
     ) {
-        let Some(hook) = lock(&self.inner.hook).clone() else { return };
+        let Some(hook) = lock(&self.inner.hook).clone() else {
+            return;
+        };
         let info = info.clone();
         let finished = finished.map(|(s, m)| (s, m.to_owned()));
         let result = tokio::task::spawn_blocking(move || match finished {
@@ -417,12 +451,19 @@ impl Runner {
     }
 
     pub fn task(&self, id: TaskId) -> Option<TaskSnapshot> {
-        lock(&self.inner.tasks).iter().find(|e| e.info.id == id).map(snapshot)
+        lock(&self.inner.tasks)
+            .iter()
+            .find(|e| e.info.id == id)
+            .map(snapshot)
     }
 
     /// Waits until the task has finished and returns its final snapshot.
     pub async fn wait(&self, id: TaskId) -> Option<TaskSnapshot> {
-        let mut done = lock(&self.inner.tasks).iter().find(|e| e.info.id == id)?.done.clone();
+        let mut done = lock(&self.inner.tasks)
+            .iter()
+            .find(|e| e.info.id == id)?
+            .done
+            .clone();
         let _ = done.wait_for(|d| *d).await;
         self.task(id)
     }
@@ -481,7 +522,9 @@ pub struct TaskContext {
 
 impl std::fmt::Debug for TaskContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TaskContext").field("id", &self.shared.id).finish()
+        f.debug_struct("TaskContext")
+            .field("id", &self.shared.id)
+            .finish()
     }
 }
 
@@ -502,7 +545,10 @@ impl TaskContext {
             self.store(&mut buf, &mut file, line);
             buf.total_lines()
         };
-        self.shared.runner.emit(TaskEvent::Output { id: self.shared.id, total_lines: total });
+        self.shared.runner.emit(TaskEvent::Output {
+            id: self.shared.id,
+            total_lines: total,
+        });
     }
 
     fn store(&self, buf: &mut LogBuffer, file: &mut Option<BufWriter<File>>, line: &str) {
@@ -522,7 +568,10 @@ impl TaskContext {
             splitter.feed(bytes, |line| self.store(&mut buf, &mut file, line));
             buf.total_lines()
         };
-        self.shared.runner.emit(TaskEvent::Output { id: self.shared.id, total_lines: total });
+        self.shared.runner.emit(TaskEvent::Output {
+            id: self.shared.id,
+            total_lines: total,
+        });
     }
 
     pub(crate) fn log_finish(&self, splitter: &mut log::LineSplitter) {

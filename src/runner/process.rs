@@ -24,7 +24,10 @@ pub struct ProcessSpec {
 
 impl ProcessSpec {
     pub fn new(program: impl Into<String>) -> Self {
-        Self { program: program.into(), ..Self::default() }
+        Self {
+            program: program.into(),
+            ..Self::default()
+        }
     }
 
     pub fn arg(mut self, arg: impl Into<String>) -> Self {
@@ -85,9 +88,10 @@ pub async fn run(ctx: &TaskContext, spec: &ProcessSpec) -> Result<(), TaskError>
     if let Some(dir) = &spec.cwd {
         cmd.current_dir(dir);
     }
-    let mut child = cmd
-        .spawn()
-        .map_err(|source| TaskError::Spawn { program: spec.program.clone(), source })?;
+    let mut child = cmd.spawn().map_err(|source| TaskError::Spawn {
+        program: spec.program.clone(),
+        source,
+    })?;
     let pgid = child.id().map(|id| Pid::from_raw(id as i32));
     let guard = GroupGuard(pgid);
 
@@ -113,14 +117,20 @@ pub async fn run(ctx: &TaskContext, spec: &ProcessSpec) -> Result<(), TaskError>
             return Err(TaskError::Cancelled);
         }
     }
-    .map_err(|source| TaskError::Spawn { program: spec.program.clone(), source })?;
+    .map_err(|source| TaskError::Spawn {
+        program: spec.program.clone(),
+        source,
+    })?;
     // The leader is gone; whatever it left running in its group goes too.
     drop(guard);
     finish_readers(readers).await;
     if status.success() {
         Ok(())
     } else {
-        Err(TaskError::Exit { program: spec.program.clone(), status: status.to_string() })
+        Err(TaskError::Exit {
+            program: spec.program.clone(),
+            status: status.to_string(),
+        })
     }
 }
 

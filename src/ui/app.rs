@@ -60,8 +60,15 @@ impl Tab {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     SelectRelease(String),
-    SetItem { item: String, done: bool, note: String },
-    NewRelease { version: String, hotfix_of: Option<String> },
+    SetItem {
+        item: String,
+        done: bool,
+        note: String,
+    },
+    NewRelease {
+        version: String,
+        hotfix_of: Option<String>,
+    },
     OpenWorkspace(PathBuf),
     PickWorkspace,
     VerifyAudit,
@@ -102,13 +109,24 @@ impl Loaded {
             Some(release) => {
                 let runbook = ws.runbook(&release).map_err(|e| e.to_string())?;
                 let checklist = ws.checklist(&release).map_err(|e| e.to_string())?;
-                Some(ReleaseView { release, runbook, checklist })
+                Some(ReleaseView {
+                    release,
+                    runbook,
+                    checklist,
+                })
             }
             None => None,
         };
         let audit_check = ws.audit().verify().map_err(|e| e.to_string());
         let audit = ws.audit().entries().unwrap_or_default();
-        Ok(Self { ws, origin, releases, current, audit, audit_check })
+        Ok(Self {
+            ws,
+            origin,
+            releases,
+            current,
+            audit,
+            audit_check,
+        })
     }
 }
 
@@ -116,7 +134,11 @@ impl Loaded {
 /// without a portal).
 pub trait FolderPicker: Send + Sync {
     /// Starts a picker; the chosen folder (or `None`) is sent to `reply`.
-    fn pick_folder(&self, handle: &tokio::runtime::Handle, reply: Box<dyn FnOnce(Option<PathBuf>) + Send>);
+    fn pick_folder(
+        &self,
+        handle: &tokio::runtime::Handle,
+        reply: Box<dyn FnOnce(Option<PathBuf>) + Send>,
+    );
 }
 
 /// The native picker (rfd: XDG portal on Linux, native dialogs on macOS and Windows).
@@ -124,7 +146,11 @@ pub trait FolderPicker: Send + Sync {
 pub struct RfdPicker;
 
 impl FolderPicker for RfdPicker {
-    fn pick_folder(&self, handle: &tokio::runtime::Handle, reply: Box<dyn FnOnce(Option<PathBuf>) + Send>) {
+    fn pick_folder(
+        &self,
+        handle: &tokio::runtime::Handle,
+        reply: Box<dyn FnOnce(Option<PathBuf>) + Send>,
+    ) {
         handle.spawn(async move {
             let picked = rfd::AsyncFileDialog::new()
                 .set_title("Open release workspace")
@@ -169,7 +195,10 @@ pub struct ConsoleApp {
 
 impl std::fmt::Debug for ConsoleApp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConsoleApp").field("tab", &self.tab).field("root", &self.root).finish()
+        f.debug_struct("ConsoleApp")
+            .field("tab", &self.tab)
+            .field("root", &self.root)
+            .finish()
     }
 }
 
@@ -222,7 +251,11 @@ impl ConsoleApp {
     }
 
     fn selected_release(&self) -> Option<String> {
-        self.data.as_ref()?.current.as_ref().map(|c| c.release.version.to_string())
+        self.data
+            .as_ref()?
+            .current
+            .as_ref()
+            .map(|c| c.release.version.to_string())
     }
 
     /// Runs blocking workspace work on the runtime's blocking pool.
@@ -258,14 +291,18 @@ impl ConsoleApp {
                 });
             }
             Command::SetItem { item, done, note } => {
-                let Some((ws, release)) = self.current() else { return };
+                let Some((ws, release)) = self.current() else {
+                    return;
+                };
                 let (root, origin) = (self.root.clone(), self.origin);
                 let version = release.version.to_string();
                 self.submit(move || {
                     let verb = if done { "Ticked" } else { "Unticked" };
                     match ws.set_item(&release, &item, done, &note) {
                         Ok(_) => match Loaded::load(root, origin, Some(version)) {
-                            Ok(l) => WorkerResult::Loaded(Box::new(l), Some(format!("{verb} {item}"))),
+                            Ok(l) => {
+                                WorkerResult::Loaded(Box::new(l), Some(format!("{verb} {item}")))
+                            }
                             Err(e) => WorkerResult::Failed(e),
                         },
                         Err(e) => WorkerResult::Failed(e.to_string()),
@@ -273,15 +310,22 @@ impl ConsoleApp {
                 });
             }
             Command::NewRelease { version, hotfix_of } => {
-                let Some(ws) = self.data.as_ref().map(|d| d.ws.clone()) else { return };
+                let Some(ws) = self.data.as_ref().map(|d| d.ws.clone()) else {
+                    return;
+                };
                 let (root, origin) = (self.root.clone(), self.origin);
-                self.submit(move || match ws.create_release(&version, hotfix_of.as_deref()) {
-                    Ok(r) => match Loaded::load(root, origin, Some(r.version.to_string())) {
-                        Ok(l) => WorkerResult::Loaded(Box::new(l), Some(format!("Created release {}", r.version))),
-                        Err(e) => WorkerResult::Failed(e),
+                self.submit(
+                    move || match ws.create_release(&version, hotfix_of.as_deref()) {
+                        Ok(r) => match Loaded::load(root, origin, Some(r.version.to_string())) {
+                            Ok(l) => WorkerResult::Loaded(
+                                Box::new(l),
+                                Some(format!("Created release {}", r.version)),
+                            ),
+                            Err(e) => WorkerResult::Failed(e),
+                        },
+                        Err(e) => WorkerResult::Failed(e.to_string()),
                     },
-                    Err(e) => WorkerResult::Failed(e.to_string()),
-                });
+                );
             }
             Command::OpenWorkspace(path) => {
                 self.root = path;
@@ -318,20 +362,31 @@ impl ConsoleApp {
     fn start_audit_verify(&mut self) {
         let Some(data) = &self.data else { return };
         let ws = data.ws.clone();
-        let mut spec = TaskSpec::new("audit-verify", "audit.verify", std::time::Duration::from_secs(600));
+        let mut spec = TaskSpec::new(
+            "audit-verify",
+            "audit.verify",
+            std::time::Duration::from_secs(600),
+        );
         spec.redactor = ws.redactor();
         if let Some(c) = &data.current {
             spec.release = Some(c.release.version.to_string());
             spec.log_file = Some(ws.logs_dir(&c.release.version).join("audit-verify.log"));
         }
         let started = self.runner.start(spec, move |ctx| async move {
-            ctx.log_line(&format!("checking the hash chain of {}", ws.audit().path().display()));
+            ctx.log_line(&format!(
+                "checking the hash chain of {}",
+                ws.audit().path().display()
+            ));
             let audit = ws.audit().clone();
             let result = tokio::task::spawn_blocking(move || audit.verify())
                 .await
                 .map_err(|e| crate::runner::TaskError::Failed(e.to_string()))?;
             match result {
-                Ok(v) => Ok(format!("audit log intact: {} entries, last hash {}", v.entries, &v.last_hash[..12])),
+                Ok(v) => Ok(format!(
+                    "audit log intact: {} entries, last hash {}",
+                    v.entries,
+                    &v.last_hash[..12]
+                )),
                 Err(e) => Err(crate::runner::TaskError::Failed(e.to_string())),
             }
         });
@@ -361,21 +416,29 @@ impl ConsoleApp {
                 }
                 WorkerResult::Picked(Some(path)) => self.apply(Command::OpenWorkspace(path)),
                 WorkerResult::Picked(None) => {
-                    self.toasts.push(ToastKind::Info, "No folder chosen (type a path instead if no picker appeared)");
+                    self.toasts.push(
+                        ToastKind::Info,
+                        "No folder chosen (type a path instead if no picker appeared)",
+                    );
                 }
             }
         }
         let mut finished = false;
         loop {
             match self.events.try_recv() {
-                Ok(TaskEvent::Finished { info, state, message }) => {
+                Ok(TaskEvent::Finished {
+                    info,
+                    state,
+                    message,
+                }) => {
                     finished = true;
                     let kind = match state {
                         TaskState::Succeeded => ToastKind::Success,
                         TaskState::Cancelled => ToastKind::Info,
                         _ => ToastKind::Error,
                     };
-                    self.toasts.push(kind, format!("{} {}: {message}", info.name, state.as_str()));
+                    self.toasts
+                        .push(kind, format!("{} {}: {message}", info.name, state.as_str()));
                 }
                 Ok(TaskEvent::Started(info)) => {
                     if self.tray.selected.is_none() {
@@ -395,7 +458,11 @@ impl ConsoleApp {
     fn update_title(&mut self, ctx: &egui::Context) {
         let title = match &self.data {
             Some(d) => match &d.current {
-                Some(c) => format!("{} {} — Release console", d.ws.config().product.name, c.release.version),
+                Some(c) => format!(
+                    "{} {} — Release console",
+                    d.ws.config().product.name,
+                    c.release.version
+                ),
                 None => format!("{} — Release console", d.ws.config().product.name),
             },
             None => "Release console".to_owned(),
@@ -425,15 +492,24 @@ impl ConsoleApp {
                             .show_ui(ui, |ui| {
                                 for r in d.releases.iter().rev() {
                                     let selected = r.version == c.release.version;
-                                    if ui.selectable_label(selected, r.version.to_string()).clicked() && !selected {
-                                        commands.push(Command::SelectRelease(r.version.to_string()));
+                                    if ui
+                                        .selectable_label(selected, r.version.to_string())
+                                        .clicked()
+                                        && !selected
+                                    {
+                                        commands
+                                            .push(Command::SelectRelease(r.version.to_string()));
                                     }
                                 }
-                            });
+                            })
+                            .response
+                            .accessible_name("Release");
                     }
                     if d.origin == Origin::Demo {
-                        theme::badge(ui, "DEMO WORKSPACE", theme::INFO)
-                            .on_hover_text(format!("Local providers only: {}", d.ws.root().display()));
+                        theme::badge(ui, "DEMO WORKSPACE", theme::INFO).on_hover_text(format!(
+                            "Local providers only: {}",
+                            d.ws.root().display()
+                        ));
                     }
                 }
                 if self.pending > 0 {
@@ -442,25 +518,36 @@ impl ConsoleApp {
             });
         });
 
-        egui::Panel::left("nav").resizable(false).exact_size(150.0).show(ui, |ui| {
-            ui.add_space(6.0);
-            for tab in Tab::ALL {
-                let selected = self.tab == tab;
-                let button = egui::Button::selectable(selected, tab.label()).min_size(egui::vec2(ui.available_width(), 28.0));
-                if ui.add(button).clicked() {
-                    commands.push(Command::Navigate(tab));
+        egui::Panel::left("nav")
+            .resizable(false)
+            .exact_size(150.0)
+            .show(ui, |ui| {
+                ui.add_space(6.0);
+                for tab in Tab::ALL {
+                    let selected = self.tab == tab;
+                    let button = egui::Button::selectable(selected, tab.label())
+                        .min_size(egui::vec2(ui.available_width(), 28.0));
+                    if ui.add(button).clicked() {
+                        commands.push(Command::Navigate(tab));
+                    }
                 }
-            }
-        });
+            });
 
-        egui::Panel::bottom("tray").resizable(true).default_size(220.0).min_size(80.0).show(ui, |ui| {
-            let tasks = self.runner.tasks();
-            self.tray.ui(ui, &tasks, &mut commands);
-        });
+        egui::Panel::bottom("tray")
+            .resizable(true)
+            .default_size(220.0)
+            .min_size(80.0)
+            .show(ui, |ui| {
+                let tasks = self.runner.tasks();
+                self.tray.ui(ui, &tasks, &mut commands);
+            });
 
         egui::CentralPanel::default().show(ui, |ui| {
             if let Some(err) = &self.load_error {
-                ui.label(egui::RichText::new(format!("Cannot open the workspace: {err}")).color(theme::BAD));
+                ui.label(
+                    egui::RichText::new(format!("Cannot open the workspace: {err}"))
+                        .color(theme::BAD),
+                );
                 ui.add_space(8.0);
                 self.settings_ui.workspace_picker_ui(ui, &mut commands);
                 return;
@@ -472,13 +559,17 @@ impl ConsoleApp {
                 });
                 return;
             };
-            egui::ScrollArea::vertical().auto_shrink(false).show(ui, |ui| match self.tab {
-                Tab::Overview => self.overview_ui.ui(ui, data, &self.runner, &mut commands),
-                Tab::Checklist => self.checklist_ui.ui(ui, data, &mut commands),
-                Tab::Audit => self.audit_ui.ui(ui, data, &mut commands),
-                Tab::Settings => self.settings_ui.ui(ui, data, &mut commands),
-                Tab::Builds | Tab::Verify | Tab::StatusPage | Tab::Flags => placeholder::ui(ui, self.tab),
-            });
+            egui::ScrollArea::vertical()
+                .auto_shrink(false)
+                .show(ui, |ui| match self.tab {
+                    Tab::Overview => self.overview_ui.ui(ui, data, &self.runner, &mut commands),
+                    Tab::Checklist => self.checklist_ui.ui(ui, data, &mut commands),
+                    Tab::Audit => self.audit_ui.ui(ui, data, &mut commands),
+                    Tab::Settings => self.settings_ui.ui(ui, data, &mut commands),
+                    Tab::Builds | Tab::Verify | Tab::StatusPage | Tab::Flags => {
+                        placeholder::ui(ui, self.tab)
+                    }
+                });
         });
 
         self.toasts.show(&ctx);

@@ -29,7 +29,9 @@ impl AuditUi {
             return true;
         }
         let needle = self.filter.to_lowercase();
-        [&e.actor, &e.action, &e.target].iter().any(|f| f.to_lowercase().contains(&needle))
+        [&e.actor, &e.action, &e.target]
+            .iter()
+            .any(|f| f.to_lowercase().contains(&needle))
             || compact(&e.after).to_lowercase().contains(&needle)
             || compact(&e.before).to_lowercase().contains(&needle)
     }
@@ -51,7 +53,11 @@ impl AuditUi {
                     ui.label(egui::RichText::new(e).color(theme::BAD));
                 }
             }
-            if ui.button("Verify chain").on_hover_text("Re-check every hash link as a task").clicked() {
+            if ui
+                .button("Verify chain")
+                .on_hover_text("Re-check every hash link as a task")
+                .clicked()
+            {
                 commands.push(Command::VerifyAudit);
             }
         });
@@ -60,7 +66,12 @@ impl AuditUi {
         actions.sort_unstable();
         actions.dedup();
         ui.horizontal(|ui| {
-            ui.add(egui::TextEdit::singleline(&mut self.filter).hint_text("Filter: actor, action, target, values").desired_width(260.0));
+            ui.add(
+                egui::TextEdit::singleline(&mut self.filter)
+                    .hint_text("Filter: actor, action, target, values")
+                    .desired_width(260.0),
+            )
+            .accessible_name("Audit filter");
             egui::ComboBox::from_id_salt("audit-action")
                 .selected_text(self.action.as_deref().unwrap_or("all actions"))
                 .show_ui(ui, |ui| {
@@ -68,10 +79,21 @@ impl AuditUi {
                     for a in &actions {
                         ui.selectable_value(&mut self.action, Some((*a).to_owned()), *a);
                     }
-                });
+                })
+                .response
+                .accessible_name("Action filter");
         });
-        let rows: Vec<&AuditEntry> = data.audit.iter().rev().filter(|e| self.matches(e)).collect();
-        ui.label(theme::muted(format!("{} of {} entries, newest first", rows.len(), data.audit.len())));
+        let rows: Vec<&AuditEntry> = data
+            .audit
+            .iter()
+            .rev()
+            .filter(|e| self.matches(e))
+            .collect();
+        ui.label(theme::muted(format!(
+            "{} of {} entries, newest first",
+            rows.len(),
+            data.audit.len()
+        )));
         let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
         TableBuilder::new(ui)
             .id_salt("audit-table")
@@ -112,7 +134,8 @@ impl AuditUi {
                     for v in [&e.before, &e.after] {
                         row.col(|ui| {
                             let text = compact(v);
-                            let resp = ui.add(egui::Label::new(theme::mono(&text).small()).truncate());
+                            let resp =
+                                ui.add(egui::Label::new(theme::mono(&text).small()).truncate());
                             if !text.is_empty() {
                                 resp.on_hover_text(serde_json::to_string_pretty(v).unwrap_or(text));
                             }

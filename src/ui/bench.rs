@@ -20,11 +20,18 @@ pub struct FrameStats {
 pub fn tray_frame_times(lines: u64, frames: usize) -> FrameStats {
     let mut log = LogBuffer::default();
     for i in 0..lines {
-        log.push(&format!("[build] {i:>8} compiling src/render/path_tessellator.rs ... ok (1234 bytes)"));
+        log.push(&format!(
+            "[build] {i:>8} compiling src/render/path_tessellator.rs ... ok (1234 bytes)"
+        ));
     }
     let log = Arc::new(Mutex::new(log));
     let task = TaskSnapshot {
-        info: TaskInfo { id: TaskId(1), name: "pipeline-windows".into(), kind: "pipeline.windows".into(), release: None },
+        info: TaskInfo {
+            id: TaskId(1),
+            name: "pipeline-windows".into(),
+            kind: "pipeline.windows".into(),
+            release: None,
+        },
         state: TaskState::Running,
         elapsed: Duration::from_secs(42),
         progress: Some(0.5),
@@ -39,7 +46,10 @@ pub fn tray_frame_times(lines: u64, frames: usize) -> FrameStats {
     let mut commands = Vec::new();
     let mut times = Vec::with_capacity(frames);
     let input = || egui::RawInput {
-        screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1280.0, 800.0))),
+        screen_rect: Some(egui::Rect::from_min_size(
+            egui::Pos2::ZERO,
+            egui::vec2(1280.0, 800.0),
+        )),
         ..Default::default()
     };
     // Warm-up: fonts and galley caches.
@@ -56,6 +66,15 @@ pub fn tray_frame_times(lines: u64, frames: usize) -> FrameStats {
         times.push(start.elapsed());
     }
     times.sort_unstable();
-    let at = |q: f64| times.get(((times.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or_default();
-    FrameStats { median: at(0.5), p95: at(0.95), max: times.last().copied().unwrap_or_default() }
+    let at = |q: f64| {
+        times
+            .get(((times.len() as f64 - 1.0) * q).round() as usize)
+            .copied()
+            .unwrap_or_default()
+    };
+    FrameStats {
+        median: at(0.5),
+        p95: at(0.95),
+        max: times.last().copied().unwrap_or_default(),
+    }
 }

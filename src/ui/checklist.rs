@@ -17,13 +17,22 @@ impl ChecklistUi {
             ui.label("No release yet. Create one on the Overview panel or with `release-console release new 0.1.0`.");
             return;
         };
-        ui.label(theme::heading(&format!("{} {}: {}", data.ws.config().product.name, view.release.version, view.runbook.title)));
+        ui.label(theme::heading(&format!(
+            "{} {}: {}",
+            data.ws.config().product.name,
+            view.release.version,
+            view.runbook.title
+        )));
         if !view.runbook.description.is_empty() {
             ui.label(theme::muted(&view.runbook.description));
         }
         ui.horizontal(|ui| {
             ui.label("Note for the next tick or untick:");
-            ui.add(egui::TextEdit::singleline(&mut self.note).hint_text("optional").desired_width(320.0));
+            ui.add(
+                egui::TextEdit::singleline(&mut self.note)
+                    .hint_text("optional")
+                    .desired_width(320.0),
+            );
         });
         ui.add_space(6.0);
         for phase in &view.runbook.phases {
@@ -36,7 +45,11 @@ impl ChecklistUi {
                         ui.label(theme::muted(&phase.when));
                     }
                 });
-                let color = if progress.is_complete() { theme::OK } else { theme::INFO };
+                let color = if progress.is_complete() {
+                    theme::OK
+                } else {
+                    theme::INFO
+                };
                 ui.add(
                     egui::ProgressBar::new(progress.fraction())
                         .text(format!("{} of {} done", progress.done, progress.total))
@@ -46,10 +59,17 @@ impl ChecklistUi {
                 for item in &phase.items {
                     let state = view.checklist.items.get(&item.id);
                     let done = state.is_some_and(|s| s.done);
-                    let gate = if done { None } else { view.checklist.gate_for(&view.runbook, item) };
+                    let gate = if done {
+                        None
+                    } else {
+                        view.checklist.gate_for(&view.runbook, item)
+                    };
                     ui.horizontal(|ui| {
                         let mut checked = done;
-                        let resp = ui.add_enabled(gate.is_none(), egui::Checkbox::new(&mut checked, &item.title));
+                        let resp = ui.add_enabled(
+                            gate.is_none(),
+                            egui::Checkbox::new(&mut checked, &item.title),
+                        );
                         let resp = match &gate {
                             Some(reason) => resp.on_disabled_hover_text(format!("Gated: {reason}")),
                             None if !item.detail.is_empty() => resp.on_hover_text(&item.detail),
@@ -63,15 +83,17 @@ impl ChecklistUi {
                             });
                         }
                         if let Some(kind) = &item.auto_tick_on {
-                            theme::badge(ui, &format!("auto: {kind}"), theme::MUTED)
-                                .on_hover_text(format!("Ticks itself when a `{kind}` task succeeds"));
+                            theme::badge(ui, &format!("auto: {kind}"), theme::MUTED).on_hover_text(
+                                format!("Ticks itself when a `{kind}` task succeeds"),
+                            );
                         }
                         if gate.is_some() {
                             theme::badge(ui, "GATED", theme::WARN);
                         }
                         if let Some(s) = state {
                             let verb = if s.done { "ticked" } else { "unticked" };
-                            let mut text = format!("{verb} by {} at {}", s.by, super::local_time(s.at));
+                            let mut text =
+                                format!("{verb} by {} at {}", s.by, super::local_time(s.at));
                             if !s.note.is_empty() {
                                 text.push_str(&format!(": {}", s.note));
                             }

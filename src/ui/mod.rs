@@ -21,7 +21,10 @@ use crate::workspace;
 /// Opens the console window on the workspace (resolved like the CLI does).
 pub fn run(workspace_flag: Option<PathBuf>, handle: tokio::runtime::Handle) -> anyhow::Result<()> {
     let (root, origin) = workspace::resolve(workspace_flag.as_deref())?;
-    let runner = Runner::new(handle, std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let runner = Runner::new(
+        handle,
+        std::thread::available_parallelism().map_or(2, |n| n.get()),
+    );
     let options = eframe::NativeOptions {
         renderer: eframe::Renderer::Glow,
         viewport: egui::ViewportBuilder::default()
@@ -33,7 +36,15 @@ pub fn run(workspace_flag: Option<PathBuf>, handle: tokio::runtime::Handle) -> a
     eframe::run_native(
         "release-console",
         options,
-        Box::new(move |cc| Ok(Box::new(ConsoleApp::new(&cc.egui_ctx, runner, root, origin, Arc::new(RfdPicker))))),
+        Box::new(move |cc| {
+            Ok(Box::new(ConsoleApp::new(
+                &cc.egui_ctx,
+                runner,
+                root,
+                origin,
+                Arc::new(RfdPicker),
+            )))
+        }),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
 }

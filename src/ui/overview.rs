@@ -14,11 +14,20 @@ pub struct OverviewUi {
 }
 
 impl OverviewUi {
-    pub fn ui(&mut self, ui: &mut egui::Ui, data: &Loaded, runner: &Runner, commands: &mut Vec<Command>) {
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        data: &Loaded,
+        runner: &Runner,
+        commands: &mut Vec<Command>,
+    ) {
         let product = &data.ws.config().product.name;
         match &data.current {
             Some(view) => {
-                ui.label(theme::heading(&format!("{product} {}", view.release.version)));
+                ui.label(theme::heading(&format!(
+                    "{product} {}",
+                    view.release.version
+                )));
                 let kind = match &view.release.kind {
                     ReleaseKind::Regular => "Release".to_owned(),
                     ReleaseKind::Hotfix { of } => format!("Hotfix of {of}"),
@@ -31,20 +40,27 @@ impl OverviewUi {
                 )));
                 ui.add_space(8.0);
                 ui.label(egui::RichText::new("Progress").strong());
-                egui::Grid::new("phase-progress").num_columns(2).spacing([16.0, 6.0]).show(ui, |ui| {
-                    for phase in &view.runbook.phases {
-                        let p = view.checklist.progress(phase);
-                        ui.label(&phase.title);
-                        let color = if p.is_complete() { theme::OK } else { theme::INFO };
-                        ui.add(
-                            egui::ProgressBar::new(p.fraction())
-                                .text(format!("{} / {}", p.done, p.total))
-                                .fill(color.gamma_multiply(0.6))
-                                .desired_width(260.0),
-                        );
-                        ui.end_row();
-                    }
-                });
+                egui::Grid::new("phase-progress")
+                    .num_columns(2)
+                    .spacing([16.0, 6.0])
+                    .show(ui, |ui| {
+                        for phase in &view.runbook.phases {
+                            let p = view.checklist.progress(phase);
+                            ui.label(&phase.title);
+                            let color = if p.is_complete() {
+                                theme::OK
+                            } else {
+                                theme::INFO
+                            };
+                            ui.add(
+                                egui::ProgressBar::new(p.fraction())
+                                    .text(format!("{} / {}", p.done, p.total))
+                                    .fill(color.gamma_multiply(0.6))
+                                    .desired_width(260.0),
+                            );
+                            ui.end_row();
+                        }
+                    });
                 ui.add_space(8.0);
                 ui.label(egui::RichText::new("Gates before publishing").strong());
                 let gated: Vec<_> = view
@@ -83,17 +99,29 @@ impl OverviewUi {
 
         ui.add_space(10.0);
         ui.label(egui::RichText::new("Running tasks").strong());
-        let running: Vec<_> = runner.tasks().into_iter().filter(|t| !t.state.is_finished()).collect();
+        let running: Vec<_> = runner
+            .tasks()
+            .into_iter()
+            .filter(|t| !t.state.is_finished())
+            .collect();
         if running.is_empty() {
             ui.label(theme::muted("Nothing running."));
         }
         for t in running {
             ui.horizontal(|ui| {
-                theme::badge(ui, &t.state.as_str().to_uppercase(), super::tray::state_color(t.state));
+                theme::badge(
+                    ui,
+                    &t.state.as_str().to_uppercase(),
+                    super::tray::state_color(t.state),
+                );
                 ui.label(&t.info.name);
                 ui.label(theme::muted(super::tray::format_elapsed(t.elapsed)));
                 if let Some(p) = t.progress {
-                    ui.add(egui::ProgressBar::new(p).desired_width(160.0).show_percentage());
+                    ui.add(
+                        egui::ProgressBar::new(p)
+                            .desired_width(160.0)
+                            .show_percentage(),
+                    );
                 }
             });
         }
@@ -101,8 +129,13 @@ impl OverviewUi {
         ui.add_space(10.0);
         ui.label(egui::RichText::new("New release").strong());
         ui.horizontal(|ui| {
-            ui.label("Version");
-            ui.add(egui::TextEdit::singleline(&mut self.new_version).hint_text("0.2.0").desired_width(100.0));
+            let label = ui.label("Version");
+            ui.add(
+                egui::TextEdit::singleline(&mut self.new_version)
+                    .hint_text("0.2.0")
+                    .desired_width(100.0),
+            )
+            .labelled_by(label.id);
             egui::ComboBox::from_id_salt("hotfix-of")
                 .selected_text(match &self.hotfix_of {
                     Some(v) => format!("hotfix of {v}"),
@@ -112,9 +145,15 @@ impl OverviewUi {
                     ui.selectable_value(&mut self.hotfix_of, None, "regular release");
                     for r in data.releases.iter().rev() {
                         let v = r.version.to_string();
-                        ui.selectable_value(&mut self.hotfix_of, Some(v.clone()), format!("hotfix of {v}"));
+                        ui.selectable_value(
+                            &mut self.hotfix_of,
+                            Some(v.clone()),
+                            format!("hotfix of {v}"),
+                        );
                     }
-                });
+                })
+                .response
+                .accessible_name("Release kind");
             let valid = crate::workspace::parse_version(&self.new_version);
             let button = ui.add_enabled(valid.is_ok(), egui::Button::new("Create release"));
             if let Err(e) = &valid

@@ -15,7 +15,9 @@ pub struct SettingsUi {
 
 impl SettingsUi {
     pub fn new(root: &Path) -> Self {
-        Self { path_text: root.display().to_string() }
+        Self {
+            path_text: root.display().to_string(),
+        }
     }
 
     /// Path field, Open and Browse buttons.
@@ -26,7 +28,11 @@ impl SettingsUi {
             if ui.button("Open").clicked() && !self.path_text.trim().is_empty() {
                 commands.push(Command::OpenWorkspace(self.path_text.trim().into()));
             }
-            if ui.button("Browse…").on_hover_text("Pick the folder with the system dialog").clicked() {
+            if ui
+                .button("Browse…")
+                .on_hover_text("Pick the folder with the system dialog")
+                .clicked()
+            {
                 commands.push(Command::PickWorkspace);
             }
         });
@@ -42,37 +48,61 @@ impl SettingsUi {
             Origin::CurrentDir => "the current directory",
             Origin::Demo => "the built-in demo workspace (local providers, no credentials)",
         };
-        ui.label(theme::muted(format!("Open: {} ({origin})", data.ws.root().display())));
+        ui.label(theme::muted(format!(
+            "Open: {} ({origin})",
+            data.ws.root().display()
+        )));
         ui.label(theme::muted(format!("Acting as: {}", data.ws.actor())));
 
         ui.add_space(10.0);
         ui.label(egui::RichText::new("Secrets").strong());
-        ui.label(theme::muted("Read from the environment at run time; never stored in the workspace or shown."));
-        egui::Grid::new("secrets").striped(true).num_columns(4).spacing([16.0, 4.0]).show(ui, |ui| {
-            ui.strong("Purpose");
-            ui.strong("Environment variable");
-            ui.strong("Needed");
-            ui.strong("Set");
-            ui.end_row();
-            for s in data.ws.config().secret_sources() {
-                ui.label(&s.purpose);
-                ui.label(theme::mono(&s.env_var));
-                ui.label(if s.in_use { "yes" } else { "not with the local provider" });
-                if std::env::var_os(&s.env_var).is_some() {
-                    theme::badge(ui, "SET", theme::OK);
-                } else if s.in_use {
-                    theme::badge(ui, "MISSING", theme::WARN);
-                } else {
-                    theme::badge(ui, "NOT SET", theme::MUTED);
-                }
+        ui.label(theme::muted(
+            "Read from the environment at run time; never stored in the workspace or shown.",
+        ));
+        egui::Grid::new("secrets")
+            .striped(true)
+            .num_columns(4)
+            .spacing([16.0, 4.0])
+            .show(ui, |ui| {
+                ui.strong("Purpose");
+                ui.strong("Environment variable");
+                ui.strong("Needed");
+                ui.strong("Set");
                 ui.end_row();
-            }
-        });
+                for s in data.ws.config().secret_sources() {
+                    ui.label(&s.purpose);
+                    ui.label(theme::mono(&s.env_var));
+                    ui.label(if s.in_use {
+                        "yes"
+                    } else {
+                        "not with the local provider"
+                    });
+                    if std::env::var_os(&s.env_var).is_some() {
+                        theme::badge(ui, "SET", theme::OK);
+                    } else if s.in_use {
+                        theme::badge(ui, "MISSING", theme::WARN);
+                    } else {
+                        theme::badge(ui, "NOT SET", theme::MUTED);
+                    }
+                    ui.end_row();
+                }
+            });
 
         ui.add_space(10.0);
         ui.label(egui::RichText::new("Configuration as loaded").strong());
-        ui.label(theme::muted(data.ws.root().join(crate::workspace::CONFIG_FILE).display().to_string()));
+        ui.label(theme::muted(
+            data.ws
+                .root()
+                .join(crate::workspace::CONFIG_FILE)
+                .display()
+                .to_string(),
+        ));
         let mut text = data.ws.config().to_toml();
-        ui.add(egui::TextEdit::multiline(&mut text).code_editor().interactive(false).desired_width(f32::INFINITY));
+        ui.add(
+            egui::TextEdit::multiline(&mut text)
+                .code_editor()
+                .interactive(false)
+                .desired_width(f32::INFINITY),
+        );
     }
 }

@@ -29,7 +29,9 @@ pub fn badge(ui: &mut egui::Ui, text: &str, color: Color32) -> egui::Response {
         .stroke(egui::Stroke::new(1.0, color))
         .corner_radius(4.0)
         .inner_margin(egui::Margin::symmetric(6, 1))
-        .show(ui, |ui| ui.label(RichText::new(text).color(color).small().strong()))
+        .show(ui, |ui| {
+            ui.label(RichText::new(text).color(color).small().strong())
+        })
         .response
 }
 

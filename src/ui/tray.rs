@@ -26,7 +26,11 @@ impl LogSearch {
     /// Scans lines added since the last call (up to a budget); returns whether it is caught up.
     pub fn update(&mut self, task: TaskId, query: &str, log: &LogBuffer) -> bool {
         if self.task != Some(task) || self.query != query {
-            *self = Self { task: Some(task), query: query.to_owned(), ..Self::default() };
+            *self = Self {
+                task: Some(task),
+                query: query.to_owned(),
+                ..Self::default()
+            };
         }
         let first = log.first_retained();
         let dropped = self.matches.partition_point(|&i| i < first);
@@ -40,7 +44,11 @@ impl LogSearch {
         let end = log.total_lines().min(start + SEARCH_BUDGET_LINES);
         for i in start..end {
             if let Some(line) = log.line(i) {
-                let hit = if smart_case { line.contains(query) } else { contains_ignore_ascii_case(line, query) };
+                let hit = if smart_case {
+                    line.contains(query)
+                } else {
+                    contains_ignore_ascii_case(line, query)
+                };
                 if hit {
                     self.matches.push(i);
                 }
@@ -57,9 +65,8 @@ fn contains_ignore_ascii_case(hay: &str, needle: &str) -> bool {
         return false;
     }
     let first = n[0].to_ascii_lowercase();
-    (0..=h.len() - n.len()).any(|i| {
-        h[i].to_ascii_lowercase() == first && h[i..i + n.len()].eq_ignore_ascii_case(n)
-    })
+    (0..=h.len() - n.len())
+        .any(|i| h[i].to_ascii_lowercase() == first && h[i..i + n.len()].eq_ignore_ascii_case(n))
 }
 
 /// Tray state: which task is shown, the search, the follow mode.
@@ -76,7 +83,14 @@ pub struct TrayUi {
 
 impl Default for TrayUi {
     fn default() -> Self {
-        Self { selected: None, query: String::new(), search: LogSearch::default(), following: true, jump_to_end: false, copied: None }
+        Self {
+            selected: None,
+            query: String::new(),
+            search: LogSearch::default(),
+            following: true,
+            jump_to_end: false,
+            copied: None,
+        }
     }
 }
 
@@ -104,31 +118,48 @@ pub fn format_elapsed(d: Duration) -> String {
 impl TrayUi {
     /// Draws the tray for `tasks` (oldest first).
     pub fn ui(&mut self, ui: &mut egui::Ui, tasks: &[TaskSnapshot], commands: &mut Vec<Command>) {
-        if self.selected.is_none_or(|id| !tasks.iter().any(|t| t.info.id == id)) {
+        if self
+            .selected
+            .is_none_or(|id| !tasks.iter().any(|t| t.info.id == id))
+        {
             self.selected = tasks.last().map(|t| t.info.id);
         }
-        egui::Panel::left("tray-tasks").resizable(true).default_size(320.0).show(ui, |ui| {
-            ui.horizontal(|ui| {
-                ui.label(egui::RichText::new("Tasks").strong());
-                let running = tasks.iter().filter(|t| !t.state.is_finished()).count();
-                ui.label(theme::muted(format!("{running} running, {} total", tasks.len())));
-                if tasks.iter().any(|t| t.state.is_finished())
-                    && ui.small_button("Clear finished").clicked()
-                {
-                    commands.push(Command::ClearFinishedTasks);
+        egui::Panel::left("tray-tasks")
+            .resizable(true)
+            .default_size(320.0)
+            .show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    ui.label(egui::RichText::new("Tasks").strong());
+                    let running = tasks.iter().filter(|t| !t.state.is_finished()).count();
+                    ui.label(theme::muted(format!(
+                        "{running} running, {} total",
+                        tasks.len()
+                    )));
+                    if tasks.iter().any(|t| t.state.is_finished())
+                        && ui.small_button("Clear finished").clicked()
+                    {
+                        commands.push(Command::ClearFinishedTasks);
+                    }
+                });
+                if tasks.is_empty() {
+                    ui.label(theme::muted(
+                        "No tasks yet. Builds, verification and audit checks run here.",
+                    ));
                 }
+                egui::ScrollArea::vertical()
+                    .id_salt("tray-task-list")
+                    .auto_shrink(false)
+                    .show(ui, |ui| {
+                        for t in tasks.iter().rev() {
+                            self.task_row_ui(ui, t, commands);
+                        }
+                    });
             });
-            if tasks.is_empty() {
-                ui.label(theme::muted("No tasks yet. Builds, verification and audit checks run here."));
-            }
-            egui::ScrollArea::vertical().id_salt("tray-task-list").auto_shrink(false).show(ui, |ui| {
-                for t in tasks.iter().rev() {
-                    self.task_row_ui(ui, t, commands);
-                }
-            });
-        });
         egui::CentralPanel::default().show(ui, |ui| {
-            match self.selected.and_then(|id| tasks.iter().find(|t| t.info.id == id)) {
+            match self
+                .selected
+                .and_then(|id| tasks.iter().find(|t| t.info.id == id))
+            {
                 Some(task) => self.log_ui(ui, task),
                 None => {
                     ui.label(theme::muted("Select a task to see its live log."));
@@ -142,35 +173,34 @@ impl TrayUi {
         let frame = egui::Frame::new()
             .inner_margin(4.0)
             .corner_radius(4.0)
-            .fill(if selected { ui.visuals().selection.bg_fill.gamma_multiply(0.35) } else { egui::Color32::TRANSPARENT });
-        let resp = frame
-            .show(ui, |ui| {
-                ui.horizontal(|ui| {
-                    theme::badge(ui, &t.state.as_str().to_uppercase(), state_color(t.state));
-                    let name = ui.selectable_label(selected, &t.info.name);
-                    if name.clicked() {
-                        self.selected = Some(t.info.id);
-                    }
-                    ui.label(theme::muted(format_elapsed(t.elapsed)));
-                    if !t.state.is_finished() && ui.small_button("Cancel").clicked() {
-                        commands.push(Command::CancelTask(t.info.id));
-                    }
-                });
-                if let Some(p) = t.progress {
-                    let text = match &t.step {
-                        Some(s) => format!("{s} ({:.0}%)", p * 100.0),
-                        None => format!("{:.0}%", p * 100.0),
-                    };
-                    ui.add(egui::ProgressBar::new(p).text(text).desired_height(14.0));
+            .fill(if selected {
+                ui.visuals().selection.bg_fill.gamma_multiply(0.35)
+            } else {
+                egui::Color32::TRANSPARENT
+            });
+        frame.show(ui, |ui| {
+            ui.horizontal(|ui| {
+                theme::badge(ui, &t.state.as_str().to_uppercase(), state_color(t.state));
+                let name = ui.selectable_label(selected, &t.info.name);
+                if name.clicked() {
+                    self.selected = Some(t.info.id);
                 }
-                if let Some(m) = &t.message {
-                    ui.label(egui::RichText::new(m).small().color(state_color(t.state)));
+                ui.label(theme::muted(format_elapsed(t.elapsed)));
+                if !t.state.is_finished() && ui.small_button("Cancel").clicked() {
+                    commands.push(Command::CancelTask(t.info.id));
                 }
-            })
-            .response;
-        if resp.interact(egui::Sense::click()).clicked() {
-            self.selected = Some(t.info.id);
-        }
+            });
+            if let Some(p) = t.progress {
+                let text = match &t.step {
+                    Some(s) => format!("{s} ({:.0}%)", p * 100.0),
+                    None => format!("{:.0}%", p * 100.0),
+                };
+                ui.add(egui::ProgressBar::new(p).text(text).desired_height(14.0));
+            }
+            if let Some(m) = &t.message {
+                ui.label(egui::RichText::new(m).small().color(state_color(t.state)));
+            }
+        });
     }
 
     /// The log of one task: toolbar and virtualized lines.
@@ -189,25 +219,50 @@ impl TrayUi {
             ui.label(egui::RichText::new(&task.info.name).strong());
             ui.label(theme::muted(format!("{} lines", log.total_lines())));
             if log.first_retained() > 0 {
-                ui.label(theme::muted(format!("({} oldest only on disk)", log.first_retained())))
-                    .on_hover_text("The in-memory log is bounded; the full log is in the log file.");
+                ui.label(theme::muted(format!(
+                    "({} oldest only on disk)",
+                    log.first_retained()
+                )))
+                .on_hover_text("The in-memory log is bounded; the full log is in the log file.");
             }
-            ui.add(egui::TextEdit::singleline(&mut self.query).hint_text("Search log").desired_width(180.0));
+            ui.add(
+                egui::TextEdit::singleline(&mut self.query)
+                    .hint_text("Search log")
+                    .desired_width(180.0),
+            )
+            .accessible_name("Search log");
             if searching {
                 let suffix = if caught_up { "" } else { "…" };
-                ui.label(theme::muted(format!("{} matches{suffix}", self.search.matches.len())));
+                ui.label(theme::muted(format!(
+                    "{} matches{suffix}",
+                    self.search.matches.len()
+                )));
                 if ui.small_button("Clear").clicked() {
                     self.query.clear();
                 }
             }
-            if ui.button("Copy").on_hover_text("Copy the shown lines (newest 200,000 at most)").clicked() {
+            if ui
+                .button("Copy")
+                .on_hover_text("Copy the shown lines (newest 200,000 at most)")
+                .clicked()
+            {
                 let text = if searching {
-                    let skip = self.search.matches.len().saturating_sub(COPY_MAX_LINES as usize);
-                    let lines: Vec<&str> = self.search.matches[skip..].iter().filter_map(|&i| log.line(i)).collect();
+                    let skip = self
+                        .search
+                        .matches
+                        .len()
+                        .saturating_sub(COPY_MAX_LINES as usize);
+                    let lines: Vec<&str> = self.search.matches[skip..]
+                        .iter()
+                        .filter_map(|&i| log.line(i))
+                        .collect();
                     lines.join("\n")
                 } else {
                     let from = log.total_lines().saturating_sub(COPY_MAX_LINES);
-                    log.lines_from(from).map(|(_, l)| l).collect::<Vec<_>>().join("\n")
+                    log.lines_from(from)
+                        .map(|(_, l)| l)
+                        .collect::<Vec<_>>()
+                        .join("\n")
                 };
                 let n = text.lines().count() as u64;
                 ui.ctx().copy_text(text);
@@ -226,13 +281,18 @@ impl TrayUi {
                 self.jump_to_end = true;
             }
             if let Some(path) = &task.log_file {
-                ui.label(theme::muted("log file")).on_hover_text(path.display().to_string());
+                ui.label(theme::muted("log file"))
+                    .on_hover_text(path.display().to_string());
             }
         });
         ui.separator();
 
         let row_height = ui.text_style_height(&egui::TextStyle::Monospace);
-        let rows = if searching { self.search.matches.len() } else { retained as usize };
+        let rows = if searching {
+            self.search.matches.len()
+        } else {
+            retained as usize
+        };
         let first = log.first_retained();
         let mut area = egui::ScrollArea::both()
             .id_salt(("task-log", task.info.id.0))
@@ -245,7 +305,11 @@ impl TrayUi {
         let matches = &self.search.matches;
         let out = area.show_rows(ui, row_height, rows, |ui, range| {
             for row in range {
-                let index = if searching { matches.get(row).copied() } else { Some(first + row as u64) };
+                let index = if searching {
+                    matches.get(row).copied()
+                } else {
+                    Some(first + row as u64)
+                };
                 let Some(index) = index else { continue };
                 let line = log.line(index).unwrap_or("");
                 ui.add(egui::Label::new(theme::mono(line)).wrap_mode(egui::TextWrapMode::Extend));
@@ -264,7 +328,10 @@ mod tests {
     fn search_is_incremental_and_smart_case() {
         let mut log = LogBuffer::default();
         for i in 0..1000 {
-            log.push(&format!("step {i}: {}", if i % 100 == 0 { "ERROR disk" } else { "ok" }));
+            log.push(&format!(
+                "step {i}: {}",
+                if i % 100 == 0 { "ERROR disk" } else { "ok" }
+            ));
         }
         let mut s = LogSearch::default();
         assert!(s.update(TaskId(1), "error", &log));

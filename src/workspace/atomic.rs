@@ -12,18 +12,37 @@ use serde::de::DeserializeOwned;
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("{path}: {action}: {source}")]
-    Io { path: String, action: &'static str, source: std::io::Error },
+    Io {
+        path: String,
+        action: &'static str,
+        source: std::io::Error,
+    },
     #[error("{path}: not valid state (line {line}, column {column}): {message}")]
-    Parse { path: String, line: usize, column: usize, message: String },
+    Parse {
+        path: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
 }
 
-fn io_err<'a>(path: &'a Path, action: &'static str) -> impl FnOnce(std::io::Error) -> StateError + 'a {
-    move |source| StateError::Io { path: path.display().to_string(), action, source }
+fn io_err<'a>(
+    path: &'a Path,
+    action: &'static str,
+) -> impl FnOnce(std::io::Error) -> StateError + 'a {
+    move |source| StateError::Io {
+        path: path.display().to_string(),
+        action,
+        source,
+    }
 }
 
 /// Writes `bytes` to `path` atomically and durably.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(io_err(dir, "create folder"))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".tmp-")
@@ -69,7 +88,10 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, StateErr
             path: path.display().to_string(),
             line: e.line(),
             column: e.column(),
-            message: message.strip_suffix(&position).unwrap_or(&message).to_owned(),
+            message: message
+                .strip_suffix(&position)
+                .unwrap_or(&message)
+                .to_owned(),
         }
     })
 }

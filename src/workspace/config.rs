@@ -155,7 +155,10 @@ pub struct KpiConfig {
 
 impl Default for KpiConfig {
     fn default() -> Self {
-        Self { provider: KpiProvider::Local, api_base: "http://127.0.0.1:9090".to_owned() }
+        Self {
+            provider: KpiProvider::Local,
+            api_base: "http://127.0.0.1:9090".to_owned(),
+        }
     }
 }
 
@@ -174,9 +177,18 @@ pub struct SecretSource {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{path}: cannot read: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}:{line}:{column}: {key}{message}")]
-    Invalid { path: PathBuf, line: usize, column: usize, key: String, message: String },
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        key: String,
+        message: String,
+    },
     #[error("{path}: {message}")]
     Semantic { path: PathBuf, message: String },
 }
@@ -185,10 +197,16 @@ impl Config {
     /// The configuration `init` writes for a new product.
     pub fn new_for_product(name: &str) -> Self {
         Self {
-            product: Product { name: name.to_owned(), release_prefix: default_release_prefix() },
+            product: Product {
+                name: name.to_owned(),
+                release_prefix: default_release_prefix(),
+            },
             actor: String::new(),
             platforms: vec![Platform::Macos, Platform::Windows],
-            secret_env: vec!["WINDOWS_PFX_PASSWORD".to_owned(), "APPLE_ID_PASSWORD".to_owned()],
+            secret_env: vec![
+                "WINDOWS_PFX_PASSWORD".to_owned(),
+                "APPLE_ID_PASSWORD".to_owned(),
+            ],
             status_page: StatusPageConfig::default(),
             flags: FlagsConfig::default(),
             kpi: KpiConfig::default(),
@@ -197,8 +215,10 @@ impl Config {
 
     /// Reads and validates `path`.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         Self::parse(&text, path)
     }
 
@@ -207,7 +227,9 @@ impl Config {
         let config: Config = toml::from_str(text).map_err(|err| {
             let offset = err.span().map_or(0, |span| span.start);
             let (line, column) = line_column(text, offset);
-            let key = key_at(text, offset).map(|k| format!("key `{k}`: ")).unwrap_or_default();
+            let key = key_at(text, offset)
+                .map(|k| format!("key `{k}`: "))
+                .unwrap_or_default();
             ConfigError::Invalid {
                 path: path.to_owned(),
                 line,
@@ -221,7 +243,12 @@ impl Config {
     }
 
     fn validate(&self, path: &Path) -> Result<(), ConfigError> {
-        let fail = |message: String| Err(ConfigError::Semantic { path: path.to_owned(), message });
+        let fail = |message: String| {
+            Err(ConfigError::Semantic {
+                path: path.to_owned(),
+                message,
+            })
+        };
         if self.product.name.trim().is_empty() {
             return fail("key `product.name`: must not be empty".to_owned());
         }
@@ -245,7 +272,9 @@ impl Config {
         if self.status_page.provider == StatusPageProvider::Statuspage
             && self.status_page.page_id.is_empty()
         {
-            return fail("key `status_page.page_id`: required when provider = \"statuspage\"".into());
+            return fail(
+                "key `status_page.page_id`: required when provider = \"statuspage\"".into(),
+            );
         }
         Ok(())
     }
@@ -336,7 +365,12 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
         .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_owned());
     let trimmed = line.trim();
     if trimmed.starts_with('[') {
-        return Some(trimmed.trim_matches(|c| c == '[' || c == ']').trim().to_owned());
+        return Some(
+            trimmed
+                .trim_matches(|c| c == '[' || c == ']')
+                .trim()
+                .to_owned(),
+        );
     }
     let key = line.split_once('=')?.0.trim().trim_matches('"');
     if key.is_empty() {
@@ -372,7 +406,10 @@ mod tests {
         let err = parse("platforms = [\"macos\"]\n[product]\nname = \"W\"\ncolour = \"red\"\n")
             .expect_err("unknown key");
         let msg = err.to_string();
-        assert!(msg.starts_with("ws/release-console.toml:4:1: key `product.colour`"), "{msg}");
+        assert!(
+            msg.starts_with("ws/release-console.toml:4:1: key `product.colour`"),
+            "{msg}"
+        );
         assert!(msg.contains("unknown field"), "{msg}");
         assert!(!msg.contains('\n'), "one line: {msg}");
     }
@@ -387,8 +424,10 @@ mod tests {
 
     #[test]
     fn secret_value_in_env_key_is_refused() {
-        let err = parse(&format!("{GOOD}[status_page]\napi_key_env = \"sk-live-123\"\n"))
-            .expect_err("secret value");
+        let err = parse(&format!(
+            "{GOOD}[status_page]\napi_key_env = \"sk-live-123\"\n"
+        ))
+        .expect_err("secret value");
         assert!(err.to_string().contains("status_page.api_key_env"), "{err}");
     }
 

@@ -36,8 +36,14 @@ pub enum WorkspaceError {
     #[error(transparent)]
     Runbook(#[from] RunbookError),
     #[error("{path}: {action}: {source}")]
-    Io { path: PathBuf, action: &'static str, source: std::io::Error },
-    #[error("{0}: not a release workspace (no {CONFIG_FILE}); create one with `release-console init`")]
+    Io {
+        path: PathBuf,
+        action: &'static str,
+        source: std::io::Error,
+    },
+    #[error(
+        "{0}: not a release workspace (no {CONFIG_FILE}); create one with `release-console init`"
+    )]
     NotAWorkspace(PathBuf),
     #[error("{0}: a workspace already exists here")]
     AlreadyExists(PathBuf),
@@ -50,11 +56,23 @@ pub enum WorkspaceError {
     #[error("no release yet; create one with `release-console release new VERSION`")]
     NoRelease,
     #[error("release {release}: no checklist item {item:?}; items: {known}")]
-    UnknownItem { release: String, item: String, known: String },
+    UnknownItem {
+        release: String,
+        item: String,
+        known: String,
+    },
     #[error("release {release}: cannot tick {item:?}: {reason}")]
-    Gated { release: String, item: String, reason: String },
+    Gated {
+        release: String,
+        item: String,
+        reason: String,
+    },
     #[error("release {release}: {item:?} is already {state}")]
-    Unchanged { release: String, item: String, state: &'static str },
+    Unchanged {
+        release: String,
+        item: String,
+        state: &'static str,
+    },
     #[error("hotfix {version} must be newer than the release it fixes ({of})")]
     HotfixNotNewer { version: String, of: String },
     #[error("the user data directory is unknown on this system; pass --workspace DIR")]
@@ -105,8 +123,10 @@ pub struct Workspace {
 /// Parses and validates a version string.
 pub fn parse_version(input: &str) -> Result<semver::Version, WorkspaceError> {
     let trimmed = input.trim().trim_start_matches('v');
-    semver::Version::parse(trimmed)
-        .map_err(|e| WorkspaceError::BadVersion { input: input.to_owned(), message: e.to_string() })
+    semver::Version::parse(trimmed).map_err(|e| WorkspaceError::BadVersion {
+        input: input.to_owned(),
+        message: e.to_string(),
+    })
 }
 
 /// Finds the workspace: `--workspace`, then `$RELEASE_CONSOLE_WORKSPACE`, then the current
@@ -141,7 +161,12 @@ pub fn ensure_demo() -> Result<PathBuf, WorkspaceError> {
 pub fn unpack_demo(root: &Path) -> Result<Workspace, WorkspaceError> {
     atomic::write_atomic(&root.join(CONFIG_FILE), DEMO_CONFIG.as_bytes())?;
     let ws = Workspace::open(root)?;
-    ws.record("workspace.init", &root.display().to_string(), serde_json::Value::Null, serde_json::json!({"demo": true}))?;
+    ws.record(
+        "workspace.init",
+        &root.display().to_string(),
+        serde_json::Value::Null,
+        serde_json::json!({"demo": true}),
+    )?;
     ws.create_release(DEMO_RELEASE, None)?;
     Ok(ws)
 }
@@ -154,7 +179,11 @@ impl Workspace {
             return Err(WorkspaceError::NotAWorkspace(root.to_owned()));
         }
         let config = Config::load(&config_path)?;
-        Ok(Self { root: root.to_owned(), config, audit: AuditLog::in_workspace(root) })
+        Ok(Self {
+            root: root.to_owned(),
+            config,
+            audit: AuditLog::in_workspace(root),
+        })
     }
 
     /// Creates a new workspace for `product` in `root` (which may exist but must not hold one).
@@ -166,10 +195,18 @@ impl Workspace {
         let config = Config::new_for_product(product);
         atomic::write_atomic(&config_path, config.to_toml().as_bytes())?;
         let releases = root.join("releases");
-        std::fs::create_dir_all(&releases)
-            .map_err(|source| WorkspaceError::Io { path: releases, action: "create folder", source })?;
+        std::fs::create_dir_all(&releases).map_err(|source| WorkspaceError::Io {
+            path: releases,
+            action: "create folder",
+            source,
+        })?;
         let ws = Self::open(root)?;
-        ws.record("workspace.init", &root.display().to_string(), serde_json::Value::Null, serde_json::json!({"product": product}))?;
+        ws.record(
+            "workspace.init",
+            &root.display().to_string(),
+            serde_json::Value::Null,
+            serde_json::json!({"product": product}),
+        )?;
         Ok(ws)
     }
 
@@ -243,7 +280,13 @@ impl Workspace {
         let entries = match std::fs::read_dir(&dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(source) => return Err(WorkspaceError::Io { path: dir, action: "list", source }),
+            Err(source) => {
+                return Err(WorkspaceError::Io {
+                    path: dir,
+                    action: "list",
+                    source,
+                });
+            }
         };
         let mut out = Vec::new();
         for entry in entries.flatten() {
@@ -263,12 +306,13 @@ impl Workspace {
             return all.last().cloned().ok_or(WorkspaceError::NoRelease);
         };
         let wanted = parse_version(version)?;
-        all.iter().find(|r| r.version == wanted).cloned().ok_or_else(|| {
-            WorkspaceError::UnknownRelease {
+        all.iter()
+            .find(|r| r.version == wanted)
+            .cloned()
+            .ok_or_else(|| WorkspaceError::UnknownRelease {
                 version: wanted.to_string(),
                 known: known_versions(&all),
-            }
-        })
+            })
     }
 
     /// Creates release `version`; `hotfix_of` names the release it fixes.
@@ -351,20 +395,29 @@ impl Workspace {
     ) -> Result<Checklist, WorkspaceError> {
         let runbook = self.runbook(release)?;
         let version = release.version.to_string();
-        let item = runbook.item(item_id).ok_or_else(|| WorkspaceError::UnknownItem {
-            release: version.clone(),
-            item: item_id.to_owned(),
-            known: runbook.item_ids().join(", "),
-        })?;
+        let item = runbook
+            .item(item_id)
+            .ok_or_else(|| WorkspaceError::UnknownItem {
+                release: version.clone(),
+                item: item_id.to_owned(),
+                known: runbook.item_ids().join(", "),
+            })?;
         let lock_path = self.release_dir(&release.version).join(".checklist.lock");
         let lock = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&lock_path)
-            .map_err(|source| WorkspaceError::Io { path: lock_path.clone(), action: "open lock", source })?;
-        lock.lock()
-            .map_err(|source| WorkspaceError::Io { path: lock_path, action: "lock", source })?;
+            .map_err(|source| WorkspaceError::Io {
+                path: lock_path.clone(),
+                action: "open lock",
+                source,
+            })?;
+        lock.lock().map_err(|source| WorkspaceError::Io {
+            path: lock_path,
+            action: "lock",
+            source,
+        })?;
 
         let mut checklist = self.checklist(release)?;
         let before = checklist.items.get(item_id).cloned();
@@ -376,7 +429,11 @@ impl Workspace {
             });
         }
         if done && let Some(reason) = checklist.gate_for(&runbook, item) {
-            return Err(WorkspaceError::Gated { release: version, item: item_id.to_owned(), reason });
+            return Err(WorkspaceError::Gated {
+                release: version,
+                item: item_id.to_owned(),
+                reason,
+            });
         }
         let after = crate::runbook::ItemState {
             done,
@@ -388,7 +445,11 @@ impl Workspace {
         atomic::write_json(&self.checklist_path(release), &checklist)?;
         self.record_as(
             actor,
-            if done { "checklist.tick" } else { "checklist.untick" },
+            if done {
+                "checklist.tick"
+            } else {
+                "checklist.untick"
+            },
             &format!("{version}/{item_id}"),
             serde_json::to_value(&before).unwrap_or_default(),
             serde_json::to_value(&after).unwrap_or_default(),
@@ -409,7 +470,13 @@ impl Workspace {
         for item in runbook.phases.iter().flat_map(|p| &p.items) {
             if item.auto_tick_on.as_deref() == Some(task_kind) && !checklist.is_done(&item.id) {
                 let actor = format!("{} (task {task_name})", self.actor());
-                self.set_item_as(&actor, release, &item.id, true, &format!("ticked by task {task_name}"))?;
+                self.set_item_as(
+                    &actor,
+                    release,
+                    &item.id,
+                    true,
+                    &format!("ticked by task {task_name}"),
+                )?;
                 ticked.push(item.id.clone());
             }
         }
@@ -426,7 +493,10 @@ fn known_versions(all: &[Release]) -> String {
     if all.is_empty() {
         "none yet".to_owned()
     } else {
-        all.iter().map(|r| r.version.to_string()).collect::<Vec<_>>().join(", ")
+        all.iter()
+            .map(|r| r.version.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -459,7 +529,9 @@ impl TaskHook for WorkspaceHook {
             && let Some(version) = task.release.as_deref()
         {
             let release = self.ws.release(Some(version)).map_err(|e| e.to_string())?;
-            self.ws.auto_tick(&release, &task.kind, &task.name).map_err(|e| e.to_string())?;
+            self.ws
+                .auto_tick(&release, &task.kind, &task.name)
+                .map_err(|e| e.to_string())?;
         }
         Ok(())
     }

@@ -29,10 +29,18 @@ pub struct Toasts {
 
 impl Toasts {
     pub fn push(&mut self, kind: ToastKind, text: impl Into<String>) {
-        self.items.push(Toast { kind, text: text.into(), created: Instant::now() });
+        self.items.push(Toast {
+            kind,
+            text: text.into(),
+            created: Instant::now(),
+        });
         if self.items.len() > MAX_TOASTS {
             // Drop the oldest non-error first, so errors are not pushed out by chatter.
-            let pos = self.items.iter().position(|t| t.kind != ToastKind::Error).unwrap_or(0);
+            let pos = self
+                .items
+                .iter()
+                .position(|t| t.kind != ToastKind::Error)
+                .unwrap_or(0);
             self.items.remove(pos);
         }
     }
@@ -47,7 +55,8 @@ impl Toasts {
 
     /// Draws the toasts in the top-right corner.
     pub fn show(&mut self, ctx: &egui::Context) {
-        self.items.retain(|t| t.kind == ToastKind::Error || t.created.elapsed() < INFO_TTL);
+        self.items
+            .retain(|t| t.kind == ToastKind::Error || t.created.elapsed() < INFO_TTL);
         if self.items.is_empty() {
             return;
         }
@@ -63,14 +72,16 @@ impl Toasts {
                         ToastKind::Info => theme::INFO,
                         ToastKind::Error => theme::BAD,
                     };
-                    egui::Frame::popup(ui.style()).stroke(egui::Stroke::new(1.5, color)).show(ui, |ui| {
-                        ui.horizontal(|ui| {
-                            ui.label(egui::RichText::new(&t.text).color(color));
-                            if ui.small_button("✕").on_hover_text("Dismiss").clicked() {
-                                dismiss = Some(i);
-                            }
+                    egui::Frame::popup(ui.style())
+                        .stroke(egui::Stroke::new(1.5, color))
+                        .show(ui, |ui| {
+                            ui.horizontal(|ui| {
+                                ui.label(egui::RichText::new(&t.text).color(color));
+                                if ui.small_button("×").on_hover_text("Dismiss").clicked() {
+                                    dismiss = Some(i);
+                                }
+                            });
                         });
-                    });
                 }
             });
         if let Some(i) = dismiss {

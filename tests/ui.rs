@@ -1,0 +1,319 @@
+//! The GUI with egui_kittest: navigation, ticking by label, the audit panel, tasks in the tray,
+//! settings that show secret names but never values, and the folder picker seam.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable as _;
+use release_console::runner::{Runner, TaskState};
+use release_console::ui::{ConsoleApp, FolderPicker, Tab};
+use release_console::workspace::{Origin, Workspace};
+
+struct FixedPicker(PathBuf);
+
+impl FolderPicker for FixedPicker {
+    fn pick_folder(
+        &self,
+        _handle: &tokio::runtime::Handle,
+        reply: Box<dyn FnOnce(Option<PathBuf>) + Send>,
+    ) {
+        reply(Some(self.0.clone()));
+    }
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    rt: tokio::runtime::Runtime,
+    root: PathBuf,
+    other: PathBuf,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("wiretuner");
+    let ws = Workspace::init(&root, "WireTuner").expect("init");
+    ws.create_release("1.4.0", None).expect("release");
+    let other = dir.path().join("other");
+    let ws2 = Workspace::init(&other, "OtherApp").expect("init other");
+    ws2.create_release("3.0.0", None).expect("release other");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("rt");
+    Fixture {
+        _dir: dir,
+        rt,
+        root,
+        other,
+    }
+}
+
+fn harness(f: &Fixture) -> Harness<'static, ConsoleApp> {
+    let runner = Runner::new(f.rt.handle().clone(), 2);
+    let root = f.root.clone();
+    let picker: Arc<dyn FolderPicker> = Arc::new(FixedPicker(f.other.clone()));
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1280.0, 900.0))
+        .build_eframe(move |cc| ConsoleApp::new(&cc.egui_ctx, runner, root, Origin::Flag, picker));
+    step_until(&mut h, "the workspace to load", |app| {
+        app.data.is_some() && !app.is_busy()
+    });
+    h
+}
+
+/// Steps frames until `cond` holds (background work arrives between frames).
+fn step_until(
+    h: &mut Harness<'static, ConsoleApp>,
+    what: &str,
+    cond: impl Fn(&ConsoleApp) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        h.step();
+        if cond(h.state()) {
+            h.step();
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Clicks the widget labelled `label` and lets two frames run (input, then the redraw).
+fn click(h: &mut Harness<'static, ConsoleApp>, label: &str) {
+    h.get_by_label(label).click();
+    h.step();
+    h.step();
+}
+
+#[test]
+fn navigation_reaches_every_panel() {
+    let f = fixture();
+    let mut h = harness(&f);
+    for tab in Tab::ALL {
+        click(&mut h, tab.label());
+        assert_eq!(h.state().tab, tab);
+    }
+    // Panels of later issues say what they will do and show no data.
+    click(&mut h, "Builds");
+    assert!(h.query_by_label("NOT AVAILABLE YET").is_some());
+    click(&mut h, "Overview");
+    assert!(h.query_by_label("WireTuner 1.4.0").is_some());
+}
+
+#[test]
+fn ticking_an_item_by_its_label_is_recorded_and_shown_in_the_audit_panel() {
+    let f = fixture();
+    let mut h = harness(&f);
+    click(&mut h, "Checklist");
+    h.get_by_label("Review feature flags").click();
+    step_until(&mut h, "the tick to land", |app| {
+        app.data
+            .as_ref()
+            .and_then(|d| d.current.as_ref())
+            .is_some_and(|c| c.checklist.is_done("pre.review-flags"))
+    });
+    // Who and when are shown next to the item.
+    assert!(h.query_by_label_contains("ticked by").is_some());
+    assert!(h.query_by_label("1 of 3 done").is_some());
+
+    // Gated items cannot be ticked.
+    click(&mut h, "Publish installers");
+    assert!(!h.state().is_busy(), "a gated item sends no command");
+
+    click(&mut h, "Audit");
+    assert!(h.query_by_label("checklist.tick").is_some());
+    assert!(h.query_by_label("1.4.0/pre.review-flags").is_some());
+    assert!(h.query_by_label("CHAIN INTACT").is_some());
+
+    // The filter narrows the table.
+    click(&mut h, "Audit filter");
+    h.get_by_label("Audit filter").type_text("release.create");
+    h.step();
+    h.step();
+    assert!(h.query_by_label("checklist.tick").is_none());
+    assert!(h.query_by_label("release.create").is_some());
+
+    // Unticking is recorded too.
+    click(&mut h, "Checklist");
+    h.get_by_label("Review feature flags").click();
+    step_until(&mut h, "the untick to land", |app| {
+        app.data
+            .as_ref()
+            .is_some_and(|d| d.audit.iter().any(|e| e.action == "checklist.untick"))
+    });
+}
+
+#[test]
+fn verify_chain_runs_as_a_task_in_the_tray_with_a_toast() {
+    let f = fixture();
+    let mut h = harness(&f);
+    click(&mut h, "Audit");
+    h.get_by_label("Verify chain").click();
+    step_until(&mut h, "the verify task to finish", |app| {
+        app.runner()
+            .tasks()
+            .iter()
+            .any(|t| t.info.name == "audit-verify" && t.state == TaskState::Succeeded)
+    });
+    step_until(&mut h, "the reload after the task", |app| !app.is_busy());
+    assert!(h.query_by_label("SUCCEEDED").is_some());
+    assert!(
+        h.query_by_label_contains("audit-verify succeeded: audit log intact")
+            .is_some(),
+        "toast shown"
+    );
+    // The tray shows the selected task's log lines.
+    assert!(
+        h.query_by_label_contains("checking the hash chain of")
+            .is_some()
+    );
+    // Task start and finish are audited.
+    let actions: Vec<String> = h
+        .state()
+        .data
+        .as_ref()
+        .expect("data")
+        .audit
+        .iter()
+        .map(|e| e.action.clone())
+        .collect();
+    assert!(
+        actions.contains(&"task.start".to_owned()) && actions.contains(&"task.finish".to_owned()),
+        "{actions:?}"
+    );
+}
+
+#[test]
+fn settings_show_secret_names_never_values_and_the_picker_opens_another_workspace() {
+    // The status page key is said to live in $PATH: a variable that is set, with a value that
+    // appears nowhere else in the window.
+    let value = std::env::var("PATH").expect("PATH is set");
+    let f = fixture();
+    let cfg = f.root.join("release-console.toml");
+    let text = std::fs::read_to_string(&cfg).expect("config");
+    std::fs::write(
+        &cfg,
+        text.replace(
+            "api_key_env = \"STATUSPAGE_API_KEY\"",
+            "api_key_env = \"PATH\"",
+        ),
+    )
+    .expect("write");
+    let mut h = harness(&f);
+    click(&mut h, "Settings");
+    assert!(h.query_by_label("PATH").is_some());
+    assert!(h.query_by_label("LAUNCHDARKLY_ACCESS_TOKEN").is_some());
+    assert!(h.query_by_label("SET").is_some(), "presence is shown");
+    assert!(
+        h.query_by_label_contains(&value).is_none(),
+        "the value is never shown"
+    );
+    assert!(
+        h.query_by_value(&value).is_none(),
+        "the value is in no text field either"
+    );
+
+    h.get_by_label("Browse…").click();
+    step_until(&mut h, "the other workspace", |app| {
+        app.data
+            .as_ref()
+            .is_some_and(|d| d.ws.config().product.name == "OtherApp")
+            && !app.is_busy()
+    });
+    click(&mut h, "Overview");
+    assert!(h.query_by_label("OtherApp 3.0.0").is_some());
+}
+
+#[test]
+fn creating_a_release_from_the_overview() {
+    let f = fixture();
+    let mut h = harness(&f);
+    click(&mut h, "Version");
+    h.get_by_label("Version").type_text("1.5.0");
+    h.step();
+    h.get_by_label("Create release").click();
+    step_until(&mut h, "the new release", |app| {
+        app.data
+            .as_ref()
+            .and_then(|d| d.current.as_ref())
+            .is_some_and(|c| c.release.version.to_string() == "1.5.0")
+    });
+    assert!(h.query_by_label("WireTuner 1.5.0").is_some());
+    assert!(
+        h.state()
+            .toasts
+            .items()
+            .iter()
+            .any(|t| t.text == "Created release 1.5.0")
+    );
+}
+
+#[test]
+fn the_tray_searches_a_live_log_and_cancels_a_running_task() {
+    let f = fixture();
+    let mut h = harness(&f);
+    let runner = h.state().runner().clone();
+    let spec =
+        release_console::runner::TaskSpec::new("noisy-build", "test", Duration::from_secs(60));
+    let id = runner
+        .start(spec, |ctx| async move {
+            let script = "i=0; while [ $i -lt 3000 ]; do echo step $i; i=$((i+1)); done; echo READY; sleep 60";
+            ctx.run_process(&release_console::runner::ProcessSpec::new("sh").arg("-c").arg(script)).await?;
+            Ok(String::new())
+        })
+        .expect("start");
+    step_until(&mut h, "the output", |app| {
+        app.runner()
+            .task(id)
+            .is_some_and(|t| t.log.lock().is_ok_and(|l| l.total_lines() >= 3002))
+    });
+    assert_eq!(
+        h.query_all_by_label("noisy-build").count(),
+        3,
+        "in the task list, over its log, and under Running tasks"
+    );
+    assert!(h.query_all_by_label("RUNNING").count() >= 1);
+    // Following: the newest line is on screen, the first is scrolled away (virtualized rows).
+    let mut frames = 0;
+    while h.query_by_label("READY").is_none() && frames < 20 {
+        h.step();
+        frames += 1;
+    }
+    assert!(
+        h.query_by_label("READY").is_some(),
+        "the view follows the tail"
+    );
+    assert!(h.query_by_label("step 0").is_none());
+    assert!(h.query_by_label("following").is_some());
+
+    click(&mut h, "Search log");
+    h.get_by_label("Search log").type_text("step 29");
+    h.step();
+    h.step();
+    // "step 29", "step 290".."step 299" and "step 2900".."step 2999".
+    assert_eq!(h.state().tray.query, "step 29");
+    assert!(
+        h.query_by_label("111 matches").is_some(),
+        "{:?}",
+        h.state().tray.search.matches.len()
+    );
+    assert!(h.query_by_label("step 2999").is_some());
+    assert!(
+        h.query_by_label("step 3").is_none(),
+        "non-matching lines are hidden"
+    );
+
+    click(&mut h, "Cancel");
+    step_until(&mut h, "the cancel", |app| {
+        app.runner()
+            .task(id)
+            .is_some_and(|t| t.state == TaskState::Cancelled)
+    });
+    h.step();
+    assert!(h.query_by_label("CANCELLED").is_some());
+    assert!(h.query_by_label("RUNNING").is_none());
+}
