@@ -171,6 +171,19 @@ fn verify_chain_runs_as_a_task_in_the_tray_with_a_toast() {
         h.query_by_label_contains("checking the hash chain of")
             .is_some()
     );
+    // The full log is on disk under the release.
+    let logs: Vec<_> = std::fs::read_dir(f.root.join("releases/1.4.0/logs"))
+        .expect("logs dir")
+        .flatten()
+        .collect();
+    assert_eq!(logs.len(), 1);
+    let name = logs[0].file_name().into_string().expect("utf-8 name");
+    assert!(
+        name.starts_with("audit-verify-") && name.ends_with(".log"),
+        "{name}"
+    );
+    let text = std::fs::read_to_string(logs[0].path()).expect("log file");
+    assert!(text.contains("[succeeded] audit log intact"), "{text}");
     // Task start and finish are audited.
     let actions: Vec<String> = h
         .state()

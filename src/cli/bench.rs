@@ -78,6 +78,7 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<ExitCode> {
         "tray_frame_ms_p95": ms(frames.p95),
         "tray_frame_ms_max": ms(frames.max),
         "frames": args.frames,
+        "tray_shapes_per_frame": frames.shapes,
     });
     if cli.json {
         cli.print_json(&result)?;
@@ -94,12 +95,13 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<ExitCode> {
             buf.size_bytes() as f64 / 1048576.0
         );
         println!(
-            "tray frame CPU, {} lines:  median {:.3} ms, p95 {:.3} ms, max {:.3} ms ({} frames)",
+            "tray frame CPU, {} lines:  median {:.3} ms, p95 {:.3} ms, max {:.3} ms ({} frames, {} shapes each)",
             args.lines,
             ms(frames.median),
             ms(frames.p95),
             ms(frames.max),
-            args.frames
+            args.frames,
+            frames.shapes
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc;
+use std::time::Duration;
 
 use tokio::sync::broadcast;
 
@@ -14,7 +15,7 @@ use super::widgets::toasts::{ToastKind, Toasts};
 use super::{audit, checklist, overview, placeholder, settings, theme, tray};
 use crate::audit::{AuditEntry, Verified};
 use crate::runbook::{Checklist, Runbook};
-use crate::runner::{Runner, TaskEvent, TaskId, TaskSpec, TaskState};
+use crate::runner::{Runner, TaskEvent, TaskId, TaskState};
 use crate::workspace::{self, Origin, Release, Workspace};
 
 /// Navigation targets.
@@ -362,16 +363,13 @@ impl ConsoleApp {
     fn start_audit_verify(&mut self) {
         let Some(data) = &self.data else { return };
         let ws = data.ws.clone();
-        let mut spec = TaskSpec::new(
+        let release = data.current.as_ref().map(|c| &c.release);
+        let spec = ws.task_spec(
             "audit-verify",
             "audit.verify",
-            std::time::Duration::from_secs(600),
+            release,
+            Duration::from_secs(600),
         );
-        spec.redactor = ws.redactor();
-        if let Some(c) = &data.current {
-            spec.release = Some(c.release.version.to_string());
-            spec.log_file = Some(ws.logs_dir(&c.release.version).join("audit-verify.log"));
-        }
         let started = self.runner.start(spec, move |ctx| async move {
             ctx.log_line(&format!(
                 "checking the hash chain of {}",
@@ -578,7 +576,7 @@ impl ConsoleApp {
         }
         if self.pending > 0 || self.runner.tasks().iter().any(|t| !t.state.is_finished()) {
             // Elapsed timers tick while something runs.
-            ctx.request_repaint_after(std::time::Duration::from_millis(250));
+            ctx.request_repaint_after(Duration::from_millis(250));
         }
     }
 }

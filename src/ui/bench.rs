@@ -12,6 +12,8 @@ pub struct FrameStats {
     pub median: Duration,
     pub p95: Duration,
     pub max: Duration,
+    /// Shapes painted in the last frame (proof that the visible rows were laid out).
+    pub shapes: usize,
 }
 
 /// Times `frames` egui frames (layout + tessellation, no GPU) of the tray showing a running
@@ -45,6 +47,7 @@ pub fn tray_frame_times(lines: u64, frames: usize) -> FrameStats {
     let mut tray = TrayUi::default();
     let mut commands = Vec::new();
     let mut times = Vec::with_capacity(frames);
+    let mut shapes = 0;
     let input = || egui::RawInput {
         screen_rect: Some(egui::Rect::from_min_size(
             egui::Pos2::ZERO,
@@ -62,6 +65,7 @@ pub fn tray_frame_times(lines: u64, frames: usize) -> FrameStats {
         }
         let start = Instant::now();
         let out = ctx.run_ui(input(), |ui| tray.ui(ui, &tasks, &mut commands));
+        shapes = out.shapes.len();
         let _ = ctx.tessellate(out.shapes, out.pixels_per_point);
         times.push(start.elapsed());
     }
@@ -76,5 +80,6 @@ pub fn tray_frame_times(lines: u64, frames: usize) -> FrameStats {
         median: at(0.5),
         p95: at(0.95),
         max: times.last().copied().unwrap_or_default(),
+        shapes,
     }
 }

@@ -72,11 +72,7 @@ impl SettingsUi {
                 for s in data.ws.config().secret_sources() {
                     ui.label(&s.purpose);
                     ui.label(theme::mono(&s.env_var));
-                    ui.label(if s.in_use {
-                        "yes"
-                    } else {
-                        "not with the local provider"
-                    });
+                    ui.label(&s.needed_for);
                     if std::env::var_os(&s.env_var).is_some() {
                         theme::badge(ui, "SET", theme::OK);
                     } else if s.in_use {

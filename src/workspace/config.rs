@@ -169,8 +169,10 @@ pub struct SecretSource {
     pub purpose: String,
     /// The environment variable that holds it.
     pub env_var: String,
-    /// Whether the provider that needs it is the one configured.
+    /// Whether a configured provider needs it now (a missing value is then a problem).
     pub in_use: bool,
+    /// When it is needed, for people: "now: provider statuspage", "building and signing".
+    pub needed_for: String,
 }
 
 /// A configuration that could not be read or is invalid.
@@ -289,22 +291,37 @@ impl Config {
 
     /// Every secret the workspace knows about, by environment variable name.
     pub fn secret_sources(&self) -> Vec<SecretSource> {
+        let provider = |in_use: bool, name: &str| {
+            if in_use {
+                format!("now: provider {name}")
+            } else {
+                "not with the local provider".to_owned()
+            }
+        };
+        let status_in_use = self.status_page.provider != StatusPageProvider::Local;
+        let flags_in_use = self.flags.provider != FlagsProvider::Local;
         let mut out = vec![
             SecretSource {
                 purpose: "Status page API key".to_owned(),
                 env_var: self.status_page.api_key_env.clone(),
-                in_use: self.status_page.provider != StatusPageProvider::Local,
+                in_use: status_in_use,
+                needed_for: provider(status_in_use, "statuspage"),
             },
             SecretSource {
                 purpose: "Feature flag provider token".to_owned(),
                 env_var: self.flags.token_env.clone(),
-                in_use: self.flags.provider != FlagsProvider::Local,
+                in_use: flags_in_use,
+                needed_for: provider(
+                    flags_in_use,
+                    &format!("{:?}", self.flags.provider).to_lowercase(),
+                ),
             },
         ];
         out.extend(self.secret_env.iter().map(|name| SecretSource {
             purpose: "Build and signing secret".to_owned(),
             env_var: name.clone(),
-            in_use: true,
+            in_use: false,
+            needed_for: "building and signing installers".to_owned(),
         }));
         out
     }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::{AuditError, AuditLog, NewEntry};
 use crate::runbook::{Checklist, Runbook, RunbookError};
-use crate::runner::{Redactor, TaskHook, TaskInfo, TaskState};
+use crate::runner::{Redactor, TaskHook, TaskInfo, TaskSpec, TaskState};
 
 pub use self::atomic::StateError;
 pub use self::config::{CONFIG_FILE, Config, ConfigError};
@@ -483,10 +483,42 @@ impl Workspace {
         Ok(ticked)
     }
 
+    /// A task spec for work on `release`: its log goes to `releases/<v>/logs/<name>-<time>.log`
+    /// and every secret the workspace knows is redacted from it.
+    pub fn task_spec(
+        &self,
+        name: &str,
+        kind: &str,
+        release: Option<&Release>,
+        timeout: std::time::Duration,
+    ) -> TaskSpec {
+        let mut spec = TaskSpec::new(name, kind, timeout);
+        spec.redactor = self.redactor();
+        if let Some(r) = release {
+            spec.release = Some(r.version.to_string());
+            let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ");
+            let file = format!("{}-{stamp}.log", sanitize_file_name(name));
+            spec.log_file = Some(self.logs_dir(&r.version).join(file));
+        }
+        spec
+    }
+
     /// A hook that audits every task start and end and auto-ticks checklist items.
     pub fn task_hook(&self) -> Arc<dyn TaskHook> {
         Arc::new(WorkspaceHook { ws: self.clone() })
     }
+}
+
+fn sanitize_file_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 fn known_versions(all: &[Release]) -> String {
