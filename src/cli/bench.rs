@@ -27,7 +27,11 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<ExitCode> {
     }
     // 1. A real child printing N lines through a pipe into a task's log buffer.
     let runner = Runner::new(cli.handle.clone(), 2);
-    let spec = TaskSpec::new("bench-ingest", "bench", Duration::from_secs(300));
+    // Like a real task: redaction on, and the full log written to disk.
+    let log_dir = tempfile::tempdir()?;
+    let mut spec = TaskSpec::new("bench-ingest", "bench", Duration::from_secs(300));
+    spec.log_file = Some(log_dir.path().join("bench-ingest.log"));
+    spec.redactor = crate::runner::Redactor::new(["not-in-the-output-secret".to_owned()]);
     let script = format!("yes '{SAMPLE_LINE}' | head -n {}", args.lines);
     let started = Instant::now();
     let id = runner.start(spec, move |ctx| async move {
