@@ -299,3 +299,53 @@ fn help_lists_every_command() {
         assert!(help.contains(cmd), "{help}");
     }
 }
+
+#[test]
+fn without_a_workspace_the_demo_is_unpacked_into_the_data_dir_once() {
+    let home = tempfile::tempdir().expect("home");
+    let cwd = tempfile::tempdir().expect("cwd");
+    let demo = |args: &[&str]| {
+        bin()
+            .args(args)
+            .current_dir(cwd.path())
+            .env("HOME", home.path())
+            .env("XDG_DATA_HOME", home.path().join("data"))
+            .output()
+            .expect("run")
+    };
+    let o = demo(&["release", "list"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("note: using the demo workspace at"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stdout(&o).starts_with("0.1.0"), "{}", stdout(&o));
+    let root = home.path().join("data/release-console/demo-workspace");
+    let config = std::fs::read_to_string(root.join("release-console.toml")).expect("demo config");
+    assert!(config.contains("name = \"WireTuner\""));
+    assert!(config.contains("provider = \"local\""));
+
+    // A second run reuses it (and what was done in it).
+    assert!(
+        demo(&["checklist", "tick", "pre.review-flags"])
+            .status
+            .success()
+    );
+    let o = demo(&["--json", "release", "show"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["phases"][0]["done"], 1);
+    // A workspace in the current directory wins over the demo.
+    assert!(
+        bin()
+            .arg("init")
+            .arg(cwd.path())
+            .output()
+            .expect("init")
+            .status
+            .success()
+    );
+    let o = demo(&["release", "list"]);
+    assert!(!stderr(&o).contains("demo"), "{}", stderr(&o));
+    assert!(stdout(&o).contains("no releases yet"), "{}", stdout(&o));
+}

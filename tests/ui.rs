@@ -303,6 +303,28 @@ fn the_tray_searches_a_live_log_and_cancels_a_running_task() {
     assert!(h.query_by_label("step 0").is_none());
     assert!(h.query_by_label("following").is_some());
 
+    // Scrolling up stops following; "Jump to end" brings the tail back.
+    let log_area = h.get_by_label("READY").rect().center();
+    h.hover_at(log_area);
+    h.event(egui::Event::MouseWheel {
+        unit: egui::MouseWheelUnit::Point,
+        delta: egui::vec2(0.0, 400.0),
+        phase: egui::TouchPhase::Move,
+        source: egui::MouseWheelSource::Wheel,
+        modifiers: egui::Modifiers::NONE,
+    });
+    h.step();
+    h.step();
+    assert!(
+        h.query_by_label("READY").is_none(),
+        "scrolled away from the tail"
+    );
+    assert!(!h.state().tray.following);
+    click(&mut h, "Jump to end");
+    h.step();
+    assert!(h.query_by_label("READY").is_some());
+    assert!(h.state().tray.following);
+
     click(&mut h, "Search log");
     h.get_by_label("Search log").type_text("step 29");
     h.step();

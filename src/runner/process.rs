@@ -109,10 +109,11 @@ pub async fn run(ctx: &TaskContext, spec: &ProcessSpec) -> Result<(), TaskError>
             if let Some(pgid) = pgid {
                 let _ = killpg(pgid, Signal::SIGTERM);
             }
-            if tokio::time::timeout(KILL_GRACE, child.wait()).await.is_err() {
-                drop(guard);
-                let _ = child.wait().await;
-            }
+            let _ = tokio::time::timeout(KILL_GRACE, child.wait()).await;
+            // Whatever is still running after the grace period (the leader, or children that
+            // ignore SIGTERM) is killed with the group.
+            drop(guard);
+            let _ = child.wait().await;
             finish_readers(readers).await;
             return Err(TaskError::Cancelled);
         }

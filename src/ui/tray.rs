@@ -299,7 +299,9 @@ impl TrayUi {
             .auto_shrink(false)
             .stick_to_bottom(true);
         if self.jump_to_end {
-            area = area.vertical_scroll_offset(f32::MAX);
+            // The content height, not f32::MAX: show_rows turns the offset into row numbers.
+            let content_height = rows as f32 * (row_height + ui.spacing().item_spacing.y);
+            area = area.vertical_scroll_offset(content_height);
             self.jump_to_end = false;
         }
         let matches = &self.search.matches;
