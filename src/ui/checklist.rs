@@ -1,7 +1,7 @@
 //! The Checklist panel: phases with progress, items to tick with who/when/note.
 
 use super::app::{Command, Loaded};
-use super::theme;
+use super::{theme, widgets};
 
 /// Checklist panel state.
 #[derive(Debug, Default)]
@@ -45,17 +45,8 @@ impl ChecklistUi {
                         ui.label(theme::muted(&phase.when));
                     }
                 });
-                let color = if progress.is_complete() {
-                    theme::OK
-                } else {
-                    theme::INFO
-                };
-                ui.add(
-                    egui::ProgressBar::new(progress.fraction())
-                        .text(format!("{} of {} done", progress.done, progress.total))
-                        .fill(color.gamma_multiply(0.6))
-                        .desired_width(320.0),
-                );
+                let text = format!("{} of {} done", progress.done, progress.total);
+                widgets::progress_bar(ui, progress, text, 320.0);
                 for item in &phase.items {
                     let state = view.checklist.items.get(&item.id);
                     let done = state.is_some_and(|s| s.done);

@@ -2,7 +2,7 @@
 //! publishing, and creating releases.
 
 use super::app::{Command, Loaded, Tab};
-use super::theme;
+use super::{theme, widgets};
 use crate::runner::Runner;
 use crate::workspace::ReleaseKind;
 
@@ -47,17 +47,8 @@ impl OverviewUi {
                         for phase in &view.runbook.phases {
                             let p = view.checklist.progress(phase);
                             ui.label(&phase.title);
-                            let color = if p.is_complete() {
-                                theme::OK
-                            } else {
-                                theme::INFO
-                            };
-                            ui.add(
-                                egui::ProgressBar::new(p.fraction())
-                                    .text(format!("{} / {}", p.done, p.total))
-                                    .fill(color.gamma_multiply(0.6))
-                                    .desired_width(260.0),
-                            );
+                            let text = format!("{} / {}", p.done, p.total);
+                            widgets::progress_bar(ui, p, text, 260.0);
                             ui.end_row();
                         }
                     });

@@ -159,14 +159,7 @@ pub fn ensure_demo() -> Result<PathBuf, WorkspaceError> {
 
 /// Writes the demo workspace (WireTuner, local providers, release 0.1.0) into `root`.
 pub fn unpack_demo(root: &Path) -> Result<Workspace, WorkspaceError> {
-    atomic::write_atomic(&root.join(CONFIG_FILE), DEMO_CONFIG.as_bytes())?;
-    let ws = Workspace::open(root)?;
-    ws.record(
-        "workspace.init",
-        &root.display().to_string(),
-        serde_json::Value::Null,
-        serde_json::json!({"demo": true}),
-    )?;
+    let ws = Workspace::create(root, DEMO_CONFIG, serde_json::json!({"demo": true}))?;
     ws.create_release(DEMO_RELEASE, None)?;
     Ok(ws)
 }
@@ -188,12 +181,23 @@ impl Workspace {
 
     /// Creates a new workspace for `product` in `root` (which may exist but must not hold one).
     pub fn init(root: &Path, product: &str) -> Result<Self, WorkspaceError> {
+        let config = Config::new_for_product(product).to_toml();
+        Self::create(root, &config, serde_json::json!({"product": product}))
+    }
+
+    /// Writes `config_text` as the configuration of a new workspace and records it.
+    fn create(
+        root: &Path,
+        config_text: &str,
+        details: serde_json::Value,
+    ) -> Result<Self, WorkspaceError> {
         let config_path = root.join(CONFIG_FILE);
         if config_path.exists() {
             return Err(WorkspaceError::AlreadyExists(root.to_owned()));
         }
-        let config = Config::new_for_product(product);
-        atomic::write_atomic(&config_path, config.to_toml().as_bytes())?;
+        // Validate before anything is written.
+        Config::parse(config_text, &config_path)?;
+        atomic::write_atomic(&config_path, config_text.as_bytes())?;
         let releases = root.join("releases");
         std::fs::create_dir_all(&releases).map_err(|source| WorkspaceError::Io {
             path: releases,
@@ -205,7 +209,7 @@ impl Workspace {
             "workspace.init",
             &root.display().to_string(),
             serde_json::Value::Null,
-            serde_json::json!({"product": product}),
+            details,
         )?;
         Ok(ws)
     }
