@@ -8,6 +8,7 @@ pub mod cli;
 pub mod runbook;
 pub mod runner;
 pub mod ui;
+pub mod verify;
 pub mod workspace;
 
 /// Lower-case hex of a byte slice (SHA-256 digests, fingerprints).

@@ -5,6 +5,7 @@ mod audit;
 mod bench;
 mod checklist;
 mod release;
+pub mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -53,7 +54,9 @@ pub enum Command {
     /// List and verify the tamper-evident audit log.
     #[command(subcommand)]
     Audit(audit::AuditCmd),
-    /// Measure the hot paths: log ingest and task-tray frame time.
+    /// Verify artifacts: SHA-256 against SHA256SUMS and signatures against the pinned identity.
+    Verify(verify::VerifyArgs),
+    /// Measure the hot paths: log ingest, task-tray frame time, hashing.
     Bench(bench::BenchArgs),
 }
 
@@ -107,6 +110,7 @@ pub fn run(args: Args, handle: tokio::runtime::Handle) -> anyhow::Result<ExitCod
         Command::Release(cmd) => release::run(&cli, cmd),
         Command::Checklist(cmd) => checklist::run(&cli, cmd),
         Command::Audit(cmd) => audit::run(&cli, cmd),
+        Command::Verify(verify_args) => verify::run(&cli, verify_args),
         Command::Bench(bench_args) => bench::run(&cli, &bench_args),
     }
 }

@@ -30,6 +30,22 @@ pub struct Config {
     pub flags: FlagsConfig,
     #[serde(default)]
     pub kpi: KpiConfig,
+    #[serde(default)]
+    pub signing: SigningConfig,
+}
+
+/// `[signing]`: the identities releases must be signed with.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SigningConfig {
+    /// Subject common name of the Windows code-signing certificate.
+    pub windows_publisher: String,
+    /// Optional SHA-256 fingerprint pin of that certificate.
+    pub windows_cert_sha256: String,
+    /// Apple Developer Team ID.
+    pub apple_team_id: String,
+    /// Trust anchor (PEM), relative to the workspace; empty means the system store.
+    pub ca_file: String,
 }
 
 /// The product being released.
@@ -212,6 +228,7 @@ impl Config {
             status_page: StatusPageConfig::default(),
             flags: FlagsConfig::default(),
             kpi: KpiConfig::default(),
+            signing: SigningConfig::default(),
         }
     }
 

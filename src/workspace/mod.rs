@@ -487,6 +487,23 @@ impl Workspace {
         Ok(ticked)
     }
 
+    /// The signing identity releases must carry, from `[signing]`.
+    pub fn expected_identity(&self) -> crate::verify::Expected {
+        let s = &self.config.signing;
+        let non_empty = |v: &str| (!v.trim().is_empty()).then(|| v.trim().to_owned());
+        crate::verify::Expected {
+            windows_publisher: non_empty(&s.windows_publisher),
+            windows_cert_sha256: non_empty(&s.windows_cert_sha256),
+            apple_team_id: non_empty(&s.apple_team_id),
+            ca_file: non_empty(&s.ca_file).map(|f| self.root.join(f)),
+        }
+    }
+
+    /// Where a release's artifacts are collected.
+    pub fn artifacts_dir(&self, version: &semver::Version) -> PathBuf {
+        self.release_dir(version).join("artifacts")
+    }
+
     /// A task spec for work on `release`: its log goes to `releases/<v>/logs/<name>-<time>.log`
     /// and every secret the workspace knows is redacted from it.
     pub fn task_spec(

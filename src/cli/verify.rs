@@ -1,0 +1,185 @@
+//! `verify PATH...`: checksums and signatures, exit 0 only when everything is green.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use super::{Cli, EXIT_CHECK_FAILED};
+use crate::runner::{Runner, TaskEvent, TaskState};
+use crate::verify::{self, Overall, Report};
+use crate::workspace::{self, Origin, Workspace};
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// Artifacts: files or folders.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// The SHA256SUMS to check against (default: SHA256SUMS in the folder given).
+    #[arg(long, value_name = "FILE")]
+    pub sums: Option<PathBuf>,
+    /// Write a SHA256SUMS of the artifacts to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub write_sums: Option<PathBuf>,
+    /// Write NAME.sha256 next to each artifact.
+    #[arg(long)]
+    pub write_per_file: bool,
+    /// Expected Windows publisher (certificate subject CN); overrides [signing].
+    #[arg(long, value_name = "SUBJECT")]
+    pub expect_publisher: Option<String>,
+    /// Expected Apple Team ID; overrides [signing].
+    #[arg(long, value_name = "ID")]
+    pub expect_team_id: Option<String>,
+    /// Trust anchor (PEM); overrides [signing] ca_file (default: the system store).
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// The release whose checklist a pass ticks (default: the newest).
+    #[arg(long)]
+    pub release: Option<String>,
+    /// Hashing threads (default: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+}
+
+pub fn run(cli: &Cli, args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    // A workspace found on purpose brings its [signing] identity, audit log and checklist; the
+    // demo workspace never stands in for a real one here.
+    let ws = match workspace::resolve(cli.workspace_flag.as_deref()) {
+        Ok((root, origin)) if origin != Origin::Demo => Some(Workspace::open(&root)?),
+        _ => None,
+    };
+    let mut expected = ws.as_ref().map(Workspace::expected_identity).unwrap_or_default();
+    if let Some(p) = args.expect_publisher {
+        expected.windows_publisher = Some(p);
+    }
+    if let Some(t) = args.expect_team_id {
+        expected.apple_team_id = Some(t);
+    }
+    if let Some(ca) = args.ca_file {
+        expected.ca_file = Some(ca);
+    }
+    let opts = verify::Options {
+        paths: args.paths,
+        sums: args.sums,
+        write_sums: args.write_sums,
+        write_per_file: args.write_per_file,
+        expected,
+        threads: args.threads,
+    };
+
+    let runner = Runner::new(cli.handle.clone(), 1);
+    let release = match &ws {
+        Some(w) => w.release(args.release.as_deref()).ok(),
+        None => None,
+    };
+    let spec = match &ws {
+        Some(w) => {
+            runner.set_hook(Some(w.task_hook()));
+            w.task_spec("verify", "verify", release.as_ref(), Duration::from_secs(3600))
+        }
+        None => crate::runner::TaskSpec::new("verify", "verify", Duration::from_secs(3600)),
+    };
+    let mut events = runner.subscribe();
+    let report_slot = std::sync::Arc::new(std::sync::Mutex::new(None::<Report>));
+    let slot = report_slot.clone();
+    let audit_ws = ws.clone();
+    let id = runner.start(spec, move |ctx| async move { run_task(ctx, opts, slot, audit_ws).await })?;
+
+    let json = cli.json;
+    let final_state = cli.handle.block_on(async {
+        let mut last_step = String::new();
+        loop {
+            match events.recv().await {
+                Ok(TaskEvent::Progress { step: Some(step), fraction, .. }) if !json && step != last_step => {
+                    if !step.starts_with("hashing") || fraction >= 0.9 || last_step.is_empty() {
+                        eprintln!("  {step}");
+                    }
+                    last_step = step;
+                }
+                Ok(TaskEvent::Finished { info, state, message }) if info.id == id => break (state, message),
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break (TaskState::Failed, "runner stopped".into()),
+                _ => {}
+            }
+        }
+    });
+    let report = report_slot.lock().ok().and_then(|mut r| r.take());
+    let Some(report) = report else {
+        anyhow::bail!("verification did not complete: {}", final_state.1);
+    };
+    if cli.json {
+        cli.print_json(&report)?;
+    } else {
+        print_report(&report);
+    }
+    Ok(if report.overall == Overall::Pass { ExitCode::SUCCESS } else { ExitCode::from(EXIT_CHECK_FAILED) })
+}
+
+/// The verify task: runs the verification, logs each verdict, audits the report. Succeeds only
+/// when the overall verdict is green, so a pass ticks the checklist item that asks for it.
+pub async fn run_task(
+    ctx: crate::runner::TaskContext,
+    opts: verify::Options,
+    slot: std::sync::Arc<std::sync::Mutex<Option<Report>>>,
+    ws: Option<Workspace>,
+) -> crate::runner::TaskResult {
+    let progress_ctx = ctx.clone();
+    let report = verify::run(
+        opts,
+        move |p| progress_ctx.set_progress(p.fraction, Some(&p.step)),
+        ctx.cancel_token().clone(),
+    )
+    .await
+    .map_err(|e| match e {
+        verify::VerifyError::Cancelled => crate::runner::TaskError::Cancelled,
+        e => crate::runner::TaskError::Failed(e.to_string()),
+    })?;
+    for a in &report.artifacts {
+        ctx.log_line(&format!("{}: checksum {}, signature {}: {}", a.path, a.checksum.as_str(), a.signature.as_str(), a.detail));
+    }
+    for b in &report.bad_lines {
+        ctx.log_line(&format!("SHA256SUMS line {}: {}", b.line, b.reason));
+    }
+    if let Some(ws) = ws {
+        let after = serde_json::json!({
+            "overall": report.overall,
+            "artifacts": report.artifacts.iter().map(|a| serde_json::json!({
+                "path": a.path, "sha256": a.sha256, "checksum": a.checksum, "signature": a.signature,
+            })).collect::<Vec<_>>(),
+            "bad_lines": report.bad_lines.len(),
+        });
+        let target = report.sums_file.as_ref().map_or_else(|| "artifacts".to_owned(), |s| s.display().to_string());
+        tokio::task::spawn_blocking(move || ws.record("verify.report", &target, serde_json::Value::Null, after))
+            .await
+            .map_err(|e| crate::runner::TaskError::Failed(e.to_string()))?
+            .map_err(|e| crate::runner::TaskError::Failed(format!("cannot audit the report: {e}")))?;
+    }
+    let summary = report.summary();
+    let pass = report.overall == Overall::Pass;
+    if let Ok(mut s) = slot.lock() {
+        *s = Some(report);
+    }
+    if pass {
+        Ok(format!("PASS: {summary}"))
+    } else {
+        Err(crate::runner::TaskError::Failed(format!("FAIL: {summary}")))
+    }
+}
+
+fn print_report(report: &Report) {
+    for a in &report.artifacts {
+        let mark = if a.is_green() { "ok  " } else { "FAIL" };
+        println!("{mark} {:<40} checksum {:<9} signature {:<17} {}", a.path, a.checksum.as_str(), a.signature.as_str(), a.detail);
+        if let (Some(want), Some(got)) = (&a.expected_sha256, &a.sha256)
+            && want != got
+        {
+            println!("     expected {want}\n     actual   {got}");
+        }
+    }
+    for b in &report.bad_lines {
+        println!("FAIL SHA256SUMS line {}: {} ({:?})", b.line, b.reason, b.text);
+    }
+    for w in &report.written {
+        println!("wrote {}", w.display());
+    }
+    let verdict = if report.overall == Overall::Pass { "PASS" } else { "FAIL" };
+    println!("{verdict}: {}", report.summary());
+}

@@ -1,0 +1,411 @@
+//! Verify: SHA-256 of every artifact against SHA256SUMS, and signatures pinned to the expected
+//! identity, as one report with a green/red overall verdict.
+
+pub mod hash;
+pub mod signature;
+pub mod sums;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+pub use self::signature::{Expected, Signer, Verdict as SignatureVerdict};
+pub use self::sums::BadLine;
+
+/// What to verify.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Files and folders (folders are walked; sums and signature files are skipped).
+    pub paths: Vec<PathBuf>,
+    /// The sums file; default: `SHA256SUMS` in the single folder given.
+    pub sums: Option<PathBuf>,
+    /// Also write a sums file of what was hashed.
+    pub write_sums: Option<PathBuf>,
+    /// Also write `NAME.sha256` next to each artifact.
+    pub write_per_file: bool,
+    pub expected: Expected,
+    pub threads: usize,
+}
+
+/// Checksum verdicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChecksumVerdict {
+    Ok,
+    Mismatch,
+    /// Listed in the sums file, not on disk.
+    Missing,
+    /// On disk, not listed.
+    Unlisted,
+    /// No sums file to check against.
+    NotListedNoSums,
+}
+
+impl ChecksumVerdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChecksumVerdict::Ok => "ok",
+            ChecksumVerdict::Mismatch => "mismatch",
+            ChecksumVerdict::Missing => "missing",
+            ChecksumVerdict::Unlisted => "unlisted",
+            ChecksumVerdict::NotListedNoSums => "not_listed_no_sums",
+        }
+    }
+}
+
+/// The verdicts for one artifact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Artifact {
+    /// Name relative to the sums file's folder (or the folder given).
+    pub path: String,
+    #[serde(skip)]
+    pub disk_path: PathBuf,
+    pub size_bytes: u64,
+    pub sha256: Option<String>,
+    pub checksum: ChecksumVerdict,
+    pub expected_sha256: Option<String>,
+    pub signature: SignatureVerdict,
+    pub signer: Option<Signer>,
+    pub detail: String,
+    #[serde(skip)]
+    pub raw_output: String,
+}
+
+impl Artifact {
+    pub fn is_green(&self) -> bool {
+        self.checksum == ChecksumVerdict::Ok && self.signature.is_acceptable()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Overall {
+    Pass,
+    Fail,
+}
+
+/// The whole verification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub overall: Overall,
+    pub artifacts: Vec<Artifact>,
+    pub bad_lines: Vec<BadLine>,
+    pub sums_file: Option<PathBuf>,
+    pub expected: Expected,
+    /// Files written on request (sums, per-file `.sha256`).
+    pub written: Vec<PathBuf>,
+}
+
+/// Why verification could not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("nothing to verify: no files in {0}")]
+    Empty(String),
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// Progress: bytes hashed of all bytes, and what is happening.
+#[derive(Debug, Clone)]
+pub struct ProgressUpdate {
+    pub fraction: f32,
+    pub step: String,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> VerifyError + '_ {
+    move |source| VerifyError::Io { path: path.to_owned(), source }
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), VerifyError> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir).map_err(io_err(dir))?.flatten().collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = e.file_name();
+        if name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = e.path();
+        let ft = e.file_type().map_err(io_err(&path))?;
+        if ft.is_dir() {
+            walk(&path, out)?;
+        } else if ft.is_file() {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn relative_name(path: &Path, base: &Path) -> String {
+    let rel = path.strip_prefix(base).unwrap_or_else(|_| Path::new(path.file_name().unwrap_or(path.as_os_str())));
+    rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+}
+
+/// Runs the verification. Hashing runs on blocking threads; `progress` is called a few times
+/// a second; `cancel` stops it between reads.
+pub async fn run(
+    opts: Options,
+    progress: impl Fn(ProgressUpdate) + Send + Sync + 'static,
+    cancel: CancellationToken,
+) -> Result<Report, VerifyError> {
+    // 1. What is on disk.
+    let mut files = Vec::new();
+    let mut base: Option<PathBuf> = None;
+    for p in &opts.paths {
+        let meta = std::fs::metadata(p).map_err(io_err(p))?;
+        if meta.is_dir() {
+            base.get_or_insert_with(|| p.clone());
+            walk(p, &mut files)?;
+        } else {
+            base.get_or_insert_with(|| p.parent().map(Path::to_owned).unwrap_or_default());
+            files.push(p.clone());
+        }
+    }
+    let sums_path = opts.sums.clone().or_else(|| {
+        let dirs: Vec<&PathBuf> = opts.paths.iter().filter(|p| p.is_dir()).collect();
+        match dirs.as_slice() {
+            [dir] if dir.join(sums::SUMS_FILE).is_file() => Some(dir.join(sums::SUMS_FILE)),
+            _ => None,
+        }
+    });
+    let base = sums_path
+        .as_ref()
+        .and_then(|s| s.parent().map(Path::to_owned))
+        .or(base)
+        .unwrap_or_default();
+    files.retain(|f| !sums::is_sums_or_signature(&relative_name(f, &base)));
+    files.sort();
+    files.dedup();
+
+    // 2. What was expected.
+    let parsed = match &sums_path {
+        Some(p) => Some(sums::read(p).map_err(io_err(p))?),
+        None => None,
+    };
+    let mut names: Vec<String> = files.iter().map(|f| relative_name(f, &base)).collect();
+    let mut missing = Vec::new();
+    if let Some(parsed) = &parsed {
+        for entry in &parsed.entries {
+            if names.contains(&entry.name) {
+                continue;
+            }
+            let on_disk = base.join(&entry.name);
+            if on_disk.is_file() {
+                names.push(entry.name.clone());
+                files.push(on_disk);
+            } else {
+                missing.push(entry.clone());
+            }
+        }
+    }
+    if files.is_empty() && missing.is_empty() {
+        return Err(VerifyError::Empty(
+            opts.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+        ));
+    }
+
+    // 3. Hash everything, in parallel, with progress.
+    let sizes: Vec<u64> = files.iter().map(|f| std::fs::metadata(f).map_or(0, |m| m.len())).collect();
+    let total: u64 = sizes.iter().sum::<u64>().max(1);
+    let done: Arc<Vec<AtomicU64>> = Arc::new(files.iter().map(|_| AtomicU64::new(0)).collect());
+    let progress = Arc::new(progress);
+    let hashing = {
+        let (files, done, cancel) = (files.clone(), done.clone(), cancel.clone());
+        let threads = if opts.threads == 0 {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        } else {
+            opts.threads
+        };
+        tokio::task::spawn_blocking(move || hash::hash_files(&files, threads, &done, &cancel))
+    };
+    let ticker = {
+        let (done, progress) = (done.clone(), progress.clone());
+        let count = files.len();
+        tokio::spawn(async move {
+            loop {
+                let bytes: u64 = done.iter().map(|d| d.load(Ordering::Relaxed)).sum();
+                progress(ProgressUpdate {
+                    fraction: bytes as f32 / total as f32 * 0.9,
+                    step: format!("hashing {count} files ({} of {})", human_bytes(bytes), human_bytes(total)),
+                });
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+    };
+    let hashes = hashing.await.map_err(|_| VerifyError::Cancelled);
+    ticker.abort();
+    let hashes = hashes?;
+    if cancel.is_cancelled() {
+        return Err(VerifyError::Cancelled);
+    }
+
+    // 4. Checksums and signatures per artifact.
+    let by_name = parsed.as_ref().map(|p| p.by_name());
+    let mut artifacts = Vec::new();
+    for (i, file) in files.iter().enumerate() {
+        progress(ProgressUpdate {
+            fraction: 0.9 + 0.1 * i as f32 / files.len() as f32,
+            step: format!("checking the signature of {}", names[i]),
+        });
+        let (sha256, hash_detail) = match &hashes[i] {
+            Ok(h) => (Some(crate::hex(h)), None),
+            Err(hash::HashError::Cancelled) => return Err(VerifyError::Cancelled),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        let expected_entry = by_name.as_ref().and_then(|m| m.get(names[i].as_str()));
+        let checksum = match (&by_name, expected_entry, &sha256) {
+            (None, _, _) => ChecksumVerdict::NotListedNoSums,
+            (Some(_), None, _) => ChecksumVerdict::Unlisted,
+            (Some(_), Some(e), Some(h)) if e.sha256 == *h => ChecksumVerdict::Ok,
+            (Some(_), Some(_), _) => ChecksumVerdict::Mismatch,
+        };
+        let sig = if cancel.is_cancelled() {
+            return Err(VerifyError::Cancelled);
+        } else {
+            signature::verify(file, &opts.expected).await
+        };
+        let mut detail = match checksum {
+            ChecksumVerdict::Ok => "checksum ok".to_owned(),
+            ChecksumVerdict::Mismatch => "checksum MISMATCH: the bytes differ from SHA256SUMS".to_owned(),
+            ChecksumVerdict::Unlisted => "not listed in SHA256SUMS".to_owned(),
+            ChecksumVerdict::NotListedNoSums => "no SHA256SUMS to check against".to_owned(),
+            ChecksumVerdict::Missing => String::new(),
+        };
+        if let Some(e) = hash_detail {
+            detail = format!("cannot hash: {e}");
+        }
+        detail = format!("{detail}; {}", sig.detail);
+        artifacts.push(Artifact {
+            path: names[i].clone(),
+            disk_path: file.clone(),
+            size_bytes: sizes[i],
+            sha256,
+            checksum,
+            expected_sha256: expected_entry.map(|e| e.sha256.clone()),
+            signature: sig.verdict,
+            signer: sig.signer,
+            detail,
+            raw_output: sig.raw_output,
+        });
+    }
+    for m in missing {
+        artifacts.push(Artifact {
+            path: m.name.clone(),
+            disk_path: base.join(&m.name),
+            size_bytes: 0,
+            sha256: None,
+            checksum: ChecksumVerdict::Missing,
+            expected_sha256: Some(m.sha256.clone()),
+            signature: SignatureVerdict::NotApplicable,
+            signer: None,
+            detail: format!("listed in SHA256SUMS (line {}) but not on disk", m.line),
+            raw_output: String::new(),
+        });
+    }
+    artifacts.sort_by(|a, b| a.path.cmp(&b.path));
+
+    // 5. Files written on request.
+    let mut written = Vec::new();
+    if let Some(out) = &opts.write_sums {
+        let out_base = out.parent().map(Path::to_owned).unwrap_or_default();
+        let entries: Vec<(String, String)> = artifacts
+            .iter()
+            .filter_map(|a| Some((relative_name(&a.disk_path, &out_base), a.sha256.clone()?)))
+            .collect();
+        crate::workspace::atomic::write_atomic(out, sums::render(&entries).as_bytes())
+            .map_err(|e| VerifyError::Io { path: out.clone(), source: std::io::Error::other(e.to_string()) })?;
+        written.push(out.clone());
+    }
+    if opts.write_per_file {
+        for a in &artifacts {
+            let (Some(h), Some(name)) = (&a.sha256, a.disk_path.file_name()) else { continue };
+            let mut target = a.disk_path.clone().into_os_string();
+            target.push(".sha256");
+            let target = PathBuf::from(target);
+            let line = sums::render(&[(name.to_string_lossy().into_owned(), h.clone())]);
+            crate::workspace::atomic::write_atomic(&target, line.as_bytes())
+                .map_err(|e| VerifyError::Io { path: target.clone(), source: std::io::Error::other(e.to_string()) })?;
+            written.push(target);
+        }
+    }
+
+    let bad_lines = parsed.map(|p| p.bad_lines).unwrap_or_default();
+    let overall = if !artifacts.is_empty() && artifacts.iter().all(Artifact::is_green) && bad_lines.is_empty() {
+        Overall::Pass
+    } else {
+        Overall::Fail
+    };
+    progress(ProgressUpdate { fraction: 1.0, step: "done".into() });
+    Ok(Report { overall, artifacts, bad_lines, sums_file: sums_path, expected: opts.expected, written })
+}
+
+/// `1.2 GiB`, `340 KiB`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[unit]) }
+}
+
+/// Index of the first differing hex digit of two hashes.
+pub fn first_difference(a: &str, b: &str) -> Option<usize> {
+    a.chars().zip(b.chars()).position(|(x, y)| x != y).or((a.len() != b.len()).then(|| a.len().min(b.len())))
+}
+
+impl Report {
+    /// Counts of red and amber artifacts, for summaries.
+    pub fn summary(&self) -> String {
+        let green = self.artifacts.iter().filter(|a| a.is_green()).count();
+        let mut s = format!("{} of {} artifacts green", green, self.artifacts.len());
+        if !self.bad_lines.is_empty() {
+            s.push_str(&format!(", {} bad lines in SHA256SUMS", self.bad_lines.len()));
+        }
+        s
+    }
+
+    /// The report as Markdown, for release notes and tickets.
+    pub fn to_markdown(&self) -> String {
+        let mut md = format!(
+            "# Verification report\n\n**Overall: {}** ({})\n\n",
+            if self.overall == Overall::Pass { "PASS" } else { "FAIL" },
+            self.summary()
+        );
+        if let Some(s) = &self.sums_file {
+            md.push_str(&format!("Checked against `{}`.\n\n", s.display()));
+        }
+        md.push_str("| Artifact | Size | SHA-256 | Checksum | Signature | Signer | Timestamp |\n|---|---|---|---|---|---|---|\n");
+        for a in &self.artifacts {
+            let signer = a.signer.as_ref();
+            md.push_str(&format!(
+                "| {} | {} | `{}` | {} | {} | {} | {} |\n",
+                a.path,
+                human_bytes(a.size_bytes),
+                a.sha256.as_deref().unwrap_or("-"),
+                a.checksum.as_str(),
+                a.signature.as_str(),
+                signer.map_or("-", |s| s.publisher.as_str()),
+                signer.and_then(|s| s.timestamp.as_deref()).unwrap_or("-"),
+            ));
+        }
+        if !self.bad_lines.is_empty() {
+            md.push_str("\n## Bad lines in SHA256SUMS\n\n");
+            for b in &self.bad_lines {
+                md.push_str(&format!("- line {}: {} (`{}`)\n", b.line, b.reason, b.text));
+            }
+        }
+        md.push_str("\n## Details\n\n");
+        for a in &self.artifacts {
+            md.push_str(&format!("- **{}**: {}\n", a.path, a.detail));
+        }
+        md
+    }
+}

@@ -1,0 +1,405 @@
+//! Signature verification: Authenticode (PE and MSI) with `osslsigncode`, parsed into who signed
+//! and whether to trust it; Apple signatures are reported as not verifiable on this host.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// How long one verification tool run may take.
+const TOOL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What kind of signature an artifact carries, by extension (and magic bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// Windows PE: .exe, .dll, .sys, .efi.
+    Pe,
+    Msi,
+    /// macOS: .dmg, .app, .pkg, Mach-O.
+    Apple,
+    /// Nothing to verify (e.g. .tar.gz, .zip).
+    None,
+}
+
+/// Classifies `path` by extension, and by Mach-O magic for files without one.
+pub fn kind_of(path: &Path) -> Kind {
+    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("exe" | "dll" | "sys" | "efi") => Kind::Pe,
+        Some("msi") => Kind::Msi,
+        Some("dmg" | "app" | "pkg" | "dylib") => Kind::Apple,
+        None => {
+            let mut magic = [0u8; 4];
+            let is_macho = std::fs::File::open(path)
+                .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+                .is_ok()
+                && matches!(
+                    u32::from_be_bytes(magic),
+                    0xfeed_face | 0xfeed_facf | 0xcefa_edfe | 0xcffa_edfe | 0xcafe_babe
+                );
+            if is_macho { Kind::Apple } else { Kind::None }
+        }
+        _ => Kind::None,
+    }
+}
+
+/// The identity a release must be signed with (from `[signing]`, overridable on the CLI).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Expected {
+    /// Subject common name of the Windows code-signing certificate.
+    pub windows_publisher: Option<String>,
+    /// Optional SHA-256 fingerprint of that certificate (hex, any case, colons allowed).
+    pub windows_cert_sha256: Option<String>,
+    pub apple_team_id: Option<String>,
+    /// Trust anchor (PEM); `None` means the system store.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// Signature verdicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Valid,
+    Invalid,
+    Unsigned,
+    Untrusted,
+    IdentityMismatch,
+    UnverifiableHere,
+    NotApplicable,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Valid => "valid",
+            Verdict::Invalid => "invalid",
+            Verdict::Unsigned => "unsigned",
+            Verdict::Untrusted => "untrusted",
+            Verdict::IdentityMismatch => "identity_mismatch",
+            Verdict::UnverifiableHere => "unverifiable_here",
+            Verdict::NotApplicable => "not_applicable",
+        }
+    }
+
+    /// Whether this verdict lets the overall verdict be green.
+    pub fn is_acceptable(self) -> bool {
+        matches!(self, Verdict::Valid | Verdict::NotApplicable)
+    }
+}
+
+/// Who signed, as the verification tool reported it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Signer {
+    pub subject: String,
+    /// The subject's common name (the publisher).
+    pub publisher: String,
+    pub issuer: String,
+    pub serial: String,
+    pub cert_sha256: Option<String>,
+    pub signing_time: Option<String>,
+    /// Time from the RFC 3161 / Authenticode countersignature, if any.
+    pub timestamp: Option<String>,
+    pub timestamp_valid: bool,
+    /// Chain subjects from the leaf up, as verified.
+    pub chain: Vec<String>,
+    pub team_id: Option<String>,
+    pub digest_match: bool,
+}
+
+/// The result for one artifact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    pub verdict: Verdict,
+    pub signer: Option<Signer>,
+    /// One line for people: why this verdict.
+    pub detail: String,
+    /// The tools' own output, for the details pane.
+    #[serde(skip)]
+    pub raw_output: String,
+}
+
+impl Outcome {
+    fn new(verdict: Verdict, detail: impl Into<String>) -> Self {
+        Self { verdict, signer: None, detail: detail.into(), raw_output: String::new() }
+    }
+}
+
+/// The CA bundle to trust: the configured file, else the system's bundle.
+pub fn trust_anchor(expected: &Expected) -> Option<PathBuf> {
+    if let Some(ca) = &expected.ca_file {
+        return Some(ca.clone());
+    }
+    [
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+        "/etc/ssl/cert.pem",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.is_file())
+}
+
+/// Verifies the signature of `path`.
+pub async fn verify(path: &Path, expected: &Expected) -> Outcome {
+    match kind_of(path) {
+        Kind::None => Outcome::new(Verdict::NotApplicable, "not a signable file type"),
+        Kind::Apple => Outcome::new(
+            Verdict::UnverifiableHere,
+            "this host cannot verify Apple signatures: run on macOS (codesign, spctl, stapler)",
+        ),
+        Kind::Pe | Kind::Msi => verify_authenticode(path, expected).await,
+    }
+}
+
+async fn run_tool(program: &str, args: &[&std::ffi::OsStr]) -> Result<(bool, String), String> {
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args).stdin(std::process::Stdio::null()).kill_on_drop(true);
+    match tokio::time::timeout(TOOL_TIMEOUT, cmd.output()).await {
+        Err(_) => Err(format!("`{program}` did not finish within {} s", TOOL_TIMEOUT.as_secs())),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(format!("`{program}` is not installed (apt-get install {program})"))
+        }
+        Ok(Err(e)) => Err(format!("cannot run `{program}`: {e}")),
+        Ok(Ok(out)) => {
+            let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+            text.push_str(&String::from_utf8_lossy(&out.stderr));
+            Ok((out.status.success(), text))
+        }
+    }
+}
+
+async fn verify_authenticode(path: &Path, expected: &Expected) -> Outcome {
+    let Some(ca) = trust_anchor(expected) else {
+        return Outcome::new(
+            Verdict::UnverifiableHere,
+            "no trust anchor: set [signing] ca_file or install the system CA bundle",
+        );
+    };
+    let args: Vec<&std::ffi::OsStr> = vec![
+        "verify".as_ref(),
+        "-CAfile".as_ref(),
+        ca.as_os_str(),
+        "-TSA-CAfile".as_ref(),
+        ca.as_os_str(),
+        "-in".as_ref(),
+        path.as_os_str(),
+    ];
+    let (ok, text) = match run_tool("osslsigncode", &args).await {
+        Ok(v) => v,
+        Err(e) => return Outcome::new(Verdict::UnverifiableHere, e),
+    };
+    let mut outcome = interpret_osslsigncode(ok, &text, expected);
+    if let Some(signer) = outcome.signer.as_mut() {
+        signer.cert_sha256 = signer_fingerprint(path, &signer.serial).await;
+        if outcome.verdict == Verdict::Valid {
+            check_identity(&mut outcome, expected);
+        }
+    }
+    outcome.raw_output = text;
+    outcome
+}
+
+/// Turns `osslsigncode verify` output into a verdict and signer (identity is checked after).
+pub fn interpret_osslsigncode(exit_ok: bool, text: &str, _expected: &Expected) -> Outcome {
+    if text.contains("No signature found") {
+        return Outcome::new(Verdict::Unsigned, "no Authenticode signature");
+    }
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    let value_after = |from: usize, key: &str| {
+        lines[from..].iter().find_map(|l| l.strip_prefix(key).map(|v| v.trim().to_owned()))
+    };
+    let signer_at = lines.iter().position(|l| l.starts_with("Signer's certificate:"));
+    let mut signer = Signer { digest_match: !text.contains("MISMATCH!!!"), ..Signer::default() };
+    if let Some(at) = signer_at {
+        signer.subject = value_after(at, "Subject:").unwrap_or_default();
+        signer.issuer = value_after(at, "Issuer :").or_else(|| value_after(at, "Issuer:")).unwrap_or_default();
+        signer.serial = value_after(at, "Serial :").or_else(|| value_after(at, "Serial:")).unwrap_or_default();
+        signer.publisher = common_name(&signer.subject);
+    }
+    signer.signing_time = value_after(0, "Signing time:");
+    signer.timestamp = value_after(0, "Timestamp time:");
+    signer.timestamp_valid = text.contains("Timestamp Server Signature verification: ok");
+    if let Some(at) = lines.iter().position(|l| l.starts_with("Signing certificate chain verified using:")) {
+        signer.chain = lines[at..]
+            .iter()
+            .take_while(|l| !l.starts_with("Signature verification"))
+            .filter_map(|l| l.strip_prefix("Subject:").map(|s| s.trim().to_owned()))
+            .collect();
+        // osslsigncode lists the root first; show the leaf first.
+        signer.chain.reverse();
+    }
+    let verified = exit_ok && text.contains("Signature verification: ok");
+    let (verdict, detail) = if !signer.digest_match {
+        (Verdict::Invalid, "the file was modified after signing (digest MISMATCH)".to_owned())
+    } else if verified && signer.timestamp.is_some() && !signer.timestamp_valid {
+        (Verdict::Untrusted, "the timestamp's signature does not verify".to_owned())
+    } else if verified {
+        let ts = match (&signer.timestamp, signer.timestamp_valid) {
+            (Some(t), true) => format!("timestamped {t}"),
+            _ => "no timestamp".to_owned(),
+        };
+        (Verdict::Valid, format!("signed by {} ({ts})", signer.publisher))
+    } else if text.contains("certificate verify error") || text.contains("Failed signing certificate chain") {
+        let why = text
+            .lines()
+            .find_map(|l| l.split("Verify error:").nth(1))
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_else(|| "certificate chain does not verify".to_owned());
+        (Verdict::Untrusted, format!("chain not trusted: {why}"))
+    } else {
+        let why = lines.iter().rev().find(|l| !l.is_empty() && **l != "Failed").copied().unwrap_or("verification failed");
+        (Verdict::Invalid, format!("signature does not verify: {why}"))
+    };
+    Outcome { verdict, signer: Some(signer), detail, raw_output: String::new() }
+}
+
+fn check_identity(outcome: &mut Outcome, expected: &Expected) {
+    let Some(signer) = &outcome.signer else { return };
+    let Some(want) = expected.windows_publisher.as_deref().filter(|w| !w.trim().is_empty()) else {
+        outcome.verdict = Verdict::IdentityMismatch;
+        outcome.detail = format!(
+            "signed by {:?}, but no expected publisher is pinned ([signing] windows_publisher or --expect-publisher)",
+            signer.publisher
+        );
+        return;
+    };
+    if !signer.publisher.eq_ignore_ascii_case(want.trim()) {
+        outcome.verdict = Verdict::IdentityMismatch;
+        outcome.detail = format!("expected publisher {want:?}, got {:?}", signer.publisher);
+        return;
+    }
+    if let Some(pin) = expected.windows_cert_sha256.as_deref().filter(|p| !p.is_empty()) {
+        let pin = pin.replace(':', "").to_ascii_lowercase();
+        match &signer.cert_sha256 {
+            Some(got) if *got == pin => {}
+            Some(got) => {
+                outcome.verdict = Verdict::IdentityMismatch;
+                outcome.detail = format!("expected certificate SHA-256 {pin}, got {got}");
+            }
+            None => {
+                outcome.verdict = Verdict::UnverifiableHere;
+                outcome.detail = "a certificate fingerprint is pinned but could not be read from the signature".into();
+            }
+        }
+    }
+}
+
+/// `CN` of an OpenSSL one-line subject (`/CN=Name/O=Org`) or RFC 2253 (`CN=Name, O=Org`).
+pub fn common_name(subject: &str) -> String {
+    subject
+        .split(['/', ','])
+        .map(str::trim)
+        .find_map(|part| part.strip_prefix("CN=").or_else(|| part.strip_prefix("CN = ")))
+        .unwrap_or(subject)
+        .trim()
+        .to_owned()
+}
+
+/// SHA-256 of the signer's certificate (the one whose serial matches), read from the
+/// signature's PKCS#7 blob.
+async fn signer_fingerprint(path: &Path, serial_hex: &str) -> Option<String> {
+    let dir = tempfile::tempdir().ok()?;
+    let out = dir.path().join("sig.der");
+    let args: Vec<&std::ffi::OsStr> =
+        vec!["extract-signature".as_ref(), "-in".as_ref(), path.as_os_str(), "-out".as_ref(), out.as_os_str()];
+    let (ok, _) = run_tool("osslsigncode", &args).await.ok()?;
+    if !ok {
+        return None;
+    }
+    let der = std::fs::read(&out).ok()?;
+    let want = serial_hex.trim_start_matches('0').to_ascii_uppercase();
+    pkcs7_certificates(&der)?.into_iter().find_map(|cert| {
+        let serial = certificate_serial(cert)?;
+        (crate::hex(serial).to_ascii_uppercase().trim_start_matches('0') == want)
+            .then(|| crate::sha256_hex(cert))
+    })
+}
+
+/// One DER element: (tag, content, the whole element, the rest).
+fn der_next(buf: &[u8]) -> Option<(u8, &[u8], &[u8], &[u8])> {
+    let tag = *buf.first()?;
+    let first = *buf.get(1)?;
+    let (len, header) = if first < 0x80 {
+        (first as usize, 2)
+    } else {
+        let n = (first & 0x7f) as usize;
+        if n == 0 || n > 4 {
+            return None;
+        }
+        let mut len = 0usize;
+        for i in 0..n {
+            len = (len << 8) | *buf.get(2 + i)? as usize;
+        }
+        (len, 2 + n)
+    };
+    let end = header.checked_add(len)?;
+    let whole = buf.get(..end)?;
+    Some((tag, &whole[header..], whole, &buf[end..]))
+}
+
+/// The certificates (whole DER elements) of a PKCS#7 SignedData blob.
+fn pkcs7_certificates(der: &[u8]) -> Option<Vec<&[u8]>> {
+    let (_, content_info, _, _) = der_next(der)?;
+    let (_, _, _, rest) = der_next(content_info)?; // contentType OID
+    let (_, explicit, _, _) = der_next(rest)?; // [0] EXPLICIT
+    let (_, signed_data, _, _) = der_next(explicit)?;
+    let (_, _, _, rest) = der_next(signed_data)?; // version
+    let (_, _, _, rest) = der_next(rest)?; // digestAlgorithms
+    let (_, _, _, rest) = der_next(rest)?; // contentInfo
+    let (tag, certs, _, _) = der_next(rest)?;
+    if tag != 0xa0 {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut rest = certs;
+    while !rest.is_empty() {
+        let (_, _, whole, next) = der_next(rest)?;
+        out.push(whole);
+        rest = next;
+    }
+    Some(out)
+}
+
+/// The serial number bytes of an X.509 certificate.
+fn certificate_serial(cert: &[u8]) -> Option<&[u8]> {
+    let (_, body, _, _) = der_next(cert)?;
+    let (_, tbs, _, _) = der_next(body)?;
+    let (tag, content, _, rest) = der_next(tbs)?;
+    let (tag, content) = if tag == 0xa0 {
+        let (t, c, _, _) = der_next(rest)?;
+        (t, c)
+    } else {
+        (tag, content)
+    };
+    (tag == 0x02).then_some(content)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_by_extension() {
+        assert_eq!(kind_of(Path::new("WireTuner-Setup-1.0.0.EXE")), Kind::Pe);
+        assert_eq!(kind_of(Path::new("a.msi")), Kind::Msi);
+        assert_eq!(kind_of(Path::new("WireTuner-1.0.0.dmg")), Kind::Apple);
+        assert_eq!(kind_of(Path::new("notes.tar.gz")), Kind::None);
+    }
+
+    #[test]
+    fn common_names() {
+        assert_eq!(common_name("/CN=WireTuner Inc/O=WireTuner Inc/C=US"), "WireTuner Inc");
+        assert_eq!(common_name("CN=Acme, O=Acme"), "Acme");
+    }
+
+    #[test]
+    fn unsigned_and_tampered_outputs() {
+        let e = Expected::default();
+        assert_eq!(interpret_osslsigncode(false, "No signature found\nFailed\n", &e).verdict, Verdict::Unsigned);
+        let tampered = "Signer's certificate:\n\tSubject: /CN=A\nCalculated message digest : AB     MISMATCH!!!\nFailed\n";
+        let o = interpret_osslsigncode(false, tampered, &e);
+        assert_eq!(o.verdict, Verdict::Invalid);
+        assert!(o.detail.contains("modified after signing"));
+    }
+}
