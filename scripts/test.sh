@@ -4,17 +4,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The runner tests drive real child processes through POSIX sh and coreutils.
-missing=()
-for tool in sh yes head sleep; do
-  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+# Real tools the tests drive, as "command:debian-package": child processes through sh and
+# coreutils; signing fixtures with openssl, mingw-w64, wixl and osslsigncode; sums cross-checked
+# with sha256sum and shasum.
+needs=(
+  sh:dash yes:coreutils head:coreutils sleep:coreutils sha256sum:coreutils shasum:perl
+  openssl:openssl osslsigncode:osslsigncode wixl:wixl x86_64-w64-mingw32-gcc:gcc-mingw-w64-x86-64
+)
+packages=()
+for need in "${needs[@]}"; do
+  command -v "${need%%:*}" >/dev/null 2>&1 || packages+=("${need#*:}")
 done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing coreutils/dash for: ${missing[*]}"
+if [ ${#packages[@]} -gt 0 ]; then
+  echo "installing: ${packages[*]}"
   sudo_cmd=""
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq coreutils dash
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${packages[@]}"
 fi
 if ! command -v cargo >/dev/null 2>&1; then
   echo "error: cargo not found; install Rust 1.95+ with rustup (https://rustup.rs)" >&2

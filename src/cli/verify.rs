@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::{Cli, EXIT_CHECK_FAILED};
 use crate::runner::{Runner, TaskEvent, TaskState};
 use crate::verify::{self, Overall, Report};
-use crate::workspace::{self, Origin, Workspace};
+use crate::workspace::{self, Workspace};
 
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
@@ -43,11 +43,14 @@ pub struct VerifyArgs {
 pub fn run(cli: &Cli, args: VerifyArgs) -> anyhow::Result<ExitCode> {
     // A workspace found on purpose brings its [signing] identity, audit log and checklist; the
     // demo workspace never stands in for a real one here.
-    let ws = match workspace::resolve(cli.workspace_flag.as_deref()) {
-        Ok((root, origin)) if origin != Origin::Demo => Some(Workspace::open(&root)?),
-        _ => None,
+    let ws = match workspace::find(cli.workspace_flag.as_deref()) {
+        Some((root, _)) => Some(Workspace::open(&root)?),
+        None => None,
     };
-    let mut expected = ws.as_ref().map(Workspace::expected_identity).unwrap_or_default();
+    let mut expected = ws
+        .as_ref()
+        .map(Workspace::expected_identity)
+        .unwrap_or_default();
     if let Some(p) = args.expect_publisher {
         expected.windows_publisher = Some(p);
     }
@@ -74,7 +77,12 @@ pub fn run(cli: &Cli, args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let spec = match &ws {
         Some(w) => {
             runner.set_hook(Some(w.task_hook()));
-            w.task_spec("verify", "verify", release.as_ref(), Duration::from_secs(3600))
+            w.task_spec(
+                "verify",
+                "verify",
+                release.as_ref(),
+                Duration::from_secs(3600),
+            )
         }
         None => crate::runner::TaskSpec::new("verify", "verify", Duration::from_secs(3600)),
     };
@@ -82,21 +90,33 @@ pub fn run(cli: &Cli, args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let report_slot = std::sync::Arc::new(std::sync::Mutex::new(None::<Report>));
     let slot = report_slot.clone();
     let audit_ws = ws.clone();
-    let id = runner.start(spec, move |ctx| async move { run_task(ctx, opts, slot, audit_ws).await })?;
+    let id = runner.start(spec, move |ctx| async move {
+        run_task(ctx, opts, slot, audit_ws).await
+    })?;
 
     let json = cli.json;
     let final_state = cli.handle.block_on(async {
         let mut last_step = String::new();
         loop {
             match events.recv().await {
-                Ok(TaskEvent::Progress { step: Some(step), fraction, .. }) if !json && step != last_step => {
+                Ok(TaskEvent::Progress {
+                    step: Some(step),
+                    fraction,
+                    ..
+                }) if !json && step != last_step => {
                     if !step.starts_with("hashing") || fraction >= 0.9 || last_step.is_empty() {
                         eprintln!("  {step}");
                     }
                     last_step = step;
                 }
-                Ok(TaskEvent::Finished { info, state, message }) if info.id == id => break (state, message),
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => break (TaskState::Failed, "runner stopped".into()),
+                Ok(TaskEvent::Finished {
+                    info,
+                    state,
+                    message,
+                }) if info.id == id => break (state, message),
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                    break (TaskState::Failed, "runner stopped".into());
+                }
                 _ => {}
             }
         }
@@ -110,7 +130,11 @@ pub fn run(cli: &Cli, args: VerifyArgs) -> anyhow::Result<ExitCode> {
     } else {
         print_report(&report);
     }
-    Ok(if report.overall == Overall::Pass { ExitCode::SUCCESS } else { ExitCode::from(EXIT_CHECK_FAILED) })
+    Ok(if report.overall == Overall::Pass {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_CHECK_FAILED)
+    })
 }
 
 /// The verify task: runs the verification, logs each verdict, audits the report. Succeeds only
@@ -133,7 +157,13 @@ pub async fn run_task(
         e => crate::runner::TaskError::Failed(e.to_string()),
     })?;
     for a in &report.artifacts {
-        ctx.log_line(&format!("{}: checksum {}, signature {}: {}", a.path, a.checksum.as_str(), a.signature.as_str(), a.detail));
+        ctx.log_line(&format!(
+            "{}: checksum {}, signature {}: {}",
+            a.path,
+            a.checksum.as_str(),
+            a.signature.as_str(),
+            a.detail
+        ));
     }
     for b in &report.bad_lines {
         ctx.log_line(&format!("SHA256SUMS line {}: {}", b.line, b.reason));
@@ -146,11 +176,16 @@ pub async fn run_task(
             })).collect::<Vec<_>>(),
             "bad_lines": report.bad_lines.len(),
         });
-        let target = report.sums_file.as_ref().map_or_else(|| "artifacts".to_owned(), |s| s.display().to_string());
-        tokio::task::spawn_blocking(move || ws.record("verify.report", &target, serde_json::Value::Null, after))
-            .await
-            .map_err(|e| crate::runner::TaskError::Failed(e.to_string()))?
-            .map_err(|e| crate::runner::TaskError::Failed(format!("cannot audit the report: {e}")))?;
+        let target = report
+            .sums_file
+            .as_ref()
+            .map_or_else(|| "artifacts".to_owned(), |s| s.display().to_string());
+        tokio::task::spawn_blocking(move || {
+            ws.record("verify.report", &target, serde_json::Value::Null, after)
+        })
+        .await
+        .map_err(|e| crate::runner::TaskError::Failed(e.to_string()))?
+        .map_err(|e| crate::runner::TaskError::Failed(format!("cannot audit the report: {e}")))?;
     }
     let summary = report.summary();
     let pass = report.overall == Overall::Pass;
@@ -167,7 +202,13 @@ pub async fn run_task(
 fn print_report(report: &Report) {
     for a in &report.artifacts {
         let mark = if a.is_green() { "ok  " } else { "FAIL" };
-        println!("{mark} {:<40} checksum {:<9} signature {:<17} {}", a.path, a.checksum.as_str(), a.signature.as_str(), a.detail);
+        println!(
+            "{mark} {:<40} checksum {:<9} signature {:<17} {}",
+            a.path,
+            a.checksum.as_str(),
+            a.signature.as_str(),
+            a.detail
+        );
         if let (Some(want), Some(got)) = (&a.expected_sha256, &a.sha256)
             && want != got
         {
@@ -175,11 +216,18 @@ fn print_report(report: &Report) {
         }
     }
     for b in &report.bad_lines {
-        println!("FAIL SHA256SUMS line {}: {} ({:?})", b.line, b.reason, b.text);
+        println!(
+            "FAIL SHA256SUMS line {}: {} ({:?})",
+            b.line, b.reason, b.text
+        );
     }
     for w in &report.written {
         println!("wrote {}", w.display());
     }
-    let verdict = if report.overall == Overall::Pass { "PASS" } else { "FAIL" };
+    let verdict = if report.overall == Overall::Pass {
+        "PASS"
+    } else {
+        "FAIL"
+    };
     println!("{verdict}: {}", report.summary());
 }

@@ -29,11 +29,20 @@ pub fn cpu_has_sha_extensions() -> bool {
     }
 }
 
+/// A SHA-256 digest.
+pub type Digest = [u8; 32];
+
+/// The result of hashing one file.
+pub type HashResult = Result<Digest, HashError>;
+
 /// Why a file could not be hashed.
 #[derive(Debug, thiserror::Error)]
 pub enum HashError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cancelled")]
     Cancelled,
 }
@@ -58,7 +67,7 @@ impl AlignedBuf {
 }
 
 /// SHA-256 of one file; `done` counts bytes hashed so far.
-pub fn hash_file(path: &Path, done: &AtomicU64, cancel: &CancellationToken) -> Result<[u8; 32], HashError> {
+pub fn hash_file(path: &Path, done: &AtomicU64, cancel: &CancellationToken) -> HashResult {
     let mut buf = AlignedBuf::new();
     hash_with(path, done, cancel, &mut buf)
 }
@@ -68,8 +77,11 @@ fn hash_with(
     done: &AtomicU64,
     cancel: &CancellationToken,
     buf: &mut AlignedBuf,
-) -> Result<[u8; 32], HashError> {
-    let io = |source| HashError::Io { path: path.to_owned(), source };
+) -> HashResult {
+    let io = |source| HashError::Io {
+        path: path.to_owned(),
+        source,
+    };
     let mut file = std::fs::File::open(path).map_err(io)?;
     let mut hasher = sha2::Sha256::new();
     let buf = buf.as_mut();
@@ -96,12 +108,15 @@ pub fn hash_files(
     threads: usize,
     done: &[AtomicU64],
     cancel: &CancellationToken,
-) -> Vec<Result<[u8; 32], HashError>> {
+) -> Vec<HashResult> {
     let mut order: Vec<usize> = (0..paths.len()).collect();
-    let sizes: Vec<u64> = paths.iter().map(|p| std::fs::metadata(p).map_or(0, |m| m.len())).collect();
+    let sizes: Vec<u64> = paths
+        .iter()
+        .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
+        .collect();
     order.sort_by_key(|&i| std::cmp::Reverse(sizes[i]));
     let next = AtomicUsize::new(0);
-    let results: Vec<std::sync::Mutex<Option<Result<[u8; 32], HashError>>>> =
+    let results: Vec<std::sync::Mutex<Option<HashResult>>> =
         paths.iter().map(|_| std::sync::Mutex::new(None)).collect();
     let threads = threads.clamp(1, paths.len().max(1));
     std::thread::scope(|scope| {
@@ -152,6 +167,9 @@ mod tests {
         assert_eq!(crate::hex(&out[1].as_ref().expect("b")[..]), expected);
         assert_eq!(done[1].load(Ordering::Relaxed), (3 * BUF_BYTES + 5) as u64);
         cancel.cancel();
-        assert!(matches!(hash_file(&b, &AtomicU64::new(0), &cancel), Err(HashError::Cancelled)));
+        assert!(matches!(
+            hash_file(&b, &AtomicU64::new(0), &cancel),
+            Err(HashError::Cancelled)
+        ));
     }
 }

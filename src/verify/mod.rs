@@ -104,7 +104,10 @@ pub struct Report {
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("nothing to verify: no files in {0}")]
     Empty(String),
     #[error("cancelled")]
@@ -119,11 +122,17 @@ pub struct ProgressUpdate {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> VerifyError + '_ {
-    move |source| VerifyError::Io { path: path.to_owned(), source }
+    move |source| VerifyError::Io {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), VerifyError> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).map_err(io_err(dir))?.flatten().collect();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(io_err(dir))?
+        .flatten()
+        .collect();
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let name = e.file_name();
@@ -142,8 +151,13 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), VerifyError> {
 }
 
 fn relative_name(path: &Path, base: &Path) -> String {
-    let rel = path.strip_prefix(base).unwrap_or_else(|_| Path::new(path.file_name().unwrap_or(path.as_os_str())));
-    rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+    let rel = path
+        .strip_prefix(base)
+        .unwrap_or_else(|_| Path::new(path.file_name().unwrap_or(path.as_os_str())));
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// Runs the verification. Hashing runs on blocking threads; `progress` is called a few times
@@ -205,12 +219,19 @@ pub async fn run(
     }
     if files.is_empty() && missing.is_empty() {
         return Err(VerifyError::Empty(
-            opts.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+            opts.paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
         ));
     }
 
     // 3. Hash everything, in parallel, with progress.
-    let sizes: Vec<u64> = files.iter().map(|f| std::fs::metadata(f).map_or(0, |m| m.len())).collect();
+    let sizes: Vec<u64> = files
+        .iter()
+        .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
+        .collect();
     let total: u64 = sizes.iter().sum::<u64>().max(1);
     let done: Arc<Vec<AtomicU64>> = Arc::new(files.iter().map(|_| AtomicU64::new(0)).collect());
     let progress = Arc::new(progress);
@@ -231,7 +252,11 @@ pub async fn run(
                 let bytes: u64 = done.iter().map(|d| d.load(Ordering::Relaxed)).sum();
                 progress(ProgressUpdate {
                     fraction: bytes as f32 / total as f32 * 0.9,
-                    step: format!("hashing {count} files ({} of {})", human_bytes(bytes), human_bytes(total)),
+                    step: format!(
+                        "hashing {count} files ({} of {})",
+                        human_bytes(bytes),
+                        human_bytes(total)
+                    ),
                 });
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
@@ -271,7 +296,9 @@ pub async fn run(
         };
         let mut detail = match checksum {
             ChecksumVerdict::Ok => "checksum ok".to_owned(),
-            ChecksumVerdict::Mismatch => "checksum MISMATCH: the bytes differ from SHA256SUMS".to_owned(),
+            ChecksumVerdict::Mismatch => {
+                "checksum MISMATCH: the bytes differ from SHA256SUMS".to_owned()
+            }
             ChecksumVerdict::Unlisted => "not listed in SHA256SUMS".to_owned(),
             ChecksumVerdict::NotListedNoSums => "no SHA256SUMS to check against".to_owned(),
             ChecksumVerdict::Missing => String::new(),
@@ -317,31 +344,54 @@ pub async fn run(
             .iter()
             .filter_map(|a| Some((relative_name(&a.disk_path, &out_base), a.sha256.clone()?)))
             .collect();
-        crate::workspace::atomic::write_atomic(out, sums::render(&entries).as_bytes())
-            .map_err(|e| VerifyError::Io { path: out.clone(), source: std::io::Error::other(e.to_string()) })?;
+        crate::workspace::atomic::write_atomic(out, sums::render(&entries).as_bytes()).map_err(
+            |e| VerifyError::Io {
+                path: out.clone(),
+                source: std::io::Error::other(e.to_string()),
+            },
+        )?;
         written.push(out.clone());
     }
     if opts.write_per_file {
         for a in &artifacts {
-            let (Some(h), Some(name)) = (&a.sha256, a.disk_path.file_name()) else { continue };
+            let (Some(h), Some(name)) = (&a.sha256, a.disk_path.file_name()) else {
+                continue;
+            };
             let mut target = a.disk_path.clone().into_os_string();
             target.push(".sha256");
             let target = PathBuf::from(target);
             let line = sums::render(&[(name.to_string_lossy().into_owned(), h.clone())]);
-            crate::workspace::atomic::write_atomic(&target, line.as_bytes())
-                .map_err(|e| VerifyError::Io { path: target.clone(), source: std::io::Error::other(e.to_string()) })?;
+            crate::workspace::atomic::write_atomic(&target, line.as_bytes()).map_err(|e| {
+                VerifyError::Io {
+                    path: target.clone(),
+                    source: std::io::Error::other(e.to_string()),
+                }
+            })?;
             written.push(target);
         }
     }
 
     let bad_lines = parsed.map(|p| p.bad_lines).unwrap_or_default();
-    let overall = if !artifacts.is_empty() && artifacts.iter().all(Artifact::is_green) && bad_lines.is_empty() {
+    let overall = if !artifacts.is_empty()
+        && artifacts.iter().all(Artifact::is_green)
+        && bad_lines.is_empty()
+    {
         Overall::Pass
     } else {
         Overall::Fail
     };
-    progress(ProgressUpdate { fraction: 1.0, step: "done".into() });
-    Ok(Report { overall, artifacts, bad_lines, sums_file: sums_path, expected: opts.expected, written })
+    progress(ProgressUpdate {
+        fraction: 1.0,
+        step: "done".into(),
+    });
+    Ok(Report {
+        overall,
+        artifacts,
+        bad_lines,
+        sums_file: sums_path,
+        expected: opts.expected,
+        written,
+    })
 }
 
 /// `1.2 GiB`, `340 KiB`.
@@ -353,12 +403,19 @@ pub fn human_bytes(n: u64) -> String {
         v /= 1024.0;
         unit += 1;
     }
-    if unit == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[unit]) }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
 }
 
 /// Index of the first differing hex digit of two hashes.
 pub fn first_difference(a: &str, b: &str) -> Option<usize> {
-    a.chars().zip(b.chars()).position(|(x, y)| x != y).or((a.len() != b.len()).then(|| a.len().min(b.len())))
+    a.chars()
+        .zip(b.chars())
+        .position(|(x, y)| x != y)
+        .or((a.len() != b.len()).then(|| a.len().min(b.len())))
 }
 
 impl Report {
@@ -367,7 +424,10 @@ impl Report {
         let green = self.artifacts.iter().filter(|a| a.is_green()).count();
         let mut s = format!("{} of {} artifacts green", green, self.artifacts.len());
         if !self.bad_lines.is_empty() {
-            s.push_str(&format!(", {} bad lines in SHA256SUMS", self.bad_lines.len()));
+            s.push_str(&format!(
+                ", {} bad lines in SHA256SUMS",
+                self.bad_lines.len()
+            ));
         }
         s
     }
@@ -376,7 +436,11 @@ impl Report {
     pub fn to_markdown(&self) -> String {
         let mut md = format!(
             "# Verification report\n\n**Overall: {}** ({})\n\n",
-            if self.overall == Overall::Pass { "PASS" } else { "FAIL" },
+            if self.overall == Overall::Pass {
+                "PASS"
+            } else {
+                "FAIL"
+            },
             self.summary()
         );
         if let Some(s) = &self.sums_file {

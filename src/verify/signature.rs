@@ -24,7 +24,10 @@ pub enum Kind {
 
 /// Classifies `path` by extension, and by Mach-O magic for files without one.
 pub fn kind_of(path: &Path) -> Kind {
-    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
     match ext.as_deref() {
         Some("exe" | "dll" | "sys" | "efi") => Kind::Pe,
         Some("msi") => Kind::Msi,
@@ -121,7 +124,12 @@ pub struct Outcome {
 
 impl Outcome {
     fn new(verdict: Verdict, detail: impl Into<String>) -> Self {
-        Self { verdict, signer: None, detail: detail.into(), raw_output: String::new() }
+        Self {
+            verdict,
+            signer: None,
+            detail: detail.into(),
+            raw_output: String::new(),
+        }
     }
 }
 
@@ -154,12 +162,17 @@ pub async fn verify(path: &Path, expected: &Expected) -> Outcome {
 
 async fn run_tool(program: &str, args: &[&std::ffi::OsStr]) -> Result<(bool, String), String> {
     let mut cmd = tokio::process::Command::new(program);
-    cmd.args(args).stdin(std::process::Stdio::null()).kill_on_drop(true);
+    cmd.args(args)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
     match tokio::time::timeout(TOOL_TIMEOUT, cmd.output()).await {
-        Err(_) => Err(format!("`{program}` did not finish within {} s", TOOL_TIMEOUT.as_secs())),
-        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
-            Err(format!("`{program}` is not installed (apt-get install {program})"))
-        }
+        Err(_) => Err(format!(
+            "`{program}` did not finish within {} s",
+            TOOL_TIMEOUT.as_secs()
+        )),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Err(format!(
+            "`{program}` is not installed (apt-get install {program})"
+        )),
         Ok(Err(e)) => Err(format!("cannot run `{program}`: {e}")),
         Ok(Ok(out)) => {
             let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -207,20 +220,34 @@ pub fn interpret_osslsigncode(exit_ok: bool, text: &str, _expected: &Expected) -
     }
     let lines: Vec<&str> = text.lines().map(str::trim).collect();
     let value_after = |from: usize, key: &str| {
-        lines[from..].iter().find_map(|l| l.strip_prefix(key).map(|v| v.trim().to_owned()))
+        lines[from..]
+            .iter()
+            .find_map(|l| l.strip_prefix(key).map(|v| v.trim().to_owned()))
     };
-    let signer_at = lines.iter().position(|l| l.starts_with("Signer's certificate:"));
-    let mut signer = Signer { digest_match: !text.contains("MISMATCH!!!"), ..Signer::default() };
+    let signer_at = lines
+        .iter()
+        .position(|l| l.starts_with("Signer's certificate:"));
+    let mut signer = Signer {
+        digest_match: !text.contains("MISMATCH!!!"),
+        ..Signer::default()
+    };
     if let Some(at) = signer_at {
         signer.subject = value_after(at, "Subject:").unwrap_or_default();
-        signer.issuer = value_after(at, "Issuer :").or_else(|| value_after(at, "Issuer:")).unwrap_or_default();
-        signer.serial = value_after(at, "Serial :").or_else(|| value_after(at, "Serial:")).unwrap_or_default();
+        signer.issuer = value_after(at, "Issuer :")
+            .or_else(|| value_after(at, "Issuer:"))
+            .unwrap_or_default();
+        signer.serial = value_after(at, "Serial :")
+            .or_else(|| value_after(at, "Serial:"))
+            .unwrap_or_default();
         signer.publisher = common_name(&signer.subject);
     }
     signer.signing_time = value_after(0, "Signing time:");
     signer.timestamp = value_after(0, "Timestamp time:");
     signer.timestamp_valid = text.contains("Timestamp Server Signature verification: ok");
-    if let Some(at) = lines.iter().position(|l| l.starts_with("Signing certificate chain verified using:")) {
+    if let Some(at) = lines
+        .iter()
+        .position(|l| l.starts_with("Signing certificate chain verified using:"))
+    {
         signer.chain = lines[at..]
             .iter()
             .take_while(|l| !l.starts_with("Signature verification"))
@@ -231,16 +258,27 @@ pub fn interpret_osslsigncode(exit_ok: bool, text: &str, _expected: &Expected) -
     }
     let verified = exit_ok && text.contains("Signature verification: ok");
     let (verdict, detail) = if !signer.digest_match {
-        (Verdict::Invalid, "the file was modified after signing (digest MISMATCH)".to_owned())
+        (
+            Verdict::Invalid,
+            "the file was modified after signing (digest MISMATCH)".to_owned(),
+        )
     } else if verified && signer.timestamp.is_some() && !signer.timestamp_valid {
-        (Verdict::Untrusted, "the timestamp's signature does not verify".to_owned())
+        (
+            Verdict::Untrusted,
+            "the timestamp's signature does not verify".to_owned(),
+        )
     } else if verified {
         let ts = match (&signer.timestamp, signer.timestamp_valid) {
             (Some(t), true) => format!("timestamped {t}"),
             _ => "no timestamp".to_owned(),
         };
-        (Verdict::Valid, format!("signed by {} ({ts})", signer.publisher))
-    } else if text.contains("certificate verify error") || text.contains("Failed signing certificate chain") {
+        (
+            Verdict::Valid,
+            format!("signed by {} ({ts})", signer.publisher),
+        )
+    } else if text.contains("certificate verify error")
+        || text.contains("Failed signing certificate chain")
+    {
         let why = text
             .lines()
             .find_map(|l| l.split("Verify error:").nth(1))
@@ -248,15 +286,34 @@ pub fn interpret_osslsigncode(exit_ok: bool, text: &str, _expected: &Expected) -
             .unwrap_or_else(|| "certificate chain does not verify".to_owned());
         (Verdict::Untrusted, format!("chain not trusted: {why}"))
     } else {
-        let why = lines.iter().rev().find(|l| !l.is_empty() && **l != "Failed").copied().unwrap_or("verification failed");
-        (Verdict::Invalid, format!("signature does not verify: {why}"))
+        let why = lines
+            .iter()
+            .rev()
+            .find(|l| !l.is_empty() && **l != "Failed")
+            .copied()
+            .unwrap_or("verification failed");
+        (
+            Verdict::Invalid,
+            format!("signature does not verify: {why}"),
+        )
     };
-    Outcome { verdict, signer: Some(signer), detail, raw_output: String::new() }
+    Outcome {
+        verdict,
+        signer: Some(signer),
+        detail,
+        raw_output: String::new(),
+    }
 }
 
 fn check_identity(outcome: &mut Outcome, expected: &Expected) {
-    let Some(signer) = &outcome.signer else { return };
-    let Some(want) = expected.windows_publisher.as_deref().filter(|w| !w.trim().is_empty()) else {
+    let Some(signer) = &outcome.signer else {
+        return;
+    };
+    let Some(want) = expected
+        .windows_publisher
+        .as_deref()
+        .filter(|w| !w.trim().is_empty())
+    else {
         outcome.verdict = Verdict::IdentityMismatch;
         outcome.detail = format!(
             "signed by {:?}, but no expected publisher is pinned ([signing] windows_publisher or --expect-publisher)",
@@ -269,7 +326,11 @@ fn check_identity(outcome: &mut Outcome, expected: &Expected) {
         outcome.detail = format!("expected publisher {want:?}, got {:?}", signer.publisher);
         return;
     }
-    if let Some(pin) = expected.windows_cert_sha256.as_deref().filter(|p| !p.is_empty()) {
+    if let Some(pin) = expected
+        .windows_cert_sha256
+        .as_deref()
+        .filter(|p| !p.is_empty())
+    {
         let pin = pin.replace(':', "").to_ascii_lowercase();
         match &signer.cert_sha256 {
             Some(got) if *got == pin => {}
@@ -279,7 +340,9 @@ fn check_identity(outcome: &mut Outcome, expected: &Expected) {
             }
             None => {
                 outcome.verdict = Verdict::UnverifiableHere;
-                outcome.detail = "a certificate fingerprint is pinned but could not be read from the signature".into();
+                outcome.detail =
+                    "a certificate fingerprint is pinned but could not be read from the signature"
+                        .into();
             }
         }
     }
@@ -290,7 +353,10 @@ pub fn common_name(subject: &str) -> String {
     subject
         .split(['/', ','])
         .map(str::trim)
-        .find_map(|part| part.strip_prefix("CN=").or_else(|| part.strip_prefix("CN = ")))
+        .find_map(|part| {
+            part.strip_prefix("CN=")
+                .or_else(|| part.strip_prefix("CN = "))
+        })
         .unwrap_or(subject)
         .trim()
         .to_owned()
@@ -301,8 +367,13 @@ pub fn common_name(subject: &str) -> String {
 async fn signer_fingerprint(path: &Path, serial_hex: &str) -> Option<String> {
     let dir = tempfile::tempdir().ok()?;
     let out = dir.path().join("sig.der");
-    let args: Vec<&std::ffi::OsStr> =
-        vec!["extract-signature".as_ref(), "-in".as_ref(), path.as_os_str(), "-out".as_ref(), out.as_os_str()];
+    let args: Vec<&std::ffi::OsStr> = vec![
+        "extract-signature".as_ref(),
+        "-in".as_ref(),
+        path.as_os_str(),
+        "-out".as_ref(),
+        out.as_os_str(),
+    ];
     let (ok, _) = run_tool("osslsigncode", &args).await.ok()?;
     if !ok {
         return None;
@@ -311,13 +382,23 @@ async fn signer_fingerprint(path: &Path, serial_hex: &str) -> Option<String> {
     let want = serial_hex.trim_start_matches('0').to_ascii_uppercase();
     pkcs7_certificates(&der)?.into_iter().find_map(|cert| {
         let serial = certificate_serial(cert)?;
-        (crate::hex(serial).to_ascii_uppercase().trim_start_matches('0') == want)
+        (crate::hex(serial)
+            .to_ascii_uppercase()
+            .trim_start_matches('0')
+            == want)
             .then(|| crate::sha256_hex(cert))
     })
 }
 
-/// One DER element: (tag, content, the whole element, the rest).
-fn der_next(buf: &[u8]) -> Option<(u8, &[u8], &[u8], &[u8])> {
+/// One DER element and what follows it.
+struct Der<'a> {
+    tag: u8,
+    content: &'a [u8],
+    whole: &'a [u8],
+    rest: &'a [u8],
+}
+
+fn der_next(buf: &[u8]) -> Option<Der<'_>> {
     let tag = *buf.first()?;
     let first = *buf.get(1)?;
     let (len, header) = if first < 0x80 {
@@ -335,44 +416,49 @@ fn der_next(buf: &[u8]) -> Option<(u8, &[u8], &[u8], &[u8])> {
     };
     let end = header.checked_add(len)?;
     let whole = buf.get(..end)?;
-    Some((tag, &whole[header..], whole, &buf[end..]))
+    Some(Der {
+        tag,
+        content: &whole[header..],
+        whole,
+        rest: &buf[end..],
+    })
 }
 
 /// The certificates (whole DER elements) of a PKCS#7 SignedData blob.
 fn pkcs7_certificates(der: &[u8]) -> Option<Vec<&[u8]>> {
-    let (_, content_info, _, _) = der_next(der)?;
-    let (_, _, _, rest) = der_next(content_info)?; // contentType OID
-    let (_, explicit, _, _) = der_next(rest)?; // [0] EXPLICIT
-    let (_, signed_data, _, _) = der_next(explicit)?;
-    let (_, _, _, rest) = der_next(signed_data)?; // version
-    let (_, _, _, rest) = der_next(rest)?; // digestAlgorithms
-    let (_, _, _, rest) = der_next(rest)?; // contentInfo
-    let (tag, certs, _, _) = der_next(rest)?;
-    if tag != 0xa0 {
+    let content_info = der_next(der)?.content;
+    let content_type = der_next(content_info)?;
+    let explicit = der_next(content_type.rest)?; // [0] EXPLICIT
+    let signed_data = der_next(explicit.content)?.content;
+    let version = der_next(signed_data)?;
+    let digest_algorithms = der_next(version.rest)?;
+    let inner_content = der_next(digest_algorithms.rest)?;
+    let certs = der_next(inner_content.rest)?;
+    if certs.tag != 0xa0 {
         return None;
     }
     let mut out = Vec::new();
-    let mut rest = certs;
+    let mut rest = certs.content;
     while !rest.is_empty() {
-        let (_, _, whole, next) = der_next(rest)?;
-        out.push(whole);
-        rest = next;
+        let cert = der_next(rest)?;
+        out.push(cert.whole);
+        rest = cert.rest;
     }
     Some(out)
 }
 
 /// The serial number bytes of an X.509 certificate.
 fn certificate_serial(cert: &[u8]) -> Option<&[u8]> {
-    let (_, body, _, _) = der_next(cert)?;
-    let (_, tbs, _, _) = der_next(body)?;
-    let (tag, content, _, rest) = der_next(tbs)?;
-    let (tag, content) = if tag == 0xa0 {
-        let (t, c, _, _) = der_next(rest)?;
-        (t, c)
+    let body = der_next(cert)?.content;
+    let tbs = der_next(body)?.content;
+    let first = der_next(tbs)?;
+    // An explicit [0] version comes first in v3 certificates.
+    let serial = if first.tag == 0xa0 {
+        der_next(first.rest)?
     } else {
-        (tag, content)
+        first
     };
-    (tag == 0x02).then_some(content)
+    (serial.tag == 0x02).then_some(serial.content)
 }
 
 #[cfg(test)]
@@ -389,14 +475,20 @@ mod tests {
 
     #[test]
     fn common_names() {
-        assert_eq!(common_name("/CN=WireTuner Inc/O=WireTuner Inc/C=US"), "WireTuner Inc");
+        assert_eq!(
+            common_name("/CN=WireTuner Inc/O=WireTuner Inc/C=US"),
+            "WireTuner Inc"
+        );
         assert_eq!(common_name("CN=Acme, O=Acme"), "Acme");
     }
 
     #[test]
     fn unsigned_and_tampered_outputs() {
         let e = Expected::default();
-        assert_eq!(interpret_osslsigncode(false, "No signature found\nFailed\n", &e).verdict, Verdict::Unsigned);
+        assert_eq!(
+            interpret_osslsigncode(false, "No signature found\nFailed\n", &e).verdict,
+            Verdict::Unsigned
+        );
         let tampered = "Signer's certificate:\n\tSubject: /CN=A\nCalculated message digest : AB     MISMATCH!!!\nFailed\n";
         let o = interpret_osslsigncode(false, tampered, &e);
         assert_eq!(o.verdict, Verdict::Invalid);

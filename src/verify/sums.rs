@@ -64,7 +64,11 @@ pub fn parse(text: &str) -> Sums {
     for (i, raw) in lines.into_iter().enumerate() {
         let line_no = i + 1;
         let line = raw.strip_suffix('\r').unwrap_or(raw);
-        let bad = |reason: String| BadLine { line: line_no, text: line.to_owned(), reason };
+        let bad = |reason: String| BadLine {
+            line: line_no,
+            text: line.to_owned(),
+            reason,
+        };
         let (hash, name) = match parse_line(line) {
             Ok(v) => v,
             Err(reason) => {
@@ -88,7 +92,11 @@ pub fn parse(text: &str) -> Sums {
             continue;
         }
         seen.insert(name.clone(), (line_no, hash.clone()));
-        sums.entries.push(Entry { line: line_no, name, sha256: hash });
+        sums.entries.push(Entry {
+            line: line_no,
+            name,
+            sha256: hash,
+        });
     }
     // A name listed twice with different hashes is untrustworthy: drop its first entry too.
     let conflicted: Vec<String> = sums
@@ -117,7 +125,9 @@ fn parse_line(line: &str) -> Result<(String, String), String> {
             .ok_or_else(|| "BSD-style line without \") = HASH\"".to_owned())?;
         (hash, name)
     } else {
-        let hash = rest.get(..64).ok_or_else(|| "not a SHA-256 line (expected 64 hex digits)".to_owned())?;
+        let hash = rest
+            .get(..64)
+            .ok_or_else(|| "not a SHA-256 line (expected 64 hex digits)".to_owned())?;
         let after = &rest[64..];
         let name = after
             .strip_prefix("  ")
@@ -137,7 +147,11 @@ fn parse_line(line: &str) -> Result<(String, String), String> {
     if name.is_empty() {
         return Err("no file name".to_owned());
     }
-    let name = if escaped { unescape(name)? } else { name.to_owned() };
+    let name = if escaped {
+        unescape(name)?
+    } else {
+        name.to_owned()
+    };
     Ok((hash.to_ascii_lowercase(), name))
 }
 
@@ -153,7 +167,12 @@ fn unescape(name: &str) -> Result<String, String> {
             Some('\\') => out.push('\\'),
             Some('n') => out.push('\n'),
             Some('r') => out.push('\r'),
-            other => return Err(format!("bad escape \\{} in the name", other.map(String::from).unwrap_or_default())),
+            other => {
+                return Err(format!(
+                    "bad escape \\{} in the name",
+                    other.map(String::from).unwrap_or_default()
+                ));
+            }
         }
     }
     Ok(out)
@@ -161,14 +180,24 @@ fn unescape(name: &str) -> Result<String, String> {
 
 /// Normalizes `./a/./b` to `a/b`; refuses absolute paths and `..` (never opened).
 pub fn normalize_name(name: &str) -> Result<String, String> {
-    if name.starts_with('/') || name.starts_with('\\') || name.get(1..3) == Some(":\\") || name.get(1..3) == Some(":/") {
-        return Err(format!("{name:?} is an absolute path (refused, never opened)"));
+    if name.starts_with('/')
+        || name.starts_with('\\')
+        || name.get(1..3) == Some(":\\")
+        || name.get(1..3) == Some(":/")
+    {
+        return Err(format!(
+            "{name:?} is an absolute path (refused, never opened)"
+        ));
     }
     let mut parts = Vec::new();
     for part in name.split('/') {
         match part {
             "" | "." => {}
-            ".." => return Err(format!("{name:?} has a \"..\" component (refused, never opened)")),
+            ".." => {
+                return Err(format!(
+                    "{name:?} has a \"..\" component (refused, never opened)"
+                ));
+            }
             p => parts.push(p),
         }
     }
@@ -181,14 +210,19 @@ pub fn normalize_name(name: &str) -> Result<String, String> {
 /// Renders a sums file: `HASH  name`, LF, sorted by name, never listing itself or signatures.
 /// Names with a backslash or newline are written in GNU's escaped form.
 pub fn render(entries: &[(String, String)]) -> String {
-    let mut sorted: Vec<&(String, String)> =
-        entries.iter().filter(|(name, _)| !is_sums_or_signature(name)).collect();
+    let mut sorted: Vec<&(String, String)> = entries
+        .iter()
+        .filter(|(name, _)| !is_sums_or_signature(name))
+        .collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
     sorted.dedup_by(|a, b| a.0 == b.0);
     let mut out = String::new();
     for (name, hash) in sorted {
         if name.contains(['\\', '\n', '\r']) {
-            let escaped = name.replace('\\', "\\\\").replace('\n', "\\n").replace('\r', "\\r");
+            let escaped = name
+                .replace('\\', "\\\\")
+                .replace('\n', "\\n")
+                .replace('\r', "\\r");
             out.push_str(&format!("\\{hash}  {escaped}\n"));
         } else {
             out.push_str(&format!("{hash}  {name}\n"));
@@ -218,7 +252,18 @@ mod tests {
         let sums = parse(&text);
         assert_eq!(sums.bad_lines, vec![]);
         let names: Vec<&str> = sums.entries.iter().map(|e| e.name.as_str()).collect();
-        assert_eq!(names, ["plain.exe", "binary.msi", "bsd.dmg", "upper.exe", "dot/slash.exe", "back\\slash\nnew.exe", "spaces in name.exe"]);
+        assert_eq!(
+            names,
+            [
+                "plain.exe",
+                "binary.msi",
+                "bsd.dmg",
+                "upper.exe",
+                "dot/slash.exe",
+                "back\\slash\nnew.exe",
+                "spaces in name.exe"
+            ]
+        );
         assert!(sums.entries.iter().all(|e| e.sha256 == H));
     }
 

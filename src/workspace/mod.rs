@@ -132,18 +132,25 @@ pub fn parse_version(input: &str) -> Result<semver::Version, WorkspaceError> {
 /// Finds the workspace: `--workspace`, then `$RELEASE_CONSOLE_WORKSPACE`, then the current
 /// directory, then the demo workspace (unpacked on first use).
 pub fn resolve(flag: Option<&Path>) -> Result<(PathBuf, Origin), WorkspaceError> {
+    match find(flag) {
+        Some(found) => Ok(found),
+        None => Ok((ensure_demo()?, Origin::Demo)),
+    }
+}
+
+/// The workspace named by `--workspace`, the environment or the current directory, if any;
+/// never the demo.
+pub fn find(flag: Option<&Path>) -> Option<(PathBuf, Origin)> {
     if let Some(dir) = flag {
-        return Ok((dir.to_owned(), Origin::Flag));
+        return Some((dir.to_owned(), Origin::Flag));
     }
     if let Some(dir) = std::env::var_os(WORKSPACE_ENV).filter(|v| !v.is_empty()) {
-        return Ok((PathBuf::from(dir), Origin::Env));
+        return Some((PathBuf::from(dir), Origin::Env));
     }
-    if let Ok(cwd) = std::env::current_dir()
-        && cwd.join(CONFIG_FILE).is_file()
-    {
-        return Ok((cwd, Origin::CurrentDir));
-    }
-    Ok((ensure_demo()?, Origin::Demo))
+    let cwd = std::env::current_dir().ok()?;
+    cwd.join(CONFIG_FILE)
+        .is_file()
+        .then_some((cwd, Origin::CurrentDir))
 }
 
 /// The demo workspace folder, unpacked into the user's data directory on first use.

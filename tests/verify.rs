@@ -1,0 +1,457 @@
+//! Verify with real tools and real fixtures made at test time: an openssl CA, code-signing and
+//! TSA certificates, a PE built with mingw-w64 and an MSI built with wixl, signed with
+//! osslsigncode. Checksum verdicts and written sums are cross-checked with `sha256sum -c` and
+//! `shasum -a 256 -c`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn sh(dir: &Path, script: &str) {
+    let out = Command::new("bash")
+        .arg("-euc")
+        .arg(script)
+        .current_dir(dir)
+        .output()
+        .expect("bash");
+    assert!(
+        out.status.success(),
+        "fixture script failed:\n{script}\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A PKI (root CA, a second untrusted CA, leaf certs for two publishers, a TSA) and an
+/// unsigned PE and MSI, all made with the real tools.
+struct Pki {
+    dir: tempfile::TempDir,
+}
+
+const OPENSSL_CNF: &str = r#"
+[req]
+distinguished_name = dn
+[dn]
+[v3_ca]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+[v3_leaf]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = codeSigning
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[v3_tsa]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = critical,timeStamping
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+"#;
+
+const WXS: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<Wix xmlns="http://schemas.microsoft.com/wix/2006/wi">
+  <Product Id="*" Name="WireTuner" Language="1033" Version="1.0.0" Manufacturer="WireTuner Inc" UpgradeCode="4f0c6a43-2b7e-4c8e-9a53-6f5e0b1f7a11">
+    <Package InstallerVersion="200" Compressed="yes" InstallScope="perMachine"/>
+    <Media Id="1" Cabinet="app.cab" EmbedCab="yes"/>
+    <Directory Id="TARGETDIR" Name="SourceDir">
+      <Directory Id="ProgramFiles64Folder">
+        <Directory Id="INSTALLDIR" Name="WireTuner">
+          <Component Id="MainExe" Guid="1b7e3f0a-9c2d-4e5f-8a6b-7c8d9e0f1a2b" Win64="yes">
+            <File Id="AppExe" Source="app.exe" KeyPath="yes"/>
+          </Component>
+        </Directory>
+      </Directory>
+    </Directory>
+    <Feature Id="Main" Level="1"><ComponentRef Id="MainExe"/></Feature>
+  </Product>
+</Wix>
+"#;
+
+impl Pki {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("ca.cnf"), OPENSSL_CNF).expect("cnf");
+        std::fs::write(dir.path().join("app.wxs"), WXS).expect("wxs");
+        sh(
+            dir.path(),
+            r#"
+            req() { openssl req -config ca.cnf "$@" 2>/dev/null; }
+            x509() { openssl x509 -req -days 825 -extfile ca.cnf "$@" 2>/dev/null; }
+            req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 3650 -subj "/CN=Test Root CA/O=Test" -extensions v3_ca
+            req -x509 -newkey rsa:2048 -nodes -keyout evil-ca.key -out evil-ca.pem -days 3650 -subj "/CN=Untrusted Root" -extensions v3_ca
+            req -newkey rsa:2048 -nodes -keyout leaf.key -out leaf.csr -subj "/CN=WireTuner Inc/O=WireTuner Inc/C=US"
+            x509 -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out leaf.pem -extensions v3_leaf
+            req -newkey rsa:2048 -nodes -keyout other.key -out other.csr -subj "/CN=Someone Else Ltd"
+            x509 -in other.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out other.pem -extensions v3_leaf
+            req -newkey rsa:2048 -nodes -keyout evil.key -out evil.csr -subj "/CN=WireTuner Inc"
+            x509 -in evil.csr -CA evil-ca.pem -CAkey evil-ca.key -CAcreateserial -out evil.pem -extensions v3_leaf
+            req -newkey rsa:2048 -nodes -keyout tsa.key -out tsa.csr -subj "/CN=Test TSA"
+            x509 -in tsa.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out tsa.pem -extensions v3_tsa
+            cat tsa.pem ca.pem > tsa-chain.pem
+            openssl pkcs12 -export -out leaf.pfx -inkey leaf.key -in leaf.pem -certfile ca.pem -passout pass:pw
+            openssl pkcs12 -export -out other.pfx -inkey other.key -in other.pem -certfile ca.pem -passout pass:pw
+            openssl pkcs12 -export -out evil.pfx -inkey evil.key -in evil.pem -certfile evil-ca.pem -passout pass:pw
+            printf 'int main(void){return 0;}\n' > app.c
+            x86_64-w64-mingw32-gcc -o app.exe app.c
+            wixl -a x64 -o app.msi app.wxs
+            "#,
+        );
+        Self { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Signs `input` into `out` with `pfx`, timestamped by the built-in TSA.
+    fn sign(&self, pfx: &str, input: &str, out: &Path) {
+        let msi = if input.ends_with(".msi") {
+            "-add-msi-dse"
+        } else {
+            ""
+        };
+        sh(
+            self.dir.path(),
+            &format!(
+                "osslsigncode sign -pkcs12 {pfx} -pass pw -h sha256 {msi} -TSA-certs tsa-chain.pem -TSA-key tsa.key -in {input} -out '{}' >/dev/null",
+                out.display()
+            ),
+        );
+    }
+
+    fn leaf_fingerprint(&self) -> String {
+        let out = Command::new("openssl")
+            .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+            .arg(self.path("leaf.pem"))
+            .output()
+            .expect("openssl");
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.trim()
+            .rsplit('=')
+            .next()
+            .expect("fingerprint")
+            .replace(':', "")
+            .to_ascii_lowercase()
+    }
+}
+
+fn verify(args: &[&str], extra: &[&Path]) -> (Option<i32>, serde_json::Value) {
+    let out: Output = Command::new(env!("CARGO_BIN_EXE_release-console"))
+        .env_remove("RELEASE_CONSOLE_WORKSPACE")
+        .env("HOME", std::env::temp_dir())
+        .current_dir(std::env::temp_dir())
+        .args(["--json", "verify"])
+        .args(args)
+        .args(extra)
+        .output()
+        .expect("run verify");
+    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code(), json)
+}
+
+fn artifact<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["artifacts"]
+        .as_array()
+        .expect("artifacts")
+        .iter()
+        .find(|a| a["path"] == name)
+        .unwrap_or_else(|| panic!("no artifact {name} in {report:#}"))
+}
+
+#[test]
+fn signature_verdicts_for_valid_tampered_unsigned_untrusted_and_other_publisher() {
+    let pki = Pki::new();
+    let art = tempfile::tempdir().expect("artifacts");
+    let a = |n: &str| art.path().join(n);
+    pki.sign("leaf.pfx", "app.exe", &a("valid.exe"));
+    pki.sign("leaf.pfx", "app.msi", &a("valid.msi"));
+    pki.sign("leaf.pfx", "app.exe", &a("tampered.exe"));
+    let mut bytes = std::fs::read(a("tampered.exe")).expect("read");
+    bytes[1200] ^= 0x01;
+    std::fs::write(a("tampered.exe"), bytes).expect("tamper one byte");
+    std::fs::copy(pki.path("app.exe"), a("unsigned.exe")).expect("copy");
+    pki.sign("evil.pfx", "app.exe", &a("untrusted.exe"));
+    pki.sign("other.pfx", "app.exe", &a("other.exe"));
+    std::fs::write(a("notes.tar.gz"), b"not signable").expect("write");
+
+    let ca = pki.path("ca.pem");
+    let (code, report) = verify(
+        &[
+            "--expect-publisher",
+            "WireTuner Inc",
+            "--ca-file",
+            ca.to_str().expect("utf-8"),
+        ],
+        &[art.path()],
+    );
+    assert_eq!(code, Some(1), "{report:#}");
+    assert_eq!(report["overall"], "fail");
+    let sig = |n: &str| {
+        artifact(&report, n)["signature"]
+            .as_str()
+            .expect("verdict")
+            .to_owned()
+    };
+    assert_eq!(sig("valid.exe"), "valid");
+    assert_eq!(sig("valid.msi"), "valid");
+    assert_eq!(sig("tampered.exe"), "invalid");
+    assert_eq!(sig("unsigned.exe"), "unsigned");
+    assert_eq!(sig("untrusted.exe"), "untrusted");
+    assert_eq!(sig("other.exe"), "identity_mismatch");
+    assert_eq!(sig("notes.tar.gz"), "not_applicable");
+    assert!(
+        artifact(&report, "other.exe")["detail"]
+            .as_str()
+            .is_some_and(
+                |d| d.contains("expected publisher \"WireTuner Inc\", got \"Someone Else Ltd\"")
+            )
+    );
+
+    let signer = &artifact(&report, "valid.exe")["signer"];
+    assert_eq!(signer["publisher"], "WireTuner Inc");
+    assert_eq!(signer["issuer"], "/CN=Test Root CA/O=Test");
+    assert_eq!(signer["cert_sha256"], pki.leaf_fingerprint());
+    assert_eq!(signer["timestamp_valid"], true);
+    assert!(
+        signer["timestamp"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("GMT"))
+    );
+    assert_eq!(signer["chain"][0], "/CN=WireTuner Inc/O=WireTuner Inc/C=US");
+    assert_eq!(signer["chain"][1], "/CN=Test Root CA/O=Test");
+    // No sums file: checksums cannot be ok, so nothing is green.
+    assert_eq!(
+        artifact(&report, "valid.exe")["checksum"],
+        "not_listed_no_sums"
+    );
+
+    // Only the good ones, with sums: green, exit 0; a pinned fingerprint must match.
+    let good = tempfile::tempdir().expect("good");
+    for n in ["valid.exe", "valid.msi", "notes.tar.gz"] {
+        std::fs::copy(a(n), good.path().join(n)).expect("copy");
+    }
+    sh(
+        good.path(),
+        "sha256sum valid.exe valid.msi notes.tar.gz > SHA256SUMS",
+    );
+    let (code, report) = verify(
+        &[
+            "--expect-publisher",
+            "WireTuner Inc",
+            "--ca-file",
+            ca.to_str().expect("utf-8"),
+        ],
+        &[good.path()],
+    );
+    assert_eq!(code, Some(0), "{report:#}");
+    assert_eq!(report["overall"], "pass");
+
+    // The same files against the system store: the test CA is not trusted there.
+    let (code, report) = verify(&["--expect-publisher", "WireTuner Inc"], &[good.path()]);
+    assert_eq!(code, Some(1));
+    assert_eq!(artifact(&report, "valid.exe")["signature"], "untrusted");
+}
+
+#[test]
+fn certificate_pin_from_the_workspace_config() {
+    let pki = Pki::new();
+    let ws = tempfile::tempdir().expect("ws");
+    let init = Command::new(env!("CARGO_BIN_EXE_release-console"))
+        .arg("init")
+        .arg(ws.path())
+        .output()
+        .expect("init");
+    assert!(init.status.success());
+    let cfg = ws.path().join("release-console.toml");
+    let text = std::fs::read_to_string(&cfg).expect("config");
+    std::fs::copy(pki.path("ca.pem"), ws.path().join("ca.pem")).expect("ca");
+    let pinned = text.replace(
+        "[signing]\nwindows_publisher = \"\"\nwindows_cert_sha256 = \"\"",
+        &format!(
+            "[signing]\nwindows_publisher = \"WireTuner Inc\"\nwindows_cert_sha256 = \"{}\"",
+            "00".repeat(32)
+        ),
+    );
+    assert_ne!(
+        pinned, text,
+        "config has a [signing] table to edit:\n{text}"
+    );
+    std::fs::write(
+        &cfg,
+        pinned.replace("ca_file = \"\"", "ca_file = \"ca.pem\""),
+    )
+    .expect("write");
+    let art = tempfile::tempdir().expect("art");
+    pki.sign("leaf.pfx", "app.exe", &art.path().join("app.exe"));
+    sh(art.path(), "sha256sum app.exe > SHA256SUMS");
+    let (code, report) = verify(
+        &["--workspace", ws.path().to_str().expect("utf-8")],
+        &[art.path()],
+    );
+    assert_eq!(code, Some(1));
+    let a = artifact(&report, "app.exe");
+    assert_eq!(a["signature"], "identity_mismatch", "{a:#}");
+    assert!(
+        a["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains(&format!("got {}", pki.leaf_fingerprint())))
+    );
+}
+
+#[test]
+fn checksum_verdicts_agree_with_sha256sum_and_shasum_on_every_format() {
+    let dir = tempfile::tempdir().expect("dir");
+    let d = dir.path();
+    for (name, body) in [
+        ("a.exe", "alpha"),
+        ("b.msi", "bravo"),
+        ("c.dmg", "charlie"),
+        ("d.zip", "delta"),
+        ("e.txt", "echo"),
+    ] {
+        std::fs::write(d.join(name), body).expect("write");
+    }
+    std::fs::create_dir(d.join("sub")).expect("mkdir");
+    std::fs::write(d.join("sub/f.bin"), "foxtrot").expect("write");
+    // Every accepted form: two spaces, binary marker, BSD tag, upper case, ./name, CRLF.
+    sh(
+        d,
+        r#"
+        h() { sha256sum "$1" | cut -d' ' -f1; }
+        {
+          printf '%s  a.exe\n' "$(h a.exe)"
+          printf '%s *b.msi\n' "$(h b.msi)"
+          printf 'SHA256 (c.dmg) = %s\n' "$(h c.dmg)"
+          printf '%s  ./d.zip\r\n' "$(h d.zip | tr a-f A-F)"
+          printf '%s  sub/f.bin\n' "$(h sub/f.bin)"
+          printf '%s  e.txt\n' "$(h a.exe)"
+          printf '%s  missing.exe\n' "$(h a.exe)"
+        } > SHA256SUMS
+        "#,
+    );
+    let (code, report) = verify(&[], &[d]);
+    assert_eq!(code, Some(1));
+    let verdict = |n: &str| {
+        artifact(&report, n)["checksum"]
+            .as_str()
+            .expect("verdict")
+            .to_owned()
+    };
+    assert_eq!(verdict("a.exe"), "ok");
+    assert_eq!(verdict("b.msi"), "ok");
+    assert_eq!(verdict("c.dmg"), "ok");
+    assert_eq!(verdict("d.zip"), "ok");
+    assert_eq!(verdict("sub/f.bin"), "ok");
+    assert_eq!(verdict("e.txt"), "mismatch");
+    assert_eq!(verdict("missing.exe"), "missing");
+    let e = artifact(&report, "e.txt");
+    assert_ne!(e["expected_sha256"], e["sha256"]);
+    assert_eq!(report["bad_lines"].as_array().map(Vec::len), Some(0));
+
+    // GNU sha256sum -c agrees line by line (it accepts CRLF; it reports the same failures).
+    let gnu = Command::new("sha256sum")
+        .args(["-c", "SHA256SUMS"])
+        .current_dir(d)
+        .output()
+        .expect("sha256sum");
+    let gnu_out = String::from_utf8_lossy(&gnu.stdout);
+    for ok in [
+        "a.exe: OK",
+        "b.msi: OK",
+        "c.dmg: OK",
+        "./d.zip: OK",
+        "sub/f.bin: OK",
+        "e.txt: FAILED",
+    ] {
+        assert!(gnu_out.contains(ok), "sha256sum says:\n{gnu_out}");
+    }
+    assert!(
+        gnu_out.contains("missing.exe: FAILED open or read"),
+        "{gnu_out}"
+    );
+
+    // What we write, both tools accept, and it never lists itself.
+    let (_, report) = verify(
+        &["--write-sums", d.join("OUT.sums").to_str().expect("utf-8")],
+        &[d],
+    );
+    assert!(report["written"].as_array().is_some_and(|w| w.len() == 1));
+    let written = std::fs::read_to_string(d.join("OUT.sums")).expect("written sums");
+    assert!(
+        !written.contains("SHA256SUMS") && !written.contains("\r"),
+        "{written}"
+    );
+    let names: Vec<&str> = written.lines().map(|l| &l[66..]).collect();
+    assert_eq!(
+        names,
+        ["a.exe", "b.msi", "c.dmg", "d.zip", "e.txt", "sub/f.bin"]
+    );
+    for tool in [
+        vec!["sha256sum", "-c", "OUT.sums"],
+        vec!["shasum", "-a", "256", "-c", "OUT.sums"],
+    ] {
+        let out = Command::new(tool[0])
+            .args(&tool[1..])
+            .current_dir(d)
+            .output()
+            .expect("checker");
+        assert!(
+            out.status.success(),
+            "{tool:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn dangerous_and_broken_lines_are_reported_and_never_opened() {
+    let dir = tempfile::tempdir().expect("dir");
+    let d = dir.path();
+    std::fs::write(d.join("a.exe"), "alpha").expect("write");
+    let h = release_console::sha256_hex(b"alpha");
+    let other = release_console::sha256_hex(b"other");
+    std::fs::write(
+        d.join("SHA256SUMS"),
+        format!("{h}  a.exe\n{h}  /etc/passwd\n{h}  ../../etc/passwd\nthis is not a sums line\n{other}  a.exe\n"),
+    )
+    .expect("write");
+    let (code, report) = verify(&[], &[d]);
+    assert_eq!(code, Some(1));
+    let bad: Vec<(u64, String)> = report["bad_lines"]
+        .as_array()
+        .expect("bad lines")
+        .iter()
+        .map(|b| {
+            (
+                b["line"].as_u64().expect("line"),
+                b["reason"].as_str().expect("reason").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        bad.iter().map(|b| b.0).collect::<Vec<_>>(),
+        [2, 3, 4, 5],
+        "{bad:?}"
+    );
+    assert!(bad[0].1.contains("absolute path"));
+    assert!(bad[1].1.contains("\"..\""));
+    assert!(bad[3].1.contains("different hash"));
+    // The paths outside were never turned into artifacts.
+    let paths: Vec<&str> = report["artifacts"]
+        .as_array()
+        .expect("artifacts")
+        .iter()
+        .filter_map(|a| a["path"].as_str())
+        .collect();
+    assert_eq!(paths, ["a.exe"]);
+    // a.exe is listed twice with different hashes: untrusted, so not ok.
+    assert_eq!(artifact(&report, "a.exe")["checksum"], "unlisted");
+}
