@@ -8,18 +8,26 @@ use std::time::{Duration, Instant};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use release_console::runner::{Runner, TaskState};
-use release_console::ui::{ConsoleApp, FolderPicker, Tab};
+use release_console::ui::{ConsoleApp, PickKind, Picker, Tab};
 use release_console::workspace::{Origin, Workspace};
 
-struct FixedPicker(PathBuf);
+/// Answers every picker with fixed paths: a workspace folder, or artifacts.
+struct FixedPicker {
+    workspace: PathBuf,
+    artifacts: Vec<PathBuf>,
+}
 
-impl FolderPicker for FixedPicker {
-    fn pick_folder(
+impl Picker for FixedPicker {
+    fn pick(
         &self,
         _handle: &tokio::runtime::Handle,
-        reply: Box<dyn FnOnce(Option<PathBuf>) + Send>,
+        kind: PickKind,
+        reply: Box<dyn FnOnce(Vec<PathBuf>) + Send>,
     ) {
-        reply(Some(self.0.clone()));
+        match kind {
+            PickKind::Workspace => reply(vec![self.workspace.clone()]),
+            PickKind::ArtifactFiles | PickKind::ArtifactFolder => reply(self.artifacts.clone()),
+        }
     }
 }
 
@@ -54,7 +62,10 @@ fn fixture() -> Fixture {
 fn harness(f: &Fixture) -> Harness<'static, ConsoleApp> {
     let runner = Runner::new(f.rt.handle().clone(), 2);
     let root = f.root.clone();
-    let picker: Arc<dyn FolderPicker> = Arc::new(FixedPicker(f.other.clone()));
+    let picker: Arc<dyn Picker> = Arc::new(FixedPicker {
+        workspace: f.other.clone(),
+        artifacts: vec![f.root.join("picked.txt")],
+    });
     let mut h = Harness::builder()
         .with_size(egui::vec2(1280.0, 900.0))
         .build_eframe(move |cc| ConsoleApp::new(&cc.egui_ctx, runner, root, Origin::Flag, picker));
@@ -77,15 +88,30 @@ fn step_until(
             h.step();
             return;
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        if Instant::now() >= deadline {
+            let app = h.state();
+            let tasks: Vec<_> = app
+                .runner()
+                .tasks()
+                .iter()
+                .map(|t| (t.info.name.clone(), t.state, t.message.clone()))
+                .collect();
+            panic!(
+                "timed out waiting for {what}; busy: {}; tasks: {tasks:?}; toasts: {:?}",
+                app.is_busy(),
+                app.toasts.items()
+            );
+        }
         std::thread::sleep(Duration::from_millis(10));
     }
 }
 
-/// Clicks the widget labelled `label` and lets two frames run (input, then the redraw).
+/// Clicks the widget labelled `label` and lets the frames run (input, then the redraw).
 fn click(h: &mut Harness<'static, ConsoleApp>, label: &str) {
     h.get_by_label(label).click();
     h.step();
+    // Move the pointer away so no tooltip covers the next target.
+    h.remove_cursor();
     h.step();
 }
 
@@ -351,4 +377,127 @@ fn the_tray_searches_a_live_log_and_cancels_a_running_task() {
     h.step();
     assert!(h.query_by_label("CANCELLED").is_some());
     assert!(h.query_by_label("RUNNING").is_none());
+}
+
+/// Puts artifacts and a SHA256SUMS into release 1.4.0's artifacts folder.
+fn write_artifacts(f: &Fixture, tamper: bool) -> PathBuf {
+    let dir = f.root.join("releases/1.4.0/artifacts");
+    std::fs::create_dir_all(&dir).expect("artifacts dir");
+    std::fs::write(dir.join("WireTuner-1.4.0.tar.gz"), b"the linux bundle").expect("write");
+    std::fs::write(dir.join("notes.txt"), b"release notes").expect("write");
+    let sums = format!(
+        "{}  WireTuner-1.4.0.tar.gz\n{}  notes.txt\n",
+        release_console::sha256_hex(b"the linux bundle"),
+        release_console::sha256_hex(b"release notes"),
+    );
+    std::fs::write(dir.join("SHA256SUMS"), sums).expect("sums");
+    if tamper {
+        std::fs::write(dir.join("notes.txt"), b"release notes, edited").expect("tamper");
+    }
+    dir
+}
+
+#[test]
+fn verifying_release_artifacts_shows_one_verdict_ticks_the_checklist_and_exports() {
+    let f = fixture();
+    write_artifacts(&f, false);
+    let mut h = harness(&f);
+    click(&mut h, "Verify");
+    click(&mut h, "Use release 1.4.0 artifacts");
+    assert!(
+        h.query_by_label_contains("releases/1.4.0/artifacts")
+            .is_some()
+    );
+    click(&mut h, "Run verification");
+    step_until(&mut h, "the report", |app| {
+        app.verify_ui.report.is_some() && !app.is_busy()
+    });
+    assert!(h.query_by_label("PASS").is_some());
+    assert!(h.query_by_label("2 of 2 artifacts green").is_some());
+    assert_eq!(h.query_all_by_label("OK").count(), 2, "checksum badges");
+    assert_eq!(
+        h.query_all_by_label("NOT_APPLICABLE").count(),
+        2,
+        "nothing to sign in a tarball"
+    );
+
+    // A pass ticks "Verify checksums and signatures" and is audited.
+    let data = h.state().data.as_ref().expect("data");
+    let checklist = &data.current.as_ref().expect("release").checklist;
+    let tick = checklist.items.get("build.verify").expect("auto-ticked");
+    assert!(tick.done && tick.by.ends_with("(task verify)"), "{tick:?}");
+    assert!(
+        data.audit
+            .iter()
+            .any(|e| e.action == "verify.report" && e.after["overall"] == "pass")
+    );
+
+    click(&mut h, "Export Markdown");
+    step_until(&mut h, "the export", |app| !app.is_busy());
+    let md = std::fs::read_to_string(f.root.join("releases/1.4.0/verify-report.md"))
+        .expect("markdown report");
+    assert!(
+        md.contains("**Overall: PASS**") && md.contains("| notes.txt |"),
+        "{md}"
+    );
+    click(&mut h, "Export JSON");
+    step_until(&mut h, "the export", |app| !app.is_busy());
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(f.root.join("releases/1.4.0/verify-report.json"))
+            .expect("json report"),
+    )
+    .expect("valid json");
+    assert_eq!(json["overall"], "pass");
+}
+
+#[test]
+fn a_mismatch_is_red_with_expected_and_actual_shown() {
+    let f = fixture();
+    write_artifacts(&f, true);
+    let mut h = harness(&f);
+    click(&mut h, "Verify");
+    click(&mut h, "Use release 1.4.0 artifacts");
+    click(&mut h, "Run verification");
+    step_until(&mut h, "the report", |app| {
+        app.verify_ui.report.is_some() && !app.is_busy()
+    });
+    assert!(h.query_by_label("FAIL").is_some());
+    assert!(h.query_by_label("MISMATCH").is_some());
+    // The red artifact is selected: its details show both hashes.
+    let want = release_console::sha256_hex(b"release notes");
+    let got = release_console::sha256_hex(b"release notes, edited");
+    assert!(
+        h.query_by_label_contains(&format!("expected {want}"))
+            .is_some()
+    );
+    assert!(
+        h.query_by_label_contains(&format!("actual   {got}"))
+            .is_some()
+    );
+    // A failed verification does not tick the checklist.
+    let checklist = &h
+        .state()
+        .data
+        .as_ref()
+        .expect("data")
+        .current
+        .as_ref()
+        .expect("release")
+        .checklist;
+    assert!(!checklist.is_done("build.verify"));
+}
+
+#[test]
+fn picked_files_are_added_to_the_verify_list() {
+    let f = fixture();
+    std::fs::write(f.root.join("picked.txt"), b"x").expect("write");
+    let mut h = harness(&f);
+    click(&mut h, "Verify");
+    click(&mut h, "Add files…");
+    step_until(&mut h, "the picked file", |app| {
+        !app.verify_ui.paths.is_empty()
+    });
+    assert_eq!(h.state().verify_ui.paths, vec![f.root.join("picked.txt")]);
+    click(&mut h, "Remove");
+    assert!(h.state().verify_ui.paths.is_empty());
 }

@@ -91,7 +91,7 @@ pub fn run(cli: &Cli, args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let slot = report_slot.clone();
     let audit_ws = ws.clone();
     let id = runner.start(spec, move |ctx| async move {
-        run_task(ctx, opts, slot, audit_ws).await
+        verify::run_task(ctx, opts, slot, audit_ws).await
     })?;
 
     let json = cli.json;
@@ -135,68 +135,6 @@ pub fn run(cli: &Cli, args: VerifyArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(EXIT_CHECK_FAILED)
     })
-}
-
-/// The verify task: runs the verification, logs each verdict, audits the report. Succeeds only
-/// when the overall verdict is green, so a pass ticks the checklist item that asks for it.
-pub async fn run_task(
-    ctx: crate::runner::TaskContext,
-    opts: verify::Options,
-    slot: std::sync::Arc<std::sync::Mutex<Option<Report>>>,
-    ws: Option<Workspace>,
-) -> crate::runner::TaskResult {
-    let progress_ctx = ctx.clone();
-    let report = verify::run(
-        opts,
-        move |p| progress_ctx.set_progress(p.fraction, Some(&p.step)),
-        ctx.cancel_token().clone(),
-    )
-    .await
-    .map_err(|e| match e {
-        verify::VerifyError::Cancelled => crate::runner::TaskError::Cancelled,
-        e => crate::runner::TaskError::Failed(e.to_string()),
-    })?;
-    for a in &report.artifacts {
-        ctx.log_line(&format!(
-            "{}: checksum {}, signature {}: {}",
-            a.path,
-            a.checksum.as_str(),
-            a.signature.as_str(),
-            a.detail
-        ));
-    }
-    for b in &report.bad_lines {
-        ctx.log_line(&format!("SHA256SUMS line {}: {}", b.line, b.reason));
-    }
-    if let Some(ws) = ws {
-        let after = serde_json::json!({
-            "overall": report.overall,
-            "artifacts": report.artifacts.iter().map(|a| serde_json::json!({
-                "path": a.path, "sha256": a.sha256, "checksum": a.checksum, "signature": a.signature,
-            })).collect::<Vec<_>>(),
-            "bad_lines": report.bad_lines.len(),
-        });
-        let target = report
-            .sums_file
-            .as_ref()
-            .map_or_else(|| "artifacts".to_owned(), |s| s.display().to_string());
-        tokio::task::spawn_blocking(move || {
-            ws.record("verify.report", &target, serde_json::Value::Null, after)
-        })
-        .await
-        .map_err(|e| crate::runner::TaskError::Failed(e.to_string()))?
-        .map_err(|e| crate::runner::TaskError::Failed(format!("cannot audit the report: {e}")))?;
-    }
-    let summary = report.summary();
-    let pass = report.overall == Overall::Pass;
-    if let Ok(mut s) = slot.lock() {
-        *s = Some(report);
-    }
-    if pass {
-        Ok(format!("PASS: {summary}"))
-    } else {
-        Err(crate::runner::TaskError::Failed(format!("FAIL: {summary}")))
-    }
 }
 
 fn print_report(report: &Report) {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 
 use super::widgets::toasts::{ToastKind, Toasts};
-use super::{audit, checklist, overview, placeholder, settings, theme, tray};
+use super::{audit, checklist, overview, placeholder, settings, theme, tray, verify};
 use crate::audit::{AuditEntry, Verified};
 use crate::runbook::{Checklist, Runbook};
 use crate::runner::{Runner, TaskEvent, TaskId, TaskState};
@@ -71,11 +71,26 @@ pub enum Command {
         hotfix_of: Option<String>,
     },
     OpenWorkspace(PathBuf),
-    PickWorkspace,
+    /// Open a native picker.
+    Pick(PickKind),
+    VerifyAdd(Vec<PathBuf>),
+    VerifyRemove(usize),
+    VerifyClear,
+    /// Verify the selected release's artifacts folder.
+    VerifyUseRelease,
+    VerifyRun,
+    ExportReport(ExportFormat),
     VerifyAudit,
     CancelTask(TaskId),
     ClearFinishedTasks,
     Navigate(Tab),
+}
+
+/// Report export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    Markdown,
+    Json,
 }
 
 /// The selected release with its runbook and progress.
@@ -131,14 +146,26 @@ impl Loaded {
     }
 }
 
-/// Opens folder pickers. Behind a seam so tests can feed paths (rfd shows nothing under Xvfb
-/// without a portal).
-pub trait FolderPicker: Send + Sync {
-    /// Starts a picker; the chosen folder (or `None`) is sent to `reply`.
-    fn pick_folder(
+/// What a picker is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PickKind {
+    /// A release workspace folder.
+    Workspace,
+    /// Artifact files to verify.
+    ArtifactFiles,
+    /// A folder of artifacts to verify.
+    ArtifactFolder,
+}
+
+/// Opens file and folder pickers. Behind a seam so tests can feed paths (rfd shows nothing
+/// under Xvfb without a portal).
+pub trait Picker: Send + Sync {
+    /// Starts a picker; the chosen paths (empty when cancelled) are sent to `reply`.
+    fn pick(
         &self,
         handle: &tokio::runtime::Handle,
-        reply: Box<dyn FnOnce(Option<PathBuf>) + Send>,
+        kind: PickKind,
+        reply: Box<dyn FnOnce(Vec<PathBuf>) + Send>,
     );
 }
 
@@ -146,19 +173,32 @@ pub trait FolderPicker: Send + Sync {
 #[derive(Debug, Default)]
 pub struct RfdPicker;
 
-impl FolderPicker for RfdPicker {
-    fn pick_folder(
+impl Picker for RfdPicker {
+    fn pick(
         &self,
         handle: &tokio::runtime::Handle,
-        reply: Box<dyn FnOnce(Option<PathBuf>) + Send>,
+        kind: PickKind,
+        reply: Box<dyn FnOnce(Vec<PathBuf>) + Send>,
     ) {
         handle.spawn(async move {
-            let picked = rfd::AsyncFileDialog::new()
-                .set_title("Open release workspace")
-                .pick_folder()
-                .await
-                .map(|h| h.path().to_owned());
-            reply(picked);
+            let dialog = rfd::AsyncFileDialog::new();
+            let one = |h: Option<rfd::FileHandle>| h.map(|h| vec![h.path().to_owned()]);
+            let picked = match kind {
+                PickKind::Workspace => one(dialog
+                    .set_title("Open release workspace")
+                    .pick_folder()
+                    .await),
+                PickKind::ArtifactFolder => one(dialog
+                    .set_title("Verify a folder of artifacts")
+                    .pick_folder()
+                    .await),
+                PickKind::ArtifactFiles => dialog
+                    .set_title("Verify artifacts")
+                    .pick_files()
+                    .await
+                    .map(|hs| hs.iter().map(|h| h.path().to_owned()).collect()),
+            };
+            reply(picked.unwrap_or_default());
         });
     }
 }
@@ -166,7 +206,8 @@ impl FolderPicker for RfdPicker {
 enum WorkerResult {
     Loaded(Box<Loaded>, Option<String>),
     Failed(String),
-    Picked(Option<PathBuf>),
+    Picked(PickKind, Vec<PathBuf>),
+    Exported(PathBuf),
 }
 
 /// Everything the window shows and remembers.
@@ -179,13 +220,14 @@ pub struct ConsoleApp {
     pub audit_ui: audit::AuditUi,
     pub settings_ui: settings::SettingsUi,
     pub overview_ui: overview::OverviewUi,
+    pub verify_ui: verify::VerifyUi,
     pub tray: tray::TrayUi,
     runner: Runner,
     handle: tokio::runtime::Handle,
     events: broadcast::Receiver<TaskEvent>,
     results_tx: mpsc::Sender<WorkerResult>,
     results_rx: mpsc::Receiver<WorkerResult>,
-    picker: Arc<dyn FolderPicker>,
+    picker: Arc<dyn Picker>,
     /// Commands in flight on the worker.
     pending: usize,
     root: PathBuf,
@@ -210,7 +252,7 @@ impl ConsoleApp {
         runner: Runner,
         root: PathBuf,
         origin: Origin,
-        picker: Arc<dyn FolderPicker>,
+        picker: Arc<dyn Picker>,
     ) -> Self {
         theme::apply(ctx);
         let repaint_ctx = ctx.clone();
@@ -225,6 +267,7 @@ impl ConsoleApp {
             audit_ui: audit::AuditUi::default(),
             settings_ui: settings::SettingsUi::new(&root),
             overview_ui: overview::OverviewUi::default(),
+            verify_ui: verify::VerifyUi::default(),
             tray: tray::TrayUi::default(),
             events: runner.subscribe(),
             handle: runner.handle().clone(),
@@ -335,20 +378,38 @@ impl ConsoleApp {
                 self.settings_ui = settings::SettingsUi::new(&self.root);
                 self.reload(Some(format!("Opened workspace {}", self.root.display())));
             }
-            Command::PickWorkspace => {
+            Command::Pick(kind) => {
                 let tx = self.results_tx.clone();
                 let ctx = self.repaint.clone();
                 self.pending += 1;
-                self.picker.pick_folder(
+                self.picker.pick(
                     &self.handle,
+                    kind,
                     Box::new(move |picked| {
-                        let _ = tx.send(WorkerResult::Picked(picked));
+                        let _ = tx.send(WorkerResult::Picked(kind, picked));
                         if let Some(ctx) = ctx {
                             ctx.request_repaint();
                         }
                     }),
                 );
             }
+            Command::VerifyAdd(paths) => {
+                self.verify_ui.add_paths(paths);
+                self.tab = Tab::Verify;
+            }
+            Command::VerifyRemove(i) => {
+                if i < self.verify_ui.paths.len() {
+                    self.verify_ui.paths.remove(i);
+                }
+            }
+            Command::VerifyClear => self.verify_ui.paths.clear(),
+            Command::VerifyUseRelease => {
+                if let Some((ws, release)) = self.current() {
+                    self.verify_ui.paths = vec![ws.artifacts_dir(&release.version)];
+                }
+            }
+            Command::VerifyRun => self.start_verify(),
+            Command::ExportReport(format) => self.export_report(format),
             Command::VerifyAudit => self.start_audit_verify(),
             Command::CancelTask(id) => self.runner.cancel(id),
             Command::ClearFinishedTasks => self.runner.clear_finished(),
@@ -394,6 +455,60 @@ impl ConsoleApp {
         }
     }
 
+    fn start_verify(&mut self) {
+        let Some(data) = &self.data else { return };
+        if self.verify_ui.paths.is_empty() {
+            self.toasts.error(
+                "Add artifacts first: drop files, pick them, or use the release's artifacts",
+            );
+            return;
+        }
+        let ws = data.ws.clone();
+        let release = data.current.as_ref().map(|c| &c.release);
+        let spec = ws.task_spec("verify", "verify", release, Duration::from_secs(3600));
+        let opts = crate::verify::Options {
+            paths: self.verify_ui.paths.clone(),
+            expected: ws.expected_identity(),
+            ..Default::default()
+        };
+        let slot = self.verify_ui.slot.clone();
+        match self.runner.start(spec, move |ctx| {
+            crate::verify::run_task(ctx, opts, slot, Some(ws))
+        }) {
+            Ok(id) => {
+                self.verify_ui.task = Some(id);
+                self.verify_ui.report = None;
+                self.tray.selected = Some(id);
+            }
+            Err(e) => self.toasts.error(e.to_string()),
+        }
+    }
+
+    fn export_report(&mut self, format: ExportFormat) {
+        let Some(report) = self.verify_ui.report.clone() else {
+            return;
+        };
+        let Some(data) = &self.data else { return };
+        let dir = match &data.current {
+            Some(c) => data.ws.release_dir(&c.release.version),
+            None => data.ws.root().to_owned(),
+        };
+        self.submit(move || {
+            let (name, body) = match format {
+                ExportFormat::Markdown => ("verify-report.md", report.to_markdown()),
+                ExportFormat::Json => (
+                    "verify-report.json",
+                    serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
+                ),
+            };
+            let path = dir.join(name);
+            match crate::workspace::atomic::write_atomic(&path, body.as_bytes()) {
+                Ok(()) => WorkerResult::Exported(path),
+                Err(e) => WorkerResult::Failed(e.to_string()),
+            }
+        });
+    }
+
     fn drain(&mut self) {
         while let Ok(result) = self.results_rx.try_recv() {
             self.pending = self.pending.saturating_sub(1);
@@ -412,8 +527,17 @@ impl ConsoleApp {
                     }
                     self.toasts.error(e);
                 }
-                WorkerResult::Picked(Some(path)) => self.apply(Command::OpenWorkspace(path)),
-                WorkerResult::Picked(None) => {
+                WorkerResult::Exported(path) => {
+                    self.toasts
+                        .push(ToastKind::Success, format!("Wrote {}", path.display()));
+                }
+                WorkerResult::Picked(PickKind::Workspace, paths) if !paths.is_empty() => {
+                    self.apply(Command::OpenWorkspace(paths[0].clone()));
+                }
+                WorkerResult::Picked(_, paths) if !paths.is_empty() => {
+                    self.apply(Command::VerifyAdd(paths));
+                }
+                WorkerResult::Picked(_, _) => {
                     self.toasts.push(
                         ToastKind::Info,
                         "No folder chosen (type a path instead if no picker appeared)",
@@ -430,6 +554,9 @@ impl ConsoleApp {
                     message,
                 }) => {
                     finished = true;
+                    if self.verify_ui.task == Some(info.id) {
+                        self.verify_ui.collect();
+                    }
                     let kind = match state {
                         TaskState::Succeeded => ToastKind::Success,
                         TaskState::Cancelled => ToastKind::Info,
@@ -475,6 +602,16 @@ impl ConsoleApp {
     pub fn ui_root(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
         self.drain();
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_owned())
+                .collect()
+        });
+        if !dropped.is_empty() {
+            self.apply(Command::VerifyAdd(dropped));
+        }
         self.update_title(&ctx);
         let mut commands = Vec::new();
 
@@ -564,9 +701,8 @@ impl ConsoleApp {
                     Tab::Checklist => self.checklist_ui.ui(ui, data, &mut commands),
                     Tab::Audit => self.audit_ui.ui(ui, data, &mut commands),
                     Tab::Settings => self.settings_ui.ui(ui, data, &mut commands),
-                    Tab::Builds | Tab::Verify | Tab::StatusPage | Tab::Flags => {
-                        placeholder::ui(ui, self.tab)
-                    }
+                    Tab::Verify => self.verify_ui.ui(ui, data, &mut commands),
+                    Tab::Builds | Tab::StatusPage | Tab::Flags => placeholder::ui(ui, self.tab),
                 });
         });
 

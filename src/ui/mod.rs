@@ -9,12 +9,13 @@ mod placeholder;
 mod settings;
 pub mod theme;
 pub mod tray;
+mod verify;
 pub mod widgets;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use self::app::{Command, ConsoleApp, FolderPicker, RfdPicker, Tab};
+pub use self::app::{Command, ConsoleApp, ExportFormat, PickKind, Picker, RfdPicker, Tab};
 use crate::runner::Runner;
 use crate::workspace;
 

@@ -14,14 +14,6 @@ fn description(tab: Tab) -> (&'static str, &'static [&'static str]) {
                 "CLI: release-console pipeline run --version X [--platform ...] [--dry-run] [--resume]",
             ],
         ),
-        Tab::Verify => (
-            "Verify artifacts",
-            &[
-                "SHA-256 of every artifact against SHA256SUMS, and signature verification with the signer shown (subject, issuer, team/publisher, timestamp, chain), pinned to the identities expected in release-console.toml.",
-                "One green/red verdict per artifact and overall; a successful run ticks \"Verify checksums and signatures\".",
-                "CLI: release-console verify PATH... [--sums FILE] [--json]",
-            ],
-        ),
         Tab::StatusPage => (
             "Status page and incidents",
             &[

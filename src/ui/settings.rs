@@ -33,7 +33,7 @@ impl SettingsUi {
                 .on_hover_text("Pick the folder with the system dialog")
                 .clicked()
             {
-                commands.push(Command::PickWorkspace);
+                commands.push(Command::Pick(super::app::PickKind::Workspace));
             }
         });
     }

@@ -100,6 +100,9 @@ pub struct Report {
     pub written: Vec<PathBuf>,
 }
 
+/// Where a verify task leaves its report for whoever started it.
+pub type ReportSlot = Arc<std::sync::Mutex<Option<Report>>>;
+
 /// Why verification could not run at all.
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
@@ -392,6 +395,68 @@ pub async fn run(
         expected: opts.expected,
         written,
     })
+}
+
+/// The verify task: runs the verification, logs each verdict, audits the report. Succeeds only
+/// when the overall verdict is green, so a pass ticks the checklist item that asks for it.
+pub async fn run_task(
+    ctx: crate::runner::TaskContext,
+    opts: Options,
+    slot: ReportSlot,
+    ws: Option<crate::workspace::Workspace>,
+) -> crate::runner::TaskResult {
+    let progress_ctx = ctx.clone();
+    let report = run(
+        opts,
+        move |p| progress_ctx.set_progress(p.fraction, Some(&p.step)),
+        ctx.cancel_token().clone(),
+    )
+    .await
+    .map_err(|e| match e {
+        VerifyError::Cancelled => crate::runner::TaskError::Cancelled,
+        e => crate::runner::TaskError::Failed(e.to_string()),
+    })?;
+    for a in &report.artifacts {
+        ctx.log_line(&format!(
+            "{}: checksum {}, signature {}: {}",
+            a.path,
+            a.checksum.as_str(),
+            a.signature.as_str(),
+            a.detail
+        ));
+    }
+    for b in &report.bad_lines {
+        ctx.log_line(&format!("SHA256SUMS line {}: {}", b.line, b.reason));
+    }
+    if let Some(ws) = ws {
+        let after = serde_json::json!({
+            "overall": report.overall,
+            "artifacts": report.artifacts.iter().map(|a| serde_json::json!({
+                "path": a.path, "sha256": a.sha256, "checksum": a.checksum, "signature": a.signature,
+            })).collect::<Vec<_>>(),
+            "bad_lines": report.bad_lines.len(),
+        });
+        let target = report
+            .sums_file
+            .as_ref()
+            .map_or_else(|| "artifacts".to_owned(), |s| s.display().to_string());
+        tokio::task::spawn_blocking(move || {
+            ws.record("verify.report", &target, serde_json::Value::Null, after)
+        })
+        .await
+        .map_err(|e| crate::runner::TaskError::Failed(e.to_string()))?
+        .map_err(|e| crate::runner::TaskError::Failed(format!("cannot audit the report: {e}")))?;
+    }
+    let summary = report.summary();
+    let pass = report.overall == Overall::Pass;
+    if let Ok(mut s) = slot.lock() {
+        *s = Some(report);
+    }
+    if pass {
+        Ok(format!("PASS: {summary}"))
+    } else {
+        Err(crate::runner::TaskError::Failed(format!("FAIL: {summary}")))
+    }
 }
 
 /// `1.2 GiB`, `340 KiB`.

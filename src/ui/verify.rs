@@ -1,0 +1,390 @@
+//! The Verify panel: choose artifacts, run the verify task, and read one big verdict, a table
+//! of per-artifact verdicts, and the details of the selected artifact.
+
+use std::path::PathBuf;
+
+use egui::text::LayoutJob;
+use egui_extras::{Column, TableBuilder};
+
+use super::app::{Command, ExportFormat, Loaded, PickKind};
+use super::theme;
+use crate::runner::TaskId;
+use crate::verify::{
+    self, Artifact, ChecksumVerdict, Overall, Report, ReportSlot, SignatureVerdict,
+};
+
+/// Verify panel state.
+#[derive(Debug, Default)]
+pub struct VerifyUi {
+    /// Files and folders to verify.
+    pub paths: Vec<PathBuf>,
+    /// The running (or last) verify task.
+    pub task: Option<TaskId>,
+    /// Where the task leaves its report.
+    pub slot: ReportSlot,
+    pub report: Option<Report>,
+    /// Index into the report's artifacts.
+    pub selected: Option<usize>,
+}
+
+pub fn checksum_color(v: ChecksumVerdict) -> egui::Color32 {
+    match v {
+        ChecksumVerdict::Ok => theme::OK,
+        ChecksumVerdict::Mismatch | ChecksumVerdict::Missing => theme::BAD,
+        ChecksumVerdict::Unlisted | ChecksumVerdict::NotListedNoSums => theme::WARN,
+    }
+}
+
+fn checksum_help(v: ChecksumVerdict) -> &'static str {
+    match v {
+        ChecksumVerdict::Ok => "The file's SHA-256 equals the one in SHA256SUMS.",
+        ChecksumVerdict::Mismatch => {
+            "The file's bytes differ from what SHA256SUMS records: do not publish it."
+        }
+        ChecksumVerdict::Missing => "SHA256SUMS lists this file, but it is not on disk.",
+        ChecksumVerdict::Unlisted => "The file is on disk but SHA256SUMS does not list it.",
+        ChecksumVerdict::NotListedNoSums => "There is no SHA256SUMS to check this file against.",
+    }
+}
+
+pub fn signature_color(v: SignatureVerdict) -> egui::Color32 {
+    match v {
+        SignatureVerdict::Valid => theme::OK,
+        SignatureVerdict::UnverifiableHere => theme::WARN,
+        SignatureVerdict::NotApplicable => theme::MUTED,
+        _ => theme::BAD,
+    }
+}
+
+fn signature_help(v: SignatureVerdict) -> &'static str {
+    match v {
+        SignatureVerdict::Valid => {
+            "Signed by the expected publisher; the chain and timestamp verify."
+        }
+        SignatureVerdict::Invalid => {
+            "The signature does not match the file: it was modified after signing."
+        }
+        SignatureVerdict::Unsigned => "The file carries no signature.",
+        SignatureVerdict::Untrusted => {
+            "Signed, but the certificate chain (or timestamp) is not trusted."
+        }
+        SignatureVerdict::IdentityMismatch => {
+            "Validly signed, but by someone other than the pinned identity."
+        }
+        SignatureVerdict::UnverifiableHere => "This host cannot verify this kind of signature.",
+        SignatureVerdict::NotApplicable => "This file type is not signed.",
+    }
+}
+
+/// Expected and actual hashes with the first differing hex digit onwards highlighted.
+pub fn hash_diff_job(expected: &str, actual: &str, font: egui::FontId) -> LayoutJob {
+    let mut job = LayoutJob::default();
+    let at = verify::first_difference(expected, actual).unwrap_or(expected.len());
+    let plain = egui::TextFormat {
+        font_id: font.clone(),
+        color: theme::MUTED,
+        ..Default::default()
+    };
+    let hot = egui::TextFormat {
+        font_id: font,
+        color: theme::BAD,
+        background: theme::BAD.gamma_multiply(0.2),
+        ..Default::default()
+    };
+    for (label, hash) in [("expected ", expected), ("\nactual   ", actual)] {
+        job.append(label, 0.0, plain.clone());
+        let cut = at.min(hash.len());
+        job.append(&hash[..cut], 0.0, plain.clone());
+        job.append(&hash[cut..], 0.0, hot.clone());
+    }
+    job
+}
+
+impl VerifyUi {
+    pub fn add_paths(&mut self, paths: Vec<PathBuf>) {
+        for p in paths {
+            if !self.paths.contains(&p) {
+                self.paths.push(p);
+            }
+        }
+    }
+
+    /// Takes the report the task left behind.
+    pub fn collect(&mut self) {
+        if let Ok(mut slot) = self.slot.lock()
+            && let Some(r) = slot.take()
+        {
+            self.selected = r.artifacts.iter().position(|a| !a.is_green());
+            self.report = Some(r);
+        }
+    }
+
+    pub fn ui(&mut self, ui: &mut egui::Ui, data: &Loaded, commands: &mut Vec<Command>) {
+        ui.label(theme::heading("Verify artifacts"));
+        ui.label(theme::muted(
+            "SHA-256 against SHA256SUMS and signatures against the identity pinned in [signing]. \
+             Drop files or folders on the window, or pick them.",
+        ));
+        ui.horizontal(|ui| {
+            if ui.button("Add files…").clicked() {
+                commands.push(Command::Pick(PickKind::ArtifactFiles));
+            }
+            if ui.button("Add folder…").clicked() {
+                commands.push(Command::Pick(PickKind::ArtifactFolder));
+            }
+            if let Some(c) = &data.current
+                && ui
+                    .button(format!("Use release {} artifacts", c.release.version))
+                    .on_hover_text(
+                        data.ws
+                            .artifacts_dir(&c.release.version)
+                            .display()
+                            .to_string(),
+                    )
+                    .clicked()
+            {
+                commands.push(Command::VerifyUseRelease);
+            }
+            if !self.paths.is_empty() && ui.button("Clear").clicked() {
+                commands.push(Command::VerifyClear);
+            }
+        });
+        for (i, p) in self.paths.iter().enumerate() {
+            ui.horizontal(|ui| {
+                ui.label(theme::mono(p.display().to_string()));
+                if ui.small_button("Remove").clicked() {
+                    commands.push(Command::VerifyRemove(i));
+                }
+            });
+        }
+        let identity = data.ws.expected_identity();
+        ui.label(theme::muted(format!(
+            "Expected publisher: {} · certificate pin: {} · trust anchor: {}",
+            identity.windows_publisher.as_deref().unwrap_or("(not set)"),
+            identity.windows_cert_sha256.as_deref().unwrap_or("(none)"),
+            identity
+                .ca_file
+                .as_ref()
+                .map_or_else(|| "system store".to_owned(), |p| p.display().to_string()),
+        )));
+        let running = self.task.is_some()
+            && self.report.is_none()
+            && self.slot.lock().is_ok_and(|s| s.is_none());
+        ui.horizontal(|ui| {
+            let run = ui.add_enabled(
+                !self.paths.is_empty(),
+                egui::Button::new(egui::RichText::new("Run verification").strong()),
+            );
+            if run.clicked() {
+                commands.push(Command::VerifyRun);
+            }
+            if self.report.is_some() {
+                if ui.button("Export Markdown").clicked() {
+                    commands.push(Command::ExportReport(ExportFormat::Markdown));
+                }
+                if ui.button("Export JSON").clicked() {
+                    commands.push(Command::ExportReport(ExportFormat::Json));
+                }
+            }
+        });
+        if running {
+            ui.label(theme::muted("Verifying… progress is in the task tray."));
+        }
+        let Some(report) = &self.report else { return };
+        ui.add_space(8.0);
+        overall_ui(ui, report);
+        ui.add_space(6.0);
+        Self::table_ui(&mut self.selected, ui, report);
+        if !report.bad_lines.is_empty() {
+            ui.add_space(6.0);
+            ui.label(
+                egui::RichText::new("Bad lines in SHA256SUMS")
+                    .strong()
+                    .color(theme::BAD),
+            );
+            for b in &report.bad_lines {
+                ui.label(format!("line {}: {}  ({:?})", b.line, b.reason, b.text));
+            }
+        }
+        if let Some(a) = self.selected.and_then(|i| report.artifacts.get(i)) {
+            ui.add_space(8.0);
+            details_ui(ui, a);
+        }
+    }
+
+    fn table_ui(selected: &mut Option<usize>, ui: &mut egui::Ui, report: &Report) {
+        let row_height = 26.0;
+        let height = (report.artifacts.len() as f32 + 1.0) * row_height + 8.0;
+        ui.allocate_ui(egui::vec2(ui.available_width(), height.min(420.0)), |ui| {
+            TableBuilder::new(ui)
+                .id_salt("verify-table")
+                .striped(true)
+                .resizable(true)
+                .column(Column::initial(230.0).at_least(120.0).clip(true))
+                .column(Column::auto().at_least(70.0))
+                .column(Column::initial(190.0).at_least(120.0).clip(true))
+                .column(Column::auto().at_least(90.0))
+                .column(Column::auto().at_least(120.0))
+                .column(Column::initial(150.0).at_least(80.0).clip(true))
+                .column(Column::remainder().at_least(120.0).clip(true))
+                .header(22.0, |mut h| {
+                    for t in [
+                        "Artifact",
+                        "Size",
+                        "SHA-256",
+                        "Checksum",
+                        "Signature",
+                        "Publisher / team",
+                        "Timestamp",
+                    ] {
+                        h.col(|ui| {
+                            ui.strong(t);
+                        });
+                    }
+                })
+                .body(|body| {
+                    body.rows(row_height, report.artifacts.len(), |mut row| {
+                        let i = row.index();
+                        let a = &report.artifacts[i];
+                        row.col(|ui| {
+                            if ui.selectable_label(*selected == Some(i), &a.path).clicked() {
+                                *selected = Some(i);
+                            }
+                        });
+                        row.col(|ui| {
+                            ui.label(verify::human_bytes(a.size_bytes));
+                        });
+                        row.col(|ui| {
+                            if let Some(h) = &a.sha256 {
+                                if ui
+                                    .small_button("Copy")
+                                    .on_hover_text("Copy the full SHA-256")
+                                    .clicked()
+                                {
+                                    ui.ctx().copy_text(h.clone());
+                                }
+                                ui.label(theme::mono(&h[..16]).small()).on_hover_text(h);
+                            }
+                        });
+                        row.col(|ui| {
+                            theme::badge(
+                                ui,
+                                &a.checksum.as_str().to_uppercase(),
+                                checksum_color(a.checksum),
+                            )
+                            .on_hover_text(checksum_help(a.checksum));
+                        });
+                        row.col(|ui| {
+                            theme::badge(
+                                ui,
+                                &a.signature.as_str().to_uppercase(),
+                                signature_color(a.signature),
+                            )
+                            .on_hover_text(format!(
+                                "{}\n{}",
+                                signature_help(a.signature),
+                                a.detail
+                            ));
+                        });
+                        let signer = a.signer.as_ref();
+                        row.col(|ui| {
+                            let who = signer
+                                .map(|s| s.publisher.clone())
+                                .or_else(|| signer.and_then(|s| s.team_id.clone()))
+                                .unwrap_or_default();
+                            ui.label(who);
+                        });
+                        row.col(|ui| {
+                            ui.label(signer.and_then(|s| s.timestamp.clone()).unwrap_or_default());
+                        });
+                    });
+                });
+        });
+    }
+}
+
+fn overall_ui(ui: &mut egui::Ui, report: &Report) {
+    let (text, color) = match report.overall {
+        Overall::Pass => ("PASS", theme::OK),
+        Overall::Fail => ("FAIL", theme::BAD),
+    };
+    egui::Frame::new()
+        .fill(color.gamma_multiply(0.15))
+        .stroke(egui::Stroke::new(2.0, color))
+        .corner_radius(6.0)
+        .inner_margin(12.0)
+        .show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.horizontal(|ui| {
+                ui.label(egui::RichText::new(text).size(28.0).strong().color(color));
+                ui.vertical(|ui| {
+                    ui.label(egui::RichText::new(report.summary()).strong());
+                    let detail = match report.overall {
+                        Overall::Pass => "Every checksum matches and every signable artifact is signed by the expected identity.",
+                        Overall::Fail => "Do not publish: select a red or amber artifact below for the reason.",
+                    };
+                    ui.label(theme::muted(detail));
+                });
+            });
+        });
+}
+
+fn details_ui(ui: &mut egui::Ui, a: &Artifact) {
+    ui.group(|ui| {
+        ui.set_width(ui.available_width());
+        ui.label(egui::RichText::new(&a.path).strong());
+        ui.label(&a.detail);
+        if let (Some(want), Some(got)) = (&a.expected_sha256, &a.sha256) {
+            if want != got {
+                let font = egui::TextStyle::Monospace.resolve(ui.style());
+                ui.label(hash_diff_job(want, got, font));
+            } else {
+                ui.label(theme::mono(format!("sha256 {got}")));
+            }
+        } else if let Some(h) = &a.sha256 {
+            ui.label(theme::mono(format!("sha256 {h}")));
+        }
+        if let Some(s) = &a.signer {
+            egui::Grid::new("signer")
+                .num_columns(2)
+                .spacing([12.0, 2.0])
+                .show(ui, |ui| {
+                    let rows = [
+                        ("Subject", s.subject.clone()),
+                        ("Issuer", s.issuer.clone()),
+                        ("Serial", s.serial.clone()),
+                        (
+                            "Certificate SHA-256",
+                            s.cert_sha256.clone().unwrap_or_else(|| "(unknown)".into()),
+                        ),
+                        ("Signing time", s.signing_time.clone().unwrap_or_default()),
+                        (
+                            "Timestamp",
+                            match (&s.timestamp, s.timestamp_valid) {
+                                (Some(t), true) => format!("{t} (verified)"),
+                                (Some(t), false) => format!("{t} (NOT verified)"),
+                                (None, _) => "none".into(),
+                            },
+                        ),
+                        ("Chain", s.chain.join("  →  ")),
+                    ];
+                    for (k, v) in rows {
+                        ui.label(theme::muted(k));
+                        ui.label(v);
+                        ui.end_row();
+                    }
+                });
+        }
+        if !a.raw_output.is_empty() {
+            egui::CollapsingHeader::new("Raw tool output")
+                .id_salt(("raw", &a.path))
+                .show(ui, |ui| {
+                    egui::ScrollArea::vertical()
+                        .max_height(240.0)
+                        .show(ui, |ui| {
+                            ui.label(theme::mono(&a.raw_output).small());
+                        });
+                });
+        }
+    });
+}
