@@ -17,6 +17,22 @@ pub struct BenchArgs {
     /// Frames to time for the tray.
     #[arg(long, default_value_t = 200)]
     pub frames: usize,
+    /// What to measure.
+    #[arg(long, value_enum, default_value_t = Suite::All)]
+    pub only: Suite,
+    /// Folder for the hashing fixtures (1 GiB + 8 x 128 MiB); default: the system temp dir.
+    #[arg(long, value_name = "DIR")]
+    pub scratch: Option<std::path::PathBuf>,
+}
+
+/// Benchmark suites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Suite {
+    All,
+    /// Log ingest and tray frame time.
+    Log,
+    /// SHA-256 throughput against openssl and sha256sum, and verify overhead.
+    Hash,
 }
 
 const SAMPLE_LINE: &str = "[build] compiling src/render/path_tessellator.rs ... ok (1234 bytes)";
@@ -25,6 +41,20 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<ExitCode> {
     if cfg!(debug_assertions) && !cli.json {
         eprintln!("warning: this is a debug build; figures are only meaningful with --release");
     }
+    let mut results = serde_json::Map::new();
+    if matches!(args.only, Suite::All | Suite::Log) {
+        results.insert("log".into(), log_bench(cli, args)?);
+    }
+    if matches!(args.only, Suite::All | Suite::Hash) {
+        results.insert("hash".into(), hash_bench(cli, args)?);
+    }
+    if cli.json {
+        cli.print_json(&results)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn log_bench(cli: &Cli, args: &BenchArgs) -> anyhow::Result<serde_json::Value> {
     // 1. A real child printing N lines through a pipe into a task's log buffer.
     let runner = Runner::new(cli.handle.clone(), 2);
     // Like a real task: redaction on, and the full log written to disk.
@@ -84,9 +114,7 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<ExitCode> {
         "frames": args.frames,
         "tray_shapes_per_frame": frames.shapes,
     });
-    if cli.json {
-        cli.print_json(&result)?;
-    } else {
+    if !cli.json {
         println!(
             "log ingest, child via pipe:  {:>12.0} lines/s ({} lines in {:.3} s)",
             args.lines as f64 / child_secs,
@@ -108,5 +136,219 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<ExitCode> {
             frames.shapes
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(result)
+}
+
+const MIB: u64 = 1024 * 1024;
+
+/// Writes `size` bytes of pseudo-random data (hashing speed does not depend on content, but
+/// this keeps any filesystem compression honest).
+fn write_fixture(path: &std::path::Path, size: u64) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    if std::fs::metadata(path).is_ok_and(|m| m.len() == size) {
+        return Ok(());
+    }
+    let mut f = std::io::BufWriter::with_capacity(4 * MIB as usize, std::fs::File::create(path)?);
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut block = vec![0u8; MIB as usize];
+    for _ in 0..size / MIB {
+        for chunk in block.chunks_mut(8) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            chunk.copy_from_slice(&state.to_le_bytes()[..chunk.len()]);
+        }
+        f.write_all(&block)?;
+    }
+    f.flush()?;
+    Ok(())
+}
+
+/// Reads files once so the page cache is warm for every contender.
+fn warm(paths: &[std::path::PathBuf]) -> anyhow::Result<()> {
+    use std::io::Read as _;
+    let mut buf = vec![0u8; 4 * MIB as usize];
+    for p in paths {
+        let mut f = std::fs::File::open(p)?;
+        while f.read(&mut buf)? > 0 {}
+    }
+    Ok(())
+}
+
+/// Best of `runs` wall times of `f`.
+fn best_of(runs: usize, mut f: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<f64> {
+    let mut best = f64::MAX;
+    for _ in 0..runs {
+        let t = Instant::now();
+        f()?;
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    Ok(best)
+}
+
+fn run_tool(program: &str, args: &[&std::ffi::OsStr]) -> anyhow::Result<()> {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .status();
+    match out {
+        Ok(s) if s.success() => Ok(()),
+        Ok(s) => anyhow::bail!("{program} failed: {s}"),
+        Err(e) => anyhow::bail!("cannot run {program}: {e}"),
+    }
+}
+
+fn hash_bench(cli: &Cli, args: &BenchArgs) -> anyhow::Result<serde_json::Value> {
+    use crate::verify::hash;
+    let scratch = args
+        .scratch
+        .clone()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("release-console-bench");
+    std::fs::create_dir_all(&scratch)?;
+    let big = scratch.join("one-1GiB.bin");
+    write_fixture(&big, 1024 * MIB)?;
+    let eight: Vec<std::path::PathBuf> = (0..8)
+        .map(|i| scratch.join(format!("part-{i}-128MiB.bin")))
+        .collect();
+    for p in &eight {
+        write_fixture(p, 128 * MIB)?;
+    }
+    let mut all = vec![big.clone()];
+    all.extend(eight.iter().cloned());
+    warm(&all)?;
+    let gb = |bytes: u64, secs: f64| bytes as f64 / secs / 1e9;
+    let one_bytes = 1024 * MIB;
+    let eight_bytes = 8 * 128 * MIB;
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+
+    let ours_one_thread = best_of(3, || {
+        hash::hash_file(&big, &std::sync::atomic::AtomicU64::new(0), &cancel)?;
+        Ok(())
+    })?;
+    // What verify does with one file and a spare core: read and hash on two threads.
+    let reference = hash::hash_file(&big, &std::sync::atomic::AtomicU64::new(0), &cancel)?;
+    let ours_one = best_of(3, || {
+        let done = [std::sync::atomic::AtomicU64::new(0)];
+        for r in hash::hash_files(std::slice::from_ref(&big), threads, &done, &cancel) {
+            anyhow::ensure!(
+                r? == reference,
+                "the pipelined digest differs from the plain one"
+            );
+        }
+        Ok(())
+    })?;
+    let openssl_one = best_of(3, || {
+        run_tool(
+            "openssl",
+            &["dgst".as_ref(), "-sha256".as_ref(), big.as_os_str()],
+        )
+    })?;
+    let sha256sum_one = best_of(1, || run_tool("sha256sum", &[big.as_os_str()]))?;
+
+    let ours_eight = best_of(3, || {
+        let done: Vec<_> = eight
+            .iter()
+            .map(|_| std::sync::atomic::AtomicU64::new(0))
+            .collect();
+        for r in hash::hash_files(&eight, threads, &done, &cancel) {
+            r?;
+        }
+        Ok(())
+    })?;
+    // The fair comparison: one openssl process per core, each hashing its share.
+    let openssl_eight = best_of(3, || {
+        let per = eight.len().div_ceil(threads);
+        let children: Vec<_> = eight
+            .chunks(per)
+            .map(|chunk| {
+                std::process::Command::new("openssl")
+                    .arg("dgst")
+                    .arg("-sha256")
+                    .args(chunk)
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+            })
+            .collect::<Result<_, _>>()?;
+        for mut c in children {
+            c.wait()?;
+        }
+        Ok(())
+    })?;
+
+    // Verifying the folder (sums + signature pass) against hashing it alone.
+    let sums: Vec<(String, String)> = eight
+        .iter()
+        .map(|p| {
+            let h = hash::hash_file(p, &std::sync::atomic::AtomicU64::new(0), &cancel)?;
+            Ok((
+                p.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                crate::hex(&h),
+            ))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let folder = scratch.join("verify-folder");
+    std::fs::create_dir_all(&folder)?;
+    for p in &eight {
+        let link = folder.join(p.file_name().unwrap_or_default());
+        if !link.exists() {
+            std::fs::hard_link(p, &link).or_else(|_| std::fs::copy(p, &link).map(|_| ()))?;
+        }
+    }
+    std::fs::write(
+        folder.join("SHA256SUMS"),
+        crate::verify::sums::render(&sums),
+    )?;
+    let verify_folder = best_of(3, || {
+        let opts = crate::verify::Options {
+            paths: vec![folder.clone()],
+            ..Default::default()
+        };
+        let report = cli
+            .handle
+            .block_on(crate::verify::run(opts, |_| {}, cancel.clone()))?;
+        anyhow::ensure!(
+            report
+                .artifacts
+                .iter()
+                .all(|a| a.checksum == crate::verify::ChecksumVerdict::Ok)
+        );
+        Ok(())
+    })?;
+
+    let result = serde_json::json!({
+        "sha_extensions": hash::cpu_has_sha_extensions(),
+        "threads": threads,
+        "one_file_gb_per_sec": {"ours": gb(one_bytes, ours_one), "ours_one_thread": gb(one_bytes, ours_one_thread), "openssl": gb(one_bytes, openssl_one), "sha256sum": gb(one_bytes, sha256sum_one)},
+        "eight_files_gb_per_sec": {"ours": gb(eight_bytes, ours_eight), "openssl_parallel": gb(eight_bytes, openssl_eight)},
+        "verify_folder_vs_hash_only": verify_folder / ours_eight,
+    });
+    if !cli.json {
+        println!(
+            "SHA extensions: {}; {threads} threads",
+            hash::cpu_has_sha_extensions()
+        );
+        println!(
+            "1 GiB file:       ours {:.2} GB/s (one thread {:.2}), openssl {:.2} GB/s ({:.2}x), sha256sum {:.2} GB/s",
+            gb(one_bytes, ours_one),
+            gb(one_bytes, ours_one_thread),
+            gb(one_bytes, openssl_one),
+            openssl_one / ours_one,
+            gb(one_bytes, sha256sum_one)
+        );
+        println!(
+            "8 x 128 MiB:      ours {:.2} GB/s, {threads} openssl processes {:.2} GB/s ({:.2}x)",
+            gb(eight_bytes, ours_eight),
+            gb(eight_bytes, openssl_eight),
+            openssl_eight / ours_eight
+        );
+        println!(
+            "verify a folder:  {:.2}x the time of hashing it alone",
+            verify_folder / ours_eight
+        );
+    }
+    Ok(result)
 }

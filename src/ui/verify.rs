@@ -256,14 +256,16 @@ impl VerifyUi {
                         });
                         row.col(|ui| {
                             if let Some(h) = &a.sha256 {
-                                if ui
-                                    .small_button("Copy")
-                                    .on_hover_text("Copy the full SHA-256")
-                                    .clicked()
-                                {
-                                    ui.ctx().copy_text(h.clone());
-                                }
-                                ui.label(theme::mono(&h[..16]).small()).on_hover_text(h);
+                                ui.horizontal(|ui| {
+                                    if ui
+                                        .small_button("Copy")
+                                        .on_hover_text("Copy the full SHA-256")
+                                        .clicked()
+                                    {
+                                        ui.ctx().copy_text(h.clone());
+                                    }
+                                    ui.label(theme::mono(&h[..16])).on_hover_text(h);
+                                });
                             }
                         });
                         row.col(|ui| {
