@@ -6,10 +6,11 @@ cd "$(dirname "$0")/.."
 
 # Real tools the tests drive, as "command:debian-package": child processes through sh and
 # coreutils; signing fixtures with openssl, mingw-w64, wixl and osslsigncode; sums cross-checked
-# with sha256sum and shasum.
+# with sha256sum and shasum; shell scripts linted with shellcheck.
 needs=(
   sh:dash yes:coreutils head:coreutils sleep:coreutils sha256sum:coreutils shasum:perl
   openssl:openssl osslsigncode:osslsigncode wixl:wixl x86_64-w64-mingw32-gcc:gcc-mingw-w64-x86-64
+  shellcheck:shellcheck find:findutils
 )
 packages=()
 for need in "${needs[@]}"; do

@@ -1,0 +1,136 @@
+//! Test fixtures shared by the signing tests: a throwaway PKI and unsigned PE/MSI files made
+//! with the real tools (openssl, mingw-w64, wixl).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub fn sh(dir: &Path, script: &str) {
+    let out = Command::new("bash")
+        .arg("-euc")
+        .arg(script)
+        .current_dir(dir)
+        .output()
+        .expect("bash");
+    assert!(
+        out.status.success(),
+        "fixture script failed:\n{script}\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A PKI (root CA, a second untrusted CA, leaf certs for two publishers, a TSA) and an
+/// unsigned PE and MSI, all made with the real tools.
+pub struct Pki {
+    dir: tempfile::TempDir,
+}
+
+const OPENSSL_CNF: &str = r#"
+[req]
+distinguished_name = dn
+[dn]
+[v3_ca]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+[v3_leaf]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = codeSigning
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[v3_tsa]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = critical,timeStamping
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+"#;
+
+const WXS: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<Wix xmlns="http://schemas.microsoft.com/wix/2006/wi">
+  <Product Id="*" Name="WireTuner" Language="1033" Version="1.0.0" Manufacturer="WireTuner Inc" UpgradeCode="4f0c6a43-2b7e-4c8e-9a53-6f5e0b1f7a11">
+    <Package InstallerVersion="200" Compressed="yes" InstallScope="perMachine"/>
+    <Media Id="1" Cabinet="app.cab" EmbedCab="yes"/>
+    <Directory Id="TARGETDIR" Name="SourceDir">
+      <Directory Id="ProgramFiles64Folder">
+        <Directory Id="INSTALLDIR" Name="WireTuner">
+          <Component Id="MainExe" Guid="1b7e3f0a-9c2d-4e5f-8a6b-7c8d9e0f1a2b" Win64="yes">
+            <File Id="AppExe" Source="app.exe" KeyPath="yes"/>
+          </Component>
+        </Directory>
+      </Directory>
+    </Directory>
+    <Feature Id="Main" Level="1"><ComponentRef Id="MainExe"/></Feature>
+  </Product>
+</Wix>
+"#;
+
+impl Pki {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("ca.cnf"), OPENSSL_CNF).expect("cnf");
+        std::fs::write(dir.path().join("app.wxs"), WXS).expect("wxs");
+        sh(
+            dir.path(),
+            r#"
+            req() { openssl req -config ca.cnf "$@" 2>/dev/null; }
+            x509() { openssl x509 -req -days 825 -extfile ca.cnf "$@" 2>/dev/null; }
+            req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 3650 -subj "/CN=Test Root CA/O=Test" -extensions v3_ca
+            req -x509 -newkey rsa:2048 -nodes -keyout evil-ca.key -out evil-ca.pem -days 3650 -subj "/CN=Untrusted Root" -extensions v3_ca
+            req -newkey rsa:2048 -nodes -keyout leaf.key -out leaf.csr -subj "/CN=WireTuner Inc/O=WireTuner Inc/C=US"
+            x509 -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out leaf.pem -extensions v3_leaf
+            req -newkey rsa:2048 -nodes -keyout other.key -out other.csr -subj "/CN=Someone Else Ltd"
+            x509 -in other.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out other.pem -extensions v3_leaf
+            req -newkey rsa:2048 -nodes -keyout evil.key -out evil.csr -subj "/CN=WireTuner Inc"
+            x509 -in evil.csr -CA evil-ca.pem -CAkey evil-ca.key -CAcreateserial -out evil.pem -extensions v3_leaf
+            req -newkey rsa:2048 -nodes -keyout tsa.key -out tsa.csr -subj "/CN=Test TSA"
+            x509 -in tsa.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out tsa.pem -extensions v3_tsa
+            cat tsa.pem ca.pem > tsa-chain.pem
+            openssl pkcs12 -export -out leaf.pfx -inkey leaf.key -in leaf.pem -certfile ca.pem -passout pass:pw
+            openssl pkcs12 -export -out other.pfx -inkey other.key -in other.pem -certfile ca.pem -passout pass:pw
+            openssl pkcs12 -export -out evil.pfx -inkey evil.key -in evil.pem -certfile evil-ca.pem -passout pass:pw
+            printf 'int main(void){return 0;}\n' > app.c
+            x86_64-w64-mingw32-gcc -o app.exe app.c
+            wixl -a x64 -o app.msi app.wxs
+            "#,
+        );
+        Self { dir }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Signs `input` into `out` with `pfx`, timestamped by the built-in TSA.
+    pub fn sign(&self, pfx: &str, input: &str, out: &Path) {
+        let msi = if input.ends_with(".msi") {
+            "-add-msi-dse"
+        } else {
+            ""
+        };
+        sh(
+            self.dir.path(),
+            &format!(
+                "osslsigncode sign -pkcs12 {pfx} -pass pw -h sha256 {msi} -TSA-certs tsa-chain.pem -TSA-key tsa.key -in {input} -out '{}' >/dev/null",
+                out.display()
+            ),
+        );
+    }
+
+    pub fn leaf_fingerprint(&self) -> String {
+        let out = Command::new("openssl")
+            .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+            .arg(self.path("leaf.pem"))
+            .output()
+            .expect("openssl");
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.trim()
+            .rsplit('=')
+            .next()
+            .expect("fingerprint")
+            .replace(':', "")
+            .to_ascii_lowercase()
+    }
+}
