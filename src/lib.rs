@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod cli;
+pub mod pipeline;
 pub mod runbook;
 pub mod runner;
 pub mod ui;

@@ -4,6 +4,7 @@
 mod audit;
 mod bench;
 mod checklist;
+mod pipeline;
 mod release;
 pub mod verify;
 
@@ -54,6 +55,9 @@ pub enum Command {
     /// List and verify the tamper-evident audit log.
     #[command(subcommand)]
     Audit(audit::AuditCmd),
+    /// Build, sign and checksum the installers of a release.
+    #[command(subcommand)]
+    Pipeline(pipeline::PipelineCmd),
     /// Verify artifacts: SHA-256 against SHA256SUMS and signatures against the pinned identity.
     Verify(verify::VerifyArgs),
     /// Measure the hot paths: log ingest, task-tray frame time, hashing.
@@ -111,6 +115,7 @@ pub fn run(args: Args, handle: tokio::runtime::Handle) -> anyhow::Result<ExitCod
         Command::Checklist(cmd) => checklist::run(&cli, cmd),
         Command::Audit(cmd) => audit::run(&cli, cmd),
         Command::Verify(verify_args) => verify::run(&cli, verify_args),
+        Command::Pipeline(cmd) => pipeline::run(&cli, cmd),
         Command::Bench(bench_args) => bench::run(&cli, &bench_args),
     }
 }

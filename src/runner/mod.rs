@@ -136,6 +136,11 @@ pub enum TaskEvent {
         fraction: f32,
         step: Option<String>,
     },
+    /// A new step began (from a `::step::` line or [`TaskContext::begin_step`]).
+    Step {
+        id: TaskId,
+        name: String,
+    },
     Finished {
         info: TaskInfo,
         state: TaskState,
@@ -155,7 +160,22 @@ pub struct TaskSnapshot {
     pub message: Option<String>,
     pub log: Arc<Mutex<LogBuffer>>,
     pub log_file: Option<PathBuf>,
+    /// Steps announced with `::step:: NAME` lines, in order.
+    pub steps: Vec<Step>,
 }
+
+/// A step of a task, announced by a `::step:: NAME` output line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub name: String,
+    /// When it started, from the task's start.
+    pub started_after: Duration,
+}
+
+/// Output line prefix that starts a named step.
+pub const STEP_MARKER: &str = "::step:: ";
+/// Output line prefix that names a file the task produced.
+pub const ARTIFACT_MARKER: &str = "::artifact:: ";
 
 /// Observes task starts and ends (audit log, checklist auto-ticks). Called off the async
 /// workers, so it may do blocking I/O; the event is sent after the hook returns. An error is
@@ -184,6 +204,7 @@ struct Entry {
     message: Option<String>,
     log: Arc<Mutex<LogBuffer>>,
     log_file: Option<PathBuf>,
+    steps: Vec<Step>,
     cancel: CancellationToken,
     done: watch::Receiver<bool>,
 }
@@ -302,6 +323,7 @@ impl Runner {
                 message: None,
                 log: log.clone(),
                 log_file: spec.log_file.clone(),
+                steps: Vec::new(),
                 cancel: cancel.clone(),
                 done: done_rx,
             });
@@ -315,6 +337,7 @@ impl Runner {
                 file: Mutex::new(log_writer),
                 redactor: spec.redactor.clone(),
                 cancel: cancel.clone(),
+                artifacts: Mutex::new(Vec::new()),
             }),
         };
         self.emit(TaskEvent::Queued(info.clone()));
@@ -489,6 +512,7 @@ fn snapshot(e: &Entry) -> TaskSnapshot {
         message: e.message.clone(),
         log: e.log.clone(),
         log_file: e.log_file.clone(),
+        steps: e.steps.clone(),
     }
 }
 
@@ -512,6 +536,7 @@ struct ContextShared {
     file: Mutex<Option<BufWriter<File>>>,
     redactor: Redactor,
     cancel: CancellationToken,
+    artifacts: Mutex<Vec<PathBuf>>,
 }
 
 /// What a task's work gets: its log, progress, cancellation and child processes.
@@ -557,7 +582,39 @@ impl TaskContext {
             let _ = w.write_all(line.as_bytes());
             let _ = w.write_all(b"\n");
         }
+        if let Some(name) = line.strip_prefix(STEP_MARKER) {
+            self.begin_step(name.trim());
+        } else if let Some(path) = line.strip_prefix(ARTIFACT_MARKER) {
+            lock(&self.shared.artifacts).push(PathBuf::from(path.trim()));
+        }
         buf.push(&line);
+    }
+
+    /// Starts a named step (also done by `::step:: NAME` output lines).
+    pub fn begin_step(&self, name: &str) {
+        let name = name.to_owned();
+        self.shared.runner.update(self.shared.id, |e| {
+            let started_after = e.started.map_or(Duration::ZERO, |s| s.elapsed());
+            e.steps.push(Step {
+                name: name.clone(),
+                started_after,
+            });
+            e.step = Some(name.clone());
+        });
+        self.shared.runner.emit(TaskEvent::Step {
+            id: self.shared.id,
+            name,
+        });
+    }
+
+    /// This task's current snapshot (steps, elapsed time).
+    pub fn snapshot(&self) -> Option<TaskSnapshot> {
+        self.shared.runner.task(self.shared.id)
+    }
+
+    /// Files announced with `::artifact:: PATH` lines so far.
+    pub fn artifacts(&self) -> Vec<PathBuf> {
+        lock(&self.shared.artifacts).clone()
     }
 
     /// Feeds raw output bytes; complete lines are redacted and stored under one lock.

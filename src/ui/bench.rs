@@ -41,6 +41,7 @@ pub fn tray_frame_times(lines: u64, frames: usize) -> FrameStats {
         message: None,
         log: log.clone(),
         log_file: None,
+        steps: Vec::new(),
     };
     let tasks = vec![task];
     let ctx = egui::Context::default();

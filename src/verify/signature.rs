@@ -215,7 +215,10 @@ async fn verify_authenticode(path: &Path, expected: &Expected) -> Outcome {
 
 /// Turns `osslsigncode verify` output into a verdict and signer (identity is checked after).
 pub fn interpret_osslsigncode(exit_ok: bool, text: &str, _expected: &Expected) -> Outcome {
-    if text.contains("No signature found") {
+    if text.contains("No signature found")
+        || text.contains("has no signature")
+        || text.contains("Unable to extract existing signature")
+    {
         return Outcome::new(Verdict::Unsigned, "no Authenticode signature");
     }
     let lines: Vec<&str> = text.lines().map(str::trim).collect();
@@ -487,6 +490,11 @@ mod tests {
         let e = Expected::default();
         assert_eq!(
             interpret_osslsigncode(false, "No signature found\nFailed\n", &e).verdict,
+            Verdict::Unsigned
+        );
+        let msi = "MSI file has no signature\nUnable to extract existing signature\nFailed\n";
+        assert_eq!(
+            interpret_osslsigncode(false, msi, &e).verdict,
             Verdict::Unsigned
         );
         let tampered = "Signer's certificate:\n\tSubject: /CN=A\nCalculated message digest : AB     MISMATCH!!!\nFailed\n";

@@ -32,12 +32,41 @@ pub struct Config {
     pub kpi: KpiConfig,
     #[serde(default)]
     pub signing: SigningConfig,
+    #[serde(default)]
+    pub pipeline: PipelineConfig,
 }
 
-/// `[signing]`: the identities releases must be signed with.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// `[pipeline]`: which installer pipelines to run and what goes into them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PipelineConfig {
+    /// Pipeline definition, relative to the workspace (or absolute).
+    pub definition: String,
+    /// Platforms `pipeline run` builds by default.
+    pub platforms: Vec<String>,
+    /// What goes into the installer (the Flutter build output in real use).
+    pub payload_dir: String,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self {
+            definition: "packaging/pipelines/default.toml".to_owned(),
+            platforms: vec!["windows-on-linux".to_owned()],
+            payload_dir: "payload".to_owned(),
+        }
+    }
+}
+
+/// `[signing]`: the identities releases must be signed with, and where the signing
+/// certificate comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SigningConfig {
+    /// Variable holding the path of the Windows code-signing PFX.
+    pub windows_pfx_path_env: String,
+    /// Variable holding its password.
+    pub windows_pfx_password_env: String,
     /// Subject common name of the Windows code-signing certificate.
     pub windows_publisher: String,
     /// Optional SHA-256 fingerprint pin of that certificate.
@@ -46,6 +75,19 @@ pub struct SigningConfig {
     pub apple_team_id: String,
     /// Trust anchor (PEM), relative to the workspace; empty means the system store.
     pub ca_file: String,
+}
+
+impl Default for SigningConfig {
+    fn default() -> Self {
+        Self {
+            windows_pfx_path_env: "WINDOWS_PFX_PATH".to_owned(),
+            windows_pfx_password_env: "WINDOWS_PFX_PASSWORD".to_owned(),
+            windows_publisher: String::new(),
+            windows_cert_sha256: String::new(),
+            apple_team_id: String::new(),
+            ca_file: String::new(),
+        }
+    }
 }
 
 /// The product being released.
@@ -221,14 +263,12 @@ impl Config {
             },
             actor: String::new(),
             platforms: vec![Platform::Macos, Platform::Windows],
-            secret_env: vec![
-                "WINDOWS_PFX_PASSWORD".to_owned(),
-                "APPLE_ID_PASSWORD".to_owned(),
-            ],
+            secret_env: vec!["APPLE_ID_PASSWORD".to_owned()],
             status_page: StatusPageConfig::default(),
             flags: FlagsConfig::default(),
             kpi: KpiConfig::default(),
             signing: SigningConfig::default(),
+            pipeline: PipelineConfig::default(),
         }
     }
 
@@ -277,6 +317,14 @@ impl Config {
         for (key, name) in [
             ("status_page.api_key_env", &self.status_page.api_key_env),
             ("flags.token_env", &self.flags.token_env),
+            (
+                "signing.windows_pfx_path_env",
+                &self.signing.windows_pfx_path_env,
+            ),
+            (
+                "signing.windows_pfx_password_env",
+                &self.signing.windows_pfx_password_env,
+            ),
         ]
         .into_iter()
         .chain(self.secret_env.iter().map(|n| ("secret_env", n)))
@@ -334,6 +382,12 @@ impl Config {
                 ),
             },
         ];
+        out.push(SecretSource {
+            purpose: "Windows code-signing PFX password".to_owned(),
+            env_var: self.signing.windows_pfx_password_env.clone(),
+            in_use: false,
+            needed_for: "signing Windows installers".to_owned(),
+        });
         out.extend(self.secret_env.iter().map(|name| SecretSource {
             purpose: "Build and signing secret".to_owned(),
             env_var: name.clone(),

@@ -22,6 +22,31 @@ pub use self::config::{CONFIG_FILE, Config, ConfigError};
 pub const WORKSPACE_ENV: &str = "RELEASE_CONSOLE_WORKSPACE";
 
 const DEMO_CONFIG: &str = include_str!("../../assets/demo/release-console.toml");
+
+/// The installer builders and pipeline definition every new workspace gets (path, text,
+/// executable).
+const PACKAGING: &[(&str, &str, bool)] = &[
+    (
+        "packaging/pipelines/default.toml",
+        include_str!("../../packaging/pipelines/default.toml"),
+        false,
+    ),
+    (
+        "packaging/windows/build_installer_on_linux.sh",
+        include_str!("../../packaging/windows/build_installer_on_linux.sh"),
+        true,
+    ),
+    (
+        "packaging/windows/installer.wxs.in",
+        include_str!("../../packaging/windows/installer.wxs.in"),
+        false,
+    ),
+    (
+        "payload/README.txt",
+        include_str!("../../assets/demo/payload/README.txt"),
+        false,
+    ),
+];
 const DEMO_RELEASE: &str = "0.1.0";
 
 /// Anything that went wrong with the workspace, naming the file or value.
@@ -174,6 +199,12 @@ pub fn unpack_demo(root: &Path) -> Result<Workspace, WorkspaceError> {
 impl Workspace {
     /// Opens the workspace in `root`, validating its configuration.
     pub fn open(root: &Path) -> Result<Self, WorkspaceError> {
+        // Absolute, so builders that run in other folders get paths that still work.
+        let root = &std::path::absolute(root).map_err(|source| WorkspaceError::Io {
+            path: root.to_owned(),
+            action: "resolve",
+            source,
+        })?;
         let config_path = root.join(CONFIG_FILE);
         if !config_path.is_file() {
             return Err(WorkspaceError::NotAWorkspace(root.to_owned()));
@@ -211,6 +242,25 @@ impl Workspace {
             action: "create folder",
             source,
         })?;
+        #[cfg_attr(not(unix), allow(unused_variables))]
+        for (rel, text, executable) in PACKAGING {
+            let path = root.join(rel);
+            if path.exists() {
+                continue;
+            }
+            atomic::write_atomic(&path, text.as_bytes())?;
+            #[cfg(unix)]
+            if *executable {
+                use std::os::unix::fs::PermissionsExt as _;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).map_err(
+                    |source| WorkspaceError::Io {
+                        path: path.clone(),
+                        action: "make executable",
+                        source,
+                    },
+                )?;
+            }
+        }
         let ws = Self::open(root)?;
         ws.record(
             "workspace.init",

@@ -1,0 +1,329 @@
+//! `pipeline preflight|run|status`: build, sign and checksum the installers of a release.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Subcommand;
+
+use super::{Cli, EXIT_CHECK_FAILED};
+use crate::pipeline::{self, Definition, Preflight, RunOptions};
+use crate::runner::{Runner, TaskEvent, TaskState};
+use crate::verify::{self, Overall};
+use crate::workspace::Workspace;
+
+#[derive(Debug, Subcommand)]
+pub enum PipelineCmd {
+    /// Check hosts, tools, signing variables and certificate, payload and disk.
+    Preflight {
+        #[arg(long)]
+        version: Option<String>,
+        /// A platform from the definition, or `all` (default: [pipeline] platforms).
+        #[arg(long)]
+        platform: Option<String>,
+        #[arg(long)]
+        skip_signing: bool,
+    },
+    /// Build the installers, collect them, write SHA256SUMS and verify.
+    Run {
+        #[arg(long)]
+        version: String,
+        #[arg(long)]
+        platform: Option<String>,
+        /// Print the plan with the exact commands; build, sign and publish nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Skip platforms that already succeeded for this version.
+        #[arg(long)]
+        resume: bool,
+        /// Build unsigned installers (no certificate needed).
+        #[arg(long)]
+        skip_signing: bool,
+    },
+    /// Show the saved state of a release's pipeline.
+    Status {
+        #[arg(long)]
+        version: Option<String>,
+    },
+}
+
+fn platforms(ws: &Workspace, def: &Definition, platform: Option<&str>) -> Vec<String> {
+    match platform {
+        Some("all") => def.platforms.keys().cloned().collect(),
+        Some(p) => vec![p.to_owned()],
+        None => ws.config().pipeline.platforms.clone(),
+    }
+}
+
+fn print_preflight(p: &Preflight) {
+    match &p.skipped {
+        Some(reason) => println!("{}: skipped ({reason})", p.platform),
+        None => {
+            println!(
+                "{}: {}",
+                p.platform,
+                if p.is_ready() { "ready" } else { "NOT READY" }
+            );
+            for c in &p.checks {
+                let mark = if c.ok { "ok  " } else { "FAIL" };
+                let fix = if c.fix.is_empty() {
+                    String::new()
+                } else {
+                    format!("  -> {}", c.fix)
+                };
+                println!("  {mark} {:<28} {}{fix}", c.name, c.detail);
+            }
+        }
+    }
+}
+
+pub fn run(cli: &Cli, cmd: PipelineCmd) -> anyhow::Result<ExitCode> {
+    let ws = cli.open_workspace()?;
+    let (def, def_path) = Definition::load(&ws)?;
+    match cmd {
+        PipelineCmd::Preflight {
+            version,
+            platform,
+            skip_signing,
+        } => {
+            let _release = ws.release(version.as_deref())?;
+            let names = platforms(&ws, &def, platform.as_deref());
+            let selected = def.select(&def_path, &names)?;
+            let opts = RunOptions {
+                skip_signing,
+                dry_run: false,
+            };
+            let results: Vec<Preflight> = cli.handle.block_on(async {
+                let mut out = Vec::new();
+                for (name, pdef) in &selected {
+                    out.push(pipeline::preflight(&ws, name, pdef, &opts).await);
+                }
+                out
+            });
+            if cli.json {
+                cli.print_json(&results)?;
+            } else {
+                results.iter().for_each(print_preflight);
+            }
+            let ready = results.iter().all(|p| p.skipped.is_some() || p.is_ready());
+            Ok(if ready {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_CHECK_FAILED)
+            })
+        }
+        PipelineCmd::Status { version } => {
+            let release = ws.release(version.as_deref())?;
+            let state = pipeline::load_state(&ws, &release)?;
+            if cli.json {
+                cli.print_json(&state)?;
+            } else if state.platforms.is_empty() {
+                println!("{}: no pipeline run yet", release.version);
+            } else {
+                for (name, p) in &state.platforms {
+                    println!(
+                        "{name}: {} ({}) at {}",
+                        p.status,
+                        p.message,
+                        crate::local_time(p.finished_at, true)
+                    );
+                    for s in &p.steps {
+                        println!("  {:<28} {:.1} s", s.name, s.seconds);
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        PipelineCmd::Run {
+            version,
+            platform,
+            dry_run,
+            resume,
+            skip_signing,
+        } => {
+            let release = ws.release(Some(&version))?;
+            let names = platforms(&ws, &def, platform.as_deref());
+            let selected = def.select(&def_path, &names)?;
+            let opts = RunOptions {
+                skip_signing,
+                dry_run,
+            };
+            let runner = Runner::new(cli.handle.clone(), 1);
+            runner.set_hook(Some(ws.task_hook()));
+            let previous = pipeline::load_state(&ws, &release)?;
+            let mut failed = Vec::new();
+            let mut built = 0;
+            for (name, pdef) in selected {
+                if resume
+                    && previous
+                        .platforms
+                        .get(name)
+                        .is_some_and(|p| p.status == "succeeded")
+                {
+                    eprintln!("{name}: already built for {version} (resume), skipping");
+                    continue;
+                }
+                let pre = cli
+                    .handle
+                    .block_on(pipeline::preflight(&ws, name, pdef, &opts));
+                if !cli.json {
+                    print_preflight(&pre);
+                }
+                if pre.skipped.is_some() {
+                    continue;
+                }
+                if !pre.is_ready() && !dry_run {
+                    failed.push(format!("{name}: preflight failed"));
+                    continue;
+                }
+                let kind = if dry_run {
+                    "pipeline.dry-run"
+                } else {
+                    pdef.checklist_kind.as_str()
+                };
+                let spec = ws.task_spec(
+                    &format!("build-{name}"),
+                    kind,
+                    Some(&release),
+                    Duration::from_secs(pdef.timeout_secs),
+                );
+                let (ws2, rel2, name2, def2, opts2) = (
+                    ws.clone(),
+                    release.clone(),
+                    name.to_owned(),
+                    pdef.clone(),
+                    opts.clone(),
+                );
+                let id = runner.start(spec, move |ctx| {
+                    pipeline::build_platform(ctx, ws2, rel2, name2, def2, opts2)
+                })?;
+                let (state, message) = follow(cli, &runner, id);
+                if state == TaskState::Succeeded {
+                    built += 1;
+                } else {
+                    failed.push(format!("{name}: {message}"));
+                }
+            }
+            if dry_run {
+                if !cli.json {
+                    println!(
+                        "dry run: then collect artifacts into {}, write SHA256SUMS, verify",
+                        ws.artifacts_dir(&release.version).display()
+                    );
+                }
+                return Ok(if failed.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(EXIT_CHECK_FAILED)
+                });
+            }
+            if !failed.is_empty() {
+                for f in &failed {
+                    eprintln!("FAIL {f}");
+                }
+                eprintln!("fix the failure and run again with --resume to skip what succeeded");
+                return Ok(ExitCode::from(EXIT_CHECK_FAILED));
+            }
+            if built == 0 && !resume {
+                anyhow::bail!(
+                    "no platform can be built on this host ({})",
+                    std::env::consts::OS
+                );
+            }
+            let sums = pipeline::write_sums(&ws, &release)?;
+            if !cli.json {
+                println!("wrote {}", sums.display());
+            }
+            // Verify what was built, as the verify task (a pass ticks the checklist).
+            let spec = ws.task_spec(
+                "verify",
+                "verify",
+                Some(&release),
+                Duration::from_secs(3600),
+            );
+            let opts = verify::Options {
+                paths: vec![ws.artifacts_dir(&release.version)],
+                expected: ws.expected_identity(),
+                ..Default::default()
+            };
+            let slot = verify::ReportSlot::default();
+            let (slot2, ws2) = (slot.clone(), ws.clone());
+            let id = runner.start(spec, move |ctx| {
+                verify::run_task(ctx, opts, slot2, Some(ws2))
+            })?;
+            follow(cli, &runner, id);
+            let report = slot.lock().ok().and_then(|mut s| s.take());
+            let Some(report) = report else {
+                anyhow::bail!("verification did not complete")
+            };
+            if cli.json {
+                cli.print_json(&report)?;
+            } else {
+                for a in &report.artifacts {
+                    println!(
+                        "  {:<40} checksum {:<9} signature {}",
+                        a.path,
+                        a.checksum.as_str(),
+                        a.signature.as_str()
+                    );
+                }
+                println!(
+                    "{}: {}",
+                    if report.overall == Overall::Pass {
+                        "PASS"
+                    } else {
+                        "FAIL"
+                    },
+                    report.summary()
+                );
+            }
+            Ok(if report.overall == Overall::Pass {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_CHECK_FAILED)
+            })
+        }
+    }
+}
+
+/// Prints a task's steps and log lines as they come (to stderr, so `--json` stays clean) and
+/// returns its final state.
+fn follow(cli: &Cli, runner: &Runner, id: crate::runner::TaskId) -> (TaskState, String) {
+    let mut events = runner.subscribe();
+    let mut printed = 0u64;
+    let json = cli.json;
+    let print_new = |printed: &mut u64| {
+        if json {
+            return;
+        }
+        if let Some(snap) = runner.task(id)
+            && let Ok(log) = snap.log.lock()
+        {
+            for (i, line) in log.lines_from(*printed) {
+                eprintln!("  | {line}");
+                *printed = i + 1;
+            }
+        }
+    };
+    cli.handle.block_on(async {
+        loop {
+            let event = tokio::time::timeout(Duration::from_millis(500), events.recv()).await;
+            print_new(&mut printed);
+            if let Ok(Ok(TaskEvent::Finished {
+                info,
+                state,
+                message,
+            })) = event
+                && info.id == id
+            {
+                print_new(&mut printed);
+                return (state, message);
+            }
+            if let Some(snap) = runner.task(id)
+                && snap.state.is_finished()
+            {
+                print_new(&mut printed);
+                return (snap.state, snap.message.unwrap_or_default());
+            }
+        }
+    })
+}

@@ -1,0 +1,628 @@
+//! Installer pipelines: definitions as data (`packaging/pipelines/*.toml`), preflight checks,
+//! running the builders as tasks, collecting artifacts, SHA256SUMS, and resumable state.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::runner::{ProcessSpec, TaskContext, TaskError, TaskResult};
+use crate::workspace::{Release, Workspace, atomic};
+
+/// Free disk space a build needs at least.
+pub const MIN_FREE_BYTES: u64 = 1024 * 1024 * 1024;
+/// The builder contract: these variables carry the signing certificate to every builder.
+pub const PFX_PATH_VAR: &str = "WINDOWS_PFX_PATH";
+pub const PFX_PASSWORD_VAR: &str = "WINDOWS_PFX_PASSWORD";
+
+/// All platforms of a pipeline definition file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Definition {
+    pub platforms: BTreeMap<String, PlatformDef>,
+}
+
+/// How to build one platform's installer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlatformDef {
+    pub title: String,
+    /// `linux`, `macos` or `windows`: where the builder can run.
+    pub host_os: String,
+    /// Program and leading arguments, e.g. `["bash", "packaging/windows/build.sh"]`; paths are
+    /// relative to the workspace.
+    pub builder: Vec<String>,
+    /// Arguments; `{version}`, `{product}`, `{payload_dir}` and `{out_dir}` are filled in.
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub skip_signing_args: Vec<String>,
+    #[serde(default)]
+    pub dry_run_args: Vec<String>,
+    /// Task kind of the build: checklist items with this `auto_tick_on` tick when it succeeds.
+    pub checklist_kind: String,
+    #[serde(default = "default_timeout_secs")]
+    pub timeout_secs: u64,
+    #[serde(default)]
+    pub tools: Vec<ToolReq>,
+    /// Whether the builder signs with the PFX from `[signing]` (checked in preflight).
+    #[serde(default)]
+    pub signs_with_pfx: bool,
+}
+
+fn default_timeout_secs() -> u64 {
+    3600
+}
+
+/// A tool the builder needs on PATH.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolReq {
+    pub name: String,
+    #[serde(default)]
+    pub version_args: Vec<String>,
+    /// How to install it, shown when it is missing.
+    pub install: String,
+    /// Only needed when signing.
+    #[serde(default)]
+    pub signing: bool,
+}
+
+/// A definition that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("{path}: {message}")]
+    Definition { path: PathBuf, message: String },
+    #[error("platform {platform:?} is not defined in {path}; defined: {known}")]
+    UnknownPlatform {
+        platform: String,
+        path: PathBuf,
+        known: String,
+    },
+    #[error(transparent)]
+    State(#[from] atomic::StateError),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl Definition {
+    /// Loads the definition the workspace config names.
+    pub fn load(ws: &Workspace) -> Result<(Self, PathBuf), PipelineError> {
+        let path = ws.root().join(&ws.config().pipeline.definition);
+        let text = std::fs::read_to_string(&path).map_err(|e| PipelineError::Definition {
+            path: path.clone(),
+            message: format!("cannot read: {e}"),
+        })?;
+        let def: Definition = toml::from_str(&text).map_err(|e| {
+            let line = e.span().map_or(0, |s| {
+                text[..s.start.min(text.len())].matches('\n').count() + 1
+            });
+            PipelineError::Definition {
+                path: path.clone(),
+                message: format!("line {line}: {}", e.message().trim()),
+            }
+        })?;
+        Ok((def, path))
+    }
+
+    /// The platforms to build: `only` (or the configured list), each checked to exist.
+    pub fn select<'a>(
+        &'a self,
+        path: &Path,
+        names: &[String],
+    ) -> Result<Vec<(&'a str, &'a PlatformDef)>, PipelineError> {
+        names
+            .iter()
+            .map(|n| {
+                self.platforms
+                    .get_key_value(n)
+                    .map(|(k, v)| (k.as_str(), v))
+                    .ok_or_else(|| PipelineError::UnknownPlatform {
+                        platform: n.clone(),
+                        path: path.to_owned(),
+                        known: self
+                            .platforms
+                            .keys()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    })
+            })
+            .collect()
+    }
+}
+
+/// One preflight check: what, whether it passed, what was found, how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+    pub fix: String,
+}
+
+/// Preflight of one platform: skipped (wrong host) or a list of checks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Preflight {
+    pub platform: String,
+    pub skipped: Option<String>,
+    pub checks: Vec<Check>,
+}
+
+impl Preflight {
+    pub fn is_ready(&self) -> bool {
+        self.skipped.is_none() && self.checks.iter().all(|c| c.ok)
+    }
+}
+
+/// Options of a run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub skip_signing: bool,
+    pub dry_run: bool,
+}
+
+fn host_os() -> &'static str {
+    std::env::consts::OS
+}
+
+fn find_on_path(tool: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(tool))
+            .find(|p| p.is_file())
+    })
+}
+
+async fn first_line_of(
+    program: &Path,
+    args: &[String],
+    env: &[(String, String)],
+) -> Result<String, String> {
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    match tokio::time::timeout(Duration::from_secs(20), cmd.output()).await {
+        Err(_) => Err("did not answer within 20 s".into()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Ok(Ok(out)) => {
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let line = text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .trim()
+                .to_owned();
+            if out.status.success() {
+                Ok(line)
+            } else {
+                Err(line)
+            }
+        }
+    }
+}
+
+/// Runs the checks for `platform`: host OS, builder, tools with versions, signing variables and
+/// certificate expiry, payload, free disk. Secret values are never read into the result.
+pub async fn preflight(
+    ws: &Workspace,
+    name: &str,
+    def: &PlatformDef,
+    opts: &RunOptions,
+) -> Preflight {
+    let mut checks = Vec::new();
+    let mut check = |name: &str, ok: bool, detail: String, fix: &str| {
+        checks.push(Check {
+            name: name.to_owned(),
+            ok,
+            detail,
+            fix: if ok { String::new() } else { fix.to_owned() },
+        });
+    };
+    if def.host_os != host_os() {
+        return Preflight {
+            platform: name.to_owned(),
+            skipped: Some(format!(
+                "needs a {} host; this is {}",
+                def.host_os,
+                host_os()
+            )),
+            checks,
+        };
+    }
+    let builder = def.builder.last().map(|b| ws.root().join(b));
+    match &builder {
+        Some(b) if b.is_file() => check("builder", true, b.display().to_string(), ""),
+        Some(b) => check(
+            "builder",
+            false,
+            format!("{} not found", b.display()),
+            "restore packaging/ in the workspace (release-console init writes it)",
+        ),
+        None => check(
+            "builder",
+            false,
+            "no builder command".into(),
+            "set `builder` in the pipeline definition",
+        ),
+    }
+    for tool in def
+        .tools
+        .iter()
+        .filter(|t| !t.signing || !opts.skip_signing)
+    {
+        match find_on_path(&tool.name) {
+            Some(path) => {
+                let version = if tool.version_args.is_empty() {
+                    Ok(String::new())
+                } else {
+                    first_line_of(&path, &tool.version_args, &[]).await
+                };
+                match version {
+                    Ok(v) => check(
+                        &format!("tool {}", tool.name),
+                        true,
+                        format!("{} {v}", path.display()),
+                        "",
+                    ),
+                    Err(e) => check(
+                        &format!("tool {}", tool.name),
+                        false,
+                        format!("{} does not run: {e}", path.display()),
+                        &tool.install,
+                    ),
+                }
+            }
+            None => check(
+                &format!("tool {}", tool.name),
+                false,
+                "not on PATH".into(),
+                &tool.install,
+            ),
+        }
+    }
+    if def.signs_with_pfx && !opts.skip_signing {
+        let signing = &ws.config().signing;
+        let path_var = &signing.windows_pfx_path_env;
+        let pass_var = &signing.windows_pfx_password_env;
+        let pfx = std::env::var_os(path_var)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        let has_pass = std::env::var_os(pass_var).is_some_and(|v| !v.is_empty());
+        check(
+            &format!("env {path_var}"),
+            pfx.is_some(),
+            if pfx.is_some() {
+                "set".into()
+            } else {
+                "not set".into()
+            },
+            &format!("export {path_var}=/path/to/code-signing.pfx (or run with --skip-signing)"),
+        );
+        check(
+            &format!("env {pass_var}"),
+            has_pass,
+            if has_pass {
+                "set (value not shown)".into()
+            } else {
+                "not set".into()
+            },
+            &format!("export {pass_var}=... (the PFX password)"),
+        );
+        if let (Some(pfx), true) = (pfx, has_pass) {
+            let (ok, detail) = certificate_expiry(&pfx, pass_var).await;
+            check(
+                "signing certificate",
+                ok,
+                detail,
+                "renew the code-signing certificate (it must be valid for 30 more days)",
+            );
+        }
+    }
+    let payload = ws.root().join(&ws.config().pipeline.payload_dir);
+    let files = std::fs::read_dir(&payload)
+        .map(|d| d.flatten().count())
+        .unwrap_or(0);
+    check(
+        "payload",
+        files > 0,
+        format!("{} ({files} entries)", payload.display()),
+        "build the app first (flutter build) or set [pipeline] payload_dir",
+    );
+    match free_bytes(ws.root()) {
+        Some(free) => check(
+            "free disk",
+            free >= MIN_FREE_BYTES,
+            format!("{} free", crate::verify::human_bytes(free)),
+            "free at least 1 GiB on the workspace's disk",
+        ),
+        None => check(
+            "free disk",
+            false,
+            "cannot read free space".into(),
+            "check the workspace's disk",
+        ),
+    }
+    Preflight {
+        platform: name.to_owned(),
+        skipped: None,
+        checks,
+    }
+}
+
+fn free_bytes(path: &Path) -> Option<u64> {
+    let st = nix::sys::statvfs::statvfs(path).ok()?;
+    Some(st.blocks_available() as u64 * st.fragment_size() as u64)
+}
+
+/// Reads the PFX's certificate with openssl (password via the environment, never argv) and
+/// checks it is valid for 30 more days.
+async fn certificate_expiry(pfx: &Path, pass_var: &str) -> (bool, String) {
+    let Some(openssl) = find_on_path("openssl") else {
+        return (
+            false,
+            "openssl is not installed (apt-get install openssl)".into(),
+        );
+    };
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => return (false, e.to_string()),
+    };
+    let pem = dir.path().join("cert.pem");
+    let args: Vec<String> = ["pkcs12", "-in"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain([pfx.display().to_string()])
+        .chain(["-nokeys", "-clcerts", "-passin"].map(str::to_owned))
+        .chain([
+            format!("env:{pass_var}"),
+            "-out".into(),
+            pem.display().to_string(),
+        ])
+        .collect();
+    if let Err(e) = first_line_of(&openssl, &args, &[]).await {
+        return (
+            false,
+            format!("cannot read {}: {e} (wrong password?)", pfx.display()),
+        );
+    }
+    let pem_s = pem.display().to_string();
+    let end = first_line_of(
+        &openssl,
+        &[
+            "x509".into(),
+            "-noout".into(),
+            "-enddate".into(),
+            "-in".into(),
+            pem_s.clone(),
+        ],
+        &[],
+    )
+    .await;
+    let valid = first_line_of(
+        &openssl,
+        &[
+            "x509".into(),
+            "-noout".into(),
+            "-checkend".into(),
+            "2592000".into(),
+            "-in".into(),
+            pem_s,
+        ],
+        &[],
+    )
+    .await;
+    let end = end
+        .unwrap_or_default()
+        .trim_start_matches("notAfter=")
+        .to_owned();
+    match valid {
+        Ok(_) => (true, format!("valid until {end}")),
+        Err(_) => (false, format!("expires within 30 days (notAfter {end})")),
+    }
+}
+
+/// The builder command for `platform`, with placeholders filled in.
+pub fn command(
+    ws: &Workspace,
+    release: &Release,
+    def: &PlatformDef,
+    out_dir: &Path,
+    opts: &RunOptions,
+) -> ProcessSpec {
+    let fill = |a: &String| {
+        a.replace("{version}", &release.version.to_string())
+            .replace("{product}", &ws.config().product.name)
+            .replace(
+                "{payload_dir}",
+                &ws.root()
+                    .join(&ws.config().pipeline.payload_dir)
+                    .display()
+                    .to_string(),
+            )
+            .replace("{out_dir}", &out_dir.display().to_string())
+    };
+    let mut argv: Vec<String> = def.builder.iter().map(&fill).collect();
+    if let Some(script) = argv.get_mut(if def.builder.len() > 1 {
+        def.builder.len() - 1
+    } else {
+        0
+    }) {
+        let p = ws.root().join(script.as_str());
+        if p.exists() {
+            *script = p.display().to_string();
+        }
+    }
+    argv.extend(def.args.iter().map(&fill));
+    if opts.skip_signing {
+        argv.extend(def.skip_signing_args.iter().map(&fill));
+    }
+    if opts.dry_run {
+        argv.extend(def.dry_run_args.iter().map(&fill));
+    }
+    let mut spec = ProcessSpec::new(argv.first().cloned().unwrap_or_default())
+        .args(argv.iter().skip(1).cloned());
+    spec.cwd = Some(ws.root().to_owned());
+    if def.signs_with_pfx && !opts.skip_signing {
+        let signing = &ws.config().signing;
+        for (contract, configured) in [
+            (PFX_PATH_VAR, &signing.windows_pfx_path_env),
+            (PFX_PASSWORD_VAR, &signing.windows_pfx_password_env),
+        ] {
+            if let Ok(v) = std::env::var(configured) {
+                spec.env.push((contract.to_owned(), v));
+            }
+        }
+    }
+    spec
+}
+
+/// Saved progress of a release's pipeline, for `--resume`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PipelineState {
+    pub platforms: BTreeMap<String, PlatformState>,
+}
+
+/// One platform's last run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlatformState {
+    pub status: String,
+    pub message: String,
+    pub steps: Vec<StepState>,
+    pub artifacts: Vec<String>,
+    pub finished_at: jiff::Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepState {
+    pub name: String,
+    pub seconds: f64,
+}
+
+pub fn state_path(ws: &Workspace, release: &Release) -> PathBuf {
+    ws.release_dir(&release.version).join("pipeline.json")
+}
+
+pub fn load_state(ws: &Workspace, release: &Release) -> Result<PipelineState, PipelineError> {
+    Ok(atomic::read_json(&state_path(ws, release))?.unwrap_or_default())
+}
+
+/// Runs one platform's builder as the task `ctx` belongs to; collects its artifacts into the
+/// release's artifacts folder and saves the platform's state (success or failure).
+pub async fn build_platform(
+    ctx: TaskContext,
+    ws: Workspace,
+    release: Release,
+    name: String,
+    def: PlatformDef,
+    opts: RunOptions,
+) -> TaskResult {
+    let out_dir = ws.release_dir(&release.version).join("build").join(&name);
+    let spec = command(&ws, &release, &def, &out_dir, &opts);
+    let result = ctx.run_process(&spec).await;
+    if opts.dry_run {
+        return result.map(|()| format!("dry run of {name}: nothing was built or signed"));
+    }
+    let artifacts_dir = ws.artifacts_dir(&release.version);
+    let mut collected = Vec::new();
+    if result.is_ok() {
+        for path in ctx.artifacts() {
+            let file_name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let target = artifacts_dir.join(&file_name);
+            let bytes = std::fs::read(&path)
+                .map_err(|e| TaskError::Failed(format!("{}: {e}", path.display())))?;
+            atomic::write_atomic(&target, &bytes).map_err(|e| TaskError::Failed(e.to_string()))?;
+            ctx.log_line(&format!("collected {file_name}"));
+            collected.push(file_name);
+        }
+        if collected.is_empty() {
+            return Err(TaskError::Failed(format!(
+                "{name}: the builder reported no artifacts"
+            )));
+        }
+    }
+    let (status, message) = match &result {
+        Ok(()) => ("succeeded", format!("{} artifacts", collected.len())),
+        Err(TaskError::Cancelled) => ("cancelled", "cancelled".to_owned()),
+        Err(e) => ("failed", e.to_string()),
+    };
+    let steps = step_durations(&ctx);
+    let mut state = load_state(&ws, &release).map_err(|e| TaskError::Failed(e.to_string()))?;
+    state.platforms.insert(
+        name.clone(),
+        PlatformState {
+            status: status.into(),
+            message: message.clone(),
+            steps,
+            artifacts: collected,
+            finished_at: jiff::Timestamp::now(),
+        },
+    );
+    atomic::write_json(&state_path(&ws, &release), &state)
+        .map_err(|e| TaskError::Failed(e.to_string()))?;
+    result.map(|()| format!("{name}: {message}"))
+}
+
+fn step_durations(ctx: &TaskContext) -> Vec<StepState> {
+    let Some(snap) = ctx.snapshot() else {
+        return Vec::new();
+    };
+    let end = snap.elapsed;
+    snap.steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let next = snap.steps.get(i + 1).map_or(end, |n| n.started_after);
+            StepState {
+                name: s.name.clone(),
+                seconds: next.saturating_sub(s.started_after).as_secs_f64(),
+            }
+        })
+        .collect()
+}
+
+/// Writes SHA256SUMS for everything in the release's artifacts folder.
+pub fn write_sums(ws: &Workspace, release: &Release) -> Result<PathBuf, PipelineError> {
+    let dir = ws.artifacts_dir(&release.version);
+    let io = |source| PipelineError::Io {
+        path: dir.clone(),
+        source,
+    };
+    let mut entries = Vec::new();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    for e in std::fs::read_dir(&dir).map_err(io)?.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !e.path().is_file()
+            || crate::verify::sums::is_sums_or_signature(&name)
+            || name.starts_with('.')
+        {
+            continue;
+        }
+        let digest = crate::verify::hash::hash_file(
+            &e.path(),
+            &std::sync::atomic::AtomicU64::new(0),
+            &cancel,
+        )
+        .map_err(|err| PipelineError::Io {
+            path: e.path(),
+            source: std::io::Error::other(err.to_string()),
+        })?;
+        entries.push((name, crate::hex(&digest)));
+    }
+    let path = dir.join(crate::verify::sums::SUMS_FILE);
+    atomic::write_atomic(&path, crate::verify::sums::render(&entries).as_bytes())?;
+    Ok(path)
+}
