@@ -1,0 +1,330 @@
+//! `pipeline run` end to end on Linux with real tools: build a real MSI with wixl, sign it with a
+//! throwaway PFX, collect it, write SHA256SUMS, verify; preflight failures; resume.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::Pki;
+
+const PASSWORD: &str = "pfx password that must stay secret";
+
+struct Setup {
+    _pki: Pki,
+    _dir: tempfile::TempDir,
+    ws: PathBuf,
+    pfx: PathBuf,
+    ca: PathBuf,
+}
+
+fn setup() -> Setup {
+    let pki = Pki::new();
+    common::sh(
+        &pki.path(""),
+        &format!(
+            "openssl pkcs12 -export -out release.pfx -inkey leaf.key -in leaf.pem -certfile ca.pem -passout 'pass:{PASSWORD}'"
+        ),
+    );
+    let dir = tempfile::tempdir().expect("dir");
+    let ws = dir.path().join("ws");
+    let o = bin(&ws, &["init"]).arg(&ws).output().expect("init");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        bin(&ws, &["release", "new", "0.1.0"])
+            .status()
+            .expect("release")
+            .success()
+    );
+    std::fs::copy(pki.path("app.exe"), ws.join("payload/WireTuner.exe")).expect("payload exe");
+    let ca = pki.path("ca.pem");
+    let cfg = ws.join("release-console.toml");
+    let text = std::fs::read_to_string(&cfg).expect("config");
+    let text = text
+        .replace(
+            "windows_publisher = \"\"",
+            "windows_publisher = \"WireTuner Inc\"",
+        )
+        .replace("ca_file = \"\"", &format!("ca_file = \"{}\"", ca.display()));
+    std::fs::write(&cfg, text).expect("config");
+    Setup {
+        pfx: pki.path("release.pfx"),
+        ca,
+        _pki: pki,
+        _dir: dir,
+        ws,
+    }
+}
+
+fn bin(ws: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_release-console"));
+    c.arg("--workspace")
+        .arg(ws)
+        .args(args)
+        .env_remove("WINDOWS_PFX_PATH")
+        .env_remove("WINDOWS_PFX_PASSWORD");
+    c
+}
+
+fn signed(s: &Setup, args: &[&str]) -> Output {
+    bin(&s.ws, args)
+        .env("WINDOWS_PFX_PATH", &s.pfx)
+        .env("WINDOWS_PFX_PASSWORD", PASSWORD)
+        .output()
+        .expect("run")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn checklist_done(ws: &Path, item: &str) -> bool {
+    let o = bin(ws, &["--json", "checklist", "show", "--release", "0.1.0"])
+        .output()
+        .expect("show");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    v["phases"]
+        .as_array()
+        .expect("phases")
+        .iter()
+        .flat_map(|p| p["items"].as_array().cloned().unwrap_or_default())
+        .any(|i| i["id"] == item && i["state"]["done"] == true)
+}
+
+#[test]
+fn pipeline_builds_signs_collects_checksums_and_verifies_a_real_msi() {
+    let s = setup();
+    let o = signed(&s, &["pipeline", "run", "--version", "0.1.0"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("PASS: 1 of 1 artifacts green"), "{out}");
+    assert!(
+        !out.contains(PASSWORD),
+        "the password never reaches the output"
+    );
+
+    let artifacts = s.ws.join("releases/0.1.0/artifacts");
+    let msi = artifacts.join("WireTuner-Setup-0.1.0.msi");
+    let v = Command::new("osslsigncode")
+        .args(["verify", "-CAfile"])
+        .arg(&s.ca)
+        .arg("-in")
+        .arg(&msi)
+        .output()
+        .expect("osslsigncode");
+    assert!(v.status.success(), "{}", text(&v));
+    let sums = Command::new("sha256sum")
+        .args(["-c", "SHA256SUMS"])
+        .current_dir(&artifacts)
+        .output()
+        .expect("sha256sum");
+    assert!(sums.status.success(), "{}", text(&sums));
+
+    // Steps were recorded, the checklist ticked itself, and everything is audited.
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(s.ws.join("releases/0.1.0/pipeline.json")).expect("state"),
+    )
+    .expect("json");
+    let p = &state["platforms"]["windows-on-linux"];
+    assert_eq!(p["status"], "succeeded");
+    let steps: Vec<&str> = p["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "Preflight",
+            "Generate WiX source",
+            "Build MSI",
+            "Code signing",
+            "Verify signature",
+            "Checksums"
+        ]
+    );
+    assert!(
+        checklist_done(&s.ws, "build.windows"),
+        "pipeline.windows ticks build.windows"
+    );
+    assert!(
+        checklist_done(&s.ws, "build.verify"),
+        "a verify pass ticks build.verify"
+    );
+    let audit = std::fs::read_to_string(s.ws.join("audit.log")).expect("audit");
+    assert!(
+        audit.contains("\"target\":\"build-windows-on-linux\"")
+            && audit.contains("\"action\":\"verify.report\"")
+    );
+    assert!(!audit.contains(PASSWORD));
+    for log in std::fs::read_dir(s.ws.join("releases/0.1.0/logs"))
+        .expect("logs")
+        .flatten()
+    {
+        let body = std::fs::read_to_string(log.path()).expect("log");
+        assert!(
+            !body.contains(PASSWORD),
+            "{} leaks the password",
+            log.path().display()
+        );
+    }
+    assert!(
+        bin(&s.ws, &["audit", "verify"])
+            .status()
+            .expect("audit verify")
+            .success()
+    );
+}
+
+#[test]
+fn preflight_names_what_is_missing_and_how_to_fix_it() {
+    let s = setup();
+    let o = bin(&s.ws, &["pipeline", "preflight", "--version", "0.1.0"])
+        .output()
+        .expect("preflight");
+    assert_eq!(o.status.code(), Some(1));
+    let out = text(&o);
+    assert!(out.contains("FAIL env WINDOWS_PFX_PATH"), "{out}");
+    assert!(
+        out.contains("export WINDOWS_PFX_PATH=/path/to/code-signing.pfx"),
+        "{out}"
+    );
+    let o = bin(
+        &s.ws,
+        &[
+            "pipeline",
+            "preflight",
+            "--version",
+            "0.1.0",
+            "--skip-signing",
+        ],
+    )
+    .output()
+    .expect("preflight");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("ok   tool wixl"));
+
+    let o = signed(
+        &s,
+        &["--json", "pipeline", "preflight", "--version", "0.1.0"],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let cert = v[0]["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["name"] == "signing certificate")
+        .expect("cert check");
+    assert_eq!(cert["ok"], true, "{cert}");
+    assert!(
+        cert["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("valid until"))
+    );
+    // A wrong password is caught before any build.
+    let o = bin(&s.ws, &["pipeline", "preflight", "--version", "0.1.0"])
+        .env("WINDOWS_PFX_PATH", &s.pfx)
+        .env("WINDOWS_PFX_PASSWORD", "wrong")
+        .output()
+        .expect("preflight");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("wrong password?"), "{}", text(&o));
+
+    let o = bin(
+        &s.ws,
+        &[
+            "pipeline",
+            "run",
+            "--version",
+            "0.1.0",
+            "--platform",
+            "amiga",
+        ],
+    )
+    .output()
+    .expect("run");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("platform \"amiga\" is not defined in"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn resume_runs_only_the_platforms_that_did_not_succeed() {
+    let s = setup();
+    // A second platform whose builder fails the first time (an injected failure).
+    let def = s.ws.join("packaging/pipelines/default.toml");
+    let text_def = std::fs::read_to_string(&def).expect("definition");
+    let second = text_def
+        .split("[platforms.windows-on-linux]")
+        .nth(1)
+        .expect("platform table")
+        .replace("platforms.windows-on-linux.", "platforms.second-msi.")
+        .replace("\"--out\", \"{out_dir}\"", "\"--out\", \"{out_dir}\", \"--product\", \"Second\", \"--payload\", \"/injected/failure\"");
+    std::fs::write(&def, format!("{text_def}\n[platforms.second-msi]{second}")).expect("write");
+    let o = signed(
+        &s,
+        &[
+            "pipeline",
+            "run",
+            "--version",
+            "0.1.0",
+            "--platform",
+            "all",
+            "--skip-signing",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("payload folder /injected/failure does not exist"),
+        "{}",
+        text(&o)
+    );
+
+    // Fix the failure, then resume: only the failed platform runs again.
+    let fixed = std::fs::read_to_string(&def)
+        .expect("def")
+        .replace(", \"--payload\", \"/injected/failure\"", "");
+    std::fs::write(&def, fixed).expect("write");
+    let o = signed(
+        &s,
+        &[
+            "pipeline",
+            "run",
+            "--version",
+            "0.1.0",
+            "--platform",
+            "all",
+            "--skip-signing",
+            "--resume",
+        ],
+    );
+    let out = text(&o);
+    assert!(
+        out.contains("windows-on-linux: already built for 0.1.0 (resume), skipping"),
+        "{out}"
+    );
+    let audit = std::fs::read_to_string(s.ws.join("audit.log")).expect("audit");
+    let starts = |target: &str| {
+        audit
+            .lines()
+            .filter(|l| l.contains("\"action\":\"task.start\"") && l.contains(target))
+            .count()
+    };
+    assert_eq!(starts("build-windows-on-linux"), 1, "not rebuilt");
+    assert_eq!(starts("build-second-msi"), 2, "failed once, then resumed");
+    assert!(
+        s.ws.join("releases/0.1.0/artifacts/Second-Setup-0.1.0.msi")
+            .is_file()
+    );
+    // Unsigned installers are never green.
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("signature unsigned"), "{out}");
+}
