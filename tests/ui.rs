@@ -124,7 +124,7 @@ fn navigation_reaches_every_panel() {
         assert_eq!(h.state().tab, tab);
     }
     // Panels of later issues say what they will do and show no data.
-    click(&mut h, "Builds");
+    click(&mut h, "Flags");
     assert!(h.query_by_label("NOT AVAILABLE YET").is_some());
     click(&mut h, "Overview");
     assert!(h.query_by_label("WireTuner 1.4.0").is_some());
@@ -500,4 +500,69 @@ fn picked_files_are_added_to_the_verify_list() {
     assert_eq!(h.state().verify_ui.paths, vec![f.root.join("picked.txt")]);
     click(&mut h, "Remove");
     assert!(h.state().verify_ui.paths.is_empty());
+}
+
+#[test]
+fn builds_panel_runs_preflight_builds_an_msi_and_verifies_it() {
+    let f = fixture();
+    let mut h = harness(&f);
+    click(&mut h, "Builds");
+    assert!(h.query_by_label("Preflight not run yet.").is_some());
+    click(&mut h, "Run preflight");
+    step_until(&mut h, "the preflight", |app| {
+        !app.builds_ui.preflight.is_empty() && !app.is_busy()
+    });
+    assert!(h.query_by_label("tool wixl").is_some());
+    assert!(
+        h.query_by_label("env WINDOWS_PFX_PATH").is_some(),
+        "signing vars are checked unless skipped"
+    );
+    click(&mut h, "Skip signing (unsigned test build)");
+    click(&mut h, "Run");
+    step_until(&mut h, "the build", |app| {
+        app.builds_ui.tasks.values().any(|id| {
+            app.runner()
+                .task(*id)
+                .is_some_and(|t| t.state.is_finished())
+        }) && !app.is_busy()
+    });
+    let task = h
+        .state()
+        .runner()
+        .tasks()
+        .into_iter()
+        .find(|t| t.info.name == "build-windows-on-linux")
+        .expect("build task");
+    assert_eq!(task.state, TaskState::Succeeded, "{:?}", task.message);
+    assert!(
+        h.query_by_label("Build MSI").is_some(),
+        "the step list shows the builder's steps"
+    );
+    assert!(
+        h.query_by_label("WireTuner-Setup-1.4.0.msi").is_some(),
+        "the artifact is listed"
+    );
+    let data = h.state().data.as_ref().expect("data");
+    assert!(
+        data.current
+            .as_ref()
+            .expect("release")
+            .checklist
+            .is_done("build.windows")
+    );
+
+    click(&mut h, "Write SHA256SUMS and verify");
+    step_until(&mut h, "the verification", |app| {
+        app.verify_ui.report.is_some() && !app.is_busy()
+    });
+    let report = h.state().verify_ui.report.clone().expect("report");
+    assert_eq!(report.artifacts.len(), 1);
+    assert_eq!(
+        report.artifacts[0].checksum,
+        release_console::verify::ChecksumVerdict::Ok
+    );
+    assert_eq!(
+        report.artifacts[0].signature,
+        release_console::verify::SignatureVerdict::Unsigned
+    );
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 
 use super::widgets::toasts::{ToastKind, Toasts};
-use super::{audit, checklist, overview, placeholder, settings, theme, tray, verify};
+use super::{audit, builds, checklist, overview, placeholder, settings, theme, tray, verify};
 use crate::audit::{AuditEntry, Verified};
 use crate::runbook::{Checklist, Runbook};
 use crate::runner::{Runner, TaskEvent, TaskId, TaskState};
@@ -80,6 +80,15 @@ pub enum Command {
     VerifyUseRelease,
     VerifyRun,
     ExportReport(ExportFormat),
+    /// Run preflight for every platform of the definition.
+    Preflight,
+    /// Build one platform (dry run or for real).
+    Build {
+        platform: String,
+        dry_run: bool,
+    },
+    /// Write SHA256SUMS of the release's artifacts, then verify them.
+    SumsAndVerify,
     VerifyAudit,
     CancelTask(TaskId),
     ClearFinishedTasks,
@@ -111,6 +120,12 @@ pub struct Loaded {
     pub audit: Vec<AuditEntry>,
     /// The audit chain check: entries and head hash, or the first bad line.
     pub audit_check: Result<Verified, String>,
+    /// The pipeline definition (or why it cannot be read).
+    pub pipeline: Result<crate::pipeline::Definition, String>,
+    /// The selected release's pipeline state.
+    pub pipeline_state: crate::pipeline::PipelineState,
+    /// The selected release's artifacts: name, size, SHA-256 from SHA256SUMS.
+    pub artifacts: Vec<(String, u64, Option<String>)>,
 }
 
 impl Loaded {
@@ -135,6 +150,16 @@ impl Loaded {
         };
         let audit_check = ws.audit().verify().map_err(|e| e.to_string());
         let audit = ws.audit().entries().unwrap_or_default();
+        let pipeline = crate::pipeline::Definition::load(&ws)
+            .map(|(d, _)| d)
+            .map_err(|e| e.to_string());
+        let (pipeline_state, artifacts) = match &current {
+            Some(c) => (
+                crate::pipeline::load_state(&ws, &c.release).unwrap_or_default(),
+                list_artifacts(&ws.artifacts_dir(&c.release.version)),
+            ),
+            None => Default::default(),
+        };
         Ok(Self {
             ws,
             origin,
@@ -142,8 +167,34 @@ impl Loaded {
             current,
             audit,
             audit_check,
+            pipeline,
+            pipeline_state,
+            artifacts,
         })
     }
+}
+
+/// Files in an artifacts folder with their sizes and the SHA-256 SHA256SUMS records.
+fn list_artifacts(dir: &std::path::Path) -> Vec<(String, u64, Option<String>)> {
+    let sums =
+        crate::verify::sums::read(&dir.join(crate::verify::sums::SUMS_FILE)).unwrap_or_default();
+    let by_name = sums.by_name();
+    let mut out: Vec<(String, u64, Option<String>)> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.path().is_file())
+                .map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let size = e.metadata().map_or(0, |m| m.len());
+                    let sha = by_name.get(name.as_str()).map(|e| e.sha256.clone());
+                    (name, size, sha)
+                })
+                .filter(|(n, _, _)| !crate::verify::sums::is_sums_or_signature(n))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
 }
 
 /// What a picker is asked for.
@@ -207,6 +258,8 @@ enum WorkerResult {
     Loaded(Box<Loaded>, Option<String>),
     Failed(String),
     Picked(PickKind, Vec<PathBuf>),
+    Preflight(Vec<crate::pipeline::Preflight>),
+    SumsWritten(PathBuf),
     Exported(PathBuf),
 }
 
@@ -221,6 +274,7 @@ pub struct ConsoleApp {
     pub settings_ui: settings::SettingsUi,
     pub overview_ui: overview::OverviewUi,
     pub verify_ui: verify::VerifyUi,
+    pub builds_ui: builds::BuildsUi,
     pub tray: tray::TrayUi,
     runner: Runner,
     handle: tokio::runtime::Handle,
@@ -268,6 +322,7 @@ impl ConsoleApp {
             settings_ui: settings::SettingsUi::new(&root),
             overview_ui: overview::OverviewUi::default(),
             verify_ui: verify::VerifyUi::default(),
+            builds_ui: builds::BuildsUi::default(),
             tray: tray::TrayUi::default(),
             events: runner.subscribe(),
             handle: runner.handle().clone(),
@@ -410,6 +465,17 @@ impl ConsoleApp {
             }
             Command::VerifyRun => self.start_verify(),
             Command::ExportReport(format) => self.export_report(format),
+            Command::Preflight => self.start_preflight(),
+            Command::Build { platform, dry_run } => self.start_build(&platform, dry_run),
+            Command::SumsAndVerify => {
+                let Some((ws, release)) = self.current() else {
+                    return;
+                };
+                self.submit(move || match crate::pipeline::write_sums(&ws, &release) {
+                    Ok(path) => WorkerResult::SumsWritten(path),
+                    Err(e) => WorkerResult::Failed(e.to_string()),
+                });
+            }
             Command::VerifyAudit => self.start_audit_verify(),
             Command::CancelTask(id) => self.runner.cancel(id),
             Command::ClearFinishedTasks => self.runner.clear_finished(),
@@ -484,6 +550,72 @@ impl ConsoleApp {
         }
     }
 
+    fn start_preflight(&mut self) {
+        let Some(data) = &self.data else { return };
+        let Ok(def) = data.pipeline.clone() else {
+            return;
+        };
+        let ws = data.ws.clone();
+        let opts = crate::pipeline::RunOptions {
+            skip_signing: self.builds_ui.skip_signing,
+            dry_run: false,
+        };
+        let tx = self.results_tx.clone();
+        let ctx = self.repaint.clone();
+        self.pending += 1;
+        self.handle.spawn(async move {
+            let mut out = Vec::new();
+            for (name, pdef) in &def.platforms {
+                out.push(crate::pipeline::preflight(&ws, name, pdef, &opts).await);
+            }
+            let _ = tx.send(WorkerResult::Preflight(out));
+            if let Some(ctx) = ctx {
+                ctx.request_repaint();
+            }
+        });
+    }
+
+    fn start_build(&mut self, platform: &str, dry_run: bool) {
+        let Some(data) = &self.data else { return };
+        let Some(c) = &data.current else { return };
+        let Some(def) = data
+            .pipeline
+            .as_ref()
+            .ok()
+            .and_then(|d| d.platforms.get(platform))
+            .cloned()
+        else {
+            return;
+        };
+        let (ws, release) = (data.ws.clone(), c.release.clone());
+        let kind = if dry_run {
+            "pipeline.dry-run".to_owned()
+        } else {
+            def.checklist_kind.clone()
+        };
+        let prefix = if dry_run { "dry-run" } else { "build" };
+        let spec = ws.task_spec(
+            &format!("{prefix}-{platform}"),
+            &kind,
+            Some(&release),
+            Duration::from_secs(def.timeout_secs),
+        );
+        let opts = crate::pipeline::RunOptions {
+            skip_signing: self.builds_ui.skip_signing,
+            dry_run,
+        };
+        let name = platform.to_owned();
+        match self.runner.start(spec, move |ctx| {
+            crate::pipeline::build_platform(ctx, ws, release, name, def, opts)
+        }) {
+            Ok(id) => {
+                self.builds_ui.tasks.insert(platform.to_owned(), id);
+                self.tray.selected = Some(id);
+            }
+            Err(e) => self.toasts.error(e.to_string()),
+        }
+    }
+
     fn export_report(&mut self, format: ExportFormat) {
         let Some(report) = self.verify_ui.report.clone() else {
             return;
@@ -526,6 +658,18 @@ impl ConsoleApp {
                         self.load_error = Some(e.clone());
                     }
                     self.toasts.error(e);
+                }
+                WorkerResult::Preflight(results) => {
+                    self.builds_ui.preflight = results
+                        .into_iter()
+                        .map(|p| (p.platform.clone(), p))
+                        .collect();
+                }
+                WorkerResult::SumsWritten(path) => {
+                    self.toasts
+                        .push(ToastKind::Success, format!("Wrote {}", path.display()));
+                    self.apply(Command::VerifyUseRelease);
+                    self.start_verify();
                 }
                 WorkerResult::Exported(path) => {
                     self.toasts
@@ -702,7 +846,8 @@ impl ConsoleApp {
                     Tab::Audit => self.audit_ui.ui(ui, data, &mut commands),
                     Tab::Settings => self.settings_ui.ui(ui, data, &mut commands),
                     Tab::Verify => self.verify_ui.ui(ui, data, &mut commands),
-                    Tab::Builds | Tab::StatusPage | Tab::Flags => placeholder::ui(ui, self.tab),
+                    Tab::Builds => self.builds_ui.ui(ui, data, &self.runner, &mut commands),
+                    Tab::StatusPage | Tab::Flags => placeholder::ui(ui, self.tab),
                 });
         });
 

@@ -3,6 +3,7 @@
 pub mod app;
 mod audit;
 pub mod bench;
+mod builds;
 mod checklist;
 mod overview;
 mod placeholder;

@@ -6,14 +6,6 @@ use super::theme;
 
 fn description(tab: Tab) -> (&'static str, &'static [&'static str]) {
     match tab {
-        Tab::Builds => (
-            "Installer builds",
-            &[
-                "Drives the installer builders in packaging/: macOS (Flutter build, codesign, notarytool, stapler, DMG), Windows (Flutter build, Inno Setup or WiX, signtool) and the Linux-hosted cross pipeline (wixl/makensis + osslsigncode).",
-                "Preflight of tools, environment variables and host OS; dry run with the exact commands; live logs in the task tray; cancel and resume; artifacts and SHA256SUMS.",
-                "CLI: release-console pipeline run --version X [--platform ...] [--dry-run] [--resume]",
-            ],
-        ),
         Tab::StatusPage => (
             "Status page and incidents",
             &[

@@ -368,7 +368,7 @@ fn details_ui(ui: &mut egui::Ui, a: &Artifact) {
                                 (None, _) => "none".into(),
                             },
                         ),
-                        ("Chain", s.chain.join("  →  ")),
+                        ("Chain", s.chain.join("  <  ")),
                     ];
                     for (k, v) in rows {
                         ui.label(theme::muted(k));
