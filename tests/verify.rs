@@ -269,6 +269,24 @@ fn checksum_verdicts_agree_with_sha256sum_and_shasum_on_every_format() {
         names,
         ["a.exe", "b.msi", "c.dmg", "d.zip", "e.txt", "sub/f.bin"]
     );
+    // Per-file NAME.sha256 on request, next to each artifact, that sha256sum accepts.
+    let (_, report) = verify(&["--write-per-file"], &[d]);
+    assert_eq!(
+        report["written"].as_array().map(Vec::len),
+        Some(6),
+        "{report:#}"
+    );
+    let one = std::fs::read_to_string(d.join("sub/f.bin.sha256")).expect("per-file sum");
+    assert_eq!(
+        one,
+        format!("{}  f.bin\n", release_console::sha256_hex(b"foxtrot"))
+    );
+    let gnu = Command::new("sha256sum")
+        .args(["-c", "f.bin.sha256"])
+        .current_dir(d.join("sub"))
+        .output()
+        .expect("sha256sum");
+    assert!(gnu.status.success());
     for tool in [
         vec!["sha256sum", "-c", "OUT.sums"],
         vec!["shasum", "-a", "256", "-c", "OUT.sums"],
