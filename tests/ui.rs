@@ -185,7 +185,13 @@ fn verify_chain_runs_as_a_task_in_the_tray_with_a_toast() {
             .iter()
             .any(|t| t.info.name == "audit-verify" && t.state == TaskState::Succeeded)
     });
-    step_until(&mut h, "the reload after the task", |app| !app.is_busy());
+    // State turns final before the Finished event; wait for the reload that event triggers.
+    step_until(&mut h, "the reload after the task", |app| {
+        app.data
+            .as_ref()
+            .is_some_and(|d| d.audit.iter().any(|e| e.action == "task.finish"))
+            && !app.is_busy()
+    });
     assert!(h.query_by_label("SUCCEEDED").is_some());
     assert!(
         h.query_by_label_contains("audit-verify succeeded: audit log intact")
@@ -519,11 +525,13 @@ fn builds_panel_runs_preflight_builds_an_msi_and_verifies_it() {
     );
     click(&mut h, "Skip signing (unsigned test build)");
     click(&mut h, "Run");
-    step_until(&mut h, "the build", |app| {
-        app.builds_ui.tasks.values().any(|id| {
-            app.runner()
-                .task(*id)
-                .is_some_and(|t| t.state.is_finished())
+    // The task finishes, then its Finished event triggers a reload that lists the artifact.
+    step_until(&mut h, "the build and the reload after it", |app| {
+        app.data.as_ref().is_some_and(|d| {
+            !d.artifacts.is_empty()
+                && d.current
+                    .as_ref()
+                    .is_some_and(|c| c.checklist.is_done("build.windows"))
         }) && !app.is_busy()
     });
     let task = h
