@@ -4,8 +4,9 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
-use super::{Cli, EXIT_CHECK_FAILED, local_time};
+use super::{Cli, EXIT_CHECK_FAILED};
 use crate::audit::AuditError;
+use crate::local_time;
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCmd {
@@ -41,7 +42,7 @@ pub fn run(cli: &Cli, cmd: AuditCmd) -> anyhow::Result<ExitCode> {
                     println!(
                         "{:>5}  {}  {:<20} {:<18} {}",
                         e.seq,
-                        local_time(e.time),
+                        local_time(e.time, false),
                         e.actor,
                         e.action,
                         e.target

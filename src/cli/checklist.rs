@@ -4,7 +4,8 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
-use super::{Cli, local_time};
+use super::Cli;
+use crate::local_time;
 
 #[derive(Debug, Subcommand)]
 pub enum ChecklistCmd {
@@ -103,7 +104,11 @@ pub fn run(cli: &Cli, cmd: ChecklistCmd) -> anyhow::Result<ExitCode> {
                     } else {
                         format!(": {}", s.note)
                     };
-                    format!("  ({verb} by {} at {}{note})", s.by, local_time(s.at))
+                    format!(
+                        "  ({verb} by {} at {}{note})",
+                        s.by,
+                        local_time(s.at, false)
+                    )
                 })
                 .unwrap_or_default();
             println!("  {mark} {:<28} {}{who}", item.id, item.title);

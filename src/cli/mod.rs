@@ -124,8 +124,3 @@ pub fn run(args: Args, handle: tokio::runtime::Handle) -> anyhow::Result<ExitCod
 pub fn report_error(err: &anyhow::Error) {
     eprintln!("error: {err:#}");
 }
-
-/// Local time of a timestamp, to the minute, for people.
-pub(crate) fn local_time(ts: jiff::Timestamp) -> String {
-    crate::local_time(ts, false)
-}

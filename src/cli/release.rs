@@ -4,7 +4,8 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
-use super::{Cli, local_time};
+use super::Cli;
+use crate::local_time;
 use crate::workspace::{Release, ReleaseKind};
 
 #[derive(Debug, Subcommand)]
@@ -58,7 +59,7 @@ pub fn run(cli: &Cli, cmd: ReleaseCmd) -> anyhow::Result<ExitCode> {
                         "{:<12} {:<20} created {} by {}",
                         r.version.to_string(),
                         kind_text(r),
-                        local_time(r.created_at),
+                        local_time(r.created_at, false),
                         r.created_by
                     );
                 }
@@ -87,7 +88,11 @@ pub fn run(cli: &Cli, cmd: ReleaseCmd) -> anyhow::Result<ExitCode> {
                     r.version,
                     kind_text(&r)
                 );
-                println!("created {} by {}", local_time(r.created_at), r.created_by);
+                println!(
+                    "created {} by {}",
+                    local_time(r.created_at, false),
+                    r.created_by
+                );
                 for (_, title, p) in &phases {
                     println!("  {title:<40} {}/{}", p.done, p.total);
                 }

@@ -178,38 +178,18 @@ fn find_on_path(tool: &str) -> Option<PathBuf> {
     })
 }
 
-async fn first_line_of(
-    program: &Path,
-    args: &[String],
-    env: &[(String, String)],
-) -> Result<String, String> {
-    let mut cmd = tokio::process::Command::new(program);
-    cmd.args(args)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true);
-    match tokio::time::timeout(Duration::from_secs(20), cmd.output()).await {
-        Err(_) => Err("did not answer within 20 s".into()),
-        Ok(Err(e)) => Err(e.to_string()),
-        Ok(Ok(out)) => {
-            let text = format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let line = text
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("")
-                .trim()
-                .to_owned();
-            if out.status.success() {
-                Ok(line)
-            } else {
-                Err(line)
-            }
-        }
-    }
+/// The first non-empty output line of a short tool run; `Err` with that line (or why it could
+/// not run) when it fails.
+async fn first_line_of(program: &Path, args: &[String]) -> Result<String, String> {
+    let (ok, text) =
+        crate::runner::process::capture(program, args, Duration::from_secs(20)).await?;
+    let line = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
+        .to_owned();
+    if ok { Ok(line) } else { Err(line) }
 }
 
 /// Runs the checks for `platform`: host OS, builder, tools with versions, signing variables and
@@ -266,7 +246,7 @@ pub async fn preflight(
                 let version = if tool.version_args.is_empty() {
                     Ok(String::new())
                 } else {
-                    first_line_of(&path, &tool.version_args, &[]).await
+                    first_line_of(&path, &tool.version_args).await
                 };
                 match version {
                     Ok(v) => check(
@@ -390,7 +370,7 @@ async fn certificate_expiry(pfx: &Path, pass_var: &str) -> (bool, String) {
             pem.display().to_string(),
         ])
         .collect();
-    if let Err(e) = first_line_of(&openssl, &args, &[]).await {
+    if let Err(e) = first_line_of(&openssl, &args).await {
         return (
             false,
             format!("cannot read {}: {e} (wrong password?)", pfx.display()),
@@ -406,7 +386,6 @@ async fn certificate_expiry(pfx: &Path, pass_var: &str) -> (bool, String) {
             "-in".into(),
             pem_s.clone(),
         ],
-        &[],
     )
     .await;
     let valid = first_line_of(
@@ -419,7 +398,6 @@ async fn certificate_expiry(pfx: &Path, pass_var: &str) -> (bool, String) {
             "-in".into(),
             pem_s,
         ],
-        &[],
     )
     .await;
     let end = end
@@ -601,23 +579,33 @@ pub fn write_sums(ws: &Workspace, release: &Release) -> Result<PathBuf, Pipeline
         path: dir.clone(),
         source,
     };
-    let mut entries = Vec::new();
-    let cancel = tokio_util::sync::CancellationToken::new();
+    let mut files = Vec::new();
     for e in std::fs::read_dir(&dir).map_err(io)?.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if !e.path().is_file()
-            || crate::verify::sums::is_sums_or_signature(&name)
-            || name.starts_with('.')
+        if e.path().is_file()
+            && !crate::verify::sums::is_sums_or_signature(&name)
+            && !name.starts_with('.')
         {
-            continue;
+            files.push((name, e.path()));
         }
-        let digest = crate::verify::hash::hash_file(
-            &e.path(),
-            &std::sync::atomic::AtomicU64::new(0),
-            &cancel,
-        )
-        .map_err(|err| PipelineError::Io {
-            path: e.path(),
+    }
+    // The same parallel engine Verify uses.
+    let paths: Vec<PathBuf> = files.iter().map(|(_, p)| p.clone()).collect();
+    let done: Vec<_> = paths
+        .iter()
+        .map(|_| std::sync::atomic::AtomicU64::new(0))
+        .collect();
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let digests = crate::verify::hash::hash_files(
+        &paths,
+        threads,
+        &done,
+        &tokio_util::sync::CancellationToken::new(),
+    );
+    let mut entries = Vec::new();
+    for ((name, path), digest) in files.into_iter().zip(digests) {
+        let digest = digest.map_err(|err| PipelineError::Io {
+            path,
             source: std::io::Error::other(err.to_string()),
         })?;
         entries.push((name, crate::hex(&digest)));

@@ -135,6 +135,33 @@ pub async fn run(ctx: &TaskContext, spec: &ProcessSpec) -> Result<(), TaskError>
     }
 }
 
+/// Runs a short tool (a version check, a verifier), not a task: returns whether it exited 0
+/// and its stdout followed by stderr. Killed if it takes longer than `timeout`.
+pub async fn capture<S: AsRef<std::ffi::OsStr>>(
+    program: impl AsRef<std::ffi::OsStr>,
+    args: &[S],
+    timeout: Duration,
+) -> Result<(bool, String), String> {
+    let name = program.as_ref().to_string_lossy().into_owned();
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args).stdin(Stdio::null()).kill_on_drop(true);
+    match tokio::time::timeout(timeout, cmd.output()).await {
+        Err(_) => Err(format!(
+            "`{name}` did not finish within {} s",
+            timeout.as_secs()
+        )),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Err(format!(
+            "`{name}` is not installed (apt-get install {name})"
+        )),
+        Ok(Err(e)) => Err(format!("cannot run `{name}`: {e}")),
+        Ok(Ok(out)) => {
+            let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+            text.push_str(&String::from_utf8_lossy(&out.stderr));
+            Ok((out.status.success(), text))
+        }
+    }
+}
+
 async fn finish_readers(readers: Vec<tokio::task::JoinHandle<()>>) {
     for r in readers {
         // Every process that held the pipe was killed, so EOF comes quickly.

@@ -120,7 +120,7 @@ impl AuditUi {
                         ui.label(theme::muted(e.seq.to_string()));
                     });
                     row.col(|ui| {
-                        ui.label(super::local_time_secs(e.time));
+                        ui.label(crate::local_time(e.time, true));
                     });
                     row.col(|ui| {
                         ui.label(&e.actor);

@@ -84,7 +84,7 @@ impl ChecklistUi {
                         if let Some(s) = state {
                             let verb = if s.done { "ticked" } else { "unticked" };
                             let mut text =
-                                format!("{verb} by {} at {}", s.by, super::local_time(s.at));
+                                format!("{verb} by {} at {}", s.by, crate::local_time(s.at, false));
                             if !s.note.is_empty() {
                                 text.push_str(&format!(": {}", s.note));
                             }

@@ -50,13 +50,3 @@ pub fn run(workspace_flag: Option<PathBuf>, handle: tokio::runtime::Handle) -> a
     )
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
 }
-
-/// Local time to the minute.
-pub(crate) fn local_time(ts: jiff::Timestamp) -> String {
-    crate::local_time(ts, false)
-}
-
-/// Local time to the second.
-pub(crate) fn local_time_secs(ts: jiff::Timestamp) -> String {
-    crate::local_time(ts, true)
-}

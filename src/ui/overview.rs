@@ -35,7 +35,7 @@ impl OverviewUi {
                 ui.label(theme::muted(format!(
                     "{kind} · runbook \"{}\" · created {} by {}",
                     view.runbook.title,
-                    super::local_time(view.release.created_at),
+                    crate::local_time(view.release.created_at, false),
                     view.release.created_by
                 )));
                 ui.add_space(8.0);

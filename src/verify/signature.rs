@@ -161,25 +161,7 @@ pub async fn verify(path: &Path, expected: &Expected) -> Outcome {
 }
 
 async fn run_tool(program: &str, args: &[&std::ffi::OsStr]) -> Result<(bool, String), String> {
-    let mut cmd = tokio::process::Command::new(program);
-    cmd.args(args)
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true);
-    match tokio::time::timeout(TOOL_TIMEOUT, cmd.output()).await {
-        Err(_) => Err(format!(
-            "`{program}` did not finish within {} s",
-            TOOL_TIMEOUT.as_secs()
-        )),
-        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Err(format!(
-            "`{program}` is not installed (apt-get install {program})"
-        )),
-        Ok(Err(e)) => Err(format!("cannot run `{program}`: {e}")),
-        Ok(Ok(out)) => {
-            let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-            text.push_str(&String::from_utf8_lossy(&out.stderr));
-            Ok((out.status.success(), text))
-        }
-    }
+    crate::runner::process::capture(program, args, TOOL_TIMEOUT).await
 }
 
 async fn verify_authenticode(path: &Path, expected: &Expected) -> Outcome {
