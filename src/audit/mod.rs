@@ -228,13 +228,29 @@ impl AuditLog {
         Ok(head)
     }
 
+    fn read_log(&self) -> Result<Vec<u8>, AuditError> {
+        match std::fs::read(&self.log_path) {
+            Ok(b) => Ok(b),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(self.io("read")(e)),
+        }
+    }
+
     /// All entries, oldest first. Fails on the first line that is not an entry.
     pub fn entries(&self) -> Result<Vec<AuditEntry>, AuditError> {
-        let bytes = match std::fs::read(&self.log_path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(self.io("read")(e)),
-        };
+        self.parse_entries(&self.read_log()?)
+    }
+
+    /// The entries and the chain check from one read of the log (what the Audit panel shows).
+    pub fn load(&self) -> Result<(Vec<AuditEntry>, Result<Verified, AuditError>), AuditError> {
+        let bytes = self.read_log()?;
+        Ok((
+            self.parse_entries(&bytes).unwrap_or_default(),
+            self.verify_bytes(&bytes),
+        ))
+    }
+
+    fn parse_entries(&self, bytes: &[u8]) -> Result<Vec<AuditEntry>, AuditError> {
         let mut out = Vec::new();
         for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
             if line.is_empty() {
@@ -250,11 +266,10 @@ impl AuditLog {
 
     /// Checks the whole chain and the head; names the first bad line.
     pub fn verify(&self) -> Result<Verified, AuditError> {
-        let bytes = match std::fs::read(&self.log_path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(self.io("read")(e)),
-        };
+        self.verify_bytes(&self.read_log()?)
+    }
+
+    fn verify_bytes(&self, bytes: &[u8]) -> Result<Verified, AuditError> {
         let head: Option<Head> = atomic::read_json(&self.head_path)?;
         let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
         let torn = lines.pop().filter(|last| !last.is_empty());

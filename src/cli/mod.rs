@@ -124,3 +124,61 @@ pub fn run(args: Args, handle: tokio::runtime::Handle) -> anyhow::Result<ExitCod
 pub fn report_error(err: &anyhow::Error) {
     eprintln!("error: {err:#}");
 }
+
+/// What [`follow`] echoes to stderr while a task runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Echo {
+    /// Every log line (builders).
+    Log,
+    /// Each new step (verification).
+    Steps,
+}
+
+/// Waits for task `id`, echoing its progress to stderr (never with `--json`, so stdout stays
+/// machine-readable), and returns its final state and message.
+pub(crate) fn follow(
+    cli: &Cli,
+    runner: &crate::runner::Runner,
+    id: crate::runner::TaskId,
+    echo: Echo,
+) -> (crate::runner::TaskState, String) {
+    let mut events = runner.subscribe();
+    let mut printed_lines = 0u64;
+    let mut last_step = String::new();
+    let mut print_new = || {
+        if cli.json {
+            return;
+        }
+        let Some(snap) = runner.task(id) else { return };
+        match echo {
+            Echo::Log => {
+                if let Ok(log) = snap.log.lock() {
+                    for (i, line) in log.lines_from(printed_lines) {
+                        eprintln!("  | {line}");
+                        printed_lines = i + 1;
+                    }
+                }
+            }
+            Echo::Steps => {
+                if let Some(step) = snap.step.filter(|s| *s != last_step) {
+                    eprintln!("  {step}");
+                    last_step = step;
+                }
+            }
+        }
+    };
+    cli.handle.block_on(async {
+        loop {
+            // Events wake us early; the timeout keeps the echo going when they lag.
+            let _ =
+                tokio::time::timeout(std::time::Duration::from_millis(500), events.recv()).await;
+            print_new();
+            if let Some(snap) = runner.task(id)
+                && snap.state.is_finished()
+            {
+                print_new();
+                return (snap.state, snap.message.unwrap_or_default());
+            }
+        }
+    })
+}

@@ -7,7 +7,7 @@ use clap::Subcommand;
 
 use super::{Cli, EXIT_CHECK_FAILED};
 use crate::pipeline::{self, Definition, Preflight, RunOptions};
-use crate::runner::{Runner, TaskEvent, TaskState};
+use crate::runner::{Runner, TaskState};
 use crate::verify::{self, Overall};
 use crate::workspace::Workspace;
 
@@ -196,7 +196,7 @@ pub fn run(cli: &Cli, cmd: PipelineCmd) -> anyhow::Result<ExitCode> {
                 let id = runner.start(spec, move |ctx| {
                     pipeline::build_platform(ctx, ws2, rel2, name2, def2, opts2)
                 })?;
-                let (state, message) = follow(cli, &runner, id);
+                let (state, message) = super::follow(cli, &runner, id, super::Echo::Log);
                 if state == TaskState::Succeeded {
                     built += 1;
                 } else {
@@ -250,7 +250,7 @@ pub fn run(cli: &Cli, cmd: PipelineCmd) -> anyhow::Result<ExitCode> {
             let id = runner.start(spec, move |ctx| {
                 verify::run_task(ctx, opts, slot2, Some(ws2))
             })?;
-            follow(cli, &runner, id);
+            super::follow(cli, &runner, id, super::Echo::Log);
             let report = slot.lock().ok().and_then(|mut s| s.take());
             let Some(report) = report else {
                 anyhow::bail!("verification did not complete")
@@ -283,47 +283,4 @@ pub fn run(cli: &Cli, cmd: PipelineCmd) -> anyhow::Result<ExitCode> {
             })
         }
     }
-}
-
-/// Prints a task's steps and log lines as they come (to stderr, so `--json` stays clean) and
-/// returns its final state.
-fn follow(cli: &Cli, runner: &Runner, id: crate::runner::TaskId) -> (TaskState, String) {
-    let mut events = runner.subscribe();
-    let mut printed = 0u64;
-    let json = cli.json;
-    let print_new = |printed: &mut u64| {
-        if json {
-            return;
-        }
-        if let Some(snap) = runner.task(id)
-            && let Ok(log) = snap.log.lock()
-        {
-            for (i, line) in log.lines_from(*printed) {
-                eprintln!("  | {line}");
-                *printed = i + 1;
-            }
-        }
-    };
-    cli.handle.block_on(async {
-        loop {
-            let event = tokio::time::timeout(Duration::from_millis(500), events.recv()).await;
-            print_new(&mut printed);
-            if let Ok(Ok(TaskEvent::Finished {
-                info,
-                state,
-                message,
-            })) = event
-                && info.id == id
-            {
-                print_new(&mut printed);
-                return (state, message);
-            }
-            if let Some(snap) = runner.task(id)
-                && snap.state.is_finished()
-            {
-                print_new(&mut printed);
-                return (snap.state, snap.message.unwrap_or_default());
-            }
-        }
-    })
 }

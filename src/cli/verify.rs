@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use super::{Cli, EXIT_CHECK_FAILED};
-use crate::runner::{Runner, TaskEvent, TaskState};
+use crate::runner::Runner;
 use crate::verify::{self, Overall, Report};
 use crate::workspace::{self, Workspace};
 
@@ -86,7 +86,6 @@ pub fn run(cli: &Cli, args: VerifyArgs) -> anyhow::Result<ExitCode> {
         }
         None => crate::runner::TaskSpec::new("verify", "verify", Duration::from_secs(3600)),
     };
-    let mut events = runner.subscribe();
     let report_slot = std::sync::Arc::new(std::sync::Mutex::new(None::<Report>));
     let slot = report_slot.clone();
     let audit_ws = ws.clone();
@@ -94,33 +93,7 @@ pub fn run(cli: &Cli, args: VerifyArgs) -> anyhow::Result<ExitCode> {
         verify::run_task(ctx, opts, slot, audit_ws).await
     })?;
 
-    let json = cli.json;
-    let final_state = cli.handle.block_on(async {
-        let mut last_step = String::new();
-        loop {
-            match events.recv().await {
-                Ok(TaskEvent::Progress {
-                    step: Some(step),
-                    fraction,
-                    ..
-                }) if !json && step != last_step => {
-                    if !step.starts_with("hashing") || fraction >= 0.9 || last_step.is_empty() {
-                        eprintln!("  {step}");
-                    }
-                    last_step = step;
-                }
-                Ok(TaskEvent::Finished {
-                    info,
-                    state,
-                    message,
-                }) if info.id == id => break (state, message),
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => {
-                    break (TaskState::Failed, "runner stopped".into());
-                }
-                _ => {}
-            }
-        }
-    });
+    let final_state = super::follow(cli, &runner, id, super::Echo::Steps);
     let report = report_slot.lock().ok().and_then(|mut r| r.take());
     let Some(report) = report else {
         anyhow::bail!("verification did not complete: {}", final_state.1);

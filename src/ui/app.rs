@@ -148,8 +148,8 @@ impl Loaded {
             }
             None => None,
         };
-        let audit_check = ws.audit().verify().map_err(|e| e.to_string());
-        let audit = ws.audit().entries().unwrap_or_default();
+        let (audit, audit_check) = ws.audit().load().map_err(|e| e.to_string())?;
+        let audit_check = audit_check.map_err(|e| e.to_string());
         let pipeline = crate::pipeline::Definition::load(&ws)
             .map(|(d, _)| d)
             .map_err(|e| e.to_string());
