@@ -24,6 +24,20 @@ fn shell(script: &str) -> ProcessSpec {
     ProcessSpec::new("sh").arg("-c").arg(script)
 }
 
+/// Starts a task that runs `script` with sh and succeeds when it exits 0.
+fn start_shell(
+    runner: &Runner,
+    spec: TaskSpec,
+    script: &'static str,
+) -> release_console::runner::TaskId {
+    runner
+        .start(spec, move |ctx| async move {
+            ctx.run_process(&shell(script)).await?;
+            Ok(String::new())
+        })
+        .expect("start")
+}
+
 fn log_lines(runner: &Runner, id: release_console::runner::TaskId) -> Vec<String> {
     let snap = runner.task(id).expect("task");
     let log = snap.log.lock().expect("log");
@@ -120,12 +134,7 @@ fn secrets_are_redacted_in_memory_and_on_disk() {
 fn a_second_task_with_the_same_name_is_refused_while_running() {
     let rt = runtime();
     let runner = Runner::new(rt.handle().clone(), 2);
-    let id = runner
-        .start(spec("build", 30), |ctx| async move {
-            ctx.run_process(&shell("sleep 30")).await?;
-            Ok(String::new())
-        })
-        .expect("first");
+    let id = start_shell(&runner, spec("build", 30), "sleep 30");
     let second = runner.start(spec("build", 30), |_| async { Ok(String::new()) });
     assert!(
         matches!(second, Err(RunnerError::DuplicateName(ref n)) if n == "build"),
@@ -147,13 +156,7 @@ fn a_second_task_with_the_same_name_is_refused_while_running() {
 fn timeout_fails_the_task_and_kills_its_processes() {
     let rt = runtime();
     let runner = Runner::new(rt.handle().clone(), 2);
-    let id = runner
-        .start(spec("slow", 1), |ctx| async move {
-            ctx.run_process(&shell("sleep 300 & echo child:$!; wait"))
-                .await?;
-            Ok(String::new())
-        })
-        .expect("start");
+    let id = start_shell(&runner, spec("slow", 1), "sleep 300 & echo child:$!; wait");
     let snap = rt.block_on(runner.wait(id)).expect("finished");
     assert_eq!(snap.state, TaskState::Failed);
     assert!(
@@ -174,13 +177,7 @@ fn timeout_fails_the_task_and_kills_its_processes() {
 fn failing_process_fails_the_task_with_its_exit_status() {
     let rt = runtime();
     let runner = Runner::new(rt.handle().clone(), 2);
-    let id = runner
-        .start(spec("fails", 30), |ctx| async move {
-            ctx.run_process(&shell("echo about to fail; exit 3"))
-                .await?;
-            Ok(String::new())
-        })
-        .expect("start");
+    let id = start_shell(&runner, spec("fails", 30), "echo about to fail; exit 3");
     let snap = rt.block_on(runner.wait(id)).expect("finished");
     assert_eq!(snap.state, TaskState::Failed);
     assert!(
@@ -247,12 +244,7 @@ fn a_task_printing_forever_keeps_memory_bounded() {
 fn tasks_beyond_the_limit_queue_and_can_be_cancelled_while_queued() {
     let rt = runtime();
     let runner = Runner::new(rt.handle().clone(), 1);
-    let first = runner
-        .start(spec("first", 30), |ctx| async move {
-            ctx.run_process(&shell("sleep 30")).await?;
-            Ok(String::new())
-        })
-        .expect("first");
+    let first = start_shell(&runner, spec("first", 30), "sleep 30");
     let second = runner
         .start(spec("second", 30), |_| async { Ok("ran".into()) })
         .expect("second");
