@@ -264,4 +264,323 @@ fn dry_run_prints_the_plan_with_no_secret_and_builds_nothing() {
     );
     assert!(log.contains("-ts http://timestamp.example"), "{log}");
     assert!(!out_dir.exists(), "a dry run writes nothing");
+    snapshot(
+        "windows_on_linux_dry_run",
+        &log.replace(&dir.path().display().to_string(), "<TMP>")
+            .replace(&repo().display().to_string(), "<REPO>"),
+    );
+}
+
+/// Compares `actual` with tests/snapshots/NAME.txt; `UPDATE_SNAPSHOTS=1` rewrites the file.
+fn snapshot(name: &str, actual: &str) {
+    let path = repo().join("tests/snapshots").join(format!("{name}.txt"));
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::create_dir_all(path.parent().expect("dir")).expect("snapshots dir");
+        std::fs::write(&path, actual).expect("write snapshot");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (run with UPDATE_SNAPSHOTS=1 to create it)",
+            path.display()
+        )
+    });
+    if expected != actual {
+        let first = expected
+            .lines()
+            .zip(actual.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(expected.lines().count().min(actual.lines().count()));
+        panic!(
+            "{} differs at line {} (UPDATE_SNAPSHOTS=1 accepts the new output)\n--- expected\n{expected}\n--- actual\n{actual}",
+            path.display(),
+            first + 1
+        );
+    }
+}
+
+const APPLE_PASSWORD: &str = "abcd-efgh-ijkl-mnop";
+
+fn dmg_builder(args: &[&str], env: &[(&str, &str)], path: Option<&Path>) -> Output {
+    let mut cmd = Command::new(repo().join("packaging/macos/build_dmg.sh"));
+    cmd.args(args);
+    for var in [
+        "DEVELOPER_ID",
+        "APPLE_ID",
+        "APPLE_ID_PASSWORD",
+        "APPLE_TEAM_ID",
+        "NOTARY_KEYCHAIN_PROFILE",
+    ] {
+        cmd.env_remove(var);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    if let Some(dir) = path {
+        let old = std::env::var("PATH").unwrap_or_default();
+        cmd.env("PATH", format!("{}:{old}", dir.display()));
+    }
+    cmd.output().expect("run build_dmg.sh")
+}
+
+const APPLE_ENV: [(&str, &str); 4] = [
+    (
+        "DEVELOPER_ID",
+        "Developer ID Application: WireTuner Inc (ABCDE12345)",
+    ),
+    ("APPLE_ID", "release@wiretuner.example"),
+    ("APPLE_ID_PASSWORD", APPLE_PASSWORD),
+    ("APPLE_TEAM_ID", "ABCDE12345"),
+];
+
+#[test]
+fn macos_dry_run_prints_the_exact_plan_without_the_password() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out_dir = dir.path().join("build/macos");
+    let app = dir.path().join("app");
+    let o = dmg_builder(
+        &[
+            "--version",
+            "0.1.0",
+            "--dry-run",
+            "--app-dir",
+            app.to_str().expect("utf-8"),
+            "--out",
+            out_dir.to_str().expect("utf-8"),
+        ],
+        &APPLE_ENV,
+        None,
+    );
+    let log = text(&o);
+    assert!(o.status.success(), "{log}");
+    assert!(!log.contains(APPLE_PASSWORD), "{log}");
+    assert!(log.contains("--password \\$APPLE_ID_PASSWORD"), "{log}");
+    assert!(!out_dir.exists(), "a dry run writes nothing");
+    snapshot(
+        "macos_dry_run",
+        &log.replace(&dir.path().display().to_string(), "<TMP>"),
+    );
+
+    // With a keychain profile no Apple ID or password is needed, and none is shown.
+    let o = dmg_builder(
+        &["--version", "0.1.0", "--dry-run"],
+        &[("NOTARY_KEYCHAIN_PROFILE", "wiretuner-notary")],
+        None,
+    );
+    let log = text(&o);
+    assert!(o.status.success(), "{log}");
+    assert!(
+        log.contains("--keychain-profile wiretuner-notary --output-format json --no-wait"),
+        "{log}"
+    );
+    assert!(!log.contains("--apple-id"), "{log}");
+
+    // Without --dry-run a Linux host is refused with one line that says what to do.
+    let o = dmg_builder(&["--version", "0.1.0"], &APPLE_ENV, None);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: this builder needs a macOS 13+ host"),
+        "{err}"
+    );
+}
+
+/// Stand-ins for the macOS tools (this host has none of them): each logs its arguments to
+/// calls.log and behaves as the real tool does for the builder, with notarytool's documented
+/// JSON output. The first `notarytool wait` times out; later ones report Accepted.
+fn apple_tools(dir: &Path) -> PathBuf {
+    let bin = dir.join("apple-bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    let log = dir.join("calls.log");
+    let tool = |name: &str, body: &str| {
+        let path = bin.join(name);
+        std::fs::write(
+            &path,
+            format!(
+                "#!/usr/bin/env bash\nset -eu\necho \"{name} $*\" >> '{}'\n{body}\n",
+                log.display()
+            ),
+        )
+        .expect("tool");
+        common::sh(dir, &format!("chmod +x '{}'", path.display()));
+    };
+    tool("uname", "echo Darwin");
+    tool(
+        "flutter",
+        "if [ \"$1\" = build ]; then mkdir -p build/macos/Build/Products/Release/WireTuner.app/Contents; fi",
+    );
+    tool("codesign", "");
+    tool("ditto", "cp -R \"$1\" \"$2\"");
+    tool("hdiutil", "for last; do :; done; echo dmg > \"$last\"");
+    let waits = dir.join("waits");
+    tool(
+        "xcrun",
+        &format!(
+            r#"case "$1 $2" in
+  "notarytool submit") echo '{{"id":"2efe2717-52ef-43a5-96dc-0797e4ca1041","message":"Successfully uploaded file","path":"x.dmg"}}' ;;
+  "notarytool wait")
+    if [ ! -f '{w}' ]; then touch '{w}'; echo '{{"id":"2efe2717-52ef-43a5-96dc-0797e4ca1041","status":"In Progress","message":"Timeout"}}'; exit 1; fi
+    echo '{{"id":"2efe2717-52ef-43a5-96dc-0797e4ca1041","status":"Accepted","message":"Processing complete"}}' ;;
+  "notarytool log") echo '{{"issues":null}}' ;;
+  *) ;;
+esac"#,
+            w = waits.display()
+        ),
+    );
+    bin
+}
+
+#[test]
+fn macos_builder_saves_the_notarization_id_and_resume_waits_on_it() {
+    let dir = tempfile::tempdir().expect("dir");
+    let app = dir.path().join("app");
+    std::fs::create_dir_all(&app).expect("app");
+    std::fs::write(app.join("pubspec.yaml"), "name: wiretuner\n").expect("pubspec");
+    let out_dir = dir.path().join("out");
+    let bin = apple_tools(dir.path());
+    let args = [
+        "--version",
+        "0.1.0",
+        "--app-dir",
+        app.to_str().expect("utf-8"),
+        "--out",
+        out_dir.to_str().expect("utf-8"),
+        "--notary-timeout",
+        "5m",
+    ];
+
+    // First run: notarization does not finish in time. The id is saved before waiting.
+    let o = dmg_builder(&args, &APPLE_ENV, Some(&bin));
+    let log = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{log}");
+    assert!(!log.contains(APPLE_PASSWORD), "{log}");
+    assert!(
+        log.contains("notarization submission id: 2efe2717-52ef-43a5-96dc-0797e4ca1041 (saved"),
+        "{log}"
+    );
+    assert!(
+        log.contains("did not finish within 5m; run again with --resume"),
+        "{log}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out_dir.join(".state/notary-submission-id")).expect("saved id"),
+        "2efe2717-52ef-43a5-96dc-0797e4ca1041\n"
+    );
+
+    // Resume: the finished steps are skipped and the saved submission is waited on, not
+    // submitted again.
+    let mut resume = args.to_vec();
+    resume.push("--resume");
+    let o = dmg_builder(&resume, &APPLE_ENV, Some(&bin));
+    let log = text(&o);
+    assert!(o.status.success(), "{log}");
+    let steps: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.strip_prefix("::step:: "))
+        .collect();
+    assert_eq!(
+        steps,
+        ["Preflight", "Notarize", "Staple", "Checksums"],
+        "{log}"
+    );
+    for done in ["Flutter build", "Code signing", "Create DMG"] {
+        assert!(
+            log.contains(&format!("skip: {done} (done in an earlier run)")),
+            "{log}"
+        );
+    }
+    let dmg = out_dir.join("WireTuner-0.1.0.dmg");
+    assert!(
+        log.contains(&format!("::artifact:: {}", dmg.display())),
+        "{log}"
+    );
+
+    let calls = std::fs::read_to_string(dir.path().join("calls.log")).expect("calls");
+    let count = |prefix: &str| calls.lines().filter(|l| l.starts_with(prefix)).count();
+    assert_eq!(count("xcrun notarytool submit"), 1, "{calls}");
+    assert_eq!(
+        count("xcrun notarytool wait 2efe2717-52ef-43a5-96dc-0797e4ca1041"),
+        2,
+        "{calls}"
+    );
+    assert_eq!(count("flutter build macos --release --build-name 0.1.0"), 1);
+    assert_eq!(count("hdiutil create"), 1);
+    assert_eq!(count("xcrun stapler staple"), 1);
+    assert!(
+        calls.contains("codesign --deep --force --options runtime --timestamp --sign Developer ID Application: WireTuner Inc (ABCDE12345)"),
+        "{calls}"
+    );
+    // The checksum file is real and matches.
+    let sums = Command::new("sha256sum")
+        .args(["-c", "WireTuner-0.1.0.dmg.sha256"])
+        .current_dir(&out_dir)
+        .output()
+        .expect("sha256sum");
+    assert!(sums.status.success(), "{}", text(&sums));
+}
+
+/// The PowerShell builder: its dry run when pwsh is installed; on every host, the arguments the
+/// pipeline definition passes must be parameters the script declares.
+#[test]
+#[allow(clippy::print_stderr)] // says so when this host cannot run pwsh
+fn windows_builder_takes_the_arguments_the_pipeline_passes() {
+    let script = std::fs::read_to_string(repo().join("packaging/windows/build_msi.ps1"))
+        .expect("build_msi.ps1");
+    let def: toml::Value = toml::from_str(
+        &std::fs::read_to_string(repo().join("packaging/pipelines/default.toml"))
+            .expect("definition"),
+    )
+    .expect("toml");
+    let windows = &def["platforms"]["windows"];
+    let params: Vec<String> = ["args", "skip_signing_args", "dry_run_args", "resume_args"]
+        .iter()
+        .flat_map(|k| windows[k].as_array().cloned().unwrap_or_default())
+        .filter_map(|v| {
+            v.as_str()
+                .and_then(|s| s.strip_prefix('-'))
+                .map(str::to_owned)
+        })
+        .collect();
+    assert!(params.len() >= 7, "{params:?}");
+    let block = script
+        .split("param(")
+        .nth(1)
+        .and_then(|b| b.split("\n)").next())
+        .expect("param block");
+    for p in &params {
+        assert!(
+            block.contains(&format!("${p}")),
+            "build_msi.ps1 does not declare -{p}"
+        );
+    }
+    for marker in ["::step:: ", "::artifact:: ", "skip: "] {
+        assert!(script.contains(marker), "{marker}");
+    }
+    assert!(script.contains("$ErrorActionPreference = \"Stop\""));
+
+    let Ok(pwsh) = which("pwsh") else {
+        eprintln!("pwsh is not installed here: the dry run of build_msi.ps1 was not executed");
+        return;
+    };
+    let o = Command::new(pwsh)
+        .args(["-NoProfile", "-File"])
+        .arg(repo().join("packaging/windows/build_msi.ps1"))
+        .args(["-Version", "0.1.0", "-DryRun", "-Out", "out"])
+        .env("WINDOWS_PFX_PATH", "C:\\secure\\release.pfx")
+        .env("WINDOWS_PFX_PASSWORD", SECRET)
+        .output()
+        .expect("pwsh");
+    let log = text(&o);
+    assert!(o.status.success(), "{log}");
+    assert!(!log.contains(SECRET), "{log}");
+    assert!(log.contains("/p $env:WINDOWS_PFX_PASSWORD"), "{log}");
+    assert!(log.contains("+ signtool verify /pa /v"), "{log}");
+}
+
+fn which(tool: &str) -> Result<PathBuf, ()> {
+    std::env::split_paths(&std::env::var_os("PATH").ok_or(())?)
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
+        .ok_or(())
 }

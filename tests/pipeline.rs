@@ -214,7 +214,18 @@ fn preflight_names_what_is_missing_and_how_to_fix_it() {
         &["--json", "pipeline", "preflight", "--version", "0.1.0"],
     );
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
-    let cert = v[0]["checks"]
+    let platforms = v.as_array().expect("platforms");
+    // Every configured platform is listed; the ones for other hosts say why they are skipped.
+    let macos = platforms
+        .iter()
+        .find(|p| p["platform"] == "macos")
+        .expect("macos");
+    assert_eq!(macos["skipped"], "needs a macos host; this is linux");
+    let linux = platforms
+        .iter()
+        .find(|p| p["platform"] == "windows-on-linux")
+        .expect("windows-on-linux");
+    let cert = linux["checks"]
         .as_array()
         .expect("checks")
         .iter()
@@ -327,4 +338,258 @@ fn resume_runs_only_the_platforms_that_did_not_succeed() {
     // Unsigned installers are never green.
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.contains("signature unsigned"), "{out}");
+}
+
+/// A folder to put first on PATH with one tool replaced by `body` (the real tool is `real`).
+fn shim(dir: &Path, tool: &str, body: &str) -> String {
+    let bin = dir.join(format!("shim-{tool}"));
+    std::fs::create_dir_all(&bin).expect("shim dir");
+    let path = bin.join(tool);
+    std::fs::write(&path, format!("#!/usr/bin/env bash\n{body}\n")).expect("shim");
+    common::sh(dir, &format!("chmod +x '{}'", path.display()));
+    format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+fn steps_of(ws: &Path, platform: &str) -> Vec<String> {
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(ws.join("releases/0.1.0/pipeline.json")).expect("state"),
+    )
+    .expect("json");
+    state["platforms"][platform]["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| s["name"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[test]
+fn resume_after_a_failed_step_runs_only_the_remaining_steps() {
+    let s = setup();
+    // Injected failure: signing fails (as when the timestamp server is down); everything else
+    // is the real osslsigncode.
+    let real = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v osslsigncode"])
+            .output()
+            .expect("which")
+            .stdout,
+    )
+    .expect("utf-8");
+    let path = shim(
+        s._dir.path(),
+        "osslsigncode",
+        &format!(
+            "if [ \"$1\" = sign ]; then echo 'injected: timestamp server unreachable' >&2; exit 1; fi\nexec {} \"$@\"",
+            real.trim()
+        ),
+    );
+    let run = [
+        "pipeline",
+        "run",
+        "--version",
+        "0.1.0",
+        "--platform",
+        "windows-on-linux",
+    ];
+    let o = bin(&s.ws, &run)
+        .env("PATH", &path)
+        .env("WINDOWS_PFX_PATH", &s.pfx)
+        .env("WINDOWS_PFX_PASSWORD", PASSWORD)
+        .output()
+        .expect("run");
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("injected: timestamp server unreachable"),
+        "{out}"
+    );
+    assert!(out.contains("run again with --resume"), "{out}");
+    assert_eq!(
+        steps_of(&s.ws, "windows-on-linux"),
+        [
+            "Preflight",
+            "Generate WiX source",
+            "Build MSI",
+            "Code signing"
+        ]
+    );
+
+    // Resume with the real tool: only the steps from the failed one on run.
+    let mut resume = run.to_vec();
+    resume.push("--resume");
+    let o = signed(&s, &resume);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("skip: Build MSI (done in an earlier run)"),
+        "{out}"
+    );
+    assert_eq!(
+        steps_of(&s.ws, "windows-on-linux"),
+        ["Preflight", "Code signing", "Verify signature", "Checksums"]
+    );
+    assert!(out.contains("PASS: 1 of 1 artifacts green"), "{out}");
+    assert!(!out.contains(PASSWORD));
+}
+
+#[test]
+fn cancel_stops_the_builder_and_every_child_then_resume_finishes() {
+    let s = setup();
+    // wixl takes its time (a shell waiting on a sleep, both in the builder's process group).
+    let pids = s._dir.path().join("wixl.pids");
+    let real = "/usr/bin/wixl";
+    let path = shim(
+        s._dir.path(),
+        "wixl",
+        &format!(
+            "if [ \"$1\" = --version ]; then exec {real} --version; fi\nsleep 300 & echo \"$$ $!\" > '{}'\nwait",
+            pids.display()
+        ),
+    );
+    let child = bin(
+        &s.ws,
+        &[
+            "pipeline",
+            "run",
+            "--version",
+            "0.1.0",
+            "--platform",
+            "windows-on-linux",
+            "--skip-signing",
+        ],
+    )
+    .env("PATH", &path)
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .expect("spawn");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let started: Vec<i32> = loop {
+        if let Ok(t) = std::fs::read_to_string(&pids)
+            && t.ends_with('\n')
+        {
+            break t
+                .split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect();
+        }
+        assert!(std::time::Instant::now() < deadline, "wixl never started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(started.len(), 2);
+    // Ctrl-C, as a release manager at a terminal would.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid")),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .expect("signal");
+    let o = child.wait_with_output().expect("wait");
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("interrupted: cancelling build-windows-on-linux"),
+        "{out}"
+    );
+    for pid in started {
+        let gone = (0..100).any(|_| {
+            let alive = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|st| {
+                !st.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            });
+            if alive {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            !alive
+        });
+        assert!(gone, "process {pid} of the builder survived the cancel");
+    }
+    let state = std::fs::read_to_string(s.ws.join("releases/0.1.0/pipeline.json")).expect("state");
+    assert!(state.contains("\"status\": \"cancelled\""), "{state}");
+
+    // Resume without the slow tool: the generated source is kept, the MSI is built.
+    let o = bin(
+        &s.ws,
+        &[
+            "pipeline",
+            "run",
+            "--version",
+            "0.1.0",
+            "--platform",
+            "windows-on-linux",
+            "--skip-signing",
+            "--resume",
+        ],
+    )
+    .output()
+    .expect("resume");
+    let out = text(&o);
+    assert!(out.contains("skip: Generate WiX source"), "{out}");
+    assert!(
+        s.ws.join("releases/0.1.0/artifacts/WireTuner-Setup-0.1.0.msi")
+            .is_file(),
+        "{out}"
+    );
+}
+
+#[test]
+fn preflight_names_each_missing_variable_and_accepts_a_stand_in() {
+    let s = setup();
+    // A Linux platform that needs variables, as the macOS one does on its own host.
+    let def = s.ws.join("packaging/pipelines/default.toml");
+    let text_def = std::fs::read_to_string(&def).expect("definition");
+    std::fs::write(
+        &def,
+        format!(
+            "{text_def}\n[platforms.linux-notary]\ntitle = \"t\"\nhost_os = \"linux\"\nbuilder = [\"bash\", \"packaging/macos/build_dmg.sh\"]\nchecklist_kind = \"pipeline.macos\"\n\
+             [[platforms.linux-notary.env]]\nname = \"RC_TEST_APPLE_ID\"\nfix = \"export RC_TEST_APPLE_ID=...\"\nsigning = true\nunless = \"RC_TEST_PROFILE\"\n"
+        ),
+    )
+    .expect("write");
+    let pre = |envs: &[(&str, &str)]| {
+        let mut c = bin(
+            &s.ws,
+            &[
+                "--json",
+                "pipeline",
+                "preflight",
+                "--version",
+                "0.1.0",
+                "--platform",
+                "linux-notary",
+            ],
+        );
+        c.env_remove("RC_TEST_APPLE_ID")
+            .env_remove("RC_TEST_PROFILE");
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        let o = c.output().expect("preflight");
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+        let check = v[0]["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .find(|c| c["name"] == "env RC_TEST_APPLE_ID")
+            .cloned()
+            .expect("env check");
+        (o.status.code(), check)
+    };
+    let (code, check) = pre(&[]);
+    assert_eq!(code, Some(1));
+    assert_eq!(check["ok"], false);
+    assert_eq!(check["fix"], "export RC_TEST_APPLE_ID=...");
+    let (_, check) = pre(&[("RC_TEST_APPLE_ID", "secret-value")]);
+    assert_eq!(check["ok"], true);
+    assert_eq!(check["detail"], "set (value not shown)");
+    let (_, check) = pre(&[("RC_TEST_PROFILE", "profile")]);
+    assert_eq!(check["ok"], true);
+    assert_eq!(check["detail"], "not needed: RC_TEST_PROFILE is set");
 }

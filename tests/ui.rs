@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable as _;
+use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use release_console::runner::{Runner, TaskState};
 use release_console::ui::{ConsoleApp, PickKind, Picker, Tab};
 use release_console::workspace::{Origin, Workspace};
@@ -108,6 +108,12 @@ fn step_until(
 
 /// Clicks the widget labelled `label` and lets the frames run (input, then the redraw).
 fn click(h: &mut Harness<'static, ConsoleApp>, label: &str) {
+    // Bring it into view first: a click outside the window reaches nothing.
+    // (egui animates the scroll over a few frames).
+    h.get_by_label(label).scroll_to_me();
+    for _ in 0..20 {
+        h.step();
+    }
     h.get_by_label(label).click();
     h.step();
     // Move the pointer away so no tooltip covers the next target.
@@ -513,7 +519,8 @@ fn builds_panel_runs_preflight_builds_an_msi_and_verifies_it() {
     let f = fixture();
     let mut h = harness(&f);
     click(&mut h, "Builds");
-    assert!(h.query_by_label("Preflight not run yet.").is_some());
+    // A card per configured platform: macos, windows, windows-on-linux.
+    assert_eq!(h.query_all_by_label("Preflight not run yet.").count(), 3);
     click(&mut h, "Run preflight");
     step_until(&mut h, "the preflight", |app| {
         !app.builds_ui.preflight.is_empty() && !app.is_busy()
@@ -523,8 +530,27 @@ fn builds_panel_runs_preflight_builds_an_msi_and_verifies_it() {
         h.query_by_label("env WINDOWS_PFX_PATH").is_some(),
         "signing vars are checked unless skipped"
     );
+    assert!(
+        h.query_by_label("Skipped on this host: needs a macos host; this is linux")
+            .is_some()
+    );
     click(&mut h, "Skip signing (unsigned test build)");
-    click(&mut h, "Run");
+    // Only the card this host can build has an enabled Run button.
+    let runs: Vec<_> = h.get_all_by_label("Run").collect();
+    assert_eq!(runs.len(), 3);
+    assert_eq!(
+        runs.iter()
+            .filter(|b| !b.accesskit_node().is_disabled())
+            .count(),
+        1
+    );
+    runs.into_iter()
+        .find(|b| !b.accesskit_node().is_disabled())
+        .expect("enabled Run")
+        .click();
+    h.step();
+    h.remove_cursor();
+    h.step();
     // The task finishes, then its Finished event triggers a reload that lists the artifact.
     step_until(&mut h, "the build and the reload after it", |app| {
         app.data.as_ref().is_some_and(|d| {

@@ -3,20 +3,24 @@
 # checks the signature, then writes SHA-256 checksums. Runs on its own from a CI job, and is
 # driven by `release-console pipeline run --platform windows-on-linux`.
 #
-# Usage: build_installer_on_linux.sh --version X [--skip-signing] [--dry-run]
+# Usage: build_installer_on_linux.sh --version X [--skip-signing] [--dry-run] [--resume]
 #          [--product NAME] [--manufacturer NAME] [--payload DIR] [--out DIR]
 #          [--timestamp-url URL] [--ca-file PEM]
 # Signing needs WINDOWS_PFX_PATH (a PKCS#12 file) and WINDOWS_PFX_PASSWORD in the environment.
 # The password is passed to osslsigncode on stdin and never printed.
 #
 # Prints `::step:: NAME` before each step and `::artifact:: PATH` for each output, so the console
-# can show steps and collect artifacts.
+# can show steps and collect artifacts. Finished steps are recorded in OUT/.state; --resume skips
+# them and continues from the step that failed.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source-path=SCRIPTDIR source=../lib/steps.sh
+. "$here/../lib/steps.sh"
 version=""
 skip_signing=0
-dry_run=0
+DRY_RUN=0
+RESUME=0
 product="WireTuner"
 manufacturer=""
 payload="build/windows/x64/runner/Release"
@@ -24,20 +28,19 @@ out="build/windows"
 timestamp_url=""
 ca_file=""
 
-die() { echo "error: $*" >&2; exit 2; }
-
 while [ $# -gt 0 ]; do
   case "$1" in
     --version) version="${2:-}"; shift 2 ;;
     --skip-signing) skip_signing=1; shift ;;
-    --dry-run) dry_run=1; shift ;;
+    --dry-run) DRY_RUN=1; shift ;;
+    --resume) RESUME=1; shift ;;
     --product) product="${2:-}"; shift 2 ;;
     --manufacturer) manufacturer="${2:-}"; shift 2 ;;
     --payload) payload="${2:-}"; shift 2 ;;
     --out) out="${2:-}"; shift 2 ;;
     --timestamp-url) timestamp_url="${2:-}"; shift 2 ;;
     --ca-file) ca_file="${2:-}"; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
 done
@@ -51,40 +54,22 @@ out="$(realpath -m "$out")"
 msi="$out/${product}-Setup-${version}.msi"
 wxs="$out/${product}-${version}.wxs"
 
-step() { echo "::step:: $*"; }
+apt_tool() { need_tool "$1" "install it with \`apt-get install $2\`"; }
 
-# Runs a command, or prints it in a dry run. Secrets are never in the arguments.
-run() {
-  if [ "$dry_run" -eq 1 ]; then
-    printf '+'
-    printf ' %q' "$@"
-    printf '\n'
-  else
-    "$@"
-  fi
-}
-
-need_tool() {
-  command -v "$1" >/dev/null 2>&1 || die "$1 not found: install it with \`apt-get install $2\`"
-}
-
-need_env() {
-  [ -n "${!1:-}" ] || die "$1 is not set: $2"
-}
-
-step "Preflight"
-if [ "$dry_run" -eq 0 ]; then
-  need_tool wixl wixl
-  need_tool sha256sum coreutils
+echo "::step:: Preflight"
+if [ "$DRY_RUN" -eq 0 ]; then
+  apt_tool wixl wixl
+  apt_tool sha256sum coreutils
   [ -d "$payload" ] || die "payload folder $payload does not exist (the Flutter Windows build output; see --payload)"
   if [ "$skip_signing" -eq 0 ]; then
-    need_tool osslsigncode osslsigncode
+    apt_tool osslsigncode osslsigncode
     need_env WINDOWS_PFX_PATH "the path of the code-signing PKCS#12 file (or pass --skip-signing)"
     need_env WINDOWS_PFX_PASSWORD "the password of \$WINDOWS_PFX_PATH (or pass --skip-signing)"
     [ -r "$WINDOWS_PFX_PATH" ] || die "WINDOWS_PFX_PATH: $WINDOWS_PFX_PATH is not a readable file"
   fi
 fi
 echo "product $product $version by $manufacturer; payload $payload; output $msi"
+steps_init "$out/.state"
 
 # A stable GUID from a name, so upgrades and components keep their identity between builds.
 guid_of() {
@@ -99,8 +84,8 @@ xml_escape() {
   printf '%s' "$s"
 }
 
-step "Generate WiX source"
-if [ "$dry_run" -eq 1 ]; then
+if begin_step "Generate WiX source"; then
+if [ "$DRY_RUN" -eq 1 ]; then
   echo "+ generate $wxs from $here/installer.wxs.in with one component per file in $payload"
 else
   mkdir -p "$out"
@@ -125,37 +110,45 @@ else
   printf '%s\n' "$template" > "$wxs"
   echo "$n payload files"
 fi
-
-step "Build MSI"
-# wixl resolves File/@Source relative to the current folder.
-if [ "$dry_run" -eq 1 ]; then
-  echo "+ cd $(printf '%q' "$payload")"
+end_step
 fi
-(cd "$payload" 2>/dev/null || [ "$dry_run" -eq 1 ]; run wixl -a x64 -o "$msi" "$wxs")
+
+if begin_step "Build MSI"; then
+  # wixl resolves File/@Source relative to the current folder.
+  if [ "$DRY_RUN" -eq 1 ]; then
+    echo "+ cd $(printf '%q' "$payload")"
+  fi
+  (cd "$payload" 2>/dev/null || [ "$DRY_RUN" -eq 1 ]; run wixl -a x64 -o "$msi" "$wxs")
+  end_step
+fi
 
 if [ "$skip_signing" -eq 1 ]; then
   echo "signing skipped (--skip-signing): the installer is NOT signed"
 else
-  step "Code signing"
+  if begin_step "Code signing"; then
   sign=(osslsigncode sign -pkcs12 "${WINDOWS_PFX_PATH:-\$WINDOWS_PFX_PATH}" -readpass - -h sha256 -add-msi-dse
         -n "$product" -in "$msi" -out "$msi.signed")
   if [ -n "$timestamp_url" ]; then
     sign+=(-ts "$timestamp_url")
   fi
-  if [ "$dry_run" -eq 1 ]; then
+  if [ "$DRY_RUN" -eq 1 ]; then
     run "${sign[@]}"
     echo "  (password from \$WINDOWS_PFX_PASSWORD on stdin)"
   else
-    printf '%s' "$WINDOWS_PFX_PASSWORD" | "${sign[@]}" >/dev/null
+    rm -f "$msi.signed"
+    printf '%s' "$WINDOWS_PFX_PASSWORD" | "${sign[@]}" >/dev/null \
+      || die "osslsigncode could not sign $msi (wrong WINDOWS_PFX_PASSWORD, or not a PKCS#12 file?)"
     mv "$msi.signed" "$msi"
   fi
+  end_step
+  fi
 
-  step "Verify signature"
+  if begin_step "Verify signature"; then
   verify=(osslsigncode verify -in "$msi")
   if [ -n "$ca_file" ]; then
     verify+=(-CAfile "$ca_file")
   fi
-  if [ "$dry_run" -eq 1 ]; then
+  if [ "$DRY_RUN" -eq 1 ]; then
     run "${verify[@]}"
   else
     # Without a CA file the chain may not verify here; the digest must always match.
@@ -168,13 +161,20 @@ else
     fi
     grep -E "Subject:|Signature verification" <<<"$report" | head -3 || true
   fi
+  end_step
+  fi
 fi
 
-step "Checksums"
-if [ "$dry_run" -eq 1 ]; then
-  echo "+ (cd $out && sha256sum $(basename "$msi") > $(basename "$msi").sha256 && sha256sum -c $(basename "$msi").sha256)"
-else
-  (cd "$out" && sha256sum "$(basename "$msi")" > "$(basename "$msi").sha256" && sha256sum -c "$(basename "$msi").sha256")
+if begin_step "Checksums"; then
+  if [ "$DRY_RUN" -eq 1 ]; then
+    echo "+ (cd $out && sha256sum $(basename "$msi") > $(basename "$msi").sha256 && sha256sum -c $(basename "$msi").sha256)"
+  else
+    (cd "$out" && sha256sum "$(basename "$msi")" > "$(basename "$msi").sha256" && sha256sum -c "$(basename "$msi").sha256")
+  fi
+  end_step
+fi
+if [ "$DRY_RUN" -eq 0 ]; then
+  [ -f "$msi" ] || die "$msi is missing (deleted after an earlier run? run again without --resume)"
   echo "::artifact:: $msi"
 fi
 echo "done"

@@ -168,10 +168,34 @@ pub(crate) fn follow(
         }
     };
     cli.handle.block_on(async {
+        // Ctrl-C or SIGTERM cancels the task, which kills the builder's whole process group (it
+        // runs in its own group, so a terminal's Ctrl-C does not reach it directly).
+        let mut sigterm =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let mut interrupted = false;
         loop {
-            // Events wake us early; the timeout keeps the echo going when they lag.
-            let _ =
-                tokio::time::timeout(std::time::Duration::from_millis(500), events.recv()).await;
+            let term = async {
+                match sigterm.as_mut() {
+                    Some(s) => s.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                // Events wake us early; the timeout keeps the echo going when they lag.
+                _ = tokio::time::timeout(std::time::Duration::from_millis(500), events.recv()) => {}
+                r = tokio::signal::ctrl_c(), if !interrupted => {
+                    if r.is_ok() {
+                        interrupted = true;
+                        eprintln!("interrupted: cancelling {} (stopping its processes)", runner.task(id).map(|t| t.info.name).unwrap_or_default());
+                        runner.cancel(id);
+                    }
+                }
+                Some(()) = term, if !interrupted => {
+                    interrupted = true;
+                    eprintln!("terminated: cancelling {} (stopping its processes)", runner.task(id).map(|t| t.info.name).unwrap_or_default());
+                    runner.cancel(id);
+                }
+            }
             print_new();
             if let Some(snap) = runner.task(id)
                 && snap.state.is_finished()

@@ -90,7 +90,7 @@ pub fn run(cli: &Cli, cmd: PipelineCmd) -> anyhow::Result<ExitCode> {
             let selected = def.select(&def_path, &names)?;
             let opts = RunOptions {
                 skip_signing,
-                dry_run: false,
+                ..RunOptions::default()
             };
             let results: Vec<Preflight> = cli.handle.block_on(async {
                 let mut out = Vec::new();
@@ -146,6 +146,7 @@ pub fn run(cli: &Cli, cmd: PipelineCmd) -> anyhow::Result<ExitCode> {
             let opts = RunOptions {
                 skip_signing,
                 dry_run,
+                resume,
             };
             let runner = Runner::new(cli.handle.clone(), 1);
             runner.set_hook(Some(ws.task_hook()));
@@ -201,6 +202,10 @@ pub fn run(cli: &Cli, cmd: PipelineCmd) -> anyhow::Result<ExitCode> {
                     built += 1;
                 } else {
                     failed.push(format!("{name}: {message}"));
+                }
+                if state == TaskState::Cancelled {
+                    // Nothing else starts after a cancel.
+                    break;
                 }
             }
             if dry_run {

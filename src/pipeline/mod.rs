@@ -40,6 +40,9 @@ pub struct PlatformDef {
     pub skip_signing_args: Vec<String>,
     #[serde(default)]
     pub dry_run_args: Vec<String>,
+    /// Added by `--resume`: the builder skips the steps an earlier run finished.
+    #[serde(default)]
+    pub resume_args: Vec<String>,
     /// Task kind of the build: checklist items with this `auto_tick_on` tick when it succeeds.
     pub checklist_kind: String,
     #[serde(default = "default_timeout_secs")]
@@ -49,6 +52,25 @@ pub struct PlatformDef {
     /// Whether the builder signs with the PFX from `[signing]` (checked in preflight).
     #[serde(default)]
     pub signs_with_pfx: bool,
+    /// Environment variables the builder reads (checked by name in preflight, never by value).
+    #[serde(default)]
+    pub env: Vec<EnvReq>,
+}
+
+/// An environment variable a builder needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvReq {
+    pub name: String,
+    /// What to set it to, shown when it is missing.
+    pub fix: String,
+    /// Only needed when signing.
+    #[serde(default)]
+    pub signing: bool,
+    /// Another variable that can stand in for this one (e.g. a keychain profile instead of a
+    /// password).
+    #[serde(default)]
+    pub unless: Option<String>,
 }
 
 fn default_timeout_secs() -> u64 {
@@ -164,6 +186,8 @@ impl Preflight {
 pub struct RunOptions {
     pub skip_signing: bool,
     pub dry_run: bool,
+    /// Continue a failed or cancelled run from the step that did not finish.
+    pub resume: bool,
 }
 
 fn host_os() -> &'static str {
@@ -209,7 +233,23 @@ pub async fn preflight(
             fix: if ok { String::new() } else { fix.to_owned() },
         });
     };
-    if def.host_os != host_os() {
+    let program_found = def
+        .builder
+        .first()
+        .is_some_and(|p| find_on_path(p).is_some());
+    if def.host_os != host_os() && opts.dry_run && program_found {
+        // The plan can be shown anywhere the builder's interpreter runs.
+        check(
+            "host",
+            true,
+            format!(
+                "needs a {} host to build; this is {} (dry run only)",
+                def.host_os,
+                host_os()
+            ),
+            "",
+        );
+    } else if def.host_os != host_os() {
         return Preflight {
             platform: name.to_owned(),
             skipped: Some(format!(
@@ -270,6 +310,17 @@ pub async fn preflight(
                 &tool.install,
             ),
         }
+    }
+    for var in def.env.iter().filter(|v| !v.signing || !opts.skip_signing) {
+        let set = |n: &str| std::env::var_os(n).is_some_and(|v| !v.is_empty());
+        let stand_in = var.unless.as_deref().filter(|u| set(u));
+        let ok = set(&var.name) || stand_in.is_some();
+        let detail = match (set(&var.name), stand_in) {
+            (true, _) => "set (value not shown)".to_owned(),
+            (false, Some(u)) => format!("not needed: {u} is set"),
+            (false, None) => "not set".to_owned(),
+        };
+        check(&format!("env {}", var.name), ok, detail, &var.fix);
     }
     if def.signs_with_pfx && !opts.skip_signing {
         let signing = &ws.config().signing;
@@ -429,6 +480,13 @@ pub fn command(
                     .to_string(),
             )
             .replace("{out_dir}", &out_dir.display().to_string())
+            .replace(
+                "{app_dir}",
+                &ws.root()
+                    .join(&ws.config().pipeline.app_dir)
+                    .display()
+                    .to_string(),
+            )
     };
     let mut argv: Vec<String> = def.builder.iter().map(&fill).collect();
     if let Some(script) = argv.get_mut(if def.builder.len() > 1 {
@@ -447,6 +505,8 @@ pub fn command(
     }
     if opts.dry_run {
         argv.extend(def.dry_run_args.iter().map(&fill));
+    } else if opts.resume {
+        argv.extend(def.resume_args.iter().map(&fill));
     }
     let mut spec = ProcessSpec::new(argv.first().cloned().unwrap_or_default())
         .args(argv.iter().skip(1).cloned());

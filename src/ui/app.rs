@@ -86,6 +86,8 @@ pub enum Command {
     Build {
         platform: String,
         dry_run: bool,
+        /// Continue from the step that failed instead of starting over.
+        resume: bool,
     },
     /// Write SHA256SUMS of the release's artifacts, then verify them.
     SumsAndVerify,
@@ -466,7 +468,11 @@ impl ConsoleApp {
             Command::VerifyRun => self.start_verify(),
             Command::ExportReport(format) => self.export_report(format),
             Command::Preflight => self.start_preflight(),
-            Command::Build { platform, dry_run } => self.start_build(&platform, dry_run),
+            Command::Build {
+                platform,
+                dry_run,
+                resume,
+            } => self.start_build(&platform, dry_run, resume),
             Command::SumsAndVerify => {
                 let Some((ws, release)) = self.current() else {
                     return;
@@ -558,7 +564,7 @@ impl ConsoleApp {
         let ws = data.ws.clone();
         let opts = crate::pipeline::RunOptions {
             skip_signing: self.builds_ui.skip_signing,
-            dry_run: false,
+            ..Default::default()
         };
         let tx = self.results_tx.clone();
         let ctx = self.repaint.clone();
@@ -575,7 +581,7 @@ impl ConsoleApp {
         });
     }
 
-    fn start_build(&mut self, platform: &str, dry_run: bool) {
+    fn start_build(&mut self, platform: &str, dry_run: bool, resume: bool) {
         let Some(data) = &self.data else { return };
         let Some(c) = &data.current else { return };
         let Some(def) = data
@@ -603,6 +609,7 @@ impl ConsoleApp {
         let opts = crate::pipeline::RunOptions {
             skip_signing: self.builds_ui.skip_signing,
             dry_run,
+            resume,
         };
         let name = platform.to_owned();
         match self.runner.start(spec, move |ctx| {

@@ -147,22 +147,43 @@ impl BuildsUi {
             let skipped = pre.and_then(|p| p.skipped.clone());
             ui.horizontal(|ui| {
                 let can_run = !running && skipped.is_none();
+                // The plan can be shown on any host where the builder's interpreter runs.
                 if ui
-                    .add_enabled(can_run, egui::Button::new("Dry run"))
+                    .add_enabled(!running, egui::Button::new("Dry run"))
                     .on_hover_text("Print the exact plan; nothing is built or signed")
                     .clicked()
                 {
                     commands.push(Command::Build {
                         platform: name.to_owned(),
                         dry_run: true,
+                        resume: false,
                     });
                 }
                 let failed_before = saved.is_some_and(|s| s.status != "succeeded");
-                let label = if failed_before { "Resume" } else { "Run" };
-                if ui.add_enabled(can_run, egui::Button::new(label)).clicked() {
+                if failed_before
+                    && ui
+                        .add_enabled(can_run, egui::Button::new("Resume"))
+                        .on_hover_text(
+                            "Continue from the step that failed; finished steps are skipped",
+                        )
+                        .clicked()
+                {
                     commands.push(Command::Build {
                         platform: name.to_owned(),
                         dry_run: false,
+                        resume: true,
+                    });
+                }
+                let label = if saved.is_some() { "Rebuild" } else { "Run" };
+                if ui
+                    .add_enabled(can_run, egui::Button::new(label))
+                    .on_hover_text("Run every step from the start")
+                    .clicked()
+                {
+                    commands.push(Command::Build {
+                        platform: name.to_owned(),
+                        dry_run: false,
+                        resume: false,
                     });
                 }
                 if let Some(t) = task.filter(|_| running)

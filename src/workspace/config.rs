@@ -46,14 +46,20 @@ pub struct PipelineConfig {
     pub platforms: Vec<String>,
     /// What goes into the installer (the Flutter build output in real use).
     pub payload_dir: String,
+    /// The Flutter app, for builders that run `flutter build` (relative to the workspace or
+    /// absolute).
+    pub app_dir: String,
 }
 
 impl Default for PipelineConfig {
     fn default() -> Self {
         Self {
             definition: "packaging/pipelines/default.toml".to_owned(),
-            platforms: vec!["windows-on-linux".to_owned()],
+            platforms: ["macos", "windows", "windows-on-linux"]
+                .map(str::to_owned)
+                .to_vec(),
             payload_dir: "payload".to_owned(),
+            app_dir: ".".to_owned(),
         }
     }
 }

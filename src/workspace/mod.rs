@@ -42,6 +42,31 @@ const PACKAGING: &[(&str, &str, bool)] = &[
         false,
     ),
     (
+        "packaging/lib/steps.sh",
+        include_str!("../../packaging/lib/steps.sh"),
+        false,
+    ),
+    (
+        "packaging/macos/build_dmg.sh",
+        include_str!("../../packaging/macos/build_dmg.sh"),
+        true,
+    ),
+    (
+        "packaging/windows/build_msi.ps1",
+        include_str!("../../packaging/windows/build_msi.ps1"),
+        false,
+    ),
+    (
+        "packaging/windows/installer.iss",
+        include_str!("../../packaging/windows/installer.iss"),
+        false,
+    ),
+    (
+        "packaging/windows/installer.wxs",
+        include_str!("../../packaging/windows/installer.wxs"),
+        false,
+    ),
+    (
         "payload/README.txt",
         include_str!("../../assets/demo/payload/README.txt"),
         false,
@@ -178,12 +203,40 @@ pub fn find(flag: Option<&Path>) -> Option<(PathBuf, Origin)> {
         .then_some((cwd, Origin::CurrentDir))
 }
 
+/// Writes the packaging files (builders, templates, pipeline definition) a workspace lacks;
+/// files that exist are never overwritten (they may be edited).
+fn add_missing_packaging(root: &Path) -> Result<(), WorkspaceError> {
+    #[cfg_attr(not(unix), allow(unused_variables))]
+    for (rel, text, executable) in PACKAGING {
+        let path = root.join(rel);
+        if path.exists() {
+            continue;
+        }
+        atomic::write_atomic(&path, text.as_bytes())?;
+        #[cfg(unix)]
+        if *executable {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).map_err(
+                |source| WorkspaceError::Io {
+                    path: path.clone(),
+                    action: "make executable",
+                    source,
+                },
+            )?;
+        }
+    }
+    Ok(())
+}
+
 /// The demo workspace folder, unpacked into the user's data directory on first use.
 pub fn ensure_demo() -> Result<PathBuf, WorkspaceError> {
     let dirs = directories::ProjectDirs::from("dev", "release-console", "release-console")
         .ok_or(WorkspaceError::NoDataDir)?;
     let root = dirs.data_dir().join("demo-workspace");
-    if !root.join(CONFIG_FILE).is_file() {
+    if root.join(CONFIG_FILE).is_file() {
+        // A demo unpacked by an older version gets the builders added since.
+        add_missing_packaging(&root)?;
+    } else {
         unpack_demo(&root)?;
     }
     Ok(root)
@@ -242,25 +295,7 @@ impl Workspace {
             action: "create folder",
             source,
         })?;
-        #[cfg_attr(not(unix), allow(unused_variables))]
-        for (rel, text, executable) in PACKAGING {
-            let path = root.join(rel);
-            if path.exists() {
-                continue;
-            }
-            atomic::write_atomic(&path, text.as_bytes())?;
-            #[cfg(unix)]
-            if *executable {
-                use std::os::unix::fs::PermissionsExt as _;
-                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).map_err(
-                    |source| WorkspaceError::Io {
-                        path: path.clone(),
-                        action: "make executable",
-                        source,
-                    },
-                )?;
-            }
-        }
+        add_missing_packaging(root)?;
         let ws = Self::open(root)?;
         ws.record(
             "workspace.init",
