@@ -73,6 +73,13 @@ pub struct EnvReq {
     pub unless: Option<String>,
 }
 
+impl PlatformDef {
+    /// Whether this host can build the platform (a dry run works anywhere its interpreter does).
+    pub fn runs_here(&self) -> bool {
+        self.host_os == host_os()
+    }
+}
+
 fn default_timeout_secs() -> u64 {
     3600
 }

@@ -117,17 +117,26 @@ impl BuildsUi {
             let saved = data.pipeline_state.platforms.get(name);
             ui.horizontal(|ui| {
                 ui.label(egui::RichText::new(&pdef.title).strong().size(16.0));
-                ui.label(theme::muted(format!(
-                    "{name} · needs a {} host",
-                    pdef.host_os
-                )));
+                if pdef.runs_here() {
+                    ui.label(theme::muted(format!("{name} · builds on this host")));
+                } else {
+                    ui.label(
+                        egui::RichText::new(format!(
+                            "{name} · needs a {} host (dry run only here)",
+                            pdef.host_os
+                        ))
+                        .color(theme::WARN),
+                    );
+                }
                 match (task, saved) {
                     (Some(t), _) => {
-                        theme::badge(
-                            ui,
-                            &t.state.as_str().to_uppercase(),
-                            tray::state_color(t.state),
-                        );
+                        let state = t.state.as_str().to_uppercase();
+                        let label = if t.info.kind == "pipeline.dry-run" {
+                            format!("DRY RUN {state}")
+                        } else {
+                            state
+                        };
+                        theme::badge(ui, &label, tray::state_color(t.state));
                     }
                     (None, Some(s)) => {
                         let color = if s.status == "succeeded" {
@@ -146,7 +155,7 @@ impl BuildsUi {
             let pre = self.preflight.get(name);
             let skipped = pre.and_then(|p| p.skipped.clone());
             ui.horizontal(|ui| {
-                let can_run = !running && skipped.is_none();
+                let can_run = !running && skipped.is_none() && pdef.runs_here();
                 // The plan can be shown on any host where the builder's interpreter runs.
                 if ui
                     .add_enabled(!running, egui::Button::new("Dry run"))
