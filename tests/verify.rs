@@ -358,3 +358,64 @@ fn dangerous_and_broken_lines_are_reported_and_never_opened() {
     // a.exe is listed twice with different hashes: untrusted, so not ok.
     assert_eq!(artifact(&report, "a.exe")["checksum"], "unlisted");
 }
+
+fn verify_with_path(path_env: &str, args: &[&str], dir: &Path) -> (Option<i32>, serde_json::Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_release-console"))
+        .env_remove("RELEASE_CONSOLE_WORKSPACE")
+        .env("HOME", std::env::temp_dir())
+        .env("PATH", path_env)
+        .current_dir(std::env::temp_dir())
+        .args(["--json", "verify"])
+        .args(args)
+        .arg(dir)
+        .output()
+        .expect("run verify");
+    let json = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code(), json)
+}
+
+/// This host has no codesign: without rcodesign an Apple artifact is amber (never green); with
+/// rcodesign (here a stand-in printing its report for a Developer ID signature) the team is
+/// pinned with --expect-team-id.
+#[test]
+fn apple_artifacts_are_amber_without_tools_and_pinned_to_the_team_with_rcodesign() {
+    let dir = tempfile::tempdir().expect("dir");
+    let art = dir.path().join("artifacts");
+    std::fs::create_dir_all(&art).expect("artifacts");
+    std::fs::write(art.join("WireTuner-1.0.0.dmg"), b"not really a disk image").expect("dmg");
+    sh(&art, "sha256sum WireTuner-1.0.0.dmg > SHA256SUMS");
+
+    let (code, report) =
+        verify_with_path("/usr/bin:/bin", &["--expect-team-id", "ABCDE12345"], &art);
+    assert_eq!(code, Some(1), "{report:#}");
+    let dmg = artifact(&report, "WireTuner-1.0.0.dmg");
+    assert_eq!(dmg["checksum"], "ok");
+    assert_eq!(dmg["signature"], "unverifiable_here", "{dmg:#}");
+    assert_eq!(report["overall"], "fail");
+
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    std::fs::write(
+        bin.join("rcodesign"),
+        "#!/bin/sh\ncase \"$1\" in\n  verify) echo 'verifying' ;;\n  print-signature-info) echo \"- path: $2\"; echo '      signers:'; echo '      - issuer: C=US, O=Apple Inc., CN=Developer ID Certification Authority'; echo \"        subject: 'UID=ABCDE12345, CN=Developer ID Application: WireTuner Inc (ABCDE12345), OU=ABCDE12345, O=WireTuner Inc, C=US'\" ;;\nesac\n",
+    )
+    .expect("rcodesign");
+    sh(dir.path(), "chmod +x bin/rcodesign");
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+    let (code, report) = verify_with_path(&path, &["--expect-team-id", "ABCDE12345"], &art);
+    assert_eq!(code, Some(0), "{report:#}");
+    let dmg = artifact(&report, "WireTuner-1.0.0.dmg");
+    assert_eq!(dmg["signature"], "valid", "{dmg:#}");
+    assert_eq!(dmg["signer"]["team_id"], "ABCDE12345");
+    assert_eq!(dmg["signer"]["publisher"], "WireTuner Inc");
+
+    let (code, report) = verify_with_path(&path, &["--expect-team-id", "ZZZZZ99999"], &art);
+    assert_eq!(code, Some(1));
+    let dmg = artifact(&report, "WireTuner-1.0.0.dmg");
+    assert_eq!(dmg["signature"], "identity_mismatch");
+    assert_eq!(
+        dmg["detail"], "checksum ok; expected team ZZZZZ99999, got \"ABCDE12345\"",
+        "{dmg:#}"
+    );
+}

@@ -291,8 +291,10 @@ impl VerifyUi {
                         let signer = a.signer.as_ref();
                         row.col(|ui| {
                             let who = signer
-                                .map(|s| s.publisher.clone())
-                                .or_else(|| signer.and_then(|s| s.team_id.clone()))
+                                .map(|s| match &s.team_id {
+                                    Some(team) => format!("{} (team {team})", s.publisher),
+                                    None => s.publisher.clone(),
+                                })
                                 .unwrap_or_default();
                             ui.label(who);
                         });

@@ -1,6 +1,7 @@
 //! Verify: SHA-256 of every artifact against SHA256SUMS, and signatures pinned to the expected
 //! identity, as one report with a green/red overall verdict.
 
+pub mod apple;
 pub mod hash;
 pub mod signature;
 pub mod sums;

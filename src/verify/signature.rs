@@ -1,5 +1,5 @@
 //! Signature verification: Authenticode (PE and MSI) with `osslsigncode`, parsed into who signed
-//! and whether to trust it; Apple signatures are reported as not verifiable on this host.
+//! and whether to trust it; Apple signatures in [`super::apple`].
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 /// How long one verification tool run may take.
-const TOOL_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const TOOL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What kind of signature an artifact carries, by extension (and magic bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -123,7 +123,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn new(verdict: Verdict, detail: impl Into<String>) -> Self {
+    pub(crate) fn new(verdict: Verdict, detail: impl Into<String>) -> Self {
         Self {
             verdict,
             signer: None,
@@ -152,10 +152,7 @@ pub fn trust_anchor(expected: &Expected) -> Option<PathBuf> {
 pub async fn verify(path: &Path, expected: &Expected) -> Outcome {
     match kind_of(path) {
         Kind::None => Outcome::new(Verdict::NotApplicable, "not a signable file type"),
-        Kind::Apple => Outcome::new(
-            Verdict::UnverifiableHere,
-            "this host cannot verify Apple signatures: run on macOS (codesign, spctl, stapler)",
-        ),
+        Kind::Apple => super::apple::verify(path, expected).await,
         Kind::Pe | Kind::Msi => verify_authenticode(path, expected).await,
     }
 }

@@ -1,0 +1,503 @@
+//! Apple signatures (.dmg, .app, .pkg, Mach-O). On a macOS host: `codesign --verify --deep
+//! --strict -vv`, `codesign -dvv` (Authority chain, TeamIdentifier, Timestamp), `spctl -a -vv`
+//! (Gatekeeper: notarized Developer ID) and `xcrun stapler validate`. On other hosts: `rcodesign
+//! verify` and `rcodesign print-signature-info` when rcodesign is installed (signature and team
+//! only: notarization cannot be checked offline), and otherwise "unverifiable here" (amber).
+//!
+//! The interpreters are pure functions of the tools' output, so they are tested on every host.
+
+use std::ffi::OsStr;
+use std::path::Path;
+
+use super::signature::{Expected, Outcome, Signer, TOOL_TIMEOUT, Verdict};
+
+/// What `codesign -dvv` says about a signature.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CodesignDisplay {
+    /// `Authority=` lines, leaf first.
+    pub authorities: Vec<String>,
+    pub team_id: Option<String>,
+    /// `Timestamp=` (a secure timestamp); `Signed Time=` is not one.
+    pub timestamp: Option<String>,
+    pub adhoc: bool,
+    pub identifier: Option<String>,
+}
+
+/// Parses `codesign -dvv` output (it prints to stderr; any order of lines).
+pub fn parse_codesign_display(text: &str) -> CodesignDisplay {
+    let mut d = CodesignDisplay::default();
+    for line in text.lines().map(str::trim) {
+        if let Some(v) = line.strip_prefix("Authority=") {
+            d.authorities.push(v.trim().to_owned());
+        } else if let Some(v) = line.strip_prefix("TeamIdentifier=") {
+            let v = v.trim();
+            if !v.is_empty() && v != "not set" {
+                d.team_id = Some(v.to_owned());
+            }
+        } else if let Some(v) = line.strip_prefix("Timestamp=") {
+            d.timestamp = Some(v.trim().to_owned());
+        } else if line == "Signature=adhoc" {
+            d.adhoc = true;
+        } else if let Some(v) = line.strip_prefix("Identifier=") {
+            d.identifier = Some(v.trim().to_owned());
+        }
+    }
+    d
+}
+
+/// `WireTuner Inc` from `Developer ID Application: WireTuner Inc (ABCDE12345)`.
+pub fn publisher_of(authority: &str) -> String {
+    let name = authority
+        .split_once(": ")
+        .map_or(authority, |(_, rest)| rest)
+        .trim();
+    match name.rsplit_once(" (") {
+        Some((n, team)) if team.ends_with(')') => n.trim().to_owned(),
+        _ => name.to_owned(),
+    }
+}
+
+/// The team id in parentheses at the end of a Developer ID authority, if any.
+pub fn team_of(authority: &str) -> Option<String> {
+    let (_, tail) = authority.rsplit_once(" (")?;
+    let team = tail.strip_suffix(')')?;
+    (team.len() == 10 && team.chars().all(|c| c.is_ascii_alphanumeric())).then(|| team.to_owned())
+}
+
+/// Turns the macOS tools' output into a verdict (identity is checked after, by [`check_team`]).
+/// `spctl` and `stapler` are `None` when they do not apply (stapler: bare Mach-O files).
+pub fn interpret_codesign(
+    verify: (bool, &str),
+    display: &str,
+    spctl: Option<(bool, &str)>,
+    stapler: Option<(bool, &str)>,
+) -> Outcome {
+    let (verify_ok, verify_text) = verify;
+    let first_problem = |t: &str| {
+        t.lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("no output")
+            .to_owned()
+    };
+    if verify_text.contains("code object is not signed at all") {
+        return Outcome::new(Verdict::Unsigned, "no code signature (codesign)");
+    }
+    if !verify_ok {
+        return Outcome::new(
+            Verdict::Invalid,
+            format!("codesign rejects it: {}", first_problem(verify_text)),
+        );
+    }
+    let d = parse_codesign_display(display);
+    if d.adhoc {
+        return Outcome::new(
+            Verdict::Untrusted,
+            "ad-hoc signature: no certificate, so no publisher to trust",
+        );
+    }
+    let leaf = d.authorities.first().cloned().unwrap_or_default();
+    let signer = Signer {
+        subject: leaf.clone(),
+        publisher: publisher_of(&leaf),
+        issuer: d.authorities.get(1).cloned().unwrap_or_default(),
+        team_id: d.team_id.clone().or_else(|| team_of(&leaf)),
+        timestamp: d.timestamp.clone(),
+        timestamp_valid: d.timestamp.is_some(),
+        chain: d.authorities.clone(),
+        digest_match: true,
+        ..Signer::default()
+    };
+    let mut outcome = Outcome::new(Verdict::Valid, "");
+    outcome.signer = Some(signer);
+    let root_is_apple = d.authorities.last().is_some_and(|a| a == "Apple Root CA");
+    if !leaf.starts_with("Developer ID ") || !root_is_apple {
+        outcome.verdict = Verdict::Untrusted;
+        outcome.detail = format!(
+            "signed by {leaf:?}, not a Developer ID certificate that chains to Apple Root CA"
+        );
+        return outcome;
+    }
+    if d.timestamp.is_none() {
+        outcome.verdict = Verdict::Untrusted;
+        outcome.detail =
+            "no secure timestamp (sign with --timestamp): notarization requires one".into();
+        return outcome;
+    }
+    if let Some((ok, text)) = spctl {
+        let source = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("source="))
+            .unwrap_or("unknown source")
+            .to_owned();
+        if !ok || text.contains(": rejected") {
+            outcome.verdict = Verdict::Untrusted;
+            outcome.detail = format!("Gatekeeper rejects it ({source})");
+            return outcome;
+        }
+        if !source.contains("Notarized") {
+            outcome.verdict = Verdict::Untrusted;
+            outcome.detail = format!("Gatekeeper accepts it but it is not notarized ({source})");
+            return outcome;
+        }
+    }
+    match stapler {
+        Some((false, _)) => {
+            outcome.verdict = Verdict::Untrusted;
+            outcome.detail = "notarized, but no ticket is stapled (xcrun stapler staple): \
+                              offline Macs will refuse it"
+                .into();
+        }
+        Some((true, _)) => {
+            outcome.detail = "Developer ID, notarized, ticket stapled".into();
+        }
+        None => outcome.detail = "Developer ID, notarized".into(),
+    }
+    outcome
+}
+
+/// Turns `rcodesign verify` and `rcodesign print-signature-info` output into a verdict. The
+/// signer is read from the Developer ID subject wherever the report prints it.
+pub fn interpret_rcodesign(verify: (bool, &str), info: &str) -> Outcome {
+    let (ok, text) = verify;
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("not signed") || lower.contains("no signature") {
+        return Outcome::new(Verdict::Unsigned, "no code signature (rcodesign)");
+    }
+    if !ok {
+        if lower.contains("not supported") || lower.contains("unsupported") {
+            return Outcome::new(
+                Verdict::UnverifiableHere,
+                "rcodesign cannot verify this file type here: verify on macOS",
+            );
+        }
+        let first = text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("no output");
+        return Outcome::new(Verdict::Invalid, format!("rcodesign rejects it: {first}"));
+    }
+    let leaf = info
+        .lines()
+        .filter_map(|l| {
+            // The signer, not the issuing authority (`Developer ID Certification Authority`).
+            let start = l
+                .find("Developer ID Application: ")
+                .or_else(|| l.find("Developer ID Installer: "))?;
+            let s = l[start..].trim().trim_end_matches(['"', '\'', ',']);
+            Some(s.split(", ").next().unwrap_or(s).to_owned())
+        })
+        .next();
+    let Some(leaf) = leaf else {
+        return Outcome::new(
+            Verdict::Untrusted,
+            "signature verifies, but no Developer ID signer was found in rcodesign's report",
+        );
+    };
+    let mut outcome = Outcome::new(
+        Verdict::Valid,
+        "signature and Developer ID team verified with rcodesign; notarization is checked on macOS only",
+    );
+    outcome.signer = Some(Signer {
+        publisher: publisher_of(&leaf),
+        team_id: team_of(&leaf),
+        subject: leaf.clone(),
+        chain: vec![leaf],
+        digest_match: true,
+        ..Signer::default()
+    });
+    outcome
+}
+
+/// Pins the Apple team: a valid signature by another team (or with no team pinned) is red.
+pub fn check_team(outcome: &mut Outcome, expected: &Expected) {
+    if outcome.verdict != Verdict::Valid {
+        return;
+    }
+    let got = outcome
+        .signer
+        .as_ref()
+        .and_then(|s| s.team_id.clone())
+        .unwrap_or_default();
+    match expected
+        .apple_team_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        None => {
+            outcome.verdict = Verdict::IdentityMismatch;
+            outcome.detail = format!(
+                "signed by team {got:?}, but no expected team is pinned ([signing] apple_team_id or --expect-team-id)"
+            );
+        }
+        Some(want) if want != got => {
+            outcome.verdict = Verdict::IdentityMismatch;
+            outcome.detail = format!("expected team {want}, got {got:?}");
+        }
+        Some(_) => {}
+    }
+}
+
+async fn tool(program: &str, args: &[&OsStr]) -> Result<(bool, String), String> {
+    crate::runner::process::capture(program, args, TOOL_TIMEOUT).await
+}
+
+fn on_path(tool: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(tool).is_file()))
+}
+
+/// Verifies an Apple artifact with the best tools this host has.
+pub async fn verify(path: &Path, expected: &Expected) -> Outcome {
+    let mut outcome = if cfg!(target_os = "macos") {
+        verify_native(path).await
+    } else if on_path("rcodesign") {
+        verify_rcodesign(path).await
+    } else {
+        Outcome::new(
+            Verdict::UnverifiableHere,
+            "this host cannot verify Apple signatures: run on macOS (codesign, spctl, stapler), \
+             or install rcodesign (cargo install apple-codesign)",
+        )
+    };
+    check_team(&mut outcome, expected);
+    outcome
+}
+
+async fn verify_native(path: &Path) -> Outcome {
+    let p = path.as_os_str();
+    let verify = match tool(
+        "codesign",
+        &[
+            "--verify".as_ref(),
+            "--deep".as_ref(),
+            "--strict".as_ref(),
+            "-vv".as_ref(),
+            p,
+        ],
+    )
+    .await
+    {
+        Ok(v) => v,
+        Err(e) => return Outcome::new(Verdict::UnverifiableHere, e),
+    };
+    let display = tool("codesign", &["-dvv".as_ref(), p])
+        .await
+        .map(|(_, t)| t)
+        .unwrap_or_default();
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    // Installers are assessed as installs; apps and Mach-O binaries as executables.
+    let assess = if matches!(ext.as_str(), "dmg" | "pkg") {
+        "install"
+    } else {
+        "exec"
+    };
+    let spctl = tool(
+        "spctl",
+        &[
+            "-a".as_ref(),
+            "-vv".as_ref(),
+            "-t".as_ref(),
+            assess.as_ref(),
+            p,
+        ],
+    )
+    .await
+    .ok();
+    // Tickets are stapled to bundles, disk images and packages, not to bare Mach-O files.
+    let stapler = if matches!(ext.as_str(), "dmg" | "pkg" | "app") {
+        tool("xcrun", &["stapler".as_ref(), "validate".as_ref(), p])
+            .await
+            .ok()
+    } else {
+        None
+    };
+    let mut outcome = interpret_codesign(
+        (verify.0, &verify.1),
+        &display,
+        spctl.as_ref().map(|(ok, t)| (*ok, t.as_str())),
+        stapler.as_ref().map(|(ok, t)| (*ok, t.as_str())),
+    );
+    outcome.raw_output = [
+        verify.1,
+        display,
+        spctl.map(|s| s.1).unwrap_or_default(),
+        stapler.map(|s| s.1).unwrap_or_default(),
+    ]
+    .join("\n");
+    outcome
+}
+
+async fn verify_rcodesign(path: &Path) -> Outcome {
+    let p = path.as_os_str();
+    let verify = match tool("rcodesign", &["verify".as_ref(), p]).await {
+        Ok(v) => v,
+        Err(e) => return Outcome::new(Verdict::UnverifiableHere, e),
+    };
+    let info = tool("rcodesign", &["print-signature-info".as_ref(), p])
+        .await
+        .map(|(_, t)| t)
+        .unwrap_or_default();
+    let mut outcome = interpret_rcodesign((verify.0, &verify.1), &info);
+    outcome.raw_output = format!("{}\n{info}", verify.1);
+    outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Output as codesign, spctl and stapler print it for a notarized Developer ID DMG.
+    const VERIFY_OK: &str = "WireTuner-1.0.0.dmg: valid on disk\nWireTuner-1.0.0.dmg: satisfies its Designated Requirement\n";
+    const DISPLAY: &str = "Executable=/tmp/WireTuner-1.0.0.dmg\nIdentifier=WireTuner-1.0.0\nFormat=disk image\nCodeDirectory v=20100 size=179 flags=0x0(none) hashes=1+2 location=embedded\nSignature size=9069\nAuthority=Developer ID Application: WireTuner Inc (ABCDE12345)\nAuthority=Developer ID Certification Authority\nAuthority=Apple Root CA\nTimestamp=28 Nov 2026 at 10:00:00\nInfo.plist=not bound\nTeamIdentifier=ABCDE12345\nSealed Resources=none\nInternal requirements count=1 size=180\n";
+    const SPCTL_OK: &str = "WireTuner-1.0.0.dmg: accepted\nsource=Notarized Developer ID\norigin=Developer ID Application: WireTuner Inc (ABCDE12345)\n";
+    const STAPLED: &str = "Processing: WireTuner-1.0.0.dmg\nThe validate action worked!\n";
+
+    fn expected(team: &str) -> Expected {
+        Expected {
+            apple_team_id: Some(team.into()),
+            ..Expected::default()
+        }
+    }
+
+    fn full(team: &str) -> Outcome {
+        let mut o = interpret_codesign(
+            (true, VERIFY_OK),
+            DISPLAY,
+            Some((true, SPCTL_OK)),
+            Some((true, STAPLED)),
+        );
+        check_team(&mut o, &expected(team));
+        o
+    }
+
+    #[test]
+    fn notarized_stapled_developer_id_with_the_pinned_team_is_valid() {
+        let o = full("ABCDE12345");
+        assert_eq!(o.verdict, Verdict::Valid, "{}", o.detail);
+        let s = o.signer.expect("signer");
+        assert_eq!(s.publisher, "WireTuner Inc");
+        assert_eq!(s.team_id.as_deref(), Some("ABCDE12345"));
+        assert_eq!(s.issuer, "Developer ID Certification Authority");
+        assert_eq!(s.chain.len(), 3);
+        assert_eq!(s.timestamp.as_deref(), Some("28 Nov 2026 at 10:00:00"));
+    }
+
+    #[test]
+    fn another_team_or_no_pinned_team_is_an_identity_mismatch() {
+        let o = full("ZZZZZ99999");
+        assert_eq!(o.verdict, Verdict::IdentityMismatch);
+        assert_eq!(o.detail, "expected team ZZZZZ99999, got \"ABCDE12345\"");
+        let mut o = interpret_codesign((true, VERIFY_OK), DISPLAY, None, None);
+        check_team(&mut o, &Expected::default());
+        assert_eq!(o.verdict, Verdict::IdentityMismatch);
+        assert!(
+            o.detail.contains("no expected team is pinned"),
+            "{}",
+            o.detail
+        );
+    }
+
+    #[test]
+    fn unsigned_tampered_adhoc_unnotarized_and_unstapled_are_never_valid() {
+        let o = interpret_codesign(
+            (
+                false,
+                "WireTuner.app: code object is not signed at all\nIn architecture: arm64\n",
+            ),
+            "",
+            None,
+            None,
+        );
+        assert_eq!(o.verdict, Verdict::Unsigned);
+        let o = interpret_codesign(
+            (
+                false,
+                "WireTuner.app: a sealed resource is missing or invalid\nfile modified: WireTuner.app/Contents/Resources/x\n",
+            ),
+            DISPLAY,
+            None,
+            None,
+        );
+        assert_eq!(o.verdict, Verdict::Invalid);
+        assert!(o.detail.contains("a sealed resource is missing or invalid"));
+        let o = interpret_codesign(
+            (true, VERIFY_OK),
+            "Signature=adhoc\nTeamIdentifier=not set\n",
+            None,
+            None,
+        );
+        assert_eq!(o.verdict, Verdict::Untrusted);
+        let o = interpret_codesign(
+            (true, VERIFY_OK),
+            DISPLAY,
+            Some((
+                false,
+                "WireTuner-1.0.0.dmg: rejected\nsource=Unnotarized Developer ID\norigin=Developer ID Application: WireTuner Inc (ABCDE12345)\n",
+            )),
+            Some((true, STAPLED)),
+        );
+        assert_eq!(o.verdict, Verdict::Untrusted);
+        assert_eq!(o.detail, "Gatekeeper rejects it (Unnotarized Developer ID)");
+        let o = interpret_codesign(
+            (true, VERIFY_OK),
+            DISPLAY,
+            Some((true, SPCTL_OK)),
+            Some((
+                false,
+                "Processing: WireTuner-1.0.0.dmg\nWireTuner-1.0.0.dmg does not have a ticket stapled to it.\n",
+            )),
+        );
+        assert_eq!(o.verdict, Verdict::Untrusted);
+        assert!(o.detail.contains("no ticket is stapled"));
+        let dev = DISPLAY.replace(
+            "Developer ID Application: WireTuner Inc (ABCDE12345)",
+            "Apple Development: dev@example.com (ABCDE12345)",
+        );
+        let o = interpret_codesign((true, VERIFY_OK), &dev, None, None);
+        assert_eq!(o.verdict, Verdict::Untrusted);
+        let no_ts = DISPLAY.replace("Timestamp=", "Signed Time=");
+        let o = interpret_codesign((true, VERIFY_OK), &no_ts, None, None);
+        assert_eq!(o.verdict, Verdict::Untrusted);
+        assert!(o.detail.contains("no secure timestamp"));
+    }
+
+    #[test]
+    fn rcodesign_reports_are_read_for_the_developer_id_team() {
+        let info = "- path: WireTuner.app/Contents/MacOS/WireTuner\n  code_signature:\n    signed_data:\n      signers:\n      - issuer: C=US, O=Apple Inc., OU=G2, CN=Developer ID Certification Authority\n        subject: 'UID=ABCDE12345, CN=Developer ID Application: WireTuner Inc (ABCDE12345), OU=ABCDE12345, O=WireTuner Inc, C=US'\n";
+        let mut o = interpret_rcodesign((true, "verification succeeded\n"), info);
+        check_team(&mut o, &expected("ABCDE12345"));
+        assert_eq!(o.verdict, Verdict::Valid, "{}", o.detail);
+        let s = o.signer.expect("signer");
+        assert_eq!(s.publisher, "WireTuner Inc");
+        assert_eq!(s.team_id.as_deref(), Some("ABCDE12345"));
+        let o = interpret_rcodesign((false, "error: file is not signed\n"), "");
+        assert_eq!(o.verdict, Verdict::Unsigned);
+        let o = interpret_rcodesign(
+            (
+                false,
+                "error: signature verification failed: digest mismatch\n",
+            ),
+            "",
+        );
+        assert_eq!(o.verdict, Verdict::Invalid);
+    }
+
+    #[test]
+    fn publisher_and_team_from_authority() {
+        assert_eq!(
+            publisher_of("Developer ID Application: WireTuner Inc (ABCDE12345)"),
+            "WireTuner Inc"
+        );
+        assert_eq!(
+            team_of("Developer ID Installer: A (B) Corp (ABCDE12345)").as_deref(),
+            Some("ABCDE12345")
+        );
+        assert_eq!(team_of("Apple Root CA"), None);
+    }
+}
