@@ -8,6 +8,7 @@ pub mod cli;
 pub mod pipeline;
 pub mod runbook;
 pub mod runner;
+pub mod status;
 pub mod ui;
 pub mod verify;
 pub mod workspace;

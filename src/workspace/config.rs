@@ -149,6 +149,8 @@ pub struct StatusPageConfig {
     /// Name of the environment variable holding the API key (never the key itself).
     pub api_key_env: String,
     pub components: Vec<String>,
+    /// Pause between API requests: Statuspage allows about one request per second per key.
+    pub min_request_interval_ms: u64,
 }
 
 impl Default for StatusPageConfig {
@@ -159,6 +161,7 @@ impl Default for StatusPageConfig {
             page_id: String::new(),
             api_key_env: "STATUSPAGE_API_KEY".to_owned(),
             components: Vec::new(),
+            min_request_interval_ms: 1000,
         }
     }
 }

@@ -1,0 +1,557 @@
+//! The console's incident records (`status/incidents.json` in the workspace): id
+//! `INC-YYYY-MM-DD-NNN`, severity, components, the linked status page incident, a timeline, the
+//! time to first response against the severity's target, and the postmortem due 48 h after
+//! resolution. The workflow functions post to the status page first and record after, so a
+//! crash in between is healed by the next attempt (the page finds the unresolved incident).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    ComponentStatus, IncidentChange, IncidentStatus, NewIncident, NewMaintenance, PageIncident,
+    Severity, StatusError, StatusPage, resolve_components,
+};
+use crate::workspace::{Workspace, atomic};
+
+/// A postmortem is due this long after resolution.
+pub const POSTMORTEM_DUE: Duration = Duration::from_secs(48 * 3600);
+const TEMPLATE: &str = include_str!("../../assets/runbooks/incident_template.md");
+
+/// One event in an incident's life.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub at: Timestamp,
+    /// `detected`, `created`, `updated`, `resolved`.
+    pub what: String,
+    pub status: Option<IncidentStatus>,
+    pub message: String,
+    pub actor: String,
+}
+
+/// An incident as the console tracks it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Incident {
+    pub id: String,
+    pub name: String,
+    pub severity: Severity,
+    /// Component names.
+    pub components: Vec<String>,
+    pub status: IncidentStatus,
+    /// `local` or `statuspage`.
+    pub provider: String,
+    pub page_incident_id: String,
+    pub shortlink: Option<String>,
+    pub detected_at: Timestamp,
+    pub created_at: Timestamp,
+    /// When users were first told (the status page post).
+    pub first_response_at: Option<Timestamp>,
+    pub resolved_at: Option<Timestamp>,
+    pub timeline: Vec<TimelineEntry>,
+}
+
+impl Incident {
+    pub fn is_open(&self) -> bool {
+        self.status != IncidentStatus::Resolved
+    }
+
+    /// Detection to first public response.
+    pub fn response_time(&self) -> Option<Duration> {
+        self.first_response_at.map(|at| since(self.detected_at, at))
+    }
+
+    /// Whether the response took (or, with none yet, is taking) longer than the target.
+    pub fn response_breached(&self, now: Timestamp) -> bool {
+        let took = self
+            .response_time()
+            .unwrap_or_else(|| since(self.detected_at, now));
+        took > self.severity.response_target()
+    }
+
+    pub fn postmortem_due(&self) -> Option<Timestamp> {
+        self.resolved_at
+            .and_then(|r| r.checked_add(POSTMORTEM_DUE).ok())
+    }
+
+    /// How long it has been (or was) open.
+    pub fn open_for(&self, now: Timestamp) -> Duration {
+        since(self.detected_at, self.resolved_at.unwrap_or(now))
+    }
+}
+
+fn since(from: Timestamp, to: Timestamp) -> Duration {
+    Duration::try_from(to.duration_since(from)).unwrap_or(Duration::ZERO)
+}
+
+/// `1 h 05 min`, `4 min 10 s`, `12 s`.
+pub fn human_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min {:02} s", s / 60, s % 60),
+        3600..86_400 => format!("{} h {:02} min", s / 3600, (s % 3600) / 60),
+        _ => format!("{} d {:02} h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Book {
+    incidents: Vec<Incident>,
+}
+
+fn book_path(ws: &Workspace) -> PathBuf {
+    ws.root().join("status").join("incidents.json")
+}
+
+/// Every incident, oldest first.
+pub fn load(ws: &Workspace) -> Result<Vec<Incident>, StatusError> {
+    Ok(atomic::read_json::<Book>(&book_path(ws))?
+        .unwrap_or_default()
+        .incidents)
+}
+
+/// Runs `change` on the book under its lock and saves it atomically.
+fn modify<T>(
+    ws: &Workspace,
+    change: impl FnOnce(&mut Vec<Incident>) -> Result<T, StatusError>,
+) -> Result<T, StatusError> {
+    let dir = ws.root().join("status");
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| StatusError::State(format!("{}: cannot create folder: {e}", dir.display())))?;
+    let lock_path = dir.join(".incidents.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| StatusError::State(format!("{}: {e}", lock_path.display())))?;
+    lock.lock()
+        .map_err(|e| StatusError::State(format!("{}: lock: {e}", lock_path.display())))?;
+    let mut book: Book = atomic::read_json(&book_path(ws))?.unwrap_or_default();
+    let out = change(&mut book.incidents)?;
+    atomic::write_json(&book_path(ws), &book)?;
+    Ok(out)
+}
+
+/// The next `INC-YYYY-MM-DD-NNN` for the day of `at` (UTC).
+pub fn next_id(existing: &[Incident], at: Timestamp) -> String {
+    let day = at.strftime("%Y-%m-%d").to_string();
+    let prefix = format!("INC-{day}-");
+    let n = existing
+        .iter()
+        .filter_map(|i| i.id.strip_prefix(&prefix)?.parse::<u32>().ok())
+        .max()
+        .unwrap_or(0);
+    format!("{prefix}{:03}", n + 1)
+}
+
+/// What `status --action create` (or the panel's compose form) asks for.
+#[derive(Debug, Clone)]
+pub struct CreateRequest {
+    pub name: Option<String>,
+    pub status: IncidentStatus,
+    pub message: String,
+    pub severity: Severity,
+    pub components: Vec<String>,
+    /// Defaults to what the severity implies.
+    pub component_status: Option<ComponentStatus>,
+    pub detected_at: Option<Timestamp>,
+    pub deliver_notifications: bool,
+}
+
+impl CreateRequest {
+    /// The incident's name: given, or the message's first line (at most 80 characters).
+    pub fn title(&self) -> String {
+        self.name
+            .clone()
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| {
+                let first = self.message.lines().next().unwrap_or("").trim();
+                first.chars().take(80).collect()
+            })
+    }
+
+    fn validate(&self) -> Result<(), StatusError> {
+        if self.message.trim().is_empty() {
+            return Err(StatusError::Invalid(
+                "--message must say what users see (it is published)".into(),
+            ));
+        }
+        if self.status == IncidentStatus::Resolved {
+            return Err(StatusError::Invalid(
+                "an incident cannot be created as resolved: create it, then --action resolve"
+                    .into(),
+            ));
+        }
+        if self.components.is_empty() {
+            return Err(StatusError::Invalid(
+                "name at least one affected --component".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Creates the incident on the status page, then records it. Calling it again after a failure
+/// never creates a second page incident (the page is searched by name first) nor a second record.
+pub async fn create<P: StatusPage>(
+    ws: &Workspace,
+    page: &P,
+    provider: &str,
+    req: &CreateRequest,
+) -> Result<Incident, StatusError> {
+    req.validate()?;
+    let comps = page.components().await?;
+    let ids = resolve_components(&comps, &req.components)?;
+    let component_status = req
+        .component_status
+        .unwrap_or(req.severity.component_status());
+    let new = NewIncident {
+        name: req.title(),
+        status: req.status,
+        body: req.message.trim().to_owned(),
+        impact_override: req.severity.impact(),
+        components: ids
+            .iter()
+            .map(|id| (id.clone(), component_status))
+            .collect(),
+        deliver_notifications: req.deliver_notifications,
+    };
+    let posted = page.create_incident(&new).await?;
+    let actor = ws.actor();
+    let now = Timestamp::now();
+    let (incident, fresh) = modify(ws, |book| {
+        if let Some(existing) = book.iter().find(|i| i.page_incident_id == posted.id) {
+            return Ok((existing.clone(), false));
+        }
+        let detected = req.detected_at.unwrap_or(now).min(now);
+        let mut timeline = Vec::new();
+        if detected < now {
+            timeline.push(TimelineEntry {
+                at: detected,
+                what: "detected".into(),
+                status: None,
+                message: String::new(),
+                actor: actor.clone(),
+            });
+        }
+        timeline.push(TimelineEntry {
+            at: now,
+            what: "created".into(),
+            status: Some(req.status),
+            message: new.body.clone(),
+            actor: actor.clone(),
+        });
+        let incident = Incident {
+            id: next_id(book, now),
+            name: posted.name.clone(),
+            severity: req.severity,
+            components: req.components.clone(),
+            status: req.status,
+            provider: provider.to_owned(),
+            page_incident_id: posted.id.clone(),
+            shortlink: posted.shortlink.clone(),
+            detected_at: detected,
+            created_at: now,
+            first_response_at: Some(now),
+            resolved_at: None,
+            timeline,
+        };
+        book.push(incident.clone());
+        Ok((incident, true))
+    })?;
+    if fresh {
+        ws.record(
+            "status.incident.create",
+            &incident.id,
+            serde_json::Value::Null,
+            serde_json::json!({
+                "incident": &incident,
+                "page_incident": &posted,
+                "published": &new,
+            }),
+        )?;
+    }
+    Ok(incident)
+}
+
+/// Finds an incident by its console id or its status page id.
+pub fn find(ws: &Workspace, id: &str) -> Result<Incident, StatusError> {
+    let all = load(ws)?;
+    all.iter()
+        .find(|i| i.id == id || i.page_incident_id == id)
+        .cloned()
+        .ok_or_else(|| {
+            let open: Vec<&str> = all
+                .iter()
+                .filter(|i| i.is_open())
+                .map(|i| i.id.as_str())
+                .collect();
+            StatusError::NotFound {
+                what: format!(
+                    "incident {id} (open: {})",
+                    if open.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        open.join(", ")
+                    }
+                ),
+            }
+        })
+}
+
+/// Posts a status update (or the resolution) and records it on the timeline. Resolving sets
+/// the incident's components back to operational.
+pub async fn update<P: StatusPage>(
+    ws: &Workspace,
+    page: &P,
+    id: &str,
+    status: IncidentStatus,
+    message: &str,
+    component_status: Option<ComponentStatus>,
+) -> Result<Incident, StatusError> {
+    if message.trim().is_empty() {
+        return Err(StatusError::Invalid(
+            "--message must say what changed (it is published)".into(),
+        ));
+    }
+    let before = find(ws, id)?;
+    if !before.is_open() {
+        return Err(StatusError::Invalid(format!(
+            "{} is already resolved",
+            before.id
+        )));
+    }
+    let comps = page.components().await?;
+    let ids = resolve_components(&comps, &before.components)?;
+    let to = if status == IncidentStatus::Resolved {
+        ComponentStatus::Operational
+    } else {
+        component_status.unwrap_or(before.severity.component_status())
+    };
+    let change = IncidentChange {
+        status,
+        body: message.trim().to_owned(),
+        components: ids
+            .iter()
+            .map(|i| (i.clone(), to))
+            .collect::<BTreeMap<_, _>>(),
+        deliver_notifications: true,
+    };
+    let posted = page
+        .update_incident(&before.page_incident_id, &change)
+        .await?;
+    let actor = ws.actor();
+    let now = Timestamp::now();
+    let after = modify(ws, |book| {
+        let inc =
+            book.iter_mut()
+                .find(|i| i.id == before.id)
+                .ok_or_else(|| StatusError::NotFound {
+                    what: format!("incident {}", before.id),
+                })?;
+        inc.status = status;
+        if status == IncidentStatus::Resolved {
+            inc.resolved_at = Some(now);
+        }
+        inc.timeline.push(TimelineEntry {
+            at: now,
+            what: if status == IncidentStatus::Resolved {
+                "resolved".into()
+            } else {
+                "updated".into()
+            },
+            status: Some(status),
+            message: change.body.clone(),
+            actor,
+        });
+        Ok(inc.clone())
+    })?;
+    ws.record(
+        if status == IncidentStatus::Resolved {
+            "status.incident.resolve"
+        } else {
+            "status.incident.update"
+        },
+        &after.id,
+        serde_json::json!({"status": before.status, "components": before.components}),
+        serde_json::json!({"status": after.status, "published": &change, "page_status": posted.status}),
+    )?;
+    Ok(after)
+}
+
+/// Schedules maintenance on the page (component names resolved to ids) and audits it.
+pub async fn schedule_maintenance<P: StatusPage>(
+    ws: &Workspace,
+    page: &P,
+    name: &str,
+    message: &str,
+    from: Timestamp,
+    until: Timestamp,
+    components: &[String],
+) -> Result<PageIncident, StatusError> {
+    if name.trim().is_empty() || message.trim().is_empty() {
+        return Err(StatusError::Invalid(
+            "maintenance needs a --name and a --message".into(),
+        ));
+    }
+    if until <= from {
+        return Err(StatusError::Invalid(format!(
+            "maintenance must end after it starts ({from} .. {until})"
+        )));
+    }
+    let comps = page.components().await?;
+    let ids = resolve_components(&comps, components)?;
+    let m = NewMaintenance {
+        name: name.trim().to_owned(),
+        body: message.trim().to_owned(),
+        scheduled_for: from,
+        scheduled_until: until,
+        components: ids,
+    };
+    let posted = page.schedule_maintenance(&m).await?;
+    ws.record(
+        "status.maintenance.schedule",
+        &posted.id,
+        serde_json::Value::Null,
+        serde_json::json!({"maintenance": &m, "page_incident": &posted}),
+    )?;
+    Ok(posted)
+}
+
+/// The postmortem Markdown from the template (the workspace's `runbooks/incident_template.md`
+/// when present), pre-filled with the incident's facts and timeline.
+pub fn postmortem_markdown(ws: &Workspace, incident: &Incident) -> String {
+    let template = std::fs::read_to_string(ws.root().join("runbooks/incident_template.md"))
+        .unwrap_or_else(|_| TEMPLATE.to_owned());
+    let fmt = |t: Timestamp| crate::local_time(t, true);
+    let timeline = incident
+        .timeline
+        .iter()
+        .map(|e| {
+            format!(
+                "- {} **{}**{}{} ({})",
+                fmt(e.at),
+                e.what,
+                e.status.map(|s| format!(" [{s}]")).unwrap_or_default(),
+                if e.message.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", e.message)
+                },
+                e.actor
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let response = match incident.response_time() {
+        Some(d) => format!(
+            "{} after detection{}",
+            human_duration(d),
+            if d > incident.severity.response_target() {
+                " (target missed)"
+            } else {
+                ""
+            }
+        ),
+        None => "none".into(),
+    };
+    let now = Timestamp::now();
+    [
+        ("{{id}}", incident.id.clone()),
+        ("{{name}}", incident.name.clone()),
+        ("{{severity}}", incident.severity.to_string()),
+        (
+            "{{response_target}}",
+            human_duration(incident.severity.response_target()),
+        ),
+        ("{{escalation}}", incident.severity.escalation().to_owned()),
+        ("{{components}}", incident.components.join(", ")),
+        ("{{detected}}", fmt(incident.detected_at)),
+        ("{{response}}", response),
+        (
+            "{{resolved}}",
+            incident
+                .resolved_at
+                .map_or_else(|| "not yet".to_owned(), fmt),
+        ),
+        ("{{duration}}", human_duration(incident.open_for(now))),
+        (
+            "{{page_incident}}",
+            format!(
+                "{} ({}){}",
+                incident.page_incident_id,
+                incident.provider,
+                incident
+                    .shortlink
+                    .as_deref()
+                    .map(|l| format!(" {l}"))
+                    .unwrap_or_default()
+            ),
+        ),
+        (
+            "{{postmortem_due}}",
+            incident
+                .postmortem_due()
+                .map_or_else(|| "48 h after resolution".to_owned(), fmt),
+        ),
+        ("{{timeline}}", timeline),
+    ]
+    .into_iter()
+    .fold(template, |text, (key, value)| text.replace(key, &value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().expect("timestamp")
+    }
+
+    fn incident(severity: Severity, detected: &str, created: &str) -> Incident {
+        Incident {
+            id: "INC-2026-11-28-001".into(),
+            name: "Sync delays".into(),
+            severity,
+            components: vec!["collaboration".into()],
+            status: IncidentStatus::Investigating,
+            provider: "local".into(),
+            page_incident_id: "p1".into(),
+            shortlink: None,
+            detected_at: ts(detected),
+            created_at: ts(created),
+            first_response_at: Some(ts(created)),
+            resolved_at: None,
+            timeline: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn ids_count_per_day() {
+        let at = ts("2026-11-28T10:00:00Z");
+        assert_eq!(next_id(&[], at), "INC-2026-11-28-001");
+        let mut a = incident(Severity::P1, "2026-11-28T10:00:00Z", "2026-11-28T10:01:00Z");
+        a.id = "INC-2026-11-28-007".into();
+        let mut b = a.clone();
+        b.id = "INC-2026-11-27-099".into();
+        assert_eq!(next_id(&[a, b], at), "INC-2026-11-28-008");
+    }
+
+    #[test]
+    fn response_targets_per_severity() {
+        let quick = incident(Severity::P0, "2026-11-28T10:00:00Z", "2026-11-28T10:04:00Z");
+        assert!(!quick.response_breached(ts("2026-11-28T12:00:00Z")));
+        let slow = incident(Severity::P0, "2026-11-28T10:00:00Z", "2026-11-28T10:06:00Z");
+        assert!(slow.response_breached(ts("2026-11-28T12:00:00Z")));
+        let p2 = incident(Severity::P2, "2026-11-28T10:00:00Z", "2026-11-28T10:50:00Z");
+        assert!(!p2.response_breached(ts("2026-11-28T12:00:00Z")));
+        let mut waiting = p2.clone();
+        waiting.first_response_at = None;
+        assert!(waiting.response_breached(ts("2026-11-28T11:01:00Z")));
+        assert_eq!(human_duration(Duration::from_secs(3900)), "1 h 05 min");
+    }
+}

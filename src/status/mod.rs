@@ -1,0 +1,461 @@
+//! Status page and incidents: what users see during an incident (components, incidents,
+//! scheduled maintenance) behind one small trait with two providers (Atlassian Statuspage API
+//! v1, and a local page in the workspace), and the console's own incident records (severity,
+//! timeline, response timers, postmortem).
+
+pub mod incident;
+pub mod local;
+pub mod statuspage;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::workspace::Workspace;
+use crate::workspace::config::StatusPageProvider;
+
+/// Declares a closed set of API strings: `as_str`, `ALL`, and parsing that names the allowed
+/// values when it refuses one.
+macro_rules! api_enum {
+    ($(#[$meta:meta])* $name:ident, $what:literal { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum $name {
+            $(#[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = StatusError;
+
+            fn from_str(s: &str) -> Result<Self, StatusError> {
+                let wanted = s.trim();
+                $name::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.as_str().eq_ignore_ascii_case(wanted))
+                    .ok_or_else(|| StatusError::Invalid(format!(
+                        "{} {wanted:?} is not one of: {}",
+                        $what,
+                        $name::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
+                    )))
+            }
+        }
+    };
+}
+
+api_enum!(
+    /// Incident statuses the Statuspage API accepts for incidents.
+    IncidentStatus, "incident status" {
+        Investigating = "investigating",
+        Identified = "identified",
+        Monitoring = "monitoring",
+        Resolved = "resolved",
+    }
+);
+
+api_enum!(
+    /// Component statuses, worst last.
+    ComponentStatus, "component status" {
+        Operational = "operational",
+        UnderMaintenance = "under_maintenance",
+        DegradedPerformance = "degraded_performance",
+        PartialOutage = "partial_outage",
+        MajorOutage = "major_outage",
+    }
+);
+
+api_enum!(
+    /// Statuses of scheduled maintenance.
+    MaintenanceStatus, "maintenance status" {
+        Scheduled = "scheduled",
+        InProgress = "in_progress",
+        Verifying = "verifying",
+        Completed = "completed",
+    }
+);
+
+api_enum!(
+    /// Incident impact as the page shows it.
+    Impact, "impact" {
+        None = "none",
+        Minor = "minor",
+        Major = "major",
+        Critical = "critical",
+    }
+);
+
+api_enum!(
+    /// Incident severity from the incident runbook.
+    Severity, "severity" {
+        P0 = "P0",
+        P1 = "P1",
+        P2 = "P2",
+        P3 = "P3",
+    }
+);
+
+impl Severity {
+    /// Time allowed from detection to the first public response.
+    pub fn response_target(self) -> std::time::Duration {
+        let minutes = match self {
+            Severity::P0 => 5,
+            Severity::P1 => 15,
+            Severity::P2 => 60,
+            Severity::P3 => 24 * 60,
+        };
+        std::time::Duration::from_secs(minutes * 60)
+    }
+
+    /// Who is told, from the incident runbook.
+    pub fn escalation(self) -> &'static str {
+        match self {
+            Severity::P0 => "exec notification, DevOps lead and on-call",
+            Severity::P1 => "DevOps lead and on-call",
+            Severity::P2 => "on-call",
+            Severity::P3 => "ticket queue",
+        }
+    }
+
+    /// The impact published with the incident.
+    pub fn impact(self) -> Impact {
+        match self {
+            Severity::P0 => Impact::Critical,
+            Severity::P1 => Impact::Major,
+            Severity::P2 => Impact::Minor,
+            Severity::P3 => Impact::None,
+        }
+    }
+
+    /// The status affected components get unless one is given.
+    pub fn component_status(self) -> ComponentStatus {
+        match self {
+            Severity::P0 => ComponentStatus::MajorOutage,
+            Severity::P1 => ComponentStatus::PartialOutage,
+            Severity::P2 | Severity::P3 => ComponentStatus::DegradedPerformance,
+        }
+    }
+
+    /// P0 and P1 are confirmed twice before anything is published.
+    pub fn needs_double_confirmation(self) -> bool {
+        matches!(self, Severity::P0 | Severity::P1)
+    }
+}
+
+/// A secret (an API key): never printed, never serialized.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// What went wrong talking to a status page, in words a release manager can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Config(String),
+    #[error("the status page refused the API key (401): check ${env_var}")]
+    Unauthorized { env_var: String },
+    #[error("not found on the status page (404): {what}")]
+    NotFound { what: String },
+    #[error("the status page rejected the request (422): {message}")]
+    Rejected { message: String },
+    #[error("still rate limited after {attempts} attempts ({status}); try again in a minute")]
+    RateLimited { status: u16, attempts: u32 },
+    #[error("the status page answered {status}: {message}")]
+    Http { status: u16, message: String },
+    #[error("cannot reach the status page at {url}: {message}")]
+    Network { url: String, message: String },
+    #[error("{0}")]
+    State(String),
+}
+
+impl From<crate::workspace::atomic::StateError> for StatusError {
+    fn from(e: crate::workspace::atomic::StateError) -> Self {
+        StatusError::State(e.to_string())
+    }
+}
+
+impl From<crate::workspace::WorkspaceError> for StatusError {
+    fn from(e: crate::workspace::WorkspaceError) -> Self {
+        StatusError::State(e.to_string())
+    }
+}
+
+/// A component as the page has it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageComponent {
+    pub id: String,
+    pub name: String,
+    pub status: String,
+}
+
+/// One update of a page incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageIncidentUpdate {
+    #[serde(default)]
+    pub id: String,
+    pub status: String,
+    #[serde(default)]
+    pub body: String,
+    #[serde(default)]
+    pub created_at: String,
+}
+
+/// An incident (or scheduled maintenance) as the page has it; the fields of the Statuspage
+/// incident object the console uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageIncident {
+    pub id: String,
+    pub name: String,
+    pub status: String,
+    #[serde(default)]
+    pub impact: String,
+    #[serde(default)]
+    pub shortlink: Option<String>,
+    #[serde(default)]
+    pub created_at: String,
+    #[serde(default)]
+    pub updated_at: Option<String>,
+    #[serde(default)]
+    pub resolved_at: Option<String>,
+    #[serde(default)]
+    pub scheduled_for: Option<String>,
+    #[serde(default)]
+    pub scheduled_until: Option<String>,
+    #[serde(default)]
+    pub incident_updates: Vec<PageIncidentUpdate>,
+    #[serde(default)]
+    pub components: Vec<PageComponent>,
+}
+
+/// A new incident, with component ids already resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewIncident {
+    pub name: String,
+    pub status: IncidentStatus,
+    pub body: String,
+    pub impact_override: Impact,
+    /// Component id -> the status it gets.
+    pub components: BTreeMap<String, ComponentStatus>,
+    pub deliver_notifications: bool,
+}
+
+/// An update of an existing incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IncidentChange {
+    pub status: IncidentStatus,
+    pub body: String,
+    pub components: BTreeMap<String, ComponentStatus>,
+    pub deliver_notifications: bool,
+}
+
+/// Scheduled maintenance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewMaintenance {
+    pub name: String,
+    pub body: String,
+    pub scheduled_for: jiff::Timestamp,
+    pub scheduled_until: jiff::Timestamp,
+    pub components: Vec<String>,
+}
+
+/// Receives progress lines (pacing, retries) from a provider.
+pub type Notify = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// A status page: list components, create/update incidents, list the unresolved ones, schedule
+/// maintenance. Implementations: [`local::LocalPage`] and [`statuspage::StatuspageClient`].
+pub trait StatusPage: Send + Sync {
+    fn components(&self) -> impl Future<Output = Result<Vec<PageComponent>, StatusError>> + Send;
+    fn create_incident(
+        &self,
+        incident: &NewIncident,
+    ) -> impl Future<Output = Result<PageIncident, StatusError>> + Send;
+    fn update_incident(
+        &self,
+        id: &str,
+        change: &IncidentChange,
+    ) -> impl Future<Output = Result<PageIncident, StatusError>> + Send;
+    fn unresolved(&self) -> impl Future<Output = Result<Vec<PageIncident>, StatusError>> + Send;
+    fn schedule_maintenance(
+        &self,
+        maintenance: &NewMaintenance,
+    ) -> impl Future<Output = Result<PageIncident, StatusError>> + Send;
+}
+
+/// The provider the workspace config selects.
+#[derive(Debug)]
+pub enum Provider {
+    Local(local::LocalPage),
+    Statuspage(statuspage::StatuspageClient),
+}
+
+impl Provider {
+    /// Builds the configured provider; the API key comes from the environment variable the
+    /// config names, never from the config file.
+    pub fn from_workspace(ws: &Workspace, notify: Notify) -> Result<Self, StatusError> {
+        let cfg = &ws.config().status_page;
+        match cfg.provider {
+            StatusPageProvider::Local => Ok(Provider::Local(local::LocalPage::new(ws))),
+            StatusPageProvider::Statuspage => {
+                let key = std::env::var(&cfg.api_key_env)
+                    .ok()
+                    .filter(|k| !k.trim().is_empty())
+                    .ok_or_else(|| {
+                        StatusError::Config(format!(
+                            "${} is not set: it must hold the Statuspage API key ([status_page] api_key_env)",
+                            cfg.api_key_env
+                        ))
+                    })?;
+                Ok(Provider::Statuspage(statuspage::StatuspageClient::new(
+                    statuspage::Settings {
+                        api_base: cfg.api_base.clone(),
+                        page_id: cfg.page_id.clone(),
+                        key: Secret::new(key),
+                        key_env: cfg.api_key_env.clone(),
+                        min_interval: std::time::Duration::from_millis(cfg.min_request_interval_ms),
+                    },
+                    notify,
+                )?))
+            }
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Provider::Local(_) => "local",
+            Provider::Statuspage(_) => "statuspage",
+        }
+    }
+}
+
+impl StatusPage for Provider {
+    async fn components(&self) -> Result<Vec<PageComponent>, StatusError> {
+        match self {
+            Provider::Local(p) => p.components().await,
+            Provider::Statuspage(p) => p.components().await,
+        }
+    }
+
+    async fn create_incident(&self, incident: &NewIncident) -> Result<PageIncident, StatusError> {
+        match self {
+            Provider::Local(p) => p.create_incident(incident).await,
+            Provider::Statuspage(p) => p.create_incident(incident).await,
+        }
+    }
+
+    async fn update_incident(
+        &self,
+        id: &str,
+        change: &IncidentChange,
+    ) -> Result<PageIncident, StatusError> {
+        match self {
+            Provider::Local(p) => p.update_incident(id, change).await,
+            Provider::Statuspage(p) => p.update_incident(id, change).await,
+        }
+    }
+
+    async fn unresolved(&self) -> Result<Vec<PageIncident>, StatusError> {
+        match self {
+            Provider::Local(p) => p.unresolved().await,
+            Provider::Statuspage(p) => p.unresolved().await,
+        }
+    }
+
+    async fn schedule_maintenance(
+        &self,
+        maintenance: &NewMaintenance,
+    ) -> Result<PageIncident, StatusError> {
+        match self {
+            Provider::Local(p) => p.schedule_maintenance(maintenance).await,
+            Provider::Statuspage(p) => p.schedule_maintenance(maintenance).await,
+        }
+    }
+}
+
+/// Resolves component names to ids; an unknown name is refused with the names the page has.
+pub fn resolve_components(
+    page: &[PageComponent],
+    names: &[String],
+) -> Result<Vec<String>, StatusError> {
+    names
+        .iter()
+        .map(|n| {
+            page.iter()
+                .find(|c| c.name.eq_ignore_ascii_case(n.trim()) || c.id == n.trim())
+                .map(|c| c.id.clone())
+                .ok_or_else(|| {
+                    StatusError::Invalid(format!(
+                        "component {n:?} is not on the status page; it has: {}",
+                        page.iter()
+                            .map(|c| c.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_parse_case_insensitively_and_refuse_anything_else_by_name() {
+        assert_eq!(
+            "Identified".parse::<IncidentStatus>().ok(),
+            Some(IncidentStatus::Identified)
+        );
+        let err = "fixed".parse::<IncidentStatus>().expect_err("refused");
+        assert_eq!(
+            err.to_string(),
+            "incident status \"fixed\" is not one of: investigating, identified, monitoring, resolved"
+        );
+        assert!("down".parse::<ComponentStatus>().is_err());
+        assert_eq!("p1".parse::<Severity>().ok(), Some(Severity::P1));
+    }
+
+    #[test]
+    fn severities_carry_the_runbook_targets() {
+        assert_eq!(Severity::P0.response_target().as_secs(), 300);
+        assert_eq!(Severity::P3.response_target().as_secs(), 86_400);
+        assert_eq!(Severity::P1.impact(), Impact::Major);
+        assert!(Severity::P1.needs_double_confirmation());
+        assert!(!Severity::P2.needs_double_confirmation());
+        assert_eq!(format!("{:?}", Secret::new("k".into())), "<redacted>");
+    }
+}
