@@ -6,6 +6,7 @@ mod bench;
 mod checklist;
 mod pipeline;
 mod release;
+mod status;
 pub mod verify;
 
 use std::path::PathBuf;
@@ -60,6 +61,8 @@ pub enum Command {
     Pipeline(pipeline::PipelineCmd),
     /// Verify artifacts: SHA-256 against SHA256SUMS and signatures against the pinned identity.
     Verify(verify::VerifyArgs),
+    /// Post incidents and maintenance to the status page; list incidents; export postmortems.
+    Status(status::StatusArgs),
     /// Measure the hot paths: log ingest, task-tray frame time, hashing.
     Bench(bench::BenchArgs),
 }
@@ -116,6 +119,7 @@ pub fn run(args: Args, handle: tokio::runtime::Handle) -> anyhow::Result<ExitCod
         Command::Audit(cmd) => audit::run(&cli, cmd),
         Command::Verify(verify_args) => verify::run(&cli, verify_args),
         Command::Pipeline(cmd) => pipeline::run(&cli, cmd),
+        Command::Status(status_args) => status::run(&cli, status_args),
         Command::Bench(bench_args) => bench::run(&cli, &bench_args),
     }
 }

@@ -160,7 +160,9 @@ impl Default for StatusPageConfig {
             api_base: "https://api.statuspage.io/v1".to_owned(),
             page_id: String::new(),
             api_key_env: "STATUSPAGE_API_KEY".to_owned(),
-            components: Vec::new(),
+            components: ["api", "collaboration", "import-export", "desktop-downloads"]
+                .map(str::to_owned)
+                .to_vec(),
             min_request_interval_ms: 1000,
         }
     }

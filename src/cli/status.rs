@@ -1,0 +1,381 @@
+//! `status`: incidents on the status page with the seed's flags (`--action create|update|resolve`),
+//! plus `list`, `components`, `maintenance` and `postmortem`.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Subcommand, ValueEnum};
+use jiff::Timestamp;
+
+use super::{Cli, EXIT_CHECK_FAILED};
+use crate::status::incident::{self, CreateRequest, Incident, human_duration};
+use crate::status::{ComponentStatus, IncidentStatus, Provider, Severity, StatusError, StatusPage};
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct StatusArgs {
+    #[command(subcommand)]
+    pub sub: Option<StatusSub>,
+    /// What to do: create an incident, post an update, or resolve it.
+    #[arg(long, value_enum)]
+    pub action: Option<Action>,
+    /// investigating, identified, monitoring or resolved.
+    #[arg(long)]
+    pub status: Option<IncidentStatus>,
+    /// An affected component (name as on the page); repeat for several.
+    #[arg(long = "component")]
+    pub components: Vec<String>,
+    /// What users read on the status page.
+    #[arg(long)]
+    pub message: Option<String>,
+    /// P0 (critical) to P3 (minor); sets impact, response target and escalation.
+    #[arg(long, default_value = "P2")]
+    pub severity: Severity,
+    /// Incident title (default: the message's first line).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The console's INC-... id or the status page's incident id.
+    #[arg(long)]
+    pub incident_id: Option<String>,
+    /// Status the components get (default from the severity; operational on resolve).
+    #[arg(long)]
+    pub component_status: Option<ComponentStatus>,
+    /// When the problem was detected: RFC 3339, or an age like 10m / 2h (default: now).
+    #[arg(long)]
+    pub detected_at: Option<String>,
+    /// Post without emailing/texting subscribers.
+    #[arg(long)]
+    pub no_notify: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Action {
+    Create,
+    Update,
+    Resolve,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StatusSub {
+    /// List incidents (open first) with response timers and postmortem due dates.
+    List {
+        /// Include resolved incidents.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Components and their status on the page.
+    Components,
+    /// Schedule maintenance.
+    Maintenance {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        message: String,
+        /// Start, RFC 3339 (e.g. 2026-12-01T22:00:00Z).
+        #[arg(long)]
+        from: Timestamp,
+        /// End, RFC 3339.
+        #[arg(long)]
+        until: Timestamp,
+        #[arg(long = "component")]
+        components: Vec<String>,
+    },
+    /// Write the postmortem Markdown of an incident, pre-filled with its timeline.
+    Postmortem {
+        #[arg(long)]
+        incident_id: String,
+        /// Write to this file (default: stdout).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+}
+
+/// `RFC 3339`, or an age (`90s`, `10m`, `2h`) before now.
+pub fn parse_detected_at(text: &str, now: Timestamp) -> Result<Timestamp, StatusError> {
+    let t = text.trim();
+    if let Ok(ts) = t.parse::<Timestamp>() {
+        return Ok(ts);
+    }
+    let age = t.trim_end_matches(" ago").trim_start_matches('-');
+    let (num, unit) = age.split_at(age.find(|c: char| !c.is_ascii_digit()).unwrap_or(age.len()));
+    let n: i64 = num.parse().map_err(|_| bad_detected(text))?;
+    let secs = match unit.trim() {
+        "s" => n,
+        "m" | "min" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(bad_detected(text)),
+    };
+    now.checked_sub(jiff::SignedDuration::from_secs(secs))
+        .map_err(|_| bad_detected(text))
+}
+
+fn bad_detected(text: &str) -> StatusError {
+    StatusError::Invalid(format!(
+        "--detected-at {text:?}: use RFC 3339 (2026-11-28T10:00:00Z) or an age like 10m or 2h"
+    ))
+}
+
+fn need<'a, T>(v: &'a Option<T>, flag: &str, action: &str) -> anyhow::Result<&'a T> {
+    v.as_ref()
+        .ok_or_else(|| anyhow::anyhow!("--action {action} needs {flag}"))
+}
+
+pub fn run(cli: &Cli, mut args: StatusArgs) -> anyhow::Result<ExitCode> {
+    let ws = cli.open_workspace()?;
+    let quiet = cli.json;
+    let notify: crate::status::Notify = Arc::new(move |line: &str| {
+        if !quiet {
+            eprintln!("  {line}");
+        }
+    });
+    let page = Provider::from_workspace(&ws, notify)?;
+    let outcome = match (args.sub.take(), args.action) {
+        (Some(sub), _) => sub_command(cli, &ws, &page, sub),
+        (None, None) => Err(anyhow::anyhow!(
+            "say what to do: --action create|update|resolve, or list, components, maintenance, postmortem"
+        )),
+        (None, Some(action)) => incident_action(cli, &ws, &page, action, &args),
+    };
+    match outcome {
+        Ok(code) => Ok(code),
+        // Refused input is a usage error; anything the page said is a failed check.
+        Err(e) => match e.downcast_ref::<StatusError>() {
+            Some(StatusError::Invalid(_) | StatusError::Config(_)) | None => Err(e),
+            Some(other) => {
+                eprintln!("error: {other}");
+                Ok(ExitCode::from(EXIT_CHECK_FAILED))
+            }
+        },
+    }
+}
+
+fn incident_action(
+    cli: &Cli,
+    ws: &crate::workspace::Workspace,
+    page: &Provider,
+    action: Action,
+    args: &StatusArgs,
+) -> anyhow::Result<ExitCode> {
+    let name = match action {
+        Action::Create => "create",
+        Action::Update => "update",
+        Action::Resolve => "resolve",
+    };
+    let incident = match action {
+        Action::Create => {
+            let status = *need(&args.status, "--status", name)?;
+            let message = need(&args.message, "--message", name)?;
+            let detected_at = args
+                .detected_at
+                .as_deref()
+                .map(|d| parse_detected_at(d, Timestamp::now()))
+                .transpose()?;
+            let req = CreateRequest {
+                name: args.name.clone(),
+                status,
+                message: message.clone(),
+                severity: args.severity,
+                components: args.components.clone(),
+                component_status: args.component_status,
+                detected_at,
+                deliver_notifications: !args.no_notify,
+            };
+            cli.handle
+                .block_on(incident::create(ws, page, page.name(), &req))?
+        }
+        Action::Update | Action::Resolve => {
+            let id = need(&args.incident_id, "--incident-id", name)?;
+            let message = need(&args.message, "--message", name)?;
+            let status = match (action, args.status) {
+                (Action::Resolve, None | Some(IncidentStatus::Resolved)) => {
+                    IncidentStatus::Resolved
+                }
+                (Action::Resolve, Some(other)) => anyhow::bail!(
+                    "--action resolve takes --status resolved (got {other}); use --action update"
+                ),
+                (_, Some(IncidentStatus::Resolved)) => anyhow::bail!(
+                    "--status resolved: use --action resolve, which also sets components back to operational"
+                ),
+                (_, Some(s)) => s,
+                (_, None) => anyhow::bail!("--action update needs --status"),
+            };
+            cli.handle.block_on(incident::update(
+                ws,
+                page,
+                id,
+                status,
+                message,
+                args.component_status,
+            ))?
+        }
+    };
+    if cli.json {
+        cli.print_json(&incident)?;
+    } else {
+        println!("{}", incident.id);
+        eprintln!(
+            "{} {} on the {} status page ({}): {} [{}]",
+            name_past(action),
+            incident.id,
+            incident.provider,
+            incident.page_incident_id,
+            incident.name,
+            incident.status
+        );
+        if action == Action::Resolve
+            && let Some(due) = incident.postmortem_due()
+        {
+            eprintln!(
+                "postmortem due by {} (release-console status postmortem --incident-id {})",
+                crate::local_time(due, false),
+                incident.id
+            );
+        }
+        if let Provider::Local(local) = page {
+            eprintln!("page: {}", local.html_path().display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn name_past(action: Action) -> &'static str {
+    match action {
+        Action::Create => "created",
+        Action::Update => "updated",
+        Action::Resolve => "resolved",
+    }
+}
+
+fn sub_command(
+    cli: &Cli,
+    ws: &crate::workspace::Workspace,
+    page: &Provider,
+    sub: StatusSub,
+) -> anyhow::Result<ExitCode> {
+    match sub {
+        StatusSub::List { all } => {
+            let mut incidents: Vec<Incident> = incident::load(ws)?
+                .into_iter()
+                .filter(|i| all || i.is_open())
+                .collect();
+            incidents.sort_by_key(|i| (!i.is_open(), std::cmp::Reverse(i.detected_at)));
+            if cli.json {
+                cli.print_json(&incidents)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            if incidents.is_empty() {
+                println!("no {}incidents", if all { "" } else { "open " });
+            }
+            let now = Timestamp::now();
+            for i in &incidents {
+                let response = match i.response_time() {
+                    Some(d) => format!(
+                        "responded in {}{}",
+                        human_duration(d),
+                        if i.response_breached(now) {
+                            " (target missed)"
+                        } else {
+                            ""
+                        }
+                    ),
+                    None => "no response yet".into(),
+                };
+                let extra = match i.postmortem_due() {
+                    Some(due) if now < due => format!(
+                        "; postmortem due in {}",
+                        human_duration(
+                            std::time::Duration::try_from(due.duration_since(now))
+                                .unwrap_or_default()
+                        )
+                    ),
+                    Some(_) => "; postmortem overdue".into(),
+                    None => format!("; open for {}", human_duration(i.open_for(now))),
+                };
+                println!(
+                    "{}  {}  {:<13} {}  [{}]  {response}{extra}",
+                    i.id,
+                    i.severity,
+                    i.status.as_str(),
+                    i.name,
+                    i.components.join(", ")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        StatusSub::Components => {
+            let comps = cli.handle.block_on(page.components())?;
+            if cli.json {
+                cli.print_json(&comps)?;
+            } else {
+                for c in comps {
+                    println!("{:<28} {:<22} {}", c.name, c.status, c.id);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        StatusSub::Maintenance {
+            name,
+            message,
+            from,
+            until,
+            components,
+        } => {
+            let posted = cli.handle.block_on(incident::schedule_maintenance(
+                ws,
+                page,
+                &name,
+                &message,
+                from,
+                until,
+                &components,
+            ))?;
+            if cli.json {
+                cli.print_json(&posted)?;
+            } else {
+                println!("{}", posted.id);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        StatusSub::Postmortem { incident_id, out } => {
+            let inc = incident::find(ws, &incident_id)?;
+            let md = incident::postmortem_markdown(ws, &inc);
+            match out {
+                Some(path) => {
+                    crate::workspace::atomic::write_atomic(&path, md.as_bytes())?;
+                    ws.record(
+                        "status.postmortem.export",
+                        &inc.id,
+                        serde_json::Value::Null,
+                        serde_json::json!({"path": path}),
+                    )?;
+                    eprintln!("wrote {}", path.display());
+                }
+                None => print!("{md}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detected_at_as_a_timestamp_or_an_age() {
+        let now: Timestamp = "2026-11-28T10:00:00Z".parse().expect("ts");
+        assert_eq!(
+            parse_detected_at("10m", now).ok(),
+            "2026-11-28T09:50:00Z".parse().ok()
+        );
+        assert_eq!(
+            parse_detected_at("2h ago", now).ok(),
+            "2026-11-28T08:00:00Z".parse().ok()
+        );
+        assert_eq!(
+            parse_detected_at("2026-11-28T09:00:00Z", now).ok(),
+            "2026-11-28T09:00:00Z".parse().ok()
+        );
+        assert!(parse_detected_at("yesterday", now).is_err());
+    }
+}
