@@ -1,0 +1,895 @@
+//! The status page end to end: the CLI with the seed's flags against a fake Atlassian
+//! Statuspage server over real HTTP on loopback, and the local provider round trip.
+//!
+//! The fake follows the published API v1: `/v1/pages/{page_id}/components`,
+//! `/v1/pages/{page_id}/incidents` (POST, 201), `/incidents/{id}` (PATCH), `/incidents/unresolved`;
+//! `Authorization: OAuth <key>` (401 otherwise), bodies wrapped in `{"incident": {...}}`, 404 for
+//! unknown pages and incidents, 422 for values outside the documented sets, and 420/429 with
+//! `Retry-After` when requests come faster than its rate limit.
+
+#![allow(clippy::result_large_err)] // axum handlers return a Response as their error
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch};
+use serde_json::{Value, json};
+
+const KEY: &str = "sp-test-key-0123456789abcdef";
+const PAGE: &str = "pg7x2kq9";
+
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    path: String,
+    auth: String,
+    body: Value,
+    at: Instant,
+}
+
+/// A response the test wants instead of normal processing for the next request.
+#[derive(Debug, Clone)]
+enum Inject {
+    Status(u16, Option<&'static str>, Value),
+    /// Process the request, then answer 500 (the ambiguous failure).
+    ProcessThen500,
+}
+
+#[derive(Debug, Default)]
+struct Fake {
+    components: Vec<Value>,
+    incidents: Vec<Value>,
+    seen: Vec<Seen>,
+    inject: VecDeque<Inject>,
+    /// Requests closer together than this get 429 (the vendor's ~1 request/second per key).
+    min_gap: Duration,
+    last: Option<Instant>,
+    next_id: u32,
+}
+
+type Shared = Arc<Mutex<Fake>>;
+
+const INCIDENT_STATUSES: [&str; 4] = ["investigating", "identified", "monitoring", "resolved"];
+const MAINTENANCE_STATUSES: [&str; 4] = ["scheduled", "in_progress", "verifying", "completed"];
+const COMPONENT_STATUSES: [&str; 5] = [
+    "operational",
+    "under_maintenance",
+    "degraded_performance",
+    "partial_outage",
+    "major_outage",
+];
+
+fn error(status: u16, body: Value) -> Response {
+    (StatusCode::from_u16(status).expect("status"), Json(body)).into_response()
+}
+
+/// Shared front door: records, authenticates, rate-limits and applies injections.
+fn admit(
+    fake: &mut Fake,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    page: &str,
+    body: &Value,
+) -> Result<bool, Response> {
+    let now = Instant::now();
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    fake.seen.push(Seen {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+        auth: auth.clone(),
+        body: body.clone(),
+        at: now,
+    });
+    let too_soon = fake
+        .last
+        .is_some_and(|l| now.duration_since(l) < fake.min_gap);
+    fake.last = Some(now);
+    if auth != format!("OAuth {KEY}") {
+        return Err(error(401, json!({"error": "Could not authenticate"})));
+    }
+    if too_soon {
+        return Err((
+            StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", "1")],
+            Json(json!({"error": "Rate limit exceeded"})),
+        )
+            .into_response());
+    }
+    if page != PAGE {
+        return Err(error(404, json!({"error": "Page not found"})));
+    }
+    match fake.inject.pop_front() {
+        Some(Inject::Status(code, retry_after, body)) => {
+            let mut resp = error(code, body);
+            if let Some(ra) = retry_after {
+                resp.headers_mut()
+                    .insert("retry-after", ra.parse().expect("header"));
+            }
+            Err(resp)
+        }
+        Some(Inject::ProcessThen500) => Ok(true),
+        None => Ok(false),
+    }
+}
+
+fn validate_incident(
+    body: &Value,
+    maintenance: bool,
+) -> Result<&serde_json::Map<String, Value>, Response> {
+    let Some(inc) = body.get("incident").and_then(Value::as_object) else {
+        return Err(error(400, json!({"error": "incident is missing"})));
+    };
+    let mut problems = Vec::new();
+    if let Some(s) = inc.get("status").and_then(Value::as_str) {
+        let ok = if maintenance {
+            MAINTENANCE_STATUSES.contains(&s)
+        } else {
+            INCIDENT_STATUSES.contains(&s)
+        };
+        if !ok {
+            problems.push("Status is not included in the list".to_owned());
+        }
+    }
+    if let Some(map) = inc.get("components").and_then(Value::as_object) {
+        for v in map.values() {
+            if !v.as_str().is_some_and(|s| COMPONENT_STATUSES.contains(&s)) {
+                problems.push(format!("Component status {v} is not included in the list"));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(inc)
+    } else {
+        Err(error(422, json!({"error": problems})))
+    }
+}
+
+async fn components(
+    State(s): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    UrlPath(page): UrlPath<String>,
+) -> Response {
+    let mut f = s.lock().expect("fake");
+    if let Err(r) = admit(&mut f, &method, &uri, &headers, &page, &Value::Null) {
+        return r;
+    }
+    Json(Value::Array(f.components.clone())).into_response()
+}
+
+async fn unresolved(
+    State(s): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    UrlPath(page): UrlPath<String>,
+) -> Response {
+    let mut f = s.lock().expect("fake");
+    if let Err(r) = admit(&mut f, &method, &uri, &headers, &page, &Value::Null) {
+        return r;
+    }
+    let open: Vec<Value> = f
+        .incidents
+        .iter()
+        .filter(|i| {
+            ["investigating", "identified", "monitoring"]
+                .contains(&i["status"].as_str().unwrap_or(""))
+        })
+        .cloned()
+        .collect();
+    Json(Value::Array(open)).into_response()
+}
+
+fn apply_components(f: &mut Fake, inc: &serde_json::Map<String, Value>) -> Vec<Value> {
+    let mut out = Vec::new();
+    if let Some(map) = inc.get("components").and_then(Value::as_object) {
+        for (id, status) in map {
+            if let Some(c) = f.components.iter_mut().find(|c| c["id"] == id.as_str()) {
+                c["status"] = status.clone();
+                out.push(c.clone());
+            }
+        }
+    }
+    out
+}
+
+async fn create(
+    State(s): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    UrlPath(page): UrlPath<String>,
+    Json(body): Json<Value>,
+) -> Response {
+    let mut f = s.lock().expect("fake");
+    let then_500 = match admit(&mut f, &method, &uri, &headers, &page, &body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let maintenance = body["incident"]["scheduled_for"].is_string();
+    let inc = match validate_incident(&body, maintenance) {
+        Ok(i) => i.clone(),
+        Err(r) => return r,
+    };
+    f.next_id += 1;
+    let id = format!("inc{:08}", f.next_id);
+    let comps = apply_components(&mut f, &inc);
+    let now = jiff::Timestamp::now().to_string();
+    let incident = json!({
+        "id": id,
+        "page_id": PAGE,
+        "name": inc.get("name").cloned().unwrap_or(Value::Null),
+        "status": inc.get("status").cloned().unwrap_or(json!("investigating")),
+        "impact": inc.get("impact_override").cloned().unwrap_or(json!("none")),
+        "impact_override": inc.get("impact_override").cloned().unwrap_or(Value::Null),
+        "shortlink": format!("https://stspg.io/{id}"),
+        "created_at": now,
+        "updated_at": now,
+        "resolved_at": null,
+        "scheduled_for": inc.get("scheduled_for").cloned().unwrap_or(Value::Null),
+        "scheduled_until": inc.get("scheduled_until").cloned().unwrap_or(Value::Null),
+        "incident_updates": [{"id": format!("upd{id}"), "incident_id": id, "status": inc.get("status"), "body": inc.get("body"), "created_at": now}],
+        "components": comps,
+    });
+    f.incidents.push(incident.clone());
+    if then_500 {
+        return error(500, json!({"error": "Internal server error"}));
+    }
+    (StatusCode::CREATED, Json(incident)).into_response()
+}
+
+async fn update(
+    State(s): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    UrlPath((page, id)): UrlPath<(String, String)>,
+    Json(body): Json<Value>,
+) -> Response {
+    let mut f = s.lock().expect("fake");
+    if let Err(r) = admit(&mut f, &method, &uri, &headers, &page, &body) {
+        return r;
+    }
+    let inc = match validate_incident(&body, false) {
+        Ok(i) => i.clone(),
+        Err(r) => return r,
+    };
+    let comps = apply_components(&mut f, &inc);
+    let now = jiff::Timestamp::now().to_string();
+    let Some(existing) = f.incidents.iter_mut().find(|i| i["id"] == id.as_str()) else {
+        return error(
+            404,
+            json!({"error": "The requested resource could not be found."}),
+        );
+    };
+    if let Some(st) = inc.get("status") {
+        existing["status"] = st.clone();
+        if st == "resolved" {
+            existing["resolved_at"] = json!(now);
+        }
+    }
+    existing["updated_at"] = json!(now);
+    existing["components"] = Value::Array(comps);
+    let update = json!({"id": format!("upd{now}"), "incident_id": id, "status": inc.get("status"), "body": inc.get("body"), "created_at": now});
+    existing["incident_updates"]
+        .as_array_mut()
+        .expect("updates")
+        .insert(0, update);
+    Json(existing.clone()).into_response()
+}
+
+struct Server {
+    state: Shared,
+    base: String,
+    _thread: std::thread::JoinHandle<()>,
+}
+
+fn start_fake(min_gap: Duration) -> Server {
+    let state: Shared = Arc::new(Mutex::new(Fake {
+        components: ["api", "collaboration", "import-export", "desktop-downloads"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| json!({"id": format!("cmp{i}{n}").replace('-', ""), "page_id": PAGE, "name": n, "status": "operational", "position": i}))
+            .collect(),
+        min_gap,
+        ..Fake::default()
+    }));
+    let app = axum::Router::new()
+        .route("/v1/pages/{page}/components", get(components))
+        .route("/v1/pages/{page}/incidents/unresolved", get(unresolved))
+        .route("/v1/pages/{page}/incidents", axum::routing::post(create))
+        .route("/v1/pages/{page}/incidents/{id}", patch(update))
+        .with_state(state.clone());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let base = format!("http://{}/v1", listener.local_addr().expect("addr"));
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            axum::serve(listener, app).await.expect("serve");
+        });
+    });
+    Server {
+        state,
+        base,
+        _thread: thread,
+    }
+}
+
+struct Ws {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+}
+
+fn workspace(provider: &str, base: &str) -> Ws {
+    let dir = tempfile::tempdir().expect("dir");
+    let root = dir.path().join("ws");
+    let o = Command::new(env!("CARGO_BIN_EXE_release-console"))
+        .arg("init")
+        .arg(&root)
+        .output()
+        .expect("init");
+    assert!(o.status.success());
+    let cfg = root.join("release-console.toml");
+    let text = std::fs::read_to_string(&cfg).expect("config");
+    let text = text
+        .replace(
+            "provider = \"local\"\napi_base = \"https://api.statuspage.io/v1\"\npage_id = \"\"",
+            &format!("provider = \"{provider}\"\napi_base = \"{base}\"\npage_id = \"{PAGE}\""),
+        )
+        .replace(
+            "min_request_interval_ms = 1000",
+            "min_request_interval_ms = 150",
+        );
+    assert!(text.contains(&format!("page_id = \"{PAGE}\"")), "{text}");
+    std::fs::write(&cfg, text).expect("config");
+    Ws { _dir: dir, root }
+}
+
+fn cli(ws: &Path, key: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_release-console"))
+        .arg("--workspace")
+        .arg(ws)
+        .args(args)
+        .env("STATUSPAGE_API_KEY", key)
+        .output()
+        .expect("run")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn seen(s: &Server) -> Vec<Seen> {
+    s.state.lock().expect("fake").seen.clone()
+}
+
+fn incidents(s: &Server) -> Vec<Value> {
+    s.state.lock().expect("fake").incidents.clone()
+}
+
+const CREATE: [&str; 12] = [
+    "status",
+    "--action",
+    "create",
+    "--status",
+    "investigating",
+    "--component",
+    "collaboration",
+    "--message",
+    "Investigating delays in real-time sync",
+    "--severity",
+    "P1",
+    "--no-notify",
+];
+
+#[test]
+fn the_seed_flags_create_update_and_resolve_an_incident_on_statuspage() {
+    let server = start_fake(Duration::from_millis(100));
+    let ws = workspace("statuspage", &server.base);
+    let o = cli(&ws.root, KEY, &CREATE);
+    assert!(o.status.success(), "{}", text(&o));
+    let id = String::from_utf8_lossy(&o.stdout).trim().to_owned();
+    assert!(
+        id.starts_with("INC-") && id.len() == "INC-2026-11-28-001".len(),
+        "{id}"
+    );
+
+    let reqs = seen(&server);
+    assert!(reqs.iter().all(|r| r.auth == format!("OAuth {KEY}")));
+    let paths: Vec<String> = reqs
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            format!("GET /v1/pages/{PAGE}/components"),
+            format!("GET /v1/pages/{PAGE}/incidents/unresolved"),
+            format!("POST /v1/pages/{PAGE}/incidents"),
+        ]
+    );
+    // Requests are paced to the vendor's rate limit.
+    for pair in reqs.windows(2) {
+        assert!(pair[1].at.duration_since(pair[0].at) >= Duration::from_millis(140));
+    }
+    let body = &reqs[2].body;
+    assert_eq!(
+        body,
+        &json!({"incident": {
+            "name": "Investigating delays in real-time sync",
+            "status": "investigating",
+            "body": "Investigating delays in real-time sync",
+            "impact_override": "major",
+            "component_ids": ["cmp1collaboration"],
+            "components": {"cmp1collaboration": "partial_outage"},
+            "deliver_notifications": false,
+        }})
+    );
+
+    let o = cli(
+        &ws.root,
+        KEY,
+        &[
+            "status",
+            "--action",
+            "update",
+            "--incident-id",
+            &id,
+            "--status",
+            "identified",
+            "--message",
+            "A stuck queue; draining it",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = cli(
+        &ws.root,
+        KEY,
+        &[
+            "status",
+            "--action",
+            "resolve",
+            "--incident-id",
+            &id,
+            "--status",
+            "resolved",
+            "--message",
+            "Sync is back to normal",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("postmortem due by"), "{}", text(&o));
+
+    let reqs = seen(&server);
+    let resolve = reqs.last().expect("resolve");
+    assert_eq!(resolve.method, "PATCH");
+    assert_eq!(
+        resolve.path,
+        format!("/v1/pages/{PAGE}/incidents/inc00000001")
+    );
+    assert_eq!(resolve.body["incident"]["status"], "resolved");
+    assert_eq!(
+        resolve.body["incident"]["components"],
+        json!({"cmp1collaboration": "operational"})
+    );
+    let page = incidents(&server);
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0]["status"], "resolved");
+    assert_eq!(
+        page[0]["incident_updates"].as_array().map(Vec::len),
+        Some(3)
+    );
+
+    let o = cli(&ws.root, KEY, &["--json", "status", "list", "--all"]);
+    let list: Value = serde_json::from_slice(&o.stdout).expect("json");
+    let inc = &list[0];
+    assert_eq!(inc["id"], id.as_str());
+    assert_eq!(inc["severity"], "P1");
+    assert_eq!(inc["page_incident_id"], "inc00000001");
+    assert_eq!(inc["status"], "resolved");
+    let whats: Vec<&str> = inc["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .filter_map(|e| e["what"].as_str())
+        .collect();
+    assert_eq!(whats, ["created", "updated", "resolved"]);
+
+    // Every post is audited; the key is nowhere in the workspace.
+    let audit = std::fs::read_to_string(ws.root.join("audit.log")).expect("audit");
+    for action in [
+        "status.incident.create",
+        "status.incident.update",
+        "status.incident.resolve",
+    ] {
+        assert!(audit.contains(action), "{action}");
+    }
+    let o = Command::new("grep")
+        .args(["-r", "-l", KEY])
+        .arg(&ws.root)
+        .output()
+        .expect("grep");
+    assert!(
+        o.stdout.is_empty(),
+        "the API key leaked into {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+}
+
+#[test]
+fn bad_input_is_refused_before_any_request_and_vendor_errors_are_named() {
+    let server = start_fake(Duration::ZERO);
+    let ws = workspace("statuspage", &server.base);
+    let o = cli(
+        &ws.root,
+        KEY,
+        &[
+            "status",
+            "--action",
+            "create",
+            "--status",
+            "fixed",
+            "--component",
+            "api",
+            "--message",
+            "m",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains(
+        "incident status \"fixed\" is not one of: investigating, identified, monitoring, resolved"
+    ));
+    let o = cli(
+        &ws.root,
+        KEY,
+        &[
+            "status",
+            "--action",
+            "create",
+            "--status",
+            "investigating",
+            "--component",
+            "api",
+            "--component-status",
+            "down",
+            "--message",
+            "m",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(seen(&server).is_empty(), "nothing was sent");
+
+    // 401: a wrong key is named by its variable, never printed.
+    let o = cli(&ws.root, "wrong-key", &CREATE);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("refused the API key (401): check $STATUSPAGE_API_KEY"),
+        "{}",
+        text(&o)
+    );
+    assert!(!text(&o).contains("wrong-key"));
+    // An unknown component is refused with the page's names.
+    let o = cli(
+        &ws.root,
+        KEY,
+        &[
+            "status",
+            "--action",
+            "create",
+            "--status",
+            "investigating",
+            "--component",
+            "billing",
+            "--message",
+            "m",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("it has: api, collaboration, import-export, desktop-downloads"),
+        "{}",
+        text(&o)
+    );
+
+    // 422 from the page is shown with its reasons.
+    let o = cli(&ws.root, KEY, &CREATE);
+    assert!(o.status.success(), "{}", text(&o));
+    let id = String::from_utf8_lossy(&o.stdout).trim().to_owned();
+    let update = [
+        "status",
+        "--action",
+        "update",
+        "--incident-id",
+        &id,
+        "--status",
+        "monitoring",
+        "--message",
+        "Watching",
+    ];
+    let o = run_injected(
+        &server,
+        &ws,
+        &update,
+        1,
+        Inject::Status(422, None, json!({"error": ["Body can't be blank"]})),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("rejected the request (422): Body can't be blank"),
+        "{}",
+        text(&o)
+    );
+
+    // 404: the incident was deleted on the page.
+    server.state.lock().expect("fake").incidents.clear();
+    let o = cli(
+        &ws.root,
+        KEY,
+        &[
+            "status",
+            "--action",
+            "update",
+            "--incident-id",
+            &id,
+            "--status",
+            "monitoring",
+            "--message",
+            "Watching",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("not found on the status page (404)"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn rate_limits_are_honoured_and_retries_never_duplicate_an_incident() {
+    let server = start_fake(Duration::ZERO);
+    let ws = workspace("statuspage", &server.base);
+    // 429 then 420, each with Retry-After: 1.
+    server.state.lock().expect("fake").inject.extend([
+        Inject::Status(429, Some("1"), json!({"error": "Rate limit exceeded"})),
+        Inject::Status(420, Some("1"), json!({"error": "Enhance your calm"})),
+    ]);
+    let o = cli(&ws.root, KEY, &CREATE);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("rate limited (429)"), "{out}");
+    assert!(out.contains("rate limited (420)"), "{out}");
+    let reqs = seen(&server);
+    assert!(reqs[1].at.duration_since(reqs[0].at) >= Duration::from_millis(950));
+    assert!(reqs[2].at.duration_since(reqs[1].at) >= Duration::from_millis(950));
+    assert_eq!(incidents(&server).len(), 1);
+
+    // The page creates the incident but answers 500: the retry finds it instead of posting again.
+    let mut other = CREATE.to_vec();
+    other.extend(["--name", "Exports failing"]);
+    let before = incidents(&server).len();
+    // components, unresolved, then the POST that is processed but fails.
+    let o = run_injected(&server, &ws, &other, 2, Inject::ProcessThen500);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("not creating a duplicate"),
+        "{}",
+        text(&o)
+    );
+    let page = incidents(&server);
+    assert_eq!(
+        page.len(),
+        before + 1,
+        "exactly one new incident: {page:#?}"
+    );
+    let posts = seen(&server).iter().filter(|r| r.method == "POST").count();
+    assert_eq!(posts, 1, "the POST was not repeated");
+
+    // Running the same create again (a CI retry) finds the open incident: no duplicate, and the
+    // console keeps one record.
+    let o = cli(&ws.root, KEY, &other);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(incidents(&server).len(), before + 1);
+    let o = cli(&ws.root, KEY, &["--json", "status", "list"]);
+    let list: Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(list.as_array().map(Vec::len), Some(2), "{list:#}");
+}
+
+/// Runs `args` with `inject` armed after the command's first `after_gets` GET requests (so it
+/// hits the write that follows them).
+fn run_injected(
+    server: &Server,
+    ws: &Ws,
+    args: &[&str],
+    after_gets: usize,
+    inject: Inject,
+) -> Output {
+    server.state.lock().expect("fake").seen.clear();
+    let state = server.state.clone();
+    let watcher = std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            {
+                let mut f = state.lock().expect("fake");
+                if f.seen.iter().filter(|r| r.method == "GET").count() >= after_gets {
+                    f.inject.push_back(inject);
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    });
+    let o = cli(&ws.root, KEY, args);
+    watcher.join().expect("watcher");
+    o
+}
+
+#[test]
+fn scheduled_maintenance_is_posted_with_its_window() {
+    let server = start_fake(Duration::ZERO);
+    let ws = workspace("statuspage", &server.base);
+    let o = cli(
+        &ws.root,
+        KEY,
+        &[
+            "status",
+            "maintenance",
+            "--name",
+            "Database upgrade",
+            "--message",
+            "Exports pause for 30 minutes",
+            "--from",
+            "2026-12-01T22:00:00Z",
+            "--until",
+            "2026-12-01T22:30:00Z",
+            "--component",
+            "import-export",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let post = seen(&server)
+        .into_iter()
+        .find(|r| r.method == "POST")
+        .expect("post");
+    let inc = &post.body["incident"];
+    assert_eq!(inc["status"], "scheduled");
+    assert_eq!(inc["scheduled_for"], "2026-12-01T22:00:00Z");
+    assert_eq!(inc["scheduled_until"], "2026-12-01T22:30:00Z");
+    assert_eq!(inc["component_ids"], json!(["cmp2importexport"]));
+    let o = cli(
+        &ws.root,
+        KEY,
+        &[
+            "status",
+            "maintenance",
+            "--name",
+            "Backwards",
+            "--message",
+            "m",
+            "--from",
+            "2026-12-01T22:00:00Z",
+            "--until",
+            "2026-12-01T21:00:00Z",
+            "--component",
+            "api",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("maintenance must end after it starts"));
+}
+
+#[test]
+fn the_local_page_round_trip_renders_html_and_exports_a_postmortem() {
+    let ws = workspace("local", "https://api.statuspage.io/v1");
+    let o = cli(
+        &ws.root,
+        "",
+        &[
+            "status",
+            "--action",
+            "create",
+            "--status",
+            "investigating",
+            "--component",
+            "collaboration",
+            "--message",
+            "Investigating delays in real-time sync",
+            "--severity",
+            "P0",
+            "--detected-at",
+            "7m",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let id = String::from_utf8_lossy(&o.stdout).trim().to_owned();
+    let html = std::fs::read_to_string(ws.root.join("status/index.html")).expect("html");
+    assert!(html.contains("Major outage"), "{html}");
+    assert!(html.contains("Investigating delays in real-time sync"));
+
+    let o = cli(&ws.root, "", &["status", "list"]);
+    assert!(
+        text(&o).contains("(target missed)"),
+        "P0 answered after 7 min: {}",
+        text(&o)
+    );
+
+    let o = cli(
+        &ws.root,
+        "",
+        &[
+            "status",
+            "--action",
+            "resolve",
+            "--incident-id",
+            &id,
+            "--message",
+            "Fixed <for real>",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let html = std::fs::read_to_string(ws.root.join("status/index.html")).expect("html");
+    assert!(html.contains("All systems operational"), "{html}");
+    assert!(html.contains("Fixed &lt;for real&gt;"), "escaped: {html}");
+    let page: Value = serde_json::from_str(
+        &std::fs::read_to_string(ws.root.join("status/page.json")).expect("page"),
+    )
+    .expect("json");
+    assert!(
+        page["components"]
+            .as_array()
+            .expect("components")
+            .iter()
+            .all(|c| c["status"] == "operational")
+    );
+
+    let out = ws.root.join("postmortem.md");
+    let o = cli(
+        &ws.root,
+        "",
+        &[
+            "status",
+            "postmortem",
+            "--incident-id",
+            &id,
+            "--out",
+            out.to_str().expect("utf-8"),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let md = std::fs::read_to_string(&out).expect("postmortem");
+    assert!(md.starts_with(&format!(
+        "# Postmortem: Investigating delays in real-time sync ({id})"
+    )));
+    assert!(
+        md.contains("| Severity | P0 (response target 5 min 00 s"),
+        "{md}"
+    );
+    assert!(md.contains("(target missed)"), "{md}");
+    assert!(
+        md.contains("**detected**") && md.contains("**resolved** [resolved]: Fixed <for real>"),
+        "{md}"
+    );
+    assert!(!md.contains("{{"), "every placeholder is filled: {md}");
+}
