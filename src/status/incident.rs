@@ -149,7 +149,7 @@ pub fn next_id(existing: &[Incident], at: Timestamp) -> String {
 }
 
 /// What `status --action create` (or the panel's compose form) asks for.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CreateRequest {
     pub name: Option<String>,
     pub status: IncidentStatus,

@@ -459,3 +459,238 @@ mod tests {
         assert_eq!(format!("{:?}", Secret::new("k".into())), "<redacted>");
     }
 }
+
+/// One thing to publish, as the panel composes it: runs as a task on the shared runner.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Post {
+    Create(incident::CreateRequest),
+    Update {
+        incident_id: String,
+        status: IncidentStatus,
+        message: String,
+        component_status: Option<ComponentStatus>,
+    },
+    Maintenance {
+        name: String,
+        message: String,
+        from: jiff::Timestamp,
+        until: jiff::Timestamp,
+        components: Vec<String>,
+    },
+}
+
+impl Post {
+    /// Exactly what will be published, as `(field, value)` lines for a preview.
+    pub fn preview(
+        &self,
+        ws: &Workspace,
+        incidents: &[incident::Incident],
+    ) -> Vec<(String, String)> {
+        let cfg = &ws.config().status_page;
+        let page = match cfg.provider {
+            StatusPageProvider::Local => format!(
+                "local page ({})",
+                ws.root().join("status/index.html").display()
+            ),
+            StatusPageProvider::Statuspage => {
+                format!("Statuspage page {} at {}", cfg.page_id, cfg.api_base)
+            }
+        };
+        let mut lines = vec![("Publish to".to_owned(), page)];
+        let mut push = |k: &str, v: String| lines.push((k.to_owned(), v));
+        match self {
+            Post::Create(req) => {
+                let cs = req
+                    .component_status
+                    .unwrap_or(req.severity.component_status());
+                push("Action", "create incident".into());
+                push("Title", req.title());
+                push("Status", req.status.to_string());
+                push(
+                    "Impact",
+                    format!("{} (severity {})", req.severity.impact(), req.severity),
+                );
+                push(
+                    "Components",
+                    req.components
+                        .iter()
+                        .map(|c| format!("{c}: {cs}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                );
+                push("Message", req.message.trim().to_owned());
+                push(
+                    "Notify subscribers",
+                    if req.deliver_notifications {
+                        "yes"
+                    } else {
+                        "no"
+                    }
+                    .into(),
+                );
+                push("Escalation", req.severity.escalation().into());
+            }
+            Post::Update {
+                incident_id,
+                status,
+                message,
+                component_status,
+            } => {
+                let inc = incidents.iter().find(|i| &i.id == incident_id);
+                let cs = if *status == IncidentStatus::Resolved {
+                    ComponentStatus::Operational
+                } else {
+                    component_status
+                        .or(inc.map(|i| i.severity.component_status()))
+                        .unwrap_or(ComponentStatus::DegradedPerformance)
+                };
+                push(
+                    "Action",
+                    if *status == IncidentStatus::Resolved {
+                        "resolve incident"
+                    } else {
+                        "post update"
+                    }
+                    .into(),
+                );
+                push(
+                    "Incident",
+                    inc.map_or_else(
+                        || incident_id.clone(),
+                        |i| format!("{} {} ({})", i.id, i.name, i.page_incident_id),
+                    ),
+                );
+                push("Status", status.to_string());
+                push(
+                    "Components",
+                    inc.map(|i| {
+                        i.components
+                            .iter()
+                            .map(|c| format!("{c}: {cs}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default(),
+                );
+                push("Message", message.trim().to_owned());
+            }
+            Post::Maintenance {
+                name,
+                message,
+                from,
+                until,
+                components,
+            } => {
+                push("Action", "schedule maintenance".into());
+                push("Title", name.clone());
+                push("Window", format!("{from} to {until}"));
+                push("Components", components.join(", "));
+                push("Message", message.trim().to_owned());
+            }
+        }
+        lines
+    }
+
+    /// Severity that decides how many confirmations the panel asks for.
+    pub fn severity(&self, incidents: &[incident::Incident]) -> Option<Severity> {
+        match self {
+            Post::Create(req) => Some(req.severity),
+            Post::Update { incident_id, .. } => incidents
+                .iter()
+                .find(|i| &i.id == incident_id)
+                .map(|i| i.severity),
+            Post::Maintenance { .. } => None,
+        }
+    }
+}
+
+/// Publishes `post` as the task `ctx` belongs to; retries and pacing go to the task's log.
+pub async fn run_post(
+    ctx: crate::runner::TaskContext,
+    ws: Workspace,
+    post: Post,
+) -> crate::runner::TaskResult {
+    use crate::runner::TaskError;
+    let log = ctx.clone();
+    let notify: Notify = Arc::new(move |line: &str| log.log_line(line));
+    let fail = |e: StatusError| TaskError::Failed(e.to_string());
+    let page = Provider::from_workspace(&ws, notify).map_err(fail)?;
+    match post {
+        Post::Create(req) => {
+            ctx.log_line(&format!(
+                "creating {:?} on the {} status page",
+                req.title(),
+                page.name()
+            ));
+            let inc = incident::create(&ws, &page, page.name(), &req)
+                .await
+                .map_err(fail)?;
+            Ok(format!(
+                "{} created ({}, page id {})",
+                inc.id, inc.status, inc.page_incident_id
+            ))
+        }
+        Post::Update {
+            incident_id,
+            status,
+            message,
+            component_status,
+        } => {
+            ctx.log_line(&format!("posting {status} to {incident_id}"));
+            let inc =
+                incident::update(&ws, &page, &incident_id, status, &message, component_status)
+                    .await
+                    .map_err(fail)?;
+            Ok(format!("{} {}", inc.id, inc.status))
+        }
+        Post::Maintenance {
+            name,
+            message,
+            from,
+            until,
+            components,
+        } => {
+            let m = incident::schedule_maintenance(
+                &ws,
+                &page,
+                &name,
+                &message,
+                from,
+                until,
+                &components,
+            )
+            .await
+            .map_err(fail)?;
+            Ok(format!("maintenance {:?} scheduled ({})", m.name, m.id))
+        }
+    }
+}
+
+/// Components as the page has them now (a network call for Statuspage).
+pub async fn fetch_components(ws: &Workspace) -> Result<Vec<PageComponent>, StatusError> {
+    let page = Provider::from_workspace(ws, Arc::new(|_: &str| {}))?;
+    page.components().await
+}
+
+/// The message a status update starts from, so every post says the same things.
+pub fn message_template(status: IncidentStatus, components: &[String]) -> String {
+    let what = if components.is_empty() {
+        "some services".to_owned()
+    } else {
+        components.join(", ")
+    };
+    match status {
+        IncidentStatus::Investigating => format!(
+            "We are investigating reports of problems with {what}. Next update within 30 minutes."
+        ),
+        IncidentStatus::Identified => format!(
+            "We have identified the cause of the problems with {what} and are working on a fix."
+        ),
+        IncidentStatus::Monitoring => {
+            format!("A fix for {what} has been deployed. We are monitoring the results.")
+        }
+        IncidentStatus::Resolved => {
+            format!("This incident has been resolved: {what} are operating normally.")
+        }
+    }
+}

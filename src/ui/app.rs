@@ -12,7 +12,9 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 
 use super::widgets::toasts::{ToastKind, Toasts};
-use super::{audit, builds, checklist, overview, placeholder, settings, theme, tray, verify};
+use super::{
+    audit, builds, checklist, overview, placeholder, settings, status, theme, tray, verify,
+};
 use crate::audit::{AuditEntry, Verified};
 use crate::runbook::{Checklist, Runbook};
 use crate::runner::{Runner, TaskEvent, TaskId, TaskState};
@@ -92,6 +94,12 @@ pub enum Command {
     /// Write SHA256SUMS of the release's artifacts, then verify them.
     SumsAndVerify,
     VerifyAudit,
+    /// Fetch the status page's components.
+    StatusRefresh,
+    /// Publish to the status page (as a task).
+    StatusPost(crate::status::Post),
+    /// Write an incident's postmortem Markdown into the workspace.
+    StatusPostmortem(String),
     CancelTask(TaskId),
     ClearFinishedTasks,
     Navigate(Tab),
@@ -128,6 +136,10 @@ pub struct Loaded {
     pub pipeline_state: crate::pipeline::PipelineState,
     /// The selected release's artifacts: name, size, SHA-256 from SHA256SUMS.
     pub artifacts: Vec<(String, u64, Option<String>)>,
+    /// Incidents the console tracks, oldest first.
+    pub incidents: Vec<crate::status::incident::Incident>,
+    /// Why the incident records cannot be read, if they cannot.
+    pub incidents_error: Option<String>,
 }
 
 impl Loaded {
@@ -162,6 +174,10 @@ impl Loaded {
             ),
             None => Default::default(),
         };
+        let (incidents, incidents_error) = match crate::status::incident::load(&ws) {
+            Ok(list) => (list, None),
+            Err(e) => (Vec::new(), Some(e.to_string())),
+        };
         Ok(Self {
             ws,
             origin,
@@ -172,6 +188,8 @@ impl Loaded {
             pipeline,
             pipeline_state,
             artifacts,
+            incidents,
+            incidents_error,
         })
     }
 }
@@ -263,6 +281,7 @@ enum WorkerResult {
     Preflight(Vec<crate::pipeline::Preflight>),
     SumsWritten(PathBuf),
     Exported(PathBuf),
+    StatusComponents(Result<Vec<crate::status::PageComponent>, String>),
 }
 
 /// Everything the window shows and remembers.
@@ -277,6 +296,7 @@ pub struct ConsoleApp {
     pub overview_ui: overview::OverviewUi,
     pub verify_ui: verify::VerifyUi,
     pub builds_ui: builds::BuildsUi,
+    pub status_ui: status::StatusUi,
     pub tray: tray::TrayUi,
     runner: Runner,
     handle: tokio::runtime::Handle,
@@ -325,6 +345,7 @@ impl ConsoleApp {
             overview_ui: overview::OverviewUi::default(),
             verify_ui: verify::VerifyUi::default(),
             builds_ui: builds::BuildsUi::default(),
+            status_ui: status::StatusUi::default(),
             tray: tray::TrayUi::default(),
             events: runner.subscribe(),
             handle: runner.handle().clone(),
@@ -483,6 +504,49 @@ impl ConsoleApp {
                 });
             }
             Command::VerifyAudit => self.start_audit_verify(),
+            Command::StatusRefresh => {
+                let Some(data) = &self.data else { return };
+                let ws = data.ws.clone();
+                let handle = self.handle.clone();
+                self.status_ui.fetching = true;
+                self.submit(move || {
+                    WorkerResult::StatusComponents(
+                        handle
+                            .block_on(crate::status::fetch_components(&ws))
+                            .map_err(|e| e.to_string()),
+                    )
+                });
+            }
+            Command::StatusPost(post) => self.start_status_post(post),
+            Command::StatusPostmortem(id) => {
+                let Some(data) = &self.data else { return };
+                let ws = data.ws.clone();
+                self.submit(move || {
+                    let written = crate::status::incident::find(&ws, &id)
+                        .map_err(|e| e.to_string())
+                        .and_then(|inc| {
+                            let md = crate::status::incident::postmortem_markdown(&ws, &inc);
+                            let path = ws
+                                .root()
+                                .join("status/postmortems")
+                                .join(format!("{}.md", inc.id));
+                            crate::workspace::atomic::write_atomic(&path, md.as_bytes())
+                                .map_err(|e| e.to_string())?;
+                            ws.record(
+                                "status.postmortem.export",
+                                &inc.id,
+                                serde_json::Value::Null,
+                                serde_json::json!({"path": &path}),
+                            )
+                            .map_err(|e| e.to_string())?;
+                            Ok(path)
+                        });
+                    match written {
+                        Ok(path) => WorkerResult::Exported(path),
+                        Err(e) => WorkerResult::Failed(e),
+                    }
+                });
+            }
             Command::CancelTask(id) => self.runner.cancel(id),
             Command::ClearFinishedTasks => self.runner.clear_finished(),
         }
@@ -550,6 +614,23 @@ impl ConsoleApp {
             Ok(id) => {
                 self.verify_ui.task = Some(id);
                 self.verify_ui.report = None;
+                self.tray.selected = Some(id);
+            }
+            Err(e) => self.toasts.error(e.to_string()),
+        }
+    }
+
+    fn start_status_post(&mut self, post: crate::status::Post) {
+        let Some(data) = &self.data else { return };
+        let ws = data.ws.clone();
+        let spec = ws.task_spec("status-post", "status.post", None, Duration::from_secs(600));
+        match self
+            .runner
+            .start(spec, move |ctx| crate::status::run_post(ctx, ws, post))
+        {
+            Ok(id) => {
+                self.status_ui.task = Some(id);
+                self.status_ui.last_error = None;
                 self.tray.selected = Some(id);
             }
             Err(e) => self.toasts.error(e.to_string()),
@@ -678,6 +759,10 @@ impl ConsoleApp {
                     self.apply(Command::VerifyUseRelease);
                     self.start_verify();
                 }
+                WorkerResult::StatusComponents(result) => {
+                    self.status_ui.fetching = false;
+                    self.status_ui.components = Some(result);
+                }
                 WorkerResult::Exported(path) => {
                     self.toasts
                         .push(ToastKind::Success, format!("Wrote {}", path.display()));
@@ -707,6 +792,10 @@ impl ConsoleApp {
                     finished = true;
                     if self.verify_ui.task == Some(info.id) {
                         self.verify_ui.collect();
+                    }
+                    if self.status_ui.task == Some(info.id) {
+                        self.status_ui.finished(state, &message);
+                        self.apply(Command::StatusRefresh);
                     }
                     let kind = match state {
                         TaskState::Succeeded => ToastKind::Success,
@@ -762,6 +851,14 @@ impl ConsoleApp {
         });
         if !dropped.is_empty() {
             self.apply(Command::VerifyAdd(dropped));
+        }
+        // The Status page panel reads the page's components when first shown.
+        if self.tab == Tab::StatusPage
+            && self.status_ui.components.is_none()
+            && !self.status_ui.fetching
+            && self.data.is_some()
+        {
+            self.apply(Command::StatusRefresh);
         }
         self.update_title(&ctx);
         let mut commands = Vec::new();
@@ -854,7 +951,8 @@ impl ConsoleApp {
                     Tab::Settings => self.settings_ui.ui(ui, data, &mut commands),
                     Tab::Verify => self.verify_ui.ui(ui, data, &mut commands),
                     Tab::Builds => self.builds_ui.ui(ui, data, &self.runner, &mut commands),
-                    Tab::StatusPage | Tab::Flags => placeholder::ui(ui, self.tab),
+                    Tab::StatusPage => self.status_ui.ui(ui, data, &mut commands),
+                    Tab::Flags => placeholder::ui(ui, self.tab),
                 });
         });
 

@@ -8,6 +8,7 @@ mod checklist;
 mod overview;
 mod placeholder;
 mod settings;
+pub mod status;
 pub mod theme;
 pub mod tray;
 mod verify;
