@@ -600,3 +600,132 @@ fn builds_panel_runs_preflight_builds_an_msi_and_verifies_it() {
         release_console::verify::SignatureVerdict::Unsigned
     );
 }
+
+fn click_checkbox(h: &mut Harness<'static, ConsoleApp>, label: &str) {
+    h.get_by_role_and_label(egui::accesskit::Role::CheckBox, label)
+        .click();
+    h.step();
+    h.remove_cursor();
+    h.step();
+}
+
+#[test]
+fn status_panel_composes_previews_and_publishes_a_p1_after_two_confirmations_then_resolves() {
+    let f = fixture();
+    let mut h = harness(&f);
+    click(&mut h, "Status page");
+    step_until(
+        &mut h,
+        "the page's components",
+        |app| matches!(&app.status_ui.components, Some(Ok(c)) if c.len() == 4),
+    );
+    click(&mut h, "New incident");
+    click_checkbox(&mut h, "collaboration");
+    click(&mut h, "P1");
+    let draft = h.state().status_ui.draft.clone().expect("draft");
+    assert_eq!(
+        draft.message,
+        "We are investigating reports of problems with collaboration. Next update within 30 minutes."
+    );
+    click(&mut h, "Preview");
+    assert!(h.query_by_label("create incident").is_some());
+    assert!(h.query_by_label("collaboration: partial_outage").is_some());
+    assert!(h.query_by_label("major (severity P1)").is_some());
+    // A P1 asks twice: the first Publish only asks again.
+    click(&mut h, "Publish");
+    assert!(
+        h.state().runner().tasks().is_empty(),
+        "nothing published yet"
+    );
+    assert!(
+        h.query_by_label_contains("P1 incident: this pages")
+            .is_some()
+    );
+    click(&mut h, "Yes, publish now");
+    step_until(&mut h, "the incident to be recorded", |app| {
+        app.status_ui.draft.is_none()
+            && app.data.as_ref().is_some_and(|d| d.incidents.len() == 1)
+            && matches!(&app.status_ui.components, Some(Ok(c)) if c.iter().any(|c| c.status == "partial_outage"))
+    });
+    let inc = h.state().data.as_ref().expect("data").incidents[0].clone();
+    assert_eq!(inc.severity, release_console::status::Severity::P1);
+    assert_eq!(inc.components, ["collaboration"]);
+    let html = std::fs::read_to_string(f.root.join("status/index.html")).expect("page");
+    assert!(html.contains("Partial outage"), "{html}");
+
+    // Resolve: the template, a preview, two confirmations, then the postmortem countdown.
+    click(&mut h, &format!("Resolve {}", inc.id));
+    let draft = h.state().status_ui.draft.clone().expect("draft");
+    assert_eq!(
+        draft.status,
+        release_console::status::IncidentStatus::Resolved
+    );
+    assert!(draft.message.starts_with("This incident has been resolved"));
+    click(&mut h, "Preview");
+    assert!(h.query_by_label("resolve incident").is_some());
+    assert!(h.query_by_label("collaboration: operational").is_some());
+    click(&mut h, "Publish");
+    click(&mut h, "Yes, publish now");
+    step_until(&mut h, "the resolution", |app| {
+        app.data.as_ref().is_some_and(|d| !d.incidents[0].is_open())
+    });
+    assert!(
+        h.query_by_label_contains("postmortem due in 1 d 23 h")
+            .is_some()
+    );
+    click(&mut h, &format!("Export postmortem of {}", inc.id));
+    let md = f.root.join(format!("status/postmortems/{}.md", inc.id));
+    step_until(&mut h, "the postmortem file", |_| md.is_file());
+    let text = std::fs::read_to_string(&md).expect("postmortem");
+    assert!(text.contains("**resolved** [resolved]"), "{text}");
+    let audit = std::fs::read_to_string(f.root.join("audit.log")).expect("audit");
+    for action in [
+        "status.incident.create",
+        "status.incident.resolve",
+        "status.postmortem.export",
+    ] {
+        assert!(audit.contains(action), "{action}");
+    }
+}
+
+#[test]
+fn a_failed_post_keeps_the_draft_and_says_what_happened() {
+    let f = fixture();
+    // A Statuspage provider nothing answers for (port 1 refuses connections). The key variable
+    // only has to be set: HOME always is.
+    let cfg = f.root.join("release-console.toml");
+    let text = std::fs::read_to_string(&cfg).expect("config");
+    let text = text
+        .replace("provider = \"local\"\napi_base = \"https://api.statuspage.io/v1\"\npage_id = \"\"\napi_key_env = \"STATUSPAGE_API_KEY\"",
+                 "provider = \"statuspage\"\napi_base = \"http://127.0.0.1:1/v1\"\npage_id = \"pg1\"\napi_key_env = \"HOME\"")
+        .replace("min_request_interval_ms = 1000", "min_request_interval_ms = 10");
+    assert!(text.contains("127.0.0.1:1"), "{text}");
+    std::fs::write(&cfg, text).expect("config");
+    let mut h = harness(&f);
+    click(&mut h, "Status page");
+    step_until(&mut h, "the components fetch to fail", |app| {
+        matches!(&app.status_ui.components, Some(Err(_)))
+    });
+    assert!(
+        h.query_by_label_contains("Cannot read components: cannot reach the status page")
+            .is_some()
+    );
+    click(&mut h, "New incident");
+    // Components come from the config when the page cannot be read.
+    click_checkbox(&mut h, "api");
+    click(&mut h, "Preview");
+    click(&mut h, "Publish");
+    step_until(&mut h, "the post to fail", |app| {
+        app.status_ui.last_error.is_some()
+    });
+    let ui = &h.state().status_ui;
+    let err = ui.last_error.clone().expect("error");
+    assert!(
+        err.contains("cannot reach the status page at http://127.0.0.1:1/v1"),
+        "{err}"
+    );
+    let draft = ui.draft.clone().expect("the draft is kept");
+    assert!(draft.components.contains("api"));
+    assert_eq!(draft.confirmations, 0, "back to editing");
+    assert!(h.state().data.as_ref().expect("data").incidents.is_empty());
+}

@@ -16,7 +16,7 @@ use super::{
 };
 
 /// How many times one request is tried.
-const MAX_ATTEMPTS: u32 = 5;
+const MAX_ATTEMPTS: u32 = 4;
 /// Longest wait honoured from a `Retry-After` header.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
 /// Per-request timeout.
