@@ -638,7 +638,7 @@ fn status_panel_composes_previews_and_publishes_a_p1_after_two_confirmations_the
         "nothing published yet"
     );
     assert!(
-        h.query_by_label_contains("P1 incident: this pages")
+        h.query_by_label_contains("P1 incident: escalates to the DevOps lead")
             .is_some()
     );
     click(&mut h, "Yes, publish now");

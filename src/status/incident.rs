@@ -330,7 +330,7 @@ pub async fn update<P: StatusPage>(
     let to = if status == IncidentStatus::Resolved {
         ComponentStatus::Operational
     } else {
-        component_status.unwrap_or(before.severity.component_status())
+        component_status.unwrap_or(before.severity.component_status_for(status))
     };
     let change = IncidentChange {
         status,

@@ -128,10 +128,10 @@ impl Severity {
     /// Who is told, from the incident runbook.
     pub fn escalation(self) -> &'static str {
         match self {
-            Severity::P0 => "exec notification, DevOps lead and on-call",
-            Severity::P1 => "DevOps lead and on-call",
+            Severity::P0 => "execs, the DevOps lead and on-call",
+            Severity::P1 => "the DevOps lead and on-call",
             Severity::P2 => "on-call",
-            Severity::P3 => "ticket queue",
+            Severity::P3 => "the ticket queue",
         }
     }
 
@@ -151,6 +151,16 @@ impl Severity {
             Severity::P0 => ComponentStatus::MajorOutage,
             Severity::P1 => ComponentStatus::PartialOutage,
             Severity::P2 | Severity::P3 => ComponentStatus::DegradedPerformance,
+        }
+    }
+
+    /// The status affected components get with an incident in `status`: the severity's while
+    /// investigating or identified, degraded while monitoring a fix, operational when resolved.
+    pub fn component_status_for(self, status: IncidentStatus) -> ComponentStatus {
+        match status {
+            IncidentStatus::Investigating | IncidentStatus::Identified => self.component_status(),
+            IncidentStatus::Monitoring => ComponentStatus::DegradedPerformance,
+            IncidentStatus::Resolved => ComponentStatus::Operational,
         }
     }
 
@@ -541,7 +551,7 @@ impl Post {
                     ComponentStatus::Operational
                 } else {
                     component_status
-                        .or(inc.map(|i| i.severity.component_status()))
+                        .or(inc.map(|i| i.severity.component_status_for(*status)))
                         .unwrap_or(ComponentStatus::DegradedPerformance)
                 };
                 push(

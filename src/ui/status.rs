@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 
 use crate::runner::{TaskId, TaskState};
 use crate::status::incident::{CreateRequest, Incident, human_duration};
-use crate::status::{IncidentStatus, PageComponent, Post, Severity, message_template};
+use crate::status::{
+    ComponentStatus, IncidentStatus, PageComponent, Post, Severity, message_template,
+};
 
 use super::app::{Command, Loaded};
 use super::theme;
@@ -30,6 +32,8 @@ pub struct Draft {
     pub name: String,
     pub message: String,
     pub notify: bool,
+    /// For updates: what the components become (default from severity and status).
+    pub component_status: Option<ComponentStatus>,
     /// 0: editing; 1: preview shown, asked once; 2: asked the second time (P0/P1).
     pub confirmations: u8,
 }
@@ -44,6 +48,7 @@ impl Default for Draft {
             name: String::new(),
             message: String::new(),
             notify: true,
+            component_status: None,
             confirmations: 0,
         }
     }
@@ -139,7 +144,7 @@ impl StatusUi {
                 incident_id: id.clone(),
                 status: d.status,
                 message: d.message.clone(),
-                component_status: None,
+                component_status: d.component_status,
             },
         })
     }
@@ -273,6 +278,15 @@ impl StatusUi {
                         }
                     }
                 });
+                if d.kind != DraftKind::New && d.status != IncidentStatus::Resolved {
+                    ui.horizontal_wrapped(|ui| {
+                        ui.label("Components become");
+                        ui.radio_value(&mut d.component_status, None, "default");
+                        for s in ComponentStatus::ALL {
+                            ui.radio_value(&mut d.component_status, Some(*s), s.as_str());
+                        }
+                    });
+                }
                 if d.kind == DraftKind::New {
                     ui.horizontal(|ui| {
                         ui.label("Severity");
@@ -366,7 +380,7 @@ impl StatusUi {
                                 if double {
                                     ui.label(
                                         egui::RichText::new(format!(
-                                            "{} incident: this pages {}. Publish it?",
+                                            "{} incident: escalates to {}. Publish it?",
                                             p.severity(incidents).map(|s| s.as_str()).unwrap_or(""),
                                             p.severity(incidents)
                                                 .map(|s| s.escalation())
