@@ -6,13 +6,6 @@ use super::theme;
 
 fn description(tab: Tab) -> (&'static str, &'static [&'static str]) {
     match tab {
-        Tab::StatusPage => (
-            "Status page and incidents",
-            &[
-                "Create, update and resolve incidents and component status (local page, or Atlassian Statuspage API v1), severities P0-P3 with response-time timers, postmortem export.",
-                "CLI: release-console status --action create|update|resolve ...",
-            ],
-        ),
         Tab::Flags => (
             "Feature flags and KPIs",
             &[
