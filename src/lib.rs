@@ -5,6 +5,9 @@
 
 pub mod audit;
 pub mod cli;
+pub mod flags;
+pub mod kpi;
+pub mod net;
 pub mod pipeline;
 pub mod runbook;
 pub mod runner;

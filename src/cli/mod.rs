@@ -4,6 +4,7 @@
 mod audit;
 mod bench;
 mod checklist;
+mod flags;
 mod pipeline;
 mod release;
 mod status;
@@ -63,6 +64,11 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// Post incidents and maintenance to the status page; list incidents; export postmortems.
     Status(status::StatusArgs),
+    /// Feature flags: create, staged rollout gated by KPIs, rollback, archive.
+    #[command(subcommand)]
+    Flags(flags::FlagsCmd),
+    /// KPIs and the rollout gate they make; `kpi record` adds a local sample.
+    Kpi(flags::KpiArgs),
     /// Measure the hot paths: log ingest, task-tray frame time, hashing.
     Bench(bench::BenchArgs),
 }
@@ -120,6 +126,8 @@ pub fn run(args: Args, handle: tokio::runtime::Handle) -> anyhow::Result<ExitCod
         Command::Verify(verify_args) => verify::run(&cli, verify_args),
         Command::Pipeline(cmd) => pipeline::run(&cli, cmd),
         Command::Status(status_args) => status::run(&cli, status_args),
+        Command::Flags(cmd) => flags::run(&cli, cmd),
+        Command::Kpi(kpi_args) => flags::run_kpi(&cli, kpi_args),
         Command::Bench(bench_args) => bench::run(&cli, &bench_args),
     }
 }

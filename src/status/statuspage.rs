@@ -10,6 +10,8 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use crate::net::{MAX_RETRY_AFTER, backoff, error_message, parse_retry_after};
+
 use super::{
     IncidentChange, NewIncident, NewMaintenance, Notify, PageComponent, PageIncident, Secret,
     StatusError, StatusPage,
@@ -17,10 +19,6 @@ use super::{
 
 /// How many times one request is tried.
 const MAX_ATTEMPTS: u32 = 4;
-/// Longest wait honoured from a `Retry-After` header.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
-/// Per-request timeout.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Where and how to reach the page.
 #[derive(Debug, Clone)]
@@ -67,11 +65,7 @@ impl StatuspageClient {
                 "[status_page] page_id is empty: set it to the Statuspage page id".into(),
             ));
         }
-        let http = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .user_agent(concat!("release-console/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| StatusError::Config(format!("cannot build the HTTP client: {e}")))?;
+        let http = crate::net::client().map_err(StatusError::Config)?;
         Ok(Self {
             settings,
             http,
@@ -125,7 +119,7 @@ impl StatuspageClient {
             Err(e) => {
                 return Err(Attempt::Transient(StatusError::Network {
                     url,
-                    message: without_url(&e),
+                    message: crate::net::describe(&e),
                 }));
             }
         };
@@ -237,66 +231,6 @@ fn decode<T: DeserializeOwned>(v: Value, path: &str) -> Result<T, StatusError> {
     })
 }
 
-/// reqwest's message without the URL it sometimes repeats.
-fn without_url(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "connection failed"
-    } else {
-        "request failed"
-    };
-    let mut source = std::error::Error::source(e);
-    let mut detail = String::new();
-    while let Some(s) = source {
-        detail = s.to_string();
-        source = s.source();
-    }
-    if detail.is_empty() {
-        kind.to_owned()
-    } else {
-        format!("{kind}: {detail}")
-    }
-}
-
-/// Exponential backoff from 0.5 s with up to 50% jitter.
-fn backoff(attempt: u32) -> Duration {
-    let base = Duration::from_millis(500) * 2u32.saturating_pow(attempt.saturating_sub(1));
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let jitter = base.mul_f64(f64::from(nanos % 500) / 1000.0);
-    base + jitter
-}
-
-/// `Retry-After` in seconds or as an HTTP date.
-fn parse_retry_after(v: &str) -> Option<Duration> {
-    let v = v.trim();
-    if let Ok(secs) = v.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
-    }
-    let at = jiff::fmt::rfc2822::parse(v).ok()?.timestamp();
-    let now = jiff::Timestamp::now();
-    Some(at.duration_since(now).try_into().unwrap_or(Duration::ZERO))
-}
-
-/// The `error` (string or list) or `message` of an error body, else the body itself.
-fn error_message(text: &str) -> String {
-    let from_json = serde_json::from_str::<Value>(text).ok().and_then(|v| {
-        let e = v.get("error").or_else(|| v.get("message"))?;
-        Some(match e {
-            Value::String(s) => s.clone(),
-            Value::Array(items) => items
-                .iter()
-                .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
-                .collect::<Vec<_>>()
-                .join("; "),
-            other => other.to_string(),
-        })
-    });
-    from_json.unwrap_or_else(|| text.chars().take(200).collect())
-}
-
 fn incident_body(i: &NewIncident) -> Value {
     json!({"incident": {
         "name": i.name,
@@ -390,45 +324,5 @@ impl StatusPage for StatuspageClient {
             .request(Method::POST, "/incidents", Some(body), false)
             .await?;
         decode(v, "/incidents")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retry_after_in_seconds_or_as_a_date() {
-        assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
-        assert_eq!(parse_retry_after("0.5"), Some(Duration::from_millis(500)));
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after("soon"), None);
-    }
-
-    #[test]
-    fn error_bodies_in_every_shape() {
-        assert_eq!(
-            error_message(r#"{"error":"Could not authenticate"}"#),
-            "Could not authenticate"
-        );
-        assert_eq!(
-            error_message(
-                r#"{"error":["Status is not included in the list","Name can't be blank"]}"#
-            ),
-            "Status is not included in the list; Name can't be blank"
-        );
-        assert_eq!(error_message("Bad Gateway"), "Bad Gateway");
-    }
-
-    #[test]
-    fn backoff_grows_with_bounded_jitter() {
-        for attempt in 1..5 {
-            let base = Duration::from_millis(500) * 2u32.pow(attempt - 1);
-            let b = backoff(attempt);
-            assert!(b >= base && b < base.mul_f64(1.5), "{b:?}");
-        }
     }
 }

@@ -190,6 +190,14 @@ pub struct FlagsConfig {
     pub token_env: String,
     /// Allowed `{prefix}` values in `{prefix}_{feature_name}`.
     pub prefixes: Vec<String>,
+    /// Rollout stages in percent, ending at 100.
+    pub stages: Vec<u32>,
+    /// Minimum hold of each stage before the next, in hours (10%: 2 h, 50%: 24 h).
+    pub min_hold_hours: Vec<u64>,
+    /// A flag at 100% this long is listed for retirement.
+    pub retire_after_days: u64,
+    /// Target lifespan of a flag, creation to retirement.
+    pub lifespan_target_days: u64,
 }
 
 impl Default for FlagsConfig {
@@ -200,7 +208,13 @@ impl Default for FlagsConfig {
             project_key: String::new(),
             environment: "production".to_owned(),
             token_env: "LAUNCHDARKLY_ACCESS_TOKEN".to_owned(),
-            prefixes: Vec::new(),
+            prefixes: ["ui", "api", "collab", "export"]
+                .map(str::to_owned)
+                .to_vec(),
+            stages: vec![10, 50, 100],
+            min_hold_hours: vec![2, 24],
+            retire_after_days: 14,
+            lifespan_target_days: 60,
         }
     }
 }
@@ -220,6 +234,8 @@ pub enum KpiProvider {
 pub struct KpiConfig {
     pub provider: KpiProvider,
     pub api_base: String,
+    /// The KPIs, with PromQL and thresholds; a rollout waits for the `gating` ones.
+    pub metrics: Vec<crate::kpi::KpiDef>,
 }
 
 impl Default for KpiConfig {
@@ -227,6 +243,7 @@ impl Default for KpiConfig {
         Self {
             provider: KpiProvider::Local,
             api_base: "http://127.0.0.1:9090".to_owned(),
+            metrics: crate::kpi::default_kpis(),
         }
     }
 }
@@ -346,6 +363,16 @@ impl Config {
                      variable that holds the secret, never the secret itself)"
                 ));
             }
+        }
+        let stages = &self.flags.stages;
+        if stages.is_empty()
+            || stages.last() != Some(&100)
+            || stages.windows(2).any(|w| w[0] >= w[1])
+            || stages[0] == 0
+        {
+            return fail(format!(
+                "key `flags.stages`: {stages:?} must rise from above 0 to 100, e.g. [10, 50, 100]"
+            ));
         }
         if self.status_page.provider == StatusPageProvider::Statuspage
             && self.status_page.page_id.is_empty()

@@ -1,0 +1,366 @@
+//! `flags` (create, list, staged rollout, rollback, archive, retirement report) and `kpi`.
+
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use jiff::Timestamp;
+
+use super::{Cli, EXIT_CHECK_FAILED};
+use crate::flags::plan::{self, Gate};
+use crate::flags::{FlagProvider, FlagsError, NewFlag, Provider};
+use crate::kpi;
+use crate::status::incident::human_duration;
+
+#[derive(Debug, Subcommand)]
+pub enum FlagsCmd {
+    /// Flags with their rollout, stage, hold and KPI gate.
+    List,
+    /// Create a flag, OFF in every environment.
+    Create {
+        /// `{prefix}_{feature_name}`, e.g. ui_new_exporter.
+        key: String,
+        #[arg(long)]
+        name: String,
+        /// e.g. iteration:I5, team:frontend, type:release; repeat for several.
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// Set the rollout percentage (going up needs the hold and a green gate, or --override).
+    Rollout {
+        key: String,
+        #[arg(long)]
+        percent: u32,
+        /// Why the hold or the gate is overridden (audited).
+        #[arg(long = "override", value_name = "REASON")]
+        override_reason: Option<String>,
+    },
+    /// Go to the next stage (10% -> 50% -> 100%).
+    Advance {
+        key: String,
+        #[arg(long = "override", value_name = "REASON")]
+        override_reason: Option<String>,
+    },
+    /// Turn the flag off (0%) at once.
+    Rollback { key: String },
+    /// Archive a retired flag.
+    Archive { key: String },
+    /// Flags at 100% for 14+ days, and every flag's lifespan.
+    RetireReport,
+}
+
+#[derive(Debug, Args)]
+pub struct KpiArgs {
+    #[command(subcommand)]
+    pub sub: Option<KpiSub>,
+    /// The window to judge: an age like 2h or 30m (default 1h).
+    #[arg(long, default_value = "1h")]
+    pub since: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KpiSub {
+    /// Record a sample for the local KPI source.
+    Record {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        value: f64,
+    },
+}
+
+fn outcome(result: Result<ExitCode, FlagsError>) -> anyhow::Result<ExitCode> {
+    match result {
+        Ok(c) => Ok(c),
+        Err(e @ (FlagsError::Invalid(_) | FlagsError::Config(_))) => Err(e.into()),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(EXIT_CHECK_FAILED))
+        }
+    }
+}
+
+pub fn run(cli: &Cli, cmd: FlagsCmd) -> anyhow::Result<ExitCode> {
+    let ws = cli.open_workspace()?;
+    let provider = Provider::from_workspace(&ws)?;
+    outcome(cli.handle.block_on(run_async(cli, &ws, &provider, cmd)))
+}
+
+async fn gate_for(ws: &crate::workspace::Workspace, key: &str) -> Result<Gate, FlagsError> {
+    let since = plan::load(ws)?
+        .get(key)
+        .map_or_else(Timestamp::now, plan::Plan::since);
+    Ok(kpi::evaluate(ws, since).await.1)
+}
+
+async fn run_async(
+    cli: &Cli,
+    ws: &crate::workspace::Workspace,
+    provider: &Provider,
+    cmd: FlagsCmd,
+) -> Result<ExitCode, FlagsError> {
+    let cfg = &ws.config().flags;
+    let print = |state: &crate::flags::FlagState| -> Result<(), FlagsError> {
+        if cli.json {
+            cli.print_json(state)
+                .map_err(|e| FlagsError::State(e.to_string()))?;
+        } else {
+            println!(
+                "{}: {} in {} at {}%{}",
+                state.key,
+                if state.on { "on" } else { "off" },
+                state.environment,
+                state.rollout_percent,
+                state
+                    .version
+                    .as_deref()
+                    .map(|v| format!(" (version {v})"))
+                    .unwrap_or_default()
+            );
+        }
+        Ok(())
+    };
+    match cmd {
+        FlagsCmd::List => {
+            let flags = provider.list().await?;
+            let plans = plan::load(ws)?;
+            let now = Timestamp::now();
+            let mut rows = Vec::new();
+            for f in flags {
+                let p = plans.get(&f.key);
+                let gate = match p {
+                    Some(p) if !f.archived && p.next_stage(cfg).is_some() => {
+                        Some(kpi::evaluate(ws, p.since()).await.1)
+                    }
+                    _ => None,
+                };
+                rows.push(serde_json::json!({
+                    "flag": f,
+                    "stage_since": p.map(plan::Plan::since),
+                    "next_stage": p.and_then(|p| p.next_stage(cfg)),
+                    "next_allowed_at": p.map(|p| p.next_allowed_at(cfg)),
+                    "due_for_retirement": p.is_some_and(|p| p.due_for_retirement(cfg, now)),
+                    "gate": gate,
+                }));
+                if !cli.json {
+                    let stage = match p {
+                        _ if f.archived => "archived".to_owned(),
+                        Some(p) => match p.next_stage(cfg) {
+                            Some(next) => format!(
+                                "held {} at {}%, {}% allowed {}",
+                                human_duration(p.held_for(now)),
+                                p.percent(),
+                                next,
+                                if now >= p.next_allowed_at(cfg) {
+                                    "now".to_owned()
+                                } else {
+                                    format!(
+                                        "after {}",
+                                        crate::local_time(p.next_allowed_at(cfg), false)
+                                    )
+                                }
+                            ),
+                            None if p.due_for_retirement(cfg, now) => {
+                                "at 100%: due for retirement".into()
+                            }
+                            None => format!("at 100% for {}", human_duration(p.held_for(now))),
+                        },
+                        None => "no rollout plan (created outside the console)".into(),
+                    };
+                    let gate_text = match &gate {
+                        Some(Gate::Green(_)) => " gate GREEN".to_owned(),
+                        Some(Gate::Red(d)) => format!(" gate RED ({d})"),
+                        Some(Gate::Unknown(d)) => format!(" gate UNKNOWN ({d})"),
+                        None => String::new(),
+                    };
+                    println!(
+                        "{:<32} {:<4} {:>3}%  {}  [{}]{}",
+                        f.key,
+                        if f.on { "on" } else { "off" },
+                        f.rollout_percent,
+                        stage,
+                        f.tags.join(", "),
+                        gate_text
+                    );
+                }
+            }
+            if cli.json {
+                cli.print_json(&rows)
+                    .map_err(|e| FlagsError::State(e.to_string()))?;
+            } else if rows.is_empty() {
+                println!(
+                    "no flags yet: release-console flags create ui_new_exporter --name \"New exporter\""
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        FlagsCmd::Create {
+            key,
+            name,
+            tags,
+            description,
+        } => {
+            let state = plan::create(
+                ws,
+                provider,
+                &NewFlag {
+                    key,
+                    name,
+                    description,
+                    tags,
+                },
+            )
+            .await?;
+            print(&state)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        FlagsCmd::Rollout {
+            key,
+            percent,
+            override_reason,
+        } => {
+            let gate = gate_for(ws, &key).await?;
+            let state = plan::rollout(
+                ws,
+                provider,
+                &key,
+                Some(percent),
+                &gate,
+                override_reason.as_deref(),
+            )
+            .await?;
+            print(&state)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        FlagsCmd::Advance {
+            key,
+            override_reason,
+        } => {
+            let gate = gate_for(ws, &key).await?;
+            let state =
+                plan::rollout(ws, provider, &key, None, &gate, override_reason.as_deref()).await?;
+            print(&state)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        FlagsCmd::Rollback { key } => {
+            let state = plan::rollout(
+                ws,
+                provider,
+                &key,
+                Some(0),
+                &Gate::Unknown(String::new()),
+                None,
+            )
+            .await?;
+            print(&state)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        FlagsCmd::Archive { key } => {
+            let p = plan::archive(ws, provider, &key).await?;
+            if cli.json {
+                cli.print_json(&p)
+                    .map_err(|e| FlagsError::State(e.to_string()))?;
+            } else {
+                println!(
+                    "{key}: archived after {:.1} days",
+                    p.lifespan_days(Timestamp::now())
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        FlagsCmd::RetireReport => {
+            let lines = plan::retire_report(ws, Timestamp::now())?;
+            if cli.json {
+                cli.print_json(&lines)
+                    .map_err(|e| FlagsError::State(e.to_string()))?;
+            } else {
+                for l in &lines {
+                    println!(
+                        "{:<32} {:>3}%  lifespan {:>5.1} d{}{}{}",
+                        l.key,
+                        l.percent,
+                        l.lifespan_days,
+                        if l.within_target {
+                            ""
+                        } else {
+                            " (over target)"
+                        },
+                        if l.due_for_retirement {
+                            "  RETIRE: at 100% for 14+ days"
+                        } else {
+                            ""
+                        },
+                        if l.archived_at.is_some() {
+                            "  archived"
+                        } else {
+                            ""
+                        },
+                    );
+                }
+                if lines.is_empty() {
+                    println!("no flags have a rollout plan yet");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+pub fn run_kpi(cli: &Cli, args: KpiArgs) -> anyhow::Result<ExitCode> {
+    let ws = cli.open_workspace()?;
+    if let Some(KpiSub::Record { name, value }) = args.sub {
+        if !ws.config().kpi.metrics.iter().any(|m| m.name == name) {
+            anyhow::bail!(
+                "KPI {name:?} is not configured; known: {}",
+                ws.config()
+                    .kpi
+                    .metrics
+                    .iter()
+                    .map(|m| m.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        kpi::local::LocalKpis::new(&ws).record(&name, value, Timestamp::now())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let since = super::status::parse_detected_at(&args.since, Timestamp::now())?;
+    let (readings, gate) = cli.handle.block_on(kpi::evaluate(&ws, since));
+    if cli.json {
+        cli.print_json(&serde_json::json!({"gate": gate, "kpis": readings}))?;
+    } else {
+        for r in &readings {
+            let verdict = match (r.ok, &r.error) {
+                (_, Some(e)) => format!("ERROR {e}"),
+                (Some(true), _) => "ok".into(),
+                (Some(false), _) => "BREACHED".into(),
+                (None, _) if r.def.threshold.is_none() => "info".into(),
+                (None, _) => "no data".into(),
+            };
+            println!(
+                "{:<24} now {:>10}  worst {:>10}  threshold {:>8} {}  {}{}",
+                r.def.name,
+                r.current.map_or("-".into(), |v| format!("{v:.3}")),
+                r.worst.map_or("-".into(), |v| format!("{v:.3}")),
+                r.def.threshold.map_or("-".into(), |v| format!("{v}")),
+                r.def.unit,
+                verdict,
+                if r.def.gating { "  (gating)" } else { "" }
+            );
+        }
+        println!(
+            "gate: {}",
+            match &gate {
+                Gate::Green(d) => format!("GREEN ({d})"),
+                Gate::Red(d) => format!("RED ({d})"),
+                Gate::Unknown(d) => format!("UNKNOWN ({d})"),
+            }
+        );
+    }
+    Ok(if gate.is_green() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_CHECK_FAILED)
+    })
+}

@@ -1,0 +1,126 @@
+//! The local flag provider (the default, and the demo's): flags in `flags/local.json` in the
+//! workspace, written atomically under a lock. Archived flags stay listed as archived.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::{FlagProvider, FlagState, FlagsError, NewFlag};
+use crate::workspace::{Workspace, atomic};
+
+#[derive(Debug, Clone)]
+pub struct LocalFlags {
+    dir: PathBuf,
+    environment: String,
+}
+
+impl LocalFlags {
+    pub fn new(ws: &Workspace) -> Self {
+        Self {
+            dir: ws.root().join("flags"),
+            environment: ws.config().flags.environment.clone(),
+        }
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.join("local.json")
+    }
+
+    fn load(&self) -> Result<BTreeMap<String, FlagState>, FlagsError> {
+        Ok(atomic::read_json(&self.path())?.unwrap_or_default())
+    }
+
+    fn modify<T>(
+        &self,
+        change: impl FnOnce(&mut BTreeMap<String, FlagState>) -> Result<T, FlagsError>,
+    ) -> Result<T, FlagsError> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| {
+            FlagsError::State(format!("{}: cannot create folder: {e}", self.dir.display()))
+        })?;
+        let lock_path = self.dir.join(".local.lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| FlagsError::State(format!("{}: {e}", lock_path.display())))?;
+        lock.lock()
+            .map_err(|e| FlagsError::State(format!("{}: lock: {e}", lock_path.display())))?;
+        let mut flags = self.load()?;
+        let out = change(&mut flags)?;
+        atomic::write_json(&self.path(), &flags)?;
+        Ok(out)
+    }
+}
+
+fn not_found(key: &str) -> FlagsError {
+    FlagsError::NotFound {
+        what: format!("flag {key} in the local provider"),
+    }
+}
+
+impl FlagProvider for LocalFlags {
+    async fn list(&self) -> Result<Vec<FlagState>, FlagsError> {
+        Ok(self.load()?.into_values().collect())
+    }
+
+    async fn get(&self, key: &str) -> Result<FlagState, FlagsError> {
+        self.load()?.remove(key).ok_or_else(|| not_found(key))
+    }
+
+    async fn create(&self, flag: &NewFlag) -> Result<FlagState, FlagsError> {
+        let env = self.environment.clone();
+        self.modify(|flags| {
+            if flags.contains_key(&flag.key) {
+                return Err(FlagsError::Conflict {
+                    message: format!(
+                        "flag {} already exists (archived names cannot be reused)",
+                        flag.key
+                    ),
+                });
+            }
+            let state = FlagState {
+                key: flag.key.clone(),
+                name: flag.name.clone(),
+                tags: flag.tags.clone(),
+                environment: env,
+                on: false,
+                rollout_percent: 0,
+                archived: false,
+                version: Some("1".into()),
+            };
+            flags.insert(flag.key.clone(), state.clone());
+            Ok(state)
+        })
+    }
+
+    async fn set_rollout(
+        &self,
+        key: &str,
+        percent: u32,
+        _comment: &str,
+    ) -> Result<FlagState, FlagsError> {
+        self.modify(|flags| {
+            let f = flags.get_mut(key).ok_or_else(|| not_found(key))?;
+            if f.archived {
+                return Err(FlagsError::Invalid(format!("{key} is archived")));
+            }
+            f.on = percent > 0;
+            f.rollout_percent = percent;
+            let v = f
+                .version
+                .as_deref()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+            f.version = Some((v + 1).to_string());
+            Ok(f.clone())
+        })
+    }
+
+    async fn archive(&self, key: &str, _comment: &str) -> Result<(), FlagsError> {
+        self.modify(|flags| {
+            let f = flags.get_mut(key).ok_or_else(|| not_found(key))?;
+            f.archived = true;
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,292 @@
+//! Feature flags: the naming convention (`{prefix}_{feature_name}`), providers behind one small
+//! trait (local in the workspace, LaunchDarkly REST v2, Unleash Admin API), and the staged
+//! rollout plan (10% -> 50% -> 100%, each stage held and gated by KPIs) kept in the workspace.
+
+mod http;
+pub mod launchdarkly;
+pub mod local;
+pub mod plan;
+pub mod unleash;
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+use crate::workspace::Workspace;
+use crate::workspace::config::FlagsProvider;
+
+/// What went wrong with a flag, in words a release manager can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum FlagsError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Config(String),
+    #[error("the flag provider refused the token (401/403): check ${env_var}")]
+    Unauthorized { env_var: String },
+    #[error("not found on the flag provider (404): {what}")]
+    NotFound { what: String },
+    #[error("approval required (405): {message}")]
+    ApprovalRequired { message: String },
+    #[error("conflict (409): {message}")]
+    Conflict { message: String },
+    #[error("the flag provider rejected the change (400): {message}")]
+    Rejected { message: String },
+    #[error("still rate limited after {attempts} attempts; try again in a minute")]
+    RateLimited { attempts: u32 },
+    #[error("the flag provider answered {status}: {message}")]
+    Http { status: u16, message: String },
+    #[error("cannot reach the flag provider at {url}: {message}")]
+    Network { url: String, message: String },
+    #[error("{0}")]
+    State(String),
+    /// Advancing is not allowed yet (hold or gate); an override with a reason is.
+    #[error("{0}")]
+    Blocked(String),
+}
+
+impl From<crate::workspace::atomic::StateError> for FlagsError {
+    fn from(e: crate::workspace::atomic::StateError) -> Self {
+        FlagsError::State(e.to_string())
+    }
+}
+
+impl From<crate::workspace::WorkspaceError> for FlagsError {
+    fn from(e: crate::workspace::WorkspaceError) -> Self {
+        FlagsError::State(e.to_string())
+    }
+}
+
+/// Checks `{prefix}_{feature_name}`: a configured prefix, then lower snake case.
+pub fn check_key(key: &str, prefixes: &[String]) -> Result<(), FlagsError> {
+    let allowed = if prefixes.is_empty() {
+        "any lower-case word".to_owned()
+    } else {
+        prefixes.join(", ")
+    };
+    let bad = |why: &str| {
+        FlagsError::Invalid(format!(
+            "flag key {key:?} {why}: use {{prefix}}_{{feature_name}} in lower snake case, e.g. ui_new_exporter (prefix: {allowed})"
+        ))
+    };
+    let Some((prefix, feature)) = key.split_once('_') else {
+        return Err(bad("has no prefix"));
+    };
+    if !prefixes.is_empty() && !prefixes.iter().any(|p| p == prefix) {
+        return Err(bad(&format!(
+            "has the prefix {prefix:?}, which is not configured"
+        )));
+    }
+    let snake = |s: &str| {
+        s.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            && !s.ends_with('_')
+            && !s.contains("__")
+    };
+    if !snake(prefix) || !snake(feature) {
+        return Err(bad("is not lower snake case"));
+    }
+    if key.len() > 64 {
+        return Err(bad("is longer than 64 characters"));
+    }
+    Ok(())
+}
+
+/// Checks tags like `iteration:I5`, `team:frontend`, `type:release`.
+pub fn check_tags(tags: &[String]) -> Result<(), FlagsError> {
+    for t in tags {
+        let ok = (2..=50).contains(&t.len())
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '-' | '_' | '.'));
+        if !ok {
+            return Err(FlagsError::Invalid(format!(
+                "tag {t:?}: 2 to 50 letters, digits or `:-_.`, e.g. team:frontend"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A flag to create: OFF everywhere until a rollout turns it on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewFlag {
+    pub key: String,
+    pub name: String,
+    pub description: String,
+    pub tags: Vec<String>,
+}
+
+/// A flag as the provider has it, in the configured environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlagState {
+    pub key: String,
+    pub name: String,
+    pub tags: Vec<String>,
+    pub environment: String,
+    pub on: bool,
+    /// Share of users served the flag, 0-100 (0 when off).
+    pub rollout_percent: u32,
+    pub archived: bool,
+    /// The provider's version of the flag, where it has one (LaunchDarkly `_version`).
+    pub version: Option<String>,
+}
+
+/// A flag provider: list, get, create (OFF), set the rollout percentage (0 turns it off),
+/// archive. Implementations: [`local::LocalFlags`], [`unleash::UnleashClient`],
+/// [`launchdarkly::LaunchDarklyClient`].
+pub trait FlagProvider: Send + Sync {
+    fn list(&self) -> impl Future<Output = Result<Vec<FlagState>, FlagsError>> + Send;
+    fn get(&self, key: &str) -> impl Future<Output = Result<FlagState, FlagsError>> + Send;
+    fn create(&self, flag: &NewFlag) -> impl Future<Output = Result<FlagState, FlagsError>> + Send;
+    fn set_rollout(
+        &self,
+        key: &str,
+        percent: u32,
+        comment: &str,
+    ) -> impl Future<Output = Result<FlagState, FlagsError>> + Send;
+    fn archive(
+        &self,
+        key: &str,
+        comment: &str,
+    ) -> impl Future<Output = Result<(), FlagsError>> + Send;
+}
+
+/// The provider the workspace config selects.
+#[derive(Debug)]
+pub enum Provider {
+    Local(local::LocalFlags),
+    Unleash(unleash::UnleashClient),
+    LaunchDarkly(launchdarkly::LaunchDarklyClient),
+}
+
+impl Provider {
+    /// Builds the configured provider; the token comes from the variable the config names.
+    pub fn from_workspace(ws: &Workspace) -> Result<Self, FlagsError> {
+        let cfg = &ws.config().flags;
+        let token = || {
+            std::env::var(&cfg.token_env)
+                .ok()
+                .filter(|t| !t.trim().is_empty())
+                .map(crate::status::Secret::new)
+                .ok_or_else(|| {
+                    FlagsError::Config(format!(
+                        "${} is not set: it must hold the {} token ([flags] token_env)",
+                        cfg.token_env,
+                        match cfg.provider {
+                            FlagsProvider::Unleash => "Unleash admin API",
+                            _ => "LaunchDarkly access",
+                        }
+                    ))
+                })
+        };
+        Ok(match cfg.provider {
+            FlagsProvider::Local => Provider::Local(local::LocalFlags::new(ws)),
+            FlagsProvider::Unleash => Provider::Unleash(unleash::UnleashClient::new(
+                &cfg.api_base,
+                &cfg.project_key,
+                &cfg.environment,
+                token()?,
+                &cfg.token_env,
+            )?),
+            FlagsProvider::Launchdarkly => {
+                Provider::LaunchDarkly(launchdarkly::LaunchDarklyClient::new(
+                    &cfg.api_base,
+                    &cfg.project_key,
+                    &cfg.environment,
+                    token()?,
+                    &cfg.token_env,
+                )?)
+            }
+        })
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Provider::Local(_) => "local",
+            Provider::Unleash(_) => "unleash",
+            Provider::LaunchDarkly(_) => "launchdarkly",
+        }
+    }
+}
+
+impl FlagProvider for Provider {
+    async fn list(&self) -> Result<Vec<FlagState>, FlagsError> {
+        match self {
+            Provider::Local(p) => p.list().await,
+            Provider::Unleash(p) => p.list().await,
+            Provider::LaunchDarkly(p) => p.list().await,
+        }
+    }
+
+    async fn get(&self, key: &str) -> Result<FlagState, FlagsError> {
+        match self {
+            Provider::Local(p) => p.get(key).await,
+            Provider::Unleash(p) => p.get(key).await,
+            Provider::LaunchDarkly(p) => p.get(key).await,
+        }
+    }
+
+    async fn create(&self, flag: &NewFlag) -> Result<FlagState, FlagsError> {
+        match self {
+            Provider::Local(p) => p.create(flag).await,
+            Provider::Unleash(p) => p.create(flag).await,
+            Provider::LaunchDarkly(p) => p.create(flag).await,
+        }
+    }
+
+    async fn set_rollout(
+        &self,
+        key: &str,
+        percent: u32,
+        comment: &str,
+    ) -> Result<FlagState, FlagsError> {
+        match self {
+            Provider::Local(p) => p.set_rollout(key, percent, comment).await,
+            Provider::Unleash(p) => p.set_rollout(key, percent, comment).await,
+            Provider::LaunchDarkly(p) => p.set_rollout(key, percent, comment).await,
+        }
+    }
+
+    async fn archive(&self, key: &str, comment: &str) -> Result<(), FlagsError> {
+        match self {
+            Provider::Local(p) => p.archive(key, comment).await,
+            Provider::Unleash(p) => p.archive(key, comment).await,
+            Provider::LaunchDarkly(p) => p.archive(key, comment).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prefixes() -> Vec<String> {
+        ["ui", "api", "collab", "export"]
+            .map(str::to_owned)
+            .to_vec()
+    }
+
+    #[test]
+    fn keys_follow_prefix_feature_name() {
+        assert!(check_key("ui_new_exporter", &prefixes()).is_ok());
+        assert!(check_key("collab_cursor_v2", &prefixes()).is_ok());
+        let err = check_key("newExporter", &prefixes()).expect_err("no prefix");
+        assert!(err.to_string().contains("has no prefix"), "{err}");
+        let err = check_key("billing_new_plan", &prefixes()).expect_err("prefix");
+        assert!(
+            err.to_string()
+                .contains("has the prefix \"billing\", which is not configured"),
+            "{err}"
+        );
+        assert!(check_key("ui_NewExporter", &prefixes()).is_err());
+        assert!(check_key("ui_new__exporter", &prefixes()).is_err());
+        assert!(check_key("ui_", &prefixes()).is_err());
+    }
+
+    #[test]
+    fn tags_are_short_words() {
+        assert!(check_tags(&["iteration:I5".into(), "team:frontend".into()]).is_ok());
+        assert!(check_tags(&["has space".into()]).is_err());
+    }
+}

@@ -1,0 +1,77 @@
+//! KPI samples recorded in the workspace (`kpi/samples.json`, written by `kpi record`): the
+//! default source, for a team without Prometheus and for the demo. No samples means no data,
+//! and a gate without data is never green.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use jiff::Timestamp;
+
+use super::{KpiDef, KpiError, KpiSource, Series};
+use crate::workspace::{Workspace, atomic};
+
+#[derive(Debug, Clone)]
+pub struct LocalKpis {
+    path: PathBuf,
+}
+
+impl LocalKpis {
+    pub fn new(ws: &Workspace) -> Self {
+        Self {
+            path: ws.root().join("kpi").join("samples.json"),
+        }
+    }
+
+    fn load(&self) -> Result<BTreeMap<String, Series>, KpiError> {
+        atomic::read_json(&self.path)
+            .map(Option::unwrap_or_default)
+            .map_err(|e| KpiError::State(e.to_string()))
+    }
+
+    /// Appends a sample taken at `at`.
+    pub fn record(&self, name: &str, value: f64, at: Timestamp) -> Result<(), KpiError> {
+        if !value.is_finite() {
+            return Err(KpiError::State(format!("{name}: {value} is not a number")));
+        }
+        let dir = self.path.parent().map(PathBuf::from).unwrap_or_default();
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| KpiError::State(format!("{}: {e}", dir.display())))?;
+        let lock_path = dir.join(".samples.lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| KpiError::State(format!("{}: {e}", lock_path.display())))?;
+        lock.lock()
+            .map_err(|e| KpiError::State(format!("{}: lock: {e}", lock_path.display())))?;
+        let mut all = self.load()?;
+        let series = all.entry(name.to_owned()).or_default();
+        series.push((at.as_millisecond() as f64 / 1000.0, value));
+        // Keep the newest 10 000 samples per KPI.
+        let excess = series.len().saturating_sub(10_000);
+        series.drain(..excess);
+        atomic::write_json(&self.path, &all).map_err(|e| KpiError::State(e.to_string()))
+    }
+}
+
+impl KpiSource for LocalKpis {
+    async fn range(
+        &self,
+        def: &KpiDef,
+        start: Timestamp,
+        end: Timestamp,
+    ) -> Result<Series, KpiError> {
+        let (s, e) = (
+            start.as_millisecond() as f64 / 1000.0,
+            end.as_millisecond() as f64 / 1000.0,
+        );
+        Ok(self
+            .load()?
+            .remove(&def.name)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(t, _)| *t >= s && *t <= e)
+            .collect())
+    }
+}

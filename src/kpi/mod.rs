@@ -1,0 +1,370 @@
+//! KPIs that gate rollouts: definitions with thresholds (in the workspace config), sources behind
+//! one small trait (Prometheus HTTP API, and samples recorded in the workspace), and the gate:
+//! green when every gating KPI stayed within its threshold over the hold, red when one did not,
+//! unknown (never green) when there is no data to judge by.
+
+pub mod local;
+pub mod prometheus;
+
+use std::future::Future;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::flags::plan::Gate;
+use crate::workspace::Workspace;
+use crate::workspace::config::KpiProvider;
+
+/// Which side of the threshold is healthy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Healthy while the value stays below the threshold (latency, errors).
+    Below,
+    /// Healthy while the value stays above the threshold (throughput).
+    Above,
+}
+
+/// One KPI: how to read it and what is healthy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KpiDef {
+    pub name: String,
+    pub title: String,
+    #[serde(default)]
+    pub unit: String,
+    /// PromQL returning one series (several are reduced to the worst).
+    pub query: String,
+    /// No threshold: shown, never gating.
+    #[serde(default)]
+    pub threshold: Option<f64>,
+    #[serde(default = "default_direction")]
+    pub direction: Direction,
+    /// Whether a rollout waits for it.
+    #[serde(default)]
+    pub gating: bool,
+}
+
+fn default_direction() -> Direction {
+    Direction::Below
+}
+
+/// The seed's KPIs (its Monitoring section) as defaults; `init` writes them to the config.
+pub fn default_kpis() -> Vec<KpiDef> {
+    let def = |name: &str,
+               title: &str,
+               unit: &str,
+               query: &str,
+               threshold: Option<f64>,
+               direction,
+               gating| KpiDef {
+        name: name.into(),
+        title: title.into(),
+        unit: unit.into(),
+        query: query.into(),
+        threshold,
+        direction,
+        gating,
+    };
+    vec![
+        def(
+            "event_replay_rate",
+            "Event replay rate (baseline ~1000/s)",
+            "/s",
+            "sum(rate(app_event_replay_total[5m]))",
+            Some(800.0),
+            Direction::Above,
+            false,
+        ),
+        def(
+            "snapshot_duration",
+            "Snapshot duration p95",
+            "ms",
+            "1000 * histogram_quantile(0.95, sum(rate(app_snapshot_duration_seconds_bucket[5m])) by (le))",
+            Some(500.0),
+            Direction::Below,
+            true,
+        ),
+        def(
+            "ot_transform_latency",
+            "OT transform latency p95",
+            "ms",
+            "1000 * histogram_quantile(0.95, sum(rate(app_ot_transform_seconds_bucket[5m])) by (le))",
+            Some(50.0),
+            Direction::Below,
+            true,
+        ),
+        def(
+            "queue_depth",
+            "Queue depth",
+            "",
+            "max(app_queue_depth)",
+            Some(100.0),
+            Direction::Below,
+            true,
+        ),
+        def(
+            "error_rate",
+            "Error rate (SLO < 0.5%)",
+            "%",
+            "100 * sum(rate(app_errors_total[5m])) / sum(rate(app_requests_total[5m]))",
+            Some(0.5),
+            Direction::Below,
+            true,
+        ),
+        def(
+            "active_sessions",
+            "Active collaboration sessions (~200 typical)",
+            "",
+            "sum(app_active_sessions)",
+            None,
+            Direction::Above,
+            false,
+        ),
+    ]
+}
+
+/// What went wrong reading KPIs.
+#[derive(Debug, thiserror::Error)]
+pub enum KpiError {
+    #[error("cannot reach Prometheus at {url}: {message}")]
+    Network { url: String, message: String },
+    #[error("Prometheus rejected {query:?}: {message}")]
+    Query { query: String, message: String },
+    #[error("{0}")]
+    State(String),
+}
+
+/// A time series: (unix seconds, value).
+pub type Series = Vec<(f64, f64)>;
+
+/// Where KPI values come from.
+pub trait KpiSource: Send + Sync {
+    /// Samples of `def` between `start` and `end`.
+    fn range(
+        &self,
+        def: &KpiDef,
+        start: Timestamp,
+        end: Timestamp,
+    ) -> impl Future<Output = Result<Series, KpiError>> + Send;
+}
+
+/// The source the workspace config selects.
+#[derive(Debug)]
+pub enum Source {
+    Local(local::LocalKpis),
+    Prometheus(prometheus::Prometheus),
+}
+
+impl Source {
+    pub fn from_workspace(ws: &Workspace) -> Result<Self, KpiError> {
+        let cfg = &ws.config().kpi;
+        Ok(match cfg.provider {
+            KpiProvider::Local => Source::Local(local::LocalKpis::new(ws)),
+            KpiProvider::Prometheus => {
+                Source::Prometheus(prometheus::Prometheus::new(&cfg.api_base)?)
+            }
+        })
+    }
+}
+
+impl KpiSource for Source {
+    async fn range(
+        &self,
+        def: &KpiDef,
+        start: Timestamp,
+        end: Timestamp,
+    ) -> Result<Series, KpiError> {
+        match self {
+            Source::Local(s) => s.range(def, start, end).await,
+            Source::Prometheus(s) => s.range(def, start, end).await,
+        }
+    }
+}
+
+/// A KPI over a window: its samples, the latest value, the worst value, and the verdict.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reading {
+    pub def: KpiDef,
+    pub series: Series,
+    pub current: Option<f64>,
+    /// The worst value in the window (max for `below`, min for `above`).
+    pub worst: Option<f64>,
+    /// `None`: no threshold or no data.
+    pub ok: Option<bool>,
+    /// Why it could not be read, if it could not.
+    pub error: Option<String>,
+}
+
+fn judge(def: &KpiDef, series: Series) -> Reading {
+    let current = series.last().map(|(_, v)| *v);
+    let values = series.iter().map(|(_, v)| *v).filter(|v| v.is_finite());
+    let worst = match def.direction {
+        Direction::Below => values.fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v)))),
+        Direction::Above => values.fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.min(v)))),
+    };
+    let ok = match (def.threshold, worst) {
+        (Some(t), Some(w)) => Some(match def.direction {
+            Direction::Below => w < t,
+            Direction::Above => w > t,
+        }),
+        _ => None,
+    };
+    Reading {
+        def: def.clone(),
+        series,
+        current,
+        worst,
+        ok,
+        error: None,
+    }
+}
+
+/// Reads every KPI over `[start, end]`.
+pub async fn read_all<S: KpiSource>(
+    source: &S,
+    defs: &[KpiDef],
+    start: Timestamp,
+    end: Timestamp,
+) -> Vec<Reading> {
+    let mut out = Vec::new();
+    for def in defs {
+        out.push(match source.range(def, start, end).await {
+            Ok(series) => judge(def, series),
+            Err(e) => Reading {
+                def: def.clone(),
+                series: Vec::new(),
+                current: None,
+                worst: None,
+                ok: None,
+                error: Some(e.to_string()),
+            },
+        });
+    }
+    out
+}
+
+fn fmt_value(v: f64, unit: &str) -> String {
+    let n = if v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    };
+    if unit.is_empty() {
+        n
+    } else if unit == "%" {
+        format!("{n}%")
+    } else {
+        format!("{n} {unit}")
+    }
+}
+
+/// The rollout gate from readings: red if a gating KPI left its threshold, unknown if one has
+/// no data (or no gating KPI is configured), green otherwise.
+pub fn gate(readings: &[Reading]) -> Gate {
+    let gating: Vec<&Reading> = readings
+        .iter()
+        .filter(|r| r.def.gating && r.def.threshold.is_some())
+        .collect();
+    if gating.is_empty() {
+        return Gate::Unknown("no gating KPI is configured ([[kpi.metrics]] gating = true)".into());
+    }
+    let breaches: Vec<String> = gating
+        .iter()
+        .filter(|r| r.ok == Some(false))
+        .map(|r| {
+            format!(
+                "{} reached {} ({} {})",
+                r.def.name,
+                fmt_value(r.worst.unwrap_or(f64::NAN), &r.def.unit),
+                match r.def.direction {
+                    Direction::Below => "limit",
+                    Direction::Above => "floor",
+                },
+                fmt_value(r.def.threshold.unwrap_or(f64::NAN), &r.def.unit)
+            )
+        })
+        .collect();
+    if !breaches.is_empty() {
+        return Gate::Red(breaches.join("; "));
+    }
+    let missing: Vec<String> = gating
+        .iter()
+        .filter(|r| r.ok.is_none())
+        .map(|r| match &r.error {
+            Some(e) => format!("{}: {e}", r.def.name),
+            None => format!("{}: no data", r.def.name),
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Gate::Unknown(missing.join("; "));
+    }
+    Gate::Green(format!(
+        "{} gating KPIs within their thresholds",
+        gating.len()
+    ))
+}
+
+/// Reads the configured KPIs since `since` and returns the readings and the gate.
+pub async fn evaluate(ws: &Workspace, since: Timestamp) -> (Vec<Reading>, Gate) {
+    let now = Timestamp::now();
+    // At least the last 10 minutes, so a stage that just started has data to judge.
+    let start = since.min(now - jiff::SignedDuration::from_mins(10));
+    match Source::from_workspace(ws) {
+        Ok(source) => {
+            let readings = read_all(&source, &ws.config().kpi.metrics, start, now).await;
+            let g = gate(&readings);
+            (readings, g)
+        }
+        Err(e) => (Vec::new(), Gate::Unknown(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reading(name: &str, threshold: f64, values: &[f64]) -> Reading {
+        let def = default_kpis()
+            .into_iter()
+            .find(|d| d.name == name)
+            .expect("kpi");
+        let def = KpiDef {
+            threshold: Some(threshold),
+            ..def
+        };
+        judge(
+            &def,
+            values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (i as f64, *v))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn gate_is_red_on_any_breach_unknown_without_data_green_otherwise() {
+        let ok = reading("error_rate", 0.5, &[0.1, 0.2, 0.3]);
+        assert_eq!(ok.worst, Some(0.3));
+        assert_eq!(
+            gate(std::slice::from_ref(&ok)),
+            Gate::Green("1 gating KPIs within their thresholds".into())
+        );
+        let bad = reading("error_rate", 0.5, &[0.1, 0.8, 0.2]);
+        assert_eq!(
+            gate(&[bad]),
+            Gate::Red("error_rate reached 0.80% (limit 0.50%)".into())
+        );
+        let none = reading("queue_depth", 100.0, &[]);
+        assert!(
+            matches!(gate(&[ok.clone(), none]), Gate::Unknown(d) if d == "queue_depth: no data")
+        );
+        let replay = reading("event_replay_rate", 800.0, &[1000.0, 700.0]);
+        assert_eq!(replay.ok, Some(false), "throughput is judged by its floor");
+        assert!(
+            gate(&[ok, replay]).is_green(),
+            "non-gating KPIs do not gate"
+        );
+    }
+}

@@ -1,0 +1,143 @@
+//! Small HTTP helpers shared by the vendor clients (Statuspage, LaunchDarkly, Unleash,
+//! Prometheus): retry timing and error bodies.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// Per-request timeout of every vendor client.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest wait honoured from a `Retry-After` (or reset) header.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+
+/// Exponential backoff from 0.5 s with up to 50% jitter.
+pub fn backoff(attempt: u32) -> Duration {
+    let base = Duration::from_millis(500) * 2u32.saturating_pow(attempt.saturating_sub(1));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let jitter = base.mul_f64(f64::from(nanos % 500) / 1000.0);
+    base + jitter
+}
+
+/// `Retry-After` in seconds or as an HTTP date.
+pub fn parse_retry_after(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+    }
+    let at = jiff::fmt::rfc2822::parse(v).ok()?.timestamp();
+    Some(
+        at.duration_since(jiff::Timestamp::now())
+            .try_into()
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+/// The `error` or `message` (string or list; Unleash's `details[].message` too) of an error
+/// body, else the start of the body itself.
+pub fn error_message(text: &str) -> String {
+    let from_json = serde_json::from_str::<Value>(text).ok().and_then(|v| {
+        if let Some(details) = v.get("details").and_then(Value::as_array) {
+            let msgs: Vec<String> = details
+                .iter()
+                .filter_map(|d| d.get("message").and_then(Value::as_str).map(str::to_owned))
+                .collect();
+            if !msgs.is_empty() {
+                return Some(msgs.join("; "));
+            }
+        }
+        let e = v.get("message").or_else(|| v.get("error"))?;
+        Some(match e {
+            Value::String(s) => s.clone(),
+            Value::Array(items) => items
+                .iter()
+                .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
+                .collect::<Vec<_>>()
+                .join("; "),
+            other => other.to_string(),
+        })
+    });
+    from_json.unwrap_or_else(|| text.chars().take(200).collect())
+}
+
+/// reqwest's error without the URL it repeats, down to the root cause.
+pub fn describe(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else {
+        "request failed"
+    };
+    let mut source = std::error::Error::source(e);
+    let mut detail = String::new();
+    while let Some(s) = source {
+        detail = s.to_string();
+        source = s.source();
+    }
+    if detail.is_empty() {
+        kind.to_owned()
+    } else {
+        format!("{kind}: {detail}")
+    }
+}
+
+/// An HTTP client with the console's user agent and timeout.
+pub fn client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .user_agent(concat!("release-console/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date() {
+        assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after("0.5"), Some(Duration::from_millis(500)));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn error_bodies_in_every_shape() {
+        assert_eq!(
+            error_message(r#"{"error":"Could not authenticate"}"#),
+            "Could not authenticate"
+        );
+        assert_eq!(
+            error_message(
+                r#"{"error":["Status is not included in the list","Name can't be blank"]}"#
+            ),
+            "Status is not included in the list; Name can't be blank"
+        );
+        assert_eq!(
+            error_message(r#"{"code":"invalid_request","message":"unknown instruction"}"#),
+            "unknown instruction"
+        );
+        assert_eq!(
+            error_message(
+                r#"{"name":"ValidationError","details":[{"message":"\"name\" must be URL friendly"}]}"#
+            ),
+            "\"name\" must be URL friendly"
+        );
+        assert_eq!(error_message("Bad Gateway"), "Bad Gateway");
+    }
+
+    #[test]
+    fn backoff_grows_with_bounded_jitter() {
+        for attempt in 1..5 {
+            let base = Duration::from_millis(500) * 2u32.pow(attempt - 1);
+            let b = backoff(attempt);
+            assert!(b >= base && b < base.mul_f64(1.5), "{b:?}");
+        }
+    }
+}
