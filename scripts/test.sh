@@ -11,15 +11,17 @@ needs=(
   sh:dash yes:coreutils head:coreutils sleep:coreutils sha256sum:coreutils shasum:perl
   openssl:openssl osslsigncode:osslsigncode wixl:wixl x86_64-w64-mingw32-gcc:gcc-mingw-w64-x86-64
   shellcheck:shellcheck find:findutils
+  prometheus:prometheus pg_ctlcluster:postgresql-common psql:postgresql-client
+  /usr/lib/postgresql/15/bin/postgres:postgresql-15 node:nodejs npm:npm
 )
 packages=()
 for need in "${needs[@]}"; do
   command -v "${need%%:*}" >/dev/null 2>&1 || packages+=("${need#*:}")
 done
+sudo_cmd=""
+[ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
 if [ ${#packages[@]} -gt 0 ]; then
   echo "installing: ${packages[*]}"
-  sudo_cmd=""
-  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${packages[@]}"
 fi
@@ -27,6 +29,29 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "error: cargo not found; install Rust 1.95+ with rustup (https://rustup.rs)" >&2
   exit 2
 fi
+
+# Services the tests talk to over loopback. The tests start Unleash and Prometheus themselves;
+# PostgreSQL (Unleash's database) runs as the machine's cluster.
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/release-console-test"
+unleash_dir="$cache/unleash-7.5.1"
+if [ ! -f "$unleash_dir/node_modules/unleash-server/dist/server.js" ]; then
+  echo "installing unleash-server 7.5.1 into $unleash_dir"
+  mkdir -p "$unleash_dir"
+  (cd "$unleash_dir" && npm install --no-audit --no-fund --loglevel=error unleash-server@7.5.1)
+fi
+export RC_TEST_UNLEASH_SERVER="$unleash_dir/node_modules/unleash-server/dist/server.js"
+as_postgres() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi; }
+read -r pg_version pg_cluster pg_port pg_status _ < <(pg_lsclusters -h | head -n1)
+if [ "$pg_status" != "online" ]; then
+  $sudo_cmd pg_ctlcluster "$pg_version" "$pg_cluster" start
+fi
+if ! as_postgres psql -p "$pg_port" -qtAc "SELECT 1 FROM pg_roles WHERE rolname = 'rc_test'" | grep -q 1; then
+  as_postgres psql -p "$pg_port" -qc "CREATE ROLE rc_test LOGIN PASSWORD 'rc_test' CREATEDB"
+fi
+if ! as_postgres psql -p "$pg_port" -qtAc "SELECT 1 FROM pg_database WHERE datname = 'rc_unleash'" | grep -q 1; then
+  as_postgres createdb -p "$pg_port" -O rc_test rc_unleash
+fi
+export RC_TEST_DATABASE_URL="postgres://rc_test:rc_test@127.0.0.1:$pg_port/rc_unleash"
 
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
