@@ -290,3 +290,184 @@ mod tests {
         assert!(check_tags(&["has space".into()]).is_err());
     }
 }
+
+/// One row of the Flags panel: the provider's state, the console's plan, and the KPI gate
+/// over the current stage's hold (for flags that can still advance).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FlagRow {
+    pub state: FlagState,
+    pub plan: Option<plan::Plan>,
+    pub gate: Option<plan::Gate>,
+}
+
+/// Everything the Flags panel shows, read off the UI thread.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Overview {
+    pub provider: String,
+    pub environment: String,
+    pub rows: Vec<FlagRow>,
+    /// The KPIs over the last hour, for the plots.
+    pub readings: Vec<crate::kpi::Reading>,
+    pub gate: plan::Gate,
+}
+
+/// Reads flags, plans and KPIs.
+pub async fn overview(ws: &Workspace) -> Result<Overview, FlagsError> {
+    let provider = Provider::from_workspace(ws)?;
+    let flags = provider.list().await?;
+    let plans = plan::load(ws)?;
+    let cfg = &ws.config().flags;
+    let mut rows = Vec::new();
+    for state in flags {
+        let plan = plans.get(&state.key).cloned();
+        let gate = match &plan {
+            Some(p) if !state.archived && p.next_stage(cfg).is_some() => {
+                Some(crate::kpi::evaluate(ws, p.since()).await.1)
+            }
+            _ => None,
+        };
+        rows.push(FlagRow { state, plan, gate });
+    }
+    let hour_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1);
+    let (readings, gate) = crate::kpi::evaluate(ws, hour_ago).await;
+    Ok(Overview {
+        provider: provider.name().to_owned(),
+        environment: cfg.environment.clone(),
+        rows,
+        readings,
+        gate,
+    })
+}
+
+/// A change the Flags panel asks for; runs as a task on the shared runner.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Create(NewFlag),
+    Advance {
+        key: String,
+        override_reason: Option<String>,
+    },
+    Rollback {
+        key: String,
+    },
+    Archive {
+        key: String,
+    },
+}
+
+impl Action {
+    pub fn key(&self) -> &str {
+        match self {
+            Action::Create(f) => &f.key,
+            Action::Advance { key, .. } | Action::Rollback { key } | Action::Archive { key } => key,
+        }
+    }
+
+    /// Exactly what will change, for the confirmation.
+    pub fn describe(
+        &self,
+        row: Option<&FlagRow>,
+        cfg: &crate::workspace::config::FlagsConfig,
+        provider: &str,
+    ) -> String {
+        let now = row.map_or(0, |r| r.state.rollout_percent);
+        let env = &cfg.environment;
+        match self {
+            Action::Create(f) => format!(
+                "Create {} ({:?}) on {provider}, OFF in every environment, tags [{}]",
+                f.key,
+                f.name,
+                f.tags.join(", ")
+            ),
+            Action::Advance {
+                key,
+                override_reason,
+            } => {
+                let next = row
+                    .and_then(|r| r.plan.as_ref())
+                    .and_then(|p| p.next_stage(cfg))
+                    .or_else(|| cfg.stages.iter().copied().find(|s| *s > now))
+                    .unwrap_or(100);
+                format!(
+                    "{key} in {env} on {provider}: {now}% -> {next}%{}",
+                    override_reason
+                        .as_deref()
+                        .map(|r| format!(" (override: {r})"))
+                        .unwrap_or_default()
+                )
+            }
+            Action::Rollback { key } => format!("{key} in {env} on {provider}: {now}% -> OFF (0%)"),
+            Action::Archive { key } => {
+                format!("Archive {key} on {provider} (it cannot be re-created with this name)")
+            }
+        }
+    }
+}
+
+/// Runs `action` as the task `ctx` belongs to.
+pub async fn run_action(
+    ctx: crate::runner::TaskContext,
+    ws: Workspace,
+    action: Action,
+) -> crate::runner::TaskResult {
+    use crate::runner::TaskError;
+    let fail = |e: FlagsError| TaskError::Failed(e.to_string());
+    let provider = Provider::from_workspace(&ws).map_err(fail)?;
+    ctx.log_line(&format!("{action:?} on {}", provider.name()));
+    let describe = |s: &FlagState| {
+        format!(
+            "{}: {} at {}%",
+            s.key,
+            if s.on { "on" } else { "off" },
+            s.rollout_percent
+        )
+    };
+    match action {
+        Action::Create(flag) => plan::create(&ws, &provider, &flag)
+            .await
+            .map(|s| describe(&s))
+            .map_err(fail),
+        Action::Advance {
+            key,
+            override_reason,
+        } => {
+            let since = plan::load(&ws)
+                .map_err(fail)?
+                .get(&key)
+                .map_or_else(jiff::Timestamp::now, plan::Plan::since);
+            let (_, gate) = crate::kpi::evaluate(&ws, since).await;
+            ctx.log_line(&format!("gate: {gate:?}"));
+            plan::rollout(
+                &ws,
+                &provider,
+                &key,
+                None,
+                &gate,
+                override_reason.as_deref(),
+            )
+            .await
+            .map(|s| describe(&s))
+            .map_err(fail)
+        }
+        Action::Rollback { key } => plan::rollout(
+            &ws,
+            &provider,
+            &key,
+            Some(0),
+            &plan::Gate::Unknown(String::new()),
+            None,
+        )
+        .await
+        .map(|s| describe(&s))
+        .map_err(fail),
+        Action::Archive { key } => plan::archive(&ws, &provider, &key)
+            .await
+            .map(|p| {
+                format!(
+                    "{key} archived after {:.1} days",
+                    p.lifespan_days(jiff::Timestamp::now())
+                )
+            })
+            .map_err(fail),
+    }
+}

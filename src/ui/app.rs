@@ -12,9 +12,7 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 
 use super::widgets::toasts::{ToastKind, Toasts};
-use super::{
-    audit, builds, checklist, overview, placeholder, settings, status, theme, tray, verify,
-};
+use super::{audit, builds, checklist, flags, overview, settings, status, theme, tray, verify};
 use crate::audit::{AuditEntry, Verified};
 use crate::runbook::{Checklist, Runbook};
 use crate::runner::{Runner, TaskEvent, TaskId, TaskState};
@@ -100,6 +98,10 @@ pub enum Command {
     StatusPost(crate::status::Post),
     /// Write an incident's postmortem Markdown into the workspace.
     StatusPostmortem(String),
+    /// Read flags, plans and KPIs.
+    FlagsRefresh,
+    /// Change a flag (as a task).
+    FlagsAct(crate::flags::Action),
     CancelTask(TaskId),
     ClearFinishedTasks,
     Navigate(Tab),
@@ -282,6 +284,7 @@ enum WorkerResult {
     SumsWritten(PathBuf),
     Exported(PathBuf),
     StatusComponents(Result<Vec<crate::status::PageComponent>, String>),
+    Flags(Box<Result<crate::flags::Overview, String>>),
 }
 
 /// Everything the window shows and remembers.
@@ -297,6 +300,7 @@ pub struct ConsoleApp {
     pub verify_ui: verify::VerifyUi,
     pub builds_ui: builds::BuildsUi,
     pub status_ui: status::StatusUi,
+    pub flags_ui: flags::FlagsUi,
     pub tray: tray::TrayUi,
     runner: Runner,
     handle: tokio::runtime::Handle,
@@ -346,6 +350,7 @@ impl ConsoleApp {
             verify_ui: verify::VerifyUi::default(),
             builds_ui: builds::BuildsUi::default(),
             status_ui: status::StatusUi::default(),
+            flags_ui: flags::FlagsUi::default(),
             tray: tray::TrayUi::default(),
             events: runner.subscribe(),
             handle: runner.handle().clone(),
@@ -518,6 +523,40 @@ impl ConsoleApp {
                 });
             }
             Command::StatusPost(post) => self.start_status_post(post),
+            Command::FlagsRefresh => {
+                let Some(data) = &self.data else { return };
+                let ws = data.ws.clone();
+                let handle = self.handle.clone();
+                self.flags_ui.fetching = true;
+                self.submit(move || {
+                    WorkerResult::Flags(Box::new(
+                        handle
+                            .block_on(crate::flags::overview(&ws))
+                            .map_err(|e| e.to_string()),
+                    ))
+                });
+            }
+            Command::FlagsAct(action) => {
+                let Some(data) = &self.data else { return };
+                let ws = data.ws.clone();
+                let spec = ws.task_spec(
+                    &format!("flags-{}", action.key()),
+                    "flags.change",
+                    None,
+                    Duration::from_secs(600),
+                );
+                match self
+                    .runner
+                    .start(spec, move |ctx| crate::flags::run_action(ctx, ws, action))
+                {
+                    Ok(id) => {
+                        self.flags_ui.task = Some(id);
+                        self.flags_ui.last_error = None;
+                        self.tray.selected = Some(id);
+                    }
+                    Err(e) => self.toasts.error(e.to_string()),
+                }
+            }
             Command::StatusPostmortem(id) => {
                 let Some(data) = &self.data else { return };
                 let ws = data.ws.clone();
@@ -759,6 +798,10 @@ impl ConsoleApp {
                     self.apply(Command::VerifyUseRelease);
                     self.start_verify();
                 }
+                WorkerResult::Flags(result) => {
+                    self.flags_ui.fetching = false;
+                    self.flags_ui.overview = Some(*result);
+                }
                 WorkerResult::StatusComponents(result) => {
                     self.status_ui.fetching = false;
                     self.status_ui.components = Some(result);
@@ -796,6 +839,10 @@ impl ConsoleApp {
                     if self.status_ui.task == Some(info.id) {
                         self.status_ui.finished(state, &message);
                         self.apply(Command::StatusRefresh);
+                    }
+                    if self.flags_ui.task == Some(info.id) {
+                        self.flags_ui.finished(state, &message);
+                        self.apply(Command::FlagsRefresh);
                     }
                     let kind = match state {
                         TaskState::Succeeded => ToastKind::Success,
@@ -859,6 +906,13 @@ impl ConsoleApp {
             && self.data.is_some()
         {
             self.apply(Command::StatusRefresh);
+        }
+        if self.tab == Tab::Flags
+            && self.flags_ui.overview.is_none()
+            && !self.flags_ui.fetching
+            && self.data.is_some()
+        {
+            self.apply(Command::FlagsRefresh);
         }
         self.update_title(&ctx);
         let mut commands = Vec::new();
@@ -952,7 +1006,7 @@ impl ConsoleApp {
                     Tab::Verify => self.verify_ui.ui(ui, data, &mut commands),
                     Tab::Builds => self.builds_ui.ui(ui, data, &self.runner, &mut commands),
                     Tab::StatusPage => self.status_ui.ui(ui, data, &mut commands),
-                    Tab::Flags => placeholder::ui(ui, self.tab),
+                    Tab::Flags => self.flags_ui.ui(ui, data, &mut commands),
                 });
         });
 

@@ -1,0 +1,444 @@
+//! The Flags panel: a table of flags (key, tags, state, rollout %, stage progress, how long the
+//! stage has held, when the next is allowed, the KPI gate) with create, advance, rollback and
+//! archive, each confirmed after showing exactly what will change; and a plot per KPI with its
+//! threshold line.
+
+use crate::flags::plan::Gate;
+use crate::flags::{Action, FlagRow, NewFlag, Overview};
+use crate::runner::{TaskId, TaskState};
+use crate::status::incident::human_duration;
+
+use super::app::{Command, Loaded};
+use super::theme;
+
+#[derive(Debug, Default)]
+pub struct FlagsUi {
+    /// What the provider and the KPIs say (or why they could not be read).
+    pub overview: Option<Result<Overview, String>>,
+    pub fetching: bool,
+    /// The change waiting for confirmation.
+    pub pending: Option<Action>,
+    /// Reason to override a closed hold or gate (required then).
+    pub override_reason: String,
+    pub new_key: String,
+    pub new_name: String,
+    pub new_tags: String,
+    pub task: Option<TaskId>,
+    pub last_error: Option<String>,
+    /// The flag the action buttons act on.
+    pub selected: Option<String>,
+}
+
+fn gate_badge(ui: &mut egui::Ui, gate: &Gate) {
+    let (text, color) = match gate {
+        Gate::Green(_) => ("GATE GREEN", theme::OK),
+        Gate::Red(_) => ("GATE RED", theme::BAD),
+        Gate::Unknown(_) => ("GATE UNKNOWN", theme::WARN),
+    };
+    theme::badge(ui, text, color).on_hover_text(gate.detail());
+}
+
+impl FlagsUi {
+    pub fn finished(&mut self, state: TaskState, message: &str) {
+        self.task = None;
+        if state == TaskState::Succeeded {
+            self.pending = None;
+            self.override_reason.clear();
+            self.last_error = None;
+        } else {
+            self.last_error = Some(format!("Not changed ({}): {message}", state.as_str()));
+        }
+    }
+
+    pub fn ui(&mut self, ui: &mut egui::Ui, data: &Loaded, commands: &mut Vec<Command>) {
+        ui.label(theme::heading("Feature flags"));
+        let cfg = &data.ws.config().flags;
+        ui.horizontal(|ui| {
+            ui.label(theme::muted(format!(
+                "Environment {}, stages {:?} % (hold {:?} h), retire after {} days at 100%",
+                cfg.environment, cfg.stages, cfg.min_hold_hours, cfg.retire_after_days
+            )));
+            if ui.button("Refresh").clicked() {
+                commands.push(Command::FlagsRefresh);
+            }
+        });
+        let overview = match &self.overview {
+            None => {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label("Reading flags and KPIs...");
+                });
+                return;
+            }
+            Some(Err(e)) => {
+                ui.label(egui::RichText::new(format!("Cannot read flags: {e}")).color(theme::BAD));
+                return;
+            }
+            Some(Ok(o)) => o.clone(),
+        };
+        self.create_ui(ui, cfg);
+        ui.add_space(6.0);
+        self.confirm_ui(ui, &overview, cfg, commands);
+        ui.add_space(6.0);
+        self.table_ui(ui, &overview, cfg);
+        ui.add_space(10.0);
+        kpi_ui(ui, &overview);
+    }
+
+    fn create_ui(&mut self, ui: &mut egui::Ui, cfg: &crate::workspace::config::FlagsConfig) {
+        egui::CollapsingHeader::new("Create a flag").show(ui, |ui| {
+            egui::Grid::new("new-flag").num_columns(2).show(ui, |ui| {
+                let l = ui.label("Key");
+                ui.add(
+                    egui::TextEdit::singleline(&mut self.new_key).hint_text(format!(
+                        "{{prefix}}_{{feature_name}}, prefix one of {}",
+                        cfg.prefixes.join(", ")
+                    )),
+                )
+                .labelled_by(l.id);
+                ui.end_row();
+                let l = ui.label("Name");
+                ui.text_edit_singleline(&mut self.new_name)
+                    .labelled_by(l.id);
+                ui.end_row();
+                let l = ui.label("Tags");
+                ui.add(
+                    egui::TextEdit::singleline(&mut self.new_tags)
+                        .hint_text("team:frontend, iteration:I5, type:release"),
+                )
+                .labelled_by(l.id);
+                ui.end_row();
+            });
+            let check = crate::flags::check_key(self.new_key.trim(), &cfg.prefixes);
+            match (&check, self.new_name.trim().is_empty()) {
+                (Err(e), _) if !self.new_key.is_empty() => {
+                    ui.label(egui::RichText::new(e.to_string()).color(theme::BAD));
+                }
+                (Ok(()), false) => {
+                    if ui
+                        .add_enabled(self.pending.is_none(), egui::Button::new("Create flag"))
+                        .clicked()
+                    {
+                        self.pending = Some(Action::Create(NewFlag {
+                            key: self.new_key.trim().to_owned(),
+                            name: self.new_name.trim().to_owned(),
+                            description: String::new(),
+                            tags: self
+                                .new_tags
+                                .split(',')
+                                .map(|t| t.trim().to_owned())
+                                .filter(|t| !t.is_empty())
+                                .collect(),
+                        }));
+                    }
+                }
+                _ => {
+                    ui.label(theme::muted(
+                        "Give it a key and a name; it is created OFF everywhere.",
+                    ));
+                }
+            }
+        });
+    }
+
+    fn confirm_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        overview: &Overview,
+        cfg: &crate::workspace::config::FlagsConfig,
+        commands: &mut Vec<Command>,
+    ) {
+        if let Some(e) = &self.last_error {
+            ui.label(egui::RichText::new(e).color(theme::BAD));
+        }
+        let Some(action) = self.pending.clone() else {
+            return;
+        };
+        let row = overview.rows.iter().find(|r| r.state.key == action.key());
+        let posting = self.task.is_some();
+        ui.group(|ui| {
+            ui.set_width(ui.available_width());
+            ui.label(egui::RichText::new("Confirm the change").strong());
+            ui.label(action.describe(row, cfg, &overview.provider));
+            let mut needs_reason = false;
+            if let (Action::Advance { .. }, Some(r)) = (&action, row) {
+                let gate = r.gate.clone().unwrap_or(Gate::Unknown("no plan".into()));
+                if let Some(plan) = &r.plan
+                    && let Some(why) =
+                        crate::flags::plan::blocked_reason(plan, cfg, &gate, jiff::Timestamp::now())
+                {
+                    needs_reason = true;
+                    ui.label(
+                        egui::RichText::new(format!("Not allowed yet: {why}")).color(theme::WARN),
+                    );
+                    ui.horizontal(|ui| {
+                        let l = ui.label("Override reason (audited)");
+                        ui.text_edit_singleline(&mut self.override_reason)
+                            .labelled_by(l.id);
+                    });
+                }
+            }
+            ui.horizontal(|ui| {
+                let reason = self.override_reason.trim().to_owned();
+                let ready = !posting && (!needs_reason || !reason.is_empty());
+                if ui
+                    .add_enabled(ready, egui::Button::new("Confirm"))
+                    .clicked()
+                {
+                    let action = match action.clone() {
+                        Action::Advance { key, .. } => Action::Advance {
+                            key,
+                            override_reason: needs_reason.then_some(reason),
+                        },
+                        other => other,
+                    };
+                    commands.push(Command::FlagsAct(action));
+                }
+                if ui
+                    .add_enabled(!posting, egui::Button::new("Cancel"))
+                    .clicked()
+                {
+                    self.pending = None;
+                    self.override_reason.clear();
+                }
+                if posting {
+                    ui.spinner();
+                }
+            });
+        });
+    }
+
+    fn table_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        overview: &Overview,
+        cfg: &crate::workspace::config::FlagsConfig,
+    ) {
+        ui.label(
+            egui::RichText::new(format!(
+                "Flags on {} ({})",
+                overview.provider,
+                overview.rows.len()
+            ))
+            .strong(),
+        );
+        if overview.rows.is_empty() {
+            ui.label(theme::muted("No flags yet."));
+            return;
+        }
+        let now = jiff::Timestamp::now();
+        let busy = self.pending.is_some() || self.task.is_some();
+        egui::Grid::new("flags")
+            .striped(true)
+            .num_columns(7)
+            .spacing([14.0, 6.0])
+            .show(ui, |ui| {
+                for h in [
+                    "Key (click to select)",
+                    "Tags",
+                    "State",
+                    "Stage",
+                    "Held",
+                    "Next",
+                    "Gate",
+                ] {
+                    ui.label(egui::RichText::new(h).strong());
+                }
+                ui.end_row();
+                for r in &overview.rows {
+                    self.row_ui(ui, r, cfg, now);
+                    ui.end_row();
+                }
+            });
+        let Some(row) = self
+            .selected
+            .as_ref()
+            .and_then(|k| overview.rows.iter().find(|r| &r.state.key == k))
+        else {
+            ui.label(theme::muted(
+                "Select a flag to advance, roll back or archive it.",
+            ));
+            return;
+        };
+        let s = &row.state;
+        ui.horizontal(|ui| {
+            ui.label(egui::RichText::new(&s.key).strong());
+            if s.archived {
+                ui.label(theme::muted("archived"));
+                return;
+            }
+            let can_advance = row
+                .plan
+                .as_ref()
+                .is_none_or(|p| p.next_stage(cfg).is_some());
+            if ui
+                .add_enabled(
+                    !busy && can_advance,
+                    egui::Button::new(format!("Advance {}", s.key)),
+                )
+                .clicked()
+            {
+                self.pending = Some(Action::Advance {
+                    key: s.key.clone(),
+                    override_reason: None,
+                });
+            }
+            if ui
+                .add_enabled(
+                    !busy && s.on,
+                    egui::Button::new(format!("Rollback {}", s.key)),
+                )
+                .clicked()
+            {
+                self.pending = Some(Action::Rollback { key: s.key.clone() });
+            }
+            if ui
+                .add_enabled(!busy, egui::Button::new(format!("Archive {}", s.key)))
+                .clicked()
+            {
+                self.pending = Some(Action::Archive { key: s.key.clone() });
+            }
+        });
+    }
+
+    fn row_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        r: &FlagRow,
+        cfg: &crate::workspace::config::FlagsConfig,
+        now: jiff::Timestamp,
+    ) {
+        let s = &r.state;
+        let selected = self.selected.as_deref() == Some(s.key.as_str());
+        if ui
+            .selectable_label(selected, theme::mono(&s.key))
+            .on_hover_text(&s.name)
+            .clicked()
+        {
+            self.selected = Some(s.key.clone());
+        }
+        ui.label(theme::muted(s.tags.join(", ")));
+        if s.archived {
+            theme::badge(ui, "ARCHIVED", theme::MUTED);
+        } else if s.on {
+            theme::badge(ui, &format!("ON {}%", s.rollout_percent), theme::OK);
+        } else {
+            theme::badge(ui, "OFF", theme::MUTED);
+        }
+        let fraction = s.rollout_percent as f32 / 100.0;
+        ui.add(
+            egui::ProgressBar::new(fraction)
+                .desired_width(120.0)
+                .text(format!("{}%", s.rollout_percent)),
+        );
+        match &r.plan {
+            Some(_) if s.archived => {
+                ui.label("");
+                ui.label("");
+            }
+            Some(p) => {
+                ui.label(human_duration(p.held_for(now)));
+                let next = match p.next_stage(cfg) {
+                    _ if s.archived => String::new(),
+                    Some(n) if now >= p.next_allowed_at(cfg) => format!("{n}% now"),
+                    Some(n) => format!(
+                        "{n}% after {}",
+                        crate::local_time(p.next_allowed_at(cfg), false)
+                    ),
+                    None if p.due_for_retirement(cfg, now) => "retire".into(),
+                    None => "at 100%".into(),
+                };
+                if next == "retire" {
+                    theme::badge(ui, "RETIRE", theme::WARN)
+                        .on_hover_text("At 100% for 14+ days: archive it");
+                } else {
+                    ui.label(next);
+                }
+            }
+            None => {
+                ui.label("-");
+                ui.label(theme::muted("no plan"));
+            }
+        }
+        match &r.gate {
+            Some(g) => gate_badge(ui, g),
+            None => {
+                ui.label("");
+            }
+        }
+    }
+}
+
+fn kpi_ui(ui: &mut egui::Ui, overview: &Overview) {
+    ui.horizontal(|ui| {
+        ui.label(egui::RichText::new("Monitoring (last hour)").strong());
+        gate_badge(ui, &overview.gate);
+        ui.label(theme::muted(overview.gate.detail()));
+    });
+    for chunk in overview.readings.chunks(3) {
+        ui.columns(3, |cols| {
+            for (ui, r) in cols.iter_mut().zip(chunk) {
+                kpi_plot_ui(ui, r);
+            }
+        });
+        ui.add_space(6.0);
+    }
+}
+
+fn kpi_plot_ui(ui: &mut egui::Ui, r: &crate::kpi::Reading) {
+    ui.horizontal(|ui| {
+        ui.label(egui::RichText::new(&r.def.title).strong());
+        match (r.ok, &r.error) {
+            (_, Some(e)) => {
+                theme::badge(ui, "ERROR", theme::BAD).on_hover_text(e);
+            }
+            (Some(true), _) => {
+                theme::badge(ui, "OK", theme::OK);
+            }
+            (Some(false), _) => {
+                theme::badge(ui, "BREACHED", theme::BAD);
+            }
+            (None, _) if r.def.threshold.is_none() => {
+                theme::badge(ui, "INFO", theme::INFO);
+            }
+            (None, _) => {
+                theme::badge(ui, "NO DATA", theme::WARN);
+            }
+        }
+    });
+    ui.label(theme::muted(format!(
+        "now {}{}; threshold {}",
+        r.current.map_or("-".into(), |v| format!("{v:.2}")),
+        if r.def.unit.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", r.def.unit)
+        },
+        r.def.threshold.map_or("none".into(), |t| format!(
+            "{} {t}",
+            if r.def.direction == crate::kpi::Direction::Below {
+                "<"
+            } else {
+                ">"
+            }
+        )),
+    )));
+    let t0 = r.series.first().map_or(0.0, |(t, _)| *t);
+    let points: Vec<[f64; 2]> = r
+        .series
+        .iter()
+        .map(|(t, v)| [(t - t0) / 60.0, *v])
+        .collect();
+    egui_plot::Plot::new(("kpi", &r.def.name))
+        .height(120.0)
+        .allow_scroll(false)
+        .allow_drag(false)
+        .allow_zoom(false)
+        .x_axis_label("minutes")
+        .show(ui, |plot| {
+            plot.line(egui_plot::Line::new(r.def.name.clone(), points).color(theme::INFO));
+            if let Some(t) = r.def.threshold {
+                plot.hline(egui_plot::HLine::new("threshold", t).color(theme::BAD));
+            }
+        });
+}
