@@ -353,66 +353,110 @@ fn a_real_unleash_server_sees_create_staged_rollout_rollback_and_archive() {
     );
 }
 
+fn checklist_done(ws: &Path, item: &str) -> bool {
+    let o = cli(ws, &[], &["--json", "checklist", "show"]);
+    let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+    v["phases"]
+        .as_array()
+        .expect("phases")
+        .iter()
+        .flat_map(|p| p["items"].as_array().cloned().unwrap_or_default())
+        .any(|i| i["id"] == item && i["state"]["done"] == true)
+}
+
 #[test]
-fn the_local_provider_holds_stages_and_needs_a_green_gate() {
+fn the_local_provider_reviews_holds_stages_and_needs_a_green_gate() {
     let ws = workspace(
         "[flags]\nprovider = \"local\"\nenvironment = \"production\"\nprefixes = [\"ui\", \"export\"]\n",
     );
-    let o = cli(
-        &ws.root,
-        &[],
-        &[
-            "flags",
-            "create",
-            "export_pdf_v2",
-            "--name",
-            "PDF export v2",
-        ],
-    );
+    let run = |args: &[&str]| cli(&ws.root, &[], args);
+    assert!(run(&["release", "new", "2.0.0"]).status.success());
+    let o = run(&[
+        "flags",
+        "create",
+        "export_pdf_v2",
+        "--name",
+        "PDF export v2",
+    ]);
     assert!(o.status.success(), "{}", text(&o));
-    // The gate turns red when the error rate crosses 0.5%.
-    let o = cli(
-        &ws.root,
-        &[],
-        &["kpi", "record", "--name", "error_rate", "--value", "0.8"],
+    // The pre-release review names what is wrong; a clean one ticks its checklist item.
+    let o = run(&["flags", "review"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("FAIL export_pdf_v2: no tags"),
+        "{}",
+        text(&o)
     );
-    assert!(o.status.success());
-    let o = cli(&ws.root, &[], &["flags", "advance", "export_pdf_v2"]);
+    assert!(run(&["flags", "archive", "export_pdf_v2"]).status.success());
+    let o = run(&[
+        "flags",
+        "create",
+        "ui_tagged",
+        "--name",
+        "Tagged",
+        "--tag",
+        "type:release",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(&["flags", "review"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(checklist_done(&ws.root, "pre.review-flags"));
+
+    // The gate turns red when the error rate crosses 0.5%.
+    assert!(
+        run(&["kpi", "record", "--name", "error_rate", "--value", "0.8"])
+            .status
+            .success()
+    );
+    let o = run(&["flags", "advance", "ui_tagged"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         text(&o).contains("error_rate reached 0.80% (limit 0.50%)"),
         "{}",
         text(&o)
     );
-    let o = cli(&ws.root, &[], &["kpi"]);
+    let o = run(&["kpi"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("gate: RED"));
     // Skipping a stage needs an override too.
-    let o = cli(
-        &ws.root,
-        &[],
-        &["flags", "rollout", "export_pdf_v2", "--percent", "50"],
+    assert_eq!(
+        run(&["flags", "rollout", "ui_tagged", "--percent", "50"])
+            .status
+            .code(),
+        Some(1)
     );
-    assert_eq!(o.status.code(), Some(1));
-    let o = cli(
-        &ws.root,
-        &[],
-        &[
-            "flags",
-            "rollout",
-            "export_pdf_v2",
-            "--percent",
-            "10",
-            "--override",
-            "error spike is from another service",
-        ],
-    );
+    assert!(!checklist_done(&ws.root, "deploy.flags-10"));
+    let o = run(&[
+        "flags",
+        "rollout",
+        "ui_tagged",
+        "--percent",
+        "10",
+        "--override",
+        "error spike is from another service",
+    ]);
     assert!(o.status.success(), "{}", text(&o));
-    let o = cli(&ws.root, &[], &["--json", "flags", "retire-report"]);
+    // Every active flag is at 10%: the checklist's canary item ticks itself.
+    assert!(checklist_done(&ws.root, "deploy.flags-10"));
+    assert!(!checklist_done(&ws.root, "deploy.flags-50"));
+
+    let o = run(&["--json", "flags", "retire-report"]);
     let report: Value = serde_json::from_slice(&o.stdout).expect("json");
-    assert_eq!(report[0]["key"], "export_pdf_v2");
-    assert_eq!(report[0]["percent"], 10);
-    assert_eq!(report[0]["due_for_retirement"], false);
+    let tagged = report
+        .as_array()
+        .expect("lines")
+        .iter()
+        .find(|l| l["key"] == "ui_tagged")
+        .expect("line");
+    assert_eq!(tagged["percent"], 10);
+    assert_eq!(tagged["due_for_retirement"], false);
+    let archived = report
+        .as_array()
+        .expect("lines")
+        .iter()
+        .find(|l| l["key"] == "export_pdf_v2")
+        .expect("line");
+    assert!(archived["archived_at"].is_string());
 }
 
 // ---- A fake LaunchDarkly REST API v2 ----

@@ -48,6 +48,9 @@ pub enum FlagsCmd {
     Archive { key: String },
     /// Flags at 100% for 14+ days, and every flag's lifespan.
     RetireReport,
+    /// Check every flag before a release: naming, tags, OFF until its rollout (ticks
+    /// "Review feature flags" when clean).
+    Review,
 }
 
 #[derive(Debug, Args)]
@@ -268,6 +271,24 @@ async fn run_async(
                 );
             }
             Ok(ExitCode::SUCCESS)
+        }
+        FlagsCmd::Review => {
+            let problems = plan::review(ws, provider).await?;
+            if cli.json {
+                cli.print_json(&problems)
+                    .map_err(|e| FlagsError::State(e.to_string()))?;
+            } else if problems.is_empty() {
+                println!("every flag is named, tagged and OFF until its rollout");
+            } else {
+                for p in &problems {
+                    println!("FAIL {p}");
+                }
+            }
+            Ok(if problems.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_CHECK_FAILED)
+            })
         }
         FlagsCmd::RetireReport => {
             let lines = plan::retire_report(ws, Timestamp::now())?;

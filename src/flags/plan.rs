@@ -312,6 +312,7 @@ pub async fn rollout<P: FlagProvider>(
     };
     let after = provider.set_rollout(key, target, &comment).await?;
     let plan = record_change(ws, key, what, target, reason.map(str::to_owned))?;
+    tick_stages(ws)?;
     audit(
         ws,
         &format!("flags.{what}"),
@@ -320,6 +321,63 @@ pub async fn rollout<P: FlagProvider>(
         serde_json::json!({"flag": &after, "gate": gate, "override_reason": reason, "stage_since": plan.since()}),
     )?;
     Ok(after)
+}
+
+/// Ticks the latest release's "Roll out flags to N%" items whose stage every active flag has
+/// reached. Returns the ticked item ids.
+pub fn tick_stages(ws: &Workspace) -> Result<Vec<String>, FlagsError> {
+    let Ok(release) = ws.release(None) else {
+        return Ok(Vec::new());
+    };
+    let plans = load(ws)?;
+    let Some(lowest) = plans
+        .values()
+        .filter(|p| p.archived_at.is_none())
+        .map(Plan::percent)
+        .min()
+    else {
+        return Ok(Vec::new());
+    };
+    let mut ticked = Vec::new();
+    for stage in ws.config().flags.stages.iter().filter(|s| **s <= lowest) {
+        ticked.extend(ws.auto_tick(&release, &format!("flags.rollout-{stage}"), "flags")?);
+    }
+    Ok(ticked)
+}
+
+/// What is wrong with the provider's flags before a release: names off the convention, no
+/// tags, or ON in production before their rollout started.
+pub async fn review<P: FlagProvider>(
+    ws: &Workspace,
+    provider: &P,
+) -> Result<Vec<String>, FlagsError> {
+    let cfg = &ws.config().flags;
+    let plans = load(ws)?;
+    let mut problems = Vec::new();
+    for f in provider.list().await?.into_iter().filter(|f| !f.archived) {
+        if let Err(e) = check_key(&f.key, &cfg.prefixes) {
+            problems.push(e.to_string());
+        }
+        if f.tags.is_empty() {
+            problems.push(format!(
+                "{}: no tags (e.g. team:frontend, type:release)",
+                f.key
+            ));
+        }
+        let started = plans.get(&f.key).is_some_and(|p| p.percent() > 0);
+        if f.on && !started {
+            problems.push(format!(
+                "{}: ON in {} at {}% before its staged rollout started",
+                f.key, f.environment, f.rollout_percent
+            ));
+        }
+    }
+    if problems.is_empty()
+        && let Ok(release) = ws.release(None)
+    {
+        ws.auto_tick(&release, "flags.review", "flags review")?;
+    }
+    Ok(problems)
 }
 
 /// Archives a flag (after it has served 100% long enough, or on purpose).
