@@ -760,6 +760,38 @@ fn launchdarkly_gets_semantic_patches_with_rollout_weights_and_429s_are_honoured
         text(&o)
     );
 
+    // Another environment is set directly, without the staged plan.
+    let o = cli(
+        &ws.root,
+        &env,
+        &[
+            "flags",
+            "rollout",
+            "collab_cursor_v2",
+            "--percent",
+            "100",
+            "--env",
+            "test",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let flag = ld.lock().expect("ld").flags[0].clone();
+    assert_eq!(flag["environments"]["test"]["on"], true);
+    let on_weight = |env: &str| {
+        flag["environments"][env]["fallthrough"]["rollout"]["variations"]
+            .as_array()
+            .expect("rollout")
+            .iter()
+            .find(|v| v["variation"] == 0)
+            .map(|v| v["weight"].clone())
+    };
+    assert_eq!(on_weight("test"), Some(json!(100_000)));
+    assert_eq!(
+        on_weight("production"),
+        Some(json!(10_000)),
+        "production untouched"
+    );
+
     // An environment that needs approval answers 405, shown as such; nothing is recorded.
     ld.lock().expect("ld").approvals = true;
     let o = cli(&ws.root, &env, &["flags", "rollback", "collab_cursor_v2"]);

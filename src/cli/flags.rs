@@ -35,6 +35,10 @@ pub enum FlagsCmd {
         /// Why the hold or the gate is overridden (audited).
         #[arg(long = "override", value_name = "REASON")]
         override_reason: Option<String>,
+        /// Another environment than the staged one ([flags] environment): set directly, with no
+        /// plan or gate (e.g. staging).
+        #[arg(long)]
+        env: Option<String>,
     },
     /// Go to the next stage (10% -> 50% -> 100%).
     Advance {
@@ -221,7 +225,19 @@ async fn run_async(
         FlagsCmd::Rollout {
             key,
             percent,
+            env: Some(env),
+            ..
+        } if env != cfg.environment => {
+            let other = Provider::for_environment(ws, &env)?;
+            let state = plan::rollout_unstaged(ws, &other, &key, percent, &env).await?;
+            print(&state)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        FlagsCmd::Rollout {
+            key,
+            percent,
             override_reason,
+            ..
         } => {
             let gate = gate_for(ws, &key).await?;
             let state = plan::rollout(

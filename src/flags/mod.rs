@@ -163,6 +163,11 @@ pub enum Provider {
 impl Provider {
     /// Builds the configured provider; the token comes from the variable the config names.
     pub fn from_workspace(ws: &Workspace) -> Result<Self, FlagsError> {
+        Self::for_environment(ws, &ws.config().flags.environment)
+    }
+
+    /// The configured provider acting on `environment` instead of the configured one.
+    pub fn for_environment(ws: &Workspace, environment: &str) -> Result<Self, FlagsError> {
         let cfg = &ws.config().flags;
         let token = || {
             std::env::var(&cfg.token_env)
@@ -181,11 +186,17 @@ impl Provider {
                 })
         };
         Ok(match cfg.provider {
+            FlagsProvider::Local if environment != cfg.environment => {
+                return Err(FlagsError::Config(format!(
+                    "the local flag provider keeps one environment ({}); {environment:?} needs Unleash or LaunchDarkly",
+                    cfg.environment
+                )));
+            }
             FlagsProvider::Local => Provider::Local(local::LocalFlags::new(ws)),
             FlagsProvider::Unleash => Provider::Unleash(unleash::UnleashClient::new(
                 &cfg.api_base,
                 &cfg.project_key,
-                &cfg.environment,
+                environment,
                 token()?,
                 &cfg.token_env,
             )?),
@@ -193,7 +204,7 @@ impl Provider {
                 Provider::LaunchDarkly(launchdarkly::LaunchDarklyClient::new(
                     &cfg.api_base,
                     &cfg.project_key,
-                    &cfg.environment,
+                    environment,
                     token()?,
                     &cfg.token_env,
                 )?)

@@ -380,6 +380,38 @@ pub async fn review<P: FlagProvider>(
     Ok(problems)
 }
 
+/// Sets a flag's rollout in an environment other than the staged one (e.g. staging): no plan,
+/// no gate; audited with the environment.
+pub async fn rollout_unstaged<P: FlagProvider>(
+    ws: &Workspace,
+    provider: &P,
+    key: &str,
+    percent: u32,
+    environment: &str,
+) -> Result<FlagState, FlagsError> {
+    if percent > 100 {
+        return Err(FlagsError::Invalid(format!(
+            "--percent {percent}: 0 to 100"
+        )));
+    }
+    let before = provider.get(key).await?;
+    let after = provider
+        .set_rollout(
+            key,
+            percent,
+            &format!("release-console: {percent}% in {environment}"),
+        )
+        .await?;
+    audit(
+        ws,
+        "flags.rollout",
+        key,
+        Some(&before),
+        serde_json::json!({"flag": &after, "environment": environment, "staged": false}),
+    )?;
+    Ok(after)
+}
+
 /// Archives a flag (after it has served 100% long enough, or on purpose).
 pub async fn archive<P: FlagProvider>(
     ws: &Workspace,
