@@ -263,7 +263,12 @@ async fn update(
     if let Err(r) = admit(&mut f, &method, &uri, &headers, &page, &body) {
         return r;
     }
-    let inc = match validate_incident(&body, false) {
+    // Scheduled maintenance takes the maintenance statuses, incidents the incident ones.
+    let maintenance = f
+        .incidents
+        .iter()
+        .any(|i| i["id"] == id.as_str() && i["scheduled_for"].is_string());
+    let inc = match validate_incident(&body, maintenance) {
         Ok(i) => i.clone(),
         Err(r) => return r,
     };
@@ -778,6 +783,54 @@ fn scheduled_maintenance_is_posted_with_its_window() {
     assert_eq!(inc["scheduled_for"], "2026-12-01T22:00:00Z");
     assert_eq!(inc["scheduled_until"], "2026-12-01T22:30:00Z");
     assert_eq!(inc["component_ids"], json!(["cmp2importexport"]));
+    let id = String::from_utf8_lossy(&o.stdout).trim().to_owned();
+    assert_eq!(id, "inc00000001");
+    for step in ["in_progress", "verifying", "completed"] {
+        let o = cli(
+            &ws.root,
+            KEY,
+            &[
+                "status",
+                "maintenance-update",
+                "--incident-id",
+                &id,
+                "--status",
+                step,
+                "--message",
+                "Upgrade under way",
+            ],
+        );
+        assert!(o.status.success(), "{}", text(&o));
+        assert_eq!(incidents(&server)[0]["status"], step);
+    }
+    let patch = seen(&server)
+        .into_iter()
+        .rev()
+        .find(|r| r.method == "PATCH")
+        .expect("patch");
+    assert_eq!(
+        patch.body,
+        json!({"incident": {"status": "completed", "body": "Upgrade under way"}})
+    );
+    let o = cli(
+        &ws.root,
+        KEY,
+        &[
+            "status",
+            "maintenance-update",
+            "--incident-id",
+            &id,
+            "--status",
+            "resolved",
+            "--message",
+            "m",
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "an incident status is not a maintenance status"
+    );
     let o = cli(
         &ws.root,
         KEY,

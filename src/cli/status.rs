@@ -9,7 +9,9 @@ use jiff::Timestamp;
 
 use super::{Cli, EXIT_CHECK_FAILED};
 use crate::status::incident::{self, CreateRequest, Incident, human_duration};
-use crate::status::{ComponentStatus, IncidentStatus, Provider, Severity, StatusError, StatusPage};
+use crate::status::{
+    ComponentStatus, IncidentStatus, MaintenanceStatus, Provider, Severity, StatusError, StatusPage,
+};
 
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -79,6 +81,16 @@ pub enum StatusSub {
         until: Timestamp,
         #[arg(long = "component")]
         components: Vec<String>,
+    },
+    /// Move scheduled maintenance on: in_progress, verifying, completed.
+    MaintenanceUpdate {
+        /// The status page's id of the maintenance (printed by `status maintenance`).
+        #[arg(long)]
+        incident_id: String,
+        #[arg(long)]
+        status: MaintenanceStatus,
+        #[arg(long)]
+        message: String,
     },
     /// Write the postmortem Markdown of an incident, pre-filled with its timeline.
     Postmortem {
@@ -333,6 +345,25 @@ fn sub_command(
                 cli.print_json(&posted)?;
             } else {
                 println!("{}", posted.id);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        StatusSub::MaintenanceUpdate {
+            incident_id,
+            status,
+            message,
+        } => {
+            let posted = cli.handle.block_on(incident::update_maintenance(
+                ws,
+                page,
+                &incident_id,
+                status,
+                &message,
+            ))?;
+            if cli.json {
+                cli.print_json(&posted)?;
+            } else {
+                println!("{} {}", posted.id, posted.status);
             }
             Ok(ExitCode::SUCCESS)
         }

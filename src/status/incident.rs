@@ -422,6 +422,29 @@ pub async fn schedule_maintenance<P: StatusPage>(
     Ok(posted)
 }
 
+/// Moves scheduled maintenance on (in progress, verifying, completed) and audits it.
+pub async fn update_maintenance<P: StatusPage>(
+    ws: &Workspace,
+    page: &P,
+    id: &str,
+    status: super::MaintenanceStatus,
+    message: &str,
+) -> Result<PageIncident, StatusError> {
+    if message.trim().is_empty() {
+        return Err(StatusError::Invalid(
+            "--message must say what users see (it is published)".into(),
+        ));
+    }
+    let posted = page.update_maintenance(id, status, message.trim()).await?;
+    ws.record(
+        "status.maintenance.update",
+        id,
+        serde_json::Value::Null,
+        serde_json::json!({"status": status, "message": message.trim(), "page_status": posted.status}),
+    )?;
+    Ok(posted)
+}
+
 /// The postmortem Markdown from the template (the workspace's `runbooks/incident_template.md`
 /// when present), pre-filled with the incident's facts and timeline.
 pub fn postmortem_markdown(ws: &Workspace, incident: &Incident) -> String {

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ComponentStatus, IncidentChange, IncidentStatus, NewIncident, NewMaintenance, PageComponent,
-    PageIncident, PageIncidentUpdate, StatusError, StatusPage,
+    ComponentStatus, IncidentChange, IncidentStatus, MaintenanceStatus, NewIncident,
+    NewMaintenance, PageComponent, PageIncident, PageIncidentUpdate, StatusError, StatusPage,
 };
 use crate::workspace::{Workspace, atomic};
 
@@ -202,6 +202,15 @@ impl StatusPage for LocalPage {
             .collect())
     }
 
+    async fn update_maintenance(
+        &self,
+        id: &str,
+        status: MaintenanceStatus,
+        body: &str,
+    ) -> Result<PageIncident, StatusError> {
+        self.maintenance_step(id, status, body)
+    }
+
     async fn schedule_maintenance(&self, m: &NewMaintenance) -> Result<PageIncident, StatusError> {
         self.modify(|state| {
             let components = m
@@ -240,6 +249,53 @@ impl StatusPage for LocalPage {
             };
             state.incidents.push(page.clone());
             Ok(page)
+        })
+    }
+}
+
+impl LocalPage {
+    fn maintenance_step(
+        &self,
+        id: &str,
+        status: MaintenanceStatus,
+        body: &str,
+    ) -> Result<PageIncident, StatusError> {
+        self.modify(|state| {
+            let m = state
+                .incidents
+                .iter_mut()
+                .find(|i| i.id == id && i.scheduled_for.is_some())
+                .ok_or_else(|| StatusError::NotFound {
+                    what: format!("maintenance {id} on the local status page"),
+                })?;
+            let at = now();
+            m.status = status.as_str().to_owned();
+            m.updated_at = Some(at.clone());
+            m.incident_updates.insert(
+                0,
+                PageIncidentUpdate {
+                    id: new_id(body),
+                    status: status.as_str().to_owned(),
+                    body: body.to_owned(),
+                    created_at: at,
+                },
+            );
+            let m = m.clone();
+            // Components are under maintenance while it runs.
+            let to = match status {
+                MaintenanceStatus::InProgress | MaintenanceStatus::Verifying => {
+                    ComponentStatus::UnderMaintenance
+                }
+                MaintenanceStatus::Scheduled | MaintenanceStatus::Completed => {
+                    ComponentStatus::Operational
+                }
+            };
+            for c in &m.components {
+                if let Some(page_c) = state.components.iter_mut().find(|x| x.id == c.id) {
+                    page_c.status = to.as_str().to_owned();
+                }
+            }
+            Ok(m)
         })
     }
 }

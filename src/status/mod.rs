@@ -324,6 +324,13 @@ pub trait StatusPage: Send + Sync {
         &self,
         maintenance: &NewMaintenance,
     ) -> impl Future<Output = Result<PageIncident, StatusError>> + Send;
+    /// Moves scheduled maintenance on: in progress, verifying, completed.
+    fn update_maintenance(
+        &self,
+        id: &str,
+        status: MaintenanceStatus,
+        body: &str,
+    ) -> impl Future<Output = Result<PageIncident, StatusError>> + Send;
 }
 
 /// The provider the workspace config selects.
@@ -412,6 +419,18 @@ impl StatusPage for Provider {
         match self {
             Provider::Local(p) => p.schedule_maintenance(maintenance).await,
             Provider::Statuspage(p) => p.schedule_maintenance(maintenance).await,
+        }
+    }
+
+    async fn update_maintenance(
+        &self,
+        id: &str,
+        status: MaintenanceStatus,
+        body: &str,
+    ) -> Result<PageIncident, StatusError> {
+        match self {
+            Provider::Local(p) => p.update_maintenance(id, status, body).await,
+            Provider::Statuspage(p) => p.update_maintenance(id, status, body).await,
         }
     }
 }

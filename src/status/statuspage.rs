@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use crate::net::{MAX_RETRY_AFTER, backoff, error_message, parse_retry_after};
 
 use super::{
-    IncidentChange, NewIncident, NewMaintenance, Notify, PageComponent, PageIncident, Secret,
-    StatusError, StatusPage,
+    IncidentChange, MaintenanceStatus, NewIncident, NewMaintenance, Notify, PageComponent,
+    PageIncident, Secret, StatusError, StatusPage,
 };
 
 /// How many times one request is tried.
@@ -324,5 +324,17 @@ impl StatusPage for StatuspageClient {
             .request(Method::POST, "/incidents", Some(body), false)
             .await?;
         decode(v, "/incidents")
+    }
+
+    async fn update_maintenance(
+        &self,
+        id: &str,
+        status: MaintenanceStatus,
+        body: &str,
+    ) -> Result<PageIncident, StatusError> {
+        let path = format!("/incidents/{id}");
+        let body = json!({"incident": {"status": status.as_str(), "body": body}});
+        let v = self.request(Method::PATCH, &path, Some(body), true).await?;
+        decode(v, &path)
     }
 }
