@@ -558,6 +558,18 @@ impl Post {
                     .into(),
                 );
                 push("Escalation", req.severity.escalation().into());
+                push(
+                    "Detected",
+                    req.detected_at.map_or_else(
+                        || "now".to_owned(),
+                        |t| {
+                            format!(
+                                "{} (the response timer runs from here)",
+                                crate::local_time(t, true)
+                            )
+                        },
+                    ),
+                );
             }
             Post::Update {
                 incident_id,

@@ -32,6 +32,9 @@ pub struct Draft {
     pub name: String,
     pub message: String,
     pub notify: bool,
+    /// New incidents: how many minutes ago the problem was detected (the response timer starts
+    /// there).
+    pub detected_minutes_ago: u32,
     /// For updates: what the components become (default from severity and status).
     pub component_status: Option<ComponentStatus>,
     /// 0: editing; 1: preview shown, asked once; 2: asked the second time (P0/P1).
@@ -48,6 +51,7 @@ impl Default for Draft {
             name: String::new(),
             message: String::new(),
             notify: true,
+            detected_minutes_ago: 0,
             component_status: None,
             confirmations: 0,
         }
@@ -136,7 +140,10 @@ impl StatusUi {
                     severity: d.severity,
                     components: d.components.iter().cloned().collect(),
                     component_status: None,
-                    detected_at: None,
+                    detected_at: (d.detected_minutes_ago > 0).then(|| {
+                        jiff::Timestamp::now()
+                            - jiff::SignedDuration::from_mins(i64::from(d.detected_minutes_ago))
+                    }),
                     deliver_notifications: d.notify,
                 })
             }
@@ -326,6 +333,12 @@ impl StatusUi {
                                 .desired_width(420.0),
                         )
                         .labelled_by(label.id);
+                    });
+                    ui.horizontal(|ui| {
+                        let l = ui.label("Detected (minutes ago)");
+                        ui.add(egui::DragValue::new(&mut d.detected_minutes_ago).range(0..=10_080))
+                            .labelled_by(l.id)
+                            .on_hover_text("When the problem was first seen: the response timer runs from there");
                     });
                     ui.checkbox(&mut d.notify, "Notify subscribers");
                 }
