@@ -440,6 +440,16 @@ fn the_local_provider_reviews_holds_stages_and_needs_a_green_gate() {
     assert!(checklist_done(&ws.root, "deploy.flags-10"));
     assert!(!checklist_done(&ws.root, "deploy.flags-50"));
 
+    let o = run(&["--json", "flags", "list", "--tag", "type:release"]);
+    let list: Value = serde_json::from_slice(&o.stdout).expect("json");
+    let keys: Vec<&str> = list
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(|r| r["flag"]["key"].as_str())
+        .collect();
+    assert_eq!(keys, ["ui_tagged"]);
+
     let o = run(&["--json", "flags", "retire-report"]);
     let report: Value = serde_json::from_slice(&o.stdout).expect("json");
     let tagged = report

@@ -14,7 +14,11 @@ use crate::status::incident::human_duration;
 #[derive(Debug, Subcommand)]
 pub enum FlagsCmd {
     /// Flags with their rollout, stage, hold and KPI gate.
-    List,
+    List {
+        /// Only flags with this tag (e.g. iteration:I5).
+        #[arg(long)]
+        tag: Option<String>,
+    },
     /// Create a flag, OFF in every environment.
     Create {
         /// `{prefix}_{feature_name}`, e.g. ui_new_exporter.
@@ -129,8 +133,13 @@ async fn run_async(
         Ok(())
     };
     match cmd {
-        FlagsCmd::List => {
-            let flags = provider.list().await?;
+        FlagsCmd::List { tag } => {
+            let flags: Vec<_> = provider
+                .list()
+                .await?
+                .into_iter()
+                .filter(|f| tag.as_ref().is_none_or(|t| f.tags.contains(t)))
+                .collect();
             let plans = plan::load(ws)?;
             let now = Timestamp::now();
             let mut rows = Vec::new();
