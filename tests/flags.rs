@@ -332,6 +332,23 @@ fn a_real_unleash_server_sees_create_staged_rollout_rollback_and_archive() {
         archived.to_string().contains(&key),
         "archived on the server"
     );
+    // The server's own event log for the flag, read through the console.
+    let o = cli(&ws.root, &env, &["--json", "flags", "history", &key]);
+    assert!(o.status.success(), "{}", text(&o));
+    let history: Value = serde_json::from_slice(&o.stdout).expect("json");
+    let whats: Vec<&str> = history
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["what"].as_str())
+        .collect();
+    for event in [
+        "feature-archived",
+        "feature-environment-disabled (production)",
+        "feature-created",
+    ] {
+        assert!(whats.contains(&event), "{event} in {whats:?}");
+    }
 
     let audit = std::fs::read_to_string(ws.root.join("audit.log")).expect("audit");
     for action in [
@@ -439,6 +456,10 @@ fn the_local_provider_reviews_holds_stages_and_needs_a_green_gate() {
     // Every active flag is at 10%: the checklist's canary item ticks itself.
     assert!(checklist_done(&ws.root, "deploy.flags-10"));
     assert!(!checklist_done(&ws.root, "deploy.flags-50"));
+    let o = run(&["--json", "flags", "history", "ui_tagged"]);
+    let history: Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(history[0]["what"], "rollout to 10%");
+    assert_eq!(history[1]["what"], "create to 0%");
 
     let o = run(&["--json", "flags", "list", "--tag", "type:release"]);
     let list: Value = serde_json::from_slice(&o.stdout).expect("json");
@@ -482,6 +503,8 @@ struct LdSeen {
 #[derive(Debug, Default)]
 struct Ld {
     flags: Vec<Value>,
+    /// Audit log entries: (flag key, entry).
+    audit: Vec<(String, Value)>,
     seen: Vec<LdSeen>,
     /// Answer the next request with 429 and this Retry-After.
     throttle_next: Option<&'static str>,
@@ -571,6 +594,8 @@ async fn ld_create(
         flag["environments"]["production"]["on"] = json!(true);
     }
     ld.flags.push(flag.clone());
+    let n = ld.audit.len();
+    ld.audit.push((key.clone(), json!({"_id": format!("a{n}"), "date": jiff::Timestamp::now().as_millisecond(), "kind": "flag", "name": key, "shortDescription": "created the flag", "member": {"email": "release@example.com"}})));
     (axum::http::StatusCode::CREATED, axum::Json(flag)).into_response()
 }
 
@@ -668,13 +693,47 @@ async fn ld_patch(
     }
     let v = flag["_version"].as_u64().unwrap_or(1) + 1;
     flag["_version"] = json!(v);
-    axum::Json(flag.clone()).into_response()
+    let answer = flag.clone();
+    let n = ld.audit.len();
+    ld.audit.push((key.clone(), json!({"_id": format!("a{n}"), "date": jiff::Timestamp::now().as_millisecond(), "kind": "flag", "name": key, "shortDescription": body["comment"].clone(), "member": {"email": "release@example.com"}})));
+    axum::Json(answer).into_response()
+}
+
+/// `GET /api/v2/auditlog?spec=proj/{p}:env/{e}:flag/{key}`: newest first.
+async fn ld_auditlog(
+    axum::extract::State(s): axum::extract::State<LdShared>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> axum::response::Response {
+    let mut ld = s.lock().expect("ld");
+    if let Err(r) = ld_admit(&mut ld, &method, &uri, &headers, &Value::Null) {
+        return r;
+    }
+    let Some(flag) = q
+        .get("spec")
+        .and_then(|s| s.rsplit_once(":flag/"))
+        .map(|(_, k)| k.to_owned())
+    else {
+        return ld_error(400, "invalid_request", "spec is required");
+    };
+    let items: Vec<Value> = ld
+        .audit
+        .iter()
+        .rev()
+        .filter(|(k, _)| *k == flag)
+        .map(|(_, e)| e.clone())
+        .collect();
+    use axum::response::IntoResponse;
+    axum::Json(json!({"items": items, "totalCount": items.len()})).into_response()
 }
 
 fn start_ld() -> (LdShared, String) {
     let state: LdShared = Arc::new(Mutex::new(Ld::default()));
     let app = axum::Router::new()
         .route("/api/v2/flags/{project}", axum::routing::post(ld_create))
+        .route("/api/v2/auditlog", axum::routing::get(ld_auditlog))
         .route(
             "/api/v2/flags/{project}/{key}",
             axum::routing::get(ld_get).patch(ld_patch),
@@ -828,6 +887,26 @@ fn launchdarkly_gets_semantic_patches_with_rollout_weights_and_429s_are_honoured
         .cloned()
         .expect("archive");
     assert_eq!(last.body["instructions"], json!([{"kind": "archiveFlag"}]));
+    let o = cli(
+        &ws.root,
+        &env,
+        &["--json", "flags", "history", "collab_cursor_v2"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let history: Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(history[0]["what"], "release-console: retired");
+    assert_eq!(history[0]["who"], "release@example.com");
+    let audit_request = ld
+        .lock()
+        .expect("ld")
+        .seen
+        .last()
+        .cloned()
+        .expect("auditlog");
+    assert_eq!(
+        audit_request.path,
+        "/api/v2/auditlog?spec=proj/wiretuner:env/production:flag/collab_cursor_v2"
+    );
     assert_eq!(ld.lock().expect("ld").flags[0]["archived"], true);
 
     // A bad token is named by its variable.

@@ -56,6 +56,8 @@ pub enum FlagsCmd {
     Archive { key: String },
     /// Flags at 100% for 14+ days, and every flag's lifespan.
     RetireReport,
+    /// The provider's own record of changes to a flag (LaunchDarkly audit log, Unleash events).
+    History { key: String },
     /// Check every flag before a release: naming, tags, OFF until its rollout (ticks
     /// "Review feature flags" when clean).
     Review,
@@ -294,6 +296,21 @@ async fn run_async(
                     "{key}: archived after {:.1} days",
                     p.lifespan_days(Timestamp::now())
                 );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        FlagsCmd::History { key } => {
+            let entries = provider.history(&key).await?;
+            if cli.json {
+                cli.print_json(&entries)
+                    .map_err(|e| FlagsError::State(e.to_string()))?;
+            } else {
+                for e in &entries {
+                    println!("{}  {:<28} {}", e.at, e.who, e.what);
+                }
+                if entries.is_empty() {
+                    println!("{key}: no recorded changes");
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

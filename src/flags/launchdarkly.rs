@@ -213,6 +213,45 @@ impl FlagProvider for LaunchDarklyClient {
         Ok(self.state_of(&v))
     }
 
+    async fn history(&self, key: &str) -> Result<Vec<super::HistoryEntry>, FlagsError> {
+        let spec = format!("proj/{}:env/{}:flag/{key}", self.project, self.environment);
+        let v = self
+            .api
+            .call(
+                Method::GET,
+                &format!("/api/v2/auditlog?spec={spec}"),
+                None,
+                None,
+            )
+            .await?;
+        Ok(v["items"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .map(|i| super::HistoryEntry {
+                        at: i["date"]
+                            .as_i64()
+                            .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+                            .map(|t| t.to_string())
+                            .unwrap_or_default(),
+                        who: i["member"]["email"]
+                            .as_str()
+                            .or_else(|| i["token"]["name"].as_str())
+                            .unwrap_or("unknown")
+                            .to_owned(),
+                        what: i["shortDescription"]
+                            .as_str()
+                            .or_else(|| i["description"].as_str())
+                            .or_else(|| i["title"].as_str())
+                            .unwrap_or_default()
+                            .to_owned(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
     async fn archive(&self, key: &str, comment: &str) -> Result<(), FlagsError> {
         self.patch(
             key,

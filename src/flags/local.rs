@@ -116,6 +116,22 @@ impl FlagProvider for LocalFlags {
         })
     }
 
+    async fn history(&self, key: &str) -> Result<Vec<super::HistoryEntry>, FlagsError> {
+        // The local provider's history is the console's own plan.
+        let plans = super::plan::load_at(&self.dir)?;
+        let plan = plans.get(key).ok_or_else(|| not_found(key))?;
+        Ok(plan
+            .history
+            .iter()
+            .rev()
+            .map(|c| super::HistoryEntry {
+                at: c.at.to_string(),
+                who: c.actor.clone(),
+                what: format!("{} to {}%", c.what, c.percent),
+            })
+            .collect())
+    }
+
     async fn archive(&self, key: &str, _comment: &str) -> Result<(), FlagsError> {
         self.modify(|flags| {
             let f = flags.get_mut(key).ok_or_else(|| not_found(key))?;

@@ -132,6 +132,14 @@ pub struct FlagState {
     pub version: Option<String>,
 }
 
+/// One event in a flag's history as the provider records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HistoryEntry {
+    pub at: String,
+    pub who: String,
+    pub what: String,
+}
+
 /// A flag provider: list, get, create (OFF), set the rollout percentage (0 turns it off),
 /// archive. Implementations: [`local::LocalFlags`], [`unleash::UnleashClient`],
 /// [`launchdarkly::LaunchDarklyClient`].
@@ -150,6 +158,11 @@ pub trait FlagProvider: Send + Sync {
         key: &str,
         comment: &str,
     ) -> impl Future<Output = Result<(), FlagsError>> + Send;
+    /// The provider's own record of changes to the flag, newest first.
+    fn history(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Vec<HistoryEntry>, FlagsError>> + Send;
 }
 
 /// The provider the workspace config selects.
@@ -264,6 +277,14 @@ impl FlagProvider for Provider {
             Provider::Local(p) => p.archive(key, comment).await,
             Provider::Unleash(p) => p.archive(key, comment).await,
             Provider::LaunchDarkly(p) => p.archive(key, comment).await,
+        }
+    }
+
+    async fn history(&self, key: &str) -> Result<Vec<HistoryEntry>, FlagsError> {
+        match self {
+            Provider::Local(p) => p.history(key).await,
+            Provider::Unleash(p) => p.history(key).await,
+            Provider::LaunchDarkly(p) => p.history(key).await,
         }
     }
 }

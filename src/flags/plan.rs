@@ -126,6 +126,11 @@ pub fn load(ws: &Workspace) -> Result<BTreeMap<String, Plan>, FlagsError> {
     Ok(atomic::read_json(&plans_path(ws))?.unwrap_or_default())
 }
 
+/// Every plan, from the workspace's `flags` folder.
+pub(crate) fn load_at(flags_dir: &std::path::Path) -> Result<BTreeMap<String, Plan>, FlagsError> {
+    Ok(atomic::read_json(&flags_dir.join("plans.json"))?.unwrap_or_default())
+}
+
 fn modify<T>(
     ws: &Workspace,
     change: impl FnOnce(&mut BTreeMap<String, Plan>) -> Result<T, FlagsError>,

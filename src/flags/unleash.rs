@@ -237,6 +237,36 @@ impl FlagProvider for UnleashClient {
         self.get(key).await
     }
 
+    async fn history(&self, key: &str) -> Result<Vec<super::HistoryEntry>, FlagsError> {
+        let v = self
+            .api
+            .call(
+                Method::GET,
+                &format!("/api/admin/search/events?feature=IS:{key}"),
+                None,
+                None,
+            )
+            .await?;
+        Ok(v["events"]
+            .as_array()
+            .map(|events| {
+                events
+                    .iter()
+                    .map(|e| super::HistoryEntry {
+                        at: e["createdAt"].as_str().unwrap_or_default().to_owned(),
+                        who: e["createdBy"].as_str().unwrap_or_default().to_owned(),
+                        what: match e["environment"].as_str() {
+                            Some(env) => {
+                                format!("{} ({env})", e["type"].as_str().unwrap_or("event"))
+                            }
+                            None => e["type"].as_str().unwrap_or("event").to_owned(),
+                        },
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
     async fn archive(&self, key: &str, _comment: &str) -> Result<(), FlagsError> {
         self.api
             .call(Method::DELETE, &self.feature_path(key), None, None)
