@@ -459,7 +459,7 @@ fn the_local_provider_reviews_holds_stages_and_needs_a_green_gate() {
     let o = run(&["--json", "flags", "history", "ui_tagged"]);
     let history: Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(history[0]["what"], "rollout to 10%");
-    assert_eq!(history[1]["what"], "create to 0%");
+    assert_eq!(history[1]["what"], "created (OFF)");
 
     let o = run(&["--json", "flags", "list", "--tag", "type:release"]);
     let list: Value = serde_json::from_slice(&o.stdout).expect("json");

@@ -127,7 +127,11 @@ impl FlagProvider for LocalFlags {
             .map(|c| super::HistoryEntry {
                 at: c.at.to_string(),
                 who: c.actor.clone(),
-                what: format!("{} to {}%", c.what, c.percent),
+                what: match c.what.as_str() {
+                    "create" => "created (OFF)".to_owned(),
+                    "archive" => "archived".to_owned(),
+                    other => format!("{other} to {}%", c.percent),
+                },
             })
             .collect())
     }
