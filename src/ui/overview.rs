@@ -89,6 +89,41 @@ impl OverviewUi {
         }
 
         ui.add_space(10.0);
+        ui.label(egui::RichText::new("Open incidents").strong());
+        let now = jiff::Timestamp::now();
+        let open: Vec<_> = data.incidents.iter().filter(|i| i.is_open()).collect();
+        if open.is_empty() {
+            ui.label(theme::muted("None."));
+        }
+        for inc in open {
+            ui.horizontal(|ui| {
+                let color = match inc.severity {
+                    crate::status::Severity::P0 | crate::status::Severity::P1 => theme::BAD,
+                    _ => theme::WARN,
+                };
+                theme::badge(ui, inc.severity.as_str(), color);
+                ui.label(format!("{} {} ({})", inc.id, inc.name, inc.status));
+                ui.label(theme::muted(format!(
+                    "open {}",
+                    crate::status::incident::human_duration(inc.open_for(now))
+                )));
+            });
+        }
+        let overdue = data
+            .incidents
+            .iter()
+            .filter(|i| i.postmortem_due().is_some_and(|d| d < now))
+            .count();
+        if overdue > 0 {
+            ui.label(
+                egui::RichText::new(format!("{overdue} postmortem(s) overdue")).color(theme::BAD),
+            );
+        }
+        if ui.link("Open the status page panel").clicked() {
+            commands.push(Command::Navigate(Tab::StatusPage));
+        }
+
+        ui.add_space(10.0);
         ui.label(egui::RichText::new("Running tasks").strong());
         let running: Vec<_> = runner
             .tasks()
