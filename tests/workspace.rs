@@ -298,3 +298,36 @@ fn kill_9_mid_write_leaves_the_last_good_state() {
         "the writer made real progress between kills: {ticks} writes"
     );
 }
+
+#[test]
+fn temp_files_left_by_a_crash_are_swept_when_the_workspace_opens() {
+    let (_dir, ws) = new_ws();
+    let root = ws.root().to_owned();
+    ws.create_release("1.0.0", None).expect("release");
+    let release_dir = root.join("releases/1.0.0");
+    let stale = [
+        root.join(".tmp-crashed1"),
+        release_dir.join(".tmp-crashed2"),
+    ];
+    for p in &stale {
+        std::fs::write(p, b"half a write").expect("temp");
+        let o = std::process::Command::new("touch")
+            .args(["-d", "2 hours ago"])
+            .arg(p)
+            .status()
+            .expect("touch");
+        assert!(o.success());
+    }
+    // A writer that is busy right now keeps its temp file.
+    let live = release_dir.join(".tmp-writing");
+    std::fs::write(&live, b"in progress").expect("temp");
+    let state = release_dir.join("checklist.json");
+    let before = std::fs::read(&state).ok();
+
+    Workspace::open(&root).expect("open");
+    for p in &stale {
+        assert!(!p.exists(), "{} was swept", p.display());
+    }
+    assert!(live.exists(), "a fresh temp file is left alone");
+    assert_eq!(std::fs::read(&state).ok(), before, "state is untouched");
+}

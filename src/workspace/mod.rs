@@ -228,6 +228,27 @@ fn add_missing_packaging(root: &Path) -> Result<(), WorkspaceError> {
     Ok(())
 }
 
+/// Removes temp files older than an hour that a crash left in the workspace's state folders.
+fn sweep_stale_temps(root: &Path) {
+    let hour = std::time::Duration::from_secs(3600);
+    let mut dirs = vec![
+        root.to_owned(),
+        root.join("status"),
+        root.join("flags"),
+        root.join("kpi"),
+    ];
+    if let Ok(releases) = std::fs::read_dir(root.join("releases")) {
+        dirs.extend(releases.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
+    }
+    let removed: usize = dirs
+        .iter()
+        .map(|d| atomic::sweep_stale_temps(d, hour))
+        .sum();
+    if removed > 0 {
+        tracing::info!("removed {removed} stale temp file(s) left by an interrupted write");
+    }
+}
+
 /// The demo workspace folder, unpacked into the user's data directory on first use.
 pub fn ensure_demo() -> Result<PathBuf, WorkspaceError> {
     let dirs = directories::ProjectDirs::from("dev", "release-console", "release-console")
@@ -263,6 +284,7 @@ impl Workspace {
             return Err(WorkspaceError::NotAWorkspace(root.to_owned()));
         }
         let config = Config::load(&config_path)?;
+        sweep_stale_temps(root);
         Ok(Self {
             root: root.to_owned(),
             config,
