@@ -303,6 +303,15 @@ fn a_real_unleash_server_sees_create_staged_rollout_rollback_and_archive() {
         .expect("row");
     assert_eq!(row["flag"]["rollout_percent"], 100);
     assert_eq!(row["flag"]["on"], true);
+    // Every environment the server has, not only the staged one.
+    assert_eq!(
+        row["flag"]["environments"]["production"],
+        json!({"on": true, "rollout_percent": 100})
+    );
+    assert_eq!(
+        row["flag"]["environments"]["development"],
+        json!({"on": false, "rollout_percent": 0})
+    );
 
     let o = cli(&ws.root, &env, &["flags", "rollback", &key]);
     assert!(o.status.success(), "{}", text(&o));

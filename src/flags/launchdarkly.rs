@@ -111,6 +111,24 @@ impl LaunchDarklyClient {
             rollout_percent: if on { fallthrough_percent(v, env) } else { 0 },
             archived: v["archived"].as_bool().unwrap_or(false),
             version: v["_version"].as_u64().map(|n| n.to_string()),
+            environments: v["environments"]
+                .as_object()
+                .map(|envs| {
+                    envs.iter()
+                        .map(|(name, e)| {
+                            let on = e["on"].as_bool().unwrap_or(false);
+                            let rollout_percent = if on { fallthrough_percent(v, e) } else { 0 };
+                            (
+                                name.clone(),
+                                super::EnvState {
+                                    on,
+                                    rollout_percent,
+                                },
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
         }
     }
 

@@ -82,11 +82,19 @@ impl FlagProvider for LocalFlags {
                 key: flag.key.clone(),
                 name: flag.name.clone(),
                 tags: flag.tags.clone(),
-                environment: env,
+                environment: env.clone(),
                 on: false,
                 rollout_percent: 0,
                 archived: false,
                 version: Some("1".into()),
+                environments: [(
+                    env,
+                    super::EnvState {
+                        on: false,
+                        rollout_percent: 0,
+                    },
+                )]
+                .into(),
             };
             flags.insert(flag.key.clone(), state.clone());
             Ok(state)
@@ -106,6 +114,13 @@ impl FlagProvider for LocalFlags {
             }
             f.on = percent > 0;
             f.rollout_percent = percent;
+            f.environments.insert(
+                f.environment.clone(),
+                super::EnvState {
+                    on: f.on,
+                    rollout_percent: percent,
+                },
+            );
             let v = f
                 .version
                 .as_deref()

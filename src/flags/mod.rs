@@ -130,6 +130,16 @@ pub struct FlagState {
     pub archived: bool,
     /// The provider's version of the flag, where it has one (LaunchDarkly `_version`).
     pub version: Option<String>,
+    /// Every environment the provider reported: on/off and rollout percent.
+    #[serde(default)]
+    pub environments: std::collections::BTreeMap<String, EnvState>,
+}
+
+/// A flag's state in one environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvState {
+    pub on: bool,
+    pub rollout_percent: u32,
 }
 
 /// One event in a flag's history as the provider records it.

@@ -97,6 +97,24 @@ impl UnleashClient {
             rollout_percent: if on { rollout } else { 0 },
             archived: v["archived"].as_bool().unwrap_or(false),
             version: None,
+            environments: v["environments"]
+                .as_array()
+                .map(|envs| {
+                    envs.iter()
+                        .filter_map(|e| {
+                            let on = e["enabled"].as_bool().unwrap_or(false);
+                            let percent = rollout_strategy(e).map_or(100, |(_, p)| p);
+                            Some((
+                                e["name"].as_str()?.to_owned(),
+                                super::EnvState {
+                                    on,
+                                    rollout_percent: if on { percent } else { 0 },
+                                },
+                            ))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
     }
 }

@@ -230,13 +230,14 @@ impl FlagsUi {
         let busy = self.pending.is_some() || self.task.is_some();
         egui::Grid::new("flags")
             .striped(true)
-            .num_columns(7)
+            .num_columns(8)
             .spacing([14.0, 6.0])
             .show(ui, |ui| {
                 for h in [
                     "Key (click to select)",
                     "Tags",
                     "State",
+                    "Other environments",
                     "Stage",
                     "Held",
                     "Next",
@@ -325,6 +326,23 @@ impl FlagsUi {
         } else {
             theme::badge(ui, "OFF", theme::MUTED);
         }
+        let others: Vec<String> = s
+            .environments
+            .iter()
+            .filter(|(env, _)| **env != s.environment)
+            .map(|(env, e)| {
+                if e.on {
+                    format!("{env} {}%", e.rollout_percent)
+                } else {
+                    format!("{env} off")
+                }
+            })
+            .collect();
+        ui.label(theme::muted(if others.is_empty() {
+            "-".to_owned()
+        } else {
+            others.join(", ")
+        }));
         let fraction = s.rollout_percent as f32 / 100.0;
         ui.add(
             egui::ProgressBar::new(fraction)
