@@ -193,6 +193,57 @@ async fn unresolved(
     Json(Value::Array(open)).into_response()
 }
 
+/// Maintenance in `statuses`, for `/incidents/scheduled` and `/incidents/active_maintenance`.
+fn maintenance_in(
+    s: &Shared,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    page: &str,
+    statuses: &[&str],
+) -> Response {
+    let mut f = s.lock().expect("fake");
+    if let Err(r) = admit(&mut f, method, uri, headers, page, &Value::Null) {
+        return r;
+    }
+    let list: Vec<Value> = f
+        .incidents
+        .iter()
+        .filter(|i| {
+            i["scheduled_for"].is_string() && statuses.contains(&i["status"].as_str().unwrap_or(""))
+        })
+        .cloned()
+        .collect();
+    Json(Value::Array(list)).into_response()
+}
+
+async fn scheduled(
+    State(s): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    UrlPath(page): UrlPath<String>,
+) -> Response {
+    maintenance_in(&s, &method, &uri, &headers, &page, &["scheduled"])
+}
+
+async fn active_maintenance(
+    State(s): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    UrlPath(page): UrlPath<String>,
+) -> Response {
+    maintenance_in(
+        &s,
+        &method,
+        &uri,
+        &headers,
+        &page,
+        &["in_progress", "verifying"],
+    )
+}
+
 fn apply_components(f: &mut Fake, inc: &serde_json::Map<String, Value>) -> Vec<Value> {
     let mut out = Vec::new();
     if let Some(map) = inc.get("components").and_then(Value::as_object) {
@@ -315,6 +366,11 @@ fn start_fake(min_gap: Duration) -> Server {
     let app = axum::Router::new()
         .route("/v1/pages/{page}/components", get(components))
         .route("/v1/pages/{page}/incidents/unresolved", get(unresolved))
+        .route("/v1/pages/{page}/incidents/scheduled", get(scheduled))
+        .route(
+            "/v1/pages/{page}/incidents/active_maintenance",
+            get(active_maintenance),
+        )
         .route("/v1/pages/{page}/incidents", axum::routing::post(create))
         .route("/v1/pages/{page}/incidents/{id}", patch(update))
         .with_state(state.clone());
@@ -785,6 +841,19 @@ fn scheduled_maintenance_is_posted_with_its_window() {
     assert_eq!(inc["component_ids"], json!(["cmp2importexport"]));
     let id = String::from_utf8_lossy(&o.stdout).trim().to_owned();
     assert_eq!(id, "inc00000001");
+    let listed = || {
+        let o = cli(&ws.root, KEY, &["--json", "status", "maintenances"]);
+        assert!(o.status.success(), "{}", text(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|m| m["status"].as_str().unwrap_or("").to_owned())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(listed(), ["scheduled"]);
     for step in ["in_progress", "verifying", "completed"] {
         let o = cli(
             &ws.root,
@@ -802,7 +871,11 @@ fn scheduled_maintenance_is_posted_with_its_window() {
         );
         assert!(o.status.success(), "{}", text(&o));
         assert_eq!(incidents(&server)[0]["status"], step);
+        if step != "completed" {
+            assert_eq!(listed(), [step], "listed while under way");
+        }
     }
+    assert!(listed().is_empty(), "completed maintenance is not listed");
     let patch = seen(&server)
         .into_iter()
         .rev()

@@ -807,3 +807,35 @@ fn flags_panel_creates_a_flag_then_advances_with_an_override_and_rolls_back() {
         assert!(audit.contains(action), "{action}");
     }
 }
+
+#[test]
+fn maintenance_is_scheduled_from_the_panel_and_moved_on() {
+    let f = fixture();
+    let mut h = harness(&f);
+    click(&mut h, "Status page");
+    step_until(&mut h, "the page", |app| {
+        matches!(&app.status_ui.components, Some(Ok(_)))
+    });
+    assert!(h.query_by_label("None scheduled.").is_some());
+    click(&mut h, "Schedule maintenance");
+    type_into(&mut h, "Title", "Database upgrade");
+    type_into(&mut h, "Message", "Exports pause for 30 minutes");
+    type_into(&mut h, "From (RFC 3339)", "2026-12-01T22:00:00Z");
+    type_into(&mut h, "Until (RFC 3339)", "2026-12-01T22:30:00Z");
+    click_checkbox(&mut h, "import-export (maintenance)");
+    click(&mut h, "Schedule this maintenance");
+    step_until(&mut h, "the maintenance to be listed", |app| {
+        app.status_ui.maintenances.len() == 1 && app.status_ui.task.is_none()
+    });
+    click(&mut h, "Start Database upgrade");
+    step_until(&mut h, "the maintenance to start", |app| {
+        app.status_ui
+            .maintenances
+            .first()
+            .is_some_and(|m| m.status == "in_progress")
+            && matches!(&app.status_ui.components, Some(Ok(c)) if c.iter().any(|c| c.name == "import-export" && c.status == "under_maintenance"))
+    });
+    let audit = std::fs::read_to_string(f.root.join("audit.log")).expect("audit");
+    assert!(audit.contains("status.maintenance.schedule"));
+    assert!(audit.contains("status.maintenance.update"));
+}

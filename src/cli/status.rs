@@ -82,6 +82,8 @@ pub enum StatusSub {
         #[arg(long = "component")]
         components: Vec<String>,
     },
+    /// Maintenance scheduled or under way.
+    Maintenances,
     /// Move scheduled maintenance on: in_progress, verifying, completed.
     MaintenanceUpdate {
         /// The status page's id of the maintenance (printed by `status maintenance`).
@@ -345,6 +347,27 @@ fn sub_command(
                 cli.print_json(&posted)?;
             } else {
                 println!("{}", posted.id);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        StatusSub::Maintenances => {
+            let list = cli.handle.block_on(page.maintenances())?;
+            if cli.json {
+                cli.print_json(&list)?;
+            } else {
+                for m in &list {
+                    println!(
+                        "{}  {:<12} {}  {} to {}",
+                        m.id,
+                        m.status,
+                        m.name,
+                        m.scheduled_for.as_deref().unwrap_or("?"),
+                        m.scheduled_until.as_deref().unwrap_or("?")
+                    );
+                }
+                if list.is_empty() {
+                    println!("no maintenance scheduled");
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

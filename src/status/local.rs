@@ -202,6 +202,18 @@ impl StatusPage for LocalPage {
             .collect())
     }
 
+    async fn maintenances(&self) -> Result<Vec<PageIncident>, StatusError> {
+        Ok(self
+            .load()?
+            .incidents
+            .into_iter()
+            .filter(|i| {
+                i.scheduled_for.is_some()
+                    && matches!(i.status.as_str(), "scheduled" | "in_progress" | "verifying")
+            })
+            .collect())
+    }
+
     async fn update_maintenance(
         &self,
         id: &str,

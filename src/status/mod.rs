@@ -324,6 +324,8 @@ pub trait StatusPage: Send + Sync {
         &self,
         maintenance: &NewMaintenance,
     ) -> impl Future<Output = Result<PageIncident, StatusError>> + Send;
+    /// Maintenance that is scheduled or under way (not completed).
+    fn maintenances(&self) -> impl Future<Output = Result<Vec<PageIncident>, StatusError>> + Send;
     /// Moves scheduled maintenance on: in progress, verifying, completed.
     fn update_maintenance(
         &self,
@@ -422,6 +424,13 @@ impl StatusPage for Provider {
         }
     }
 
+    async fn maintenances(&self) -> Result<Vec<PageIncident>, StatusError> {
+        match self {
+            Provider::Local(p) => p.maintenances().await,
+            Provider::Statuspage(p) => p.maintenances().await,
+        }
+    }
+
     async fn update_maintenance(
         &self,
         id: &str,
@@ -505,6 +514,13 @@ pub enum Post {
         from: jiff::Timestamp,
         until: jiff::Timestamp,
         components: Vec<String>,
+    },
+    /// Move scheduled maintenance on.
+    MaintenanceUpdate {
+        id: String,
+        name: String,
+        status: MaintenanceStatus,
+        message: String,
     },
 }
 
@@ -615,6 +631,16 @@ impl Post {
                 );
                 push("Message", message.trim().to_owned());
             }
+            Post::MaintenanceUpdate {
+                id,
+                name,
+                status,
+                message,
+            } => {
+                push("Action", format!("maintenance {status}"));
+                push("Maintenance", format!("{name} ({id})"));
+                push("Message", message.trim().to_owned());
+            }
             Post::Maintenance {
                 name,
                 message,
@@ -640,7 +666,7 @@ impl Post {
                 .iter()
                 .find(|i| &i.id == incident_id)
                 .map(|i| i.severity),
-            Post::Maintenance { .. } => None,
+            Post::Maintenance { .. } | Post::MaintenanceUpdate { .. } => None,
         }
     }
 }
@@ -704,13 +730,35 @@ pub async fn run_post(
             .map_err(fail)?;
             Ok(format!("maintenance {:?} scheduled ({})", m.name, m.id))
         }
+        Post::MaintenanceUpdate {
+            id,
+            name,
+            status,
+            message,
+        } => {
+            ctx.log_line(&format!("maintenance {name:?} -> {status}"));
+            let m = incident::update_maintenance(&ws, &page, &id, status, &message)
+                .await
+                .map_err(fail)?;
+            Ok(format!("maintenance {:?} is {}", m.name, m.status))
+        }
     }
 }
 
-/// Components as the page has them now (a network call for Statuspage).
-pub async fn fetch_components(ws: &Workspace) -> Result<Vec<PageComponent>, StatusError> {
+/// What the page shows now: components and open maintenance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageView {
+    pub components: Vec<PageComponent>,
+    pub maintenances: Vec<PageIncident>,
+}
+
+/// Reads the page (network calls for Statuspage).
+pub async fn fetch_page(ws: &Workspace) -> Result<PageView, StatusError> {
     let page = Provider::from_workspace(ws, Arc::new(|_: &str| {}))?;
-    page.components().await
+    Ok(PageView {
+        components: page.components().await?,
+        maintenances: page.maintenances().await?,
+    })
 }
 
 /// The message a status update starts from, so every post says the same things.

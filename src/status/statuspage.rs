@@ -326,6 +326,17 @@ impl StatusPage for StatuspageClient {
         decode(v, "/incidents")
     }
 
+    async fn maintenances(&self) -> Result<Vec<PageIncident>, StatusError> {
+        let mut all: Vec<PageIncident> = self.get("/incidents/active_maintenance").await?;
+        let upcoming: Vec<PageIncident> = self.get("/incidents/scheduled").await?;
+        for m in upcoming {
+            if !all.iter().any(|a| a.id == m.id) {
+                all.push(m);
+            }
+        }
+        Ok(all)
+    }
+
     async fn update_maintenance(
         &self,
         id: &str,

@@ -283,7 +283,7 @@ enum WorkerResult {
     Preflight(Vec<crate::pipeline::Preflight>),
     SumsWritten(PathBuf),
     Exported(PathBuf),
-    StatusComponents(Result<Vec<crate::status::PageComponent>, String>),
+    StatusComponents(Result<crate::status::PageView, String>),
     Flags(Box<Result<crate::flags::Overview, String>>),
 }
 
@@ -517,7 +517,7 @@ impl ConsoleApp {
                 self.submit(move || {
                     WorkerResult::StatusComponents(
                         handle
-                            .block_on(crate::status::fetch_components(&ws))
+                            .block_on(crate::status::fetch_page(&ws))
                             .map_err(|e| e.to_string()),
                     )
                 });
@@ -804,7 +804,13 @@ impl ConsoleApp {
                 }
                 WorkerResult::StatusComponents(result) => {
                     self.status_ui.fetching = false;
-                    self.status_ui.components = Some(result);
+                    match result {
+                        Ok(view) => {
+                            self.status_ui.components = Some(Ok(view.components));
+                            self.status_ui.maintenances = view.maintenances;
+                        }
+                        Err(e) => self.status_ui.components = Some(Err(e)),
+                    }
                 }
                 WorkerResult::Exported(path) => {
                     self.toasts

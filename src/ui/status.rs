@@ -8,7 +8,8 @@ use std::collections::BTreeSet;
 use crate::runner::{TaskId, TaskState};
 use crate::status::incident::{CreateRequest, Incident, human_duration};
 use crate::status::{
-    ComponentStatus, IncidentStatus, PageComponent, Post, Severity, message_template,
+    ComponentStatus, IncidentStatus, MaintenanceStatus, PageComponent, Post, Severity,
+    message_template,
 };
 
 use super::app::{Command, Loaded};
@@ -78,6 +79,8 @@ pub struct StatusUi {
     pub task: Option<TaskId>,
     /// A components fetch is in flight.
     pub fetching: bool,
+    /// Maintenance scheduled or under way.
+    pub maintenances: Vec<crate::status::PageIncident>,
     /// Why the last post failed; the draft it came from is kept.
     pub last_error: Option<String>,
 }
@@ -595,6 +598,60 @@ impl StatusUi {
             _ => Vec::new(),
         };
         let posting = self.task.is_some();
+        ui.label(
+            egui::RichText::new(format!("Maintenance ({})", self.maintenances.len())).strong(),
+        );
+        if self.maintenances.is_empty() {
+            ui.label(theme::muted("None scheduled."));
+        }
+        for m in &self.maintenances {
+            ui.horizontal_wrapped(|ui| {
+                theme::badge(ui, &m.status.to_uppercase(), status_color(&m.status));
+                ui.label(egui::RichText::new(&m.name).strong());
+                ui.label(theme::muted(format!(
+                    "{} to {} · {}",
+                    m.scheduled_for.as_deref().unwrap_or("?"),
+                    m.scheduled_until.as_deref().unwrap_or("?"),
+                    m.components
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+                let next: &[(MaintenanceStatus, &str, &str)] = match m.status.as_str() {
+                    "scheduled" => &[(
+                        MaintenanceStatus::InProgress,
+                        "Start",
+                        "The scheduled maintenance is in progress.",
+                    )],
+                    "in_progress" => &[(
+                        MaintenanceStatus::Verifying,
+                        "Verify",
+                        "The maintenance is done; we are verifying that everything works.",
+                    )],
+                    "verifying" => &[(
+                        MaintenanceStatus::Completed,
+                        "Complete",
+                        "The scheduled maintenance has been completed.",
+                    )],
+                    _ => &[],
+                };
+                for (status, verb, message) in next {
+                    if ui
+                        .add_enabled(!posting, egui::Button::new(format!("{verb} {}", m.name)))
+                        .on_hover_text(format!("Publishes: {message}"))
+                        .clicked()
+                    {
+                        commands.push(Command::StatusPost(Post::MaintenanceUpdate {
+                            id: m.id.clone(),
+                            name: m.name.clone(),
+                            status: *status,
+                            message: (*message).to_owned(),
+                        }));
+                    }
+                }
+            });
+        }
         egui::CollapsingHeader::new("Schedule maintenance").show(ui, |ui| {
             let m = &mut self.maintenance;
             egui::Grid::new("maintenance")
@@ -641,7 +698,7 @@ impl StatusUi {
                     if !m.name.trim().is_empty() && !m.message.trim().is_empty() =>
                 {
                     if ui
-                        .add_enabled(!posting, egui::Button::new("Schedule maintenance"))
+                        .add_enabled(!posting, egui::Button::new("Schedule this maintenance"))
                         .clicked()
                     {
                         commands.push(Command::StatusPost(Post::Maintenance {
