@@ -13,6 +13,7 @@ needs=(
   shellcheck:shellcheck find:findutils
   prometheus:prometheus pg_ctlcluster:postgresql-common psql:postgresql-client
   /usr/lib/postgresql/15/bin/postgres:postgresql-15 node:nodejs npm:npm
+  secret-tool:libsecret-tools gnome-keyring-daemon:gnome-keyring dbus-run-session:dbus-daemon
 )
 packages=()
 for need in "${needs[@]}"; do

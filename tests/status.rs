@@ -1019,3 +1019,51 @@ fn the_local_page_round_trip_renders_html_and_exports_a_postmortem() {
     );
     assert!(!md.contains("{{"), "every placeholder is filled: {md}");
 }
+
+#[test]
+fn the_api_key_can_come_from_the_os_keyring() {
+    let server = start_fake(Duration::ZERO);
+    let ws = workspace("statuspage", &server.base);
+    // The keyring lives in this test's own home folder.
+    let home = tempfile::tempdir().expect("home");
+    // A private D-Bus session with an unlocked GNOME keyring (the Secret Service); the key is
+    // stored with secret-tool under service release-console, account STATUSPAGE_API_KEY.
+    let run = |store: bool| {
+        let script = format!(
+            "printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1; \
+             {} exec '{}' --workspace '{}' status --action create --status investigating --component api --message 'Key from the keyring'",
+            if store {
+                format!(
+                    "printf %s '{KEY}' | secret-tool store --label='release-console Statuspage' service release-console account STATUSPAGE_API_KEY || exit 9;"
+                )
+            } else {
+                String::new()
+            },
+            env!("CARGO_BIN_EXE_release-console"),
+            ws.root.display()
+        );
+        Command::new("dbus-run-session")
+            .args(["--", "bash", "-c", &script])
+            .env_remove("STATUSPAGE_API_KEY")
+            .env("HOME", home.path())
+            .env("XDG_DATA_HOME", home.path().join("data"))
+            .env("XDG_RUNTIME_DIR", home.path())
+            .output()
+            .expect("dbus-run-session (./scripts/test.sh installs it)")
+    };
+    let o = run(false);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("$STATUSPAGE_API_KEY is not set and the OS keyring has no entry"),
+        "{}",
+        text(&o)
+    );
+    assert!(seen(&server).is_empty());
+
+    let o = run(true);
+    assert!(o.status.success(), "{}", text(&o));
+    let reqs = seen(&server);
+    assert!(!reqs.is_empty());
+    assert!(reqs.iter().all(|r| r.auth == format!("OAuth {KEY}")));
+    assert!(!text(&o).contains(KEY));
+}

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::FlagsError;
 use crate::net::{MAX_RETRY_AFTER, backoff, describe, error_message, parse_retry_after};
-use crate::status::Secret;
+use crate::workspace::secrets::Secret;
 
 const MAX_ATTEMPTS: u32 = 4;
 

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::http::Api;
 use super::{FlagProvider, FlagState, FlagsError, NewFlag};
-use crate::status::Secret;
+use crate::workspace::secrets::Secret;
 
 pub const API_VERSION: &str = "20240415";
 pub const SEMANTIC_PATCH: &str = "application/json; domain-model=launchdarkly.semanticpatch";

@@ -193,13 +193,12 @@ impl Provider {
     pub fn for_environment(ws: &Workspace, environment: &str) -> Result<Self, FlagsError> {
         let cfg = &ws.config().flags;
         let token = || {
-            std::env::var(&cfg.token_env)
-                .ok()
-                .filter(|t| !t.trim().is_empty())
-                .map(crate::status::Secret::new)
+            crate::workspace::secrets::lookup(&cfg.token_env)
+                .map(|(secret, _)| secret)
                 .ok_or_else(|| {
                     FlagsError::Config(format!(
-                        "${} is not set: it must hold the {} token ([flags] token_env)",
+                        "${} is not set and the OS keyring has no entry (service \"release-console\", account {:?}): it must hold the {} token ([flags] token_env)",
+                        cfg.token_env,
                         cfg.token_env,
                         match cfg.provider {
                             FlagsProvider::Unleash => "Unleash admin API",

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::http::Api;
 use super::{FlagProvider, FlagState, FlagsError, NewFlag};
-use crate::status::Secret;
+use crate::workspace::secrets::Secret;
 
 #[derive(Debug, Clone)]
 pub struct UnleashClient {

@@ -170,25 +170,7 @@ impl Severity {
     }
 }
 
-/// A secret (an API key): never printed, never serialized.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: String) -> Self {
-        Self(value)
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
+pub use crate::workspace::secrets::Secret;
 
 /// What went wrong talking to a status page, in words a release manager can act on.
 #[derive(Debug, thiserror::Error)]
@@ -350,20 +332,19 @@ impl Provider {
         match cfg.provider {
             StatusPageProvider::Local => Ok(Provider::Local(local::LocalPage::new(ws))),
             StatusPageProvider::Statuspage => {
-                let key = std::env::var(&cfg.api_key_env)
-                    .ok()
-                    .filter(|k| !k.trim().is_empty())
-                    .ok_or_else(|| {
-                        StatusError::Config(format!(
-                            "${} is not set: it must hold the Statuspage API key ([status_page] api_key_env)",
-                            cfg.api_key_env
-                        ))
-                    })?;
+                let (key, _) = crate::workspace::secrets::lookup(&cfg.api_key_env).ok_or_else(|| {
+                    StatusError::Config(format!(
+                        "${} is not set and the OS keyring has no entry (service {:?}, account {:?}): it must hold the Statuspage API key ([status_page] api_key_env)",
+                        cfg.api_key_env,
+                        crate::workspace::secrets::KEYRING_SERVICE,
+                        cfg.api_key_env
+                    ))
+                })?;
                 Ok(Provider::Statuspage(statuspage::StatuspageClient::new(
                     statuspage::Settings {
                         api_base: cfg.api_base.clone(),
                         page_id: cfg.page_id.clone(),
-                        key: Secret::new(key),
+                        key,
                         key_env: cfg.api_key_env.clone(),
                         min_interval: std::time::Duration::from_millis(cfg.min_request_interval_ms),
                     },
@@ -494,7 +475,6 @@ mod tests {
         assert_eq!(Severity::P1.impact(), Impact::Major);
         assert!(Severity::P1.needs_double_confirmation());
         assert!(!Severity::P2.needs_double_confirmation());
-        assert_eq!(format!("{:?}", Secret::new("k".into())), "<redacted>");
     }
 }
 

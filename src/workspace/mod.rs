@@ -5,6 +5,7 @@
 
 pub mod atomic;
 pub mod config;
+pub mod secrets;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

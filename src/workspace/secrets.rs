@@ -1,0 +1,110 @@
+//! Secrets (API keys, tokens): from the environment variable the config names, or else from the
+//! OS keyring under service `release-console` with that variable's name as the account. Never
+//! from the config file, never printed: [`Secret`]'s `Debug` says `<redacted>`.
+//!
+//! The keyring is read with the platform's own tool: `secret-tool lookup` (libsecret, the
+//! freedesktop Secret Service) on Linux, `security find-generic-password -w` on macOS. Store a
+//! key with `secret-tool store --label=... service release-console account STATUSPAGE_API_KEY`
+//! or `security add-generic-password -s release-console -a STATUSPAGE_API_KEY -w`.
+
+use std::io::Read as _;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The keyring service every secret is stored under.
+pub const KEYRING_SERVICE: &str = "release-console";
+/// A keyring tool that does not answer in this time is treated as "no entry".
+const KEYRING_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A secret value: never printed, never serialized.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Where a secret came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretOrigin {
+    Environment,
+    Keyring,
+}
+
+/// The secret named `var`: `$var` when set and not empty, else the OS keyring entry.
+pub fn lookup(var: &str) -> Option<(Secret, SecretOrigin)> {
+    if let Some(v) = std::env::var(var).ok().filter(|v| !v.trim().is_empty()) {
+        return Some((Secret::new(v), SecretOrigin::Environment));
+    }
+    keyring_lookup(var).map(|v| (Secret::new(v), SecretOrigin::Keyring))
+}
+
+fn keyring_lookup(account: &str) -> Option<String> {
+    let (program, args): (&str, Vec<&str>) = if cfg!(target_os = "macos") {
+        (
+            "security",
+            vec![
+                "find-generic-password",
+                "-s",
+                KEYRING_SERVICE,
+                "-a",
+                account,
+                "-w",
+            ],
+        )
+    } else {
+        (
+            "secret-tool",
+            vec!["lookup", "service", KEYRING_SERVICE, "account", account],
+        )
+    };
+    let mut child = Command::new(program)
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let deadline = Instant::now() + KEYRING_TIMEOUT;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                tracing::warn!("{program} did not answer within {KEYRING_TIMEOUT:?}");
+                return None;
+            }
+        }
+    };
+    if !status.success() {
+        return None;
+    }
+    let mut out = String::new();
+    child.stdout.take()?.read_to_string(&mut out).ok()?;
+    let value = out.trim_end_matches(['\n', '\r']).to_owned();
+    (!value.is_empty()).then_some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        assert_eq!(format!("{:?}", Secret::new("k".into())), "<redacted>");
+    }
+}
