@@ -441,6 +441,16 @@ fn kpi_plot_ui(ui: &mut egui::Ui, r: &crate::kpi::Reading) {
             }
         )),
     )));
+    if r.series.is_empty() {
+        ui.add_sized(
+            [ui.available_width(), 120.0],
+            egui::Label::new(theme::muted(
+                "No samples in this window: record them with `release-console kpi record`, or set [kpi] provider = \"prometheus\".",
+            ))
+            .wrap(),
+        );
+        return;
+    }
     let t0 = r.series.first().map_or(0.0, |(t, _)| *t);
     let points: Vec<[f64; 2]> = r
         .series
