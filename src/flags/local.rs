@@ -33,22 +33,7 @@ impl LocalFlags {
         &self,
         change: impl FnOnce(&mut BTreeMap<String, FlagState>) -> Result<T, FlagsError>,
     ) -> Result<T, FlagsError> {
-        std::fs::create_dir_all(&self.dir).map_err(|e| {
-            FlagsError::State(format!("{}: cannot create folder: {e}", self.dir.display()))
-        })?;
-        let lock_path = self.dir.join(".local.lock");
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| FlagsError::State(format!("{}: {e}", lock_path.display())))?;
-        lock.lock()
-            .map_err(|e| FlagsError::State(format!("{}: lock: {e}", lock_path.display())))?;
-        let mut flags = self.load()?;
-        let out = change(&mut flags)?;
-        atomic::write_json(&self.path(), &flags)?;
-        Ok(out)
+        atomic::update_json(&self.path(), change)
     }
 }
 

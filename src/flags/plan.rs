@@ -135,22 +135,7 @@ fn modify<T>(
     ws: &Workspace,
     change: impl FnOnce(&mut BTreeMap<String, Plan>) -> Result<T, FlagsError>,
 ) -> Result<T, FlagsError> {
-    let dir = ws.root().join("flags");
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| FlagsError::State(format!("{}: cannot create folder: {e}", dir.display())))?;
-    let lock_path = dir.join(".plans.lock");
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| FlagsError::State(format!("{}: {e}", lock_path.display())))?;
-    lock.lock()
-        .map_err(|e| FlagsError::State(format!("{}: lock: {e}", lock_path.display())))?;
-    let mut plans = load(ws)?;
-    let out = change(&mut plans)?;
-    atomic::write_json(&plans_path(ws), &plans)?;
-    Ok(out)
+    atomic::update_json(&plans_path(ws), change)
 }
 
 fn record_change(

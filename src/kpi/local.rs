@@ -33,25 +33,14 @@ impl LocalKpis {
         if !value.is_finite() {
             return Err(KpiError::State(format!("{name}: {value} is not a number")));
         }
-        let dir = self.path.parent().map(PathBuf::from).unwrap_or_default();
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| KpiError::State(format!("{}: {e}", dir.display())))?;
-        let lock_path = dir.join(".samples.lock");
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| KpiError::State(format!("{}: {e}", lock_path.display())))?;
-        lock.lock()
-            .map_err(|e| KpiError::State(format!("{}: lock: {e}", lock_path.display())))?;
-        let mut all = self.load()?;
-        let series = all.entry(name.to_owned()).or_default();
-        series.push((at.as_millisecond() as f64 / 1000.0, value));
-        // Keep the newest 10 000 samples per KPI.
-        let excess = series.len().saturating_sub(10_000);
-        series.drain(..excess);
-        atomic::write_json(&self.path, &all).map_err(|e| KpiError::State(e.to_string()))
+        atomic::update_json(&self.path, |all: &mut BTreeMap<String, Series>| {
+            let series = all.entry(name.to_owned()).or_default();
+            series.push((at.as_millisecond() as f64 / 1000.0, value));
+            // Keep the newest 10 000 samples per KPI.
+            let excess = series.len().saturating_sub(10_000);
+            series.drain(..excess);
+            Ok::<_, KpiError>(())
+        })
     }
 }
 

@@ -135,6 +135,12 @@ pub enum KpiError {
     State(String),
 }
 
+impl From<crate::workspace::atomic::StateError> for KpiError {
+    fn from(e: crate::workspace::atomic::StateError) -> Self {
+        KpiError::State(e.to_string())
+    }
+}
+
 /// A time series: (unix seconds, value).
 pub type Series = Vec<(f64, f64)>;
 

@@ -118,22 +118,9 @@ fn modify<T>(
     ws: &Workspace,
     change: impl FnOnce(&mut Vec<Incident>) -> Result<T, StatusError>,
 ) -> Result<T, StatusError> {
-    let dir = ws.root().join("status");
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| StatusError::State(format!("{}: cannot create folder: {e}", dir.display())))?;
-    let lock_path = dir.join(".incidents.lock");
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| StatusError::State(format!("{}: {e}", lock_path.display())))?;
-    lock.lock()
-        .map_err(|e| StatusError::State(format!("{}: lock: {e}", lock_path.display())))?;
-    let mut book: Book = atomic::read_json(&book_path(ws))?.unwrap_or_default();
-    let out = change(&mut book.incidents)?;
-    atomic::write_json(&book_path(ws), &book)?;
-    Ok(out)
+    atomic::update_json(&book_path(ws), |book: &mut Book| {
+        change(&mut book.incidents)
+    })
 }
 
 /// The next `INC-YYYY-MM-DD-NNN` for the day of `at` (UTC).

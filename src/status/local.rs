@@ -64,18 +64,9 @@ impl LocalPage {
         &self,
         change: impl FnOnce(&mut PageState) -> Result<T, StatusError>,
     ) -> Result<T, StatusError> {
-        std::fs::create_dir_all(&self.dir).map_err(|e| {
-            StatusError::State(format!("{}: cannot create folder: {e}", self.dir.display()))
-        })?;
-        let lock_path = self.dir.join(".page.lock");
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| StatusError::State(format!("{}: {e}", lock_path.display())))?;
-        lock.lock()
-            .map_err(|e| StatusError::State(format!("{}: lock: {e}", lock_path.display())))?;
+        // Not `atomic::update_json`: loading adds the configured components, and the HTML is
+        // rendered under the same lock.
+        let _lock = atomic::lock(&self.dir, "page")?;
         let mut state = self.load()?;
         let out = change(&mut state)?;
         atomic::write_json(&self.state_path(), &state)?;

@@ -98,6 +98,47 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StateError
     write_atomic(path, &bytes)
 }
 
+/// Takes an exclusive lock on `dir/.NAME.lock` (creating the folder and the file when missing)
+/// and holds it until the returned file is dropped, so the GUI and CLI processes
+/// read-modify-write one state file at a time.
+pub fn lock(dir: &Path, name: &str) -> Result<std::fs::File, StateError> {
+    std::fs::create_dir_all(dir).map_err(io_err(dir, "create folder"))?;
+    let path = dir.join(format!(".{name}.lock"));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_err(&path, "open lock"))?;
+    file.lock().map_err(io_err(&path, "lock"))?;
+    Ok(file)
+}
+
+/// Read-modify-write of the JSON state at `path` under its lock (`.STEM.lock` beside it): reads
+/// it (the default when missing), lets `change` modify it, and writes it back atomically. When
+/// `change` fails nothing is written.
+pub fn update_json<T, R, E>(
+    path: &Path,
+    change: impl FnOnce(&mut T) -> Result<R, E>,
+) -> Result<R, E>
+where
+    T: Serialize + DeserializeOwned + Default,
+    E: From<StateError>,
+{
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let stem = path
+        .file_stem()
+        .map_or_else(|| "state".into(), |s| s.to_string_lossy());
+    let _lock = lock(dir, &stem)?;
+    let mut state: T = read_json(path)?.unwrap_or_default();
+    let out = change(&mut state)?;
+    write_json(path, &state)?;
+    Ok(out)
+}
+
 /// Reads JSON state; `Ok(None)` when the file does not exist yet.
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, StateError> {
     let bytes = match std::fs::read(path) {

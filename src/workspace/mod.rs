@@ -521,22 +521,7 @@ impl Workspace {
                 item: item_id.to_owned(),
                 known: runbook.item_ids().join(", "),
             })?;
-        let lock_path = self.release_dir(&release.version).join(".checklist.lock");
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|source| WorkspaceError::Io {
-                path: lock_path.clone(),
-                action: "open lock",
-                source,
-            })?;
-        lock.lock().map_err(|source| WorkspaceError::Io {
-            path: lock_path,
-            action: "lock",
-            source,
-        })?;
+        let _lock = atomic::lock(&self.release_dir(&release.version), "checklist")?;
 
         let mut checklist = self.checklist(release)?;
         let before = checklist.items.get(item_id).cloned();
