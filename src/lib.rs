@@ -33,6 +33,17 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&sha2::Sha256::digest(bytes))
 }
 
+/// A duration for people: `1 h 05 min`, `4 min 10 s`, `12 s`.
+pub fn human_duration(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min {:02} s", s / 60, s % 60),
+        3600..86_400 => format!("{} h {:02} min", s / 3600, (s % 3600) / 60),
+        _ => format!("{} d {:02} h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
 /// A timestamp in the system time zone, to the minute or the second, for people.
 pub fn local_time(ts: jiff::Timestamp, with_seconds: bool) -> String {
     let format = if with_seconds {

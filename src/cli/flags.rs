@@ -8,8 +8,8 @@ use jiff::Timestamp;
 use super::{Cli, EXIT_CHECK_FAILED};
 use crate::flags::plan::{self, Gate};
 use crate::flags::{FlagProvider, FlagsError, NewFlag, Provider};
+use crate::human_duration;
 use crate::kpi;
-use crate::status::incident::human_duration;
 
 #[derive(Debug, Subcommand)]
 pub enum FlagsCmd {

@@ -8,7 +8,8 @@ use clap::{Args, Subcommand, ValueEnum};
 use jiff::Timestamp;
 
 use super::{Cli, EXIT_CHECK_FAILED};
-use crate::status::incident::{self, CreateRequest, Incident, human_duration};
+use crate::human_duration;
+use crate::status::incident::{self, CreateRequest, Incident};
 use crate::status::{
     ComponentStatus, IncidentStatus, MaintenanceStatus, Provider, Severity, StatusError, StatusPage,
 };

@@ -226,10 +226,10 @@ pub fn blocked_reason(
             "{} has held {}% for {}; {}% is allowed after {} (hold {})",
             plan.key,
             plan.percent(),
-            crate::status::incident::human_duration(plan.held_for(now)),
+            crate::human_duration(plan.held_for(now)),
             next,
             crate::local_time(allowed_at, false),
-            crate::status::incident::human_duration(plan.min_hold(cfg)),
+            crate::human_duration(plan.min_hold(cfg)),
         ));
     }
     if !gate.is_green() {

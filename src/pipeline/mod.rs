@@ -201,14 +201,6 @@ fn host_os() -> &'static str {
     std::env::consts::OS
 }
 
-fn find_on_path(tool: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(tool))
-            .find(|p| p.is_file())
-    })
-}
-
 /// The first non-empty output line of a short tool run; `Err` with that line (or why it could
 /// not run) when it fails.
 async fn first_line_of(program: &Path, args: &[String]) -> Result<String, String> {
@@ -243,7 +235,7 @@ pub async fn preflight(
     let program_found = def
         .builder
         .first()
-        .is_some_and(|p| find_on_path(p).is_some());
+        .is_some_and(|p| crate::runner::process::find_on_path(p).is_some());
     if def.host_os != host_os() && opts.dry_run && program_found {
         // The plan can be shown anywhere the builder's interpreter runs.
         check(
@@ -288,7 +280,7 @@ pub async fn preflight(
         .iter()
         .filter(|t| !t.signing || !opts.skip_signing)
     {
-        match find_on_path(&tool.name) {
+        match crate::runner::process::find_on_path(&tool.name) {
             Some(path) => {
                 let version = if tool.version_args.is_empty() {
                     Ok(String::new())
@@ -406,7 +398,7 @@ fn free_bytes(path: &Path) -> Option<u64> {
 /// Reads the PFX's certificate with openssl (password via the environment, never argv) and
 /// checks it is valid for 30 more days.
 async fn certificate_expiry(pfx: &Path, pass_var: &str) -> (bool, String) {
-    let Some(openssl) = find_on_path("openssl") else {
+    let Some(openssl) = crate::runner::process::find_on_path("openssl") else {
         return (
             false,
             "openssl is not installed (apt-get install openssl)".into(),

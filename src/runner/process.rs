@@ -135,6 +135,15 @@ pub async fn run(ctx: &TaskContext, spec: &ProcessSpec) -> Result<(), TaskError>
     }
 }
 
+/// Where `tool` is on PATH, if it is.
+pub fn find_on_path(tool: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(tool))
+            .find(|p| p.is_file())
+    })
+}
+
 /// Runs a short tool (a version check, a verifier), not a task: returns whether it exited 0
 /// and its stdout followed by stderr. Killed if it takes longer than `timeout`.
 pub async fn capture<S: AsRef<std::ffi::OsStr>>(

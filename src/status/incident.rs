@@ -86,16 +86,7 @@ fn since(from: Timestamp, to: Timestamp) -> Duration {
     Duration::try_from(to.duration_since(from)).unwrap_or(Duration::ZERO)
 }
 
-/// `1 h 05 min`, `4 min 10 s`, `12 s`.
-pub fn human_duration(d: Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        0..60 => format!("{s} s"),
-        60..3600 => format!("{} min {:02} s", s / 60, s % 60),
-        3600..86_400 => format!("{} h {:02} min", s / 3600, (s % 3600) / 60),
-        _ => format!("{} d {:02} h", s / 86_400, (s % 86_400) / 3600),
-    }
-}
+use crate::human_duration;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Book {

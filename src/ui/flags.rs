@@ -5,8 +5,8 @@
 
 use crate::flags::plan::Gate;
 use crate::flags::{Action, FlagRow, NewFlag, Overview};
+use crate::human_duration;
 use crate::runner::{TaskId, TaskState};
-use crate::status::incident::human_duration;
 
 use super::app::{Command, Loaded};
 use super::theme;

@@ -105,7 +105,7 @@ impl OverviewUi {
                 ui.label(format!("{} {} ({})", inc.id, inc.name, inc.status));
                 ui.label(theme::muted(format!(
                     "open {}",
-                    crate::status::incident::human_duration(inc.open_for(now))
+                    crate::human_duration(inc.open_for(now))
                 )));
             });
         }

@@ -5,8 +5,9 @@
 
 use std::collections::BTreeSet;
 
+use crate::human_duration;
 use crate::runner::{TaskId, TaskState};
-use crate::status::incident::{CreateRequest, Incident, human_duration};
+use crate::status::incident::{CreateRequest, Incident};
 use crate::status::{
     ComponentStatus, IncidentStatus, MaintenanceStatus, PageComponent, Post, Severity,
     message_template,

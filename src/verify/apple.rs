@@ -244,16 +244,11 @@ async fn tool(program: &str, args: &[&OsStr]) -> Result<(bool, String), String> 
     crate::runner::process::capture(program, args, TOOL_TIMEOUT).await
 }
 
-fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(tool).is_file()))
-}
-
 /// Verifies an Apple artifact with the best tools this host has.
 pub async fn verify(path: &Path, expected: &Expected) -> Outcome {
     let mut outcome = if cfg!(target_os = "macos") {
         verify_native(path).await
-    } else if on_path("rcodesign") {
+    } else if crate::runner::process::find_on_path("rcodesign").is_some() {
         verify_rcodesign(path).await
     } else {
         Outcome::new(
