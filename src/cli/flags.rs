@@ -100,13 +100,6 @@ pub fn run(cli: &Cli, cmd: FlagsCmd) -> anyhow::Result<ExitCode> {
     outcome(cli.handle.block_on(run_async(cli, &ws, &provider, cmd)))
 }
 
-async fn gate_for(ws: &crate::workspace::Workspace, key: &str) -> Result<Gate, FlagsError> {
-    let since = plan::load(ws)?
-        .get(key)
-        .map_or_else(Timestamp::now, plan::Plan::since);
-    Ok(kpi::evaluate(ws, since).await.1)
-}
-
 async fn run_async(
     cli: &Cli,
     ws: &crate::workspace::Workspace,
@@ -136,23 +129,14 @@ async fn run_async(
     };
     match cmd {
         FlagsCmd::List { tag } => {
-            let flags: Vec<_> = provider
-                .list()
-                .await?
-                .into_iter()
-                .filter(|f| tag.as_ref().is_none_or(|t| f.tags.contains(t)))
-                .collect();
-            let plans = plan::load(ws)?;
             let now = Timestamp::now();
             let mut rows = Vec::new();
-            for f in flags {
-                let p = plans.get(&f.key);
-                let gate = match p {
-                    Some(p) if !f.archived && p.next_stage(cfg).is_some() => {
-                        Some(kpi::evaluate(ws, p.since()).await.1)
-                    }
-                    _ => None,
-                };
+            for row in crate::flags::rows(ws, provider)
+                .await?
+                .into_iter()
+                .filter(|r| tag.as_ref().is_none_or(|t| r.state.tags.contains(t)))
+            {
+                let (f, p, gate) = (&row.state, row.plan.as_ref(), &row.gate);
                 rows.push(serde_json::json!({
                     "flag": f,
                     "stage_since": p.map(plan::Plan::since),
@@ -250,7 +234,7 @@ async fn run_async(
             override_reason,
             ..
         } => {
-            let gate = gate_for(ws, &key).await?;
+            let gate = crate::flags::current_gate(ws, &key).await?;
             let state = plan::rollout(
                 ws,
                 provider,
@@ -267,7 +251,7 @@ async fn run_async(
             key,
             override_reason,
         } => {
-            let gate = gate_for(ws, &key).await?;
+            let gate = crate::flags::current_gate(ws, &key).await?;
             let state =
                 plan::rollout(ws, provider, &key, None, &gate, override_reason.as_deref()).await?;
             print(&state)?;

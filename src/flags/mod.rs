@@ -352,14 +352,16 @@ pub struct Overview {
     pub gate: plan::Gate,
 }
 
-/// Reads flags, plans and KPIs.
-pub async fn overview(ws: &Workspace) -> Result<Overview, FlagsError> {
-    let provider = Provider::from_workspace(ws)?;
-    let flags = provider.list().await?;
+/// Every flag with its plan and, while it can still advance, the KPI gate over its current
+/// stage.
+pub async fn rows<P: FlagProvider>(
+    ws: &Workspace,
+    provider: &P,
+) -> Result<Vec<FlagRow>, FlagsError> {
     let plans = plan::load(ws)?;
     let cfg = &ws.config().flags;
     let mut rows = Vec::new();
-    for state in flags {
+    for state in provider.list().await? {
         let plan = plans.get(&state.key).cloned();
         let gate = match &plan {
             Some(p) if !state.archived && p.next_stage(cfg).is_some() => {
@@ -369,6 +371,23 @@ pub async fn overview(ws: &Workspace) -> Result<Overview, FlagsError> {
         };
         rows.push(FlagRow { state, plan, gate });
     }
+    Ok(rows)
+}
+
+/// The KPI gate over `key`'s current stage (since it started; a flag without a plan is judged
+/// over the default window).
+pub async fn current_gate(ws: &Workspace, key: &str) -> Result<plan::Gate, FlagsError> {
+    let since = plan::load(ws)?
+        .get(key)
+        .map_or_else(jiff::Timestamp::now, plan::Plan::since);
+    Ok(crate::kpi::evaluate(ws, since).await.1)
+}
+
+/// Reads flags, plans and KPIs.
+pub async fn overview(ws: &Workspace) -> Result<Overview, FlagsError> {
+    let provider = Provider::from_workspace(ws)?;
+    let cfg = &ws.config().flags;
+    let rows = rows(ws, &provider).await?;
     let hour_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1);
     let (readings, gate) = crate::kpi::evaluate(ws, hour_ago).await;
     Ok(Overview {
@@ -472,11 +491,7 @@ pub async fn run_action(
             key,
             override_reason,
         } => {
-            let since = plan::load(&ws)
-                .map_err(fail)?
-                .get(&key)
-                .map_or_else(jiff::Timestamp::now, plan::Plan::since);
-            let (_, gate) = crate::kpi::evaluate(&ws, since).await;
+            let gate = current_gate(&ws, &key).await.map_err(fail)?;
             ctx.log_line(&format!("gate: {gate:?}"));
             plan::rollout(
                 &ws,

@@ -800,7 +800,7 @@ impl ConsoleApp {
                 }
                 WorkerResult::Flags(result) => {
                     self.flags_ui.fetching = false;
-                    self.flags_ui.overview = Some(*result);
+                    self.flags_ui.overview = Some(result.map(std::sync::Arc::new));
                 }
                 WorkerResult::StatusComponents(result) => {
                     self.status_ui.fetching = false;

@@ -14,7 +14,8 @@ use super::theme;
 #[derive(Debug, Default)]
 pub struct FlagsUi {
     /// What the provider and the KPIs say (or why they could not be read).
-    pub overview: Option<Result<Overview, String>>,
+    /// Shared, so drawing a frame does not copy every KPI series.
+    pub overview: Option<Result<std::sync::Arc<Overview>, String>>,
     pub fetching: bool,
     /// The change waiting for confirmation.
     pub pending: Option<Action>,
@@ -74,7 +75,7 @@ impl FlagsUi {
                 ui.label(egui::RichText::new(format!("Cannot read flags: {e}")).color(theme::BAD));
                 return;
             }
-            Some(Ok(o)) => o.clone(),
+            Some(Ok(o)) => std::sync::Arc::clone(o),
         };
         self.create_ui(ui, cfg);
         ui.add_space(6.0);
