@@ -4,6 +4,10 @@
 
 #![allow(clippy::result_large_err)] // axum handlers return a Response as their error
 
+mod common;
+
+use common::text;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
@@ -12,14 +16,6 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 const UNLEASH_TOKEN: &str = "*:*.unleash-insecure-admin-api-token";
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 struct Ws {
     _dir: tempfile::TempDir,
@@ -68,14 +64,6 @@ fn cli(ws: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
     c.output().expect("run")
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 /// The Unleash server, killed when dropped.
 struct Unleash {
     child: Child,
@@ -95,7 +83,7 @@ fn start_unleash() -> Unleash {
     );
     let db = std::env::var("RC_TEST_DATABASE_URL")
         .expect("RC_TEST_DATABASE_URL is not set: run ./scripts/test.sh");
-    let port = free_port();
+    let port = common::free_port();
     let log = std::fs::File::create(std::env::temp_dir().join(format!("unleash-{port}.log")))
         .expect("log");
     let child = Command::new("node")
@@ -748,19 +736,7 @@ fn start_ld() -> (LdShared, String) {
             axum::routing::get(ld_get).patch(ld_patch),
         )
         .with_state(state.clone());
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.set_nonblocking(true).expect("nonblocking");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("rt");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            axum::serve(listener, app).await.expect("serve");
-        });
-    });
+    let base = format!("http://{}", common::serve(app));
     (state, base)
 }
 

@@ -2,26 +2,14 @@
 //! serves over loopback: the gate is green while the error rate is low and turns red, blocking a
 //! rollout, when it crosses 0.5%.
 
+mod common;
+
+use common::text;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
 
 struct Prometheus {
     child: Child,
@@ -50,20 +38,7 @@ fn serve_metrics(values: Arc<Mutex<(f64, f64)>>) -> String {
             }
         }),
     );
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.set_nonblocking(true).expect("nonblocking");
-    let addr = listener.local_addr().expect("addr").to_string();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("rt");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            axum::serve(listener, app).await.expect("serve");
-        });
-    });
-    addr
+    common::serve(app)
 }
 
 fn start_prometheus(target: &str) -> Prometheus {
@@ -76,7 +51,7 @@ fn start_prometheus(target: &str) -> Prometheus {
         ),
     )
     .expect("config");
-    let port = free_port();
+    let port = common::free_port();
     let child = Command::new("prometheus")
         .arg(format!("--config.file={}", config.display()))
         .arg(format!(

@@ -6,7 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::Pki;
+use common::{Pki, text};
 
 const PASSWORD: &str = "pfx password that must stay secret";
 
@@ -72,14 +72,6 @@ fn signed(s: &Setup, args: &[&str]) -> Output {
         .env("WINDOWS_PFX_PASSWORD", PASSWORD)
         .output()
         .expect("run")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn checklist_done(ws: &Path, item: &str) -> bool {

@@ -9,6 +9,10 @@
 
 #![allow(clippy::result_large_err)] // axum handlers return a Response as their error
 
+mod common;
+
+use common::text;
+
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -350,7 +354,6 @@ async fn update(
 struct Server {
     state: Shared,
     base: String,
-    _thread: std::thread::JoinHandle<()>,
 }
 
 fn start_fake(min_gap: Duration) -> Server {
@@ -374,24 +377,8 @@ fn start_fake(min_gap: Duration) -> Server {
         .route("/v1/pages/{page}/incidents", axum::routing::post(create))
         .route("/v1/pages/{page}/incidents/{id}", patch(update))
         .with_state(state.clone());
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.set_nonblocking(true).expect("nonblocking");
-    let base = format!("http://{}/v1", listener.local_addr().expect("addr"));
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            axum::serve(listener, app).await.expect("serve");
-        });
-    });
-    Server {
-        state,
-        base,
-        _thread: thread,
-    }
+    let base = format!("http://{}/v1", common::serve(app));
+    Server { state, base }
 }
 
 struct Ws {
@@ -432,14 +419,6 @@ fn cli(ws: &Path, key: &str, args: &[&str]) -> Output {
         .env("STATUSPAGE_API_KEY", key)
         .output()
         .expect("run")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn seen(s: &Server) -> Vec<Seen> {

@@ -1,9 +1,46 @@
-//! Test fixtures shared by the signing tests: a throwaway PKI and unsigned PE/MSI files made
-//! with the real tools (openssl, mingw-w64, wixl).
+//! Test helpers shared by the integration tests: shell fixtures, a throwaway PKI with unsigned
+//! PE/MSI files made with the real tools (openssl, mingw-w64, wixl), a loopback HTTP server for
+//! vendor fakes, and output text.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
+
+/// A process's stdout followed by its stderr.
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// Serves `app` on a loopback port from a background thread; returns `127.0.0.1:PORT`.
+pub fn serve(app: axum::Router) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let addr = listener.local_addr().expect("addr").to_string();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            axum::serve(listener, app).await.expect("serve");
+        });
+    });
+    addr
+}
 
 pub fn sh(dir: &Path, script: &str) {
     let out = Command::new("bash")
