@@ -159,9 +159,10 @@ impl VerifyUi {
         }
         let identity = data.ws.expected_identity();
         ui.label(theme::muted(format!(
-            "Expected publisher: {} · certificate pin: {} · trust anchor: {}",
+            "Expected publisher: {} · certificate pin: {} · Apple team: {} · trust anchor: {}",
             identity.windows_publisher.as_deref().unwrap_or("(not set)"),
             identity.windows_cert_sha256.as_deref().unwrap_or("(none)"),
+            identity.apple_team_id.as_deref().unwrap_or("(not set)"),
             identity
                 .ca_file
                 .as_ref()
