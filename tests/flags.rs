@@ -894,6 +894,10 @@ fn launchdarkly_gets_semantic_patches_with_rollout_weights_and_429s_are_honoured
     );
     assert_eq!(ld.lock().expect("ld").flags[0]["archived"], true);
 
+    // The retirement report reads the plans only: no token needed.
+    let o = cli(&ws.root, &[], &["--json", "flags", "retire-report"]);
+    assert!(o.status.success(), "{}", text(&o));
+
     // A bad token is named by its variable.
     let o = cli(
         &ws.root,

@@ -96,6 +96,9 @@ fn outcome(result: Result<ExitCode, FlagsError>) -> anyhow::Result<ExitCode> {
 
 pub fn run(cli: &Cli, cmd: FlagsCmd) -> anyhow::Result<ExitCode> {
     let ws = cli.open_workspace()?;
+    if let FlagsCmd::RetireReport = cmd {
+        return outcome(retire_report(cli, &ws));
+    }
     let provider = Provider::from_workspace(&ws)?;
     outcome(cli.handle.block_on(run_async(cli, &ws, &provider, cmd)))
 }
@@ -316,42 +319,46 @@ async fn run_async(
                 ExitCode::from(EXIT_CHECK_FAILED)
             })
         }
-        FlagsCmd::RetireReport => {
-            let lines = plan::retire_report(ws, Timestamp::now())?;
-            if cli.json {
-                cli.print_json(&lines)
-                    .map_err(|e| FlagsError::State(e.to_string()))?;
-            } else {
-                for l in &lines {
-                    println!(
-                        "{:<32} {:>3}%  lifespan {:>5.1} d{}{}{}",
-                        l.key,
-                        l.percent,
-                        l.lifespan_days,
-                        if l.within_target {
-                            ""
-                        } else {
-                            " (over target)"
-                        },
-                        if l.due_for_retirement {
-                            "  RETIRE: at 100% for 14+ days"
-                        } else {
-                            ""
-                        },
-                        if l.archived_at.is_some() {
-                            "  archived"
-                        } else {
-                            ""
-                        },
-                    );
-                }
-                if lines.is_empty() {
-                    println!("no flags have a rollout plan yet");
-                }
-            }
-            Ok(ExitCode::SUCCESS)
+        // Reads the plans only; handled in `run` without a provider.
+        FlagsCmd::RetireReport => retire_report(cli, ws),
+    }
+}
+
+/// `flags retire-report`: from the plans alone, so it needs no provider token.
+fn retire_report(cli: &Cli, ws: &crate::workspace::Workspace) -> Result<ExitCode, FlagsError> {
+    let lines = plan::retire_report(ws, Timestamp::now())?;
+    if cli.json {
+        cli.print_json(&lines)
+            .map_err(|e| FlagsError::State(e.to_string()))?;
+    } else {
+        for l in &lines {
+            println!(
+                "{:<32} {:>3}%  lifespan {:>5.1} d{}{}{}",
+                l.key,
+                l.percent,
+                l.lifespan_days,
+                if l.within_target {
+                    ""
+                } else {
+                    " (over target)"
+                },
+                if l.due_for_retirement {
+                    "  RETIRE: at 100% for 14+ days"
+                } else {
+                    ""
+                },
+                if l.archived_at.is_some() {
+                    "  archived"
+                } else {
+                    ""
+                },
+            );
+        }
+        if lines.is_empty() {
+            println!("no flags have a rollout plan yet");
         }
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn run_kpi(cli: &Cli, args: KpiArgs) -> anyhow::Result<ExitCode> {

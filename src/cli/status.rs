@@ -143,13 +143,17 @@ pub fn run(cli: &Cli, mut args: StatusArgs) -> anyhow::Result<ExitCode> {
             eprintln!("  {line}");
         }
     });
-    let page = Provider::from_workspace(&ws, notify)?;
+    // Built only where a command talks to the page: `list` and `postmortem` read the
+    // workspace and need no API key.
+    let page = || Provider::from_workspace(&ws, notify.clone());
     let outcome = match (args.sub.take(), args.action) {
-        (Some(sub), _) => sub_command(cli, &ws, &page, sub),
+        (Some(sub), _) => sub_command(cli, &ws, page, sub),
         (None, None) => Err(anyhow::anyhow!(
             "say what to do: --action create|update|resolve, or list, components, maintenance, postmortem"
         )),
-        (None, Some(action)) => incident_action(cli, &ws, &page, action, &args),
+        (None, Some(action)) => page()
+            .map_err(anyhow::Error::from)
+            .and_then(|page| incident_action(cli, &ws, &page, action, &args)),
     };
     match outcome {
         Ok(code) => Ok(code),
@@ -264,7 +268,7 @@ fn name_past(action: Action) -> &'static str {
 fn sub_command(
     cli: &Cli,
     ws: &crate::workspace::Workspace,
-    page: &Provider,
+    page: impl Fn() -> Result<Provider, StatusError>,
     sub: StatusSub,
 ) -> anyhow::Result<ExitCode> {
     match sub {
@@ -318,7 +322,7 @@ fn sub_command(
             Ok(ExitCode::SUCCESS)
         }
         StatusSub::Components => {
-            let comps = cli.handle.block_on(page.components())?;
+            let comps = cli.handle.block_on(page()?.components())?;
             if cli.json {
                 cli.print_json(&comps)?;
             } else {
@@ -337,7 +341,7 @@ fn sub_command(
         } => {
             let posted = cli.handle.block_on(incident::schedule_maintenance(
                 ws,
-                page,
+                &page()?,
                 &name,
                 &message,
                 from,
@@ -352,7 +356,7 @@ fn sub_command(
             Ok(ExitCode::SUCCESS)
         }
         StatusSub::Maintenances => {
-            let list = cli.handle.block_on(page.maintenances())?;
+            let list = cli.handle.block_on(page()?.maintenances())?;
             if cli.json {
                 cli.print_json(&list)?;
             } else {
@@ -379,7 +383,7 @@ fn sub_command(
         } => {
             let posted = cli.handle.block_on(incident::update_maintenance(
                 ws,
-                page,
+                &page()?,
                 &incident_id,
                 status,
                 &message,
