@@ -12,6 +12,7 @@ pub mod pipeline;
 pub mod runbook;
 pub mod runner;
 pub mod status;
+pub mod store;
 pub mod ui;
 pub mod verify;
 pub mod workspace;
@@ -33,11 +34,12 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&sha2::Sha256::digest(bytes))
 }
 
-/// A duration for people: `1 h 05 min`, `4 min 10 s`, `12 s`.
+/// A duration for people: `1 h 05 min`, `4 min 10 s`, `12 s`, `0.4 s`.
 pub fn human_duration(d: std::time::Duration) -> String {
     let s = d.as_secs();
     match s {
-        0..60 => format!("{s} s"),
+        0..10 => format!("{:.1} s", d.as_secs_f64()),
+        10..60 => format!("{s} s"),
         60..3600 => format!("{} min {:02} s", s / 60, s % 60),
         3600..86_400 => format!("{} h {:02} min", s / 3600, (s % 3600) / 60),
         _ => format!("{} d {:02} h", s / 86_400, (s % 86_400) / 3600),
@@ -54,4 +56,56 @@ pub fn local_time(ts: jiff::Timestamp, with_seconds: bool) -> String {
     ts.to_zoned_datetime(jiff::tz::TimeZone::system())
         .strftime(format)
         .to_string()
+}
+
+/// An error and its sources on one line, `: `-joined, as the CLI prints them; a source whose
+/// text its parent already ends with is not repeated.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !text.is_empty() && !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_read_naturally_at_every_scale() {
+        assert_eq!(human_duration(Duration::from_millis(430)), "0.4 s");
+        assert_eq!(human_duration(Duration::from_secs(12)), "12 s");
+        assert_eq!(human_duration(Duration::from_secs(75)), "1 min 15 s");
+        assert_eq!(human_duration(Duration::from_mins(65)), "1 h 05 min");
+        assert_eq!(human_duration(Duration::from_hours(25)), "1 d 01 h");
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("release 1.0.0: cannot read")]
+    struct Outer(#[source] std::io::Error);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("checklist.json: read: {0}")]
+    struct Repeats(#[source] std::io::Error);
+
+    #[test]
+    fn an_error_chain_is_one_line_without_repeats() {
+        let io = || std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        assert_eq!(
+            error_chain(&Outer(io())),
+            "release 1.0.0: cannot read: no such file"
+        );
+        assert_eq!(
+            error_chain(&Repeats(io())),
+            "checklist.json: read: no such file"
+        );
+    }
 }

@@ -7,13 +7,7 @@ use release_console::cli::{self, Args};
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    cli::init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -25,7 +19,7 @@ fn main() -> ExitCode {
         }
     };
     let result = if args.command.is_none() {
-        release_console::ui::run(args.workspace, runtime.handle().clone())
+        release_console::ui::run(args.workspace.as_deref(), runtime.handle().clone())
             .map(|()| ExitCode::SUCCESS)
     } else {
         cli::run(args, runtime.handle().clone())

@@ -1,4 +1,4 @@
-//! Small HTTP helpers shared by the vendor clients (Statuspage, LaunchDarkly, Unleash,
+//! Small HTTP helpers shared by the vendor clients (Statuspage, `LaunchDarkly`, Unleash,
 //! Prometheus): retry timing and error bodies.
 
 use std::time::Duration;
@@ -8,7 +8,7 @@ use serde_json::Value;
 /// Per-request timeout of every vendor client.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest wait honoured from a `Retry-After` (or reset) header.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+pub const MAX_RETRY_AFTER: Duration = Duration::from_mins(2);
 
 /// Exponential backoff from 0.5 s with up to 50% jitter.
 pub fn backoff(attempt: u32) -> Duration {

@@ -1,12 +1,14 @@
 //! The CLI end to end, as CI runs it: exit codes, one-line errors, JSON output.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
+/// The binary acting as `ci-bot`, so audit entries name a known actor.
 fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_release-console"));
-    c.env_remove("RELEASE_CONSOLE_WORKSPACE")
-        .env("USER", "ci-bot");
+    let mut c = common::bin();
+    c.env("USER", "ci-bot");
     c
 }
 

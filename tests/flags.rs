@@ -1,8 +1,11 @@
 //! Feature flags end to end through the CLI: a real Unleash server (npm `unleash-server@7.5.1`
-//! on PostgreSQL, started here), a fake LaunchDarkly server that follows the published REST v2
+//! on `PostgreSQL`, started here), a fake `LaunchDarkly` server that follows the published REST v2
 //! API, and the local provider with its staged rollout rules.
 
-#![allow(clippy::result_large_err)] // axum handlers return a Response as their error
+#![expect(
+    clippy::result_large_err,
+    reason = "axum handlers return a Response as their error"
+)]
 
 mod common;
 
@@ -27,12 +30,7 @@ struct Ws {
 fn workspace(flags_toml: &str) -> Ws {
     let dir = tempfile::tempdir().expect("dir");
     let root = dir.path().join("ws");
-    let o = Command::new(env!("CARGO_BIN_EXE_release-console"))
-        .arg("init")
-        .arg(&root)
-        .output()
-        .expect("init");
-    assert!(o.status.success(), "{}", text(&o));
+    common::init(&root);
     let cfg = root.join("release-console.toml");
     let config = std::fs::read_to_string(&cfg).expect("config");
     let start = config.find("[flags]").expect("flags table");
@@ -56,12 +54,7 @@ fn workspace(flags_toml: &str) -> Ws {
 }
 
 fn cli(ws: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_release-console"));
-    c.arg("--workspace").arg(ws).args(args);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().expect("run")
+    common::cli_with(ws, env, args)
 }
 
 /// The Unleash server, killed when dropped.
@@ -102,7 +95,7 @@ fn start_unleash() -> Unleash {
         .expect("start node");
     let base = format!("http://127.0.0.1:{port}");
     let mut unleash = Unleash { child, base };
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let deadline = Instant::now() + Duration::from_mins(2);
     loop {
         if let Ok(body) = http_get(&unleash.base, "/health", None)
             && body["health"] == "GOOD"
@@ -722,8 +715,9 @@ async fn ld_auditlog(
         .filter(|(k, _)| *k == flag)
         .map(|(_, e)| e.clone())
         .collect();
-    use axum::response::IntoResponse;
-    axum::Json(json!({"items": items, "totalCount": items.len()})).into_response()
+    axum::response::IntoResponse::into_response(axum::Json(
+        json!({"items": items, "totalCount": items.len()}),
+    ))
 }
 
 fn start_ld() -> (LdShared, String) {

@@ -4,10 +4,10 @@
 
 mod common;
 
-use common::text;
+use common::{cli, text};
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -70,24 +70,10 @@ fn start_prometheus(target: &str) -> Prometheus {
     }
 }
 
-fn cli(ws: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_release-console"))
-        .arg("--workspace")
-        .arg(ws)
-        .args(args)
-        .output()
-        .expect("run")
-}
-
 fn workspace(prometheus: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("dir");
     let root = dir.path().join("ws");
-    let o = Command::new(env!("CARGO_BIN_EXE_release-console"))
-        .arg("init")
-        .arg(&root)
-        .output()
-        .expect("init");
-    assert!(o.status.success());
+    common::init(&root);
     let cfg = root.join("release-console.toml");
     let config = std::fs::read_to_string(&cfg).expect("config");
     let start = config.find("[kpi]").expect("kpi table");
@@ -121,7 +107,7 @@ fn gate(ws: &Path) -> (Option<i32>, serde_json::Value) {
 }
 
 fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_mins(1);
     while !cond() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(500));

@@ -515,7 +515,6 @@ fn macos_builder_saves_the_notarization_id_and_resume_waits_on_it() {
 /// The PowerShell builder: its dry run when pwsh is installed; on every host, the arguments the
 /// pipeline definition passes must be parameters the script declares.
 #[test]
-#[allow(clippy::print_stderr)] // says so when this host cannot run pwsh
 fn windows_builder_takes_the_arguments_the_pipeline_passes() {
     let script = std::fs::read_to_string(repo().join("packaging/windows/build_msi.ps1"))
         .expect("build_msi.ps1");

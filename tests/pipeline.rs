@@ -12,7 +12,7 @@ const PASSWORD: &str = "pfx password that must stay secret";
 
 struct Setup {
     _pki: Pki,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     ws: PathBuf,
     pfx: PathBuf,
     ca: PathBuf,
@@ -51,13 +51,13 @@ fn setup() -> Setup {
         pfx: pki.path("release.pfx"),
         ca,
         _pki: pki,
-        _dir: dir,
+        dir,
         ws,
     }
 }
 
 fn bin(ws: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_release-console"));
+    let mut c = common::bin();
     c.arg("--workspace")
         .arg(ws)
         .args(args)
@@ -373,7 +373,7 @@ fn resume_after_a_failed_step_runs_only_the_remaining_steps() {
     )
     .expect("utf-8");
     let path = shim(
-        s._dir.path(),
+        s.dir.path(),
         "osslsigncode",
         &format!(
             "if [ \"$1\" = sign ]; then echo 'injected: timestamp server unreachable' >&2; exit 1; fi\nexec {} \"$@\"",
@@ -433,10 +433,10 @@ fn resume_after_a_failed_step_runs_only_the_remaining_steps() {
 fn cancel_stops_the_builder_and_every_child_then_resume_finishes() {
     let s = setup();
     // wixl takes its time (a shell waiting on a sleep, both in the builder's process group).
-    let pids = s._dir.path().join("wixl.pids");
+    let pids = s.dir.path().join("wixl.pids");
     let real = "/usr/bin/wixl";
     let path = shim(
-        s._dir.path(),
+        s.dir.path(),
         "wixl",
         &format!(
             "if [ \"$1\" = --version ]; then exec {real} --version; fi\nsleep 300 & echo \"$$ $!\" > '{}'\nwait",
@@ -460,7 +460,7 @@ fn cancel_stops_the_builder_and_every_child_then_resume_finishes() {
     .stderr(std::process::Stdio::piped())
     .spawn()
     .expect("spawn");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
     let started: Vec<i32> = loop {
         if let Ok(t) = std::fs::read_to_string(&pids)
             && t.ends_with('\n')

@@ -7,7 +7,10 @@
 //! unknown pages and incidents, 422 for values outside the documented sets, and 420/429 with
 //! `Retry-After` when requests come faster than its rate limit.
 
-#![allow(clippy::result_large_err)] // axum handlers return a Response as their error
+#![expect(
+    clippy::result_large_err,
+    reason = "axum handlers return a Response as their error"
+)]
 
 mod common;
 
@@ -389,12 +392,7 @@ struct Ws {
 fn workspace(provider: &str, base: &str) -> Ws {
     let dir = tempfile::tempdir().expect("dir");
     let root = dir.path().join("ws");
-    let o = Command::new(env!("CARGO_BIN_EXE_release-console"))
-        .arg("init")
-        .arg(&root)
-        .output()
-        .expect("init");
-    assert!(o.status.success());
+    common::init(&root);
     let cfg = root.join("release-console.toml");
     let text = std::fs::read_to_string(&cfg).expect("config");
     let text = text
@@ -412,13 +410,7 @@ fn workspace(provider: &str, base: &str) -> Ws {
 }
 
 fn cli(ws: &Path, key: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_release-console"))
-        .arg("--workspace")
-        .arg(ws)
-        .args(args)
-        .env("STATUSPAGE_API_KEY", key)
-        .output()
-        .expect("run")
+    common::cli_with(ws, &[("STATUSPAGE_API_KEY", key)], args)
 }
 
 fn seen(s: &Server) -> Vec<Seen> {
@@ -768,19 +760,22 @@ fn run_injected(
 ) -> Output {
     server.state.lock().expect("fake").seen.clear();
     let state = server.state.clone();
-    let watcher = std::thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            {
-                let mut f = state.lock().expect("fake");
-                if f.seen.iter().filter(|r| r.method == "GET").count() >= after_gets {
-                    f.inject.push_back(inject);
-                    return;
+    let watcher = std::thread::Builder::new()
+        .name("statuspage-fault-injector".into())
+        .spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline {
+                {
+                    let mut f = state.lock().expect("fake");
+                    if f.seen.iter().filter(|r| r.method == "GET").count() >= after_gets {
+                        f.inject.push_back(inject);
+                        return;
+                    }
                 }
+                std::thread::sleep(Duration::from_millis(2));
             }
-            std::thread::sleep(Duration::from_millis(2));
-        }
-    });
+        })
+        .expect("spawn the fault injector");
     let o = cli(&ws.root, KEY, args);
     watcher.join().expect("watcher");
     o

@@ -1,4 +1,4 @@
-//! The GUI with egui_kittest: navigation, ticking by label, the audit panel, tasks in the tray,
+//! The GUI with `egui_kittest`: navigation, ticking by label, the audit panel, tasks in the tray,
 //! settings that show secret names but never values, and the folder picker seam.
 
 use std::path::PathBuf;
@@ -219,7 +219,10 @@ fn verify_chain_runs_as_a_task_in_the_tray_with_a_toast() {
     assert_eq!(logs.len(), 1);
     let name = logs[0].file_name().into_string().expect("utf-8 name");
     assert!(
-        name.starts_with("audit-verify-") && name.ends_with(".log"),
+        name.starts_with("audit-verify-")
+            && std::path::Path::new(&name)
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("log")),
         "{name}"
     );
     let text = std::fs::read_to_string(logs[0].path()).expect("log file");
@@ -311,7 +314,7 @@ fn the_tray_searches_a_live_log_and_cancels_a_running_task() {
     let mut h = harness(&f);
     let runner = h.state().runner().clone();
     let spec =
-        release_console::runner::TaskSpec::new("noisy-build", "test", Duration::from_secs(60));
+        release_console::runner::TaskSpec::new("noisy-build", "test", Duration::from_mins(1));
     let id = runner
         .start(spec, |ctx| async move {
             let script = "i=0; while [ $i -lt 3000 ]; do echo step $i; i=$((i+1)); done; echo READY; sleep 60";
@@ -424,7 +427,7 @@ fn verifying_release_artifacts_shows_one_verdict_ticks_the_checklist_and_exports
     );
     click(&mut h, "Run verification");
     step_until(&mut h, "the report", |app| {
-        app.verify_ui.report.is_some() && !app.is_busy()
+        app.panels.verify.report.is_some() && !app.is_busy()
     });
     assert!(h.query_by_label("PASS").is_some());
     assert!(h.query_by_label("2 of 2 artifacts green").is_some());
@@ -473,7 +476,7 @@ fn a_mismatch_is_red_with_expected_and_actual_shown() {
     click(&mut h, "Use release 1.4.0 artifacts");
     click(&mut h, "Run verification");
     step_until(&mut h, "the report", |app| {
-        app.verify_ui.report.is_some() && !app.is_busy()
+        app.panels.verify.report.is_some() && !app.is_busy()
     });
     assert!(h.query_by_label("FAIL").is_some());
     assert!(h.query_by_label("MISMATCH").is_some());
@@ -509,11 +512,14 @@ fn picked_files_are_added_to_the_verify_list() {
     click(&mut h, "Verify");
     click(&mut h, "Add files…");
     step_until(&mut h, "the picked file", |app| {
-        !app.verify_ui.paths.is_empty()
+        !app.panels.verify.paths.is_empty()
     });
-    assert_eq!(h.state().verify_ui.paths, vec![f.root.join("picked.txt")]);
+    assert_eq!(
+        h.state().panels.verify.paths,
+        vec![f.root.join("picked.txt")]
+    );
     click(&mut h, "Remove");
-    assert!(h.state().verify_ui.paths.is_empty());
+    assert!(h.state().panels.verify.paths.is_empty());
 }
 
 #[test]
@@ -525,7 +531,7 @@ fn builds_panel_runs_preflight_builds_an_msi_and_verifies_it() {
     assert_eq!(h.query_all_by_label("Preflight not run yet.").count(), 3);
     click(&mut h, "Run preflight");
     step_until(&mut h, "the preflight", |app| {
-        !app.builds_ui.preflight.is_empty() && !app.is_busy()
+        !app.panels.builds.preflight.is_empty() && !app.is_busy()
     });
     assert!(h.query_by_label("tool wixl").is_some());
     assert!(
@@ -556,7 +562,7 @@ fn builds_panel_runs_preflight_builds_an_msi_and_verifies_it() {
     // The task finishes, then its Finished event triggers a reload that lists the artifact.
     step_until(&mut h, "the build and the reload after it", |app| {
         app.data.as_ref().is_some_and(|d| {
-            !d.artifacts.is_empty()
+            d.artifacts.as_ref().is_ok_and(|a| !a.is_empty())
                 && d.current
                     .as_ref()
                     .is_some_and(|c| c.checklist.is_done("build.windows"))
@@ -589,9 +595,9 @@ fn builds_panel_runs_preflight_builds_an_msi_and_verifies_it() {
 
     click(&mut h, "Write SHA256SUMS and verify");
     step_until(&mut h, "the verification", |app| {
-        app.verify_ui.report.is_some() && !app.is_busy()
+        app.panels.verify.report.is_some() && !app.is_busy()
     });
-    let report = h.state().verify_ui.report.clone().expect("report");
+    let report = h.state().panels.verify.report.clone().expect("report");
     assert_eq!(report.artifacts.len(), 1);
     assert_eq!(
         report.artifacts[0].checksum,
@@ -619,12 +625,12 @@ fn status_panel_composes_previews_and_publishes_a_p1_after_two_confirmations_the
     step_until(
         &mut h,
         "the page's components",
-        |app| matches!(&app.status_ui.components, Some(Ok(c)) if c.len() == 4),
+        |app| matches!(&app.panels.status.components, Some(Ok(c)) if c.len() == 4),
     );
     click(&mut h, "New incident");
     click_checkbox(&mut h, "collaboration");
     click(&mut h, "P1");
-    let draft = h.state().status_ui.draft.clone().expect("draft");
+    let draft = h.state().panels.status.draft.clone().expect("draft");
     assert_eq!(
         draft.message,
         "We are investigating reports of problems with collaboration. Next update within 30 minutes."
@@ -645,9 +651,9 @@ fn status_panel_composes_previews_and_publishes_a_p1_after_two_confirmations_the
     );
     click(&mut h, "Yes, publish now");
     step_until(&mut h, "the incident to be recorded", |app| {
-        app.status_ui.draft.is_none()
+        app.panels.status.draft.is_none()
             && app.data.as_ref().is_some_and(|d| d.incidents.len() == 1)
-            && matches!(&app.status_ui.components, Some(Ok(c)) if c.iter().any(|c| c.status == "partial_outage"))
+            && matches!(&app.panels.status.components, Some(Ok(c)) if c.iter().any(|c| c.status == "partial_outage"))
     });
     let inc = h.state().data.as_ref().expect("data").incidents[0].clone();
     assert_eq!(inc.severity, release_console::status::Severity::P1);
@@ -657,7 +663,7 @@ fn status_panel_composes_previews_and_publishes_a_p1_after_two_confirmations_the
 
     // Resolve: the template, a preview, two confirmations, then the postmortem countdown.
     click(&mut h, &format!("Resolve {}", inc.id));
-    let draft = h.state().status_ui.draft.clone().expect("draft");
+    let draft = h.state().panels.status.draft.clone().expect("draft");
     assert_eq!(
         draft.status,
         release_console::status::IncidentStatus::Resolved
@@ -706,7 +712,7 @@ fn a_failed_post_keeps_the_draft_and_says_what_happened() {
     let mut h = harness(&f);
     click(&mut h, "Status page");
     step_until(&mut h, "the components fetch to fail", |app| {
-        matches!(&app.status_ui.components, Some(Err(_)))
+        matches!(&app.panels.status.components, Some(Err(_)))
     });
     assert!(
         h.query_by_label_contains("Cannot read components: cannot reach the status page")
@@ -718,9 +724,9 @@ fn a_failed_post_keeps_the_draft_and_says_what_happened() {
     click(&mut h, "Preview");
     click(&mut h, "Publish");
     step_until(&mut h, "the post to fail", |app| {
-        app.status_ui.last_error.is_some()
+        app.panels.status.last_error.is_some()
     });
-    let ui = &h.state().status_ui;
+    let ui = &h.state().panels.status;
     let err = ui.last_error.clone().expect("error");
     assert!(
         err.contains("cannot reach the status page at http://127.0.0.1:1/v1"),
@@ -745,7 +751,7 @@ fn flags_panel_creates_a_flag_then_advances_with_an_override_and_rolls_back() {
     let mut h = harness(&f);
     click(&mut h, "Flags");
     step_until(&mut h, "the flags overview", |app| {
-        matches!(&app.flags_ui.overview, Some(Ok(_)))
+        matches!(&app.panels.flags.overview, Some(Ok(_)))
     });
     assert!(h.query_by_label("No flags yet.").is_some());
     click(&mut h, "Create a flag");
@@ -754,7 +760,7 @@ fn flags_panel_creates_a_flag_then_advances_with_an_override_and_rolls_back() {
         h.query_by_label_contains("has no prefix").is_some(),
         "the naming rule is shown while typing"
     );
-    h.state_mut().flags_ui.new_key.clear();
+    h.state_mut().panels.flags.new_key.clear();
     h.step();
     type_into(&mut h, "Key", "ui_new_exporter");
     type_into(&mut h, "Name", "New exporter");
@@ -766,8 +772,8 @@ fn flags_panel_creates_a_flag_then_advances_with_an_override_and_rolls_back() {
     );
     click(&mut h, "Confirm");
     step_until(&mut h, "the new flag", |app| {
-        matches!(&app.flags_ui.overview, Some(Ok(o)) if o.rows.len() == 1)
-            && app.flags_ui.task.is_none()
+        matches!(&app.panels.flags.overview, Some(Ok(o)) if o.rows.len() == 1)
+            && app.panels.flags.task.is_none()
     });
 
     click(&mut h, "ui_new_exporter");
@@ -783,7 +789,7 @@ fn flags_panel_creates_a_flag_then_advances_with_an_override_and_rolls_back() {
     step_until(
         &mut h,
         "the rollout to 10%",
-        |app| matches!(&app.flags_ui.overview, Some(Ok(o)) if o.rows[0].state.rollout_percent == 10),
+        |app| matches!(&app.panels.flags.overview, Some(Ok(o)) if o.rows[0].state.rollout_percent == 10),
     );
     let plans = release_console::flags::plan::load(&Workspace::open(&f.root).expect("workspace"))
         .expect("plans");
@@ -800,7 +806,7 @@ fn flags_panel_creates_a_flag_then_advances_with_an_override_and_rolls_back() {
     step_until(
         &mut h,
         "the rollback",
-        |app| matches!(&app.flags_ui.overview, Some(Ok(o)) if !o.rows[0].state.on),
+        |app| matches!(&app.panels.flags.overview, Some(Ok(o)) if !o.rows[0].state.on),
     );
     let audit = std::fs::read_to_string(f.root.join("audit.log")).expect("audit");
     for action in ["flags.create", "flags.advance", "flags.rollback"] {
@@ -814,7 +820,7 @@ fn maintenance_is_scheduled_from_the_panel_and_moved_on() {
     let mut h = harness(&f);
     click(&mut h, "Status page");
     step_until(&mut h, "the page", |app| {
-        matches!(&app.status_ui.components, Some(Ok(_)))
+        matches!(&app.panels.status.components, Some(Ok(_)))
     });
     assert!(h.query_by_label("None scheduled.").is_some());
     click(&mut h, "Schedule maintenance");
@@ -825,15 +831,16 @@ fn maintenance_is_scheduled_from_the_panel_and_moved_on() {
     click_checkbox(&mut h, "import-export (maintenance)");
     click(&mut h, "Schedule this maintenance");
     step_until(&mut h, "the maintenance to be listed", |app| {
-        app.status_ui.maintenances.len() == 1 && app.status_ui.task.is_none()
+        app.panels.status.maintenances.len() == 1 && app.panels.status.task.is_none()
     });
     click(&mut h, "Start Database upgrade");
     step_until(&mut h, "the maintenance to start", |app| {
-        app.status_ui
+        app.panels
+            .status
             .maintenances
             .first()
             .is_some_and(|m| m.status == "in_progress")
-            && matches!(&app.status_ui.components, Some(Ok(c)) if c.iter().any(|c| c.name == "import-export" && c.status == "under_maintenance"))
+            && matches!(&app.panels.status.components, Some(Ok(c)) if c.iter().any(|c| c.name == "import-export" && c.status == "under_maintenance"))
     });
     let audit = std::fs::read_to_string(f.root.join("audit.log")).expect("audit");
     assert!(audit.contains("status.maintenance.schedule"));

@@ -137,12 +137,7 @@ fn signature_verdicts_for_valid_tampered_unsigned_untrusted_and_other_publisher(
 fn certificate_pin_from_the_workspace_config() {
     let pki = Pki::new();
     let ws = tempfile::tempdir().expect("ws");
-    let init = Command::new(env!("CARGO_BIN_EXE_release-console"))
-        .arg("init")
-        .arg(ws.path())
-        .output()
-        .expect("init");
-    assert!(init.status.success());
+    common::init(ws.path());
     let cfg = ws.path().join("release-console.toml");
     let text = std::fs::read_to_string(&cfg).expect("config");
     std::fs::copy(pki.path("ca.pem"), ws.path().join("ca.pem")).expect("ca");
@@ -261,7 +256,7 @@ fn checksum_verdicts_agree_with_sha256sum_and_shasum_on_every_format() {
     assert!(report["written"].as_array().is_some_and(|w| w.len() == 1));
     let written = std::fs::read_to_string(d.join("OUT.sums")).expect("written sums");
     assert!(
-        !written.contains("SHA256SUMS") && !written.contains("\r"),
+        !written.contains("SHA256SUMS") && !written.contains('\r'),
         "{written}"
     );
     let names: Vec<&str> = written.lines().map(|l| &l[66..]).collect();

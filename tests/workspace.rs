@@ -321,13 +321,13 @@ fn temp_files_left_by_a_crash_are_swept_when_the_workspace_opens() {
     // A writer that is busy right now keeps its temp file.
     let live = release_dir.join(".tmp-writing");
     std::fs::write(&live, b"in progress").expect("temp");
-    let state = release_dir.join("checklist.json");
-    let before = std::fs::read(&state).ok();
+    let checklist = release_dir.join("checklist.json");
+    let before = std::fs::read(&checklist).ok();
 
     Workspace::open(&root).expect("open");
     for p in &stale {
         assert!(!p.exists(), "{} was swept", p.display());
     }
     assert!(live.exists(), "a fresh temp file is left alone");
-    assert_eq!(std::fs::read(&state).ok(), before, "state is untouched");
+    assert_eq!(std::fs::read(&checklist).ok(), before, "state is untouched");
 }

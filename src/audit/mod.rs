@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::workspace::atomic::{self, StateError};
+use crate::store::{self, StateError};
 
 /// The hash a first entry links to.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -80,6 +80,10 @@ pub enum AuditError {
 
 /// Handle on a workspace's audit log.
 #[derive(Debug, Clone)]
+#[expect(
+    clippy::struct_field_names,
+    reason = "three files of one log; the suffix says each is a path"
+)]
 pub struct AuditLog {
     log_path: PathBuf,
     head_path: PathBuf,
@@ -161,7 +165,7 @@ impl AuditLog {
             len_bytes: head.len_bytes + line.len() as u64,
             last_hash: hash,
         };
-        atomic::write_json(&self.head_path, &new_head)?;
+        store::write_json(&self.head_path, &new_head)?;
         Ok(entry)
         // The lock is released when `lock` drops.
     }
@@ -171,7 +175,7 @@ impl AuditLog {
     /// saved are adopted when they chain correctly. Anything else is tampering and stops appends.
     fn recover_head(&self, file: &mut File) -> Result<Head, AuditError> {
         let len = file.metadata().map_err(self.io("stat"))?.len();
-        let head: Option<Head> = atomic::read_json(&self.head_path)?;
+        let head: Option<Head> = store::read_json(&self.head_path)?;
         let mut head = match head {
             Some(h) => h,
             None if len == 0 => Head {
@@ -198,7 +202,7 @@ impl AuditLog {
         if len == head.len_bytes {
             return Ok(head);
         }
-        let mut tail = Vec::with_capacity((len - head.len_bytes) as usize);
+        let mut tail = Vec::with_capacity(usize::try_from(len - head.len_bytes).unwrap_or(0));
         file.seek(SeekFrom::Start(head.len_bytes))
             .map_err(self.io("seek"))?;
         file.read_to_end(&mut tail).map_err(self.io("read"))?;
@@ -224,7 +228,7 @@ impl AuditLog {
                 .map_err(self.io("truncate torn line"))?;
             file.sync_data().map_err(self.io("fsync"))?;
         }
-        atomic::write_json(&self.head_path, &head)?;
+        store::write_json(&self.head_path, &head)?;
         Ok(head)
     }
 
@@ -270,7 +274,7 @@ impl AuditLog {
     }
 
     fn verify_bytes(&self, bytes: &[u8]) -> Result<Verified, AuditError> {
-        let head: Option<Head> = atomic::read_json(&self.head_path)?;
+        let head: Option<Head> = store::read_json(&self.head_path)?;
         let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
         let torn = lines.pop().filter(|last| !last.is_empty());
         let mut prev_hash = GENESIS_HASH.to_owned();
@@ -327,7 +331,7 @@ impl AuditLog {
                 // Entries beyond the head are a crash between append and head update; they
                 // chain correctly, so they are accepted.
                 let recorded = lines
-                    .get(h.entries.saturating_sub(1) as usize)
+                    .get(usize::try_from(h.entries.saturating_sub(1)).unwrap_or(usize::MAX))
                     .map_or_else(|| GENESIS_HASH.to_owned(), |l| crate::sha256_hex(l));
                 if h.entries > 0 && recorded != h.last_hash {
                     return Err(self.tampered(

@@ -59,7 +59,7 @@ fn log_bench(cli: &Cli, args: &BenchArgs) -> anyhow::Result<serde_json::Value> {
     let runner = Runner::new(cli.handle.clone(), 2);
     // Like a real task: redaction on, and the full log written to disk.
     let log_dir = tempfile::tempdir()?;
-    let mut spec = TaskSpec::new("bench-ingest", "bench", Duration::from_secs(300));
+    let mut spec = TaskSpec::new("bench-ingest", "bench", Duration::from_mins(5));
     spec.log_file = Some(log_dir.path().join("bench-ingest.log"));
     spec.redactor = crate::runner::Redactor::new(["not-in-the-output-secret".to_owned()]);
     let script = format!("yes '{SAMPLE_LINE}' | head -n {}", args.lines);
@@ -78,7 +78,7 @@ fn log_bench(cli: &Cli, args: &BenchArgs) -> anyhow::Result<serde_json::Value> {
         anyhow::bail!("bench child failed: {}", snap.message.unwrap_or_default());
     }
     // The log also holds the "$ command" and "[succeeded]" lines.
-    let got = snap.log.lock().map(|b| b.total_lines()).unwrap_or(0);
+    let got = snap.log.lock().map_or(0, |b| b.total_lines());
     anyhow::ensure!(
         got >= args.lines,
         "bench: only {got} of {} lines arrived",
@@ -86,7 +86,7 @@ fn log_bench(cli: &Cli, args: &BenchArgs) -> anyhow::Result<serde_json::Value> {
     );
 
     // 2. The same bytes split and stored in-process (no pipe, no child).
-    let mut bytes = Vec::with_capacity((SAMPLE_LINE.len() + 1) * args.lines as usize);
+    let mut bytes = Vec::with_capacity((SAMPLE_LINE.len() + 1) * usize::try_from(args.lines)?);
     for _ in 0..args.lines {
         bytes.extend_from_slice(SAMPLE_LINE.as_bytes());
         bytes.push(b'\n');
@@ -124,7 +124,7 @@ fn log_bench(cli: &Cli, args: &BenchArgs) -> anyhow::Result<serde_json::Value> {
         println!(
             "log ingest, in-process:      {:>12.0} lines/s ({:.1} MiB held)",
             args.lines as f64 / buffer_secs,
-            buf.size_bytes() as f64 / 1048576.0
+            buf.size_bytes() as f64 / 1_048_576.0
         );
         println!(
             "tray frame CPU, {} lines:  median {:.3} ms, p95 {:.3} ms, max {:.3} ms ({} frames, {} shapes each)",
@@ -140,6 +140,8 @@ fn log_bench(cli: &Cli, args: &BenchArgs) -> anyhow::Result<serde_json::Value> {
 }
 
 const MIB: u64 = 1024 * 1024;
+/// [`MIB`] as a buffer size.
+const MIB_BYTES: usize = 1024 * 1024;
 
 /// Writes `size` bytes of pseudo-random data (hashing speed does not depend on content, but
 /// this keeps any filesystem compression honest).
@@ -148,9 +150,9 @@ fn write_fixture(path: &std::path::Path, size: u64) -> anyhow::Result<()> {
     if std::fs::metadata(path).is_ok_and(|m| m.len() == size) {
         return Ok(());
     }
-    let mut f = std::io::BufWriter::with_capacity(4 * MIB as usize, std::fs::File::create(path)?);
+    let mut f = std::io::BufWriter::with_capacity(4 * MIB_BYTES, std::fs::File::create(path)?);
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let mut block = vec![0u8; MIB as usize];
+    let mut block = vec![0u8; MIB_BYTES];
     for _ in 0..size / MIB {
         for chunk in block.chunks_mut(8) {
             state ^= state << 13;
@@ -167,7 +169,7 @@ fn write_fixture(path: &std::path::Path, size: u64) -> anyhow::Result<()> {
 /// Reads files once so the page cache is warm for every contender.
 fn warm(paths: &[std::path::PathBuf]) -> anyhow::Result<()> {
     use std::io::Read as _;
-    let mut buf = vec![0u8; 4 * MIB as usize];
+    let mut buf = vec![0u8; 4 * MIB_BYTES];
     for p in paths {
         let mut f = std::fs::File::open(p)?;
         while f.read(&mut buf)? > 0 {}
@@ -221,7 +223,7 @@ fn hash_bench(cli: &Cli, args: &BenchArgs) -> anyhow::Result<serde_json::Value> 
     let one_bytes = 1024 * MIB;
     let eight_bytes = 8 * 128 * MIB;
     let cancel = tokio_util::sync::CancellationToken::new();
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
 
     let ours_one_thread = best_of(3, || {
         hash::hash_file(&big, &std::sync::atomic::AtomicU64::new(0), &cancel)?;

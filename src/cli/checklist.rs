@@ -33,9 +33,9 @@ pub enum ChecklistCmd {
     },
 }
 
-pub fn run(cli: &Cli, cmd: ChecklistCmd) -> anyhow::Result<ExitCode> {
+pub fn run(cli: &Cli, cmd: &ChecklistCmd) -> anyhow::Result<ExitCode> {
     let ws = cli.open_workspace()?;
-    let (release, change) = match &cmd {
+    let (release, change) = match cmd {
         ChecklistCmd::Show { release } => (release, None),
         ChecklistCmd::Tick {
             item_id,

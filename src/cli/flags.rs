@@ -6,10 +6,11 @@ use clap::{Args, Subcommand};
 use jiff::Timestamp;
 
 use super::{Cli, EXIT_CHECK_FAILED};
-use crate::flags::plan::{self, Gate};
+use crate::flags::plan;
 use crate::flags::{FlagProvider, FlagsError, NewFlag, Provider};
 use crate::human_duration;
 use crate::kpi;
+use crate::kpi::Gate;
 
 #[derive(Debug, Subcommand)]
 pub enum FlagsCmd {
@@ -21,7 +22,7 @@ pub enum FlagsCmd {
     },
     /// Create a flag, OFF in every environment.
     Create {
-        /// `{prefix}_{feature_name}`, e.g. ui_new_exporter.
+        /// `{prefix}_{feature_name}`, e.g. `ui_new_exporter`.
         key: String,
         #[arg(long)]
         name: String,
@@ -56,7 +57,7 @@ pub enum FlagsCmd {
     Archive { key: String },
     /// Flags at 100% for 14+ days, and every flag's lifespan.
     RetireReport,
-    /// The provider's own record of changes to a flag (LaunchDarkly audit log, Unleash events).
+    /// The provider's own record of changes to a flag (`LaunchDarkly` audit log, Unleash events).
     History { key: String },
     /// Check every flag before a release: naming, tags, OFF until its rollout (ticks
     /// "Review feature flags" when clean).
@@ -83,14 +84,18 @@ pub enum KpiSub {
     },
 }
 
-fn outcome(result: Result<ExitCode, FlagsError>) -> anyhow::Result<ExitCode> {
+/// Usage and configuration errors exit 2 (through the caller); what the provider or the
+/// rollout refused exits 1.
+fn outcome(result: anyhow::Result<ExitCode>) -> anyhow::Result<ExitCode> {
     match result {
         Ok(c) => Ok(c),
-        Err(e @ (FlagsError::Invalid(_) | FlagsError::Config(_))) => Err(e.into()),
-        Err(e) => {
-            eprintln!("error: {e}");
-            Ok(ExitCode::from(EXIT_CHECK_FAILED))
-        }
+        Err(e) => match e.downcast_ref::<FlagsError>() {
+            None | Some(FlagsError::Invalid(_) | FlagsError::Config(_)) => Err(e),
+            Some(_) => {
+                super::report_error(&e);
+                Ok(ExitCode::from(EXIT_CHECK_FAILED))
+            }
+        },
     }
 }
 
@@ -108,12 +113,11 @@ async fn run_async(
     ws: &crate::workspace::Workspace,
     provider: &Provider,
     cmd: FlagsCmd,
-) -> Result<ExitCode, FlagsError> {
+) -> anyhow::Result<ExitCode> {
     let cfg = &ws.config().flags;
-    let print = |state: &crate::flags::FlagState| -> Result<(), FlagsError> {
+    let print = |state: &crate::flags::FlagState| -> anyhow::Result<()> {
         if cli.json {
-            cli.print_json(state)
-                .map_err(|e| FlagsError::State(e.to_string()))?;
+            cli.print_json(state)?;
         } else {
             println!(
                 "{}: {} in {} at {}%{}",
@@ -191,8 +195,7 @@ async fn run_async(
                 }
             }
             if cli.json {
-                cli.print_json(&rows)
-                    .map_err(|e| FlagsError::State(e.to_string()))?;
+                cli.print_json(&rows)?;
             } else if rows.is_empty() {
                 println!(
                     "no flags yet: release-console flags create ui_new_exporter --name \"New exporter\""
@@ -276,8 +279,7 @@ async fn run_async(
         FlagsCmd::Archive { key } => {
             let p = plan::archive(ws, provider, &key).await?;
             if cli.json {
-                cli.print_json(&p)
-                    .map_err(|e| FlagsError::State(e.to_string()))?;
+                cli.print_json(&p)?;
             } else {
                 println!(
                     "{key}: archived after {:.1} days",
@@ -289,8 +291,7 @@ async fn run_async(
         FlagsCmd::History { key } => {
             let entries = provider.history(&key).await?;
             if cli.json {
-                cli.print_json(&entries)
-                    .map_err(|e| FlagsError::State(e.to_string()))?;
+                cli.print_json(&entries)?;
             } else {
                 for e in &entries {
                     println!("{}  {:<28} {}", e.at, e.who, e.what);
@@ -304,8 +305,7 @@ async fn run_async(
         FlagsCmd::Review => {
             let problems = plan::review(ws, provider).await?;
             if cli.json {
-                cli.print_json(&problems)
-                    .map_err(|e| FlagsError::State(e.to_string()))?;
+                cli.print_json(&problems)?;
             } else if problems.is_empty() {
                 println!("every flag is named, tagged and OFF until its rollout");
             } else {
@@ -325,11 +325,10 @@ async fn run_async(
 }
 
 /// `flags retire-report`: from the plans alone, so it needs no provider token.
-fn retire_report(cli: &Cli, ws: &crate::workspace::Workspace) -> Result<ExitCode, FlagsError> {
+fn retire_report(cli: &Cli, ws: &crate::workspace::Workspace) -> anyhow::Result<ExitCode> {
     let lines = plan::retire_report(ws, Timestamp::now())?;
     if cli.json {
-        cli.print_json(&lines)
-            .map_err(|e| FlagsError::State(e.to_string()))?;
+        cli.print_json(&lines)?;
     } else {
         for l in &lines {
             println!(

@@ -1,5 +1,9 @@
 //! The command line: argument parsing and rendering. The only module that prints.
-#![allow(clippy::print_stdout, clippy::print_stderr)]
+#![expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "the CLI is the one place that prints"
+)]
 
 mod audit;
 mod bench;
@@ -28,7 +32,7 @@ pub const EXIT_USAGE: u8 = 2;
 #[derive(Debug, Parser)]
 #[command(name = "release-console", version, about)]
 pub struct Args {
-    /// The release workspace folder (default: $RELEASE_CONSOLE_WORKSPACE, the current
+    /// The release workspace folder (default: $`RELEASE_CONSOLE_WORKSPACE`, the current
     /// directory if it holds release-console.toml, else the built-in demo workspace).
     #[arg(long, global = true, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
@@ -90,6 +94,10 @@ impl Cli {
         Ok(Workspace::open(&root)?)
     }
 
+    #[expect(
+        clippy::unused_self,
+        reason = "commands print through their Cli, where the output settings live"
+    )]
     fn print_json(&self, value: &impl serde::Serialize) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(value)?);
         Ok(())
@@ -121,7 +129,7 @@ pub fn run(args: Args, handle: tokio::runtime::Handle) -> anyhow::Result<ExitCod
             Ok(ExitCode::SUCCESS)
         }
         Command::Release(cmd) => release::run(&cli, cmd),
-        Command::Checklist(cmd) => checklist::run(&cli, cmd),
+        Command::Checklist(cmd) => checklist::run(&cli, &cmd),
         Command::Audit(cmd) => audit::run(&cli, cmd),
         Command::Verify(verify_args) => verify::run(&cli, verify_args),
         Command::Pipeline(cmd) => pipeline::run(&cli, cmd),
@@ -133,6 +141,17 @@ pub fn run(args: Args, handle: tokio::runtime::Handle) -> anyhow::Result<ExitCod
 }
 
 /// Prints an error as one line to stderr.
+/// Sends `tracing` events to stderr, filtered by `RUST_LOG` (default: warnings).
+pub fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+}
+
 pub fn report_error(err: &anyhow::Error) {
     eprintln!("error: {err:#}");
 }

@@ -1,7 +1,6 @@
 //! `pipeline preflight|run|status`: build, sign and checksum the installers of a release.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Subcommand;
 
@@ -55,23 +54,22 @@ fn platforms(ws: &Workspace, def: &Definition, platform: Option<&str>) -> Vec<St
 }
 
 fn print_preflight(p: &Preflight) {
-    match &p.skipped {
-        Some(reason) => println!("{}: skipped ({reason})", p.platform),
-        None => {
-            println!(
-                "{}: {}",
-                p.platform,
-                if p.is_ready() { "ready" } else { "NOT READY" }
-            );
-            for c in &p.checks {
-                let mark = if c.ok { "ok  " } else { "FAIL" };
-                let fix = if c.fix.is_empty() {
-                    String::new()
-                } else {
-                    format!("  -> {}", c.fix)
-                };
-                println!("  {mark} {:<28} {}{fix}", c.name, c.detail);
-            }
+    if let Some(reason) = &p.skipped {
+        println!("{}: skipped ({reason})", p.platform);
+    } else {
+        println!(
+            "{}: {}",
+            p.platform,
+            if p.is_ready() { "ready" } else { "NOT READY" }
+        );
+        for c in &p.checks {
+            let mark = if c.ok { "ok  " } else { "FAIL" };
+            let fix = if c.fix.is_empty() {
+                String::new()
+            } else {
+                format!("  -> {}", c.fix)
+            };
+            println!("  {mark} {:<28} {}{fix}", c.name, c.detail);
         }
     }
 }
@@ -92,13 +90,9 @@ pub fn run(cli: &Cli, cmd: PipelineCmd) -> anyhow::Result<ExitCode> {
                 skip_signing,
                 ..RunOptions::default()
             };
-            let results: Vec<Preflight> = cli.handle.block_on(async {
-                let mut out = Vec::new();
-                for (name, pdef) in &selected {
-                    out.push(pipeline::preflight(&ws, name, pdef, &opts).await);
-                }
-                out
-            });
+            let results: Vec<Preflight> = cli
+                .handle
+                .block_on(pipeline::preflight_all(&ws, &selected, &opts));
             if cli.json {
                 cli.print_json(&results)?;
             } else {
@@ -176,18 +170,8 @@ pub fn run(cli: &Cli, cmd: PipelineCmd) -> anyhow::Result<ExitCode> {
                     failed.push(format!("{name}: preflight failed"));
                     continue;
                 }
-                let kind = if dry_run {
-                    "pipeline.dry-run"
-                } else {
-                    pdef.checklist_kind.as_str()
-                };
-                let spec = ws.task_spec(
-                    &format!("build-{name}"),
-                    kind,
-                    Some(&release),
-                    Duration::from_secs(pdef.timeout_secs),
-                );
-                let (ws2, rel2, name2, def2, opts2) = (
+                let spec = pipeline::build_task_spec(&ws, &release, name, pdef, dry_run);
+                let (task_ws, task_release, task_name, task_def, task_opts) = (
                     ws.clone(),
                     release.clone(),
                     name.to_owned(),
@@ -195,7 +179,14 @@ pub fn run(cli: &Cli, cmd: PipelineCmd) -> anyhow::Result<ExitCode> {
                     opts.clone(),
                 );
                 let id = runner.start(spec, move |ctx| {
-                    pipeline::build_platform(ctx, ws2, rel2, name2, def2, opts2)
+                    pipeline::build_platform(
+                        ctx,
+                        task_ws,
+                        task_release,
+                        task_name,
+                        task_def,
+                        task_opts,
+                    )
                 })?;
                 let (state, message) = super::follow(cli, &runner, id, super::Echo::Log);
                 if state == TaskState::Succeeded {
@@ -239,22 +230,12 @@ pub fn run(cli: &Cli, cmd: PipelineCmd) -> anyhow::Result<ExitCode> {
                 println!("wrote {}", sums.display());
             }
             // Verify what was built, as the verify task (a pass ticks the checklist).
-            let spec = ws.task_spec(
-                "verify",
-                "verify",
-                Some(&release),
-                Duration::from_secs(3600),
-            );
             let opts = verify::Options {
                 paths: vec![ws.artifacts_dir(&release.version)],
-                expected: ws.expected_identity(),
+                expected: crate::verify::Expected::from_workspace(&ws),
                 ..Default::default()
             };
-            let slot = verify::ReportSlot::default();
-            let (slot2, ws2) = (slot.clone(), ws.clone());
-            let id = runner.start(spec, move |ctx| {
-                verify::run_task(ctx, opts, slot2, Some(ws2))
-            })?;
+            let (id, slot) = verify::start(&runner, Some(ws.clone()), Some(&release), opts)?;
             super::follow(cli, &runner, id, super::Echo::Log);
             let report = slot.lock().ok().and_then(|mut s| s.take());
             let Some(report) = report else {

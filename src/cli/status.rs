@@ -85,7 +85,7 @@ pub enum StatusSub {
     },
     /// Maintenance scheduled or under way.
     Maintenances,
-    /// Move scheduled maintenance on: in_progress, verifying, completed.
+    /// Move scheduled maintenance on: `in_progress`, verifying, completed.
     MaintenanceUpdate {
         /// The status page's id of the maintenance (printed by `status maintenance`).
         #[arg(long)]
@@ -130,9 +130,8 @@ fn bad_detected(text: &str) -> StatusError {
     ))
 }
 
-fn need<'a, T>(v: &'a Option<T>, flag: &str, action: &str) -> anyhow::Result<&'a T> {
-    v.as_ref()
-        .ok_or_else(|| anyhow::anyhow!("--action {action} needs {flag}"))
+fn need<'a, T>(v: Option<&'a T>, flag: &str, action: &str) -> anyhow::Result<&'a T> {
+    v.ok_or_else(|| anyhow::anyhow!("--action {action} needs {flag}"))
 }
 
 pub fn run(cli: &Cli, mut args: StatusArgs) -> anyhow::Result<ExitCode> {
@@ -182,8 +181,8 @@ fn incident_action(
     };
     let incident = match action {
         Action::Create => {
-            let status = *need(&args.status, "--status", name)?;
-            let message = need(&args.message, "--message", name)?;
+            let status = *need(args.status.as_ref(), "--status", name)?;
+            let message = need(args.message.as_ref(), "--message", name)?;
             let detected_at = args
                 .detected_at
                 .as_deref()
@@ -203,8 +202,8 @@ fn incident_action(
                 .block_on(incident::create(ws, page, page.name(), &req))?
         }
         Action::Update | Action::Resolve => {
-            let id = need(&args.incident_id, "--incident-id", name)?;
-            let message = need(&args.message, "--message", name)?;
+            let id = need(args.incident_id.as_ref(), "--incident-id", name)?;
+            let message = need(args.message.as_ref(), "--message", name)?;
             let status = match (action, args.status) {
                 (Action::Resolve, None | Some(IncidentStatus::Resolved)) => {
                     IncidentStatus::Resolved
@@ -397,19 +396,12 @@ fn sub_command(
         }
         StatusSub::Postmortem { incident_id, out } => {
             let inc = incident::find(ws, &incident_id)?;
-            let md = incident::postmortem_markdown(ws, &inc);
             match out {
                 Some(path) => {
-                    crate::workspace::atomic::write_atomic(&path, md.as_bytes())?;
-                    ws.record(
-                        "status.postmortem.export",
-                        &inc.id,
-                        serde_json::Value::Null,
-                        serde_json::json!({"path": path}),
-                    )?;
+                    incident::write_postmortem(ws, &inc, &path)?;
                     eprintln!("wrote {}", path.display());
                 }
-                None => print!("{md}"),
+                None => print!("{}", incident::postmortem_markdown(ws, &inc)),
             }
             Ok(ExitCode::SUCCESS)
         }

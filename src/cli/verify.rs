@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use super::{Cli, EXIT_CHECK_FAILED};
 use crate::runner::Runner;
@@ -29,7 +28,7 @@ pub struct VerifyArgs {
     /// Expected Apple Team ID; overrides [signing].
     #[arg(long, value_name = "ID")]
     pub expect_team_id: Option<String>,
-    /// Trust anchor (PEM); overrides [signing] ca_file (default: the system store).
+    /// Trust anchor (PEM); overrides [signing] `ca_file` (default: the system store).
     #[arg(long, value_name = "PEM")]
     pub ca_file: Option<PathBuf>,
     /// The release whose checklist a pass ticks (default: the newest).
@@ -49,7 +48,7 @@ pub fn run(cli: &Cli, args: VerifyArgs) -> anyhow::Result<ExitCode> {
     };
     let mut expected = ws
         .as_ref()
-        .map(Workspace::expected_identity)
+        .map(crate::verify::Expected::from_workspace)
         .unwrap_or_default();
     if let Some(p) = args.expect_publisher {
         expected.windows_publisher = Some(p);
@@ -74,24 +73,10 @@ pub fn run(cli: &Cli, args: VerifyArgs) -> anyhow::Result<ExitCode> {
         Some(w) => w.release(args.release.as_deref()).ok(),
         None => None,
     };
-    let spec = match &ws {
-        Some(w) => {
-            runner.set_hook(Some(w.task_hook()));
-            w.task_spec(
-                "verify",
-                "verify",
-                release.as_ref(),
-                Duration::from_secs(3600),
-            )
-        }
-        None => crate::runner::TaskSpec::new("verify", "verify", Duration::from_secs(3600)),
-    };
-    let report_slot = std::sync::Arc::new(std::sync::Mutex::new(None::<Report>));
-    let slot = report_slot.clone();
-    let audit_ws = ws.clone();
-    let id = runner.start(spec, move |ctx| async move {
-        verify::run_task(ctx, opts, slot, audit_ws).await
-    })?;
+    if let Some(w) = &ws {
+        runner.set_hook(Some(w.task_hook()));
+    }
+    let (id, report_slot) = verify::start(&runner, ws.clone(), release.as_ref(), opts)?;
 
     let final_state = super::follow(cli, &runner, id, super::Echo::Steps);
     let report = report_slot.lock().ok().and_then(|mut r| r.take());

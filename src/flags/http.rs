@@ -1,5 +1,5 @@
-//! The HTTP side shared by the LaunchDarkly and Unleash clients: auth header, JSON bodies,
-//! 429 honoured (`Retry-After`, or LaunchDarkly's `X-Ratelimit-Reset` in epoch milliseconds),
+//! The HTTP side shared by the `LaunchDarkly` and Unleash clients: auth header, JSON bodies,
+//! 429 honoured (`Retry-After`, or `LaunchDarkly`'s `X-Ratelimit-Reset` in epoch milliseconds),
 //! jittered backoff on 5xx for idempotent requests, and vendor errors mapped to [`FlagsError`].
 
 use std::time::Duration;
@@ -27,7 +27,7 @@ impl std::fmt::Debug for Api {
         f.debug_struct("Api")
             .field("base", &self.base)
             .field("token", &self.token)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 

@@ -1,4 +1,4 @@
-//! LaunchDarkly REST API v2: `Authorization: <access token>` (no Bearer), `LD-API-Version:
+//! `LaunchDarkly` REST API v2: `Authorization: <access token>` (no Bearer), `LD-API-Version:
 //! 20240415`. Flags are created OFF (`isFlagOn: false`) with two boolean variations; changes use
 //! semantic patch (`Content-Type: application/json; domain-model=launchdarkly.semanticpatch`):
 //! `turnFlagOn`, `turnFlagOff`, `updateFallthroughVariationOrRollout` with `rolloutWeights` keyed

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::{FlagProvider, FlagState, FlagsError, NewFlag};
-use crate::workspace::{Workspace, atomic};
+use crate::store;
+use crate::workspace::Workspace;
 
 #[derive(Debug, Clone)]
 pub struct LocalFlags {
@@ -26,14 +27,14 @@ impl LocalFlags {
     }
 
     fn load(&self) -> Result<BTreeMap<String, FlagState>, FlagsError> {
-        Ok(atomic::read_json(&self.path())?.unwrap_or_default())
+        Ok(store::read_json(&self.path())?.unwrap_or_default())
     }
 
     fn modify<T>(
         &self,
         change: impl FnOnce(&mut BTreeMap<String, FlagState>) -> Result<T, FlagsError>,
     ) -> Result<T, FlagsError> {
-        atomic::update_json(&self.path(), change)
+        store::update_json(&self.path(), change)
     }
 }
 

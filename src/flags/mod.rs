@@ -1,5 +1,5 @@
 //! Feature flags: the naming convention (`{prefix}_{feature_name}`), providers behind one small
-//! trait (local in the workspace, LaunchDarkly REST v2, Unleash Admin API), and the staged
+//! trait (local in the workspace, `LaunchDarkly` REST v2, Unleash Admin API), and the staged
 //! rollout plan (10% -> 50% -> 100%, each stage held and gated by KPIs) kept in the workspace.
 
 mod http;
@@ -38,23 +38,13 @@ pub enum FlagsError {
     Http { status: u16, message: String },
     #[error("cannot reach the flag provider at {url}: {message}")]
     Network { url: String, message: String },
-    #[error("{0}")]
-    State(String),
+    #[error(transparent)]
+    Workspace(#[from] crate::workspace::WorkspaceError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StateError),
     /// Advancing is not allowed yet (hold or gate); an override with a reason is.
     #[error("{0}")]
     Blocked(String),
-}
-
-impl From<crate::workspace::atomic::StateError> for FlagsError {
-    fn from(e: crate::workspace::atomic::StateError) -> Self {
-        FlagsError::State(e.to_string())
-    }
-}
-
-impl From<crate::workspace::WorkspaceError> for FlagsError {
-    fn from(e: crate::workspace::WorkspaceError) -> Self {
-        FlagsError::State(e.to_string())
-    }
 }
 
 /// Checks `{prefix}_{feature_name}`: a configured prefix, then lower snake case.
@@ -128,7 +118,7 @@ pub struct FlagState {
     /// Share of users served the flag, 0-100 (0 when off).
     pub rollout_percent: u32,
     pub archived: bool,
-    /// The provider's version of the flag, where it has one (LaunchDarkly `_version`).
+    /// The provider's version of the flag, where it has one (`LaunchDarkly` `_version`).
     pub version: Option<String>,
     /// Every environment the provider reported: on/off and rollout percent.
     #[serde(default)]
@@ -338,7 +328,7 @@ mod tests {
 pub struct FlagRow {
     pub state: FlagState,
     pub plan: Option<plan::Plan>,
-    pub gate: Option<plan::Gate>,
+    pub gate: Option<crate::kpi::Gate>,
 }
 
 /// Everything the Flags panel shows, read off the UI thread.
@@ -349,7 +339,7 @@ pub struct Overview {
     pub rows: Vec<FlagRow>,
     /// The KPIs over the last hour, for the plots.
     pub readings: Vec<crate::kpi::Reading>,
-    pub gate: plan::Gate,
+    pub gate: crate::kpi::Gate,
 }
 
 /// Every flag with its plan and, while it can still advance, the KPI gate over its current
@@ -376,7 +366,7 @@ pub async fn rows<P: FlagProvider>(
 
 /// The KPI gate over `key`'s current stage (since it started; a flag without a plan is judged
 /// over the default window).
-pub async fn current_gate(ws: &Workspace, key: &str) -> Result<plan::Gate, FlagsError> {
+pub async fn current_gate(ws: &Workspace, key: &str) -> Result<crate::kpi::Gate, FlagsError> {
     let since = plan::load(ws)?
         .get(key)
         .map_or_else(jiff::Timestamp::now, plan::Plan::since);
@@ -464,6 +454,16 @@ impl Action {
     }
 }
 
+/// The task that applies a flag change ([`run_action`]), one per flag at a time.
+pub fn action_task_spec(ws: &Workspace, action: &Action) -> crate::runner::TaskSpec {
+    ws.task_spec(
+        &format!("flags-{}", action.key()),
+        "flags.change",
+        None,
+        std::time::Duration::from_mins(10),
+    )
+}
+
 /// Runs `action` as the task `ctx` belongs to.
 pub async fn run_action(
     ctx: crate::runner::TaskContext,
@@ -510,7 +510,7 @@ pub async fn run_action(
             &provider,
             &key,
             Some(0),
-            &plan::Gate::Unknown(String::new()),
+            &crate::kpi::Gate::Unknown(String::new()),
             None,
         )
         .await

@@ -11,8 +11,10 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::{FlagProvider, FlagState, FlagsError, NewFlag, check_key, check_tags};
+use crate::kpi::Gate;
+use crate::store;
+use crate::workspace::Workspace;
 use crate::workspace::config::FlagsConfig;
-use crate::workspace::{Workspace, atomic};
 
 /// One change of a flag's rollout.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,47 +97,25 @@ impl Plan {
     }
 }
 
-/// Whether the KPIs allow the next stage.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "state", content = "detail", rename_all = "snake_case")]
-pub enum Gate {
-    Green(String),
-    Red(String),
-    /// No data to judge by: never green.
-    Unknown(String),
-}
-
-impl Gate {
-    pub fn is_green(&self) -> bool {
-        matches!(self, Gate::Green(_))
-    }
-
-    pub fn detail(&self) -> &str {
-        match self {
-            Gate::Green(d) | Gate::Red(d) | Gate::Unknown(d) => d,
-        }
-    }
-}
-
 fn plans_path(ws: &Workspace) -> PathBuf {
     ws.root().join("flags").join("plans.json")
 }
 
 /// Every plan by flag key.
 pub fn load(ws: &Workspace) -> Result<BTreeMap<String, Plan>, FlagsError> {
-    Ok(atomic::read_json(&plans_path(ws))?.unwrap_or_default())
+    Ok(store::read_json(&plans_path(ws))?.unwrap_or_default())
 }
 
 /// Every plan, from the workspace's `flags` folder.
 pub(crate) fn load_at(flags_dir: &std::path::Path) -> Result<BTreeMap<String, Plan>, FlagsError> {
-    Ok(atomic::read_json(&flags_dir.join("plans.json"))?.unwrap_or_default())
+    Ok(store::read_json(&flags_dir.join("plans.json"))?.unwrap_or_default())
 }
 
 fn modify<T>(
     ws: &Workspace,
     change: impl FnOnce(&mut BTreeMap<String, Plan>) -> Result<T, FlagsError>,
 ) -> Result<T, FlagsError> {
-    atomic::update_json(&plans_path(ws), change)
+    store::update_json(&plans_path(ws), change)
 }
 
 fn record_change(

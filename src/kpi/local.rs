@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use jiff::Timestamp;
 
 use super::{KpiDef, KpiError, KpiSource, Series};
-use crate::workspace::{Workspace, atomic};
+use crate::store;
+use crate::workspace::Workspace;
 
 #[derive(Debug, Clone)]
 pub struct LocalKpis {
@@ -23,17 +24,19 @@ impl LocalKpis {
     }
 
     fn load(&self) -> Result<BTreeMap<String, Series>, KpiError> {
-        atomic::read_json(&self.path)
+        store::read_json(&self.path)
             .map(Option::unwrap_or_default)
-            .map_err(|e| KpiError::State(e.to_string()))
+            .map_err(KpiError::from)
     }
 
     /// Appends a sample taken at `at`.
     pub fn record(&self, name: &str, value: f64, at: Timestamp) -> Result<(), KpiError> {
         if !value.is_finite() {
-            return Err(KpiError::State(format!("{name}: {value} is not a number")));
+            return Err(KpiError::Invalid(format!(
+                "{name}: {value} is not a number"
+            )));
         }
-        atomic::update_json(&self.path, |all: &mut BTreeMap<String, Series>| {
+        store::update_json(&self.path, |all: &mut BTreeMap<String, Series>| {
             let series = all.entry(name.to_owned()).or_default();
             series.push((at.as_millisecond() as f64 / 1000.0, value));
             // Keep the newest 10 000 samples per KPI.

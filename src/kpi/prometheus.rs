@@ -17,7 +17,7 @@ impl Prometheus {
     pub fn new(base: &str) -> Result<Self, KpiError> {
         Ok(Self {
             base: base.trim_end_matches('/').to_owned(),
-            http: crate::net::client().map_err(KpiError::State)?,
+            http: crate::net::client().map_err(KpiError::Invalid)?,
         })
     }
 }
@@ -39,6 +39,10 @@ pub fn parse_matrix(v: &Value, direction: Direction) -> Series {
                 if !x.is_finite() {
                     continue;
                 }
+                #[expect(
+                    clippy::cast_possible_truncation,
+                    reason = "unix milliseconds fit an i64 for 292 million years"
+                )]
                 let key = (t * 1000.0).round() as i64;
                 by_time
                     .entry(key)

@@ -8,7 +8,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::runner::{ProcessSpec, TaskContext, TaskError, TaskResult};
-use crate::workspace::{Release, Workspace, atomic};
+use crate::store;
+use crate::workspace::{Release, Workspace};
 
 /// Free disk space a build needs at least.
 pub const MIN_FREE_BYTES: u64 = 1024 * 1024 * 1024;
@@ -110,7 +111,7 @@ pub enum PipelineError {
         known: String,
     },
     #[error(transparent)]
-    State(#[from] atomic::StateError),
+    State(#[from] store::StateError),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -186,6 +187,45 @@ impl Preflight {
     pub fn is_ready(&self) -> bool {
         self.skipped.is_none() && self.checks.iter().all(|c| c.ok)
     }
+}
+
+/// Preflight of each platform in turn (they share the host's tools and disk).
+pub async fn preflight_all(
+    ws: &Workspace,
+    platforms: &[(&str, &PlatformDef)],
+    opts: &RunOptions,
+) -> Vec<Preflight> {
+    let mut out = Vec::with_capacity(platforms.len());
+    for (name, pdef) in platforms {
+        out.push(preflight(ws, name, pdef, opts).await);
+    }
+    out
+}
+
+/// The task kind of a dry run (a real build's kind is its platform's `checklist_kind`, so its
+/// success ticks that checklist item).
+pub const DRY_RUN_KIND: &str = "pipeline.dry-run";
+
+/// The task that builds (or dry-runs) one platform of `release`: named `build-{platform}` or
+/// `dry-run-{platform}`, with the platform's timeout.
+pub fn build_task_spec(
+    ws: &Workspace,
+    release: &Release,
+    platform: &str,
+    pdef: &PlatformDef,
+    dry_run: bool,
+) -> crate::runner::TaskSpec {
+    let (prefix, kind) = if dry_run {
+        ("dry-run", DRY_RUN_KIND)
+    } else {
+        ("build", pdef.checklist_kind.as_str())
+    };
+    ws.task_spec(
+        &format!("{prefix}-{platform}"),
+        kind,
+        Some(release),
+        Duration::from_secs(pdef.timeout_secs),
+    )
 }
 
 /// Options of a run.
@@ -360,9 +400,7 @@ pub async fn preflight(
         }
     }
     let payload = ws.root().join(&ws.config().pipeline.payload_dir);
-    let files = std::fs::read_dir(&payload)
-        .map(|d| d.flatten().count())
-        .unwrap_or(0);
+    let files = std::fs::read_dir(&payload).map_or(0, |d| d.flatten().count());
     check(
         "payload",
         files > 0,
@@ -551,7 +589,7 @@ pub fn state_path(ws: &Workspace, release: &Release) -> PathBuf {
 }
 
 pub fn load_state(ws: &Workspace, release: &Release) -> Result<PipelineState, PipelineError> {
-    Ok(atomic::read_json(&state_path(ws, release))?.unwrap_or_default())
+    Ok(store::read_json(&state_path(ws, release))?.unwrap_or_default())
 }
 
 /// Runs one platform's builder as the task `ctx` belongs to; collects its artifacts into the
@@ -581,7 +619,7 @@ pub async fn build_platform(
             let target = artifacts_dir.join(&file_name);
             let bytes = std::fs::read(&path)
                 .map_err(|e| TaskError::Failed(format!("{}: {e}", path.display())))?;
-            atomic::write_atomic(&target, &bytes).map_err(|e| TaskError::Failed(e.to_string()))?;
+            store::write_atomic(&target, &bytes).map_err(|e| TaskError::Failed(e.to_string()))?;
             ctx.log_line(&format!("collected {file_name}"));
             collected.push(file_name);
         }
@@ -608,7 +646,7 @@ pub async fn build_platform(
             finished_at: jiff::Timestamp::now(),
         },
     );
-    atomic::write_json(&state_path(&ws, &release), &state)
+    store::write_json(&state_path(&ws, &release), &state)
         .map_err(|e| TaskError::Failed(e.to_string()))?;
     result.map(|()| format!("{name}: {message}"))
 }
@@ -631,30 +669,80 @@ fn step_durations(ctx: &TaskContext) -> Vec<StepState> {
         .collect()
 }
 
-/// Writes SHA256SUMS for everything in the release's artifacts folder.
-pub fn write_sums(ws: &Workspace, release: &Release) -> Result<PathBuf, PipelineError> {
+/// One file in a release's artifacts folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ArtifactFile {
+    pub name: String,
+    pub path: PathBuf,
+    pub size_bytes: u64,
+    /// What SHA256SUMS records for it, if it lists it.
+    pub listed_sha256: Option<String>,
+}
+
+/// The release's artifacts (files that pass [`crate::verify::sums::is_artifact`]), sorted by
+/// name, with what SHA256SUMS records for each. No folder yet means no artifacts.
+pub fn list_artifacts(
+    ws: &Workspace,
+    release: &Release,
+) -> Result<Vec<ArtifactFile>, PipelineError> {
     let dir = ws.artifacts_dir(&release.version);
     let io = |source| PipelineError::Io {
         path: dir.clone(),
         source,
     };
-    let mut files = Vec::new();
-    for e in std::fs::read_dir(&dir).map_err(io)?.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if e.path().is_file()
-            && !crate::verify::sums::is_sums_or_signature(&name)
-            && !name.starts_with('.')
-        {
-            files.push((name, e.path()));
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(e)),
+    };
+    let sums_path = dir.join(crate::verify::sums::SUMS_FILE);
+    let sums = match crate::verify::sums::read(&sums_path) {
+        Ok(sums) => sums,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => crate::verify::sums::Sums::default(),
+        Err(source) => {
+            return Err(PipelineError::Io {
+                path: sums_path,
+                source,
+            });
         }
+    };
+    let by_name = sums.by_name();
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let path = e.path();
+        if !path.is_file() || !crate::verify::sums::is_artifact(&name) {
+            continue;
+        }
+        let size_bytes = e.metadata().map_err(io)?.len();
+        out.push(ArtifactFile {
+            listed_sha256: by_name.get(name.as_str()).map(|s| s.sha256.clone()),
+            name,
+            path,
+            size_bytes,
+        });
     }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// Writes SHA256SUMS for every artifact in the release's artifacts folder.
+pub fn write_sums(ws: &Workspace, release: &Release) -> Result<PathBuf, PipelineError> {
+    let dir = ws.artifacts_dir(&release.version);
+    if !dir.is_dir() {
+        return Err(PipelineError::Io {
+            path: dir,
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no artifacts folder yet"),
+        });
+    }
+    let files = list_artifacts(ws, release)?;
     // The same parallel engine Verify uses.
-    let paths: Vec<PathBuf> = files.iter().map(|(_, p)| p.clone()).collect();
+    let paths: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
     let done: Vec<_> = paths
         .iter()
         .map(|_| std::sync::atomic::AtomicU64::new(0))
         .collect();
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let digests = crate::verify::hash::hash_files(
         &paths,
         threads,
@@ -662,14 +750,14 @@ pub fn write_sums(ws: &Workspace, release: &Release) -> Result<PathBuf, Pipeline
         &tokio_util::sync::CancellationToken::new(),
     );
     let mut entries = Vec::new();
-    for ((name, path), digest) in files.into_iter().zip(digests) {
+    for (file, digest) in files.into_iter().zip(digests) {
         let digest = digest.map_err(|err| PipelineError::Io {
-            path,
+            path: file.path,
             source: std::io::Error::other(err.to_string()),
         })?;
-        entries.push((name, crate::hex(&digest)));
+        entries.push((file.name, crate::hex(&digest)));
     }
     let path = dir.join(crate::verify::sums::SUMS_FILE);
-    atomic::write_atomic(&path, crate::verify::sums::render(&entries).as_bytes())?;
+    store::write_atomic(&path, crate::verify::sums::render(&entries).as_bytes())?;
     Ok(path)
 }

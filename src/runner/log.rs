@@ -81,7 +81,10 @@ impl LogBuffer {
         if let Some(chunk) = self.chunks.back_mut() {
             let before = chunk.size_bytes();
             chunk.text.push_str(line);
-            chunk.ends.push(chunk.text.len() as u32);
+            // A chunk holds at most CHUNK_BYTES plus one line of MAX_LINE_BYTES: far below u32::MAX.
+            chunk
+                .ends
+                .push(u32::try_from(chunk.text.len()).unwrap_or(u32::MAX));
             self.size_bytes += chunk.size_bytes() - before;
         }
         self.total_lines += 1;
@@ -117,7 +120,7 @@ impl LogBuffer {
             .partition_point(|c| c.first <= index)
             .checked_sub(1)?;
         let chunk = &self.chunks[pos];
-        let local = (index - chunk.first) as usize;
+        let local = usize::try_from(index - chunk.first).ok()?;
         let start = if local == 0 {
             0
         } else {

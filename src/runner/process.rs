@@ -30,11 +30,13 @@ impl ProcessSpec {
         }
     }
 
+    #[must_use]
     pub fn arg(mut self, arg: impl Into<String>) -> Self {
         self.args.push(arg.into());
         self
     }
 
+    #[must_use]
     pub fn args<I, S>(mut self, args: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -92,7 +94,9 @@ pub async fn run(ctx: &TaskContext, spec: &ProcessSpec) -> Result<(), TaskError>
         program: spec.program.clone(),
         source,
     })?;
-    let pgid = child.id().map(|id| Pid::from_raw(id as i32));
+    let pgid = child
+        .id()
+        .map(|id| Pid::from_raw(i32::try_from(id).unwrap_or(i32::MAX)));
     let guard = GroupGuard(pgid);
 
     let mut readers = Vec::new();

@@ -15,10 +15,11 @@ use super::{
     ComponentStatus, IncidentChange, IncidentStatus, NewIncident, NewMaintenance, PageIncident,
     Severity, StatusError, StatusPage, resolve_components,
 };
-use crate::workspace::{Workspace, atomic};
+use crate::store;
+use crate::workspace::Workspace;
 
 /// A postmortem is due this long after resolution.
-pub const POSTMORTEM_DUE: Duration = Duration::from_secs(48 * 3600);
+pub const POSTMORTEM_DUE: Duration = Duration::from_hours(48);
 const TEMPLATE: &str = include_str!("../../assets/runbooks/incident_template.md");
 
 /// One event in an incident's life.
@@ -99,7 +100,7 @@ fn book_path(ws: &Workspace) -> PathBuf {
 
 /// Every incident, oldest first.
 pub fn load(ws: &Workspace) -> Result<Vec<Incident>, StatusError> {
-    Ok(atomic::read_json::<Book>(&book_path(ws))?
+    Ok(store::read_json::<Book>(&book_path(ws))?
         .unwrap_or_default()
         .incidents)
 }
@@ -109,7 +110,7 @@ fn modify<T>(
     ws: &Workspace,
     change: impl FnOnce(&mut Vec<Incident>) -> Result<T, StatusError>,
 ) -> Result<T, StatusError> {
-    atomic::update_json(&book_path(ws), |book: &mut Book| {
+    store::update_json(&book_path(ws), |book: &mut Book| {
         change(&mut book.incidents)
     })
 }
@@ -423,6 +424,39 @@ pub async fn update_maintenance<P: StatusPage>(
     Ok(posted)
 }
 
+/// Where an incident's exported postmortem goes in the workspace.
+pub fn postmortem_path(ws: &Workspace, id: &str) -> std::path::PathBuf {
+    ws.root()
+        .join("status/postmortems")
+        .join(format!("{id}.md"))
+}
+
+/// Writes incident `id`'s postmortem Markdown to [`postmortem_path`], atomically, and audits
+/// the export.
+pub fn export_postmortem(ws: &Workspace, id: &str) -> Result<std::path::PathBuf, StatusError> {
+    let inc = find(ws, id)?;
+    let path = postmortem_path(ws, &inc.id);
+    write_postmortem(ws, &inc, &path)?;
+    Ok(path)
+}
+
+/// Writes `incident`'s postmortem Markdown to `path`, atomically, and audits the export.
+pub fn write_postmortem(
+    ws: &Workspace,
+    incident: &Incident,
+    path: &std::path::Path,
+) -> Result<(), StatusError> {
+    let md = postmortem_markdown(ws, incident);
+    store::write_atomic(path, md.as_bytes())?;
+    ws.record(
+        "status.postmortem.export",
+        &incident.id,
+        serde_json::Value::Null,
+        serde_json::json!({ "path": path }),
+    )?;
+    Ok(())
+}
+
 /// The postmortem Markdown from the template (the workspace's `runbooks/incident_template.md`
 /// when present), pre-filled with the incident's facts and timeline.
 pub fn postmortem_markdown(ws: &Workspace, incident: &Incident) -> String {
@@ -553,6 +587,6 @@ mod tests {
         let mut waiting = p2.clone();
         waiting.first_response_at = None;
         assert!(waiting.response_breached(ts("2026-11-28T11:01:00Z")));
-        assert_eq!(human_duration(Duration::from_secs(3900)), "1 h 05 min");
+        assert_eq!(human_duration(Duration::from_mins(65)), "1 h 05 min");
     }
 }

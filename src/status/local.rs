@@ -10,7 +10,8 @@ use super::{
     ComponentStatus, IncidentChange, IncidentStatus, MaintenanceStatus, NewIncident,
     NewMaintenance, PageComponent, PageIncident, PageIncidentUpdate, StatusError, StatusPage,
 };
-use crate::workspace::{Workspace, atomic};
+use crate::store;
+use crate::workspace::Workspace;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct PageState {
@@ -45,7 +46,7 @@ impl LocalPage {
     }
 
     fn load(&self) -> Result<PageState, StatusError> {
-        let mut state: PageState = atomic::read_json(&self.state_path())?.unwrap_or_default();
+        let mut state: PageState = store::read_json(&self.state_path())?.unwrap_or_default();
         // Components named in the config appear (operational) until the page has them.
         for name in &self.configured {
             if !state.components.iter().any(|c| &c.name == name) {
@@ -64,13 +65,13 @@ impl LocalPage {
         &self,
         change: impl FnOnce(&mut PageState) -> Result<T, StatusError>,
     ) -> Result<T, StatusError> {
-        // Not `atomic::update_json`: loading adds the configured components, and the HTML is
+        // Not `store::update_json`: loading adds the configured components, and the HTML is
         // rendered under the same lock.
-        let _lock = atomic::lock(&self.dir, "page")?;
+        let _lock = store::lock(&self.dir, "page")?;
         let mut state = self.load()?;
         let out = change(&mut state)?;
-        atomic::write_json(&self.state_path(), &state)?;
-        atomic::write_atomic(
+        store::write_json(&self.state_path(), &state)?;
+        store::write_atomic(
             &self.html_path(),
             render_html(&self.product, &state).as_bytes(),
         )?;
@@ -98,7 +99,7 @@ fn set_components(
             .iter_mut()
             .find(|c| &c.id == id)
             .ok_or_else(|| StatusError::Invalid(format!("component {id:?} is not on the page")))?;
-        c.status = status.as_str().to_owned();
+        status.as_str().clone_into(&mut c.status);
         touched.push(c.clone());
     }
     Ok(touched)
@@ -160,7 +161,7 @@ impl StatusPage for LocalPage {
                     what: format!("incident {id} on the local status page"),
                 })?;
             let at = now();
-            inc.status = change.status.as_str().to_owned();
+            change.status.as_str().clone_into(&mut inc.status);
             inc.updated_at = Some(at.clone());
             if change.status == IncidentStatus::Resolved {
                 inc.resolved_at = Some(at.clone());
@@ -272,7 +273,7 @@ impl LocalPage {
                     what: format!("maintenance {id} on the local status page"),
                 })?;
             let at = now();
-            m.status = status.as_str().to_owned();
+            status.as_str().clone_into(&mut m.status);
             m.updated_at = Some(at.clone());
             m.incident_updates.insert(
                 0,
@@ -295,7 +296,7 @@ impl LocalPage {
             };
             for c in &m.components {
                 if let Some(page_c) = state.components.iter_mut().find(|x| x.id == c.id) {
-                    page_c.status = to.as_str().to_owned();
+                    to.as_str().clone_into(&mut page_c.status);
                 }
             }
             Ok(m)

@@ -191,20 +191,10 @@ pub enum StatusError {
     Http { status: u16, message: String },
     #[error("cannot reach the status page at {url}: {message}")]
     Network { url: String, message: String },
-    #[error("{0}")]
-    State(String),
-}
-
-impl From<crate::workspace::atomic::StateError> for StatusError {
-    fn from(e: crate::workspace::atomic::StateError) -> Self {
-        StatusError::State(e.to_string())
-    }
-}
-
-impl From<crate::workspace::WorkspaceError> for StatusError {
-    fn from(e: crate::workspace::WorkspaceError) -> Self {
-        StatusError::State(e.to_string())
-    }
+    #[error(transparent)]
+    Workspace(#[from] crate::workspace::WorkspaceError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StateError),
 }
 
 /// A component as the page has it.
@@ -649,6 +639,16 @@ impl Post {
             Post::Maintenance { .. } | Post::MaintenanceUpdate { .. } => None,
         }
     }
+}
+
+/// The task that publishes a post ([`run_post`]): one at a time, so two posts never race.
+pub fn post_task_spec(ws: &Workspace) -> crate::runner::TaskSpec {
+    ws.task_spec(
+        "status-post",
+        "status.post",
+        None,
+        std::time::Duration::from_mins(10),
+    )
 }
 
 /// Publishes `post` as the task `ctx` belongs to; retries and pacing go to the task's log.

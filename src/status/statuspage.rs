@@ -45,7 +45,7 @@ impl std::fmt::Debug for StatuspageClient {
             .field("api_base", &self.settings.api_base)
             .field("page_id", &self.settings.page_id)
             .field("key", &self.settings.key)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 

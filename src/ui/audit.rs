@@ -2,7 +2,7 @@
 
 use egui_extras::{Column, TableBuilder};
 
-use super::app::{Command, Loaded};
+use super::panel::{Cx, Panel};
 use super::theme;
 use crate::audit::AuditEntry;
 
@@ -35,8 +35,12 @@ impl AuditUi {
             || compact(&e.after).to_lowercase().contains(&needle)
             || compact(&e.before).to_lowercase().contains(&needle)
     }
+}
 
-    pub fn ui(&mut self, ui: &mut egui::Ui, data: &Loaded, commands: &mut Vec<Command>) {
+impl Panel for AuditUi {
+    fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
+        let data = cx.snapshot;
+        let mut verify = false;
         ui.label(theme::heading("Audit log"));
         ui.horizontal(|ui| {
             match &data.audit_check {
@@ -58,9 +62,16 @@ impl AuditUi {
                 .on_hover_text("Re-check every hash link as a task")
                 .clicked()
             {
-                commands.push(Command::VerifyAudit);
+                verify = true;
             }
         });
+        if verify {
+            let ws = data.ws.clone();
+            let release = data.current.as_ref().map(|c| &c.release);
+            cx.start_task(ws.audit_verify_spec(release), move |ctx| {
+                crate::workspace::run_audit_verify(ctx, ws)
+            });
+        }
         ui.label(theme::muted(data.ws.audit().path().display().to_string()));
         let mut actions: Vec<&str> = data.audit.iter().map(|e| e.action.as_str()).collect();
         actions.sort_unstable();

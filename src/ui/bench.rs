@@ -71,11 +71,15 @@ pub fn tray_frame_times(lines: u64, frames: usize) -> FrameStats {
         times.push(start.elapsed());
     }
     times.sort_unstable();
+    // The sample nearest to quantile `q` (0..=1).
     let at = |q: f64| {
-        times
-            .get(((times.len() as f64 - 1.0) * q).round() as usize)
-            .copied()
-            .unwrap_or_default()
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "q is in 0..=1, so the index is in 0..len"
+        )]
+        let index = ((times.len() as f64 - 1.0) * q).round() as usize;
+        times.get(index).copied().unwrap_or_default()
     };
     FrameStats {
         median: at(0.5),

@@ -3,10 +3,29 @@
 
 use std::collections::BTreeMap;
 
-use super::app::{Command, Loaded, Tab};
-use super::{theme, tray};
-use crate::pipeline::{PlatformDef, Preflight};
-use crate::runner::{Runner, TaskId, TaskSnapshot};
+use std::path::PathBuf;
+
+use super::command::Command;
+use super::panel::{Cx, Panel, Pending};
+use super::snapshot::Snapshot;
+use super::theme;
+use crate::pipeline::{PlatformDef, Preflight, RunOptions};
+use crate::runner::{TaskId, TaskSnapshot};
+
+/// What a click asks the panel to do once the frame's widgets are drawn.
+enum Action {
+    Preflight,
+    Build {
+        platform: String,
+        dry_run: bool,
+        /// Continue from the step that failed instead of starting over.
+        resume: bool,
+    },
+    Cancel(TaskId),
+    OpenInVerify(PathBuf),
+    /// Write SHA256SUMS of the release's artifacts, then verify them.
+    SumsAndVerify,
+}
 
 /// Builds panel state.
 #[derive(Debug, Default)]
@@ -16,15 +35,123 @@ pub struct BuildsUi {
     /// The last task started per platform.
     pub tasks: BTreeMap<String, TaskId>,
     pub skip_signing: bool,
+    preflight_run: Pending<Vec<Preflight>>,
+    sums: Pending<PathBuf>,
 }
 
 impl BuildsUi {
-    pub fn ui(
+    fn options(&self) -> RunOptions {
+        RunOptions {
+            skip_signing: self.skip_signing,
+            ..RunOptions::default()
+        }
+    }
+
+    fn apply(&mut self, action: Action, cx: &mut Cx<'_>) {
+        let data = cx.snapshot;
+        let Some(release) = data.current.as_ref().map(|c| c.release.clone()) else {
+            return;
+        };
+        let Ok(def) = data.pipeline.clone() else {
+            return;
+        };
+        let ws = data.ws.clone();
+        match action {
+            Action::Preflight => {
+                let opts = self.options();
+                cx.fetch(&mut self.preflight_run, async move {
+                    let platforms: Vec<_> =
+                        def.platforms.iter().map(|(n, p)| (n.as_str(), p)).collect();
+                    let results = crate::pipeline::preflight_all(&ws, &platforms, &opts).await;
+                    Ok::<_, std::convert::Infallible>(results)
+                });
+            }
+            Action::Build {
+                platform,
+                dry_run,
+                resume,
+            } => {
+                let Some(pdef) = def.platforms.get(&platform).cloned() else {
+                    return;
+                };
+                let spec =
+                    crate::pipeline::build_task_spec(&ws, &release, &platform, &pdef, dry_run);
+                let opts = RunOptions {
+                    dry_run,
+                    resume,
+                    ..self.options()
+                };
+                let name = platform.clone();
+                if let Some(id) = cx.start_task(spec, move |ctx| {
+                    crate::pipeline::build_platform(ctx, ws, release, name, pdef, opts)
+                }) {
+                    self.tasks.insert(platform, id);
+                }
+            }
+            Action::Cancel(id) => cx.push(Command::CancelTask(id)),
+            Action::OpenInVerify(dir) => cx.push(Command::Verify {
+                paths: vec![dir],
+                replace: true,
+                run: false,
+            }),
+            Action::SumsAndVerify => {
+                cx.fetch_blocking(&mut self.sums, move || {
+                    crate::pipeline::write_sums(&ws, &release)
+                });
+            }
+        }
+    }
+}
+
+impl Panel for BuildsUi {
+    fn logic(&mut self, cx: &mut Cx<'_>) {
+        match self.preflight_run.poll() {
+            Some(Ok(results)) => {
+                self.preflight = results
+                    .into_iter()
+                    .map(|p| (p.platform.clone(), p))
+                    .collect();
+            }
+            Some(Err(e)) => cx.error(e),
+            None => {}
+        }
+        match self.sums.poll() {
+            Some(Ok(path)) => {
+                cx.success(format!("Wrote {}", path.display()));
+                if let Some(dir) = path.parent() {
+                    cx.push(Command::Verify {
+                        paths: vec![dir.to_owned()],
+                        replace: true,
+                        run: true,
+                    });
+                }
+            }
+            Some(Err(e)) => cx.error(e),
+            None => {}
+        }
+    }
+
+    fn is_busy(&self) -> bool {
+        self.preflight_run.is_running() || self.sums.is_running()
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
+        let (data, runner) = (cx.snapshot, cx.runner);
+        let mut actions = Vec::new();
+        self.draw(ui, data, runner, &mut actions);
+        for action in actions {
+            self.apply(action, cx);
+        }
+    }
+}
+
+impl BuildsUi {
+    fn draw(
         &mut self,
         ui: &mut egui::Ui,
-        data: &Loaded,
-        runner: &Runner,
-        commands: &mut Vec<Command>,
+        data: &Snapshot,
+        runner: &crate::runner::Runner,
+        actions: &mut Vec<Action>,
     ) {
         ui.label(theme::heading("Installer builds"));
         let Some(view) = &data.current else {
@@ -53,18 +180,28 @@ impl BuildsUi {
                 .on_hover_text("Check hosts, tools, signing and disk for every platform")
                 .clicked()
             {
-                commands.push(Command::Preflight);
+                actions.push(Action::Preflight);
             }
             ui.checkbox(&mut self.skip_signing, "Skip signing (unsigned test build)");
         });
         ui.add_space(6.0);
         for (name, pdef) in &def.platforms {
             let task = self.tasks.get(name).and_then(|id| runner.task(*id));
-            self.card_ui(ui, data, name, pdef, task.as_ref(), commands);
+            self.card_ui(ui, data, name, pdef, task.as_ref(), actions);
             ui.add_space(6.0);
         }
         ui.label(egui::RichText::new("Artifacts").strong());
-        if data.artifacts.is_empty() {
+        let artifacts = match &data.artifacts {
+            Ok(list) => list.as_slice(),
+            Err(e) => {
+                ui.label(
+                    egui::RichText::new(format!("Cannot list the artifacts: {e}"))
+                        .color(theme::BAD),
+                );
+                &[]
+            }
+        };
+        if artifacts.is_empty() && data.artifacts.is_ok() {
             ui.label(theme::muted(format!(
                 "None yet in {}",
                 data.ws.artifacts_dir(&view.release.version).display()
@@ -75,30 +212,33 @@ impl BuildsUi {
             .num_columns(3)
             .spacing([16.0, 4.0])
             .show(ui, |ui| {
-                for (name, size, sha) in &data.artifacts {
-                    ui.label(name);
-                    ui.label(crate::verify::human_bytes(*size));
+                for a in artifacts {
+                    ui.label(&a.name);
+                    ui.label(crate::verify::human_bytes(a.size_bytes));
                     ui.label(theme::mono(
-                        sha.as_deref().map_or("not in SHA256SUMS yet", |s| &s[..16]),
+                        a.listed_sha256
+                            .as_deref()
+                            .map_or("not in SHA256SUMS yet", |s| &s[..16.min(s.len())]),
                     ));
                     ui.end_row();
                 }
             });
         ui.horizontal(|ui| {
-            let any = !data.artifacts.is_empty();
+            let any = !artifacts.is_empty();
             if ui
                 .add_enabled(any, egui::Button::new("Write SHA256SUMS and verify"))
                 .on_hover_text("Hash every artifact into SHA256SUMS, then run Verify on the folder")
                 .clicked()
             {
-                commands.push(Command::SumsAndVerify);
+                actions.push(Action::SumsAndVerify);
             }
             if ui
                 .add_enabled(any, egui::Button::new("Open in Verify"))
                 .clicked()
             {
-                commands.push(Command::VerifyUseRelease);
-                commands.push(Command::Navigate(Tab::Verify));
+                actions.push(Action::OpenInVerify(
+                    data.ws.artifacts_dir(&view.release.version),
+                ));
             }
         });
     }
@@ -106,11 +246,11 @@ impl BuildsUi {
     fn card_ui(
         &self,
         ui: &mut egui::Ui,
-        data: &Loaded,
+        data: &Snapshot,
         name: &str,
         pdef: &PlatformDef,
         task: Option<&TaskSnapshot>,
-        commands: &mut Vec<Command>,
+        actions: &mut Vec<Action>,
     ) {
         ui.group(|ui| {
             ui.set_width(ui.available_width());
@@ -131,12 +271,12 @@ impl BuildsUi {
                 match (task, saved) {
                     (Some(t), _) => {
                         let state = t.state.as_str().to_uppercase();
-                        let label = if t.info.kind == "pipeline.dry-run" {
+                        let label = if t.info.kind == crate::pipeline::DRY_RUN_KIND {
                             format!("DRY RUN {state}")
                         } else {
                             state
                         };
-                        theme::badge(ui, &label, tray::state_color(t.state));
+                        theme::badge(ui, &label, theme::task_state(t.state));
                     }
                     (None, Some(s)) => {
                         let color = if s.status == "succeeded" {
@@ -162,7 +302,7 @@ impl BuildsUi {
                     .on_hover_text("Print the exact plan; nothing is built or signed")
                     .clicked()
                 {
-                    commands.push(Command::Build {
+                    actions.push(Action::Build {
                         platform: name.to_owned(),
                         dry_run: true,
                         resume: false,
@@ -177,7 +317,7 @@ impl BuildsUi {
                         )
                         .clicked()
                 {
-                    commands.push(Command::Build {
+                    actions.push(Action::Build {
                         platform: name.to_owned(),
                         dry_run: false,
                         resume: true,
@@ -189,7 +329,7 @@ impl BuildsUi {
                     .on_hover_text("Run every step from the start")
                     .clicked()
                 {
-                    commands.push(Command::Build {
+                    actions.push(Action::Build {
                         platform: name.to_owned(),
                         dry_run: false,
                         resume: false,
@@ -198,7 +338,7 @@ impl BuildsUi {
                 if let Some(t) = task.filter(|_| running)
                     && ui.button("Cancel").clicked()
                 {
-                    commands.push(Command::CancelTask(t.info.id));
+                    actions.push(Action::Cancel(t.info.id));
                 }
             });
             match pre {
@@ -241,7 +381,7 @@ impl BuildsUi {
                         let end = t.steps.get(i + 1).map_or(t.elapsed, |n| n.started_after);
                         (
                             s.name.clone(),
-                            tray::format_elapsed(end.saturating_sub(s.started_after)),
+                            crate::human_duration(end.saturating_sub(s.started_after)),
                         )
                     })
                     .collect(),
@@ -286,7 +426,7 @@ impl BuildsUi {
             if let Some(t) = task
                 && let Some(m) = &t.message
             {
-                ui.label(egui::RichText::new(m).color(tray::state_color(t.state)));
+                ui.label(egui::RichText::new(m).color(theme::task_state(t.state)));
             }
         });
     }

@@ -1,6 +1,7 @@
 //! The Checklist panel: phases with progress, items to tick with who/when/note.
 
-use super::app::{Command, Loaded};
+use super::command::Command;
+use super::panel::{Cx, Panel};
 use super::{theme, widgets};
 
 /// Checklist panel state.
@@ -10,8 +11,9 @@ pub struct ChecklistUi {
     pub note: String,
 }
 
-impl ChecklistUi {
-    pub fn ui(&mut self, ui: &mut egui::Ui, data: &Loaded, commands: &mut Vec<Command>) {
+impl Panel for ChecklistUi {
+    fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
+        let (data, commands) = (cx.snapshot, &mut *cx.commands);
         let Some(view) = &data.current else {
             ui.label(theme::heading("Checklist"));
             ui.label("No release yet. Create one on the Overview panel or with `release-console release new 0.1.0`.");

@@ -3,12 +3,14 @@
 //! archive, each confirmed after showing exactly what will change; and a plot per KPI with its
 //! threshold line.
 
-use crate::flags::plan::Gate;
 use crate::flags::{Action, FlagRow, NewFlag, Overview};
 use crate::human_duration;
+use crate::kpi::Gate;
 use crate::runner::{TaskId, TaskState};
 
-use super::app::{Command, Loaded};
+use super::command::Command;
+use super::panel::{Cx, Finished, Panel, Pending};
+use super::snapshot::Snapshot;
 use super::theme;
 
 #[derive(Debug, Default)]
@@ -16,7 +18,10 @@ pub struct FlagsUi {
     /// What the provider and the KPIs say (or why they could not be read).
     /// Shared, so drawing a frame does not copy every KPI series.
     pub overview: Option<Result<std::sync::Arc<Overview>, String>>,
-    pub fetching: bool,
+    /// Flags, plans and KPIs being read.
+    fetch: Pending<Overview>,
+    /// A change of ours ended: read again.
+    stale: bool,
     /// The change waiting for confirmation.
     pub pending: Option<Action>,
     /// Reason to override a closed hold or gate (required then).
@@ -39,8 +44,71 @@ fn gate_badge(ui: &mut egui::Ui, gate: &Gate) {
     theme::badge(ui, text, color).on_hover_text(gate.detail());
 }
 
+/// What a click asks the panel to do once the frame's widgets are drawn.
+enum Request {
+    /// Read flags, plans and KPIs again.
+    Refresh,
+    /// Change a flag (as a task).
+    Act(Action),
+}
+
+impl Panel for FlagsUi {
+    fn logic(&mut self, cx: &mut Cx<'_>) {
+        if let Some(result) = self.fetch.poll() {
+            self.overview = Some(result.map(std::sync::Arc::new));
+        }
+        if std::mem::take(&mut self.stale) {
+            self.apply(Request::Refresh, cx);
+        }
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
+        // Flags are read when the panel is first shown.
+        if self.overview.is_none() && !self.fetch.is_running() {
+            self.apply(Request::Refresh, cx);
+        }
+        let mut requests = Vec::new();
+        self.draw(ui, cx.snapshot, &mut requests);
+        for request in requests {
+            self.apply(request, cx);
+        }
+    }
+
+    fn on_task_finished(&mut self, task: &Finished, _commands: &mut Vec<Command>) {
+        if self.task == Some(task.info.id) {
+            self.finished(task.state, &task.message);
+            self.stale = true;
+        }
+    }
+
+    fn is_busy(&self) -> bool {
+        self.fetch.is_running()
+    }
+}
+
 impl FlagsUi {
-    pub fn finished(&mut self, state: TaskState, message: &str) {
+    fn apply(&mut self, request: Request, cx: &mut Cx<'_>) {
+        let ws = cx.snapshot.ws.clone();
+        match request {
+            Request::Refresh => {
+                cx.fetch(
+                    &mut self.fetch,
+                    async move { crate::flags::overview(&ws).await },
+                );
+            }
+            Request::Act(action) => {
+                let spec = crate::flags::action_task_spec(&ws, &action);
+                if let Some(id) =
+                    cx.start_task(spec, move |ctx| crate::flags::run_action(ctx, ws, action))
+                {
+                    self.task = Some(id);
+                    self.last_error = None;
+                }
+            }
+        }
+    }
+
+    fn finished(&mut self, state: TaskState, message: &str) {
         self.task = None;
         if state == TaskState::Succeeded {
             self.pending = None;
@@ -51,7 +119,7 @@ impl FlagsUi {
         }
     }
 
-    pub fn ui(&mut self, ui: &mut egui::Ui, data: &Loaded, commands: &mut Vec<Command>) {
+    fn draw(&mut self, ui: &mut egui::Ui, data: &Snapshot, requests: &mut Vec<Request>) {
         ui.label(theme::heading("Feature flags"));
         let cfg = &data.ws.config().flags;
         ui.horizontal(|ui| {
@@ -60,7 +128,7 @@ impl FlagsUi {
                 cfg.environment, cfg.stages, cfg.min_hold_hours, cfg.retire_after_days
             )));
             if ui.button("Refresh").clicked() {
-                commands.push(Command::FlagsRefresh);
+                requests.push(Request::Refresh);
             }
         });
         let overview = match &self.overview {
@@ -79,7 +147,7 @@ impl FlagsUi {
         };
         self.create_ui(ui, cfg);
         ui.add_space(6.0);
-        self.confirm_ui(ui, &overview, cfg, commands);
+        self.confirm_ui(ui, &overview, cfg, requests);
         ui.add_space(6.0);
         self.table_ui(ui, &overview, cfg);
         ui.add_space(10.0);
@@ -113,7 +181,7 @@ impl FlagsUi {
             let check = crate::flags::check_key(self.new_key.trim(), &cfg.prefixes);
             match (&check, self.new_name.trim().is_empty()) {
                 (Err(e), _) if !self.new_key.is_empty() => {
-                    ui.label(egui::RichText::new(e.to_string()).color(theme::BAD));
+                    ui.label(egui::RichText::new(crate::error_chain(e)).color(theme::BAD));
                 }
                 (Ok(()), false) => {
                     if ui
@@ -147,7 +215,7 @@ impl FlagsUi {
         ui: &mut egui::Ui,
         overview: &Overview,
         cfg: &crate::workspace::config::FlagsConfig,
-        commands: &mut Vec<Command>,
+        requests: &mut Vec<Request>,
     ) {
         if let Some(e) = &self.last_error {
             ui.label(egui::RichText::new(e).color(theme::BAD));
@@ -193,7 +261,7 @@ impl FlagsUi {
                         },
                         other => other,
                     };
-                    commands.push(Command::FlagsAct(action));
+                    requests.push(Request::Act(action));
                 }
                 if ui
                     .add_enabled(!posting, egui::Button::new("Cancel"))

@@ -5,28 +5,34 @@ mod audit;
 pub mod bench;
 mod builds;
 mod checklist;
+pub mod command;
 pub mod flags;
 mod overview;
+pub mod panel;
+pub mod picker;
 mod settings;
+pub mod snapshot;
 pub mod status;
 pub mod theme;
 pub mod tray;
 mod verify;
 pub mod widgets;
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 
-pub use self::app::{Command, ConsoleApp, ExportFormat, PickKind, Picker, RfdPicker, Tab};
+pub use self::app::ConsoleApp;
+pub use self::command::{Command, PickKind, Tab};
+pub use self::picker::{Picker, RfdPicker};
 use crate::runner::Runner;
 use crate::workspace;
 
 /// Opens the console window on the workspace (resolved like the CLI does).
-pub fn run(workspace_flag: Option<PathBuf>, handle: tokio::runtime::Handle) -> anyhow::Result<()> {
-    let (root, origin) = workspace::resolve(workspace_flag.as_deref())?;
+pub fn run(workspace_flag: Option<&Path>, handle: tokio::runtime::Handle) -> anyhow::Result<()> {
+    let (root, origin) = workspace::resolve(workspace_flag)?;
     let runner = Runner::new(
         handle,
-        std::thread::available_parallelism().map_or(2, |n| n.get()),
+        std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
     );
     let options = eframe::NativeOptions {
         renderer: eframe::Renderer::Glow,

@@ -1,9 +1,9 @@
 //! The Overview panel: the release, progress per phase, running tasks, the gates before
 //! publishing, and creating releases.
 
-use super::app::{Command, Loaded, Tab};
+use super::command::{Command, Tab};
+use super::panel::{Cx, Panel};
 use super::{theme, widgets};
-use crate::runner::Runner;
 use crate::workspace::ReleaseKind;
 
 /// Overview panel state: the new-release form.
@@ -13,79 +13,71 @@ pub struct OverviewUi {
     pub hotfix_of: Option<String>,
 }
 
-impl OverviewUi {
-    pub fn ui(
-        &mut self,
-        ui: &mut egui::Ui,
-        data: &Loaded,
-        runner: &Runner,
-        commands: &mut Vec<Command>,
-    ) {
+impl Panel for OverviewUi {
+    fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
+        let (data, runner, commands) = (cx.snapshot, cx.runner, &mut *cx.commands);
         let product = &data.ws.config().product.name;
-        match &data.current {
-            Some(view) => {
-                ui.label(theme::heading(&format!(
-                    "{product} {}",
-                    view.release.version
-                )));
-                let kind = match &view.release.kind {
-                    ReleaseKind::Regular => "Release".to_owned(),
-                    ReleaseKind::Hotfix { of } => format!("Hotfix of {of}"),
-                };
-                ui.label(theme::muted(format!(
-                    "{kind} · runbook \"{}\" · created {} by {}",
-                    view.runbook.title,
-                    crate::local_time(view.release.created_at, false),
-                    view.release.created_by
-                )));
-                ui.add_space(8.0);
-                ui.label(egui::RichText::new("Progress").strong());
-                egui::Grid::new("phase-progress")
-                    .num_columns(2)
-                    .spacing([16.0, 6.0])
-                    .show(ui, |ui| {
-                        for phase in &view.runbook.phases {
-                            let p = view.checklist.progress(phase);
-                            ui.label(&phase.title);
-                            let text = format!("{} / {}", p.done, p.total);
-                            widgets::progress_bar(ui, p, text, 260.0);
-                            ui.end_row();
-                        }
-                    });
-                ui.add_space(8.0);
-                ui.label(egui::RichText::new("Gates before publishing").strong());
-                let gated: Vec<_> = view
-                    .runbook
-                    .phases
-                    .iter()
-                    .flat_map(|p| &p.items)
-                    .filter(|i| !i.requires_phases.is_empty())
-                    .collect();
-                if gated.is_empty() {
-                    ui.label(theme::muted("This runbook defines no gates."));
-                }
-                for item in gated {
-                    ui.horizontal(|ui| {
-                        if view.checklist.is_done(&item.id) {
-                            theme::badge(ui, "DONE", theme::OK);
-                            ui.label(&item.title);
-                        } else if let Some(reason) = view.checklist.gate_for(&view.runbook, item) {
-                            theme::badge(ui, "BLOCKED", theme::WARN);
-                            ui.label(format!("{}: {reason}", item.title));
-                        } else {
-                            theme::badge(ui, "OPEN", theme::OK);
-                            ui.label(format!("{}: every gate is clear", item.title));
-                        }
-                    });
-                }
-                if ui.link("Open the checklist").clicked() {
-                    commands.push(Command::Navigate(Tab::Checklist));
-                }
+        if let Some(view) = &data.current {
+            ui.label(theme::heading(&format!(
+                "{product} {}",
+                view.release.version
+            )));
+            let kind = match &view.release.kind {
+                ReleaseKind::Regular => "Release".to_owned(),
+                ReleaseKind::Hotfix { of } => format!("Hotfix of {of}"),
+            };
+            ui.label(theme::muted(format!(
+                "{kind} · runbook \"{}\" · created {} by {}",
+                view.runbook.title,
+                crate::local_time(view.release.created_at, false),
+                view.release.created_by
+            )));
+            ui.add_space(8.0);
+            ui.label(egui::RichText::new("Progress").strong());
+            egui::Grid::new("phase-progress")
+                .num_columns(2)
+                .spacing([16.0, 6.0])
+                .show(ui, |ui| {
+                    for phase in &view.runbook.phases {
+                        let p = view.checklist.progress(phase);
+                        ui.label(&phase.title);
+                        let text = format!("{} / {}", p.done, p.total);
+                        widgets::progress_bar(ui, p, text, 260.0);
+                        ui.end_row();
+                    }
+                });
+            ui.add_space(8.0);
+            ui.label(egui::RichText::new("Gates before publishing").strong());
+            let gated: Vec<_> = view
+                .runbook
+                .phases
+                .iter()
+                .flat_map(|p| &p.items)
+                .filter(|i| !i.requires_phases.is_empty())
+                .collect();
+            if gated.is_empty() {
+                ui.label(theme::muted("This runbook defines no gates."));
             }
-            None => {
-                ui.label(theme::heading(product));
-                ui.label("No release yet: create the first one below.");
+            for item in gated {
+                ui.horizontal(|ui| {
+                    if view.checklist.is_done(&item.id) {
+                        theme::badge(ui, "DONE", theme::OK);
+                        ui.label(&item.title);
+                    } else if let Some(reason) = view.checklist.gate_for(&view.runbook, item) {
+                        theme::badge(ui, "BLOCKED", theme::WARN);
+                        ui.label(format!("{}: {reason}", item.title));
+                    } else {
+                        theme::badge(ui, "OPEN", theme::OK);
+                        ui.label(format!("{}: every gate is clear", item.title));
+                    }
+                });
             }
+            if ui.link("Open the checklist").clicked() {
+                commands.push(Command::Navigate(Tab::Checklist));
+            }
+        } else {
+            ui.label(theme::heading(product));
+            ui.label("No release yet: create the first one below.");
         }
 
         ui.add_space(10.0);
@@ -97,11 +89,7 @@ impl OverviewUi {
         }
         for inc in open {
             ui.horizontal(|ui| {
-                let color = match inc.severity {
-                    crate::status::Severity::P0 | crate::status::Severity::P1 => theme::BAD,
-                    _ => theme::WARN,
-                };
-                theme::badge(ui, inc.severity.as_str(), color);
+                theme::badge(ui, inc.severity.as_str(), theme::severity(inc.severity));
                 ui.label(format!("{} {} ({})", inc.id, inc.name, inc.status));
                 ui.label(theme::muted(format!(
                     "open {}",
@@ -138,10 +126,10 @@ impl OverviewUi {
                 theme::badge(
                     ui,
                     &t.state.as_str().to_uppercase(),
-                    super::tray::state_color(t.state),
+                    theme::task_state(t.state),
                 );
                 ui.label(&t.info.name);
-                ui.label(theme::muted(super::tray::format_elapsed(t.elapsed)));
+                ui.label(theme::muted(crate::human_duration(t.elapsed)));
                 if let Some(p) = t.progress {
                     ui.add(
                         egui::ProgressBar::new(p)
@@ -185,7 +173,11 @@ impl OverviewUi {
             if let Err(e) = &valid
                 && !self.new_version.trim().is_empty()
             {
-                ui.label(egui::RichText::new(e.to_string()).color(theme::BAD).small());
+                ui.label(
+                    egui::RichText::new(crate::error_chain(e))
+                        .color(theme::BAD)
+                        .small(),
+                );
             }
             if button.clicked() {
                 commands.push(Command::NewRelease {

@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use super::app::{Command, Loaded};
+use super::command::{Command, PickKind};
+use super::panel::{Cx, Panel};
 use super::theme;
 use crate::workspace::Origin;
 
@@ -33,12 +34,20 @@ impl SettingsUi {
                 .on_hover_text("Pick the folder with the system dialog")
                 .clicked()
             {
-                commands.push(Command::Pick(super::app::PickKind::Workspace));
+                commands.push(Command::Pick(PickKind::Workspace));
             }
         });
     }
 
-    pub fn ui(&mut self, ui: &mut egui::Ui, data: &Loaded, commands: &mut Vec<Command>) {
+    /// Shows `root` in the path field (after another workspace was opened).
+    pub fn show_path(&mut self, root: &Path) {
+        self.path_text = root.display().to_string();
+    }
+}
+
+impl Panel for SettingsUi {
+    fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
+        let (data, commands) = (cx.snapshot, &mut *cx.commands);
         ui.label(theme::heading("Settings"));
         ui.add_space(4.0);
         self.workspace_picker_ui(ui, commands);

@@ -4,6 +4,7 @@
 //! maintenance. A failed post keeps the draft and says what happened.
 
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 
 use crate::human_duration;
 use crate::runner::{TaskId, TaskState};
@@ -13,7 +14,9 @@ use crate::status::{
     message_template,
 };
 
-use super::app::{Command, Loaded};
+use super::command::Command;
+use super::panel::{Cx, Finished, Panel, Pending};
+use super::snapshot::Snapshot;
 use super::theme;
 
 /// What the compose form is writing.
@@ -78,40 +81,96 @@ pub struct StatusUi {
     pub components: Option<Result<Vec<PageComponent>, String>>,
     /// The post in flight.
     pub task: Option<TaskId>,
-    /// A components fetch is in flight.
-    pub fetching: bool,
+    /// The components and maintenance being read.
+    page: Pending<crate::status::PageView>,
+    /// A postmortem being written.
+    postmortem: Pending<PathBuf>,
+    /// The page changed (our post ended): read it again.
+    stale: bool,
     /// Maintenance scheduled or under way.
     pub maintenances: Vec<crate::status::PageIncident>,
     /// Why the last post failed; the draft it came from is kept.
     pub last_error: Option<String>,
 }
 
-fn status_color(status: &str) -> egui::Color32 {
-    match status {
-        "operational" | "resolved" | "completed" => theme::OK,
-        "degraded_performance"
-        | "monitoring"
-        | "identified"
-        | "under_maintenance"
-        | "scheduled"
-        | "in_progress"
-        | "verifying" => theme::WARN,
-        "partial_outage" | "major_outage" | "investigating" => theme::BAD,
-        _ => theme::MUTED,
-    }
+/// What a click asks the panel to do once the frame's widgets are drawn.
+enum Action {
+    /// Read the page's components and maintenance again.
+    Refresh,
+    /// Publish to the status page (as a task).
+    Post(Post),
+    /// Write an incident's postmortem Markdown into the workspace.
+    Postmortem(String),
 }
 
-fn severity_color(s: Severity) -> egui::Color32 {
-    match s {
-        Severity::P0 | Severity::P1 => theme::BAD,
-        Severity::P2 => theme::WARN,
-        Severity::P3 => theme::INFO,
+impl Panel for StatusUi {
+    fn logic(&mut self, cx: &mut Cx<'_>) {
+        match self.page.poll() {
+            Some(Ok(view)) => {
+                self.components = Some(Ok(view.components));
+                self.maintenances = view.maintenances;
+            }
+            Some(Err(e)) => self.components = Some(Err(e)),
+            None => {}
+        }
+        match self.postmortem.poll() {
+            Some(Ok(path)) => cx.success(format!("Wrote {}", path.display())),
+            Some(Err(e)) => cx.error(e),
+            None => {}
+        }
+        if std::mem::take(&mut self.stale) {
+            self.apply(Action::Refresh, cx);
+        }
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
+        // The page's components are read when the panel is first shown.
+        if self.components.is_none() && !self.page.is_running() {
+            self.apply(Action::Refresh, cx);
+        }
+        let mut actions = Vec::new();
+        self.draw(ui, cx.snapshot, &mut actions);
+        for action in actions {
+            self.apply(action, cx);
+        }
+    }
+
+    fn on_task_finished(&mut self, task: &Finished, _commands: &mut Vec<Command>) {
+        if self.task == Some(task.info.id) {
+            self.finished(task.state, &task.message);
+            self.stale = true;
+        }
+    }
+
+    fn is_busy(&self) -> bool {
+        self.page.is_running() || self.postmortem.is_running()
     }
 }
 
 impl StatusUi {
+    fn apply(&mut self, action: Action, cx: &mut Cx<'_>) {
+        let ws = cx.snapshot.ws.clone();
+        match action {
+            Action::Refresh => cx.fetch(&mut self.page, async move {
+                crate::status::fetch_page(&ws).await
+            }),
+            Action::Post(post) => {
+                let spec = crate::status::post_task_spec(&ws);
+                if let Some(id) =
+                    cx.start_task(spec, move |ctx| crate::status::run_post(ctx, ws, post))
+                {
+                    self.task = Some(id);
+                    self.last_error = None;
+                }
+            }
+            Action::Postmortem(id) => cx.fetch_blocking(&mut self.postmortem, move || {
+                crate::status::incident::export_postmortem(&ws, &id)
+            }),
+        }
+    }
+
     /// Called when the post task ends: success clears the draft, failure keeps it.
-    pub fn finished(&mut self, state: TaskState, message: &str) {
+    fn finished(&mut self, state: TaskState, message: &str) {
         self.task = None;
         if state == TaskState::Succeeded {
             self.draft = None;
@@ -171,7 +230,7 @@ impl StatusUi {
         });
     }
 
-    pub fn ui(&mut self, ui: &mut egui::Ui, data: &Loaded, commands: &mut Vec<Command>) {
+    fn draw(&mut self, ui: &mut egui::Ui, data: &Snapshot, actions: &mut Vec<Action>) {
         ui.label(theme::heading("Status page and incidents"));
         let cfg = &data.ws.config().status_page;
         ui.label(theme::muted(match cfg.provider {
@@ -191,20 +250,20 @@ impl StatusUi {
             );
         }
         ui.add_space(6.0);
-        self.components_ui(ui, commands);
+        self.components_ui(ui, actions);
         ui.add_space(8.0);
-        self.compose_ui(ui, data, commands);
+        self.compose_ui(ui, data, actions);
         ui.add_space(8.0);
-        self.incidents_ui(ui, data, commands);
+        self.incidents_ui(ui, data, actions);
         ui.add_space(8.0);
-        self.maintenance_ui(ui, commands);
+        self.maintenance_ui(ui, actions);
     }
 
-    fn components_ui(&mut self, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
+    fn components_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
         ui.horizontal(|ui| {
             ui.label(egui::RichText::new("Components").strong());
             if ui.button("Refresh").clicked() {
-                commands.push(Command::StatusRefresh);
+                actions.push(Action::Refresh);
             }
         });
         match &self.components {
@@ -223,7 +282,7 @@ impl StatusUi {
                         theme::badge(
                             ui,
                             &c.status.replace('_', " ").to_uppercase(),
-                            status_color(&c.status),
+                            theme::page_status(&c.status),
                         );
                         ui.add_space(12.0);
                     }
@@ -232,7 +291,7 @@ impl StatusUi {
         }
     }
 
-    fn compose_ui(&mut self, ui: &mut egui::Ui, data: &Loaded, commands: &mut Vec<Command>) {
+    fn compose_ui(&mut self, ui: &mut egui::Ui, data: &Snapshot, actions: &mut Vec<Action>) {
         let posting = self.task.is_some();
         if self.draft.is_none() {
             if ui
@@ -398,10 +457,9 @@ impl StatusUi {
                                     ui.label(
                                         egui::RichText::new(format!(
                                             "{} incident: escalates to {}. Publish it?",
-                                            p.severity(incidents).map(|s| s.as_str()).unwrap_or(""),
+                                            p.severity(incidents).map_or("", super::super::status::Severity::as_str),
                                             p.severity(incidents)
-                                                .map(|s| s.escalation())
-                                                .unwrap_or("")
+                                                .map_or("", super::super::status::Severity::escalation)
                                         ))
                                         .color(theme::WARN),
                                     );
@@ -412,7 +470,7 @@ impl StatusUi {
                                     "Publish"
                                 };
                                 if ui.add_enabled(!posting, egui::Button::new(label)).clicked() {
-                                    commands.push(Command::StatusPost(p.clone()));
+                                    actions.push(Action::Post(p.clone()));
                                 }
                             }
                         }
@@ -449,7 +507,7 @@ impl StatusUi {
         }
     }
 
-    fn incidents_ui(&mut self, ui: &mut egui::Ui, data: &Loaded, commands: &mut Vec<Command>) {
+    fn incidents_ui(&mut self, ui: &mut egui::Ui, data: &Snapshot, actions: &mut Vec<Action>) {
         let now = jiff::Timestamp::now();
         let open: Vec<&Incident> = data.incidents.iter().filter(|i| i.is_open()).collect();
         ui.label(egui::RichText::new(format!("Open incidents ({})", open.len())).strong());
@@ -458,7 +516,7 @@ impl StatusUi {
         }
         let busy = self.task.is_some() || self.draft.is_some();
         for inc in open.iter().rev() {
-            self.incident_card(ui, inc, now, busy, commands);
+            self.incident_card(ui, inc, now, busy, actions);
         }
         let resolved: Vec<&Incident> = data
             .incidents
@@ -471,7 +529,7 @@ impl StatusUi {
             ui.add_space(6.0);
             ui.label(egui::RichText::new("Recently resolved").strong());
             for inc in resolved {
-                self.incident_card(ui, inc, now, busy, commands);
+                self.incident_card(ui, inc, now, busy, actions);
             }
         }
     }
@@ -482,16 +540,16 @@ impl StatusUi {
         inc: &Incident,
         now: jiff::Timestamp,
         busy: bool,
-        commands: &mut Vec<Command>,
+        actions: &mut Vec<Action>,
     ) {
         ui.group(|ui| {
             ui.set_width(ui.available_width());
             ui.horizontal(|ui| {
-                theme::badge(ui, inc.severity.as_str(), severity_color(inc.severity));
+                theme::badge(ui, inc.severity.as_str(), theme::severity(inc.severity));
                 theme::badge(
                     ui,
                     &inc.status.as_str().to_uppercase(),
-                    status_color(inc.status.as_str()),
+                    theme::page_status(inc.status.as_str()),
                 );
                 ui.label(egui::RichText::new(&inc.name).strong());
                 ui.label(theme::muted(format!(
@@ -547,7 +605,7 @@ impl StatusUi {
                             ui.label(theme::mono(crate::local_time(e.at, true)));
                             ui.label(egui::RichText::new(&e.what).strong());
                             if let Some(s) = e.status {
-                                theme::badge(ui, s.as_str(), status_color(s.as_str()));
+                                theme::badge(ui, s.as_str(), theme::page_status(s.as_str()));
                             }
                             ui.label(&e.message);
                             ui.label(theme::muted(&e.actor));
@@ -587,13 +645,13 @@ impl StatusUi {
                     )
                     .clicked()
                 {
-                    commands.push(Command::StatusPostmortem(inc.id.clone()));
+                    actions.push(Action::Postmortem(inc.id.clone()));
                 }
             });
         });
     }
 
-    fn maintenance_ui(&mut self, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
+    fn maintenance_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
         let names: Vec<String> = match &self.components {
             Some(Ok(list)) => list.iter().map(|c| c.name.clone()).collect(),
             _ => Vec::new(),
@@ -607,7 +665,7 @@ impl StatusUi {
         }
         for m in &self.maintenances {
             ui.horizontal_wrapped(|ui| {
-                theme::badge(ui, &m.status.to_uppercase(), status_color(&m.status));
+                theme::badge(ui, &m.status.to_uppercase(), theme::page_status(&m.status));
                 ui.label(egui::RichText::new(&m.name).strong());
                 ui.label(theme::muted(format!(
                     "{} to {} · {}",
@@ -643,7 +701,7 @@ impl StatusUi {
                         .on_hover_text(format!("Publishes: {message}"))
                         .clicked()
                     {
-                        commands.push(Command::StatusPost(Post::MaintenanceUpdate {
+                        actions.push(Action::Post(Post::MaintenanceUpdate {
                             id: m.id.clone(),
                             name: m.name.clone(),
                             status: *status,
@@ -702,7 +760,7 @@ impl StatusUi {
                         .add_enabled(!posting, egui::Button::new("Schedule this maintenance"))
                         .clicked()
                     {
-                        commands.push(Command::StatusPost(Post::Maintenance {
+                        actions.push(Action::Post(Post::Maintenance {
                             name: m.name.clone(),
                             message: m.message.clone(),
                             from,

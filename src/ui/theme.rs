@@ -1,6 +1,13 @@
 //! Colours and text styles. Panels use these names, never literal colours.
+#![expect(
+    clippy::disallowed_methods,
+    reason = "the one place colours are defined; panels use these names"
+)]
 
 use egui::{Color32, RichText};
+
+use crate::runner::TaskState;
+use crate::status::Severity;
 
 /// Green: done, passed, succeeded.
 pub const OK: Color32 = Color32::from_rgb(0x3f, 0xb9, 0x50);
@@ -45,4 +52,40 @@ pub fn muted(text: impl Into<String>) -> RichText {
 
 pub fn mono(text: impl Into<String>) -> RichText {
     RichText::new(text).monospace()
+}
+
+/// A task state's colour: blue running, green succeeded, red failed, amber cancelled.
+pub fn task_state(state: TaskState) -> Color32 {
+    match state {
+        TaskState::Queued => MUTED,
+        TaskState::Running => INFO,
+        TaskState::Succeeded => OK,
+        TaskState::Failed => BAD,
+        TaskState::Cancelled => WARN,
+    }
+}
+
+/// An incident severity's colour: P0/P1 red, P2 amber, P3 blue (informational).
+pub fn severity(s: Severity) -> Color32 {
+    match s {
+        Severity::P0 | Severity::P1 => BAD,
+        Severity::P2 => WARN,
+        Severity::P3 => INFO,
+    }
+}
+
+/// A status page status's colour (component, incident or maintenance status).
+pub fn page_status(status: &str) -> Color32 {
+    match status {
+        "operational" | "resolved" | "completed" => OK,
+        "degraded_performance"
+        | "monitoring"
+        | "identified"
+        | "under_maintenance"
+        | "scheduled"
+        | "in_progress"
+        | "verifying" => WARN,
+        "partial_outage" | "major_outage" | "investigating" => BAD,
+        _ => MUTED,
+    }
 }

@@ -3,9 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::app::Command;
+use super::command::Command;
 use super::theme;
-use crate::runner::{LogBuffer, TaskId, TaskSnapshot, TaskState};
+use crate::runner::{LogBuffer, TaskId, TaskSnapshot};
 
 /// Lines scanned per frame by the log search, so a million-line log never stalls a frame.
 const SEARCH_BUDGET_LINES: u64 = 200_000;
@@ -94,28 +94,17 @@ impl Default for TrayUi {
     }
 }
 
-pub fn state_color(state: TaskState) -> egui::Color32 {
-    match state {
-        TaskState::Queued => theme::MUTED,
-        TaskState::Running => theme::INFO,
-        TaskState::Succeeded => theme::OK,
-        TaskState::Failed => theme::BAD,
-        TaskState::Cancelled => theme::WARN,
-    }
-}
-
-pub fn format_elapsed(d: Duration) -> String {
-    let s = d.as_secs();
-    if s >= 3600 {
-        format!("{}h {:02}m", s / 3600, (s % 3600) / 60)
-    } else if s >= 60 {
-        format!("{}m {:02}s", s / 60, s % 60)
-    } else {
-        format!("{:.1} s", d.as_secs_f64())
-    }
-}
-
 impl TrayUi {
+    /// Shows task `id`'s log.
+    pub fn select(&mut self, id: TaskId) {
+        self.selected = Some(id);
+    }
+
+    /// Shows task `id`'s log when no task is selected yet.
+    pub fn select_if_none(&mut self, id: TaskId) {
+        self.selected.get_or_insert(id);
+    }
+
     /// Draws the tray for `tasks` (oldest first).
     pub fn ui(&mut self, ui: &mut egui::Ui, tasks: &[TaskSnapshot], commands: &mut Vec<Command>) {
         if self
@@ -180,12 +169,16 @@ impl TrayUi {
             });
         frame.show(ui, |ui| {
             ui.horizontal(|ui| {
-                theme::badge(ui, &t.state.as_str().to_uppercase(), state_color(t.state));
+                theme::badge(
+                    ui,
+                    &t.state.as_str().to_uppercase(),
+                    theme::task_state(t.state),
+                );
                 let name = ui.selectable_label(selected, &t.info.name);
                 if name.clicked() {
                     self.selected = Some(t.info.id);
                 }
-                ui.label(theme::muted(format_elapsed(t.elapsed)));
+                ui.label(theme::muted(crate::human_duration(t.elapsed)));
                 if !t.state.is_finished() && ui.small_button("Cancel").clicked() {
                     commands.push(Command::CancelTask(t.info.id));
                 }
@@ -198,7 +191,11 @@ impl TrayUi {
                 ui.add(egui::ProgressBar::new(p).text(text).desired_height(14.0));
             }
             if let Some(m) = &t.message {
-                ui.label(egui::RichText::new(m).small().color(state_color(t.state)));
+                ui.label(
+                    egui::RichText::new(m)
+                        .small()
+                        .color(theme::task_state(t.state)),
+                );
             }
         });
     }
@@ -251,7 +248,7 @@ impl TrayUi {
                         .search
                         .matches
                         .len()
-                        .saturating_sub(COPY_MAX_LINES as usize);
+                        .saturating_sub(usize::try_from(COPY_MAX_LINES).unwrap_or(usize::MAX));
                     let lines: Vec<&str> = self.search.matches[skip..]
                         .iter()
                         .filter_map(|&i| log.line(i))
@@ -291,7 +288,7 @@ impl TrayUi {
         let rows = if searching {
             self.search.matches.len()
         } else {
-            retained as usize
+            usize::try_from(retained).unwrap_or(usize::MAX)
         };
         let first = log.first_retained();
         let mut area = egui::ScrollArea::both()
@@ -343,6 +340,5 @@ mod tests {
         assert_eq!(s.matches.len(), 11);
         s.update(TaskId(1), "ERROR", &log);
         assert_eq!(s.matches.len(), 10, "upper case query is case-sensitive");
-        assert_eq!(format_elapsed(Duration::from_secs(75)), "1m 15s");
     }
 }

@@ -6,12 +6,22 @@ use std::path::PathBuf;
 use egui::text::LayoutJob;
 use egui_extras::{Column, TableBuilder};
 
-use super::app::{Command, ExportFormat, Loaded, PickKind};
+use super::command::{Command, PickKind};
+use super::panel::{Cx, Finished, Panel, Pending};
 use super::theme;
 use crate::runner::TaskId;
 use crate::verify::{
-    self, Artifact, ChecksumVerdict, Overall, Report, ReportSlot, SignatureVerdict,
+    self, Artifact, ChecksumVerdict, Overall, Report, ReportFormat, ReportSlot, SignatureVerdict,
 };
+
+/// What a click asks the panel to do once the frame's widgets are drawn.
+enum Action {
+    UseRelease(PathBuf),
+    Clear,
+    Remove(usize),
+    Run,
+    Export(ReportFormat),
+}
 
 /// Verify panel state.
 #[derive(Debug, Default)]
@@ -25,9 +35,13 @@ pub struct VerifyUi {
     pub report: Option<Report>,
     /// Index into the report's artifacts.
     pub selected: Option<usize>,
+    /// Another panel asked for a verification of the paths it handed over.
+    run_requested: bool,
+    /// The report being exported.
+    export: Pending<PathBuf>,
 }
 
-pub fn checksum_color(v: ChecksumVerdict) -> egui::Color32 {
+fn checksum_color(v: ChecksumVerdict) -> egui::Color32 {
     match v {
         ChecksumVerdict::Ok => theme::OK,
         ChecksumVerdict::Mismatch | ChecksumVerdict::Missing => theme::BAD,
@@ -47,7 +61,7 @@ fn checksum_help(v: ChecksumVerdict) -> &'static str {
     }
 }
 
-pub fn signature_color(v: SignatureVerdict) -> egui::Color32 {
+fn signature_color(v: SignatureVerdict) -> egui::Color32 {
     match v {
         SignatureVerdict::Valid => theme::OK,
         SignatureVerdict::UnverifiableHere => theme::WARN,
@@ -101,7 +115,11 @@ pub fn hash_diff_job(expected: &str, actual: &str, font: egui::FontId) -> Layout
 }
 
 impl VerifyUi {
-    pub fn add_paths(&mut self, paths: Vec<PathBuf>) {
+    /// Adds paths to verify (after what is there, or instead of it with `replace`).
+    pub fn add_paths(&mut self, paths: Vec<PathBuf>, replace: bool) {
+        if replace {
+            self.paths.clear();
+        }
         for p in paths {
             if !self.paths.contains(&p) {
                 self.paths.push(p);
@@ -109,8 +127,13 @@ impl VerifyUi {
         }
     }
 
+    /// Runs the verification of the current paths at the next frame.
+    pub fn request_run(&mut self) {
+        self.run_requested = true;
+    }
+
     /// Takes the report the task left behind.
-    pub fn collect(&mut self) {
+    fn collect(&mut self) {
         if let Ok(mut slot) = self.slot.lock()
             && let Some(r) = slot.take()
         {
@@ -119,7 +142,70 @@ impl VerifyUi {
         }
     }
 
-    pub fn ui(&mut self, ui: &mut egui::Ui, data: &Loaded, commands: &mut Vec<Command>) {
+    /// Starts the verify task on the current paths, pinned to the workspace's identity.
+    fn start(&mut self, cx: &mut Cx<'_>) {
+        if self.paths.is_empty() {
+            cx.error("Add artifacts first: drop files, pick them, or use the release's artifacts");
+            return;
+        }
+        let ws = cx.snapshot.ws.clone();
+        let release = cx.snapshot.current.as_ref().map(|c| c.release.clone());
+        let opts = verify::Options {
+            paths: self.paths.clone(),
+            expected: verify::Expected::from_workspace(&ws),
+            ..Default::default()
+        };
+        let spec = verify::task_spec(Some(&ws), release.as_ref());
+        let slot = ReportSlot::default();
+        let task_slot = slot.clone();
+        if let Some(id) = cx.start_task(spec, move |ctx| {
+            verify::run_task(ctx, opts, task_slot, Some(ws))
+        }) {
+            self.task = Some(id);
+            self.slot = slot;
+            self.report = None;
+        }
+    }
+
+    /// Writes the report into the release folder (or the workspace's, without a release).
+    fn export(&mut self, cx: &Cx<'_>, format: ReportFormat) {
+        let Some(report) = self.report.clone() else {
+            return;
+        };
+        let data = cx.snapshot;
+        let dir = match &data.current {
+            Some(c) => data.ws.release_dir(&c.release.version),
+            None => data.ws.root().to_owned(),
+        };
+        cx.fetch_blocking(&mut self.export, move || report.export(&dir, format));
+    }
+}
+
+impl Panel for VerifyUi {
+    fn logic(&mut self, cx: &mut Cx<'_>) {
+        match self.export.poll() {
+            Some(Ok(path)) => cx.success(format!("Wrote {}", path.display())),
+            Some(Err(e)) => cx.error(e),
+            None => {}
+        }
+        if std::mem::take(&mut self.run_requested) {
+            self.start(cx);
+        }
+    }
+
+    fn on_task_finished(&mut self, task: &Finished, _commands: &mut Vec<Command>) {
+        if self.task == Some(task.info.id) {
+            self.collect();
+        }
+    }
+
+    fn is_busy(&self) -> bool {
+        self.export.is_running()
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
+        let data = cx.snapshot;
+        let mut action = None;
         ui.label(theme::heading("Verify artifacts"));
         ui.label(theme::muted(
             "SHA-256 against SHA256SUMS and signatures against the identity pinned in [signing]. \
@@ -127,10 +213,10 @@ impl VerifyUi {
         ));
         ui.horizontal(|ui| {
             if ui.button("Add files…").clicked() {
-                commands.push(Command::Pick(PickKind::ArtifactFiles));
+                cx.push(Command::Pick(PickKind::ArtifactFiles));
             }
             if ui.button("Add folder…").clicked() {
-                commands.push(Command::Pick(PickKind::ArtifactFolder));
+                cx.push(Command::Pick(PickKind::ArtifactFolder));
             }
             if let Some(c) = &data.current
                 && ui
@@ -143,21 +229,23 @@ impl VerifyUi {
                     )
                     .clicked()
             {
-                commands.push(Command::VerifyUseRelease);
+                action = Some(Action::UseRelease(
+                    data.ws.artifacts_dir(&c.release.version),
+                ));
             }
             if !self.paths.is_empty() && ui.button("Clear").clicked() {
-                commands.push(Command::VerifyClear);
+                action = Some(Action::Clear);
             }
         });
         for (i, p) in self.paths.iter().enumerate() {
             ui.horizontal(|ui| {
                 ui.label(theme::mono(p.display().to_string()));
                 if ui.small_button("Remove").clicked() {
-                    commands.push(Command::VerifyRemove(i));
+                    action = Some(Action::Remove(i));
                 }
             });
         }
-        let identity = data.ws.expected_identity();
+        let identity = crate::verify::Expected::from_workspace(&data.ws);
         ui.label(theme::muted(format!(
             "Expected publisher: {} · certificate pin: {} · Apple team: {} · trust anchor: {}",
             identity.windows_publisher.as_deref().unwrap_or("(not set)"),
@@ -177,17 +265,27 @@ impl VerifyUi {
                 egui::Button::new(egui::RichText::new("Run verification").strong()),
             );
             if run.clicked() {
-                commands.push(Command::VerifyRun);
+                action = Some(Action::Run);
             }
             if self.report.is_some() {
                 if ui.button("Export Markdown").clicked() {
-                    commands.push(Command::ExportReport(ExportFormat::Markdown));
+                    action = Some(Action::Export(ReportFormat::Markdown));
                 }
                 if ui.button("Export JSON").clicked() {
-                    commands.push(Command::ExportReport(ExportFormat::Json));
+                    action = Some(Action::Export(ReportFormat::Json));
                 }
             }
         });
+        match action {
+            Some(Action::UseRelease(dir)) => self.paths = vec![dir],
+            Some(Action::Clear) => self.paths.clear(),
+            Some(Action::Remove(i)) if i < self.paths.len() => {
+                self.paths.remove(i);
+            }
+            Some(Action::Run) => self.start(cx),
+            Some(Action::Export(format)) => self.export(cx, format),
+            Some(Action::Remove(_)) | None => {}
+        }
         if running {
             ui.label(theme::muted("Verifying… progress is in the task tray."));
         }
@@ -195,7 +293,7 @@ impl VerifyUi {
         ui.add_space(8.0);
         overall_ui(ui, report);
         ui.add_space(6.0);
-        Self::table_ui(&mut self.selected, ui, report);
+        table_ui(&mut self.selected, ui, report);
         if !report.bad_lines.is_empty() {
             ui.add_space(6.0);
             ui.label(
@@ -212,100 +310,100 @@ impl VerifyUi {
             details_ui(ui, a);
         }
     }
+}
 
-    fn table_ui(selected: &mut Option<usize>, ui: &mut egui::Ui, report: &Report) {
-        let row_height = 26.0;
-        let height = (report.artifacts.len() as f32 + 1.0) * row_height + 8.0;
-        ui.allocate_ui(egui::vec2(ui.available_width(), height.min(420.0)), |ui| {
-            TableBuilder::new(ui)
-                .id_salt("verify-table")
-                .striped(true)
-                .resizable(true)
-                .column(Column::initial(230.0).at_least(120.0).clip(true))
-                .column(Column::auto().at_least(70.0))
-                .column(Column::initial(190.0).at_least(120.0).clip(true))
-                .column(Column::auto().at_least(90.0))
-                .column(Column::auto().at_least(120.0))
-                .column(Column::initial(150.0).at_least(80.0).clip(true))
-                .column(Column::remainder().at_least(120.0).clip(true))
-                .header(22.0, |mut h| {
-                    for t in [
-                        "Artifact",
-                        "Size",
-                        "SHA-256",
-                        "Checksum",
-                        "Signature",
-                        "Publisher / team",
-                        "Timestamp",
-                    ] {
-                        h.col(|ui| {
-                            ui.strong(t);
-                        });
-                    }
-                })
-                .body(|body| {
-                    body.rows(row_height, report.artifacts.len(), |mut row| {
-                        let i = row.index();
-                        let a = &report.artifacts[i];
-                        row.col(|ui| {
-                            if ui.selectable_label(*selected == Some(i), &a.path).clicked() {
-                                *selected = Some(i);
-                            }
-                        });
-                        row.col(|ui| {
-                            ui.label(verify::human_bytes(a.size_bytes));
-                        });
-                        row.col(|ui| {
-                            if let Some(h) = &a.sha256 {
-                                ui.horizontal(|ui| {
-                                    if ui
-                                        .small_button("Copy")
-                                        .on_hover_text("Copy the full SHA-256")
-                                        .clicked()
-                                    {
-                                        ui.ctx().copy_text(h.clone());
-                                    }
-                                    ui.label(theme::mono(&h[..16])).on_hover_text(h);
-                                });
-                            }
-                        });
-                        row.col(|ui| {
-                            theme::badge(
-                                ui,
-                                &a.checksum.as_str().to_uppercase(),
-                                checksum_color(a.checksum),
-                            )
-                            .on_hover_text(checksum_help(a.checksum));
-                        });
-                        row.col(|ui| {
-                            theme::badge(
-                                ui,
-                                &a.signature.as_str().to_uppercase(),
-                                signature_color(a.signature),
-                            )
-                            .on_hover_text(format!(
-                                "{}\n{}",
-                                signature_help(a.signature),
-                                a.detail
-                            ));
-                        });
-                        let signer = a.signer.as_ref();
-                        row.col(|ui| {
-                            let who = signer
-                                .map(|s| match &s.team_id {
-                                    Some(team) => format!("{} (team {team})", s.publisher),
-                                    None => s.publisher.clone(),
-                                })
-                                .unwrap_or_default();
-                            ui.label(who);
-                        });
-                        row.col(|ui| {
-                            ui.label(signer.and_then(|s| s.timestamp.clone()).unwrap_or_default());
-                        });
+fn table_ui(selected: &mut Option<usize>, ui: &mut egui::Ui, report: &Report) {
+    let row_height = 26.0;
+    let height = (report.artifacts.len() as f32 + 1.0) * row_height + 8.0;
+    ui.allocate_ui(egui::vec2(ui.available_width(), height.min(420.0)), |ui| {
+        TableBuilder::new(ui)
+            .id_salt("verify-table")
+            .striped(true)
+            .resizable(true)
+            .column(Column::initial(230.0).at_least(120.0).clip(true))
+            .column(Column::auto().at_least(70.0))
+            .column(Column::initial(190.0).at_least(120.0).clip(true))
+            .column(Column::auto().at_least(90.0))
+            .column(Column::auto().at_least(120.0))
+            .column(Column::initial(150.0).at_least(80.0).clip(true))
+            .column(Column::remainder().at_least(120.0).clip(true))
+            .header(22.0, |mut h| {
+                for t in [
+                    "Artifact",
+                    "Size",
+                    "SHA-256",
+                    "Checksum",
+                    "Signature",
+                    "Publisher / team",
+                    "Timestamp",
+                ] {
+                    h.col(|ui| {
+                        ui.strong(t);
+                    });
+                }
+            })
+            .body(|body| {
+                body.rows(row_height, report.artifacts.len(), |mut row| {
+                    let i = row.index();
+                    let a = &report.artifacts[i];
+                    row.col(|ui| {
+                        if ui.selectable_label(*selected == Some(i), &a.path).clicked() {
+                            *selected = Some(i);
+                        }
+                    });
+                    row.col(|ui| {
+                        ui.label(verify::human_bytes(a.size_bytes));
+                    });
+                    row.col(|ui| {
+                        if let Some(h) = &a.sha256 {
+                            ui.horizontal(|ui| {
+                                if ui
+                                    .small_button("Copy")
+                                    .on_hover_text("Copy the full SHA-256")
+                                    .clicked()
+                                {
+                                    ui.ctx().copy_text(h.clone());
+                                }
+                                ui.label(theme::mono(&h[..16])).on_hover_text(h);
+                            });
+                        }
+                    });
+                    row.col(|ui| {
+                        theme::badge(
+                            ui,
+                            &a.checksum.as_str().to_uppercase(),
+                            checksum_color(a.checksum),
+                        )
+                        .on_hover_text(checksum_help(a.checksum));
+                    });
+                    row.col(|ui| {
+                        theme::badge(
+                            ui,
+                            &a.signature.as_str().to_uppercase(),
+                            signature_color(a.signature),
+                        )
+                        .on_hover_text(format!(
+                            "{}\n{}",
+                            signature_help(a.signature),
+                            a.detail
+                        ));
+                    });
+                    let signer = a.signer.as_ref();
+                    row.col(|ui| {
+                        let who = signer
+                            .map(|s| match &s.team_id {
+                                Some(team) => format!("{} (team {team})", s.publisher),
+                                None => s.publisher.clone(),
+                            })
+                            .unwrap_or_default();
+                        ui.label(who);
+                    });
+                    row.col(|ui| {
+                        ui.label(signer.and_then(|s| s.timestamp.clone()).unwrap_or_default());
                     });
                 });
-        });
-    }
+            });
+    });
 }
 
 fn overall_ui(ui: &mut egui::Ui, report: &Report) {
@@ -340,11 +438,11 @@ fn details_ui(ui: &mut egui::Ui, a: &Artifact) {
         ui.label(egui::RichText::new(&a.path).strong());
         ui.label(&a.detail);
         if let (Some(want), Some(got)) = (&a.expected_sha256, &a.sha256) {
-            if want != got {
+            if want == got {
+                ui.label(theme::mono(format!("sha256 {got}")));
+            } else {
                 let font = egui::TextStyle::Monospace.resolve(ui.style());
                 ui.label(hash_diff_job(want, got, font));
-            } else {
-                ui.label(theme::mono(format!("sha256 {got}")));
             }
         } else if let Some(h) = &a.sha256 {
             ui.label(theme::mono(format!("sha256 {h}")));

@@ -1,5 +1,5 @@
 //! Apple signatures (.dmg, .app, .pkg, Mach-O). On a macOS host: `codesign --verify --deep
-//! --strict -vv`, `codesign -dvv` (Authority chain, TeamIdentifier, Timestamp), `spctl -a -vv`
+//! --strict -vv`, `codesign -dvv` (Authority chain, `TeamIdentifier`, Timestamp), `spctl -a -vv`
 //! (Gatekeeper: notarized Developer ID) and `xcrun stapler validate`. On other hosts: `rcodesign
 //! verify` and `rcodesign print-signature-info` when rcodesign is installed (signature and team
 //! only: notarization cannot be checked offline), and otherwise "unverifiable here" (amber).
@@ -178,17 +178,14 @@ pub fn interpret_rcodesign(verify: (bool, &str), info: &str) -> Outcome {
             .unwrap_or("no output");
         return Outcome::new(Verdict::Invalid, format!("rcodesign rejects it: {first}"));
     }
-    let leaf = info
-        .lines()
-        .filter_map(|l| {
-            // The signer, not the issuing authority (`Developer ID Certification Authority`).
-            let start = l
-                .find("Developer ID Application: ")
-                .or_else(|| l.find("Developer ID Installer: "))?;
-            let s = l[start..].trim().trim_end_matches(['"', '\'', ',']);
-            Some(s.split(", ").next().unwrap_or(s).to_owned())
-        })
-        .next();
+    let leaf = info.lines().find_map(|l| {
+        // The signer, not the issuing authority (`Developer ID Certification Authority`).
+        let start = l
+            .find("Developer ID Application: ")
+            .or_else(|| l.find("Developer ID Installer: "))?;
+        let s = l[start..].trim().trim_end_matches(['"', '\'', ',']);
+        Some(s.split(", ").next().unwrap_or(s).to_owned())
+    });
     let Some(leaf) = leaf else {
         return Outcome::new(
             Verdict::Untrusted,

@@ -109,6 +109,10 @@ pub fn hash_file_pipelined(
     done: &AtomicU64,
     cancel: &CancellationToken,
 ) -> HashResult {
+    #![expect(
+        clippy::disallowed_methods,
+        reason = "a bounded hand-off of buffers between two blocking threads on the hashing hot path"
+    )]
     use std::sync::mpsc::sync_channel;
     const IN_FLIGHT: usize = 3;
     let io = |source| HashError::Io {
@@ -277,7 +281,9 @@ mod boundary_tests {
             3 * BUF_BYTES + 7,
         ] {
             let path = dir.path().join(format!("f{size}"));
-            let data: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+            let data: Vec<u8> = (0..size)
+                .map(|i| u8::try_from(i % 251).expect("below 251"))
+                .collect();
             std::fs::write(&path, &data).expect("write");
             let want = crate::sha256_hex(&data);
             let plain = hash_file(&path, &AtomicU64::new(0), &cancel).expect("plain");

@@ -104,6 +104,13 @@ pub struct Report {
 /// Where a verify task leaves its report for whoever started it.
 pub type ReportSlot = Arc<std::sync::Mutex<Option<Report>>>;
 
+/// How a report is exported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    Markdown,
+    Json,
+}
+
 /// Why verification could not run at all.
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
@@ -137,7 +144,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), VerifyError> {
         .map_err(io_err(dir))?
         .flatten()
         .collect();
-    entries.sort_by_key(|e| e.file_name());
+    entries.sort_by_key(std::fs::DirEntry::file_name);
     for e in entries {
         let name = e.file_name();
         if name.to_string_lossy().starts_with('.') {
@@ -242,7 +249,7 @@ pub async fn run(
     let hashing = {
         let (files, done, cancel) = (files.clone(), done.clone(), cancel.clone());
         let threads = if opts.threads == 0 {
-            std::thread::available_parallelism().map_or(2, |n| n.get())
+            std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
         } else {
             opts.threads
         };
@@ -348,12 +355,12 @@ pub async fn run(
             .iter()
             .filter_map(|a| Some((relative_name(&a.disk_path, &out_base), a.sha256.clone()?)))
             .collect();
-        crate::workspace::atomic::write_atomic(out, sums::render(&entries).as_bytes()).map_err(
-            |e| VerifyError::Io {
+        crate::store::write_atomic(out, sums::render(&entries).as_bytes()).map_err(|e| {
+            VerifyError::Io {
                 path: out.clone(),
                 source: std::io::Error::other(e.to_string()),
-            },
-        )?;
+            }
+        })?;
         written.push(out.clone());
     }
     if opts.write_per_file {
@@ -365,11 +372,9 @@ pub async fn run(
             target.push(".sha256");
             let target = PathBuf::from(target);
             let line = sums::render(&[(name.to_string_lossy().into_owned(), h.clone())]);
-            crate::workspace::atomic::write_atomic(&target, line.as_bytes()).map_err(|e| {
-                VerifyError::Io {
-                    path: target.clone(),
-                    source: std::io::Error::other(e.to_string()),
-                }
+            crate::store::write_atomic(&target, line.as_bytes()).map_err(|e| VerifyError::Io {
+                path: target.clone(),
+                source: std::io::Error::other(e.to_string()),
             })?;
             written.push(target);
         }
@@ -396,6 +401,37 @@ pub async fn run(
         expected: opts.expected,
         written,
     })
+}
+
+/// The verify task's name and kind: a pass ticks the checklist item whose `auto_tick_on` names it.
+pub const TASK_KIND: &str = "verify";
+/// How long a verification may take before it fails (hashing a few GiB takes seconds).
+pub const TASK_TIMEOUT: Duration = Duration::from_hours(1);
+
+/// The verify task's spec: in a workspace its log goes to the release's logs and its secrets
+/// are redacted; without one (verifying loose files) it is a bare spec.
+pub fn task_spec(
+    ws: Option<&crate::workspace::Workspace>,
+    release: Option<&crate::workspace::Release>,
+) -> crate::runner::TaskSpec {
+    match ws {
+        Some(ws) => ws.task_spec(TASK_KIND, TASK_KIND, release, TASK_TIMEOUT),
+        None => crate::runner::TaskSpec::new(TASK_KIND, TASK_KIND, TASK_TIMEOUT),
+    }
+}
+
+/// Starts the verify task on `runner`; the report lands in the returned slot when it ends.
+pub fn start(
+    runner: &crate::runner::Runner,
+    ws: Option<crate::workspace::Workspace>,
+    release: Option<&crate::workspace::Release>,
+    opts: Options,
+) -> Result<(crate::runner::TaskId, ReportSlot), crate::runner::RunnerError> {
+    let slot = ReportSlot::default();
+    let spec = task_spec(ws.as_ref(), release);
+    let task_slot = slot.clone();
+    let id = runner.start(spec, move |ctx| run_task(ctx, opts, task_slot, ws))?;
+    Ok((id, slot))
 }
 
 /// The verify task: runs the verification, logs each verdict, audits the report. Succeeds only
@@ -499,6 +535,24 @@ impl Report {
     }
 
     /// The report as Markdown, for release notes and tickets.
+    /// Writes the report into `dir` as `verify-report.md` or `verify-report.json`, atomically.
+    pub fn export(
+        &self,
+        dir: &Path,
+        format: ReportFormat,
+    ) -> Result<PathBuf, crate::store::StateError> {
+        let (name, body) = match format {
+            ReportFormat::Markdown => ("verify-report.md", self.to_markdown()),
+            ReportFormat::Json => (
+                "verify-report.json",
+                serde_json::to_string_pretty(self).unwrap_or_default() + "\n",
+            ),
+        };
+        let path = dir.join(name);
+        crate::store::write_atomic(&path, body.as_bytes())?;
+        Ok(path)
+    }
+
     pub fn to_markdown(&self) -> String {
         let mut md = format!(
             "# Verification report\n\n**Overall: {}** ({})\n\n",

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 /// How long one verification tool run may take.
-pub(crate) const TOOL_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const TOOL_TIMEOUT: Duration = Duration::from_mins(1);
 
 /// What kind of signature an artifact carries, by extension (and magic bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -57,6 +57,21 @@ pub struct Expected {
     pub apple_team_id: Option<String>,
     /// Trust anchor (PEM); `None` means the system store.
     pub ca_file: Option<PathBuf>,
+}
+
+impl Expected {
+    /// The identity pinned in the workspace's `[signing]`; a relative `ca_file` is taken from
+    /// the workspace folder.
+    pub fn from_workspace(ws: &crate::workspace::Workspace) -> Self {
+        let s = &ws.config().signing;
+        let non_empty = |v: &str| (!v.trim().is_empty()).then(|| v.trim().to_owned());
+        Self {
+            windows_publisher: non_empty(&s.windows_publisher),
+            windows_cert_sha256: non_empty(&s.windows_cert_sha256),
+            apple_team_id: non_empty(&s.apple_team_id),
+            ca_file: non_empty(&s.ca_file).map(|f| ws.root().join(f)),
+        }
+    }
 }
 
 /// Signature verdicts.
@@ -264,8 +279,10 @@ pub fn interpret_osslsigncode(exit_ok: bool, text: &str, _expected: &Expected) -
         let why = text
             .lines()
             .find_map(|l| l.split("Verify error:").nth(1))
-            .map(|s| s.trim().to_owned())
-            .unwrap_or_else(|| "certificate chain does not verify".to_owned());
+            .map_or_else(
+                || "certificate chain does not verify".to_owned(),
+                |s| s.trim().to_owned(),
+            );
         (Verdict::Untrusted, format!("chain not trusted: {why}"))
     } else {
         let why = lines
@@ -406,7 +423,7 @@ fn der_next(buf: &[u8]) -> Option<Der<'_>> {
     })
 }
 
-/// The certificates (whole DER elements) of a PKCS#7 SignedData blob.
+/// The certificates (whole DER elements) of a PKCS#7 `SignedData` blob.
 fn pkcs7_certificates(der: &[u8]) -> Option<Vec<&[u8]>> {
     let content_info = der_next(der)?.content;
     let content_type = der_next(content_info)?;

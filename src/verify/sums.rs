@@ -52,6 +52,14 @@ pub fn is_sums_or_signature(name: &str) -> bool {
         || SIGNATURE_SUFFIXES.iter().any(|s| file.ends_with(s))
 }
 
+/// Whether a file named `name` is an artifact to hash, list and verify: not hidden (builder
+/// state such as `.state/`), not SHA256SUMS, a per-file `.sha256` or a detached signature. The
+/// one rule for Verify, SHA256SUMS writing and the Builds panel.
+pub fn is_artifact(name: &str) -> bool {
+    let file = name.rsplit('/').next().unwrap_or(name);
+    !file.starts_with('.') && !is_sums_or_signature(name)
+}
+
 /// Parses a sums file's text.
 pub fn parse(text: &str) -> Sums {
     let mut sums = Sums::default();

@@ -3,7 +3,6 @@
 //! Every method here is blocking file I/O: the CLI calls them directly, the GUI from a
 //! background worker. Every change is written atomically and recorded in the audit log.
 
-pub mod atomic;
 pub mod config;
 pub mod secrets;
 
@@ -14,10 +13,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::{AuditError, AuditLog, NewEntry};
 use crate::runbook::{Checklist, Runbook, RunbookError};
-use crate::runner::{Redactor, TaskHook, TaskInfo, TaskSpec, TaskState};
+use crate::runner::{Redactor, TaskContext, TaskError, TaskHook, TaskInfo, TaskSpec, TaskState};
+use crate::store;
 
-pub use self::atomic::StateError;
 pub use self::config::{CONFIG_FILE, Config, ConfigError};
+pub use crate::store::StateError;
 
 /// Environment variable naming the workspace when `--workspace` is not given.
 pub const WORKSPACE_ENV: &str = "RELEASE_CONSOLE_WORKSPACE";
@@ -213,7 +213,7 @@ fn add_missing_packaging(root: &Path) -> Result<(), WorkspaceError> {
         if path.exists() {
             continue;
         }
-        atomic::write_atomic(&path, text.as_bytes())?;
+        store::write_atomic(&path, text.as_bytes())?;
         #[cfg(unix)]
         if *executable {
             use std::os::unix::fs::PermissionsExt as _;
@@ -231,7 +231,7 @@ fn add_missing_packaging(root: &Path) -> Result<(), WorkspaceError> {
 
 /// Removes temp files older than an hour that a crash left in the workspace's state folders.
 fn sweep_stale_temps(root: &Path) {
-    let hour = std::time::Duration::from_secs(3600);
+    let hour = std::time::Duration::from_hours(1);
     let mut dirs = vec![
         root.to_owned(),
         root.join("status"),
@@ -241,10 +241,7 @@ fn sweep_stale_temps(root: &Path) {
     if let Ok(releases) = std::fs::read_dir(root.join("releases")) {
         dirs.extend(releases.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
     }
-    let removed: usize = dirs
-        .iter()
-        .map(|d| atomic::sweep_stale_temps(d, hour))
-        .sum();
+    let removed: usize = dirs.iter().map(|d| store::sweep_stale_temps(d, hour)).sum();
     if removed > 0 {
         tracing::info!("removed {removed} stale temp file(s) left by an interrupted write");
     }
@@ -264,7 +261,7 @@ pub fn ensure_demo() -> Result<PathBuf, WorkspaceError> {
     Ok(root)
 }
 
-/// Writes the demo workspace (WireTuner, local providers, release 0.1.0) into `root`.
+/// Writes the demo workspace (`WireTuner`, local providers, release 0.1.0) into `root`.
 pub fn unpack_demo(root: &Path) -> Result<Workspace, WorkspaceError> {
     let ws = Workspace::create(root, DEMO_CONFIG, serde_json::json!({"demo": true}))?;
     ws.create_release(DEMO_RELEASE, None)?;
@@ -311,7 +308,7 @@ impl Workspace {
         }
         // Validate before anything is written.
         Config::parse(config_text, &config_path)?;
-        atomic::write_atomic(&config_path, config_text.as_bytes())?;
+        store::write_atomic(&config_path, config_text.as_bytes())?;
         let releases = root.join("releases");
         std::fs::create_dir_all(&releases).map_err(|source| WorkspaceError::Io {
             path: releases,
@@ -410,7 +407,7 @@ impl Workspace {
         let mut out = Vec::new();
         for entry in entries.flatten() {
             let path = entry.path().join("release.json");
-            if let Some(release) = atomic::read_json::<Release>(&path)? {
+            if let Some(release) = store::read_json::<Release>(&path)? {
                 out.push(release);
             }
         }
@@ -471,7 +468,7 @@ impl Workspace {
         };
         // Fail before writing anything if the runbook is broken.
         Runbook::load(&release.runbook, &self.root)?;
-        atomic::write_json(&path, &release)?;
+        store::write_json(&path, &release)?;
         self.record(
             "release.create",
             &release.version.to_string(),
@@ -490,7 +487,7 @@ impl Workspace {
     }
 
     pub fn checklist(&self, release: &Release) -> Result<Checklist, WorkspaceError> {
-        Ok(atomic::read_json(&self.checklist_path(release))?.unwrap_or_default())
+        Ok(store::read_json(&self.checklist_path(release))?.unwrap_or_default())
     }
 
     /// Ticks (`done = true`) or unticks an item, recording who, when and the note.
@@ -521,7 +518,7 @@ impl Workspace {
                 item: item_id.to_owned(),
                 known: runbook.item_ids().join(", "),
             })?;
-        let _lock = atomic::lock(&self.release_dir(&release.version), "checklist")?;
+        let _lock = store::lock(&self.release_dir(&release.version), "checklist")?;
 
         let mut checklist = self.checklist(release)?;
         let before = checklist.items.get(item_id).cloned();
@@ -546,7 +543,7 @@ impl Workspace {
             note: note.trim().to_owned(),
         };
         checklist.items.insert(item_id.to_owned(), after.clone());
-        atomic::write_json(&self.checklist_path(release), &checklist)?;
+        store::write_json(&self.checklist_path(release), &checklist)?;
         self.record_as(
             actor,
             if done {
@@ -587,18 +584,6 @@ impl Workspace {
         Ok(ticked)
     }
 
-    /// The signing identity releases must carry, from `[signing]`.
-    pub fn expected_identity(&self) -> crate::verify::Expected {
-        let s = &self.config.signing;
-        let non_empty = |v: &str| (!v.trim().is_empty()).then(|| v.trim().to_owned());
-        crate::verify::Expected {
-            windows_publisher: non_empty(&s.windows_publisher),
-            windows_cert_sha256: non_empty(&s.windows_cert_sha256),
-            apple_team_id: non_empty(&s.apple_team_id),
-            ca_file: non_empty(&s.ca_file).map(|f| self.root.join(f)),
-        }
-    }
-
     /// Where a release's artifacts are collected.
     pub fn artifacts_dir(&self, version: &semver::Version) -> PathBuf {
         self.release_dir(version).join("artifacts")
@@ -624,10 +609,39 @@ impl Workspace {
         spec
     }
 
+    /// The task that re-checks the audit log's hash chain ([`run_audit_verify`]).
+    pub fn audit_verify_spec(&self, release: Option<&Release>) -> TaskSpec {
+        self.task_spec(
+            "audit-verify",
+            "audit.verify",
+            release,
+            std::time::Duration::from_mins(10),
+        )
+    }
+
     /// A hook that audits every task start and end and auto-ticks checklist items.
     pub fn task_hook(&self) -> Arc<dyn TaskHook> {
         Arc::new(WorkspaceHook { ws: self.clone() })
     }
+}
+
+/// Re-checks every link of the audit log's hash chain as a task; fails naming the first bad
+/// line.
+pub async fn run_audit_verify(ctx: TaskContext, ws: Workspace) -> Result<String, TaskError> {
+    ctx.log_line(&format!(
+        "checking the hash chain of {}",
+        ws.audit().path().display()
+    ));
+    let audit = ws.audit().clone();
+    let verified = tokio::task::spawn_blocking(move || audit.verify())
+        .await
+        .map_err(|e| TaskError::Failed(e.to_string()))?
+        .map_err(|e| TaskError::Failed(crate::error_chain(&e)))?;
+    Ok(format!(
+        "audit log intact: {} entries, last hash {}",
+        verified.entries,
+        &verified.last_hash[..12.min(verified.last_hash.len())]
+    ))
 }
 
 fn sanitize_file_name(name: &str) -> String {

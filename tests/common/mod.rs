@@ -1,10 +1,39 @@
 //! Test helpers shared by the integration tests: shell fixtures, a throwaway PKI with unsigned
 //! PE/MSI files made with the real tools (openssl, mingw-w64, wixl), a loopback HTTP server for
 //! vendor fakes, and output text.
-#![allow(dead_code)]
+#![expect(dead_code, reason = "each test file uses some of these helpers")]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+/// The release-console binary, with `$RELEASE_CONSOLE_WORKSPACE` removed so that only the
+/// arguments choose the workspace.
+pub fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_release-console"));
+    c.env_remove("RELEASE_CONSOLE_WORKSPACE");
+    c
+}
+
+/// `release-console --workspace WS ARGS...` with `env` added to the environment.
+pub fn cli_with(ws: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut c = bin();
+    c.arg("--workspace").arg(ws).args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run release-console")
+}
+
+/// `release-console --workspace WS ARGS...`.
+pub fn cli(ws: &Path, args: &[&str]) -> Output {
+    cli_with(ws, &[], args)
+}
+
+/// `release-console init ROOT`, which must succeed.
+pub fn init(root: &Path) {
+    let o = bin().arg("init").arg(root).output().expect("init");
+    assert!(o.status.success(), "init {}: {}", root.display(), text(&o));
+}
 
 /// A process's stdout followed by its stderr.
 pub fn text(o: &Output) -> String {
@@ -29,16 +58,19 @@ pub fn serve(app: axum::Router) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.set_nonblocking(true).expect("nonblocking");
     let addr = listener.local_addr().expect("addr").to_string();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            axum::serve(listener, app).await.expect("serve");
-        });
-    });
+    std::thread::Builder::new()
+        .name(format!("fake-server-{addr}"))
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                axum::serve(listener, app).await.expect("serve");
+            });
+        })
+        .expect("spawn the fake server");
     addr
 }
 
@@ -63,7 +95,7 @@ pub struct Pki {
     dir: tempfile::TempDir,
 }
 
-const OPENSSL_CNF: &str = r#"
+const OPENSSL_CNF: &str = r"
 [req]
 distinguished_name = dn
 [dn]
@@ -83,7 +115,7 @@ keyUsage = critical,digitalSignature
 extendedKeyUsage = critical,timeStamping
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
-"#;
+";
 
 const WXS: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 <Wix xmlns="http://schemas.microsoft.com/wix/2006/wi">
@@ -142,7 +174,10 @@ impl Pki {
 
     /// Signs `input` into `out` with `pfx`, timestamped by the built-in TSA.
     pub fn sign(&self, pfx: &str, input: &str, out: &Path) {
-        let msi = if input.ends_with(".msi") {
+        let msi = if Path::new(input)
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("msi"))
+        {
             "-add-msi-dse"
         } else {
             ""

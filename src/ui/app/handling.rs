@@ -1,0 +1,118 @@
+//! Applying the commands panels return: the workspace changes that need a new snapshot, the
+//! picker, navigation, the tray and toasts. Workspace work runs on the runtime's blocking pool;
+//! its result comes back to `collect`.
+
+use super::{AppResult, ConsoleApp};
+use crate::ui::command::{Command, Tab};
+use crate::ui::snapshot::Snapshot;
+use crate::workspace::{Origin, Release, Workspace, WorkspaceError};
+
+impl ConsoleApp {
+    /// Runs blocking workspace work on the runtime's blocking pool.
+    fn submit(&mut self, job: impl FnOnce() -> AppResult + Send + 'static) {
+        self.pending += 1;
+        let tx = self.results_tx.clone();
+        let ctx = self.ctx.clone();
+        self.runner.handle().spawn_blocking(move || {
+            let _ = tx.send(job());
+            ctx.request_repaint();
+        });
+    }
+
+    /// Runs `change` on the workspace (if one is loaded), then loads a snapshot with the
+    /// release `change` returns selected and shows its toast.
+    fn change(
+        &mut self,
+        change: impl FnOnce(
+            &Workspace,
+            Option<&Release>,
+        ) -> Result<(Option<String>, String), WorkspaceError>
+        + Send
+        + 'static,
+    ) {
+        let Some(data) = &self.data else { return };
+        let ws = data.ws.clone();
+        let release = data.current.as_ref().map(|c| c.release.clone());
+        let (root, origin) = (self.root.clone(), self.origin);
+        self.submit(move || {
+            let loaded = change(&ws, release.as_ref())
+                .and_then(|(release, toast)| Ok((Snapshot::load(&root, origin, release)?, toast)));
+            match loaded {
+                Ok((snapshot, toast)) => AppResult::Loaded(Box::new(snapshot), Some(toast)),
+                Err(e) => AppResult::Failed(crate::error_chain(&e)),
+            }
+        });
+    }
+
+    /// Loads a fresh snapshot, keeping the selected release.
+    pub(super) fn reload(&mut self, toast: Option<String>) {
+        let release = self.data.as_ref().and_then(Snapshot::selected_version);
+        self.load(release, toast);
+    }
+
+    fn load(&mut self, release: Option<String>, toast: Option<String>) {
+        let (root, origin) = (self.root.clone(), self.origin);
+        self.submit(move || match Snapshot::load(&root, origin, release) {
+            Ok(s) => AppResult::Loaded(Box::new(s), toast),
+            Err(e) => AppResult::Failed(crate::error_chain(&e)),
+        });
+    }
+
+    /// Applies one command.
+    pub(super) fn apply(&mut self, command: Command) {
+        match command {
+            Command::Navigate(tab) => self.tab = tab,
+            Command::SelectRelease(v) => self.load(Some(v), None),
+            Command::SetItem { item, done, note } => self.change(move |ws, release| {
+                let release = release.ok_or(WorkspaceError::NoRelease)?;
+                ws.set_item(release, &item, done, &note)?;
+                let verb = if done { "Ticked" } else { "Unticked" };
+                Ok((Some(release.version.to_string()), format!("{verb} {item}")))
+            }),
+            Command::NewRelease { version, hotfix_of } => self.change(move |ws, _| {
+                let r = ws.create_release(&version, hotfix_of.as_deref())?;
+                Ok((
+                    Some(r.version.to_string()),
+                    format!("Created release {}", r.version),
+                ))
+            }),
+            Command::OpenWorkspace(path) => {
+                self.root = path;
+                self.origin = Origin::Flag;
+                self.data = None;
+                self.panels.settings.show_path(&self.root);
+                let toast = format!("Opened workspace {}", self.root.display());
+                self.load(None, Some(toast));
+            }
+            Command::Pick(kind) => {
+                let tx = self.results_tx.clone();
+                let ctx = self.ctx.clone();
+                self.pending += 1;
+                self.picker.pick(
+                    self.runner.handle(),
+                    kind,
+                    Box::new(move |picked| {
+                        let _ = tx.send(AppResult::Picked(kind, picked));
+                        ctx.request_repaint();
+                    }),
+                );
+            }
+            Command::Verify {
+                paths,
+                replace,
+                run,
+            } => {
+                self.panels.verify.add_paths(paths, replace);
+                if run {
+                    self.panels.verify.request_run();
+                }
+                self.tab = Tab::Verify;
+            }
+            Command::Reload => self.reload(None),
+            Command::SelectTask(id) => self.tray.select(id),
+            Command::CancelTask(id) => self.runner.cancel(id),
+            Command::ClearFinishedTasks => self.runner.clear_finished(),
+            Command::Toast(kind, text) => self.toasts.push(kind, text),
+        }
+    }
+}

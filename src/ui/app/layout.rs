@@ -1,0 +1,107 @@
+//! The window's frame: header with the release picker, navigation, task tray, the selected
+//! panel and toasts. Drawing only: what is clicked comes back as commands.
+
+use super::ConsoleApp;
+use crate::ui::command::{Command, Tab};
+use crate::ui::panel::Cx;
+use crate::ui::theme;
+use crate::workspace::Origin;
+
+impl ConsoleApp {
+    /// Draws one frame and returns what was asked for.
+    pub(super) fn draw(&mut self, ui: &mut egui::Ui) -> Vec<Command> {
+        let mut commands = Vec::new();
+        self.header_ui(ui, &mut commands);
+
+        egui::Panel::left("nav")
+            .resizable(false)
+            .exact_size(150.0)
+            .show(ui, |ui| {
+                ui.add_space(6.0);
+                for tab in Tab::ALL {
+                    let selected = self.tab == tab;
+                    let button = egui::Button::selectable(selected, tab.label())
+                        .min_size(egui::vec2(ui.available_width(), 28.0));
+                    if ui.add(button).clicked() {
+                        commands.push(Command::Navigate(tab));
+                    }
+                }
+            });
+
+        egui::Panel::bottom("tray")
+            .resizable(true)
+            .default_size(220.0)
+            .min_size(80.0)
+            .show(ui, |ui| {
+                let tasks = self.runner.tasks();
+                self.tray.ui(ui, &tasks, &mut commands);
+            });
+
+        egui::CentralPanel::default().show(ui, |ui| {
+            if let Some(err) = &self.load_error {
+                ui.label(
+                    egui::RichText::new(format!("Cannot open the workspace: {err}"))
+                        .color(theme::BAD),
+                );
+                ui.add_space(8.0);
+                self.panels.settings.workspace_picker_ui(ui, &mut commands);
+                return;
+            }
+            let Some(data) = &self.data else {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label("Loading workspace…");
+                });
+                return;
+            };
+            let mut cx = Cx::new(data, &self.runner, &mut commands, &self.ctx);
+            let panel = self.panels.get_mut(self.tab);
+            egui::ScrollArea::vertical()
+                .auto_shrink(false)
+                .show(ui, |ui| panel.ui(ui, &mut cx));
+        });
+
+        self.toasts.show(ui.ctx());
+        commands
+    }
+
+    fn header_ui(&self, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
+        egui::Panel::top("header").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.label(theme::heading("Release console"));
+                if let Some(d) = &self.data {
+                    ui.separator();
+                    ui.label(egui::RichText::new(&d.ws.config().product.name).strong());
+                    if let Some(c) = &d.current {
+                        egui::ComboBox::from_id_salt("release-picker")
+                            .selected_text(format!("{}", c.release.version))
+                            .show_ui(ui, |ui| {
+                                for r in d.releases.iter().rev() {
+                                    let selected = r.version == c.release.version;
+                                    if ui
+                                        .selectable_label(selected, r.version.to_string())
+                                        .clicked()
+                                        && !selected
+                                    {
+                                        commands
+                                            .push(Command::SelectRelease(r.version.to_string()));
+                                    }
+                                }
+                            })
+                            .response
+                            .accessible_name("Release");
+                    }
+                    if d.origin == Origin::Demo {
+                        theme::badge(ui, "DEMO WORKSPACE", theme::INFO).on_hover_text(format!(
+                            "Local providers only: {}",
+                            d.ws.root().display()
+                        ));
+                    }
+                }
+                if self.is_busy() {
+                    ui.spinner();
+                }
+            });
+        });
+    }
+}

@@ -1,0 +1,100 @@
+//! What panels ask the app for. A panel draws from the snapshot and its own state, does its own
+//! fetches and tasks, and returns these for what only the app can do: change the workspace,
+//! navigate, pick files, talk to the tray or show a toast.
+
+use std::path::PathBuf;
+
+use super::widgets::toasts::ToastKind;
+use crate::runner::TaskId;
+
+/// Navigation targets, in the order of the navigation bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    Overview,
+    Checklist,
+    Builds,
+    Verify,
+    StatusPage,
+    Flags,
+    Audit,
+    Settings,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 8] = [
+        Tab::Overview,
+        Tab::Checklist,
+        Tab::Builds,
+        Tab::Verify,
+        Tab::StatusPage,
+        Tab::Flags,
+        Tab::Audit,
+        Tab::Settings,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Tab::Overview => "Overview",
+            Tab::Checklist => "Checklist",
+            Tab::Builds => "Builds",
+            Tab::Verify => "Verify",
+            Tab::StatusPage => "Status page",
+            Tab::Flags => "Flags",
+            Tab::Audit => "Audit",
+            Tab::Settings => "Settings",
+        }
+    }
+}
+
+/// What a picker is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PickKind {
+    /// A release workspace folder.
+    Workspace,
+    /// Artifact files to verify.
+    ArtifactFiles,
+    /// A folder of artifacts to verify.
+    ArtifactFolder,
+}
+
+/// A request from a panel to the app.
+#[must_use = "a command does nothing until the app applies it"]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Show another panel.
+    Navigate(Tab),
+    /// Make another release the selected one.
+    SelectRelease(String),
+    /// Tick (`done`) or untick a checklist item of the selected release, with a note.
+    SetItem {
+        item: String,
+        done: bool,
+        note: String,
+    },
+    /// Create a release, or a hotfix of `hotfix_of`.
+    NewRelease {
+        version: String,
+        hotfix_of: Option<String>,
+    },
+    /// Open another workspace folder.
+    OpenWorkspace(PathBuf),
+    /// Open a native picker; the choice comes back as `OpenWorkspace` or `Verify`.
+    Pick(PickKind),
+    /// Hand paths to the Verify panel (and show it); `replace` drops what it had, `run` starts
+    /// the verification at once.
+    Verify {
+        paths: Vec<PathBuf>,
+        replace: bool,
+        run: bool,
+    },
+    /// Re-read the workspace snapshot (after a panel changed files).
+    Reload,
+    /// Select a task in the tray so its log shows.
+    SelectTask(TaskId),
+    /// Cancel a running or queued task.
+    CancelTask(TaskId),
+    /// Drop finished tasks from the tray.
+    ClearFinishedTasks,
+    /// Show a message in the corner.
+    Toast(ToastKind, String),
+}
