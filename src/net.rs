@@ -61,6 +61,16 @@ pub fn error_message(text: &str) -> String {
     from_json.unwrap_or_else(|| text.chars().take(200).collect())
 }
 
+/// `GET /path` with the server's message after it in parentheses, if it sent one: what a 404
+/// names.
+pub fn request_and_message(method: &reqwest::Method, path: &str, message: &str) -> String {
+    if message.is_empty() {
+        format!("{method} {path}")
+    } else {
+        format!("{method} {path} ({message})")
+    }
+}
+
 /// reqwest's error without the URL it repeats, down to the root cause.
 pub fn describe(e: &reqwest::Error) -> String {
     let kind = if e.is_timeout() {
@@ -95,6 +105,16 @@ pub fn client() -> Result<reqwest::Client, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_names_the_server_message_only_when_there_is_one() {
+        let get = reqwest::Method::GET;
+        assert_eq!(request_and_message(&get, "/pages/p1", ""), "GET /pages/p1");
+        assert_eq!(
+            request_and_message(&get, "/pages/p1", "Page not found"),
+            "GET /pages/p1 (Page not found)"
+        );
+    }
 
     #[test]
     fn retry_after_in_seconds_or_as_a_date() {

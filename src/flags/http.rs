@@ -145,14 +145,7 @@ impl Api {
                     env_var: self.token_env.clone(),
                 },
                 404 => FlagsError::NotFound {
-                    what: format!(
-                        "{method} {path}{}",
-                        if message.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" ({message})")
-                        }
-                    ),
+                    what: crate::net::request_and_message(&method, path, &message),
                 },
                 405 => FlagsError::ApprovalRequired { message },
                 409 => FlagsError::Conflict { message },

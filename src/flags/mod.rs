@@ -471,7 +471,7 @@ pub async fn run_action(
     action: Action,
 ) -> crate::runner::TaskResult {
     use crate::runner::TaskError;
-    let fail = |e: FlagsError| TaskError::Failed(e.to_string());
+    let fail = |e: FlagsError| TaskError::Failed(crate::error_chain(&e));
     let provider = Provider::from_workspace(&ws).map_err(fail)?;
     ctx.log_line(&format!("{action:?} on {}", provider.name()));
     let describe = |s: &FlagState| {

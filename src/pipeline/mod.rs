@@ -619,7 +619,8 @@ pub async fn build_platform(
             let target = artifacts_dir.join(&file_name);
             let bytes = std::fs::read(&path)
                 .map_err(|e| TaskError::Failed(format!("{}: {e}", path.display())))?;
-            store::write_atomic(&target, &bytes).map_err(|e| TaskError::Failed(e.to_string()))?;
+            store::write_atomic(&target, &bytes)
+                .map_err(|e| TaskError::Failed(crate::error_chain(&e)))?;
             ctx.log_line(&format!("collected {file_name}"));
             collected.push(file_name);
         }
@@ -632,10 +633,11 @@ pub async fn build_platform(
     let (status, message) = match &result {
         Ok(()) => ("succeeded", format!("{} artifacts", collected.len())),
         Err(TaskError::Cancelled) => ("cancelled", "cancelled".to_owned()),
-        Err(e) => ("failed", e.to_string()),
+        Err(e) => ("failed", crate::error_chain(e)),
     };
     let steps = step_durations(&ctx);
-    let mut state = load_state(&ws, &release).map_err(|e| TaskError::Failed(e.to_string()))?;
+    let mut state =
+        load_state(&ws, &release).map_err(|e| TaskError::Failed(crate::error_chain(&e)))?;
     state.platforms.insert(
         name.clone(),
         PlatformState {
@@ -647,7 +649,7 @@ pub async fn build_platform(
         },
     );
     store::write_json(&state_path(&ws, &release), &state)
-        .map_err(|e| TaskError::Failed(e.to_string()))?;
+        .map_err(|e| TaskError::Failed(crate::error_chain(&e)))?;
     result.map(|()| format!("{name}: {message}"))
 }
 

@@ -153,14 +153,7 @@ impl StatuspageClient {
                 env_var: self.settings.key_env.clone(),
             }),
             404 => Attempt::Fatal(StatusError::NotFound {
-                what: format!(
-                    "{method} {path}{}",
-                    if message.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({message})")
-                    }
-                ),
+                what: crate::net::request_and_message(method, path, &message),
             }),
             422 => Attempt::Fatal(StatusError::Rejected { message }),
             s if StatusCode::from_u16(s).is_ok_and(|c| c.is_server_error()) => {

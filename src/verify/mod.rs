@@ -451,7 +451,7 @@ pub async fn run_task(
     .await
     .map_err(|e| match e {
         VerifyError::Cancelled => crate::runner::TaskError::Cancelled,
-        e => crate::runner::TaskError::Failed(e.to_string()),
+        e => crate::runner::TaskError::Failed(crate::error_chain(&e)),
     })?;
     for a in &report.artifacts {
         ctx.log_line(&format!(
@@ -481,7 +481,7 @@ pub async fn run_task(
             ws.record("verify.report", &target, serde_json::Value::Null, after)
         })
         .await
-        .map_err(|e| crate::runner::TaskError::Failed(e.to_string()))?
+        .map_err(|e| crate::runner::TaskError::Failed(crate::error_chain(&e)))?
         .map_err(|e| crate::runner::TaskError::Failed(format!("cannot audit the report: {e}")))?;
     }
     let summary = report.summary();

@@ -635,7 +635,7 @@ pub async fn run_audit_verify(ctx: TaskContext, ws: Workspace) -> Result<String,
     let audit = ws.audit().clone();
     let verified = tokio::task::spawn_blocking(move || audit.verify())
         .await
-        .map_err(|e| TaskError::Failed(e.to_string()))?
+        .map_err(|e| TaskError::Failed(crate::error_chain(&e)))?
         .map_err(|e| TaskError::Failed(crate::error_chain(&e)))?;
     Ok(format!(
         "audit log intact: {} entries, last hash {}",
@@ -680,7 +680,7 @@ impl TaskHook for WorkspaceHook {
                 serde_json::Value::Null,
                 serde_json::json!({"kind": task.kind, "release": task.release}),
             )
-            .map_err(|e| e.to_string())
+            .map_err(|e| crate::error_chain(&e))
     }
 
     fn on_finish(&self, task: &TaskInfo, state: TaskState, message: &str) -> Result<(), String> {
@@ -691,14 +691,17 @@ impl TaskHook for WorkspaceHook {
                 serde_json::json!({"state": "running"}),
                 serde_json::json!({"state": state, "message": message}),
             )
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| crate::error_chain(&e))?;
         if state == TaskState::Succeeded
             && let Some(version) = task.release.as_deref()
         {
-            let release = self.ws.release(Some(version)).map_err(|e| e.to_string())?;
+            let release = self
+                .ws
+                .release(Some(version))
+                .map_err(|e| crate::error_chain(&e))?;
             self.ws
                 .auto_tick(&release, &task.kind, &task.name)
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| crate::error_chain(&e))?;
         }
         Ok(())
     }
