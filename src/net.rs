@@ -20,18 +20,33 @@ pub fn backoff(attempt: u32) -> Duration {
     base + jitter
 }
 
-/// `Retry-After` in seconds or as an HTTP date.
+/// A `Retry-After` longer than this is not a rate limit but a broken server.
+const ABSURD_RETRY_AFTER: Duration = Duration::from_hours(24);
+
+/// `Retry-After` in seconds or as an HTTP date, at most [`MAX_RETRY_AFTER`]. A negative,
+/// non-finite or unreadable value is `None` (the caller's default wait); one beyond a day
+/// (`1e20`) is a protocol error: logged, and clamped like any long wait, never a panic.
 pub fn parse_retry_after(v: &str) -> Option<Duration> {
     let v = v.trim();
     if let Ok(secs) = v.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+        if !secs.is_finite() || secs < 0.0 {
+            return None;
+        }
+        let wait = Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX);
+        if wait > ABSURD_RETRY_AFTER {
+            tracing::warn!(
+                "the server sent Retry-After: {v}, which no rate limit means; waiting {} s",
+                MAX_RETRY_AFTER.as_secs()
+            );
+        }
+        return Some(wait.min(MAX_RETRY_AFTER));
     }
     let at = jiff::fmt::rfc2822::parse(v).ok()?.timestamp();
-    Some(
-        at.duration_since(jiff::Timestamp::now())
-            .try_into()
-            .unwrap_or(Duration::ZERO),
-    )
+    let wait: Duration = at
+        .duration_since(jiff::Timestamp::now())
+        .try_into()
+        .unwrap_or(Duration::ZERO);
+    Some(wait.min(MAX_RETRY_AFTER))
 }
 
 /// The `error` or `message` (string or list; Unleash's `details[].message` too) of an error
@@ -105,6 +120,27 @@ pub fn client() -> Result<reqwest::Client, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_never_panics_and_never_waits_past_the_limit() {
+        assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after(" 0.5 "), Some(Duration::from_millis(500)));
+        // Finite, but too big for a Duration: `Duration::from_secs_f64` panics on it.
+        assert_eq!(parse_retry_after("1e20"), Some(MAX_RETRY_AFTER));
+        assert_eq!(parse_retry_after("1e308"), Some(MAX_RETRY_AFTER));
+        assert_eq!(parse_retry_after("86400"), Some(MAX_RETRY_AFTER));
+        for bad in ["-1", "NaN", "inf", "-inf", "soon", ""] {
+            assert_eq!(parse_retry_after(bad), None, "{bad:?}");
+        }
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2099 07:28:00 GMT"),
+            Some(MAX_RETRY_AFTER)
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+    }
 
     #[test]
     fn a_request_names_the_server_message_only_when_there_is_one() {

@@ -324,3 +324,58 @@ fn hooks_see_start_and_finish_before_subscribers_and_errors_reach_the_log() {
         "{lines:?}"
     );
 }
+
+#[test]
+fn a_task_that_panics_fails_with_the_panic_message_and_frees_its_name() {
+    let rt = runtime();
+    let runner = Runner::new(rt.handle().clone(), 2);
+    let mut events = runner.subscribe();
+    let id = runner
+        .start(spec("panics", 30), |ctx| async move {
+            ctx.log_line("about to fail");
+            let index: usize = "7".parse().expect("number");
+            let empty: Vec<u8> = Vec::new();
+            // An out-of-bounds index: a panic in the task's own code.
+            Ok(format!("{}", empty[index]))
+        })
+        .expect("start");
+    let snap = rt
+        .block_on(async {
+            tokio::time::timeout(Duration::from_secs(10), runner.wait(id))
+                .await
+                .expect("the task ends instead of running forever")
+        })
+        .expect("finished");
+    assert_eq!(snap.state, TaskState::Failed);
+    let message = snap.message.clone().unwrap_or_default();
+    assert!(
+        message.starts_with("panicked: index out of bounds"),
+        "{message}"
+    );
+    assert!(
+        log_lines(&runner, id)
+            .iter()
+            .any(|l| l.contains("[failed] panicked: index out of bounds")),
+        "the log ends with why"
+    );
+    // Subscribers hear the end like any other failure.
+    let finished = rt.block_on(async {
+        loop {
+            if let Ok(release_console::runner::TaskEvent::Finished { info, state, .. }) =
+                events.recv().await
+                && info.id == id
+            {
+                break state;
+            }
+        }
+    });
+    assert_eq!(finished, TaskState::Failed);
+    // The name is free again.
+    let again = runner
+        .start(spec("panics", 30), |_| async { Ok("fine".into()) })
+        .expect("the name is free after a panic");
+    assert_eq!(
+        rt.block_on(runner.wait(again)).expect("done").state,
+        TaskState::Succeeded
+    );
+}

@@ -378,7 +378,7 @@ pub fn run_kpi(cli: &Cli, args: KpiArgs) -> anyhow::Result<ExitCode> {
         kpi::local::LocalKpis::new(&ws).record(&name, value, Timestamp::now())?;
         return Ok(ExitCode::SUCCESS);
     }
-    let since = super::status::parse_detected_at(&args.since, Timestamp::now())?;
+    let since = super::parse_time_or_age("--since", &args.since, Timestamp::now())?;
     let (readings, gate) = cli.handle.block_on(kpi::evaluate(&ws, since));
     if cli.json {
         cli.print_json(&serde_json::json!({"gate": gate, "kpis": readings}))?;

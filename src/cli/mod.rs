@@ -141,6 +141,40 @@ pub fn run(args: Args, handle: tokio::runtime::Handle) -> anyhow::Result<ExitCod
 }
 
 /// Prints an error as one line to stderr.
+/// An RFC 3339 time, or an age before `now` (`90s`, `10m`, `2h`, `3d`, optionally `ago`),
+/// given to option `flag`. An age too large to subtract from `now` is an error naming the
+/// option, never an overflow.
+pub fn parse_time_or_age(
+    flag: &str,
+    text: &str,
+    now: jiff::Timestamp,
+) -> anyhow::Result<jiff::Timestamp> {
+    let bad = || {
+        anyhow::anyhow!(
+            "{flag} {text:?}: use RFC 3339 (2026-11-28T10:00:00Z) or an age like 10m, 2h or 3d"
+        )
+    };
+    let t = text.trim();
+    if let Ok(ts) = t.parse::<jiff::Timestamp>() {
+        return Ok(ts);
+    }
+    let age = t.trim_end_matches(" ago").trim_start_matches('-');
+    let (num, unit) = age.split_at(age.find(|c: char| !c.is_ascii_digit()).unwrap_or(age.len()));
+    let n: i64 = num.parse().map_err(|_| bad())?;
+    let unit_secs: i64 = match unit.trim() {
+        "s" => 1,
+        "m" | "min" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(bad()),
+    };
+    let secs = n.checked_mul(unit_secs).ok_or_else(|| {
+        anyhow::anyhow!("{flag} {text:?}: that age is too large; use at most a few years")
+    })?;
+    now.checked_sub(jiff::SignedDuration::from_secs(secs))
+        .map_err(|_| anyhow::anyhow!("{flag} {text:?}: that age reaches before the year -9999"))
+}
+
 /// Sends `tracing` events to stderr, filtered by `RUST_LOG` (default: warnings).
 pub fn init_logging() {
     tracing_subscriber::fmt()
@@ -236,4 +270,33 @@ pub(crate) fn follow(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_time_or_an_age_before_now() {
+        let now: jiff::Timestamp = "2026-11-28T10:00:00Z".parse().expect("ts");
+        let at = |s: &str| parse_time_or_age("--since", s, now).map(|t| t.to_string());
+        assert_eq!(at("10m").ok().as_deref(), Some("2026-11-28T09:50:00Z"));
+        assert_eq!(at("2h ago").ok().as_deref(), Some("2026-11-28T08:00:00Z"));
+        assert_eq!(at("3d").ok().as_deref(), Some("2026-11-25T10:00:00Z"));
+        assert_eq!(
+            at("2026-11-28T09:00:00Z").ok().as_deref(),
+            Some("2026-11-28T09:00:00Z")
+        );
+        let err = |s: &str| at(s).expect_err(s).to_string();
+        assert!(err("yesterday").starts_with("--since \"yesterday\": use RFC 3339"));
+        // i64::MAX / 3600 + 1 hours overflows the multiplication: an error, not a wrap.
+        assert!(
+            err("2562047788015216h").contains("too large"),
+            "{}",
+            err("2562047788015216h")
+        );
+        assert!(err("9223372036854775807d").contains("too large"));
+        assert!(err("99999999999999s").contains("before the year"));
+        assert!(err("99999999999999999999h").starts_with("--since"));
+    }
 }

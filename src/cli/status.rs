@@ -105,31 +105,6 @@ pub enum StatusSub {
     },
 }
 
-/// `RFC 3339`, or an age (`90s`, `10m`, `2h`) before now.
-pub fn parse_detected_at(text: &str, now: Timestamp) -> Result<Timestamp, StatusError> {
-    let t = text.trim();
-    if let Ok(ts) = t.parse::<Timestamp>() {
-        return Ok(ts);
-    }
-    let age = t.trim_end_matches(" ago").trim_start_matches('-');
-    let (num, unit) = age.split_at(age.find(|c: char| !c.is_ascii_digit()).unwrap_or(age.len()));
-    let n: i64 = num.parse().map_err(|_| bad_detected(text))?;
-    let secs = match unit.trim() {
-        "s" => n,
-        "m" | "min" => n * 60,
-        "h" => n * 3600,
-        _ => return Err(bad_detected(text)),
-    };
-    now.checked_sub(jiff::SignedDuration::from_secs(secs))
-        .map_err(|_| bad_detected(text))
-}
-
-fn bad_detected(text: &str) -> StatusError {
-    StatusError::Invalid(format!(
-        "--detected-at {text:?}: use RFC 3339 (2026-11-28T10:00:00Z) or an age like 10m or 2h"
-    ))
-}
-
 fn need<'a, T>(v: Option<&'a T>, flag: &str, action: &str) -> anyhow::Result<&'a T> {
     v.ok_or_else(|| anyhow::anyhow!("--action {action} needs {flag}"))
 }
@@ -186,7 +161,7 @@ fn incident_action(
             let detected_at = args
                 .detected_at
                 .as_deref()
-                .map(|d| parse_detected_at(d, Timestamp::now()))
+                .map(|d| super::parse_time_or_age("--detected-at", d, Timestamp::now()))
                 .transpose()?;
             let req = CreateRequest {
                 name: args.name.clone(),
@@ -405,28 +380,5 @@ fn sub_command(
             }
             Ok(ExitCode::SUCCESS)
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn detected_at_as_a_timestamp_or_an_age() {
-        let now: Timestamp = "2026-11-28T10:00:00Z".parse().expect("ts");
-        assert_eq!(
-            parse_detected_at("10m", now).ok(),
-            "2026-11-28T09:50:00Z".parse().ok()
-        );
-        assert_eq!(
-            parse_detected_at("2h ago", now).ok(),
-            "2026-11-28T08:00:00Z".parse().ok()
-        );
-        assert_eq!(
-            parse_detected_at("2026-11-28T09:00:00Z", now).ok(),
-            "2026-11-28T09:00:00Z".parse().ok()
-        );
-        assert!(parse_detected_at("yesterday", now).is_err());
     }
 }

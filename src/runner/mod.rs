@@ -221,6 +221,29 @@ struct Inner {
     hook: Mutex<Option<Arc<dyn TaskHook>>>,
 }
 
+/// Aborts a spawned future when dropped, so its process groups die with the task.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// What a task or fetch that panicked says: `panicked: MESSAGE`.
+pub fn panic_message(e: tokio::task::JoinError) -> String {
+    if !e.is_panic() {
+        return format!("stopped: {e}");
+    }
+    let payload = e.into_panic();
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_owned());
+    format!("panicked: {text}")
+}
+
 /// The one task runner of a process. Cheap to clone.
 #[derive(Clone)]
 pub struct Runner {
@@ -383,14 +406,17 @@ impl Runner {
         self.emit(TaskEvent::Started(info.clone()));
 
         let (state, message) = {
-            let mut fut = std::pin::pin!(work(ctx.clone()));
+            // The work runs as its own tokio task, so that a panic in it ends this task as
+            // Failed (with the panic's message) instead of leaving it running forever.
+            let mut work = AbortOnDrop(self.inner.handle.spawn(work(ctx.clone())));
             let deadline = tokio::time::sleep(timeout);
             tokio::select! {
-                result = &mut fut => match result {
-                    Ok(summary) => (TaskState::Succeeded, summary),
-                    Err(_) if cancel.is_cancelled() => (TaskState::Cancelled, "cancelled".into()),
-                    Err(TaskError::Cancelled) => (TaskState::Cancelled, "cancelled".into()),
-                    Err(e) => (TaskState::Failed, e.to_string()),
+                joined = &mut work.0 => match joined {
+                    Ok(Ok(summary)) => (TaskState::Succeeded, summary),
+                    Ok(Err(_)) if cancel.is_cancelled() => (TaskState::Cancelled, "cancelled".into()),
+                    Ok(Err(TaskError::Cancelled)) => (TaskState::Cancelled, "cancelled".into()),
+                    Ok(Err(e)) => (TaskState::Failed, e.to_string()),
+                    Err(e) => (TaskState::Failed, panic_message(e)),
                 },
                 () = deadline => {
                     cancel.cancel();
@@ -398,11 +424,12 @@ impl Runner {
                 }
                 () = cancel.cancelled() => {
                     // Give the work a moment to stop its processes gracefully.
-                    let _ = tokio::time::timeout(CANCEL_GRACE, &mut fut).await;
+                    let _ = tokio::time::timeout(CANCEL_GRACE, &mut work.0).await;
                     (TaskState::Cancelled, "cancelled".into())
                 }
             }
-            // `fut` drops here: any process group it still owned is killed.
+            // `work` is aborted here if it still runs: its future drops, and any process group
+            // it still owned is killed.
         };
         self.finish(&info, state, message, &ctx).await;
     }

@@ -79,13 +79,18 @@ impl<'a> Cx<'a> {
     pub fn fetch<T, E, Fut>(&self, pending: &mut Pending<T>, work: Fut)
     where
         T: Send + 'static,
-        E: std::error::Error + 'static,
+        E: std::error::Error + Send + 'static,
         Fut: Future<Output = Result<T, E>> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
         let repaint = self.repaint.clone();
+        let handle = self.runner.handle().clone();
         self.runner.handle().spawn(async move {
-            let result = work.await.map_err(|e| crate::error_chain(&e));
+            // Its own task, so that a panic comes back as an error with its message.
+            let result = match handle.spawn(work).await {
+                Ok(result) => result.map_err(|e| crate::error_chain(&e)),
+                Err(e) => Err(crate::runner::panic_message(e)),
+            };
             let _ = tx.send(result);
             repaint.request_repaint();
         });
@@ -99,12 +104,16 @@ impl<'a> Cx<'a> {
         work: impl FnOnce() -> Result<T, E> + Send + 'static,
     ) where
         T: Send + 'static,
-        E: std::error::Error + 'static,
+        E: std::error::Error + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
         let repaint = self.repaint.clone();
-        self.runner.handle().spawn_blocking(move || {
-            let result = work().map_err(|e| crate::error_chain(&e));
+        let handle = self.runner.handle().clone();
+        self.runner.handle().spawn(async move {
+            let result = match handle.spawn_blocking(work).await {
+                Ok(result) => result.map_err(|e| crate::error_chain(&e)),
+                Err(e) => Err(crate::runner::panic_message(e)),
+            };
             let _ = tx.send(result);
             repaint.request_repaint();
         });
