@@ -585,3 +585,51 @@ fn preflight_names_each_missing_variable_and_accepts_a_stand_in() {
     assert_eq!(check["ok"], true);
     assert_eq!(check["detail"], "not needed: RC_TEST_PROFILE is set");
 }
+
+#[test]
+fn a_builder_sees_only_what_its_definition_declares_never_the_consoles_tokens() {
+    let s = setup();
+    let def = s.ws.join("packaging/pipelines/default.toml");
+    let mut text_def = std::fs::read_to_string(&def).expect("definition");
+    text_def.push_str(
+        r#"
+[platforms.env-probe]
+title = "Prints what it can see"
+host_os = "linux"
+builder = ["bash", "packaging/probe.sh"]
+checklist_kind = "pipeline.probe"
+signs_with_pfx = true
+pass_env = ["PUB_CACHE"]
+"#,
+    );
+    std::fs::write(&def, text_def).expect("write");
+    std::fs::write(
+        s.ws.join("packaging/probe.sh"),
+        "echo ::step:: Probe\necho \"probe: token=${LAUNCHDARKLY_ACCESS_TOKEN:-unset} \
+         cache=${PUB_CACHE:-unset} pfx=${WINDOWS_PFX_PASSWORD:+set} path=${PATH:+set}\"\n",
+    )
+    .expect("probe");
+    let o = bin(
+        &s.ws,
+        &[
+            "pipeline",
+            "run",
+            "--version",
+            "0.1.0",
+            "--platform",
+            "env-probe",
+        ],
+    )
+    .env("WINDOWS_PFX_PATH", &s.pfx)
+    .env("WINDOWS_PFX_PASSWORD", PASSWORD)
+    .env("LAUNCHDARKLY_ACCESS_TOKEN", "ld-token-must-not-leak")
+    .env("PUB_CACHE", "/opt/pub-cache")
+    .output()
+    .expect("run");
+    let out = text(&o);
+    assert!(
+        out.contains("probe: token=unset cache=/opt/pub-cache pfx=set path=set"),
+        "{out}"
+    );
+    assert!(!out.contains("ld-token-must-not-leak"), "{out}");
+}

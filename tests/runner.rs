@@ -379,3 +379,59 @@ fn a_task_that_panics_fails_with_the_panic_message_and_frees_its_name() {
         TaskState::Succeeded
     );
 }
+
+#[test]
+fn a_failure_message_is_redacted_before_hooks_subscribers_and_the_tray_see_it() {
+    let rt = runtime();
+    let runner = Runner::new(rt.handle().clone(), 2);
+    let hook = Arc::new(Recorder::default());
+    runner.set_hook(Some(hook.clone()));
+    let mut s = spec("leaky", 30);
+    s.redactor = Redactor::new(["tok-9f8e7d6c".to_owned()]);
+    let id = runner
+        .start(s, |_| async {
+            Err(release_console::runner::TaskError::Failed(
+                "the server said: bad token tok-9f8e7d6c".into(),
+            ))
+        })
+        .expect("start");
+    let snap = rt.block_on(runner.wait(id)).expect("finished");
+    assert_eq!(snap.state, TaskState::Failed);
+    let message = snap.message.unwrap_or_default();
+    assert_eq!(message, "the server said: bad token <redacted>");
+    let seen = hook.0.lock().expect("hook").clone();
+    assert!(
+        seen.iter().all(|s| !s.contains("tok-9f8e7d6c")) && !seen.is_empty(),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn a_child_with_inherit_only_sees_just_the_base_environment_and_what_it_declares() {
+    let rt = runtime();
+    let runner = Runner::new(rt.handle().clone(), 2);
+    // cargo sets these in every test process: one stands for a declared variable, the other
+    // for a token in a CI job's environment that the child must not see.
+    assert!(std::env::var_os("CARGO_PKG_NAME").is_some());
+    assert!(std::env::var_os("CARGO_MANIFEST_DIR").is_some());
+    let id = runner
+        .start(spec("env", 30), |ctx| async move {
+            let mut p = shell(
+                "echo \"declared=${CARGO_PKG_NAME:-unset} token=${CARGO_MANIFEST_DIR:-unset} \
+                 given=${RC_TEST_GIVEN:-unset} path=${PATH:+set} home=${HOME:+set}\"",
+            );
+            p.inherit_only = Some(vec!["CARGO_PKG_NAME".into()]);
+            p.env.push(("RC_TEST_GIVEN".into(), "yes".into()));
+            ctx.run_process(&p).await?;
+            Ok(String::new())
+        })
+        .expect("start");
+    rt.block_on(runner.wait(id)).expect("finished");
+    let lines = log_lines(&runner, id);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == "declared=release-console token=unset given=yes path=set home=set"),
+        "{lines:?}"
+    );
+}

@@ -331,3 +331,16 @@ fn temp_files_left_by_a_crash_are_swept_when_the_workspace_opens() {
     assert!(live.exists(), "a fresh temp file is left alone");
     assert_eq!(std::fs::read(&checklist).ok(), before, "state is untouched");
 }
+
+#[test]
+fn a_secret_read_from_the_keyring_is_redacted_from_every_task_log() {
+    let (_dir, ws) = new_ws();
+    // What secrets::lookup does with a value it found in the keyring (no variable holds it).
+    release_console::workspace::secrets::remember_for_redaction("kr-7c1d9e-secret");
+    let masked = ws
+        .redactor()
+        .redact("Authorization: OAuth kr-7c1d9e-secret");
+    assert_eq!(masked, "Authorization: OAuth <redacted>");
+    let spec = ws.task_spec("t", "k", None, std::time::Duration::from_secs(1));
+    assert_eq!(spec.redactor.redact("kr-7c1d9e-secret"), "<redacted>");
+}

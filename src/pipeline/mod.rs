@@ -56,6 +56,9 @@ pub struct PlatformDef {
     /// Environment variables the builder reads (checked by name in preflight, never by value).
     #[serde(default)]
     pub env: Vec<EnvReq>,
+    /// Optional variables the builder may read when set (a cache folder, `CI`); not checked.
+    #[serde(default)]
+    pub pass_env: Vec<String>,
 }
 
 /// An environment variable a builder needs.
@@ -75,6 +78,17 @@ pub struct EnvReq {
 }
 
 impl PlatformDef {
+    /// Every variable the builder may inherit: what it declares (with the variables that can
+    /// stand in for them) and `pass_env`. Nothing else of this process's environment (tokens,
+    /// keys) reaches it; [`crate::runner::process::BASE_ENV`] is always kept.
+    pub fn inherited_env(&self) -> Vec<String> {
+        self.env
+            .iter()
+            .flat_map(|e| std::iter::once(e.name.clone()).chain(e.unless.clone()))
+            .chain(self.pass_env.iter().cloned())
+            .collect()
+    }
+
     /// Whether this host can build the platform (a dry run works anywhere its interpreter does).
     pub fn runs_here(&self) -> bool {
         self.host_os == host_os()
@@ -548,6 +562,7 @@ pub fn command(
     let mut spec = ProcessSpec::new(argv.first().cloned().unwrap_or_default())
         .args(argv.iter().skip(1).cloned());
     spec.cwd = Some(ws.root().to_owned());
+    spec.inherit_only = Some(def.inherited_env());
     if def.signs_with_pfx && !opts.skip_signing {
         let signing = &ws.config().signing;
         for (contract, configured) in [

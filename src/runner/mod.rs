@@ -435,6 +435,8 @@ impl Runner {
     }
 
     async fn finish(&self, info: &TaskInfo, state: TaskState, message: String, ctx: &TaskContext) {
+        // The summary reaches toasts, the tray and the audit log: masked like every log line.
+        let message = ctx.shared.redactor.redact(&message).into_owned();
         ctx.log_line(&format!("[{}] {message}", state.as_str()));
         self.call_hook(info, Some((state, &message)), ctx).await;
         if let Some(mut w) = lock(&ctx.shared.file).take() {

@@ -13,13 +13,76 @@ use super::{TaskContext, TaskError};
 /// How long a cancelled process group gets between SIGTERM and SIGKILL.
 pub const KILL_GRACE: Duration = Duration::from_secs(3);
 
+/// Variables every child keeps when its environment is cleared: `PATH`, `HOME` and the locale
+/// (and on Windows what the system itself needs to start a program).
+pub const BASE_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "LANG",
+    "LANGUAGE",
+    "LC_ALL",
+    "LC_CTYPE",
+    "LC_MESSAGES",
+    "LC_NUMERIC",
+    "LC_TIME",
+    "LC_COLLATE",
+    #[cfg(windows)]
+    "SystemRoot",
+    #[cfg(windows)]
+    "SystemDrive",
+    #[cfg(windows)]
+    "windir",
+    #[cfg(windows)]
+    "PATHEXT",
+    #[cfg(windows)]
+    "TEMP",
+    #[cfg(windows)]
+    "TMP",
+    #[cfg(windows)]
+    "USERPROFILE",
+    #[cfg(windows)]
+    "APPDATA",
+    #[cfg(windows)]
+    "LOCALAPPDATA",
+    #[cfg(windows)]
+    "ProgramFiles",
+    #[cfg(windows)]
+    "ProgramFiles(x86)",
+    #[cfg(windows)]
+    "ProgramData",
+    #[cfg(windows)]
+    "ComSpec",
+];
+
 /// A command to run as part of a task.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct ProcessSpec {
     pub program: String,
     pub args: Vec<String>,
+    /// Variables set for the child; values may be secrets (never shown by `Debug`).
     pub env: Vec<(String, String)>,
     pub cwd: Option<PathBuf>,
+    /// `Some(names)`: the child starts from an empty environment with only [`BASE_ENV`], these
+    /// inherited variables (when set) and `env`. `None`: it inherits this process's whole
+    /// environment (short tool runs).
+    pub inherit_only: Option<Vec<String>>,
+}
+
+impl std::fmt::Debug for ProcessSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let env: Vec<String> = self
+            .env
+            .iter()
+            .map(|(k, _)| format!("{k}=<redacted>"))
+            .collect();
+        f.debug_struct("ProcessSpec")
+            .field("program", &self.program)
+            .field("args", &self.args)
+            .field("env", &env)
+            .field("cwd", &self.cwd)
+            .field("inherit_only", &self.inherit_only)
+            .finish()
+    }
 }
 
 impl ProcessSpec {
@@ -80,6 +143,18 @@ impl Drop for GroupGuard {
 /// sends SIGTERM to the group, then SIGKILL after [`KILL_GRACE`].
 pub async fn run(ctx: &TaskContext, spec: &ProcessSpec) -> Result<(), TaskError> {
     let mut cmd = tokio::process::Command::new(&spec.program);
+    if let Some(names) = &spec.inherit_only {
+        cmd.env_clear();
+        for name in BASE_ENV
+            .iter()
+            .copied()
+            .chain(names.iter().map(String::as_str))
+        {
+            if let Some(v) = std::env::var_os(name) {
+                cmd.env(name, v);
+            }
+        }
+    }
     cmd.args(&spec.args)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
@@ -192,4 +267,20 @@ async fn pump(mut src: impl tokio::io::AsyncRead + Unpin, ctx: TaskContext) {
         }
     }
     ctx.log_finish(&mut splitter);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_an_environment_value() {
+        let mut spec = ProcessSpec::new("osslsigncode").arg("sign");
+        spec.env
+            .push(("WINDOWS_PFX_PASSWORD".into(), "hunter2-pfx".into()));
+        let shown = format!("{spec:?} {spec:#?}");
+        assert!(!shown.contains("hunter2-pfx"), "{shown}");
+        assert!(shown.contains("WINDOWS_PFX_PASSWORD=<redacted>"), "{shown}");
+        assert!(shown.contains("osslsigncode"), "{shown}");
+    }
 }

@@ -467,9 +467,11 @@ impl Config {
         .chain(self.secret_env.iter().map(|n| ("secret_env", n)))
         {
             if !is_env_var_name(name) {
+                // The value is not shown: a key pasted here by mistake must not be echoed.
                 return fail(format!(
-                    "key `{key}`: {name:?} is not an environment variable name (it must name the \
-                     variable that holds the secret, never the secret itself)"
+                    "key `{key}`: the value is not an environment variable name (letters, digits \
+                     and `_`, not starting with a digit); it must name the variable that holds the \
+                     secret, never the secret itself (the value is not shown)"
                 ));
             }
         }
@@ -664,6 +666,10 @@ mod tests {
         ))
         .expect_err("secret value");
         assert!(err.to_string().contains("status_page.api_key_env"), "{err}");
+        assert!(
+            !format!("{err} {err:?}").contains("sk-live-123"),
+            "the value is never echoed: {err}"
+        );
     }
 
     #[test]

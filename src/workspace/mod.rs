@@ -342,13 +342,15 @@ impl Workspace {
         self.config.effective_actor()
     }
 
-    /// Masks the values of every secret environment variable the workspace knows.
+    /// Masks the values of every secret the workspace knows: its secret environment variables,
+    /// and whatever this process read from the keyring.
     pub fn redactor(&self) -> Redactor {
         Redactor::new(
             self.config
                 .secret_sources()
                 .into_iter()
-                .filter_map(|s| std::env::var(&s.env_var).ok()),
+                .filter_map(|s| std::env::var(&s.env_var).ok())
+                .chain(secrets::keyring_values()),
         )
     }
 

@@ -9,6 +9,7 @@
 
 use std::io::Read as _;
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// The keyring service every secret is stored under.
@@ -43,12 +44,37 @@ pub enum SecretOrigin {
     Keyring,
 }
 
+/// Secret values this process read from the keyring: every redactor masks them too, since
+/// they are in no environment variable a redactor could read.
+static FROM_KEYRING: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
 /// The secret named `var`: `$var` when set and not empty, else the OS keyring entry.
 pub fn lookup(var: &str) -> Option<(Secret, SecretOrigin)> {
     if let Some(v) = std::env::var(var).ok().filter(|v| !v.trim().is_empty()) {
         return Some((Secret::new(v), SecretOrigin::Environment));
     }
-    keyring_lookup(var).map(|v| (Secret::new(v), SecretOrigin::Keyring))
+    let value = keyring_lookup(var)?;
+    remember_for_redaction(&value);
+    Some((Secret::new(value), SecretOrigin::Keyring))
+}
+
+/// Adds a secret this process holds outside any environment variable to what every redactor
+/// masks.
+pub fn remember_for_redaction(value: &str) {
+    let mut known = FROM_KEYRING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !value.is_empty() && !known.iter().any(|k| k == value) {
+        known.push(value.to_owned());
+    }
+}
+
+/// Every secret value read from the keyring so far (for redaction only).
+pub fn keyring_values() -> Vec<String> {
+    FROM_KEYRING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
 }
 
 fn keyring_lookup(account: &str) -> Option<String> {
