@@ -292,6 +292,8 @@ fn snapshot(name: &str, actual: &str) {
 }
 
 const APPLE_PASSWORD: &str = "abcd-efgh-ijkl-mnop";
+/// What an App Store Connect API key file holds (a secret: only its path may be passed).
+const API_KEY_PEM: &str = "-----BEGIN PRIVATE KEY-----\nMIGTAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBHkwdwIBAQQg-not-a-real-key\n-----END PRIVATE KEY-----\n";
 
 fn dmg_builder(args: &[&str], env: &[(&str, &str)], path: Option<&Path>) -> Output {
     let mut cmd = Command::new(repo().join("packaging/macos/build_dmg.sh"));
@@ -302,6 +304,9 @@ fn dmg_builder(args: &[&str], env: &[(&str, &str)], path: Option<&Path>) -> Outp
         "APPLE_ID_PASSWORD",
         "APPLE_TEAM_ID",
         "NOTARY_KEYCHAIN_PROFILE",
+        "NOTARY_API_KEY_PATH",
+        "NOTARY_API_KEY_ID",
+        "NOTARY_API_ISSUER",
     ] {
         cmd.env_remove(var);
     }
@@ -315,21 +320,36 @@ fn dmg_builder(args: &[&str], env: &[(&str, &str)], path: Option<&Path>) -> Outp
     cmd.output().expect("run build_dmg.sh")
 }
 
-const APPLE_ENV: [(&str, &str); 4] = [
-    (
-        "DEVELOPER_ID",
-        "Developer ID Application: WireTuner Inc (ABCDE12345)",
-    ),
-    ("APPLE_ID", "release@wiretuner.example"),
-    ("APPLE_ID_PASSWORD", APPLE_PASSWORD),
-    ("APPLE_TEAM_ID", "ABCDE12345"),
-];
+const DEVELOPER_ID: (&str, &str) = (
+    "DEVELOPER_ID",
+    "Developer ID Application: WireTuner Inc (ABCDE12345)",
+);
+
+/// The signing identity and an App Store Connect API key written into `dir`.
+fn apple_env(dir: &Path) -> Vec<(&'static str, String)> {
+    let key = dir.join("AuthKey_KEYID12345.p8");
+    std::fs::write(&key, API_KEY_PEM).expect("api key");
+    vec![
+        (DEVELOPER_ID.0, DEVELOPER_ID.1.to_owned()),
+        ("NOTARY_API_KEY_PATH", key.display().to_string()),
+        ("NOTARY_API_KEY_ID", "KEYID12345".to_owned()),
+        (
+            "NOTARY_API_ISSUER",
+            "69a6de7e-1234-47e3-e053-5b8c7c11a4d1".to_owned(),
+        ),
+    ]
+}
+
+fn env_refs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    env.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
 
 #[test]
 fn macos_dry_run_prints_the_exact_plan_without_the_password() {
     let dir = tempfile::tempdir().expect("dir");
     let out_dir = dir.path().join("build/macos");
     let app = dir.path().join("app");
+    let env = apple_env(dir.path());
     let o = dmg_builder(
         &[
             "--version",
@@ -340,13 +360,16 @@ fn macos_dry_run_prints_the_exact_plan_without_the_password() {
             "--out",
             out_dir.to_str().expect("utf-8"),
         ],
-        &APPLE_ENV,
+        &env_refs(&env),
         None,
     );
     let log = text(&o);
     assert!(o.status.success(), "{log}");
-    assert!(!log.contains(APPLE_PASSWORD), "{log}");
-    assert!(log.contains("--password \\$APPLE_ID_PASSWORD"), "{log}");
+    assert!(!log.contains("not-a-real-key"), "{log}");
+    assert!(
+        !log.contains("--password"),
+        "no password on any command line: {log}"
+    );
     assert!(!out_dir.exists(), "a dry run writes nothing");
     snapshot(
         "macos_dry_run",
@@ -367,8 +390,17 @@ fn macos_dry_run_prints_the_exact_plan_without_the_password() {
     );
     assert!(!log.contains("--apple-id"), "{log}");
 
+    // With no credentials at all, the plan still shows, with the profile as a placeholder.
+    let o = dmg_builder(&["--version", "0.1.0", "--dry-run"], &[DEVELOPER_ID], None);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("--keychain-profile \\$NOTARY_KEYCHAIN_PROFILE"),
+        "{}",
+        text(&o)
+    );
+
     // Without --dry-run a Linux host is refused with one line that says what to do.
-    let o = dmg_builder(&["--version", "0.1.0"], &APPLE_ENV, None);
+    let o = dmg_builder(&["--version", "0.1.0"], &env_refs(&env), None);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -442,11 +474,38 @@ fn macos_builder_saves_the_notarization_id_and_resume_waits_on_it() {
         "5m",
     ];
 
+    // An app-specific password is refused before anything runs: it would be on notarytool's
+    // command line, where `ps` shows it.
+    let o = dmg_builder(
+        &args,
+        &[
+            DEVELOPER_ID,
+            ("APPLE_ID", "release@wiretuner.example"),
+            ("APPLE_ID_PASSWORD", APPLE_PASSWORD),
+            ("APPLE_TEAM_ID", "ABCDE12345"),
+        ],
+        Some(&bin),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(
+            "error: APPLE_ID_PASSWORD is not used: it would be on notarytool's command line"
+        ),
+        "{err}"
+    );
+    assert!(!text(&o).contains(APPLE_PASSWORD));
+    let calls = std::fs::read_to_string(dir.path().join("calls.log")).unwrap_or_default();
+    assert!(!calls.contains("flutter build"), "nothing ran: {calls}");
+
     // First run: notarization does not finish in time. The id is saved before waiting.
-    let o = dmg_builder(&args, &APPLE_ENV, Some(&bin));
+    let env = apple_env(dir.path());
+    let env = env_refs(&env);
+    let o = dmg_builder(&args, &env, Some(&bin));
     let log = text(&o);
     assert_eq!(o.status.code(), Some(2), "{log}");
-    assert!(!log.contains(APPLE_PASSWORD), "{log}");
+    assert!(!log.contains("not-a-real-key"), "{log}");
     assert!(
         log.contains("notarization submission id: 2efe2717-52ef-43a5-96dc-0797e4ca1041 (saved"),
         "{log}"
@@ -464,7 +523,7 @@ fn macos_builder_saves_the_notarization_id_and_resume_waits_on_it() {
     // submitted again.
     let mut resume = args.to_vec();
     resume.push("--resume");
-    let o = dmg_builder(&resume, &APPLE_ENV, Some(&bin));
+    let o = dmg_builder(&resume, &env, Some(&bin));
     let log = text(&o);
     assert!(o.status.success(), "{log}");
     let steps: Vec<&str> = log
@@ -499,6 +558,19 @@ fn macos_builder_saves_the_notarization_id_and_resume_waits_on_it() {
     assert_eq!(count("flutter build macos --release --build-name 0.1.0"), 1);
     assert_eq!(count("hdiutil create"), 1);
     assert_eq!(count("xcrun stapler staple"), 1);
+    // notarytool gets the key by reference (its path), and no tool ever sees a secret.
+    let key = dir.path().join("AuthKey_KEYID12345.p8");
+    assert!(
+        calls.contains(&format!(
+            "--key {} --key-id KEYID12345 --issuer 69a6de7e-1234-47e3-e053-5b8c7c11a4d1",
+            key.display()
+        )),
+        "{calls}"
+    );
+    assert!(
+        !calls.contains("not-a-real-key") && !calls.contains("--password"),
+        "{calls}"
+    );
     assert!(
         calls.contains("codesign --deep --force --options runtime --timestamp --sign Developer ID Application: WireTuner Inc (ABCDE12345)"),
         "{calls}"
@@ -518,6 +590,11 @@ fn macos_builder_saves_the_notarization_id_and_resume_waits_on_it() {
 fn windows_builder_takes_the_arguments_the_pipeline_passes() {
     let script = std::fs::read_to_string(repo().join("packaging/windows/build_msi.ps1"))
         .expect("build_msi.ps1");
+    // signtool signs by thumbprint; the PFX password never reaches a command line.
+    assert!(
+        !script.contains("\"/p\"") && script.contains("\"/sha1\", $Thumbprint"),
+        "build_msi.ps1 must sign by reference, never with /p"
+    );
     let def: toml::Value = toml::from_str(
         &std::fs::read_to_string(repo().join("packaging/pipelines/default.toml"))
             .expect("definition"),

@@ -7,9 +7,11 @@
 # Usage: build_dmg.sh --version X [--skip-notarize] [--dry-run] [--resume]
 #          [--product NAME] [--app-dir DIR] [--out DIR] [--notary-timeout DURATION]
 # Environment: DEVELOPER_ID (the signing identity, e.g. "Developer ID Application: Name (TEAMID)");
-# for notarization APPLE_ID, APPLE_ID_PASSWORD (an app-specific password) and APPLE_TEAM_ID, or
-# NOTARY_KEYCHAIN_PROFILE (a profile saved with `xcrun notarytool store-credentials`) instead.
-# Secrets are never printed: a dry run shows `$APPLE_ID_PASSWORD` in their place.
+# for notarization NOTARY_KEYCHAIN_PROFILE (a profile saved once with `xcrun notarytool
+# store-credentials PROFILE --apple-id ID --team-id TEAM`, which asks for the app-specific
+# password), or an App Store Connect API key: NOTARY_API_KEY_PATH (the AuthKey_*.p8 file),
+# NOTARY_API_KEY_ID and NOTARY_API_ISSUER. No secret is ever on a command line (`ps` shows
+# those): notarytool gets a profile name or a key file's path, never a password.
 #
 # Prints `::step:: NAME` before each step and `::artifact:: PATH` for each output. Finished
 # steps and the notarization submission id are recorded in OUT/.state as soon as they are known;
@@ -58,10 +60,16 @@ if [ "$DRY_RUN" -eq 0 ]; then
   mac_tool hdiutil "hdiutil ships with macOS"
   mac_tool shasum "shasum ships with macOS (perl)"
   need_env DEVELOPER_ID "the Developer ID Application identity in the keychain (security find-identity -v -p codesigning)"
-  if [ "$skip_notarize" -eq 0 ] && [ -z "${NOTARY_KEYCHAIN_PROFILE:-}" ]; then
-    need_env APPLE_ID "the Apple ID that notarizes (or set NOTARY_KEYCHAIN_PROFILE, or pass --skip-notarize)"
-    need_env APPLE_ID_PASSWORD "an app-specific password for \$APPLE_ID (or set NOTARY_KEYCHAIN_PROFILE, or pass --skip-notarize)"
-    need_env APPLE_TEAM_ID "the 10-character team id (or set NOTARY_KEYCHAIN_PROFILE, or pass --skip-notarize)"
+  if [ "$skip_notarize" -eq 0 ] && [ -z "${NOTARY_KEYCHAIN_PROFILE:-}" ] && [ -z "${NOTARY_API_KEY_PATH:-}" ]; then
+    if [ -n "${APPLE_ID_PASSWORD:-}" ]; then
+      die "APPLE_ID_PASSWORD is not used: it would be on notarytool's command line, where ps shows it. Save it once with \`xcrun notarytool store-credentials PROFILE --apple-id \$APPLE_ID --team-id \$APPLE_TEAM_ID\` (it asks for the password) and set NOTARY_KEYCHAIN_PROFILE=PROFILE, or use an API key (NOTARY_API_KEY_PATH, NOTARY_API_KEY_ID, NOTARY_API_ISSUER), or pass --skip-notarize"
+    fi
+    die "NOTARY_KEYCHAIN_PROFILE is not set: a notarytool keychain profile (\`xcrun notarytool store-credentials PROFILE\`), or set NOTARY_API_KEY_PATH, NOTARY_API_KEY_ID and NOTARY_API_ISSUER, or pass --skip-notarize"
+  fi
+  if [ "$skip_notarize" -eq 0 ] && [ -n "${NOTARY_API_KEY_PATH:-}" ]; then
+    [ -f "$NOTARY_API_KEY_PATH" ] || die "NOTARY_API_KEY_PATH: no file at $NOTARY_API_KEY_PATH (the AuthKey_*.p8 from App Store Connect)"
+    need_env NOTARY_API_KEY_ID "the key id of \$NOTARY_API_KEY_PATH (App Store Connect, Users and Access, Keys)"
+    need_env NOTARY_API_ISSUER "the issuer id shown above the keys in App Store Connect"
   fi
   [ -f "$app_dir/pubspec.yaml" ] || die "$app_dir/pubspec.yaml not found: pass the Flutter app folder with --app-dir"
 fi
@@ -77,17 +85,15 @@ staging="$out/dmg-staging"
 echo "product $product $version; app $app; output $dmg"
 steps_init "$out/.state"
 
-# notarytool credentials: a keychain profile, or Apple ID + app-specific password + team. In a
-# dry run the password is shown as `$APPLE_ID_PASSWORD`, never its value.
+# notarytool credentials, by reference only: a keychain profile, or an API key file. A password
+# would be on notarytool's command line, where any user's `ps` shows it, so there is no such path.
 notary_auth=()
 if [ -n "${NOTARY_KEYCHAIN_PROFILE:-}" ]; then
   notary_auth=(--keychain-profile "$NOTARY_KEYCHAIN_PROFILE")
-else
-  password="${APPLE_ID_PASSWORD:-}"
-  if [ "$DRY_RUN" -eq 1 ]; then
-    password="\$APPLE_ID_PASSWORD"
-  fi
-  notary_auth=(--apple-id "${APPLE_ID:-\$APPLE_ID}" --team-id "${APPLE_TEAM_ID:-\$APPLE_TEAM_ID}" --password "$password")
+elif [ -n "${NOTARY_API_KEY_PATH:-}" ]; then
+  notary_auth=(--key "$NOTARY_API_KEY_PATH" --key-id "${NOTARY_API_KEY_ID:-\$NOTARY_API_KEY_ID}" --issuer "${NOTARY_API_ISSUER:-\$NOTARY_API_ISSUER}")
+elif [ "$DRY_RUN" -eq 1 ]; then
+  notary_auth=(--keychain-profile "\$NOTARY_KEYCHAIN_PROFILE")
 fi
 
 # The value of "key" in notarytool's one-line JSON output.

@@ -6,8 +6,11 @@ timestamp), signature verification, and a SHA-256 checksum.
 
 .DESCRIPTION
 Runs on its own from a CI job, and is driven by `release-console pipeline run --platform windows`.
-Signing needs WINDOWS_PFX_PATH (a PKCS#12 file) and WINDOWS_PFX_PASSWORD in the environment; the
-password is never printed (a dry run shows `$env:WINDOWS_PFX_PASSWORD` in its place).
+Signing needs WINDOWS_PFX_PATH (a PKCS#12 file) and WINDOWS_PFX_PASSWORD in the environment, or
+WINDOWS_CERT_SHA1: the thumbprint of a certificate already in Cert:\CurrentUser\My (a hardware
+token, a cloud HSM). The PFX is imported into that store inside this PowerShell process and
+signtool signs by thumbprint, so the password is never on a command line (`ps`, process
+auditing) and never printed; the imported certificate is removed after signing.
 
 Prints `::step:: NAME` before each step and `::artifact:: PATH` for each output. Finished steps
 are recorded in OUT\.state\steps.done; -Resume skips them and continues from the step that failed.
@@ -103,9 +106,11 @@ if (-not $DryRun) {
     }
     if (-not $SkipSigning) {
         Assert-Tool signtool "install the Windows SDK (signtool.exe) and add it to PATH"
-        Assert-Env WINDOWS_PFX_PATH "the path of the code-signing PKCS#12 file (or pass -SkipSigning)"
-        Assert-Env WINDOWS_PFX_PASSWORD "the password of WINDOWS_PFX_PATH (or pass -SkipSigning)"
-        if (-not (Test-Path -PathType Leaf $env:WINDOWS_PFX_PATH)) { Fail "WINDOWS_PFX_PATH: $($env:WINDOWS_PFX_PATH) is not a readable file" }
+        if (-not $env:WINDOWS_CERT_SHA1) {
+            Assert-Env WINDOWS_PFX_PATH "the path of the code-signing PKCS#12 file (or set WINDOWS_CERT_SHA1, or pass -SkipSigning)"
+            Assert-Env WINDOWS_PFX_PASSWORD "the password of WINDOWS_PFX_PATH (or pass -SkipSigning)"
+            if (-not (Test-Path -PathType Leaf $env:WINDOWS_PFX_PATH)) { Fail "WINDOWS_PFX_PATH: $($env:WINDOWS_PFX_PATH) is not a readable file" }
+        }
     }
     if (-not (Test-Path (Join-Path $AppDir "pubspec.yaml"))) { Fail "$AppDir\pubspec.yaml not found: pass the Flutter app folder with -AppDir" }
     New-Item -ItemType Directory -Force -Path $StateDir | Out-Null
@@ -151,10 +156,34 @@ if ($SkipSigning) {
     Write-Output "signing skipped (-SkipSigning): the installer is NOT signed"
 } else {
     if (Start-BuildStep "Code signing") {
-        $Password = if ($DryRun) { '$env:WINDOWS_PFX_PASSWORD' } else { $env:WINDOWS_PFX_PASSWORD }
-        $Pfx = if ($DryRun) { '$env:WINDOWS_PFX_PATH' } else { $env:WINDOWS_PFX_PATH }
-        Invoke-Step signtool @("sign", "/fd", "sha256", "/tr", $TimestampUrl, "/td", "sha256",
-            "/d", $Product, "/f", $Pfx, "/p", $Password, $Setup)
+        # Sign by reference: signtool gets a thumbprint, never the PFX password.
+        $Imported = $null
+        $Store = $null
+        if ($env:WINDOWS_CERT_SHA1) {
+            $Thumbprint = $env:WINDOWS_CERT_SHA1
+        } elseif ($DryRun) {
+            Write-Output '+ import $env:WINDOWS_PFX_PATH into Cert:\CurrentUser\My in this process (the password stays in memory)'
+            $Thumbprint = '<thumbprint of $env:WINDOWS_PFX_PATH>'
+        } else {
+            $Secure = ConvertTo-SecureString -String $env:WINDOWS_PFX_PASSWORD -AsPlainText -Force
+            $Flags = [System.Security.Cryptography.X509Certificates.X509KeyStorageFlags]'UserKeySet, PersistKeySet'
+            $Imported = [System.Security.Cryptography.X509Certificates.X509Certificate2]::new($env:WINDOWS_PFX_PATH, $Secure, $Flags)
+            $Store = [System.Security.Cryptography.X509Certificates.X509Store]::new('My', 'CurrentUser')
+            $Store.Open('ReadWrite')
+            $Store.Add($Imported)
+            $Thumbprint = $Imported.Thumbprint
+        }
+        try {
+            Invoke-Step signtool @("sign", "/fd", "sha256", "/tr", $TimestampUrl, "/td", "sha256",
+                "/d", $Product, "/s", "My", "/sha1", $Thumbprint, $Setup)
+        } finally {
+            if ($Imported) {
+                $Store.Remove($Imported)
+                $Store.Close()
+            } elseif ($DryRun -and -not $env:WINDOWS_CERT_SHA1) {
+                Write-Output '+ remove the imported certificate from Cert:\CurrentUser\My'
+            }
+        }
         Complete-BuildStep
     }
     if (Start-BuildStep "Verify signature") {
