@@ -39,6 +39,26 @@ fn io_err<'a>(
 
 /// Writes `bytes` to `path` atomically and durably.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    write_atomic_with(path, |tmp| tmp.write_all(bytes))
+}
+
+/// Copies the file at `from` to `path` atomically and durably, streaming it (installers are
+/// gigabytes: never a whole file in memory). Returns the bytes copied.
+pub fn copy_atomic(from: &Path, path: &Path) -> Result<u64, StateError> {
+    let mut source = std::fs::File::open(from).map_err(io_err(from, "open"))?;
+    let mut copied = 0;
+    write_atomic_with(path, |tmp| {
+        copied = std::io::copy(&mut source, tmp)?;
+        Ok(())
+    })?;
+    Ok(copied)
+}
+
+/// Fills a temp file beside `path` with `fill`, fsyncs it, and renames it into place.
+fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> Result<(), StateError> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -48,7 +68,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
         .prefix(".tmp-")
         .tempfile_in(dir)
         .map_err(io_err(dir, "create temp file"))?;
-    tmp.write_all(bytes).map_err(io_err(path, "write"))?;
+    fill(tmp.as_file_mut()).map_err(io_err(path, "write"))?;
     tmp.as_file().sync_all().map_err(io_err(path, "fsync"))?;
     tmp.persist(path).map_err(|e| StateError::Io {
         path: path.display().to_string(),

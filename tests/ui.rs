@@ -846,3 +846,101 @@ fn maintenance_is_scheduled_from_the_panel_and_moved_on() {
     assert!(audit.contains("status.maintenance.schedule"));
     assert!(audit.contains("status.maintenance.update"));
 }
+
+/// Eight CLI processes tick and untick their own items 25 times each while the GUI, open on the
+/// same workspace, ticks one of its own: nothing is lost and the audit chain holds.
+#[test]
+fn eight_cli_processes_and_the_gui_lose_no_change_and_keep_the_chain() {
+    let f = fixture();
+    let mut h = harness(&f);
+    let items = [
+        "pre.review-flags",
+        "pre.validate-staging",
+        "pre.release-notes",
+        "build.macos",
+        "build.windows",
+        "build.verify",
+        "deploy.backend",
+        "post.error-rates",
+    ];
+    let tickers: Vec<_> = items
+        .iter()
+        .map(|item| {
+            let (root, item) = (f.root.clone(), (*item).to_owned());
+            std::thread::Builder::new()
+                .name(format!("ticker-{item}"))
+                .spawn(move || {
+                    for round in 0..25 {
+                        for verb in ["tick", "untick"] {
+                            let o =
+                                std::process::Command::new(env!("CARGO_BIN_EXE_release-console"))
+                                    .env_remove("RELEASE_CONSOLE_WORKSPACE")
+                                    .arg("--workspace")
+                                    .arg(&root)
+                                    .args(["checklist", verb, &item, "--note"])
+                                    .arg(format!("round {round}"))
+                                    .output()
+                                    .expect("run the CLI");
+                            assert!(
+                                o.status.success(),
+                                "{verb} {item} (round {round}): {}",
+                                String::from_utf8_lossy(&o.stderr)
+                            );
+                        }
+                    }
+                })
+                .expect("spawn a ticker")
+        })
+        .collect();
+    // Meanwhile the GUI ticks an item of its own.
+    click(&mut h, "Checklist");
+    click(&mut h, "Monitor latency");
+    while tickers.iter().any(|t| !t.is_finished()) {
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for t in tickers {
+        t.join().expect("a ticker failed");
+    }
+    step_until(&mut h, "the GUI's tick", |app| {
+        !app.is_busy()
+            && app.data.as_ref().is_some_and(|d| {
+                d.current
+                    .as_ref()
+                    .is_some_and(|c| c.checklist.is_done("post.latency"))
+            })
+    });
+    assert!(
+        h.state()
+            .toasts
+            .items()
+            .iter()
+            .all(|t| t.kind != release_console::ui::widgets::toasts::ToastKind::Error),
+        "{:?}",
+        h.state().toasts.items()
+    );
+
+    let ws = Workspace::open(&f.root).expect("open");
+    let release = ws.release(None).expect("release");
+    let checklist = ws.checklist(&release).expect("checklist");
+    for item in items {
+        let state = checklist.items.get(item).expect("item state");
+        assert!(!state.done, "{item} ends unticked");
+        assert_eq!(state.note, "round 24", "{item}: the last change is kept");
+    }
+    assert!(checklist.is_done("post.latency"), "the GUI's tick is kept");
+    let entries = ws.audit().entries().expect("entries");
+    for item in items {
+        let target = format!("1.4.0/{item}");
+        let count = |action: &str| {
+            entries
+                .iter()
+                .filter(|e| e.action == action && e.target == target)
+                .count()
+        };
+        assert_eq!(count("checklist.tick"), 25, "{item}");
+        assert_eq!(count("checklist.untick"), 25, "{item}");
+    }
+    let verified = ws.audit().verify().expect("the chain verifies");
+    assert_eq!(verified.entries, entries.len() as u64);
+}

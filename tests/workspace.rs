@@ -344,3 +344,32 @@ fn a_secret_read_from_the_keyring_is_redacted_from_every_task_log() {
     let spec = ws.task_spec("t", "k", None, std::time::Duration::from_secs(1));
     assert_eq!(spec.redactor.redact("kr-7c1d9e-secret"), "<redacted>");
 }
+
+#[test]
+fn a_refused_audit_append_changes_no_state() {
+    let (_dir, ws) = new_ws();
+    let release = ws.create_release("1.0.0", None).expect("release");
+    ws.set_item(&release, "pre.review-flags", true, "")
+        .expect("tick");
+    // A log whose head is gone refuses every append (it cannot tell what was removed).
+    std::fs::remove_file(ws.root().join("audit.head")).expect("remove head");
+    let checklist_path = ws.release_dir(&release.version).join("checklist.json");
+    let before = std::fs::read(&checklist_path).expect("checklist");
+    let err = ws
+        .set_item(&release, "pre.validate-staging", true, "")
+        .expect_err("refused");
+    assert!(err.to_string().contains("audit.head is missing"), "{err}");
+    assert_eq!(
+        std::fs::read(&checklist_path).expect("checklist"),
+        before,
+        "the item did not change without its audit entry"
+    );
+    let err = ws.create_release("1.1.0", None).expect_err("refused");
+    assert!(err.to_string().contains("audit.head is missing"), "{err}");
+    assert!(
+        !ws.release_dir(&semver::Version::new(1, 1, 0))
+            .join("release.json")
+            .exists(),
+        "no release without its audit entry"
+    );
+}

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::runner::{ProcessSpec, TaskContext, TaskError, TaskResult};
-use crate::store;
+use crate::store::{self, StateError};
 use crate::workspace::{Release, Workspace};
 
 /// Free disk space a build needs at least.
@@ -623,48 +623,64 @@ pub async fn build_platform(
     if opts.dry_run {
         return result.map(|()| format!("dry run of {name}: nothing was built or signed"));
     }
-    let artifacts_dir = ws.artifacts_dir(&release.version);
-    let mut collected = Vec::new();
-    if result.is_ok() {
-        for path in ctx.artifacts() {
-            let file_name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let target = artifacts_dir.join(&file_name);
-            let bytes = std::fs::read(&path)
-                .map_err(|e| TaskError::Failed(format!("{}: {e}", path.display())))?;
-            store::write_atomic(&target, &bytes)
-                .map_err(|e| TaskError::Failed(crate::error_chain(&e)))?;
-            ctx.log_line(&format!("collected {file_name}"));
-            collected.push(file_name);
-        }
-        if collected.is_empty() {
-            return Err(TaskError::Failed(format!(
-                "{name}: the builder reported no artifacts"
-            )));
-        }
-    }
+    let artifacts = if result.is_ok() {
+        ctx.artifacts()
+    } else {
+        Vec::new()
+    };
+    let no_artifacts = result.is_ok() && artifacts.is_empty();
     let (status, message) = match &result {
-        Ok(()) => ("succeeded", format!("{} artifacts", collected.len())),
+        Ok(()) if no_artifacts => (
+            "failed",
+            format!("{name}: the builder reported no artifacts"),
+        ),
+        Ok(()) => ("succeeded", format!("{} artifacts", artifacts.len())),
         Err(TaskError::Cancelled) => ("cancelled", "cancelled".to_owned()),
         Err(e) => ("failed", crate::error_chain(e)),
     };
     let steps = step_durations(&ctx);
-    let mut state =
-        load_state(&ws, &release).map_err(|e| TaskError::Failed(crate::error_chain(&e)))?;
-    state.platforms.insert(
-        name.clone(),
-        PlatformState {
-            status: status.into(),
-            message: message.clone(),
-            steps,
-            artifacts: collected,
-            finished_at: jiff::Timestamp::now(),
-        },
-    );
-    store::write_json(&state_path(&ws, &release), &state)
-        .map_err(|e| TaskError::Failed(crate::error_chain(&e)))?;
+    let log = ctx.clone();
+    let (task_ws, task_release, task_name) = (ws.clone(), release.clone(), name.clone());
+    let message_saved = message.clone();
+    // File work off the async threads: the artifacts are streamed into the release (never read
+    // whole), then the platform's state is saved under the state file's lock, so a GUI build and
+    // a CLI build of the same release keep each other's platforms.
+    tokio::task::spawn_blocking(move || -> Result<(), TaskError> {
+        let artifacts_dir = task_ws.artifacts_dir(&task_release.version);
+        let mut collected = Vec::new();
+        for path in artifacts {
+            let file_name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            store::copy_atomic(&path, &artifacts_dir.join(&file_name))
+                .map_err(|e| TaskError::Failed(crate::error_chain(&e)))?;
+            log.log_line(&format!("collected {file_name}"));
+            collected.push(file_name);
+        }
+        store::update_json(
+            &state_path(&task_ws, &task_release),
+            |state: &mut PipelineState| -> Result<(), StateError> {
+                state.platforms.insert(
+                    task_name,
+                    PlatformState {
+                        status: status.into(),
+                        message: message_saved,
+                        steps,
+                        artifacts: collected,
+                        finished_at: jiff::Timestamp::now(),
+                    },
+                );
+                Ok(())
+            },
+        )
+        .map_err(|e| TaskError::Failed(crate::error_chain(&e)))
+    })
+    .await
+    .map_err(|e| TaskError::Failed(crate::runner::panic_message(e)))??;
+    if no_artifacts {
+        return Err(TaskError::Failed(message));
+    }
     result.map(|()| format!("{name}: {message}"))
 }
 

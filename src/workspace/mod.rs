@@ -365,6 +365,48 @@ impl Workspace {
         self.record_as(&self.actor(), action, target, before, after)
     }
 
+    /// A state change and its audit entry, together: the entry is appended first (a refused
+    /// append changes nothing), then `write` saves the state; when the write fails, an
+    /// `ACTION.failed` entry says so and the error is returned. Call it under the state's lock.
+    pub fn change<T>(
+        &self,
+        action: &str,
+        target: &str,
+        before: serde_json::Value,
+        after: serde_json::Value,
+        write: impl FnOnce() -> Result<T, StateError>,
+    ) -> Result<T, WorkspaceError> {
+        self.change_as(&self.actor(), action, target, before, after, write)
+    }
+
+    fn change_as<T>(
+        &self,
+        actor: &str,
+        action: &str,
+        target: &str,
+        before: serde_json::Value,
+        after: serde_json::Value,
+        write: impl FnOnce() -> Result<T, StateError>,
+    ) -> Result<T, WorkspaceError> {
+        self.record_as(actor, action, target, before, after)?;
+        write().map_err(|e| {
+            let failed = self.record_as(
+                actor,
+                &format!("{action}.failed"),
+                target,
+                serde_json::Value::Null,
+                serde_json::json!({ "error": crate::error_chain(&e) }),
+            );
+            if let Err(audit) = failed {
+                tracing::error!(
+                    "{action} {target}: state not written, and the audit log refused to say so: {}",
+                    crate::error_chain(&audit)
+                );
+            }
+            WorkspaceError::State(e)
+        })
+    }
+
     fn record_as(
         &self,
         actor: &str,
@@ -407,7 +449,7 @@ impl Workspace {
             }
         };
         let mut out = Vec::new();
-        for entry in entries.flatten() {
+        for entry in entries.flatten().filter(|e| e.path().is_dir()) {
             let path = entry.path().join("release.json");
             if let Some(release) = store::read_json::<Release>(&path)? {
                 out.push(release);
@@ -453,6 +495,8 @@ impl Workspace {
             }
             None => ReleaseKind::Regular,
         };
+        // One creator at a time: two processes creating the same version cannot both succeed.
+        let _lock = store::lock(&self.root, "create-release")?;
         let path = self.release_dir(&version).join("release.json");
         if path.exists() {
             return Err(WorkspaceError::ReleaseExists(version.to_string()));
@@ -470,12 +514,12 @@ impl Workspace {
         };
         // Fail before writing anything if the runbook is broken.
         Runbook::load(&release.runbook, &self.root)?;
-        store::write_json(&path, &release)?;
-        self.record(
+        self.change(
             "release.create",
             &release.version.to_string(),
             serde_json::Value::Null,
             serde_json::to_value(&release).unwrap_or_default(),
+            || store::write_json(&path, &release),
         )?;
         Ok(release)
     }
@@ -545,8 +589,7 @@ impl Workspace {
             note: note.trim().to_owned(),
         };
         checklist.items.insert(item_id.to_owned(), after.clone());
-        store::write_json(&self.checklist_path(release), &checklist)?;
-        self.record_as(
+        self.change_as(
             actor,
             if done {
                 "checklist.tick"
@@ -556,6 +599,7 @@ impl Workspace {
             &format!("{version}/{item_id}"),
             serde_json::to_value(&before).unwrap_or_default(),
             serde_json::to_value(&after).unwrap_or_default(),
+            || store::write_json(&self.checklist_path(release), &checklist),
         )?;
         Ok(checklist)
     }
