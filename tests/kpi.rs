@@ -187,3 +187,23 @@ fn a_real_prometheus_gates_a_rollout_on_the_error_rate() {
         "{v:#}"
     );
 }
+
+#[test]
+fn a_real_prometheus_series_that_turns_nan_turns_the_gate_red() {
+    let values = Arc::new(Mutex::new((0.1, 3.0)));
+    let target = serve_metrics(values.clone());
+    let prometheus = start_prometheus(&target);
+    let (_dir, ws) = workspace(&prometheus.base);
+    wait_for("a green gate", || gate(&ws).1["gate"]["state"] == "green");
+    // The exporter divides by zero requests during an outage: NaN, which Prometheus stores.
+    values.lock().expect("values").0 = f64::NAN;
+    wait_for("a red gate", || gate(&ws).1["gate"]["state"] == "red");
+    let (code, v) = gate(&ws);
+    assert_eq!(code, Some(1));
+    assert!(
+        v["gate"]["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("error_rate was not a number (NaN)")),
+        "{v:#}"
+    );
+}

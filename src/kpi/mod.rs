@@ -114,12 +114,16 @@ pub struct Reading {
 
 fn judge(def: &KpiDef, series: Series) -> Reading {
     let current = series.last().map(|(_, v)| *v);
+    // A sample that is not a number (a rate divided by zero traffic, an overflow) is the worst
+    // there is: a breach, never a gap that lets the gate stay green.
+    let not_a_number = series.iter().map(|(_, v)| *v).find(|v| !v.is_finite());
     let values = series.iter().map(|(_, v)| *v).filter(|v| v.is_finite());
-    let worst = match def.direction {
+    let worst = not_a_number.or(match def.direction {
         Direction::Below => values.fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v)))),
         Direction::Above => values.fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.min(v)))),
-    };
+    });
     let ok = match (def.threshold, worst) {
+        (Some(_), Some(w)) if !w.is_finite() => Some(false),
         (Some(t), Some(w)) => Some(match def.direction {
             Direction::Below => w < t,
             Direction::Above => w > t,
@@ -188,8 +192,12 @@ pub fn gate(readings: &[Reading]) -> Gate {
     let breaches: Vec<String> = gating
         .iter()
         .filter(|r| r.ok == Some(false))
-        .map(|r| {
-            format!(
+        .map(|r| match r.worst {
+            Some(w) if !w.is_finite() => format!(
+                "{} was not a number ({w}): no traffic to divide by, or a broken series",
+                r.def.name
+            ),
+            _ => format!(
                 "{} reached {} ({} {})",
                 r.def.name,
                 fmt_value(r.worst.unwrap_or(f64::NAN), &r.def.unit),
@@ -198,7 +206,7 @@ pub fn gate(readings: &[Reading]) -> Gate {
                     Direction::Above => "floor",
                 },
                 fmt_value(r.def.threshold.unwrap_or(f64::NAN), &r.def.unit)
-            )
+            ),
         })
         .collect();
     if !breaches.is_empty() {
@@ -257,6 +265,37 @@ mod tests {
                 .map(|(i, v)| (i as f64, *v))
                 .collect(),
         )
+    }
+
+    #[test]
+    fn a_sample_that_is_not_a_number_is_a_breach_not_a_gap() {
+        let def = KpiDef {
+            name: "error_rate".into(),
+            title: "Error rate".into(),
+            unit: "%".into(),
+            query: "q".into(),
+            threshold: Some(0.5),
+            direction: Direction::Below,
+            gating: true,
+        };
+        let r = judge(&def, vec![(1.0, 0.1), (2.0, f64::NAN), (3.0, 0.2)]);
+        assert_eq!(r.ok, Some(false));
+        assert!(r.worst.is_some_and(f64::is_nan));
+        let g = gate(&[r]);
+        assert!(
+            matches!(&g, Gate::Red(d) if d.starts_with("error_rate was not a number (NaN)")),
+            "{g:?}"
+        );
+        let inf = judge(&def, vec![(1.0, f64::INFINITY)]);
+        assert_eq!(inf.ok, Some(false));
+        // Prometheus sends them as strings; they are kept, and win over finite values.
+        let v = serde_json::json!({"data": {"result": [
+            {"values": [[1.0, "0.1"], [2.0, "NaN"]]},
+            {"values": [[2.0, "0.3"], [3.0, "+Inf"]]}
+        ]}});
+        let series = prometheus::parse_matrix(&v, Direction::Below);
+        assert_eq!(series.len(), 3);
+        assert!(series[1].1.is_nan() && series[2].1.is_infinite());
     }
 
     #[test]

@@ -35,10 +35,9 @@ pub fn parse_matrix(v: &Value, direction: Direction) -> Series {
         for pair in series["values"].as_array().into_iter().flatten() {
             let t = pair[0].as_f64();
             let x = pair[1].as_str().and_then(|s| s.parse::<f64>().ok());
+            // NaN and ±Inf are kept: an error rate of x/0 during an outage is a breach, not a
+            // gap (the gate judges them).
             if let (Some(t), Some(x)) = (t, x) {
-                if !x.is_finite() {
-                    continue;
-                }
                 #[expect(
                     clippy::cast_possible_truncation,
                     reason = "unix milliseconds fit an i64 for 292 million years"
@@ -47,9 +46,15 @@ pub fn parse_matrix(v: &Value, direction: Direction) -> Series {
                 by_time
                     .entry(key)
                     .and_modify(|old| {
-                        *old = match direction {
-                            Direction::Below => old.max(x),
-                            Direction::Above => old.min(x),
+                        *old = if !old.is_finite() {
+                            *old
+                        } else if !x.is_finite() {
+                            x
+                        } else {
+                            match direction {
+                                Direction::Below => old.max(x),
+                                Direction::Above => old.min(x),
+                            }
                         }
                     })
                     .or_insert(x);
@@ -118,10 +123,11 @@ mod tests {
                 {"metric":{"instance":"b"},"values":[[1700000000,"0.3"],[1700000001,"NaN"]]}]}}"#,
         )
         .expect("json");
-        assert_eq!(
-            parse_matrix(&v, Direction::Below),
-            vec![(1_700_000_000.0, 0.3), (1_700_000_001.0, 0.7)]
-        );
+        let worst = parse_matrix(&v, Direction::Below);
+        assert_eq!(worst[0], (1_700_000_000.0, 0.3));
+        // A NaN sample is kept as the worst value (a breach), not dropped as a gap.
+        assert!((worst[1].0 - 1_700_000_001.0).abs() < 1e-6);
+        assert!(worst[1].1.is_nan(), "{worst:?}");
         assert_eq!(
             parse_matrix(&v, Direction::Above)[0],
             (1_700_000_000.0, 0.1)

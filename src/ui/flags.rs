@@ -524,6 +524,8 @@ fn kpi_plot_ui(ui: &mut egui::Ui, r: &crate::kpi::Reading) {
     let points: Vec<[f64; 2]> = r
         .series
         .iter()
+        // A non-number cannot be drawn; the badge and the gate already say it breached.
+        .filter(|(_, v)| v.is_finite())
         .map(|(t, v)| [(t - t0) / 60.0, *v])
         .collect();
     egui_plot::Plot::new(("kpi", &r.def.name))
