@@ -76,6 +76,42 @@ pub fn error_message(text: &str) -> String {
     from_json.unwrap_or_else(|| text.chars().take(200).collect())
 }
 
+/// The largest response body any vendor client reads (a page of flags, a KPI range): a bigger
+/// one is refused with an error instead of filling memory.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// A response body that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error("the response is larger than {} KiB; refusing to read it", limit_bytes / 1024)]
+    TooLarge { limit_bytes: usize },
+    #[error("the response broke off: {0}")]
+    Read(String),
+}
+
+/// Reads a response body as text, chunk by chunk, refusing one over `limit` bytes (by its
+/// `Content-Length` before reading anything, or as soon as the bytes read pass it).
+pub async fn read_body(mut resp: reqwest::Response, limit: usize) -> Result<String, BodyError> {
+    if resp
+        .content_length()
+        .is_some_and(|n| usize::try_from(n).map_or(true, |n| n > limit))
+    {
+        return Err(BodyError::TooLarge { limit_bytes: limit });
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| BodyError::Read(describe(&e)))?
+    {
+        if body.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge { limit_bytes: limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
 /// `GET /path` with the server's message after it in parentheses, if it sent one: what a 404
 /// names.
 pub fn request_and_message(method: &reqwest::Method, path: &str, message: &str) -> String {
@@ -120,6 +156,67 @@ pub fn client() -> Result<reqwest::Client, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Serves one raw HTTP response on loopback; returns its URL.
+    async fn serve_once(head: String, body_bytes: usize) -> String {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/", listener.local_addr().expect("addr"));
+        tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.expect("accept");
+            let mut req = [0u8; 4096];
+            let _ = sock.read(&mut req).await;
+            let _ = sock.write_all(head.as_bytes()).await;
+            let block = vec![b'x'; 64 * 1024];
+            let mut sent = 0;
+            while sent < body_bytes {
+                let n = block.len().min(body_bytes - sent);
+                if sock.write_all(&block[..n]).await.is_err() {
+                    return;
+                }
+                sent += n;
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn bodies_over_the_limit_are_refused_by_length_or_while_streaming() {
+        let http = client().expect("client");
+        let big = MAX_BODY_BYTES + 1;
+        // Declared too large: refused before reading.
+        let url = serve_once(
+            format!("HTTP/1.1 200 OK\r\ncontent-length: {big}\r\n\r\n"),
+            0,
+        )
+        .await;
+        let resp = http.get(&url).send().await.expect("send");
+        assert!(matches!(
+            read_body(resp, MAX_BODY_BYTES).await,
+            Err(BodyError::TooLarge { .. })
+        ));
+        // Chunked, with no length: refused once the bytes read pass the limit.
+        let url = serve_once(
+            "HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n".to_owned(),
+            1024 * 1024,
+        )
+        .await;
+        let resp = http.get(&url).send().await.expect("send");
+        let err = read_body(resp, 256 * 1024).await.expect_err("too large");
+        assert_eq!(
+            err.to_string(),
+            "the response is larger than 256 KiB; refusing to read it"
+        );
+        // Within the limit: read whole.
+        let url = serve_once("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n".to_owned(), 5).await;
+        let resp = http.get(&url).send().await.expect("send");
+        assert_eq!(
+            read_body(resp, MAX_BODY_BYTES).await.expect("body"),
+            "xxxxx"
+        );
+    }
 
     #[test]
     fn retry_after_never_panics_and_never_waits_past_the_limit() {

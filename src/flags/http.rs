@@ -124,7 +124,12 @@ impl Api {
                 tokio::time::sleep(wait).await;
                 continue;
             }
-            let text = resp.text().await.unwrap_or_default();
+            let text = crate::net::read_body(resp, crate::net::MAX_BODY_BYTES)
+                .await
+                .map_err(|e| FlagsError::Network {
+                    url: url.clone(),
+                    message: e.to_string(),
+                })?;
             if status.is_success() {
                 if text.trim().is_empty() {
                     return Ok(Value::Null);

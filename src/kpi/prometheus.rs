@@ -97,7 +97,13 @@ impl KpiSource for Prometheus {
                 message: crate::net::describe(&e),
             })?;
         let status = resp.status();
-        let body: Value = resp.json().await.map_err(|e| KpiError::Network {
+        let text = crate::net::read_body(resp, crate::net::MAX_BODY_BYTES)
+            .await
+            .map_err(|e| KpiError::Network {
+                url: url.clone(),
+                message: e.to_string(),
+            })?;
+        let body: Value = serde_json::from_str(&text).map_err(|e| KpiError::Network {
             url: url.clone(),
             message: format!("unreadable answer ({status}): {e}"),
         })?;

@@ -129,7 +129,15 @@ impl StatuspageClient {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
-        let text = resp.text().await.unwrap_or_default();
+        let text = match crate::net::read_body(resp, crate::net::MAX_BODY_BYTES).await {
+            Ok(text) => text,
+            Err(e) => {
+                return Err(Attempt::Fatal(StatusError::Network {
+                    url,
+                    message: e.to_string(),
+                }));
+            }
+        };
         if status.is_success() {
             return serde_json::from_str(if text.trim().is_empty() {
                 "null"
