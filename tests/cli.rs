@@ -374,3 +374,21 @@ fn without_a_workspace_the_demo_is_unpacked_into_the_data_dir_once() {
     assert!(!stderr(&o).contains("demo"), "{}", stderr(&o));
     assert!(stdout(&o).contains("no releases yet"), "{}", stdout(&o));
 }
+
+#[test]
+fn audit_verify_catches_a_log_deleted_with_its_head() {
+    let (_dir, ws, _) = audited();
+    std::fs::remove_file(ws.join("audit.log")).expect("remove log");
+    std::fs::remove_file(ws.join("audit.head")).expect("remove head");
+    let o = run(&ws, &["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        text_of(&o).contains("audit.log and audit.head were deleted"),
+        "{}",
+        text_of(&o)
+    );
+}
+
+fn text_of(o: &Output) -> String {
+    format!("{}{}", stdout(o), stderr(o))
+}

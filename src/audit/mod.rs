@@ -199,6 +199,7 @@ impl AuditLog {
                 ),
             ));
         }
+        self.check_last_line(file, &head)?;
         if len == head.len_bytes {
             return Ok(head);
         }
@@ -207,9 +208,13 @@ impl AuditLog {
             .map_err(self.io("seek"))?;
         file.read_to_end(&mut tail).map_err(self.io("read"))?;
         let mut rest = &tail[..];
+        let recorded = head.entries;
         while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
             let line = &rest[..nl];
             let line_no = head.entries + 1;
+            if line_no > recorded + MAX_ENTRIES_PAST_HEAD {
+                return Err(self.tampered(line_no, format!("{}", PastHead(line_no - recorded))));
+            }
             let entry: AuditEntry = serde_json::from_slice(line)
                 .map_err(|e| self.tampered(line_no, format!("not a valid audit entry: {e}")))?;
             if entry.seq != line_no || entry.prev != head.last_hash {
@@ -237,6 +242,40 @@ impl AuditLog {
             Ok(b) => Ok(b),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
             Err(e) => Err(self.io("read")(e)),
+        }
+    }
+
+    /// The last line before `head.len_bytes` must still be the one the head's hash names: an
+    /// edit of it (even one that keeps its length) stops appends instead of being built upon.
+    fn check_last_line(&self, file: &mut File, head: &Head) -> Result<(), AuditError> {
+        if head.entries == 0 || head.len_bytes == 0 {
+            return Ok(());
+        }
+        // The last entry is at most a few KiB; read back far enough to find its start.
+        let mut window = 64 * 1024u64;
+        loop {
+            let from = head.len_bytes.saturating_sub(window);
+            let mut buf = vec![0u8; usize::try_from(head.len_bytes - from).unwrap_or(0)];
+            file.seek(SeekFrom::Start(from)).map_err(self.io("seek"))?;
+            file.read_exact(&mut buf).map_err(self.io("read"))?;
+            let body = buf.strip_suffix(b"\n").unwrap_or(&buf);
+            let start = body.iter().rposition(|&b| b == b'\n').map(|i| i + 1);
+            if start.is_none() && from > 0 {
+                window *= 4;
+                continue;
+            }
+            let last = &body[start.unwrap_or(0)..];
+            if crate::sha256_hex(last) != head.last_hash {
+                return Err(self.tampered(
+                    head.entries,
+                    format!(
+                        "line {} was changed after it was written: it does not match the hash \
+                         recorded in audit.head; run `audit verify`",
+                        head.entries
+                    ),
+                ));
+            }
+            return Ok(());
         }
     }
 
@@ -327,9 +366,15 @@ impl AuditLog {
                     ),
                 ));
             }
+            Some(h) if count > h.entries + MAX_ENTRIES_PAST_HEAD => {
+                return Err(self.tampered(
+                    h.entries + MAX_ENTRIES_PAST_HEAD + 1,
+                    format!("{}", PastHead(count - h.entries)),
+                ));
+            }
             Some(h) => {
-                // Entries beyond the head are a crash between append and head update; they
-                // chain correctly, so they are accepted.
+                // One entry beyond the head is a crash between the append and the head update;
+                // it chains correctly, so it is accepted.
                 let recorded = lines
                     .get(usize::try_from(h.entries.saturating_sub(1)).unwrap_or(usize::MAX))
                     .map_or_else(|| GENESIS_HASH.to_owned(), |l| crate::sha256_hex(l));
@@ -349,6 +394,24 @@ impl AuditLog {
             entries: count,
             last_hash: prev_hash,
         })
+    }
+}
+
+/// A crash between an append and its head update leaves at most one entry past the head; more
+/// are entries someone added by hand.
+const MAX_ENTRIES_PAST_HEAD: u64 = 1;
+
+/// Why entries past the head are not adopted.
+struct PastHead(u64);
+
+impl std::fmt::Display for PastHead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} entries follow the last one audit.head records; a crash leaves at most one: \
+             entries were added outside the console",
+            self.0
+        )
     }
 }
 
@@ -398,5 +461,52 @@ mod tests {
         assert_eq!(log.verify().expect("accepted").entries, 2);
         assert_eq!(log.append(entry("c")).expect("append").seq, 3);
         assert_eq!(log.verify().expect("intact").entries, 3);
+    }
+
+    #[test]
+    fn more_than_one_entry_past_the_head_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = AuditLog::in_workspace(dir.path());
+        log.append(entry("a")).expect("append");
+        let head = std::fs::read(dir.path().join("audit.head")).expect("head");
+        log.append(entry("b")).expect("append");
+        log.append(entry("c")).expect("append");
+        // Two correctly chained entries past an old head: no crash leaves that.
+        std::fs::write(dir.path().join("audit.head"), head).expect("old head");
+        let err = log.verify().expect_err("refused");
+        assert!(
+            err.to_string()
+                .contains("2 entries follow the last one audit.head records"),
+            "{err}"
+        );
+        let err = log.append(entry("d")).expect_err("append refused");
+        assert!(
+            err.to_string()
+                .contains("entries were added outside the console"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_same_length_edit_of_the_last_line_stops_the_next_append() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = AuditLog::in_workspace(dir.path());
+        log.append(entry("a")).expect("append");
+        log.append(entry("approve")).expect("append");
+        let text = std::fs::read_to_string(log.path()).expect("log");
+        let edited = text.replacen("\"approve\"", "\"disavow\"", 1);
+        assert_eq!(edited.len(), text.len());
+        std::fs::write(log.path(), edited).expect("edit");
+        let err = log.append(entry("c")).expect_err("append refused");
+        assert!(
+            err.to_string()
+                .contains("line 2 was changed after it was written"),
+            "{err}"
+        );
+        assert_eq!(
+            log.entries().expect("entries").len(),
+            2,
+            "nothing was built on the edit"
+        );
     }
 }

@@ -51,7 +51,7 @@ pub fn run(cli: &Cli, cmd: AuditCmd) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        AuditCmd::Verify => match ws.audit().verify() {
+        AuditCmd::Verify => match ws.verify_audit() {
             Ok(v) => {
                 if cli.json {
                     cli.print_json(&serde_json::json!({"ok": true, "entries": v.entries, "last_hash": v.last_hash}))?;

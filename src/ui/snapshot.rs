@@ -61,7 +61,7 @@ impl Snapshot {
             }),
             None => None,
         };
-        let (audit, audit_check) = ws.audit().load()?;
+        let (audit, audit_check) = ws.load_audit()?;
         let pipeline = Definition::load(&ws)
             .map(|(d, _)| d)
             .map_err(|e| crate::error_chain(&e));

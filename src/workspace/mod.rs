@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{AuditError, AuditLog, NewEntry};
+use crate::audit::{AuditError, AuditLog, NewEntry, Verified};
 use crate::runbook::{Checklist, Runbook, RunbookError};
 use crate::runner::{Redactor, TaskContext, TaskError, TaskHook, TaskInfo, TaskSpec, TaskState};
 use crate::store;
@@ -655,6 +655,22 @@ impl Workspace {
         spec
     }
 
+    /// Checks the audit log's chain and head, and that it is not gone altogether: every
+    /// workspace's log starts with its `workspace.init` entry, so an empty log (`audit.log` and
+    /// `audit.head` both deleted) is tampering, not a fresh start.
+    pub fn verify_audit(&self) -> Result<Verified, AuditError> {
+        let verified = self.audit.verify()?;
+        not_emptied(&self.audit, verified)
+    }
+
+    /// The entries and the chain check, as [`Self::verify_audit`] judges it, from one read.
+    pub fn load_audit(
+        &self,
+    ) -> Result<(Vec<crate::audit::AuditEntry>, Result<Verified, AuditError>), AuditError> {
+        let (entries, check) = self.audit.load()?;
+        Ok((entries, check.and_then(|v| not_emptied(&self.audit, v))))
+    }
+
     /// The task that re-checks the audit log's hash chain ([`run_audit_verify`]).
     pub fn audit_verify_spec(&self, release: Option<&Release>) -> TaskSpec {
         self.task_spec(
@@ -678,8 +694,7 @@ pub async fn run_audit_verify(ctx: TaskContext, ws: Workspace) -> Result<String,
         "checking the hash chain of {}",
         ws.audit().path().display()
     ));
-    let audit = ws.audit().clone();
-    let verified = tokio::task::spawn_blocking(move || audit.verify())
+    let verified = tokio::task::spawn_blocking(move || ws.verify_audit())
         .await
         .map_err(|e| TaskError::Failed(crate::error_chain(&e)))?
         .map_err(|e| TaskError::Failed(crate::error_chain(&e)))?;
@@ -688,6 +703,19 @@ pub async fn run_audit_verify(ctx: TaskContext, ws: Workspace) -> Result<String,
         verified.entries,
         &verified.last_hash[..12.min(verified.last_hash.len())]
     ))
+}
+
+fn not_emptied(audit: &AuditLog, verified: Verified) -> Result<Verified, AuditError> {
+    if verified.entries == 0 {
+        return Err(AuditError::Tampered {
+            path: audit.path().to_owned(),
+            line: 1,
+            message: "the log is empty, but every workspace's log starts with its \
+                      workspace.init entry: audit.log and audit.head were deleted"
+                .into(),
+        });
+    }
+    Ok(verified)
 }
 
 fn sanitize_file_name(name: &str) -> String {
