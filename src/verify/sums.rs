@@ -64,6 +64,8 @@ pub fn is_artifact(name: &str) -> bool {
 pub fn parse(text: &str) -> Sums {
     let mut sums = Sums::default();
     let mut seen: BTreeMap<String, (usize, String)> = BTreeMap::new();
+    // Names listed twice with different hashes: kept as data, never re-read from a message.
+    let mut conflicted: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     let body = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut lines: Vec<&str> = body.split('\n').collect();
     if lines.last() == Some(&"") {
@@ -96,6 +98,7 @@ pub fn parse(text: &str) -> Sums {
                 sums.bad_lines.push(bad(format!(
                     "{name:?} is listed again with a different hash (first on line {first})"
                 )));
+                conflicted.insert(name);
             }
             continue;
         }
@@ -107,12 +110,6 @@ pub fn parse(text: &str) -> Sums {
         });
     }
     // A name listed twice with different hashes is untrustworthy: drop its first entry too.
-    let conflicted: Vec<String> = sums
-        .bad_lines
-        .iter()
-        .filter(|b| b.reason.contains("listed again with a different hash"))
-        .filter_map(|b| b.reason.split('"').nth(1).map(str::to_owned))
-        .collect();
     sums.entries.retain(|e| !conflicted.contains(&e.name));
     sums
 }
@@ -250,6 +247,28 @@ mod tests {
     use super::*;
 
     const H: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+    #[test]
+    fn a_conflicting_name_with_quotes_or_backslashes_is_never_trusted() {
+        let a = "a".repeat(64);
+        let b = "b".repeat(64);
+        for name in [r#"Setup "beta".msi"#, r"Setup\x.msi", "plain.msi"] {
+            let line = |hash: &str| {
+                if name.contains('\\') {
+                    // GNU escapes a backslash in a name and marks the line with one.
+                    format!("\\{hash}  {}\n", name.replace('\\', "\\\\"))
+                } else {
+                    format!("{hash}  {name}\n")
+                }
+            };
+            let sums = parse(&(line(&a) + &line(&b)));
+            assert!(
+                sums.entries.iter().all(|e| e.name != name),
+                "{name}: neither hash is trusted: {sums:?}"
+            );
+            assert_eq!(sums.bad_lines.len(), 1, "{name}: {sums:?}");
+        }
+    }
 
     #[test]
     fn every_accepted_format_parses() {
