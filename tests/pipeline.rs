@@ -429,11 +429,12 @@ fn resume_after_a_failed_step_runs_only_the_remaining_steps() {
     assert!(!out.contains(PASSWORD));
 }
 
-#[test]
-fn cancel_stops_the_builder_and_every_child_then_resume_finishes() {
-    let s = setup();
-    // wixl takes its time (a shell waiting on a sleep, both in the builder's process group).
+/// Starts a windows-on-linux build whose wixl is slow (a shell waiting on a sleep, both in the
+/// builder's process group), sends the CLI `signal` once wixl runs, and checks that the CLI
+/// says `said` and that every process of the builder is gone. Returns the CLI's output.
+fn interrupt_a_build(s: &Setup, signal: nix::sys::signal::Signal, said: &str) -> String {
     let pids = s.dir.path().join("wixl.pids");
+    let _ = std::fs::remove_file(&pids);
     let real = "/usr/bin/wixl";
     let path = shim(
         s.dir.path(),
@@ -474,19 +475,15 @@ fn cancel_stops_the_builder_and_every_child_then_resume_finishes() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
     assert_eq!(started.len(), 2);
-    // Ctrl-C, as a release manager at a terminal would.
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid")),
-        nix::sys::signal::Signal::SIGINT,
+        signal,
     )
     .expect("signal");
     let o = child.wait_with_output().expect("wait");
     let out = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
-    assert!(
-        out.contains("interrupted: cancelling build-windows-on-linux"),
-        "{out}"
-    );
+    assert!(out.contains(said), "{out}");
     for pid in started {
         let gone = (0..100).any(|_| {
             let alive = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|st| {
@@ -501,8 +498,32 @@ fn cancel_stops_the_builder_and_every_child_then_resume_finishes() {
             }
             !alive
         });
-        assert!(gone, "process {pid} of the builder survived the cancel");
+        assert!(gone, "process {pid} of the builder survived the {signal:?}");
     }
+    out
+}
+
+#[test]
+fn a_hang_up_cancels_the_build_so_no_builder_outlives_the_console() {
+    let s = setup();
+    interrupt_a_build(
+        &s,
+        nix::sys::signal::Signal::SIGHUP,
+        "hung up: cancelling build-windows-on-linux",
+    );
+    let state = std::fs::read_to_string(s.ws.join("releases/0.1.0/pipeline.json")).expect("state");
+    assert!(state.contains("\"status\": \"cancelled\""), "{state}");
+}
+
+#[test]
+fn cancel_stops_the_builder_and_every_child_then_resume_finishes() {
+    let s = setup();
+    // Ctrl-C, as a release manager at a terminal would.
+    interrupt_a_build(
+        &s,
+        nix::sys::signal::Signal::SIGINT,
+        "interrupted: cancelling build-windows-on-linux",
+    );
     let state = std::fs::read_to_string(s.ws.join("releases/0.1.0/pipeline.json")).expect("state");
     assert!(state.contains("\"status\": \"cancelled\""), "{state}");
 

@@ -245,14 +245,16 @@ fn tasks_beyond_the_limit_queue_and_can_be_cancelled_while_queued() {
     let rt = runtime();
     let runner = Runner::new(rt.handle().clone(), 1);
     let first = start_shell(&runner, spec("first", 30), "sleep 30");
-    let second = runner
-        .start(spec("second", 30), |_| async { Ok("ran".into()) })
-        .expect("second");
+    // The slot goes to whichever task's driver runs first; wait for `first` to hold it.
     wait_until("first to run", || {
         runner
             .task(first)
             .is_some_and(|t| t.state == TaskState::Running)
     });
+    let second = runner
+        .start(spec("second", 30), |_| async { Ok("ran".into()) })
+        .expect("second");
+    std::thread::sleep(Duration::from_millis(100));
     assert_eq!(
         runner.task(second).expect("second").state,
         TaskState::Queued
@@ -434,4 +436,28 @@ fn a_child_with_inherit_only_sees_just_the_base_environment_and_what_it_declares
             .any(|l| l == "declared=release-console token=unset given=yes path=set home=set"),
         "{lines:?}"
     );
+}
+
+#[test]
+fn a_short_tool_run_that_times_out_takes_everything_it_started_with_it() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().expect("dir");
+    let pids = dir.path().join("pids");
+    let script = format!("sleep 300 & echo \"$$ $!\" > '{}'; wait", pids.display());
+    let started = Instant::now();
+    let result = rt.block_on(release_console::runner::process::capture(
+        "sh",
+        &["-c", script.as_str()],
+        Duration::from_secs(1),
+    ));
+    let err = result.expect_err("timed out");
+    assert!(err.contains("did not finish within 1 s"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let text = std::fs::read_to_string(&pids).expect("pids");
+    for pid in text
+        .split_whitespace()
+        .filter_map(|p| p.parse::<i32>().ok())
+    {
+        wait_until(&format!("process {pid} to be gone"), || process_gone(pid));
+    }
 }

@@ -233,14 +233,23 @@ pub(crate) fn follow(
         }
     };
     cli.handle.block_on(async {
-        // Ctrl-C or SIGTERM cancels the task, which kills the builder's whole process group (it
-        // runs in its own group, so a terminal's Ctrl-C does not reach it directly).
+        // Ctrl-C, SIGTERM or SIGHUP (the terminal or the SSH session went away) cancels the
+        // task, which kills the builder's whole process group: it runs in its own group, so
+        // none of these reach it directly, and it must not outlive the console.
         let mut sigterm =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let mut sighup =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
         let mut interrupted = false;
         loop {
             let term = async {
                 match sigterm.as_mut() {
+                    Some(s) => s.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let hup = async {
+                match sighup.as_mut() {
                     Some(s) => s.recv().await,
                     None => std::future::pending().await,
                 }
@@ -258,6 +267,11 @@ pub(crate) fn follow(
                 Some(()) = term, if !interrupted => {
                     interrupted = true;
                     eprintln!("terminated: cancelling {} (stopping its processes)", runner.task(id).map(|t| t.info.name).unwrap_or_default());
+                    runner.cancel(id);
+                }
+                Some(()) = hup, if !interrupted => {
+                    interrupted = true;
+                    eprintln!("hung up: cancelling {} (stopping its processes)", runner.task(id).map(|t| t.info.name).unwrap_or_default());
                     runner.cancel(id);
                 }
             }

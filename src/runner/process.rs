@@ -232,17 +232,37 @@ pub async fn capture<S: AsRef<std::ffi::OsStr>>(
 ) -> Result<(bool, String), String> {
     let name = program.as_ref().to_string_lossy().into_owned();
     let mut cmd = tokio::process::Command::new(program);
-    cmd.args(args).stdin(Stdio::null()).kill_on_drop(true);
-    match tokio::time::timeout(timeout, cmd.output()).await {
+    // Its own process group, so a timeout kills whatever the tool started too.
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(format!(
+                "`{name}` is not installed (apt-get install {name})"
+            ));
+        }
+        Err(e) => return Err(format!("cannot run `{name}`: {e}")),
+    };
+    let mut guard = GroupGuard(
+        child
+            .id()
+            .map(|id| Pid::from_raw(i32::try_from(id).unwrap_or(i32::MAX))),
+    );
+    match tokio::time::timeout(timeout, child.wait_with_output()).await {
+        // The guard kills the group as it drops.
         Err(_) => Err(format!(
             "`{name}` did not finish within {} s",
             timeout.as_secs()
         )),
-        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Err(format!(
-            "`{name}` is not installed (apt-get install {name})"
-        )),
         Ok(Err(e)) => Err(format!("cannot run `{name}`: {e}")),
         Ok(Ok(out)) => {
+            // It ended by itself: what it left running in the background is its own business.
+            guard.0 = None;
             let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
             text.push_str(&String::from_utf8_lossy(&out.stderr));
             Ok((out.status.success(), text))
