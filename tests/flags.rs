@@ -500,6 +500,8 @@ struct Ld {
     throttle_next: Option<&'static str>,
     /// Changes in production need approval (405).
     approvals: bool,
+    /// The most flags one page of a list holds (the API's maximum is 100).
+    max_page: usize,
 }
 
 type LdShared = Arc<Mutex<Ld>>;
@@ -587,6 +589,43 @@ async fn ld_create(
     let n = ld.audit.len();
     ld.audit.push((key.clone(), json!({"_id": format!("a{n}"), "date": jiff::Timestamp::now().as_millisecond(), "kind": "flag", "name": key, "shortDescription": "created the flag", "member": {"email": "release@example.com"}})));
     (axum::http::StatusCode::CREATED, axum::Json(flag)).into_response()
+}
+
+/// `GET /api/v2/flags/{project}?env=&limit=&offset=`: a page of flags with `totalCount` and
+/// `_links.next` while more follow, as `LaunchDarkly`'s list endpoint pages.
+async fn ld_list(
+    axum::extract::State(s): axum::extract::State<LdShared>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    axum::extract::Path(project): axum::extract::Path<String>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> axum::response::Response {
+    let mut ld = s.lock().expect("ld");
+    if let Err(r) = ld_admit(&mut ld, &method, &uri, &headers, &Value::Null) {
+        return r;
+    }
+    let max = if ld.max_page == 0 { 100 } else { ld.max_page };
+    let limit = q
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(20)
+        .min(max);
+    let offset = q
+        .get("offset")
+        .and_then(|o| o.parse::<usize>().ok())
+        .unwrap_or(0);
+    let total = ld.flags.len();
+    let items: Vec<Value> = ld.flags.iter().skip(offset).take(limit).cloned().collect();
+    let env = q.get("env").cloned().unwrap_or_default();
+    let link = |offset: usize| json!({"href": format!("/api/v2/flags/{project}?env={env}&limit={limit}&offset={offset}"), "type": "application/json"});
+    let mut links = json!({"self": link(offset)});
+    if offset + items.len() < total {
+        links["next"] = link(offset + items.len());
+    }
+    axum::response::IntoResponse::into_response(axum::Json(
+        json!({"items": items, "totalCount": total, "_links": links}),
+    ))
 }
 
 async fn ld_get(
@@ -723,7 +762,10 @@ async fn ld_auditlog(
 fn start_ld() -> (LdShared, String) {
     let state: LdShared = Arc::new(Mutex::new(Ld::default()));
     let app = axum::Router::new()
-        .route("/api/v2/flags/{project}", axum::routing::post(ld_create))
+        .route(
+            "/api/v2/flags/{project}",
+            axum::routing::post(ld_create).get(ld_list),
+        )
         .route("/api/v2/auditlog", axum::routing::get(ld_auditlog))
         .route(
             "/api/v2/flags/{project}/{key}",
@@ -900,4 +942,69 @@ fn launchdarkly_gets_semantic_patches_with_rollout_weights_and_429s_are_honoured
     );
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("refused the token (401/403): check $LAUNCHDARKLY_ACCESS_TOKEN"));
+}
+
+#[test]
+fn launchdarkly_lists_every_page_and_a_405_is_approval_only_when_it_says_so() {
+    let (ld, base) = start_ld();
+    ld.lock().expect("ld").max_page = 2;
+    let ws = workspace(&format!(
+        "[flags]\nprovider = \"launchdarkly\"\napi_base = \"{base}\"\nproject_key = \"wiretuner\"\nenvironment = \"production\"\ntoken_env = \"LAUNCHDARKLY_ACCESS_TOKEN\"\nprefixes = [\"ui\", \"collab\"]\n"
+    ));
+    let env = [("LAUNCHDARKLY_ACCESS_TOKEN", LD_TOKEN)];
+    let keys = ["ui_one", "ui_two", "ui_three", "ui_four", "ui_five"];
+    for key in keys {
+        let o = cli(&ws.root, &env, &["flags", "create", key, "--name", key]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let o = cli(&ws.root, &env, &["--json", "flags", "list"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let rows: Value = serde_json::from_slice(&o.stdout).expect("json");
+    let listed: Vec<&str> = rows
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(|r| r["flag"]["key"].as_str())
+        .collect();
+    for key in keys {
+        assert!(listed.contains(&key), "{key} is listed: {rows:#}");
+    }
+    let pages = ld
+        .lock()
+        .expect("ld")
+        .seen
+        .iter()
+        .filter(|s| s.method == "GET" && s.path.starts_with("/api/v2/flags/wiretuner?"))
+        .count();
+    assert_eq!(pages, 3, "five flags at two a page");
+
+    // A 405 whose body says nothing of approval is an HTTP error, not "approval required".
+    let app = axum::Router::new().route(
+        "/api/v2/flags/{project}/{key}",
+        axum::routing::any(|| async { ld_error(405, "method_not_allowed", "Method Not Allowed") }),
+    );
+    let other = format!("http://{}", common::serve(app));
+    let ws2 = workspace(&format!(
+        "[flags]\nprovider = \"launchdarkly\"\napi_base = \"{other}\"\nproject_key = \"wiretuner\"\nenvironment = \"production\"\ntoken_env = \"LAUNCHDARKLY_ACCESS_TOKEN\"\nprefixes = [\"ui\"]\n"
+    ));
+    let o = cli(
+        &ws2.root,
+        &env,
+        &[
+            "flags",
+            "rollout",
+            "ui_one",
+            "--percent",
+            "10",
+            "--env",
+            "staging",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("answered 405: Method Not Allowed"),
+        "{}",
+        text(&o)
+    );
+    assert!(!text(&o).contains("approval required"), "{}", text(&o));
 }

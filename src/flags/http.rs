@@ -52,6 +52,12 @@ fn throttle_wait(headers: &reqwest::header::HeaderMap) -> Duration {
 }
 
 impl Api {
+    /// A path for [`Self::call`] from a link the server sent: absolute links on this base
+    /// lose the base, relative ones are kept.
+    pub fn relative(&self, href: &str) -> String {
+        href.strip_prefix(&self.base).unwrap_or(href).to_owned()
+    }
+
     pub fn new(
         base: &str,
         token: Secret,
@@ -152,7 +158,11 @@ impl Api {
                 404 => FlagsError::NotFound {
                     what: crate::net::request_and_message(&method, path, &message),
                 },
-                405 => FlagsError::ApprovalRequired { message },
+                // LaunchDarkly answers 405 when a change needs approval, and says so; any
+                // other 405 is just a method the server does not take.
+                405 if message.to_ascii_lowercase().contains("approval") => {
+                    FlagsError::ApprovalRequired { message }
+                }
                 409 => FlagsError::Conflict { message },
                 s => FlagsError::Http { status: s, message },
             });

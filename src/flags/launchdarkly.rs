@@ -63,6 +63,11 @@ fn fallthrough_percent(v: &Value, env: &Value) -> u32 {
     }
 }
 
+/// Flags asked for per page of a list (the API's maximum).
+const LIST_PAGE_SIZE: usize = 100;
+/// A list longer than this many pages is a server that never says it is done.
+const MAX_LIST_PAGES: usize = 1000;
+
 impl LaunchDarklyClient {
     pub fn new(
         base: &str,
@@ -146,19 +151,27 @@ impl LaunchDarklyClient {
 
 impl FlagProvider for LaunchDarklyClient {
     async fn list(&self) -> Result<Vec<FlagState>, FlagsError> {
-        let v = self
-            .api
-            .call(
-                Method::GET,
-                &format!("/api/v2/flags/{}?env={}", self.project, self.environment),
-                None,
-                None,
-            )
-            .await?;
-        Ok(v["items"]
-            .as_array()
-            .map(|items| items.iter().map(|i| self.state_of(i)).collect())
-            .unwrap_or_default())
+        // Paged (at most 100 a page): follow `_links.next` until there is none.
+        let mut path = format!(
+            "/api/v2/flags/{}?env={}&limit={LIST_PAGE_SIZE}&offset=0",
+            self.project, self.environment
+        );
+        let mut out = Vec::new();
+        for _ in 0..MAX_LIST_PAGES {
+            let v = self.api.call(Method::GET, &path, None, None).await?;
+            let items = v["items"].as_array().map(Vec::as_slice).unwrap_or_default();
+            out.extend(items.iter().map(|i| self.state_of(i)));
+            match v["_links"]["next"]["href"].as_str() {
+                Some(next) if !items.is_empty() => path = self.api.relative(next),
+                _ => return Ok(out),
+            }
+        }
+        Err(FlagsError::Http {
+            status: 200,
+            message: format!(
+                "the flag list did not end after {MAX_LIST_PAGES} pages of {LIST_PAGE_SIZE}"
+            ),
+        })
     }
 
     async fn get(&self, key: &str) -> Result<FlagState, FlagsError> {
