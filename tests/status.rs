@@ -1052,3 +1052,54 @@ fn the_api_key_can_come_from_the_os_keyring() {
     assert!(reqs.iter().all(|r| r.auth == format!("OAuth {KEY}")));
     assert!(!text(&o).contains(KEY));
 }
+
+#[test]
+fn an_incident_whose_audit_append_was_refused_is_audited_when_the_command_runs_again() {
+    let server = start_fake(Duration::ZERO);
+    let ws = workspace("statuspage", &server.base);
+    let args = [
+        "status",
+        "--action",
+        "create",
+        "--status",
+        "investigating",
+        "--component",
+        "api",
+        "--message",
+        "Exports are slow",
+    ];
+    // The audit log refuses appends while its head is missing.
+    let head = ws.root.join("audit.head");
+    let saved = std::fs::read(&head).expect("head");
+    std::fs::remove_file(&head).expect("remove head");
+    let o = cli(&ws.root, KEY, &args);
+    assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("audit.head is missing"), "{}", text(&o));
+    let o = cli(&ws.root, KEY, &["--json", "status", "list"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let listed: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(
+        listed.as_array().map(Vec::len),
+        Some(0),
+        "no record without its audit entry: {listed:#}"
+    );
+
+    // Fixed, the same command again: the page's incident is adopted (no duplicate), and this
+    // time it is recorded and audited.
+    std::fs::write(&head, saved).expect("restore head");
+    let o = cli(&ws.root, KEY, &args);
+    assert!(o.status.success(), "{}", text(&o));
+    let audit = std::fs::read_to_string(ws.root.join("audit.log")).expect("audit");
+    assert_eq!(
+        audit
+            .matches("\"action\":\"status.incident.create\"")
+            .count(),
+        1,
+        "{audit}"
+    );
+    let creates = seen(&server)
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/incidents"))
+        .count();
+    assert_eq!(creates, 1, "the retry did not post a second incident");
+}

@@ -202,9 +202,9 @@ pub async fn create<P: StatusPage>(
     let posted = page.create_incident(&new).await?;
     let actor = ws.actor();
     let now = Timestamp::now();
-    let (incident, fresh) = modify(ws, |book| {
+    let incident = modify(ws, |book| {
         if let Some(existing) = book.iter().find(|i| i.page_incident_id == posted.id) {
-            return Ok((existing.clone(), false));
+            return Ok(existing.clone());
         }
         let detected = req.detected_at.unwrap_or(now).min(now);
         let mut timeline = Vec::new();
@@ -239,10 +239,8 @@ pub async fn create<P: StatusPage>(
             resolved_at: None,
             timeline,
         };
-        book.push(incident.clone());
-        Ok((incident, true))
-    })?;
-    if fresh {
+        // Audited before it is recorded: when the append is refused, the record is not written,
+        // so a re-run records (and audits) it instead of finding it and staying silent.
         ws.record(
             "status.incident.create",
             &incident.id,
@@ -253,7 +251,9 @@ pub async fn create<P: StatusPage>(
                 "published": &new,
             }),
         )?;
-    }
+        book.push(incident.clone());
+        Ok(incident)
+    })?;
     Ok(incident)
 }
 
