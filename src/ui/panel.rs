@@ -63,10 +63,20 @@ impl<'a> Cx<'a> {
         F: FnOnce(TaskContext) -> Fut + Send + 'static,
         Fut: Future<Output = Result<String, TaskError>> + Send + 'static,
     {
-        match self.runner.start(spec, work) {
-            Ok(id) => {
+        self.start_with(|runner| runner.start(spec, work).map(|id| (id, ())))
+            .map(|(id, ())| id)
+    }
+
+    /// [`Self::start_task`] for a domain function that starts its own task and hands back
+    /// something with its id (e.g. `verify::start` and its report slot).
+    pub fn start_with<T>(
+        &mut self,
+        start: impl FnOnce(&Runner) -> Result<(TaskId, T), crate::runner::RunnerError>,
+    ) -> Option<(TaskId, T)> {
+        match start(self.runner) {
+            Ok((id, extra)) => {
                 self.push(Command::SelectTask(id));
-                Some(id)
+                Some((id, extra))
             }
             Err(e) => {
                 self.error(crate::error_chain(&e));
@@ -82,19 +92,7 @@ impl<'a> Cx<'a> {
         E: std::error::Error + Send + 'static,
         Fut: Future<Output = Result<T, E>> + Send + 'static,
     {
-        let (tx, rx) = oneshot::channel();
-        let repaint = self.repaint.clone();
-        let handle = self.runner.handle().clone();
-        self.runner.handle().spawn(async move {
-            // Its own task, so that a panic comes back as an error with its message.
-            let result = match handle.spawn(work).await {
-                Ok(result) => result.map_err(|e| crate::error_chain(&e)),
-                Err(e) => Err(crate::runner::panic_message(e)),
-            };
-            let _ = tx.send(result);
-            repaint.request_repaint();
-        });
-        pending.rx = Some(rx);
+        self.deliver(pending, self.runner.handle().spawn(work));
     }
 
     /// Runs blocking file work on the runtime's blocking pool as the result `pending` waits for.
@@ -106,11 +104,20 @@ impl<'a> Cx<'a> {
         T: Send + 'static,
         E: std::error::Error + Send + 'static,
     {
+        self.deliver(pending, self.runner.handle().spawn_blocking(work));
+    }
+
+    /// Hands the outcome of spawned work to `pending` and repaints: its error as a one-line
+    /// chain, a panic (the work runs as its own task) as an error with its message.
+    fn deliver<T, E>(&self, pending: &mut Pending<T>, work: tokio::task::JoinHandle<Result<T, E>>)
+    where
+        T: Send + 'static,
+        E: std::error::Error + Send + 'static,
+    {
         let (tx, rx) = oneshot::channel();
         let repaint = self.repaint.clone();
-        let handle = self.runner.handle().clone();
         self.runner.handle().spawn(async move {
-            let result = match handle.spawn_blocking(work).await {
+            let result = match work.await {
                 Ok(result) => result.map_err(|e| crate::error_chain(&e)),
                 Err(e) => Err(crate::runner::panic_message(e)),
             };

@@ -155,12 +155,9 @@ impl VerifyUi {
             expected: verify::Expected::from_workspace(&ws),
             ..Default::default()
         };
-        let spec = verify::task_spec(Some(&ws), release.as_ref());
-        let slot = ReportSlot::default();
-        let task_slot = slot.clone();
-        if let Some(id) = cx.start_task(spec, move |ctx| {
-            verify::run_task(ctx, opts, task_slot, Some(ws))
-        }) {
+        if let Some((id, slot)) =
+            cx.start_with(|runner| verify::start(runner, Some(ws), release.as_ref(), opts))
+        {
             self.task = Some(id);
             self.slot = slot;
             self.report = None;
