@@ -430,10 +430,8 @@ fn resume_after_a_failed_step_runs_only_the_remaining_steps() {
 }
 
 /// Starts a windows-on-linux build whose wixl is slow (a shell waiting on a sleep, both in the
-/// builder's process group), sends the CLI `signal` once wixl runs, and checks that the CLI
-/// says `said`, that every process of the builder is gone, and that the platform is recorded
-/// as cancelled. Returns the CLI's output.
-fn interrupt_a_build(s: &Setup, signal: nix::sys::signal::Signal, said: &str) -> String {
+/// builder's process group) and returns the CLI once wixl runs, with wixl's two process ids.
+fn start_a_slow_build(s: &Setup) -> (std::process::Child, Vec<i32>) {
     let pids = s.dir.path().join("wixl.pids");
     let _ = std::fs::remove_file(&pids);
     let real = "/usr/bin/wixl";
@@ -476,16 +474,12 @@ fn interrupt_a_build(s: &Setup, signal: nix::sys::signal::Signal, said: &str) ->
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
     assert_eq!(started.len(), 2);
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid")),
-        signal,
-    )
-    .expect("signal");
-    let o = child.wait_with_output().expect("wait");
-    let out = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{out}");
-    assert!(out.contains(said), "{out}");
-    for pid in started {
+    (child, started)
+}
+
+/// Every one of `pids` ends (or is a zombie) within 5 s.
+fn assert_all_gone(pids: &[i32], after: &str) {
+    for &pid in pids {
         let gone = (0..100).any(|_| {
             let alive = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|st| {
                 !st.rsplit(')')
@@ -499,11 +493,46 @@ fn interrupt_a_build(s: &Setup, signal: nix::sys::signal::Signal, said: &str) ->
             }
             !alive
         });
-        assert!(gone, "process {pid} of the builder survived the {signal:?}");
+        assert!(gone, "process {pid} of the builder survived {after}");
     }
+}
+
+fn signal(child: &std::process::Child, signal: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid")),
+        signal,
+    )
+    .expect("signal");
+}
+
+/// Sends the CLI of a slow build `sig` once wixl runs, and checks that the CLI says `said`,
+/// that every process of the builder is gone, and that the platform is recorded as cancelled.
+/// Returns the CLI's output.
+fn interrupt_a_build(s: &Setup, sig: nix::sys::signal::Signal, said: &str) -> String {
+    let (child, started) = start_a_slow_build(s);
+    signal(&child, sig);
+    let o = child.wait_with_output().expect("wait");
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains(said), "{out}");
+    assert_all_gone(&started, &format!("the {sig:?}"));
     let state = std::fs::read_to_string(s.ws.join("releases/0.1.0/pipeline.json")).expect("state");
     assert!(state.contains("\"status\": \"cancelled\""), "{state}");
     out
+}
+
+#[test]
+fn a_console_killed_with_sigkill_takes_its_builders_with_it() {
+    let s = setup();
+    let (mut child, started) = start_a_slow_build(&s);
+    // No handler runs for SIGKILL: only the watchdog's closed pipe tells.
+    signal(&child, nix::sys::signal::Signal::SIGKILL);
+    let status = child.wait().expect("wait");
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9)
+    );
+    assert_all_gone(&started, "a kill -9 of the console");
 }
 
 #[test]

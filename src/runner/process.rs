@@ -137,6 +137,46 @@ impl Drop for GroupGuard {
     }
 }
 
+/// Kills a builder's process group when this console dies in any way, `kill -9` included,
+/// which no handler in the console can see: a tiny `sh` (in its own group) blocks reading a
+/// pipe whose only write end this process holds (close-on-exec, so no other child has it). The
+/// kernel closes that end when the console exits, the read returns, and the shell kills the
+/// group. A builder that ends while the console lives disarms it first.
+#[derive(Debug)]
+struct Watchdog(tokio::process::Child);
+
+impl Watchdog {
+    // The POSIX form of kill: dash takes neither `-KILL --` nor `-9 --`.
+    const SCRIPT: &str = "read _ignored; kill -s KILL -- \"-$1\" 2>/dev/null";
+
+    fn spawn(group: Pid) -> Option<Self> {
+        let mut cmd = tokio::process::Command::new("/bin/sh");
+        cmd.args(["-c", Self::SCRIPT, "release-console-watchdog"])
+            .arg(group.to_string())
+            .env_clear()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .kill_on_drop(true);
+        match cmd.spawn() {
+            Ok(child) => Some(Self(child)),
+            Err(e) => {
+                tracing::warn!("no watchdog for process group {group}: {e}");
+                None
+            }
+        }
+    }
+
+    /// Stops the watchdog without letting it act (the group is already dealt with).
+    async fn disarm(this: Option<Self>) {
+        if let Some(Self(mut child)) = this {
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+        }
+    }
+}
+
 /// Runs `spec` in its own process group, streaming stdout and stderr into the task log.
 ///
 /// Returns the exit code on success (0). A non-zero exit is [`TaskError::Exit`]; cancellation
@@ -173,6 +213,7 @@ pub async fn run(ctx: &TaskContext, spec: &ProcessSpec) -> Result<(), TaskError>
         .id()
         .map(|id| Pid::from_raw(i32::try_from(id).unwrap_or(i32::MAX)));
     let guard = GroupGuard(pgid);
+    let watchdog = pgid.and_then(Watchdog::spawn);
 
     let mut readers = Vec::new();
     if let Some(out) = child.stdout.take() {
@@ -193,6 +234,7 @@ pub async fn run(ctx: &TaskContext, spec: &ProcessSpec) -> Result<(), TaskError>
             // ignore SIGTERM) is killed with the group.
             drop(guard);
             let _ = child.wait().await;
+            Watchdog::disarm(watchdog).await;
             finish_readers(readers).await;
             return Err(TaskError::Cancelled);
         }
@@ -203,6 +245,7 @@ pub async fn run(ctx: &TaskContext, spec: &ProcessSpec) -> Result<(), TaskError>
     })?;
     // The leader is gone; whatever it left running in its group goes too.
     drop(guard);
+    Watchdog::disarm(watchdog).await;
     finish_readers(readers).await;
     if status.success() {
         Ok(())
