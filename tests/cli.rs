@@ -287,7 +287,7 @@ fn audit_verify_catches_truncation() {
     let o = run(&ws, &["checklist", "untick", "pre.review-flags"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr(&o).contains("entries were removed"),
+        stderr(&o).contains("audit.head records 5: the log was truncated"),
         "{}",
         stderr(&o)
     );

@@ -194,6 +194,7 @@ fn ticking_an_item_by_its_label_is_recorded_and_shown_in_the_audit_panel() {
     );
 
     click(&mut h, "Audit");
+    step_until(&mut h, "the entries to be read", |app| !app.is_busy());
     assert!(h.query_by_label("checklist.tick").is_some());
     assert!(h.query_by_label("1.4.0/pre.review-flags").is_some());
     assert!(h.query_by_label("CHAIN INTACT").is_some());
@@ -201,8 +202,13 @@ fn ticking_an_item_by_its_label_is_recorded_and_shown_in_the_audit_panel() {
     // The filter narrows the table.
     click(&mut h, "Audit filter");
     h.get_by_label("Audit filter").type_text("release.create");
-    h.step();
-    h.step();
+    step_until(&mut h, "the search", |app| {
+        !app.is_busy()
+            && app
+                .data
+                .as_ref()
+                .is_some_and(|d| app.panels.audit.is_filtered(&d.audit))
+    });
     assert!(h.query_by_label("checklist.tick").is_none());
     assert!(h.query_by_label("release.create").is_some());
 
@@ -212,8 +218,47 @@ fn ticking_an_item_by_its_label_is_recorded_and_shown_in_the_audit_panel() {
     step_until(&mut h, "the untick to land", |app| {
         app.data
             .as_ref()
-            .is_some_and(|d| d.audit.iter().any(|e| e.action == "checklist.untick"))
+            .is_some_and(|d| d.audit.action_names().contains(&"checklist.untick"))
     });
+}
+
+#[test]
+fn the_audit_panel_pages_a_big_log_from_disk_newest_first_and_filters_it() {
+    let f = fixture();
+    release_console::audit::write_synthetic(&f.root, 3000).expect("synthetic log");
+    let mut h = harness(&f);
+    click(&mut h, "Audit");
+    step_until(&mut h, "the first page", |app| !app.is_busy());
+    assert!(h.query_by_label("CHAIN INTACT").is_some());
+    assert!(
+        h.query_by_label("3000 of 3000 entries, newest first")
+            .is_some()
+    );
+    // The newest entries are drawn, read from disk; the oldest are not (nor read).
+    assert!(h.query_by_label("3000").is_some());
+    assert!(
+        h.query_all_by_label("1.4.0/pre.item-4").count() > 0,
+        "3000 % 7"
+    );
+    assert!(h.query_by_label("workspace.init").is_none());
+
+    // carol made every third entry from the second: 2, 5, ..., 2999.
+    click(&mut h, "Audit filter");
+    h.get_by_label("Audit filter").type_text("CAROL");
+    step_until(&mut h, "the search", |app| {
+        !app.is_busy()
+            && app
+                .data
+                .as_ref()
+                .is_some_and(|d| app.panels.audit.is_filtered(&d.audit))
+    });
+    assert!(
+        h.query_by_label("1000 of 3000 entries, newest first")
+            .is_some()
+    );
+    assert!(h.query_by_label("2999").is_some());
+    assert!(h.query_by_label("3000").is_none());
+    assert!(h.query_by_label("alice").is_none());
 }
 
 #[test]
@@ -232,7 +277,7 @@ fn verify_chain_runs_as_a_task_in_the_tray_with_a_toast() {
     step_until(&mut h, "the reload after the task", |app| {
         app.data
             .as_ref()
-            .is_some_and(|d| d.audit.iter().any(|e| e.action == "task.finish"))
+            .is_some_and(|d| d.audit.action_names().contains(&"task.finish"))
             && !app.is_busy()
     });
     assert!(h.query_by_label("SUCCEEDED").is_some());
@@ -269,8 +314,9 @@ fn verify_chain_runs_as_a_task_in_the_tray_with_a_toast() {
         .as_ref()
         .expect("data")
         .audit
-        .iter()
-        .map(|e| e.action.clone())
+        .action_names()
+        .into_iter()
+        .map(str::to_owned)
         .collect();
     assert!(
         actions.contains(&"task.start".to_owned()) && actions.contains(&"task.finish".to_owned()),
@@ -479,7 +525,10 @@ fn verifying_release_artifacts_shows_one_verdict_ticks_the_checklist_and_exports
     let tick = checklist.items.get("build.verify").expect("auto-ticked");
     assert!(tick.done && tick.by.ends_with("(task verify)"), "{tick:?}");
     assert!(
-        data.audit
+        data.ws
+            .audit()
+            .entries()
+            .expect("entries")
             .iter()
             .any(|e| e.action == "verify.report" && e.after["overall"] == "pass")
     );

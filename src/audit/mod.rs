@@ -6,12 +6,15 @@
 //! caught too. Appends from several processes (GUI and CLI) are serialized with a file lock.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::store::{self, StateError};
+
+mod index;
+pub use index::AuditIndex;
 
 /// The hash a first entry links to.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -49,6 +52,53 @@ struct Head {
     entries: u64,
     len_bytes: u64,
     last_hash: String,
+    /// `audit.log` as the append that wrote this head left it. A log whose stamp still matches
+    /// was changed by nothing but the console's own appends, each of which checked what came
+    /// before; any other writer (an editor, `truncate`, a restore) changes it, and the next
+    /// append or reload checks the whole chain again before it builds on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    stamp: Option<Stamp>,
+}
+
+/// A file's identity and last change: device, inode, status-change time and length. The
+/// status-change time (ctime) moves on every write and cannot be set back by a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    ctime_sec: i64,
+    ctime_nsec: i64,
+    len: u64,
+}
+
+impl Stamp {
+    fn of(meta: &std::fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt as _;
+        Self {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            ctime_sec: meta.ctime(),
+            ctime_nsec: meta.ctime_nsec(),
+            len: meta.len(),
+        }
+    }
+
+    fn same_file(&self, other: &Self) -> bool {
+        self.dev == other.dev && self.ino == other.ino
+    }
+}
+
+/// Whether `e`'s actor, action, target or values contain `needle` (already lower case).
+pub fn entry_matches(e: &AuditEntry, needle: &str) -> bool {
+    let compact = |v: &serde_json::Value| match v {
+        serde_json::Value::Null => String::new(),
+        other => other.to_string().to_lowercase(),
+    };
+    [&e.actor, &e.action, &e.target]
+        .iter()
+        .any(|f| f.to_lowercase().contains(needle))
+        || compact(&e.after).contains(needle)
+        || compact(&e.before).contains(needle)
 }
 
 /// Result of a successful chain verification.
@@ -122,12 +172,7 @@ impl AuditLog {
 
     /// Appends one entry durably and returns it as written.
     pub fn append(&self, new: NewEntry) -> Result<AuditEntry, AuditError> {
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&self.lock_path)
-            .map_err(self.io("open lock file"))?;
+        let lock = self.open_lock()?;
         lock.lock().map_err(self.io("lock"))?;
 
         let mut file = OpenOptions::new()
@@ -160,81 +205,109 @@ impl AuditLog {
         line.push('\n');
         file.write_all(line.as_bytes()).map_err(self.io("append"))?;
         file.sync_data().map_err(self.io("fsync"))?;
+        let stamp = Stamp::of(&file.metadata().map_err(self.io("stat"))?);
         let new_head = Head {
             entries: entry.seq,
             len_bytes: head.len_bytes + line.len() as u64,
             last_hash: hash,
+            stamp: (stamp.len == head.len_bytes + line.len() as u64).then_some(stamp),
         };
         store::write_json(&self.head_path, &new_head)?;
         Ok(entry)
         // The lock is released when `lock` drops.
     }
 
-    /// The head to append after. Repairs only what a crash can leave: a torn last line (cut
-    /// off before its newline) is removed, and complete entries written after the head was last
-    /// saved are adopted when they chain correctly. Anything else is tampering and stops appends.
+    /// The head to append after. When the log is as the last append left it (its stamp), that
+    /// is the head. Otherwise something else changed the log (or a crash came between an
+    /// append and its head), so the whole chain is checked first, and only what a crash can
+    /// leave is repaired: a torn last line (cut off before its newline) is removed, and one
+    /// complete entry written after the head was last saved is adopted. Anything else is
+    /// tampering and stops appends.
     fn recover_head(&self, file: &mut File) -> Result<Head, AuditError> {
-        let len = file.metadata().map_err(self.io("stat"))?.len();
+        let stamp = Stamp::of(&file.metadata().map_err(self.io("stat"))?);
         let head: Option<Head> = store::read_json(&self.head_path)?;
-        let mut head = match head {
-            Some(h) => h,
-            None if len == 0 => Head {
-                entries: 0,
-                len_bytes: 0,
-                last_hash: GENESIS_HASH.to_owned(),
-            },
-            None => {
-                return Err(self.tampered(
-                    1,
-                    "audit.head is missing but audit.log has entries; run `audit verify`".into(),
-                ));
+        match &head {
+            Some(h) if h.stamp == Some(stamp) && h.len_bytes == stamp.len => return Ok(h.clone()),
+            None if stamp.len == 0 => {
+                return Ok(Head {
+                    entries: 0,
+                    len_bytes: 0,
+                    last_hash: GENESIS_HASH.to_owned(),
+                    stamp: None,
+                });
             }
-        };
-        if len < head.len_bytes {
-            return Err(self.tampered(
-                head.entries,
-                format!(
-                    "audit.log is {len} bytes but audit.head records {} bytes: entries were removed",
-                    head.len_bytes
-                ),
-            ));
+            _ => {}
         }
-        self.check_last_line(file, &head)?;
-        if len == head.len_bytes {
-            return Ok(head);
+        let index = self.index()?;
+        if let Some((line, message)) = index.broken() {
+            return Err(self.tampered(*line, message.clone()));
         }
-        let mut tail = Vec::with_capacity(usize::try_from(len - head.len_bytes).unwrap_or(0));
-        file.seek(SeekFrom::Start(head.len_bytes))
-            .map_err(self.io("seek"))?;
-        file.read_to_end(&mut tail).map_err(self.io("read"))?;
-        let mut rest = &tail[..];
-        let recorded = head.entries;
-        while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
-            let line = &rest[..nl];
-            let line_no = head.entries + 1;
-            if line_no > recorded + MAX_ENTRIES_PAST_HEAD {
-                return Err(self.tampered(line_no, format!("{}", PastHead(line_no - recorded))));
-            }
-            let entry: AuditEntry = serde_json::from_slice(line)
-                .map_err(|e| self.tampered(line_no, format!("not a valid audit entry: {e}")))?;
-            if entry.seq != line_no || entry.prev != head.last_hash {
-                return Err(self.tampered(line_no, "does not chain to audit.head".into()));
-            }
-            head = Head {
-                entries: line_no,
-                len_bytes: head.len_bytes + nl as u64 + 1,
-                last_hash: crate::sha256_hex(line),
-            };
-            rest = &rest[nl + 1..];
-        }
-        if !rest.is_empty() {
+        self.check_head(&index, head.as_ref())?;
+        if index.is_torn() {
             // A torn write from a crash: it was never acknowledged, so it is dropped.
-            file.set_len(head.len_bytes)
+            file.set_len(index.end())
                 .map_err(self.io("truncate torn line"))?;
             file.sync_data().map_err(self.io("fsync"))?;
         }
-        store::write_json(&self.head_path, &head)?;
-        Ok(head)
+        Ok(Head {
+            entries: index.len() as u64,
+            len_bytes: index.end(),
+            last_hash: index.last_hash().to_owned(),
+            stamp: None,
+        })
+    }
+
+    /// The head against the chain `index` read: it may not be missing (when there are
+    /// entries), name more entries than there are, lag more than one behind, or name a hash
+    /// its line no longer has.
+    fn check_head(&self, index: &AuditIndex, head: Option<&Head>) -> Result<(), AuditError> {
+        let count = index.len() as u64;
+        match head {
+            None if count == 0 => Ok(()),
+            None => Err(self.tampered(
+                count,
+                "audit.head is missing: cannot tell whether entries were removed from the end"
+                    .into(),
+            )),
+            Some(h) if h.entries > count => Err(self.tampered(
+                count + 1,
+                format!(
+                    "audit.log ends after {count} entries but audit.head records {}: the log \
+                     was truncated",
+                    h.entries
+                ),
+            )),
+            Some(h) if count > h.entries + MAX_ENTRIES_PAST_HEAD => Err(self.tampered(
+                h.entries + MAX_ENTRIES_PAST_HEAD + 1,
+                format!("{}", PastHead(count - h.entries)),
+            )),
+            // One entry beyond the head is a crash between the append and the head update;
+            // it chains correctly, so it is accepted.
+            Some(h) if h.entries > 0 && index.hash_of(h.entries) != Some(h.last_hash.as_str()) => {
+                Err(self.tampered(
+                    h.entries,
+                    format!(
+                        "line {} was changed after it was written: it does not match the hash \
+                         recorded in audit.head",
+                        h.entries
+                    ),
+                ))
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// The chain and the head as `index` (kept up to date with [`Self::refresh`]) finds them.
+    pub fn status(&self, index: &AuditIndex) -> Result<Verified, AuditError> {
+        if let Some((line, message)) = index.chain_error() {
+            return Err(self.tampered(line, message));
+        }
+        let head: Option<Head> = store::read_json(&self.head_path)?;
+        self.check_head(index, head.as_ref())?;
+        Ok(Verified {
+            entries: index.len() as u64,
+            last_hash: index.last_hash().to_owned(),
+        })
     }
 
     fn read_log(&self) -> Result<Vec<u8>, AuditError> {
@@ -245,52 +318,9 @@ impl AuditLog {
         }
     }
 
-    /// The last line before `head.len_bytes` must still be the one the head's hash names: an
-    /// edit of it (even one that keeps its length) stops appends instead of being built upon.
-    fn check_last_line(&self, file: &mut File, head: &Head) -> Result<(), AuditError> {
-        if head.entries == 0 || head.len_bytes == 0 {
-            return Ok(());
-        }
-        // The last entry is at most a few KiB; read back far enough to find its start.
-        let mut window = 64 * 1024u64;
-        loop {
-            let from = head.len_bytes.saturating_sub(window);
-            let mut buf = vec![0u8; usize::try_from(head.len_bytes - from).unwrap_or(0)];
-            file.seek(SeekFrom::Start(from)).map_err(self.io("seek"))?;
-            file.read_exact(&mut buf).map_err(self.io("read"))?;
-            let body = buf.strip_suffix(b"\n").unwrap_or(&buf);
-            let start = body.iter().rposition(|&b| b == b'\n').map(|i| i + 1);
-            if start.is_none() && from > 0 {
-                window *= 4;
-                continue;
-            }
-            let last = &body[start.unwrap_or(0)..];
-            if crate::sha256_hex(last) != head.last_hash {
-                return Err(self.tampered(
-                    head.entries,
-                    format!(
-                        "line {} was changed after it was written: it does not match the hash \
-                         recorded in audit.head; run `audit verify`",
-                        head.entries
-                    ),
-                ));
-            }
-            return Ok(());
-        }
-    }
-
     /// All entries, oldest first. Fails on the first line that is not an entry.
     pub fn entries(&self) -> Result<Vec<AuditEntry>, AuditError> {
         self.parse_entries(&self.read_log()?)
-    }
-
-    /// The entries and the chain check from one read of the log (what the Audit panel shows).
-    pub fn load(&self) -> Result<(Vec<AuditEntry>, Result<Verified, AuditError>), AuditError> {
-        let bytes = self.read_log()?;
-        Ok((
-            self.parse_entries(&bytes).unwrap_or_default(),
-            self.verify_bytes(&bytes),
-        ))
     }
 
     fn parse_entries(&self, bytes: &[u8]) -> Result<Vec<AuditEntry>, AuditError> {
@@ -307,94 +337,71 @@ impl AuditLog {
         Ok(out)
     }
 
-    /// Checks the whole chain and the head; names the first bad line.
+    /// Checks the whole chain and the head; names the first bad line. Reads the log once,
+    /// holding a shared lock so that no append is half done meanwhile.
     pub fn verify(&self) -> Result<Verified, AuditError> {
-        self.verify_bytes(&self.read_log()?)
+        let lock = self.open_lock()?;
+        lock.lock_shared().map_err(self.io("lock"))?;
+        let index = self.index()?;
+        self.status(&index)
     }
+}
 
-    fn verify_bytes(&self, bytes: &[u8]) -> Result<Verified, AuditError> {
-        let head: Option<Head> = store::read_json(&self.head_path)?;
-        let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
-        let torn = lines.pop().filter(|last| !last.is_empty());
-        let mut prev_hash = GENESIS_HASH.to_owned();
-        for (i, line) in lines.iter().enumerate() {
-            let n = i as u64 + 1;
-            let entry: AuditEntry = serde_json::from_slice(line)
-                .map_err(|e| self.tampered(n, format!("not a valid audit entry: {e}")))?;
-            if entry.seq != n {
-                return Err(self.tampered(
-                    n,
-                    format!(
-                        "holds entry #{} where entry #{n} belongs: a line was deleted, inserted or \
-                         moved",
-                        entry.seq
-                    ),
-                ));
-            }
-            if entry.prev != prev_hash {
-                let bad = n.saturating_sub(1).max(1);
-                return Err(self.tampered(
-                    bad,
-                    format!(
-                        "line {bad} was changed after it was written: the hash recorded in line \
-                         {n} does not match it"
-                    ),
-                ));
-            }
-            prev_hash = crate::sha256_hex(line);
-        }
-        let count = lines.len() as u64;
-        if torn.is_some() {
-            return Err(self.tampered(count + 1, "incomplete entry (cut off mid-line)".to_owned()));
-        }
-        match head {
-            None if count == 0 => {}
-            None => {
-                return Err(self.tampered(
-                    count,
-                    "audit.head is missing: cannot tell whether entries were removed from the end"
-                        .into(),
-                ));
-            }
-            Some(h) if h.entries > count => {
-                return Err(self.tampered(
-                    count + 1,
-                    format!(
-                        "audit.log ends after {count} entries but audit.head records {}: the log \
-                         was truncated",
-                        h.entries
-                    ),
-                ));
-            }
-            Some(h) if count > h.entries + MAX_ENTRIES_PAST_HEAD => {
-                return Err(self.tampered(
-                    h.entries + MAX_ENTRIES_PAST_HEAD + 1,
-                    format!("{}", PastHead(count - h.entries)),
-                ));
-            }
-            Some(h) => {
-                // One entry beyond the head is a crash between the append and the head update;
-                // it chains correctly, so it is accepted.
-                let recorded = lines
-                    .get(usize::try_from(h.entries.saturating_sub(1)).unwrap_or(usize::MAX))
-                    .map_or_else(|| GENESIS_HASH.to_owned(), |l| crate::sha256_hex(l));
-                if h.entries > 0 && recorded != h.last_hash {
-                    return Err(self.tampered(
-                        h.entries,
-                        format!(
-                            "line {} was changed after it was written: it does not match the \
-                             hash recorded in audit.head",
-                            h.entries
-                        ),
-                    ));
-                }
-            }
-        }
-        Ok(Verified {
-            entries: count,
-            last_hash: prev_hash,
-        })
+/// Writes a log of `entries` correctly chained entries, and its head, in workspace folder `root`
+/// (replacing its log): a `workspace.init`, then checklist ticks and unticks by three actors,
+/// about 290 bytes each. For benchmarks and tests of scale.
+pub fn write_synthetic(root: &Path, entries: u64) -> Result<(), AuditError> {
+    let log = AuditLog::in_workspace(root);
+    let file = File::create(&log.log_path).map_err(log.io("create"))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut prev = GENESIS_HASH.to_owned();
+    let mut len = 0u64;
+    let start = jiff::Timestamp::now();
+    for seq in 1..=entries {
+        let (action, actor) = if seq == 1 {
+            ("workspace.init", "console")
+        } else {
+            let actor = ["alice", "bob", "carol"][usize::try_from(seq % 3).unwrap_or(0)];
+            (
+                if seq % 2 == 0 {
+                    "checklist.tick"
+                } else {
+                    "checklist.untick"
+                },
+                actor,
+            )
+        };
+        let entry = AuditEntry {
+            seq,
+            time: start,
+            actor: actor.to_owned(),
+            action: action.to_owned(),
+            target: format!("1.4.0/pre.item-{}", seq % 7),
+            before: serde_json::json!({"done": seq % 2 == 1}),
+            after: serde_json::json!({"done": seq % 2 == 0, "note": format!("synthetic entry {seq}")}),
+            prev: prev.clone(),
+        };
+        let line = serde_json::to_string(&entry).map_err(|e| log.io("encode")(e.into()))?;
+        prev = crate::sha256_hex(line.as_bytes());
+        out.write_all(line.as_bytes()).map_err(log.io("write"))?;
+        out.write_all(b"\n").map_err(log.io("write"))?;
+        len += line.len() as u64 + 1;
     }
+    let file = out
+        .into_inner()
+        .map_err(|e| log.io("write")(e.into_error()))?;
+    file.sync_all().map_err(log.io("fsync"))?;
+    let stamp = Stamp::of(&file.metadata().map_err(log.io("stat"))?);
+    store::write_json(
+        &log.head_path,
+        &Head {
+            entries,
+            len_bytes: len,
+            last_hash: prev,
+            stamp: Some(stamp),
+        },
+    )?;
+    Ok(())
 }
 
 /// A crash between an append and its head update leaves at most one entry past the head; more
@@ -507,6 +514,96 @@ mod tests {
             log.entries().expect("entries").len(),
             2,
             "nothing was built on the edit"
+        );
+    }
+
+    #[test]
+    fn a_same_length_edit_of_an_earlier_line_stops_the_next_append() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = AuditLog::in_workspace(dir.path());
+        log.append(entry("approve")).expect("append");
+        for _ in 0..5 {
+            log.append(entry("b")).expect("append");
+        }
+        let text = std::fs::read_to_string(log.path()).expect("log");
+        let edited = text.replacen("\"approve\"", "\"disavow\"", 1);
+        assert_eq!(edited.len(), text.len());
+        std::fs::write(log.path(), edited).expect("edit");
+        let err = log.append(entry("c")).expect_err("append refused");
+        assert!(
+            err.to_string()
+                .contains("line 1 was changed after it was written"),
+            "{err}"
+        );
+        assert_eq!(log.entries().expect("entries").len(), 6);
+    }
+
+    #[test]
+    fn a_refresh_reads_only_what_was_appended_and_rereads_after_an_outside_edit() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = AuditLog::in_workspace(dir.path());
+        for _ in 0..3 {
+            log.append(entry("a")).expect("append");
+        }
+        let mut index = log.index().expect("index");
+        let generation = index.generation();
+        log.append(entry("tick")).expect("append");
+        assert!(!log.is_current(&index).expect("stat"));
+        log.refresh(&mut index).expect("refresh");
+        assert_eq!(index.generation(), generation, "extended, not read again");
+        assert_eq!(index.len(), 4);
+        assert_eq!(log.status(&index).expect("intact").entries, 4);
+        assert_eq!(index.action_names(), ["a", "tick"]);
+        let shown = log.read_range(&index, 2..10).expect("read");
+        assert_eq!(shown.len(), 2);
+        assert_eq!(shown[1].as_ref().expect("entry").action, "tick");
+
+        // An editor rewrites line 2 (same length): the next refresh reads it all and says so.
+        let text = std::fs::read_to_string(log.path()).expect("log");
+        let lines: Vec<&str> = text.lines().collect();
+        let edited = text.replacen(lines[1], &lines[1].replacen("alice", "mal0r", 1), 1);
+        assert_eq!(edited.len(), text.len());
+        std::fs::write(log.path(), edited).expect("edit");
+        log.refresh(&mut index).expect("refresh");
+        assert_ne!(index.generation(), generation);
+        let err = log.status(&index).expect_err("broken");
+        assert!(err.to_string().contains(":2: line 2 was changed"), "{err}");
+    }
+
+    #[test]
+    fn a_log_checked_in_parallel_parts_finds_the_same_first_break() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = AuditLog::in_workspace(dir.path());
+        // Over PARALLEL_FROM_BYTES, so the pass is cut into parts wherever the cores say.
+        write_synthetic(dir.path(), 40_000).expect("synthetic");
+        assert!(std::fs::metadata(log.path()).expect("log").len() > 8 * 1024 * 1024);
+        assert_eq!(log.verify().expect("intact").entries, 40_000);
+        let clean = std::fs::read_to_string(log.path()).expect("log");
+        let starts: Vec<usize> = std::iter::once(0)
+            .chain(clean.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        for line in [2usize, 19_999, 20_000, 20_001, 39_999] {
+            // One byte of line `line` changes (keeping it valid JSON): `line` is named.
+            let at = starts[line - 1] + clean[starts[line - 1]..].find("entry ").expect("note") + 6;
+            let mut bytes = clean.clone().into_bytes();
+            bytes[at] = if bytes[at] == b'9' { b'8' } else { b'9' };
+            std::fs::write(log.path(), &bytes).expect("tamper");
+            let err = log.verify().expect_err("tampered");
+            assert!(
+                err.to_string()
+                    .contains(&format!(":{line}: line {line} was changed")),
+                "line {line}: {err}"
+            );
+        }
+        // A line removed in the middle: the line after names the hole.
+        let mut text = clean.clone();
+        text.replace_range(starts[25_000 - 1]..starts[25_000], "");
+        std::fs::write(log.path(), text).expect("remove");
+        let err = log.verify().expect_err("tampered");
+        assert!(
+            err.to_string()
+                .contains("holds entry #25001 where entry #25000 belongs"),
+            "{err}"
         );
     }
 }

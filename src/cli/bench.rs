@@ -20,6 +20,9 @@ pub struct BenchArgs {
     /// What to measure.
     #[arg(long, value_enum, default_value_t = Suite::All)]
     pub only: Suite,
+    /// Entries in the audit log of the audit suite.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub audit_entries: u64,
     /// Folder for the hashing fixtures (1 GiB + 8 x 128 MiB); default: the system temp dir.
     #[arg(long, value_name = "DIR")]
     pub scratch: Option<std::path::PathBuf>,
@@ -33,6 +36,9 @@ pub enum Suite {
     Log,
     /// SHA-256 throughput against openssl and sha256sum, and verify overhead.
     Hash,
+    /// The audit log at scale: `audit verify` against `openssl dgst`, the Audit panel's memory,
+    /// open, filter and reload after an append.
+    Audit,
 }
 
 const SAMPLE_LINE: &str = "[build] compiling src/render/path_tessellator.rs ... ok (1234 bytes)";
@@ -47,6 +53,9 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<ExitCode> {
     }
     if matches!(args.only, Suite::All | Suite::Hash) {
         results.insert("hash".into(), hash_bench(cli, args)?);
+    }
+    if matches!(args.only, Suite::All | Suite::Audit) {
+        results.insert("audit".into(), audit_bench(cli, args)?);
     }
     if cli.json {
         cli.print_json(&results)?;
@@ -134,6 +143,113 @@ fn log_bench(cli: &Cli, args: &BenchArgs) -> anyhow::Result<serde_json::Value> {
             ms(frames.max),
             args.frames,
             frames.shapes
+        );
+    }
+    Ok(result)
+}
+
+/// `VmRSS` or `VmHWM` of this process from `/proc/self/status`, in bytes.
+fn memory(field: &str) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no {field} in /proc/self/status"))?;
+    Ok(kib * 1024)
+}
+
+/// Starts a new peak: the kernel sets `VmHWM` back to the current RSS.
+fn reset_peak() -> anyhow::Result<()> {
+    std::fs::write("/proc/self/clear_refs", "5")?;
+    Ok(())
+}
+
+/// Peak memory above the current RSS while `f` runs.
+fn peak_above<T>(f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<(T, u64)> {
+    reset_peak()?;
+    let base = memory("VmRSS")?;
+    let out = f()?;
+    Ok((out, memory("VmHWM")?.saturating_sub(base)))
+}
+
+fn audit_bench(cli: &Cli, args: &BenchArgs) -> anyhow::Result<serde_json::Value> {
+    let runner = Runner::new(cli.handle.clone(), 2);
+    let scratch = tempfile::tempdir()?;
+    let make = |name: &str, entries: u64| -> anyhow::Result<std::path::PathBuf> {
+        let root = scratch.path().join(name);
+        crate::workspace::Workspace::init(&root, "Bench")?;
+        crate::audit::write_synthetic(&root, entries)?;
+        Ok(root)
+    };
+    let empty = make("empty", 1)?;
+    let big = make("big", args.audit_entries)?;
+    let log = big.join("audit.log");
+    let log_bytes = std::fs::metadata(&log)?.len();
+    warm(std::slice::from_ref(&log))?;
+
+    // The panel on a one-entry log is the baseline; the same on the big log is the cost.
+    let (_, empty_peak) = peak_above(|| {
+        crate::ui::bench::audit_panel(&empty, &runner, "carol").map_err(anyhow::Error::msg)
+    })?;
+    let (stats, big_peak) = peak_above(|| {
+        crate::ui::bench::audit_panel(&big, &runner, "carol").map_err(anyhow::Error::msg)
+    })?;
+    let above_baseline = big_peak.saturating_sub(empty_peak);
+
+    let ws = crate::workspace::Workspace::open(&big)?;
+    let mut entries = 0;
+    let ours = best_of(3, || {
+        entries = ws.verify_audit()?.entries;
+        Ok(())
+    })?;
+    let openssl = best_of(3, || {
+        run_tool(
+            "openssl",
+            &["dgst".as_ref(), "-sha256".as_ref(), log.as_os_str()],
+        )
+    })?;
+    let ratio = ours / openssl;
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let mib = |b: u64| b as f64 / 1_048_576.0;
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let result = serde_json::json!({
+        "entries": entries,
+        "log_bytes": log_bytes,
+        "verify_secs": ours,
+        "openssl_dgst_secs": openssl,
+        "verify_over_openssl": ratio,
+        "verify_goal_ratio": 3.0,
+        "threads": threads,
+        "panel_peak_bytes_above_empty_log": above_baseline,
+        "panel_memory_goal_bytes": 200 * MIB,
+        "panel_open_ms": ms(stats.open),
+        "panel_filter_ms": ms(stats.filter),
+        "panel_filter_matched": stats.matched,
+        "reload_after_append_ms": ms(stats.reload_after_append),
+        "reload_goal_ms": 10.0,
+        "snapshot_after_append_ms": ms(stats.snapshot_after_append),
+    });
+    if !cli.json {
+        let mark = |ok: bool| if ok { "ok" } else { "MISSED" };
+        println!(
+            "audit verify, {entries} entries ({:.0} MiB): {ours:.3} s; openssl dgst -sha256: {openssl:.3} s; {ratio:.2}x (goal 3x, {threads} threads) {}",
+            mib(log_bytes),
+            mark(ratio <= 3.0)
+        );
+        println!(
+            "audit panel: peak {:.1} MiB above the one-entry log (goal 200 MiB) {}; open {:.0} ms, filter {:.0} ms ({} rows)",
+            mib(above_baseline),
+            mark(above_baseline <= 200 * MIB),
+            ms(stats.open),
+            ms(stats.filter),
+            stats.matched
+        );
+        println!(
+            "audit reload after one append: {:.2} ms (goal 10 ms) {}; whole snapshot {:.2} ms",
+            ms(stats.reload_after_append),
+            mark(stats.reload_after_append.as_secs_f64() <= 0.010),
+            ms(stats.snapshot_after_append)
         );
     }
     Ok(result)

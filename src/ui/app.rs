@@ -16,7 +16,7 @@ use tokio::sync::{broadcast, mpsc};
 use super::command::{Command, PickKind, Tab};
 use super::panel::{Cx, Finished, Panels};
 use super::picker::Picker;
-use super::snapshot::Snapshot;
+use super::snapshot::{AuditCache, Snapshot};
 use super::widgets::toasts::{ToastKind, Toasts};
 use super::{theme, tray};
 use crate::runner::{Runner, TaskEvent, TaskState};
@@ -51,6 +51,7 @@ pub struct ConsoleApp {
     ctx: egui::Context,
     /// Commands returned outside a frame's drawing (task hooks, results), applied in `logic`.
     queued: Vec<Command>,
+    audit_cache: AuditCache,
 }
 
 impl std::fmt::Debug for ConsoleApp {
@@ -93,6 +94,7 @@ impl ConsoleApp {
             title: String::new(),
             ctx: ctx.clone(),
             queued: Vec::new(),
+            audit_cache: AuditCache::default(),
         };
         app.reload(None);
         app

@@ -1,16 +1,50 @@
 //! The Audit panel: the chain status and a filterable table of every action.
+//!
+//! The snapshot holds only an index of the log (where each entry starts, and its action); the
+//! table asks for the pages of entries it shows, which are read from disk off the UI thread,
+//! and a text filter streams the log as a fetch. A log of a million entries costs about 10 MB.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use egui_extras::{Column, TableBuilder};
 
-use super::panel::{Cx, Panel};
+use super::command::Command;
+use super::panel::{Cx, Finished, Panel, Pending};
 use super::theme;
-use crate::audit::AuditEntry;
+use crate::audit::{AuditEntry, AuditIndex};
 
-/// Audit panel state: the filters.
+/// Entries read from disk at a time.
+const PAGE: usize = 64;
+/// Pages kept in memory (older ones are read again when scrolled back to).
+const MAX_PAGES: usize = 64;
+
+type Page = Vec<Result<AuditEntry, String>>;
+
+/// Which rows the filters let through, and for which index and filters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Key {
+    generation: u64,
+    len: usize,
+    needle: String,
+    action: Option<String>,
+}
+
+/// Audit panel state: the filters, the rows they select, and the pages read so far.
 #[derive(Debug, Default)]
 pub struct AuditUi {
     pub filter: String,
     pub action: Option<String>,
+    /// Entry numbers (0-based, oldest first) the filters select; `None`: every entry.
+    rows: Option<Arc<Vec<u32>>>,
+    /// The filters `rows` was computed for.
+    rows_key: Option<Key>,
+    search: Pending<(Key, Vec<u32>)>,
+    search_error: Option<String>,
+    pages: HashMap<usize, Page>,
+    pages_generation: u64,
+    wanted: BTreeSet<usize>,
+    loading: Pending<(u64, Vec<(usize, Page)>)>,
 }
 
 fn compact(v: &serde_json::Value) -> String {
@@ -21,25 +55,122 @@ fn compact(v: &serde_json::Value) -> String {
 }
 
 impl AuditUi {
-    fn matches(&self, e: &AuditEntry) -> bool {
-        if self.action.as_ref().is_some_and(|a| &e.action != a) {
-            return false;
+    fn key(&self, index: &AuditIndex) -> Key {
+        Key {
+            generation: index.generation(),
+            len: index.len(),
+            needle: self.filter.trim().to_lowercase(),
+            action: self.action.clone(),
         }
-        if self.filter.is_empty() {
-            return true;
+    }
+
+    /// How many entries the filters select (so far).
+    pub fn shown(&self, index: &AuditIndex) -> usize {
+        self.rows.as_ref().map_or(index.len(), |r| r.len())
+    }
+
+    /// Whether the rows match the current filters (no search is still running for them).
+    pub fn is_filtered(&self, index: &AuditIndex) -> bool {
+        self.rows_key.as_ref() == Some(&self.key(index))
+    }
+
+    /// Recomputes the rows when the index or the filters changed: the action alone from the
+    /// index at once, text by streaming the log in the background.
+    fn update_rows(&mut self, cx: &mut Cx<'_>) {
+        let index = cx.snapshot.audit.clone();
+        let key = self.key(&index);
+        if self.rows_key.as_ref() == Some(&key) || self.search.is_running() {
+            return;
         }
-        let needle = self.filter.to_lowercase();
-        [&e.actor, &e.action, &e.target]
-            .iter()
-            .any(|f| f.to_lowercase().contains(&needle))
-            || compact(&e.after).to_lowercase().contains(&needle)
-            || compact(&e.before).to_lowercase().contains(&needle)
+        let within = key.action.as_deref().map(|a| index.with_action(a));
+        if key.needle.is_empty() {
+            self.rows = within.map(Arc::new);
+            self.rows_key = Some(key);
+            self.search_error = None;
+            return;
+        }
+        let log = cx.snapshot.ws.audit().clone();
+        cx.fetch_blocking(&mut self.search, move || {
+            log.search(&index, &key.needle, within.as_deref())
+                .map(|rows| (key, rows))
+        });
+    }
+
+    /// The entry `n` (0-based) if its page is in memory; asks for the page otherwise.
+    fn entry(&mut self, n: usize) -> Option<&Result<AuditEntry, String>> {
+        let page = n / PAGE;
+        if !self.pages.contains_key(&page) {
+            self.wanted.insert(page);
+        }
+        self.pages.get(&page).and_then(|p| p.get(n % PAGE))
+    }
+
+    fn load_pages(&mut self, cx: &mut Cx<'_>) {
+        if self.wanted.is_empty() || self.loading.is_running() {
+            return;
+        }
+        let wanted: Vec<usize> = std::mem::take(&mut self.wanted).into_iter().collect();
+        let index = cx.snapshot.audit.clone();
+        let log = cx.snapshot.ws.audit().clone();
+        cx.fetch_blocking(&mut self.loading, move || {
+            let mut pages = Vec::with_capacity(wanted.len());
+            for page in wanted {
+                let range = page * PAGE..(page + 1) * PAGE;
+                pages.push((page, log.read_range(&index, range)?));
+            }
+            Ok::<_, crate::audit::AuditError>((index.generation(), pages))
+        });
     }
 }
 
 impl Panel for AuditUi {
+    fn logic(&mut self, cx: &mut Cx<'_>) {
+        let index = &cx.snapshot.audit;
+        if self.pages_generation != index.generation() {
+            // The log was read again from the start: what was read before may differ.
+            self.pages.clear();
+            self.pages_generation = index.generation();
+        }
+        if let Some(result) = self.search.poll() {
+            match result {
+                Ok((key, rows)) => {
+                    self.rows = Some(Arc::new(rows));
+                    self.rows_key = Some(key);
+                    self.search_error = None;
+                }
+                Err(e) => self.search_error = Some(e),
+            }
+        }
+        if let Some(result) = self.loading.poll() {
+            match result {
+                Ok((generation, pages)) if generation == self.pages_generation => {
+                    if self.pages.len() + pages.len() > MAX_PAGES {
+                        self.pages.clear();
+                    }
+                    self.pages.extend(pages);
+                }
+                Ok(_) => {}
+                Err(e) => cx.error(format!("cannot read the audit log: {e}")),
+            }
+        }
+        self.update_rows(cx);
+        self.load_pages(cx);
+    }
+
+    fn on_task_finished(&mut self, task: &Finished, commands: &mut Vec<Command>) {
+        if task.info.kind == "audit.verify" {
+            // Show what the full check found, not the index kept since the window opened.
+            commands.push(Command::ReindexAudit);
+        }
+    }
+
+    fn is_busy(&self) -> bool {
+        self.search.is_running() || self.loading.is_running() || !self.wanted.is_empty()
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
         let data = cx.snapshot;
+        let index = data.audit.clone();
         let mut verify = false;
         ui.label(theme::heading("Audit log"));
         ui.horizontal(|ui| {
@@ -73,9 +204,6 @@ impl Panel for AuditUi {
             });
         }
         ui.label(theme::muted(data.ws.audit().path().display().to_string()));
-        let mut actions: Vec<&str> = data.audit.iter().map(|e| e.action.as_str()).collect();
-        actions.sort_unstable();
-        actions.dedup();
         ui.horizontal(|ui| {
             ui.add(
                 egui::TextEdit::singleline(&mut self.filter)
@@ -87,23 +215,25 @@ impl Panel for AuditUi {
                 .selected_text(self.action.as_deref().unwrap_or("all actions"))
                 .show_ui(ui, |ui| {
                     ui.selectable_value(&mut self.action, None, "all actions");
-                    for a in &actions {
-                        ui.selectable_value(&mut self.action, Some((*a).to_owned()), *a);
+                    for a in index.action_names() {
+                        ui.selectable_value(&mut self.action, Some(a.to_owned()), a);
                     }
                 })
                 .response
                 .accessible_name("Action filter");
+            if self.search.is_running() {
+                ui.spinner();
+                ui.label(theme::muted("searching the log…"));
+            }
         });
-        let rows: Vec<&AuditEntry> = data
-            .audit
-            .iter()
-            .rev()
-            .filter(|e| self.matches(e))
-            .collect();
+        if let Some(e) = &self.search_error {
+            ui.label(egui::RichText::new(e).color(theme::BAD));
+        }
+        let rows = self.rows.clone();
+        let count = rows.as_ref().map_or(index.len(), |r| r.len());
         ui.label(theme::muted(format!(
-            "{} of {} entries, newest first",
-            rows.len(),
-            data.audit.len()
+            "{count} of {} entries, newest first",
+            index.len()
         )));
         let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
         TableBuilder::new(ui)
@@ -125,34 +255,63 @@ impl Panel for AuditUi {
                 }
             })
             .body(|body| {
-                body.rows(row_height, rows.len(), |mut row| {
-                    let e = rows[row.index()];
-                    row.col(|ui| {
-                        ui.label(theme::muted(e.seq.to_string()));
-                    });
-                    row.col(|ui| {
-                        ui.label(crate::local_time(e.time, true));
-                    });
-                    row.col(|ui| {
-                        ui.label(&e.actor);
-                    });
-                    row.col(|ui| {
-                        ui.label(theme::mono(&e.action));
-                    });
-                    row.col(|ui| {
-                        ui.label(&e.target);
-                    });
-                    for v in [&e.before, &e.after] {
-                        row.col(|ui| {
-                            let text = compact(v);
-                            let resp =
-                                ui.add(egui::Label::new(theme::mono(&text).small()).truncate());
-                            if !text.is_empty() {
-                                resp.on_hover_text(serde_json::to_string_pretty(v).unwrap_or(text));
-                            }
-                        });
+                body.rows(row_height, count, |mut row| {
+                    // Newest first.
+                    let k = count - 1 - row.index();
+                    let n = rows
+                        .as_ref()
+                        .map_or(k, |r| r.get(k).map_or(0, |&n| n as usize));
+                    match self.entry(n) {
+                        None => {
+                            row.col(|ui| {
+                                ui.label(theme::muted((n + 1).to_string()));
+                            });
+                            row.col(|ui| {
+                                ui.label(theme::muted("…"));
+                            });
+                        }
+                        Some(Err(e)) => {
+                            row.col(|ui| {
+                                ui.label(theme::muted((n + 1).to_string()));
+                            });
+                            row.col(|ui| {
+                                ui.label(egui::RichText::new(e).color(theme::BAD));
+                            });
+                        }
+                        Some(Ok(e)) => entry_row(&mut row, e),
                     }
                 });
             });
+        if !self.wanted.is_empty() {
+            // The rows just drawn asked for pages: the next frame's logic reads them.
+            ui.ctx().request_repaint();
+        }
+    }
+}
+
+fn entry_row(row: &mut egui_extras::TableRow<'_, '_>, e: &AuditEntry) {
+    row.col(|ui| {
+        ui.label(theme::muted(e.seq.to_string()));
+    });
+    row.col(|ui| {
+        ui.label(crate::local_time(e.time, true));
+    });
+    row.col(|ui| {
+        ui.label(&e.actor);
+    });
+    row.col(|ui| {
+        ui.label(theme::mono(&e.action));
+    });
+    row.col(|ui| {
+        ui.label(&e.target);
+    });
+    for v in [&e.before, &e.after] {
+        row.col(|ui| {
+            let text = compact(v);
+            let resp = ui.add(egui::Label::new(theme::mono(&text).small()).truncate());
+            if !text.is_empty() {
+                resp.on_hover_text(serde_json::to_string_pretty(v).unwrap_or(text));
+            }
+        });
     }
 }

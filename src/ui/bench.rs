@@ -88,3 +88,117 @@ pub fn tray_frame_times(lines: u64, frames: usize) -> FrameStats {
         shapes,
     }
 }
+
+/// What opening and filtering the Audit panel on a big log cost.
+#[derive(Debug, Clone)]
+pub struct AuditPanelStats {
+    /// From nothing to the first page of entries drawn (index built, page read).
+    pub open: Duration,
+    /// From typing the filter to its rows drawn.
+    pub filter: Duration,
+    /// Entries the filter selected.
+    pub matched: usize,
+    /// The audit part of a reload after one append (the index brought up to date).
+    pub reload_after_append: Duration,
+    /// A whole snapshot reload after one append.
+    pub snapshot_after_append: Duration,
+}
+
+/// Opens the Audit panel on the workspace in `root` as the window does (a snapshot, then
+/// frames until the panel is idle), filters it by `needle`, then appends one entry and
+/// reloads.
+pub fn audit_panel(
+    root: &std::path::Path,
+    runner: &crate::runner::Runner,
+    needle: &str,
+) -> Result<AuditPanelStats, String> {
+    use super::panel::{Cx, Panel as _};
+    use super::snapshot::{AuditCache, Snapshot};
+    let err = |e: &(dyn std::error::Error + 'static)| crate::error_chain(e);
+    let ctx = egui::Context::default();
+    let input = || egui::RawInput {
+        screen_rect: Some(egui::Rect::from_min_size(
+            egui::Pos2::ZERO,
+            egui::vec2(1280.0, 800.0),
+        )),
+        ..Default::default()
+    };
+    let cache = AuditCache::default();
+    let mut panel = super::audit::AuditUi::default();
+    let mut commands = Vec::new();
+    let mut frames_until_idle = |panel: &mut super::audit::AuditUi, snapshot: &Snapshot| {
+        let deadline = Instant::now() + Duration::from_mins(2);
+        loop {
+            let _ = ctx.run_ui(input(), |ui| {
+                let repaint = ui.ctx().clone();
+                let mut cx = Cx::new(snapshot, runner, &mut commands, &repaint);
+                panel.logic(&mut cx);
+                panel.ui(ui, &mut cx);
+            });
+            if !panel.is_busy() && panel.is_filtered(&snapshot.audit) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err("the Audit panel did not settle within 2 minutes".to_owned());
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    };
+    let started = Instant::now();
+    let snapshot =
+        Snapshot::load(root, crate::workspace::Origin::Flag, None, &cache).map_err(|e| err(&e))?;
+    frames_until_idle(&mut panel, &snapshot)?;
+    let open = started.elapsed();
+
+    needle.clone_into(&mut panel.filter);
+    let started = Instant::now();
+    frames_until_idle(&mut panel, &snapshot)?;
+    let filter = started.elapsed();
+    let matched = panel.shown(&snapshot.audit);
+
+    snapshot
+        .ws
+        .record(
+            "bench.append",
+            "bench",
+            serde_json::Value::Null,
+            serde_json::Value::Null,
+        )
+        .map_err(|e| err(&e))?;
+    let started = Instant::now();
+    let index = cache.current(&snapshot.ws).map_err(|e| err(&e))?;
+    let reload_after_append = started.elapsed();
+    if index.len() != snapshot.audit.len() + 1 {
+        return Err(format!(
+            "the reload holds {} entries, expected {}",
+            index.len(),
+            snapshot.audit.len() + 1
+        ));
+    }
+    drop(index);
+    snapshot
+        .ws
+        .record(
+            "bench.append",
+            "bench",
+            serde_json::Value::Null,
+            serde_json::Value::Null,
+        )
+        .map_err(|e| err(&e))?;
+    let started = Instant::now();
+    let reloaded =
+        Snapshot::load(root, crate::workspace::Origin::Flag, None, &cache).map_err(|e| err(&e))?;
+    let snapshot_after_append = started.elapsed();
+    if let Err(e) = &reloaded.audit_check {
+        return Err(format!(
+            "the chain is reported broken after the appends: {e}"
+        ));
+    }
+    Ok(AuditPanelStats {
+        open,
+        filter,
+        matched,
+        reload_after_append,
+        snapshot_after_append,
+    })
+}

@@ -78,6 +78,8 @@ pub enum Command {
     },
     /// Open another workspace folder.
     OpenWorkspace(PathBuf),
+    /// Read the whole audit log again (after a full chain check), then reload.
+    ReindexAudit,
     /// Open a native picker; the choice comes back as `OpenWorkspace` or `Verify`.
     Pick(PickKind),
     /// Hand paths to the Verify panel (and show it); `replace` drops what it had, `run` starts

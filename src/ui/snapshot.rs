@@ -1,9 +1,10 @@
 //! The workspace as the panels read it: loaded off the UI thread after every change, then
 //! read-only for drawing.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::audit::{AuditEntry, Verified};
+use crate::audit::{AuditError, AuditIndex, Verified};
 use crate::pipeline::{ArtifactFile, Definition, PipelineState};
 use crate::runbook::{Checklist, Runbook};
 use crate::status::incident::Incident;
@@ -24,7 +25,8 @@ pub struct Snapshot {
     pub origin: Origin,
     pub releases: Vec<Release>,
     pub current: Option<ReleaseView>,
-    pub audit: Vec<AuditEntry>,
+    /// Where each audit entry is in the log (entries are read from disk as they are shown).
+    pub audit: Arc<AuditIndex>,
     /// The audit chain check: entries and head hash, or the first bad line.
     pub audit_check: Result<Verified, String>,
     /// The pipeline definition (or why it cannot be read).
@@ -46,6 +48,7 @@ impl Snapshot {
         root: &Path,
         origin: Origin,
         release: Option<String>,
+        audit_cache: &AuditCache,
     ) -> Result<Self, WorkspaceError> {
         let ws = Workspace::open(root)?;
         let releases = ws.releases()?;
@@ -61,7 +64,8 @@ impl Snapshot {
             }),
             None => None,
         };
-        let (audit, audit_check) = ws.load_audit()?;
+        let audit = audit_cache.current(&ws)?;
+        let audit_check = ws.audit_status(&audit);
         let pipeline = Definition::load(&ws)
             .map(|(d, _)| d)
             .map_err(|e| crate::error_chain(&e));
@@ -83,7 +87,7 @@ impl Snapshot {
             releases,
             current,
             audit,
-            audit_check: audit_check.map_err(|e| crate::error_chain(&e)),
+            audit_check,
             pipeline,
             pipeline_state,
             artifacts,
@@ -95,5 +99,35 @@ impl Snapshot {
     /// The selected release's version, if there is a release.
     pub fn selected_version(&self) -> Option<String> {
         self.current.as_ref().map(|c| c.release.version.to_string())
+    }
+}
+
+/// The audit index, kept from one snapshot to the next so that a reload reads only what was
+/// appended to the log since (see [`crate::audit::AuditLog::refresh`]).
+#[derive(Debug, Clone, Default)]
+pub struct AuditCache(Arc<Mutex<Option<CachedIndex>>>);
+
+/// An index and the workspace folder whose log it is.
+type CachedIndex = (PathBuf, Arc<AuditIndex>);
+
+impl AuditCache {
+    /// The index of `ws`'s log, brought up to date.
+    pub fn current(&self, ws: &Workspace) -> Result<Arc<AuditIndex>, AuditError> {
+        let mut slot = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut index = match slot.take() {
+            Some((root, index)) if root == ws.root() => index,
+            _ => Arc::default(),
+        };
+        if !ws.audit().is_current(&index)? {
+            // Copies the index while the shown snapshot still holds it (10 bytes an entry).
+            ws.audit().refresh(Arc::make_mut(&mut index))?;
+        }
+        *slot = Some((ws.root().to_owned(), index.clone()));
+        Ok(index)
+    }
+
+    /// Forgets the index, so the next snapshot reads the whole log again (after "Verify").
+    pub fn forget(&self) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
 }

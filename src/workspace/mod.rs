@@ -663,12 +663,13 @@ impl Workspace {
         not_emptied(&self.audit, verified)
     }
 
-    /// The entries and the chain check, as [`Self::verify_audit`] judges it, from one read.
-    pub fn load_audit(
-        &self,
-    ) -> Result<(Vec<crate::audit::AuditEntry>, Result<Verified, AuditError>), AuditError> {
-        let (entries, check) = self.audit.load()?;
-        Ok((entries, check.and_then(|v| not_emptied(&self.audit, v))))
+    /// The chain check of `index` (kept current with `AuditLog::refresh`), as
+    /// [`Self::verify_audit`] judges it.
+    pub fn audit_status(&self, index: &crate::audit::AuditIndex) -> Result<Verified, String> {
+        self.audit
+            .status(index)
+            .and_then(|v| not_emptied(&self.audit, v))
+            .map_err(|e| crate::error_chain(&e))
     }
 
     /// The task that re-checks the audit log's hash chain ([`run_audit_verify`]).

@@ -33,10 +33,11 @@ impl ConsoleApp {
         let Some(data) = &self.data else { return };
         let ws = data.ws.clone();
         let release = data.current.as_ref().map(|c| c.release.clone());
-        let (root, origin) = (self.root.clone(), self.origin);
+        let (root, origin, cache) = (self.root.clone(), self.origin, self.audit_cache.clone());
         self.submit(move || {
-            let loaded = change(&ws, release.as_ref())
-                .and_then(|(release, toast)| Ok((Snapshot::load(&root, origin, release)?, toast)));
+            let loaded = change(&ws, release.as_ref()).and_then(|(release, toast)| {
+                Ok((Snapshot::load(&root, origin, release, &cache)?, toast))
+            });
             match loaded {
                 Ok((snapshot, toast)) => AppResult::Loaded(Box::new(snapshot), Some(toast)),
                 Err(e) => AppResult::Failed(crate::error_chain(&e)),
@@ -51,11 +52,13 @@ impl ConsoleApp {
     }
 
     fn load(&mut self, release: Option<String>, toast: Option<String>) {
-        let (root, origin) = (self.root.clone(), self.origin);
-        self.submit(move || match Snapshot::load(&root, origin, release) {
-            Ok(s) => AppResult::Loaded(Box::new(s), toast),
-            Err(e) => AppResult::Failed(crate::error_chain(&e)),
-        });
+        let (root, origin, cache) = (self.root.clone(), self.origin, self.audit_cache.clone());
+        self.submit(
+            move || match Snapshot::load(&root, origin, release, &cache) {
+                Ok(s) => AppResult::Loaded(Box::new(s), toast),
+                Err(e) => AppResult::Failed(crate::error_chain(&e)),
+            },
+        );
     }
 
     /// Applies one command.
@@ -109,6 +112,10 @@ impl ConsoleApp {
                 self.tab = Tab::Verify;
             }
             Command::Reload => self.reload(None),
+            Command::ReindexAudit => {
+                self.audit_cache.forget();
+                self.reload(None);
+            }
             Command::SelectTask(id) => self.tray.select(id),
             Command::CancelTask(id) => self.runner.cancel(id),
             Command::ClearFinishedTasks => self.runner.clear_finished(),
