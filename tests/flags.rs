@@ -372,6 +372,51 @@ fn checklist_done(ws: &Path, item: &str) -> bool {
 }
 
 #[test]
+fn a_flag_change_the_audit_log_refuses_is_not_made_and_a_failed_one_is_audited() {
+    let ws = workspace(
+        "[flags]\nprovider = \"local\"\nenvironment = \"production\"\nprefixes = [\"ui\", \"export\"]\n",
+    );
+    let run = |args: &[&str]| cli(&ws.root, &[], args);
+    let create = [
+        "flags",
+        "create",
+        "export_svg_v3",
+        "--name",
+        "SVG export v3",
+    ];
+    // Appends are refused while the head is missing: the flag is not created either.
+    let head = ws.root.join("audit.head");
+    let saved = std::fs::read(&head).expect("head");
+    std::fs::remove_file(&head).expect("remove head");
+    let o = run(&create);
+    assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("audit.head is missing"), "{}", text(&o));
+    let local = std::fs::read_to_string(ws.root.join("flags/local.json")).unwrap_or_default();
+    assert!(!local.contains("export_svg_v3"), "{local}");
+    let plans = std::fs::read_to_string(ws.root.join("flags/plans.json")).unwrap_or_default();
+    assert!(!plans.contains("export_svg_v3"), "{plans}");
+
+    std::fs::write(&head, saved).expect("restore head");
+    assert!(run(&create).status.success());
+    // A second create of the same key fails at the provider: the intent and its failure are
+    // both in the log.
+    let o = run(&create);
+    assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+    let audit = std::fs::read_to_string(ws.root.join("audit.log")).expect("audit");
+    assert_eq!(
+        audit.matches("\"action\":\"flags.create\"").count(),
+        2,
+        "{audit}"
+    );
+    assert_eq!(
+        audit.matches("\"action\":\"flags.create.failed\"").count(),
+        1,
+        "{audit}"
+    );
+    assert!(run(&["audit", "verify"]).status.success());
+}
+
+#[test]
 fn the_local_provider_reviews_holds_stages_and_needs_a_green_gate() {
     let ws = workspace(
         "[flags]\nprovider = \"local\"\nenvironment = \"production\"\nprefixes = [\"ui\", \"export\"]\n",

@@ -156,6 +156,18 @@ fn validate_incident(
             }
         }
     }
+    // `metadata` is a map of namespaces, each a map of strings (`{"jira": {"issue_id": ".."}}`).
+    if let Some(meta) = inc.get("metadata") {
+        let ok = meta.as_object().is_some_and(|m| {
+            m.values().all(|ns| {
+                ns.as_object()
+                    .is_some_and(|kv| kv.values().all(Value::is_string))
+            })
+        });
+        if !ok {
+            problems.push("Metadata is invalid".to_owned());
+        }
+    }
     if problems.is_empty() {
         Ok(inc)
     } else {
@@ -301,6 +313,7 @@ async fn create(
         "scheduled_until": inc.get("scheduled_until").cloned().unwrap_or(Value::Null),
         "incident_updates": [{"id": format!("upd{id}"), "incident_id": id, "status": inc.get("status"), "body": inc.get("body"), "created_at": now}],
         "components": comps,
+        "metadata": inc.get("metadata").cloned().unwrap_or(json!({})),
     });
     f.incidents.push(incident.clone());
     if then_500 {
@@ -466,10 +479,20 @@ fn the_seed_flags_create_update_and_resolve_an_incident_on_statuspage() {
     for pair in reqs.windows(2) {
         assert!(pair[1].at.duration_since(pair[0].at) >= Duration::from_millis(140));
     }
-    let body = &reqs[2].body;
+    let mut body = reqs[2].body.clone();
+    let key = body["incident"]
+        .as_object_mut()
+        .and_then(|i| i.remove("metadata"))
+        .expect("metadata");
+    assert!(
+        key["release_console"]["idempotency_key"]
+            .as_str()
+            .is_some_and(|k| k.len() == 23 && k.starts_with("rc-")),
+        "{key}"
+    );
     assert_eq!(
         body,
-        &json!({"incident": {
+        json!({"incident": {
             "name": "Investigating delays in real-time sync",
             "status": "investigating",
             "body": "Investigating delays in real-time sync",
@@ -739,14 +762,36 @@ fn rate_limits_are_honoured_and_retries_never_duplicate_an_incident() {
     let posts = seen(&server).iter().filter(|r| r.method == "POST").count();
     assert_eq!(posts, 1, "the POST was not repeated");
 
-    // Running the same create again (a CI retry) finds the open incident: no duplicate, and the
-    // console keeps one record.
-    let o = cli(&ws.root, KEY, &other);
-    assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(incidents(&server).len(), before + 1);
+    assert!(
+        page.last().expect("incident")["metadata"]["release_console"]["idempotency_key"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("rc-")),
+        "the attempt's key is kept with the page's incident: {page:#?}"
+    );
+
+    // A CI retry names its attempt: the same key finds the incident, so there is no duplicate
+    // and the console keeps one record; and the page is not asked to create it again.
+    let mut keyed = other.clone();
+    keyed.extend(["--idempotency-key", "ci-4711-exports"]);
+    for _ in 0..2 {
+        let o = cli(&ws.root, KEY, &keyed);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    assert_eq!(incidents(&server).len(), before + 2);
     let o = cli(&ws.root, KEY, &["--json", "status", "list"]);
     let list: Value = serde_json::from_slice(&o.stdout).expect("json");
-    assert_eq!(list.as_array().map(Vec::len), Some(2), "{list:#}");
+    assert_eq!(list.as_array().map(Vec::len), Some(3), "{list:#}");
+
+    // Without a key, the same template run twice is two incidents: never merged by name.
+    let o = cli(&ws.root, KEY, &other);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(incidents(&server).len(), before + 3);
+    let names: Vec<Value> = incidents(&server)
+        .iter()
+        .map(|i| i["name"].clone())
+        .filter(|n| n == "Exports failing")
+        .collect();
+    assert_eq!(names.len(), 3);
 }
 
 /// Runs `args` with `inject` armed after the command's first `after_gets` GET requests (so it

@@ -414,3 +414,60 @@ fn apple_artifacts_are_amber_without_tools_and_pinned_to_the_team_with_rcodesign
         "{dmg:#}"
     );
 }
+
+/// Property: whatever the file names (spaces, `*`, backslashes, newlines, carriage returns,
+/// quotes, a BOM, non-ASCII), `verify --write-sums` writes a file that parses back to exactly
+/// those names with their hashes. Random names from a fixed seed, many rounds.
+#[test]
+fn write_sums_parses_back_to_the_same_entries_for_any_file_name() {
+    const ALPHABET: &[&str] = &[
+        "a", "Z", "0", " ", "  ", "*", "\\", "\\n", "\n", "\r", "\t", "\"", "(", ")", " = ", ".",
+        "-", "é", "日本", "\u{feff}", "🎉", "#", "'", "$", "SHA256 (", ") = ",
+    ];
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        usize::try_from(state % n as u64).expect("small")
+    };
+    for round in 0..6 {
+        let dir = tempfile::tempdir().expect("dir");
+        let files = dir.path().join("files");
+        std::fs::create_dir(&files).expect("files");
+        let mut expected = std::collections::BTreeMap::new();
+        for i in 0..30 {
+            let len = 1 + next(6);
+            let mut name: String = (0..len).map(|_| ALPHABET[next(ALPHABET.len())]).collect();
+            name.push_str(&format!("{round}-{i}"));
+            if !release_console::verify::sums::is_artifact(&name) {
+                continue;
+            }
+            let body = format!("{name} body {}", next(1000));
+            std::fs::write(files.join(&name), &body).expect("write an oddly named file");
+            expected.insert(name, release_console::sha256_hex(body.as_bytes()));
+        }
+        // Written beside the files (names are relative to it); there was none to check
+        // against, so the verdict itself is not the point here.
+        let out = files.join("SHA256SUMS");
+        let (_, report) = verify(&["--write-sums", out.to_str().expect("utf-8")], &[&files]);
+        assert_eq!(
+            report["written"].as_array().map(Vec::len),
+            Some(1),
+            "round {round}: {report:#}"
+        );
+        let text = std::fs::read_to_string(&out).expect("written sums");
+        let parsed = release_console::verify::sums::parse(&text);
+        assert!(
+            parsed.bad_lines.is_empty(),
+            "round {round}: {:?}\n{text}",
+            parsed.bad_lines
+        );
+        let got: std::collections::BTreeMap<String, String> = parsed
+            .entries
+            .into_iter()
+            .map(|e| (e.name, e.sha256))
+            .collect();
+        assert_eq!(got, expected, "round {round}:\n{text}");
+    }
+}

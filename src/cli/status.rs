@@ -49,6 +49,10 @@ pub struct StatusArgs {
     /// Post without emailing/texting subscribers.
     #[arg(long)]
     pub no_notify: bool,
+    /// Names this create (e.g. `$GITHUB_RUN_ID-api-outage`): running the command again with
+    /// the same key finds the incident instead of creating a second one.
+    #[arg(long, value_name = "KEY")]
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -172,6 +176,7 @@ fn incident_action(
                 component_status: args.component_status,
                 detected_at,
                 deliver_notifications: !args.no_notify,
+                idempotency_key: args.idempotency_key.clone(),
             };
             cli.handle
                 .block_on(incident::create(ws, page, page.name(), &req))?

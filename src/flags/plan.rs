@@ -164,6 +164,38 @@ fn audit(
     Ok(())
 }
 
+/// Audits `action` as intended (what is about to be done), then does `work` (the provider's
+/// change and the plan's). When the work fails, the failure is audited too
+/// (`{action}.failed`): no change is ever made without its entry, and the log says which
+/// intents did not happen.
+async fn audited<T>(
+    ws: &Workspace,
+    action: &str,
+    key: &str,
+    before: Option<&FlagState>,
+    intent: serde_json::Value,
+    work: impl std::future::Future<Output = Result<T, FlagsError>>,
+) -> Result<T, FlagsError> {
+    audit(ws, action, key, before, intent)?;
+    match work.await {
+        Ok(done) => Ok(done),
+        Err(e) => {
+            if let Err(refused) = ws.record(
+                &format!("{action}.failed"),
+                key,
+                serde_json::Value::Null,
+                serde_json::json!({"error": crate::error_chain(&e)}),
+            ) {
+                tracing::error!(
+                    "{action} {key} failed, and the audit log refused to say so: {}",
+                    crate::error_chain(&refused)
+                );
+            }
+            Err(e)
+        }
+    }
+}
+
 /// Creates a flag, OFF, after checking its name and tags; starts its plan at 0%.
 pub async fn create<P: FlagProvider>(
     ws: &Workspace,
@@ -178,16 +210,19 @@ pub async fn create<P: FlagProvider>(
             flag.key
         )));
     }
-    let state = provider.create(flag).await?;
-    let plan = record_change(ws, &flag.key, "create", 0, None)?;
-    audit(
+    audited(
         ws,
         "flags.create",
         &flag.key,
         None,
-        serde_json::json!({"flag": &state, "plan_created_at": plan.created_at}),
-    )?;
-    Ok(state)
+        serde_json::json!({"flag": flag}),
+        async {
+            let state = provider.create(flag).await?;
+            record_change(ws, &flag.key, "create", 0, None)?;
+            Ok(state)
+        },
+    )
+    .await
 }
 
 /// Why the next stage is not allowed yet, or `None` when it is.
@@ -280,16 +315,20 @@ pub async fn rollout<P: FlagProvider>(
         Some(r) => format!("release-console: {what} to {target}% (override: {r})"),
         None => format!("release-console: {what} to {target}%"),
     };
-    let after = provider.set_rollout(key, target, &comment).await?;
-    let plan = record_change(ws, key, what, target, reason.map(str::to_owned))?;
-    tick_stages(ws)?;
-    audit(
+    let after = audited(
         ws,
         &format!("flags.{what}"),
         key,
         Some(&before),
-        serde_json::json!({"flag": &after, "gate": gate, "override_reason": reason, "stage_since": plan.since()}),
-    )?;
+        serde_json::json!({"rollout_percent": target, "gate": gate, "override_reason": reason, "stage_since": plan.since()}),
+        async {
+            let after = provider.set_rollout(key, target, &comment).await?;
+            record_change(ws, key, what, target, reason.map(str::to_owned))?;
+            Ok(after)
+        },
+    )
+    .await?;
+    tick_stages(ws)?;
     Ok(after)
 }
 
@@ -365,21 +404,19 @@ pub async fn rollout_unstaged<P: FlagProvider>(
         )));
     }
     let before = provider.get(key).await?;
-    let after = provider
-        .set_rollout(
-            key,
-            percent,
-            &format!("release-console: {percent}% in {environment}"),
-        )
-        .await?;
-    audit(
+    audited(
         ws,
         "flags.rollout",
         key,
         Some(&before),
-        serde_json::json!({"flag": &after, "environment": environment, "staged": false}),
-    )?;
-    Ok(after)
+        serde_json::json!({"rollout_percent": percent, "environment": environment, "staged": false}),
+        provider.set_rollout(
+            key,
+            percent,
+            &format!("release-console: {percent}% in {environment}"),
+        ),
+    )
+    .await
 }
 
 /// Archives a flag (after it has served 100% long enough, or on purpose).
@@ -389,16 +426,20 @@ pub async fn archive<P: FlagProvider>(
     key: &str,
 ) -> Result<Plan, FlagsError> {
     let before = provider.get(key).await?;
-    provider.archive(key, "release-console: retired").await?;
-    let plan = record_change(ws, key, "archive", before.rollout_percent, None)?;
-    audit(
+    let now = Timestamp::now();
+    let lifespan_days = load(ws)?.get(key).map(|p| p.lifespan_days(now));
+    audited(
         ws,
         "flags.archive",
         key,
         Some(&before),
-        serde_json::json!({"archived_at": plan.archived_at, "lifespan_days": plan.lifespan_days(Timestamp::now())}),
-    )?;
-    Ok(plan)
+        serde_json::json!({"archived_at": now, "lifespan_days": lifespan_days}),
+        async {
+            provider.archive(key, "release-console: retired").await?;
+            record_change(ws, key, "archive", before.rollout_percent, None)
+        },
+    )
+    .await
 }
 
 /// A line of the retirement report.

@@ -52,6 +52,9 @@ pub struct Incident {
     pub first_response_at: Option<Timestamp>,
     pub resolved_at: Option<Timestamp>,
     pub timeline: Vec<TimelineEntry>,
+    /// The key its create was posted with (see [`CreateRequest::idempotency_key`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
 }
 
 impl Incident {
@@ -92,6 +95,21 @@ use crate::human_duration;
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Book {
     incidents: Vec<Incident>,
+    /// Creates started but not yet recorded: written before the post, so that a run that
+    /// crashed (or whose audit append was refused) after the page created the incident is
+    /// finished by the next run of the same request, with the same key, instead of posting a
+    /// second incident.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pending: Vec<PendingCreate>,
+}
+
+/// A create in flight.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PendingCreate {
+    key: String,
+    /// What was asked for (title, message, severity, status, components), hashed.
+    request: String,
+    started_at: Timestamp,
 }
 
 fn book_path(ws: &Workspace) -> PathBuf {
@@ -105,14 +123,19 @@ pub fn load(ws: &Workspace) -> Result<Vec<Incident>, StatusError> {
         .incidents)
 }
 
-/// Runs `change` on the book under its lock and saves it atomically.
+/// Runs `change` on the incidents under the book's lock and saves it atomically.
 fn modify<T>(
     ws: &Workspace,
     change: impl FnOnce(&mut Vec<Incident>) -> Result<T, StatusError>,
 ) -> Result<T, StatusError> {
-    store::update_json(&book_path(ws), |book: &mut Book| {
-        change(&mut book.incidents)
-    })
+    modify_book(ws, |book| change(&mut book.incidents))
+}
+
+fn modify_book<T>(
+    ws: &Workspace,
+    change: impl FnOnce(&mut Book) -> Result<T, StatusError>,
+) -> Result<T, StatusError> {
+    store::update_json(&book_path(ws), change)
 }
 
 /// The next `INC-YYYY-MM-DD-NNN` for the day of `at` (UTC).
@@ -139,6 +162,11 @@ pub struct CreateRequest {
     pub component_status: Option<ComponentStatus>,
     pub detected_at: Option<Timestamp>,
     pub deliver_notifications: bool,
+    /// Names this create, so that running it again (a CI retry) finds the incident instead of
+    /// creating a second one. Without it, a run finishes an unfinished earlier run of the same
+    /// request, and otherwise creates a new incident: two incidents from one template are two
+    /// incidents.
+    pub idempotency_key: Option<String>,
 }
 
 impl CreateRequest {
@@ -153,7 +181,30 @@ impl CreateRequest {
             })
     }
 
+    /// What was asked for, hashed: equal for a re-run of the same request.
+    fn fingerprint(&self) -> String {
+        let what = serde_json::json!([
+            self.title(),
+            self.message.trim(),
+            self.severity,
+            self.status,
+            self.components,
+        ]);
+        crate::sha256_hex(what.to_string().as_bytes())
+    }
+
     fn validate(&self) -> Result<(), StatusError> {
+        if let Some(key) = &self.idempotency_key
+            && (key.is_empty()
+                || key.len() > 128
+                || !key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c)))
+        {
+            return Err(StatusError::Invalid(
+                "--idempotency-key takes 1 to 128 letters, digits and - _ . :".into(),
+            ));
+        }
         if self.message.trim().is_empty() {
             return Err(StatusError::Invalid(
                 "--message must say what users see (it is published)".into(),
@@ -175,7 +226,8 @@ impl CreateRequest {
 }
 
 /// Creates the incident on the status page, then records it. Calling it again after a failure
-/// never creates a second page incident (the page is searched by name first) nor a second record.
+/// (or with the same idempotency key) never creates a second page incident (the page is
+/// searched for the attempt's key first) nor a second record.
 pub async fn create<P: StatusPage>(
     ws: &Workspace,
     page: &P,
@@ -188,7 +240,12 @@ pub async fn create<P: StatusPage>(
     let component_status = req
         .component_status
         .unwrap_or(req.severity.component_status());
+    let (key, done) = begin_create(ws, req)?;
+    if let Some(done) = done {
+        return Ok(done);
+    }
     let new = NewIncident {
+        idempotency_key: key.clone(),
         name: req.title(),
         status: req.status,
         body: req.message.trim().to_owned(),
@@ -202,7 +259,9 @@ pub async fn create<P: StatusPage>(
     let posted = page.create_incident(&new).await?;
     let actor = ws.actor();
     let now = Timestamp::now();
-    let incident = modify(ws, |book| {
+    let incident = modify_book(ws, |all| {
+        all.pending.retain(|p| p.key != key);
+        let book = &mut all.incidents;
         if let Some(existing) = book.iter().find(|i| i.page_incident_id == posted.id) {
             return Ok(existing.clone());
         }
@@ -238,6 +297,7 @@ pub async fn create<P: StatusPage>(
             first_response_at: Some(now),
             resolved_at: None,
             timeline,
+            idempotency_key: Some(key.clone()),
         };
         // Audited before it is recorded: when the append is refused, the record is not written,
         // so a re-run records (and audits) it instead of finding it and staying silent.
@@ -255,6 +315,48 @@ pub async fn create<P: StatusPage>(
         Ok(incident)
     })?;
     Ok(incident)
+}
+
+/// The key to post a create with, and the incident when a create with that key was already
+/// recorded. An explicit key is used as given; otherwise an unfinished create of the same
+/// request lends its key, and anything else gets a fresh one. The key is saved (as pending)
+/// before anything is posted.
+fn begin_create(
+    ws: &Workspace,
+    req: &CreateRequest,
+) -> Result<(String, Option<Incident>), StatusError> {
+    let request = req.fingerprint();
+    let now = Timestamp::now();
+    modify_book(ws, |book| {
+        let key = match &req.idempotency_key {
+            Some(key) => {
+                if let Some(done) = book
+                    .incidents
+                    .iter()
+                    .find(|i| i.idempotency_key.as_ref() == Some(key))
+                {
+                    return Ok((key.clone(), Some(done.clone())));
+                }
+                key.clone()
+            }
+            None => {
+                if let Some(p) = book.pending.iter().find(|p| p.request == request) {
+                    p.key.clone()
+                } else {
+                    let seed = format!("{request}{}{}", now.as_nanosecond(), std::process::id());
+                    format!("rc-{}", &crate::sha256_hex(seed.as_bytes())[..20])
+                }
+            }
+        };
+        if !book.pending.iter().any(|p| p.key == key) {
+            book.pending.push(PendingCreate {
+                key: key.clone(),
+                request,
+                started_at: now,
+            });
+        }
+        Ok((key, None))
+    })
 }
 
 /// Finds an incident by its console id or its status page id.
@@ -347,18 +449,19 @@ pub async fn update<P: StatusPage>(
             message: change.body.clone(),
             actor,
         });
+        // Audited before the book is saved: a refused append leaves the record as it was.
+        ws.record(
+            if status == IncidentStatus::Resolved {
+                "status.incident.resolve"
+            } else {
+                "status.incident.update"
+            },
+            &inc.id,
+            serde_json::json!({"status": before.status, "components": before.components}),
+            serde_json::json!({"status": inc.status, "published": &change, "page_status": posted.status}),
+        )?;
         Ok(inc.clone())
     })?;
-    ws.record(
-        if status == IncidentStatus::Resolved {
-            "status.incident.resolve"
-        } else {
-            "status.incident.update"
-        },
-        &after.id,
-        serde_json::json!({"status": before.status, "components": before.components}),
-        serde_json::json!({"status": after.status, "published": &change, "page_status": posted.status}),
-    )?;
     Ok(after)
 }
 
@@ -447,12 +550,12 @@ pub fn write_postmortem(
     path: &std::path::Path,
 ) -> Result<(), StatusError> {
     let md = postmortem_markdown(ws, incident);
-    store::write_atomic(path, md.as_bytes())?;
-    ws.record(
+    ws.change(
         "status.postmortem.export",
         &incident.id,
         serde_json::Value::Null,
         serde_json::json!({ "path": path }),
+        || store::write_atomic(path, md.as_bytes()),
     )?;
     Ok(())
 }
@@ -562,6 +665,7 @@ mod tests {
             first_response_at: Some(ts(created)),
             resolved_at: None,
             timeline: Vec::new(),
+            idempotency_key: None,
         }
     }
 

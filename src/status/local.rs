@@ -112,12 +112,10 @@ impl StatusPage for LocalPage {
 
     async fn create_incident(&self, incident: &NewIncident) -> Result<PageIncident, StatusError> {
         self.modify(|state| {
-            // The same rule as the vendor client: never two unresolved incidents with one name.
-            if let Some(existing) = state
-                .incidents
-                .iter()
-                .find(|i| i.name == incident.name && is_unresolved(i))
-            {
+            // The same rule as the vendor client: one incident per idempotency key.
+            if let Some(existing) = state.incidents.iter().find(|i| {
+                i.idempotency_key() == Some(incident.idempotency_key.as_str()) && is_unresolved(i)
+            }) {
                 return Ok(existing.clone());
             }
             let components = set_components(state, &incident.components)?;
@@ -140,6 +138,9 @@ impl StatusPage for LocalPage {
                     created_at: at,
                 }],
                 components,
+                metadata: serde_json::json!({
+                    super::METADATA_KEY: {"idempotency_key": incident.idempotency_key}
+                }),
             };
             state.incidents.push(page.clone());
             Ok(page)
@@ -250,6 +251,7 @@ impl StatusPage for LocalPage {
                     created_at: at,
                 }],
                 components,
+                metadata: serde_json::Value::Null,
             };
             state.incidents.push(page.clone());
             Ok(page)

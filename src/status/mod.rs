@@ -242,11 +242,31 @@ pub struct PageIncident {
     pub incident_updates: Vec<PageIncidentUpdate>,
     #[serde(default)]
     pub components: Vec<PageComponent>,
+    /// The incident's metadata; the console keeps its idempotency key there
+    /// (`{"release_console": {"idempotency_key": ...}}`).
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub metadata: serde_json::Value,
 }
+
+impl PageIncident {
+    /// The console's idempotency key of this incident, if the console created it.
+    pub fn idempotency_key(&self) -> Option<&str> {
+        self.metadata
+            .get(METADATA_KEY)?
+            .get("idempotency_key")?
+            .as_str()
+    }
+}
+
+/// Where in an incident's metadata the console keeps what it needs.
+pub const METADATA_KEY: &str = "release_console";
 
 /// A new incident, with component ids already resolved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NewIncident {
+    /// Names this attempt: a retry with the same key finds the incident instead of posting a
+    /// second one (kept in the incident's metadata).
+    pub idempotency_key: String,
     pub name: String,
     pub status: IncidentStatus,
     pub body: String,

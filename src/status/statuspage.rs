@@ -241,6 +241,7 @@ fn incident_body(i: &NewIncident) -> Value {
         "component_ids": i.components.keys().collect::<Vec<_>>(),
         "components": i.components.iter().map(|(k, v)| (k.clone(), json!(v.as_str()))).collect::<serde_json::Map<_, _>>(),
         "deliver_notifications": i.deliver_notifications,
+        "metadata": {super::METADATA_KEY: {"idempotency_key": i.idempotency_key}},
     }})
 }
 
@@ -255,10 +256,14 @@ impl StatusPage for StatuspageClient {
         for attempt in 1..=MAX_ATTEMPTS {
             // An earlier attempt (or run) may have created it even though we never heard back.
             let open: Vec<PageIncident> = self.get("/incidents/unresolved").await?;
-            if let Some(existing) = open.into_iter().find(|i| i.name == incident.name) {
+            if let Some(existing) = open
+                .into_iter()
+                .find(|i| i.idempotency_key() == Some(incident.idempotency_key.as_str()))
+            {
                 (self.notify)(&format!(
-                    "an unresolved incident named {:?} exists ({}): not creating a duplicate",
-                    incident.name, existing.id
+                    "the page already has this attempt's incident ({}, key {}): not creating a \
+                     duplicate",
+                    existing.id, incident.idempotency_key
                 ));
                 return Ok(existing);
             }

@@ -202,6 +202,7 @@ impl StatusUi {
                     message: d.message.clone(),
                     severity: d.severity,
                     components: d.components.iter().cloned().collect(),
+                    idempotency_key: None,
                     component_status: None,
                     detected_at: (d.detected_minutes_ago > 0).then(|| {
                         jiff::Timestamp::now()
