@@ -373,3 +373,41 @@ fn a_refused_audit_append_changes_no_state() {
         "no release without its audit entry"
     );
 }
+
+#[test]
+fn a_log_and_head_cut_short_together_are_caught_by_what_the_state_refers_to() {
+    let (_dir, ws) = new_ws();
+    let release = ws.create_release("1.0.0", None).expect("release");
+    ws.set_item(&release, "pre.review-flags", true, "")
+        .expect("tick");
+    ws.set_item(&release, "pre.validate-staging", true, "")
+        .expect("tick");
+    let checklist = ws.checklist(&release).expect("checklist");
+    let seq = checklist.items["pre.validate-staging"].audit_seq;
+    assert!(seq > 0, "the tick records its audit entry: {checklist:?}");
+    assert_eq!(ws.verify_audit().expect("intact").entries, seq);
+
+    // Someone removes the last two entries and rewrites the head to match: the chain alone
+    // is consistent again.
+    let log = ws.root().join("audit.log");
+    let text = std::fs::read_to_string(&log).expect("log");
+    let lines: Vec<&str> = text.lines().collect();
+    let kept = &lines[..lines.len() - 2];
+    let body = kept.join("\n") + "\n";
+    std::fs::write(&log, &body).expect("cut");
+    let head = serde_json::json!({
+        "entries": kept.len(),
+        "len_bytes": body.len(),
+        "last_hash": release_console::sha256_hex(kept[kept.len() - 1].as_bytes()),
+    });
+    std::fs::write(ws.root().join("audit.head"), head.to_string()).expect("head");
+    assert!(ws.audit().verify().is_ok(), "the chain and head agree");
+    let err = ws.verify_audit().expect_err("caught");
+    assert!(
+        err.to_string().contains(&format!(
+            "checklist.json records audit entry #{seq}, but the log ends after {} entries",
+            kept.len()
+        )),
+        "{err}"
+    );
+}

@@ -155,6 +155,17 @@ pub struct ItemState {
     pub at: jiff::Timestamp,
     #[serde(default)]
     pub note: String,
+    /// The audit entry of this tick or untick: a log that ends before it lost entries.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub audit_seq: u64,
+}
+
+#[expect(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if signature"
+)]
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A release's checklist progress: the last tick or untick per item.

@@ -555,7 +555,7 @@ pub fn write_postmortem(
         &incident.id,
         serde_json::Value::Null,
         serde_json::json!({ "path": path }),
-        || store::write_atomic(path, md.as_bytes()),
+        |_| store::write_atomic(path, md.as_bytes()),
     )?;
     Ok(())
 }

@@ -148,6 +148,17 @@ pub struct Release {
     pub runbook: String,
     pub created_at: jiff::Timestamp,
     pub created_by: String,
+    /// The audit entry that created it: a log that ends before it lost entries.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub audit_seq: u64,
+}
+
+#[expect(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if signature"
+)]
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// How the workspace folder was found.
@@ -363,6 +374,7 @@ impl Workspace {
         after: serde_json::Value,
     ) -> Result<(), WorkspaceError> {
         self.record_as(&self.actor(), action, target, before, after)
+            .map(|_| ())
     }
 
     /// A state change and its audit entry, together: the entry is appended first (a refused
@@ -374,7 +386,7 @@ impl Workspace {
         target: &str,
         before: serde_json::Value,
         after: serde_json::Value,
-        write: impl FnOnce() -> Result<T, StateError>,
+        write: impl FnOnce(u64) -> Result<T, StateError>,
     ) -> Result<T, WorkspaceError> {
         self.change_as(&self.actor(), action, target, before, after, write)
     }
@@ -386,10 +398,10 @@ impl Workspace {
         target: &str,
         before: serde_json::Value,
         after: serde_json::Value,
-        write: impl FnOnce() -> Result<T, StateError>,
+        write: impl FnOnce(u64) -> Result<T, StateError>,
     ) -> Result<T, WorkspaceError> {
-        self.record_as(actor, action, target, before, after)?;
-        write().map_err(|e| {
+        let seq = self.record_as(actor, action, target, before, after)?;
+        write(seq).map_err(|e| {
             let failed = self.record_as(
                 actor,
                 &format!("{action}.failed"),
@@ -414,15 +426,15 @@ impl Workspace {
         target: &str,
         before: serde_json::Value,
         after: serde_json::Value,
-    ) -> Result<(), WorkspaceError> {
-        self.audit.append(NewEntry {
+    ) -> Result<u64, WorkspaceError> {
+        let entry = self.audit.append(NewEntry {
             actor: actor.to_owned(),
             action: action.to_owned(),
             target: target.to_owned(),
             before,
             after,
         })?;
-        Ok(())
+        Ok(entry.seq)
     }
 
     pub fn release_dir(&self, version: &semver::Version) -> PathBuf {
@@ -511,6 +523,7 @@ impl Workspace {
             kind,
             created_at: jiff::Timestamp::now(),
             created_by: self.actor(),
+            audit_seq: 0,
         };
         // Fail before writing anything if the runbook is broken.
         Runbook::load(&release.runbook, &self.root)?;
@@ -519,9 +532,14 @@ impl Workspace {
             &release.version.to_string(),
             serde_json::Value::Null,
             serde_json::to_value(&release).unwrap_or_default(),
-            || store::write_json(&path, &release),
-        )?;
-        Ok(release)
+            |seq| {
+                let release = Release {
+                    audit_seq: seq,
+                    ..release.clone()
+                };
+                store::write_json(&path, &release).map(|()| release)
+            },
+        )
     }
 
     pub fn runbook(&self, release: &Release) -> Result<Runbook, WorkspaceError> {
@@ -587,8 +605,8 @@ impl Workspace {
             by: actor.to_owned(),
             at: jiff::Timestamp::now(),
             note: note.trim().to_owned(),
+            audit_seq: 0,
         };
-        checklist.items.insert(item_id.to_owned(), after.clone());
         self.change_as(
             actor,
             if done {
@@ -599,7 +617,16 @@ impl Workspace {
             &format!("{version}/{item_id}"),
             serde_json::to_value(&before).unwrap_or_default(),
             serde_json::to_value(&after).unwrap_or_default(),
-            || store::write_json(&self.checklist_path(release), &checklist),
+            |seq| {
+                checklist.items.insert(
+                    item_id.to_owned(),
+                    crate::runbook::ItemState {
+                        audit_seq: seq,
+                        ..after.clone()
+                    },
+                );
+                store::write_json(&self.checklist_path(release), &checklist)
+            },
         )?;
         Ok(checklist)
     }
@@ -660,7 +687,50 @@ impl Workspace {
     /// `audit.head` both deleted) is tampering, not a fresh start.
     pub fn verify_audit(&self) -> Result<Verified, AuditError> {
         let verified = self.audit.verify()?;
-        not_emptied(&self.audit, verified)
+        let verified = not_emptied(&self.audit, verified)?;
+        self.not_behind_state(verified)
+    }
+
+    /// The newest audit entry the state refers to (releases and checklist ticks record the
+    /// sequence number of their entry), and which file says so.
+    fn newest_state_ref(&self) -> Option<(u64, PathBuf)> {
+        let releases = self.releases().ok()?;
+        let mut newest: Option<(u64, PathBuf)> = None;
+        let mut consider = |seq: u64, path: PathBuf| {
+            if newest.as_ref().is_none_or(|(n, _)| seq > *n) {
+                newest = Some((seq, path));
+            }
+        };
+        for r in &releases {
+            consider(
+                r.audit_seq,
+                self.release_dir(&r.version).join("release.json"),
+            );
+            if let Ok(c) = self.checklist(r)
+                && let Some(seq) = c.items.values().map(|i| i.audit_seq).max()
+            {
+                consider(seq, self.checklist_path(r));
+            }
+        }
+        newest.filter(|(seq, _)| *seq > 0)
+    }
+
+    /// A log (and head) rewritten shorter together still ends before the entries the state
+    /// files refer to.
+    fn not_behind_state(&self, verified: Verified) -> Result<Verified, AuditError> {
+        match self.newest_state_ref() {
+            Some((seq, path)) if seq > verified.entries => Err(AuditError::Tampered {
+                path: self.audit.path().to_owned(),
+                line: verified.entries + 1,
+                message: format!(
+                    "{} records audit entry #{seq}, but the log ends after {} entries: entries \
+                     were removed",
+                    path.display(),
+                    verified.entries
+                ),
+            }),
+            _ => Ok(verified),
+        }
     }
 
     /// The chain check of `index` (kept current with `AuditLog::refresh`), as
@@ -669,6 +739,7 @@ impl Workspace {
         self.audit
             .status(index)
             .and_then(|v| not_emptied(&self.audit, v))
+            .and_then(|v| self.not_behind_state(v))
             .map_err(|e| crate::error_chain(&e))
     }
 
