@@ -395,6 +395,14 @@ fn a_flag_change_the_audit_log_refuses_is_not_made_and_a_failed_one_is_audited()
     assert!(!local.contains("export_svg_v3"), "{local}");
     let plans = std::fs::read_to_string(ws.root.join("flags/plans.json")).unwrap_or_default();
     assert!(!plans.contains("export_svg_v3"), "{plans}");
+    // KPI samples open the gate: one the log refuses is not recorded either.
+    let samples = std::fs::read(ws.root.join("kpi/samples.json")).expect("samples");
+    let o = run(&["kpi", "record", "--name", "error_rate", "--value", "0"]);
+    assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        std::fs::read(ws.root.join("kpi/samples.json")).expect("samples"),
+        samples
+    );
 
     std::fs::write(&head, saved).expect("restore head");
     assert!(run(&create).status.success());
@@ -411,6 +419,12 @@ fn a_flag_change_the_audit_log_refuses_is_not_made_and_a_failed_one_is_audited()
     assert_eq!(
         audit.matches("\"action\":\"flags.create.failed\"").count(),
         1,
+        "{audit}"
+    );
+    // The four samples the fixture recorded, each with its entry.
+    assert_eq!(
+        audit.matches("\"action\":\"kpi.record\"").count(),
+        4,
         "{audit}"
     );
     assert!(run(&["audit", "verify"]).status.success());

@@ -14,12 +14,14 @@ use crate::workspace::Workspace;
 #[derive(Debug, Clone)]
 pub struct LocalKpis {
     path: PathBuf,
+    ws: Workspace,
 }
 
 impl LocalKpis {
     pub fn new(ws: &Workspace) -> Self {
         Self {
             path: ws.root().join("kpi").join("samples.json"),
+            ws: ws.clone(),
         }
     }
 
@@ -29,21 +31,31 @@ impl LocalKpis {
             .map_err(KpiError::from)
     }
 
-    /// Appends a sample taken at `at`.
+    /// Appends a sample taken at `at`, audited first: samples open the rollout gate, so who
+    /// recorded which value is on record before it counts.
     pub fn record(&self, name: &str, value: f64, at: Timestamp) -> Result<(), KpiError> {
         if !value.is_finite() {
             return Err(KpiError::Invalid(format!(
                 "{name}: {value} is not a number"
             )));
         }
-        store::update_json(&self.path, |all: &mut BTreeMap<String, Series>| {
-            let series = all.entry(name.to_owned()).or_default();
-            series.push((at.as_millisecond() as f64 / 1000.0, value));
-            // Keep the newest 10 000 samples per KPI.
-            let excess = series.len().saturating_sub(10_000);
-            series.drain(..excess);
-            Ok::<_, KpiError>(())
-        })
+        self.ws.change(
+            "kpi.record",
+            name,
+            serde_json::Value::Null,
+            serde_json::json!({"value": value, "at": at}),
+            |_| {
+                store::update_json(&self.path, |all: &mut BTreeMap<String, Series>| {
+                    let series = all.entry(name.to_owned()).or_default();
+                    series.push((at.as_millisecond() as f64 / 1000.0, value));
+                    // Keep the newest 10 000 samples per KPI.
+                    let excess = series.len().saturating_sub(10_000);
+                    series.drain(..excess);
+                    Ok::<_, store::StateError>(())
+                })
+            },
+        )?;
+        Ok(())
     }
 }
 

@@ -49,6 +49,8 @@ pub enum KpiError {
     Invalid(String),
     #[error(transparent)]
     Store(#[from] crate::store::StateError),
+    #[error(transparent)]
+    Workspace(#[from] crate::workspace::WorkspaceError),
 }
 
 /// A time series: (unix seconds, value).
