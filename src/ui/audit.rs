@@ -243,7 +243,7 @@ impl Panel for AuditUi {
             .column(Column::auto().at_least(40.0))
             .column(Column::auto().at_least(120.0))
             .column(Column::auto().at_least(100.0))
-            .column(Column::auto().at_least(110.0))
+            .column(Column::auto().at_least(150.0))
             .column(Column::initial(180.0).at_least(80.0).clip(true))
             .column(Column::initial(200.0).at_least(80.0).clip(true))
             .column(Column::remainder().at_least(120.0).clip(true))
@@ -299,11 +299,12 @@ fn entry_row(row: &mut egui_extras::TableRow<'_, '_>, e: &AuditEntry) {
     row.col(|ui| {
         ui.label(&e.actor);
     });
+    // One line per row: the rows are of a fixed height.
     row.col(|ui| {
-        ui.label(theme::mono(&e.action));
+        ui.add(egui::Label::new(theme::mono(&e.action)).extend());
     });
     row.col(|ui| {
-        ui.label(&e.target);
+        ui.add(egui::Label::new(&e.target).truncate());
     });
     for v in [&e.before, &e.after] {
         row.col(|ui| {
