@@ -14,14 +14,15 @@ use crate::workspace::Workspace;
 #[derive(Debug, Clone)]
 pub struct LocalKpis {
     path: PathBuf,
-    ws: Workspace,
+    // Boxed: the workspace is large beside the other sources.
+    ws: Box<Workspace>,
 }
 
 impl LocalKpis {
     pub fn new(ws: &Workspace) -> Self {
         Self {
             path: ws.root().join("kpi").join("samples.json"),
-            ws: ws.clone(),
+            ws: Box::new(ws.clone()),
         }
     }
 
