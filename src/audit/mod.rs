@@ -494,35 +494,16 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_same_length_edit_of_the_last_line_stops_the_next_append() {
+    /// Appends `others_before` entries, one "approve", then `others_after`; edits the
+    /// approval keeping its length; the next append is refused naming its line.
+    fn same_length_edit_stops_the_next_append(others_before: u64, others_after: u64) {
         let dir = tempfile::tempdir().expect("tempdir");
         let log = AuditLog::in_workspace(dir.path());
-        log.append(entry("a")).expect("append");
+        for _ in 0..others_before {
+            log.append(entry("a")).expect("append");
+        }
         log.append(entry("approve")).expect("append");
-        let text = std::fs::read_to_string(log.path()).expect("log");
-        let edited = text.replacen("\"approve\"", "\"disavow\"", 1);
-        assert_eq!(edited.len(), text.len());
-        std::fs::write(log.path(), edited).expect("edit");
-        let err = log.append(entry("c")).expect_err("append refused");
-        assert!(
-            err.to_string()
-                .contains("line 2 was changed after it was written"),
-            "{err}"
-        );
-        assert_eq!(
-            log.entries().expect("entries").len(),
-            2,
-            "nothing was built on the edit"
-        );
-    }
-
-    #[test]
-    fn a_same_length_edit_of_an_earlier_line_stops_the_next_append() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let log = AuditLog::in_workspace(dir.path());
-        log.append(entry("approve")).expect("append");
-        for _ in 0..5 {
+        for _ in 0..others_after {
             log.append(entry("b")).expect("append");
         }
         let text = std::fs::read_to_string(log.path()).expect("log");
@@ -530,12 +511,27 @@ mod tests {
         assert_eq!(edited.len(), text.len());
         std::fs::write(log.path(), edited).expect("edit");
         let err = log.append(entry("c")).expect_err("append refused");
+        let line = others_before + 1;
         assert!(
             err.to_string()
-                .contains("line 1 was changed after it was written"),
+                .contains(&format!("line {line} was changed after it was written")),
             "{err}"
         );
-        assert_eq!(log.entries().expect("entries").len(), 6);
+        assert_eq!(
+            log.entries().expect("entries").len() as u64,
+            others_before + 1 + others_after,
+            "nothing was built on the edit"
+        );
+    }
+
+    #[test]
+    fn a_same_length_edit_of_the_last_line_stops_the_next_append() {
+        same_length_edit_stops_the_next_append(1, 0);
+    }
+
+    #[test]
+    fn a_same_length_edit_of_an_earlier_line_stops_the_next_append() {
+        same_length_edit_stops_the_next_append(0, 5);
     }
 
     #[test]

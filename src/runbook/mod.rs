@@ -160,11 +160,12 @@ pub struct ItemState {
     pub audit_seq: u64,
 }
 
+/// For `skip_serializing_if`: an audit sequence number of 0 is "none recorded".
 #[expect(
     clippy::trivially_copy_pass_by_ref,
     reason = "serde's skip_serializing_if signature"
 )]
-fn is_zero(n: &u64) -> bool {
+pub(crate) fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 

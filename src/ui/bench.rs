@@ -156,15 +156,18 @@ pub fn audit_panel(
     let filter = started.elapsed();
     let matched = panel.shown(&snapshot.audit);
 
-    snapshot
-        .ws
-        .record(
-            "bench.append",
-            "bench",
-            serde_json::Value::Null,
-            serde_json::Value::Null,
-        )
-        .map_err(|e| err(&e))?;
+    let append_one = || {
+        snapshot
+            .ws
+            .record(
+                "bench.append",
+                "bench",
+                serde_json::Value::Null,
+                serde_json::Value::Null,
+            )
+            .map_err(|e| err(&e))
+    };
+    append_one()?;
     let started = Instant::now();
     let index = cache.current(&snapshot.ws).map_err(|e| err(&e))?;
     let reload_after_append = started.elapsed();
@@ -176,15 +179,7 @@ pub fn audit_panel(
         ));
     }
     drop(index);
-    snapshot
-        .ws
-        .record(
-            "bench.append",
-            "bench",
-            serde_json::Value::Null,
-            serde_json::Value::Null,
-        )
-        .map_err(|e| err(&e))?;
+    append_one()?;
     let started = Instant::now();
     let reloaded =
         Snapshot::load(root, crate::workspace::Origin::Flag, None, &cache).map_err(|e| err(&e))?;

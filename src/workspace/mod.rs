@@ -149,16 +149,8 @@ pub struct Release {
     pub created_at: jiff::Timestamp,
     pub created_by: String,
     /// The audit entry that created it: a log that ends before it lost entries.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "crate::runbook::is_zero")]
     pub audit_seq: u64,
-}
-
-#[expect(
-    clippy::trivially_copy_pass_by_ref,
-    reason = "serde's skip_serializing_if signature"
-)]
-fn is_zero(n: &u64) -> bool {
-    *n == 0
 }
 
 /// How the workspace folder was found.
