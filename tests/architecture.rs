@@ -20,7 +20,7 @@ const LAYERS: &[&[&str]] = &[
     // Domain services over one workspace.
     &["kpi", "verify"],
     // Features that combine them, each with its providers.
-    &["flags", "pipeline", "status"],
+    &["findings", "flags", "pipeline", "status"],
     // The window. It never imports the CLI.
     &["ui"],
     // The command line: every subcommand, and the GUI's frame benchmark (`bench`).

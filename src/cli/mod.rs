@@ -8,6 +8,7 @@
 mod audit;
 mod bench;
 mod checklist;
+mod findings;
 mod flags;
 mod pipeline;
 mod release;
@@ -71,6 +72,9 @@ pub enum Command {
     /// Feature flags: create, staged rollout gated by KPIs, rollback, archive.
     #[command(subcommand)]
     Flags(flags::FlagsCmd),
+    /// Vulnerability findings from scanner output (Trivy, Grype, SARIF), per release.
+    #[command(subcommand)]
+    Findings(findings::FindingsCmd),
     /// KPIs and the rollout gate they make; `kpi record` adds a local sample.
     Kpi(flags::KpiArgs),
     /// Measure the hot paths: log ingest, task-tray frame time, hashing.
@@ -130,6 +134,7 @@ pub fn run(args: Args, handle: tokio::runtime::Handle) -> anyhow::Result<ExitCod
         }
         Command::Release(cmd) => release::run(&cli, cmd),
         Command::Checklist(cmd) => checklist::run(&cli, &cmd),
+        Command::Findings(cmd) => findings::run(&cli, &cmd),
         Command::Audit(cmd) => audit::run(&cli, cmd),
         Command::Verify(verify_args) => verify::run(&cli, verify_args),
         Command::Pipeline(cmd) => pipeline::run(&cli, cmd),

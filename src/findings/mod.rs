@@ -1,0 +1,412 @@
+//! Vulnerability findings per release, imported from scanner output: Trivy JSON (schema 2,
+//! with the scanner's own suppressions in `ExperimentalModifiedFindings`), Grype JSON
+//! (`matches[]`) and SARIF 2.1.0 (`runs[].results[]`, `suppressions`). The format is told by
+//! the content, not the file name. Stored in `releases/<version>/findings.json`; every import
+//! is audited before it is stored.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::store;
+use crate::workspace::{Release, Workspace, WorkspaceError};
+
+/// How bad a finding is, most severe first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Severity {
+    Critical,
+    High,
+    Medium,
+    Low,
+    Unknown,
+}
+
+impl Severity {
+    /// Trivy and Grype spell it in words (`CRITICAL`, `High`, `Negligible`).
+    fn from_word(s: &str) -> Self {
+        match s.to_ascii_uppercase().as_str() {
+            "CRITICAL" => Self::Critical,
+            "HIGH" => Self::High,
+            "MEDIUM" | "MODERATE" => Self::Medium,
+            "LOW" | "NEGLIGIBLE" => Self::Low,
+            _ => Self::Unknown,
+        }
+    }
+
+    /// SARIF's `security-severity` is a CVSS score (GitHub's bands).
+    fn from_score(score: f64) -> Self {
+        match score {
+            s if s >= 9.0 => Self::Critical,
+            s if s >= 7.0 => Self::High,
+            s if s >= 4.0 => Self::Medium,
+            s if s > 0.0 => Self::Low,
+            _ => Self::Unknown,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Critical => "CRITICAL",
+            Self::High => "HIGH",
+            Self::Medium => "MEDIUM",
+            Self::Low => "LOW",
+            Self::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+/// The scanner formats the console reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Trivy,
+    Grype,
+    Sarif,
+}
+
+/// One vulnerability in one package of a release.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// The vulnerability's id (`CVE-2019-14697`, `GHSA-...`).
+    pub id: String,
+    pub package: String,
+    pub installed: String,
+    pub fixed: Option<String>,
+    pub severity: Severity,
+    pub title: Option<String>,
+    /// The scanner (`trivy`, `grype`, or the SARIF tool's name) and the file it came from.
+    pub scanner: String,
+    pub source_file: String,
+    /// Why the scanner itself suppressed it (its status and statement), if it did.
+    pub suppressed: Option<String>,
+    pub first_seen: Timestamp,
+}
+
+impl Finding {
+    /// Findings are the same when id, package and installed version are.
+    fn key(&self) -> (String, String, String) {
+        (
+            self.id.clone(),
+            self.package.clone(),
+            self.installed.clone(),
+        )
+    }
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Book {
+    findings: Vec<Finding>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FindingsError {
+    #[error("{path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The file is not scanner output the console reads, or is malformed.
+    #[error("{path}: {message}")]
+    Format { path: PathBuf, message: String },
+    #[error(transparent)]
+    Workspace(#[from] WorkspaceError),
+    #[error(transparent)]
+    Store(#[from] store::StateError),
+}
+
+/// What one import did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Imported {
+    pub version: String,
+    /// Each file with its format and how many findings it held.
+    pub files: Vec<(String, Format, usize)>,
+    /// Findings not seen before in this release.
+    pub new: usize,
+    pub total: usize,
+}
+
+fn path_of(ws: &Workspace, release: &Release) -> PathBuf {
+    ws.release_dir(&release.version).join("findings.json")
+}
+
+/// Every finding of `release`, most severe first.
+pub fn list(ws: &Workspace, release: &Release) -> Result<Vec<Finding>, FindingsError> {
+    let mut all = store::read_json::<Book>(&path_of(ws, release))?
+        .unwrap_or_default()
+        .findings;
+    all.sort_by(|a, b| (a.severity, &a.package, &a.id).cmp(&(b.severity, &b.package, &b.id)));
+    Ok(all)
+}
+
+/// Reads every file (all of them first: one that is not scanner output stops the import,
+/// naming it), then merges the findings into the release's, audited before they are stored.
+/// A finding seen again keeps its first-seen time and takes the newer facts.
+pub fn import(
+    ws: &Workspace,
+    release: &Release,
+    files: &[PathBuf],
+) -> Result<Imported, FindingsError> {
+    let now = Timestamp::now();
+    let mut parsed = Vec::new();
+    let mut summary = Vec::new();
+    for path in files {
+        let text = std::fs::read_to_string(path).map_err(|source| FindingsError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let (format, found) = parse(&text, path, now)?;
+        summary.push((path.display().to_string(), format, found.len()));
+        parsed.extend(found);
+    }
+    let version = release.version.to_string();
+    let book_path = path_of(ws, release);
+    let before = list(ws, release)?;
+    let mut merged: BTreeMap<(String, String, String), Finding> =
+        before.iter().map(|f| (f.key(), f.clone())).collect();
+    let mut new = 0;
+    for mut f in parsed {
+        match merged.get(&f.key()) {
+            Some(old) => f.first_seen = old.first_seen,
+            None => new += 1,
+        }
+        merged.insert(f.key(), f);
+    }
+    let total = merged.len();
+    let imported = Imported {
+        version: version.clone(),
+        files: summary,
+        new,
+        total,
+    };
+    ws.change(
+        "findings.import",
+        &version,
+        serde_json::json!({ "findings": before.len() }),
+        serde_json::json!({ "files": &imported.files, "new": new, "findings": total }),
+        |_| {
+            store::write_json(
+                &book_path,
+                &Book {
+                    findings: merged.into_values().collect(),
+                },
+            )
+        },
+    )?;
+    Ok(imported)
+}
+
+/// Parses scanner output, telling the format by its content.
+pub fn parse(
+    text: &str,
+    path: &Path,
+    now: Timestamp,
+) -> Result<(Format, Vec<Finding>), FindingsError> {
+    let bad = |message: String| FindingsError::Format {
+        path: path.to_owned(),
+        message,
+    };
+    let v: Value = serde_json::from_str(text).map_err(|e| {
+        bad(format!(
+            "not JSON ({e}); expected Trivy JSON, Grype JSON or SARIF 2.1.0"
+        ))
+    })?;
+    let source = path.display().to_string();
+    let format = if v.get("SchemaVersion").is_some() && v.get("Results").is_some() {
+        Format::Trivy
+    } else if v.get("matches").is_some_and(Value::is_array) {
+        Format::Grype
+    } else if v.get("runs").is_some_and(Value::is_array)
+        && v.get("version").and_then(Value::as_str) == Some("2.1.0")
+    {
+        Format::Sarif
+    } else {
+        return Err(bad(
+            "not scanner output the console reads: expected Trivy JSON (SchemaVersion and \
+             Results), Grype JSON (matches) or SARIF 2.1.0 (version \"2.1.0\" and runs)"
+                .into(),
+        ));
+    };
+    let found = match format {
+        Format::Trivy => trivy(&v, &source, now),
+        Format::Grype => grype(&v, &source, now),
+        Format::Sarif => sarif(&v, &source, now),
+    }
+    .map_err(bad)?;
+    Ok((format, found))
+}
+
+fn text(v: &Value, key: &str) -> Option<String> {
+    v.get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+fn array<'a>(v: &'a Value, key: &str) -> &'a [Value] {
+    v.get(key)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+fn trivy(v: &Value, source: &str, now: Timestamp) -> Result<Vec<Finding>, String> {
+    if v.get("SchemaVersion").and_then(Value::as_u64) != Some(2) {
+        return Err(format!(
+            "Trivy SchemaVersion {} is not supported (expected 2)",
+            v.get("SchemaVersion").unwrap_or(&Value::Null)
+        ));
+    }
+    let finding = |vuln: &Value, suppressed: Option<String>| -> Result<Finding, String> {
+        let id = text(vuln, "VulnerabilityID").ok_or("a vulnerability without VulnerabilityID")?;
+        Ok(Finding {
+            package: text(vuln, "PkgName").unwrap_or_default(),
+            installed: text(vuln, "InstalledVersion").unwrap_or_default(),
+            fixed: text(vuln, "FixedVersion"),
+            severity: Severity::from_word(&text(vuln, "Severity").unwrap_or_default()),
+            title: text(vuln, "Title"),
+            scanner: "trivy".into(),
+            source_file: source.to_owned(),
+            suppressed,
+            first_seen: now,
+            id,
+        })
+    };
+    let mut out = Vec::new();
+    for result in array(v, "Results") {
+        for vuln in array(result, "Vulnerabilities") {
+            out.push(finding(vuln, None)?);
+        }
+        for modified in array(result, "ExperimentalModifiedFindings") {
+            if modified.get("Type").and_then(Value::as_str) != Some("vulnerability") {
+                continue;
+            }
+            let why = [text(modified, "Status"), text(modified, "Statement")]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(": ");
+            let why = if why.is_empty() {
+                "suppressed by the scanner".to_owned()
+            } else {
+                why
+            };
+            out.push(finding(
+                modified.get("Finding").unwrap_or(&Value::Null),
+                Some(why),
+            )?);
+        }
+    }
+    Ok(out)
+}
+
+fn grype(v: &Value, source: &str, now: Timestamp) -> Result<Vec<Finding>, String> {
+    array(v, "matches")
+        .iter()
+        .map(|m| {
+            let vuln = m.get("vulnerability").unwrap_or(&Value::Null);
+            let artifact = m.get("artifact").unwrap_or(&Value::Null);
+            let fix = vuln.get("fix").unwrap_or(&Value::Null);
+            let fixed = (fix.get("state").and_then(Value::as_str) == Some("fixed"))
+                .then(|| {
+                    array(fix, "versions")
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .filter(|s| !s.is_empty());
+            Ok(Finding {
+                id: text(vuln, "id").ok_or("a match without vulnerability.id")?,
+                package: text(artifact, "name").unwrap_or_default(),
+                installed: text(artifact, "version").unwrap_or_default(),
+                fixed,
+                severity: Severity::from_word(&text(vuln, "severity").unwrap_or_default()),
+                title: text(vuln, "description"),
+                scanner: "grype".into(),
+                source_file: source.to_owned(),
+                suppressed: None,
+                first_seen: now,
+            })
+        })
+        .collect()
+}
+
+/// `Label: value` from a SARIF message (Trivy writes package facts there).
+fn labelled(message: &str, label: &str) -> Option<String> {
+    message
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(label)?.strip_prefix(':'))
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+}
+
+fn sarif(v: &Value, source: &str, now: Timestamp) -> Result<Vec<Finding>, String> {
+    let mut out = Vec::new();
+    for run in array(v, "runs") {
+        let driver = run
+            .get("tool")
+            .and_then(|t| t.get("driver"))
+            .unwrap_or(&Value::Null);
+        let tool = text(driver, "name").unwrap_or_else(|| "sarif".into());
+        let rules: BTreeMap<String, &Value> = array(driver, "rules")
+            .iter()
+            .filter_map(|r| Some((text(r, "id")?, r)))
+            .collect();
+        for result in array(run, "results") {
+            let id = text(result, "ruleId").ok_or("a result without ruleId")?;
+            let rule = rules.get(&id).copied().unwrap_or(&Value::Null);
+            let message = result
+                .get("message")
+                .and_then(|m| text(m, "text"))
+                .unwrap_or_default();
+            let score = rule
+                .get("properties")
+                .and_then(|p| p.get("security-severity"))
+                .and_then(|s| {
+                    s.as_str()
+                        .and_then(|s| s.parse().ok())
+                        .or_else(|| s.as_f64())
+                });
+            let severity = match (score, text(result, "level").as_deref()) {
+                (Some(s), _) => Severity::from_score(s),
+                (None, Some("error")) => Severity::High,
+                (None, Some("warning")) => Severity::Medium,
+                (None, Some("note")) => Severity::Low,
+                (None, _) => Severity::Unknown,
+            };
+            let location = array(result, "locations")
+                .first()
+                .and_then(|l| l.get("physicalLocation"))
+                .and_then(|p| p.get("artifactLocation"))
+                .and_then(|a| text(a, "uri"));
+            let suppressed = array(result, "suppressions")
+                .iter()
+                .find(|s| text(s, "status").is_none_or(|st| st == "accepted"))
+                .map(|s| {
+                    [text(s, "kind"), text(s, "justification")]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join(": ")
+                });
+            out.push(Finding {
+                package: labelled(&message, "Package")
+                    .or(location)
+                    .unwrap_or_default(),
+                installed: labelled(&message, "Installed Version").unwrap_or_default(),
+                fixed: labelled(&message, "Fixed Version"),
+                severity,
+                title: rule.get("shortDescription").and_then(|d| text(d, "text")),
+                scanner: tool.to_ascii_lowercase(),
+                source_file: source.to_owned(),
+                suppressed,
+                first_seen: now,
+                id,
+            });
+        }
+    }
+    Ok(out)
+}

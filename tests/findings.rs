@@ -1,0 +1,182 @@
+//! `findings import|list` on real scanner output (the vendor samples in `../shared/vendor`):
+//! Trivy JSON with and without the scanner's suppressions, Grype JSON, Trivy's SARIF.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{cli, init, text};
+use serde_json::Value;
+
+fn vendor(rel: &str) -> String {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/vendor")
+        .join(rel);
+    assert!(p.is_file(), "vendor sample {} is missing", p.display());
+    p.to_str().expect("utf-8").to_owned()
+}
+
+fn json(o: &std::process::Output) -> Value {
+    assert!(o.status.success(), "{}", text(o));
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)))
+}
+
+fn workspace() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("dir");
+    let root = dir.path().join("ws");
+    init(&root);
+    assert!(cli(&root, &["release", "new", "1.4.0"]).status.success());
+    (dir, root)
+}
+
+#[test]
+fn scanner_output_is_told_by_content_stored_per_release_and_audited() {
+    let (_d, ws) = workspace();
+    let files = [
+        vendor("trivy/alpine-39-high-critical.json"),
+        vendor("grype/image.json"),
+        vendor("trivy/alpine-310.sarif.json"),
+        vendor("trivy/npm-with-suppressed.json"),
+        vendor("grype/empty.json"),
+    ];
+    let mut args = vec!["--json", "findings", "import"];
+    args.extend(files.iter().map(String::as_str));
+    let done = json(&cli(&ws, &args));
+    let formats: Vec<(&str, u64)> = done["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| {
+            (
+                f[1].as_str().expect("format"),
+                f[2].as_u64().expect("count"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        formats,
+        [
+            ("trivy", 2),
+            ("grype", 2),
+            ("sarif", 4),
+            ("trivy", 2),
+            ("grype", 0)
+        ]
+    );
+    assert_eq!(done["version"], "1.4.0");
+    assert_eq!(done["new"], done["total"]);
+
+    let list = json(&cli(&ws, &["--json", "findings", "list"]));
+    let all = list.as_array().expect("list");
+    assert_eq!(all.len() as u64, done["total"].as_u64().expect("total"));
+    // Most severe first; Trivy's CRITICAL in musl and musl-utils, with the fixed version.
+    assert_eq!(all[0]["severity"], "CRITICAL");
+    let musl: Vec<&Value> = all
+        .iter()
+        .filter(|f| f["id"] == "CVE-2019-14697" && f["scanner"] == "trivy")
+        .collect();
+    assert_eq!(musl.len(), 2, "{list:#}");
+    assert!(
+        musl.iter()
+            .all(|f| f["fixed"] == "1.1.20-r5" && f["severity"] == "CRITICAL"),
+        "{list:#}"
+    );
+    // Grype: "Low" is LOW with every fixed version; a match without a fix has none.
+    let g1 = all
+        .iter()
+        .find(|f| f["id"] == "CVE-1999-0001")
+        .expect("grype match");
+    assert_eq!(g1["severity"], "LOW");
+    assert_eq!(g1["fixed"], "1.2.1, 2.1.3, 3.4.0");
+    assert_eq!(g1["package"], "package-1");
+    let g2 = all
+        .iter()
+        .find(|f| f["id"] == "CVE-1999-0002")
+        .expect("grype match");
+    assert_eq!(
+        (&g2["severity"], &g2["fixed"]),
+        (&"CRITICAL".into(), &Value::Null)
+    );
+    // SARIF: severity from the rule's CVSS score, package facts from Trivy's message.
+    let s = all
+        .iter()
+        .find(|f| f["id"] == "CVE-2019-1549")
+        .expect("sarif result");
+    assert_eq!(
+        (&s["severity"], &s["package"], &s["installed"], &s["fixed"]),
+        (
+            &"MEDIUM".into(),
+            &"libcrypto1.1".into(),
+            &"1.1.1c-r0".into(),
+            &"1.1.1d-r0".into()
+        )
+    );
+    // What the scanner itself suppressed is shown as such, with its reason.
+    let suppressed: Vec<&Value> = all.iter().filter(|f| !f["suppressed"].is_null()).collect();
+    assert_eq!(suppressed.len(), 1, "{list:#}");
+    assert_eq!(
+        suppressed[0]["suppressed"],
+        "not_affected: vulnerable_code_not_in_execute_path"
+    );
+    let out = text(&cli(&ws, &["findings", "list"]));
+    assert!(
+        out.contains(
+            "[suppressed by the scanner: not_affected: vulnerable_code_not_in_execute_path]"
+        ),
+        "{out}"
+    );
+
+    // Imported again: nothing new, and the first-seen time is kept.
+    let first_seen = all[0]["first_seen"].clone();
+    let again = json(&cli(
+        &ws,
+        &[
+            "--json",
+            "findings",
+            "import",
+            &files[0],
+            "--version",
+            "1.4.0",
+        ],
+    ));
+    assert_eq!(again["new"], 0);
+    let list = json(&cli(
+        &ws,
+        &["--json", "findings", "list", "--version", "1.4.0"],
+    ));
+    assert_eq!(list[0]["first_seen"], first_seen);
+
+    let audit = std::fs::read_to_string(ws.join("audit.log")).expect("audit");
+    assert_eq!(audit.matches("\"action\":\"findings.import\"").count(), 2);
+    assert!(cli(&ws, &["audit", "verify"]).status.success());
+}
+
+#[test]
+fn a_file_that_is_not_scanner_output_is_named_and_nothing_is_stored() {
+    let (d, ws) = workspace();
+    // The SARIF *schema* is JSON, but not a SARIF log.
+    let schema = vendor("sarif/sarif-schema-2.1.0.json");
+    let good = vendor("grype/image.json");
+    let o = cli(&ws, &["findings", "import", &good, &schema]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!(
+            "{schema}: not scanner output the console reads: expected Trivy JSON"
+        )),
+        "{}",
+        text(&o)
+    );
+    let notes = d.path().join("notes.txt");
+    std::fs::write(&notes, "not json").expect("notes");
+    let o = cli(&ws, &["findings", "import", notes.to_str().expect("utf-8")]);
+    assert!(text(&o).contains("notes.txt: not JSON"), "{}", text(&o));
+    assert!(!ws.join("releases/1.4.0/findings.json").exists());
+    let o = cli(&ws, &["findings", "list"]);
+    assert!(text(&o).contains("1.4.0: no findings"), "{}", text(&o));
+
+    // With the audit log refusing appends, an import stores nothing either.
+    std::fs::remove_file(ws.join("audit.head")).expect("head");
+    let o = cli(&ws, &["findings", "import", &good]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(!ws.join("releases/1.4.0/findings.json").exists());
+}
