@@ -317,6 +317,7 @@ fn help_lists_every_command() {
             "verify",
             "status",
             "flags",
+            "findings",
             "kpi",
             "bench",
             "help"

@@ -180,3 +180,156 @@ fn a_file_that_is_not_scanner_output_is_named_and_nothing_is_stored() {
     assert_ne!(o.status.code(), Some(0));
     assert!(!ws.join("releases/1.4.0/findings.json").exists());
 }
+
+fn blocking(ws: &std::path::Path) -> Vec<String> {
+    json(&cli(ws, &["--json", "findings", "list"]))
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|f| !f["blocks"].is_null())
+        .map(|f| {
+            format!(
+                "{} {}",
+                f["id"].as_str().expect("id"),
+                f["package"].as_str().expect("package")
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn blocking_findings_are_accepted_with_a_reason_until_a_date_then_block_again() {
+    let (_d, ws) = workspace();
+    let trivy = vendor("trivy/alpine-39-high-critical.json");
+    assert!(cli(&ws, &["findings", "import", &trivy]).status.success());
+    // The policy blocks CRITICAL and HIGH: both musl packages.
+    assert_eq!(
+        blocking(&ws),
+        ["CVE-2019-14697 musl", "CVE-2019-14697 musl-utils"]
+    );
+    let out = text(&cli(&ws, &["findings", "list"]));
+    assert!(
+        out.contains("1.4.0: 2 findings, 2 blocking the release"),
+        "{out}"
+    );
+
+    let soon = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 30))
+        .strftime("%Y-%m-%d")
+        .to_string();
+    let far = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 120))
+        .strftime("%Y-%m-%d")
+        .to_string();
+    let accept = |until: &str, reason: &str| {
+        cli(
+            &ws,
+            &[
+                "findings",
+                "accept",
+                "CVE-2019-14697",
+                "--package",
+                "musl",
+                "--reason",
+                reason,
+                "--until",
+                until,
+            ],
+        )
+    };
+    // Longer than the policy allows, without a reason, or in the past: refused.
+    let o = accept(&far, "not reachable from the installer");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("more than 90 days away"), "{}", text(&o));
+    let o = accept(&soon, "  ");
+    assert!(text(&o).contains("--reason must say why"), "{}", text(&o));
+    let o = accept("2020-01-01", "old");
+    assert!(text(&o).contains("is not in the future"), "{}", text(&o));
+    let o = cli(
+        &ws,
+        &[
+            "findings",
+            "accept",
+            "CVE-0000-0000",
+            "--reason",
+            "x",
+            "--until",
+            &soon,
+        ],
+    );
+    assert!(
+        text(&o).contains("1.4.0 has no finding CVE-0000-0000"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(blocking(&ws).len(), 2, "nothing was accepted");
+
+    // Accepted for musl only: musl-utils still blocks; who, until when and why are shown.
+    let o = accept(&soon, "musl is not linked into the installer");
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(blocking(&ws), ["CVE-2019-14697 musl-utils"]);
+    let out = text(&cli(&ws, &["findings", "list"]));
+    assert!(
+        out.contains("accepted until") && out.contains("musl is not linked"),
+        "{out}"
+    );
+
+    // Revoked: it blocks again.
+    assert!(
+        cli(&ws, &["findings", "revoke", "CVE-2019-14697"])
+            .status
+            .success()
+    );
+    assert_eq!(blocking(&ws).len(), 2);
+
+    // An acceptance that runs out blocks again, saying so.
+    let until = (jiff::Timestamp::now() + jiff::SignedDuration::from_secs(2)).to_string();
+    assert!(accept(&until, "for two seconds").status.success());
+    assert_eq!(blocking(&ws).len(), 1);
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let list = json(&cli(&ws, &["--json", "findings", "list"]));
+    let musl = list
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|f| f["package"] == "musl")
+        .expect("musl");
+    assert!(
+        musl["blocks"]
+            .as_str()
+            .is_some_and(|b| b.contains("its acceptance expired")),
+        "{musl:#}"
+    );
+
+    let audit = std::fs::read_to_string(ws.join("audit.log")).expect("audit");
+    assert_eq!(audit.matches("\"action\":\"findings.accept\"").count(), 2);
+    assert_eq!(audit.matches("\"action\":\"findings.revoke\"").count(), 1);
+}
+
+#[test]
+fn a_finding_the_scanner_suppressed_is_shown_as_such_and_blocks_only_if_the_policy_says() {
+    let (_d, ws) = workspace();
+    let cfg = ws.join("release-console.toml");
+    let config = std::fs::read_to_string(&cfg).expect("config");
+    // Block everything down to LOW, so the scanner's suppressed LOW finding is in play.
+    let config = config.replace(
+        "block = [\n    \"CRITICAL\",\n    \"HIGH\",\n]",
+        "block = [\"CRITICAL\", \"HIGH\", \"MEDIUM\", \"LOW\"]",
+    );
+    assert!(config.contains("\"LOW\"]"), "{config}");
+    std::fs::write(&cfg, &config).expect("config");
+    let npm = vendor("trivy/npm-with-suppressed.json");
+    assert!(cli(&ws, &["findings", "import", &npm]).status.success());
+    assert_eq!(
+        blocking(&ws),
+        ["CVE-2017-20165 debug", "CVE-2017-16137 debug"],
+        "suppressed by the scanner is not accepted by default"
+    );
+    std::fs::write(
+        &cfg,
+        config.replace(
+            "scanner_suppressions_accept = false",
+            "scanner_suppressions_accept = true",
+        ),
+    )
+    .expect("config");
+    assert_eq!(blocking(&ws), ["CVE-2017-20165 debug"]);
+}

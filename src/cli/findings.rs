@@ -18,12 +18,49 @@ pub enum FindingsCmd {
         #[arg(long)]
         version: Option<String>,
     },
-    /// List a release's findings, most severe first.
+    /// List a release's findings, most severe first, with what blocks the release.
     List {
         /// Release version (default: the newest).
         #[arg(long)]
         version: Option<String>,
     },
+    /// Accept a finding's risk until a date, with a reason (audited).
+    Accept {
+        /// The vulnerability id, e.g. CVE-2019-14697.
+        id: String,
+        #[arg(long)]
+        reason: String,
+        /// A date (2027-01-31, the end of that day UTC) or an RFC 3339 time.
+        #[arg(long)]
+        until: String,
+        /// Only this package's finding (default: every package with this id).
+        #[arg(long)]
+        package: Option<String>,
+        #[arg(long)]
+        version: Option<String>,
+    },
+    /// Withdraw an acceptance (audited): the finding blocks again.
+    Revoke {
+        id: String,
+        #[arg(long)]
+        package: Option<String>,
+        #[arg(long)]
+        version: Option<String>,
+    },
+}
+
+/// `2027-01-31` (the end of that day, UTC) or an RFC 3339 time.
+fn parse_until(s: &str) -> anyhow::Result<jiff::Timestamp> {
+    if let Ok(t) = s.parse::<jiff::Timestamp>() {
+        return Ok(t);
+    }
+    let date: jiff::civil::Date = s.parse().map_err(|_| {
+        anyhow::anyhow!("--until {s:?}: expected a date (2027-01-31) or an RFC 3339 time")
+    })?;
+    Ok(date
+        .at(23, 59, 59, 0)
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)?
+        .timestamp())
 }
 
 pub fn run(cli: &Cli, cmd: &FindingsCmd) -> anyhow::Result<ExitCode> {
@@ -43,15 +80,26 @@ pub fn run(cli: &Cli, cmd: &FindingsCmd) -> anyhow::Result<ExitCode> {
         }
         FindingsCmd::List { version } => {
             let release = ws.release(version.as_deref())?;
-            let all = findings::list(&ws, &release)?;
+            let all = findings::judge(&ws, &release, jiff::Timestamp::now())?;
             if cli.json {
                 cli.print_json(&all)?;
             } else if all.is_empty() {
                 println!("{}: no findings", release.version);
             } else {
-                for f in &all {
+                for j in &all {
+                    let f = &j.finding;
+                    let state = match (&j.blocks, &j.acceptance) {
+                        (Some(_), _) => "BLOCKS".to_owned(),
+                        (None, Some(a)) if a.until > jiff::Timestamp::now() => format!(
+                            "accepted until {} by {}: {}",
+                            crate::local_time(a.until, false),
+                            a.by,
+                            a.reason
+                        ),
+                        _ => String::new(),
+                    };
                     println!(
-                        "{:<8} {:<20} {:<28} {:<16} fixed in {}{}",
+                        "{:<8} {:<20} {:<28} {:<16} fixed in {:<12} {state}{}",
                         f.severity.as_str(),
                         f.id,
                         f.package,
@@ -63,7 +111,42 @@ pub fn run(cli: &Cli, cmd: &FindingsCmd) -> anyhow::Result<ExitCode> {
                             .unwrap_or_default()
                     );
                 }
+                let blocking = all.iter().filter(|j| j.blocks.is_some()).count();
+                println!(
+                    "{}: {} findings, {blocking} blocking the release",
+                    release.version,
+                    all.len()
+                );
             }
+        }
+        FindingsCmd::Accept {
+            id,
+            reason,
+            until,
+            package,
+            version,
+        } => {
+            let release = ws.release(version.as_deref())?;
+            let until = parse_until(until)?;
+            let a = findings::accept(&ws, &release, id, package.as_deref(), reason, until)?;
+            if cli.json {
+                cli.print_json(&a)?;
+            } else {
+                println!(
+                    "{id} accepted until {} by {}",
+                    crate::local_time(a.until, false),
+                    a.by
+                );
+            }
+        }
+        FindingsCmd::Revoke {
+            id,
+            package,
+            version,
+        } => {
+            let release = ws.release(version.as_deref())?;
+            let n = findings::revoke(&ws, &release, id, package.as_deref())?;
+            println!("{id}: {n} acceptance(s) revoked; it blocks again if its severity does");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -100,6 +100,37 @@ impl Finding {
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Book {
     findings: Vec<Finding>,
+    #[serde(default)]
+    acceptances: Vec<Acceptance>,
+}
+
+/// A risk accepted for a while: who, why and until when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Acceptance {
+    pub id: String,
+    /// Only this package's finding; `None`: every package with this id.
+    pub package: Option<String>,
+    pub reason: String,
+    pub until: Timestamp,
+    pub by: String,
+    pub at: Timestamp,
+}
+
+impl Acceptance {
+    fn covers(&self, f: &Finding) -> bool {
+        self.id == f.id && self.package.as_ref().is_none_or(|p| *p == f.package)
+    }
+}
+
+/// A finding with what the policy makes of it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Judged {
+    #[serde(flatten)]
+    pub finding: Finding,
+    /// The acceptance that covers it (expired ones too: they block again).
+    pub acceptance: Option<Acceptance>,
+    /// Why it blocks the release, or `None` when it does not.
+    pub blocks: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +143,9 @@ pub enum FindingsError {
     /// The file is not scanner output the console reads, or is malformed.
     #[error("{path}: {message}")]
     Format { path: PathBuf, message: String },
+    /// A request the policy refuses, or a setting it cannot use.
+    #[error("{0}")]
+    Invalid(String),
     #[error(transparent)]
     Workspace(#[from] WorkspaceError),
     #[error(transparent)]
@@ -142,6 +176,201 @@ pub fn list(ws: &Workspace, release: &Release) -> Result<Vec<Finding>, FindingsE
     Ok(all)
 }
 
+/// Held across a check and its write (the book's own lock is taken by each write).
+fn change_lock(ws: &Workspace, release: &Release) -> Result<std::fs::File, FindingsError> {
+    Ok(store::lock(
+        &ws.release_dir(&release.version),
+        "findings-change",
+    )?)
+}
+
+fn load(ws: &Workspace, release: &Release) -> Result<Book, FindingsError> {
+    Ok(store::read_json::<Book>(&path_of(ws, release))?.unwrap_or_default())
+}
+
+/// The severities `[findings] block` names.
+fn blocking_severities(ws: &Workspace) -> Result<Vec<Severity>, FindingsError> {
+    ws.config()
+        .findings
+        .block
+        .iter()
+        .map(|s| {
+            let sev = Severity::from_word(s);
+            if sev == Severity::Unknown && !s.eq_ignore_ascii_case("UNKNOWN") {
+                return Err(FindingsError::Invalid(format!(
+                    "[findings] block: {s:?} is not a severity (CRITICAL, HIGH, MEDIUM, LOW, \
+                     UNKNOWN)"
+                )));
+            }
+            Ok(sev)
+        })
+        .collect()
+}
+
+/// Every finding of `release` with its acceptance and whether it blocks at `now`, most severe
+/// first.
+pub fn judge(
+    ws: &Workspace,
+    release: &Release,
+    now: Timestamp,
+) -> Result<Vec<Judged>, FindingsError> {
+    let block = blocking_severities(ws)?;
+    let suppressions_accept = ws.config().findings.scanner_suppressions_accept;
+    let book = load(ws, release)?;
+    Ok(list(ws, release)?
+        .into_iter()
+        .map(|finding| {
+            let acceptance = book
+                .acceptances
+                .iter()
+                .filter(|a| a.covers(&finding))
+                .max_by_key(|a| a.until)
+                .cloned();
+            let cleared = !block.contains(&finding.severity)
+                || acceptance.as_ref().is_some_and(|a| a.until > now)
+                || (finding.suppressed.is_some() && suppressions_accept);
+            let blocks = if cleared {
+                None
+            } else if let Some(a) = &acceptance {
+                Some(format!(
+                    "{} {} in {}: its acceptance expired {}",
+                    finding.severity.as_str(),
+                    finding.id,
+                    finding.package,
+                    crate::local_time(a.until, false)
+                ))
+            } else {
+                Some(format!(
+                    "{} {} in {} {}: {}",
+                    finding.severity.as_str(),
+                    finding.id,
+                    finding.package,
+                    finding.installed,
+                    finding
+                        .fixed
+                        .as_deref()
+                        .map_or("no fix yet".to_owned(), |f| format!("fixed in {f}"))
+                ))
+            };
+            Judged {
+                finding,
+                acceptance,
+                blocks,
+            }
+        })
+        .collect())
+}
+
+/// Accepts the risk of finding `id` (in `package`, or every package) until `until`, with a
+/// reason; longer than `[findings] max_acceptance_days` is refused. Audited.
+pub fn accept(
+    ws: &Workspace,
+    release: &Release,
+    id: &str,
+    package: Option<&str>,
+    reason: &str,
+    until: Timestamp,
+) -> Result<Acceptance, FindingsError> {
+    let now = Timestamp::now();
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(FindingsError::Invalid(
+            "--reason must say why the risk is acceptable (it is audited)".into(),
+        ));
+    }
+    if until <= now {
+        return Err(FindingsError::Invalid(format!(
+            "--until {until} is not in the future"
+        )));
+    }
+    let max_days = ws.config().findings.max_acceptance_days;
+    let latest = now + jiff::SignedDuration::from_hours(24 * i64::from(max_days));
+    if until > latest {
+        return Err(FindingsError::Invalid(format!(
+            "--until {until} is more than {max_days} days away ([findings] \
+             max_acceptance_days): accept until {} at the latest",
+            crate::local_time(latest, false)
+        )));
+    }
+    let _lock = change_lock(ws, release)?;
+    let book = load(ws, release)?;
+    let matches = book
+        .findings
+        .iter()
+        .filter(|f| f.id == id && package.is_none_or(|p| p == f.package))
+        .count();
+    if matches == 0 {
+        return Err(FindingsError::Invalid(format!(
+            "{} has no finding {id}{}",
+            release.version,
+            package.map(|p| format!(" in {p}")).unwrap_or_default()
+        )));
+    }
+    let acceptance = Acceptance {
+        id: id.to_owned(),
+        package: package.map(str::to_owned),
+        reason: reason.to_owned(),
+        until,
+        by: ws.actor(),
+        at: now,
+    };
+    let path = path_of(ws, release);
+    ws.change(
+        "findings.accept",
+        &format!("{}/{id}", release.version),
+        serde_json::Value::Null,
+        serde_json::json!(&acceptance),
+        |_| {
+            store::update_json(&path, |b: &mut Book| {
+                b.acceptances
+                    .retain(|a| !(a.id == acceptance.id && a.package == acceptance.package));
+                b.acceptances.push(acceptance.clone());
+                Ok::<_, store::StateError>(())
+            })
+        },
+    )?;
+    Ok(acceptance)
+}
+
+/// Withdraws the acceptances of finding `id` (in `package`, or all of them). Audited.
+pub fn revoke(
+    ws: &Workspace,
+    release: &Release,
+    id: &str,
+    package: Option<&str>,
+) -> Result<usize, FindingsError> {
+    let _lock = change_lock(ws, release)?;
+    let book = load(ws, release)?;
+    let gone: Vec<&Acceptance> = book
+        .acceptances
+        .iter()
+        .filter(|a| a.id == id && package.is_none_or(|p| a.package.as_deref() == Some(p)))
+        .collect();
+    if gone.is_empty() {
+        return Err(FindingsError::Invalid(format!(
+            "{} has no acceptance of {id} to revoke",
+            release.version
+        )));
+    }
+    let path = path_of(ws, release);
+    let n = gone.len();
+    ws.change(
+        "findings.revoke",
+        &format!("{}/{id}", release.version),
+        serde_json::json!(gone),
+        serde_json::Value::Null,
+        |_| {
+            store::update_json(&path, |b: &mut Book| {
+                b.acceptances.retain(|a| {
+                    !(a.id == id && package.is_none_or(|p| a.package.as_deref() == Some(p)))
+                });
+                Ok::<_, store::StateError>(())
+            })
+        },
+    )?;
+    Ok(n)
+}
+
 /// Reads every file (all of them first: one that is not scanner output stops the import,
 /// naming it), then merges the findings into the release's, audited before they are stored.
 /// A finding seen again keeps its first-seen time and takes the newer facts.
@@ -164,6 +393,8 @@ pub fn import(
     }
     let version = release.version.to_string();
     let book_path = path_of(ws, release);
+    // One change at a time: what is merged is what is stored.
+    let _lock = change_lock(ws, release)?;
     let before = list(ws, release)?;
     let mut merged: BTreeMap<(String, String, String), Finding> =
         before.iter().map(|f| (f.key(), f.clone())).collect();
@@ -188,12 +419,10 @@ pub fn import(
         serde_json::json!({ "findings": before.len() }),
         serde_json::json!({ "files": &imported.files, "new": new, "findings": total }),
         |_| {
-            store::write_json(
-                &book_path,
-                &Book {
-                    findings: merged.into_values().collect(),
-                },
-            )
+            store::update_json(&book_path, |b: &mut Book| {
+                b.findings = merged.into_values().collect();
+                Ok::<_, store::StateError>(())
+            })
         },
     )?;
     Ok(imported)

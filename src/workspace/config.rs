@@ -34,6 +34,31 @@ pub struct Config {
     pub signing: SigningConfig,
     #[serde(default)]
     pub pipeline: PipelineConfig,
+    #[serde(default)]
+    pub findings: FindingsConfig,
+}
+
+/// `[findings]`: which scanner findings block a release, and how long a risk may be accepted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FindingsConfig {
+    /// Severities that block until fixed or accepted (`CRITICAL`, `HIGH`, `MEDIUM`, `LOW`,
+    /// `UNKNOWN`).
+    pub block: Vec<String>,
+    /// The longest a risk acceptance may run.
+    pub max_acceptance_days: u32,
+    /// Whether a finding the scanner itself suppressed (VEX, ignore files) counts as accepted.
+    pub scanner_suppressions_accept: bool,
+}
+
+impl Default for FindingsConfig {
+    fn default() -> Self {
+        Self {
+            block: vec!["CRITICAL".to_owned(), "HIGH".to_owned()],
+            max_acceptance_days: 90,
+            scanner_suppressions_accept: false,
+        }
+    }
 }
 
 /// `[pipeline]`: which installer pipelines to run and what goes into them.
@@ -406,6 +431,7 @@ impl Config {
             kpi: KpiConfig::default(),
             signing: SigningConfig::default(),
             pipeline: PipelineConfig::default(),
+            findings: FindingsConfig::default(),
         }
     }
 
