@@ -180,17 +180,7 @@ async fn audited<T>(
     match work.await {
         Ok(done) => Ok(done),
         Err(e) => {
-            if let Err(refused) = ws.record(
-                &format!("{action}.failed"),
-                key,
-                serde_json::Value::Null,
-                serde_json::json!({"error": crate::error_chain(&e)}),
-            ) {
-                tracing::error!(
-                    "{action} {key} failed, and the audit log refused to say so: {}",
-                    crate::error_chain(&refused)
-                );
-            }
+            ws.record_failed(action, key, &e);
             Err(e)
         }
     }

@@ -394,21 +394,43 @@ impl Workspace {
     ) -> Result<T, WorkspaceError> {
         let seq = self.record_as(actor, action, target, before, after)?;
         write(seq).map_err(|e| {
-            let failed = self.record_as(
-                actor,
-                &format!("{action}.failed"),
-                target,
-                serde_json::Value::Null,
-                serde_json::json!({ "error": crate::error_chain(&e) }),
-            );
-            if let Err(audit) = failed {
-                tracing::error!(
-                    "{action} {target}: state not written, and the audit log refused to say so: {}",
-                    crate::error_chain(&audit)
-                );
-            }
+            self.record_failed_as(actor, action, target, &e);
             WorkspaceError::State(e)
         })
+    }
+
+    /// Appends `ACTION.failed` with the error, after an audited intent whose work failed. The
+    /// failure is returned by the caller either way; when the log refuses this entry too, it
+    /// goes to the process log.
+    pub fn record_failed(
+        &self,
+        action: &str,
+        target: &str,
+        error: &(dyn std::error::Error + 'static),
+    ) {
+        self.record_failed_as(&self.actor(), action, target, error);
+    }
+
+    fn record_failed_as(
+        &self,
+        actor: &str,
+        action: &str,
+        target: &str,
+        error: &(dyn std::error::Error + 'static),
+    ) {
+        let failed = self.record_as(
+            actor,
+            &format!("{action}.failed"),
+            target,
+            serde_json::Value::Null,
+            serde_json::json!({ "error": crate::error_chain(error) }),
+        );
+        if let Err(audit) = failed {
+            tracing::error!(
+                "{action} {target} failed, and the audit log refused to say so: {}",
+                crate::error_chain(&audit)
+            );
+        }
     }
 
     fn record_as(
