@@ -107,6 +107,19 @@ fn step_until(
 }
 
 /// Clicks the widget labelled `label` and lets the frames run (input, then the redraw).
+/// Types `text` into the Audit panel's filter and waits until its rows are the filtered ones.
+fn filter_audit(h: &mut Harness<'static, ConsoleApp>, text: &str) {
+    click(h, "Audit filter");
+    h.get_by_label("Audit filter").type_text(text);
+    step_until(h, "the search", |app| {
+        !app.is_busy()
+            && app
+                .data
+                .as_ref()
+                .is_some_and(|d| app.panels.audit.is_filtered(&d.audit))
+    });
+}
+
 fn click(h: &mut Harness<'static, ConsoleApp>, label: &str) {
     // Bring it into view first: a click outside the window reaches nothing.
     // (egui animates the scroll over a few frames).
@@ -200,15 +213,7 @@ fn ticking_an_item_by_its_label_is_recorded_and_shown_in_the_audit_panel() {
     assert!(h.query_by_label("CHAIN INTACT").is_some());
 
     // The filter narrows the table.
-    click(&mut h, "Audit filter");
-    h.get_by_label("Audit filter").type_text("release.create");
-    step_until(&mut h, "the search", |app| {
-        !app.is_busy()
-            && app
-                .data
-                .as_ref()
-                .is_some_and(|d| app.panels.audit.is_filtered(&d.audit))
-    });
+    filter_audit(&mut h, "release.create");
     assert!(h.query_by_label("checklist.tick").is_none());
     assert!(h.query_by_label("release.create").is_some());
 
@@ -243,15 +248,7 @@ fn the_audit_panel_pages_a_big_log_from_disk_newest_first_and_filters_it() {
     assert!(h.query_by_label("workspace.init").is_none());
 
     // carol made every third entry from the second: 2, 5, ..., 2999.
-    click(&mut h, "Audit filter");
-    h.get_by_label("Audit filter").type_text("CAROL");
-    step_until(&mut h, "the search", |app| {
-        !app.is_busy()
-            && app
-                .data
-                .as_ref()
-                .is_some_and(|d| app.panels.audit.is_filtered(&d.audit))
-    });
+    filter_audit(&mut h, "CAROL");
     assert!(
         h.query_by_label("1000 of 3000 entries, newest first")
             .is_some()
