@@ -7,6 +7,7 @@ pub mod audit;
 pub mod cli;
 pub mod findings;
 pub mod flags;
+pub mod gates;
 pub mod kpi;
 pub mod net;
 pub mod pipeline;

@@ -21,6 +21,8 @@ const LAYERS: &[&[&str]] = &[
     &["kpi", "verify"],
     // Features that combine them, each with its providers.
     &["findings", "flags", "pipeline", "status"],
+    // What stands between a release and publishing, over all of them.
+    &["gates"],
     // The window. It never imports the CLI.
     &["ui"],
     // The command line: every subcommand, and the GUI's frame benchmark (`bench`).

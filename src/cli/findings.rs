@@ -49,20 +49,6 @@ pub enum FindingsCmd {
     },
 }
 
-/// `2027-01-31` (the end of that day, UTC) or an RFC 3339 time.
-fn parse_until(s: &str) -> anyhow::Result<jiff::Timestamp> {
-    if let Ok(t) = s.parse::<jiff::Timestamp>() {
-        return Ok(t);
-    }
-    let date: jiff::civil::Date = s.parse().map_err(|_| {
-        anyhow::anyhow!("--until {s:?}: expected a date (2027-01-31) or an RFC 3339 time")
-    })?;
-    Ok(date
-        .at(23, 59, 59, 0)
-        .to_zoned_datetime(jiff::tz::TimeZone::UTC)?
-        .timestamp())
-}
-
 pub fn run(cli: &Cli, cmd: &FindingsCmd) -> anyhow::Result<ExitCode> {
     let ws = cli.open_workspace()?;
     match cmd {
@@ -127,7 +113,7 @@ pub fn run(cli: &Cli, cmd: &FindingsCmd) -> anyhow::Result<ExitCode> {
             version,
         } => {
             let release = ws.release(version.as_deref())?;
-            let until = parse_until(until)?;
+            let until = findings::parse_until(until)?;
             let a = findings::accept(&ws, &release, id, package.as_deref(), reason, until)?;
             if cli.json {
                 cli.print_json(&a)?;

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 use super::Cli;
-use crate::local_time;
 use crate::workspace::{Release, ReleaseKind};
+use crate::{gates, local_time};
 
 #[derive(Debug, Subcommand)]
 pub enum ReleaseCmd {
@@ -21,6 +21,9 @@ pub enum ReleaseCmd {
     List,
     /// Show one release (default: the newest) with its checklist progress.
     Show { version: Option<String> },
+    /// Every gate between a release (default: the newest) and publishing, open or blocked
+    /// with the reason; exit 1 when any is blocked.
+    Gates { version: Option<String> },
 }
 
 fn kind_text(r: &Release) -> String {
@@ -96,6 +99,33 @@ pub fn run(cli: &Cli, cmd: ReleaseCmd) -> anyhow::Result<ExitCode> {
                 for (_, title, p) in &phases {
                     println!("  {title:<40} {}/{}", p.done, p.total);
                 }
+            }
+        }
+        ReleaseCmd::Gates { version } => {
+            let r = ws.release(version.as_deref())?;
+            let gates = gates::evaluate(&ws, &r, jiff::Timestamp::now());
+            if cli.json {
+                cli.print_json(&gates)?;
+            } else {
+                println!(
+                    "{} {}: gates before publishing",
+                    ws.config().product.name,
+                    r.version
+                );
+                let width = gates.iter().map(|g| g.gate.len()).max().unwrap_or(0);
+                for g in &gates {
+                    let state = if g.is_open() { "open" } else { "BLOCKED" };
+                    println!("  {:<width$}  {state:<7}  {}", g.gate, g.reason);
+                }
+                let blocked = gates.iter().filter(|g| !g.is_open()).count();
+                if blocked == 0 {
+                    println!("all {} gates open", gates.len());
+                } else {
+                    println!("{blocked} of {} gates blocked", gates.len());
+                }
+            }
+            if !gates::all_open(&gates) {
+                return Ok(ExitCode::from(1));
             }
         }
     }

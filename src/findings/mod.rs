@@ -261,6 +261,25 @@ pub fn judge(
         .collect())
 }
 
+/// An acceptance's end as written by a person: `2027-01-31` (the end of that day, UTC) or an
+/// RFC 3339 time.
+pub fn parse_until(s: &str) -> Result<Timestamp, FindingsError> {
+    let s = s.trim();
+    if let Ok(t) = s.parse::<Timestamp>() {
+        return Ok(t);
+    }
+    let bad = || {
+        FindingsError::Invalid(format!(
+            "--until {s:?}: expected a date (2027-01-31) or an RFC 3339 time"
+        ))
+    };
+    let date: jiff::civil::Date = s.parse().map_err(|_| bad())?;
+    date.at(23, 59, 59, 0)
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .map(|z| z.timestamp())
+        .map_err(|_| bad())
+}
+
 /// Accepts the risk of finding `id` (in `package`, or every package) until `until`, with a
 /// reason; longer than `[findings] max_acceptance_days` is refused. Audited.
 pub fn accept(

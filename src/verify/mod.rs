@@ -2,7 +2,9 @@
 //! identity, as one report with a green/red overall verdict.
 
 pub mod apple;
+pub mod certs;
 pub mod hash;
+pub mod release;
 pub mod signature;
 pub mod sums;
 
@@ -11,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 pub use self::signature::{Expected, Signer, Verdict as SignatureVerdict};
@@ -82,7 +84,7 @@ impl Artifact {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Overall {
     Pass,
@@ -161,7 +163,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), VerifyError> {
     Ok(())
 }
 
-fn relative_name(path: &Path, base: &Path) -> String {
+pub(crate) fn relative_name(path: &Path, base: &Path) -> String {
     let rel = path
         .strip_prefix(base)
         .unwrap_or_else(|_| Path::new(path.file_name().unwrap_or(path.as_os_str())));
@@ -403,24 +405,36 @@ pub async fn run(
     })
 }
 
-/// The verify task's name and kind: a pass ticks the checklist item whose `auto_tick_on` names it.
+/// The kind of a verify task over a release's own artifacts with the workspace's pins: its
+/// pass ticks the checklist item whose `auto_tick_on` names it.
 pub const TASK_KIND: &str = "verify";
+/// The kind of any other verify task (loose files, other pins): it reports, and ticks nothing.
+pub const FILES_TASK_KIND: &str = "verify.files";
 /// How long a verification may take before it fails (hashing a few GiB takes seconds).
 pub const TASK_TIMEOUT: Duration = Duration::from_hours(1);
 
 /// The verify task's spec: in a workspace its log goes to the release's logs and its secrets
-/// are redacted; without one (verifying loose files) it is a bare spec.
+/// are redacted; without one (verifying loose files) it is a bare spec. Only a verification of
+/// the release's own artifacts (`of_release`) has the kind that ticks the checklist.
 pub fn task_spec(
     ws: Option<&crate::workspace::Workspace>,
     release: Option<&crate::workspace::Release>,
+    of_release: bool,
 ) -> crate::runner::TaskSpec {
+    let kind = if of_release {
+        TASK_KIND
+    } else {
+        FILES_TASK_KIND
+    };
     match ws {
-        Some(ws) => ws.task_spec(TASK_KIND, TASK_KIND, release, TASK_TIMEOUT),
-        None => crate::runner::TaskSpec::new(TASK_KIND, TASK_KIND, TASK_TIMEOUT),
+        Some(ws) => ws.task_spec(TASK_KIND, kind, release, TASK_TIMEOUT),
+        None => crate::runner::TaskSpec::new(TASK_KIND, kind, TASK_TIMEOUT),
     }
 }
 
 /// Starts the verify task on `runner`; the report lands in the returned slot when it ends.
+/// When `opts` verify `release`'s own artifacts folder with the workspace's pins, the result is
+/// kept as the release's verification (see [`release`]).
 pub fn start(
     runner: &crate::runner::Runner,
     ws: Option<crate::workspace::Workspace>,
@@ -428,20 +442,46 @@ pub fn start(
     opts: Options,
 ) -> Result<(crate::runner::TaskId, ReportSlot), crate::runner::RunnerError> {
     let slot = ReportSlot::default();
-    let spec = task_spec(ws.as_ref(), release);
+    let of_release = match (&ws, release) {
+        (Some(ws), Some(r)) if release::is_of_release(ws, r, &opts) => Some(r.clone()),
+        _ => None,
+    };
+    let spec = task_spec(ws.as_ref(), release, of_release.is_some());
     let task_slot = slot.clone();
-    let id = runner.start(spec, move |ctx| run_task(ctx, opts, task_slot, ws))?;
+    let id = runner.start(spec, move |ctx| {
+        run_task(ctx, opts, task_slot, ws.map(|ws| (ws, of_release)))
+    })?;
     Ok((id, slot))
 }
 
-/// The verify task: runs the verification, logs each verdict, audits the report. Succeeds only
-/// when the overall verdict is green, so a pass ticks the checklist item that asks for it.
+/// The verify task: runs the verification, logs each verdict, audits the report (and keeps it
+/// as the release's verification when `ws` names the release it is of). Succeeds only when the
+/// overall verdict is green, so a pass ticks the checklist item that asks for it.
 pub async fn run_task(
     ctx: crate::runner::TaskContext,
     opts: Options,
     slot: ReportSlot,
-    ws: Option<crate::workspace::Workspace>,
+    ws: Option<(
+        crate::workspace::Workspace,
+        Option<crate::workspace::Release>,
+    )>,
 ) -> crate::runner::TaskResult {
+    let failed = |e: &(dyn std::error::Error + 'static)| {
+        crate::runner::TaskError::Failed(crate::error_chain(e))
+    };
+    // What the folder held before hashing began: the gates compare it with what it holds later.
+    let stamped = match ws
+        .as_ref()
+        .and_then(|(w, r)| Some(w.artifacts_dir(&r.as_ref()?.version)))
+    {
+        Some(dir) => Some(
+            tokio::task::spawn_blocking(move || release::stamp_files(&dir))
+                .await
+                .map_err(|e| failed(&e))?
+                .map_err(|e| failed(&e))?,
+        ),
+        None => None,
+    };
     let progress_ctx = ctx.clone();
     let report = run(
         opts,
@@ -451,7 +491,7 @@ pub async fn run_task(
     .await
     .map_err(|e| match e {
         VerifyError::Cancelled => crate::runner::TaskError::Cancelled,
-        e => crate::runner::TaskError::Failed(crate::error_chain(&e)),
+        e => failed(&e),
     })?;
     for a in &report.artifacts {
         ctx.log_line(&format!(
@@ -465,9 +505,11 @@ pub async fn run_task(
     for b in &report.bad_lines {
         ctx.log_line(&format!("SHA256SUMS line {}: {}", b.line, b.reason));
     }
-    if let Some(ws) = ws {
+    let report = Arc::new(report);
+    if let Some((ws, of_release)) = ws {
         let after = serde_json::json!({
             "overall": report.overall,
+            "of_release": of_release.is_some(),
             "artifacts": report.artifacts.iter().map(|a| serde_json::json!({
                 "path": a.path, "sha256": a.sha256, "checksum": a.checksum, "signature": a.signature,
             })).collect::<Vec<_>>(),
@@ -477,13 +519,22 @@ pub async fn run_task(
             .sums_file
             .as_ref()
             .map_or_else(|| "artifacts".to_owned(), |s| s.display().to_string());
-        tokio::task::spawn_blocking(move || {
-            ws.record("verify.report", &target, serde_json::Value::Null, after)
+        let kept = report.clone();
+        tokio::task::spawn_blocking(move || match (of_release, stamped) {
+            (Some(r), Some(files)) => ws.change(
+                "verify.report",
+                &target,
+                serde_json::Value::Null,
+                after,
+                |seq| release::save(&ws, &r, &kept, files, seq),
+            ),
+            _ => ws.record("verify.report", &target, serde_json::Value::Null, after),
         })
         .await
-        .map_err(|e| crate::runner::TaskError::Failed(crate::error_chain(&e)))?
+        .map_err(|e| failed(&e))?
         .map_err(|e| crate::runner::TaskError::Failed(format!("cannot audit the report: {e}")))?;
     }
+    let report = Arc::try_unwrap(report).unwrap_or_else(|shared| (*shared).clone());
     let summary = report.summary();
     let pass = report.overall == Overall::Pass;
     if let Ok(mut s) = slot.lock() {

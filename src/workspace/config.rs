@@ -106,6 +106,16 @@ pub struct SigningConfig {
     pub apple_team_id: String,
     /// Trust anchor (PEM), relative to the workspace; empty means the system store.
     pub ca_file: String,
+    /// The Windows signing certificate (public: DER or PEM), relative to the workspace, for
+    /// machines without the PFX; its expiry gates releases. Empty: the PFX, when it is here.
+    pub windows_certificate: String,
+    /// The Apple Developer ID certificate (DER/PEM, or a PKCS#12 export whose password is in
+    /// `apple_certificate_password_env`), relative to the workspace; its expiry gates releases.
+    pub apple_certificate: String,
+    /// Variable holding the password of `apple_certificate` when it is a PKCS#12 file.
+    pub apple_certificate_password_env: String,
+    /// A signing certificate that expires within this many days blocks the release gate.
+    pub min_valid_days: u32,
 }
 
 impl Default for SigningConfig {
@@ -117,6 +127,10 @@ impl Default for SigningConfig {
             windows_cert_sha256: String::new(),
             apple_team_id: String::new(),
             ca_file: String::new(),
+            windows_certificate: String::new(),
+            apple_certificate: String::new(),
+            apple_certificate_password_env: "APPLE_CERTIFICATE_PASSWORD".to_owned(),
+            min_valid_days: 30,
         }
     }
 }

@@ -1,0 +1,251 @@
+//! Every gate between a release and publishing, each open or blocked with the reason: the
+//! checklist phases the publish item needs, the release's last verification, open blocking
+//! findings, and the expiry of the signing certificates. `release gates`, the Overview and
+//! publishing all read this one list.
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::findings;
+use crate::verify::certs::{self, Found};
+use crate::verify::{Overall, release as verified};
+use crate::workspace::{Release, Workspace};
+
+/// The task kind whose item in the runbook is "publish": the phases that item requires are the
+/// checklist's gates.
+pub const PUBLISH_KIND: &str = "publish";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Open,
+    Blocked,
+}
+
+/// One gate: `checklist:<phase>`, `verify`, `findings`, `certificate:<windows|apple>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Gate {
+    pub gate: String,
+    pub state: State,
+    pub reason: String,
+    /// Open only because there was nothing to check on this machine (the window shows it
+    /// amber); the JSON keeps to gate, state and reason.
+    #[serde(skip)]
+    pub unchecked: bool,
+}
+
+impl Gate {
+    fn new(gate: impl Into<String>, open: bool, reason: impl Into<String>) -> Self {
+        Self {
+            gate: gate.into(),
+            state: if open { State::Open } else { State::Blocked },
+            reason: reason.into(),
+            unchecked: false,
+        }
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.state == State::Open
+    }
+}
+
+/// Whether every gate is open.
+pub fn all_open(gates: &[Gate]) -> bool {
+    gates.iter().all(Gate::is_open)
+}
+
+/// Every gate of `release` at `now`, in the order a release meets them. Never fails: a gate
+/// that cannot be checked is blocked with the reason.
+pub fn evaluate(ws: &Workspace, release: &Release, now: Timestamp) -> Vec<Gate> {
+    let mut gates = checklist(ws, release);
+    gates.push(verify(ws, release));
+    gates.push(findings_gate(ws, release, now));
+    gates.extend(certificates(ws, now));
+    gates
+}
+
+fn checklist(ws: &Workspace, release: &Release) -> Vec<Gate> {
+    let (runbook, list) = match ws
+        .runbook(release)
+        .and_then(|rb| Ok((rb, ws.checklist(release)?)))
+    {
+        Ok(x) => x,
+        Err(e) => return vec![Gate::new("checklist", false, crate::error_chain(&e))],
+    };
+    let publish: Vec<_> = runbook
+        .phases
+        .iter()
+        .flat_map(|p| &p.items)
+        .filter(|i| i.auto_tick_on.as_deref() == Some(PUBLISH_KIND))
+        .collect();
+    if publish.is_empty() {
+        return vec![Gate::new(
+            "checklist",
+            false,
+            format!(
+                "runbook {:?} has no item with auto_tick_on = \"{PUBLISH_KIND}\", so nothing \
+                 says which phases come before publishing",
+                runbook.id
+            ),
+        )];
+    }
+    let mut phases: Vec<&str> = Vec::new();
+    for item in publish {
+        for p in &item.requires_phases {
+            if !phases.contains(&p.as_str()) {
+                phases.push(p);
+            }
+        }
+    }
+    phases
+        .into_iter()
+        .map(|pid| {
+            let name = format!("checklist:{pid}");
+            let Some(phase) = runbook.phase(pid) else {
+                return Gate::new(name, false, format!("runbook has no phase {pid:?}"));
+            };
+            let p = list.progress(phase);
+            if p.is_complete() {
+                Gate::new(
+                    name,
+                    true,
+                    format!("{}: all {} items done", phase.title, p.total),
+                )
+            } else {
+                let open: Vec<&str> = phase
+                    .items
+                    .iter()
+                    .filter(|i| !list.is_done(&i.id))
+                    .map(|i| i.title.as_str())
+                    .collect();
+                Gate::new(
+                    name,
+                    false,
+                    format!(
+                        "{}: {} of {} items open ({})",
+                        phase.title,
+                        p.total - p.done,
+                        p.total,
+                        open.join("; ")
+                    ),
+                )
+            }
+        })
+        .collect()
+}
+
+fn verify(ws: &Workspace, release: &Release) -> Gate {
+    let dir = ws.artifacts_dir(&release.version);
+    let last = match verified::last(ws, release) {
+        Ok(Some(last)) => last,
+        Ok(None) => {
+            return Gate::new(
+                "verify",
+                false,
+                format!(
+                    "not verified yet: verify {} with the workspace's pins",
+                    dir.display()
+                ),
+            );
+        }
+        Err(e) => return Gate::new("verify", false, crate::error_chain(&e)),
+    };
+    let when = format!(
+        "{} by {}",
+        crate::local_time(last.at, false),
+        if last.by.is_empty() { "?" } else { &last.by }
+    );
+    if last.overall != Overall::Pass {
+        return Gate::new(
+            "verify",
+            false,
+            format!("the last verify ({when}) FAILED: {}", last.summary),
+        );
+    }
+    match verified::stamp_files(&dir) {
+        Err(e) => Gate::new("verify", false, format!("{}: {e}", dir.display())),
+        Ok(now) => match verified::changes(&last.files, &now) {
+            Some(what) => Gate::new(
+                "verify",
+                false,
+                format!("the artifacts changed since the verify {when}: {what}"),
+            ),
+            None => Gate::new("verify", true, format!("PASS {when}: {}", last.summary)),
+        },
+    }
+}
+
+fn findings_gate(ws: &Workspace, release: &Release, now: Timestamp) -> Gate {
+    let judged = match findings::judge(ws, release, now) {
+        Ok(j) => j,
+        Err(e) => return Gate::new("findings", false, crate::error_chain(&e)),
+    };
+    if judged.is_empty() {
+        return Gate::new("findings", true, "no scanner findings imported");
+    }
+    let blocking: Vec<&str> = judged.iter().filter_map(|j| j.blocks.as_deref()).collect();
+    if blocking.is_empty() {
+        let accepted = judged
+            .iter()
+            .filter(|j| j.acceptance.as_ref().is_some_and(|a| a.until > now))
+            .count();
+        return Gate::new(
+            "findings",
+            true,
+            format!(
+                "none of {} findings blocks ({accepted} risk-accepted)",
+                judged.len()
+            ),
+        );
+    }
+    let mut reason = format!(
+        "{} blocking: {}",
+        blocking.len(),
+        blocking[..blocking.len().min(3)].join("; ")
+    );
+    if blocking.len() > 3 {
+        reason.push_str(&format!("; and {} more", blocking.len() - 3));
+    }
+    Gate::new("findings", false, reason)
+}
+
+fn certificates(ws: &Workspace, now: Timestamp) -> Vec<Gate> {
+    let min_days = i64::from(ws.config().signing.min_valid_days);
+    certs::signing_certificates(ws)
+        .into_iter()
+        .map(|c| {
+            let name = format!("certificate:{}", c.which);
+            match c.found {
+                Found::NotHere(why) => Gate {
+                    unchecked: true,
+                    ..Gate::new(name, true, format!("not checked here: {why}"))
+                },
+                Found::Failed(e) => Gate::new(name, false, e.to_string()),
+                Found::Read(id) => {
+                    let expires = id.expires();
+                    let days = (expires.as_second() - now.as_second()).div_euclid(86_400);
+                    let date = crate::local_time(expires, false);
+                    let who = &id.leaf.subject;
+                    if expires <= now {
+                        Gate::new(name, false, format!("{who}: expired {date}"))
+                    } else if days < min_days {
+                        Gate::new(
+                            name,
+                            false,
+                            format!(
+                                "{who}: expires {date}, in {days} days (under [signing] \
+                                 min_valid_days = {min_days})"
+                            ),
+                        )
+                    } else {
+                        Gate::new(
+                            name,
+                            true,
+                            format!("{who}: valid until {date} ({days} days)"),
+                        )
+                    }
+                }
+            }
+        })
+        .collect()
+}

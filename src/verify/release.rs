@@ -1,0 +1,174 @@
+//! The verification of a release: a verify run over that release's own artifacts folder,
+//! against the workspace's own pins and trust anchor, is kept in `releases/<v>/verify.json`.
+//! It is what the release gates and publishing trust; a run over other paths or with other pins
+//! reports as usual but is not kept here and ticks nothing.
+
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::{Expected, Options, Overall, Report, sums};
+use crate::store::{self, StateError};
+use crate::workspace::{Release, Workspace};
+
+/// Where the record of a release's last verification lives.
+pub const FILE: &str = "verify.json";
+
+/// One file of the artifacts folder as it was when it was verified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileStamp {
+    /// Relative to the artifacts folder, `/`-separated.
+    pub name: String,
+    pub size_bytes: u64,
+    /// Modification time in nanoseconds since the Unix epoch (0 when the OS has none).
+    pub modified_ns: u64,
+}
+
+/// One verified artifact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifiedArtifact {
+    pub name: String,
+    pub sha256: Option<String>,
+    pub size_bytes: u64,
+    pub green: bool,
+}
+
+/// The last verification of a release's artifacts against the workspace's own pins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseVerify {
+    pub overall: Overall,
+    pub at: Timestamp,
+    pub by: String,
+    /// The `verify.report` audit entry that recorded it.
+    pub audit_seq: u64,
+    pub summary: String,
+    pub artifacts: Vec<VerifiedArtifact>,
+    /// Every file of the artifacts folder (sums and signatures too) before hashing began.
+    pub files: Vec<FileStamp>,
+}
+
+fn same_path(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// Whether `opts` verify exactly `release`'s artifacts folder, against its own `SHA256SUMS`,
+/// with the workspace's own pins and trust anchor.
+pub fn is_of_release(ws: &Workspace, release: &Release, opts: &Options) -> bool {
+    let dir = ws.artifacts_dir(&release.version);
+    let [path] = opts.paths.as_slice() else {
+        return false;
+    };
+    same_path(path, &dir)
+        && opts
+            .sums
+            .as_ref()
+            .is_none_or(|s| same_path(s, &dir.join(sums::SUMS_FILE)))
+        && opts.expected == Expected::from_workspace(ws)
+}
+
+fn walk(dir: &Path, base: &Path, out: &mut Vec<FileStamp>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        let meta = entry.metadata()?;
+        if meta.is_dir() {
+            walk(&path, base, out)?;
+        } else if meta.is_file() {
+            let modified_ns = meta
+                .modified()
+                .ok()
+                .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+            out.push(FileStamp {
+                name: super::relative_name(&path, base),
+                size_bytes: meta.len(),
+                modified_ns,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Every file under `dir` with its size and modification time, sorted by name.
+pub fn stamp_files(dir: &Path) -> std::io::Result<Vec<FileStamp>> {
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out)?;
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// What changed in `now` against `then`: added, removed and modified names, or `None`.
+pub fn changes(then: &[FileStamp], now: &[FileStamp]) -> Option<String> {
+    let mut parts = Vec::new();
+    let added: Vec<&str> = now
+        .iter()
+        .filter(|n| !then.iter().any(|t| t.name == n.name))
+        .map(|n| n.name.as_str())
+        .collect();
+    let removed: Vec<&str> = then
+        .iter()
+        .filter(|t| !now.iter().any(|n| n.name == t.name))
+        .map(|t| t.name.as_str())
+        .collect();
+    let modified: Vec<&str> = now
+        .iter()
+        .filter(|n| then.iter().any(|t| t.name == n.name && t != *n))
+        .map(|n| n.name.as_str())
+        .collect();
+    for (what, names) in [
+        ("added", added),
+        ("removed", removed),
+        ("modified", modified),
+    ] {
+        if !names.is_empty() {
+            parts.push(format!("{what} {}", names.join(", ")));
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+fn path_of(ws: &Workspace, release: &Release) -> PathBuf {
+    ws.release_dir(&release.version).join(FILE)
+}
+
+/// The last verification of `release`'s artifacts, if there was one.
+pub fn last(ws: &Workspace, release: &Release) -> Result<Option<ReleaseVerify>, StateError> {
+    store::read_json(&path_of(ws, release))
+}
+
+/// Records `report` as `release`'s verification, after its `verify.report` audit entry.
+pub(super) fn save(
+    ws: &Workspace,
+    release: &Release,
+    report: &Report,
+    files: Vec<FileStamp>,
+    audit_seq: u64,
+) -> Result<(), StateError> {
+    let record = ReleaseVerify {
+        overall: report.overall,
+        at: Timestamp::now(),
+        by: ws.actor(),
+        audit_seq,
+        summary: report.summary(),
+        artifacts: report
+            .artifacts
+            .iter()
+            .map(|a| VerifiedArtifact {
+                name: a.path.clone(),
+                sha256: a.sha256.clone(),
+                size_bytes: a.size_bytes,
+                green: a.is_green(),
+            })
+            .collect(),
+        files,
+    };
+    let _lock = store::lock(&ws.release_dir(&release.version), "verify-record")?;
+    store::write_json(&path_of(ws, release), &record)
+}
