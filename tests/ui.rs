@@ -149,6 +149,7 @@ fn navigation_reaches_every_panel() {
             Tab::Checklist => "WireTuner 1.4.0: Release checklist",
             Tab::Builds => "Installer builds",
             Tab::Verify => "Verify artifacts",
+            Tab::Security => "Security gates",
             Tab::StatusPage => "Status page and incidents",
             Tab::Flags => "Feature flags",
             Tab::Audit => "Audit log",
@@ -1024,4 +1025,96 @@ fn eight_cli_processes_and_the_gui_lose_no_change_and_keep_the_chain() {
     }
     let verified = ws.audit().verify().expect("the chain verifies");
     assert_eq!(verified.entries, entries.len() as u64);
+}
+
+#[test]
+fn accepting_a_finding_in_the_security_panel_opens_the_findings_gate() {
+    let f = fixture();
+    let ws = Workspace::open(&f.root).expect("open");
+    let release = ws.release(None).expect("release");
+    let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/vendor/trivy/alpine-39-high-critical.json");
+    release_console::findings::import(&ws, &release, &[sample]).expect("import");
+    let mut h = harness(&f);
+    let findings_gate = |app: &ConsoleApp| {
+        app.data
+            .as_ref()
+            .and_then(|d| d.gates.iter().find(|g| g.gate == "findings").cloned())
+            .expect("a findings gate")
+    };
+    assert!(!findings_gate(h.state()).is_open());
+
+    click(&mut h, "Security");
+    assert!(h.query_by_label("Security: WireTuner 1.4.0").is_some());
+    assert_eq!(h.query_all_by_label("BLOCKS").count(), 2);
+    let judged = h
+        .state()
+        .data
+        .as_ref()
+        .expect("data")
+        .findings
+        .clone()
+        .expect("findings");
+    let ids: Vec<String> = judged
+        .iter()
+        .map(|j| format!("{} in {}", j.finding.id, j.finding.package))
+        .collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+
+    // The dialog states the expiry and will not accept without a reason.
+    click(&mut h, &format!("Accept {}", ids[0]));
+    assert!(h.state().panels.security.dialog.is_some());
+    assert!(h.query_by_label_contains("the reason is audited").is_some());
+    type_into(&mut h, "Reason", "musl is not reachable from the app");
+    assert!(
+        h.query_by_label_contains("The acceptance expires")
+            .is_some()
+    );
+    assert!(h.query_by_label_contains("(in 30 days)").is_some());
+    click(&mut h, "Accept risk");
+    step_until(&mut h, "the acceptance", |app| {
+        !app.is_busy()
+            && app.data.as_ref().is_some_and(|d| {
+                d.findings
+                    .as_ref()
+                    .is_ok_and(|j| j.iter().filter(|j| j.blocks.is_none()).count() == 1)
+            })
+    });
+    assert_eq!(h.query_all_by_label("BLOCKS").count(), 1);
+    assert!(!findings_gate(h.state()).is_open());
+
+    // The second one: the gate opens.
+    click(&mut h, &format!("Accept {}", ids[1]));
+    type_into(
+        &mut h,
+        "Reason",
+        "fixed upstream, image rebuilt next sprint",
+    );
+    click(&mut h, "Accept risk");
+    step_until(&mut h, "the gate to open", |app| {
+        !app.is_busy() && findings_gate(app).is_open()
+    });
+    assert!(findings_gate(h.state()).reason.contains("2 risk-accepted"));
+    assert_eq!(h.query_all_by_label("ACCEPTED").count(), 2);
+    let audit = Workspace::open(&f.root)
+        .expect("open")
+        .audit()
+        .entries()
+        .expect("entries");
+    let accepted: Vec<_> = audit
+        .iter()
+        .filter(|e| e.action == "findings.accept")
+        .collect();
+    assert_eq!(accepted.len(), 2);
+    assert_eq!(
+        accepted[0].after["reason"],
+        "musl is not reachable from the app"
+    );
+
+    // Revoking one blocks the release again.
+    click(&mut h, &format!("Revoke {}", ids[1]));
+    step_until(&mut h, "the revocation", |app| {
+        !app.is_busy() && !findings_gate(app).is_open()
+    });
+    assert_eq!(h.query_all_by_label("BLOCKS").count(), 1);
 }

@@ -144,7 +144,7 @@ fn verify(ws: &Workspace, release: &Release) -> Gate {
                 false,
                 format!(
                     "not verified yet: verify {} with the workspace's pins",
-                    dir.display()
+                    dir.strip_prefix(ws.root()).unwrap_or(&dir).display()
                 ),
             );
         }

@@ -14,6 +14,7 @@ pub enum Tab {
     Checklist,
     Builds,
     Verify,
+    Security,
     StatusPage,
     Flags,
     Audit,
@@ -21,11 +22,12 @@ pub enum Tab {
 }
 
 impl Tab {
-    pub const ALL: [Tab; 8] = [
+    pub const ALL: [Tab; 9] = [
         Tab::Overview,
         Tab::Checklist,
         Tab::Builds,
         Tab::Verify,
+        Tab::Security,
         Tab::StatusPage,
         Tab::Flags,
         Tab::Audit,
@@ -38,6 +40,7 @@ impl Tab {
             Tab::Checklist => "Checklist",
             Tab::Builds => "Builds",
             Tab::Verify => "Verify",
+            Tab::Security => "Security",
             Tab::StatusPage => "Status page",
             Tab::Flags => "Flags",
             Tab::Audit => "Audit",

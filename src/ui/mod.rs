@@ -10,6 +10,7 @@ pub mod flags;
 mod overview;
 pub mod panel;
 pub mod picker;
+pub mod security;
 mod settings;
 pub mod snapshot;
 pub mod status;

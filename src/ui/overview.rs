@@ -48,30 +48,12 @@ impl Panel for OverviewUi {
                 });
             ui.add_space(8.0);
             ui.label(egui::RichText::new("Gates before publishing").strong());
-            let gated: Vec<_> = view
-                .runbook
-                .phases
-                .iter()
-                .flat_map(|p| &p.items)
-                .filter(|i| !i.requires_phases.is_empty())
-                .collect();
-            if gated.is_empty() {
-                ui.label(theme::muted("This runbook defines no gates."));
-            }
-            for item in gated {
-                ui.horizontal(|ui| {
-                    if view.checklist.is_done(&item.id) {
-                        theme::badge(ui, "DONE", theme::OK);
-                        ui.label(&item.title);
-                    } else if let Some(reason) = view.checklist.gate_for(&view.runbook, item) {
-                        theme::badge(ui, "BLOCKED", theme::WARN);
-                        ui.label(format!("{}: {reason}", item.title));
-                    } else {
-                        theme::badge(ui, "OPEN", theme::OK);
-                        ui.label(format!("{}: every gate is clear", item.title));
-                    }
-                });
-            }
+            widgets::gate_list(ui, &data.gates);
+            ui.horizontal(|ui| {
+                if ui.link("Open the security panel").clicked() {
+                    commands.push(Command::Navigate(Tab::Security));
+                }
+            });
             if ui.link("Open the checklist").clicked() {
                 commands.push(Command::Navigate(Tab::Checklist));
             }

@@ -198,6 +198,7 @@ pub struct Panels {
     pub checklist: super::checklist::ChecklistUi,
     pub builds: super::builds::BuildsUi,
     pub verify: super::verify::VerifyUi,
+    pub security: super::security::SecurityUi,
     pub status: super::status::StatusUi,
     pub flags: super::flags::FlagsUi,
     pub audit: super::audit::AuditUi,
@@ -212,6 +213,7 @@ impl Panels {
             checklist: super::checklist::ChecklistUi::default(),
             builds: super::builds::BuildsUi::default(),
             verify: super::verify::VerifyUi::default(),
+            security: super::security::SecurityUi::default(),
             status: super::status::StatusUi::default(),
             flags: super::flags::FlagsUi::default(),
             audit: super::audit::AuditUi::default(),
@@ -227,6 +229,7 @@ impl Panels {
             Tab::Checklist => &mut self.checklist,
             Tab::Builds => &mut self.builds,
             Tab::Verify => &mut self.verify,
+            Tab::Security => &mut self.security,
             Tab::StatusPage => &mut self.status,
             Tab::Flags => &mut self.flags,
             Tab::Audit => &mut self.audit,
@@ -234,12 +237,13 @@ impl Panels {
         }
     }
 
-    pub fn all(&self) -> [&dyn Panel; 8] {
+    pub fn all(&self) -> [&dyn Panel; 9] {
         [
             &self.overview,
             &self.checklist,
             &self.builds,
             &self.verify,
+            &self.security,
             &self.status,
             &self.flags,
             &self.audit,
@@ -247,12 +251,13 @@ impl Panels {
         ]
     }
 
-    pub fn all_mut(&mut self) -> [&mut dyn Panel; 8] {
+    pub fn all_mut(&mut self) -> [&mut dyn Panel; 9] {
         [
             &mut self.overview,
             &mut self.checklist,
             &mut self.builds,
             &mut self.verify,
+            &mut self.security,
             &mut self.status,
             &mut self.flags,
             &mut self.audit,

@@ -39,6 +39,10 @@ pub struct Snapshot {
     pub incidents: Vec<Incident>,
     /// Why the incident records cannot be read, if they cannot.
     pub incidents_error: Option<String>,
+    /// Every gate between the selected release and publishing (empty without a release).
+    pub gates: Vec<crate::gates::Gate>,
+    /// The selected release's findings as the policy judges them (or why they cannot be read).
+    pub findings: Result<Vec<crate::findings::Judged>, String>,
 }
 
 impl Snapshot {
@@ -81,6 +85,14 @@ impl Snapshot {
             Ok(list) => (list, None),
             Err(e) => (Vec::new(), Some(crate::error_chain(&e))),
         };
+        let now = jiff::Timestamp::now();
+        let (gates, findings) = match &current {
+            Some(c) => (
+                crate::gates::evaluate(&ws, &c.release, now),
+                crate::findings::judge(&ws, &c.release, now).map_err(|e| crate::error_chain(&e)),
+            ),
+            None => (Vec::new(), Ok(Vec::new())),
+        };
         Ok(Self {
             ws,
             origin,
@@ -93,6 +105,8 @@ impl Snapshot {
             artifacts,
             incidents,
             incidents_error,
+            gates,
+            findings,
         })
     }
 

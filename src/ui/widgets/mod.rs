@@ -24,3 +24,26 @@ pub fn progress_bar(
             .desired_width(width),
     )
 }
+
+/// Gates as rows: an OPEN/BLOCKED badge, the gate's name and its reason (wrapped). A gate open
+/// only because nothing could be checked here reads amber, not green.
+pub fn gate_list<'a>(ui: &mut egui::Ui, gates: impl IntoIterator<Item = &'a crate::gates::Gate>) {
+    let mut any = false;
+    for g in gates {
+        any = true;
+        ui.horizontal_wrapped(|ui| {
+            if !g.is_open() {
+                theme::badge(ui, "BLOCKED", theme::BAD);
+            } else if g.unchecked {
+                theme::badge(ui, "UNCHECKED", theme::WARN);
+            } else {
+                theme::badge(ui, "OPEN", theme::OK);
+            }
+            ui.label(egui::RichText::new(&g.gate).monospace());
+            ui.label(&g.reason);
+        });
+    }
+    if !any {
+        ui.label(theme::muted("No release selected."));
+    }
+}

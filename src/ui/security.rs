@@ -1,0 +1,392 @@
+//! The Security panel: the selected release's findings by severity and package with their
+//! fixed versions, what blocks the release and why, accepting a risk (a dialog that states the
+//! expiry and the policy's limit) and revoking an acceptance, and the security gates' badges.
+
+use jiff::Timestamp;
+
+use super::command::{Command, Tab};
+use super::panel::{Cx, Panel, Pending};
+use super::theme;
+use crate::findings::{self, Judged, Severity};
+
+/// A risk acceptance being written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AcceptDialog {
+    pub id: String,
+    pub package: String,
+    /// Only `package`'s finding, not every package with this id.
+    pub only_package: bool,
+    pub reason: String,
+    /// `YYYY-MM-DD` (the end of that day, UTC) or an RFC 3339 time.
+    pub until: String,
+}
+
+/// What a click asks for once the frame is drawn.
+enum Action {
+    Accept(AcceptDialog),
+    Revoke { id: String, package: Option<String> },
+}
+
+/// Security panel state: the open dialog and the change in flight.
+#[derive(Debug, Default)]
+pub struct SecurityUi {
+    pub dialog: Option<AcceptDialog>,
+    /// The acceptance or revocation being written; its message for the toast.
+    change: Pending<String>,
+}
+
+fn severity_color(s: Severity) -> egui::Color32 {
+    match s {
+        Severity::Critical | Severity::High => theme::BAD,
+        Severity::Medium => theme::WARN,
+        Severity::Low => theme::INFO,
+        Severity::Unknown => theme::MUTED,
+    }
+}
+
+/// The default end of a new acceptance: the end of the day 30 days from now, or of the last day
+/// the policy allows when that is sooner.
+fn default_until(max_days: u32, now: Timestamp) -> String {
+    let latest = now.as_second() + i64::from(max_days) * 86_400;
+    let mut date = (now + jiff::SignedDuration::from_hours(24 * 30))
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .date();
+    let end = |d: jiff::civil::Date| {
+        d.at(23, 59, 59, 0)
+            .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+            .map_or(i64::MAX, |z| z.timestamp().as_second())
+    };
+    while end(date) > latest {
+        match date.yesterday() {
+            Ok(d) => date = d,
+            Err(_) => break,
+        }
+    }
+    date.to_string()
+}
+
+impl AcceptDialog {
+    /// The acceptance's end and its length in days, or why that date will not do. The same
+    /// rules as `findings accept`; the domain checks them again when it writes.
+    pub fn expiry(&self, max_days: u32, now: Timestamp) -> Result<(Timestamp, i64), String> {
+        let until = findings::parse_until(&self.until).map_err(|e| crate::error_chain(&e))?;
+        let secs = until.as_second() - now.as_second();
+        if secs <= 0 {
+            return Err(format!("{} is not in the future.", self.until.trim()));
+        }
+        let days = secs.div_euclid(86_400);
+        if secs > i64::from(max_days) * 86_400 {
+            return Err(format!(
+                "{} is {days} days away; [findings] max_acceptance_days allows {max_days}.",
+                self.until.trim()
+            ));
+        }
+        Ok((until, days))
+    }
+
+    /// Why the dialog cannot accept yet (no reason), if it cannot.
+    pub fn missing_reason(&self) -> Option<&'static str> {
+        self.reason
+            .trim()
+            .is_empty()
+            .then_some("Say why the risk is acceptable: the reason is audited.")
+    }
+}
+
+impl Panel for SecurityUi {
+    fn logic(&mut self, cx: &mut Cx<'_>) {
+        match self.change.poll() {
+            Some(Ok(message)) => {
+                cx.success(message);
+                cx.push(Command::Reload);
+            }
+            Some(Err(e)) => cx.error(e),
+            None => {}
+        }
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
+        let mut actions = Vec::new();
+        self.draw(ui, cx, &mut actions);
+        for action in actions {
+            self.apply(action, cx);
+        }
+    }
+
+    fn is_busy(&self) -> bool {
+        self.change.is_running()
+    }
+}
+
+impl SecurityUi {
+    fn apply(&mut self, action: Action, cx: &mut Cx<'_>) {
+        let ws = cx.snapshot.ws.clone();
+        let Some(release) = cx.snapshot.current.as_ref().map(|c| c.release.clone()) else {
+            return;
+        };
+        match action {
+            Action::Accept(d) => {
+                cx.fetch_blocking(&mut self.change, move || {
+                    let until = findings::parse_until(&d.until)?;
+                    let package = d.only_package.then_some(d.package.as_str());
+                    let a = findings::accept(&ws, &release, &d.id, package, &d.reason, until)?;
+                    Ok::<_, findings::FindingsError>(format!(
+                        "Accepted {} until {}",
+                        a.id,
+                        crate::local_time(a.until, false)
+                    ))
+                });
+            }
+            Action::Revoke { id, package } => {
+                cx.fetch_blocking(&mut self.change, move || {
+                    let n = findings::revoke(&ws, &release, &id, package.as_deref())?;
+                    Ok::<_, findings::FindingsError>(format!(
+                        "Revoked {n} acceptance(s) of {id}: it blocks again if its severity does"
+                    ))
+                });
+            }
+        }
+    }
+
+    fn draw(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>, actions: &mut Vec<Action>) {
+        let data = cx.snapshot;
+        let product = &data.ws.config().product.name;
+        let Some(view) = &data.current else {
+            ui.label(theme::heading("Security"));
+            ui.label("No release yet: create one on the Overview.");
+            return;
+        };
+        ui.label(theme::heading(&format!(
+            "Security: {product} {}",
+            view.release.version
+        )));
+        let policy = &data.ws.config().findings;
+        ui.label(theme::muted(format!(
+            "Blocking severities: {} · an acceptance runs at most {} days · scanner suppressions \
+             {} · import scanner output with `release-console findings import FILE`",
+            policy.block.join(", "),
+            policy.max_acceptance_days,
+            if policy.scanner_suppressions_accept {
+                "count as accepted"
+            } else {
+                "do not count"
+            }
+        )));
+        ui.add_space(6.0);
+        ui.label(egui::RichText::new("Security gates").strong());
+        super::widgets::gate_list(
+            ui,
+            data.gates
+                .iter()
+                .filter(|g| g.gate == "findings" || g.gate.starts_with("certificate:")),
+        );
+        if ui.link("All gates on the Overview").clicked() {
+            cx.push(Command::Navigate(Tab::Overview));
+        }
+        ui.add_space(8.0);
+
+        let judged = match &data.findings {
+            Ok(j) => j,
+            Err(e) => {
+                ui.colored_label(theme::BAD, format!("Cannot read the findings: {e}"));
+                return;
+            }
+        };
+        if judged.is_empty() {
+            ui.label(theme::muted(
+                "No findings for this release: import Trivy, Grype or SARIF output first.",
+            ));
+        }
+        let now = Timestamp::now();
+        let busy = self.change.is_running();
+        for severity in [
+            Severity::Critical,
+            Severity::High,
+            Severity::Medium,
+            Severity::Low,
+            Severity::Unknown,
+        ] {
+            let rows: Vec<&Judged> = judged
+                .iter()
+                .filter(|j| j.finding.severity == severity)
+                .collect();
+            if rows.is_empty() {
+                continue;
+            }
+            let blocking = rows.iter().filter(|j| j.blocks.is_some()).count();
+            ui.horizontal(|ui| {
+                theme::badge(ui, severity.as_str(), severity_color(severity));
+                ui.label(format!("{} finding(s), {blocking} blocking", rows.len()));
+            });
+            egui::Grid::new(("findings", severity.as_str()))
+                .num_columns(6)
+                .striped(true)
+                .spacing([14.0, 4.0])
+                .show(ui, |ui| {
+                    for h in [
+                        "Vulnerability",
+                        "Package",
+                        "Installed",
+                        "Fixed in",
+                        "State",
+                        "",
+                    ] {
+                        ui.label(theme::muted(h));
+                    }
+                    ui.end_row();
+                    for j in rows {
+                        self.row(ui, j, now, busy, policy.max_acceptance_days, actions);
+                        ui.end_row();
+                    }
+                });
+            ui.add_space(6.0);
+        }
+        self.dialog_ui(ui, policy.max_acceptance_days, now, actions);
+    }
+
+    fn row(
+        &mut self,
+        ui: &mut egui::Ui,
+        j: &Judged,
+        now: Timestamp,
+        busy: bool,
+        max_days: u32,
+        actions: &mut Vec<Action>,
+    ) {
+        let f = &j.finding;
+        ui.label(theme::mono(&f.id)).on_hover_text(format!(
+            "{}\nfrom {} ({}), first seen {}",
+            f.title.as_deref().unwrap_or(""),
+            f.scanner,
+            f.source_file,
+            crate::local_time(f.first_seen, false)
+        ));
+        ui.label(&f.package);
+        ui.label(theme::mono(&f.installed));
+        match &f.fixed {
+            Some(v) => ui.label(theme::mono(v)),
+            None => ui.label(theme::muted("no fix yet")),
+        };
+        ui.horizontal(|ui| {
+            let active = j.acceptance.as_ref().filter(|a| a.until > now);
+            if j.blocks.is_some() {
+                theme::badge(ui, "BLOCKS", theme::BAD);
+                if let Some(a) = &j.acceptance {
+                    ui.label(format!(
+                        "acceptance expired {}",
+                        crate::local_time(a.until, false)
+                    ));
+                }
+            } else if let Some(a) = active {
+                theme::badge(ui, "ACCEPTED", theme::OK);
+                ui.label(format!(
+                    "until {} by {}",
+                    crate::local_time(a.until, false),
+                    a.by
+                ))
+                .on_hover_text(&a.reason);
+            } else if let Some(why) = &f.suppressed {
+                theme::badge(ui, "SUPPRESSED", theme::MUTED);
+                ui.label(theme::muted("by the scanner")).on_hover_text(why);
+            } else {
+                ui.label(theme::muted("does not block"));
+            }
+        });
+        ui.horizontal(|ui| {
+            if j.acceptance.is_some()
+                && ui
+                    .add_enabled(
+                        !busy,
+                        egui::Button::new(format!("Revoke {} in {}", f.id, f.package)),
+                    )
+                    .clicked()
+            {
+                let package = j.acceptance.as_ref().and_then(|a| a.package.clone());
+                actions.push(Action::Revoke {
+                    id: f.id.clone(),
+                    package,
+                });
+            }
+            let accepted = j.acceptance.as_ref().is_some_and(|a| a.until > now);
+            if !accepted
+                && j.blocks.is_some()
+                && ui
+                    .add_enabled(
+                        !busy,
+                        egui::Button::new(format!("Accept {} in {}", f.id, f.package)),
+                    )
+                    .clicked()
+            {
+                self.dialog = Some(AcceptDialog {
+                    id: f.id.clone(),
+                    package: f.package.clone(),
+                    only_package: true,
+                    reason: String::new(),
+                    until: default_until(max_days, now),
+                });
+            }
+        });
+    }
+
+    fn dialog_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        max_days: u32,
+        now: Timestamp,
+        actions: &mut Vec<Action>,
+    ) {
+        let Some(d) = self.dialog.as_mut() else {
+            return;
+        };
+        let mut close = false;
+        let modal = egui::Modal::new(egui::Id::unique("accept-risk")).show(ui.ctx(), |ui| {
+            ui.set_width(460.0);
+            ui.label(theme::heading(&format!("Accept the risk of {}", d.id)));
+            ui.checkbox(&mut d.only_package, format!("Only in {}", d.package));
+            ui.horizontal(|ui| {
+                let l = ui.label("Reason");
+                ui.add(
+                    egui::TextEdit::singleline(&mut d.reason)
+                        .hint_text("why it is acceptable, for the audit log")
+                        .desired_width(320.0),
+                )
+                .labelled_by(l.id);
+            });
+            ui.horizontal(|ui| {
+                let l = ui.label("Until");
+                ui.add(egui::TextEdit::singleline(&mut d.until).desired_width(120.0))
+                    .labelled_by(l.id);
+                ui.label(theme::muted("YYYY-MM-DD, the end of that day (UTC)"));
+            });
+            let expiry = d.expiry(max_days, now);
+            match &expiry {
+                Ok((until, days)) => ui.label(format!(
+                    "The acceptance expires {} (in {days} days); then the finding blocks again. \
+                     The policy allows at most {max_days} days.",
+                    crate::local_time(*until, false)
+                )),
+                Err(e) => ui.colored_label(theme::WARN, e),
+            };
+            let missing = d.missing_reason();
+            if let Some(why) = missing {
+                ui.colored_label(theme::WARN, why);
+            }
+            let checked = expiry.is_ok() && missing.is_none();
+            ui.horizontal(|ui| {
+                if ui
+                    .add_enabled(checked, egui::Button::new("Accept risk"))
+                    .clicked()
+                {
+                    actions.push(Action::Accept(d.clone()));
+                    close = true;
+                }
+                if ui.button("Cancel").clicked() {
+                    close = true;
+                }
+            });
+        });
+        if close || modal.should_close() {
+            self.dialog = None;
+        }
+    }
+}
