@@ -333,3 +333,68 @@ fn a_finding_the_scanner_suppressed_is_shown_as_such_and_blocks_only_if_the_poli
     .expect("config");
     assert_eq!(blocking(&ws), ["CVE-2017-20165 debug"]);
 }
+
+fn fixture(rel: &str) -> String {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel);
+    p.to_str().expect("utf-8").to_owned()
+}
+
+#[test]
+fn snyk_test_json_is_read_one_finding_per_vulnerability_and_package_with_its_ignores() {
+    let (_d, ws) = workspace();
+    let done = json(&cli(
+        &ws,
+        &[
+            "--json",
+            "findings",
+            "import",
+            &fixture("snyk/maven-project.json"),
+            &fixture("snyk/all-projects.json"),
+        ],
+    ));
+    // Four paths to three vulnerabilities, one ignore; and a list of two projects.
+    assert_eq!(done["files"][0][1], "snyk");
+    assert_eq!(done["files"][0][2], 4);
+    assert_eq!(done["files"][1][1], "snyk");
+    assert_eq!(done["files"][1][2], 1);
+    let list = json(&cli(&ws, &["--json", "findings", "list"]));
+    let by_id = |id: &str| {
+        list.as_array()
+            .expect("list")
+            .iter()
+            .find(|f| f["id"] == id)
+            .unwrap_or_else(|| panic!("no {id} in {list:#}"))
+            .clone()
+    };
+    // The CVE is the id when there is exactly one, so Trivy's and Snyk's findings meet.
+    let log4j = by_id("CVE-2021-44228");
+    assert_eq!(log4j["severity"], "CRITICAL");
+    assert_eq!(log4j["package"], "org.apache.logging.log4j:log4j-core");
+    assert_eq!(log4j["installed"], "2.14.1");
+    assert_eq!(log4j["fixed"], "2.15.0");
+    assert_eq!(log4j["scanner"], "snyk");
+    assert!(
+        log4j["title"]
+            .as_str()
+            .is_some_and(|t| t.contains("SNYK-JAVA-ORGAPACHELOGGINGLOG4J-2314720"))
+    );
+    // No CVE: Snyk's id; no fixedIn: no fix.
+    let guava = by_id("SNYK-JAVA-COMGOOGLEGUAVA-1015415");
+    assert_eq!(guava["severity"], "LOW");
+    assert!(guava["fixed"].is_null());
+    // An ignore is the scanner's suppression, with its reason and expiry, and still blocks.
+    let ignored = by_id("CVE-2018-19360");
+    assert_eq!(
+        ignored["suppressed"],
+        "ignored in Snyk until 2027-03-01T00:00:00.000Z: polymorphic typing is off"
+    );
+    assert_eq!(by_id("CVE-2020-8203")["package"], "lodash");
+    let blocks = blocking(&ws);
+    assert!(
+        blocks.iter().any(|b| b.contains("CVE-2018-19360")),
+        "{blocks:?}"
+    );
+    assert_eq!(blocks.len(), 4, "{blocks:?}");
+}

@@ -10,7 +10,7 @@ use crate::findings;
 
 #[derive(Debug, Subcommand)]
 pub enum FindingsCmd {
-    /// Import scanner output (Trivy JSON, Grype JSON or SARIF 2.1.0, told by the content).
+    /// Import scanner output (Trivy JSON, Grype JSON, SARIF 2.1.0 or `snyk test --json`, told by the content).
     Import {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,

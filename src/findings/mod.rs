@@ -66,6 +66,7 @@ pub enum Format {
     Trivy,
     Grype,
     Sarif,
+    Snyk,
 }
 
 /// One vulnerability in one package of a release.
@@ -459,7 +460,7 @@ pub fn parse(
     };
     let v: Value = serde_json::from_str(text).map_err(|e| {
         bad(format!(
-            "not JSON ({e}); expected Trivy JSON, Grype JSON or SARIF 2.1.0"
+            "not JSON ({e}); expected Trivy JSON, Grype JSON, SARIF 2.1.0 or `snyk test --json`"
         ))
     })?;
     let source = path.display().to_string();
@@ -471,10 +472,13 @@ pub fn parse(
         && v.get("version").and_then(Value::as_str) == Some("2.1.0")
     {
         Format::Sarif
+    } else if is_snyk(&v) {
+        Format::Snyk
     } else {
         return Err(bad(
             "not scanner output the console reads: expected Trivy JSON (SchemaVersion and \
-             Results), Grype JSON (matches) or SARIF 2.1.0 (version \"2.1.0\" and runs)"
+             Results), Grype JSON (matches), SARIF 2.1.0 (version \"2.1.0\" and runs) or \
+             `snyk test --json` (vulnerabilities with packageManager)"
                 .into(),
         ));
     };
@@ -482,6 +486,7 @@ pub fn parse(
         Format::Trivy => trivy(&v, &source, now),
         Format::Grype => grype(&v, &source, now),
         Format::Sarif => sarif(&v, &source, now),
+        Format::Snyk => snyk(&v, &source, now),
     }
     .map_err(bad)?;
     Ok((format, found))
@@ -545,6 +550,95 @@ fn trivy(v: &Value, source: &str, now: Timestamp) -> Result<Vec<Finding>, String
                 modified.get("Finding").unwrap_or(&Value::Null),
                 Some(why),
             )?);
+        }
+    }
+    Ok(out)
+}
+
+/// `snyk test --json`: one project's result, or (`--all-projects`) a list of them; each has a
+/// `vulnerabilities` list and says its `packageManager`.
+fn is_snyk(v: &Value) -> bool {
+    let project = |p: &Value| {
+        p.get("vulnerabilities").is_some_and(Value::is_array)
+            && (p.get("packageManager").is_some() || p.get("projectName").is_some())
+    };
+    match v {
+        Value::Array(all) => !all.is_empty() && all.iter().all(project),
+        v => project(v),
+    }
+}
+
+/// Snyk lists a vulnerability once per dependency path (`from`); a finding is one per id,
+/// package and version. The id is the vulnerability's CVE when it has exactly one (so that the
+/// same CVE from Trivy or Grype is the same finding), else Snyk's own id; the title keeps
+/// Snyk's id. Ignores (`filtered.ignore`, from `.snyk` or the Snyk UI) are the scanner's
+/// suppressions.
+fn snyk(v: &Value, source: &str, now: Timestamp) -> Result<Vec<Finding>, String> {
+    let projects = match v {
+        Value::Array(all) => all.iter().collect::<Vec<_>>(),
+        v => vec![v],
+    };
+    let finding = |vuln: &Value, suppressed: Option<String>| -> Result<Finding, String> {
+        let snyk_id = text(vuln, "id").ok_or("a Snyk vulnerability without id")?;
+        let cves = vuln
+            .get("identifiers")
+            .map(|i| array(i, "CVE"))
+            .unwrap_or_default();
+        let id = match cves {
+            [one] => one.as_str().map_or_else(|| snyk_id.clone(), str::to_owned),
+            _ => snyk_id.clone(),
+        };
+        let fixed: Vec<&str> = array(vuln, "fixedIn")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        let title =
+            text(vuln, "title").map_or_else(|| snyk_id.clone(), |t| format!("{t} ({snyk_id})"));
+        Ok(Finding {
+            package: text(vuln, "packageName")
+                .or_else(|| text(vuln, "name"))
+                .unwrap_or_default(),
+            installed: text(vuln, "version").unwrap_or_default(),
+            fixed: (!fixed.is_empty()).then(|| fixed.join(", ")),
+            severity: Severity::from_word(&text(vuln, "severity").unwrap_or_default()),
+            title: Some(title),
+            scanner: "snyk".into(),
+            source_file: source.to_owned(),
+            suppressed,
+            first_seen: now,
+            id,
+        })
+    };
+    let mut out: Vec<Finding> = Vec::new();
+    let mut push = |f: Finding| {
+        if !out.iter().any(|o| o.key() == f.key()) {
+            out.push(f);
+        }
+    };
+    for project in projects {
+        for vuln in array(project, "vulnerabilities") {
+            push(finding(vuln, None)?);
+        }
+        let ignored = project
+            .get("filtered")
+            .map(|f| array(f, "ignore"))
+            .unwrap_or_default();
+        for vuln in ignored {
+            let why = vuln
+                .get("filtered")
+                .map(|f| array(f, "ignored"))
+                .unwrap_or_default()
+                .iter()
+                .map(|i| {
+                    let reason = text(i, "reason").unwrap_or_else(|| "no reason given".into());
+                    match text(i, "expires") {
+                        Some(until) => format!("ignored in Snyk until {until}: {reason}"),
+                        None => format!("ignored in Snyk: {reason}"),
+                    }
+                })
+                .next()
+                .unwrap_or_else(|| "ignored in Snyk".to_owned());
+            push(finding(vuln, Some(why))?);
         }
     }
     Ok(out)

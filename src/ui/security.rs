@@ -194,7 +194,7 @@ impl SecurityUi {
         };
         if judged.is_empty() {
             ui.label(theme::muted(
-                "No findings for this release: import Trivy, Grype or SARIF output first.",
+                "No findings for this release: import Trivy, Grype, SARIF or Snyk output first.",
             ));
         }
         let now = Timestamp::now();
