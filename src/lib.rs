@@ -9,6 +9,7 @@ pub mod findings;
 pub mod flags;
 pub mod gates;
 pub mod kpi;
+pub mod metrics;
 pub mod net;
 pub mod pipeline;
 pub mod runbook;

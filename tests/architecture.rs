@@ -22,7 +22,7 @@ const LAYERS: &[&[&str]] = &[
     // Features that combine them, each with its providers.
     &["findings", "flags", "pipeline", "status"],
     // What stands between a release and publishing, over all of them.
-    &["gates"],
+    &["gates", "metrics"],
     // The window. It never imports the CLI.
     &["ui"],
     // The command line: every subcommand, and the GUI's frame benchmark (`bench`).

@@ -319,6 +319,7 @@ fn help_lists_every_command() {
             "flags",
             "findings",
             "kpi",
+            "metrics",
             "bench",
             "help"
         ],

@@ -152,6 +152,7 @@ fn navigation_reaches_every_panel() {
             Tab::Security => "Security gates",
             Tab::StatusPage => "Status page and incidents",
             Tab::Flags => "Feature flags",
+            Tab::Metrics => "Ops metrics",
             Tab::Audit => "Audit log",
             Tab::Settings => "Configuration as loaded",
         };
@@ -1117,4 +1118,30 @@ fn accepting_a_finding_in_the_security_panel_opens_the_findings_gate() {
         !app.is_busy() && !findings_gate(app).is_open()
     });
     assert_eq!(h.query_all_by_label("BLOCKS").count(), 1);
+}
+
+#[test]
+fn the_metrics_panel_computes_the_figures_and_follows_the_window() {
+    let f = fixture();
+    let mut h = harness(&f);
+    click(&mut h, "Metrics");
+    step_until(&mut h, "the metrics", |app| {
+        !app.is_busy() && app.panels.metrics.metrics.is_some()
+    });
+    // One release, no hotfix, no yank: 100%; no flag retired, no incident.
+    assert!(h.query_by_label("100.0%").is_some());
+    assert!(h.query_by_label("no flag retired").is_some());
+    assert!(h.query_by_label("no P1 resolved").is_some());
+    assert_eq!(h.query_all_by_label("NO DATA").count(), 3);
+    assert_eq!(h.query_all_by_label("MEETS TARGET").count(), 1);
+    click(&mut h, "30 days");
+    step_until(&mut h, "the 30-day figures", |app| {
+        !app.is_busy()
+            && app.panels.metrics.window_days == 30
+            && app.panels.metrics.metrics.as_ref().is_some_and(|m| {
+                m.as_ref().is_ok_and(|m| {
+                    m.until.duration_since(m.since) == jiff::SignedDuration::from_hours(24 * 30)
+                })
+            })
+    });
 }

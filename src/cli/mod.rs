@@ -10,6 +10,7 @@ mod bench;
 mod checklist;
 mod findings;
 mod flags;
+mod metrics;
 mod pipeline;
 mod release;
 mod status;
@@ -72,11 +73,13 @@ pub enum Command {
     /// Feature flags: create, staged rollout gated by KPIs, rollback, archive.
     #[command(subcommand)]
     Flags(flags::FlagsCmd),
-    /// Vulnerability findings from scanner output (Trivy, Grype, SARIF), per release.
+    /// Vulnerability findings from scanner output (Trivy, Grype, SARIF, Snyk), per release.
     #[command(subcommand)]
     Findings(findings::FindingsCmd),
     /// KPIs and the rollout gate they make; `kpi record` adds a local sample.
     Kpi(flags::KpiArgs),
+    /// The ops metrics (release frequency, incident MTTR, deployment success, flag lifespan).
+    Metrics(metrics::MetricsArgs),
     /// Measure the hot paths: log ingest, task-tray frame time, hashing.
     Bench(bench::BenchArgs),
 }
@@ -135,6 +138,7 @@ pub fn run(args: Args, handle: tokio::runtime::Handle) -> anyhow::Result<ExitCod
         Command::Release(cmd) => release::run(&cli, cmd),
         Command::Checklist(cmd) => checklist::run(&cli, &cmd),
         Command::Findings(cmd) => findings::run(&cli, &cmd),
+        Command::Metrics(args) => metrics::run(&cli, &args),
         Command::Audit(cmd) => audit::run(&cli, cmd),
         Command::Verify(verify_args) => verify::run(&cli, verify_args),
         Command::Pipeline(cmd) => pipeline::run(&cli, cmd),

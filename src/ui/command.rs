@@ -17,12 +17,13 @@ pub enum Tab {
     Security,
     StatusPage,
     Flags,
+    Metrics,
     Audit,
     Settings,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 9] = [
+    pub const ALL: [Tab; 10] = [
         Tab::Overview,
         Tab::Checklist,
         Tab::Builds,
@@ -30,6 +31,7 @@ impl Tab {
         Tab::Security,
         Tab::StatusPage,
         Tab::Flags,
+        Tab::Metrics,
         Tab::Audit,
         Tab::Settings,
     ];
@@ -43,6 +45,7 @@ impl Tab {
             Tab::Security => "Security",
             Tab::StatusPage => "Status page",
             Tab::Flags => "Flags",
+            Tab::Metrics => "Metrics",
             Tab::Audit => "Audit",
             Tab::Settings => "Settings",
         }

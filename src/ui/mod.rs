@@ -7,6 +7,7 @@ mod builds;
 mod checklist;
 pub mod command;
 pub mod flags;
+pub mod metrics;
 mod overview;
 pub mod panel;
 pub mod picker;

@@ -201,6 +201,7 @@ pub struct Panels {
     pub security: super::security::SecurityUi,
     pub status: super::status::StatusUi,
     pub flags: super::flags::FlagsUi,
+    pub metrics: super::metrics::MetricsUi,
     pub audit: super::audit::AuditUi,
     pub settings: super::settings::SettingsUi,
 }
@@ -216,6 +217,7 @@ impl Panels {
             security: super::security::SecurityUi::default(),
             status: super::status::StatusUi::default(),
             flags: super::flags::FlagsUi::default(),
+            metrics: super::metrics::MetricsUi::default(),
             audit: super::audit::AuditUi::default(),
             settings: super::settings::SettingsUi::new(root),
         }
@@ -232,12 +234,13 @@ impl Panels {
             Tab::Security => &mut self.security,
             Tab::StatusPage => &mut self.status,
             Tab::Flags => &mut self.flags,
+            Tab::Metrics => &mut self.metrics,
             Tab::Audit => &mut self.audit,
             Tab::Settings => &mut self.settings,
         }
     }
 
-    pub fn all(&self) -> [&dyn Panel; 9] {
+    pub fn all(&self) -> [&dyn Panel; 10] {
         [
             &self.overview,
             &self.checklist,
@@ -246,12 +249,13 @@ impl Panels {
             &self.security,
             &self.status,
             &self.flags,
+            &self.metrics,
             &self.audit,
             &self.settings,
         ]
     }
 
-    pub fn all_mut(&mut self) -> [&mut dyn Panel; 9] {
+    pub fn all_mut(&mut self) -> [&mut dyn Panel; 10] {
         [
             &mut self.overview,
             &mut self.checklist,
@@ -260,6 +264,7 @@ impl Panels {
             &mut self.security,
             &mut self.status,
             &mut self.flags,
+            &mut self.metrics,
             &mut self.audit,
             &mut self.settings,
         ]

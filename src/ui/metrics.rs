@@ -1,0 +1,302 @@
+//! The Metrics panel: the seed's four ops metrics over a chosen window, each as a figure with
+//! its target, a chart with the target drawn as a line, and the records it came from.
+
+use super::panel::{Cx, Panel, Pending};
+use super::theme;
+use crate::metrics::{self, Metrics};
+
+/// The windows the panel offers, in days.
+pub const WINDOWS: [u64; 4] = [30, 90, 180, 365];
+
+/// Metrics panel state: the window, the figures and when they were computed.
+#[derive(Debug)]
+pub struct MetricsUi {
+    pub window_days: u64,
+    pub metrics: Option<Result<Metrics, String>>,
+    fetch: Pending<Metrics>,
+    /// The audit log length and window the figures are for: every change is audited, so a
+    /// longer log means the figures may be stale.
+    computed_for: Option<(usize, u64)>,
+}
+
+impl Default for MetricsUi {
+    fn default() -> Self {
+        Self {
+            window_days: 180,
+            metrics: None,
+            fetch: Pending::default(),
+            computed_for: None,
+        }
+    }
+}
+
+fn verdict(ui: &mut egui::Ui, meets: Option<bool>) {
+    match meets {
+        Some(true) => theme::badge(ui, "MEETS TARGET", theme::OK),
+        Some(false) => theme::badge(ui, "MISSES TARGET", theme::BAD),
+        None => theme::badge(ui, "NO DATA", theme::MUTED),
+    };
+}
+
+/// An x axis that names bar `i` by `names[i]` (a version, a flag key).
+fn named_x(
+    names: Vec<String>,
+) -> impl Fn(egui_plot::GridMark, &std::ops::RangeInclusive<f64>) -> String {
+    move |mark, _| {
+        let i = mark.value.round();
+        if (mark.value - i).abs() > 1e-6 || i < 0.0 {
+            return String::new();
+        }
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "a non-negative whole number of bars, far below usize::MAX"
+        )]
+        names.get(i as usize).cloned().unwrap_or_default()
+    }
+}
+
+fn plot(id: &str, y_label: &str) -> egui_plot::Plot<'static> {
+    egui_plot::Plot::new(id.to_owned())
+        .height(130.0)
+        .allow_scroll(false)
+        .allow_drag(false)
+        .allow_zoom(false)
+        .include_y(0.0)
+        .y_axis_label(y_label.to_owned())
+}
+
+impl Panel for MetricsUi {
+    fn logic(&mut self, _cx: &mut Cx<'_>) {
+        if let Some(result) = self.fetch.poll() {
+            self.metrics = Some(result);
+        }
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
+        let key = (cx.snapshot.audit.len(), self.window_days);
+        if self.computed_for != Some(key) && !self.fetch.is_running() {
+            self.computed_for = Some(key);
+            let ws = cx.snapshot.ws.clone();
+            let window = std::time::Duration::from_secs(self.window_days * 86_400);
+            cx.fetch_blocking(&mut self.fetch, move || {
+                metrics::compute(&ws, window, jiff::Timestamp::now())
+            });
+        }
+        ui.label(theme::heading("Ops metrics"));
+        ui.horizontal(|ui| {
+            ui.label("Window");
+            for days in WINDOWS {
+                ui.selectable_value(&mut self.window_days, days, format!("{days} days"));
+            }
+            if self.fetch.is_running() {
+                ui.spinner();
+            }
+        });
+        let m = match &self.metrics {
+            None => {
+                ui.label(theme::muted("Computing…"));
+                return;
+            }
+            Some(Err(e)) => {
+                ui.colored_label(theme::BAD, format!("Cannot compute the metrics: {e}"));
+                return;
+            }
+            Some(Ok(m)) => m,
+        };
+        ui.label(theme::muted(format!(
+            "From {} to {}, computed from the workspace's own records.",
+            crate::local_time(m.since, false),
+            crate::local_time(m.until, false)
+        )));
+        ui.add_space(6.0);
+        egui::Grid::new("metrics-cards")
+            .num_columns(2)
+            .spacing([24.0, 16.0])
+            .show(ui, |ui| {
+                ui.vertical(|ui| frequency(ui, m));
+                ui.vertical(|ui| mttr(ui, m));
+                ui.end_row();
+                ui.vertical(|ui| success(ui, m));
+                ui.vertical(|ui| lifespan(ui, m));
+                ui.end_row();
+            });
+    }
+
+    fn is_busy(&self) -> bool {
+        self.fetch.is_running()
+    }
+}
+
+const CARD_WIDTH: f32 = 440.0;
+
+fn card_head(ui: &mut egui::Ui, title: &str, figure: String, meets: Option<bool>) {
+    ui.set_width(CARD_WIDTH);
+    ui.label(egui::RichText::new(title).strong());
+    ui.horizontal(|ui| {
+        ui.label(egui::RichText::new(figure).size(18.0));
+        verdict(ui, meets);
+    });
+}
+
+fn frequency(ui: &mut egui::Ui, m: &Metrics) {
+    let f = &m.release_frequency;
+    let figure = f.mean_interval_days.map_or_else(
+        || "fewer than two releases".to_owned(),
+        |d| format!("every {d:.1} days"),
+    );
+    card_head(ui, "Release frequency", figure, f.meets_target);
+    let bars: Vec<egui_plot::Bar> = f
+        .intervals_days
+        .iter()
+        .zip(f.releases.iter().skip(1))
+        .enumerate()
+        .map(|(i, (d, r))| {
+            egui_plot::Bar::new(i as f64, *d)
+                .name(format!("{} after {d:.1} days", r.0))
+                .fill(theme::INFO)
+        })
+        .collect();
+    let names = f.releases.iter().skip(1).map(|r| r.0.clone()).collect();
+    plot("metrics-frequency", "days since the last")
+        .x_axis_formatter(named_x(names))
+        .show(ui, |p| {
+            p.bar_chart(egui_plot::BarChart::new("interval", bars).color(theme::INFO));
+            p.hline(
+                egui_plot::HLine::new(format!("target {} days", f.target_days), f.target_days)
+                    .color(theme::OK),
+            );
+        });
+    ui.label(theme::muted(format!("from {}", f.source)));
+}
+
+fn mttr(ui: &mut egui::Ui, m: &Metrics) {
+    let p1 = m.mttr.iter().find(|s| s.target_hours.is_some());
+    let figure = p1.and_then(|s| s.mean_hours).map_or_else(
+        || "no P1 resolved".to_owned(),
+        |h| format!("P1 in {h:.1} h"),
+    );
+    card_head(ui, "Incident MTTR", figure, p1.and_then(|s| s.meets_target));
+    let bars: Vec<egui_plot::Bar> = m
+        .mttr
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            let h = s.mean_hours?;
+            Some(
+                egui_plot::Bar::new(i as f64, h)
+                    .name(format!(
+                        "{}: {h:.1} h over {} resolved",
+                        s.severity.as_str(),
+                        s.resolved
+                    ))
+                    .fill(theme::severity(s.severity)),
+            )
+        })
+        .collect();
+    plot("metrics-mttr", "hours")
+        .x_axis_formatter(|mark, _| match mark.value.round() {
+            0.0 => "P0".to_owned(),
+            1.0 => "P1".to_owned(),
+            2.0 => "P2".to_owned(),
+            3.0 => "P3".to_owned(),
+            _ => String::new(),
+        })
+        .show(ui, |p| {
+            p.bar_chart(egui_plot::BarChart::new("mttr", bars));
+            if let Some(t) = p1.and_then(|s| s.target_hours) {
+                p.hline(egui_plot::HLine::new(format!("P1 target {t} h"), t).color(theme::OK));
+            }
+        });
+    let counts: Vec<String> = m
+        .mttr
+        .iter()
+        .map(|s| {
+            format!(
+                "{} {}/{}",
+                s.severity.as_str(),
+                s.resolved,
+                s.resolved + s.open
+            )
+        })
+        .collect();
+    ui.label(theme::muted(format!(
+        "resolved/all: {} · from {}",
+        counts.join(", "),
+        m.mttr_source
+    )));
+}
+
+fn success(ui: &mut egui::Ui, m: &Metrics) {
+    let d = &m.deployment_success;
+    let figure = d.rate.map_or_else(
+        || "no releases".to_owned(),
+        |r| format!("{:.1}%", r * 100.0),
+    );
+    card_head(ui, "Deployment success rate", figure, d.meets_target);
+    // The rate as it stood after each release, oldest first.
+    let mut good = 0usize;
+    let points: Vec<[f64; 2]> = d
+        .releases
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            good += usize::from(o.failures.is_empty());
+            [i as f64, good as f64 * 100.0 / (i as f64 + 1.0)]
+        })
+        .collect();
+    let names = d.releases.iter().map(|o| o.version.clone()).collect();
+    plot("metrics-success", "% successful")
+        .x_axis_formatter(named_x(names))
+        .include_y(100.0)
+        .show(ui, |p| {
+            p.line(egui_plot::Line::new("success rate", points).color(theme::INFO));
+            p.hline(
+                egui_plot::HLine::new(format!("target {:.0}%", d.target * 100.0), d.target * 100.0)
+                    .color(theme::OK),
+            );
+        });
+    for o in d.releases.iter().filter(|o| !o.failures.is_empty()) {
+        ui.label(format!("{}: {}", o.version, o.failures.join(", ")));
+    }
+    ui.label(theme::muted(format!("from {}", d.source)));
+}
+
+fn lifespan(ui: &mut egui::Ui, m: &Metrics) {
+    let l = &m.flag_lifespan;
+    let figure = l
+        .mean_days
+        .map_or_else(|| "no flag retired".to_owned(), |d| format!("{d:.0} days"));
+    card_head(ui, "Feature flag lifespan", figure, l.meets_target);
+    let bars: Vec<egui_plot::Bar> = l
+        .retired
+        .iter()
+        .enumerate()
+        .map(|(i, (key, days))| {
+            egui_plot::Bar::new(i as f64, *days)
+                .name(format!("{key}: {days:.0} days"))
+                .fill(if *days < l.target_days {
+                    theme::INFO
+                } else {
+                    theme::WARN
+                })
+        })
+        .collect();
+    let names = l.retired.iter().map(|r| r.0.clone()).collect();
+    plot("metrics-lifespan", "days lived")
+        .x_axis_formatter(named_x(names))
+        .show(ui, |p| {
+            p.bar_chart(egui_plot::BarChart::new("lifespan", bars));
+            p.hline(
+                egui_plot::HLine::new(format!("target {} days", l.target_days), l.target_days)
+                    .color(theme::OK),
+            );
+        });
+    for (key, days) in &l.live_over_target {
+        ui.colored_label(
+            theme::WARN,
+            format!("{key}: live for {days:.0} days, over the target"),
+        );
+    }
+    ui.label(theme::muted(format!("from {}", l.source)));
+}
