@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 # Real tools the tests drive, as "command:debian-package": child processes through sh and
 # coreutils; signing fixtures with openssl, mingw-w64, wixl and osslsigncode; sums cross-checked
-# with sha256sum and shasum; shell scripts linted with shellcheck.
+# with sha256sum and shasum; shell scripts linted with shellcheck; a loopback Redis for the
+# collaboration-drain runbook.
 needs=(
   sh:dash yes:coreutils head:coreutils sleep:coreutils sha256sum:coreutils shasum:perl
   openssl:openssl osslsigncode:osslsigncode wixl:wixl x86_64-w64-mingw32-gcc:gcc-mingw-w64-x86-64
@@ -14,6 +15,7 @@ needs=(
   prometheus:prometheus pg_ctlcluster:postgresql-common psql:postgresql-client
   /usr/lib/postgresql/15/bin/postgres:postgresql-15 node:nodejs npm:npm
   secret-tool:libsecret-tools gnome-keyring-daemon:gnome-keyring dbus-run-session:dbus-daemon
+  redis-server:redis-server redis-cli:redis-tools
 )
 packages=()
 for need in "${needs[@]}"; do

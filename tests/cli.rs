@@ -320,6 +320,7 @@ fn help_lists_every_command() {
             "findings",
             "kpi",
             "metrics",
+            "runbook",
             "bench",
             "help"
         ],

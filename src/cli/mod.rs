@@ -13,6 +13,7 @@ mod flags;
 mod metrics;
 mod pipeline;
 mod release;
+mod runbook;
 mod status;
 pub mod verify;
 
@@ -80,6 +81,9 @@ pub enum Command {
     Kpi(flags::KpiArgs),
     /// The ops metrics (release frequency, incident MTTR, deployment success, flag lifespan).
     Metrics(metrics::MetricsArgs),
+    /// Runbooks: the checklists and the disaster-recovery procedures, run step by step.
+    #[command(subcommand)]
+    Runbook(runbook::RunbookCmd),
     /// Measure the hot paths: log ingest, task-tray frame time, hashing.
     Bench(bench::BenchArgs),
 }
@@ -139,6 +143,7 @@ pub fn run(args: Args, handle: tokio::runtime::Handle) -> anyhow::Result<ExitCod
         Command::Checklist(cmd) => checklist::run(&cli, &cmd),
         Command::Findings(cmd) => findings::run(&cli, &cmd),
         Command::Metrics(args) => metrics::run(&cli, &args),
+        Command::Runbook(cmd) => runbook::run(&cli, cmd),
         Command::Audit(cmd) => audit::run(&cli, cmd),
         Command::Verify(verify_args) => verify::run(&cli, verify_args),
         Command::Pipeline(cmd) => pipeline::run(&cli, cmd),

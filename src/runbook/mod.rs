@@ -5,6 +5,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub mod procedure;
+
 /// The built-in runbooks, by id. A workspace may override one with `runbooks/<file>`.
 pub const BUILTIN: &[(&str, &str, &str)] = &[
     (

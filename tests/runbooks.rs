@@ -1,0 +1,431 @@
+//! The disaster-recovery runbooks run for real: stand-in `aws` and `kubectl` on PATH that record
+//! their arguments, and a loopback `redis-server` that the forced drain empties.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Output};
+
+use common::{bin, init, text};
+use serde_json::Value;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    ws: PathBuf,
+    tools: PathBuf,
+    calls: PathBuf,
+}
+
+/// A workspace and a folder of stand-in tools: each appends its name and arguments (one per
+/// line, then a blank line) to `calls`, prints something, and exits with `$FAIL_<NAME>` or 0.
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("dir");
+    let ws = dir.path().join("ws");
+    init(&ws);
+    let tools = dir.path().join("bin");
+    std::fs::create_dir(&tools).expect("bin");
+    let calls = dir.path().join("calls.txt");
+    for name in ["aws", "kubectl"] {
+        let script = format!(
+            "#!/bin/sh\n{{ echo {name}; for a in \"$@\"; do echo \"$a\"; done; echo; }} >> '{}'\n\
+             echo \"{name} stand-in ran: $*\"\nexit \"${{FAIL_{}:-0}}\"\n",
+            calls.display(),
+            name.to_uppercase()
+        );
+        let path = tools.join(name);
+        std::fs::write(&path, script).expect("tool");
+        common::sh(dir.path(), &format!("chmod +x '{}'", path.display()));
+    }
+    Fixture {
+        _dir: dir,
+        ws,
+        tools,
+        calls,
+    }
+}
+
+impl Fixture {
+    fn run(&self, env: &[(&str, &str)], args: &[&str]) -> Output {
+        let path = format!(
+            "{}:{}",
+            self.tools.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut c = bin();
+        c.arg("--workspace")
+            .arg(&self.ws)
+            .args(args)
+            .env("PATH", path);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.stdin(std::process::Stdio::null());
+        c.output().expect("run")
+    }
+
+    /// Each recorded call: the tool's name and its arguments.
+    fn calls(&self) -> Vec<Vec<String>> {
+        std::fs::read_to_string(&self.calls)
+            .unwrap_or_default()
+            .split("\n\n")
+            .filter(|c| !c.trim().is_empty())
+            .map(|c| c.lines().map(str::to_owned).collect())
+            .collect()
+    }
+
+    fn audit(&self, action: &str) -> Vec<Value> {
+        let o = self.run(&[], &["--json", "audit", "list"]);
+        assert!(o.status.success(), "{}", text(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+        v.as_array()
+            .expect("entries")
+            .iter()
+            .filter(|e| e["action"] == action)
+            .cloned()
+            .collect()
+    }
+}
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| (*s).to_owned()).collect()
+}
+
+#[test]
+fn the_database_restore_runs_each_command_exactly_after_its_confirmation() {
+    let f = fixture();
+    let snapshot = "wiretuner-prod-2024-01-15-00-00";
+    let param = format!("snapshot={snapshot}");
+
+    // --dry-run prints the exact commands and runs nothing.
+    let o = f.run(
+        &[],
+        &[
+            "runbook",
+            "run",
+            "db-restore",
+            "--param",
+            &param,
+            "--dry-run",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains(&format!(
+            "$ aws rds restore-db-instance-from-db-snapshot --db-instance-identifier \
+         wiretuner-prod-restored --db-snapshot-identifier {snapshot}"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("destructive: confirm by typing wiretuner-prod-restored"),
+        "{out}"
+    );
+    assert!(f.calls().is_empty());
+
+    // Without a terminal and without --confirm: the listing runs, the restore does not.
+    let o = f.run(&[], &["runbook", "run", "db-restore", "--param", &param]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("is destructive: type \"wiretuner-prod-restored\" to confirm it"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(f.calls().len(), 1);
+    // The wrong name is refused, quoting what was typed.
+    let o = f.run(
+        &[],
+        &[
+            "runbook",
+            "run",
+            "db-restore",
+            "--param",
+            &param,
+            "--step",
+            "restore",
+            "--confirm",
+            "wiretuner-prod",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("(typed \"wiretuner-prod\")"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(f.calls().len(), 1);
+
+    // Confirmed: both steps, with exactly these arguments.
+    let o = f.run(
+        &[],
+        &[
+            "--json",
+            "runbook",
+            "run",
+            "db-restore",
+            "--param",
+            &param,
+            "--confirm",
+            "wiretuner-prod-restored",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let done: Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(done["within_rto"], true);
+    assert_eq!(done["rto_minutes"], 15);
+    let calls = f.calls();
+    assert_eq!(calls.len(), 3);
+    assert_eq!(
+        calls[1],
+        strings(&[
+            "aws",
+            "rds",
+            "describe-db-snapshots",
+            "--db-instance-identifier",
+            "wiretuner-prod"
+        ])
+    );
+    assert_eq!(
+        calls[2],
+        strings(&[
+            "aws",
+            "rds",
+            "restore-db-instance-from-db-snapshot",
+            "--db-instance-identifier",
+            "wiretuner-prod-restored",
+            "--db-snapshot-identifier",
+            snapshot
+        ])
+    );
+    // Every step run is audited with its command, before it ran; the task's log holds the
+    // tool's output and the RTO.
+    let steps = f.audit("runbook.step");
+    assert_eq!(steps.len(), 3, "{steps:#?}");
+    assert_eq!(steps[2]["target"], "db-restore/restore");
+    assert_eq!(steps[2]["after"]["confirmed"], "wiretuner-prod-restored");
+    assert!(
+        steps[2]["after"]["command"]
+            .as_str()
+            .is_some_and(|c| c.ends_with(&format!("--db-snapshot-identifier {snapshot}")))
+    );
+    let logs: Vec<PathBuf> = std::fs::read_dir(f.ws.join("logs/runbooks"))
+        .expect("logs")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(logs.iter().any(|l| {
+        std::fs::read_to_string(l).is_ok_and(|t| {
+            t.contains("aws stand-in ran: rds restore-db-instance-from-db-snapshot")
+                && t.contains("within the 15 min objective")
+        })
+    }));
+}
+
+#[test]
+fn a_failing_step_stops_the_procedure_and_is_audited() {
+    let f = fixture();
+    let o = f.run(
+        &[("FAIL_AWS", "3")],
+        &[
+            "runbook",
+            "run",
+            "db-restore",
+            "--param",
+            "snapshot=s1",
+            "--confirm",
+            "wiretuner-prod-restored",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("the steps after it were not run"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(f.calls().len(), 1, "the restore never ran");
+    let failed = f.audit("runbook.step.failed");
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["target"], "db-restore/list-snapshots");
+    // Bad parameters are named before anything runs.
+    let o = f.run(&[], &["runbook", "run", "db-restore"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("give \"snapshot\""), "{}", text(&o));
+    let o = f.run(
+        &[],
+        &["runbook", "run", "db-restore", "--param", "snapshot"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("expected NAME=VALUE"), "{}", text(&o));
+    assert_eq!(f.calls().len(), 1);
+}
+
+struct Redis {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn redis() -> Redis {
+    let dir = tempfile::tempdir().expect("dir");
+    let port = common::free_port();
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .arg("--dir")
+        .arg(dir.path())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server (Debian package redis-server)");
+    let r = Redis {
+        child,
+        port,
+        _dir: dir,
+    };
+    for _ in 0..100 {
+        if cli_redis(&r, &["PING"]) == "PONG" {
+            return r;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("redis-server did not answer on port {port}");
+}
+
+fn cli_redis(r: &Redis, args: &[&str]) -> String {
+    Command::new("redis-cli")
+        .args(["-h", "127.0.0.1", "-p", &r.port.to_string()])
+        .args(args)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_forced_drain_scales_the_deployment_down_and_empties_a_real_redis() {
+    let f = fixture();
+    let r = redis();
+    for i in 0..5 {
+        cli_redis(&r, &["SET", &format!("session:{i}"), "live"]);
+    }
+    assert_eq!(cli_redis(&r, &["DBSIZE"]), "5");
+    let port = format!("redis_port={}", r.port);
+
+    // Graceful: the deployment scales to zero, the sessions stay.
+    let o = f.run(
+        &[],
+        &[
+            "runbook",
+            "run",
+            "collab-drain",
+            "--param",
+            &port,
+            "--confirm",
+            "wiretuner-collaboration",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("skipped (runs only with force=true)"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        f.calls(),
+        [strings(&[
+            "kubectl",
+            "--namespace",
+            "default",
+            "scale",
+            "deployment",
+            "wiretuner-collaboration",
+            "--replicas=0"
+        ])]
+    );
+    assert_eq!(cli_redis(&r, &["DBSIZE"]), "5");
+
+    // Forced: the real redis-cli flushes the session store.
+    let o = f.run(
+        &[],
+        &[
+            "runbook",
+            "run",
+            "collab-drain",
+            "--param",
+            &port,
+            "--param",
+            "force=true",
+            "--confirm",
+            "wiretuner-collaboration",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(cli_redis(&r, &["DBSIZE"]), "0");
+    let steps = f.audit("runbook.step");
+    assert_eq!(
+        steps.last().map(|s| s["target"].clone()),
+        Some("collab-drain/flush-sessions".into())
+    );
+    assert!(
+        steps
+            .last()
+            .and_then(|s| s["after"]["command"].as_str())
+            .is_some_and(|c| c.contains(&format!("-p {} -n 0 FLUSHDB", r.port))),
+        "{steps:#?}"
+    );
+}
+
+#[test]
+fn runbook_list_names_the_checklists_and_the_procedures() {
+    let f = fixture();
+    let o = f.run(&[], &["--json", "runbook", "list"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+    let ids: Vec<(&str, &str)> = v
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|r| {
+            (
+                r["id"].as_str().expect("id"),
+                r["kind"].as_str().expect("kind"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ("release", "checklist"),
+            ("hotfix", "checklist"),
+            ("db-restore", "procedure"),
+            ("collab-drain", "procedure")
+        ]
+    );
+    // A workspace's own version of a procedure is used, and a broken one is named.
+    std::fs::create_dir_all(f.ws.join("runbooks")).expect("dir");
+    std::fs::write(
+        f.ws.join("runbooks/dr_database_restore.toml"),
+        "id = 'db-restore'\n",
+    )
+    .expect("write");
+    let o = f.run(&[], &["runbook", "list"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("dr_database_restore.toml"),
+        "{}",
+        text(&o)
+    );
+}
