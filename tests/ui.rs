@@ -153,6 +153,7 @@ fn navigation_reaches_every_panel() {
             Tab::StatusPage => "Status page and incidents",
             Tab::Flags => "Feature flags",
             Tab::Metrics => "Ops metrics",
+            Tab::Runbooks => "Disaster-recovery runbooks",
             Tab::Audit => "Audit log",
             Tab::Settings => "Configuration as loaded",
         };
@@ -279,7 +280,10 @@ fn verify_chain_runs_as_a_task_in_the_tray_with_a_toast() {
             .is_some_and(|d| d.audit.action_names().contains(&"task.finish"))
             && !app.is_busy()
     });
-    assert!(h.query_by_label("SUCCEEDED").is_some());
+    assert!(
+        h.query_all_by_label("SUCCEEDED").count() >= 2,
+        "the step's badge and the tray's"
+    );
     assert!(
         h.query_by_label_contains("audit-verify succeeded: audit log intact")
             .is_some(),
@@ -1144,4 +1148,92 @@ fn the_metrics_panel_computes_the_figures_and_follows_the_window() {
                 })
             })
     });
+}
+
+#[test]
+fn a_destructive_runbook_step_runs_only_after_its_name_is_typed_and_the_rto_runs() {
+    let f = fixture();
+    // A stand-in kubectl that records its arguments: the workspace's own version of the drain
+    // procedure calls it by path, so the test changes no PATH.
+    let tools = f.root.join("tools");
+    std::fs::create_dir_all(&tools).expect("tools");
+    let calls = f.root.join("calls.txt");
+    let kubectl = tools.join("kubectl");
+    std::fs::write(
+        &kubectl,
+        format!(
+            "#!/bin/sh\necho \"$@\" >> '{}'\necho scaled\n",
+            calls.display()
+        ),
+    )
+    .expect("kubectl");
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&kubectl)
+        .status()
+        .expect("chmod");
+    let builtin = release_console::runbook::procedure::BUILTIN[1].2;
+    let own = builtin.replace(
+        "run = [\"kubectl\"",
+        &format!("run = [\"{}\"", kubectl.display()),
+    );
+    assert_ne!(own, builtin);
+    std::fs::create_dir_all(f.root.join("runbooks")).expect("runbooks");
+    std::fs::write(f.root.join("runbooks/dr_collaboration_drain.toml"), own).expect("write");
+
+    let mut h = harness(&f);
+    click(&mut h, "Runbooks");
+    step_until(&mut h, "the procedures", |app| {
+        app.panels.runbooks.procedures.is_some()
+    });
+    click(&mut h, "Drain collaboration sessions");
+    assert!(h.query_by_label_contains("--replicas=0").is_some());
+    assert!(
+        h.query_by_label("Skipped: runs only with force=true.")
+            .is_some()
+    );
+    // Not confirmed: the button does nothing.
+    click(&mut h, "Run scale-down");
+    assert!(h.state().panels.runbooks.run.is_none());
+    type_into(
+        &mut h,
+        "Type wiretuner-collaboration to confirm",
+        "wiretuner-collab",
+    );
+    click(&mut h, "Run scale-down");
+    assert!(
+        h.state().panels.runbooks.run.is_none(),
+        "a wrong name runs nothing"
+    );
+    type_into(&mut h, "Type wiretuner-collaboration to confirm", "oration");
+    click(&mut h, "Run scale-down");
+    step_until(&mut h, "the step", |app| {
+        app.panels
+            .runbooks
+            .run
+            .as_ref()
+            .is_some_and(|r| r.finished.is_some())
+    });
+    let run = h.state().panels.runbooks.run.clone().expect("run");
+    assert_eq!(
+        run.steps.get("scale-down").and_then(|s| s.1),
+        Some(TaskState::Succeeded)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&calls).expect("calls").trim(),
+        "--namespace default scale deployment wiretuner-collaboration --replicas=0"
+    );
+    assert!(h.query_by_label("WITHIN RTO").is_some());
+    assert!(
+        h.query_all_by_label("SUCCEEDED").count() >= 2,
+        "the step's badge and the tray's"
+    );
+    let audit = Workspace::open(&f.root)
+        .expect("open")
+        .audit()
+        .entries()
+        .expect("entries");
+    assert!(audit.iter().any(|e| e.action == "runbook.step"
+        && e.target == "collab-drain/scale-down"
+        && e.after["confirmed"] == "wiretuner-collaboration"));
 }

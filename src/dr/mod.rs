@@ -113,15 +113,27 @@ impl Plan {
 
 /// The plan of procedure `id` with `given` parameters (defaults for the rest).
 pub fn plan(ws: &Workspace, id: &str, given: &BTreeMap<String, String>) -> Result<Plan, DrError> {
-    let p = Procedure::load(id, ws.root())?;
+    plan_of(&Procedure::load(id, ws.root())?, given)
+}
+
+/// The plan of a loaded procedure with `given` parameters.
+pub fn plan_of(p: &Procedure, given: &BTreeMap<String, String>) -> Result<Plan, DrError> {
     let values = p.values(given).map_err(DrError::Params)?;
     Ok(Plan {
         steps: p.render(&values),
-        procedure: p.id,
-        title: p.title,
+        procedure: p.id.clone(),
+        title: p.title.clone(),
         rto_minutes: p.rto_minutes,
         values,
     })
+}
+
+/// Every procedure of the workspace (built in, or its own version of one).
+pub fn procedures(ws: &Workspace) -> Result<Vec<Procedure>, DrError> {
+    procedure::BUILTIN
+        .iter()
+        .map(|(id, _, _)| Ok(Procedure::load(id, ws.root())?))
+        .collect()
 }
 
 /// Checks a destructive step's typed confirmation; a step that changes nothing needs none.
@@ -207,7 +219,6 @@ pub async fn run_step(
         .map_err(|e| failed(&e))?
         .map_err(|e| TaskError::Failed(format!("not run: the audit log refused it: {e}")))?;
     }
-    ctx.log_line(&format!("$ {command}"));
     let (program, args) = step
         .argv
         .split_first()

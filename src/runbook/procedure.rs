@@ -247,24 +247,7 @@ impl Procedure {
                     .join(", ")
             ));
         }
-        let mut values: BTreeMap<String, String> = given
-            .iter()
-            .filter(|(_, v)| !v.trim().is_empty())
-            .map(|(k, v)| (k.clone(), v.trim().to_owned()))
-            .collect();
-        // Defaults may refer to each other; fill them in until nothing changes.
-        for _ in 0..=self.params.len() {
-            for p in &self.params {
-                if values.contains_key(&p.name) {
-                    continue;
-                }
-                if let Some(d) = &p.default
-                    && placeholders(d).iter().all(|n| values.contains_key(*n))
-                {
-                    values.insert(p.name.clone(), fill(d, &values));
-                }
-            }
-        }
+        let values = self.known_values(given);
         let missing: Vec<&str> = self
             .params
             .iter()
@@ -284,6 +267,30 @@ impl Procedure {
                     .join(", ")
             ))
         }
+    }
+
+    /// The values that are known so far: `given` and every default that can be filled in. A
+    /// step rendered with them keeps `{name}` for what is still missing (for a preview).
+    pub fn known_values(&self, given: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        let mut values: BTreeMap<String, String> = given
+            .iter()
+            .filter(|(k, v)| !v.trim().is_empty() && self.params.iter().any(|p| &p.name == *k))
+            .map(|(k, v)| (k.clone(), v.trim().to_owned()))
+            .collect();
+        // Defaults may refer to each other; fill them in until nothing changes.
+        for _ in 0..=self.params.len() {
+            for p in &self.params {
+                if values.contains_key(&p.name) {
+                    continue;
+                }
+                if let Some(d) = &p.default
+                    && placeholders(d).iter().all(|n| values.contains_key(*n))
+                {
+                    values.insert(p.name.clone(), fill(d, &values));
+                }
+            }
+        }
+        values
     }
 
     /// Every step with `values` filled in.

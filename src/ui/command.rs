@@ -18,12 +18,13 @@ pub enum Tab {
     StatusPage,
     Flags,
     Metrics,
+    Runbooks,
     Audit,
     Settings,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 10] = [
+    pub const ALL: [Tab; 11] = [
         Tab::Overview,
         Tab::Checklist,
         Tab::Builds,
@@ -32,6 +33,7 @@ impl Tab {
         Tab::StatusPage,
         Tab::Flags,
         Tab::Metrics,
+        Tab::Runbooks,
         Tab::Audit,
         Tab::Settings,
     ];
@@ -46,6 +48,7 @@ impl Tab {
             Tab::StatusPage => "Status page",
             Tab::Flags => "Flags",
             Tab::Metrics => "Metrics",
+            Tab::Runbooks => "Runbooks",
             Tab::Audit => "Audit",
             Tab::Settings => "Settings",
         }

@@ -11,6 +11,7 @@ pub mod metrics;
 mod overview;
 pub mod panel;
 pub mod picker;
+pub mod runbooks;
 pub mod security;
 mod settings;
 pub mod snapshot;

@@ -202,6 +202,7 @@ pub struct Panels {
     pub status: super::status::StatusUi,
     pub flags: super::flags::FlagsUi,
     pub metrics: super::metrics::MetricsUi,
+    pub runbooks: super::runbooks::RunbooksUi,
     pub audit: super::audit::AuditUi,
     pub settings: super::settings::SettingsUi,
 }
@@ -218,6 +219,7 @@ impl Panels {
             status: super::status::StatusUi::default(),
             flags: super::flags::FlagsUi::default(),
             metrics: super::metrics::MetricsUi::default(),
+            runbooks: super::runbooks::RunbooksUi::default(),
             audit: super::audit::AuditUi::default(),
             settings: super::settings::SettingsUi::new(root),
         }
@@ -235,12 +237,13 @@ impl Panels {
             Tab::StatusPage => &mut self.status,
             Tab::Flags => &mut self.flags,
             Tab::Metrics => &mut self.metrics,
+            Tab::Runbooks => &mut self.runbooks,
             Tab::Audit => &mut self.audit,
             Tab::Settings => &mut self.settings,
         }
     }
 
-    pub fn all(&self) -> [&dyn Panel; 10] {
+    pub fn all(&self) -> [&dyn Panel; 11] {
         [
             &self.overview,
             &self.checklist,
@@ -250,12 +253,13 @@ impl Panels {
             &self.status,
             &self.flags,
             &self.metrics,
+            &self.runbooks,
             &self.audit,
             &self.settings,
         ]
     }
 
-    pub fn all_mut(&mut self) -> [&mut dyn Panel; 10] {
+    pub fn all_mut(&mut self) -> [&mut dyn Panel; 11] {
         [
             &mut self.overview,
             &mut self.checklist,
@@ -265,6 +269,7 @@ impl Panels {
             &mut self.status,
             &mut self.flags,
             &mut self.metrics,
+            &mut self.runbooks,
             &mut self.audit,
             &mut self.settings,
         ]
