@@ -13,6 +13,7 @@ pub mod kpi;
 pub mod metrics;
 pub mod net;
 pub mod pipeline;
+pub mod rotation;
 pub mod runbook;
 pub mod runner;
 pub mod status;

@@ -321,6 +321,7 @@ fn help_lists_every_command() {
             "kpi",
             "metrics",
             "runbook",
+            "secrets",
             "bench",
             "help"
         ],

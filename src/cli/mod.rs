@@ -14,6 +14,7 @@ mod metrics;
 mod pipeline;
 mod release;
 mod runbook;
+mod secrets;
 mod status;
 pub mod verify;
 
@@ -84,6 +85,9 @@ pub enum Command {
     /// Runbooks: the checklists and the disaster-recovery procedures, run step by step.
     #[command(subcommand)]
     Runbook(runbook::RunbookCmd),
+    /// The rotation calendar of the secrets and signing certificates the workspace relies on.
+    #[command(subcommand)]
+    Secrets(secrets::SecretsCmd),
     /// Measure the hot paths: log ingest, task-tray frame time, hashing.
     Bench(bench::BenchArgs),
 }
@@ -144,6 +148,7 @@ pub fn run(args: Args, handle: tokio::runtime::Handle) -> anyhow::Result<ExitCod
         Command::Findings(cmd) => findings::run(&cli, &cmd),
         Command::Metrics(args) => metrics::run(&cli, &args),
         Command::Runbook(cmd) => runbook::run(&cli, cmd),
+        Command::Secrets(cmd) => secrets::run(&cli, &cmd),
         Command::Audit(cmd) => audit::run(&cli, cmd),
         Command::Verify(verify_args) => verify::run(&cli, verify_args),
         Command::Pipeline(cmd) => pipeline::run(&cli, cmd),

@@ -24,7 +24,12 @@ pub struct AcceptDialog {
 /// What a click asks for once the frame is drawn.
 enum Action {
     Accept(AcceptDialog),
-    Revoke { id: String, package: Option<String> },
+    Revoke {
+        id: String,
+        package: Option<String>,
+    },
+    /// Record that a secret was rotated now.
+    Rotated(String),
 }
 
 /// Security panel state: the open dialog and the change in flight.
@@ -137,6 +142,16 @@ impl SecurityUi {
                     ))
                 });
             }
+            Action::Rotated(name) => {
+                cx.fetch_blocking(&mut self.change, move || {
+                    let r = crate::rotation::record(&ws, &name, Timestamp::now(), "")?;
+                    Ok::<_, crate::rotation::RotationError>(format!(
+                        "Recorded: {name} rotated {} by {}",
+                        crate::local_time(r.at, false),
+                        r.by
+                    ))
+                });
+            }
             Action::Revoke { id, package } => {
                 cx.fetch_blocking(&mut self.change, move || {
                     let n = findings::revoke(&ws, &release, &id, package.as_deref())?;
@@ -242,6 +257,8 @@ impl SecurityUi {
             ui.add_space(6.0);
         }
         self.dialog_ui(ui, policy.max_acceptance_days, now, actions);
+        ui.add_space(8.0);
+        rotation_ui(ui, &data.rotation, now, busy, actions);
     }
 
     fn row(
@@ -389,4 +406,119 @@ impl SecurityUi {
             self.dialog = None;
         }
     }
+}
+
+/// The rotation calendar: a strip of the next 90 days with each due secret on it, then every
+/// tracked secret with its state, last rotation and due date.
+fn rotation_ui(
+    ui: &mut egui::Ui,
+    calendar: &Result<Vec<crate::rotation::Entry>, String>,
+    now: Timestamp,
+    busy: bool,
+    actions: &mut Vec<Action>,
+) {
+    use crate::rotation::Due;
+    let window = super::snapshot::ROTATION_WINDOW_DAYS;
+    ui.label(egui::RichText::new(format!("Rotation calendar (next {window} days)")).strong());
+    let entries = match calendar {
+        Ok(e) => e,
+        Err(e) => {
+            ui.colored_label(
+                theme::BAD,
+                format!("Cannot read the rotation calendar: {e}"),
+            );
+            return;
+        }
+    };
+    if entries.is_empty() {
+        ui.label(theme::muted(
+            "No secrets tracked: add [[rotation]] entries to release-console.toml.",
+        ));
+        return;
+    }
+    let days_until = |t: Timestamp| (t.as_second() - now.as_second()) as f64 / 86_400.0;
+    let on_strip: Vec<(f64, &crate::rotation::Entry)> = entries
+        .iter()
+        .filter_map(|e| e.due.map(|d| (days_until(d).max(0.0), e)))
+        .filter(|(d, _)| *d <= f64::from(window))
+        .collect();
+    egui_plot::Plot::new("rotation-strip")
+        .height(90.0)
+        .allow_scroll(false)
+        .allow_drag(false)
+        .allow_zoom(false)
+        .show_y(false)
+        .show_axes([true, false])
+        .include_x(0.0)
+        .include_x(f64::from(window))
+        .include_y(-0.5)
+        .include_y(on_strip.len() as f64)
+        .x_axis_label("days from today")
+        .show(ui, |p| {
+            for (i, (days, e)) in on_strip.iter().enumerate() {
+                let color = if e.state == Due::Overdue {
+                    theme::BAD
+                } else {
+                    theme::WARN
+                };
+                let y = i as f64;
+                p.points(
+                    egui_plot::Points::new(e.name.clone(), vec![[*days, y]])
+                        .radius(4.0)
+                        .color(color),
+                );
+                p.text(
+                    egui_plot::Text::new(
+                        e.name.clone(),
+                        egui_plot::PlotPoint::new(*days + 1.0, y),
+                        egui::RichText::new(&e.name).color(color),
+                    )
+                    .anchor(egui::Align2::LEFT_CENTER),
+                );
+            }
+        });
+    egui::Grid::new("rotation-list")
+        .num_columns(5)
+        .striped(true)
+        .spacing([14.0, 4.0])
+        .show(ui, |ui| {
+            for h in ["", "Secret", "Schedule", "Last rotated", "Due"] {
+                ui.label(theme::muted(h));
+            }
+            ui.end_row();
+            for e in entries {
+                match e.state {
+                    Due::Overdue => theme::badge(ui, "OVERDUE", theme::BAD),
+                    Due::Soon => theme::badge(ui, "DUE SOON", theme::WARN),
+                    Due::Later => theme::badge(ui, "OK", theme::OK),
+                    Due::Unknown => theme::badge(ui, "UNKNOWN AGE", theme::WARN),
+                };
+                ui.label(theme::mono(&e.name)).on_hover_text(&e.source);
+                ui.label(format!("{}, every {} days", e.kind.as_str(), e.every_days));
+                match (&e.last_rotated, e.expires) {
+                    (Some(r), _) => {
+                        ui.label(format!("{} by {}", crate::local_time(r.at, false), r.by))
+                    }
+                    (None, Some(x)) => ui.label(format!("expires {}", crate::local_time(x, false))),
+                    (None, None) => ui.label(theme::muted("never recorded")),
+                };
+                ui.horizontal(|ui| {
+                    if let Some(d) = e.due {
+                        ui.label(crate::local_time(d, false));
+                    }
+                    if e.expires.is_none()
+                        && ui
+                            .add_enabled(!busy, egui::Button::new("Rotated now"))
+                            .on_hover_text(format!(
+                                "Record that {} was rotated now (audited)",
+                                e.name
+                            ))
+                            .clicked()
+                    {
+                        actions.push(Action::Rotated(e.name.clone()));
+                    }
+                });
+                ui.end_row();
+            }
+        });
 }

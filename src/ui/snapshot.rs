@@ -43,7 +43,12 @@ pub struct Snapshot {
     pub gates: Vec<crate::gates::Gate>,
     /// The selected release's findings as the policy judges them (or why they cannot be read).
     pub findings: Result<Vec<crate::findings::Judged>, String>,
+    /// The rotation calendar of the next [`ROTATION_WINDOW_DAYS`] (or why it cannot be read).
+    pub rotation: Result<Vec<crate::rotation::Entry>, String>,
 }
+
+/// The days the rotation calendar looks ahead.
+pub const ROTATION_WINDOW_DAYS: u32 = 90;
 
 impl Snapshot {
     /// Reads the workspace in `root` with `release` selected (default: the newest). Blocking:
@@ -93,6 +98,8 @@ impl Snapshot {
             ),
             None => (Vec::new(), Ok(Vec::new())),
         };
+        let rotation = crate::rotation::calendar(&ws, now, ROTATION_WINDOW_DAYS)
+            .map_err(|e| crate::error_chain(&e));
         Ok(Self {
             ws,
             origin,
@@ -107,6 +114,7 @@ impl Snapshot {
             incidents_error,
             gates,
             findings,
+            rotation,
         })
     }
 

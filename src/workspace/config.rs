@@ -36,6 +36,53 @@ pub struct Config {
     pub pipeline: PipelineConfig,
     #[serde(default)]
     pub findings: FindingsConfig,
+    /// Secrets kept elsewhere (a vault, AWS Secrets Manager) whose rotation the console tracks,
+    /// besides the provider keys and signing certificates it knows from this file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rotation: Vec<RotationEntry>,
+}
+
+/// `[[rotation]]`: one secret and how often it must be rotated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotationEntry {
+    /// Its name where it lives, e.g. `/wiretuner/db/credentials` or `STATUSPAGE_API_KEY`.
+    pub name: String,
+    pub kind: SecretKind,
+    /// Overrides the kind's period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every_days: Option<u32>,
+}
+
+/// What a secret is, which sets how often it is rotated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretKind {
+    /// Every 90 days.
+    DatabasePassword,
+    /// Every 180 days.
+    ApiKey,
+    /// Before it expires, at least every year.
+    SigningCertificate,
+}
+
+impl SecretKind {
+    /// The seed's schedule.
+    pub fn period_days(self) -> u32 {
+        match self {
+            SecretKind::DatabasePassword => 90,
+            SecretKind::ApiKey => 180,
+            SecretKind::SigningCertificate => 365,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecretKind::DatabasePassword => "database password",
+            SecretKind::ApiKey => "API key",
+            SecretKind::SigningCertificate => "signing certificate",
+        }
+    }
 }
 
 /// `[findings]`: which scanner findings block a release, and how long a risk may be accepted.
@@ -446,6 +493,7 @@ impl Config {
             signing: SigningConfig::default(),
             pipeline: PipelineConfig::default(),
             findings: FindingsConfig::default(),
+            rotation: Vec::new(),
         }
     }
 

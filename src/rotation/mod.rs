@@ -1,0 +1,223 @@
+//! Secret rotation against the seed's schedule (database passwords every 90 days, API keys
+//! every 180, signing certificates before they expire): which secrets the workspace relies on,
+//! when each was last rotated (recorded here, audited), when it is due, as a calendar.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::store::{self, StateError};
+use crate::verify::certs::{self, Found};
+use crate::workspace::config::{FlagsProvider, SecretKind, StatusPageProvider};
+use crate::workspace::{Workspace, WorkspaceError};
+
+/// One recorded rotation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rotation {
+    pub at: Timestamp,
+    pub by: String,
+    #[serde(default)]
+    pub note: String,
+}
+
+/// Where a tracked secret's state stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Due {
+    /// Its due date has passed.
+    Overdue,
+    /// Due within the calendar's window.
+    Soon,
+    /// Due later.
+    Later,
+    /// Never recorded as rotated: its age is unknown.
+    Unknown,
+}
+
+/// One secret on the calendar.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Entry {
+    pub name: String,
+    pub kind: SecretKind,
+    pub every_days: u32,
+    /// Why the console tracks it (`[status_page] api_key_env`, `[[rotation]]`, the PFX...).
+    pub source: String,
+    pub last_rotated: Option<Rotation>,
+    /// For a signing certificate, its expiry.
+    pub expires: Option<Timestamp>,
+    pub due: Option<Timestamp>,
+    pub state: Due,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RotationError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Workspace(#[from] WorkspaceError),
+    #[error(transparent)]
+    Store(#[from] StateError),
+}
+
+fn path_of(ws: &Workspace) -> PathBuf {
+    ws.root().join("secrets").join("rotations.json")
+}
+
+/// Every recorded rotation by secret name, oldest first.
+pub fn history(ws: &Workspace) -> Result<BTreeMap<String, Vec<Rotation>>, RotationError> {
+    Ok(store::read_json(&path_of(ws))?.unwrap_or_default())
+}
+
+/// The secrets the workspace relies on: the provider keys its config names (for providers
+/// that are not local), the signing certificates, and every `[[rotation]]` entry.
+fn tracked(ws: &Workspace) -> Vec<(String, SecretKind, Option<u32>, String)> {
+    let cfg = ws.config();
+    let mut out = Vec::new();
+    if cfg.status_page.provider == StatusPageProvider::Statuspage {
+        out.push((
+            cfg.status_page.api_key_env.clone(),
+            SecretKind::ApiKey,
+            None,
+            "[status_page] api_key_env".to_owned(),
+        ));
+    }
+    if cfg.flags.provider != FlagsProvider::Local {
+        out.push((
+            cfg.flags.token_env.clone(),
+            SecretKind::ApiKey,
+            None,
+            "[flags] token_env".to_owned(),
+        ));
+    }
+    for r in &cfg.rotation {
+        out.push((
+            r.name.clone(),
+            r.kind,
+            r.every_days,
+            "[[rotation]]".to_owned(),
+        ));
+    }
+    out
+}
+
+/// Every tracked secret with its due date, soonest first; `window_days` is what counts as due
+/// soon. Signing certificates are due `[signing] min_valid_days` before they expire.
+pub fn calendar(
+    ws: &Workspace,
+    now: Timestamp,
+    window_days: u32,
+) -> Result<Vec<Entry>, RotationError> {
+    let history = history(ws)?;
+    let horizon = now + SignedDuration::from_hours(24 * i64::from(window_days));
+    let state = |due: Option<Timestamp>| match due {
+        None => Due::Unknown,
+        Some(d) if d <= now => Due::Overdue,
+        Some(d) if d <= horizon => Due::Soon,
+        Some(_) => Due::Later,
+    };
+    let mut out = Vec::new();
+    for (name, kind, every, source) in tracked(ws) {
+        let every_days = every.unwrap_or_else(|| kind.period_days());
+        let last = history.get(&name).and_then(|h| h.last()).cloned();
+        let due = last
+            .as_ref()
+            .map(|r| r.at + SignedDuration::from_hours(24 * i64::from(every_days)));
+        out.push(Entry {
+            name,
+            kind,
+            every_days,
+            source,
+            state: state(due),
+            last_rotated: last,
+            expires: None,
+            due,
+        });
+    }
+    let min_valid = i64::from(ws.config().signing.min_valid_days);
+    for c in certs::signing_certificates(ws) {
+        if let Found::Read(id) = c.found {
+            let name = format!("{} signing certificate ({})", c.which, id.leaf.subject);
+            let expires = id.expires();
+            let by_expiry = expires - SignedDuration::from_hours(24 * min_valid);
+            let due = Some(by_expiry);
+            out.push(Entry {
+                name,
+                kind: SecretKind::SigningCertificate,
+                every_days: SecretKind::SigningCertificate.period_days(),
+                source: c.source,
+                state: state(due),
+                last_rotated: None,
+                expires: Some(expires),
+                due,
+            });
+        }
+    }
+    out.sort_by(|a, b| match (a.due, b.due) {
+        (Some(x), Some(y)) => x.cmp(&y),
+        (None, Some(_)) => std::cmp::Ordering::Less,
+        (Some(_), None) => std::cmp::Ordering::Greater,
+        (None, None) => a.name.cmp(&b.name),
+    });
+    Ok(out)
+}
+
+/// Records that secret `name` was rotated at `at` (audited first). The name must be one the
+/// calendar tracks, so a typo is not recorded.
+pub fn record(
+    ws: &Workspace,
+    name: &str,
+    at: Timestamp,
+    note: &str,
+) -> Result<Rotation, RotationError> {
+    let now = Timestamp::now();
+    if at > now + SignedDuration::from_mins(5) {
+        return Err(RotationError::Invalid(format!(
+            "--at {at} is in the future: record a rotation once it is done"
+        )));
+    }
+    let known = calendar(ws, now, 90)?;
+    if known
+        .iter()
+        .any(|e| e.name == name && e.kind == SecretKind::SigningCertificate && e.expires.is_some())
+    {
+        return Err(RotationError::Invalid(format!(
+            "{name}: a signing certificate is rotated by replacing it; the calendar reads the \
+             new one's expiry"
+        )));
+    }
+    if !known.iter().any(|e| e.name == name) {
+        return Err(RotationError::Invalid(format!(
+            "{name:?} is not a secret this workspace tracks (tracked: {}); add it as \
+             [[rotation]] in release-console.toml",
+            known
+                .iter()
+                .map(|e| format!("{:?}", e.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let rotation = Rotation {
+        at,
+        by: ws.actor(),
+        note: note.trim().to_owned(),
+    };
+    let path = path_of(ws);
+    let _lock = store::lock(&ws.root().join("secrets"), "rotations-change")?;
+    ws.change(
+        "secret.rotated",
+        name,
+        serde_json::Value::Null,
+        serde_json::json!(&rotation),
+        |_| {
+            store::update_json(&path, |h: &mut BTreeMap<String, Vec<Rotation>>| {
+                let list = h.entry(name.to_owned()).or_default();
+                list.push(rotation.clone());
+                list.sort_by_key(|r| r.at);
+                Ok::<_, StateError>(())
+            })
+        },
+    )?;
+    Ok(rotation)
+}

@@ -1,0 +1,214 @@
+//! `secrets calendar|rotated`: the seed's rotation schedule over recorded rotations and the real
+//! signing certificate's expiry.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{Pki, cli, cli_with, init, text};
+use serde_json::Value;
+
+fn workspace() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("dir");
+    let root = dir.path().join("ws");
+    init(&root);
+    let cfg = root.join("release-console.toml");
+    let mut text = std::fs::read_to_string(&cfg).expect("config");
+    text = text.replacen(
+        "provider = \"local\"\napi_base = \"https://app.launchdarkly.com\"",
+        "provider = \"unleash\"\napi_base = \"https://app.launchdarkly.com\"",
+        1,
+    );
+    assert!(
+        text.contains("provider = \"unleash\""),
+        "config has [flags] provider:\n{text}"
+    );
+    text.push_str(
+        "\n[[rotation]]\nname = \"/wiretuner/db/credentials\"\nkind = \"database_password\"\n\n\
+         [[rotation]]\nname = \"/wiretuner/launchdarkly/sdk-key-production\"\nkind = \"api_key\"\n",
+    );
+    std::fs::write(&cfg, text).expect("write");
+    (dir, root)
+}
+
+fn calendar(ws: &Path, env: &[(&str, &str)]) -> (i32, Vec<Value>) {
+    let o = cli_with(ws, env, &["--json", "secrets", "calendar"]);
+    let v: Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
+    (
+        o.status.code().expect("code"),
+        v.as_array().expect("list").clone(),
+    )
+}
+
+fn entry<'a>(cal: &'a [Value], name: &str) -> &'a Value {
+    cal.iter()
+        .find(|e| e["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {cal:#?}"))
+}
+
+fn days_ago(n: i64) -> String {
+    (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24 * n)).to_string()
+}
+
+#[test]
+fn recorded_rotations_are_due_on_the_seeds_schedule() {
+    let (_d, ws) = workspace();
+    // Never rotated here: the age is unknown, which is said, not failed.
+    let (code, cal) = calendar(&ws, &[]);
+    assert_eq!(code, 0);
+    let names: Vec<&str> = cal
+        .iter()
+        .map(|e| e["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "/wiretuner/db/credentials",
+            "/wiretuner/launchdarkly/sdk-key-production",
+            "LAUNCHDARKLY_ACCESS_TOKEN"
+        ],
+        "the [flags] token of a non-local provider is tracked too"
+    );
+    assert!(cal.iter().all(|e| e["state"] == "unknown"));
+
+    // The database password rotated 100 days ago is 10 days overdue (90-day schedule).
+    let o = cli(
+        &ws,
+        &[
+            "secrets",
+            "rotated",
+            "/wiretuner/db/credentials",
+            "--at",
+            &days_ago(100),
+            "--note",
+            "quarterly",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    // An API key rotated 100 days ago is due in 80 days (180-day schedule): soon.
+    let o = cli(
+        &ws,
+        &[
+            "secrets",
+            "rotated",
+            "/wiretuner/launchdarkly/sdk-key-production",
+            "--at",
+            &days_ago(100),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    // One rotated 10 days ago is due in 170 days: later.
+    let o = cli(
+        &ws,
+        &[
+            "secrets",
+            "rotated",
+            "LAUNCHDARKLY_ACCESS_TOKEN",
+            "--at",
+            &days_ago(10),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let (code, cal) = calendar(&ws, &[]);
+    assert_eq!(code, 1, "an overdue secret fails the calendar");
+    assert_eq!(entry(&cal, "/wiretuner/db/credentials")["state"], "overdue");
+    assert_eq!(
+        entry(&cal, "/wiretuner/db/credentials")["last_rotated"]["note"],
+        "quarterly"
+    );
+    assert_eq!(
+        entry(&cal, "/wiretuner/launchdarkly/sdk-key-production")["state"],
+        "soon"
+    );
+    assert_eq!(
+        entry(&cal, "/wiretuner/launchdarkly/sdk-key-production")["every_days"],
+        180
+    );
+    assert_eq!(entry(&cal, "LAUNCHDARKLY_ACCESS_TOKEN")["state"], "later");
+    assert_eq!(cal[0]["name"], "/wiretuner/db/credentials", "soonest first");
+    let o = cli(&ws, &["secrets", "calendar"]);
+    assert!(
+        text(&o)
+            .contains("OVERDUE     /wiretuner/db/credentials (database password, every 90 days)"),
+        "{}",
+        text(&o)
+    );
+
+    // Rotating it today clears it; each record is audited.
+    assert!(
+        cli(&ws, &["secrets", "rotated", "/wiretuner/db/credentials"])
+            .status
+            .success()
+    );
+    assert_eq!(calendar(&ws, &[]).0, 0);
+    let o = cli(&ws, &["--json", "audit", "list"]);
+    let audit: Value = serde_json::from_slice(&o.stdout).expect("audit");
+    let rotated = audit
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["action"] == "secret.rotated")
+        .count();
+    assert_eq!(rotated, 4);
+
+    // A typo and a rotation in the future are refused, naming why.
+    let o = cli(&ws, &["secrets", "rotated", "/wiretuner/db/creds"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("is not a secret this workspace tracks"),
+        "{}",
+        text(&o)
+    );
+    let future = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(48)).to_string();
+    let o = cli(
+        &ws,
+        &[
+            "secrets",
+            "rotated",
+            "/wiretuner/db/credentials",
+            "--at",
+            &future,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("in the future"), "{}", text(&o));
+}
+
+#[test]
+fn a_signing_certificate_is_due_before_it_expires() {
+    let pki = Pki::new();
+    let (_d, ws) = workspace();
+    let pfx = pki.path("leaf.pfx");
+    let env = [
+        ("WINDOWS_PFX_PATH", pfx.to_str().expect("utf-8")),
+        ("WINDOWS_PFX_PASSWORD", "pw"),
+    ];
+    let (_, cal) = calendar(&ws, &env);
+    let cert = entry(&cal, "windows signing certificate (WireTuner Inc)");
+    assert_eq!(cert["kind"], "signing_certificate");
+    assert_eq!(cert["state"], "later");
+    // Due [signing] min_valid_days (30) before the expiry.
+    let expires: jiff::Timestamp = cert["expires"]
+        .as_str()
+        .expect("expires")
+        .parse()
+        .expect("ts");
+    let due: jiff::Timestamp = cert["due"].as_str().expect("due").parse().expect("ts");
+    assert_eq!(
+        expires.duration_since(due),
+        jiff::SignedDuration::from_hours(24 * 30)
+    );
+    // It is rotated by replacing it, not by a record.
+    let o = cli_with(
+        &ws,
+        &env,
+        &[
+            "secrets",
+            "rotated",
+            "windows signing certificate (WireTuner Inc)",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("rotated by replacing it"), "{}", text(&o));
+}
