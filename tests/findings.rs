@@ -5,16 +5,8 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{cli, init, text};
+use common::{cli, init, text, vendor};
 use serde_json::Value;
-
-fn vendor(rel: &str) -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/vendor")
-        .join(rel);
-    assert!(p.is_file(), "vendor sample {} is missing", p.display());
-    p.to_str().expect("utf-8").to_owned()
-}
 
 fn json(o: &std::process::Output) -> Value {
     assert!(o.status.success(), "{}", text(o));

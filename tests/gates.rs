@@ -5,7 +5,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Pki, cli, cli_with, init, sh, text};
+use common::{Pki, cli, cli_with, init, sh, text, vendor};
 use serde_json::Value;
 
 const VERSION: &str = "1.0.0";
@@ -67,14 +67,6 @@ fn gate<'a>(list: &'a [(String, String, String)], name: &str) -> (&'a str, &'a s
         || panic!("no gate {name} in {list:#?}"),
         |g| (g.1.as_str(), g.2.as_str()),
     )
-}
-
-fn vendor(rel: &str) -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/vendor")
-        .join(rel);
-    assert!(p.is_file(), "vendor sample {} is missing", p.display());
-    p.to_str().expect("utf-8").to_owned()
 }
 
 fn checklist_done(ws: &Path, item: &str) -> bool {

@@ -61,6 +61,52 @@ pub struct Item {
     pub requires_phases: Vec<String>,
 }
 
+/// The text of `id` (a runbook or procedure in `builtin`): the workspace's own
+/// `runbooks/<file>` when there is one, else the built-in text; with the name errors give it.
+pub(crate) fn builtin_or_own(
+    what: &str,
+    id: &str,
+    builtin: &[(&str, &str, &str)],
+    workspace_root: &Path,
+) -> Result<(String, String), RunbookError> {
+    let Some((_, file, text)) = builtin.iter().find(|(bid, _, _)| *bid == id) else {
+        return Err(RunbookError {
+            source_name: format!("{what} {id:?}"),
+            message: format!(
+                "unknown {what}; known: {}",
+                builtin.iter().map(|b| b.0).collect::<Vec<_>>().join(", ")
+            ),
+        });
+    };
+    let path = workspace_root.join("runbooks").join(file);
+    match std::fs::read_to_string(&path) {
+        Ok(own) => Ok((own, path.display().to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Ok(((*text).to_owned(), format!("assets/runbooks/{file}")))
+        }
+        Err(e) => Err(RunbookError {
+            source_name: path.display().to_string(),
+            message: e.to_string(),
+        }),
+    }
+}
+
+/// TOML into `T`, an error naming `source_name` and the line.
+pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(
+    text: &str,
+    source_name: &str,
+) -> Result<T, RunbookError> {
+    toml::from_str(text).map_err(|e| {
+        let line = e.span().map_or(0, |s| {
+            text[..s.start.min(text.len())].matches('\n').count() + 1
+        });
+        RunbookError {
+            source_name: source_name.to_owned(),
+            message: format!("line {line}: {}", e.message().trim()),
+        }
+    })
+}
+
 /// A runbook file that is not valid.
 #[derive(Debug, thiserror::Error)]
 #[error("{source_name}: {message}")]
@@ -72,26 +118,8 @@ pub struct RunbookError {
 impl Runbook {
     /// Loads runbook `id`: `<workspace>/runbooks/<file>` when present, else the built-in one.
     pub fn load(id: &str, workspace_root: &Path) -> Result<Self, RunbookError> {
-        let Some((_, file, builtin)) = BUILTIN.iter().find(|(bid, _, _)| *bid == id) else {
-            return Err(RunbookError {
-                source_name: format!("runbook {id:?}"),
-                message: format!(
-                    "unknown runbook; known: {}",
-                    BUILTIN.iter().map(|b| b.0).collect::<Vec<_>>().join(", ")
-                ),
-            });
-        };
-        let path = workspace_root.join("runbooks").join(file);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Self::parse(&text, &path.display().to_string()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Self::parse(builtin, &format!("assets/runbooks/{file}"))
-            }
-            Err(e) => Err(RunbookError {
-                source_name: path.display().to_string(),
-                message: e.to_string(),
-            }),
-        }
+        let (text, source) = builtin_or_own("runbook", id, BUILTIN, workspace_root)?;
+        Self::parse(&text, &source)
     }
 
     /// Parses and validates runbook TOML; `source_name` names it in errors.
@@ -100,12 +128,7 @@ impl Runbook {
             source_name: source_name.to_owned(),
             message,
         };
-        let rb: Runbook = toml::from_str(text).map_err(|e| {
-            let line = e.span().map_or(0, |s| {
-                text[..s.start.min(text.len())].matches('\n').count() + 1
-            });
-            err(format!("line {line}: {}", e.message().trim()))
-        })?;
+        let rb: Runbook = parse_toml(text, source_name)?;
         let mut ids = HashSet::new();
         let phase_ids: HashSet<&str> = rb.phases.iter().map(|p| p.id.as_str()).collect();
         for phase in &rb.phases {

@@ -132,12 +132,7 @@ impl Procedure {
             source_name: source_name.to_owned(),
             message,
         };
-        let p: Procedure = toml::from_str(text).map_err(|e| {
-            let line = e.span().map_or(0, |s| {
-                text[..s.start.min(text.len())].matches('\n').count() + 1
-            });
-            err(format!("line {line}: {}", e.message().trim()))
-        })?;
+        let p: Procedure = super::parse_toml(text, source_name)?;
         if p.steps.is_empty() {
             return Err(err("a procedure needs at least one step".into()));
         }
@@ -205,26 +200,8 @@ impl Procedure {
 
     /// Loads procedure `id`: `<workspace>/runbooks/<file>` when present, else the built-in one.
     pub fn load(id: &str, workspace_root: &std::path::Path) -> Result<Self, RunbookError> {
-        let Some((_, file, builtin)) = BUILTIN.iter().find(|(bid, _, _)| *bid == id) else {
-            return Err(RunbookError {
-                source_name: format!("procedure {id:?}"),
-                message: format!(
-                    "unknown procedure; known: {}",
-                    BUILTIN.iter().map(|b| b.0).collect::<Vec<_>>().join(", ")
-                ),
-            });
-        };
-        let path = workspace_root.join("runbooks").join(file);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Self::parse(&text, &path.display().to_string()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Self::parse(builtin, &format!("assets/runbooks/{file}"))
-            }
-            Err(e) => Err(RunbookError {
-                source_name: path.display().to_string(),
-                message: e.to_string(),
-            }),
-        }
+        let (text, source) = super::builtin_or_own("procedure", id, BUILTIN, workspace_root)?;
+        Self::parse(&text, &source)
     }
 
     /// Every parameter's value: `given`, else its default (defaults may use other values).

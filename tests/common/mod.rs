@@ -44,6 +44,15 @@ pub fn text(o: &Output) -> String {
     )
 }
 
+/// A published vendor sample in `../shared/vendor` (beside the repository), which must exist.
+pub fn vendor(rel: &str) -> String {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/vendor")
+        .join(rel);
+    assert!(p.is_file(), "vendor sample {} is missing", p.display());
+    p.to_str().expect("utf-8").to_owned()
+}
+
 /// A loopback port nothing listens on right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
