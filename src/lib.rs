@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod cli;
+pub mod deploy;
 pub mod dr;
 pub mod findings;
 pub mod flags;

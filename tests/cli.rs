@@ -315,6 +315,7 @@ fn help_lists_every_command() {
             "audit",
             "pipeline",
             "verify",
+            "publish",
             "status",
             "flags",
             "findings",

@@ -12,6 +12,7 @@ mod findings;
 mod flags;
 mod metrics;
 mod pipeline;
+mod publish;
 mod release;
 mod runbook;
 mod secrets;
@@ -70,6 +71,8 @@ pub enum Command {
     Pipeline(pipeline::PipelineCmd),
     /// Verify artifacts: SHA-256 against SHA256SUMS and signatures against the pinned identity.
     Verify(verify::VerifyArgs),
+    /// Publish a release's installers and update feeds; `publish status`; `publish yank`.
+    Publish(publish::PublishArgs),
     /// Post incidents and maintenance to the status page; list incidents; export postmortems.
     Status(status::StatusArgs),
     /// Feature flags: create, staged rollout gated by KPIs, rollback, archive.
@@ -151,6 +154,7 @@ pub fn run(args: Args, handle: tokio::runtime::Handle) -> anyhow::Result<ExitCod
         Command::Secrets(cmd) => secrets::run(&cli, &cmd),
         Command::Audit(cmd) => audit::run(&cli, cmd),
         Command::Verify(verify_args) => verify::run(&cli, verify_args),
+        Command::Publish(args) => publish::run(&cli, args),
         Command::Pipeline(cmd) => pipeline::run(&cli, cmd),
         Command::Status(status_args) => status::run(&cli, status_args),
         Command::Flags(cmd) => flags::run(&cli, cmd),

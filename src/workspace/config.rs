@@ -36,10 +36,56 @@ pub struct Config {
     pub pipeline: PipelineConfig,
     #[serde(default)]
     pub findings: FindingsConfig,
+    #[serde(default)]
+    pub publish: PublishConfig,
     /// Secrets kept elsewhere (a vault, AWS Secrets Manager) whose rotation the console tracks,
     /// besides the provider keys and signing certificates it knows from this file.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rotation: Vec<RotationEntry>,
+}
+
+/// Where installers are published.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    /// A folder (the default, and the demo's), with `file://` links unless `public_base_url`
+    /// says where it is served.
+    #[default]
+    Local,
+}
+
+/// `[publish]`: where installers, their checksums and the update feeds go.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PublishConfig {
+    pub store: StoreKind,
+    /// The local store's folder, relative to the workspace.
+    pub folder: String,
+    /// Key prefix; `{product}` is the product name. Installers go to `{prefix}{version}/`,
+    /// the feeds of a channel to `{prefix}{channel}/`.
+    pub prefix: String,
+    /// The URL the store is served from (a CDN or website); empty: the store's own links.
+    pub public_base_url: String,
+    /// The update channel `publish` writes the feeds of.
+    pub channel: String,
+    /// `sparkle:minimumSystemVersion` of the macOS update.
+    pub macos_minimum_system_version: String,
+    /// `sparkle:phasedRolloutInterval` (seconds), when the update rolls out in phases.
+    pub phased_rollout_interval_secs: Option<u64>,
+}
+
+impl Default for PublishConfig {
+    fn default() -> Self {
+        Self {
+            store: StoreKind::Local,
+            folder: "published".to_owned(),
+            prefix: "{product}/releases/".to_owned(),
+            public_base_url: String::new(),
+            channel: "stable".to_owned(),
+            macos_minimum_system_version: "10.15".to_owned(),
+            phased_rollout_interval_secs: None,
+        }
+    }
 }
 
 /// `[[rotation]]`: one secret and how often it must be rotated.
@@ -493,6 +539,7 @@ impl Config {
             signing: SigningConfig::default(),
             pipeline: PipelineConfig::default(),
             findings: FindingsConfig::default(),
+            publish: PublishConfig::default(),
             rotation: Vec::new(),
         }
     }

@@ -1,0 +1,134 @@
+//! `publish`: a release's installers, checksums and signatures to the store, then the feeds;
+//! `publish status`; `publish yank`.
+
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+
+use super::{Cli, Echo};
+use crate::deploy;
+use crate::runner::{Runner, TaskState};
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    #[command(subcommand)]
+    action: Option<PublishAction>,
+    /// The release to publish (default: the newest).
+    #[arg(long)]
+    version: Option<String>,
+    /// Print every key, size and SHA-256, the gates and the feeds it would write; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum PublishAction {
+    /// What is live on the channel and what each feed points at.
+    Status,
+    /// Point the feeds and the page back to the previous version (the objects stay).
+    Yank {
+        #[arg(long)]
+        version: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+pub fn run(cli: &Cli, args: PublishArgs) -> anyhow::Result<ExitCode> {
+    let ws = cli.open_workspace()?;
+    match args.action {
+        Some(PublishAction::Status) => {
+            let s = deploy::status(&ws)?;
+            if cli.json {
+                cli.print_json(&s)?;
+            } else {
+                println!("channel {} in {}", s.channel, s.store);
+                println!("live: {}", s.live.as_deref().unwrap_or("nothing"));
+                println!("published: {}", s.published.join(", "));
+                for y in &s.yanked {
+                    println!("yanked: {} by {}: {}", y.version, y.by, y.reason);
+                }
+                for (k, v) in &s.feeds {
+                    println!("{k} -> {}", v.as_deref().unwrap_or("(nothing)"));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(PublishAction::Yank { version, reason }) => {
+            let keys = deploy::yank(&ws, &version, &reason)?;
+            if cli.json {
+                cli.print_json(&keys)?;
+            } else {
+                println!("yanked {version}; rewrote {}", keys.join(", "));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            let release = ws.release(args.version.as_deref())?;
+            if args.dry_run {
+                let plan = deploy::plan(&ws, &release)?;
+                if cli.json {
+                    cli.print_json(&plan)?;
+                } else {
+                    println!(
+                        "dry run: publishing {} to {} ({})",
+                        plan.version, plan.store, plan.channel
+                    );
+                    for g in &plan.gates {
+                        println!(
+                            "  gate {:<22} {}  {}",
+                            g.gate,
+                            if g.is_open() { "open   " } else { "BLOCKED" },
+                            g.reason
+                        );
+                    }
+                    for u in &plan.uploads {
+                        println!(
+                            "  {}  {} bytes  sha256 {}  ({})",
+                            u.key, u.size, u.sha256, u.cache_control
+                        );
+                    }
+                    for (key, body) in &plan.feeds {
+                        println!("--- {key} ({})\n{body}", deploy::NO_CACHE);
+                    }
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let runner = Runner::new(cli.handle.clone(), 1);
+            runner.set_hook(Some(ws.task_hook()));
+            let spec = ws.task_spec(
+                &format!("publish {}", release.version),
+                deploy::TASK_KIND,
+                Some(&release),
+                deploy::TASK_TIMEOUT,
+            );
+            let slot = std::sync::Arc::new(std::sync::Mutex::new(None));
+            let work = {
+                let (ws, release, slot) = (ws.clone(), release.clone(), slot.clone());
+                move |ctx| deploy::run_task(ctx, ws, release, slot)
+            };
+            let id = runner.start(spec, work)?;
+            let (state, message) = super::follow(cli, &runner, id, Echo::Log);
+            let outcome = slot.lock().ok().and_then(|mut o| o.take());
+            if cli.json {
+                match &outcome {
+                    Some(o) => cli.print_json(o)?,
+                    None => cli.print_json(
+                        &serde_json::json!({"state": state.as_str(), "error": message}),
+                    )?,
+                }
+            } else if let Some(o) = &outcome {
+                for (name, url) in &o.links {
+                    println!("{name}: {url}");
+                }
+                println!("{message}");
+            }
+            if state == TaskState::Succeeded {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("error: {message}");
+                Ok(ExitCode::from(1))
+            }
+        }
+    }
+}

@@ -1,0 +1,563 @@
+//! Deploy: publish a release's verified installers to an object store with their checksums and
+//! signatures, then the update feeds and the downloads page; see what is live per channel; yank
+//! a bad release (the feeds point back to the previous one). Publishing obeys every gate of
+//! [`crate::gates`] and uploads exactly the bytes the release's verification hashed.
+
+pub mod feeds;
+pub mod store;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use self::feeds::{FeedInput, File, Published};
+use self::store::{LocalStore, Meta, ObjectStore, StoreError};
+use crate::store::{self as state, StateError};
+use crate::verify::release as verified;
+use crate::workspace::config::StoreKind;
+use crate::workspace::{Release, Workspace, WorkspaceError};
+
+/// The publish task's kind: it ticks the checklist item with `auto_tick_on = "publish"`.
+pub const TASK_KIND: &str = "publish";
+/// Ticked once the feeds and links point at the release.
+pub const LINKS_KIND: &str = "publish.links";
+pub const TASK_TIMEOUT: Duration = Duration::from_hours(2);
+/// Installers never change under a versioned key.
+pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// Feeds and the page are read fresh every time.
+pub const NO_CACHE: &str = "no-cache";
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    /// A gate is blocked: nothing was uploaded.
+    #[error("publishing {version} is refused: {reasons}")]
+    Gated { version: String, reasons: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Workspace(#[from] WorkspaceError),
+    /// What the store holds is not what was sent.
+    #[error("{key}: the store holds {got}, not {expected}")]
+    Mismatch {
+        key: String,
+        expected: String,
+        got: String,
+    },
+}
+
+/// A channel's publishing history.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Channel {
+    pub published: Vec<Published>,
+    pub yanked: Vec<Yank>,
+}
+
+/// A yanked version: the objects stay, the feeds no longer offer it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Yank {
+    pub version: String,
+    pub at: Timestamp,
+    pub by: String,
+    pub reason: String,
+}
+
+impl Channel {
+    /// Published, not yanked, newest version first.
+    pub fn live(&self) -> Vec<&Published> {
+        let mut v: Vec<&Published> = self
+            .published
+            .iter()
+            .filter(|p| !self.yanked.iter().any(|y| y.version == p.version))
+            .collect();
+        v.sort_by(|a, b| {
+            let parse = |s: &str| semver::Version::parse(s).ok();
+            parse(&b.version).cmp(&parse(&a.version))
+        });
+        v
+    }
+}
+
+/// One file to upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Upload {
+    pub name: String,
+    pub key: String,
+    pub path: PathBuf,
+    pub size: u64,
+    pub sha256: String,
+    pub cache_control: String,
+}
+
+/// What `publish` would do.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    pub version: String,
+    pub channel: String,
+    pub store: String,
+    pub uploads: Vec<Upload>,
+    /// Feed key and its content as it would be written.
+    pub feeds: Vec<(String, String)>,
+    pub gates: Vec<crate::gates::Gate>,
+}
+
+fn prefix(ws: &Workspace) -> String {
+    let cfg = ws.config();
+    let mut p = cfg.publish.prefix.replace("{product}", &cfg.product.name);
+    if !p.is_empty() && !p.ends_with('/') {
+        p.push('/');
+    }
+    p
+}
+
+/// The store `[publish]` names.
+pub fn open_store(ws: &Workspace) -> Box<dyn ObjectStore> {
+    let cfg = &ws.config().publish;
+    match cfg.store {
+        StoreKind::Local => {
+            let folder = PathBuf::from(&cfg.folder);
+            Box::new(LocalStore::new(if folder.is_absolute() {
+                folder
+            } else {
+                ws.root().join(folder)
+            }))
+        }
+    }
+}
+
+fn public_url(ws: &Workspace, store: &dyn ObjectStore, key: &str) -> String {
+    let base = ws.config().publish.public_base_url.trim();
+    if base.is_empty() {
+        store.url(key)
+    } else {
+        format!(
+            "{}/{}",
+            base.trim_end_matches('/'),
+            store::percent_path(key)
+        )
+    }
+}
+
+fn channel_path(ws: &Workspace, channel: &str) -> PathBuf {
+    ws.root()
+        .join("publish")
+        .join(format!("{}.json", channel.replace(['/', '\\'], "_")))
+}
+
+/// A channel's history.
+pub fn channel(ws: &Workspace, name: &str) -> Result<Channel, DeployError> {
+    Ok(state::read_json(&channel_path(ws, name))?.unwrap_or_default())
+}
+
+/// The files of `release` to publish: every artifact its verification passed, with the SHA-256
+/// it hashed, plus SHA256SUMS and the signatures beside them (hashed now: the verify gate has
+/// checked they did not change since).
+fn uploads(ws: &Workspace, release: &Release) -> Result<Vec<Upload>, DeployError> {
+    let dir = ws.artifacts_dir(&release.version);
+    let record = verified::last(ws, release)?.ok_or_else(|| {
+        DeployError::Invalid(format!(
+            "{} has no verification to publish from",
+            release.version
+        ))
+    })?;
+    let base = format!("{}{}/", prefix(ws), release.version);
+    let mut out = Vec::new();
+    for a in &record.artifacts {
+        let Some(sha) = a.sha256.clone().filter(|_| a.green) else {
+            return Err(DeployError::Invalid(format!(
+                "{}: its verification was not green",
+                a.name
+            )));
+        };
+        out.push(Upload {
+            key: format!("{base}{}", a.name),
+            path: dir.join(&a.name),
+            name: a.name.clone(),
+            size: a.size_bytes,
+            sha256: sha,
+            cache_control: IMMUTABLE.to_owned(),
+        });
+    }
+    for f in &record.files {
+        if crate::verify::sums::is_sums_or_signature(&f.name) {
+            let path = dir.join(&f.name);
+            let bytes = std::fs::read(&path).map_err(|e| StoreError::Io {
+                what: "read",
+                path: path.clone(),
+                source: e,
+            })?;
+            out.push(Upload {
+                key: format!("{base}{}", f.name),
+                name: f.name.clone(),
+                size: bytes.len() as u64,
+                sha256: crate::sha256_hex(&bytes),
+                path,
+                cache_control: IMMUTABLE.to_owned(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The feeds of `channel` as they would be written from `ch`.
+fn render_feeds(ws: &Workspace, channel: &str, ch: &Channel) -> Vec<(String, String)> {
+    let cfg = ws.config();
+    let live = ch.live();
+    let input = FeedInput {
+        product: &cfg.product.name,
+        channel,
+        versions: &live,
+        minimum_system_version: &cfg.publish.macos_minimum_system_version,
+        phased_rollout_interval_secs: cfg.publish.phased_rollout_interval_secs,
+    };
+    let dir = format!("{}{channel}/", prefix(ws));
+    let mut out = vec![(format!("{dir}appcast.xml"), feeds::appcast(&input))];
+    if let Some(latest) = feeds::latest_json(&input, "") {
+        out.push((format!("{dir}latest.json"), latest));
+    }
+    out.push((format!("{dir}index.html"), feeds::index_html(&input)));
+    out
+}
+
+/// What publishing `release` would upload and write, and the gates it must pass.
+pub fn plan(ws: &Workspace, release: &Release) -> Result<Plan, DeployError> {
+    let store = open_store(ws);
+    let channel_name = ws.config().publish.channel.clone();
+    let gates = crate::gates::evaluate(ws, release, Timestamp::now());
+    let uploads = if crate::gates::all_open(&gates) || verified::last(ws, release)?.is_some() {
+        uploads(ws, release).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let mut ch = channel(ws, &channel_name)?;
+    ch.published
+        .retain(|p| p.version != release.version.to_string());
+    ch.yanked
+        .retain(|y| y.version != release.version.to_string());
+    ch.published.push(Published {
+        version: release.version.to_string(),
+        at: Timestamp::now(),
+        by: ws.actor(),
+        files: uploads
+            .iter()
+            .map(|u| File {
+                name: u.name.clone(),
+                url: public_url(ws, store.as_ref(), &u.key),
+                key: u.key.clone(),
+                size: u.size,
+                sha256: u.sha256.clone(),
+            })
+            .collect(),
+    });
+    Ok(Plan {
+        version: release.version.to_string(),
+        feeds: render_feeds(ws, &channel_name, &ch),
+        channel: channel_name,
+        store: store.describe(),
+        uploads,
+        gates,
+    })
+}
+
+/// What one publish did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outcome {
+    pub version: String,
+    pub channel: String,
+    /// Keys uploaded now; the rest were already stored with the same checksum.
+    pub uploaded: Vec<String>,
+    pub already_there: Vec<String>,
+    pub feeds: Vec<String>,
+    pub links: Vec<(String, String)>,
+}
+
+/// Publishes `release`: refused unless every gate is open; uploads what the store does not hold
+/// with the same checksum; checks every object's stored checksum; records it (audited); writes
+/// the feeds and the page last; checks them. `progress(done, total, step)` hears of it.
+pub fn publish(
+    ws: &Workspace,
+    release: &Release,
+    progress: &dyn Fn(u64, u64, &str),
+) -> Result<Outcome, DeployError> {
+    let version = release.version.to_string();
+    let gates = crate::gates::evaluate(ws, release, Timestamp::now());
+    let blocked: Vec<String> = gates
+        .iter()
+        .filter(|g| !g.is_open())
+        .map(|g| format!("{} ({})", g.gate, g.reason))
+        .collect();
+    if !blocked.is_empty() {
+        return Err(DeployError::Gated {
+            version,
+            reasons: blocked.join("; "),
+        });
+    }
+    let store = open_store(ws);
+    let list = uploads(ws, release)?;
+    let total: u64 = list.iter().map(|u| u.size).sum::<u64>().max(1);
+    let mut done = 0u64;
+    let (mut uploaded, mut already) = (Vec::new(), Vec::new());
+    for u in &list {
+        let meta = Meta {
+            content_type: feeds::mime(&u.name).to_owned(),
+            cache_control: u.cache_control.clone(),
+        };
+        if store
+            .head(&u.key)?
+            .is_some_and(|s| s.sha256.eq_ignore_ascii_case(&u.sha256))
+        {
+            already.push(u.key.clone());
+        } else {
+            let base = done;
+            store.put_file(&u.key, &u.path, &u.sha256, &meta, &|n| {
+                progress(base + n, total, &u.name);
+            })?;
+            uploaded.push(u.key.clone());
+        }
+        done += u.size;
+        progress(done, total, &u.name);
+    }
+    // Every object as the store holds it.
+    for u in &list {
+        let got = store.head(&u.key)?;
+        match got {
+            Some(s) if s.sha256.eq_ignore_ascii_case(&u.sha256) => {}
+            other => {
+                return Err(DeployError::Mismatch {
+                    key: u.key.clone(),
+                    expected: u.sha256.clone(),
+                    got: other.map_or_else(|| "nothing".to_owned(), |s| s.sha256),
+                });
+            }
+        }
+    }
+    let channel_name = ws.config().publish.channel.clone();
+    let files: Vec<File> = list
+        .iter()
+        .map(|u| File {
+            name: u.name.clone(),
+            url: public_url(ws, store.as_ref(), &u.key),
+            key: u.key.clone(),
+            size: u.size,
+            sha256: u.sha256.clone(),
+        })
+        .collect();
+    let published = Published {
+        version: version.clone(),
+        at: Timestamp::now(),
+        by: ws.actor(),
+        files: files.clone(),
+    };
+    let path = channel_path(ws, &channel_name);
+    let _lock = state::lock(&ws.root().join("publish"), "publish-change")?;
+    let before = channel(ws, &channel_name)?;
+    let ch = ws.change(
+        "publish",
+        &version,
+        serde_json::json!({ "live": before.live().first().map(|p| p.version.clone()) }),
+        serde_json::json!({ "channel": channel_name, "files": files, "uploaded": uploaded.len() }),
+        |_| {
+            state::update_json(&path, |c: &mut Channel| {
+                c.published.retain(|p| p.version != published.version);
+                c.yanked.retain(|y| y.version != published.version);
+                c.published.push(published.clone());
+                Ok::<_, StateError>(c.clone())
+            })
+        },
+    )?;
+    let feeds = write_feeds(ws, store.as_ref(), &channel_name, &ch)?;
+    Ok(Outcome {
+        version,
+        channel: channel_name,
+        uploaded,
+        already_there: already,
+        links: files
+            .iter()
+            .map(|f| (f.name.clone(), f.url.clone()))
+            .collect(),
+        feeds,
+    })
+}
+
+/// Writes the channel's feeds and page (no-cache) and checks what the store then holds.
+fn write_feeds(
+    ws: &Workspace,
+    store: &dyn ObjectStore,
+    channel_name: &str,
+    ch: &Channel,
+) -> Result<Vec<String>, DeployError> {
+    let mut keys = Vec::new();
+    for (key, body) in render_feeds(ws, channel_name, ch) {
+        let meta = Meta {
+            content_type: feeds::mime(&key).to_owned(),
+            cache_control: NO_CACHE.to_owned(),
+        };
+        store.put_bytes(&key, body.as_bytes(), &meta)?;
+        let want = crate::sha256_hex(body.as_bytes());
+        match store.head(&key)? {
+            Some(s) if s.sha256 == want => {}
+            other => {
+                return Err(DeployError::Mismatch {
+                    key,
+                    expected: want,
+                    got: other.map_or_else(|| "nothing".to_owned(), |s| s.sha256),
+                });
+            }
+        }
+        keys.push(key);
+    }
+    Ok(keys)
+}
+
+/// Yanks `version` from the channel: the objects stay, the feeds and the page point back to the
+/// newest version still live. Audited as `publish.yank`.
+pub fn yank(ws: &Workspace, version: &str, reason: &str) -> Result<Vec<String>, DeployError> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(DeployError::Invalid(
+            "--reason must say why the release is yanked (it is audited)".into(),
+        ));
+    }
+    let channel_name = ws.config().publish.channel.clone();
+    let path = channel_path(ws, &channel_name);
+    let _lock = state::lock(&ws.root().join("publish"), "publish-change")?;
+    let before = channel(ws, &channel_name)?;
+    if !before.live().iter().any(|p| p.version == version) {
+        return Err(DeployError::Invalid(format!(
+            "{version} is not live on {channel_name} (live: {})",
+            before
+                .live()
+                .iter()
+                .map(|p| p.version.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let back_to = before
+        .live()
+        .iter()
+        .find(|p| p.version != version)
+        .map(|p| p.version.clone())
+        .ok_or_else(|| {
+            DeployError::Invalid(format!(
+                "{version} is the only live version on {channel_name}: there is nothing to \
+                 point the feeds back to"
+            ))
+        })?;
+    let y = Yank {
+        version: version.to_owned(),
+        at: Timestamp::now(),
+        by: ws.actor(),
+        reason: reason.to_owned(),
+    };
+    let ch = ws.change(
+        "publish.yank",
+        version,
+        serde_json::json!({ "live": version }),
+        serde_json::json!({ "channel": channel_name, "live": back_to, "reason": reason }),
+        |_| {
+            state::update_json(&path, |c: &mut Channel| {
+                c.yanked.push(y.clone());
+                Ok::<_, StateError>(c.clone())
+            })
+        },
+    )?;
+    let store = open_store(ws);
+    write_feeds(ws, store.as_ref(), &channel_name, &ch)
+}
+
+/// What is live on a channel, and what its feeds as stored point at.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Status {
+    pub channel: String,
+    pub store: String,
+    pub live: Option<String>,
+    pub published: Vec<String>,
+    pub yanked: Vec<Yank>,
+    /// Feed key → the version it offers as stored (`None`: missing or unreadable).
+    pub feeds: BTreeMap<String, Option<String>>,
+}
+
+/// The channel `[publish] channel` names.
+pub fn status(ws: &Workspace) -> Result<Status, DeployError> {
+    let channel_name = ws.config().publish.channel.clone();
+    let ch = channel(ws, &channel_name)?;
+    let store = open_store(ws);
+    let dir = format!("{}{channel_name}/", prefix(ws));
+    let mut feeds = BTreeMap::new();
+    let latest = store.get(&format!("{dir}latest.json"))?.and_then(|b| {
+        serde_json::from_slice::<serde_json::Value>(&b)
+            .ok()
+            .and_then(|v| v["version"].as_str().map(str::to_owned))
+    });
+    feeds.insert(format!("{dir}latest.json"), latest);
+    let appcast = store.get(&format!("{dir}appcast.xml"))?.map(|b| {
+        let text = String::from_utf8_lossy(&b).to_string();
+        text.split("<sparkle:version>")
+            .nth(1)
+            .and_then(|r| r.split('<').next())
+            .map(str::to_owned)
+    });
+    feeds.insert(format!("{dir}appcast.xml"), appcast.flatten());
+    Ok(Status {
+        live: ch.live().first().map(|p| p.version.clone()),
+        published: ch.published.iter().map(|p| p.version.clone()).collect(),
+        yanked: ch.yanked.clone(),
+        channel: channel_name,
+        store: store.describe(),
+        feeds,
+    })
+}
+
+/// The publish task: publishes, logs each upload, ticks "Update download links" once the
+/// feeds are written (the task's own kind ticks "Publish installers").
+pub async fn run_task(
+    ctx: crate::runner::TaskContext,
+    ws: Workspace,
+    release: Release,
+    slot: std::sync::Arc<std::sync::Mutex<Option<Outcome>>>,
+) -> crate::runner::TaskResult {
+    let pctx = ctx.clone();
+    let (ws2, rel2) = (ws.clone(), release.clone());
+    let outcome = tokio::task::spawn_blocking(move || {
+        publish(&ws2, &rel2, &|done, total, step| {
+            pctx.set_progress(done as f32 / total as f32, Some(step));
+        })
+    })
+    .await
+    .map_err(|e| crate::runner::TaskError::Failed(crate::error_chain(&e)))?
+    .map_err(|e| crate::runner::TaskError::Failed(crate::error_chain(&e)))?;
+    for k in &outcome.uploaded {
+        ctx.log_line(&format!("uploaded and verified {k}"));
+    }
+    for k in &outcome.already_there {
+        ctx.log_line(&format!("already stored with the same SHA-256: {k}"));
+    }
+    for k in &outcome.feeds {
+        ctx.log_line(&format!("wrote {k}"));
+    }
+    let name = ctx
+        .snapshot()
+        .map_or_else(|| TASK_KIND.to_owned(), |s| s.info.name);
+    tokio::task::spawn_blocking(move || ws.auto_tick(&release, LINKS_KIND, &name))
+        .await
+        .map_err(|e| crate::runner::TaskError::Failed(crate::error_chain(&e)))?
+        .map_err(|e| crate::runner::TaskError::Failed(crate::error_chain(&e)))?;
+    let msg = format!(
+        "{} published on {}: {} uploaded, {} already there",
+        outcome.version,
+        outcome.channel,
+        outcome.uploaded.len(),
+        outcome.already_there.len()
+    );
+    if let Ok(mut s) = slot.lock() {
+        *s = Some(outcome);
+    }
+    Ok(msg)
+}

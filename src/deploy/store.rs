@@ -1,0 +1,260 @@
+//! Object stores behind one small trait. `local` is a folder: every put streams the file,
+//! hashing it on the way, and refuses bytes whose SHA-256 is not the one announced (as S3 does
+//! with `x-amz-checksum-sha256`); a head re-hashes what is stored.
+
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
+
+use sha2::Digest as _;
+
+/// How an object is served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Meta {
+    pub content_type: String,
+    pub cache_control: String,
+}
+
+/// What the store holds under a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub size: u64,
+    /// Lower-case hex.
+    pub sha256: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The bytes sent are not the ones announced: nothing was stored.
+    #[error("{key}: the bytes sent have SHA-256 {got}, not {expected}; nothing was stored")]
+    BadDigest {
+        key: String,
+        expected: String,
+        got: String,
+    },
+    #[error("{0:?} is not a key this store accepts (empty, absolute, or with ..)")]
+    BadKey(String),
+}
+
+/// An object store.
+pub trait ObjectStore: Send + Sync {
+    /// Where it is, for messages.
+    fn describe(&self) -> String;
+    /// What is stored under `key`, if anything.
+    fn head(&self, key: &str) -> Result<Option<Stored>, StoreError>;
+    /// Stores the file at `path` under `key`, streamed; refuses it unless its SHA-256 is
+    /// `sha256`. `progress` hears the bytes sent so far.
+    fn put_file(
+        &self,
+        key: &str,
+        path: &Path,
+        sha256: &str,
+        meta: &Meta,
+        progress: &dyn Fn(u64),
+    ) -> Result<Stored, StoreError>;
+    /// Stores `bytes` under `key`.
+    fn put_bytes(&self, key: &str, bytes: &[u8], meta: &Meta) -> Result<Stored, StoreError>;
+    /// The object under `key`, if any.
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// The store's own link to `key`.
+    fn url(&self, key: &str) -> String;
+}
+
+/// A folder as an object store.
+#[derive(Debug, Clone)]
+pub struct LocalStore {
+    root: PathBuf,
+}
+
+fn io<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
+    move |source| StoreError::Io {
+        what,
+        path: path.to_owned(),
+        source,
+    }
+}
+
+impl LocalStore {
+    pub fn new(root: PathBuf) -> Self {
+        Self { root }
+    }
+
+    fn path(&self, key: &str) -> Result<PathBuf, StoreError> {
+        let bad = key.is_empty()
+            || key.starts_with('/')
+            || key
+                .split('/')
+                .any(|p| p.is_empty() || p == "." || p == "..");
+        if bad {
+            return Err(StoreError::BadKey(key.to_owned()));
+        }
+        Ok(self.root.join(key))
+    }
+
+    /// Streams `from` into a temporary file beside `dest`, hashing it; renames it into place
+    /// only when the hash is `expected`.
+    fn store(
+        &self,
+        key: &str,
+        dest: &Path,
+        from: &mut dyn std::io::Read,
+        expected: Option<&str>,
+        progress: &dyn Fn(u64),
+    ) -> Result<Stored, StoreError> {
+        let dir = dest.parent().unwrap_or(&self.root);
+        std::fs::create_dir_all(dir).map_err(io("create", dir))?;
+        let mut tmp =
+            tempfile::NamedTempFile::new_in(dir).map_err(io("create a temporary file in", dir))?;
+        let mut hasher = sha2::Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut size = 0u64;
+        loop {
+            let n = from.read(&mut buf).map_err(io("read for", dest))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            tmp.write_all(&buf[..n]).map_err(io("write", tmp.path()))?;
+            size += n as u64;
+            progress(size);
+        }
+        let got = crate::hex(&hasher.finalize());
+        if let Some(expected) = expected
+            && !got.eq_ignore_ascii_case(expected)
+        {
+            return Err(StoreError::BadDigest {
+                key: key.to_owned(),
+                expected: expected.to_ascii_lowercase(),
+                got,
+            });
+        }
+        tmp.as_file().sync_all().map_err(io("sync", tmp.path()))?;
+        tmp.persist(dest).map_err(|e| StoreError::Io {
+            what: "rename into",
+            path: dest.to_owned(),
+            source: e.error,
+        })?;
+        Ok(Stored { size, sha256: got })
+    }
+}
+
+fn sha256_of(path: &Path) -> Result<Stored, StoreError> {
+    let mut f = std::fs::File::open(path).map_err(io("open", path))?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = f.read(&mut buf).map_err(io("read", path))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok(Stored {
+        size,
+        sha256: crate::hex(&hasher.finalize()),
+    })
+}
+
+impl ObjectStore for LocalStore {
+    fn describe(&self) -> String {
+        format!("the folder {}", self.root.display())
+    }
+
+    fn head(&self, key: &str) -> Result<Option<Stored>, StoreError> {
+        let path = self.path(key)?;
+        if !path.is_file() {
+            return Ok(None);
+        }
+        sha256_of(&path).map(Some)
+    }
+
+    fn put_file(
+        &self,
+        key: &str,
+        path: &Path,
+        sha256: &str,
+        _meta: &Meta,
+        progress: &dyn Fn(u64),
+    ) -> Result<Stored, StoreError> {
+        let dest = self.path(key)?;
+        let mut from = std::fs::File::open(path).map_err(io("open", path))?;
+        self.store(key, &dest, &mut from, Some(sha256), progress)
+    }
+
+    fn put_bytes(&self, key: &str, bytes: &[u8], _meta: &Meta) -> Result<Stored, StoreError> {
+        let dest = self.path(key)?;
+        let expected = crate::sha256_hex(bytes);
+        self.store(key, &dest, &mut &bytes[..], Some(&expected), &|_| {})
+    }
+
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let path = self.path(key)?;
+        match std::fs::read(&path) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io("read", &path)(e)),
+        }
+    }
+
+    fn url(&self, key: &str) -> String {
+        let path = self.root.join(key);
+        let abs = std::path::absolute(&path).unwrap_or(path);
+        format!("file://{}", percent_path(&abs.to_string_lossy()))
+    }
+}
+
+/// Percent-encodes what a URL path may not hold (space, `%`, `#`, `?`, non-ASCII).
+pub fn percent_path(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~:@!$&'()*+,;=".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_that_are_not_the_announced_ones_are_refused_and_nothing_is_stored() {
+        let dir = tempfile::tempdir().expect("dir");
+        let src = dir.path().join("app.msi");
+        std::fs::write(&src, b"the installer").expect("write");
+        let store = LocalStore::new(dir.path().join("store"));
+        let meta = Meta {
+            content_type: "application/x-msi".into(),
+            cache_control: crate::deploy::IMMUTABLE.into(),
+        };
+        let wrong = "00".repeat(32);
+        let e = store
+            .put_file("p/1.0.0/app.msi", &src, &wrong, &meta, &|_| {})
+            .expect_err("bad digest");
+        assert!(matches!(e, StoreError::BadDigest { .. }), "{e}");
+        assert_eq!(store.head("p/1.0.0/app.msi").expect("head"), None);
+        let right = crate::sha256_hex(b"the installer");
+        let stored = store
+            .put_file("p/1.0.0/app.msi", &src, &right, &meta, &|_| {})
+            .expect("stored");
+        assert_eq!(stored.sha256, right);
+        assert_eq!(store.head("p/1.0.0/app.msi").expect("head"), Some(stored));
+        for bad in ["", "/abs", "a/../b", "a//b"] {
+            assert!(
+                matches!(store.head(bad), Err(StoreError::BadKey(_))),
+                "{bad}"
+            );
+        }
+        assert!(store.url("p/a b.msi").ends_with("/store/p/a%20b.msi"));
+    }
+}

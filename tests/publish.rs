@@ -1,0 +1,261 @@
+//! `publish` to the local store: gated, exactly the verified bytes, checked after upload,
+//! resumable, the feeds written last; `publish status` and `publish yank`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{Pki, cli, init, sh, text};
+use serde_json::Value;
+
+/// A Windows-only workspace pinned to the test PKI, with `versions` each signed, summed,
+/// verified and with the checklist ticked up to publishing.
+fn workspace(pki: &Pki, versions: &[&str]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("dir");
+    let ws = dir.path().join("ws");
+    init(&ws);
+    let cfg = ws.join("release-console.toml");
+    let text = std::fs::read_to_string(&cfg)
+        .expect("config")
+        .replacen(
+            "platforms = [\n    \"macos\",\n    \"windows\",\n]",
+            "platforms = [\"windows\"]",
+            1,
+        )
+        .replace(
+            "windows_publisher = \"\"",
+            "windows_publisher = \"WireTuner Inc\"",
+        )
+        .replace("ca_file = \"\"", "ca_file = \"ca.pem\"");
+    std::fs::write(&cfg, text).expect("config");
+    std::fs::copy(pki.path("ca.pem"), ws.join("ca.pem")).expect("ca");
+    for v in versions {
+        ready(pki, &ws, v);
+    }
+    (dir, ws)
+}
+
+fn ready(pki: &Pki, ws: &Path, version: &str) {
+    assert!(cli(ws, &["release", "new", version]).status.success());
+    let artifacts = ws.join("releases").join(version).join("artifacts");
+    std::fs::create_dir_all(&artifacts).expect("artifacts");
+    let msi = format!("WireTuner-{version}.msi");
+    pki.sign("leaf.pfx", "app.msi", &artifacts.join(&msi));
+    sh(&artifacts, &format!("sha256sum {msi} > SHA256SUMS"));
+    let o = cli(
+        ws,
+        &[
+            "verify",
+            artifacts.to_str().expect("utf-8"),
+            "--release",
+            version,
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    for item in [
+        "pre.review-flags",
+        "pre.validate-staging",
+        "pre.release-notes",
+        "build.macos",
+        "build.windows",
+    ] {
+        let o = cli(ws, &["checklist", "tick", item, "--release", version]);
+        assert!(o.status.success(), "{item}: {}", text(&o));
+    }
+}
+
+fn sha256(path: &Path) -> String {
+    let out = std::process::Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .expect("hash")
+        .to_owned()
+}
+
+fn json(o: &std::process::Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)))
+}
+
+fn ticked(ws: &Path, version: &str, item: &str) -> bool {
+    let v = json(&cli(
+        ws,
+        &["--json", "checklist", "show", "--release", version],
+    ));
+    v["phases"]
+        .as_array()
+        .expect("phases")
+        .iter()
+        .flat_map(|p| p["items"].as_array().expect("items"))
+        .find(|i| i["id"] == item)
+        .is_some_and(|i| i["state"]["done"] == true)
+}
+
+#[test]
+fn publish_is_gated_uploads_the_verified_bytes_and_writes_the_feeds_last() {
+    let pki = Pki::new();
+    let (_d, ws) = workspace(&pki, &[]);
+    // A release whose artifacts were never verified: refused, naming the gate; nothing stored.
+    assert!(cli(&ws, &["release", "new", "0.9.0"]).status.success());
+    let o = cli(&ws, &["publish", "--version", "0.9.0"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("publishing 0.9.0 is refused")
+            && text(&o).contains("verify (not verified yet"),
+        "{}",
+        text(&o)
+    );
+    assert!(!ws.join("published").exists());
+
+    ready(&pki, &ws, "1.0.0");
+    // The dry run shows every key, size and checksum and the feeds, and stores nothing.
+    let o = cli(&ws, &["publish", "--version", "1.0.0", "--dry-run"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let artifact = ws.join("releases/1.0.0/artifacts/WireTuner-1.0.0.msi");
+    let hash = sha256(&artifact);
+    assert!(
+        text(&o).contains(&format!(
+            "WireTuner/releases/1.0.0/WireTuner-1.0.0.msi  {} bytes  sha256 {hash}",
+            std::fs::metadata(&artifact).expect("meta").len()
+        )),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        text(&o).contains("--- WireTuner/releases/stable/latest.json (no-cache)"),
+        "{}",
+        text(&o)
+    );
+    assert!(!ws.join("published").exists());
+
+    let o = cli(&ws, &["--json", "publish", "--version", "1.0.0"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let done = json(&o);
+    assert_eq!(
+        done["uploaded"].as_array().map(Vec::len),
+        Some(2),
+        "{done:#}"
+    );
+    let root = ws.join("published/WireTuner/releases");
+    assert_eq!(sha256(&root.join("1.0.0/WireTuner-1.0.0.msi")), hash);
+    assert_eq!(
+        std::fs::read(root.join("1.0.0/SHA256SUMS")).expect("sums"),
+        std::fs::read(ws.join("releases/1.0.0/artifacts/SHA256SUMS")).expect("sums")
+    );
+    // latest.json names the verified bytes; the appcast is valid XML with Sparkle's namespace.
+    let latest: Value =
+        serde_json::from_slice(&std::fs::read(root.join("stable/latest.json")).expect("latest"))
+            .expect("json");
+    assert_eq!(latest["version"], "1.0.0");
+    assert_eq!(
+        latest["platforms"]["windows-x86_64"]["sha256"],
+        hash.as_str()
+    );
+    let url = latest["platforms"]["windows-x86_64"]["url"]
+        .as_str()
+        .expect("url");
+    assert!(
+        url.starts_with("file://")
+            && url.ends_with("/published/WireTuner/releases/1.0.0/WireTuner-1.0.0.msi"),
+        "{url}"
+    );
+    let parsed = std::process::Command::new("python3")
+        .args(["-c", "import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); assert r.tag == 'rss' and r.get('version') == '2.0'; c = r.find('channel'); print(len(c.findall('item')), c.find('title').text)"])
+        .arg(root.join("stable/appcast.xml"))
+        .output()
+        .expect("python3");
+    assert!(
+        parsed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&parsed.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&parsed.stdout).trim(),
+        "0 WireTuner (stable)",
+        "no macOS installer, no item"
+    );
+    let page = std::fs::read_to_string(root.join("stable/index.html")).expect("page");
+    assert!(page.contains(&hash) && page.contains("1.0.0 (latest)"));
+    // The task ticked both items; the audit log says what was published.
+    assert!(ticked(&ws, "1.0.0", "deploy.publish-installers"));
+    assert!(ticked(&ws, "1.0.0", "deploy.download-links"));
+
+    // Again: nothing is sent twice.
+    let again = json(&cli(&ws, &["--json", "publish", "--version", "1.0.0"]));
+    assert_eq!(again["uploaded"].as_array().map(Vec::len), Some(0));
+    assert_eq!(again["already_there"].as_array().map(Vec::len), Some(2));
+    // A stored object that went bad is sent again and checked.
+    std::fs::write(root.join("1.0.0/WireTuner-1.0.0.msi"), b"truncated").expect("damage");
+    let fixed = json(&cli(&ws, &["--json", "publish", "--version", "1.0.0"]));
+    assert_eq!(
+        fixed["uploaded"],
+        serde_json::json!(["WireTuner/releases/1.0.0/WireTuner-1.0.0.msi"])
+    );
+    assert_eq!(sha256(&root.join("1.0.0/WireTuner-1.0.0.msi")), hash);
+
+    // An artifact changed after its verification: refused by the verify gate.
+    std::fs::write(ws.join("releases/1.0.0/artifacts/notes.txt"), "late").expect("write");
+    let o = cli(&ws, &["publish", "--version", "1.0.0"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("the artifacts changed since the verify"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn a_yank_points_the_feeds_back_and_counts_against_the_success_rate() {
+    let pki = Pki::new();
+    let (_d, ws) = workspace(&pki, &["1.0.0", "1.1.0"]);
+    for v in ["1.0.0", "1.1.0"] {
+        let o = cli(&ws, &["publish", "--version", v]);
+        assert!(o.status.success(), "{v}: {}", text(&o));
+    }
+    let s = json(&cli(&ws, &["--json", "publish", "status"]));
+    assert_eq!(s["live"], "1.1.0");
+    assert_eq!(s["feeds"]["WireTuner/releases/stable/latest.json"], "1.1.0");
+
+    let o = cli(
+        &ws,
+        &["publish", "yank", "--version", "1.1.0", "--reason", ""],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("--reason must say why"), "{}", text(&o));
+    let o = cli(
+        &ws,
+        &[
+            "publish",
+            "yank",
+            "--version",
+            "1.1.0",
+            "--reason",
+            "crashes on start",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let s = json(&cli(&ws, &["--json", "publish", "status"]));
+    assert_eq!(s["live"], "1.0.0");
+    assert_eq!(s["feeds"]["WireTuner/releases/stable/latest.json"], "1.0.0");
+    assert_eq!(s["yanked"][0]["reason"], "crashes on start");
+    // The objects stay; the only live version cannot be yanked.
+    assert!(
+        ws.join("published/WireTuner/releases/1.1.0/WireTuner-1.1.0.msi")
+            .is_file()
+    );
+    let o = cli(
+        &ws,
+        &["publish", "yank", "--version", "1.0.0", "--reason", "x"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("the only live version"), "{}", text(&o));
+    // The metrics see the yank.
+    let m = json(&cli(&ws, &["--json", "metrics"]));
+    assert!(
+        (m["deployment_success"]["rate"].as_f64().expect("rate") - 0.5).abs() < 1e-9,
+        "{m:#}"
+    );
+}
