@@ -109,6 +109,12 @@ fn publish_is_gated_uploads_the_verified_bytes_and_writes_the_feeds_last() {
         text(&o)
     );
     assert!(!ws.join("published").exists());
+    let o = cli(&ws, &["publish", "--version", "0.9.0", "--dry-run"]);
+    assert!(
+        text(&o).contains("nothing to upload: 0.9.0 has no verification to publish from"),
+        "{}",
+        text(&o)
+    );
 
     ready(&pki, &ws, "1.0.0");
     // The dry run shows every key, size and checksum and the feeds, and stores nothing.

@@ -82,6 +82,9 @@ pub fn run(cli: &Cli, args: PublishArgs) -> anyhow::Result<ExitCode> {
                             g.reason
                         );
                     }
+                    if let Some(p) = &plan.problem {
+                        println!("  nothing to upload: {p}");
+                    }
                     for u in &plan.uploads {
                         println!(
                             "  {}  {} bytes  sha256 {}  ({})",

@@ -105,6 +105,8 @@ pub struct Plan {
     /// Feed key and its content as it would be written.
     pub feeds: Vec<(String, String)>,
     pub gates: Vec<crate::gates::Gate>,
+    /// Why the files to upload cannot be listed (no verification, a red artifact), if so.
+    pub problem: Option<String>,
 }
 
 fn prefix(ws: &Workspace) -> String {
@@ -230,10 +232,9 @@ pub fn plan(ws: &Workspace, release: &Release) -> Result<Plan, DeployError> {
     let store = open_store(ws);
     let channel_name = ws.config().publish.channel.clone();
     let gates = crate::gates::evaluate(ws, release, Timestamp::now());
-    let uploads = if crate::gates::all_open(&gates) || verified::last(ws, release)?.is_some() {
-        uploads(ws, release).unwrap_or_default()
-    } else {
-        Vec::new()
+    let (uploads, problem) = match uploads(ws, release) {
+        Ok(u) => (u, None),
+        Err(e) => (Vec::new(), Some(crate::error_chain(&e))),
     };
     let mut ch = channel(ws, &channel_name)?;
     ch.published
@@ -262,6 +263,7 @@ pub fn plan(ws: &Workspace, release: &Release) -> Result<Plan, DeployError> {
         store: store.describe(),
         uploads,
         gates,
+        problem,
     })
 }
 
