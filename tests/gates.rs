@@ -5,7 +5,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Pki, cli, cli_with, init, sh, text, vendor};
+use common::{Pki, cli, cli_with, sh, text, vendor};
 use serde_json::Value;
 
 const VERSION: &str = "1.0.0";
@@ -14,26 +14,7 @@ const VERSION: &str = "1.0.0";
 fn workspace(pki: &Pki) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("dir");
     let root = dir.path().join("ws");
-    init(&root);
-    let cfg = root.join("release-console.toml");
-    let original = std::fs::read_to_string(&cfg).expect("config");
-    let edited = original
-        .replacen(
-            "platforms = [\n    \"macos\",\n    \"windows\",\n]",
-            "platforms = [\"windows\"]",
-            1,
-        )
-        .replace(
-            "windows_publisher = \"\"",
-            "windows_publisher = \"WireTuner Inc\"",
-        )
-        .replace("ca_file = \"\"", "ca_file = \"ca.pem\"");
-    assert!(
-        edited.contains("platforms = [\"windows\"]") && edited.contains("ca_file = \"ca.pem\""),
-        "config has the keys to edit:\n{original}"
-    );
-    std::fs::write(&cfg, edited).expect("write config");
-    std::fs::copy(pki.path("ca.pem"), root.join("ca.pem")).expect("ca");
+    common::init_pinned_windows(&root, pki);
     assert!(cli(&root, &["release", "new", VERSION]).status.success());
     (dir, root)
 }

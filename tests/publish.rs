@@ -5,7 +5,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Pki, cli, init, sh, text};
+use common::{Pki, cli, sh, text};
 use serde_json::Value;
 
 /// A Windows-only workspace pinned to the test PKI, with `versions` each signed, summed,
@@ -13,22 +13,7 @@ use serde_json::Value;
 fn workspace(pki: &Pki, versions: &[&str]) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("dir");
     let ws = dir.path().join("ws");
-    init(&ws);
-    let cfg = ws.join("release-console.toml");
-    let text = std::fs::read_to_string(&cfg)
-        .expect("config")
-        .replacen(
-            "platforms = [\n    \"macos\",\n    \"windows\",\n]",
-            "platforms = [\"windows\"]",
-            1,
-        )
-        .replace(
-            "windows_publisher = \"\"",
-            "windows_publisher = \"WireTuner Inc\"",
-        )
-        .replace("ca_file = \"\"", "ca_file = \"ca.pem\"");
-    std::fs::write(&cfg, text).expect("config");
-    std::fs::copy(pki.path("ca.pem"), ws.join("ca.pem")).expect("ca");
+    common::init_pinned_windows(&ws, pki);
     for v in versions {
         ready(pki, &ws, v);
     }

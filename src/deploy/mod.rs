@@ -146,6 +146,20 @@ fn public_url(ws: &Workspace, store: &dyn ObjectStore, key: &str) -> String {
     }
 }
 
+/// The published files the uploads become, with their public links.
+fn files_of(ws: &Workspace, store: &dyn ObjectStore, uploads: &[Upload]) -> Vec<File> {
+    uploads
+        .iter()
+        .map(|u| File {
+            name: u.name.clone(),
+            url: public_url(ws, store, &u.key),
+            key: u.key.clone(),
+            size: u.size,
+            sha256: u.sha256.clone(),
+        })
+        .collect()
+}
+
 fn channel_path(ws: &Workspace, channel: &str) -> PathBuf {
     ws.root()
         .join("publish")
@@ -245,16 +259,7 @@ pub fn plan(ws: &Workspace, release: &Release) -> Result<Plan, DeployError> {
         version: release.version.to_string(),
         at: Timestamp::now(),
         by: ws.actor(),
-        files: uploads
-            .iter()
-            .map(|u| File {
-                name: u.name.clone(),
-                url: public_url(ws, store.as_ref(), &u.key),
-                key: u.key.clone(),
-                size: u.size,
-                sha256: u.sha256.clone(),
-            })
-            .collect(),
+        files: files_of(ws, store.as_ref(), &uploads),
     });
     Ok(Plan {
         version: release.version.to_string(),
@@ -340,16 +345,7 @@ pub fn publish(
         }
     }
     let channel_name = ws.config().publish.channel.clone();
-    let files: Vec<File> = list
-        .iter()
-        .map(|u| File {
-            name: u.name.clone(),
-            url: public_url(ws, store.as_ref(), &u.key),
-            key: u.key.clone(),
-            size: u.size,
-            sha256: u.sha256.clone(),
-        })
-        .collect();
+    let files = files_of(ws, store.as_ref(), &list);
     let published = Published {
         version: version.clone(),
         at: Timestamp::now(),

@@ -53,6 +53,31 @@ pub fn vendor(rel: &str) -> String {
     p.to_str().expect("utf-8").to_owned()
 }
 
+/// `init ROOT` edited to ship Windows only, pinned to the test PKI's `WireTuner Inc` with its
+/// CA as the workspace's trust anchor.
+pub fn init_pinned_windows(root: &Path, pki: &Pki) {
+    init(root);
+    let cfg = root.join("release-console.toml");
+    let original = std::fs::read_to_string(&cfg).expect("config");
+    let edited = original
+        .replacen(
+            "platforms = [\n    \"macos\",\n    \"windows\",\n]",
+            "platforms = [\"windows\"]",
+            1,
+        )
+        .replace(
+            "windows_publisher = \"\"",
+            "windows_publisher = \"WireTuner Inc\"",
+        )
+        .replace("ca_file = \"\"", "ca_file = \"ca.pem\"");
+    assert!(
+        edited.contains("platforms = [\"windows\"]") && edited.contains("ca_file = \"ca.pem\""),
+        "config has the keys to edit:\n{original}"
+    );
+    std::fs::write(&cfg, edited).expect("write config");
+    std::fs::copy(pki.path("ca.pem"), root.join("ca.pem")).expect("ca");
+}
+
 /// A loopback port nothing listens on right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
