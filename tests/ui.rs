@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod common;
+
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use release_console::runner::{Runner, TaskState};
@@ -149,6 +151,7 @@ fn navigation_reaches_every_panel() {
             Tab::Checklist => "WireTuner 1.4.0: Release checklist",
             Tab::Builds => "Installer builds",
             Tab::Verify => "Verify artifacts",
+            Tab::Deploy => "Publish installers",
             Tab::Security => "Security gates",
             Tab::StatusPage => "Status page and incidents",
             Tab::Flags => "Feature flags",
@@ -1273,4 +1276,129 @@ fn the_security_panel_shows_the_rotation_calendar_and_records_a_rotation() {
             .iter()
             .any(|e| e.action == "secret.rotated" && e.target == "/wiretuner/db/credentials")
     );
+}
+
+/// A workspace with `versions` signed, summed, verified and ticked up to publishing.
+fn publishable(pki: &common::Pki, versions: &[&str]) -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("wiretuner");
+    common::init_pinned_windows(&root, pki);
+    for v in versions {
+        assert!(common::cli(&root, &["release", "new", v]).status.success());
+        let artifacts = root.join("releases").join(v).join("artifacts");
+        std::fs::create_dir_all(&artifacts).expect("artifacts");
+        let msi = format!("WireTuner-{v}.msi");
+        pki.sign("leaf.pfx", "app.msi", &artifacts.join(&msi));
+        common::sh(&artifacts, &format!("sha256sum {msi} > SHA256SUMS"));
+        let o = common::cli(
+            &root,
+            &["verify", artifacts.to_str().expect("utf-8"), "--release", v],
+        );
+        assert!(o.status.success(), "{}", common::text(&o));
+        for item in [
+            "pre.review-flags",
+            "pre.validate-staging",
+            "pre.release-notes",
+            "build.macos",
+            "build.windows",
+        ] {
+            assert!(
+                common::cli(&root, &["checklist", "tick", item, "--release", v])
+                    .status
+                    .success()
+            );
+        }
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("rt");
+    Fixture {
+        other: dir.path().to_owned(),
+        _dir: dir,
+        rt,
+        root,
+    }
+}
+
+#[test]
+fn the_deploy_panel_publishes_after_a_confirmation_and_yanks_with_a_reason() {
+    let pki = common::Pki::new();
+    let f = publishable(&pki, &["1.0.0", "1.1.0"]);
+    assert!(
+        common::cli(&f.root, &["publish", "--version", "1.0.0"])
+            .status
+            .success()
+    );
+    let mut h = harness(&f);
+    click(&mut h, "Deploy");
+    step_until(&mut h, "the plan", |app| {
+        !app.is_busy() && app.panels.deploy.plan.as_ref().is_some_and(Result::is_ok)
+    });
+    assert!(h.query_by_label("Deploy: WireTuner 1.1.0").is_some());
+    assert!(
+        h.query_by_label("WireTuner/releases/1.1.0/WireTuner-1.1.0.msi")
+            .is_some()
+    );
+    assert!(
+        h.query_by_label_contains("latest.json as it will be written")
+            .is_some()
+    );
+
+    // Publishing asks first, saying what will happen.
+    click(&mut h, "Publish 1.1.0");
+    assert!(
+        h.query_by_label_contains("Upload 2 files to the folder")
+            .is_some()
+    );
+    click(&mut h, "Confirm publish");
+    step_until(&mut h, "the publish task", |app| {
+        app.panels.deploy.outcome.is_some() && app.panels.deploy.task.is_none() && !app.is_busy()
+    });
+    step_until(&mut h, "the status after it", |app| {
+        !app.is_busy()
+            && app
+                .panels
+                .deploy
+                .status
+                .as_ref()
+                .is_some_and(|s| s.as_ref().is_ok_and(|s| s.live.as_deref() == Some("1.1.0")))
+    });
+    assert!(h.query_by_label("Copy link WireTuner-1.1.0.msi").is_some());
+    let latest = f
+        .root
+        .join("published/WireTuner/releases/stable/latest.json");
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&latest).expect("latest")).expect("json");
+    assert_eq!(v["version"], "1.1.0");
+
+    // Yank needs a reason, then the feeds point back to 1.0.0.
+    click(&mut h, "Yank 1.1.0");
+    assert!(
+        h.query_by_label_contains("point back to the previous live version")
+            .is_some()
+    );
+    type_into(&mut h, "Reason", "crashes on start");
+    click(&mut h, "Confirm yank");
+    step_until(&mut h, "the yank", |app| {
+        !app.is_busy()
+            && app
+                .panels
+                .deploy
+                .status
+                .as_ref()
+                .is_some_and(|s| s.as_ref().is_ok_and(|s| s.live.as_deref() == Some("1.0.0")))
+    });
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&latest).expect("latest")).expect("json");
+    assert_eq!(v["version"], "1.0.0");
+    let audit = Workspace::open(&f.root)
+        .expect("open")
+        .audit()
+        .entries()
+        .expect("entries");
+    assert!(audit.iter().any(|e| e.action == "publish.yank"
+        && e.target == "1.1.0"
+        && e.after["reason"] == "crashes on start"));
 }

@@ -49,7 +49,12 @@ pub fn run(cli: &Cli, args: PublishArgs) -> anyhow::Result<ExitCode> {
                     println!("yanked: {} by {}: {}", y.version, y.by, y.reason);
                 }
                 for (k, v) in &s.feeds {
-                    println!("{k} -> {}", v.as_deref().unwrap_or("(nothing)"));
+                    let what = match v {
+                        Some(v) => v.as_str(),
+                        None if s.written.contains(k) => "no version (no installer for it)",
+                        None => "nothing (not written)",
+                    };
+                    println!("{k} -> {what}");
                 }
             }
             Ok(ExitCode::SUCCESS)

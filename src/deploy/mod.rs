@@ -478,8 +478,10 @@ pub struct Status {
     pub live: Option<String>,
     pub published: Vec<String>,
     pub yanked: Vec<Yank>,
-    /// Feed key → the version it offers as stored (`None`: missing or unreadable).
+    /// Feed key → the version it offers as stored (`None`: it offers none, or is missing).
     pub feeds: BTreeMap<String, Option<String>>,
+    /// The feed keys the store holds.
+    pub written: Vec<String>,
 }
 
 /// The channel `[publish] channel` names.
@@ -489,20 +491,29 @@ pub fn status(ws: &Workspace) -> Result<Status, DeployError> {
     let store = open_store(ws);
     let dir = format!("{}{channel_name}/", prefix(ws));
     let mut feeds = BTreeMap::new();
-    let latest = store.get(&format!("{dir}latest.json"))?.and_then(|b| {
+    let mut written = Vec::new();
+    let latest_key = format!("{dir}latest.json");
+    let latest = store.get(&latest_key)?.map(|b| {
         serde_json::from_slice::<serde_json::Value>(&b)
             .ok()
             .and_then(|v| v["version"].as_str().map(str::to_owned))
     });
-    feeds.insert(format!("{dir}latest.json"), latest);
-    let appcast = store.get(&format!("{dir}appcast.xml"))?.map(|b| {
+    if latest.is_some() {
+        written.push(latest_key.clone());
+    }
+    feeds.insert(latest_key, latest.flatten());
+    let appcast_key = format!("{dir}appcast.xml");
+    let appcast = store.get(&appcast_key)?.map(|b| {
         let text = String::from_utf8_lossy(&b).to_string();
         text.split("<sparkle:version>")
             .nth(1)
             .and_then(|r| r.split('<').next())
             .map(str::to_owned)
     });
-    feeds.insert(format!("{dir}appcast.xml"), appcast.flatten());
+    if appcast.is_some() {
+        written.push(appcast_key.clone());
+    }
+    feeds.insert(appcast_key, appcast.flatten());
     Ok(Status {
         live: ch.live().first().map(|p| p.version.clone()),
         published: ch.published.iter().map(|p| p.version.clone()).collect(),
@@ -510,6 +521,7 @@ pub fn status(ws: &Workspace) -> Result<Status, DeployError> {
         channel: channel_name,
         store: store.describe(),
         feeds,
+        written,
     })
 }
 

@@ -14,6 +14,7 @@ pub enum Tab {
     Checklist,
     Builds,
     Verify,
+    Deploy,
     Security,
     StatusPage,
     Flags,
@@ -24,11 +25,12 @@ pub enum Tab {
 }
 
 impl Tab {
-    pub const ALL: [Tab; 11] = [
+    pub const ALL: [Tab; 12] = [
         Tab::Overview,
         Tab::Checklist,
         Tab::Builds,
         Tab::Verify,
+        Tab::Deploy,
         Tab::Security,
         Tab::StatusPage,
         Tab::Flags,
@@ -44,6 +46,7 @@ impl Tab {
             Tab::Checklist => "Checklist",
             Tab::Builds => "Builds",
             Tab::Verify => "Verify",
+            Tab::Deploy => "Deploy",
             Tab::Security => "Security",
             Tab::StatusPage => "Status page",
             Tab::Flags => "Flags",

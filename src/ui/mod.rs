@@ -6,6 +6,7 @@ pub mod bench;
 mod builds;
 mod checklist;
 pub mod command;
+pub mod deploy;
 pub mod flags;
 pub mod metrics;
 mod overview;

@@ -198,6 +198,7 @@ pub struct Panels {
     pub checklist: super::checklist::ChecklistUi,
     pub builds: super::builds::BuildsUi,
     pub verify: super::verify::VerifyUi,
+    pub deploy: super::deploy::DeployUi,
     pub security: super::security::SecurityUi,
     pub status: super::status::StatusUi,
     pub flags: super::flags::FlagsUi,
@@ -215,6 +216,7 @@ impl Panels {
             checklist: super::checklist::ChecklistUi::default(),
             builds: super::builds::BuildsUi::default(),
             verify: super::verify::VerifyUi::default(),
+            deploy: super::deploy::DeployUi::default(),
             security: super::security::SecurityUi::default(),
             status: super::status::StatusUi::default(),
             flags: super::flags::FlagsUi::default(),
@@ -233,6 +235,7 @@ impl Panels {
             Tab::Checklist => &mut self.checklist,
             Tab::Builds => &mut self.builds,
             Tab::Verify => &mut self.verify,
+            Tab::Deploy => &mut self.deploy,
             Tab::Security => &mut self.security,
             Tab::StatusPage => &mut self.status,
             Tab::Flags => &mut self.flags,
@@ -243,12 +246,13 @@ impl Panels {
         }
     }
 
-    pub fn all(&self) -> [&dyn Panel; 11] {
+    pub fn all(&self) -> [&dyn Panel; 12] {
         [
             &self.overview,
             &self.checklist,
             &self.builds,
             &self.verify,
+            &self.deploy,
             &self.security,
             &self.status,
             &self.flags,
@@ -259,12 +263,13 @@ impl Panels {
         ]
     }
 
-    pub fn all_mut(&mut self) -> [&mut dyn Panel; 11] {
+    pub fn all_mut(&mut self) -> [&mut dyn Panel; 12] {
         [
             &mut self.overview,
             &mut self.checklist,
             &mut self.builds,
             &mut self.verify,
+            &mut self.deploy,
             &mut self.security,
             &mut self.status,
             &mut self.flags,
