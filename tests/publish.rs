@@ -243,6 +243,28 @@ fn a_yank_points_the_feeds_back_and_counts_against_the_success_rate() {
     );
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("the only live version"), "{}", text(&o));
+    // Another channel has its own feeds; stable is left as it was.
+    let o = cli(&ws, &["publish", "--version", "1.1.0", "--channel", "beta"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let beta = json(&cli(
+        &ws,
+        &["--json", "publish", "status", "--channel", "beta"],
+    ));
+    assert_eq!(
+        beta["feeds"]["WireTuner/releases/beta/latest.json"],
+        "1.1.0"
+    );
+    assert_eq!(
+        json(&cli(&ws, &["--json", "publish", "status"]))["live"],
+        "1.0.0"
+    );
+    let o = cli(&ws, &["publish", "--version", "1.1.0", "--channel", "../x"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("channel \"../x\": use letters, digits, - and _"),
+        "{}",
+        text(&o)
+    );
     // The metrics see the yank.
     let m = json(&cli(&ws, &["--json", "metrics"]));
     assert!(

@@ -19,6 +19,9 @@ pub struct PublishArgs {
     /// Print every key, size and SHA-256, the gates and the feeds it would write; change nothing.
     #[arg(long)]
     dry_run: bool,
+    /// The update channel (default: `[publish] channel`, e.g. `stable`).
+    #[arg(long, global = true)]
+    channel: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -36,9 +39,10 @@ enum PublishAction {
 
 pub fn run(cli: &Cli, args: PublishArgs) -> anyhow::Result<ExitCode> {
     let ws = cli.open_workspace()?;
+    deploy::channel_name(&ws, args.channel.as_deref())?;
     match args.action {
         Some(PublishAction::Status) => {
-            let s = deploy::status(&ws)?;
+            let s = deploy::status(&ws, args.channel.as_deref())?;
             if cli.json {
                 cli.print_json(&s)?;
             } else {
@@ -60,7 +64,7 @@ pub fn run(cli: &Cli, args: PublishArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(PublishAction::Yank { version, reason }) => {
-            let keys = deploy::yank(&ws, &version, &reason)?;
+            let keys = deploy::yank(&ws, &version, &reason, args.channel.as_deref())?;
             if cli.json {
                 cli.print_json(&keys)?;
             } else {
@@ -71,7 +75,7 @@ pub fn run(cli: &Cli, args: PublishArgs) -> anyhow::Result<ExitCode> {
         None => {
             let release = ws.release(args.version.as_deref())?;
             if args.dry_run {
-                let plan = deploy::plan(&ws, &release)?;
+                let plan = deploy::plan(&ws, &release, args.channel.as_deref())?;
                 if cli.json {
                     cli.print_json(&plan)?;
                 } else {
@@ -113,7 +117,8 @@ pub fn run(cli: &Cli, args: PublishArgs) -> anyhow::Result<ExitCode> {
             let slot = std::sync::Arc::new(std::sync::Mutex::new(None));
             let work = {
                 let (ws, release, slot) = (ws.clone(), release.clone(), slot.clone());
-                move |ctx| deploy::run_task(ctx, ws, release, slot)
+                let channel = args.channel.clone();
+                move |ctx| deploy::run_task(ctx, ws, release, channel, slot)
             };
             let id = runner.start(spec, work)?;
             let (state, message) = super::follow(cli, &runner, id, Echo::Log);

@@ -118,6 +118,23 @@ fn prefix(ws: &Workspace) -> String {
     p
 }
 
+/// The channel to use: `given`, else `[publish] channel`; letters, digits, `-` and `_` only
+/// (it is part of keys and file names).
+pub fn channel_name(ws: &Workspace, given: Option<&str>) -> Result<String, DeployError> {
+    let name = given.map_or_else(|| ws.config().publish.channel.clone(), str::to_owned);
+    let ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(name)
+    } else {
+        Err(DeployError::Invalid(format!(
+            "channel {name:?}: use letters, digits, - and _"
+        )))
+    }
+}
+
 /// The store `[publish]` names.
 pub fn open_store(ws: &Workspace) -> Box<dyn ObjectStore> {
     let cfg = &ws.config().publish;
@@ -242,9 +259,13 @@ fn render_feeds(ws: &Workspace, channel: &str, ch: &Channel) -> Vec<(String, Str
 }
 
 /// What publishing `release` would upload and write, and the gates it must pass.
-pub fn plan(ws: &Workspace, release: &Release) -> Result<Plan, DeployError> {
+pub fn plan(
+    ws: &Workspace,
+    release: &Release,
+    channel_given: Option<&str>,
+) -> Result<Plan, DeployError> {
     let store = open_store(ws);
-    let channel_name = ws.config().publish.channel.clone();
+    let channel_name = channel_name(ws, channel_given)?;
     let gates = crate::gates::evaluate(ws, release, Timestamp::now());
     let (uploads, problem) = match uploads(ws, release) {
         Ok(u) => (u, None),
@@ -290,9 +311,11 @@ pub struct Outcome {
 pub fn publish(
     ws: &Workspace,
     release: &Release,
+    channel_given: Option<&str>,
     progress: &dyn Fn(u64, u64, &str),
 ) -> Result<Outcome, DeployError> {
     let version = release.version.to_string();
+    let channel_name = channel_name(ws, channel_given)?;
     let gates = crate::gates::evaluate(ws, release, Timestamp::now());
     let blocked: Vec<String> = gates
         .iter()
@@ -344,7 +367,6 @@ pub fn publish(
             }
         }
     }
-    let channel_name = ws.config().publish.channel.clone();
     let files = files_of(ws, store.as_ref(), &list);
     let published = Published {
         version: version.clone(),
@@ -415,14 +437,19 @@ fn write_feeds(
 
 /// Yanks `version` from the channel: the objects stay, the feeds and the page point back to the
 /// newest version still live. Audited as `publish.yank`.
-pub fn yank(ws: &Workspace, version: &str, reason: &str) -> Result<Vec<String>, DeployError> {
+pub fn yank(
+    ws: &Workspace,
+    version: &str,
+    reason: &str,
+    channel_given: Option<&str>,
+) -> Result<Vec<String>, DeployError> {
     let reason = reason.trim();
     if reason.is_empty() {
         return Err(DeployError::Invalid(
             "--reason must say why the release is yanked (it is audited)".into(),
         ));
     }
-    let channel_name = ws.config().publish.channel.clone();
+    let channel_name = channel_name(ws, channel_given)?;
     let path = channel_path(ws, &channel_name);
     let _lock = state::lock(&ws.root().join("publish"), "publish-change")?;
     let before = channel(ws, &channel_name)?;
@@ -484,9 +511,9 @@ pub struct Status {
     pub written: Vec<String>,
 }
 
-/// The channel `[publish] channel` names.
-pub fn status(ws: &Workspace) -> Result<Status, DeployError> {
-    let channel_name = ws.config().publish.channel.clone();
+/// What is live on a channel (default: `[publish] channel`).
+pub fn status(ws: &Workspace, channel_given: Option<&str>) -> Result<Status, DeployError> {
+    let channel_name = channel_name(ws, channel_given)?;
     let ch = channel(ws, &channel_name)?;
     let store = open_store(ws);
     let dir = format!("{}{channel_name}/", prefix(ws));
@@ -531,12 +558,13 @@ pub async fn run_task(
     ctx: crate::runner::TaskContext,
     ws: Workspace,
     release: Release,
+    channel: Option<String>,
     slot: std::sync::Arc<std::sync::Mutex<Option<Outcome>>>,
 ) -> crate::runner::TaskResult {
     let pctx = ctx.clone();
     let (ws2, rel2) = (ws.clone(), release.clone());
     let outcome = tokio::task::spawn_blocking(move || {
-        publish(&ws2, &rel2, &|done, total, step| {
+        publish(&ws2, &rel2, channel.as_deref(), &|done, total, step| {
             pctx.set_progress(done as f32 / total as f32, Some(step));
         })
     })

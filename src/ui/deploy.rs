@@ -68,7 +68,10 @@ impl Panel for DeployUi {
             let ws = data.ws.clone();
             let r = release.clone();
             cx.fetch_blocking(&mut self.fetch, move || {
-                Ok::<_, deploy::DeployError>((deploy::plan(&ws, &r)?, deploy::status(&ws)?))
+                Ok::<_, deploy::DeployError>((
+                    deploy::plan(&ws, &r, None)?,
+                    deploy::status(&ws, None)?,
+                ))
             });
         }
         ui.label(theme::heading(&format!(
@@ -231,7 +234,7 @@ impl DeployUi {
         self.slot = slot.clone();
         self.outcome = None;
         let r = release.clone();
-        self.task = cx.start_task(spec, move |ctx| deploy::run_task(ctx, ws, r, slot));
+        self.task = cx.start_task(spec, move |ctx| deploy::run_task(ctx, ws, r, None, slot));
     }
 
     fn status_card(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
@@ -302,7 +305,7 @@ impl DeployUi {
                         .clicked()
                     {
                         let ws = cx.snapshot.ws.clone();
-                        cx.fetch_blocking(&mut self.yank, move || deploy::yank(&ws, &v, &r));
+                        cx.fetch_blocking(&mut self.yank, move || deploy::yank(&ws, &v, &r, None));
                         self.confirm = None;
                     }
                     if ui.button("Cancel").clicked() {
