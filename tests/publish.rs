@@ -5,7 +5,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Pki, cli, sh, text};
+use common::{Pki, cli, text};
 use serde_json::Value;
 
 /// A Windows-only workspace pinned to the test PKI, with `versions` each signed, summed,
@@ -15,38 +15,9 @@ fn workspace(pki: &Pki, versions: &[&str]) -> (tempfile::TempDir, PathBuf) {
     let ws = dir.path().join("ws");
     common::init_pinned_windows(&ws, pki);
     for v in versions {
-        ready(pki, &ws, v);
+        common::make_publishable(pki, &ws, v);
     }
     (dir, ws)
-}
-
-fn ready(pki: &Pki, ws: &Path, version: &str) {
-    assert!(cli(ws, &["release", "new", version]).status.success());
-    let artifacts = ws.join("releases").join(version).join("artifacts");
-    std::fs::create_dir_all(&artifacts).expect("artifacts");
-    let msi = format!("WireTuner-{version}.msi");
-    pki.sign("leaf.pfx", "app.msi", &artifacts.join(&msi));
-    sh(&artifacts, &format!("sha256sum {msi} > SHA256SUMS"));
-    let o = cli(
-        ws,
-        &[
-            "verify",
-            artifacts.to_str().expect("utf-8"),
-            "--release",
-            version,
-        ],
-    );
-    assert!(o.status.success(), "{}", text(&o));
-    for item in [
-        "pre.review-flags",
-        "pre.validate-staging",
-        "pre.release-notes",
-        "build.macos",
-        "build.windows",
-    ] {
-        let o = cli(ws, &["checklist", "tick", item, "--release", version]);
-        assert!(o.status.success(), "{item}: {}", text(&o));
-    }
 }
 
 fn sha256(path: &Path) -> String {
@@ -101,7 +72,7 @@ fn publish_is_gated_uploads_the_verified_bytes_and_writes_the_feeds_last() {
         text(&o)
     );
 
-    ready(&pki, &ws, "1.0.0");
+    common::make_publishable(&pki, &ws, "1.0.0");
     // The dry run shows every key, size and checksum and the feeds, and stores nothing.
     let o = cli(&ws, &["publish", "--version", "1.0.0", "--dry-run"]);
     assert!(o.status.success(), "{}", text(&o));

@@ -1284,30 +1284,7 @@ fn publishable(pki: &common::Pki, versions: &[&str]) -> Fixture {
     let root = dir.path().join("wiretuner");
     common::init_pinned_windows(&root, pki);
     for v in versions {
-        assert!(common::cli(&root, &["release", "new", v]).status.success());
-        let artifacts = root.join("releases").join(v).join("artifacts");
-        std::fs::create_dir_all(&artifacts).expect("artifacts");
-        let msi = format!("WireTuner-{v}.msi");
-        pki.sign("leaf.pfx", "app.msi", &artifacts.join(&msi));
-        common::sh(&artifacts, &format!("sha256sum {msi} > SHA256SUMS"));
-        let o = common::cli(
-            &root,
-            &["verify", artifacts.to_str().expect("utf-8"), "--release", v],
-        );
-        assert!(o.status.success(), "{}", common::text(&o));
-        for item in [
-            "pre.review-flags",
-            "pre.validate-staging",
-            "pre.release-notes",
-            "build.macos",
-            "build.windows",
-        ] {
-            assert!(
-                common::cli(&root, &["checklist", "tick", item, "--release", v])
-                    .status
-                    .success()
-            );
-        }
+        common::make_publishable(pki, &root, v);
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -57,10 +57,21 @@ pub fn all_open(gates: &[Gate]) -> bool {
 /// Every gate of `release` at `now`, in the order a release meets them. Never fails: a gate
 /// that cannot be checked is blocked with the reason.
 pub fn evaluate(ws: &Workspace, release: &Release, now: Timestamp) -> Vec<Gate> {
+    evaluate_with(ws, release, now, &certs::signing_certificates(ws))
+}
+
+/// [`evaluate`] with the signing certificates already read (the window reads them once for
+/// the gates and the rotation calendar).
+pub fn evaluate_with(
+    ws: &Workspace,
+    release: &Release,
+    now: Timestamp,
+    signing: &[certs::SigningCert],
+) -> Vec<Gate> {
     let mut gates = checklist(ws, release);
     gates.push(verify(ws, release));
     gates.push(findings_gate(ws, release, now));
-    gates.extend(certificates(ws, now));
+    gates.extend(certificates(ws, now, signing));
     gates
 }
 
@@ -209,13 +220,13 @@ fn findings_gate(ws: &Workspace, release: &Release, now: Timestamp) -> Gate {
     Gate::new("findings", false, reason)
 }
 
-fn certificates(ws: &Workspace, now: Timestamp) -> Vec<Gate> {
+fn certificates(ws: &Workspace, now: Timestamp, signing: &[certs::SigningCert]) -> Vec<Gate> {
     let min_days = i64::from(ws.config().signing.min_valid_days);
-    certs::signing_certificates(ws)
-        .into_iter()
+    signing
+        .iter()
         .map(|c| {
             let name = format!("certificate:{}", c.which);
-            match c.found {
+            match &c.found {
                 Found::NotHere(why) => Gate {
                     unchecked: true,
                     ..Gate::new(name, true, format!("not checked here: {why}"))

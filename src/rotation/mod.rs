@@ -109,6 +109,16 @@ pub fn calendar(
     now: Timestamp,
     window_days: u32,
 ) -> Result<Vec<Entry>, RotationError> {
+    calendar_with(ws, now, window_days, &certs::signing_certificates(ws))
+}
+
+/// [`calendar`] with the signing certificates already read.
+pub fn calendar_with(
+    ws: &Workspace,
+    now: Timestamp,
+    window_days: u32,
+    signing: &[certs::SigningCert],
+) -> Result<Vec<Entry>, RotationError> {
     let history = history(ws)?;
     let horizon = now + SignedDuration::from_hours(24 * i64::from(window_days));
     let state = |due: Option<Timestamp>| match due {
@@ -136,8 +146,8 @@ pub fn calendar(
         });
     }
     let min_valid = i64::from(ws.config().signing.min_valid_days);
-    for c in certs::signing_certificates(ws) {
-        if let Found::Read(id) = c.found {
+    for c in signing {
+        if let Found::Read(id) = &c.found {
             let name = format!("{} signing certificate ({})", c.which, id.leaf.subject);
             let expires = id.expires();
             let by_expiry = expires - SignedDuration::from_hours(24 * min_valid);
@@ -146,7 +156,7 @@ pub fn calendar(
                 name,
                 kind: SecretKind::SigningCertificate,
                 every_days: SecretKind::SigningCertificate.period_days(),
-                source: c.source,
+                source: c.source.clone(),
                 state: state(due),
                 last_rotated: None,
                 expires: Some(expires),

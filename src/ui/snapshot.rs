@@ -91,14 +91,16 @@ impl Snapshot {
             Err(e) => (Vec::new(), Some(crate::error_chain(&e))),
         };
         let now = jiff::Timestamp::now();
+        // Read once (a PFX is decrypted, a keyring may be asked) for the gates and the calendar.
+        let signing = crate::verify::certs::signing_certificates(&ws);
         let (gates, findings) = match &current {
             Some(c) => (
-                crate::gates::evaluate(&ws, &c.release, now),
+                crate::gates::evaluate_with(&ws, &c.release, now, &signing),
                 crate::findings::judge(&ws, &c.release, now).map_err(|e| crate::error_chain(&e)),
             ),
             None => (Vec::new(), Ok(Vec::new())),
         };
-        let rotation = crate::rotation::calendar(&ws, now, ROTATION_WINDOW_DAYS)
+        let rotation = crate::rotation::calendar_with(&ws, now, ROTATION_WINDOW_DAYS, &signing)
             .map_err(|e| crate::error_chain(&e));
         Ok(Self {
             ws,

@@ -78,6 +78,37 @@ pub fn init_pinned_windows(root: &Path, pki: &Pki) {
     std::fs::copy(pki.path("ca.pem"), root.join("ca.pem")).expect("ca");
 }
 
+/// Makes release `version` of `ws` ready to publish: created, its MSI signed with the test
+/// PKI's leaf, summed, verified with the workspace's pins, the checklist ticked up to publishing.
+pub fn make_publishable(pki: &Pki, ws: &Path, version: &str) {
+    assert!(cli(ws, &["release", "new", version]).status.success());
+    let artifacts = ws.join("releases").join(version).join("artifacts");
+    std::fs::create_dir_all(&artifacts).expect("artifacts");
+    let msi = format!("WireTuner-{version}.msi");
+    pki.sign("leaf.pfx", "app.msi", &artifacts.join(&msi));
+    sh(&artifacts, &format!("sha256sum {msi} > SHA256SUMS"));
+    let o = cli(
+        ws,
+        &[
+            "verify",
+            artifacts.to_str().expect("utf-8"),
+            "--release",
+            version,
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    for item in [
+        "pre.review-flags",
+        "pre.validate-staging",
+        "pre.release-notes",
+        "build.macos",
+        "build.windows",
+    ] {
+        let o = cli(ws, &["checklist", "tick", item, "--release", version]);
+        assert!(o.status.success(), "{item}: {}", text(&o));
+    }
+}
+
 /// A loopback port nothing listens on right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
