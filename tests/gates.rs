@@ -149,13 +149,7 @@ fn gates_open_one_by_one_as_the_release_gets_ready() {
     );
 
     // Tick the rest of the two phases by hand: the checklist gates open.
-    for item in [
-        "pre.review-flags",
-        "pre.validate-staging",
-        "pre.release-notes",
-        "build.macos",
-        "build.windows",
-    ] {
+    for item in common::ITEMS_BEFORE_PUBLISH {
         let o = cli(&ws, &["checklist", "tick", item]);
         assert!(o.status.success(), "{item}: {}", text(&o));
     }

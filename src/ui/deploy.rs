@@ -117,16 +117,8 @@ impl DeployUi {
         egui::Frame::group(ui.style()).show(ui, |ui| {
             ui.set_width(ui.available_width().min(1000.0));
             ui.label(egui::RichText::new("Publish installers").strong());
-            let plan = match &self.plan {
-                None => {
-                    ui.spinner();
-                    return;
-                }
-                Some(Err(e)) => {
-                    ui.colored_label(theme::BAD, e);
-                    return;
-                }
-                Some(Ok(p)) => p.clone(),
+            let Some(plan) = widgets::loaded(ui, &self.plan).cloned() else {
+                return;
             };
             ui.label(theme::muted(format!(
                 "To {} · channel {} · installers under immutable versioned keys, then the feeds \
@@ -241,13 +233,8 @@ impl DeployUi {
         egui::Frame::group(ui.style()).show(ui, |ui| {
             ui.set_width(ui.available_width().min(1000.0));
             ui.label(egui::RichText::new("Live on the channel").strong());
-            let status = match &self.status {
-                Some(Ok(s)) => s.clone(),
-                Some(Err(e)) => {
-                    ui.colored_label(theme::BAD, e);
-                    return;
-                }
-                None => return,
+            let Some(status) = widgets::loaded(ui, &self.status).cloned() else {
+                return;
             };
             ui.horizontal(|ui| {
                 ui.label("Live:");

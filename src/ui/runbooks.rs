@@ -68,16 +68,8 @@ impl Panel for RunbooksUi {
                 cx.push(Command::Navigate(Tab::Checklist));
             }
         });
-        let procedures = match &self.procedures {
-            None => {
-                ui.spinner();
-                return;
-            }
-            Some(Err(e)) => {
-                ui.colored_label(theme::BAD, e);
-                return;
-            }
-            Some(Ok(p)) => p.clone(),
+        let Some(procedures) = super::widgets::loaded(ui, &self.procedures).cloned() else {
+            return;
         };
         ui.horizontal(|ui| {
             for p in &procedures {

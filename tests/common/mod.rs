@@ -78,6 +78,16 @@ pub fn init_pinned_windows(root: &Path, pki: &Pki) {
     std::fs::copy(pki.path("ca.pem"), root.join("ca.pem")).expect("ca");
 }
 
+/// The release runbook's items in the phases publishing needs (pre-release and build), except
+/// "Verify checksums and signatures", which a verify ticks.
+pub const ITEMS_BEFORE_PUBLISH: [&str; 5] = [
+    "pre.review-flags",
+    "pre.validate-staging",
+    "pre.release-notes",
+    "build.macos",
+    "build.windows",
+];
+
 /// Makes release `version` of `ws` ready to publish: created, its MSI signed with the test
 /// PKI's leaf, summed, verified with the workspace's pins, the checklist ticked up to publishing.
 pub fn make_publishable(pki: &Pki, ws: &Path, version: &str) {
@@ -97,13 +107,7 @@ pub fn make_publishable(pki: &Pki, ws: &Path, version: &str) {
         ],
     );
     assert!(o.status.success(), "{}", text(&o));
-    for item in [
-        "pre.review-flags",
-        "pre.validate-staging",
-        "pre.release-notes",
-        "build.macos",
-        "build.windows",
-    ] {
+    for item in ITEMS_BEFORE_PUBLISH {
         let o = cli(ws, &["checklist", "tick", item, "--release", version]);
         assert!(o.status.success(), "{item}: {}", text(&o));
     }

@@ -47,3 +47,19 @@ pub fn gate_list<'a>(ui: &mut egui::Ui, gates: impl IntoIterator<Item = &'a crat
         ui.label(theme::muted("No release selected."));
     }
 }
+
+/// What a fetch loaded, or draws why there is nothing yet: a spinner while it runs, the error
+/// in red once it failed.
+pub fn loaded<'a, T>(ui: &mut egui::Ui, value: &'a Option<Result<T, String>>) -> Option<&'a T> {
+    match value {
+        None => {
+            ui.spinner();
+            None
+        }
+        Some(Err(e)) => {
+            ui.colored_label(theme::BAD, e);
+            None
+        }
+        Some(Ok(v)) => Some(v),
+    }
+}
