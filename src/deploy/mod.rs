@@ -4,6 +4,7 @@
 //! [`crate::gates`] and uploads exactly the bytes the release's verification hashed.
 
 pub mod feeds;
+pub mod s3;
 pub mod store;
 
 use std::collections::BTreeMap;
@@ -14,7 +15,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use self::feeds::{FeedInput, File, Published};
-use self::store::{LocalStore, Meta, ObjectStore, StoreError};
+use self::store::{Holds, LocalStore, Meta, ObjectStore, StoreError};
 use crate::store::{self as state, StateError};
 use crate::verify::release as verified;
 use crate::workspace::config::StoreKind;
@@ -135,19 +136,65 @@ pub fn channel_name(ws: &Workspace, given: Option<&str>) -> Result<String, Deplo
     }
 }
 
-/// The store `[publish]` names.
-pub fn open_store(ws: &Workspace) -> Box<dyn ObjectStore> {
+/// The store `[publish]` names. For `s3`, the credentials come from the variables (or keyring
+/// entries) it names; a missing one is an error naming it.
+pub fn open_store(ws: &Workspace) -> Result<Box<dyn ObjectStore>, DeployError> {
     let cfg = &ws.config().publish;
     match cfg.store {
         StoreKind::Local => {
             let folder = PathBuf::from(&cfg.folder);
-            Box::new(LocalStore::new(if folder.is_absolute() {
+            Ok(Box::new(LocalStore::new(if folder.is_absolute() {
                 folder
             } else {
                 ws.root().join(folder)
-            }))
+            })))
+        }
+        StoreKind::S3 => {
+            let secret = |var: &str, what: &str| {
+                crate::workspace::secrets::lookup(var)
+                    .map(|(s, _)| s.expose().to_owned())
+                    .ok_or_else(|| {
+                        DeployError::Invalid(format!(
+                            "the s3 store needs {what} in ${var} (or the keyring entry {var});                              it is not set"
+                        ))
+                    })
+            };
+            let access = secret(&cfg.access_key_env, "the access key id")?;
+            let secret_key = secret(&cfg.secret_key_env, "the secret access key")?;
+            let token = crate::workspace::secrets::lookup(&cfg.session_token_env)
+                .map(|(s, _)| s.expose().to_owned());
+            let endpoint = if cfg.endpoint.trim().is_empty() {
+                format!("https://s3.{}.amazonaws.com", cfg.region)
+            } else {
+                cfg.endpoint.trim().to_owned()
+            };
+            let part_size = cfg.part_size_mib * 1024 * 1024;
+            let parallel = cfg
+                .parallel_parts
+                .unwrap_or_else(|| default_parallel_parts(part_size));
+            Ok(Box::new(s3::S3Store::new(s3::S3Config {
+                path_style: cfg.path_style.unwrap_or(!cfg.endpoint.trim().is_empty()),
+                endpoint,
+                bucket: cfg.bucket.trim().to_owned(),
+                region: cfg.region.clone(),
+                credentials: crate::net::sigv4::Credentials::new(access, secret_key, token),
+                part_size,
+                multipart_threshold: cfg.multipart_threshold_mib * 1024 * 1024,
+                parallel_parts: parallel,
+                uploads_state: ws.root().join("publish").join("uploads.json"),
+                key_vars: (cfg.access_key_env.clone(), cfg.secret_key_env.clone()),
+            })?))
         }
     }
+}
+
+/// Parts sent at once when `[publish] parallel_parts` is not set: uploads wait on the network
+/// and the server, not on this machine's cores, so several are in flight; as many as fit in
+/// 48 MiB of part buffers, between 2 and 8.
+pub fn default_parallel_parts(part_size: u64) -> usize {
+    usize::try_from(s3::PARTS_MEMORY / part_size.max(1))
+        .unwrap_or(8)
+        .clamp(2, 8)
 }
 
 fn public_url(ws: &Workspace, store: &dyn ObjectStore, key: &str) -> String {
@@ -264,7 +311,7 @@ pub fn plan(
     release: &Release,
     channel_given: Option<&str>,
 ) -> Result<Plan, DeployError> {
-    let store = open_store(ws);
+    let store = open_store(ws)?;
     let channel_name = channel_name(ws, channel_given)?;
     let gates = crate::gates::evaluate(ws, release, Timestamp::now());
     let (uploads, problem) = match uploads(ws, release) {
@@ -303,6 +350,8 @@ pub struct Outcome {
     pub already_there: Vec<String>,
     pub feeds: Vec<String>,
     pub links: Vec<(String, String)>,
+    /// What the store said about the uploads (multipart parts sent, resumed).
+    pub notes: Vec<String>,
 }
 
 /// Publishes `release`: refused unless every gate is open; uploads what the store does not hold
@@ -328,7 +377,7 @@ pub fn publish(
             reasons: blocked.join("; "),
         });
     }
-    let store = open_store(ws);
+    let store = open_store(ws)?;
     let list = uploads(ws, release)?;
     let total: u64 = list.iter().map(|u| u.size).sum::<u64>().max(1);
     let mut done = 0u64;
@@ -338,10 +387,7 @@ pub fn publish(
             content_type: feeds::mime(&u.name).to_owned(),
             cache_control: u.cache_control.clone(),
         };
-        if store
-            .head(&u.key)?
-            .is_some_and(|s| s.sha256.eq_ignore_ascii_case(&u.sha256))
-        {
+        if store.holds(&u.key, &u.path, &u.sha256, u.size)? == Holds::Same {
             already.push(u.key.clone());
         } else {
             let base = done;
@@ -355,18 +401,25 @@ pub fn publish(
     }
     // Every object as the store holds it.
     for u in &list {
-        let got = store.head(&u.key)?;
-        match got {
-            Some(s) if s.sha256.eq_ignore_ascii_case(&u.sha256) => {}
-            other => {
+        match store.holds(&u.key, &u.path, &u.sha256, u.size)? {
+            Holds::Same => {}
+            Holds::Missing => {
                 return Err(DeployError::Mismatch {
                     key: u.key.clone(),
                     expected: u.sha256.clone(),
-                    got: other.map_or_else(|| "nothing".to_owned(), |s| s.sha256),
+                    got: "nothing".to_owned(),
+                });
+            }
+            Holds::Different(got) => {
+                return Err(DeployError::Mismatch {
+                    key: u.key.clone(),
+                    expected: u.sha256.clone(),
+                    got,
                 });
             }
         }
     }
+    let notes = store.take_notes();
     let files = files_of(ws, store.as_ref(), &list);
     let published = Published {
         version: version.clone(),
@@ -402,6 +455,7 @@ pub fn publish(
             .map(|f| (f.name.clone(), f.url.clone()))
             .collect(),
         feeds,
+        notes,
     })
 }
 
@@ -421,12 +475,14 @@ fn write_feeds(
         store.put_bytes(&key, body.as_bytes(), &meta)?;
         let want = crate::sha256_hex(body.as_bytes());
         match store.head(&key)? {
-            Some(s) if s.sha256 == want => {}
+            Some(s) if s.sha256.as_deref() == Some(want.as_str()) => {}
             other => {
                 return Err(DeployError::Mismatch {
                     key,
                     expected: want,
-                    got: other.map_or_else(|| "nothing".to_owned(), |s| s.sha256),
+                    got: other
+                        .and_then(|s| s.sha256)
+                        .unwrap_or_else(|| "nothing".to_owned()),
                 });
             }
         }
@@ -450,6 +506,8 @@ pub fn yank(
         ));
     }
     let channel_name = channel_name(ws, channel_given)?;
+    // Opened first: a store that cannot be reached must not leave a yank without its feeds.
+    let store = open_store(ws)?;
     let path = channel_path(ws, &channel_name);
     let _lock = state::lock(&ws.root().join("publish"), "publish-change")?;
     let before = channel(ws, &channel_name)?;
@@ -493,7 +551,6 @@ pub fn yank(
             })
         },
     )?;
-    let store = open_store(ws);
     write_feeds(ws, store.as_ref(), &channel_name, &ch)
 }
 
@@ -515,7 +572,7 @@ pub struct Status {
 pub fn status(ws: &Workspace, channel_given: Option<&str>) -> Result<Status, DeployError> {
     let channel_name = channel_name(ws, channel_given)?;
     let ch = channel(ws, &channel_name)?;
-    let store = open_store(ws);
+    let store = open_store(ws)?;
     let dir = format!("{}{channel_name}/", prefix(ws));
     let mut feeds = BTreeMap::new();
     let mut written = Vec::new();
@@ -576,6 +633,9 @@ pub async fn run_task(
     }
     for k in &outcome.already_there {
         ctx.log_line(&format!("already stored with the same SHA-256: {k}"));
+    }
+    for n in &outcome.notes {
+        ctx.log_line(n);
     }
     for k in &outcome.feeds {
         ctx.log_line(&format!("wrote {k}"));

@@ -1,6 +1,7 @@
-//! Object stores behind one small trait. `local` is a folder: every put streams the file,
-//! hashing it on the way, and refuses bytes whose SHA-256 is not the one announced (as S3 does
-//! with `x-amz-checksum-sha256`); a head re-hashes what is stored.
+//! Object stores behind one small trait: `local` here, `s3` in [`super::s3`]. `local` is a
+//! folder: every put streams the file, hashing it on the way, and refuses bytes whose SHA-256
+//! is not the one announced (as S3 does with `x-amz-checksum-sha256`); a head re-hashes what is
+//! stored. The methods block: call them from a task's blocking thread.
 
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -18,8 +19,19 @@ pub struct Meta {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {
     pub size: u64,
-    /// Lower-case hex.
-    pub sha256: String,
+    /// The whole object's SHA-256 as the store computed it (lower-case hex), when it keeps one
+    /// (S3 keeps a composite of the parts for a multipart object instead: see
+    /// [`ObjectStore::holds`]).
+    pub sha256: Option<String>,
+}
+
+/// Whether the store holds a given file's bytes under a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Holds {
+    Same,
+    Missing,
+    /// Something else: what.
+    Different(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +51,24 @@ pub enum StoreError {
     },
     #[error("{0:?} is not a key this store accepts (empty, absolute, or with ..)")]
     BadKey(String),
+    /// The server refused the bytes as not the announced ones: nothing was stored.
+    #[error("{key}: the server refused the bytes as not those with SHA-256 {expected}: {detail}")]
+    Rejected {
+        key: String,
+        expected: String,
+        detail: String,
+    },
+    #[error("{what}: {status}{}: {message}", if code.is_empty() { String::new() } else { format!(" {code}") })]
+    Server {
+        what: String,
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("{what}: {detail}")]
+    Network { what: String, detail: String },
+    #[error("{0}")]
+    Config(String),
 }
 
 /// An object store.
@@ -47,6 +77,23 @@ pub trait ObjectStore: Send + Sync {
     fn describe(&self) -> String;
     /// What is stored under `key`, if anything.
     fn head(&self, key: &str) -> Result<Option<Stored>, StoreError>;
+    /// Whether the store holds exactly the file at `path` (of `size` bytes, SHA-256 `sha256`)
+    /// under `key`, by the checksum the store itself keeps.
+    fn holds(&self, key: &str, _path: &Path, sha256: &str, size: u64) -> Result<Holds, StoreError> {
+        Ok(match self.head(key)? {
+            None => Holds::Missing,
+            Some(s) if s.size != size => Holds::Different(format!("{} bytes, not {size}", s.size)),
+            Some(Stored {
+                sha256: Some(got), ..
+            }) if got.eq_ignore_ascii_case(sha256) => Holds::Same,
+            Some(Stored {
+                sha256: Some(got), ..
+            }) => Holds::Different(format!("SHA-256 {got}")),
+            Some(Stored { sha256: None, .. }) => {
+                Holds::Different("no stored SHA-256 checksum".into())
+            }
+        })
+    }
     /// Stores the file at `path` under `key`, streamed; refuses it unless its SHA-256 is
     /// `sha256`. `progress` hears the bytes sent so far.
     fn put_file(
@@ -56,13 +103,17 @@ pub trait ObjectStore: Send + Sync {
         sha256: &str,
         meta: &Meta,
         progress: &dyn Fn(u64),
-    ) -> Result<Stored, StoreError>;
+    ) -> Result<(), StoreError>;
     /// Stores `bytes` under `key`.
     fn put_bytes(&self, key: &str, bytes: &[u8], meta: &Meta) -> Result<Stored, StoreError>;
     /// The object under `key`, if any.
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// The store's own link to `key`.
     fn url(&self, key: &str) -> String;
+    /// What the uploads since the last call did that a log should say (parts resumed).
+    fn take_notes(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// A folder as an object store.
@@ -139,7 +190,10 @@ impl LocalStore {
             path: dest.to_owned(),
             source: e.error,
         })?;
-        Ok(Stored { size, sha256: got })
+        Ok(Stored {
+            size,
+            sha256: Some(got),
+        })
     }
 }
 
@@ -158,7 +212,7 @@ fn sha256_of(path: &Path) -> Result<Stored, StoreError> {
     }
     Ok(Stored {
         size,
-        sha256: crate::hex(&hasher.finalize()),
+        sha256: Some(crate::hex(&hasher.finalize())),
     })
 }
 
@@ -182,10 +236,11 @@ impl ObjectStore for LocalStore {
         sha256: &str,
         _meta: &Meta,
         progress: &dyn Fn(u64),
-    ) -> Result<Stored, StoreError> {
+    ) -> Result<(), StoreError> {
         let dest = self.path(key)?;
         let mut from = std::fs::File::open(path).map_err(io("open", path))?;
         self.store(key, &dest, &mut from, Some(sha256), progress)
+            .map(|_| ())
     }
 
     fn put_bytes(&self, key: &str, bytes: &[u8], _meta: &Meta) -> Result<Stored, StoreError> {
@@ -244,11 +299,34 @@ mod tests {
         assert!(matches!(e, StoreError::BadDigest { .. }), "{e}");
         assert_eq!(store.head("p/1.0.0/app.msi").expect("head"), None);
         let right = crate::sha256_hex(b"the installer");
-        let stored = store
+        store
             .put_file("p/1.0.0/app.msi", &src, &right, &meta, &|_| {})
             .expect("stored");
-        assert_eq!(stored.sha256, right);
-        assert_eq!(store.head("p/1.0.0/app.msi").expect("head"), Some(stored));
+        assert_eq!(
+            store.head("p/1.0.0/app.msi").expect("head"),
+            Some(Stored {
+                size: 13,
+                sha256: Some(right.clone())
+            })
+        );
+        assert_eq!(
+            store
+                .holds("p/1.0.0/app.msi", &src, &right, 13)
+                .expect("holds"),
+            Holds::Same
+        );
+        assert!(matches!(
+            store
+                .holds("p/1.0.0/app.msi", &src, &wrong, 13)
+                .expect("holds"),
+            Holds::Different(_)
+        ));
+        assert_eq!(
+            store
+                .holds("p/1.0.0/other.msi", &src, &right, 13)
+                .expect("holds"),
+            Holds::Missing
+        );
         for bad in ["", "/abs", "a/../b", "a//b"] {
             assert!(
                 matches!(store.head(bad), Err(StoreError::BadKey(_))),

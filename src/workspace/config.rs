@@ -52,6 +52,8 @@ pub enum StoreKind {
     /// says where it is served.
     #[default]
     Local,
+    /// Any S3-compatible endpoint (AWS, `SeaweedFS`, `MinIO`, R2).
+    S3,
 }
 
 /// `[publish]`: where installers, their checksums and the update feeds go.
@@ -72,6 +74,25 @@ pub struct PublishConfig {
     pub macos_minimum_system_version: String,
     /// `sparkle:phasedRolloutInterval` (seconds), when the update rolls out in phases.
     pub phased_rollout_interval_secs: Option<u64>,
+    /// The S3 bucket (store `s3`).
+    pub bucket: String,
+    /// `http(s)://host[:port]` of an S3-compatible server; empty: AWS in `region`.
+    pub endpoint: String,
+    pub region: String,
+    /// `host/bucket/key` URLs rather than `bucket.host/key`; default: path style with an
+    /// `endpoint`, virtual-hosted on AWS.
+    pub path_style: Option<bool>,
+    /// The variables (or keyring entries) holding the access key, the secret key and an
+    /// optional session token.
+    pub access_key_env: String,
+    pub secret_key_env: String,
+    pub session_token_env: String,
+    /// Files of this size and more go as multipart uploads.
+    pub multipart_threshold_mib: u64,
+    /// The size of one part (grown when a file would need more than 10 000).
+    pub part_size_mib: u64,
+    /// Parts sent at once; default: as many as fit in 48 MiB of parts, at most 8.
+    pub parallel_parts: Option<usize>,
 }
 
 impl Default for PublishConfig {
@@ -84,6 +105,16 @@ impl Default for PublishConfig {
             channel: "stable".to_owned(),
             macos_minimum_system_version: "10.15".to_owned(),
             phased_rollout_interval_secs: None,
+            bucket: String::new(),
+            endpoint: String::new(),
+            region: "us-east-1".to_owned(),
+            path_style: None,
+            access_key_env: "AWS_ACCESS_KEY_ID".to_owned(),
+            secret_key_env: "AWS_SECRET_ACCESS_KEY".to_owned(),
+            session_token_env: "AWS_SESSION_TOKEN".to_owned(),
+            multipart_threshold_mib: 64,
+            part_size_mib: 8,
+            parallel_parts: None,
         }
     }
 }
@@ -597,6 +628,9 @@ impl Config {
                 "signing.windows_pfx_password_env",
                 &self.signing.windows_pfx_password_env,
             ),
+            ("publish.access_key_env", &self.publish.access_key_env),
+            ("publish.secret_key_env", &self.publish.secret_key_env),
+            ("publish.session_token_env", &self.publish.session_token_env),
         ]
         .into_iter()
         .chain(self.secret_env.iter().map(|n| ("secret_env", n)))
@@ -619,6 +653,18 @@ impl Config {
             return fail(format!(
                 "key `flags.stages`: {stages:?} must rise from above 0 to 100, e.g. [10, 50, 100]"
             ));
+        }
+        if self.publish.store == StoreKind::S3 && self.publish.bucket.trim().is_empty() {
+            return fail("key `publish.bucket`: required when store = \"s3\"".into());
+        }
+        if self.publish.part_size_mib < 5 || self.publish.part_size_mib > 5 * 1024 {
+            return fail(format!(
+                "key `publish.part_size_mib`: {} is outside S3's 5 to 5120 MiB",
+                self.publish.part_size_mib
+            ));
+        }
+        if self.publish.parallel_parts == Some(0) {
+            return fail("key `publish.parallel_parts`: at least 1".into());
         }
         if self.status_page.provider == StatusPageProvider::Statuspage
             && self.status_page.page_id.is_empty()
@@ -672,6 +718,22 @@ impl Config {
             in_use: false,
             needed_for: "signing Windows installers".to_owned(),
         });
+        let s3 = self.publish.store == StoreKind::S3;
+        for (purpose, var) in [
+            ("S3 access key id", &self.publish.access_key_env),
+            ("S3 secret access key", &self.publish.secret_key_env),
+        ] {
+            out.push(SecretSource {
+                purpose: purpose.to_owned(),
+                env_var: var.clone(),
+                in_use: s3,
+                needed_for: if s3 {
+                    "now: publishing to the s3 store".to_owned()
+                } else {
+                    "not with the local store".to_owned()
+                },
+            });
+        }
         out.extend(self.secret_env.iter().map(|name| SecretSource {
             purpose: "Build and signing secret".to_owned(),
             env_var: name.clone(),

