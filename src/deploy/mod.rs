@@ -190,7 +190,7 @@ pub fn open_store(ws: &Workspace) -> Result<Box<dyn ObjectStore>, DeployError> {
 
 /// Parts sent at once when `[publish] parallel_parts` is not set: uploads wait on the network
 /// and the server, not on this machine's cores, so several are in flight; as many as fit in
-/// 48 MiB of part buffers, between 2 and 8.
+/// [`s3::PARTS_MEMORY`] of part buffers, between 2 and 8.
 pub fn default_parallel_parts(part_size: u64) -> usize {
     usize::try_from(s3::PARTS_MEMORY / part_size.max(1))
         .unwrap_or(8)

@@ -28,8 +28,8 @@ use crate::net::sigv4::{self, Credentials, Scope};
 const ATTEMPTS: u32 = 4;
 /// A part or a whole object may take this long.
 const TRANSFER_TIMEOUT: Duration = Duration::from_mins(30);
-/// Memory the parts in flight may take.
-pub const PARTS_MEMORY: u64 = 48 * 1024 * 1024;
+/// Memory the parts being read and sent may take.
+pub const PARTS_MEMORY: u64 = 40 * 1024 * 1024;
 /// S3's smallest part (but the last).
 const MIN_PART: u64 = 5 * 1024 * 1024;
 /// S3's most parts per upload.
@@ -610,47 +610,47 @@ impl S3Store {
             .start_or_resume(key, sha256, size, part_size, meta)
             .await?;
         let count = size.div_ceil(part_size).max(1);
-        // Parts are read in order on a blocking thread (hashing the whole file on the way) and
-        // handed over through a channel of one, so at most `parallel + 2` parts are in memory.
-        let (tx, mut rx) =
-            tokio::sync::mpsc::channel::<Result<(u64, Vec<u8>, [u8; 32]), StoreError>>(1);
+        // Parts are read in order on a blocking thread (hashing the whole file on the way).
+        // Each part's buffer holds one of `parallel_parts` permits from before it is read until
+        // its upload ends, so at most that many parts are in memory at once.
+        let sem = Arc::new(tokio::sync::Semaphore::new(self.cfg.parallel_parts.max(1)));
+        type Part = (u64, Vec<u8>, [u8; 32], tokio::sync::OwnedSemaphorePermit);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Part, StoreError>>(1);
         let reader = {
             let path = path.to_owned();
+            let sem = sem.clone();
+            let handle = tokio::runtime::Handle::current();
             tokio::task::spawn_blocking(move || -> Option<String> {
+                let fail = |what: &'static str, e: std::io::Error| {
+                    let _ = tx.blocking_send(Err(StoreError::Io {
+                        what,
+                        path: path.clone(),
+                        source: e,
+                    }));
+                    None
+                };
                 let mut whole = sha2::Sha256::new();
                 let mut f = match std::fs::File::open(&path) {
                     Ok(f) => f,
-                    Err(e) => {
-                        let _ = tx.blocking_send(Err(StoreError::Io {
-                            what: "open",
-                            path: path.clone(),
-                            source: e,
-                        }));
-                        return None;
-                    }
+                    Err(e) => return fail("open", e),
                 };
                 for n in 1..=count {
+                    let permit = handle.block_on(sem.clone().acquire_owned()).ok()?;
                     let len =
                         usize::try_from(part_size.min(size - (n - 1) * part_size)).unwrap_or(0);
                     let mut buf = vec![0u8; len];
                     if let Err(e) = f.read_exact(&mut buf) {
-                        let _ = tx.blocking_send(Err(StoreError::Io {
-                            what: "read",
-                            path: path.clone(),
-                            source: e,
-                        }));
-                        return None;
+                        return fail("read", e);
                     }
                     whole.update(&buf);
                     let digest: [u8; 32] = sha2::Sha256::digest(&buf).into();
-                    if tx.blocking_send(Ok((n, buf, digest))).is_err() {
+                    if tx.blocking_send(Ok((n, buf, digest, permit))).is_err() {
                         return None;
                     }
                 }
                 Some(crate::hex(&whole.finalize()))
             })
         };
-        let sem = Arc::new(tokio::sync::Semaphore::new(self.cfg.parallel_parts.max(1)));
         let mut jobs = tokio::task::JoinSet::new();
         let mut digests: BTreeMap<u64, ([u8; 32], String)> = BTreeMap::new();
         let mut done = 0u64;
@@ -673,7 +673,7 @@ impl S3Store {
             }
         };
         while let Some(item) = rx.recv().await {
-            let (n, buf, digest) = match item {
+            let (n, buf, digest, permit) = match item {
                 Ok(x) => x,
                 Err(e) => {
                     failed = Some(e);
@@ -687,6 +687,7 @@ impl S3Store {
                 .filter(|p| p.size == len && p.checksum.as_deref().is_none_or(|c| c == b64))
             {
                 kept += 1;
+                drop(permit);
                 let etag = p.etag.clone();
                 finish(
                     Ok(Ok(PartDone {
@@ -706,9 +707,6 @@ impl S3Store {
             if failed.is_some() {
                 break;
             }
-            let Ok(permit) = sem.clone().acquire_owned().await else {
-                break;
-            };
             sent += 1;
             let upload = self.upload_part(key, &upload_id, n, buf, digest, &b64);
             jobs.spawn(async move {

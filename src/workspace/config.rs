@@ -91,7 +91,7 @@ pub struct PublishConfig {
     pub multipart_threshold_mib: u64,
     /// The size of one part (grown when a file would need more than 10 000).
     pub part_size_mib: u64,
-    /// Parts sent at once; default: as many as fit in 48 MiB of parts, at most 8.
+    /// Parts in memory (read or being sent) at once; default: as many as fit in 40 MiB, 2 to 8.
     pub parallel_parts: Option<usize>,
 }
 
