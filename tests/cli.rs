@@ -316,6 +316,7 @@ fn help_lists_every_command() {
             "pipeline",
             "verify",
             "publish",
+            "deploy",
             "status",
             "flags",
             "findings",

@@ -1379,3 +1379,84 @@ fn the_deploy_panel_publishes_after_a_confirmation_and_yanks_with_a_reason() {
         && e.target == "1.1.0"
         && e.after["reason"] == "crashes on start"));
 }
+
+#[test]
+fn the_deploy_panel_rolls_the_backend_out_and_back_after_confirmations() {
+    // The token variable only has to hold what the fake accepts: HOME always is set.
+    let home = std::env::var("HOME").expect("HOME");
+    let argo = common::argo::start_accepting(&home);
+    let f = fixture();
+    common::argo::configure(&f.root, &argo, "collab-api", 0.5, "HOME");
+    let mut h = harness(&f);
+    click(&mut h, "Deploy");
+    step_until(&mut h, "the application", |app| {
+        app.panels
+            .deploy
+            .backend
+            .as_ref()
+            .is_some_and(Result::is_ok)
+    });
+    assert!(
+        h.query_by_label_contains("Argo CD application collab-api at http://127.0.0.1:")
+            .is_some()
+    );
+    assert!(h.query_by_label("Deployment/collab-api").is_some());
+    // Rolling out asks first, saying what will happen.
+    click(&mut h, "Roll out v1.4.0");
+    assert!(
+        h.query_by_label_contains("Sync collab-api to v1.4.0 (prune: false)")
+            .is_some()
+    );
+    assert!(h.state().runner().tasks().is_empty(), "nothing started yet");
+    click(&mut h, "Confirm rollout");
+    step_until(&mut h, "the rollout to finish", |app| {
+        app.panels.deploy.backend_task.is_none()
+            && app
+                .runner()
+                .tasks()
+                .iter()
+                .any(|t| t.state == release_console::runner::TaskState::Succeeded)
+    });
+    step_until(&mut h, "the Healthy application", |app| {
+        app.panels
+            .deploy
+            .backend
+            .as_ref()
+            .and_then(|b| b.as_ref().ok())
+            .is_some_and(|a| a.health == "Healthy" && a.history.len() == 2)
+    });
+    let ws = Workspace::open(&f.root).expect("ws");
+    let release = ws.release(Some("1.4.0")).expect("release");
+    assert!(
+        ws.checklist(&release)
+            .expect("checklist")
+            .is_done("deploy.backend"),
+        "Backend rolling update is ticked by the task"
+    );
+    // Roll back to the first history entry, after its own confirmation.
+    click(&mut h, "History (2)");
+    click(&mut h, "Roll back to 1");
+    assert!(
+        h.query_by_label_contains("Roll collab-api back to history 1 (v1.1.0)")
+            .is_some()
+    );
+    click(&mut h, "Confirm rollback");
+    step_until(&mut h, "the rollback", |app| {
+        app.panels.deploy.backend_task.is_none()
+            && app
+                .panels
+                .deploy
+                .backend
+                .as_ref()
+                .and_then(|b| b.as_ref().ok())
+                .is_some_and(|a| a.history.len() == 3 && a.health == "Healthy")
+    });
+    let audit = std::fs::read_to_string(f.root.join("audit.log")).expect("audit");
+    assert!(audit.contains("\"deploy.backend\""), "audited rollout");
+    assert!(audit.contains("\"deploy.rollback\""), "audited rollback");
+    let v = argo.prism.violations();
+    assert!(
+        v.is_empty(),
+        "requests and responses follow Argo CD's spec: {v:?}"
+    );
+}

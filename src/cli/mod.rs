@@ -8,6 +8,7 @@
 mod audit;
 mod bench;
 mod checklist;
+mod deploy;
 mod findings;
 mod flags;
 mod metrics;
@@ -73,6 +74,9 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// Publish a release's installers and update feeds; `publish status`; `publish yank`.
     Publish(publish::PublishArgs),
+    /// Roll out the backend with Argo CD; its status, history and rollback.
+    #[command(subcommand)]
+    Deploy(deploy::DeployCmd),
     /// Post incidents and maintenance to the status page; list incidents; export postmortems.
     Status(status::StatusArgs),
     /// Feature flags: create, staged rollout gated by KPIs, rollback, archive.
@@ -155,6 +159,7 @@ pub fn run(args: Args, handle: tokio::runtime::Handle) -> anyhow::Result<ExitCod
         Command::Audit(cmd) => audit::run(&cli, cmd),
         Command::Verify(verify_args) => verify::run(&cli, verify_args),
         Command::Publish(args) => publish::run(&cli, args),
+        Command::Deploy(cmd) => deploy::run(&cli, cmd),
         Command::Pipeline(cmd) => pipeline::run(&cli, cmd),
         Command::Status(status_args) => status::run(&cli, status_args),
         Command::Flags(cmd) => flags::run(&cli, cmd),
@@ -220,6 +225,25 @@ pub(crate) enum Echo {
     Log,
     /// Each new step (verification).
     Steps,
+}
+
+/// Runs one task on a runner of its own with the workspace's hook (audit, auto-ticks) and
+/// follows it to the end: its final state and message.
+pub(crate) fn run_one<F, Fut>(
+    cli: &Cli,
+    ws: &Workspace,
+    spec: crate::runner::TaskSpec,
+    work: F,
+    echo: Echo,
+) -> anyhow::Result<(crate::runner::TaskState, String)>
+where
+    F: FnOnce(crate::runner::TaskContext) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = crate::runner::TaskResult> + Send + 'static,
+{
+    let runner = crate::runner::Runner::new(cli.handle.clone(), 1);
+    runner.set_hook(Some(ws.task_hook()));
+    let id = runner.start(spec, work)?;
+    Ok(follow(cli, &runner, id, echo))
 }
 
 /// Waits for task `id`, echoing its progress to stderr (never with `--json`, so stdout stays

@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 
 use super::{Cli, Echo};
 use crate::deploy;
-use crate::runner::{Runner, TaskState};
+use crate::runner::TaskState;
 
 #[derive(Debug, Args)]
 pub struct PublishArgs {
@@ -106,8 +106,6 @@ pub fn run(cli: &Cli, args: PublishArgs) -> anyhow::Result<ExitCode> {
                 }
                 return Ok(ExitCode::SUCCESS);
             }
-            let runner = Runner::new(cli.handle.clone(), 1);
-            runner.set_hook(Some(ws.task_hook()));
             let spec = ws.task_spec(
                 &format!("publish {}", release.version),
                 deploy::TASK_KIND,
@@ -120,8 +118,7 @@ pub fn run(cli: &Cli, args: PublishArgs) -> anyhow::Result<ExitCode> {
                 let channel = args.channel.clone();
                 move |ctx| deploy::run_task(ctx, ws, release, channel, slot)
             };
-            let id = runner.start(spec, work)?;
-            let (state, message) = super::follow(cli, &runner, id, Echo::Log);
+            let (state, message) = super::run_one(cli, &ws, spec, work, Echo::Log)?;
             let outcome = slot.lock().ok().and_then(|mut o| o.take());
             if cli.json {
                 match &outcome {

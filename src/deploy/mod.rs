@@ -3,6 +3,7 @@
 //! a bad release (the feeds point back to the previous one). Publishing obeys every gate of
 //! [`crate::gates`] and uploads exactly the bytes the release's verification hashed.
 
+pub mod argocd;
 pub mod feeds;
 pub mod s3;
 pub mod store;

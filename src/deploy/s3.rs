@@ -614,8 +614,7 @@ impl S3Store {
         // Each part's buffer holds one of `parallel_parts` permits from before it is read until
         // its upload ends, so at most that many parts are in memory at once.
         let sem = Arc::new(tokio::sync::Semaphore::new(self.cfg.parallel_parts.max(1)));
-        type Part = (u64, Vec<u8>, [u8; 32], tokio::sync::OwnedSemaphorePermit);
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Part, StoreError>>(1);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<ReadPart, StoreError>>(1);
         let reader = {
             let path = path.to_owned();
             let sem = sem.clone();
@@ -893,6 +892,9 @@ impl S3Store {
         ))
     }
 }
+
+/// A part read from disk: its number, bytes, SHA-256, and the permit its buffer holds.
+type ReadPart = (u64, Vec<u8>, [u8; 32], tokio::sync::OwnedSemaphorePermit);
 
 /// A part the server now holds.
 #[derive(Debug)]

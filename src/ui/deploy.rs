@@ -1,10 +1,12 @@
 //! The Deploy panel: the gates before publishing, the publish step (every file with its size
 //! and SHA-256, the feeds exactly as they will be written, a confirmation that says what will
-//! happen), the resulting links with copy buttons, what is live on the channel, and yank.
+//! happen), the resulting links with copy buttons, what is live on the channel, and yank; the
+//! backend's Argo CD application (sync and health live, its resources, history and rollback).
 
 use super::command::Command;
 use super::panel::{Cx, Finished, Panel, Pending};
 use super::{theme, widgets};
+use crate::deploy::argocd::{self, AppStatus};
 use crate::deploy::{self, Outcome, Plan, Status};
 use crate::runner::{TaskId, TaskState};
 
@@ -12,7 +14,14 @@ use crate::runner::{TaskId, TaskState};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Confirm {
     Publish,
-    Yank { version: String, reason: String },
+    Yank {
+        version: String,
+        reason: String,
+    },
+    /// Sync the backend to this revision.
+    Backend(String),
+    /// Roll the backend back to this history entry (id, revision).
+    Rollback(i64, String),
 }
 
 /// Deploy panel state.
@@ -29,7 +38,16 @@ pub struct DeployUi {
     slot: std::sync::Arc<std::sync::Mutex<Option<Outcome>>>,
     pub outcome: Option<Outcome>,
     yank: Pending<Vec<String>>,
+    /// The backend's Argo CD application, when `[deploy.argocd]` names one.
+    pub backend: Option<Result<AppStatus, String>>,
+    backend_fetch: Pending<AppStatus>,
+    backend_at: Option<std::time::Instant>,
+    /// The backend rollout or rollback in flight.
+    pub backend_task: Option<TaskId>,
 }
+
+/// How often the backend card reads the application while a rollout runs.
+const BACKEND_REFRESH: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Panel for DeployUi {
     fn logic(&mut self, cx: &mut Cx<'_>) {
@@ -43,6 +61,10 @@ impl Panel for DeployUi {
                 self.status = Some(Err(e));
             }
             None => {}
+        }
+        if let Some(r) = self.backend_fetch.poll() {
+            self.backend = Some(r);
+            self.backend_at = Some(std::time::Instant::now());
         }
         match self.yank.poll() {
             Some(Ok(keys)) => {
@@ -87,9 +109,17 @@ impl Panel for DeployUi {
         self.publish_card(ui, cx, open, &release);
         ui.add_space(8.0);
         self.status_card(ui, cx);
+        ui.add_space(8.0);
+        self.backend_card(ui, cx, &release);
     }
 
     fn on_task_finished(&mut self, task: &Finished, commands: &mut Vec<Command>) {
+        if self.backend_task == Some(task.info.id) {
+            self.backend_task = None;
+            self.backend_at = None;
+            commands.push(Command::Reload);
+            return;
+        }
         if self.task != Some(task.info.id) {
             return;
         }
@@ -102,7 +132,7 @@ impl Panel for DeployUi {
     }
 
     fn is_busy(&self) -> bool {
-        self.fetch.is_running() || self.yank.is_running()
+        self.fetch.is_running() || self.yank.is_running() || self.backend_fetch.is_running()
     }
 }
 
@@ -310,6 +340,211 @@ impl DeployUi {
                         reason: String::new(),
                     });
                 }
+            }
+        });
+    }
+
+    fn backend_card(
+        &mut self,
+        ui: &mut egui::Ui,
+        cx: &mut Cx<'_>,
+        release: &crate::workspace::Release,
+    ) {
+        egui::Frame::group(ui.style()).show(ui, |ui| {
+            ui.set_width(ui.available_width().min(1000.0));
+            ui.label(egui::RichText::new("Backend rolling update").strong());
+            let Some(cfg) = cx.snapshot.ws.config().deploy.argocd.clone() else {
+                ui.label(theme::muted(
+                    "No backend here: add [deploy.argocd] (api_base, application, token_env) to \
+                     release-console.toml to roll it out with Argo CD; until then the checklist \
+                     item is ticked by hand.",
+                ));
+                return;
+            };
+            let revision = cfg
+                .revision
+                .replace("{version}", &release.version.to_string());
+            let stale = self
+                .backend_at
+                .is_none_or(|at| self.backend_task.is_some() && at.elapsed() >= BACKEND_REFRESH);
+            if stale && !self.backend_fetch.is_running() {
+                let ws = cx.snapshot.ws.clone();
+                cx.fetch(&mut self.backend_fetch, argocd::status_of(ws));
+            }
+            if self.backend_task.is_some() {
+                ui.ctx().request_repaint_after(BACKEND_REFRESH);
+            }
+            ui.label(theme::muted(format!(
+                "Argo CD application {} at {} · a release deploys revision {revision}",
+                cfg.application, cfg.api_base
+            )));
+            ui.horizontal(|ui| {
+                if ui.small_button("Refresh").clicked() {
+                    self.backend_at = None;
+                }
+                if self.backend_fetch.is_running() {
+                    ui.spinner();
+                }
+            });
+            let Some(app) = widgets::loaded(ui, &self.backend).cloned() else {
+                return;
+            };
+            ui.horizontal(|ui| {
+                let sync_colour = if app.sync == "Synced" {
+                    theme::OK
+                } else {
+                    theme::WARN
+                };
+                theme::badge(ui, &app.sync.to_uppercase(), sync_colour);
+                let health_colour = match app.health.as_str() {
+                    "Healthy" => theme::OK,
+                    "Degraded" | "Missing" => theme::BAD,
+                    _ => theme::WARN,
+                };
+                theme::badge(ui, &app.health.to_uppercase(), health_colour);
+                ui.label(theme::mono(&app.revision));
+            });
+            if let Some(op) = &app.operation {
+                ui.label(theme::muted(format!(
+                    "Last operation: {} to {} (started {}){}",
+                    op.phase,
+                    op.requested_revision,
+                    op.started_at,
+                    if op.message.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", op.message)
+                    }
+                )));
+            }
+            egui::Grid::new("backend-resources")
+                .num_columns(4)
+                .striped(true)
+                .spacing([14.0, 4.0])
+                .show(ui, |ui| {
+                    for h in ["Resource", "Sync", "Health", "Message"] {
+                        ui.label(theme::muted(h));
+                    }
+                    ui.end_row();
+                    for r in &app.resources {
+                        ui.label(theme::mono(format!("{}/{}", r.kind, r.name)));
+                        ui.label(&r.sync);
+                        let colour = match r.health.as_str() {
+                            "Healthy" | "" => theme::OK,
+                            "Degraded" | "Missing" => theme::BAD,
+                            _ => theme::WARN,
+                        };
+                        ui.colored_label(colour, if r.health.is_empty() { "-" } else { &r.health });
+                        ui.label(&r.message);
+                        ui.end_row();
+                    }
+                });
+            let running = self.backend_task.is_some();
+            match self.confirm.clone() {
+                Some(Confirm::Backend(rev)) => {
+                    ui.colored_label(
+                        theme::WARN,
+                        format!(
+                            "Sync {} to {rev} (prune: {}) and wait up to {} min for Synced and \
+                             Healthy?",
+                            cfg.application, cfg.prune, cfg.timeout_mins
+                        ),
+                    );
+                    ui.horizontal(|ui| {
+                        if ui
+                            .add_enabled(!running, egui::Button::new("Confirm rollout"))
+                            .clicked()
+                        {
+                            self.confirm = None;
+                            let ws = cx.snapshot.ws.clone();
+                            let spec = ws.task_spec(
+                                &format!("deploy backend {}", release.version),
+                                argocd::TASK_KIND,
+                                Some(release),
+                                std::time::Duration::from_secs_f64(cfg.timeout_mins * 60.0)
+                                    + std::time::Duration::from_mins(2),
+                            );
+                            let r = release.clone();
+                            self.backend_task = cx.start_task(spec, move |ctx| {
+                                argocd::run_task(ctx, ws, r, Some(rev))
+                            });
+                            self.backend_at = None;
+                        }
+                        if ui.button("Cancel").clicked() {
+                            self.confirm = None;
+                        }
+                    });
+                }
+                Some(Confirm::Rollback(id, rev)) => {
+                    ui.colored_label(
+                        theme::WARN,
+                        format!(
+                            "Roll {} back to history {id} ({rev}) and wait for Healthy? Audited \
+                             as a rollback of {}.",
+                            cfg.application, release.version
+                        ),
+                    );
+                    ui.horizontal(|ui| {
+                        if ui
+                            .add_enabled(!running, egui::Button::new("Confirm rollback"))
+                            .clicked()
+                        {
+                            self.confirm = None;
+                            let ws = cx.snapshot.ws.clone();
+                            let spec = ws.task_spec(
+                                &format!("deploy rollback {}", release.version),
+                                argocd::ROLLBACK_KIND,
+                                None,
+                                std::time::Duration::from_secs_f64(cfg.timeout_mins * 60.0)
+                                    + std::time::Duration::from_mins(2),
+                            );
+                            let v = release.version.to_string();
+                            self.backend_task = cx
+                                .start_task(spec, move |ctx| argocd::run_rollback(ctx, ws, v, id));
+                            self.backend_at = None;
+                        }
+                        if ui.button("Cancel").clicked() {
+                            self.confirm = None;
+                        }
+                    });
+                }
+                _ => {
+                    let b =
+                        ui.add_enabled(!running, egui::Button::new(format!("Roll out {revision}")));
+                    if b.clicked() {
+                        self.confirm = Some(Confirm::Backend(revision.clone()));
+                    }
+                }
+            }
+            if running {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label("Rolling out… (each state in the tray's log)");
+                });
+            }
+            if !app.history.is_empty() {
+                egui::CollapsingHeader::new(format!("History ({})", app.history.len()))
+                    .id_salt("backend-history")
+                    .show(ui, |ui| {
+                        for h in app.history.iter().rev() {
+                            ui.horizontal(|ui| {
+                                ui.label(theme::mono(format!("{:>3}  {}", h.id, h.revision)));
+                                ui.label(theme::muted(&h.deployed_at));
+                                let current = app.history.last().is_some_and(|l| l.id == h.id);
+                                if !current
+                                    && ui
+                                        .add_enabled(
+                                            !running,
+                                            egui::Button::new(format!("Roll back to {}", h.id)),
+                                        )
+                                        .clicked()
+                                {
+                                    self.confirm =
+                                        Some(Confirm::Rollback(h.id, h.revision.clone()));
+                                }
+                            });
+                        }
+                    });
             }
         });
     }

@@ -38,6 +38,8 @@ pub struct Config {
     pub findings: FindingsConfig,
     #[serde(default)]
     pub publish: PublishConfig,
+    #[serde(default, skip_serializing_if = "DeployConfig::is_empty")]
+    pub deploy: DeployConfig,
     /// Secrets kept elsewhere (a vault, AWS Secrets Manager) whose rotation the console tracks,
     /// besides the provider keys and signing certificates it knows from this file.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -115,6 +117,59 @@ impl Default for PublishConfig {
             multipart_threshold_mib: 64,
             part_size_mib: 8,
             parallel_parts: None,
+        }
+    }
+}
+
+/// `[deploy]`: rolling out the backend.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeployConfig {
+    /// `[deploy.argocd]`: the Argo CD application the backend is; none: no backend rollout here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub argocd: Option<ArgoCdConfig>,
+}
+
+impl DeployConfig {
+    pub fn is_empty(&self) -> bool {
+        self.argocd.is_none()
+    }
+}
+
+/// `[deploy.argocd]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ArgoCdConfig {
+    /// `https://argocd.example.com` (the API is under `/api/v1`).
+    pub api_base: String,
+    pub application: String,
+    /// The application's namespace and project, when the server needs them.
+    pub app_namespace: String,
+    pub project: String,
+    /// The variable (or keyring entry) holding the API token.
+    pub token_env: String,
+    /// The Git revision a release deploys; `{version}` is the release's version.
+    pub revision: String,
+    /// Delete resources no longer in Git while syncing.
+    pub prune: bool,
+    /// How long a rollout may take to be Synced and Healthy.
+    pub timeout_mins: f64,
+    /// How often the application is read while it rolls out.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for ArgoCdConfig {
+    fn default() -> Self {
+        Self {
+            api_base: String::new(),
+            application: String::new(),
+            app_namespace: String::new(),
+            project: String::new(),
+            token_env: "ARGOCD_AUTH_TOKEN".to_owned(),
+            revision: "v{version}".to_owned(),
+            prune: false,
+            timeout_mins: 30.0,
+            poll_interval_ms: 5000,
         }
     }
 }
@@ -571,6 +626,7 @@ impl Config {
             pipeline: PipelineConfig::default(),
             findings: FindingsConfig::default(),
             publish: PublishConfig::default(),
+            deploy: DeployConfig::default(),
             rotation: Vec::new(),
         }
     }
@@ -654,6 +710,33 @@ impl Config {
                 "key `flags.stages`: {stages:?} must rise from above 0 to 100, e.g. [10, 50, 100]"
             ));
         }
+        if let Some(a) = &self.deploy.argocd {
+            if !is_env_var_name(&a.token_env) {
+                return fail(
+                    "key `deploy.argocd.token_env`: the value is not an environment variable \
+                     name; it must name the variable that holds the token, never the token \
+                     itself (the value is not shown)"
+                        .into(),
+                );
+            }
+            if !(a.api_base.starts_with("http://") || a.api_base.starts_with("https://")) {
+                return fail(format!(
+                    "key `deploy.argocd.api_base`: {:?} is not an http(s) URL",
+                    a.api_base
+                ));
+            }
+            if a.application.trim().is_empty() {
+                return fail(
+                    "key `deploy.argocd.application`: name the Argo CD application".into(),
+                );
+            }
+            if !(a.timeout_mins.is_finite() && a.timeout_mins > 0.0) || a.poll_interval_ms == 0 {
+                return fail(
+                    "keys `deploy.argocd.timeout_mins` and `poll_interval_ms`: must be above 0"
+                        .into(),
+                );
+            }
+        }
         if self.publish.store == StoreKind::S3 && self.publish.bucket.trim().is_empty() {
             return fail("key `publish.bucket`: required when store = \"s3\"".into());
         }
@@ -718,6 +801,14 @@ impl Config {
             in_use: false,
             needed_for: "signing Windows installers".to_owned(),
         });
+        if let Some(a) = &self.deploy.argocd {
+            out.push(SecretSource {
+                purpose: "Argo CD API token".to_owned(),
+                env_var: a.token_env.clone(),
+                in_use: true,
+                needed_for: "now: rolling out the backend".to_owned(),
+            });
+        }
         let s3 = self.publish.store == StoreKind::S3;
         for (purpose, var) in [
             ("S3 access key id", &self.publish.access_key_env),

@@ -3,6 +3,8 @@
 //! vendor fakes, and output text.
 #![expect(dead_code, reason = "each test file uses some of these helpers")]
 
+pub mod argo;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -444,6 +446,74 @@ impl Weed {
 }
 
 impl Drop for Weed {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Prism (`@stoplight/prism-cli`, which the test script installs; `$RC_TEST_PRISM`) as a
+/// validating proxy in front of `upstream`: every request and response is checked against
+/// `spec`, and with `--errors` a request that breaks it is answered 422 instead of forwarded.
+/// Killed on drop; `log()` is what it printed.
+pub struct Prism {
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+}
+
+impl Prism {
+    pub fn proxy(spec: &str, upstream: &str) -> Self {
+        let prism = std::env::var("RC_TEST_PRISM").unwrap_or_else(|_| "prism".to_owned());
+        let dir = tempfile::tempdir().expect("prism dir");
+        let port = free_port();
+        let log = std::fs::File::create(dir.path().join("prism.log")).expect("log");
+        let child = Command::new(&prism)
+            .args(["proxy", spec, upstream, "--errors", "-h", "127.0.0.1"])
+            .arg("-p")
+            .arg(port.to_string())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {prism} (npm install @stoplight/prism-cli): {e}"));
+        let me = Self {
+            child,
+            dir,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
+        while !me.log().contains("Prism is listening") {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "prism did not start within 60 s: {}",
+                me.log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        me
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("prism.log")).unwrap_or_default()
+    }
+
+    /// The violations Prism logged (requests or responses that break the spec).
+    pub fn violations(&self) -> Vec<String> {
+        self.log()
+            .lines()
+            .filter(|l| {
+                let l = l.to_ascii_lowercase();
+                l.contains("violation")
+                    || l.contains("unprocessable")
+                    || l.contains("invalid request")
+            })
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+impl Drop for Prism {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

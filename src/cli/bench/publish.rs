@@ -30,7 +30,9 @@ impl Drop for Weed {
 /// A free loopback port whose gRPC twin (port + 10000) is free too.
 fn port_pair() -> anyhow::Result<u16> {
     for _ in 0..100 {
-        let p = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let p = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
         if p < 55_000 && std::net::TcpListener::bind(("127.0.0.1", p + 10_000)).is_ok() {
             return Ok(p);
         }
@@ -53,7 +55,11 @@ fn start_weed(weed: &Path, dir: &Path) -> anyhow::Result<Weed> {
     let mut cmd = Command::new(weed);
     cmd.arg("mini")
         .arg(format!("-dir={}", data.display()))
-        .args(["-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.telemetry=false"])
+        .args([
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            "-master.telemetry=false",
+        ])
         .arg(format!("-s3.config={}", config.display()))
         .arg(format!("-s3.port={s3}"))
         .args(["-s3.port.iceberg=0", "-s3.port.lance=0"]);
@@ -78,7 +84,10 @@ fn start_weed(weed: &Path, dir: &Path) -> anyhow::Result<Weed> {
     };
     let deadline = Instant::now() + Duration::from_mins(1);
     while std::net::TcpStream::connect(("127.0.0.1", s3)).is_err() {
-        anyhow::ensure!(Instant::now() < deadline, "weed mini did not listen in 60 s");
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "weed mini did not listen in 60 s"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     Ok(w)

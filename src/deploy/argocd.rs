@@ -1,0 +1,702 @@
+//! Rolling out the backend with Argo CD (`[deploy.argocd]`): sync the application to a
+//! release's revision and watch it until the operation is over, the application is Synced at
+//! that revision and Healthy; read its status and history; roll back to a history entry;
+//! terminate a running operation when the task is cancelled. Requests and bodies follow Argo
+//! CD's published API (`/api/v1/applications/{name}`, `.../sync`, `.../rollback`,
+//! `.../operation`).
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::DeployError;
+use crate::workspace::config::ArgoCdConfig;
+use crate::workspace::secrets::Secret;
+use crate::workspace::{Release, Workspace};
+
+/// The task's kind: it ticks the checklist item with `auto_tick_on = "deploy.backend"`.
+pub const TASK_KIND: &str = "deploy.backend";
+/// A rollback's task kind (ticks nothing).
+pub const ROLLBACK_KIND: &str = "deploy.rollback";
+
+/// One Kubernetes resource of the application.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Resource {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    /// Synced, `OutOfSync`.
+    pub sync: String,
+    /// Healthy, Progressing, Degraded, ... (empty: no health, e.g. a `ConfigMap`).
+    pub health: String,
+    pub message: String,
+}
+
+/// A sync in the application's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HistoryEntry {
+    pub id: i64,
+    pub revision: String,
+    pub deployed_at: String,
+    pub started_at: String,
+}
+
+/// The running or last operation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Operation {
+    /// Running, Terminating, Succeeded, Failed, Error.
+    pub phase: String,
+    pub message: String,
+    pub started_at: String,
+    pub finished_at: String,
+    /// The revision the operation was asked for, and the one it synced to (Argo CD resolves a
+    /// tag to a commit).
+    pub requested_revision: String,
+    pub synced_revision: String,
+    /// Resources the sync did not apply cleanly: `kind/name: status: message`.
+    pub failed_resources: Vec<String>,
+}
+
+/// What the application is now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppStatus {
+    pub application: String,
+    /// Synced, `OutOfSync`, Unknown.
+    pub sync: String,
+    pub revision: String,
+    pub health: String,
+    pub health_message: String,
+    pub operation: Option<Operation>,
+    pub resources: Vec<Resource>,
+    pub history: Vec<HistoryEntry>,
+}
+
+fn s(v: &Value, path: &[&str]) -> String {
+    let mut cur = v;
+    for p in path {
+        cur = &cur[*p];
+    }
+    cur.as_str().unwrap_or_default().to_owned()
+}
+
+impl AppStatus {
+    /// Reads an Application as Argo CD returns it.
+    pub fn from_json(application: &str, app: &Value) -> Self {
+        let st = &app["status"];
+        let operation = st.get("operationState").filter(|o| o.is_object()).map(|o| {
+            let failed_resources = o["syncResult"]["resources"]
+                .as_array()
+                .map(|rs| {
+                    rs.iter()
+                        .filter(|r| {
+                            let status = s(r, &["status"]);
+                            !status.is_empty() && status != "Synced" && status != "Pruned"
+                                || s(r, &["hookPhase"]) == "Failed"
+                        })
+                        .map(|r| {
+                            format!(
+                                "{}/{}: {}: {}",
+                                s(r, &["kind"]),
+                                s(r, &["name"]),
+                                s(r, &["status"]),
+                                s(r, &["message"])
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            Operation {
+                phase: s(o, &["phase"]),
+                message: s(o, &["message"]),
+                started_at: s(o, &["startedAt"]),
+                finished_at: s(o, &["finishedAt"]),
+                requested_revision: s(o, &["operation", "sync", "revision"]),
+                synced_revision: s(o, &["syncResult", "revision"]),
+                failed_resources,
+            }
+        });
+        let resources = st["resources"]
+            .as_array()
+            .map(|rs| {
+                rs.iter()
+                    .map(|r| Resource {
+                        kind: s(r, &["kind"]),
+                        namespace: s(r, &["namespace"]),
+                        name: s(r, &["name"]),
+                        sync: s(r, &["status"]),
+                        health: s(r, &["health", "status"]),
+                        message: s(r, &["health", "message"]),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let history = st["history"]
+            .as_array()
+            .map(|hs| {
+                hs.iter()
+                    .map(|h| HistoryEntry {
+                        // int64 may come as a number or, from grpc-gateway, as a string.
+                        id: h["id"]
+                            .as_i64()
+                            .or_else(|| h["id"].as_str().and_then(|v| v.parse().ok()))
+                            .unwrap_or_default(),
+                        revision: s(h, &["revision"]),
+                        deployed_at: s(h, &["deployedAt"]),
+                        started_at: s(h, &["deployStartedAt"]),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self {
+            application: application.to_owned(),
+            sync: s(st, &["sync", "status"]),
+            revision: s(st, &["sync", "revision"]),
+            health: s(st, &["health", "status"]),
+            health_message: s(st, &["health", "message"]),
+            operation,
+            resources,
+            history,
+        }
+    }
+
+    /// Resources that are not Healthy (and have a health), with their messages.
+    pub fn unhealthy(&self) -> Vec<String> {
+        self.resources
+            .iter()
+            .filter(|r| !r.health.is_empty() && r.health != "Healthy")
+            .map(|r| {
+                let msg = if r.message.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", r.message)
+                };
+                format!("{}/{} {}{msg}", r.kind, r.name, r.health)
+            })
+            .collect()
+    }
+
+    /// One line for a log or a card.
+    pub fn line(&self) -> String {
+        let op = self.operation.as_ref().map_or_else(String::new, |o| {
+            format!(
+                ", operation {}",
+                if o.phase.is_empty() { "?" } else { &o.phase }
+            )
+        });
+        format!(
+            "{}: {} at {}, {}{op}",
+            self.application,
+            or_unknown(&self.sync),
+            short(&self.revision),
+            or_unknown(&self.health)
+        )
+    }
+}
+
+fn or_unknown(v: &str) -> &str {
+    if v.is_empty() { "Unknown" } else { v }
+}
+
+fn short(rev: &str) -> &str {
+    if rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit()) {
+        &rev[..10]
+    } else if rev.is_empty() {
+        "no revision"
+    } else {
+        rev
+    }
+}
+
+/// An Argo CD API client for one application.
+#[derive(Debug, Clone)]
+pub struct ArgoCd {
+    http: reqwest::Client,
+    cfg: ArgoCdConfig,
+    token: Secret,
+}
+
+/// How a watched rollout ended, when it did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    Cancelled,
+    Failed(String),
+}
+
+impl ArgoCd {
+    /// The client `[deploy.argocd]` describes; an error when there is none or no token.
+    pub fn from_workspace(ws: &Workspace) -> Result<Self, DeployError> {
+        let cfg = ws.config().deploy.argocd.clone().ok_or_else(|| {
+            DeployError::Invalid(
+                "no backend to roll out: add [deploy.argocd] with api_base and application to \
+                 release-console.toml"
+                    .into(),
+            )
+        })?;
+        let token = crate::workspace::secrets::lookup(&cfg.token_env)
+            .map(|(s, _)| s)
+            .ok_or_else(|| {
+                DeployError::Invalid(format!(
+                    "Argo CD needs an API token in ${} (or the keyring entry {}); it is not set",
+                    cfg.token_env, cfg.token_env
+                ))
+            })?;
+        let http = crate::net::client().map_err(DeployError::Invalid)?;
+        Ok(Self { http, cfg, token })
+    }
+
+    pub fn config(&self) -> &ArgoCdConfig {
+        &self.cfg
+    }
+
+    /// The revision `release` deploys.
+    pub fn revision_of(&self, release: &Release) -> String {
+        self.cfg
+            .revision
+            .replace("{version}", &release.version.to_string())
+    }
+
+    fn url(&self, tail: &str) -> String {
+        format!(
+            "{}/api/v1/applications/{}{tail}",
+            self.cfg.api_base.trim_end_matches('/'),
+            crate::net::sigv4::uri_encode(&self.cfg.application, false)
+        )
+    }
+
+    fn scope(&self) -> Vec<(&'static str, String)> {
+        let mut q = Vec::new();
+        if !self.cfg.app_namespace.is_empty() {
+            q.push(("appNamespace", self.cfg.app_namespace.clone()));
+        }
+        if !self.cfg.project.is_empty() {
+            q.push(("project", self.cfg.project.clone()));
+        }
+        q
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        tail: &str,
+        body: Option<Value>,
+    ) -> Result<Value, DeployError> {
+        let what = format!(
+            "{method} /api/v1/applications/{}{tail}",
+            self.cfg.application
+        );
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut req = self
+                .http
+                .request(method.clone(), self.url(tail))
+                .bearer_auth(self.token.expose())
+                .query(&self.scope());
+            if let Some(b) = &body {
+                req = req.json(b);
+            }
+            let resp = match req.send().await {
+                Ok(r) => r,
+                Err(e) if attempt < 3 => {
+                    tracing::warn!("{what}: {}; retrying", crate::net::describe(&e));
+                    tokio::time::sleep(crate::net::backoff(attempt)).await;
+                    continue;
+                }
+                Err(e) => {
+                    return Err(DeployError::Invalid(format!(
+                        "{what} at {}: {}",
+                        self.cfg.api_base,
+                        crate::net::describe(&e)
+                    )));
+                }
+            };
+            let status = resp.status().as_u16();
+            let text = crate::net::read_body(resp, crate::net::MAX_BODY_BYTES)
+                .await
+                .map_err(|e| DeployError::Invalid(format!("{what}: {e}")))?;
+            if (200..300).contains(&status) {
+                return serde_json::from_str(&text).map_err(|e| {
+                    DeployError::Invalid(format!("{what}: the answer is not Argo CD's JSON: {e}"))
+                });
+            }
+            if (status >= 500 || status == 429) && attempt < 3 {
+                tokio::time::sleep(crate::net::backoff(attempt)).await;
+                continue;
+            }
+            let message = crate::net::error_message(&text);
+            let why = match status {
+                401 => format!(
+                    "401 Unauthorized: Argo CD refused the token in ${} ({message})",
+                    self.cfg.token_env
+                ),
+                403 => format!(
+                    "403 Forbidden: the token in ${} may not do this to {} ({message})",
+                    self.cfg.token_env, self.cfg.application
+                ),
+                404 => format!(
+                    "404 Not Found: no application {:?} at {} ({message})",
+                    self.cfg.application, self.cfg.api_base
+                ),
+                _ => format!("{status}: {message}"),
+            };
+            return Err(DeployError::Invalid(format!("{what}: {why}")));
+        }
+    }
+
+    /// The application now.
+    pub async fn status(&self) -> Result<AppStatus, DeployError> {
+        let app = self.call(Method::GET, "", None).await?;
+        Ok(AppStatus::from_json(&self.cfg.application, &app))
+    }
+
+    /// Asks Argo CD to sync to `revision`.
+    pub async fn sync(&self, revision: &str) -> Result<(), DeployError> {
+        let mut body = json!({
+            "name": self.cfg.application,
+            "revision": revision,
+            "prune": self.cfg.prune,
+        });
+        if !self.cfg.app_namespace.is_empty() {
+            body["appNamespace"] = json!(self.cfg.app_namespace);
+        }
+        if !self.cfg.project.is_empty() {
+            body["project"] = json!(self.cfg.project);
+        }
+        self.call(Method::POST, "/sync", Some(body))
+            .await
+            .map(|_| ())
+    }
+
+    /// Asks Argo CD to roll back to history entry `id`.
+    pub async fn rollback(&self, id: i64) -> Result<(), DeployError> {
+        let mut body = json!({ "name": self.cfg.application, "id": id, "prune": self.cfg.prune });
+        if !self.cfg.app_namespace.is_empty() {
+            body["appNamespace"] = json!(self.cfg.app_namespace);
+        }
+        if !self.cfg.project.is_empty() {
+            body["project"] = json!(self.cfg.project);
+        }
+        self.call(Method::POST, "/rollback", Some(body))
+            .await
+            .map(|_| ())
+    }
+
+    /// Terminates the running operation.
+    pub async fn terminate(&self) -> Result<(), DeployError> {
+        self.call(Method::DELETE, "/operation", None)
+            .await
+            .map(|_| ())
+    }
+
+    /// Watches the operation that started after `before` (the last operation's start, if any)
+    /// until it is over and the application is Synced at its revision and Healthy. `seen`
+    /// hears each new state; `cancel` terminates the operation.
+    pub async fn watch(
+        &self,
+        before: Option<&str>,
+        want_revision: Option<&str>,
+        seen: &(dyn Fn(&AppStatus) + Sync),
+        cancel: &tokio_util::sync::CancellationToken,
+    ) -> Result<AppStatus, (Ending, Option<AppStatus>)> {
+        let timeout = Duration::from_secs_f64(self.cfg.timeout_mins * 60.0);
+        let poll = Duration::from_millis(self.cfg.poll_interval_ms);
+        let started = Instant::now();
+        let mut last_line = String::new();
+        let mut last: Option<AppStatus> = None;
+        loop {
+            let status = match self.status().await {
+                Ok(s) => s,
+                Err(e) => return Err((Ending::Failed(e.to_string()), last)),
+            };
+            if status.line() != last_line {
+                last_line = status.line();
+                seen(&status);
+            }
+            let ours = status
+                .operation
+                .as_ref()
+                .filter(|o| before.is_none_or(|b| o.started_at != b));
+            if let Some(op) = ours {
+                match op.phase.as_str() {
+                    "Failed" | "Error" => {
+                        let mut why =
+                            format!("the sync {}: {}", op.phase.to_lowercase(), op.message);
+                        if !op.failed_resources.is_empty() {
+                            why.push_str(&format!("; {}", op.failed_resources.join("; ")));
+                        }
+                        return Err((Ending::Failed(why), Some(status)));
+                    }
+                    "Succeeded" => {
+                        let at_revision = want_revision.is_none_or(|w| op.requested_revision == w)
+                            && (op.synced_revision.is_empty()
+                                || op.synced_revision == status.revision);
+                        if status.health == "Degraded" {
+                            return Err((
+                                Ending::Failed(format!(
+                                    "the application is Degraded: {}",
+                                    status.unhealthy().join("; ")
+                                )),
+                                Some(status),
+                            ));
+                        }
+                        if status.sync == "Synced" && at_revision && status.health == "Healthy" {
+                            return Ok(status);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if started.elapsed() >= timeout {
+                let why = format!(
+                    "still {} after {:.0} min (timeout_mins): {}",
+                    or_unknown(&status.health),
+                    self.cfg.timeout_mins,
+                    {
+                        let u = status.unhealthy();
+                        if u.is_empty() {
+                            status.line()
+                        } else {
+                            u.join("; ")
+                        }
+                    }
+                );
+                return Err((Ending::Failed(why), Some(status)));
+            }
+            last = Some(status);
+            tokio::select! {
+                () = tokio::time::sleep(poll) => {}
+                () = cancel.cancelled() => {
+                    return Err((Ending::Cancelled, last));
+                }
+            }
+        }
+    }
+}
+
+/// The application of `ws`'s `[deploy.argocd]` now (the token is looked up off the async
+/// threads: the keyring tool may take a moment).
+pub async fn status_of(ws: Workspace) -> Result<AppStatus, DeployError> {
+    let argo = tokio::task::spawn_blocking(move || ArgoCd::from_workspace(&ws))
+        .await
+        .map_err(|e| DeployError::Invalid(e.to_string()))??;
+    argo.status().await
+}
+
+/// The deploy task: audits the intent, syncs the application to the release's revision (or
+/// `revision`), watches it, terminates the operation on cancel, audits a failure.
+pub async fn run_task(
+    ctx: crate::runner::TaskContext,
+    ws: Workspace,
+    release: Release,
+    revision: Option<String>,
+) -> crate::runner::TaskResult {
+    let fail = |e: &dyn std::fmt::Display| crate::runner::TaskError::Failed(e.to_string());
+    let argo = ArgoCd::from_workspace(&ws).map_err(|e| fail(&e))?;
+    let version = release.version.to_string();
+    let revision = revision.unwrap_or_else(|| argo.revision_of(&release));
+    ctx.begin_step("read the application");
+    let before = argo.status().await.map_err(|e| fail(&e))?;
+    ctx.log_line(&format!("before: {}", before.line()));
+    let intent = json!({
+        "application": argo.config().application,
+        "revision": revision,
+    });
+    let prior = json!({ "revision": before.revision, "health": before.health });
+    {
+        let (ws, version, prior, intent) =
+            (ws.clone(), version.clone(), prior.clone(), intent.clone());
+        tokio::task::spawn_blocking(move || ws.record(TASK_KIND, &version, prior, intent))
+            .await
+            .map_err(|e| fail(&e))?
+            .map_err(|e| fail(&e))?;
+    }
+    ctx.begin_step(&format!("sync to {revision}"));
+    let prior_start = before.operation.as_ref().map(|o| o.started_at.clone());
+    if let Err(e) = argo.sync(&revision).await {
+        record_failure(&ws, TASK_KIND, &version, &e.to_string()).await;
+        return Err(fail(&e));
+    }
+    ctx.begin_step("wait for Synced and Healthy");
+    let log = ctx.clone();
+    let seen = move |s: &AppStatus| {
+        log.log_line(&s.line());
+        let total = s.resources.len().max(1);
+        let healthy = s
+            .resources
+            .iter()
+            .filter(|r| r.health == "Healthy" || r.health.is_empty())
+            .count();
+        log.set_progress(healthy as f32 / total as f32, Some(&s.line()));
+    };
+    match argo
+        .watch(
+            prior_start.as_deref(),
+            Some(&revision),
+            &seen,
+            ctx.cancel_token(),
+        )
+        .await
+    {
+        Ok(done) => {
+            ctx.log_line(&format!("done: {}", done.line()));
+            Ok(format!(
+                "{} is Synced at {} and Healthy",
+                argo.config().application,
+                short(&done.revision)
+            ))
+        }
+        Err((Ending::Cancelled, _)) => {
+            ctx.log_line("cancelled: terminating the sync operation");
+            if let Err(e) = argo.terminate().await {
+                ctx.log_line(&format!("could not terminate the operation: {e}"));
+            }
+            record_failure(
+                &ws,
+                TASK_KIND,
+                &version,
+                "cancelled; the operation was terminated",
+            )
+            .await;
+            Err(crate::runner::TaskError::Cancelled)
+        }
+        Err((Ending::Failed(why), last)) => {
+            if let Some(s) = last {
+                for r in s.unhealthy() {
+                    ctx.log_line(&format!("unhealthy: {r}"));
+                }
+            }
+            record_failure(&ws, TASK_KIND, &version, &why).await;
+            Err(crate::runner::TaskError::Failed(why))
+        }
+    }
+}
+
+/// The rollback task: audited as `deploy.rollback` on `version` (the release rolled back).
+pub async fn run_rollback(
+    ctx: crate::runner::TaskContext,
+    ws: Workspace,
+    version: String,
+    id: i64,
+) -> crate::runner::TaskResult {
+    let fail = |e: &dyn std::fmt::Display| crate::runner::TaskError::Failed(e.to_string());
+    let argo = ArgoCd::from_workspace(&ws).map_err(|e| fail(&e))?;
+    let before = argo.status().await.map_err(|e| fail(&e))?;
+    let Some(target) = before.history.iter().find(|h| h.id == id).cloned() else {
+        return Err(crate::runner::TaskError::Failed(format!(
+            "{} has no history entry {id} (known: {})",
+            argo.config().application,
+            before
+                .history
+                .iter()
+                .map(|h| h.id.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    };
+    {
+        let ws = ws.clone();
+        let version = version.clone();
+        let prior = json!({ "revision": before.revision, "health": before.health });
+        let intent = json!({ "application": argo.config().application, "history_id": id, "revision": target.revision });
+        tokio::task::spawn_blocking(move || ws.record(ROLLBACK_KIND, &version, prior, intent))
+            .await
+            .map_err(|e| fail(&e))?
+            .map_err(|e| fail(&e))?;
+    }
+    ctx.begin_step(&format!(
+        "roll back to history {id} ({})",
+        short(&target.revision)
+    ));
+    let prior_start = before.operation.as_ref().map(|o| o.started_at.clone());
+    if let Err(e) = argo.rollback(id).await {
+        record_failure(&ws, ROLLBACK_KIND, &version, &e.to_string()).await;
+        return Err(fail(&e));
+    }
+    let log = ctx.clone();
+    let seen = move |s: &AppStatus| log.log_line(&s.line());
+    match argo
+        .watch(prior_start.as_deref(), None, &seen, ctx.cancel_token())
+        .await
+    {
+        Ok(done) => Ok(format!(
+            "{} rolled back to {} and Healthy",
+            argo.config().application,
+            short(&done.revision)
+        )),
+        Err((Ending::Cancelled, _)) => {
+            let _ = argo.terminate().await;
+            record_failure(
+                &ws,
+                ROLLBACK_KIND,
+                &version,
+                "cancelled; the operation was terminated",
+            )
+            .await;
+            Err(crate::runner::TaskError::Cancelled)
+        }
+        Err((Ending::Failed(why), _)) => {
+            record_failure(&ws, ROLLBACK_KIND, &version, &why).await;
+            Err(crate::runner::TaskError::Failed(why))
+        }
+    }
+}
+
+async fn record_failure(ws: &Workspace, kind: &str, version: &str, why: &str) {
+    let (ws, action, version, why) = (
+        ws.clone(),
+        format!("{kind}.failed"),
+        version.to_owned(),
+        why.to_owned(),
+    );
+    let r = tokio::task::spawn_blocking(move || {
+        ws.record(&action, &version, Value::Null, json!({ "error": why }))
+    })
+    .await;
+    if let Ok(Err(e)) = r {
+        tracing::warn!("could not audit the failed rollout: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_application_reads_into_its_status() {
+        let app = json!({
+            "metadata": {"name": "api"},
+            "status": {
+                "sync": {"status": "Synced", "revision": "0123456789abcdef0123456789abcdef01234567"},
+                "health": {"status": "Degraded", "message": "one pod crashes"},
+                "operationState": {
+                    "phase": "Succeeded", "startedAt": "2026-12-01T10:00:00Z",
+                    "operation": {"sync": {"revision": "v1.2.0"}},
+                    "syncResult": {"revision": "0123456789abcdef0123456789abcdef01234567",
+                        "resources": [{"kind": "Job", "name": "migrate", "status": "SyncFailed", "message": "exit 1"}]}
+                },
+                "resources": [
+                    {"kind": "Deployment", "name": "api", "status": "Synced",
+                     "health": {"status": "Degraded", "message": "ProgressDeadlineExceeded"}},
+                    {"kind": "ConfigMap", "name": "cfg", "status": "Synced"}
+                ],
+                "history": [{"id": 3, "revision": "abc", "deployedAt": "2026-11-30T10:00:00Z"},
+                            {"id": "4", "revision": "def"}]
+            }
+        });
+        let s = AppStatus::from_json("api", &app);
+        assert_eq!(
+            s.unhealthy(),
+            ["Deployment/api Degraded: ProgressDeadlineExceeded"]
+        );
+        assert_eq!(s.history.iter().map(|h| h.id).collect::<Vec<_>>(), [3, 4]);
+        let op = s.operation.as_ref().expect("operation");
+        assert_eq!(op.requested_revision, "v1.2.0");
+        assert_eq!(op.failed_resources, ["Job/migrate: SyncFailed: exit 1"]);
+        assert_eq!(
+            s.line(),
+            "api: Synced at 0123456789, Degraded, operation Succeeded"
+        );
+    }
+}
