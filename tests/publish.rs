@@ -243,3 +243,114 @@ fn a_yank_points_the_feeds_back_and_counts_against_the_success_rate() {
         "{m:#}"
     );
 }
+
+#[test]
+fn with_a_sparkle_key_the_appcast_carries_an_ed25519_signature_openssl_verifies() {
+    let pki = Pki::new();
+    let (_d, ws) = workspace(&pki, &[]);
+    let version = "1.3.0";
+    assert!(cli(&ws, &["release", "new", version]).status.success());
+    let artifacts = ws.join("releases").join(version).join("artifacts");
+    std::fs::create_dir_all(&artifacts).expect("artifacts");
+    pki.sign(
+        "leaf.pfx",
+        "app.msi",
+        &artifacts.join("WireTuner-1.3.0.msi"),
+    );
+    // A zipped .app: the macOS update the appcast offers.
+    common::sh(
+        &artifacts,
+        "head -c 3000000 /dev/urandom > WireTuner-1.3.0.app.zip && sha256sum * > SHA256SUMS",
+    );
+    let o = cli(
+        &ws,
+        &[
+            "verify",
+            artifacts.to_str().expect("utf-8"),
+            "--release",
+            version,
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    for item in common::ITEMS_BEFORE_PUBLISH {
+        assert!(
+            cli(&ws, &["checklist", "tick", item, "--release", version])
+                .status
+                .success()
+        );
+    }
+    // A key as Sparkle 2 exports it: the base64 of the 32-byte seed.
+    let keys = tempfile::tempdir().expect("keys");
+    common::sh(
+        keys.path(),
+        "openssl genpkey -algorithm ed25519 -out key.pem && \
+         openssl pkey -in key.pem -pubout -out pub.pem && \
+         openssl pkey -in key.pem -outform DER | tail -c 32 | base64 > seed.b64 && \
+         openssl pkey -pubin -in pub.pem -outform DER | tail -c 32 | base64 > pub.b64",
+    );
+    let seed = std::fs::read_to_string(keys.path().join("seed.b64")).expect("seed");
+    let public = std::fs::read_to_string(keys.path().join("pub.b64")).expect("pub");
+    let env = [("SPARKLE_ED_PRIVATE_KEY", seed.trim())];
+
+    // Pinned to another app's public key: refused, naming both keys.
+    let cfg = ws.join("release-console.toml");
+    let pinned = |key: &str| {
+        let mut t: toml::Table = std::fs::read_to_string(&cfg)
+            .expect("cfg")
+            .parse()
+            .expect("toml");
+        t["publish"]
+            .as_table_mut()
+            .expect("[publish]")
+            .insert("sparkle_public_key".into(), key.into());
+        toml::to_string(&t).expect("toml")
+    };
+    std::fs::write(&cfg, pinned("c29tZW9uZSBlbHNlJ3Mga2V5IGlzIG5vdCBvdXJzIQ==")).expect("cfg");
+    let o = common::cli_with(&ws, &env, &["publish", "--version", version]);
+    assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("is the key of public key {}", public.trim())),
+        "{}",
+        text(&o)
+    );
+    assert!(!text(&o).contains(seed.trim()), "the seed is never shown");
+
+    std::fs::write(&cfg, pinned(public.trim())).expect("cfg");
+    let o = common::cli_with(&ws, &env, &["publish", "--version", version]);
+    assert!(o.status.success(), "{}", text(&o));
+    let appcast =
+        std::fs::read_to_string(ws.join("published/WireTuner/releases/stable/appcast.xml"))
+            .expect("appcast");
+    let doc = release_console::net::xml::parse(&appcast).expect("appcast parses");
+    let enclosure = doc
+        .child("channel")
+        .and_then(|c| c.child("item"))
+        .and_then(|i| i.child("enclosure"))
+        .expect("enclosure");
+    let sig = enclosure.attr("sparkle:edSignature").expect("edSignature");
+    assert_eq!(enclosure.attr("length"), Some("3000000"));
+    std::fs::write(keys.path().join("sig.b64"), sig).expect("sig");
+    let zip = artifacts.join("WireTuner-1.3.0.app.zip");
+    // openssl checks the signature over the installer's bytes with the public key.
+    common::sh(
+        keys.path(),
+        &format!(
+            "base64 -d sig.b64 > sig.bin && openssl pkeyutl -verify -pubin -inkey pub.pem -rawin \
+             -in '{}' -sigfile sig.bin",
+            zip.display()
+        ),
+    );
+    // And one flipped byte does not verify.
+    let mut bytes = std::fs::read(&zip).expect("zip");
+    bytes[0] ^= 1;
+    std::fs::write(keys.path().join("flipped"), &bytes).expect("flipped");
+    let o = std::process::Command::new("openssl")
+        .args([
+            "pkeyutl", "-verify", "-pubin", "-inkey", "pub.pem", "-rawin", "-in", "flipped",
+            "-sigfile", "sig.bin",
+        ])
+        .current_dir(keys.path())
+        .output()
+        .expect("openssl");
+    assert!(!o.status.success(), "a changed installer must not verify");
+}

@@ -13,6 +13,9 @@ pub struct File {
     pub url: String,
     pub size: u64,
     pub sha256: String,
+    /// Sparkle's `sparkle:edSignature` of the file (Ed25519, base64), when signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ed_signature: Option<String>,
 }
 
 /// One published version.
@@ -131,8 +134,11 @@ pub fn appcast(input: &FeedInput<'_>) -> String {
                 "            <sparkle:phasedRolloutInterval>{secs}</sparkle:phasedRolloutInterval>\n"
             ));
         }
+        let signature = mac.ed_signature.as_ref().map_or_else(String::new, |sig| {
+            format!(" sparkle:edSignature=\"{}\"", xml(sig))
+        });
         out.push_str(&format!(
-            "            <enclosure url=\"{}\" length=\"{}\" type=\"{}\" />\n",
+            "            <enclosure url=\"{}\" length=\"{}\" type=\"{}\"{signature} />\n",
             xml(&mac.url),
             mac.size,
             content_type(&mac.name)
@@ -211,6 +217,7 @@ mod tests {
             url: format!("https://dl.example.com/p/{name}"),
             size: 1234,
             sha256: "ab".repeat(32),
+            ed_signature: None,
         }
     }
 

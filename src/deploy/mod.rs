@@ -6,6 +6,7 @@
 pub mod argocd;
 pub mod feeds;
 pub mod s3;
+pub mod sparkle;
 pub mod store;
 
 use std::collections::BTreeMap;
@@ -95,6 +96,9 @@ pub struct Upload {
     pub size: u64,
     pub sha256: String,
     pub cache_control: String,
+    /// The macOS installer's Sparkle EdDSA signature, when a key is configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ed_signature: Option<String>,
 }
 
 /// What `publish` would do.
@@ -221,6 +225,7 @@ fn files_of(ws: &Workspace, store: &dyn ObjectStore, uploads: &[Upload]) -> Vec<
             key: u.key.clone(),
             size: u.size,
             sha256: u.sha256.clone(),
+            ed_signature: u.ed_signature.clone(),
         })
         .collect()
 }
@@ -248,6 +253,7 @@ fn uploads(ws: &Workspace, release: &Release) -> Result<Vec<Upload>, DeployError
         ))
     })?;
     let base = format!("{}{}/", prefix(ws), release.version);
+    let ed_key = sparkle::key(ws)?;
     let mut out = Vec::new();
     for a in &record.artifacts {
         let Some(sha) = a.sha256.clone().filter(|_| a.green) else {
@@ -256,13 +262,21 @@ fn uploads(ws: &Workspace, release: &Release) -> Result<Vec<Upload>, DeployError
                 a.name
             )));
         };
+        let path = dir.join(&a.name);
+        let ed_signature = match &ed_key {
+            Some(k) if feeds::platform_of(&a.name) == Some("darwin-universal") => {
+                Some(k.sign_file(&path)?)
+            }
+            _ => None,
+        };
         out.push(Upload {
             key: format!("{base}{}", a.name),
-            path: dir.join(&a.name),
+            path,
             name: a.name.clone(),
             size: a.size_bytes,
             sha256: sha,
             cache_control: IMMUTABLE.to_owned(),
+            ed_signature,
         });
     }
     for f in &record.files {
@@ -280,6 +294,7 @@ fn uploads(ws: &Workspace, release: &Release) -> Result<Vec<Upload>, DeployError
                 sha256: crate::sha256_hex(&bytes),
                 path,
                 cache_control: IMMUTABLE.to_owned(),
+                ed_signature: None,
             });
         }
     }

@@ -95,6 +95,11 @@ pub struct PublishConfig {
     pub part_size_mib: u64,
     /// Parts in memory (read or being sent) at once; default: as many as fit in 40 MiB, 2 to 8.
     pub parallel_parts: Option<usize>,
+    /// The variable (or keyring entry) with Sparkle's EdDSA private key (the base64 seed that
+    /// `generate_keys -x` exports); when set, the appcast carries `sparkle:edSignature`.
+    pub sparkle_ed_key_env: String,
+    /// The app's `SUPublicEDKey`: the key above must match it.
+    pub sparkle_public_key: String,
 }
 
 impl Default for PublishConfig {
@@ -117,6 +122,8 @@ impl Default for PublishConfig {
             multipart_threshold_mib: 64,
             part_size_mib: 8,
             parallel_parts: None,
+            sparkle_ed_key_env: "SPARKLE_ED_PRIVATE_KEY".to_owned(),
+            sparkle_public_key: String::new(),
         }
     }
 }
@@ -687,6 +694,10 @@ impl Config {
             ("publish.access_key_env", &self.publish.access_key_env),
             ("publish.secret_key_env", &self.publish.secret_key_env),
             ("publish.session_token_env", &self.publish.session_token_env),
+            (
+                "publish.sparkle_ed_key_env",
+                &self.publish.sparkle_ed_key_env,
+            ),
         ]
         .into_iter()
         .chain(self.secret_env.iter().map(|n| ("secret_env", n)))
@@ -809,6 +820,12 @@ impl Config {
                 needed_for: "now: rolling out the backend".to_owned(),
             });
         }
+        out.push(SecretSource {
+            purpose: "Sparkle EdDSA private key (appcast signatures)".to_owned(),
+            env_var: self.publish.sparkle_ed_key_env.clone(),
+            in_use: false,
+            needed_for: "signing the macOS update in the appcast".to_owned(),
+        });
         let s3 = self.publish.store == StoreKind::S3;
         for (purpose, var) in [
             ("S3 access key id", &self.publish.access_key_env),
