@@ -96,7 +96,7 @@ pub struct Upload {
     pub size: u64,
     pub sha256: String,
     pub cache_control: String,
-    /// The macOS installer's Sparkle EdDSA signature, when a key is configured.
+    /// The macOS installer's Sparkle `EdDSA` signature, when a key is configured.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ed_signature: Option<String>,
 }

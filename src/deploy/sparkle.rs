@@ -1,4 +1,4 @@
-//! Sparkle's EdDSA signatures: `sparkle:edSignature` on the appcast's enclosure is the Ed25519
+//! Sparkle's `EdDSA` signatures: `sparkle:edSignature` on the appcast's enclosure is the Ed25519
 //! signature (base64) of the whole installer, checked by the app against its `SUPublicEDKey`.
 //! The private key is the 32-byte seed that Sparkle 2's `generate_keys -x` exports (base64),
 //! read from the variable or keyring entry `[publish] sparkle_ed_key_env` names.

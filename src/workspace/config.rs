@@ -95,7 +95,7 @@ pub struct PublishConfig {
     pub part_size_mib: u64,
     /// Parts in memory (read or being sent) at once; default: as many as fit in 40 MiB, 2 to 8.
     pub parallel_parts: Option<usize>,
-    /// The variable (or keyring entry) with Sparkle's EdDSA private key (the base64 seed that
+    /// The variable (or keyring entry) with Sparkle's `EdDSA` private key (the base64 seed that
     /// `generate_keys -x` exports); when set, the appcast carries `sparkle:edSignature`.
     pub sparkle_ed_key_env: String,
     /// The app's `SUPublicEDKey`: the key above must match it.
