@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod cli;
+pub mod demo;
 pub mod deploy;
 pub mod dr;
 pub mod findings;

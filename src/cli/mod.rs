@@ -113,7 +113,14 @@ impl Cli {
         if origin == Origin::Demo && !self.json {
             eprintln!("note: using the demo workspace at {}", root.display());
         }
-        Ok(Workspace::open(&root)?)
+        let ws = Workspace::open(&root)?;
+        if origin == Origin::Demo {
+            let r = crate::demo::refresh(&ws, jiff::Timestamp::now());
+            if let (Some(p), false) = (&r.signing_problem, self.json) {
+                eprintln!("note: the demo builds unsigned: {p}");
+            }
+        }
+        Ok(ws)
     }
 
     #[expect(

@@ -375,7 +375,17 @@ pub async fn preflight(
         };
         check(&format!("env {}", var.name), ok, detail, &var.fix);
     }
-    if def.signs_with_pfx && !opts.skip_signing {
+    if let (true, false, Some(demo)) = (def.signs_with_pfx, opts.skip_signing, demo_pfx(ws)) {
+        check(
+            "signing certificate",
+            demo.is_file(),
+            format!(
+                "the demo's throwaway certificate {} (trusted only by this workspace)",
+                demo.display()
+            ),
+            "unpack the demo again, or set [signing] demo_certificate to \"\" and use a real PFX",
+        );
+    } else if def.signs_with_pfx && !opts.skip_signing {
         let signing = &ws.config().signing;
         let path_var = &signing.windows_pfx_path_env;
         let pass_var = &signing.windows_pfx_password_env;
@@ -565,16 +575,33 @@ pub fn command(
     spec.inherit_only = Some(def.inherited_env());
     if def.signs_with_pfx && !opts.skip_signing {
         let signing = &ws.config().signing;
-        for (contract, configured) in [
-            (PFX_PATH_VAR, &signing.windows_pfx_path_env),
-            (PFX_PASSWORD_VAR, &signing.windows_pfx_password_env),
-        ] {
-            if let Ok(v) = std::env::var(configured) {
-                spec.env.push((contract.to_owned(), v));
+        if let Some(demo) = demo_pfx(ws) {
+            spec.env.push((PFX_PATH_VAR.to_owned(), demo.display().to_string()));
+            spec.env.push((
+                PFX_PASSWORD_VAR.to_owned(),
+                crate::workspace::config::DEMO_PFX_PASSWORD.to_owned(),
+            ));
+        } else {
+            for (contract, configured) in [
+                (PFX_PATH_VAR, &signing.windows_pfx_path_env),
+                (PFX_PASSWORD_VAR, &signing.windows_pfx_password_env),
+            ] {
+                if let Ok(v) = std::env::var(configured) {
+                    spec.env.push((contract.to_owned(), v));
+                }
             }
         }
     }
     spec
+}
+
+/// The demo certificate to sign with: `[signing] demo_certificate`, when set and no PFX is in
+/// the environment (a real one always wins).
+fn demo_pfx(ws: &Workspace) -> Option<PathBuf> {
+    let signing = &ws.config().signing;
+    let real = std::env::var_os(&signing.windows_pfx_path_env).is_some_and(|v| !v.is_empty());
+    (!signing.demo_certificate.trim().is_empty() && !real)
+        .then(|| ws.root().join(signing.demo_certificate.trim()))
 }
 
 /// Saved progress of a release's pipeline, for `--resume`.

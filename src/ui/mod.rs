@@ -34,6 +34,12 @@ use crate::workspace;
 /// Opens the console window on the workspace (resolved like the CLI does).
 pub fn run(workspace_flag: Option<&Path>, handle: tokio::runtime::Handle) -> anyhow::Result<()> {
     let (root, origin) = workspace::resolve(workspace_flag)?;
+    if origin == workspace::Origin::Demo {
+        // Before the window opens: its first run makes the demo's signing material (openssl,
+        // well under a second) and tops up its KPI samples.
+        let ws = workspace::Workspace::open(&root)?;
+        crate::demo::refresh(&ws, jiff::Timestamp::now());
+    }
     let runner = Runner::new(
         handle,
         std::thread::available_parallelism().map_or(2, std::num::NonZero::get),

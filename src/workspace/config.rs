@@ -302,7 +302,17 @@ pub struct SigningConfig {
     pub apple_certificate_password_env: String,
     /// A signing certificate that expires within this many days blocks the release gate.
     pub min_valid_days: u32,
+    /// A throwaway demo PFX (relative to the workspace; password [`DEMO_PFX_PASSWORD`]) that
+    /// the Windows builders sign with when no PFX is in the environment. The demo workspace
+    /// makes its own, with a CA that only this workspace trusts; never set it for a real
+    /// product.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub demo_certificate: String,
 }
+
+/// The password of a demo certificate: public, since the certificate proves nothing outside
+/// the demo workspace that made it.
+pub const DEMO_PFX_PASSWORD: &str = "demo-only";
 
 impl Default for SigningConfig {
     fn default() -> Self {
@@ -317,6 +327,7 @@ impl Default for SigningConfig {
             apple_certificate: String::new(),
             apple_certificate_password_env: "APPLE_CERTIFICATE_PASSWORD".to_owned(),
             min_valid_days: 30,
+            demo_certificate: String::new(),
         }
     }
 }
