@@ -20,7 +20,9 @@ const LAYERS: &[&[&str]] = &[
     // Domain services over one workspace.
     &["kpi", "verify"],
     // Features that combine them, each with its providers.
-    &["demo", "dr", "findings", "flags", "pipeline", "rotation", "status"],
+    &[
+        "demo", "dr", "findings", "flags", "pipeline", "rotation", "status",
+    ],
     // What stands between a release and publishing, over all of them.
     &["gates", "metrics"],
     // Publishing, which obeys the gates.

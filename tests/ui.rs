@@ -1460,3 +1460,238 @@ fn the_deploy_panel_rolls_the_backend_out_and_back_after_confirmations() {
         "requests and responses follow Argo CD's spec: {v:?}"
     );
 }
+
+/// Ticks a checklist item by its title and waits for it to land.
+fn tick(h: &mut Harness<'static, ConsoleApp>, title: &str, id: &str) {
+    click(h, "Checklist");
+    // Items far down the list are scrolled into view first.
+    h.get_by_label(title).scroll_to_me();
+    // The scroll animates over a few frames.
+    for _ in 0..30 {
+        h.step();
+    }
+    h.get_by_label(title).click();
+    h.step();
+    step_until(h, &format!("{id} to be ticked"), |app| {
+        app.data
+            .as_ref()
+            .and_then(|d| d.current.as_ref())
+            .is_some_and(|c| c.checklist.is_done(id))
+    });
+}
+
+fn done(h: &Harness<'static, ConsoleApp>, id: &str) -> bool {
+    h.state()
+        .data
+        .as_ref()
+        .and_then(|d| d.current.as_ref())
+        .is_some_and(|c| c.checklist.is_done(id))
+}
+
+#[test]
+fn the_demo_walks_a_whole_release_with_no_credentials_and_no_network() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("demo");
+    let ws = release_console::workspace::unpack_demo(&root).expect("demo");
+    let r = release_console::demo::refresh(&ws, jiff::Timestamp::now());
+    assert!(r.signing_made, "{:?}", r.signing_problem);
+    assert!(
+        r.kpi_samples_added > 6 * 500,
+        "48 h of samples for each KPI"
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("rt");
+    let f = Fixture {
+        other: dir.path().to_owned(),
+        _dir: dir,
+        rt,
+        root,
+    };
+    let mut h = harness(&f);
+
+    // Phase 1, by hand.
+    tick(&mut h, "Review feature flags", "pre.review-flags");
+    tick(&mut h, "Validate staging", "pre.validate-staging");
+    tick(&mut h, "Draft release notes", "pre.release-notes");
+
+    // Phase 2: the MSI built and signed here with the demo's own certificate.
+    click(&mut h, "Builds");
+    click(&mut h, "Run preflight");
+    step_until(&mut h, "the preflight", |app| {
+        !app.panels.builds.preflight.is_empty() && !app.is_busy()
+    });
+    assert!(
+        h.query_by_label_contains("the demo's throwaway certificate")
+            .is_some(),
+        "preflight says it signs with the demo certificate"
+    );
+    h.get_all_by_label("Run")
+        .find(|b| !b.accesskit_node().is_disabled())
+        .expect("the Run this host can do")
+        .click();
+    h.step();
+    step_until(&mut h, "the signed build", |app| {
+        app.data.as_ref().is_some_and(|d| {
+            d.artifacts.as_ref().is_ok_and(|a| !a.is_empty())
+                && d.current
+                    .as_ref()
+                    .is_some_and(|c| c.checklist.is_done("build.windows"))
+        }) && !app.is_busy()
+    });
+    click(&mut h, "Write SHA256SUMS and verify");
+    step_until(&mut h, "a green verify", |app| {
+        app.panels.verify.report.is_some() && !app.is_busy() && {
+            app.data
+                .as_ref()
+                .and_then(|d| d.current.as_ref())
+                .is_some_and(|c| c.checklist.is_done("build.verify"))
+        }
+    });
+    let report = h.state().panels.verify.report.clone().expect("report");
+    assert_eq!(
+        report.artifacts[0].signature,
+        release_console::verify::SignatureVerdict::Valid,
+        "{:?}",
+        report.artifacts[0]
+    );
+    assert!(
+        report.artifacts[0]
+            .detail
+            .contains("WireTuner Demo (throwaway certificate)"),
+        "the signer is labelled as a demo: {}",
+        report.artifacts[0].detail
+    );
+    // The macOS DMG needs a Mac: ticked by hand here.
+    tick(
+        &mut h,
+        "Build, sign and notarize the macOS installer",
+        "build.macos",
+    );
+
+    // Phase 3: every gate open, publish to the local folder.
+    click(&mut h, "Deploy");
+    step_until(&mut h, "the plan with every gate open", |app| {
+        !app.is_busy()
+            && app.panels.deploy.plan.as_ref().is_some_and(Result::is_ok)
+            && app
+                .data
+                .as_ref()
+                .is_some_and(|d| release_console::gates::all_open(&d.gates))
+    });
+    click(&mut h, "Publish 0.1.0");
+    click(&mut h, "Confirm publish");
+    step_until(&mut h, "the publish", |app| {
+        app.panels.deploy.task.is_none() && app.panels.deploy.outcome.is_some()
+    });
+    step_until(&mut h, "the items publishing ticks", |app| {
+        app.data
+            .as_ref()
+            .and_then(|d| d.current.as_ref())
+            .is_some_and(|c| {
+                c.checklist.is_done("deploy.publish-installers")
+                    && c.checklist.is_done("deploy.download-links")
+            })
+    });
+    assert!(
+        f.root
+            .join("published/WireTuner/releases/stable/latest.json")
+            .is_file()
+    );
+    assert!(
+        h.query_by_label_contains("No backend here").is_some(),
+        "the demo has no Argo CD: the card says how to add one"
+    );
+    tick(&mut h, "Backend rolling update", "deploy.backend");
+
+    // The flag stages: the first with a green KPI gate from the demo's samples, no override.
+    click(&mut h, "Flags");
+    step_until(&mut h, "the flags overview", |app| {
+        matches!(&app.panels.flags.overview, Some(Ok(_)))
+    });
+    click(&mut h, "Create a flag");
+    type_into(&mut h, "Key", "ui_new_exporter");
+    type_into(&mut h, "Name", "New exporter");
+    type_into(&mut h, "Tags", "team:frontend");
+    click(&mut h, "Create flag");
+    click(&mut h, "Confirm");
+    step_until(&mut h, "the new flag", |app| {
+        matches!(&app.panels.flags.overview, Some(Ok(o)) if o.rows.len() == 1)
+            && app.panels.flags.task.is_none()
+    });
+    click(&mut h, "ui_new_exporter");
+    click(&mut h, "Advance ui_new_exporter");
+    assert!(h.query_by_label_contains("0% -> 10%").is_some());
+    assert!(
+        h.query_by_label_contains("Not allowed yet").is_none(),
+        "the KPI gate is green on the demo's samples"
+    );
+    click(&mut h, "Confirm");
+    step_until(&mut h, "10% and its checklist item", |app| {
+        matches!(&app.panels.flags.overview, Some(Ok(o)) if o.rows[0].state.rollout_percent == 10)
+            && app
+                .data
+                .as_ref()
+                .and_then(|d| d.current.as_ref())
+                .is_some_and(|c| c.checklist.is_done("deploy.flags-10"))
+    });
+    // The next stages wait for their hold time: a demo walks on with an audited reason.
+    for (pct, id) in [(50, "deploy.flags-50"), (100, "deploy.flags-100")] {
+        click(&mut h, "Advance ui_new_exporter");
+        type_into(
+            &mut h,
+            "Override reason (audited)",
+            "demo walk-through: no time to hold",
+        );
+        click(&mut h, "Confirm");
+        step_until(&mut h, &format!("{pct}%"), |app| {
+            matches!(&app.panels.flags.overview, Some(Ok(o)) if o.rows[0].state.rollout_percent == pct)
+                && app
+                    .data
+                    .as_ref()
+                    .and_then(|d| d.current.as_ref())
+                    .is_some_and(|c| c.checklist.is_done(id))
+        });
+    }
+
+    // Phase 4, the 48 hours after, by hand.
+    for (title, id) in [
+        ("Monitor error rates", "post.error-rates"),
+        ("Monitor latency", "post.latency"),
+        ("Monitor queue depth", "post.queue-depth"),
+        ("Triage incidents", "post.triage-incidents"),
+        ("Update the status page", "post.status-page"),
+    ] {
+        tick(&mut h, title, id);
+    }
+    let view = h
+        .state()
+        .data
+        .as_ref()
+        .and_then(|d| d.current.clone())
+        .expect("release");
+    let open: Vec<&str> = view
+        .runbook
+        .phases
+        .iter()
+        .flat_map(|p| &p.items)
+        .filter(|i| !view.checklist.is_done(&i.id))
+        .map(|i| i.id.as_str())
+        .collect();
+    assert!(
+        open.is_empty(),
+        "every item of the release is done: {open:?}"
+    );
+    assert!(done(&h, "build.verify"));
+    let audit = std::fs::read_to_string(f.root.join("audit.log")).expect("audit");
+    for action in [
+        "demo.signing",
+        "kpi.demo-samples",
+        "publish",
+        "flags.advance",
+    ] {
+        assert!(audit.contains(&format!("\"{action}\"")), "{action}");
+    }
+}

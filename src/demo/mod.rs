@@ -87,31 +87,75 @@ fn make_signing(ws: &Workspace) -> Result<(), String> {
     openssl(
         &dir,
         &[
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
-            "demo-ca.pem", "-days", "3650", "-subj", CA_SUBJECT, "-addext",
-            "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "demo-ca.pem",
+            "-days",
+            "3650",
+            "-subj",
+            CA_SUBJECT,
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
         ],
     )?;
     openssl(
         &dir,
         &[
-            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "leaf.key", "-out", "leaf.csr",
-            "-subj", &leaf_subject,
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "leaf.key",
+            "-out",
+            "leaf.csr",
+            "-subj",
+            &leaf_subject,
         ],
     )?;
     openssl(
         &dir,
         &[
-            "x509", "-req", "-in", "leaf.csr", "-CA", "demo-ca.pem", "-CAkey", "ca.key",
-            "-CAcreateserial", "-out", "demo-code-signing.pem", "-days", "825", "-extfile",
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "demo-ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "demo-code-signing.pem",
+            "-days",
+            "825",
+            "-extfile",
             "leaf.ext",
         ],
     )?;
     openssl(
         &dir,
         &[
-            "pkcs12", "-export", "-out", "demo-code-signing.pfx", "-inkey", "leaf.key", "-in",
-            "demo-code-signing.pem", "-certfile", "demo-ca.pem", "-passout", &pass,
+            "pkcs12",
+            "-export",
+            "-out",
+            "demo-code-signing.pfx",
+            "-inkey",
+            "leaf.key",
+            "-in",
+            "demo-code-signing.pem",
+            "-certfile",
+            "demo-ca.pem",
+            "-passout",
+            &pass,
         ],
     )?;
     for f in ["ca.key", "leaf.key", "leaf.csr", "leaf.ext", "demo-ca.srl"] {
@@ -158,6 +202,14 @@ fn demo_value(kpi: &crate::workspace::config::KpiDef, t: f64) -> f64 {
     }
 }
 
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "sample times are Unix seconds, far inside i64"
+)]
+fn whole_secs(t: f64) -> i64 {
+    t.floor() as i64
+}
+
 /// Adds samples every 5 minutes from the last one (or 48 hours ago) up to `now`; one audit
 /// entry for the batch.
 fn top_up_kpis(ws: &Workspace, now: Timestamp) -> Result<usize, String> {
@@ -173,7 +225,7 @@ fn top_up_kpis(ws: &Workspace, now: Timestamp) -> Result<usize, String> {
         let last = existing
             .get(&k.name)
             .and_then(|s| s.last())
-            .map_or(oldest - KPI_STEP_SECS, |(t, _)| *t as i64);
+            .map_or(oldest - KPI_STEP_SECS, |(t, _)| whole_secs(*t));
         let mut t = (last.max(oldest - KPI_STEP_SECS) / KPI_STEP_SECS + 1) * KPI_STEP_SECS;
         let mut add = Vec::new();
         while t <= end {
@@ -195,15 +247,18 @@ fn top_up_kpis(ws: &Workspace, now: Timestamp) -> Result<usize, String> {
         serde_json::Value::Null,
         serde_json::json!({"samples": count, "until": now}),
         |_| {
-            store::update_json(&path, |all: &mut std::collections::BTreeMap<String, Series>| {
-                for (name, add) in &planned {
-                    let series = all.entry(name.clone()).or_default();
-                    series.extend_from_slice(add);
-                    let excess = series.len().saturating_sub(10_000);
-                    series.drain(..excess);
-                }
-                Ok::<_, store::StateError>(())
-            })
+            store::update_json(
+                &path,
+                |all: &mut std::collections::BTreeMap<String, Series>| {
+                    for (name, add) in &planned {
+                        let series = all.entry(name.clone()).or_default();
+                        series.extend_from_slice(add);
+                        let excess = series.len().saturating_sub(10_000);
+                        series.drain(..excess);
+                    }
+                    Ok::<_, store::StateError>(())
+                },
+            )
         },
     )
     .map_err(|e| e.to_string())?;

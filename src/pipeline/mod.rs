@@ -576,7 +576,8 @@ pub fn command(
     if def.signs_with_pfx && !opts.skip_signing {
         let signing = &ws.config().signing;
         if let Some(demo) = demo_pfx(ws) {
-            spec.env.push((PFX_PATH_VAR.to_owned(), demo.display().to_string()));
+            spec.env
+                .push((PFX_PATH_VAR.to_owned(), demo.display().to_string()));
             spec.env.push((
                 PFX_PASSWORD_VAR.to_owned(),
                 crate::workspace::config::DEMO_PFX_PASSWORD.to_owned(),
