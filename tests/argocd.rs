@@ -62,6 +62,12 @@ fn deploy_backend_syncs_to_the_release_waits_for_healthy_ticks_the_item_and_roll
         .output()
         .expect("curl");
     assert_eq!(String::from_utf8_lossy(&bad.stdout), "422");
+    // Prism logs the probe's violation a moment later: wait for it before counting.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while argo.prism.violations().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "{}", argo.prism.log());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     let before = argo.prism.violations().len();
 
     let o = run(

@@ -328,6 +328,19 @@ fn with_a_sparkle_key_the_appcast_carries_an_ed25519_signature_openssl_verifies(
         .and_then(|i| i.child("enclosure"))
         .expect("enclosure");
     let sig = enclosure.attr("sparkle:edSignature").expect("edSignature");
+    assert_eq!(
+        doc.attr("xmlns:sparkle"),
+        Some("http://www.andymatuschak.org/xml-namespaces/sparkle")
+    );
+    let item = doc
+        .child("channel")
+        .and_then(|c| c.child("item"))
+        .expect("item");
+    assert_eq!(item.text_of("version"), Some("1.3.0"));
+    let date = item.text_of("pubDate").expect("pubDate");
+    let at = jiff::fmt::rfc2822::parse(date).expect("RFC 2822 pubDate");
+    let age = jiff::Timestamp::now().duration_since(at.timestamp());
+    assert!(age.as_secs() >= 0 && age.as_secs() < 600, "{date}");
     assert_eq!(enclosure.attr("length"), Some("3000000"));
     std::fs::write(keys.path().join("sig.b64"), sig).expect("sig");
     let zip = artifacts.join("WireTuner-1.3.0.app.zip");

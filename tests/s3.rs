@@ -167,6 +167,69 @@ fn publish_to_s3_stores_checksummed_objects_and_feeds_and_a_rerun_uploads_nothin
         "{out}"
     );
 
+    // latest.json's checksum and size are those the server keeps for the object.
+    let h = head(&weed, "releases", uploaded[0]);
+    let stored = header(&h, "x-amz-checksum-sha256").to_owned();
+    let (_, latest) = weed.request(
+        "GET",
+        "/releases/WireTuner/releases/stable/latest.json",
+        &[],
+        b"",
+    );
+    let latest: Value = serde_json::from_str(&latest).expect("latest.json");
+    let sha = latest["platforms"]["windows-x86_64"]["sha256"]
+        .as_str()
+        .expect("sha256");
+    assert_eq!(
+        sha,
+        release_console::sha256_hex(&std::fs::read(&msi).expect("msi")),
+        "latest.json names the installer's SHA-256"
+    );
+    assert_eq!(
+        stored,
+        b64_sha256(&msi),
+        "which is the one the server stored"
+    );
+
+    // A second release, then yanked: the stored feeds point back at the first.
+    common::make_publishable(&pki, &ws, "1.1.0");
+    assert!(
+        run(&ws, &["publish", "--version", "1.1.0"])
+            .status
+            .success()
+    );
+    let s = json(&run(&ws, &["--json", "publish", "status"]));
+    assert_eq!(s["feeds"]["WireTuner/releases/stable/latest.json"], "1.1.0");
+    let o = run(
+        &ws,
+        &[
+            "publish",
+            "yank",
+            "--version",
+            "1.1.0",
+            "--reason",
+            "crashes on start",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let (_, latest) = weed.request(
+        "GET",
+        "/releases/WireTuner/releases/stable/latest.json",
+        &[],
+        b"",
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&latest).expect("json")["version"],
+        "1.0.0"
+    );
+    let (status, _) = weed.request(
+        "HEAD",
+        "/releases/WireTuner/releases/1.1.0/WireTuner-1.1.0.msi",
+        &[],
+        b"",
+    );
+    assert_eq!(status, 200, "a yanked release's objects stay");
+
     let o = run(&ws, &["--json", "publish", "status"]);
     let s = json(&o);
     assert_eq!(s["live"], "1.0.0");

@@ -232,6 +232,29 @@ pub(crate) enum Echo {
     Log,
     /// Each new step (verification).
     Steps,
+    /// Every log line and a progress bar (uploads): redrawn in place on a terminal, a line
+    /// every 10% otherwise.
+    Progress,
+}
+
+/// `[#####.....]  42%  step`.
+fn progress_bar(fraction: f32, step: &str) -> String {
+    const WIDTH: usize = 30;
+    let fraction = fraction.clamp(0.0, 1.0);
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "a clamped fraction times 30 or 100"
+    )]
+    let (filled, pct) = (
+        (fraction * WIDTH as f32).round() as usize,
+        (fraction * 100.0).floor() as u32,
+    );
+    format!(
+        "  [{}{}] {pct:>3}%  {step}",
+        "#".repeat(filled),
+        ".".repeat(WIDTH - filled)
+    )
 }
 
 /// Runs one task on a runner of its own with the workspace's hook (audit, auto-ticks) and
@@ -264,12 +287,51 @@ pub(crate) fn follow(
     let mut events = runner.subscribe();
     let mut printed_lines = 0u64;
     let mut last_step = String::new();
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let mut last_tenth = None;
+    let mut bar_shown = false;
     let mut print_new = || {
         if cli.json {
             return;
         }
         let Some(snap) = runner.task(id) else { return };
         match echo {
+            Echo::Progress => {
+                if let Ok(log) = snap.log.lock() {
+                    for (i, line) in log.lines_from(printed_lines) {
+                        if bar_shown {
+                            eprint!("\r\x1b[2K");
+                            bar_shown = false;
+                        }
+                        eprintln!("  | {line}");
+                        printed_lines = i + 1;
+                    }
+                }
+                if let Some(p) = snap
+                    .progress
+                    .filter(|_| snap.state == crate::runner::TaskState::Running)
+                {
+                    let step = snap.step.clone().unwrap_or_default();
+                    if tty {
+                        eprint!("\r\x1b[2K{}", progress_bar(p, &step));
+                        bar_shown = true;
+                    } else {
+                        #[expect(
+                            clippy::cast_possible_truncation,
+                            clippy::cast_sign_loss,
+                            reason = "a clamped fraction times 10"
+                        )]
+                        let tenth = (p.clamp(0.0, 1.0) * 10.0).floor() as u32;
+                        if last_tenth != Some(tenth) {
+                            eprintln!("{}", progress_bar(p, &step));
+                            last_tenth = Some(tenth);
+                        }
+                    }
+                } else if bar_shown {
+                    eprintln!();
+                    bar_shown = false;
+                }
+            }
             Echo::Log => {
                 if let Ok(log) = snap.log.lock() {
                     for (i, line) in log.lines_from(printed_lines) {

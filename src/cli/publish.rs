@@ -118,7 +118,7 @@ pub fn run(cli: &Cli, args: PublishArgs) -> anyhow::Result<ExitCode> {
                 let channel = args.channel.clone();
                 move |ctx| deploy::run_task(ctx, ws, release, channel, slot)
             };
-            let (state, message) = super::run_one(cli, &ws, spec, work, Echo::Log)?;
+            let (state, message) = super::run_one(cli, &ws, spec, work, Echo::Progress)?;
             let outcome = slot.lock().ok().and_then(|mut o| o.take());
             if cli.json {
                 match &outcome {

@@ -218,27 +218,47 @@ impl DeployUi {
                     self.confirm = Some(Confirm::Publish);
                 }
             }
-            if running {
-                ui.horizontal(|ui| {
-                    ui.spinner();
-                    ui.label("Publishing… (progress and log in the tray)");
-                });
+            if let Some(snap) = self.task.and_then(|id| cx.runner.task(id)) {
+                let fraction = snap.progress.unwrap_or(0.0);
+                ui.add(
+                    egui::ProgressBar::new(fraction)
+                        .show_percentage()
+                        .text(format!(
+                            "Publishing {:.0}%: {}",
+                            fraction * 100.0,
+                            snap.step.as_deref().unwrap_or("starting")
+                        )),
+                );
+                ui.ctx()
+                    .request_repaint_after(std::time::Duration::from_millis(250));
             }
             if let Some(o) = &self.outcome {
                 ui.label(format!(
-                    "{} published: {} uploaded, {} already there",
+                    "{} published: {} uploaded, {} already there; every object's stored \
+                     checksum checked",
                     o.version,
                     o.uploaded.len(),
                     o.already_there.len()
                 ));
                 for (name, url) in &o.links {
+                    let suffix = format!("/{name}");
+                    let sent = o.uploaded.iter().any(|k| k.ends_with(&suffix));
                     ui.horizontal(|ui| {
+                        if sent {
+                            theme::badge(ui, "UPLOADED", theme::INFO);
+                        } else {
+                            theme::badge(ui, "ALREADY STORED", theme::MUTED);
+                        }
+                        theme::badge(ui, "VERIFIED", theme::OK);
                         ui.label(name);
                         ui.label(theme::mono(url));
                         if ui.small_button(format!("Copy link {name}")).clicked() {
                             ui.ctx().copy_text(url.clone());
                         }
                     });
+                }
+                for n in &o.notes {
+                    ui.label(theme::muted(n));
                 }
             }
         });
