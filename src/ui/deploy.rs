@@ -251,10 +251,12 @@ impl DeployUi {
                         }
                         theme::badge(ui, "VERIFIED", theme::OK);
                         ui.label(name);
-                        ui.label(theme::mono(url));
                         if ui.small_button(format!("Copy link {name}")).clicked() {
                             ui.ctx().copy_text(url.clone());
                         }
+                        // A long link is cut to the card; the whole one shows on hover.
+                        ui.add(egui::Label::new(theme::mono(url)).truncate())
+                            .on_hover_text(url);
                     });
                 }
                 for n in &o.notes {
