@@ -66,6 +66,13 @@ if [ ! -x "$weed_dir/bin/weed" ]; then
   ln -sf "$found" "$weed_dir/bin/weed"
 fi
 export RC_TEST_WEED="$weed_dir/bin/weed"
+# AWS APIs (CloudWatch, Secrets Manager) for the tests: moto's server, from PyPI.
+moto_dir="$cache/moto-5.2"
+if [ ! -d "$moto_dir/lib/moto" ]; then
+  echo "installing moto[server] 5.2 into $moto_dir"
+  python3 -m pip install --quiet --disable-pip-version-check --target "$moto_dir/lib" "moto[server]==5.2.*"
+fi
+export RC_TEST_MOTO_PATH="$moto_dir/lib"
 as_postgres() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi; }
 read -r pg_version pg_cluster pg_port pg_status _ < <(pg_lsclusters -h | head -n1)
 if [ "$pg_status" != "online" ]; then

@@ -3,6 +3,7 @@
 //! green when every gating KPI stayed within its threshold over the hold, red when one did not,
 //! unknown (never green) when there is no data to judge by.
 
+pub mod cloudwatch;
 pub mod local;
 pub mod prometheus;
 
@@ -72,6 +73,7 @@ pub trait KpiSource: Send + Sync {
 pub enum Source {
     Local(local::LocalKpis),
     Prometheus(prometheus::Prometheus),
+    CloudWatch(cloudwatch::CloudWatch),
 }
 
 impl Source {
@@ -81,6 +83,9 @@ impl Source {
             KpiProvider::Local => Source::Local(local::LocalKpis::new(ws)),
             KpiProvider::Prometheus => {
                 Source::Prometheus(prometheus::Prometheus::new(&cfg.api_base)?)
+            }
+            KpiProvider::Cloudwatch => {
+                Source::CloudWatch(cloudwatch::CloudWatch::new(&ws.config().aws)?)
             }
         })
     }
@@ -96,6 +101,7 @@ impl KpiSource for Source {
         match self {
             Source::Local(s) => s.range(def, start, end).await,
             Source::Prometheus(s) => s.range(def, start, end).await,
+            Source::CloudWatch(s) => s.range(def, start, end).await,
         }
     }
 }
@@ -279,6 +285,7 @@ mod tests {
             threshold: Some(0.5),
             direction: Direction::Below,
             gating: true,
+            ..KpiDef::default()
         };
         let r = judge(&def, vec![(1.0, 0.1), (2.0, f64::NAN), (3.0, 0.2)]);
         assert_eq!(r.ok, Some(false));

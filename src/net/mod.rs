@@ -1,6 +1,7 @@
 //! Small HTTP helpers shared by the vendor clients (Statuspage, `LaunchDarkly`, Unleash,
 //! Prometheus): retry timing and error bodies.
 
+pub mod aws;
 pub mod sigv4;
 pub mod xml;
 

@@ -40,6 +40,8 @@ pub struct Config {
     pub publish: PublishConfig,
     #[serde(default, skip_serializing_if = "DeployConfig::is_empty")]
     pub deploy: DeployConfig,
+    #[serde(default)]
+    pub aws: AwsConfig,
     /// Secrets kept elsewhere (a vault, AWS Secrets Manager) whose rotation the console tracks,
     /// besides the provider keys and signing certificates it knows from this file.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -124,6 +126,28 @@ impl Default for PublishConfig {
             parallel_parts: None,
             sparkle_ed_key_env: "SPARKLE_ED_PRIVATE_KEY".to_owned(),
             sparkle_public_key: String::new(),
+        }
+    }
+}
+
+/// `[aws]`: where the AWS APIs (`CloudWatch`, Secrets Manager) are and as whom.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AwsConfig {
+    pub region: String,
+    /// One URL for every AWS service (a VPC endpoint, a local stand-in); empty: AWS itself.
+    pub endpoint: String,
+    /// The profile of `~/.aws/credentials` used when the standard variables are not set
+    /// (empty: `$AWS_PROFILE`, else `default`).
+    pub profile: String,
+}
+
+impl Default for AwsConfig {
+    fn default() -> Self {
+        Self {
+            region: "us-east-1".to_owned(),
+            endpoint: String::new(),
+            profile: String::new(),
         }
     }
 }
@@ -462,6 +486,8 @@ pub enum KpiProvider {
     #[default]
     Local,
     Prometheus,
+    /// Amazon `CloudWatch` `GetMetricData` (`[aws]` says where and as whom).
+    Cloudwatch,
 }
 
 /// `[kpi]`: where rollout-gating metrics come from.
@@ -503,6 +529,7 @@ pub struct KpiDef {
     #[serde(default)]
     pub unit: String,
     /// `PromQL` returning one series (several are reduced to the worst).
+    #[serde(default)]
     pub query: String,
     /// No threshold: shown, never gating.
     #[serde(default)]
@@ -512,6 +539,37 @@ pub struct KpiDef {
     /// Whether a rollout waits for it.
     #[serde(default)]
     pub gating: bool,
+    /// `CloudWatch`: the metric's namespace and name, its dimensions, the statistic
+    /// (`Average`, `Maximum`, `p95`, ...) and the period.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub metric: String,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub dimensions: std::collections::BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub stat: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period_secs: Option<u32>,
+}
+
+impl Default for KpiDef {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            title: String::new(),
+            unit: String::new(),
+            query: String::new(),
+            threshold: None,
+            direction: Direction::Below,
+            gating: false,
+            namespace: String::new(),
+            metric: String::new(),
+            dimensions: std::collections::BTreeMap::new(),
+            stat: String::new(),
+            period_secs: None,
+        }
+    }
 }
 
 fn default_direction() -> Direction {
@@ -534,6 +592,7 @@ pub fn default_kpis() -> Vec<KpiDef> {
         threshold,
         direction,
         gating,
+        ..KpiDef::default()
     };
     vec![
         def(
@@ -645,6 +704,7 @@ impl Config {
             findings: FindingsConfig::default(),
             publish: PublishConfig::default(),
             deploy: DeployConfig::default(),
+            aws: AwsConfig::default(),
             rotation: Vec::new(),
         }
     }

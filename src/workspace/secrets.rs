@@ -125,6 +125,75 @@ fn keyring_lookup(account: &str) -> Option<String> {
     (!value.is_empty()).then_some(value)
 }
 
+/// AWS credentials: `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`) from
+/// the environment or the keyring, else `profile` (empty: `$AWS_PROFILE`, else `default`) of
+/// the shared credentials file (`$AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/credentials`).
+/// The error says everything that was tried.
+pub fn aws_credentials(profile: &str) -> Result<crate::net::sigv4::Credentials, String> {
+    if let (Some((access, _)), Some((secret, _))) =
+        (lookup("AWS_ACCESS_KEY_ID"), lookup("AWS_SECRET_ACCESS_KEY"))
+    {
+        let token = lookup("AWS_SESSION_TOKEN").map(|(t, _)| t.expose().to_owned());
+        return Ok(crate::net::sigv4::Credentials::new(
+            access.expose().to_owned(),
+            secret.expose().to_owned(),
+            token,
+        ));
+    }
+    let profile = if profile.trim().is_empty() {
+        std::env::var("AWS_PROFILE").unwrap_or_else(|_| "default".to_owned())
+    } else {
+        profile.trim().to_owned()
+    };
+    let file = std::env::var_os("AWS_SHARED_CREDENTIALS_FILE")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".aws/credentials"))
+        });
+    let tried = format!(
+        "no AWS credentials: $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY are not set (nor in \
+         the keyring), and profile {profile:?} is not in {}",
+        file.as_ref().map_or_else(
+            || "~/.aws/credentials".to_owned(),
+            |f| f.display().to_string()
+        )
+    );
+    let Some(text) = file.and_then(|f| std::fs::read_to_string(f).ok()) else {
+        return Err(tried);
+    };
+    let mut section = String::new();
+    let (mut access, mut secret, mut token) = (None, None, None);
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            name.trim().clone_into(&mut section);
+            continue;
+        }
+        if section != profile {
+            continue;
+        }
+        if let Some((k, v)) = line.split_once('=') {
+            let v = v.trim().to_owned();
+            match k.trim() {
+                "aws_access_key_id" => access = Some(v),
+                "aws_secret_access_key" => secret = Some(v),
+                "aws_session_token" => token = Some(v),
+                _ => {}
+            }
+        }
+    }
+    match (access, secret) {
+        (Some(a), Some(s)) => {
+            remember_for_redaction(&s);
+            if let Some(t) = &token {
+                remember_for_redaction(t);
+            }
+            Ok(crate::net::sigv4::Credentials::new(a, s, token))
+        }
+        _ => Err(tried),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

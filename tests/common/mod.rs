@@ -519,3 +519,48 @@ impl Drop for Prism {
         let _ = self.child.wait();
     }
 }
+
+/// moto's server (`PyPI`'s `moto[server]`, which the test script installs into
+/// `$RC_TEST_MOTO_PATH`): one loopback port for every AWS service it mocks. Killed on drop.
+pub struct Moto {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+}
+
+impl Moto {
+    pub fn start() -> Self {
+        let port = free_port();
+        let mut cmd = Command::new("python3");
+        cmd.args(["-m", "moto.server", "-H", "127.0.0.1", "-p"])
+            .arg(port.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        if let Ok(path) = std::env::var("RC_TEST_MOTO_PATH") {
+            cmd.env("PYTHONPATH", path);
+        }
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("start moto (pip install 'moto[server]'): {e}"));
+        let me = Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "moto did not listen within 60 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        me
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
