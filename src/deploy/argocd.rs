@@ -234,14 +234,18 @@ impl ArgoCd {
                     .into(),
             )
         })?;
-        let token = crate::workspace::secrets::lookup(&cfg.token_env)
-            .map(|(s, _)| s)
-            .ok_or_else(|| {
-                DeployError::Invalid(format!(
-                    "Argo CD needs an API token in ${} (or the keyring entry {}); it is not set",
-                    cfg.token_env, cfg.token_env
-                ))
-            })?;
+        let token = crate::workspace::secrets::resolve(
+            &cfg.token_env,
+            &cfg.token_secret,
+            &ws.config().aws,
+        )
+        .map_err(DeployError::Invalid)?
+        .ok_or_else(|| {
+            DeployError::Invalid(format!(
+                "Argo CD needs an API token in ${} (or the keyring entry {}); it is not set",
+                cfg.token_env, cfg.token_env
+            ))
+        })?;
         let http = crate::net::client().map_err(DeployError::Invalid)?;
         Ok(Self { http, cfg, token })
     }

@@ -155,17 +155,26 @@ pub fn open_store(ws: &Workspace) -> Result<Box<dyn ObjectStore>, DeployError> {
             })))
         }
         StoreKind::S3 => {
-            let secret = |var: &str, what: &str| {
-                crate::workspace::secrets::lookup(var)
-                    .map(|(s, _)| s.expose().to_owned())
+            let secret = |var: &str, spec: &str, what: &str| {
+                crate::workspace::secrets::resolve(var, spec, &ws.config().aws)
+                    .map_err(DeployError::Invalid)?
+                    .map(|s| s.expose().to_owned())
                     .ok_or_else(|| {
                         DeployError::Invalid(format!(
                             "the s3 store needs {what} in ${var} (or the keyring entry {var});                              it is not set"
                         ))
                     })
             };
-            let access = secret(&cfg.access_key_env, "the access key id")?;
-            let secret_key = secret(&cfg.secret_key_env, "the secret access key")?;
+            let access = secret(
+                &cfg.access_key_env,
+                &cfg.access_key_secret,
+                "the access key id",
+            )?;
+            let secret_key = secret(
+                &cfg.secret_key_env,
+                &cfg.secret_key_secret,
+                "the secret access key",
+            )?;
             let token = crate::workspace::secrets::lookup(&cfg.session_token_env)
                 .map(|(s, _)| s.expose().to_owned());
             let endpoint = if cfg.endpoint.trim().is_empty() {

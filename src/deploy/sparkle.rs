@@ -95,7 +95,13 @@ impl EdKey {
 /// rejected by every copy of the app).
 pub fn key(ws: &Workspace) -> Result<Option<EdKey>, DeployError> {
     let cfg = &ws.config().publish;
-    let Some((secret, _)) = crate::workspace::secrets::lookup(&cfg.sparkle_ed_key_env) else {
+    let Some(secret) = crate::workspace::secrets::resolve(
+        &cfg.sparkle_ed_key_env,
+        &cfg.sparkle_ed_key_secret,
+        &ws.config().aws,
+    )
+    .map_err(DeployError::Invalid)?
+    else {
         return Ok(None);
     };
     let key = EdKey::from_base64(secret.expose(), &cfg.sparkle_ed_key_env)?;

@@ -183,8 +183,8 @@ impl Provider {
     pub fn for_environment(ws: &Workspace, environment: &str) -> Result<Self, FlagsError> {
         let cfg = &ws.config().flags;
         let token = || {
-            crate::workspace::secrets::lookup(&cfg.token_env)
-                .map(|(secret, _)| secret)
+            crate::workspace::secrets::resolve(&cfg.token_env, &cfg.token_secret, &ws.config().aws)
+                .map_err(FlagsError::Config)?
                 .ok_or_else(|| {
                     FlagsError::Config(format!(
                         "${} is not set and the OS keyring has no entry (service \"release-console\", account {:?}): it must hold the {} token ([flags] token_env)",

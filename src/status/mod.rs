@@ -342,7 +342,13 @@ impl Provider {
         match cfg.provider {
             StatusPageProvider::Local => Ok(Provider::Local(local::LocalPage::new(ws))),
             StatusPageProvider::Statuspage => {
-                let (key, _) = crate::workspace::secrets::lookup(&cfg.api_key_env).ok_or_else(|| {
+                let key = crate::workspace::secrets::resolve(
+                    &cfg.api_key_env,
+                    &cfg.api_key_secret,
+                    &ws.config().aws,
+                )
+                .map_err(StatusError::Config)?
+                .ok_or_else(|| {
                     StatusError::Config(format!(
                         "${} is not set and the OS keyring has no entry (service {:?}, account {:?}): it must hold the Statuspage API key ([status_page] api_key_env)",
                         cfg.api_key_env,

@@ -91,6 +91,12 @@ pub struct PublishConfig {
     pub access_key_env: String,
     pub secret_key_env: String,
     pub session_token_env: String,
+    /// Where the secret is instead: `env:NAME`, `keyring:NAME` or
+    /// `aws-sm:SECRET-ID[#json-key]` (AWS Secrets Manager, `[aws]`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub access_key_secret: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub secret_key_secret: String,
     /// Files of this size and more go as multipart uploads.
     pub multipart_threshold_mib: u64,
     /// The size of one part (grown when a file would need more than 10 000).
@@ -100,6 +106,10 @@ pub struct PublishConfig {
     /// The variable (or keyring entry) with Sparkle's `EdDSA` private key (the base64 seed that
     /// `generate_keys -x` exports); when set, the appcast carries `sparkle:edSignature`.
     pub sparkle_ed_key_env: String,
+    /// Where the secret is instead: `env:NAME`, `keyring:NAME` or
+    /// `aws-sm:SECRET-ID[#json-key]` (AWS Secrets Manager, `[aws]`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sparkle_ed_key_secret: String,
     /// The app's `SUPublicEDKey`: the key above must match it.
     pub sparkle_public_key: String,
 }
@@ -121,10 +131,13 @@ impl Default for PublishConfig {
             access_key_env: "AWS_ACCESS_KEY_ID".to_owned(),
             secret_key_env: "AWS_SECRET_ACCESS_KEY".to_owned(),
             session_token_env: "AWS_SESSION_TOKEN".to_owned(),
+            access_key_secret: String::new(),
+            secret_key_secret: String::new(),
             multipart_threshold_mib: 64,
             part_size_mib: 8,
             parallel_parts: None,
             sparkle_ed_key_env: "SPARKLE_ED_PRIVATE_KEY".to_owned(),
+            sparkle_ed_key_secret: String::new(),
             sparkle_public_key: String::new(),
         }
     }
@@ -179,6 +192,10 @@ pub struct ArgoCdConfig {
     pub project: String,
     /// The variable (or keyring entry) holding the API token.
     pub token_env: String,
+    /// Where the secret is instead: `env:NAME`, `keyring:NAME` or
+    /// `aws-sm:SECRET-ID[#json-key]` (AWS Secrets Manager, `[aws]`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub token_secret: String,
     /// The Git revision a release deploys; `{version}` is the release's version.
     pub revision: String,
     /// Delete resources no longer in Git while syncing.
@@ -197,6 +214,7 @@ impl Default for ArgoCdConfig {
             app_namespace: String::new(),
             project: String::new(),
             token_env: "ARGOCD_AUTH_TOKEN".to_owned(),
+            token_secret: String::new(),
             revision: "v{version}".to_owned(),
             prune: false,
             timeout_mins: 30.0,
@@ -408,6 +426,10 @@ pub struct StatusPageConfig {
     pub page_id: String,
     /// Name of the environment variable holding the API key (never the key itself).
     pub api_key_env: String,
+    /// Where the secret is instead: `env:NAME`, `keyring:NAME` or
+    /// `aws-sm:SECRET-ID[#json-key]` (AWS Secrets Manager, `[aws]`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub api_key_secret: String,
     pub components: Vec<String>,
     /// Pause between API requests: Statuspage allows about one request per second per key.
     pub min_request_interval_ms: u64,
@@ -420,6 +442,7 @@ impl Default for StatusPageConfig {
             api_base: "https://api.statuspage.io/v1".to_owned(),
             page_id: String::new(),
             api_key_env: "STATUSPAGE_API_KEY".to_owned(),
+            api_key_secret: String::new(),
             components: ["api", "collaboration", "import-export", "desktop-downloads"]
                 .map(str::to_owned)
                 .to_vec(),
@@ -448,6 +471,10 @@ pub struct FlagsConfig {
     pub environment: String,
     /// Name of the environment variable holding the access token.
     pub token_env: String,
+    /// Where the secret is instead: `env:NAME`, `keyring:NAME` or
+    /// `aws-sm:SECRET-ID[#json-key]` (AWS Secrets Manager, `[aws]`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub token_secret: String,
     /// Allowed `{prefix}` values in `{prefix}_{feature_name}`.
     pub prefixes: Vec<String>,
     /// Rollout stages in percent, ending at 100.
@@ -468,6 +495,7 @@ impl Default for FlagsConfig {
             project_key: String::new(),
             environment: "production".to_owned(),
             token_env: "LAUNCHDARKLY_ACCESS_TOKEN".to_owned(),
+            token_secret: String::new(),
             prefixes: ["ui", "api", "collab", "export"]
                 .map(str::to_owned)
                 .to_vec(),
@@ -792,6 +820,32 @@ impl Config {
                 "key `flags.stages`: {stages:?} must rise from above 0 to 100, e.g. [10, 50, 100]"
             ));
         }
+        for (key, spec) in [
+            (
+                "status_page.api_key_secret",
+                &self.status_page.api_key_secret,
+            ),
+            ("flags.token_secret", &self.flags.token_secret),
+            ("publish.access_key_secret", &self.publish.access_key_secret),
+            ("publish.secret_key_secret", &self.publish.secret_key_secret),
+            (
+                "publish.sparkle_ed_key_secret",
+                &self.publish.sparkle_ed_key_secret,
+            ),
+        ]
+        .into_iter()
+        .chain(
+            self.deploy
+                .argocd
+                .iter()
+                .map(|a| ("deploy.argocd.token_secret", &a.token_secret)),
+        ) {
+            if !spec.trim().is_empty()
+                && let Err(e) = super::secrets::SecretRef::parse(spec)
+            {
+                return fail(format!("key `{key}`: {e}"));
+            }
+        }
         if let Some(a) = &self.deploy.argocd {
             if !is_env_var_name(&a.token_env) {
                 return fail(
@@ -863,13 +917,16 @@ impl Config {
         let mut out = vec![
             SecretSource {
                 purpose: "Status page API key".to_owned(),
-                env_var: self.status_page.api_key_env.clone(),
+                env_var: source_of(
+                    &self.status_page.api_key_env,
+                    &self.status_page.api_key_secret,
+                ),
                 in_use: status_in_use,
                 needed_for: provider(status_in_use, "statuspage"),
             },
             SecretSource {
                 purpose: "Feature flag provider token".to_owned(),
-                env_var: self.flags.token_env.clone(),
+                env_var: source_of(&self.flags.token_env, &self.flags.token_secret),
                 in_use: flags_in_use,
                 needed_for: provider(
                     flags_in_use,
@@ -886,7 +943,7 @@ impl Config {
         if let Some(a) = &self.deploy.argocd {
             out.push(SecretSource {
                 purpose: "Argo CD API token".to_owned(),
-                env_var: a.token_env.clone(),
+                env_var: source_of(&a.token_env, &a.token_secret),
                 in_use: true,
                 needed_for: "now: rolling out the backend".to_owned(),
             });
@@ -898,13 +955,21 @@ impl Config {
             needed_for: "signing the macOS update in the appcast".to_owned(),
         });
         let s3 = self.publish.store == StoreKind::S3;
-        for (purpose, var) in [
-            ("S3 access key id", &self.publish.access_key_env),
-            ("S3 secret access key", &self.publish.secret_key_env),
+        for (purpose, var, spec) in [
+            (
+                "S3 access key id",
+                &self.publish.access_key_env,
+                &self.publish.access_key_secret,
+            ),
+            (
+                "S3 secret access key",
+                &self.publish.secret_key_env,
+                &self.publish.secret_key_secret,
+            ),
         ] {
             out.push(SecretSource {
                 purpose: purpose.to_owned(),
-                env_var: var.clone(),
+                env_var: source_of(var, spec),
                 in_use: s3,
                 needed_for: if s3 {
                     "now: publishing to the s3 store".to_owned()
@@ -945,6 +1010,15 @@ pub fn os_user() -> String {
     match nix::unistd::User::from_uid(uid) {
         Ok(Some(user)) => user.name,
         _ => format!("uid {uid}"),
+    }
+}
+
+/// Where a secret setting reads from: its `*_secret` source when set, else its variable.
+fn source_of(env_var: &str, spec: &str) -> String {
+    if spec.trim().is_empty() {
+        env_var.to_owned()
+    } else {
+        spec.trim().to_owned()
     }
 }
 

@@ -194,6 +194,158 @@ pub fn aws_credentials(profile: &str) -> Result<crate::net::sigv4::Credentials, 
     }
 }
 
+/// Secrets fetched from AWS Secrets Manager this run, by source: each is fetched once.
+static FROM_AWS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+
+/// Where a `*_secret` key says a secret is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretRef {
+    /// `env:NAME`: only the environment variable.
+    Env(String),
+    /// `keyring:NAME`: only the OS keyring entry.
+    Keyring(String),
+    /// `aws-sm:ID` or `aws-sm:ID#json-key`: AWS Secrets Manager's secret (a key inside its JSON).
+    AwsSm {
+        id: String,
+        json_key: Option<String>,
+    },
+}
+
+impl SecretRef {
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let spec = spec.trim();
+        if let Some(name) = spec.strip_prefix("env:") {
+            return Ok(Self::Env(name.to_owned()));
+        }
+        if let Some(name) = spec.strip_prefix("keyring:") {
+            return Ok(Self::Keyring(name.to_owned()));
+        }
+        if let Some(rest) = spec.strip_prefix("aws-sm:") {
+            let (id, key) = match rest.split_once('#') {
+                Some((id, key)) => (id, Some(key.to_owned())),
+                None => (rest, None),
+            };
+            if id.is_empty() {
+                return Err(format!("{spec:?}: name the secret after aws-sm:"));
+            }
+            return Ok(Self::AwsSm {
+                id: id.to_owned(),
+                json_key: key,
+            });
+        }
+        Err(format!(
+            "{spec:?}: a secret source is env:NAME, keyring:NAME or aws-sm:SECRET-ID[#json-key]"
+        ))
+    }
+}
+
+/// The secret a setting names: its `*_secret` source when set (`spec`), else `$env_var` then
+/// the keyring as always. `Ok(None)`: not set anywhere; an error names what failed (a missing
+/// AWS secret, a key not in its JSON). Secrets from AWS are fetched once per run and join
+/// what every redactor masks.
+pub fn resolve(
+    env_var: &str,
+    spec: &str,
+    aws: &super::config::AwsConfig,
+) -> Result<Option<Secret>, String> {
+    if spec.trim().is_empty() {
+        return Ok(lookup(env_var).map(|(s, _)| s));
+    }
+    match SecretRef::parse(spec)? {
+        SecretRef::Env(name) => Ok(std::env::var(&name)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .map(Secret::new)),
+        SecretRef::Keyring(name) => Ok(keyring_lookup(&name).map(|v| {
+            remember_for_redaction(&v);
+            Secret::new(v)
+        })),
+        SecretRef::AwsSm { id, json_key } => {
+            let cache_key = spec.trim().to_owned();
+            if let Some((_, v)) = FROM_AWS
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .iter()
+                .find(|(k, _)| *k == cache_key)
+            {
+                return Ok(Some(Secret::new(v.clone())));
+            }
+            let raw = fetch_aws_secret(&id, aws)?;
+            let value = match json_key {
+                None => raw,
+                Some(key) => {
+                    let v: serde_json::Value = serde_json::from_str(&raw).map_err(|_| {
+                        format!("aws-sm:{id}: the secret is not JSON, so it has no key {key:?}")
+                    })?;
+                    v.get(&key)
+                        .and_then(|x| {
+                            x.as_str()
+                                .map(str::to_owned)
+                                .or_else(|| Some(x.to_string()))
+                        })
+                        .filter(|x| x != "null")
+                        .ok_or_else(|| {
+                            format!("aws-sm:{id}: the secret's JSON has no key {key:?}")
+                        })?
+                }
+            };
+            remember_for_redaction(&value);
+            FROM_AWS
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push((cache_key, value.clone()));
+            Ok(Some(Secret::new(value)))
+        }
+    }
+}
+
+/// `GetSecretValue`, on a thread of its own (so it can be called from anywhere, async code
+/// included) with its own small runtime.
+fn fetch_aws_secret(id: &str, aws: &super::config::AwsConfig) -> Result<String, String> {
+    let creds = aws_credentials(&aws.profile)?;
+    let endpoint = Some(aws.endpoint.clone()).filter(|e| !e.trim().is_empty());
+    let api = crate::net::aws::JsonApi::new(
+        endpoint.as_deref(),
+        "secretsmanager",
+        "secretsmanager",
+        &aws.region,
+        creds,
+        "1.1",
+    )?;
+    let id = id.to_owned();
+    let worker = std::thread::Builder::new()
+        .name("aws-secret".into())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            let v = rt
+                .block_on(api.call(
+                    "secretsmanager.GetSecretValue",
+                    &serde_json::json!({ "SecretId": id }),
+                ))
+                .map_err(|e| match e.kind() {
+                    "ResourceNotFoundException" => {
+                        format!("aws-sm:{id}: no such secret in AWS Secrets Manager ({e})")
+                    }
+                    _ => format!("aws-sm:{id}: {e}"),
+                })?;
+            v["SecretString"]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    format!(
+                        "aws-sm:{id}: the secret has no SecretString (binary secrets are not read)"
+                    )
+                })
+        })
+        .map_err(|e| e.to_string())?;
+    worker
+        .join()
+        .map_err(|_| "the AWS Secrets Manager lookup panicked".to_owned())?
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,113 @@
+//! Secrets from AWS Secrets Manager (`*_secret = "aws-sm:ID#key"`), against a real moto
+//! server: the Argo CD token read from a JSON secret and used, in no output, log or audit
+//! entry; a missing secret and a missing JSON key named; a bad source refused
+//! when the config loads.
+
+mod common;
+
+use std::path::Path;
+
+use common::argo::{self, TOKEN};
+use common::{Moto, cli_with, text};
+use release_console::net::aws::JsonApi;
+use release_console::net::sigv4::Credentials;
+use serde_json::json;
+
+const ENV: [(&str, &str); 3] = [
+    ("AWS_ACCESS_KEY_ID", "AKIATESTCONSOLE"),
+    ("AWS_SECRET_ACCESS_KEY", "moto-test-secret-key-xyz"),
+    ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"),
+];
+
+fn set(ws: &Path, moto: &Moto, token_secret: &str) {
+    let path = ws.join("release-console.toml");
+    let mut cfg: toml::Table = std::fs::read_to_string(&path)
+        .expect("config")
+        .parse()
+        .expect("toml");
+    cfg["deploy"]["argocd"]
+        .as_table_mut()
+        .expect("[deploy.argocd]")
+        .insert("token_secret".into(), token_secret.into());
+    let mut aws = toml::Table::new();
+    aws.insert("endpoint".into(), moto.endpoint.as_str().into());
+    cfg.insert("aws".into(), aws.into());
+    std::fs::write(&path, toml::to_string(&cfg).expect("toml")).expect("write");
+}
+
+#[test]
+fn the_argo_cd_token_comes_from_secrets_manager_and_is_never_shown() {
+    let moto = Moto::start();
+    let argo = argo::start();
+    let (_d, ws) = argo::workspace(&argo, "collab-api", 0.5);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    let sm = JsonApi::new(
+        Some(&moto.endpoint),
+        "secretsmanager",
+        "secretsmanager",
+        "us-east-1",
+        Credentials::new(ENV[0].1.into(), ENV[1].1.into(), None),
+        "1.1",
+    )
+    .expect("api");
+    rt.block_on(sm.call(
+        "secretsmanager.CreateSecret",
+        &json!({
+            "Name": "/wiretuner/argocd/token",
+            "SecretString": json!({"token": TOKEN, "user": "release-bot"}).to_string(),
+        }),
+    ))
+    .expect("CreateSecret");
+
+    // The token is not in the environment: only Secrets Manager has it.
+    set(&ws, &moto, "aws-sm:/wiretuner/argocd/token#token");
+    let o = cli_with(&ws, &ENV, &["deploy", "status"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("collab-api: Synced"), "{}", text(&o));
+    assert!(!text(&o).contains(TOKEN), "the token is never shown");
+
+    // A whole rollout with it: the token is in no output, log or audit entry.
+    let o = cli_with(&ws, &ENV, &["deploy", "backend", "--version", "1.2.0"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!text(&o).contains(TOKEN));
+    let mut files = vec![ws.join("audit.log")];
+    for dir in ["logs", "logs/tasks"] {
+        if let Ok(rd) = std::fs::read_dir(ws.join(dir)) {
+            files.extend(rd.flatten().map(|e| e.path()).filter(|p| p.is_file()));
+        }
+    }
+    for f in files {
+        let body = std::fs::read_to_string(&f).unwrap_or_default();
+        assert!(!body.contains(TOKEN), "{} holds the token", f.display());
+    }
+
+    // A secret that does not exist, and a key its JSON does not have: named.
+    set(&ws, &moto, "aws-sm:/wiretuner/argocd/nope");
+    let o = cli_with(&ws, &ENV, &["deploy", "status"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("aws-sm:/wiretuner/argocd/nope: no such secret in AWS Secrets Manager")
+            && text(&o).contains("ResourceNotFoundException"),
+        "{}",
+        text(&o)
+    );
+    set(&ws, &moto, "aws-sm:/wiretuner/argocd/token#password");
+    let o = cli_with(&ws, &ENV, &["deploy", "status"]);
+    assert!(
+        text(&o).contains("the secret's JSON has no key \"password\""),
+        "{}",
+        text(&o)
+    );
+    // A source that is not one: refused when the config loads, naming the key.
+    set(&ws, &moto, "vault:/x");
+    let o = cli_with(&ws, &ENV, &["deploy", "status"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("key `deploy.argocd.token_secret`: \"vault:/x\": a secret source is env:NAME, keyring:NAME or aws-sm:SECRET-ID[#json-key]"),
+        "{}",
+        text(&o)
+    );
+}
