@@ -249,36 +249,14 @@ fn with_a_sparkle_key_the_appcast_carries_an_ed25519_signature_openssl_verifies(
     let pki = Pki::new();
     let (_d, ws) = workspace(&pki, &[]);
     let version = "1.3.0";
-    assert!(cli(&ws, &["release", "new", version]).status.success());
-    let artifacts = ws.join("releases").join(version).join("artifacts");
-    std::fs::create_dir_all(&artifacts).expect("artifacts");
-    pki.sign(
-        "leaf.pfx",
-        "app.msi",
-        &artifacts.join("WireTuner-1.3.0.msi"),
-    );
-    // A zipped .app: the macOS update the appcast offers.
-    common::sh(
-        &artifacts,
-        "head -c 3000000 /dev/urandom > WireTuner-1.3.0.app.zip && sha256sum * > SHA256SUMS",
-    );
-    let o = cli(
+    // A zipped .app beside the MSI: the macOS update the appcast offers.
+    common::make_publishable_with(
+        &pki,
         &ws,
-        &[
-            "verify",
-            artifacts.to_str().expect("utf-8"),
-            "--release",
-            version,
-        ],
+        version,
+        "head -c 3000000 /dev/urandom > WireTuner-1.3.0.app.zip",
     );
-    assert!(o.status.success(), "{}", text(&o));
-    for item in common::ITEMS_BEFORE_PUBLISH {
-        assert!(
-            cli(&ws, &["checklist", "tick", item, "--release", version])
-                .status
-                .success()
-        );
-    }
+    let artifacts = ws.join("releases").join(version).join("artifacts");
     // A key as Sparkle 2 exports it: the base64 of the 32-byte seed.
     let keys = tempfile::tempdir().expect("keys");
     common::sh(

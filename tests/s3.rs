@@ -358,35 +358,12 @@ fn a_multipart_upload_killed_midway_resumes_without_sending_finished_parts_again
         &[("parallel_parts", 1.into()), ("part_size_mib", 8.into())],
     );
     let version = "2.0.0";
-    assert!(run(&ws, &["release", "new", version]).status.success());
-    let artifacts = ws.join("releases").join(version).join("artifacts");
-    std::fs::create_dir_all(&artifacts).expect("artifacts");
-    pki.sign(
-        "leaf.pfx",
-        "app.msi",
-        &artifacts.join("WireTuner-2.0.0.msi"),
-    );
-    common::sh(
-        &artifacts,
-        "head -c 300M /dev/urandom > WireTuner-2.0.0-debug-symbols.zip && sha256sum * > SHA256SUMS",
-    );
-    let o = run(
+    common::make_publishable_with(
+        &pki,
         &ws,
-        &[
-            "verify",
-            artifacts.to_str().expect("utf-8"),
-            "--release",
-            version,
-        ],
+        version,
+        "head -c 300M /dev/urandom > WireTuner-2.0.0-debug-symbols.zip",
     );
-    assert!(o.status.success(), "{}", text(&o));
-    for item in common::ITEMS_BEFORE_PUBLISH {
-        assert!(
-            run(&ws, &["checklist", "tick", item, "--release", version])
-                .status
-                .success()
-        );
-    }
 
     let mut child = common::bin()
         .arg("--workspace")

@@ -156,6 +156,28 @@ fn advance(a: &mut App) {
     a.history.push((id, op.requested.clone(), now()));
 }
 
+/// The application `name`, after checking the token: 401 and 404 as Argo CD answers them.
+fn app_for<'a>(
+    f: &'a mut Fake,
+    headers: &HeaderMap,
+    name: &str,
+) -> Result<&'a mut App, (StatusCode, Json<Value>)> {
+    if !authorized(f, headers) {
+        return Err(error(
+            StatusCode::UNAUTHORIZED,
+            16,
+            "invalid session: token signature is invalid",
+        ));
+    }
+    f.apps.get_mut(name).ok_or_else(|| {
+        error(
+            StatusCode::NOT_FOUND,
+            5,
+            &format!("applications.argoproj.io \"{name}\" not found"),
+        )
+    })
+}
+
 async fn get_app(
     State(s): State<Shared>,
     UrlPath(name): UrlPath<String>,
@@ -167,20 +189,7 @@ async fn get_app(
         format!("/api/v1/applications/{name}"),
         Value::Null,
     ));
-    if !authorized(&f, &headers) {
-        return Err(error(
-            StatusCode::UNAUTHORIZED,
-            16,
-            "invalid session: token signature is invalid",
-        ));
-    }
-    let Some(a) = f.apps.get_mut(&name) else {
-        return Err(error(
-            StatusCode::NOT_FOUND,
-            5,
-            &format!("applications.argoproj.io \"{name}\" not found"),
-        ));
-    };
+    let a = app_for(&mut f, &headers, &name)?;
     advance(a);
     Ok(Json(app_json(&name, a)))
 }
@@ -209,12 +218,7 @@ async fn sync(
         format!("/api/v1/applications/{name}/sync"),
         body.clone(),
     ));
-    if !authorized(&f, &headers) {
-        return Err(error(StatusCode::UNAUTHORIZED, 16, "invalid session"));
-    }
-    let Some(a) = f.apps.get_mut(&name) else {
-        return Err(error(StatusCode::NOT_FOUND, 5, "not found"));
-    };
+    let a = app_for(&mut f, &headers, &name)?;
     if a.op.as_ref().is_some_and(|o| o.phase == "Running") {
         return Err(error(
             StatusCode::BAD_REQUEST,
@@ -238,12 +242,7 @@ async fn rollback(
         format!("/api/v1/applications/{name}/rollback"),
         body.clone(),
     ));
-    if !authorized(&f, &headers) {
-        return Err(error(StatusCode::UNAUTHORIZED, 16, "invalid session"));
-    }
-    let Some(a) = f.apps.get_mut(&name) else {
-        return Err(error(StatusCode::NOT_FOUND, 5, "not found"));
-    };
+    let a = app_for(&mut f, &headers, &name)?;
     let id = body["id"]
         .as_i64()
         .or_else(|| body["id"].as_str().and_then(|v| v.parse().ok()));
@@ -274,12 +273,7 @@ async fn terminate(
         format!("/api/v1/applications/{name}/operation"),
         Value::Null,
     ));
-    if !authorized(&f, &headers) {
-        return Err(error(StatusCode::UNAUTHORIZED, 16, "invalid session"));
-    }
-    let Some(a) = f.apps.get_mut(&name) else {
-        return Err(error(StatusCode::NOT_FOUND, 5, "not found"));
-    };
+    let a = app_for(&mut f, &headers, &name)?;
     match a.op.as_mut() {
         Some(op) if op.phase == "Running" => {
             op.phase = "Failed".into();

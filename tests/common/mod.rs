@@ -93,12 +93,18 @@ pub const ITEMS_BEFORE_PUBLISH: [&str; 5] = [
 /// Makes release `version` of `ws` ready to publish: created, its MSI signed with the test
 /// PKI's leaf, summed, verified with the workspace's pins, the checklist ticked up to publishing.
 pub fn make_publishable(pki: &Pki, ws: &Path, version: &str) {
+    make_publishable_with(pki, ws, version, "true");
+}
+
+/// [`make_publishable`] with more artifacts: `extra` is a shell script run in the artifacts
+/// folder before it is summed (e.g. `head -c 300M /dev/urandom > big.zip`).
+pub fn make_publishable_with(pki: &Pki, ws: &Path, version: &str, extra: &str) {
     assert!(cli(ws, &["release", "new", version]).status.success());
     let artifacts = ws.join("releases").join(version).join("artifacts");
     std::fs::create_dir_all(&artifacts).expect("artifacts");
     let msi = format!("WireTuner-{version}.msi");
     pki.sign("leaf.pfx", "app.msi", &artifacts.join(&msi));
-    sh(&artifacts, &format!("sha256sum {msi} > SHA256SUMS"));
+    sh(&artifacts, &format!("{extra} && sha256sum * > SHA256SUMS"));
     let o = cli(
         ws,
         &[
