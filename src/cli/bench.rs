@@ -306,6 +306,17 @@ fn warm(paths: &[std::path::PathBuf]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The folder the big fixtures are kept in between runs (`--scratch`, else the temp dir).
+fn scratch_dir(args: &BenchArgs) -> anyhow::Result<std::path::PathBuf> {
+    let dir = args
+        .scratch
+        .clone()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("release-console-bench");
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
 /// Best of `runs` wall times of `f`.
 fn best_of(runs: usize, mut f: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<f64> {
     let mut best = f64::MAX;
@@ -331,12 +342,7 @@ fn run_tool(program: &str, args: &[&std::ffi::OsStr]) -> anyhow::Result<()> {
 
 fn hash_bench(cli: &Cli, args: &BenchArgs) -> anyhow::Result<serde_json::Value> {
     use crate::verify::hash;
-    let scratch = args
-        .scratch
-        .clone()
-        .unwrap_or_else(std::env::temp_dir)
-        .join("release-console-bench");
-    std::fs::create_dir_all(&scratch)?;
+    let scratch = scratch_dir(args)?;
     let big = scratch.join("one-1GiB.bin");
     write_fixture(&big, 1024 * MIB)?;
     let eight: Vec<std::path::PathBuf> = (0..8)

@@ -64,17 +64,7 @@ pub fn run(cli: &Cli, cmd: DeployCmd) -> anyhow::Result<ExitCode> {
             } else {
                 println!("{}", status.line());
                 if let Some(op) = &status.operation {
-                    println!(
-                        "last operation: {} {} (started {}){}",
-                        op.phase,
-                        op.requested_revision,
-                        op.started_at,
-                        if op.message.is_empty() {
-                            String::new()
-                        } else {
-                            format!(": {}", op.message)
-                        }
-                    );
+                    println!("last operation: {}", op.line());
                 }
                 for r in &status.resources {
                     println!(

@@ -59,6 +59,23 @@ pub struct Operation {
     pub failed_resources: Vec<String>,
 }
 
+impl Operation {
+    /// `Succeeded to v1.4.0 (started ...): message`, for a log, the CLI or a card.
+    pub fn line(&self) -> String {
+        let msg = if self.message.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", self.message)
+        };
+        format!(
+            "{} to {} (started {}){msg}",
+            or_unknown(&self.phase),
+            self.requested_revision,
+            self.started_at
+        )
+    }
+}
+
 /// What the application is now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AppStatus {

@@ -427,17 +427,7 @@ impl DeployUi {
                 ui.label(theme::mono(&app.revision));
             });
             if let Some(op) = &app.operation {
-                ui.label(theme::muted(format!(
-                    "Last operation: {} to {} (started {}){}",
-                    op.phase,
-                    op.requested_revision,
-                    op.started_at,
-                    if op.message.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {}", op.message)
-                    }
-                )));
+                ui.label(theme::muted(format!("Last operation: {}", op.line())));
             }
             egui::Grid::new("backend-resources")
                 .num_columns(4)

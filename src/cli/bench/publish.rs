@@ -144,12 +144,7 @@ fn weed_binary(args: &BenchArgs) -> PathBuf {
 }
 
 pub(super) fn publish_bench(cli: &Cli, args: &BenchArgs) -> anyhow::Result<serde_json::Value> {
-    let scratch = args
-        .scratch
-        .clone()
-        .unwrap_or_else(std::env::temp_dir)
-        .join("release-console-bench");
-    std::fs::create_dir_all(&scratch)?;
+    let scratch = super::scratch_dir(args)?;
     let big = scratch.join("one-1GiB.bin");
     let size = 1024 * MIB;
     write_fixture(&big, size)?;
