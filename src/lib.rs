@@ -14,6 +14,7 @@ pub mod gates;
 pub mod kpi;
 pub mod metrics;
 pub mod net;
+pub mod notify;
 pub mod pipeline;
 pub mod rotation;
 pub mod runbook;

@@ -598,6 +598,80 @@ impl AuditLog {
         Ok(crate::sha256_hex(&line))
     }
 
+    /// The sequence number the next entry will have and the byte offset where it will start:
+    /// the log's end, read from its last line.
+    pub fn tail(&self) -> Result<(u64, u64), AuditError> {
+        let Some(mut file) = self.open_log()? else {
+            return Ok((1, 0));
+        };
+        let len = file.metadata().map_err(self.io("stat"))?.len();
+        let mut back = 4096u64;
+        loop {
+            let from = len.saturating_sub(back);
+            let mut bytes = Vec::new();
+            file.seek(SeekFrom::Start(from)).map_err(self.io("seek"))?;
+            file.read_to_end(&mut bytes).map_err(self.io("read"))?;
+            let Some(end) = bytes.iter().rposition(|&b| b == b'\n') else {
+                if from == 0 {
+                    return Ok((1, 0));
+                }
+                back *= 4;
+                continue;
+            };
+            let start = bytes[..end].iter().rposition(|&b| b == b'\n');
+            if start.is_none() && from > 0 {
+                back *= 4;
+                continue;
+            }
+            let line = &bytes[start.map_or(0, |i| i + 1)..end];
+            let entry: AuditEntry = serde_json::from_slice(line).map_err(|e| {
+                self.tampered(0, format!("the last line is not a valid audit entry: {e}"))
+            })?;
+            return Ok((entry.seq + 1, from + end as u64 + 1));
+        }
+    }
+
+    /// The entries that follow byte `offset`, a point an earlier call returned (0: the start),
+    /// with the offset after the last whole line. A line still being appended is left for the
+    /// next call. `next_seq` is the sequence number expected first: when the log at `offset`
+    /// does not start there (it was replaced), the whole log is read and entries before
+    /// `next_seq` are skipped.
+    pub fn entries_after(
+        &self,
+        offset: u64,
+        next_seq: u64,
+    ) -> Result<(Vec<AuditEntry>, u64), AuditError> {
+        let Some(mut file) = self.open_log()? else {
+            return Ok((Vec::new(), 0));
+        };
+        let len = file.metadata().map_err(self.io("stat"))?.len();
+        let from = if offset <= len { offset } else { 0 };
+        let mut bytes = Vec::new();
+        file.seek(SeekFrom::Start(from)).map_err(self.io("seek"))?;
+        file.read_to_end(&mut bytes).map_err(self.io("read"))?;
+        let whole = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let parse = |bytes: &[u8], base: u64| -> Result<Vec<AuditEntry>, AuditError> {
+            bytes
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .map(|line| {
+                    serde_json::from_slice::<AuditEntry>(line).map_err(|e| {
+                        self.tampered(
+                            0,
+                            format!("after byte {base}: not a valid audit entry: {e}"),
+                        )
+                    })
+                })
+                .collect()
+        };
+        let entries = parse(&bytes[..whole], from)?;
+        if from > 0 && entries.first().is_some_and(|e| e.seq != next_seq) {
+            return self.entries_after(0, next_seq);
+        }
+        let entries = entries.into_iter().filter(|e| e.seq >= next_seq).collect();
+        Ok((entries, from + whole as u64))
+    }
+
     /// Entries `range` (0-based entry numbers, oldest first) parsed from the log; a line that
     /// is not an entry is an error naming its line.
     pub fn read_range(

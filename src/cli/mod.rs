@@ -12,6 +12,7 @@ mod deploy;
 mod findings;
 mod flags;
 mod metrics;
+mod notify;
 mod pipeline;
 mod publish;
 mod release;
@@ -92,6 +93,9 @@ pub enum Command {
     /// Runbooks: the checklists and the disaster-recovery procedures, run step by step.
     #[command(subcommand)]
     Runbook(runbook::RunbookCmd),
+    /// The notification outbox: what was sent to PagerDuty and Slack, flush, retry.
+    #[command(subcommand)]
+    Notify(notify::NotifyCmd),
     /// The rotation calendar of the secrets and signing certificates the workspace relies on.
     #[command(subcommand)]
     Secrets(secrets::SecretsCmd),
@@ -105,6 +109,8 @@ pub struct Cli {
     pub json: bool,
     pub workspace_flag: Option<PathBuf>,
     pub handle: tokio::runtime::Handle,
+    /// The workspace the command opened, for the notifications it queued.
+    opened: std::sync::Mutex<Option<Workspace>>,
 }
 
 impl Cli {
@@ -114,6 +120,16 @@ impl Cli {
             eprintln!("note: using the demo workspace at {}", root.display());
         }
         let ws = Workspace::open(&root)?;
+        if let Err(e) = crate::notify::init(&ws) {
+            eprintln!(
+                "warning: the notification outbox: {}",
+                crate::error_chain(&e)
+            );
+        }
+        *self
+            .opened
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(ws.clone());
         if origin == Origin::Demo {
             let r = crate::demo::refresh(&ws, jiff::Timestamp::now());
             if let (Some(p), false) = (&r.signing_problem, self.json) {
@@ -139,10 +155,25 @@ pub fn run(args: Args, handle: tokio::runtime::Handle) -> anyhow::Result<ExitCod
         json: args.json,
         workspace_flag: args.workspace,
         handle,
+        opened: std::sync::Mutex::new(None),
     };
     let Some(command) = args.command else {
         anyhow::bail!("no command given (the GUI is started by main)");
     };
+    let explicit = matches!(command, Command::Notify(_) | Command::Bench(_));
+    let code = run_command(&cli, command);
+    let opened = cli
+        .opened
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
+    if let (Some(ws), false) = (opened, explicit) {
+        notify::before_exit(&cli, &ws);
+    }
+    code
+}
+
+fn run_command(cli: &Cli, command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Init { dir, product } => {
             let ws = Workspace::init(&dir, &product)?;
@@ -157,21 +188,22 @@ pub fn run(args: Args, handle: tokio::runtime::Handle) -> anyhow::Result<ExitCod
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Release(cmd) => release::run(&cli, cmd),
-        Command::Checklist(cmd) => checklist::run(&cli, &cmd),
-        Command::Findings(cmd) => findings::run(&cli, &cmd),
-        Command::Metrics(args) => metrics::run(&cli, &args),
-        Command::Runbook(cmd) => runbook::run(&cli, cmd),
-        Command::Secrets(cmd) => secrets::run(&cli, &cmd),
-        Command::Audit(cmd) => audit::run(&cli, cmd),
-        Command::Verify(verify_args) => verify::run(&cli, verify_args),
-        Command::Publish(args) => publish::run(&cli, args),
-        Command::Deploy(cmd) => deploy::run(&cli, cmd),
-        Command::Pipeline(cmd) => pipeline::run(&cli, cmd),
-        Command::Status(status_args) => status::run(&cli, status_args),
-        Command::Flags(cmd) => flags::run(&cli, cmd),
-        Command::Kpi(kpi_args) => flags::run_kpi(&cli, kpi_args),
-        Command::Bench(bench_args) => bench::run(&cli, &bench_args),
+        Command::Release(cmd) => release::run(cli, cmd),
+        Command::Checklist(cmd) => checklist::run(cli, &cmd),
+        Command::Findings(cmd) => findings::run(cli, &cmd),
+        Command::Metrics(args) => metrics::run(cli, &args),
+        Command::Runbook(cmd) => runbook::run(cli, cmd),
+        Command::Secrets(cmd) => secrets::run(cli, &cmd),
+        Command::Notify(cmd) => notify::run(cli, &cmd),
+        Command::Audit(cmd) => audit::run(cli, cmd),
+        Command::Verify(verify_args) => verify::run(cli, verify_args),
+        Command::Publish(args) => publish::run(cli, args),
+        Command::Deploy(cmd) => deploy::run(cli, cmd),
+        Command::Pipeline(cmd) => pipeline::run(cli, cmd),
+        Command::Status(status_args) => status::run(cli, status_args),
+        Command::Flags(cmd) => flags::run(cli, cmd),
+        Command::Kpi(kpi_args) => flags::run_kpi(cli, kpi_args),
+        Command::Bench(bench_args) => bench::run(cli, &bench_args),
     }
 }
 

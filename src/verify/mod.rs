@@ -510,6 +510,7 @@ pub async fn run_task(
         let after = serde_json::json!({
             "overall": report.overall,
             "of_release": of_release.is_some(),
+            "release": of_release.as_ref().map(|r| r.version.to_string()),
             "artifacts": report.artifacts.iter().map(|a| serde_json::json!({
                 "path": a.path, "sha256": a.sha256, "checksum": a.checksum, "signature": a.signature,
             })).collect::<Vec<_>>(),

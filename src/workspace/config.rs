@@ -42,6 +42,9 @@ pub struct Config {
     pub deploy: DeployConfig,
     #[serde(default)]
     pub aws: AwsConfig,
+    /// `[notify]`: who hears about releases and incidents (PagerDuty, Slack).
+    #[serde(default, skip_serializing_if = "NotifyConfig::is_empty")]
+    pub notify: NotifyConfig,
     /// Secrets kept elsewhere (a vault, AWS Secrets Manager) whose rotation the console tracks,
     /// besides the provider keys and signing certificates it knows from this file.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -221,6 +224,112 @@ impl Default for ArgoCdConfig {
             poll_interval_ms: 5000,
         }
     }
+}
+
+/// How notifications leave the console.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Delivery {
+    /// Sent to PagerDuty and Slack (the default).
+    #[default]
+    Live,
+    /// Kept in the workspace's outbox as delivered, never sent: the demo's, and a dry run's.
+    Local,
+}
+
+/// `[notify]`: the outbox and its destinations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifyConfig {
+    pub deliver: Delivery,
+    /// How long a CLI command waits, before it exits, for what it queued to be sent; what is
+    /// left stays queued for `notify flush` or the next start.
+    pub cli_wait_secs: u64,
+    /// Attempts per delivery before it is left failed (a Retry starts over).
+    pub max_attempts: u32,
+    /// `[notify.pagerduty]`: pages for incidents, change events for release milestones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pagerduty: Option<PagerDutyConfig>,
+    /// `[[notify.slack]]`: one incoming webhook per channel.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub slack: Vec<SlackConfig>,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        Self {
+            deliver: Delivery::Live,
+            cli_wait_secs: 15,
+            max_attempts: 8,
+            pagerduty: None,
+            slack: Vec::new(),
+        }
+    }
+}
+
+impl NotifyConfig {
+    pub fn is_empty(&self) -> bool {
+        self.pagerduty.is_none() && self.slack.is_empty()
+    }
+}
+
+/// `[notify.pagerduty]`: PagerDuty Events API v2.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PagerDutyConfig {
+    /// `https://events.pagerduty.com` (the API is under `/v2`).
+    pub api_base: String,
+    /// The variable (or keyring entry) holding the service's integration (routing) key.
+    pub routing_key_env: String,
+    /// Where the key is instead: `env:NAME`, `keyring:NAME` or `aws-sm:SECRET-ID[#json-key]`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub routing_key_secret: String,
+    /// Incident severities that page (a `trigger`, resolved with the same `dedup_key`).
+    pub page_on: Vec<String>,
+    /// Events sent as change events (globs such as `"release.*"`).
+    pub changes: Vec<String>,
+    /// The service's escalation policy as people see it on the incident card.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub escalation: Vec<EscalationLevel>,
+}
+
+impl Default for PagerDutyConfig {
+    fn default() -> Self {
+        Self {
+            api_base: "https://events.pagerduty.com".to_owned(),
+            routing_key_env: "PAGERDUTY_ROUTING_KEY".to_owned(),
+            routing_key_secret: String::new(),
+            page_on: vec!["P0".to_owned(), "P1".to_owned()],
+            changes: vec![
+                "release.published".to_owned(),
+                "release.yanked".to_owned(),
+                "backend.*".to_owned(),
+            ],
+            escalation: Vec::new(),
+        }
+    }
+}
+
+/// One level of an escalation policy: who is paged, and how many minutes after the page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationLevel {
+    pub who: String,
+    pub after_mins: u32,
+}
+
+/// `[[notify.slack]]`: a channel's incoming webhook and the events it hears.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackConfig {
+    /// `#devops`: what the card and the outbox call it (the webhook decides where it posts).
+    pub channel: String,
+    /// The variable (or keyring entry) holding the webhook URL, which is a secret.
+    pub webhook_env: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub webhook_secret: String,
+    /// Event names or globs: `"incident.*"`, `"release.published"`, `"*"`.
+    pub events: Vec<String>,
 }
 
 /// `[[rotation]]`: one secret and how often it must be rotated.
@@ -733,6 +842,7 @@ impl Config {
             publish: PublishConfig::default(),
             deploy: DeployConfig::default(),
             aws: AwsConfig::default(),
+            notify: NotifyConfig::default(),
             rotation: Vec::new(),
         }
     }
@@ -800,7 +910,18 @@ impl Config {
         ]
         .into_iter()
         .chain(self.secret_env.iter().map(|n| ("secret_env", n)))
-        {
+        .chain(
+            self.notify
+                .pagerduty
+                .iter()
+                .map(|p| ("notify.pagerduty.routing_key_env", &p.routing_key_env)),
+        )
+        .chain(
+            self.notify
+                .slack
+                .iter()
+                .map(|s| ("notify.slack.webhook_env", &s.webhook_env)),
+        ) {
             if !is_env_var_name(name) {
                 // The value is not shown: a key pasted here by mistake must not be echoed.
                 return fail(format!(
@@ -839,6 +960,18 @@ impl Config {
                 .argocd
                 .iter()
                 .map(|a| ("deploy.argocd.token_secret", &a.token_secret)),
+        )
+        .chain(
+            self.notify
+                .pagerduty
+                .iter()
+                .map(|p| ("notify.pagerduty.routing_key_secret", &p.routing_key_secret)),
+        )
+        .chain(
+            self.notify
+                .slack
+                .iter()
+                .map(|s| ("notify.slack.webhook_secret", &s.webhook_secret)),
         ) {
             if !spec.trim().is_empty()
                 && let Err(e) = super::secrets::SecretRef::parse(spec)
@@ -873,6 +1006,11 @@ impl Config {
                 );
             }
         }
+        self.validate_notify()
+            .map_err(|message| ConfigError::Semantic {
+                path: path.to_owned(),
+                message,
+            })?;
         if self.publish.store == StoreKind::S3 && self.publish.bucket.trim().is_empty() {
             return fail("key `publish.bucket`: required when store = \"s3\"".into());
         }
@@ -901,6 +1039,51 @@ impl Config {
             return self.actor.trim().to_owned();
         }
         os_user()
+    }
+
+    fn validate_notify(&self) -> Result<(), String> {
+        const SEVERITIES: [&str; 4] = ["P0", "P1", "P2", "P3"];
+        if let Some(p) = &self.notify.pagerduty {
+            if !(p.api_base.starts_with("http://") || p.api_base.starts_with("https://")) {
+                return Err(format!(
+                    "key `notify.pagerduty.api_base`: {:?} is not an http(s) URL",
+                    p.api_base
+                ));
+            }
+            if let Some(bad) = p.page_on.iter().find(|s| !SEVERITIES.contains(&s.as_str())) {
+                return Err(format!(
+                    "key `notify.pagerduty.page_on`: {bad:?} is not a severity (P0, P1, P2, P3)"
+                ));
+            }
+            if p.escalation
+                .windows(2)
+                .any(|w| w[0].after_mins > w[1].after_mins)
+            {
+                return Err(
+                    "key `notify.pagerduty.escalation`: levels must be in the order they are \
+                     paged (after_mins rising)"
+                        .into(),
+                );
+            }
+        }
+        for (i, s) in self.notify.slack.iter().enumerate() {
+            if s.channel.trim().is_empty() {
+                return Err(format!(
+                    "key `notify.slack` entry {}: name its `channel`",
+                    i + 1
+                ));
+            }
+            if s.events.is_empty() {
+                return Err(format!(
+                    "key `notify.slack` ({}): list the `events` it hears, e.g. [\"incident.*\"]",
+                    s.channel
+                ));
+            }
+        }
+        if self.notify.max_attempts == 0 {
+            return Err("key `notify.max_attempts`: must be at least 1".into());
+        }
+        Ok(())
     }
 
     /// Every secret the workspace knows about, by environment variable name.
@@ -975,6 +1158,31 @@ impl Config {
                     "now: publishing to the s3 store".to_owned()
                 } else {
                     "not with the local store".to_owned()
+                },
+            });
+        }
+        let live = self.notify.deliver == Delivery::Live;
+        if let Some(p) = &self.notify.pagerduty {
+            out.push(SecretSource {
+                purpose: "PagerDuty routing key (Events API v2)".to_owned(),
+                env_var: source_of(&p.routing_key_env, &p.routing_key_secret),
+                in_use: live,
+                needed_for: if live {
+                    "now: paging and change events".to_owned()
+                } else {
+                    "not while notifications stay local".to_owned()
+                },
+            });
+        }
+        for s in &self.notify.slack {
+            out.push(SecretSource {
+                purpose: format!("Slack webhook for {}", s.channel),
+                env_var: source_of(&s.webhook_env, &s.webhook_secret),
+                in_use: live,
+                needed_for: if live {
+                    format!("now: posting to {}", s.channel)
+                } else {
+                    "not while notifications stay local".to_owned()
                 },
             });
         }
