@@ -1,0 +1,413 @@
+//! Notifications: PagerDuty Events API v2 behind Prism with the vendor spec, Slack webhooks,
+//! and the outbox across a kill -9.
+
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
+
+use common::notify::{PagerDuty, ROUTING_KEY, Slack};
+use common::{cli_with, text};
+use serde_json::Value;
+
+fn workspace(extra: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    common::init(dir.path());
+    let cfg = dir.path().join("release-console.toml");
+    let mut s = std::fs::read_to_string(&cfg).unwrap();
+    s.push_str(extra);
+    std::fs::write(&cfg, s).unwrap();
+    dir
+}
+
+fn run(ws: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let o = cli_with(ws, env, args);
+    assert!(o.status.success(), "{args:?}: {}", text(&o));
+    o
+}
+
+fn outbox(ws: &Path) -> Vec<Value> {
+    let o = run(ws, &[], &["--json", "notify", "list", "--all"]);
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn incident(ws: &Path, env: &[(&str, &str)], severity: &str, message: &str) -> String {
+    let o = run(
+        ws,
+        env,
+        &[
+            "status",
+            "--action",
+            "create",
+            "--status",
+            "investigating",
+            "--component",
+            "collaboration",
+            "--message",
+            message,
+            "--severity",
+            severity,
+        ],
+    );
+    String::from_utf8_lossy(&o.stdout).trim().to_owned()
+}
+
+#[test]
+fn pagerduty_pages_p1_not_p3_resolves_with_the_same_key_and_retries_a_429() {
+    let pd = PagerDuty::start();
+    let ws = workspace(&format!(
+        "\n[notify.pagerduty]\napi_base = \"{}\"\nrouting_key_env = \"PD_KEY\"\n\
+         changes = [\"release.*\"]\n",
+        pd.api_base
+    ));
+    let env = [("PD_KEY", ROUTING_KEY)];
+    // The first answer is PagerDuty's 429: the console backs off and sends again.
+    pd.state.lock().unwrap().script.push((
+        429,
+        r#"{"status":"throttle event","message":"Requests for this service are arriving too quickly. Please retry later."}"#.into(),
+        None,
+    ));
+    let p1 = incident(ws.path(), &env, "P1", "Sync is down for half the users");
+    let p3 = incident(ws.path(), &env, "P3", "A typo on the downloads page");
+    run(
+        ws.path(),
+        &env,
+        &[
+            "status",
+            "--action",
+            "resolve",
+            "--incident-id",
+            &p1,
+            "--message",
+            "Sync is back",
+        ],
+    );
+    run(ws.path(), &env, &["release", "new", "1.4.0"]);
+
+    let seen = pd.seen();
+    let alerts: Vec<&Value> = seen
+        .iter()
+        .filter(|s| s.path == "/v2/enqueue")
+        .map(|s| &s.body)
+        .collect();
+    // 429, then the trigger again (accepted), then the resolve; nothing for the P3.
+    assert_eq!(alerts.len(), 3, "{alerts:#?}");
+    assert_eq!(alerts[0], alerts[1], "a retry sends the same event");
+    let trigger = alerts[1];
+    assert_eq!(trigger["event_action"], "trigger");
+    assert_eq!(trigger["dedup_key"], p1.as_str());
+    assert_eq!(trigger["routing_key"], ROUTING_KEY);
+    assert_eq!(trigger["payload"]["severity"], "error", "P1 is error");
+    assert_eq!(trigger["payload"]["source"], "WireTuner");
+    assert_eq!(trigger["payload"]["component"], "collaboration");
+    assert_eq!(
+        trigger["payload"]["custom_details"]["incident"],
+        p1.as_str()
+    );
+    assert!(
+        trigger["payload"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("Sync is down"),
+        "{trigger}"
+    );
+    assert_eq!(alerts[2]["event_action"], "resolve");
+    assert_eq!(alerts[2]["dedup_key"], p1.as_str());
+    assert!(
+        !alerts.iter().any(|a| a["dedup_key"] == p3.as_str()),
+        "a P3 does not page: {alerts:#?}"
+    );
+    // The release milestone went as a change event.
+    let changes: Vec<&Value> = seen
+        .iter()
+        .filter(|s| s.path == "/v2/change/enqueue")
+        .map(|s| &s.body)
+        .collect();
+    assert_eq!(changes.len(), 1, "{changes:#?}");
+    assert_eq!(changes[0]["payload"]["summary"], "WireTuner 1.4.0 created");
+    assert!(
+        pd.prism.violations().is_empty(),
+        "{:?}",
+        pd.prism.violations()
+    );
+
+    let ob = outbox(ws.path());
+    let trig = ob
+        .iter()
+        .find(|d| d["target"]["action"] == "trigger")
+        .unwrap();
+    assert_eq!(trig["state"], "sent");
+    assert_eq!(trig["attempts"], 2);
+    assert!(
+        trig["answer"].as_str().unwrap().contains("Event processed"),
+        "{trig}"
+    );
+    // The routing key is added at send time, never stored.
+    let stored = std::fs::read_to_string(ws.path().join("notify/outbox.json")).unwrap();
+    let log = std::fs::read_to_string(ws.path().join("audit.log")).unwrap();
+    assert!(!stored.contains(ROUTING_KEY) && !log.contains(ROUTING_KEY));
+}
+
+#[test]
+fn a_pagerduty_400_is_shown_with_its_errors_and_not_retried() {
+    let pd = PagerDuty::start();
+    let ws = workspace(&format!(
+        "\n[notify.pagerduty]\napi_base = \"{}\"\nrouting_key_env = \"PD_KEY\"\n",
+        pd.api_base
+    ));
+    let env = [("PD_KEY", "not-the-key")];
+    let id = incident(ws.path(), &env, "P0", "The API is down");
+    assert_eq!(pd.seen().len(), 1, "a 400 is not retried");
+    let ob = outbox(ws.path());
+    assert_eq!(ob.len(), 1);
+    assert_eq!(ob[0]["state"], "failed");
+    assert_eq!(ob[0]["attempts"], 1);
+    assert_eq!(ob[0]["event"]["subject"], id.as_str());
+    let answer = ob[0]["answer"].as_str().unwrap();
+    assert!(
+        answer.contains("400") && answer.contains("Invalid routing key"),
+        "{answer}"
+    );
+    let o = cli_with(ws.path(), &[], &["notify", "list"]);
+    assert!(text(&o).contains("FAILED"), "{}", text(&o));
+    let audit = run(
+        ws.path(),
+        &[],
+        &["--json", "audit", "list", "--action", "notify.failed"],
+    );
+    assert!(
+        text(&audit).contains("Invalid routing key"),
+        "{}",
+        text(&audit)
+    );
+
+    // With the right key, a retry sends it once more and it lands.
+    let o = run(ws.path(), &[("PD_KEY", ROUTING_KEY)], &["notify", "retry"]);
+    assert!(text(&o).contains("sent pagerduty trigger"), "{}", text(&o));
+    assert_eq!(pd.seen().len(), 2);
+    assert_eq!(outbox(ws.path())[0]["state"], "sent");
+    assert!(
+        pd.prism.violations().is_empty(),
+        "{:?}",
+        pd.prism.violations()
+    );
+}
+
+fn slack_config(channels: &[(&str, &str)]) -> String {
+    channels
+        .iter()
+        .map(|(channel, var)| {
+            format!(
+                "\n[[notify.slack]]\nchannel = \"{channel}\"\nwebhook_env = \"{var}\"\n\
+                 events = [\"release.*\"]\n"
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn slack_honours_retry_after_and_names_each_documented_error() {
+    let slack = Slack::start();
+    let hooks = [
+        ("#devops", "HOOK_OK", "limited"),
+        ("#gone", "HOOK_GONE", "gone"),
+        ("#archived", "HOOK_ARCHIVED", "archived"),
+        ("#locked", "HOOK_LOCKED", "locked"),
+        ("#bad", "HOOK_BAD", "bad"),
+    ];
+    let ws = workspace(&slack_config(
+        &hooks.iter().map(|(c, v, _)| (*c, *v)).collect::<Vec<_>>(),
+    ));
+    let urls: Vec<(String, String)> = hooks
+        .iter()
+        .map(|(_, v, h)| ((*v).to_owned(), slack.url(h)))
+        .collect();
+    let env: Vec<(&str, &str)> = urls.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let o = run(ws.path(), &env, &["release", "new", "2.0.0"]);
+    let out = text(&o);
+
+    let seen = slack.seen();
+    let limited: Vec<_> = seen.iter().filter(|s| s.path == "limited").collect();
+    assert_eq!(limited.len(), 2, "429 then sent: {seen:#?}");
+    let gap = limited[1].at.duration_since(limited[0].at);
+    assert!(
+        gap >= Duration::from_millis(1900),
+        "Retry-After: 2 was honoured ({gap:?})"
+    );
+    for h in ["gone", "archived", "locked", "bad"] {
+        assert_eq!(
+            seen.iter().filter(|s| s.path == h).count(),
+            1,
+            "{h} is not retried"
+        );
+    }
+    let msg = &limited[1].body;
+    assert_eq!(msg["text"], "WireTuner 2.0.0 created");
+    assert_eq!(msg["blocks"][0]["type"], "header");
+    assert!(
+        msg["blocks"].to_string().contains("ev-"),
+        "the idempotency key is in the message: {msg}"
+    );
+
+    let ob = outbox(ws.path());
+    let by = |c: &str| {
+        ob.iter()
+            .find(|d| d["target"]["channel"] == c)
+            .unwrap_or_else(|| panic!("{c}: {ob:#?}"))
+    };
+    assert_eq!(by("#devops")["state"], "sent");
+    for (channel, code) in [
+        ("#gone", "channel_not_found"),
+        ("#archived", "channel_is_archived"),
+        ("#locked", "action_prohibited"),
+        ("#bad", "invalid_payload"),
+    ] {
+        let d = by(channel);
+        assert_eq!(d["state"], "failed", "{d}");
+        assert!(d["answer"].as_str().unwrap().contains(code), "{d}");
+    }
+    assert!(
+        out.contains("FAILED") && out.contains("channel_not_found"),
+        "{out}"
+    );
+    // The webhook URLs are secrets: not in the outbox, the audit log or the output.
+    let stored = std::fs::read_to_string(ws.path().join("notify/outbox.json")).unwrap();
+    let log = std::fs::read_to_string(ws.path().join("audit.log")).unwrap();
+    for (_, url) in &urls {
+        assert!(!stored.contains(url.as_str()) && !log.contains(url.as_str()));
+        assert!(!out.contains(url.as_str()));
+    }
+}
+
+#[test]
+fn killed_between_the_action_and_the_send_it_is_sent_exactly_once_at_the_next_start() {
+    let slack = Slack::start();
+    let ws = workspace(&slack_config(&[("#devops", "HOOK")]));
+    let url = slack.url("ok");
+    let env = [("HOOK", url.as_str())];
+    // Opening the workspace starts the outbox at the log's end.
+    run(ws.path(), &env, &["notify", "list"]);
+
+    // Hold the outbox's lock, so the command can act (and audit) but cannot queue or send.
+    let lock = release_console::store::lock(&ws.path().join("notify"), "outbox").unwrap();
+    let mut child = common::bin()
+        .arg("--workspace")
+        .arg(ws.path())
+        .args(["release", "new", "3.1.0"])
+        .env("HOOK", &url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let release = ws.path().join("releases/3.1.0/release.json");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !release.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the release was not created"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    child.wait().unwrap();
+    drop(lock);
+    assert!(slack.seen().is_empty(), "nothing was sent before the kill");
+
+    // The next start finds the audited action and sends it; later starts send nothing more.
+    let o = run(ws.path(), &env, &["notify", "flush"]);
+    assert!(
+        text(&o).contains("sent slack #devops (release.created)"),
+        "{}",
+        text(&o)
+    );
+    run(ws.path(), &env, &["notify", "flush"]);
+    run(ws.path(), &env, &["release", "list"]);
+    let seen = slack.seen();
+    assert_eq!(seen.len(), 1, "{seen:#?}");
+    assert_eq!(seen[0].body["text"], "WireTuner 3.1.0 created");
+    let ob = outbox(ws.path());
+    assert_eq!(ob.len(), 1);
+    assert_eq!(ob[0]["state"], "sent");
+}
+
+#[test]
+fn killed_mid_send_a_webhook_is_uncertain_until_retried_never_sent_twice_by_itself() {
+    let slack = Slack::start();
+    let ws = workspace(&slack_config(&[("#devops", "HOOK")]));
+    let hang = slack.url("hang");
+    let mut child = common::bin()
+        .arg("--workspace")
+        .arg(ws.path())
+        .args(["release", "new", "3.2.0"])
+        .env("HOOK", &hang)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while slack.seen().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "nothing was sent");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let ok = slack.url("ok");
+    let env = [("HOOK", ok.as_str())];
+    let o = run(ws.path(), &env, &["notify", "flush"]);
+    assert_eq!(
+        slack.seen().len(),
+        1,
+        "not sent again by itself: {}",
+        text(&o)
+    );
+    let ob = outbox(ws.path());
+    assert_eq!(ob[0]["state"], "uncertain");
+    assert!(
+        ob[0]["answer"]
+            .as_str()
+            .unwrap()
+            .contains("may have arrived")
+    );
+
+    let id = ob[0]["id"].as_str().unwrap().to_owned();
+    run(ws.path(), &env, &["notify", "retry", &id]);
+    let seen = slack.seen();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[1].path, "ok");
+    assert_eq!(outbox(ws.path())[0]["state"], "sent");
+}
+
+#[test]
+fn bad_notify_settings_are_refused_naming_the_key() {
+    for (extra, needle) in [
+        (
+            "\n[notify.pagerduty]\npage_on = [\"P9\"]\n",
+            "notify.pagerduty.page_on",
+        ),
+        (
+            "\n[[notify.slack]]\nchannel = \"#x\"\nwebhook_env = \"https://hooks.slack.com/services/T/B/X\"\nevents = [\"*\"]\n",
+            "notify.slack.webhook_env",
+        ),
+        (
+            "\n[[notify.slack]]\nchannel = \"#x\"\nwebhook_env = \"H\"\nevents = []\n",
+            "events",
+        ),
+    ] {
+        let ws = workspace(extra);
+        let o = cli_with(ws.path(), &[], &["release", "list"]);
+        assert!(!o.status.success());
+        let t = text(&o);
+        assert!(t.contains(needle), "{extra}: {t}");
+        assert!(
+            !t.contains("hooks.slack.com"),
+            "the value is not echoed: {t}"
+        );
+    }
+}
