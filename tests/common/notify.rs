@@ -37,16 +37,19 @@ pub struct Fake {
 pub type Shared = Arc<Mutex<Fake>>;
 
 fn scripted(f: &Shared) -> Option<Response> {
-    let mut f = f.lock().unwrap();
+    let mut f = f.lock().expect("fake server");
     if f.script.is_empty() {
         return None;
     }
     let (status, body, retry) = f.script.remove(0);
-    let mut resp = (StatusCode::from_u16(status).unwrap(), body).into_response();
-    resp.headers_mut()
-        .insert("content-type", "application/json".parse().unwrap());
+    let mut resp = (StatusCode::from_u16(status).expect("fake server"), body).into_response();
+    resp.headers_mut().insert(
+        "content-type",
+        "application/json".parse().expect("fake server"),
+    );
     if let Some(r) = retry {
-        resp.headers_mut().insert("retry-after", r.parse().unwrap());
+        resp.headers_mut()
+            .insert("retry-after", r.parse().expect("fake server"));
     }
     Some(resp)
 }
@@ -60,7 +63,7 @@ fn invalid(errors: &[&str]) -> Response {
 }
 
 async fn enqueue(State(f): State<Shared>, Json(body): Json<Value>) -> Response {
-    f.lock().unwrap().seen.push(Seen {
+    f.lock().expect("fake server").seen.push(Seen {
         path: "/v2/enqueue".into(),
         body: body.clone(),
         at: Instant::now(),
@@ -94,7 +97,7 @@ async fn enqueue(State(f): State<Shared>, Json(body): Json<Value>) -> Response {
 }
 
 async fn change(State(f): State<Shared>, Json(body): Json<Value>) -> Response {
-    f.lock().unwrap().seen.push(Seen {
+    f.lock().expect("fake server").seen.push(Seen {
         path: "/v2/change/enqueue".into(),
         body: body.clone(),
         at: Instant::now(),
@@ -144,7 +147,7 @@ impl PagerDuty {
     }
 
     pub fn seen(&self) -> Vec<Seen> {
-        self.state.lock().unwrap().seen.clone()
+        self.state.lock().expect("fake server").seen.clone()
     }
 }
 
@@ -153,19 +156,19 @@ async fn webhook(
     UrlPath(hook): UrlPath<String>,
     Json(body): Json<Value>,
 ) -> Response {
-    f.lock().unwrap().seen.push(Seen {
+    f.lock().expect("fake server").seen.push(Seen {
         path: hook.clone(),
         body: body.clone(),
         at: Instant::now(),
     });
     if hook == "hang" {
-        tokio::time::sleep(std::time::Duration::from_secs(600)).await;
+        tokio::time::sleep(std::time::Duration::from_mins(10)).await;
     }
     let (status, code) = match hook.as_str() {
         "limited" => {
             let first = f
                 .lock()
-                .unwrap()
+                .expect("fake server")
                 .seen
                 .iter()
                 .filter(|s| s.path == "limited")
@@ -173,7 +176,8 @@ async fn webhook(
                 == 1;
             if first {
                 let mut r = (StatusCode::TOO_MANY_REQUESTS, "rate_limited").into_response();
-                r.headers_mut().insert("retry-after", "2".parse().unwrap());
+                r.headers_mut()
+                    .insert("retry-after", "2".parse().expect("fake server"));
                 return r;
             }
             (StatusCode::OK, "ok")
@@ -220,7 +224,7 @@ impl Slack {
     }
 
     pub fn seen(&self) -> Vec<Seen> {
-        self.state.lock().unwrap().seen.clone()
+        self.state.lock().expect("fake server").seen.clone()
     }
 }
 
@@ -235,22 +239,26 @@ fn strip_base(prefix: &'static str, upstream: &str) -> String {
             let (parts, body) = req.into_parts();
             let path = parts.uri.path();
             let rest = path.strip_prefix(prefix).unwrap_or(path);
-            let body = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+            let body = axum::body::to_bytes(body, 1 << 20)
+                .await
+                .expect("fake server");
             let mut r = client.request(parts.method.clone(), format!("{upstream}{rest}"));
             for (k, v) in &parts.headers {
                 if k != "host" && k != "content-length" {
                     r = r.header(k, v);
                 }
             }
-            let resp = r.body(body).send().await.unwrap();
-            let mut out = Response::builder().status(resp.status().as_u16());
-            for (k, v) in resp.headers() {
+            let answer = r.body(body).send().await.expect("fake server");
+            let mut out = Response::builder().status(answer.status().as_u16());
+            for (k, v) in answer.headers() {
                 if k != "content-length" && k != "transfer-encoding" {
                     out = out.header(k, v);
                 }
             }
-            out.body(axum::body::Body::from(resp.bytes().await.unwrap()))
-                .unwrap()
+            out.body(axum::body::Body::from(
+                answer.bytes().await.expect("fake server"),
+            ))
+            .expect("fake server")
         }
     });
     super::serve(app)
