@@ -12,12 +12,12 @@ use common::{cli_with, text};
 use serde_json::Value;
 
 fn workspace(extra: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("test setup");
     common::init(dir.path());
     let cfg = dir.path().join("release-console.toml");
-    let mut s = std::fs::read_to_string(&cfg).unwrap();
+    let mut s = std::fs::read_to_string(&cfg).expect("test setup");
     s.push_str(extra);
-    std::fs::write(&cfg, s).unwrap();
+    std::fs::write(&cfg, s).expect("test setup");
     dir
 }
 
@@ -29,7 +29,7 @@ fn run(ws: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
 
 fn outbox(ws: &Path) -> Vec<Value> {
     let o = run(ws, &[], &["--json", "notify", "list", "--all"]);
-    serde_json::from_slice(&o.stdout).unwrap()
+    serde_json::from_slice(&o.stdout).expect("test setup")
 }
 
 fn incident(ws: &Path, env: &[(&str, &str)], severity: &str, message: &str) -> String {
