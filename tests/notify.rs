@@ -195,15 +195,16 @@ fn a_pagerduty_400_is_shown_with_its_errors_and_not_retried() {
 }
 
 fn slack_config(channels: &[(&str, &str)]) -> String {
-    channels
-        .iter()
-        .map(|(channel, var)| {
-            format!(
-                "\n[[notify.slack]]\nchannel = \"{channel}\"\nwebhook_env = \"{var}\"\n\
-                 events = [\"release.*\"]\n"
-            )
-        })
-        .collect()
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for (channel, var) in channels {
+        let _ = write!(
+            out,
+            "\n[[notify.slack]]\nchannel = \"{channel}\"\nwebhook_env = \"{var}\"\n\
+             events = [\"release.*\"]\n"
+        );
+    }
+    out
 }
 
 #[test]
