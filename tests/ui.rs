@@ -1695,3 +1695,98 @@ fn the_demo_walks_a_whole_release_with_no_credentials_and_no_network() {
         assert!(audit.contains(&format!("\"{action}\"")), "{action}");
     }
 }
+
+#[test]
+fn an_incident_created_in_the_status_panel_shows_its_page_and_slack_deliveries_with_retry() {
+    let pd = common::notify::PagerDuty::start();
+    // No variable can be set for the GUI under test: the routing key is $HOME's value, and
+    // #oncall's webhook variable is unset, so that delivery fails and offers Retry.
+    let home = std::env::var("HOME").expect("HOME");
+    pd.state.lock().expect("fake").key = Some(home);
+    let f = fixture();
+    let cfg = f.root.join("release-console.toml");
+    let mut text = std::fs::read_to_string(&cfg).expect("config");
+    text.push_str(&format!(
+        "\n[notify.pagerduty]\napi_base = \"{}\"\nrouting_key_env = \"HOME\"\n\
+         escalation = [{{ who = \"On-call engineer\", within_mins = 5 }}, \
+         {{ who = \"DevOps lead\", within_mins = 15 }}]\n\n\
+         [[notify.slack]]\nchannel = \"#oncall\"\nwebhook_env = \"RC_TEST_NO_SUCH_HOOK\"\n\
+         events = [\"incident.*\"]\n",
+        pd.api_base
+    ));
+    std::fs::write(&cfg, text).expect("config");
+    let mut h = harness(&f);
+    click(&mut h, "Status page");
+    step_until(
+        &mut h,
+        "the page's components",
+        |app| matches!(&app.panels.status.components, Some(Ok(c)) if c.len() == 4),
+    );
+    click(&mut h, "New incident");
+    click_checkbox(&mut h, "collaboration");
+    click(&mut h, "P1");
+    click(&mut h, "Preview");
+    click(&mut h, "Publish");
+    click(&mut h, "Yes, publish now");
+    let state_of = |app: &ConsoleApp, target: &str| {
+        app.data.as_ref().and_then(|d| d.outbox()).and_then(|o| {
+            o.deliveries
+                .iter()
+                .find(|d| d.target.label() == target)
+                .map(|d| d.state)
+        })
+    };
+    step_until(&mut h, "the page to be sent and #oncall to fail", |app| {
+        state_of(app, "pagerduty trigger") == Some(release_console::notify::State::Sent)
+            && state_of(app, "slack #oncall") == Some(release_console::notify::State::Failed)
+            && !app.is_busy()
+    });
+    let inc = h.state().data.as_ref().expect("data").incidents[0].clone();
+    let seen = pd.seen();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].body["dedup_key"], inc.id.as_str());
+    assert_eq!(seen[0].body["payload"]["severity"], "error");
+    assert!(
+        pd.prism.violations().is_empty(),
+        "{:?}",
+        pd.prism.violations()
+    );
+
+    // The card says who was told, the escalation levels, and what failed, with Retry.
+    assert!(h.query_by_label("pagerduty trigger").is_some());
+    assert!(h.query_by_label("SENT").is_some());
+    assert!(
+        h.query_by_label_contains("On-call engineer < 5 min")
+            .is_some()
+    );
+    assert!(h.query_by_label_contains("DevOps lead < 15 min").is_some());
+    assert!(h.query_by_label("Retry slack #oncall").is_some());
+    // On the card (and in the failed task's toast).
+    assert!(
+        h.query_all_by_label_contains(
+            "the webhook for #oncall: $RC_TEST_NO_SUCH_HOOK (or the keyring entry \
+             RC_TEST_NO_SUCH_HOOK) is not set"
+        )
+        .next()
+        .is_some()
+    );
+    click(&mut h, "Retry slack #oncall");
+    step_until(&mut h, "the retry to be audited and to fail again", |app| {
+        !app.is_busy()
+            && state_of(app, "slack #oncall") == Some(release_console::notify::State::Failed)
+    });
+    let audit = std::fs::read_to_string(f.root.join("audit.log")).expect("audit");
+    assert!(audit.contains("\"notify.retry\""), "the retry is audited");
+    assert_eq!(
+        audit.matches("\"notify.failed\"").count(),
+        2,
+        "failed, retried, failed again"
+    );
+    assert_eq!(pd.seen().len(), 1, "the page is not sent twice");
+
+    // The Outbox in the Audit panel lists both.
+    click(&mut h, "Audit");
+    click(&mut h, "Outbox: 2 deliveries, 0 queued, 1 need attention");
+    assert!(h.query_by_label("Retry all that failed").is_some());
+    assert_eq!(h.query_all_by_label_contains("P1 incident:").count(), 2);
+}

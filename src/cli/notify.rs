@@ -96,7 +96,7 @@ fn flush(cli: &Cli, ws: &crate::workspace::Workspace, wait: u64) -> anyhow::Resu
     ))?;
     if cli.json {
         cli.print_json(&serde_json::json!({
-            "sent": report.sent, "failed": report.failed,
+            "sent": report.sent, "local": report.local, "failed": report.failed,
             "pending": report.pending, "busy": report.busy,
         }))?;
     } else {

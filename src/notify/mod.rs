@@ -360,6 +360,8 @@ pub enum SendError {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct FlushReport {
     pub sent: Vec<String>,
+    /// Kept in the outbox as delivered (`deliver = "local"`).
+    pub local: Vec<String>,
     pub failed: Vec<String>,
     /// Still queued when the flush stopped (waiting, or due later).
     pub pending: usize,
@@ -373,6 +375,12 @@ impl FlushReport {
         let mut parts = Vec::new();
         if !self.sent.is_empty() {
             parts.push(format!("sent {}", self.sent.join(", ")));
+        }
+        if !self.local.is_empty() {
+            parts.push(format!(
+                "kept locally (deliver = \"local\") {}",
+                self.local.join(", ")
+            ));
         }
         if !self.failed.is_empty() {
             parts.push(format!("FAILED {}", self.failed.join("; ")));
@@ -467,7 +475,7 @@ async fn send_one(
             "kept locally: [notify] deliver = \"local\"",
         )?;
         log(&format!("{label}: kept locally, not sent"));
-        report.sent.push(format!("{label} (local)"));
+        report.local.push(label);
         return Ok(());
     }
     mark(ws, &d.id, |x| {

@@ -116,7 +116,11 @@ impl ConsoleApp {
             match result {
                 AppResult::Loaded(snapshot, toast) => {
                     self.runner.set_hook(Some(snapshot.ws.task_hook()));
+                    let due = snapshot.notifications_due();
                     self.data = Some(*snapshot);
+                    if due {
+                        self.send_notifications();
+                    }
                     self.load_error = None;
                     if let Some(t) = toast {
                         self.toasts.push(ToastKind::Success, t);

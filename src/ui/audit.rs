@@ -204,6 +204,7 @@ impl Panel for AuditUi {
             });
         }
         ui.label(theme::muted(data.ws.audit().path().display().to_string()));
+        outbox_ui(ui, data, cx.commands);
         ui.horizontal(|ui| {
             ui.add(
                 egui::TextEdit::singleline(&mut self.filter)
@@ -287,6 +288,61 @@ impl Panel for AuditUi {
             ui.ctx().request_repaint();
         }
     }
+}
+
+/// The notification outbox: what was sent where and when, what failed (with Retry), and a
+/// button that sends what is due.
+fn outbox_ui(ui: &mut egui::Ui, data: &crate::ui::snapshot::Snapshot, commands: &mut Vec<Command>) {
+    let Some(outbox) = &data.outbox else {
+        return;
+    };
+    let outbox = match outbox {
+        Ok(o) => o,
+        Err(e) => {
+            ui.label(egui::RichText::new(format!("Outbox: {e}")).color(theme::BAD));
+            return;
+        }
+    };
+    let attention = outbox.attention().count();
+    let title = format!(
+        "Outbox: {} deliveries, {} queued, {attention} need attention",
+        outbox.deliveries.len(),
+        outbox.pending()
+    );
+    egui::CollapsingHeader::new(title)
+        .id_salt("outbox")
+        .default_open(attention > 0)
+        .show(ui, |ui| {
+            if data.ws.config().notify.deliver == crate::workspace::config::Delivery::Local {
+                ui.label(theme::muted(
+                    "[notify] deliver = \"local\": messages are kept here, not sent.",
+                ));
+            }
+            ui.horizontal(|ui| {
+                if ui.button("Send due notifications").clicked() {
+                    commands.push(Command::SendNotifications);
+                }
+                if attention > 0 && ui.button("Retry all that failed").clicked() {
+                    commands.push(Command::RetryNotifications(
+                        outbox.attention().map(|d| d.id.clone()).collect(),
+                    ));
+                }
+            });
+            egui::ScrollArea::vertical()
+                .id_salt("outbox-scroll")
+                .max_height(260.0)
+                .show(ui, |ui| {
+                    if outbox.deliveries.is_empty() {
+                        ui.label(theme::muted("Nothing announced yet."));
+                    }
+                    crate::ui::widgets::deliveries::rows(
+                        ui,
+                        outbox.deliveries.iter().rev(),
+                        true,
+                        commands,
+                    );
+                });
+        });
 }
 
 fn entry_row(row: &mut egui_extras::TableRow<'_, '_>, e: &AuditEntry) {

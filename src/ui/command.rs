@@ -109,6 +109,10 @@ pub enum Command {
     CancelTask(TaskId),
     /// Drop finished tasks from the tray.
     ClearFinishedTasks,
+    /// Queue these failed or uncertain notifications again (audited), then send.
+    RetryNotifications(Vec<String>),
+    /// Send the notifications that are due now.
+    SendNotifications,
     /// Show a message in the corner.
     Toast(ToastKind, String),
 }

@@ -45,6 +45,9 @@ pub struct Snapshot {
     pub findings: Result<Vec<crate::findings::Judged>, String>,
     /// The rotation calendar of the next [`ROTATION_WINDOW_DAYS`] (or why it cannot be read).
     pub rotation: Result<Vec<crate::rotation::Entry>, String>,
+    /// The notification outbox (new audit entries queued first), or why it cannot be read;
+    /// `None` when no notifications are configured.
+    pub outbox: Option<Result<crate::notify::Outbox, String>>,
 }
 
 /// The days the rotation calendar looks ahead.
@@ -102,6 +105,11 @@ impl Snapshot {
         };
         let rotation = crate::rotation::calendar_with(&ws, now, ROTATION_WINDOW_DAYS, &signing)
             .map_err(|e| crate::error_chain(&e));
+        let outbox = (!ws.config().notify.is_empty()).then(|| {
+            crate::notify::collect(&ws)
+                .and_then(|_| crate::notify::load(&ws))
+                .map_err(|e| crate::error_chain(&e))
+        });
         Ok(Self {
             ws,
             origin,
@@ -117,6 +125,22 @@ impl Snapshot {
             gates,
             findings,
             rotation,
+            outbox,
+        })
+    }
+
+    /// The outbox, when it is configured and readable.
+    pub fn outbox(&self) -> Option<&crate::notify::Outbox> {
+        self.outbox.as_ref().and_then(|o| o.as_ref().ok())
+    }
+
+    /// Whether a delivery is due now (queued, not waiting for a retry time).
+    pub fn notifications_due(&self) -> bool {
+        let now = jiff::Timestamp::now();
+        self.outbox().is_some_and(|o| {
+            o.deliveries.iter().any(|d| {
+                d.state == crate::notify::State::Pending && d.next_at.is_none_or(|t| t <= now)
+            })
         })
     }
 

@@ -101,6 +101,8 @@ enum Action {
     Post(Post),
     /// Write an incident's postmortem Markdown into the workspace.
     Postmortem(String),
+    /// Hand a command to the app (a notification retry).
+    App(Command),
 }
 
 impl Panel for StatusUi {
@@ -163,6 +165,7 @@ impl StatusUi {
                     self.last_error = None;
                 }
             }
+            Action::App(command) => cx.push(command),
             Action::Postmortem(id) => cx.fetch_blocking(&mut self.postmortem, move || {
                 crate::status::incident::export_postmortem(&ws, &id)
             }),
@@ -517,7 +520,7 @@ impl StatusUi {
         }
         let busy = self.task.is_some() || self.draft.is_some();
         for inc in open.iter().rev() {
-            self.incident_card(ui, inc, now, busy, actions);
+            self.incident_card(ui, data, inc, now, busy, actions);
         }
         let resolved: Vec<&Incident> = data
             .incidents
@@ -530,7 +533,7 @@ impl StatusUi {
             ui.add_space(6.0);
             ui.label(egui::RichText::new("Recently resolved").strong());
             for inc in resolved {
-                self.incident_card(ui, inc, now, busy, actions);
+                self.incident_card(ui, data, inc, now, busy, actions);
             }
         }
     }
@@ -538,6 +541,7 @@ impl StatusUi {
     fn incident_card(
         &mut self,
         ui: &mut egui::Ui,
+        data: &Snapshot,
         inc: &Incident,
         now: jiff::Timestamp,
         busy: bool,
@@ -598,6 +602,7 @@ impl StatusUi {
                     }
                 }
             });
+            notifications_ui(ui, data, inc, now, actions);
             egui::CollapsingHeader::new(format!("Timeline ({})", inc.timeline.len()))
                 .id_salt(("timeline", &inc.id))
                 .show(ui, |ui| {
@@ -778,4 +783,69 @@ impl StatusUi {
             }
         });
     }
+}
+
+/// Who was told about `inc` (its deliveries, with Retry) and, once it paged, the escalation
+/// policy's levels with the time each is (or was) paged.
+fn notifications_ui(
+    ui: &mut egui::Ui,
+    data: &Snapshot,
+    inc: &Incident,
+    now: jiff::Timestamp,
+    actions: &mut Vec<Action>,
+) {
+    let Some(outbox) = data.outbox() else {
+        return;
+    };
+    let mine: Vec<&crate::notify::Delivery> = outbox.about(&inc.id).collect();
+    if mine.is_empty() {
+        ui.label(theme::muted("Notifications: none for this incident."));
+    } else {
+        let mut commands = Vec::new();
+        crate::ui::widgets::deliveries::chips(ui, &mine, &mut commands);
+        actions.extend(commands.into_iter().map(Action::App));
+    }
+    let paged = mine.iter().find(|d| {
+        matches!(&d.target, crate::notify::Target::PagerDutyAlert { action, .. } if action == "trigger")
+            && matches!(d.state, crate::notify::State::Sent | crate::notify::State::Local)
+    });
+    let policy = data
+        .ws
+        .config()
+        .notify
+        .pagerduty
+        .as_ref()
+        .map(|p| p.escalation.as_slice())
+        .unwrap_or_default();
+    let (Some(paged), false) = (paged, policy.is_empty()) else {
+        return;
+    };
+    let from = paged.done_at.unwrap_or(paged.queued_at);
+    ui.horizontal_wrapped(|ui| {
+        ui.label(egui::RichText::new("Escalation").strong());
+        if !inc.is_open() {
+            ui.label(theme::muted("(stopped: resolved)"));
+        }
+        for level in policy {
+            let at = from + jiff::SignedDuration::from_mins(i64::from(level.within_mins));
+            let until = now.duration_until(at);
+            let end = inc.resolved_at.unwrap_or(now);
+            let within = format!("{} < {} min", level.who, level.within_mins);
+            let (text, color) = if at > end && !inc.is_open() {
+                (format!("{within}: not needed"), theme::MUTED)
+            } else if until.is_positive() {
+                let left = std::time::Duration::try_from(until).unwrap_or_default();
+                (
+                    format!("{within}: {} left", human_duration(left)),
+                    theme::WARN,
+                )
+            } else {
+                (
+                    format!("{within}: due {}", crate::local_time(at, false)),
+                    theme::INFO,
+                )
+            };
+            ui.label(egui::RichText::new(format!("· {text}")).color(color));
+        }
+    });
 }

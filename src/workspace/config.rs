@@ -310,12 +310,13 @@ impl Default for PagerDutyConfig {
     }
 }
 
-/// One level of an escalation policy: who is paged, and how many minutes after the page.
+/// One level of an escalation policy: who, and within how many minutes of the page they are
+/// reached (the seed: on-call < 5 min, DevOps lead < 15, engineering manager < 30).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EscalationLevel {
     pub who: String,
-    pub after_mins: u32,
+    pub within_mins: u32,
 }
 
 /// `[[notify.slack]]`: a channel's incoming webhook and the events it hears.
@@ -1057,11 +1058,11 @@ impl Config {
             }
             if p.escalation
                 .windows(2)
-                .any(|w| w[0].after_mins > w[1].after_mins)
+                .any(|w| w[0].within_mins > w[1].within_mins)
             {
                 return Err(
                     "key `notify.pagerduty.escalation`: levels must be in the order they are \
-                     paged (after_mins rising)"
+                     reached (within_mins rising)"
                         .into(),
                 );
             }

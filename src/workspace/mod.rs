@@ -128,6 +128,9 @@ pub enum WorkspaceError {
     HotfixNotNewer { version: String, of: String },
     #[error("the user data directory is unknown on this system; pass --workspace DIR")]
     NoDataDir,
+    /// A feature's own error, for callers that speak only `WorkspaceError` (the GUI's changes).
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// What kind of release: a regular one, or a hotfix of an earlier release.

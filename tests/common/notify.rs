@@ -32,6 +32,13 @@ pub struct Fake {
     pub seen: Vec<Seen>,
     /// Answers given before the normal one, in order: (status, body, Retry-After).
     pub script: Vec<(u16, String, Option<String>)>,
+    /// The routing key PagerDuty accepts ([`ROUTING_KEY`] unless set).
+    pub key: Option<String>,
+}
+
+fn key_ok(f: &Shared, body: &Value) -> bool {
+    let f = f.lock().expect("fake server");
+    body["routing_key"] == f.key.as_deref().unwrap_or(ROUTING_KEY)
 }
 
 pub type Shared = Arc<Mutex<Fake>>;
@@ -71,7 +78,7 @@ async fn enqueue(State(f): State<Shared>, Json(body): Json<Value>) -> Response {
     if let Some(r) = scripted(&f) {
         return r;
     }
-    if body["routing_key"] != ROUTING_KEY {
+    if !key_ok(&f, &body) {
         return invalid(&["Invalid routing key"]);
     }
     let action = body["event_action"].as_str().unwrap_or("");
@@ -105,7 +112,7 @@ async fn change(State(f): State<Shared>, Json(body): Json<Value>) -> Response {
     if let Some(r) = scripted(&f) {
         return r;
     }
-    if body["routing_key"] != ROUTING_KEY {
+    if !key_ok(&f, &body) {
         return invalid(&["Invalid routing key"]);
     }
     (

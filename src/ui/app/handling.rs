@@ -61,6 +61,29 @@ impl ConsoleApp {
         );
     }
 
+    /// Starts the notification sender when something is due and it is not running already; it
+    /// sends for up to a minute (retries due within it included). Its end reloads the snapshot.
+    pub(super) fn send_notifications(&mut self) {
+        let Some(data) = &self.data else { return };
+        let ws = data.ws.clone();
+        let running = self
+            .runner
+            .tasks()
+            .iter()
+            .any(|t| t.info.kind == crate::notify::FLUSH_KIND && !t.state.is_finished());
+        if running {
+            return;
+        }
+        let spec = crate::notify::task_spec(&ws);
+        let wait = std::time::Duration::from_mins(1);
+        if let Err(e) = self
+            .runner
+            .start(spec, move |ctx| crate::notify::run_task(ctx, ws, wait))
+        {
+            self.toasts.error(crate::error_chain(&e));
+        }
+    }
+
     /// Applies one command.
     pub(super) fn apply(&mut self, command: Command) {
         match command {
@@ -120,6 +143,15 @@ impl ConsoleApp {
             Command::CancelTask(id) => self.runner.cancel(id),
             Command::ClearFinishedTasks => self.runner.clear_finished(),
             Command::Toast(kind, text) => self.toasts.push(kind, text),
+            Command::RetryNotifications(ids) => self.change(move |ws, release| {
+                let n = crate::notify::retry(ws, &ids)
+                    .map_err(|e| WorkspaceError::Refused(crate::error_chain(&e)))?;
+                Ok((
+                    release.map(|r| r.version.to_string()),
+                    format!("{n} notification(s) queued again"),
+                ))
+            }),
+            Command::SendNotifications => self.send_notifications(),
         }
     }
 }

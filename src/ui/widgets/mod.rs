@@ -1,5 +1,6 @@
 //! Small reusable widgets.
 
+pub mod deliveries;
 pub mod toasts;
 
 use crate::runbook::Progress;
