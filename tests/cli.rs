@@ -323,6 +323,7 @@ fn help_lists_every_command() {
             "kpi",
             "metrics",
             "runbook",
+            "notify",
             "secrets",
             "bench",
             "help"

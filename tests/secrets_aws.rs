@@ -111,3 +111,127 @@ fn the_argo_cd_token_comes_from_secrets_manager_and_is_never_shown() {
         text(&o)
     );
 }
+
+#[test]
+fn rotation_dates_come_from_describe_secret_and_an_overdue_one_warns_before_a_release() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().expect("dir");
+    common::init(dir.path());
+    let ws = dir.path();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    let sm = JsonApi::new(
+        Some(&moto.endpoint),
+        "secretsmanager",
+        "secretsmanager",
+        "us-east-1",
+        Credentials::new(ENV[0].1.into(), ENV[1].1.into(), None),
+        "1.1",
+    )
+    .expect("api");
+    for name in [
+        "/wiretuner/db/credentials",
+        "/wiretuner/launchdarkly/sdk-key-production",
+    ] {
+        rt.block_on(sm.call(
+            "secretsmanager.CreateSecret",
+            &json!({ "Name": name, "SecretString": "s3cr3t-value-never-shown" }),
+        ))
+        .expect("CreateSecret");
+    }
+    let path = ws.join("release-console.toml");
+    let mut table: toml::Table = std::fs::read_to_string(&path)
+        .expect("config")
+        .parse()
+        .expect("toml");
+    let mut aws = toml::Table::new();
+    aws.insert("endpoint".into(), moto.endpoint.as_str().into());
+    table.insert("aws".into(), aws.into());
+    let mut cfg = toml::to_string(&table).expect("toml");
+    cfg.push_str(
+        "\n[[rotation]]\nname = \"/wiretuner/db/credentials\"\nkind = \"database_password\"\nstore = \"aws-sm\"\n\n\
+         [[rotation]]\nname = \"/wiretuner/launchdarkly/sdk-key-production\"\nkind = \"api_key\"\nstore = \"aws-sm\"\nevery_days = 0\n\n\
+         [[rotation]]\nname = \"/wiretuner/signing/macos\"\nkind = \"api_key\"\nstore = \"aws-sm\"\n",
+    );
+    std::fs::write(&path, cfg).expect("write");
+    let created = jiff::Timestamp::now();
+
+    let o = cli_with(ws, &ENV, &["--json", "secrets", "calendar"]);
+    let cal: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let by_name = |n: &str| {
+        cal.as_array()
+            .expect("list")
+            .iter()
+            .find(|e| e["name"] == format!("aws-sm:{n}"))
+            .unwrap_or_else(|| panic!("{n}: {cal:#}"))
+            .clone()
+    };
+    let db = by_name("/wiretuner/db/credentials");
+    assert_eq!(db["last_rotated"]["by"], "AWS Secrets Manager");
+    assert_eq!(
+        db["last_rotated"]["note"], "LastChangedDate",
+        "never rotated: last changed"
+    );
+    let at: jiff::Timestamp = db["last_rotated"]["at"]
+        .as_str()
+        .expect("at")
+        .parse()
+        .expect("ts");
+    assert!(
+        (at.as_second() - created.as_second()).abs() < 120,
+        "the date is AWS's: {at} vs {created}"
+    );
+    let due: jiff::Timestamp = db["due"].as_str().expect("due").parse().expect("ts");
+    assert_eq!(
+        due,
+        at + jiff::SignedDuration::from_hours(24 * 90),
+        "due 90 days after"
+    );
+    assert_eq!(db["every_days"], 90);
+    let ld = by_name("/wiretuner/launchdarkly/sdk-key-production");
+    assert_eq!(ld["state"], "overdue");
+    assert!(!o.status.success(), "an overdue secret exits 1");
+    let missing = by_name("/wiretuner/signing/macos");
+    assert_eq!(missing["state"], "unknown");
+    assert!(
+        missing["problem"]
+            .as_str()
+            .expect("problem")
+            .contains("no such secret in AWS Secrets Manager"),
+        "{missing}"
+    );
+    assert!(!text(&o).contains("s3cr3t-value-never-shown"));
+
+    // Before a release: the gate warns (and does not block), preflight says so too.
+    run_ok(ws, &["release", "new", "1.0.0"]);
+    let o = cli_with(ws, &ENV, &["--json", "release", "gates"]);
+    let gates: serde_json::Value = serde_json::from_slice(&o.stdout).expect("gates json");
+    let rot = gates
+        .as_array()
+        .and_then(|g| g.iter().find(|g| g["gate"] == "secret rotation"))
+        .unwrap_or_else(|| panic!("{gates:#}"))
+        .clone();
+    assert_eq!(rot["state"], "open", "{rot}");
+    let reason = rot["reason"].as_str().expect("reason");
+    assert!(
+        reason.contains("OVERDUE") && reason.contains("sdk-key-production"),
+        "{reason}"
+    );
+    let o = cli_with(
+        ws,
+        &ENV,
+        &["pipeline", "preflight", "--platform", "windows-on-linux"],
+    );
+    assert!(
+        text(&o).contains("sdk-key-production is overdue for rotation"),
+        "{}",
+        text(&o)
+    );
+}
+
+fn run_ok(ws: &Path, args: &[&str]) {
+    let o = cli_with(ws, &ENV, args);
+    assert!(o.status.success(), "{args:?}: {}", text(&o));
+}

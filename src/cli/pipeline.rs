@@ -53,6 +53,26 @@ fn platforms(ws: &Workspace, def: &Definition, platform: Option<&str>) -> Vec<St
     }
 }
 
+/// Secrets overdue for rotation, as a warning before a release (it blocks nothing).
+fn warn_rotation(ws: &crate::workspace::Workspace) {
+    let Ok(cal) = crate::rotation::calendar(ws, jiff::Timestamp::now(), 30) else {
+        return;
+    };
+    for e in cal
+        .iter()
+        .filter(|e| e.state == crate::rotation::Due::Overdue && e.expires.is_none())
+    {
+        eprintln!(
+            "warning: {} is overdue for rotation (every {} days{}); `secrets calendar` lists them",
+            e.name,
+            e.every_days,
+            e.due
+                .map(|d| format!(", due {}", crate::local_time(d, false)))
+                .unwrap_or_default()
+        );
+    }
+}
+
 fn print_preflight(p: &Preflight) {
     if let Some(reason) = &p.skipped {
         println!("{}: skipped ({reason})", p.platform);
@@ -97,6 +117,7 @@ pub fn run(cli: &Cli, cmd: PipelineCmd) -> anyhow::Result<ExitCode> {
                 cli.print_json(&results)?;
             } else {
                 results.iter().for_each(print_preflight);
+                warn_rotation(&ws);
             }
             let ready = results.iter().all(|p| p.skipped.is_some() || p.is_ready());
             Ok(if ready {

@@ -66,13 +66,26 @@ pub fn run(cli: &Cli, cmd: &SecretsCmd) -> anyhow::Result<ExitCode> {
                         |d| format!("due {}", crate::local_time(d, false)),
                     );
                     let last = e.last_rotated.as_ref().map_or_else(String::new, |r| {
-                        format!(", rotated {} by {}", crate::local_time(r.at, false), r.by)
+                        let which = if r.note.starts_with("Last") {
+                            format!(" ({})", r.note)
+                        } else {
+                            String::new()
+                        };
+                        format!(
+                            ", rotated {} by {}{which}",
+                            crate::local_time(r.at, false),
+                            r.by
+                        )
                     });
+                    let problem = e
+                        .problem
+                        .as_ref()
+                        .map_or_else(String::new, |p| format!(" [cannot read: {p}]"));
                     let expires = e.expires.map_or_else(String::new, |x| {
                         format!(", expires {}", crate::local_time(x, false))
                     });
                     println!(
-                        "{:<11} {} ({}, every {} days){last}{expires}: {due}",
+                        "{:<11} {} ({}, every {} days){last}{expires}: {due}{problem}",
                         state_text(e.state),
                         e.name,
                         e.kind.as_str(),

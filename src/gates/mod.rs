@@ -3,6 +3,8 @@
 //! findings, and the expiry of the signing certificates. `release gates`, the Overview and
 //! publishing all read this one list.
 
+use std::fmt::Write as _;
+
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -32,6 +34,9 @@ pub struct Gate {
     /// amber); the JSON keeps to gate, state and reason.
     #[serde(skip)]
     pub unchecked: bool,
+    /// Open, with something a person should act on soon (amber; it does not block).
+    #[serde(skip)]
+    pub warning: bool,
 }
 
 impl Gate {
@@ -41,6 +46,7 @@ impl Gate {
             state: if open { State::Open } else { State::Blocked },
             reason: reason.into(),
             unchecked: false,
+            warning: false,
         }
     }
 
@@ -72,7 +78,59 @@ pub fn evaluate_with(
     gates.push(verify(ws, release));
     gates.push(findings_gate(ws, release, now));
     gates.extend(certificates(ws, now, signing));
+    gates.push(rotation(ws, now, signing));
     gates
+}
+
+/// Secrets overdue for rotation: a warning before a release, never a block (an old key still
+/// works; the release should not wait for the vault).
+fn rotation(ws: &Workspace, now: Timestamp, signing: &[certs::SigningCert]) -> Gate {
+    let cal = match crate::rotation::calendar_with(ws, now, 30, signing) {
+        Ok(c) => c,
+        Err(e) => {
+            return Gate {
+                unchecked: true,
+                ..Gate::new(
+                    "secret rotation",
+                    true,
+                    format!("not checked: {}", crate::error_chain(&e)),
+                )
+            };
+        }
+    };
+    let overdue: Vec<String> = cal
+        .iter()
+        .filter(|e| e.state == crate::rotation::Due::Overdue && e.expires.is_none())
+        .map(|e| match e.due {
+            Some(d) => format!("{} (due {})", e.name, crate::local_time(d, false)),
+            None => e.name.clone(),
+        })
+        .collect();
+    let unreadable = cal.iter().filter(|e| e.problem.is_some()).count();
+    if overdue.is_empty() {
+        let mut reason = format!("{} tracked secrets are within their schedule", cal.len());
+        if unreadable > 0 {
+            let _ = write!(
+                reason,
+                "; {unreadable} could not be read from AWS Secrets Manager"
+            );
+        }
+        return Gate {
+            warning: unreadable > 0,
+            ..Gate::new("secret rotation", true, reason)
+        };
+    }
+    Gate {
+        warning: true,
+        ..Gate::new(
+            "secret rotation",
+            true,
+            format!(
+                "OVERDUE, rotate soon (this does not block publishing): {}",
+                overdue.join(", ")
+            ),
+        )
+    }
 }
 
 fn checklist(ws: &Workspace, release: &Release) -> Vec<Gate> {

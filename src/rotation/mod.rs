@@ -49,6 +49,9 @@ pub struct Entry {
     pub expires: Option<Timestamp>,
     pub due: Option<Timestamp>,
     pub state: Due,
+    /// Why its dates could not be read where it lives (AWS Secrets Manager).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,9 +78,19 @@ pub fn history(ws: &Workspace) -> Result<BTreeMap<String, Vec<Rotation>>, Rotati
 fn tracked(ws: &Workspace) -> Vec<(String, SecretKind, Option<u32>, String)> {
     let cfg = ws.config();
     let mut out = Vec::new();
+    let named = |env: &str, spec: &str| {
+        if spec.trim().is_empty() {
+            env.to_owned()
+        } else {
+            spec.trim().to_owned()
+        }
+    };
     if cfg.status_page.provider == StatusPageProvider::Statuspage {
         out.push((
-            cfg.status_page.api_key_env.clone(),
+            named(
+                &cfg.status_page.api_key_env,
+                &cfg.status_page.api_key_secret,
+            ),
             SecretKind::ApiKey,
             None,
             "[status_page] api_key_env".to_owned(),
@@ -85,7 +98,7 @@ fn tracked(ws: &Workspace) -> Vec<(String, SecretKind, Option<u32>, String)> {
     }
     if cfg.flags.provider != FlagsProvider::Local {
         out.push((
-            cfg.flags.token_env.clone(),
+            named(&cfg.flags.token_env, &cfg.flags.token_secret),
             SecretKind::ApiKey,
             None,
             "[flags] token_env".to_owned(),
@@ -93,13 +106,45 @@ fn tracked(ws: &Workspace) -> Vec<(String, SecretKind, Option<u32>, String)> {
     }
     for r in &cfg.rotation {
         out.push((
-            r.name.clone(),
+            if r.store == "aws-sm" {
+                format!("aws-sm:{}", r.name)
+            } else {
+                r.name.clone()
+            },
             r.kind,
             r.every_days,
             "[[rotation]]".to_owned(),
         ));
     }
+    // Every other key the console reads from AWS Secrets Manager is an API key to rotate.
+    for s in cfg.secret_sources() {
+        if s.in_use
+            && s.env_var.starts_with("aws-sm:")
+            && !out.iter().any(|(name, ..)| *name == s.env_var)
+        {
+            out.push((s.env_var, SecretKind::ApiKey, None, s.purpose));
+        }
+    }
     out
+}
+
+/// The rotation date AWS Secrets Manager has for `name` (`aws-sm:ID[#key]`), if it lives there.
+fn aws_dates(ws: &Workspace, name: &str) -> Option<Result<Rotation, String>> {
+    let crate::workspace::secrets::SecretRef::AwsSm { id, .. } =
+        crate::workspace::secrets::SecretRef::parse(name).ok()?
+    else {
+        return None;
+    };
+    let dates = crate::workspace::secrets::describe_aws_secret(&id, &ws.config().aws);
+    Some(dates.and_then(|d| {
+        d.last()
+            .map(|(at, which)| Rotation {
+                at,
+                by: "AWS Secrets Manager".to_owned(),
+                note: which.to_owned(),
+            })
+            .ok_or_else(|| format!("aws-sm:{id}: AWS has no rotation or change date for it"))
+    }))
 }
 
 /// Every tracked secret with its due date, soonest first; `window_days` is what counts as due
@@ -130,7 +175,19 @@ pub fn calendar_with(
     let mut out = Vec::new();
     for (name, kind, every, source) in tracked(ws) {
         let every_days = every.unwrap_or_else(|| kind.period_days());
-        let last = history.get(&name).and_then(|h| h.last()).cloned();
+        let here = history.get(&name).and_then(|h| h.last()).cloned();
+        let (last, problem) = match aws_dates(ws, &name) {
+            // The later of what AWS says and what was recorded here.
+            Some(Ok(aws)) => (
+                Some(match here {
+                    Some(h) if h.at > aws.at => h,
+                    _ => aws,
+                }),
+                None,
+            ),
+            Some(Err(e)) => (here, Some(e)),
+            None => (here, None),
+        };
         let due = last
             .as_ref()
             .map(|r| r.at + SignedDuration::from_hours(24 * i64::from(every_days)));
@@ -143,6 +200,7 @@ pub fn calendar_with(
             last_rotated: last,
             expires: None,
             due,
+            problem,
         });
     }
     let min_valid = i64::from(ws.config().signing.min_valid_days);
@@ -161,6 +219,7 @@ pub fn calendar_with(
                 last_rotated: None,
                 expires: Some(expires),
                 due,
+                problem: None,
             });
         }
     }

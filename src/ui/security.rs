@@ -495,13 +495,22 @@ fn rotation_ui(
                 };
                 ui.label(theme::mono(&e.name)).on_hover_text(&e.source);
                 ui.label(format!("{}, every {} days", e.kind.as_str(), e.every_days));
-                match (&e.last_rotated, e.expires) {
+                let last = match (&e.last_rotated, e.expires) {
                     (Some(r), _) => {
-                        ui.label(format!("{} by {}", crate::local_time(r.at, false), r.by))
+                        let resp =
+                            ui.label(format!("{} by {}", crate::local_time(r.at, false), r.by));
+                        if r.note.is_empty() {
+                            resp
+                        } else {
+                            resp.on_hover_text(&r.note)
+                        }
                     }
                     (None, Some(x)) => ui.label(format!("expires {}", crate::local_time(x, false))),
                     (None, None) => ui.label(theme::muted("never recorded")),
                 };
+                if let Some(p) = &e.problem {
+                    last.on_hover_text(p);
+                }
                 ui.horizontal(|ui| {
                     if let Some(d) = e.due {
                         ui.label(crate::local_time(d, false));

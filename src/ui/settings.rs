@@ -68,27 +68,39 @@ impl Panel for SettingsUi {
         ui.label(theme::muted(
             "Read from the environment at run time; never stored in the workspace or shown.",
         ));
+        let calendar = data.rotation.as_ref().ok();
         egui::Grid::new("secrets")
             .striped(true)
-            .num_columns(4)
+            .num_columns(5)
             .spacing([16.0, 4.0])
             .show(ui, |ui| {
                 ui.strong("Purpose");
-                ui.strong("Environment variable");
+                ui.strong("Source");
                 ui.strong("Needed");
                 ui.strong("Set");
+                ui.strong("Last rotated · schedule");
                 ui.end_row();
                 for s in data.ws.config().secret_sources() {
                     ui.label(&s.purpose);
                     ui.label(theme::mono(&s.env_var));
                     ui.label(&s.needed_for);
-                    if std::env::var_os(&s.env_var).is_some() {
+                    let elsewhere =
+                        s.env_var.starts_with("aws-sm:") || s.env_var.starts_with("keyring:");
+                    let var = s.env_var.strip_prefix("env:").unwrap_or(&s.env_var);
+                    if elsewhere {
+                        theme::badge(ui, "FETCHED WHEN USED", theme::MUTED)
+                            .on_hover_text("Read from its store when a task needs it");
+                    } else if std::env::var_os(var).is_some() {
                         theme::badge(ui, "SET", theme::OK);
                     } else if s.in_use {
                         theme::badge(ui, "MISSING", theme::WARN);
                     } else {
                         theme::badge(ui, "NOT SET", theme::MUTED);
                     }
+                    rotation_cell(
+                        ui,
+                        calendar.and_then(|c| c.iter().find(|e| e.name == s.env_var)),
+                    );
                     ui.end_row();
                 }
             });
@@ -109,5 +121,27 @@ impl Panel for SettingsUi {
                 .interactive(false)
                 .desired_width(f32::INFINITY),
         );
+    }
+}
+
+/// When a secret was last rotated (and who says so) and its schedule; red when overdue.
+fn rotation_cell(ui: &mut egui::Ui, entry: Option<&crate::rotation::Entry>) {
+    let Some(e) = entry else {
+        ui.label(theme::muted("not tracked"));
+        return;
+    };
+    let last = e.last_rotated.as_ref().map_or_else(
+        || "never recorded".to_owned(),
+        |r| format!("{} ({})", crate::local_time(r.at, false), r.by),
+    );
+    let text = format!("{last} · every {} days", e.every_days);
+    let color = match e.state {
+        crate::rotation::Due::Overdue => theme::BAD,
+        crate::rotation::Due::Soon | crate::rotation::Due::Unknown => theme::WARN,
+        crate::rotation::Due::Later => theme::OK,
+    };
+    let r = ui.label(egui::RichText::new(text).color(color));
+    if let Some(p) = &e.problem {
+        r.on_hover_text(p);
     }
 }

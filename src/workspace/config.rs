@@ -343,6 +343,10 @@ pub struct RotationEntry {
     /// Overrides the kind's period.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub every_days: Option<u32>,
+    /// Where its rotation dates come from: empty, rotations recorded here
+    /// (`secrets rotated`); `"aws-sm"`, AWS Secrets Manager's `DescribeSecret` of `name` too.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub store: String,
 }
 
 /// What a secret is, which sets how often it is rotated.

@@ -301,7 +301,13 @@ pub fn resolve(
 
 /// `GetSecretValue`, on a thread of its own (so it can be called from anywhere, async code
 /// included) with its own small runtime.
-fn fetch_aws_secret(id: &str, aws: &super::config::AwsConfig) -> Result<String, String> {
+/// One AWS Secrets Manager call (`secretsmanager.{target}`), on a thread of its own so that it
+/// can be made from async and sync code alike. The error names the secret.
+fn secrets_manager(
+    target: &str,
+    id: &str,
+    aws: &super::config::AwsConfig,
+) -> Result<serde_json::Value, String> {
     let creds = aws_credentials(&aws.profile)?;
     let endpoint = Some(aws.endpoint.clone()).filter(|e| !e.trim().is_empty());
     let api = crate::net::aws::JsonApi::new(
@@ -312,7 +318,7 @@ fn fetch_aws_secret(id: &str, aws: &super::config::AwsConfig) -> Result<String, 
         creds,
         "1.1",
     )?;
-    let id = id.to_owned();
+    let (id, target) = (id.to_owned(), format!("secretsmanager.{target}"));
     let worker = std::thread::Builder::new()
         .name("aws-secret".into())
         .spawn(move || {
@@ -320,30 +326,90 @@ fn fetch_aws_secret(id: &str, aws: &super::config::AwsConfig) -> Result<String, 
                 .enable_all()
                 .build()
                 .map_err(|e| e.to_string())?;
-            let v = rt
-                .block_on(api.call(
-                    "secretsmanager.GetSecretValue",
-                    &serde_json::json!({ "SecretId": id }),
-                ))
+            rt.block_on(api.call(&target, &serde_json::json!({ "SecretId": id })))
                 .map_err(|e| match e.kind() {
                     "ResourceNotFoundException" => {
                         format!("aws-sm:{id}: no such secret in AWS Secrets Manager ({e})")
                     }
                     _ => format!("aws-sm:{id}: {e}"),
-                })?;
-            v["SecretString"]
-                .as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| {
-                    format!(
-                        "aws-sm:{id}: the secret has no SecretString (binary secrets are not read)"
-                    )
                 })
         })
         .map_err(|e| e.to_string())?;
     worker
         .join()
         .map_err(|_| "the AWS Secrets Manager lookup panicked".to_owned())?
+}
+
+fn fetch_aws_secret(id: &str, aws: &super::config::AwsConfig) -> Result<String, String> {
+    let v = secrets_manager("GetSecretValue", id, aws)?;
+    v["SecretString"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            format!("aws-sm:{id}: the secret has no SecretString (binary secrets are not read)")
+        })
+}
+
+/// When AWS Secrets Manager last rotated or changed a secret (`DescribeSecret`; the value is
+/// not read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretDates {
+    pub last_rotated: Option<jiff::Timestamp>,
+    pub last_changed: Option<jiff::Timestamp>,
+    pub rotation_enabled: bool,
+    pub next_rotation: Option<jiff::Timestamp>,
+}
+
+impl SecretDates {
+    /// `LastRotatedDate`, else `LastChangedDate`, with which of the two it is.
+    pub fn last(&self) -> Option<(jiff::Timestamp, &'static str)> {
+        self.last_rotated
+            .map(|t| (t, "LastRotatedDate"))
+            .or_else(|| self.last_changed.map(|t| (t, "LastChangedDate")))
+    }
+}
+
+/// How long a `DescribeSecret` answer is reused: the snapshot reloads often, rotations do not.
+const DESCRIBE_FOR: std::time::Duration = std::time::Duration::from_mins(10);
+
+type Described = (std::time::Instant, Result<SecretDates, String>);
+static DESCRIBED: Mutex<Vec<(String, Described)>> = Mutex::new(Vec::new());
+
+/// `DescribeSecret` of `id`, asked at most once every ten minutes per secret.
+pub fn describe_aws_secret(
+    id: &str,
+    aws: &super::config::AwsConfig,
+) -> Result<SecretDates, String> {
+    let key = format!("{}|{}|{id}", aws.endpoint, aws.region);
+    {
+        let cache = DESCRIBED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, (at, answer))) = cache.iter().find(|(k, _)| *k == key)
+            && at.elapsed() < DESCRIBE_FOR
+        {
+            return answer.clone();
+        }
+    }
+    let date = |v: &serde_json::Value| {
+        // AWS sends epoch seconds with a fraction.
+        v.as_f64()
+            .filter(|secs| secs.is_finite())
+            .and_then(|secs| jiff::SignedDuration::try_from_secs_f64(secs).ok())
+            .and_then(|d| jiff::Timestamp::from_duration(d).ok())
+    };
+    let answer = secrets_manager("DescribeSecret", id, aws).map(|v| SecretDates {
+        last_rotated: date(&v["LastRotatedDate"]),
+        last_changed: date(&v["LastChangedDate"]),
+        rotation_enabled: v["RotationEnabled"].as_bool().unwrap_or(false),
+        next_rotation: date(&v["NextRotationDate"]),
+    });
+    let mut cache = DESCRIBED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    cache.retain(|(k, _)| *k != key);
+    cache.push((key, (std::time::Instant::now(), answer.clone())));
+    answer
 }
 
 #[cfg(test)]

@@ -35,6 +35,8 @@ pub fn gate_list<'a>(ui: &mut egui::Ui, gates: impl IntoIterator<Item = &'a crat
         ui.horizontal_wrapped(|ui| {
             if !g.is_open() {
                 theme::badge(ui, "BLOCKED", theme::BAD);
+            } else if g.warning {
+                theme::badge(ui, "WARNING", theme::WARN);
             } else if g.unchecked {
                 theme::badge(ui, "UNCHECKED", theme::WARN);
             } else {
