@@ -90,9 +90,13 @@ fn gates_open_one_by_one_as_the_release_gets_ready() {
             "checklist:build",
             "verify",
             "findings",
-            "certificate:windows"
+            "certificate:windows",
+            "secret rotation"
         ]
     );
+    let (state, reason) = gate(&list, "secret rotation");
+    assert_eq!(state, "open", "an old secret warns, it never blocks");
+    assert!(reason.contains("within their schedule"), "{reason}");
     let (state, reason) = gate(&list, "checklist:pre-release");
     assert_eq!(state, "blocked");
     assert!(
@@ -158,7 +162,7 @@ fn gates_open_one_by_one_as_the_release_gets_ready() {
     assert!(list.iter().all(|g| g.1 == "open"));
     let o = cli(&ws, &["release", "gates", VERSION]);
     assert_eq!(o.status.code(), Some(0));
-    assert!(text(&o).contains("all 5 gates open"), "{}", text(&o));
+    assert!(text(&o).contains("all 6 gates open"), "{}", text(&o));
 
     // A HIGH finding blocks; its acceptance opens the gate again.
     let o = cli(
