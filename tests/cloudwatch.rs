@@ -148,3 +148,114 @@ fn without_aws_credentials_the_kpi_source_says_what_it_tried() {
         text(&o)
     );
 }
+
+#[test]
+fn each_kpi_shows_its_cloudwatch_alarms_state_beside_the_plot() {
+    let moto = Moto::start();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    let api = JsonApi::new(
+        Some(&moto.endpoint),
+        "monitoring",
+        "monitoring",
+        "eu-west-1",
+        Credentials::new(ENV[0].1.into(), ENV[1].1.into(), None),
+        "1.0",
+    )
+    .expect("api");
+    let dir = tempfile::tempdir().expect("dir");
+    let ws = dir.path().join("ws");
+    common::init(&ws);
+    configure(&ws, &moto);
+    let call = |target: &str, body: Value| {
+        rt.block_on(api.call(&format!("GraniteServiceVersion20100801.{target}"), &body))
+            .unwrap_or_else(|e| panic!("{target}: {e}"))
+    };
+    call(
+        "PutMetricAlarm",
+        json!({
+            "AlarmName": "collab-error-rate-high",
+            "Namespace": "WireTuner/Collab",
+            "MetricName": "ErrorRate",
+            "Dimensions": [{"Name": "Service", "Value": "collab"}],
+            "Statistic": "Maximum",
+            "Period": 60,
+            "EvaluationPeriods": 1,
+            "Threshold": 1.0,
+            "ComparisonOperator": "GreaterThanThreshold",
+        }),
+    );
+    call(
+        "SetAlarmState",
+        json!({
+            "AlarmName": "collab-error-rate-high",
+            "StateValue": "ALARM",
+            "StateReason": "Threshold Crossed: 1 datapoint [2.5] was greater than 1.0",
+        }),
+    );
+    for (_, metric, value) in METRICS {
+        put(&api, &rt, metric, value, 60);
+    }
+    let g = gate(&ws);
+    let kpi = |name: &str| {
+        g["kpis"]
+            .as_array()
+            .expect("kpis")
+            .iter()
+            .find(|k| k["def"]["name"] == name)
+            .unwrap_or_else(|| panic!("{name}: {g}"))
+            .clone()
+    };
+    let err = kpi("error_rate");
+    assert_eq!(err["alarms"][0]["name"], "collab-error-rate-high", "{err}");
+    assert_eq!(err["alarms"][0]["state"], "ALARM");
+    assert!(
+        err["alarms"][0]["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("Threshold Crossed")
+    );
+    assert!(
+        kpi("queue_depth").get("alarms").is_none(),
+        "no alarm on that metric"
+    );
+    // The gate rules stay the same: the alarm is shown, the samples judge.
+    assert_eq!(g["gate"]["state"], "green", "{g}");
+    let o = cli_with(&ws, &ENV, &["kpi", "--since", "30m"]);
+    assert!(
+        text(&o).contains("alarm collab-error-rate-high: ALARM"),
+        "{}",
+        text(&o)
+    );
+
+    // An alarm named in the config that CloudWatch does not have is said so.
+    let path = ws.join("release-console.toml");
+    let mut cfg: toml::Table = std::fs::read_to_string(&path)
+        .expect("config")
+        .parse()
+        .expect("toml");
+    for m in cfg["kpi"]["metrics"].as_array_mut().expect("metrics") {
+        let t = m.as_table_mut().expect("metric");
+        if t["name"].as_str() == Some("queue_depth") {
+            t.insert("alarms".into(), vec!["collab-queue-deep"].into());
+        }
+    }
+    std::fs::write(&path, toml::to_string(&cfg).expect("toml")).expect("write");
+    let g = gate(&ws);
+    let q = g["kpis"]
+        .as_array()
+        .expect("kpis")
+        .iter()
+        .find(|k| k["def"]["name"] == "queue_depth")
+        .expect("queue_depth")
+        .clone();
+    assert!(
+        q["alarm_error"]
+            .as_str()
+            .expect("alarm_error")
+            .contains("no alarm named \"collab-queue-deep\""),
+        "{q}"
+    );
+}

@@ -412,3 +412,57 @@ fn bad_notify_settings_are_refused_naming_the_key() {
         );
     }
 }
+
+#[test]
+fn a_flag_stage_change_is_announced_once_its_plan_shows_it() {
+    let slack = Slack::start();
+    let ws = workspace(
+        "\n[[notify.slack]]\nchannel = \"#devops\"\nwebhook_env = \"HOOK\"\nevents = [\"flag.*\"]\n",
+    );
+    let url = slack.url("ok");
+    let env = [("HOOK", url.as_str())];
+    let key = "ui_new_exporter";
+    run(
+        ws.path(),
+        &env,
+        &[
+            "flags",
+            "create",
+            key,
+            "--name",
+            "New exporter",
+            "--tag",
+            "team:frontend",
+            "--tag",
+            "type:release",
+        ],
+    );
+    assert!(
+        slack.seen().is_empty(),
+        "creating a flag is not a stage change"
+    );
+    run(
+        ws.path(),
+        &env,
+        &["flags", "advance", key, "--override", "no traffic yet"],
+    );
+    run(ws.path(), &env, &["flags", "rollback", key]);
+    let texts: Vec<String> = slack
+        .seen()
+        .iter()
+        .map(|s| s.body["text"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            format!("Flag {key} now at 10%"),
+            format!("Flag {key} rolled back to 0%")
+        ]
+    );
+    let first = &slack.seen()[0].body;
+    assert!(
+        first["blocks"].to_string().contains("no traffic yet"),
+        "the override reason is in the message: {first}"
+    );
+    assert!(outbox(ws.path()).iter().all(|d| d["state"] == "sent"));
+}

@@ -401,6 +401,12 @@ pub fn run_kpi(cli: &Cli, args: KpiArgs) -> anyhow::Result<ExitCode> {
                 verdict,
                 if r.def.gating { "  (gating)" } else { "" }
             );
+            for a in &r.alarms {
+                println!("{:<24}   alarm {}: {} {}", "", a.name, a.state, a.reason);
+            }
+            if let Some(e) = &r.alarm_error {
+                println!("{:<24}   alarms: cannot read: {e}", "");
+            }
         }
         println!(
             "gate: {}",

@@ -65,7 +65,67 @@ pub fn query(def: &KpiDef) -> Result<Value, KpiError> {
     }))
 }
 
+/// The request that finds `def`'s alarms: by name when it names them, else by its metric.
+pub fn alarms_request(def: &KpiDef) -> (&'static str, Value) {
+    if def.alarms.is_empty() {
+        let dimensions: Vec<Value> = def
+            .dimensions
+            .iter()
+            .map(|(k, v)| json!({"Name": k, "Value": v}))
+            .collect();
+        (
+            "GraniteServiceVersion20100801.DescribeAlarmsForMetric",
+            json!({"Namespace": def.namespace, "MetricName": def.metric, "Dimensions": dimensions}),
+        )
+    } else {
+        (
+            "GraniteServiceVersion20100801.DescribeAlarms",
+            json!({"AlarmNames": def.alarms, "AlarmTypes": ["MetricAlarm"]}),
+        )
+    }
+}
+
+fn timestamp(v: &Value) -> Option<Timestamp> {
+    v.as_f64()
+        .and_then(|s| jiff::SignedDuration::try_from_secs_f64(s).ok())
+        .and_then(|d| Timestamp::from_duration(d).ok())
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+}
+
 impl KpiSource for CloudWatch {
+    async fn alarms(&self, def: &KpiDef) -> Result<Vec<super::Alarm>, KpiError> {
+        if def.namespace.trim().is_empty() && def.alarms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (target, body) = alarms_request(def);
+        let v = self
+            .api
+            .call(target, &body)
+            .await
+            .map_err(|e| KpiError::Invalid(format!("KPI {} alarms: {e}", def.name)))?;
+        let mut out: Vec<super::Alarm> = v["MetricAlarms"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|a| super::Alarm {
+                name: a["AlarmName"].as_str().unwrap_or("").to_owned(),
+                state: a["StateValue"].as_str().unwrap_or("").to_owned(),
+                reason: a["StateReason"].as_str().unwrap_or("").to_owned(),
+                updated: timestamp(&a["StateUpdatedTimestamp"]),
+            })
+            .collect();
+        for name in &def.alarms {
+            if !out.iter().any(|a| &a.name == name) {
+                return Err(KpiError::Invalid(format!(
+                    "KPI {}: CloudWatch has no alarm named {name:?}",
+                    def.name
+                )));
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
     async fn range(
         &self,
         def: &KpiDef,

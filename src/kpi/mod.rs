@@ -57,6 +57,16 @@ pub enum KpiError {
 /// A time series: (unix seconds, value).
 pub type Series = Vec<(f64, f64)>;
 
+/// An alarm the monitoring service keeps on a KPI's metric, as it stands now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Alarm {
+    pub name: String,
+    /// `OK`, `ALARM` or `INSUFFICIENT_DATA`.
+    pub state: String,
+    pub reason: String,
+    pub updated: Option<Timestamp>,
+}
+
 /// Where KPI values come from.
 pub trait KpiSource: Send + Sync {
     /// Samples of `def` between `start` and `end`.
@@ -66,6 +76,11 @@ pub trait KpiSource: Send + Sync {
         start: Timestamp,
         end: Timestamp,
     ) -> impl Future<Output = Result<Series, KpiError>> + Send;
+
+    /// The alarms on `def`'s metric (none where the source has no alarms).
+    fn alarms(&self, _def: &KpiDef) -> impl Future<Output = Result<Vec<Alarm>, KpiError>> + Send {
+        async { Ok(Vec::new()) }
+    }
 }
 
 /// The source the workspace config selects.
@@ -104,6 +119,13 @@ impl KpiSource for Source {
             Source::CloudWatch(s) => s.range(def, start, end).await,
         }
     }
+
+    async fn alarms(&self, def: &KpiDef) -> Result<Vec<Alarm>, KpiError> {
+        match self {
+            Source::CloudWatch(s) => s.alarms(def).await,
+            Source::Local(_) | Source::Prometheus(_) => Ok(Vec::new()),
+        }
+    }
 }
 
 /// A KPI over a window: its samples, the latest value, the worst value, and the verdict.
@@ -118,6 +140,11 @@ pub struct Reading {
     pub ok: Option<bool>,
     /// Why it could not be read, if it could not.
     pub error: Option<String>,
+    /// The source's alarms on it (shown beside the plot; the gate does not read them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alarms: Vec<Alarm>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alarm_error: Option<String>,
 }
 
 fn judge(def: &KpiDef, series: Series) -> Reading {
@@ -145,6 +172,8 @@ fn judge(def: &KpiDef, series: Series) -> Reading {
         worst,
         ok,
         error: None,
+        alarms: Vec::new(),
+        alarm_error: None,
     }
 }
 
@@ -157,7 +186,7 @@ pub async fn read_all<S: KpiSource>(
 ) -> Vec<Reading> {
     let mut out = Vec::new();
     for def in defs {
-        out.push(match source.range(def, start, end).await {
+        let mut reading = match source.range(def, start, end).await {
             Ok(series) => judge(def, series),
             Err(e) => Reading {
                 def: def.clone(),
@@ -166,8 +195,15 @@ pub async fn read_all<S: KpiSource>(
                 worst: None,
                 ok: None,
                 error: Some(e.to_string()),
+                alarms: Vec::new(),
+                alarm_error: None,
             },
-        });
+        };
+        match source.alarms(def).await {
+            Ok(a) => reading.alarms = a,
+            Err(e) => reading.alarm_error = Some(e.to_string()),
+        }
+        out.push(reading);
     }
     out
 }

@@ -492,6 +492,22 @@ fn kpi_plot_ui(ui: &mut egui::Ui, r: &crate::kpi::Reading) {
                 theme::badge(ui, "NO DATA", theme::WARN);
             }
         }
+        for a in &r.alarms {
+            let color = match a.state.as_str() {
+                "OK" => theme::OK,
+                "ALARM" => theme::BAD,
+                _ => theme::WARN,
+            };
+            let when = a
+                .updated
+                .map(|t| format!(" since {}", crate::local_time(t, false)))
+                .unwrap_or_default();
+            theme::badge(ui, &format!("{} {}", a.state, a.name), color)
+                .on_hover_text(format!("{}{when}", a.reason));
+        }
+        if let Some(e) = &r.alarm_error {
+            theme::badge(ui, "ALARMS UNREAD", theme::WARN).on_hover_text(e);
+        }
     });
     ui.label(theme::muted(format!(
         "now {}{}; threshold {}",

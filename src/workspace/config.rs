@@ -693,6 +693,10 @@ pub struct KpiDef {
     pub stat: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub period_secs: Option<u32>,
+    /// `CloudWatch`: the alarms shown beside the plot (`DescribeAlarms`); empty: the alarms on
+    /// this metric (`DescribeAlarmsForMetric`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alarms: Vec<String>,
 }
 
 impl Default for KpiDef {
@@ -710,6 +714,7 @@ impl Default for KpiDef {
             dimensions: std::collections::BTreeMap::new(),
             stat: String::new(),
             period_secs: None,
+            alarms: Vec::new(),
         }
     }
 }
