@@ -235,3 +235,130 @@ fn run_ok(ws: &Path, args: &[&str]) {
     let o = cli_with(ws, &ENV, args);
     assert!(o.status.success(), "{args:?}: {}", text(&o));
 }
+
+#[test]
+fn the_pfx_password_comes_from_secrets_manager_and_is_redacted_from_the_builders_output() {
+    const PASS: &str = "pfx-password-from-aws-9f2c";
+    let moto = Moto::start();
+    let pki = common::Pki::new();
+    common::sh(
+        &pki.path(""),
+        &format!(
+            "openssl pkcs12 -export -out aws.pfx -inkey leaf.key -in leaf.pem -certfile ca.pem \
+             -passout 'pass:{PASS}'"
+        ),
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    let sm = JsonApi::new(
+        Some(&moto.endpoint),
+        "secretsmanager",
+        "secretsmanager",
+        "us-east-1",
+        Credentials::new(ENV[0].1.into(), ENV[1].1.into(), None),
+        "1.1",
+    )
+    .expect("api");
+    rt.block_on(sm.call(
+        "secretsmanager.CreateSecret",
+        &json!({
+            "Name": "/wiretuner/signing/windows",
+            "SecretString": json!({"pfx_password": PASS}).to_string(),
+        }),
+    ))
+    .expect("CreateSecret");
+    let dir = tempfile::tempdir().expect("dir");
+    let ws = dir.path().join("ws");
+    common::init(&ws);
+    run_ok(&ws, &["release", "new", "0.1.0"]);
+    std::fs::write(ws.join("payload/WireTuner.exe"), b"MZ").expect("payload");
+    let path = ws.join("release-console.toml");
+    let mut cfg: toml::Table = std::fs::read_to_string(&path)
+        .expect("config")
+        .parse()
+        .expect("toml");
+    cfg["signing"].as_table_mut().expect("[signing]").insert(
+        "windows_pfx_password_secret".into(),
+        "aws-sm:/wiretuner/signing/windows#pfx_password".into(),
+    );
+    let mut aws = toml::Table::new();
+    aws.insert("endpoint".into(), moto.endpoint.as_str().into());
+    cfg.insert("aws".into(), aws.into());
+    std::fs::write(&path, toml::to_string(&cfg).expect("toml")).expect("write");
+    let def = ws.join("packaging/pipelines/default.toml");
+    let mut text_def = std::fs::read_to_string(&def).expect("definition");
+    text_def.push_str(
+        "\n[platforms.leaky]\ntitle = \"Prints its password\"\nhost_os = \"linux\"\n\
+         builder = [\"bash\", \"packaging/leaky.sh\"]\nchecklist_kind = \"pipeline.leaky\"\n\
+         signs_with_pfx = true\n",
+    );
+    std::fs::write(&def, text_def).expect("definition");
+    std::fs::write(
+        ws.join("packaging/leaky.sh"),
+        "echo ::step:: Leak\necho \"leaky: pw=$WINDOWS_PFX_PASSWORD\"\n",
+    )
+    .expect("builder");
+    let pfx = pki.path("aws.pfx");
+    let env = [
+        ENV[0],
+        ENV[1],
+        ENV[2],
+        ("WINDOWS_PFX_PATH", pfx.to_str().expect("utf-8")),
+    ];
+
+    // Preflight reads it from AWS (the variable is not set) and opens the PFX with it.
+    let o = cli_with(
+        &ws,
+        &env,
+        &["--json", "pipeline", "preflight", "--platform", "leaky"],
+    );
+    let pre: serde_json::Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
+    let checks = pre[0]["checks"].as_array().expect("checks");
+    let pass = checks
+        .iter()
+        .find(|c| c["name"] == "password aws-sm:/wiretuner/signing/windows#pfx_password")
+        .unwrap_or_else(|| panic!("{pre:#}"));
+    assert_eq!(pass["ok"], true, "{pass}");
+    assert_eq!(pass["detail"], "set (value not shown)");
+    let cert = checks
+        .iter()
+        .find(|c| c["name"] == "signing certificate")
+        .expect("certificate check");
+    assert!(
+        cert["detail"]
+            .as_str()
+            .expect("detail")
+            .starts_with("valid until"),
+        "{cert}"
+    );
+
+    // The builder gets it in its environment; whatever it prints is masked.
+    let o = cli_with(
+        &ws,
+        &env,
+        &[
+            "pipeline",
+            "run",
+            "--version",
+            "0.1.0",
+            "--platform",
+            "leaky",
+        ],
+    );
+    let out = text(&o);
+    assert!(out.contains("leaky: pw=<redacted>"), "{out}");
+    assert!(!out.contains(PASS), "{out}");
+    let logs = ws.join("releases/0.1.0/logs");
+    for e in std::fs::read_dir(&logs).expect("logs").flatten() {
+        let log = std::fs::read_to_string(e.path()).expect("log");
+        assert!(!log.contains(PASS), "{}", e.path().display());
+    }
+    assert!(
+        !std::fs::read_to_string(ws.join("audit.log"))
+            .expect("audit")
+            .contains(PASS)
+    );
+}

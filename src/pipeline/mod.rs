@@ -392,7 +392,16 @@ pub async fn preflight(
         let pfx = std::env::var_os(path_var)
             .filter(|v| !v.is_empty())
             .map(PathBuf::from);
-        let has_pass = std::env::var_os(pass_var).is_some_and(|v| !v.is_empty());
+        let cfg = ws.config().clone();
+        let password = tokio::task::spawn_blocking(move || cfg.windows_pfx_password())
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
+        let source = if signing.windows_pfx_password_secret.trim().is_empty() {
+            format!("env {pass_var}")
+        } else {
+            format!("password {}", signing.windows_pfx_password_secret.trim())
+        };
+        let has_pass = matches!(password, Ok(Some(_)));
         check(
             &format!("env {path_var}"),
             pfx.is_some(),
@@ -404,17 +413,20 @@ pub async fn preflight(
             &format!("export {path_var}=/path/to/code-signing.pfx (or run with --skip-signing)"),
         );
         check(
-            &format!("env {pass_var}"),
+            &source,
             has_pass,
-            if has_pass {
-                "set (value not shown)".into()
-            } else {
-                "not set".into()
+            match &password {
+                Ok(Some(_)) => "set (value not shown)".into(),
+                Ok(None) => "not set".into(),
+                Err(e) => e.clone(),
             },
-            &format!("export {pass_var}=... (the PFX password)"),
+            &format!(
+                "export {pass_var}=... (the PFX password), or set [signing] \
+                 windows_pfx_password_secret"
+            ),
         );
-        if let (Some(pfx), true) = (pfx, has_pass) {
-            let (ok, detail) = certificate_expiry(&pfx, pass_var).await;
+        if let (Some(pfx), Ok(Some(password))) = (pfx, &password) {
+            let (ok, detail) = certificate_expiry(&pfx, password.expose());
             check(
                 "signing certificate",
                 ok,
@@ -457,68 +469,28 @@ fn free_bytes(path: &Path) -> Option<u64> {
     Some(st.blocks_available() as u64 * st.fragment_size() as u64)
 }
 
-/// Reads the PFX's certificate with openssl (password via the environment, never argv) and
-/// checks it is valid for 30 more days.
-async fn certificate_expiry(pfx: &Path, pass_var: &str) -> (bool, String) {
-    let Some(openssl) = crate::runner::process::find_on_path("openssl") else {
-        return (
-            false,
-            "openssl is not installed (apt-get install openssl)".into(),
-        );
+/// Reads the PFX's certificate in-process (the password never leaves this process) and checks
+/// it is valid for 30 more days.
+fn certificate_expiry(pfx: &Path, password: &str) -> (bool, String) {
+    let id = match crate::verify::certs::read_identity(pfx, Some(password)) {
+        Ok(id) => id,
+        Err(e) => {
+            return (
+                false,
+                format!(
+                    "cannot read {}: {} (wrong password?)",
+                    pfx.display(),
+                    e.message
+                ),
+            );
+        }
     };
-    let dir = match tempfile::tempdir() {
-        Ok(d) => d,
-        Err(e) => return (false, e.to_string()),
-    };
-    let pem = dir.path().join("cert.pem");
-    let args: Vec<String> = ["pkcs12", "-in"]
-        .into_iter()
-        .map(str::to_owned)
-        .chain([pfx.display().to_string()])
-        .chain(["-nokeys", "-clcerts", "-passin"].map(str::to_owned))
-        .chain([
-            format!("env:{pass_var}"),
-            "-out".into(),
-            pem.display().to_string(),
-        ])
-        .collect();
-    if let Err(e) = first_line_of(&openssl, &args).await {
-        return (
-            false,
-            format!("cannot read {}: {e} (wrong password?)", pfx.display()),
-        );
-    }
-    let pem_s = pem.display().to_string();
-    let end = first_line_of(
-        &openssl,
-        &[
-            "x509".into(),
-            "-noout".into(),
-            "-enddate".into(),
-            "-in".into(),
-            pem_s.clone(),
-        ],
-    )
-    .await;
-    let valid = first_line_of(
-        &openssl,
-        &[
-            "x509".into(),
-            "-noout".into(),
-            "-checkend".into(),
-            "2592000".into(),
-            "-in".into(),
-            pem_s,
-        ],
-    )
-    .await;
-    let end = end
-        .unwrap_or_default()
-        .trim_start_matches("notAfter=")
-        .to_owned();
-    match valid {
-        Ok(_) => (true, format!("valid until {end}")),
-        Err(_) => (false, format!("expires within 30 days (notAfter {end})")),
+    let end = id.expires();
+    let shown = end.strftime("%b %e %H:%M:%S %Y GMT").to_string();
+    if end > jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 30) {
+        (true, format!("valid until {shown}"))
+    } else {
+        (false, format!("expires within 30 days (notAfter {shown})"))
     }
 }
 
@@ -583,13 +555,17 @@ pub fn command(
                 crate::workspace::config::DEMO_PFX_PASSWORD.to_owned(),
             ));
         } else {
-            for (contract, configured) in [
-                (PFX_PATH_VAR, &signing.windows_pfx_path_env),
-                (PFX_PASSWORD_VAR, &signing.windows_pfx_password_env),
-            ] {
-                if let Ok(v) = std::env::var(configured) {
-                    spec.env.push((contract.to_owned(), v));
-                }
+            if let Ok(v) = std::env::var(&signing.windows_pfx_path_env) {
+                spec.env.push((PFX_PATH_VAR.to_owned(), v));
+            }
+            // From its source (a variable, the keyring, AWS Secrets Manager), into the
+            // builder's environment only; the redactor already knows the value.
+            match ws.config().windows_pfx_password() {
+                Ok(Some(p)) => spec
+                    .env
+                    .push((PFX_PASSWORD_VAR.to_owned(), p.expose().to_owned())),
+                Ok(None) => {}
+                Err(e) => tracing::warn!("the PFX password: {e}"),
             }
         }
     }

@@ -200,6 +200,24 @@ impl std::fmt::Debug for Redactor {
     }
 }
 
+/// Secrets this process read after some redactors were made (a password fetched from AWS
+/// Secrets Manager while a task already runs): every redactor masks them too.
+static LATE: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
+
+/// Adds `value` to what every redactor masks, from now on.
+pub fn remember_secret(value: &str) {
+    if value.len() < Redactor::MIN_SECRET_LEN {
+        return;
+    }
+    let mut late = LATE
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !late.iter().any(|s| s == value) {
+        late.push(value.to_owned());
+        late.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+}
+
 impl Redactor {
     pub const MIN_SECRET_LEN: usize = 4;
     pub const MASK: &'static str = "<redacted>";
@@ -223,6 +241,14 @@ impl Redactor {
     pub fn redact<'a>(&self, line: &'a str) -> std::borrow::Cow<'a, str> {
         let mut out = std::borrow::Cow::Borrowed(line);
         for secret in &self.secrets {
+            if out.contains(secret.as_str()) {
+                out = std::borrow::Cow::Owned(out.replace(secret.as_str(), Self::MASK));
+            }
+        }
+        let late = LATE
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for secret in late.iter() {
             if out.contains(secret.as_str()) {
                 out = std::borrow::Cow::Owned(out.replace(secret.as_str(), Self::MASK));
             }

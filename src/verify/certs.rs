@@ -190,17 +190,21 @@ pub fn signing_certificates(ws: &crate::workspace::Workspace) -> Vec<SigningCert
             .filter(|v| !v.trim().is_empty());
         out.push(if let Some(pfx) = pfx {
             let path = PathBuf::from(pfx);
-            let found = match secrets::lookup(&s.windows_pfx_password_env) {
-                Some((password, _)) => match read_identity(&path, Some(password.expose())) {
+            let found = match cfg.windows_pfx_password() {
+                Ok(Some(password)) => match read_identity(&path, Some(password.expose())) {
                     Ok(id) => Found::Read(id),
                     Err(e) => Found::Failed(e),
                 },
-                None => Found::Failed(CertError {
+                Ok(None) => Found::Failed(CertError {
                     path: path.clone(),
                     message: format!(
                         "its password ${} is not set (nor in the keyring)",
                         s.windows_pfx_password_env
                     ),
+                }),
+                Err(e) => Found::Failed(CertError {
+                    path: path.clone(),
+                    message: format!("its password: {e}"),
                 }),
             };
             SigningCert {
@@ -239,12 +243,20 @@ pub fn signing_certificates(ws: &crate::workspace::Workspace) -> Vec<SigningCert
                 .extension()
                 .is_some_and(|e| e.eq_ignore_ascii_case("p12") || e.eq_ignore_ascii_case("pfx"));
             let password = pkcs12
-                .then(|| secrets::lookup(&s.apple_certificate_password_env))
+                .then(|| {
+                    secrets::resolve(
+                        &s.apple_certificate_password_env,
+                        &s.apple_certificate_password_secret,
+                        &cfg.aws,
+                    )
+                    .ok()
+                    .flatten()
+                })
                 .flatten();
             SigningCert {
                 which: "apple",
                 source: format!("[signing] apple_certificate ({})", path.display()),
-                found: read_identity(&path, password.as_ref().map(|(p, _)| p.expose()))
+                found: read_identity(&path, password.as_ref().map(secrets::Secret::expose))
                     .map_or_else(Found::Failed, Found::Read),
             }
         });

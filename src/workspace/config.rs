@@ -440,6 +440,11 @@ pub struct SigningConfig {
     pub windows_pfx_path_env: String,
     /// Variable holding its password.
     pub windows_pfx_password_env: String,
+    /// Where the password is instead: `env:NAME`, `keyring:NAME` or
+    /// `aws-sm:SECRET-ID[#json-key]` (e.g. `aws-sm:/wiretuner/signing/windows#pfx_password`).
+    /// The builder still gets it as `$WINDOWS_PFX_PASSWORD`, in its environment only.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub windows_pfx_password_secret: String,
     /// Subject common name of the Windows code-signing certificate.
     pub windows_publisher: String,
     /// Optional SHA-256 fingerprint pin of that certificate.
@@ -456,6 +461,8 @@ pub struct SigningConfig {
     pub apple_certificate: String,
     /// Variable holding the password of `apple_certificate` when it is a PKCS#12 file.
     pub apple_certificate_password_env: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub apple_certificate_password_secret: String,
     /// A signing certificate that expires within this many days blocks the release gate.
     pub min_valid_days: u32,
     /// A throwaway demo PFX (relative to the workspace; password [`DEMO_PFX_PASSWORD`]) that
@@ -475,6 +482,7 @@ impl Default for SigningConfig {
         Self {
             windows_pfx_path_env: "WINDOWS_PFX_PATH".to_owned(),
             windows_pfx_password_env: "WINDOWS_PFX_PASSWORD".to_owned(),
+            windows_pfx_password_secret: String::new(),
             windows_publisher: String::new(),
             windows_cert_sha256: String::new(),
             apple_team_id: String::new(),
@@ -482,6 +490,7 @@ impl Default for SigningConfig {
             windows_certificate: String::new(),
             apple_certificate: String::new(),
             apple_certificate_password_env: "APPLE_CERTIFICATE_PASSWORD".to_owned(),
+            apple_certificate_password_secret: String::new(),
             min_valid_days: 30,
             demo_certificate: String::new(),
         }
@@ -957,6 +966,14 @@ impl Config {
                 &self.status_page.api_key_secret,
             ),
             ("flags.token_secret", &self.flags.token_secret),
+            (
+                "signing.windows_pfx_password_secret",
+                &self.signing.windows_pfx_password_secret,
+            ),
+            (
+                "signing.apple_certificate_password_secret",
+                &self.signing.apple_certificate_password_secret,
+            ),
             ("publish.access_key_secret", &self.publish.access_key_secret),
             ("publish.secret_key_secret", &self.publish.secret_key_secret),
             (
@@ -1096,6 +1113,16 @@ impl Config {
         Ok(())
     }
 
+    /// The Windows PFX password from its source (`windows_pfx_password_secret`, else the
+    /// variable, then the keyring). Blocking (a keyring or AWS lookup).
+    pub fn windows_pfx_password(&self) -> Result<Option<super::secrets::Secret>, String> {
+        super::secrets::resolve(
+            &self.signing.windows_pfx_password_env,
+            &self.signing.windows_pfx_password_secret,
+            &self.aws,
+        )
+    }
+
     /// Every secret the workspace knows about, by environment variable name.
     pub fn secret_sources(&self) -> Vec<SecretSource> {
         let provider = |in_use: bool, name: &str| {
@@ -1129,7 +1156,10 @@ impl Config {
         ];
         out.push(SecretSource {
             purpose: "Windows code-signing PFX password".to_owned(),
-            env_var: self.signing.windows_pfx_password_env.clone(),
+            env_var: source_of(
+                &self.signing.windows_pfx_password_env,
+                &self.signing.windows_pfx_password_secret,
+            ),
             in_use: false,
             needed_for: "signing Windows installers".to_owned(),
         });

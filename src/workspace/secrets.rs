@@ -61,6 +61,7 @@ pub fn lookup(var: &str) -> Option<(Secret, SecretOrigin)> {
 /// Adds a secret this process holds outside any environment variable to what every redactor
 /// masks.
 pub fn remember_for_redaction(value: &str) {
+    crate::runner::log::remember_secret(value);
     let mut known = FROM_KEYRING
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -255,7 +256,10 @@ pub fn resolve(
         SecretRef::Env(name) => Ok(std::env::var(&name)
             .ok()
             .filter(|v| !v.trim().is_empty())
-            .map(Secret::new)),
+            .map(|v| {
+                remember_for_redaction(&v);
+                Secret::new(v)
+            })),
         SecretRef::Keyring(name) => Ok(keyring_lookup(&name).map(|v| {
             remember_for_redaction(&v);
             Secret::new(v)
