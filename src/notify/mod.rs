@@ -216,6 +216,14 @@ pub fn collect(ws: &Workspace) -> Result<usize, NotifyError> {
     }
     init(ws)?;
     let path = outbox_path(ws);
+    // Most calls find nothing new: read without writing, then lock and write only if needed.
+    let seen = load(ws)?;
+    let (fresh, _) = ws
+        .audit()
+        .entries_after(seen.offset, seen.next_seq.max(1))?;
+    if fresh.is_empty() && !seen.deliveries.iter().any(|d| d.state == State::Waiting) {
+        return Ok(0);
+    }
     let plans = std::cell::OnceCell::new();
     store::update_json(&path, |ob: &mut Outbox| {
         let (entries, end) = ws.audit().entries_after(ob.offset, ob.next_seq.max(1))?;
