@@ -7,8 +7,6 @@ mod common;
 use std::path::Path;
 
 use common::{Moto, cli_with, text};
-use release_console::net::aws::JsonApi;
-use release_console::net::sigv4::Credentials;
 use serde_json::{Value, json};
 
 const ENV: [(&str, &str); 3] = [
@@ -26,7 +24,7 @@ const METRICS: [(&str, &str, f64); 5] = [
     ("event_replay_rate", "EventReplayRate", 990.0),
 ];
 
-fn put(api: &JsonApi, rt: &tokio::runtime::Runtime, metric: &str, value: f64, age_secs: i64) {
+fn put(api: &common::MotoApi, metric: &str, value: f64, age_secs: i64) {
     let at = jiff::Timestamp::now().as_second() - age_secs;
     let body = json!({
         "Namespace": "WireTuner/Collab",
@@ -37,8 +35,7 @@ fn put(api: &JsonApi, rt: &tokio::runtime::Runtime, metric: &str, value: f64, ag
             "Value": value,
         }],
     });
-    rt.block_on(api.call("GraniteServiceVersion20100801.PutMetricData", &body))
-        .expect("PutMetricData");
+    api.call("GraniteServiceVersion20100801.PutMetricData", &body);
 }
 
 fn configure(ws: &Path, moto: &Moto) {
@@ -73,26 +70,20 @@ fn gate(ws: &Path) -> Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)))
 }
 
-#[test]
-fn cloudwatch_metrics_open_the_gate_until_the_error_rate_breaches() {
+/// moto, the test's CloudWatch client of it, and a workspace whose KPIs read from it.
+fn setup() -> (Moto, common::MotoApi, tempfile::TempDir, std::path::PathBuf) {
     let moto = Moto::start();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("rt");
-    let api = JsonApi::new(
-        Some(&moto.endpoint),
-        "monitoring",
-        "monitoring",
-        "eu-west-1",
-        Credentials::new(ENV[0].1.into(), ENV[1].1.into(), None),
-        "1.0",
-    )
-    .expect("api");
+    let api = moto.api("monitoring", "eu-west-1", "1.0");
     let dir = tempfile::tempdir().expect("dir");
     let ws = dir.path().join("ws");
     common::init(&ws);
     configure(&ws, &moto);
+    (moto, api, dir, ws)
+}
+
+#[test]
+fn cloudwatch_metrics_open_the_gate_until_the_error_rate_breaches() {
+    let (_moto, api, _dir, ws) = setup();
 
     // No data yet: unknown, never green.
     let g = gate(&ws);
@@ -100,7 +91,7 @@ fn cloudwatch_metrics_open_the_gate_until_the_error_rate_breaches() {
 
     for (_, metric, value) in METRICS {
         for age in [600, 300, 60] {
-            put(&api, &rt, metric, value, age);
+            put(&api, metric, value, age);
         }
     }
     let g = gate(&ws);
@@ -116,7 +107,7 @@ fn cloudwatch_metrics_open_the_gate_until_the_error_rate_breaches() {
     assert_eq!(err["worst"], 0.2);
 
     // One bad minute of errors: red, naming the KPI.
-    put(&api, &rt, "ErrorRate", 2.5, 30);
+    put(&api, "ErrorRate", 2.5, 30);
     let o = cli_with(&ws, &ENV, &["kpi", "--since", "30m"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("gate: RED"), "{}", text(&o));
@@ -151,27 +142,9 @@ fn without_aws_credentials_the_kpi_source_says_what_it_tried() {
 
 #[test]
 fn each_kpi_shows_its_cloudwatch_alarms_state_beside_the_plot() {
-    let moto = Moto::start();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("rt");
-    let api = JsonApi::new(
-        Some(&moto.endpoint),
-        "monitoring",
-        "monitoring",
-        "eu-west-1",
-        Credentials::new(ENV[0].1.into(), ENV[1].1.into(), None),
-        "1.0",
-    )
-    .expect("api");
-    let dir = tempfile::tempdir().expect("dir");
-    let ws = dir.path().join("ws");
-    common::init(&ws);
-    configure(&ws, &moto);
+    let (_moto, api, _dir, ws) = setup();
     let call = |target: &str, body: Value| {
-        rt.block_on(api.call(&format!("GraniteServiceVersion20100801.{target}"), &body))
-            .unwrap_or_else(|e| panic!("{target}: {e}"))
+        api.call(&format!("GraniteServiceVersion20100801.{target}"), &body)
     };
     call(
         "PutMetricAlarm",
@@ -196,7 +169,7 @@ fn each_kpi_shows_its_cloudwatch_alarms_state_beside_the_plot() {
         }),
     );
     for (_, metric, value) in METRICS {
-        put(&api, &rt, metric, value, 60);
+        put(&api, metric, value, 60);
     }
     let g = gate(&ws);
     let kpi = |name: &str| {

@@ -9,8 +9,6 @@ use std::path::Path;
 
 use common::argo::{self, TOKEN};
 use common::{Moto, cli_with, text};
-use release_console::net::aws::JsonApi;
-use release_console::net::sigv4::Credentials;
 use serde_json::json;
 
 const ENV: [(&str, &str); 3] = [
@@ -40,27 +38,14 @@ fn the_argo_cd_token_comes_from_secrets_manager_and_is_never_shown() {
     let moto = Moto::start();
     let argo = argo::start();
     let (_d, ws) = argo::workspace(&argo, "collab-api", 0.5);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("rt");
-    let sm = JsonApi::new(
-        Some(&moto.endpoint),
-        "secretsmanager",
-        "secretsmanager",
-        "us-east-1",
-        Credentials::new(ENV[0].1.into(), ENV[1].1.into(), None),
-        "1.1",
-    )
-    .expect("api");
-    rt.block_on(sm.call(
+    let sm = moto.api("secretsmanager", "us-east-1", "1.1");
+    sm.call(
         "secretsmanager.CreateSecret",
         &json!({
             "Name": "/wiretuner/argocd/token",
             "SecretString": json!({"token": TOKEN, "user": "release-bot"}).to_string(),
         }),
-    ))
-    .expect("CreateSecret");
+    );
 
     // The token is not in the environment: only Secrets Manager has it.
     set(&ws, &moto, "aws-sm:/wiretuner/argocd/token#token");
@@ -118,28 +103,15 @@ fn rotation_dates_come_from_describe_secret_and_an_overdue_one_warns_before_a_re
     let dir = tempfile::tempdir().expect("dir");
     common::init(dir.path());
     let ws = dir.path();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("rt");
-    let sm = JsonApi::new(
-        Some(&moto.endpoint),
-        "secretsmanager",
-        "secretsmanager",
-        "us-east-1",
-        Credentials::new(ENV[0].1.into(), ENV[1].1.into(), None),
-        "1.1",
-    )
-    .expect("api");
+    let sm = moto.api("secretsmanager", "us-east-1", "1.1");
     for name in [
         "/wiretuner/db/credentials",
         "/wiretuner/launchdarkly/sdk-key-production",
     ] {
-        rt.block_on(sm.call(
+        sm.call(
             "secretsmanager.CreateSecret",
             &json!({ "Name": name, "SecretString": "s3cr3t-value-never-shown" }),
-        ))
-        .expect("CreateSecret");
+        );
     }
     let path = ws.join("release-console.toml");
     let mut table: toml::Table = std::fs::read_to_string(&path)
@@ -248,27 +220,14 @@ fn the_pfx_password_comes_from_secrets_manager_and_is_redacted_from_the_builders
              -passout 'pass:{PASS}'"
         ),
     );
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("rt");
-    let sm = JsonApi::new(
-        Some(&moto.endpoint),
-        "secretsmanager",
-        "secretsmanager",
-        "us-east-1",
-        Credentials::new(ENV[0].1.into(), ENV[1].1.into(), None),
-        "1.1",
-    )
-    .expect("api");
-    rt.block_on(sm.call(
+    let sm = moto.api("secretsmanager", "us-east-1", "1.1");
+    sm.call(
         "secretsmanager.CreateSecret",
         &json!({
             "Name": "/wiretuner/signing/windows",
             "SecretString": json!({"pfx_password": PASS}).to_string(),
         }),
-    ))
-    .expect("CreateSecret");
+    );
     let dir = tempfile::tempdir().expect("dir");
     let ws = dir.path().join("ws");
     common::init(&ws);

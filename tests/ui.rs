@@ -704,19 +704,24 @@ fn click_checkbox(h: &mut Harness<'static, ConsoleApp>, label: &str) {
     h.step();
 }
 
+/// Opens the Status page panel and drafts a P1 incident on collaboration.
+fn open_p1_draft(h: &mut Harness<'static, ConsoleApp>) {
+    click(h, "Status page");
+    step_until(
+        h,
+        "the page's components",
+        |app| matches!(&app.panels.status.components, Some(Ok(c)) if c.len() == 4),
+    );
+    click(h, "New incident");
+    click_checkbox(h, "collaboration");
+    click(h, "P1");
+}
+
 #[test]
 fn status_panel_composes_previews_and_publishes_a_p1_after_two_confirmations_then_resolves() {
     let f = fixture();
     let mut h = harness(&f);
-    click(&mut h, "Status page");
-    step_until(
-        &mut h,
-        "the page's components",
-        |app| matches!(&app.panels.status.components, Some(Ok(c)) if c.len() == 4),
-    );
-    click(&mut h, "New incident");
-    click_checkbox(&mut h, "collaboration");
-    click(&mut h, "P1");
+    open_p1_draft(&mut h);
     let draft = h.state().panels.status.draft.clone().expect("draft");
     assert_eq!(
         draft.message,
@@ -1716,15 +1721,7 @@ fn an_incident_created_in_the_status_panel_shows_its_page_and_slack_deliveries_w
     ));
     std::fs::write(&cfg, text).expect("config");
     let mut h = harness(&f);
-    click(&mut h, "Status page");
-    step_until(
-        &mut h,
-        "the page's components",
-        |app| matches!(&app.panels.status.components, Some(Ok(c)) if c.len() == 4),
-    );
-    click(&mut h, "New incident");
-    click_checkbox(&mut h, "collaboration");
-    click(&mut h, "P1");
+    open_p1_draft(&mut h);
     click(&mut h, "Preview");
     click(&mut h, "Publish");
     click(&mut h, "Yes, publish now");

@@ -364,6 +364,29 @@ pub enum SendError {
     Final(String),
 }
 
+/// A service's answer: status, its `Retry-After` (if any) and body.
+async fn answer(resp: reqwest::Response) -> (reqwest::StatusCode, Option<Duration>, String) {
+    let status = resp.status();
+    let retry_after = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::net::parse_retry_after);
+    (status, retry_after, resp.text().await.unwrap_or_default())
+}
+
+/// A refusal as a [`SendError`]: 429 and 5xx are worth another attempt, anything else not.
+fn refused(status: reqwest::StatusCode, retry_after: Option<Duration>, said: String) -> SendError {
+    if status == reqwest::StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+        SendError::Retry {
+            message: said,
+            after: retry_after,
+        }
+    } else {
+        SendError::Final(said)
+    }
+}
+
 /// What one flush did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct FlushReport {

@@ -117,13 +117,7 @@ pub async fn send(
             message: format!("PagerDuty {path}: {}", crate::net::describe(&e)),
             after: None,
         })?;
-    let status = resp.status();
-    let retry_after = resp
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(crate::net::parse_retry_after);
-    let text = resp.text().await.unwrap_or_default();
+    let (status, retry_after, text) = super::answer(resp).await;
     let answer: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
     let field = |k: &str| answer.get(k).and_then(Value::as_str).unwrap_or("");
     if status.is_success() {
@@ -168,12 +162,5 @@ pub async fn send(
             }
         )
     };
-    if status == reqwest::StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-        Err(SendError::Retry {
-            message: said,
-            after: retry_after,
-        })
-    } else {
-        Err(SendError::Final(said))
-    }
+    Err(super::refused(status, retry_after, said))
 }

@@ -137,13 +137,7 @@ pub async fn send(
             ),
             after: None,
         })?;
-    let status = resp.status();
-    let retry_after = resp
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(crate::net::parse_retry_after);
-    let text = resp.text().await.unwrap_or_default();
+    let (status, retry_after, text) = super::answer(resp).await;
     let code = text.trim();
     if status.is_success() {
         return Ok(format!("Slack {channel}: {status} {}", clip(code, 80)));
@@ -152,12 +146,5 @@ pub async fn send(
         || format!("Slack answered {status}: {}", clip(code, 200)),
         |why| format!("Slack answered {status}: {why}"),
     );
-    if status == reqwest::StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-        Err(SendError::Retry {
-            message: said,
-            after: retry_after,
-        })
-    } else {
-        Err(SendError::Final(said))
-    }
+    Err(super::refused(status, retry_after, said))
 }

@@ -565,6 +565,46 @@ impl Moto {
     }
 }
 
+/// The test's own AWS client of a moto server (to put what the console then reads).
+pub struct MotoApi {
+    rt: tokio::runtime::Runtime,
+    api: release_console::net::aws::JsonApi,
+}
+
+impl MotoApi {
+    /// `secretsmanager.CreateSecret`, `GraniteServiceVersion20100801.PutMetricData`, ...
+    pub fn call(&self, target: &str, body: &serde_json::Value) -> serde_json::Value {
+        self.rt
+            .block_on(self.api.call(target, body))
+            .unwrap_or_else(|e| panic!("{target}: {e}"))
+    }
+}
+
+impl Moto {
+    /// A client of `service` (`secretsmanager` with JSON 1.1, `monitoring` with 1.0) in
+    /// `region`, signed with the test credentials `AKIATESTCONSOLE` / `moto-test-secret-key-xyz`.
+    pub fn api(&self, service: &str, region: &str, json_version: &'static str) -> MotoApi {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("rt");
+        let api = release_console::net::aws::JsonApi::new(
+            Some(&self.endpoint),
+            service,
+            service,
+            region,
+            release_console::net::sigv4::Credentials::new(
+                "AKIATESTCONSOLE".into(),
+                "moto-test-secret-key-xyz".into(),
+                None,
+            ),
+            json_version,
+        )
+        .expect("api");
+        MotoApi { rt, api }
+    }
+}
+
 impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -69,17 +69,22 @@ fn invalid(errors: &[&str]) -> Response {
         .into_response()
 }
 
-async fn enqueue(State(f): State<Shared>, Json(body): Json<Value>) -> Response {
+/// Records the request, then gives the scripted answer or the routing key's refusal, if any.
+fn admit(f: &Shared, path: &str, body: &Value) -> Option<Response> {
     f.lock().expect("fake server").seen.push(Seen {
-        path: "/v2/enqueue".into(),
+        path: path.into(),
         body: body.clone(),
         at: Instant::now(),
     });
-    if let Some(r) = scripted(&f) {
-        return r;
+    if let Some(r) = scripted(f) {
+        return Some(r);
     }
-    if !key_ok(&f, &body) {
-        return invalid(&["Invalid routing key"]);
+    (!key_ok(f, body)).then(|| invalid(&["Invalid routing key"]))
+}
+
+async fn enqueue(State(f): State<Shared>, Json(body): Json<Value>) -> Response {
+    if let Some(r) = admit(&f, "/v2/enqueue", &body) {
+        return r;
     }
     let action = body["event_action"].as_str().unwrap_or("");
     if action != "trigger" && body["dedup_key"].as_str().is_none_or(str::is_empty) {
@@ -104,16 +109,8 @@ async fn enqueue(State(f): State<Shared>, Json(body): Json<Value>) -> Response {
 }
 
 async fn change(State(f): State<Shared>, Json(body): Json<Value>) -> Response {
-    f.lock().expect("fake server").seen.push(Seen {
-        path: "/v2/change/enqueue".into(),
-        body: body.clone(),
-        at: Instant::now(),
-    });
-    if let Some(r) = scripted(&f) {
+    if let Some(r) = admit(&f, "/v2/change/enqueue", &body) {
         return r;
-    }
-    if !key_ok(&f, &body) {
-        return invalid(&["Invalid routing key"]);
     }
     (
         StatusCode::ACCEPTED,
