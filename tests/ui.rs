@@ -1781,6 +1781,15 @@ fn an_incident_created_in_the_status_panel_shows_its_page_and_slack_deliveries_w
     );
     assert_eq!(pd.seen().len(), 1, "the page is not sent twice");
 
+    // The Overview warns about it, with Retry and a way to the Outbox.
+    h.state_mut().tab = Tab::Overview;
+    h.run();
+    assert!(
+        h.query_by_label_contains("1 not delivered (last: slack #oncall")
+            .is_some()
+    );
+    assert!(h.query_by_label("Retry them").is_some());
+
     // The Outbox in the Audit panel lists both.
     click(&mut h, "Audit");
     click(&mut h, "Outbox: 2 deliveries, 0 queued, 1 need attention");

@@ -17,6 +17,32 @@ impl Panel for OverviewUi {
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
         let (data, runner, commands) = (cx.snapshot, cx.runner, &mut *cx.commands);
         let product = &data.ws.config().product.name;
+        if let Some(outbox) = data.outbox() {
+            let stuck: Vec<&crate::notify::Delivery> = outbox.attention().collect();
+            if !stuck.is_empty() {
+                ui.horizontal_wrapped(|ui| {
+                    theme::badge(ui, "NOTIFICATIONS", theme::WARN);
+                    ui.label(
+                        egui::RichText::new(format!(
+                            "{} not delivered (last: {}: {})",
+                            stuck.len(),
+                            stuck[stuck.len() - 1].target.label(),
+                            stuck[stuck.len() - 1].answer
+                        ))
+                        .color(theme::WARN),
+                    );
+                    if ui.button("Retry them").clicked() {
+                        commands.push(Command::RetryNotifications(
+                            stuck.iter().map(|d| d.id.clone()).collect(),
+                        ));
+                    }
+                    if ui.link("Open the outbox").clicked() {
+                        commands.push(Command::Navigate(Tab::Audit));
+                    }
+                });
+                ui.add_space(6.0);
+            }
+        }
         if let Some(view) = &data.current {
             ui.label(theme::heading(&format!(
                 "{product} {}",
