@@ -66,7 +66,7 @@ impl Panel for SettingsUi {
         ui.add_space(10.0);
         ui.label(egui::RichText::new("Secrets").strong());
         ui.label(theme::muted(
-            "Read from the environment at run time; never stored in the workspace or shown.",
+            "Read from their source (a variable, the keyring, AWS Secrets Manager) when needed; never stored in the workspace or shown.",
         ));
         let calendar = data.rotation.as_ref().ok();
         egui::Grid::new("secrets")
@@ -80,7 +80,8 @@ impl Panel for SettingsUi {
                 ui.strong("Set");
                 ui.strong("Last rotated · schedule");
                 ui.end_row();
-                for s in data.ws.config().secret_sources() {
+                let sources = data.ws.config().secret_sources();
+                for s in &sources {
                     ui.label(&s.purpose);
                     ui.label(theme::mono(&s.env_var));
                     ui.label(&s.needed_for);
@@ -101,6 +102,19 @@ impl Panel for SettingsUi {
                         ui,
                         calendar.and_then(|c| c.iter().find(|e| e.name == s.env_var)),
                     );
+                    ui.end_row();
+                }
+                // Secrets the console does not read but tracks for rotation ([[rotation]]).
+                for e in calendar
+                    .into_iter()
+                    .flatten()
+                    .filter(|e| e.expires.is_none() && !sources.iter().any(|s| s.env_var == e.name))
+                {
+                    ui.label(format!("Tracked for rotation ({})", e.source));
+                    ui.label(theme::mono(&e.name));
+                    ui.label(e.kind.as_str());
+                    ui.label(theme::muted("not read here"));
+                    rotation_cell(ui, Some(e));
                     ui.end_row();
                 }
             });
