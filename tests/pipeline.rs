@@ -153,6 +153,23 @@ fn pipeline_builds_signs_collects_checksums_and_verifies_a_real_msi() {
         audit.contains("\"target\":\"build-windows-on-linux\"")
             && audit.contains("\"action\":\"verify.report\"")
     );
+    // The verify entry says what the files were judged against: the pins and the CA's hash.
+    let entry: serde_json::Value = audit
+        .lines()
+        .rev()
+        .find(|l| l.contains("\"action\":\"verify.report\""))
+        .map(|l| serde_json::from_str(l).expect("entry"))
+        .expect("verify entry");
+    let used = &entry["after"]["expected"];
+    assert_eq!(used["windows_publisher"], "WireTuner Inc", "{used}");
+    let ca = std::fs::read(used["ca_file"].as_str().expect("ca_file")).expect("ca");
+    assert_eq!(used["ca_sha256"], release_console::sha256_hex(&ca));
+    assert!(
+        entry["after"]["artifacts"][0]["sha256"]
+            .as_str()
+            .is_some_and(|h| h.len() == 64),
+        "{entry}"
+    );
     assert!(!audit.contains(PASSWORD));
     for log in std::fs::read_dir(s.ws.join("releases/0.1.0/logs"))
         .expect("logs")

@@ -471,3 +471,90 @@ fn write_sums_parses_back_to_the_same_entries_for_any_file_name() {
         assert_eq!(got, expected, "round {round}:\n{text}");
     }
 }
+
+#[test]
+fn links_that_leave_the_folder_are_refused_and_the_trust_anchor_must_come_from_outside() {
+    let outside = tempfile::tempdir().expect("outside");
+    let secret = outside.path().join("secret.key");
+    std::fs::write(&secret, "private key material").expect("write");
+    let dir = tempfile::tempdir().expect("dir");
+    let d = dir.path();
+    std::fs::write(d.join("a.exe"), "alpha").expect("write");
+    std::fs::create_dir(d.join("sub")).expect("sub");
+    std::fs::write(d.join("sub/b.exe"), "beta").expect("write");
+    // A link that stays inside is followed; two that leave are refused, listed or not.
+    std::os::unix::fs::symlink(d.join("sub/b.exe"), d.join("b-link.exe")).expect("link");
+    std::os::unix::fs::symlink(&secret, d.join("listed.exe")).expect("link");
+    std::os::unix::fs::symlink(&secret, d.join("walked.exe")).expect("link");
+    let sha = |b: &[u8]| release_console::sha256_hex(b);
+    std::fs::write(
+        d.join("SHA256SUMS"),
+        format!(
+            "{}  a.exe\n{}  sub/b.exe\n{}  b-link.exe\n{}  listed.exe\n",
+            sha(b"alpha"),
+            sha(b"beta"),
+            sha(b"beta"),
+            sha(b"private key material")
+        ),
+    )
+    .expect("write");
+    let (code, report) = verify(&[], &[d]);
+    assert_eq!(code, Some(1), "{report:#}");
+    let paths: Vec<&str> = report["artifacts"]
+        .as_array()
+        .expect("artifacts")
+        .iter()
+        .filter_map(|a| a["path"].as_str())
+        .collect();
+    assert_eq!(
+        paths,
+        ["a.exe", "b-link.exe", "sub/b.exe"],
+        "nothing outside is hashed"
+    );
+    assert_eq!(artifact(&report, "b-link.exe")["checksum"], "ok");
+    let bad = report["bad_lines"].as_array().expect("bad lines");
+    let reason = |name: &str| {
+        bad.iter()
+            .find(|b| b["text"] == name)
+            .unwrap_or_else(|| panic!("{name}: {bad:#?}"))["reason"]
+            .as_str()
+            .expect("reason")
+            .to_owned()
+    };
+    for name in ["listed.exe", "walked.exe"] {
+        let r = reason(name);
+        assert!(r.contains("outside") && r.contains("refused"), "{r}");
+    }
+    assert_eq!(bad.len(), 2, "each link is named once: {bad:#?}");
+
+    // --write-per-file writes beside the artifacts, never through a link placed there.
+    let decoy = outside.path().join("decoy");
+    std::fs::write(&decoy, "untouched").expect("decoy");
+    std::os::unix::fs::symlink(&decoy, d.join("a.exe.sha256")).expect("link");
+    let (_, _) = verify(&["--write-per-file"], &[d]);
+    assert_eq!(std::fs::read_to_string(&decoy).expect("decoy"), "untouched");
+    assert!(
+        std::fs::read_to_string(d.join("a.exe.sha256"))
+            .expect("written")
+            .contains("a.exe")
+    );
+
+    // A CA inside the folder under verification is refused, with the reason.
+    let ca = d.join("sub/ca.pem");
+    std::fs::write(&ca, "-----BEGIN CERTIFICATE-----\n").expect("ca");
+    let out = Command::new(env!("CARGO_BIN_EXE_release-console"))
+        .env_remove("RELEASE_CONSOLE_WORKSPACE")
+        .env("HOME", std::env::temp_dir())
+        .current_dir(std::env::temp_dir())
+        .args(["verify", "--ca-file"])
+        .arg(&ca)
+        .arg(d)
+        .output()
+        .expect("run");
+    let text = common::text(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("is inside") && text.contains("a CA must come from outside"),
+        "{text}"
+    );
+}

@@ -112,10 +112,7 @@ fn print_report(report: &Report) {
         }
     }
     for b in &report.bad_lines {
-        println!(
-            "FAIL SHA256SUMS line {}: {} ({:?})",
-            b.line, b.reason, b.text
-        );
+        println!("FAIL {}: {} ({:?})", b.place(), b.reason, b.text);
     }
     for w in &report.written {
         println!("wrote {}", w.display());

@@ -299,7 +299,7 @@ impl Panel for VerifyUi {
                     .color(theme::BAD),
             );
             for b in &report.bad_lines {
-                ui.label(format!("line {}: {}  ({:?})", b.line, b.reason, b.text));
+                ui.label(format!("{}: {}  ({:?})", b.place(), b.reason, b.text));
             }
         }
         if let Some(a) = self.selected.and_then(|i| report.artifacts.get(i)) {

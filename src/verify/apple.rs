@@ -64,13 +64,18 @@ pub fn team_of(authority: &str) -> Option<String> {
     (team.len() == 10 && team.chars().all(|c| c.is_ascii_alphanumeric())).then(|| team.to_owned())
 }
 
+/// One run of a second tool: `None` when it does not apply (stapler on a bare Mach-O file),
+/// `Some(Err(why))` when it did not run or timed out, else its success and output.
+pub type ToolRun<'a> = Option<Result<(bool, &'a str), &'a str>>;
+
 /// Turns the macOS tools' output into a verdict (identity is checked after, by [`check_team`]).
-/// `spctl` and `stapler` are `None` when they do not apply (stapler: bare Mach-O files).
+/// A tool that did not run, timed out or printed what cannot be read makes it
+/// `unverifiable_here` with the reason: a check that never ran never reads as a pass.
 pub fn interpret_codesign(
     verify: (bool, &str),
     display: &str,
-    spctl: Option<(bool, &str)>,
-    stapler: Option<(bool, &str)>,
+    spctl: ToolRun<'_>,
+    stapler: ToolRun<'_>,
 ) -> Outcome {
     let (verify_ok, verify_text) = verify;
     let first_problem = |t: &str| {
@@ -124,7 +129,28 @@ pub fn interpret_codesign(
             "no secure timestamp (sign with --timestamp): notarization requires one".into();
         return outcome;
     }
-    if let Some((ok, text)) = spctl {
+    let not_checked = |mut outcome: Outcome, why: String| {
+        outcome.verdict = Verdict::UnverifiableHere;
+        outcome.detail = why;
+        outcome
+    };
+    match spctl {
+        Some(Err(why)) => {
+            return not_checked(
+                outcome,
+                format!("Gatekeeper's verdict is unknown: spctl did not run ({why})"),
+            );
+        }
+        Some(Ok((ok, text))) if ok && !text.contains("source=") => {
+            return not_checked(
+                outcome,
+                "Gatekeeper's verdict is unknown: spctl accepted it but printed no source= line"
+                    .into(),
+            );
+        }
+        _ => {}
+    }
+    if let Some(Ok((ok, text))) = spctl {
         let source = text
             .lines()
             .find_map(|l| l.trim().strip_prefix("source="))
@@ -142,16 +168,25 @@ pub fn interpret_codesign(
         }
     }
     match stapler {
-        Some((false, _)) => {
+        Some(Err(why)) => {
+            return not_checked(
+                outcome,
+                format!("whether a ticket is stapled is unknown: stapler did not run ({why})"),
+            );
+        }
+        Some(Ok((false, _))) => {
             outcome.verdict = Verdict::Untrusted;
             outcome.detail = "notarized, but no ticket is stapled (xcrun stapler staple): \
                               offline Macs will refuse it"
                 .into();
         }
-        Some((true, _)) => {
+        Some(Ok((true, _))) => {
             outcome.detail = "Developer ID, notarized, ticket stapled".into();
         }
-        None => outcome.detail = "Developer ID, notarized".into(),
+        None if spctl.is_some() => outcome.detail = "Developer ID, notarized".into(),
+        None => {
+            outcome.detail = "Developer ID, timestamped (notarization not checked here)".into();
+        }
     }
     outcome
 }
@@ -258,6 +293,14 @@ pub async fn verify(path: &Path, expected: &Expected) -> Outcome {
     outcome
 }
 
+/// A captured tool run as [`ToolRun`] borrows it.
+fn view(r: &Result<(bool, String), String>) -> Result<(bool, &str), &str> {
+    match r {
+        Ok((ok, t)) => Ok((*ok, t.as_str())),
+        Err(e) => Err(e.as_str()),
+    }
+}
+
 async fn verify_native(path: &Path) -> Outcome {
     let p = path.as_os_str();
     let verify = match tool(
@@ -275,10 +318,15 @@ async fn verify_native(path: &Path) -> Outcome {
         Ok(v) => v,
         Err(e) => return Outcome::new(Verdict::UnverifiableHere, e),
     };
-    let display = tool("codesign", &["-dvv".as_ref(), p])
-        .await
-        .map(|(_, t)| t)
-        .unwrap_or_default();
+    let display = match tool("codesign", &["-dvv".as_ref(), p]).await {
+        Ok((_, t)) => t,
+        Err(e) => {
+            return Outcome::new(
+                Verdict::UnverifiableHere,
+                format!("the signer is unknown: codesign -dvv did not run ({e})"),
+            );
+        }
+    };
     let ext = path
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
@@ -299,27 +347,28 @@ async fn verify_native(path: &Path) -> Outcome {
             p,
         ],
     )
-    .await
-    .ok();
+    .await;
     // Tickets are stapled to bundles, disk images and packages, not to bare Mach-O files.
     let stapler = if matches!(ext.as_str(), "dmg" | "pkg" | "app") {
-        tool("xcrun", &["stapler".as_ref(), "validate".as_ref(), p])
-            .await
-            .ok()
+        Some(tool("xcrun", &["stapler".as_ref(), "validate".as_ref(), p]).await)
     } else {
         None
     };
     let mut outcome = interpret_codesign(
         (verify.0, &verify.1),
         &display,
-        spctl.as_ref().map(|(ok, t)| (*ok, t.as_str())),
-        stapler.as_ref().map(|(ok, t)| (*ok, t.as_str())),
+        Some(view(&spctl)),
+        stapler.as_ref().map(view),
     );
+    let text = |r: &Result<(bool, String), String>| match r {
+        Ok((_, t)) => t.clone(),
+        Err(e) => format!("(did not run: {e})"),
+    };
     outcome.raw_output = [
         verify.1,
         display,
-        spctl.map(|s| s.1).unwrap_or_default(),
-        stapler.map(|s| s.1).unwrap_or_default(),
+        text(&spctl),
+        stapler.as_ref().map(text).unwrap_or_default(),
     ]
     .join("\n");
     outcome
@@ -361,8 +410,8 @@ mod tests {
         let mut o = interpret_codesign(
             (true, VERIFY_OK),
             DISPLAY,
-            Some((true, SPCTL_OK)),
-            Some((true, STAPLED)),
+            Some(Ok((true, SPCTL_OK))),
+            Some(Ok((true, STAPLED))),
         );
         check_team(&mut o, &expected(team));
         o
@@ -428,22 +477,22 @@ mod tests {
         let o = interpret_codesign(
             (true, VERIFY_OK),
             DISPLAY,
-            Some((
+            Some(Ok((
                 false,
                 "WireTuner-1.0.0.dmg: rejected\nsource=Unnotarized Developer ID\norigin=Developer ID Application: WireTuner Inc (ABCDE12345)\n",
-            )),
-            Some((true, STAPLED)),
+            ))),
+            Some(Ok((true, STAPLED))),
         );
         assert_eq!(o.verdict, Verdict::Untrusted);
         assert_eq!(o.detail, "Gatekeeper rejects it (Unnotarized Developer ID)");
         let o = interpret_codesign(
             (true, VERIFY_OK),
             DISPLAY,
-            Some((true, SPCTL_OK)),
-            Some((
+            Some(Ok((true, SPCTL_OK))),
+            Some(Ok((
                 false,
                 "Processing: WireTuner-1.0.0.dmg\nWireTuner-1.0.0.dmg does not have a ticket stapled to it.\n",
-            )),
+            ))),
         );
         assert_eq!(o.verdict, Verdict::Untrusted);
         assert!(o.detail.contains("no ticket is stapled"));
@@ -453,6 +502,34 @@ mod tests {
         );
         let o = interpret_codesign((true, VERIFY_OK), &dev, None, None);
         assert_eq!(o.verdict, Verdict::Untrusted);
+        // A second opinion that never came is never a pass.
+        for (spctl, stapler, needle) in [
+            (
+                Some(Err("timed out after 60 s")),
+                Some(Ok((true, STAPLED))),
+                "spctl did not run",
+            ),
+            (
+                Some(Ok((true, "accepted\n"))),
+                Some(Ok((true, STAPLED))),
+                "printed no source= line",
+            ),
+            (
+                Some(Ok((true, SPCTL_OK))),
+                Some(Err("xcrun: error: unable to find utility \"stapler\"")),
+                "stapler did not run",
+            ),
+        ] {
+            let mut o = interpret_codesign((true, VERIFY_OK), DISPLAY, spctl, stapler);
+            check_team(&mut o, &expected("ABCDE12345"));
+            assert_eq!(
+                o.verdict,
+                Verdict::UnverifiableHere,
+                "{needle}: {}",
+                o.detail
+            );
+            assert!(o.detail.contains(needle), "{}", o.detail);
+        }
         let no_ts = DISPLAY.replace("Timestamp=", "Signed Time=");
         let o = interpret_codesign((true, VERIFY_OK), &no_ts, None, None);
         assert_eq!(o.verdict, Verdict::Untrusted);

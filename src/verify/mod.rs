@@ -125,6 +125,8 @@ pub enum VerifyError {
     Empty(String),
     #[error("cancelled")]
     Cancelled,
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// Progress: bytes hashed of all bytes, and what is happening.
@@ -141,7 +143,51 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> VerifyError + '_ {
     }
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), VerifyError> {
+/// Where `path` really is, when that is inside `base` (itself resolved); `Err` with the real
+/// place otherwise. Nothing outside the verified folder is hashed through a link.
+fn inside(path: &Path, base: Option<&Path>) -> Result<PathBuf, String> {
+    let real = path
+        .canonicalize()
+        .map_err(|e| format!("cannot resolve it: {e}"))?;
+    match base {
+        Some(b) if !real.starts_with(b) => Err(format!(
+            "it resolves through a symbolic link to {}, outside {}: refused",
+            real.display(),
+            b.display()
+        )),
+        _ => Ok(real),
+    }
+}
+
+/// Refuses a trust anchor that lies inside what is being verified: a CA shipped with the
+/// files it vouches for proves nothing.
+fn anchor_outside(opts: &Options) -> Result<(), VerifyError> {
+    let Some(ca) = &opts.expected.ca_file else {
+        return Ok(());
+    };
+    let Ok(real_ca) = ca.canonicalize() else {
+        return Ok(());
+    };
+    for p in &opts.paths {
+        let Ok(real) = p.canonicalize() else { continue };
+        if real_ca == real || (real.is_dir() && real_ca.starts_with(&real)) {
+            return Err(VerifyError::Refused(format!(
+                "the trust anchor {} is inside {}, which is being verified: a CA must come \
+                 from outside the files it vouches for (set [signing] ca_file or --ca-file to a \
+                 file elsewhere)",
+                ca.display(),
+                p.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn walk(
+    dir: &Path,
+    out: &mut Vec<PathBuf>,
+    refused: &mut Vec<(PathBuf, String)>,
+) -> Result<(), VerifyError> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .map_err(io_err(dir))?
         .flatten()
@@ -155,9 +201,12 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), VerifyError> {
         let path = e.path();
         let ft = e.file_type().map_err(io_err(&path))?;
         if ft.is_dir() {
-            walk(&path, out)?;
+            walk(&path, out, refused)?;
         } else if ft.is_file() {
             out.push(path);
+        } else if ft.is_symlink() {
+            // Followed only when it stays inside the folder (checked by the caller).
+            refused.push((path, String::new()));
         }
     }
     Ok(())
@@ -180,14 +229,16 @@ pub async fn run(
     progress: impl Fn(ProgressUpdate) + Send + Sync + 'static,
     cancel: CancellationToken,
 ) -> Result<Report, VerifyError> {
+    anchor_outside(&opts)?;
     // 1. What is on disk.
     let mut files = Vec::new();
+    let mut links = Vec::new();
     let mut base: Option<PathBuf> = None;
     for p in &opts.paths {
         let meta = std::fs::metadata(p).map_err(io_err(p))?;
         if meta.is_dir() {
             base.get_or_insert_with(|| p.clone());
-            walk(p, &mut files)?;
+            walk(p, &mut files, &mut links)?;
         } else {
             base.get_or_insert_with(|| p.parent().map(Path::to_owned).unwrap_or_default());
             files.push(p.clone());
@@ -205,6 +256,21 @@ pub async fn run(
         .and_then(|s| s.parent().map(Path::to_owned))
         .or(base)
         .unwrap_or_default();
+    // Links inside the folder are followed only when they stay inside it.
+    let real_base = base.canonicalize().ok();
+    let mut refused: Vec<sums::BadLine> = Vec::new();
+    for (link, _) in links {
+        let name = relative_name(&link, &base);
+        match inside(&link, real_base.as_deref()) {
+            Ok(real) if real.is_file() => files.push(link),
+            Ok(_) => {}
+            Err(why) => refused.push(sums::BadLine {
+                line: 0,
+                text: name,
+                reason: format!("a symbolic link in the folder: {why}"),
+            }),
+        }
+    }
     files.retain(|f| !sums::is_sums_or_signature(&relative_name(f, &base)));
     files.sort();
     files.dedup();
@@ -222,11 +288,21 @@ pub async fn run(
                 continue;
             }
             let on_disk = base.join(&entry.name);
-            if on_disk.is_file() {
-                names.push(entry.name.clone());
-                files.push(on_disk);
-            } else {
+            if !on_disk.is_file() {
                 missing.push(entry.clone());
+                continue;
+            }
+            match inside(&on_disk, real_base.as_deref()) {
+                Ok(_) => {
+                    names.push(entry.name.clone());
+                    files.push(on_disk);
+                }
+                Err(_) if refused.iter().any(|r| r.text == entry.name) => {}
+                Err(why) => refused.push(sums::BadLine {
+                    line: entry.line,
+                    text: entry.name.clone(),
+                    reason: why,
+                }),
             }
         }
     }
@@ -382,7 +458,8 @@ pub async fn run(
         }
     }
 
-    let bad_lines = parsed.map(|p| p.bad_lines).unwrap_or_default();
+    let mut bad_lines = parsed.map(|p| p.bad_lines).unwrap_or_default();
+    bad_lines.extend(refused);
     let overall = if !artifacts.is_empty()
         && artifacts.iter().all(Artifact::is_green)
         && bad_lines.is_empty()
@@ -482,6 +559,22 @@ pub async fn run_task(
         ),
         None => None,
     };
+    // What the files were judged against, for the audit entry.
+    let used = {
+        let e = &opts.expected;
+        let ca_sha256 = e
+            .ca_file
+            .as_ref()
+            .and_then(|ca| std::fs::read(ca).ok())
+            .map(|b| crate::sha256_hex(&b));
+        serde_json::json!({
+            "windows_publisher": e.windows_publisher,
+            "windows_cert_sha256": e.windows_cert_sha256,
+            "apple_team_id": e.apple_team_id,
+            "ca_file": e.ca_file,
+            "ca_sha256": ca_sha256,
+        })
+    };
     let progress_ctx = ctx.clone();
     let report = run(
         opts,
@@ -503,7 +596,7 @@ pub async fn run_task(
         ));
     }
     for b in &report.bad_lines {
-        ctx.log_line(&format!("SHA256SUMS line {}: {}", b.line, b.reason));
+        ctx.log_line(&format!("{}: {}", b.place(), b.reason));
     }
     let report = Arc::new(report);
     if let Some((ws, of_release)) = ws {
@@ -515,6 +608,7 @@ pub async fn run_task(
                 "path": a.path, "sha256": a.sha256, "checksum": a.checksum, "signature": a.signature,
             })).collect::<Vec<_>>(),
             "bad_lines": report.bad_lines.len(),
+            "expected": used,
         });
         let target = report
             .sums_file
@@ -635,7 +729,7 @@ impl Report {
         if !self.bad_lines.is_empty() {
             md.push_str("\n## Bad lines in SHA256SUMS\n\n");
             for b in &self.bad_lines {
-                md.push_str(&format!("- line {}: {} (`{}`)\n", b.line, b.reason, b.text));
+                md.push_str(&format!("- {}: {} (`{}`)\n", b.place(), b.reason, b.text));
             }
         }
         md.push_str("\n## Details\n\n");

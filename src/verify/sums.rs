@@ -28,6 +28,18 @@ pub struct BadLine {
     pub reason: String,
 }
 
+impl BadLine {
+    /// `SHA256SUMS line 3`, or the file's name for what is not a line (a link that leaves the
+    /// folder).
+    pub fn place(&self) -> String {
+        if self.line == 0 {
+            self.text.clone()
+        } else {
+            format!("SHA256SUMS line {}", self.line)
+        }
+    }
+}
+
 /// A parsed sums file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Sums {
