@@ -699,3 +699,108 @@ pass_env = ["PUB_CACHE"]
     );
     assert!(!out.contains("ld-token-must-not-leak"), "{out}");
 }
+
+#[test]
+fn artifacts_are_checked_against_the_hash_their_builder_printed() {
+    let s = setup();
+    let def = s.ws.join("packaging/pipelines/default.toml");
+    let mut text_def = std::fs::read_to_string(&def).expect("definition");
+    text_def.push_str(
+        r#"
+[platforms.honest]
+title = "Prints the right checksum"
+host_os = "linux"
+builder = ["bash", "packaging/honest.sh"]
+args = ["{out_dir}"]
+checklist_kind = "pipeline.honest"
+
+[platforms.liar]
+title = "Signs after it printed the checksum"
+host_os = "linux"
+builder = ["bash", "packaging/liar.sh"]
+args = ["{out_dir}"]
+checklist_kind = "pipeline.liar"
+"#,
+    );
+    std::fs::write(&def, text_def).expect("write");
+    let script = |file: &str, tail: &str| {
+        format!(
+            "set -e\nout=\"$1\"; mkdir -p \"$out\"\necho ::step:: Build\nprintf 'payload' > \"$out/{file}\"\n\
+             echo ::step:: Checksums\n(cd \"$out\" && sha256sum {file} > {file}.sha256 && cat {file}.sha256)\n{tail}\
+             echo \"::artifact:: $out/{file}\"\n"
+        )
+    };
+    std::fs::write(
+        s.ws.join("packaging/honest.sh"),
+        script("Honest-0.1.0.msi", ""),
+    )
+    .expect("honest");
+    std::fs::write(
+        s.ws.join("packaging/liar.sh"),
+        script(
+            "Liar-0.1.0.msi",
+            "printf 'signed later' >> \"$out/Liar-0.1.0.msi\"\n",
+        ),
+    )
+    .expect("liar");
+
+    let o = bin(
+        &s.ws,
+        &[
+            "pipeline",
+            "run",
+            "--version",
+            "0.1.0",
+            "--platform",
+            "liar",
+        ],
+    )
+    .output()
+    .expect("run");
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("Liar-0.1.0.msi: its builder printed SHA-256")
+            && out.contains("it changed after it was built"),
+        "{out}"
+    );
+    assert!(
+        !s.ws
+            .join("releases/0.1.0/artifacts/Liar-0.1.0.msi")
+            .exists(),
+        "a file that is not what its builder hashed is not collected"
+    );
+
+    let o = bin(
+        &s.ws,
+        &[
+            "pipeline",
+            "run",
+            "--version",
+            "0.1.0",
+            "--platform",
+            "honest",
+        ],
+    )
+    .output()
+    .expect("run");
+    let out = text(&o);
+    assert!(
+        out.contains("collected Honest-0.1.0.msi (SHA-256")
+            && out.contains("as its builder printed")
+            && out.contains("matches the SHA-256 its builder printed"),
+        "{out}"
+    );
+    // Changed after it was collected: writing SHA256SUMS refuses, naming both hashes.
+    let artifact = s.ws.join("releases/0.1.0/artifacts/Honest-0.1.0.msi");
+    std::fs::write(&artifact, "tampered").expect("tamper");
+    let ws = release_console::workspace::Workspace::open(&s.ws).expect("ws");
+    let release = ws.release(Some("0.1.0")).expect("release");
+    let e = release_console::pipeline::write_sums(&ws, &release).expect_err("refused");
+    let msg = e.to_string();
+    assert!(
+        msg.contains(&release_console::sha256_hex(b"payload"))
+            && msg.contains(&release_console::sha256_hex(b"tampered")),
+        "{msg}"
+    );
+}

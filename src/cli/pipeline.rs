@@ -248,7 +248,16 @@ pub fn run(cli: &Cli, cmd: PipelineCmd) -> anyhow::Result<ExitCode> {
             }
             let sums = pipeline::write_sums(&ws, &release)?;
             if !cli.json {
-                println!("wrote {}", sums.display());
+                println!(
+                    "wrote {} (each built artifact matches the SHA-256 its builder printed)",
+                    sums.path.display()
+                );
+                if !sums.unvouched.is_empty() {
+                    println!(
+                        "note: no builder printed a checksum for {}: they are listed as they are now",
+                        sums.unvouched.join(", ")
+                    );
+                }
             }
             // Verify what was built, as the verify task (a pass ticks the checklist).
             let opts = verify::Options {

@@ -131,6 +131,16 @@ pub enum PipelineError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A file is not what its builder hashed at its Checksums step.
+    #[error(
+        "{name}: its builder printed SHA-256 {builder} at its Checksums step, but the file now \
+         hashes to {now}: it changed after it was built; build it again"
+    )]
+    ChangedSinceBuilt {
+        name: String,
+        builder: String,
+        now: String,
+    },
 }
 
 impl Definition {
@@ -594,6 +604,10 @@ pub struct PlatformState {
     pub message: String,
     pub steps: Vec<StepState>,
     pub artifacts: Vec<String>,
+    /// What the builder itself printed for each artifact at its Checksums step
+    /// (`NAME.sha256` beside it), by file name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub builder_sha256: BTreeMap<String, String>,
     pub finished_at: jiff::Timestamp,
 }
 
@@ -652,14 +666,40 @@ pub async fn build_platform(
     tokio::task::spawn_blocking(move || -> Result<(), TaskError> {
         let artifacts_dir = task_ws.artifacts_dir(&task_release.version);
         let mut collected = Vec::new();
+        let mut builder_sha256 = BTreeMap::new();
         for path in artifacts {
             let file_name = path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            store::copy_atomic(&path, &artifacts_dir.join(&file_name))
+            let into = artifacts_dir.join(&file_name);
+            store::copy_atomic(&path, &into)
                 .map_err(|e| TaskError::Failed(crate::error_chain(&e)))?;
-            log.log_line(&format!("collected {file_name}"));
+            // The hash the builder printed at its Checksums step, checked against the copy.
+            match builder_hash(&path) {
+                Some(printed) => {
+                    let now =
+                        hash_one(&into).map_err(|e| TaskError::Failed(crate::error_chain(&e)))?;
+                    if now != printed {
+                        let _ = std::fs::remove_file(&into);
+                        return Err(TaskError::Failed(
+                            PipelineError::ChangedSinceBuilt {
+                                name: file_name,
+                                builder: printed,
+                                now,
+                            }
+                            .to_string(),
+                        ));
+                    }
+                    log.log_line(&format!(
+                        "collected {file_name} (SHA-256 {now}, as its builder printed)"
+                    ));
+                    builder_sha256.insert(file_name.clone(), printed);
+                }
+                None => log.log_line(&format!(
+                    "collected {file_name} (its builder printed no checksum for it)"
+                )),
+            }
             collected.push(file_name);
         }
         store::update_json(
@@ -672,6 +712,7 @@ pub async fn build_platform(
                         message: message_saved,
                         steps,
                         artifacts: collected,
+                        builder_sha256,
                         finished_at: jiff::Timestamp::now(),
                     },
                 );
@@ -763,8 +804,50 @@ pub fn list_artifacts(
     Ok(out)
 }
 
-/// Writes SHA256SUMS for every artifact in the release's artifacts folder.
-pub fn write_sums(ws: &Workspace, release: &Release) -> Result<PathBuf, PipelineError> {
+/// The SHA-256 a builder wrote beside `artifact` at its Checksums step (`NAME.sha256`, in
+/// `sha256sum`/`shasum`/`Get-FileHash` form), if it did.
+fn builder_hash(artifact: &Path) -> Option<String> {
+    let mut side = artifact.as_os_str().to_owned();
+    side.push(".sha256");
+    let text = std::fs::read_to_string(PathBuf::from(side)).ok()?;
+    let first = text.split_whitespace().next()?.to_ascii_lowercase();
+    (first.len() == 64 && first.chars().all(|c| c.is_ascii_hexdigit())).then_some(first)
+}
+
+fn hash_one(path: &Path) -> Result<String, PipelineError> {
+    let done = [std::sync::atomic::AtomicU64::new(0)];
+    let mut digests = crate::verify::hash::hash_files(
+        &[path.to_owned()],
+        1,
+        &done,
+        &tokio_util::sync::CancellationToken::new(),
+    );
+    digests
+        .pop()
+        .ok_or_else(|| PipelineError::Io {
+            path: path.to_owned(),
+            source: std::io::Error::other("not hashed"),
+        })?
+        .map(|d| crate::hex(&d))
+        .map_err(|err| PipelineError::Io {
+            path: path.to_owned(),
+            source: std::io::Error::other(err.to_string()),
+        })
+}
+
+/// SHA256SUMS as written: where, and the artifacts no builder vouched for (added by hand, e.g.
+/// the DMG built on a Mac and copied here).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SumsWritten {
+    pub path: PathBuf,
+    pub unvouched: Vec<String>,
+}
+
+/// Writes SHA256SUMS for every artifact in the release's artifacts folder, after checking each
+/// against the hash its builder printed at its Checksums step: a file that changed since it was
+/// built is refused (nothing is written), so the verification that follows compares against
+/// the builder's word, not against a sums file made from the same bytes a moment before.
+pub fn write_sums(ws: &Workspace, release: &Release) -> Result<SumsWritten, PipelineError> {
     let dir = ws.artifacts_dir(&release.version);
     if !dir.is_dir() {
         return Err(PipelineError::Io {
@@ -786,15 +869,34 @@ pub fn write_sums(ws: &Workspace, release: &Release) -> Result<PathBuf, Pipeline
         &done,
         &tokio_util::sync::CancellationToken::new(),
     );
+    let state = load_state(ws, release)?;
+    let vouched: BTreeMap<&str, &str> = state
+        .platforms
+        .values()
+        .flat_map(|p| p.builder_sha256.iter())
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let mut entries = Vec::new();
+    let mut unvouched = Vec::new();
     for (file, digest) in files.into_iter().zip(digests) {
-        let digest = digest.map_err(|err| PipelineError::Io {
+        let digest = crate::hex(&digest.map_err(|err| PipelineError::Io {
             path: file.path,
             source: std::io::Error::other(err.to_string()),
-        })?;
-        entries.push((file.name, crate::hex(&digest)));
+        })?);
+        match vouched.get(file.name.as_str()) {
+            Some(printed) if *printed != digest => {
+                return Err(PipelineError::ChangedSinceBuilt {
+                    name: file.name,
+                    builder: (*printed).to_owned(),
+                    now: digest,
+                });
+            }
+            Some(_) => {}
+            None => unvouched.push(file.name.clone()),
+        }
+        entries.push((file.name, digest));
     }
     let path = dir.join(crate::verify::sums::SUMS_FILE);
     store::write_atomic(&path, crate::verify::sums::render(&entries).as_bytes())?;
-    Ok(path)
+    Ok(SumsWritten { path, unvouched })
 }

@@ -36,7 +36,7 @@ pub struct BuildsUi {
     pub tasks: BTreeMap<String, TaskId>,
     pub skip_signing: bool,
     preflight_run: Pending<Vec<Preflight>>,
-    sums: Pending<PathBuf>,
+    sums: Pending<crate::pipeline::SumsWritten>,
 }
 
 impl BuildsUi {
@@ -116,8 +116,23 @@ impl Panel for BuildsUi {
             None => {}
         }
         match self.sums.poll() {
-            Some(Ok(path)) => {
-                cx.success(format!("Wrote {}", path.display()));
+            Some(Ok(written)) => {
+                let path = &written.path;
+                if written.unvouched.is_empty() {
+                    cx.success(format!(
+                        "Wrote {}: every artifact matches its builder's SHA-256",
+                        path.display()
+                    ));
+                } else {
+                    cx.push(Command::Toast(
+                        super::widgets::toasts::ToastKind::Info,
+                        format!(
+                            "Wrote {}; no builder printed a checksum for {}",
+                            path.display(),
+                            written.unvouched.join(", ")
+                        ),
+                    ));
+                }
                 if let Some(dir) = path.parent() {
                     cx.push(Command::Verify {
                         paths: vec![dir.to_owned()],
