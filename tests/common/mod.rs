@@ -123,6 +123,15 @@ pub fn make_publishable_with(pki: &Pki, ws: &Path, version: &str, extra: &str) {
 }
 
 /// A loopback port nothing listens on right now.
+/// `program` on `$PATH`, if it is there.
+pub fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(program))
+            .find(|p| p.is_file())
+    })
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
