@@ -29,6 +29,141 @@ pub fn cpu_has_sha_extensions() -> bool {
     }
 }
 
+/// How one file is read while it is hashed, when a core is spare for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// Page-aligned reads and hashing on one thread.
+    OneThread,
+    /// A reader thread fills buffers while this one hashes ([`hash_file_pipelined`]).
+    ReaderThread,
+}
+
+impl Strategy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::OneThread => "one thread, aligned reads",
+            Strategy::ReaderThread => "reader thread + hasher",
+        }
+    }
+}
+
+/// The CPU, as the OS names it (`model name` in /proc/cpuinfo), or `unknown`.
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, m)| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| format!("unknown {}", std::env::consts::ARCH))
+}
+
+/// The measurement a strategy was chosen by, as kept per machine.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Calibration {
+    pub cpu: String,
+    pub cores: usize,
+    pub strategy: Strategy,
+    pub one_thread_gb_per_sec: f64,
+    pub reader_thread_gb_per_sec: f64,
+}
+
+/// A reader thread must beat one thread by this much to be chosen (it costs a core).
+const READER_MARGIN: f64 = 1.05;
+const CALIBRATION_BYTES: usize = 64 * 1024 * 1024;
+
+static STRATEGY: std::sync::OnceLock<Calibration> = std::sync::OnceLock::new();
+
+fn calibration_path() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "release-console")
+        .map(|d| d.cache_dir().join("hash-strategy.json"))
+}
+
+/// The strategy for this machine: measured once (a 64 MiB file hashed both ways, best of three,
+/// about a third of a second) and kept in the user's cache, keyed by CPU model and core count,
+/// so another machine, or this disk in another machine, measures again.
+pub fn calibration() -> &'static Calibration {
+    STRATEGY.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let cpu = cpu_model();
+        let path = calibration_path();
+        if let Some(kept) = path
+            .as_deref()
+            .and_then(|p| crate::store::read_json::<Calibration>(p).ok().flatten())
+            .filter(|c| c.cpu == cpu && c.cores == cores)
+        {
+            return kept;
+        }
+        let measured = measure(&cpu, cores).unwrap_or(Calibration {
+            cpu,
+            cores,
+            strategy: Strategy::OneThread,
+            one_thread_gb_per_sec: 0.0,
+            reader_thread_gb_per_sec: 0.0,
+        });
+        if let Some(p) = path
+            && measured.one_thread_gb_per_sec > 0.0
+        {
+            let _ = crate::store::write_json(&p, &measured);
+        }
+        measured
+    })
+}
+
+/// The reader thread only when it is measurably faster here: it costs a core.
+pub fn choose(one_thread_gb_per_sec: f64, reader_thread_gb_per_sec: f64) -> Strategy {
+    if reader_thread_gb_per_sec > one_thread_gb_per_sec * READER_MARGIN {
+        Strategy::ReaderThread
+    } else {
+        Strategy::OneThread
+    }
+}
+
+/// Times both strategies on a warm 64 MiB file (best of three each).
+pub fn measure(cpu: &str, cores: usize) -> std::io::Result<Calibration> {
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("calibrate.bin");
+    let chunk: Vec<u8> = (0..1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    {
+        let mut f = std::fs::File::create(&file)?;
+        for _ in 0..CALIBRATION_BYTES / chunk.len() {
+            std::io::Write::write_all(&mut f, &chunk)?;
+        }
+        f.sync_all()?;
+    }
+    let cancel = CancellationToken::new();
+    let time = |pipelined: bool| -> std::io::Result<f64> {
+        let mut best = f64::INFINITY;
+        for _ in 0..3 {
+            let done = AtomicU64::new(0);
+            let t = std::time::Instant::now();
+            let r = if pipelined {
+                hash_file_pipelined(&file, &done, &cancel)
+            } else {
+                hash_file(&file, &done, &cancel)
+            };
+            r.map_err(|e| std::io::Error::other(e.to_string()))?;
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        Ok(CALIBRATION_BYTES as f64 / best / 1e9)
+    };
+    time(false)?; // warm the page cache
+    let one = time(false)?;
+    let reader = if cores >= 2 { time(true)? } else { 0.0 };
+    Ok(Calibration {
+        cpu: cpu.to_owned(),
+        cores,
+        strategy: choose(one, reader),
+        one_thread_gb_per_sec: one,
+        reader_thread_gb_per_sec: reader,
+    })
+}
+
 /// A SHA-256 digest.
 pub type Digest = [u8; 32];
 
@@ -187,8 +322,8 @@ pub fn hash_files(
     let results: Vec<std::sync::Mutex<Option<HashResult>>> =
         paths.iter().map(|_| std::sync::Mutex::new(None)).collect();
     let cores = threads.max(1);
-    // With a core to spare per file, overlap reading and hashing.
-    let pipelined = paths.len() * 2 <= cores;
+    // With a core to spare per file, overlap reading and hashing, where this machine gains by it.
+    let pipelined = paths.len() * 2 <= cores && calibration().strategy == Strategy::ReaderThread;
     let threads = cores.clamp(1, paths.len().max(1));
     std::thread::scope(|scope| {
         for _ in 0..threads {
@@ -223,6 +358,28 @@ pub fn hash_files(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_strategy_is_measured_on_this_machine_and_the_reader_must_earn_its_core() {
+        assert_eq!(choose(1.6, 1.45), Strategy::OneThread, "this Xeon");
+        assert_eq!(choose(1.2, 1.7), Strategy::ReaderThread, "the EPYC");
+        assert_eq!(choose(1.6, 1.65), Strategy::OneThread, "within the margin");
+        let c = measure("test cpu", 2).expect("measure");
+        assert!(
+            c.one_thread_gb_per_sec > 0.0 && c.reader_thread_gb_per_sec > 0.0,
+            "{c:?}"
+        );
+        assert_eq!(
+            c.strategy,
+            choose(c.one_thread_gb_per_sec, c.reader_thread_gb_per_sec)
+        );
+        let single = measure("test cpu", 1).expect("measure");
+        assert_eq!(
+            single.strategy,
+            Strategy::OneThread,
+            "no spare core, no reader"
+        );
+    }
 
     #[test]
     fn hashes_match_known_values_and_count_bytes() {
