@@ -700,6 +700,23 @@ pass_env = ["PUB_CACHE"]
     assert!(!out.contains("ld-token-must-not-leak"), "{out}");
 }
 
+/// `pipeline run --version 0.1.0 --platform PLATFORM` in `ws`.
+fn run_platform(ws: &Path, platform: &str) -> Output {
+    bin(
+        ws,
+        &[
+            "pipeline",
+            "run",
+            "--version",
+            "0.1.0",
+            "--platform",
+            platform,
+        ],
+    )
+    .output()
+    .expect("run")
+}
+
 #[test]
 fn artifacts_are_checked_against_the_hash_their_builder_printed() {
     let s = setup();
@@ -744,19 +761,7 @@ checklist_kind = "pipeline.liar"
     )
     .expect("liar");
 
-    let o = bin(
-        &s.ws,
-        &[
-            "pipeline",
-            "run",
-            "--version",
-            "0.1.0",
-            "--platform",
-            "liar",
-        ],
-    )
-    .output()
-    .expect("run");
+    let o = run_platform(&s.ws, "liar");
     let out = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(
@@ -771,19 +776,7 @@ checklist_kind = "pipeline.liar"
         "a file that is not what its builder hashed is not collected"
     );
 
-    let o = bin(
-        &s.ws,
-        &[
-            "pipeline",
-            "run",
-            "--version",
-            "0.1.0",
-            "--platform",
-            "honest",
-        ],
-    )
-    .output()
-    .expect("run");
+    let o = run_platform(&s.ws, "honest");
     let out = text(&o);
     assert!(
         out.contains("collected Honest-0.1.0.msi (SHA-256")
