@@ -340,6 +340,29 @@ fn run_tool(program: &str, args: &[&std::ffi::OsStr]) -> anyhow::Result<()> {
     }
 }
 
+/// One core's SHA-256 ceiling on data already in cache: `openssl speed -evp sha256` on 1 MiB
+/// blocks, in GB/s (`None` when openssl cannot say).
+fn sha256_ceiling() -> Option<f64> {
+    let out = std::process::Command::new("openssl")
+        .args([
+            "speed", "-evp", "sha256", "-bytes", "1048576", "-seconds", "2",
+        ])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let k = text
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with("sha256"))?
+        .split_whitespace()
+        .last()?
+        .trim_end_matches('k')
+        .parse::<f64>()
+        .ok()?;
+    Some(k * 1000.0 / 1e9)
+}
+
 fn hash_bench(cli: &Cli, args: &BenchArgs) -> anyhow::Result<serde_json::Value> {
     use crate::verify::hash;
     let scratch = scratch_dir(args)?;
@@ -457,7 +480,9 @@ fn hash_bench(cli: &Cli, args: &BenchArgs) -> anyhow::Result<serde_json::Value> 
     })?;
 
     let cal = hash::calibration();
+    let ceiling = sha256_ceiling();
     let result = serde_json::json!({
+        "ceiling_gb_per_sec": ceiling,
         "cpu": cal.cpu,
         "strategy": cal.strategy,
         "calibration": cal,
@@ -497,6 +522,15 @@ fn hash_bench(cli: &Cli, args: &BenchArgs) -> anyhow::Result<serde_json::Value> 
             "verify a folder:  {:.2}x the time of hashing it alone",
             verify_folder / ours_eight
         );
+        if let Some(c) = ceiling {
+            println!(
+                "in-cache ceiling (openssl speed -evp sha256): {c:.2} GB/s per core; one file at {:.2} of it (goal 0.9), {} files at {:.2} of {} cores' (goal 0.9)",
+                gb(one_bytes, ours_one) / c,
+                eight.len(),
+                gb(eight_bytes, ours_eight) / (c * threads as f64),
+                threads
+            );
+        }
     }
     Ok(result)
 }

@@ -530,7 +530,7 @@ fn kpi_plot_ui(ui: &mut egui::Ui, r: &crate::kpi::Reading) {
         ui.add_sized(
             [ui.available_width(), 120.0],
             egui::Label::new(theme::muted(
-                "No samples in this window: record them with `release-console kpi record`, or set [kpi] provider = \"prometheus\".",
+                "No samples in this window: record them with `release-console kpi record`, or read them from Prometheus or CloudWatch ([kpi] provider).",
             ))
             .wrap(),
         );

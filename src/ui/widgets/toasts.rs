@@ -75,8 +75,14 @@ impl Toasts {
                     egui::Frame::popup(ui.style())
                         .stroke(egui::Stroke::new(1.5, color))
                         .show(ui, |ui| {
-                            ui.horizontal(|ui| {
-                                ui.label(egui::RichText::new(&t.text).color(color));
+                            // Wrapped at the area's width: an unwrapped long message would
+                            // stretch the toast across the window, over the navigation.
+                            ui.horizontal_top(|ui| {
+                                ui.set_max_width(360.0);
+                                ui.add(
+                                    egui::Label::new(egui::RichText::new(&t.text).color(color))
+                                        .wrap(),
+                                );
                                 if ui.small_button("×").on_hover_text("Dismiss").clicked() {
                                     dismiss = Some(i);
                                 }
