@@ -63,7 +63,10 @@ pub fn all_open(gates: &[Gate]) -> bool {
 /// Every gate of `release` at `now`, in the order a release meets them. Never fails: a gate
 /// that cannot be checked is blocked with the reason.
 pub fn evaluate(ws: &Workspace, release: &Release, now: Timestamp) -> Vec<Gate> {
-    evaluate_with(ws, release, now, &certs::signing_certificates(ws))
+    let signing = certs::signing_certificates(ws);
+    let calendar =
+        crate::rotation::calendar_with(ws, now, 30, &signing).map_err(|e| crate::error_chain(&e));
+    evaluate_with(ws, release, now, &signing, &calendar)
 }
 
 /// [`evaluate`] with the signing certificates already read (the window reads them once for
@@ -73,28 +76,27 @@ pub fn evaluate_with(
     release: &Release,
     now: Timestamp,
     signing: &[certs::SigningCert],
+    calendar: &Result<Vec<crate::rotation::Entry>, String>,
 ) -> Vec<Gate> {
     let mut gates = checklist(ws, release);
     gates.push(verify(ws, release));
     gates.push(findings_gate(ws, release, now));
     gates.extend(certificates(ws, now, signing));
-    gates.push(rotation(ws, now, signing));
+    gates.push(rotation(calendar));
     gates
 }
 
 /// Secrets overdue for rotation: a warning before a release, never a block (an old key still
 /// works; the release should not wait for the vault).
-fn rotation(ws: &Workspace, now: Timestamp, signing: &[certs::SigningCert]) -> Gate {
-    let cal = match crate::rotation::calendar_with(ws, now, 30, signing) {
+/// `calendar` is the rotation calendar as read for this evaluation (any window: being overdue
+/// does not depend on it), so a caller that shows the calendar reads it once.
+fn rotation(calendar: &Result<Vec<crate::rotation::Entry>, String>) -> Gate {
+    let cal = match calendar {
         Ok(c) => c,
         Err(e) => {
             return Gate {
                 unchecked: true,
-                ..Gate::new(
-                    "secret rotation",
-                    true,
-                    format!("not checked: {}", crate::error_chain(&e)),
-                )
+                ..Gate::new("secret rotation", true, format!("not checked: {e}"))
             };
         }
     };

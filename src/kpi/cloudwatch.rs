@@ -85,13 +85,6 @@ pub fn alarms_request(def: &KpiDef) -> (&'static str, Value) {
     }
 }
 
-fn timestamp(v: &Value) -> Option<Timestamp> {
-    v.as_f64()
-        .and_then(|s| jiff::SignedDuration::try_from_secs_f64(s).ok())
-        .and_then(|d| Timestamp::from_duration(d).ok())
-        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-}
-
 impl KpiSource for CloudWatch {
     async fn alarms(&self, def: &KpiDef) -> Result<Vec<super::Alarm>, KpiError> {
         if def.namespace.trim().is_empty() && def.alarms.is_empty() {
@@ -111,7 +104,7 @@ impl KpiSource for CloudWatch {
                 name: a["AlarmName"].as_str().unwrap_or("").to_owned(),
                 state: a["StateValue"].as_str().unwrap_or("").to_owned(),
                 reason: a["StateReason"].as_str().unwrap_or("").to_owned(),
-                updated: timestamp(&a["StateUpdatedTimestamp"]),
+                updated: crate::net::aws::timestamp(&a["StateUpdatedTimestamp"]),
             })
             .collect();
         for name in &def.alarms {

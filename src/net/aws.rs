@@ -5,6 +5,16 @@ use serde_json::Value;
 
 use super::sigv4::{self, Credentials, Scope};
 
+/// A date in an AWS JSON-protocol answer: epoch seconds with a fraction (the JSON protocols'
+/// timestamp format), or an ISO 8601 string as some services (and moto) send.
+pub fn timestamp(v: &Value) -> Option<jiff::Timestamp> {
+    v.as_f64()
+        .filter(|secs| secs.is_finite())
+        .and_then(|secs| jiff::SignedDuration::try_from_secs_f64(secs).ok())
+        .and_then(|d| jiff::Timestamp::from_duration(d).ok())
+        .or_else(|| v.as_str().and_then(|t| t.parse().ok()))
+}
+
 /// One AWS service at one endpoint.
 #[derive(Debug, Clone)]
 pub struct JsonApi {

@@ -85,18 +85,20 @@ impl Panel for SettingsUi {
                     ui.label(&s.purpose);
                     ui.label(theme::mono(&s.env_var));
                     ui.label(&s.needed_for);
-                    let elsewhere =
-                        s.env_var.starts_with("aws-sm:") || s.env_var.starts_with("keyring:");
-                    let var = s.env_var.strip_prefix("env:").unwrap_or(&s.env_var);
-                    if elsewhere {
-                        theme::badge(ui, "FETCHED WHEN USED", theme::MUTED)
-                            .on_hover_text("Read from its store when a task needs it");
-                    } else if std::env::var_os(var).is_some() {
-                        theme::badge(ui, "SET", theme::OK);
-                    } else if s.in_use {
-                        theme::badge(ui, "MISSING", theme::WARN);
-                    } else {
-                        theme::badge(ui, "NOT SET", theme::MUTED);
+                    match s.variable() {
+                        None => {
+                            theme::badge(ui, "FETCHED WHEN USED", theme::MUTED)
+                                .on_hover_text("Read from its store when a task needs it");
+                        }
+                        Some(var) if std::env::var_os(var).is_some() => {
+                            theme::badge(ui, "SET", theme::OK);
+                        }
+                        Some(_) if s.in_use => {
+                            theme::badge(ui, "MISSING", theme::WARN);
+                        }
+                        Some(_) => {
+                            theme::badge(ui, "NOT SET", theme::MUTED);
+                        }
                     }
                     rotation_cell(
                         ui,

@@ -96,15 +96,16 @@ impl Snapshot {
         let now = jiff::Timestamp::now();
         // Read once (a PFX is decrypted, a keyring may be asked) for the gates and the calendar.
         let signing = crate::verify::certs::signing_certificates(&ws);
+        // Read once for the Security panel and the rotation gate.
+        let rotation = crate::rotation::calendar_with(&ws, now, ROTATION_WINDOW_DAYS, &signing)
+            .map_err(|e| crate::error_chain(&e));
         let (gates, findings) = match &current {
             Some(c) => (
-                crate::gates::evaluate_with(&ws, &c.release, now, &signing),
+                crate::gates::evaluate_with(&ws, &c.release, now, &signing, &rotation),
                 crate::findings::judge(&ws, &c.release, now).map_err(|e| crate::error_chain(&e)),
             ),
             None => (Vec::new(), Ok(Vec::new())),
         };
-        let rotation = crate::rotation::calendar_with(&ws, now, ROTATION_WINDOW_DAYS, &signing)
-            .map_err(|e| crate::error_chain(&e));
         let outbox = (!ws.config().notify.is_empty()).then(|| {
             crate::notify::collect(&ws)
                 .and_then(|_| crate::notify::load(&ws))

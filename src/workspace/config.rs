@@ -821,6 +821,18 @@ pub struct SecretSource {
     pub needed_for: String,
 }
 
+impl SecretSource {
+    /// The environment variable it is read from (`NAME` or `env:NAME`); `None` when it lives in
+    /// the keyring or AWS Secrets Manager only (`keyring:`, `aws-sm:`).
+    pub fn variable(&self) -> Option<&str> {
+        match super::secrets::SecretRef::parse(&self.env_var) {
+            Ok(super::secrets::SecretRef::Env(_)) => self.env_var.strip_prefix("env:"),
+            Ok(_) => None,
+            Err(_) => Some(&self.env_var),
+        }
+    }
+}
+
 /// A configuration that could not be read or is invalid.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

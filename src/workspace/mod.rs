@@ -355,9 +355,7 @@ impl Workspace {
             self.config
                 .secret_sources()
                 .into_iter()
-                .filter_map(|s| {
-                    std::env::var(s.env_var.strip_prefix("env:").unwrap_or(&s.env_var)).ok()
-                })
+                .filter_map(|s| std::env::var(s.variable()?).ok())
                 .chain(secrets::keyring_values()),
         )
     }

@@ -395,13 +395,7 @@ pub fn describe_aws_secret(
             return answer.clone();
         }
     }
-    let date = |v: &serde_json::Value| {
-        // AWS sends epoch seconds with a fraction.
-        v.as_f64()
-            .filter(|secs| secs.is_finite())
-            .and_then(|secs| jiff::SignedDuration::try_from_secs_f64(secs).ok())
-            .and_then(|d| jiff::Timestamp::from_duration(d).ok())
-    };
+    let date = crate::net::aws::timestamp;
     let answer = secrets_manager("DescribeSecret", id, aws).map(|v| SecretDates {
         last_rotated: date(&v["LastRotatedDate"]),
         last_changed: date(&v["LastChangedDate"]),
