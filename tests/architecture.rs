@@ -18,7 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["audit"],
     &["workspace"],
     // Domain services over one workspace.
-    &["kpi", "verify"],
+    &["kpi", "remote", "verify"],
     // Features that combine them, each with its providers.
     &[
         "demo", "dr", "findings", "flags", "pipeline", "rotation", "status",
@@ -504,10 +504,10 @@ fn the_checker_catches_egui_outside_the_ui_and_prints_outside_the_cli() {
 fn the_checker_catches_a_panel_importing_the_app_and_an_unplaced_module() {
     let found = with(&[
         ("ui/panel.rs", "use super::app::ConsoleApp;\n"),
-        ("remote/mod.rs", "use crate::workspace;\n"),
+        ("buildkite/mod.rs", "use crate::workspace;\n"),
     ]);
     assert_eq!(found.len(), 2, "{found:?}");
-    assert!(found[0].starts_with("src/remote: module `remote` has no layer"));
+    assert!(found[0].starts_with("src/buildkite: module `buildkite` has no layer"));
     assert!(found[1].starts_with("src/ui/panel.rs:1: a panel imports the app module"));
 }
 

@@ -141,6 +141,19 @@ pub fn run(cli: &Cli, cmd: PipelineCmd) -> anyhow::Result<ExitCode> {
                         p.message,
                         crate::local_time(p.finished_at, true)
                     );
+                    if let Some(r) = &p.remote {
+                        println!(
+                            "  run #{} attempt {} on {}: {}",
+                            r.run_id,
+                            r.attempt,
+                            if r.engine == "github" {
+                                "GitHub Actions"
+                            } else {
+                                r.engine.as_str()
+                            },
+                            r.html_url
+                        );
+                    }
                     for s in &p.steps {
                         println!("  {:<28} {:.1} s", s.name, s.seconds);
                     }

@@ -11,6 +11,8 @@ use crate::runner::{ProcessSpec, TaskContext, TaskError, TaskResult};
 use crate::store::{self, StateError};
 use crate::workspace::{Release, Workspace};
 
+pub mod remote;
+
 /// Free disk space a build needs at least.
 pub const MIN_FREE_BYTES: u64 = 1024 * 1024 * 1024;
 /// The builder contract: these variables carry the signing certificate to every builder.
@@ -32,7 +34,8 @@ pub struct PlatformDef {
     /// `linux`, `macos` or `windows`: where the builder can run.
     pub host_os: String,
     /// Program and leading arguments, e.g. `["bash", "packaging/windows/build.sh"]`; paths are
-    /// relative to the workspace.
+    /// relative to the workspace. (A remote platform's builder runs in the CI workflow.)
+    #[serde(default)]
     pub builder: Vec<String>,
     /// Arguments; `{version}`, `{product}`, `{payload_dir}` and `{out_dir}` are filled in.
     #[serde(default)]
@@ -59,6 +62,23 @@ pub struct PlatformDef {
     /// Optional variables the builder may read when set (a cache folder, `CI`); not checked.
     #[serde(default)]
     pub pass_env: Vec<String>,
+    /// Where it builds: `local` (this host, the default) or `github` (the workflow of
+    /// `[remote.github]`, on GitHub's runners).
+    #[serde(default)]
+    pub runner: RunnerKind,
+    /// The workflow's `platform` input for this platform (default: the platform's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_platform: Option<String>,
+}
+
+/// Where a platform builds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunnerKind {
+    #[default]
+    Local,
+    /// GitHub Actions, through `[remote.github]`.
+    Github,
 }
 
 /// An environment variable a builder needs.
@@ -92,6 +112,16 @@ impl PlatformDef {
     /// Whether this host can build the platform (a dry run works anywhere its interpreter does).
     pub fn runs_here(&self) -> bool {
         self.host_os == host_os()
+    }
+
+    /// Whether it builds on a CI engine rather than on this host.
+    pub fn is_remote(&self) -> bool {
+        self.runner != RunnerKind::Local
+    }
+
+    /// Whether a build can start from here: on this host, or on its CI engine.
+    pub fn can_build_from_here(&self) -> bool {
+        self.is_remote() || self.runs_here()
     }
 }
 
@@ -287,6 +317,9 @@ pub async fn preflight(
     def: &PlatformDef,
     opts: &RunOptions,
 ) -> Preflight {
+    if def.is_remote() {
+        return remote::preflight(ws, name, def, opts).await;
+    }
     let mut checks = Vec::new();
     let mut check = |name: &str, ok: bool, detail: String, fix: &str| {
         checks.push(Check {
@@ -608,6 +641,10 @@ pub struct PlatformState {
     /// (`NAME.sha256` beside it), by file name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub builder_sha256: BTreeMap<String, String>,
+    /// The CI run of a remote platform (saved as soon as it is known, status `running`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<crate::remote::RemoteRun>,
+    /// When it finished (or, while `running`, when the state was last saved).
     pub finished_at: jiff::Timestamp,
 }
 
@@ -625,8 +662,9 @@ pub fn load_state(ws: &Workspace, release: &Release) -> Result<PipelineState, Pi
     Ok(store::read_json(&state_path(ws, release))?.unwrap_or_default())
 }
 
-/// Runs one platform's builder as the task `ctx` belongs to; collects its artifacts into the
-/// release's artifacts folder and saves the platform's state (success or failure).
+/// Runs one platform's builder as the task `ctx` belongs to (on this host, or on its CI
+/// engine); collects its artifacts into the release's artifacts folder and saves the
+/// platform's state (success or failure).
 pub async fn build_platform(
     ctx: TaskContext,
     ws: Workspace,
@@ -635,6 +673,9 @@ pub async fn build_platform(
     def: PlatformDef,
     opts: RunOptions,
 ) -> TaskResult {
+    if def.is_remote() {
+        return remote::build(ctx, ws, release, name, def, opts).await;
+    }
     let out_dir = ws.release_dir(&release.version).join("build").join(&name);
     let spec = command(&ws, &release, &def, &out_dir, &opts);
     let result = ctx.run_process(&spec).await;
@@ -656,18 +697,48 @@ pub async fn build_platform(
         Err(TaskError::Cancelled) => ("cancelled", "cancelled".to_owned()),
         Err(e) => ("failed", crate::error_chain(e)),
     };
-    let steps = step_durations(&ctx);
-    let log = ctx.clone();
-    let (task_ws, task_release, task_name) = (ws.clone(), release.clone(), name.clone());
-    let message_saved = message.clone();
-    // File work off the async threads: the artifacts are streamed into the release (never read
-    // whole), then the platform's state is saved under the state file's lock, so a GUI build and
-    // a CLI build of the same release keep each other's platforms.
+    let outcome = Outcome {
+        status,
+        message: message.clone(),
+        steps: step_durations(&ctx),
+        artifacts,
+        remote: None,
+    };
+    save_outcome(&ctx, &ws, &release, &name, outcome).await?;
+    if no_artifacts {
+        return Err(TaskError::Failed(message));
+    }
+    result.map(|()| format!("{name}: {message}"))
+}
+
+/// How a platform's build ended, to be saved.
+pub(crate) struct Outcome {
+    pub status: &'static str,
+    pub message: String,
+    pub steps: Vec<StepState>,
+    /// Files to collect into the release (each checked against its `NAME.sha256`).
+    pub artifacts: Vec<PathBuf>,
+    pub remote: Option<crate::remote::RemoteRun>,
+}
+
+/// Collects the outcome's artifacts into the release and saves the platform's state, off the
+/// async threads: the artifacts are streamed into the release (never read whole), each checked
+/// against the hash its builder printed, then the state is saved under the state file's lock,
+/// so a GUI build and a CLI build of the same release keep each other's platforms.
+pub(crate) async fn save_outcome(
+    log: &TaskContext,
+    ws: &Workspace,
+    release: &Release,
+    name: &str,
+    outcome: Outcome,
+) -> Result<(), TaskError> {
+    let log = log.clone();
+    let (task_ws, task_release, task_name) = (ws.clone(), release.clone(), name.to_owned());
     tokio::task::spawn_blocking(move || -> Result<(), TaskError> {
         let artifacts_dir = task_ws.artifacts_dir(&task_release.version);
         let mut collected = Vec::new();
         let mut builder_sha256 = BTreeMap::new();
-        for path in artifacts {
+        for path in outcome.artifacts {
             let file_name = path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -702,31 +773,40 @@ pub async fn build_platform(
             }
             collected.push(file_name);
         }
-        store::update_json(
-            &state_path(&task_ws, &task_release),
-            |state: &mut PipelineState| -> Result<(), StateError> {
-                state.platforms.insert(
-                    task_name,
-                    PlatformState {
-                        status: status.into(),
-                        message: message_saved,
-                        steps,
-                        artifacts: collected,
-                        builder_sha256,
-                        finished_at: jiff::Timestamp::now(),
-                    },
-                );
-                Ok(())
+        save_platform(
+            &task_ws,
+            &task_release,
+            &task_name,
+            PlatformState {
+                status: outcome.status.into(),
+                message: outcome.message,
+                steps: outcome.steps,
+                artifacts: collected,
+                builder_sha256,
+                remote: outcome.remote,
+                finished_at: jiff::Timestamp::now(),
             },
         )
         .map_err(|e| TaskError::Failed(crate::error_chain(&e)))
     })
     .await
-    .map_err(|e| TaskError::Failed(crate::runner::panic_message(e)))??;
-    if no_artifacts {
-        return Err(TaskError::Failed(message));
-    }
-    result.map(|()| format!("{name}: {message}"))
+    .map_err(|e| TaskError::Failed(crate::runner::panic_message(e)))?
+}
+
+/// Saves one platform's state under the state file's lock (blocking).
+pub(crate) fn save_platform(
+    ws: &Workspace,
+    release: &Release,
+    name: &str,
+    platform: PlatformState,
+) -> Result<(), StateError> {
+    store::update_json(
+        &state_path(ws, release),
+        |state: &mut PipelineState| -> Result<(), StateError> {
+            state.platforms.insert(name.to_owned(), platform);
+            Ok(())
+        },
+    )
 }
 
 fn step_durations(ctx: &TaskContext) -> Vec<StepState> {

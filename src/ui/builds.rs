@@ -37,6 +37,9 @@ pub struct BuildsUi {
     pub skip_signing: bool,
     preflight_run: Pending<Vec<Preflight>>,
     sums: Pending<crate::pipeline::SumsWritten>,
+    /// Remote runs found running at open and watched again, by (version, platform), so each
+    /// is picked up once.
+    reattached: std::collections::BTreeSet<(String, String)>,
 }
 
 impl BuildsUi {
@@ -103,8 +106,43 @@ impl BuildsUi {
     }
 }
 
+impl BuildsUi {
+    /// A remote build saved as running with no task watching it here (the console was closed
+    /// while it built): watched again, never dispatched a second time.
+    fn reattach(&mut self, cx: &mut Cx<'_>) {
+        let data = cx.snapshot;
+        let Some(version) = data.current.as_ref().map(|c| c.release.version.to_string()) else {
+            return;
+        };
+        let waiting: Vec<String> = data
+            .pipeline_state
+            .platforms
+            .iter()
+            .filter(|(name, p)| {
+                p.status == "running"
+                    && p.remote.as_ref().is_some_and(|r| r.version == version)
+                    && !self.tasks.contains_key(*name)
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        for platform in waiting {
+            if self.reattached.insert((version.clone(), platform.clone())) {
+                self.apply(
+                    Action::Build {
+                        platform,
+                        dry_run: false,
+                        resume: false,
+                    },
+                    cx,
+                );
+            }
+        }
+    }
+}
+
 impl Panel for BuildsUi {
     fn logic(&mut self, cx: &mut Cx<'_>) {
+        self.reattach(cx);
         match self.preflight_run.poll() {
             Some(Ok(results)) => {
                 self.preflight = results
@@ -272,7 +310,19 @@ impl BuildsUi {
             let saved = data.pipeline_state.platforms.get(name);
             ui.horizontal(|ui| {
                 ui.label(egui::RichText::new(&pdef.title).strong().size(16.0));
-                if pdef.runs_here() {
+                if pdef.is_remote() {
+                    let repo = data
+                        .ws
+                        .config()
+                        .remote
+                        .github
+                        .as_ref()
+                        .map_or("no [remote.github] configured", |g| g.repo.as_str());
+                    ui.label(
+                        egui::RichText::new(format!("{name} · builds on GitHub Actions ({repo})"))
+                            .color(theme::INFO),
+                    );
+                } else if pdef.runs_here() {
                     ui.label(theme::muted(format!("{name} · builds on this host")));
                 } else {
                     ui.label(
@@ -294,10 +344,10 @@ impl BuildsUi {
                         theme::badge(ui, &label, theme::task_state(t.state));
                     }
                     (None, Some(s)) => {
-                        let color = if s.status == "succeeded" {
-                            theme::OK
-                        } else {
-                            theme::BAD
+                        let color = match s.status.as_str() {
+                            "succeeded" => theme::OK,
+                            "running" => theme::INFO,
+                            _ => theme::BAD,
                         };
                         theme::badge(ui, &s.status.to_uppercase(), color);
                     }
@@ -310,7 +360,7 @@ impl BuildsUi {
             let pre = self.preflight.get(name);
             let skipped = pre.and_then(|p| p.skipped.clone());
             ui.horizontal(|ui| {
-                let can_run = !running && skipped.is_none() && pdef.runs_here();
+                let can_run = !running && skipped.is_none() && pdef.can_build_from_here();
                 // The plan can be shown on any host where the builder's interpreter runs.
                 if ui
                     .add_enabled(!running, egui::Button::new("Dry run"))
@@ -323,13 +373,17 @@ impl BuildsUi {
                         resume: false,
                     });
                 }
-                let failed_before = saved.is_some_and(|s| s.status != "succeeded");
+                let failed_before =
+                    saved.is_some_and(|s| s.status != "succeeded" && s.status != "running");
+                let resume_hint = if pdef.is_remote() {
+                    "Re-run the failed jobs of the same run on GitHub Actions"
+                } else {
+                    "Continue from the step that failed; finished steps are skipped"
+                };
                 if failed_before
                     && ui
                         .add_enabled(can_run, egui::Button::new("Resume"))
-                        .on_hover_text(
-                            "Continue from the step that failed; finished steps are skipped",
-                        )
+                        .on_hover_text(resume_hint)
                         .clicked()
                 {
                     actions.push(Action::Build {
@@ -338,7 +392,11 @@ impl BuildsUi {
                         resume: true,
                     });
                 }
-                let label = if saved.is_some() { "Rebuild" } else { "Run" };
+                let label = match saved {
+                    Some(s) if s.status == "running" => "Watch run",
+                    Some(_) => "Rebuild",
+                    None => "Run",
+                };
                 if ui
                     .add_enabled(can_run, egui::Button::new(label))
                     .on_hover_text("Run every step from the start")
@@ -430,6 +488,15 @@ impl BuildsUi {
                             ui.end_row();
                         }
                     });
+            }
+            if let Some(r) = saved.and_then(|s| s.remote.as_ref()) {
+                ui.horizontal(|ui| {
+                    ui.hyperlink_to(
+                        format!("Run #{} on GitHub (attempt {})", r.run_id, r.attempt.max(1)),
+                        &r.html_url,
+                    );
+                    ui.label(theme::muted(format!("correlation id {}", r.correlation_id)));
+                });
             }
             if let Some(s) = saved.filter(|_| task.is_none()) {
                 ui.label(theme::muted(format!(

@@ -49,6 +49,119 @@ pub struct Config {
     /// besides the provider keys and signing certificates it knows from this file.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rotation: Vec<RotationEntry>,
+    /// `[remote]`: CI engines that build the platforms this host cannot (GitHub Actions).
+    #[serde(default, skip_serializing_if = "RemoteConfig::is_empty")]
+    pub remote: RemoteConfig,
+}
+
+/// `[remote]`: where platforms with `runner = "github"` in the pipeline definition build.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RemoteConfig {
+    /// `[remote.github]`: GitHub Actions (github.com or GitHub Enterprise Server).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub github: Option<GitHubConfig>,
+}
+
+impl RemoteConfig {
+    pub fn is_empty(&self) -> bool {
+        self.github.is_none()
+    }
+}
+
+/// `[remote.github]`: the repository whose workflow builds the installers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GitHubConfig {
+    /// `https://api.github.com`, or `https://HOST/api/v3` for GitHub Enterprise Server.
+    pub api_base: String,
+    /// `owner/name`.
+    pub repo: String,
+    /// The workflow's file name (`release.yml`) or id.
+    pub workflow: String,
+    /// The branch or tag the workflow runs on.
+    #[serde(rename = "ref")]
+    pub git_ref: String,
+    /// The variable (or keyring entry) holding a token that may run workflows (`actions: write`).
+    pub token_env: String,
+    /// Where the token is instead: `env:NAME`, `keyring:NAME` or `aws-sm:SECRET-ID[#json-key]`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub token_secret: String,
+    /// The artifact a platform's job uploads; `{platform}` and `{version}` are filled in.
+    pub artifact: String,
+    /// How often the run and its jobs are read while it builds (a 304 costs no rate limit).
+    pub poll_interval_ms: u64,
+}
+
+impl Default for GitHubConfig {
+    fn default() -> Self {
+        Self {
+            api_base: "https://api.github.com".to_owned(),
+            repo: String::new(),
+            workflow: "release.yml".to_owned(),
+            git_ref: "main".to_owned(),
+            token_env: "GITHUB_TOKEN".to_owned(),
+            token_secret: String::new(),
+            artifact: "{platform}-{version}".to_owned(),
+            poll_interval_ms: 5000,
+        }
+    }
+}
+
+impl GitHubConfig {
+    fn validate(&self) -> Result<(), String> {
+        if !(self.api_base.starts_with("http://") || self.api_base.starts_with("https://")) {
+            return Err(format!(
+                "key `remote.github.api_base`: {:?} is not an http(s) URL",
+                self.api_base
+            ));
+        }
+        let parts: Vec<&str> = self.repo.split('/').collect();
+        if parts.len() != 2 || parts.iter().any(|p| p.trim().is_empty()) {
+            return Err(format!(
+                "key `remote.github.repo`: {:?} is not `owner/name`",
+                self.repo
+            ));
+        }
+        if self.workflow.trim().is_empty() || self.workflow.contains('/') {
+            return Err(format!(
+                "key `remote.github.workflow`: {:?} must be the workflow's file name (e.g. \
+                 \"release.yml\") or id",
+                self.workflow
+            ));
+        }
+        if self.git_ref.trim().is_empty() {
+            return Err("key `remote.github.ref`: name the branch or tag to run on".into());
+        }
+        if !is_env_var_name(&self.token_env) {
+            return Err(
+                "key `remote.github.token_env`: the value is not an environment \
+                 variable name; it must name the variable that holds the token, never the \
+                 token itself (the value is not shown)"
+                    .into(),
+            );
+        }
+        if !self.token_secret.trim().is_empty() {
+            super::secrets::SecretRef::parse(&self.token_secret)
+                .map_err(|e| format!("key `remote.github.token_secret`: {e}"))?;
+        }
+        if !self.artifact.contains("{platform}") {
+            return Err(format!(
+                "key `remote.github.artifact`: {:?} must contain {{platform}}, or every \
+                 platform would download the same artifact",
+                self.artifact
+            ));
+        }
+        if self.poll_interval_ms == 0 {
+            return Err("key `remote.github.poll_interval_ms`: must be above 0".into());
+        }
+        Ok(())
+    }
+
+    /// The token from its source. Blocking (a keyring or AWS lookup).
+    pub fn token(&self, aws: &AwsConfig) -> Result<Option<super::secrets::Secret>, String> {
+        super::secrets::resolve(&self.token_env, &self.token_secret, aws)
+    }
 }
 
 /// Where installers are published.
@@ -875,6 +988,7 @@ impl Config {
             aws: AwsConfig::default(),
             notify: NotifyConfig::default(),
             rotation: Vec::new(),
+            remote: RemoteConfig::default(),
         }
     }
 
@@ -1045,6 +1159,12 @@ impl Config {
                 );
             }
         }
+        if let Some(g) = &self.remote.github {
+            g.validate().map_err(|message| ConfigError::Semantic {
+                path: path.to_owned(),
+                message,
+            })?;
+        }
         self.validate_notify()
             .map_err(|message| ConfigError::Semantic {
                 path: path.to_owned(),
@@ -1181,6 +1301,14 @@ impl Config {
                 env_var: source_of(&a.token_env, &a.token_secret),
                 in_use: true,
                 needed_for: "now: rolling out the backend".to_owned(),
+            });
+        }
+        if let Some(g) = &self.remote.github {
+            out.push(SecretSource {
+                purpose: "GitHub token (Actions: write)".to_owned(),
+                env_var: source_of(&g.token_env, &g.token_secret),
+                in_use: true,
+                needed_for: format!("now: remote builds in {}", g.repo),
             });
         }
         out.push(SecretSource {

@@ -4,6 +4,7 @@
 #![expect(dead_code, reason = "each test file uses some of these helpers")]
 
 pub mod argo;
+pub mod github;
 pub mod notify;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,881 @@
+//! GitHub Actions through its REST API (github.com or GitHub Enterprise Server): workflow
+//! dispatch, runs and jobs read with conditional requests, cancel, re-run of failed jobs,
+//! artifacts and job logs through their short-lived signed URLs. Rate limits are obeyed: the
+//! primary limit (`x-ratelimit-remaining`/`x-ratelimit-reset`) before the next request, and the
+//! secondary limits (403/429 with `Retry-After`) as the documentation says.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{
+    ArtifactView, CiEngine, DispatchRequest, EngineFuture, JobView, RemoteError, RunRef, RunView,
+    StepView,
+};
+use crate::runner::TaskContext;
+use crate::workspace::config::GitHubConfig;
+use crate::workspace::secrets::Secret;
+use tokio_util::sync::CancellationToken;
+
+/// The REST API version every request asks for.
+pub const API_VERSION: &str = "2022-11-28";
+/// How long a 204 dispatch is looked for among the workflow's runs.
+const FIND_RUN_FOR: Duration = Duration::from_mins(2);
+/// The longest wait for a rate limit's reset (GitHub's window is an hour).
+const MAX_RESET_WAIT: Duration = Duration::from_mins(61);
+/// GitHub: after a secondary rate limit without `Retry-After`, wait at least a minute.
+const SECONDARY_WAIT: Duration = Duration::from_mins(1);
+/// Attempts at a request answered 5xx or not at all.
+const ATTEMPTS: u32 = 4;
+/// The largest job log copied into the task log.
+const MAX_LOG_BYTES: usize = 8 * 1024 * 1024;
+
+/// A GitHub Actions client for one repository and workflow.
+pub struct GitHub {
+    api: reqwest::Client,
+    /// For signed download URLs: no Authorization, no redirect limit beyond reqwest's.
+    blobs: reqwest::Client,
+    cfg: GitHubConfig,
+    token: Secret,
+    ctx: Option<TaskContext>,
+    cancel: CancellationToken,
+    /// Conditional requests: the last `ETag` and body per URL.
+    etags: Mutex<HashMap<String, (HeaderValue, String)>>,
+    /// No request before this instant (a primary limit at 0).
+    blocked_until: Mutex<Option<(std::time::Instant, String)>>,
+}
+
+impl std::fmt::Debug for GitHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitHub")
+            .field("api_base", &self.cfg.api_base)
+            .field("repo", &self.cfg.repo)
+            .field("workflow", &self.cfg.workflow)
+            .field("token", &self.token)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A response, after rate limits and conditional requests are dealt with.
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl GitHub {
+    /// A client for `cfg` with `token`; with `ctx`, waits are logged to that task and its
+    /// cancellation stops them.
+    pub fn new(
+        cfg: GitHubConfig,
+        token: Secret,
+        ctx: Option<TaskContext>,
+    ) -> Result<Self, RemoteError> {
+        let api = reqwest::Client::builder()
+            .timeout(crate::net::REQUEST_TIMEOUT)
+            .user_agent(concat!("release-console/", env!("CARGO_PKG_VERSION")))
+            // A redirect is followed by hand, so the token never goes to another host.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| RemoteError::Config(format!("cannot build the HTTP client: {e}")))?;
+        let blobs = reqwest::Client::builder()
+            .connect_timeout(crate::net::REQUEST_TIMEOUT)
+            .read_timeout(crate::net::REQUEST_TIMEOUT)
+            .user_agent(concat!("release-console/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| RemoteError::Config(format!("cannot build the HTTP client: {e}")))?;
+        let cancel = ctx
+            .as_ref()
+            .map_or_else(CancellationToken::new, |c| c.cancel_token().clone());
+        Ok(Self {
+            api,
+            blobs,
+            cfg,
+            token,
+            ctx,
+            cancel,
+            etags: Mutex::new(HashMap::new()),
+            blocked_until: Mutex::new(None),
+        })
+    }
+
+    pub fn config(&self) -> &GitHubConfig {
+        &self.cfg
+    }
+
+    fn repo_url(&self, path: &str) -> String {
+        format!(
+            "{}/repos/{}{path}",
+            self.cfg.api_base.trim_end_matches('/'),
+            self.cfg.repo
+        )
+    }
+
+    fn workflow_path(&self) -> String {
+        format!("/actions/workflows/{}", self.cfg.workflow)
+    }
+
+    fn log(&self, line: &str) {
+        if let Some(ctx) = &self.ctx {
+            ctx.log_line(line);
+        } else {
+            tracing::info!("{line}");
+        }
+    }
+
+    /// Sleeps `wait` (logged with `why`), or returns `Cancelled` when `cancel` is cancelled.
+    async fn wait(
+        &self,
+        cancel: &CancellationToken,
+        wait: Duration,
+        why: &str,
+    ) -> Result<(), RemoteError> {
+        let until = jiff::Timestamp::now()
+            .checked_add(jiff::SignedDuration::try_from(wait).unwrap_or_default())
+            .unwrap_or_else(|_| jiff::Timestamp::now());
+        self.log(&format!(
+            "GitHub: {why}; waiting {} (until {})",
+            crate::human_duration(wait),
+            crate::local_time(until, true)
+        ));
+        tokio::select! {
+            () = cancel.cancelled() => Err(RemoteError::Cancelled),
+            () = tokio::time::sleep(wait) => Ok(()),
+        }
+    }
+
+    /// One API call: waits out a primary limit first, sends (conditionally when `etag`),
+    /// answers a 304 from the cache, waits and retries on secondary limits and 5xx.
+    async fn call(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+        etag: bool,
+    ) -> Result<Answer, RemoteError> {
+        self.call_until(&self.cancel.clone(), method, url, body, etag)
+            .await
+    }
+
+    /// [`Self::call`], stopped by `cancel` (a cancel request outlives the task's token).
+    async fn call_until(
+        &self,
+        cancel: &CancellationToken,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+        etag: bool,
+    ) -> Result<Answer, RemoteError> {
+        let shown = url
+            .strip_prefix(self.cfg.api_base.trim_end_matches('/'))
+            .unwrap_or(url)
+            .to_owned();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let blocked = self
+                .blocked_until
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            if let Some((until, why)) = blocked {
+                let left = until.saturating_duration_since(std::time::Instant::now());
+                if !left.is_zero() {
+                    self.wait(cancel, left, &why).await?;
+                }
+            }
+            let mut req = self
+                .api
+                .request(method.clone(), url)
+                .header("accept", "application/vnd.github+json")
+                .header("x-github-api-version", API_VERSION)
+                .bearer_auth(self.token.expose());
+            let cached = etag
+                .then(|| {
+                    self.etags
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .get(url)
+                        .cloned()
+                })
+                .flatten();
+            if let Some((tag, _)) = &cached {
+                req = req.header("if-none-match", tag.clone());
+            }
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            let sent = tokio::select! {
+                () = cancel.cancelled() => return Err(RemoteError::Cancelled),
+                r = req.send() => r,
+            };
+            let resp = match sent {
+                Ok(r) => r,
+                Err(e) if attempt < ATTEMPTS => {
+                    let wait = crate::net::backoff(attempt);
+                    self.wait(
+                        cancel,
+                        wait,
+                        &format!("{method} {shown}: {}", crate::net::describe(&e)),
+                    )
+                    .await?;
+                    continue;
+                }
+                Err(e) => {
+                    return Err(RemoteError::Http(format!(
+                        "{method} {shown}: {}",
+                        crate::net::describe(&e)
+                    )));
+                }
+            };
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let limit = RateLimit::of(&headers);
+            let text = crate::net::read_body(resp, crate::net::MAX_BODY_BYTES)
+                .await
+                .map_err(|e| RemoteError::Http(format!("{method} {shown}: {e}")))?;
+            if let Some(limit) = &limit
+                && limit.remaining == 0
+            {
+                // The next request would be refused: none goes out before the reset.
+                *self
+                    .blocked_until
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((
+                    std::time::Instant::now() + limit.until_reset(),
+                    format!(
+                        "the {} rate limit ({} requests an hour) is used up",
+                        limit.resource, limit.limit
+                    ),
+                ));
+            }
+            if status == StatusCode::NOT_MODIFIED
+                && let Some((_, body)) = cached
+            {
+                return Ok(Answer {
+                    status: StatusCode::OK,
+                    headers,
+                    body,
+                });
+            }
+            if status == StatusCode::FORBIDDEN || status == StatusCode::TOO_MANY_REQUESTS {
+                let message = crate::net::error_message(&text);
+                let retry_after = headers
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(crate::net::parse_retry_after);
+                let primary = limit.as_ref().is_some_and(|l| l.remaining == 0);
+                let secondary = message.to_ascii_lowercase().contains("rate limit");
+                if retry_after.is_some() || primary || secondary {
+                    if attempt > ATTEMPTS + 2 {
+                        return Err(RemoteError::Http(format!(
+                            "{method} {shown}: still rate limited after {attempt} tries \
+                             ({message})"
+                        )));
+                    }
+                    if !primary {
+                        let wait = retry_after.unwrap_or(SECONDARY_WAIT);
+                        self.wait(cancel, wait, &format!("secondary rate limit ({message})"))
+                            .await?;
+                    }
+                    continue;
+                }
+            }
+            if status.is_server_error() && attempt < ATTEMPTS {
+                self.wait(
+                    cancel,
+                    crate::net::backoff(attempt),
+                    &format!("{method} {shown} answered {status}"),
+                )
+                .await?;
+                continue;
+            }
+            if etag
+                && status.is_success()
+                && let Some(tag) = headers.get("etag")
+            {
+                self.etags
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(url.to_owned(), (tag.clone(), text.clone()));
+            }
+            return Ok(Answer {
+                status,
+                headers,
+                body: text,
+            });
+        }
+    }
+
+    /// The answer when it has status `want`, else an error naming the request and GitHub's
+    /// words (with what to do about 401/403/404).
+    fn expect(
+        &self,
+        answer: Answer,
+        want: &[StatusCode],
+        what: &str,
+    ) -> Result<Answer, RemoteError> {
+        if want.contains(&answer.status) {
+            return Ok(answer);
+        }
+        let message = crate::net::error_message(&answer.body);
+        let hint = match answer.status {
+            StatusCode::UNAUTHORIZED => format!(
+                ": GitHub refused the token in ${} (expired or revoked?)",
+                self.cfg.token_env
+            ),
+            StatusCode::FORBIDDEN => format!(
+                ": the token in ${} may not do this in {} (it needs actions: write)",
+                self.cfg.token_env, self.cfg.repo
+            ),
+            StatusCode::NOT_FOUND => format!(
+                ": {} or its workflow {} is not there, or the token cannot see it",
+                self.cfg.repo, self.cfg.workflow
+            ),
+            _ => String::new(),
+        };
+        Err(RemoteError::Http(format!(
+            "{what}: {} ({message}){hint}",
+            answer.status
+        )))
+    }
+
+    fn parse<T: serde::de::DeserializeOwned>(body: &str, what: &str) -> Result<T, RemoteError> {
+        serde_json::from_str(body)
+            .map_err(|e| RemoteError::Http(format!("{what}: unreadable answer: {e}")))
+    }
+
+    /// The workflow as GitHub knows it: `NAME (state)`, for preflight.
+    pub async fn describe_workflow(&self) -> Result<String, RemoteError> {
+        let url = self.repo_url(&self.workflow_path());
+        let what = format!("GET workflow {} in {}", self.cfg.workflow, self.cfg.repo);
+        let answer = self
+            .expect(
+                self.call(Method::GET, &url, None, true).await?,
+                &[StatusCode::OK],
+                &what,
+            )
+            .map_err(|e| RemoteError::Http(e.to_string()))?;
+        let w: WorkflowBody = Self::parse(&answer.body, &what)?;
+        if w.state != "active" {
+            return Err(RemoteError::Http(format!(
+                "workflow {} in {} is {} (enable it in the repository's Actions tab)",
+                w.name, self.cfg.repo, w.state
+            )));
+        }
+        Ok(format!("{} ({}) at {}", w.name, w.state, w.path))
+    }
+
+    /// The workflow's newest 100 `workflow_dispatch` runs. (No `created=>=...` filter:
+    /// GitHub's description types `created` as a plain date-time, which the documented
+    /// `>=` range syntax is not; the correlation id is what picks ours anyway.)
+    async fn dispatch_runs(&self) -> Result<Vec<RunBody>, RemoteError> {
+        let url = format!(
+            "{}?event=workflow_dispatch&per_page=100",
+            self.repo_url(&format!("{}/runs", self.workflow_path()))
+        );
+        let what = format!("GET the runs of workflow {}", self.cfg.workflow);
+        let answer = self.expect(
+            self.call(Method::GET, &url, None, false).await?,
+            &[StatusCode::OK],
+            &what,
+        )?;
+        Ok(Self::parse::<RunsBody>(&answer.body, &what)?.workflow_runs)
+    }
+
+    /// The run that carries `correlation_id` in its name; waits for it to appear (a dispatch
+    /// answered 204 names no run). Another run, however recent, is never taken.
+    async fn find_run(&self, correlation_id: &str) -> Result<RunRef, RemoteError> {
+        let deadline = std::time::Instant::now() + FIND_RUN_FOR;
+        let poll = Duration::from_millis(self.cfg.poll_interval_ms.clamp(200, 5000));
+        loop {
+            let runs = self.dispatch_runs().await?;
+            let ours: Vec<&RunBody> = runs
+                .iter()
+                .filter(|r| {
+                    carries(&r.display_title, correlation_id) || carries(&r.name, correlation_id)
+                })
+                .collect();
+            match ours.as_slice() {
+                [one] => {
+                    self.log(&format!(
+                        "found run #{} by its correlation id {correlation_id} (among {} \
+                         workflow_dispatch runs)",
+                        one.id,
+                        runs.len()
+                    ));
+                    return Ok(RunRef {
+                        id: one.id,
+                        html_url: one.html_url.clone(),
+                    });
+                }
+                [] => {}
+                many => {
+                    return Err(RemoteError::Http(format!(
+                        "{} runs carry the correlation id {correlation_id}: {}; not adopting any",
+                        many.len(),
+                        many.iter()
+                            .map(|r| format!("#{}", r.id))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(RemoteError::Http(format!(
+                    "GitHub accepted the dispatch but no run named with {correlation_id} appeared \
+                     within {}; is `run-name` in {} still carrying inputs.correlation_id?",
+                    crate::human_duration(FIND_RUN_FOR),
+                    self.cfg.workflow
+                )));
+            }
+            tokio::select! {
+                () = self.cancel.cancelled() => return Err(RemoteError::Cancelled),
+                () = tokio::time::sleep(poll) => {}
+            }
+        }
+    }
+
+    /// Follows a 302 from the API to its signed URL, without the token.
+    fn location(answer: &Answer, what: &str) -> Result<reqwest::Url, RemoteError> {
+        let loc = answer
+            .headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| RemoteError::Http(format!("{what}: 302 without a Location")))?;
+        let url = reqwest::Url::parse(loc)
+            .map_err(|e| RemoteError::Http(format!("{what}: bad Location {loc:?}: {e}")))?;
+        if !matches!(url.scheme(), "https" | "http") {
+            return Err(RemoteError::Http(format!(
+                "{what}: refusing to follow a {} link",
+                url.scheme()
+            )));
+        }
+        Ok(url)
+    }
+}
+
+/// Whether `title` contains `id` as a whole word (so `rc-1` is not found in `rc-10`).
+fn carries(title: &str, id: &str) -> bool {
+    !id.is_empty()
+        && title
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'))
+            .any(|w| w == id)
+}
+
+impl CiEngine for GitHub {
+    fn title(&self) -> &'static str {
+        "GitHub Actions"
+    }
+
+    fn key(&self) -> &'static str {
+        "github"
+    }
+
+    fn dispatch<'a>(&'a self, req: &'a DispatchRequest) -> EngineFuture<'a, RunRef> {
+        Box::pin(async move {
+            let url = self.repo_url(&format!("{}/dispatches", self.workflow_path()));
+            // Inputs as strings: what every GitHub version accepts for boolean inputs too.
+            let body = json!({
+                "ref": self.cfg.git_ref,
+                "inputs": {
+                    "version": req.version,
+                    "platform": req.platform,
+                    "skip_signing": req.skip_signing.to_string(),
+                    "resume": req.resume.to_string(),
+                    "correlation_id": req.correlation_id,
+                },
+                "return_run_details": true,
+            });
+            let what = format!(
+                "POST dispatch of {} on {} in {}",
+                self.cfg.workflow, self.cfg.git_ref, self.cfg.repo
+            );
+            let answer = self.expect(
+                self.call(Method::POST, &url, Some(&body), false).await?,
+                &[StatusCode::OK, StatusCode::NO_CONTENT],
+                &what,
+            )?;
+            if answer.status == StatusCode::OK {
+                let d: DispatchBody = Self::parse(&answer.body, &what)?;
+                self.log(&format!(
+                    "dispatched {} on {}: run #{} {}",
+                    self.cfg.workflow, self.cfg.git_ref, d.workflow_run_id, d.html_url
+                ));
+                return Ok(RunRef {
+                    id: d.workflow_run_id,
+                    html_url: d.html_url,
+                });
+            }
+            self.log(&format!(
+                "dispatched {} on {}; GitHub named no run (204), looking for {}",
+                self.cfg.workflow, self.cfg.git_ref, req.correlation_id
+            ));
+            self.find_run(&req.correlation_id).await
+        })
+    }
+
+    fn run(&self, id: u64) -> EngineFuture<'_, RunView> {
+        Box::pin(async move {
+            let what = format!("GET run #{id}");
+            let answer = self.expect(
+                self.call(
+                    Method::GET,
+                    &self.repo_url(&format!("/actions/runs/{id}")),
+                    None,
+                    true,
+                )
+                .await?,
+                &[StatusCode::OK],
+                &what,
+            )?;
+            let run: RunBody = Self::parse(&answer.body, &what)?;
+            let what = format!("GET the jobs of run #{id}");
+            let answer = self.expect(
+                self.call(
+                    Method::GET,
+                    &self.repo_url(&format!("/actions/runs/{id}/jobs?per_page=100")),
+                    None,
+                    true,
+                )
+                .await?,
+                &[StatusCode::OK],
+                &what,
+            )?;
+            let jobs: JobsBody = Self::parse(&answer.body, &what)?;
+            Ok(RunView {
+                id: run.id,
+                html_url: run.html_url,
+                title: run.display_title,
+                status: run.status.unwrap_or_else(|| "queued".to_owned()),
+                conclusion: run.conclusion,
+                attempt: run.run_attempt.unwrap_or(1),
+                jobs: jobs.jobs.into_iter().map(JobBody::view).collect(),
+            })
+        })
+    }
+
+    fn cancel(&self, id: u64) -> EngineFuture<'_, ()> {
+        Box::pin(async move {
+            let what = format!("POST cancel of run #{id}");
+            // Sent after the task was cancelled: not stopped by the task's token.
+            let answer = self
+                .call_until(
+                    &CancellationToken::new(),
+                    Method::POST,
+                    &self.repo_url(&format!("/actions/runs/{id}/cancel")),
+                    None,
+                    false,
+                )
+                .await?;
+            if answer.status == StatusCode::CONFLICT {
+                return Err(RemoteError::Http(format!(
+                    "{what}: 409, it cannot be cancelled now ({})",
+                    crate::net::error_message(&answer.body)
+                )));
+            }
+            self.expect(answer, &[StatusCode::ACCEPTED], &what)
+                .map(|_| ())
+        })
+    }
+
+    fn rerun_failed(&self, id: u64) -> EngineFuture<'_, ()> {
+        Box::pin(async move {
+            let what = format!("POST rerun-failed-jobs of run #{id}");
+            let answer = self
+                .call(
+                    Method::POST,
+                    &self.repo_url(&format!("/actions/runs/{id}/rerun-failed-jobs")),
+                    None,
+                    false,
+                )
+                .await?;
+            self.expect(answer, &[StatusCode::CREATED], &what)?;
+            self.log(&format!(
+                "asked GitHub to re-run the failed jobs of run #{id}"
+            ));
+            Ok(())
+        })
+    }
+
+    fn artifacts(&self, run_id: u64) -> EngineFuture<'_, Vec<ArtifactView>> {
+        Box::pin(async move {
+            let what = format!("GET the artifacts of run #{run_id}");
+            let answer = self.expect(
+                self.call(
+                    Method::GET,
+                    &self.repo_url(&format!("/actions/runs/{run_id}/artifacts?per_page=100")),
+                    None,
+                    false,
+                )
+                .await?,
+                &[StatusCode::OK],
+                &what,
+            )?;
+            let list: ArtifactsBody = Self::parse(&answer.body, &what)?;
+            Ok(list
+                .artifacts
+                .into_iter()
+                .map(|a| ArtifactView {
+                    id: a.id,
+                    name: a.name,
+                    size_bytes: a.size_in_bytes,
+                    expired: a.expired,
+                    expires_at: a.expires_at,
+                })
+                .collect())
+        })
+    }
+
+    fn download<'a>(&'a self, artifact: &'a ArtifactView, to: &'a Path) -> EngineFuture<'a, u64> {
+        Box::pin(async move {
+            let what = format!("GET artifact {} (#{})", artifact.name, artifact.id);
+            let answer = self
+                .call(
+                    Method::GET,
+                    &self.repo_url(&format!("/actions/artifacts/{}/zip", artifact.id)),
+                    None,
+                    false,
+                )
+                .await?;
+            if answer.status == StatusCode::GONE {
+                return Err(RemoteError::Expired(format!(
+                    "artifact {} has expired{} ({}); build the platform again",
+                    artifact.name,
+                    artifact
+                        .expires_at
+                        .as_deref()
+                        .map(|t| format!(" on {t}"))
+                        .unwrap_or_default(),
+                    crate::net::error_message(&answer.body)
+                )));
+            }
+            let answer = self.expect(answer, &[StatusCode::FOUND], &what)?;
+            let url = Self::location(&answer, &what)?;
+            // The signed URL carries its own authorization; the token is not sent there.
+            let sent = tokio::select! {
+                () = self.cancel.cancelled() => return Err(RemoteError::Cancelled),
+                r = self.blobs.get(url).send() => r,
+            };
+            let mut resp = sent
+                .map_err(|e| RemoteError::Http(format!("{what}: {}", crate::net::describe(&e))))?;
+            if !resp.status().is_success() {
+                return Err(RemoteError::Http(format!(
+                    "{what}: the download link answered {}",
+                    resp.status()
+                )));
+            }
+            let io = |e: std::io::Error| RemoteError::Io(format!("{}: {e}", to.display()));
+            if let Some(dir) = to.parent() {
+                tokio::fs::create_dir_all(dir).await.map_err(io)?;
+            }
+            let mut file = tokio::fs::File::create(to).await.map_err(io)?;
+            let mut written = 0u64;
+            loop {
+                let chunk = tokio::select! {
+                    () = self.cancel.cancelled() => return Err(RemoteError::Cancelled),
+                    c = resp.chunk() => c,
+                }
+                .map_err(|e| {
+                    RemoteError::Http(format!("{what}: broke off: {}", crate::net::describe(&e)))
+                })?;
+                let Some(chunk) = chunk else { break };
+                tokio::io::AsyncWriteExt::write_all(&mut file, &chunk)
+                    .await
+                    .map_err(io)?;
+                written += chunk.len() as u64;
+            }
+            file.sync_all().await.map_err(io)?;
+            Ok(written)
+        })
+    }
+
+    fn job_log(&self, job_id: u64) -> EngineFuture<'_, String> {
+        Box::pin(async move {
+            let what = format!("GET the log of job #{job_id}");
+            let answer = self.expect(
+                self.call(
+                    Method::GET,
+                    &self.repo_url(&format!("/actions/jobs/{job_id}/logs")),
+                    None,
+                    false,
+                )
+                .await?,
+                &[StatusCode::FOUND],
+                &what,
+            )?;
+            let url = Self::location(&answer, &what)?;
+            let resp =
+                self.blobs.get(url).send().await.map_err(|e| {
+                    RemoteError::Http(format!("{what}: {}", crate::net::describe(&e)))
+                })?;
+            if !resp.status().is_success() {
+                return Err(RemoteError::Http(format!(
+                    "{what}: the log link answered {}",
+                    resp.status()
+                )));
+            }
+            crate::net::read_body(resp, MAX_LOG_BYTES)
+                .await
+                .map_err(|e| RemoteError::Http(format!("{what}: {e}")))
+        })
+    }
+}
+
+/// The primary rate limit headers of a response.
+struct RateLimit {
+    limit: u64,
+    remaining: u64,
+    /// Epoch seconds.
+    reset: i64,
+    resource: String,
+}
+
+impl RateLimit {
+    fn of(headers: &HeaderMap) -> Option<Self> {
+        let num = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<i64>().ok();
+        Some(Self {
+            limit: u64::try_from(num("x-ratelimit-limit").unwrap_or(0)).unwrap_or(0),
+            remaining: u64::try_from(num("x-ratelimit-remaining")?).unwrap_or(0),
+            reset: num("x-ratelimit-reset")?,
+            resource: headers
+                .get("x-ratelimit-resource")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("core")
+                .to_owned(),
+        })
+    }
+
+    /// Until the reset, plus a second for clock skew, at most [`MAX_RESET_WAIT`].
+    fn until_reset(&self) -> Duration {
+        let now = jiff::Timestamp::now().as_second();
+        let secs = u64::try_from(self.reset.saturating_sub(now).max(0)).unwrap_or(0) + 1;
+        Duration::from_secs(secs).min(MAX_RESET_WAIT)
+    }
+}
+
+#[derive(Deserialize)]
+struct WorkflowBody {
+    name: String,
+    path: String,
+    state: String,
+}
+
+#[derive(Deserialize)]
+struct DispatchBody {
+    workflow_run_id: u64,
+    html_url: String,
+}
+
+#[derive(Deserialize)]
+struct RunsBody {
+    workflow_runs: Vec<RunBody>,
+}
+
+#[derive(Deserialize)]
+struct RunBody {
+    id: u64,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    display_title: String,
+    html_url: String,
+    status: Option<String>,
+    conclusion: Option<String>,
+    run_attempt: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct JobsBody {
+    jobs: Vec<JobBody>,
+}
+
+#[derive(Deserialize)]
+struct JobBody {
+    id: u64,
+    name: String,
+    status: String,
+    conclusion: Option<String>,
+    started_at: Option<String>,
+    completed_at: Option<String>,
+    #[serde(default)]
+    steps: Vec<StepBody>,
+}
+
+impl JobBody {
+    fn view(self) -> JobView {
+        JobView {
+            id: self.id,
+            name: self.name,
+            status: self.status,
+            conclusion: self.conclusion,
+            started_at: time(self.started_at.as_deref()),
+            completed_at: time(self.completed_at.as_deref()),
+            steps: self
+                .steps
+                .into_iter()
+                .map(|s| StepView {
+                    number: s.number,
+                    name: s.name,
+                    status: s.status,
+                    conclusion: s.conclusion,
+                    started_at: time(s.started_at.as_deref()),
+                    completed_at: time(s.completed_at.as_deref()),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct StepBody {
+    name: String,
+    status: String,
+    conclusion: Option<String>,
+    number: u64,
+    started_at: Option<String>,
+    completed_at: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ArtifactsBody {
+    artifacts: Vec<ArtifactBody>,
+}
+
+#[derive(Deserialize)]
+struct ArtifactBody {
+    id: u64,
+    name: String,
+    size_in_bytes: u64,
+    expired: bool,
+    expires_at: Option<String>,
+}
+
+fn time(v: Option<&str>) -> Option<jiff::Timestamp> {
+    v.and_then(|s| s.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_correlation_id_is_matched_as_a_whole_word() {
+        assert!(carries(
+            "release 1.2.0 macos [rc-macos-1.2.0-0a1b2c3d]",
+            "rc-macos-1.2.0-0a1b2c3d"
+        ));
+        assert!(!carries(
+            "release 1.2.0 macos [rc-macos-1.2.0-0a1b2c3d0]",
+            "rc-macos-1.2.0-0a1b2c3d"
+        ));
+        assert!(!carries("release 1.2.0 macos []", ""));
+    }
+}

@@ -1,0 +1,312 @@
+//! Builds on a CI engine instead of this host: dispatch a workflow run, watch its jobs and
+//! steps, cancel or re-run what failed, and fetch and unpack its artifacts. GitHub Actions is
+//! the engine today (`github.rs`); the [`CiEngine`] trait is what another one (GitLab CI,
+//! Buildkite) implements.
+
+pub mod archive;
+pub mod github;
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::runner::{TaskContext, TaskError};
+
+/// What an engine call returns.
+pub type EngineFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, RemoteError>> + Send + 'a>>;
+
+/// Why a remote call failed, in words a release manager can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RemoteError {
+    #[error("{0}")]
+    Config(String),
+    /// The server refused or failed; the message names the request and the server's words.
+    #[error("{0}")]
+    Http(String),
+    #[error("cancelled")]
+    Cancelled,
+    /// An artifact past its retention (GitHub answers 410 Gone).
+    #[error("{0}")]
+    Expired(String),
+    /// An archive that would write outside its folder, or that cannot be read.
+    #[error("{0}")]
+    Archive(String),
+    #[error("{0}")]
+    Io(String),
+}
+
+impl From<RemoteError> for TaskError {
+    fn from(e: RemoteError) -> Self {
+        match e {
+            RemoteError::Cancelled => TaskError::Cancelled,
+            other => TaskError::Failed(other.to_string()),
+        }
+    }
+}
+
+/// The inputs of a dispatched build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DispatchRequest {
+    /// The workflow's `platform` input.
+    pub platform: String,
+    pub version: String,
+    pub skip_signing: bool,
+    pub resume: bool,
+    /// Put into the run's name so the console can tell its run from anyone else's.
+    pub correlation_id: String,
+}
+
+/// A run the console started or adopted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRef {
+    pub id: u64,
+    /// Where a person sees it.
+    pub html_url: String,
+}
+
+/// A run as the engine reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunView {
+    pub id: u64,
+    pub html_url: String,
+    pub title: String,
+    /// `queued`, `in_progress`, `completed` (and the engine's other waiting states).
+    pub status: String,
+    /// Once completed: `success`, `failure`, `cancelled`, `timed_out`, ...
+    pub conclusion: Option<String>,
+    pub attempt: u32,
+    pub jobs: Vec<JobView>,
+}
+
+impl RunView {
+    pub fn is_completed(&self) -> bool {
+        self.status == "completed"
+    }
+
+    pub fn succeeded(&self) -> bool {
+        self.conclusion.as_deref() == Some("success")
+    }
+
+    /// The jobs (and their first failed step) that did not succeed, for a failure message.
+    pub fn failures(&self) -> Vec<String> {
+        self.jobs
+            .iter()
+            .filter(|j| {
+                j.status == "completed"
+                    && !matches!(j.conclusion.as_deref(), Some("success" | "skipped"))
+            })
+            .map(|j| {
+                let step = j
+                    .steps
+                    .iter()
+                    .find(|s| matches!(s.conclusion.as_deref(), Some("failure" | "timed_out")));
+                let how = j.conclusion.as_deref().unwrap_or("unfinished");
+                match step {
+                    Some(s) => format!("{} {how} at step {:?}", j.name, s.name),
+                    None => format!("{} {how}", j.name),
+                }
+            })
+            .collect()
+    }
+}
+
+/// One job of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobView {
+    pub id: u64,
+    pub name: String,
+    pub status: String,
+    pub conclusion: Option<String>,
+    pub started_at: Option<jiff::Timestamp>,
+    pub completed_at: Option<jiff::Timestamp>,
+    pub steps: Vec<StepView>,
+}
+
+/// One step of a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepView {
+    pub number: u64,
+    pub name: String,
+    pub status: String,
+    pub conclusion: Option<String>,
+    pub started_at: Option<jiff::Timestamp>,
+    pub completed_at: Option<jiff::Timestamp>,
+}
+
+impl StepView {
+    /// Seconds from start to end (or to `now` while it runs), by the engine's clock.
+    pub fn seconds(&self, now: jiff::Timestamp) -> f64 {
+        match (self.started_at, self.completed_at) {
+            (Some(s), Some(e)) => e.duration_since(s).as_secs_f64().max(0.0),
+            (Some(s), None) => now.duration_since(s).as_secs_f64().max(0.0),
+            _ => 0.0,
+        }
+    }
+}
+
+/// An artifact a run uploaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactView {
+    pub id: u64,
+    pub name: String,
+    pub size_bytes: u64,
+    pub expired: bool,
+    pub expires_at: Option<String>,
+}
+
+/// The run a platform's last remote build used, saved in `pipeline.json` as soon as it is
+/// known, so a console that closes while it builds watches it again instead of starting
+/// another.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteRun {
+    /// `github`.
+    pub engine: String,
+    pub run_id: u64,
+    pub html_url: String,
+    pub correlation_id: String,
+    /// The release version the run builds.
+    pub version: String,
+    #[serde(default)]
+    pub attempt: u32,
+}
+
+/// A CI engine the console can drive. Every call honours the task's cancellation and the
+/// engine's rate limits (waiting, with a line in the task log, when it must).
+pub trait CiEngine: Send + Sync {
+    /// Shown in logs and the Builds panel: `GitHub Actions`.
+    fn title(&self) -> &'static str;
+    /// The key saved with a run: `github`.
+    fn key(&self) -> &'static str;
+    /// Starts a run and returns it once the engine names it; never someone else's run.
+    fn dispatch<'a>(&'a self, req: &'a DispatchRequest) -> EngineFuture<'a, RunRef>;
+    /// The run with its jobs and steps.
+    fn run(&self, id: u64) -> EngineFuture<'_, RunView>;
+    fn cancel(&self, id: u64) -> EngineFuture<'_, ()>;
+    /// Runs the failed and cancelled jobs of a completed run again (a new attempt).
+    fn rerun_failed(&self, id: u64) -> EngineFuture<'_, ()>;
+    fn artifacts(&self, run_id: u64) -> EngineFuture<'_, Vec<ArtifactView>>;
+    /// Streams an artifact's archive to `to`; returns the bytes written.
+    fn download<'a>(&'a self, artifact: &'a ArtifactView, to: &'a Path) -> EngineFuture<'a, u64>;
+    /// A finished job's log text.
+    fn job_log(&self, job_id: u64) -> EngineFuture<'_, String>;
+}
+
+/// The most log lines copied from one remote job into the task log (the last ones are kept).
+pub const MAX_JOB_LOG_LINES: usize = 4000;
+
+/// Watches run `id` until it completes: each remote step becomes a step of the task as it
+/// starts (`job: step`), each finished step a log line with its conclusion and duration, each
+/// finished job's log is copied into the task log. A cancel of the task cancels the run.
+pub async fn watch(
+    ctx: &TaskContext,
+    engine: &dyn CiEngine,
+    id: u64,
+    poll: Duration,
+) -> Result<RunView, RemoteError> {
+    let mut started: BTreeSet<(u32, u64, u64)> = BTreeSet::new();
+    let mut finished: BTreeSet<(u32, u64, u64)> = BTreeSet::new();
+    let mut logged_jobs: BTreeSet<(u32, u64)> = BTreeSet::new();
+    let mut last_status = String::new();
+    loop {
+        let view = match engine.run(id).await {
+            Ok(v) => v,
+            Err(RemoteError::Cancelled) => return cancel(ctx, engine, id).await,
+            Err(e) => return Err(e),
+        };
+        let status = format!(
+            "{}{}",
+            view.status,
+            view.conclusion
+                .as_deref()
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default()
+        );
+        if status != last_status {
+            ctx.log_line(&format!(
+                "{} run #{} attempt {}: {status}",
+                engine.title(),
+                view.id,
+                view.attempt
+            ));
+            last_status = status;
+        }
+        let now = jiff::Timestamp::now();
+        for job in &view.jobs {
+            for step in &job.steps {
+                let key = (view.attempt, job.id, step.number);
+                if step.status != "queued" && started.insert(key) {
+                    ctx.begin_step(&format!("{}: {}", job.name, step.name));
+                }
+                if step.status == "completed" && finished.insert(key) {
+                    ctx.log_line(&format!(
+                        "  {}: {} {} ({})",
+                        job.name,
+                        step.name,
+                        step.conclusion.as_deref().unwrap_or("done"),
+                        crate::human_duration(Duration::from_secs_f64(step.seconds(now)))
+                    ));
+                }
+            }
+            if job.status == "completed" && logged_jobs.insert((view.attempt, job.id)) {
+                copy_job_log(ctx, engine, job).await;
+            }
+        }
+        if view.is_completed() {
+            return Ok(view);
+        }
+        tokio::select! {
+            () = ctx.cancel_token().cancelled() => return cancel(ctx, engine, id).await,
+            () = tokio::time::sleep(poll) => {}
+        }
+    }
+}
+
+async fn cancel<T>(ctx: &TaskContext, engine: &dyn CiEngine, id: u64) -> Result<T, RemoteError> {
+    ctx.log_line(&format!("cancelling {} run #{id}", engine.title()));
+    // The task is already cancelled: the request gets its own short budget, outside it.
+    match tokio::time::timeout(Duration::from_secs(30), engine.cancel(id)).await {
+        Ok(Ok(())) => ctx.log_line(&format!("asked {} to cancel run #{id}", engine.title())),
+        Ok(Err(e)) => ctx.log_line(&format!("could not cancel run #{id}: {e}")),
+        Err(_) => ctx.log_line(&format!("could not cancel run #{id}: no answer in 30 s")),
+    }
+    Err(RemoteError::Cancelled)
+}
+
+async fn copy_job_log(ctx: &TaskContext, engine: &dyn CiEngine, job: &JobView) {
+    match engine.job_log(job.id).await {
+        Ok(text) => {
+            let lines: Vec<&str> = text.lines().collect();
+            let skip = lines.len().saturating_sub(MAX_JOB_LOG_LINES);
+            ctx.log_line(&format!("--- log of job {} ---", job.name));
+            if skip > 0 {
+                ctx.log_line(&format!("  ({skip} earlier lines not copied)"));
+            }
+            for line in &lines[skip..] {
+                // A remote builder's markers must not start steps or name files here.
+                let line = line
+                    .replace(crate::runner::STEP_MARKER, "step: ")
+                    .replace(crate::runner::ARTIFACT_MARKER, "artifact: ");
+                ctx.log_line(&format!("  [{}] {line}", job.name));
+            }
+        }
+        Err(e) => ctx.log_line(&format!(
+            "the log of job {} is not available: {e}",
+            job.name
+        )),
+    }
+}
+
+/// A correlation id: the platform, the version and 8 random hex digits.
+pub fn correlation_id(platform: &str, version: &str) -> String {
+    let mut bytes = [0u8; 4];
+    let _ = getrandom_bytes(&mut bytes);
+    format!("rc-{platform}-{version}-{}", crate::hex(&bytes))
+}
+
+fn getrandom_bytes(out: &mut [u8]) -> Result<(), String> {
+    aws_lc_rs::rand::fill(out).map_err(|_| "no random bytes".to_owned())
+}
