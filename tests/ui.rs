@@ -631,28 +631,54 @@ fn builds_panel_runs_preflight_builds_an_msi_and_verifies_it() {
     );
     click(&mut h, "Skip signing (unsigned test build)");
     // Only the card this host can build has an enabled Run button.
+    build_from_the_panel(
+        &mut h,
+        &PanelBuild {
+            enabled_runs: 1,
+            run: 0,
+            task: "build-windows-on-linux",
+            step: "Build MSI",
+            artifact: "WireTuner-Setup-1.4.0.msi",
+            checklist: "build.windows",
+            signature: release_console::verify::SignatureVerdict::Unsigned,
+        },
+    );
+}
+
+/// What a build started from the Builds panel must show.
+struct PanelBuild<'a> {
+    /// How many cards have an enabled Run button, and which of those to click.
+    enabled_runs: usize,
+    run: usize,
+    task: &'a str,
+    step: &'a str,
+    artifact: &'a str,
+    checklist: &'a str,
+    signature: release_console::verify::SignatureVerdict,
+}
+
+/// Clicks Run on a card, waits for the build and the reload after it, checks its steps,
+/// artifact and checklist item, then writes SHA256SUMS and verifies from the panel: the same
+/// flow whether the platform builds here or on a CI engine.
+fn build_from_the_panel(h: &mut Harness<'static, ConsoleApp>, b: &PanelBuild<'_>) {
     let runs: Vec<_> = h.get_all_by_label("Run").collect();
     assert_eq!(runs.len(), 3);
-    assert_eq!(
-        runs.iter()
-            .filter(|b| !b.accesskit_node().is_disabled())
-            .count(),
-        1
-    );
-    runs.into_iter()
-        .find(|b| !b.accesskit_node().is_disabled())
-        .expect("enabled Run")
-        .click();
+    let enabled: Vec<_> = runs
+        .into_iter()
+        .filter(|b| !b.accesskit_node().is_disabled())
+        .collect();
+    assert_eq!(enabled.len(), b.enabled_runs);
+    enabled.into_iter().nth(b.run).expect("enabled Run").click();
     h.step();
     h.remove_cursor();
     h.step();
     // The task finishes, then its Finished event triggers a reload that lists the artifact.
-    step_until(&mut h, "the build and the reload after it", |app| {
+    step_until(h, "the build and the reload after it", |app| {
         app.data.as_ref().is_some_and(|d| {
             d.artifacts.as_ref().is_ok_and(|a| !a.is_empty())
                 && d.current
                     .as_ref()
-                    .is_some_and(|c| c.checklist.is_done("build.windows"))
+                    .is_some_and(|c| c.checklist.is_done(b.checklist))
         }) && !app.is_busy()
     });
     let task = h
@@ -660,28 +686,20 @@ fn builds_panel_runs_preflight_builds_an_msi_and_verifies_it() {
         .runner()
         .tasks()
         .into_iter()
-        .find(|t| t.info.name == "build-windows-on-linux")
+        .find(|t| t.info.name == b.task)
         .expect("build task");
     assert_eq!(task.state, TaskState::Succeeded, "{:?}", task.message);
     assert!(
-        h.query_by_label("Build MSI").is_some(),
+        h.query_by_label(b.step).is_some(),
         "the step list shows the builder's steps"
     );
     assert!(
-        h.query_by_label("WireTuner-Setup-1.4.0.msi").is_some(),
+        h.query_by_label(b.artifact).is_some(),
         "the artifact is listed"
     );
-    let data = h.state().data.as_ref().expect("data");
-    assert!(
-        data.current
-            .as_ref()
-            .expect("release")
-            .checklist
-            .is_done("build.windows")
-    );
 
-    click(&mut h, "Write SHA256SUMS and verify");
-    step_until(&mut h, "the verification", |app| {
+    click(h, "Write SHA256SUMS and verify");
+    step_until(h, "the verification", |app| {
         app.panels.verify.report.is_some() && !app.is_busy()
     });
     let report = h.state().panels.verify.report.clone().expect("report");
@@ -690,10 +708,84 @@ fn builds_panel_runs_preflight_builds_an_msi_and_verifies_it() {
         report.artifacts[0].checksum,
         release_console::verify::ChecksumVerdict::Ok
     );
-    assert_eq!(
-        report.artifacts[0].signature,
-        release_console::verify::SignatureVerdict::Unsigned
+    assert_eq!(report.artifacts[0].signature, b.signature);
+}
+
+#[test]
+fn builds_panel_runs_a_remote_build_on_github_actions_like_a_local_one() {
+    use common::github::{ArtifactKind, FakeGitHub, with_checksum};
+    let f = fixture();
+    // The fake takes this process's $HOME as the token, which the workspace names.
+    let token = std::env::var("HOME").expect("HOME");
+    let gh = FakeGitHub::start(|fake| {
+        fake.token = token.clone();
+        fake.artifacts.insert(
+            "macos".into(),
+            ArtifactKind::Files(with_checksum("WireTuner-1.4.0.dmg", b"koly".repeat(500))),
+        );
+    });
+    let def = f.root.join("packaging/pipelines/default.toml");
+    let text = std::fs::read_to_string(&def).expect("definition");
+    let text = text.replacen(
+        "title = \"macOS DMG: Flutter build, Developer ID signing, notarization, stapling\"",
+        "title = \"macOS (GitHub Actions)\"\nrunner = \"github\"",
+        1,
     );
+    assert!(text.contains("runner = \"github\""));
+    std::fs::write(&def, text).expect("definition");
+    let cfg = f.root.join("release-console.toml");
+    let mut config = std::fs::read_to_string(&cfg).expect("config");
+    config.push_str(&format!(
+        "\n[remote.github]\napi_base = \"{}\"\nrepo = \"wiretuner/wiretuner-app\"\n\
+         token_env = \"HOME\"\npoll_interval_ms = 100\n",
+        gh.api_base
+    ));
+    std::fs::write(&cfg, config).expect("config");
+    let mut h = harness(&f);
+    click(&mut h, "Builds");
+    assert!(h.query_by_label("macOS (GitHub Actions)").is_some());
+    assert!(
+        h.query_by_label("macos · builds on GitHub Actions (wiretuner/wiretuner-app)")
+            .is_some()
+    );
+    click(&mut h, "Run preflight");
+    step_until(&mut h, "the preflight", |app| {
+        !app.panels.builds.preflight.is_empty() && !app.is_busy()
+    });
+    assert!(
+        h.query_by_label("release (active) at .github/workflows/release.yml")
+            .is_some(),
+        "the workflow was found"
+    );
+    click(&mut h, "Skip signing (unsigned test build)");
+    // The remote card and the Linux one can build from here; the remote one is first.
+    build_from_the_panel(
+        &mut h,
+        &PanelBuild {
+            enabled_runs: 2,
+            run: 0,
+            task: "build-macos",
+            step: "macos: Build and sign the installers",
+            artifact: "WireTuner-1.4.0.dmg",
+            checklist: "build.macos",
+            // Until Apple signatures are checked in-process (issue 11), a .dmg is amber here.
+            signature: release_console::verify::SignatureVerdict::UnverifiableHere,
+        },
+    );
+    let (id, _) = gh.runs()[0].clone();
+    click(&mut h, "Builds");
+    assert!(
+        h.query_by_label(&format!("Run #{id} on GitHub (attempt 1)"))
+            .is_some(),
+        "the card links the run"
+    );
+    let dispatch = gh
+        .seen()
+        .into_iter()
+        .find(|r| r.path.ends_with("/dispatches"))
+        .expect("dispatched");
+    assert_eq!(dispatch.body["inputs"]["skip_signing"], "true");
+    assert!(gh.violations().is_empty(), "{:?}", gh.violations());
 }
 
 fn click_checkbox(h: &mut Harness<'static, ConsoleApp>, label: &str) {

@@ -693,7 +693,7 @@ pub async fn build_platform(
             "failed",
             format!("{name}: the builder reported no artifacts"),
         ),
-        Ok(()) => ("succeeded", format!("{} artifacts", artifacts.len())),
+        Ok(()) => ("succeeded", artifacts_phrase(artifacts.len())),
         Err(TaskError::Cancelled) => ("cancelled", "cancelled".to_owned()),
         Err(e) => ("failed", crate::error_chain(e)),
     };
@@ -709,6 +709,11 @@ pub async fn build_platform(
         return Err(TaskError::Failed(message));
     }
     result.map(|()| format!("{name}: {message}"))
+}
+
+/// `1 artifact`, `3 artifacts`.
+pub(crate) fn artifacts_phrase(n: usize) -> String {
+    format!("{n} artifact{}", if n == 1 { "" } else { "s" })
 }
 
 /// How a platform's build ended, to be saved.

@@ -359,8 +359,8 @@ pub async fn build(
         return Err(TaskError::Failed(message));
     }
     let message = format!(
-        "{} artifacts from run #{} on {}",
-        installers.len(),
+        "{} from run #{} on {}",
+        super::artifacts_phrase(installers.len()),
         run.run_id,
         engine.title()
     );

@@ -444,8 +444,10 @@ impl BuildsUi {
                     }
                 }
             }
-            // Steps: live from the task, else from the saved state.
-            let steps: Vec<(String, String)> = match task {
+            // Steps: live from a running task, else from the saved state (a remote run's
+            // durations are the engine's own), else from the finished task.
+            let live = task.filter(|t| !t.state.is_finished() || saved.is_none());
+            let steps: Vec<(String, String)> = match live {
                 Some(t) => t
                     .steps
                     .iter()

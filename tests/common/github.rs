@@ -190,6 +190,7 @@ struct Run {
     attempt: u32,
     /// When the current attempt started.
     began: Instant,
+    began_at: jiff::Timestamp,
     cancelled: bool,
     job_base: u64,
 }
@@ -511,13 +512,22 @@ impl Fake {
                 .zip(steps)
                 .enumerate()
                 .map(|(i, (name, (s, c)))| {
+                    // Step i runs during tick i + 1, as `progress` has it.
+                    let at = |ticks: usize| {
+                        let d = self.script.tick * u32::try_from(ticks).expect("ticks");
+                        stamp(
+                            run.began_at
+                                .checked_add(jiff::SignedDuration::try_from(d).expect("tick"))
+                                .expect("time"),
+                        )
+                    };
                     json!({
                         "name": name,
                         "status": s,
                         "conclusion": c,
                         "number": i + 1,
-                        "started_at": if s == "queued" { Value::Null } else { json!(stamp(run.created)) },
-                        "completed_at": if s == "completed" { json!(stamp(now)) } else { Value::Null },
+                        "started_at": if s == "queued" { Value::Null } else { json!(at(i + 1)) },
+                        "completed_at": if s == "completed" { json!(at(i + 2)) } else { Value::Null },
                     })
                 })
                 .collect(),
@@ -540,6 +550,7 @@ impl Fake {
             created: jiff::Timestamp::now(),
             attempt: 1,
             began: Instant::now(),
+            began_at: jiff::Timestamp::now(),
             cancelled: false,
             job_base: id * 10,
         });
@@ -948,6 +959,7 @@ fn route(f: &mut Fake, method: &Method, path: &str, body: &Value) -> Response {
             let run = &mut f.runs[i];
             run.attempt += 1;
             run.began = Instant::now();
+            run.began_at = jiff::Timestamp::now();
             run.cancelled = false;
             answer(StatusCode::CREATED, &json!({}))
         }
