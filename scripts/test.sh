@@ -70,6 +70,15 @@ if [ ! -f "$octokit_dir/node_modules/@octokit/openapi/generated/api.github.com.j
   mkdir -p "$octokit_dir"
   (cd "$octokit_dir" && npm install --no-audit --no-fund --loglevel=error @octokit/openapi@23.0.2)
 fi
+# A real macOS binary its vendor signed with a Developer ID (Sentry's CLI, universal x86_64 +
+# arm64, from npm): the in-process Apple verifier must show its team, and a flipped byte is red.
+sentry_dir="$cache/sentry-cli-darwin-3.8.0"
+if [ ! -f "$sentry_dir/package/bin/sentry-cli" ]; then
+  echo "fetching @sentry/cli-darwin 3.8.0 (npm) into $sentry_dir"
+  mkdir -p "$sentry_dir"
+  (cd "$sentry_dir" && npm pack --silent @sentry/cli-darwin@3.8.0 >/dev/null && tar xzf sentry-cli-darwin-3.8.0.tgz && rm sentry-cli-darwin-3.8.0.tgz)
+fi
+export RC_TEST_APPLE_VENDOR_BINARY="$sentry_dir/package/bin/sentry-cli"
 export RC_TEST_GITHUB_OPENAPI="$octokit_dir/node_modules/@octokit/openapi/generated/api.github.com.json"
 
 # cargo-deb builds the console's own Debian package in the packaging tests.

@@ -276,8 +276,38 @@ async fn tool(program: &str, args: &[&OsStr]) -> Result<(bool, String), String> 
     crate::runner::process::capture(program, args, TOOL_TIMEOUT).await
 }
 
-/// Verifies an Apple artifact with the best tools this host has.
+/// Verifies an Apple artifact: a Mach-O in-process on any host (on macOS `codesign` and
+/// `spctl` give a second opinion, and a disagreement is red); bundles, disk images and
+/// packages with the best tools this host has.
 pub async fn verify(path: &Path, expected: &Expected) -> Outcome {
+    let owned = path.to_owned();
+    let exp = expected.clone();
+    let native = tokio::task::spawn_blocking(move || -> Option<Outcome> {
+        let data = std::fs::read(&owned).ok()?;
+        if !super::macho::is_macho(&data) {
+            return None;
+        }
+        let (mut outcome, sig) = super::macho::verify(&owned, &data, &exp);
+        outcome.apple = Some(sig);
+        Some(outcome)
+    })
+    .await
+    .unwrap_or_else(|e| {
+        Some(Outcome::new(
+            Verdict::UnverifiableHere,
+            format!(
+                "the in-process Apple verifier failed: {}",
+                crate::runner::panic_message(e)
+            ),
+        ))
+    });
+    if let Some(outcome) = native {
+        if cfg!(target_os = "macos") {
+            let tools = verify_native(path).await;
+            return second_opinion(outcome, &tools);
+        }
+        return outcome;
+    }
     let mut outcome = if cfg!(target_os = "macos") {
         verify_native(path).await
     } else if crate::runner::process::find_on_path("rcodesign").is_some() {
@@ -291,6 +321,31 @@ pub async fn verify(path: &Path, expected: &Expected) -> Outcome {
     };
     check_team(&mut outcome, expected);
     outcome
+}
+
+/// The in-process verdict, unless Apple's own tools disagree about the signature being good:
+/// then it is red, with both answers.
+pub fn second_opinion(ours: Outcome, tools: &Outcome) -> Outcome {
+    let good = |v: Verdict| matches!(v, Verdict::Valid | Verdict::IdentityMismatch);
+    if tools.verdict == Verdict::UnverifiableHere || good(ours.verdict) == good(tools.verdict) {
+        let mut ours = ours;
+        ours.raw_output.clone_from(&tools.raw_output);
+        return ours;
+    }
+    let mut out = Outcome::new(
+        Verdict::Invalid,
+        format!(
+            "the checks disagree: in-process {} ({}), codesign/spctl {} ({})",
+            ours.verdict.as_str(),
+            ours.detail,
+            tools.verdict.as_str(),
+            tools.detail
+        ),
+    );
+    out.signer = ours.signer;
+    out.apple = ours.apple;
+    out.raw_output.clone_from(&tools.raw_output);
+    out
 }
 
 /// A captured tool run as [`ToolRun`] borrows it.
@@ -555,6 +610,25 @@ mod tests {
             "",
         );
         assert_eq!(o.verdict, Verdict::Invalid);
+    }
+
+    #[test]
+    fn a_second_opinion_that_disagrees_turns_the_verdict_red_with_both_answers() {
+        let ours = Outcome::new(Verdict::Valid, "Developer ID Application: WireTuner Inc");
+        let tools = Outcome::new(Verdict::Invalid, "a sealed resource is missing or invalid");
+        let both = second_opinion(ours.clone(), &tools);
+        assert_eq!(both.verdict, Verdict::Invalid);
+        assert!(both.detail.contains("in-process valid (Developer ID"));
+        assert!(both.detail.contains("codesign/spctl invalid (a sealed resource"));
+        // Agreement, or tools that could not answer, keep ours.
+        let agree = second_opinion(ours.clone(), &Outcome::new(Verdict::Valid, "ok"));
+        assert_eq!(agree.verdict, Verdict::Valid);
+        let silent = second_opinion(ours, &Outcome::new(Verdict::UnverifiableHere, "no spctl"));
+        assert_eq!(silent.verdict, Verdict::Valid);
+        // A red in-process verdict stays red whatever the tools say.
+        let tampered = Outcome::new(Verdict::Invalid, "tampered: code page 3");
+        let lenient = second_opinion(tampered, &Outcome::new(Verdict::Valid, "accepted"));
+        assert_eq!(lenient.verdict, Verdict::Invalid);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod apple;
 pub mod certs;
 pub mod hash;
+pub mod macho;
 pub mod release;
 pub mod signature;
 pub mod sums;
@@ -76,6 +77,9 @@ pub struct Artifact {
     pub detail: String,
     #[serde(skip)]
     pub raw_output: String,
+    /// For Apple artifacts read in-process: each slice's chain, team, timestamp, runtime.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apple: Option<macho::AppleSignature>,
 }
 
 impl Artifact {
@@ -407,6 +411,7 @@ pub async fn run(
             signer: sig.signer,
             detail,
             raw_output: sig.raw_output,
+            apple: sig.apple,
         });
     }
     for m in missing {
@@ -421,6 +426,7 @@ pub async fn run(
             signer: None,
             detail: format!("listed in SHA256SUMS (line {}) but not on disk", m.line),
             raw_output: String::new(),
+            apple: None,
         });
     }
     artifacts.sort_by(|a, b| a.path.cmp(&b.path));

@@ -135,6 +135,9 @@ pub struct Outcome {
     /// The tools' own output, for the details pane.
     #[serde(skip)]
     pub raw_output: String,
+    /// An Apple signature read in-process: slices, chain, team, timestamp, runtime.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apple: Option<super::macho::AppleSignature>,
 }
 
 impl Outcome {
@@ -144,6 +147,7 @@ impl Outcome {
             signer: None,
             detail: detail.into(),
             raw_output: String::new(),
+            apple: None,
         }
     }
 }
@@ -301,6 +305,7 @@ pub fn interpret_osslsigncode(exit_ok: bool, text: &str, _expected: &Expected) -
         signer: Some(signer),
         detail,
         raw_output: String::new(),
+        apple: None,
     }
 }
 

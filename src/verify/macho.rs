@@ -1,0 +1,605 @@
+//! Apple code signatures of Mach-O files (thin and universal), verified in-process on any
+//! host with the `apple-codesign` crate: every code page and special slot against the
+//! CodeDirectory, the CMS signature over the CodeDirectory, the signer's chain checked
+//! certificate by certificate up to a root matched by SHA-256 fingerprint, the profile, the
+//! Team ID, the secure timestamp and the hardened runtime flag.
+
+use std::path::Path;
+
+use apple_codesign::{
+    AppleCertificate as _, Blob as _, CertificateProfile, CodeSignatureFlags, KnownCertificate,
+    MachFile, MachOBinary, VerificationProblemType,
+};
+use serde::Serialize;
+use x509_certificate::CapturedX509Certificate;
+
+use super::signature::{Expected, Outcome, Signer, Verdict};
+
+/// SHA-256 fingerprints of Apple's root certificates (apple.com/certificateauthority): Apple
+/// Root CA, Apple Root CA - G2, Apple Root CA - G3. A chain is Apple's only when it ends at one
+/// of these, whatever names it carries.
+pub const APPLE_ROOT_SHA256: [(&str, &str); 3] = [
+    (
+        "Apple Root CA",
+        "b0b1730ecbc7ff4505142c49f1295e6eda6bcaed7e2c68c5be91b5a11001f024",
+    ),
+    (
+        "Apple Root CA - G2",
+        "c2b9b042dd57830e7d117dac55ac8ae19407d38e41d88f3215bc3a890444a050",
+    ),
+    (
+        "Apple Root CA - G3",
+        "63343abfb89a6a03ebb57e9b3f5fa7be7c4f5c756f3017b3a8c488c3653e9179",
+    ),
+];
+
+/// What one architecture slice's signature says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Slice {
+    /// `x86_64`, `arm64`, ...
+    pub arch: String,
+    pub verdict: Verdict,
+    /// Why, in one line.
+    pub detail: String,
+    pub identifier: Option<String>,
+    /// The CodeDirectory's Team ID.
+    pub team_id: Option<String>,
+    /// The CodeDirectory hash (hex, 20 bytes), what a notarization ticket names.
+    pub cdhash: Option<String>,
+    pub hardened_runtime: bool,
+    pub adhoc: bool,
+    /// `Developer ID Application`, `Apple Development`, `ad-hoc`, `self-signed`, ...
+    pub profile: String,
+    /// Leaf first, as verified: each link's signature checked with the next one's key.
+    pub chain: Vec<ChainLink>,
+    /// The secure timestamp: who and when.
+    pub timestamp: Option<String>,
+    /// Every page and slot digest matches, and the CMS signature covers this CodeDirectory.
+    pub integrity: Result<(), String>,
+}
+
+/// One certificate of a verified chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChainLink {
+    pub subject: String,
+    pub sha256: String,
+    /// For the root: what it was matched against (`Apple Root CA by fingerprint`, `the
+    /// workspace's ca_file`).
+    pub anchor: Option<String>,
+}
+
+/// The Apple signature of a file, slice by slice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppleSignature {
+    pub format: String,
+    pub slices: Vec<Slice>,
+    /// What can be said about notarization from this file alone.
+    pub notarization: String,
+}
+
+/// Whether `data` starts like a Mach-O (thin, either byte order) or a universal binary (with
+/// a plausible architecture count, which a Java class file does not have).
+pub fn is_macho(data: &[u8]) -> bool {
+    let Some(magic) = data.get(..4) else {
+        return false;
+    };
+    match u32::from_be_bytes([magic[0], magic[1], magic[2], magic[3]]) {
+        0xfeed_face | 0xfeed_facf | 0xcefa_edfe | 0xcffa_edfe => true,
+        0xcafe_babe => data
+            .get(4..8)
+            .map(|n| u32::from_be_bytes([n[0], n[1], n[2], n[3]]))
+            .is_some_and(|n| (1..=16).contains(&n)),
+        _ => false,
+    }
+}
+
+fn arch_name(cputype: u32) -> String {
+    match cputype {
+        0x0100_0007 => "x86_64".into(),
+        0x0100_000c => "arm64".into(),
+        0x0200_000c => "arm64_32".into(),
+        7 => "i386".into(),
+        12 => "arm".into(),
+        other => format!("cpu {other:#x}"),
+    }
+}
+
+/// SHA-256 of the certificate's bytes as they came (re-encoding a BER-parsed certificate is
+/// not always possible, and would not be what was signed).
+fn fingerprint(cert: &CapturedX509Certificate) -> String {
+    use sha2::Digest as _;
+    crate::hex(&sha2::Sha256::digest(cert.constructed_data()))
+}
+
+fn name_of(cert: &CapturedX509Certificate) -> String {
+    cert.subject_common_name()
+        .unwrap_or_else(|| cert.subject_name().user_friendly_str().unwrap_or_default())
+}
+
+/// Certificates the workspace trusts besides Apple's roots (its `ca_file`, PEM), by
+/// fingerprint.
+pub fn extra_anchors(expected: &Expected) -> Vec<CapturedX509Certificate> {
+    let Some(path) = &expected.ca_file else {
+        return Vec::new();
+    };
+    let Ok(text) = std::fs::read(path) else {
+        return Vec::new();
+    };
+    CapturedX509Certificate::from_pem_multiple(text).unwrap_or_default()
+}
+
+/// Verifies the Mach-O at `path` (its bytes in `data`), pinned to `expected`.
+pub fn verify(path: &Path, data: &[u8], expected: &Expected) -> (Outcome, AppleSignature) {
+    let anchors = extra_anchors(expected);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let file = match MachFile::parse(data) {
+        Ok(f) => f,
+        Err(e) => {
+            let sig = AppleSignature {
+                format: "Mach-O".into(),
+                slices: Vec::new(),
+                notarization: String::new(),
+            };
+            return (
+                Outcome::new(
+                    Verdict::Invalid,
+                    format!("{name}: not a readable Mach-O: {e}"),
+                ),
+                sig,
+            );
+        }
+    };
+    let format = if file.is_fat() {
+        "universal Mach-O"
+    } else {
+        "Mach-O"
+    };
+    let slices: Vec<Slice> = file
+        .iter_macho()
+        .map(|m| slice(m, expected, &anchors))
+        .collect();
+    let sig = AppleSignature {
+        format: format.into(),
+        notarization: "checkable online only: a bare Mach-O cannot carry a stapled ticket".into(),
+        slices,
+    };
+    (summarize(&sig), sig)
+}
+
+/// The file's verdict: its worst slice's, with that slice named when there are several.
+fn summarize(sig: &AppleSignature) -> Outcome {
+    let rank = |v: Verdict| match v {
+        Verdict::Invalid => 0,
+        Verdict::Unsigned => 1,
+        Verdict::Untrusted => 2,
+        Verdict::IdentityMismatch => 3,
+        Verdict::UnverifiableHere => 4,
+        Verdict::NotApplicable => 5,
+        Verdict::Valid => 6,
+    };
+    let Some(worst) = sig.slices.iter().min_by_key(|s| rank(s.verdict)) else {
+        return Outcome::new(Verdict::Invalid, "no architecture slice");
+    };
+    let detail = if sig.slices.len() > 1 {
+        let archs: Vec<&str> = sig.slices.iter().map(|s| s.arch.as_str()).collect();
+        if worst.verdict == Verdict::Valid {
+            format!("{} ({}): {}", sig.format, archs.join(" + "), worst.detail)
+        } else {
+            format!("{} slice: {}", worst.arch, worst.detail)
+        }
+    } else {
+        worst.detail.clone()
+    };
+    let mut outcome = Outcome::new(worst.verdict, detail);
+    outcome.signer = Some(Signer {
+        subject: worst
+            .chain
+            .first()
+            .map_or_else(|| worst.profile.clone(), |c| c.subject.clone()),
+        publisher: worst
+            .chain
+            .first()
+            .map(|c| super::apple::publisher_of(&c.subject))
+            .unwrap_or_default(),
+        issuer: worst
+            .chain
+            .get(1)
+            .map(|c| c.subject.clone())
+            .unwrap_or_default(),
+        serial: String::new(),
+        cert_sha256: worst.chain.first().map(|c| c.sha256.clone()),
+        signing_time: None,
+        timestamp: worst.timestamp.clone(),
+        timestamp_valid: worst.timestamp.is_some(),
+        chain: worst.chain.iter().map(|c| c.subject.clone()).collect(),
+        team_id: worst.team_id.clone(),
+        digest_match: worst.integrity.is_ok(),
+    });
+    outcome
+}
+
+fn problem_text(p: &VerificationProblemType) -> Option<String> {
+    use VerificationProblemType as P;
+    Some(match p {
+        P::CodeDigestMismatch(i, ..) => format!("code page {i} does not match its digest"),
+        P::CodeDigestMissingEntry(i, _) => format!("code page {i} has no digest"),
+        P::CodeDigestExtraEntry(i, _) => format!("digest {i} has no code page"),
+        P::SlotDigestMismatch(slot, ..) => format!("the {slot:?} slot does not match its digest"),
+        P::SlotDigestMissing(slot) => format!("the {slot:?} slot has no digest"),
+        P::ExtraSlotDigest(slot, _) => format!("a digest for the absent {slot:?} slot"),
+        P::CmsError(e) => format!("the CMS signature does not verify: {e}"),
+        P::MachOSignatureError(e) => format!("the signature cannot be read: {e}"),
+        P::CodeDigestError(e) | P::SlotDigestError(e) => format!("digests: {e}"),
+        P::MachOParseError(e) => format!("not a readable Mach-O: {e}"),
+        P::IoError(e) => e.to_string(),
+        // Layout and algorithm notes, not integrity failures.
+        _ => return None,
+    })
+}
+
+fn slice(m: &MachOBinary<'_>, expected: &Expected, anchors: &[CapturedX509Certificate]) -> Slice {
+    let arch = arch_name(m.macho.header.cputype());
+    let mut out = Slice {
+        arch,
+        verdict: Verdict::Unsigned,
+        detail: "not signed".into(),
+        identifier: None,
+        team_id: None,
+        cdhash: None,
+        hardened_runtime: false,
+        adhoc: false,
+        profile: "unsigned".into(),
+        chain: Vec::new(),
+        timestamp: None,
+        integrity: Err("not signed".into()),
+    };
+    let signature = match m.code_signature() {
+        Ok(Some(s)) => s,
+        Ok(None) => return out,
+        Err(e) => {
+            out.verdict = Verdict::Invalid;
+            out.detail = format!("the signature cannot be read: {e}");
+            out.integrity = Err(out.detail.clone());
+            return out;
+        }
+    };
+    let Ok(Some(cd)) = signature.code_directory() else {
+        out.verdict = Verdict::Invalid;
+        out.detail = "the signature has no readable CodeDirectory".into();
+        out.integrity = Err(out.detail.clone());
+        return out;
+    };
+    out.identifier = Some(cd.ident.to_string());
+    out.team_id = cd.team_name.as_ref().map(ToString::to_string);
+    out.hardened_runtime = cd.flags.contains(CodeSignatureFlags::RUNTIME);
+    out.adhoc = cd.flags.contains(CodeSignatureFlags::ADHOC);
+    out.cdhash = cd
+        .digest_with(cd.digest_type)
+        .ok()
+        .map(|d| crate::hex(&d[..d.len().min(20)]));
+    // Integrity: pages and slots (the crate), then the CMS over this CodeDirectory (here).
+    let cms = signature
+        .signature_data()
+        .ok()
+        .flatten()
+        .filter(|d| !d.is_empty());
+    // An ad-hoc signature has an empty CMS blob, which the crate reports as unreadable.
+    let mut problems: Vec<String> = apple_codesign::verify_macho(m)
+        .iter()
+        .filter(|p| cms.is_some() || !matches!(p.problem, VerificationProblemType::CmsError(_)))
+        .filter_map(|p| problem_text(&p.problem))
+        .collect();
+    let parsed_cms = cms.map(cryptographic_message_syntax::SignedData::parse_ber);
+    if let Some(Ok(sd)) = &parsed_cms
+        && let Ok(cd_bytes) = cd.to_blob_bytes()
+    {
+        for signer in sd.signers() {
+            if let Err(e) = signer.verify_message_digest_with_content(&cd_bytes) {
+                problems.push(format!(
+                    "the CMS signature is not over this CodeDirectory: {e}"
+                ));
+            }
+        }
+    }
+    if let Some(Err(e)) = &parsed_cms {
+        problems.push(format!("the CMS blob cannot be read: {e}"));
+    }
+    problems.dedup();
+    if !problems.is_empty() {
+        out.verdict = Verdict::Invalid;
+        out.detail = format!("tampered: {}", problems.join("; "));
+        out.integrity = Err(problems.join("; "));
+        out.profile = if out.adhoc {
+            "ad-hoc".into()
+        } else {
+            "signed".into()
+        };
+        return out;
+    }
+    out.integrity = Ok(());
+    let Some(Ok(sd)) = parsed_cms else {
+        out.verdict = Verdict::Untrusted;
+        out.profile = "ad-hoc".into();
+        out.detail =
+            "ad-hoc signature: intact, but it names no identity (not for distribution)".into();
+        return out;
+    };
+    let certs: Vec<CapturedX509Certificate> = sd.certificates().cloned().collect();
+    let Some(signer) = sd.signers().next() else {
+        out.verdict = Verdict::Invalid;
+        out.detail = "the CMS signature has no signer".into();
+        return out;
+    };
+    let leaf = signer
+        .certificate_issuer_and_serial()
+        .and_then(|(issuer, serial)| {
+            certs.iter().find(|c| {
+                let tbs =
+                    &AsRef::<x509_certificate::rfc5280::Certificate>::as_ref(*c).tbs_certificate;
+                &tbs.issuer == issuer && &tbs.serial_number == serial
+            })
+        });
+    let Some(leaf) = leaf else {
+        out.verdict = Verdict::Invalid;
+        out.detail = "the signer's certificate is not in the signature".into();
+        return out;
+    };
+    let (chain, anchored) = chain_of(leaf, &certs, anchors);
+    out.chain = chain;
+    let team_cert = leaf.apple_team_id();
+    if out.team_id.is_none() {
+        out.team_id.clone_from(&team_cert);
+    }
+    out.profile = match leaf.apple_guess_profile() {
+        Some(CertificateProfile::DeveloperIdApplication) => "Developer ID Application".into(),
+        Some(CertificateProfile::DeveloperIdInstaller) => "Developer ID Installer".into(),
+        Some(CertificateProfile::AppleDevelopment) => "Apple Development".into(),
+        Some(CertificateProfile::AppleDistribution) => "Apple Distribution".into(),
+        Some(other) => other.to_string(),
+        None if leaf.subject_is_issuer() => "self-signed".into(),
+        None => "not an Apple code-signing certificate".into(),
+    };
+    out.timestamp = match signer.verify_time_stamp_token() {
+        Ok(Some(())) if !stamps_this_signature(signer) => {
+            out.verdict = Verdict::Invalid;
+            out.detail = "the secure timestamp is for another signature".into();
+            return out;
+        }
+        Ok(Some(())) => Some(timestamp_of(signer)),
+        Ok(None) => None,
+        Err(e) => {
+            out.verdict = Verdict::Invalid;
+            out.detail = format!("the secure timestamp does not verify: {e}");
+            return out;
+        }
+    };
+    let who = name_of(leaf);
+    let (verdict, detail) = if !anchored {
+        (
+            Verdict::Untrusted,
+            if leaf.subject_is_issuer() {
+                format!("self-signed certificate {who:?}: it does not chain to Apple Root CA")
+            } else {
+                format!(
+                    "{who:?} does not chain to Apple Root CA (checked by fingerprint) or the \
+                     workspace's ca_file"
+                )
+            },
+        )
+    } else if out.profile != "Developer ID Application" {
+        (
+            Verdict::Untrusted,
+            format!(
+                "{} certificate {who:?}: only Developer ID Application is for distribution \
+                 outside the App Store",
+                out.profile
+            ),
+        )
+    } else if out.timestamp.is_none() {
+        (
+            Verdict::Untrusted,
+            format!("{who}: no secure timestamp (notarization needs one)"),
+        )
+    } else {
+        match (&expected.apple_team_id, &out.team_id) {
+            (None, got) => (
+                Verdict::IdentityMismatch,
+                format!(
+                    "{who}: no Team ID pinned (set [signing] apple_team_id or \
+                     --expect-team-id); got {}",
+                    got.as_deref().unwrap_or("none")
+                ),
+            ),
+            (Some(want), Some(got)) if want.eq_ignore_ascii_case(got) => (
+                Verdict::Valid,
+                format!(
+                    "{who}, Team ID {got}, timestamped{}",
+                    if out.hardened_runtime {
+                        ", hardened runtime"
+                    } else {
+                        ", NO hardened runtime (notarization will refuse it)"
+                    }
+                ),
+            ),
+            (Some(want), got) => (
+                Verdict::IdentityMismatch,
+                format!(
+                    "{who}: expected Team ID {want}, got {}",
+                    got.as_deref().unwrap_or("none")
+                ),
+            ),
+        }
+    };
+    out.verdict = verdict;
+    out.detail = detail;
+    out
+}
+
+/// The chain from `leaf` up, each certificate verified as signed by the next (from the
+/// signature's own certificates, Apple's published intermediates and `anchors`), and whether
+/// it ends at a trusted root: an Apple root by SHA-256 fingerprint, or one of `anchors`.
+fn chain_of(
+    leaf: &CapturedX509Certificate,
+    certs: &[CapturedX509Certificate],
+    anchors: &[CapturedX509Certificate],
+) -> (Vec<ChainLink>, bool) {
+    let pool: Vec<&CapturedX509Certificate> = certs
+        .iter()
+        .chain(KnownCertificate::all().iter().copied())
+        .chain(anchors.iter())
+        .collect();
+    let apple_root = |c: &CapturedX509Certificate| {
+        let sha = fingerprint(c);
+        APPLE_ROOT_SHA256
+            .iter()
+            .find(|(_, s)| *s == sha)
+            .filter(|_| c.verify_signed_by_certificate(c).is_ok())
+            .map(|(name, _)| format!("{name}, matched by SHA-256 fingerprint"))
+    };
+    let workspace_anchor = |c: &CapturedX509Certificate| {
+        let sha = fingerprint(c);
+        anchors
+            .iter()
+            .any(|a| fingerprint(a) == sha)
+            .then(|| "the workspace's ca_file".to_owned())
+    };
+    let mut chain: Vec<&CapturedX509Certificate> = vec![leaf];
+    let mut anchor = None;
+    loop {
+        let current = chain[chain.len() - 1];
+        // A chain ends at the first trusted root, whatever else cross-signed it.
+        if chain.len() > 1
+            && let Some(a) = apple_root(current).or_else(|| workspace_anchor(current))
+        {
+            anchor = Some(a);
+            break;
+        }
+        let seen: Vec<String> = chain.iter().map(|c| fingerprint(c)).collect();
+        let issuer = pool.iter().copied().find(|candidate| {
+            !seen.contains(&fingerprint(candidate))
+                && current.verify_signed_by_certificate(*candidate).is_ok()
+        });
+        match issuer {
+            Some(i) => chain.push(i),
+            None => break,
+        }
+    }
+    let mut links: Vec<ChainLink> = chain
+        .iter()
+        .map(|c| ChainLink {
+            subject: name_of(c),
+            sha256: fingerprint(c),
+            anchor: None,
+        })
+        .collect();
+    let anchored = anchor.is_some();
+    if let Some(last) = links.last_mut() {
+        last.anchor = anchor;
+    }
+    (links, anchored)
+}
+
+/// Whether the timestamp token's message imprint is the hash of this signer's signature (the
+/// token's own signature is checked by `verify_time_stamp_token`; this ties it to ours).
+fn stamps_this_signature(signer: &cryptographic_message_syntax::SignerInfo) -> bool {
+    use sha2::Digest as _;
+    let Ok(Some(tst)) = signer.time_stamp_token_signed_data() else {
+        return false;
+    };
+    let Some(info) = tst.signed_content() else {
+        return false;
+    };
+    let sig = signer.signature();
+    let digests: [Vec<u8>; 3] = [
+        sha2::Sha256::digest(sig).to_vec(),
+        sha2::Sha384::digest(sig).to_vec(),
+        sha2::Sha512::digest(sig).to_vec(),
+    ];
+    digests
+        .iter()
+        .any(|d| info.windows(d.len()).any(|w| w == d.as_slice()))
+}
+
+/// `TSA name at TIME` of a verified timestamp token.
+fn timestamp_of(signer: &cryptographic_message_syntax::SignerInfo) -> String {
+    let Ok(Some(tst)) = signer.time_stamp_token_signed_data() else {
+        return "timestamped".into();
+    };
+    let tsa = tst
+        .signers()
+        .next()
+        .and_then(|s| s.certificate_issuer_and_serial())
+        .and_then(|(issuer, serial)| {
+            tst.certificates().find(|c| {
+                let tbs =
+                    &AsRef::<x509_certificate::rfc5280::Certificate>::as_ref(*c).tbs_certificate;
+                &tbs.issuer == issuer && &tbs.serial_number == serial
+            })
+        })
+        .map_or_else(|| "an unnamed TSA".to_owned(), name_of);
+    let when = tst
+        .signed_content()
+        .and_then(gen_time)
+        .unwrap_or_else(|| "an unreadable time".into());
+    format!("{tsa} at {when}")
+}
+
+/// The `genTime` of a DER `TSTInfo` (RFC 3161): the first `GeneralizedTime` in it.
+fn gen_time(tst_info: &[u8]) -> Option<String> {
+    // GeneralizedTime is tag 0x18; the first one in TSTInfo is genTime (the policy, imprint
+    // and serial before it are OID, SEQUENCE and INTEGER).
+    let at = tst_info
+        .windows(2)
+        .position(|w| w[0] == 0x18 && (15..=24).contains(&w[1]))?;
+    let len = usize::from(tst_info[at + 1]);
+    let text = std::str::from_utf8(tst_info.get(at + 2..at + 2 + len)?).ok()?;
+    let digits = text.trim_end_matches('Z');
+    let main = digits.split('.').next()?;
+    (main.len() == 14 && main.chars().all(|c| c.is_ascii_digit())).then(|| {
+        format!(
+            "{}-{}-{} {}:{}:{} UTC",
+            &main[..4],
+            &main[4..6],
+            &main[6..8],
+            &main[8..10],
+            &main[10..12],
+            &main[12..14]
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apple_roots_embedded_in_the_crate_match_the_pinned_fingerprints() {
+        let roots: Vec<String> = KnownCertificate::all_roots()
+            .iter()
+            .map(|c| fingerprint(c))
+            .collect();
+        for (name, sha) in APPLE_ROOT_SHA256 {
+            assert!(roots.iter().any(|r| r == sha), "{name} {sha} in {roots:?}");
+        }
+    }
+
+    #[test]
+    fn magic_tells_mach_o_from_a_java_class() {
+        assert!(is_macho(&[0xcf, 0xfa, 0xed, 0xfe, 0, 0, 0, 0]));
+        assert!(is_macho(&[0xca, 0xfe, 0xba, 0xbe, 0, 0, 0, 2]));
+        // A class file: 0xCAFEBABE, then minor/major version (e.g. 0x0000_0041).
+        assert!(!is_macho(&[0xca, 0xfe, 0xba, 0xbe, 0, 0, 0, 0x41]));
+        assert!(!is_macho(b"MZ\x90\x00"));
+    }
+
+    #[test]
+    fn gen_time_is_read_from_tst_info() {
+        let mut der = vec![0x30, 0x20, 0x02, 0x01, 0x01, 0x06, 0x01, 0x2a];
+        der.extend_from_slice(&[0x18, 15]);
+        der.extend_from_slice(b"20261202101112Z");
+        assert_eq!(gen_time(&der).as_deref(), Some("2026-12-02 10:11:12 UTC"));
+    }
+}

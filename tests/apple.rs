@@ -1,0 +1,430 @@
+//! Apple code signatures verified in-process, on this Linux host: a real binary its vendor
+//! signed with a Developer ID (from npm), and fixtures signed here with the same crate and a
+//! test PKI (valid, tampered code, tampered CMS, wrong team, ad-hoc, no timestamp, Apple
+//! Development, self-signed), timestamped by a loopback RFC 3161 server run by `openssl ts`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use apple_codesign::cryptography::InMemoryPrivateKey;
+use apple_codesign::{CodeSignatureFlags, MachOSigner, SettingsScope, SigningSettings};
+use axum::Router;
+use axum::body::Bytes;
+use common::sh;
+use serde_json::Value;
+use x509_certificate::CapturedX509Certificate;
+
+const TEAM: &str = "ABCDE12345";
+
+/// `release-console --json verify ARGS... PATH`.
+fn verify(path: &Path, args: &[&str]) -> (Option<i32>, Value) {
+    let out = common::bin()
+        .env("HOME", std::env::temp_dir())
+        .current_dir(std::env::temp_dir())
+        .args(["--json", "verify"])
+        .args(args)
+        .arg(path)
+        .output()
+        .expect("run verify");
+    let json: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code(), json)
+}
+
+fn signature(report: &Value) -> &Value {
+    &report["artifacts"][0]
+}
+
+#[test]
+fn a_real_developer_id_binary_shows_its_team_and_one_flipped_byte_turns_it_red() {
+    let vendor = std::env::var("RC_TEST_APPLE_VENDOR_BINARY").expect(
+        "RC_TEST_APPLE_VENDOR_BINARY names npm @sentry/cli-darwin's binary (scripts/test.sh)",
+    );
+    let dir = tempfile::tempdir().expect("dir");
+    let bin = dir.path().join("sentry-cli");
+    std::fs::copy(&vendor, &bin).expect("copy");
+
+    let (_, report) = verify(&bin, &["--expect-team-id", "97JCY7859U"]);
+    let a = signature(&report);
+    assert_eq!(a["signature"], "valid", "{a:#}");
+    assert_eq!(a["signer"]["team_id"], "97JCY7859U");
+    assert_eq!(a["signer"]["publisher"], "GetSentry LLC");
+    assert_eq!(
+        a["signer"]["chain"],
+        serde_json::json!([
+            "Developer ID Application: GetSentry LLC (97JCY7859U)",
+            "Developer ID Certification Authority",
+            "Apple Root CA"
+        ])
+    );
+    assert!(
+        a["signer"]["timestamp"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("Timestamp Signer")),
+        "{a:#}"
+    );
+    let apple = &a["apple"];
+    assert_eq!(apple["format"], "universal Mach-O");
+    let slices = apple["slices"].as_array().expect("slices");
+    assert_eq!(slices.len(), 2);
+    for s in slices {
+        assert_eq!(s["verdict"], "valid", "{s:#}");
+        assert_eq!(s["hardened_runtime"], true);
+        assert_eq!(s["profile"], "Developer ID Application");
+        assert_eq!(
+            s["chain"][2]["anchor"],
+            "Apple Root CA, matched by SHA-256 fingerprint"
+        );
+        assert_eq!(s["cdhash"].as_str().map(str::len), Some(40));
+    }
+    assert!(
+        apple["notarization"]
+            .as_str()
+            .is_some_and(|n| n.contains("checkable online only")),
+        "{apple:#}"
+    );
+
+    // Without a pin it is not green; with another team it names both.
+    let (_, report) = verify(&bin, &[]);
+    assert_eq!(signature(&report)["signature"], "identity_mismatch");
+    let (_, report) = verify(&bin, &["--expect-team-id", TEAM]);
+    let a = signature(&report);
+    assert_eq!(a["signature"], "identity_mismatch");
+    assert!(
+        a["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("expected Team ID ABCDE12345, got 97JCY7859U")),
+        "{a:#}"
+    );
+
+    // One byte of code: red, naming the page.
+    let mut data = std::fs::read(&bin).expect("read");
+    data[20_000] ^= 0x01;
+    std::fs::write(&bin, &data).expect("write");
+    let (_, report) = verify(&bin, &["--expect-team-id", "97JCY7859U"]);
+    let a = signature(&report);
+    assert_eq!(a["signature"], "invalid", "{a:#}");
+    assert!(
+        a["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("tampered: code page")),
+        "{a:#}"
+    );
+}
+
+/// The test PKI: a root (the workspace's trust anchor, never Apple's), Developer ID and Apple
+/// Development leaves with Apple's extension OIDs, a self-signed Developer ID look-alike, and
+/// a TSA.
+struct ApplePki {
+    dir: tempfile::TempDir,
+}
+
+const CNF: &str = r"
+[req]
+distinguished_name = dn
+[dn]
+[v3_ca]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+[v3_devid]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = codeSigning
+1.2.840.113635.100.6.1.13 = critical,ASN1:NULL
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[v3_dev]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = codeSigning
+1.2.840.113635.100.6.1.2 = critical,ASN1:NULL
+1.2.840.113635.100.6.1.12 = critical,ASN1:NULL
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[v3_tsa]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = critical,timeStamping
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[tsa]
+default_tsa = tsa1
+[tsa1]
+dir = .
+serial = ./tsaserial
+crypto_device = builtin
+signer_cert = ./tsa.pem
+signer_key = ./tsa.key
+signer_digest = sha256
+default_policy = 1.2.3.4.1
+digests = sha256, sha384, sha512
+accuracy = secs:1
+ordering = yes
+tsa_name = yes
+ess_cert_id_chain = no
+ess_cert_id_alg = sha256
+";
+
+impl ApplePki {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("pki");
+        std::fs::write(dir.path().join("ca.cnf"), CNF).expect("cnf");
+        sh(
+            dir.path(),
+            &format!(
+                r#"
+            req() {{ openssl req -config ca.cnf "$@" 2>/dev/null; }}
+            x509() {{ openssl x509 -req -days 825 -extfile ca.cnf "$@" 2>/dev/null; }}
+            req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 3650 -subj "/CN=Test Apple-like Root/O=Test" -extensions v3_ca
+            leaf() {{
+              req -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.csr" -subj "$2"
+              x509 -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -out "$1.pem" -extensions "$3"
+              openssl pkcs8 -topk8 -nocrypt -in "$1.key" -outform DER -out "$1.p8"
+            }}
+            leaf devid "/UID={TEAM}/CN=Developer ID Application: WireTuner Inc ({TEAM})/OU={TEAM}/O=WireTuner Inc/C=US" v3_devid
+            leaf other "/UID=ZZZZZ99999/CN=Developer ID Application: Someone Else (ZZZZZ99999)/OU=ZZZZZ99999/O=Someone Else/C=US" v3_devid
+            leaf dev "/UID={TEAM}/CN=Apple Development: Dev Person ({TEAM})/OU={TEAM}/O=WireTuner Inc/C=US" v3_dev
+            leaf tsa "/CN=Test TSA" v3_tsa
+            req -x509 -newkey rsa:2048 -nodes -keyout self.key -out self.pem -days 365 -subj "/CN=Developer ID Application: WireTuner Inc ({TEAM})/OU={TEAM}" -extensions v3_devid
+            openssl pkcs8 -topk8 -nocrypt -in self.key -outform DER -out self.p8
+            echo 01 > tsaserial
+            "#
+            ),
+        );
+        Self { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn cert(&self, name: &str) -> CapturedX509Certificate {
+        let pem = std::fs::read(self.path(&format!("{name}.pem"))).expect("pem");
+        CapturedX509Certificate::from_pem(pem).expect("certificate")
+    }
+
+    fn key(&self, name: &str) -> InMemoryPrivateKey {
+        InMemoryPrivateKey::from_pkcs8_der(
+            std::fs::read(self.path(&format!("{name}.p8"))).expect("key"),
+        )
+        .expect("pkcs8")
+    }
+
+    /// An RFC 3161 server on loopback answering with `openssl ts -reply`; its URL.
+    fn tsa(&self) -> String {
+        let dir = self.dir.path().to_owned();
+        let app = Router::new().fallback(move |body: Bytes| {
+            let dir = dir.clone();
+            async move {
+                let q = tempfile::NamedTempFile::new_in(&dir).expect("query");
+                std::fs::write(q.path(), &body).expect("query");
+                let out = Command::new("openssl")
+                    .args(["ts", "-reply", "-config", "ca.cnf", "-queryfile"])
+                    .arg(q.path())
+                    .args(["-chain", "ca.pem", "-out", "-"])
+                    .current_dir(&dir)
+                    .output()
+                    .expect("openssl ts");
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                (
+                    [("content-type", "application/timestamp-reply")],
+                    out.stdout,
+                )
+            }
+        });
+        format!("http://{}/", common::serve(app))
+    }
+}
+
+/// A small arm64 executable, signed as `how` says.
+#[derive(Clone, Copy)]
+enum How<'a> {
+    AdHoc,
+    /// Signed with a certificate of the PKI, with or without a timestamp.
+    With {
+        cert: &'a str,
+        tsa: Option<&'a str>,
+    },
+}
+
+fn signed(pki: &ApplePki, how: How<'_>) -> Vec<u8> {
+    let unsigned = apple_codesign::macho_builder::MachOBuilder::new_aarch64(2)
+        .write_macho()
+        .expect("a Mach-O");
+    let signer = MachOSigner::new(&unsigned).expect("signer");
+    let key;
+    let mut settings = SigningSettings::default();
+    settings.set_binary_identifier(SettingsScope::Main, "com.wiretuner.app");
+    settings.set_code_signature_flags(SettingsScope::Main, CodeSignatureFlags::RUNTIME);
+    if let How::With { cert, tsa } = how {
+        key = pki.key(cert);
+        settings.set_signing_key(&key, pki.cert(cert));
+        if cert != "self" {
+            settings.chain_certificate(pki.cert("ca"));
+        }
+        settings.set_team_id_from_signing_certificate();
+        if let Some(url) = tsa {
+            settings.set_time_stamp_url(url).expect("tsa url");
+        }
+    }
+    let mut out = Vec::new();
+    signer
+        .write_signed_binary(&settings, &mut out)
+        .expect("sign");
+    out
+}
+
+/// A workspace-less verify with the PKI's root as the trust anchor and the team pinned.
+fn verdict(pki: &ApplePki, dir: &Path, name: &str, data: &[u8], team: &str) -> Value {
+    let path = dir.join(name);
+    std::fs::write(&path, data).expect("write");
+    let ca = pki.path("ca.pem");
+    let (_, report) = verify(
+        &path,
+        &[
+            "--ca-file",
+            ca.to_str().expect("utf-8"),
+            "--expect-team-id",
+            team,
+        ],
+    );
+    signature(&report).clone()
+}
+
+fn detail(a: &Value) -> &str {
+    a["detail"].as_str().unwrap_or("")
+}
+
+#[test]
+fn fixtures_signed_here_get_each_verdict_for_the_right_reason() {
+    let pki = ApplePki::new();
+    let tsa = pki.tsa();
+    let dir = tempfile::tempdir().expect("dir");
+
+    let good = signed(
+        &pki,
+        How::With {
+            cert: "devid",
+            tsa: Some(&tsa),
+        },
+    );
+    let a = verdict(&pki, dir.path(), "valid", &good, TEAM);
+    assert_eq!(a["signature"], "valid", "{a:#}");
+    let slice = &a["apple"]["slices"][0];
+    assert_eq!(slice["arch"], "arm64");
+    assert_eq!(slice["identifier"], "com.wiretuner.app");
+    assert_eq!(slice["team_id"], TEAM);
+    assert_eq!(slice["hardened_runtime"], true);
+    assert_eq!(slice["chain"][1]["anchor"], "the workspace's ca_file");
+    assert!(
+        slice["timestamp"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("Test TSA at 20")),
+        "{slice:#}"
+    );
+
+    // One byte of code.
+    let mut code = good.clone();
+    code[0x40] ^= 0x01;
+    let a = verdict(&pki, dir.path(), "code", &code, TEAM);
+    assert_eq!(a["signature"], "invalid", "{a:#}");
+    assert!(detail(&a).contains("code page 0 does not match"), "{a:#}");
+
+    // One byte of the CMS signature value.
+    let mut cms = good.clone();
+    let at = signature_value_offset(&good);
+    cms[at] ^= 0x01;
+    let a = verdict(&pki, dir.path(), "cms", &cms, TEAM);
+    assert_eq!(a["signature"], "invalid", "{a:#}");
+    assert!(detail(&a).contains("CMS"), "{a:#}");
+
+    // Another team's Developer ID, valid in itself.
+    let other = signed(
+        &pki,
+        How::With {
+            cert: "other",
+            tsa: Some(&tsa),
+        },
+    );
+    let a = verdict(&pki, dir.path(), "other", &other, TEAM);
+    assert_eq!(a["signature"], "identity_mismatch", "{a:#}");
+    assert!(
+        detail(&a).contains("expected Team ID ABCDE12345, got ZZZZZ99999"),
+        "{a:#}"
+    );
+
+    let adhoc = signed(&pki, How::AdHoc);
+    let a = verdict(&pki, dir.path(), "adhoc", &adhoc, TEAM);
+    assert_eq!(a["signature"], "untrusted", "{a:#}");
+    assert!(detail(&a).contains("ad-hoc"), "{a:#}");
+
+    let untimed = signed(
+        &pki,
+        How::With {
+            cert: "devid",
+            tsa: None,
+        },
+    );
+    let a = verdict(&pki, dir.path(), "untimed", &untimed, TEAM);
+    assert_eq!(a["signature"], "untrusted", "{a:#}");
+    assert!(detail(&a).contains("no secure timestamp"), "{a:#}");
+
+    let dev = signed(
+        &pki,
+        How::With {
+            cert: "dev",
+            tsa: Some(&tsa),
+        },
+    );
+    let a = verdict(&pki, dir.path(), "dev", &dev, TEAM);
+    assert_eq!(a["signature"], "untrusted", "{a:#}");
+    assert!(
+        detail(&a).contains("Apple Development certificate"),
+        "{a:#}"
+    );
+
+    let own = signed(
+        &pki,
+        How::With {
+            cert: "self",
+            tsa: Some(&tsa),
+        },
+    );
+    let a = verdict(&pki, dir.path(), "self", &own, TEAM);
+    assert_eq!(a["signature"], "untrusted", "{a:#}");
+    assert!(detail(&a).contains("self-signed"), "{a:#}");
+
+    // Without the workspace's anchor the test root is nobody's: Apple's roots are matched by
+    // fingerprint, never by name.
+    let path = dir.path().join("valid");
+    let (_, report) = verify(&path, &["--expect-team-id", TEAM]);
+    let a = signature(&report);
+    assert_eq!(a["signature"], "untrusted", "{a:#}");
+    assert!(
+        detail(a).contains("does not chain to Apple Root CA"),
+        "{a:#}"
+    );
+}
+
+/// Where, in a signed Mach-O, the first signer's signature value is.
+fn signature_value_offset(data: &[u8]) -> usize {
+    let file = apple_codesign::MachFile::parse(data).expect("mach-o");
+    let macho = file.iter_macho().next().expect("slice");
+    let sig = macho.code_signature().expect("sig").expect("signed");
+    let cms = sig.signature_data().expect("cms").expect("cms");
+    let sd = cryptographic_message_syntax::SignedData::parse_ber(cms).expect("cms");
+    let value = sd.signers().next().expect("signer").signature().to_vec();
+    let in_cms = cms
+        .windows(value.len())
+        .position(|w| w == value.as_slice())
+        .expect("the signature value is in the CMS blob");
+    let cms_at = cms.as_ptr() as usize - data.as_ptr() as usize;
+    cms_at + in_cms + value.len() / 2
+}
