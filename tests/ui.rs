@@ -1891,3 +1891,47 @@ fn an_incident_created_in_the_status_panel_shows_its_page_and_slack_deliveries_w
     assert!(h.query_by_label("Retry all that failed").is_some());
     assert_eq!(h.query_all_by_label_contains("P1 incident:").count(), 2);
 }
+
+#[test]
+fn the_verify_panel_shows_an_apple_signature_as_slices_and_a_chain_tree() {
+    let vendor = std::env::var("RC_TEST_APPLE_VENDOR_BINARY")
+        .expect("RC_TEST_APPLE_VENDOR_BINARY (scripts/test.sh fetches npm @sentry/cli-darwin)");
+    let f = fixture();
+    let dir = f.root.join("releases/1.4.0/artifacts");
+    std::fs::create_dir_all(&dir).expect("artifacts");
+    std::fs::copy(&vendor, dir.join("sentry-cli")).expect("copy");
+    common::sh(&dir, "sha256sum sentry-cli > SHA256SUMS");
+    let cfg = f.root.join("release-console.toml");
+    let text = std::fs::read_to_string(&cfg).expect("config");
+    let pinned = text.replace("apple_team_id = \"\"", "apple_team_id = \"97JCY7859U\"");
+    assert_ne!(pinned, text);
+    std::fs::write(&cfg, pinned).expect("config");
+    let mut h = harness(&f);
+    click(&mut h, "Verify");
+    click(&mut h, "Use release 1.4.0 artifacts");
+    click(&mut h, "Run verification");
+    step_until(&mut h, "the report", |app| {
+        app.panels.verify.report.is_some() && !app.is_busy()
+    });
+    assert!(h.query_by_label("1 of 1 artifacts green").is_some());
+    click(&mut h, "sentry-cli");
+    // Both slices, each with its chain down to Apple's root, matched by fingerprint.
+    for arch in ["x86_64", "arm64"] {
+        assert!(h.query_by_label(arch).is_some(), "{arch} slice shown");
+    }
+    assert_eq!(h.query_all_by_label("TRUSTED ROOT").count(), 2);
+    assert_eq!(
+        h.query_all_by_label("Apple Root CA, matched by SHA-256 fingerprint")
+            .count(),
+        2
+    );
+    assert_eq!(
+        h.query_all_by_label("Developer ID Certification Authority")
+            .count(),
+        2
+    );
+    assert!(
+        h.query_all_by_label("97JCY7859U").count() >= 2,
+        "the Team ID of each slice"
+    );
+}

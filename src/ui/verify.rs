@@ -444,7 +444,9 @@ fn details_ui(ui: &mut egui::Ui, a: &Artifact) {
         } else if let Some(h) = &a.sha256 {
             ui.label(theme::mono(format!("sha256 {h}")));
         }
-        if let Some(s) = &a.signer {
+        if let Some(apple) = &a.apple {
+            apple_ui(ui, apple);
+        } else if let Some(s) = &a.signer {
             egui::Grid::new("signer")
                 .num_columns(2)
                 .spacing([12.0, 2.0])
@@ -487,4 +489,124 @@ fn details_ui(ui: &mut egui::Ui, a: &Artifact) {
                 });
         }
     });
+}
+
+/// An Apple signature read in-process: per slice its verdict, identity, runtime, timestamp
+/// and the chain as a small tree down to the root it was anchored at.
+fn apple_ui(ui: &mut egui::Ui, apple: &crate::verify::macho::AppleSignature) {
+    ui.label(theme::muted(format!(
+        "{} · {} slice{} · notarization: {}",
+        apple.format,
+        apple.slices.len(),
+        if apple.slices.len() == 1 { "" } else { "s" },
+        apple.notarization
+    )));
+    for (i, slice) in apple.slices.iter().enumerate() {
+        ui.add_space(4.0);
+        ui.horizontal(|ui| {
+            ui.label(egui::RichText::new(&slice.arch).strong());
+            theme::badge(
+                ui,
+                &slice.verdict.as_str().to_uppercase(),
+                signature_color(slice.verdict),
+            );
+            ui.label(theme::muted(&slice.detail));
+        });
+        egui::Grid::new(("apple-slice", i))
+            .num_columns(2)
+            .spacing([12.0, 2.0])
+            .show(ui, |ui| {
+                let yes_no = |b: bool| if b { "yes" } else { "no" };
+                let rows = [
+                    ("Profile", slice.profile.clone(), None),
+                    (
+                        "Team ID",
+                        slice.team_id.clone().unwrap_or_else(|| "none".into()),
+                        None,
+                    ),
+                    (
+                        "Identifier",
+                        slice.identifier.clone().unwrap_or_default(),
+                        None,
+                    ),
+                    (
+                        "Integrity",
+                        match &slice.integrity {
+                            Ok(()) if slice.adhoc => "every page and slot digest matches \
+                                                      (ad-hoc: no CMS signature)"
+                                .to_owned(),
+                            Ok(()) => "every page and slot digest matches; the CMS signs this \
+                                       CodeDirectory"
+                                .to_owned(),
+                            Err(e) => e.clone(),
+                        },
+                        Some(if slice.integrity.is_ok() {
+                            theme::OK
+                        } else {
+                            theme::BAD
+                        }),
+                    ),
+                    (
+                        "Timestamp",
+                        slice
+                            .timestamp
+                            .clone()
+                            .map_or_else(|| "none".to_owned(), |t| format!("{t} (verified)")),
+                        Some(if slice.timestamp.is_some() {
+                            theme::OK
+                        } else {
+                            theme::WARN
+                        }),
+                    ),
+                    (
+                        "Hardened runtime",
+                        yes_no(slice.hardened_runtime).to_owned(),
+                        Some(if slice.hardened_runtime {
+                            theme::OK
+                        } else {
+                            theme::WARN
+                        }),
+                    ),
+                    ("CDHash", slice.cdhash.clone().unwrap_or_default(), None),
+                ];
+                for (k, v, color) in rows {
+                    ui.label(theme::muted(k));
+                    match color {
+                        Some(c) => ui.label(egui::RichText::new(v).color(c)),
+                        None => ui.label(v),
+                    };
+                    ui.end_row();
+                }
+            });
+        if slice.chain.is_empty() {
+            continue;
+        }
+        ui.label(theme::muted(
+            "Chain, leaf first (each signature verified with the issuer's key):",
+        ));
+        for (depth, link) in slice.chain.iter().enumerate() {
+            ui.horizontal(|ui| {
+                ui.add_space(12.0 + 18.0 * depth as f32);
+                if depth == 0 {
+                    ui.label("•");
+                } else {
+                    ui.label(theme::muted("signed by"));
+                }
+                ui.label(&link.subject);
+                ui.label(
+                    theme::mono(format!(
+                        "sha256 {}…",
+                        &link.sha256[..16.min(link.sha256.len())]
+                    ))
+                    .small(),
+                );
+                if let Some(anchor) = &link.anchor {
+                    theme::badge(ui, "TRUSTED ROOT", theme::OK);
+                    ui.label(egui::RichText::new(anchor).color(theme::OK));
+                } else if depth + 1 == slice.chain.len() && depth > 0 {
+                    theme::badge(ui, "NOT A TRUSTED ROOT", theme::BAD);
+                }
+            });
+        }
+    }
 }

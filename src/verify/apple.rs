@@ -619,7 +619,10 @@ mod tests {
         let both = second_opinion(ours.clone(), &tools);
         assert_eq!(both.verdict, Verdict::Invalid);
         assert!(both.detail.contains("in-process valid (Developer ID"));
-        assert!(both.detail.contains("codesign/spctl invalid (a sealed resource"));
+        assert!(
+            both.detail
+                .contains("codesign/spctl invalid (a sealed resource")
+        );
         // Agreement, or tools that could not answer, keep ours.
         let agree = second_opinion(ours.clone(), &Outcome::new(Verdict::Valid, "ok"));
         assert_eq!(agree.verdict, Verdict::Valid);

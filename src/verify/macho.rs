@@ -308,30 +308,31 @@ fn slice(m: &MachOBinary<'_>, expected: &Expected, anchors: &[CapturedX509Certif
         problems.push(format!("the CMS blob cannot be read: {e}"));
     }
     problems.dedup();
-    if !problems.is_empty() {
-        out.verdict = Verdict::Invalid;
-        out.detail = format!("tampered: {}", problems.join("; "));
-        out.integrity = Err(problems.join("; "));
-        out.profile = if out.adhoc {
-            "ad-hoc".into()
-        } else {
-            "signed".into()
-        };
-        return out;
-    }
-    out.integrity = Ok(());
+    // A tampered signature is red whatever else it says, but the rest is still read and shown.
+    let tampered = (!problems.is_empty()).then(|| format!("tampered: {}", problems.join("; ")));
+    out.integrity = match &tampered {
+        Some(_) => Err(problems.join("; ")),
+        None => Ok(()),
+    };
+    let finish = |mut out: Slice| {
+        if let Some(t) = &tampered {
+            out.verdict = Verdict::Invalid;
+            out.detail.clone_from(t);
+        }
+        out
+    };
     let Some(Ok(sd)) = parsed_cms else {
         out.verdict = Verdict::Untrusted;
         out.profile = "ad-hoc".into();
         out.detail =
             "ad-hoc signature: intact, but it names no identity (not for distribution)".into();
-        return out;
+        return finish(out);
     };
     let certs: Vec<CapturedX509Certificate> = sd.certificates().cloned().collect();
     let Some(signer) = sd.signers().next() else {
         out.verdict = Verdict::Invalid;
         out.detail = "the CMS signature has no signer".into();
-        return out;
+        return finish(out);
     };
     let leaf = signer
         .certificate_issuer_and_serial()
@@ -345,7 +346,7 @@ fn slice(m: &MachOBinary<'_>, expected: &Expected, anchors: &[CapturedX509Certif
     let Some(leaf) = leaf else {
         out.verdict = Verdict::Invalid;
         out.detail = "the signer's certificate is not in the signature".into();
-        return out;
+        return finish(out);
     };
     let (chain, anchored) = chain_of(leaf, &certs, anchors);
     out.chain = chain;
@@ -366,14 +367,14 @@ fn slice(m: &MachOBinary<'_>, expected: &Expected, anchors: &[CapturedX509Certif
         Ok(Some(())) if !stamps_this_signature(signer) => {
             out.verdict = Verdict::Invalid;
             out.detail = "the secure timestamp is for another signature".into();
-            return out;
+            return finish(out);
         }
         Ok(Some(())) => Some(timestamp_of(signer)),
         Ok(None) => None,
         Err(e) => {
             out.verdict = Verdict::Invalid;
             out.detail = format!("the secure timestamp does not verify: {e}");
-            return out;
+            return finish(out);
         }
     };
     let who = name_of(leaf);
@@ -435,7 +436,7 @@ fn slice(m: &MachOBinary<'_>, expected: &Expected, anchors: &[CapturedX509Certif
     };
     out.verdict = verdict;
     out.detail = detail;
-    out
+    finish(out)
 }
 
 /// The chain from `leaf` up, each certificate verified as signed by the next (from the
