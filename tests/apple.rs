@@ -428,3 +428,159 @@ fn signature_value_offset(data: &[u8]) -> usize {
     let cms_at = cms.as_ptr() as usize - data.as_ptr() as usize;
     cms_at + in_cms + value.len() / 2
 }
+
+/// A minimal disk image: a data fork, a plist and the 512-byte `koly` trailer (big-endian, as
+/// Apple's UDIF describes it), unsigned.
+fn unsigned_dmg() -> Vec<u8> {
+    let payload = b"HFS+ volume WireTuner.app ".repeat(400);
+    let plist = b"<?xml version=\"1.0\"?><plist version=\"1.0\"><dict/></plist>\n".to_vec();
+    let mut koly = vec![0u8; 512];
+    let put32 =
+        |k: &mut Vec<u8>, at: usize, v: u32| k[at..at + 4].copy_from_slice(&v.to_be_bytes());
+    let put64 =
+        |k: &mut Vec<u8>, at: usize, v: u64| k[at..at + 8].copy_from_slice(&v.to_be_bytes());
+    koly[..4].copy_from_slice(b"koly");
+    put32(&mut koly, 4, 4); // version
+    put32(&mut koly, 8, 512); // header size
+    put32(&mut koly, 12, 1); // flags
+    put64(&mut koly, 32, payload.len() as u64); // data fork length
+    put32(&mut koly, 60, 1); // segment count
+    put64(&mut koly, 216, payload.len() as u64); // plist offset
+    put64(&mut koly, 224, plist.len() as u64); // plist length
+    put32(&mut koly, 488, 1); // image variant
+    put64(&mut koly, 492, (payload.len() as u64).div_ceil(512)); // sectors
+    [payload, plist, koly].concat()
+}
+
+/// `unsigned_dmg` signed by the crate as `how` says, with `ticket` stapled when given.
+fn signed_dmg(
+    pki: &ApplePki,
+    dir: &Path,
+    name: &str,
+    how: How<'_>,
+    ticket: Option<&[u8]>,
+) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, unsigned_dmg()).expect("dmg");
+    let key;
+    let mut settings = SigningSettings::default();
+    settings.set_binary_identifier(SettingsScope::Main, "WireTuner-1.4.0");
+    if let How::With { cert, tsa } = how {
+        key = pki.key(cert);
+        settings.set_signing_key(&key, pki.cert(cert));
+        settings.chain_certificate(pki.cert("ca"));
+        settings.set_team_id_from_signing_certificate();
+        if let Some(url) = tsa {
+            settings.set_time_stamp_url(url).expect("tsa url");
+        }
+    }
+    let mut fh = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .expect("open");
+    apple_codesign::dmg::DmgSigner::default()
+        .sign_file(&settings, &mut fh)
+        .expect("sign the dmg");
+    if let Some(t) = ticket {
+        apple_codesign::dmg::DmgSigner::default()
+            .staple_file(&mut fh, t.to_vec())
+            .expect("staple");
+    }
+    path
+}
+
+fn cdhash_of_dmg(path: &Path) -> Vec<u8> {
+    use apple_codesign::Blob as _;
+    let mut fh = std::fs::File::open(path).expect("open");
+    let reader = apple_codesign::dmg::DmgReader::new(&mut fh).expect("dmg");
+    let sig = reader.embedded_signature().expect("sig").expect("signed");
+    let cd = sig.code_directory().expect("cd").expect("cd");
+    let mut d = cd.digest_with(cd.digest_type).expect("digest");
+    d.truncate(20);
+    d
+}
+
+#[test]
+fn disk_images_need_a_good_signature_and_a_stapled_ticket_naming_their_cdhash() {
+    let pki = ApplePki::new();
+    let tsa = pki.tsa();
+    let dir = tempfile::tempdir().expect("dir");
+    let devid = How::With {
+        cert: "devid",
+        tsa: Some(&tsa),
+    };
+    let ca = pki.path("ca.pem");
+    let check = |path: &Path| {
+        let (_, report) = verify(
+            path,
+            &[
+                "--ca-file",
+                ca.to_str().expect("utf-8"),
+                "--expect-team-id",
+                TEAM,
+            ],
+        );
+        signature(&report).clone()
+    };
+
+    // Signed but not stapled: not yet distributable.
+    let plain = signed_dmg(&pki, dir.path(), "plain.dmg", devid, None);
+    let a = check(&plain);
+    assert_eq!(a["signature"], "untrusted", "{a:#}");
+    assert!(
+        detail(&a).contains("no notarization ticket is stapled"),
+        "{a:#}"
+    );
+    assert_eq!(a["apple"]["format"], "disk image");
+    assert_eq!(a["apple"]["notarization"], "not stapled");
+
+    // A ticket that names this image's CDHash (made here: Apple's own tickets carry their
+    // signature, which Gatekeeper checks on a Mac).
+    let cdhash = cdhash_of_dmg(&plain);
+    let ticket = [b"s8ch\x01\x00\x00\x00".as_slice(), &cdhash, b"ticket body"].concat();
+    let stapled = signed_dmg(&pki, dir.path(), "stapled.dmg", devid, Some(&ticket));
+    assert_eq!(
+        cdhash_of_dmg(&stapled),
+        cdhash,
+        "stapling leaves the CodeDirectory"
+    );
+    let a = check(&stapled);
+    assert_eq!(a["signature"], "valid", "{a:#}");
+    assert!(
+        a["apple"]["notarization"]
+            .as_str()
+            .is_some_and(|n| n.contains("naming this CDHash")),
+        "{a:#}"
+    );
+
+    // A ticket for other code.
+    let other = signed_dmg(
+        &pki,
+        dir.path(),
+        "other.dmg",
+        devid,
+        Some(b"s8ch\x01\x00\x00\x00 another app's cdhash"),
+    );
+    let a = check(&other);
+    assert_eq!(a["signature"], "invalid", "{a:#}");
+    assert!(detail(&a).contains("ticket is for other code"), "{a:#}");
+
+    // One byte of the image's content.
+    let mut bytes = std::fs::read(&stapled).expect("read");
+    bytes[100] ^= 0x01;
+    let tampered = dir.path().join("tampered.dmg");
+    std::fs::write(&tampered, &bytes).expect("write");
+    let a = check(&tampered);
+    assert_eq!(a["signature"], "invalid", "{a:#}");
+    assert!(
+        detail(&a).contains("content does not match its digest"),
+        "{a:#}"
+    );
+
+    // Ad-hoc.
+    let adhoc = signed_dmg(&pki, dir.path(), "adhoc.dmg", How::AdHoc, None);
+    let a = check(&adhoc);
+    assert_eq!(a["signature"], "untrusted", "{a:#}");
+    assert!(detail(&a).contains("ad-hoc"), "{a:#}");
+}

@@ -276,13 +276,18 @@ async fn tool(program: &str, args: &[&OsStr]) -> Result<(bool, String), String> 
     crate::runner::process::capture(program, args, TOOL_TIMEOUT).await
 }
 
-/// Verifies an Apple artifact: a Mach-O in-process on any host (on macOS `codesign` and
-/// `spctl` give a second opinion, and a disagreement is red); bundles, disk images and
+/// Verifies an Apple artifact: a Mach-O or a disk image in-process on any host (on macOS
+/// `codesign` and `spctl` give a second opinion, and a disagreement is red); bundles and
 /// packages with the best tools this host has.
 pub async fn verify(path: &Path, expected: &Expected) -> Outcome {
     let owned = path.to_owned();
     let exp = expected.clone();
     let native = tokio::task::spawn_blocking(move || -> Option<Outcome> {
+        if super::dmg::is_dmg(&owned) {
+            let (mut outcome, sig) = super::dmg::verify(&owned, &exp);
+            outcome.apple = Some(sig);
+            return Some(outcome);
+        }
         let data = std::fs::read(&owned).ok()?;
         if !super::macho::is_macho(&data) {
             return None;

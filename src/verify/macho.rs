@@ -7,8 +7,8 @@
 use std::path::Path;
 
 use apple_codesign::{
-    AppleCertificate as _, Blob as _, CertificateProfile, CodeSignatureFlags, KnownCertificate,
-    MachFile, MachOBinary, VerificationProblemType,
+    AppleCertificate as _, Blob as _, CertificateProfile, CodeSignatureFlags, EmbeddedSignature,
+    KnownCertificate, MachFile, MachOBinary, VerificationProblemType,
 };
 use serde::Serialize;
 use x509_certificate::CapturedX509Certificate;
@@ -194,7 +194,13 @@ fn summarize(sig: &AppleSignature) -> Outcome {
         worst.detail.clone()
     };
     let mut outcome = Outcome::new(worst.verdict, detail);
-    outcome.signer = Some(Signer {
+    outcome.signer = Some(signer_of(worst));
+    outcome
+}
+
+/// The signer row of the report for a slice.
+pub(crate) fn signer_of(worst: &Slice) -> Signer {
+    Signer {
         subject: worst
             .chain
             .first()
@@ -217,8 +223,7 @@ fn summarize(sig: &AppleSignature) -> Outcome {
         chain: worst.chain.iter().map(|c| c.subject.clone()).collect(),
         team_id: worst.team_id.clone(),
         digest_match: worst.integrity.is_ok(),
-    });
-    outcome
+    }
 }
 
 fn problem_text(p: &VerificationProblemType) -> Option<String> {
@@ -240,9 +245,9 @@ fn problem_text(p: &VerificationProblemType) -> Option<String> {
     })
 }
 
-fn slice(m: &MachOBinary<'_>, expected: &Expected, anchors: &[CapturedX509Certificate]) -> Slice {
-    let arch = arch_name(m.macho.header.cputype());
-    let mut out = Slice {
+/// A slice that is not signed (yet): what [`analyze`] fills in.
+pub(crate) fn unsigned(arch: String) -> Slice {
+    Slice {
         arch,
         verdict: Verdict::Unsigned,
         detail: "not signed".into(),
@@ -255,7 +260,20 @@ fn slice(m: &MachOBinary<'_>, expected: &Expected, anchors: &[CapturedX509Certif
         chain: Vec::new(),
         timestamp: None,
         integrity: Err("not signed".into()),
-    };
+    }
+}
+
+/// The CMS blob of a signature, when it has a non-empty one (ad-hoc has none).
+fn cms_of<'a>(signature: &'a EmbeddedSignature<'_>) -> Option<&'a [u8]> {
+    signature
+        .signature_data()
+        .ok()
+        .flatten()
+        .filter(|d| !d.is_empty())
+}
+
+fn slice(m: &MachOBinary<'_>, expected: &Expected, anchors: &[CapturedX509Certificate]) -> Slice {
+    let mut out = unsigned(arch_name(m.macho.header.cputype()));
     let signature = match m.code_signature() {
         Ok(Some(s)) => s,
         Ok(None) => return out,
@@ -266,6 +284,27 @@ fn slice(m: &MachOBinary<'_>, expected: &Expected, anchors: &[CapturedX509Certif
             return out;
         }
     };
+    // Pages and slots, by the crate. An ad-hoc signature has an empty CMS blob, which the
+    // crate reports as unreadable.
+    let has_cms = cms_of(&signature).is_some();
+    let problems: Vec<String> = apple_codesign::verify_macho(m)
+        .iter()
+        .filter(|p| has_cms || !matches!(p.problem, VerificationProblemType::CmsError(_)))
+        .filter_map(|p| problem_text(&p.problem))
+        .collect();
+    analyze(out, &signature, problems, expected, anchors)
+}
+
+/// Everything after the code's own digests: the CodeDirectory's facts, the CMS over it, the
+/// signer's chain, profile, team and timestamp, and the verdict (`problems` are the integrity
+/// failures found so far; any of them makes it invalid).
+pub(crate) fn analyze(
+    mut out: Slice,
+    signature: &EmbeddedSignature<'_>,
+    mut problems: Vec<String>,
+    expected: &Expected,
+    anchors: &[CapturedX509Certificate],
+) -> Slice {
     let Ok(Some(cd)) = signature.code_directory() else {
         out.verdict = Verdict::Invalid;
         out.detail = "the signature has no readable CodeDirectory".into();
@@ -280,18 +319,7 @@ fn slice(m: &MachOBinary<'_>, expected: &Expected, anchors: &[CapturedX509Certif
         .digest_with(cd.digest_type)
         .ok()
         .map(|d| crate::hex(&d[..d.len().min(20)]));
-    // Integrity: pages and slots (the crate), then the CMS over this CodeDirectory (here).
-    let cms = signature
-        .signature_data()
-        .ok()
-        .flatten()
-        .filter(|d| !d.is_empty());
-    // An ad-hoc signature has an empty CMS blob, which the crate reports as unreadable.
-    let mut problems: Vec<String> = apple_codesign::verify_macho(m)
-        .iter()
-        .filter(|p| cms.is_some() || !matches!(p.problem, VerificationProblemType::CmsError(_)))
-        .filter_map(|p| problem_text(&p.problem))
-        .collect();
+    let cms = cms_of(signature);
     let parsed_cms = cms.map(cryptographic_message_syntax::SignedData::parse_ber);
     if let Some(Ok(sd)) = &parsed_cms
         && let Ok(cd_bytes) = cd.to_blob_bytes()

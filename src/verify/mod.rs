@@ -3,6 +3,7 @@
 
 pub mod apple;
 pub mod certs;
+pub mod dmg;
 pub mod hash;
 pub mod macho;
 pub mod release;
