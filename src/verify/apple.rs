@@ -283,6 +283,16 @@ pub async fn verify(path: &Path, expected: &Expected) -> Outcome {
     let owned = path.to_owned();
     let exp = expected.clone();
     let native = tokio::task::spawn_blocking(move || -> Option<Outcome> {
+        if super::bundle::is_bundle(&owned) {
+            let (mut outcome, sig) = super::bundle::verify(&owned, &exp);
+            outcome.apple = Some(sig);
+            return Some(outcome);
+        }
+        if super::bundle::is_zipped_app(&owned) {
+            let (mut outcome, sig) = super::bundle::verify_zipped(&owned, &exp);
+            outcome.apple = Some(sig);
+            return Some(outcome);
+        }
         if super::dmg::is_dmg(&owned) {
             let (mut outcome, sig) = super::dmg::verify(&owned, &exp);
             outcome.apple = Some(sig);

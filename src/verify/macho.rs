@@ -93,7 +93,7 @@ pub fn is_macho(data: &[u8]) -> bool {
     }
 }
 
-fn arch_name(cputype: u32) -> String {
+pub(crate) fn arch_name(cputype: u32) -> String {
     match cputype {
         0x0100_0007 => "x86_64".into(),
         0x0100_000c => "arm64".into(),
@@ -170,7 +170,7 @@ pub fn verify(path: &Path, data: &[u8], expected: &Expected) -> (Outcome, AppleS
 }
 
 /// The file's verdict: its worst slice's, with that slice named when there are several.
-fn summarize(sig: &AppleSignature) -> Outcome {
+pub(crate) fn summarize(sig: &AppleSignature) -> Outcome {
     let rank = |v: Verdict| match v {
         Verdict::Invalid => 0,
         Verdict::Unsigned => 1,
@@ -273,6 +273,17 @@ fn cms_of<'a>(signature: &'a EmbeddedSignature<'_>) -> Option<&'a [u8]> {
 }
 
 fn slice(m: &MachOBinary<'_>, expected: &Expected, anchors: &[CapturedX509Certificate]) -> Slice {
+    slice_with(m, expected, anchors, |_| Vec::new())
+}
+
+/// A slice's verdict, with `more` adding integrity problems found from its signature (a
+/// bundle's Info.plist and sealed resources).
+pub(crate) fn slice_with(
+    m: &MachOBinary<'_>,
+    expected: &Expected,
+    anchors: &[CapturedX509Certificate],
+    more: impl FnOnce(&EmbeddedSignature<'_>) -> Vec<String>,
+) -> Slice {
     let mut out = unsigned(arch_name(m.macho.header.cputype()));
     let signature = match m.code_signature() {
         Ok(Some(s)) => s,
@@ -287,11 +298,12 @@ fn slice(m: &MachOBinary<'_>, expected: &Expected, anchors: &[CapturedX509Certif
     // Pages and slots, by the crate. An ad-hoc signature has an empty CMS blob, which the
     // crate reports as unreadable.
     let has_cms = cms_of(&signature).is_some();
-    let problems: Vec<String> = apple_codesign::verify_macho(m)
+    let mut problems: Vec<String> = apple_codesign::verify_macho(m)
         .iter()
         .filter(|p| has_cms || !matches!(p.problem, VerificationProblemType::CmsError(_)))
         .filter_map(|p| problem_text(&p.problem))
         .collect();
+    problems.extend(more(&signature));
     analyze(out, &signature, problems, expected, anchors)
 }
 

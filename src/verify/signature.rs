@@ -32,6 +32,8 @@ pub fn kind_of(path: &Path) -> Kind {
         Some("exe" | "dll" | "sys" | "efi") => Kind::Pe,
         Some("msi") => Kind::Msi,
         Some("dmg" | "app" | "pkg" | "dylib") => Kind::Apple,
+        // An app is shipped zipped (for notarization and download).
+        Some("zip") if super::bundle::is_zipped_app(path) => Kind::Apple,
         None => {
             let mut magic = [0u8; 4];
             let is_macho = std::fs::File::open(path)
