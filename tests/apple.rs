@@ -136,6 +136,13 @@ extendedKeyUsage = codeSigning
 1.2.840.113635.100.6.1.13 = critical,ASN1:NULL
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
+[v3_installer]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = 1.2.840.113635.100.4.13
+1.2.840.113635.100.6.1.14 = critical,ASN1:NULL
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
 [v3_dev]
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature
@@ -186,6 +193,7 @@ impl ApplePki {
             }}
             leaf devid "/UID={TEAM}/CN=Developer ID Application: WireTuner Inc ({TEAM})/OU={TEAM}/O=WireTuner Inc/C=US" v3_devid
             leaf other "/UID=ZZZZZ99999/CN=Developer ID Application: Someone Else (ZZZZZ99999)/OU=ZZZZZ99999/O=Someone Else/C=US" v3_devid
+            leaf installer "/UID={TEAM}/CN=Developer ID Installer: WireTuner Inc ({TEAM})/OU={TEAM}/O=WireTuner Inc/C=US" v3_installer
             leaf dev "/UID={TEAM}/CN=Apple Development: Dev Person ({TEAM})/OU={TEAM}/O=WireTuner Inc/C=US" v3_dev
             leaf tsa "/CN=Test TSA" v3_tsa
             req -x509 -newkey rsa:2048 -nodes -keyout self.key -out self.pem -days 365 -subj "/CN=Developer ID Application: WireTuner Inc ({TEAM})/OU={TEAM}" -extensions v3_devid
@@ -759,4 +767,133 @@ fn zipped_app_bundles_are_checked_file_by_file_with_their_ticket() {
     let a = check(&zip);
     assert_eq!(a["signature"], "invalid", "{a:#}");
     assert!(detail(&a).contains("leaves the archive"), "{a:#}");
+}
+
+/// A minimal flat package (XAR): the 28-byte header, a zlib table of contents naming one file
+/// (`Distribution`), and the heap: the TOC's SHA-1, then the file. Unsigned.
+fn unsigned_pkg() -> Vec<u8> {
+    use std::io::Write as _;
+    let sha1 = |d: &[u8]| {
+        apple_codesign::cryptography::DigestType::Sha1
+            .digest_data(d)
+            .expect("sha1")
+    };
+    let hex = |d: &[u8]| {
+        use std::fmt::Write as _;
+        d.iter().fold(String::new(), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+    };
+    let distribution = b"<?xml version=\"1.0\"?><installer-gui-script minSpecVersion=\"1\"><title>WireTuner</title></installer-gui-script>\n".to_vec();
+    let n = distribution.len();
+    let sum = hex(&sha1(&distribution));
+    let toc = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<xar><toc><checksum style=\"sha1\"><offset>0</offset><size>20</size></checksum><creation-time>2026-12-02T10:00:00</creation-time><file id=\"1\"><name>Distribution</name><type>file</type><data><length>{n}</length><offset>20</offset><size>{n}</size><encoding style=\"application/octet-stream\"/><extracted-checksum style=\"sha1\">{sum}</extracted-checksum><archived-checksum style=\"sha1\">{sum}</archived-checksum></data></file></toc></xar>\n"
+    );
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(toc.as_bytes()).expect("zlib");
+    let compressed = z.finish().expect("zlib");
+    let mut out = Vec::new();
+    out.extend_from_slice(b"xar!");
+    out.extend_from_slice(&28u16.to_be_bytes());
+    out.extend_from_slice(&1u16.to_be_bytes());
+    out.extend_from_slice(&(compressed.len() as u64).to_be_bytes());
+    out.extend_from_slice(&(toc.len() as u64).to_be_bytes());
+    out.extend_from_slice(&1u32.to_be_bytes());
+    out.extend_from_slice(&compressed);
+    out.extend_from_slice(&sha1(&compressed));
+    out.extend_from_slice(&distribution);
+    out
+}
+
+fn signed_pkg(pki: &ApplePki, cert: &str, tsa: Option<&str>) -> Vec<u8> {
+    let reader =
+        apple_xar::reader::XarReader::new(std::io::Cursor::new(unsigned_pkg())).expect("xar");
+    let mut signer = apple_xar::signing::XarSigner::new(reader);
+    let key = pki.key(cert);
+    let url = tsa.map(|t| url::Url::parse(t).expect("url"));
+    let mut out = Vec::new();
+    signer
+        .sign(
+            &mut out,
+            &key,
+            &pki.cert(cert),
+            url.as_ref(),
+            std::iter::once(pki.cert("ca")),
+        )
+        .expect("sign the package");
+    out
+}
+
+#[test]
+fn flat_packages_need_a_developer_id_installer_signature_timestamp_and_ticket() {
+    let pki = ApplePki::new();
+    let tsa = pki.tsa();
+    let dir = tempfile::tempdir().expect("dir");
+    let ca = pki.path("ca.pem");
+    let check = |name: &str, bytes: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).expect("write");
+        let (_, report) = verify(
+            &path,
+            &[
+                "--ca-file",
+                ca.to_str().expect("utf-8"),
+                "--expect-team-id",
+                TEAM,
+            ],
+        );
+        signature(&report).clone()
+    };
+    let good = signed_pkg(&pki, "installer", Some(&tsa));
+    let a = check("plain.pkg", &good);
+    assert_eq!(a["signature"], "untrusted", "{a:#}");
+    assert!(
+        detail(&a).contains("no notarization ticket is stapled"),
+        "{a:#}"
+    );
+    assert_eq!(a["apple"]["format"], "flat package");
+    assert_eq!(a["apple"]["slices"][0]["profile"], "Developer ID Installer");
+
+    // Stapled (the trailer stapler writes), naming the TOC digest.
+    let cdhash = a["apple"]["slices"][0]["cdhash"]
+        .as_str()
+        .expect("digest")
+        .to_owned();
+    let digest: Vec<u8> = (0..cdhash.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&cdhash[i..i + 2], 16).expect("hex"))
+        .collect();
+    let trailer =
+        apple_codesign::stapling::xar_notarization_trailer(&[b"s8ch".as_slice(), &digest].concat())
+            .expect("trailer");
+    let stapled = [good.clone(), trailer].concat();
+    let a = check("stapled.pkg", &stapled);
+    assert_eq!(a["signature"], "valid", "{a:#}");
+
+    // One byte of a file in the heap.
+    let mut tampered = stapled.clone();
+    let at = tampered
+        .windows(16)
+        .position(|w| w == b"WireTuner</title")
+        .expect("the Distribution file");
+    tampered[at] ^= 0x01;
+    let a = check("tampered.pkg", &tampered);
+    assert_eq!(a["signature"], "invalid", "{a:#}");
+    assert!(
+        detail(&a).contains("Distribution was modified after signing"),
+        "{a:#}"
+    );
+
+    // Signed with an application certificate, and without a timestamp.
+    let a = check("app-cert.pkg", &signed_pkg(&pki, "devid", Some(&tsa)));
+    assert_eq!(a["signature"], "untrusted", "{a:#}");
+    assert!(detail(&a).contains("Developer ID Installer"), "{a:#}");
+    let a = check("untimed.pkg", &signed_pkg(&pki, "installer", None));
+    assert_eq!(a["signature"], "untrusted", "{a:#}");
+    assert!(detail(&a).contains("no secure timestamp"), "{a:#}");
+
+    let a = check("unsigned.pkg", &unsigned_pkg());
+    assert_eq!(a["signature"], "unsigned", "{a:#}");
 }

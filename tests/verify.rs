@@ -370,11 +370,11 @@ fn verify_with_path(path_env: &str, args: &[&str], dir: &Path) -> (Option<i32>, 
     (out.status.code(), json)
 }
 
-/// This host has no codesign: without rcodesign an Apple artifact is amber (never green); with
-/// rcodesign (here a stand-in printing its report for a Developer ID signature) the team is
-/// pinned with --expect-team-id.
+/// This host has no codesign: an Apple file the console cannot read is amber (never green),
+/// and a tool on PATH that claims a Developer ID signature (here a stand-in printing
+/// rcodesign's report) changes nothing: its word proves no chain.
 #[test]
-fn apple_artifacts_are_amber_without_tools_and_pinned_to_the_team_with_rcodesign() {
+fn unreadable_apple_artifacts_are_amber_and_no_tool_on_path_makes_them_green() {
     let dir = tempfile::tempdir().expect("dir");
     let art = dir.path().join("artifacts");
     std::fs::create_dir_all(&art).expect("artifacts");
@@ -399,18 +399,13 @@ fn apple_artifacts_are_amber_without_tools_and_pinned_to_the_team_with_rcodesign
     sh(dir.path(), "chmod +x bin/rcodesign");
     let path = format!("{}:/usr/bin:/bin", bin.display());
     let (code, report) = verify_with_path(&path, &["--expect-team-id", "ABCDE12345"], &art);
-    assert_eq!(code, Some(0), "{report:#}");
+    assert_eq!(code, Some(1), "{report:#}");
     let dmg = artifact(&report, "WireTuner-1.0.0.dmg");
-    assert_eq!(dmg["signature"], "valid", "{dmg:#}");
-    assert_eq!(dmg["signer"]["team_id"], "ABCDE12345");
-    assert_eq!(dmg["signer"]["publisher"], "WireTuner Inc");
-
-    let (code, report) = verify_with_path(&path, &["--expect-team-id", "ZZZZZ99999"], &art);
-    assert_eq!(code, Some(1));
-    let dmg = artifact(&report, "WireTuner-1.0.0.dmg");
-    assert_eq!(dmg["signature"], "identity_mismatch");
-    assert_eq!(
-        dmg["detail"], "checksum ok; expected team ZZZZZ99999, got \"ABCDE12345\"",
+    assert_eq!(dmg["signature"], "unverifiable_here", "{dmg:#}");
+    assert!(
+        dmg["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("not a Mach-O, disk image, app bundle or flat package")),
         "{dmg:#}"
     );
 }

@@ -1,8 +1,8 @@
-//! Apple signatures (.dmg, .app, .pkg, Mach-O). On a macOS host: `codesign --verify --deep
-//! --strict -vv`, `codesign -dvv` (Authority chain, `TeamIdentifier`, Timestamp), `spctl -a -vv`
-//! (Gatekeeper: notarized Developer ID) and `xcrun stapler validate`. On other hosts: `rcodesign
-//! verify` and `rcodesign print-signature-info` when rcodesign is installed (signature and team
-//! only: notarization cannot be checked offline), and otherwise "unverifiable here" (amber).
+//! Apple signatures (.dmg, .app, .pkg, Mach-O): read in-process on every host (`macho.rs`,
+//! `dmg.rs`, `bundle.rs`, `pkg.rs`); on a macOS host `codesign --verify --deep --strict -vv`,
+//! `codesign -dvv` (Authority chain, `TeamIdentifier`, Timestamp), `spctl -a -vv` (Gatekeeper:
+//! notarized Developer ID) and `xcrun stapler validate` give a second opinion, and are the only
+//! check of a file the console cannot read. Elsewhere such a file is "unverifiable here" (amber).
 //!
 //! The interpreters are pure functions of the tools' output, so they are tested on every host.
 
@@ -191,57 +191,6 @@ pub fn interpret_codesign(
     outcome
 }
 
-/// Turns `rcodesign verify` and `rcodesign print-signature-info` output into a verdict. The
-/// signer is read from the Developer ID subject wherever the report prints it.
-pub fn interpret_rcodesign(verify: (bool, &str), info: &str) -> Outcome {
-    let (ok, text) = verify;
-    let lower = text.to_ascii_lowercase();
-    if lower.contains("not signed") || lower.contains("no signature") {
-        return Outcome::new(Verdict::Unsigned, "no code signature (rcodesign)");
-    }
-    if !ok {
-        if lower.contains("not supported") || lower.contains("unsupported") {
-            return Outcome::new(
-                Verdict::UnverifiableHere,
-                "rcodesign cannot verify this file type here: verify on macOS",
-            );
-        }
-        let first = text
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty())
-            .unwrap_or("no output");
-        return Outcome::new(Verdict::Invalid, format!("rcodesign rejects it: {first}"));
-    }
-    let leaf = info.lines().find_map(|l| {
-        // The signer, not the issuing authority (`Developer ID Certification Authority`).
-        let start = l
-            .find("Developer ID Application: ")
-            .or_else(|| l.find("Developer ID Installer: "))?;
-        let s = l[start..].trim().trim_end_matches(['"', '\'', ',']);
-        Some(s.split(", ").next().unwrap_or(s).to_owned())
-    });
-    let Some(leaf) = leaf else {
-        return Outcome::new(
-            Verdict::Untrusted,
-            "signature verifies, but no Developer ID signer was found in rcodesign's report",
-        );
-    };
-    let mut outcome = Outcome::new(
-        Verdict::Valid,
-        "signature and Developer ID team verified with rcodesign; notarization is checked on macOS only",
-    );
-    outcome.signer = Some(Signer {
-        publisher: publisher_of(&leaf),
-        team_id: team_of(&leaf),
-        subject: leaf.clone(),
-        chain: vec![leaf],
-        digest_match: true,
-        ..Signer::default()
-    });
-    outcome
-}
-
 /// Pins the Apple team: a valid signature by another team (or with no team pinned) is red.
 pub fn check_team(outcome: &mut Outcome, expected: &Expected) {
     if outcome.verdict != Verdict::Valid {
@@ -293,6 +242,11 @@ pub async fn verify(path: &Path, expected: &Expected) -> Outcome {
             outcome.apple = Some(sig);
             return Some(outcome);
         }
+        if super::pkg::is_pkg(&owned) {
+            let (mut outcome, sig) = super::pkg::verify(&owned, &exp);
+            outcome.apple = Some(sig);
+            return Some(outcome);
+        }
         if super::dmg::is_dmg(&owned) {
             let (mut outcome, sig) = super::dmg::verify(&owned, &exp);
             outcome.apple = Some(sig);
@@ -323,15 +277,16 @@ pub async fn verify(path: &Path, expected: &Expected) -> Outcome {
         }
         return outcome;
     }
+    // Not a Mach-O, disk image, app bundle or flat package this console can read. Another
+    // tool's word is not taken off macOS: rcodesign's report names a Developer ID without
+    // proving the chain, so it can never make a file green here.
     let mut outcome = if cfg!(target_os = "macos") {
         verify_native(path).await
-    } else if crate::runner::process::find_on_path("rcodesign").is_some() {
-        verify_rcodesign(path).await
     } else {
         Outcome::new(
             Verdict::UnverifiableHere,
-            "this host cannot verify Apple signatures: run on macOS (codesign, spctl, stapler), \
-             or install rcodesign (cargo install apple-codesign)",
+            "not a Mach-O, disk image, app bundle or flat package the console can read; verify \
+             it on macOS (codesign, spctl, stapler)",
         )
     };
     check_team(&mut outcome, expected);
@@ -441,21 +396,6 @@ async fn verify_native(path: &Path) -> Outcome {
         stapler.as_ref().map(text).unwrap_or_default(),
     ]
     .join("\n");
-    outcome
-}
-
-async fn verify_rcodesign(path: &Path) -> Outcome {
-    let p = path.as_os_str();
-    let verify = match tool("rcodesign", &["verify".as_ref(), p]).await {
-        Ok(v) => v,
-        Err(e) => return Outcome::new(Verdict::UnverifiableHere, e),
-    };
-    let info = tool("rcodesign", &["print-signature-info".as_ref(), p])
-        .await
-        .map(|(_, t)| t)
-        .unwrap_or_default();
-    let mut outcome = interpret_rcodesign((verify.0, &verify.1), &info);
-    outcome.raw_output = format!("{}\n{info}", verify.1);
     outcome
 }
 
@@ -604,27 +544,6 @@ mod tests {
         let o = interpret_codesign((true, VERIFY_OK), &no_ts, None, None);
         assert_eq!(o.verdict, Verdict::Untrusted);
         assert!(o.detail.contains("no secure timestamp"));
-    }
-
-    #[test]
-    fn rcodesign_reports_are_read_for_the_developer_id_team() {
-        let info = "- path: WireTuner.app/Contents/MacOS/WireTuner\n  code_signature:\n    signed_data:\n      signers:\n      - issuer: C=US, O=Apple Inc., OU=G2, CN=Developer ID Certification Authority\n        subject: 'UID=ABCDE12345, CN=Developer ID Application: WireTuner Inc (ABCDE12345), OU=ABCDE12345, O=WireTuner Inc, C=US'\n";
-        let mut o = interpret_rcodesign((true, "verification succeeded\n"), info);
-        check_team(&mut o, &expected("ABCDE12345"));
-        assert_eq!(o.verdict, Verdict::Valid, "{}", o.detail);
-        let s = o.signer.expect("signer");
-        assert_eq!(s.publisher, "WireTuner Inc");
-        assert_eq!(s.team_id.as_deref(), Some("ABCDE12345"));
-        let o = interpret_rcodesign((false, "error: file is not signed\n"), "");
-        assert_eq!(o.verdict, Verdict::Unsigned);
-        let o = interpret_rcodesign(
-            (
-                false,
-                "error: signature verification failed: digest mismatch\n",
-            ),
-            "",
-        );
-        assert_eq!(o.verdict, Verdict::Invalid);
     }
 
     #[test]

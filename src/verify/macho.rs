@@ -111,7 +111,7 @@ fn fingerprint(cert: &CapturedX509Certificate) -> String {
     crate::hex(&sha2::Sha256::digest(cert.constructed_data()))
 }
 
-fn name_of(cert: &CapturedX509Certificate) -> String {
+pub(crate) fn name_of(cert: &CapturedX509Certificate) -> String {
     cert.subject_common_name()
         .unwrap_or_else(|| cert.subject_name().user_friendly_str().unwrap_or_default())
 }
@@ -482,7 +482,7 @@ pub(crate) fn analyze(
 /// The chain from `leaf` up, each certificate verified as signed by the next (from the
 /// signature's own certificates, Apple's published intermediates and `anchors`), and whether
 /// it ends at a trusted root: an Apple root by SHA-256 fingerprint, or one of `anchors`.
-fn chain_of(
+pub(crate) fn chain_of(
     leaf: &CapturedX509Certificate,
     certs: &[CapturedX509Certificate],
     anchors: &[CapturedX509Certificate],
@@ -545,7 +545,7 @@ fn chain_of(
 
 /// Whether the timestamp token's message imprint is the hash of this signer's signature (the
 /// token's own signature is checked by `verify_time_stamp_token`; this ties it to ours).
-fn stamps_this_signature(signer: &cryptographic_message_syntax::SignerInfo) -> bool {
+pub(crate) fn stamps_this_signature(signer: &cryptographic_message_syntax::SignerInfo) -> bool {
     use sha2::Digest as _;
     let Ok(Some(tst)) = signer.time_stamp_token_signed_data() else {
         return false;
@@ -565,7 +565,7 @@ fn stamps_this_signature(signer: &cryptographic_message_syntax::SignerInfo) -> b
 }
 
 /// `TSA name at TIME` of a verified timestamp token.
-fn timestamp_of(signer: &cryptographic_message_syntax::SignerInfo) -> String {
+pub(crate) fn timestamp_of(signer: &cryptographic_message_syntax::SignerInfo) -> String {
     let Ok(Some(tst)) = signer.time_stamp_token_signed_data() else {
         return "timestamped".into();
     };

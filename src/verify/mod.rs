@@ -7,6 +7,7 @@ pub mod certs;
 pub mod dmg;
 pub mod hash;
 pub mod macho;
+pub mod pkg;
 pub mod release;
 pub mod signature;
 pub mod sums;
