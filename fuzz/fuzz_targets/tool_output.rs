@@ -1,5 +1,5 @@
-//! The interpreters of osslsigncode, codesign, spctl, stapler and rcodesign output: any text
-//! gives a verdict, never a panic.
+//! The interpreters of osslsigncode, codesign, spctl and stapler output, and the in-process
+//! Mach-O signature reader: any input gives a verdict, never a panic.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use release_console::verify::{apple, signature};
@@ -29,6 +29,5 @@ fuzz_target!(|data: &[u8]| {
         ok(6).then(|| (ok(7), part(3))),
     );
     apple::check_team(&mut outcome, &expected);
-    let mut outcome = apple::interpret_rcodesign((ok(1), part(0)), part(1));
-    apple::check_team(&mut outcome, &expected);
+    let _ = release_console::verify::macho::verify(std::path::Path::new("fuzz"), rest, &expected);
 });
