@@ -347,6 +347,22 @@ impl GitHub {
         )))
     }
 
+    /// `GET /repos/{repo}{path}` answered 200, parsed; `etag` makes it a conditional request.
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        etag: bool,
+        what: &str,
+    ) -> Result<T, RemoteError> {
+        let answer = self.expect(
+            self.call(Method::GET, &self.repo_url(path), None, etag)
+                .await?,
+            &[StatusCode::OK],
+            what,
+        )?;
+        Self::parse(&answer.body, what)
+    }
+
     fn parse<T: serde::de::DeserializeOwned>(body: &str, what: &str) -> Result<T, RemoteError> {
         serde_json::from_str(body)
             .map_err(|e| RemoteError::Http(format!("{what}: unreadable answer: {e}")))
@@ -354,16 +370,8 @@ impl GitHub {
 
     /// The workflow as GitHub knows it: `NAME (state)`, for preflight.
     pub async fn describe_workflow(&self) -> Result<String, RemoteError> {
-        let url = self.repo_url(&self.workflow_path());
         let what = format!("GET workflow {} in {}", self.cfg.workflow, self.cfg.repo);
-        let answer = self
-            .expect(
-                self.call(Method::GET, &url, None, true).await?,
-                &[StatusCode::OK],
-                &what,
-            )
-            .map_err(|e| RemoteError::Http(e.to_string()))?;
-        let w: WorkflowBody = Self::parse(&answer.body, &what)?;
+        let w: WorkflowBody = self.get_json(&self.workflow_path(), true, &what).await?;
         if w.state != "active" {
             return Err(RemoteError::Http(format!(
                 "workflow {} in {} is {} (enable it in the repository's Actions tab)",
@@ -377,17 +385,15 @@ impl GitHub {
     /// GitHub's description types `created` as a plain date-time, which the documented
     /// `>=` range syntax is not; the correlation id is what picks ours anyway.)
     async fn dispatch_runs(&self) -> Result<Vec<RunBody>, RemoteError> {
-        let url = format!(
-            "{}?event=workflow_dispatch&per_page=100",
-            self.repo_url(&format!("{}/runs", self.workflow_path()))
+        let path = format!(
+            "{}/runs?event=workflow_dispatch&per_page=100",
+            self.workflow_path()
         );
         let what = format!("GET the runs of workflow {}", self.cfg.workflow);
-        let answer = self.expect(
-            self.call(Method::GET, &url, None, false).await?,
-            &[StatusCode::OK],
-            &what,
-        )?;
-        Ok(Self::parse::<RunsBody>(&answer.body, &what)?.workflow_runs)
+        Ok(self
+            .get_json::<RunsBody>(&path, false, &what)
+            .await?
+            .workflow_runs)
     }
 
     /// The run that carries `correlation_id` in its name; waits for it to appear (a dispatch
@@ -524,32 +530,20 @@ impl CiEngine for GitHub {
 
     fn run(&self, id: u64) -> EngineFuture<'_, RunView> {
         Box::pin(async move {
-            let what = format!("GET run #{id}");
-            let answer = self.expect(
-                self.call(
-                    Method::GET,
-                    &self.repo_url(&format!("/actions/runs/{id}")),
-                    None,
+            let run: RunBody = self
+                .get_json(
+                    &format!("/actions/runs/{id}"),
                     true,
+                    &format!("GET run #{id}"),
                 )
-                .await?,
-                &[StatusCode::OK],
-                &what,
-            )?;
-            let run: RunBody = Self::parse(&answer.body, &what)?;
-            let what = format!("GET the jobs of run #{id}");
-            let answer = self.expect(
-                self.call(
-                    Method::GET,
-                    &self.repo_url(&format!("/actions/runs/{id}/jobs?per_page=100")),
-                    None,
+                .await?;
+            let jobs: JobsBody = self
+                .get_json(
+                    &format!("/actions/runs/{id}/jobs?per_page=100"),
                     true,
+                    &format!("GET the jobs of run #{id}"),
                 )
-                .await?,
-                &[StatusCode::OK],
-                &what,
-            )?;
-            let jobs: JobsBody = Self::parse(&answer.body, &what)?;
+                .await?;
             Ok(RunView {
                 id: run.id,
                 html_url: run.html_url,
@@ -607,19 +601,13 @@ impl CiEngine for GitHub {
 
     fn artifacts(&self, run_id: u64) -> EngineFuture<'_, Vec<ArtifactView>> {
         Box::pin(async move {
-            let what = format!("GET the artifacts of run #{run_id}");
-            let answer = self.expect(
-                self.call(
-                    Method::GET,
-                    &self.repo_url(&format!("/actions/runs/{run_id}/artifacts?per_page=100")),
-                    None,
+            let list: ArtifactsBody = self
+                .get_json(
+                    &format!("/actions/runs/{run_id}/artifacts?per_page=100"),
                     false,
+                    &format!("GET the artifacts of run #{run_id}"),
                 )
-                .await?,
-                &[StatusCode::OK],
-                &what,
-            )?;
-            let list: ArtifactsBody = Self::parse(&answer.body, &what)?;
+                .await?;
             Ok(list
                 .artifacts
                 .into_iter()
