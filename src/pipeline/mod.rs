@@ -229,6 +229,18 @@ pub struct Check {
     pub fix: String,
 }
 
+impl Check {
+    /// A check; its fix is kept only when it failed.
+    pub fn new(name: &str, ok: bool, detail: String, fix: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            ok,
+            detail,
+            fix: if ok { String::new() } else { fix.to_owned() },
+        }
+    }
+}
+
 /// Preflight of one platform: skipped (wrong host) or a list of checks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Preflight {
@@ -322,12 +334,7 @@ pub async fn preflight(
     }
     let mut checks = Vec::new();
     let mut check = |name: &str, ok: bool, detail: String, fix: &str| {
-        checks.push(Check {
-            name: name.to_owned(),
-            ok,
-            detail,
-            fix: if ok { String::new() } else { fix.to_owned() },
-        });
+        checks.push(Check::new(name, ok, detail, fix));
     };
     let program_found = def
         .builder

@@ -54,12 +54,7 @@ pub async fn preflight(
 ) -> Preflight {
     let mut checks = Vec::new();
     let mut check = |what: &str, ok: bool, detail: String, fix: &str| {
-        checks.push(Check {
-            name: what.to_owned(),
-            ok,
-            detail,
-            fix: if ok { String::new() } else { fix.to_owned() },
-        });
+        checks.push(Check::new(what, ok, detail, fix));
     };
     match config(ws, name) {
         Err(e) => check(
