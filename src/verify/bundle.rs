@@ -262,7 +262,6 @@ fn sealed_problems(
     anchors: &[CapturedX509Certificate],
     depth: usize,
 ) -> Vec<String> {
-    use sha2::Digest as _;
     let (files, rules) = match parse_files2(resources) {
         Ok(v) => v,
         Err(e) => return vec![e],
@@ -287,21 +286,13 @@ fn sealed_problems(
                 sha1,
                 optional,
             } => match std::fs::symlink_metadata(&path) {
-                Ok(m) if m.is_file() => match std::fs::read(&path) {
-                    Ok(bytes) => {
-                        let ok = match (sha256, sha1) {
-                            (Some(h), _) => sha2::Sha256::digest(&bytes).as_slice() == h.as_slice(),
-                            (None, Some(h)) => {
-                                digest(DigestType::Sha1, &bytes).is_some_and(|d| d == *h)
-                            }
-                            (None, None) => false,
-                        };
-                        if !ok {
-                            problems.push(format!("{name} was modified after signing"));
-                        }
+                Ok(m) if m.is_file() => {
+                    match file_matches(&path, sha256.as_deref(), sha1.as_deref()) {
+                        Ok(true) => {}
+                        Ok(false) => problems.push(format!("{name} was modified after signing")),
+                        Err(e) => problems.push(format!("{name}: {e}")),
                     }
-                    Err(e) => problems.push(format!("{name}: {e}")),
-                },
+                }
                 Ok(_) => problems.push(format!("{name} is no longer a regular file")),
                 Err(_) if *optional => {}
                 Err(_) => problems.push(format!("sealed resource {name} is missing")),
@@ -370,6 +361,33 @@ fn sealed_problems(
         }
     }
     problems
+}
+
+/// Whether the file hashes to what was sealed (SHA-256 when recorded, else SHA-1), read in
+/// chunks: resources can be large.
+fn file_matches(path: &Path, sha256: Option<&[u8]>, sha1: Option<&[u8]>) -> std::io::Result<bool> {
+    use sha2::Digest as _;
+    use std::io::Read as _;
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut h256 = sha2::Sha256::new();
+    let mut h1 = sha1::Sha1::new();
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        if sha256.is_some() {
+            h256.update(&buf[..n]);
+        } else {
+            h1.update(&buf[..n]);
+        }
+    }
+    Ok(match (sha256, sha1) {
+        (Some(want), _) => h256.finalize().as_slice() == want,
+        (None, Some(want)) => h1.finalize().as_slice() == want,
+        (None, None) => false,
+    })
 }
 
 /// The CDHashes of a nested Mach-O file (a dylib, a helper tool).

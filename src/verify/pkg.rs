@@ -25,15 +25,47 @@ pub fn is_pkg(path: &Path) -> bool {
         && &magic == b"xar!"
 }
 
-fn digest(style: ChecksumType, data: &[u8]) -> Option<Vec<u8>> {
-    use sha2::Digest as _;
-    match style {
-        ChecksumType::Sha256 => Some(sha2::Sha256::digest(data).to_vec()),
-        ChecksumType::Sha512 => Some(sha2::Sha512::digest(data).to_vec()),
-        ChecksumType::Sha1 => apple_codesign::cryptography::DigestType::Sha1
-            .digest_data(data)
-            .ok(),
-        _ => None,
+/// A running digest of a checksum style XAR uses, fed as a writer.
+enum Hasher {
+    Sha1(sha1::Sha1),
+    Sha256(sha2::Sha256),
+    Sha512(sha2::Sha512),
+}
+
+impl Hasher {
+    fn new(style: ChecksumType) -> Option<Self> {
+        use sha2::Digest as _;
+        match style {
+            ChecksumType::Sha256 => Some(Self::Sha256(sha2::Sha256::new())),
+            ChecksumType::Sha512 => Some(Self::Sha512(sha2::Sha512::new())),
+            ChecksumType::Sha1 => Some(Self::Sha1(sha1::Sha1::new())),
+            _ => None,
+        }
+    }
+
+    fn finish(self) -> Vec<u8> {
+        use sha2::Digest as _;
+        match self {
+            Self::Sha1(h) => h.finalize().to_vec(),
+            Self::Sha256(h) => h.finalize().to_vec(),
+            Self::Sha512(h) => h.finalize().to_vec(),
+        }
+    }
+}
+
+impl std::io::Write for Hasher {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use sha2::Digest as _;
+        match self {
+            Self::Sha1(h) => h.update(buf),
+            Self::Sha256(h) => h.update(buf),
+            Self::Sha512(h) => h.update(buf),
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -70,16 +102,18 @@ fn package(path: &Path, expected: &Expected, notarization: &mut String) -> Resul
         .map_err(|e| format!("the table of contents: {e}"))?;
     for (name, f) in &files {
         let Some(data) = &f.data else { continue };
-        let mut bytes = Vec::new();
-        if xar.write_file_data_heap_from_file(f, &mut bytes).is_err() {
+        // Streamed through the hash: a package's payload can be gigabytes.
+        let Some(mut hasher) = Hasher::new(data.archived_checksum.style) else {
+            problems.push(format!("{name}: checksum style not supported"));
+            continue;
+        };
+        if xar.write_file_data_heap_from_file(f, &mut hasher).is_err() {
             problems.push(format!("{name}: its data cannot be read"));
             continue;
         }
         let want = data.archived_checksum.checksum.to_ascii_lowercase();
-        match digest(data.archived_checksum.style, &bytes) {
-            Some(got) if crate::hex(&got) == want => {}
-            Some(_) => problems.push(format!("{name} was modified after signing")),
-            None => problems.push(format!("{name}: checksum style not supported")),
+        if crate::hex(&hasher.finish()) != want {
+            problems.push(format!("{name} was modified after signing"));
         }
     }
     let recorded = xar
