@@ -53,7 +53,7 @@ fn setup(fake: impl FnOnce(&mut Fake)) -> Setup {
             "macos".into(),
             ArtifactKind::Files(with_checksum(
                 &format!("WireTuner-{VERSION}.dmg"),
-                b"koly".repeat(300),
+                b"placeholder, not a disk image ".repeat(30),
             )),
         );
         fake(f);
