@@ -417,66 +417,84 @@ pub(crate) fn analyze(
             return finish(out);
         }
     };
-    let who = name_of(leaf);
-    let (verdict, detail) = if !anchored {
-        (
-            Verdict::Untrusted,
-            if leaf.subject_is_issuer() {
-                format!("self-signed certificate {who:?}: it does not chain to Apple Root CA")
-            } else {
-                format!(
-                    "{who:?} does not chain to Apple Root CA (checked by fingerprint) or the \
-                     workspace's ca_file"
-                )
-            },
-        )
-    } else if out.profile != "Developer ID Application" {
-        (
-            Verdict::Untrusted,
-            format!(
-                "{} certificate {who:?}: only Developer ID Application is for distribution \
-                 outside the App Store",
-                out.profile
-            ),
-        )
-    } else if out.timestamp.is_none() {
-        (
-            Verdict::Untrusted,
-            format!("{who}: no secure timestamp (notarization needs one)"),
-        )
+    let runtime = if out.hardened_runtime {
+        ", hardened runtime"
     } else {
-        match (&expected.apple_team_id, &out.team_id) {
-            (None, got) => (
-                Verdict::IdentityMismatch,
-                format!(
-                    "{who}: no Team ID pinned (set [signing] apple_team_id or \
-                     --expect-team-id); got {}",
-                    got.as_deref().unwrap_or("none")
-                ),
-            ),
-            (Some(want), Some(got)) if want.eq_ignore_ascii_case(got) => (
-                Verdict::Valid,
-                format!(
-                    "{who}, Team ID {got}, timestamped{}",
-                    if out.hardened_runtime {
-                        ", hardened runtime"
-                    } else {
-                        ", NO hardened runtime (notarization will refuse it)"
-                    }
-                ),
-            ),
-            (Some(want), got) => (
-                Verdict::IdentityMismatch,
-                format!(
-                    "{who}: expected Team ID {want}, got {}",
-                    got.as_deref().unwrap_or("none")
-                ),
-            ),
-        }
+        ", NO hardened runtime (notarization will refuse it)"
     };
+    let (verdict, detail) = judge(
+        leaf,
+        anchored,
+        &out,
+        "Developer ID Application",
+        expected,
+        runtime,
+    );
     out.verdict = verdict;
     out.detail = detail;
     finish(out)
+}
+
+/// The verdict on who signed: a trusted chain, the profile distribution needs (`wanted`), a
+/// secure timestamp and the pinned team, in that order; `valid_note` ends a valid detail.
+pub(crate) fn judge(
+    leaf: &CapturedX509Certificate,
+    anchored: bool,
+    out: &Slice,
+    wanted: &str,
+    expected: &Expected,
+    valid_note: &str,
+) -> (Verdict, String) {
+    let who = name_of(leaf);
+    if !anchored {
+        let why = if leaf.subject_is_issuer() {
+            format!("self-signed certificate {who:?}: it does not chain to Apple Root CA")
+        } else {
+            format!(
+                "{who:?} does not chain to Apple Root CA (checked by fingerprint) or the \
+                 workspace's ca_file"
+            )
+        };
+        return (Verdict::Untrusted, why);
+    }
+    if out.profile != wanted {
+        return (
+            Verdict::Untrusted,
+            format!(
+                "{} certificate {who:?}: outside the App Store, {wanted} is what distribution \
+                 needs",
+                out.profile
+            ),
+        );
+    }
+    if out.timestamp.is_none() {
+        return (
+            Verdict::Untrusted,
+            format!("{who}: no secure timestamp (notarization needs one)"),
+        );
+    }
+    let got = out.team_id.as_deref();
+    match (&expected.apple_team_id, got) {
+        (Some(want), Some(got)) if want.eq_ignore_ascii_case(got) => (
+            Verdict::Valid,
+            format!("{who}, Team ID {got}, timestamped{valid_note}"),
+        ),
+        (Some(want), got) => (
+            Verdict::IdentityMismatch,
+            format!(
+                "{who}: expected Team ID {want}, got {}",
+                got.unwrap_or("none")
+            ),
+        ),
+        (None, got) => (
+            Verdict::IdentityMismatch,
+            format!(
+                "{who}: no Team ID pinned (set [signing] apple_team_id or --expect-team-id); \
+                 got {}",
+                got.unwrap_or("none")
+            ),
+        ),
+    }
 }
 
 /// The chain from `leaf` up, each certificate verified as signed by the next (from the

@@ -11,7 +11,7 @@ use apple_xar::reader::XarReader;
 use apple_xar::table_of_contents::ChecksumType;
 
 use super::macho::{
-    AppleSignature, Slice, chain_of, extra_anchors, name_of, signer_of, stamps_this_signature,
+    AppleSignature, Slice, chain_of, extra_anchors, judge, signer_of, stamps_this_signature,
     timestamp_of, unsigned,
 };
 use super::signature::{Expected, Outcome, Verdict};
@@ -179,55 +179,13 @@ fn package(path: &Path, expected: &Expected, notarization: &mut String) -> Resul
             _ => problems.push("the secure timestamp does not verify".to_owned()),
         }
     }
-    let who = name_of(leaf);
-    let (verdict, detail) = if !problems.is_empty() {
+    let (verdict, detail) = if problems.is_empty() {
+        judge(leaf, anchored, &out, "Developer ID Installer", expected, "")
+    } else {
         (
             Verdict::Invalid,
             format!("tampered: {}", problems.join("; ")),
         )
-    } else if !anchored {
-        (
-            Verdict::Untrusted,
-            format!(
-                "{who:?} does not chain to Apple Root CA (checked by fingerprint) or the \
-                 workspace's ca_file"
-            ),
-        )
-    } else if out.profile != "Developer ID Installer" {
-        (
-            Verdict::Untrusted,
-            format!(
-                "{} certificate {who:?}: packages outside the App Store are signed with \
-                 Developer ID Installer",
-                out.profile
-            ),
-        )
-    } else if out.timestamp.is_none() {
-        (
-            Verdict::Untrusted,
-            format!("{who}: no secure timestamp (notarization needs one)"),
-        )
-    } else {
-        match (&expected.apple_team_id, &out.team_id) {
-            (Some(want), Some(got)) if want.eq_ignore_ascii_case(got) => {
-                (Verdict::Valid, format!("{who}, Team ID {got}, timestamped"))
-            }
-            (Some(want), got) => (
-                Verdict::IdentityMismatch,
-                format!(
-                    "{who}: expected Team ID {want}, got {}",
-                    got.as_deref().unwrap_or("none")
-                ),
-            ),
-            (None, got) => (
-                Verdict::IdentityMismatch,
-                format!(
-                    "{who}: no Team ID pinned (set [signing] apple_team_id or \
-                     --expect-team-id); got {}",
-                    got.as_deref().unwrap_or("none")
-                ),
-            ),
-        }
     };
     out.verdict = verdict;
     out.detail = detail;
