@@ -165,6 +165,23 @@ fn steps_of(view: &RunView) -> Vec<StepState> {
         .collect()
 }
 
+/// How a remote build ended, with its run.
+fn ended(
+    status: &'static str,
+    message: String,
+    steps: Vec<StepState>,
+    artifacts: Vec<PathBuf>,
+    run: &RemoteRun,
+) -> Outcome {
+    Outcome {
+        status,
+        message,
+        steps,
+        artifacts,
+        remote: Some(run.clone()),
+    }
+}
+
 /// Builds platform `name` on its CI engine as the task `ctx` belongs to.
 pub async fn build(
     ctx: TaskContext,
@@ -258,13 +275,13 @@ pub async fn build(
     let view = match remote::watch(&ctx, engine, run.run_id, poll).await {
         Ok(view) => view,
         Err(RemoteError::Cancelled) => {
-            let outcome = Outcome {
-                status: "cancelled",
-                message: format!("cancelled; asked GitHub to cancel run #{}", run.run_id),
-                steps: super::step_durations(&ctx),
-                artifacts: Vec::new(),
-                remote: Some(run),
-            };
+            let outcome = ended(
+                "cancelled",
+                format!("cancelled; asked GitHub to cancel run #{}", run.run_id),
+                super::step_durations(&ctx),
+                Vec::new(),
+                &run,
+            );
             super::save_outcome(&ctx, &ws, &release, &name, outcome).await?;
             return Err(TaskError::Cancelled);
         }
@@ -304,13 +321,13 @@ pub async fn build(
             }
         );
         let cancelled = view.conclusion.as_deref() == Some("cancelled");
-        let outcome = Outcome {
-            status: if cancelled { "cancelled" } else { "failed" },
-            message: message.clone(),
+        let outcome = ended(
+            if cancelled { "cancelled" } else { "failed" },
+            message.clone(),
             steps,
-            artifacts: Vec::new(),
-            remote: Some(run),
-        };
+            Vec::new(),
+            &run,
+        );
         super::save_outcome(&ctx, &ws, &release, &name, outcome).await?;
         return Err(TaskError::Failed(format!(
             "{message}; Resume re-runs the failed jobs"
@@ -322,13 +339,7 @@ pub async fn build(
         Ok(files) => files,
         Err(RemoteError::Cancelled) => return Err(TaskError::Cancelled),
         Err(e) => {
-            let outcome = Outcome {
-                status: "failed",
-                message: e.to_string(),
-                steps,
-                artifacts: Vec::new(),
-                remote: Some(run),
-            };
+            let outcome = ended("failed", e.to_string(), steps, Vec::new(), &run);
             super::save_outcome(&ctx, &ws, &release, &name, outcome).await?;
             return Err(e.into());
         }
@@ -343,13 +354,7 @@ pub async fn build(
         .collect();
     if installers.is_empty() {
         let message = format!("artifact {artifact_name} holds no installer");
-        let outcome = Outcome {
-            status: "failed",
-            message: message.clone(),
-            steps,
-            artifacts: Vec::new(),
-            remote: Some(run),
-        };
+        let outcome = ended("failed", message.clone(), steps, Vec::new(), &run);
         super::save_outcome(&ctx, &ws, &release, &name, outcome).await?;
         return Err(TaskError::Failed(message));
     }
@@ -359,13 +364,7 @@ pub async fn build(
         run.run_id,
         engine.title()
     );
-    let outcome = Outcome {
-        status: "succeeded",
-        message: message.clone(),
-        steps,
-        artifacts: installers,
-        remote: Some(run),
-    };
+    let outcome = ended("succeeded", message.clone(), steps, installers, &run);
     super::save_outcome(&ctx, &ws, &release, &name, outcome).await?;
     Ok(format!("{name}: {message}"))
 }
