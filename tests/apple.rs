@@ -897,3 +897,38 @@ fn flat_packages_need_a_developer_id_installer_signature_timestamp_and_ticket() 
     let a = check("unsigned.pkg", &unsigned_pkg());
     assert_eq!(a["signature"], "unsigned", "{a:#}");
 }
+
+#[test]
+fn an_app_bundle_folder_is_one_artifact_checked_by_its_seal() {
+    let pki = ApplePki::new();
+    let tsa = pki.tsa();
+    let dir = tempfile::tempdir().expect("dir");
+    let app = signed_app(&pki, dir.path(), &tsa);
+    let ticket = [b"s8ch\x01\x00\x00\x00".as_slice(), &exe_cdhash(&app)].concat();
+    std::fs::write(app.join("Contents/CodeResources"), &ticket).expect("staple");
+    let ca = pki.path("ca.pem");
+    let args = [
+        "--ca-file",
+        ca.to_str().expect("utf-8"),
+        "--expect-team-id",
+        TEAM,
+    ];
+    // The bundle itself, and a folder holding it: one artifact either way.
+    for path in [app.clone(), app.parent().expect("parent").to_owned()] {
+        let (_, report) = verify(&path, &args);
+        let artifacts = report["artifacts"].as_array().expect("artifacts");
+        assert_eq!(artifacts.len(), 1, "{report:#}");
+        let a = &artifacts[0];
+        assert_eq!(a["path"], "WireTuner.app");
+        assert_eq!(a["signature"], "valid", "{a:#}");
+        assert!(detail(a).contains("ship it zipped"), "{a:#}");
+    }
+    std::fs::write(app.join("Contents/Resources/app.json"), b"{}").expect("edit");
+    let (_, report) = verify(&app, &args);
+    let a = signature(&report);
+    assert_eq!(a["signature"], "invalid", "{a:#}");
+    assert!(
+        detail(a).contains("Resources/app.json was modified after signing"),
+        "{a:#}"
+    );
+}

@@ -66,6 +66,14 @@ fn layout(root: &Path) -> Result<Layout, String> {
     })
 }
 
+/// Whether `path` is an app bundle folder (`NAME.app` with an Info.plist and an executable):
+/// one artifact, not a folder to walk.
+pub fn is_app_dir(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("app"))
+        && is_bundle(path)
+}
+
 /// Whether `path` is a bundle folder this module reads.
 pub fn is_bundle(path: &Path) -> bool {
     path.is_dir() && layout(path).is_ok()

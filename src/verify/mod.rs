@@ -207,7 +207,10 @@ fn walk(
         }
         let path = e.path();
         let ft = e.file_type().map_err(io_err(&path))?;
-        if ft.is_dir() {
+        if ft.is_dir() && bundle::is_app_dir(&path) {
+            // An app bundle is one artifact, checked whole by its seal.
+            out.push(path);
+        } else if ft.is_dir() {
             walk(&path, out, refused)?;
         } else if ft.is_file() {
             out.push(path);
@@ -243,7 +246,7 @@ pub async fn run(
     let mut base: Option<PathBuf> = None;
     for p in &opts.paths {
         let meta = std::fs::metadata(p).map_err(io_err(p))?;
-        if meta.is_dir() {
+        if meta.is_dir() && !bundle::is_app_dir(p) {
             base.get_or_insert_with(|| p.clone());
             walk(p, &mut files, &mut links)?;
         } else {
@@ -376,6 +379,14 @@ pub async fn run(
         let (sha256, hash_detail) = match &hashes[i] {
             Ok(h) => (Some(crate::hex(h)), None),
             Err(hash::HashError::Cancelled) => return Err(VerifyError::Cancelled),
+            Err(_) if file.is_dir() => (
+                None,
+                Some(
+                    "an app bundle folder has no SHA-256 of its own (SHA256SUMS lists files: \
+                     ship it zipped); its files are checked by its seal"
+                        .to_owned(),
+                ),
+            ),
             Err(e) => (None, Some(e.to_string())),
         };
         let expected_entry = by_name.as_ref().and_then(|m| m.get(names[i].as_str()));
@@ -400,7 +411,11 @@ pub async fn run(
             ChecksumVerdict::Missing => String::new(),
         };
         if let Some(e) = hash_detail {
-            detail = format!("cannot hash: {e}");
+            detail = if file.is_dir() {
+                e
+            } else {
+                format!("cannot hash: {e}")
+            };
         }
         detail = format!("{detail}; {}", sig.detail);
         artifacts.push(Artifact {
