@@ -61,15 +61,8 @@ fn image(
     notarization: &mut String,
 ) -> Slice {
     let mut out = super::macho::unsigned("disk image".into());
-    let signature = match reader.embedded_signature() {
-        Ok(Some(s)) => s,
-        Ok(None) => return out,
-        Err(e) => {
-            out.verdict = Verdict::Invalid;
-            out.detail = format!("the signature cannot be read: {e}");
-            out.integrity = Err(out.detail.clone());
-            return out;
-        }
+    let Some(signature) = super::macho::embedded(reader.embedded_signature(), &mut out) else {
+        return out;
     };
     let mut problems = Vec::new();
     if let Ok(Some(cd)) = signature.code_directory() {

@@ -263,6 +263,23 @@ pub(crate) fn unsigned(arch: String) -> Slice {
     }
 }
 
+/// The embedded signature a reader found; `None` leaves `out` unsigned, or invalid when the
+/// signature is there but unreadable.
+pub(crate) fn embedded<'a, E: std::fmt::Display>(
+    read: Result<Option<EmbeddedSignature<'a>>, E>,
+    out: &mut Slice,
+) -> Option<EmbeddedSignature<'a>> {
+    match read {
+        Ok(s) => s,
+        Err(e) => {
+            out.verdict = Verdict::Invalid;
+            out.detail = format!("the signature cannot be read: {e}");
+            out.integrity = Err(out.detail.clone());
+            None
+        }
+    }
+}
+
 /// The CMS blob of a signature, when it has a non-empty one (ad-hoc has none).
 fn cms_of<'a>(signature: &'a EmbeddedSignature<'_>) -> Option<&'a [u8]> {
     signature
@@ -285,15 +302,8 @@ pub(crate) fn slice_with(
     more: impl FnOnce(&EmbeddedSignature<'_>) -> Vec<String>,
 ) -> Slice {
     let mut out = unsigned(arch_name(m.macho.header.cputype()));
-    let signature = match m.code_signature() {
-        Ok(Some(s)) => s,
-        Ok(None) => return out,
-        Err(e) => {
-            out.verdict = Verdict::Invalid;
-            out.detail = format!("the signature cannot be read: {e}");
-            out.integrity = Err(out.detail.clone());
-            return out;
-        }
+    let Some(signature) = embedded(m.code_signature(), &mut out) else {
+        return out;
     };
     // Pages and slots, by the crate. An ad-hoc signature has an empty CMS blob, which the
     // crate reports as unreadable.

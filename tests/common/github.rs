@@ -535,6 +535,12 @@ impl Fake {
         json!({"total_count": 1, "jobs": [job]})
     }
 
+    /// Where run `id` (as the path spells it) is in the list.
+    fn index_of(&self, id: &str) -> Option<usize> {
+        let id: u64 = id.parse().ok()?;
+        self.runs.iter().position(|r| r.id == id)
+    }
+
     fn find(&self, id: u64) -> Option<&Run> {
         self.runs.iter().find(|r| r.id == id)
     }
@@ -922,11 +928,7 @@ fn route(f: &mut Fake, method: &Method, path: &str, body: &Value) -> Response {
             None => not_found(),
         },
         ("POST", ["runs", id, "cancel"]) => {
-            let Some(i) = id
-                .parse::<u64>()
-                .ok()
-                .and_then(|id| f.runs.iter().position(|r| r.id == id))
-            else {
+            let Some(i) = f.index_of(id) else {
                 return not_found();
             };
             let (status, _, _) = f.progress(&f.runs[i]);
@@ -941,11 +943,7 @@ fn route(f: &mut Fake, method: &Method, path: &str, body: &Value) -> Response {
             answer(StatusCode::ACCEPTED, &json!({}))
         }
         ("POST", ["runs", id, "rerun-failed-jobs"]) => {
-            let Some(i) = id
-                .parse::<u64>()
-                .ok()
-                .and_then(|id| f.runs.iter().position(|r| r.id == id))
-            else {
+            let Some(i) = f.index_of(id) else {
                 return not_found();
             };
             let (status, conclusion, _) = f.progress(&f.runs[i]);
