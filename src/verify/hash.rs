@@ -1,5 +1,5 @@
-//! Streaming SHA-256 of files: page-aligned reads, several files in parallel, progress in bytes
-//! per file, cancellable.
+//! Streaming SHA-256 of files: page-aligned reads, several files in parallel (two streams per
+//! core where this machine gains by it), progress in bytes per file, cancellable.
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -66,25 +66,46 @@ pub fn cpu_model() -> String {
 pub struct Calibration {
     pub cpu: String,
     pub cores: usize,
+    /// How one file is read when a core is spare for it.
     pub strategy: Strategy,
     pub one_thread_gb_per_sec: f64,
     pub reader_thread_gb_per_sec: f64,
+    /// Whether each core hashes two files at once ([`super::sha_pair`]) when there are more
+    /// files than cores.
+    pub two_streams: bool,
+    /// SHA-256 of data in memory, one stream on one core.
+    pub one_stream_gb_per_sec: f64,
+    /// The same, two interleaved streams on one core (both streams' bytes counted).
+    pub two_streams_gb_per_sec: f64,
 }
 
 /// A reader thread must beat one thread by this much to be chosen (it costs a core).
 const READER_MARGIN: f64 = 1.05;
+/// Two streams per core must beat one by this much (they cost a second buffer and the
+/// hand-over between files).
+const PAIR_MARGIN: f64 = 1.05;
 const CALIBRATION_BYTES: usize = 64 * 1024 * 1024;
 
 static STRATEGY: std::sync::OnceLock<Calibration> = std::sync::OnceLock::new();
 
 fn calibration_path() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "release-console")
-        .map(|d| d.cache_dir().join("hash-strategy.json"))
+        // An unoptimised build measures its own (slower) kernel: it must not choose for the
+        // release build on the same machine.
+        .map(|d| {
+            d.cache_dir().join(if cfg!(debug_assertions) {
+                "hash-strategy-debug.json"
+            } else {
+                "hash-strategy.json"
+            })
+        })
 }
 
 /// The strategy for this machine: measured once (a 64 MiB file hashed both ways, best of three,
-/// about a third of a second) and kept in the user's cache, keyed by CPU model and core count,
-/// so another machine, or this disk in another machine, measures again.
+/// and 4 MiB in memory as one stream and as two; about half a second) and kept in the user's
+/// cache, keyed by CPU model and core count, so another machine, or this disk in another
+/// machine, measures again. A kept file from before a field existed fails to parse and is
+/// measured again too.
 pub fn calibration() -> &'static Calibration {
     STRATEGY.get_or_init(|| {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
@@ -103,6 +124,9 @@ pub fn calibration() -> &'static Calibration {
             strategy: Strategy::OneThread,
             one_thread_gb_per_sec: 0.0,
             reader_thread_gb_per_sec: 0.0,
+            two_streams: false,
+            one_stream_gb_per_sec: 0.0,
+            two_streams_gb_per_sec: 0.0,
         });
         if let Some(p) = path
             && measured.one_thread_gb_per_sec > 0.0
@@ -122,7 +146,36 @@ pub fn choose(one_thread_gb_per_sec: f64, reader_thread_gb_per_sec: f64) -> Stra
     }
 }
 
-/// Times both strategies on a warm 64 MiB file (best of three each).
+/// Two streams per core only where the kernel runs and measurably beats one stream.
+pub fn choose_pairing(kernel: bool, one_stream: f64, two_streams: f64) -> bool {
+    kernel && two_streams > one_stream * PAIR_MARGIN
+}
+
+/// SHA-256 in memory on this core, one stream and two interleaved, in GB/s (best of five,
+/// alternating, so a change of clock speed hits both alike).
+pub fn measure_streams() -> (f64, f64) {
+    use super::sha_pair;
+    const BYTES: usize = 4 * 1024 * 1024;
+    let a: Vec<[u8; 64]> = (0..BYTES / 64)
+        .map(|i| std::array::from_fn(|j| (i * 64 + j).wrapping_mul(131).to_le_bytes()[0]))
+        .collect();
+    let b: Vec<[u8; 64]> = a.iter().rev().copied().collect();
+    let (mut one, mut two) = (f64::INFINITY, f64::INFINITY);
+    let (mut sa, mut sb) = (sha_pair::H0, sha_pair::H0);
+    for _ in 0..5 {
+        let t = std::time::Instant::now();
+        sha_pair::compress(&mut sa, &a);
+        one = one.min(t.elapsed().as_secs_f64());
+        let t = std::time::Instant::now();
+        sha_pair::compress2(&mut sa, &mut sb, &a, &b);
+        two = two.min(t.elapsed().as_secs_f64());
+    }
+    std::hint::black_box((sa, sb));
+    (BYTES as f64 / one / 1e9, 2.0 * BYTES as f64 / two / 1e9)
+}
+
+/// Times both strategies on a warm 64 MiB file (best of three each), and one stream against
+/// two in memory.
 pub fn measure(cpu: &str, cores: usize) -> std::io::Result<Calibration> {
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("calibrate.bin");
@@ -155,12 +208,16 @@ pub fn measure(cpu: &str, cores: usize) -> std::io::Result<Calibration> {
     time(false)?; // warm the page cache
     let one = time(false)?;
     let reader = if cores >= 2 { time(true)? } else { 0.0 };
+    let (one_stream, two_streams) = measure_streams();
     Ok(Calibration {
         cpu: cpu.to_owned(),
         cores,
         strategy: choose(one, reader),
         one_thread_gb_per_sec: one,
         reader_thread_gb_per_sec: reader,
+        two_streams: choose_pairing(super::sha_pair::available(), one_stream, two_streams),
+        one_stream_gb_per_sec: one_stream,
+        two_streams_gb_per_sec: two_streams,
     })
 }
 
@@ -304,11 +361,107 @@ fn read_full(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize>
     Ok(filled)
 }
 
+/// One file being hashed by a worker: its buffer, the SHA-256 state and the bytes hashed.
+struct Stream {
+    index: usize,
+    file: std::fs::File,
+    state: [u32; 8],
+    hashed: u64,
+    buf: AlignedBuf,
+    /// Read but not hashed: `buf[pos..end]`.
+    pos: usize,
+    end: usize,
+    eof: bool,
+}
+
+impl Stream {
+    fn open(index: usize, path: &Path, buf: AlignedBuf) -> Result<Self, std::io::Error> {
+        Ok(Self {
+            index,
+            file: std::fs::File::open(path)?,
+            state: super::sha_pair::H0,
+            hashed: 0,
+            buf,
+            pos: 0,
+            end: 0,
+            eof: false,
+        })
+    }
+
+    /// Reads more once less than a block is left: what is left moves to the front, and the
+    /// rest of the buffer is filled (short only at the end of the file).
+    fn refill(&mut self) -> std::io::Result<()> {
+        let left = self.end - self.pos;
+        if self.eof || left >= 64 {
+            return Ok(());
+        }
+        let buf = self.buf.as_mut();
+        buf.copy_within(self.pos..self.end, 0);
+        let n = read_full(&mut self.file, &mut buf[left..])?;
+        self.pos = 0;
+        self.end = left + n;
+        self.eof = self.end < buf.len();
+        Ok(())
+    }
+
+    /// The state and the whole blocks read but not hashed yet.
+    fn split(&mut self) -> (&mut [u32; 8], &[[u8; 64]]) {
+        let (blocks, _) = self.buf.storage[self.buf.offset + self.pos..self.buf.offset + self.end]
+            .as_chunks::<64>();
+        (&mut self.state, blocks)
+    }
+
+    fn blocks(&self) -> usize {
+        (self.end - self.pos) / 64
+    }
+
+    fn consumed(&mut self, blocks: usize, done: &AtomicU64) {
+        self.pos += 64 * blocks;
+        self.hashed += 64 * blocks as u64;
+        done.fetch_add(64 * blocks as u64, Ordering::Relaxed);
+    }
+
+    fn at_end(&self) -> bool {
+        self.eof && self.blocks() == 0
+    }
+
+    /// The digest, and the buffer back for the next file.
+    fn finish(self, done: &AtomicU64) -> (Digest, AlignedBuf) {
+        let tail = &self.buf.storage[self.buf.offset + self.pos..self.buf.offset + self.end];
+        let total = self.hashed + tail.len() as u64;
+        done.fetch_add(tail.len() as u64, Ordering::Relaxed);
+        (super::sha_pair::finish(self.state, tail, total), self.buf)
+    }
+}
+
 /// Hashes `paths` on `threads` threads (biggest files first, so the work evens out).
 /// `done[i]` counts the bytes hashed of `paths[i]`; results come back in input order.
+///
+/// Each thread starts with one file. Where this machine's calibration found two interleaved
+/// streams faster than one, a thread takes a second file while any are waiting, and hashes
+/// both a buffer at a time (two files on two cores still get a core each). One file on a machine with a core
+/// to spare gets the reader thread instead, where that was measured faster.
 pub fn hash_files(
     paths: &[PathBuf],
     threads: usize,
+    done: &[AtomicU64],
+    cancel: &CancellationToken,
+) -> Vec<HashResult> {
+    let cores = threads.max(1);
+    let cal = calibration();
+    // With a core to spare per file, overlap reading and hashing, where this machine gains by it.
+    let pipelined = paths.len() * 2 <= cores && cal.strategy == Strategy::ReaderThread;
+    let streams = if cal.two_streams { 2 } else { 1 };
+    hash_files_as(paths, cores, pipelined, streams, done, cancel)
+}
+
+/// [`hash_files`] with the strategy given: the reader thread per file, or `streams` files per
+/// thread.
+fn hash_files_as(
+    paths: &[PathBuf],
+    cores: usize,
+    pipelined: bool,
+    streams: usize,
     done: &[AtomicU64],
     cancel: &CancellationToken,
 ) -> Vec<HashResult> {
@@ -318,28 +471,26 @@ pub fn hash_files(
         .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
         .collect();
     order.sort_by_key(|&i| std::cmp::Reverse(sizes[i]));
-    let next = AtomicUsize::new(0);
     let results: Vec<std::sync::Mutex<Option<HashResult>>> =
         paths.iter().map(|_| std::sync::Mutex::new(None)).collect();
-    let cores = threads.max(1);
-    // With a core to spare per file, overlap reading and hashing, where this machine gains by it.
-    let pipelined = paths.len() * 2 <= cores && calibration().strategy == Strategy::ReaderThread;
-    let threads = cores.clamp(1, paths.len().max(1));
+    let put = |i: usize, r: HashResult| {
+        if let Ok(mut slot) = results[i].lock() {
+            *slot = Some(r);
+        }
+    };
+    let workers = cores.clamp(1, paths.len().max(1));
+    // Each worker's first file is order[w]; the rest are taken from here.
+    let next = AtomicUsize::new(workers);
     std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                let mut buf = AlignedBuf::new();
-                loop {
-                    let k = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&i) = order.get(k) else { break };
-                    let r = if pipelined {
-                        hash_file_pipelined(&paths[i], &done[i], cancel)
-                    } else {
-                        hash_with(&paths[i], &done[i], cancel, &mut buf)
-                    };
-                    if let Ok(mut slot) = results[i].lock() {
-                        *slot = Some(r);
+        for w in 0..workers {
+            let (next, order, put) = (&next, &order, &put);
+            scope.spawn(move || {
+                if pipelined {
+                    if let Some(&i) = order.get(w) {
+                        put(i, hash_file_pipelined(&paths[i], &done[i], cancel));
                     }
+                } else {
+                    hash_streams(w, streams, order, next, paths, done, cancel, put);
                 }
             });
         }
@@ -355,6 +506,85 @@ pub fn hash_files(
         .collect()
 }
 
+/// One worker of [`hash_files`]: up to `streams` files at a time, starting with `order[first]`.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the shared state of one hash_files call, passed to each of its threads"
+)]
+fn hash_streams(
+    first: usize,
+    streams: usize,
+    order: &[usize],
+    next: &AtomicUsize,
+    paths: &[PathBuf],
+    done: &[AtomicU64],
+    cancel: &CancellationToken,
+    put: &(dyn Fn(usize, HashResult) + Sync),
+) {
+    let io = |i: usize, source| HashError::Io {
+        path: paths[i].clone(),
+        source,
+    };
+    let mut spare: Vec<AlignedBuf> = Vec::new();
+    let mut slots: Vec<Stream> = Vec::with_capacity(streams);
+    let mut first = Some(first);
+    loop {
+        if cancel.is_cancelled() {
+            return;
+        }
+        while slots.len() < streams {
+            let k = first
+                .take()
+                .unwrap_or_else(|| next.fetch_add(1, Ordering::Relaxed));
+            let Some(&i) = order.get(k) else { break };
+            let buf = spare.pop().unwrap_or_else(AlignedBuf::new);
+            match Stream::open(i, &paths[i], buf) {
+                Ok(s) => slots.push(s),
+                Err(e) => put(i, Err(io(i, e))),
+            }
+        }
+        if slots.is_empty() {
+            return;
+        }
+        let mut k = 0;
+        while k < slots.len() {
+            let s = &mut slots[k];
+            match s.refill() {
+                Err(e) => {
+                    let i = s.index;
+                    spare.push(slots.swap_remove(k).buf);
+                    put(i, Err(io(i, e)));
+                }
+                Ok(()) if s.at_end() => {
+                    let s = slots.swap_remove(k);
+                    let i = s.index;
+                    let (digest, buf) = s.finish(&done[i]);
+                    spare.push(buf);
+                    put(i, Ok(digest));
+                }
+                Ok(()) => k += 1,
+            }
+        }
+        match slots.as_mut_slice() {
+            [a, b] => {
+                let n = a.blocks().min(b.blocks());
+                let (sa, ba) = a.split();
+                let (sb, bb) = b.split();
+                super::sha_pair::compress2(sa, sb, &ba[..n], &bb[..n]);
+                a.consumed(n, &done[a.index]);
+                b.consumed(n, &done[b.index]);
+            }
+            [a] => {
+                let n = a.blocks();
+                let (sa, ba) = a.split();
+                super::sha_pair::compress(sa, ba);
+                a.consumed(n, &done[a.index]);
+            }
+            _ => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,7 +594,25 @@ mod tests {
         assert_eq!(choose(1.6, 1.45), Strategy::OneThread, "this Xeon");
         assert_eq!(choose(1.2, 1.7), Strategy::ReaderThread, "the EPYC");
         assert_eq!(choose(1.6, 1.65), Strategy::OneThread, "within the margin");
+        assert!(
+            choose_pairing(true, 1.30, 1.61),
+            "this Xeon: two streams 1.24x"
+        );
+        assert!(!choose_pairing(true, 1.30, 1.33), "within the margin");
+        assert!(!choose_pairing(false, 1.30, 2.0), "no kernel on this CPU");
         let c = measure("test cpu", 2).expect("measure");
+        assert!(
+            c.one_stream_gb_per_sec > 0.0 && c.two_streams_gb_per_sec > 0.0,
+            "{c:?}"
+        );
+        assert_eq!(
+            c.two_streams,
+            choose_pairing(
+                crate::verify::sha_pair::available(),
+                c.one_stream_gb_per_sec,
+                c.two_streams_gb_per_sec
+            )
+        );
         assert!(
             c.one_thread_gb_per_sec > 0.0 && c.reader_thread_gb_per_sec > 0.0,
             "{c:?}"
@@ -417,6 +665,70 @@ mod tests {
             hash_file_pipelined(&b, &AtomicU64::new(0), &cancel),
             Err(HashError::Cancelled)
         ));
+    }
+}
+
+#[cfg(test)]
+mod stream_tests {
+    use super::*;
+
+    /// Two files per thread, whatever this machine's calibration chose: files of sizes around
+    /// the buffer and block boundaries hashed in pairs that end at different times, so each
+    /// thread hands over to the next file mid-pair; a missing file and a folder fail alone.
+    #[test]
+    fn two_streams_per_thread_agree_with_sha2_and_fail_one_file_at_a_time() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sizes = [
+            3 * BUF_BYTES + 7,
+            BUF_BYTES,
+            0,
+            63,
+            64,
+            65,
+            BUF_BYTES - 1,
+            2 * BUF_BYTES + 64,
+            119,
+        ];
+        let mut paths = Vec::new();
+        let mut want = Vec::new();
+        for (n, size) in sizes.iter().enumerate() {
+            let data: Vec<u8> = (0..*size)
+                .map(|i| u8::try_from((i * 7 + n) % 251).expect("below 251"))
+                .collect();
+            let path = dir.path().join(format!("f{n}"));
+            std::fs::write(&path, &data).expect("write");
+            paths.push(path);
+            want.push(crate::sha256_hex(&data));
+        }
+        paths.push(dir.path().join("missing"));
+        paths.push(dir.path().to_path_buf());
+        let cancel = CancellationToken::new();
+        for (cores, streams) in [(1, 2), (2, 2), (3, 2), (2, 1)] {
+            let done: Vec<AtomicU64> = paths.iter().map(|_| AtomicU64::new(0)).collect();
+            let out = hash_files_as(&paths, cores, false, streams, &done, &cancel);
+            for (n, w) in want.iter().enumerate() {
+                let got = out[n].as_ref().expect("hashed");
+                assert_eq!(&crate::hex(got), w, "file {n}, {cores} threads x {streams}");
+                assert_eq!(
+                    done[n].load(Ordering::Relaxed),
+                    sizes[n] as u64,
+                    "progress {n}"
+                );
+            }
+            let missing = out[sizes.len()].as_ref().expect_err("missing file");
+            assert!(missing.to_string().contains("missing"), "{missing}");
+            assert!(
+                out[sizes.len() + 1].is_err(),
+                "a folder is not hashed as a file"
+            );
+        }
+        cancel.cancel();
+        let done: Vec<AtomicU64> = paths.iter().map(|_| AtomicU64::new(0)).collect();
+        let out = hash_files_as(&paths, 2, false, 2, &done, &cancel);
+        assert!(
+            out.iter().all(|r| matches!(r, Err(HashError::Cancelled))),
+            "cancelled before the start: nothing hashed"
+        );
     }
 }
 

@@ -9,6 +9,7 @@ pub mod hash;
 pub mod macho;
 pub mod pkg;
 pub mod release;
+pub mod sha_pair;
 pub mod signature;
 pub mod sums;
 
@@ -352,7 +353,8 @@ pub async fn run(
                 progress(ProgressUpdate {
                     fraction: bytes as f32 / total as f32 * 0.9,
                     step: format!(
-                        "hashing {count} files ({} of {})",
+                        "hashing {count} file{} ({} of {})",
+                        if count == 1 { "" } else { "s" },
                         human_bytes(bytes),
                         human_bytes(total)
                     ),
