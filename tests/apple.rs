@@ -594,7 +594,9 @@ fn disk_images_need_a_good_signature_and_a_stapled_ticket_naming_their_cdhash() 
 }
 
 /// `WireTuner.app` signed by the crate's bundle signer with the Developer ID fixture.
-fn signed_app(pki: &ApplePki, dir: &Path, tsa: &str) -> PathBuf {
+/// A signed WireTuner.app; with `nested`, it holds `Contents/Frameworks/libengine.dylib` signed
+/// beforehand as that says and sealed as it is (excluded from re-signing).
+fn signed_app(pki: &ApplePki, dir: &Path, tsa: &str, nested: Option<How<'_>>) -> PathBuf {
     let src = dir.join("src/WireTuner.app/Contents");
     std::fs::create_dir_all(src.join("MacOS")).expect("MacOS");
     std::fs::create_dir_all(src.join("Resources")).expect("Resources");
@@ -615,6 +617,13 @@ fn signed_app(pki: &ApplePki, dir: &Path, tsa: &str) -> PathBuf {
     settings.set_team_id_from_signing_certificate();
     settings.set_time_stamp_url(tsa).expect("tsa");
     settings.set_code_signature_flags(SettingsScope::Main, CodeSignatureFlags::RUNTIME);
+    if let Some(how) = nested {
+        std::fs::create_dir_all(src.join("Frameworks")).expect("Frameworks");
+        std::fs::write(src.join("Frameworks/libengine.dylib"), signed(pki, how)).expect("dylib");
+        settings
+            .add_path_exclusion("Contents/Frameworks/libengine.dylib")
+            .expect("exclusion");
+    }
     let dest = dir.join("signed/WireTuner.app");
     apple_codesign::BundleSigner::new_from_path(dir.join("src/WireTuner.app"))
         .expect("bundle")
@@ -678,7 +687,7 @@ fn zipped_app_bundles_are_checked_file_by_file_with_their_ticket() {
     let pki = ApplePki::new();
     let tsa = pki.tsa();
     let dir = tempfile::tempdir().expect("dir");
-    let app = signed_app(&pki, dir.path(), &tsa);
+    let app = signed_app(&pki, dir.path(), &tsa, None);
     let ca = pki.path("ca.pem");
     let check = |zip: &Path| {
         let (_, report) = verify(
@@ -903,7 +912,7 @@ fn an_app_bundle_folder_is_one_artifact_checked_by_its_seal() {
     let pki = ApplePki::new();
     let tsa = pki.tsa();
     let dir = tempfile::tempdir().expect("dir");
-    let app = signed_app(&pki, dir.path(), &tsa);
+    let app = signed_app(&pki, dir.path(), &tsa, None);
     let ticket = [b"s8ch\x01\x00\x00\x00".as_slice(), &exe_cdhash(&app)].concat();
     std::fs::write(app.join("Contents/CodeResources"), &ticket).expect("staple");
     let ca = pki.path("ca.pem");
@@ -931,4 +940,67 @@ fn an_app_bundle_folder_is_one_artifact_checked_by_its_seal() {
         detail(a).contains("Resources/app.json was modified after signing"),
         "{a:#}"
     );
+}
+
+/// Nested code is judged as the executable is: notarization needs it signed with a Developer
+/// ID and timestamped, and library validation loads only the same team's code.
+#[test]
+fn nested_code_must_be_signed_for_distribution_by_the_same_team() {
+    let pki = ApplePki::new();
+    let tsa = pki.tsa();
+    let ca = pki.path("ca.pem");
+    let args = [
+        "--ca-file",
+        ca.to_str().expect("utf-8"),
+        "--expect-team-id",
+        TEAM,
+    ];
+    let cases = [
+        (
+            How::With {
+                cert: "devid",
+                tsa: Some(tsa.as_str()),
+            },
+            "valid",
+            "",
+        ),
+        (
+            How::With {
+                cert: "other",
+                tsa: Some(tsa.as_str()),
+            },
+            "identity_mismatch",
+            "expected Team ID",
+        ),
+        (How::AdHoc, "untrusted", "ad-hoc"),
+        (
+            How::With {
+                cert: "devid",
+                tsa: None,
+            },
+            "untrusted",
+            "no secure timestamp",
+        ),
+    ];
+    for (how, want, words) in cases {
+        let dir = tempfile::tempdir().expect("dir");
+        let app = signed_app(&pki, dir.path(), &tsa, Some(how));
+        let ticket = [b"s8ch\x01\x00\x00\x00".as_slice(), &exe_cdhash(&app)].concat();
+        std::fs::write(app.join("Contents/CodeResources"), &ticket).expect("staple");
+        let (_, report) = verify(&app, &args);
+        let a = signature(&report);
+        assert_eq!(a["signature"], want, "{a:#}");
+        if want != "valid" {
+            let d = detail(a);
+            assert!(
+                d.contains("nested Frameworks/libengine.dylib (arm64)") && d.contains(words),
+                "{a:#}"
+            );
+            if words == "expected Team ID" {
+                assert!(d.contains("ZZZZZ99999"), "both teams named: {a:#}");
+            }
+        }
+        // The executable itself is still shown as what it is.
+        assert_eq!(a["apple"]["slices"][0]["team_id"], TEAM, "{a:#}");
+    }
 }

@@ -3,6 +3,12 @@
 //! (`_CodeSignature/CodeResources`, `files2`: file hashes, symbolic links, nested code by
 //! CDHash, recursively for nested bundles), files added after signing, and the stapled ticket
 //! (`Contents/CodeResources`), which must name the executable's CDHashes.
+//!
+//! Nested code (frameworks, dylibs, helpers) is judged like the main executable: notarization
+//! needs all of it signed with a Developer ID and timestamped, and the hardened runtime's
+//! library validation loads only code of the same team, so a nested item that is ad-hoc,
+//! untimestamped or another team's makes the bundle untrusted or an identity mismatch, naming
+//! the item.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,7 +18,7 @@ use apple_codesign::{Blob as _, CodeSigningSlot, MachFile};
 use plist::Value;
 use x509_certificate::CapturedX509Certificate;
 
-use super::macho::{AppleSignature, Slice, extra_anchors, slice_with, summarize};
+use super::macho::{AppleSignature, Slice, extra_anchors, rank, slice_with, summarize};
 use super::signature::{Expected, Outcome, Verdict};
 
 /// How deep nested bundles are followed.
@@ -152,9 +158,17 @@ fn bundle(
         .map_err(|e| format!("{}: not a readable Mach-O: {e}", l.executable.display()))?;
     let info = std::fs::read(&l.info_plist).unwrap_or_default();
     let resources = std::fs::read(&l.resources).ok();
-    let sealed = match &resources {
+    let Seal {
+        problems: sealed,
+        nested,
+    } = match &resources {
         Some(r) => sealed_problems(&l, r, expected, anchors, depth),
-        None => vec!["the bundle has no sealed resources (_CodeSignature/CodeResources)".into()],
+        None => Seal {
+            problems: vec![
+                "the bundle has no sealed resources (_CodeSignature/CodeResources)".into(),
+            ],
+            nested: Vec::new(),
+        },
     };
     let mut cdhashes = Vec::new();
     let slices = file
@@ -182,8 +196,29 @@ fn bundle(
                 problems
             })
         })
+        .map(|slice| with_nested(slice, &nested))
         .collect();
     Ok((slices, cdhashes))
+}
+
+/// A slice judged together with the bundle's nested code: the worst nested verdict wins over a
+/// better one of the executable's, named in the detail.
+fn with_nested(mut slice: Slice, nested: &[(Verdict, String)]) -> Slice {
+    let Some((verdict, why)) = nested.iter().min_by_key(|(v, _)| rank(*v)) else {
+        return slice;
+    };
+    if rank(*verdict) < rank(slice.verdict) {
+        slice.verdict = *verdict;
+        slice.detail = format!("{}; but {why}", slice.detail);
+    }
+    slice
+}
+
+/// What the sealed resources say: integrity problems (any makes the bundle invalid), and the
+/// verdicts of nested code that is intact but not signed as distribution needs.
+struct Seal {
+    problems: Vec<String>,
+    nested: Vec<(Verdict, String)>,
 }
 
 /// One `files2` entry of `CodeResources`.
@@ -269,12 +304,18 @@ fn sealed_problems(
     expected: &Expected,
     anchors: &[CapturedX509Certificate],
     depth: usize,
-) -> Vec<String> {
+) -> Seal {
     let (files, rules) = match parse_files2(resources) {
         Ok(v) => v,
-        Err(e) => return vec![e],
+        Err(e) => {
+            return Seal {
+                problems: vec![e],
+                nested: Vec::new(),
+            };
+        }
     };
     let mut problems = Vec::new();
+    let mut nested = Vec::new();
     for (name, entry) in &files {
         if name.split('/').any(|c| c == ".." || c.is_empty()) {
             problems.push(format!(
@@ -306,26 +347,37 @@ fn sealed_problems(
                 Err(_) => problems.push(format!("sealed resource {name} is missing")),
             },
             Sealed::Nested { cdhash } => {
-                let got = if path.is_dir() {
-                    bundle(&path, expected, anchors, depth + 1)
-                        .map(|(slices, hashes)| {
-                            for s in slices.iter().filter(|s| s.integrity.is_err()) {
-                                problems.push(format!(
-                                    "nested {name} ({}): {}",
-                                    s.arch,
-                                    s.integrity.clone().err().unwrap_or_default()
-                                ));
-                            }
-                            hashes
-                        })
-                        .unwrap_or_default()
+                let (slices, got) = if path.is_dir() {
+                    match bundle(&path, expected, anchors, depth + 1) {
+                        Ok(v) => v,
+                        Err(e) => {
+                            problems.push(format!("nested {name}: {e}"));
+                            continue;
+                        }
+                    }
                 } else {
-                    nested_cdhashes(&path)
+                    nested_code(&path, expected, anchors)
                 };
                 if !got.iter().any(|h| h == cdhash) {
                     problems.push(format!(
                         "nested code {name} is not the code that was sealed"
                     ));
+                    continue;
+                }
+                for s in &slices {
+                    match &s.integrity {
+                        Err(e) => problems.push(format!("nested {name} ({}): {e}", s.arch)),
+                        Ok(()) if s.verdict != Verdict::Valid => nested.push((
+                            s.verdict,
+                            format!(
+                                "nested {name} ({}) is {}: {}",
+                                s.arch,
+                                s.verdict.as_str(),
+                                s.detail
+                            ),
+                        )),
+                        Ok(()) => {}
+                    }
                 }
             }
         }
@@ -368,7 +420,7 @@ fn sealed_problems(
             }
         }
     }
-    problems
+    Seal { problems, nested }
 }
 
 /// Whether the file hashes to what was sealed (SHA-256 when recorded, else SHA-1), read in
@@ -398,23 +450,35 @@ fn file_matches(path: &Path, sha256: Option<&[u8]>, sha1: Option<&[u8]>) -> std:
     })
 }
 
-/// The CDHashes of a nested Mach-O file (a dylib, a helper tool).
-fn nested_cdhashes(path: &Path) -> Vec<Vec<u8>> {
+/// A nested Mach-O file (a dylib, a helper tool): each slice judged as the executable is, and
+/// the CDHashes of its code directories.
+fn nested_code(
+    path: &Path,
+    expected: &Expected,
+    anchors: &[CapturedX509Certificate],
+) -> (Vec<Slice>, Vec<Vec<u8>>) {
     let Ok(data) = std::fs::read(path) else {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
     let Ok(file) = MachFile::parse(&data) else {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
-    file.iter_macho()
-        .filter_map(|m| {
-            let sig = m.code_signature().ok()??;
-            let cd = sig.code_directory().ok()??;
-            let mut h = cd.digest_with(cd.digest_type).ok()?;
-            h.truncate(20);
-            Some(h)
+    let mut cdhashes = Vec::new();
+    let slices = file
+        .iter_macho()
+        .map(|m| {
+            slice_with(m, expected, anchors, |sig| {
+                if let Ok(Some(cd)) = sig.code_directory()
+                    && let Ok(mut h) = cd.digest_with(cd.digest_type)
+                {
+                    h.truncate(20);
+                    cdhashes.push(h);
+                }
+                Vec::new()
+            })
         })
-        .collect()
+        .collect();
+    (slices, cdhashes)
 }
 
 fn is_app_name(name: &str) -> bool {

@@ -170,8 +170,9 @@ pub fn verify(path: &Path, data: &[u8], expected: &Expected) -> (Outcome, AppleS
 }
 
 /// The file's verdict: its worst slice's, with that slice named when there are several.
-pub(crate) fn summarize(sig: &AppleSignature) -> Outcome {
-    let rank = |v: Verdict| match v {
+/// How bad a verdict is: lower is worse (the worst slice decides an artifact).
+pub(crate) fn rank(v: Verdict) -> u8 {
+    match v {
         Verdict::Invalid => 0,
         Verdict::Unsigned => 1,
         Verdict::Untrusted => 2,
@@ -179,7 +180,10 @@ pub(crate) fn summarize(sig: &AppleSignature) -> Outcome {
         Verdict::UnverifiableHere => 4,
         Verdict::NotApplicable => 5,
         Verdict::Valid => 6,
-    };
+    }
+}
+
+pub(crate) fn summarize(sig: &AppleSignature) -> Outcome {
     let Some(worst) = sig.slices.iter().min_by_key(|s| rank(s.verdict)) else {
         return Outcome::new(Verdict::Invalid, "no architecture slice");
     };
