@@ -858,7 +858,8 @@ impl S3Store {
         })?;
         let mut all = Vec::new();
         let mut count = 0u64;
-        let mut buf = vec![0u8; 1 << 20];
+        let mut aligned = crate::verify::hash::AlignedBuf::new();
+        let buf = aligned.bytes_mut();
         loop {
             let mut part = sha2::Sha256::new();
             let mut left = part_size;

@@ -162,10 +162,11 @@ impl LocalStore {
         let mut tmp =
             tempfile::NamedTempFile::new_in(dir).map_err(io("create a temporary file in", dir))?;
         let mut hasher = sha2::Sha256::new();
-        let mut buf = vec![0u8; 1 << 20];
+        let mut aligned = crate::verify::hash::AlignedBuf::new();
+        let buf = aligned.bytes_mut();
         let mut size = 0u64;
         loop {
-            let n = from.read(&mut buf).map_err(io("read for", dest))?;
+            let n = from.read(buf).map_err(io("read for", dest))?;
             if n == 0 {
                 break;
             }
@@ -200,10 +201,11 @@ impl LocalStore {
 fn sha256_of(path: &Path) -> Result<Stored, StoreError> {
     let mut f = std::fs::File::open(path).map_err(io("open", path))?;
     let mut hasher = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
+    let mut aligned = crate::verify::hash::AlignedBuf::new();
+    let buf = aligned.bytes_mut();
     let mut size = 0u64;
     loop {
-        let n = f.read(&mut buf).map_err(io("read", path))?;
+        let n = f.read(buf).map_err(io("read", path))?;
         if n == 0 {
             break;
         }

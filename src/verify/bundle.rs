@@ -429,11 +429,12 @@ fn file_matches(path: &Path, sha256: Option<&[u8]>, sha1: Option<&[u8]>) -> std:
     use sha2::Digest as _;
     use std::io::Read as _;
     let mut f = std::fs::File::open(path)?;
-    let mut buf = vec![0u8; 1 << 20];
+    let mut aligned = crate::verify::hash::AlignedBuf::new();
+    let buf = aligned.bytes_mut();
     let mut h256 = sha2::Sha256::new();
     let mut h1 = sha1::Sha1::new();
     loop {
-        let n = f.read(&mut buf)?;
+        let n = f.read(buf)?;
         if n == 0 {
             break;
         }

@@ -239,22 +239,35 @@ pub enum HashError {
     Cancelled,
 }
 
-/// A page-aligned read buffer, without unsafe code: a larger Vec, sliced at the first page
-/// boundary.
-struct AlignedBuf {
+/// A page-aligned 1 MiB read buffer, without unsafe code: a larger Vec, sliced at the first
+/// page boundary. Any loop that reads big files in 1 MiB pieces should use it: `read()` into a
+/// heap Vec that size costs several times the kernel time (see [`BUF_BYTES`]).
+pub struct AlignedBuf {
     storage: Vec<u8>,
     offset: usize,
 }
 
 impl AlignedBuf {
-    fn new() -> Self {
+    pub fn new() -> Self {
         let storage = vec![0u8; BUF_BYTES + PAGE];
         let offset = storage.as_ptr().align_offset(PAGE).min(PAGE);
         Self { storage, offset }
     }
 
-    fn as_mut(&mut self) -> &mut [u8] {
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
         &mut self.storage[self.offset..self.offset + BUF_BYTES]
+    }
+}
+
+impl std::fmt::Debug for AlignedBuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AlignedBuf({BUF_BYTES} bytes)")
+    }
+}
+
+impl Default for AlignedBuf {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -276,7 +289,7 @@ fn hash_with(
     };
     let mut file = std::fs::File::open(path).map_err(io)?;
     let mut hasher = sha2::Sha256::new();
-    let buf = buf.as_mut();
+    let buf = buf.bytes_mut();
     loop {
         if cancel.is_cancelled() {
             return Err(HashError::Cancelled);
@@ -323,7 +336,7 @@ pub fn hash_file_pipelined(
                 if cancel.is_cancelled() {
                     return Ok(());
                 }
-                let n = read_full(&mut file, buf.as_mut())?;
+                let n = read_full(&mut file, buf.bytes_mut())?;
                 if n == 0 || full_tx.send((buf, n)).is_err() {
                     return Ok(());
                 }
@@ -332,7 +345,7 @@ pub fn hash_file_pipelined(
         });
         let mut hasher = sha2::Sha256::new();
         while let Ok((mut buf, n)) = full_rx.recv() {
-            hasher.update(&buf.as_mut()[..n]);
+            hasher.update(&buf.bytes_mut()[..n]);
             done.fetch_add(n as u64, Ordering::Relaxed);
             // The reader may already be done (EOF) and gone; the rest is still queued.
             let _ = free_tx.send(buf);
@@ -395,7 +408,7 @@ impl Stream {
         if self.eof || left >= 64 {
             return Ok(());
         }
-        let buf = self.buf.as_mut();
+        let buf = self.buf.bytes_mut();
         buf.copy_within(self.pos..self.end, 0);
         let n = read_full(&mut self.file, &mut buf[left..])?;
         self.pos = 0;
@@ -537,7 +550,7 @@ fn hash_streams(
                 .take()
                 .unwrap_or_else(|| next.fetch_add(1, Ordering::Relaxed));
             let Some(&i) = order.get(k) else { break };
-            let buf = spare.pop().unwrap_or_else(AlignedBuf::new);
+            let buf = spare.pop().unwrap_or_default();
             match Stream::open(i, &paths[i], buf) {
                 Ok(s) => slots.push(s),
                 Err(e) => put(i, Err(io(i, e))),
