@@ -121,14 +121,9 @@ struct ApplePki {
     dir: tempfile::TempDir,
 }
 
-const CNF: &str = r"
-[req]
-distinguished_name = dn
-[dn]
-[v3_ca]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,keyCertSign,cRLSign
-subjectKeyIdentifier = hash
+/// Apple's profiles (by their extension OIDs) and `openssl ts` settings, added to the shared
+/// test PKI configuration (`common::OPENSSL_CNF`: the CA, code-signing leaf and TSA sections).
+const APPLE_CNF: &str = r"
 [v3_devid]
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature
@@ -149,12 +144,6 @@ keyUsage = critical,digitalSignature
 extendedKeyUsage = codeSigning
 1.2.840.113635.100.6.1.2 = critical,ASN1:NULL
 1.2.840.113635.100.6.1.12 = critical,ASN1:NULL
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-[v3_tsa]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature
-extendedKeyUsage = critical,timeStamping
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 [tsa]
@@ -178,7 +167,11 @@ ess_cert_id_alg = sha256
 impl ApplePki {
     fn new() -> Self {
         let dir = tempfile::tempdir().expect("pki");
-        std::fs::write(dir.path().join("ca.cnf"), CNF).expect("cnf");
+        std::fs::write(
+            dir.path().join("ca.cnf"),
+            format!("{}{APPLE_CNF}", common::OPENSSL_CNF),
+        )
+        .expect("cnf");
         sh(
             dir.path(),
             &format!(

@@ -183,7 +183,8 @@ pub struct Pki {
     dir: tempfile::TempDir,
 }
 
-const OPENSSL_CNF: &str = r"
+/// The test PKI's openssl configuration: a CA, a code-signing leaf and a TSA.
+pub const OPENSSL_CNF: &str = r"
 [req]
 distinguished_name = dn
 [dn]
