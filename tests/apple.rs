@@ -214,6 +214,18 @@ impl ApplePki {
         .expect("pkcs8")
     }
 
+    /// `verify PATH --json` with this PKI's root as the trust anchor and `team` pinned.
+    fn verify_pinned(&self, path: &Path, team: &str) -> Value {
+        let ca = self.path("ca.pem");
+        let args = [
+            "--ca-file",
+            ca.to_str().expect("utf-8"),
+            "--expect-team-id",
+            team,
+        ];
+        verify(path, &args).1
+    }
+
     /// An RFC 3161 server on loopback answering with `openssl ts -reply`; its URL.
     fn tsa(&self) -> String {
         let dir = self.dir.path().to_owned();
@@ -286,17 +298,7 @@ fn signed(pki: &ApplePki, how: How<'_>) -> Vec<u8> {
 fn verdict(pki: &ApplePki, dir: &Path, name: &str, data: &[u8], team: &str) -> Value {
     let path = dir.join(name);
     std::fs::write(&path, data).expect("write");
-    let ca = pki.path("ca.pem");
-    let (_, report) = verify(
-        &path,
-        &[
-            "--ca-file",
-            ca.to_str().expect("utf-8"),
-            "--expect-team-id",
-            team,
-        ],
-    );
-    signature(&report).clone()
+    signature(&pki.verify_pinned(&path, team)).clone()
 }
 
 fn detail(a: &Value) -> &str {
@@ -511,19 +513,7 @@ fn disk_images_need_a_good_signature_and_a_stapled_ticket_naming_their_cdhash() 
         cert: "devid",
         tsa: Some(&tsa),
     };
-    let ca = pki.path("ca.pem");
-    let check = |path: &Path| {
-        let (_, report) = verify(
-            path,
-            &[
-                "--ca-file",
-                ca.to_str().expect("utf-8"),
-                "--expect-team-id",
-                TEAM,
-            ],
-        );
-        signature(&report).clone()
-    };
+    let check = |path: &Path| signature(&pki.verify_pinned(path, TEAM)).clone();
 
     // Signed but not stapled: not yet distributable.
     let plain = signed_dmg(&pki, dir.path(), "plain.dmg", devid, None);
@@ -625,6 +615,12 @@ fn signed_app(pki: &ApplePki, dir: &Path, tsa: &str, nested: Option<How<'_>>) ->
     dest
 }
 
+/// Staples a ticket naming the executable's CDHash (`Contents/CodeResources`).
+fn staple(app: &Path) {
+    let ticket = [b"s8ch\x01\x00\x00\x00".as_slice(), &exe_cdhash(app)].concat();
+    std::fs::write(app.join("Contents/CodeResources"), ticket).expect("staple");
+}
+
 fn exe_cdhash(app: &Path) -> Vec<u8> {
     use apple_codesign::Blob as _;
     let data = std::fs::read(app.join("Contents/MacOS/WireTuner")).expect("exe");
@@ -681,19 +677,7 @@ fn zipped_app_bundles_are_checked_file_by_file_with_their_ticket() {
     let tsa = pki.tsa();
     let dir = tempfile::tempdir().expect("dir");
     let app = signed_app(&pki, dir.path(), &tsa, None);
-    let ca = pki.path("ca.pem");
-    let check = |zip: &Path| {
-        let (_, report) = verify(
-            zip,
-            &[
-                "--ca-file",
-                ca.to_str().expect("utf-8"),
-                "--expect-team-id",
-                TEAM,
-            ],
-        );
-        signature(&report).clone()
-    };
+    let check = |zip: &Path| signature(&pki.verify_pinned(zip, TEAM)).clone();
     let zip = dir.path().join("WireTuner-1.4.0-macos.zip");
 
     // Signed, not stapled.
@@ -707,8 +691,7 @@ fn zipped_app_bundles_are_checked_file_by_file_with_their_ticket() {
     assert_eq!(a["apple"]["format"], "zipped app bundle");
 
     // Stapled with a ticket naming the executable's CDHash.
-    let ticket = [b"s8ch\x01\x00\x00\x00".as_slice(), &exe_cdhash(&app)].concat();
-    std::fs::write(app.join("Contents/CodeResources"), &ticket).expect("staple");
+    staple(&app);
     zip_app(&app, &zip, None);
     let a = check(&zip);
     assert_eq!(a["signature"], "valid", "{a:#}");
@@ -833,20 +816,10 @@ fn flat_packages_need_a_developer_id_installer_signature_timestamp_and_ticket() 
     let pki = ApplePki::new();
     let tsa = pki.tsa();
     let dir = tempfile::tempdir().expect("dir");
-    let ca = pki.path("ca.pem");
     let check = |name: &str, bytes: &[u8]| {
         let path = dir.path().join(name);
         std::fs::write(&path, bytes).expect("write");
-        let (_, report) = verify(
-            &path,
-            &[
-                "--ca-file",
-                ca.to_str().expect("utf-8"),
-                "--expect-team-id",
-                TEAM,
-            ],
-        );
-        signature(&report).clone()
+        signature(&pki.verify_pinned(&path, TEAM)).clone()
     };
     let good = signed_pkg(&pki, "installer", Some(&tsa));
     let a = check("plain.pkg", &good);
@@ -906,18 +879,10 @@ fn an_app_bundle_folder_is_one_artifact_checked_by_its_seal() {
     let tsa = pki.tsa();
     let dir = tempfile::tempdir().expect("dir");
     let app = signed_app(&pki, dir.path(), &tsa, None);
-    let ticket = [b"s8ch\x01\x00\x00\x00".as_slice(), &exe_cdhash(&app)].concat();
-    std::fs::write(app.join("Contents/CodeResources"), &ticket).expect("staple");
-    let ca = pki.path("ca.pem");
-    let args = [
-        "--ca-file",
-        ca.to_str().expect("utf-8"),
-        "--expect-team-id",
-        TEAM,
-    ];
+    staple(&app);
     // The bundle itself, and a folder holding it: one artifact either way.
     for path in [app.clone(), app.parent().expect("parent").to_owned()] {
-        let (_, report) = verify(&path, &args);
+        let report = pki.verify_pinned(&path, TEAM);
         let artifacts = report["artifacts"].as_array().expect("artifacts");
         assert_eq!(artifacts.len(), 1, "{report:#}");
         let a = &artifacts[0];
@@ -926,7 +891,7 @@ fn an_app_bundle_folder_is_one_artifact_checked_by_its_seal() {
         assert!(detail(a).contains("ship it zipped"), "{a:#}");
     }
     std::fs::write(app.join("Contents/Resources/app.json"), b"{}").expect("edit");
-    let (_, report) = verify(&app, &args);
+    let report = pki.verify_pinned(&app, TEAM);
     let a = signature(&report);
     assert_eq!(a["signature"], "invalid", "{a:#}");
     assert!(
@@ -941,13 +906,6 @@ fn an_app_bundle_folder_is_one_artifact_checked_by_its_seal() {
 fn nested_code_must_be_signed_for_distribution_by_the_same_team() {
     let pki = ApplePki::new();
     let tsa = pki.tsa();
-    let ca = pki.path("ca.pem");
-    let args = [
-        "--ca-file",
-        ca.to_str().expect("utf-8"),
-        "--expect-team-id",
-        TEAM,
-    ];
     let cases = [
         (
             How::With {
@@ -978,9 +936,8 @@ fn nested_code_must_be_signed_for_distribution_by_the_same_team() {
     for (how, want, words) in cases {
         let dir = tempfile::tempdir().expect("dir");
         let app = signed_app(&pki, dir.path(), &tsa, Some(how));
-        let ticket = [b"s8ch\x01\x00\x00\x00".as_slice(), &exe_cdhash(&app)].concat();
-        std::fs::write(app.join("Contents/CodeResources"), &ticket).expect("staple");
-        let (_, report) = verify(&app, &args);
+        staple(&app);
+        let report = pki.verify_pinned(&app, TEAM);
         let a = signature(&report);
         assert_eq!(a["signature"], want, "{a:#}");
         if want != "valid" {
