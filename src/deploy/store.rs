@@ -3,7 +3,7 @@
 //! is not the one announced (as S3 does with `x-amz-checksum-sha256`); a head re-hashes what is
 //! stored. The methods block: call them from a task's blocking thread.
 
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use sha2::Digest as _;
@@ -199,22 +199,18 @@ impl LocalStore {
 }
 
 fn sha256_of(path: &Path) -> Result<Stored, StoreError> {
-    let mut f = std::fs::File::open(path).map_err(io("open", path))?;
-    let mut hasher = sha2::Sha256::new();
-    let mut aligned = crate::verify::hash::AlignedBuf::new();
-    let buf = aligned.bytes_mut();
-    let mut size = 0u64;
-    loop {
-        let n = f.read(buf).map_err(io("read", path))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        size += n as u64;
-    }
+    let size = std::sync::atomic::AtomicU64::new(0);
+    let digest =
+        crate::verify::hash::hash_file(path, &size, &tokio_util::sync::CancellationToken::new())
+            .map_err(|e| match e {
+                crate::verify::hash::HashError::Io { source, .. } => io("read", path)(source),
+                crate::verify::hash::HashError::Cancelled => {
+                    io("read", path)(std::io::Error::other("cancelled"))
+                }
+            })?;
     Ok(Stored {
-        size,
-        sha256: Some(crate::hex(&hasher.finalize())),
+        size: size.into_inner(),
+        sha256: Some(crate::hex(&digest)),
     })
 }
 

@@ -347,9 +347,9 @@ fn sealed_problems(
                 Err(_) => problems.push(format!("sealed resource {name} is missing")),
             },
             Sealed::Nested { cdhash } => {
-                let (slices, got) = if path.is_dir() {
+                let slices = if path.is_dir() {
                     match bundle(&path, expected, anchors, depth + 1) {
-                        Ok(v) => v,
+                        Ok((slices, _)) => slices,
                         Err(e) => {
                             problems.push(format!("nested {name}: {e}"));
                             continue;
@@ -358,7 +358,8 @@ fn sealed_problems(
                 } else {
                     nested_code(&path, expected, anchors)
                 };
-                if !got.iter().any(|h| h == cdhash) {
+                let sealed = crate::hex(cdhash);
+                if !slices.iter().any(|s| s.cdhash.as_deref() == Some(&sealed)) {
                     problems.push(format!(
                         "nested code {name} is not the code that was sealed"
                     ));
@@ -451,35 +452,21 @@ fn file_matches(path: &Path, sha256: Option<&[u8]>, sha1: Option<&[u8]>) -> std:
     })
 }
 
-/// A nested Mach-O file (a dylib, a helper tool): each slice judged as the executable is, and
-/// the CDHashes of its code directories.
+/// A nested Mach-O file (a dylib, a helper tool): each slice judged as the executable is.
 fn nested_code(
     path: &Path,
     expected: &Expected,
     anchors: &[CapturedX509Certificate],
-) -> (Vec<Slice>, Vec<Vec<u8>>) {
+) -> Vec<Slice> {
     let Ok(data) = std::fs::read(path) else {
-        return (Vec::new(), Vec::new());
+        return Vec::new();
     };
     let Ok(file) = MachFile::parse(&data) else {
-        return (Vec::new(), Vec::new());
+        return Vec::new();
     };
-    let mut cdhashes = Vec::new();
-    let slices = file
-        .iter_macho()
-        .map(|m| {
-            slice_with(m, expected, anchors, |sig| {
-                if let Ok(Some(cd)) = sig.code_directory()
-                    && let Ok(mut h) = cd.digest_with(cd.digest_type)
-                {
-                    h.truncate(20);
-                    cdhashes.push(h);
-                }
-                Vec::new()
-            })
-        })
-        .collect();
-    (slices, cdhashes)
+    file.iter_macho()
+        .map(|m| slice_with(m, expected, anchors, |_| Vec::new()))
+        .collect()
 }
 
 fn is_app_name(name: &str) -> bool {

@@ -257,6 +257,10 @@ impl AlignedBuf {
     pub fn bytes_mut(&mut self) -> &mut [u8] {
         &mut self.storage[self.offset..self.offset + BUF_BYTES]
     }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.storage[self.offset..self.offset + BUF_BYTES]
+    }
 }
 
 impl std::fmt::Debug for AlignedBuf {
@@ -273,37 +277,21 @@ impl Default for AlignedBuf {
 
 /// SHA-256 of one file; `done` counts bytes hashed so far.
 pub fn hash_file(path: &Path, done: &AtomicU64, cancel: &CancellationToken) -> HashResult {
-    let mut buf = AlignedBuf::new();
-    hash_with(path, done, cancel, &mut buf)
-}
-
-fn hash_with(
-    path: &Path,
-    done: &AtomicU64,
-    cancel: &CancellationToken,
-    buf: &mut AlignedBuf,
-) -> HashResult {
     let io = |source| HashError::Io {
         path: path.to_owned(),
         source,
     };
-    let mut file = std::fs::File::open(path).map_err(io)?;
-    let mut hasher = sha2::Sha256::new();
-    let buf = buf.bytes_mut();
+    let mut stream = Stream::open(0, path, AlignedBuf::new()).map_err(io)?;
     loop {
         if cancel.is_cancelled() {
             return Err(HashError::Cancelled);
         }
-        let n = match file.read(buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(io(e)),
-        };
-        hasher.update(&buf[..n]);
-        done.fetch_add(n as u64, Ordering::Relaxed);
+        stream.refill().map_err(io)?;
+        if stream.at_end() {
+            return Ok(stream.finish(done).0);
+        }
+        stream.hash_pending(done);
     }
-    Ok(hasher.finalize().into())
 }
 
 /// SHA-256 of one file with reading and hashing on two threads: the reader fills page-aligned
@@ -419,9 +407,16 @@ impl Stream {
 
     /// The state and the whole blocks read but not hashed yet.
     fn split(&mut self) -> (&mut [u32; 8], &[[u8; 64]]) {
-        let (blocks, _) = self.buf.storage[self.buf.offset + self.pos..self.buf.offset + self.end]
-            .as_chunks::<64>();
+        let (blocks, _) = self.buf.bytes()[self.pos..self.end].as_chunks::<64>();
         (&mut self.state, blocks)
+    }
+
+    /// Hashes every whole block read so far, as one stream.
+    fn hash_pending(&mut self, done: &AtomicU64) {
+        let n = self.blocks();
+        let (state, blocks) = self.split();
+        super::sha_pair::compress(state, blocks);
+        self.consumed(n, done);
     }
 
     fn blocks(&self) -> usize {
@@ -440,7 +435,7 @@ impl Stream {
 
     /// The digest, and the buffer back for the next file.
     fn finish(self, done: &AtomicU64) -> (Digest, AlignedBuf) {
-        let tail = &self.buf.storage[self.buf.offset + self.pos..self.buf.offset + self.end];
+        let tail = &self.buf.bytes()[self.pos..self.end];
         let total = self.hashed + tail.len() as u64;
         done.fetch_add(tail.len() as u64, Ordering::Relaxed);
         (super::sha_pair::finish(self.state, tail, total), self.buf)
@@ -452,8 +447,8 @@ impl Stream {
 ///
 /// Each thread starts with one file. Where this machine's calibration found two interleaved
 /// streams faster than one, a thread takes a second file while any are waiting, and hashes
-/// both a buffer at a time (two files on two cores still get a core each). One file on a machine with a core
-/// to spare gets the reader thread instead, where that was measured faster.
+/// both a buffer at a time (two files on two cores still get a core each). One file on a
+/// machine with a core to spare gets the reader thread instead, where that was measured faster.
 pub fn hash_files(
     paths: &[PathBuf],
     threads: usize,
@@ -587,12 +582,7 @@ fn hash_streams(
                 a.consumed(n, &done[a.index]);
                 b.consumed(n, &done[b.index]);
             }
-            [a] => {
-                let n = a.blocks();
-                let (sa, ba) = a.split();
-                super::sha_pair::compress(sa, ba);
-                a.consumed(n, &done[a.index]);
-            }
+            [a] => a.hash_pending(&done[a.index]),
             _ => {}
         }
     }

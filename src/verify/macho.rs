@@ -169,7 +169,6 @@ pub fn verify(path: &Path, data: &[u8], expected: &Expected) -> (Outcome, AppleS
     (summarize(&sig), sig)
 }
 
-/// The file's verdict: its worst slice's, with that slice named when there are several.
 /// How bad a verdict is: lower is worse (the worst slice decides an artifact).
 pub(crate) fn rank(v: Verdict) -> u8 {
     match v {
@@ -183,6 +182,7 @@ pub(crate) fn rank(v: Verdict) -> u8 {
     }
 }
 
+/// The file's verdict: its worst slice's, with that slice named when there are several.
 pub(crate) fn summarize(sig: &AppleSignature) -> Outcome {
     let Some(worst) = sig.slices.iter().min_by_key(|s| rank(s.verdict)) else {
         return Outcome::new(Verdict::Invalid, "no architecture slice");
