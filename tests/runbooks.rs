@@ -429,3 +429,42 @@ fn runbook_list_names_the_checklists_and_the_procedures() {
         text(&o)
     );
 }
+
+#[test]
+fn a_parameter_value_that_would_be_read_as_an_option_is_refused_and_nothing_runs() {
+    let f = fixture();
+    // `kubectl scale deployment --all` would drain every deployment in the namespace.
+    for args in [
+        &[
+            "runbook",
+            "run",
+            "collab-drain",
+            "--param",
+            "deployment=--all",
+            "--dry-run",
+        ][..],
+        &[
+            "runbook",
+            "run",
+            "collab-drain",
+            "--param",
+            "deployment=--all",
+            "--confirm=--all",
+        ][..],
+        &["runbook", "show", "collab-drain", "--param", "namespace=-A"][..],
+    ] {
+        let o = f.run(&[], args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        assert!(
+            err.contains("collab-drain: parameter \"deployment\"")
+                || err.contains("collab-drain: parameter \"namespace\""),
+            "{err}"
+        );
+        assert!(err.contains("starts with `-`"), "{err}");
+        assert!(!text(&o).contains("scale deployment --all"), "{}", text(&o));
+    }
+    assert!(f.calls().is_empty(), "nothing ran: {:?}", f.calls());
+    assert!(f.audit("runbook.step").is_empty());
+}

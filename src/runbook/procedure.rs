@@ -120,6 +120,26 @@ fn fill(s: &str, values: &BTreeMap<String, String>) -> String {
     out
 }
 
+/// A parameter's value goes into a command's arguments as data: one that starts with `-`
+/// would be read as an option (`--all` for a deployment's name drains every deployment), and
+/// control characters (a newline, NUL) have no place in a name, so both are refused, naming
+/// the parameter.
+pub fn check_value(name: &str, value: &str) -> Result<(), String> {
+    if value.starts_with('-') {
+        return Err(format!(
+            "parameter {name:?} is {value:?}, which starts with `-`: the command would read it \
+             as an option, so it is refused (give the {name} itself)"
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(format!(
+            "parameter {name:?} holds a control character (a newline, tab or NUL): give it on \
+             one line, as plain text"
+        ));
+    }
+    Ok(())
+}
+
 /// Whether a parameter's value turns an `only_if` step on.
 fn is_true(v: &str) -> bool {
     matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "yes" | "1")
@@ -205,7 +225,8 @@ impl Procedure {
     }
 
     /// Every parameter's value: `given`, else its default (defaults may use other values).
-    /// Unknown names and parameters without a value are errors naming them.
+    /// Unknown names, parameters without a value and values [`check_value`] refuses are
+    /// errors naming them.
     pub fn values(
         &self,
         given: &BTreeMap<String, String>,
@@ -224,6 +245,9 @@ impl Procedure {
                     .join(", ")
             ));
         }
+        for (name, value) in given {
+            check_value(name, value.trim()).map_err(|e| format!("{}: {e}", self.id))?;
+        }
         let values = self.known_values(given);
         let missing: Vec<&str> = self
             .params
@@ -231,10 +255,8 @@ impl Procedure {
             .filter(|p| !values.contains_key(&p.name))
             .map(|p| p.name.as_str())
             .collect();
-        if missing.is_empty() {
-            Ok(values)
-        } else {
-            Err(format!(
+        if !missing.is_empty() {
+            return Err(format!(
                 "{}: give {} (--param NAME=VALUE)",
                 self.id,
                 missing
@@ -242,28 +264,37 @@ impl Procedure {
                     .map(|m| format!("{m:?}"))
                     .collect::<Vec<_>>()
                     .join(", ")
-            ))
+            ));
         }
+        for (name, value) in &values {
+            check_value(name, value).map_err(|e| format!("{}: {e}", self.id))?;
+        }
+        Ok(values)
     }
 
     /// The values that are known so far: `given` and every default that can be filled in. A
-    /// step rendered with them keeps `{name}` for what is still missing (for a preview).
+    /// step rendered with them keeps `{name}` for what is still missing (for a preview); a
+    /// value [`check_value`] refuses is missing too, so no step can run with it.
     pub fn known_values(&self, given: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-        let mut values: BTreeMap<String, String> = given
+        let (mut values, refused): (BTreeMap<String, String>, BTreeMap<String, String>) = given
             .iter()
             .filter(|(k, v)| !v.trim().is_empty() && self.params.iter().any(|p| &p.name == *k))
             .map(|(k, v)| (k.clone(), v.trim().to_owned()))
-            .collect();
+            .partition(|(k, v)| check_value(k, v).is_ok());
         // Defaults may refer to each other; fill them in until nothing changes.
         for _ in 0..=self.params.len() {
             for p in &self.params {
-                if values.contains_key(&p.name) {
+                // A refused value does not fall back to the default: the operator meant another.
+                if values.contains_key(&p.name) || refused.contains_key(&p.name) {
                     continue;
                 }
                 if let Some(d) = &p.default
                     && placeholders(d).iter().all(|n| values.contains_key(*n))
                 {
-                    values.insert(p.name.clone(), fill(d, &values));
+                    let value = fill(d, &values);
+                    if check_value(&p.name, &value).is_ok() {
+                        values.insert(p.name.clone(), value);
+                    }
                 }
             }
         }
@@ -324,6 +355,35 @@ mod tests {
         let bad = "id='x'\ntitle='X'\nrto_minutes=1\n[[steps]]\nid='a'\ntitle='A'\nrun=['echo','{nope}']\n";
         let e = Procedure::parse(bad, "bad.toml").expect_err("bad placeholder");
         assert!(e.to_string().contains("{nope}"), "{e}");
+    }
+
+    #[test]
+    fn a_value_that_would_be_read_as_an_option_is_refused_naming_the_parameter() {
+        let drain = Procedure::parse(BUILTIN[1].2, "drain").expect("drain");
+        for bad in ["--all", "-A", "-"] {
+            let mut given = BTreeMap::new();
+            given.insert("deployment".to_owned(), bad.to_owned());
+            let e = drain.values(&given).expect_err("refused");
+            assert!(e.contains("parameter \"deployment\""), "{e}");
+            assert!(e.contains("starts with `-`"), "{e}");
+        }
+        let mut given = BTreeMap::new();
+        given.insert("namespace".to_owned(), "prod\nkube-system".to_owned());
+        let e = drain.values(&given).expect_err("refused");
+        assert!(e.contains("parameter \"namespace\""), "{e}");
+        // A dash inside a name is fine.
+        let mut given = BTreeMap::new();
+        given.insert("deployment".to_owned(), "collab-v2".to_owned());
+        let steps = drain.render(&drain.values(&given).expect("fine"));
+        assert!(steps[0].argv.contains(&"collab-v2".to_owned()));
+        // The preview (the Runbooks view) leaves a refused value unset, so its step cannot run.
+        let mut given = BTreeMap::new();
+        given.insert("deployment".to_owned(), "--all".to_owned());
+        let steps = drain.render(&drain.known_values(&given));
+        assert!(
+            steps[0].argv.contains(&"{deployment}".to_owned()),
+            "{steps:?}"
+        );
     }
 
     #[test]
