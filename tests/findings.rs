@@ -390,3 +390,127 @@ fn snyk_test_json_is_read_one_finding_per_vulnerability_and_package_with_its_ign
     );
     assert_eq!(blocks.len(), 4, "{blocks:?}");
 }
+
+/// `scanner_suppressions_accept = true` in the workspace's config.
+fn accept_scanner_suppressions(ws: &std::path::Path) {
+    let cfg = ws.join("release-console.toml");
+    let config = std::fs::read_to_string(&cfg).expect("config");
+    let edited = config.replace(
+        "scanner_suppressions_accept = false",
+        "scanner_suppressions_accept = true",
+    );
+    assert_ne!(config, edited);
+    std::fs::write(&cfg, edited).expect("config");
+}
+
+/// The Snyk fixture with its ignore of CVE-2018-19360 expiring at `expires`.
+fn snyk_with_ignore_expiring(dir: &std::path::Path, expires: &str) -> String {
+    let mut v: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("snyk/maven-project.json")).expect("fixture"),
+    )
+    .expect("json");
+    v["filtered"]["ignore"][0]["filtered"]["ignored"][0]["expires"] = expires.into();
+    let path = dir.join(format!("snyk-{}.json", expires.replace(':', "")));
+    std::fs::write(&path, v.to_string()).expect("write");
+    path.to_str().expect("utf-8").to_owned()
+}
+
+#[test]
+fn an_expired_snyk_ignore_does_not_clear_a_block() {
+    let (d, ws) = workspace();
+    accept_scanner_suppressions(&ws);
+    let ignored = |ws: &std::path::Path| blocking(ws).iter().any(|b| b.contains("CVE-2018-19360"));
+    // An ignore that still runs counts as accepted (the policy says so).
+    let later = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 30)).to_string();
+    let file = snyk_with_ignore_expiring(d.path(), &later);
+    assert!(cli(&ws, &["findings", "import", &file]).status.success());
+    assert!(!ignored(&ws), "{:?}", blocking(&ws));
+    // One that ended yesterday does not; the list says why it blocks.
+    let yesterday = (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24)).to_string();
+    let file = snyk_with_ignore_expiring(d.path(), &yesterday);
+    assert!(cli(&ws, &["findings", "import", &file]).status.success());
+    assert!(ignored(&ws), "{:?}", blocking(&ws));
+    let list = json(&cli(&ws, &["--json", "findings", "list"]));
+    let jackson = list
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|f| f["id"] == "CVE-2018-19360")
+        .expect("finding");
+    assert!(
+        jackson["blocks"]
+            .as_str()
+            .is_some_and(|b| b.contains("the scanner's suppression of it expired")),
+        "{jackson:#}"
+    );
+    // An expiry that is not a time does not count either.
+    let file = snyk_with_ignore_expiring(d.path(), "next spring");
+    assert!(cli(&ws, &["findings", "import", &file]).status.success());
+    assert!(ignored(&ws), "{:?}", blocking(&ws));
+}
+
+#[test]
+fn a_sarif_security_severity_that_is_not_a_score_is_unknown_and_blocks_until_accepted() {
+    for bad in [
+        Value::from("NaN"),
+        Value::from("inf"),
+        Value::from("11"),
+        Value::from("high"),
+        Value::from(-1),
+    ] {
+        let (d, ws) = workspace();
+        let mut v: Value = serde_json::from_str(
+            &std::fs::read_to_string(vendor("trivy/alpine-310.sarif.json")).expect("sample"),
+        )
+        .expect("json");
+        let rules = v["runs"][0]["tool"]["driver"]["rules"]
+            .as_array_mut()
+            .expect("rules");
+        let rule = rules
+            .iter_mut()
+            .find(|r| r["id"] == "CVE-2019-1551")
+            .expect("rule");
+        rule["properties"]["security-severity"] = bad.clone();
+        let file = d.path().join("trivy.sarif.json");
+        std::fs::write(&file, v.to_string()).expect("write");
+        let o = cli(&ws, &["findings", "import", file.to_str().expect("utf-8")]);
+        assert!(o.status.success(), "{bad}: {}", text(&o));
+        // The MEDIUM ones (5.3) do not block under the default policy; the unreadable do.
+        assert_eq!(
+            blocking(&ws),
+            ["CVE-2019-1551 libcrypto1.1", "CVE-2019-1551 libssl1.1"],
+            "{bad}"
+        );
+        let list = json(&cli(&ws, &["--json", "findings", "list"]));
+        let f = list
+            .as_array()
+            .expect("list")
+            .iter()
+            .find(|f| f["id"] == "CVE-2019-1551")
+            .expect("finding");
+        assert_eq!(f["severity"], "UNKNOWN", "{bad}: {f:#}");
+        assert!(
+            f["blocks"].as_str().is_some_and(
+                |b| b.contains("its severity is unknown") && b.contains("is not a CVSS score")
+            ),
+            "{bad}: {f:#}"
+        );
+        let until = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 30))
+            .strftime("%Y-%m-%d")
+            .to_string();
+        let o = cli(
+            &ws,
+            &[
+                "findings",
+                "accept",
+                "CVE-2019-1551",
+                "--reason",
+                "triaged by hand: not reachable",
+                "--until",
+                &until,
+            ],
+        );
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(blocking(&ws).is_empty(), "{bad}: {:?}", blocking(&ws));
+    }
+}

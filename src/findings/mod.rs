@@ -84,6 +84,15 @@ pub struct Finding {
     pub source_file: String,
     /// Why the scanner itself suppressed it (its status and statement), if it did.
     pub suppressed: Option<String>,
+    /// When that suppression ends (a Snyk ignore's `expires`); past it, the suppression
+    /// clears nothing. `None`: it does not end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppressed_until: Option<Timestamp>,
+    /// Why the scanner's severity could not be read (a SARIF `security-severity` that is not a
+    /// CVSS score, such as `NaN`): the severity is unknown, and the finding blocks until it is
+    /// accepted, whatever `[findings] block` says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity_unreadable: Option<String>,
     pub first_seen: Timestamp,
 }
 
@@ -227,9 +236,12 @@ pub fn judge(
                 .filter(|a| a.covers(&finding))
                 .max_by_key(|a| a.until)
                 .cloned();
-            let cleared = !block.contains(&finding.severity)
+            let suppression_lasts = finding.suppressed.is_some()
+                && finding.suppressed_until.is_none_or(|until| until > now);
+            let cleared = !(block.contains(&finding.severity)
+                || finding.severity_unreadable.is_some())
                 || acceptance.as_ref().is_some_and(|a| a.until > now)
-                || (finding.suppressed.is_some() && suppressions_accept);
+                || (suppression_lasts && suppressions_accept);
             let blocks = if cleared {
                 None
             } else if let Some(a) = &acceptance {
@@ -239,6 +251,24 @@ pub fn judge(
                     finding.id,
                     finding.package,
                     crate::local_time(a.until, false)
+                ))
+            } else if let Some(why) = &finding.severity_unreadable {
+                Some(format!(
+                    "{} {} in {}: its severity is unknown ({why}); it blocks until accepted",
+                    finding.severity.as_str(),
+                    finding.id,
+                    finding.package,
+                ))
+            } else if let (true, Some(until)) = (
+                suppressions_accept && finding.suppressed.is_some(),
+                finding.suppressed_until.filter(|u| *u <= now),
+            ) {
+                Some(format!(
+                    "{} {} in {}: the scanner's suppression of it expired {}",
+                    finding.severity.as_str(),
+                    finding.id,
+                    finding.package,
+                    crate::local_time(until, false)
                 ))
             } else {
                 Some(format!(
@@ -304,7 +334,9 @@ pub fn accept(
         )));
     }
     let max_days = ws.config().findings.max_acceptance_days;
-    let latest = now + jiff::SignedDuration::from_hours(24 * i64::from(max_days));
+    let latest = now
+        .checked_add(jiff::SignedDuration::from_hours(24 * i64::from(max_days)))
+        .unwrap_or(Timestamp::MAX);
     if until > latest {
         return Err(FindingsError::Invalid(format!(
             "--until {until} is more than {max_days} days away ([findings] \
@@ -523,6 +555,8 @@ fn trivy(v: &Value, source: &str, now: Timestamp) -> Result<Vec<Finding>, String
             scanner: "trivy".into(),
             source_file: source.to_owned(),
             suppressed,
+            suppressed_until: None,
+            severity_unreadable: None,
             first_seen: now,
             id,
         })
@@ -578,7 +612,10 @@ fn snyk(v: &Value, source: &str, now: Timestamp) -> Result<Vec<Finding>, String>
         Value::Array(all) => all.iter().collect::<Vec<_>>(),
         v => vec![v],
     };
-    let finding = |vuln: &Value, suppressed: Option<String>| -> Result<Finding, String> {
+    let finding = |vuln: &Value,
+                   suppressed: Option<(String, Option<Timestamp>)>|
+     -> Result<Finding, String> {
+        let (suppressed, suppressed_until) = suppressed.unzip();
         let snyk_id = text(vuln, "id").ok_or("a Snyk vulnerability without id")?;
         let cves = vuln
             .get("identifiers")
@@ -605,6 +642,8 @@ fn snyk(v: &Value, source: &str, now: Timestamp) -> Result<Vec<Finding>, String>
             scanner: "snyk".into(),
             source_file: source.to_owned(),
             suppressed,
+            suppressed_until: suppressed_until.flatten(),
+            severity_unreadable: None,
             first_seen: now,
             id,
         })
@@ -624,6 +663,8 @@ fn snyk(v: &Value, source: &str, now: Timestamp) -> Result<Vec<Finding>, String>
             .map(|f| array(f, "ignore"))
             .unwrap_or_default();
         for vuln in ignored {
+            // The ignore that lasts longest: one without `expires` lasts for ever; one whose
+            // `expires` is not a time ended when it was read.
             let why = vuln
                 .get("filtered")
                 .map(|f| array(f, "ignored"))
@@ -632,12 +673,21 @@ fn snyk(v: &Value, source: &str, now: Timestamp) -> Result<Vec<Finding>, String>
                 .map(|i| {
                     let reason = text(i, "reason").unwrap_or_else(|| "no reason given".into());
                     match text(i, "expires") {
-                        Some(until) => format!("ignored in Snyk until {until}: {reason}"),
-                        None => format!("ignored in Snyk: {reason}"),
+                        Some(until) => match until.trim().parse::<Timestamp>() {
+                            Ok(t) => (format!("ignored in Snyk until {until}: {reason}"), Some(t)),
+                            Err(_) => (
+                                format!(
+                                    "ignored in Snyk until {until:?}, which is not a time, so \
+                                     the ignore does not count: {reason}"
+                                ),
+                                Some(now),
+                            ),
+                        },
+                        None => (format!("ignored in Snyk: {reason}"), None),
                     }
                 })
-                .next()
-                .unwrap_or_else(|| "ignored in Snyk".to_owned());
+                .max_by_key(|(_, until)| until.unwrap_or(Timestamp::MAX))
+                .unwrap_or_else(|| ("ignored in Snyk".to_owned(), None));
             push(finding(vuln, Some(why))?);
         }
     }
@@ -670,6 +720,8 @@ fn grype(v: &Value, source: &str, now: Timestamp) -> Result<Vec<Finding>, String
                 scanner: "grype".into(),
                 source_file: source.to_owned(),
                 suppressed: None,
+                suppressed_until: None,
+                severity_unreadable: None,
                 first_seen: now,
             })
         })
@@ -683,6 +735,27 @@ fn labelled(message: &str, label: &str) -> Option<String> {
         .find_map(|l| l.trim().strip_prefix(label)?.strip_prefix(':'))
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty())
+}
+
+/// A SARIF rule's `security-severity`: a CVSS score from 0 to 10, as a string (what GitHub
+/// documents) or a number. Anything else (`NaN`, `inf`, `11`, `"high"`) is an error saying
+/// what it was (cut short).
+fn security_severity(v: &Value) -> Result<Severity, String> {
+    let score = v
+        .as_f64()
+        .or_else(|| v.as_str().and_then(|s| s.trim().parse::<f64>().ok()));
+    match score {
+        Some(s) if s.is_finite() && (0.0..=10.0).contains(&s) => Ok(Severity::from_score(s)),
+        _ => {
+            let mut shown: String = v.to_string().chars().take(40).collect();
+            if shown.len() < v.to_string().len() {
+                shown.push('…');
+            }
+            Err(format!(
+                "the rule's security-severity {shown} is not a CVSS score from 0 to 10"
+            ))
+        }
+    }
 }
 
 fn sarif(v: &Value, source: &str, now: Timestamp) -> Result<Vec<Finding>, String> {
@@ -707,17 +780,16 @@ fn sarif(v: &Value, source: &str, now: Timestamp) -> Result<Vec<Finding>, String
             let score = rule
                 .get("properties")
                 .and_then(|p| p.get("security-severity"))
-                .and_then(|s| {
-                    s.as_str()
-                        .and_then(|s| s.parse().ok())
-                        .or_else(|| s.as_f64())
-                });
+                .filter(|s| !s.is_null())
+                .map(security_severity);
+            let severity_unreadable = score.clone().and_then(Result::err);
             let severity = match (score, text(result, "level").as_deref()) {
-                (Some(s), _) => Severity::from_score(s),
+                (Some(Ok(s)), _) => s,
                 (None, Some("error")) => Severity::High,
                 (None, Some("warning")) => Severity::Medium,
                 (None, Some("note")) => Severity::Low,
-                (None, _) => Severity::Unknown,
+                // A score that is not one: unknown (and it blocks, see `severity_unreadable`).
+                (Some(Err(_)) | None, _) => Severity::Unknown,
             };
             let location = array(result, "locations")
                 .first()
@@ -745,6 +817,8 @@ fn sarif(v: &Value, source: &str, now: Timestamp) -> Result<Vec<Finding>, String
                 scanner: tool.to_ascii_lowercase(),
                 source_file: source.to_owned(),
                 suppressed,
+                suppressed_until: None,
+                severity_unreadable,
                 first_seen: now,
                 id,
             });
