@@ -399,3 +399,129 @@ fn audit_verify_catches_a_log_deleted_with_its_head() {
 fn text_of(o: &Output) -> String {
     format!("{}{}", stdout(o), stderr(o))
 }
+
+/// A Statuspage API key is 32 lower-case hex digits: to a shell, a valid variable name.
+const PASTED_KEY: &str = "89a2c0ffee1d2e3f40516273849aeb4c";
+
+#[test]
+fn a_secret_pasted_into_an_env_key_is_refused_naming_the_line_and_never_echoed() {
+    let (_d, ws) = init();
+    let cfg = ws.join("release-console.toml");
+    let original = std::fs::read_to_string(&cfg).expect("config");
+    for (from, to, key) in [
+        (
+            "api_key_env = \"STATUSPAGE_API_KEY\"",
+            format!("api_key_env = \"{PASTED_KEY}\""),
+            "status_page.api_key_env",
+        ),
+        (
+            "session_token_env = \"AWS_SESSION_TOKEN\"",
+            format!("session_token_env = \"{PASTED_KEY}\""),
+            "publish.session_token_env",
+        ),
+        (
+            "apple_certificate_password_env = \"APPLE_CERTIFICATE_PASSWORD\"",
+            format!("apple_certificate_password_env = \"{PASTED_KEY}\""),
+            "signing.apple_certificate_password_env",
+        ),
+        (
+            "token_env = \"LAUNCHDARKLY_ACCESS_TOKEN\"",
+            format!("token_env = \"{PASTED_KEY}\""),
+            "flags.token_env",
+        ),
+        (
+            "token_env = \"LAUNCHDARKLY_ACCESS_TOKEN\"",
+            "token_secret = \"sk-live-0ddba11\"\ntoken_env = \"LAUNCHDARKLY_ACCESS_TOKEN\""
+                .to_owned(),
+            "flags.token_secret",
+        ),
+    ] {
+        assert!(original.contains(from), "{from} in {original}");
+        let config = original.replacen(from, &to, 1);
+        std::fs::write(&cfg, &config).expect("write");
+        let line = config
+            .lines()
+            .position(|l| l == to.lines().next().unwrap_or_default())
+            .expect("line")
+            + 1;
+        for args in [&["release", "list"][..], &["status", "components"][..]] {
+            let o = run(&ws, args);
+            assert_eq!(o.status.code(), Some(2), "{key}: {}", text_of(&o));
+            let err = stderr(&o);
+            assert_eq!(err.lines().count(), 1, "{err}");
+            assert!(!text_of(&o).contains(PASTED_KEY), "echoed: {err}");
+            assert!(!text_of(&o).contains("sk-live-0ddba11"), "echoed: {err}");
+            if key.ends_with("_env") {
+                assert!(
+                    err.contains(&format!(
+                        "release-console.toml:{line}:1: key `{key}`: must name an environment \
+                         variable (upper-case letters, digits and `_`, not starting with a \
+                         digit); its value is not shown in case it is a secret"
+                    )),
+                    "{key}: {err}"
+                );
+            } else {
+                assert!(err.contains(&format!("key `{key}`: ")), "{err}");
+                assert!(err.contains("is not shown in case it is a secret"), "{err}");
+            }
+        }
+    }
+}
+
+#[test]
+fn secrets_read_from_the_environment_are_masked_in_task_logs() {
+    const SESSION: &str = "FwoGZXIvYXdzEXAMPLEsessiontoken7c1d";
+    const APPLE_PASS: &str = "apple-p12-pass-5e4f3a";
+    let (_d, ws) = init();
+    assert!(run(&ws, &["release", "new", "0.1.0"]).status.success());
+    // A builder that needs both and prints them by mistake.
+    let def = ws.join("packaging/pipelines/default.toml");
+    let mut text_def = std::fs::read_to_string(&def).expect("definition");
+    text_def.push_str(
+        "\n[platforms.leaky]\ntitle = \"Prints its secrets\"\nhost_os = \"linux\"\n\
+         builder = [\"bash\", \"packaging/leaky.sh\"]\nchecklist_kind = \"pipeline.leaky\"\n\
+         pass_env = [\"AWS_SESSION_TOKEN\", \"APPLE_CERTIFICATE_PASSWORD\"]\n",
+    );
+    std::fs::write(&def, text_def).expect("definition");
+    std::fs::write(
+        ws.join("packaging/leaky.sh"),
+        "echo ::step:: Leak\necho \"token=$AWS_SESSION_TOKEN\"\n\
+         echo \"p12=$APPLE_CERTIFICATE_PASSWORD\"\n",
+    )
+    .expect("builder");
+    let o = bin()
+        .arg("--workspace")
+        .arg(&ws)
+        .args([
+            "pipeline",
+            "run",
+            "--version",
+            "0.1.0",
+            "--platform",
+            "leaky",
+        ])
+        .env("AWS_SESSION_TOKEN", SESSION)
+        .env("APPLE_CERTIFICATE_PASSWORD", APPLE_PASS)
+        .output()
+        .expect("run");
+    // The builder makes no installer, so the run fails after it; what it printed is the point.
+    let out = text_of(&o);
+    assert!(out.contains("token=<redacted>"), "{out}");
+    assert!(out.contains("p12=<redacted>"), "{out}");
+    let logs: Vec<String> = std::fs::read_dir(ws.join("releases/0.1.0/logs"))
+        .expect("logs")
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).expect("log"))
+        .collect();
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("token=<redacted>") && l.contains("p12=<redacted>")),
+        "{logs:?}"
+    );
+    for text in logs.iter().chain([&out]) {
+        assert!(
+            !text.contains(SESSION) && !text.contains(APPLE_PASS),
+            "{text}"
+        );
+    }
+}

@@ -212,3 +212,90 @@ fn a_signing_certificate_is_due_before_it_expires() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("rotated by replacing it"), "{}", text(&o));
 }
+
+#[test]
+fn a_calendar_window_past_ten_years_is_a_usage_error_not_a_panic() {
+    let (_d, ws) = workspace();
+    for days in ["4000000000", "3651"] {
+        let o = cli(&ws, &["secrets", "calendar", "--days", days]);
+        assert_eq!(o.status.code(), Some(2), "--days {days}: {}", text(&o));
+        assert!(text(&o).contains("--days"), "{}", text(&o));
+        assert!(!text(&o).contains("panicked"), "{}", text(&o));
+    }
+    let o = cli(&ws, &["secrets", "calendar", "--days", "3650"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+#[test]
+fn the_calendar_date_math_saturates_instead_of_panicking() {
+    let (_d, ws) = workspace();
+    // A rotation near the last date there is (a hand-edited file): its due date is past it.
+    std::fs::create_dir_all(ws.join("secrets")).expect("dir");
+    std::fs::write(
+        ws.join("secrets/rotations.json"),
+        r#"{"/wiretuner/db/credentials":[{"at":"9999-12-01T00:00:00Z","by":"someone"}]}"#,
+    )
+    .expect("rotations");
+    let ws = release_console::workspace::Workspace::open(&ws).expect("open");
+    // A window no date can hold: everything due is within it.
+    let cal = release_console::rotation::calendar(&ws, jiff::Timestamp::now(), u32::MAX)
+        .expect("calendar");
+    let db = cal
+        .iter()
+        .find(|e| e.name == "/wiretuner/db/credentials")
+        .expect("db");
+    assert_eq!(db.due, Some(jiff::Timestamp::MAX));
+    assert_eq!(db.state, release_console::rotation::Due::Soon);
+}
+
+#[test]
+fn day_counts_a_date_cannot_hold_are_refused_when_the_config_loads() {
+    for (table, key, value, range) in [
+        ("", "every_days", "4000000", "0 to 3650 days"),
+        (
+            "[findings]\n",
+            "max_acceptance_days",
+            "4000000",
+            "1 to 3650 days",
+        ),
+        ("[findings]\n", "max_acceptance_days", "0", "1 to 3650 days"),
+        ("[signing]\n", "min_valid_days", "4000000", "0 to 3650 days"),
+    ] {
+        let (_d, ws) = workspace();
+        let cfg = ws.join("release-console.toml");
+        let mut config = std::fs::read_to_string(&cfg).expect("config");
+        let full_key = if table.is_empty() {
+            // The second [[rotation]] entry, at the end of the file.
+            config.push_str(&format!("{key} = {value}\n"));
+            format!("rotation.{key}")
+        } else {
+            let name = table.trim().trim_matches(['[', ']']);
+            // Replace the key where `init` wrote it.
+            let start = config.find(table).expect("table");
+            let at = start + config[start..].find(&format!("{key} = ")).expect("key");
+            let end = at + config[at..].find('\n').expect("eol");
+            config.replace_range(at..end, &format!("{key} = {value}"));
+            format!("{name}.{key}")
+        };
+        std::fs::write(&cfg, &config).expect("write");
+        let line = config
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.starts_with(&format!("{key} = {value}")))
+            .map(|(i, _)| i + 1)
+            .last()
+            .expect("line");
+        for args in [&["secrets", "calendar"][..], &["release", "list"][..]] {
+            let o = cli(&ws, args);
+            assert_eq!(o.status.code(), Some(2), "{key} = {value}: {}", text(&o));
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(err.lines().count(), 1, "{err}");
+            assert!(
+                err.contains(&format!(
+                    "release-console.toml:{line}:1: key `{full_key}`: {value} is outside {range}"
+                )),
+                "{key} = {value}: {err}"
+            );
+        }
+    }
+}

@@ -91,7 +91,7 @@ fn the_argo_cd_token_comes_from_secrets_manager_and_is_never_shown() {
     let o = cli_with(&ws, &ENV, &["deploy", "status"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        text(&o).contains("key `deploy.argocd.token_secret`: \"vault:/x\": a secret source is env:NAME, keyring:NAME or aws-sm:SECRET-ID[#json-key]"),
+        text(&o).contains("key `deploy.argocd.token_secret`: \"vault:\" is not a secret source: a secret source is env:NAME, keyring:NAME or aws-sm:SECRET-ID[#json-key]"),
         "{}",
         text(&o)
     );

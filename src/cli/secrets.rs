@@ -11,8 +11,8 @@ use crate::rotation::{self, Due};
 pub enum SecretsCmd {
     /// Every tracked secret with its last rotation and due date; exit 1 when one is overdue.
     Calendar {
-        /// What counts as due soon, in days.
-        #[arg(long, default_value_t = 90)]
+        /// What counts as due soon, in days (0 to 3650).
+        #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u32).range(0..=i64::from(crate::workspace::config::MAX_DAYS)))]
         days: u32,
     },
     /// Record that a secret was rotated (audited).

@@ -186,14 +186,13 @@ impl Provider {
             crate::workspace::secrets::resolve(&cfg.token_env, &cfg.token_secret, &ws.config().aws)
                 .map_err(FlagsError::Config)?
                 .ok_or_else(|| {
-                    FlagsError::Config(format!(
-                        "${} is not set and the OS keyring has no entry (service \"release-console\", account {:?}): it must hold the {} token ([flags] token_env)",
-                        cfg.token_env,
-                        cfg.token_env,
+                    FlagsError::Config(crate::workspace::secrets::not_found_message(
+                        "flags.token_env",
+                        &cfg.token_env,
                         match cfg.provider {
-                            FlagsProvider::Unleash => "Unleash admin API",
-                            _ => "LaunchDarkly access",
-                        }
+                            FlagsProvider::Unleash => "the Unleash admin API token",
+                            _ => "the LaunchDarkly access token",
+                        },
                     ))
                 })
         };

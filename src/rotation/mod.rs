@@ -147,6 +147,18 @@ fn aws_dates(ws: &Workspace, name: &str) -> Option<Result<Rotation, String>> {
     }))
 }
 
+/// `n` days as a duration (24-hour days, as the calendar counts them).
+fn days(n: u32) -> SignedDuration {
+    SignedDuration::from_hours(24 * i64::from(n))
+}
+
+/// `n` days after `at`, or the last date there is when that is past it: a schedule of any
+/// length never panics the calendar (the config keeps them within
+/// [`crate::workspace::config::MAX_DAYS`]; a caller's window may be anything).
+fn after_days(at: Timestamp, n: u32) -> Timestamp {
+    at.checked_add(days(n)).unwrap_or(Timestamp::MAX)
+}
+
 /// Every tracked secret with its due date, soonest first; `window_days` is what counts as due
 /// soon. Signing certificates are due `[signing] min_valid_days` before they expire.
 pub fn calendar(
@@ -165,7 +177,8 @@ pub fn calendar_with(
     signing: &[certs::SigningCert],
 ) -> Result<Vec<Entry>, RotationError> {
     let history = history(ws)?;
-    let horizon = now + SignedDuration::from_hours(24 * i64::from(window_days));
+    // Past the last date there is, everything is within the window.
+    let horizon = after_days(now, window_days);
     let state = |due: Option<Timestamp>| match due {
         None => Due::Unknown,
         Some(d) if d <= now => Due::Overdue,
@@ -188,9 +201,7 @@ pub fn calendar_with(
             Some(Err(e)) => (here, Some(e)),
             None => (here, None),
         };
-        let due = last
-            .as_ref()
-            .map(|r| r.at + SignedDuration::from_hours(24 * i64::from(every_days)));
+        let due = last.as_ref().map(|r| after_days(r.at, every_days));
         out.push(Entry {
             name,
             kind,
@@ -203,12 +214,15 @@ pub fn calendar_with(
             problem,
         });
     }
-    let min_valid = i64::from(ws.config().signing.min_valid_days);
+    let min_valid = ws.config().signing.min_valid_days;
     for c in signing {
         if let Found::Read(id) = &c.found {
             let name = format!("{} signing certificate ({})", c.which, id.leaf.subject);
             let expires = id.expires();
-            let by_expiry = expires - SignedDuration::from_hours(24 * min_valid);
+            // Before the first date there is: long overdue.
+            let by_expiry = expires
+                .checked_sub(days(min_valid))
+                .unwrap_or(Timestamp::MIN);
             let due = Some(by_expiry);
             out.push(Entry {
                 name,

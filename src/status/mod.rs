@@ -349,11 +349,10 @@ impl Provider {
                 )
                 .map_err(StatusError::Config)?
                 .ok_or_else(|| {
-                    StatusError::Config(format!(
-                        "${} is not set and the OS keyring has no entry (service {:?}, account {:?}): it must hold the Statuspage API key ([status_page] api_key_env)",
-                        cfg.api_key_env,
-                        crate::workspace::secrets::KEYRING_SERVICE,
-                        cfg.api_key_env
+                    StatusError::Config(crate::workspace::secrets::not_found_message(
+                        "status_page.api_key_env",
+                        &cfg.api_key_env,
+                        "the Statuspage API key",
                     ))
                 })?;
                 Ok(Provider::Statuspage(statuspage::StatuspageClient::new(

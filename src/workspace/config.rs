@@ -133,14 +133,6 @@ impl GitHubConfig {
         if self.git_ref.trim().is_empty() {
             return Err("key `remote.github.ref`: name the branch or tag to run on".into());
         }
-        if !is_env_var_name(&self.token_env) {
-            return Err(
-                "key `remote.github.token_env`: the value is not an environment \
-                 variable name; it must name the variable that holds the token, never the \
-                 token itself (the value is not shown)"
-                    .into(),
-            );
-        }
         if !self.token_secret.trim().is_empty() {
             super::secrets::SecretRef::parse(&self.token_secret)
                 .map_err(|e| format!("key `remote.github.token_secret`: {e}"))?;
@@ -453,7 +445,7 @@ pub struct RotationEntry {
     /// Its name where it lives, e.g. `/wiretuner/db/credentials` or `STATUSPAGE_API_KEY`.
     pub name: String,
     pub kind: SecretKind,
-    /// Overrides the kind's period.
+    /// Overrides the kind's period: 0 to [`MAX_DAYS`] (0: due as soon as it is rotated).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub every_days: Option<u32>,
     /// Where its rotation dates come from: empty, rotations recorded here
@@ -500,7 +492,7 @@ pub struct FindingsConfig {
     /// Severities that block until fixed or accepted (`CRITICAL`, `HIGH`, `MEDIUM`, `LOW`,
     /// `UNKNOWN`).
     pub block: Vec<String>,
-    /// The longest a risk acceptance may run.
+    /// The longest a risk acceptance may run: 1 to [`MAX_DAYS`].
     pub max_acceptance_days: u32,
     /// Whether a finding the scanner itself suppressed (VEX, ignore files) counts as accepted.
     pub scanner_suppressions_accept: bool,
@@ -576,7 +568,8 @@ pub struct SigningConfig {
     pub apple_certificate_password_env: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub apple_certificate_password_secret: String,
-    /// A signing certificate that expires within this many days blocks the release gate.
+    /// A signing certificate that expires within this many days blocks the release gate: 0
+    /// to [`MAX_DAYS`].
     pub min_valid_days: u32,
     /// A throwaway demo PFX (relative to the workspace; password [`DEMO_PFX_PASSWORD`]) that
     /// the Windows builders sign with when no PFX is in the environment. The demo workspace
@@ -1017,11 +1010,11 @@ impl Config {
                 message: err.message().trim().replace('\n', " "),
             }
         })?;
-        config.validate(path)?;
+        config.validate(path, text)?;
         Ok(config)
     }
 
-    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+    fn validate(&self, path: &Path, text: &str) -> Result<(), ConfigError> {
         let fail = |message: String| {
             Err(ConfigError::Semantic {
                 path: path.to_owned(),
@@ -1034,48 +1027,8 @@ impl Config {
         if self.platforms.is_empty() {
             return fail("key `platforms`: list at least one platform".to_owned());
         }
-        for (key, name) in [
-            ("status_page.api_key_env", &self.status_page.api_key_env),
-            ("flags.token_env", &self.flags.token_env),
-            (
-                "signing.windows_pfx_path_env",
-                &self.signing.windows_pfx_path_env,
-            ),
-            (
-                "signing.windows_pfx_password_env",
-                &self.signing.windows_pfx_password_env,
-            ),
-            ("publish.access_key_env", &self.publish.access_key_env),
-            ("publish.secret_key_env", &self.publish.secret_key_env),
-            ("publish.session_token_env", &self.publish.session_token_env),
-            (
-                "publish.sparkle_ed_key_env",
-                &self.publish.sparkle_ed_key_env,
-            ),
-        ]
-        .into_iter()
-        .chain(self.secret_env.iter().map(|n| ("secret_env", n)))
-        .chain(
-            self.notify
-                .pagerduty
-                .iter()
-                .map(|p| ("notify.pagerduty.routing_key_env", &p.routing_key_env)),
-        )
-        .chain(
-            self.notify
-                .slack
-                .iter()
-                .map(|s| ("notify.slack.webhook_env", &s.webhook_env)),
-        ) {
-            if !is_env_var_name(name) {
-                // The value is not shown: a key pasted here by mistake must not be echoed.
-                return fail(format!(
-                    "key `{key}`: the value is not an environment variable name (letters, digits \
-                     and `_`, not starting with a digit); it must name the variable that holds the \
-                     secret, never the secret itself (the value is not shown)"
-                ));
-            }
-        }
+        self.validate_env_names(path, text)?;
+        self.validate_ranges(path, text)?;
         let stages = &self.flags.stages;
         if stages.is_empty()
             || stages.last() != Some(&100)
@@ -1133,14 +1086,6 @@ impl Config {
             }
         }
         if let Some(a) = &self.deploy.argocd {
-            if !is_env_var_name(&a.token_env) {
-                return fail(
-                    "key `deploy.argocd.token_env`: the value is not an environment variable \
-                     name; it must name the variable that holds the token, never the token \
-                     itself (the value is not shown)"
-                        .into(),
-                );
-            }
             if !(a.api_base.starts_with("http://") || a.api_base.starts_with("https://")) {
                 return fail(format!(
                     "key `deploy.argocd.api_base`: {:?} is not an http(s) URL",
@@ -1198,6 +1143,140 @@ impl Config {
             return self.actor.trim().to_owned();
         }
         os_user()
+    }
+
+    /// Every `*_env` key must name an environment variable (see [`is_env_var_name`]). The
+    /// error names the file, line and key, never the value: what was pasted there may be the
+    /// secret itself.
+    fn validate_env_names(&self, path: &Path, text: &str) -> Result<(), ConfigError> {
+        let signing = &self.signing;
+        let publish = &self.publish;
+        let mut names: Vec<(&str, Option<usize>, &str, &str)> = vec![
+            (
+                "status_page",
+                None,
+                "api_key_env",
+                &self.status_page.api_key_env,
+            ),
+            ("flags", None, "token_env", &self.flags.token_env),
+            (
+                "signing",
+                None,
+                "windows_pfx_path_env",
+                &signing.windows_pfx_path_env,
+            ),
+            (
+                "signing",
+                None,
+                "windows_pfx_password_env",
+                &signing.windows_pfx_password_env,
+            ),
+            (
+                "signing",
+                None,
+                "apple_certificate_password_env",
+                &signing.apple_certificate_password_env,
+            ),
+            ("publish", None, "access_key_env", &publish.access_key_env),
+            ("publish", None, "secret_key_env", &publish.secret_key_env),
+            (
+                "publish",
+                None,
+                "session_token_env",
+                &publish.session_token_env,
+            ),
+            (
+                "publish",
+                None,
+                "sparkle_ed_key_env",
+                &publish.sparkle_ed_key_env,
+            ),
+        ];
+        names.extend(
+            self.secret_env
+                .iter()
+                .map(|n| ("", None, "secret_env", n.as_str())),
+        );
+        if let Some(p) = &self.notify.pagerduty {
+            names.push((
+                "notify.pagerduty",
+                None,
+                "routing_key_env",
+                &p.routing_key_env,
+            ));
+        }
+        for (i, s) in self.notify.slack.iter().enumerate() {
+            names.push(("notify.slack", Some(i), "webhook_env", &s.webhook_env));
+        }
+        if let Some(a) = &self.deploy.argocd {
+            names.push(("deploy.argocd", None, "token_env", &a.token_env));
+        }
+        if let Some(g) = &self.remote.github {
+            names.push(("remote.github", None, "token_env", &g.token_env));
+        }
+        for (table, nth, key, value) in names {
+            if !is_env_var_name(value) {
+                return Err(config_error(
+                    path,
+                    text,
+                    (table, nth, key),
+                    "must name an environment variable (upper-case letters, digits and `_`, \
+                     not starting with a digit); its value is not shown in case it is a secret",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Numbers that become dates or durations stay in ranges where the date math cannot
+    /// overflow (and that make sense): the error names the file, line, key and the range.
+    fn validate_ranges(&self, path: &Path, text: &str) -> Result<(), ConfigError> {
+        let out_of = |at: (&str, Option<usize>, &str), value: String, range: &str| {
+            Err(config_error(
+                path,
+                text,
+                at,
+                &format!("{value} is outside {range}"),
+            ))
+        };
+        for (i, r) in self.rotation.iter().enumerate() {
+            if let Some(d) = r.every_days
+                && d > MAX_DAYS
+            {
+                return out_of(
+                    ("rotation", Some(i), "every_days"),
+                    d.to_string(),
+                    &format!("0 to {MAX_DAYS} days"),
+                );
+            }
+        }
+        let max_acceptance = self.findings.max_acceptance_days;
+        if !(1..=MAX_DAYS).contains(&max_acceptance) {
+            return out_of(
+                ("findings", None, "max_acceptance_days"),
+                max_acceptance.to_string(),
+                &format!("1 to {MAX_DAYS} days"),
+            );
+        }
+        if self.signing.min_valid_days > MAX_DAYS {
+            return out_of(
+                ("signing", None, "min_valid_days"),
+                self.signing.min_valid_days.to_string(),
+                &format!("0 to {MAX_DAYS} days"),
+            );
+        }
+        if let Some(a) = &self.deploy.argocd
+            && !(a.timeout_mins.is_finite()
+                && a.timeout_mins > 0.0
+                && a.timeout_mins <= MAX_ROLLOUT_MINS)
+        {
+            return out_of(
+                ("deploy.argocd", None, "timeout_mins"),
+                a.timeout_mins.to_string(),
+                &format!("above 0 to {MAX_ROLLOUT_MINS} minutes"),
+            );
+        }
+        Ok(())
     }
 
     fn validate_notify(&self) -> Result<(), String> {
@@ -1295,6 +1374,15 @@ impl Config {
             in_use: false,
             needed_for: "signing Windows installers".to_owned(),
         });
+        out.push(SecretSource {
+            purpose: "Apple certificate password (PKCS#12 export)".to_owned(),
+            env_var: source_of(
+                &self.signing.apple_certificate_password_env,
+                &self.signing.apple_certificate_password_secret,
+            ),
+            in_use: false,
+            needed_for: "reading the Apple certificate when it is a PKCS#12 file".to_owned(),
+        });
         if let Some(a) = &self.deploy.argocd {
             out.push(SecretSource {
                 purpose: "Argo CD API token".to_owned(),
@@ -1341,6 +1429,16 @@ impl Config {
                 },
             });
         }
+        out.push(SecretSource {
+            purpose: "S3 session token (temporary credentials)".to_owned(),
+            env_var: self.publish.session_token_env.clone(),
+            in_use: false,
+            needed_for: if s3 {
+                "publishing to the s3 store with temporary credentials".to_owned()
+            } else {
+                "not with the local store".to_owned()
+            },
+        });
         let live = self.notify.deliver == Delivery::Live;
         if let Some(p) = &self.notify.pagerduty {
             out.push(SecretSource {
@@ -1410,10 +1508,97 @@ fn source_of(env_var: &str, spec: &str) -> String {
     }
 }
 
-fn is_env_var_name(name: &str) -> bool {
+/// Whether `name` is an environment variable name as the console accepts one: upper-case
+/// letters, digits and `_`, not starting with a digit (`^[A-Z_][A-Z0-9_]*$`). A pasted key
+/// (lower-case hex, `sk-live-...`, a URL) is not one, so it is refused before any message
+/// could echo it.
+pub fn is_env_var_name(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with(|c: char| c.is_ascii_digit())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// The most days any `*_days` setting may hold (ten years): the calendar's window, rotation
+/// periods, risk acceptances, certificate margins.
+pub const MAX_DAYS: u32 = 3650;
+
+/// The longest an Argo CD rollout may be given (`deploy.argocd.timeout_mins`): a week.
+const MAX_ROLLOUT_MINS: f64 = 7.0 * 24.0 * 60.0;
+
+/// An invalid value of key `name` in `[table]` (`nth`: which `[[table]]` entry, from 0): at
+/// its line in `text` when it is written there, else naming the key only.
+fn config_error(
+    path: &Path,
+    text: &str,
+    (table, nth, name): (&str, Option<usize>, &str),
+    message: &str,
+) -> ConfigError {
+    let key = if table.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{table}.{name}")
+    };
+    match locate(text, table, nth, name) {
+        Some((line, column)) => ConfigError::Invalid {
+            path: path.to_owned(),
+            line,
+            column,
+            key: format!("key `{key}`: "),
+            message: message.to_owned(),
+        },
+        None => ConfigError::Semantic {
+            path: path.to_owned(),
+            message: format!("key `{key}`: {message}"),
+        },
+    }
+}
+
+/// A dotted key with its parts unquoted and trimmed (`a . "b"` is `a.b`).
+fn normalized_key(key: &str) -> String {
+    key.split('.')
+        .map(|p| p.trim().trim_matches(['"', '\'']))
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// The 1-based line and column where key `name` of `[table]` (the `nth` `[[table]]`, from 0)
+/// is written: under its header, or as a dotted key (`table.name = ...`) above.
+fn locate(text: &str, table: &str, nth: Option<usize>, name: &str) -> Option<(usize, usize)> {
+    let join = |t: &str, k: &str| {
+        if t.is_empty() {
+            k.to_owned()
+        } else {
+            format!("{t}.{k}")
+        }
+    };
+    let wanted = join(table, name);
+    let mut current = String::new();
+    let mut entries: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim();
+        if let Some(header) = trimmed.strip_prefix("[[") {
+            current = normalized_key(header.split("]]").next().unwrap_or_default());
+            *entries.entry(current.clone()).or_default() += 1;
+            continue;
+        }
+        if let Some(header) = trimmed.strip_prefix('[') {
+            current = normalized_key(header.split(']').next().unwrap_or_default());
+            continue;
+        }
+        let Some((key, _)) = trimmed.split_once('=') else {
+            continue;
+        };
+        if join(&current, &normalized_key(key)) != wanted {
+            continue;
+        }
+        if nth.is_some_and(|n| entries.get(table) != Some(&(n + 1))) {
+            continue;
+        }
+        return Some((i + 1, line.len() - line.trim_start().len() + 1));
+    }
+    None
 }
 
 /// 1-based line and column of a byte offset.

@@ -44,13 +44,16 @@ pub enum SecretOrigin {
     Keyring,
 }
 
-/// Secret values this process read from the keyring: every redactor masks them too, since
-/// they are in no environment variable a redactor could read.
+/// Secret values this process read (from the keyring, AWS, a credentials file or a variable):
+/// every redactor masks them too, including those made before the value was read.
 static FROM_KEYRING: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
-/// The secret named `var`: `$var` when set and not empty, else the OS keyring entry.
+/// The secret named `var`: `$var` when set and not empty, else the OS keyring entry. Either
+/// way the value joins what every redactor masks, so a variable no config key lists (or one
+/// read before a redactor was made) is masked in task logs too.
 pub fn lookup(var: &str) -> Option<(Secret, SecretOrigin)> {
     if let Some(v) = std::env::var(var).ok().filter(|v| !v.trim().is_empty()) {
+        remember_for_redaction(&v);
         return Some((Secret::new(v), SecretOrigin::Environment));
     }
     let value = keyring_lookup(var)?;
@@ -58,8 +61,26 @@ pub fn lookup(var: &str) -> Option<(Secret, SecretOrigin)> {
     Some((Secret::new(value), SecretOrigin::Keyring))
 }
 
-/// Adds a secret this process holds outside any environment variable to what every redactor
-/// masks.
+/// The error for a secret that is neither in the variable config key `key` names (`name`) nor
+/// in the keyring; `what` says what it must hold ("the Statuspage API key"). A `name` that is
+/// not an upper-case variable name (config load refuses those) is never echoed: it may be the
+/// secret itself, pasted into the wrong key.
+pub fn not_found_message(key: &str, name: &str, what: &str) -> String {
+    if super::config::is_env_var_name(name) {
+        format!(
+            "${name} is not set and the OS keyring has no entry (service {KEYRING_SERVICE:?}, \
+             account {name:?}): it must hold {what} (`{key}`)"
+        )
+    } else {
+        format!(
+            "the variable named in `{key}` is not set and the OS keyring has no entry for it \
+             (service {KEYRING_SERVICE:?}): it must hold {what}; `{key}` must name an \
+             environment variable (its value is not shown in case it is a secret)"
+        )
+    }
+}
+
+/// Adds a secret this process holds to what every redactor masks.
 pub fn remember_for_redaction(value: &str) {
     crate::runner::log::remember_secret(value);
     let mut known = FROM_KEYRING
@@ -70,7 +91,7 @@ pub fn remember_for_redaction(value: &str) {
     }
 }
 
-/// Every secret value read from the keyring so far (for redaction only).
+/// Every secret value read so far (for redaction only).
 pub fn keyring_values() -> Vec<String> {
     FROM_KEYRING
         .lock()
@@ -216,6 +237,14 @@ impl SecretRef {
     pub fn parse(spec: &str) -> Result<Self, String> {
         let spec = spec.trim();
         if let Some(name) = spec.strip_prefix("env:") {
+            if !super::config::is_env_var_name(name) {
+                return Err(
+                    "env: must be followed by an environment variable name (upper-case \
+                            letters, digits and `_`); the value is not shown in case it is a \
+                            secret"
+                        .to_owned(),
+                );
+            }
             return Ok(Self::Env(name.to_owned()));
         }
         if let Some(name) = spec.strip_prefix("keyring:") {
@@ -234,8 +263,24 @@ impl SecretRef {
                 json_key: key,
             });
         }
+        // Only a scheme is echoed: the rest of what was pasted here may be the secret itself.
+        let scheme = spec.split_once(':').map(|(s, _)| s).filter(|s| {
+            !s.is_empty()
+                && s.len() <= 16
+                && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
         Err(format!(
-            "{spec:?}: a secret source is env:NAME, keyring:NAME or aws-sm:SECRET-ID[#json-key]"
+            "{} is not a secret source: a secret source is env:NAME, keyring:NAME or \
+             aws-sm:SECRET-ID[#json-key] ({} is not shown in case it is a secret)",
+            scheme.map_or_else(
+                || "the value".to_owned(),
+                |s| format!("{:?}", format!("{s}:"))
+            ),
+            if scheme.is_some() {
+                "the rest of the value"
+            } else {
+                "the value"
+            }
         ))
     }
 }
@@ -417,5 +462,39 @@ mod tests {
     #[test]
     fn secrets_never_print() {
         assert_eq!(format!("{:?}", Secret::new("k".into())), "<redacted>");
+    }
+
+    #[test]
+    fn a_missing_secret_names_its_variable_but_never_a_pasted_key() {
+        let named = not_found_message(
+            "status_page.api_key_env",
+            "STATUSPAGE_API_KEY",
+            "the Statuspage API key",
+        );
+        assert!(
+            named.starts_with("$STATUSPAGE_API_KEY is not set and the OS keyring has no entry"),
+            "{named}"
+        );
+        // A Statuspage key is 32 lower-case hex digits: a valid name for the shell, a secret.
+        let pasted = "89a2c0ffee1d2e3f40516273849aeb4c";
+        let msg = not_found_message("status_page.api_key_env", pasted, "the Statuspage API key");
+        assert!(!msg.contains(pasted), "{msg}");
+        assert!(
+            msg.starts_with("the variable named in `status_page.api_key_env` is not set"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn a_secret_source_that_is_not_one_is_refused_without_echoing_it() {
+        let pasted = "sk-live-5f0e9d8c7b6a";
+        for spec in [pasted.to_owned(), format!("env:{pasted}")] {
+            let e = SecretRef::parse(&spec).expect_err("not a source");
+            assert!(!e.contains(pasted), "{e}");
+        }
+        assert_eq!(
+            SecretRef::parse("env:PFX_PASSWORD"),
+            Ok(SecretRef::Env("PFX_PASSWORD".into()))
+        );
     }
 }
