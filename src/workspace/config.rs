@@ -1696,6 +1696,35 @@ mod tests {
     }
 
     #[test]
+    fn a_lower_case_env_name_is_refused_at_its_line_without_its_value() {
+        // A Statuspage key: 32 lower-case hex digits, a valid name for the shell.
+        let pasted = "89a2c0ffee1d2e3f40516273849aeb4c";
+        let err = parse(&format!("status_page.api_key_env = \"{pasted}\"\n{GOOD}"))
+            .expect_err("dotted key");
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with(
+                "ws/release-console.toml:1:1: key `status_page.api_key_env`: must name"
+            ),
+            "{msg}"
+        );
+        assert!(!format!("{msg} {err:?}").contains(pasted), "{msg}");
+        // The second of two [[notify.slack]] entries, at its own line.
+        let slack = |var: &str| {
+            format!(
+                "\n[[notify.slack]]\nchannel = \"#a\"\nwebhook_env = \"{var}\"\nevents = [\"*\"]\n"
+            )
+        };
+        let text = format!("{GOOD}{}{}", slack("HOOK_A"), slack(pasted));
+        let msg = parse(&text).expect_err("second entry").to_string();
+        assert!(
+            msg.starts_with("ws/release-console.toml:12:1: key `notify.slack.webhook_env`"),
+            "{msg}"
+        );
+        assert!(parse(&format!("{GOOD}{}", slack("HOOK_A"))).is_ok());
+    }
+
+    #[test]
     fn round_trips_through_toml() {
         let c = Config::new_for_product("WireTuner");
         let back = parse(&c.to_toml()).expect("round trip");
