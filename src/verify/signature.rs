@@ -186,6 +186,17 @@ async fn verify_authenticode(path: &Path, expected: &Expected) -> Outcome {
             Ok(v) => v,
             Err(e) => return Outcome::new(Verdict::UnverifiableHere, e),
         };
+        // The first run got as far as the signer; a retry that did not (an osslsigncode
+        // without -ignore-crl) says nothing about the file.
+        if !text.contains("Signer's certificate:") {
+            let mut outcome = Outcome::new(
+                Verdict::UnverifiableHere,
+                "a CRL could not be fetched and this osslsigncode could not verify without \
+                 revocation (-ignore-crl)",
+            );
+            outcome.raw_output = text;
+            return outcome;
+        }
     }
     let mut outcome = interpret_osslsigncode(ok, &text, expected);
     if let Some(signer) = outcome.signer.as_mut() {
@@ -513,6 +524,17 @@ mod tests {
             "WireTuner Inc"
         );
         assert_eq!(common_name("CN=Acme, O=Acme"), "Acme");
+    }
+
+    #[test]
+    fn an_unreachable_crl_is_found_with_its_url() {
+        let text = "HTTP failure: Failed to get data from http://crl.example/ca.crl\n\
+                    Faild to get CRL from http://crl.example/ca.crl\n";
+        assert_eq!(
+            unreachable_crl(text).as_deref(),
+            Some("http://crl.example/ca.crl")
+        );
+        assert_eq!(unreachable_crl("Signature verification: ok\n"), None);
     }
 
     #[test]
