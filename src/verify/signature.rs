@@ -57,7 +57,7 @@ pub struct Expected {
     /// Optional SHA-256 fingerprint of that certificate (hex, any case, colons allowed).
     pub windows_cert_sha256: Option<String>,
     pub apple_team_id: Option<String>,
-    /// Trust anchor (PEM); `None` means the system store.
+    /// Certificates (PEM) trusted besides Windows' pinned code-signing roots.
     pub ca_file: Option<PathBuf>,
 }
 
@@ -154,21 +154,6 @@ impl Outcome {
     }
 }
 
-/// The CA bundle to trust: the configured file, else the system's bundle.
-pub fn trust_anchor(expected: &Expected) -> Option<PathBuf> {
-    if let Some(ca) = &expected.ca_file {
-        return Some(ca.clone());
-    }
-    [
-        "/etc/ssl/certs/ca-certificates.crt",
-        "/etc/pki/tls/certs/ca-bundle.crt",
-        "/etc/ssl/cert.pem",
-    ]
-    .iter()
-    .map(PathBuf::from)
-    .find(|p| p.is_file())
-}
-
 /// Verifies the signature of `path`.
 pub async fn verify(path: &Path, expected: &Expected) -> Outcome {
     match kind_of(path) {
@@ -183,34 +168,87 @@ async fn run_tool(program: &str, args: &[&std::ffi::OsStr]) -> Result<(bool, Str
 }
 
 async fn verify_authenticode(path: &Path, expected: &Expected) -> Outcome {
-    let Some(ca) = trust_anchor(expected) else {
-        return Outcome::new(
-            Verdict::UnverifiableHere,
-            "no trust anchor: set [signing] ca_file or install the system CA bundle",
-        );
+    // Windows' code-signing and time-stamping roots pinned by fingerprint, plus `ca_file`; never
+    // the system's CA bundle (Mozilla's TLS roots are not what Windows trusts for code).
+    let anchors = match super::windows_roots::anchors(expected.ca_file.as_deref()) {
+        Ok(a) => a,
+        Err(e) => return Outcome::new(Verdict::UnverifiableHere, e),
     };
-    let args: Vec<&std::ffi::OsStr> = vec![
-        "verify".as_ref(),
-        "-CAfile".as_ref(),
-        ca.as_os_str(),
-        "-TSA-CAfile".as_ref(),
-        ca.as_os_str(),
-        "-in".as_ref(),
-        path.as_os_str(),
-    ];
-    let (ok, text) = match run_tool("osslsigncode", &args).await {
+    let (mut ok, mut text) = match osslsigncode_verify(path, &anchors, false).await {
         Ok(v) => v,
         Err(e) => return Outcome::new(Verdict::UnverifiableHere, e),
     };
+    // Revocation as Windows checks it: against the CRLs the certificates name, and when one
+    // cannot be fetched (offline), not at all, which the verdict then says.
+    let unreachable = unreachable_crl(&text);
+    if unreachable.is_some() {
+        (ok, text) = match osslsigncode_verify(path, &anchors, true).await {
+            Ok(v) => v,
+            Err(e) => return Outcome::new(Verdict::UnverifiableHere, e),
+        };
+        // The first run got as far as the signer; a retry that did not (an osslsigncode
+        // without -ignore-crl) says nothing about the file.
+        if !text.contains("Signer's certificate:") {
+            let mut outcome = Outcome::new(
+                Verdict::UnverifiableHere,
+                "a CRL could not be fetched and this osslsigncode could not verify without \
+                 revocation (-ignore-crl)",
+            );
+            outcome.raw_output = text;
+            return outcome;
+        }
+    }
     let mut outcome = interpret_osslsigncode(ok, &text, expected);
     if let Some(signer) = outcome.signer.as_mut() {
         signer.cert_sha256 = signer_fingerprint(path, &signer.serial).await;
         if outcome.verdict == Verdict::Valid {
+            let root = signer
+                .chain
+                .last()
+                .map(|s| common_name(s))
+                .unwrap_or_default();
+            let anchor = match super::windows_roots::by_name(&root) {
+                Some(r) => format!("chain to {} (a Windows root, pinned by SHA-256)", r.name),
+                None => format!("chain to {root:?} ([signing] ca_file)"),
+            };
+            let revocation = unreachable.as_deref().map_or_else(String::new, |url| {
+                format!("; revocation not checked: the CRL {url} could not be fetched")
+            });
+            outcome.detail = format!("{}; {anchor}{revocation}", outcome.detail);
             check_identity(&mut outcome, expected);
         }
     }
     outcome.raw_output = text;
     outcome
+}
+
+/// One `osslsigncode verify` run against `anchors`; `ignore_crl` skips revocation.
+async fn osslsigncode_verify(
+    path: &Path,
+    anchors: &super::windows_roots::Anchors,
+    ignore_crl: bool,
+) -> Result<(bool, String), String> {
+    let mut args: Vec<&std::ffi::OsStr> = vec![
+        "verify".as_ref(),
+        "-CAfile".as_ref(),
+        anchors.code.as_os_str(),
+        "-TSA-CAfile".as_ref(),
+        anchors.time.as_os_str(),
+    ];
+    if ignore_crl {
+        args.push("-ignore-crl".as_ref());
+    }
+    args.extend(["-in".as_ref(), path.as_os_str()]);
+    run_tool("osslsigncode", &args).await
+}
+
+/// The CRL osslsigncode could not download, if that is what stopped it.
+fn unreachable_crl(text: &str) -> Option<String> {
+    text.lines().find_map(|l| {
+        // osslsigncode 2.x spells it "Faild to get CRL from <url>".
+        let (_, url) = l.split_once("to get CRL from ")?;
+        Some(url.trim().to_owned())
+    })
 }
 
 /// Turns `osslsigncode verify` output into a verdict and signer (identity is checked after).
@@ -486,6 +524,17 @@ mod tests {
             "WireTuner Inc"
         );
         assert_eq!(common_name("CN=Acme, O=Acme"), "Acme");
+    }
+
+    #[test]
+    fn an_unreachable_crl_is_found_with_its_url() {
+        let text = "HTTP failure: Failed to get data from http://crl.example/ca.crl\n\
+                    Faild to get CRL from http://crl.example/ca.crl\n";
+        assert_eq!(
+            unreachable_crl(text).as_deref(),
+            Some("http://crl.example/ca.crl")
+        );
+        assert_eq!(unreachable_crl("Signature verification: ok\n"), None);
     }
 
     #[test]

@@ -556,7 +556,8 @@ pub struct SigningConfig {
     pub windows_cert_sha256: String,
     /// Apple Developer Team ID.
     pub apple_team_id: String,
-    /// Trust anchor (PEM), relative to the workspace; empty means the system store.
+    /// Certificates (PEM), relative to the workspace, trusted for Authenticode besides Windows'
+    /// pinned code-signing roots (and for Apple besides Apple's roots); empty: those roots only.
     pub ca_file: String,
     /// The Windows signing certificate (public: DER or PEM), relative to the workspace, for
     /// machines without the PFX; its expiry gates releases. Empty: the PFX, when it is here.
