@@ -12,6 +12,7 @@ pub mod release;
 pub mod sha_pair;
 pub mod signature;
 pub mod sums;
+pub mod ticket;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
