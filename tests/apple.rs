@@ -152,6 +152,12 @@ extendedKeyUsage = 1.2.840.113635.100.4.13
 1.2.840.113635.100.6.1.14 = critical,ASN1:NULL
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
+[v3_installer_unmarked]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = 1.2.840.113635.100.4.13
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
 [v3_dev]
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature
@@ -206,6 +212,7 @@ impl ApplePki {
             leaf devid "/UID={TEAM}/CN=Developer ID Application: WireTuner Inc ({TEAM})/OU={TEAM}/O=WireTuner Inc/C=US" v3_devid
             leaf other "/UID=ZZZZZ99999/CN=Developer ID Application: Someone Else (ZZZZZ99999)/OU=ZZZZZ99999/O=Someone Else/C=US" v3_devid
             leaf installer "/UID={TEAM}/CN=Developer ID Installer: WireTuner Inc ({TEAM})/OU={TEAM}/O=WireTuner Inc/C=US" v3_installer
+            leaf unmarked "/UID={TEAM}/CN=Developer ID Installer: WireTuner Inc ({TEAM})/OU={TEAM}/O=WireTuner Inc/C=US" v3_installer_unmarked
             leaf dev "/UID={TEAM}/CN=Apple Development: Dev Person ({TEAM})/OU={TEAM}/O=WireTuner Inc/C=US" v3_dev
             leaf tsa "/CN=Test TSA" v3_tsa ca
             req -x509 -newkey rsa:2048 -nodes -keyout self.key -out self.pem -days 365 -subj "/CN=Developer ID Application: WireTuner Inc ({TEAM})/OU={TEAM}" -extensions v3_devid
@@ -1080,6 +1087,15 @@ fn flat_packages_need_a_developer_id_installer_signature_timestamp_and_ticket() 
     let a = check("app-cert.pkg", &signed_pkg(&pki, "devid", Some(&tsa)));
     assert_eq!(a["signature"], "untrusted", "{a:#}");
     assert!(detail(&a).contains("Developer ID Installer"), "{a:#}");
+    // The installer EKU without Apple's Developer ID Installer marker extension.
+    let a = check("unmarked.pkg", &signed_pkg(&pki, "unmarked", Some(&tsa)));
+    assert_eq!(a["signature"], "untrusted", "{a:#}");
+    assert!(
+        detail(&a).contains(
+            "lacks Apple's Developer ID Installer marker extension (1.2.840.113635.100.6.1.14)"
+        ),
+        "{a:#}"
+    );
     let a = check("untimed.pkg", &signed_pkg(&pki, "installer", None));
     assert_eq!(a["signature"], "untrusted", "{a:#}");
     assert!(detail(&a).contains("no secure timestamp"), "{a:#}");
