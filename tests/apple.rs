@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use apple_codesign::cryptography::InMemoryPrivateKey;
-use apple_codesign::{CodeSignatureFlags, MachOSigner, SettingsScope, SigningSettings};
+use apple_codesign::{
+    AppleCertificate as _, CodeSignatureFlags, MachOSigner, SettingsScope, SigningSettings,
+};
 use axum::Router;
 use axum::body::Bytes;
 use common::sh;
@@ -124,6 +126,18 @@ struct ApplePki {
 /// Apple's profiles (by their extension OIDs) and `openssl ts` settings, added to the shared
 /// test PKI configuration (`common::OPENSSL_CNF`: the CA, code-signing leaf and TSA sections).
 const APPLE_CNF: &str = r"
+[v3_devid_ca]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign
+1.2.840.113635.100.6.2.6 = critical,ASN1:NULL
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[v3_not_ca]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+1.2.840.113635.100.6.2.6 = critical,ASN1:NULL
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
 [v3_devid]
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature
@@ -136,6 +150,12 @@ basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature
 extendedKeyUsage = 1.2.840.113635.100.4.13
 1.2.840.113635.100.6.1.14 = critical,ASN1:NULL
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[v3_installer_unmarked]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = 1.2.840.113635.100.4.13
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 [v3_dev]
@@ -181,14 +201,20 @@ impl ApplePki {
             req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 3650 -subj "/CN=Test Apple-like Root/O=Test" -extensions v3_ca
             leaf() {{
               req -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.csr" -subj "$2"
-              x509 -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -out "$1.pem" -extensions "$3"
+              x509 -in "$1.csr" -CA "${{4:-devca}}.pem" -CAkey "${{4:-devca}}.key" -CAcreateserial -out "$1.pem" -extensions "$3"
               openssl pkcs8 -topk8 -nocrypt -in "$1.key" -outform DER -out "$1.p8"
             }}
+            leaf devca "/CN=Test Developer ID Certification Authority/O=Test" v3_devid_ca ca
+            leaf notca "/CN=Test Not A CA/O=Test" v3_not_ca ca
+            leaf direct "/UID={TEAM}/CN=Developer ID Application: WireTuner Inc ({TEAM})/OU={TEAM}/O=WireTuner Inc/C=US" v3_devid ca
+            leaf rogue "/UID={TEAM}/CN=Developer ID Application: WireTuner Inc ({TEAM})/OU={TEAM}/O=WireTuner Inc/C=US" v3_devid notca
+            openssl ecparam -name prime256v1 -genkey -noout -out ticket.key
             leaf devid "/UID={TEAM}/CN=Developer ID Application: WireTuner Inc ({TEAM})/OU={TEAM}/O=WireTuner Inc/C=US" v3_devid
             leaf other "/UID=ZZZZZ99999/CN=Developer ID Application: Someone Else (ZZZZZ99999)/OU=ZZZZZ99999/O=Someone Else/C=US" v3_devid
             leaf installer "/UID={TEAM}/CN=Developer ID Installer: WireTuner Inc ({TEAM})/OU={TEAM}/O=WireTuner Inc/C=US" v3_installer
+            leaf unmarked "/UID={TEAM}/CN=Developer ID Installer: WireTuner Inc ({TEAM})/OU={TEAM}/O=WireTuner Inc/C=US" v3_installer_unmarked
             leaf dev "/UID={TEAM}/CN=Apple Development: Dev Person ({TEAM})/OU={TEAM}/O=WireTuner Inc/C=US" v3_dev
-            leaf tsa "/CN=Test TSA" v3_tsa
+            leaf tsa "/CN=Test TSA" v3_tsa ca
             req -x509 -newkey rsa:2048 -nodes -keyout self.key -out self.pem -days 365 -subj "/CN=Developer ID Application: WireTuner Inc ({TEAM})/OU={TEAM}" -extensions v3_devid
             openssl pkcs8 -topk8 -nocrypt -in self.key -outform DER -out self.p8
             echo 01 > tsaserial
@@ -205,6 +231,49 @@ impl ApplePki {
     fn cert(&self, name: &str) -> CapturedX509Certificate {
         let pem = std::fs::read(self.path(&format!("{name}.pem"))).expect("pem");
         CapturedX509Certificate::from_pem(pem).expect("certificate")
+    }
+
+    /// The certificates above `name` that a signature carries: the Developer ID intermediate
+    /// and the root, or what the odd leaves were issued by.
+    fn chain(&self, name: &str) -> Vec<CapturedX509Certificate> {
+        let above: &[&str] = match name {
+            "self" => &[],
+            "direct" => &["ca"],
+            "rogue" => &["notca", "ca"],
+            _ => &["devca", "ca"],
+        };
+        above.iter().map(|c| self.cert(c)).collect()
+    }
+
+    /// A notarization ticket as Apple's are laid out (`s8ch` header, certificates, `g8tk`
+    /// content listing `cdhashes` as SHA-256 entries, an ECDSA signature), signed here with a
+    /// test key: only Apple's own tickets pass Gatekeeper on a Mac.
+    fn ticket(&self, cdhashes: &[&[u8]]) -> Vec<u8> {
+        let mut content = b"g8tk".to_vec();
+        content.extend_from_slice(&2u16.to_le_bytes());
+        content.extend_from_slice(&20u16.to_le_bytes());
+        content.extend_from_slice(&u32::try_from(cdhashes.len()).expect("count").to_le_bytes());
+        content.extend_from_slice(&0u32.to_le_bytes());
+        content.extend_from_slice(&1_764_000_000u64.to_le_bytes());
+        for h in cdhashes {
+            content.push(2);
+            content.extend_from_slice(&h[..20]);
+        }
+        std::fs::write(self.path("ticket.content"), &content).expect("content");
+        sh(
+            self.dir.path(),
+            "openssl dgst -sha256 -sign ticket.key -out ticket.sig ticket.content",
+        );
+        let signature = std::fs::read(self.path("ticket.sig")).expect("sig");
+        let cert = self.cert("ca");
+        let der = cert.constructed_data();
+        let len = u16::try_from(der.len()).expect("len").to_be_bytes();
+        let certs = [&[0x30, 0x82, len[0], len[1]][..], der].concat();
+        let mut out = b"s8ch".to_vec();
+        out.extend_from_slice(&1u32.to_le_bytes());
+        out.extend_from_slice(&u32::try_from(certs.len()).expect("len").to_le_bytes());
+        out.extend_from_slice(&u32::try_from(content.len()).expect("len").to_le_bytes());
+        [out, certs, content, signature].concat()
     }
 
     fn key(&self, name: &str) -> InMemoryPrivateKey {
@@ -268,6 +337,11 @@ enum How<'a> {
 }
 
 fn signed(pki: &ApplePki, how: How<'_>) -> Vec<u8> {
+    signed_claiming(pki, how, None)
+}
+
+/// As [`signed`], with the CodeDirectory claiming `team` instead of the certificate's.
+fn signed_claiming(pki: &ApplePki, how: How<'_>, team: Option<&str>) -> Vec<u8> {
     let unsigned = apple_codesign::macho_builder::MachOBuilder::new_aarch64(2)
         .write_macho()
         .expect("a Mach-O");
@@ -279,10 +353,17 @@ fn signed(pki: &ApplePki, how: How<'_>) -> Vec<u8> {
     if let How::With { cert, tsa } = how {
         key = pki.key(cert);
         settings.set_signing_key(&key, pki.cert(cert));
-        if cert != "self" {
-            settings.chain_certificate(pki.cert("ca"));
+        for c in pki.chain(cert) {
+            settings.chain_certificate(c);
         }
-        settings.set_team_id_from_signing_certificate();
+        // As codesign does: the CodeDirectory names the certificate's team (the crate does it
+        // only for certificates it knows as Apple's).
+        if let Some(team) = team
+            .map(str::to_owned)
+            .or_else(|| pki.cert(cert).apple_team_id())
+        {
+            settings.set_team_id(team);
+        }
         if let Some(url) = tsa {
             settings.set_time_stamp_url(url).expect("tsa url");
         }
@@ -325,7 +406,7 @@ fn fixtures_signed_here_get_each_verdict_for_the_right_reason() {
     assert_eq!(slice["identifier"], "com.wiretuner.app");
     assert_eq!(slice["team_id"], TEAM);
     assert_eq!(slice["hardened_runtime"], true);
-    assert_eq!(slice["chain"][1]["anchor"], "the workspace's ca_file");
+    assert_eq!(slice["chain"][2]["anchor"], "the workspace's ca_file");
     assert!(
         slice["timestamp"]
             .as_str()
@@ -416,6 +497,56 @@ fn fixtures_signed_here_get_each_verdict_for_the_right_reason() {
     );
 }
 
+/// The team is the signer certificate's subject OU, which the CodeDirectory must repeat; every
+/// issuer is a CA; a Developer ID leaf carries Apple's marker and hangs under the Developer ID
+/// intermediate's.
+#[test]
+fn the_team_is_the_certificate_s_and_the_chain_is_apple_s_developer_id_shape() {
+    let pki = ApplePki::new();
+    let tsa = pki.tsa();
+    let dir = tempfile::tempdir().expect("dir");
+    let with = |cert| How::With {
+        cert,
+        tsa: Some(&tsa),
+    };
+
+    // A WireTuner Developer ID whose CodeDirectory claims another team, pinned to that team.
+    let claimed = signed_claiming(&pki, with("devid"), Some("ZZZZZ99999"));
+    let a = verdict(&pki, dir.path(), "claimed", &claimed, "ZZZZZ99999");
+    assert_eq!(a["signature"], "invalid", "{a:#}");
+    assert!(
+        detail(&a).contains("the CodeDirectory claims Team ID ZZZZZ99999")
+            && detail(&a).contains("is team ABCDE12345"),
+        "{a:#}"
+    );
+    assert_eq!(a["apple"]["slices"][0]["team_id"], TEAM, "{a:#}");
+
+    // A Developer ID leaf issued by a certificate that is not a CA (it even carries the
+    // intermediate's marker).
+    let rogue = signed(&pki, with("rogue"));
+    let a = verdict(&pki, dir.path(), "rogue", &rogue, TEAM);
+    assert_eq!(a["signature"], "untrusted", "{a:#}");
+    assert!(
+        detail(&a).contains("chains through \"Test Not A CA\", which is not a CA"),
+        "{a:#}"
+    );
+
+    // A Developer ID leaf straight under the root: no Developer ID intermediate.
+    let direct = signed(&pki, with("direct"));
+    let a = verdict(&pki, dir.path(), "direct", &direct, TEAM);
+    assert_eq!(a["signature"], "untrusted", "{a:#}");
+    assert!(
+        detail(&a)
+            .contains("is not Apple's Developer ID intermediate (no 1.2.840.113635.100.6.2.6"),
+        "{a:#}"
+    );
+
+    // The same leaf's sibling under the marked intermediate is valid.
+    let good = signed(&pki, with("devid"));
+    let a = verdict(&pki, dir.path(), "good", &good, TEAM);
+    assert_eq!(a["signature"], "valid", "{a:#}");
+}
+
 /// Where, in a signed Mach-O, the first signer's signature value is.
 fn signature_value_offset(data: &[u8]) -> usize {
     let file = apple_codesign::MachFile::parse(data).expect("mach-o");
@@ -471,8 +602,12 @@ fn signed_dmg(
     if let How::With { cert, tsa } = how {
         key = pki.key(cert);
         settings.set_signing_key(&key, pki.cert(cert));
-        settings.chain_certificate(pki.cert("ca"));
-        settings.set_team_id_from_signing_certificate();
+        for c in pki.chain(cert) {
+            settings.chain_certificate(c);
+        }
+        if let Some(team) = pki.cert(cert).apple_team_id() {
+            settings.set_team_id(team);
+        }
         if let Some(url) = tsa {
             settings.set_time_stamp_url(url).expect("tsa url");
         }
@@ -529,7 +664,7 @@ fn disk_images_need_a_good_signature_and_a_stapled_ticket_naming_their_cdhash() 
     // A ticket that names this image's CDHash (made here: Apple's own tickets carry their
     // signature, which Gatekeeper checks on a Mac).
     let cdhash = cdhash_of_dmg(&plain);
-    let ticket = [b"s8ch\x01\x00\x00\x00".as_slice(), &cdhash, b"ticket body"].concat();
+    let ticket = pki.ticket(&[&cdhash]);
     let stapled = signed_dmg(&pki, dir.path(), "stapled.dmg", devid, Some(&ticket));
     assert_eq!(
         cdhash_of_dmg(&stapled),
@@ -538,10 +673,25 @@ fn disk_images_need_a_good_signature_and_a_stapled_ticket_naming_their_cdhash() 
     );
     let a = check(&stapled);
     assert_eq!(a["signature"], "valid", "{a:#}");
+    // Off macOS the ticket's Apple signature is not checked, and the words say so.
+    let words = "a ticket naming this CDHash is stapled; its Apple signature is checked on \
+                 macOS only";
+    assert_eq!(a["apple"]["notarization"], words, "{a:#}");
+    assert!(detail(&a).ends_with(words), "{a:#}");
+    assert!(!detail(&a).contains("notarized"), "{a:#}");
+
+    // A blob that merely contains the CDHash is not a ticket.
+    let loose = [b"s8ch\x01\x00\x00\x00".as_slice(), &cdhash, b"ticket body"].concat();
+    let a = check(&signed_dmg(
+        &pki,
+        dir.path(),
+        "loose.dmg",
+        devid,
+        Some(&loose),
+    ));
+    assert_eq!(a["signature"], "invalid", "{a:#}");
     assert!(
-        a["apple"]["notarization"]
-            .as_str()
-            .is_some_and(|n| n.contains("naming this CDHash")),
+        detail(&a).contains("the stapled blob is not a notarization ticket"),
         "{a:#}"
     );
 
@@ -551,7 +701,7 @@ fn disk_images_need_a_good_signature_and_a_stapled_ticket_naming_their_cdhash() 
         dir.path(),
         "other.dmg",
         devid,
-        Some(b"s8ch\x01\x00\x00\x00 another app's cdhash"),
+        Some(&pki.ticket(&[&[0x77; 20]])),
     );
     let a = check(&other);
     assert_eq!(a["signature"], "invalid", "{a:#}");
@@ -576,6 +726,77 @@ fn disk_images_need_a_good_signature_and_a_stapled_ticket_naming_their_cdhash() 
     assert!(detail(&a).contains("ad-hoc"), "{a:#}");
 }
 
+/// The CMS signature is checked over its signed attributes, not only its `messageDigest`: a
+/// disk image whose CodeDirectory was changed after signing, with the `messageDigest` attribute
+/// patched to the new CodeDirectory's hash (the signer's signature bytes, and so its timestamp,
+/// unchanged), is red.
+#[test]
+fn a_disk_image_with_a_changed_code_directory_and_a_patched_message_digest_is_invalid() {
+    use sha2::Digest as _;
+    let pki = ApplePki::new();
+    let tsa = pki.tsa();
+    let dir = tempfile::tempdir().expect("dir");
+    let devid = How::With {
+        cert: "devid",
+        tsa: Some(&tsa),
+    };
+    let path = signed_dmg(&pki, dir.path(), "patched.dmg", devid, None);
+    let mut bytes = std::fs::read(&path).expect("read");
+    let at = bytes
+        .windows(4)
+        .position(|w| w == [0xfa, 0xde, 0x0c, 0x02])
+        .expect("a CodeDirectory");
+    let len = u32::from_be_bytes(bytes[at + 4..at + 8].try_into().expect("len")) as usize;
+    let old = sha2::Sha256::digest(&bytes[at..at + len]).to_vec();
+    // The CodeDirectory's identifier, changed in place.
+    let cd = &mut bytes[at..at + len];
+    let id = cd
+        .windows(15)
+        .position(|w| w == b"WireTuner-1.4.0")
+        .expect("the identifier");
+    cd[id..id + 4].copy_from_slice(b"Evil");
+    let new = sha2::Sha256::digest(&bytes[at..at + len]).to_vec();
+    // messageDigest (1.2.840.113549.1.9.4): SET { OCTET STRING (32) }.
+    let attr = [
+        &[
+            0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x04, 0x31, 0x22, 0x04,
+            0x20,
+        ][..],
+        &old,
+    ]
+    .concat();
+    let md = bytes
+        .windows(attr.len())
+        .position(|w| w == attr.as_slice())
+        .expect("the messageDigest attribute")
+        + attr.len()
+        - 32;
+    bytes[md..md + 32].copy_from_slice(&new);
+    std::fs::write(&path, &bytes).expect("write");
+    // Stapled with a ticket naming the new CodeDirectory, so that nothing else is amiss.
+    let cdhash = cdhash_of_dmg(&path);
+    assert_eq!(cdhash, new[..20], "the new CodeDirectory is the image's");
+    let mut fh = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .expect("open");
+    apple_codesign::dmg::DmgSigner::default()
+        .staple_file(&mut fh, pki.ticket(&[&cdhash]))
+        .expect("staple");
+    drop(fh);
+    let a = signature(&pki.verify_pinned(&path, TEAM)).clone();
+    assert_eq!(a["signature"], "invalid", "{a:#}");
+    assert!(
+        detail(&a).contains("the signature over the signed attributes does not verify"),
+        "{a:#}"
+    );
+    assert_eq!(
+        a["apple"]["slices"][0]["identifier"], "EvilTuner-1.4.0",
+        "{a:#}"
+    );
+}
+
 /// `WireTuner.app` signed by the crate's bundle signer with the Developer ID fixture.
 /// A signed WireTuner.app; with `nested`, it holds `Contents/Frameworks/libengine.dylib` signed
 /// beforehand as that says and sealed as it is (excluded from re-signing).
@@ -596,8 +817,10 @@ fn signed_app(pki: &ApplePki, dir: &Path, tsa: &str, nested: Option<How<'_>>) ->
     let key = pki.key("devid");
     let mut settings = SigningSettings::default();
     settings.set_signing_key(&key, pki.cert("devid"));
-    settings.chain_certificate(pki.cert("ca"));
-    settings.set_team_id_from_signing_certificate();
+    for c in pki.chain("devid") {
+        settings.chain_certificate(c);
+    }
+    settings.set_team_id(TEAM);
     settings.set_time_stamp_url(tsa).expect("tsa");
     settings.set_code_signature_flags(SettingsScope::Main, CodeSignatureFlags::RUNTIME);
     if let Some(how) = nested {
@@ -616,8 +839,8 @@ fn signed_app(pki: &ApplePki, dir: &Path, tsa: &str, nested: Option<How<'_>>) ->
 }
 
 /// Staples a ticket naming the executable's CDHash (`Contents/CodeResources`).
-fn staple(app: &Path) {
-    let ticket = [b"s8ch\x01\x00\x00\x00".as_slice(), &exe_cdhash(app)].concat();
+fn staple(pki: &ApplePki, app: &Path) {
+    let ticket = pki.ticket(&[&exe_cdhash(app)]);
     std::fs::write(app.join("Contents/CodeResources"), ticket).expect("staple");
 }
 
@@ -691,7 +914,7 @@ fn zipped_app_bundles_are_checked_file_by_file_with_their_ticket() {
     assert_eq!(a["apple"]["format"], "zipped app bundle");
 
     // Stapled with a ticket naming the executable's CDHash.
-    staple(&app);
+    staple(&pki, &app);
     zip_app(&app, &zip, None);
     let a = check(&zip);
     assert_eq!(a["signature"], "valid", "{a:#}");
@@ -805,7 +1028,7 @@ fn signed_pkg(pki: &ApplePki, cert: &str, tsa: Option<&str>) -> Vec<u8> {
             &key,
             &pki.cert(cert),
             url.as_ref(),
-            std::iter::once(pki.cert("ca")),
+            pki.chain(cert).into_iter(),
         )
         .expect("sign the package");
     out
@@ -840,9 +1063,8 @@ fn flat_packages_need_a_developer_id_installer_signature_timestamp_and_ticket() 
         .step_by(2)
         .map(|i| u8::from_str_radix(&cdhash[i..i + 2], 16).expect("hex"))
         .collect();
-    let trailer =
-        apple_codesign::stapling::xar_notarization_trailer(&[b"s8ch".as_slice(), &digest].concat())
-            .expect("trailer");
+    let trailer = apple_codesign::stapling::xar_notarization_trailer(&pki.ticket(&[&digest]))
+        .expect("trailer");
     let stapled = [good.clone(), trailer].concat();
     let a = check("stapled.pkg", &stapled);
     assert_eq!(a["signature"], "valid", "{a:#}");
@@ -865,6 +1087,15 @@ fn flat_packages_need_a_developer_id_installer_signature_timestamp_and_ticket() 
     let a = check("app-cert.pkg", &signed_pkg(&pki, "devid", Some(&tsa)));
     assert_eq!(a["signature"], "untrusted", "{a:#}");
     assert!(detail(&a).contains("Developer ID Installer"), "{a:#}");
+    // The installer EKU without Apple's Developer ID Installer marker extension.
+    let a = check("unmarked.pkg", &signed_pkg(&pki, "unmarked", Some(&tsa)));
+    assert_eq!(a["signature"], "untrusted", "{a:#}");
+    assert!(
+        detail(&a).contains(
+            "lacks Apple's Developer ID Installer marker extension (1.2.840.113635.100.6.1.14)"
+        ),
+        "{a:#}"
+    );
     let a = check("untimed.pkg", &signed_pkg(&pki, "installer", None));
     assert_eq!(a["signature"], "untrusted", "{a:#}");
     assert!(detail(&a).contains("no secure timestamp"), "{a:#}");
@@ -879,7 +1110,7 @@ fn an_app_bundle_folder_is_one_artifact_checked_by_its_seal() {
     let tsa = pki.tsa();
     let dir = tempfile::tempdir().expect("dir");
     let app = signed_app(&pki, dir.path(), &tsa, None);
-    staple(&app);
+    staple(&pki, &app);
     // The bundle itself, and a folder holding it: one artifact either way.
     for path in [app.clone(), app.parent().expect("parent").to_owned()] {
         let report = pki.verify_pinned(&path, TEAM);
@@ -936,7 +1167,7 @@ fn nested_code_must_be_signed_for_distribution_by_the_same_team() {
     for (how, want, words) in cases {
         let dir = tempfile::tempdir().expect("dir");
         let app = signed_app(&pki, dir.path(), &tsa, Some(how));
-        staple(&app);
+        staple(&pki, &app);
         let report = pki.verify_pinned(&app, TEAM);
         let a = signature(&report);
         assert_eq!(a["signature"], want, "{a:#}");

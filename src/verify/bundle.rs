@@ -104,24 +104,23 @@ pub fn verify(root: &Path, expected: &Expected) -> (Outcome, AppleSignature) {
     sig.slices = slices;
     // The ticket: `Contents/CodeResources` (the file, not `_CodeSignature/CodeResources`).
     let ticket = std::fs::read(root.join("Contents/CodeResources")).ok();
-    match ticket {
-        Some(t) => {
-            let named = cdhashes
-                .iter()
-                .all(|h| !h.is_empty() && t.windows(h.len()).any(|w| w == h.as_slice()));
-            if named {
-                sig.notarization = format!(
-                    "ticket stapled ({} bytes), naming the executable's CDHash; its Apple \
-                     signature is checked by Gatekeeper on a Mac",
-                    t.len()
-                );
-            } else {
-                sig.notarization = "a stapled ticket that does not name this CDHash".into();
-                for s in &mut sig.slices {
-                    s.verdict = Verdict::Invalid;
-                    s.detail = "the stapled notarization ticket is for other code".into();
-                }
+    match ticket.map(|t| super::ticket::judge(&t, &cdhashes, "the executable's CDHash")) {
+        Some(Ok(line)) => {
+            for s in sig
+                .slices
+                .iter_mut()
+                .filter(|s| s.verdict == Verdict::Valid)
+            {
+                s.detail = format!("{}; {line}", s.detail);
             }
+            sig.notarization = line;
+        }
+        Some(Err(why)) => {
+            for s in &mut sig.slices {
+                s.verdict = Verdict::Invalid;
+                s.detail.clone_from(&why);
+            }
+            sig.notarization = why;
         }
         None => {
             for s in sig

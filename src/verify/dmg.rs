@@ -1,7 +1,7 @@
 //! Apple disk images (.dmg) verified in-process on any host: the embedded signature after the
 //! image's data (its CodeDirectory covers the content up to the signature and the `koly`
-//! trailer), the signer as for Mach-O, and the stapled notarization ticket, which must name
-//! this CodeDirectory's hash.
+//! trailer), the signer as for Mach-O, and the stapled notarization ticket, read by its
+//! structure (`ticket.rs`), whose list must name this CodeDirectory's hash.
 
 use std::path::Path;
 
@@ -113,22 +113,30 @@ fn image(
         }
         return slice;
     };
-    let names = cdhash
-        .as_deref()
-        .is_some_and(|h| !h.is_empty() && ticket.data.windows(h.len()).any(|w| w == h));
-    if names {
-        *notarization = format!(
-            "ticket stapled ({} bytes), naming this CDHash; its Apple signature is checked by \
-             Gatekeeper on a Mac",
-            ticket.data.len()
-        );
-    } else {
-        *notarization = "a stapled ticket that does not name this CDHash".into();
-        slice.verdict = Verdict::Invalid;
-        slice.detail = format!(
-            "the stapled notarization ticket is for other code (CDHash {})",
-            slice.cdhash.as_deref().unwrap_or("unknown")
-        );
+    // The slot is a blob wrapper (magic 0xfade0b01, its length, then the ticket).
+    let judged = match ticket.data.get(..4) {
+        Some([0xfa, 0xde, 0x0b, 0x01]) => super::ticket::judge(
+            ticket.data.get(8..).unwrap_or_default(),
+            &cdhash.into_iter().collect::<Vec<_>>(),
+            "this CDHash",
+        ),
+        _ => Err("the ticket slot does not hold a wrapped blob".to_owned()),
+    };
+    match judged {
+        Ok(line) => {
+            if slice.verdict == Verdict::Valid {
+                slice.detail = format!("{}; {line}", slice.detail);
+            }
+            *notarization = line;
+        }
+        Err(why) => {
+            notarization.clone_from(&why);
+            slice.verdict = Verdict::Invalid;
+            slice.detail = format!(
+                "{why} (CDHash {})",
+                slice.cdhash.as_deref().unwrap_or("unknown")
+            );
+        }
     }
     slice
 }

@@ -7,8 +7,8 @@
 use std::path::Path;
 
 use apple_codesign::{
-    AppleCertificate as _, Blob as _, CertificateProfile, CodeSignatureFlags, EmbeddedSignature,
-    KnownCertificate, MachFile, MachOBinary, VerificationProblemType,
+    AppleCertificate as _, Blob as _, CertificateProfile, CodeSignatureFlags, CodeSigningSlot,
+    EmbeddedSignature, KnownCertificate, MachFile, MachOBinary, VerificationProblemType,
 };
 use serde::Serialize;
 use x509_certificate::CapturedX509Certificate;
@@ -338,7 +338,12 @@ pub(crate) fn analyze(
         return out;
     };
     out.identifier = Some(cd.ident.to_string());
-    out.team_id = cd.team_name.as_ref().map(ToString::to_string);
+    // What the CodeDirectory claims; the team is the signer certificate's (below), and the
+    // two must agree.
+    let cd_team = cd.team_name.as_ref().map(ToString::to_string);
+    // A CodeDirectory before version 0x20200 (what disk images carry) has no team field.
+    let cd_has_team_field = cd.version >= 0x20200;
+    out.team_id.clone_from(&cd_team);
     out.hardened_runtime = cd.flags.contains(CodeSignatureFlags::RUNTIME);
     out.adhoc = cd.flags.contains(CodeSignatureFlags::ADHOC);
     out.cdhash = cd
@@ -347,15 +352,17 @@ pub(crate) fn analyze(
         .map(|d| crate::hex(&d[..d.len().min(20)]));
     let cms = cms_of(signature);
     let parsed_cms = cms.map(cryptographic_message_syntax::SignedData::parse_ber);
-    if let Some(Ok(sd)) = &parsed_cms
-        && let Ok(cd_bytes) = cd.to_blob_bytes()
-    {
-        for signer in sd.signers() {
-            if let Err(e) = signer.verify_message_digest_with_content(&cd_bytes) {
-                problems.push(format!(
-                    "the CMS signature is not over this CodeDirectory: {e}"
-                ));
-            }
+    if let Some(Ok(sd)) = &parsed_cms {
+        // The CodeDirectory's bytes as they are in the file: what was signed.
+        let cd_bytes = signature
+            .find_slot(CodeSigningSlot::CodeDirectory)
+            .map(|e| e.data);
+        match cd_bytes.map(|b| verify_cms(sd, b)) {
+            Some(Ok(())) => {}
+            Some(Err(e)) => problems.push(format!(
+                "the CMS signature is not over this CodeDirectory: {e}"
+            )),
+            None => problems.push("the signature has no CodeDirectory slot".to_owned()),
         }
     }
     if let Some(Err(e)) = &parsed_cms {
@@ -402,11 +409,21 @@ pub(crate) fn analyze(
         out.detail = "the signer's certificate is not in the signature".into();
         return finish(out);
     };
-    let (chain, anchored) = chain_of(leaf, &certs, anchors);
-    out.chain = chain;
-    let team_cert = leaf.apple_team_id();
-    if out.team_id.is_none() {
-        out.team_id.clone_from(&team_cert);
+    let chain = chain_of(leaf, &certs, anchors);
+    out.chain.clone_from(&chain.links);
+    // The team is the signer certificate's subject OU; the CodeDirectory must say the same
+    // (unless it predates the team field).
+    out.team_id = leaf.apple_team_id();
+    if (cd_has_team_field || cd_team.is_some()) && out.team_id != cd_team {
+        out.verdict = Verdict::Invalid;
+        out.detail = format!(
+            "the CodeDirectory claims Team ID {}, but the signer's certificate ({:?}) is team \
+             {}",
+            cd_team.as_deref().unwrap_or("none"),
+            name_of(leaf),
+            out.team_id.as_deref().unwrap_or("none")
+        );
+        return finish(out);
     }
     out.profile = match leaf.apple_guess_profile() {
         Some(CertificateProfile::DeveloperIdApplication) => "Developer ID Application".into(),
@@ -438,7 +455,7 @@ pub(crate) fn analyze(
     };
     let (verdict, detail) = judge(
         leaf,
-        anchored,
+        &chain,
         &out,
         "Developer ID Application",
         expected,
@@ -453,14 +470,23 @@ pub(crate) fn analyze(
 /// secure timestamp and the pinned team, in that order; `valid_note` ends a valid detail.
 pub(crate) fn judge(
     leaf: &CapturedX509Certificate,
-    anchored: bool,
+    chain: &Chain,
     out: &Slice,
     wanted: &str,
     expected: &Expected,
     valid_note: &str,
 ) -> (Verdict, String) {
     let who = name_of(leaf);
-    if !anchored {
+    if let Some(bad) = &chain.not_ca {
+        return (
+            Verdict::Untrusted,
+            format!(
+                "{who:?} chains through {bad:?}, which is not a CA (basicConstraints CA and \
+                 keyCertSign): nothing it signs is trusted"
+            ),
+        );
+    }
+    if !chain.anchored {
         let why = if leaf.subject_is_issuer() {
             format!("self-signed certificate {who:?}: it does not chain to Apple Root CA")
         } else {
@@ -480,6 +506,9 @@ pub(crate) fn judge(
                 out.profile
             ),
         );
+    }
+    if let Some(why) = developer_id_marks(leaf, chain, wanted) {
+        return (Verdict::Untrusted, format!("{who:?}: {why}"));
     }
     if out.timestamp.is_none() {
         return (
@@ -511,14 +540,92 @@ pub(crate) fn judge(
     }
 }
 
+/// Apple's marker extension on a Developer ID Application leaf.
+pub const DEVELOPER_ID_APPLICATION_OID: &str = "1.2.840.113635.100.6.1.13";
+/// Apple's marker extension on a Developer ID Installer leaf.
+pub const DEVELOPER_ID_INSTALLER_OID: &str = "1.2.840.113635.100.6.1.14";
+/// Apple's marker extension on the Developer ID intermediate CA.
+pub const DEVELOPER_ID_CA_OID: &str = "1.2.840.113635.100.6.2.6";
+
+/// A signer's chain as verified.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Chain {
+    /// Leaf first.
+    pub links: Vec<ChainLink>,
+    /// It ends at a trusted root, and every issuer on the way is a CA.
+    pub anchored: bool,
+    /// A certificate that signed the one before it without being a CA: the chain stops there.
+    pub not_ca: Option<String>,
+    /// The leaf's issuer carries Apple's Developer ID intermediate marker.
+    pub developer_id_issuer: bool,
+}
+
+/// Whether `cert` carries the extension `oid` (dotted).
+fn has_extension(cert: &CapturedX509Certificate, oid: &str) -> bool {
+    AsRef::<x509_certificate::rfc5280::Certificate>::as_ref(cert)
+        .iter_extensions()
+        .any(|e| e.id.to_string() == oid)
+}
+
+/// Whether `cert` may issue certificates: basicConstraints CA, and keyUsage keyCertSign.
+fn is_ca(cert: &CapturedX509Certificate) -> bool {
+    use x509_parser::prelude::FromDer as _;
+    let Ok((_, c)) = x509_parser::certificate::X509Certificate::from_der(cert.constructed_data())
+    else {
+        return false;
+    };
+    let ca = c
+        .basic_constraints()
+        .ok()
+        .flatten()
+        .is_some_and(|b| b.value.ca);
+    let sign = c
+        .key_usage()
+        .ok()
+        .flatten()
+        .is_some_and(|k| k.value.key_cert_sign());
+    ca && sign
+}
+
+/// Why a leaf playing `wanted` (a Developer ID profile) is not marked as Apple marks one: the
+/// leaf's Developer ID extension, and the Developer ID intermediate's above it.
+fn developer_id_marks(
+    leaf: &CapturedX509Certificate,
+    chain: &Chain,
+    wanted: &str,
+) -> Option<String> {
+    let oid = match wanted {
+        "Developer ID Application" => DEVELOPER_ID_APPLICATION_OID,
+        "Developer ID Installer" => DEVELOPER_ID_INSTALLER_OID,
+        _ => return None,
+    };
+    if !has_extension(leaf, oid) {
+        return Some(format!(
+            "the certificate lacks Apple's {wanted} marker extension ({oid})"
+        ));
+    }
+    if !chain.developer_id_issuer {
+        let issuer = chain
+            .links
+            .get(1)
+            .map_or("no issuer", |l| l.subject.as_str());
+        return Some(format!(
+            "its issuer {issuer:?} is not Apple's Developer ID intermediate (no \
+             {DEVELOPER_ID_CA_OID} extension)"
+        ));
+    }
+    None
+}
+
 /// The chain from `leaf` up, each certificate verified as signed by the next (from the
-/// signature's own certificates, Apple's published intermediates and `anchors`), and whether
-/// it ends at a trusted root: an Apple root by SHA-256 fingerprint, or one of `anchors`.
+/// signature's own certificates, Apple's published intermediates and `anchors`), each issuer a
+/// CA, and whether it ends at a trusted root: an Apple root by SHA-256 fingerprint, or one of
+/// `anchors`.
 pub(crate) fn chain_of(
     leaf: &CapturedX509Certificate,
     certs: &[CapturedX509Certificate],
     anchors: &[CapturedX509Certificate],
-) -> (Vec<ChainLink>, bool) {
+) -> Chain {
     let pool: Vec<&CapturedX509Certificate> = certs
         .iter()
         .chain(KnownCertificate::all().iter().copied())
@@ -541,6 +648,7 @@ pub(crate) fn chain_of(
     };
     let mut chain: Vec<&CapturedX509Certificate> = vec![leaf];
     let mut anchor = None;
+    let mut not_ca = None;
     loop {
         let current = chain[chain.len() - 1];
         // A chain ends at the first trusted root, whatever else cross-signed it.
@@ -551,13 +659,23 @@ pub(crate) fn chain_of(
             break;
         }
         let seen: Vec<String> = chain.iter().map(|c| fingerprint(c)).collect();
-        let issuer = pool.iter().copied().find(|candidate| {
-            !seen.contains(&fingerprint(candidate))
-                && current.verify_signed_by_certificate(*candidate).is_ok()
-        });
-        match issuer {
-            Some(i) => chain.push(i),
-            None => break,
+        let signers: Vec<&CapturedX509Certificate> = pool
+            .iter()
+            .copied()
+            .filter(|candidate| {
+                !seen.contains(&fingerprint(candidate))
+                    && current.verify_signed_by_certificate(*candidate).is_ok()
+            })
+            .collect();
+        // A CA that signed it, else the certificate that did without being one.
+        if let Some(i) = signers.iter().copied().find(|c| is_ca(c)) {
+            chain.push(i);
+        } else {
+            if let Some(i) = signers.first().copied() {
+                not_ca = Some(name_of(i));
+                chain.push(i);
+            }
+            break;
         }
     }
     let mut links: Vec<ChainLink> = chain
@@ -568,11 +686,48 @@ pub(crate) fn chain_of(
             anchor: None,
         })
         .collect();
-    let anchored = anchor.is_some();
+    let anchored = anchor.is_some() && not_ca.is_none();
     if let Some(last) = links.last_mut() {
         last.anchor = anchor;
     }
-    (links, anchored)
+    Chain {
+        links,
+        anchored,
+        not_ca,
+        developer_id_issuer: chain
+            .get(1)
+            .is_some_and(|c| has_extension(c, DEVELOPER_ID_CA_OID)),
+    }
+}
+
+/// Verifies every signer of `sd` over `content` (detached, as Apple's signatures are): the
+/// signature over its signed attributes and their `messageDigest` against `content`, or,
+/// without signed attributes, the signature over `content` itself. The one CMS check of every
+/// Apple format (Mach-O, disk image, bundle, flat package).
+pub(crate) fn verify_cms(
+    sd: &cryptographic_message_syntax::SignedData,
+    content: &[u8],
+) -> Result<(), String> {
+    let mut signers = 0;
+    for signer in sd.signers() {
+        signers += 1;
+        if signer.signed_attributes().is_some() {
+            signer.verify_signature_with_signed_data(sd).map_err(|e| {
+                format!("the signature over the signed attributes does not verify ({e})")
+            })?;
+            signer
+                .verify_message_digest_with_content(content)
+                .map_err(|e| format!("the messageDigest is not this content's ({e})"))?;
+        } else {
+            signer
+                .verify_signature_with_signed_data_and_content(sd, content)
+                .map_err(|e| format!("the signature over the content does not verify ({e})"))?;
+        }
+    }
+    if signers == 0 {
+        return Err("it has no signer".into());
+    }
+    Ok(())
 }
 
 /// Whether the timestamp token's message imprint is the hash of this signer's signature (the

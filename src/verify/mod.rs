@@ -12,6 +12,7 @@ pub mod release;
 pub mod sha_pair;
 pub mod signature;
 pub mod sums;
+pub mod ticket;
 pub mod windows_roots;
 
 use std::path::{Path, PathBuf};

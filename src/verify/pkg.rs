@@ -2,7 +2,8 @@
 //! contents against its checksum, every file's data against the checksum the table records,
 //! the RSA signature over that checksum, the signer's chain (as for Mach-O), the Developer ID
 //! Installer profile, the CMS signature's secure timestamp, the Team ID, and the stapled
-//! notarization ticket, which must name the table of contents' digest.
+//! notarization ticket, read by its structure (`ticket.rs`), whose list must name the table
+//! of contents' digest.
 
 use std::path::Path;
 
@@ -12,7 +13,7 @@ use apple_xar::table_of_contents::ChecksumType;
 
 use super::macho::{
     AppleSignature, Slice, chain_of, extra_anchors, judge, signer_of, stamps_this_signature,
-    timestamp_of, unsigned,
+    timestamp_of, unsigned, verify_cms,
 };
 use super::signature::{Expected, Outcome, Verdict};
 
@@ -135,16 +136,12 @@ fn package(path: &Path, expected: &Expected, notarization: &mut String) -> Resul
     }
     let cms = xar.cms_signature().ok().flatten();
     // The CMS signature, when there is one, must sign the same checksum.
-    if let Some(sd) = &cms {
-        for signer in sd.signers() {
-            if signer.verify_signature_with_signed_data(sd).is_err()
-                || signer
-                    .verify_message_digest_with_content(&recorded)
-                    .is_err()
-            {
-                problems.push("the CMS signature does not sign this table of contents".into());
-            }
-        }
+    if let Some(sd) = &cms
+        && let Err(e) = verify_cms(sd, &recorded)
+    {
+        problems.push(format!(
+            "the CMS signature does not sign this table of contents: {e}"
+        ));
     }
     out.integrity = if problems.is_empty() {
         Ok(())
@@ -156,8 +153,8 @@ fn package(path: &Path, expected: &Expected, notarization: &mut String) -> Resul
         out.detail = "the signature names no certificate".into();
         return Ok(out);
     };
-    let (chain, anchored) = chain_of(leaf, &certs, &anchors);
-    out.chain = chain;
+    let chain = chain_of(leaf, &certs, &anchors);
+    out.chain.clone_from(&chain.links);
     out.team_id = leaf.apple_team_id();
     out.profile = match leaf.apple_guess_profile() {
         Some(CertificateProfile::DeveloperIdInstaller) => "Developer ID Installer".into(),
@@ -180,7 +177,7 @@ fn package(path: &Path, expected: &Expected, notarization: &mut String) -> Resul
         }
     }
     let (verdict, detail) = if problems.is_empty() {
-        judge(leaf, anchored, &out, "Developer ID Installer", expected, "")
+        judge(leaf, &chain, &out, "Developer ID Installer", expected, "")
     } else {
         (
             Verdict::Invalid,
@@ -191,18 +188,19 @@ fn package(path: &Path, expected: &Expected, notarization: &mut String) -> Resul
     out.detail = detail;
     // The stapled ticket: a `t8lr` trailer at the end of the file, naming the TOC digest.
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    match stapled_ticket(&bytes) {
-        Some(ticket) if ticket.windows(cdhash.len()).any(|w| w == cdhash.as_slice()) => {
-            *notarization = format!(
-                "ticket stapled ({} bytes), naming this package's digest; its Apple signature \
-                 is checked by Gatekeeper on a Mac",
-                ticket.len()
-            );
+    match stapled_ticket(&bytes)
+        .map(|t| super::ticket::judge(t, &[cdhash.clone()], "this package's digest"))
+    {
+        Some(Ok(line)) => {
+            if out.verdict == Verdict::Valid {
+                out.detail = format!("{}; {line}", out.detail);
+            }
+            *notarization = line;
         }
-        Some(_) => {
-            *notarization = "a stapled ticket that does not name this package".into();
+        Some(Err(why)) => {
+            notarization.clone_from(&why);
             out.verdict = Verdict::Invalid;
-            out.detail = "the stapled notarization ticket is for another package".into();
+            out.detail = why;
         }
         None => {
             if out.verdict == Verdict::Valid {
