@@ -54,6 +54,7 @@ fn rebuild(pki: &Pki, ws: &Path, version: &str) -> String {
     let old = sha256(&msi);
     // The timestamp's time and nonce differ from one signing to the next.
     std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::fs::remove_file(&msi).expect("the old build");
     pki.sign("leaf.pfx", "app.msi", &msi);
     common::sh(&artifacts, "sha256sum *.msi > SHA256SUMS");
     let o = cli(

@@ -492,6 +492,7 @@ fn a_version_published_to_s3_never_changes_and_its_links_encode_a_plus() {
     // Rebuilt (signed again: other bytes), summed and verified again, then published as the
     // same version: refused naming both hashes; the server still holds the live bytes.
     std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::fs::remove_file(&msi).expect("the old build");
     pki.sign("leaf.pfx", "app.msi", &msi);
     common::sh(&artifacts, "sha256sum *.msi > SHA256SUMS");
     let o = cli_with(
