@@ -2,6 +2,12 @@
 //! signatures, then the update feeds and the downloads page; see what is live per channel; yank
 //! a bad release (the feeds point back to the previous one). Publishing obeys every gate of
 //! [`crate::gates`] and uploads exactly the bytes the release's verification hashed.
+//!
+//! A published version never changes: its objects are created once (see [`store`]) and other
+//! bytes under it are refused. A publish or a yank is recorded as begun, the feeds written,
+//! then recorded done: the done entry (`publish`, `publish.yank`) is what the outbox announces,
+//! so a release is announced once, after its feeds, and a change whose feeds failed is
+//! finished by the next run on the channel.
 
 pub mod argocd;
 pub mod feeds;
