@@ -36,6 +36,52 @@ fn json(o: &std::process::Output) -> Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)))
 }
 
+/// How many audit entries have `action` on `target`.
+fn audited(ws: &Path, action: &str, target: &str) -> usize {
+    let v = json(&cli(ws, &["--json", "audit", "list"]));
+    v.as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["action"] == action && e["target"] == target)
+        .count()
+}
+
+/// Rebuilds `version`'s MSI (signed again: other bytes), sums and verifies it again; the new
+/// SHA-256.
+fn rebuild(pki: &Pki, ws: &Path, version: &str) -> String {
+    let artifacts = ws.join("releases").join(version).join("artifacts");
+    let msi = artifacts.join(format!("WireTuner-{version}.msi"));
+    let old = sha256(&msi);
+    // The timestamp's time and nonce differ from one signing to the next.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::fs::remove_file(&msi).expect("the old build");
+    pki.sign("leaf.pfx", "app.msi", &msi);
+    common::sh(&artifacts, "sha256sum *.msi > SHA256SUMS");
+    let o = cli(
+        ws,
+        &[
+            "verify",
+            artifacts.to_str().expect("utf-8"),
+            "--release",
+            version,
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let new = sha256(&msi);
+    assert_ne!(old, new, "the rebuilt MSI has other bytes");
+    new
+}
+
+/// Puts a directory where the channel's first feed (`appcast.xml`) goes: writing the feeds fails.
+fn block_feeds(ws: &Path, channel: &str) -> PathBuf {
+    let at = ws.join(format!(
+        "published/WireTuner/releases/{channel}/appcast.xml"
+    ));
+    let _ = std::fs::remove_file(&at);
+    std::fs::create_dir_all(at.join("in-the-way")).expect("block");
+    at
+}
+
 fn ticked(ws: &Path, version: &str, item: &str) -> bool {
     let v = json(&cli(
         ws,
@@ -149,8 +195,25 @@ fn publish_is_gated_uploads_the_verified_bytes_and_writes_the_feeds_last() {
     let again = json(&cli(&ws, &["--json", "publish", "--version", "1.0.0"]));
     assert_eq!(again["uploaded"].as_array().map(Vec::len), Some(0));
     assert_eq!(again["already_there"].as_array().map(Vec::len), Some(2));
-    // A stored object that went bad is sent again and checked.
+    // A stored object changed outside the console is not replaced: refused, naming what the
+    // store holds and the published bytes.
     std::fs::write(root.join("1.0.0/WireTuner-1.0.0.msi"), b"truncated").expect("damage");
+    let o = cli(&ws, &["publish", "--version", "1.0.0"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let damaged = release_console::sha256_hex(b"truncated");
+    assert!(
+        text(&o).contains(&format!("the store holds SHA-256 {damaged}"))
+            && text(&o).contains(&hash)
+            && text(&o).contains("changed outside the console"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        std::fs::read(root.join("1.0.0/WireTuner-1.0.0.msi")).expect("stored"),
+        b"truncated"
+    );
+    // Removed, it is created again with the published bytes.
+    std::fs::remove_file(root.join("1.0.0/WireTuner-1.0.0.msi")).expect("remove");
     let fixed = json(&cli(&ws, &["--json", "publish", "--version", "1.0.0"]));
     assert_eq!(
         fixed["uploaded"],
@@ -344,4 +407,168 @@ fn with_a_sparkle_key_the_appcast_carries_an_ed25519_signature_openssl_verifies(
         .output()
         .expect("openssl");
     assert!(!o.status.success(), "a changed installer must not verify");
+
+    // The installer changed after its verification (size and time kept, so the verify gate's
+    // stamp does not see it), while the store already holds the verified bytes: nothing is
+    // signed over the changed bytes; refused, naming both hashes.
+    let verified = release_console::sha256_hex(&std::fs::read(&zip).expect("zip"));
+    let mtime = std::fs::metadata(&zip)
+        .expect("meta")
+        .modified()
+        .expect("mtime");
+    std::fs::write(&zip, &bytes).expect("change");
+    std::fs::File::options()
+        .write(true)
+        .open(&zip)
+        .expect("open")
+        .set_modified(mtime)
+        .expect("mtime");
+    let o = common::cli_with(&ws, &env, &["publish", "--version", version]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!(
+            "its bytes now have SHA-256 {}, not the verified {verified}",
+            release_console::sha256_hex(&bytes)
+        )),
+        "{}",
+        text(&o)
+    );
+    let after = std::fs::read_to_string(ws.join("published/WireTuner/releases/stable/appcast.xml"))
+        .expect("appcast");
+    assert_eq!(after, appcast, "the appcast is as it was");
+}
+
+#[test]
+fn a_published_version_never_changes_is_announced_once_and_channels_are_checked() {
+    let pki = Pki::new();
+    let (_d, ws) = workspace(&pki, &["0.1.0"]);
+    let msi = ws.join("published/WireTuner/releases/0.1.0/WireTuner-0.1.0.msi");
+    let o = cli(&ws, &["publish", "--version", "0.1.0"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let live = sha256(&msi);
+    assert_eq!(audited(&ws, "publish", "0.1.0"), 1);
+    // A re-run of the completed publish records and announces nothing.
+    let again = json(&cli(&ws, &["--json", "publish", "--version", "0.1.0"]));
+    assert_eq!(again["already_published"], true, "{again:#}");
+    assert_eq!(again["uploaded"].as_array().map(Vec::len), Some(0));
+    assert_eq!(audited(&ws, "publish", "0.1.0"), 1, "announced once");
+
+    // Rebuilt, summed and verified again: other bytes under the same version are refused,
+    // naming both hashes; the live object stays as it was.
+    let rebuilt = rebuild(&pki, &ws, "0.1.0");
+    let o = cli(&ws, &["publish", "--version", "0.1.0"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!(
+            "WireTuner/releases/0.1.0/WireTuner-0.1.0.msi: 0.1.0 was published with SHA-256 \
+             {live}; the bytes to publish now have SHA-256 {rebuilt}"
+        )) && text(&o).contains("publish them as a new version"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(sha256(&msi), live, "the live object is unchanged");
+    assert_eq!(audited(&ws, "publish", "0.1.0"), 1);
+    // On another channel too: the version's keys are shared.
+    let o = cli(&ws, &["publish", "--version", "0.1.0", "--channel", "beta"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains(&live), "{}", text(&o));
+    assert_eq!(sha256(&msi), live);
+
+    // Channel names that are the console's own state files are refused, in any case.
+    for reserved in ["uploads", "publish-change", "Uploads"] {
+        for args in [
+            vec!["publish", "--version", "0.1.0", "--channel", reserved],
+            vec!["publish", "status", "--channel", reserved],
+        ] {
+            let o = cli(&ws, &args);
+            assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+            assert!(
+                text(&o).contains(&format!("channel {reserved:?} is reserved")),
+                "{}",
+                text(&o)
+            );
+        }
+    }
+    assert!(!ws.join("publish/uploads.json").exists());
+    let long = "c".repeat(65);
+    let o = cli(&ws, &["publish", "status", "--channel", &long]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("at most 64 characters"), "{}", text(&o));
+}
+
+#[test]
+fn when_the_feeds_fail_a_publish_or_yank_stays_begun_and_a_rerun_finishes_it() {
+    let pki = Pki::new();
+    let (_d, ws) = workspace(&pki, &["1.0.0", "1.1.0"]);
+    let o = cli(&ws, &["publish", "--version", "1.0.0"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let latest = "WireTuner/releases/stable/latest.json";
+
+    // Publishing 1.1.0 uploads it, then cannot write the feeds: not recorded as published,
+    // nothing announced; status still says 1.0.0, as the feeds do.
+    let blocked = block_feeds(&ws, "stable");
+    let o = cli(&ws, &["publish", "--version", "1.1.0"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(audited(&ws, "publish", "1.1.0"), 0, "not announced");
+    assert_eq!(audited(&ws, "publish.failed", "1.1.0"), 1);
+    std::fs::remove_dir_all(&blocked).expect("unblock");
+    let s = json(&cli(&ws, &["--json", "publish", "status"]));
+    assert_eq!(s["live"], "1.0.0", "{s:#}");
+    assert_eq!(s["feeds"][latest], "1.0.0", "{s:#}");
+    assert!(
+        s["begun"]
+            .as_str()
+            .is_some_and(|b| b.contains("publish of 1.1.0")),
+        "{s:#}"
+    );
+    // The re-run finishes it: announced once.
+    let o = cli(&ws, &["publish", "--version", "1.1.0"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let s = json(&cli(&ws, &["--json", "publish", "status"]));
+    assert_eq!(
+        (&s["live"], &s["feeds"][latest]),
+        (&"1.1.0".into(), &"1.1.0".into())
+    );
+    assert_eq!(s["begun"], Value::Null);
+    assert!(
+        json(&cli(&ws, &["--json", "publish", "--version", "1.1.0"]))["already_published"] == true
+    );
+    assert_eq!(audited(&ws, "publish", "1.1.0"), 1, "announced once");
+
+    // A yank whose feeds cannot be written stays begun: status and the feeds still say 1.1.0.
+    let yank = [
+        "publish",
+        "yank",
+        "--version",
+        "1.1.0",
+        "--reason",
+        "crashes on start",
+    ];
+    let blocked = block_feeds(&ws, "stable");
+    let o = cli(&ws, &yank);
+    assert!(!o.status.success(), "{}", text(&o));
+    std::fs::remove_dir_all(&blocked).expect("unblock");
+    let s = json(&cli(&ws, &["--json", "publish", "status"]));
+    assert_eq!(s["live"], "1.1.0", "{s:#}");
+    assert_eq!(s["feeds"][latest], "1.1.0", "{s:#}");
+    assert!(
+        s["begun"]
+            .as_str()
+            .is_some_and(|b| b.contains("yank of 1.1.0")),
+        "{s:#}"
+    );
+    assert_eq!(audited(&ws, "publish.yank", "1.1.0"), 0);
+    // Run again, it is finished (not refused as "not live"), and recorded once.
+    let o = cli(&ws, &yank);
+    assert!(o.status.success(), "{}", text(&o));
+    let s = json(&cli(&ws, &["--json", "publish", "status"]));
+    assert_eq!(
+        (&s["live"], &s["feeds"][latest]),
+        (&"1.0.0".into(), &"1.0.0".into())
+    );
+    assert_eq!(s["begun"], Value::Null);
+    assert_eq!(s["yanked"][0]["reason"], "crashes on start");
+    let o = cli(&ws, &yank);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(audited(&ws, "publish.yank", "1.1.0"), 1, "announced once");
 }

@@ -1,7 +1,8 @@
 //! `publish` to a real S3 server (`SeaweedFS` on loopback, which checks `SigV4` signatures and
 //! `x-amz-checksum-sha256`): every object's stored checksum, the cache headers, the feeds as
 //! stored; a re-run uploads nothing; a wrong secret and bytes changed after verification are
-//! red; a multipart upload killed with SIGKILL is resumed without sending finished parts again.
+//! red; a multipart upload killed with SIGKILL is resumed without sending finished parts again;
+//! a published version's objects are never replaced (`If-None-Match: *`), also by another store.
 
 mod common;
 
@@ -438,4 +439,225 @@ fn a_multipart_upload_killed_midway_resumes_without_sending_finished_parts_again
     // A third run sends nothing and still finds every object the same.
     let out = json(&run(&ws, &["--json", "publish", "--version", version]));
     assert_eq!(out["uploaded"].as_array().map(Vec::len), Some(0), "{out}");
+}
+
+fn sha256_hex(path: &Path) -> String {
+    release_console::sha256_hex(&std::fs::read(path).expect("read"))
+}
+
+/// An S3 store on `bucket` of `weed`, as a second console would open it.
+fn store(
+    weed: &Weed,
+    bucket: &str,
+    state: &Path,
+    multipart_mib: u64,
+) -> release_console::deploy::s3::S3Store {
+    use release_console::deploy::s3::{S3Config, S3Store};
+    S3Store::new(S3Config {
+        endpoint: weed.endpoint.clone(),
+        bucket: bucket.into(),
+        region: "us-east-1".into(),
+        path_style: true,
+        credentials: release_console::net::sigv4::Credentials::new(
+            common::WEED_ACCESS_KEY.into(),
+            common::WEED_SECRET_KEY.into(),
+            None,
+        ),
+        part_size: 5 << 20,
+        multipart_threshold: multipart_mib << 20,
+        parallel_parts: 2,
+        uploads_state: state.join("uploads.json"),
+        key_vars: ("AWS_ACCESS_KEY_ID".into(), "AWS_SECRET_ACCESS_KEY".into()),
+    })
+    .expect("store")
+}
+
+#[test]
+fn a_version_published_to_s3_never_changes_and_its_links_encode_a_plus() {
+    let pki = Pki::new();
+    let (_d, ws) = workspace(&pki);
+    let weed = Weed::start();
+    weed.bucket("releases");
+    use_s3(&ws, &weed, "releases", &[]);
+    common::make_publishable(&pki, &ws, "0.1.0");
+    let key = "WireTuner/releases/0.1.0/WireTuner-0.1.0.msi";
+    let o = run(&ws, &["publish", "--version", "0.1.0"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let artifacts = ws.join("releases/0.1.0/artifacts");
+    let msi = artifacts.join("WireTuner-0.1.0.msi");
+    let live = sha256_hex(&msi);
+    let stored = header(&head(&weed, "releases", key), "x-amz-checksum-sha256").to_owned();
+    assert_eq!(stored, b64_sha256(&msi));
+
+    // Rebuilt (signed again: other bytes), summed and verified again, then published as the
+    // same version: refused naming both hashes; the server still holds the live bytes.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::fs::remove_file(&msi).expect("the old build");
+    pki.sign("leaf.pfx", "app.msi", &msi);
+    common::sh(&artifacts, "sha256sum *.msi > SHA256SUMS");
+    let o = cli_with(
+        &ws,
+        &ENV,
+        &[
+            "verify",
+            artifacts.to_str().expect("utf-8"),
+            "--release",
+            "0.1.0",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let rebuilt = sha256_hex(&msi);
+    assert_ne!(rebuilt, live);
+    let o = run(&ws, &["publish", "--version", "0.1.0"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!(
+            "{key}: 0.1.0 was published with SHA-256 {live}; the bytes to publish now have \
+             SHA-256 {rebuilt}"
+        )),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        header(&head(&weed, "releases", key), "x-amz-checksum-sha256"),
+        stored,
+        "the object on the server is unchanged"
+    );
+    // Without the record (another workspace, same bucket): the server's object refuses it.
+    std::fs::remove_dir_all(ws.join("publish")).expect("forget the record");
+    let o = run(&ws, &["publish", "--version", "0.1.0"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!(
+            "{key}: the store holds SHA-256 {live} under this key, not the bytes to publish \
+             (SHA-256 {rebuilt})"
+        )),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        header(&head(&weed, "releases", key), "x-amz-checksum-sha256"),
+        stored
+    );
+
+    // A `+` in a version is %2B in the links (S3 and CDNs read `+` as a space), and the link's
+    // path finds the object.
+    let v = "1.0.0+build.5";
+    common::make_publishable(&pki, &ws, v);
+    let o = run(&ws, &["--json", "publish", "--version", v]);
+    assert!(o.status.success(), "{}", text(&o));
+    let (status, latest) = weed.request(
+        "GET",
+        "/releases/WireTuner/releases/stable/latest.json",
+        &[],
+        b"",
+    );
+    assert_eq!(status, 200, "{latest}");
+    let latest: Value = serde_json::from_str(&latest).expect("latest.json");
+    let path = "/releases/WireTuner/releases/1.0.0%2Bbuild.5/WireTuner-1.0.0%2Bbuild.5.msi";
+    assert_eq!(
+        latest["platforms"]["windows-x86_64"]["url"],
+        format!("https://downloads.example.com{path}")
+    );
+    let (status, body) = weed.request("HEAD", path, &[], b"");
+    assert_eq!(status, 200, "{body}");
+}
+
+#[test]
+fn two_stores_racing_for_a_versioned_key_cannot_overwrite_each_other() {
+    use release_console::deploy::store::{Meta, ObjectStore as _, StoreError};
+    let weed = Weed::start();
+    weed.bucket("race");
+    let dir = tempfile::tempdir().expect("dir");
+    let meta = Meta {
+        content_type: "application/x-msi".into(),
+        cache_control: release_console::deploy::IMMUTABLE.into(),
+    };
+    // Eight consoles create one key with their own bytes at once: one wins, the others are
+    // told the key is taken, and the server keeps the winner's bytes.
+    let key = "W/1.0.0/W-1.0.0.msi";
+    let barrier = std::sync::Barrier::new(8);
+    let results: Vec<(Vec<u8>, Result<(), StoreError>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let (weed, dir, meta, barrier) = (&weed, &dir, &meta, &barrier);
+                s.spawn(move || {
+                    let state = dir.path().join(format!("c{i}"));
+                    std::fs::create_dir_all(&state).expect("state");
+                    let bytes = format!("installer built by console {i}").into_bytes();
+                    let file = state.join("app.msi");
+                    std::fs::write(&file, &bytes).expect("write");
+                    let store = store(weed, "race", &state, 64);
+                    let sha = release_console::sha256_hex(&bytes);
+                    barrier.wait();
+                    let r = store.put_file(key, &file, &sha, meta, &|_| {});
+                    (bytes, r)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    let winners: Vec<&Vec<u8>> = results
+        .iter()
+        .filter(|(_, r)| r.is_ok())
+        .map(|(b, _)| b)
+        .collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    for (_, r) in &results {
+        if let Err(e) = r {
+            assert!(matches!(e, StoreError::Exists { .. }), "{e}");
+        }
+    }
+    let (status, body) = weed.request("GET", &format!("/race/{key}"), &[], b"");
+    assert_eq!(status, 200);
+    assert_eq!(body.as_bytes(), winners[0].as_slice());
+
+    // A multipart upload whose key is created while its parts are sent: the completion is
+    // refused (`If-None-Match: *`), the other object stays, the upload is not left behind.
+    let state = dir.path().join("multipart");
+    std::fs::create_dir_all(&state).expect("state");
+    let big = state.join("big.zip");
+    let data: Vec<u8> = (0..(11u32 << 20)).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&big, &data).expect("write");
+    let store = store(&weed, "race", &state, 5);
+    let key = "W/1.0.0/W-1.0.0-symbols.zip";
+    let taken = std::sync::atomic::AtomicBool::new(false);
+    let e = store
+        .put_file(
+            key,
+            &big,
+            &release_console::sha256_hex(&data),
+            &meta,
+            &|_| {
+                if !taken.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                    let (status, body) =
+                        weed.request("PUT", &format!("/race/{key}"), &[], b"theirs");
+                    assert_eq!(status, 200, "{body}");
+                }
+            },
+        )
+        .expect_err("the key was taken meanwhile");
+    assert!(matches!(e, StoreError::Exists { .. }), "{e}");
+    let (status, body) = weed.request("GET", &format!("/race/{key}"), &[], b"");
+    assert_eq!((status, body.as_str()), (200, "theirs"));
+    assert!(
+        parts_held(&weed, "race").is_none(),
+        "the upload was aborted"
+    );
+    // And a second multipart upload of a taken key sends nothing.
+    let e = store
+        .put_file(
+            key,
+            &big,
+            &release_console::sha256_hex(&data),
+            &meta,
+            &|n| {
+                assert_eq!(n, 0, "nothing is sent");
+            },
+        )
+        .expect_err("taken");
+    assert!(matches!(e, StoreError::Exists { .. }), "{e}");
 }

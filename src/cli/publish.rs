@@ -48,6 +48,9 @@ pub fn run(cli: &Cli, args: PublishArgs) -> anyhow::Result<ExitCode> {
             } else {
                 println!("channel {} in {}", s.channel, s.store);
                 println!("live: {}", s.live.as_deref().unwrap_or("nothing"));
+                if let Some(b) = &s.begun {
+                    println!("unfinished: {b}");
+                }
                 println!("published: {}", s.published.join(", "));
                 for y in &s.yanked {
                     println!("yanked: {} by {}: {}", y.version, y.by, y.reason);

@@ -2,6 +2,12 @@
 //! signatures, then the update feeds and the downloads page; see what is live per channel; yank
 //! a bad release (the feeds point back to the previous one). Publishing obeys every gate of
 //! [`crate::gates`] and uploads exactly the bytes the release's verification hashed.
+//!
+//! A published version never changes: its objects are created once (see [`store`]) and other
+//! bytes under it are refused. A publish or a yank is recorded as begun, the feeds written,
+//! then recorded done: the done entry (`publish`, `publish.yank`) is what the outbox announces,
+//! so a release is announced once, after its feeds, and a change whose feeds failed is
+//! finished by the next run on the channel.
 
 pub mod argocd;
 pub mod feeds;
@@ -46,6 +52,29 @@ pub enum DeployError {
     State(#[from] StateError),
     #[error(transparent)]
     Workspace(#[from] WorkspaceError),
+    /// A published version never changes: these bytes differ from those it was published with.
+    #[error(
+        "{key}: {version} was published with SHA-256 {published}; the bytes to publish now have \
+         SHA-256 {new}. A published version never changes: publish them as a new version \
+         (nothing was uploaded)"
+    )]
+    Changed {
+        version: String,
+        key: String,
+        published: String,
+        new: String,
+    },
+    /// The store holds other bytes under a versioned key; they are not replaced.
+    #[error(
+        "{key}: the store holds {held} under this key, not the bytes to publish (SHA-256 {new}); \
+         {why} (nothing was uploaded)"
+    )]
+    Occupied {
+        key: String,
+        held: String,
+        new: String,
+        why: &'static str,
+    },
     /// What the store holds is not what was sent.
     #[error("{key}: the store holds {got}, not {expected}")]
     Mismatch {
@@ -60,6 +89,62 @@ pub enum DeployError {
 pub struct Channel {
     pub published: Vec<Published>,
     pub yanked: Vec<Yank>,
+    /// A publish or yank recorded as begun whose feeds are not yet written: `published` and
+    /// `yanked` (what `publish status` calls live) change only once the feeds say so, and the
+    /// next publish or yank on the channel finishes it first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub begun: Option<Begun>,
+}
+
+/// A change begun on a channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Begun {
+    /// The sequence number of the audit entry that began it (`publish.begin`,
+    /// `publish.yank.begin`).
+    pub seq: u64,
+    pub change: Change,
+}
+
+/// What a begun change does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Change {
+    Publish {
+        published: Published,
+        /// Objects uploaded by the run that began it.
+        uploaded: usize,
+    },
+    Yank {
+        yank: Yank,
+        /// The version the feeds point back to.
+        back_to: String,
+    },
+}
+
+impl Change {
+    pub fn version(&self) -> &str {
+        match self {
+            Self::Publish { published, .. } => &published.version,
+            Self::Yank { yank, .. } => &yank.version,
+        }
+    }
+
+    /// The audit action that records it done (`release.published` / `release.yanked` are
+    /// announced from these entries).
+    pub fn action(&self) -> &'static str {
+        match self {
+            Self::Publish { .. } => "publish",
+            Self::Yank { .. } => "publish.yank",
+        }
+    }
+
+    /// For messages: `publish of 1.2.0`, `yank of 1.1.0`.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Publish { published, .. } => format!("publish of {}", published.version),
+            Self::Yank { yank, .. } => format!("yank of {}", yank.version),
+        }
+    }
 }
 
 /// A yanked version: the objects stay, the feeds no longer offer it.
@@ -72,6 +157,25 @@ pub struct Yank {
 }
 
 impl Channel {
+    /// The channel with its begun change done.
+    #[must_use]
+    pub fn applied(&self) -> Self {
+        let mut c = self.clone();
+        match c.begun.take().map(|b| b.change) {
+            Some(Change::Publish { published, .. }) => {
+                c.published.retain(|p| p.version != published.version);
+                c.yanked.retain(|y| y.version != published.version);
+                c.published.push(published);
+            }
+            Some(Change::Yank { yank, .. }) => {
+                c.yanked.retain(|y| y.version != yank.version);
+                c.yanked.push(yank);
+            }
+            None => {}
+        }
+        c
+    }
+
     /// Published, not yanked, newest version first.
     pub fn live(&self) -> Vec<&Published> {
         let mut v: Vec<&Published> = self
@@ -124,21 +228,48 @@ fn prefix(ws: &Workspace) -> String {
     p
 }
 
+/// Names a channel cannot have: `publish/NAME.json` is the console's own state there
+/// (`uploads.json`: unfinished multipart uploads; `.publish-change.lock`: the lock every
+/// channel change takes, which `publish-change.json` would take again and wait on forever).
+pub const RESERVED_CHANNELS: [&str; 2] = ["uploads", "publish-change"];
+/// The longest channel name.
+pub const MAX_CHANNEL_LEN: usize = 64;
+
 /// The channel to use: `given`, else `[publish] channel`; letters, digits, `-` and `_` only
-/// (it is part of keys and file names).
+/// (it is part of keys and file names), at most [`MAX_CHANNEL_LEN`], not one of
+/// [`RESERVED_CHANNELS`] (in any case: some file systems ignore it).
 pub fn channel_name(ws: &Workspace, given: Option<&str>) -> Result<String, DeployError> {
     let name = given.map_or_else(|| ws.config().publish.channel.clone(), str::to_owned);
+    check_channel(&name)?;
+    Ok(name)
+}
+
+fn check_channel(name: &str) -> Result<(), DeployError> {
     let ok = !name.is_empty()
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if ok {
-        Ok(name)
-    } else {
-        Err(DeployError::Invalid(format!(
-            "channel {name:?}: use letters, digits, - and _"
-        )))
+    if !ok {
+        return Err(DeployError::Invalid(format!(
+            "channel {:?}: use letters, digits, - and _",
+            name.chars().take(MAX_CHANNEL_LEN + 1).collect::<String>()
+        )));
     }
+    if name.len() > MAX_CHANNEL_LEN {
+        return Err(DeployError::Invalid(format!(
+            "channel {name:?}: at most {MAX_CHANNEL_LEN} characters"
+        )));
+    }
+    if let Some(r) = RESERVED_CHANNELS
+        .iter()
+        .find(|r| r.eq_ignore_ascii_case(name))
+    {
+        return Err(DeployError::Invalid(format!(
+            "channel {name:?} is reserved: publish/{r}.json and its lock are the console's own \
+             state; choose another name"
+        )));
+    }
+    Ok(())
 }
 
 /// The store `[publish]` names. For `s3`, the credentials come from the variables (or keyring
@@ -250,6 +381,73 @@ pub fn channel(ws: &Workspace, name: &str) -> Result<Channel, DeployError> {
     Ok(state::read_json(&channel_path(ws, name))?.unwrap_or_default())
 }
 
+/// Every channel the workspace has published to (`publish/*.json`), by name.
+fn channels(ws: &Workspace) -> Result<Vec<(String, Channel)>, DeployError> {
+    let dir = ws.root().join("publish");
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(StoreError::Io {
+                what: "list",
+                path: dir,
+                source: e,
+            }
+            .into());
+        }
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| StoreError::Io {
+            what: "list",
+            path: dir.clone(),
+            source: e,
+        })?;
+        let file = entry.file_name();
+        let Some(name) = file.to_str().and_then(|n| n.strip_suffix(".json")) else {
+            continue;
+        };
+        if check_channel(name).is_ok() {
+            out.push((name.to_owned(), channel(ws, name)?));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// Refuses to publish `version` with bytes other than those it was published with, on any
+/// channel (its keys are shared), begun or done, yanked or not.
+fn check_unchanged(ws: &Workspace, version: &str, list: &[Upload]) -> Result<(), DeployError> {
+    for (_, ch) in channels(ws)? {
+        let begun = ch.begun.iter().filter_map(|b| match &b.change {
+            Change::Publish { published, .. } => Some(published),
+            Change::Yank { .. } => None,
+        });
+        for p in ch
+            .published
+            .iter()
+            .chain(begun)
+            .filter(|p| p.version == version)
+        {
+            for u in list {
+                if let Some(f) = p
+                    .files
+                    .iter()
+                    .find(|f| f.name == u.name && !f.sha256.eq_ignore_ascii_case(&u.sha256))
+                {
+                    return Err(DeployError::Changed {
+                        version: version.to_owned(),
+                        key: u.key.clone(),
+                        published: f.sha256.clone(),
+                        new: u.sha256.clone(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The files of `release` to publish: every artifact its verification passed, with the SHA-256
 /// it hashed, plus SHA256SUMS and the signatures beside them (hashed now: the verify gate has
 /// checked they did not change since).
@@ -274,7 +472,7 @@ fn uploads(ws: &Workspace, release: &Release) -> Result<Vec<Upload>, DeployError
         let path = dir.join(&a.name);
         let ed_signature = match &ed_key {
             Some(k) if feeds::platform_of(&a.name) == Some("darwin-universal") => {
-                Some(k.sign_file(&path)?)
+                Some(k.sign_verified(&path, &sha)?)
             }
             _ => None,
         };
@@ -343,7 +541,7 @@ pub fn plan(
         Ok(u) => (u, None),
         Err(e) => (Vec::new(), Some(crate::error_chain(&e))),
     };
-    let mut ch = channel(ws, &channel_name)?;
+    let mut ch = channel(ws, &channel_name)?.applied();
     ch.published
         .retain(|p| p.version != release.version.to_string());
     ch.yanked
@@ -377,11 +575,21 @@ pub struct Outcome {
     pub links: Vec<(String, String)>,
     /// What the store said about the uploads (multipart parts sent, resumed).
     pub notes: Vec<String>,
+    /// The version was already live on the channel with these bytes: nothing was recorded or
+    /// announced (the feeds were written again from the record).
+    pub already_published: bool,
+    /// A change begun earlier on the channel that this run finished first (`yank of 1.1.0`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished: Option<String>,
 }
 
-/// Publishes `release`: refused unless every gate is open; uploads what the store does not hold
-/// with the same checksum; checks every object's stored checksum; records it (audited); writes
-/// the feeds and the page last; checks them. `progress(done, total, step)` hears of it.
+/// Publishes `release`: refused unless every gate is open, and when any file's bytes differ
+/// from those the version was ever published with (on any channel) or that the store holds
+/// under its key; creates what the store does not hold (never replacing an object); checks
+/// every object's stored checksum; records the publish as begun (`publish.begin`), writes the
+/// feeds and the page, checks them, and only then records it done (`publish`, which is what
+/// announces `release.published`). A re-run of a completed publish records nothing; a re-run
+/// of one whose feeds failed finishes it. `progress(done, total, step)` hears of it.
 pub fn publish(
     ws: &Workspace,
     release: &Release,
@@ -404,22 +612,50 @@ pub fn publish(
     }
     let store = open_store(ws)?;
     let list = uploads(ws, release)?;
-    let total: u64 = list.iter().map(|u| u.size).sum::<u64>().max(1);
-    let mut done = 0u64;
-    let (mut uploaded, mut already) = (Vec::new(), Vec::new());
+    check_unchanged(ws, &version, &list)?;
+    // What the store holds, before anything is sent: a key with other bytes refuses the lot.
+    let mut missing = Vec::new();
+    let mut already = Vec::new();
     for u in &list {
+        match store.holds(&u.key, &u.path, &u.sha256, u.size)? {
+            Holds::Same => already.push(u.key.clone()),
+            Holds::Missing => missing.push(u),
+            Holds::Different(held) => return Err(occupied(ws, &version, u, held)?),
+        }
+    }
+    let total: u64 = list.iter().map(|u| u.size).sum::<u64>().max(1);
+    let mut done: u64 = list
+        .iter()
+        .filter(|u| already.contains(&u.key))
+        .map(|u| u.size)
+        .sum();
+    let mut uploaded = Vec::new();
+    for u in missing {
         let meta = Meta {
             content_type: feeds::mime(&u.name).to_owned(),
             cache_control: u.cache_control.clone(),
         };
-        if store.holds(&u.key, &u.path, &u.sha256, u.size)? == Holds::Same {
-            already.push(u.key.clone());
-        } else {
-            let base = done;
-            store.put_file(&u.key, &u.path, &u.sha256, &meta, &|n| {
-                progress(base + n, total, &u.name);
-            })?;
-            uploaded.push(u.key.clone());
+        let base = done;
+        match store.put_file(&u.key, &u.path, &u.sha256, &meta, &|n| {
+            progress(base + n, total, &u.name);
+        }) {
+            Ok(()) => uploaded.push(u.key.clone()),
+            // Created meanwhile by someone else (another console): the same bytes are "already
+            // there"; others are refused, and stay.
+            Err(StoreError::Exists { .. }) => {
+                match store.holds(&u.key, &u.path, &u.sha256, u.size)? {
+                    Holds::Same => already.push(u.key.clone()),
+                    Holds::Missing => {
+                        return Err(DeployError::Mismatch {
+                            key: u.key.clone(),
+                            expected: u.sha256.clone(),
+                            got: "nothing (the store said the key was taken)".to_owned(),
+                        });
+                    }
+                    Holds::Different(held) => return Err(occupied(ws, &version, u, held)?),
+                }
+            }
+            Err(e) => return Err(e.into()),
         }
         done += u.size;
         progress(done, total, &u.name);
@@ -446,30 +682,65 @@ pub fn publish(
     }
     let notes = store.take_notes();
     let files = files_of(ws, store.as_ref(), &list);
-    let published = Published {
-        version: version.clone(),
-        at: Timestamp::now(),
-        by: ws.actor(),
-        files: files.clone(),
-    };
     let path = channel_path(ws, &channel_name);
     let _lock = state::lock(&ws.root().join("publish"), "publish-change")?;
+    let finished = finish_begun(ws, store.as_ref(), &channel_name)?;
     let before = channel(ws, &channel_name)?;
-    let ch = ws.change(
-        "publish",
-        &version,
-        serde_json::json!({ "live": before.live().first().map(|p| p.version.clone()) }),
-        serde_json::json!({ "channel": channel_name, "files": files, "uploaded": uploaded.len() }),
-        |_| {
-            state::update_json(&path, |c: &mut Channel| {
-                c.published.retain(|p| p.version != published.version);
-                c.yanked.retain(|y| y.version != published.version);
-                c.published.push(published.clone());
-                Ok::<_, StateError>(c.clone())
+    // Checked again under the lock: another console may have published the version meanwhile.
+    check_unchanged(ws, &version, &list)?;
+    let live_now = before.live().iter().any(|p| {
+        p.version == version
+            && p.files.len() == files.len()
+            && files.iter().all(|f| {
+                p.files
+                    .iter()
+                    .any(|g| g.name == f.name && g.sha256.eq_ignore_ascii_case(&f.sha256))
             })
-        },
-    )?;
-    let feeds = write_feeds(ws, store.as_ref(), &channel_name, &ch)?;
+    });
+    // Finished just now, this run's publish was recorded (and is announced) by it.
+    let finished_this = matches!(
+        &finished,
+        Some((Change::Publish { published, .. }, _)) if published.version == version
+    );
+    let (feeds, already_published) = if live_now {
+        // A completed publish run again: the feeds are written again from the record (the same
+        // bytes), nothing is recorded, nothing is announced.
+        (
+            write_feeds(ws, store.as_ref(), &channel_name, &before)?,
+            !finished_this,
+        )
+    } else {
+        let change = Change::Publish {
+            published: Published {
+                version: version.clone(),
+                at: Timestamp::now(),
+                by: ws.actor(),
+                files: files.clone(),
+            },
+            uploaded: uploaded.len(),
+        };
+        ws.change(
+            "publish.begin",
+            &version,
+            serde_json::json!({ "live": before.live().first().map(|p| p.version.clone()) }),
+            serde_json::json!({ "channel": channel_name, "files": files }),
+            |seq| {
+                state::update_json(&path, |c: &mut Channel| {
+                    c.begun = Some(Begun {
+                        seq,
+                        change: change.clone(),
+                    });
+                    Ok::<_, StateError>(())
+                })
+            },
+        )?;
+        let (_, feeds) = finish_begun(ws, store.as_ref(), &channel_name)?.ok_or_else(|| {
+            DeployError::Invalid(format!(
+                "the publish of {version} begun on {channel_name} is no longer recorded"
+            ))
+        })?;
+        (feeds, false)
+    };
     Ok(Outcome {
         version,
         channel: channel_name,
@@ -481,7 +752,127 @@ pub fn publish(
             .collect(),
         feeds,
         notes,
+        already_published,
+        finished: finished.map(|(c, _)| c.describe()),
     })
+}
+
+/// The refusal for a versioned key whose stored object is not `u`'s bytes.
+fn occupied(
+    ws: &Workspace,
+    version: &str,
+    u: &Upload,
+    held: String,
+) -> Result<DeployError, DeployError> {
+    let published = channels(ws)?.iter().any(|(_, ch)| {
+        ch.published.iter().any(|p| {
+            p.version == version
+                && p.files
+                    .iter()
+                    .any(|f| f.name == u.name && f.sha256.eq_ignore_ascii_case(&u.sha256))
+        })
+    });
+    Ok(DeployError::Occupied {
+        key: u.key.clone(),
+        held,
+        new: u.sha256.clone(),
+        why: if published {
+            "these are the bytes the version was published with, so the stored object was \
+             changed outside the console: it is not replaced here (a published object never \
+             changes); check who changed it"
+        } else {
+            "a published version never changes: publish these bytes as a new version"
+        },
+    })
+}
+
+/// Finishes the change begun on `channel_name`, if any: writes the feeds of the channel with it
+/// applied and checks them, then records it done (`publish` or `publish.yank`, once: an entry
+/// already in the log after the one that began it, from a run that stopped before saving the
+/// state, is not written again) and saves the state. When the feeds cannot be written, the
+/// change stays begun (`ACTION.failed` says why) and the next run finishes it. Call it under
+/// the `publish-change` lock.
+fn finish_begun(
+    ws: &Workspace,
+    store: &dyn ObjectStore,
+    channel_name: &str,
+) -> Result<Option<(Change, Vec<String>)>, DeployError> {
+    let ch = channel(ws, channel_name)?;
+    let Some(begun) = ch.begun.clone() else {
+        return Ok(None);
+    };
+    let change = begun.change.clone();
+    let action = change.action();
+    let version = change.version().to_owned();
+    let done = ch.applied();
+    let feeds = match write_feeds(ws, store, channel_name, &done) {
+        Ok(f) => f,
+        Err(e) => {
+            ws.record_failed(action, &version, &e);
+            return Err(e);
+        }
+    };
+    let (before, after) = match &change {
+        Change::Publish {
+            published,
+            uploaded,
+        } => (
+            serde_json::json!({ "live": ch.live().first().map(|p| p.version.clone()) }),
+            serde_json::json!({
+                "channel": channel_name,
+                "files": published.files,
+                "uploaded": uploaded,
+            }),
+        ),
+        Change::Yank { yank, back_to } => (
+            serde_json::json!({ "live": version }),
+            serde_json::json!({ "channel": channel_name, "live": back_to, "reason": yank.reason }),
+        ),
+    };
+    let path = channel_path(ws, channel_name);
+    let save = |c: &mut Channel| {
+        if c.begun.as_ref() == Some(&begun) {
+            *c = c.applied();
+        }
+        Ok::<_, StateError>(())
+    };
+    if recorded_since(ws, action, &version, channel_name, begun.seq)? {
+        state::update_json(&path, save)?;
+    } else {
+        ws.change(action, &version, before, after, |_| {
+            state::update_json(&path, save)
+        })?;
+    }
+    Ok(Some((change, feeds)))
+}
+
+/// Whether the log holds `action` on `target` in `channel_name` after entry `seq`.
+fn recorded_since(
+    ws: &Workspace,
+    action: &str,
+    target: &str,
+    channel_name: &str,
+    seq: u64,
+) -> Result<bool, DeployError> {
+    let log = ws.audit();
+    let index = log.index().map_err(WorkspaceError::from)?;
+    for i in index.with_action(action).into_iter().rev() {
+        let i = usize::try_from(i).unwrap_or(usize::MAX);
+        for entry in log
+            .read_range(&index, i..i.saturating_add(1))
+            .map_err(WorkspaceError::from)?
+            .into_iter()
+            .flatten()
+        {
+            if entry.seq <= seq {
+                return Ok(false);
+            }
+            if entry.target == target && entry.after["channel"] == channel_name {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
 }
 
 /// Writes the channel's feeds and page (no-cache) and checks what the store then holds.
@@ -517,7 +908,10 @@ fn write_feeds(
 }
 
 /// Yanks `version` from the channel: the objects stay, the feeds and the page point back to the
-/// newest version still live. Audited as `publish.yank`.
+/// newest version still live. Recorded as begun (`publish.yank.begin`), the feeds written and
+/// checked, then recorded done (`publish.yank`, which announces `release.yanked`): until then
+/// `publish status` still calls it live, as the feeds do, and a re-run finishes it. A yank of a
+/// version already yanked rewrites the feeds and records nothing.
 pub fn yank(
     ws: &Workspace,
     version: &str,
@@ -531,11 +925,22 @@ pub fn yank(
         ));
     }
     let channel_name = channel_name(ws, channel_given)?;
-    // Opened first: a store that cannot be reached must not leave a yank without its feeds.
+    // Opened first: a store that cannot be reached must not begin a yank.
     let store = open_store(ws)?;
     let path = channel_path(ws, &channel_name);
     let _lock = state::lock(&ws.root().join("publish"), "publish-change")?;
+    if let Some((change, feeds)) = finish_begun(ws, store.as_ref(), &channel_name)?
+        && matches!(&change, Change::Yank { yank, .. } if yank.version == version)
+    {
+        return Ok(feeds);
+    }
     let before = channel(ws, &channel_name)?;
+    if before.yanked.iter().any(|y| y.version == version)
+        && !before.live().iter().any(|p| p.version == version)
+    {
+        // Done before: the feeds are written again (the same bytes), nothing is recorded.
+        return write_feeds(ws, store.as_ref(), &channel_name, &before);
+    }
     if !before.live().iter().any(|p| p.version == version) {
         return Err(DeployError::Invalid(format!(
             "{version} is not live on {channel_name} (live: {})",
@@ -558,25 +963,37 @@ pub fn yank(
                  point the feeds back to"
             ))
         })?;
-    let y = Yank {
-        version: version.to_owned(),
-        at: Timestamp::now(),
-        by: ws.actor(),
-        reason: reason.to_owned(),
+    let change = Change::Yank {
+        yank: Yank {
+            version: version.to_owned(),
+            at: Timestamp::now(),
+            by: ws.actor(),
+            reason: reason.to_owned(),
+        },
+        back_to: back_to.clone(),
     };
-    let ch = ws.change(
-        "publish.yank",
+    ws.change(
+        "publish.yank.begin",
         version,
         serde_json::json!({ "live": version }),
         serde_json::json!({ "channel": channel_name, "live": back_to, "reason": reason }),
-        |_| {
+        |seq| {
             state::update_json(&path, |c: &mut Channel| {
-                c.yanked.push(y.clone());
-                Ok::<_, StateError>(c.clone())
+                c.begun = Some(Begun {
+                    seq,
+                    change: change.clone(),
+                });
+                Ok::<_, StateError>(())
             })
         },
     )?;
-    write_feeds(ws, store.as_ref(), &channel_name, &ch)
+    finish_begun(ws, store.as_ref(), &channel_name)?
+        .map(|(_, feeds)| feeds)
+        .ok_or_else(|| {
+            DeployError::Invalid(format!(
+                "the yank of {version} begun on {channel_name} is no longer recorded"
+            ))
+        })
 }
 
 /// What is live on a channel, and what its feeds as stored point at.
@@ -591,6 +1008,10 @@ pub struct Status {
     pub feeds: BTreeMap<String, Option<String>>,
     /// The feed keys the store holds.
     pub written: Vec<String>,
+    /// A publish or yank begun whose feeds were not all written (`live` is what it was before
+    /// it; the feeds may be part way): what to run to finish it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub begun: Option<String>,
 }
 
 /// What is live on a channel (default: `[publish] channel`).
@@ -623,7 +1044,26 @@ pub fn status(ws: &Workspace, channel_given: Option<&str>) -> Result<Status, Dep
         written.push(appcast_key.clone());
     }
     feeds.insert(appcast_key, appcast.flatten());
+    let begun = ch.begun.as_ref().map(|b| {
+        let run = match &b.change {
+            Change::Publish { published, .. } => {
+                format!(
+                    "publish --version {} --channel {channel_name}",
+                    published.version
+                )
+            }
+            Change::Yank { yank, .. } => format!(
+                "publish yank --version {} --channel {channel_name} --reason ...",
+                yank.version
+            ),
+        };
+        format!(
+            "the {} was begun and its feeds not all written: run `{run}` again to finish it",
+            b.change.describe()
+        )
+    });
     Ok(Status {
+        begun,
         live: ch.live().first().map(|p| p.version.clone()),
         published: ch.published.iter().map(|p| p.version.clone()).collect(),
         yanked: ch.yanked.clone(),
@@ -672,9 +1112,20 @@ pub async fn run_task(
         .await
         .map_err(|e| crate::runner::TaskError::Failed(crate::error_chain(&e)))?
         .map_err(|e| crate::runner::TaskError::Failed(crate::error_chain(&e)))?;
+    if let Some(f) = &outcome.finished {
+        ctx.log_line(&format!(
+            "finished the {f} begun earlier on {}",
+            outcome.channel
+        ));
+    }
     let msg = format!(
-        "{} published on {}: {} uploaded, {} already there",
+        "{} {} on {}: {} uploaded, {} already there",
         outcome.version,
+        if outcome.already_published {
+            "was already published (nothing recorded or announced)"
+        } else {
+            "published"
+        },
         outcome.channel,
         outcome.uploaded.len(),
         outcome.already_there.len()

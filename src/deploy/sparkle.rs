@@ -71,8 +71,10 @@ impl EdKey {
         b64().encode(self.pair.sign(bytes).as_ref())
     }
 
-    /// The signature of the file at `path`.
-    pub fn sign_file(&self, path: &Path) -> Result<String, DeployError> {
+    /// The signature of the file at `path`, made over bytes whose SHA-256 is `sha256` (the one
+    /// its verification hashed): the bytes are read once, hashed and signed from the same
+    /// buffer, and refused when they are not the verified ones.
+    pub fn sign_verified(&self, path: &Path, sha256: &str) -> Result<String, DeployError> {
         let size = std::fs::metadata(path)
             .map_err(|e| DeployError::Invalid(format!("{}: {e}", path.display())))?
             .len();
@@ -86,6 +88,15 @@ impl EdKey {
         }
         let bytes = std::fs::read(path)
             .map_err(|e| DeployError::Invalid(format!("read {}: {e}", path.display())))?;
+        let got = crate::sha256_hex(&bytes);
+        if !got.eq_ignore_ascii_case(sha256) {
+            return Err(DeployError::Invalid(format!(
+                "{}: its bytes now have SHA-256 {got}, not the verified {}: it changed since its \
+                 verification, so it is neither signed nor published (verify it again)",
+                path.display(),
+                sha256.to_ascii_lowercase()
+            )));
+        }
         Ok(self.sign(&bytes))
     }
 }
@@ -142,6 +153,27 @@ mod tests {
              5fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
         );
         assert!(!format!("{key:?}").contains("9d61"), "Debug shows no seed");
+    }
+
+    #[test]
+    fn only_the_verified_bytes_are_signed() {
+        let dir = tempfile::tempdir().expect("dir");
+        let f = dir.path().join("W.app.zip");
+        std::fs::write(&f, b"verified bytes").expect("write");
+        let key = EdKey::from_base64(&b64().encode([7u8; 32]), "K").expect("key");
+        let sha = crate::sha256_hex(b"verified bytes");
+        assert_eq!(
+            key.sign_verified(&f, &sha).expect("signed"),
+            key.sign(b"verified bytes")
+        );
+        std::fs::write(&f, b"verified bytez").expect("write");
+        let e = key.sign_verified(&f, &sha).expect_err("changed");
+        assert!(
+            e.to_string().contains(&sha)
+                && e.to_string()
+                    .contains(&crate::sha256_hex(b"verified bytez")),
+            "{e}"
+        );
     }
 
     #[test]

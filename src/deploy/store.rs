@@ -2,6 +2,11 @@
 //! folder: every put streams the file, hashing it on the way, and refuses bytes whose SHA-256
 //! is not the one announced (as S3 does with `x-amz-checksum-sha256`); a head re-hashes what is
 //! stored. The methods block: call them from a task's blocking thread.
+//!
+//! A versioned object (an installer, its checksums) is created once and never replaced:
+//! [`ObjectStore::put_file`] has create-new semantics in every store (the folder: a rename that
+//! refuses an existing name; S3: `If-None-Match: *`), so two consoles cannot overwrite each
+//! other either. Feeds and the page are replaced in place with [`ObjectStore::put_bytes`].
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -49,6 +54,9 @@ pub enum StoreError {
         expected: String,
         got: String,
     },
+    /// A create-new write found an object under the key: nothing was written.
+    #[error("{key}: the store already holds an object under this key (it is never replaced)")]
+    Exists { key: String },
     #[error("{0:?} is not a key this store accepts (empty, absolute, or with ..)")]
     BadKey(String),
     /// The server refused the bytes as not the announced ones: nothing was stored.
@@ -82,6 +90,10 @@ pub trait ObjectStore: Send + Sync {
     fn holds(&self, key: &str, _path: &Path, sha256: &str, size: u64) -> Result<Holds, StoreError> {
         Ok(match self.head(key)? {
             None => Holds::Missing,
+            Some(Stored {
+                size: got,
+                sha256: Some(h),
+            }) if got != size => Holds::Different(format!("SHA-256 {h} ({got} bytes, not {size})")),
             Some(s) if s.size != size => Holds::Different(format!("{} bytes, not {size}", s.size)),
             Some(Stored {
                 sha256: Some(got), ..
@@ -94,8 +106,9 @@ pub trait ObjectStore: Send + Sync {
             }
         })
     }
-    /// Stores the file at `path` under `key`, streamed; refuses it unless its SHA-256 is
-    /// `sha256`. `progress` hears the bytes sent so far.
+    /// Creates the object `key` from the file at `path`, streamed; refuses it unless its SHA-256
+    /// is `sha256`. Never replaces: when the key already holds an object, nothing is written and
+    /// the answer is [`StoreError::Exists`]. `progress` hears the bytes sent so far.
     fn put_file(
         &self,
         key: &str,
@@ -104,7 +117,7 @@ pub trait ObjectStore: Send + Sync {
         meta: &Meta,
         progress: &dyn Fn(u64),
     ) -> Result<(), StoreError>;
-    /// Stores `bytes` under `key`.
+    /// Stores `bytes` under `key`, replacing what is there (feeds, the page).
     fn put_bytes(&self, key: &str, bytes: &[u8], meta: &Meta) -> Result<Stored, StoreError>;
     /// The object under `key`, if any.
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
@@ -148,13 +161,15 @@ impl LocalStore {
     }
 
     /// Streams `from` into a temporary file beside `dest`, hashing it; renames it into place
-    /// only when the hash is `expected`.
+    /// only when the hash is `expected`. With `create`, the rename refuses an existing `dest`
+    /// (`renameat2(RENAME_NOREPLACE)`, or link and unlink): of two writers, one wins.
     fn store(
         &self,
         key: &str,
         dest: &Path,
         from: &mut dyn std::io::Read,
         expected: Option<&str>,
+        create: bool,
         progress: &dyn Fn(u64),
     ) -> Result<Stored, StoreError> {
         let dir = dest.parent().unwrap_or(&self.root);
@@ -186,10 +201,23 @@ impl LocalStore {
             });
         }
         tmp.as_file().sync_all().map_err(io("sync", tmp.path()))?;
-        tmp.persist(dest).map_err(|e| StoreError::Io {
-            what: "rename into",
-            path: dest.to_owned(),
-            source: e.error,
+        let persisted = if create {
+            tmp.persist_noclobber(dest)
+        } else {
+            tmp.persist(dest)
+        };
+        persisted.map_err(|e| {
+            if create && e.error.kind() == std::io::ErrorKind::AlreadyExists {
+                StoreError::Exists {
+                    key: key.to_owned(),
+                }
+            } else {
+                StoreError::Io {
+                    what: "rename into",
+                    path: dest.to_owned(),
+                    source: e.error,
+                }
+            }
         })?;
         Ok(Stored {
             size,
@@ -236,15 +264,21 @@ impl ObjectStore for LocalStore {
         progress: &dyn Fn(u64),
     ) -> Result<(), StoreError> {
         let dest = self.path(key)?;
+        // Not streamed in vain when the key is taken; the rename below is what guarantees it.
+        if std::fs::symlink_metadata(&dest).is_ok() {
+            return Err(StoreError::Exists {
+                key: key.to_owned(),
+            });
+        }
         let mut from = std::fs::File::open(path).map_err(io("open", path))?;
-        self.store(key, &dest, &mut from, Some(sha256), progress)
+        self.store(key, &dest, &mut from, Some(sha256), true, progress)
             .map(|_| ())
     }
 
     fn put_bytes(&self, key: &str, bytes: &[u8], _meta: &Meta) -> Result<Stored, StoreError> {
         let dest = self.path(key)?;
         let expected = crate::sha256_hex(bytes);
-        self.store(key, &dest, &mut &bytes[..], Some(&expected), &|_| {})
+        self.store(key, &dest, &mut &bytes[..], Some(&expected), false, &|_| {})
     }
 
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -263,11 +297,12 @@ impl ObjectStore for LocalStore {
     }
 }
 
-/// Percent-encodes what a URL path may not hold (space, `%`, `#`, `?`, non-ASCII).
+/// Percent-encodes what a URL path may not hold (space, `%`, `#`, `?`, `+`, non-ASCII).
 pub fn percent_path(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"/-._~:@!$&'()*+,;=".contains(&b) {
+        // `+` too: S3 and CDNs read a `+` in a path as a space (`1.0.0+build.5`).
+        if b.is_ascii_alphanumeric() || b"/-._~:@!$&'()*,;=".contains(&b) {
             out.push(char::from(b));
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -332,5 +367,68 @@ mod tests {
             );
         }
         assert!(store.url("p/a b.msi").ends_with("/store/p/a%20b.msi"));
+        assert!(
+            store
+                .url("p/1.0.0+build.5/a.msi")
+                .ends_with("/store/p/1.0.0%2Bbuild.5/a.msi")
+        );
+    }
+
+    #[test]
+    fn a_stored_file_is_never_replaced_but_bytes_are() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+        std::fs::write(&one, b"first bytes").expect("write");
+        std::fs::write(&two, b"other bytes").expect("write");
+        let store = LocalStore::new(dir.path().join("store"));
+        let meta = Meta {
+            content_type: "application/x-msi".into(),
+            cache_control: crate::deploy::IMMUTABLE.into(),
+        };
+        let key = "p/1.0.0/app.msi";
+        store
+            .put_file(
+                key,
+                &one,
+                &crate::sha256_hex(b"first bytes"),
+                &meta,
+                &|_| {},
+            )
+            .expect("created");
+        let e = store
+            .put_file(
+                key,
+                &two,
+                &crate::sha256_hex(b"other bytes"),
+                &meta,
+                &|_| {},
+            )
+            .expect_err("exists");
+        assert!(matches!(e, StoreError::Exists { .. }), "{e}");
+        assert_eq!(
+            store.get(key).expect("get").as_deref(),
+            Some(&b"first bytes"[..])
+        );
+        // The rename itself refuses: two writers that both passed the first look, one wins.
+        let dest = store.path(key).expect("path");
+        let e = store
+            .store(key, &dest, &mut &b"other bytes"[..], None, true, &|_| {})
+            .expect_err("exists");
+        assert!(matches!(e, StoreError::Exists { .. }), "{e}");
+        assert_eq!(
+            store.get(key).expect("get").as_deref(),
+            Some(&b"first bytes"[..])
+        );
+        // Feeds are replaced.
+        store
+            .put_bytes("p/stable/latest.json", b"1", &meta)
+            .expect("put");
+        store
+            .put_bytes("p/stable/latest.json", b"2", &meta)
+            .expect("put");
+        assert_eq!(
+            store.get("p/stable/latest.json").expect("get").as_deref(),
+            Some(&b"2"[..])
+        );
     }
 }

@@ -234,9 +234,14 @@ impl DeployUi {
             }
             if let Some(o) = &self.outcome {
                 ui.label(format!(
-                    "{} published: {} uploaded, {} already there; every object's stored \
+                    "{} {}: {} uploaded, {} already there; every object's stored \
                      checksum checked",
                     o.version,
+                    if o.already_published {
+                        "was already published (nothing announced)"
+                    } else {
+                        "published"
+                    },
                     o.uploaded.len(),
                     o.already_there.len()
                 ));
@@ -295,6 +300,12 @@ impl DeployUi {
                     None => theme::badge(ui, "NOTHING PUBLISHED", theme::MUTED),
                 };
             });
+            if let Some(begun) = &status.begun {
+                ui.horizontal_wrapped(|ui| {
+                    theme::badge(ui, "UNFINISHED", theme::WARN);
+                    ui.label(begun);
+                });
+            }
             for (feed, points) in &status.feeds {
                 ui.label(format!(
                     "{feed} offers {}",
