@@ -1131,7 +1131,7 @@ impl Workspace {
         let version = release.version.to_string();
         let mut checklist = self.checklist(release)?;
         let mut rolled = 0;
-        let mut changed = false;
+        let mut dirty = false;
         for (item, w) in changes.items_of(&version) {
             let Some(w) = w else { continue };
             let recorded = checklist.items.get(item).map_or(0, |s| s.audit_seq);
@@ -1148,7 +1148,7 @@ impl Workspace {
                             ..state
                         },
                     );
-                    changed = true;
+                    dirty = true;
                     tracing::info!(
                         "rolled forward entry #{} ({} {version}/{item})",
                         w.seq,
@@ -1162,7 +1162,7 @@ impl Workspace {
                 ),
             }
         }
-        if changed {
+        if dirty {
             store::write_json(&self.checklist_path(release), &checklist)?;
         }
         Ok(rolled)
