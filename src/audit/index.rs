@@ -617,14 +617,17 @@ impl AuditLog {
 
     /// Streams the entries from byte `offset` (a point an earlier call returned; 0: the start)
     /// to `visit`, one at a time, and returns the offset after the last whole line and the
-    /// last sequence number seen. `next_seq` is the sequence number expected first: when the
-    /// log at `offset` does not start there (it was replaced), the log is read from the start
-    /// and entries before `next_seq` are skipped. A line being appended is left for the next
-    /// call; a line that is not an entry is an error naming its sequence position.
+    /// last sequence number visited. `next_seq` is the sequence number expected first: when
+    /// the log at `offset` does not start there (it was replaced), the log is read from the
+    /// start and entries before `next_seq` are skipped. Only lines `keep` accepts (it sees the
+    /// raw line) are parsed and visited, so a caller that wants a few actions does not build
+    /// every entry. A line being appended is left for the next call; a kept line that is not
+    /// an entry is an error.
     pub fn scan_from(
         &self,
         offset: u64,
         next_seq: u64,
+        keep: &dyn Fn(&[u8]) -> bool,
         visit: &mut dyn FnMut(AuditEntry) -> Result<(), AuditError>,
     ) -> Result<(u64, u64), AuditError> {
         let Some(mut file) = self.open_log()? else {
@@ -658,6 +661,10 @@ impl AuditLog {
                 .map_err(self.io("read"))?;
             if n == 0 || line.last() != Some(&b'\n') {
                 break;
+            }
+            if !keep(&line[..n - 1]) {
+                at += n as u64;
+                continue;
             }
             let entry: AuditEntry = serde_json::from_slice(&line[..n - 1]).map_err(|e| {
                 self.tampered(

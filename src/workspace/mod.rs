@@ -1049,12 +1049,12 @@ impl Workspace {
         let checkpoint = self.root.join(APPLIED_FILE);
         let applied: Applied = store::read_json(&checkpoint)?.unwrap_or_default();
         let mut changes = Changes::default();
-        let (end, last) = self
-            .audit
-            .scan_from(applied.offset, applied.seq + 1, &mut |e| {
-                changes.add(e);
-                Ok(())
-            })?;
+        let (end, last) =
+            self.audit
+                .scan_from(applied.offset, applied.seq + 1, &|_| true, &mut |e| {
+                    changes.add(e);
+                    Ok(())
+                })?;
         let mut rolled = 0;
         if matches!(scope, Scope::All | Scope::Creates) {
             for (version, words) in &changes.creates {
@@ -1071,16 +1071,8 @@ impl Workspace {
                 for r in &releases {
                     rolled += self.roll_checklist(r, &changes)?;
                 }
-                // Changes of releases that do not exist cannot be made.
-                for (target, words) in &changes.items {
-                    let known = target
-                        .split_once('/')
-                        .is_some_and(|(v, _)| releases.iter().any(|r| r.version.to_string() == v));
-                    if let (Some(w), false) = (words.last(), known) {
-                        self.not_applied(target, w, "the release does not exist");
-                        rolled += 1;
-                    }
-                }
+                // Changes of releases that do not exist (a release folder removed by hand,
+                // a synthetic log) are left alone; `audit verify` does not judge them either.
                 if last >= applied.seq + CHECKPOINT_EVERY {
                     store::write_json(
                         &checkpoint,
@@ -1192,8 +1184,23 @@ impl Workspace {
         for r in &releases {
             locks.push(store::lock(&self.release_dir(&r.version), "checklist")?);
         }
+        // Only the lines that can speak for a state file are parsed: creations, and checklist
+        // changes of the releases there are.
+        let creations = memchr::memmem::Finder::new(br#""action":"release.create"#);
+        let ticks = memchr::memmem::Finder::new(br#""action":"checklist."#);
+        let targets: Vec<Vec<u8>> = releases
+            .iter()
+            .map(|r| format!(r#""target":"{}/"#, r.version).into_bytes())
+            .collect();
+        let keep = |line: &[u8]| {
+            creations.find(line).is_some()
+                || (ticks.find(line).is_some()
+                    && targets
+                        .iter()
+                        .any(|t| memchr::memmem::find(line, t).is_some()))
+        };
         let mut changes = Changes::default();
-        self.audit.scan_from(0, 1, &mut |e| {
+        self.audit.scan_from(0, 1, &keep, &mut |e| {
             changes.add(e);
             Ok(())
         })?;
