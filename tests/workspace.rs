@@ -784,3 +784,36 @@ fn two_hundred_kill_9s_across_changes_leave_a_workspace_that_works() {
         }
     }
 }
+
+#[test]
+fn a_change_that_cannot_be_rolled_forward_is_marked_not_applied() {
+    let (_dir, ws) = new_ws();
+    let r = ws.create_release("1.0.0", None).expect("release");
+    // A tick whose state write never happened, and whose `after` is no item state.
+    ws.record(
+        "checklist.tick",
+        "1.0.0/pre.release-notes",
+        serde_json::Value::Null,
+        serde_json::json!("not an item state"),
+    )
+    .expect("append");
+    let err = ws.verify_audit().expect_err("the state disagrees");
+    assert!(
+        err.to_string()
+            .contains("it has no item pre.release-notes, but entry #3 (checklist.tick) changed it"),
+        "{err}"
+    );
+    assert_eq!(ws.recover().expect("recover"), 1);
+    let last = ws.audit().entries().expect("entries").pop().expect("entry");
+    assert_eq!(last.action, "checklist.tick.not_applied");
+    assert_eq!(last.target, "1.0.0/pre.release-notes");
+    assert_eq!(last.after["entry"], 3);
+    assert!(
+        !ws.checklist(&r)
+            .expect("checklist")
+            .is_done("pre.release-notes")
+    );
+    ws.verify_audit()
+        .expect("in agreement: the tick did not take effect");
+    assert_eq!(ws.recover().expect("again"), 0, "marked once");
+}
