@@ -525,3 +525,59 @@ fn secrets_read_from_the_environment_are_masked_in_task_logs() {
         );
     }
 }
+
+#[test]
+fn after_two_crashes_between_append_and_head_the_next_command_works_and_verify_passes() {
+    let (_d, ws) = init();
+    assert!(run(&ws, &["release", "new", "1.0.0"]).status.success());
+    let head = std::fs::read(ws.join("audit.head")).expect("head");
+    let checklist = ws.join("releases/1.0.0/checklist.json");
+    for item in ["pre.review-flags", "pre.validate-staging"] {
+        assert!(run(&ws, &["checklist", "tick", item]).status.success());
+    }
+    // Both ticks were killed after their entry was appended, before the head moved and the
+    // state was written.
+    std::fs::write(ws.join("audit.head"), head).expect("old head");
+    std::fs::remove_file(&checklist).expect("no state yet");
+
+    let o = run(&ws, &["checklist", "tick", "pre.release-notes"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&ws, &["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(
+        stdout(&o).starts_with("audit log intact: 5 entries"),
+        "{}",
+        stdout(&o)
+    );
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&checklist).expect("checklist")).expect("json");
+    for (item, seq) in [
+        ("pre.review-flags", 3),
+        ("pre.validate-staging", 4),
+        ("pre.release-notes", 5),
+    ] {
+        assert_eq!(state["items"][item]["done"], true, "{item}: {state}");
+        assert_eq!(state["items"][item]["audit_seq"], seq, "{item}: {state}");
+    }
+}
+
+#[test]
+fn audit_verify_names_a_state_file_that_disagrees_with_the_log() {
+    let (_d, ws, _lines) = audited();
+    let path = ws.join("releases/1.0.0/checklist.json");
+    let mut state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("checklist")).expect("json");
+    state["items"]["pre.release-notes"]["done"] = serde_json::json!(false);
+    std::fs::write(&path, state.to_string()).expect("edit");
+    let o = run(&ws, &["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains(&format!(
+            "{} disagrees with the log: item pre.release-notes is unticked as of entry #5, but \
+             its last change in the log is entry #5 (checklist.tick)",
+            path.display()
+        )),
+        "{}",
+        stdout(&o)
+    );
+}

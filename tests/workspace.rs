@@ -411,3 +411,409 @@ fn a_log_and_head_cut_short_together_are_caught_by_what_the_state_refers_to() {
         "{err}"
     );
 }
+
+/// `release-console --workspace ROOT ARGS...`, acting as `crash-test`.
+fn cli(root: &std::path::Path, args: &[&str]) -> std::process::Output {
+    cli_command(root, args)
+        .output()
+        .expect("run release-console")
+}
+
+fn cli_command(root: &std::path::Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_release-console"));
+    c.env_remove("RELEASE_CONSOLE_WORKSPACE")
+        .env("USER", "crash-test")
+        .arg("--workspace")
+        .arg(root)
+        .args(args);
+    c
+}
+
+fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn two_crashes_between_append_and_head_leave_a_workspace_that_works() {
+    let (_dir, ws) = new_ws();
+    let r = ws.create_release("1.0.0", None).expect("release");
+    let head = ws.root().join("audit.head");
+    let checklist = ws.release_dir(&r.version).join("checklist.json");
+    let old_head = std::fs::read(&head).expect("head");
+    ws.set_item(&r, "pre.review-flags", true, "").expect("tick");
+    let old_checklist = std::fs::read(&checklist).expect("checklist");
+    ws.set_item(&r, "pre.validate-staging", true, "")
+        .expect("tick");
+    ws.set_item(&r, "pre.review-flags", false, "")
+        .expect("untick");
+    // Two crashes in a row, each after its entry was appended and before the head moved (so
+    // before its state was written too): the head and the checklist are as they were.
+    std::fs::write(&head, &old_head).expect("old head");
+    std::fs::write(&checklist, &old_checklist).expect("old checklist");
+
+    assert!(ws.audit().verify().is_ok(), "a chained tail is adopted");
+    // The next change works, and builds on both: they are rolled forward first.
+    ws.set_item(&r, "pre.release-notes", true, "")
+        .expect("the next change works");
+    let now = ws.checklist(&r).expect("checklist");
+    assert!(now.is_done("pre.validate-staging"), "{now:?}");
+    assert!(!now.is_done("pre.review-flags"), "{now:?}");
+    assert!(now.is_done("pre.release-notes"), "{now:?}");
+    let v = ws.verify_audit().expect("intact and in agreement");
+    assert_eq!(v.entries, 6);
+}
+
+#[test]
+fn a_change_in_the_log_but_not_in_the_state_is_rolled_forward() {
+    let (_dir, ws) = new_ws();
+    let r = ws.create_release("1.0.0", None).expect("release");
+    let checklist = ws.release_dir(&r.version).join("checklist.json");
+    ws.set_item(&r, "pre.review-flags", true, "").expect("tick");
+    let ticked = std::fs::read(&checklist).expect("checklist");
+    ws.set_item(&r, "pre.review-flags", false, "wrong item")
+        .expect("untick");
+    // A crash after the untick's entry (and head) was written, before its state was.
+    std::fs::write(&checklist, &ticked).expect("state before the untick");
+    let err = ws
+        .verify_audit()
+        .expect_err("the state disagrees with the log");
+    assert!(
+        err.to_string().contains(
+            "checklist.json disagrees with the log: item pre.review-flags is ticked as of entry \
+             #3, but its last change in the log is entry #4 (checklist.untick)"
+        ),
+        "{err}"
+    );
+    assert_eq!(ws.recover().expect("recover"), 1);
+    let item = &ws.checklist(&r).expect("checklist").items["pre.review-flags"];
+    assert!(!item.done, "rolled forward: {item:?}");
+    assert_eq!(item.audit_seq, 4);
+    assert_eq!(item.note, "wrong item", "from the entry's after");
+    ws.verify_audit().expect("in agreement");
+    assert_eq!(ws.recover().expect("again"), 0, "nothing twice");
+
+    // A release whose release.json was never written is created from its entry.
+    let created = ws.create_release("1.1.0", None).expect("release");
+    let file = ws.release_dir(&created.version).join("release.json");
+    std::fs::remove_file(&file).expect("crash before the write");
+    let err = ws.verify_audit().expect_err("missing");
+    assert!(
+        err.to_string()
+            .contains("releases/1.1.0/release.json is missing, but entry #5 created release 1.1.0"),
+        "{err}"
+    );
+    let again = ws
+        .create_release("1.1.0", None)
+        .expect_err("it exists after all");
+    assert!(
+        again.to_string().contains("release 1.1.0 already exists"),
+        "{again}"
+    );
+    assert_eq!(
+        ws.release(Some("1.1.0")).expect("rolled forward").audit_seq,
+        5
+    );
+    ws.verify_audit().expect("in agreement");
+}
+
+#[test]
+fn a_state_file_edited_to_disagree_with_the_log_fails_verify_naming_it() {
+    let (_dir, ws) = new_ws();
+    let r = ws.create_release("1.0.0", None).expect("release");
+    ws.set_item(&r, "pre.review-flags", true, "").expect("tick");
+    ws.set_item(&r, "pre.validate-staging", true, "")
+        .expect("tick");
+    let path = ws.release_dir(&r.version).join("checklist.json");
+    let text = std::fs::read_to_string(&path).expect("checklist");
+    // Someone unticks an item by hand, keeping the entry number it records.
+    let mut state: serde_json::Value = serde_json::from_str(&text).expect("json");
+    state["items"]["pre.review-flags"]["done"] = serde_json::json!(false);
+    std::fs::write(&path, state.to_string()).expect("edit");
+    let err = ws.verify_audit().expect_err("caught");
+    assert!(
+        err.to_string().contains(&format!(
+            "{} disagrees with the log: item pre.review-flags is unticked as of entry #3, but \
+             its last change in the log is entry #3 (checklist.tick)",
+            path.display()
+        )),
+        "{err}"
+    );
+    // An item the log never changed.
+    state["items"]["pre.review-flags"]["done"] = serde_json::json!(true);
+    state["items"]["pre.release-notes"] = state["items"]["pre.review-flags"].clone();
+    std::fs::write(&path, state.to_string()).expect("edit");
+    let err = ws.verify_audit().expect_err("caught");
+    assert!(
+        err.to_string().contains(
+            "disagrees with the log: item pre.release-notes records entry #3, but the log \
+             holds no change of it"
+        ),
+        "{err}"
+    );
+}
+
+/// A small deterministic generator (xorshift), seeded per run so kills land at new moments.
+struct Rng(u64);
+
+impl Rng {
+    fn new() -> Self {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_secs() ^ u64::from(d.subsec_nanos()))
+            | 1;
+        Self(seed)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+#[test]
+fn two_hundred_kill_9s_across_changes_leave_a_workspace_that_works() {
+    use release_console::ui::snapshot::{AuditCache, Snapshot};
+    use release_console::workspace::Origin;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let (dir, ws) = new_ws();
+    let root = dir.path().to_owned();
+    let r = ws.create_release("1.0.0", None).expect("release");
+    let o = cli(
+        &root,
+        &[
+            "flags",
+            "create",
+            "ui_crash",
+            "--name",
+            "Crash",
+            "--tag",
+            "type:release",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = cli(
+        &root,
+        &[
+            "status",
+            "--action",
+            "create",
+            "--status",
+            "investigating",
+            "--component",
+            "collaboration",
+            "--message",
+            "Sync is slow",
+            "--severity",
+            "P2",
+            "--no-notify",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let incident = String::from_utf8_lossy(&o.stdout).trim().to_owned();
+
+    // The GUI's snapshot reader, open on the same workspace the whole time.
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (root, stop) = (root.clone(), stop.clone());
+        std::thread::Builder::new()
+            .name("snapshot-reader".into())
+            .spawn(move || {
+                let cache = AuditCache::default();
+                let (mut loads, mut transient) = (0u32, Vec::new());
+                while !stop.load(Ordering::Relaxed) {
+                    let snap = Snapshot::load(&root, Origin::Flag, None, &cache)
+                        .unwrap_or_else(|e| panic!("snapshot after {loads} loads: {e}"));
+                    if let Err(e) = &snap.audit_check {
+                        transient.push(e.clone());
+                    }
+                    loads += 1;
+                }
+                (loads, transient)
+            })
+            .expect("reader thread")
+    };
+
+    let items = [
+        "pre.review-flags",
+        "pre.validate-staging",
+        "pre.release-notes",
+    ];
+    let statuses = ["identified", "monitoring", "investigating"];
+    let mut rng = Rng::new();
+    let mut finished = 0;
+    for round in 0..200u64 {
+        let args: Vec<String> = match rng.below(4) {
+            0 | 1 => {
+                let item = items[usize::try_from(rng.below(3)).expect("small")];
+                let done = ws.checklist(&r).expect("checklist").is_done(item);
+                let verb = if done { "untick" } else { "tick" };
+                vec!["checklist".into(), verb.into(), item.into()]
+            }
+            2 => {
+                let at = release_console::flags::plan::load(&ws)
+                    .expect("plans")
+                    .get("ui_crash")
+                    .map_or(0, release_console::flags::plan::Plan::percent);
+                if at == 0 {
+                    [
+                        "flags",
+                        "rollout",
+                        "ui_crash",
+                        "--percent",
+                        "10",
+                        "--override",
+                        "crash test",
+                    ]
+                    .map(String::from)
+                    .to_vec()
+                } else {
+                    ["flags", "rollback", "ui_crash"].map(String::from).to_vec()
+                }
+            }
+            _ => {
+                let status = statuses[usize::try_from(rng.below(3)).expect("small")];
+                [
+                    "status",
+                    "--action",
+                    "update",
+                    "--incident-id",
+                    &incident,
+                    "--status",
+                    status,
+                    "--message",
+                    &format!("update {round}"),
+                    "--no-notify",
+                ]
+                .map(String::from)
+                .to_vec()
+            }
+        };
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut child = cli_command(&root, &args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn");
+        std::thread::sleep(Duration::from_micros(rng.below(120_000)));
+        let _ = child.kill();
+        if child.wait().expect("reap").success() {
+            finished += 1;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let (loads, transient) = reader.join().expect("the reader never failed");
+    assert!(loads > 0);
+    for e in &transient {
+        assert!(e.contains("cut off mid-line"), "the reader saw: {e}");
+    }
+    let seed = rng.0;
+    assert!(
+        finished > 0 && finished < 200,
+        "some commands were killed and some finished: {finished} of 200 finished (rng state {seed})"
+    );
+
+    // Every command works afterwards.
+    let o = cli(&root, &["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    for args in [
+        vec!["checklist", "show"],
+        vec!["status", "list", "--all"],
+        vec!["flags", "list"],
+    ] {
+        let o = cli(&root, &args);
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+    }
+    let item = items[0];
+    let verb = if ws.checklist(&r).expect("checklist").is_done(item) {
+        "untick"
+    } else {
+        "tick"
+    };
+    let o = cli(&root, &["checklist", verb, item]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = cli(
+        &root,
+        &[
+            "status",
+            "--action",
+            "update",
+            "--incident-id",
+            &incident,
+            "--status",
+            "monitoring",
+            "--message",
+            "after the crashes",
+            "--no-notify",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = cli(&root, &["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    // The checklist is what the log says: each item as its last tick or untick left it.
+    let entries = ws.audit().entries().expect("entries");
+    let checklist = ws.checklist(&r).expect("checklist");
+    for item in items {
+        let target = format!("1.0.0/{item}");
+        // A `.failed` or `.not_applied` entry voids the change right before it.
+        let mut changes = Vec::new();
+        for e in entries.iter().filter(|e| e.target == target) {
+            match e.action.as_str() {
+                "checklist.tick" | "checklist.untick" => changes.push(e),
+                a if a.ends_with(".failed") || a.ends_with(".not_applied") => {
+                    changes.pop();
+                }
+                _ => {}
+            }
+        }
+        let state = checklist.items.get(item);
+        match changes.last() {
+            Some(e) => {
+                let state = state.unwrap_or_else(|| panic!("{item}: entry #{} not applied", e.seq));
+                assert_eq!(state.audit_seq, e.seq, "{item}");
+                assert_eq!(state.done, e.action == "checklist.tick", "{item}");
+            }
+            None => assert!(state.is_none_or(|s| s.audit_seq == 0), "{item}: {state:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_change_that_cannot_be_rolled_forward_is_marked_not_applied() {
+    let (_dir, ws) = new_ws();
+    let r = ws.create_release("1.0.0", None).expect("release");
+    // A tick whose state write never happened, and whose `after` is no item state.
+    ws.record(
+        "checklist.tick",
+        "1.0.0/pre.release-notes",
+        serde_json::Value::Null,
+        serde_json::json!("not an item state"),
+    )
+    .expect("append");
+    let err = ws.verify_audit().expect_err("the state disagrees");
+    assert!(
+        err.to_string()
+            .contains("it has no item pre.release-notes, but entry #3 (checklist.tick) changed it"),
+        "{err}"
+    );
+    assert_eq!(ws.recover().expect("recover"), 1);
+    let last = ws.audit().entries().expect("entries").pop().expect("entry");
+    assert_eq!(last.action, "checklist.tick.not_applied");
+    assert_eq!(last.target, "1.0.0/pre.release-notes");
+    assert_eq!(last.after["entry"], 3);
+    assert!(
+        !ws.checklist(&r)
+            .expect("checklist")
+            .is_done("pre.release-notes")
+    );
+    ws.verify_audit()
+        .expect("in agreement: the tick did not take effect");
+    assert_eq!(ws.recover().expect("again"), 0, "marked once");
+}

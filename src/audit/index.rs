@@ -587,6 +587,100 @@ impl AuditLog {
         }
     }
 
+    /// The hash of entry `n` (1-based) of the log `index` read: the index knows the last two;
+    /// an earlier one is read back from the file. `None` when the log has no such entry.
+    pub(super) fn entry_hash(
+        &self,
+        index: &AuditIndex,
+        n: u64,
+    ) -> Result<Option<String>, AuditError> {
+        if let Some(hash) = index.hash_of(n) {
+            return Ok(Some(hash.to_owned()));
+        }
+        let Some(i) = n
+            .checked_sub(1)
+            .filter(|i| *i < index.len() as u64)
+            .and_then(|i| usize::try_from(i).ok())
+        else {
+            return Ok(None);
+        };
+        let Some(mut file) = self.open_log()? else {
+            return Ok(None);
+        };
+        let start = index.starts[i];
+        let end = index.starts.get(i + 1).unwrap_or(index.end);
+        let mut line = vec![0u8; usize::try_from(end.saturating_sub(start + 1)).unwrap_or(0)];
+        file.seek(SeekFrom::Start(start)).map_err(self.io("seek"))?;
+        file.read_exact(&mut line).map_err(self.io("read"))?;
+        Ok(Some(crate::sha256_hex(&line)))
+    }
+
+    /// Streams the entries from byte `offset` (a point an earlier call returned; 0: the start)
+    /// to `visit`, one at a time, and returns the offset after the last whole line and the
+    /// last sequence number visited. `next_seq` is the sequence number expected first: when
+    /// the log at `offset` does not start there (it was replaced), the log is read from the
+    /// start and entries before `next_seq` are skipped. Only lines `keep` accepts (it sees the
+    /// raw line) are parsed and visited, so a caller that wants a few actions does not build
+    /// every entry. A line being appended is left for the next call; a kept line that is not
+    /// an entry is an error.
+    pub fn scan_from(
+        &self,
+        offset: u64,
+        next_seq: u64,
+        keep: &dyn Fn(&[u8]) -> bool,
+        visit: &mut dyn FnMut(AuditEntry) -> Result<(), AuditError>,
+    ) -> Result<(u64, u64), AuditError> {
+        let Some(mut file) = self.open_log()? else {
+            return Ok((0, next_seq.saturating_sub(1)));
+        };
+        let len = file.metadata().map_err(self.io("stat"))?.len();
+        let mut from = if offset <= len { offset } else { 0 };
+        if from > 0 {
+            // The entry at `offset` must be the one expected, else the log was replaced.
+            let mut reader = std::io::BufReader::new(&mut file);
+            reader
+                .seek(SeekFrom::Start(from))
+                .map_err(self.io("seek"))?;
+            let mut line = Vec::new();
+            std::io::BufRead::read_until(&mut reader, b'\n', &mut line).map_err(self.io("read"))?;
+            let fits = line.last() != Some(&b'\n')
+                || serde_json::from_slice::<AuditEntry>(&line[..line.len() - 1])
+                    .is_ok_and(|e| e.seq == next_seq);
+            if !fits {
+                from = 0;
+            }
+        }
+        file.seek(SeekFrom::Start(from)).map_err(self.io("seek"))?;
+        let mut reader = std::io::BufReader::with_capacity(1 << 16, file.take(len - from));
+        let mut line = Vec::new();
+        let mut at = from;
+        let mut last = next_seq.saturating_sub(1);
+        loop {
+            line.clear();
+            let n = std::io::BufRead::read_until(&mut reader, b'\n', &mut line)
+                .map_err(self.io("read"))?;
+            if n == 0 || line.last() != Some(&b'\n') {
+                break;
+            }
+            if !keep(&line[..n - 1]) {
+                at += n as u64;
+                continue;
+            }
+            let entry: AuditEntry = serde_json::from_slice(&line[..n - 1]).map_err(|e| {
+                self.tampered(
+                    last + 1,
+                    format!("after byte {at}: not a valid audit entry: {e}"),
+                )
+            })?;
+            at += n as u64;
+            if entry.seq >= next_seq {
+                last = entry.seq;
+                visit(entry)?;
+            }
+        }
+        Ok((at, last))
+    }
+
     /// The hash of the line the index holds last, read back from the file.
     fn last_line_hash(&self, file: &mut File, index: &AuditIndex) -> Result<String, AuditError> {
         let Some(start) = index.starts.last() else {

@@ -219,10 +219,12 @@ impl AuditLog {
 
     /// The head to append after. When the log is as the last append left it (its stamp), that
     /// is the head. Otherwise something else changed the log (or a crash came between an
-    /// append and its head), so the whole chain is checked first, and only what a crash can
-    /// leave is repaired: a torn last line (cut off before its newline) is removed, and one
-    /// complete entry written after the head was last saved is adopted. Anything else is
-    /// tampering and stops appends.
+    /// append and its head), so the whole chain is checked first, and what crashes leave is
+    /// repaired: a torn last line (cut off before its newline) is removed, and every complete
+    /// entry written after the head was last saved is adopted when it chains correctly (each
+    /// crash between an append and its head leaves one; any number of crashes in a row leave
+    /// as many). Anything else (a broken link, a log shorter than its head, a line the head
+    /// names that changed) is tampering and stops appends.
     fn recover_head(&self, file: &mut File) -> Result<Head, AuditError> {
         let stamp = Stamp::of(&file.metadata().map_err(self.io("stat"))?);
         let head: Option<Head> = store::read_json(&self.head_path)?;
@@ -243,6 +245,15 @@ impl AuditLog {
             return Err(self.tampered(*line, message.clone()));
         }
         self.check_head(&index, head.as_ref())?;
+        if let Some(h) = &head
+            && index.len() as u64 > h.entries
+        {
+            tracing::info!(
+                "adopted {} audit entries written after audit.head was last saved (a crash \
+                 between an append and its head)",
+                index.len() as u64 - h.entries
+            );
+        }
         if index.is_torn() {
             // A torn write from a crash: it was never acknowledged, so it is dropped.
             file.set_len(index.end())
@@ -257,9 +268,44 @@ impl AuditLog {
         })
     }
 
+    /// Repairs what crashes leave in the log (see [`Self::recover_head`]: a torn last line is
+    /// dropped, correctly chained entries past the head are adopted) and saves the head, so
+    /// that the log verifies without waiting for the next append. Refuses, changing nothing,
+    /// when the log was tampered with.
+    pub fn repair(&self) -> Result<(), AuditError> {
+        let lock = self.open_lock()?;
+        lock.lock().map_err(self.io("lock"))?;
+        let mut file = match OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(&self.log_path)
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(self.io("open")(e)),
+        };
+        let head = self.recover_head(&mut file)?;
+        if head.stamp.is_some() || head.entries == 0 {
+            // As the last append left it (or empty): nothing to repair.
+            return Ok(());
+        }
+        let stamp = Stamp::of(&file.metadata().map_err(self.io("stat"))?);
+        store::write_json(
+            &self.head_path,
+            &Head {
+                stamp: (stamp.len == head.len_bytes).then_some(stamp),
+                ..head
+            },
+        )?;
+        Ok(())
+    }
+
     /// The head against the chain `index` read: it may not be missing (when there are
-    /// entries), name more entries than there are, lag more than one behind, or name a hash
-    /// its line no longer has.
+    /// entries), name more entries than there are, or name a hash its line no longer has.
+    /// Entries after the one it names are adopted when the chain holds: a crash between an
+    /// append and its head leaves one, and crashes in a row leave more. Entries appended by
+    /// hand that chain correctly look the same and are adopted too; edits of earlier lines and
+    /// truncation are still caught, by the chain and by the head.
     fn check_head(&self, index: &AuditIndex, head: Option<&Head>) -> Result<(), AuditError> {
         let count = index.len() as u64;
         match head {
@@ -277,13 +323,11 @@ impl AuditLog {
                     h.entries
                 ),
             )),
-            Some(h) if count > h.entries + MAX_ENTRIES_PAST_HEAD => Err(self.tampered(
-                h.entries + MAX_ENTRIES_PAST_HEAD + 1,
-                format!("{}", PastHead(count - h.entries)),
-            )),
-            // One entry beyond the head is a crash between the append and the head update;
-            // it chains correctly, so it is accepted.
-            Some(h) if h.entries > 0 && index.hash_of(h.entries) != Some(h.last_hash.as_str()) => {
+            Some(h)
+                if h.entries > 0
+                    && self.entry_hash(index, h.entries)?.as_deref()
+                        != Some(h.last_hash.as_str()) =>
+            {
                 Err(self.tampered(
                     h.entries,
                     format!(
@@ -302,8 +346,15 @@ impl AuditLog {
         if let Some((line, message)) = index.chain_error() {
             return Err(self.tampered(line, message));
         }
-        let head: Option<Head> = store::read_json(&self.head_path)?;
-        self.check_head(index, head.as_ref())?;
+        let lock = self.open_lock()?;
+        // A shared lock: no append is half done while the log and its head are compared.
+        lock.lock_shared().map_err(self.io("lock"))?;
+        // An index read before the latest append is checked against the head when it is
+        // brought up to date: a head that moved on since is not a log that lost entries.
+        if self.is_current(index)? {
+            let head: Option<Head> = store::read_json(&self.head_path)?;
+            self.check_head(index, head.as_ref())?;
+        }
         Ok(Verified {
             entries: index.len() as u64,
             last_hash: index.last_hash().to_owned(),
@@ -404,24 +455,6 @@ pub fn write_synthetic(root: &Path, entries: u64) -> Result<(), AuditError> {
     Ok(())
 }
 
-/// A crash between an append and its head update leaves at most one entry past the head; more
-/// are entries someone added by hand.
-const MAX_ENTRIES_PAST_HEAD: u64 = 1;
-
-/// Why entries past the head are not adopted.
-struct PastHead(u64);
-
-impl std::fmt::Display for PastHead {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} entries follow the last one audit.head records; a crash leaves at most one: \
-             entries were added outside the console",
-            self.0
-        )
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -471,27 +504,60 @@ mod tests {
     }
 
     #[test]
-    fn more_than_one_entry_past_the_head_is_refused() {
+    fn any_number_of_chained_entries_past_the_head_are_adopted() {
         let dir = tempfile::tempdir().expect("tempdir");
         let log = AuditLog::in_workspace(dir.path());
         log.append(entry("a")).expect("append");
         let head = std::fs::read(dir.path().join("audit.head")).expect("head");
-        log.append(entry("b")).expect("append");
-        log.append(entry("c")).expect("append");
-        // Two correctly chained entries past an old head: no crash leaves that.
-        std::fs::write(dir.path().join("audit.head"), head).expect("old head");
-        let err = log.verify().expect_err("refused");
+        for _ in 0..4 {
+            log.append(entry("b")).expect("append");
+        }
+        // Four crashes in a row, each between its append and its head: the head is the first.
+        std::fs::write(dir.path().join("audit.head"), &head).expect("old head");
+        assert_eq!(log.verify().expect("adopted").entries, 5);
+        assert_eq!(log.append(entry("c")).expect("append").seq, 6);
+        assert_eq!(log.verify().expect("intact").entries, 6);
+
+        // `repair` saves the head without an append, so the stamp is right again.
+        std::fs::write(dir.path().join("audit.head"), &head).expect("old head");
+        log.repair().expect("repair");
+        let saved: Head = store::read_json(&dir.path().join("audit.head"))
+            .expect("read")
+            .expect("head");
+        assert_eq!(saved.entries, 6);
+        assert!(saved.stamp.is_some(), "{saved:?}");
+    }
+
+    #[test]
+    fn an_old_head_whose_line_was_changed_is_still_caught() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = AuditLog::in_workspace(dir.path());
+        log.append(entry("a")).expect("append");
+        log.append(entry("approve")).expect("append");
+        let head = std::fs::read(dir.path().join("audit.head")).expect("head");
+        for _ in 0..3 {
+            log.append(entry("b")).expect("append");
+        }
+        std::fs::write(dir.path().join("audit.head"), &head).expect("old head");
+        // Line 2, the one the (old) head names, is edited keeping its length; the links after
+        // it are rewritten too, so only the head can tell.
+        let text = std::fs::read_to_string(log.path()).expect("log");
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        lines[1] = lines[1].replacen("\"approve\"", "\"disavow\"", 1);
+        for i in 2..lines.len() {
+            let prev = crate::sha256_hex(lines[i - 1].as_bytes());
+            let mut e: AuditEntry = serde_json::from_str(&lines[i]).expect("entry");
+            e.prev = prev;
+            lines[i] = serde_json::to_string(&e).expect("line");
+        }
+        std::fs::write(log.path(), lines.join("\n") + "\n").expect("rewrite");
+        let err = log.verify().expect_err("caught");
         assert!(
             err.to_string()
-                .contains("2 entries follow the last one audit.head records"),
+                .contains("line 2 was changed after it was written"),
             "{err}"
         );
-        let err = log.append(entry("d")).expect_err("append refused");
-        assert!(
-            err.to_string()
-                .contains("entries were added outside the console"),
-            "{err}"
-        );
+        assert!(log.append(entry("c")).is_err(), "appends stop");
     }
 
     /// Appends `others_before` entries, one "approve", then `others_after`; edits the

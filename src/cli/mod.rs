@@ -120,6 +120,12 @@ impl Cli {
             eprintln!("note: using the demo workspace at {}", root.display());
         }
         let ws = Workspace::open(&root)?;
+        // What crashes left (a torn audit line, entries past the head, changes in the log
+        // only) is repaired before the command runs; a tampered log is left for the command
+        // (and `audit verify`) to report.
+        if let Err(e) = ws.recover() {
+            eprintln!("warning: crash recovery: {}", crate::error_chain(&e));
+        }
         if let Err(e) = crate::notify::init(&ws) {
             eprintln!(
                 "warning: the notification outbox: {}",

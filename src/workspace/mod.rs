@@ -6,12 +6,13 @@
 pub mod config;
 pub mod secrets;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{AuditError, AuditLog, NewEntry, Verified};
+use crate::audit::{AuditEntry, AuditError, AuditLog, NewEntry, Verified};
 use crate::runbook::{Checklist, Runbook, RunbookError};
 use crate::runner::{Redactor, TaskContext, TaskError, TaskHook, TaskInfo, TaskSpec, TaskState};
 use crate::store;
@@ -524,8 +525,11 @@ impl Workspace {
             }
             None => ReleaseKind::Regular,
         };
+        self.recover_state()?;
         // One creator at a time: two processes creating the same version cannot both succeed.
         let _lock = store::lock(&self.root, "create-release")?;
+        // A creation a crash left in the log only is made first (it may be this version).
+        self.roll_forward(&Scope::Creates)?;
         let path = self.release_dir(&version).join("release.json");
         if path.exists() {
             return Err(WorkspaceError::ReleaseExists(version.to_string()));
@@ -599,7 +603,10 @@ impl Workspace {
                 item: item_id.to_owned(),
                 known: runbook.item_ids().join(", "),
             })?;
+        self.recover_state()?;
         let _lock = store::lock(&self.release_dir(&release.version), "checklist")?;
+        // A change a crash left in the log only is made first: this one builds on it.
+        self.roll_forward(&Scope::Checklist(release))?;
 
         let mut checklist = self.checklist(release)?;
         let before = checklist.items.get(item_id).cloned();
@@ -702,10 +709,18 @@ impl Workspace {
     /// Checks the audit log's chain and head, and that it is not gone altogether: every
     /// workspace's log starts with its `workspace.init` entry, so an empty log (`audit.log` and
     /// `audit.head` both deleted) is tampering, not a fresh start.
+    ///
+    /// Then every state file the log can speak for is compared with it: each release's
+    /// `release.json` must record the entry that created it, and each checklist item the
+    /// entry of its last tick or untick in the log (changes marked `ACTION.failed` or
+    /// `ACTION.not_applied` did not take effect). The state locks are held meanwhile, so a
+    /// change half done by a live process is not taken for a disagreement.
     pub fn verify_audit(&self) -> Result<Verified, AuditError> {
         let verified = self.audit.verify()?;
         let verified = not_emptied(&self.audit, verified)?;
-        self.not_behind_state(verified)
+        let verified = self.not_behind_state(verified)?;
+        self.state_agrees().map_err(into_audit_error)?;
+        Ok(verified)
     }
 
     /// The newest audit entry the state refers to (releases and checklist ticks record the
@@ -780,13 +795,20 @@ impl Workspace {
 /// line.
 pub async fn run_audit_verify(ctx: TaskContext, ws: Workspace) -> Result<String, TaskError> {
     ctx.log_line(&format!(
-        "checking the hash chain of {}",
+        "checking the hash chain of {}, and the state files against it",
         ws.audit().path().display()
     ));
-    let verified = tokio::task::spawn_blocking(move || ws.verify_audit())
-        .await
-        .map_err(|e| TaskError::Failed(crate::error_chain(&e)))?
-        .map_err(|e| TaskError::Failed(crate::error_chain(&e)))?;
+    let verified = tokio::task::spawn_blocking(move || {
+        // What crashes left (a torn line, entries past the head, changes in the log only) is
+        // repaired first, as the CLI does when it opens the workspace.
+        if let Err(e) = ws.recover() {
+            tracing::warn!("crash recovery: {}", crate::error_chain(&e));
+        }
+        ws.verify_audit()
+    })
+    .await
+    .map_err(|e| TaskError::Failed(crate::error_chain(&e)))?
+    .map_err(|e| TaskError::Failed(crate::error_chain(&e)))?;
     Ok(format!(
         "audit log intact: {} entries, last hash {}",
         verified.entries,
@@ -882,6 +904,422 @@ impl TaskHook for WorkspaceHook {
             self.ws
                 .auto_tick(&release, &task.kind, &task.name)
                 .map_err(|e| crate::error_chain(&e))?;
+        }
+        Ok(())
+    }
+}
+
+/// `audit.applied`: every entry up to `seq` (the log's first `offset` bytes) took effect in the
+/// state files, or was marked as not applied. Rolling forward reads only what follows.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Applied {
+    seq: u64,
+    offset: u64,
+}
+
+const APPLIED_FILE: &str = "audit.applied";
+
+/// The checkpoint moves on once this many entries follow it (moving it costs a write).
+const CHECKPOINT_EVERY: u64 = 64;
+
+/// A change of state as an entry records it.
+#[derive(Debug, Clone)]
+struct Word {
+    seq: u64,
+    action: String,
+    after: serde_json::Value,
+}
+
+/// The changes the log holds per target of the actions whose state can be replayed from the
+/// entry's `after`: a release's creation (`release.create`, target the version) and a
+/// checklist item's tick or untick (target `version/item`). An `ACTION.failed` or
+/// `ACTION.not_applied` entry voids the change before it on its target (both are appended
+/// under the state's lock, right after the change they void).
+#[derive(Debug, Default)]
+struct Changes {
+    creates: BTreeMap<String, Vec<Word>>,
+    items: BTreeMap<String, Vec<Word>>,
+}
+
+/// Changes kept per target: the last, and the ones a void would fall back to.
+const KEPT_PER_TARGET: usize = 4;
+
+impl Changes {
+    fn add(&mut self, e: AuditEntry) {
+        let (action, void) = match e
+            .action
+            .strip_suffix(".failed")
+            .or_else(|| e.action.strip_suffix(".not_applied"))
+        {
+            Some(base) => (base, true),
+            None => (e.action.as_str(), false),
+        };
+        let map = match action {
+            "release.create" => &mut self.creates,
+            "checklist.tick" | "checklist.untick" => &mut self.items,
+            _ => return,
+        };
+        let words = map.entry(e.target).or_default();
+        if void {
+            words.pop();
+        } else {
+            if words.len() == KEPT_PER_TARGET {
+                words.remove(0);
+            }
+            words.push(Word {
+                seq: e.seq,
+                action: e.action,
+                after: e.after,
+            });
+        }
+    }
+
+    /// Each item of release `version` the log changed, with its last change in effect (`None`
+    /// when every change of it was voided).
+    fn items_of<'a>(
+        &'a self,
+        version: &str,
+    ) -> impl Iterator<Item = (&'a str, Option<&'a Word>)> + 'a {
+        let prefix = format!("{version}/");
+        let skip = prefix.len();
+        self.items
+            .range(prefix.clone()..)
+            .take_while(move |(t, _)| t.starts_with(&prefix))
+            .map(move |(t, w)| (&t[skip..], w.last()))
+    }
+}
+
+/// What a roll forward covers: everything (under every state lock), the creation of
+/// releases (under the create lock), or one release's checklist (under its lock).
+enum Scope<'a> {
+    All,
+    Creates,
+    Checklist(&'a Release),
+}
+
+/// An error of the state check, as the audit check reports errors.
+fn into_audit_error(e: WorkspaceError) -> AuditError {
+    match e {
+        WorkspaceError::Audit(a) => a,
+        WorkspaceError::State(s) => AuditError::State(s),
+        WorkspaceError::Io {
+            path,
+            action,
+            source,
+        } => AuditError::Io {
+            path,
+            action,
+            source,
+        },
+        other => AuditError::Io {
+            path: PathBuf::new(),
+            action: "compare the state with the log",
+            source: std::io::Error::other(crate::error_chain(&other)),
+        },
+    }
+}
+
+impl Workspace {
+    /// Repairs what any number of crashes left, as one recovery: the audit log's torn last
+    /// line and the entries past its head (see `AuditLog::repair`), then every change the
+    /// log holds that its state file does not (a crash between the append and the state
+    /// write) is rolled forward from the entry's `after`, or marked `ACTION.not_applied` when
+    /// it cannot be. Holds every state lock meanwhile, so a change a live process is making is
+    /// waited for, never taken for a crashed one. Returns how many changes were rolled
+    /// forward or marked. The CLI runs it when it opens the workspace; readers (the GUI's
+    /// snapshots) never do.
+    pub fn recover(&self) -> Result<usize, WorkspaceError> {
+        self.audit.repair()?;
+        self.recover_state()
+    }
+
+    /// The state part of [`Self::recover`].
+    fn recover_state(&self) -> Result<usize, WorkspaceError> {
+        let _create = store::lock(&self.root, "create-release")?;
+        let mut locks = Vec::new();
+        for r in self.releases()? {
+            locks.push(store::lock(&self.release_dir(&r.version), "checklist")?);
+        }
+        self.roll_forward(&Scope::All)
+    }
+
+    /// Rolls forward the changes of `scope` that are in the log past the checkpoint but not in
+    /// their state files. The caller holds the locks `scope` needs.
+    fn roll_forward(&self, scope: &Scope<'_>) -> Result<usize, WorkspaceError> {
+        let checkpoint = self.root.join(APPLIED_FILE);
+        let applied: Applied = store::read_json(&checkpoint)?.unwrap_or_default();
+        let mut changes = Changes::default();
+        let (end, last) =
+            self.audit
+                .scan_from(applied.offset, applied.seq + 1, &|_| true, &mut |e| {
+                    changes.add(e);
+                    Ok(())
+                })?;
+        let mut rolled = 0;
+        if matches!(scope, Scope::All | Scope::Creates) {
+            for (version, words) in &changes.creates {
+                if let Some(w) = words.last() {
+                    rolled += self.roll_create(version, w)?;
+                }
+            }
+        }
+        match scope {
+            Scope::Creates => {}
+            Scope::Checklist(r) => rolled += self.roll_checklist(r, &changes)?,
+            Scope::All => {
+                let releases = self.releases()?;
+                for r in &releases {
+                    rolled += self.roll_checklist(r, &changes)?;
+                }
+                // Changes of releases that do not exist (a release folder removed by hand,
+                // a synthetic log) are left alone; `audit verify` does not judge them either.
+                if last >= applied.seq + CHECKPOINT_EVERY {
+                    store::write_json(
+                        &checkpoint,
+                        &Applied {
+                            seq: last,
+                            offset: end,
+                        },
+                    )?;
+                }
+            }
+        }
+        Ok(rolled)
+    }
+
+    /// Writes `release.json` for release `version` from its creation entry when it is missing.
+    fn roll_create(&self, version: &str, w: &Word) -> Result<usize, WorkspaceError> {
+        let Ok(v) = parse_version(version) else {
+            self.not_applied(version, w, "not a version");
+            return Ok(1);
+        };
+        let path = self.release_dir(&v).join("release.json");
+        if store::read_json::<Release>(&path)?.is_some() {
+            return Ok(0);
+        }
+        match serde_json::from_value::<Release>(w.after.clone()) {
+            Ok(release) if release.version == v => {
+                store::write_json(
+                    &path,
+                    &Release {
+                        audit_seq: w.seq,
+                        ..release
+                    },
+                )?;
+                tracing::info!("rolled forward entry #{} ({} {version})", w.seq, w.action);
+            }
+            Ok(_) => self.not_applied(version, w, "its release is another version"),
+            Err(e) => self.not_applied(version, w, &format!("its release cannot be read: {e}")),
+        }
+        Ok(1)
+    }
+
+    /// Applies to `release`'s checklist every item change of the log it lacks.
+    fn roll_checklist(
+        &self,
+        release: &Release,
+        changes: &Changes,
+    ) -> Result<usize, WorkspaceError> {
+        let version = release.version.to_string();
+        let mut checklist = self.checklist(release)?;
+        let mut rolled = 0;
+        let mut dirty = false;
+        for (item, w) in changes.items_of(&version) {
+            let Some(w) = w else { continue };
+            let recorded = checklist.items.get(item).map_or(0, |s| s.audit_seq);
+            if w.seq <= recorded {
+                continue;
+            }
+            rolled += 1;
+            match serde_json::from_value::<crate::runbook::ItemState>(w.after.clone()) {
+                Ok(state) => {
+                    checklist.items.insert(
+                        item.to_owned(),
+                        crate::runbook::ItemState {
+                            audit_seq: w.seq,
+                            ..state
+                        },
+                    );
+                    dirty = true;
+                    tracing::info!(
+                        "rolled forward entry #{} ({} {version}/{item})",
+                        w.seq,
+                        w.action
+                    );
+                }
+                Err(e) => self.not_applied(
+                    &format!("{version}/{item}"),
+                    w,
+                    &format!("its item state cannot be read: {e}"),
+                ),
+            }
+        }
+        if dirty {
+            store::write_json(&self.checklist_path(release), &checklist)?;
+        }
+        Ok(rolled)
+    }
+
+    /// Records that the change of entry `w` on `target` did not take effect and never will.
+    fn not_applied(&self, target: &str, w: &Word, why: &str) {
+        let action = format!("{}.not_applied", w.action);
+        if let Err(e) = self.record(
+            &action,
+            target,
+            serde_json::Value::Null,
+            serde_json::json!({ "entry": w.seq, "reason": why }),
+        ) {
+            tracing::error!(
+                "{action} {target}: the audit log refused it: {}",
+                crate::error_chain(&e)
+            );
+        }
+    }
+
+    /// Every state file the log speaks for agrees with it (see [`Self::verify_audit`]).
+    fn state_agrees(&self) -> Result<(), WorkspaceError> {
+        let _create = store::lock(&self.root, "create-release")?;
+        let releases = self.releases()?;
+        let mut locks = Vec::new();
+        for r in &releases {
+            locks.push(store::lock(&self.release_dir(&r.version), "checklist")?);
+        }
+        // Only the lines that can speak for a state file are parsed: creations, and checklist
+        // changes of the releases there are.
+        let creations = memchr::memmem::Finder::new(br#""action":"release.create"#);
+        let ticks = memchr::memmem::Finder::new(br#""action":"checklist."#);
+        let targets: Vec<Vec<u8>> = releases
+            .iter()
+            .map(|r| format!(r#""target":"{}/"#, r.version).into_bytes())
+            .collect();
+        let keep = |line: &[u8]| {
+            creations.find(line).is_some()
+                || (ticks.find(line).is_some()
+                    && targets
+                        .iter()
+                        .any(|t| memchr::memmem::find(line, t).is_some()))
+        };
+        let mut changes = Changes::default();
+        self.audit.scan_from(0, 1, &keep, &mut |e| {
+            changes.add(e);
+            Ok(())
+        })?;
+        let broken = |seq: u64, message: String| {
+            WorkspaceError::Audit(AuditError::Tampered {
+                path: self.audit.path().to_owned(),
+                line: seq,
+                message,
+            })
+        };
+        for r in &releases {
+            let version = r.version.to_string();
+            let file = self.release_dir(&r.version).join("release.json");
+            let created = changes.creates.get(&version).and_then(|w| w.last());
+            match created {
+                _ if r.audit_seq == 0 => {}
+                Some(w) if w.seq == r.audit_seq => {}
+                Some(w) => {
+                    return Err(broken(
+                        w.seq,
+                        format!(
+                            "{} disagrees with the log: it records entry #{}, but release \
+                             {version} was created by entry #{}",
+                            file.display(),
+                            r.audit_seq,
+                            w.seq
+                        ),
+                    ));
+                }
+                None => {
+                    return Err(broken(
+                        r.audit_seq,
+                        format!(
+                            "{} disagrees with the log: it records entry #{}, but the log \
+                             holds no creation of release {version} that took effect",
+                            file.display(),
+                            r.audit_seq
+                        ),
+                    ));
+                }
+            }
+            let file = self.checklist_path(r);
+            let checklist = self.checklist(r)?;
+            for (item, w) in changes.items_of(&version) {
+                let state = checklist.items.get(item);
+                match (w, state) {
+                    (_, Some(s)) if s.audit_seq == 0 => {}
+                    (Some(w), Some(s))
+                        if s.audit_seq == w.seq
+                            && w.after.get("done").and_then(serde_json::Value::as_bool)
+                                == Some(s.done) => {}
+                    (Some(w), Some(s)) => {
+                        return Err(broken(
+                            w.seq,
+                            format!(
+                                "{} disagrees with the log: item {item} is {} as of entry #{}, \
+                                 but its last change in the log is entry #{} ({})",
+                                file.display(),
+                                if s.done { "ticked" } else { "unticked" },
+                                s.audit_seq,
+                                w.seq,
+                                w.action
+                            ),
+                        ));
+                    }
+                    (Some(w), None) => {
+                        return Err(broken(
+                            w.seq,
+                            format!(
+                                "{} disagrees with the log: it has no item {item}, but entry \
+                                 #{} ({}) changed it",
+                                file.display(),
+                                w.seq,
+                                w.action
+                            ),
+                        ));
+                    }
+                    (None, Some(s)) => {
+                        return Err(broken(
+                            s.audit_seq,
+                            format!(
+                                "{} disagrees with the log: item {item} records entry #{}, but \
+                                 the log says that change did not take effect",
+                                file.display(),
+                                s.audit_seq
+                            ),
+                        ));
+                    }
+                    (None, None) => {}
+                }
+            }
+            let prefix = format!("{version}/");
+            for (item, s) in &checklist.items {
+                if s.audit_seq > 0 && !changes.items.contains_key(&format!("{prefix}{item}")) {
+                    return Err(broken(
+                        s.audit_seq,
+                        format!(
+                            "{} disagrees with the log: item {item} records entry #{}, but the \
+                             log holds no change of it",
+                            file.display(),
+                            s.audit_seq
+                        ),
+                    ));
+                }
+            }
+        }
+        for (version, words) in &changes.creates {
+            if let Some(w) = words.last()
+                && !releases.iter().any(|r| r.version.to_string() == *version)
+            {
+                return Err(broken(
+                    w.seq,
+                    format!(
+                        "releases/{version}/release.json is missing, but entry #{} created \
+                         release {version}",
+                        w.seq
+                    ),
+                ));
+            }
         }
         Ok(())
     }
