@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use common::github::{ArtifactKind, Fake, FakeGitHub, Script, TOKEN, with_checksum};
+use common::github::{ArtifactKind, Fake, FakeGitHub, Fault, Script, TOKEN, with_checksum};
 use common::{Pki, text};
 use serde_json::Value;
 
@@ -279,6 +279,50 @@ fn a_204_dispatch_adopts_only_the_run_that_carries_our_correlation_id() {
         "{}",
         listed.query
     );
+}
+
+/// The build after a dispatch whose answer the console never got, though GitHub created the
+/// run: exactly one dispatch, one run, and that run adopted by its correlation id.
+fn assert_one_run_adopted(s: &Setup, code: Option<i32>, out: &str) {
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("the dispatch may have arrived"), "{out}");
+    assert!(
+        out.contains("the dispatch had arrived: adopting run #"),
+        "{out}"
+    );
+    let [dispatch] = dispatches(s).try_into().expect("one dispatch");
+    let corr = dispatch.body["inputs"]["correlation_id"]
+        .as_str()
+        .expect("correlation id")
+        .to_owned();
+    let runs = s.gh.runs();
+    assert_eq!(runs.len(), 1, "exactly one build: {runs:?}");
+    assert!(runs[0].1.contains(&corr), "{runs:?} carries {corr}");
+    let st = state(s);
+    assert_eq!(st["platforms"]["windows"]["status"], "succeeded", "{st}");
+    assert_eq!(st["platforms"]["windows"]["remote"]["run_id"], runs[0].0);
+    assert_clean(s);
+}
+
+#[test]
+fn a_dispatch_answered_504_after_github_started_its_run_is_adopted_never_sent_again() {
+    let s = setup(|f| f.dispatch_faults = vec![Fault::Gateway(504)]);
+    let (code, out) = build(&s, "windows", &[]);
+    assert!(out.contains("504"), "{out}");
+    assert_one_run_adopted(&s, code, &out);
+}
+
+#[test]
+fn a_dispatch_whose_answer_comes_after_the_timeout_is_adopted_never_sent_again() {
+    let s = setup(|f| f.dispatch_faults = vec![Fault::Delay(Duration::from_secs(4))]);
+    // `[remote.github]` is the config's last table.
+    let cfg = s.ws.join("release-console.toml");
+    let mut text = std::fs::read_to_string(&cfg).expect("config");
+    text.push_str("timeout_secs = 1\n");
+    std::fs::write(&cfg, text).expect("config");
+    let (code, out) = build(&s, "windows", &[]);
+    assert!(out.contains("timed out"), "{out}");
+    assert_one_run_adopted(&s, code, &out);
 }
 
 #[test]

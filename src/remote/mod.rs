@@ -27,6 +27,11 @@ pub enum RemoteError {
     /// The server refused or failed; the message names the request and the server's words.
     #[error("{0}")]
     Http(String),
+    /// A request that changes something may have arrived without its answer (a timeout or a
+    /// broken connection after sending, a gateway's 502/503/504): it is never sent again
+    /// before its effect is looked for.
+    #[error("{0}")]
+    Uncertain(String),
     #[error("cancelled")]
     Cancelled,
     /// An artifact past its retention (GitHub answers 410 Gone).
