@@ -284,20 +284,20 @@ fn a_204_dispatch_adopts_only_the_run_that_carries_our_correlation_id() {
 /// The build after a dispatch whose answer the console never got, though GitHub created the
 /// run: exactly one dispatch, one run, and that run adopted by its correlation id.
 fn assert_one_run_adopted(s: &Setup, code: Option<i32>, out: &str) {
+    let runs = s.gh.runs();
+    assert_eq!(runs.len(), 1, "exactly one build: {runs:?}\n{out}");
+    let [dispatch] = dispatches(s).try_into().expect("one dispatch");
+    let corr = dispatch.body["inputs"]["correlation_id"]
+        .as_str()
+        .expect("correlation id")
+        .to_owned();
+    assert!(runs[0].1.contains(&corr), "{runs:?} carries {corr}");
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("the dispatch may have arrived"), "{out}");
     assert!(
         out.contains("the dispatch had arrived: adopting run #"),
         "{out}"
     );
-    let [dispatch] = dispatches(s).try_into().expect("one dispatch");
-    let corr = dispatch.body["inputs"]["correlation_id"]
-        .as_str()
-        .expect("correlation id")
-        .to_owned();
-    let runs = s.gh.runs();
-    assert_eq!(runs.len(), 1, "exactly one build: {runs:?}");
-    assert!(runs[0].1.contains(&corr), "{runs:?} carries {corr}");
     let st = state(s);
     assert_eq!(st["platforms"]["windows"]["status"], "succeeded", "{st}");
     assert_eq!(st["platforms"]["windows"]["remote"]["run_id"], runs[0].0);
@@ -308,8 +308,8 @@ fn assert_one_run_adopted(s: &Setup, code: Option<i32>, out: &str) {
 fn a_dispatch_answered_504_after_github_started_its_run_is_adopted_never_sent_again() {
     let s = setup(|f| f.dispatch_faults = vec![Fault::Gateway(504)]);
     let (code, out) = build(&s, "windows", &[]);
-    assert!(out.contains("504"), "{out}");
     assert_one_run_adopted(&s, code, &out);
+    assert!(out.contains("504"), "{out}");
 }
 
 #[test]
@@ -321,8 +321,8 @@ fn a_dispatch_whose_answer_comes_after_the_timeout_is_adopted_never_sent_again()
     text.push_str("timeout_secs = 1\n");
     std::fs::write(&cfg, text).expect("config");
     let (code, out) = build(&s, "windows", &[]);
-    assert!(out.contains("timed out"), "{out}");
     assert_one_run_adopted(&s, code, &out);
+    assert!(out.contains("timed out"), "{out}");
 }
 
 #[test]
