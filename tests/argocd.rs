@@ -207,8 +207,9 @@ fn a_sync_or_rollback_whose_answer_is_lost_is_adopted_and_one_that_never_arrived
     assert!(t.contains("it did not arrive; asking again"), "{t}");
     assert_eq!(posts("/sync"), 3);
 
-    // A rollback answered 502 after Argo CD started it: adopted, watched to its end.
-    argo.fake.lock().expect("fake").faults = vec![Fault::AfterEffect(502)];
+    // A rollback answered 500 after Argo CD started it (an origin's error after acting): the
+    // operation is looked for before anything is posted again, adopted, watched to its end.
+    argo.fake.lock().expect("fake").faults = vec![Fault::AfterEffect(500)];
     let o = run(
         &ws,
         &["deploy", "rollback", "--to", "1", "--version", "1.2.0"],
@@ -216,7 +217,8 @@ fn a_sync_or_rollback_whose_answer_is_lost_is_adopted_and_one_that_never_arrived
     let t = text(&o);
     assert!(o.status.success(), "{t}");
     assert!(
-        t.contains("the request had arrived: adopting the operation"),
+        t.contains("it arrived and failed, perhaps after acting")
+            && t.contains("the request had arrived: adopting the operation"),
         "{t}"
     );
     assert!(t.contains("rolled back to v1.1.0 and Healthy"), "{t}");

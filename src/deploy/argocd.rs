@@ -366,7 +366,9 @@ impl ArgoCd {
     }
 
     /// One API call; one that may not be sent twice is sent again only when it certainly did
-    /// not arrive or Argo CD refused it, else it is [`CallError::Uncertain`].
+    /// not arrive (the connection failed) or Argo CD refused it (429); when it may have arrived
+    /// (a timeout or a broken connection after sending, any 5xx) it is
+    /// [`CallError::Uncertain`].
     async fn request(
         &self,
         method: Method,
@@ -423,10 +425,21 @@ impl ArgoCd {
                     )))
                 });
             }
-            if crate::net::Arrival::of_status(code).is_some_and(|a| !a.may_retry(idempotency)) {
+            // Before any second copy of a request that may not be sent twice, its effect is
+            // looked for: a gateway's 502/503/504 may have reached the origin, and an origin's
+            // own 5xx may have failed after acting.
+            if idempotency == crate::net::Idempotency::NonIdempotent && code.is_server_error() {
+                let why = if crate::net::Arrival::of_status(code)
+                    == Some(crate::net::Arrival::Uncertain)
+                {
+                    "it may have arrived"
+                } else {
+                    "it arrived and failed, perhaps after acting"
+                };
                 return Err(CallError::Uncertain(format!(
-                    "{what}: {status} ({}); it may have arrived",
-                    crate::net::error_message(&text)
+                    "{what}: {status} ({}); {}",
+                    crate::net::error_message(&text),
+                    why
                 )));
             }
             if (status >= 500 || status == 429) && attempt < 3 {

@@ -209,6 +209,8 @@ impl Arrival {
 
     /// Whether a request of `idempotency` may be sent again by itself after this: never a
     /// non-idempotent one that may have arrived (look for its effect first, or ask a person).
+    /// A client that can look for the effect (GitHub's run, Argo CD's operation) looks after
+    /// an origin's 5xx too, before any second copy.
     pub fn may_retry(self, idempotency: Idempotency) -> bool {
         match self {
             Arrival::NotSent | Arrival::Refused => true,

@@ -180,9 +180,9 @@ impl GitHub {
 
     /// [`Self::call_until`] of a request that says whether it may be sent twice: one that may
     /// not is sent again only when it certainly did not arrive (the connection failed) or the
-    /// server refused it (429, an origin's 5xx); when it may have arrived (a timeout or a
-    /// broken connection after sending, 502/503/504) the answer is
-    /// [`RemoteError::Uncertain`], for the caller to look for its effect.
+    /// server refused it (429); when it may have arrived (a timeout or a broken connection
+    /// after sending, any 5xx) the answer is [`RemoteError::Uncertain`], for the caller to
+    /// look for its effect.
     async fn request(
         &self,
         cancel: &CancellationToken,
@@ -313,10 +313,21 @@ impl GitHub {
                     continue;
                 }
             }
-            if crate::net::Arrival::of_status(status).is_some_and(|a| !a.may_retry(idempotency)) {
+            // Before any second copy of a request that may not be sent twice, its effect is
+            // looked for: a gateway's 502/503/504 may have reached the origin, and an origin's
+            // own 5xx may have failed after acting.
+            if idempotency == crate::net::Idempotency::NonIdempotent && status.is_server_error() {
+                let why = if crate::net::Arrival::of_status(status)
+                    == Some(crate::net::Arrival::Uncertain)
+                {
+                    "it may have arrived"
+                } else {
+                    "it arrived and failed, perhaps after acting"
+                };
                 return Err(RemoteError::Uncertain(format!(
-                    "{method} {shown} answered {status} ({}); it may have arrived",
-                    crate::net::error_message(&text)
+                    "{method} {shown} answered {status} ({}); {}",
+                    crate::net::error_message(&text),
+                    why
                 )));
             }
             if status.is_server_error() && attempt < ATTEMPTS {
