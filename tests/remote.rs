@@ -383,7 +383,12 @@ fn start_slow(s: &Setup) -> std::process::Child {
     .spawn()
     .expect("spawn");
     let deadline = Instant::now() + Duration::from_mins(1);
-    while state(s)["platforms"]["windows"]["status"] != "running" {
+    // Saved as running with its run's id (before that, only the dispatch is saved).
+    while state(s)["platforms"]["windows"]["status"] != "running"
+        || state(s)["platforms"]["windows"]["remote"]["run_id"]
+            .as_u64()
+            .is_none_or(|id| id == 0)
+    {
         assert!(Instant::now() < deadline, "the run was never saved");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -393,6 +398,45 @@ fn start_slow(s: &Setup) -> std::process::Child {
 fn signal(child: &std::process::Child, sig: nix::sys::signal::Signal) {
     let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
     nix::sys::signal::kill(pid, sig).expect("signal");
+}
+
+#[test]
+fn a_console_killed_before_its_dispatch_was_answered_adopts_that_run_at_the_next_run() {
+    // GitHub creates the run; its answer is held back while the console is killed.
+    let s = setup(|f| f.dispatch_faults = vec![Fault::Delay(Duration::from_secs(20))]);
+    let mut child = console(
+        &s,
+        &[
+            "pipeline",
+            "run",
+            "--version",
+            VERSION,
+            "--platform",
+            "windows",
+        ],
+    )
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .expect("spawn");
+    let deadline = Instant::now() + Duration::from_mins(1);
+    while s.gh.runs().is_empty() {
+        assert!(Instant::now() < deadline, "nothing was dispatched");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    signal(&child, nix::sys::signal::Signal::SIGKILL);
+    child.wait().expect("wait");
+
+    let (code, out) = build(&s, "windows", &[]);
+    let runs = s.gh.runs();
+    assert_eq!(runs.len(), 1, "exactly one build: {runs:?}\n{out}");
+    assert_eq!(dispatches(&s).len(), 1, "{out}");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("the earlier dispatch had arrived"), "{out}");
+    let st = state(&s);
+    assert_eq!(st["platforms"]["windows"]["status"], "succeeded", "{st}");
+    assert_eq!(st["platforms"]["windows"]["remote"]["run_id"], runs[0].0);
+    assert_clean(&s);
 }
 
 #[test]

@@ -612,6 +612,10 @@ impl CiEngine for GitHub {
         })
     }
 
+    fn find_dispatched<'a>(&'a self, correlation_id: &'a str) -> EngineFuture<'a, Option<RunRef>> {
+        Box::pin(self.look_for_run(correlation_id))
+    }
+
     fn run(&self, id: u64) -> EngineFuture<'_, RunView> {
         Box::pin(async move {
             let run: RunBody = self

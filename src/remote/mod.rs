@@ -188,6 +188,9 @@ pub trait CiEngine: Send + Sync {
     fn key(&self) -> &'static str;
     /// Starts a run and returns it once the engine names it; never someone else's run.
     fn dispatch<'a>(&'a self, req: &'a DispatchRequest) -> EngineFuture<'a, RunRef>;
+    /// The run a dispatch with `correlation_id` started, looked for a while; `None` when none
+    /// appeared (the dispatch did not arrive).
+    fn find_dispatched<'a>(&'a self, correlation_id: &'a str) -> EngineFuture<'a, Option<RunRef>>;
     /// The run with its jobs and steps.
     fn run(&self, id: u64) -> EngineFuture<'_, RunView>;
     fn cancel(&self, id: u64) -> EngineFuture<'_, ()>;
