@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::argo::{self, TOKEN, workspace};
+use common::argo::{self, Fault, TOKEN, workspace};
 use common::{cli_with, text};
 use serde_json::{Value, json};
 
@@ -121,13 +121,24 @@ fn deploy_backend_syncs_to_the_release_waits_for_healthy_ticks_the_item_and_roll
     assert_eq!(h.as_array().map(Vec::len), Some(2));
     assert_eq!(h[1]["revision"], "v1.2.0");
 
-    // Roll back to the first entry: audited against the release, watched until Healthy.
+    // Roll back to the first entry: audited against the release, watched until its operation
+    // succeeded and the application is Healthy at v1.1.0, though Argo CD reports it OutOfSync
+    // (Git still asks for v1.2.0), as it does after every rollback.
     let o = run(
         &ws,
         &["deploy", "rollback", "--to", "1", "--version", "1.2.0"],
     );
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("rolled back to"), "{}", text(&o));
+    assert!(
+        text(&o).contains("collab-api rolled back to v1.1.0 and Healthy (OutOfSync against Git"),
+        "{}",
+        text(&o)
+    );
+    let s: Value = serde_json::from_slice(&run(&ws, &["--json", "deploy", "status"]).stdout)
+        .expect("status json");
+    assert_eq!(s["sync"], "OutOfSync", "{s}");
+    assert_eq!(s["health"], "Healthy", "{s}");
+    assert_eq!(s["history"][2]["revision"], "v1.1.0", "{s}");
     assert_eq!(
         argo.fake
             .lock()
@@ -155,6 +166,74 @@ fn deploy_backend_syncs_to_the_release_waits_for_healthy_ticks_the_item_and_roll
         before,
         "Prism saw requests or responses off the spec: {after:?}"
     );
+}
+
+#[test]
+fn a_sync_or_rollback_whose_answer_is_lost_is_adopted_and_one_that_never_arrived_is_sent_again() {
+    let argo = argo::start();
+    let (_d, ws) = workspace(&argo, "collab-api", 0.5);
+    let posts = |tail: &str| {
+        argo.fake
+            .lock()
+            .expect("fake")
+            .requests
+            .iter()
+            .filter(|r| r.0 == "POST" && r.1.ends_with(tail))
+            .count()
+    };
+    // Argo CD starts the sync, and a gateway answers 504: the console finds the operation
+    // and watches it, instead of asking for a second one.
+    argo.fake.lock().expect("fake").faults = vec![Fault::AfterEffect(504)];
+    let o = run(&ws, &["deploy", "backend", "--version", "1.2.0"]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(
+        t.contains("504") && t.contains("it may have arrived"),
+        "{t}"
+    );
+    assert!(
+        t.contains("the request had arrived: adopting the operation"),
+        "{t}"
+    );
+    assert!(t.contains("collab-api is Synced at"), "{t}");
+    assert_eq!(posts("/sync"), 1, "one sync, one operation");
+
+    // The gateway answers 503 and the sync never reached Argo CD: no operation of ours
+    // shows, so it is asked for again, once.
+    argo.fake.lock().expect("fake").faults = vec![Fault::BeforeEffect(503)];
+    let o = run(&ws, &["deploy", "backend", "--version", "1.2.0"]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("it did not arrive; asking again"), "{t}");
+    assert_eq!(posts("/sync"), 3);
+
+    // A rollback answered 500 after Argo CD started it (an origin's error after acting): the
+    // operation is looked for before anything is posted again, adopted, watched to its end.
+    argo.fake.lock().expect("fake").faults = vec![Fault::AfterEffect(500)];
+    let o = run(
+        &ws,
+        &["deploy", "rollback", "--to", "1", "--version", "1.2.0"],
+    );
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(
+        t.contains("it arrived and failed, perhaps after acting")
+            && t.contains("the request had arrived: adopting the operation"),
+        "{t}"
+    );
+    assert!(t.contains("rolled back to v1.1.0 and Healthy"), "{t}");
+    assert_eq!(posts("/rollback"), 1, "one rollback");
+    let h: Value = serde_json::from_slice(&run(&ws, &["--json", "deploy", "history"]).stdout)
+        .expect("history json");
+    let revisions: Vec<&str> = h
+        .as_array()
+        .expect("history")
+        .iter()
+        .map(|e| e["revision"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(revisions, ["v1.1.0", "v1.2.0", "v1.2.0", "v1.1.0"]);
+    let v = argo.prism.violations();
+    assert!(v.iter().all(|l| !l.contains("Violation")), "{v:?}");
 }
 
 #[test]

@@ -386,6 +386,155 @@ fn killed_mid_send_a_webhook_is_uncertain_until_retried_never_sent_twice_by_itse
 }
 
 #[test]
+fn a_webhook_answering_after_the_timeout_is_sent_once_left_uncertain_and_resent_by_a_person() {
+    let slack = Slack::start();
+    // One second to answer; nothing is sent as the command exits.
+    let ws = workspace(&format!(
+        "\n[notify]\ntimeout_secs = 1\ncli_wait_secs = 0\n{}",
+        slack_config(&[("#devops", "HOOK")])
+    ));
+    let slow = slack.url("slow");
+    let env = [("HOOK", slow.as_str())];
+    run(ws.path(), &env, &["release", "new", "2.1.0"]);
+    assert!(slack.seen().is_empty(), "nothing sent yet");
+
+    let o = cli_with(ws.path(), &env, &["notify", "flush", "--wait", "20"]);
+    let out = text(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "an uncertain delivery needs a person: {out}"
+    );
+    assert!(out.contains("UNCERTAIN"), "{out}");
+    // Whatever arrives late is counted too.
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(slack.seen().len(), 1, "sent exactly once: {out}");
+    let ob = outbox(ws.path());
+    assert_eq!(ob[0]["state"], "uncertain", "{ob:#?}");
+    assert_eq!(ob[0]["attempts"], 1);
+    let answer = ob[0]["answer"].as_str().unwrap();
+    assert!(
+        answer.starts_with("uncertain: maybe delivered") && answer.contains("timed out"),
+        "{answer}"
+    );
+    let id = ob[0]["id"].as_str().unwrap().to_owned();
+    let list = text(&run(ws.path(), &[], &["notify", "list"]));
+    assert!(list.contains("UNCERTAIN"), "{list}");
+    assert!(
+        list.contains(&format!(
+            "uncertain: maybe delivered: not sent again by itself; `notify resend {id}`"
+        )),
+        "{list}"
+    );
+
+    // Neither another flush nor a retry of "all that failed" sends it again.
+    run(ws.path(), &env, &["notify", "flush", "--wait", "5"]);
+    let o = run(ws.path(), &env, &["notify", "retry"]);
+    assert!(
+        text(&o).contains("0 delivery(ies) queued again"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(slack.seen().len(), 1);
+    let audit = text(&run(
+        ws.path(),
+        &[],
+        &["--json", "audit", "list", "--action", "notify.uncertain"],
+    ));
+    assert!(
+        audit.contains(&id),
+        "the uncertain outcome is audited: {audit}"
+    );
+
+    // A person sends it again: once more, audited.
+    let ok = slack.url("ok");
+    let o = run(
+        ws.path(),
+        &[("HOOK", ok.as_str())],
+        &["notify", "resend", &id],
+    );
+    assert!(text(&o).contains("sent slack #devops"), "{}", text(&o));
+    let seen = slack.seen();
+    assert_eq!(seen.len(), 2, "{seen:#?}");
+    assert_eq!(seen[1].path, "ok");
+    assert_eq!(seen[0].body, seen[1].body, "the same message");
+    assert_eq!(outbox(ws.path())[0]["state"], "sent");
+    let audit = text(&run(
+        ws.path(),
+        &[],
+        &["--json", "audit", "list", "--action", "notify.retry"],
+    ));
+    assert!(audit.contains(&id), "the resend is audited: {audit}");
+    // A delivery already sent is not sent again, even when named.
+    let o = cli_with(
+        ws.path(),
+        &[("HOOK", ok.as_str())],
+        &["notify", "resend", &id],
+    );
+    assert!(!o.status.success());
+    assert!(text(&o).contains("is sent"), "{}", text(&o));
+    assert_eq!(slack.seen().len(), 2);
+}
+
+#[test]
+fn a_timed_out_page_is_sent_again_by_its_dedup_key_a_timed_out_change_event_is_uncertain() {
+    let pd = PagerDuty::start();
+    let ws = workspace(&format!(
+        "\n[notify]\ntimeout_secs = 1\ncli_wait_secs = 0\n\
+         [notify.pagerduty]\napi_base = \"{}\"\nrouting_key_env = \"PD_KEY\"\n\
+         changes = [\"release.*\"]\n",
+        pd.api_base
+    ));
+    let env = [("PD_KEY", ROUTING_KEY)];
+    let p1 = incident(ws.path(), &env, "P1", "Sync is down for half the users");
+    run(ws.path(), &env, &["release", "new", "1.5.0"]);
+    assert!(pd.seen().is_empty(), "nothing sent yet");
+    // The first two requests (the trigger, then the change event) arrive and are answered
+    // after the console stopped waiting.
+    pd.state.lock().unwrap().slow = vec![Duration::from_secs(2); 2];
+    let o = cli_with(ws.path(), &env, &["notify", "flush", "--wait", "30"]);
+    std::thread::sleep(Duration::from_secs(3));
+    let seen = pd.seen();
+    let alerts: Vec<&Value> = seen
+        .iter()
+        .filter(|s| s.path == "/v2/enqueue")
+        .map(|s| &s.body)
+        .collect();
+    let changes = seen
+        .iter()
+        .filter(|s| s.path == "/v2/change/enqueue")
+        .count();
+    assert_eq!(alerts.len(), 2, "the trigger went again: {}", text(&o));
+    assert_eq!(alerts[0], alerts[1], "with the same dedup_key");
+    assert_eq!(alerts[0]["dedup_key"], p1.as_str());
+    assert_eq!(changes, 1, "the change event went once: {}", text(&o));
+    let ob = outbox(ws.path());
+    let trig = ob
+        .iter()
+        .find(|d| d["target"]["action"] == "trigger")
+        .unwrap();
+    assert_eq!(trig["state"], "sent", "{trig}");
+    assert_eq!(trig["attempts"], 2);
+    let change = ob
+        .iter()
+        .find(|d| d["target"]["kind"] == "pager_duty_change")
+        .unwrap_or_else(|| panic!("{ob:#?}"));
+    assert_eq!(change["state"], "uncertain", "{change}");
+    assert!(
+        change["answer"]
+            .as_str()
+            .unwrap()
+            .starts_with("uncertain: maybe delivered"),
+        "{change}"
+    );
+    assert!(
+        pd.prism.violations().is_empty(),
+        "{:?}",
+        pd.prism.violations()
+    );
+}
+
+#[test]
 fn bad_notify_settings_are_refused_naming_the_key() {
     for (extra, needle) in [
         (

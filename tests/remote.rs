@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use common::github::{ArtifactKind, Fake, FakeGitHub, Script, TOKEN, with_checksum};
+use common::github::{ArtifactKind, Fake, FakeGitHub, Fault, Script, TOKEN, with_checksum};
 use common::{Pki, text};
 use serde_json::Value;
 
@@ -281,6 +281,50 @@ fn a_204_dispatch_adopts_only_the_run_that_carries_our_correlation_id() {
     );
 }
 
+/// The build after a dispatch whose answer the console never got, though GitHub created the
+/// run: exactly one dispatch, one run, and that run adopted by its correlation id.
+fn assert_one_run_adopted(s: &Setup, code: Option<i32>, out: &str) {
+    let runs = s.gh.runs();
+    assert_eq!(runs.len(), 1, "exactly one build: {runs:?}\n{out}");
+    let [dispatch] = dispatches(s).try_into().expect("one dispatch");
+    let corr = dispatch.body["inputs"]["correlation_id"]
+        .as_str()
+        .expect("correlation id")
+        .to_owned();
+    assert!(runs[0].1.contains(&corr), "{runs:?} carries {corr}");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("the dispatch may have arrived"), "{out}");
+    assert!(
+        out.contains("the dispatch had arrived: adopting run #"),
+        "{out}"
+    );
+    let st = state(s);
+    assert_eq!(st["platforms"]["windows"]["status"], "succeeded", "{st}");
+    assert_eq!(st["platforms"]["windows"]["remote"]["run_id"], runs[0].0);
+    assert_clean(s);
+}
+
+#[test]
+fn a_dispatch_answered_504_after_github_started_its_run_is_adopted_never_sent_again() {
+    let s = setup(|f| f.dispatch_faults = vec![Fault::Gateway(504)]);
+    let (code, out) = build(&s, "windows", &[]);
+    assert_one_run_adopted(&s, code, &out);
+    assert!(out.contains("504"), "{out}");
+}
+
+#[test]
+fn a_dispatch_whose_answer_comes_after_the_timeout_is_adopted_never_sent_again() {
+    let s = setup(|f| f.dispatch_faults = vec![Fault::Delay(Duration::from_secs(4))]);
+    // `[remote.github]` is the config's last table.
+    let cfg = s.ws.join("release-console.toml");
+    let mut text = std::fs::read_to_string(&cfg).expect("config");
+    text.push_str("timeout_secs = 1\n");
+    std::fs::write(&cfg, text).expect("config");
+    let (code, out) = build(&s, "windows", &[]);
+    assert_one_run_adopted(&s, code, &out);
+    assert!(out.contains("timed out"), "{out}");
+}
+
 #[test]
 fn a_failed_job_is_resumed_by_rerunning_the_failed_jobs_of_the_same_run() {
     let s = setup(|f| {
@@ -339,7 +383,12 @@ fn start_slow(s: &Setup) -> std::process::Child {
     .spawn()
     .expect("spawn");
     let deadline = Instant::now() + Duration::from_mins(1);
-    while state(s)["platforms"]["windows"]["status"] != "running" {
+    // Saved as running with its run's id (before that, only the dispatch is saved).
+    while state(s)["platforms"]["windows"]["status"] != "running"
+        || state(s)["platforms"]["windows"]["remote"]["run_id"]
+            .as_u64()
+            .is_none_or(|id| id == 0)
+    {
         assert!(Instant::now() < deadline, "the run was never saved");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -349,6 +398,45 @@ fn start_slow(s: &Setup) -> std::process::Child {
 fn signal(child: &std::process::Child, sig: nix::sys::signal::Signal) {
     let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
     nix::sys::signal::kill(pid, sig).expect("signal");
+}
+
+#[test]
+fn a_console_killed_before_its_dispatch_was_answered_adopts_that_run_at_the_next_run() {
+    // GitHub creates the run; its answer is held back while the console is killed.
+    let s = setup(|f| f.dispatch_faults = vec![Fault::Delay(Duration::from_secs(20))]);
+    let mut child = console(
+        &s,
+        &[
+            "pipeline",
+            "run",
+            "--version",
+            VERSION,
+            "--platform",
+            "windows",
+        ],
+    )
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .expect("spawn");
+    let deadline = Instant::now() + Duration::from_mins(1);
+    while s.gh.runs().is_empty() {
+        assert!(Instant::now() < deadline, "nothing was dispatched");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    signal(&child, nix::sys::signal::Signal::SIGKILL);
+    child.wait().expect("wait");
+
+    let (code, out) = build(&s, "windows", &[]);
+    let runs = s.gh.runs();
+    assert_eq!(runs.len(), 1, "exactly one build: {runs:?}\n{out}");
+    assert_eq!(dispatches(&s).len(), 1, "{out}");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("the earlier dispatch had arrived"), "{out}");
+    let st = state(&s);
+    assert_eq!(st["platforms"]["windows"]["status"], "succeeded", "{st}");
+    assert_eq!(st["platforms"]["windows"]["remote"]["run_id"], runs[0].0);
+    assert_clean(&s);
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! `notify list|flush|retry`: the outbox of notifications (PagerDuty, Slack).
+//! `notify list|flush|retry|resend`: the outbox of notifications (PagerDuty, Slack).
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -16,15 +16,24 @@ pub enum NotifyCmd {
         #[arg(long)]
         all: bool,
     },
-    /// Send whatever is pending now; exit 1 when a delivery failed.
+    /// Send whatever is pending now; exit 1 when a delivery failed or may have arrived
+    /// (uncertain: it is not sent again by itself).
     Flush {
         /// Wait up to this many seconds for retries that are due later.
         #[arg(long, default_value_t = 60)]
         wait: u64,
     },
-    /// Queue failed or uncertain deliveries again (all of them without IDs), then send.
+    /// Queue failed or uncertain deliveries again (every failed one without IDs; an uncertain
+    /// one only when named), then send. Audited.
     Retry {
         ids: Vec<String>,
+        #[arg(long, default_value_t = 60)]
+        wait: u64,
+    },
+    /// Send one delivery again: the Outbox's "Send again" for one that is uncertain (maybe
+    /// delivered) or failed. Audited as a person's retry.
+    Resend {
+        id: String,
         #[arg(long, default_value_t = 60)]
         wait: u64,
     },
@@ -72,6 +81,14 @@ pub fn run(cli: &Cli, cmd: &NotifyCmd) -> anyhow::Result<ExitCode> {
                     d.event.title
                 );
                 println!("          id {}", d.id);
+                if d.state == State::Uncertain {
+                    println!(
+                        "          {}: not sent again by itself; `notify resend {}` sends it \
+                         again",
+                        d.state.describe(),
+                        d.id
+                    );
+                }
                 if !d.answer.is_empty() {
                     println!("          {}", d.answer);
                 }
@@ -82,6 +99,19 @@ pub fn run(cli: &Cli, cmd: &NotifyCmd) -> anyhow::Result<ExitCode> {
         NotifyCmd::Retry { ids, wait } => {
             let n = notify::retry(&ws, ids)?;
             println!("{n} delivery(ies) queued again");
+            flush(cli, &ws, *wait)
+        }
+        NotifyCmd::Resend { id, wait } => {
+            let n = notify::retry(&ws, std::slice::from_ref(id))?;
+            if n == 0 {
+                let state = notify::load(&ws)?
+                    .get(id)
+                    .map_or("unknown", |d| d.state.describe());
+                anyhow::bail!(
+                    "delivery {id} is {state}: only an uncertain or failed one is sent again"
+                );
+            }
+            println!("{id} queued again");
             flush(cli, &ws, *wait)
         }
     }
@@ -97,6 +127,7 @@ fn flush(cli: &Cli, ws: &crate::workspace::Workspace, wait: u64) -> anyhow::Resu
     if cli.json {
         cli.print_json(&serde_json::json!({
             "sent": report.sent, "local": report.local, "failed": report.failed,
+            "uncertain": report.uncertain,
             "pending": report.pending, "busy": report.busy,
         }))?;
     } else {
@@ -107,7 +138,7 @@ fn flush(cli: &Cli, ws: &crate::workspace::Workspace, wait: u64) -> anyhow::Resu
                 .unwrap_or_else(|| "notifications: nothing to send".into())
         );
     }
-    Ok(if report.failed.is_empty() {
+    Ok(if report.failed.is_empty() && report.uncertain.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

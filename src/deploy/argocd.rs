@@ -4,6 +4,13 @@
 //! terminate a running operation when the task is cancelled. Requests and bodies follow Argo
 //! CD's published API (`/api/v1/applications/{name}`, `.../sync`, `.../rollback`,
 //! `.../operation`).
+//!
+//! A sync or rollback starts an operation: it is never posted again while the first may have
+//! arrived (a timeout or a broken connection after sending, a gateway's 502/503/504). The
+//! application is read instead, and an operation for the revision asked for that started after
+//! the last one known is adopted. A rollback is done when its own operation succeeded and the
+//! application is Healthy at the rolled-back revision: Argo CD reports it `OutOfSync` by
+//! design (Git still asks for the newer revision).
 
 use std::time::{Duration, Instant};
 
@@ -59,6 +66,23 @@ pub struct Operation {
     pub failed_resources: Vec<String>,
 }
 
+/// Why a request failed: refused or failed for sure, or perhaps arrived.
+#[derive(Debug)]
+enum CallError {
+    /// It may have arrived; a request that changes something is not sent again by itself.
+    Uncertain(String),
+    Failed(DeployError),
+}
+
+impl From<CallError> for DeployError {
+    fn from(e: CallError) -> Self {
+        match e {
+            CallError::Uncertain(why) => DeployError::Invalid(why),
+            CallError::Failed(e) => e,
+        }
+    }
+}
+
 impl Operation {
     /// `Succeeded to v1.4.0 (started ...): message`, for a log, the CLI or a card.
     pub fn line(&self) -> String {
@@ -88,6 +112,10 @@ pub struct AppStatus {
     pub operation: Option<Operation>,
     pub resources: Vec<Resource>,
     pub history: Vec<HistoryEntry>,
+    /// The revision of an operation asked for and not finished (the Application's own
+    /// `operation`, set as soon as a sync or rollback is accepted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requested_operation: Option<String>,
 }
 
 fn s(v: &Value, path: &[&str]) -> String {
@@ -166,7 +194,12 @@ impl AppStatus {
                     .collect()
             })
             .unwrap_or_default();
+        let requested_operation = app
+            .get("operation")
+            .filter(|o| o.is_object())
+            .map(|o| s(o, &["sync", "revision"]));
         Self {
+            requested_operation,
             application: application.to_owned(),
             sync: s(st, &["sync", "status"]),
             revision: s(st, &["sync", "revision"]),
@@ -176,6 +209,20 @@ impl AppStatus {
             resources,
             history,
         }
+    }
+
+    /// The operation for `revision` that was asked for, or started after `prior_start` (the
+    /// last operation's start before ours), as a line; `None` when there is none.
+    pub fn operation_for(&self, revision: &str, prior_start: Option<&str>) -> Option<String> {
+        if self.requested_operation.as_deref() == Some(revision) {
+            return Some(format!("asked for {revision}"));
+        }
+        self.operation
+            .as_ref()
+            .filter(|o| {
+                o.requested_revision == revision && prior_start.is_none_or(|p| o.started_at != p)
+            })
+            .map(Operation::line)
     }
 
     /// Resources that are not Healthy (and have a health), with their messages.
@@ -232,6 +279,17 @@ pub struct ArgoCd {
     http: reqwest::Client,
     cfg: ArgoCdConfig,
     token: Secret,
+}
+
+/// What a watched operation must end in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Goal<'a> {
+    /// A sync: the application Synced (at this revision, when given) and Healthy.
+    Synced(Option<&'a str>),
+    /// A rollback to this revision: its operation succeeded and the application is Healthy
+    /// at it. Argo CD reports it `OutOfSync` after a rollback by design (Git still asks for
+    /// the newer revision), so Synced is not asked for.
+    RolledBack(&'a str),
 }
 
 /// How a watched rollout ended, when it did not succeed.
@@ -303,6 +361,21 @@ impl ArgoCd {
         tail: &str,
         body: Option<Value>,
     ) -> Result<Value, DeployError> {
+        let idempotency = crate::net::Idempotency::of_method(&method);
+        Ok(self.request(method, tail, body, idempotency).await?)
+    }
+
+    /// One API call; one that may not be sent twice is sent again only when it certainly did
+    /// not arrive (the connection failed) or Argo CD refused it (429); when it may have arrived
+    /// (a timeout or a broken connection after sending, any 5xx) it is
+    /// [`CallError::Uncertain`].
+    async fn request(
+        &self,
+        method: Method,
+        tail: &str,
+        body: Option<Value>,
+        idempotency: crate::net::Idempotency,
+    ) -> Result<Value, CallError> {
         let what = format!(
             "{method} /api/v1/applications/{}{tail}",
             self.cfg.application
@@ -320,27 +393,54 @@ impl ArgoCd {
             }
             let resp = match req.send().await {
                 Ok(r) => r,
+                Err(e) if !crate::net::Arrival::of_error(&e).may_retry(idempotency) => {
+                    return Err(CallError::Uncertain(format!(
+                        "{what} at {}: {}; it may have arrived",
+                        self.cfg.api_base,
+                        crate::net::describe(&e)
+                    )));
+                }
                 Err(e) if attempt < 3 => {
                     tracing::warn!("{what}: {}; retrying", crate::net::describe(&e));
                     tokio::time::sleep(crate::net::backoff(attempt)).await;
                     continue;
                 }
                 Err(e) => {
-                    return Err(DeployError::Invalid(format!(
+                    return Err(CallError::Failed(DeployError::Invalid(format!(
                         "{what} at {}: {}",
                         self.cfg.api_base,
                         crate::net::describe(&e)
-                    )));
+                    ))));
                 }
             };
-            let status = resp.status().as_u16();
+            let code = resp.status();
+            let status = code.as_u16();
             let text = crate::net::read_body(resp, crate::net::MAX_BODY_BYTES)
                 .await
-                .map_err(|e| DeployError::Invalid(format!("{what}: {e}")))?;
+                .map_err(|e| CallError::Failed(DeployError::Invalid(format!("{what}: {e}"))))?;
             if (200..300).contains(&status) {
                 return serde_json::from_str(&text).map_err(|e| {
-                    DeployError::Invalid(format!("{what}: the answer is not Argo CD's JSON: {e}"))
+                    CallError::Failed(DeployError::Invalid(format!(
+                        "{what}: the answer is not Argo CD's JSON: {e}"
+                    )))
                 });
+            }
+            // Before any second copy of a request that may not be sent twice, its effect is
+            // looked for: a gateway's 502/503/504 may have reached the origin, and an origin's
+            // own 5xx may have failed after acting.
+            if idempotency == crate::net::Idempotency::NonIdempotent && code.is_server_error() {
+                let why = if crate::net::Arrival::of_status(code)
+                    == Some(crate::net::Arrival::Uncertain)
+                {
+                    "it may have arrived"
+                } else {
+                    "it arrived and failed, perhaps after acting"
+                };
+                return Err(CallError::Uncertain(format!(
+                    "{what}: {status} ({}); {}",
+                    crate::net::error_message(&text),
+                    why
+                )));
             }
             if (status >= 500 || status == 429) && attempt < 3 {
                 tokio::time::sleep(crate::net::backoff(attempt)).await;
@@ -362,7 +462,9 @@ impl ArgoCd {
                 ),
                 _ => format!("{status}: {message}"),
             };
-            return Err(DeployError::Invalid(format!("{what}: {why}")));
+            return Err(CallError::Failed(DeployError::Invalid(format!(
+                "{what}: {why}"
+            ))));
         }
     }
 
@@ -372,8 +474,80 @@ impl ArgoCd {
         Ok(AppStatus::from_json(&self.cfg.application, &app))
     }
 
-    /// Asks Argo CD to sync to `revision`.
-    pub async fn sync(&self, revision: &str) -> Result<(), DeployError> {
+    /// Posts a request that starts an operation for `revision` (a sync, or a rollback to a
+    /// history entry of that revision), never twice while the first may have arrived: when
+    /// its answer is lost the application is read, and an operation for `revision` that is
+    /// requested or started after `prior_start` (the last operation known before) is adopted.
+    /// Only when there is none is it posted again. `log` hears what happened.
+    async fn start_operation(
+        &self,
+        tail: &str,
+        body: Value,
+        revision: &str,
+        prior_start: Option<&str>,
+        log: &(dyn Fn(&str) + Sync),
+    ) -> Result<(), DeployError> {
+        let mut uncertain: Option<String> = None;
+        for _ in 0..3 {
+            let sent = self
+                .request(
+                    Method::POST,
+                    tail,
+                    Some(body.clone()),
+                    crate::net::Idempotency::NonIdempotent,
+                )
+                .await;
+            let why = match sent {
+                Ok(_) => return Ok(()),
+                Err(CallError::Uncertain(why)) => why,
+                // A first post that arrived after all makes a second one "already in
+                // progress": look whether the operation is ours.
+                Err(CallError::Failed(e))
+                    if uncertain.is_some() && e.to_string().contains("already in progress") =>
+                {
+                    e.to_string()
+                }
+                Err(CallError::Failed(e)) => return Err(e),
+            };
+            log(&format!(
+                "{why}; reading {} before asking again",
+                self.cfg.application
+            ));
+            let now = self.status().await?;
+            if let Some(found) = now.operation_for(revision, prior_start) {
+                log(&format!(
+                    "the request had arrived: adopting the operation {found}"
+                ));
+                return Ok(());
+            }
+            if let Some(other) = now
+                .operation
+                .as_ref()
+                .filter(|o| o.phase == "Running" || o.phase == "Terminating")
+            {
+                return Err(DeployError::Invalid(format!(
+                    "{why}; {} now runs another operation ({}), not ours: not asking again",
+                    self.cfg.application,
+                    other.line()
+                )));
+            }
+            log("no operation for it: it did not arrive; asking again");
+            uncertain = Some(why);
+        }
+        Err(DeployError::Invalid(format!(
+            "{}; no operation for {revision} appeared after 3 attempts",
+            uncertain.unwrap_or_default()
+        )))
+    }
+
+    /// Asks Argo CD to sync to `revision`, adopting the operation it started when its answer
+    /// is lost (see [`Self::start_operation`]).
+    pub async fn sync(
+        &self,
+        revision: &str,
+        prior_start: Option<&str>,
+        log: &(dyn Fn(&str) + Sync),
+    ) -> Result<(), DeployError> {
         let mut body = json!({
             "name": self.cfg.application,
             "revision": revision,
@@ -385,13 +559,19 @@ impl ArgoCd {
         if !self.cfg.project.is_empty() {
             body["project"] = json!(self.cfg.project);
         }
-        self.call(Method::POST, "/sync", Some(body))
+        self.start_operation("/sync", body, revision, prior_start, log)
             .await
-            .map(|_| ())
     }
 
-    /// Asks Argo CD to roll back to history entry `id`.
-    pub async fn rollback(&self, id: i64) -> Result<(), DeployError> {
+    /// Asks Argo CD to roll back to history entry `id`, of `revision`; adopts the operation it
+    /// started when its answer is lost.
+    async fn rollback(
+        &self,
+        id: i64,
+        revision: &str,
+        prior_start: Option<&str>,
+        log: &(dyn Fn(&str) + Sync),
+    ) -> Result<(), DeployError> {
         let mut body = json!({ "name": self.cfg.application, "id": id, "prune": self.cfg.prune });
         if !self.cfg.app_namespace.is_empty() {
             body["appNamespace"] = json!(self.cfg.app_namespace);
@@ -399,9 +579,8 @@ impl ArgoCd {
         if !self.cfg.project.is_empty() {
             body["project"] = json!(self.cfg.project);
         }
-        self.call(Method::POST, "/rollback", Some(body))
+        self.start_operation("/rollback", body, revision, prior_start, log)
             .await
-            .map(|_| ())
     }
 
     /// Terminates the running operation.
@@ -412,12 +591,12 @@ impl ArgoCd {
     }
 
     /// Watches the operation that started after `before` (the last operation's start, if any)
-    /// until it is over and the application is Synced at its revision and Healthy. `seen`
-    /// hears each new state; `cancel` terminates the operation.
+    /// until it is over and the application is where `goal` says, and Healthy. `seen` hears
+    /// each new state; `cancel` terminates the operation.
     pub async fn watch(
         &self,
         before: Option<&str>,
-        want_revision: Option<&str>,
+        goal: Goal<'_>,
         seen: &(dyn Fn(&AppStatus) + Sync),
         cancel: &tokio_util::sync::CancellationToken,
     ) -> Result<AppStatus, (Ending, Option<AppStatus>)> {
@@ -442,17 +621,32 @@ impl ArgoCd {
             if let Some(op) = ours {
                 match op.phase.as_str() {
                     "Failed" | "Error" => {
+                        let what = match goal {
+                            Goal::Synced(_) => "sync",
+                            Goal::RolledBack(_) => "rollback",
+                        };
                         let mut why =
-                            format!("the sync {}: {}", op.phase.to_lowercase(), op.message);
+                            format!("the {what} {}: {}", op.phase.to_lowercase(), op.message);
                         if !op.failed_resources.is_empty() {
                             why.push_str(&format!("; {}", op.failed_resources.join("; ")));
                         }
                         return Err((Ending::Failed(why), Some(status)));
                     }
                     "Succeeded" => {
-                        let at_revision = want_revision.is_none_or(|w| op.requested_revision == w)
-                            && (op.synced_revision.is_empty()
-                                || op.synced_revision == status.revision);
+                        let done = match goal {
+                            Goal::Synced(want) => {
+                                status.sync == "Synced"
+                                    && want.is_none_or(|w| op.requested_revision == w)
+                                    && (op.synced_revision.is_empty()
+                                        || op.synced_revision == status.revision)
+                            }
+                            // The rollback's own operation, deployed: the newest history entry
+                            // is the revision it rolled back to.
+                            Goal::RolledBack(want) => {
+                                op.requested_revision == want
+                                    && status.history.last().is_some_and(|h| h.revision == want)
+                            }
+                        };
                         if status.health == "Degraded" {
                             return Err((
                                 Ending::Failed(format!(
@@ -462,7 +656,7 @@ impl ArgoCd {
                                 Some(status),
                             ));
                         }
-                        if status.sync == "Synced" && at_revision && status.health == "Healthy" {
+                        if done && status.health == "Healthy" {
                             return Ok(status);
                         }
                     }
@@ -535,7 +729,9 @@ pub async fn run_task(
     }
     ctx.begin_step(&format!("sync to {revision}"));
     let prior_start = before.operation.as_ref().map(|o| o.started_at.clone());
-    if let Err(e) = argo.sync(&revision).await {
+    let log = ctx.clone();
+    let say = move |line: &str| log.log_line(line);
+    if let Err(e) = argo.sync(&revision, prior_start.as_deref(), &say).await {
         record_failure(&ws, TASK_KIND, &version, &e.to_string()).await;
         return Err(fail(&e));
     }
@@ -554,7 +750,7 @@ pub async fn run_task(
     match argo
         .watch(
             prior_start.as_deref(),
-            Some(&revision),
+            Goal::Synced(Some(&revision)),
             &seen,
             ctx.cancel_token(),
         )
@@ -631,20 +827,35 @@ pub async fn run_rollback(
         short(&target.revision)
     ));
     let prior_start = before.operation.as_ref().map(|o| o.started_at.clone());
-    if let Err(e) = argo.rollback(id).await {
+    let log = ctx.clone();
+    let say = move |line: &str| log.log_line(line);
+    if let Err(e) = argo
+        .rollback(id, &target.revision, prior_start.as_deref(), &say)
+        .await
+    {
         record_failure(&ws, ROLLBACK_KIND, &version, &e.to_string()).await;
         return Err(fail(&e));
     }
     let log = ctx.clone();
     let seen = move |s: &AppStatus| log.log_line(&s.line());
+    ctx.begin_step(&format!(
+        "wait for the rollback to succeed and {} to be Healthy",
+        argo.config().application
+    ));
     match argo
-        .watch(prior_start.as_deref(), None, &seen, ctx.cancel_token())
+        .watch(
+            prior_start.as_deref(),
+            Goal::RolledBack(&target.revision),
+            &seen,
+            ctx.cancel_token(),
+        )
         .await
     {
         Ok(done) => Ok(format!(
-            "{} rolled back to {} and Healthy",
+            "{} rolled back to {} and Healthy ({} against Git, as Argo CD reports a rollback)",
             argo.config().application,
-            short(&done.revision)
+            short(&target.revision),
+            or_unknown(&done.sync)
         )),
         Err((Ending::Cancelled, _)) => {
             let _ = argo.terminate().await;

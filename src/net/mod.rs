@@ -148,10 +148,86 @@ pub fn describe(e: &reqwest::Error) -> String {
     }
 }
 
+/// Whether a request may be sent twice. Every request that changes something says which it
+/// is, so that a retry loop cannot send a second copy of one whose effect may already exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idempotency {
+    /// A second copy changes nothing more: a read, a cancel, a PagerDuty alert folded by its
+    /// `dedup_key`.
+    Idempotent,
+    /// A second copy is a second effect: a Slack message, a PagerDuty change event, a workflow
+    /// dispatch (a second build), an Argo CD sync or rollback (a second operation).
+    NonIdempotent,
+}
+
+impl Idempotency {
+    /// The HTTP method's own promise: POST and PATCH are not idempotent, the others are. A
+    /// caller whose POST is idempotent (a cancel, an alert with a `dedup_key`) says so instead.
+    pub fn of_method(method: &reqwest::Method) -> Self {
+        if method == reqwest::Method::POST || method == reqwest::Method::PATCH {
+            Idempotency::NonIdempotent
+        } else {
+            Idempotency::Idempotent
+        }
+    }
+}
+
+/// What a failed attempt says about whether the request reached the server and took effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrival {
+    /// It certainly did not arrive: the connection was refused or failed (DNS, TLS) before
+    /// anything was sent.
+    NotSent,
+    /// It arrived and the server said it did not act on it: 429, or an origin's own 5xx
+    /// (500, 501, 505, ...) "arrived but failed".
+    Refused,
+    /// It may have arrived and taken effect: a timeout or a broken connection after it was
+    /// sent, or 502/503/504 (a gateway's answer: the origin may or may not have acted).
+    Uncertain,
+}
+
+impl Arrival {
+    /// What a transport error says: only a failed connection is certain not to have arrived.
+    pub fn of_error(e: &reqwest::Error) -> Self {
+        if e.is_connect() || e.is_builder() {
+            Arrival::NotSent
+        } else {
+            Arrival::Uncertain
+        }
+    }
+
+    /// What an error status says (`None` for a status that is not worth another attempt:
+    /// 2xx, 3xx and 4xx other than 429).
+    pub fn of_status(status: reqwest::StatusCode) -> Option<Self> {
+        match status.as_u16() {
+            429 => Some(Arrival::Refused),
+            502..=504 => Some(Arrival::Uncertain),
+            s if s >= 500 => Some(Arrival::Refused),
+            _ => None,
+        }
+    }
+
+    /// Whether a request of `idempotency` may be sent again by itself after this: never a
+    /// non-idempotent one that may have arrived (look for its effect first, or ask a person).
+    /// A client that can look for the effect (GitHub's run, Argo CD's operation) looks after
+    /// an origin's 5xx too, before any second copy.
+    pub fn may_retry(self, idempotency: Idempotency) -> bool {
+        match self {
+            Arrival::NotSent | Arrival::Refused => true,
+            Arrival::Uncertain => idempotency == Idempotency::Idempotent,
+        }
+    }
+}
+
 /// An HTTP client with the console's user agent and timeout.
 pub fn client() -> Result<reqwest::Client, String> {
+    client_with_timeout(REQUEST_TIMEOUT)
+}
+
+/// An HTTP client with the console's user agent and a per-request `timeout`.
+pub fn client_with_timeout(timeout: Duration) -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
-        .timeout(REQUEST_TIMEOUT)
+        .timeout(timeout)
         .user_agent(concat!("release-console/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))
@@ -287,6 +363,52 @@ mod tests {
             "\"name\" must be URL friendly"
         );
         assert_eq!(error_message("Bad Gateway"), "Bad Gateway");
+    }
+
+    #[tokio::test]
+    async fn only_a_failed_connection_is_certain_not_to_have_arrived() {
+        // Nothing listens on this port: refused before anything was sent.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/", closed.local_addr().expect("addr"));
+        drop(closed);
+        let http = client_with_timeout(Duration::from_millis(300)).expect("client");
+        let e = http.post(&url).send().await.expect_err("refused");
+        assert_eq!(Arrival::of_error(&e), Arrival::NotSent, "{e:?}");
+        // A server that reads the request and never answers: timed out after it was sent.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/", listener.local_addr().expect("addr"));
+        tokio::spawn(async move {
+            use tokio::io::AsyncReadExt as _;
+            let (mut sock, _) = listener.accept().await.expect("accept");
+            let mut req = [0u8; 4096];
+            let _ = sock.read(&mut req).await;
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        });
+        let e = http.post(&url).send().await.expect_err("timed out");
+        assert_eq!(Arrival::of_error(&e), Arrival::Uncertain, "{e:?}");
+        // A connection closed after the request was read, without an answer.
+        let url = serve_once(String::new(), 0).await;
+        let e = http.post(&url).send().await.expect_err("closed");
+        assert_eq!(Arrival::of_error(&e), Arrival::Uncertain, "{e:?}");
+        assert!(!Arrival::Uncertain.may_retry(Idempotency::NonIdempotent));
+        assert!(Arrival::Uncertain.may_retry(Idempotency::Idempotent));
+        assert!(Arrival::NotSent.may_retry(Idempotency::NonIdempotent));
+    }
+
+    #[test]
+    fn a_gateways_5xx_is_uncertain_an_origins_is_refused() {
+        use reqwest::StatusCode as S;
+        for s in [S::BAD_GATEWAY, S::SERVICE_UNAVAILABLE, S::GATEWAY_TIMEOUT] {
+            assert_eq!(Arrival::of_status(s), Some(Arrival::Uncertain), "{s}");
+        }
+        for s in [S::INTERNAL_SERVER_ERROR, S::TOO_MANY_REQUESTS] {
+            assert_eq!(Arrival::of_status(s), Some(Arrival::Refused), "{s}");
+        }
+        for s in [S::OK, S::NOT_FOUND, S::BAD_REQUEST] {
+            assert_eq!(Arrival::of_status(s), None, "{s}");
+        }
     }
 
     #[test]

@@ -7,9 +7,12 @@
 //! delivery at a time under the send lock, with backoff, `Retry-After` honoured, and every
 //! outcome audited. A delivery's id is the event's idempotency key and its destination: the
 //! same entry read twice never queues it twice, and a delivery already sent is never sent
-//! again. A process killed mid-send leaves the delivery `sending`: PagerDuty alerts go again
-//! (PagerDuty folds them by `dedup_key`), anything else is `uncertain` until a person retries
-//! it. A failed notification never blocks or undoes its action.
+//! again. A send that may have arrived without the console learning so (a timeout or a broken
+//! connection after sending, a gateway's 502/503/504, a process killed mid-send) is sent again
+//! by itself only when a second copy changes nothing: PagerDuty alerts go again (PagerDuty
+//! folds them by `dedup_key`); a Slack message or a change event is `uncertain` ("maybe
+//! delivered") until a person sends it again ([`retry`], audited). A failed notification never
+//! blocks or undoes its action.
 
 pub mod events;
 pub mod pagerduty;
@@ -78,9 +81,14 @@ impl Target {
         }
     }
 
-    /// Sending it again cannot make a second alert.
-    fn is_idempotent(&self) -> bool {
-        matches!(self, Target::PagerDutyAlert { .. })
+    /// Whether sending it again can make a second message: an alert cannot (PagerDuty folds
+    /// it by `dedup_key`), a Slack message or a change event can.
+    pub fn idempotency(&self) -> crate::net::Idempotency {
+        if matches!(self, Target::PagerDutyAlert { .. }) {
+            crate::net::Idempotency::Idempotent
+        } else {
+            crate::net::Idempotency::NonIdempotent
+        }
     }
 }
 
@@ -119,9 +127,17 @@ impl State {
         }
     }
 
-    /// Needs a person (a warning with Retry).
+    /// Needs a person (a warning with Retry, or Send again).
     pub fn needs_attention(self) -> bool {
         matches!(self, State::Failed | State::Uncertain)
+    }
+
+    /// What the Outbox and `notify list` say of it: `uncertain: maybe delivered`, `failed`, ...
+    pub fn describe(self) -> &'static str {
+        match self {
+            State::Uncertain => "uncertain: maybe delivered",
+            other => other.as_str(),
+        }
     }
 }
 
@@ -362,6 +378,28 @@ pub enum SendError {
     },
     /// Not worth another attempt (a refused body, a missing secret, a gone channel).
     Final(String),
+    /// It may have arrived (a timeout or a broken connection after sending, a gateway's
+    /// 502/503/504) and a second copy would be a second message: never sent again by itself.
+    Uncertain(String),
+}
+
+impl SendError {
+    /// A transport error of a send of `idempotency`: sent again only when it certainly did
+    /// not arrive, or when a second copy changes nothing.
+    fn transport(
+        idempotency: crate::net::Idempotency,
+        e: &reqwest::Error,
+        message: String,
+    ) -> Self {
+        if crate::net::Arrival::of_error(e).may_retry(idempotency) {
+            SendError::Retry {
+                message,
+                after: None,
+            }
+        } else {
+            SendError::Uncertain(message)
+        }
+    }
 }
 
 /// A service's answer: status, its `Retry-After` (if any) and body.
@@ -375,15 +413,22 @@ async fn answer(resp: reqwest::Response) -> (reqwest::StatusCode, Option<Duratio
     (status, retry_after, resp.text().await.unwrap_or_default())
 }
 
-/// A refusal as a [`SendError`]: 429 and 5xx are worth another attempt, anything else not.
-fn refused(status: reqwest::StatusCode, retry_after: Option<Duration>, said: String) -> SendError {
-    if status == reqwest::StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-        SendError::Retry {
+/// A refusal as a [`SendError`]: 429 and an origin's 5xx are worth another attempt; a
+/// gateway's 502/503/504 too, unless a second copy would be a second message (then it is
+/// uncertain); anything else not.
+fn refused(
+    idempotency: crate::net::Idempotency,
+    status: reqwest::StatusCode,
+    retry_after: Option<Duration>,
+    said: String,
+) -> SendError {
+    match crate::net::Arrival::of_status(status) {
+        Some(a) if a.may_retry(idempotency) => SendError::Retry {
             message: said,
             after: retry_after,
-        }
-    } else {
-        SendError::Final(said)
+        },
+        Some(_) => SendError::Uncertain(said),
+        None => SendError::Final(said),
     }
 }
 
@@ -394,6 +439,8 @@ pub struct FlushReport {
     /// Kept in the outbox as delivered (`deliver = "local"`).
     pub local: Vec<String>,
     pub failed: Vec<String>,
+    /// May have arrived; left for a person to send again.
+    pub uncertain: Vec<String>,
     /// Still queued when the flush stopped (waiting, or due later).
     pub pending: usize,
     /// Another process holds the send lock and is sending.
@@ -415,6 +462,13 @@ impl FlushReport {
         }
         if !self.failed.is_empty() {
             parts.push(format!("FAILED {}", self.failed.join("; ")));
+        }
+        if !self.uncertain.is_empty() {
+            parts.push(format!(
+                "UNCERTAIN (maybe delivered; not sent again by itself; `notify resend ID` sends \
+                 it again) {}",
+                self.uncertain.join("; ")
+            ));
         }
         if self.pending > 0 {
             parts.push(format!(
@@ -454,7 +508,8 @@ pub async fn flush(
         return Ok(report);
     };
     recover_interrupted(ws)?;
-    let client = crate::net::client().map_err(NotifyError::Invalid)?;
+    let timeout = Duration::from_secs(ws.config().notify.timeout_secs);
+    let client = crate::net::client_with_timeout(timeout).map_err(NotifyError::Invalid)?;
     loop {
         let ob = load(ws)?;
         let now = Timestamp::now();
@@ -516,8 +571,19 @@ async fn send_one(
     log(&format!("{label}: attempt {}", d.attempts + 1));
     let result = match &d.target {
         Target::Slack { channel } => slack::send(ws, client, channel, &d.body).await,
-        Target::PagerDutyAlert { .. } => pagerduty::send(ws, client, "/v2/enqueue", &d.body).await,
-        Target::PagerDutyChange => pagerduty::send(ws, client, "/v2/change/enqueue", &d.body).await,
+        Target::PagerDutyAlert { .. } => {
+            pagerduty::send(ws, client, "/v2/enqueue", &d.body, d.target.idempotency()).await
+        }
+        Target::PagerDutyChange => {
+            pagerduty::send(
+                ws,
+                client,
+                "/v2/change/enqueue",
+                &d.body,
+                d.target.idempotency(),
+            )
+            .await
+        }
     };
     let max = ws.config().notify.max_attempts;
     match result {
@@ -541,6 +607,16 @@ async fn send_one(
                 crate::human_duration(wait)
             ));
         }
+        Err(SendError::Uncertain(message)) => {
+            let message = format!(
+                "{}: {message}; not sent again by itself (it may have arrived): Send again if \
+                 it did not",
+                State::Uncertain.describe()
+            );
+            finish(ws, &d, State::Uncertain, &message)?;
+            log(&format!("{label}: {message}"));
+            report.uncertain.push(format!("{label}: {message}"));
+        }
         Err(SendError::Retry { message, .. } | SendError::Final(message)) => {
             finish(ws, &d, State::Failed, &message)?;
             log(&format!("{label}: FAILED: {message}"));
@@ -562,12 +638,13 @@ fn mark(ws: &Workspace, id: &str, f: impl FnOnce(&mut Delivery)) -> Result<(), N
     })
 }
 
-/// Records a delivery's end, audited (`notify.sent` or `notify.failed`) first.
+/// Records a delivery's end, audited (`notify.sent`, `notify.failed` or `notify.uncertain`)
+/// first.
 fn finish(ws: &Workspace, d: &Delivery, state: State, answer: &str) -> Result<(), NotifyError> {
-    let action = if state == State::Failed {
-        "notify.failed"
-    } else {
-        "notify.sent"
+    let action = match state {
+        State::Failed => "notify.failed",
+        State::Uncertain => "notify.uncertain",
+        _ => "notify.sent",
     };
     ws.change(
         action,
@@ -602,12 +679,12 @@ fn recover_interrupted(ws: &Workspace) -> Result<(), NotifyError> {
             if d.state != State::Sending {
                 continue;
             }
-            if d.target.is_idempotent() {
+            if d.target.idempotency() == crate::net::Idempotency::Idempotent {
                 d.state = State::Pending;
             } else {
                 d.state = State::Uncertain;
-                d.answer = "the console stopped while sending this; it may have arrived. \
-                            Retry sends it again"
+                d.answer = "uncertain: maybe delivered: the console stopped while sending this; \
+                            it may have arrived. Send again sends it once more"
                     .into();
             }
         }
@@ -647,8 +724,10 @@ fn try_send_lock(ws: &Workspace) -> Result<Option<std::fs::File>, NotifyError> {
     }
 }
 
-/// Queues failed or uncertain deliveries again (`ids`, or all of them when empty), audited as
-/// `notify.retry`. Returns how many.
+/// Queues failed or uncertain deliveries again, audited as `notify.retry` (a person's action:
+/// the Outbox's Retry and Send again, `notify retry`, `notify resend`). `ids` names them; when
+/// empty, every failed one (never an uncertain one: it may have arrived, so each is sent again
+/// only when named). Returns how many.
 pub fn retry(ws: &Workspace, ids: &[String]) -> Result<usize, NotifyError> {
     let ob = load(ws)?;
     for id in ids {
@@ -659,7 +738,13 @@ pub fn retry(ws: &Workspace, ids: &[String]) -> Result<usize, NotifyError> {
     let chosen: Vec<String> = ob
         .deliveries
         .iter()
-        .filter(|d| d.state.needs_attention() && (ids.is_empty() || ids.contains(&d.id)))
+        .filter(|d| {
+            if ids.is_empty() {
+                d.state == State::Failed
+            } else {
+                d.state.needs_attention() && ids.contains(&d.id)
+            }
+        })
         .map(|d| d.id.clone())
         .collect();
     if chosen.is_empty() {
@@ -701,12 +786,24 @@ pub async fn run_task(
     let report = flush(&ws, std::time::Instant::now() + wait, &log)
         .await
         .map_err(|e| crate::runner::TaskError::Failed(crate::error_chain(&e)))?;
-    if !report.failed.is_empty() {
-        return Err(crate::runner::TaskError::Failed(format!(
-            "{} notification(s) failed: {}",
-            report.failed.len(),
-            report.failed.join("; ")
-        )));
+    if !report.failed.is_empty() || !report.uncertain.is_empty() {
+        let mut why = Vec::new();
+        if !report.failed.is_empty() {
+            why.push(format!(
+                "{} notification(s) failed: {}",
+                report.failed.len(),
+                report.failed.join("; ")
+            ));
+        }
+        if !report.uncertain.is_empty() {
+            why.push(format!(
+                "{} notification(s) {}: {}",
+                report.uncertain.len(),
+                State::Uncertain.describe(),
+                report.uncertain.join("; ")
+            ));
+        }
+        return Err(crate::runner::TaskError::Failed(why.join("; ")));
     }
     Ok(report
         .summary()

@@ -1,6 +1,8 @@
 //! PagerDuty Events API v2: `trigger` and `resolve` of an incident's alert (`/v2/enqueue`,
 //! `dedup_key` = the incident id) and change events for release milestones
-//! (`/v2/change/enqueue`). 429 and 5xx are retried; 400 is shown with PagerDuty's `errors`.
+//! (`/v2/change/enqueue`). 429 and 5xx are retried, and so is an alert that timed out (its
+//! `dedup_key` folds a second copy); a change event that may have arrived is left uncertain.
+//! 400 is shown with PagerDuty's `errors`.
 
 use serde_json::{Value, json};
 
@@ -88,12 +90,15 @@ pub fn change_body(ws: &Workspace, event: &Event) -> Value {
     })
 }
 
-/// Posts `body` (with the routing key added) to `path` under `api_base`.
+/// Posts `body` (with the routing key added) to `path` under `api_base`. `idempotency` says
+/// whether a copy that may have arrived may go again: an alert may (PagerDuty folds it by
+/// `dedup_key`), a change event (no `dedup_key`) may not.
 pub async fn send(
     ws: &Workspace,
     client: &reqwest::Client,
     path: &str,
     body: &Value,
+    idempotency: crate::net::Idempotency,
 ) -> Result<String, SendError> {
     let cfg = ws.config().notify.pagerduty.as_ref().ok_or_else(|| {
         SendError::Final("no [notify.pagerduty] in the configuration any more".into())
@@ -108,15 +113,10 @@ pub async fn send(
     let mut body = body.clone();
     body["routing_key"] = json!(key.expose());
     let url = format!("{}{path}", cfg.api_base.trim_end_matches('/'));
-    let resp = client
-        .post(&url)
-        .json(&body)
-        .send()
-        .await
-        .map_err(|e| SendError::Retry {
-            message: format!("PagerDuty {path}: {}", crate::net::describe(&e)),
-            after: None,
-        })?;
+    let resp = client.post(&url).json(&body).send().await.map_err(|e| {
+        let message = format!("PagerDuty {path}: {}", crate::net::describe(&e));
+        SendError::transport(idempotency, &e, message)
+    })?;
     let (status, retry_after, text) = super::answer(resp).await;
     let answer: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
     let field = |k: &str| answer.get(k).and_then(Value::as_str).unwrap_or("");
@@ -162,5 +162,5 @@ pub async fn send(
             }
         )
     };
-    Err(super::refused(status, retry_after, said))
+    Err(super::refused(idempotency, status, retry_after, said))
 }

@@ -1,5 +1,6 @@
 //! Slack incoming webhooks: Block Kit messages, `429` with `Retry-After` honoured, and the
-//! documented error strings named as such.
+//! documented error strings named as such. A webhook has no idempotency key: a message that
+//! may have arrived (a timeout after sending, a gateway's 502/503/504) is left uncertain.
 
 use serde_json::{Value, json};
 
@@ -129,13 +130,12 @@ pub async fn send(
         .json(body)
         .send()
         .await
-        // Never the URL: it is the webhook's secret.
-        .map_err(|e| SendError::Retry {
-            message: format!(
-                "Slack {channel}: {}",
-                crate::net::describe(&e.without_url())
-            ),
-            after: None,
+        // Never the URL: it is the webhook's secret. A message sent twice is posted twice:
+        // one that may have arrived is not sent again by itself.
+        .map_err(|e| {
+            let e = e.without_url();
+            let message = format!("Slack {channel}: {}", crate::net::describe(&e));
+            SendError::transport(crate::net::Idempotency::NonIdempotent, &e, message)
         })?;
     let (status, retry_after, text) = super::answer(resp).await;
     let code = text.trim();
@@ -146,5 +146,10 @@ pub async fn send(
         || format!("Slack answered {status}: {}", clip(code, 200)),
         |why| format!("Slack answered {status}: {why}"),
     );
-    Err(super::refused(status, retry_after, said))
+    Err(super::refused(
+        crate::net::Idempotency::NonIdempotent,
+        status,
+        retry_after,
+        said,
+    ))
 }

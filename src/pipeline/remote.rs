@@ -215,6 +215,26 @@ pub async fn build(
     let gh = engine(&ws, &name, Some(ctx.clone())).await?;
     let engine: &dyn CiEngine = &gh;
     let run = match saved_run(&ws, &release, &name)? {
+        // A console stopped while it dispatched: the run that dispatch started, if any, is
+        // found by its correlation id and adopted; only when none appeared is it sent again.
+        Some((status, pending)) if status == "running" && pending.run_id == 0 => {
+            ctx.begin_step(&format!("Find the dispatched run on {}", engine.title()));
+            ctx.log_line(&format!(
+                "a dispatch with {} was sent earlier and its run not seen; looking for it \
+                 before dispatching again",
+                pending.correlation_id
+            ));
+            if let Some(found) = engine.find_dispatched(&pending.correlation_id).await? {
+                ctx.log_line(&format!(
+                    "adopting run #{} {}: the earlier dispatch had arrived",
+                    found.id, found.html_url
+                ));
+                adopt(&ws, &release, &name, engine, pending, found).await?
+            } else {
+                ctx.log_line("no run appeared: the earlier dispatch did not arrive");
+                dispatch(&ctx, &ws, &release, &name, engine, &input, &opts, pending).await?
+            }
+        }
         // A console closed while it built: the same run is watched again.
         Some((status, run)) if status == "running" => {
             ctx.log_line(&format!(
@@ -224,7 +244,7 @@ pub async fn build(
             ));
             run
         }
-        Some((status, mut run)) if opts.resume && status != "succeeded" => {
+        Some((status, mut run)) if opts.resume && status != "succeeded" && run.run_id != 0 => {
             ctx.begin_step(&format!("Re-run failed jobs on {}", engine.title()));
             engine.rerun_failed(run.run_id).await?;
             run.attempt += 1;
@@ -241,33 +261,15 @@ pub async fn build(
             run
         }
         _ => {
-            ctx.begin_step(&format!("Dispatch on {}", engine.title()));
-            let correlation_id = remote::correlation_id(&input, &version);
-            let req = DispatchRequest {
-                platform: input.clone(),
-                version: version.clone(),
-                skip_signing: opts.skip_signing,
-                resume: opts.resume,
-                correlation_id: correlation_id.clone(),
-            };
-            let found = engine.dispatch(&req).await?;
-            let run = RemoteRun {
+            let pending = RemoteRun {
                 engine: engine.key().to_owned(),
-                run_id: found.id,
-                html_url: found.html_url,
-                correlation_id,
+                run_id: 0,
+                html_url: String::new(),
+                correlation_id: remote::correlation_id(&input, &version),
                 version: version.clone(),
                 attempt: 1,
             };
-            // Saved at once: a console closed from here on finds it and watches it again.
-            save(
-                &ws,
-                &release,
-                &name,
-                running(&run, format!("run #{} on {}", run.run_id, engine.title())),
-            )
-            .await?;
-            run
+            dispatch(&ctx, &ws, &release, &name, engine, &input, &opts, pending).await?
         }
     };
     ctx.log_line(&format!("watching {}", run.html_url));
@@ -367,6 +369,103 @@ pub async fn build(
     let outcome = ended("succeeded", message.clone(), steps, installers, &run);
     super::save_outcome(&ctx, &ws, &release, &name, outcome).await?;
     Ok(format!("{name}: {message}"))
+}
+
+/// Dispatches the build `pending` describes (its correlation id chosen), saved first as
+/// running with no run yet: a console stopped from here on finds the dispatch at the next Run
+/// and looks for its run instead of sending a second one. Returns the run, saved.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the build's context, passed through from `build`"
+)]
+async fn dispatch(
+    ctx: &TaskContext,
+    ws: &Workspace,
+    release: &Release,
+    name: &str,
+    engine: &dyn CiEngine,
+    input: &str,
+    opts: &RunOptions,
+    pending: RemoteRun,
+) -> Result<RemoteRun, TaskError> {
+    ctx.begin_step(&format!("Dispatch on {}", engine.title()));
+    save(
+        ws,
+        release,
+        name,
+        running(
+            &pending,
+            format!(
+                "dispatching on {} ({})",
+                engine.title(),
+                pending.correlation_id
+            ),
+        ),
+    )
+    .await?;
+    let req = DispatchRequest {
+        platform: input.to_owned(),
+        version: pending.version.clone(),
+        skip_signing: opts.skip_signing,
+        resume: opts.resume,
+        correlation_id: pending.correlation_id.clone(),
+    };
+    match engine.dispatch(&req).await {
+        Ok(found) => adopt(ws, release, name, engine, pending, found).await,
+        Err(RemoteError::Cancelled) => {
+            let outcome = Outcome {
+                status: "cancelled",
+                message: format!(
+                    "cancelled while dispatching; a run named with {} may have started on {}",
+                    pending.correlation_id,
+                    engine.title()
+                ),
+                steps: super::step_durations(ctx),
+                artifacts: Vec::new(),
+                remote: None,
+            };
+            super::save_outcome(ctx, ws, release, name, outcome).await?;
+            Err(TaskError::Cancelled)
+        }
+        // Refused, or no run appeared after every attempt: no run to keep (the next Run
+        // dispatches anew).
+        Err(e) => {
+            let outcome = Outcome {
+                status: "failed",
+                message: e.to_string(),
+                steps: super::step_durations(ctx),
+                artifacts: Vec::new(),
+                remote: None,
+            };
+            super::save_outcome(ctx, ws, release, name, outcome).await?;
+            Err(e.into())
+        }
+    }
+}
+
+/// Saves `found` as the run of the dispatch `pending` (saved at once: a console closed from
+/// here on finds it and watches it again).
+async fn adopt(
+    ws: &Workspace,
+    release: &Release,
+    name: &str,
+    engine: &dyn CiEngine,
+    pending: RemoteRun,
+    found: remote::RunRef,
+) -> Result<RemoteRun, TaskError> {
+    let run = RemoteRun {
+        run_id: found.id,
+        html_url: found.html_url,
+        ..pending
+    };
+    save(
+        ws,
+        release,
+        name,
+        running(&run, format!("run #{} on {}", run.run_id, engine.title())),
+    )
+    .await?;
+    Ok(run)
 }
 
 /// Downloads the run's artifact `wanted` and unpacks it under the platform's build folder;

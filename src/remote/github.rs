@@ -78,7 +78,7 @@ impl GitHub {
         ctx: Option<TaskContext>,
     ) -> Result<Self, RemoteError> {
         let api = reqwest::Client::builder()
-            .timeout(crate::net::REQUEST_TIMEOUT)
+            .timeout(Duration::from_secs(cfg.timeout_secs))
             .user_agent(concat!("release-console/", env!("CARGO_PKG_VERSION")))
             // A redirect is followed by hand, so the token never goes to another host.
             .redirect(reqwest::redirect::Policy::none())
@@ -173,6 +173,25 @@ impl GitHub {
         body: Option<&Value>,
         etag: bool,
     ) -> Result<Answer, RemoteError> {
+        let idempotency = crate::net::Idempotency::of_method(&method);
+        self.request(cancel, method, url, body, etag, idempotency)
+            .await
+    }
+
+    /// [`Self::call_until`] of a request that says whether it may be sent twice: one that may
+    /// not is sent again only when it certainly did not arrive (the connection failed) or the
+    /// server refused it (429); when it may have arrived (a timeout or a broken connection
+    /// after sending, any 5xx) the answer is [`RemoteError::Uncertain`], for the caller to
+    /// look for its effect.
+    async fn request(
+        &self,
+        cancel: &CancellationToken,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+        etag: bool,
+        idempotency: crate::net::Idempotency,
+    ) -> Result<Answer, RemoteError> {
         let shown = url
             .strip_prefix(self.cfg.api_base.trim_end_matches('/'))
             .unwrap_or(url)
@@ -218,6 +237,12 @@ impl GitHub {
             };
             let resp = match sent {
                 Ok(r) => r,
+                Err(e) if !crate::net::Arrival::of_error(&e).may_retry(idempotency) => {
+                    return Err(RemoteError::Uncertain(format!(
+                        "{method} {shown}: {}; it may have arrived",
+                        crate::net::describe(&e)
+                    )));
+                }
                 Err(e) if attempt < ATTEMPTS => {
                     let wait = crate::net::backoff(attempt);
                     self.wait(
@@ -287,6 +312,23 @@ impl GitHub {
                     }
                     continue;
                 }
+            }
+            // Before any second copy of a request that may not be sent twice, its effect is
+            // looked for: a gateway's 502/503/504 may have reached the origin, and an origin's
+            // own 5xx may have failed after acting.
+            if idempotency == crate::net::Idempotency::NonIdempotent && status.is_server_error() {
+                let why = if crate::net::Arrival::of_status(status)
+                    == Some(crate::net::Arrival::Uncertain)
+                {
+                    "it may have arrived"
+                } else {
+                    "it arrived and failed, perhaps after acting"
+                };
+                return Err(RemoteError::Uncertain(format!(
+                    "{method} {shown} answered {status} ({}); {}",
+                    crate::net::error_message(&text),
+                    why
+                )));
             }
             if status.is_server_error() && attempt < ATTEMPTS {
                 self.wait(
@@ -399,6 +441,19 @@ impl GitHub {
     /// The run that carries `correlation_id` in its name; waits for it to appear (a dispatch
     /// answered 204 names no run). Another run, however recent, is never taken.
     async fn find_run(&self, correlation_id: &str) -> Result<RunRef, RemoteError> {
+        self.look_for_run(correlation_id).await?.ok_or_else(|| {
+            RemoteError::Http(format!(
+                "GitHub accepted the dispatch but no run named with {correlation_id} appeared \
+                 within {}; is `run-name` in {} still carrying inputs.correlation_id?",
+                crate::human_duration(FIND_RUN_FOR),
+                self.cfg.workflow
+            ))
+        })
+    }
+
+    /// The run that carries `correlation_id`, looked for until [`FIND_RUN_FOR`] has passed;
+    /// `None` when none appeared by then.
+    async fn look_for_run(&self, correlation_id: &str) -> Result<Option<RunRef>, RemoteError> {
         let deadline = std::time::Instant::now() + FIND_RUN_FOR;
         let poll = Duration::from_millis(self.cfg.poll_interval_ms.clamp(200, 5000));
         loop {
@@ -417,10 +472,10 @@ impl GitHub {
                         one.id,
                         runs.len()
                     ));
-                    return Ok(RunRef {
+                    return Ok(Some(RunRef {
                         id: one.id,
                         html_url: one.html_url.clone(),
-                    });
+                    }));
                 }
                 [] => {}
                 many => {
@@ -435,12 +490,7 @@ impl GitHub {
                 }
             }
             if std::time::Instant::now() >= deadline {
-                return Err(RemoteError::Http(format!(
-                    "GitHub accepted the dispatch but no run named with {correlation_id} appeared \
-                     within {}; is `run-name` in {} still carrying inputs.correlation_id?",
-                    crate::human_duration(FIND_RUN_FOR),
-                    self.cfg.workflow
-                )));
+                return Ok(None);
             }
             tokio::select! {
                 () = self.cancel.cancelled() => return Err(RemoteError::Cancelled),
@@ -504,11 +554,45 @@ impl CiEngine for GitHub {
                 "POST dispatch of {} on {} in {}",
                 self.cfg.workflow, self.cfg.git_ref, self.cfg.repo
             );
-            let answer = self.expect(
-                self.call(Method::POST, &url, Some(&body), false).await?,
-                &[StatusCode::OK, StatusCode::NO_CONTENT],
-                &what,
-            )?;
+            // A dispatch is a build (a signed one): it is never sent again while the first may
+            // have started one. When its answer is lost, the run is looked for by the
+            // correlation id it carries, and adopted; only when none appears is it sent again.
+            let mut attempt = 0;
+            let answer = loop {
+                attempt += 1;
+                match self.call(Method::POST, &url, Some(&body), false).await {
+                    Err(RemoteError::Uncertain(why)) => {
+                        self.log(&format!(
+                            "the dispatch may have arrived ({why}); looking for a run with \
+                             {} before dispatching again",
+                            req.correlation_id
+                        ));
+                        if let Some(run) = self.look_for_run(&req.correlation_id).await? {
+                            self.log(&format!(
+                                "the dispatch had arrived: adopting run #{} {}",
+                                run.id, run.html_url
+                            ));
+                            return Ok(run);
+                        }
+                        if attempt >= ATTEMPTS {
+                            return Err(RemoteError::Http(format!(
+                                "{what}: {why}; no run with {} appeared within {} after any of \
+                                 {attempt} attempts",
+                                req.correlation_id,
+                                crate::human_duration(FIND_RUN_FOR)
+                            )));
+                        }
+                        self.log(&format!(
+                            "no run with {} appeared within {}: the dispatch did not arrive; \
+                             dispatching again",
+                            req.correlation_id,
+                            crate::human_duration(FIND_RUN_FOR)
+                        ));
+                    }
+                    other => break other?,
+                }
+            };
+            let answer = self.expect(answer, &[StatusCode::OK, StatusCode::NO_CONTENT], &what)?;
             if answer.status == StatusCode::OK {
                 let d: DispatchBody = Self::parse(&answer.body, &what)?;
                 self.log(&format!(
@@ -526,6 +610,10 @@ impl CiEngine for GitHub {
             ));
             self.find_run(&req.correlation_id).await
         })
+    }
+
+    fn find_dispatched<'a>(&'a self, correlation_id: &'a str) -> EngineFuture<'a, Option<RunRef>> {
+        Box::pin(self.look_for_run(correlation_id))
     }
 
     fn run(&self, id: u64) -> EngineFuture<'_, RunView> {
@@ -560,13 +648,15 @@ impl CiEngine for GitHub {
         Box::pin(async move {
             let what = format!("POST cancel of run #{id}");
             // Sent after the task was cancelled: not stopped by the task's token.
+            // Cancelling twice changes nothing more: it may be sent again.
             let answer = self
-                .call_until(
+                .request(
                     &CancellationToken::new(),
                     Method::POST,
                     &self.repo_url(&format!("/actions/runs/{id}/cancel")),
                     None,
                     false,
+                    crate::net::Idempotency::Idempotent,
                 )
                 .await?;
             if answer.status == StatusCode::CONFLICT {
@@ -583,15 +673,40 @@ impl CiEngine for GitHub {
     fn rerun_failed(&self, id: u64) -> EngineFuture<'_, ()> {
         Box::pin(async move {
             let what = format!("POST rerun-failed-jobs of run #{id}");
-            let answer = self
+            let sent = self
                 .call(
                     Method::POST,
                     &self.repo_url(&format!("/actions/runs/{id}/rerun-failed-jobs")),
                     None,
                     false,
                 )
-                .await?;
-            self.expect(answer, &[StatusCode::CREATED], &what)?;
+                .await;
+            match sent {
+                // A second re-run would be another attempt: the run is read instead; one that
+                // is no longer completed is re-running (ours arrived).
+                Err(RemoteError::Uncertain(why)) => {
+                    let run: RunBody = self
+                        .get_json(
+                            &format!("/actions/runs/{id}"),
+                            false,
+                            &format!("GET run #{id}"),
+                        )
+                        .await?;
+                    if run.status.as_deref() == Some("completed") {
+                        return Err(RemoteError::Uncertain(format!(
+                            "{what}: {why}; run #{id} is still completed, so it did not take: \
+                             Resume asks again"
+                        )));
+                    }
+                    self.log(&format!(
+                        "the re-run request's answer was lost ({why}), but run #{id} is \
+                         running again: it arrived"
+                    ));
+                }
+                other => {
+                    self.expect(other?, &[StatusCode::CREATED], &what)?;
+                }
+            }
             self.log(&format!(
                 "asked GitHub to re-run the failed jobs of run #{id}"
             ));

@@ -27,6 +27,11 @@ pub enum RemoteError {
     /// The server refused or failed; the message names the request and the server's words.
     #[error("{0}")]
     Http(String),
+    /// A request that changes something may have arrived without its answer (a timeout or a
+    /// broken connection after sending, a gateway's 502/503/504): it is never sent again
+    /// before its effect is looked for.
+    #[error("{0}")]
+    Uncertain(String),
     #[error("cancelled")]
     Cancelled,
     /// An artifact past its retention (GitHub answers 410 Gone).
@@ -183,6 +188,9 @@ pub trait CiEngine: Send + Sync {
     fn key(&self) -> &'static str;
     /// Starts a run and returns it once the engine names it; never someone else's run.
     fn dispatch<'a>(&'a self, req: &'a DispatchRequest) -> EngineFuture<'a, RunRef>;
+    /// The run a dispatch with `correlation_id` started, looked for a while; `None` when none
+    /// appeared (the dispatch did not arrive).
+    fn find_dispatched<'a>(&'a self, correlation_id: &'a str) -> EngineFuture<'a, Option<RunRef>>;
     /// The run with its jobs and steps.
     fn run(&self, id: u64) -> EngineFuture<'_, RunView>;
     fn cancel(&self, id: u64) -> EngineFuture<'_, ()>;

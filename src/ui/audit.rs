@@ -322,10 +322,15 @@ fn outbox_ui(ui: &mut egui::Ui, data: &crate::ui::snapshot::Snapshot, commands: 
                 if ui.button("Send due notifications").clicked() {
                     commands.push(Command::SendNotifications);
                 }
-                if attention > 0 && ui.button("Retry all that failed").clicked() {
-                    commands.push(Command::RetryNotifications(
-                        outbox.attention().map(|d| d.id.clone()).collect(),
-                    ));
+                // Only the failed ones: an uncertain one may have arrived, and is sent again
+                // one by one with its own Send again.
+                let failed: Vec<String> = outbox
+                    .attention()
+                    .filter(|d| d.state == crate::notify::State::Failed)
+                    .map(|d| d.id.clone())
+                    .collect();
+                if !failed.is_empty() && ui.button("Retry all that failed").clicked() {
+                    commands.push(Command::RetryNotifications(failed));
                 }
             });
             egui::ScrollArea::vertical()

@@ -31,10 +31,15 @@ impl Panel for OverviewUi {
                         ))
                         .color(theme::WARN),
                     );
-                    if ui.button("Retry them").clicked() {
-                        commands.push(Command::RetryNotifications(
-                            stuck.iter().map(|d| d.id.clone()).collect(),
-                        ));
+                    // Only the failed ones: an uncertain one may have arrived (the Outbox
+                    // sends it again, one by one).
+                    let failed: Vec<String> = stuck
+                        .iter()
+                        .filter(|d| d.state == crate::notify::State::Failed)
+                        .map(|d| d.id.clone())
+                        .collect();
+                    if !failed.is_empty() && ui.button("Retry them").clicked() {
+                        commands.push(Command::RetryNotifications(failed));
                     }
                     if ui.link("Open the outbox").clicked() {
                         commands.push(Command::Navigate(Tab::Audit));

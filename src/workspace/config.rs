@@ -91,6 +91,9 @@ pub struct GitHubConfig {
     pub artifact: String,
     /// How often the run and its jobs are read while it builds (a 304 costs no rate limit).
     pub poll_interval_ms: u64,
+    /// How long one API request waits for GitHub's answer. A dispatch whose answer does not
+    /// come in time may have started a build: its run is looked for before any other dispatch.
+    pub timeout_secs: u64,
 }
 
 impl Default for GitHubConfig {
@@ -104,6 +107,7 @@ impl Default for GitHubConfig {
             token_secret: String::new(),
             artifact: "{platform}-{version}".to_owned(),
             poll_interval_ms: 5000,
+            timeout_secs: 30,
         }
     }
 }
@@ -146,6 +150,9 @@ impl GitHubConfig {
         }
         if self.poll_interval_ms == 0 {
             return Err("key `remote.github.poll_interval_ms`: must be above 0".into());
+        }
+        if !(1..=600).contains(&self.timeout_secs) {
+            return Err("key `remote.github.timeout_secs`: must be between 1 and 600".into());
         }
         Ok(())
     }
@@ -352,6 +359,10 @@ pub struct NotifyConfig {
     pub cli_wait_secs: u64,
     /// Attempts per delivery before it is left failed (a Retry starts over).
     pub max_attempts: u32,
+    /// How long one send waits for the service's answer. A send that times out may have
+    /// arrived: a Slack message or change event is then left uncertain, never sent again by
+    /// itself.
+    pub timeout_secs: u64,
     /// `[notify.pagerduty]`: pages for incidents, change events for release milestones.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pagerduty: Option<PagerDutyConfig>,
@@ -366,6 +377,7 @@ impl Default for NotifyConfig {
             deliver: Delivery::Live,
             cli_wait_secs: 15,
             max_attempts: 8,
+            timeout_secs: 30,
             pagerduty: None,
             slack: Vec::new(),
         }
@@ -1318,6 +1330,9 @@ impl Config {
                     s.channel
                 ));
             }
+        }
+        if !(1..=600).contains(&self.notify.timeout_secs) {
+            return Err("key `notify.timeout_secs`: must be between 1 and 600".into());
         }
         if self.notify.max_attempts == 0 {
             return Err("key `notify.max_attempts`: must be at least 1".into());

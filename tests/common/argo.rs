@@ -4,7 +4,11 @@
 //!
 //! Applications: `collab-api` (Running, then Succeeded + Progressing, then Healthy),
 //! `broken-api` (Succeeded, then Degraded), `stuck-api` (Running and Progressing until
-//! terminated); a token other than [`TOKEN`] gets 401, another name 404.
+//! terminated); a token other than [`TOKEN`] gets 401, another name 404. A rollback leaves the
+//! application `OutOfSync` (Git still asks for the newer revision), as Argo CD reports it, and
+//! a requested operation shows in the Application's own `operation` until it is over.
+//! [`Fake::faults`] make a gateway answer a sync or rollback 5xx, after or before it took
+//! effect.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -37,6 +41,8 @@ pub struct App {
     health: String,
     history: Vec<(i64, String, String)>,
     pub op: Option<Op>,
+    /// Rolled back: live is not what Git asks for.
+    out_of_sync: bool,
 }
 
 #[derive(Debug)]
@@ -47,6 +53,16 @@ pub struct Op {
     started_at: String,
     finished_at: Option<String>,
     polls: u32,
+    rollback: bool,
+}
+
+/// What a gateway in front of Argo CD does to the next sync or rollback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Argo CD starts the operation; the console gets this 5xx instead of its answer.
+    AfterEffect(u16),
+    /// The request never reaches Argo CD; the console gets this 5xx.
+    BeforeEffect(u16),
 }
 
 #[derive(Debug, Default)]
@@ -56,6 +72,8 @@ pub struct Fake {
     pub apps: std::collections::BTreeMap<String, App>,
     /// Every request: method, path and body.
     pub requests: Vec<(String, String, Value)>,
+    /// What becomes of the next syncs and rollbacks (one each, in order).
+    pub faults: Vec<Fault>,
 }
 
 pub type Shared = Arc<Mutex<Fake>>;
@@ -84,7 +102,8 @@ fn authorized(f: &Fake, headers: &HeaderMap) -> bool {
 }
 
 fn app_json(name: &str, a: &App) -> Value {
-    let synced = a.op.as_ref().is_none_or(|o| o.phase != "Running");
+    let running = a.op.as_ref().filter(|o| o.phase == "Running");
+    let synced = running.is_none() && !a.out_of_sync;
     let deployment_health = a.health.clone();
     let mut status = json!({
         "sync": {"status": if synced { "Synced" } else { "OutOfSync" }, "revision": a.revision},
@@ -117,7 +136,7 @@ fn app_json(name: &str, a: &App) -> Value {
         }
         status["operationState"] = state;
     }
-    json!({
+    let mut app = json!({
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Application",
         "metadata": {"name": name, "namespace": "argocd"},
@@ -125,7 +144,14 @@ fn app_json(name: &str, a: &App) -> Value {
                  "destination": {"server": "https://kubernetes.default.svc", "namespace": "wiretuner"},
                  "source": {"repoURL": "https://git.example.com/wiretuner/deploy.git", "path": "collab", "targetRevision": "main"}},
         "status": status,
-    })
+    });
+    if let Some(op) = running {
+        app["operation"] = json!({
+            "sync": {"revision": op.requested, "prune": false},
+            "initiatedBy": {"username": "admin"},
+        });
+    }
+    app
 }
 
 /// One poll moves a running operation along its scenario.
@@ -146,7 +172,13 @@ fn advance(a: &mut App) {
     op.phase = "Succeeded".into();
     op.message = "successfully synced (all tasks run)".into();
     op.finished_at = Some(now());
-    a.revision = sha_of(&op.requested);
+    if op.rollback {
+        // Live is the old revision; Git (what the app is compared with) still the new one.
+        a.out_of_sync = true;
+    } else {
+        a.revision = sha_of(&op.requested);
+        a.out_of_sync = false;
+    }
     a.health = if a.scenario == Scenario::Degraded {
         "Degraded".into()
     } else {
@@ -194,7 +226,7 @@ async fn get_app(
     Ok(Json(app_json(&name, a)))
 }
 
-fn start_op(a: &mut App, requested: String) {
+fn start_op(a: &mut App, requested: String, rollback: bool) {
     a.op = Some(Op {
         phase: "Running".into(),
         message: "waiting for completion of hook batch/Job/migrate".into(),
@@ -202,8 +234,28 @@ fn start_op(a: &mut App, requested: String) {
         started_at: now(),
         finished_at: None,
         polls: 0,
+        rollback,
     });
     a.health = "Progressing".into();
+}
+
+/// The next fault, if any: `Err` is the gateway's answer when it comes before the effect.
+fn next_fault(f: &mut Fake) -> Result<Option<u16>, (StatusCode, Json<Value>)> {
+    if f.faults.is_empty() {
+        return Ok(None);
+    }
+    match f.faults.remove(0) {
+        Fault::AfterEffect(code) => Ok(Some(code)),
+        Fault::BeforeEffect(code) => Err(gateway(code)),
+    }
+}
+
+fn gateway(code: u16) -> (StatusCode, Json<Value>) {
+    error(
+        StatusCode::from_u16(code).expect("status"),
+        14,
+        "upstream request timeout",
+    )
 }
 
 async fn sync(
@@ -218,6 +270,7 @@ async fn sync(
         format!("/api/v1/applications/{name}/sync"),
         body.clone(),
     ));
+    let fault = next_fault(&mut f)?;
     let a = app_for(&mut f, &headers, &name)?;
     if a.op.as_ref().is_some_and(|o| o.phase == "Running") {
         return Err(error(
@@ -226,7 +279,14 @@ async fn sync(
             "another operation is already in progress",
         ));
     }
-    start_op(a, body["revision"].as_str().unwrap_or("HEAD").to_owned());
+    start_op(
+        a,
+        body["revision"].as_str().unwrap_or("HEAD").to_owned(),
+        false,
+    );
+    if let Some(code) = fault {
+        return Err(gateway(code));
+    }
     Ok(Json(app_json(&name, a)))
 }
 
@@ -242,7 +302,15 @@ async fn rollback(
         format!("/api/v1/applications/{name}/rollback"),
         body.clone(),
     ));
+    let fault = next_fault(&mut f)?;
     let a = app_for(&mut f, &headers, &name)?;
+    if a.op.as_ref().is_some_and(|o| o.phase == "Running") {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            9,
+            "another operation is already in progress",
+        ));
+    }
     let id = body["id"]
         .as_i64()
         .or_else(|| body["id"].as_str().and_then(|v| v.parse().ok()));
@@ -258,7 +326,10 @@ async fn rollback(
             "application has no history entry with that id",
         ));
     };
-    start_op(a, rev);
+    start_op(a, rev, true);
+    if let Some(code) = fault {
+        return Err(gateway(code));
+    }
     Ok(Json(app_json(&name, a)))
 }
 
@@ -318,6 +389,7 @@ pub fn start_accepting(token: &str) -> Argo {
                     health: "Healthy".into(),
                     history: vec![(1, "v1.1.0".into(), "2026-11-20T10:00:00Z".into())],
                     op: None,
+                    out_of_sync: false,
                 },
             );
         }

@@ -167,6 +167,15 @@ pub enum ArtifactKind {
     ExpiredOnDownload,
 }
 
+/// What becomes of a dispatch's answer after GitHub has created its run.
+#[derive(Debug, Clone, Copy)]
+pub enum Fault {
+    /// A gateway in front of GitHub answers with this 5xx instead (502, 503, 504).
+    Gateway(u16),
+    /// The answer is held back this long: past the console's timeout, it never learns it.
+    Delay(Duration),
+}
+
 /// One request the fake received (after Prism).
 #[derive(Debug, Clone)]
 pub struct Seen {
@@ -217,6 +226,9 @@ pub struct Fake {
     pub conditional: usize,
     /// The token it accepts ([`TOKEN`] unless set).
     pub token: String,
+    /// What becomes of the answers to the next dispatches (one each, in order), after the run
+    /// was created: the request was processed, the console does not learn it.
+    pub dispatch_faults: Vec<Fault>,
     blocked_until: Option<(Instant, i64)>,
     quiet_until: Option<Instant>,
     runs: Vec<Run>,
@@ -313,6 +325,7 @@ impl FakeGitHub {
             not_modified: 0,
             conditional: 0,
             token: TOKEN.to_owned(),
+            dispatch_faults: Vec::new(),
             blocked_until: None,
             quiet_until: None,
             runs: Vec::new(),
@@ -705,6 +718,26 @@ fn front(state: Shared, prism: String, fake: String) -> String {
             let status = answer.status().as_u16();
             let headers = answer.headers().clone();
             let bytes = answer.bytes().await.expect("front");
+            if parts.method == Method::POST && parts.uri.path().ends_with("/dispatches") {
+                let fault = {
+                    let mut f = state.lock().expect("fake");
+                    (!f.dispatch_faults.is_empty()).then(|| f.dispatch_faults.remove(0))
+                };
+                match fault {
+                    Some(Fault::Gateway(code)) => {
+                        return Response::builder()
+                            .status(code)
+                            .header("content-type", "text/html")
+                            .body(axum::body::Body::from(format!(
+                                "<html><body><h1>{code}</h1>The upstream did not answer in time.\
+                                 </body></html>"
+                            )))
+                            .expect("front");
+                    }
+                    Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
+                    None => {}
+                }
+            }
             let matched = status == 200
                 && if_none_match.is_some()
                 && headers.get("etag").and_then(|v| v.to_str().ok()) == if_none_match.as_deref();

@@ -34,6 +34,9 @@ pub struct Fake {
     pub script: Vec<(u16, String, Option<String>)>,
     /// The routing key PagerDuty accepts ([`ROUTING_KEY`] unless set).
     pub key: Option<String>,
+    /// Requests that are processed at once and answered this much later, in order (one per
+    /// request): a client that times out first does not learn that they arrived.
+    pub slow: Vec<std::time::Duration>,
 }
 
 fn key_ok(f: &Shared, body: &Value) -> bool {
@@ -69,6 +72,12 @@ fn invalid(errors: &[&str]) -> Response {
         .into_response()
 }
 
+/// The delay before the answer to the request just admitted, if [`Fake::slow`] has one.
+fn delay(f: &Shared) -> Option<std::time::Duration> {
+    let mut f = f.lock().expect("fake server");
+    (!f.slow.is_empty()).then(|| f.slow.remove(0))
+}
+
 /// Records the request, then gives the scripted answer or the routing key's refusal, if any.
 fn admit(f: &Shared, path: &str, body: &Value) -> Option<Response> {
     f.lock().expect("fake server").seen.push(Seen {
@@ -85,6 +94,9 @@ fn admit(f: &Shared, path: &str, body: &Value) -> Option<Response> {
 async fn enqueue(State(f): State<Shared>, Json(body): Json<Value>) -> Response {
     if let Some(r) = admit(&f, "/v2/enqueue", &body) {
         return r;
+    }
+    if let Some(d) = delay(&f) {
+        tokio::time::sleep(d).await;
     }
     let action = body["event_action"].as_str().unwrap_or("");
     if action != "trigger" && body["dedup_key"].as_str().is_none_or(str::is_empty) {
@@ -111,6 +123,9 @@ async fn enqueue(State(f): State<Shared>, Json(body): Json<Value>) -> Response {
 async fn change(State(f): State<Shared>, Json(body): Json<Value>) -> Response {
     if let Some(r) = admit(&f, "/v2/change/enqueue", &body) {
         return r;
+    }
+    if let Some(d) = delay(&f) {
+        tokio::time::sleep(d).await;
     }
     (
         StatusCode::ACCEPTED,
@@ -168,6 +183,10 @@ async fn webhook(
     if hook == "hang" {
         tokio::time::sleep(std::time::Duration::from_mins(10)).await;
     }
+    if hook == "slow" {
+        // Posted at once, answered late: Slack's answer after the client gave up.
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    }
     let (status, code) = match hook.as_str() {
         "limited" => {
             let first = f
@@ -204,7 +223,8 @@ async fn webhook(
 }
 
 /// A Slack fake: `POST /services/T0/B0/{hook}`; `hook` picks the behaviour (`ok`, `limited`:
-/// 429 with `Retry-After: 2` once, `gone`, `archived`, `locked`, `bad`, `hang`).
+/// 429 with `Retry-After: 2` once, `gone`, `archived`, `locked`, `bad`, `hang`, `slow`: posted,
+/// and answered `ok` 3 s later).
 pub struct Slack {
     pub state: Shared,
     pub base: String,

@@ -1,5 +1,6 @@
 //! Notification deliveries as rows (the incident card's and the Outbox's): where, what, when,
-//! the service's answer, and Retry on the ones that need a person.
+//! the service's answer, and Retry on the ones that failed, Send again on the ones that may
+//! have arrived ("uncertain: maybe delivered").
 
 use crate::notify::{Delivery, State};
 use crate::ui::command::Command;
@@ -29,8 +30,8 @@ pub fn label(d: &Delivery) -> &'static str {
     }
 }
 
-/// One row per delivery; a Retry button on each that failed or is uncertain pushes
-/// [`Command::RetryNotifications`].
+/// One row per delivery; a Retry button on each that failed, and "Send again" on each that is
+/// uncertain (maybe delivered), push [`Command::RetryNotifications`] with its id.
 pub fn rows<'a>(
     ui: &mut egui::Ui,
     deliveries: impl IntoIterator<Item = &'a Delivery>,
@@ -49,10 +50,26 @@ pub fn rows<'a>(
             if d.attempts > 1 {
                 ui.label(theme::muted(format!("{} attempts", d.attempts)));
             }
+            if d.state == State::Uncertain {
+                ui.label(egui::RichText::new(d.state.describe()).color(color(d.state)));
+            }
+            let button = if d.state == State::Uncertain {
+                format!("Send again {}", d.target.label())
+            } else {
+                format!("Retry {}", d.target.label())
+            };
             if d.state.needs_attention()
                 && ui
-                    .button(format!("Retry {}", d.target.label()))
-                    .on_hover_text(&d.id)
+                    .button(button)
+                    .on_hover_text(format!(
+                        "{}{}",
+                        d.id,
+                        if d.state == State::Uncertain {
+                            "\nIt may have arrived: send it again only if it did not."
+                        } else {
+                            ""
+                        }
+                    ))
                     .clicked()
             {
                 commands.push(Command::RetryNotifications(vec![d.id.clone()]));
