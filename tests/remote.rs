@@ -542,6 +542,38 @@ fn the_download_link_never_gets_the_token_and_an_escaping_archive_is_refused() {
 }
 
 #[test]
+fn a_download_larger_than_the_artifact_github_lists_is_refused() {
+    let s = setup(|f| {
+        f.artifacts.insert(
+            "windows".into(),
+            ArtifactKind::Oversized(with_checksum("WireTuner-big.msi", vec![7u8; 4096])),
+        );
+    });
+    let (code, out) = build(&s, "windows", &[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("but GitHub lists the artifact at 100; refusing it"),
+        "{out}"
+    );
+    assert_clean(&s);
+    let mut stack = vec![s.dir.path().to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("dir").flatten() {
+            let p = e.path();
+            assert_ne!(
+                p.file_name().and_then(|n| n.to_str()),
+                Some("WireTuner-big.msi"),
+                "nothing unpacked: {}",
+                p.display()
+            );
+            if p.is_dir() {
+                stack.push(p);
+            }
+        }
+    }
+}
+
+#[test]
 fn an_expired_artifact_is_named_as_such() {
     let s = setup(|f| {
         f.artifacts

@@ -41,11 +41,27 @@ impl Element {
     }
 }
 
+/// Dropped without recursion: a tree is taken apart one level at a time, so no shape of tree
+/// can overflow the stack when it goes.
+impl Drop for Element {
+    fn drop(&mut self) {
+        let mut pending = std::mem::take(&mut self.children);
+        while let Some(mut child) = pending.pop() {
+            pending.append(&mut child.children);
+        }
+    }
+}
+
+/// How deep elements may nest: far beyond any S3 answer or feed, and shallow enough that
+/// nothing built from a hostile document can exhaust the stack.
+pub const MAX_DEPTH: usize = 256;
+
 fn local(name: &str) -> &str {
     name.rsplit(':').next().unwrap_or(name)
 }
 
-/// Parses `text` into its root element.
+/// Parses `text` into its root element. Elements nested deeper than [`MAX_DEPTH`] are an
+/// error naming the byte where the limit was passed.
 pub fn parse(text: &str) -> Result<Element, String> {
     let mut reader = quick_xml::Reader::from_str(text);
     let mut stack: Vec<Element> = Vec::new();
@@ -67,7 +83,8 @@ pub fn parse(text: &str) -> Result<Element, String> {
             name: local(&qualified).to_owned(),
             qualified,
             attributes,
-            ..Element::default()
+            text: String::new(),
+            children: Vec::new(),
         })
     };
     loop {
@@ -76,7 +93,16 @@ pub fn parse(text: &str) -> Result<Element, String> {
             .read_event()
             .map_err(|e| format!("not well-formed XML at byte {at}: {e}"))?;
         match event {
-            Event::Start(e) => stack.push(open(&e)?),
+            Event::Start(e) => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(format!(
+                        "elements nested deeper than {MAX_DEPTH} levels at byte {at} (<{}>); \
+                         refusing the document",
+                        String::from_utf8_lossy(e.name().as_ref())
+                    ));
+                }
+                stack.push(open(&e)?);
+            }
             Event::Empty(e) => {
                 let el = open(&e)?;
                 match stack.last_mut() {
@@ -166,6 +192,41 @@ mod tests {
         assert_eq!(enc.attr("url"), Some("https://x/a%20b.dmg?x=1&y=2"));
         assert_eq!(enc.attr("edSignature"), Some("sig"));
         assert_eq!(items[1].text.trim(), "<raw>");
+    }
+
+    #[test]
+    fn a_document_nested_deeper_than_the_limit_is_an_error_not_a_stack_overflow() {
+        // An S3 error body 140k levels deep (980 KB) overflowed the stack when its tree was
+        // dropped.
+        let levels = 140_000;
+        let doc = format!("{}{}", "<a>".repeat(levels), "</a>".repeat(levels));
+        let err = parse(&doc).expect_err("too deep");
+        assert!(err.contains("deeper than 256 levels"), "{err}");
+        assert!(err.contains(&format!("at byte {}", 3 * MAX_DEPTH)), "{err}");
+        // At the limit itself the document parses.
+        let doc = format!("{}{}", "<a>".repeat(MAX_DEPTH), "</a>".repeat(MAX_DEPTH));
+        let mut el = &parse(&doc).expect("at the limit");
+        let mut depth = 1;
+        while let Some(c) = el.child("a") {
+            el = c;
+            depth += 1;
+        }
+        assert_eq!(depth, MAX_DEPTH);
+    }
+
+    #[test]
+    fn a_deep_tree_built_in_code_drops_without_recursion() {
+        let mut root = Element::default();
+        for _ in 0..200_000 {
+            root = Element {
+                name: "a".into(),
+                qualified: "a".into(),
+                attributes: Vec::new(),
+                text: String::new(),
+                children: vec![root],
+            };
+        }
+        drop(root);
     }
 
     #[test]

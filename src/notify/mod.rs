@@ -402,7 +402,12 @@ impl SendError {
     }
 }
 
-/// A service's answer: status, its `Retry-After` (if any) and body.
+/// The most of a service's reply body read: its answers are a line of JSON or text, and the
+/// body only explains the status, which alone decides whether the message was delivered.
+const MAX_REPLY_BYTES: usize = 64 * 1024;
+
+/// A service's answer: status, its `Retry-After` (if any) and body (at most
+/// [`MAX_REPLY_BYTES`]; a longer one is replaced by a line saying so).
 async fn answer(resp: reqwest::Response) -> (reqwest::StatusCode, Option<Duration>, String) {
     let status = resp.status();
     let retry_after = resp
@@ -410,7 +415,48 @@ async fn answer(resp: reqwest::Response) -> (reqwest::StatusCode, Option<Duratio
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(crate::net::parse_retry_after);
-    (status, retry_after, resp.text().await.unwrap_or_default())
+    let body = crate::net::read_body(resp, MAX_REPLY_BYTES)
+        .await
+        .unwrap_or_else(|e| format!("({e})"));
+    (status, retry_after, body)
+}
+
+#[cfg(test)]
+mod reply_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_endless_reply_body_is_cut_at_the_cap() {
+        use tokio::io::AsyncWriteExt as _;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let mut request = [0u8; 4096];
+            let _ = tokio::io::AsyncReadExt::read(&mut sock, &mut request).await;
+            let head = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n";
+            if sock.write_all(head.as_bytes()).await.is_err() {
+                return;
+            }
+            let chunk = format!("10000\r\n{}\r\n", "x".repeat(0x10000));
+            // Endless, until the client hangs up.
+            while sock.write_all(chunk.as_bytes()).await.is_ok() {}
+        });
+        let resp = reqwest::Client::new()
+            .post(format!("http://{addr}/hook"))
+            .send()
+            .await
+            .expect("send");
+        let (status, _, body) = tokio::time::timeout(Duration::from_secs(20), answer(resp))
+            .await
+            .expect("the reply is read only up to the cap");
+        assert_eq!(status, reqwest::StatusCode::OK);
+        assert!(body.contains("larger than 64 KiB"), "{body}");
+    }
 }
 
 /// A refusal as a [`SendError`]: 429 and an origin's 5xx are worth another attempt; a

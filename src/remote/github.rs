@@ -775,6 +775,18 @@ impl CiEngine for GitHub {
                     resp.status()
                 )));
             }
+            // GitHub lists an artifact's `size_in_bytes` as its zip's own size (artifacts v4,
+            // the only kind since 2025): more is refused as it arrives, less broke off.
+            let listed = artifact.size_bytes;
+            let size_error = |got: &str| {
+                RemoteError::Http(format!(
+                    "{what}: the download is {got} bytes, but GitHub lists the artifact at \
+                     {listed}; refusing it"
+                ))
+            };
+            if let Some(n) = resp.content_length().filter(|n| *n > listed) {
+                return Err(size_error(&n.to_string()));
+            }
             let io = |e: std::io::Error| RemoteError::Io(format!("{}: {e}", to.display()));
             if let Some(dir) = to.parent() {
                 tokio::fs::create_dir_all(dir).await.map_err(io)?;
@@ -790,12 +802,22 @@ impl CiEngine for GitHub {
                     RemoteError::Http(format!("{what}: broke off: {}", crate::net::describe(&e)))
                 })?;
                 let Some(chunk) = chunk else { break };
+                if written + chunk.len() as u64 > listed {
+                    drop(file);
+                    let _ = tokio::fs::remove_file(to).await;
+                    return Err(size_error(&format!("more than {listed}")));
+                }
                 tokio::io::AsyncWriteExt::write_all(&mut file, &chunk)
                     .await
                     .map_err(io)?;
                 written += chunk.len() as u64;
             }
             file.sync_all().await.map_err(io)?;
+            if written < listed {
+                drop(file);
+                let _ = tokio::fs::remove_file(to).await;
+                return Err(size_error(&written.to_string()));
+            }
             Ok(written)
         })
     }

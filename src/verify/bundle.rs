@@ -23,6 +23,18 @@ use super::signature::{Expected, Outcome, Verdict};
 
 /// How deep nested bundles are followed.
 const MAX_DEPTH: usize = 8;
+/// How many nested code items (bundles and Mach-O files, at every depth) one bundle's check
+/// visits in all: far more than any app ships, few enough that a hostile seal that sends the
+/// check around through links ends in moments.
+const MAX_NESTED_ITEMS: usize = 4096;
+
+/// The walk over one bundle's nested code: the folders already checked (by their real path,
+/// so a link back into the bundle is not checked again), and how many items were visited.
+#[derive(Default)]
+struct Walk {
+    visited: std::collections::HashSet<PathBuf>,
+    items: usize,
+}
 
 /// Where a bundle keeps its parts: `Contents/` (apps), `Versions/Current/` (frameworks), or
 /// the bundle folder itself.
@@ -97,7 +109,7 @@ pub fn verify(root: &Path, expected: &Expected) -> (Outcome, AppleSignature) {
         slices: Vec::new(),
         notarization: "not stapled".into(),
     };
-    let (slices, cdhashes) = match bundle(root, expected, &anchors, 0) {
+    let (slices, cdhashes) = match bundle(root, expected, &anchors, 0, &mut Walk::default()) {
         Ok(v) => v,
         Err(e) => return (Outcome::new(Verdict::Invalid, e), sig),
     };
@@ -146,9 +158,18 @@ fn bundle(
     expected: &Expected,
     anchors: &[CapturedX509Certificate],
     depth: usize,
+    walk: &mut Walk,
 ) -> Result<(Vec<Slice>, Vec<Vec<u8>>), String> {
     if depth > MAX_DEPTH {
         return Err(format!("{}: bundles nested too deep", root.display()));
+    }
+    let real = std::fs::canonicalize(root).map_err(|e| format!("{}: {e}", root.display()))?;
+    if !walk.visited.insert(real.clone()) {
+        return Err(format!(
+            "{} is {}, a bundle already checked, reached again through a link",
+            root.display(),
+            real.display()
+        ));
     }
     let l = layout(root)?;
     let data =
@@ -161,7 +182,7 @@ fn bundle(
         problems: sealed,
         nested,
     } = match &resources {
-        Some(r) => sealed_problems(&l, r, expected, anchors, depth),
+        Some(r) => sealed_problems(&l, r, expected, anchors, depth, walk),
         None => Seal {
             problems: vec![
                 "the bundle has no sealed resources (_CodeSignature/CodeResources)".into(),
@@ -303,6 +324,7 @@ fn sealed_problems(
     expected: &Expected,
     anchors: &[CapturedX509Certificate],
     depth: usize,
+    walk: &mut Walk,
 ) -> Seal {
     let (files, rules) = match parse_files2(resources) {
         Ok(v) => v,
@@ -346,8 +368,16 @@ fn sealed_problems(
                 Err(_) => problems.push(format!("sealed resource {name} is missing")),
             },
             Sealed::Nested { cdhash } => {
+                walk.items += 1;
+                if walk.items > MAX_NESTED_ITEMS {
+                    problems.push(format!(
+                        "more than {MAX_NESTED_ITEMS} nested code items (at {name}); the rest \
+                         is not checked"
+                    ));
+                    break;
+                }
                 let slices = if path.is_dir() {
-                    match bundle(&path, expected, anchors, depth + 1) {
+                    match bundle(&path, expected, anchors, depth + 1, walk) {
                         Ok((slices, _)) => slices,
                         Err(e) => {
                             problems.push(format!("nested {name}: {e}"));
@@ -518,65 +548,623 @@ pub fn verify_zipped(path: &Path, expected: &Expected) -> (Outcome, AppleSignatu
     (outcome, sig)
 }
 
+/// What a zipped app may unpack to: more entries or bytes than this is refused before
+/// anything is written (a zip bomb, not an app). Xcode itself is about 8 GiB in 200k files.
+#[derive(Debug, Clone, Copy)]
+struct UnpackLimits {
+    entries: usize,
+    bytes: u64,
+}
+
+const UNPACK_LIMITS: UnpackLimits = UnpackLimits {
+    entries: 250_000,
+    bytes: 16 << 30,
+};
+
+/// The longest link target read from an archive (`PATH_MAX`).
+const MAX_LINK_TARGET: u64 = 4096;
+/// How many links one lookup may pass through (Linux's `ELOOP` limit).
+const MAX_LINK_HOPS: usize = 40;
+/// How many path steps resolving all of an archive's links may take together.
+const MAX_LINK_STEPS: usize = 4_000_000;
+
+/// One entry of a zipped bundle's listing.
+enum Listed {
+    Dir,
+    File { index: usize, size: u64 },
+    Link(String),
+}
+
 /// Unpacks a zip into `into`, keeping folders and symbolic links (a framework's
 /// `Versions/Current`); returns the top-level `.app` folder.
+///
+/// The whole listing is read and judged before anything is written: every link is resolved
+/// against the listing itself (through chains of links) and must stay inside the top-level
+/// folder it is in; no entry may lie under a link or a file; names may not repeat, even in
+/// another case (a case-insensitive disk would merge them); entry count and unpacked bytes are
+/// capped. Then folders and files are written, and links last, so no file is ever created
+/// through a link.
 fn unpack_tree(path: &Path, into: &Path) -> Result<PathBuf, String> {
+    unpack_tree_with(path, into, UNPACK_LIMITS)
+}
+
+fn unpack_tree_with(path: &Path, into: &Path, limits: UnpackLimits) -> Result<PathBuf, String> {
+    use std::io::Read as _;
     let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file))
         .map_err(|e| format!("not a zip archive: {e}"))?;
-    let mut app = None;
+    if zip.len() > limits.entries {
+        return Err(format!(
+            "the archive has {} entries, more than the {} an app is allowed; refusing it",
+            zip.len(),
+            limits.entries
+        ));
+    }
+    // The listing: path parts to what is there.
+    let mut listing: BTreeMap<Vec<String>, Listed> = BTreeMap::new();
+    let mut folded: BTreeMap<String, String> = BTreeMap::new();
+    let mut declared = 0u64;
     for i in 0..zip.len() {
         let mut entry = zip.by_index(i).map_err(|e| format!("entry {i}: {e}"))?;
-        let Some(rel) = entry.enclosed_name() else {
-            return Err(format!(
-                "entry {:?} would be written outside the folder; refusing the archive",
-                entry.name().unwrap_or_default()
-            ));
-        };
-        if let Some(top) = rel.components().next()
-            && is_app_name(&top.as_os_str().to_string_lossy())
-        {
-            app.get_or_insert_with(|| into.join(top.as_os_str()));
-        }
-        let out = into.join(&rel);
+        let raw = entry
+            .name()
+            .map_err(|e| format!("entry {i}: {e}"))?
+            .into_owned();
+        let parts = archive_parts(&raw).ok_or_else(|| {
+            format!("entry {raw:?} would be written outside the folder; refusing the archive")
+        })?;
+        let shown = parts.join("/");
         let is_link = entry
             .unix_mode()
             .is_some_and(|m| m & 0o170_000 == 0o120_000);
-        if entry.is_dir() {
-            std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
-            continue;
+        let listed = if entry.is_dir() {
+            Listed::Dir
+        } else if is_link {
+            if parts.len() < 2 {
+                return Err(format!(
+                    "link {shown} is at the archive's top level; refusing the archive"
+                ));
+            }
+            let mut target = Vec::new();
+            (&mut entry)
+                .take(MAX_LINK_TARGET + 1)
+                .read_to_end(&mut target)
+                .map_err(|e| format!("link {shown}: {e}"))?;
+            if target.len() as u64 > MAX_LINK_TARGET {
+                return Err(format!(
+                    "link {shown}: its target is longer than {MAX_LINK_TARGET} bytes"
+                ));
+            }
+            let target = String::from_utf8(target)
+                .map_err(|_| format!("link {shown}: its target is not UTF-8"))?;
+            Listed::Link(target)
+        } else {
+            declared = declared.saturating_add(entry.size());
+            if declared > limits.bytes {
+                return Err(format!(
+                    "the archive unpacks to more than {} MiB (at {shown}); refusing it",
+                    limits.bytes >> 20
+                ));
+            }
+            Listed::File {
+                index: i,
+                size: entry.size(),
+            }
+        };
+        let once = matches!(
+            (listing.get(&parts), &listed),
+            (Some(Listed::Dir), Listed::Dir) | (None, _)
+        );
+        if !once {
+            return Err(format!("{shown} appears twice in the archive; refusing it"));
         }
-        if let Some(parent) = out.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        if let Some(other) = folded.insert(shown.to_lowercase(), shown.clone())
+            && other != shown
+        {
+            return Err(format!(
+                "{shown} and {other} differ only in case (one file on a Mac's disk); \
+                 refusing the archive"
+            ));
         }
-        if is_link {
-            let mut target = String::new();
-            std::io::Read::read_to_string(&mut entry, &mut target)
-                .map_err(|e| format!("{}: {e}", rel.display()))?;
-            // A link may point only at something inside the bundle.
-            let base = rel.parent().map(Path::to_owned).unwrap_or_default();
-            let mut depth: i64 = i64::try_from(base.components().count()).unwrap_or(0);
-            for c in Path::new(&target).components() {
-                match c {
-                    std::path::Component::Normal(_) => depth += 1,
-                    std::path::Component::ParentDir => depth -= 1,
-                    std::path::Component::CurDir => {}
-                    _ => depth = -1,
-                }
-                if depth < 0 {
+        listing.insert(parts, listed);
+    }
+    // Nothing lies under a link or a file.
+    for parts in listing.keys() {
+        for n in 1..parts.len() {
+            match listing.get(&parts[..n]) {
+                Some(Listed::Link(t)) => {
                     return Err(format!(
-                        "link {} -> {target} leaves the archive; refusing it",
-                        rel.display()
+                        "entry {} lies under the link {} -> {t}; refusing the archive",
+                        parts.join("/"),
+                        parts[..n].join("/")
                     ));
                 }
+                Some(Listed::File { .. }) => {
+                    return Err(format!(
+                        "entry {} lies under the file {}; refusing the archive",
+                        parts.join("/"),
+                        parts[..n].join("/")
+                    ));
+                }
+                Some(Listed::Dir) | None => {}
             }
-            std::os::unix::fs::symlink(&target, &out)
-                .map_err(|e| format!("{}: {e}", out.display()))?;
+        }
+    }
+    // Every link, resolved against the listing, stays inside its top-level folder.
+    let mut steps = 0usize;
+    for (parts, listed) in &listing {
+        if let Listed::Link(target) = listed {
+            let mut hops = 0usize;
+            resolve_link(
+                &listing,
+                &parts[..parts.len() - 1],
+                target,
+                &mut hops,
+                &mut steps,
+            )
+            .map_err(|why| format!("link {} -> {target} {why}; refusing it", parts.join("/")))?;
+        }
+    }
+    let app = listing
+        .iter()
+        .find(|(p, l)| p.len() == 1 && matches!(l, Listed::Dir) && is_app_name(&p[0]))
+        .map(|(p, _)| into.join(&p[0]))
+        .or_else(|| {
+            listing
+                .keys()
+                .find(|p| p.len() > 1 && is_app_name(&p[0]))
+                .map(|p| into.join(&p[0]))
+        })
+        .ok_or_else(|| "the archive holds no .app bundle".to_owned())?;
+    // Folders and files; no link exists on disk yet, so nothing is written through one.
+    let mut budget = limits.bytes;
+    for (parts, listed) in &listing {
+        let out = parts.iter().fold(into.to_owned(), |p, c| p.join(c));
+        let shown = parts.join("/");
+        match listed {
+            Listed::Dir => {
+                std::fs::create_dir_all(&out).map_err(|e| format!("{shown}: {e}"))?;
+            }
+            Listed::File { index, size } => {
+                if let Some(parent) = out.parent() {
+                    std::fs::create_dir_all(parent).map_err(|e| format!("{shown}: {e}"))?;
+                }
+                let entry = zip.by_index(*index).map_err(|e| format!("{shown}: {e}"))?;
+                let mut f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&out)
+                    .map_err(|e| format!("{shown}: {e}"))?;
+                let allowed = (*size).min(budget);
+                let n = std::io::copy(&mut entry.take(allowed + 1), &mut f)
+                    .map_err(|e| format!("{shown}: {e}"))?;
+                if n > allowed {
+                    return Err(format!(
+                        "{shown} unpacks to more than the {size} bytes its entry declares; \
+                         refusing the archive"
+                    ));
+                }
+                budget -= n;
+            }
+            Listed::Link(_) => {}
+        }
+    }
+    for (parts, listed) in &listing {
+        if let Listed::Link(target) = listed {
+            let out = parts.iter().fold(into.to_owned(), |p, c| p.join(c));
+            if let Some(parent) = out.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parts.join("/")))?;
+            }
+            std::os::unix::fs::symlink(target, &out)
+                .map_err(|e| format!("{}: {e}", parts.join("/")))?;
+        }
+    }
+    if !app.is_dir() {
+        return Err("the archive holds no .app bundle".to_owned());
+    }
+    Ok(app)
+}
+
+/// An entry's name as path parts: only plain names (no `..`, `.`, root, drive, backslash or
+/// NUL), empty parts (`a//b`, a folder's trailing `/`) dropped.
+fn archive_parts(raw: &str) -> Option<Vec<String>> {
+    if raw.contains('\\') || raw.contains('\0') || raw.starts_with('/') {
+        return None;
+    }
+    let parts: Vec<String> = raw
+        .split('/')
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if parts.is_empty()
+        || parts
+            .iter()
+            .any(|p| p == "." || p == ".." || p.contains(':'))
+    {
+        return None;
+    }
+    Some(parts)
+}
+
+/// Where the link in folder `base` with `target` leads, resolved against the archive's
+/// listing through chains of links; an error (in words after the link's name) when it leaves
+/// the top-level folder `base` starts with, loops, or passes through something the archive
+/// does not hold as a folder.
+fn resolve_link(
+    listing: &BTreeMap<Vec<String>, Listed>,
+    base: &[String],
+    target: &str,
+    hops: &mut usize,
+    steps: &mut usize,
+) -> Result<Vec<String>, String> {
+    if target.starts_with('/') {
+        return Err("is absolute, so it leaves the archive".to_owned());
+    }
+    let mut at: Vec<String> = base.to_vec();
+    let mut missing = false;
+    for part in target.split('/') {
+        *steps += 1;
+        if *steps > MAX_LINK_STEPS {
+            return Err("is one of too many link steps to follow".to_owned());
+        }
+        if part.is_empty() || part == "." {
             continue;
         }
-        let mut f = std::fs::File::create(&out).map_err(|e| format!("{}: {e}", out.display()))?;
-        std::io::copy(&mut entry, &mut f).map_err(|e| format!("{}: {e}", rel.display()))?;
+        if missing {
+            return Err(format!(
+                "passes through {}, which the archive does not hold",
+                at.join("/")
+            ));
+        }
+        if part == ".." {
+            if at.len() <= 1 {
+                return Err(format!(
+                    "leaves the archive's {} (it resolves outside it)",
+                    base.first().map_or("top level", String::as_str)
+                ));
+            }
+            at.pop();
+            continue;
+        }
+        at.push(part.to_owned());
+        match listing.get(&at) {
+            Some(Listed::Link(next)) => {
+                *hops += 1;
+                if *hops > MAX_LINK_HOPS {
+                    return Err(format!("passes more than {MAX_LINK_HOPS} links (a loop)"));
+                }
+                let from = at[..at.len() - 1].to_vec();
+                at = resolve_link(listing, &from, next, hops, steps)?;
+            }
+            Some(Listed::Dir) => {}
+            // A folder the archive implies by the entries inside it.
+            None if listing
+                .range(at.clone()..)
+                .next()
+                .is_some_and(|(k, _)| k.starts_with(&at)) => {}
+            Some(Listed::File { .. }) | None => missing = true,
+        }
     }
-    app.filter(|a| a.is_dir())
-        .ok_or_else(|| "the archive holds no .app bundle".to_owned())
+    Ok(at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write as _;
+
+    /// A zip of `(name, what)`: `Ok(bytes)` a file, `Err(target)` a symbolic link; names
+    /// ending in `/` are folders.
+    fn zip_of(entries: &[(&str, Result<&[u8], &str>)]) -> Vec<u8> {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default();
+        for (name, what) in entries {
+            match what {
+                _ if name.ends_with('/') => w.add_directory(*name, opts).expect("dir"),
+                Ok(data) => {
+                    w.start_file(*name, opts).expect("file");
+                    w.write_all(data).expect("write");
+                }
+                Err(target) => w.add_symlink(*name, *target, opts).expect("link"),
+            }
+        }
+        w.finish().expect("zip").into_inner()
+    }
+
+    fn write_zip(dir: &Path, bytes: &[u8]) -> PathBuf {
+        let path = dir.join("App.zip");
+        std::fs::write(&path, bytes).expect("zip");
+        path
+    }
+
+    /// A file under `/tmp` named for this test run, which must never appear.
+    fn outside_marker(what: &str) -> PathBuf {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        PathBuf::from(format!(
+            "/tmp/rc-escape-{what}-{}-{nanos}",
+            std::process::id()
+        ))
+    }
+
+    #[test]
+    fn a_chain_of_links_cannot_carry_an_entry_out_of_the_scratch_folder() {
+        // The reproduction of the report: `d -> .`, then `up -> d/d/d/d/d/d/d/d/` and ten
+        // `..` (counted as staying inside by the old check, but at `/` on disk), then an
+        // entry written through `up`.
+        let marker = outside_marker("chain");
+        let inside = marker
+            .strip_prefix("/")
+            .expect("absolute")
+            .to_string_lossy();
+        let up = format!("{}{}", "d/".repeat(8), "../".repeat(10));
+        let entry = format!("X.app/Contents/up/{inside}");
+        let bytes = zip_of(&[
+            ("X.app/Contents/d", Err(".")),
+            ("X.app/Contents/up", Err(&up)),
+            (&entry, Ok(b"escaped")),
+        ]);
+        assert!(bytes.len() < 1024, "{} bytes", bytes.len());
+        let dir = tempfile::tempdir().expect("dir");
+        let zip = write_zip(dir.path(), &bytes);
+        let (outcome, _) = verify_zipped(&zip, &Expected::default());
+        assert!(!marker.exists(), "{} was written", marker.display());
+        let _ = std::fs::remove_file(&marker);
+        assert_eq!(outcome.verdict, Verdict::Invalid, "{}", outcome.detail);
+        assert!(
+            outcome.detail.contains(&entry) && outcome.detail.contains("lies under the link"),
+            "{}",
+            outcome.detail
+        );
+
+        // The links alone: `up` resolves (through `d`, eight times) to above the bundle.
+        let bytes = zip_of(&[
+            ("X.app/Contents/d", Err(".")),
+            ("X.app/Contents/up", Err(&up)),
+        ]);
+        let zip = write_zip(dir.path(), &bytes);
+        let scratch = dir.path().join("scratch");
+        let err = unpack_tree(&zip, &scratch).expect_err("refused");
+        assert!(
+            err.contains("link X.app/Contents/up -> ")
+                && err.contains("leaves the archive's X.app"),
+            "{err}"
+        );
+        assert!(
+            !scratch.exists(),
+            "nothing is written before the listing is judged"
+        );
+    }
+
+    #[test]
+    fn links_are_resolved_against_the_listing_through_chains() {
+        let dir = tempfile::tempdir().expect("dir");
+        let refuse = |entries: &[(&str, Result<&[u8], &str>)], why: &str| {
+            let zip = write_zip(dir.path(), &zip_of(entries));
+            let err = unpack_tree(&zip, &dir.path().join("out")).expect_err(why);
+            assert!(err.contains(why), "{err}");
+        };
+        let exe: Result<&[u8], &str> = Ok(b"x");
+        // A chain: each link alone looks harmless.
+        refuse(
+            &[
+                ("X.app/Contents/MacOS/X", exe),
+                ("X.app/Contents/a", Err("b/../..")),
+                ("X.app/Contents/b", Err("MacOS/../..")),
+            ],
+            "leaves the archive's X.app",
+        );
+        // A loop.
+        refuse(
+            &[
+                ("X.app/Contents/a", Err("b")),
+                ("X.app/Contents/b", Err("a")),
+            ],
+            "more than 40 links",
+        );
+        // Through something the archive does not hold (a case-insensitive disk, or a name
+        // the archive lacks, could put anything there).
+        refuse(
+            &[
+                ("X.app/Contents/MacOS/X", exe),
+                ("X.app/Contents/a", Err("macos/../../..")),
+            ],
+            "passes through X.app/Contents/macos",
+        );
+        refuse(
+            &[
+                ("X.app/Contents/MacOS/X", exe),
+                ("X.app/Contents/a", Err("/etc")),
+            ],
+            "is absolute",
+        );
+        refuse(&[("X.app", Err("Contents"))], "at the archive's top level");
+        // A name twice in different cases (the zip reader refuses exact repeats itself).
+        refuse(
+            &[("X.app/Contents/a", exe), ("X.app/Contents/A", exe)],
+            "differ only in case",
+        );
+        // A framework's links that stay inside unpack, as links.
+        let zip = write_zip(
+            dir.path(),
+            &zip_of(&[
+                ("X.app/Contents/MacOS/X", exe),
+                ("X.app/Contents/Frameworks/F.framework/Versions/A/F", exe),
+                (
+                    "X.app/Contents/Frameworks/F.framework/Versions/Current",
+                    Err("A"),
+                ),
+                (
+                    "X.app/Contents/Frameworks/F.framework/F",
+                    Err("Versions/Current/F"),
+                ),
+                (
+                    "X.app/Contents/Self",
+                    Err("../Contents/Frameworks/../MacOS"),
+                ),
+            ]),
+        );
+        let out = dir.path().join("ok");
+        let app = unpack_tree(&zip, &out).expect("unpacks");
+        assert_eq!(app, out.join("X.app"));
+        let f = app.join("Contents/Frameworks/F.framework/F");
+        assert!(std::fs::symlink_metadata(&f).expect("link").is_symlink());
+        assert_eq!(std::fs::read(&f).expect("read through"), b"x");
+    }
+
+    /// Sets the uncompressed size of every header (local and central) of the zip's entries.
+    fn declare_size(bytes: &mut [u8], size: u32) {
+        for i in 0..bytes.len().saturating_sub(30) {
+            match &bytes[i..i + 4] {
+                b"PK\x03\x04" => bytes[i + 22..i + 26].copy_from_slice(&size.to_le_bytes()),
+                b"PK\x01\x02" => bytes[i + 24..i + 28].copy_from_slice(&size.to_le_bytes()),
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn zip_bombs_are_refused_by_entry_count_and_unpacked_bytes() {
+        let dir = tempfile::tempdir().expect("dir");
+        let stored = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        // Five entries declaring 4 GiB each: past the 16 GiB cap before a byte is written.
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for i in 0..5 {
+            w.start_file(format!("X.app/Contents/f{i}"), stored)
+                .expect("file");
+            w.write_all(b"0123456789").expect("write");
+        }
+        let mut bytes = w.finish().expect("zip").into_inner();
+        declare_size(&mut bytes, 0xFFFF_FFF0);
+        let zip = write_zip(dir.path(), &bytes);
+        let out = dir.path().join("declared");
+        let err = unpack_tree(&zip, &out).expect_err("too large");
+        assert!(err.contains("more than 16384 MiB"), "{err}");
+        assert!(!out.exists());
+
+        // An entry that unpacks to more than its header declares stops there.
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        w.start_file("X.app/Contents/big", stored).expect("file");
+        w.write_all(&vec![7u8; 100_000]).expect("write");
+        let mut bytes = w.finish().expect("zip").into_inner();
+        declare_size(&mut bytes, 10);
+        let zip = write_zip(dir.path(), &bytes);
+        let out = dir.path().join("lying");
+        let err = unpack_tree(&zip, &out).expect_err("lying header");
+        // (The zip reader stops it too, in its own words; either way at the declared size.)
+        assert!(
+            err.contains("X.app/Contents/big") && err.contains("declare"),
+            "{err}"
+        );
+        let written = std::fs::metadata(out.join("X.app/Contents/big")).map_or(0, |m| m.len());
+        assert!(written <= 11, "{written} bytes written");
+
+        // Entry count and total bytes, at limits small enough to test.
+        let entries: Vec<(String, Vec<u8>)> = (0..20)
+            .map(|i| (format!("X.app/Contents/f{i}"), vec![0u8; 1000]))
+            .collect();
+        let list: Vec<(&str, Result<&[u8], &str>)> = entries
+            .iter()
+            .map(|(n, d)| (n.as_str(), Ok(d.as_slice())))
+            .collect();
+        let zip = write_zip(dir.path(), &zip_of(&list));
+        let limits = |entries, bytes| UnpackLimits { entries, bytes };
+        let err = unpack_tree_with(&zip, &dir.path().join("n"), limits(19, 1 << 20))
+            .expect_err("too many");
+        assert!(err.contains("20 entries, more than the 19"), "{err}");
+        let err = unpack_tree_with(&zip, &dir.path().join("b"), limits(100, 19_999 << 20 >> 20))
+            .expect_err("too many bytes");
+        assert!(err.contains("at X.app/Contents/f"), "{err}");
+        unpack_tree_with(&zip, &dir.path().join("ok"), limits(20, 20_000)).expect("at the limits");
+    }
+
+    /// A bundle folder `X.app` whose executable is an unsigned Mach-O and whose seal lists
+    /// `nested` as nested code (by a made-up CDHash).
+    fn bundle_with_nested(dir: &Path, nested: &[String]) -> PathBuf {
+        let app = dir.join("X.app");
+        let c = app.join("Contents");
+        std::fs::create_dir_all(c.join("MacOS")).expect("MacOS");
+        std::fs::create_dir_all(c.join("_CodeSignature")).expect("seal");
+        std::fs::write(
+            c.join("Info.plist"),
+            "<?xml version=\"1.0\"?><plist version=\"1.0\"><dict><key>CFBundleExecutable</key>\
+             <string>X</string></dict></plist>",
+        )
+        .expect("Info.plist");
+        let exe = apple_codesign::macho_builder::MachOBuilder::new_aarch64(2)
+            .write_macho()
+            .expect("a Mach-O");
+        std::fs::write(c.join("MacOS/X"), exe).expect("exe");
+        let mut files2 = String::new();
+        for n in nested {
+            files2.push_str(&format!(
+                "<key>{n}</key><dict><key>cdhash</key><data>AAAAAAAAAAAAAAAAAAAAAAAAAAA=</data></dict>"
+            ));
+        }
+        std::fs::write(
+            c.join("_CodeSignature/CodeResources"),
+            format!(
+                "<?xml version=\"1.0\"?><plist version=\"1.0\"><dict><key>files2</key><dict>\
+                 {files2}</dict></dict></plist>"
+            ),
+        )
+        .expect("CodeResources");
+        app
+    }
+
+    #[test]
+    fn nested_bundles_reached_again_through_links_are_checked_once() {
+        // Five nested entries, each a link back to the bundle itself: before, the check went
+        // back into the same bundle five times per level, eight levels deep (87 s).
+        let dir = tempfile::tempdir().expect("dir");
+        let names: Vec<String> = (0..5).map(|i| format!("L{i}")).collect();
+        let app = bundle_with_nested(dir.path(), &names);
+        for n in &names {
+            std::os::unix::fs::symlink("..", app.join("Contents").join(n)).expect("link");
+        }
+        let started = std::time::Instant::now();
+        let problems = seal_of(&app);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        for n in &names {
+            assert!(
+                problems
+                    .iter()
+                    .any(|p| p.starts_with(&format!("nested {n}: "))
+                        && p.ends_with("a bundle already checked, reached again through a link")),
+                "{problems:#?}"
+            );
+        }
+    }
+
+    /// The integrity problems of the bundle's seal (an unsigned executable's verdict would
+    /// not show them).
+    fn seal_of(app: &Path) -> Vec<String> {
+        let l = layout(app).expect("a bundle");
+        let resources = std::fs::read(&l.resources).expect("seal");
+        let mut walk = Walk::default();
+        walk.visited
+            .insert(std::fs::canonicalize(app).expect("real path"));
+        sealed_problems(&l, &resources, &Expected::default(), &[], 0, &mut walk).problems
+    }
+
+    #[test]
+    fn nested_code_items_have_a_total_budget() {
+        let dir = tempfile::tempdir().expect("dir");
+        let names: Vec<String> = (0..=MAX_NESTED_ITEMS).map(|i| format!("n{i:05}")).collect();
+        let app = bundle_with_nested(dir.path(), &names);
+        let problems = seal_of(&app);
+        assert!(
+            problems.contains(
+                &"more than 4096 nested code items (at n04096); the rest is not checked".to_owned()
+            ),
+            "{:?}",
+            problems.last()
+        );
+    }
 }

@@ -28,6 +28,7 @@ pub fn verify(path: &Path, expected: &Expected) -> (Outcome, AppleSignature) {
     let read = std::fs::File::open(path)
         .map_err(|e| e.to_string())
         .and_then(|mut f| {
+            check_trailer(&mut f)?;
             let reader = DmgReader::new(&mut f).map_err(|e| e.to_string())?;
             Ok((f, reader))
         });
@@ -51,6 +52,35 @@ pub fn verify(path: &Path, expected: &Expected) -> (Outcome, AppleSignature) {
     sig.slices.push(slice);
     outcome.signer = Some(super::macho::signer_of(&sig.slices[0]));
     (outcome, sig)
+}
+
+/// The largest embedded signature read (they are tens of KiB with a stapled ticket).
+const MAX_SIGNATURE_BYTES: u64 = 16 << 20;
+
+/// The `koly` trailer's signature region judged before the reader loads it into memory: it
+/// must lie before the trailer, and be at most [`MAX_SIGNATURE_BYTES`].
+fn check_trailer(f: &mut std::fs::File) -> Result<(), String> {
+    let len = f.metadata().map_err(|e| e.to_string())?.len();
+    let koly = apple_codesign::dmg::KolyTrailer::read_from(f).map_err(|e| e.to_string())?;
+    if koly.plist_offset.checked_add(koly.plist_length).is_none() {
+        return Err(format!(
+            "the koly trailer puts the XML plist at byte {}, {} bytes, past any file",
+            koly.plist_offset, koly.plist_length
+        ));
+    }
+    let (offset, size) = (koly.code_signature_offset, koly.code_signature_size);
+    if offset == 0 || size == 0 {
+        return Ok(());
+    }
+    let trailer = len.saturating_sub(512);
+    if offset.checked_add(size).is_none_or(|end| end > trailer) || size > MAX_SIGNATURE_BYTES {
+        return Err(format!(
+            "the koly trailer puts the code signature at byte {offset}, {size} bytes, but it \
+             must lie before the trailer (byte {trailer}) and be at most {} MiB",
+            MAX_SIGNATURE_BYTES >> 20
+        ));
+    }
+    Ok(())
 }
 
 fn image(
@@ -139,4 +169,41 @@ fn image(
         }
     }
     slice
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signature_region_past_the_trailer_or_huge_is_refused_before_it_is_read() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("hostile.dmg");
+        let image = |offset: u64, size: u64| {
+            let mut bytes = vec![0u8; 1000];
+            let mut koly = vec![0u8; 512];
+            koly[..4].copy_from_slice(b"koly");
+            // code_signature_offset and _size follow the XML plist's offset and length.
+            koly[296..304].copy_from_slice(&offset.to_be_bytes());
+            koly[304..312].copy_from_slice(&size.to_be_bytes());
+            bytes.extend_from_slice(&koly);
+            std::fs::write(&path, &bytes).expect("write");
+            let (outcome, _) = verify(&path, &Expected::default());
+            outcome
+        };
+        let o = image(10, u64::MAX - 5);
+        assert_eq!(o.verdict, Verdict::Invalid, "{}", o.detail);
+        assert!(
+            o.detail
+                .contains("puts the code signature at byte 10, 18446744073709551610 bytes"),
+            "{}",
+            o.detail
+        );
+        let o = image(500, 600);
+        assert!(
+            o.detail.contains("before the trailer (byte 1000)"),
+            "{}",
+            o.detail
+        );
+    }
 }

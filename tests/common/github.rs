@@ -161,6 +161,8 @@ pub enum ArtifactKind {
     Files(Vec<(String, Vec<u8>)>),
     /// A good file and an entry named `../escaped.txt`.
     Escaping,
+    /// These files, but listed at 100 bytes: the download is larger than GitHub says.
+    Oversized(Vec<(String, Vec<u8>)>),
     /// Past its retention: listed as expired, its download answered 410.
     Expired,
     /// Listed as current, but gone by the time it is downloaded (410).
@@ -584,7 +586,15 @@ impl Fake {
             let mut a = self.examples.artifact.clone();
             a["id"] = json!(id);
             a["name"] = json!(name);
-            a["size_in_bytes"] = json!(1024);
+            // The zip's own size, as GitHub lists it (artifacts v4).
+            let size = match self
+                .find(id / 100)
+                .and_then(|r| self.artifacts.get(&r.platform))
+            {
+                Some(ArtifactKind::Oversized(_)) if id % 100 == 1 => 100,
+                _ => self.zip_of(id).map_or(1024, |z| z.len()),
+            };
+            a["size_in_bytes"] = json!(size);
             a["expired"] = json!(expired);
             a["url"] = json!(format!(
                 "https://api.github.com/repos/{OWNER}/{REPO}/actions/artifacts/{id}"
@@ -615,7 +625,7 @@ impl Fake {
             return Some(zip_bytes(&[("README.txt".into(), b"not ours".to_vec())]));
         }
         match self.artifacts.get(&run.platform)? {
-            ArtifactKind::Files(files) => Some(zip_bytes(files)),
+            ArtifactKind::Files(files) | ArtifactKind::Oversized(files) => Some(zip_bytes(files)),
             ArtifactKind::Escaping => Some(zip_bytes(&[
                 ("WireTuner-ok.dmg".into(), b"fine".to_vec()),
                 ("../escaped.txt".into(), b"outside".to_vec()),
