@@ -83,6 +83,22 @@ pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
+/// Test helpers shared by the unit tests of several layers.
+#[cfg(test)]
+pub(crate) mod test_support {
+    /// Sets the uncompressed size of every header (local and central) of a zip's entries: a
+    /// zip bomb's declared sizes.
+    pub(crate) fn zip_declare_size(bytes: &mut [u8], size: u32) {
+        for i in 0..bytes.len().saturating_sub(30) {
+            match &bytes[i..i + 4] {
+                b"PK\x03\x04" => bytes[i + 22..i + 26].copy_from_slice(&size.to_le_bytes()),
+                b"PK\x01\x02" => bytes[i + 24..i + 28].copy_from_slice(&size.to_le_bytes()),
+                _ => {}
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

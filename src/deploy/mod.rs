@@ -682,7 +682,6 @@ pub fn publish(
     }
     let notes = store.take_notes();
     let files = files_of(ws, store.as_ref(), &list);
-    let path = channel_path(ws, &channel_name);
     let _lock = state::lock(&ws.root().join("publish"), "publish-change")?;
     let finished = finish_begun(ws, store.as_ref(), &channel_name)?;
     let before = channel(ws, &channel_name)?;
@@ -719,26 +718,15 @@ pub fn publish(
             },
             uploaded: uploaded.len(),
         };
-        ws.change(
-            "publish.begin",
-            &version,
+        let feeds = begin_then_finish(
+            ws,
+            store.as_ref(),
+            &channel_name,
+            ("publish.begin", &version),
             serde_json::json!({ "live": before.live().first().map(|p| p.version.clone()) }),
             serde_json::json!({ "channel": channel_name, "files": files }),
-            |seq| {
-                state::update_json(&path, |c: &mut Channel| {
-                    c.begun = Some(Begun {
-                        seq,
-                        change: change.clone(),
-                    });
-                    Ok::<_, StateError>(())
-                })
-            },
+            &change,
         )?;
-        let (_, feeds) = finish_begun(ws, store.as_ref(), &channel_name)?.ok_or_else(|| {
-            DeployError::Invalid(format!(
-                "the publish of {version} begun on {channel_name} is no longer recorded"
-            ))
-        })?;
         (feeds, false)
     };
     Ok(Outcome {
@@ -927,7 +915,6 @@ pub fn yank(
     let channel_name = channel_name(ws, channel_given)?;
     // Opened first: a store that cannot be reached must not begin a yank.
     let store = open_store(ws)?;
-    let path = channel_path(ws, &channel_name);
     let _lock = state::lock(&ws.root().join("publish"), "publish-change")?;
     if let Some((change, feeds)) = finish_begun(ws, store.as_ref(), &channel_name)?
         && matches!(&change, Change::Yank { yank, .. } if yank.version == version)
@@ -972,26 +959,43 @@ pub fn yank(
         },
         back_to: back_to.clone(),
     };
-    ws.change(
-        "publish.yank.begin",
-        version,
+    begin_then_finish(
+        ws,
+        store.as_ref(),
+        &channel_name,
+        ("publish.yank.begin", version),
         serde_json::json!({ "live": version }),
         serde_json::json!({ "channel": channel_name, "live": back_to, "reason": reason }),
-        |seq| {
-            state::update_json(&path, |c: &mut Channel| {
-                c.begun = Some(Begun {
-                    seq,
-                    change: change.clone(),
-                });
-                Ok::<_, StateError>(())
-            })
-        },
-    )?;
-    finish_begun(ws, store.as_ref(), &channel_name)?
+        &change,
+    )
+}
+
+/// Records a publish or yank as begun on its channel (`action` on `version`), then writes the
+/// feeds and records it done (`finish_begun`), returning the feeds as stored.
+fn begin_then_finish(
+    ws: &Workspace,
+    store: &dyn ObjectStore,
+    channel_name: &str,
+    (action, version): (&str, &str),
+    before: serde_json::Value,
+    after: serde_json::Value,
+    change: &Change,
+) -> Result<Vec<String>, DeployError> {
+    let path = channel_path(ws, channel_name);
+    ws.change(action, version, before, after, |seq| {
+        state::update_json(&path, |c: &mut Channel| {
+            c.begun = Some(Begun {
+                seq,
+                change: change.clone(),
+            });
+            Ok::<_, StateError>(())
+        })
+    })?;
+    finish_begun(ws, store, channel_name)?
         .map(|(_, feeds)| feeds)
         .ok_or_else(|| {
             DeployError::Invalid(format!(
-                "the yank of {version} begun on {channel_name} is no longer recorded"
+                "the {action} of {version} on {channel_name} is no longer recorded"
             ))
         })
 }

@@ -170,17 +170,6 @@ mod tests {
         assert!(!into.exists(), "nothing was unpacked");
     }
 
-    /// Sets the uncompressed size of every header (local and central).
-    fn declare_size(bytes: &mut [u8], size: u32) {
-        for i in 0..bytes.len().saturating_sub(30) {
-            match &bytes[i..i + 4] {
-                b"PK\x03\x04" => bytes[i + 22..i + 26].copy_from_slice(&size.to_le_bytes()),
-                b"PK\x01\x02" => bytes[i + 24..i + 28].copy_from_slice(&size.to_le_bytes()),
-                _ => {}
-            }
-        }
-    }
-
     #[test]
     fn zip_bombs_are_refused_by_entries_declared_bytes_and_bytes_unpacked() {
         let dir = tempfile::tempdir().expect("dir");
@@ -193,7 +182,7 @@ mod tests {
             .collect();
         zip_to(&zip, &list);
         let mut bytes = std::fs::read(&zip).expect("read");
-        declare_size(&mut bytes, 0xFFFF_FFF0);
+        crate::test_support::zip_declare_size(&mut bytes, 0xFFFF_FFF0);
         std::fs::write(&zip, &bytes).expect("write");
         let into = dir.path().join("declared");
         let err = unpack_flat(&zip, &into, "artifact x").expect_err("bomb");
@@ -206,7 +195,7 @@ mod tests {
         let big = vec![7u8; 100_000];
         zip_to(&zip, &[("big.dmg", Ok(big.as_slice()))]);
         let mut bytes = std::fs::read(&zip).expect("read");
-        declare_size(&mut bytes, 10);
+        crate::test_support::zip_declare_size(&mut bytes, 10);
         std::fs::write(&zip, &bytes).expect("write");
         let err = unpack_flat(&zip, &dir.path().join("lying"), "artifact x").expect_err("lying");
         // (The zip reader stops it too, in its own words; either way at the declared size.)

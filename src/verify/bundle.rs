@@ -1013,17 +1013,6 @@ mod tests {
         assert_eq!(std::fs::read(&f).expect("read through"), b"x");
     }
 
-    /// Sets the uncompressed size of every header (local and central) of the zip's entries.
-    fn declare_size(bytes: &mut [u8], size: u32) {
-        for i in 0..bytes.len().saturating_sub(30) {
-            match &bytes[i..i + 4] {
-                b"PK\x03\x04" => bytes[i + 22..i + 26].copy_from_slice(&size.to_le_bytes()),
-                b"PK\x01\x02" => bytes[i + 24..i + 28].copy_from_slice(&size.to_le_bytes()),
-                _ => {}
-            }
-        }
-    }
-
     #[test]
     fn zip_bombs_are_refused_by_entry_count_and_unpacked_bytes() {
         let dir = tempfile::tempdir().expect("dir");
@@ -1037,7 +1026,7 @@ mod tests {
             w.write_all(b"0123456789").expect("write");
         }
         let mut bytes = w.finish().expect("zip").into_inner();
-        declare_size(&mut bytes, 0xFFFF_FFF0);
+        crate::test_support::zip_declare_size(&mut bytes, 0xFFFF_FFF0);
         let zip = write_zip(dir.path(), &bytes);
         let out = dir.path().join("declared");
         let err = unpack_tree(&zip, &out).expect_err("too large");
@@ -1049,7 +1038,7 @@ mod tests {
         w.start_file("X.app/Contents/big", stored).expect("file");
         w.write_all(&vec![7u8; 100_000]).expect("write");
         let mut bytes = w.finish().expect("zip").into_inner();
-        declare_size(&mut bytes, 10);
+        crate::test_support::zip_declare_size(&mut bytes, 10);
         let zip = write_zip(dir.path(), &bytes);
         let out = dir.path().join("lying");
         let err = unpack_tree(&zip, &out).expect_err("lying header");
