@@ -513,7 +513,8 @@ pub fn is_zipped_app(path: &Path) -> bool {
     let Ok(mut zip) = zip::ZipArchive::new(std::io::BufReader::new(file)) else {
         return false;
     };
-    (0..zip.len().min(64)).any(|i| {
+    // Every entry: padding the listing must not hide the app (the listing was read whole).
+    (0..zip.len()).any(|i| {
         zip.by_index_raw(i).ok().is_some_and(|e| {
             e.name().ok().is_some_and(|n| {
                 n.split('/').next().is_some_and(is_app_name) && n.contains(".app/Contents/")

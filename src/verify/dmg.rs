@@ -80,7 +80,17 @@ fn check_trailer(f: &mut std::fs::File) -> Result<(), String> {
             MAX_SIGNATURE_BYTES >> 20
         ));
     }
-    Ok(())
+    // The region is read here too, to check its counts before the crate parses it (a count
+    // no blob could hold makes it reserve memory until the process aborts).
+    let mut region = vec![0u8; usize::try_from(size).map_err(|e| e.to_string())?];
+    {
+        use std::io::{Read as _, Seek as _};
+        f.seek(std::io::SeekFrom::Start(offset))
+            .and_then(|_| f.read_exact(&mut region))
+            .map_err(|e| format!("the code signature at byte {offset}: {e}"))?;
+    }
+    super::macho::check_superblob(&region, &(0..=16))
+        .map_err(|why| format!("the code signature at byte {offset}: {why}"))
 }
 
 fn image(
@@ -204,6 +214,51 @@ mod tests {
             o.detail.contains("before the trailer (byte 1000)"),
             "{}",
             o.detail
+        );
+    }
+
+    #[test]
+    fn a_signature_claiming_more_blobs_than_it_holds_is_an_error_not_an_abort() {
+        // 1 KiB of data, a SuperBlob of 64 bytes at 0x100 whose count is 0xffffffff (the crate
+        // would reserve 32 GiB for its index and abort), then the koly trailer.
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("count.dmg");
+        let mut bytes = vec![0u8; 1024];
+        bytes[0x100..0x104].copy_from_slice(&[0xfa, 0xde, 0x0c, 0xc0]);
+        bytes[0x104..0x140].fill(0xff);
+        let mut koly = vec![0u8; 512];
+        koly[..4].copy_from_slice(b"koly");
+        koly[296..304].copy_from_slice(&0x100u64.to_be_bytes());
+        koly[304..312].copy_from_slice(&64u64.to_be_bytes());
+        bytes.extend_from_slice(&koly);
+        std::fs::write(&path, &bytes).expect("write");
+        let (o, _) = verify(&path, &Expected::default());
+        assert_eq!(o.verdict, Verdict::Invalid, "{}", o.detail);
+        assert!(
+            o.detail.contains("the code signature at byte 256")
+                && o.detail.contains("claims 4294967295 blobs"),
+            "{}",
+            o.detail
+        );
+        // A CodeDirectory whose page size is 2^17: not one a disk image uses.
+        let mut blob = vec![0u8; 64];
+        blob[..4].copy_from_slice(&[0xfa, 0xde, 0x0c, 0xc0]);
+        blob[8..12].copy_from_slice(&1u32.to_be_bytes());
+        blob[16..20].copy_from_slice(&20u32.to_be_bytes());
+        blob[20..24].copy_from_slice(&[0xfa, 0xde, 0x0c, 0x02]);
+        blob[20 + 39] = 17;
+        assert!(
+            crate::verify::macho::check_superblob(&blob, &(0..=16))
+                .is_err_and(|e| e.contains("page size is 2^17")),
+        );
+        blob[20 + 39] = 0;
+        assert_eq!(
+            crate::verify::macho::check_superblob(&blob, &(0..=16)),
+            Ok(())
+        );
+        assert!(
+            crate::verify::macho::check_superblob(&blob, &crate::verify::macho::MACHO_PAGE_SIZES)
+                .is_err_and(|e| e.contains("page size is 2^0")),
         );
     }
 }

@@ -267,6 +267,70 @@ pub(crate) fn unsigned(arch: String) -> Slice {
     }
 }
 
+/// The log2 page sizes a Mach-O signature may use (Apple signs with 4 KiB or 16 KiB pages).
+pub(crate) const MACHO_PAGE_SIZES: std::ops::RangeInclusive<u8> = 9..=16;
+
+/// An embedded signature's `SuperBlob`, checked before the crate parses it. The crate reserves
+/// memory for the blob and requirement counts it reads, so a count no blob could hold aborts
+/// the process (an allocation failure cannot be caught), and it hashes code in pages of the
+/// size the CodeDirectory names (a 1-byte page makes a digest of every byte). Every count must
+/// fit the bytes that follow it, and every CodeDirectory's page size must be one of `pages`
+/// (log2; a disk image's single "page" is 0).
+pub(crate) fn check_superblob(
+    data: &[u8],
+    pages: &std::ops::RangeInclusive<u8>,
+) -> Result<(), String> {
+    let be = |at: usize| -> Option<usize> {
+        let b = data.get(at..at.checked_add(4)?)?;
+        Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    };
+    let fits = |count: usize, from: usize| {
+        count
+            .checked_mul(8)
+            .and_then(|n| n.checked_add(from + 12))
+            .is_some_and(|end| end <= data.len())
+    };
+    let count = be(8).ok_or("the signature is shorter than its 12-byte header")?;
+    if !fits(count, 0) {
+        return Err(format!(
+            "the signature claims {count} blobs, more than its {} bytes can hold",
+            data.len()
+        ));
+    }
+    for i in 0..count {
+        let Some(at) = be(12 + i * 8 + 4) else {
+            continue;
+        };
+        match be(at) {
+            // A requirement set: a count, then (type, offset) pairs.
+            Some(0xfade_0c01) => {
+                let n = be(at + 8).unwrap_or(0);
+                if !fits(n, at) {
+                    return Err(format!(
+                        "the signature's requirement set claims {n} requirements, more than \
+                         its bytes can hold"
+                    ));
+                }
+            }
+            // A CodeDirectory: its page size is the byte at 39.
+            Some(0xfade_0c02) => {
+                if let Some(&log2) = data.get(at + 39)
+                    && !pages.contains(&log2)
+                {
+                    return Err(format!(
+                        "the code directory's page size is 2^{log2} bytes, which no signer of \
+                         this format uses (2^{} to 2^{})",
+                        pages.start(),
+                        pages.end()
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// The embedded signature a reader found; `None` leaves `out` unsigned, or invalid when the
 /// signature is there but unreadable.
 pub(crate) fn embedded<'a, E: std::fmt::Display>(
@@ -276,12 +340,17 @@ pub(crate) fn embedded<'a, E: std::fmt::Display>(
     match read {
         Ok(s) => s,
         Err(e) => {
-            out.verdict = Verdict::Invalid;
-            out.detail = format!("the signature cannot be read: {e}");
-            out.integrity = Err(out.detail.clone());
+            unreadable(out, e);
             None
         }
     }
+}
+
+/// Marks `out` invalid: its signature is there but cannot be read.
+fn unreadable(out: &mut Slice, why: impl std::fmt::Display) {
+    out.verdict = Verdict::Invalid;
+    out.detail = format!("the signature cannot be read: {why}");
+    out.integrity = Err(out.detail.clone());
 }
 
 /// The CMS blob of a signature, when it has a non-empty one (ad-hoc has none).
@@ -306,6 +375,12 @@ pub(crate) fn slice_with(
     more: impl FnOnce(&EmbeddedSignature<'_>) -> Vec<String>,
 ) -> Slice {
     let mut out = unsigned(arch_name(m.macho.header.cputype()));
+    if let Ok(Some(raw)) = m.find_signature_data()
+        && let Err(why) = check_superblob(raw.signature_data, &MACHO_PAGE_SIZES)
+    {
+        unreadable(&mut out, why);
+        return out;
+    }
     let Some(signature) = embedded(m.code_signature(), &mut out) else {
         return out;
     };

@@ -32,20 +32,34 @@ pub fn kind_of(path: &Path) -> Kind {
         Some("exe" | "dll" | "sys" | "efi") => Kind::Pe,
         Some("msi") => Kind::Msi,
         Some("dmg" | "app" | "pkg" | "dylib") => Kind::Apple,
-        // An app is shipped zipped (for notarization and download).
-        Some("zip") if super::bundle::is_zipped_app(path) => Kind::Apple,
-        None => {
-            let mut magic = [0u8; 4];
-            let is_macho = std::fs::File::open(path)
-                .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
-                .is_ok()
-                && matches!(
-                    u32::from_be_bytes(magic),
-                    0xfeed_face | 0xfeed_facf | 0xcefa_edfe | 0xcffa_edfe | 0xcafe_babe
-                );
-            if is_macho { Kind::Apple } else { Kind::None }
+        // An app is shipped zipped (for notarization and download); a zip the feeds would offer
+        // as the macOS app (`NAME.app.zip`) is judged as one, and is red when it holds none.
+        Some("zip") => {
+            let named_app = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.to_ascii_lowercase().contains(".app."));
+            if named_app || super::bundle::is_zipped_app(path) {
+                Kind::Apple
+            } else {
+                Kind::None
+            }
         }
-        _ => Kind::None,
+        // Any other name: the content decides, so a Mach-O or a PE file is never waved through
+        // as "not signable" for its name.
+        _ => {
+            let mut magic = [0u8; 4];
+            let read = std::fs::File::open(path)
+                .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+                .is_ok();
+            match u32::from_be_bytes(magic) {
+                0xfeed_face | 0xfeed_facf | 0xcefa_edfe | 0xcffa_edfe | 0xcafe_babe if read => {
+                    Kind::Apple
+                }
+                _ if read && magic[..2] == *b"MZ" => Kind::Pe,
+                _ => Kind::None,
+            }
+        }
     }
 }
 
