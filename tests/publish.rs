@@ -1,6 +1,8 @@
 //! `publish` to the local store: gated, exactly the verified bytes, checked after upload,
 //! resumable, the feeds written last; `publish status` and `publish yank`.
 
+#[path = "common/apple.rs"]
+mod apple_pki;
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -243,6 +245,9 @@ fn a_yank_points_the_feeds_back_and_counts_against_the_success_rate() {
     let s = json(&cli(&ws, &["--json", "publish", "status"]));
     assert_eq!(s["live"], "1.1.0");
     assert_eq!(s["feeds"]["WireTuner/releases/stable/latest.json"], "1.1.0");
+    // Also on beta, before the yank.
+    let o = cli(&ws, &["publish", "--version", "1.1.0", "--channel", "beta"]);
+    assert!(o.status.success(), "{}", text(&o));
 
     let o = cli(
         &ws,
@@ -277,9 +282,27 @@ fn a_yank_points_the_feeds_back_and_counts_against_the_success_rate() {
     );
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("the only live version"), "{}", text(&o));
-    // Another channel has its own feeds; stable is left as it was.
-    let o = cli(&ws, &["publish", "--version", "1.1.0", "--channel", "beta"]);
-    assert!(o.status.success(), "{}", text(&o));
+    // A yanked version is not published again, on its channel or another: it was bad, and
+    // publishing it would offer it again and announce it a second time.
+    let announced = audited(&ws, "publish", "1.1.0");
+    for channel in ["stable", "beta", "nightly"] {
+        let o = cli(
+            &ws,
+            &["publish", "--version", "1.1.0", "--channel", channel],
+        );
+        assert_ne!(o.status.code(), Some(0), "{channel}: {}", text(&o));
+        assert!(
+            text(&o).contains("1.1.0 was yanked from channel stable at ")
+                && text(&o).contains("(crashes on start); a yanked version is not published again"),
+            "{channel}: {}",
+            text(&o)
+        );
+    }
+    assert_eq!(audited(&ws, "publish", "1.1.0"), announced);
+    let s = json(&cli(&ws, &["--json", "publish", "status"]));
+    assert_eq!(s["live"], "1.0.0");
+    assert_eq!(s["feeds"]["WireTuner/releases/stable/latest.json"], "1.0.0");
+    // Another channel has its own feeds; stable's yank left beta as it was.
     let beta = json(&cli(
         &ws,
         &["--json", "publish", "status", "--channel", "beta"],
@@ -312,13 +335,40 @@ fn with_a_sparkle_key_the_appcast_carries_an_ed25519_signature_openssl_verifies(
     let pki = Pki::new();
     let (_d, ws) = workspace(&pki, &[]);
     let version = "1.3.0";
-    // A zipped .app beside the MSI: the macOS update the appcast offers.
+    // A zipped .app beside the MSI: the macOS update the appcast offers, signed with the test
+    // Developer ID, stapled, and verified green with the test Apple-like root trusted and the
+    // team pinned (a zip that is not a signed app is red, and never published).
+    let apple = apple_pki::ApplePki::new();
+    let tsa = apple.tsa();
+    let app_dir = tempfile::tempdir().expect("app");
+    let app = apple_pki::signed_app(&apple, app_dir.path(), &tsa, None);
+    apple_pki::staple(&apple, &app);
+    let app_zip = app_dir.path().join("app.zip");
+    apple_pki::zip_app(&app, &app_zip, None);
+    let roots = [
+        std::fs::read_to_string(ws.join("ca.pem")).expect("ca"),
+        std::fs::read_to_string(apple.path("ca.pem")).expect("apple ca"),
+    ]
+    .concat();
+    std::fs::write(ws.join("ca.pem"), roots).expect("roots");
+    let cfg = ws.join("release-console.toml");
+    let text_cfg = std::fs::read_to_string(&cfg).expect("config");
+    assert!(text_cfg.contains("apple_team_id = \"\""), "{text_cfg}");
+    std::fs::write(
+        &cfg,
+        text_cfg.replace(
+            "apple_team_id = \"\"",
+            &format!("apple_team_id = \"{}\"", apple_pki::TEAM),
+        ),
+    )
+    .expect("pin the team");
     common::make_publishable_with(
         &pki,
         &ws,
         version,
-        "head -c 3000000 /dev/urandom > WireTuner-1.3.0.app.zip",
+        &format!("cp '{}' WireTuner-1.3.0.app.zip", app_zip.display()),
     );
+    let zip_size = std::fs::metadata(&app_zip).expect("zip").len().to_string();
     let artifacts = ws.join("releases").join(version).join("artifacts");
     // A key as Sparkle 2 exports it: the base64 of the 32-byte seed.
     let keys = tempfile::tempdir().expect("keys");
@@ -382,7 +432,7 @@ fn with_a_sparkle_key_the_appcast_carries_an_ed25519_signature_openssl_verifies(
     let at = jiff::fmt::rfc2822::parse(date).expect("RFC 2822 pubDate");
     let age = jiff::Timestamp::now().duration_since(at.timestamp());
     assert!(age.as_secs() >= 0 && age.as_secs() < 600, "{date}");
-    assert_eq!(enclosure.attr("length"), Some("3000000"));
+    assert_eq!(enclosure.attr("length"), Some(zip_size.as_str()));
     std::fs::write(keys.path().join("sig.b64"), sig).expect("sig");
     let zip = artifacts.join("WireTuner-1.3.0.app.zip");
     // openssl checks the signature over the installer's bytes with the public key.
@@ -447,11 +497,74 @@ fn a_published_version_never_changes_is_announced_once_and_channels_are_checked(
     assert!(o.status.success(), "{}", text(&o));
     let live = sha256(&msi);
     assert_eq!(audited(&ws, "publish", "0.1.0"), 1);
+    // Published files are readable by the web server that serves the folder (0644 as the
+    // umask allows), not the owner's only as temporary files are.
+    let umask = std::process::Command::new("sh")
+        .args(["-c", "umask"])
+        .output()
+        .expect("umask");
+    let umask = u32::from_str_radix(String::from_utf8_lossy(&umask.stdout).trim(), 8)
+        .expect("an octal umask");
+    for f in [
+        msi.clone(),
+        msi.with_file_name("SHA256SUMS"),
+        ws.join("published/WireTuner/releases/stable/appcast.xml"),
+    ] {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&f)
+            .expect("published")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o644 & !umask, "{}", f.display());
+    }
     // A re-run of the completed publish records and announces nothing.
     let again = json(&cli(&ws, &["--json", "publish", "--version", "0.1.0"]));
     assert_eq!(again["already_published"], true, "{again:#}");
     assert_eq!(again["uploaded"].as_array().map(Vec::len), Some(0));
     assert_eq!(audited(&ws, "publish", "0.1.0"), 1, "announced once");
+
+    // Nor does its set of files: a checksum file added beside the verified ones after it was
+    // published is refused, naming it, and nothing is uploaded.
+    let artifacts = ws.join("releases/0.1.0/artifacts");
+    common::sh(
+        &artifacts,
+        "sha256sum WireTuner-0.1.0.msi > WireTuner-0.1.0.msi.sha256",
+    );
+    let o = cli(
+        &ws,
+        &[
+            "verify",
+            artifacts.to_str().expect("utf-8"),
+            "--release",
+            "0.1.0",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = cli(&ws, &["publish", "--version", "0.1.0"]);
+    assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("publishing it now would add WireTuner-0.1.0.msi.sha256")
+            && text(&o).contains("publish as a new version (nothing was uploaded)"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        !ws.join("published/WireTuner/releases/0.1.0/WireTuner-0.1.0.msi.sha256")
+            .exists()
+    );
+    assert_eq!(audited(&ws, "publish", "0.1.0"), 1);
+    std::fs::remove_file(artifacts.join("WireTuner-0.1.0.msi.sha256")).expect("rm");
+    let o = cli(
+        &ws,
+        &[
+            "verify",
+            artifacts.to_str().expect("utf-8"),
+            "--release",
+            "0.1.0",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
 
     // Rebuilt, summed and verified again: other bytes under the same version are refused,
     // naming both hashes; the live object stays as it was.

@@ -75,6 +75,28 @@ pub enum DeployError {
         new: String,
         why: &'static str,
     },
+    /// A published version's set of files never changes either.
+    #[error(
+        "{version} was published with {published}; publishing it now would {change}. A \
+         published version never changes: publish as a new version (nothing was uploaded)"
+    )]
+    FilesChanged {
+        version: String,
+        published: String,
+        change: String,
+    },
+    /// A yanked version is not offered again.
+    #[error(
+        "{version} was yanked from channel {channel} at {at} by {by} ({reason}); a yanked \
+         version is not published again: publish the fix as a new version (nothing was uploaded)"
+    )]
+    Yanked {
+        version: String,
+        channel: String,
+        at: Timestamp,
+        by: String,
+        reason: String,
+    },
     /// What the store holds is not what was sent.
     #[error("{key}: the store holds {got}, not {expected}")]
     Mismatch {
@@ -313,7 +335,7 @@ pub fn open_store(ws: &Workspace) -> Result<Box<dyn ObjectStore>, DeployError> {
             } else {
                 cfg.endpoint.trim().to_owned()
             };
-            let part_size = cfg.part_size_mib * 1024 * 1024;
+            let part_size = cfg.part_size_mib.saturating_mul(1024 * 1024);
             let parallel = cfg
                 .parallel_parts
                 .unwrap_or_else(|| default_parallel_parts(part_size));
@@ -324,7 +346,7 @@ pub fn open_store(ws: &Workspace) -> Result<Box<dyn ObjectStore>, DeployError> {
                 region: cfg.region.clone(),
                 credentials: crate::net::sigv4::Credentials::new(access, secret_key, token),
                 part_size,
-                multipart_threshold: cfg.multipart_threshold_mib * 1024 * 1024,
+                multipart_threshold: cfg.multipart_threshold_mib.saturating_mul(1024 * 1024),
                 parallel_parts: parallel,
                 uploads_state: ws.root().join("publish").join("uploads.json"),
                 key_vars: (cfg.access_key_env.clone(), cfg.secret_key_env.clone()),
@@ -415,10 +437,30 @@ fn channels(ws: &Workspace) -> Result<Vec<(String, Channel)>, DeployError> {
     Ok(out)
 }
 
-/// Refuses to publish `version` with bytes other than those it was published with, on any
-/// channel (its keys are shared), begun or done, yanked or not.
+/// Refuses to publish `version` with bytes other than those it was published with, or with
+/// files added or left out, on any channel (its keys are shared), begun or done, yanked or
+/// not; and refuses a version yanked on any channel (it was bad: the fix is a new version).
 fn check_unchanged(ws: &Workspace, version: &str, list: &[Upload]) -> Result<(), DeployError> {
-    for (_, ch) in channels(ws)? {
+    for (name, ch) in channels(ws)? {
+        // A yank begun and not finished is finished by this run first, so it counts too.
+        let begun_yank = ch.begun.iter().filter_map(|b| match &b.change {
+            Change::Yank { yank, .. } => Some(yank),
+            Change::Publish { .. } => None,
+        });
+        if let Some(y) = ch
+            .yanked
+            .iter()
+            .chain(begun_yank)
+            .find(|y| y.version == version)
+        {
+            return Err(DeployError::Yanked {
+                version: version.to_owned(),
+                channel: name,
+                at: y.at,
+                by: y.by.clone(),
+                reason: y.reason.clone(),
+            });
+        }
         let begun = ch.begun.iter().filter_map(|b| match &b.change {
             Change::Publish { published, .. } => Some(published),
             Change::Yank { .. } => None,
@@ -429,6 +471,36 @@ fn check_unchanged(ws: &Workspace, version: &str, list: &[Upload]) -> Result<(),
             .chain(begun)
             .filter(|p| p.version == version)
         {
+            let added: Vec<&str> = list
+                .iter()
+                .filter(|u| !p.files.iter().any(|f| f.name == u.name))
+                .map(|u| u.name.as_str())
+                .collect();
+            let left_out: Vec<&str> = p
+                .files
+                .iter()
+                .filter(|f| !list.iter().any(|u| u.name == f.name))
+                .map(|f| f.name.as_str())
+                .collect();
+            if !added.is_empty() || !left_out.is_empty() {
+                let mut change = Vec::new();
+                if !added.is_empty() {
+                    change.push(format!("add {}", added.join(", ")));
+                }
+                if !left_out.is_empty() {
+                    change.push(format!("leave out {}", left_out.join(", ")));
+                }
+                return Err(DeployError::FilesChanged {
+                    version: version.to_owned(),
+                    published: p
+                        .files
+                        .iter()
+                        .map(|f| f.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    change: change.join(" and "),
+                });
+            }
             for u in list {
                 if let Some(f) = p
                     .files

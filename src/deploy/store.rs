@@ -174,8 +174,14 @@ impl LocalStore {
     ) -> Result<Stored, StoreError> {
         let dir = dest.parent().unwrap_or(&self.root);
         std::fs::create_dir_all(dir).map_err(io("create", dir))?;
-        let mut tmp =
-            tempfile::NamedTempFile::new_in(dir).map_err(io("create a temporary file in", dir))?;
+        // Published files are for everyone to download: readable by all (as the umask allows),
+        // where a temporary file would be the owner's only.
+        let mut builder = tempfile::Builder::new();
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+        let mut tmp = builder
+            .tempfile_in(dir)
+            .map_err(io("create a temporary file in", dir))?;
         let mut hasher = sha2::Sha256::new();
         let mut aligned = crate::verify::hash::AlignedBuf::new();
         let buf = aligned.bytes_mut();
