@@ -59,7 +59,7 @@ impl Plan {
             .and_then(|i| cfg.min_hold_hours.get(i))
             .copied()
             .unwrap_or(0);
-        Duration::from_secs(hours * 3600)
+        Duration::from_secs(hours.saturating_mul(3600))
     }
 
     /// When the next stage is allowed (the hold elapsed).
@@ -83,7 +83,7 @@ impl Plan {
         self.archived_at.is_none()
             && self.full_since().is_some_and(|t| {
                 Duration::try_from(now.duration_since(t)).unwrap_or_default()
-                    >= Duration::from_secs(cfg.retire_after_days * 86_400)
+                    >= Duration::from_secs(cfg.retire_after_days.saturating_mul(86_400))
             })
     }
 

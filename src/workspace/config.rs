@@ -1131,15 +1131,6 @@ impl Config {
         if self.publish.store == StoreKind::S3 && self.publish.bucket.trim().is_empty() {
             return fail("key `publish.bucket`: required when store = \"s3\"".into());
         }
-        if self.publish.part_size_mib < 5 || self.publish.part_size_mib > 5 * 1024 {
-            return fail(format!(
-                "key `publish.part_size_mib`: {} is outside S3's 5 to 5120 MiB",
-                self.publish.part_size_mib
-            ));
-        }
-        if self.publish.parallel_parts == Some(0) {
-            return fail("key `publish.parallel_parts`: at least 1".into());
-        }
         if self.status_page.provider == StatusPageProvider::Statuspage
             && self.status_page.page_id.is_empty()
         {
@@ -1276,6 +1267,53 @@ impl Config {
                 ("signing", None, "min_valid_days"),
                 self.signing.min_valid_days.to_string(),
                 &format!("0 to {MAX_DAYS} days"),
+            );
+        }
+        let days = u64::from(MAX_DAYS);
+        for (key, value) in [
+            ("retire_after_days", self.flags.retire_after_days),
+            ("lifespan_target_days", self.flags.lifespan_target_days),
+        ] {
+            if value > days {
+                return out_of(
+                    ("flags", None, key),
+                    value.to_string(),
+                    &format!("0 to {MAX_DAYS} days"),
+                );
+            }
+        }
+        if let Some((i, h)) =
+            (self.flags.min_hold_hours.iter().enumerate()).find(|(_, h)| **h > days * 24)
+        {
+            return out_of(
+                ("flags", None, "min_hold_hours"),
+                format!("{h} (stage {})", i + 1),
+                &format!("0 to {} hours", days * 24),
+            );
+        }
+        // S3 takes single uploads and parts of 5 MiB to 5 GiB.
+        for (key, value) in [
+            (
+                "multipart_threshold_mib",
+                self.publish.multipart_threshold_mib,
+            ),
+            ("part_size_mib", self.publish.part_size_mib),
+        ] {
+            if !(MIN_PART_MIB..=MAX_PART_MIB).contains(&value) {
+                return out_of(
+                    ("publish", None, key),
+                    value.to_string(),
+                    &format!("{MIN_PART_MIB} to {MAX_PART_MIB} MiB"),
+                );
+            }
+        }
+        if let Some(n) = self.publish.parallel_parts
+            && !(1..=MAX_PARALLEL_PARTS).contains(&n)
+        {
+            return out_of(
+                ("publish", None, "parallel_parts"),
+                n.to_string(),
+                &format!("1 to {MAX_PARALLEL_PARTS}"),
             );
         }
         if let Some(a) = &self.deploy.argocd
@@ -1540,6 +1578,14 @@ pub fn is_env_var_name(name: &str) -> bool {
 /// periods, risk acceptances, certificate margins.
 pub const MAX_DAYS: u32 = 3650;
 
+/// The sizes S3 accepts for one upload or one part of a multipart upload, in MiB (5 MiB to
+/// 5 GiB): `publish.multipart_threshold_mib` and `publish.part_size_mib`.
+const MIN_PART_MIB: u64 = 5;
+const MAX_PART_MIB: u64 = 5 * 1024;
+
+/// The most parts in memory at once (`publish.parallel_parts`).
+const MAX_PARALLEL_PARTS: usize = 64;
+
 /// The longest an Argo CD rollout may be given (`deploy.argocd.timeout_mins`): a week.
 const MAX_ROLLOUT_MINS: f64 = 7.0 * 24.0 * 60.0;
 
@@ -1675,6 +1721,50 @@ mod tests {
         assert_eq!(c.product.release_prefix, "v");
         assert_eq!(c.status_page.provider, StatusPageProvider::Local);
         assert_eq!(c.flags.provider, FlagsProvider::Local);
+    }
+
+    #[test]
+    fn sizes_and_day_counts_the_arithmetic_cannot_hold_are_refused_at_their_line() {
+        for (table, key, value, range) in [
+            (
+                "flags",
+                "retire_after_days",
+                "9223372036854775807",
+                "0 to 3650 days",
+            ),
+            ("flags", "lifespan_target_days", "3651", "0 to 3650 days"),
+            ("flags", "min_hold_hours", "[2, 87601]", "0 to 87600 hours"),
+            ("publish", "multipart_threshold_mib", "0", "5 to 5120 MiB"),
+            (
+                "publish",
+                "multipart_threshold_mib",
+                "9223372036854775807",
+                "5 to 5120 MiB",
+            ),
+            ("publish", "part_size_mib", "4", "5 to 5120 MiB"),
+            ("publish", "parallel_parts", "0", "1 to 64"),
+        ] {
+            let err =
+                parse(&format!("{GOOD}[{table}]\n{key} = {value}\n")).expect_err("out of range");
+            let msg = err.to_string();
+            let shown = if key == "min_hold_hours" {
+                "87601 (stage 2)"
+            } else {
+                value
+            };
+            assert!(
+                msg.contains(&format!(
+                    ":5:1: key `{table}.{key}`: {shown} is outside {range}"
+                )),
+                "{key} = {value}: {msg}"
+            );
+        }
+        // The edges are accepted.
+        let c = parse(&format!(
+            "{GOOD}[flags]\nretire_after_days = 3650\n[publish]\nmultipart_threshold_mib = 5120\n"
+        ))
+        .expect("in range");
+        assert_eq!(c.publish.multipart_threshold_mib, 5120);
     }
 
     #[test]
