@@ -554,6 +554,50 @@ fn a_state_file_edited_to_disagree_with_the_log_fails_verify_naming_it() {
         ),
         "{err}"
     );
+    // An item added by hand without an entry number, in a release that numbers them.
+    state["items"]
+        .as_object_mut()
+        .expect("items")
+        .remove("pre.release-notes");
+    let mut forged = state["items"]["pre.review-flags"].clone();
+    forged.as_object_mut().expect("item").remove("audit_seq");
+    state["items"]["pre.release-notes"] = forged;
+    std::fs::write(&path, state.to_string()).expect("edit");
+    let err = ws.verify_audit().expect_err("caught");
+    assert!(
+        err.to_string().contains(&format!(
+            "{} disagrees with the log: item pre.release-notes is ticked but names no entry; \
+             the log holds no change of it",
+            path.display()
+        )),
+        "{err}"
+    );
+    state["items"]
+        .as_object_mut()
+        .expect("items")
+        .remove("pre.release-notes");
+    std::fs::write(&path, state.to_string()).expect("edit");
+    ws.verify_audit().expect("as the log says again");
+    // Who ticked it, when, or the note, changed by hand with the entry number kept.
+    for (field, value) in [
+        ("by", serde_json::json!("mallory")),
+        ("note", serde_json::json!("approved by the CTO")),
+        ("at", serde_json::json!("2020-01-01T00:00:00Z")),
+    ] {
+        let mut edited = state.clone();
+        edited["items"]["pre.review-flags"][field] = value;
+        std::fs::write(&path, edited.to_string()).expect("edit");
+        let err = ws.verify_audit().expect_err("caught");
+        assert!(
+            err.to_string().contains(&format!(
+                "{} disagrees with the log: item pre.review-flags is ticked as of entry #3, but \
+                 its last change in the log is entry #3 (checklist.tick), which records it \
+                 otherwise",
+                path.display()
+            )),
+            "{field}: {err}"
+        );
+    }
 }
 
 /// A small deterministic generator (xorshift), seeded per run so kills land at new moments.

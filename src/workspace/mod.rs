@@ -941,6 +941,20 @@ struct Changes {
     items: BTreeMap<String, Vec<Word>>,
 }
 
+/// Whether item state `s` is what entry `w` recorded: the whole state (done, who, when and
+/// the note) where the entry carries it, else (an older entry) at least done or not.
+fn same_item(w: &Word, s: &crate::runbook::ItemState) -> bool {
+    match serde_json::from_value::<crate::runbook::ItemState>(w.after.clone()) {
+        Ok(recorded) => {
+            recorded.done == s.done
+                && recorded.by == s.by
+                && recorded.at == s.at
+                && recorded.note == s.note
+        }
+        Err(_) => w.after.get("done").and_then(serde_json::Value::as_bool) == Some(s.done),
+    }
+}
+
 /// Changes kept per target: the last, and the ones a void would fall back to.
 const KEPT_PER_TARGET: usize = 4;
 
@@ -1247,22 +1261,25 @@ impl Workspace {
             for (item, w) in changes.items_of(&version) {
                 let state = checklist.items.get(item);
                 match (w, state) {
+                    // Written before items kept their entry (checked below for newer releases).
                     (_, Some(s)) if s.audit_seq == 0 => {}
-                    (Some(w), Some(s))
-                        if s.audit_seq == w.seq
-                            && w.after.get("done").and_then(serde_json::Value::as_bool)
-                                == Some(s.done) => {}
+                    (Some(w), Some(s)) if s.audit_seq == w.seq && same_item(w, s) => {}
                     (Some(w), Some(s)) => {
                         return Err(broken(
                             w.seq,
                             format!(
                                 "{} disagrees with the log: item {item} is {} as of entry #{}, \
-                                 but its last change in the log is entry #{} ({})",
+                                 but its last change in the log is entry #{} ({}){}",
                                 file.display(),
                                 if s.done { "ticked" } else { "unticked" },
                                 s.audit_seq,
                                 w.seq,
-                                w.action
+                                w.action,
+                                if s.audit_seq == w.seq {
+                                    ", which records it otherwise (who, when, note or state)"
+                                } else {
+                                    ""
+                                }
                             ),
                         ));
                     }
@@ -1294,6 +1311,24 @@ impl Workspace {
             }
             let prefix = format!("{version}/");
             for (item, s) in &checklist.items {
+                // A release created since entries are numbered has every item from a numbered
+                // entry: one without is not the console's (a hand-added item).
+                if s.audit_seq == 0 && r.audit_seq > 0 {
+                    return Err(broken(
+                        r.audit_seq,
+                        format!(
+                            "{} disagrees with the log: item {item} is {} but names no entry; \
+                             the log holds {} change of it",
+                            file.display(),
+                            if s.done { "ticked" } else { "unticked" },
+                            if changes.items.contains_key(&format!("{prefix}{item}")) {
+                                "another"
+                            } else {
+                                "no"
+                            }
+                        ),
+                    ));
+                }
                 if s.audit_seq > 0 && !changes.items.contains_key(&format!("{prefix}{item}")) {
                     return Err(broken(
                         s.audit_seq,
