@@ -581,3 +581,23 @@ fn audit_verify_names_a_state_file_that_disagrees_with_the_log() {
         stdout(&o)
     );
 }
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly_as_a_unix_tool_does() {
+    let (_d, ws) = init();
+    let o = run(&ws, &["release", "new", "1.0.0"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The reader is gone before the command writes a line (as `| head -0` would leave it).
+    let mut child = bin()
+        .arg("--workspace")
+        .arg(&ws)
+        .args(["checklist", "show"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take());
+    let o = child.wait_with_output().expect("wait");
+    assert_eq!(o.status.code(), Some(141), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+}

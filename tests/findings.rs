@@ -162,6 +162,14 @@ fn a_file_that_is_not_scanner_output_is_named_and_nothing_is_stored() {
     std::fs::write(&notes, "not json").expect("notes");
     let o = cli(&ws, &["findings", "import", notes.to_str().expect("utf-8")]);
     assert!(text(&o).contains("notes.txt: not JSON"), "{}", text(&o));
+    // A file without end (a device) is read up to the cap, then refused by name.
+    let o = cli(&ws, &["findings", "import", "/dev/zero"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("/dev/zero: larger than 256 MiB: not a scanner report the console reads"),
+        "{}",
+        text(&o)
+    );
     assert!(!ws.join("releases/1.4.0/findings.json").exists());
     let o = cli(&ws, &["findings", "list"]);
     assert!(text(&o).contains("1.4.0: no findings"), "{}", text(&o));

@@ -423,6 +423,34 @@ pub fn revoke(
     Ok(n)
 }
 
+/// The largest scanner file read (a report of a whole image is tens of MiB).
+pub const MAX_SCANNER_FILE: u64 = 256 * 1024 * 1024;
+
+/// A scanner file's text, refused past [`MAX_SCANNER_FILE`] (a device or a runaway file is
+/// not read without end).
+fn read_capped(path: &std::path::Path) -> Result<String, FindingsError> {
+    use std::io::Read as _;
+    let read = |source| FindingsError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(read)?;
+    let mut text = String::new();
+    file.take(MAX_SCANNER_FILE + 1)
+        .read_to_string(&mut text)
+        .map_err(read)?;
+    if text.len() as u64 > MAX_SCANNER_FILE {
+        return Err(FindingsError::Format {
+            path: path.to_owned(),
+            message: format!(
+                "larger than {} MiB: not a scanner report the console reads",
+                MAX_SCANNER_FILE >> 20
+            ),
+        });
+    }
+    Ok(text)
+}
+
 /// Reads every file (all of them first: one that is not scanner output stops the import,
 /// naming it), then merges the findings into the release's, audited before they are stored.
 /// A finding seen again keeps its first-seen time and takes the newer facts.
@@ -435,10 +463,7 @@ pub fn import(
     let mut parsed = Vec::new();
     let mut summary = Vec::new();
     for path in files {
-        let text = std::fs::read_to_string(path).map_err(|source| FindingsError::Read {
-            path: path.clone(),
-            source,
-        })?;
+        let text = read_capped(path)?;
         let (format, found) = parse(&text, path, now)?;
         summary.push((path.display().to_string(), format, found.len()));
         parsed.extend(found);
