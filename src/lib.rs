@@ -1,7 +1,7 @@
 //! release-console: the engine behind the release console GUI and its CLI.
 //!
 //! The domain modules (`workspace`, `runbook`, `audit`, `runner`) do the work; `cli` renders it
-//! for terminals and CI, `ui` renders it in an egui window. See `../shared/DESIGN.md`.
+//! for terminals and CI, `ui` renders it in an egui window. See `ARCHITECTURE.md`.
 
 pub mod audit;
 pub mod cli;

@@ -1,4 +1,4 @@
-//! `findings import|list` on real scanner output (the vendor samples in `../shared/vendor`):
+//! `findings import|list` on real scanner output (the vendor samples in `tests/fixtures/vendor`):
 //! Trivy JSON with and without the scanner's suppressions, Grype JSON, Trivy's SARIF.
 
 mod common;

@@ -1138,7 +1138,7 @@ fn accepting_a_finding_in_the_security_panel_opens_the_findings_gate() {
     let ws = Workspace::open(&f.root).expect("open");
     let release = ws.release(None).expect("release");
     let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/vendor/trivy/alpine-39-high-critical.json");
+        .join("tests/fixtures/vendor/trivy/alpine-39-high-critical.json");
     release_console::findings::import(&ws, &release, &[sample]).expect("import");
     let mut h = harness(&f);
     let findings_gate = |app: &ConsoleApp| {

@@ -1,6 +1,6 @@
 //! The update feeds and the downloads page, rendered from what is published: a Sparkle 2
-//! appcast for macOS (as in `../shared/vendor/sparkle/`), `latest.json` for the Windows updater,
-//! and a static `index.html` with the checksums.
+//! appcast for macOS (as in Sparkle's `Resources/SampleAppcast.xml`), `latest.json` for the
+//! Windows updater, and a static `index.html` with the checksums.
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};

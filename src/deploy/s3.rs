@@ -388,7 +388,8 @@ impl S3Store {
     }
 
     /// One `PUT`; with `create`, `If-None-Match: *`, which the server answers 412 when the key
-    /// holds an object (AWS S3, `MinIO`, `SeaweedFS`: measured in ../shared/NOTES.md).
+    /// holds an object (AWS S3 documents it; `SeaweedFS` 4.48 and moto 5.2, the servers the
+    /// tests run, answer so too).
     async fn put_single(
         &self,
         key: &str,

@@ -1,6 +1,6 @@
 //! A stateful Argo CD fake that follows the published API
-//! (`../shared/vendor/argo-cd/swagger.json`), with Prism in front of it checking every request
-//! and response against that spec. Argo CD itself needs Kubernetes, which cannot run here.
+//! (`tests/fixtures/vendor/argo-cd/swagger.json`), with Prism in front of it checking every
+//! request and response against that spec. Argo CD itself needs Kubernetes, which cannot run here.
 //!
 //! Applications: `collab-api` (Running, then Succeeded + Progressing, then Healthy),
 //! `broken-api` (Succeeded, then Degraded), `stuck-api` (Running and Progressing until

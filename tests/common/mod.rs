@@ -48,10 +48,11 @@ pub fn text(o: &Output) -> String {
     )
 }
 
-/// A published vendor sample in `../shared/vendor` (beside the repository), which must exist.
+/// A published vendor sample in `tests/fixtures/vendor` (sources and licences in its
+/// README.md), which must exist.
 pub fn vendor(rel: &str) -> String {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/vendor")
+        .join("tests/fixtures/vendor")
         .join(rel);
     assert!(p.is_file(), "vendor sample {} is missing", p.display());
     p.to_str().expect("utf-8").to_owned()

@@ -1,7 +1,7 @@
 //! Fakes of the two notification services that cannot run here.
 //!
-//! PagerDuty Events API v2 follows `../shared/vendor/pagerduty/events-v2.openapi.json` (Prism
-//! sits in front and checks every request and response against it); Slack incoming webhooks
+//! PagerDuty Events API v2 follows `tests/fixtures/vendor/pagerduty/events-v2.openapi.json`
+//! (Prism sits in front and checks every request and response against it); Slack incoming webhooks
 //! follow Slack's published webhook behaviour: `200 ok`, `429` with `Retry-After`, and the
 //! documented error strings as plain-text bodies with their status codes.
 
