@@ -9,7 +9,7 @@ fuzz_target!(|data: &[u8]| {
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("fuzz.zip");
     std::fs::write(&path, data).expect("write");
-    let _ = bundle::verify_zipped(&path, &Expected::default());
+    let _ = bundle::verify_zipped(&path, &Expected::default(), &tokio_util::sync::CancellationToken::new());
     // The archive sits in `dir`; nothing the reader did may have landed beside it.
     let beside: Vec<_> = std::fs::read_dir(dir.path())
         .expect("dir")

@@ -8,6 +8,7 @@
 
 use std::ffi::OsStr;
 use std::path::Path;
+use tokio_util::sync::CancellationToken;
 
 use super::signature::{Expected, Outcome, Signer, TOOL_TIMEOUT, Verdict};
 
@@ -228,17 +229,18 @@ async fn tool(program: &str, args: &[&OsStr]) -> Result<(bool, String), String> 
 /// Verifies an Apple artifact: a Mach-O or a disk image in-process on any host (on macOS
 /// `codesign` and `spctl` give a second opinion, and a disagreement is red); bundles and
 /// packages with the best tools this host has.
-pub async fn verify(path: &Path, expected: &Expected) -> Outcome {
+pub async fn verify(path: &Path, expected: &Expected, cancel: &CancellationToken) -> Outcome {
     let owned = path.to_owned();
     let exp = expected.clone();
+    let cancel = cancel.clone();
     let native = tokio::task::spawn_blocking(move || -> Option<Outcome> {
         if super::bundle::is_bundle(&owned) {
-            let (mut outcome, sig) = super::bundle::verify(&owned, &exp);
+            let (mut outcome, sig) = super::bundle::verify(&owned, &exp, &cancel);
             outcome.apple = Some(sig);
             return Some(outcome);
         }
         if super::bundle::is_zipped_app(&owned) {
-            let (mut outcome, sig) = super::bundle::verify_zipped(&owned, &exp);
+            let (mut outcome, sig) = super::bundle::verify_zipped(&owned, &exp, &cancel);
             outcome.apple = Some(sig);
             return Some(outcome);
         }

@@ -400,11 +400,14 @@ pub async fn run(
             (Some(_), Some(e), Some(h)) if e.sha256 == *h => ChecksumVerdict::Ok,
             (Some(_), Some(_), _) => ChecksumVerdict::Mismatch,
         };
-        let sig = if cancel.is_cancelled() {
+        if cancel.is_cancelled() {
             return Err(VerifyError::Cancelled);
-        } else {
-            signature::verify(file, &opts.expected).await
-        };
+        }
+        let sig = signature::verify(file, &opts.expected, &cancel).await;
+        // A check cut short is no verdict: the verification as a whole is cancelled.
+        if cancel.is_cancelled() {
+            return Err(VerifyError::Cancelled);
+        }
         let mut detail = match checksum {
             ChecksumVerdict::Ok => "checksum ok".to_owned(),
             ChecksumVerdict::Mismatch => {

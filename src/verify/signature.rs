@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 use serde::Serialize;
 
@@ -169,10 +170,12 @@ impl Outcome {
 }
 
 /// Verifies the signature of `path`.
-pub async fn verify(path: &Path, expected: &Expected) -> Outcome {
+/// Checks `path`'s signature; `cancel` stops a long check (an app bundle's nested code) early,
+/// and its outcome then says so.
+pub async fn verify(path: &Path, expected: &Expected, cancel: &CancellationToken) -> Outcome {
     match kind_of(path) {
         Kind::None => Outcome::new(Verdict::NotApplicable, "not a signable file type"),
-        Kind::Apple => super::apple::verify(path, expected).await,
+        Kind::Apple => super::apple::verify(path, expected, cancel).await,
         Kind::Pe | Kind::Msi => verify_authenticode(path, expected).await,
     }
 }
