@@ -67,7 +67,16 @@ pub fn run(cli: &Cli, args: PublishArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(PublishAction::Yank { version, reason }) => {
-            let keys = deploy::yank(&ws, &version, &reason, args.channel.as_deref())?;
+            let keys = match deploy::yank(&ws, &version, &reason, args.channel.as_deref()) {
+                Ok(keys) => keys,
+                // A refused request (no reason, not live) is a usage error; a yank that could
+                // not be carried out (the store, the feeds) failed as publishing does: exit 1.
+                Err(e @ deploy::DeployError::Invalid(_)) => return Err(e.into()),
+                Err(e) => {
+                    super::report_error(&e.into());
+                    return Ok(ExitCode::from(super::EXIT_CHECK_FAILED));
+                }
+            };
             if cli.json {
                 cli.print_json(&keys)?;
             } else {
