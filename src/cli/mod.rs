@@ -213,7 +213,6 @@ fn run_command(cli: &Cli, command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Prints an error as one line to stderr.
 /// An RFC 3339 time, or an age before `now` (`90s`, `10m`, `2h`, `3d`, optionally `ago`),
 /// given to option `flag`. An age too large to subtract from `now` is an error naming the
 /// option, never an overflow.
