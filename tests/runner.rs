@@ -461,3 +461,91 @@ fn a_short_tool_run_that_times_out_takes_everything_it_started_with_it() {
         wait_until(&format!("process {pid} to be gone"), || process_gone(pid));
     }
 }
+
+/// Issue 28: output floods the bounded broadcast (a slow subscriber lags and skips events), but
+/// the lifecycle channel keeps every change of state, so a task's end is never lost.
+#[test]
+fn a_flood_of_output_never_hides_a_task_s_end_from_lifecycle_receivers() {
+    use release_console::runner::TaskEvent;
+    let rt = runtime();
+    let runner = Runner::new(rt.handle().clone(), 2);
+    let mut events = runner.subscribe();
+    let mut lifecycle = runner.lifecycle();
+    let burst = runner
+        .start(spec("burst", 60), |ctx| async move {
+            for i in 0..100_000 {
+                ctx.log_line(&format!("burst line {i}"));
+            }
+            Ok("printed".into())
+        })
+        .expect("start burst");
+    rt.block_on(runner.wait(burst)).expect("burst done");
+    let chatty = runner
+        .start(spec("chatty", 60), |ctx| async move {
+            for i in 0..100_000 {
+                ctx.log_line(&format!("chatty line {i}"));
+            }
+            Ok("printed too".into())
+        })
+        .expect("start chatty");
+    rt.block_on(runner.wait(chatty)).expect("chatty done");
+
+    // The broadcast lagged: the burst's end is gone from it.
+    let mut lagged = false;
+    let mut burst_end_seen = false;
+    loop {
+        match events.try_recv() {
+            Ok(TaskEvent::Finished { info, .. }) if info.id == burst => burst_end_seen = true,
+            Ok(_) => {}
+            Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => lagged = true,
+            Err(_) => break,
+        }
+    }
+    assert!(
+        lagged && !burst_end_seen,
+        "the broadcast is lossy by design"
+    );
+
+    // The lifecycle channel has every change of state, in order, and nothing else.
+    let mut seen = Vec::new();
+    while let Ok(event) = lifecycle.try_recv() {
+        assert!(event.is_lifecycle(), "{event:?}");
+        seen.push(match event {
+            TaskEvent::Queued(i) => format!("queued {}", i.name),
+            TaskEvent::Started(i) => format!("started {}", i.name),
+            TaskEvent::Finished {
+                info,
+                state,
+                message,
+            } => {
+                format!("{} {} {message}", info.name, state.as_str())
+            }
+            other => format!("{other:?}"),
+        });
+    }
+    assert_eq!(
+        seen,
+        [
+            "queued burst",
+            "started burst",
+            "burst succeeded printed",
+            "queued chatty",
+            "started chatty",
+            "chatty succeeded printed too",
+        ]
+    );
+    // A dropped receiver is forgotten; the others still hear.
+    drop(lifecycle);
+    let mut again = runner.lifecycle();
+    let last = runner
+        .start(spec("last", 60), |_| async { Ok(String::new()) })
+        .expect("start last");
+    rt.block_on(runner.wait(last)).expect("last done");
+    let mut ends = 0;
+    while let Ok(event) = again.try_recv() {
+        if matches!(event, TaskEvent::Finished { .. }) {
+            ends += 1;
+        }
+    }
+    assert_eq!(ends, 1);
+}

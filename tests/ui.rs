@@ -480,6 +480,74 @@ fn the_tray_searches_a_live_log_and_cancels_a_running_task() {
     assert!(h.query_by_label("RUNNING").is_none());
 }
 
+/// Issue 28: a task that prints 100,000 lines in a burst and ends is heard by the app even when
+/// no frame ran meanwhile (a minimized window draws none) and another task went on printing
+/// after it: more output than any event queue holds must not hide a task's end, or its panel
+/// shows a spinner forever.
+#[test]
+fn a_task_that_ends_after_a_burst_is_heard_even_when_frames_fall_behind() {
+    use release_console::runner::{TaskError, TaskSpec};
+    let f = fixture();
+    let mut h = harness(&f);
+    let runner = h.state().runner().clone();
+    let burst = runner
+        .start(
+            TaskSpec::new("burst", "test", Duration::from_mins(1)),
+            |ctx| async move {
+                for i in 0..100_000 {
+                    ctx.log_line(&format!("burst line {i}"));
+                }
+                Ok("printed 100000 lines".into())
+            },
+        )
+        .expect("start burst");
+    // No frame runs while it prints and ends.
+    let done = f.rt.block_on(runner.wait(burst)).expect("burst finished");
+    assert_eq!(done.state, TaskState::Succeeded);
+    let chatty = runner
+        .start(
+            TaskSpec::new("chatty", "test", Duration::from_mins(1)),
+            |ctx| async move {
+                for i in 0..100_000 {
+                    ctx.log_line(&format!("chatty line {i}"));
+                }
+                ctx.cancel_token().cancelled().await;
+                Err(TaskError::Cancelled)
+            },
+        )
+        .expect("start chatty");
+    let deadline = Instant::now() + Duration::from_mins(1);
+    while !runner
+        .task(chatty)
+        .is_some_and(|t| t.log.lock().is_ok_and(|l| l.total_lines() >= 100_000))
+    {
+        assert!(Instant::now() < deadline, "chatty never printed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Now the frames run: the burst's end reaches the app (its toast, its panels, the reload).
+    step_until(&mut h, "the burst's end to reach the app", |app| {
+        app.toasts
+            .items()
+            .iter()
+            .any(|t| t.text == "burst succeeded: printed 100000 lines")
+    });
+    assert!(
+        !h.state()
+            .toasts
+            .items()
+            .iter()
+            .any(|t| t.text.starts_with("chatty")),
+        "chatty still runs"
+    );
+    runner.cancel(chatty);
+    step_until(&mut h, "chatty's end", |app| {
+        app.toasts
+            .items()
+            .iter()
+            .any(|t| t.text == "chatty cancelled: cancelled")
+    });
+}
+
 /// Puts artifacts and a SHA256SUMS into release 1.4.0's artifacts folder.
 fn write_artifacts(f: &Fixture, tamper: bool) -> PathBuf {
     let dir = f.root.join("releases/1.4.0/artifacts");

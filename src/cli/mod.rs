@@ -213,7 +213,6 @@ fn run_command(cli: &Cli, command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Prints an error as one line to stderr.
 /// An RFC 3339 time, or an age before `now` (`90s`, `10m`, `2h`, `3d`, optionally `ago`),
 /// given to option `flag`. An age too large to subtract from `now` is an error naming the
 /// option, never an overflow.
@@ -336,6 +335,18 @@ pub(crate) fn follow(
         match echo {
             Echo::Progress => {
                 if let Ok(log) = snap.log.lock() {
+                    let skipped = log.skipped_from(printed_lines);
+                    if skipped > 0 {
+                        if bar_shown {
+                            eprint!("\r\x1b[2K");
+                            bar_shown = false;
+                        }
+                        eprintln!(
+                            "  | {}",
+                            crate::runner::log::skipped_note(skipped, snap.log_file.as_deref())
+                        );
+                        printed_lines += skipped;
+                    }
                     for (i, line) in log.lines_from(printed_lines) {
                         if bar_shown {
                             eprint!("\r\x1b[2K");
@@ -372,6 +383,14 @@ pub(crate) fn follow(
             }
             Echo::Log => {
                 if let Ok(log) = snap.log.lock() {
+                    let skipped = log.skipped_from(printed_lines);
+                    if skipped > 0 {
+                        eprintln!(
+                            "  | {}",
+                            crate::runner::log::skipped_note(skipped, snap.log_file.as_deref())
+                        );
+                        printed_lines += skipped;
+                    }
                     for (i, line) in log.lines_from(printed_lines) {
                         eprintln!("  | {line}");
                         printed_lines = i + 1;

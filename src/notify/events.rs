@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::audit::AuditEntry;
+use crate::runner::TaskState;
 use crate::workspace::Workspace;
 
 /// Every event name, for globs in `[[notify.slack]] events` and `changes`.
@@ -160,8 +161,9 @@ pub fn of_entry(ws: &Workspace, entry: &AuditEntry) -> Option<Event> {
             let state = s(after, "state");
             let release = s(after, "release");
             let message = s(after, "message");
-            let ok = state == "succeeded";
-            let failed = state == "failed" || state == "timed_out";
+            // A timeout ends a task as failed ("timed out after N s" is its message).
+            let ok = state == TaskState::Succeeded.as_str();
+            let failed = state == TaskState::Failed.as_str();
             let is_build = kind.starts_with("pipeline.") && kind != "pipeline.dry-run";
             let (name, title) = if is_build && ok {
                 (

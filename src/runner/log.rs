@@ -135,6 +135,41 @@ impl LogBuffer {
         let start = from.max(self.first_retained());
         (start..self.total_lines).filter_map(move |i| self.line(i).map(|l| (i, l)))
     }
+
+    /// How many lines from `from` on left memory before a view showed them (`lines_from`
+    /// starts after them).
+    pub fn skipped_from(&self, from: u64) -> u64 {
+        self.first_retained().saturating_sub(from)
+    }
+}
+
+/// What a log view says in place of `skipped` lines it could not show because the bounded
+/// buffer let them go first: how many, and where the full log is.
+pub fn skipped_note(skipped: u64, log_file: Option<&std::path::Path>) -> String {
+    let count = group_digits(skipped);
+    let noun = if skipped == 1 { "line" } else { "lines" };
+    match log_file {
+        Some(path) => format!(
+            "… {count} {noun} skipped (the view fell behind); the full log is in {}",
+            path.display()
+        ),
+        None => {
+            format!("… {count} {noun} skipped (the view fell behind; this task keeps no log file)")
+        }
+    }
+}
+
+/// `12345` as `12,345`.
+fn group_digits(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Splits raw output into lines, keeping a partial last line until its newline arrives.
@@ -290,6 +325,24 @@ mod tests {
         assert_eq!(b.line(0), None);
         assert_eq!(b.line(199_999), Some(line.as_str()));
         assert_eq!(b.lines_from(0).count() as u64, 200_000 - b.first_retained());
+        assert_eq!(b.skipped_from(0), b.first_retained());
+        assert_eq!(b.skipped_from(b.first_retained() + 5), 0);
+    }
+
+    #[test]
+    fn a_skip_is_told_with_its_count_and_the_log_file() {
+        assert_eq!(
+            skipped_note(12_345, Some(std::path::Path::new("/ws/logs/build.log"))),
+            "… 12,345 lines skipped (the view fell behind); the full log is in /ws/logs/build.log"
+        );
+        assert_eq!(
+            skipped_note(1, None),
+            "… 1 line skipped (the view fell behind; this task keeps no log file)"
+        );
+        assert_eq!(group_digits(0), "0");
+        assert_eq!(group_digits(999), "999");
+        assert_eq!(group_digits(1_000), "1,000");
+        assert_eq!(group_digits(1_234_567), "1,234,567");
     }
 
     #[test]

@@ -1,5 +1,12 @@
 //! The shared task runner: named long-running tasks on one tokio runtime, with states, logs,
 //! progress, cancellation and timeouts. The GUI and the CLI subscribe to the same events.
+//!
+//! Two streams leave the runner. [`Runner::subscribe`] carries every event, output included, on
+//! a bounded broadcast channel: a subscriber that falls behind skips events (`Lagged`) and
+//! catches up by reading the task table ([`Runner::tasks`]) and the log buffers, which hold the
+//! state and the lines. [`Runner::lifecycle`] carries only a task's changes of state (queued,
+//! started, finished), a few per task, on a channel of its own that never drops one, so a
+//! flood of output can never hide a task's end.
 
 pub mod log;
 pub mod process;
@@ -13,7 +20,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tokio::runtime::Handle;
-use tokio::sync::{Semaphore, broadcast, watch};
+use tokio::sync::{Semaphore, broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 pub use self::log::{LogBuffer, Redactor};
@@ -123,6 +130,10 @@ pub type TaskResult = Result<String, TaskError>;
 
 /// Something the runner reports. Logs are not carried line by line: `Output` says new lines are
 /// in the task's [`LogBuffer`], so a slow subscriber never holds back a fast task.
+///
+/// `Queued`, `Started` and `Finished` are a task's changes of state: they also go to every
+/// [`Runner::lifecycle`] receiver, which never loses one. `Output`, `Progress` and `Step` only
+/// go to the lossy broadcast; what they report is kept in the task table.
 #[derive(Debug, Clone)]
 pub enum TaskEvent {
     Queued(TaskInfo),
@@ -146,6 +157,16 @@ pub enum TaskEvent {
         state: TaskState,
         message: String,
     },
+}
+
+impl TaskEvent {
+    /// Whether this is a change of the task's state (sent on [`Runner::lifecycle`] too).
+    pub fn is_lifecycle(&self) -> bool {
+        matches!(
+            self,
+            TaskEvent::Queued(_) | TaskEvent::Started(_) | TaskEvent::Finished { .. }
+        )
+    }
 }
 
 /// A point-in-time view of a task, for the task tray and the CLI.
@@ -215,6 +236,8 @@ struct Inner {
     handle: Handle,
     tasks: Mutex<VecDeque<Entry>>,
     events: broadcast::Sender<TaskEvent>,
+    /// One sender per [`Runner::lifecycle`] receiver; closed ones are dropped on the next send.
+    lifecycle: Mutex<Vec<mpsc::UnboundedSender<TaskEvent>>>,
     slots: Arc<Semaphore>,
     next_id: AtomicU64,
     notifier: Mutex<Option<Notifier>>,
@@ -271,6 +294,7 @@ impl Runner {
                 handle,
                 tasks: Mutex::new(VecDeque::new()),
                 events,
+                lifecycle: Mutex::new(Vec::new()),
                 slots: Arc::new(Semaphore::new(max_concurrent.max(1))),
                 next_id: AtomicU64::new(1),
                 notifier: Mutex::new(None),
@@ -283,9 +307,20 @@ impl Runner {
         &self.inner.handle
     }
 
-    /// Receives every event from now on.
+    /// Receives every event from now on, output included. Bounded: a receiver that falls more
+    /// than 4,096 events behind gets `Lagged` and skips the oldest, so use it to wake up and
+    /// read state ([`Runner::task`]), or use [`Runner::lifecycle`] for what must not be missed.
     pub fn subscribe(&self) -> broadcast::Receiver<TaskEvent> {
         self.inner.events.subscribe()
+    }
+
+    /// Receives every change of a task's state from now on (`Queued`, `Started`, `Finished`), in
+    /// order and never dropped, however much output the tasks print. Unbounded, but it holds
+    /// at most three events per task started while it goes unread; drop it to unsubscribe.
+    pub fn lifecycle(&self) -> mpsc::UnboundedReceiver<TaskEvent> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        lock(&self.inner.lifecycle).push(tx);
+        rx
     }
 
     /// Called after every event (the GUI passes `request_repaint`).
@@ -483,6 +518,9 @@ impl Runner {
     }
 
     fn emit(&self, event: TaskEvent) {
+        if event.is_lifecycle() {
+            lock(&self.inner.lifecycle).retain(|tx| tx.send(event.clone()).is_ok());
+        }
         let _ = self.inner.events.send(event);
         let notifier = lock(&self.inner.notifier).clone();
         if let Some(n) = notifier {

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 
 use super::command::{Command, PickKind, Tab};
 use super::panel::{Cx, Finished, Panels};
@@ -39,7 +39,9 @@ pub struct ConsoleApp {
     pub panels: Panels,
     pub tray: tray::TrayUi,
     runner: Runner,
-    events: broadcast::Receiver<TaskEvent>,
+    /// Tasks' changes of state, never dropped (output and progress are read from the task
+    /// table each frame instead).
+    lifecycle: mpsc::UnboundedReceiver<TaskEvent>,
     results_tx: mpsc::UnboundedSender<AppResult>,
     results_rx: mpsc::UnboundedReceiver<AppResult>,
     picker: Arc<dyn Picker>,
@@ -83,7 +85,7 @@ impl ConsoleApp {
             toasts: Toasts::default(),
             panels: Panels::new(&root),
             tray: tray::TrayUi::default(),
-            events: runner.subscribe(),
+            lifecycle: runner.lifecycle(),
             runner,
             results_tx,
             results_rx,
@@ -149,13 +151,13 @@ impl ConsoleApp {
             }
         }
         let mut finished = false;
-        loop {
-            match self.events.try_recv() {
-                Ok(TaskEvent::Finished {
+        while let Ok(event) = self.lifecycle.try_recv() {
+            match event {
+                TaskEvent::Finished {
                     info,
                     state,
                     message,
-                }) => {
+                } => {
                     finished = true;
                     let kind = match state {
                         TaskState::Succeeded => ToastKind::Success,
@@ -173,9 +175,10 @@ impl ConsoleApp {
                         panel.on_task_finished(&task, &mut self.queued);
                     }
                 }
-                Ok(TaskEvent::Started(info)) => self.tray.select_if_none(info.id),
-                Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) => {}
-                Err(_) => break,
+                TaskEvent::Started(info) => self.tray.select_if_none(info.id),
+                // Queued tasks show in the tray from the task table; the lifecycle channel
+                // carries no output, progress or steps (the tray reads those each frame too).
+                _ => {}
             }
         }
         if finished {

@@ -220,7 +220,13 @@ impl TrayUi {
                     "({} oldest only on disk)",
                     log.first_retained()
                 )))
-                .on_hover_text("The in-memory log is bounded; the full log is in the log file.");
+                .on_hover_text(match &task.log_file {
+                    Some(path) => format!(
+                        "The in-memory log is bounded; the full log is in {}",
+                        path.display()
+                    ),
+                    None => "The in-memory log is bounded and this task keeps no log file.".into(),
+                });
             }
             ui.add(
                 egui::TextEdit::singleline(&mut self.query)

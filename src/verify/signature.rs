@@ -215,7 +215,7 @@ async fn verify_authenticode(path: &Path, expected: &Expected) -> Outcome {
             return outcome;
         }
     }
-    let mut outcome = interpret_osslsigncode(ok, &text, expected);
+    let mut outcome = interpret_osslsigncode(ok, &text);
     if let Some(signer) = outcome.signer.as_mut() {
         signer.cert_sha256 = signer_fingerprint(path, &signer.serial).await;
         if outcome.verdict == Verdict::Valid {
@@ -269,7 +269,7 @@ fn unreachable_crl(text: &str) -> Option<String> {
 }
 
 /// Turns `osslsigncode verify` output into a verdict and signer (identity is checked after).
-pub fn interpret_osslsigncode(exit_ok: bool, text: &str, _expected: &Expected) -> Outcome {
+pub fn interpret_osslsigncode(exit_ok: bool, text: &str) -> Outcome {
     if text.contains("No signature found")
         || text.contains("has no signature")
         || text.contains("Unable to extract existing signature")
@@ -556,18 +556,17 @@ mod tests {
 
     #[test]
     fn unsigned_and_tampered_outputs() {
-        let e = Expected::default();
         assert_eq!(
-            interpret_osslsigncode(false, "No signature found\nFailed\n", &e).verdict,
+            interpret_osslsigncode(false, "No signature found\nFailed\n").verdict,
             Verdict::Unsigned
         );
         let msi = "MSI file has no signature\nUnable to extract existing signature\nFailed\n";
         assert_eq!(
-            interpret_osslsigncode(false, msi, &e).verdict,
+            interpret_osslsigncode(false, msi).verdict,
             Verdict::Unsigned
         );
         let tampered = "Signer's certificate:\n\tSubject: /CN=A\nCalculated message digest : AB     MISMATCH!!!\nFailed\n";
-        let o = interpret_osslsigncode(false, tampered, &e);
+        let o = interpret_osslsigncode(false, tampered);
         assert_eq!(o.verdict, Verdict::Invalid);
         assert!(o.detail.contains("modified after signing"));
     }
