@@ -1245,6 +1245,7 @@ fn records_saved_before_they_kept_their_entry_are_not_judged_until_a_change_carr
     )
     .expect("an old rollout");
     let plans = root.join("flags/plans.json");
+    std::fs::create_dir_all(root.join("flags")).expect("flags folder");
     let plan = serde_json::json!({"ui_old": {
         "key": "ui_old",
         "created_at": "2020-01-01T00:00:00Z",

@@ -791,7 +791,16 @@ impl Workspace {
     /// A log (and head) rewritten shorter together still ends before the entries the state
     /// files refer to.
     fn not_behind_state(&self, verified: Verified) -> Result<Verified, AuditError> {
-        match self.newest_state_ref() {
+        self.not_behind(verified, self.newest_state_ref())
+    }
+
+    /// [`Self::not_behind_state`] with the newest reference already read.
+    fn not_behind(
+        &self,
+        verified: Verified,
+        newest: Option<(u64, PathBuf)>,
+    ) -> Result<Verified, AuditError> {
+        match newest {
             Some((seq, path)) if seq > verified.entries => Err(AuditError::Tampered {
                 path: self.audit.path().to_owned(),
                 line: verified.entries + 1,
@@ -809,10 +818,21 @@ impl Workspace {
     /// The chain check of `index` (kept current with `AuditLog::refresh`), as
     /// [`Self::verify_audit`] judges it.
     pub fn audit_status(&self, index: &crate::audit::AuditIndex) -> Result<Verified, String> {
+        // The state is read before the index is compared with the log: a state file is written
+        // after its entry, so when the index is still current it holds every entry the state
+        // read refers to. When the log grew since the index was read, the state may refer to
+        // entries appended since; the next snapshot, with the index brought up to date, judges.
+        let newest = self.newest_state_ref();
         self.audit
             .status(index)
             .and_then(|v| not_emptied(&self.audit, v))
-            .and_then(|v| self.not_behind_state(v))
+            .and_then(|v| {
+                if self.audit.is_current(index)? {
+                    self.not_behind(v, newest)
+                } else {
+                    Ok(v)
+                }
+            })
             .map_err(|e| crate::error_chain(&e))
     }
 
