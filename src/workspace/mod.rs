@@ -1046,11 +1046,14 @@ pub trait Projection: Send + Sync {
 /// (`after.entry`), or, written before voids named it, the change before it on its target.
 #[derive(Default)]
 struct Changes<'p> {
-    creates: BTreeMap<String, Vec<Word>>,
-    items: BTreeMap<String, Vec<Word>>,
+    creates: ByTarget,
+    items: ByTarget,
     /// Per projection, its targets' changes.
-    projections: Vec<(&'p dyn Projection, BTreeMap<String, Vec<Word>>)>,
+    projections: Vec<(&'p dyn Projection, ByTarget)>,
 }
+
+/// Each target's last changes, oldest first.
+type ByTarget = BTreeMap<String, Vec<Word>>;
 
 /// Changes kept per target: the last, and the ones a void would fall back to.
 const KEPT_PER_TARGET: usize = 4;
