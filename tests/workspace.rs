@@ -1306,3 +1306,75 @@ fn records_saved_before_they_kept_their_entry_are_not_judged_until_a_change_carr
     assert_eq!(record.audit_seq, resolve.seq);
     verify_with_projections(&ws).expect("in agreement");
 }
+
+#[test]
+fn a_flag_change_in_flight_is_not_taken_for_a_crashed_one_nor_holds_up_other_commands() {
+    let (dir, ws) = new_ws();
+    let root = dir.path();
+    flags_cli(
+        root,
+        &[
+            "flags",
+            "create",
+            "ui_crash",
+            "--name",
+            "Crash",
+            "--tag",
+            "type:release",
+        ],
+    );
+    let plans = root.join("flags/plans.json");
+    let saved = std::fs::read(&plans).expect("plans");
+    flags_cli(
+        root,
+        &[
+            "flags",
+            "rollout",
+            "ui_crash",
+            "--percent",
+            "10",
+            "--override",
+            "test",
+        ],
+    );
+    let rollout = last_entry(&ws);
+    // The plan is not saved yet, and the process making the change holds the flags' change
+    // lock (as it does across the provider's answer).
+    std::fs::write(&plans, &saved).expect("the plan before its save");
+    let held = release_console::store::lock(&root.join("flags"), "changes").expect("lock");
+    let mut other = cli_command(root, &["status", "list", "--all"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = other.try_wait().expect("wait") {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = other.kill();
+            let _ = other.wait();
+            panic!("another command waited for the flag change in flight");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success());
+    assert_eq!(
+        ws.recover_with(release_console::projections::ALL)
+            .expect("recover"),
+        0,
+        "a live change is left alone"
+    );
+    assert_eq!(plan_of(&ws, "ui_crash").percent(), 0);
+    assert_eq!(last_entry(&ws).seq, rollout.seq, "nothing marked");
+    // Once that process is gone without saving the plan, the change is settled.
+    drop(held);
+    assert_eq!(
+        ws.recover_with(release_console::projections::ALL)
+            .expect("recover"),
+        1
+    );
+    assert_eq!(plan_of(&ws, "ui_crash").audit_seq, rollout.seq);
+    verify_with_projections(&ws).expect("in agreement");
+}

@@ -201,13 +201,16 @@ fn flags_dir(ws: &Workspace) -> PathBuf {
     ws.root().join("flags")
 }
 
+/// The name of the flags' change lock (see [`change_lock`]).
+const CHANGE_LOCK: &str = "changes";
+
 /// The lock every change of a flag is made under, from reading the provider's and the plan's
 /// state to the plan's save, so that changes do not interleave and crash recovery (which takes
 /// it too) waits for a change a live process is making. Released before checklist items are
 /// ticked: recovery takes the checklists' locks before this one.
 async fn change_lock(ws: &Workspace) -> Result<std::fs::File, FlagsError> {
     let dir = flags_dir(ws);
-    tokio::task::spawn_blocking(move || store::lock(&dir, "changes"))
+    tokio::task::spawn_blocking(move || store::lock(&dir, CHANGE_LOCK))
         .await
         .map_err(|e| FlagsError::Invalid(format!("taking the flags' change lock: {e}")))?
         .map_err(FlagsError::from)
@@ -662,8 +665,8 @@ impl crate::workspace::Projection for PlanBook {
         r#""action":"flags."#
     }
 
-    fn lock(&self, ws: &Workspace) -> Result<std::fs::File, store::StateError> {
-        store::lock(&flags_dir(ws), "changes")
+    fn lock(&self, ws: &Workspace) -> (PathBuf, &'static str) {
+        (flags_dir(ws), CHANGE_LOCK)
     }
 
     fn roll_forward(

@@ -704,9 +704,9 @@ impl Projection for IncidentBook {
         r#""action":"status.incident."#
     }
 
-    fn lock(&self, ws: &Workspace) -> Result<std::fs::File, store::StateError> {
+    fn lock(&self, ws: &Workspace) -> (PathBuf, &'static str) {
         // The lock `store::update_json` takes for the book: every change is made under it.
-        store::lock(&ws.root().join("status"), "incidents")
+        (ws.root().join("status"), "incidents")
     }
 
     fn roll_forward(

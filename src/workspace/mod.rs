@@ -1012,11 +1012,11 @@ pub trait Projection: Send + Sync {
     /// A raw-line marker every such entry contains (e.g. `"action":"status.incident.`), so
     /// the comparison parses only those lines.
     fn marker(&self) -> &'static str;
-    /// Takes the lock every change of the state file is made under; held while the log is
-    /// read and the file rolled forward or compared, so a change a live process is making is
-    /// waited for, never taken for a crashed one. Not the lock of `store::update_json` on the
-    /// file itself when `roll_forward` writes through it.
-    fn lock(&self, ws: &Workspace) -> Result<std::fs::File, StateError>;
+    /// The lock every change of the state file is made under, as [`store::lock`]'s folder and
+    /// name. The comparison waits for it; a recovery that finds it taken leaves the file alone
+    /// (a live process is making a change: it is not a crashed one). Not the lock of
+    /// `store::update_json` on the file itself when `roll_forward` writes through it.
+    fn lock(&self, ws: &Workspace) -> (PathBuf, &'static str);
     /// With the lock held: settles each target's last change in effect that the file lacks,
     /// applying it or not; returns how many it applied and the ones it did not apply (target,
     /// change, why), which are then marked `ACTION.not_applied`.
@@ -1131,10 +1131,13 @@ impl<'p> Changes<'p> {
     }
 }
 
-/// What a roll forward covers: everything (under every state lock), the creation of
-/// releases (under the create lock), or one release's checklist (under its lock).
+/// What a roll forward covers: everything (under every state lock, the projections' it is
+/// given included), the creation of releases (under the create lock), or one release's
+/// checklist (under its lock).
 enum Scope<'a> {
     All,
+    /// Everything but a projection that was busy: the checkpoint does not move.
+    AllBut,
     Creates,
     Checklist(&'a Release),
 }
@@ -1188,10 +1191,23 @@ impl Workspace {
         for r in self.releases()? {
             locks.push(store::lock(&self.release_dir(&r.version), "checklist")?);
         }
+        // A projection whose lock is taken is having a change made by a live process, which
+        // may hold it across a provider's answer: it is left for the next recovery, and the
+        // checkpoint stays before its changes.
+        let mut free: Vec<&dyn Projection> = Vec::new();
         for p in projections {
-            locks.push(p.lock(self)?);
+            let (dir, name) = p.lock(self);
+            if let Some(lock) = store::try_lock(&dir, name)? {
+                locks.push(lock);
+                free.push(*p);
+            }
         }
-        self.roll_forward(&Scope::All, projections)
+        let scope = if free.len() == projections.len() {
+            Scope::All
+        } else {
+            Scope::AllBut
+        };
+        self.roll_forward(&scope, &free)
     }
 
     /// Rolls forward the changes of `scope` that are in the log past the checkpoint but not in
@@ -1211,7 +1227,7 @@ impl Workspace {
                     Ok(())
                 })?;
         let mut rolled = 0;
-        if matches!(scope, Scope::All | Scope::Creates) {
+        if matches!(scope, Scope::All | Scope::AllBut | Scope::Creates) {
             for (version, words) in &changes.creates {
                 if let Some(w) = words.last() {
                     rolled += self.roll_create(version, w)?;
@@ -1221,7 +1237,7 @@ impl Workspace {
         match scope {
             Scope::Creates => {}
             Scope::Checklist(r) => rolled += self.roll_checklist(r, &changes)?,
-            Scope::All => {
+            Scope::All | Scope::AllBut => {
                 let releases = self.releases()?;
                 for r in &releases {
                     rolled += self.roll_checklist(r, &changes)?;
@@ -1243,7 +1259,10 @@ impl Workspace {
                 // Only a recovery given the projections (the CLI's, the Verify task's) moves
                 // the checkpoint: one without them (a tick's, `recover`) would move it past
                 // their changes that are still waiting to be rolled forward.
-                if !projections.is_empty() && last >= applied.seq + CHECKPOINT_EVERY {
+                if matches!(scope, Scope::All)
+                    && !projections.is_empty()
+                    && last >= applied.seq + CHECKPOINT_EVERY
+                {
                     store::write_json(
                         &checkpoint,
                         &Applied {
@@ -1348,7 +1367,8 @@ impl Workspace {
 
     /// `projection`'s state file agrees with the whole log (see [`Self::verify_audit_with`]).
     fn projection_agrees(&self, projection: &dyn Projection) -> Result<(), WorkspaceError> {
-        let _lock = projection.lock(self)?;
+        let (dir, name) = projection.lock(self);
+        let _lock = store::lock(&dir, name)?;
         let marker = memchr::memmem::Finder::new(projection.marker().as_bytes());
         let mut changes = Changes::with(&[projection]);
         self.audit
