@@ -1378,3 +1378,103 @@ fn a_flag_change_in_flight_is_not_taken_for_a_crashed_one_nor_holds_up_other_com
     assert_eq!(plan_of(&ws, "ui_crash").audit_seq, rollout.seq);
     verify_with_projections(&ws).expect("in agreement");
 }
+
+/// The local provider, whose rollouts then make the plan's save fail (plans.json becomes a
+/// folder), as a full disk would.
+struct PlanSaveFails(
+    release_console::flags::local::LocalFlags,
+    std::path::PathBuf,
+);
+
+impl release_console::flags::FlagProvider for PlanSaveFails {
+    async fn list(
+        &self,
+    ) -> Result<Vec<release_console::flags::FlagState>, release_console::flags::FlagsError> {
+        self.0.list().await
+    }
+    async fn get(
+        &self,
+        key: &str,
+    ) -> Result<release_console::flags::FlagState, release_console::flags::FlagsError> {
+        self.0.get(key).await
+    }
+    async fn create(
+        &self,
+        flag: &release_console::flags::NewFlag,
+    ) -> Result<release_console::flags::FlagState, release_console::flags::FlagsError> {
+        self.0.create(flag).await
+    }
+    async fn set_rollout(
+        &self,
+        key: &str,
+        percent: u32,
+        comment: &str,
+    ) -> Result<release_console::flags::FlagState, release_console::flags::FlagsError> {
+        let done = self.0.set_rollout(key, percent, comment).await?;
+        std::fs::remove_file(&self.1).expect("plans");
+        std::fs::create_dir(&self.1).expect("a folder in its place");
+        Ok(done)
+    }
+    async fn archive(
+        &self,
+        key: &str,
+        comment: &str,
+    ) -> Result<(), release_console::flags::FlagsError> {
+        self.0.archive(key, comment).await
+    }
+    async fn history(
+        &self,
+        key: &str,
+    ) -> Result<Vec<release_console::flags::HistoryEntry>, release_console::flags::FlagsError> {
+        self.0.history(key).await
+    }
+    fn is_local(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn a_flag_change_the_provider_made_but_whose_plan_could_not_be_saved_is_not_audited_as_failed() {
+    let (dir, ws) = new_ws();
+    let root = dir.path();
+    flags_cli(
+        root,
+        &[
+            "flags",
+            "create",
+            "ui_crash",
+            "--name",
+            "Crash",
+            "--tag",
+            "type:release",
+        ],
+    );
+    let plans = root.join("flags/plans.json");
+    let saved = std::fs::read(&plans).expect("plans");
+    let provider = PlanSaveFails(
+        release_console::flags::local::LocalFlags::new(&ws),
+        plans.clone(),
+    );
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let err = rt
+        .block_on(release_console::flags::plan::rollout(
+            &ws,
+            &provider,
+            "ui_crash",
+            Some(10),
+            &release_console::kpi::Gate::Green("ok".into()),
+            Some("test"),
+        ))
+        .expect_err("the plan's save failed");
+    assert!(err.to_string().contains("plans.json"), "{err}");
+    // The provider made the change: the log does not say it failed.
+    let intent = last_entry(&ws);
+    assert_eq!(intent.action, "flags.rollout", "{intent:?}");
+    std::fs::remove_dir(&plans).expect("the folder");
+    std::fs::write(&plans, &saved).expect("the plan as it was");
+    // Recovery settles it from the local provider, which has it.
+    flags_cli(root, &["flags", "list"]);
+    let plan = plan_of(&ws, "ui_crash");
+    assert_eq!((plan.percent(), plan.audit_seq), (10, intent.seq));
+    verify_with_projections(&ws).expect("in agreement");
+}

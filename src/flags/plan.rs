@@ -233,11 +233,21 @@ fn staged(
     intent
 }
 
+/// Why a change's work failed.
+enum Failed {
+    /// The provider refused it or could not be reached: the change was not made.
+    NotMade(FlagsError),
+    /// The provider made the change, and the plan could not be saved after.
+    Unrecorded(FlagsError),
+}
+
 /// Audits `action` as intended (what is about to be done), then does `work` (the provider's
-/// change and the plan's), given the intent's entry number. When the work fails, the failure
-/// is audited too (`{action}.failed`, naming the intent's entry): no change is ever made
-/// without its entry, and the log says which intents did not happen. Call it under the flags'
-/// change lock ([`change_lock`]), taken before the provider's state was read.
+/// change and the plan's), given the intent's entry number. When the provider's change fails,
+/// the failure is audited too (`{action}.failed`, naming the intent's entry): no change is ever
+/// made without its entry, and the log says which intents did not happen. When only the plan's
+/// save fails, the change was made: the intent stays in effect, for crash recovery to settle
+/// as it settles a crash there. Call it under the flags' change lock ([`change_lock`]), taken
+/// before the provider's state was read.
 async fn audited<T, F>(
     ws: &Workspace,
     action: &str,
@@ -247,7 +257,7 @@ async fn audited<T, F>(
     work: impl FnOnce(u64) -> F,
 ) -> Result<T, FlagsError>
 where
-    F: std::future::Future<Output = Result<T, FlagsError>>,
+    F: std::future::Future<Output = Result<T, Failed>>,
 {
     let seq = ws.record_seq(
         action,
@@ -257,10 +267,11 @@ where
     )?;
     match work(seq).await {
         Ok(done) => Ok(done),
-        Err(e) => {
+        Err(Failed::NotMade(e)) => {
             ws.record_failed_of(action, key, seq, &e);
             Err(e)
         }
+        Err(Failed::Unrecorded(e)) => Err(e),
     }
 }
 
@@ -292,8 +303,8 @@ pub async fn create<P: FlagProvider>(
             None,
         ),
         |seq| async move {
-            let state = provider.create(flag).await?;
-            record_change(ws, &flag.key, &change, seq)?;
+            let state = provider.create(flag).await.map_err(Failed::NotMade)?;
+            record_change(ws, &flag.key, &change, seq).map_err(Failed::Unrecorded)?;
             Ok(state)
         },
     )
@@ -421,8 +432,11 @@ async fn set_stage<P: FlagProvider>(
             Some(&before),
         ),
         |seq| async move {
-            let after = provider.set_rollout(key, target, &comment).await?;
-            record_change(ws, key, &change, seq)?;
+            let after = provider
+                .set_rollout(key, target, &comment)
+                .await
+                .map_err(Failed::NotMade)?;
+            record_change(ws, key, &change, seq).map_err(Failed::Unrecorded)?;
             Ok(after)
         },
     )
@@ -516,6 +530,7 @@ pub async fn rollout_unstaged<P: FlagProvider>(
                     &format!("release-console: {percent}% in {environment}"),
                 )
                 .await
+                .map_err(Failed::NotMade)
         },
     )
     .await
@@ -544,8 +559,11 @@ pub async fn archive<P: FlagProvider>(
             Some(&before),
         ),
         |seq| async move {
-            provider.archive(key, "release-console: retired").await?;
-            record_change(ws, key, &change, seq)
+            provider
+                .archive(key, "release-console: retired")
+                .await
+                .map_err(Failed::NotMade)?;
+            record_change(ws, key, &change, seq).map_err(Failed::Unrecorded)
         },
     )
     .await
