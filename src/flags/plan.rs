@@ -38,7 +38,8 @@ pub struct Plan {
     pub history: Vec<Change>,
     pub archived_at: Option<Timestamp>,
     /// The audit entry of its last change, whose `after.change` is its last history entry; 0 in
-    /// plans saved before it was kept (those are not compared with the log).
+    /// plans saved before it was kept (those are compared with the log only once an entry
+    /// written since changes them).
     #[serde(default)]
     pub audit_seq: u64,
 }

@@ -749,7 +749,7 @@ impl Workspace {
     }
 
     /// [`Self::verify_audit`], and the state files of higher layers (`projections`: incident
-    /// records) compared with the log too.
+    /// records, flag plans) compared with the log too.
     pub fn verify_audit_with(
         &self,
         projections: &[&dyn Projection],
