@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod net;
 pub mod notify;
 pub mod pipeline;
+pub mod projections;
 pub mod remote;
 pub mod rotation;
 pub mod runbook;

@@ -24,7 +24,7 @@ const LAYERS: &[&[&str]] = &[
         "demo", "dr", "findings", "flags", "pipeline", "rotation", "status",
     ],
     // What stands between a release and publishing, over all of them.
-    &["gates", "metrics", "notify"],
+    &["gates", "metrics", "notify", "projections"],
     // Publishing, which obeys the gates.
     &["deploy"],
     // The window. It never imports the CLI.
