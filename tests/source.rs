@@ -620,3 +620,48 @@ fn notes_name_merged_pull_requests_from_github() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("Bad credentials"), "{}", text(&o));
 }
+
+#[test]
+fn the_demo_ships_a_repository_of_its_own_with_tagged_releases() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let root = dir.path().join("demo");
+    let ws = release_console::workspace::unpack_demo(&root).expect("demo");
+    let r = release_console::demo::refresh(&ws, jiff::Timestamp::now());
+    assert!(r.repository_made, "{:?}", r.repository_problem);
+    let repo = root.join("product-repo");
+    assert_eq!(git(&repo, &["tag", "--list"]), "v0.0.9\nv0.1.0");
+    // The same history in every demo: fixed authors and dates.
+    let head = git(&repo, &["rev-parse", "HEAD"]);
+    let again = tempfile::tempdir().expect("tmp");
+    let ws2 = release_console::workspace::unpack_demo(&again.path().join("demo")).expect("demo");
+    release_console::demo::refresh(&ws2, jiff::Timestamp::now());
+    assert_eq!(
+        git(
+            &again.path().join("demo/product-repo"),
+            &["rev-parse", "HEAD"]
+        ),
+        head
+    );
+
+    // A hotfix of the demo's 0.1.0, and the notes of a 0.2.0, offline.
+    let h = json_of(&cli(
+        &root,
+        &["--json", "release", "new", "0.1.1", "--hotfix-of", "0.1.0"],
+    ));
+    assert_eq!(
+        h["commit"],
+        git(&repo, &["rev-parse", "v0.1.0^{commit}"]).as_str()
+    );
+    assert!(cli(&root, &["release", "new", "0.2.0"]).status.success());
+    let o = cli(
+        &root,
+        &["release", "notes", "--version", "0.2.0", "--write"],
+    );
+    let md = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(md.contains("Changes since v0.1.0."), "{md}");
+    assert!(md.contains("- **layers:** layer panel"), "{md}");
+    assert!(md.contains("- **export:** keep layer names in SVG"), "{md}");
+    assert!(!md.contains("pen tool"), "{md}");
+    assert!(md.contains("Thanks to Di Park, Cy Ng."), "{md}");
+}
