@@ -21,6 +21,7 @@ pub mod remote;
 pub mod rotation;
 pub mod runbook;
 pub mod runner;
+pub mod source;
 pub mod status;
 pub mod store;
 pub mod ui;

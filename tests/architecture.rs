@@ -18,7 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["audit"],
     &["workspace"],
     // Domain services over one workspace.
-    &["kpi", "remote", "verify"],
+    &["kpi", "remote", "source", "verify"],
     // Features that combine them, each with its providers.
     &[
         "demo", "dr", "findings", "flags", "pipeline", "rotation", "status",
