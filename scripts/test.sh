@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 needs=(
   sh:dash curl:curl yes:coreutils head:coreutils sleep:coreutils sha256sum:coreutils shasum:perl
   openssl:openssl osslsigncode:osslsigncode wixl:wixl x86_64-w64-mingw32-gcc:gcc-mingw-w64-x86-64
-  shellcheck:shellcheck find:findutils
+  shellcheck:shellcheck find:findutils git:git
   prometheus:prometheus pg_ctlcluster:postgresql-common psql:postgresql-client
   /usr/lib/postgresql/15/bin/postgres:postgresql-15 node:nodejs npm:npm
   secret-tool:libsecret-tools gnome-keyring-daemon:gnome-keyring dbus-run-session:dbus-daemon
