@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::SecretSetting;
+
 /// `[deploy]`: rolling out the backend.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -78,5 +80,24 @@ impl ArgoCdConfig {
             );
         }
         Ok(())
+    }
+}
+
+impl DeployConfig {
+    /// The Argo CD API token, when there is a backend to roll out.
+    pub fn secret_settings(&self) -> Vec<SecretSetting> {
+        self.argocd
+            .iter()
+            .map(|a| {
+                SecretSetting::new(
+                    "deploy.argocd",
+                    "token_env",
+                    &a.token_env,
+                    "Argo CD API token",
+                )
+                .with_source("token_secret", &a.token_secret)
+                .needed(true, "now: rolling out the backend")
+            })
+            .collect()
     }
 }

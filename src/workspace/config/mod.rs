@@ -30,7 +30,7 @@ pub use release::{
 };
 pub use remote::{GitHubConfig, RemoteConfig};
 pub use rotation::{RotationEntry, SecretKind};
-pub use secret_settings::SecretSource;
+pub use secret_settings::SecretSetting;
 
 use locate::{config_error, key_at, line_column};
 use release::default_release_prefix;
@@ -170,7 +170,7 @@ impl Config {
         if self.platforms.is_empty() {
             return fail("key `platforms`: list at least one platform".to_owned());
         }
-        self.validate_env_names(path, text)?;
+        self.validate_secret_settings(path, text)?;
         self.validate_ranges(path, text)?;
         let stages = &self.flags.stages;
         if stages.is_empty()
@@ -181,52 +181,6 @@ impl Config {
             return fail(format!(
                 "key `flags.stages`: {stages:?} must rise from above 0 to 100, e.g. [10, 50, 100]"
             ));
-        }
-        for (key, spec) in [
-            (
-                "status_page.api_key_secret",
-                &self.status_page.api_key_secret,
-            ),
-            ("flags.token_secret", &self.flags.token_secret),
-            (
-                "signing.windows_pfx_password_secret",
-                &self.signing.windows_pfx_password_secret,
-            ),
-            (
-                "signing.apple_certificate_password_secret",
-                &self.signing.apple_certificate_password_secret,
-            ),
-            ("publish.access_key_secret", &self.publish.access_key_secret),
-            ("publish.secret_key_secret", &self.publish.secret_key_secret),
-            (
-                "publish.sparkle_ed_key_secret",
-                &self.publish.sparkle_ed_key_secret,
-            ),
-        ]
-        .into_iter()
-        .chain(
-            self.deploy
-                .argocd
-                .iter()
-                .map(|a| ("deploy.argocd.token_secret", &a.token_secret)),
-        )
-        .chain(
-            self.notify
-                .pagerduty
-                .iter()
-                .map(|p| ("notify.pagerduty.routing_key_secret", &p.routing_key_secret)),
-        )
-        .chain(
-            self.notify
-                .slack
-                .iter()
-                .map(|s| ("notify.slack.webhook_secret", &s.webhook_secret)),
-        ) {
-            if !spec.trim().is_empty()
-                && let Err(e) = crate::workspace::secrets::SecretRef::parse(spec)
-            {
-                return fail(format!("key `{key}`: {e}"));
-            }
         }
         let semantic = |message| ConfigError::Semantic {
             path: path.to_owned(),
@@ -260,84 +214,26 @@ impl Config {
         os_user()
     }
 
-    /// Every `*_env` key must name an environment variable (see [`is_env_var_name`]). The
-    /// error names the file, line and key, never the value: what was pasted there may be the
-    /// secret itself.
-    fn validate_env_names(&self, path: &Path, text: &str) -> Result<(), ConfigError> {
-        let signing = &self.signing;
-        let publish = &self.publish;
-        let mut names: Vec<(&str, Option<usize>, &str, &str)> = vec![
-            (
-                "status_page",
-                None,
-                "api_key_env",
-                &self.status_page.api_key_env,
-            ),
-            ("flags", None, "token_env", &self.flags.token_env),
-            (
-                "signing",
-                None,
-                "windows_pfx_path_env",
-                &signing.windows_pfx_path_env,
-            ),
-            (
-                "signing",
-                None,
-                "windows_pfx_password_env",
-                &signing.windows_pfx_password_env,
-            ),
-            (
-                "signing",
-                None,
-                "apple_certificate_password_env",
-                &signing.apple_certificate_password_env,
-            ),
-            ("publish", None, "access_key_env", &publish.access_key_env),
-            ("publish", None, "secret_key_env", &publish.secret_key_env),
-            (
-                "publish",
-                None,
-                "session_token_env",
-                &publish.session_token_env,
-            ),
-            (
-                "publish",
-                None,
-                "sparkle_ed_key_env",
-                &publish.sparkle_ed_key_env,
-            ),
-        ];
-        names.extend(
-            self.secret_env
-                .iter()
-                .map(|n| ("", None, "secret_env", n.as_str())),
-        );
-        if let Some(p) = &self.notify.pagerduty {
-            names.push((
-                "notify.pagerduty",
-                None,
-                "routing_key_env",
-                &p.routing_key_env,
-            ));
-        }
-        for (i, s) in self.notify.slack.iter().enumerate() {
-            names.push(("notify.slack", Some(i), "webhook_env", &s.webhook_env));
-        }
-        if let Some(a) = &self.deploy.argocd {
-            names.push(("deploy.argocd", None, "token_env", &a.token_env));
-        }
-        if let Some(g) = &self.remote.github {
-            names.push(("remote.github", None, "token_env", &g.token_env));
-        }
-        for (table, nth, key, value) in names {
-            if !is_env_var_name(value) {
+    /// Every secret setting ([`Config::secret_settings`]): its `*_env` key must name an
+    /// environment variable (see [`is_env_var_name`]) and its `*_secret` source, when set,
+    /// must be one. The error names the file, line and key, never the value: what was pasted
+    /// there may be the secret itself.
+    fn validate_secret_settings(&self, path: &Path, text: &str) -> Result<(), ConfigError> {
+        for s in self.secret_settings() {
+            if !is_env_var_name(&s.env_var) {
                 return Err(config_error(
                     path,
                     text,
-                    (table, nth, key),
+                    (s.table, s.nth, s.env_key),
                     "must name an environment variable (upper-case letters, digits and `_`, \
                      not starting with a digit); its value is not shown in case it is a secret",
                 ));
+            }
+            if let Some(key) = s.secret_key
+                && !s.secret.is_empty()
+                && let Err(e) = crate::workspace::secrets::SecretRef::parse(&s.secret)
+            {
+                return Err(config_error(path, text, (s.table, s.nth, key), &e));
             }
         }
         Ok(())
@@ -630,6 +526,26 @@ mod tests {
             "{msg}"
         );
         assert!(parse(&format!("{GOOD}{}", slack("HOOK_A"))).is_ok());
+    }
+
+    #[test]
+    fn a_secret_source_that_is_not_one_is_refused_at_its_line_without_its_value() {
+        let pasted = "sk-live-0ddba11c0ffee";
+        let slack = |source: &str| {
+            format!(
+                "\n[[notify.slack]]\nchannel = \"#a\"\nwebhook_env = \"HOOK\"\n\
+                 webhook_secret = \"{source}\"\nevents = [\"*\"]\n"
+            )
+        };
+        let text = format!("{GOOD}{}{}", slack("env:HOOK_A"), slack(pasted));
+        let err = parse(&text).expect_err("not a source");
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("ws/release-console.toml:14:1: key `notify.slack.webhook_secret`: "),
+            "{msg}"
+        );
+        assert!(!format!("{msg} {err:?}").contains(pasted), "{msg}");
+        assert!(parse(&format!("{GOOD}{}", slack("keyring:HOOK_A"))).is_ok());
     }
 
     #[test]

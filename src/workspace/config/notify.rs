@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::SecretSetting;
+
 /// How notifications leave the console.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -160,4 +162,48 @@ pub struct SlackConfig {
     pub webhook_secret: String,
     /// Event names or globs: `"incident.*"`, `"release.published"`, `"*"`.
     pub events: Vec<String>,
+}
+
+impl NotifyConfig {
+    /// PagerDuty's routing key and each Slack channel's webhook.
+    pub fn secret_settings(&self) -> Vec<SecretSetting> {
+        let live = self.deliver == Delivery::Live;
+        let local = "not while notifications stay local";
+        let pagerduty = self.pagerduty.iter().map(|p| {
+            SecretSetting::new(
+                "notify.pagerduty",
+                "routing_key_env",
+                &p.routing_key_env,
+                "PagerDuty routing key (Events API v2)",
+            )
+            .with_source("routing_key_secret", &p.routing_key_secret)
+            .needed(
+                live,
+                if live {
+                    "now: paging and change events"
+                } else {
+                    local
+                },
+            )
+        });
+        let slack = self.slack.iter().enumerate().map(|(i, s)| {
+            SecretSetting::new(
+                "notify.slack",
+                "webhook_env",
+                &s.webhook_env,
+                format!("Slack webhook for {}", s.channel),
+            )
+            .with_source("webhook_secret", &s.webhook_secret)
+            .entry(i)
+            .needed(
+                live,
+                if live {
+                    format!("now: posting to {}", s.channel)
+                } else {
+                    local.to_owned()
+                },
+            )
+        });
+        pagerduty.chain(slack).collect()
+    }
 }

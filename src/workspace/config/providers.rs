@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::SecretSetting;
+
 /// Which status page provider posts incidents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -98,5 +100,48 @@ impl Default for FlagsConfig {
             retire_after_days: 14,
             lifespan_target_days: 60,
         }
+    }
+}
+
+impl StatusPageConfig {
+    /// Its API key.
+    pub fn secret_settings(&self) -> Vec<SecretSetting> {
+        let in_use = self.provider != StatusPageProvider::Local;
+        vec![
+            SecretSetting::new(
+                "status_page",
+                "api_key_env",
+                &self.api_key_env,
+                "Status page API key",
+            )
+            .with_source("api_key_secret", &self.api_key_secret)
+            .needed(in_use, provider_needs(in_use, "statuspage")),
+        ]
+    }
+}
+
+impl FlagsConfig {
+    /// Its provider's access token.
+    pub fn secret_settings(&self) -> Vec<SecretSetting> {
+        let in_use = self.provider != FlagsProvider::Local;
+        let name = format!("{:?}", self.provider).to_lowercase();
+        vec![
+            SecretSetting::new(
+                "flags",
+                "token_env",
+                &self.token_env,
+                "Feature flag provider token",
+            )
+            .with_source("token_secret", &self.token_secret)
+            .needed(in_use, provider_needs(in_use, &name)),
+        ]
+    }
+}
+
+fn provider_needs(in_use: bool, name: &str) -> String {
+    if in_use {
+        format!("now: provider {name}")
+    } else {
+        "not with the local provider".to_owned()
     }
 }

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::SecretSetting;
+
 /// Where installers are published.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -94,5 +96,67 @@ impl Default for PublishConfig {
             sparkle_ed_key_secret: String::new(),
             sparkle_public_key: String::new(),
         }
+    }
+}
+
+impl PublishConfig {
+    /// Sparkle's signing key and the S3 store's credentials.
+    pub fn secret_settings(&self) -> Vec<SecretSetting> {
+        let s3 = self.store == StoreKind::S3;
+        let local = "not with the local store";
+        vec![
+            SecretSetting::new(
+                "publish",
+                "sparkle_ed_key_env",
+                &self.sparkle_ed_key_env,
+                "Sparkle EdDSA private key (appcast signatures)",
+            )
+            .with_source("sparkle_ed_key_secret", &self.sparkle_ed_key_secret)
+            .needed(false, "signing the macOS update in the appcast"),
+            SecretSetting::new(
+                "publish",
+                "access_key_env",
+                &self.access_key_env,
+                "S3 access key id",
+            )
+            .with_source("access_key_secret", &self.access_key_secret)
+            .needed(
+                s3,
+                if s3 {
+                    "now: publishing to the s3 store"
+                } else {
+                    local
+                },
+            ),
+            SecretSetting::new(
+                "publish",
+                "secret_key_env",
+                &self.secret_key_env,
+                "S3 secret access key",
+            )
+            .with_source("secret_key_secret", &self.secret_key_secret)
+            .needed(
+                s3,
+                if s3 {
+                    "now: publishing to the s3 store"
+                } else {
+                    local
+                },
+            ),
+            SecretSetting::new(
+                "publish",
+                "session_token_env",
+                &self.session_token_env,
+                "S3 session token (temporary credentials)",
+            )
+            .needed(
+                false,
+                if s3 {
+                    "publishing to the s3 store with temporary credentials"
+                } else {
+                    local
+                },
+            ),
+        ]
     }
 }

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::SecretSetting;
+
 /// The product being released.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -153,5 +155,46 @@ impl Default for FindingsConfig {
             max_acceptance_days: 90,
             scanner_suppressions_accept: false,
         }
+    }
+}
+
+impl SigningConfig {
+    /// The Windows PFX (its path, then its password) and the Apple certificate's password.
+    pub fn secret_settings(&self) -> Vec<SecretSetting> {
+        vec![
+            SecretSetting::new(
+                "signing",
+                "windows_pfx_path_env",
+                &self.windows_pfx_path_env,
+                "Windows code-signing PFX file (its path)",
+            )
+            .path()
+            .needed(false, "signing Windows installers"),
+            SecretSetting::new(
+                "signing",
+                "windows_pfx_password_env",
+                &self.windows_pfx_password_env,
+                "Windows code-signing PFX password",
+            )
+            .with_source(
+                "windows_pfx_password_secret",
+                &self.windows_pfx_password_secret,
+            )
+            .needed(false, "signing Windows installers"),
+            SecretSetting::new(
+                "signing",
+                "apple_certificate_password_env",
+                &self.apple_certificate_password_env,
+                "Apple certificate password (PKCS#12 export)",
+            )
+            .with_source(
+                "apple_certificate_password_secret",
+                &self.apple_certificate_password_secret,
+            )
+            .needed(
+                false,
+                "reading the Apple certificate when it is a PKCS#12 file",
+            ),
+        ]
     }
 }

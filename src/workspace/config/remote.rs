@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::AwsConfig;
+use super::{AwsConfig, SecretSetting};
 
 /// `[remote]`: where platforms with `runner = "github"` in the pipeline definition build.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -87,10 +87,6 @@ impl GitHubConfig {
         if self.git_ref.trim().is_empty() {
             return Err("key `remote.github.ref`: name the branch or tag to run on".into());
         }
-        if !self.token_secret.trim().is_empty() {
-            crate::workspace::secrets::SecretRef::parse(&self.token_secret)
-                .map_err(|e| format!("key `remote.github.token_secret`: {e}"))?;
-        }
         if !self.artifact.contains("{platform}") {
             return Err(format!(
                 "key `remote.github.artifact`: {:?} must contain {{platform}}, or every \
@@ -113,5 +109,24 @@ impl GitHubConfig {
         aws: &AwsConfig,
     ) -> Result<Option<crate::workspace::secrets::Secret>, String> {
         crate::workspace::secrets::resolve(&self.token_env, &self.token_secret, aws)
+    }
+}
+
+impl RemoteConfig {
+    /// The GitHub token, when builds run on GitHub Actions.
+    pub fn secret_settings(&self) -> Vec<SecretSetting> {
+        self.github
+            .iter()
+            .map(|g| {
+                SecretSetting::new(
+                    "remote.github",
+                    "token_env",
+                    &g.token_env,
+                    "GitHub token (Actions: write)",
+                )
+                .with_source("token_secret", &g.token_secret)
+                .needed(true, format!("now: remote builds in {}", g.repo))
+            })
+            .collect()
     }
 }
