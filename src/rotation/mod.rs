@@ -1,6 +1,6 @@
-//! Secret rotation against the seed's schedule (database passwords every 90 days, API keys
-//! every 180, signing certificates before they expire): which secrets the workspace relies on,
-//! when each was last rotated (recorded here, audited), when it is due, as a calendar.
+//! Secret rotation on the schedule of WireTuner's operations runbook (database passwords every 90
+//! days, API keys every 180, signing certificates before they expire): which secrets the workspace
+//! relies on, when each was last rotated (recorded here, audited), when it is due, as a calendar.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -104,7 +104,8 @@ fn default_direction() -> Direction {
     Direction::Below
 }
 
-/// The seed's KPIs (its Monitoring section) as defaults; `init` writes them to the config.
+/// The KPIs of WireTuner's operations runbook (its Monitoring section) as defaults; `init` writes
+/// them to the config.
 pub fn default_kpis() -> Vec<KpiDef> {
     let def = |name: &str,
                title: &str,

@@ -142,7 +142,7 @@ impl Default for PagerDutyConfig {
 }
 
 /// One level of an escalation policy: who, and within how many minutes of the page they are
-/// reached (the seed: on-call < 5 min, DevOps lead < 15, engineering manager < 30).
+/// reached (WireTuner's: on-call < 5 min, DevOps lead < 15, engineering manager < 30).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EscalationLevel {

@@ -31,7 +31,7 @@ pub enum SecretKind {
 }
 
 impl SecretKind {
-    /// The seed's schedule.
+    /// How often it is rotated, in days (WireTuner's operations runbook's schedule).
     pub fn period_days(self) -> u32 {
         match self {
             SecretKind::DatabasePassword => 90,
