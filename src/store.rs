@@ -134,6 +134,23 @@ pub fn lock(dir: &Path, name: &str) -> Result<std::fs::File, StateError> {
     Ok(file)
 }
 
+/// [`lock`] when it is free: `None` while another process (or another handle) holds it.
+pub fn try_lock(dir: &Path, name: &str) -> Result<Option<std::fs::File>, StateError> {
+    std::fs::create_dir_all(dir).map_err(io_err(dir, "create folder"))?;
+    let path = dir.join(format!(".{name}.lock"));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_err(&path, "open lock"))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(io_err(&path, "lock")(e)),
+    }
+}
+
 /// Read-modify-write of the JSON state at `path` under its lock (`.STEM.lock` beside it): reads
 /// it (the default when missing), lets `change` modify it, and writes it back atomically. When
 /// `change` fails nothing is written.

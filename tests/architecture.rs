@@ -18,13 +18,13 @@ const LAYERS: &[&[&str]] = &[
     &["audit"],
     &["workspace"],
     // Domain services over one workspace.
-    &["kpi", "remote", "verify"],
+    &["kpi", "remote", "source", "verify"],
     // Features that combine them, each with its providers.
     &[
         "demo", "dr", "findings", "flags", "pipeline", "rotation", "status",
     ],
     // What stands between a release and publishing, over all of them.
-    &["gates", "metrics", "notify"],
+    &["gates", "metrics", "notify", "projections"],
     // Publishing, which obeys the gates.
     &["deploy"],
     // The window. It never imports the CLI.

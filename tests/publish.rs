@@ -407,6 +407,12 @@ fn with_a_sparkle_key_the_appcast_carries_an_ed25519_signature_openssl_verifies(
     assert!(!text(&o).contains(seed.trim()), "the seed is never shown");
 
     std::fs::write(&cfg, pinned(public.trim())).expect("cfg");
+    // The release's notes (as `release notes --write` saves them) go out with it.
+    std::fs::write(
+        ws.join("releases").join(version).join("notes.md"),
+        "# WireTuner 1.3.0\n\n## Fixes\n\n- snapping <b>works</b> ([#17](https://github.com/o/r/pull/17))\n",
+    )
+    .expect("notes");
     let o = common::cli_with(&ws, &env, &["publish", "--version", version]);
     assert!(o.status.success(), "{}", text(&o));
     let appcast =
@@ -428,6 +434,35 @@ fn with_a_sparkle_key_the_appcast_carries_an_ed25519_signature_openssl_verifies(
         .and_then(|c| c.child("item"))
         .expect("item");
     assert_eq!(item.text_of("version"), Some("1.3.0"));
+    let notes = item
+        .text_of("description")
+        .expect("the notes in <description>");
+    assert!(notes.contains("<h2>Fixes</h2>"), "{notes}");
+    assert!(
+        notes.contains("snapping &lt;b&gt;works&lt;/b&gt;"),
+        "{notes}"
+    );
+    assert!(
+        appcast.contains("<description><![CDATA[<h1>WireTuner 1.3.0</h1>"),
+        "{appcast}"
+    );
+    let stable = ws.join("published/WireTuner/releases/stable");
+    let latest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(stable.join("latest.json")).expect("latest.json"),
+    )
+    .expect("json");
+    assert!(
+        latest["notes"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("# WireTuner 1.3.0"),
+        "{latest}"
+    );
+    let page = std::fs::read_to_string(stable.join("index.html")).expect("index.html");
+    assert!(
+        page.contains("<h2>Fixes</h2>"),
+        "the downloads page shows the notes"
+    );
     let date = item.text_of("pubDate").expect("pubDate");
     let at = jiff::fmt::rfc2822::parse(date).expect("RFC 2822 pubDate");
     let age = jiff::Timestamp::now().duration_since(at.timestamp());

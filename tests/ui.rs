@@ -328,6 +328,58 @@ fn verify_chain_runs_as_a_task_in_the_tray_with_a_toast() {
 }
 
 #[test]
+fn verify_chain_compares_incident_records_with_the_log() {
+    let f = fixture();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_release-console"))
+        .env_remove("RELEASE_CONSOLE_WORKSPACE")
+        .arg("--workspace")
+        .arg(&f.root)
+        .args([
+            "status",
+            "--action",
+            "create",
+            "--status",
+            "investigating",
+            "--component",
+            "collaboration",
+            "--message",
+            "Sync is slow",
+            "--no-notify",
+        ])
+        .output()
+        .expect("run release-console");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Someone resolves the incident by hand.
+    let book = f.root.join("status/incidents.json");
+    let mut state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&book).expect("incidents")).expect("json");
+    state["incidents"][0]["status"] = serde_json::json!("resolved");
+    std::fs::write(&book, state.to_string()).expect("edit");
+
+    let mut h = harness(&f);
+    click(&mut h, "Audit");
+    h.get_by_label("Verify chain").click();
+    step_until(&mut h, "the verify task to fail", |app| {
+        app.runner()
+            .tasks()
+            .iter()
+            .any(|t| t.info.name == "audit-verify" && t.state == TaskState::Failed)
+    });
+    let message = h
+        .state()
+        .runner()
+        .tasks()
+        .iter()
+        .find(|t| t.info.name == "audit-verify")
+        .and_then(|t| t.message.clone())
+        .unwrap_or_default();
+    assert!(
+        message.contains("incidents.json disagrees with the log"),
+        "{message}"
+    );
+}
+
+#[test]
 fn settings_show_secret_names_never_values_and_the_picker_opens_another_workspace() {
     // The status page key is said to live in $PATH: a variable that is set, with a value that
     // appears nowhere else in the window.

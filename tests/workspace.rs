@@ -827,6 +827,67 @@ fn two_hundred_kill_9s_across_changes_leave_a_workspace_that_works() {
             None => assert!(state.is_none_or(|s| s.audit_seq == 0), "{item}: {state:?}"),
         }
     }
+
+    // The incident record is what the log says: the record its last change in effect carried.
+    let changes = in_effect(&entries, &incident, |a| a.starts_with("status.incident."));
+    let last = changes.last().expect("the incident's changes");
+    let mut expected: release_console::status::incident::Incident =
+        serde_json::from_value(last.after["incident"].clone()).expect("carried record");
+    expected.audit_seq = last.seq;
+    let record = release_console::status::incident::find(&ws, &incident).expect("record");
+    assert_eq!(record, expected, "the record entry #{} carried", last.seq);
+
+    // The flag's plan is what the log says: every change in effect, in order, and no other.
+    let changes = in_effect(&entries, "ui_crash", |a| a.starts_with("flags."));
+    let plans = release_console::flags::plan::load(&ws).expect("plans");
+    let plan = plans.get("ui_crash").expect("plan");
+    let history: Vec<(String, u64)> = plan
+        .history
+        .iter()
+        .map(|c| (c.what.clone(), u64::from(c.percent)))
+        .collect();
+    let logged: Vec<(String, u64)> = changes
+        .iter()
+        .map(|e| {
+            let c = &e.after["change"];
+            (
+                c["what"].as_str().expect("what").to_owned(),
+                c["percent"].as_u64().expect("percent"),
+            )
+        })
+        .collect();
+    assert_eq!(history, logged, "plan history against the log");
+    assert_eq!(plan.audit_seq, changes.last().expect("changes").seq);
+    let local: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(root.join("flags/local.json")).expect("local provider"),
+    )
+    .expect("json");
+    assert_eq!(
+        local["ui_crash"]["rollout_percent"].as_u64(),
+        Some(u64::from(plan.percent())),
+        "the plan claims no more and no less than the local provider has"
+    );
+}
+
+/// The changes of `target` (actions `follows` picks, carrying what to replay) that took
+/// effect: a `.failed` or `.not_applied` entry voids the change it names (`after.entry`).
+fn in_effect<'a>(
+    entries: &'a [release_console::audit::AuditEntry],
+    target: &str,
+    follows: impl Fn(&str) -> bool,
+) -> Vec<&'a release_console::audit::AuditEntry> {
+    let mut changes: Vec<&release_console::audit::AuditEntry> = Vec::new();
+    for e in entries.iter().filter(|e| e.target == target) {
+        if e.action.ends_with(".failed") || e.action.ends_with(".not_applied") {
+            let voided = e.after["entry"].as_u64().expect("a void names its entry");
+            changes.retain(|c| c.seq != voided);
+        } else if follows(&e.action)
+            && (e.after.get("change").is_some() || e.after["incident"].get("audit_seq").is_some())
+        {
+            changes.push(e);
+        }
+    }
+    changes
 }
 
 #[test]
@@ -860,4 +921,604 @@ fn a_change_that_cannot_be_rolled_forward_is_marked_not_applied() {
     ws.verify_audit()
         .expect("in agreement: the tick did not take effect");
     assert_eq!(ws.recover().expect("again"), 0, "marked once");
+}
+
+/// The incident id `status --action create` printed.
+fn create_incident(root: &std::path::Path) -> String {
+    let o = cli(
+        root,
+        &[
+            "status",
+            "--action",
+            "create",
+            "--status",
+            "investigating",
+            "--component",
+            "collaboration",
+            "--message",
+            "Sync is slow",
+            "--severity",
+            "P2",
+            "--no-notify",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    String::from_utf8_lossy(&o.stdout).trim().to_owned()
+}
+
+fn update_incident(root: &std::path::Path, id: &str, status: &str, message: &str) {
+    let o = cli(
+        root,
+        &[
+            "status",
+            "--action",
+            "update",
+            "--incident-id",
+            id,
+            "--status",
+            status,
+            "--message",
+            message,
+            "--no-notify",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+fn verify_with_projections(ws: &Workspace) -> Result<(), String> {
+    ws.verify_audit_with(release_console::projections::ALL)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+fn last_entry(ws: &Workspace) -> release_console::audit::AuditEntry {
+    ws.audit()
+        .entries()
+        .expect("entries")
+        .pop()
+        .expect("an entry")
+}
+
+#[test]
+fn an_incident_update_in_the_log_but_not_in_its_record_is_rolled_forward_by_the_next_command() {
+    use release_console::status::{IncidentStatus, incident};
+    let (dir, ws) = new_ws();
+    let root = dir.path();
+    let id = create_incident(root);
+    let book = root.join("status/incidents.json");
+    let saved = std::fs::read(&book).expect("incidents");
+    update_incident(root, &id, "identified", "Found it: a slow index");
+    let update = last_entry(&ws);
+    assert_eq!(update.action, "status.incident.update");
+    // A crash after the update's entry was appended, before the record was saved.
+    std::fs::write(&book, &saved).expect("the record as it was");
+    let err = verify_with_projections(&ws).expect_err("the record disagrees with the log");
+    assert!(
+        err.contains(&format!(
+            "{} disagrees with the log: incident {id} is investigating as of entry #{}, but its \
+             last change in the log is entry #{} (status.incident.update)",
+            book.display(),
+            update.seq - 1,
+            update.seq
+        )),
+        "{err}"
+    );
+
+    // The next command (any: it recovers when it opens the workspace) rolls it forward.
+    let o = cli(root, &["status", "list", "--all"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let record = incident::find(&ws, &id).expect("record");
+    assert_eq!(record.status, IncidentStatus::Identified);
+    assert_eq!(record.audit_seq, update.seq);
+    assert_eq!(
+        record.timeline.last().map(|t| t.message.as_str()),
+        Some("Found it: a slow index")
+    );
+    verify_with_projections(&ws).expect("in agreement");
+    let o = cli(root, &["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // And the next update builds on it.
+    update_incident(root, &id, "monitoring", "Fix deployed");
+    let record = incident::find(&ws, &id).expect("record");
+    assert_eq!(record.status, IncidentStatus::Monitoring);
+    assert_eq!(record.timeline.len(), 3, "{:?}", record.timeline);
+    assert_eq!(
+        ws.recover_with(release_console::projections::ALL)
+            .expect("recover"),
+        0
+    );
+}
+
+fn flags_cli(root: &std::path::Path, args: &[&str]) {
+    let o = cli(root, args);
+    assert!(o.status.success(), "{args:?}: {}", text(&o));
+}
+
+fn plan_of(ws: &Workspace, key: &str) -> release_console::flags::plan::Plan {
+    release_console::flags::plan::load(ws)
+        .expect("plans")
+        .remove(key)
+        .expect("plan")
+}
+
+#[test]
+fn a_flag_rollout_in_the_log_but_not_in_its_plan_is_settled_from_the_local_provider() {
+    let (dir, ws) = new_ws();
+    let root = dir.path();
+    let (plans, local) = (root.join("flags/plans.json"), root.join("flags/local.json"));
+    flags_cli(
+        root,
+        &[
+            "flags",
+            "create",
+            "ui_crash",
+            "--name",
+            "Crash",
+            "--tag",
+            "type:release",
+        ],
+    );
+    let created = plan_of(&ws, "ui_crash");
+    let saved_plans = std::fs::read(&plans).expect("plans");
+    flags_cli(
+        root,
+        &[
+            "flags",
+            "rollout",
+            "ui_crash",
+            "--percent",
+            "10",
+            "--override",
+            "test",
+        ],
+    );
+    let rollout = ws
+        .audit()
+        .entries()
+        .expect("entries")
+        .into_iter()
+        .rfind(|e| e.action == "flags.rollout")
+        .expect("the rollout's entry");
+    // A crash after the local provider made the change, before the plan was saved.
+    std::fs::write(&plans, &saved_plans).expect("the plan as it was");
+    let err = verify_with_projections(&ws).expect_err("the plan disagrees with the log");
+    assert!(
+        err.contains(&format!(
+            "{} disagrees with the log: flag ui_crash's plan is at 0% (create) as of entry #{}, \
+             but its last change in the log is entry #{} (flags.rollout)",
+            plans.display(),
+            created.audit_seq,
+            rollout.seq
+        )),
+        "{err}"
+    );
+    flags_cli(root, &["flags", "list"]);
+    let plan = plan_of(&ws, "ui_crash");
+    assert_eq!(plan.percent(), 10, "rolled forward: {plan:?}");
+    assert_eq!(plan.audit_seq, rollout.seq);
+    let last = plan.history.last().expect("change");
+    assert_eq!((last.what.as_str(), last.at), ("rollout", rollout.time));
+    assert_eq!(last.override_reason.as_deref(), Some("test"));
+    verify_with_projections(&ws).expect("in agreement");
+
+    // A crash after the intent, before the provider's change: not made, so not applied.
+    let (saved_plans, saved_local) = (
+        std::fs::read(&plans).expect("plans"),
+        std::fs::read(&local).expect("local"),
+    );
+    flags_cli(
+        root,
+        &[
+            "flags",
+            "rollout",
+            "ui_crash",
+            "--percent",
+            "50",
+            "--override",
+            "test",
+        ],
+    );
+    let intent = last_entry(&ws);
+    std::fs::write(&plans, &saved_plans).expect("the plan as it was");
+    std::fs::write(&local, &saved_local).expect("the provider as it was");
+    flags_cli(root, &["flags", "list"]);
+    let marked = last_entry(&ws);
+    assert_eq!(marked.action, "flags.rollout.not_applied");
+    assert_eq!(marked.after["entry"], intent.seq);
+    let reason = marked.after["reason"].as_str().expect("reason");
+    assert!(
+        reason.contains("local provider (flags/local.json) does not have the change"),
+        "{reason}"
+    );
+    assert_eq!(plan_of(&ws, "ui_crash").percent(), 10);
+    verify_with_projections(&ws).expect("in agreement: the change did not take effect");
+    let o = cli(root, &["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    // With a remote provider, whether it made the change cannot be learnt offline: the plan
+    // does not claim it.
+    let mut after = intent.after.clone();
+    after["provider"]["local"] = serde_json::json!(false);
+    ws.record("flags.rollout", "ui_crash", intent.before.clone(), after)
+        .expect("an intent the console stopped in");
+    assert_eq!(
+        ws.recover_with(release_console::projections::ALL)
+            .expect("recover"),
+        1
+    );
+    let marked = last_entry(&ws);
+    assert_eq!(marked.action, "flags.rollout.not_applied");
+    assert!(
+        marked.after["reason"].as_str().is_some_and(
+            |r| r.contains("whether the flag provider made the change cannot be known")
+        ),
+        "{marked:?}"
+    );
+    assert_eq!(plan_of(&ws, "ui_crash").percent(), 10);
+    verify_with_projections(&ws).expect("in agreement");
+}
+
+#[test]
+fn hand_edited_incident_records_and_flag_plans_fail_verify_naming_the_file() {
+    let (dir, ws) = new_ws();
+    let root = dir.path();
+    let id = create_incident(root);
+    update_incident(root, &id, "identified", "Found it");
+    flags_cli(
+        root,
+        &[
+            "flags",
+            "create",
+            "ui_crash",
+            "--name",
+            "Crash",
+            "--tag",
+            "type:release",
+        ],
+    );
+    flags_cli(
+        root,
+        &[
+            "flags",
+            "rollout",
+            "ui_crash",
+            "--percent",
+            "10",
+            "--override",
+            "test",
+        ],
+    );
+    verify_with_projections(&ws).expect("in agreement");
+    let o = cli(root, &["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    // Someone resolves the incident by hand, keeping the entry number it records.
+    let book = root.join("status/incidents.json");
+    let original = std::fs::read_to_string(&book).expect("incidents");
+    let mut edited: serde_json::Value = serde_json::from_str(&original).expect("json");
+    edited["incidents"][0]["status"] = serde_json::json!("resolved");
+    std::fs::write(&book, edited.to_string()).expect("edit");
+    let err = verify_with_projections(&ws).expect_err("caught");
+    assert!(
+        err.contains(&format!(
+            "{} disagrees with the log: incident {id} is not the record entry #",
+            book.display()
+        )) && err.contains("status is \"identified\" in the log, \"resolved\" in the file"),
+        "{err}"
+    );
+    let o = cli(root, &["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("incidents.json disagrees with the log"),
+        "{}",
+        text(&o)
+    );
+    // Dropping the entry number too does not hide it.
+    edited["incidents"][0]["audit_seq"] = serde_json::json!(0);
+    std::fs::write(&book, edited.to_string()).expect("edit");
+    let err = verify_with_projections(&ws).expect_err("caught");
+    assert!(
+        err.contains("incident") && err.contains("is resolved recording no entry"),
+        "{err}"
+    );
+    std::fs::write(&book, &original).expect("restore");
+    verify_with_projections(&ws).expect("in agreement again");
+
+    // Someone moves the flag to 100% in its plan by hand.
+    let plans = root.join("flags/plans.json");
+    let mut edited: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&plans).expect("plans")).expect("json");
+    edited["ui_crash"]["history"][1]["percent"] = serde_json::json!(100);
+    std::fs::write(&plans, edited.to_string()).expect("edit");
+    let err = verify_with_projections(&ws).expect_err("caught");
+    assert!(
+        err.contains(&format!(
+            "{} disagrees with the log: flag ui_crash's plan is at 100% (rollout), but entry #",
+            plans.display()
+        )) && err.contains("(flags.rollout) set it to 10% (rollout)"),
+        "{err}"
+    );
+    let o = cli(root, &["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("plans.json disagrees with the log"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn records_saved_before_they_kept_their_entry_are_not_judged_until_a_change_carries_them() {
+    let (dir, ws) = new_ws();
+    let root = dir.path();
+    create_incident(root);
+    let book = root.join("status/incidents.json");
+    let mut state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&book).expect("incidents")).expect("json");
+    // An incident and a flag plan as an earlier version saved them (no entry number), with
+    // the entries it appended (carrying no record or plan change to replay).
+    let mut old = state["incidents"][0].clone();
+    old["id"] = serde_json::json!("INC-2020-01-01-001");
+    old["page_incident_id"] = serde_json::json!("old-page-incident");
+    old.as_object_mut().expect("record").remove("audit_seq");
+    ws.record(
+        "status.incident.create",
+        "INC-2020-01-01-001",
+        serde_json::Value::Null,
+        serde_json::json!({ "incident": &old }),
+    )
+    .expect("an old create");
+    ws.record(
+        "status.incident.update",
+        "INC-2020-01-01-001",
+        serde_json::Value::Null,
+        serde_json::json!({ "status": "identified" }),
+    )
+    .expect("an old update");
+    old["status"] = serde_json::json!("monitoring");
+    state["incidents"]
+        .as_array_mut()
+        .expect("incidents")
+        .push(old.clone());
+    std::fs::write(&book, state.to_string()).expect("old record");
+    ws.record(
+        "flags.rollout",
+        "ui_old",
+        serde_json::Value::Null,
+        serde_json::json!({ "rollout_percent": 50 }),
+    )
+    .expect("an old rollout");
+    let plans = root.join("flags/plans.json");
+    std::fs::create_dir_all(root.join("flags")).expect("flags folder");
+    let plan = serde_json::json!({"ui_old": {
+        "key": "ui_old",
+        "created_at": "2020-01-01T00:00:00Z",
+        "history": [{"at": "2020-01-01T00:00:00Z", "what": "rollout", "percent": 10,
+                     "actor": "old", "override_reason": null}],
+        "archived_at": null,
+    }});
+    std::fs::write(&plans, plan.to_string()).expect("old plan");
+
+    // Neither is judged (their entries cannot say what they hold), nor rolled forward.
+    verify_with_projections(&ws).expect("old records are not judged");
+    assert_eq!(
+        ws.recover_with(release_console::projections::ALL)
+            .expect("recover"),
+        0
+    );
+    let o = cli(root, &["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        release_console::status::incident::find(&ws, "INC-2020-01-01-001")
+            .expect("old record")
+            .audit_seq,
+        0
+    );
+
+    // The first change since that carries the record (an update whose save a crash cut off)
+    // is judged, and rolled forward.
+    let mut carried = old.clone();
+    carried["status"] = serde_json::json!("resolved");
+    carried["audit_seq"] = serde_json::json!(0);
+    ws.record(
+        "status.incident.resolve",
+        "INC-2020-01-01-001",
+        serde_json::Value::Null,
+        serde_json::json!({ "status": "resolved", "incident": &carried }),
+    )
+    .expect("a resolve");
+    let resolve = last_entry(&ws);
+    let err = verify_with_projections(&ws).expect_err("judged now");
+    assert!(
+        err.contains(
+            "incident INC-2020-01-01-001 is monitoring recording no entry, but its last change \
+             in the log is entry #"
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        ws.recover_with(release_console::projections::ALL)
+            .expect("recover"),
+        1
+    );
+    let record =
+        release_console::status::incident::find(&ws, "INC-2020-01-01-001").expect("record");
+    assert_eq!(
+        record.status,
+        release_console::status::IncidentStatus::Resolved
+    );
+    assert_eq!(record.audit_seq, resolve.seq);
+    verify_with_projections(&ws).expect("in agreement");
+}
+
+#[test]
+fn a_flag_change_in_flight_is_not_taken_for_a_crashed_one_nor_holds_up_other_commands() {
+    let (dir, ws) = new_ws();
+    let root = dir.path();
+    flags_cli(
+        root,
+        &[
+            "flags",
+            "create",
+            "ui_crash",
+            "--name",
+            "Crash",
+            "--tag",
+            "type:release",
+        ],
+    );
+    let plans = root.join("flags/plans.json");
+    let saved = std::fs::read(&plans).expect("plans");
+    flags_cli(
+        root,
+        &[
+            "flags",
+            "rollout",
+            "ui_crash",
+            "--percent",
+            "10",
+            "--override",
+            "test",
+        ],
+    );
+    let rollout = last_entry(&ws);
+    // The plan is not saved yet, and the process making the change holds the flags' change
+    // lock (as it does across the provider's answer).
+    std::fs::write(&plans, &saved).expect("the plan before its save");
+    let held = release_console::store::lock(&root.join("flags"), "changes").expect("lock");
+    let mut other = cli_command(root, &["status", "list", "--all"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = other.try_wait().expect("wait") {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = other.kill();
+            let _ = other.wait();
+            panic!("another command waited for the flag change in flight");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success());
+    assert_eq!(
+        ws.recover_with(release_console::projections::ALL)
+            .expect("recover"),
+        0,
+        "a live change is left alone"
+    );
+    assert_eq!(plan_of(&ws, "ui_crash").percent(), 0);
+    assert_eq!(last_entry(&ws).seq, rollout.seq, "nothing marked");
+    // Once that process is gone without saving the plan, the change is settled.
+    drop(held);
+    assert_eq!(
+        ws.recover_with(release_console::projections::ALL)
+            .expect("recover"),
+        1
+    );
+    assert_eq!(plan_of(&ws, "ui_crash").audit_seq, rollout.seq);
+    verify_with_projections(&ws).expect("in agreement");
+}
+
+/// The local provider, whose rollouts then make the plan's save fail (plans.json becomes a
+/// folder), as a full disk would.
+struct PlanSaveFails(
+    release_console::flags::local::LocalFlags,
+    std::path::PathBuf,
+);
+
+impl release_console::flags::FlagProvider for PlanSaveFails {
+    async fn list(
+        &self,
+    ) -> Result<Vec<release_console::flags::FlagState>, release_console::flags::FlagsError> {
+        self.0.list().await
+    }
+    async fn get(
+        &self,
+        key: &str,
+    ) -> Result<release_console::flags::FlagState, release_console::flags::FlagsError> {
+        self.0.get(key).await
+    }
+    async fn create(
+        &self,
+        flag: &release_console::flags::NewFlag,
+    ) -> Result<release_console::flags::FlagState, release_console::flags::FlagsError> {
+        self.0.create(flag).await
+    }
+    async fn set_rollout(
+        &self,
+        key: &str,
+        percent: u32,
+        comment: &str,
+    ) -> Result<release_console::flags::FlagState, release_console::flags::FlagsError> {
+        let done = self.0.set_rollout(key, percent, comment).await?;
+        std::fs::remove_file(&self.1).expect("plans");
+        std::fs::create_dir(&self.1).expect("a folder in its place");
+        Ok(done)
+    }
+    async fn archive(
+        &self,
+        key: &str,
+        comment: &str,
+    ) -> Result<(), release_console::flags::FlagsError> {
+        self.0.archive(key, comment).await
+    }
+    async fn history(
+        &self,
+        key: &str,
+    ) -> Result<Vec<release_console::flags::HistoryEntry>, release_console::flags::FlagsError> {
+        self.0.history(key).await
+    }
+    fn is_local(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn a_flag_change_the_provider_made_but_whose_plan_could_not_be_saved_is_not_audited_as_failed() {
+    let (dir, ws) = new_ws();
+    let root = dir.path();
+    flags_cli(
+        root,
+        &[
+            "flags",
+            "create",
+            "ui_crash",
+            "--name",
+            "Crash",
+            "--tag",
+            "type:release",
+        ],
+    );
+    let plans = root.join("flags/plans.json");
+    let saved = std::fs::read(&plans).expect("plans");
+    let provider = PlanSaveFails(
+        release_console::flags::local::LocalFlags::new(&ws),
+        plans.clone(),
+    );
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let err = rt
+        .block_on(release_console::flags::plan::rollout(
+            &ws,
+            &provider,
+            "ui_crash",
+            Some(10),
+            &release_console::kpi::Gate::Green("ok".into()),
+            Some("test"),
+        ))
+        .expect_err("the plan's save failed");
+    assert!(err.to_string().contains("plans.json"), "{err}");
+    // The provider made the change: the log does not say it failed.
+    let intent = last_entry(&ws);
+    assert_eq!(intent.action, "flags.rollout", "{intent:?}");
+    std::fs::remove_dir(&plans).expect("the folder");
+    std::fs::write(&plans, &saved).expect("the plan as it was");
+    // Recovery settles it from the local provider, which has it.
+    flags_cli(root, &["flags", "list"]);
+    let plan = plan_of(&ws, "ui_crash");
+    assert_eq!((plan.percent(), plan.audit_seq), (10, intent.seq));
+    verify_with_projections(&ws).expect("in agreement");
 }

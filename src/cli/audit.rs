@@ -51,7 +51,7 @@ pub fn run(cli: &Cli, cmd: AuditCmd) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        AuditCmd::Verify => match ws.verify_audit() {
+        AuditCmd::Verify => match ws.verify_audit_with(crate::projections::ALL) {
             Ok(v) => {
                 if cli.json {
                     cli.print_json(&serde_json::json!({"ok": true, "entries": v.entries, "last_hash": v.last_hash}))?;

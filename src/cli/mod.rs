@@ -123,7 +123,7 @@ impl Cli {
         // What crashes left (a torn audit line, entries past the head, changes in the log
         // only) is repaired before the command runs; a tampered log is left for the command
         // (and `audit verify`) to report.
-        if let Err(e) = ws.recover() {
+        if let Err(e) = ws.recover_with(crate::projections::ALL) {
             eprintln!("warning: crash recovery: {}", crate::error_chain(&e));
         }
         if let Err(e) = crate::notify::init(&ws) {

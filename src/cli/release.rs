@@ -1,16 +1,17 @@
-//! `release new|list|show`.
+//! `release new|list|show|gates|hotfix|tag|notes`.
 
 use std::process::ExitCode;
 
 use clap::Subcommand;
 
 use super::Cli;
-use crate::workspace::{Release, ReleaseKind};
-use crate::{gates, local_time};
+use crate::workspace::{Release, ReleaseKind, Workspace};
+use crate::{gates, local_time, source};
 
 #[derive(Debug, Subcommand)]
 pub enum ReleaseCmd {
-    /// Create a release (semver), or a hotfix of an earlier one.
+    /// Create a release (semver), or a hotfix of an earlier one. With `[source]`, a hotfix's
+    /// branch is cut from the tag of the release it fixes.
     New {
         version: String,
         /// The release this hotfix fixes; the hotfix runbook is used.
@@ -24,6 +25,168 @@ pub enum ReleaseCmd {
     /// Every gate between a release (default: the newest) and publishing, open or blocked
     /// with the reason; exit 1 when any is blocked.
     Gates { version: Option<String> },
+    /// A hotfix's commits since the tag (files, lines, what the fast-track review must look
+    /// at), and whether each is on the main branch (ticks "Merge the fix back to main" when
+    /// all are).
+    Hotfix { version: Option<String> },
+    /// Create the release's annotated tag at the commit its build recorded (else at its
+    /// branch's head); refuses a tag that exists at another commit.
+    Tag { version: String },
+    /// Draft the release notes from the commits since the previous release's tag.
+    Notes {
+        #[arg(long)]
+        version: String,
+        /// The tag to start after (default: the newest earlier release's tag).
+        #[arg(long, value_name = "TAG")]
+        from: Option<String>,
+        /// Save them as releases/VERSION/notes.md (ticks "Draft release notes").
+        #[arg(long)]
+        write: bool,
+    },
+}
+
+fn print_ticks(ticks: &source::Ticked) {
+    for id in &ticks.ticked {
+        println!("ticked {id}");
+    }
+    for g in &ticks.gated {
+        println!("not ticked yet: {g}");
+    }
+}
+
+fn new_hotfix(cli: &Cli, ws: &Workspace, version: &str, of: &str) -> anyhow::Result<()> {
+    let h = cli.handle.block_on(source::new_hotfix(ws, version, of))?;
+    if cli.json {
+        return cli.print_json(&h);
+    }
+    println!(
+        "created {} {} (hotfix of {of}, runbook {:?})",
+        ws.config().product.name,
+        h.release.version,
+        h.release.runbook
+    );
+    if h.existed {
+        println!("branch {} already at {} ({})", h.branch, h.tag, h.commit);
+    } else {
+        println!("branched {} from {} at {}", h.branch, h.tag, h.commit);
+    }
+    print_ticks(&h.ticks);
+    Ok(())
+}
+
+fn hotfix(cli: &Cli, ws: &Workspace, version: Option<&str>) -> anyhow::Result<ExitCode> {
+    let r = ws.release(version)?;
+    let review = cli.handle.block_on(source::review_hotfix(ws, &r))?;
+    if cli.json {
+        cli.print_json(&review)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "hotfix {}: {} since {} ({}), {} commit(s)",
+        review.version,
+        review.branch,
+        review.tag,
+        &review.base[..review.base.len().min(10)],
+        review.commits.len()
+    );
+    for c in &review.commits {
+        let main = if c.on_main { "on main" } else { "NOT on main" };
+        println!(
+            "  {} {}  ({} file(s), +{} -{}, {main})  {}",
+            c.commit.short(),
+            c.commit.subject,
+            c.commit.files.len(),
+            c.commit.files.iter().filter_map(|f| f.added).sum::<u64>(),
+            c.commit.files.iter().filter_map(|f| f.deleted).sum::<u64>(),
+            c.commit.author
+        );
+        for f in &c.commit.files {
+            match (f.added, f.deleted) {
+                (Some(a), Some(d)) => println!("      +{a:<5} -{d:<5} {}", f.path),
+                _ => println!("      binary       {}", f.path),
+            }
+        }
+    }
+    let flagged: Vec<_> = review.flagged().collect();
+    if flagged.is_empty() {
+        println!("fast-track review: no commit flagged");
+    } else {
+        println!(
+            "fast-track review must look at {} commit(s):",
+            flagged.len()
+        );
+        for c in flagged {
+            for why in &c.flags {
+                println!("  {} {}: {why}", c.commit.short(), c.commit.subject);
+            }
+        }
+    }
+    if review.merged_back {
+        println!("merged back: every commit is on {}", review.main);
+    } else if review.commits.is_empty() {
+        println!(
+            "merged back: nothing to merge yet (no commits on {})",
+            review.branch
+        );
+    } else {
+        let missing = review.commits.iter().filter(|c| !c.on_main).count();
+        println!(
+            "not merged back: {missing} of {} commit(s) are not on {}",
+            review.commits.len(),
+            review.main
+        );
+    }
+    print_ticks(&review.ticks);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn tag(cli: &Cli, ws: &Workspace, version: &str) -> anyhow::Result<()> {
+    let r = ws.release(Some(version))?;
+    let t = cli.handle.block_on(source::tag_release(ws, &r))?;
+    if cli.json {
+        return cli.print_json(&t);
+    }
+    let at = if t.from == "build" {
+        "the commit the build recorded".to_owned()
+    } else {
+        format!("the head of {}: no build recorded its commit", t.from)
+    };
+    if t.existed {
+        println!("tag {} already at {} ({at})", t.tag, t.commit);
+    } else {
+        println!("tagged {} at {} ({at})", t.tag, t.commit);
+    }
+    Ok(())
+}
+
+fn notes(
+    cli: &Cli,
+    ws: &Workspace,
+    version: &str,
+    from: Option<&str>,
+    write: bool,
+) -> anyhow::Result<()> {
+    let r = ws.release(Some(version))?;
+    let draft = cli.handle.block_on(source::draft_notes(ws, &r, from))?;
+    let ticks = if write {
+        Some(source::save_notes(ws, &r, &draft.markdown)?)
+    } else {
+        None
+    };
+    if cli.json {
+        return cli.print_json(&serde_json::json!({ "draft": draft, "saved": ticks }));
+    }
+    print!("{}", draft.markdown);
+    if let Some(t) = ticks {
+        eprintln!("saved {}", source::notes_path(ws, &r.version).display());
+        for id in &t.ticked {
+            eprintln!("ticked {id}");
+        }
+        for g in &t.gated {
+            eprintln!("not ticked yet: {g}");
+        }
+    }
+    Ok(())
 }
 
 fn kind_text(r: &Release) -> String {
@@ -36,6 +199,10 @@ fn kind_text(r: &Release) -> String {
 pub fn run(cli: &Cli, cmd: ReleaseCmd) -> anyhow::Result<ExitCode> {
     let ws = cli.open_workspace()?;
     match cmd {
+        ReleaseCmd::New {
+            version,
+            hotfix_of: Some(of),
+        } if ws.config().source.is_some() => new_hotfix(cli, &ws, &version, &of)?,
         ReleaseCmd::New { version, hotfix_of } => {
             let r = ws.create_release(&version, hotfix_of.as_deref())?;
             if cli.json {
@@ -128,6 +295,13 @@ pub fn run(cli: &Cli, cmd: ReleaseCmd) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
         }
+        ReleaseCmd::Hotfix { version } => return hotfix(cli, &ws, version.as_deref()),
+        ReleaseCmd::Tag { version } => tag(cli, &ws, &version)?,
+        ReleaseCmd::Notes {
+            version,
+            from,
+            write,
+        } => notes(cli, &ws, &version, from.as_deref(), write)?,
     }
     Ok(ExitCode::SUCCESS)
 }

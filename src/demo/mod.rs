@@ -1,7 +1,9 @@
 //! What makes the demo workspace walkable with no credentials and no network: its own
 //! throwaway code-signing CA and certificate (made with `openssl` on first use, trusted only by
 //! this workspace, labelled as a demo everywhere it shows), and KPI samples for the last 48
-//! hours (topped up to now each time the demo opens), so the flag stages have data to gate on.
+//! hours (topped up to now each time the demo opens), so the flag stages have data to gate on;
+//! and a tiny product repository (`[source] repo`, made with `git` on first use) with tagged
+//! releases, so hotfix branches and release notes work offline.
 
 use std::path::Path;
 use std::process::Command;
@@ -30,6 +32,10 @@ pub struct Refreshed {
     /// Why it could not be made (no `openssl`), if so: the demo builds unsigned then.
     pub signing_problem: Option<String>,
     pub kpi_samples_added: usize,
+    /// The demo's product repository was made now.
+    pub repository_made: bool,
+    /// Why it could not be made (no `git`), if so.
+    pub repository_problem: Option<String>,
 }
 
 /// Brings the demo workspace up to date: signing material when missing, KPI samples up to
@@ -46,6 +52,17 @@ pub fn refresh(ws: &Workspace, now: Timestamp) -> Refreshed {
             Err(e) => {
                 tracing::warn!("the demo builds unsigned: {e}");
                 out.signing_problem = Some(e);
+            }
+        }
+    }
+    if let Some(src) = &ws.config().source
+        && !ws.root().join(&src.repo).exists()
+    {
+        match make_repository(ws, &src.repo) {
+            Ok(()) => out.repository_made = true,
+            Err(e) => {
+                tracing::warn!("the demo has no product repository: {e}");
+                out.repository_problem = Some(e);
             }
         }
     }
@@ -178,6 +195,145 @@ fn make_signing(ws: &Workspace) -> Result<(), String> {
         SIGNING_DIR,
         serde_json::Value::Null,
         serde_json::json!({"ca": CA_SUBJECT, "certificate": LEAF_CN}),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// The demo product's history: (author, file, content, message, tag). Dates are fixed, one
+/// day apart from `REPO_EPOCH`, so every demo has the same commits.
+const DEMO_HISTORY: &[(&str, &str, &str, &str, Option<&str>)] = &[
+    (
+        "Ann Lee",
+        "lib/main.dart",
+        "void main() => runApp(WireTuner());\n",
+        "feat: canvas with pan and zoom",
+        None,
+    ),
+    (
+        "Bob Ray",
+        "lib/pen.dart",
+        "class PenTool {}\n",
+        "feat(tools): vector pen tool",
+        None,
+    ),
+    (
+        "Ann Lee",
+        "lib/main.dart",
+        "void main() => runApp(const WireTuner());\n",
+        "fix: blank window on first start",
+        Some("v0.0.9"),
+    ),
+    (
+        "Cy Ng",
+        "lib/export.dart",
+        "class SvgExport {}\n",
+        "feat(export): SVG export",
+        None,
+    ),
+    (
+        "Bob Ray",
+        "lib/pen.dart",
+        "class PenTool { final smooth = true; }\n",
+        "perf(tools): smoother pen strokes",
+        Some("v0.1.0"),
+    ),
+    (
+        "Di Park",
+        "lib/layers.dart",
+        "class Layers {}\n",
+        "feat(layers): layer panel",
+        None,
+    ),
+    (
+        "Cy Ng",
+        "lib/export.dart",
+        "class SvgExport { final layers = true; }\n",
+        "fix(export): keep layer names in SVG",
+        None,
+    ),
+];
+const REPO_EPOCH: i64 = 1_764_576_000; // 2025-12-01T08:00:00Z
+
+fn git(dir: &Path, args: &[&str], env: &[(&str, String)]) -> Result<(), String> {
+    // An argv, not a shell line; none of the caller's GIT_* variables.
+    let mut cmd = Command::new("git");
+    cmd.env_clear();
+    for name in crate::runner::process::BASE_ENV {
+        if let Some(v) = std::env::var_os(name) {
+            cmd.env(name, v);
+        }
+    }
+    let out = cmd
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .map_err(|e| format!("cannot run git ({e}); install it for the demo's repository"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "git {} failed: {}",
+            args.first().copied().unwrap_or_default(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// Makes the demo product's repository: a few commits with fixed authors and dates, tags
+/// `v0.0.9` and `v0.1.0` (annotated), and two commits on main since. Audited.
+fn make_repository(ws: &Workspace, rel: &str) -> Result<(), String> {
+    let dir = ws.root().join(rel);
+    // Built beside, then renamed: a half-made repository is never taken for the demo's.
+    let tmp = ws.root().join(format!("{rel}.partial"));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(|e| format!("create {}: {e}", tmp.display()))?;
+    git(&tmp, &["init", "-q", "-b", "main"], &[])?;
+    git(&tmp, &["config", "user.name", "WireTuner Demo"], &[])?;
+    git(
+        &tmp,
+        &["config", "user.email", "demo@wiretuner.invalid"],
+        &[],
+    )?;
+    for (i, (author, file, content, message, tag)) in DEMO_HISTORY.iter().enumerate() {
+        let path = tmp.join(file);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+        }
+        std::fs::write(&path, content).map_err(|e| e.to_string())?;
+        let date = format!(
+            "@{} +0000",
+            REPO_EPOCH + 86_400 * i64::try_from(i).unwrap_or(0)
+        );
+        let email = format!(
+            "{}@wiretuner.invalid",
+            author.to_lowercase().replace(' ', ".")
+        );
+        let env = [
+            ("GIT_AUTHOR_NAME", (*author).to_owned()),
+            ("GIT_AUTHOR_EMAIL", email),
+            ("GIT_AUTHOR_DATE", date.clone()),
+            ("GIT_COMMITTER_DATE", date),
+        ];
+        git(&tmp, &["add", "--", file], &env)?;
+        git(&tmp, &["commit", "-q", "-m", message], &env)?;
+        if let Some(tag) = tag {
+            git(
+                &tmp,
+                &["tag", "-a", "-m", &format!("WireTuner {}", &tag[1..]), tag],
+                &env,
+            )?;
+        }
+    }
+    std::fs::rename(&tmp, &dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    ws.record(
+        "demo.repository",
+        rel,
+        serde_json::Value::Null,
+        serde_json::json!({"tags": ["v0.0.9", "v0.1.0"], "commits": DEMO_HISTORY.len()}),
     )
     .map_err(|e| e.to_string())?;
     Ok(())

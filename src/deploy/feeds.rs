@@ -1,6 +1,10 @@
 //! The update feeds and the downloads page, rendered from what is published: a Sparkle 2
 //! appcast for macOS (as in Sparkle's `Resources/SampleAppcast.xml`), `latest.json` for the
-//! Windows updater, and a static `index.html` with the checksums.
+//! Windows updater, and a static `index.html` with the checksums. Each carries the version's
+//! release notes (`releases/<v>/notes.md`): the appcast's `<description>` as HTML in CDATA (as
+//! Sparkle's embedded release notes), `latest.json`'s `notes` as Markdown, the page as HTML.
+
+use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -36,6 +40,66 @@ pub struct FeedInput<'a> {
     pub versions: &'a [&'a Published],
     pub minimum_system_version: &'a str,
     pub phased_rollout_interval_secs: Option<u64>,
+    /// Release notes (Markdown) by version, for the versions that have them.
+    pub notes: &'a BTreeMap<String, String>,
+}
+
+/// A link target kept in rendered notes: http(s), mailto, or a relative path. Anything else
+/// (`javascript:`, `data:`, `file:`) is dropped.
+fn safe_url(url: &str) -> bool {
+    let lower = url.trim().to_ascii_lowercase();
+    if lower.starts_with("https://") || lower.starts_with("http://") || lower.starts_with("mailto:")
+    {
+        return true;
+    }
+    // A relative URL has no scheme: no `:` before the first `/`, `?` or `#`.
+    let head = lower.split(['/', '?', '#']).next().unwrap_or_default();
+    !head.contains(':') && !lower.starts_with("//")
+}
+
+/// Release notes in Markdown as HTML: `CommonMark` with tables and strikethrough; raw HTML in
+/// the Markdown is shown as text, links and images to anything but http(s), mailto or a
+/// relative path lose their target.
+pub fn notes_html(markdown: &str) -> String {
+    use pulldown_cmark::{CowStr, Event, Options, Parser, Tag};
+    let parser = Parser::new_ext(
+        markdown,
+        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH,
+    )
+    .map(|event| match event {
+        Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
+        Event::Start(Tag::Link {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }) if !safe_url(&dest_url) => Event::Start(Tag::Link {
+            link_type,
+            dest_url: CowStr::Borrowed(""),
+            title,
+            id,
+        }),
+        Event::Start(Tag::Image {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }) if !safe_url(&dest_url) => Event::Start(Tag::Image {
+            link_type,
+            dest_url: CowStr::Borrowed(""),
+            title,
+            id,
+        }),
+        other => other,
+    });
+    let mut out = String::new();
+    pulldown_cmark::html::push_html(&mut out, parser);
+    out
+}
+
+/// `text` as one CDATA section: a `]]>` inside is split across two sections.
+fn cdata(text: &str) -> String {
+    format!("<![CDATA[{}]]>", text.replace("]]>", "]]]]><![CDATA[>"))
 }
 
 /// A file name's extension, lower case (`""` when it has none).
@@ -121,6 +185,12 @@ pub fn appcast(input: &FeedInput<'_>) -> String {
             "            <sparkle:version>{0}</sparkle:version>\n            <sparkle:shortVersionString>{0}</sparkle:shortVersionString>\n",
             xml(&v.version)
         ));
+        if let Some(notes) = input.notes.get(&v.version) {
+            out.push_str(&format!(
+                "            <description>{}</description>\n",
+                cdata(&notes_html(notes))
+            ));
+        }
         out.push_str(&format!(
             "            <pubDate>{}</pubDate>\n",
             v.at.strftime("%a, %d %b %Y %H:%M:%S +0000")
@@ -150,9 +220,11 @@ pub fn appcast(input: &FeedInput<'_>) -> String {
 }
 
 /// `latest.json` for the Windows (and any other) updater: the newest live version with a URL,
-/// SHA-256 and size per platform; `None` when nothing is live.
-pub fn latest_json(input: &FeedInput<'_>, notes: &str) -> Option<String> {
+/// SHA-256 and size per platform, and its release notes (Markdown, empty when it has none);
+/// `None` when nothing is live.
+pub fn latest_json(input: &FeedInput<'_>) -> Option<String> {
     let v = input.versions.first()?;
+    let notes = input.notes.get(&v.version).map_or("", String::as_str);
     let mut platforms = serde_json::Map::new();
     for f in &v.files {
         if let Some(p) = platform_of(&f.name) {
@@ -188,6 +260,12 @@ pub fn index_html(input: &FeedInput<'_>) -> String {
             v.at.strftime("%Y-%m-%d %H:%M UTC")
         ));
         first = false;
+        if let Some(notes) = input.notes.get(&v.version) {
+            out.push_str(&format!(
+                "<div class=\"notes\">\n{}</div>\n",
+                notes_html(notes)
+            ));
+        }
         for f in &v.files {
             out.push_str(&format!(
                 "<tr><td><a href=\"{}\">{}</a></td><td>{}</td><td><code>{}</code></td></tr>\n",
@@ -236,12 +314,14 @@ mod tests {
             by: "rm".into(),
             files: vec![file("W-1.0.0.msi")],
         };
+        let notes = BTreeMap::new();
         let input = FeedInput {
             product: "W & Co",
             channel: "stable",
             versions: &[&new, &old],
             minimum_system_version: "10.15",
             phased_rollout_interval_secs: Some(86_400),
+            notes: &notes,
         };
         let xml = appcast(&input);
         assert_eq!(xml.matches("<item>").count(), 1);
@@ -259,7 +339,7 @@ mod tests {
             "<enclosure url=\"https://dl.example.com/p/W-1.1.0.dmg\" length=\"1234\" type=\"application/x-apple-diskimage\" />"
         ));
         let latest: serde_json::Value =
-            serde_json::from_str(&latest_json(&input, "fixes").expect("latest")).expect("json");
+            serde_json::from_str(&latest_json(&input).expect("latest")).expect("json");
         assert_eq!(latest["version"], "1.1.0");
         assert_eq!(latest["pub_date"], "2026-11-30T08:05:09Z");
         assert_eq!(latest["platforms"]["darwin-universal"]["size"], 1234);
@@ -267,5 +347,94 @@ mod tests {
             latest["platforms"]["windows-x86_64"]["url"],
             "https://dl.example.com/p/W-1.1.0.msi"
         );
+    }
+
+    fn sample(name: &str) -> crate::net::xml::Element {
+        let path = format!(
+            "{}/tests/fixtures/vendor/sparkle/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        crate::net::xml::parse(&text).expect("Sparkle's sample parses")
+    }
+
+    #[test]
+    fn notes_go_into_the_appcast_as_sparkle_reads_them_and_into_the_other_feeds() {
+        let at: Timestamp = "2026-11-30T08:05:09Z".parse().expect("ts");
+        let new = Published {
+            version: "1.1.0".into(),
+            at,
+            by: "rm".into(),
+            files: vec![file("W-1.1.0.dmg"), file("W-1.1.0.msi")],
+        };
+        let markdown = "# W 1.1.0\n\n## Fixes\n\n- crash on <script>alert(1)</script> \
+                        ([#7](https://github.com/o/r/pull/7), [bad](javascript:alert(1)))\n- \
+                        a `]]>` in code\n";
+        let notes = BTreeMap::from([("1.1.0".to_owned(), markdown.to_owned())]);
+        let input = FeedInput {
+            product: "W",
+            channel: "stable",
+            versions: &[&new],
+            minimum_system_version: "10.15",
+            phased_rollout_interval_secs: None,
+            notes: &notes,
+        };
+        let xml = appcast(&input);
+        let doc = crate::net::xml::parse(&xml).expect("the appcast parses");
+        // The shape of Sparkle's samples: the same root and namespace, and every element of
+        // our item is one Sparkle's sample items use (`description` as in its test appcast).
+        let samples = [
+            sample("SampleAppcast.xml"),
+            sample("testappcast_phasedRollout.xml"),
+        ];
+        assert_eq!(doc.qualified, samples[0].qualified);
+        assert_eq!(doc.attr("version"), samples[0].attr("version"));
+        assert_eq!(doc.attr("xmlns:sparkle"), samples[0].attr("xmlns:sparkle"));
+        let known: std::collections::BTreeSet<&str> = samples
+            .iter()
+            .flat_map(|s| s.child("channel").into_iter().flat_map(|c| c.all("item")))
+            .flat_map(|i| i.children.iter().map(|c| c.qualified.as_str()))
+            .collect();
+        let item = doc
+            .child("channel")
+            .and_then(|c| c.child("item"))
+            .expect("item");
+        for child in &item.children {
+            assert!(
+                known.contains(child.qualified.as_str()),
+                "<{}> is in no Sparkle sample item ({known:?})",
+                child.qualified
+            );
+        }
+        // The description is the notes' HTML, whole, through the CDATA (split at `]]>`).
+        let html = item.text_of("description").expect("description");
+        assert_eq!(html, notes_html(markdown));
+        assert!(
+            xml.contains("<description><![CDATA[<h1>W 1.1.0</h1>"),
+            "{xml}"
+        );
+        assert!(html.contains("<h2>Fixes</h2>"), "{html}");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "raw HTML is text: {html}"
+        );
+        assert!(!html.contains("<script"), "{html}");
+        assert!(
+            html.contains("<a href=\"https://github.com/o/r/pull/7\">#7</a>"),
+            "{html}"
+        );
+        assert!(!html.contains("javascript:"), "{html}");
+        assert!(html.contains("<code>]]&gt;</code>"), "{html}");
+        assert_eq!(cdata("a]]>b"), "<![CDATA[a]]]]><![CDATA[>b]]>");
+
+        let latest: serde_json::Value =
+            serde_json::from_str(&latest_json(&input).expect("latest")).expect("json");
+        assert_eq!(latest["notes"], markdown);
+        let page = index_html(&input);
+        assert!(
+            page.contains("<div class=\"notes\">\n<h1>W 1.1.0</h1>"),
+            "{page}"
+        );
+        assert!(!page.contains("<script"), "{page}");
     }
 }

@@ -584,16 +584,32 @@ fn uploads(ws: &Workspace, release: &Release) -> Result<Vec<Upload>, DeployError
 fn render_feeds(ws: &Workspace, channel: &str, ch: &Channel) -> Vec<(String, String)> {
     let cfg = ws.config();
     let live = ch.live();
+    // Each live version's notes as saved in its release (`release notes --write`, the Notes
+    // view); one that cannot be read is left out of the feeds and logged.
+    let mut notes = std::collections::BTreeMap::new();
+    for v in &live {
+        let Ok(version) = semver::Version::parse(&v.version) else {
+            continue;
+        };
+        match crate::source::read_notes(ws, &version) {
+            Ok(Some(text)) if !text.trim().is_empty() => {
+                notes.insert(v.version.clone(), text);
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("release {version}: notes left out of the feeds: {e}"),
+        }
+    }
     let input = FeedInput {
         product: &cfg.product.name,
         channel,
         versions: &live,
         minimum_system_version: &cfg.publish.macos_minimum_system_version,
         phased_rollout_interval_secs: cfg.publish.phased_rollout_interval_secs,
+        notes: &notes,
     };
     let dir = format!("{}{channel}/", prefix(ws));
     let mut out = vec![(format!("{dir}appcast.xml"), feeds::appcast(&input))];
-    if let Some(latest) = feeds::latest_json(&input, "") {
+    if let Some(latest) = feeds::latest_json(&input) {
         out.push((format!("{dir}latest.json"), latest));
     }
     out.push((format!("{dir}index.html"), feeds::index_html(&input)));

@@ -38,6 +38,18 @@ impl LocalFlags {
     }
 }
 
+/// Flag `key` as the local provider of the workspace whose `flags` folder is `flags_dir` has
+/// it, if it has it.
+pub(crate) fn state_at(
+    flags_dir: &std::path::Path,
+    key: &str,
+) -> Result<Option<FlagState>, store::StateError> {
+    Ok(
+        store::read_json::<BTreeMap<String, FlagState>>(&flags_dir.join("local.json"))?
+            .and_then(|mut flags| flags.remove(key)),
+    )
+}
+
 fn not_found(key: &str) -> FlagsError {
     FlagsError::NotFound {
         what: format!("flag {key} in the local provider"),
@@ -135,6 +147,10 @@ impl FlagProvider for LocalFlags {
                 },
             })
             .collect())
+    }
+
+    fn is_local(&self) -> bool {
+        true
     }
 
     async fn archive(&self, key: &str, _comment: &str) -> Result<(), FlagsError> {

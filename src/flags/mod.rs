@@ -163,6 +163,11 @@ pub trait FlagProvider: Send + Sync {
         &self,
         key: &str,
     ) -> impl Future<Output = Result<Vec<HistoryEntry>, FlagsError>> + Send;
+    /// Whether its state is the workspace's `flags/local.json` (the local provider), which
+    /// crash recovery reads to learn whether a change the console stopped in was made.
+    fn is_local(&self) -> bool {
+        false
+    }
 }
 
 /// The provider the workspace config selects.
@@ -284,6 +289,9 @@ impl FlagProvider for Provider {
             Provider::Unleash(p) => p.history(key).await,
             Provider::LaunchDarkly(p) => p.history(key).await,
         }
+    }
+    fn is_local(&self) -> bool {
+        matches!(self, Provider::Local(_))
     }
 }
 

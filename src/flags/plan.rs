@@ -1,7 +1,9 @@
 //! Rollout plans (`flags/plans.json` in the workspace): per flag the stages (10% -> 50% -> 100%
 //! by default), the history of every change (who, when, percent, override reason), how long the
 //! current stage has held, when the next one is allowed, and retirement. The workflow functions
-//! change the provider first and record after; every change is audited with before and after.
+//! audit the intent, change the provider, then record the plan's change, all under the flags'
+//! change lock; the intent entry carries the plan's change, so a crash before the plan is saved
+//! is settled at the next start from the entry (see [`PlanBook`]).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -13,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use super::{FlagProvider, FlagState, FlagsError, NewFlag, check_key, check_tags};
 use crate::kpi::Gate;
 use crate::store;
-use crate::workspace::Workspace;
 use crate::workspace::config::FlagsConfig;
+use crate::workspace::{Word, Workspace};
 
 /// One change of a flag's rollout.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +37,11 @@ pub struct Plan {
     pub created_at: Timestamp,
     pub history: Vec<Change>,
     pub archived_at: Option<Timestamp>,
+    /// The audit entry of its last change, whose `after.change` is its last history entry; 0 in
+    /// plans saved before it was kept (those are compared with the log only once an entry
+    /// written since changes them).
+    #[serde(default)]
+    pub audit_seq: u64,
 }
 
 impl Plan {
@@ -118,71 +125,154 @@ fn modify<T>(
     store::update_json(&plans_path(ws), change)
 }
 
+/// A change of a flag's plan as its intent entry carries it (`after.change`): what
+/// [`record_change`] adds to the plan once the provider made it, and what crash recovery adds
+/// when the console stopped before that.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Intended {
+    what: String,
+    percent: u32,
+    actor: String,
+    override_reason: Option<String>,
+}
+
+impl Intended {
+    fn new(ws: &Workspace, what: &str, percent: u32, override_reason: Option<&str>) -> Self {
+        Intended {
+            what: what.to_owned(),
+            percent,
+            actor: ws.actor(),
+            override_reason: override_reason.map(str::to_owned),
+        }
+    }
+
+    /// Adds it to `key`'s plan (started when missing) as the change of entry `seq`, at `at`.
+    fn apply(
+        &self,
+        plans: &mut BTreeMap<String, Plan>,
+        key: &str,
+        at: Timestamp,
+        seq: u64,
+    ) -> Plan {
+        let plan = plans.entry(key.to_owned()).or_insert_with(|| Plan {
+            key: key.to_owned(),
+            created_at: at,
+            history: Vec::new(),
+            archived_at: None,
+            audit_seq: 0,
+        });
+        if self.what == "archive" {
+            plan.archived_at = Some(at);
+        }
+        plan.history.push(Change {
+            at,
+            what: self.what.clone(),
+            percent: self.percent,
+            actor: self.actor.clone(),
+            override_reason: self.override_reason.clone(),
+        });
+        plan.audit_seq = seq;
+        plan.clone()
+    }
+
+    /// Whether `plan`'s last change is this one.
+    fn is_last_of(&self, plan: &Plan) -> bool {
+        plan.history.last().is_some_and(|c| {
+            c.what == self.what
+                && c.percent == self.percent
+                && c.actor == self.actor
+                && c.override_reason == self.override_reason
+        }) && plan.archived_at.is_some() == (self.what == "archive")
+    }
+}
+
+/// Records the change of intent entry `seq` in the plan.
 fn record_change(
     ws: &Workspace,
     key: &str,
-    what: &str,
-    percent: u32,
-    override_reason: Option<String>,
+    change: &Intended,
+    seq: u64,
 ) -> Result<Plan, FlagsError> {
-    let actor = ws.actor();
     modify(ws, |plans| {
-        let now = Timestamp::now();
-        let plan = plans.entry(key.to_owned()).or_insert_with(|| Plan {
-            key: key.to_owned(),
-            created_at: now,
-            history: Vec::new(),
-            archived_at: None,
-        });
-        if what == "archive" {
-            plan.archived_at = Some(now);
-        }
-        plan.history.push(Change {
-            at: now,
-            what: what.to_owned(),
-            percent,
-            actor,
-            override_reason,
-        });
-        Ok(plan.clone())
+        Ok(change.apply(plans, key, Timestamp::now(), seq))
     })
 }
 
-fn audit(
-    ws: &Workspace,
-    action: &str,
-    key: &str,
+fn flags_dir(ws: &Workspace) -> PathBuf {
+    ws.root().join("flags")
+}
+
+/// The name of the flags' change lock (see [`change_lock`]).
+const CHANGE_LOCK: &str = "changes";
+
+/// The lock every change of a flag is made under, from reading the provider's and the plan's
+/// state to the plan's save, so that changes do not interleave and crash recovery (which takes
+/// it too) waits for a change a live process is making. Released before checklist items are
+/// ticked: recovery takes the checklists' locks before this one.
+async fn change_lock(ws: &Workspace) -> Result<std::fs::File, FlagsError> {
+    let dir = flags_dir(ws);
+    tokio::task::spawn_blocking(move || store::lock(&dir, CHANGE_LOCK))
+        .await
+        .map_err(|e| FlagsError::Invalid(format!("taking the flags' change lock: {e}")))?
+        .map_err(FlagsError::from)
+}
+
+/// What a staged change's intent entry says besides its own facts: the plan's change, and
+/// what recovery needs to learn whether the provider made it (the local provider's version
+/// before, as `flags/local.json` keeps it).
+fn staged(
+    mut intent: serde_json::Value,
+    change: &Intended,
+    local: bool,
     before: Option<&FlagState>,
-    after: serde_json::Value,
-) -> Result<(), FlagsError> {
-    ws.record(
-        action,
-        key,
-        before.map_or(serde_json::Value::Null, |b| serde_json::json!(b)),
-        after,
-    )?;
-    Ok(())
+) -> serde_json::Value {
+    intent["change"] = serde_json::json!(change);
+    intent["provider"] = serde_json::json!({
+        "local": local,
+        "version": before.and_then(|b| b.version.clone()),
+    });
+    intent
+}
+
+/// Why a change's work failed.
+enum Failed {
+    /// The provider refused it or could not be reached: the change was not made.
+    NotMade(FlagsError),
+    /// The provider made the change, and the plan could not be saved after.
+    Unrecorded(FlagsError),
 }
 
 /// Audits `action` as intended (what is about to be done), then does `work` (the provider's
-/// change and the plan's). When the work fails, the failure is audited too
-/// (`{action}.failed`): no change is ever made without its entry, and the log says which
-/// intents did not happen.
-async fn audited<T>(
+/// change and the plan's), given the intent's entry number. When the provider's change fails,
+/// the failure is audited too (`{action}.failed`, naming the intent's entry): no change is ever
+/// made without its entry, and the log says which intents did not happen. When only the plan's
+/// save fails, the change was made: the intent stays in effect, for crash recovery to settle
+/// as it settles a crash there. Call it under the flags' change lock ([`change_lock`]), taken
+/// before the provider's state was read.
+async fn audited<T, F>(
     ws: &Workspace,
     action: &str,
     key: &str,
     before: Option<&FlagState>,
     intent: serde_json::Value,
-    work: impl std::future::Future<Output = Result<T, FlagsError>>,
-) -> Result<T, FlagsError> {
-    audit(ws, action, key, before, intent)?;
-    match work.await {
+    work: impl FnOnce(u64) -> F,
+) -> Result<T, FlagsError>
+where
+    F: std::future::Future<Output = Result<T, Failed>>,
+{
+    let seq = ws.record_seq(
+        action,
+        key,
+        before.map_or(serde_json::Value::Null, |b| serde_json::json!(b)),
+        intent,
+    )?;
+    match work(seq).await {
         Ok(done) => Ok(done),
-        Err(e) => {
-            ws.record_failed(action, key, &e);
+        Err(Failed::NotMade(e)) => {
+            ws.record_failed_of(action, key, seq, &e);
             Err(e)
         }
+        Err(Failed::Unrecorded(e)) => Err(e),
     }
 }
 
@@ -200,15 +290,22 @@ pub async fn create<P: FlagProvider>(
             flag.key
         )));
     }
+    let _lock = change_lock(ws).await?;
+    let change = Intended::new(ws, "create", 0, None);
     audited(
         ws,
         "flags.create",
         &flag.key,
         None,
-        serde_json::json!({"flag": flag}),
-        async {
-            let state = provider.create(flag).await?;
-            record_change(ws, &flag.key, "create", 0, None)?;
+        staged(
+            serde_json::json!({"flag": flag}),
+            &change,
+            provider.is_local(),
+            None,
+        ),
+        |seq| async move {
+            let state = provider.create(flag).await.map_err(Failed::NotMade)?;
+            record_change(ws, &flag.key, &change, seq).map_err(Failed::Unrecorded)?;
             Ok(state)
         },
     )
@@ -253,6 +350,23 @@ pub async fn rollout<P: FlagProvider>(
     gate: &Gate,
     override_reason: Option<&str>,
 ) -> Result<FlagState, FlagsError> {
+    let after = {
+        let _lock = change_lock(ws).await?;
+        set_stage(ws, provider, key, percent, gate, override_reason).await?
+    };
+    tick_stages(ws)?;
+    Ok(after)
+}
+
+/// [`rollout`] up to the plan's save, under the change lock.
+async fn set_stage<P: FlagProvider>(
+    ws: &Workspace,
+    provider: &P,
+    key: &str,
+    percent: Option<u32>,
+    gate: &Gate,
+    override_reason: Option<&str>,
+) -> Result<FlagState, FlagsError> {
     let cfg = &ws.config().flags;
     let before = provider.get(key).await?;
     if before.archived {
@@ -270,6 +384,7 @@ pub async fn rollout<P: FlagProvider>(
             override_reason: None,
         }],
         archived_at: None,
+        audit_seq: 0,
     });
     let target = match percent {
         Some(p) if p > 100 => {
@@ -305,21 +420,28 @@ pub async fn rollout<P: FlagProvider>(
         Some(r) => format!("release-console: {what} to {target}% (override: {r})"),
         None => format!("release-console: {what} to {target}%"),
     };
-    let after = audited(
+    let change = Intended::new(ws, what, target, reason);
+    audited(
         ws,
         &format!("flags.{what}"),
         key,
         Some(&before),
-        serde_json::json!({"rollout_percent": target, "gate": gate, "override_reason": reason, "stage_since": plan.since()}),
-        async {
-            let after = provider.set_rollout(key, target, &comment).await?;
-            record_change(ws, key, what, target, reason.map(str::to_owned))?;
+        staged(
+            serde_json::json!({"rollout_percent": target, "gate": gate, "override_reason": reason, "stage_since": plan.since()}),
+            &change,
+            provider.is_local(),
+            Some(&before),
+        ),
+        |seq| async move {
+            let after = provider
+                .set_rollout(key, target, &comment)
+                .await
+                .map_err(Failed::NotMade)?;
+            record_change(ws, key, &change, seq).map_err(Failed::Unrecorded)?;
             Ok(after)
         },
     )
-    .await?;
-    tick_stages(ws)?;
-    Ok(after)
+    .await
 }
 
 /// Ticks the latest release's "Roll out flags to N%" items whose stage every active flag has
@@ -393,6 +515,7 @@ pub async fn rollout_unstaged<P: FlagProvider>(
             "--percent {percent}: 0 to 100"
         )));
     }
+    let _lock = change_lock(ws).await?;
     let before = provider.get(key).await?;
     audited(
         ws,
@@ -400,11 +523,16 @@ pub async fn rollout_unstaged<P: FlagProvider>(
         key,
         Some(&before),
         serde_json::json!({"rollout_percent": percent, "environment": environment, "staged": false}),
-        provider.set_rollout(
-            key,
-            percent,
-            &format!("release-console: {percent}% in {environment}"),
-        ),
+        |_| async move {
+            provider
+                .set_rollout(
+                    key,
+                    percent,
+                    &format!("release-console: {percent}% in {environment}"),
+                )
+                .await
+                .map_err(Failed::NotMade)
+        },
     )
     .await
 }
@@ -415,18 +543,28 @@ pub async fn archive<P: FlagProvider>(
     provider: &P,
     key: &str,
 ) -> Result<Plan, FlagsError> {
+    let _lock = change_lock(ws).await?;
     let before = provider.get(key).await?;
     let now = Timestamp::now();
     let lifespan_days = load(ws)?.get(key).map(|p| p.lifespan_days(now));
+    let change = Intended::new(ws, "archive", before.rollout_percent, None);
     audited(
         ws,
         "flags.archive",
         key,
         Some(&before),
-        serde_json::json!({"archived_at": now, "lifespan_days": lifespan_days}),
-        async {
-            provider.archive(key, "release-console: retired").await?;
-            record_change(ws, key, "archive", before.rollout_percent, None)
+        staged(
+            serde_json::json!({"archived_at": now, "lifespan_days": lifespan_days}),
+            &change,
+            provider.is_local(),
+            Some(&before),
+        ),
+        |seq| async move {
+            provider
+                .archive(key, "release-console: retired")
+                .await
+                .map_err(Failed::NotMade)?;
+            record_change(ws, key, &change, seq).map_err(Failed::Unrecorded)
         },
     )
     .await
@@ -465,6 +603,229 @@ pub fn retire_report(ws: &Workspace, now: Timestamp) -> Result<Vec<RetireLine>, 
         .collect())
 }
 
+/// The flag plans as the audit log speaks for them (`flags/plans.json`): each staged change's
+/// intent entry (`flags.create`, `.advance`, `.rollout`, `.rollback`, `.archive`) carries the
+/// plan's change in `after.change`, and each plan keeps the entry of its last change.
+///
+/// A change in the log but not in the plan (the console stopped after the intent) is settled
+/// from what the provider has: the local provider's state is `flags/local.json`, so the change
+/// is rolled forward when that file shows it (the flag exists, its version moved on, it is
+/// archived) and marked `ACTION.not_applied` when it does not. Whether a remote provider made
+/// it cannot be learnt offline; the plan does not claim a stage it cannot show, so it is marked
+/// not applied with that said (the next rollout starts from the provider's state).
+#[derive(Debug)]
+pub struct PlanBook;
+
+/// The plan change an entry carries.
+fn intended(w: &Word) -> Result<Intended, String> {
+    serde_json::from_value(w.after.get("change").cloned().unwrap_or_default())
+        .map_err(|e| format!("its plan change cannot be read: {e}"))
+}
+
+/// Whether the change of entry `w` shows in the local provider's `flags/local.json`, or why
+/// it is not applied.
+fn made(
+    ws: &Workspace,
+    key: &str,
+    w: &Word,
+    change: &Intended,
+) -> Result<Result<(), String>, store::StateError> {
+    let provider = w.after.get("provider");
+    if provider
+        .and_then(|p| p.get("local"))
+        .and_then(serde_json::Value::as_bool)
+        != Some(true)
+    {
+        return Ok(Err(
+            "the console stopped after its intent, before the plan was saved; whether the flag \
+             provider made the change cannot be known here, so the plan does not take it \
+             (`flags list` shows the provider's state)"
+                .to_owned(),
+        ));
+    }
+    let version_before = provider
+        .and_then(|p| p.get("version"))
+        .and_then(serde_json::Value::as_str);
+    let now = super::local::state_at(&flags_dir(ws), key)?;
+    let shown = match (change.what.as_str(), &now) {
+        (_, None) => false,
+        ("create", Some(_)) => true,
+        ("archive", Some(f)) => f.archived,
+        (_, Some(f)) => match version_before {
+            Some(v) => f.version.as_deref() != Some(v),
+            None => f.rollout_percent == change.percent,
+        },
+    };
+    Ok(if shown {
+        Ok(())
+    } else {
+        Err(
+            "the console stopped after its intent, and the local provider (flags/local.json) \
+             does not have the change: it was not made"
+                .to_owned(),
+        )
+    })
+}
+
+impl crate::workspace::Projection for PlanBook {
+    fn follows(&self, action: &str) -> bool {
+        matches!(
+            action,
+            "flags.create" | "flags.advance" | "flags.rollout" | "flags.rollback" | "flags.archive"
+        )
+    }
+
+    fn carries(&self, after: &serde_json::Value) -> bool {
+        // A rollout in another environment (`staged: false`) changes no plan.
+        after.get("change").is_some()
+    }
+
+    fn marker(&self) -> &'static str {
+        r#""action":"flags."#
+    }
+
+    fn lock(&self, ws: &Workspace) -> (PathBuf, &'static str) {
+        (flags_dir(ws), CHANGE_LOCK)
+    }
+
+    fn roll_forward(
+        &self,
+        ws: &Workspace,
+        last: &BTreeMap<String, Word>,
+    ) -> Result<(usize, Vec<(String, Word, String)>), store::StateError> {
+        let plans =
+            store::read_json::<BTreeMap<String, Plan>>(&plans_path(ws))?.unwrap_or_default();
+        let mut apply = Vec::new();
+        let mut refused = Vec::new();
+        for (key, w) in last {
+            // A plan without an entry number was last saved before they were kept, so an entry
+            // that carries a change (written since) is newer than it.
+            if plans.get(key).is_some_and(|p| p.audit_seq >= w.seq) {
+                continue;
+            }
+            match intended(w) {
+                Ok(change) => match made(ws, key, w, &change)? {
+                    Ok(()) => apply.push((key, w, change)),
+                    Err(why) => refused.push((key.clone(), w.clone(), why)),
+                },
+                Err(why) => refused.push((key.clone(), w.clone(), why)),
+            }
+        }
+        if !apply.is_empty() {
+            store::update_json(&plans_path(ws), |plans: &mut BTreeMap<String, Plan>| {
+                for (key, w, change) in &apply {
+                    change.apply(plans, key, w.time, w.seq);
+                    tracing::info!("rolled forward entry #{} ({} {key})", w.seq, w.action);
+                }
+                Ok::<_, store::StateError>(())
+            })?;
+        }
+        Ok((apply.len(), refused))
+    }
+
+    fn disagreement(
+        &self,
+        ws: &Workspace,
+        last: &BTreeMap<String, Option<Word>>,
+    ) -> Result<Option<(u64, String)>, store::StateError> {
+        let path = plans_path(ws);
+        let file = path.display();
+        let plans = store::read_json::<BTreeMap<String, Plan>>(&path)?.unwrap_or_default();
+        for (key, plan) in &plans {
+            let seq = plan.audit_seq;
+            let w = match last.get(key) {
+                // Saved before plans kept their entry, and no entry since carries a change.
+                _ if seq == 0 && !matches!(last.get(key), Some(Some(_))) => continue,
+                Some(Some(w)) => w,
+                None => {
+                    return Ok(Some((
+                        seq,
+                        format!(
+                            "{file} disagrees with the log: flag {key}'s plan records entry \
+                             #{seq}, but the log holds no change of it"
+                        ),
+                    )));
+                }
+                Some(None) => {
+                    return Ok(Some((
+                        seq,
+                        format!(
+                            "{file} disagrees with the log: flag {key}'s plan records entry \
+                             #{seq}, but the log says that change did not take effect"
+                        ),
+                    )));
+                }
+            };
+            let at = |p: &Plan| {
+                p.history.last().map_or_else(
+                    || "has no change".to_owned(),
+                    |c| format!("is at {}% ({})", c.percent, c.what),
+                )
+            };
+            if w.seq != seq {
+                let as_of = if seq == 0 {
+                    "recording no entry".to_owned()
+                } else {
+                    format!("as of entry #{seq}")
+                };
+                return Ok(Some((
+                    w.seq,
+                    format!(
+                        "{file} disagrees with the log: flag {key}'s plan {} {as_of}, but its \
+                         last change in the log is entry #{} ({})",
+                        at(plan),
+                        w.seq,
+                        w.action
+                    ),
+                )));
+            }
+            match intended(w) {
+                Ok(change) if change.is_last_of(plan) => {}
+                Ok(change) => {
+                    return Ok(Some((
+                        w.seq,
+                        format!(
+                            "{file} disagrees with the log: flag {key}'s plan {}{}, but entry \
+                             #{} ({}) set it to {}% ({})",
+                            at(plan),
+                            if plan.archived_at.is_some() {
+                                ", archived"
+                            } else {
+                                ""
+                            },
+                            w.seq,
+                            w.action,
+                            change.percent,
+                            change.what
+                        ),
+                    )));
+                }
+                Err(why) => {
+                    return Ok(Some((
+                        w.seq,
+                        format!("{file}: flag {key}'s last change, entry #{}: {why}", w.seq),
+                    )));
+                }
+            }
+        }
+        for (key, w) in last {
+            if let Some(w) = w
+                && !plans.contains_key(key)
+            {
+                return Ok(Some((
+                    w.seq,
+                    format!(
+                        "{file} disagrees with the log: it has no plan for flag {key}, but entry \
+                         #{} ({}) changed it",
+                        w.seq, w.action
+                    ),
+                )));
+            }
+        }
+        Ok(None)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -488,6 +849,7 @@ mod tests {
                 })
                 .collect(),
             archived_at: None,
+            audit_seq: 0,
         }
     }
 

@@ -313,6 +313,108 @@ pub async fn capture<S: AsRef<std::ffi::OsStr>>(
     }
 }
 
+/// What a short command left: its exit, and what it printed on each stream.
+#[derive(Debug, Clone)]
+pub struct Captured {
+    pub success: bool,
+    /// The exit status as text (`exit status: 128`).
+    pub status: String,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+/// Runs `spec` as a short command, not a task: in its own process group, its environment as
+/// `spec` says, each stream read up to `limit` bytes. A command that prints more than `limit`
+/// on either stream, or takes longer than `timeout`, is killed with its group, and that is the
+/// error.
+pub async fn output(
+    spec: &ProcessSpec,
+    timeout: Duration,
+    limit: usize,
+) -> Result<Captured, String> {
+    let mut cmd = tokio::process::Command::new(&spec.program);
+    if let Some(names) = &spec.inherit_only {
+        cmd.env_clear();
+        for name in BASE_ENV
+            .iter()
+            .copied()
+            .chain(names.iter().map(String::as_str))
+        {
+            if let Some(v) = std::env::var_os(name) {
+                cmd.env(name, v);
+            }
+        }
+    }
+    cmd.args(&spec.args)
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    if let Some(dir) = &spec.cwd {
+        cmd.current_dir(dir);
+    }
+    let name = &spec.program;
+    let mut child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(format!("`{name}` is not installed"));
+        }
+        Err(e) => return Err(format!("cannot run `{name}`: {e}")),
+    };
+    let mut guard = GroupGuard(
+        child
+            .id()
+            .map(|id| Pid::from_raw(i32::try_from(id).unwrap_or(i32::MAX))),
+    );
+    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let read = |stream: Option<tokio::process::ChildStdout>| async move {
+        let mut buf = Vec::new();
+        if let Some(s) = stream {
+            let _ = s.take(cap).read_to_end(&mut buf).await;
+        }
+        buf
+    };
+    let read_err = |stream: Option<tokio::process::ChildStderr>| async move {
+        let mut buf = Vec::new();
+        if let Some(s) = stream {
+            let _ = s.take(cap).read_to_end(&mut buf).await;
+        }
+        buf
+    };
+    let work = async {
+        let (out, err) = tokio::join!(read(stdout), read_err(stderr));
+        if out.len() > limit || err.len() > limit {
+            // The guard kills the group as it drops: it may be blocked writing the rest.
+            return Err(format!("`{name}` printed more than {limit} bytes"));
+        }
+        let status = child
+            .wait()
+            .await
+            .map_err(|e| format!("cannot run `{name}`: {e}"))?;
+        Ok((status, out, err))
+    };
+    match tokio::time::timeout(timeout, work).await {
+        Err(_) => Err(format!(
+            "`{name}` did not finish within {} s",
+            timeout.as_secs()
+        )),
+        Ok(Err(e)) => Err(e),
+        Ok(Ok((status, stdout, stderr))) => {
+            guard.0 = None;
+            Ok(Captured {
+                success: status.success(),
+                status: status.to_string(),
+                stdout,
+                stderr,
+            })
+        }
+    }
+}
+
 async fn finish_readers(readers: Vec<tokio::task::JoinHandle<()>>) {
     for r in readers {
         // Every process that held the pipe was killed, so EOF comes quickly.

@@ -16,7 +16,7 @@ use super::{
     Severity, StatusError, StatusPage, resolve_components,
 };
 use crate::store;
-use crate::workspace::Workspace;
+use crate::workspace::{Projection, Word, Workspace};
 
 /// A postmortem is due this long after resolution.
 pub const POSTMORTEM_DUE: Duration = Duration::from_hours(48);
@@ -55,6 +55,10 @@ pub struct Incident {
     /// The key its create was posted with (see [`CreateRequest::idempotency_key`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
+    /// The audit entry of its last change (create, update, resolve), whose `after.incident`
+    /// is this record; 0 in records written before it was kept (those are not compared).
+    #[serde(default)]
+    pub audit_seq: u64,
 }
 
 impl Incident {
@@ -298,10 +302,11 @@ pub async fn create<P: StatusPage>(
             resolved_at: None,
             timeline,
             idempotency_key: Some(key.clone()),
+            audit_seq: 0,
         };
         // Audited before it is recorded: when the append is refused, the record is not written,
         // so a re-run records (and audits) it instead of finding it and staying silent.
-        ws.record(
+        let seq = ws.record_seq(
             "status.incident.create",
             &incident.id,
             serde_json::Value::Null,
@@ -311,6 +316,10 @@ pub async fn create<P: StatusPage>(
                 "published": &new,
             }),
         )?;
+        let incident = Incident {
+            audit_seq: seq,
+            ..incident
+        };
         book.push(incident.clone());
         Ok(incident)
     })?;
@@ -449,8 +458,10 @@ pub async fn update<P: StatusPage>(
             message: change.body.clone(),
             actor,
         });
-        // Audited before the book is saved: a refused append leaves the record as it was.
-        ws.record(
+        // Audited before the book is saved: a refused append leaves the record as it was. The
+        // entry carries the whole record after the change, so a crash before the save is
+        // rolled forward from it (see `IncidentBook`).
+        inc.audit_seq = ws.record_seq(
             if status == IncidentStatus::Resolved {
                 "status.incident.resolve"
             } else {
@@ -458,7 +469,12 @@ pub async fn update<P: StatusPage>(
             },
             &inc.id,
             serde_json::json!({"status": before.status, "components": before.components}),
-            serde_json::json!({"status": inc.status, "published": &change, "page_status": posted.status}),
+            serde_json::json!({
+                "status": inc.status,
+                "published": &change,
+                "page_status": posted.status,
+                "incident": &*inc,
+            }),
         )?;
         Ok(inc.clone())
     })?;
@@ -642,6 +658,230 @@ pub fn postmortem_markdown(ws: &Workspace, incident: &Incident) -> String {
     .fold(template, |text, (key, value)| text.replace(key, &value))
 }
 
+/// The incident records as the audit log speaks for them (`status/incidents.json`): each
+/// create, update and resolve entry carries the whole record after the change in
+/// `after.incident`, and each record keeps the entry of its last change (`audit_seq`). A record
+/// the log holds newer than the file (a crash between the append and the save, which are both
+/// made under the book's lock) is rolled forward from it: the page was already changed, so the
+/// change did happen. `audit verify` compares each record with its last entry. Records with no
+/// entry number (written before it was kept) are not compared unless an entry written since
+/// changed them, and entries written before the record they carry kept one (an old create's,
+/// whose record later updates changed without carrying it) are not replayed.
+#[derive(Debug)]
+pub struct IncidentBook;
+
+/// Whether an entry's `after` carries a record to replay: one with its `audit_seq` field.
+fn carries_record(after: &serde_json::Value) -> bool {
+    after
+        .get("incident")
+        .is_some_and(|i| i.get("audit_seq").is_some())
+}
+
+/// The record an entry carries, with the entry's number.
+fn carried(w: &Word) -> Result<Incident, String> {
+    let value = w.after.get("incident").cloned().unwrap_or_default();
+    serde_json::from_value::<Incident>(value)
+        .map(|i| Incident {
+            audit_seq: w.seq,
+            ..i
+        })
+        .map_err(|e| format!("its incident record cannot be read: {e}"))
+}
+
+impl Projection for IncidentBook {
+    fn follows(&self, action: &str) -> bool {
+        matches!(
+            action,
+            "status.incident.create" | "status.incident.update" | "status.incident.resolve"
+        )
+    }
+
+    fn carries(&self, after: &serde_json::Value) -> bool {
+        carries_record(after)
+    }
+
+    fn marker(&self) -> &'static str {
+        r#""action":"status.incident."#
+    }
+
+    fn lock(&self, ws: &Workspace) -> (PathBuf, &'static str) {
+        // The lock `store::update_json` takes for the book: every change is made under it.
+        (ws.root().join("status"), "incidents")
+    }
+
+    fn roll_forward(
+        &self,
+        ws: &Workspace,
+        last: &BTreeMap<String, Word>,
+    ) -> Result<(usize, Vec<(String, Word, String)>), store::StateError> {
+        let path = book_path(ws);
+        let mut book: Book = store::read_json(&path)?.unwrap_or_default();
+        let mut applied = 0;
+        let mut refused = Vec::new();
+        for (id, w) in last {
+            let at = book.incidents.iter().position(|i| i.id == *id);
+            // A record without an entry number was last saved before they were kept, so an
+            // entry that carries a record (written since) is newer than it.
+            if at.is_some_and(|n| book.incidents[n].audit_seq >= w.seq) {
+                continue;
+            }
+            match carried(w) {
+                Ok(record) if record.id == *id => {
+                    if let Some(key) = &record.idempotency_key {
+                        book.pending.retain(|p| p.key != *key);
+                    }
+                    match at {
+                        Some(n) => book.incidents[n] = record,
+                        None => book.incidents.push(record),
+                    }
+                    applied += 1;
+                    tracing::info!("rolled forward entry #{} ({} {id})", w.seq, w.action);
+                }
+                Ok(_) => refused.push((
+                    id.clone(),
+                    w.clone(),
+                    "its incident record is another incident".to_owned(),
+                )),
+                Err(why) => refused.push((id.clone(), w.clone(), why)),
+            }
+        }
+        if applied > 0 {
+            store::write_json(&path, &book)?;
+        }
+        Ok((applied, refused))
+    }
+
+    fn disagreement(
+        &self,
+        ws: &Workspace,
+        last: &BTreeMap<String, Option<Word>>,
+    ) -> Result<Option<(u64, String)>, store::StateError> {
+        let path = book_path(ws);
+        let file = path.display();
+        let book: Book = store::read_json(&path)?.unwrap_or_default();
+        for inc in &book.incidents {
+            let (id, seq) = (&inc.id, inc.audit_seq);
+            let w = match last.get(id) {
+                // Saved before records kept their entry, and no entry since carries it.
+                _ if seq == 0 && !matches!(last.get(id), Some(Some(_))) => continue,
+                Some(Some(w)) => w,
+                None => {
+                    return Ok(Some((
+                        seq,
+                        format!(
+                            "{file} disagrees with the log: incident {id} records entry #{seq}, \
+                             but the log holds no change of it"
+                        ),
+                    )));
+                }
+                Some(None) => {
+                    return Ok(Some((
+                        seq,
+                        format!(
+                            "{file} disagrees with the log: incident {id} records entry #{seq}, \
+                             but the log says that change did not take effect"
+                        ),
+                    )));
+                }
+            };
+            if w.seq != seq {
+                let as_of = if seq == 0 {
+                    "recording no entry".to_owned()
+                } else {
+                    format!("as of entry #{seq}")
+                };
+                return Ok(Some((
+                    w.seq,
+                    format!(
+                        "{file} disagrees with the log: incident {id} is {} {as_of}, but its \
+                         last change in the log is entry #{} ({})",
+                        inc.status.as_str(),
+                        w.seq,
+                        w.action
+                    ),
+                )));
+            }
+            match carried(w) {
+                Ok(record) if record == *inc => {}
+                Ok(record) => {
+                    return Ok(Some((
+                        w.seq,
+                        format!(
+                            "{file} disagrees with the log: incident {id} is not the record \
+                             entry #{} ({}) saved: {}",
+                            w.seq,
+                            w.action,
+                            first_difference(&record, inc)
+                        ),
+                    )));
+                }
+                Err(why) => {
+                    return Ok(Some((
+                        w.seq,
+                        format!(
+                            "{file}: incident {id}'s last change, entry #{}: {why}",
+                            w.seq
+                        ),
+                    )));
+                }
+            }
+        }
+        for (id, w) in last {
+            if let Some(w) = w
+                && !book.incidents.iter().any(|i| i.id == *id)
+            {
+                return Ok(Some((
+                    w.seq,
+                    format!(
+                        "{file} disagrees with the log: it has no incident {id}, but entry #{} \
+                         ({}) recorded it",
+                        w.seq, w.action
+                    ),
+                )));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The first field in which the record the log saved and the file's differ, as
+/// `field: log value, file value`.
+fn first_difference(logged: &Incident, file: &Incident) -> String {
+    let (a, b) = (
+        serde_json::to_value(logged).unwrap_or_default(),
+        serde_json::to_value(file).unwrap_or_default(),
+    );
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return "the records differ".to_owned();
+    };
+    a.iter()
+        .find(|(k, v)| b.get(*k) != Some(*v))
+        .or_else(|| b.iter().find(|(k, _)| !a.contains_key(*k)))
+        .map_or_else(
+            || "the records differ".to_owned(),
+            |(k, _)| {
+                let show = |v: Option<&serde_json::Value>| {
+                    v.map_or_else(
+                        || "missing".to_owned(),
+                        |v| {
+                            let t = v.to_string();
+                            if t.chars().count() > 60 {
+                                format!("{}...", t.chars().take(60).collect::<String>())
+                            } else {
+                                t
+                            }
+                        },
+                    )
+                };
+                format!(
+                    "{k} is {} in the log, {} in the file",
+                    show(a.get(k)),
+                    show(b.get(k))
+                )
+            },
+        )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -666,6 +906,7 @@ mod tests {
             resolved_at: None,
             timeline: Vec::new(),
             idempotency_key: None,
+            audit_seq: 0,
         }
     }
 

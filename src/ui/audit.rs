@@ -200,7 +200,7 @@ impl Panel for AuditUi {
             let ws = data.ws.clone();
             let release = data.current.as_ref().map(|c| &c.release);
             cx.start_task(ws.audit_verify_spec(release), move |ctx| {
-                crate::workspace::run_audit_verify(ctx, ws)
+                crate::workspace::run_audit_verify(ctx, ws, crate::projections::ALL)
             });
         }
         ui.label(theme::muted(data.ws.audit().path().display().to_string()));

@@ -374,6 +374,18 @@ impl Workspace {
             .map(|_| ())
     }
 
+    /// Like [`Self::record`], and returns the entry's sequence number, for state that records
+    /// the entry of its last change (see [`Projection`]).
+    pub fn record_seq(
+        &self,
+        action: &str,
+        target: &str,
+        before: serde_json::Value,
+        after: serde_json::Value,
+    ) -> Result<u64, WorkspaceError> {
+        self.record_as(&self.actor(), action, target, before, after)
+    }
+
     /// A state change and its audit entry, together: the entry is appended first (a refused
     /// append changes nothing), then `write` saves the state; when the write fails, an
     /// `ACTION.failed` entry says so and the error is returned. Call it under the state's lock.
@@ -399,7 +411,7 @@ impl Workspace {
     ) -> Result<T, WorkspaceError> {
         let seq = self.record_as(actor, action, target, before, after)?;
         write(seq).map_err(|e| {
-            self.record_failed_as(actor, action, target, &e);
+            self.record_failed_as(actor, action, target, Some(seq), &e);
             WorkspaceError::State(e)
         })
     }
@@ -413,7 +425,19 @@ impl Workspace {
         target: &str,
         error: &(dyn std::error::Error + 'static),
     ) {
-        self.record_failed_as(&self.actor(), action, target, error);
+        self.record_failed_as(&self.actor(), action, target, None, error);
+    }
+
+    /// [`Self::record_failed`] for the intent of entry `entry`, which it names, so that the
+    /// failure voids that change even when other entries on `target` came in between.
+    pub fn record_failed_of(
+        &self,
+        action: &str,
+        target: &str,
+        entry: u64,
+        error: &(dyn std::error::Error + 'static),
+    ) {
+        self.record_failed_as(&self.actor(), action, target, Some(entry), error);
     }
 
     fn record_failed_as(
@@ -421,14 +445,19 @@ impl Workspace {
         actor: &str,
         action: &str,
         target: &str,
+        entry: Option<u64>,
         error: &(dyn std::error::Error + 'static),
     ) {
+        let mut after = serde_json::json!({ "error": crate::error_chain(error) });
+        if let Some(seq) = entry {
+            after["entry"] = seq.into();
+        }
         let failed = self.record_as(
             actor,
             &format!("{action}.failed"),
             target,
             serde_json::Value::Null,
-            serde_json::json!({ "error": crate::error_chain(error) }),
+            after,
         );
         if let Err(audit) = failed {
             tracing::error!(
@@ -526,11 +555,11 @@ impl Workspace {
             }
             None => ReleaseKind::Regular,
         };
-        self.recover_state()?;
+        self.recover_state(&[])?;
         // One creator at a time: two processes creating the same version cannot both succeed.
         let _lock = store::lock(&self.root, "create-release")?;
         // A creation a crash left in the log only is made first (it may be this version).
-        self.roll_forward(&Scope::Creates)?;
+        self.roll_forward(&Scope::Creates, &[])?;
         let path = self.release_dir(&version).join("release.json");
         if path.exists() {
             return Err(WorkspaceError::ReleaseExists(version.to_string()));
@@ -604,10 +633,10 @@ impl Workspace {
                 item: item_id.to_owned(),
                 known: runbook.item_ids().join(", "),
             })?;
-        self.recover_state()?;
+        self.recover_state(&[])?;
         let _lock = store::lock(&self.release_dir(&release.version), "checklist")?;
         // A change a crash left in the log only is made first: this one builds on it.
-        self.roll_forward(&Scope::Checklist(release))?;
+        self.roll_forward(&Scope::Checklist(release), &[])?;
 
         let mut checklist = self.checklist(release)?;
         let before = checklist.items.get(item_id).cloned();
@@ -717,10 +746,22 @@ impl Workspace {
     /// `ACTION.not_applied` did not take effect). The state locks are held meanwhile, so a
     /// change half done by a live process is not taken for a disagreement.
     pub fn verify_audit(&self) -> Result<Verified, AuditError> {
+        self.verify_audit_with(&[])
+    }
+
+    /// [`Self::verify_audit`], and the state files of higher layers (`projections`: incident
+    /// records, flag plans) compared with the log too.
+    pub fn verify_audit_with(
+        &self,
+        projections: &[&dyn Projection],
+    ) -> Result<Verified, AuditError> {
         let verified = self.audit.verify()?;
         let verified = not_emptied(&self.audit, verified)?;
         let verified = self.not_behind_state(verified)?;
         self.state_agrees().map_err(into_audit_error)?;
+        for p in projections {
+            self.projection_agrees(*p).map_err(into_audit_error)?;
+        }
         Ok(verified)
     }
 
@@ -751,7 +792,16 @@ impl Workspace {
     /// A log (and head) rewritten shorter together still ends before the entries the state
     /// files refer to.
     fn not_behind_state(&self, verified: Verified) -> Result<Verified, AuditError> {
-        match self.newest_state_ref() {
+        self.not_behind(verified, self.newest_state_ref())
+    }
+
+    /// [`Self::not_behind_state`] with the newest reference already read.
+    fn not_behind(
+        &self,
+        verified: Verified,
+        newest: Option<(u64, PathBuf)>,
+    ) -> Result<Verified, AuditError> {
+        match newest {
             Some((seq, path)) if seq > verified.entries => Err(AuditError::Tampered {
                 path: self.audit.path().to_owned(),
                 line: verified.entries + 1,
@@ -769,10 +819,21 @@ impl Workspace {
     /// The chain check of `index` (kept current with `AuditLog::refresh`), as
     /// [`Self::verify_audit`] judges it.
     pub fn audit_status(&self, index: &crate::audit::AuditIndex) -> Result<Verified, String> {
+        // The state is read before the index is compared with the log: a state file is written
+        // after its entry, so when the index is still current it holds every entry the state
+        // read refers to. When the log grew since the index was read, the state may refer to
+        // entries appended since; the next snapshot, with the index brought up to date, judges.
+        let newest = self.newest_state_ref();
         self.audit
             .status(index)
             .and_then(|v| not_emptied(&self.audit, v))
-            .and_then(|v| self.not_behind_state(v))
+            .and_then(|v| {
+                if self.audit.is_current(index)? {
+                    self.not_behind(v, newest)
+                } else {
+                    Ok(v)
+                }
+            })
             .map_err(|e| crate::error_chain(&e))
     }
 
@@ -794,7 +855,11 @@ impl Workspace {
 
 /// Re-checks every link of the audit log's hash chain as a task; fails naming the first bad
 /// line.
-pub async fn run_audit_verify(ctx: TaskContext, ws: Workspace) -> Result<String, TaskError> {
+pub async fn run_audit_verify(
+    ctx: TaskContext,
+    ws: Workspace,
+    projections: &'static [&'static dyn Projection],
+) -> Result<String, TaskError> {
     ctx.log_line(&format!(
         "checking the hash chain of {}, and the state files against it",
         ws.audit().path().display()
@@ -802,10 +867,10 @@ pub async fn run_audit_verify(ctx: TaskContext, ws: Workspace) -> Result<String,
     let verified = tokio::task::spawn_blocking(move || {
         // What crashes left (a torn line, entries past the head, changes in the log only) is
         // repaired first, as the CLI does when it opens the workspace.
-        if let Err(e) = ws.recover() {
+        if let Err(e) = ws.recover_with(projections) {
             tracing::warn!("crash recovery: {}", crate::error_chain(&e));
         }
-        ws.verify_audit()
+        ws.verify_audit_with(projections)
     })
     .await
     .map_err(|e| TaskError::Failed(crate::error_chain(&e)))?
@@ -925,21 +990,67 @@ const CHECKPOINT_EVERY: u64 = 64;
 
 /// A change of state as an entry records it.
 #[derive(Debug, Clone)]
-struct Word {
-    seq: u64,
-    action: String,
-    after: serde_json::Value,
+pub struct Word {
+    pub seq: u64,
+    /// When it was appended.
+    pub time: jiff::Timestamp,
+    pub action: String,
+    pub after: serde_json::Value,
+}
+
+/// A state file of a higher layer (incident records, flag plans: `workspace` cannot import
+/// those layers) whose changes the log records with what to replay in the entry's `after`, and
+/// whose records each keep the sequence number of their last change. [`Workspace::recover_with`]
+/// rolls it forward and [`Workspace::verify_audit_with`] compares it with the log; `cli` and
+/// `ui` pass the projections in (`crate::projections::ALL`).
+pub trait Projection: Send + Sync {
+    /// Whether entries of `action` (without `.failed` or `.not_applied`) may change it.
+    fn follows(&self, action: &str) -> bool;
+    /// Whether an entry of an action it follows is a change of it (carries what to replay):
+    /// one that does not (written before entries carried it, or a change of something else
+    /// under the same action, like a flag's rollout in another environment) is left out.
+    fn carries(&self, after: &serde_json::Value) -> bool;
+    /// A raw-line marker every such entry contains (e.g. `"action":"status.incident.`), so
+    /// the comparison parses only those lines.
+    fn marker(&self) -> &'static str;
+    /// The lock every change of the state file is made under, as [`store::lock`]'s folder and
+    /// name. The comparison waits for it; a recovery that finds it taken leaves the file alone
+    /// (a live process is making a change: it is not a crashed one). Not the lock of
+    /// `store::update_json` on the file itself when `roll_forward` writes through it.
+    fn lock(&self, ws: &Workspace) -> (PathBuf, &'static str);
+    /// With the lock held: settles each target's last change in effect that the file lacks,
+    /// applying it or not; returns how many it applied and the ones it did not apply (target,
+    /// change, why), which are then marked `ACTION.not_applied`.
+    #[expect(
+        clippy::type_complexity,
+        reason = "a list of (target, change, why) is what the caller marks"
+    )]
+    fn roll_forward(
+        &self,
+        ws: &Workspace,
+        last: &BTreeMap<String, Word>,
+    ) -> Result<(usize, Vec<(String, Word, String)>), StateError>;
+    /// With the lock held: the first disagreement of the file with `last` (each target's last
+    /// change in effect, `None` when every change of it was voided), as the entry number to
+    /// report and the message (naming the file).
+    fn disagreement(
+        &self,
+        ws: &Workspace,
+        last: &BTreeMap<String, Option<Word>>,
+    ) -> Result<Option<(u64, String)>, StateError>;
 }
 
 /// The changes the log holds per target of the actions whose state can be replayed from the
 /// entry's `after`: a release's creation (`release.create`, target the version) and a
-/// checklist item's tick or untick (target `version/item`). An `ACTION.failed` or
-/// `ACTION.not_applied` entry voids the change before it on its target (both are appended
-/// under the state's lock, right after the change they void).
-#[derive(Debug, Default)]
-struct Changes {
-    creates: BTreeMap<String, Vec<Word>>,
-    items: BTreeMap<String, Vec<Word>>,
+/// checklist item's tick or untick (target `version/item`), and the changes of the projections
+/// given. An `ACTION.failed` or `ACTION.not_applied` entry voids the change it names
+/// (`after.entry`), or, written before voids named it, the change before it on its target.
+#[derive(Default)]
+struct Changes<'p> {
+    creates: ByTarget,
+    items: ByTarget,
+    /// Per projection, its targets' changes.
+    projections: Vec<(&'p dyn Projection, ByTarget)>,
 }
 
 /// Whether item state `s` is what entry `w` recorded: the whole state (done, who, when and
@@ -956,10 +1067,29 @@ fn same_item(w: &Word, s: &crate::runbook::ItemState) -> bool {
     }
 }
 
+/// Each target's last changes, oldest first.
+type ByTarget = BTreeMap<String, Vec<Word>>;
+
 /// Changes kept per target: the last, and the ones a void would fall back to.
 const KEPT_PER_TARGET: usize = 4;
 
-impl Changes {
+impl<'p> Changes<'p> {
+    fn with(projections: &[&'p dyn Projection]) -> Self {
+        Changes {
+            projections: projections.iter().map(|p| (*p, BTreeMap::new())).collect(),
+            ..Changes::default()
+        }
+    }
+
+    /// Each target of projection `i` with its last change in effect.
+    fn last_of(&self, i: usize) -> BTreeMap<String, Option<Word>> {
+        self.projections[i]
+            .1
+            .iter()
+            .map(|(t, w)| (t.clone(), w.last().cloned()))
+            .collect()
+    }
+
     fn add(&mut self, e: AuditEntry) {
         let (action, void) = match e
             .action
@@ -972,17 +1102,29 @@ impl Changes {
         let map = match action {
             "release.create" => &mut self.creates,
             "checklist.tick" | "checklist.untick" => &mut self.items,
-            _ => return,
+            _ => match self.projections.iter_mut().find(|(p, _)| p.follows(action)) {
+                Some((p, _)) if !void && !p.carries(&e.after) => return,
+                Some((_, map)) => map,
+                None => return,
+            },
         };
         let words = map.entry(e.target).or_default();
         if void {
-            words.pop();
+            // A void names the entry it voids (`after.entry`); one that does not (written
+            // before they did) voids the change right before it on its target.
+            match e.after.get("entry").and_then(serde_json::Value::as_u64) {
+                Some(seq) => words.retain(|w| w.seq != seq),
+                None => {
+                    words.pop();
+                }
+            }
         } else {
             if words.len() == KEPT_PER_TARGET {
                 words.remove(0);
             }
             words.push(Word {
                 seq: e.seq,
+                time: e.time,
                 action: e.action,
                 after: e.after,
             });
@@ -1004,10 +1146,13 @@ impl Changes {
     }
 }
 
-/// What a roll forward covers: everything (under every state lock), the creation of
-/// releases (under the create lock), or one release's checklist (under its lock).
+/// What a roll forward covers: everything (under every state lock, the projections' it is
+/// given included), the creation of releases (under the create lock), or one release's
+/// checklist (under its lock).
 enum Scope<'a> {
     All,
+    /// Everything but a projection that was busy: the checkpoint does not move.
+    AllBut,
     Creates,
     Checklist(&'a Release),
 }
@@ -1044,26 +1189,52 @@ impl Workspace {
     /// forward or marked. The CLI runs it when it opens the workspace; readers (the GUI's
     /// snapshots) never do.
     pub fn recover(&self) -> Result<usize, WorkspaceError> {
-        self.audit.repair()?;
-        self.recover_state()
+        self.recover_with(&[])
     }
 
-    /// The state part of [`Self::recover`].
-    fn recover_state(&self) -> Result<usize, WorkspaceError> {
+    /// [`Self::recover`], and the state files of higher layers (`projections`) rolled forward
+    /// too, before the checkpoint moves past their entries.
+    pub fn recover_with(&self, projections: &[&dyn Projection]) -> Result<usize, WorkspaceError> {
+        self.audit.repair()?;
+        self.recover_state(projections)
+    }
+
+    /// The state part of [`Self::recover_with`].
+    fn recover_state(&self, projections: &[&dyn Projection]) -> Result<usize, WorkspaceError> {
         let _create = store::lock(&self.root, "create-release")?;
         let mut locks = Vec::new();
         for r in self.releases()? {
             locks.push(store::lock(&self.release_dir(&r.version), "checklist")?);
         }
-        self.roll_forward(&Scope::All)
+        // A projection whose lock is taken is having a change made by a live process, which
+        // may hold it across a provider's answer: it is left for the next recovery, and the
+        // checkpoint stays before its changes.
+        let mut free: Vec<&dyn Projection> = Vec::new();
+        for p in projections {
+            let (dir, name) = p.lock(self);
+            if let Some(lock) = store::try_lock(&dir, name)? {
+                locks.push(lock);
+                free.push(*p);
+            }
+        }
+        let scope = if free.len() == projections.len() {
+            Scope::All
+        } else {
+            Scope::AllBut
+        };
+        self.roll_forward(&scope, &free)
     }
 
     /// Rolls forward the changes of `scope` that are in the log past the checkpoint but not in
     /// their state files. The caller holds the locks `scope` needs.
-    fn roll_forward(&self, scope: &Scope<'_>) -> Result<usize, WorkspaceError> {
+    fn roll_forward(
+        &self,
+        scope: &Scope<'_>,
+        projections: &[&dyn Projection],
+    ) -> Result<usize, WorkspaceError> {
         let checkpoint = self.root.join(APPLIED_FILE);
         let applied: Applied = store::read_json(&checkpoint)?.unwrap_or_default();
-        let mut changes = Changes::default();
+        let mut changes = Changes::with(projections);
         let (end, last) =
             self.audit
                 .scan_from(applied.offset, applied.seq + 1, &|_| true, &mut |e| {
@@ -1071,7 +1242,7 @@ impl Workspace {
                     Ok(())
                 })?;
         let mut rolled = 0;
-        if matches!(scope, Scope::All | Scope::Creates) {
+        if matches!(scope, Scope::All | Scope::AllBut | Scope::Creates) {
             for (version, words) in &changes.creates {
                 if let Some(w) = words.last() {
                     rolled += self.roll_create(version, w)?;
@@ -1081,14 +1252,32 @@ impl Workspace {
         match scope {
             Scope::Creates => {}
             Scope::Checklist(r) => rolled += self.roll_checklist(r, &changes)?,
-            Scope::All => {
+            Scope::All | Scope::AllBut => {
                 let releases = self.releases()?;
                 for r in &releases {
                     rolled += self.roll_checklist(r, &changes)?;
                 }
+                for (i, p) in projections.iter().enumerate() {
+                    let last: BTreeMap<String, Word> = changes
+                        .last_of(i)
+                        .into_iter()
+                        .filter_map(|(t, w)| Some((t, w?)))
+                        .collect();
+                    let (applied, refused) = p.roll_forward(self, &last)?;
+                    rolled += applied + refused.len();
+                    for (target, w, why) in refused {
+                        self.not_applied(&target, &w, &why);
+                    }
+                }
                 // Changes of releases that do not exist (a release folder removed by hand,
                 // a synthetic log) are left alone; `audit verify` does not judge them either.
-                if last >= applied.seq + CHECKPOINT_EVERY {
+                // Only a recovery given the projections (the CLI's, the Verify task's) moves
+                // the checkpoint: one without them (a tick's, `recover`) would move it past
+                // their changes that are still waiting to be rolled forward.
+                if matches!(scope, Scope::All)
+                    && !projections.is_empty()
+                    && last >= applied.seq + CHECKPOINT_EVERY
+                {
                     store::write_json(
                         &checkpoint,
                         &Applied {
@@ -1188,6 +1377,27 @@ impl Workspace {
                 "{action} {target}: the audit log refused it: {}",
                 crate::error_chain(&e)
             );
+        }
+    }
+
+    /// `projection`'s state file agrees with the whole log (see [`Self::verify_audit_with`]).
+    fn projection_agrees(&self, projection: &dyn Projection) -> Result<(), WorkspaceError> {
+        let (dir, name) = projection.lock(self);
+        let _lock = store::lock(&dir, name)?;
+        let marker = memchr::memmem::Finder::new(projection.marker().as_bytes());
+        let mut changes = Changes::with(&[projection]);
+        self.audit
+            .scan_from(0, 1, &|line| marker.find(line).is_some(), &mut |e| {
+                changes.add(e);
+                Ok(())
+            })?;
+        match projection.disagreement(self, &changes.last_of(0))? {
+            None => Ok(()),
+            Some((seq, message)) => Err(WorkspaceError::Audit(AuditError::Tampered {
+                path: self.audit.path().to_owned(),
+                line: seq,
+                message,
+            })),
         }
     }
 

@@ -75,8 +75,13 @@ pub fn description() -> Value {
 /// The description cut down to [`OPERATIONS`] and what they reference, so Prism loads it in
 /// seconds (the whole file is 13 MB).
 pub fn pruned(full: &Value) -> Value {
+    pruned_to(full, OPERATIONS)
+}
+
+/// The description cut down to `operations` (method, path) and what they reference.
+pub fn pruned_to(full: &Value, operations: &[(&str, &str)]) -> Value {
     let mut paths = serde_json::Map::new();
-    for (method, path) in OPERATIONS {
+    for (method, path) in operations {
         let item = &full["paths"][*path];
         assert!(item.is_object(), "{path} is not in GitHub's description");
         let op = item[*method].clone();

@@ -18,6 +18,7 @@ mod release;
 mod remote;
 mod rotation;
 mod secret_settings;
+mod source;
 
 pub use aws::AwsConfig;
 pub use deploy::{ArgoCdConfig, DeployConfig};
@@ -31,6 +32,7 @@ pub use release::{
 pub use remote::{GitHubConfig, RemoteConfig};
 pub use rotation::{RotationEntry, SecretKind};
 pub use secret_settings::SecretSetting;
+pub use source::{SourceConfig, SourceGitHubConfig, is_safe_ref_name};
 
 use locate::{config_error, key_at, line_column};
 use release::default_release_prefix;
@@ -80,6 +82,9 @@ pub struct Config {
     /// `[remote]`: CI engines that build the platforms this host cannot (GitHub Actions).
     #[serde(default, skip_serializing_if = "RemoteConfig::is_empty")]
     pub remote: RemoteConfig,
+    /// `[source]`: the product's repository (a local clone): hotfix branches, tags, notes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceConfig>,
 }
 
 /// A configuration that could not be read or is invalid.
@@ -125,6 +130,7 @@ impl Config {
             notify: NotifyConfig::default(),
             rotation: Vec::new(),
             remote: RemoteConfig::default(),
+            source: None,
         }
     }
 
@@ -191,6 +197,20 @@ impl Config {
         }
         if let Some(g) = &self.remote.github {
             g.validate().map_err(semantic)?;
+        }
+        if let Some(src) = &self.source {
+            if let Some((key, message)) = src.problem() {
+                return Err(config_error(path, text, ("source", None, key), &message));
+            }
+            if let Some((key, message)) = src.github.as_ref().and_then(SourceGitHubConfig::problem)
+            {
+                return Err(config_error(
+                    path,
+                    text,
+                    ("source.github", None, key),
+                    &message,
+                ));
+            }
         }
         self.notify.validate().map_err(semantic)?;
         if self.publish.store == StoreKind::S3 && self.publish.bucket.trim().is_empty() {

@@ -3,7 +3,7 @@
 //! calendar. Each section says which of its keys name secrets (`secret_settings`); a test
 //! checks that every `*_env` and `*_secret` key of the file is in the list.
 
-use super::Config;
+use super::{Config, SourceConfig};
 
 /// One secret a `*_env` key names (or, for `signing.windows_pfx_path_env`, the file that holds
 /// one), with its `*_secret` source when the section has one. Never holds a value.
@@ -131,6 +131,7 @@ impl Config {
         out.extend(self.signing.secret_settings());
         out.extend(self.deploy.secret_settings());
         out.extend(self.remote.secret_settings());
+        out.extend(self.source.iter().flat_map(SourceConfig::secret_settings));
         out.extend(self.publish.secret_settings());
         out.extend(self.notify.secret_settings());
         out.extend(self.secret_env.iter().map(|name| {
@@ -149,6 +150,7 @@ mod tests {
 
     use super::super::{
         ArgoCdConfig, GitHubConfig, PagerDutyConfig, RotationEntry, SecretKind, SlackConfig,
+        SourceGitHubConfig,
     };
     use super::*;
 
@@ -375,6 +377,10 @@ mod tests {
         let mut c = Config::new_for_product("WireTuner");
         c.deploy.argocd = Some(ArgoCdConfig::default());
         c.remote.github = Some(GitHubConfig::default());
+        c.source = Some(SourceConfig {
+            github: Some(SourceGitHubConfig::default()),
+            ..SourceConfig::default()
+        });
         c.notify.pagerduty = Some(PagerDutyConfig::default());
         c.notify.slack = vec![SlackConfig {
             channel: "#devops".to_owned(),
