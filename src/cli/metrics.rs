@@ -1,4 +1,4 @@
-//! `metrics`: the seed's ops metrics from the workspace's own history.
+//! `metrics`: the ops metrics of WireTuner's operations runbook from the workspace's own history.
 
 use std::process::ExitCode;
 

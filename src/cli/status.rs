@@ -1,5 +1,5 @@
-//! `status`: incidents on the status page with the seed's flags (`--action create|update|resolve`),
-//! plus `list`, `components`, `maintenance` and `postmortem`.
+//! `status`: incidents on the status page with the flags of WireTuner's operations runbook
+//! (`--action create|update|resolve`), plus `list`, `components`, `maintenance` and `postmortem`.
 
 use std::process::ExitCode;
 use std::sync::Arc;

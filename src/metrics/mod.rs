@@ -1,6 +1,7 @@
-//! The seed's ops metrics, computed from the workspace's own history: release frequency,
-//! incident MTTR per severity, deployment success rate and feature-flag lifespan, each with its
-//! target and the records it came from. `metrics` and the Metrics panel show the same figures.
+//! The ops metrics of WireTuner's operations runbook, computed from the workspace's own history:
+//! release frequency, incident MTTR per severity, deployment success rate and feature-flag
+//! lifespan, each with its target and the records it came from. `metrics` and the Metrics panel
+//! show the same figures.
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
-//! Secret rotation against the seed's schedule (database passwords every 90 days, API keys
-//! every 180, signing certificates before they expire): which secrets the workspace relies on,
-//! when each was last rotated (recorded here, audited), when it is due, as a calendar.
+//! Secret rotation on the schedule of WireTuner's operations runbook (database passwords every 90
+//! days, API keys every 180, signing certificates before they expire): which secrets the workspace
+//! relies on, when each was last rotated (recorded here, audited), when it is due, as a calendar.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::{self, StateError};
 use crate::verify::certs::{self, Found};
-use crate::workspace::config::{FlagsProvider, SecretKind, StatusPageProvider};
+use crate::workspace::config::SecretKind;
 use crate::workspace::{Workspace, WorkspaceError};
 
 /// One recorded rotation.
@@ -78,30 +78,16 @@ pub fn history(ws: &Workspace) -> Result<BTreeMap<String, Vec<Rotation>>, Rotati
 fn tracked(ws: &Workspace) -> Vec<(String, SecretKind, Option<u32>, String)> {
     let cfg = ws.config();
     let mut out = Vec::new();
-    let named = |env: &str, spec: &str| {
-        if spec.trim().is_empty() {
-            env.to_owned()
-        } else {
-            spec.trim().to_owned()
-        }
-    };
-    if cfg.status_page.provider == StatusPageProvider::Statuspage {
+    // The providers' API keys, when the provider is not the local one.
+    for s in (cfg.status_page.secret_settings().into_iter())
+        .chain(cfg.flags.secret_settings())
+        .filter(|s| s.in_use)
+    {
         out.push((
-            named(
-                &cfg.status_page.api_key_env,
-                &cfg.status_page.api_key_secret,
-            ),
+            s.source().to_owned(),
             SecretKind::ApiKey,
             None,
-            "[status_page] api_key_env".to_owned(),
-        ));
-    }
-    if cfg.flags.provider != FlagsProvider::Local {
-        out.push((
-            named(&cfg.flags.token_env, &cfg.flags.token_secret),
-            SecretKind::ApiKey,
-            None,
-            "[flags] token_env".to_owned(),
+            format!("[{}] {}", s.table, s.env_key),
         ));
     }
     for r in &cfg.rotation {
@@ -117,12 +103,12 @@ fn tracked(ws: &Workspace) -> Vec<(String, SecretKind, Option<u32>, String)> {
         ));
     }
     // Every other key the console reads from AWS Secrets Manager is an API key to rotate.
-    for s in cfg.secret_sources() {
+    for s in cfg.secret_settings() {
         if s.in_use
-            && s.env_var.starts_with("aws-sm:")
-            && !out.iter().any(|(name, ..)| *name == s.env_var)
+            && s.source().starts_with("aws-sm:")
+            && !out.iter().any(|(name, ..)| name == s.source())
         {
-            out.push((s.env_var, SecretKind::ApiKey, None, s.purpose));
+            out.push((s.source().to_owned(), SecretKind::ApiKey, None, s.purpose));
         }
     }
     out

@@ -1,5 +1,6 @@
-//! The Metrics panel: the seed's four ops metrics over a chosen window, each as a figure with
-//! its target, a chart with the target drawn as a line, and the records it came from.
+//! The Metrics panel: WireTuner's operations runbook's four ops metrics over a chosen window, each
+//! as a figure with its target, a chart with the target drawn as a line, and the records it came
+//! from.
 
 use super::panel::{Cx, Panel, Pending};
 use super::theme;

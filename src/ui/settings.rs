@@ -80,10 +80,10 @@ impl Panel for SettingsUi {
                 ui.strong("Set");
                 ui.strong("Last rotated · schedule");
                 ui.end_row();
-                let sources = data.ws.config().secret_sources();
+                let sources = data.ws.config().secret_settings();
                 for s in &sources {
                     ui.label(&s.purpose);
-                    ui.label(theme::mono(&s.env_var));
+                    ui.label(theme::mono(s.source()));
                     ui.label(&s.needed_for);
                     match s.variable() {
                         None => {
@@ -102,16 +102,14 @@ impl Panel for SettingsUi {
                     }
                     rotation_cell(
                         ui,
-                        calendar.and_then(|c| c.iter().find(|e| e.name == s.env_var)),
+                        calendar.and_then(|c| c.iter().find(|e| e.name == s.source())),
                     );
                     ui.end_row();
                 }
                 // Secrets the console does not read but tracks for rotation ([[rotation]]).
-                for e in calendar
-                    .into_iter()
-                    .flatten()
-                    .filter(|e| e.expires.is_none() && !sources.iter().any(|s| s.env_var == e.name))
-                {
+                for e in calendar.into_iter().flatten().filter(|e| {
+                    e.expires.is_none() && !sources.iter().any(|s| s.source() == e.name)
+                }) {
                     ui.label(format!("Tracked for rotation ({})", e.source));
                     ui.label(theme::mono(&e.name));
                     ui.label(e.kind.as_str());

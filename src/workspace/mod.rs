@@ -354,8 +354,9 @@ impl Workspace {
     pub fn redactor(&self) -> Redactor {
         Redactor::new(
             self.config
-                .secret_sources()
+                .secret_settings()
                 .into_iter()
+                .filter(|s| s.redact)
                 .filter_map(|s| std::env::var(s.variable()?).ok())
                 .chain(secrets::keyring_values()),
         )
