@@ -162,11 +162,27 @@ fn a_file_that_is_not_scanner_output_is_named_and_nothing_is_stored() {
     std::fs::write(&notes, "not json").expect("notes");
     let o = cli(&ws, &["findings", "import", notes.to_str().expect("utf-8")]);
     assert!(text(&o).contains("notes.txt: not JSON"), "{}", text(&o));
-    // A file without end (a device) is read up to the cap, then refused by name.
-    let o = cli(&ws, &["findings", "import", "/dev/zero"]);
+    // A device or a FIFO is refused before it is opened (it could block or never end).
+    for special in ["/dev/zero", "/dev/null"] {
+        let o = cli(&ws, &["findings", "import", special]);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(
+            text(&o).contains(&format!(
+                "{special}: not a regular file (a FIFO, socket or device): not read"
+            )),
+            "{}",
+            text(&o)
+        );
+    }
+    // A file past the cap is read up to it, then refused by name.
+    let big = d.path().join("big.json");
+    std::fs::File::create(&big)
+        .and_then(|f| f.set_len(300 << 20))
+        .expect("a sparse 300 MiB file");
+    let o = cli(&ws, &["findings", "import", big.to_str().expect("utf-8")]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
-        text(&o).contains("/dev/zero: larger than 256 MiB: not a scanner report the console reads"),
+        text(&o).contains("big.json: larger than 256 MiB: not a scanner report the console reads"),
         "{}",
         text(&o)
     );

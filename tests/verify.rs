@@ -726,3 +726,66 @@ fn a_ca_file_adds_to_the_pinned_windows_roots_and_does_not_replace_them() {
     let a = signature("OpenJS Foundation", "node.exe");
     assert_eq!(a["signature"], "valid", "{a:#}");
 }
+
+/// `verify ARGS...` under a 60 s deadline (`timeout`): its exit code, stdout, and both outputs.
+fn verify_within_a_minute(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new("timeout")
+        .arg("60")
+        .arg(env!("CARGO_BIN_EXE_release-console"))
+        .env_remove("RELEASE_CONSOLE_WORKSPACE")
+        .env("HOME", std::env::temp_dir())
+        .current_dir(std::env::temp_dir())
+        .args(["--json", "verify"])
+        .args(args)
+        .output()
+        .expect("run verify");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let both = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    (out.status.code(), stdout, both)
+}
+
+#[test]
+fn fifos_and_devices_are_refused_before_they_are_opened() {
+    let dir = tempfile::tempdir().expect("dir");
+    let d = dir.path();
+    std::fs::write(d.join("a.exe"), "alpha").expect("write");
+    sh(d, "mkfifo pipe.exe && mkfifo SUMS.fifo");
+    // In a folder: named as refused, the rest verified (opening it would block for ever).
+    let (code, stdout, out) = verify_within_a_minute(&[d.to_str().expect("utf-8")]);
+    assert_ne!(code, Some(124), "verify hung on a FIFO: {out}");
+    let report: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert!(
+        report["bad_lines"]
+            .as_array()
+            .expect("bad lines")
+            .iter()
+            .any(|b| b["text"] == "pipe.exe"
+                && b["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("not a regular file or folder"))),
+        "{report:#}"
+    );
+    assert_eq!(artifact(&report, "a.exe")["checksum"], "not_listed_no_sums");
+    // Given by name: refused at once, naming it; as SHA256SUMS too, and a device.
+    let fifo = d.join("pipe.exe");
+    for args in [
+        vec![fifo.to_str().expect("utf-8")],
+        vec!["/dev/zero"],
+        vec![
+            "--sums",
+            d.join("SUMS.fifo").to_str().expect("utf-8"),
+            d.join("a.exe").to_str().expect("utf-8"),
+        ],
+        vec![
+            "--sums",
+            "/dev/zero",
+            d.join("a.exe").to_str().expect("utf-8"),
+        ],
+    ] {
+        let (code, _, out) = verify_within_a_minute(&args);
+        assert_ne!(code, Some(124), "{args:?} hung: {out}");
+        assert_ne!(code, Some(0), "{args:?}: {out}");
+        assert!(out.contains("not a regular file"), "{args:?}: {out}");
+    }
+}

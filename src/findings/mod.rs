@@ -434,6 +434,13 @@ fn read_capped(path: &std::path::Path) -> Result<String, FindingsError> {
         path: path.to_owned(),
         source,
     };
+    // A FIFO or device is refused before it is opened (opening one may block).
+    if !std::fs::metadata(path).map_err(read)?.is_file() {
+        return Err(FindingsError::Format {
+            path: path.to_owned(),
+            message: "not a regular file (a FIFO, socket or device): not read".to_owned(),
+        });
+    }
     let file = std::fs::File::open(path).map_err(read)?;
     let mut text = String::new();
     file.take(MAX_SCANNER_FILE + 1)

@@ -153,6 +153,10 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> VerifyError + '_ {
     }
 }
 
+/// Why a FIFO, socket or device is not verified.
+const NOT_REGULAR: &str =
+    "not a regular file or folder (a FIFO, socket or device): not read, refused";
+
 /// Where `path` really is, when that is inside `base` (itself resolved); `Err` with the real
 /// place otherwise. Nothing outside the verified folder is hashed through a link.
 fn inside(path: &Path, base: Option<&Path>) -> Result<PathBuf, String> {
@@ -220,6 +224,9 @@ fn walk(
         } else if ft.is_symlink() {
             // Followed only when it stays inside the folder (checked by the caller).
             refused.push((path, String::new()));
+        } else {
+            // A FIFO, socket or device: opening one may block or never end.
+            refused.push((path, NOT_REGULAR.to_owned()));
         }
     }
     Ok(())
@@ -249,6 +256,12 @@ pub async fn run(
     let mut base: Option<PathBuf> = None;
     for p in &opts.paths {
         let meta = std::fs::metadata(p).map_err(io_err(p))?;
+        if !meta.is_dir() && !meta.is_file() {
+            return Err(VerifyError::Refused(format!(
+                "{}: {NOT_REGULAR}",
+                p.display()
+            )));
+        }
         if meta.is_dir() && !bundle::is_app_dir(p) {
             base.get_or_insert_with(|| p.clone());
             walk(p, &mut files, &mut links)?;
@@ -272,8 +285,16 @@ pub async fn run(
     // Links inside the folder are followed only when they stay inside it.
     let real_base = base.canonicalize().ok();
     let mut refused: Vec<sums::BadLine> = Vec::new();
-    for (link, _) in links {
+    for (link, special) in links {
         let name = relative_name(&link, &base);
+        if !special.is_empty() {
+            refused.push(sums::BadLine {
+                line: 0,
+                text: name,
+                reason: special,
+            });
+            continue;
+        }
         match inside(&link, real_base.as_deref()) {
             Ok(real) if real.is_file() => files.push(link),
             Ok(_) => {}
@@ -464,7 +485,7 @@ pub async fn run(
             .iter()
             .filter_map(|a| Some((relative_name(&a.disk_path, &out_base), a.sha256.clone()?)))
             .collect();
-        crate::store::write_atomic(out, sums::render(&entries).as_bytes()).map_err(|e| {
+        crate::store::write_atomic_named(out, sums::render(&entries).as_bytes()).map_err(|e| {
             VerifyError::Io {
                 path: out.clone(),
                 source: std::io::Error::other(e.to_string()),

@@ -252,8 +252,33 @@ pub fn render(entries: &[(String, String)]) -> String {
 }
 
 /// Reads and parses a sums file.
+/// The largest checksum file read (a million lines of SHA-256 and a name are under 200 MiB;
+/// a release's are a few lines).
+pub const MAX_SUMS_FILE: u64 = 64 * 1024 * 1024;
+
+/// Reads and parses a checksum file: a regular file of at most [`MAX_SUMS_FILE`] bytes (a
+/// FIFO or device is refused before it is opened, so it can neither block nor run on).
 pub fn read(path: &Path) -> std::io::Result<Sums> {
-    let bytes = std::fs::read(path)?;
+    use std::io::Read as _;
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file (a FIFO, socket or device): not read",
+        ));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_SUMS_FILE + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_SUMS_FILE {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "larger than {} MiB: not a checksum file the console reads",
+                MAX_SUMS_FILE >> 20
+            ),
+        ));
+    }
     Ok(parse(&String::from_utf8_lossy(&bytes)))
 }
 
