@@ -54,11 +54,42 @@ pub fn copy_atomic(from: &Path, path: &Path) -> Result<u64, StateError> {
     Ok(copied)
 }
 
-/// Fills a temp file beside `path` with `fill`, fsyncs it, and renames it into place.
+/// Writes `bytes` to a file a person named (an export, `--write-sums`): as [`write_atomic`],
+/// and a symbolic link there is refused rather than replaced (`/dev/stdout` is one).
+pub fn write_atomic_named(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(StateError::Io {
+            path: path.display().to_string(),
+            action: "replace",
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "a symbolic link: not replaced (name the file itself)",
+            ),
+        });
+    }
+    write_atomic(path, bytes)
+}
+
+/// Fills a temp file beside `path` with `fill`, fsyncs it, and renames it into place. What is
+/// at `path` must be a regular file or a link, or nothing: a FIFO, socket, device or folder is
+/// never replaced (as root, a rename over `/dev/full` replaces the device).
 fn write_atomic_with(
     path: &Path,
     fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
 ) -> Result<(), StateError> {
+    if let Ok(m) = std::fs::symlink_metadata(path)
+        && !m.is_file()
+        && !m.file_type().is_symlink()
+    {
+        return Err(StateError::Io {
+            path: path.display().to_string(),
+            action: "replace",
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a regular file (a FIFO, socket, device or folder): not replaced",
+            ),
+        });
+    }
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -201,6 +232,53 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, StateErr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::FileTypeExt as _;
+
+    #[test]
+    fn a_fifo_or_folder_is_never_replaced_and_a_named_file_never_through_a_link() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fifo = dir.path().join("pipe");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo");
+        assert!(made.success());
+        let err = write_atomic(&fifo, b"x").expect_err("a FIFO");
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        assert!(
+            std::fs::symlink_metadata(&fifo)
+                .expect("still there")
+                .file_type()
+                .is_fifo()
+        );
+        let folder = dir.path().join("folder");
+        std::fs::create_dir(&folder).expect("folder");
+        assert!(write_atomic(&folder, b"x").is_err());
+        assert!(folder.is_dir());
+        // A link a person named is refused; its target is untouched.
+        let target = dir.path().join("target");
+        std::fs::write(&target, "untouched").expect("target");
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).expect("link");
+        let err = write_atomic_named(&link, b"x").expect_err("a link");
+        assert!(
+            err.to_string().contains("a symbolic link: not replaced"),
+            "{err}"
+        );
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .expect("link")
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(
+            std::fs::read_to_string(&target).expect("target"),
+            "untouched"
+        );
+        // A regular file is replaced, as before.
+        write_atomic_named(&target, b"new").expect("a file");
+        assert_eq!(std::fs::read_to_string(&target).expect("target"), "new");
+    }
 
     #[test]
     fn write_then_read_and_no_temp_files_left() {

@@ -571,7 +571,7 @@ pub fn write_postmortem(
         &incident.id,
         serde_json::Value::Null,
         serde_json::json!({ "path": path }),
-        |_| store::write_atomic(path, md.as_bytes()),
+        |_| store::write_atomic_named(path, md.as_bytes()),
     )?;
     Ok(())
 }
