@@ -82,7 +82,9 @@ impl StatuspageClient {
         )
     }
 
-    /// Waits so that requests are at least `min_interval` apart.
+    /// Waits so that requests are at least `min_interval` apart: counted from the previous
+    /// request's answer (see [`Self::answered`]), so they also arrive that far apart however
+    /// long the previous one took on its way.
     async fn pace(&self) {
         let mut last = self.last_request.lock().await;
         if let Some(at) = *last {
@@ -93,6 +95,11 @@ impl StatuspageClient {
             }
         }
         *last = Some(Instant::now());
+    }
+
+    /// The previous request was answered (or failed) now: the next waits from here.
+    async fn answered(&self) {
+        *self.last_request.lock().await = Some(Instant::now());
     }
 
     async fn attempt(
@@ -114,7 +121,9 @@ impl StatuspageClient {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = match req.send().await {
+        let sent = req.send().await;
+        self.answered().await;
+        let resp = match sent {
             Ok(r) => r,
             Err(e) => {
                 return Err(Attempt::Transient(StatusError::Network {

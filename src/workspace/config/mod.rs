@@ -334,6 +334,23 @@ impl Config {
                 );
             }
         }
+        // A pause between status-page requests longer than a minute would stall every command.
+        if self.status_page.min_request_interval_ms > 60_000 {
+            return out_of(
+                ("status_page", None, "min_request_interval_ms"),
+                self.status_page.min_request_interval_ms.to_string(),
+                "0 to 60000 ms",
+            );
+        }
+        if let Some(secs) = self.publish.phased_rollout_interval_secs
+            && secs > days * 86_400
+        {
+            return out_of(
+                ("publish", None, "phased_rollout_interval_secs"),
+                secs.to_string(),
+                &format!("0 to {} seconds ({MAX_DAYS} days)", days * 86_400),
+            );
+        }
         if let Some(n) = self.publish.parallel_parts
             && !(1..=MAX_PARALLEL_PARTS).contains(&n)
         {
@@ -461,6 +478,18 @@ mod tests {
             ),
             ("publish", "part_size_mib", "4", "5 to 5120 MiB"),
             ("publish", "parallel_parts", "0", "1 to 64"),
+            (
+                "status_page",
+                "min_request_interval_ms",
+                "100000000",
+                "0 to 60000 ms",
+            ),
+            (
+                "publish",
+                "phased_rollout_interval_secs",
+                "9223372036854775807",
+                "0 to 315360000 seconds (3650 days)",
+            ),
         ] {
             let err =
                 parse(&format!("{GOOD}[{table}]\n{key} = {value}\n")).expect_err("out of range");
