@@ -149,6 +149,7 @@ fn navigation_reaches_every_panel() {
         let own = match tab {
             Tab::Overview => "Gates before publishing",
             Tab::Checklist => "WireTuner 1.4.0: Release checklist",
+            Tab::Notes => "Release notes",
             Tab::Builds => "Installer builds",
             Tab::Verify => "Verify artifacts",
             Tab::Deploy => "Publish installers",
@@ -1735,7 +1736,20 @@ fn the_demo_walks_a_whole_release_with_no_credentials_and_no_network() {
     // Phase 1, by hand.
     tick(&mut h, "Review feature flags", "pre.review-flags");
     tick(&mut h, "Validate staging", "pre.validate-staging");
-    tick(&mut h, "Draft release notes", "pre.release-notes");
+    // The notes: drafted from the demo's own repository in the Notes view, saved (which ticks
+    // "Draft release notes"), and carried by the feeds when publishing.
+    click(&mut h, "Notes");
+    click(&mut h, "Draft from history");
+    step_until(&mut h, "the notes drafted", |app| {
+        app.panels.notes.text.contains("smoother pen strokes") && !app.is_busy()
+    });
+    click(&mut h, "Save notes");
+    step_until(&mut h, "pre.release-notes to be ticked", |app| {
+        app.data
+            .as_ref()
+            .and_then(|d| d.current.as_ref())
+            .is_some_and(|c| c.checklist.is_done("pre.release-notes"))
+    });
 
     // Phase 2: the MSI built and signed here with the demo's own certificate.
     click(&mut h, "Builds");
@@ -1815,10 +1829,14 @@ fn the_demo_walks_a_whole_release_with_no_credentials_and_no_network() {
                     && c.checklist.is_done("deploy.download-links")
             })
     });
-    assert!(
+    let latest = std::fs::read_to_string(
         f.root
-            .join("published/WireTuner/releases/stable/latest.json")
-            .is_file()
+            .join("published/WireTuner/releases/stable/latest.json"),
+    )
+    .expect("latest.json");
+    assert!(
+        latest.contains("smoother pen strokes"),
+        "the feed carries the notes: {latest}"
     );
     assert!(
         h.query_by_label_contains("No backend here").is_some(),
@@ -2123,6 +2141,13 @@ fn source_fixture() -> (Fixture, PathBuf) {
     (f, repo)
 }
 
+fn selected(h: &Harness<'static, ConsoleApp>) -> Option<String> {
+    h.state()
+        .data
+        .as_ref()
+        .and_then(release_console::ui::snapshot::Snapshot::selected_version)
+}
+
 /// Chooses `option` in the Overview's "Hotfix of" list and types `version`.
 fn hotfix_form(h: &mut Harness<'static, ConsoleApp>, option: &str, version: &str) {
     click(h, "Hotfix of");
@@ -2282,4 +2307,75 @@ fn selected_is(app: &ConsoleApp, version: &str) -> bool {
         .and_then(release_console::ui::snapshot::Snapshot::selected_version)
         .as_deref()
         == Some(version)
+}
+
+#[test]
+fn notes_are_drafted_from_the_history_edited_previewed_and_saved() {
+    let (f, _repo) = source_fixture();
+    let mut h = harness(&f);
+    assert_eq!(selected(&h).as_deref(), Some("1.5.0"));
+    click(&mut h, "Notes");
+    step_until(&mut h, "the notes read", |app| !app.is_busy());
+    assert!(h.query_by_label("not written yet").is_some());
+    assert!(h.query_by_label("Nothing to preview yet.").is_some());
+
+    click(&mut h, "Draft from history");
+    step_until(&mut h, "the draft", |app| {
+        app.panels.notes.text.contains("## Features") && !app.is_busy()
+    });
+    let text = h.state().panels.notes.text.clone();
+    assert!(text.starts_with("# WireTuner 1.5.0"), "{text}");
+    assert!(text.contains("Changes since v1.4.0."), "{text}");
+    assert!(text.contains("- **layers:** layer panel"), "{text}");
+    assert!(!text.contains("pen tool"), "before the tag: {text}");
+    // The preview draws it as text: headings, bullets with their scope in bold.
+    for label in [
+        "WireTuner 1.5.0",
+        "Features",
+        "Fixes",
+        "layers:",
+        "unsaved changes",
+    ] {
+        assert!(h.query_by_label(label).is_some(), "{label}");
+    }
+    assert!(
+        h.query_by_label_contains("Drafted from 2 commit(s) since v1.4.0")
+            .is_some()
+    );
+
+    // An edit by hand, then Save: the file, its audit entry, and the checklist item.
+    h.get_by_label("Markdown").focus();
+    h.step();
+    h.key_press_modifiers(egui::Modifiers::CTRL, egui::Key::End);
+    h.step();
+    h.get_by_label("Markdown")
+        .type_text("\nThanks for testing the beta.\n");
+    h.step();
+    h.step();
+    assert!(h.query_by_label("Thanks for testing the beta.").is_some());
+    assert!(!done(&h, "pre.release-notes"));
+    click(&mut h, "Save notes");
+    step_until(&mut h, "the notes saved and their item ticked", |app| {
+        app.panels.notes.saved.is_some()
+            && app
+                .data
+                .as_ref()
+                .and_then(|d| d.current.as_ref())
+                .is_some_and(|c| c.checklist.is_done("pre.release-notes"))
+    });
+    let file = std::fs::read_to_string(f.root.join("releases/1.5.0/notes.md")).expect("notes.md");
+    assert_eq!(file, h.state().panels.notes.text);
+    assert!(file.contains("Thanks for testing the beta."), "{file}");
+    assert!(h.query_by_label("saved").is_some());
+    let audit = std::fs::read_to_string(f.root.join("audit.log")).expect("audit");
+    assert!(audit.contains("\"release.notes\""), "the save is audited");
+    assert!(
+        h.state()
+            .toasts
+            .items()
+            .iter()
+            .any(|t| t.text.contains("ticked pre.release-notes")),
+        "{:?}",
+        h.state().toasts.items()
+    );
 }
