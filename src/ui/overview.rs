@@ -150,12 +150,17 @@ impl OverviewUi {
         };
         ui.horizontal(|ui| {
             let label = ui.label("Hotfix version");
-            ui.add(
-                egui::TextEdit::singleline(&mut self.hotfix_version)
-                    .hint_text(&suggestion)
-                    .desired_width(100.0),
-            )
-            .labelled_by(label.id);
+            let edit = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.hotfix_version)
+                        .hint_text(&suggestion)
+                        .desired_width(100.0),
+                )
+                .labelled_by(label.id);
+            if edit.changed() {
+                // The refusal was of the last version.
+                self.hotfix_error = None;
+            }
             egui::ComboBox::from_id_salt("hotfix-of")
                 .selected_text(selected)
                 .show_ui(ui, |ui| {
@@ -189,8 +194,10 @@ impl OverviewUi {
             self.chose_base = true;
             self.hotfix_error = None;
         }
-        // What it will do, before it is done.
-        if let (Some(of), Some(src)) = (&self.hotfix_of, &source) {
+        // What it will do, before it is done (or why it was not).
+        if let Some(e) = &self.hotfix_error {
+            ui.label(egui::RichText::new(format!("Not created: {e}")).color(theme::BAD));
+        } else if let (Some(of), Some(src)) = (&self.hotfix_of, &source) {
             let version =
                 wanted(&self.hotfix_version).map_or_else(|_| suggestion.clone(), |v| v.to_string());
             let branch = src.hotfix_branch.replace("{version}", &version);
@@ -226,9 +233,6 @@ impl OverviewUi {
                 "No [source] in release-console.toml: the release is made with the hotfix \
                  runbook, and the branch is yours to cut.",
             ));
-        }
-        if let Some(e) = &self.hotfix_error {
-            ui.label(egui::RichText::new(format!("Not created: {e}")).color(theme::BAD));
         }
         if !clicked {
             return;
