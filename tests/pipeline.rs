@@ -797,3 +797,121 @@ checklist_kind = "pipeline.liar"
         "{msg}"
     );
 }
+
+/// `git ARGS` in `dir`, which must succeed; its stdout.
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.name=Ann Lee",
+            "-c",
+            "user.email=ann@wiretuner.test",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn a_build_records_the_commit_it_built_and_release_tag_tags_that_commit() {
+    let s = setup();
+    // The product's repository, and a platform whose builder is quick.
+    let repo = s.ws.join("product");
+    std::fs::create_dir_all(&repo).expect("repo");
+    git(&repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("app.txt"), "0.1.0\n").expect("write");
+    git(&repo, &["add", "app.txt"]);
+    git(&repo, &["commit", "-q", "-m", "feat: first"]);
+    let built = git(&repo, &["rev-parse", "HEAD"]);
+    let cfg = s.ws.join("release-console.toml");
+    let mut toml = std::fs::read_to_string(&cfg).expect("config");
+    toml.push_str("\n[source]\nrepo = \"product\"\n");
+    std::fs::write(&cfg, toml).expect("config");
+    let def = s.ws.join("packaging/pipelines/default.toml");
+    let mut text_def = std::fs::read_to_string(&def).expect("definition");
+    text_def.push_str(
+        r#"
+[platforms.quick]
+title = "A quick builder"
+host_os = "linux"
+builder = ["bash", "packaging/quick.sh"]
+args = ["{out_dir}"]
+checklist_kind = "pipeline.quick"
+"#,
+    );
+    std::fs::write(&def, text_def).expect("write");
+    std::fs::write(
+        s.ws.join("packaging/quick.sh"),
+        "set -e\nout=\"$1\"; mkdir -p \"$out\"\necho ::step:: Build\nprintf 'payload' > \"$out/Quick-0.1.0.msi\"\necho \"::artifact:: $out/Quick-0.1.0.msi\"\n",
+    )
+    .expect("script");
+
+    // A dry run builds nothing and records nothing.
+    let o = bin(
+        &s.ws,
+        &[
+            "pipeline",
+            "run",
+            "--version",
+            "0.1.0",
+            "--platform",
+            "quick",
+            "--dry-run",
+        ],
+    )
+    .output()
+    .expect("dry run");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!s.ws.join("releases/0.1.0/source.json").exists());
+
+    let o = run_platform(&s.ws, "quick");
+    let out = text(&o);
+    assert!(
+        out.contains(&format!("source: building refs/heads/main at {built}")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("source: recorded {built} as the built commit")),
+        "{out}"
+    );
+    let record: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(s.ws.join("releases/0.1.0/source.json")).expect("source.json"),
+    )
+    .expect("json");
+    assert_eq!(record["built_commit"], built.as_str());
+    let audit = std::fs::read_to_string(s.ws.join("audit.log")).expect("audit");
+    assert!(audit.contains("\"source.built-commit\""), "audited");
+
+    // Main moves on after the build: `release tag` tags what was built, not main's head.
+    std::fs::write(repo.join("app.txt"), "later\n").expect("write");
+    git(&repo, &["commit", "-q", "-am", "fix: later"]);
+    let head = git(&repo, &["rev-parse", "HEAD"]);
+    assert_ne!(head, built);
+    let o = bin(&s.ws, &["release", "tag", "0.1.0"])
+        .output()
+        .expect("tag");
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(git(&repo, &["rev-parse", "v0.1.0^{commit}"]), built);
+
+    // A failed build records nothing: the record stays the built commit.
+    std::fs::write(
+        s.ws.join("packaging/quick.sh"),
+        "echo ::step:: Build\nexit 3\n",
+    )
+    .expect("script");
+    let o = run_platform(&s.ws, "quick");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let record: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(s.ws.join("releases/0.1.0/source.json")).expect("source.json"),
+    )
+    .expect("json");
+    assert_eq!(record["built_commit"], built.as_str());
+}

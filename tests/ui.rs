@@ -149,6 +149,7 @@ fn navigation_reaches_every_panel() {
         let own = match tab {
             Tab::Overview => "Gates before publishing",
             Tab::Checklist => "WireTuner 1.4.0: Release checklist",
+            Tab::Notes => "Release notes",
             Tab::Builds => "Installer builds",
             Tab::Verify => "Verify artifacts",
             Tab::Deploy => "Publish installers",
@@ -1735,7 +1736,20 @@ fn the_demo_walks_a_whole_release_with_no_credentials_and_no_network() {
     // Phase 1, by hand.
     tick(&mut h, "Review feature flags", "pre.review-flags");
     tick(&mut h, "Validate staging", "pre.validate-staging");
-    tick(&mut h, "Draft release notes", "pre.release-notes");
+    // The notes: drafted from the demo's own repository in the Notes view, saved (which ticks
+    // "Draft release notes"), and carried by the feeds when publishing.
+    click(&mut h, "Notes");
+    click(&mut h, "Draft from history");
+    step_until(&mut h, "the notes drafted", |app| {
+        app.panels.notes.text.contains("smoother pen strokes") && !app.is_busy()
+    });
+    click(&mut h, "Save notes");
+    step_until(&mut h, "pre.release-notes to be ticked", |app| {
+        app.data
+            .as_ref()
+            .and_then(|d| d.current.as_ref())
+            .is_some_and(|c| c.checklist.is_done("pre.release-notes"))
+    });
 
     // Phase 2: the MSI built and signed here with the demo's own certificate.
     click(&mut h, "Builds");
@@ -1815,10 +1829,14 @@ fn the_demo_walks_a_whole_release_with_no_credentials_and_no_network() {
                     && c.checklist.is_done("deploy.download-links")
             })
     });
-    assert!(
+    let latest = std::fs::read_to_string(
         f.root
-            .join("published/WireTuner/releases/stable/latest.json")
-            .is_file()
+            .join("published/WireTuner/releases/stable/latest.json"),
+    )
+    .expect("latest.json");
+    assert!(
+        latest.contains("smoother pen strokes"),
+        "the feed carries the notes: {latest}"
     );
     assert!(
         h.query_by_label_contains("No backend here").is_some(),
@@ -2056,5 +2074,308 @@ fn the_verify_panel_shows_an_apple_signature_as_slices_and_a_chain_tree() {
     assert!(
         h.query_all_by_label("97JCY7859U").count() >= 2,
         "the Team ID of each slice"
+    );
+}
+
+/// `git ARGS` in `dir`, which must succeed; its stdout.
+fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=Ann Lee",
+            "-c",
+            "user.email=ann@wiretuner.test",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Writes `file` in `repo` and commits it with `message`; returns the commit.
+fn commit(repo: &std::path::Path, file: &str, content: &str, message: &str) -> String {
+    let path = repo.join(file);
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("dir");
+    std::fs::write(&path, content).expect("write");
+    git(repo, &["add", "--", file]);
+    git(repo, &["commit", "-q", "-m", message]);
+    git(repo, &["rev-parse", "HEAD"])
+}
+
+/// The fixture's workspace with `[source]` on a new repository `product/`: 1.4.0 tagged
+/// `v1.4.0`, then a feature and a fix on main; release 1.5.0 (not tagged) made too.
+fn source_fixture() -> (Fixture, PathBuf) {
+    let f = fixture();
+    let repo = f.root.join("product");
+    std::fs::create_dir_all(&repo).expect("repo");
+    git(&repo, &["init", "-q", "-b", "main"]);
+    commit(&repo, "src/app.txt", "app 1.4.0\n", "feat: pen tool");
+    git(&repo, &["tag", "-a", "v1.4.0", "-m", "WireTuner 1.4.0"]);
+    commit(
+        &repo,
+        "src/layers.txt",
+        "layers\n",
+        "feat(layers): layer panel",
+    );
+    commit(
+        &repo,
+        "src/export.txt",
+        "svg\n",
+        "fix(export): keep layer names in SVG",
+    );
+    let cfg = f.root.join("release-console.toml");
+    let mut toml = std::fs::read_to_string(&cfg).expect("config");
+    toml.push_str("\n[source]\nrepo = \"product\"\nmax_hotfix_commit_lines = 100\n");
+    std::fs::write(&cfg, toml).expect("config");
+    Workspace::open(&f.root)
+        .expect("open")
+        .create_release("1.5.0", None)
+        .expect("1.5.0");
+    (f, repo)
+}
+
+fn selected(h: &Harness<'static, ConsoleApp>) -> Option<String> {
+    h.state()
+        .data
+        .as_ref()
+        .and_then(release_console::ui::snapshot::Snapshot::selected_version)
+}
+
+/// Chooses `option` in the Overview's "Hotfix of" list and types `version`.
+fn hotfix_form(h: &mut Harness<'static, ConsoleApp>, option: &str, version: &str) {
+    click(h, "Hotfix of");
+    click(h, option);
+    h.get_by_label("Hotfix version")
+        .set_text_value_accesskit(version);
+    h.step();
+    h.step();
+    assert_eq!(h.state().panels.overview.hotfix_version, version);
+}
+
+#[test]
+fn new_hotfix_from_the_overview_is_refused_in_words_then_cut_from_the_tag_and_reviewed() {
+    let (f, repo) = source_fixture();
+    let mut h = harness(&f);
+    step_until(
+        &mut h,
+        "the repository's tags",
+        |app| matches!(&app.panels.overview.tags, Some(Ok(t)) if t.len() == 1),
+    );
+
+    // A hotfix of a release that was never tagged: refused, in the domain's words.
+    hotfix_form(&mut h, "1.5.0 (not tagged)", "1.5.1");
+    assert!(
+        h.query_by_label_contains("a hotfix of it will be refused")
+            .is_some(),
+        "the form says so before the click"
+    );
+    click(&mut h, "New hotfix");
+    step_until(&mut h, "the refusal", |app| {
+        app.panels.overview.hotfix_error.is_some() && !app.is_busy()
+    });
+    assert!(
+        h.query_by_label_contains("Not created: tag v1.5.0 (of release 1.5.0) is not in")
+            .is_some(),
+        "{:?}",
+        h.state().panels.overview.hotfix_error
+    );
+    assert!(!f.root.join("releases/1.5.1").exists());
+
+    // A branch that exists with other commits: refused, naming them.
+    git(&repo, &["branch", "hotfix/v1.4.2", "v1.4.0"]);
+    git(&repo, &["checkout", "-q", "hotfix/v1.4.2"]);
+    let stray = commit(&repo, "src/stray.txt", "x\n", "wip: stray work");
+    git(&repo, &["checkout", "-q", "main"]);
+    hotfix_form(&mut h, "1.4.0 (tag v1.4.0)", "1.4.2");
+    assert!(
+        h.query_by_label_contains("Cuts hotfix/v1.4.2 from tag v1.4.0")
+            .is_some()
+    );
+    click(&mut h, "New hotfix");
+    step_until(&mut h, "the second refusal", |app| {
+        app.panels
+            .overview
+            .hotfix_error
+            .as_deref()
+            .is_some_and(|e| e.contains("hotfix/v1.4.2"))
+    });
+    let said = format!(
+        "Not created: branch hotfix/v1.4.2 already exists with 1 commit(s) that are not on tag v1.4.0: {} wip: stray work",
+        &stray[..10]
+    );
+    assert!(h.query_by_label(&said).is_some(), "{said}");
+
+    // The hotfix: cut from the tag's commit as a task, selected, its branch item ticked.
+    hotfix_form(&mut h, "1.4.0 (tag v1.4.0)", "1.4.1");
+    click(&mut h, "New hotfix");
+    step_until(
+        &mut h,
+        "the hotfix selected with its branch ticked",
+        |app| selected_is(app, "1.4.1") && app.panels.overview.hotfix_task.is_none(),
+    );
+    assert!(done(&h, "hotfix.branch"));
+    let tag_commit = git(&repo, &["rev-parse", "v1.4.0^{commit}"]);
+    assert_eq!(git(&repo, &["rev-parse", "hotfix/v1.4.1"]), tag_commit);
+    let task = h
+        .state()
+        .runner()
+        .tasks()
+        .into_iter()
+        .find(|t| t.info.name == "new-hotfix-1.4.1")
+        .expect("the New hotfix task");
+    assert_eq!(task.state, TaskState::Succeeded);
+    assert!(h.state().panels.overview.hotfix_error.is_none());
+
+    // A fix and a feature on the branch; the fix cherry-picked onto main.
+    git(&repo, &["checkout", "-q", "hotfix/v1.4.1"]);
+    let fix = commit(
+        &repo,
+        "src/app.txt",
+        "app 1.4.1\nno crash on empty files\n",
+        "fix: crash when opening an empty file",
+    );
+    commit(&repo, "src/brush.txt", "brush\n", "feat: brush tool");
+    git(&repo, &["checkout", "-q", "main"]);
+    git(&repo, &["cherry-pick", "-x", &fix]);
+
+    click(&mut h, "Checklist");
+    click(&mut h, "Re-check merge-back");
+    step_until(&mut h, "the branch's two commits", |app| {
+        matches!(&app.panels.checklist.hotfix, Some(Ok(r)) if r.commits.len() == 2)
+            && !app.is_busy()
+    });
+    let review = match &h.state().panels.checklist.hotfix {
+        Some(Ok(r)) => r.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert!(review.commits[0].flags.is_empty());
+    assert!(review.commits[0].on_main, "the cherry-pick counts");
+    assert!(!review.commits[1].flags.is_empty());
+    assert!(!review.commits[1].on_main);
+    for text in [
+        "FAST-TRACK REVIEW",
+        "NOT MERGED BACK",
+        "feat: brush tool",
+        "fix: crash when opening an empty file",
+        "ON MAIN",
+        "NOT ON MAIN",
+    ] {
+        assert!(h.query_by_label(text).is_some(), "{text}");
+    }
+    assert!(
+        h.query_by_label_contains("Flagged: its subject matches the feature pattern")
+            .is_some()
+    );
+    assert!(h.query_by_label_contains("+2 -1  src/app.txt").is_some());
+    assert!(h.query_by_label_contains("src/brush.txt").is_some());
+    assert!(!done(&h, "hotfix.merge-back"));
+
+    // The rest merged: the re-check ticks "Merge the fix back to main".
+    git(
+        &repo,
+        &[
+            "merge",
+            "-q",
+            "--no-ff",
+            "-m",
+            "Merge hotfix/v1.4.1",
+            "hotfix/v1.4.1",
+        ],
+    );
+    click(&mut h, "Re-check merge-back");
+    step_until(&mut h, "the merge back ticked", |app| {
+        matches!(&app.panels.checklist.hotfix, Some(Ok(r)) if r.merged_back)
+            && app
+                .data
+                .as_ref()
+                .and_then(|d| d.current.as_ref())
+                .is_some_and(|c| c.checklist.is_done("hotfix.merge-back"))
+    });
+    assert!(h.query_by_label("MERGED BACK").is_some());
+}
+
+fn selected_is(app: &ConsoleApp, version: &str) -> bool {
+    app.data
+        .as_ref()
+        .and_then(release_console::ui::snapshot::Snapshot::selected_version)
+        .as_deref()
+        == Some(version)
+}
+
+#[test]
+fn notes_are_drafted_from_the_history_edited_previewed_and_saved() {
+    let (f, _repo) = source_fixture();
+    let mut h = harness(&f);
+    assert_eq!(selected(&h).as_deref(), Some("1.5.0"));
+    click(&mut h, "Notes");
+    step_until(&mut h, "the notes read", |app| !app.is_busy());
+    assert!(h.query_by_label("not written yet").is_some());
+    assert!(h.query_by_label("Nothing to preview yet.").is_some());
+
+    click(&mut h, "Draft from history");
+    step_until(&mut h, "the draft", |app| {
+        app.panels.notes.text.contains("## Features") && !app.is_busy()
+    });
+    let text = h.state().panels.notes.text.clone();
+    assert!(text.starts_with("# WireTuner 1.5.0"), "{text}");
+    assert!(text.contains("Changes since v1.4.0."), "{text}");
+    assert!(text.contains("- **layers:** layer panel"), "{text}");
+    assert!(!text.contains("pen tool"), "before the tag: {text}");
+    // The preview draws it as text: headings, bullets with their scope in bold.
+    for label in [
+        "WireTuner 1.5.0",
+        "Features",
+        "Fixes",
+        "layers:",
+        "unsaved changes",
+    ] {
+        assert!(h.query_by_label(label).is_some(), "{label}");
+    }
+    assert!(
+        h.query_by_label_contains("Drafted from 2 commit(s) since v1.4.0")
+            .is_some()
+    );
+
+    // An edit by hand, then Save: the file, its audit entry, and the checklist item.
+    h.get_by_label("Markdown").focus();
+    h.step();
+    h.key_press_modifiers(egui::Modifiers::CTRL, egui::Key::End);
+    h.step();
+    h.get_by_label("Markdown")
+        .type_text("\nThanks for testing the beta.\n");
+    h.step();
+    h.step();
+    assert!(h.query_by_label("Thanks for testing the beta.").is_some());
+    assert!(!done(&h, "pre.release-notes"));
+    click(&mut h, "Save notes");
+    step_until(&mut h, "the notes saved and their item ticked", |app| {
+        app.panels.notes.saved.is_some()
+            && app
+                .data
+                .as_ref()
+                .and_then(|d| d.current.as_ref())
+                .is_some_and(|c| c.checklist.is_done("pre.release-notes"))
+    });
+    let file = std::fs::read_to_string(f.root.join("releases/1.5.0/notes.md")).expect("notes.md");
+    assert_eq!(file, h.state().panels.notes.text);
+    assert!(file.contains("Thanks for testing the beta."), "{file}");
+    assert!(h.query_by_label("saved").is_some());
+    let audit = std::fs::read_to_string(f.root.join("audit.log")).expect("audit");
+    assert!(audit.contains("\"release.notes\""), "the save is audited");
+    assert!(
+        h.state()
+            .toasts
+            .items()
+            .iter()
+            .any(|t| t.text.contains("ticked pre.release-notes")),
+        "{:?}",
+        h.state().toasts.items()
     );
 }

@@ -685,6 +685,13 @@ pub async fn build_platform(
     }
     let out_dir = ws.release_dir(&release.version).join("build").join(&name);
     let spec = command(&ws, &release, &def, &out_dir, &opts);
+    // The commit this build starts from, read before the builder runs (the branch may move
+    // meanwhile); recorded once it succeeded, for `release tag`.
+    let source = if opts.dry_run {
+        None
+    } else {
+        built_from(&ctx, &ws, &release).await
+    };
     let result = ctx.run_process(&spec).await;
     if opts.dry_run {
         return result.map(|()| format!("dry run of {name}: nothing was built or signed"));
@@ -715,7 +722,61 @@ pub async fn build_platform(
     if no_artifacts {
         return Err(TaskError::Failed(message));
     }
+    if result.is_ok()
+        && let Some(commit) = source
+    {
+        record_built(&ctx, &ws, &release, commit).await;
+    }
     result.map(|()| format!("{name}: {message}"))
+}
+
+/// The commit a build of `release` starts from (`[source]`), said in the task's log; `None`
+/// without `[source]`, or when the repository cannot say (then `release tag` falls back to the
+/// branch's head, and says so).
+async fn built_from(ctx: &TaskContext, ws: &Workspace, release: &Release) -> Option<String> {
+    match crate::source::build_commit(ws, release).await {
+        Ok(Some((commit, branch))) => {
+            ctx.log_line(&format!("source: building {branch} at {commit}"));
+            Some(commit)
+        }
+        Ok(None) => None,
+        Err(e) => {
+            ctx.log_line(&format!(
+                "source: cannot tell which commit this builds ({}); `release tag` will tag \
+                 the branch's head",
+                crate::error_chain(&e)
+            ));
+            None
+        }
+    }
+}
+
+/// Records `commit` as the one `release` was built from (audited, off the async threads). A
+/// failure is said in the log; the build itself succeeded.
+async fn record_built(ctx: &TaskContext, ws: &Workspace, release: &Release, commit: String) {
+    let (task_ws, task_release, task_commit) = (ws.clone(), release.clone(), commit.clone());
+    let recorded = tokio::task::spawn_blocking(move || {
+        let before = crate::source::source_record(&task_ws, &task_release)?.built_commit;
+        crate::source::record_built_commit(&task_ws, &task_release, &task_commit)?;
+        Ok::<_, crate::source::SourceError>(before)
+    })
+    .await;
+    match recorded {
+        Ok(Ok(before)) => ctx.log_line(&match before {
+            Some(b) if b != commit => format!(
+                "source: recorded {commit} as the built commit (was {b}); `release tag` tags it"
+            ),
+            _ => format!("source: recorded {commit} as the built commit; `release tag` tags it"),
+        }),
+        Ok(Err(e)) => ctx.log_line(&format!(
+            "source: the built commit {commit} was not recorded: {}",
+            crate::error_chain(&e)
+        )),
+        Err(e) => ctx.log_line(&format!(
+            "source: the built commit {commit} was not recorded: {}",
+            crate::runner::panic_message(e)
+        )),
+    }
 }
 
 /// `1 artifact`, `3 artifacts`.

@@ -478,6 +478,56 @@ pub async fn new_hotfix(
     })
 }
 
+/// The kind of the task that cuts a hotfix from the GUI ([`run_new_hotfix`]). No item names
+/// it: [`new_hotfix`] ticks the items naming [`BRANCH_KIND`] itself, with the commit.
+pub const NEW_HOTFIX_KIND: &str = "source.new-hotfix";
+
+/// The task that makes hotfix `version` ([`run_new_hotfix`]): git runs in it, so it is a task
+/// with a name and a log, like a build, not work on the UI thread.
+pub fn new_hotfix_task_spec(ws: &Workspace, version: &str) -> crate::runner::TaskSpec {
+    ws.task_spec(
+        &format!("new-hotfix-{}", version.trim()),
+        NEW_HOTFIX_KIND,
+        None,
+        std::time::Duration::from_mins(5),
+    )
+}
+
+/// [`new_hotfix`] as the task `ctx` belongs to (the Overview's New hotfix): its refusal is the
+/// task's failure, in the same words the CLI prints.
+pub async fn run_new_hotfix(
+    ctx: crate::runner::TaskContext,
+    ws: Workspace,
+    version: String,
+    of: String,
+) -> crate::runner::TaskResult {
+    ctx.log_line(&format!(
+        "hotfix {version} of {of}: checking the tag and the branch"
+    ));
+    let h = new_hotfix(&ws, &version, &of)
+        .await
+        .map_err(|e| crate::runner::TaskError::Failed(crate::error_chain(&e)))?;
+    let what = if h.existed {
+        format!(
+            "{} was already at {} ({}): nothing cut",
+            h.branch, h.tag, h.commit
+        )
+    } else {
+        format!("cut {} from {} at {}", h.branch, h.tag, h.commit)
+    };
+    ctx.log_line(&what);
+    for item in &h.ticks.ticked {
+        ctx.log_line(&format!("ticked {item}"));
+    }
+    for gated in &h.ticks.gated {
+        ctx.log_line(&format!("not ticked yet: {gated}"));
+    }
+    Ok(format!(
+        "created hotfix {} of {of}; {what}",
+        h.release.version
+    ))
+}
+
 /// A hotfix commit as the fast-track review sees it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReviewedCommit {
@@ -627,6 +677,25 @@ pub fn record_built_commit(
         |_| store::write_json(&source_path(ws, release), &record),
     )?;
     Ok(())
+}
+
+/// The commit a build of `release` starts from: the head of its branch (its hotfix branch, or
+/// the main branch), with that branch's ref. `None` without `[source]`.
+pub async fn build_commit(
+    ws: &Workspace,
+    release: &Release,
+) -> Result<Option<(String, String)>, SourceError> {
+    if ws.config().source.is_none() {
+        return Ok(None);
+    }
+    let src = Source::open(ws).await?;
+    let branch = release_branch(&src, release).await?;
+    let commit = src
+        .git()
+        .commit_of(&branch)
+        .await?
+        .ok_or_else(|| SourceError::NoBranch(branch.clone()))?;
+    Ok(Some((commit, branch)))
 }
 
 /// What `release tag` did.

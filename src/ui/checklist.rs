@@ -1,19 +1,206 @@
-//! The Checklist panel: phases with progress, items to tick with who/when/note.
+//! The Checklist panel: phases with progress, items to tick with who/when/note; for a hotfix,
+//! the commits on its branch since the tag for the fast-track review and the merge back.
+
+use std::path::PathBuf;
 
 use super::command::Command;
-use super::panel::{Cx, Panel};
+use super::panel::{Cx, Panel, Pending};
 use super::{theme, widgets};
+use crate::source::{self, HotfixReview};
+use crate::workspace::ReleaseKind;
 
 /// Checklist panel state.
 #[derive(Debug, Default)]
 pub struct ChecklistUi {
     /// Note attached to the next tick or untick.
     pub note: String,
+    /// The selected hotfix's branch since the tag (`release hotfix`), or why it cannot be read.
+    pub hotfix: Option<Result<HotfixReview, String>>,
+    review: Pending<HotfixReview>,
+    /// The workspace and hotfix the review is of (read again when another is selected).
+    review_of: Option<(PathBuf, String)>,
+}
+
+impl ChecklistUi {
+    /// Reads the hotfix's commits and checks the merge back (the same function as `release
+    /// hotfix`, which ticks "Merge the fix back to main" when every commit is on main).
+    pub fn recheck(&mut self, cx: &Cx<'_>) {
+        let data = cx.snapshot;
+        let Some(view) = &data.current else { return };
+        if self.review.is_running() {
+            return;
+        }
+        self.review_of = Some((data.ws.root().to_owned(), view.release.version.to_string()));
+        let (ws, release) = (data.ws.clone(), view.release.clone());
+        cx.fetch(&mut self.review, async move {
+            source::review_hotfix(&ws, &release).await
+        });
+    }
+
+    fn hotfix_ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
+        let data = cx.snapshot;
+        ui.group(|ui| {
+            ui.set_width(ui.available_width());
+            ui.horizontal(|ui| {
+                ui.label(egui::RichText::new("Hotfix branch").strong().size(16.0));
+                if data.ws.config().source.is_some() {
+                    let button = ui.add_enabled(
+                        !self.review.is_running(),
+                        egui::Button::new("Re-check merge-back"),
+                    );
+                    if button.clicked() {
+                        self.recheck(cx);
+                    }
+                }
+                if self.review.is_running() {
+                    ui.spinner();
+                }
+            });
+            if data.ws.config().source.is_none() {
+                ui.label(theme::muted(
+                    "No [source] in release-console.toml: the hotfix's commits are not read here.",
+                ));
+                return;
+            }
+            match &self.hotfix {
+                None => {
+                    ui.label(theme::muted("Reading the branch…"));
+                }
+                Some(Err(e)) => {
+                    ui.label(egui::RichText::new(e).color(theme::BAD));
+                }
+                Some(Ok(r)) => review_ui(ui, r),
+            }
+        });
+        ui.add_space(4.0);
+    }
+}
+
+/// The hotfix's commits: what the fast-track review must look at, and which are on main.
+fn review_ui(ui: &mut egui::Ui, r: &HotfixReview) {
+    // `refs/heads/main` as `main`, `refs/remotes/origin/main` as `origin/main`.
+    let main = r
+        .main
+        .strip_prefix("refs/heads/")
+        .or_else(|| r.main.strip_prefix("refs/remotes/"))
+        .unwrap_or(&r.main);
+    ui.label(theme::muted(format!(
+        "{}: {} commit(s) since {} ({}); merge back checked against {} by patch id",
+        r.branch,
+        r.commits.len(),
+        r.tag,
+        r.base.get(..10).unwrap_or(&r.base),
+        main
+    )));
+    let flagged = r.flagged().count();
+    let on_main = r.commits.iter().filter(|c| c.on_main).count();
+    ui.horizontal_wrapped(|ui| {
+        if r.commits.is_empty() {
+            theme::badge(ui, "NO COMMITS YET", theme::MUTED);
+            ui.label("The branch is still at the tag: make the fix on it.");
+        } else if flagged == 0 {
+            theme::badge(ui, "MINIMAL", theme::OK);
+            ui.label("No commit is flagged for the fast-track review.");
+        } else {
+            theme::badge(ui, "FAST-TRACK REVIEW", theme::WARN);
+            ui.label(format!(
+                "{flagged} of {} commit(s) flagged: the review must look at them.",
+                r.commits.len()
+            ));
+        }
+    });
+    ui.horizontal_wrapped(|ui| {
+        if r.merged_back {
+            theme::badge(ui, "MERGED BACK", theme::OK);
+            ui.label(format!("Every commit is on {main}."));
+        } else if !r.commits.is_empty() {
+            theme::badge(ui, "NOT MERGED BACK", theme::WARN);
+            ui.label(format!(
+                "{} of {} commit(s) not on {main} yet.",
+                r.commits.len() - on_main,
+                r.commits.len(),
+            ));
+        }
+        if !r.ticks.ticked.is_empty() {
+            ui.label(theme::muted(format!(
+                "ticked {}",
+                r.ticks.ticked.join(", ")
+            )));
+        }
+        for g in &r.ticks.gated {
+            ui.label(egui::RichText::new(format!("not ticked yet: {g}")).color(theme::WARN));
+        }
+    });
+    for c in &r.commits {
+        ui.add_space(2.0);
+        ui.horizontal_wrapped(|ui| {
+            if c.flags.is_empty() {
+                theme::badge(ui, "FIX", theme::OK);
+            } else {
+                theme::badge(ui, "REVIEW", theme::WARN);
+            }
+            ui.label(theme::mono(c.commit.short()));
+            ui.label(egui::RichText::new(&c.commit.subject).strong());
+            ui.label(theme::muted(format!(
+                "{} · {} lines",
+                c.commit.author, c.lines
+            )));
+            if c.on_main {
+                theme::badge(ui, "ON MAIN", theme::OK);
+            } else {
+                theme::badge(ui, "NOT ON MAIN", theme::WARN);
+            }
+        });
+        ui.indent(("hotfix-commit", &c.commit.sha), |ui| {
+            for flag in &c.flags {
+                ui.label(egui::RichText::new(format!("Flagged: {flag}")).color(theme::WARN));
+            }
+            for f in &c.commit.files {
+                let counts = match (f.added, f.deleted) {
+                    (Some(a), Some(d)) => format!("+{a} -{d}"),
+                    _ => "binary".to_owned(),
+                };
+                ui.label(theme::mono(format!("{counts:>10}  {}", f.path)).color(theme::MUTED));
+            }
+        });
+    }
 }
 
 impl Panel for ChecklistUi {
+    fn logic(&mut self, cx: &mut Cx<'_>) {
+        if let Some(result) = self.review.poll() {
+            if let Ok(r) = &result
+                && !r.ticks.ticked.is_empty()
+            {
+                cx.success(format!(
+                    "{}: every commit is on main; ticked {}",
+                    r.branch,
+                    r.ticks.ticked.join(", ")
+                ));
+                cx.push(Command::Reload);
+            }
+            self.hotfix = Some(result);
+        }
+        let data = cx.snapshot;
+        let Some(view) = &data.current else { return };
+        let is_hotfix = matches!(view.release.kind, ReleaseKind::Hotfix { .. });
+        let key = (data.ws.root().to_owned(), view.release.version.to_string());
+        if self.review_of.as_ref() != Some(&key) {
+            self.hotfix = None;
+            if is_hotfix && data.ws.config().source.is_some() {
+                self.recheck(cx);
+            } else {
+                self.review_of = Some(key);
+            }
+        }
+    }
+
+    fn is_busy(&self) -> bool {
+        self.review.is_running()
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
-        let (data, commands) = (cx.snapshot, &mut *cx.commands);
+        let data = cx.snapshot;
         let Some(view) = &data.current else {
             ui.label(theme::heading("Checklist"));
             ui.label("No release yet. Create one on the Overview panel or with `release-console release new 0.1.0`.");
@@ -69,7 +256,7 @@ impl Panel for ChecklistUi {
                             None => resp,
                         };
                         if resp.clicked() {
-                            commands.push(Command::SetItem {
+                            cx.push(Command::SetItem {
                                 item: item.id.clone(),
                                 done: !done,
                                 note: std::mem::take(&mut self.note),
@@ -96,6 +283,15 @@ impl Panel for ChecklistUi {
                 }
             });
             ui.add_space(4.0);
+            // A hotfix's commits beside the items that need them (the branch, the minimal
+            // fix, the fast-track review).
+            let branch_phase = phase
+                .items
+                .iter()
+                .any(|i| i.auto_tick_on.as_deref() == Some(source::BRANCH_KIND));
+            if branch_phase && matches!(view.release.kind, ReleaseKind::Hotfix { .. }) {
+                self.hotfix_ui(ui, cx);
+            }
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::runner::TaskId;
 pub enum Tab {
     Overview,
     Checklist,
+    Notes,
     Builds,
     Verify,
     Deploy,
@@ -25,9 +26,10 @@ pub enum Tab {
 }
 
 impl Tab {
-    pub const ALL: [Tab; 12] = [
+    pub const ALL: [Tab; 13] = [
         Tab::Overview,
         Tab::Checklist,
+        Tab::Notes,
         Tab::Builds,
         Tab::Verify,
         Tab::Deploy,
@@ -44,6 +46,7 @@ impl Tab {
         match self {
             Tab::Overview => "Overview",
             Tab::Checklist => "Checklist",
+            Tab::Notes => "Notes",
             Tab::Builds => "Builds",
             Tab::Verify => "Verify",
             Tab::Deploy => "Deploy",

@@ -9,6 +9,7 @@ pub mod command;
 pub mod deploy;
 pub mod flags;
 pub mod metrics;
+mod notes;
 mod overview;
 pub mod panel;
 pub mod picker;

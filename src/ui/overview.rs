@@ -1,19 +1,312 @@
 //! The Overview panel: the release, progress per phase, running tasks, the gates before
-//! publishing, and creating releases.
+//! publishing, and creating releases and hotfixes.
+
+use std::path::PathBuf;
 
 use super::command::{Command, Tab};
-use super::panel::{Cx, Panel};
+use super::panel::{Cx, Finished, Panel, Pending};
 use super::{theme, widgets};
+use crate::runner::{TaskId, TaskState};
 use crate::workspace::ReleaseKind;
 
-/// Overview panel state: the new-release form.
+/// Overview panel state: the new-release and new-hotfix forms.
 #[derive(Debug, Default)]
 pub struct OverviewUi {
     pub new_version: String,
+    /// The New hotfix form: its version and the release it fixes.
+    pub hotfix_version: String,
     pub hotfix_of: Option<String>,
+    /// The running New hotfix task and the version it makes.
+    pub hotfix_task: Option<(TaskId, String)>,
+    /// Why the last New hotfix was refused, in the domain's words.
+    pub hotfix_error: Option<String>,
+    /// The release to fix was chosen by hand (else the newest tagged one is offered).
+    chose_base: bool,
+    /// A hotfix just made, selected once the snapshot has it.
+    select_after: Option<String>,
+    /// The release tags of `[source]`, as (version, tag), or why they cannot be read.
+    pub tags: Option<Result<Vec<(String, String)>, String>>,
+    tags_run: Pending<Vec<(String, String)>>,
+    /// The workspace and audit length the tags were read at (read again after any change).
+    tags_at: Option<(PathBuf, usize)>,
+}
+
+/// A release's tag in the product's repository.
+enum TagState<'a> {
+    /// The tags are not read (no `[source]`, or not yet).
+    Unknown,
+    Tagged(&'a str),
+    Untagged,
+}
+
+impl OverviewUi {
+    /// The release tags of `[source]`, read again after any audited change (a cut branch, a
+    /// tag) while the Overview shows.
+    fn refresh_tags(&mut self, cx: &Cx<'_>) {
+        let data = cx.snapshot;
+        if data.ws.config().source.is_none() || self.tags_run.is_running() {
+            return;
+        }
+        let key = (data.ws.root().to_owned(), data.audit.len());
+        if self.tags_at.as_ref() == Some(&key) {
+            return;
+        }
+        self.tags_at = Some(key);
+        let ws = data.ws.clone();
+        cx.fetch(&mut self.tags_run, async move {
+            let src = crate::source::Source::open(&ws).await?;
+            let tags = src.release_tags().await?;
+            Ok::<_, crate::source::SourceError>(
+                tags.into_iter().map(|(v, t)| (v.to_string(), t)).collect(),
+            )
+        });
+    }
+
+    /// Whether release `version` has its tag in the repository, as far as is known.
+    fn tag_of(&self, version: &str) -> TagState<'_> {
+        let Some(Ok(tags)) = &self.tags else {
+            return TagState::Unknown;
+        };
+        tags.iter()
+            .find(|(v, _)| v == version)
+            .map_or(TagState::Untagged, |(_, t)| TagState::Tagged(t))
+    }
+
+    /// The New hotfix form: with `[source]` the branch is cut from the tag as a task (the same
+    /// function as `release new X --hotfix-of Y`); without, the release is made alone, as the
+    /// CLI does.
+    fn hotfix_ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
+        let data = cx.snapshot;
+        let source = data.ws.config().source.clone();
+        ui.label(egui::RichText::new("Hotfix of a released version").strong());
+        if data.releases.is_empty() {
+            ui.label(theme::muted("A hotfix fixes a release: create one first."));
+            return;
+        }
+        if self
+            .hotfix_of
+            .as_ref()
+            .is_none_or(|v| !data.releases.iter().any(|r| r.version.to_string() == *v))
+        {
+            // The newest tagged release, else the newest.
+            let tagged = data
+                .releases
+                .iter()
+                .rev()
+                .find(|r| matches!(self.tag_of(&r.version.to_string()), TagState::Tagged(_)));
+            self.hotfix_of = tagged
+                .or(data.releases.last())
+                .map(|r| r.version.to_string());
+        }
+        let running = self
+            .hotfix_task
+            .as_ref()
+            .and_then(|(id, _)| cx.runner.task(*id))
+            .is_some_and(|t| !t.state.is_finished());
+        // The next patch version of the base that is not a release yet.
+        let suggestion = self
+            .hotfix_of
+            .as_deref()
+            .and_then(|v| semver::Version::parse(v).ok())
+            .map_or_else(
+                || "0.1.1".to_owned(),
+                |v| {
+                    let mut next = semver::Version::new(v.major, v.minor, v.patch + 1);
+                    while data.releases.iter().any(|r| r.version == next) {
+                        next.patch += 1;
+                    }
+                    next.to_string()
+                },
+            );
+        let option = |v: &str| match self.tag_of(v) {
+            TagState::Tagged(t) => format!("{v} (tag {t})"),
+            TagState::Untagged => format!("{v} (not tagged)"),
+            TagState::Unknown => v.to_owned(),
+        };
+        let options: Vec<(String, String)> = data
+            .releases
+            .iter()
+            .rev()
+            .map(|r| {
+                let v = r.version.to_string();
+                let text = option(&v);
+                (v, text)
+            })
+            .collect();
+        let selected = self
+            .hotfix_of
+            .as_deref()
+            .map(|v| format!("hotfix of {}", option(v)))
+            .unwrap_or_default();
+        let mut chosen = self.hotfix_of.clone();
+        let mut clicked = false;
+        // An empty field takes the suggestion its hint shows.
+        let wanted = |typed: &str| {
+            crate::workspace::parse_version(if typed.trim().is_empty() {
+                &suggestion
+            } else {
+                typed
+            })
+        };
+        ui.horizontal(|ui| {
+            let label = ui.label("Hotfix version");
+            let edit = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.hotfix_version)
+                        .hint_text(&suggestion)
+                        .desired_width(100.0),
+                )
+                .labelled_by(label.id);
+            if edit.changed() {
+                // The refusal was of the last version.
+                self.hotfix_error = None;
+            }
+            egui::ComboBox::from_id_salt("hotfix-of")
+                .selected_text(selected)
+                .show_ui(ui, |ui| {
+                    for (v, text) in options {
+                        ui.selectable_value(&mut chosen, Some(v), text);
+                    }
+                })
+                .response
+                .accessible_name("Hotfix of");
+            let valid = wanted(&self.hotfix_version);
+            let button = ui.add_enabled(
+                valid.is_ok() && chosen.is_some() && !running,
+                egui::Button::new("New hotfix"),
+            );
+            if running {
+                ui.spinner();
+            }
+            if let Err(e) = &valid
+                && !self.hotfix_version.trim().is_empty()
+            {
+                ui.label(
+                    egui::RichText::new(crate::error_chain(e))
+                        .color(theme::BAD)
+                        .small(),
+                );
+            }
+            clicked = button.clicked();
+        });
+        if chosen != self.hotfix_of {
+            self.hotfix_of = chosen;
+            self.chose_base = true;
+            self.hotfix_error = None;
+        }
+        // What it will do, before it is done (or why it was not).
+        if let Some(e) = &self.hotfix_error {
+            ui.label(egui::RichText::new(format!("Not created: {e}")).color(theme::BAD));
+        } else if let (Some(of), Some(src)) = (&self.hotfix_of, &source) {
+            let version =
+                wanted(&self.hotfix_version).map_or_else(|_| suggestion.clone(), |v| v.to_string());
+            let branch = src.hotfix_branch.replace("{version}", &version);
+            match self.tag_of(of) {
+                TagState::Tagged(tag) => {
+                    ui.label(theme::muted(format!(
+                        "Cuts {branch} from tag {tag} in {} and ticks \"Branch from the release \
+                         tag\" with its commit.",
+                        src.repo
+                    )));
+                }
+                TagState::Untagged => {
+                    let tag = src.tag_format.replace("{version}", of);
+                    ui.label(
+                        egui::RichText::new(format!(
+                            "{of} has no tag {tag} in {}: a hotfix of it will be refused \
+                             (tag the release first: release tag {of}).",
+                            src.repo
+                        ))
+                        .color(theme::WARN),
+                    );
+                }
+                TagState::Unknown => {}
+            }
+            if let Some(Err(e)) = &self.tags {
+                ui.label(
+                    egui::RichText::new(format!("Cannot read the repository's tags: {e}"))
+                        .color(theme::WARN),
+                );
+            }
+        } else if source.is_none() {
+            ui.label(theme::muted(
+                "No [source] in release-console.toml: the release is made with the hotfix \
+                 runbook, and the branch is yours to cut.",
+            ));
+        }
+        if !clicked {
+            return;
+        }
+        let (Some(of), Ok(version)) = (self.hotfix_of.clone(), wanted(&self.hotfix_version)) else {
+            return;
+        };
+        let version = version.to_string();
+        self.hotfix_error = None;
+        if source.is_none() {
+            self.hotfix_version.clear();
+            cx.push(Command::NewRelease {
+                version,
+                hotfix_of: Some(of),
+            });
+            return;
+        }
+        let ws = data.ws.clone();
+        let spec = crate::source::new_hotfix_task_spec(&ws, &version);
+        let task_version = version.clone();
+        if let Some(id) = cx.start_task(spec, move |ctx| {
+            crate::source::run_new_hotfix(ctx, ws, task_version, of)
+        }) {
+            self.hotfix_task = Some((id, version));
+        }
+    }
 }
 
 impl Panel for OverviewUi {
+    fn logic(&mut self, cx: &mut Cx<'_>) {
+        if let Some(tags) = self.tags_run.poll() {
+            self.tags = Some(tags);
+            if !self.chose_base {
+                // Offered again now that the tags are known.
+                self.hotfix_of = None;
+            }
+        }
+        if let Some(v) = &self.select_after
+            && cx
+                .snapshot
+                .releases
+                .iter()
+                .any(|r| r.version.to_string() == *v)
+        {
+            if cx.snapshot.selected_version().as_ref() != Some(v) {
+                cx.push(Command::SelectRelease(v.clone()));
+            }
+            self.select_after = None;
+        }
+    }
+
+    fn on_task_finished(&mut self, task: &Finished, _commands: &mut Vec<Command>) {
+        let Some((id, version)) = &self.hotfix_task else {
+            return;
+        };
+        if task.info.id != *id {
+            return;
+        }
+        match task.state {
+            TaskState::Succeeded => {
+                self.select_after = Some(version.clone());
+                self.hotfix_version.clear();
+                self.hotfix_error = None;
+            }
+            TaskState::Failed => self.hotfix_error = Some(task.message.clone()),
+            _ => {}
+        }
+        self.hotfix_task = None;
+    }
+
+    fn is_busy(&self) -> bool {
+        self.tags_run.is_running()
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
         let (data, runner, commands) = (cx.snapshot, cx.runner, &mut *cx.commands);
         let product = &data.ws.config().product.name;
@@ -163,24 +456,6 @@ impl Panel for OverviewUi {
                     .desired_width(100.0),
             )
             .labelled_by(label.id);
-            egui::ComboBox::from_id_salt("hotfix-of")
-                .selected_text(match &self.hotfix_of {
-                    Some(v) => format!("hotfix of {v}"),
-                    None => "regular release".to_owned(),
-                })
-                .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut self.hotfix_of, None, "regular release");
-                    for r in data.releases.iter().rev() {
-                        let v = r.version.to_string();
-                        ui.selectable_value(
-                            &mut self.hotfix_of,
-                            Some(v.clone()),
-                            format!("hotfix of {v}"),
-                        );
-                    }
-                })
-                .response
-                .accessible_name("Release kind");
             let valid = crate::workspace::parse_version(&self.new_version);
             let button = ui.add_enabled(valid.is_ok(), egui::Button::new("Create release"));
             if let Err(e) = &valid
@@ -195,9 +470,12 @@ impl Panel for OverviewUi {
             if button.clicked() {
                 commands.push(Command::NewRelease {
                     version: std::mem::take(&mut self.new_version),
-                    hotfix_of: self.hotfix_of.take(),
+                    hotfix_of: None,
                 });
             }
         });
+        ui.add_space(10.0);
+        self.refresh_tags(cx);
+        self.hotfix_ui(ui, cx);
     }
 }

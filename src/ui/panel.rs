@@ -196,6 +196,7 @@ pub trait Panel {
 pub struct Panels {
     pub overview: super::overview::OverviewUi,
     pub checklist: super::checklist::ChecklistUi,
+    pub notes: super::notes::NotesUi,
     pub builds: super::builds::BuildsUi,
     pub verify: super::verify::VerifyUi,
     pub deploy: super::deploy::DeployUi,
@@ -214,6 +215,7 @@ impl Panels {
         Self {
             overview: super::overview::OverviewUi::default(),
             checklist: super::checklist::ChecklistUi::default(),
+            notes: super::notes::NotesUi::default(),
             builds: super::builds::BuildsUi::default(),
             verify: super::verify::VerifyUi::default(),
             deploy: super::deploy::DeployUi::default(),
@@ -233,6 +235,7 @@ impl Panels {
         match tab {
             Tab::Overview => &mut self.overview,
             Tab::Checklist => &mut self.checklist,
+            Tab::Notes => &mut self.notes,
             Tab::Builds => &mut self.builds,
             Tab::Verify => &mut self.verify,
             Tab::Deploy => &mut self.deploy,
@@ -246,10 +249,11 @@ impl Panels {
         }
     }
 
-    pub fn all(&self) -> [&dyn Panel; 12] {
+    pub fn all(&self) -> [&dyn Panel; 13] {
         [
             &self.overview,
             &self.checklist,
+            &self.notes,
             &self.builds,
             &self.verify,
             &self.deploy,
@@ -263,10 +267,11 @@ impl Panels {
         ]
     }
 
-    pub fn all_mut(&mut self) -> [&mut dyn Panel; 12] {
+    pub fn all_mut(&mut self) -> [&mut dyn Panel; 13] {
         [
             &mut self.overview,
             &mut self.checklist,
+            &mut self.notes,
             &mut self.builds,
             &mut self.verify,
             &mut self.deploy,
