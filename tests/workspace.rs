@@ -1522,3 +1522,62 @@ fn a_flag_change_the_provider_made_but_whose_plan_could_not_be_saved_is_not_audi
     assert_eq!((plan.percent(), plan.audit_seq), (10, intent.seq));
     verify_with_projections(&ws).expect("in agreement");
 }
+
+#[test]
+fn a_release_or_an_item_edited_by_hand_is_named_by_verify_not_quietly_put_back() {
+    let (_dir, ws) = new_ws();
+    let root = ws.root().to_owned();
+    let r = ws.create_release("1.0.0", None).expect("release");
+    ws.set_item(&r, "pre.review-flags", true, "").expect("tick");
+    ws.verify_audit().expect("as the log says");
+
+    // The runbook swapped (a hotfix's gates are fewer): the release file no longer is what its
+    // creation entry recorded.
+    let release = ws.release_dir(&r.version).join("release.json");
+    let original = std::fs::read_to_string(&release).expect("release.json");
+    let mut edited: serde_json::Value = serde_json::from_str(&original).expect("json");
+    edited["runbook"] = serde_json::json!("hotfix");
+    std::fs::write(&release, edited.to_string()).expect("edit");
+    let err = ws.verify_audit().expect_err("caught");
+    assert!(
+        err.to_string().contains(&format!(
+            "{} disagrees with the log: entry #{} created release 1.0.0 otherwise",
+            release.display(),
+            r.audit_seq
+        )),
+        "{err}"
+    );
+    edited["runbook"] = serde_json::json!("release");
+    edited["created_by"] = serde_json::json!("mallory");
+    std::fs::write(&release, edited.to_string()).expect("edit");
+    assert!(ws.verify_audit().is_err(), "created_by edited");
+    std::fs::write(&release, &original).expect("restore");
+    ws.verify_audit().expect("as the log says again");
+
+    // An item's entry number zeroed and its note edited: the next command (which recovers
+    // first) leaves it, and audit verify names the file.
+    let checklist = ws.release_dir(&r.version).join("checklist.json");
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&checklist).expect("checklist"))
+            .expect("json");
+    let item = &mut state["items"]["pre.review-flags"];
+    item.as_object_mut().expect("item").remove("audit_seq");
+    item["note"] = serde_json::json!("approved by the CTO");
+    std::fs::write(&checklist, state.to_string()).expect("edit");
+    let o = cli(&root, &["checklist", "show"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let after: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&checklist).expect("checklist"))
+            .expect("json");
+    assert_eq!(
+        after["items"]["pre.review-flags"]["note"], "approved by the CTO",
+        "not quietly put back"
+    );
+    let o = cli(&root, &["audit", "verify"]);
+    assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("item pre.review-flags is ticked but names no entry"),
+        "{}",
+        text(&o)
+    );
+}
