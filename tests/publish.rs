@@ -299,6 +299,17 @@ fn a_yank_points_the_feeds_back_and_counts_against_the_success_rate() {
         );
     }
     assert_eq!(audited(&ws, "publish", "1.1.0"), announced);
+    // The log remembers the yank when the channel records are gone.
+    std::fs::rename(ws.join("publish"), ws.join("publish-kept")).expect("move publish/");
+    let o = cli(&ws, &["publish", "--version", "1.1.0", "--channel", "beta"]);
+    assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("1.1.0 was yanked from channel stable at "),
+        "{}",
+        text(&o)
+    );
+    std::fs::remove_dir_all(ws.join("publish")).ok();
+    std::fs::rename(ws.join("publish-kept"), ws.join("publish")).expect("restore publish/");
     let s = json(&cli(&ws, &["--json", "publish", "status"]));
     assert_eq!(s["live"], "1.0.0");
     assert_eq!(s["feeds"]["WireTuner/releases/stable/latest.json"], "1.0.0");
@@ -616,6 +627,23 @@ fn a_published_version_never_changes_is_announced_once_and_channels_are_checked(
     );
     assert_eq!(sha256(&msi), live, "the live object is unchanged");
     assert_eq!(audited(&ws, "publish", "0.1.0"), 1);
+    // With the channel records and the store lost (a `publish/` folder removed, a new
+    // bucket), the audit log still says what 0.1.0 was published with: refused all the same.
+    let keep = ws.join("publish-kept");
+    std::fs::rename(ws.join("publish"), &keep).expect("move publish/");
+    let published = ws.join("published-kept");
+    std::fs::rename(ws.join("published"), &published).expect("move published/");
+    let o = cli(&ws, &["publish", "--version", "0.1.0"]);
+    assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("0.1.0 was published with SHA-256 {live}")),
+        "{}",
+        text(&o)
+    );
+    assert!(!ws.join("published").exists(), "nothing was uploaded");
+    assert_eq!(audited(&ws, "publish", "0.1.0"), 1);
+    std::fs::rename(&keep, ws.join("publish")).expect("restore publish/");
+    std::fs::rename(&published, ws.join("published")).expect("restore published/");
     // On another channel too: the version's keys are shared.
     let o = cli(&ws, &["publish", "--version", "0.1.0", "--channel", "beta"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));

@@ -523,14 +523,20 @@ fn a_version_published_to_s3_never_changes_and_its_links_encode_a_plus() {
         stored,
         "the object on the server is unchanged"
     );
-    // Without the record (another workspace, same bucket): the server's object refuses it.
-    std::fs::remove_dir_all(ws.join("publish")).expect("forget the record");
-    let o = run(&ws, &["publish", "--version", "0.1.0"]);
+    // Another workspace on the same bucket, which never published 0.1.0 (neither its records
+    // nor its log know of it), building 0.1.0 itself: the server's object refuses it.
+    let (_d2, other) = workspace(&pki);
+    use_s3(&other, &weed, "releases", &[]);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    common::make_publishable(&pki, &other, "0.1.0");
+    let theirs = sha256_hex(&other.join("releases/0.1.0/artifacts/WireTuner-0.1.0.msi"));
+    assert_ne!(theirs, live);
+    let o = run(&other, &["publish", "--version", "0.1.0"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
         text(&o).contains(&format!(
             "{key}: the store holds SHA-256 {live} under this key, not the bytes to publish \
-             (SHA-256 {rebuilt})"
+             (SHA-256 {theirs})"
         )),
         "{}",
         text(&o)

@@ -441,6 +441,27 @@ fn channels(ws: &Workspace) -> Result<Vec<(String, Channel)>, DeployError> {
 /// files added or left out, on any channel (its keys are shared), begun or done, yanked or
 /// not; and refuses a version yanked on any channel (it was bad: the fix is a new version).
 fn check_unchanged(ws: &Workspace, version: &str, list: &[Upload]) -> Result<(), DeployError> {
+    let (logged_files, logged_yank) = logged(ws, version)?;
+    // The log remembers what the channel files may have lost (a `publish/` folder removed or
+    // restored from an old backup): it is the record of what was published and yanked.
+    if let Some((channel, yank)) = logged_yank {
+        return Err(DeployError::Yanked {
+            version: version.to_owned(),
+            channel,
+            at: yank.at,
+            by: yank.by,
+            reason: yank.reason,
+        });
+    }
+    if !logged_files.is_empty() {
+        let record = Published {
+            version: version.to_owned(),
+            at: Timestamp::UNIX_EPOCH,
+            by: String::new(),
+            files: logged_files,
+        };
+        compare_published(version, &record, list)?;
+    }
     for (name, ch) in channels(ws)? {
         // A yank begun and not finished is finished by this run first, so it counts too.
         let begun_yank = ch.begun.iter().filter_map(|b| match &b.change {
@@ -471,53 +492,118 @@ fn check_unchanged(ws: &Workspace, version: &str, list: &[Upload]) -> Result<(),
             .chain(begun)
             .filter(|p| p.version == version)
         {
-            let added: Vec<&str> = list
-                .iter()
-                .filter(|u| !p.files.iter().any(|f| f.name == u.name))
-                .map(|u| u.name.as_str())
-                .collect();
-            let left_out: Vec<&str> = p
-                .files
-                .iter()
-                .filter(|f| !list.iter().any(|u| u.name == f.name))
-                .map(|f| f.name.as_str())
-                .collect();
-            if !added.is_empty() || !left_out.is_empty() {
-                let mut change = Vec::new();
-                if !added.is_empty() {
-                    change.push(format!("add {}", added.join(", ")));
-                }
-                if !left_out.is_empty() {
-                    change.push(format!("leave out {}", left_out.join(", ")));
-                }
-                return Err(DeployError::FilesChanged {
-                    version: version.to_owned(),
-                    published: p
-                        .files
-                        .iter()
-                        .map(|f| f.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    change: change.join(" and "),
-                });
-            }
-            for u in list {
-                if let Some(f) = p
-                    .files
-                    .iter()
-                    .find(|f| f.name == u.name && !f.sha256.eq_ignore_ascii_case(&u.sha256))
-                {
-                    return Err(DeployError::Changed {
-                        version: version.to_owned(),
-                        key: u.key.clone(),
-                        published: f.sha256.clone(),
-                        new: u.sha256.clone(),
-                    });
-                }
-            }
+            compare_published(version, p, list)?;
         }
     }
     Ok(())
+}
+
+/// Refuses `list` for `version` unless it is exactly the files of `p` (names and SHA-256).
+fn compare_published(version: &str, p: &Published, list: &[Upload]) -> Result<(), DeployError> {
+    let added: Vec<&str> = list
+        .iter()
+        .filter(|u| !p.files.iter().any(|f| f.name == u.name))
+        .map(|u| u.name.as_str())
+        .collect();
+    let left_out: Vec<&str> = p
+        .files
+        .iter()
+        .filter(|f| !list.iter().any(|u| u.name == f.name))
+        .map(|f| f.name.as_str())
+        .collect();
+    if !added.is_empty() || !left_out.is_empty() {
+        let mut change = Vec::new();
+        if !added.is_empty() {
+            change.push(format!("add {}", added.join(", ")));
+        }
+        if !left_out.is_empty() {
+            change.push(format!("leave out {}", left_out.join(", ")));
+        }
+        return Err(DeployError::FilesChanged {
+            version: version.to_owned(),
+            published: p
+                .files
+                .iter()
+                .map(|f| f.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            change: change.join(" and "),
+        });
+    }
+    for u in list {
+        if let Some(f) = p
+            .files
+            .iter()
+            .find(|f| f.name == u.name && !f.sha256.eq_ignore_ascii_case(&u.sha256))
+        {
+            return Err(DeployError::Changed {
+                version: version.to_owned(),
+                key: u.key.clone(),
+                published: f.sha256.clone(),
+                new: u.sha256.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// What the audit log says of `version`: the files of every publish of it that was begun
+/// (`publish.begin` carries them), and the first yank of it begun on any channel.
+fn logged(
+    ws: &Workspace,
+    version: &str,
+) -> Result<(Vec<feeds::File>, Option<(String, Yank)>), DeployError> {
+    let marker = format!(r#""target":{}"#, serde_json::Value::from(version));
+    let publish = memchr::memmem::Finder::new(br#""action":"publish"#);
+    let target = memchr::memmem::Finder::new(marker.as_bytes());
+    let mut files: Vec<feeds::File> = Vec::new();
+    let mut yank = None;
+    ws.audit()
+        .scan_from(
+            0,
+            1,
+            &|line| publish.find(line).is_some() && target.find(line).is_some(),
+            &mut |e| {
+                if e.target != version {
+                    return Ok(());
+                }
+                match e.action.as_str() {
+                    "publish.begin" => {
+                        if let Some(listed) = e.after.get("files").and_then(|f| {
+                            serde_json::from_value::<Vec<feeds::File>>(f.clone()).ok()
+                        }) {
+                            for f in listed {
+                                if !files.iter().any(|g| g.name == f.name) {
+                                    files.push(f);
+                                }
+                            }
+                        }
+                    }
+                    "publish.yank.begin" if yank.is_none() => {
+                        let text = |k: &str| {
+                            e.after
+                                .get(k)
+                                .and_then(serde_json::Value::as_str)
+                                .unwrap_or_default()
+                                .to_owned()
+                        };
+                        yank = Some((
+                            text("channel"),
+                            Yank {
+                                version: version.to_owned(),
+                                at: e.time,
+                                by: e.actor.clone(),
+                                reason: text("reason"),
+                            },
+                        ));
+                    }
+                    _ => {}
+                }
+                Ok(())
+            },
+        )
+        .map_err(|e| DeployError::Workspace(e.into()))?;
+    Ok((files, yank))
 }
 
 /// The files of `release` to publish: every artifact its verification passed, with the SHA-256
