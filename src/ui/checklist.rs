@@ -9,6 +9,8 @@ use super::{theme, widgets};
 pub struct ChecklistUi {
     /// Note attached to the next tick or untick.
     pub note: String,
+    /// An item a task normally ticks, clicked with no note: its tick waits for one.
+    pub asking_note: Option<String>,
 }
 
 impl Panel for ChecklistUi {
@@ -69,11 +71,19 @@ impl Panel for ChecklistUi {
                             None => resp,
                         };
                         if resp.clicked() {
-                            commands.push(Command::SetItem {
-                                item: item.id.clone(),
-                                done: !done,
-                                note: std::mem::take(&mut self.note),
-                            });
+                            if !done
+                                && self.note.trim().is_empty()
+                                && item.hand_tick_needs_note().is_some()
+                            {
+                                self.asking_note = Some(item.id.clone());
+                            } else {
+                                self.asking_note = None;
+                                commands.push(Command::SetItem {
+                                    item: item.id.clone(),
+                                    done: !done,
+                                    note: std::mem::take(&mut self.note),
+                                });
+                            }
                         }
                         if let Some(kind) = &item.auto_tick_on {
                             theme::badge(ui, &format!("auto: {kind}"), theme::MUTED).on_hover_text(
@@ -93,9 +103,57 @@ impl Panel for ChecklistUi {
                             ui.label(theme::muted(text));
                         }
                     });
+                    if self.asking_note.as_deref() == Some(item.id.as_str()) {
+                        self.note_prompt(ui, item, commands);
+                    }
                 }
             });
             ui.add_space(4.0);
         }
+    }
+}
+
+impl ChecklistUi {
+    /// Asks for the note a hand-tick of `item` needs (a task normally ticks it).
+    fn note_prompt(
+        &mut self,
+        ui: &mut egui::Ui,
+        item: &crate::runbook::Item,
+        commands: &mut Vec<Command>,
+    ) {
+        egui::Frame::new()
+            .stroke(egui::Stroke::new(1.0, theme::WARN))
+            .inner_margin(6.0)
+            .show(ui, |ui| {
+                if let Some(why) = item.hand_tick_needs_note() {
+                    ui.label(
+                        egui::RichText::new(format!("Ticking by hand: {why}.")).color(theme::WARN),
+                    );
+                }
+                ui.horizontal(|ui| {
+                    let label = ui.label("Why by hand:");
+                    ui.add(
+                        egui::TextEdit::singleline(&mut self.note)
+                            .hint_text("e.g. built and notarized on the release Mac")
+                            .desired_width(360.0),
+                    )
+                    .labelled_by(label.id);
+                    let ready = !self.note.trim().is_empty();
+                    if ui
+                        .add_enabled(ready, egui::Button::new("Tick with this note"))
+                        .clicked()
+                    {
+                        self.asking_note = None;
+                        commands.push(Command::SetItem {
+                            item: item.id.clone(),
+                            done: true,
+                            note: std::mem::take(&mut self.note),
+                        });
+                    }
+                    if ui.button("Cancel").clicked() {
+                        self.asking_note = None;
+                    }
+                });
+            });
     }
 }
