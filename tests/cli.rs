@@ -197,7 +197,11 @@ fn audited() -> (tempfile::TempDir, std::path::PathBuf, Vec<String>) {
         "pre.validate-staging",
         "pre.release-notes",
     ] {
-        assert!(run(&ws, &["checklist", "tick", item]).status.success());
+        assert!(
+            run(&ws, &["checklist", "tick", item, "--note", "by hand"])
+                .status
+                .success()
+        );
     }
     let lines: Vec<String> = std::fs::read_to_string(ws.join("audit.log"))
         .expect("log")
@@ -360,9 +364,15 @@ fn without_a_workspace_the_demo_is_unpacked_into_the_data_dir_once() {
 
     // A second run reuses it (and what was done in it).
     assert!(
-        demo(&["checklist", "tick", "pre.review-flags"])
-            .status
-            .success()
+        demo(&[
+            "checklist",
+            "tick",
+            "pre.review-flags",
+            "--note",
+            "reviewed"
+        ])
+        .status
+        .success()
     );
     let o = demo(&["--json", "release", "show"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
@@ -533,14 +543,27 @@ fn after_two_crashes_between_append_and_head_the_next_command_works_and_verify_p
     let head = std::fs::read(ws.join("audit.head")).expect("head");
     let checklist = ws.join("releases/1.0.0/checklist.json");
     for item in ["pre.review-flags", "pre.validate-staging"] {
-        assert!(run(&ws, &["checklist", "tick", item]).status.success());
+        assert!(
+            run(&ws, &["checklist", "tick", item, "--note", "by hand"])
+                .status
+                .success()
+        );
     }
     // Both ticks were killed after their entry was appended, before the head moved and the
     // state was written.
     std::fs::write(ws.join("audit.head"), head).expect("old head");
     std::fs::remove_file(&checklist).expect("no state yet");
 
-    let o = run(&ws, &["checklist", "tick", "pre.release-notes"]);
+    let o = run(
+        &ws,
+        &[
+            "checklist",
+            "tick",
+            "pre.release-notes",
+            "--note",
+            "by hand",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let o = run(&ws, &["audit", "verify"]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));

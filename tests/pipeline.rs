@@ -188,6 +188,43 @@ fn pipeline_builds_signs_collects_checksums_and_verifies_a_real_msi() {
             .expect("audit verify")
             .success()
     );
+
+    // Rebuilt with signing skipped: the state says UNSIGNED and the signed build's tick is
+    // taken back (audited), since the installer it stood for was replaced.
+    let o = bin(
+        &s.ws,
+        &[
+            "pipeline",
+            "run",
+            "--version",
+            "0.1.0",
+            "--platform",
+            "windows-on-linux",
+            "--skip-signing",
+        ],
+    )
+    .output()
+    .expect("run");
+    let out = text(&o);
+    assert!(out.contains("UNSIGNED"), "{out}");
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(s.ws.join("releases/0.1.0/pipeline.json")).expect("state"),
+    )
+    .expect("json");
+    assert_eq!(state["platforms"]["windows-on-linux"]["unsigned"], true);
+    assert!(
+        !checklist_done(&s.ws, "build.windows"),
+        "an unsigned rebuild unticks \"Build and sign the Windows installer\""
+    );
+    let audit = std::fs::read_to_string(s.ws.join("audit.log")).expect("audit");
+    assert!(
+        audit
+            .lines()
+            .any(|l| l.contains("\"action\":\"checklist.untick\"")
+                && l.contains("0.1.0/build.windows")
+                && l.contains("UNSIGNED")),
+        "the untick is audited with why"
+    );
 }
 
 #[test]
@@ -338,8 +375,12 @@ fn resume_runs_only_the_platforms_that_did_not_succeed() {
             .filter(|l| l.contains("\"action\":\"task.start\"") && l.contains(target))
             .count()
     };
-    assert_eq!(starts("build-windows-on-linux"), 1, "not rebuilt");
-    assert_eq!(starts("build-second-msi"), 2, "failed once, then resumed");
+    assert_eq!(starts("build-unsigned-windows-on-linux"), 1, "not rebuilt");
+    assert_eq!(
+        starts("build-unsigned-second-msi"),
+        2,
+        "failed once, then resumed"
+    );
     assert!(
         s.ws.join("releases/0.1.0/artifacts/Second-Setup-0.1.0.msi")
             .is_file()
@@ -558,7 +599,7 @@ fn a_hang_up_cancels_the_build_so_no_builder_outlives_the_console() {
     interrupt_a_build(
         &s,
         nix::sys::signal::Signal::SIGHUP,
-        "hung up: cancelling build-windows-on-linux",
+        "hung up: cancelling build-unsigned-windows-on-linux",
     );
 }
 
@@ -569,7 +610,7 @@ fn cancel_stops_the_builder_and_every_child_then_resume_finishes() {
     interrupt_a_build(
         &s,
         nix::sys::signal::Signal::SIGINT,
-        "interrupted: cancelling build-windows-on-linux",
+        "interrupted: cancelling build-unsigned-windows-on-linux",
     );
 
     // Resume without the slow tool: the generated source is kept, the MSI is built.

@@ -174,12 +174,12 @@ fn ticking_an_item_by_its_label_is_recorded_and_shown_in_the_audit_panel() {
     let f = fixture();
     let mut h = harness(&f);
     click(&mut h, "Checklist");
-    h.get_by_label("Review feature flags").click();
+    h.get_by_label("Validate staging").click();
     step_until(&mut h, "the tick to land", |app| {
         app.data
             .as_ref()
             .and_then(|d| d.current.as_ref())
-            .is_some_and(|c| c.checklist.is_done("pre.review-flags"))
+            .is_some_and(|c| c.checklist.is_done("pre.validate-staging"))
     });
     // Who and when are shown next to the item.
     assert!(h.query_by_label_contains("ticked by").is_some());
@@ -216,7 +216,7 @@ fn ticking_an_item_by_its_label_is_recorded_and_shown_in_the_audit_panel() {
     click(&mut h, "Audit");
     step_until(&mut h, "the entries to be read", |app| !app.is_busy());
     assert!(h.query_by_label("checklist.tick").is_some());
-    assert!(h.query_by_label("1.4.0/pre.review-flags").is_some());
+    assert!(h.query_by_label("1.4.0/pre.validate-staging").is_some());
     assert!(h.query_by_label("CHAIN INTACT").is_some());
 
     // The filter narrows the table.
@@ -226,7 +226,7 @@ fn ticking_an_item_by_its_label_is_recorded_and_shown_in_the_audit_panel() {
 
     // Unticking is recorded too.
     click(&mut h, "Checklist");
-    h.get_by_label("Review feature flags").click();
+    h.get_by_label("Validate staging").click();
     step_until(&mut h, "the untick to land", |app| {
         app.data
             .as_ref()
@@ -751,16 +751,41 @@ fn builds_panel_runs_preflight_builds_an_msi_and_verifies_it() {
             .is_some()
     );
     click(&mut h, "Skip signing (unsigned test build)");
+    // The preflight shown checked a signed build: it says so, and a new one says what is
+    // skipped instead of claiming the signing setup OK.
+    assert!(
+        h.query_by_label_contains("This preflight checked a signed build")
+            .is_some()
+    );
+    assert!(
+        h.query_by_label("Windows installer (MSI), built UNSIGNED on Linux")
+            .is_some(),
+        "the card does not read \"built and signed\""
+    );
+    click(&mut h, "Run preflight");
+    step_until(&mut h, "the unsigned preflight", |app| {
+        !app.is_busy() && app.panels.builds.preflight.values().all(|p| p.skip_signing)
+    });
+    assert!(
+        h.query_by_label_contains("This preflight checked")
+            .is_none()
+    );
+    assert!(h.query_by_label("env WINDOWS_PFX_PATH").is_none());
+    assert!(h.query_all_by_label("SKIPPED").count() >= 1);
+    assert!(
+        h.query_by_label_contains("SKIPPED: the installer will be UNSIGNED")
+            .is_some()
+    );
     // Only the card this host can build has an enabled Run button.
     build_from_the_panel(
         &mut h,
         &PanelBuild {
             enabled_runs: 1,
             run: 0,
-            task: "build-windows-on-linux",
+            task: "build-unsigned-windows-on-linux",
             step: "Build MSI",
             artifact: "WireTuner-Setup-1.4.0.msi",
-            checklist: "build.windows",
+            sign_item: "build.windows",
             signature: release_console::verify::SignatureVerdict::Unsigned,
         },
     );
@@ -774,7 +799,8 @@ struct PanelBuild<'a> {
     task: &'a str,
     step: &'a str,
     artifact: &'a str,
-    checklist: &'a str,
+    /// The "build and sign" item a signed build ticks: an unsigned one leaves it open.
+    sign_item: &'a str,
     signature: release_console::verify::SignatureVerdict,
 }
 
@@ -797,11 +823,29 @@ fn build_from_the_panel(h: &mut Harness<'static, ConsoleApp>, b: &PanelBuild<'_>
     step_until(h, "the build and the reload after it", |app| {
         app.data.as_ref().is_some_and(|d| {
             d.artifacts.as_ref().is_ok_and(|a| !a.is_empty())
-                && d.current
-                    .as_ref()
-                    .is_some_and(|c| c.checklist.is_done(b.checklist))
+                && d.pipeline_state.platforms.values().any(|p| p.unsigned)
         }) && !app.is_busy()
     });
+    // Signing was skipped: UNSIGNED in amber on the card, and the "sign" item stays open.
+    assert!(
+        !done(h, b.sign_item),
+        "an unsigned build ticks no sign item"
+    );
+    assert!(
+        h.query_by_label("UNSIGNED").is_some(),
+        "the card says UNSIGNED"
+    );
+    let task_name = h
+        .state()
+        .runner()
+        .tasks()
+        .into_iter()
+        .find(|t| t.info.name == b.task)
+        .map(|t| t.info.kind);
+    assert!(
+        task_name.is_some_and(|k| k.ends_with(".unsigned")),
+        "an unsigned build has its own kind, which ticks nothing"
+    );
     let task = h
         .state()
         .runner()
@@ -888,10 +932,10 @@ fn builds_panel_runs_a_remote_build_on_github_actions_like_a_local_one() {
         &PanelBuild {
             enabled_runs: 2,
             run: 0,
-            task: "build-macos",
+            task: "build-unsigned-macos",
             step: "macos: Build and sign the installers",
             artifact: "WireTuner-1.4.0.dmg",
-            checklist: "build.macos",
+            sign_item: "build.macos",
             // The fake's "DMG" is placeholder bytes, not a disk image: amber, never green.
             signature: release_console::verify::SignatureVerdict::UnverifiableHere,
         },
@@ -1169,7 +1213,7 @@ fn eight_cli_processes_and_the_gui_lose_no_change_and_keep_the_chain() {
         "build.windows",
         "build.verify",
         "deploy.backend",
-        "post.error-rates",
+        "deploy.flags-10",
     ];
     let tickers: Vec<_> = items
         .iter()
@@ -1200,9 +1244,10 @@ fn eight_cli_processes_and_the_gui_lose_no_change_and_keep_the_chain() {
                 .expect("spawn a ticker")
         })
         .collect();
-    // Meanwhile the GUI ticks an item of its own.
+    // Meanwhile the GUI ticks an item of its own (one a task normally ticks: with a note).
     click(&mut h, "Checklist");
-    click(&mut h, "Monitor latency");
+    click(&mut h, "Roll out flags to 50%");
+    answer_note(&mut h, "canary held by hand");
     while tickers.iter().any(|t| !t.is_finished()) {
         h.step();
         std::thread::sleep(Duration::from_millis(20));
@@ -1215,7 +1260,7 @@ fn eight_cli_processes_and_the_gui_lose_no_change_and_keep_the_chain() {
             && app.data.as_ref().is_some_and(|d| {
                 d.current
                     .as_ref()
-                    .is_some_and(|c| c.checklist.is_done("post.latency"))
+                    .is_some_and(|c| c.checklist.is_done("deploy.flags-50"))
             })
     });
     assert!(
@@ -1236,7 +1281,10 @@ fn eight_cli_processes_and_the_gui_lose_no_change_and_keep_the_chain() {
         assert!(!state.done, "{item} ends unticked");
         assert_eq!(state.note, "round 24", "{item}: the last change is kept");
     }
-    assert!(checklist.is_done("post.latency"), "the GUI's tick is kept");
+    assert!(
+        checklist.is_done("deploy.flags-50"),
+        "the GUI's tick is kept"
+    );
     let entries = ws.audit().entries().expect("entries");
     for item in items {
         let target = format!("1.4.0/{item}");
@@ -1693,12 +1741,23 @@ fn tick(h: &mut Harness<'static, ConsoleApp>, title: &str, id: &str) {
     }
     h.get_by_label(title).click();
     h.step();
+    h.step();
+    // An item a task normally ticks asks why it is ticked by hand.
+    if h.query_by_label("Tick with this note").is_some() {
+        answer_note(h, "done outside the console (test walk)");
+    }
     step_until(h, &format!("{id} to be ticked"), |app| {
         app.data
             .as_ref()
             .and_then(|d| d.current.as_ref())
             .is_some_and(|c| c.checklist.is_done(id))
     });
+}
+
+/// Answers the Checklist's question for a hand-tick: types the note, then ticks with it.
+fn answer_note(h: &mut Harness<'static, ConsoleApp>, note: &str) {
+    type_into(h, "Why by hand:", note);
+    click(h, "Tick with this note");
 }
 
 fn done(h: &Harness<'static, ConsoleApp>, id: &str) -> bool {
@@ -2377,5 +2436,183 @@ fn notes_are_drafted_from_the_history_edited_previewed_and_saved() {
             .any(|t| t.text.contains("ticked pre.release-notes")),
         "{:?}",
         h.state().toasts.items()
+    );
+}
+
+/// Verifies release 1.4.0's artifacts from the Verify panel: a green PASS.
+fn verify_release_in_panel(h: &mut Harness<'static, ConsoleApp>) {
+    click(h, "Verify");
+    click(h, "Use release 1.4.0 artifacts");
+    click(h, "Run verification");
+    step_until(h, "the report", |app| {
+        app.panels.verify.report.is_some() && !app.is_busy()
+    });
+    assert!(h.query_by_label("PASS").is_some());
+}
+
+#[test]
+fn a_verify_whose_files_changed_after_it_reads_stale_everywhere_naming_the_file() {
+    let f = fixture();
+    let dir = write_artifacts(&f, false);
+    let mut h = harness(&f);
+    verify_release_in_panel(&mut h);
+    // A rebuild replaces the bundle after the PASS (new bytes, new size).
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(
+        dir.join("WireTuner-1.4.0.tar.gz"),
+        b"the linux bundle, rebuilt",
+    )
+    .expect("write");
+    // Any change reloads the workspace: tick a plain item.
+    tick(&mut h, "Validate staging", "pre.validate-staging");
+    step_until(&mut h, "the stale verify to be seen", |app| {
+        app.data.as_ref().is_some_and(|d| d.verify_stale.is_some()) && !app.is_busy()
+    });
+
+    // Verify: no big green PASS for files that changed; amber STALE naming the file.
+    click(&mut h, "Verify");
+    assert!(
+        h.query_by_label("PASS").is_none(),
+        "no PASS for changed files"
+    );
+    assert!(h.query_by_label("STALE").is_some());
+    assert!(
+        h.query_by_label_contains("STALE: WireTuner-1.4.0.tar.gz modified")
+            .is_some(),
+        "names the file and when it changed"
+    );
+
+    // Builds: each hash says which reference it is; SHA256SUMS is marked stale for the file.
+    click(&mut h, "Builds");
+    assert!(h.query_by_label("In SHA256SUMS").is_some());
+    assert!(h.query_by_label("SHA-256 its builder printed").is_some());
+    assert!(
+        h.query_all_by_label("STALE").count() >= 2,
+        "the SHA256SUMS entry and the verify are stale"
+    );
+
+    // Deploy: the plan's hashes are the verify's, said so, and stale.
+    click(&mut h, "Deploy");
+    step_until(&mut h, "the plan", |app| {
+        !app.is_busy()
+            && app
+                .panels
+                .deploy
+                .plan
+                .as_ref()
+                .is_some_and(|p| p.as_ref().is_ok_and(|p| p.stale.is_some()))
+    });
+    assert!(h.query_by_label_contains("SHA-256 as verified").is_some());
+    assert!(h.query_by_label("STALE").is_some());
+    assert!(h.query_by_label_contains("as it will be written").is_none());
+}
+
+#[test]
+fn rebuild_asks_first_naming_the_pass_verify_it_invalidates() {
+    let f = fixture();
+    write_artifacts(&f, false);
+    // windows-on-linux was built before.
+    let state = serde_json::json!({"platforms": {"windows-on-linux": {
+        "status": "succeeded", "message": "1 artifact", "steps": [], "artifacts": [],
+        "finished_at": "2025-01-01T00:00:00Z"}}});
+    std::fs::write(
+        f.root.join("releases/1.4.0/pipeline.json"),
+        serde_json::to_vec(&state).expect("json"),
+    )
+    .expect("state");
+    let mut h = harness(&f);
+    verify_release_in_panel(&mut h);
+    step_until(&mut h, "the PASS to be known", |app| {
+        app.data
+            .as_ref()
+            .is_some_and(|d| !d.rebuild_invalidates.is_empty())
+    });
+    click(&mut h, "Builds");
+    click(&mut h, "Rebuild");
+    // Nothing started: the question names what a rebuild invalidates.
+    assert!(
+        !h.state()
+            .runner()
+            .tasks()
+            .iter()
+            .any(|t| t.info.name == "build-windows-on-linux"),
+        "a rebuild asks first"
+    );
+    assert!(h.query_by_label_contains("This invalidates").is_some());
+    assert!(h.query_by_label_contains("the PASS verify of").is_some());
+    click(&mut h, "Keep the current build");
+    assert!(h.query_by_label_contains("This invalidates").is_none());
+    assert!(h.state().panels.builds.confirm_rebuild.is_none());
+    click(&mut h, "Rebuild");
+    click(&mut h, "Rebuild anyway");
+    assert!(
+        h.state()
+            .runner()
+            .tasks()
+            .iter()
+            .any(|t| t.info.name == "build-windows-on-linux"),
+        "the rebuild runs once confirmed"
+    );
+}
+
+#[test]
+fn hand_ticking_an_item_a_task_ticks_asks_for_a_note_and_post_release_waits_for_the_publish() {
+    let f = fixture();
+    let mut h = harness(&f);
+    click(&mut h, "Checklist");
+    // A task normally ticks the macOS build: ticking it by hand asks why.
+    let title = "Build, sign and notarize the macOS installer";
+    h.get_by_label(title).scroll_to_me();
+    for _ in 0..20 {
+        h.step();
+    }
+    h.get_by_label(title).click();
+    for _ in 0..5 {
+        h.step();
+    }
+    assert!(!done(&h, "build.macos"), "not ticked without a note");
+    assert!(
+        h.query_by_label_contains("ticking it by hand needs a note")
+            .is_some()
+    );
+    let button = h.get_by_label("Tick with this note");
+    assert!(
+        button.accesskit_node().is_disabled(),
+        "an empty note cannot tick"
+    );
+    answer_note(&mut h, "built and notarized on the release Mac");
+    step_until(&mut h, "the tick with its note", |app| {
+        app.data
+            .as_ref()
+            .and_then(|d| d.current.as_ref())
+            .and_then(|c| c.checklist.items.get("build.macos"))
+            .is_some_and(|s| s.done && s.note == "built and notarized on the release Mac")
+    });
+    // The CLI refuses the same tick without a note (the same domain function).
+    let ws = Workspace::open(&f.root).expect("open");
+    let r = ws.release(None).expect("release");
+    let err = ws
+        .set_item(&r, "build.windows", true, " ")
+        .expect_err("a hand-tick of an auto item needs a note");
+    assert!(err.to_string().contains("needs a note"), "{err}");
+
+    // Post-release items wait for the publish.
+    h.get_by_label("Monitor error rates").scroll_to_me();
+    for _ in 0..20 {
+        h.step();
+    }
+    assert!(
+        h.get_by_label("Monitor error rates")
+            .accesskit_node()
+            .is_disabled(),
+        "gated on the publish"
+    );
+    let err = ws
+        .set_item(&r, "post.error-rates", true, "looks fine")
+        .expect_err("gated");
+    assert!(
+        err.to_string()
+            .contains("\"Publish installers\" is not done yet"),
+        "{err}"
     );
 }

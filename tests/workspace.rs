@@ -93,7 +93,7 @@ fn tick_and_untick_record_who_when_and_note_and_gates_hold() {
     assert_eq!(s.note, "all OFF in prod");
     assert_eq!(s.by, ws.actor());
     assert!(matches!(
-        ws.set_item(&r, "pre.review-flags", true, ""),
+        ws.set_item(&r, "pre.review-flags", true, "by hand"),
         Err(WorkspaceError::Unchanged { .. })
     ));
     let c = ws
@@ -102,7 +102,7 @@ fn tick_and_untick_record_who_when_and_note_and_gates_hold() {
     assert!(!c.items["pre.review-flags"].done);
 
     let err = ws
-        .set_item(&r, "deploy.publish-installers", true, "")
+        .set_item(&r, "deploy.publish-installers", true, "by hand")
         .expect_err("gated");
     assert!(
         err.to_string()
@@ -124,9 +124,9 @@ fn tick_and_untick_record_who_when_and_note_and_gates_hold() {
         "build.windows",
         "build.verify",
     ] {
-        ws.set_item(&r, id, true, "").expect("tick");
+        ws.set_item(&r, id, true, "by hand").expect("tick");
     }
-    ws.set_item(&r, "deploy.publish-installers", true, "")
+    ws.set_item(&r, "deploy.publish-installers", true, "by hand")
         .expect("gate open now");
 
     let actions: Vec<String> = ws
@@ -349,7 +349,7 @@ fn a_secret_read_from_the_keyring_is_redacted_from_every_task_log() {
 fn a_refused_audit_append_changes_no_state() {
     let (_dir, ws) = new_ws();
     let release = ws.create_release("1.0.0", None).expect("release");
-    ws.set_item(&release, "pre.review-flags", true, "")
+    ws.set_item(&release, "pre.review-flags", true, "by hand")
         .expect("tick");
     // A log whose head is gone refuses every append (it cannot tell what was removed).
     std::fs::remove_file(ws.root().join("audit.head")).expect("remove head");
@@ -378,7 +378,7 @@ fn a_refused_audit_append_changes_no_state() {
 fn a_log_and_head_cut_short_together_are_caught_by_what_the_state_refers_to() {
     let (_dir, ws) = new_ws();
     let release = ws.create_release("1.0.0", None).expect("release");
-    ws.set_item(&release, "pre.review-flags", true, "")
+    ws.set_item(&release, "pre.review-flags", true, "by hand")
         .expect("tick");
     ws.set_item(&release, "pre.validate-staging", true, "")
         .expect("tick");
@@ -444,7 +444,8 @@ fn two_crashes_between_append_and_head_leave_a_workspace_that_works() {
     let head = ws.root().join("audit.head");
     let checklist = ws.release_dir(&r.version).join("checklist.json");
     let old_head = std::fs::read(&head).expect("head");
-    ws.set_item(&r, "pre.review-flags", true, "").expect("tick");
+    ws.set_item(&r, "pre.review-flags", true, "by hand")
+        .expect("tick");
     let old_checklist = std::fs::read(&checklist).expect("checklist");
     ws.set_item(&r, "pre.validate-staging", true, "")
         .expect("tick");
@@ -457,7 +458,7 @@ fn two_crashes_between_append_and_head_leave_a_workspace_that_works() {
 
     assert!(ws.audit().verify().is_ok(), "a chained tail is adopted");
     // The next change works, and builds on both: they are rolled forward first.
-    ws.set_item(&r, "pre.release-notes", true, "")
+    ws.set_item(&r, "pre.release-notes", true, "by hand")
         .expect("the next change works");
     let now = ws.checklist(&r).expect("checklist");
     assert!(now.is_done("pre.validate-staging"), "{now:?}");
@@ -472,7 +473,8 @@ fn a_change_in_the_log_but_not_in_the_state_is_rolled_forward() {
     let (_dir, ws) = new_ws();
     let r = ws.create_release("1.0.0", None).expect("release");
     let checklist = ws.release_dir(&r.version).join("checklist.json");
-    ws.set_item(&r, "pre.review-flags", true, "").expect("tick");
+    ws.set_item(&r, "pre.review-flags", true, "by hand")
+        .expect("tick");
     let ticked = std::fs::read(&checklist).expect("checklist");
     ws.set_item(&r, "pre.review-flags", false, "wrong item")
         .expect("untick");
@@ -524,7 +526,8 @@ fn a_change_in_the_log_but_not_in_the_state_is_rolled_forward() {
 fn a_state_file_edited_to_disagree_with_the_log_fails_verify_naming_it() {
     let (_dir, ws) = new_ws();
     let r = ws.create_release("1.0.0", None).expect("release");
-    ws.set_item(&r, "pre.review-flags", true, "").expect("tick");
+    ws.set_item(&r, "pre.review-flags", true, "by hand")
+        .expect("tick");
     ws.set_item(&r, "pre.validate-staging", true, "")
         .expect("tick");
     let path = ws.release_dir(&r.version).join("checklist.json");
@@ -698,7 +701,13 @@ fn two_hundred_kill_9s_across_changes_leave_a_workspace_that_works() {
                 let item = items[usize::try_from(rng.below(3)).expect("small")];
                 let done = ws.checklist(&r).expect("checklist").is_done(item);
                 let verb = if done { "untick" } else { "tick" };
-                vec!["checklist".into(), verb.into(), item.into()]
+                vec![
+                    "checklist".into(),
+                    verb.into(),
+                    item.into(),
+                    "--note".into(),
+                    "by hand".into(),
+                ]
             }
             2 => {
                 let at = release_console::flags::plan::load(&ws)
@@ -780,7 +789,7 @@ fn two_hundred_kill_9s_across_changes_leave_a_workspace_that_works() {
     } else {
         "tick"
     };
-    let o = cli(&root, &["checklist", verb, item]);
+    let o = cli(&root, &["checklist", verb, item, "--note", "by hand"]);
     assert!(o.status.success(), "{}", text(&o));
     let o = cli(
         &root,
@@ -1528,7 +1537,8 @@ fn a_release_or_an_item_edited_by_hand_is_named_by_verify_not_quietly_put_back()
     let (_dir, ws) = new_ws();
     let root = ws.root().to_owned();
     let r = ws.create_release("1.0.0", None).expect("release");
-    ws.set_item(&r, "pre.review-flags", true, "").expect("tick");
+    ws.set_item(&r, "pre.review-flags", true, "reviewed in the flags tool")
+        .expect("tick");
     ws.verify_audit().expect("as the log says");
 
     // The runbook swapped (a hotfix's gates are fewer): the release file no longer is what its

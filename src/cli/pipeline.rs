@@ -83,7 +83,11 @@ fn print_preflight(p: &Preflight) {
             if p.is_ready() { "ready" } else { "NOT READY" }
         );
         for c in &p.checks {
-            let mark = if c.ok { "ok  " } else { "FAIL" };
+            let mark = match (c.ok, c.warning) {
+                (false, _) => "FAIL",
+                (true, true) => "WARN",
+                (true, false) => "ok  ",
+            };
             let fix = if c.fix.is_empty() {
                 String::new()
             } else {
@@ -204,7 +208,7 @@ pub fn run(cli: &Cli, cmd: PipelineCmd) -> anyhow::Result<ExitCode> {
                     failed.push(format!("{name}: preflight failed"));
                     continue;
                 }
-                let spec = pipeline::build_task_spec(&ws, &release, name, pdef, dry_run);
+                let spec = pipeline::build_task_spec(&ws, &release, name, pdef, &opts);
                 let (task_ws, task_release, task_name, task_def, task_opts) = (
                     ws.clone(),
                     release.clone(),

@@ -239,6 +239,11 @@ pub struct Plan {
     pub gates: Vec<crate::gates::Gate>,
     /// Why the files to upload cannot be listed (no verification, a red artifact), if so.
     pub problem: Option<String>,
+    /// When the verification the uploads' SHA-256 come from was made (the hashes shown are
+    /// that verification's, not read again from the files).
+    pub verified_at: Option<Timestamp>,
+    /// The files changed after that verification: the hashes are no longer the files' own.
+    pub stale: Option<verified::Stale>,
 }
 
 fn prefix(ws: &Workspace) -> String {
@@ -547,12 +552,12 @@ fn compare_published(version: &str, p: &Published, list: &[Upload]) -> Result<()
     Ok(())
 }
 
+/// The files a version was published with, and where and how it was first yanked.
+type Logged = (Vec<feeds::File>, Option<(String, Yank)>);
+
 /// What the audit log says of `version`: the files of every publish of it that was begun
 /// (`publish.begin` carries them), and the first yank of it begun on any channel.
-fn logged(
-    ws: &Workspace,
-    version: &str,
-) -> Result<(Vec<feeds::File>, Option<(String, Yank)>), DeployError> {
+fn logged(ws: &Workspace, version: &str) -> Result<Logged, DeployError> {
     let marker = format!(r#""target":{}"#, serde_json::Value::from(version));
     let publish = memchr::memmem::Finder::new(br#""action":"publish"#);
     let target = memchr::memmem::Finder::new(marker.as_bytes());
@@ -715,6 +720,10 @@ pub fn plan(
         Ok(u) => (u, None),
         Err(e) => (Vec::new(), Some(crate::error_chain(&e))),
     };
+    let record = verified::last(ws, release).ok().flatten();
+    let stale = record
+        .as_ref()
+        .and_then(|r| verified::staleness(ws, release, r).ok().flatten());
     let mut ch = channel(ws, &channel_name)?.applied();
     ch.published
         .retain(|p| p.version != release.version.to_string());
@@ -734,7 +743,53 @@ pub fn plan(
         uploads,
         gates,
         problem,
+        verified_at: record.map(|r| r.at),
+        stale,
     })
+}
+
+/// What rebuilding `release`'s installers would make untrue, each as a phrase for the
+/// question asked first: its PASS verification (the files it vouched for are replaced) and the
+/// channels it is published on (a published version never changes, so the new bytes cannot be
+/// published as it). Empty when there is nothing to lose. Never fails: what cannot be read is
+/// named as such.
+pub fn rebuild_invalidates(ws: &Workspace, release: &Release) -> Vec<String> {
+    let mut out = Vec::new();
+    match verified::last(ws, release) {
+        Ok(Some(v)) if v.overall == crate::verify::Overall::Pass => out.push(format!(
+            "the PASS verify of {} by {} ({})",
+            crate::local_time(v.at, false),
+            if v.by.is_empty() { "?" } else { &v.by },
+            v.summary
+        )),
+        Ok(_) => {}
+        Err(e) => out.push(format!(
+            "possibly a verification (cannot read it: {})",
+            crate::error_chain(&e)
+        )),
+    }
+    let version = release.version.to_string();
+    match channels(ws) {
+        Ok(list) => {
+            for (name, ch) in list {
+                let ch = ch.applied();
+                if let Some(p) = ch.published.iter().find(|p| p.version == version) {
+                    let yanked = ch.yanked.iter().any(|y| y.version == version);
+                    out.push(format!(
+                        "{version} as published on channel {name} at {}{} (a published version \
+                         never changes: new bytes must be published as a new version)",
+                        crate::local_time(p.at, false),
+                        if yanked { ", since yanked" } else { ", live" }
+                    ));
+                }
+            }
+        }
+        Err(e) => out.push(format!(
+            "possibly a published version (cannot read the channels: {})",
+            crate::error_chain(&e)
+        )),
+    }
+    out
 }
 
 /// What one publish did.

@@ -119,6 +119,20 @@ impl PlatformDef {
         self.runner != RunnerKind::Local
     }
 
+    /// The title for an unsigned build: what it says about signing replaced by UNSIGNED.
+    pub fn title_unsigned(&self) -> String {
+        let t = &self.title;
+        for (signed, unsigned) in [
+            ("built and signed", "built UNSIGNED"),
+            ("signed and notarized", "UNSIGNED"),
+        ] {
+            if t.contains(signed) {
+                return t.replace(signed, unsigned);
+            }
+        }
+        format!("{t} (UNSIGNED: signing skipped)")
+    }
+
     /// Whether a build can start from here: on this host, or on its CI engine.
     pub fn can_build_from_here(&self) -> bool {
         self.is_remote() || self.runs_here()
@@ -227,6 +241,9 @@ pub struct Check {
     pub ok: bool,
     pub detail: String,
     pub fix: String,
+    /// Passed, with something to know (amber): e.g. signing skipped.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub warning: bool,
 }
 
 impl Check {
@@ -237,6 +254,7 @@ impl Check {
             ok,
             detail,
             fix: if ok { String::new() } else { fix.to_owned() },
+            warning: false,
         }
     }
 }
@@ -247,6 +265,9 @@ pub struct Preflight {
     pub platform: String,
     pub skipped: Option<String>,
     pub checks: Vec<Check>,
+    /// Run for an unsigned build (signing checks left out).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub skip_signing: bool,
 }
 
 impl Preflight {
@@ -271,24 +292,34 @@ pub async fn preflight_all(
 /// The task kind of a dry run (a real build's kind is its platform's `checklist_kind`, so its
 /// success ticks that checklist item).
 pub const DRY_RUN_KIND: &str = "pipeline.dry-run";
+/// Added to a platform's kind for a build with signing skipped (it ticks nothing).
+pub const UNSIGNED_SUFFIX: &str = ".unsigned";
 
 /// The task that builds (or dry-runs) one platform of `release`: named `build-{platform}` or
 /// `dry-run-{platform}`, with the platform's timeout.
+///
+/// An unsigned build (`skip_signing`) has its own kind, `<checklist_kind>.unsigned`, so it
+/// never ticks an item that asks for a signed installer.
 pub fn build_task_spec(
     ws: &Workspace,
     release: &Release,
     platform: &str,
     pdef: &PlatformDef,
-    dry_run: bool,
+    opts: &RunOptions,
 ) -> crate::runner::TaskSpec {
-    let (prefix, kind) = if dry_run {
-        ("dry-run", DRY_RUN_KIND)
+    let (prefix, kind) = if opts.dry_run {
+        ("dry-run", DRY_RUN_KIND.to_owned())
+    } else if opts.skip_signing {
+        (
+            "build-unsigned",
+            format!("{}{UNSIGNED_SUFFIX}", pdef.checklist_kind),
+        )
     } else {
-        ("build", pdef.checklist_kind.as_str())
+        ("build", pdef.checklist_kind.clone())
     };
     ws.task_spec(
         &format!("{prefix}-{platform}"),
-        kind,
+        &kind,
         Some(release),
         Duration::from_secs(pdef.timeout_secs),
     )
@@ -361,6 +392,7 @@ pub async fn preflight(
                 host_os()
             )),
             checks,
+            skip_signing: opts.skip_signing,
         };
     }
     let builder = def.builder.last().map(|b| ws.root().join(b));
@@ -507,10 +539,27 @@ pub async fn preflight(
             "check the workspace's disk",
         ),
     }
+    let signs = def.signs_with_pfx
+        || def.tools.iter().any(|t| t.signing)
+        || def.env.iter().any(|e| e.signing);
+    if signs && opts.skip_signing {
+        checks.push(Check {
+            warning: true,
+            ..Check::new(
+                "signing",
+                true,
+                "SKIPPED: the installer will be UNSIGNED (a test build: no certificate is \
+                 checked or used, and it ticks no \"sign\" item)"
+                    .into(),
+                "",
+            )
+        });
+    }
     Preflight {
         platform: name.to_owned(),
         skipped: None,
         checks,
+        skip_signing: opts.skip_signing,
     }
 }
 
@@ -651,6 +700,9 @@ pub struct PlatformState {
     /// The CI run of a remote platform (saved as soon as it is known, status `running`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote: Option<crate::remote::RemoteRun>,
+    /// Built with signing skipped: its installers are UNSIGNED test builds.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unsigned: bool,
     /// When it finished (or, while `running`, when the state was last saved).
     pub finished_at: jiff::Timestamp,
 }
@@ -672,6 +724,9 @@ pub fn load_state(ws: &Workspace, release: &Release) -> Result<PipelineState, Pi
 /// Runs one platform's builder as the task `ctx` belongs to (on this host, or on its CI
 /// engine); collects its artifacts into the release's artifacts folder and saves the
 /// platform's state (success or failure).
+///
+/// With signing skipped, the saved state says UNSIGNED, and an item a signed build of this
+/// platform ticked is unticked (audited): the signed installer it stood for was replaced.
 pub async fn build_platform(
     ctx: TaskContext,
     ws: Workspace,
@@ -680,9 +735,99 @@ pub async fn build_platform(
     def: PlatformDef,
     opts: RunOptions,
 ) -> TaskResult {
-    if def.is_remote() {
-        return remote::build(ctx, ws, release, name, def, opts).await;
+    let unsigned = opts.skip_signing && !opts.dry_run;
+    let started = jiff::Timestamp::now();
+    let kind = def.checklist_kind.clone();
+    let result = if def.is_remote() {
+        remote::build(
+            ctx.clone(),
+            ws.clone(),
+            release.clone(),
+            name.clone(),
+            def,
+            opts,
+        )
+        .await
+    } else {
+        build_here(
+            ctx.clone(),
+            ws.clone(),
+            release.clone(),
+            name.clone(),
+            def,
+            opts,
+        )
+        .await
+    };
+    if !unsigned {
+        return result;
     }
+    let task_name = ctx.snapshot().map(|t| t.info.name).unwrap_or_default();
+    let (m_ws, m_release, m_name) = (ws, release, name);
+    let marked = tokio::task::spawn_blocking(move || {
+        mark_unsigned(&m_ws, &m_release, &m_name, started, &kind, &task_name)
+    })
+    .await
+    .map_err(|e| TaskError::Failed(crate::runner::panic_message(e)))?;
+    match marked {
+        Ok(unticked) => {
+            for title in unticked {
+                ctx.log_line(&format!(
+                    "unticked \"{title}\": this build is UNSIGNED and replaced the signed one"
+                ));
+            }
+        }
+        Err(e) => ctx.log_line(&format!("cannot mark the build UNSIGNED: {e}")),
+    }
+    result.map(|m| format!("{m} (UNSIGNED: signing skipped)"))
+}
+
+/// Marks the state a build started at `since` saved as UNSIGNED, and, when it succeeded,
+/// unticks the items a signed build of `kind` ticks; returns their titles.
+fn mark_unsigned(
+    ws: &Workspace,
+    release: &Release,
+    name: &str,
+    since: jiff::Timestamp,
+    kind: &str,
+    task_name: &str,
+) -> Result<Vec<String>, String> {
+    let mut succeeded = false;
+    store::update_json(
+        &state_path(ws, release),
+        |state: &mut PipelineState| -> Result<(), StateError> {
+            if let Some(p) = state.platforms.get_mut(name)
+                && p.finished_at >= since
+            {
+                p.unsigned = true;
+                succeeded = p.status == "succeeded";
+            }
+            Ok(())
+        },
+    )
+    .map_err(|e| crate::error_chain(&e))?;
+    if !succeeded {
+        return Ok(Vec::new());
+    }
+    ws.auto_untick(
+        release,
+        kind,
+        task_name,
+        "the installer was rebuilt UNSIGNED (signing skipped): the signed build this tick \
+         stood for was replaced",
+    )
+    .map_err(|e| crate::error_chain(&e))
+}
+
+/// [`build_platform`] on this host.
+async fn build_here(
+    ctx: TaskContext,
+    ws: Workspace,
+    release: Release,
+    name: String,
+    def: PlatformDef,
+    opts: RunOptions,
+) -> TaskResult {
     let out_dir = ws.release_dir(&release.version).join("build").join(&name);
     let spec = command(&ws, &release, &def, &out_dir, &opts);
     // The commit this build starts from, read before the builder runs (the branch may move
@@ -857,6 +1002,7 @@ pub(crate) async fn save_outcome(
                 artifacts: collected,
                 builder_sha256,
                 remote: outcome.remote,
+                unsigned: false,
                 finished_at: jiff::Timestamp::now(),
             },
         )
@@ -908,6 +1054,24 @@ pub struct ArtifactFile {
     pub size_bytes: u64,
     /// What SHA256SUMS records for it, if it lists it.
     pub listed_sha256: Option<String>,
+    /// When the file was last modified.
+    pub modified: Option<jiff::Timestamp>,
+    /// When SHA256SUMS was last written (its modification time), if there is one.
+    pub listed_at: Option<jiff::Timestamp>,
+}
+
+impl ArtifactFile {
+    /// Whether the file changed after SHA256SUMS was written, so what SHA256SUMS records for it
+    /// is no longer known to be its own hash.
+    pub fn changed_after_sums(&self) -> bool {
+        matches!((self.modified, self.listed_at), (Some(m), Some(l)) if m > l)
+    }
+}
+
+fn modified_time(meta: &std::fs::Metadata) -> Option<jiff::Timestamp> {
+    meta.modified()
+        .ok()
+        .and_then(|m| jiff::Timestamp::try_from(m).ok())
 }
 
 /// The release's artifacts (files that pass [`crate::verify::sums::is_artifact`]), sorted by
@@ -938,6 +1102,9 @@ pub fn list_artifacts(
         }
     };
     let by_name = sums.by_name();
+    let listed_at = std::fs::metadata(&sums_path)
+        .ok()
+        .and_then(|m| modified_time(&m));
     let mut out = Vec::new();
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
@@ -945,12 +1112,15 @@ pub fn list_artifacts(
         if !path.is_file() || !crate::verify::sums::is_artifact(&name) {
             continue;
         }
-        let size_bytes = e.metadata().map_err(io)?.len();
+        let meta = e.metadata().map_err(io)?;
+        let listed_sha256 = by_name.get(name.as_str()).map(|s| s.sha256.clone());
         out.push(ArtifactFile {
-            listed_sha256: by_name.get(name.as_str()).map(|s| s.sha256.clone()),
+            listed_at: listed_sha256.as_ref().and(listed_at),
+            listed_sha256,
+            modified: modified_time(&meta),
+            size_bytes: meta.len(),
             name,
             path,
-            size_bytes,
         });
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));

@@ -50,7 +50,7 @@ pub async fn preflight(
     ws: &Workspace,
     name: &str,
     _def: &PlatformDef,
-    _opts: &RunOptions,
+    opts: &RunOptions,
 ) -> Preflight {
     let mut checks = Vec::new();
     let mut check = |what: &str, ok: bool, detail: String, fix: &str| {
@@ -108,6 +108,7 @@ pub async fn preflight(
         platform: name.to_owned(),
         skipped: None,
         checks,
+        skip_signing: opts.skip_signing,
     }
 }
 
@@ -147,6 +148,7 @@ fn running(run: &RemoteRun, message: String) -> PlatformState {
         artifacts: Vec::new(),
         builder_sha256: std::collections::BTreeMap::new(),
         remote: Some(run.clone()),
+        unsigned: false,
         finished_at: jiff::Timestamp::now(),
     }
 }

@@ -59,6 +59,24 @@ pub struct Item {
     /// Phases that must be complete before this item may be ticked (a gate).
     #[serde(default)]
     pub requires_phases: Vec<String>,
+    /// Items that must be done before this one may be ticked (e.g. the post-release items
+    /// wait for the publish).
+    #[serde(default)]
+    pub requires_items: Vec<String>,
+}
+
+impl Item {
+    /// Why ticking this item by hand needs a note: a task normally ticks it, so a hand-tick
+    /// stands for work done elsewhere and should say what. `None` for a plain item.
+    pub fn hand_tick_needs_note(&self) -> Option<String> {
+        self.auto_tick_on.as_ref().map(|kind| {
+            format!(
+                "a `{kind}` task normally ticks \"{}\": ticking it by hand needs a note saying \
+                 what was done instead",
+                self.title
+            )
+        })
+    }
 }
 
 /// The text of `id` (a runbook or procedure in `builtin`): the workspace's own
@@ -135,6 +153,17 @@ impl Runbook {
             for item in &phase.items {
                 if !ids.insert(item.id.as_str()) {
                     return Err(err(format!("item id {:?} is used twice", item.id)));
+                }
+                if let Some(bad) = item.requires_items.iter().find(|i| {
+                    !rb.phases
+                        .iter()
+                        .flat_map(|p| &p.items)
+                        .any(|other| &other.id == *i)
+                }) {
+                    return Err(err(format!(
+                        "item {:?} requires unknown item {bad:?}",
+                        item.id
+                    )));
                 }
                 if let Some(bad) = item
                     .requires_phases
@@ -235,7 +264,7 @@ impl Checklist {
 
     /// Why `item` may not be ticked yet: the first required phase still open.
     pub fn gate_for(&self, runbook: &Runbook, item: &Item) -> Option<String> {
-        item.requires_phases.iter().find_map(|pid| {
+        let phases = item.requires_phases.iter().find_map(|pid| {
             let phase = runbook.phase(pid)?;
             let p = self.progress(phase);
             (!p.is_complete()).then(|| {
@@ -246,6 +275,13 @@ impl Checklist {
                     p.total
                 )
             })
+        });
+        phases.or_else(|| {
+            item.requires_items
+                .iter()
+                .filter(|id| !self.is_done(id))
+                .find_map(|id| runbook.item(id))
+                .map(|needed| format!("\"{}\" is not done yet", needed.title))
         })
     }
 }

@@ -25,6 +25,10 @@ enum Action {
     OpenInVerify(PathBuf),
     /// Write SHA256SUMS of the release's artifacts, then verify them.
     SumsAndVerify,
+    /// Ask before building this platform: the build would invalidate what is named.
+    AskRebuild(String),
+    /// Drop the question.
+    CancelRebuild,
 }
 
 /// Builds panel state.
@@ -37,6 +41,9 @@ pub struct BuildsUi {
     pub skip_signing: bool,
     preflight_run: Pending<Vec<Preflight>>,
     sums: Pending<crate::pipeline::SumsWritten>,
+    /// The platform whose build waits for "Rebuild anyway" (it would invalidate a PASS
+    /// verify or a published version).
+    pub confirm_rebuild: Option<String>,
     /// Remote runs found running at open and watched again, by (version, platform), so each
     /// is picked up once.
     reattached: std::collections::BTreeSet<(String, String)>,
@@ -51,6 +58,18 @@ impl BuildsUi {
     }
 
     fn apply(&mut self, action: Action, cx: &mut Cx<'_>) {
+        match action {
+            Action::AskRebuild(platform) => {
+                self.confirm_rebuild = Some(platform);
+                return;
+            }
+            Action::CancelRebuild => {
+                self.confirm_rebuild = None;
+                return;
+            }
+            Action::Build { .. } => self.confirm_rebuild = None,
+            _ => {}
+        }
         let data = cx.snapshot;
         let Some(release) = data.current.as_ref().map(|c| c.release.clone()) else {
             return;
@@ -77,13 +96,12 @@ impl BuildsUi {
                 let Some(pdef) = def.platforms.get(&platform).cloned() else {
                     return;
                 };
-                let spec =
-                    crate::pipeline::build_task_spec(&ws, &release, &platform, &pdef, dry_run);
                 let opts = RunOptions {
                     dry_run,
                     resume,
                     ..self.options()
                 };
+                let spec = crate::pipeline::build_task_spec(&ws, &release, &platform, &pdef, &opts);
                 let name = platform.clone();
                 if let Some(id) = cx.start_task(spec, move |ctx| {
                     crate::pipeline::build_platform(ctx, ws, release, name, pdef, opts)
@@ -102,6 +120,7 @@ impl BuildsUi {
                     crate::pipeline::write_sums(&ws, &release)
                 });
             }
+            Action::AskRebuild(_) | Action::CancelRebuild => {}
         }
     }
 }
@@ -260,22 +279,87 @@ impl BuildsUi {
                 data.ws.artifacts_dir(&view.release.version).display()
             )));
         }
+        let short = |s: &str| format!("{}…", &s[..16.min(s.len())]);
         egui::Grid::new("artifacts")
             .striped(true)
-            .num_columns(3)
+            .num_columns(5)
             .spacing([16.0, 4.0])
             .show(ui, |ui| {
+                if !artifacts.is_empty() {
+                    for h in [
+                        "Artifact",
+                        "Size",
+                        "Modified",
+                        "SHA-256 its builder printed",
+                        "In SHA256SUMS",
+                    ] {
+                        ui.label(theme::muted(h));
+                    }
+                    ui.end_row();
+                }
                 for a in artifacts {
+                    // The hash the builder printed for the file it built (checked against the
+                    // copy when it was collected): the file's own as built.
+                    let built = data
+                        .pipeline_state
+                        .platforms
+                        .values()
+                        .find_map(|p| p.builder_sha256.get(&a.name));
                     ui.label(&a.name);
                     ui.label(crate::verify::human_bytes(a.size_bytes));
-                    ui.label(theme::mono(
-                        a.listed_sha256
-                            .as_deref()
-                            .map_or("not in SHA256SUMS yet", |s| &s[..16.min(s.len())]),
+                    ui.label(theme::muted(
+                        a.modified
+                            .map_or_else(|| "?".to_owned(), |t| crate::local_time(t, true)),
                     ));
+                    match built {
+                        Some(h) => {
+                            ui.label(theme::mono(short(h))).on_hover_text(h.as_str());
+                        }
+                        None => {
+                            ui.label(theme::muted("none printed"));
+                        }
+                    }
+                    ui.horizontal(|ui| match &a.listed_sha256 {
+                        None => {
+                            ui.label(theme::muted("not in SHA256SUMS yet"));
+                        }
+                        Some(listed) => {
+                            let differs = built.is_some_and(|b| b != listed);
+                            if differs || a.changed_after_sums() {
+                                ui.label(theme::mono(short(listed)).color(theme::WARN))
+                                    .on_hover_text(listed.as_str());
+                                let why = if differs {
+                                    "SHA256SUMS lists another hash than the build's"
+                                } else {
+                                    "the file changed after SHA256SUMS was written"
+                                };
+                                theme::badge(ui, "STALE", theme::WARN).on_hover_text(format!(
+                                    "{}: {why} ({}); write SHA256SUMS and verify again",
+                                    a.name,
+                                    match (a.modified, a.listed_at) {
+                                        (Some(m), Some(l)) => format!(
+                                            "file modified {}, SHA256SUMS written {}",
+                                            crate::local_time(m, true),
+                                            crate::local_time(l, true)
+                                        ),
+                                        _ => "times unknown".to_owned(),
+                                    }
+                                ));
+                            } else {
+                                ui.label(theme::mono(short(listed)))
+                                    .on_hover_text(listed.as_str());
+                            }
+                        }
+                    });
                     ui.end_row();
                 }
             });
+        if let Some(st) = &data.verify_stale {
+            ui.horizontal_wrapped(|ui| {
+                theme::badge(ui, "STALE", theme::WARN);
+                ui.colored_label(theme::WARN, st.describe());
+            });
+        }
         ui.horizontal(|ui| {
             let any = !artifacts.is_empty();
             if ui
@@ -308,8 +392,20 @@ impl BuildsUi {
         ui.group(|ui| {
             ui.set_width(ui.available_width());
             let saved = data.pipeline_state.platforms.get(name);
+            // The last build (running or saved) was unsigned, or the next one will be.
+            let task_unsigned =
+                task.is_some_and(|t| t.info.kind.ends_with(crate::pipeline::UNSIGNED_SUFFIX));
+            let built_unsigned = match task {
+                Some(_) => task_unsigned,
+                None => saved.is_some_and(|s| s.unsigned),
+            };
+            let title = if built_unsigned || self.skip_signing {
+                pdef.title_unsigned()
+            } else {
+                pdef.title.clone()
+            };
             ui.horizontal(|ui| {
-                ui.label(egui::RichText::new(&pdef.title).strong().size(16.0));
+                ui.label(egui::RichText::new(title).strong().size(16.0));
                 if pdef.is_remote() {
                     let repo = data
                         .ws
@@ -334,14 +430,28 @@ impl BuildsUi {
                     );
                 }
                 match (task, saved) {
+                    (Some(t), _)
+                        if task_unsigned && t.state == crate::runner::TaskState::Succeeded =>
+                    {
+                        theme::badge(ui, "UNSIGNED", theme::WARN).on_hover_text(
+                            "Built with signing skipped: a test build, not for publishing",
+                        );
+                    }
                     (Some(t), _) => {
                         let state = t.state.as_str().to_uppercase();
                         let label = if t.info.kind == crate::pipeline::DRY_RUN_KIND {
                             format!("DRY RUN {state}")
+                        } else if task_unsigned {
+                            format!("UNSIGNED BUILD {state}")
                         } else {
                             state
                         };
                         theme::badge(ui, &label, theme::task_state(t.state));
+                    }
+                    (None, Some(s)) if s.unsigned && s.status == "succeeded" => {
+                        theme::badge(ui, "UNSIGNED", theme::WARN).on_hover_text(
+                            "Built with signing skipped: a test build, not for publishing",
+                        );
                     }
                     (None, Some(s)) => {
                         let color = match s.status.as_str() {
@@ -397,16 +507,23 @@ impl BuildsUi {
                     Some(_) => "Rebuild",
                     None => "Run",
                 };
+                let asking = self.confirm_rebuild.as_deref() == Some(name);
                 if ui
-                    .add_enabled(can_run, egui::Button::new(label))
+                    .add_enabled(can_run && !asking, egui::Button::new(label))
                     .on_hover_text("Run every step from the start")
                     .clicked()
                 {
-                    actions.push(Action::Build {
-                        platform: name.to_owned(),
-                        dry_run: false,
-                        resume: false,
-                    });
+                    // Replacing files a PASS verify or a published version vouched for is
+                    // asked first.
+                    if label != "Watch run" && !data.rebuild_invalidates.is_empty() {
+                        actions.push(Action::AskRebuild(name.to_owned()));
+                    } else {
+                        actions.push(Action::Build {
+                            platform: name.to_owned(),
+                            dry_run: false,
+                            resume: false,
+                        });
+                    }
                 }
                 if let Some(t) = task.filter(|_| running)
                     && ui.button("Cancel").clicked()
@@ -414,11 +531,57 @@ impl BuildsUi {
                     actions.push(Action::Cancel(t.info.id));
                 }
             });
+            if self.confirm_rebuild.as_deref() == Some(name) {
+                egui::Frame::new()
+                    .stroke(egui::Stroke::new(1.0, theme::WARN))
+                    .inner_margin(8.0)
+                    .show(ui, |ui| {
+                        ui.label(
+                            egui::RichText::new(format!(
+                                "Building {name} again replaces its installer{}. This invalidates:",
+                                if self.skip_signing {
+                                    " with an UNSIGNED one"
+                                } else {
+                                    ""
+                                }
+                            ))
+                            .color(theme::WARN)
+                            .strong(),
+                        );
+                        for what in &data.rebuild_invalidates {
+                            ui.label(egui::RichText::new(format!("• {what}")).color(theme::WARN));
+                        }
+                        ui.horizontal(|ui| {
+                            if ui.button("Rebuild anyway").clicked() {
+                                actions.push(Action::Build {
+                                    platform: name.to_owned(),
+                                    dry_run: false,
+                                    resume: false,
+                                });
+                            }
+                            if ui.button("Keep the current build").clicked() {
+                                actions.push(Action::CancelRebuild);
+                            }
+                        });
+                    });
+            }
             match pre {
                 None => {
                     ui.label(theme::muted("Preflight not run yet."));
                 }
                 Some(p) => {
+                    if p.skip_signing != self.skip_signing && p.skipped.is_none() {
+                        ui.label(
+                            egui::RichText::new(if self.skip_signing {
+                                "This preflight checked a signed build; Skip signing is on now: \
+                                 run preflight again"
+                            } else {
+                                "This preflight checked an unsigned build; signing is on now: \
+                                 run preflight again"
+                            })
+                            .color(theme::WARN),
+                        );
+                    }
                     if let Some(reason) = &p.skipped {
                         ui.label(
                             egui::RichText::new(format!("Skipped on this host: {reason}"))
@@ -427,7 +590,9 @@ impl BuildsUi {
                     }
                     for c in &p.checks {
                         ui.horizontal(|ui| {
-                            if c.ok {
+                            if c.ok && c.warning {
+                                theme::badge(ui, "SKIPPED", theme::WARN);
+                            } else if c.ok {
                                 theme::badge(ui, "OK", theme::OK);
                             } else {
                                 theme::badge(ui, "FAIL", theme::BAD);
@@ -510,7 +675,12 @@ impl BuildsUi {
             if let Some(t) = task
                 && let Some(m) = &t.message
             {
-                ui.label(egui::RichText::new(m).color(theme::task_state(t.state)));
+                let color = if task_unsigned && t.state == crate::runner::TaskState::Succeeded {
+                    theme::WARN
+                } else {
+                    theme::task_state(t.state)
+                };
+                ui.label(egui::RichText::new(m).color(color));
             }
         });
     }

@@ -19,6 +19,8 @@ pub struct ChecklistUi {
     review: Pending<HotfixReview>,
     /// The workspace and hotfix the review is of (read again when another is selected).
     review_of: Option<(PathBuf, String)>,
+    /// An item a task normally ticks, clicked with no note: its tick waits for one.
+    pub asking_note: Option<String>,
 }
 
 impl ChecklistUi {
@@ -256,11 +258,19 @@ impl Panel for ChecklistUi {
                             None => resp,
                         };
                         if resp.clicked() {
-                            cx.push(Command::SetItem {
-                                item: item.id.clone(),
-                                done: !done,
-                                note: std::mem::take(&mut self.note),
-                            });
+                            if !done
+                                && self.note.trim().is_empty()
+                                && item.hand_tick_needs_note().is_some()
+                            {
+                                self.asking_note = Some(item.id.clone());
+                            } else {
+                                self.asking_note = None;
+                                cx.push(Command::SetItem {
+                                    item: item.id.clone(),
+                                    done: !done,
+                                    note: std::mem::take(&mut self.note),
+                                });
+                            }
                         }
                         if let Some(kind) = &item.auto_tick_on {
                             theme::badge(ui, &format!("auto: {kind}"), theme::MUTED).on_hover_text(
@@ -280,6 +290,9 @@ impl Panel for ChecklistUi {
                             ui.label(theme::muted(text));
                         }
                     });
+                    if self.asking_note.as_deref() == Some(item.id.as_str()) {
+                        self.note_prompt(ui, item, cx);
+                    }
                 }
             });
             ui.add_space(4.0);
@@ -293,5 +306,45 @@ impl Panel for ChecklistUi {
                 self.hotfix_ui(ui, cx);
             }
         }
+    }
+}
+
+impl ChecklistUi {
+    /// Asks for the note a hand-tick of `item` needs (a task normally ticks it).
+    fn note_prompt(&mut self, ui: &mut egui::Ui, item: &crate::runbook::Item, cx: &mut Cx<'_>) {
+        egui::Frame::new()
+            .stroke(egui::Stroke::new(1.0, theme::WARN))
+            .inner_margin(6.0)
+            .show(ui, |ui| {
+                if let Some(why) = item.hand_tick_needs_note() {
+                    ui.label(
+                        egui::RichText::new(format!("Ticking by hand: {why}.")).color(theme::WARN),
+                    );
+                }
+                ui.horizontal(|ui| {
+                    let label = ui.label("Why by hand:");
+                    ui.add(
+                        egui::TextEdit::singleline(&mut self.note)
+                            .hint_text("e.g. built and notarized on the release Mac")
+                            .desired_width(360.0),
+                    )
+                    .labelled_by(label.id);
+                    let ready = !self.note.trim().is_empty();
+                    if ui
+                        .add_enabled(ready, egui::Button::new("Tick with this note"))
+                        .clicked()
+                    {
+                        self.asking_note = None;
+                        cx.push(Command::SetItem {
+                            item: item.id.clone(),
+                            done: true,
+                            note: std::mem::take(&mut self.note),
+                        });
+                    }
+                    if ui.button("Cancel").clicked() {
+                        self.asking_note = None;
+                    }
+                });
+            });
     }
 }

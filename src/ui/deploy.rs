@@ -158,28 +158,65 @@ impl DeployUi {
             if let Some(p) = &plan.problem {
                 ui.colored_label(theme::WARN, format!("Nothing to upload: {p}"));
             }
+            if let Some(stale) = &plan.stale {
+                ui.horizontal_wrapped(|ui| {
+                    theme::badge(ui, "STALE", theme::WARN);
+                    ui.colored_label(
+                        theme::WARN,
+                        format!(
+                            "{}: the SHA-256 below are that verify's, not the files' own. \
+                             Verify again before publishing.",
+                            stale.describe()
+                        ),
+                    );
+                });
+            }
+            let sha_header = plan.verified_at.map_or_else(
+                || "SHA-256".to_owned(),
+                |at| format!("SHA-256 as verified {}", crate::local_time(at, true)),
+            );
             egui::Grid::new("publish-files")
                 .num_columns(3)
                 .striped(true)
                 .spacing([14.0, 4.0])
                 .show(ui, |ui| {
-                    for h in ["Key", "Size", "SHA-256"] {
+                    for h in ["Key", "Size", sha_header.as_str()] {
                         ui.label(theme::muted(h));
                     }
                     ui.end_row();
                     for u in &plan.uploads {
+                        let changed = plan
+                            .stale
+                            .as_ref()
+                            .and_then(|st| st.changed.iter().find(|c| c.name == u.name));
                         ui.label(theme::mono(&u.key));
                         ui.label(crate::verify::human_bytes(u.size));
-                        ui.label(theme::mono(&u.sha256));
+                        match changed {
+                            Some(c) => {
+                                ui.label(theme::mono(&u.sha256).color(theme::WARN))
+                                    .on_hover_text(format!(
+                                        "STALE: the file was {} after the verify; this is the \
+                                         verified hash, not the file's own",
+                                        c.how.as_str()
+                                    ));
+                            }
+                            None => {
+                                ui.label(theme::mono(&u.sha256));
+                            }
+                        }
                         ui.end_row();
                     }
                 });
             for (key, body) in &plan.feeds {
-                egui::CollapsingHeader::new(format!("{key} as it will be written"))
-                    .id_salt(("feed", key))
-                    .show(ui, |ui| {
-                        ui.label(theme::mono(body));
-                    });
+                egui::CollapsingHeader::new(if plan.stale.is_some() {
+                    format!("{key} as it would be written from the stale verify")
+                } else {
+                    format!("{key} as it will be written")
+                })
+                .id_salt(("feed", key))
+                .show(ui, |ui| {
+                    ui.label(theme::mono(body));
+                });
             }
             let running = self.task.is_some();
             let ready = gates_open && plan.problem.is_none() && !running;

@@ -35,6 +35,13 @@ pub struct Snapshot {
     pub pipeline_state: PipelineState,
     /// The selected release's artifacts (or why the folder cannot be read).
     pub artifacts: Result<Vec<ArtifactFile>, String>,
+    /// The selected release's last verification against the workspace's pins, if any.
+    pub verify_record: Option<crate::verify::release::ReleaseVerify>,
+    /// Files of the artifacts folder that changed after that verification.
+    pub verify_stale: Option<crate::verify::release::Stale>,
+    /// What a rebuild of the selected release would make untrue (a PASS verify, a published
+    /// version), each as a phrase; empty when nothing.
+    pub rebuild_invalidates: Vec<String>,
     /// Incidents the console tracks, oldest first.
     pub incidents: Vec<Incident>,
     /// Why the incident records cannot be read, if they cannot.
@@ -89,6 +96,19 @@ impl Snapshot {
             ),
             None => (PipelineState::default(), Ok(Vec::new())),
         };
+        let verify_record = current
+            .as_ref()
+            .and_then(|c| crate::verify::release::last(&ws, &c.release).ok().flatten());
+        let verify_stale = match (&current, &verify_record) {
+            (Some(c), Some(record)) => crate::verify::release::staleness(&ws, &c.release, record)
+                .ok()
+                .flatten(),
+            _ => None,
+        };
+        let rebuild_invalidates = current
+            .as_ref()
+            .map(|c| crate::deploy::rebuild_invalidates(&ws, &c.release))
+            .unwrap_or_default();
         let (incidents, incidents_error) = match crate::status::incident::load(&ws) {
             Ok(list) => (list, None),
             Err(e) => (Vec::new(), Some(crate::error_chain(&e))),
@@ -121,6 +141,9 @@ impl Snapshot {
             pipeline,
             pipeline_state,
             artifacts,
+            verify_record,
+            verify_stale,
+            rebuild_invalidates,
             incidents,
             incidents_error,
             gates,

@@ -39,6 +39,9 @@ pub struct VerifyUi {
     run_requested: bool,
     /// The report being exported.
     export: Pending<PathBuf>,
+    /// When the shown report's run started, if it verified the selected release's own
+    /// artifacts folder (so the files changing after it makes it stale).
+    of_release_since: Option<jiff::Timestamp>,
 }
 
 fn checksum_color(v: ChecksumVerdict) -> egui::Color32 {
@@ -155,9 +158,13 @@ impl VerifyUi {
             expected: verify::Expected::from_workspace(&ws),
             ..Default::default()
         };
+        let of_release = release
+            .as_ref()
+            .is_some_and(|r| verify::release::is_of_release(&ws, r, &opts));
         if let Some((id, slot)) =
             cx.start_with(|runner| verify::start(runner, Some(ws), release.as_ref(), opts))
         {
+            self.of_release_since = of_release.then(jiff::Timestamp::now);
             self.task = Some(id);
             self.slot = slot;
             self.report = None;
@@ -288,9 +295,15 @@ impl Panel for VerifyUi {
         }
         let Some(report) = &self.report else { return };
         ui.add_space(8.0);
-        overall_ui(ui, report);
+        // The release's verification is stale when its files changed after it (a rebuild).
+        let stale = self.of_release_since.and_then(|since| {
+            data.verify_stale
+                .as_ref()
+                .filter(|st| st.verified_at >= since)
+        });
+        overall_ui(ui, report, stale);
         ui.add_space(6.0);
-        table_ui(&mut self.selected, ui, report);
+        table_ui(&mut self.selected, ui, report, stale);
         if !report.bad_lines.is_empty() {
             ui.add_space(6.0);
             ui.label(
@@ -309,7 +322,12 @@ impl Panel for VerifyUi {
     }
 }
 
-fn table_ui(selected: &mut Option<usize>, ui: &mut egui::Ui, report: &Report) {
+fn table_ui(
+    selected: &mut Option<usize>,
+    ui: &mut egui::Ui,
+    report: &Report,
+    stale: Option<&verify::release::Stale>,
+) {
     let row_height = 26.0;
     let height = (report.artifacts.len() as f32 + 1.0) * row_height + 8.0;
     ui.allocate_ui(egui::vec2(ui.available_width(), height.min(420.0)), |ui| {
@@ -361,7 +379,18 @@ fn table_ui(selected: &mut Option<usize>, ui: &mut egui::Ui, report: &Report) {
                                 {
                                     ui.ctx().copy_text(h.clone());
                                 }
-                                ui.label(theme::mono(&h[..16])).on_hover_text(h);
+                                let changed = stale
+                                    .and_then(|st| st.changed.iter().find(|c| c.name == a.path));
+                                match changed {
+                                    Some(c) => ui
+                                        .label(theme::mono(&h[..16]).color(theme::WARN))
+                                        .on_hover_text(format!(
+                                            "{h}\nSTALE: hashed at the verify; the file was {} \
+                                             after it",
+                                            c.how.as_str()
+                                        )),
+                                    None => ui.label(theme::mono(&h[..16])).on_hover_text(h),
+                                };
                             });
                         }
                     });
@@ -403,10 +432,11 @@ fn table_ui(selected: &mut Option<usize>, ui: &mut egui::Ui, report: &Report) {
     });
 }
 
-fn overall_ui(ui: &mut egui::Ui, report: &Report) {
-    let (text, color) = match report.overall {
-        Overall::Pass => ("PASS", theme::OK),
-        Overall::Fail => ("FAIL", theme::BAD),
+fn overall_ui(ui: &mut egui::Ui, report: &Report, stale: Option<&verify::release::Stale>) {
+    let (text, color) = match (stale, report.overall) {
+        (Some(_), _) => ("STALE", theme::WARN),
+        (None, Overall::Pass) => ("PASS", theme::OK),
+        (None, Overall::Fail) => ("FAIL", theme::BAD),
     };
     egui::Frame::new()
         .fill(color.gamma_multiply(0.15))
@@ -418,6 +448,28 @@ fn overall_ui(ui: &mut egui::Ui, report: &Report) {
             ui.horizontal(|ui| {
                 ui.label(egui::RichText::new(text).size(28.0).strong().color(color));
                 ui.vertical(|ui| {
+                    if let Some(st) = stale {
+                        let was = match report.overall {
+                            Overall::Pass => "PASS",
+                            Overall::Fail => "FAIL",
+                        };
+                        ui.label(
+                            egui::RichText::new(format!(
+                                "Was {was} ({}); the files changed after it",
+                                report.summary()
+                            ))
+                            .strong(),
+                        );
+                        ui.label(
+                            egui::RichText::new(format!("STALE: {}", st.describe()))
+                                .color(theme::WARN),
+                        );
+                        ui.label(theme::muted(
+                            "This result is about files that are no longer there as they were: \
+                             run the verification again.",
+                        ));
+                        return;
+                    }
                     ui.label(egui::RichText::new(report.summary()).strong());
                     let detail = match report.overall {
                         Overall::Pass => "Every checksum matches and every signable artifact is signed by the expected identity.",

@@ -134,6 +134,123 @@ pub fn changes(then: &[FileStamp], now: &[FileStamp]) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("; "))
 }
 
+/// How a file differs from what a verification saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum How {
+    Added,
+    Removed,
+    Modified,
+}
+
+impl How {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Added => "added",
+            Self::Removed => "removed",
+            Self::Modified => "modified",
+        }
+    }
+}
+
+/// One file of the artifacts folder that changed after a verification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Changed {
+    pub name: String,
+    pub how: How,
+    /// When the file now on disk was last modified (`None` for a removed file, or when the OS
+    /// keeps no time).
+    pub at: Option<Timestamp>,
+}
+
+/// A result about files that the files no longer match: they changed after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Stale {
+    /// When the result was made.
+    pub verified_at: Timestamp,
+    pub changed: Vec<Changed>,
+}
+
+impl Stale {
+    /// `WireTuner-1.0.0.msi modified 2025-01-02 12:03:04` for each file, `, `-joined.
+    pub fn files(&self) -> String {
+        self.changed
+            .iter()
+            .map(|c| match c.at {
+                Some(at) => format!(
+                    "{} {} {}",
+                    c.name,
+                    c.how.as_str(),
+                    crate::local_time(at, true)
+                ),
+                None => format!("{} {}", c.name, c.how.as_str()),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// One line for a banner: what changed, when, after which verification.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} after the verify of {}",
+            self.files(),
+            crate::local_time(self.verified_at, true)
+        )
+    }
+}
+
+fn stamp_time(s: &FileStamp) -> Option<Timestamp> {
+    (s.modified_ns > 0)
+        .then(|| i128::from(s.modified_ns))
+        .and_then(|ns| Timestamp::from_nanosecond(ns).ok())
+}
+
+/// The files of `now` that are not as `then` recorded them (added, removed, modified), with
+/// when each was modified.
+pub fn changed_files(then: &[FileStamp], now: &[FileStamp]) -> Vec<Changed> {
+    let mut out = Vec::new();
+    for n in now {
+        match then.iter().find(|t| t.name == n.name) {
+            None => out.push(Changed {
+                name: n.name.clone(),
+                how: How::Added,
+                at: stamp_time(n),
+            }),
+            Some(t) if t != n => out.push(Changed {
+                name: n.name.clone(),
+                how: How::Modified,
+                at: stamp_time(n),
+            }),
+            Some(_) => {}
+        }
+    }
+    for t in then {
+        if !now.iter().any(|n| n.name == t.name) {
+            out.push(Changed {
+                name: t.name.clone(),
+                how: How::Removed,
+                at: None,
+            });
+        }
+    }
+    out
+}
+
+/// Whether `record` is stale: the release's artifacts folder as it is now against what the
+/// verification saw. `Ok(None)` when nothing changed.
+pub fn staleness(
+    ws: &Workspace,
+    release: &Release,
+    record: &ReleaseVerify,
+) -> std::io::Result<Option<Stale>> {
+    let now = stamp_files(&ws.artifacts_dir(&release.version))?;
+    let changed = changed_files(&record.files, &now);
+    Ok((!changed.is_empty()).then_some(Stale {
+        verified_at: record.at,
+        changed,
+    }))
+}
+
 fn path_of(ws: &Workspace, release: &Release) -> PathBuf {
     ws.release_dir(&release.version).join(FILE)
 }

@@ -119,6 +119,14 @@ pub enum WorkspaceError {
         item: String,
         reason: String,
     },
+    #[error(
+        "release {release}: cannot tick {item:?} by hand without a note: {why} (--note \"...\")"
+    )]
+    NoteNeeded {
+        release: String,
+        item: String,
+        why: String,
+    },
     #[error("release {release}: {item:?} is already {state}")]
     Unchanged {
         release: String,
@@ -606,6 +614,9 @@ impl Workspace {
     }
 
     /// Ticks (`done = true`) or unticks an item, recording who, when and the note.
+    ///
+    /// This is a tick by hand: an item a task normally ticks needs a note saying what was done
+    /// instead ([`crate::runbook::Item::hand_tick_needs_note`]).
     pub fn set_item(
         &self,
         release: &Release,
@@ -613,6 +624,22 @@ impl Workspace {
         done: bool,
         note: &str,
     ) -> Result<Checklist, WorkspaceError> {
+        if done && note.trim().is_empty() {
+            let runbook = self.runbook(release)?;
+            if let Some(item) = runbook.item(item_id)
+                && let Some(why) = item.hand_tick_needs_note()
+            {
+                let checklist = self.checklist(release)?;
+                // A gated or unchanged item says so first.
+                if checklist.gate_for(&runbook, item).is_none() && !checklist.is_done(item_id) {
+                    return Err(WorkspaceError::NoteNeeded {
+                        release: release.version.to_string(),
+                        item: item_id.to_owned(),
+                        why,
+                    });
+                }
+            }
+        }
         self.set_item_as(&self.actor(), release, item_id, done, note)
     }
 
@@ -709,6 +736,29 @@ impl Workspace {
             }
         }
         Ok(ticked)
+    }
+
+    /// Unticks every ticked item of `release` that names `task_kind` (a task replaced what
+    /// the tick stood for, e.g. an unsigned rebuild of a signed installer), recording `note`;
+    /// returns the unticked items' titles.
+    pub fn auto_untick(
+        &self,
+        release: &Release,
+        task_kind: &str,
+        task_name: &str,
+        note: &str,
+    ) -> Result<Vec<String>, WorkspaceError> {
+        let runbook = self.runbook(release)?;
+        let checklist = self.checklist(release)?;
+        let mut unticked = Vec::new();
+        for item in runbook.phases.iter().flat_map(|p| &p.items) {
+            if item.auto_tick_on.as_deref() == Some(task_kind) && checklist.is_done(&item.id) {
+                let actor = format!("{} (task {task_name})", self.actor());
+                self.set_item_as(&actor, release, &item.id, false, note)?;
+                unticked.push(item.title.clone());
+            }
+        }
+        Ok(unticked)
     }
 
     /// Where a release's artifacts are collected.

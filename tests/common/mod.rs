@@ -119,7 +119,18 @@ pub fn make_publishable_with(pki: &Pki, ws: &Path, version: &str, extra: &str) {
     );
     assert!(o.status.success(), "{}", text(&o));
     for item in ITEMS_BEFORE_PUBLISH {
-        let o = cli(ws, &["checklist", "tick", item, "--release", version]);
+        let o = cli(
+            ws,
+            &[
+                "checklist",
+                "tick",
+                item,
+                "--release",
+                version,
+                "--note",
+                "test setup",
+            ],
+        );
         assert!(o.status.success(), "{item}: {}", text(&o));
     }
 }
