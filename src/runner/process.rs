@@ -177,11 +177,10 @@ impl Watchdog {
     }
 }
 
-/// Runs `spec` in its own process group, streaming stdout and stderr into the task log.
-///
-/// Returns the exit code on success (0). A non-zero exit is [`TaskError::Exit`]; cancellation
-/// sends SIGTERM to the group, then SIGKILL after [`KILL_GRACE`].
-pub async fn run(ctx: &TaskContext, spec: &ProcessSpec) -> Result<(), TaskError> {
+/// The command `spec` describes: its program, arguments and environment (only the names it
+/// lets through, when it says so), no stdin, both streams piped, in a process group of its
+/// own, killed when dropped.
+fn command(spec: &ProcessSpec) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(&spec.program);
     if let Some(names) = &spec.inherit_only {
         cmd.env_clear();
@@ -205,6 +204,15 @@ pub async fn run(ctx: &TaskContext, spec: &ProcessSpec) -> Result<(), TaskError>
     if let Some(dir) = &spec.cwd {
         cmd.current_dir(dir);
     }
+    cmd
+}
+
+/// Runs `spec` in its own process group, streaming stdout and stderr into the task log.
+///
+/// Returns the exit code on success (0). A non-zero exit is [`TaskError::Exit`]; cancellation
+/// sends SIGTERM to the group, then SIGKILL after [`KILL_GRACE`].
+pub async fn run(ctx: &TaskContext, spec: &ProcessSpec) -> Result<(), TaskError> {
+    let mut cmd = command(spec);
     let mut child = cmd.spawn().map_err(|source| TaskError::Spawn {
         program: spec.program.clone(),
         source,
@@ -332,29 +340,7 @@ pub async fn output(
     timeout: Duration,
     limit: usize,
 ) -> Result<Captured, String> {
-    let mut cmd = tokio::process::Command::new(&spec.program);
-    if let Some(names) = &spec.inherit_only {
-        cmd.env_clear();
-        for name in BASE_ENV
-            .iter()
-            .copied()
-            .chain(names.iter().map(String::as_str))
-        {
-            if let Some(v) = std::env::var_os(name) {
-                cmd.env(name, v);
-            }
-        }
-    }
-    cmd.args(&spec.args)
-        .envs(spec.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    if let Some(dir) = &spec.cwd {
-        cmd.current_dir(dir);
-    }
+    let mut cmd = command(spec);
     let name = &spec.program;
     let mut child = match cmd.spawn() {
         Ok(child) => child,
