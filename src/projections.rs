@@ -1,5 +1,6 @@
 //! Every state file of the feature layers that the audit log speaks for, as one list: the
-//! incident records (`status/incidents.json`) and the flag plans (`flags/plans.json`).
+//! incident records (`status/incidents.json`), the flag plans (`flags/plans.json`) and the
+//! platforms a release does not ship (`pipeline/skipped-platforms.json`).
 //! `workspace` cannot import those layers, so the CLI (when it opens a workspace, and in
 //! `audit verify`) and the GUI's Verify chain task pass this list to
 //! `Workspace::recover_with` and `Workspace::verify_audit_with`. It is one list because a
@@ -8,8 +9,9 @@
 
 use crate::workspace::Projection;
 
-/// The incident records and the flag plans.
+/// The incident records, the flag plans and the platform skips.
 pub static ALL: &[&dyn Projection] = &[
     &crate::status::incident::IncidentBook,
     &crate::flags::plan::PlanBook,
+    &crate::pipeline::skips::SkipBook,
 ];

@@ -89,6 +89,7 @@ fn gates_open_one_by_one_as_the_release_gets_ready() {
             "checklist:pre-release",
             "checklist:build",
             "verify",
+            "installers",
             "findings",
             "certificate:windows",
             "secret rotation"
@@ -109,6 +110,9 @@ fn gates_open_one_by_one_as_the_release_gets_ready() {
         ("blocked", true),
         "{reason}"
     );
+    let (state, reason) = gate(&list, "installers");
+    assert_eq!(state, "blocked");
+    assert!(reason.contains("Windows: not verified yet"), "{reason}");
     assert_eq!(gate(&list, "findings").0, "open");
     let (state, reason) = gate(&list, "certificate:windows");
     assert_eq!(state, "open");
@@ -151,6 +155,12 @@ fn gates_open_one_by_one_as_the_release_gets_ready() {
         reason.starts_with("PASS") && reason.contains("1 of 1 artifacts green"),
         "{reason}"
     );
+    let (state, reason) = gate(&list, "installers");
+    assert_eq!(
+        (state, reason),
+        ("open", "Windows WireTuner-1.0.0.msi"),
+        "the verified, signed installer is named"
+    );
 
     // Tick the rest of the two phases by hand: the checklist gates open.
     for item in common::ITEMS_BEFORE_PUBLISH {
@@ -162,7 +172,7 @@ fn gates_open_one_by_one_as_the_release_gets_ready() {
     assert!(list.iter().all(|g| g.1 == "open"));
     let o = cli(&ws, &["release", "gates", VERSION]);
     assert_eq!(o.status.code(), Some(0));
-    assert!(text(&o).contains("all 6 gates open"), "{}", text(&o));
+    assert!(text(&o).contains("all 7 gates open"), "{}", text(&o));
 
     // A HIGH finding blocks; its acceptance opens the gate again.
     let o = cli(

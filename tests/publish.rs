@@ -749,3 +749,178 @@ fn when_the_feeds_fail_a_publish_or_yank_stays_begun_and_a_rerun_finishes_it() {
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(audited(&ws, "publish.yank", "1.1.0"), 1, "announced once");
 }
+
+/// `release gates VERSION --json`'s installers gate: its state and reason.
+fn installers_gate(ws: &Path, version: &str) -> (String, String) {
+    let list = json(&cli(ws, &["--json", "release", "gates", version]));
+    let g = list
+        .as_array()
+        .expect("gates")
+        .iter()
+        .find(|g| g["gate"] == "installers")
+        .unwrap_or_else(|| panic!("no installers gate: {list:#}"))
+        .clone();
+    (
+        g["state"].as_str().expect("state").to_owned(),
+        g["reason"].as_str().expect("reason").to_owned(),
+    )
+}
+
+#[test]
+fn a_platform_with_no_verified_installer_blocks_until_the_release_records_why_it_is_not_shipped() {
+    let pki = Pki::new();
+    let (_d, ws) = workspace(&pki, &[]);
+    // The product ships Windows and macOS; this release has a signed MSI and nothing for macOS.
+    let cfg = ws.join("release-console.toml");
+    let text_cfg = std::fs::read_to_string(&cfg).expect("config");
+    std::fs::write(
+        &cfg,
+        text_cfg.replacen(
+            "platforms = [\"windows\"]",
+            "platforms = [\"windows\", \"macos\"]",
+            1,
+        ),
+    )
+    .expect("config");
+    common::make_publishable(&pki, &ws, "1.0.0");
+    let (state, reason) = installers_gate(&ws, "1.0.0");
+    assert_eq!(state, "blocked");
+    assert!(
+        reason.contains("macOS: no installer among the verified artifacts")
+            && reason.contains("publish --skip-platform macos --reason"),
+        "{reason}"
+    );
+    // Refused, naming the gate: nothing stored, nothing written.
+    let o = cli(&ws, &["publish", "--version", "1.0.0"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("installers (no verified installer for macOS"),
+        "{}",
+        text(&o)
+    );
+    assert!(!ws.join("published").exists());
+
+    // What cannot be skipped, each refused with the reason and nothing recorded: a platform
+    // the product does not ship, one that has its verified installer, an empty reason, a
+    // skip with no reason at all, and a skip in a dry run.
+    for (args, says) in [
+        (
+            vec!["--skip-platform", "linux", "--reason", "no Linux build"],
+            "linux is not a platform this workspace ships",
+        ),
+        (
+            vec!["--skip-platform", "windows", "--reason", "mac only"],
+            "has a verified Windows installer (WireTuner-1.0.0.msi): it ships",
+        ),
+        (
+            vec!["--skip-platform", "macos", "--reason", "   "],
+            "say why WireTuner 1.0.0 is not shipped for macOS",
+        ),
+        (vec!["--skip-platform", "macos"], "--reason"),
+        (
+            vec!["--skip-platform", "macos", "--reason", "x", "--dry-run"],
+            "--dry-run changes nothing",
+        ),
+        (
+            vec!["--skip-platform", "beos", "--reason", "x"],
+            "--skip-platform \"beos\": not a platform",
+        ),
+    ] {
+        let mut full = vec!["publish", "--version", "1.0.0"];
+        full.extend(args.iter().copied());
+        let o = cli(&ws, &full);
+        assert!(!o.status.success(), "{args:?}: {}", text(&o));
+        assert!(text(&o).contains(says), "{args:?}: {}", text(&o));
+    }
+    assert_eq!(audited(&ws, "release.platform.skip", "1.0.0/macos"), 0);
+    assert_eq!(audited(&ws, "release.platform.skip", "1.0.0/windows"), 0);
+
+    // Another release whose other gates are blocked: the skip would not let it publish, so
+    // it is not recorded either.
+    assert!(cli(&ws, &["release", "new", "1.1.0"]).status.success());
+    let o = cli(
+        &ws,
+        &[
+            "publish",
+            "--version",
+            "1.1.0",
+            "--skip-platform",
+            "macos",
+            "--reason",
+            "x",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("no platform skip was recorded"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(audited(&ws, "release.platform.skip", "1.1.0/macos"), 0);
+
+    // With the reason: recorded (audited), the gate opens amber, the version publishes, and
+    // the appcast, which only a macOS installer feeds, is written with no item.
+    let reason = "Windows-only hotfix for INC-2026-12-01-001";
+    let o = cli(
+        &ws,
+        &[
+            "publish",
+            "--version",
+            "1.0.0",
+            "--skip-platform",
+            "macos",
+            "--reason",
+            reason,
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(audited(&ws, "release.platform.skip", "1.0.0/macos"), 1);
+    let (state, gate_reason) = installers_gate(&ws, "1.0.0");
+    assert_eq!(state, "open");
+    assert!(
+        gate_reason.starts_with("Windows WireTuner-1.0.0.msi; macOS NOT SHIPPED this time")
+            && gate_reason.contains(reason),
+        "{gate_reason}"
+    );
+    let status = json(&cli(&ws, &["--json", "publish", "status"]));
+    assert_eq!(status["live"], "1.0.0", "{status:#}");
+    // Asked again: already published, and the same skip is not recorded twice.
+    let o = cli(
+        &ws,
+        &[
+            "publish",
+            "--version",
+            "1.0.0",
+            "--skip-platform",
+            "macos",
+            "--reason",
+            reason,
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(audited(&ws, "release.platform.skip", "1.0.0/macos"), 1);
+    let o = cli(&ws, &["audit", "verify"]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    // The record is one the log speaks for: lost (a crash, a restore), it is rolled forward
+    // from its entry at the next start; edited by hand, `audit verify` names it.
+    let skips = ws.join("pipeline/skipped-platforms.json");
+    let kept = std::fs::read_to_string(&skips).expect("the skip record");
+    assert!(kept.contains(reason), "{kept}");
+    std::fs::write(&skips, "{\"skips\": []}").expect("lose it");
+    let (state, gate_reason) = installers_gate(&ws, "1.0.0");
+    assert_eq!(state, "open", "{gate_reason}");
+    assert!(gate_reason.contains(reason), "{gate_reason}");
+    assert_eq!(
+        std::fs::read_to_string(&skips).expect("rolled forward"),
+        kept
+    );
+    std::fs::write(&skips, kept.replace(reason, "a reason nobody gave")).expect("edit it");
+    let o = cli(&ws, &["audit", "verify"]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("skipped-platforms.json disagrees with the log: the skip of 1.0.0/macos is not the record entry"),
+        "{}",
+        text(&o)
+    );
+}

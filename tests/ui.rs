@@ -1857,24 +1857,57 @@ fn the_demo_walks_a_whole_release_with_no_credentials_and_no_network() {
         "the signer is labelled as a demo: {}",
         report.artifacts[0].detail
     );
-    // The macOS DMG needs a Mac: ticked by hand here.
+    // The macOS DMG needs a Mac: its item is ticked by hand here (with a note).
     tick(
         &mut h,
         "Build, sign and notarize the macOS installer",
         "build.macos",
     );
 
-    // Phase 3: every gate open, publish to the local folder.
+    // Phase 3: every gate open but the installers one, which has no macOS installer and
+    // says so; the demo ships Windows alone, recorded with its reason; then publish to the
+    // local folder.
     click(&mut h, "Deploy");
-    step_until(&mut h, "the plan with every gate open", |app| {
-        !app.is_busy()
-            && app.panels.deploy.plan.as_ref().is_some_and(Result::is_ok)
-            && app
-                .data
-                .as_ref()
-                .is_some_and(|d| release_console::gates::all_open(&d.gates))
-    });
+    let only_installers = |d: &release_console::ui::snapshot::Snapshot| {
+        d.gates
+            .iter()
+            .filter(|g| !g.is_open())
+            .map(|g| g.gate.as_str())
+            .eq(["installers"])
+    };
+    step_until(
+        &mut h,
+        "the plan blocked on the macOS installer alone",
+        |app| {
+            !app.is_busy()
+                && app.panels.deploy.plan.as_ref().is_some_and(Result::is_ok)
+                && app.data.as_ref().is_some_and(only_installers)
+        },
+    );
+    assert_eq!(
+        h.query_all_by_label_contains("macOS: no installer among the verified artifacts")
+            .count(),
+        2,
+        "the missing platform is named in the gate and above the publish button"
+    );
+    assert!(
+        h.get_by_label("Publish 0.1.0")
+            .accesskit_node()
+            .is_disabled(),
+        "no publish without a macOS installer or a reason"
+    );
+    click(&mut h, "Not shipping macOS in 0.1.0 this time");
+    type_into(
+        &mut h,
+        "Why it is not shipped (audited)",
+        "demo: a macOS installer needs a Mac",
+    );
     click(&mut h, "Publish 0.1.0");
+    assert!(
+        h.query_by_label_contains("macOS is NOT shipped in 0.1.0")
+            .is_some(),
+        "the confirmation says what is not shipped"
+    );
     click(&mut h, "Confirm publish");
     step_until(&mut h, "the publish", |app| {
         app.panels.deploy.task.is_none() && app.panels.deploy.outcome.is_some()
@@ -1896,6 +1929,19 @@ fn the_demo_walks_a_whole_release_with_no_credentials_and_no_network() {
     assert!(
         latest.contains("smoother pen strokes"),
         "the feed carries the notes: {latest}"
+    );
+    let gates = &h.state().data.as_ref().expect("data").gates;
+    let installers = gates
+        .iter()
+        .find(|g| g.gate == "installers")
+        .expect("installers gate");
+    assert!(
+        installers.is_open()
+            && installers.warning
+            && installers
+                .reason
+                .contains("macOS NOT SHIPPED this time (demo: a macOS installer needs a Mac"),
+        "{installers:?}"
     );
     assert!(
         h.query_by_label_contains("No backend here").is_some(),

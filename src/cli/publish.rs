@@ -22,6 +22,14 @@ pub struct PublishArgs {
     /// The update channel (default: `[publish] channel`, e.g. `stable`).
     #[arg(long, global = true)]
     channel: Option<String>,
+    /// A platform this release does not ship this time (`macos`, `windows`, `linux`; repeat
+    /// for more): recorded on the release with --reason, audited, so the "installers" gate
+    /// lets it publish without one. That platform's feeds are left as they were.
+    #[arg(long = "skip-platform", value_name = "PLATFORM", requires = "reason")]
+    skip_platform: Vec<String>,
+    /// Why the platforms given with --skip-platform are not shipped this time.
+    #[arg(long, requires = "skip_platform")]
+    reason: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -86,7 +94,27 @@ pub fn run(cli: &Cli, args: PublishArgs) -> anyhow::Result<ExitCode> {
         }
         None => {
             let release = ws.release(args.version.as_deref())?;
+            let mut skips = deploy::SkipRequest {
+                platforms: Vec::new(),
+                reason: args.reason.clone().unwrap_or_default(),
+            };
+            for name in &args.skip_platform {
+                let p = crate::workspace::config::Platform::parse(name).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--skip-platform {name:?}: not a platform (macos, windows or linux)"
+                    )
+                })?;
+                if !skips.platforms.contains(&p) {
+                    skips.platforms.push(p);
+                }
+            }
             if args.dry_run {
+                if !skips.platforms.is_empty() {
+                    anyhow::bail!(
+                        "--skip-platform records a decision and --dry-run changes nothing: \
+                         run the dry run without it (its installers gate shows what is missing)"
+                    );
+                }
                 let plan = deploy::plan(&ws, &release, args.channel.as_deref())?;
                 if cli.json {
                     cli.print_json(&plan)?;
@@ -128,7 +156,7 @@ pub fn run(cli: &Cli, args: PublishArgs) -> anyhow::Result<ExitCode> {
             let work = {
                 let (ws, release, slot) = (ws.clone(), release.clone(), slot.clone());
                 let channel = args.channel.clone();
-                move |ctx| deploy::run_task(ctx, ws, release, channel, slot)
+                move |ctx| deploy::run_task(ctx, ws, release, channel, skips, slot)
             };
             let (state, message) = super::run_one(cli, &ws, spec, work, Echo::Progress)?;
             let outcome = slot.lock().ok().and_then(|mut o| o.take());

@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::workspace::config::Platform;
+
 /// One published file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct File {
@@ -114,12 +116,12 @@ fn ext(name: &str) -> String {
 pub fn platform_of(name: &str) -> Option<&'static str> {
     let lower = name.to_ascii_lowercase();
     let arm = lower.contains("arm64") || lower.contains("aarch64");
-    match ext(name).as_str() {
-        "dmg" | "pkg" => Some("darwin-universal"),
-        "zip" if lower.contains(".app.") => Some("darwin-universal"),
-        "msi" | "exe" if arm => Some("windows-aarch64"),
-        "msi" | "exe" => Some("windows-x86_64"),
-        _ => None,
+    match Platform::of_installer(name)? {
+        Platform::Macos => Some("darwin-universal"),
+        Platform::Windows if arm => Some("windows-aarch64"),
+        Platform::Windows => Some("windows-x86_64"),
+        // No updater feed reads Linux packages.
+        Platform::Linux => None,
     }
 }
 
@@ -219,18 +221,28 @@ pub fn appcast(input: &FeedInput<'_>) -> String {
     out
 }
 
-/// `latest.json` for the Windows (and any other) updater: the newest live version with a URL,
-/// SHA-256 and size per platform, and its release notes (Markdown, empty when it has none);
-/// `None` when nothing is live.
+/// `latest.json` for the Windows (and any other) updater: the newest live version, its release
+/// notes (Markdown, empty when it has none), and per platform the newest live version that
+/// has an installer for it, with its version, URL, SHA-256 and size. A version published
+/// without a platform (not shipped this time) leaves that platform's entry as it was: an
+/// updater reads its platform's `version`, which may be older than the top-level one. `None`
+/// when nothing is live.
 pub fn latest_json(input: &FeedInput<'_>) -> Option<String> {
     let v = input.versions.first()?;
     let notes = input.notes.get(&v.version).map_or("", String::as_str);
     let mut platforms = serde_json::Map::new();
-    for f in &v.files {
-        if let Some(p) = platform_of(&f.name) {
-            platforms.entry(p).or_insert_with(
-                || serde_json::json!({ "url": f.url, "sha256": f.sha256, "size": f.size }),
-            );
+    for older in input.versions {
+        for f in &older.files {
+            if let Some(p) = platform_of(&f.name) {
+                platforms.entry(p).or_insert_with(|| {
+                    serde_json::json!({
+                        "version": older.version,
+                        "url": f.url,
+                        "sha256": f.sha256,
+                        "size": f.size,
+                    })
+                });
+            }
         }
     }
     let doc = serde_json::json!({
@@ -346,6 +358,52 @@ mod tests {
         assert_eq!(
             latest["platforms"]["windows-x86_64"]["url"],
             "https://dl.example.com/p/W-1.1.0.msi"
+        );
+    }
+
+    #[test]
+    fn a_platform_the_newest_version_does_not_ship_keeps_its_older_entry_in_every_feed() {
+        let at: Timestamp = "2026-11-30T08:05:09Z".parse().expect("ts");
+        // 1.2.0 ships Windows only (macOS not shipped this time): the macOS feeds keep 1.1.0.
+        let newest = Published {
+            version: "1.2.0".into(),
+            at,
+            by: "rm".into(),
+            files: vec![file("W-1.2.0.msi")],
+        };
+        let older = Published {
+            version: "1.1.0".into(),
+            at,
+            by: "rm".into(),
+            files: vec![file("W-1.1.0.dmg"), file("W-1.1.0.msi")],
+        };
+        let notes = BTreeMap::new();
+        let input = FeedInput {
+            product: "W",
+            channel: "stable",
+            versions: &[&newest, &older],
+            minimum_system_version: "10.15",
+            phased_rollout_interval_secs: None,
+            notes: &notes,
+        };
+        let xml = appcast(&input);
+        assert_eq!(xml.matches("<item>").count(), 1, "{xml}");
+        assert!(
+            xml.contains("<sparkle:version>1.1.0</sparkle:version>"),
+            "{xml}"
+        );
+        let latest: serde_json::Value =
+            serde_json::from_str(&latest_json(&input).expect("latest")).expect("json");
+        assert_eq!(latest["version"], "1.2.0");
+        assert_eq!(latest["platforms"]["windows-x86_64"]["version"], "1.2.0");
+        assert_eq!(
+            latest["platforms"]["windows-x86_64"]["url"],
+            "https://dl.example.com/p/W-1.2.0.msi"
+        );
+        assert_eq!(latest["platforms"]["darwin-universal"]["version"], "1.1.0");
+        assert_eq!(
+            latest["platforms"]["darwin-universal"]["url"],
+            "https://dl.example.com/p/W-1.1.0.dmg"
         );
     }
 

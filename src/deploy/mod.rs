@@ -244,6 +244,9 @@ pub struct Plan {
     pub verified_at: Option<Timestamp>,
     /// The files changed after that verification: the hashes are no longer the files' own.
     pub stale: Option<verified::Stale>,
+    /// Platforms of the product with no verified installer and no recorded skip: the
+    /// installers gate blocks on them until each ships or is skipped with a reason.
+    pub missing_installers: Vec<crate::gates::Missing>,
 }
 
 fn prefix(ws: &Workspace) -> String {
@@ -745,6 +748,7 @@ pub fn plan(
         problem,
         verified_at: record.map(|r| r.at),
         stale,
+        missing_installers: crate::gates::missing_installers(ws, release).unwrap_or_default(),
     })
 }
 
@@ -790,6 +794,57 @@ pub fn rebuild_invalidates(ws: &Workspace, release: &Release) -> Vec<String> {
         )),
     }
     out
+}
+
+/// Platforms to publish without, and why: recorded on the release before it publishes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SkipRequest {
+    pub platforms: Vec<crate::workspace::config::Platform>,
+    pub reason: String,
+}
+
+/// Records that `release` does not ship `req.platforms` this time, as the start of a publish
+/// that needs it: refused, recording nothing, while another gate than the installers is
+/// blocked (the skip would not make the publish possible), or when a platform cannot be
+/// skipped (not configured, or it has a verified installer). Returns what it recorded, in
+/// words.
+pub fn record_skips(
+    ws: &Workspace,
+    release: &Release,
+    req: &SkipRequest,
+) -> Result<Vec<String>, DeployError> {
+    if req.platforms.is_empty() {
+        return Ok(Vec::new());
+    }
+    let gates = crate::gates::evaluate(ws, release, Timestamp::now());
+    let blocked: Vec<String> = gates
+        .iter()
+        .filter(|g| !g.is_open() && g.gate != crate::gates::INSTALLERS)
+        .map(|g| format!("{} ({})", g.gate, g.reason))
+        .collect();
+    if !blocked.is_empty() {
+        return Err(DeployError::Gated {
+            version: release.version.to_string(),
+            reasons: format!("{} (no platform skip was recorded)", blocked.join("; ")),
+        });
+    }
+    let mut out = Vec::new();
+    for &p in &req.platforms {
+        let s = crate::pipeline::skips::skip(ws, release, p, &req.reason).map_err(|e| match e {
+            crate::pipeline::skips::SkipError::Invalid(m) => DeployError::Invalid(m),
+            crate::pipeline::skips::SkipError::Workspace(e) => DeployError::Workspace(e),
+            crate::pipeline::skips::SkipError::State(e) => DeployError::State(e),
+        })?;
+        out.push(format!(
+            "{} {} not shipped this time: {} (recorded by {}, entry #{})",
+            s.version,
+            p.title(),
+            s.reason,
+            s.by,
+            s.audit_seq
+        ));
+    }
+    Ok(out)
 }
 
 /// What one publish did.
@@ -1314,11 +1369,15 @@ pub async fn run_task(
     ws: Workspace,
     release: Release,
     channel: Option<String>,
+    skips: SkipRequest,
     slot: std::sync::Arc<std::sync::Mutex<Option<Outcome>>>,
 ) -> crate::runner::TaskResult {
     let pctx = ctx.clone();
     let (ws2, rel2) = (ws.clone(), release.clone());
     let outcome = tokio::task::spawn_blocking(move || {
+        for line in record_skips(&ws2, &rel2, &skips)? {
+            pctx.log_line(&line);
+        }
         publish(&ws2, &rel2, channel.as_deref(), &|done, total, step| {
             pctx.set_progress(done as f32 / total as f32, Some(step));
         })

@@ -1,6 +1,7 @@
 //! Every gate between a release and publishing, each open or blocked with the reason: the
-//! checklist phases the publish item needs, the release's last verification, open blocking
-//! findings, and the expiry of the signing certificates. `release gates`, the Overview and
+//! checklist phases the publish item needs, the release's last verification, a verified
+//! installer for every platform the product ships (or a recorded reason it is not shipped this
+//! time), open blocking findings, and the expiry of the signing certificates. `release gates`, the Overview and
 //! publishing all read this one list.
 
 use std::fmt::Write as _;
@@ -24,7 +25,8 @@ pub enum State {
     Blocked,
 }
 
-/// One gate: `checklist:<phase>`, `verify`, `findings`, `certificate:<windows|apple>`.
+/// One gate: `checklist:<phase>`, `verify`, `installers`, `findings`,
+/// `certificate:<windows|apple>`, `secret rotation`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Gate {
     pub gate: String,
@@ -80,6 +82,7 @@ pub fn evaluate_with(
 ) -> Vec<Gate> {
     let mut gates = checklist(ws, release);
     gates.push(verify(ws, release));
+    gates.push(installers(ws, release));
     gates.push(findings_gate(ws, release, now));
     gates.extend(certificates(ws, now, signing));
     gates.push(rotation(calendar));
@@ -243,6 +246,112 @@ fn verify(ws: &Workspace, release: &Release) -> Gate {
             ),
             None => Gate::new("verify", true, format!("PASS {when}: {}", last.summary)),
         },
+    }
+}
+
+/// The name of the gate that wants a verified installer for every platform.
+pub const INSTALLERS: &str = "installers";
+
+/// A configured platform with no verified installer, and why, for the gate and the publish
+/// dialog that offers to skip it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Missing {
+    pub platform: crate::workspace::config::Platform,
+    pub why: String,
+}
+
+/// Every platform of the workspace that `release` would publish without: no signed, green
+/// installer for it in the release's last verification, and no skip recorded. `Err` when the
+/// records cannot be read.
+pub fn missing_installers(ws: &Workspace, release: &Release) -> Result<Vec<Missing>, String> {
+    let record = verified::last(ws, release).map_err(|e| crate::error_chain(&e))?;
+    let skips = crate::pipeline::skips::skipped(ws, &release.version.to_string())
+        .map_err(|e| crate::error_chain(&e))?;
+    Ok(ws
+        .config()
+        .platforms
+        .iter()
+        .filter(|p| !skips.iter().any(|s| s.platform == **p))
+        .filter_map(|&platform| {
+            let why = match &record {
+                None => "not verified yet".to_owned(),
+                Some(r) if r.installers(platform).next().is_some() => return None,
+                Some(r) => {
+                    let seen: Vec<String> = r
+                        .artifacts
+                        .iter()
+                        .filter(|a| a.platform() == Some(platform))
+                        .map(|a| match a.signature {
+                            Some(v) if !a.green => format!("{} is {}", a.name, v.as_str()),
+                            Some(v) => format!("{}'s signature is {}", a.name, v.as_str()),
+                            None => format!(
+                                "{} was verified before signatures were recorded: verify again",
+                                a.name
+                            ),
+                        })
+                        .collect();
+                    if seen.is_empty() {
+                        "no installer among the verified artifacts".to_owned()
+                    } else {
+                        seen.join(", ")
+                    }
+                }
+            };
+            Some(Missing { platform, why })
+        })
+        .collect())
+}
+
+/// Every platform the product ships has a verified installer (signed, green in the last
+/// verify), or the release records that it is not shipped this time, with the reason. A
+/// skipped platform keeps the gate open but amber, so it is seen.
+fn installers(ws: &Workspace, release: &Release) -> Gate {
+    let missing = match missing_installers(ws, release) {
+        Ok(m) => m,
+        Err(e) => return Gate::new(INSTALLERS, false, e),
+    };
+    let skips =
+        crate::pipeline::skips::skipped(ws, &release.version.to_string()).unwrap_or_default();
+    if !missing.is_empty() {
+        let list: Vec<String> = missing
+            .iter()
+            .map(|m| format!("{}: {}", m.platform.title(), m.why))
+            .collect();
+        return Gate::new(
+            INSTALLERS,
+            false,
+            format!(
+                "no verified installer for {} ({}); if it is not shipped this time, say why: \
+                 publish --skip-platform {} --reason \"...\"",
+                missing
+                    .iter()
+                    .map(|m| m.platform.title())
+                    .collect::<Vec<_>>()
+                    .join(" and "),
+                list.join("; "),
+                missing[0].platform.as_str()
+            ),
+        );
+    }
+    let record = verified::last(ws, release).ok().flatten();
+    let mut parts: Vec<String> = Vec::new();
+    for &p in &ws.config().platforms {
+        if let Some(s) = skips.iter().find(|s| s.platform == p) {
+            parts.push(format!(
+                "{} NOT SHIPPED this time ({}, by {} {})",
+                p.title(),
+                s.reason,
+                s.by,
+                crate::local_time(s.at, false)
+            ));
+        } else if let Some(r) = &record {
+            let names: Vec<&str> = r.installers(p).map(|a| a.name.as_str()).collect();
+            parts.push(format!("{} {}", p.title(), names.join(", ")));
+        }
+    }
+    Gate {
+        warning: !skips.is_empty(),
+        ..Gate::new(INSTALLERS, true, parts.join("; "))
     }
 }
 

@@ -9,6 +9,7 @@ use super::{theme, widgets};
 use crate::deploy::argocd::{self, AppStatus};
 use crate::deploy::{self, Outcome, Plan, Status};
 use crate::runner::{TaskId, TaskState};
+use crate::workspace::config::Platform;
 
 /// A change waiting for its confirmation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +34,9 @@ pub struct DeployUi {
     /// The release and audit length the plan is for.
     computed_for: Option<(String, usize)>,
     pub confirm: Option<Confirm>,
+    /// Platforms ticked "Not shipping … this time" for the next publish, and why.
+    pub skip: Vec<Platform>,
+    pub skip_reason: String,
     /// The publish task in flight and where its outcome lands.
     pub task: Option<TaskId>,
     slot: std::sync::Arc<std::sync::Mutex<Option<Outcome>>>,
@@ -105,8 +109,15 @@ impl Panel for DeployUi {
         ui.label(egui::RichText::new("Gates before publishing").strong());
         widgets::gate_list(ui, &data.gates);
         let open = crate::gates::all_open(&data.gates);
+        // Blocked only for want of installers: a skip with a reason can open it.
+        let only_installers = !open
+            && data
+                .gates
+                .iter()
+                .filter(|g| !g.is_open())
+                .all(|g| g.gate == crate::gates::INSTALLERS);
         ui.add_space(8.0);
-        self.publish_card(ui, cx, open, &release);
+        self.publish_card(ui, cx, (open, only_installers), &release);
         ui.add_space(8.0);
         self.status_card(ui, cx);
         ui.add_space(8.0);
@@ -141,7 +152,7 @@ impl DeployUi {
         &mut self,
         ui: &mut egui::Ui,
         cx: &mut Cx<'_>,
-        gates_open: bool,
+        (gates_open, only_installers): (bool, bool),
         release: &crate::workspace::Release,
     ) {
         egui::Frame::group(ui.style()).show(ui, |ui| {
@@ -218,8 +229,16 @@ impl DeployUi {
                     ui.label(theme::mono(body));
                 });
             }
+            self.skip_card(ui, &plan);
             let running = self.task.is_some();
-            let ready = gates_open && plan.problem.is_none() && !running;
+            let skipping_all_missing = only_installers
+                && !plan.missing_installers.is_empty()
+                && plan
+                    .missing_installers
+                    .iter()
+                    .all(|m| self.skip.contains(&m.platform))
+                && !self.skip_reason.trim().is_empty();
+            let ready = (gates_open || skipping_all_missing) && plan.problem.is_none() && !running;
             if self.confirm == Some(Confirm::Publish) {
                 ui.colored_label(
                     theme::WARN,
@@ -231,13 +250,29 @@ impl DeployUi {
                         plan.version
                     ),
                 );
+                for p in &self.skip {
+                    ui.colored_label(
+                        theme::WARN,
+                        format!(
+                            "{} is NOT shipped in {} ({}): recorded on the release, audited; \
+                             its feeds are left as they are.",
+                            p.title(),
+                            plan.version,
+                            self.skip_reason.trim()
+                        ),
+                    );
+                }
                 ui.horizontal(|ui| {
                     if ui
                         .add_enabled(ready, egui::Button::new("Confirm publish"))
                         .clicked()
                     {
                         self.confirm = None;
-                        self.start(cx, release);
+                        let skips = deploy::SkipRequest {
+                            platforms: std::mem::take(&mut self.skip),
+                            reason: std::mem::take(&mut self.skip_reason).trim().to_owned(),
+                        };
+                        self.start(cx, release, skips);
                     }
                     if ui.button("Cancel").clicked() {
                         self.confirm = None;
@@ -246,8 +281,13 @@ impl DeployUi {
             } else {
                 let label = format!("Publish {}", plan.version);
                 let resp = ui.add_enabled(ready, egui::Button::new(label));
-                let resp = if gates_open {
+                let resp = if ready || gates_open {
                     resp
+                } else if only_installers {
+                    resp.on_disabled_hover_text(
+                        "A platform has no verified installer: ship it, or tick \"Not shipping \
+                         … this time\" above and say why",
+                    )
                 } else {
                     resp.on_disabled_hover_text("A gate is blocked (see above)")
                 };
@@ -308,7 +348,59 @@ impl DeployUi {
         });
     }
 
-    fn start(&mut self, cx: &mut Cx<'_>, release: &crate::workspace::Release) {
+    /// The platforms without a verified installer, each with a "Not shipping it this time"
+    /// box, and the reason the skip is recorded with.
+    fn skip_card(&mut self, ui: &mut egui::Ui, plan: &Plan) {
+        self.skip
+            .retain(|p| plan.missing_installers.iter().any(|m| m.platform == *p));
+        if plan.missing_installers.is_empty() {
+            return;
+        }
+        ui.add_space(6.0);
+        ui.label(egui::RichText::new("Platforms without a verified installer").strong());
+        for m in &plan.missing_installers {
+            ui.horizontal_wrapped(|ui| {
+                theme::badge(ui, "NO INSTALLER", theme::BAD);
+                ui.label(format!("{}: {}", m.platform.title(), m.why));
+            });
+            let mut on = self.skip.contains(&m.platform);
+            if ui
+                .checkbox(
+                    &mut on,
+                    format!(
+                        "Not shipping {} in {} this time",
+                        m.platform.title(),
+                        plan.version
+                    ),
+                )
+                .changed()
+            {
+                if on {
+                    self.skip.push(m.platform);
+                } else {
+                    self.skip.retain(|p| *p != m.platform);
+                }
+            }
+        }
+        if !self.skip.is_empty() {
+            ui.horizontal(|ui| {
+                let l = ui.label("Why it is not shipped (audited)");
+                ui.add(
+                    egui::TextEdit::singleline(&mut self.skip_reason)
+                        .hint_text("e.g. Windows-only hotfix for INC-2026-12-01-001")
+                        .desired_width(380.0),
+                )
+                .labelled_by(l.id);
+            });
+        }
+    }
+
+    fn start(
+        &mut self,
+        cx: &mut Cx<'_>,
+        release: &crate::workspace::Release,
+        skips: deploy::SkipRequest,
+    ) {
         let ws = cx.snapshot.ws.clone();
         let spec = ws.task_spec(
             &format!("publish {}", release.version),
@@ -320,7 +412,9 @@ impl DeployUi {
         self.slot = slot.clone();
         self.outcome = None;
         let r = release.clone();
-        self.task = cx.start_task(spec, move |ctx| deploy::run_task(ctx, ws, r, None, slot));
+        self.task = cx.start_task(spec, move |ctx| {
+            deploy::run_task(ctx, ws, r, None, skips, slot)
+        });
     }
 
     fn status_card(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {

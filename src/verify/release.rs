@@ -32,6 +32,34 @@ pub struct VerifiedArtifact {
     pub sha256: Option<String>,
     pub size_bytes: u64,
     pub green: bool,
+    /// Its signature's verdict (`None` in a record written before verdicts were kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<super::SignatureVerdict>,
+}
+
+impl VerifiedArtifact {
+    /// The platform it installs on, when it is an installer.
+    pub fn platform(&self) -> Option<crate::workspace::config::Platform> {
+        crate::workspace::config::Platform::of_installer(&self.name)
+    }
+
+    /// Green with a valid signature: a verified installer (a file whose signature does not
+    /// apply, or a record that did not keep the verdict, is not one).
+    pub fn is_signed_green(&self) -> bool {
+        self.green && self.signature == Some(super::SignatureVerdict::Valid)
+    }
+}
+
+impl ReleaseVerify {
+    /// Its verified installers for `platform`.
+    pub fn installers(
+        &self,
+        platform: crate::workspace::config::Platform,
+    ) -> impl Iterator<Item = &VerifiedArtifact> {
+        self.artifacts
+            .iter()
+            .filter(move |a| a.platform() == Some(platform) && a.is_signed_green())
+    }
 }
 
 /// The last verification of a release's artifacts against the workspace's own pins.
@@ -282,6 +310,7 @@ pub(super) fn save(
                 sha256: a.sha256.clone(),
                 size_bytes: a.size_bytes,
                 green: a.is_green(),
+                signature: Some(a.signature),
             })
             .collect(),
         files,

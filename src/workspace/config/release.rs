@@ -30,11 +30,45 @@ pub enum Platform {
 }
 
 impl Platform {
+    pub const ALL: [Platform; 3] = [Platform::Macos, Platform::Windows, Platform::Linux];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Platform::Macos => "macos",
             Platform::Windows => "windows",
             Platform::Linux => "linux",
+        }
+    }
+
+    /// The name a person reads: `macOS`, `Windows`, `Linux`.
+    pub fn title(self) -> &'static str {
+        match self {
+            Platform::Macos => "macOS",
+            Platform::Windows => "Windows",
+            Platform::Linux => "Linux",
+        }
+    }
+
+    /// The platform named `name` (`macos`, `windows`, `linux`, any case).
+    pub fn parse(name: &str) -> Option<Platform> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(name.trim()))
+    }
+
+    /// The platform an installer is for, by its file name: a disk image, a flat package or a
+    /// zipped app (`NAME.app.zip`) is macOS's; an MSI or an EXE is Windows'; a Debian or RPM
+    /// package or an `AppImage` is Linux's. Anything else (checksums, signatures, archives of
+    /// other things) is no installer.
+    pub fn of_installer(name: &str) -> Option<Platform> {
+        let lower = name.to_ascii_lowercase();
+        let ext = lower.rsplit_once('.').map_or("", |(_, e)| e);
+        match ext {
+            "dmg" | "pkg" => Some(Platform::Macos),
+            "zip" if lower.contains(".app.") => Some(Platform::Macos),
+            "msi" | "exe" => Some(Platform::Windows),
+            "deb" | "rpm" | "appimage" => Some(Platform::Linux),
+            _ => None,
         }
     }
 }

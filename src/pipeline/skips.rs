@@ -1,0 +1,350 @@
+//! Platforms a release does not ship: WireTuner ships macOS and Windows, but a hotfix for a
+//! Windows-only defect may ship Windows alone. The release records it, with a reason, audited
+//! (`release.platform.skip`), before it publishes without that platform; the "installers"
+//! gate reads it, and nothing else lets a configured platform go without a verified installer.
+//! The record keeps whether the platform is skipped, so a withdrawal (`release.platform.ship`,
+//! not offered yet) is a change of the same record.
+//!
+//! The records live in `pipeline/skipped-platforms.json`, one per release and platform, each
+//! with the entry of its last change; the audit log speaks for the file ([`SkipBook`]): a
+//! crash between the entry and the write is rolled forward, and `audit verify` compares them.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::store::{self, StateError};
+use crate::workspace::config::Platform;
+use crate::workspace::{Projection, Release, Word, Workspace, WorkspaceError};
+
+/// The longest reason kept (a reason is a sentence, not a document).
+pub const MAX_REASON_CHARS: usize = 500;
+
+const SKIP: &str = "release.platform.skip";
+const SHIP: &str = "release.platform.ship";
+
+/// Whether a release ships a platform, as last recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skip {
+    pub version: String,
+    pub platform: Platform,
+    /// `true`: not shipped this time; `false`: the skip was withdrawn.
+    pub skipped: bool,
+    /// Why it is not shipped (empty for a withdrawal).
+    pub reason: String,
+    pub by: String,
+    pub at: Timestamp,
+    /// The audit entry of this change.
+    pub audit_seq: u64,
+}
+
+impl Skip {
+    fn target(&self) -> String {
+        target(&self.version, self.platform)
+    }
+}
+
+fn target(version: &str, platform: Platform) -> String {
+    format!("{version}/{}", platform.as_str())
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Book {
+    skips: Vec<Skip>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SkipError {
+    /// The request cannot be recorded as asked (the message says why).
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Workspace(#[from] WorkspaceError),
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+fn dir(ws: &Workspace) -> PathBuf {
+    ws.root().join("pipeline")
+}
+
+fn path(ws: &Workspace) -> PathBuf {
+    dir(ws).join("skipped-platforms.json")
+}
+
+/// The lock every change of the file is made under (the one `store::update_json` takes).
+const LOCK: &str = "skipped-platforms";
+
+fn read(ws: &Workspace) -> Result<Book, StateError> {
+    Ok(store::read_json::<Book>(&path(ws))?.unwrap_or_default())
+}
+
+/// The platforms `version` does not ship, as recorded (withdrawn skips left out).
+pub fn skipped(ws: &Workspace, version: &str) -> Result<Vec<Skip>, StateError> {
+    Ok(read(ws)?
+        .skips
+        .into_iter()
+        .filter(|s| s.version == version && s.skipped)
+        .collect())
+}
+
+/// The platforms of the workspace, as a list for messages (`macos, windows`).
+fn configured(ws: &Workspace) -> String {
+    ws.config()
+        .platforms
+        .iter()
+        .map(|p| p.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Records that `release` does not ship `platform` this time, because of `reason`. Refused
+/// when the platform is not one the workspace ships, when the reason is empty or too long,
+/// and when the release's verification holds a verified installer for it (it ships). Asking
+/// again with the same reason records nothing and returns the record (a second click does not
+/// double it); another reason is a new change.
+pub fn skip(
+    ws: &Workspace,
+    release: &Release,
+    platform: Platform,
+    reason: &str,
+) -> Result<Skip, SkipError> {
+    let version = release.version.to_string();
+    let reason = reason.trim();
+    if !ws.config().platforms.contains(&platform) {
+        return Err(SkipError::Invalid(format!(
+            "{} is not a platform this workspace ships (platforms = [{}] in {}): there is \
+             nothing to skip",
+            platform.as_str(),
+            configured(ws),
+            crate::workspace::CONFIG_FILE
+        )));
+    }
+    if reason.is_empty() {
+        return Err(SkipError::Invalid(format!(
+            "say why {} {version} is not shipped for {} (a reason is required and audited)",
+            ws.config().product.name,
+            platform.title()
+        )));
+    }
+    if reason.chars().count() > MAX_REASON_CHARS {
+        return Err(SkipError::Invalid(format!(
+            "the reason is {} characters; at most {MAX_REASON_CHARS}",
+            reason.chars().count()
+        )));
+    }
+    if let Some(record) = crate::verify::release::last(ws, release)? {
+        let names: Vec<&str> = record
+            .installers(platform)
+            .map(|a| a.name.as_str())
+            .collect();
+        if !names.is_empty() {
+            return Err(SkipError::Invalid(format!(
+                "{version} has a verified {} installer ({}): it ships; a skip is for a platform \
+                 with no installer this time",
+                platform.title(),
+                names.join(", ")
+            )));
+        }
+    }
+    change(ws, &version, platform, true, reason)
+}
+
+fn change(
+    ws: &Workspace,
+    version: &str,
+    platform: Platform,
+    skipped: bool,
+    reason: &str,
+) -> Result<Skip, SkipError> {
+    store::update_json(&path(ws), |book: &mut Book| {
+        let at = book
+            .skips
+            .iter()
+            .position(|s| s.version == version && s.platform == platform);
+        if let Some(n) = at
+            && book.skips[n].skipped == skipped
+            && book.skips[n].reason == reason
+        {
+            return Ok(book.skips[n].clone());
+        }
+        let before = at.map_or(
+            serde_json::Value::Null,
+            |n| serde_json::json!({ "skip": book.skips[n] }),
+        );
+        let mut record = Skip {
+            version: version.to_owned(),
+            platform,
+            skipped,
+            reason: reason.to_owned(),
+            by: ws.actor(),
+            at: Timestamp::now(),
+            audit_seq: 0,
+        };
+        // Audited first: a refused append changes nothing. The entry carries the whole
+        // record, so a crash before the write below is rolled forward from it.
+        record.audit_seq = ws.record_seq(
+            if skipped { SKIP } else { SHIP },
+            &record.target(),
+            before,
+            serde_json::json!({ "skip": &record }),
+        )?;
+        match at {
+            Some(n) => book.skips[n] = record.clone(),
+            None => book.skips.push(record.clone()),
+        }
+        Ok::<_, SkipError>(record)
+    })
+}
+
+/// The skip records as the audit log speaks for them (see the module's documentation).
+#[derive(Debug)]
+pub struct SkipBook;
+
+/// The record an entry carries, with the entry's number.
+fn carried(w: &Word) -> Result<Skip, String> {
+    let value = w.after.get("skip").cloned().unwrap_or_default();
+    serde_json::from_value::<Skip>(value)
+        .map(|s| Skip {
+            audit_seq: w.seq,
+            ..s
+        })
+        .map_err(|e| format!("its skip record cannot be read: {e}"))
+}
+
+impl Projection for SkipBook {
+    fn follows(&self, action: &str) -> bool {
+        matches!(action, SKIP | SHIP)
+    }
+
+    fn carries(&self, after: &serde_json::Value) -> bool {
+        after.get("skip").is_some()
+    }
+
+    fn marker(&self) -> &'static str {
+        r#""action":"release.platform."#
+    }
+
+    fn lock(&self, ws: &Workspace) -> (PathBuf, &'static str) {
+        (dir(ws), LOCK)
+    }
+
+    fn roll_forward(
+        &self,
+        ws: &Workspace,
+        last: &BTreeMap<String, Word>,
+    ) -> Result<(usize, Vec<(String, Word, String)>), StateError> {
+        let mut book = read(ws)?;
+        let mut applied = 0;
+        let mut refused = Vec::new();
+        for (id, w) in last {
+            let at = book.skips.iter().position(|s| s.target() == *id);
+            if at.is_some_and(|n| book.skips[n].audit_seq >= w.seq) {
+                continue;
+            }
+            match carried(w) {
+                Ok(record) if record.target() == *id => {
+                    match at {
+                        Some(n) => book.skips[n] = record,
+                        None => book.skips.push(record),
+                    }
+                    applied += 1;
+                    tracing::info!("rolled forward entry #{} ({} {id})", w.seq, w.action);
+                }
+                Ok(_) => refused.push((
+                    id.clone(),
+                    w.clone(),
+                    "its record is of another release or platform".to_owned(),
+                )),
+                Err(why) => refused.push((id.clone(), w.clone(), why)),
+            }
+        }
+        if applied > 0 {
+            store::write_json(&path(ws), &book)?;
+        }
+        Ok((applied, refused))
+    }
+
+    fn disagreement(
+        &self,
+        ws: &Workspace,
+        last: &BTreeMap<String, Option<Word>>,
+    ) -> Result<Option<(u64, String)>, StateError> {
+        let file = path(ws);
+        let file = file.display();
+        let book = read(ws)?;
+        for s in &book.skips {
+            let (id, seq) = (s.target(), s.audit_seq);
+            let w = match last.get(&id) {
+                Some(Some(w)) => w,
+                None => {
+                    return Ok(Some((
+                        seq,
+                        format!(
+                            "{file} disagrees with the log: the skip of {id} records entry \
+                             #{seq}, but the log holds no change of it"
+                        ),
+                    )));
+                }
+                Some(None) => {
+                    return Ok(Some((
+                        seq,
+                        format!(
+                            "{file} disagrees with the log: the skip of {id} records entry \
+                             #{seq}, but the log says that change did not take effect"
+                        ),
+                    )));
+                }
+            };
+            match carried(w) {
+                Ok(record) if record == *s => {}
+                Ok(_) if w.seq != seq => {
+                    return Ok(Some((
+                        w.seq,
+                        format!(
+                            "{file} disagrees with the log: the skip of {id} is as of entry \
+                             #{seq}, but its last change in the log is entry #{} ({})",
+                            w.seq, w.action
+                        ),
+                    )));
+                }
+                Ok(_) => {
+                    return Ok(Some((
+                        w.seq,
+                        format!(
+                            "{file} disagrees with the log: the skip of {id} is not the record \
+                             entry #{} ({}) saved",
+                            w.seq, w.action
+                        ),
+                    )));
+                }
+                Err(why) => {
+                    return Ok(Some((
+                        w.seq,
+                        format!(
+                            "{file}: the skip of {id}'s last change, entry #{}: {why}",
+                            w.seq
+                        ),
+                    )));
+                }
+            }
+        }
+        for (id, w) in last {
+            if let Some(w) = w
+                && !book.skips.iter().any(|s| s.target() == *id)
+            {
+                return Ok(Some((
+                    w.seq,
+                    format!(
+                        "{file} disagrees with the log: it has no skip of {id}, but entry #{} \
+                         ({}) recorded it",
+                        w.seq, w.action
+                    ),
+                )));
+            }
+        }
+        Ok(None)
+    }
+}
