@@ -112,7 +112,10 @@ fn gates_open_one_by_one_as_the_release_gets_ready() {
     );
     let (state, reason) = gate(&list, "installers");
     assert_eq!(state, "blocked");
-    assert!(reason.contains("Windows: not verified yet"), "{reason}");
+    assert!(
+        reason.contains("no verified installer for Windows (not verified yet)"),
+        "{reason}"
+    );
     assert_eq!(gate(&list, "findings").0, "open");
     let (state, reason) = gate(&list, "certificate:windows");
     assert_eq!(state, "open");

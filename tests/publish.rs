@@ -786,7 +786,7 @@ fn a_platform_with_no_verified_installer_blocks_until_the_release_records_why_it
     let (state, reason) = installers_gate(&ws, "1.0.0");
     assert_eq!(state, "blocked");
     assert!(
-        reason.contains("macOS: no installer among the verified artifacts")
+        reason.contains("no verified installer for macOS (none among the verified artifacts)")
             && reason.contains("publish --skip-platform macos --reason"),
         "{reason}"
     );
@@ -794,7 +794,7 @@ fn a_platform_with_no_verified_installer_blocks_until_the_release_records_why_it
     let o = cli(&ws, &["publish", "--version", "1.0.0"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
-        text(&o).contains("installers (no verified installer for macOS"),
+        text(&o).contains("installers (no verified installer for macOS (none among"),
         "{}",
         text(&o)
     );

@@ -291,7 +291,7 @@ pub fn missing_installers(ws: &Workspace, release: &Release) -> Result<Vec<Missi
                         })
                         .collect();
                     if seen.is_empty() {
-                        "no installer among the verified artifacts".to_owned()
+                        "none among the verified artifacts".to_owned()
                     } else {
                         seen.join(", ")
                     }
@@ -315,21 +315,20 @@ fn installers(ws: &Workspace, release: &Release) -> Gate {
     if !missing.is_empty() {
         let list: Vec<String> = missing
             .iter()
-            .map(|m| format!("{}: {}", m.platform.title(), m.why))
+            .map(|m| format!("{} ({})", m.platform.title(), m.why))
+            .collect();
+        let flags: Vec<String> = missing
+            .iter()
+            .map(|m| format!("--skip-platform {}", m.platform.as_str()))
             .collect();
         return Gate::new(
             INSTALLERS,
             false,
             format!(
-                "no verified installer for {} ({}); if it is not shipped this time, say why: \
-                 publish --skip-platform {} --reason \"...\"",
-                missing
-                    .iter()
-                    .map(|m| m.platform.title())
-                    .collect::<Vec<_>>()
-                    .join(" and "),
-                list.join("; "),
-                missing[0].platform.as_str()
+                "no verified installer for {}; if not shipped this time, say why: publish {} \
+                 --reason \"...\"",
+                list.join(" and "),
+                flags.join(" ")
             ),
         );
     }

@@ -182,6 +182,7 @@ impl DeployUi {
                     );
                 });
             }
+            self.skip_card(ui, &plan);
             let sha_header = plan.verified_at.map_or_else(
                 || "SHA-256".to_owned(),
                 |at| format!("SHA-256 as verified {}", crate::local_time(at, true)),
@@ -229,7 +230,6 @@ impl DeployUi {
                     ui.label(theme::mono(body));
                 });
             }
-            self.skip_card(ui, &plan);
             let running = self.task.is_some();
             let skipping_all_missing = only_installers
                 && !plan.missing_installers.is_empty()
@@ -356,7 +356,7 @@ impl DeployUi {
         if plan.missing_installers.is_empty() {
             return;
         }
-        ui.add_space(6.0);
+        ui.add_space(4.0);
         ui.label(egui::RichText::new("Platforms without a verified installer").strong());
         for m in &plan.missing_installers {
             ui.horizontal_wrapped(|ui| {
@@ -393,6 +393,7 @@ impl DeployUi {
                 .labelled_by(l.id);
             });
         }
+        ui.add_space(6.0);
     }
 
     fn start(
