@@ -642,6 +642,11 @@ fn verifying_release_artifacts_shows_one_verdict_ticks_the_checklist_and_exports
         2,
         "nothing to sign in a tarball"
     );
+    assert_eq!(
+        h.query_all_by_label("n/a").count(),
+        2,
+        "and no signature to timestamp, said so rather than a blank cell"
+    );
 
     // A pass ticks "Verify checksums and signatures" and is audited.
     let data = h.state().data.as_ref().expect("data");
@@ -1856,6 +1861,11 @@ fn the_demo_walks_a_whole_release_with_no_credentials_and_no_network() {
             .contains("WireTuner Demo (throwaway certificate)"),
         "the signer is labelled as a demo: {}",
         report.artifacts[0].detail
+    );
+    assert_eq!(
+        h.query_all_by_label("none").count(),
+        1,
+        "the demo signs without a timestamp: the Timestamp cell says none, not blank"
     );
     // The macOS DMG needs a Mac: its item is ticked by hand here (with a note).
     tick(

@@ -344,13 +344,26 @@ fn host_os() -> &'static str {
 async fn first_line_of(program: &Path, args: &[String]) -> Result<String, String> {
     let (ok, text) =
         crate::runner::process::capture(program, args, Duration::from_secs(20)).await?;
+    let line = version_line(&text);
+    if ok { Ok(line) } else { Err(line) }
+}
+
+/// The version a tool printed: its first non-empty line, without a trailing clause that
+/// introduces the next lines (`osslsigncode 2.9, using:` is `osslsigncode 2.9`).
+fn version_line(text: &str) -> String {
     let line = text
         .lines()
         .find(|l| !l.trim().is_empty())
         .unwrap_or("")
-        .trim()
-        .to_owned();
-    if ok { Ok(line) } else { Err(line) }
+        .trim();
+    match line.strip_suffix(':') {
+        Some(head) => head
+            .rsplit_once(',')
+            .map_or(head, |(before, _)| before)
+            .trim()
+            .to_owned(),
+        None => line.to_owned(),
+    }
 }
 
 /// Runs the checks for `platform`: host OS, builder, tools with versions, signing variables and
@@ -1223,4 +1236,28 @@ pub fn write_sums(ws: &Workspace, release: &Release) -> Result<SumsWritten, Pipe
     let path = dir.join(crate::verify::sums::SUMS_FILE);
     store::write_atomic(&path, crate::verify::sums::render(&entries).as_bytes())?;
     Ok(SumsWritten { path, unvouched })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::version_line;
+
+    #[test]
+    fn a_version_line_drops_the_clause_that_introduces_the_next_lines() {
+        assert_eq!(
+            version_line(
+                "osslsigncode 2.9, using:\n\tOpenSSL 3.0.13 30 Jan 2024 (Library: OpenSSL 3.0.19)\n"
+            ),
+            "osslsigncode 2.9"
+        );
+        assert_eq!(version_line("\n  wixl 0.103\n"), "wixl 0.103");
+        assert_eq!(
+            version_line(
+                "Flutter 3.24.0 • channel stable • https://github.com/flutter/flutter.git"
+            ),
+            "Flutter 3.24.0 • channel stable • https://github.com/flutter/flutter.git"
+        );
+        assert_eq!(version_line("Tools:\nx 1"), "Tools");
+        assert_eq!(version_line(""), "");
+    }
 }

@@ -241,7 +241,7 @@ impl BuildsUi {
             }
         };
         ui.label(theme::muted(format!(
-            "Release {} · builders from {} · payload {}",
+            "Release {} · builders from {} · what goes into the installers: {}/",
             view.release.version,
             data.ws.config().pipeline.definition,
             data.ws.config().pipeline.payload_dir

@@ -205,15 +205,20 @@ impl DeployUi {
                         ui.label(crate::verify::human_bytes(u.size));
                         match changed {
                             Some(c) => {
-                                ui.label(theme::mono(&u.sha256).color(theme::WARN))
-                                    .on_hover_text(format!(
-                                        "STALE: the file was {} after the verify; this is the \
+                                ui.add(
+                                    egui::Label::new(theme::mono(&u.sha256).color(theme::WARN))
+                                        .truncate(),
+                                )
+                                .on_hover_text(format!(
+                                    "STALE: the file was {} after the verify; this is the \
                                          verified hash, not the file's own",
-                                        c.how.as_str()
-                                    ));
+                                    c.how.as_str()
+                                ));
                             }
                             None => {
-                                ui.label(theme::mono(&u.sha256));
+                                // Cut with an ellipsis in a narrow window; whole on hover.
+                                ui.add(egui::Label::new(theme::mono(&u.sha256)).truncate())
+                                    .on_hover_text(&u.sha256);
                             }
                         }
                         ui.end_row();

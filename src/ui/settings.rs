@@ -69,37 +69,42 @@ impl Panel for SettingsUi {
             "Read from their source (a variable, the keyring, AWS Secrets Manager) when needed; never stored in the workspace or shown.",
         ));
         let calendar = data.rotation.as_ref().ok();
+        // Three columns, so the table fits a 1024 px window: what it is for (and when it is
+        // needed), where it is read from (and whether it is set here), its rotation.
         egui::Grid::new("secrets")
             .striped(true)
-            .num_columns(5)
-            .spacing([16.0, 4.0])
+            .num_columns(3)
+            .spacing([16.0, 6.0])
+            .max_col_width(330.0)
             .show(ui, |ui| {
-                ui.strong("Purpose");
-                ui.strong("Source");
-                ui.strong("Needed");
-                ui.strong("Set");
+                ui.strong("Purpose · needed for");
+                ui.strong("Source · here");
                 ui.strong("Last rotated · schedule");
                 ui.end_row();
                 let sources = data.ws.config().secret_settings();
                 for s in &sources {
-                    ui.label(&s.purpose);
-                    ui.label(theme::mono(s.source()));
-                    ui.label(&s.needed_for);
-                    match s.variable() {
-                        None => {
-                            theme::badge(ui, "FETCHED WHEN USED", theme::MUTED)
-                                .on_hover_text("Read from its store when a task needs it");
+                    ui.vertical(|ui| {
+                        ui.label(&s.purpose);
+                        ui.label(theme::muted(&s.needed_for));
+                    });
+                    ui.horizontal(|ui| {
+                        ui.label(theme::mono(s.source()));
+                        match s.variable() {
+                            None => {
+                                theme::badge(ui, "FETCHED WHEN USED", theme::MUTED)
+                                    .on_hover_text("Read from its store when a task needs it");
+                            }
+                            Some(var) if std::env::var_os(var).is_some() => {
+                                theme::badge(ui, "SET", theme::OK);
+                            }
+                            Some(_) if s.in_use => {
+                                theme::badge(ui, "MISSING", theme::WARN);
+                            }
+                            Some(_) => {
+                                theme::badge(ui, "NOT SET", theme::MUTED);
+                            }
                         }
-                        Some(var) if std::env::var_os(var).is_some() => {
-                            theme::badge(ui, "SET", theme::OK);
-                        }
-                        Some(_) if s.in_use => {
-                            theme::badge(ui, "MISSING", theme::WARN);
-                        }
-                        Some(_) => {
-                            theme::badge(ui, "NOT SET", theme::MUTED);
-                        }
-                    }
+                    });
                     rotation_cell(
                         ui,
                         calendar.and_then(|c| c.iter().find(|e| e.name == s.source())),
@@ -110,10 +115,14 @@ impl Panel for SettingsUi {
                 for e in calendar.into_iter().flatten().filter(|e| {
                     e.expires.is_none() && !sources.iter().any(|s| s.source() == e.name)
                 }) {
-                    ui.label(format!("Tracked for rotation ({})", e.source));
-                    ui.label(theme::mono(&e.name));
-                    ui.label(e.kind.as_str());
-                    ui.label(theme::muted("not read here"));
+                    ui.vertical(|ui| {
+                        ui.label(format!("Tracked for rotation ({})", e.source));
+                        ui.label(theme::muted(e.kind.as_str()));
+                    });
+                    ui.horizontal(|ui| {
+                        ui.label(theme::mono(&e.name));
+                        ui.label(theme::muted("not read here"));
+                    });
                     rotation_cell(ui, Some(e));
                     ui.end_row();
                 }

@@ -329,8 +329,33 @@ fn table_ui(
     stale: Option<&verify::release::Stale>,
 ) {
     let row_height = 26.0;
+    // A horizontal scroll bar takes the rest of the height when the window is narrower than
+    // the table (every column stays reachable at 1024 px).
     let height = (report.artifacts.len() as f32 + 1.0) * row_height + 8.0;
-    ui.allocate_ui(egui::vec2(ui.available_width(), height.min(420.0)), |ui| {
+    // Room for the scroll bar below the last row.
+    let height = height + 12.0;
+    egui::ScrollArea::horizontal()
+        .id_salt("verify-table-scroll")
+        .scroll_bar_visibility(egui::scroll_area::ScrollBarVisibility::AlwaysVisible)
+        .show(ui, |ui| {
+            table_body(selected, ui, report, stale, row_height, height);
+        });
+}
+
+/// The narrowest the verify table is drawn: narrower windows scroll it sideways.
+const MIN_TABLE_WIDTH: f32 = 1080.0;
+
+fn table_body(
+    selected: &mut Option<usize>,
+    ui: &mut egui::Ui,
+    report: &Report,
+    stale: Option<&verify::release::Stale>,
+    row_height: f32,
+    height: f32,
+) {
+    let width = ui.available_width().max(MIN_TABLE_WIDTH);
+    ui.allocate_ui(egui::vec2(width, height.min(420.0)), |ui| {
+        ui.set_min_width(width);
         TableBuilder::new(ui)
             .id_salt("verify-table")
             .striped(true)
@@ -422,14 +447,37 @@ fn table_ui(
                                 None => s.publisher.clone(),
                             })
                             .unwrap_or_default();
-                        ui.label(who);
+                        // Cut with an ellipsis; the whole name on hover.
+                        ui.add(egui::Label::new(&who).truncate())
+                            .on_hover_text(&who);
                     });
-                    row.col(|ui| {
-                        ui.label(signer.and_then(|s| s.timestamp.clone()).unwrap_or_default());
-                    });
+                    row.col(|ui| timestamp_cell(ui, a));
                 });
             });
     });
+}
+
+/// The signing time a timestamp authority countersigned, "none" in amber for a signature
+/// without one (it stops being valid when its certificate expires), "n/a" for a file with no
+/// signature to timestamp.
+fn timestamp_cell(ui: &mut egui::Ui, a: &verify::Artifact) {
+    match a.signer.as_ref() {
+        Some(s) => match &s.timestamp {
+            Some(t) => {
+                ui.add(egui::Label::new(t).truncate()).on_hover_text(t);
+            }
+            None => {
+                ui.colored_label(theme::WARN, "none").on_hover_text(
+                    "No timestamp countersignature: the signature is valid only while its \
+                     certificate is, and reads invalid once the certificate expires",
+                );
+            }
+        },
+        None => {
+            ui.label(theme::muted("n/a"))
+                .on_hover_text("No signature to timestamp");
+        }
+    }
 }
 
 fn overall_ui(ui: &mut egui::Ui, report: &Report, stale: Option<&verify::release::Stale>) {

@@ -195,6 +195,11 @@ impl Default for FindingsConfig {
 impl SigningConfig {
     /// The Windows PFX (its path, then its password) and the Apple certificate's password.
     pub fn secret_settings(&self) -> Vec<SecretSetting> {
+        let windows = if self.demo_certificate.is_empty() {
+            "signing Windows installers"
+        } else {
+            "signing Windows installers (until it is set, the demo's throwaway certificate signs)"
+        };
         vec![
             SecretSetting::new(
                 "signing",
@@ -203,7 +208,7 @@ impl SigningConfig {
                 "Windows code-signing PFX file (its path)",
             )
             .path()
-            .needed(false, "signing Windows installers"),
+            .needed(false, windows),
             SecretSetting::new(
                 "signing",
                 "windows_pfx_password_env",
@@ -214,7 +219,7 @@ impl SigningConfig {
                 "windows_pfx_password_secret",
                 &self.windows_pfx_password_secret,
             )
-            .needed(false, "signing Windows installers"),
+            .needed(false, windows),
             SecretSetting::new(
                 "signing",
                 "apple_certificate_password_env",
