@@ -994,6 +994,12 @@ fn status_panel_composes_previews_and_publishes_a_p1_after_two_confirmations_the
     );
     click(&mut h, "Preview");
     assert!(h.query_by_label("create incident").is_some());
+    // No title typed: the message's first sentence, never cut mid-word ("…Next update wit").
+    let title = "We are investigating reports of problems with collaboration";
+    assert!(
+        h.query_by_label(title).is_some(),
+        "the preview shows the title it will publish"
+    );
     assert!(h.query_by_label("collaboration: partial_outage").is_some());
     assert!(h.query_by_label("major (severity P1)").is_some());
     // A P1 asks twice: the first Publish only asks again.
@@ -1015,6 +1021,7 @@ fn status_panel_composes_previews_and_publishes_a_p1_after_two_confirmations_the
     let inc = h.state().data.as_ref().expect("data").incidents[0].clone();
     assert_eq!(inc.severity, release_console::status::Severity::P1);
     assert_eq!(inc.components, ["collaboration"]);
+    assert_eq!(inc.name, title);
     let html = std::fs::read_to_string(f.root.join("status/index.html")).expect("page");
     assert!(html.contains("Partial outage"), "{html}");
 

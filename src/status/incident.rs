@@ -154,6 +154,44 @@ pub fn next_id(existing: &[Incident], at: Timestamp) -> String {
     format!("{prefix}{:03}", n + 1)
 }
 
+/// The longest title made from a message.
+pub const MAX_DEFAULT_TITLE_CHARS: usize = 80;
+
+/// A title made from a message: its first sentence (of its first non-empty line), and when
+/// that is longer than [`MAX_DEFAULT_TITLE_CHARS`], cut at the last whole word that fits, with
+/// an ellipsis: never mid-word ("Next update wit").
+pub fn default_title(message: &str) -> String {
+    let line = message
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    let sentence = line
+        .find(". ")
+        .map_or(line, |end| &line[..end])
+        .trim_end_matches('.')
+        .trim();
+    if sentence.chars().count() <= MAX_DEFAULT_TITLE_CHARS {
+        return sentence.to_owned();
+    }
+    // Room for the ellipsis.
+    let fit: String = sentence.chars().take(MAX_DEFAULT_TITLE_CHARS - 1).collect();
+    let next_is_space = sentence
+        .chars()
+        .nth(MAX_DEFAULT_TITLE_CHARS - 1)
+        .is_some_and(char::is_whitespace);
+    let words = if next_is_space {
+        fit.as_str()
+    } else {
+        fit.rsplit_once(char::is_whitespace)
+            .map_or(fit.as_str(), |(head, _)| head)
+    };
+    format!(
+        "{}…",
+        words.trim_end_matches(|c: char| c.is_whitespace() || c == ',' || c == ';' || c == ':')
+    )
+}
+
 /// What `status --action create` (or the panel's compose form) asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CreateRequest {
@@ -174,15 +212,12 @@ pub struct CreateRequest {
 }
 
 impl CreateRequest {
-    /// The incident's name: given, or the message's first line (at most 80 characters).
+    /// The incident's name: given, or [`default_title`] of the message.
     pub fn title(&self) -> String {
         self.name
             .clone()
             .filter(|n| !n.trim().is_empty())
-            .unwrap_or_else(|| {
-                let first = self.message.lines().next().unwrap_or("").trim();
-                first.chars().take(80).collect()
-            })
+            .unwrap_or_else(|| default_title(&self.message))
     }
 
     /// What was asked for, hashed: equal for a re-run of the same request.
@@ -884,6 +919,33 @@ fn first_difference(logged: &Incident, file: &Incident) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_title_from_a_message_is_its_first_sentence_cut_at_a_word() {
+        use super::default_title;
+        assert_eq!(
+            default_title("Exports fail for some users. Next update within 30 minutes."),
+            "Exports fail for some users"
+        );
+        let long = "We are investigating elevated error rates on the export service affecting \
+                    PDF and SVG exports for users in all regions; next update within 30 minutes";
+        let title = default_title(long);
+        assert_eq!(
+            title,
+            "We are investigating elevated error rates on the export service affecting PDF…"
+        );
+        assert!(title.chars().count() <= super::MAX_DEFAULT_TITLE_CHARS);
+        assert!(long.starts_with(title.trim_end_matches('…')));
+        // One long word: cut, with the ellipsis.
+        let word = "x".repeat(200);
+        assert_eq!(default_title(&word).chars().count(), 80);
+        assert!(default_title(&word).ends_with('…'));
+        assert_eq!(
+            default_title("\n\n  Degraded exports\nmore"),
+            "Degraded exports"
+        );
+        assert_eq!(default_title(""), "");
+    }
+
     use super::*;
 
     fn ts(s: &str) -> Timestamp {

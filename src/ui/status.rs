@@ -396,7 +396,7 @@ impl StatusUi {
                         let label = ui.label("Title");
                         ui.add(
                             egui::TextEdit::singleline(&mut d.name)
-                                .hint_text("default: the message's first line")
+                                .hint_text("default: the message's first sentence, cut at a word")
                                 .desired_width(420.0),
                         )
                         .labelled_by(label.id);
