@@ -1139,6 +1139,51 @@ fn flags_panel_creates_a_flag_then_advances_with_an_override_and_rolls_back() {
         matches!(&app.panels.flags.overview, Some(Ok(o)) if o.rows.len() == 1)
             && app.panels.flags.task.is_none()
     });
+    // Created: the form is empty for the next flag, and the task log reads as words.
+    let flags = &h.state().panels.flags;
+    assert!(
+        flags.new_key.is_empty() && flags.new_name.is_empty() && flags.new_tags.is_empty(),
+        "the form was cleared"
+    );
+    let task = h
+        .state()
+        .runner()
+        .tasks()
+        .into_iter()
+        .find(|t| t.info.name == "flags-ui_new_exporter")
+        .expect("the create task");
+    let log: String = task
+        .log
+        .lock()
+        .expect("log")
+        .lines_from(0)
+        .map(|(_, l)| l)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        log.contains("create ui_new_exporter \"New exporter\" on local"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("Create(") && !log.contains("NewFlag {"),
+        "{log}"
+    );
+    // The same key again is refused while typing, not by a 409 at Confirm.
+    type_into(&mut h, "Key", "ui_new_exporter");
+    type_into(&mut h, "Name", "Again");
+    assert!(
+        h.query_by_label_contains("ui_new_exporter already exists on local")
+            .is_some()
+    );
+    assert!(h.query_by_label("Create flag").is_none());
+    h.state_mut().panels.flags.new_key.clear();
+    h.state_mut().panels.flags.new_name.clear();
+    h.step();
+    // The stages read as words, not a Rust list.
+    assert!(
+        h.query_by_label_contains("stages 10% (hold 2 h) -> 50% (hold 24 h) -> 100%")
+            .is_some()
+    );
 
     click(&mut h, "ui_new_exporter");
     click(&mut h, "Advance ui_new_exporter");
@@ -1154,6 +1199,32 @@ fn flags_panel_creates_a_flag_then_advances_with_an_override_and_rolls_back() {
         &mut h,
         "the rollout to 10%",
         |app| matches!(&app.panels.flags.overview, Some(Ok(o)) if o.rows[0].state.rollout_percent == 10),
+    );
+    let log = h
+        .state()
+        .runner()
+        .tasks()
+        .into_iter()
+        .filter(|t| t.info.name == "flags-ui_new_exporter")
+        .map(|t| {
+            t.log
+                .lock()
+                .expect("log")
+                .lines_from(0)
+                .map(|(_, l)| l)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .find(|l| l.contains("advance"))
+        .expect("the advance task's log");
+    assert!(
+        log.contains("advance ui_new_exporter (override: dogfood build only)")
+            && log.contains("KPI gate unknown: "),
+        "{log}"
+    );
+    assert!(
+        !log.contains("Advance {") && !log.contains("Unknown(\""),
+        "{log}"
     );
     let plans = release_console::flags::plan::load(&Workspace::open(&f.root).expect("workspace"))
         .expect("plans");

@@ -431,7 +431,7 @@ impl Action {
         let env = &cfg.environment;
         match self {
             Action::Create(f) => format!(
-                "Create {} ({:?}) on {provider}, OFF in every environment, tags [{}]",
+                "Create {} (\"{}\") on {provider}, OFF in every environment, tags [{}]",
                 f.key,
                 f.name,
                 f.tags.join(", ")
@@ -480,7 +480,17 @@ pub async fn run_action(
     use crate::runner::TaskError;
     let fail = |e: FlagsError| TaskError::Failed(crate::error_chain(&e));
     let provider = Provider::from_workspace(&ws).map_err(fail)?;
-    ctx.log_line(&format!("{action:?} on {}", provider.name()));
+    let what = match &action {
+        Action::Create(f) => format!("create {} \"{}\"", f.key, f.name),
+        Action::Advance {
+            key,
+            override_reason: Some(r),
+        } => format!("advance {key} (override: {r})"),
+        Action::Advance { key, .. } => format!("advance {key}"),
+        Action::Rollback { key } => format!("roll back {key}"),
+        Action::Archive { key } => format!("archive {key}"),
+    };
+    ctx.log_line(&format!("{what} on {}", provider.name()));
     let describe = |s: &FlagState| {
         format!(
             "{}: {} at {}%",
@@ -499,7 +509,7 @@ pub async fn run_action(
             override_reason,
         } => {
             let gate = current_gate(&ws, &key).await.map_err(fail)?;
-            ctx.log_line(&format!("gate: {gate:?}"));
+            ctx.log_line(&format!("KPI gate {}: {}", gate.label(), gate.detail()));
             plan::rollout(
                 &ws,
                 &provider,

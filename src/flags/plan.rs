@@ -405,9 +405,9 @@ async fn set_stage<P: FlagProvider>(
         }
         if Some(target) != plan.next_stage(cfg) {
             return Err(FlagsError::Blocked(format!(
-                "{key}: the next stage is {}%, not {target}% (stages {:?}; or pass --override \"reason\")",
+                "{key}: the next stage is {}%, not {target}% (stages {}; or pass --override \"reason\")",
                 plan.next_stage(cfg).unwrap_or(100),
-                cfg.stages
+                cfg.stages_text()
             )));
         }
     }

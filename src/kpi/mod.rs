@@ -31,6 +31,15 @@ impl Gate {
         matches!(self, Gate::Green(_))
     }
 
+    /// `green`, `red` or `unknown`, for people.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Gate::Green(_) => "green",
+            Gate::Red(_) => "red",
+            Gate::Unknown(_) => "unknown",
+        }
+    }
+
     pub fn detail(&self) -> &str {
         match self {
             Gate::Green(d) | Gate::Red(d) | Gate::Unknown(d) => d,
@@ -267,10 +276,23 @@ pub fn gate(readings: &[Reading]) -> Gate {
     if !missing.is_empty() {
         return Gate::Unknown(missing.join("; "));
     }
-    Gate::Green(format!(
-        "{} gating KPIs within their thresholds",
-        gating.len()
-    ))
+    let watched: Vec<&str> = readings
+        .iter()
+        .filter(|r| !r.def.gating && r.def.threshold.is_some())
+        .map(|r| r.def.name.as_str())
+        .collect();
+    let mut detail = match gating.len() {
+        1 => "1 gating KPI within its threshold".to_owned(),
+        n => format!("{n} gating KPIs within their thresholds"),
+    };
+    if !watched.is_empty() {
+        detail.push_str(&format!(
+            "; {} with a threshold but not gating: {}",
+            watched.len(),
+            watched.join(", ")
+        ));
+    }
+    Gate::Green(detail)
 }
 
 /// Reads the configured KPIs since `since` and returns the readings and the gate.
@@ -349,7 +371,7 @@ mod tests {
         assert_eq!(ok.worst, Some(0.3));
         assert_eq!(
             gate(std::slice::from_ref(&ok)),
-            Gate::Green("1 gating KPIs within their thresholds".into())
+            Gate::Green("1 gating KPI within its threshold".into())
         );
         let bad = reading("error_rate", 0.5, &[0.1, 0.8, 0.2]);
         assert_eq!(

@@ -108,9 +108,21 @@ impl FlagsUi {
         }
     }
 
+    /// Asks to confirm `action`; an error from an earlier change is no longer shown above it.
+    fn ask(&mut self, action: Action) {
+        self.last_error = None;
+        self.pending = Some(action);
+    }
+
     fn finished(&mut self, state: TaskState, message: &str) {
         self.task = None;
         if state == TaskState::Succeeded {
+            if matches!(self.pending, Some(Action::Create(_))) {
+                // Created: the form is ready for the next flag.
+                self.new_key.clear();
+                self.new_name.clear();
+                self.new_tags.clear();
+            }
             self.pending = None;
             self.override_reason.clear();
             self.last_error = None;
@@ -124,8 +136,10 @@ impl FlagsUi {
         let cfg = &data.ws.config().flags;
         ui.horizontal(|ui| {
             ui.label(theme::muted(format!(
-                "Environment {}, stages {:?} % (hold {:?} h), retire after {} days at 100%",
-                cfg.environment, cfg.stages, cfg.min_hold_hours, cfg.retire_after_days
+                "Environment {}, stages {}, retire after {} days at 100%",
+                cfg.environment,
+                cfg.stages_text(),
+                cfg.retire_after_days
             )));
             if ui.button("Refresh").clicked() {
                 requests.push(Request::Refresh);
@@ -145,7 +159,7 @@ impl FlagsUi {
             }
             Some(Ok(o)) => std::sync::Arc::clone(o),
         };
-        self.create_ui(ui, cfg);
+        self.create_ui(ui, cfg, &overview);
         ui.add_space(6.0);
         self.confirm_ui(ui, &overview, cfg, requests);
         ui.add_space(6.0);
@@ -154,15 +168,21 @@ impl FlagsUi {
         kpi_ui(ui, &overview);
     }
 
-    fn create_ui(&mut self, ui: &mut egui::Ui, cfg: &crate::workspace::config::FlagsConfig) {
+    fn create_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        cfg: &crate::workspace::config::FlagsConfig,
+        overview: &Overview,
+    ) {
         egui::CollapsingHeader::new("Create a flag").show(ui, |ui| {
+            ui.label(theme::muted(format!(
+                "Key: {{prefix}}_{{feature_name}} in lower snake case; prefix one of {}",
+                cfg.prefixes.join(", ")
+            )));
             egui::Grid::new("new-flag").num_columns(2).show(ui, |ui| {
                 let l = ui.label("Key");
                 ui.add(
-                    egui::TextEdit::singleline(&mut self.new_key).hint_text(format!(
-                        "{{prefix}}_{{feature_name}}, prefix one of {}",
-                        cfg.prefixes.join(", ")
-                    )),
+                    egui::TextEdit::singleline(&mut self.new_key).hint_text("e.g. ui_new_exporter"),
                 )
                 .labelled_by(l.id);
                 ui.end_row();
@@ -178,17 +198,32 @@ impl FlagsUi {
                 .labelled_by(l.id);
                 ui.end_row();
             });
-            let check = crate::flags::check_key(self.new_key.trim(), &cfg.prefixes);
+            let key = self.new_key.trim();
+            // A key the provider already has would only fail at Confirm (409): said now.
+            let taken = overview.rows.iter().find(|r| r.state.key == key).map(|r| {
+                format!(
+                    "{key} already exists on {}{}: pick another key",
+                    overview.provider,
+                    if r.state.archived {
+                        " (archived: its key cannot be used again)"
+                    } else {
+                        ""
+                    }
+                )
+            });
+            let check = crate::flags::check_key(key, &cfg.prefixes)
+                .map_err(|e| crate::error_chain(&e))
+                .and_then(|()| taken.map_or(Ok(()), Err));
             match (&check, self.new_name.trim().is_empty()) {
                 (Err(e), _) if !self.new_key.is_empty() => {
-                    ui.label(egui::RichText::new(crate::error_chain(e)).color(theme::BAD));
+                    ui.label(egui::RichText::new(e).color(theme::BAD));
                 }
                 (Ok(()), false) => {
                     if ui
                         .add_enabled(self.pending.is_none(), egui::Button::new("Create flag"))
                         .clicked()
                     {
-                        self.pending = Some(Action::Create(NewFlag {
+                        self.ask(Action::Create(NewFlag {
                             key: self.new_key.trim().to_owned(),
                             name: self.new_name.trim().to_owned(),
                             description: String::new(),
@@ -348,7 +383,7 @@ impl FlagsUi {
                 )
                 .clicked()
             {
-                self.pending = Some(Action::Advance {
+                self.ask(Action::Advance {
                     key: s.key.clone(),
                     override_reason: None,
                 });
@@ -360,13 +395,13 @@ impl FlagsUi {
                 )
                 .clicked()
             {
-                self.pending = Some(Action::Rollback { key: s.key.clone() });
+                self.ask(Action::Rollback { key: s.key.clone() });
             }
             if ui
                 .add_enabled(!busy, egui::Button::new(format!("Archive {}", s.key)))
                 .clicked()
             {
-                self.pending = Some(Action::Archive { key: s.key.clone() });
+                self.ask(Action::Archive { key: s.key.clone() });
             }
         });
     }
@@ -492,6 +527,12 @@ fn kpi_plot_ui(ui: &mut egui::Ui, r: &crate::kpi::Reading) {
                 theme::badge(ui, "NO DATA", theme::WARN);
             }
         }
+        if r.def.threshold.is_some() && !r.def.gating {
+            theme::badge(ui, "NOT GATING", theme::MUTED).on_hover_text(
+                "Watched against its threshold, but it does not hold a rollout ([[kpi.metrics]] \
+                 gating = false)",
+            );
+        }
         for a in &r.alarms {
             let color = match a.state.as_str() {
                 "OK" => theme::OK,
@@ -536,20 +577,22 @@ fn kpi_plot_ui(ui: &mut egui::Ui, r: &crate::kpi::Reading) {
         );
         return;
     }
-    let t0 = r.series.first().map_or(0.0, |(t, _)| *t);
+    // Minutes relative to now: the right end (0) is now, the past is negative.
+    let now = jiff::Timestamp::now().as_millisecond() as f64 / 1000.0;
     let points: Vec<[f64; 2]> = r
         .series
         .iter()
         // A non-number cannot be drawn; the badge and the gate already say it breached.
         .filter(|(_, v)| v.is_finite())
-        .map(|(t, v)| [(t - t0) / 60.0, *v])
+        .map(|(t, v)| [(t - now) / 60.0, *v])
         .collect();
     egui_plot::Plot::new(("kpi", &r.def.name))
         .height(120.0)
         .allow_scroll(false)
         .allow_drag(false)
         .allow_zoom(false)
-        .x_axis_label("minutes")
+        .x_axis_label("minutes before now (0 = now)")
+        .x_axis_formatter(|mark, _| format!("{:.0}", mark.value))
         .show(ui, |plot| {
             plot.line(egui_plot::Line::new(r.def.name.clone(), points).color(theme::INFO));
             if let Some(t) = r.def.threshold {

@@ -83,6 +83,21 @@ pub struct FlagsConfig {
     pub lifespan_target_days: u64,
 }
 
+impl FlagsConfig {
+    /// The stages for people: `10% (hold 2 h) -> 50% (hold 24 h) -> 100%`.
+    pub fn stages_text(&self) -> String {
+        self.stages
+            .iter()
+            .enumerate()
+            .map(|(i, s)| match self.min_hold_hours.get(i) {
+                Some(h) if i + 1 < self.stages.len() => format!("{s}% (hold {h} h)"),
+                _ => format!("{s}%"),
+            })
+            .collect::<Vec<_>>()
+            .join(" -> ")
+    }
+}
+
 impl Default for FlagsConfig {
     fn default() -> Self {
         Self {
