@@ -14,11 +14,15 @@ pub struct MetricsArgs {
     since: String,
 }
 
-fn verdict(meets: Option<bool>) -> &'static str {
-    match meets {
-        Some(true) => "meets target",
-        Some(false) => "MISSES TARGET",
-        None => "no data",
+fn verdict(meets: Option<bool>, records: usize) -> String {
+    match metrics::verdict(meets, records) {
+        metrics::Verdict::Meets => "meets target".to_owned(),
+        metrics::Verdict::Misses => "MISSES TARGET".to_owned(),
+        metrics::Verdict::TooFew(n) => format!(
+            "too few to judge ({n} record; at least {} needed)",
+            metrics::MIN_RECORDS_TO_JUDGE
+        ),
+        metrics::Verdict::NoData => "no data".to_owned(),
     }
 }
 
@@ -34,9 +38,9 @@ fn print(m: &Metrics) {
         Some(d) => println!(
             "  every {d:.1} days on average over {} releases: {}",
             f.releases.len(),
-            verdict(f.meets_target)
+            verdict(f.meets_target, f.intervals_days.len())
         ),
-        None => println!("  fewer than two releases: {}", verdict(None)),
+        None => println!("  fewer than two releases: {}", verdict(None, 0)),
     }
     println!("  from {}", f.source);
 
@@ -46,7 +50,7 @@ fn print(m: &Metrics) {
             .mean_hours
             .map_or_else(|| "-".to_owned(), |h| format!("{h:.1} h"));
         let target = s.target_hours.map_or_else(String::new, |t| {
-            format!(" (target < {t} h: {})", verdict(s.meets_target))
+            format!(" (target < {t} h: {})", verdict(s.meets_target, s.resolved))
         });
         println!(
             "  {}  {mean:>8}  over {} resolved, {} open{target}",
@@ -67,9 +71,9 @@ fn print(m: &Metrics) {
             "  {:.1}% of {} releases: {}",
             r * 100.0,
             d.releases.len(),
-            verdict(d.meets_target)
+            verdict(d.meets_target, d.releases.len())
         ),
-        None => println!("  no releases: {}", verdict(None)),
+        None => println!("  no releases: {}", verdict(None, 0)),
     }
     for o in d.releases.iter().filter(|o| !o.failures.is_empty()) {
         println!("  {}: {}", o.version, o.failures.join(", "));
@@ -82,9 +86,9 @@ fn print(m: &Metrics) {
         Some(days) => println!(
             "  {days:.1} days on average over {} retired flags: {}",
             l.retired.len(),
-            verdict(l.meets_target)
+            verdict(l.meets_target, l.retired.len())
         ),
-        None => println!("  no flag retired: {}", verdict(None)),
+        None => println!("  no flag retired: {}", verdict(None, 0)),
     }
     for (key, days) in &l.live_over_target {
         println!("  {key}: live for {days:.0} days, over the target");

@@ -847,6 +847,86 @@ pub fn record_skips(
     Ok(out)
 }
 
+/// Where a version stands on one channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OnChannel {
+    /// The newest live version there: what the feeds offer.
+    Live {
+        channel: String,
+        since: Timestamp,
+        by: String,
+    },
+    /// Live, but a newer version is offered.
+    Superseded {
+        channel: String,
+        since: Timestamp,
+        by_version: String,
+    },
+    Yanked {
+        channel: String,
+        yank: Yank,
+    },
+}
+
+impl OnChannel {
+    /// For people: `Live on stable since 2026-12-04 12:36 (published by rm)`.
+    pub fn describe(&self) -> String {
+        match self {
+            OnChannel::Live { channel, since, by } => format!(
+                "Live on {channel} since {} (published by {by})",
+                crate::local_time(*since, false)
+            ),
+            OnChannel::Superseded {
+                channel,
+                since,
+                by_version,
+            } => format!(
+                "Published on {channel} {}; {channel} now offers {by_version}",
+                crate::local_time(*since, false)
+            ),
+            OnChannel::Yanked { channel, yank } => format!(
+                "Yanked from {channel} {} by {}: {}",
+                crate::local_time(yank.at, false),
+                yank.by,
+                yank.reason
+            ),
+        }
+    }
+}
+
+/// Where `version` stands on every channel it was published on (from the workspace's own
+/// records: no store is read).
+pub fn on_channels(ws: &Workspace, version: &str) -> Result<Vec<OnChannel>, DeployError> {
+    let mut out = Vec::new();
+    for (name, ch) in channels(ws)? {
+        let ch = ch.applied();
+        if let Some(y) = ch.yanked.iter().find(|y| y.version == version) {
+            out.push(OnChannel::Yanked {
+                channel: name,
+                yank: y.clone(),
+            });
+            continue;
+        }
+        let live = ch.live();
+        let Some(p) = live.iter().find(|p| p.version == version) else {
+            continue;
+        };
+        out.push(match live.first() {
+            Some(newest) if newest.version != version => OnChannel::Superseded {
+                channel: name,
+                since: p.at,
+                by_version: newest.version.clone(),
+            },
+            _ => OnChannel::Live {
+                channel: name,
+                since: p.at,
+                by: p.by.clone(),
+            },
+        });
+    }
+    Ok(out)
+}
+
 /// What one publish did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Outcome {

@@ -21,6 +21,35 @@ pub const SUCCESS_RATE_TARGET: f64 = 0.95;
 /// Audit actions that mark a release as not successful (besides a hotfix of it).
 pub const FAILURE_ACTIONS: &[&str] = &["publish.yank", "deploy.rollback"];
 
+/// The fewest records a metric is judged against its target from: one release at 100% says
+/// nothing about a 95% target.
+pub const MIN_RECORDS_TO_JUDGE: usize = 2;
+
+/// A metric against its target, for people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Meets,
+    Misses,
+    /// Some records, fewer than [`MIN_RECORDS_TO_JUDGE`].
+    TooFew(usize),
+    NoData,
+}
+
+/// The verdict of a metric computed from `records` records.
+pub fn verdict(meets: Option<bool>, records: usize) -> Verdict {
+    match meets {
+        Some(true) => Verdict::Meets,
+        Some(false) => Verdict::Misses,
+        None if records > 0 && records < MIN_RECORDS_TO_JUDGE => Verdict::TooFew(records),
+        None => Verdict::NoData,
+    }
+}
+
+/// `value` compared with the target, once there are enough records to judge.
+fn judged(records: usize, meets: Option<bool>) -> Option<bool> {
+    meets.filter(|_| records >= MIN_RECORDS_TO_JUDGE)
+}
+
 /// Release frequency over the window.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Frequency {
@@ -163,12 +192,16 @@ fn frequency(releases: &[Release], in_window: impl Fn(Timestamp) -> bool) -> Fre
     let mean_interval_days = mean(intervals_days.iter().copied());
     Frequency {
         source: format!(
-            "{} regular releases created in the window (releases/*/release.json; hotfixes not \
+            "{} regular release{} created in the window (releases/*/release.json; hotfixes not \
              counted)",
-            regular.len()
+            regular.len(),
+            if regular.len() == 1 { "" } else { "s" }
         ),
         releases: regular,
-        meets_target: mean_interval_days.map(|d| d <= RELEASE_INTERVAL_TARGET_DAYS),
+        meets_target: judged(
+            intervals_days.len(),
+            mean_interval_days.map(|d| d <= RELEASE_INTERVAL_TARGET_DAYS),
+        ),
         intervals_days,
         mean_interval_days,
         target_days: RELEASE_INTERVAL_TARGET_DAYS,
@@ -196,7 +229,10 @@ fn mttr(incidents: &[incident::Incident], in_window: impl Fn(Timestamp) -> bool)
                 severity,
                 resolved: hours.len(),
                 open: of.iter().filter(|i| i.resolved_at.is_none()).count(),
-                meets_target: target_hours.and_then(|t| mean_hours.map(|m| m < t)),
+                meets_target: judged(
+                    hours.len(),
+                    target_hours.and_then(|t| mean_hours.map(|m| m < t)),
+                ),
                 mean_hours,
                 target_hours,
             }
@@ -258,12 +294,13 @@ fn success(
     let rate = (total > 0).then(|| good as f64 / total as f64);
     Ok(Success {
         source: format!(
-            "{total} releases created in the window (releases/*/release.json), hotfixes of them, \
-             and {audited} audit entries {}",
+            "{total} release{} created in the window (releases/*/release.json), hotfixes of \
+             them, and {audited} audit entries {}",
+            if total == 1 { "" } else { "s" },
             FAILURE_ACTIONS.join(" / ")
         ),
         releases: outcomes,
-        meets_target: rate.map(|r| r > SUCCESS_RATE_TARGET),
+        meets_target: judged(total, rate.map(|r| r > SUCCESS_RATE_TARGET)),
         rate,
         target: SUCCESS_RATE_TARGET,
     })
@@ -294,8 +331,8 @@ fn lifespan(
             retired.len(),
             plans.len()
         ),
+        meets_target: judged(retired.len(), mean_days.map(|d| d < target_days)),
         retired,
-        meets_target: mean_days.map(|d| d < target_days),
         mean_days,
         live_over_target,
         target_days,

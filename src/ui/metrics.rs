@@ -31,11 +31,16 @@ impl Default for MetricsUi {
     }
 }
 
-fn verdict(ui: &mut egui::Ui, meets: Option<bool>) {
-    match meets {
-        Some(true) => theme::badge(ui, "MEETS TARGET", theme::OK),
-        Some(false) => theme::badge(ui, "MISSES TARGET", theme::BAD),
-        None => theme::badge(ui, "NO DATA", theme::MUTED),
+fn verdict(ui: &mut egui::Ui, meets: Option<bool>, records: usize) {
+    match metrics::verdict(meets, records) {
+        metrics::Verdict::Meets => theme::badge(ui, "MEETS TARGET", theme::OK),
+        metrics::Verdict::Misses => theme::badge(ui, "MISSES TARGET", theme::BAD),
+        metrics::Verdict::TooFew(n) => theme::badge(ui, "TOO FEW TO JUDGE", theme::WARN)
+            .on_hover_text(format!(
+                "From {n} record; at least {} are needed to judge it against its target",
+                metrics::MIN_RECORDS_TO_JUDGE
+            )),
+        metrics::Verdict::NoData => theme::badge(ui, "NO DATA", theme::MUTED),
     };
 }
 
@@ -131,12 +136,24 @@ impl Panel for MetricsUi {
 
 const CARD_WIDTH: f32 = 440.0;
 
-fn card_head(ui: &mut egui::Ui, title: &str, figure: String, meets: Option<bool>) {
+/// A card's title, its figure with the number of records it comes from, and its verdict.
+fn card_head(
+    ui: &mut egui::Ui,
+    title: &str,
+    figure: String,
+    (meets, records, what): (Option<bool>, usize, &str),
+) {
     ui.set_width(CARD_WIDTH);
     ui.label(egui::RichText::new(title).strong());
     ui.horizontal(|ui| {
         ui.label(egui::RichText::new(figure).size(18.0));
-        verdict(ui, meets);
+        if records > 0 {
+            ui.label(theme::muted(format!(
+                "from {records} {what}{}",
+                if records == 1 { "" } else { "s" }
+            )));
+        }
+        verdict(ui, meets, records);
     });
 }
 
@@ -146,7 +163,12 @@ fn frequency(ui: &mut egui::Ui, m: &Metrics) {
         || "fewer than two releases".to_owned(),
         |d| format!("every {d:.1} days"),
     );
-    card_head(ui, "Release frequency", figure, f.meets_target);
+    card_head(
+        ui,
+        "Release frequency",
+        figure,
+        (f.meets_target, f.intervals_days.len(), "interval"),
+    );
     let bars: Vec<egui_plot::Bar> = f
         .intervals_days
         .iter()
@@ -177,7 +199,16 @@ fn mttr(ui: &mut egui::Ui, m: &Metrics) {
         || "no P1 resolved".to_owned(),
         |h| format!("P1 in {h:.1} h"),
     );
-    card_head(ui, "Incident MTTR", figure, p1.and_then(|s| s.meets_target));
+    card_head(
+        ui,
+        "Incident MTTR",
+        figure,
+        (
+            p1.and_then(|s| s.meets_target),
+            p1.map_or(0, |s| s.resolved),
+            "resolved P1",
+        ),
+    );
     let bars: Vec<egui_plot::Bar> = m
         .mttr
         .iter()
@@ -234,7 +265,12 @@ fn success(ui: &mut egui::Ui, m: &Metrics) {
         || "no releases".to_owned(),
         |r| format!("{:.1}%", r * 100.0),
     );
-    card_head(ui, "Deployment success rate", figure, d.meets_target);
+    card_head(
+        ui,
+        "Deployment success rate",
+        figure,
+        (d.meets_target, d.releases.len(), "release"),
+    );
     // The rate as it stood after each release, oldest first.
     let mut good = 0usize;
     let points: Vec<[f64; 2]> = d
@@ -268,7 +304,12 @@ fn lifespan(ui: &mut egui::Ui, m: &Metrics) {
     let figure = l
         .mean_days
         .map_or_else(|| "no flag retired".to_owned(), |d| format!("{d:.0} days"));
-    card_head(ui, "Feature flag lifespan", figure, l.meets_target);
+    card_head(
+        ui,
+        "Feature flag lifespan",
+        figure,
+        (l.meets_target, l.retired.len(), "retired flag"),
+    );
     let bars: Vec<egui_plot::Bar> = l
         .retired
         .iter()

@@ -356,6 +356,26 @@ impl Panel for OverviewUi {
                 crate::local_time(view.release.created_at, false),
                 view.release.created_by
             )));
+            match &data.on_channels {
+                Ok(list) => {
+                    for on in list {
+                        ui.horizontal_wrapped(|ui| {
+                            let (badge, color) = match on {
+                                crate::deploy::OnChannel::Live { .. } => ("LIVE", theme::OK),
+                                crate::deploy::OnChannel::Superseded { .. } => {
+                                    ("SUPERSEDED", theme::MUTED)
+                                }
+                                crate::deploy::OnChannel::Yanked { .. } => ("YANKED", theme::BAD),
+                            };
+                            theme::badge(ui, badge, color);
+                            ui.label(on.describe());
+                        });
+                    }
+                }
+                Err(e) => {
+                    ui.colored_label(theme::WARN, format!("Where it is published: {e}"));
+                }
+            }
             ui.add_space(8.0);
             ui.label(egui::RichText::new("Progress").strong());
             egui::Grid::new("phase-progress")

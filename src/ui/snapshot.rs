@@ -42,6 +42,9 @@ pub struct Snapshot {
     /// What a rebuild of the selected release would make untrue (a PASS verify, a published
     /// version), each as a phrase; empty when nothing.
     pub rebuild_invalidates: Vec<String>,
+    /// Where the selected release stands on each channel it was published on, or why that
+    /// cannot be read.
+    pub on_channels: Result<Vec<crate::deploy::OnChannel>, String>,
     /// Incidents the console tracks, oldest first.
     pub incidents: Vec<Incident>,
     /// Why the incident records cannot be read, if they cannot.
@@ -105,6 +108,13 @@ impl Snapshot {
                 .flatten(),
             _ => None,
         };
+        let on_channels = current.as_ref().map_or_else(
+            || Ok(Vec::new()),
+            |c| {
+                crate::deploy::on_channels(&ws, &c.release.version.to_string())
+                    .map_err(|e| crate::error_chain(&e))
+            },
+        );
         let rebuild_invalidates = current
             .as_ref()
             .map(|c| crate::deploy::rebuild_invalidates(&ws, &c.release))
@@ -144,6 +154,7 @@ impl Snapshot {
             verify_record,
             verify_stale,
             rebuild_invalidates,
+            on_channels,
             incidents,
             incidents_error,
             gates,

@@ -93,7 +93,16 @@ impl ConsoleApp {
                 let release = release.ok_or(WorkspaceError::NoRelease)?;
                 ws.set_item(release, &item, done, &note)?;
                 let verb = if done { "Ticked" } else { "Unticked" };
-                Ok((Some(release.version.to_string()), format!("{verb} {item}")))
+                // The item as people know it: its title, not its id.
+                let title = ws
+                    .runbook(release)
+                    .ok()
+                    .and_then(|rb| rb.item(&item).map(|i| i.title.clone()))
+                    .unwrap_or_else(|| item.clone());
+                Ok((
+                    Some(release.version.to_string()),
+                    format!("{verb} \"{title}\""),
+                ))
             }),
             Command::NewRelease { version, hotfix_of } => self.change(move |ws, _| {
                 let r = ws.create_release(&version, hotfix_of.as_deref())?;
