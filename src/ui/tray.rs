@@ -117,6 +117,7 @@ impl TrayUi {
             .resizable(true)
             .default_size(320.0)
             .show(ui, |ui| {
+                super::widgets::resize_grip(ui, super::widgets::Edge::Right);
                 ui.horizontal(|ui| {
                     ui.label(egui::RichText::new("Tasks").strong());
                     let running = tasks.iter().filter(|t| !t.state.is_finished()).count();

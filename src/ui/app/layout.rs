@@ -33,6 +33,7 @@ impl ConsoleApp {
             .default_size(220.0)
             .min_size(80.0)
             .show(ui, |ui| {
+                crate::ui::widgets::resize_grip(ui, crate::ui::widgets::Edge::Top);
                 let tasks = self.runner.tasks();
                 self.tray.ui(ui, &tasks, &mut commands);
             });

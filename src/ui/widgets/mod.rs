@@ -66,3 +66,37 @@ pub fn loaded<'a, T>(ui: &mut egui::Ui, value: &'a Option<Result<T, String>>) ->
         Some(Ok(v)) => Some(v),
     }
 }
+
+/// Which edge of a resizable panel its grip is drawn on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Edge {
+    Top,
+    Right,
+}
+
+/// A short bar drawn on a resizable panel's edge (where egui's resize handle is), so that a
+/// person sees the panel can be dragged larger or smaller: the handle itself is invisible
+/// until hovered.
+pub fn resize_grip(ui: &egui::Ui, edge: Edge) {
+    let rect = ui.max_rect();
+    let color = super::theme::MUTED.gamma_multiply(0.8);
+    let bar = match edge {
+        Edge::Top => egui::Rect::from_center_size(
+            egui::pos2(rect.center().x, rect.top() - 4.0),
+            egui::vec2(36.0, 3.0),
+        ),
+        Edge::Right => egui::Rect::from_center_size(
+            egui::pos2(rect.right() + 4.0, rect.center().y),
+            egui::vec2(3.0, 36.0),
+        ),
+    };
+    ui.ctx()
+        .layer_painter(egui::LayerId::new(
+            egui::Order::Foreground,
+            egui::Id::unique(match edge {
+                Edge::Top => "resize-grip-top",
+                Edge::Right => "resize-grip-right",
+            }),
+        ))
+        .rect_filled(bar, 2.0, color);
+}
