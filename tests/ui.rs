@@ -266,6 +266,40 @@ fn the_audit_panel_pages_a_big_log_from_disk_newest_first_and_filters_it() {
 }
 
 #[test]
+fn audit_entries_appended_after_the_panel_first_loaded_show_without_verify_chain() {
+    let f = fixture();
+    let mut h = harness(&f);
+    // The panel reads its last page once: the entries the log has now.
+    click(&mut h, "Audit");
+    step_until(&mut h, "the first page", |app| !app.is_busy());
+    assert!(h.query_by_label("release.create").is_some());
+    assert!(h.query_by_label("checklist.tick").is_none());
+    let before = h.state().data.as_ref().map_or(0, |d| d.audit.len());
+
+    // Entries appended afterwards land in the page already read.
+    tick(&mut h, "Validate staging", "pre.validate-staging");
+    tick(&mut h, "Review feature flags", "pre.review-flags");
+    click(&mut h, "Audit");
+    step_until(&mut h, "the appended entries to be read", |app| !app.is_busy());
+    let after = h.state().data.as_ref().map_or(0, |d| d.audit.len());
+    assert_eq!(after, before + 2, "two ticks, two entries");
+    // Their rows show what they are, not "…", and nothing was pressed for it.
+    assert_eq!(h.query_all_by_label("…").count(), 0, "no blank row");
+    assert_eq!(h.query_all_by_label("checklist.tick").count(), 2);
+    assert!(h.query_by_label("1.4.0/pre.validate-staging").is_some());
+    assert!(h.query_by_label("1.4.0/pre.review-flags").is_some());
+    assert!(h.query_by_label(&after.to_string()).is_some(), "its number");
+    assert!(
+        !h.state()
+            .runner()
+            .tasks()
+            .iter()
+            .any(|t| t.info.name == "audit-verify"),
+        "no chain check was run"
+    );
+}
+
+#[test]
 fn verify_chain_runs_as_a_task_in_the_tray_with_a_toast() {
     let f = fixture();
     let mut h = harness(&f);
