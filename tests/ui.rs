@@ -1581,6 +1581,123 @@ fn the_security_panel_shows_the_rotation_calendar_and_records_a_rotation() {
     );
 }
 
+/// The "secret rotation" gate of the loaded snapshot.
+fn rotation_gate(app: &ConsoleApp) -> release_console::gates::Gate {
+    app.data
+        .as_ref()
+        .and_then(|d| d.gates.iter().find(|g| g.gate == "secret rotation"))
+        .cloned()
+        .expect("a secret rotation gate")
+}
+
+/// Clicks the first widget labelled `label` (a list with one button per row).
+fn click_first(h: &mut Harness<'static, ConsoleApp>, label: &str) {
+    h.query_all_by_label(label)
+        .next()
+        .unwrap_or_else(|| panic!("no {label:?}"))
+        .scroll_to_me();
+    for _ in 0..20 {
+        h.step();
+    }
+    h.query_all_by_label(label)
+        .next()
+        .unwrap_or_else(|| panic!("no {label:?}"))
+        .click();
+    h.step();
+    h.remove_cursor();
+    h.step();
+}
+
+#[test]
+fn the_rotation_gate_and_the_security_panel_agree_on_secrets_of_unknown_age() {
+    let f = fixture();
+    let cfg = f.root.join("release-console.toml");
+    let mut text = std::fs::read_to_string(&cfg).expect("config");
+    text.push_str(
+        "\n[[rotation]]\nname = \"/wiretuner/db/credentials\"\nkind = \"database_password\"\n\
+         \n[[rotation]]\nname = \"/wiretuner/launchdarkly/sdk-key-staging\"\nkind = \"api_key\"\n",
+    );
+    std::fs::write(&cfg, text).expect("write");
+    let mut h = harness(&f);
+
+    // Never recorded as rotated: unknown age, which is not "within their schedule".
+    let gate = rotation_gate(h.state());
+    assert!(gate.is_open(), "rotation never blocks");
+    assert!(gate.unchecked, "unknown age is unchecked (amber)");
+    assert!(
+        gate.reason
+            .starts_with("2 of 2 tracked secrets are of unknown age, so not checked"),
+        "{}",
+        gate.reason
+    );
+    assert!(!gate.reason.contains("within their schedule"), "{}", gate.reason);
+    // The Overview shows that reason; the Security panel shows the same gate and counts.
+    assert!(h.query_by_label(&gate.reason).is_some());
+    click(&mut h, "Security");
+    assert!(h.query_by_label(&gate.reason).is_some());
+    assert!(
+        h.query_by_label("2 tracked · 2 of unknown age (not checked)")
+            .is_some()
+    );
+    assert_eq!(h.query_all_by_label("UNKNOWN AGE").count(), 2);
+    // Nothing can go on the calendar: it says why instead of drawing an empty grid.
+    assert!(
+        h.query_by_label_contains(
+            "Nothing falls due in the next 90 days, so the calendar is empty: 2 of unknown age \
+             have no due date"
+        )
+        .is_some()
+    );
+
+    // One rotated now: due in 90 days (on the calendar), one still of unknown age.
+    click_first(&mut h, "Rotated now");
+    step_until(&mut h, "the first rotation", |app| {
+        !app.is_busy() && rotation_gate(app).reason.starts_with("1 of 2")
+    });
+    let gate = rotation_gate(h.state());
+    assert!(gate.unchecked, "{}", gate.reason);
+    assert!(
+        gate.reason
+            .starts_with("1 of 2 tracked secrets is of unknown age, so not checked")
+            && gate.reason.contains("sdk-key-staging")
+            && gate.reason.ends_with("; 1 within its schedule"),
+        "{}",
+        gate.reason
+    );
+    assert!(h.query_by_label(&gate.reason).is_some());
+    assert!(
+        h.query_by_label("2 tracked · 1 due within 90 days · 1 of unknown age (not checked)")
+            .is_some()
+    );
+    assert!(
+        h.query_by_label_contains("Not on the calendar: 1 of unknown age has no due date")
+            .is_some()
+    );
+    assert!(h.query_by_label_contains("Nothing falls due").is_none());
+
+    // Both rotated: the gate is checked and open, and the panel counts the same two.
+    click_first(&mut h, "Rotated now");
+    step_until(&mut h, "the second rotation", |app| {
+        !app.is_busy() && !rotation_gate(app).unchecked
+    });
+    let gate = rotation_gate(h.state());
+    assert_eq!(gate.reason, "2 tracked secrets are within their schedule");
+    assert!(!gate.warning);
+    assert!(h.query_by_label(&gate.reason).is_some());
+    assert!(
+        h.query_by_label("2 tracked · 1 due within 90 days · 1 due later")
+            .is_some()
+    );
+    assert!(
+        h.query_by_label_contains(
+            "Not on the calendar: 1 due after the next 90 days (the first: \
+             /wiretuner/launchdarkly/sdk-key-staging on"
+        )
+        .is_some()
+    );
+    assert!(h.query_by_label("UNKNOWN AGE").is_none());
+}
+
 /// A workspace with `versions` signed, summed, verified and ticked up to publishing.
 fn publishable(pki: &common::Pki, versions: &[&str]) -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
