@@ -191,13 +191,11 @@ impl SecurityUi {
         ui.label(egui::RichText::new("Security gates").strong());
         super::widgets::gate_list(
             ui,
-            data.gates
-                .iter()
-                .filter(|g| {
-                    g.gate == "findings"
-                        || g.gate.starts_with("certificate:")
-                        || g.gate == "secret rotation"
-                }),
+            data.gates.iter().filter(|g| {
+                g.gate == "findings"
+                    || g.gate.starts_with("certificate:")
+                    || g.gate == "secret rotation"
+            }),
         );
         if ui.link("All gates on the Overview").clicked() {
             cx.push(Command::Navigate(Tab::Overview));
@@ -495,7 +493,10 @@ fn off_strip(entries: &[crate::rotation::Entry], shown: usize, window: u32) -> O
             if unknown == 1 { "has" } else { "have" }
         ));
     }
-    if let Some(first) = later.iter().filter_map(|e| e.due.map(|d| (d, e))).min_by_key(|x| x.0)
+    if let Some(first) = later
+        .iter()
+        .filter_map(|e| e.due.map(|d| (d, e)))
+        .min_by_key(|x| x.0)
     {
         why.push(format!(
             "{} due after the next {window} days (the first: {} on {})",
@@ -545,13 +546,20 @@ fn strip_ui(ui: &mut egui::Ui, on_strip: &[(f64, &crate::rotation::Entry)], wind
                         .radius(4.0)
                         .color(color),
                 );
+                // A name in the right half goes left of its point, so the strip's end does
+                // not cut it.
+                let (x, anchor) = if *days > f64::from(window) / 2.0 {
+                    (*days - 1.0, egui::Align2::RIGHT_CENTER)
+                } else {
+                    (*days + 1.0, egui::Align2::LEFT_CENTER)
+                };
                 p.text(
                     egui_plot::Text::new(
                         e.name.clone(),
-                        egui_plot::PlotPoint::new(*days + 1.0, y),
+                        egui_plot::PlotPoint::new(x, y),
                         egui::RichText::new(&e.name).color(color),
                     )
-                    .anchor(egui::Align2::LEFT_CENTER),
+                    .anchor(anchor),
                 );
             }
         });
