@@ -280,7 +280,9 @@ fn audit_entries_appended_after_the_panel_first_loaded_show_without_verify_chain
     tick(&mut h, "Validate staging", "pre.validate-staging");
     tick(&mut h, "Review feature flags", "pre.review-flags");
     click(&mut h, "Audit");
-    step_until(&mut h, "the appended entries to be read", |app| !app.is_busy());
+    step_until(&mut h, "the appended entries to be read", |app| {
+        !app.is_busy()
+    });
     let after = h.state().data.as_ref().map_or(0, |d| d.audit.len());
     assert_eq!(after, before + 2, "two ticks, two entries");
     // Their rows show what they are, not "…", and nothing was pressed for it.
@@ -744,6 +746,127 @@ fn a_mismatch_is_red_with_expected_and_actual_shown() {
         .expect("release")
         .checklist;
     assert!(!checklist.is_done("build.verify"));
+}
+
+/// Runs the Verify panel's verification again and waits for its report.
+fn run_verification(h: &mut Harness<'static, ConsoleApp>) {
+    click(h, "Run verification");
+    step_until(h, "the report", |app| {
+        app.panels.verify.report.is_some() && !app.is_busy()
+    });
+}
+
+#[test]
+fn errors_collect_behind_one_counter_in_the_header_and_a_later_pass_clears_the_fail() {
+    use release_console::ui::widgets::toasts::ToastKind;
+    let f = fixture();
+    write_artifacts(&f, true);
+    let mut h = harness(&f);
+    click(&mut h, "Verify");
+    click(&mut h, "Use release 1.4.0 artifacts");
+    run_verification(&mut h);
+    assert!(h.query_by_label("FAIL").is_some());
+
+    // The failure is one counter in the header, above the panel, never a toast over it.
+    let errors = |app: &ConsoleApp| app.toasts.errors().cloned().collect::<Vec<_>>();
+    let list = errors(h.state());
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert!(list[0].text.starts_with("verify failed: "), "{list:?}");
+    assert_eq!(h.state().toasts.floating().count(), 0, "no floating error");
+    let heading = h.get_by_label("Verify artifacts").rect();
+    let counter = h.get_by_label("1 error").rect();
+    assert!(
+        counter.bottom() <= heading.top(),
+        "{counter:?} over {heading:?}"
+    );
+    for n in h.query_all_by_label_contains("verify failed") {
+        assert!(
+            n.rect().bottom() <= heading.top(),
+            "the newest error's text is in the header"
+        );
+    }
+
+    // Failing again does not stack: the same error, counted.
+    run_verification(&mut h);
+    run_verification(&mut h);
+    let list = errors(h.state());
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0].times, 3);
+    // Another kind of error is counted beside it: an export that cannot write its file.
+    let md = f.root.join("releases/1.4.0/verify-report.md");
+    std::fs::create_dir_all(&md).expect("a folder where the report goes");
+    let export_failed = |app: &ConsoleApp| {
+        app.toasts
+            .errors()
+            .any(|t| t.topic.as_deref() == Some("verify.export"))
+    };
+    click(&mut h, "Export Markdown");
+    step_until(&mut h, "the export's error", export_failed);
+    assert_eq!(h.state().toasts.errors().count(), 2);
+    assert!(h.query_by_label("1 error").is_none());
+    assert!(h.query_by_label("2 errors").is_some());
+
+    // The counter opens the list: both errors, the verify one with how often it came.
+    click(&mut h, "2 errors");
+    assert!(h.state().toasts.errors_open);
+    assert!(
+        h.query_by_label_contains("verify failed: FAIL: 1 of 2 artifacts green")
+            .is_some()
+    );
+    assert!(h.query_by_label_contains("(3 times)").is_some());
+    assert!(h.query_by_label_contains("verify-report.md").is_some());
+    click(&mut h, "Close");
+    assert!(!h.state().toasts.errors_open);
+    assert!(h.query_by_label_contains("(3 times)").is_none());
+
+    // A later PASS of the same verification answers its failure: that error goes.
+    write_artifacts(&f, false);
+    run_verification(&mut h);
+    assert!(h.query_by_label("PASS").is_some());
+    let list = errors(h.state());
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0].topic.as_deref(), Some("verify.export"), "{list:?}");
+    assert!(h.query_by_label("1 error").is_some());
+    // The success floats in the panel's bottom-right corner, clear of its header and verdict.
+    let pass = h
+        .state()
+        .toasts
+        .floating()
+        .find(|t| t.kind == ToastKind::Success && t.text.starts_with("verify succeeded"))
+        .map(|t| t.text.clone())
+        .expect("a success toast");
+    let toast = h.get_by_label(&pass).rect();
+    for covered in ["Verify artifacts", "PASS"] {
+        let r = h.get_by_label(covered).rect();
+        assert!(!toast.intersects(r), "the toast covers {covered}");
+    }
+    // ...and leaves by itself.
+    step_until(&mut h, "the success toast to leave", |app| {
+        app.toasts.floating().count() == 0
+    });
+    assert!(h.query_by_label(&pass).is_none());
+
+    // An export that writes answers the export that could not.
+    std::fs::remove_dir(&md).expect("remove the folder");
+    click(&mut h, "Export Markdown");
+    step_until(&mut h, "the export", |app| {
+        !export_failed(app) && !app.is_busy()
+    });
+    assert_eq!(h.state().toasts.errors().count(), 0);
+    assert!(h.query_by_label("1 error").is_none());
+
+    // What no success answers is dismissed from the list.
+    std::fs::remove_file(&md).expect("remove the report");
+    std::fs::create_dir_all(&md).expect("a folder where the report goes");
+    click(&mut h, "Export Markdown");
+    step_until(&mut h, "the export's error", export_failed);
+    let text = errors(h.state())[0].text.clone();
+    click(&mut h, "1 error");
+    assert!(h.query_by_label(&text).is_some(), "listed");
+    click(&mut h, "Dismiss all");
+    assert_eq!(h.state().toasts.errors().count(), 0);
+    assert!(h.query_by_label("1 error").is_none());
+    assert!(h.query_by_label(&text).is_none());
 }
 
 #[test]
@@ -1630,7 +1753,11 @@ fn the_rotation_gate_and_the_security_panel_agree_on_secrets_of_unknown_age() {
         "{}",
         gate.reason
     );
-    assert!(!gate.reason.contains("within their schedule"), "{}", gate.reason);
+    assert!(
+        !gate.reason.contains("within their schedule"),
+        "{}",
+        gate.reason
+    );
     // The Overview shows that reason; the Security panel shows the same gate and counts.
     assert!(h.query_by_label(&gate.reason).is_some());
     click(&mut h, "Security");

@@ -38,6 +38,9 @@ pub struct SecurityUi {
     pub dialog: Option<AcceptDialog>,
     /// The acceptance or revocation being written; its message for the toast.
     change: Pending<String>,
+    /// What that change is about (`security.accept ID PACKAGE`, `security.rotated NAME`...):
+    /// its success answers an earlier failure of the same.
+    change_topic: String,
 }
 
 fn severity_color(s: Severity) -> egui::Color32 {
@@ -102,10 +105,10 @@ impl Panel for SecurityUi {
     fn logic(&mut self, cx: &mut Cx<'_>) {
         match self.change.poll() {
             Some(Ok(message)) => {
-                cx.success(message);
+                cx.success_about(&self.change_topic, message);
                 cx.push(Command::Reload);
             }
-            Some(Err(e)) => cx.error(e),
+            Some(Err(e)) => cx.error_about(&self.change_topic, e),
             None => {}
         }
     }
@@ -128,6 +131,16 @@ impl SecurityUi {
         let ws = cx.snapshot.ws.clone();
         let Some(release) = cx.snapshot.current.as_ref().map(|c| c.release.clone()) else {
             return;
+        };
+        self.change_topic = match &action {
+            Action::Accept(d) => format!("security.accept {} {}", d.id, d.package),
+            Action::Revoke { id, package } => {
+                format!(
+                    "security.revoke {id} {}",
+                    package.as_deref().unwrap_or_default()
+                )
+            }
+            Action::Rotated(name) => format!("security.rotated {name}"),
         };
         match action {
             Action::Accept(d) => {
