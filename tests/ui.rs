@@ -273,6 +273,42 @@ fn the_audit_panel_pages_a_big_log_from_disk_newest_first_and_filters_it() {
 }
 
 #[test]
+fn audit_entries_appended_after_the_panel_first_loaded_show_without_verify_chain() {
+    let f = fixture();
+    let mut h = harness(&f);
+    // The panel reads its last page once: the entries the log has now.
+    click(&mut h, "Audit");
+    step_until(&mut h, "the first page", |app| !app.is_busy());
+    assert!(h.query_by_label("release.create").is_some());
+    assert!(h.query_by_label("checklist.tick").is_none());
+    let before = h.state().data.as_ref().map_or(0, |d| d.audit.len());
+
+    // Entries appended afterwards land in the page already read.
+    tick(&mut h, "Validate staging", "pre.validate-staging");
+    tick(&mut h, "Review feature flags", "pre.review-flags");
+    click(&mut h, "Audit");
+    step_until(&mut h, "the appended entries to be read", |app| {
+        !app.is_busy()
+    });
+    let after = h.state().data.as_ref().map_or(0, |d| d.audit.len());
+    assert_eq!(after, before + 2, "two ticks, two entries");
+    // Their rows show what they are, not "…", and nothing was pressed for it.
+    assert_eq!(h.query_all_by_label("…").count(), 0, "no blank row");
+    assert_eq!(h.query_all_by_label("checklist.tick").count(), 2);
+    assert!(h.query_by_label("1.4.0/pre.validate-staging").is_some());
+    assert!(h.query_by_label("1.4.0/pre.review-flags").is_some());
+    assert!(h.query_by_label(&after.to_string()).is_some(), "its number");
+    assert!(
+        !h.state()
+            .runner()
+            .tasks()
+            .iter()
+            .any(|t| t.info.name == "audit-verify"),
+        "no chain check was run"
+    );
+}
+
+#[test]
 fn verify_chain_runs_as_a_task_in_the_tray_with_a_toast() {
     let f = fixture();
     let mut h = harness(&f);
@@ -722,6 +758,127 @@ fn a_mismatch_is_red_with_expected_and_actual_shown() {
         .expect("release")
         .checklist;
     assert!(!checklist.is_done("build.verify"));
+}
+
+/// Runs the Verify panel's verification again and waits for its report.
+fn run_verification(h: &mut Harness<'static, ConsoleApp>) {
+    click(h, "Run verification");
+    step_until(h, "the report", |app| {
+        app.panels.verify.report.is_some() && !app.is_busy()
+    });
+}
+
+#[test]
+fn errors_collect_behind_one_counter_in_the_header_and_a_later_pass_clears_the_fail() {
+    use release_console::ui::widgets::toasts::ToastKind;
+    let f = fixture();
+    write_artifacts(&f, true);
+    let mut h = harness(&f);
+    click(&mut h, "Verify");
+    click(&mut h, "Use release 1.4.0 artifacts");
+    run_verification(&mut h);
+    assert!(h.query_by_label("FAIL").is_some());
+
+    // The failure is one counter in the header, above the panel, never a toast over it.
+    let errors = |app: &ConsoleApp| app.toasts.errors().cloned().collect::<Vec<_>>();
+    let list = errors(h.state());
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert!(list[0].text.starts_with("verify failed: "), "{list:?}");
+    assert_eq!(h.state().toasts.floating().count(), 0, "no floating error");
+    let heading = h.get_by_label("Verify artifacts").rect();
+    let counter = h.get_by_label("1 error").rect();
+    assert!(
+        counter.bottom() <= heading.top(),
+        "{counter:?} over {heading:?}"
+    );
+    for n in h.query_all_by_label_contains("verify failed") {
+        assert!(
+            n.rect().bottom() <= heading.top(),
+            "the newest error's text is in the header"
+        );
+    }
+
+    // Failing again does not stack: the same error, counted.
+    run_verification(&mut h);
+    run_verification(&mut h);
+    let list = errors(h.state());
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0].times, 3);
+    // Another kind of error is counted beside it: an export that cannot write its file.
+    let md = f.root.join("releases/1.4.0/verify-report.md");
+    std::fs::create_dir_all(&md).expect("a folder where the report goes");
+    let export_failed = |app: &ConsoleApp| {
+        app.toasts
+            .errors()
+            .any(|t| t.topic.as_deref() == Some("verify.export"))
+    };
+    click(&mut h, "Export Markdown");
+    step_until(&mut h, "the export's error", export_failed);
+    assert_eq!(h.state().toasts.errors().count(), 2);
+    assert!(h.query_by_label("1 error").is_none());
+    assert!(h.query_by_label("2 errors").is_some());
+
+    // The counter opens the list: both errors, the verify one with how often it came.
+    click(&mut h, "2 errors");
+    assert!(h.state().toasts.errors_open);
+    assert!(
+        h.query_by_label_contains("verify failed: FAIL: 1 of 2 artifacts green")
+            .is_some()
+    );
+    assert!(h.query_by_label_contains("(3 times)").is_some());
+    assert!(h.query_by_label_contains("verify-report.md").is_some());
+    click(&mut h, "Close");
+    assert!(!h.state().toasts.errors_open);
+    assert!(h.query_by_label_contains("(3 times)").is_none());
+
+    // A later PASS of the same verification answers its failure: that error goes.
+    write_artifacts(&f, false);
+    run_verification(&mut h);
+    assert!(h.query_by_label("PASS").is_some());
+    let list = errors(h.state());
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0].topic.as_deref(), Some("verify.export"), "{list:?}");
+    assert!(h.query_by_label("1 error").is_some());
+    // The success floats in the panel's bottom-right corner, clear of its header and verdict.
+    let pass = h
+        .state()
+        .toasts
+        .floating()
+        .find(|t| t.kind == ToastKind::Success && t.text.starts_with("verify succeeded"))
+        .map(|t| t.text.clone())
+        .expect("a success toast");
+    let toast = h.get_by_label(&pass).rect();
+    for covered in ["Verify artifacts", "PASS"] {
+        let r = h.get_by_label(covered).rect();
+        assert!(!toast.intersects(r), "the toast covers {covered}");
+    }
+    // ...and leaves by itself.
+    step_until(&mut h, "the success toast to leave", |app| {
+        app.toasts.floating().count() == 0
+    });
+    assert!(h.query_by_label(&pass).is_none());
+
+    // An export that writes answers the export that could not.
+    std::fs::remove_dir(&md).expect("remove the folder");
+    click(&mut h, "Export Markdown");
+    step_until(&mut h, "the export", |app| {
+        !export_failed(app) && !app.is_busy()
+    });
+    assert_eq!(h.state().toasts.errors().count(), 0);
+    assert!(h.query_by_label("1 error").is_none());
+
+    // What no success answers is dismissed from the list.
+    std::fs::remove_file(&md).expect("remove the report");
+    std::fs::create_dir_all(&md).expect("a folder where the report goes");
+    click(&mut h, "Export Markdown");
+    step_until(&mut h, "the export's error", export_failed);
+    let text = errors(h.state())[0].text.clone();
+    click(&mut h, "1 error");
+    assert!(h.query_by_label(&text).is_some(), "listed");
+    click(&mut h, "Dismiss all");
+    assert_eq!(h.state().toasts.errors().count(), 0);
+    assert!(h.query_by_label("1 error").is_none());
+    assert!(h.query_by_label(&text).is_none());
 }
 
 #[test]
@@ -1638,6 +1795,127 @@ fn the_security_panel_shows_the_rotation_calendar_and_records_a_rotation() {
             .iter()
             .any(|e| e.action == "secret.rotated" && e.target == "/wiretuner/db/credentials")
     );
+}
+
+/// The "secret rotation" gate of the loaded snapshot.
+fn rotation_gate(app: &ConsoleApp) -> release_console::gates::Gate {
+    app.data
+        .as_ref()
+        .and_then(|d| d.gates.iter().find(|g| g.gate == "secret rotation"))
+        .cloned()
+        .expect("a secret rotation gate")
+}
+
+/// Clicks the first widget labelled `label` (a list with one button per row).
+fn click_first(h: &mut Harness<'static, ConsoleApp>, label: &str) {
+    h.query_all_by_label(label)
+        .next()
+        .unwrap_or_else(|| panic!("no {label:?}"))
+        .scroll_to_me();
+    for _ in 0..20 {
+        h.step();
+    }
+    h.query_all_by_label(label)
+        .next()
+        .unwrap_or_else(|| panic!("no {label:?}"))
+        .click();
+    h.step();
+    h.remove_cursor();
+    h.step();
+}
+
+#[test]
+fn the_rotation_gate_and_the_security_panel_agree_on_secrets_of_unknown_age() {
+    let f = fixture();
+    let cfg = f.root.join("release-console.toml");
+    let mut text = std::fs::read_to_string(&cfg).expect("config");
+    text.push_str(
+        "\n[[rotation]]\nname = \"/wiretuner/db/credentials\"\nkind = \"database_password\"\n\
+         \n[[rotation]]\nname = \"/wiretuner/launchdarkly/sdk-key-staging\"\nkind = \"api_key\"\n",
+    );
+    std::fs::write(&cfg, text).expect("write");
+    let mut h = harness(&f);
+
+    // Never recorded as rotated: unknown age, which is not "within their schedule".
+    let gate = rotation_gate(h.state());
+    assert!(gate.is_open(), "rotation never blocks");
+    assert!(gate.unchecked, "unknown age is unchecked (amber)");
+    assert!(
+        gate.reason
+            .starts_with("2 of 2 tracked secrets are of unknown age, so not checked"),
+        "{}",
+        gate.reason
+    );
+    assert!(
+        !gate.reason.contains("within their schedule"),
+        "{}",
+        gate.reason
+    );
+    // The Overview shows that reason; the Security panel shows the same gate and counts.
+    assert!(h.query_by_label(&gate.reason).is_some());
+    click(&mut h, "Security");
+    assert!(h.query_by_label(&gate.reason).is_some());
+    assert!(
+        h.query_by_label("2 tracked · 2 of unknown age (not checked)")
+            .is_some()
+    );
+    assert_eq!(h.query_all_by_label("UNKNOWN AGE").count(), 2);
+    // Nothing can go on the calendar: it says why instead of drawing an empty grid.
+    assert!(
+        h.query_by_label_contains(
+            "Nothing falls due in the next 90 days, so the calendar is empty: 2 of unknown age \
+             have no due date"
+        )
+        .is_some()
+    );
+
+    // One rotated now: due in 90 days (on the calendar), one still of unknown age.
+    click_first(&mut h, "Rotated now");
+    step_until(&mut h, "the first rotation", |app| {
+        !app.is_busy() && rotation_gate(app).reason.starts_with("1 of 2")
+    });
+    let gate = rotation_gate(h.state());
+    assert!(gate.unchecked, "{}", gate.reason);
+    assert!(
+        gate.reason
+            .starts_with("1 of 2 tracked secrets is of unknown age, so not checked")
+            && gate.reason.contains("sdk-key-staging")
+            && gate.reason.ends_with("; 1 within its schedule"),
+        "{}",
+        gate.reason
+    );
+    assert!(h.query_by_label(&gate.reason).is_some());
+    assert!(
+        h.query_by_label("2 tracked · 1 due within 90 days · 1 of unknown age (not checked)")
+            .is_some()
+    );
+    assert!(
+        h.query_by_label_contains("Not on the calendar: 1 of unknown age has no due date")
+            .is_some()
+    );
+    assert!(h.query_by_label_contains("Nothing falls due").is_none());
+
+    // Both rotated: the gate is checked and open, and the panel counts the same two.
+    click_first(&mut h, "Rotated now");
+    step_until(&mut h, "the second rotation", |app| {
+        !app.is_busy() && !rotation_gate(app).unchecked
+    });
+    let gate = rotation_gate(h.state());
+    assert_eq!(gate.reason, "2 tracked secrets are within their schedule");
+    assert!(!gate.warning);
+    assert!(h.query_by_label(&gate.reason).is_some());
+    assert!(
+        h.query_by_label("2 tracked · 1 due within 90 days · 1 due later")
+            .is_some()
+    );
+    assert!(
+        h.query_by_label_contains(
+            "Not on the calendar: 1 due after the next 90 days (the first: \
+             /wiretuner/launchdarkly/sdk-key-staging on"
+        )
+        .is_some()
+    );
+    assert!(h.query_by_label("UNKNOWN AGE").is_none());
 }
 
 /// A workspace with `versions` signed, summed, verified and ticked up to publishing.

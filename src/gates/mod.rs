@@ -90,10 +90,12 @@ pub fn evaluate_with(
 }
 
 /// Secrets overdue for rotation: a warning before a release, never a block (an old key still
-/// works; the release should not wait for the vault).
+/// works; the release should not wait for the vault). Secrets never recorded as rotated are of
+/// unknown age: not checked (amber), with how many, never counted as within their schedule.
 /// `calendar` is the rotation calendar as read for this evaluation (any window: being overdue
 /// does not depend on it), so a caller that shows the calendar reads it once.
 fn rotation(calendar: &Result<Vec<crate::rotation::Entry>, String>) -> Gate {
+    use crate::rotation::{Counts, Due};
     let cal = match calendar {
         Ok(c) => c,
         Err(e) => {
@@ -103,38 +105,76 @@ fn rotation(calendar: &Result<Vec<crate::rotation::Entry>, String>) -> Gate {
             };
         }
     };
+    // The Security panel's calendar says the same counts (`Counts::of` the same calendar).
+    let counts = Counts::of(cal);
     let overdue: Vec<String> = cal
         .iter()
-        .filter(|e| e.state == crate::rotation::Due::Overdue && e.expires.is_none())
+        .filter(|e| e.state == Due::Overdue && e.expires.is_none())
         .map(|e| match e.due {
             Some(d) => format!("{} (due {})", e.name, crate::local_time(d, false)),
             None => e.name.clone(),
         })
         .collect();
-    let unreadable = cal.iter().filter(|e| e.problem.is_some()).count();
-    if overdue.is_empty() {
-        let mut reason = format!("{} tracked secrets are within their schedule", cal.len());
-        if unreadable > 0 {
-            let _ = write!(
-                reason,
-                "; {unreadable} could not be read from AWS Secrets Manager"
-            );
+    // A signing certificate is renewed, not rotated: its own gate blocks on it.
+    let certificates = counts.overdue - overdue.len();
+    let unknown: Vec<&str> = cal
+        .iter()
+        .filter(|e| e.state == Due::Unknown)
+        .map(|e| e.name.as_str())
+        .collect();
+    let is = |n: usize| if n == 1 { "is" } else { "are" };
+    let their = |n: usize| if n == 1 { "its" } else { "their" };
+    let s = |n: usize| if n == 1 { "" } else { "s" };
+    let within = counts.within_schedule();
+    let mut parts = Vec::new();
+    if !overdue.is_empty() {
+        parts.push(format!(
+            "OVERDUE, rotate soon (this does not block publishing): {}",
+            overdue.join(", ")
+        ));
+    }
+    if unknown.is_empty() && overdue.is_empty() && certificates == 0 {
+        parts.push(format!(
+            "{within} tracked secret{} {} within {} schedule",
+            s(within),
+            is(within),
+            their(within)
+        ));
+    } else {
+        if !unknown.is_empty() {
+            const NAMED: usize = 3;
+            let mut names = unknown[..unknown.len().min(NAMED)].join(", ");
+            if unknown.len() > NAMED {
+                let _ = write!(names, " and {} more", unknown.len() - NAMED);
+            }
+            parts.push(format!(
+                "{} of {} tracked secrets {} of unknown age, so not checked (never recorded as \
+                 rotated: {names})",
+                unknown.len(),
+                counts.tracked,
+                is(unknown.len())
+            ));
         }
-        return Gate {
-            warning: unreadable > 0,
-            ..Gate::new("secret rotation", true, reason)
-        };
+        if within > 0 {
+            parts.push(format!("{within} within {} schedule", their(within)));
+        }
+        if certificates > 0 {
+            parts.push(format!(
+                "{certificates} signing certificate{} due for renewal (see the certificate gates)",
+                s(certificates)
+            ));
+        }
+    }
+    if counts.unreadable > 0 {
+        parts.push(format!(
+            "{} could not be read from AWS Secrets Manager",
+            counts.unreadable
+        ));
     }
     Gate {
-        warning: true,
-        ..Gate::new(
-            "secret rotation",
-            true,
-            format!(
-                "OVERDUE, rotate soon (this does not block publishing): {}",
-                overdue.join(", ")
-            ),
-        )
+        unchecked: !unknown.is_empty(),
+        warning: !overdue.is_empty() || counts.unreadable > 0,
+        ..Gate::new("secret rotation", true, parts.join("; "))
     }
 }
 

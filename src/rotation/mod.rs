@@ -54,6 +54,47 @@ pub struct Entry {
     pub problem: Option<String>,
 }
 
+/// How many tracked secrets stand where: the one count the "secret rotation" gate and the
+/// Security panel's calendar both say, so they cannot disagree.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub tracked: usize,
+    pub overdue: usize,
+    /// Due within the calendar's window.
+    pub soon: usize,
+    pub later: usize,
+    /// Never recorded as rotated: not checked, since nothing says how old they are.
+    pub unknown: usize,
+    /// Whose dates could not be read where they live (AWS Secrets Manager).
+    pub unreadable: usize,
+}
+
+impl Counts {
+    pub fn of(calendar: &[Entry]) -> Self {
+        let mut c = Self {
+            tracked: calendar.len(),
+            ..Self::default()
+        };
+        for e in calendar {
+            match e.state {
+                Due::Overdue => c.overdue += 1,
+                Due::Soon => c.soon += 1,
+                Due::Later => c.later += 1,
+                Due::Unknown => c.unknown += 1,
+            }
+            if e.problem.is_some() {
+                c.unreadable += 1;
+            }
+        }
+        c
+    }
+
+    /// Those whose due date is known and not passed.
+    pub fn within_schedule(&self) -> usize {
+        self.soon + self.later
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RotationError {
     #[error("{0}")]

@@ -164,8 +164,13 @@ impl ConsoleApp {
                         TaskState::Cancelled => ToastKind::Info,
                         _ => ToastKind::Error,
                     };
-                    self.toasts
-                        .push(kind, format!("{} {}: {message}", info.name, state.as_str()));
+                    // A task's success answers the failure of the same task before it
+                    // (the same kind and name, for the same release).
+                    self.toasts.push_about(
+                        kind,
+                        Some(task_topic(&info)),
+                        format!("{} {}: {message}", info.name, state.as_str()),
+                    );
                     let task = Finished {
                         info,
                         state,
@@ -248,6 +253,16 @@ impl ConsoleApp {
             }
         }
     }
+}
+
+/// What a task's toast is about: a later run of the same task answers it.
+fn task_topic(info: &crate::runner::TaskInfo) -> String {
+    format!(
+        "task {} {} {}",
+        info.kind,
+        info.name,
+        info.release.as_deref().unwrap_or("-")
+    )
 }
 
 impl eframe::App for ConsoleApp {

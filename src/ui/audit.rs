@@ -19,7 +19,13 @@ const PAGE: usize = 64;
 /// Pages kept in memory (older ones are read again when scrolled back to).
 const MAX_PAGES: usize = 64;
 
-type Page = Vec<Result<AuditEntry, String>>;
+/// A page of entries, as read from an index of `read_at` entries: a page that was the log's
+/// last is short, and is read again once the index holds entries it lacks.
+#[derive(Debug)]
+struct Page {
+    read_at: usize,
+    rows: Vec<Result<AuditEntry, String>>,
+}
 
 /// Which rows the filters let through, and for which index and filters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,13 +102,19 @@ impl AuditUi {
         });
     }
 
-    /// The entry `n` (0-based) if its page is in memory; asks for the page otherwise.
+    /// The entry `n` (0-based) if its page is in memory; asks for the page otherwise, and for
+    /// a page read before the log had entry `n` (appended since: the index grew, its
+    /// generation did not), which is read again while its older rows stay shown.
     fn entry(&mut self, n: usize) -> Option<&Result<AuditEntry, String>> {
         let page = n / PAGE;
-        if !self.pages.contains_key(&page) {
+        let stale = self
+            .pages
+            .get(&page)
+            .is_none_or(|p| p.rows.len() <= n % PAGE && p.read_at <= n);
+        if stale {
             self.wanted.insert(page);
         }
-        self.pages.get(&page).and_then(|p| p.get(n % PAGE))
+        self.pages.get(&page).and_then(|p| p.rows.get(n % PAGE))
     }
 
     fn load_pages(&mut self, cx: &mut Cx<'_>) {
@@ -116,7 +128,14 @@ impl AuditUi {
             let mut pages = Vec::with_capacity(wanted.len());
             for page in wanted {
                 let range = page * PAGE..(page + 1) * PAGE;
-                pages.push((page, log.read_range(&index, range)?));
+                let rows = log.read_range(&index, range)?;
+                pages.push((
+                    page,
+                    Page {
+                        read_at: index.len(),
+                        rows,
+                    },
+                ));
             }
             Ok::<_, crate::audit::AuditError>((index.generation(), pages))
         });

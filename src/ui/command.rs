@@ -118,4 +118,11 @@ pub enum Command {
     SendNotifications,
     /// Show a message in the corner.
     Toast(ToastKind, String),
+    /// Show a message about `topic` (a panel's action): a success clears the errors about the
+    /// same topic, an error replaces the one about it.
+    ToastAbout {
+        kind: ToastKind,
+        topic: String,
+        text: String,
+    },
 }

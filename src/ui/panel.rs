@@ -46,14 +46,33 @@ impl<'a> Cx<'a> {
         self.commands.push(command);
     }
 
-    /// Shows an error in the corner.
+    /// Counts an error behind the header's error counter, until it is dismissed.
     pub fn error(&mut self, text: impl Into<String>) {
         self.push(Command::Toast(ToastKind::Error, text.into()));
     }
 
-    /// Shows a success in the corner.
+    /// Shows a success in the corner for a few seconds.
     pub fn success(&mut self, text: impl Into<String>) {
         self.push(Command::Toast(ToastKind::Success, text.into()));
+    }
+
+    /// [`Self::error`] about `topic` (what was tried, e.g. `"verify.export"`): it stays until
+    /// dismissed or until a success about the same topic answers it.
+    pub fn error_about(&mut self, topic: &str, text: impl Into<String>) {
+        self.push(Command::ToastAbout {
+            kind: ToastKind::Error,
+            topic: topic.to_owned(),
+            text: text.into(),
+        });
+    }
+
+    /// [`Self::success`] about `topic`: clears the errors about it.
+    pub fn success_about(&mut self, topic: &str, text: impl Into<String>) {
+        self.push(Command::ToastAbout {
+            kind: ToastKind::Success,
+            topic: topic.to_owned(),
+            text: text.into(),
+        });
     }
 
     /// Starts a task on the runner and selects it in the tray; when the runner refuses (a task

@@ -38,6 +38,9 @@ pub struct SecurityUi {
     pub dialog: Option<AcceptDialog>,
     /// The acceptance or revocation being written; its message for the toast.
     change: Pending<String>,
+    /// What that change is about (`security.accept ID PACKAGE`, `security.rotated NAME`...):
+    /// its success answers an earlier failure of the same.
+    change_topic: String,
 }
 
 fn severity_color(s: Severity) -> egui::Color32 {
@@ -102,10 +105,10 @@ impl Panel for SecurityUi {
     fn logic(&mut self, cx: &mut Cx<'_>) {
         match self.change.poll() {
             Some(Ok(message)) => {
-                cx.success(message);
+                cx.success_about(&self.change_topic, message);
                 cx.push(Command::Reload);
             }
-            Some(Err(e)) => cx.error(e),
+            Some(Err(e)) => cx.error_about(&self.change_topic, e),
             None => {}
         }
     }
@@ -128,6 +131,16 @@ impl SecurityUi {
         let ws = cx.snapshot.ws.clone();
         let Some(release) = cx.snapshot.current.as_ref().map(|c| c.release.clone()) else {
             return;
+        };
+        self.change_topic = match &action {
+            Action::Accept(d) => format!("security.accept {} {}", d.id, d.package),
+            Action::Revoke { id, package } => {
+                format!(
+                    "security.revoke {id} {}",
+                    package.as_deref().unwrap_or_default()
+                )
+            }
+            Action::Rotated(name) => format!("security.rotated {name}"),
         };
         match action {
             Action::Accept(d) => {
@@ -191,9 +204,11 @@ impl SecurityUi {
         ui.label(egui::RichText::new("Security gates").strong());
         super::widgets::gate_list(
             ui,
-            data.gates
-                .iter()
-                .filter(|g| g.gate == "findings" || g.gate.starts_with("certificate:")),
+            data.gates.iter().filter(|g| {
+                g.gate == "findings"
+                    || g.gate.starts_with("certificate:")
+                    || g.gate == "secret rotation"
+            }),
         );
         if ui.link("All gates on the Overview").clicked() {
             cx.push(Command::Navigate(Tab::Overview));
@@ -408,7 +423,8 @@ impl SecurityUi {
     }
 }
 
-/// The rotation calendar: a strip of the next 90 days with each due secret on it, then every
+/// The rotation calendar: the counts the rotation gate says, a strip of the next 90 days with
+/// each due secret on it (or, when none is, why in words) and what is not on it, then every
 /// tracked secret with its state, last rotation and due date.
 fn rotation_ui(
     ui: &mut egui::Ui,
@@ -417,7 +433,6 @@ fn rotation_ui(
     busy: bool,
     actions: &mut Vec<Action>,
 ) {
-    use crate::rotation::Due;
     let window = super::snapshot::ROTATION_WINDOW_DAYS;
     ui.label(egui::RichText::new(format!("Rotation calendar (next {window} days)")).strong());
     let entries = match calendar {
@@ -436,12 +451,89 @@ fn rotation_ui(
         ));
         return;
     }
+    ui.label(counts_line(&crate::rotation::Counts::of(entries), window));
     let days_until = |t: Timestamp| (t.as_second() - now.as_second()) as f64 / 86_400.0;
     let on_strip: Vec<(f64, &crate::rotation::Entry)> = entries
         .iter()
         .filter_map(|e| e.due.map(|d| (days_until(d).max(0.0), e)))
         .filter(|(d, _)| *d <= f64::from(window))
         .collect();
+    let off = off_strip(entries, on_strip.len(), window);
+    if on_strip.is_empty() {
+        // An empty strip says nothing: say why in words instead.
+        ui.colored_label(theme::WARN, off.unwrap_or_default());
+    } else {
+        strip_ui(ui, &on_strip, window);
+        if let Some(off) = off {
+            ui.label(theme::muted(off));
+        }
+    }
+    list_ui(ui, entries, busy, actions);
+}
+
+/// How many tracked secrets stand where, in the words (and counts) of the rotation gate.
+fn counts_line(c: &crate::rotation::Counts, window: u32) -> String {
+    let mut parts = vec![format!("{} tracked", c.tracked)];
+    for (n, what) in [
+        (c.overdue, "overdue".to_owned()),
+        (c.soon, format!("due within {window} days")),
+        (c.later, "due later".to_owned()),
+        (c.unknown, "of unknown age (not checked)".to_owned()),
+        (
+            c.unreadable,
+            "not readable from AWS Secrets Manager".to_owned(),
+        ),
+    ] {
+        if n > 0 {
+            parts.push(format!("{n} {what}"));
+        }
+    }
+    parts.join(" · ")
+}
+
+/// What the strip does not show and why (no due date, or due after the window), or `None`
+/// when every secret is on it.
+fn off_strip(entries: &[crate::rotation::Entry], shown: usize, window: u32) -> Option<String> {
+    use crate::rotation::Due;
+    let unknown = entries.iter().filter(|e| e.state == Due::Unknown).count();
+    let later: Vec<&crate::rotation::Entry> =
+        entries.iter().filter(|e| e.state == Due::Later).collect();
+    let mut why = Vec::new();
+    if unknown > 0 {
+        why.push(format!(
+            "{unknown} of unknown age {} no due date (never recorded as rotated: press \
+             \"Rotated now\" once it is)",
+            if unknown == 1 { "has" } else { "have" }
+        ));
+    }
+    if let Some(first) = later
+        .iter()
+        .filter_map(|e| e.due.map(|d| (d, e)))
+        .min_by_key(|x| x.0)
+    {
+        why.push(format!(
+            "{} due after the next {window} days (the first: {} on {})",
+            later.len(),
+            first.1.name,
+            crate::local_time(first.0, false)
+        ));
+    }
+    if why.is_empty() {
+        return None;
+    }
+    Some(if shown == 0 {
+        format!(
+            "Nothing falls due in the next {window} days, so the calendar is empty: {}.",
+            why.join("; ")
+        )
+    } else {
+        format!("Not on the calendar: {}.", why.join("; "))
+    })
+}
+
+/// The strip of the next `window` days with each secret due in them.
+fn strip_ui(ui: &mut egui::Ui, on_strip: &[(f64, &crate::rotation::Entry)], window: u32) {
+    use crate::rotation::Due;
     egui_plot::Plot::new("rotation-strip")
         .height(90.0)
         .allow_scroll(false)
@@ -467,16 +559,33 @@ fn rotation_ui(
                         .radius(4.0)
                         .color(color),
                 );
+                // A name in the right half goes left of its point, so the strip's end does
+                // not cut it.
+                let (x, anchor) = if *days > f64::from(window) / 2.0 {
+                    (*days - 1.0, egui::Align2::RIGHT_CENTER)
+                } else {
+                    (*days + 1.0, egui::Align2::LEFT_CENTER)
+                };
                 p.text(
                     egui_plot::Text::new(
                         e.name.clone(),
-                        egui_plot::PlotPoint::new(*days + 1.0, y),
+                        egui_plot::PlotPoint::new(x, y),
                         egui::RichText::new(&e.name).color(color),
                     )
-                    .anchor(egui::Align2::LEFT_CENTER),
+                    .anchor(anchor),
                 );
             }
         });
+}
+
+/// Every tracked secret with its state, last rotation and due date, and "Rotated now".
+fn list_ui(
+    ui: &mut egui::Ui,
+    entries: &[crate::rotation::Entry],
+    busy: bool,
+    actions: &mut Vec<Action>,
+) {
+    use crate::rotation::Due;
     egui::Grid::new("rotation-list")
         .num_columns(5)
         .striped(true)

@@ -188,8 +188,10 @@ impl VerifyUi {
 impl Panel for VerifyUi {
     fn logic(&mut self, cx: &mut Cx<'_>) {
         match self.export.poll() {
-            Some(Ok(path)) => cx.success(format!("Wrote {}", path.display())),
-            Some(Err(e)) => cx.error(e),
+            Some(Ok(path)) => {
+                cx.success_about("verify.export", format!("Wrote {}", path.display()));
+            }
+            Some(Err(e)) => cx.error_about("verify.export", e),
             None => {}
         }
         if std::mem::take(&mut self.run_requested) {

@@ -152,6 +152,9 @@ impl ConsoleApp {
             Command::CancelTask(id) => self.runner.cancel(id),
             Command::ClearFinishedTasks => self.runner.clear_finished(),
             Command::Toast(kind, text) => self.toasts.push(kind, text),
+            Command::ToastAbout { kind, topic, text } => {
+                self.toasts.push_about(kind, Some(topic), text);
+            }
             Command::RetryNotifications(ids) => self.change(move |ws, release| {
                 let n = crate::notify::retry(ws, &ids)
                     .map_err(|e| WorkspaceError::Refused(crate::error_chain(&e)))?;

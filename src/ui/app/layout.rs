@@ -38,7 +38,7 @@ impl ConsoleApp {
                 self.tray.ui(ui, &tasks, &mut commands);
             });
 
-        egui::CentralPanel::default().show(ui, |ui| {
+        let central = egui::CentralPanel::default().show(ui, |ui| {
             if let Some(err) = &self.load_error {
                 ui.label(
                     egui::RichText::new(format!("Cannot open the workspace: {err}"))
@@ -62,11 +62,13 @@ impl ConsoleApp {
                 .show(ui, |ui| panel.ui(ui, &mut cx));
         });
 
-        self.toasts.show(ui.ctx());
+        // Successes float in the panel's bottom-right corner for a few seconds; errors are
+        // behind the header's counter.
+        self.toasts.show(ui.ctx(), central.response.rect);
         commands
     }
 
-    fn header_ui(&self, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
+    fn header_ui(&mut self, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
         egui::Panel::top("header").show(ui, |ui| {
             ui.horizontal(|ui| {
                 ui.label(theme::heading("Release console"));
@@ -102,6 +104,10 @@ impl ConsoleApp {
                 if self.is_busy() {
                     ui.spinner();
                 }
+                // The error counter at the right end of the header, over no panel.
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    self.toasts.indicator(ui);
+                });
             });
         });
     }
