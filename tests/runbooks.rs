@@ -1,5 +1,7 @@
 //! The disaster-recovery runbooks run for real: stand-in `aws` and `kubectl` on PATH that record
-//! their arguments, and a loopback `redis-server` that the forced drain empties.
+//! their arguments, and a loopback `redis-server` that the forced drain empties. The demo
+//! workspace runs its procedures against its own stand-ins (`[dr] stand_ins`): the tools on
+//! PATH never run there, and the RTO is judged only for a run whose every step succeeded.
 
 mod common;
 
@@ -19,18 +21,33 @@ struct Fixture {
 /// A workspace and a folder of stand-in tools: each appends its name and arguments (one per
 /// line, then a blank line) to `calls`, prints something, and exits with `$FAIL_<NAME>` or 0.
 fn fixture() -> Fixture {
+    fixture_with(init, &["aws", "kubectl"])
+}
+
+/// The demo workspace, with fake `aws`, `kubectl` and `redis-cli` first on PATH that record
+/// every call: the demo must run none of them.
+fn demo() -> Fixture {
+    fixture_with(
+        |ws| {
+            release_console::workspace::unpack_demo(ws).expect("demo");
+        },
+        &["aws", "kubectl", "redis-cli"],
+    )
+}
+
+fn fixture_with(make: impl FnOnce(&std::path::Path), fakes: &[&str]) -> Fixture {
     let dir = tempfile::tempdir().expect("dir");
     let ws = dir.path().join("ws");
-    init(&ws);
+    make(&ws);
     let tools = dir.path().join("bin");
     std::fs::create_dir(&tools).expect("bin");
     let calls = dir.path().join("calls.txt");
-    for name in ["aws", "kubectl"] {
+    for name in fakes {
         let script = format!(
             "#!/bin/sh\n{{ echo {name}; for a in \"$@\"; do echo \"$a\"; done; echo; }} >> '{}'\n\
              echo \"{name} stand-in ran: $*\"\nexit \"${{FAIL_{}:-0}}\"\n",
             calls.display(),
-            name.to_uppercase()
+            name.to_uppercase().replace('-', "_")
         );
         let path = tools.join(name);
         std::fs::write(&path, script).expect("tool");
@@ -216,7 +233,8 @@ fn the_database_restore_runs_each_command_exactly_after_its_confirmation() {
     assert!(logs.iter().any(|l| {
         std::fs::read_to_string(l).is_ok_and(|t| {
             t.contains("aws stand-in ran: rds restore-db-instance-from-db-snapshot")
-                && t.contains("within the 15 min objective")
+                && t.contains("RTO clock: ")
+                && !t.contains("STAND-IN")
         })
     }));
 }
@@ -467,4 +485,245 @@ fn a_parameter_value_that_would_be_read_as_an_option_is_refused_and_nothing_runs
     }
     assert!(f.calls().is_empty(), "nothing ran: {:?}", f.calls());
     assert!(f.audit("runbook.step").is_empty());
+}
+
+/// Every task log under the workspace's `logs/runbooks/`, concatenated.
+fn runbook_logs(f: &Fixture) -> String {
+    std::fs::read_dir(f.ws.join("logs/runbooks"))
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_demo_runs_its_procedures_against_its_stand_ins_never_the_tools_on_path() {
+    let f = demo();
+    let snapshot = "snapshot=wiretuner-prod-2024-01-15-00-00";
+    // Listed, shown and dry-run, each says so.
+    let o = f.run(&[], &["runbook", "list"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("against the stand-ins in dr-stand-ins/ (no real command runs)"),
+        "{}",
+        text(&o)
+    );
+    let o = f.run(&[], &["runbook", "show", "db-restore", "--param", snapshot]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("STAND-INS: every step runs its program from dr-stand-ins/"),
+        "{out}"
+    );
+    assert_eq!(
+        out.matches("stand-in: dr-stand-ins/aws runs in its place; the real aws is not run")
+            .count(),
+        2,
+        "{out}"
+    );
+
+    // The whole restore: both steps run the demo's stand-in, none the `aws` on PATH.
+    let o = f.run(
+        &[],
+        &[
+            "runbook",
+            "run",
+            "db-restore",
+            "--param",
+            snapshot,
+            "--confirm",
+            "wiretuner-prod-restored",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("stand-in: dr-stand-ins/aws runs in its place; the real aws is not run"),
+        "{out}"
+    );
+    assert!(
+        out.contains("every step succeeded in ") && out.contains("within the RTO of 15 min"),
+        "{out}"
+    );
+    assert!(f.calls().is_empty(), "no real aws ran: {:?}", f.calls());
+    let logs = runbook_logs(&f);
+    assert!(
+        logs.contains("DEMO STAND-IN: no AWS call was made"),
+        "{logs}"
+    );
+    assert!(
+        logs.contains("STAND-IN: dr-stand-ins/aws runs in place of `aws`; the real aws is not run"),
+        "{logs}"
+    );
+    assert!(
+        logs.contains("\"DBSnapshotIdentifier\": \"wiretuner-prod-2024-01-15-00-00\""),
+        "{logs}"
+    );
+    let steps = f.audit("runbook.step");
+    assert_eq!(steps.len(), 2, "{steps:#?}");
+    assert!(
+        steps
+            .iter()
+            .all(|s| s["after"]["stand_in"] == "dr-stand-ins/aws"),
+        "{steps:#?}"
+    );
+    let finished = f.audit("task.finish");
+    assert!(
+        finished.iter().any(|e| e["target"]
+            .as_str()
+            .is_some_and(|t| t.contains("runbook db-restore: restore (stand-in)"))),
+        "{finished:#?}"
+    );
+
+    // The forced drain: kubectl and redis-cli are the demo's too.
+    let o = f.run(
+        &[],
+        &[
+            "--json",
+            "runbook",
+            "run",
+            "collab-drain",
+            "--param",
+            "force=true",
+            "--confirm",
+            "wiretuner-collaboration",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["within_rto"], true, "{v:#}");
+    assert_eq!(v["steps"][1]["stand_in"], "dr-stand-ins/redis-cli", "{v:#}");
+    assert!(f.calls().is_empty(), "nothing on PATH ran: {:?}", f.calls());
+    assert!(runbook_logs(&f).contains("DEMO STAND-IN: no Redis server was contacted"));
+}
+
+#[test]
+fn a_failed_or_partial_run_gets_no_rto_verdict() {
+    let f = demo();
+    // The demo's aws knows no such snapshot: the restore fails, and the run has no verdict.
+    let o = f.run(
+        &[],
+        &[
+            "runbook",
+            "run",
+            "db-restore",
+            "--param",
+            "snapshot=wiretuner-prod-1999-01-01-00-00",
+            "--confirm",
+            "wiretuner-prod-restored",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("FAILED at step 2 (restore); RTO not judged"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "the stand-in dr-stand-ins/aws failed: exit status: 254 (the real aws was not run)"
+        ),
+        "{out}"
+    );
+    assert!(
+        !out.contains("within the RTO") && !out.contains("OVER the RTO"),
+        "{out}"
+    );
+    assert!(runbook_logs(&f).contains("DBSnapshotNotFound"));
+    let o = f.run(
+        &[],
+        &[
+            "--json",
+            "runbook",
+            "run",
+            "db-restore",
+            "--param",
+            "snapshot=nope",
+            "--confirm",
+            "wiretuner-prod-restored",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["within_rto"], Value::Null, "{v:#}");
+    assert_eq!(v["result"]["outcome"], "stopped", "{v:#}");
+    assert_eq!(v["result"]["number"], 2, "{v:#}");
+    assert_eq!(v["result"]["state"], "failed", "{v:#}");
+
+    // One step of two succeeded: no verdict either.
+    let o = f.run(
+        &[],
+        &[
+            "runbook",
+            "run",
+            "db-restore",
+            "--param",
+            "snapshot=nope",
+            "--step",
+            "list-snapshots",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("1 of 2 steps succeeded so far; RTO judged once every step has succeeded"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("within the RTO") && !out.contains("OVER the RTO"),
+        "{out}"
+    );
+    // With the real tools (no stand-ins), a failed first step has no verdict too.
+    let f = fixture();
+    let o = f.run(
+        &[("FAIL_AWS", "3")],
+        &["runbook", "run", "db-restore", "--param", "snapshot=s1"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("FAILED at step 1 (list-snapshots); RTO not judged"),
+        "{}",
+        text(&o)
+    );
+    assert!(f.calls().len() == 1 && f.calls()[0][0] == "aws");
+}
+
+#[test]
+fn with_stand_ins_set_a_step_without_one_runs_nothing() {
+    let f = fixture();
+    let cfg = f.ws.join("release-console.toml");
+    let mut config = std::fs::read_to_string(&cfg).expect("config");
+    config.push_str("\n[dr]\nstand_ins = \"my-stand-ins\"\n");
+    std::fs::write(&cfg, config).expect("write");
+    std::fs::create_dir(f.ws.join("my-stand-ins")).expect("folder");
+    let o = f.run(
+        &[],
+        &[
+            "runbook",
+            "run",
+            "db-restore",
+            "--param",
+            "snapshot=s1",
+            "--step",
+            "list-snapshots",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("not run: no stand-in my-stand-ins/aws for `aws`"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        f.calls().is_empty(),
+        "the aws on PATH never ran: {:?}",
+        f.calls()
+    );
+    assert!(
+        f.audit("runbook.step").is_empty(),
+        "nothing was run, so nothing is audited as run"
+    );
 }

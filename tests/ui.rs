@@ -1757,6 +1757,217 @@ fn a_destructive_runbook_step_runs_only_after_its_name_is_typed_and_the_rto_runs
         && e.after["confirmed"] == "wiretuner-collaboration"));
 }
 
+/// The demo workspace (unpacked, not refreshed: no signing material or KPI samples needed).
+fn demo_fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("demo");
+    release_console::workspace::unpack_demo(&root).expect("demo");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("rt");
+    Fixture {
+        other: dir.path().to_owned(),
+        _dir: dir,
+        rt,
+        root,
+    }
+}
+
+/// Opens the demo's database restore in the Runbooks view and runs its first step.
+fn demo_restore_listed(h: &mut Harness<'static, ConsoleApp>) {
+    click(h, "Runbooks");
+    step_until(h, "the procedures", |app| {
+        app.panels.runbooks.procedures.is_some()
+    });
+    // The first procedure, selected.
+    assert_eq!(
+        h.state().panels.runbooks.selected.as_deref(),
+        Some("db-restore")
+    );
+    click(h, "Run list-snapshots");
+    step_until(h, "the listing", |app| {
+        app.panels.runbooks.run.as_ref().is_some_and(|r| {
+            r.steps.get("list-snapshots").and_then(|s| s.1) == Some(TaskState::Succeeded)
+        })
+    });
+}
+
+/// Runs the restore of `snapshot`, confirmed, and waits until it ended.
+fn demo_restore(h: &mut Harness<'static, ConsoleApp>, snapshot: &str) {
+    type_into(h, "snapshot", snapshot);
+    type_into(
+        h,
+        "Type wiretuner-prod-restored to confirm",
+        "wiretuner-prod-restored",
+    );
+    click(h, "Run restore");
+    step_until(h, "the restore", |app| {
+        app.panels.runbooks.run.as_ref().is_some_and(|r| {
+            r.finished.is_some() && r.steps.get("restore").is_some_and(|s| s.1.is_some())
+        })
+    });
+}
+
+/// Set (to the marker file's path) when the test below runs itself again with a fake `aws`
+/// first on PATH.
+const FAKE_AWS_MARKER: &str = "RC_TEST_FAKE_AWS_MARKER";
+const DEMO_STAND_IN_TEST: &str = "the_demo_runbooks_run_their_stand_ins_never_the_aws_on_path";
+
+#[test]
+fn the_demo_runbooks_run_their_stand_ins_never_the_aws_on_path() {
+    let Some(marker) = std::env::var_os(FAKE_AWS_MARKER).map(PathBuf::from) else {
+        // A test cannot change its own PATH safely (other threads read the environment), so
+        // it runs itself again in a process of its own with a fake `aws` first on PATH, which
+        // leaves a marker if it is ever run.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).expect("bin");
+        let marker = dir.path().join("real-aws-ran");
+        let aws = bin.join("aws");
+        std::fs::write(
+            &aws,
+            format!(
+                "#!/bin/sh\necho \"$@\" >> '{}'\necho 'the aws on PATH ran'\n",
+                marker.display()
+            ),
+        )
+        .expect("aws");
+        std::process::Command::new("chmod")
+            .arg("+x")
+            .arg(&aws)
+            .status()
+            .expect("chmod");
+        let path = std::env::join_paths(std::iter::once(bin.clone()).chain(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        )))
+        .expect("PATH");
+        let o = std::process::Command::new(std::env::current_exe().expect("test binary"))
+            .args([
+                "--exact",
+                DEMO_STAND_IN_TEST,
+                "--nocapture",
+                "--test-threads",
+                "1",
+            ])
+            .env("PATH", path)
+            .env(FAKE_AWS_MARKER, &marker)
+            .output()
+            .expect("run the test again");
+        let out = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(o.status.success(), "{out}");
+        assert!(out.contains("1 passed"), "the test ran: {out}");
+        assert!(
+            !marker.exists(),
+            "the real aws (the fake on PATH) ran: {:?}",
+            std::fs::read_to_string(&marker)
+        );
+        return;
+    };
+    // The fake is what `aws` means here: were the procedure to run `aws`, the marker would be
+    // written.
+    assert_eq!(
+        release_console::runner::process::find_on_path("aws")
+            .and_then(|p| p.parent().map(std::path::Path::to_path_buf)),
+        marker.parent().map(|d| d.join("bin"))
+    );
+    let f = demo_fixture();
+    let mut h = harness(&f);
+    demo_restore_listed(&mut h);
+    // The view says the procedures run against stand-ins, and each step which one.
+    assert!(h.query_by_label("STAND-INS").is_some());
+    assert!(
+        h.query_by_label_contains("runs the program of the same name in dr-stand-ins/")
+            .is_some()
+    );
+    assert!(
+        h.query_by_label(
+            "Ran the stand-in dr-stand-ins/aws in its place: the real aws was not run."
+        )
+        .is_some()
+    );
+    assert!(
+        h.query_by_label(
+            "Runs the stand-in dr-stand-ins/aws in its place: the real aws is not run."
+        )
+        .is_some(),
+        "the restore, not run yet"
+    );
+    assert_eq!(h.query_all_by_label("STAND-IN").count(), 2);
+    // The stand-in's own output, in the tray.
+    assert!(
+        h.query_by_label_contains("DEMO STAND-IN: no AWS call was made")
+            .is_some()
+    );
+    assert!(
+        h.query_all_by_label_contains("runbook db-restore: list-snapshots (stand-in)")
+            .count()
+            >= 1,
+        "the tray names the task a stand-in's"
+    );
+    // One step of two: the clock runs, no verdict.
+    assert!(h.query_by_label("RTO CLOCK").is_some());
+    assert!(h.query_by_label("WITHIN RTO").is_none());
+    assert!(
+        h.query_by_label_contains("1 of 2 steps succeeded so far")
+            .is_some()
+    );
+    demo_restore(&mut h, "wiretuner-prod-2024-01-15-00-00");
+    let run = h.state().panels.runbooks.run.clone().expect("run");
+    assert_eq!(
+        run.steps.get("restore").and_then(|s| s.1),
+        Some(TaskState::Succeeded)
+    );
+    assert!(h.query_by_label("WITHIN RTO").is_some());
+    assert!(
+        h.query_by_label_contains("every step succeeded in ")
+            .is_some()
+    );
+    assert!(h.query_by_label("(against stand-ins)").is_some());
+    assert!(!marker.exists(), "the aws on PATH never ran");
+    let audit = Workspace::open(&f.root)
+        .expect("open")
+        .audit()
+        .entries()
+        .expect("entries");
+    let steps: Vec<_> = audit
+        .iter()
+        .filter(|e| e.action == "runbook.step")
+        .collect();
+    assert_eq!(steps.len(), 2);
+    assert!(
+        steps
+            .iter()
+            .all(|e| e.after["stand_in"] == "dr-stand-ins/aws")
+    );
+}
+
+#[test]
+fn a_failed_runbook_step_shows_where_it_stopped_and_no_rto_verdict() {
+    let f = demo_fixture();
+    let mut h = harness(&f);
+    demo_restore_listed(&mut h);
+    // The demo's aws knows no such snapshot: the restore fails.
+    demo_restore(&mut h, "wiretuner-prod-1999-01-01-00-00");
+    let run = h.state().panels.runbooks.run.clone().expect("run");
+    assert_eq!(
+        run.steps.get("restore").and_then(|s| s.1),
+        Some(TaskState::Failed)
+    );
+    assert!(
+        h.query_by_label("FAILED at step 2 (restore); RTO not judged")
+            .is_some()
+    );
+    assert!(h.query_by_label("WITHIN RTO").is_none());
+    assert!(h.query_by_label("OVER RTO").is_none());
+    assert!(h.query_by_label_contains("DBSnapshotNotFound").is_some());
+}
+
 #[test]
 fn the_security_panel_shows_the_rotation_calendar_and_records_a_rotation() {
     let f = fixture();

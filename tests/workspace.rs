@@ -1591,3 +1591,59 @@ fn a_release_or_an_item_edited_by_hand_is_named_by_verify_not_quietly_put_back()
         text(&o)
     );
 }
+
+#[test]
+fn a_demo_unpacked_before_its_stand_ins_gets_them_and_its_runbooks_run_no_real_tool() {
+    use release_console::workspace::{CONFIG_FILE, add_demo_stand_ins, unpack_demo};
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("demo");
+    unpack_demo(&root).expect("demo");
+    let cfg = root.join(CONFIG_FILE);
+    let fresh = std::fs::read_to_string(&cfg).expect("config");
+    assert_eq!(
+        Workspace::open(&root)
+            .expect("open")
+            .config()
+            .dr
+            .stand_ins(),
+        Some("dr-stand-ins")
+    );
+    assert!(!add_demo_stand_ins(&root).expect("nothing to add"));
+    // A demo unpacked by an older version: no stand-ins, no [dr].
+    let old = fresh
+        .split("\n# The disaster-recovery procedures (Runbooks)")
+        .next()
+        .expect("before [dr]")
+        .to_owned();
+    assert!(!old.contains("[dr]"));
+    std::fs::write(&cfg, &old).expect("write");
+    std::fs::remove_dir_all(root.join("dr-stand-ins")).expect("remove");
+    assert!(add_demo_stand_ins(&root).expect("upgraded"));
+    let ws = Workspace::open(&root).expect("open");
+    assert_eq!(ws.config().dr.stand_ins(), Some("dr-stand-ins"));
+    let upgraded = std::fs::read_to_string(&cfg).expect("config");
+    assert!(upgraded.starts_with(old.trim_end()), "the rest is kept");
+    for tool in ["aws", "kubectl", "redis-cli"] {
+        let path = root.join("dr-stand-ins").join(tool);
+        let text = std::fs::read_to_string(&path).expect("stand-in");
+        assert!(text.contains("DEMO STAND-IN"), "{tool}");
+        let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o111, 0o111, "{tool} is executable");
+    }
+    let entries = ws.audit().entries().expect("entries");
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.action == "workspace.config.upgraded"
+                && e.after["added"] == "[dr] stand_ins = \"dr-stand-ins\"")
+    );
+    // Once there, nothing more is done; a demo whose own [dr] sets no stand-ins keeps it.
+    assert!(!add_demo_stand_ins(&root).expect("nothing to add"));
+    let own = format!("{old}\n[dr]\nstand_ins = \"\"\n");
+    std::fs::write(&cfg, &own).expect("write");
+    std::fs::remove_dir_all(root.join("dr-stand-ins")).expect("remove");
+    assert!(!add_demo_stand_ins(&root).expect("kept"));
+    assert_eq!(std::fs::read_to_string(&cfg).expect("config"), own);
+    assert!(root.join("dr-stand-ins/aws").is_file());
+}

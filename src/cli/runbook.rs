@@ -1,5 +1,7 @@
 //! `runbook list|show|run`: the checklists and the disaster-recovery procedures; a procedure's
 //! steps run as tasks with live output, destructive ones only after their typed confirmation.
+//! A step that runs a stand-in (`[dr] stand_ins`) says so; the RTO is judged only when every
+//! step succeeded.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
@@ -57,6 +59,12 @@ fn print_plan(plan: &Plan) {
         "{} ({}), RTO {} min",
         plan.title, plan.procedure, plan.rto_minutes
     );
+    if let Some(folder) = &plan.stand_ins {
+        println!(
+            "STAND-INS: every step runs its program from {folder}/ ([dr] stand_ins), never the \
+             real one"
+        );
+    }
     for (k, v) in &plan.values {
         println!("  {k} = {v}");
     }
@@ -66,10 +74,20 @@ fn print_plan(plan: &Plan) {
             Some(why) => println!("   (skipped: {why})"),
             None => println!("   $ {}", s.command_line()),
         }
+        if let (None, Some(stand_in)) = (&s.skipped, plan.stand_in(s)) {
+            println!("   {}", stand_in_line(&stand_in));
+        }
         if let Some(c) = &s.confirm {
             println!("   destructive: confirm by typing {c}");
         }
     }
+}
+
+fn stand_in_line(s: &dr::StandIn) -> String {
+    format!(
+        "stand-in: {} runs in its place; the real {} is not run",
+        s.path, s.program
+    )
 }
 
 /// The typed confirmation of `step`: `--confirm`, else asked on the terminal.
@@ -145,6 +163,7 @@ pub fn run(cli: &Cli, cmd: RunbookCmd) -> anyhow::Result<ExitCode> {
             );
             let first = jiff::Timestamp::now();
             let mut results = Vec::new();
+            let mut ended = BTreeMap::new();
             for s in steps {
                 if let Some(why) = &s.skipped {
                     if !cli.json {
@@ -162,6 +181,9 @@ pub fn run(cli: &Cli, cmd: RunbookCmd) -> anyhow::Result<ExitCode> {
                 }
                 if !cli.json {
                     eprintln!("- {}\n  $ {}", s.title, s.command_line());
+                    if let Some(stand_in) = plan.stand_in(&s) {
+                        eprintln!("  {}", stand_in_line(&stand_in));
+                    }
                 }
                 let spec = dr::step_task_spec(&ws, &plan, &s);
                 let work = {
@@ -171,38 +193,40 @@ pub fn run(cli: &Cli, cmd: RunbookCmd) -> anyhow::Result<ExitCode> {
                 };
                 let id = runner.start(spec, work)?;
                 let (state, message) = super::follow(cli, &runner, id, Echo::Log);
-                results.push(
-                    serde_json::json!({"step": s.id, "state": state.as_str(), "message": message}),
-                );
+                results.push(serde_json::json!({
+                    "step": s.id, "state": state.as_str(), "message": message,
+                    "stand_in": plan.stand_in(&s).map(|x| x.path),
+                }));
+                ended.insert(s.id.clone(), state);
                 if state != TaskState::Succeeded {
-                    if cli.json {
-                        cli.print_json(&results)?;
-                    } else {
+                    if !cli.json {
                         eprintln!(
                             "{} {}: {message}; the steps after it were not run",
                             s.id,
                             state.as_str()
                         );
                     }
-                    return Ok(ExitCode::from(1));
+                    break;
                 }
             }
-            let (took, within) = dr::rto_status(&plan, first, jiff::Timestamp::now());
+            // Judged against the whole procedure: a run of one step (--step) or one that
+            // stopped has no RTO verdict.
+            let took = dr::since_first_step(first, jiff::Timestamp::now());
+            let outcome = dr::outcome(&plan, &ended, took);
             if cli.json {
                 cli.print_json(&serde_json::json!({
                     "run": run_id, "steps": results, "took_secs": took.as_secs_f64(),
-                    "rto_minutes": plan.rto_minutes, "within_rto": within,
+                    "rto_minutes": plan.rto_minutes, "within_rto": outcome.within_rto(),
+                    "result": outcome,
                 }))?;
             } else {
-                println!(
-                    "{} done in {}: {} the RTO of {} min",
-                    plan.title,
-                    crate::human_duration(took),
-                    if within { "within" } else { "OVER" },
-                    plan.rto_minutes
-                );
+                println!("{}: {}", plan.title, outcome.summary());
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(if matches!(outcome, dr::Outcome::Stopped { .. }) {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
     }
 }

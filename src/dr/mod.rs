@@ -1,8 +1,10 @@
 //! Disaster-recovery runbooks run for real: a procedure's steps (see
 //! [`crate::runbook::procedure`]) as named tasks with live output, each audited with its exact
 //! command before it runs; destructive steps only after the operator typed their confirmation;
-//! the recovery time objective measured from the first step. `runbook run` and the Runbooks
-//! view both use these functions.
+//! the recovery time objective measured from the first step and judged only for a run whose
+//! every step succeeded ([`outcome`]). A workspace with `[dr] stand_ins` (the demo's) runs each
+//! step's program from that folder instead, never the real one, and says so wherever the step
+//! shows. `runbook run` and the Runbooks view both use these functions.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -12,7 +14,7 @@ use serde::Serialize;
 
 use crate::runbook::procedure::{self, Procedure, Rendered};
 use crate::runbook::{Runbook, RunbookError};
-use crate::runner::{ProcessSpec, TaskContext, TaskError, TaskResult, TaskSpec};
+use crate::runner::{ProcessSpec, TaskContext, TaskError, TaskResult, TaskSpec, TaskState};
 use crate::workspace::Workspace;
 
 /// How long one step may run before it fails.
@@ -65,12 +67,18 @@ pub fn list(ws: &Workspace) -> Result<Vec<Listed>, DrError> {
             kind: "checklist",
         });
     }
+    let against = ws
+        .config()
+        .dr
+        .stand_ins()
+        .map(|f| format!(", against the stand-ins in {f}/ (no real command runs)"))
+        .unwrap_or_default();
     for (id, _, _) in procedure::BUILTIN {
         let p = Procedure::load(id, ws.root())?;
         let destructive = p.steps.iter().filter(|s| s.confirm.is_some()).count();
         out.push(Listed {
             summary: format!(
-                "{} steps ({destructive} destructive), RTO {} min",
+                "{} steps ({destructive} destructive), RTO {} min{against}",
                 p.steps.len(),
                 p.rto_minutes
             ),
@@ -90,9 +98,35 @@ pub struct Plan {
     pub rto_minutes: u64,
     pub values: BTreeMap<String, String>,
     pub steps: Vec<Rendered>,
+    /// `[dr] stand_ins`: the folder whose programs run in place of the real ones, if set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stand_ins: Option<String>,
+}
+
+/// What runs in a step's place when the workspace sets `[dr] stand_ins`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StandIn {
+    /// The program the step names (`aws`), which is not run.
+    pub program: String,
+    /// The stand-in as configured: `<stand_ins>/<program>` (`dr-stand-ins/aws`).
+    pub path: String,
 }
 
 impl Plan {
+    /// What runs in `step`'s place, when this workspace runs its procedures against stand-ins.
+    pub fn stand_in(&self, step: &Rendered) -> Option<StandIn> {
+        let folder = self.stand_ins.as_deref()?;
+        let argv0 = step.argv.first().map_or("", String::as_str);
+        // A program named by path (`/usr/local/bin/aws`) has its stand-in under its file name.
+        let program = std::path::Path::new(argv0)
+            .file_name()
+            .map_or_else(|| argv0.to_owned(), |n| n.to_string_lossy().into_owned());
+        Some(StandIn {
+            path: format!("{}/{program}", folder.trim_end_matches(['/', '\\'])),
+            program,
+        })
+    }
+
     /// The step `id`.
     pub fn step(&self, id: &str) -> Result<&Rendered, DrError> {
         self.steps
@@ -113,19 +147,41 @@ impl Plan {
 
 /// The plan of procedure `id` with `given` parameters (defaults for the rest).
 pub fn plan(ws: &Workspace, id: &str, given: &BTreeMap<String, String>) -> Result<Plan, DrError> {
-    plan_of(&Procedure::load(id, ws.root())?, given)
+    plan_of(ws, &Procedure::load(id, ws.root())?, given)
 }
 
 /// The plan of a loaded procedure with `given` parameters.
-pub fn plan_of(p: &Procedure, given: &BTreeMap<String, String>) -> Result<Plan, DrError> {
+pub fn plan_of(
+    ws: &Workspace,
+    p: &Procedure,
+    given: &BTreeMap<String, String>,
+) -> Result<Plan, DrError> {
     let values = p.values(given).map_err(DrError::Params)?;
-    Ok(Plan {
+    Ok(plan_with(ws, p, values))
+}
+
+/// The plan as far as `given` goes, for a preview: every step with the values known so far
+/// (`{name}` where one is missing), and why it cannot all run yet, if it cannot.
+pub fn preview(
+    ws: &Workspace,
+    p: &Procedure,
+    given: &BTreeMap<String, String>,
+) -> (Plan, Option<DrError>) {
+    match plan_of(ws, p, given) {
+        Ok(plan) => (plan, None),
+        Err(e) => (plan_with(ws, p, p.known_values(given)), Some(e)),
+    }
+}
+
+fn plan_with(ws: &Workspace, p: &Procedure, values: BTreeMap<String, String>) -> Plan {
+    Plan {
         steps: p.render(&values),
         procedure: p.id.clone(),
         title: p.title.clone(),
         rto_minutes: p.rto_minutes,
         values,
-    })
+        stand_ins: ws.config().dr.stand_ins().map(str::to_owned),
+    }
 }
 
 /// Every procedure of the workspace (built in, or its own version of one).
@@ -164,10 +220,16 @@ fn file_part(s: &str) -> String {
         .collect()
 }
 
-/// The task of one step: `runbook <procedure>: <step>`, its log in `logs/runbooks/`.
+/// The task of one step: `runbook <procedure>: <step>` (with `(stand-in)` when a stand-in runs
+/// in its place), its log in `logs/runbooks/`.
 pub fn step_task_spec(ws: &Workspace, plan: &Plan, step: &Rendered) -> TaskSpec {
+    let suffix = if plan.stand_in(step).is_some() {
+        " (stand-in)"
+    } else {
+        ""
+    };
     let mut spec = ws.task_spec(
-        &format!("runbook {}: {}", plan.procedure, step.id),
+        &format!("runbook {}: {}{suffix}", plan.procedure, step.id),
         &format!("runbook.{}", plan.procedure),
         None,
         STEP_TIMEOUT,
@@ -181,10 +243,115 @@ pub fn step_task_spec(ws: &Workspace, plan: &Plan, step: &Rendered) -> TaskSpec 
     spec
 }
 
-/// How long the procedure has run since its first step, against its RTO.
-pub fn rto_status(plan: &Plan, first_step: Timestamp, now: Timestamp) -> (Duration, bool) {
-    let took = Duration::try_from(now.duration_since(first_step)).unwrap_or_default();
-    (took, took < Duration::from_secs(plan.rto_minutes * 60))
+/// How long since the procedure's first step started.
+pub fn since_first_step(first_step: Timestamp, now: Timestamp) -> Duration {
+    Duration::try_from(now.duration_since(first_step)).unwrap_or_default()
+}
+
+/// Where a run of a procedure stands. The RTO is judged only for a run in which every step
+/// (but those its parameters skip) succeeded: a run that stopped, or has steps still to run,
+/// has no verdict.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// No step stopped, `done` of the `of` steps to run have succeeded.
+    InProgress { done: usize, of: usize },
+    /// Step `number` (from 1, as listed) ended `state` (failed or cancelled).
+    Stopped {
+        number: usize,
+        step: String,
+        title: String,
+        state: TaskState,
+    },
+    /// Every step succeeded, `took` after the first one started.
+    Finished {
+        #[serde(rename = "took_secs", serialize_with = "secs")]
+        took: Duration,
+        rto_minutes: u64,
+        within_rto: bool,
+    },
+}
+
+fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+/// Where a run stands: `ended` holds how each step that ran ended (by step id; a step still
+/// running or not run is absent), `took` the time since the first step started (to the last
+/// step's end, once none runs).
+pub fn outcome(plan: &Plan, ended: &BTreeMap<String, TaskState>, took: Duration) -> Outcome {
+    let to_run: Vec<(usize, &Rendered)> = plan
+        .steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.skipped.is_none())
+        .collect();
+    if let Some((i, step, state)) = to_run.iter().find_map(|(i, s)| {
+        ended
+            .get(&s.id)
+            .filter(|st| **st != TaskState::Succeeded)
+            .map(|st| (i, s, *st))
+    }) {
+        return Outcome::Stopped {
+            number: i + 1,
+            step: step.id.clone(),
+            title: step.title.clone(),
+            state,
+        };
+    }
+    let done = to_run
+        .iter()
+        .filter(|(_, s)| ended.get(&s.id) == Some(&TaskState::Succeeded))
+        .count();
+    if done < to_run.len() {
+        return Outcome::InProgress {
+            done,
+            of: to_run.len(),
+        };
+    }
+    Outcome::Finished {
+        took,
+        rto_minutes: plan.rto_minutes,
+        within_rto: took < Duration::from_secs(plan.rto_minutes * 60),
+    }
+}
+
+impl Outcome {
+    /// The RTO's verdict: `Some(within)` only for a run whose every step succeeded.
+    pub fn within_rto(&self) -> Option<bool> {
+        match self {
+            Outcome::Finished { within_rto, .. } => Some(*within_rto),
+            _ => None,
+        }
+    }
+
+    /// One line, the same in the window and on the terminal: `FAILED at step 2 (restore); RTO
+    /// not judged`, or the verdict of a run whose every step succeeded.
+    pub fn summary(&self) -> String {
+        match self {
+            Outcome::InProgress { done, of } => format!(
+                "{done} of {of} steps succeeded so far; RTO judged once every step has succeeded"
+            ),
+            Outcome::Stopped {
+                number,
+                step,
+                state,
+                ..
+            } => format!(
+                "{} at step {number} ({step}); RTO not judged",
+                state.as_str().to_uppercase()
+            ),
+            Outcome::Finished {
+                took,
+                rto_minutes,
+                within_rto,
+            } => format!(
+                "every step succeeded in {}: {} the RTO of {rto_minutes} min",
+                crate::human_duration(*took),
+                if *within_rto { "within" } else { "OVER" }
+            ),
+        }
+    }
 }
 
 /// Runs one step (after its confirmation was checked): audits the exact command, runs it with
@@ -204,11 +371,32 @@ pub async fn run_step(
     }
     let target = format!("{}/{}", plan.procedure, step.id);
     let command = step.command_line();
+    let stand_in = plan.stand_in(&step);
+    // With stand-ins set, the step runs its stand-in or nothing: never the real program.
+    let program_path = match &stand_in {
+        Some(s) => {
+            let path = ws.root().join(&s.path);
+            if !path.is_file() {
+                return Err(TaskError::Failed(format!(
+                    "not run: no stand-in {} for `{}` ({}; [dr] stand_ins is set in {}, so the \
+                     real {} is never run)",
+                    s.path,
+                    s.program,
+                    path.display(),
+                    crate::workspace::CONFIG_FILE,
+                    s.program
+                )));
+            }
+            Some(path)
+        }
+        None => None,
+    };
     let after = serde_json::json!({
         "run": run_id,
         "command": command,
         "params": plan.values,
         "confirmed": step.confirm,
+        "stand_in": stand_in.as_ref().map(|s| &s.path),
     });
     {
         let (ws, target) = (ws.clone(), target.clone());
@@ -223,14 +411,36 @@ pub async fn run_step(
         .argv
         .split_first()
         .ok_or_else(|| failed(&"no command"))?;
-    let result = ctx
-        .run_process(&ProcessSpec::new(program.clone()).args(args.iter().cloned()))
+    let run = match (&stand_in, &program_path) {
+        (Some(s), Some(path)) => {
+            ctx.log_line(&format!(
+                "STAND-IN: {} runs in place of `{}`; the real {} is not run ([dr] stand_ins)",
+                s.path, s.program, s.program
+            ));
+            path.display().to_string()
+        }
+        _ => program.clone(),
+    };
+    let mut result = ctx
+        .run_process(&ProcessSpec::new(run).args(args.iter().cloned()))
         .await;
-    let (took, within) = rto_status(&plan, first_step, Timestamp::now());
+    if let Some(s) = &stand_in {
+        result = result.map_err(|e| match e {
+            TaskError::Exit { status, .. } => TaskError::Failed(format!(
+                "the stand-in {} failed: {status} (the real {} was not run)",
+                s.path, s.program
+            )),
+            TaskError::Spawn { source, .. } => TaskError::Failed(format!(
+                "cannot run the stand-in {}: {source} (the real {} was not run)",
+                s.path, s.program
+            )),
+            other => other,
+        });
+    }
     ctx.log_line(&format!(
-        "RTO: {} since the first step, {} the {} min objective",
-        crate::human_duration(took),
-        if within { "within" } else { "OVER" },
+        "RTO clock: {} since the first step; the {} min objective is judged once every step \
+         has succeeded",
+        crate::human_duration(since_first_step(first_step, Timestamp::now())),
         plan.rto_minutes
     ));
     if let Err(e) = &result {
@@ -239,5 +449,114 @@ pub async fn run_step(
             .await
             .map_err(|e| failed(&e))?;
     }
-    result.map(|()| format!("{} done", step.title))
+    result.map(|()| match &stand_in {
+        Some(s) => format!(
+            "{} done against the stand-in {} (the real {} was not run)",
+            step.title, s.path, s.program
+        ),
+        None => format!("{} done", step.title),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(force: bool) -> Plan {
+        let p = Procedure::parse(procedure::BUILTIN[1].2, "drain").expect("drain");
+        let mut given = BTreeMap::new();
+        given.insert("force".to_owned(), force.to_string());
+        let values = p.values(&given).expect("values");
+        Plan {
+            steps: p.render(&values),
+            procedure: p.id.clone(),
+            title: p.title.clone(),
+            rto_minutes: p.rto_minutes,
+            values,
+            stand_ins: None,
+        }
+    }
+
+    fn ended(states: &[(&str, TaskState)]) -> BTreeMap<String, TaskState> {
+        states.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
+    }
+
+    #[test]
+    fn the_rto_is_judged_only_when_every_step_that_runs_has_succeeded() {
+        let minute = Duration::from_mins(1);
+        let forced = plan(true);
+        // Nothing run yet, or one of two: the clock runs, no verdict.
+        let o = outcome(&forced, &BTreeMap::new(), minute);
+        assert_eq!(o, Outcome::InProgress { done: 0, of: 2 });
+        assert_eq!(o.within_rto(), None);
+        let o = outcome(
+            &forced,
+            &ended(&[("scale-down", TaskState::Succeeded)]),
+            minute,
+        );
+        assert_eq!(o.within_rto(), None);
+        assert!(o.summary().contains("1 of 2 steps succeeded"), "{o:?}");
+        // The second step failed: no verdict, however quick it was.
+        let o = outcome(
+            &forced,
+            &ended(&[
+                ("scale-down", TaskState::Succeeded),
+                ("flush-sessions", TaskState::Failed),
+            ]),
+            minute,
+        );
+        assert_eq!(o.within_rto(), None);
+        assert_eq!(
+            o.summary(),
+            "FAILED at step 2 (flush-sessions); RTO not judged"
+        );
+        // A cancelled first step stops the run too, even with a later step succeeded.
+        let o = outcome(
+            &forced,
+            &ended(&[
+                ("scale-down", TaskState::Cancelled),
+                ("flush-sessions", TaskState::Succeeded),
+            ]),
+            minute,
+        );
+        assert_eq!(
+            o.summary(),
+            "CANCELLED at step 1 (scale-down); RTO not judged"
+        );
+        // Every step succeeded: within, or over.
+        let both = ended(&[
+            ("scale-down", TaskState::Succeeded),
+            ("flush-sessions", TaskState::Succeeded),
+        ]);
+        let o = outcome(&forced, &both, minute);
+        assert_eq!(o.within_rto(), Some(true));
+        assert_eq!(
+            o.summary(),
+            "every step succeeded in 1 min 00 s: within the RTO of 15 min"
+        );
+        let o = outcome(&forced, &both, 16 * minute);
+        assert_eq!(o.within_rto(), Some(false));
+        // A graceful drain skips the flush: the scale-down alone finishes it.
+        let graceful = plan(false);
+        let o = outcome(
+            &graceful,
+            &ended(&[("scale-down", TaskState::Succeeded)]),
+            minute,
+        );
+        assert_eq!(o.within_rto(), Some(true));
+    }
+
+    #[test]
+    fn a_stand_in_is_the_program_of_the_same_name_in_the_folder() {
+        let mut p = plan(true);
+        assert_eq!(p.stand_in(&p.steps[0]), None, "no [dr] stand_ins: none");
+        p.stand_ins = Some("dr-stand-ins/".to_owned());
+        let s = p.stand_in(&p.steps[1]).expect("stand-in");
+        assert_eq!(s.program, "redis-cli");
+        assert_eq!(s.path, "dr-stand-ins/redis-cli");
+        // A program named by its path has its stand-in under its file name.
+        p.steps[0].argv[0] = "/usr/local/bin/kubectl".to_owned();
+        let s = p.stand_in(&p.steps[0]).expect("stand-in");
+        assert_eq!(s.path, "dr-stand-ins/kubectl");
+    }
 }

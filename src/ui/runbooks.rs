@@ -1,6 +1,8 @@
 //! The Runbooks view: the disaster-recovery procedures with their parameters, every step's exact
 //! command (what a dry run prints), a typed confirmation for each destructive step, each step
-//! run as a task with its output in the tray, and the RTO timer from the first step.
+//! run as a task with its output in the tray, and the RTO clock from the first step, judged
+//! only once every step has succeeded. A workspace that runs its procedures against stand-ins
+//! (`[dr] stand_ins`, the demo's) says so above the steps and on each of them.
 
 use std::collections::BTreeMap;
 
@@ -91,31 +93,23 @@ impl Panel for RunbooksUi {
             "{} · RTO {} min from the first step",
             p.description, p.rto_minutes
         )));
-        self.rto_ui(ui, p);
+        let (plan, _) = dr::preview(&cx.snapshot.ws, p, &self.given(p));
+        if let Some(folder) = &plan.stand_ins {
+            ui.horizontal_wrapped(|ui| {
+                theme::badge(ui, "STAND-INS", theme::WARN);
+                ui.label(format!(
+                    "This workspace runs its procedures against stand-ins: each step runs the \
+                     program of the same name in {folder}/ ([dr] stand_ins), never the real one."
+                ));
+            });
+        }
+        self.rto_ui(ui, &plan);
         ui.add_space(6.0);
         self.params_ui(ui, p);
-        let given: BTreeMap<String, String> = self
-            .params
-            .iter()
-            .filter(|((pid, _), v)| *pid == p.id && !v.trim().is_empty())
-            .map(|((_, name), v)| (name.clone(), v.clone()))
-            .collect();
         // Until every parameter has a value, the steps show `{name}` where it goes and none
         // can run.
-        let (plan, missing) = match dr::plan_of(p, &given) {
-            Ok(plan) => (plan, None),
-            Err(e) => {
-                let values = p.known_values(&given);
-                let plan = dr::Plan {
-                    procedure: p.id.clone(),
-                    title: p.title.clone(),
-                    rto_minutes: p.rto_minutes,
-                    steps: p.render(&values),
-                    values,
-                };
-                (plan, Some(crate::error_chain(&e)))
-            }
-        };
+        let (plan, missing) = dr::preview(&cx.snapshot.ws, p, &self.given(p));
+        let missing = missing.map(|e| crate::error_chain(&e));
         if let Some(why) = &missing {
             ui.colored_label(theme::WARN, why);
         }
@@ -163,6 +157,15 @@ impl Panel for RunbooksUi {
 }
 
 impl RunbooksUi {
+    /// The parameter values typed for `p` (the empty ones take their defaults).
+    fn given(&self, p: &Procedure) -> BTreeMap<String, String> {
+        self.params
+            .iter()
+            .filter(|((pid, _), v)| *pid == p.id && !v.trim().is_empty())
+            .map(|((_, name), v)| (name.clone(), v.clone()))
+            .collect()
+    }
+
     fn params_ui(&mut self, ui: &mut egui::Ui, p: &Procedure) {
         for param in &p.params {
             ui.horizontal(|ui| {
@@ -183,33 +186,61 @@ impl RunbooksUi {
         }
     }
 
-    fn rto_ui(&self, ui: &mut egui::Ui, p: &Procedure) {
-        let Some(run) = self.run.as_ref().filter(|r| r.procedure == p.id) else {
+    /// Where this window's run of the procedure stands: the RTO clock while steps are still to
+    /// run, the step where it stopped (no verdict), or WITHIN/OVER RTO once every step has
+    /// succeeded.
+    fn rto_ui(&self, ui: &mut egui::Ui, plan: &dr::Plan) {
+        let Some(run) = self.run.as_ref().filter(|r| r.procedure == plan.procedure) else {
             return;
         };
-        let end = run.finished.unwrap_or_else(Timestamp::now);
-        let took =
-            std::time::Duration::try_from(end.duration_since(run.first_step)).unwrap_or_default();
-        let within = took.as_secs() < p.rto_minutes * 60;
-        let text = format!(
-            "RTO {} of {} min{}",
-            crate::human_duration(took),
-            p.rto_minutes,
-            if run.finished.is_some() {
-                " (no step running)"
-            } else {
-                ""
-            }
+        let now = Timestamp::now();
+        let ended: BTreeMap<String, TaskState> = run
+            .steps
+            .iter()
+            .filter_map(|(id, (_, state))| state.map(|s| (id.clone(), s)))
+            .collect();
+        // A finished or stopped run is timed to its last step's end; one with steps still to
+        // run keeps its clock running, step or no step.
+        let outcome = dr::outcome(
+            plan,
+            &ended,
+            dr::since_first_step(run.first_step, run.finished.unwrap_or(now)),
         );
-        ui.horizontal(|ui| {
-            theme::badge(
-                ui,
-                if within { "WITHIN RTO" } else { "OVER RTO" },
-                if within { theme::OK } else { theme::BAD },
-            );
-            ui.label(text);
+        let took = match outcome {
+            dr::Outcome::InProgress { .. } => dr::since_first_step(run.first_step, now),
+            _ => dr::since_first_step(run.first_step, run.finished.unwrap_or(now)),
+        };
+        ui.horizontal_wrapped(|ui| {
+            match &outcome {
+                dr::Outcome::Finished { within_rto, .. } => theme::badge(
+                    ui,
+                    if *within_rto {
+                        "WITHIN RTO"
+                    } else {
+                        "OVER RTO"
+                    },
+                    if *within_rto { theme::OK } else { theme::BAD },
+                ),
+                dr::Outcome::Stopped { state, .. } => theme::badge(
+                    ui,
+                    &state.as_str().to_uppercase(),
+                    theme::task_state(*state),
+                ),
+                dr::Outcome::InProgress { .. } => theme::badge(ui, "RTO CLOCK", theme::INFO),
+            };
+            ui.label(outcome.summary());
+            if !matches!(outcome, dr::Outcome::Finished { .. }) {
+                ui.label(theme::muted(format!(
+                    "{} since the first step; RTO {} min",
+                    crate::human_duration(took),
+                    plan.rto_minutes
+                )));
+            }
+            if plan.stand_ins.is_some() {
+                ui.label(theme::muted("(against stand-ins)"));
+            }
         });
-        if run.finished.is_none() {
+        if run.finished.is_none() || matches!(outcome, dr::Outcome::InProgress { .. }) {
             ui.ctx()
                 .request_repaint_after(std::time::Duration::from_secs(1));
         }
@@ -237,6 +268,9 @@ impl RunbooksUi {
                 if step.confirm.is_some() {
                     theme::badge(ui, "DESTRUCTIVE", theme::WARN);
                 }
+                if step.skipped.is_none() && plan.stand_in(step).is_some() {
+                    theme::badge(ui, "STAND-IN", theme::WARN);
+                }
                 match state {
                     Some((_, None)) => theme::badge(ui, "RUNNING", theme::INFO),
                     Some((_, Some(s))) => {
@@ -252,6 +286,18 @@ impl RunbooksUi {
             if let Some(why) = &step.skipped {
                 ui.label(theme::muted(format!("Skipped: {why}.")));
                 return;
+            }
+            if let Some(stand_in) = plan.stand_in(step) {
+                ui.label(theme::muted(match state {
+                    Some((_, Some(_))) => format!(
+                        "Ran the stand-in {} in its place: the real {} was not run.",
+                        stand_in.path, stand_in.program
+                    ),
+                    _ => format!(
+                        "Runs the stand-in {} in its place: the real {} is not run.",
+                        stand_in.path, stand_in.program
+                    ),
+                }));
             }
             let running = matches!(state, Some((_, None)));
             let confirmed = match &step.confirm {

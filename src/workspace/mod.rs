@@ -25,6 +25,34 @@ pub const WORKSPACE_ENV: &str = "RELEASE_CONSOLE_WORKSPACE";
 
 const DEMO_CONFIG: &str = include_str!("../../assets/demo/release-console.toml");
 
+/// The folder of the stand-ins the demo's disaster-recovery procedures run (its `[dr]
+/// stand_ins`) in place of the real `aws`, `kubectl` and `redis-cli`.
+pub const DEMO_STAND_INS: &str = "dr-stand-ins";
+
+/// The demo's `[dr]` section, as its configuration ends with it: added to a demo unpacked
+/// before it had one.
+const DEMO_DR_MARK: &str = "\n# The disaster-recovery procedures (Runbooks) run against stand-ins";
+
+/// The demo's stand-ins (path, text, executable): small scripts that print made-up output and
+/// say "DEMO STAND-IN", so no demo procedure touches a cloud, a cluster or a database.
+const DEMO_FILES: &[(&str, &str, bool)] = &[
+    (
+        "dr-stand-ins/aws",
+        include_str!("../../assets/demo/dr-stand-ins/aws"),
+        true,
+    ),
+    (
+        "dr-stand-ins/kubectl",
+        include_str!("../../assets/demo/dr-stand-ins/kubectl"),
+        true,
+    ),
+    (
+        "dr-stand-ins/redis-cli",
+        include_str!("../../assets/demo/dr-stand-ins/redis-cli"),
+        true,
+    ),
+];
+
 /// The installer builders and pipeline definition every new workspace gets (path, text,
 /// executable).
 const PACKAGING: &[(&str, &str, bool)] = &[
@@ -222,8 +250,13 @@ pub fn find(flag: Option<&Path>) -> Option<(PathBuf, Origin)> {
 /// Writes the packaging files (builders, templates, pipeline definition) a workspace lacks;
 /// files that exist are never overwritten (they may be edited).
 fn add_missing_packaging(root: &Path) -> Result<(), WorkspaceError> {
+    add_missing(root, PACKAGING)
+}
+
+/// Writes each of `files` (path, text, executable) that `root` does not have yet.
+fn add_missing(root: &Path, files: &[(&str, &str, bool)]) -> Result<(), WorkspaceError> {
     #[cfg_attr(not(unix), allow(unused_variables))]
-    for (rel, text, executable) in PACKAGING {
+    for (rel, text, executable) in files {
         let path = root.join(rel);
         if path.exists() {
             continue;
@@ -270,6 +303,7 @@ pub fn ensure_demo() -> Result<PathBuf, WorkspaceError> {
     if root.join(CONFIG_FILE).is_file() {
         // A demo unpacked by an older version gets the builders added since.
         add_missing_packaging(&root)?;
+        add_demo_stand_ins(&root)?;
     } else {
         unpack_demo(&root)?;
     }
@@ -279,8 +313,53 @@ pub fn ensure_demo() -> Result<PathBuf, WorkspaceError> {
 /// Writes the demo workspace (`WireTuner`, local providers, release 0.1.0) into `root`.
 pub fn unpack_demo(root: &Path) -> Result<Workspace, WorkspaceError> {
     let ws = Workspace::create(root, DEMO_CONFIG, serde_json::json!({"demo": true}))?;
+    add_missing(root, DEMO_FILES)?;
     ws.create_release(DEMO_RELEASE, None)?;
     Ok(ws)
+}
+
+/// A demo unpacked before its procedures ran against stand-ins (it has no `dr-stand-ins/`)
+/// gets the stand-ins and, when its configuration has no `[dr]` section, the demo's, so its
+/// Runbooks never run the machine's real `aws`; the change is audited
+/// (`workspace.config.upgraded`) before it is written. A demo that has the folder is left as
+/// it is. Returns whether the configuration was changed.
+pub fn add_demo_stand_ins(root: &Path) -> Result<bool, WorkspaceError> {
+    if root.join(DEMO_STAND_INS).exists() {
+        return Ok(false);
+    }
+    add_missing(root, DEMO_FILES)?;
+    let ws = Workspace::open(root)?;
+    let config_path = root.join(CONFIG_FILE);
+    let text = std::fs::read_to_string(&config_path).map_err(|source| WorkspaceError::Io {
+        path: config_path.clone(),
+        action: "read",
+        source,
+    })?;
+    if !ws.config().dr.is_empty() {
+        return Ok(false);
+    }
+    let Some(at) = DEMO_CONFIG.find(DEMO_DR_MARK) else {
+        return Ok(false);
+    };
+    let upgraded = format!("{}\n{}", text.trim_end(), &DEMO_CONFIG[at..]);
+    // Validated before anything is recorded or written: a configuration that has a `[dr]`
+    // section of its own (one that sets no stand-ins) keeps it.
+    if let Err(e) = Config::parse(&upgraded, &config_path) {
+        tracing::warn!("the demo's [dr] stand-ins were not added to its configuration: {e}");
+        return Ok(false);
+    }
+    ws.record(
+        "workspace.config.upgraded",
+        CONFIG_FILE,
+        serde_json::Value::Null,
+        serde_json::json!({
+            "added": format!("[dr] stand_ins = \"{DEMO_STAND_INS}\""),
+            "why": "the demo's disaster-recovery procedures run against stand-ins, never the \
+                    real aws, kubectl or redis-cli",
+        }),
+    )?;
+    store::write_atomic(&config_path, upgraded.as_bytes())?;
+    Ok(true)
 }
 
 impl Workspace {

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 mod aws;
 mod deploy;
+mod dr;
 mod kpi;
 mod locate;
 mod notify;
@@ -22,6 +23,7 @@ mod source;
 
 pub use aws::AwsConfig;
 pub use deploy::{ArgoCdConfig, DeployConfig};
+pub use dr::DrConfig;
 pub use kpi::{Direction, KpiConfig, KpiDef, KpiProvider, default_kpis};
 pub use notify::{Delivery, EscalationLevel, NotifyConfig, PagerDutyConfig, SlackConfig};
 pub use providers::{FlagsConfig, FlagsProvider, StatusPageConfig, StatusPageProvider};
@@ -85,6 +87,9 @@ pub struct Config {
     /// `[source]`: the product's repository (a local clone): hotfix branches, tags, notes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<SourceConfig>,
+    /// `[dr]`: how the disaster-recovery procedures' steps run (the demo's: against stand-ins).
+    #[serde(default, skip_serializing_if = "DrConfig::is_empty")]
+    pub dr: DrConfig,
 }
 
 /// A configuration that could not be read or is invalid.
@@ -131,6 +136,7 @@ impl Config {
             rotation: Vec::new(),
             remote: RemoteConfig::default(),
             source: None,
+            dr: DrConfig::default(),
         }
     }
 
