@@ -189,8 +189,60 @@ fn pipeline_builds_signs_collects_checksums_and_verifies_a_real_msi() {
             .success()
     );
 
-    // Rebuilt with signing skipped: the state says UNSIGNED and the signed build's tick is
-    // taken back (audited), since the installer it stood for was replaced.
+    // Published (Windows only: the Mac build is not shipped this time), the version is not
+    // built again without --rebuild, and the refusal names what a rebuild would make untrue.
+    for item in [
+        "pre.review-flags",
+        "pre.validate-staging",
+        "pre.release-notes",
+        "build.macos",
+    ] {
+        let o = bin(&s.ws, &["checklist", "tick", item, "--note", "test setup"])
+            .output()
+            .expect("tick");
+        assert!(o.status.success(), "{item}: {}", text(&o));
+    }
+    let o = bin(
+        &s.ws,
+        &[
+            "publish",
+            "--version",
+            "0.1.0",
+            "--skip-platform",
+            "macos",
+            "--reason",
+            "Windows first",
+        ],
+    )
+    .output()
+    .expect("publish");
+    assert!(o.status.success(), "{}", text(&o));
+    let before = std::fs::read(&msi).expect("msi");
+    let again = [
+        "pipeline",
+        "run",
+        "--version",
+        "0.1.0",
+        "--platform",
+        "windows-on-linux",
+    ];
+    let o = signed(&s, &again);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(
+        out.contains("0.1.0 is published (the PASS verify of ")
+            && out.contains("as published on channel stable at ")
+            && out.contains("without --rebuild"),
+        "{out}"
+    );
+    assert!(
+        std::fs::read(&msi).expect("msi") == before,
+        "nothing was built: the published installer is as it was"
+    );
+
+    // Rebuilt with signing skipped (and --rebuild): a warning names the verify and the
+    // published version it invalidates; the state says UNSIGNED and the signed build's tick
+    // is taken back (audited), since the installer it stood for was replaced.
     let o = bin(
         &s.ws,
         &[
@@ -201,12 +253,17 @@ fn pipeline_builds_signs_collects_checksums_and_verifies_a_real_msi() {
             "--platform",
             "windows-on-linux",
             "--skip-signing",
+            "--rebuild",
         ],
     )
     .output()
     .expect("run");
     let out = text(&o);
     assert!(out.contains("UNSIGNED"), "{out}");
+    assert!(
+        out.contains("warning: building 0.1.0 again invalidates the PASS verify of "),
+        "{out}"
+    );
     let state: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(s.ws.join("releases/0.1.0/pipeline.json")).expect("state"),
     )

@@ -1000,9 +1000,25 @@ fn build_from_the_panel(h: &mut Harness<'static, ConsoleApp>, b: &PanelBuild<'_>
         !done(h, b.sign_item),
         "an unsigned build ticks no sign item"
     );
+    assert_eq!(
+        h.query_all_by_label("UNSIGNED").count(),
+        2,
+        "the card and the task tray say UNSIGNED (not a green SUCCEEDED)"
+    );
     assert!(
-        h.query_by_label("UNSIGNED").is_some(),
-        "the card says UNSIGNED"
+        h.query_by_label("SUCCEEDED").is_none() || {
+            // Other tasks (the notification) may have succeeded; the build's row is not one.
+            h.state()
+                .runner()
+                .tasks()
+                .iter()
+                .filter(|t| {
+                    t.state == release_console::runner::TaskState::Succeeded
+                        && !t.info.kind.ends_with(".unsigned")
+                })
+                .count()
+                == h.query_all_by_label("SUCCEEDED").count()
+        }
     );
     let task_name = h
         .state()

@@ -37,6 +37,10 @@ pub enum PipelineCmd {
         /// Build unsigned installers (no certificate needed).
         #[arg(long)]
         skip_signing: bool,
+        /// Build again a version that is already published (its new bytes cannot be published
+        /// as that version: a published version never changes).
+        #[arg(long)]
+        rebuild: bool,
     },
     /// Show the saved state of a release's pipeline.
     Status {
@@ -171,8 +175,27 @@ pub fn run(cli: &Cli, cmd: PipelineCmd) -> anyhow::Result<ExitCode> {
             dry_run,
             resume,
             skip_signing,
+            rebuild,
         } => {
             let release = ws.release(Some(&version))?;
+            if !dry_run && !resume {
+                // What a build would make untrue is said first, as the GUI asks; a published
+                // version is not rebuilt without --rebuild.
+                let lost = crate::deploy::rebuild_invalidates(&ws, &release);
+                let published = !crate::deploy::on_channels(&ws, &version)
+                    .map_err(|e| anyhow::anyhow!(crate::error_chain(&e)))?
+                    .is_empty();
+                if published && !rebuild {
+                    anyhow::bail!(
+                        "{version} is published ({}); its installers are not built again \
+                         without --rebuild, and new bytes must be published as a new version",
+                        lost.join("; ")
+                    );
+                }
+                for what in &lost {
+                    eprintln!("warning: building {version} again invalidates {what}");
+                }
+            }
             let names = platforms(&ws, &def, platform.as_deref());
             let selected = def.select(&def_path, &names)?;
             let opts = RunOptions {

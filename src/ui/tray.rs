@@ -168,13 +168,24 @@ impl TrayUi {
             } else {
                 egui::Color32::TRANSPARENT
             });
+        // A build that succeeded without signing is no green success: it ships nothing.
+        let unsigned = t.state == crate::runner::TaskState::Succeeded
+            && t.info.kind.ends_with(crate::pipeline::UNSIGNED_SUFFIX);
+        let color = if unsigned {
+            theme::WARN
+        } else {
+            theme::task_state(t.state)
+        };
         frame.show(ui, |ui| {
             ui.horizontal(|ui| {
-                theme::badge(
-                    ui,
-                    &t.state.as_str().to_uppercase(),
-                    theme::task_state(t.state),
-                );
+                if unsigned {
+                    theme::badge(ui, "UNSIGNED", color).on_hover_text(
+                        "Built without signing (a test build): it verifies red and is not \
+                         published",
+                    );
+                } else {
+                    theme::badge(ui, &t.state.as_str().to_uppercase(), color);
+                }
                 let name = ui.selectable_label(selected, &t.info.name);
                 if name.clicked() {
                     self.selected = Some(t.info.id);
@@ -192,11 +203,7 @@ impl TrayUi {
                 ui.add(egui::ProgressBar::new(p).text(text).desired_height(14.0));
             }
             if let Some(m) = &t.message {
-                ui.label(
-                    egui::RichText::new(m)
-                        .small()
-                        .color(theme::task_state(t.state)),
-                );
+                ui.label(egui::RichText::new(m).small().color(color));
             }
         });
     }
