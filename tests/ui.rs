@@ -2248,6 +2248,86 @@ fn the_deploy_panel_publishes_after_a_confirmation_and_yanks_with_a_reason() {
 }
 
 #[test]
+fn a_publish_or_yank_that_fails_says_why_in_its_card_and_the_status_is_read_again() {
+    let pki = common::Pki::new();
+    let f = publishable(&pki, &["1.0.0", "1.1.0", "1.2.0"]);
+    for v in ["1.0.0", "1.1.0"] {
+        assert!(
+            common::cli(&f.root, &["publish", "--version", v])
+                .status
+                .success()
+        );
+    }
+    // A folder where the channel's downloads page goes: writing the feeds fails (reading
+    // what they offer does not).
+    let page = f
+        .root
+        .join("published/WireTuner/releases/stable/index.html");
+    std::fs::remove_file(&page).expect("the page");
+    std::fs::create_dir_all(page.join("in-the-way")).expect("block");
+    let mut h = harness(&f);
+    click(&mut h, "Deploy");
+    step_until(&mut h, "the plan and the status", |app| {
+        !app.is_busy()
+            && app.panels.deploy.plan.as_ref().is_some_and(Result::is_ok)
+            && app.panels.deploy.status.as_ref().is_some_and(Result::is_ok)
+    });
+
+    // The yank fails: said in the status card, and the status is read again (the yank stays
+    // begun, shown UNFINISHED rather than as before).
+    click(&mut h, "Yank 1.1.0");
+    type_into(&mut h, "Reason", "crashes on start");
+    click(&mut h, "Confirm yank");
+    step_until(&mut h, "the failed yank and the status after it", |app| {
+        !app.is_busy()
+            && app.panels.deploy.yank_error.is_some()
+            && app.panels.deploy.status.as_ref().is_some_and(|s| {
+                s.as_ref()
+                    .is_ok_and(|s| s.begun.as_deref().is_some_and(|b| b.contains("yank")))
+            })
+    });
+    assert!(h.query_by_label("YANK FAILED").is_some());
+    assert!(h.query_by_label("UNFINISHED").is_some());
+
+    // The publish fails too (it finishes the begun yank first): said in the publish card.
+    click(&mut h, "Publish 1.2.0");
+    click(&mut h, "Confirm publish");
+    step_until(&mut h, "the failed publish", |app| {
+        app.panels.deploy.task.is_none() && app.panels.deploy.publish_error.is_some()
+    });
+    assert!(
+        h.query_by_label("NOT PUBLISHED").is_some(),
+        "said in the card"
+    );
+    let err = h
+        .state()
+        .panels
+        .deploy
+        .publish_error
+        .clone()
+        .expect("the error");
+    assert!(err.contains("index.html"), "naming what failed: {err}");
+    assert!(h.query_by_label(&err).is_some(), "shown in the card");
+
+    // Unblocked, the publish finishes the yank and publishes; both errors are answered.
+    std::fs::remove_dir_all(&page).expect("unblock");
+    step_until(&mut h, "the panel idle", |app| !app.is_busy());
+    click(&mut h, "Publish 1.2.0");
+    click(&mut h, "Confirm publish");
+    step_until(&mut h, "the publish and the status after it", |app| {
+        !app.is_busy()
+            && app.panels.deploy.task.is_none()
+            && app.panels.deploy.outcome.is_some()
+            && app.panels.deploy.status.as_ref().is_some_and(|s| {
+                s.as_ref()
+                    .is_ok_and(|s| s.begun.is_none() && s.live.as_deref() == Some("1.2.0"))
+            })
+    });
+    assert!(h.query_by_label("NOT PUBLISHED").is_none());
+    assert!(h.query_by_label("YANK FAILED").is_none());
+}
+
+#[test]
 fn the_deploy_panel_rolls_the_backend_out_and_back_after_confirmations() {
     // The token variable only has to hold what the fake accepts: HOME always is set.
     let home = std::env::var("HOME").expect("HOME");

@@ -30,7 +30,9 @@ pub enum Confirm {
 pub struct DeployUi {
     pub plan: Option<Result<Plan, String>>,
     pub status: Option<Result<Status, String>>,
-    fetch: Pending<(Plan, Status)>,
+    /// The plan and the status, each read on its own: a status that cannot be read (a feed
+    /// in the way) leaves the plan shown, and the other way round.
+    fetch: Pending<(Result<Plan, String>, Result<Status, String>)>,
     /// The release and audit length the plan is for.
     computed_for: Option<(String, usize)>,
     pub confirm: Option<Confirm>,
@@ -41,7 +43,11 @@ pub struct DeployUi {
     pub task: Option<TaskId>,
     slot: std::sync::Arc<std::sync::Mutex<Option<Outcome>>>,
     pub outcome: Option<Outcome>,
+    /// Why the last publish failed or was refused, shown in the card (not only as a toast).
+    pub publish_error: Option<String>,
     yank: Pending<Vec<String>>,
+    /// Why the last yank failed, shown in the card.
+    pub yank_error: Option<String>,
     /// The backend's Argo CD application, when `[deploy.argocd]` names one.
     pub backend: Option<Result<AppStatus, String>>,
     backend_fetch: Pending<AppStatus>,
@@ -57,8 +63,13 @@ impl Panel for DeployUi {
     fn logic(&mut self, cx: &mut Cx<'_>) {
         match self.fetch.poll() {
             Some(Ok((plan, status))) => {
-                self.plan = Some(Ok(plan));
-                self.status = Some(Ok(status));
+                // A failed yank stays begun until a later publish or yank finishes it: once
+                // nothing is begun, its error is answered.
+                if status.as_ref().is_ok_and(|s| s.begun.is_none()) {
+                    self.yank_error = None;
+                }
+                self.plan = Some(plan);
+                self.status = Some(status);
             }
             Some(Err(e)) => {
                 self.plan = Some(Err(e.clone()));
@@ -72,10 +83,18 @@ impl Panel for DeployUi {
         }
         match self.yank.poll() {
             Some(Ok(keys)) => {
+                self.yank_error = None;
                 cx.success(format!("Yanked; rewrote {}", keys.join(", ")));
                 cx.push(Command::Reload);
             }
-            Some(Err(e)) => cx.error(e),
+            Some(Err(e)) => {
+                // A failed yank may have begun (it stays begun until finished): what is live
+                // is read again, and the card says why it failed.
+                self.yank_error = Some(e.clone());
+                self.computed_for = None;
+                cx.error(e);
+                cx.push(Command::Reload);
+            }
             None => {}
         }
     }
@@ -95,8 +114,8 @@ impl Panel for DeployUi {
             let r = release.clone();
             cx.fetch_blocking(&mut self.fetch, move || {
                 Ok::<_, deploy::DeployError>((
-                    deploy::plan(&ws, &r, None)?,
-                    deploy::status(&ws, None)?,
+                    deploy::plan(&ws, &r, None).map_err(|e| crate::error_chain(&e)),
+                    deploy::status(&ws, None).map_err(|e| crate::error_chain(&e)),
                 ))
             });
         }
@@ -137,6 +156,9 @@ impl Panel for DeployUi {
         self.task = None;
         if task.state == TaskState::Succeeded {
             self.outcome = self.slot.lock().ok().and_then(|mut o| o.take());
+            self.publish_error = None;
+        } else {
+            self.publish_error = Some(format!("{}: {}", task.state.as_str(), task.message));
         }
         self.computed_for = None;
         commands.push(Command::Reload);
@@ -300,6 +322,12 @@ impl DeployUi {
                     self.confirm = Some(Confirm::Publish);
                 }
             }
+            if let Some(e) = &self.publish_error {
+                ui.horizontal_wrapped(|ui| {
+                    theme::badge(ui, "NOT PUBLISHED", theme::BAD);
+                    ui.colored_label(theme::BAD, e);
+                });
+            }
             if let Some(snap) = self.task.and_then(|id| cx.runner.task(id)) {
                 let fraction = snap.progress.unwrap_or(0.0);
                 ui.add(
@@ -417,6 +445,7 @@ impl DeployUi {
         let slot = std::sync::Arc::new(std::sync::Mutex::new(None));
         self.slot = slot.clone();
         self.outcome = None;
+        self.publish_error = None;
         let r = release.clone();
         self.task = cx.start_task(spec, move |ctx| {
             deploy::run_task(ctx, ws, r, None, skips, slot)
@@ -462,6 +491,12 @@ impl DeployUi {
                     y.reason
                 )));
             }
+            if let Some(e) = &self.yank_error {
+                ui.horizontal_wrapped(|ui| {
+                    theme::badge(ui, "YANK FAILED", theme::BAD);
+                    ui.colored_label(theme::BAD, e);
+                });
+            }
             let Some(live) = status.live.clone() else {
                 return;
             };
@@ -492,6 +527,7 @@ impl DeployUi {
                         .clicked()
                     {
                         let ws = cx.snapshot.ws.clone();
+                        self.yank_error = None;
                         cx.fetch_blocking(&mut self.yank, move || deploy::yank(&ws, &v, &r, None));
                         self.confirm = None;
                     }
