@@ -834,6 +834,64 @@ fn a_platform_with_no_verified_installer_blocks_until_the_release_records_why_it
     }
     assert_eq!(audited(&ws, "release.platform.skip", "1.0.0/macos"), 0);
     assert_eq!(audited(&ws, "release.platform.skip", "1.0.0/windows"), 0);
+    // A reason that would rewrite the terminal it prints on, and a request for two platforms
+    // of which one cannot be skipped: refused whole, nothing recorded.
+    for (args, says) in [
+        (
+            vec![
+                "--skip-platform",
+                "macos",
+                "--reason",
+                "ok\n\u{1b}[31mforged",
+            ],
+            "a control or direction character",
+        ),
+        (
+            vec!["--skip-platform", "macos", "--reason", "left\u{202e}right"],
+            "a control or direction character",
+        ),
+        (
+            vec![
+                "--skip-platform",
+                "macos",
+                "--skip-platform",
+                "windows",
+                "--reason",
+                "both",
+            ],
+            "has a verified Windows installer",
+        ),
+    ] {
+        let mut full = vec!["publish", "--version", "1.0.0"];
+        full.extend(args.iter().copied());
+        let o = cli(&ws, &full);
+        assert!(!o.status.success(), "{args:?}: {}", text(&o));
+        assert!(text(&o).contains(says), "{args:?}: {}", text(&o));
+    }
+    assert_eq!(audited(&ws, "release.platform.skip", "1.0.0/macos"), 0);
+    // A skip written into the state file by hand skips nothing: the log is what counts.
+    std::fs::create_dir_all(ws.join("pipeline")).expect("pipeline dir");
+    std::fs::write(
+        ws.join("pipeline/skipped-platforms.json"),
+        serde_json::json!({"skips": [{
+            "version": "1.0.0", "platform": "macos", "skipped": true,
+            "reason": "forged by hand", "by": "mallory",
+            "at": "2026-12-04T00:00:00Z", "audit_seq": 5
+        }]})
+        .to_string(),
+    )
+    .expect("forge");
+    let (state, reason) = installers_gate(&ws, "1.0.0");
+    assert_eq!(state, "blocked", "{reason}");
+    let o = cli(&ws, &["publish", "--version", "1.0.0"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let o = cli(&ws, &["audit", "verify"]);
+    assert!(
+        !o.status.success(),
+        "the forged record is named: {}",
+        text(&o)
+    );
+    std::fs::remove_file(ws.join("pipeline/skipped-platforms.json")).expect("unforge");
 
     // Another release whose other gates are blocked: the skip would not let it publish, so
     // it is not recorded either.
@@ -899,6 +957,26 @@ fn a_platform_with_no_verified_installer_blocks_until_the_release_records_why_it
     );
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(audited(&ws, "release.platform.skip", "1.0.0/macos"), 1);
+    // Another reason after the publish is refused: what a published version shipped is fixed.
+    let o = cli(
+        &ws,
+        &[
+            "publish",
+            "--version",
+            "1.0.0",
+            "--skip-platform",
+            "macos",
+            "--reason",
+            "rewritten after the publish",
+        ],
+    );
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("1.0.0 is already published: what it shipped is fixed"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(audited(&ws, "release.platform.skip", "1.0.0/macos"), 1);
     let o = cli(&ws, &["audit", "verify"]);
     assert!(o.status.success(), "{}", text(&o));
 
@@ -923,4 +1001,61 @@ fn a_platform_with_no_verified_installer_blocks_until_the_release_records_why_it
         "{}",
         text(&o)
     );
+}
+
+#[test]
+fn a_signed_program_named_as_an_installer_is_no_installer() {
+    let pki = Pki::new();
+    let (_d, ws) = workspace(&pki, &[]);
+    // macOS is shipped too, pinned to the test Developer ID's team.
+    let apple = apple_pki::ApplePki::new();
+    let tsa = apple.tsa();
+    let roots = [
+        std::fs::read_to_string(ws.join("ca.pem")).expect("ca"),
+        std::fs::read_to_string(apple.path("ca.pem")).expect("apple ca"),
+    ]
+    .concat();
+    std::fs::write(ws.join("ca.pem"), roots).expect("roots");
+    let cfg = ws.join("release-console.toml");
+    let text_cfg = std::fs::read_to_string(&cfg)
+        .expect("config")
+        .replacen(
+            "platforms = [\"windows\"]",
+            "platforms = [\"windows\", \"macos\"]",
+            1,
+        )
+        .replace(
+            "apple_team_id = \"\"",
+            &format!("apple_team_id = \"{}\"", apple_pki::TEAM),
+        );
+    std::fs::write(&cfg, text_cfg).expect("config");
+    // A Developer ID signed, timestamped program (valid as what it is) named as a disk image.
+    let program = apple_pki::signed(
+        &apple,
+        apple_pki::How::With {
+            cert: "devid",
+            tsa: Some(&tsa),
+        },
+    );
+    let staged = tempfile::tempdir().expect("staged");
+    std::fs::write(staged.path().join("prog"), &program).expect("program");
+    common::make_publishable_with(
+        &pki,
+        &ws,
+        "1.4.0",
+        &format!(
+            "cp '{}' WireTuner-1.4.0.dmg",
+            staged.path().join("prog").display()
+        ),
+    );
+    // It verifies green (its signature is valid), but it is no disk image: no macOS
+    // installer, so the gate stays blocked and it is not offered as one.
+    let (state, reason) = installers_gate(&ws, "1.4.0");
+    assert_eq!(state, "blocked", "{reason}");
+    assert!(
+        reason.contains("macOS (WireTuner-1.4.0.dmg is not a macOS installer by its content)"),
+        "{reason}"
+    );
+    let o = cli(&ws, &["publish", "--version", "1.4.0"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
 }

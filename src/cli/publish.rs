@@ -124,12 +124,7 @@ pub fn run(cli: &Cli, args: PublishArgs) -> anyhow::Result<ExitCode> {
                         plan.version, plan.store, plan.channel
                     );
                     for g in &plan.gates {
-                        println!(
-                            "  gate {:<22} {}  {}",
-                            g.gate,
-                            if g.is_open() { "open   " } else { "BLOCKED" },
-                            g.reason
-                        );
+                        println!("  gate {:<22} {:<9}  {}", g.gate, g.label(), g.reason);
                     }
                     if let Some(p) = &plan.problem {
                         println!("  nothing to upload: {p}");

@@ -281,8 +281,7 @@ pub fn run(cli: &Cli, cmd: ReleaseCmd) -> anyhow::Result<ExitCode> {
                 );
                 let width = gates.iter().map(|g| g.gate.len()).max().unwrap_or(0);
                 for g in &gates {
-                    let state = if g.is_open() { "open" } else { "BLOCKED" };
-                    println!("  {:<width$}  {state:<7}  {}", g.gate, g.reason);
+                    println!("  {:<width$}  {:<9}  {}", g.gate, g.label(), g.reason);
                 }
                 let blocked = gates.iter().filter(|g| !g.is_open()).count();
                 if blocked == 0 {

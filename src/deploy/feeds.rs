@@ -266,18 +266,20 @@ pub fn index_html(input: &FeedInput<'_>) -> String {
     let mut first = true;
     for v in input.versions {
         out.push_str(&format!(
-            "<h2>{}{}</h2>\n<p>Published {}.</p>\n<table>\n<tr><th>File</th><th>Size</th><th>SHA-256</th></tr>\n",
+            "<h2>{}{}</h2>\n<p>Published {}.</p>\n",
             xml(&v.version),
             if first { " (latest)" } else { "" },
             v.at.strftime("%Y-%m-%d %H:%M UTC")
         ));
         first = false;
+        // The notes before the table: a <div> inside a <table> is not HTML.
         if let Some(notes) = input.notes.get(&v.version) {
             out.push_str(&format!(
                 "<div class=\"notes\">\n{}</div>\n",
                 notes_html(notes)
             ));
         }
+        out.push_str("<table>\n<tr><th>File</th><th>Size</th><th>SHA-256</th></tr>\n");
         for f in &v.files {
             out.push_str(&format!(
                 "<tr><td><a href=\"{}\">{}</a></td><td>{}</td><td><code>{}</code></td></tr>\n",
@@ -494,5 +496,10 @@ mod tests {
             "{page}"
         );
         assert!(!page.contains("<script"), "{page}");
+        // The notes sit before the version's table, never inside it.
+        let notes_end = page.find("</div>").expect("notes");
+        let table = page.find("<table>").expect("table");
+        assert!(notes_end < table, "{page}");
+        assert!(!page[table..].contains("<div"), "{page}");
     }
 }

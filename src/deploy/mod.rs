@@ -828,13 +828,40 @@ pub fn record_skips(
             reasons: format!("{} (no platform skip was recorded)", blocked.join("; ")),
         });
     }
+    let map = |e: crate::pipeline::skips::SkipError| match e {
+        crate::pipeline::skips::SkipError::Invalid(m) => DeployError::Invalid(m),
+        crate::pipeline::skips::SkipError::Workspace(e) => DeployError::Workspace(e),
+        crate::pipeline::skips::SkipError::State(e) => DeployError::State(e),
+    };
+    // Every platform is checked before any is recorded.
+    for &p in &req.platforms {
+        crate::pipeline::skips::check(ws, release, p, &req.reason).map_err(map)?;
+    }
+    // What a published version shipped is fixed: its skips are not recorded again with
+    // another reason, nor added (the same skip asked again records nothing).
+    let version = release.version.to_string();
+    if !on_channels(ws, &version)?.is_empty() {
+        let recorded = crate::pipeline::skips::skipped(ws, &version)?;
+        for &p in &req.platforms {
+            let same = recorded
+                .iter()
+                .any(|s| s.platform == p && s.reason == req.reason.trim());
+            if !same {
+                return Err(DeployError::Invalid(format!(
+                    "{version} is already published: what it shipped is fixed, so its \
+                     platform skips are not changed ({} {})",
+                    p.title(),
+                    recorded.iter().find(|s| s.platform == p).map_or_else(
+                        || "had no skip recorded".to_owned(),
+                        |s| format!("was skipped with the reason {:?}", s.reason)
+                    )
+                )));
+            }
+        }
+    }
     let mut out = Vec::new();
     for &p in &req.platforms {
-        let s = crate::pipeline::skips::skip(ws, release, p, &req.reason).map_err(|e| match e {
-            crate::pipeline::skips::SkipError::Invalid(m) => DeployError::Invalid(m),
-            crate::pipeline::skips::SkipError::Workspace(e) => DeployError::Workspace(e),
-            crate::pipeline::skips::SkipError::State(e) => DeployError::State(e),
-        })?;
+        let s = crate::pipeline::skips::skip(ws, release, p, &req.reason).map_err(map)?;
         out.push(format!(
             "{} {} not shipped this time: {} (recorded by {}, entry #{})",
             s.version,

@@ -55,6 +55,17 @@ impl Gate {
     pub fn is_open(&self) -> bool {
         self.state == State::Open
     }
+
+    /// Its state for a terminal, as the window shows it: `open`, `UNCHECKED` (open, nothing to
+    /// check here), `WARNING` (open, act soon), `BLOCKED`.
+    pub fn label(&self) -> &'static str {
+        match (self.state, self.unchecked, self.warning) {
+            (State::Blocked, _, _) => "BLOCKED",
+            (State::Open, true, _) => "UNCHECKED",
+            (State::Open, false, true) => "WARNING",
+            (State::Open, false, false) => "open",
+        }
+    }
 }
 
 /// Whether every gate is open.
@@ -321,13 +332,22 @@ pub fn missing_installers(ws: &Workspace, release: &Release) -> Result<Vec<Missi
                         .artifacts
                         .iter()
                         .filter(|a| a.platform() == Some(platform))
-                        .map(|a| match a.signature {
-                            Some(v) if !a.green => format!("{} is {}", a.name, v.as_str()),
-                            Some(v) => format!("{}'s signature is {}", a.name, v.as_str()),
-                            None => format!(
-                                "{} was verified before signatures were recorded: verify again",
+                        .map(|a| match (a.signature, a.installer) {
+                            (None, _) => format!(
+                                "{} was verified before installers were recorded: verify again",
                                 a.name
                             ),
+                            (Some(_), None) => format!(
+                                "{} is not a {} installer by its content",
+                                a.name,
+                                platform.title()
+                            ),
+                            (Some(v), Some(_)) if !a.green => {
+                                format!("{} is {}", a.name, v.as_str())
+                            }
+                            (Some(v), Some(_)) => {
+                                format!("{}'s signature is {}", a.name, v.as_str())
+                            }
                         })
                         .collect();
                     if seen.is_empty() {
@@ -365,8 +385,8 @@ fn installers(ws: &Workspace, release: &Release) -> Gate {
             INSTALLERS,
             false,
             format!(
-                "no verified installer for {}; if not shipped this time, say why: publish {} \
-                 --reason \"...\"",
+                "no verified installer for {}; if not shipped this time, record why (Deploy: \
+                 \"Not shipping … this time\", or publish {} --reason \"...\")",
                 list.join(" and "),
                 flags.join(" ")
             ),
@@ -385,7 +405,16 @@ fn installers(ws: &Workspace, release: &Release) -> Gate {
             ));
         } else if let Some(r) = &record {
             let names: Vec<&str> = r.installers(p).map(|a| a.name.as_str()).collect();
-            parts.push(format!("{} {}", p.title(), names.join(", ")));
+            parts.push(format!(
+                "{} {}{}",
+                p.title(),
+                names.join(", "),
+                if p == crate::workspace::config::Platform::Linux {
+                    " (checksum: a Linux package carries no signature checked here)"
+                } else {
+                    ""
+                }
+            ));
         }
     }
     Gate {

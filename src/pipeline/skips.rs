@@ -81,12 +81,61 @@ fn read(ws: &Workspace) -> Result<Book, StateError> {
     Ok(store::read_json::<Book>(&path(ws))?.unwrap_or_default())
 }
 
-/// The platforms `version` does not ship, as recorded (withdrawn skips left out).
+/// The platforms `version` does not ship, as the audit log records them (withdrawn skips
+/// left out). The log, not `skipped-platforms.json`, is what counts: a record written into the
+/// file by hand skips nothing (and `audit verify` names it).
 pub fn skipped(ws: &Workspace, version: &str) -> Result<Vec<Skip>, StateError> {
-    Ok(read(ws)?
-        .skips
-        .into_iter()
-        .filter(|s| s.version == version && s.skipped)
+    let action = memchr::memmem::Finder::new(br#""action":"release.platform."#);
+    let target = format!(
+        r#""target":{}"#,
+        serde_json::Value::from(format!("{version}/"))
+    );
+    // The target's JSON string without its closing quote: `"target":"1.0.0/`.
+    let target = target.trim_end_matches('"').to_owned();
+    let target = memchr::memmem::Finder::new(target.as_bytes());
+    let mut changes: BTreeMap<String, Vec<(u64, Option<Skip>)>> = BTreeMap::new();
+    let mut voided: Vec<u64> = Vec::new();
+    ws.audit()
+        .scan_from(
+            0,
+            1,
+            &|line| action.find(line).is_some() && target.find(line).is_some(),
+            &mut |e| {
+                if e.action == SKIP || e.action == SHIP {
+                    let word = Word {
+                        seq: e.seq,
+                        time: e.time,
+                        action: e.action.clone(),
+                        after: e.after.clone(),
+                    };
+                    let record = carried(&word).ok().filter(|r| r.target() == e.target);
+                    changes
+                        .entry(e.target.clone())
+                        .or_default()
+                        .push((e.seq, record));
+                } else if let Some(entry) = e.after.get("entry").and_then(serde_json::Value::as_u64)
+                {
+                    // `….failed` / `….not_applied`: that change did not take effect.
+                    voided.push(entry);
+                }
+                Ok(())
+            },
+        )
+        .map_err(|e| StateError::Io {
+            path: ws.audit().path().display().to_string(),
+            action: "read",
+            source: std::io::Error::other(crate::error_chain(&e)),
+        })?;
+    // Each platform's last change that took effect.
+    Ok(changes
+        .into_values()
+        .filter_map(|list| {
+            list.into_iter()
+                .rev()
+                .find(|(seq, _)| !voided.contains(seq))
+                .and_then(|(_, r)| r)
+        })
+        .filter(|r| r.version == version && r.skipped)
         .collect())
 }
 
@@ -111,6 +160,34 @@ pub fn skip(
     platform: Platform,
     reason: &str,
 ) -> Result<Skip, SkipError> {
+    check(ws, release, platform, reason)?;
+    change(
+        ws,
+        &release.version.to_string(),
+        platform,
+        true,
+        reason.trim(),
+    )
+}
+
+/// Whether a character would change how a line prints: a control character (a newline, an
+/// escape sequence) or a bidirectional override.
+fn unprintable(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+        )
+}
+
+/// Whether [`skip`] would record `platform` for `release` with `reason`, without recording
+/// anything (a request for several platforms is checked whole before any is recorded).
+pub fn check(
+    ws: &Workspace,
+    release: &Release,
+    platform: Platform,
+    reason: &str,
+) -> Result<(), SkipError> {
     let version = release.version.to_string();
     let reason = reason.trim();
     if !ws.config().platforms.contains(&platform) {
@@ -135,6 +212,13 @@ pub fn skip(
             reason.chars().count()
         )));
     }
+    if let Some(c) = reason.chars().find(|c| unprintable(*c)) {
+        return Err(SkipError::Invalid(format!(
+            "the reason holds {:?} (U+{:04X}), a control or direction character: one line of \
+             plain text, please",
+            c, c as u32
+        )));
+    }
     if let Some(record) = crate::verify::release::last(ws, release)? {
         let names: Vec<&str> = record
             .installers(platform)
@@ -149,7 +233,7 @@ pub fn skip(
             )));
         }
     }
-    change(ws, &version, platform, true, reason)
+    Ok(())
 }
 
 fn change(

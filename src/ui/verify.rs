@@ -334,14 +334,17 @@ fn table_ui(
     // A horizontal scroll bar takes the rest of the height when the window is narrower than
     // the table (every column stays reachable at 1024 px).
     let height = (report.artifacts.len() as f32 + 1.0) * row_height + 8.0;
-    // Room for the scroll bar below the last row.
-    let height = height + 12.0;
-    egui::ScrollArea::horizontal()
-        .id_salt("verify-table-scroll")
-        .scroll_bar_visibility(egui::scroll_area::ScrollBarVisibility::AlwaysVisible)
-        .show(ui, |ui| {
-            table_body(selected, ui, report, stale, row_height, height);
-        });
+    ui.scope(|ui| {
+        // A solid bar below the rows, always there: a floating one hid until scrolled, then
+        // covered the last row.
+        ui.style_mut().spacing.scroll = egui::style::ScrollStyle::solid();
+        egui::ScrollArea::horizontal()
+            .id_salt("verify-table-scroll")
+            .scroll_bar_visibility(egui::scroll_area::ScrollBarVisibility::AlwaysVisible)
+            .show(ui, |ui| {
+                table_body(selected, ui, report, stale, row_height, height);
+            });
+    });
 }
 
 /// The narrowest the verify table is drawn: narrower windows scroll it sideways.

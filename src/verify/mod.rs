@@ -6,6 +6,7 @@ pub mod bundle;
 pub mod certs;
 pub mod dmg;
 pub mod hash;
+pub mod installer;
 pub mod macho;
 pub mod pkg;
 pub mod release;

@@ -35,18 +35,33 @@ pub struct VerifiedArtifact {
     /// Its signature's verdict (`None` in a record written before verdicts were kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<super::SignatureVerdict>,
+    /// The platform it installs on, when its name and its bytes agree that it is an installer
+    /// ([`super::installer::platform_of`]); `None` for anything else, and in a record written
+    /// before this was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installer: Option<crate::workspace::config::Platform>,
 }
 
 impl VerifiedArtifact {
-    /// The platform it installs on, when it is an installer.
+    /// The platform its name says it installs on (its bytes may say otherwise: see
+    /// [`Self::installer`]).
     pub fn platform(&self) -> Option<crate::workspace::config::Platform> {
         crate::workspace::config::Platform::of_installer(&self.name)
     }
 
-    /// Green with a valid signature: a verified installer (a file whose signature does not
-    /// apply, or a record that did not keep the verdict, is not one).
-    pub fn is_signed_green(&self) -> bool {
-        self.green && self.signature == Some(super::SignatureVerdict::Valid)
+    /// A verified installer for its platform: its bytes are that platform's installer, its
+    /// checksum is green, and its signature is valid (macOS, Windows) or, for a Linux package,
+    /// carries nothing the console checks (its checksum is what a Linux host checks).
+    pub fn is_verified_installer(&self) -> bool {
+        use super::SignatureVerdict as V;
+        use crate::workspace::config::Platform;
+        match self.installer {
+            Some(Platform::Linux) => {
+                self.green && matches!(self.signature, Some(V::Valid | V::NotApplicable))
+            }
+            Some(_) => self.green && self.signature == Some(V::Valid),
+            None => false,
+        }
     }
 }
 
@@ -58,7 +73,7 @@ impl ReleaseVerify {
     ) -> impl Iterator<Item = &VerifiedArtifact> {
         self.artifacts
             .iter()
-            .filter(move |a| a.platform() == Some(platform) && a.is_signed_green())
+            .filter(move |a| a.installer == Some(platform) && a.is_verified_installer())
     }
 }
 
@@ -311,6 +326,7 @@ pub(super) fn save(
                 size_bytes: a.size_bytes,
                 green: a.is_green(),
                 signature: Some(a.signature),
+                installer: super::installer::platform_of(&a.disk_path, &a.path),
             })
             .collect(),
         files,
