@@ -3179,7 +3179,7 @@ fn notes_are_drafted_from_the_history_edited_previewed_and_saved() {
             .toasts
             .items()
             .iter()
-            .any(|t| t.text.contains("ticked pre.release-notes")),
+            .any(|t| t.text.contains("ticked \"Draft release notes\"")),
         "{:?}",
         h.state().toasts.items()
     );

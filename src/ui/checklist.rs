@@ -177,7 +177,7 @@ impl Panel for ChecklistUi {
                 cx.success(format!(
                     "{}: every commit is on main; ticked {}",
                     r.branch,
-                    r.ticks.ticked.join(", ")
+                    super::widgets::item_titles(cx.snapshot, &r.ticks.ticked)
                 ));
                 cx.push(Command::Reload);
             }

@@ -180,7 +180,10 @@ impl Panel for NotesUi {
                     self.drafted = None;
                     let mut said = "Saved the release notes".to_owned();
                     if !ticks.ticked.is_empty() {
-                        said.push_str(&format!("; ticked {}", ticks.ticked.join(", ")));
+                        said.push_str(&format!(
+                            "; ticked {}",
+                            super::widgets::item_titles(cx.snapshot, &ticks.ticked)
+                        ));
                     }
                     for g in &ticks.gated {
                         said.push_str(&format!("; not ticked yet: {g}"));

@@ -804,14 +804,18 @@ impl Workspace {
         for item in runbook.phases.iter().flat_map(|p| &p.items) {
             if item.auto_tick_on.as_deref() == Some(task_kind) && !checklist.is_done(&item.id) {
                 let actor = format!("{} (task {task_name})", self.actor());
-                self.set_item_as(
+                match self.set_item_as(
                     &actor,
                     release,
                     &item.id,
                     true,
                     &format!("ticked by task {task_name}"),
-                )?;
-                ticked.push(item.id.clone());
+                ) {
+                    Ok(_) => ticked.push(item.id.clone()),
+                    // Ticked meanwhile by another process (a second publish at once): done.
+                    Err(WorkspaceError::Unchanged { .. }) => {}
+                    Err(e) => return Err(e),
+                }
             }
         }
         Ok(ticked)

@@ -100,3 +100,19 @@ pub fn resize_grip(ui: &egui::Ui, edge: Edge) {
         ))
         .rect_filled(bar, 2.0, color);
 }
+
+/// Checklist items named by their titles, quoted (`"Draft release notes", "Merge …"`), as a
+/// person knows them; an id the selected release's runbook does not have stays as it is.
+pub fn item_titles(data: &super::snapshot::Snapshot, ids: &[String]) -> String {
+    ids.iter()
+        .map(|id| {
+            let title = data
+                .current
+                .as_ref()
+                .and_then(|c| c.runbook.item(id))
+                .map_or(id.as_str(), |i| i.title.as_str());
+            format!("\"{title}\"")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
