@@ -1001,6 +1001,15 @@ fn a_platform_with_no_verified_installer_blocks_until_the_release_records_why_it
         "{}",
         text(&o)
     );
+    // One that cannot be read at all fails the check too (exit 1, not a usage error).
+    std::fs::write(&skips, "{garbage").expect("break it");
+    let o = cli(&ws, &["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("skipped-platforms.json: not valid state"),
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]

@@ -77,6 +77,17 @@ pub fn run(cli: &Cli, cmd: AuditCmd) -> anyhow::Result<ExitCode> {
                 }
                 Ok(ExitCode::from(EXIT_CHECK_FAILED))
             }
+            // A state file the log speaks for that cannot be read disagrees with it: the check
+            // failed (exit 1), it is no usage error.
+            Err(AuditError::State(e @ crate::store::StateError::Parse { .. })) => {
+                let message = crate::error_chain(&e);
+                if cli.json {
+                    cli.print_json(&serde_json::json!({"ok": false, "message": message}))?;
+                } else {
+                    println!("audit log and state DISAGREE: {message}");
+                }
+                Ok(ExitCode::from(EXIT_CHECK_FAILED))
+            }
             Err(e) => Err(e.into()),
         },
     }
