@@ -309,6 +309,108 @@ fn audit_entries_appended_after_the_panel_first_loaded_show_without_verify_chain
 }
 
 #[test]
+fn a_selected_audit_entry_shows_what_changed_field_by_field_with_its_raw_json_behind() {
+    use release_console::audit::diff::Kind;
+    let f = fixture();
+    let mut h = harness(&f);
+    // Tick, untick, tick again: the last tick changes `done` from false to true.
+    for (done, what) in [(true, "tick"), (false, "untick"), (true, "tick again")] {
+        click(&mut h, "Checklist");
+        h.get_by_label("Validate staging").click();
+        step_until(&mut h, what, |app| {
+            !app.is_busy()
+                && app
+                    .data
+                    .as_ref()
+                    .and_then(|d| d.current.as_ref())
+                    .is_some_and(|c| c.checklist.is_done("pre.validate-staging") == done)
+        });
+    }
+    let seq = h.state().data.as_ref().map_or(0, |d| d.audit.len());
+    click(&mut h, "Audit");
+    step_until(&mut h, "the entries to be read", |app| !app.is_busy());
+    // Each row says what changed in the normal font, the short changes first: no raw JSON.
+    assert!(
+        h.query_by_label_contains("done: false -> true").is_some(),
+        "the re-tick's row"
+    );
+    assert!(
+        h.query_by_label_contains("done: true -> false").is_some(),
+        "the untick's row"
+    );
+    assert!(
+        h.query_by_label_contains("{\"").is_none(),
+        "no JSON in the table"
+    );
+    assert!(
+        h.query_by_label("Raw JSON").is_none(),
+        "nothing selected yet"
+    );
+
+    // A click on the row (its number) shows the entry below the table.
+    click(&mut h, &seq.to_string());
+    step_until(&mut h, "the selected entry", |app| {
+        app.panels.audit.selected_fields().is_some()
+    });
+    assert_eq!(h.state().panels.audit.selected(), Some(seq as u64));
+    assert!(
+        h.query_by_label(&format!(
+            "Entry #{seq}: checklist.tick on 1.4.0/pre.validate-staging"
+        ))
+        .is_some()
+    );
+    let fields = h
+        .state()
+        .panels
+        .audit
+        .selected_fields()
+        .expect("fields")
+        .to_vec();
+    let done = fields.iter().find(|c| c.path == "done").expect("done");
+    assert_eq!(done.kind, Kind::Changed);
+    assert_eq!(
+        (done.before.clone(), done.after.clone()),
+        (
+            Some(serde_json::json!(false)),
+            Some(serde_json::json!(true))
+        )
+    );
+    // The row of `done` on screen: its path, the old value, the new one.
+    assert!(h.query_by_label("done").is_some());
+    assert!(h.query_by_label("false").is_some());
+    assert!(h.query_by_label("true").is_some());
+    assert!(h.query_by_label_contains("Fields: ").is_some());
+    // The same actor ticked both times: `by` did not change and is listed only when asked.
+    let by = fields.iter().find(|c| c.path == "by").expect("by");
+    assert_eq!(by.kind, Kind::Unchanged);
+    let unchanged = fields.iter().filter(|c| c.kind == Kind::Unchanged).count();
+    assert!(h.query_by_label("by").is_none());
+    click(&mut h, &format!("Show {unchanged} unchanged"));
+    assert!(h.state().panels.audit.show_unchanged);
+    assert!(h.query_by_label("by").is_some());
+
+    // The raw JSON is behind a collapsed header.
+    assert!(h.query_by_label_contains("\"done\": true").is_none());
+    click(&mut h, "Raw JSON");
+    assert!(h.query_by_label_contains("\"done\": true").is_some());
+    assert!(h.query_by_label_contains("\"done\": false").is_some());
+
+    // The first tick had no state before: every field is added.
+    click(&mut h, &(seq - 2).to_string());
+    step_until(&mut h, "the first tick", |app| {
+        app.panels.audit.selected() == Some(seq as u64 - 2)
+            && app.panels.audit.selected_fields().is_some()
+    });
+    let fields = h.state().panels.audit.selected_fields().expect("fields");
+    assert!(fields.iter().all(|c| c.kind == Kind::Added), "{fields:?}");
+    assert!(h.query_by_label_contains("+ done: true").is_some());
+
+    click(&mut h, "Close");
+    assert_eq!(h.state().panels.audit.selected(), None);
+    assert!(h.query_by_label("Raw JSON").is_none());
+}
+
+#[test]
 fn verify_chain_runs_as_a_task_in_the_tray_with_a_toast() {
     let f = fixture();
     let mut h = harness(&f);
