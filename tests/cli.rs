@@ -122,6 +122,64 @@ fn release_and_checklist_flow_with_json() {
 }
 
 #[test]
+fn audit_show_prints_what_an_entry_changed_field_by_field() {
+    let (_d, ws) = init();
+    assert!(run(&ws, &["release", "new", "0.1.0"]).status.success());
+    for verb in ["tick", "untick", "tick"] {
+        let o = run(&ws, &["checklist", verb, "pre.validate-staging"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let o = run(&ws, &["--json", "audit", "list", "--action", "checklist"]);
+    let entries: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).expect("json");
+    let seq = entries[2]["seq"].as_u64().expect("seq").to_string();
+
+    let o = run(&ws, &["audit", "show", &seq]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.lines()
+            .next()
+            .is_some_and(|l| l.contains("ci-bot  checklist.tick  0.1.0/pre.validate-staging")),
+        "{out}"
+    );
+    assert!(out.contains("\n  done: false -> true\n"), "{out}");
+    // The same actor both times, no note: unchanged, listed only with --all.
+    assert!(!out.contains("by: ci-bot"), "{out}");
+    assert!(
+        out.contains("field(s) unchanged; --all lists them"),
+        "{out}"
+    );
+    let all = stdout(&run(&ws, &["audit", "show", &seq, "--all"]));
+    assert!(all.contains("\n  by: ci-bot\n"), "{all}");
+
+    let o = run(&ws, &["--json", "audit", "show", &seq]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["entry"]["action"], "checklist.tick");
+    let done = v["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .find(|c| c["path"] == "done")
+        .expect("done");
+    assert_eq!(
+        (&done["kind"], &done["before"], &done["after"]),
+        (
+            &serde_json::json!("changed"),
+            &serde_json::json!(false),
+            &serde_json::json!(true)
+        )
+    );
+
+    let o = run(&ws, &["audit", "show", "999"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("there is no entry #999"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
 fn usage_and_config_errors_exit_2_with_one_line_naming_where() {
     let (_d, ws) = init();
     let o = run(&ws, &["release", "new", "1.2"]);

@@ -13,10 +13,11 @@ use release_console::runner::{Runner, TaskState};
 use release_console::ui::{ConsoleApp, PickKind, Picker, Tab};
 use release_console::workspace::{Origin, Workspace};
 
-/// Answers every picker with fixed paths: a workspace folder, or artifacts.
+/// Answers every picker with fixed paths: a workspace folder, artifacts, or scanner output.
 struct FixedPicker {
     workspace: PathBuf,
     artifacts: Vec<PathBuf>,
+    findings: Vec<PathBuf>,
 }
 
 impl Picker for FixedPicker {
@@ -29,6 +30,7 @@ impl Picker for FixedPicker {
         match kind {
             PickKind::Workspace => reply(vec![self.workspace.clone()]),
             PickKind::ArtifactFiles | PickKind::ArtifactFolder => reply(self.artifacts.clone()),
+            PickKind::FindingsFiles => reply(self.findings.clone()),
         }
     }
 }
@@ -67,6 +69,7 @@ fn harness(f: &Fixture) -> Harness<'static, ConsoleApp> {
     let picker: Arc<dyn Picker> = Arc::new(FixedPicker {
         workspace: f.other.clone(),
         artifacts: vec![f.root.join("picked.txt")],
+        findings: vec![vendor("trivy/alpine-39-high-critical.json")],
     });
     let mut h = Harness::builder()
         .with_size(egui::vec2(1280.0, 900.0))
@@ -75,6 +78,34 @@ fn harness(f: &Fixture) -> Harness<'static, ConsoleApp> {
         app.data.is_some() && !app.is_busy()
     });
     h
+}
+
+/// A scanner sample in `tests/fixtures/vendor`.
+fn vendor(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/vendor")
+        .join(rel)
+}
+
+/// A file dropped on the window, as the windowing layer hands it over.
+#[derive(Debug)]
+struct Dropped(PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+/// Drops `path` on the window and lets the frame that receives it run.
+fn drop_file(h: &mut Harness<'static, ConsoleApp>, path: PathBuf) {
+    h.input_mut().dropped_files.push(Arc::new(Dropped(path)));
+    h.step();
+    h.step();
 }
 
 /// Steps frames until `cond` holds (background work arrives between frames).
@@ -306,6 +337,108 @@ fn audit_entries_appended_after_the_panel_first_loaded_show_without_verify_chain
             .any(|t| t.info.name == "audit-verify"),
         "no chain check was run"
     );
+}
+
+#[test]
+fn a_selected_audit_entry_shows_what_changed_field_by_field_with_its_raw_json_behind() {
+    use release_console::audit::diff::Kind;
+    let f = fixture();
+    let mut h = harness(&f);
+    // Tick, untick, tick again: the last tick changes `done` from false to true.
+    for (done, what) in [(true, "tick"), (false, "untick"), (true, "tick again")] {
+        click(&mut h, "Checklist");
+        h.get_by_label("Validate staging").click();
+        step_until(&mut h, what, |app| {
+            !app.is_busy()
+                && app
+                    .data
+                    .as_ref()
+                    .and_then(|d| d.current.as_ref())
+                    .is_some_and(|c| c.checklist.is_done("pre.validate-staging") == done)
+        });
+    }
+    let seq = h.state().data.as_ref().map_or(0, |d| d.audit.len());
+    click(&mut h, "Audit");
+    step_until(&mut h, "the entries to be read", |app| !app.is_busy());
+    // Each row says what changed in the normal font, the short changes first: no raw JSON.
+    assert!(
+        h.query_by_label_contains("done: false -> true").is_some(),
+        "the re-tick's row"
+    );
+    assert!(
+        h.query_by_label_contains("done: true -> false").is_some(),
+        "the untick's row"
+    );
+    assert!(
+        h.query_by_label_contains("{\"").is_none(),
+        "no JSON in the table"
+    );
+    assert!(
+        h.query_by_label("Raw JSON").is_none(),
+        "nothing selected yet"
+    );
+
+    // A click on the row (its number) shows the entry below the table.
+    click(&mut h, &seq.to_string());
+    step_until(&mut h, "the selected entry", |app| {
+        app.panels.audit.selected_fields().is_some()
+    });
+    assert_eq!(h.state().panels.audit.selected(), Some(seq as u64));
+    assert!(
+        h.query_by_label(&format!(
+            "Entry #{seq}: checklist.tick on 1.4.0/pre.validate-staging"
+        ))
+        .is_some()
+    );
+    let fields = h
+        .state()
+        .panels
+        .audit
+        .selected_fields()
+        .expect("fields")
+        .to_vec();
+    let done = fields.iter().find(|c| c.path == "done").expect("done");
+    assert_eq!(done.kind, Kind::Changed);
+    assert_eq!(
+        (done.before.clone(), done.after.clone()),
+        (
+            Some(serde_json::json!(false)),
+            Some(serde_json::json!(true))
+        )
+    );
+    // The row of `done` on screen: its path, the old value, the new one.
+    assert!(h.query_by_label("done").is_some());
+    assert!(h.query_by_label("false").is_some());
+    assert!(h.query_by_label("true").is_some());
+    assert!(h.query_by_label_contains("Fields: ").is_some());
+    // The same actor ticked both times: `by` did not change and is listed only when asked.
+    let by = fields.iter().find(|c| c.path == "by").expect("by");
+    assert_eq!(by.kind, Kind::Unchanged);
+    let unchanged = fields.iter().filter(|c| c.kind == Kind::Unchanged).count();
+    assert!(h.query_by_label("by").is_none());
+    click(&mut h, &format!("Show {unchanged} unchanged"));
+    assert!(h.state().panels.audit.show_unchanged);
+    assert!(h.query_by_label("by").is_some());
+
+    // The raw JSON is behind a collapsed header.
+    assert!(h.query_by_label_contains("\"done\": true").is_none());
+    click(&mut h, "Raw JSON");
+    assert!(h.query_by_label_contains("\"done\": true").is_some());
+    assert!(h.query_by_label_contains("\"done\": false").is_some());
+
+    // The first tick had no state before: every field is added.
+    click(&mut h, &(seq - 2).to_string());
+    step_until(&mut h, "the first tick", |app| {
+        app.panels.audit.selected() == Some(seq as u64 - 2)
+            && app.panels.audit.selected_fields().is_some()
+    });
+    let fields = h.state().panels.audit.selected_fields().expect("fields");
+    assert!(fields.iter().all(|c| c.kind == Kind::Added), "{fields:?}");
+    assert!(h.query_by_label_contains("+ done: true").is_some());
+
+    click(&mut h, "Close");
+    assert_eq!(h.state().panels.audit.selected(), None);
+    assert!(h.query_by_label("Raw JSON").is_none());
 }
 
 #[test]
@@ -1654,6 +1787,147 @@ fn accepting_a_finding_in_the_security_panel_opens_the_findings_gate() {
         !app.is_busy() && !findings_gate(app).is_open()
     });
     assert_eq!(h.query_all_by_label("BLOCKS").count(), 1);
+}
+
+#[test]
+fn findings_are_imported_in_the_security_panel_by_picker_and_by_drop_through_the_cli_import() {
+    let f = fixture();
+    let mut h = harness(&f);
+    let findings_gate = |app: &ConsoleApp| {
+        app.data
+            .as_ref()
+            .and_then(|d| d.gates.iter().find(|g| g.gate == "findings").cloned())
+            .expect("a findings gate")
+    };
+    let count = |app: &ConsoleApp| {
+        app.data
+            .as_ref()
+            .and_then(|d| d.findings.as_ref().ok())
+            .map_or(0, Vec::len)
+    };
+    let imports = || {
+        Workspace::open(&f.root)
+            .expect("open")
+            .audit()
+            .entries()
+            .expect("entries")
+            .into_iter()
+            .filter(|e| e.action == "findings.import")
+            .collect::<Vec<_>>()
+    };
+    assert!(findings_gate(h.state()).is_open(), "nothing imported yet");
+    click(&mut h, "Security");
+    assert!(
+        h.query_by_label_contains("No findings for this release")
+            .is_some()
+    );
+
+    // The picker: the fake one answers with Trivy's sample.
+    click(&mut h, "Import findings…");
+    step_until(&mut h, "the picked file's import", |app| {
+        !app.is_busy() && count(app) == 2
+    });
+    let done = h
+        .state()
+        .panels
+        .security
+        .last_import
+        .clone()
+        .expect("an import")
+        .expect("imported");
+    assert_eq!(done.version, "1.4.0");
+    assert_eq!(done.files.len(), 1);
+    assert_eq!(done.files[0].1, release_console::findings::Format::Trivy);
+    assert_eq!((done.files[0].2, done.new, done.blocking), (2, 2, 2));
+    assert!(h.query_by_label("IMPORTED").is_some());
+    assert!(
+        h.query_by_label("into 1.4.0: 2 new, 2 in all, 2 blocking the release")
+            .is_some()
+    );
+    assert!(
+        h.query_by_label("alpine-39-high-critical.json: 2 finding(s) from Trivy JSON")
+            .is_some()
+    );
+    assert_eq!(h.query_all_by_label("BLOCKS").count(), 2);
+    assert!(!findings_gate(h.state()).is_open(), "the gate closed");
+    // Audited as the CLI's import is.
+    let audited = imports();
+    assert_eq!(audited.len(), 1);
+    assert_eq!(audited[0].after["blocking"], 2);
+    assert_eq!(audited[0].after["findings"], 2);
+
+    // A file that is not scanner output: an error naming it, and nothing changes.
+    let bad = f.root.join("release-notes.txt");
+    std::fs::write(&bad, "Fixed the sync bug.\n").expect("write");
+    let book = f.root.join("releases/1.4.0/findings.json");
+    let stored = std::fs::read(&book).expect("findings.json");
+    drop_file(&mut h, bad);
+    step_until(&mut h, "the failed import", |app| {
+        !app.panels.security.is_importing()
+            && matches!(app.panels.security.last_import, Some(Err(_)))
+    });
+    let e = h
+        .state()
+        .panels
+        .security
+        .last_import
+        .clone()
+        .expect("an import")
+        .expect_err("refused");
+    assert!(e.starts_with("Cannot import release-notes.txt: "), "{e}");
+    assert!(e.contains("release-notes.txt: not JSON"), "{e}");
+    assert!(e.ends_with("Nothing was imported."), "{e}");
+    assert!(h.query_by_label("IMPORT FAILED").is_some());
+    assert!(
+        h.query_all_by_label_contains("Cannot import release-notes.txt")
+            .count()
+            > 0
+    );
+    assert_eq!(std::fs::read(&book).expect("findings.json"), stored);
+    assert_eq!(imports().len(), 1, "no entry for a refused import");
+    assert_eq!(count(h.state()), 2);
+    assert_eq!(h.state().tab, Tab::Security);
+
+    // Grype's sample dropped on the window: one more finding, and the gate still blocks
+    // (CVE-1999-0002 is critical).
+    drop_file(&mut h, vendor("grype/image.json"));
+    step_until(&mut h, "the dropped file's import", |app| {
+        !app.is_busy() && count(app) == 4
+    });
+    let done = h
+        .state()
+        .panels
+        .security
+        .last_import
+        .clone()
+        .expect("an import")
+        .expect("imported");
+    assert_eq!(done.files[0].1, release_console::findings::Format::Grype);
+    assert_eq!((done.new, done.total, done.blocking), (2, 4, 3));
+    assert!(
+        h.query_by_label("image.json: 2 finding(s) from Grype JSON")
+            .is_some()
+    );
+    assert!(
+        h.query_by_label("into 1.4.0: 2 new, 4 in all, 3 blocking the release")
+            .is_some()
+    );
+    assert!(
+        findings_gate(h.state()).reason.contains("3 blocking"),
+        "{}",
+        findings_gate(h.state()).reason
+    );
+    assert_eq!(imports().len(), 2);
+    assert!(
+        h.query_by_label("IMPORT FAILED").is_none(),
+        "the error was answered"
+    );
+
+    // Dropped on another panel, files go to Verify as before, and are not imported.
+    click(&mut h, "Checklist");
+    drop_file(&mut h, vendor("grype/empty.json"));
+    step_until(&mut h, "the Verify panel", |app| app.tab == Tab::Verify);
+    assert_eq!(imports().len(), 2);
 }
 
 #[test]

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::{self, StateError};
 
+pub mod diff;
 mod index;
 pub use index::AuditIndex;
 

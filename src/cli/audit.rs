@@ -1,11 +1,11 @@
-//! `audit list|verify`.
+//! `audit list|show|verify`.
 
 use std::process::ExitCode;
 
 use clap::Subcommand;
 
 use super::{Cli, EXIT_CHECK_FAILED};
-use crate::audit::AuditError;
+use crate::audit::{AuditError, diff};
 use crate::local_time;
 
 #[derive(Debug, Subcommand)]
@@ -18,6 +18,14 @@ pub enum AuditCmd {
         /// Only the last N entries.
         #[arg(long)]
         last: Option<usize>,
+    },
+    /// Show one entry and what it changed, field by field (the Audit panel's diff).
+    Show {
+        /// The entry's number (`#` in `audit list`).
+        seq: u64,
+        /// Also list the fields that did not change.
+        #[arg(long)]
+        all: bool,
     },
     /// Check the hash chain; exit 1 naming the first bad line.
     Verify,
@@ -49,6 +57,10 @@ pub fn run(cli: &Cli, cmd: AuditCmd) -> anyhow::Result<ExitCode> {
                     );
                 }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCmd::Show { seq, all } => {
+            show(cli, &ws, seq, all)?;
             Ok(ExitCode::SUCCESS)
         }
         AuditCmd::Verify => match ws.verify_audit_with(crate::projections::ALL) {
@@ -91,4 +103,61 @@ pub fn run(cli: &Cli, cmd: AuditCmd) -> anyhow::Result<ExitCode> {
             Err(e) => Err(e.into()),
         },
     }
+}
+
+/// Longest value `audit show` prints on a line (`--json` has them whole).
+const SHOW_VALUE_CHARS: usize = 120;
+
+fn show(cli: &Cli, ws: &crate::workspace::Workspace, seq: u64, all: bool) -> anyhow::Result<()> {
+    let log = ws.audit();
+    let index = log.index()?;
+    let n = usize::try_from(seq)
+        .ok()
+        .filter(|n| (1..=index.len()).contains(n));
+    let Some(n) = n else {
+        anyhow::bail!(
+            "{}: there is no entry #{seq} (the log holds #1 to #{})",
+            log.path().display(),
+            index.len()
+        );
+    };
+    let entry = log
+        .read_range(&index, n - 1..n)?
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("{}: entry #{seq} could not be read", log.path().display()))?
+        .map_err(|e| anyhow::anyhow!("{}: entry #{seq}: {e}", log.path().display()))?;
+    let fields = diff::diff(&entry.before, &entry.after);
+    if cli.json {
+        let shown: Vec<&diff::FieldChange> = fields
+            .iter()
+            .filter(|c| all || c.kind != diff::Kind::Unchanged)
+            .collect();
+        cli.print_json(&serde_json::json!({"entry": entry, "changes": shown}))?;
+        return Ok(());
+    }
+    println!(
+        "#{}  {}  {}  {}  {}",
+        entry.seq,
+        local_time(entry.time, false),
+        entry.actor,
+        entry.action,
+        entry.target
+    );
+    let unchanged = fields
+        .iter()
+        .filter(|c| c.kind == diff::Kind::Unchanged)
+        .count();
+    if fields.is_empty() {
+        println!("  (no values recorded)");
+    }
+    for c in fields
+        .iter()
+        .filter(|c| all || c.kind != diff::Kind::Unchanged)
+    {
+        println!("  {}", c.line(SHOW_VALUE_CHARS));
+    }
+    if unchanged > 0 && !all {
+        println!("  ({unchanged} field(s) unchanged; --all lists them)");
+    }
+    Ok(())
 }

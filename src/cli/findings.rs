@@ -59,9 +59,12 @@ pub fn run(cli: &Cli, cmd: &FindingsCmd) -> anyhow::Result<ExitCode> {
                 cli.print_json(&done)?;
             } else {
                 for (file, format, n) in &done.files {
-                    println!("{file}: {n} findings ({format:?})");
+                    println!("{file}: {n} findings ({})", format.name());
                 }
-                println!("{}: {} new, {} in all", done.version, done.new, done.total);
+                println!(
+                    "{}: {} new, {} in all, {} blocking the release",
+                    done.version, done.new, done.total, done.blocking
+                );
             }
         }
         FindingsCmd::List { version } => {

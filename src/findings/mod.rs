@@ -69,6 +69,18 @@ pub enum Format {
     Snyk,
 }
 
+impl Format {
+    /// The format as people name it: `Trivy JSON`, `Grype JSON`, `SARIF`, `Snyk JSON`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Trivy => "Trivy JSON",
+            Self::Grype => "Grype JSON",
+            Self::Sarif => "SARIF",
+            Self::Snyk => "Snyk JSON",
+        }
+    }
+}
+
 /// One vulnerability in one package of a release.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
@@ -171,6 +183,9 @@ pub struct Imported {
     /// Findings not seen before in this release.
     pub new: usize,
     pub total: usize,
+    /// How many of the release's findings (`total`) block it after the import, by the policy
+    /// and the acceptances as they stand.
+    pub blocking: usize,
 }
 
 fn path_of(ws: &Workspace, release: &Release) -> PathBuf {
@@ -227,11 +242,28 @@ pub fn judge(
     let block = blocking_severities(ws)?;
     let suppressions_accept = ws.config().findings.scanner_suppressions_accept;
     let book = load(ws, release)?;
-    Ok(list(ws, release)?
+    Ok(judge_all(
+        list(ws, release)?,
+        &book.acceptances,
+        &block,
+        suppressions_accept,
+        now,
+    ))
+}
+
+/// `findings` with the acceptance that covers each and whether it blocks at `now` under the
+/// policy (`block`, `suppressions_accept`).
+fn judge_all(
+    findings: Vec<Finding>,
+    acceptances: &[Acceptance],
+    block: &[Severity],
+    suppressions_accept: bool,
+    now: Timestamp,
+) -> Vec<Judged> {
+    findings
         .into_iter()
         .map(|finding| {
-            let acceptance = book
-                .acceptances
+            let acceptance = acceptances
                 .iter()
                 .filter(|a| a.covers(&finding))
                 .max_by_key(|a| a.until)
@@ -289,7 +321,7 @@ pub fn judge(
                 blocks,
             }
         })
-        .collect())
+        .collect()
 }
 
 /// An acceptance's end as written by a person: `2027-01-31` (the end of that day, UTC) or an
@@ -467,6 +499,8 @@ pub fn import(
     files: &[PathBuf],
 ) -> Result<Imported, FindingsError> {
     let now = Timestamp::now();
+    // A policy that cannot be read stops the import before anything is read or stored.
+    let block = blocking_severities(ws)?;
     let mut parsed = Vec::new();
     let mut summary = Vec::new();
     for path in files {
@@ -479,7 +513,8 @@ pub fn import(
     let book_path = path_of(ws, release);
     // One change at a time: what is merged is what is stored.
     let _lock = change_lock(ws, release)?;
-    let before = list(ws, release)?;
+    let book = load(ws, release)?;
+    let before = &book.findings;
     let mut merged: BTreeMap<(String, String, String), Finding> =
         before.iter().map(|f| (f.key(), f.clone())).collect();
     let mut new = 0;
@@ -491,17 +526,33 @@ pub fn import(
         merged.insert(f.key(), f);
     }
     let total = merged.len();
+    let blocking = judge_all(
+        merged.values().cloned().collect(),
+        &book.acceptances,
+        &block,
+        ws.config().findings.scanner_suppressions_accept,
+        now,
+    )
+    .iter()
+    .filter(|j| j.blocks.is_some())
+    .count();
     let imported = Imported {
         version: version.clone(),
         files: summary,
         new,
         total,
+        blocking,
     };
     ws.change(
         "findings.import",
         &version,
         serde_json::json!({ "findings": before.len() }),
-        serde_json::json!({ "files": &imported.files, "new": new, "findings": total }),
+        serde_json::json!({
+            "files": &imported.files,
+            "new": new,
+            "findings": total,
+            "blocking": blocking,
+        }),
         |_| {
             store::update_json(&book_path, |b: &mut Book| {
                 b.findings = merged.into_values().collect();

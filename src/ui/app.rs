@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use self::handling::nothing_picked;
 use super::command::{Command, PickKind, Tab};
 use super::panel::{Cx, Finished, Panels};
 use super::picker::Picker;
@@ -137,6 +138,9 @@ impl ConsoleApp {
                 AppResult::Picked(PickKind::Workspace, paths) if !paths.is_empty() => {
                     self.queued.push(Command::OpenWorkspace(paths[0].clone()));
                 }
+                AppResult::Picked(PickKind::FindingsFiles, paths) if !paths.is_empty() => {
+                    self.queued.push(Command::ImportFindings(paths));
+                }
                 AppResult::Picked(_, paths) if !paths.is_empty() => {
                     self.queued.push(Command::Verify {
                         paths,
@@ -144,10 +148,9 @@ impl ConsoleApp {
                         run: false,
                     });
                 }
-                AppResult::Picked(..) => self.toasts.push(
-                    ToastKind::Info,
-                    "No folder chosen (type a path instead if no picker appeared)",
-                ),
+                AppResult::Picked(kind, _) => {
+                    self.toasts.push(ToastKind::Info, nothing_picked(kind));
+                }
             }
         }
         let mut finished = false;
@@ -222,11 +225,7 @@ impl ConsoleApp {
                 .collect()
         });
         if !dropped.is_empty() {
-            self.queued.push(Command::Verify {
-                paths: dropped,
-                replace: false,
-                run: false,
-            });
+            self.dropped(dropped);
         }
         if let Some(data) = &self.data {
             let mut commands = std::mem::take(&mut self.queued);

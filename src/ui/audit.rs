@@ -3,6 +3,11 @@
 //! The snapshot holds only an index of the log (where each entry starts, and its action); the
 //! table asks for the pages of entries it shows, which are read from disk off the UI thread,
 //! and a text filter streams the log as a fetch. A log of a million entries costs about 10 MB.
+//!
+//! Each row says what the entry changed on one line (`done: false -> true`); a click on a row
+//! shows the entry below the table, field by field (changed, added, removed; nested values as
+//! dotted paths, long ones cut and whole on hover), with its raw JSON behind "Raw JSON". The
+//! diff is `audit::diff`, which `audit show` prints too.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -12,19 +17,49 @@ use egui_extras::{Column, TableBuilder};
 use super::command::Command;
 use super::panel::{Cx, Finished, Panel, Pending};
 use super::theme;
+use crate::audit::diff::{self, FieldChange, Kind};
 use crate::audit::{AuditEntry, AuditIndex};
 
 /// Entries read from disk at a time.
 const PAGE: usize = 64;
 /// Pages kept in memory (older ones are read again when scrolled back to).
 const MAX_PAGES: usize = 64;
+/// Longest value in a row's Change column (the row's tooltip lists every change).
+const ROW_VALUE_CHARS: usize = 40;
+/// Longest value in the selected entry's table (whole on hover).
+const FIELD_VALUE_CHARS: usize = 72;
+
+/// One entry as a row shows it: the entry and what it changed, on one line (computed when its
+/// page is read, off the UI thread).
+#[derive(Debug)]
+struct Row {
+    entry: AuditEntry,
+    change: String,
+}
+
+impl Row {
+    fn of(entry: AuditEntry) -> Self {
+        let change = diff::summary(&diff::changes(&entry.before, &entry.after), ROW_VALUE_CHARS);
+        Self { entry, change }
+    }
+}
+
+/// The entry shown below the table and its fields.
+#[derive(Debug)]
+struct Selected {
+    /// Its number (0-based, oldest first).
+    n: usize,
+    /// The entry and its fields once its page is in memory, with the pages' generation they
+    /// were read in (a log read again from the start is looked up again).
+    shown: Option<(u64, Arc<AuditEntry>, Arc<Vec<FieldChange>>)>,
+}
 
 /// A page of entries, as read from an index of `read_at` entries: a page that was the log's
 /// last is short, and is read again once the index holds entries it lacks.
 #[derive(Debug)]
 struct Page {
     read_at: usize,
-    rows: Vec<Result<AuditEntry, String>>,
+    rows: Vec<Result<Row, String>>,
 }
 
 /// Which rows the filters let through, and for which index and filters.
@@ -51,13 +86,11 @@ pub struct AuditUi {
     pages_generation: u64,
     wanted: BTreeSet<usize>,
     loading: Pending<(u64, Vec<(usize, Page)>)>,
-}
-
-fn compact(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::Null => String::new(),
-        other => other.to_string(),
-    }
+    selected: Option<Selected>,
+    /// The table row to bring into view in the next frame (the one just selected).
+    scroll_to: Option<usize>,
+    /// Whether the selected entry's table lists the fields that did not change too.
+    pub show_unchanged: bool,
 }
 
 impl AuditUi {
@@ -73,6 +106,19 @@ impl AuditUi {
     /// How many entries the filters select (so far).
     pub fn shown(&self, index: &AuditIndex) -> usize {
         self.rows.as_ref().map_or(index.len(), |r| r.len())
+    }
+
+    /// The selected entry's number (its `seq`), if a row was clicked.
+    pub fn selected(&self) -> Option<u64> {
+        self.selected.as_ref().map(|s| s.n as u64 + 1)
+    }
+
+    /// The selected entry's fields (every one, unchanged too), once its page was read.
+    pub fn selected_fields(&self) -> Option<&[FieldChange]> {
+        self.selected
+            .as_ref()
+            .and_then(|s| s.shown.as_ref())
+            .map(|(.., f)| f.as_slice())
     }
 
     /// Whether the rows match the current filters (no search is still running for them).
@@ -105,7 +151,7 @@ impl AuditUi {
     /// The entry `n` (0-based) if its page is in memory; asks for the page otherwise, and for
     /// a page read before the log had entry `n` (appended since: the index grew, its
     /// generation did not), which is read again while its older rows stay shown.
-    fn entry(&mut self, n: usize) -> Option<&Result<AuditEntry, String>> {
+    fn entry(&mut self, n: usize) -> Option<&Result<Row, String>> {
         let page = n / PAGE;
         let stale = self
             .pages
@@ -128,7 +174,11 @@ impl AuditUi {
             let mut pages = Vec::with_capacity(wanted.len());
             for page in wanted {
                 let range = page * PAGE..(page + 1) * PAGE;
-                let rows = log.read_range(&index, range)?;
+                let rows = log
+                    .read_range(&index, range)?
+                    .into_iter()
+                    .map(|r| r.map(Row::of))
+                    .collect();
                 pages.push((
                     page,
                     Page {
@@ -256,57 +306,276 @@ impl Panel for AuditUi {
             index.len()
         )));
         let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
-        TableBuilder::new(ui)
-            .id_salt("audit-table")
-            .striped(true)
-            .resizable(true)
-            .column(Column::auto().at_least(40.0))
-            .column(Column::auto().at_least(120.0))
-            .column(Column::auto().at_least(100.0))
-            .column(Column::auto().at_least(150.0))
-            .column(Column::initial(180.0).at_least(80.0).clip(true))
-            .column(Column::initial(200.0).at_least(80.0).clip(true))
-            .column(Column::remainder().at_least(120.0).clip(true))
-            .header(22.0, |mut h| {
-                for title in ["#", "Time", "Actor", "Action", "Target", "Before", "After"] {
-                    h.col(|ui| {
-                        ui.strong(title);
-                    });
-                }
-            })
-            .body(|body| {
-                body.rows(row_height, count, |mut row| {
-                    // Newest first.
-                    let k = count - 1 - row.index();
-                    let n = rows
-                        .as_ref()
-                        .map_or(k, |r| r.get(k).map_or(0, |&n| n as usize));
-                    match self.entry(n) {
-                        None => {
-                            row.col(|ui| {
-                                ui.label(theme::muted((n + 1).to_string()));
-                            });
-                            row.col(|ui| {
-                                ui.label(theme::muted("…"));
-                            });
-                        }
-                        Some(Err(e)) => {
-                            row.col(|ui| {
-                                ui.label(theme::muted((n + 1).to_string()));
-                            });
-                            row.col(|ui| {
-                                ui.label(egui::RichText::new(e).color(theme::BAD));
-                            });
-                        }
-                        Some(Ok(e)) => entry_row(&mut row, e),
-                    }
+        // With an entry selected the table leaves room for it below.
+        // With an entry selected the table shrinks so that the entry shows below it in the
+        // panel's height (at least four rows stay), wherever the panel is scrolled to.
+        let above = ui.cursor().top() - ui.min_rect().top();
+        let on_screen = (ui.clip_rect().height() - above).max(0.0);
+        let table_height = match &self.selected {
+            Some(s) => {
+                let lines = s.shown.as_ref().map_or(6, |(.., f)| {
+                    f.iter()
+                        .filter(|c| self.show_unchanged || c.kind != Kind::Unchanged)
+                        .count()
+                        .min(12)
                 });
-            });
+                let details = 150.0 + lines as f32 * (row_height + 4.0);
+                (on_screen - 30.0 - details).max(4.0 * row_height)
+            }
+            None => f32::INFINITY,
+        };
+        let scroll_to = self.scroll_to.take();
+        let selected = self.selected.as_ref().map(|s| s.n);
+        let mut clicked = None;
+        ui.scope(|ui| {
+            // A click anywhere on a row selects it: labels do not take it for text selection.
+            ui.style_mut().interaction.selectable_labels = false;
+            let mut table = TableBuilder::new(ui)
+                .id_salt("audit-table")
+                .striped(true)
+                .resizable(true)
+                .sense(egui::Sense::click())
+                .min_scrolled_height(table_height.min(200.0))
+                .max_scroll_height(table_height)
+                .column(Column::auto().at_least(40.0))
+                .column(Column::auto().at_least(120.0))
+                .column(Column::auto().at_least(100.0))
+                .column(Column::auto().at_least(150.0))
+                .column(Column::initial(200.0).at_least(80.0).clip(true))
+                .column(Column::remainder().at_least(160.0).clip(true));
+            if let Some(row) = scroll_to {
+                table = table.scroll_to_row(row, None);
+            }
+            table
+                .header(22.0, |mut h| {
+                    for title in ["#", "Time", "Actor", "Action", "Target", "Change"] {
+                        h.col(|ui| {
+                            ui.strong(title);
+                        });
+                    }
+                })
+                .body(|body| {
+                    body.rows(row_height, count, |mut row| {
+                        // Newest first.
+                        let k = count - 1 - row.index();
+                        let n = rows
+                            .as_ref()
+                            .map_or(k, |r| r.get(k).map_or(0, |&n| n as usize));
+                        row.set_selected(selected == Some(n));
+                        match self.entry(n) {
+                            None => {
+                                row.col(|ui| {
+                                    ui.label(theme::muted((n + 1).to_string()));
+                                });
+                                row.col(|ui| {
+                                    ui.label(theme::muted("…"));
+                                });
+                            }
+                            Some(Err(e)) => {
+                                row.col(|ui| {
+                                    ui.label(theme::muted((n + 1).to_string()));
+                                });
+                                row.col(|ui| {
+                                    ui.label(egui::RichText::new(e).color(theme::BAD));
+                                });
+                            }
+                            Some(Ok(r)) => entry_row(&mut row, r),
+                        }
+                        if row.response().clicked() {
+                            clicked = Some(n);
+                        }
+                    });
+                });
+        });
+        if let Some(n) = clicked {
+            // A second click on the selected row closes it.
+            self.selected = (selected != Some(n)).then_some(Selected { n, shown: None });
+            // The table shrinks under the entry: keep its row in view.
+            self.scroll_to = rows_index_of(rows.as_deref().map(Vec::as_slice), count, n);
+        }
+        self.selected_ui(ui);
         if !self.wanted.is_empty() {
             // The rows just drawn asked for pages: the next frame's logic reads them.
             ui.ctx().request_repaint();
         }
     }
+}
+
+impl AuditUi {
+    /// The selected entry below the table: who did what, its fields as a table of changes,
+    /// and its raw JSON (collapsed).
+    fn selected_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(n) = self.selected.as_ref().map(|s| s.n) else {
+            return;
+        };
+        let generation = self.pages_generation;
+        let cached = self
+            .selected
+            .as_ref()
+            .and_then(|s| s.shown.as_ref())
+            .filter(|(g, ..)| *g == generation)
+            .map(|(_, e, f)| (e.clone(), f.clone()));
+        let (entry, fields) = if let Some(shown) = cached {
+            shown
+        } else {
+            let entry = match self.entry(n) {
+                None => {
+                    ui.horizontal(|ui| {
+                        ui.spinner();
+                        ui.label(theme::muted(format!("reading entry #{}…", n + 1)));
+                    });
+                    return;
+                }
+                Some(Err(e)) => {
+                    ui.colored_label(theme::BAD, format!("Entry #{}: {e}", n + 1));
+                    return;
+                }
+                Some(Ok(r)) => Arc::new(r.entry.clone()),
+            };
+            let fields = Arc::new(diff::diff(&entry.before, &entry.after));
+            if let Some(s) = self.selected.as_mut() {
+                s.shown = Some((generation, entry.clone(), fields.clone()));
+            }
+            (entry, fields)
+        };
+        let mut close = false;
+        ui.add_space(6.0);
+        egui::Frame::group(ui.style()).show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.horizontal(|ui| {
+                ui.label(
+                    egui::RichText::new(format!(
+                        "Entry #{}: {} on {}",
+                        entry.seq, entry.action, entry.target
+                    ))
+                    .strong(),
+                );
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    close = ui.button("Close").clicked();
+                });
+            });
+            ui.label(theme::muted(format!(
+                "by {} at {} · links to {}",
+                entry.actor,
+                crate::local_time(entry.time, true),
+                &entry.prev[..12.min(entry.prev.len())]
+            )));
+            fields_ui(ui, &fields, &mut self.show_unchanged);
+            egui::CollapsingHeader::new("Raw JSON")
+                .id_salt("audit-raw-json")
+                .default_open(false)
+                .show(ui, |ui| raw_json_ui(ui, &entry));
+        });
+        if close {
+            self.selected = None;
+        }
+    }
+}
+
+/// The entry's fields: what changed, was added or removed (and, when asked, what did not), one
+/// row each with the value before and after.
+fn fields_ui(ui: &mut egui::Ui, fields: &[FieldChange], show_unchanged: &mut bool) {
+    let unchanged = fields.iter().filter(|c| c.kind == Kind::Unchanged).count();
+    let changed = fields.len() - unchanged;
+    if fields.is_empty() {
+        ui.label(theme::muted("This entry records no values."));
+        return;
+    }
+    ui.horizontal(|ui| {
+        ui.label(if changed == 0 {
+            "No field changed.".to_owned()
+        } else {
+            let count = |k: Kind| fields.iter().filter(|c| c.kind == k).count();
+            let parts: Vec<String> = [
+                (count(Kind::Changed), "changed"),
+                (count(Kind::Added), "added"),
+                (count(Kind::Removed), "removed"),
+            ]
+            .iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, what)| format!("{n} {what}"))
+            .collect();
+            format!("Fields: {}", parts.join(", "))
+        });
+        if unchanged > 0 {
+            ui.checkbox(show_unchanged, format!("Show {unchanged} unchanged"));
+        }
+    });
+    egui::Grid::new("audit-fields")
+        .num_columns(5)
+        .striped(true)
+        .spacing([12.0, 4.0])
+        .show(ui, |ui| {
+            for h in ["", "Field", "Before", "", "After"] {
+                ui.label(theme::muted(h));
+            }
+            ui.end_row();
+            for c in fields
+                .iter()
+                .filter(|c| *show_unchanged || c.kind != Kind::Unchanged)
+            {
+                let color = theme::field_change(c.kind);
+                ui.label(egui::RichText::new(c.kind.as_str()).color(color).small());
+                ui.label(theme::mono(c.label()));
+                value_ui(ui, c.before.as_ref(), c.kind == Kind::Removed);
+                ui.label(theme::muted(if c.kind == Kind::Unchanged {
+                    "="
+                } else {
+                    "->"
+                }));
+                value_ui(ui, c.after.as_ref(), false);
+                ui.end_row();
+            }
+        });
+}
+
+/// One value, cut at [`FIELD_VALUE_CHARS`] with the whole of it on hover; a dash when the
+/// field was not there.
+fn value_ui(ui: &mut egui::Ui, v: Option<&serde_json::Value>, gone: bool) {
+    let Some(v) = v else {
+        ui.label(theme::muted("—")).on_hover_text("not there");
+        return;
+    };
+    let text = diff::show(v);
+    let short = diff::shorten(&text, FIELD_VALUE_CHARS);
+    let rich = egui::RichText::new(&short);
+    let resp = ui.label(if gone { rich.strikethrough() } else { rich });
+    if short != text {
+        let whole = match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => serde_json::to_string_pretty(other).unwrap_or(text),
+        };
+        resp.on_hover_text(whole);
+    }
+}
+
+/// The entry's before and after as written in the log, pretty-printed side by side.
+fn raw_json_ui(ui: &mut egui::Ui, entry: &AuditEntry) {
+    ui.columns(2, |cols| {
+        for (ui, (title, v)) in cols
+            .iter_mut()
+            .zip([("Before", &entry.before), ("After", &entry.after)])
+        {
+            ui.label(theme::muted(title));
+            egui::ScrollArea::both()
+                .id_salt(("audit-raw", title))
+                .max_height(240.0)
+                .show(ui, |ui| {
+                    let text = serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string());
+                    ui.add(egui::Label::new(theme::mono(text)).extend());
+                });
+        }
+    });
+}
+
+/// The table row (newest first) that shows entry `n`, among `count` rows of `rows` (`None`:
+/// every entry).
+fn rows_index_of(rows: Option<&[u32]>, count: usize, n: usize) -> Option<usize> {
+    let k = match rows {
+        None => n,
+        Some(r) => r.iter().position(|&m| m as usize == n)?,
+    };
+    (k < count).then(|| count - 1 - k)
 }
 
 /// The notification outbox: what was sent where and when, what failed (with Retry), and a
@@ -369,7 +638,8 @@ fn outbox_ui(ui: &mut egui::Ui, data: &crate::ui::snapshot::Snapshot, commands: 
         });
 }
 
-fn entry_row(row: &mut egui_extras::TableRow<'_, '_>, e: &AuditEntry) {
+fn entry_row(row: &mut egui_extras::TableRow<'_, '_>, r: &Row) {
+    let e = &r.entry;
     row.col(|ui| {
         ui.label(theme::muted(e.seq.to_string()));
     });
@@ -386,13 +656,21 @@ fn entry_row(row: &mut egui_extras::TableRow<'_, '_>, e: &AuditEntry) {
     row.col(|ui| {
         ui.add(egui::Label::new(&e.target).truncate());
     });
-    for v in [&e.before, &e.after] {
-        row.col(|ui| {
-            let text = compact(v);
-            let resp = ui.add(egui::Label::new(theme::mono(&text).small()).truncate());
-            if !text.is_empty() {
-                resp.on_hover_text(serde_json::to_string_pretty(v).unwrap_or(text));
+    row.col(|ui| {
+        if r.change.is_empty() {
+            return;
+        }
+        ui.add(
+            egui::Label::new(&r.change)
+                .truncate()
+                .show_tooltip_when_elided(false),
+        )
+        .on_hover_ui(|ui| {
+            // Every change, one a line; computed only while hovered.
+            for c in diff::changes(&e.before, &e.after) {
+                ui.label(c.line(FIELD_VALUE_CHARS));
             }
+            ui.label(theme::muted("Click the row for the whole entry."));
         });
-    }
+    });
 }

@@ -70,6 +70,8 @@ pub enum PickKind {
     ArtifactFiles,
     /// A folder of artifacts to verify.
     ArtifactFolder,
+    /// Scanner output to import as the selected release's findings.
+    FindingsFiles,
 }
 
 /// A request from a panel to the app.
@@ -95,7 +97,8 @@ pub enum Command {
     OpenWorkspace(PathBuf),
     /// Read the whole audit log again (after a full chain check), then reload.
     ReindexAudit,
-    /// Open a native picker; the choice comes back as `OpenWorkspace` or `Verify`.
+    /// Open a native picker; the choice comes back as `OpenWorkspace`, `Verify` or
+    /// `ImportFindings`.
     Pick(PickKind),
     /// Hand paths to the Verify panel (and show it); `replace` drops what it had, `run` starts
     /// the verification at once.
@@ -104,6 +107,9 @@ pub enum Command {
         replace: bool,
         run: bool,
     },
+    /// Import scanner output into the selected release's findings (the Security panel does it,
+    /// and is shown).
+    ImportFindings(Vec<PathBuf>),
     /// Re-read the workspace snapshot (after a panel changed files).
     Reload,
     /// Select a task in the tray so its log shows.

@@ -45,6 +45,12 @@ impl Picker for RfdPicker {
                     .pick_files()
                     .await
                     .map(|hs| hs.iter().map(|h| h.path().to_owned()).collect()),
+                // No filter by extension: the format is told by the content.
+                PickKind::FindingsFiles => dialog
+                    .set_title("Import scanner findings (Trivy, Grype, SARIF, Snyk)")
+                    .pick_files()
+                    .await
+                    .map(|hs| hs.iter().map(|h| h.path().to_owned()).collect()),
             };
             reply(picked.unwrap_or_default());
         });

@@ -1,10 +1,15 @@
 //! The Security panel: the selected release's findings by severity and package with their
 //! fixed versions, what blocks the release and why, accepting a risk (a dialog that states the
 //! expiry and the policy's limit) and revoking an acceptance, and the security gates' badges.
+//! Scanner output is imported with "Import findings…" (the file picker) or by dropping the
+//! files on the window while the panel is shown, through `findings::import` as `findings
+//! import` does, off the UI thread; the panel says what it imported or why it could not.
+
+use std::path::PathBuf;
 
 use jiff::Timestamp;
 
-use super::command::{Command, Tab};
+use super::command::{Command, PickKind, Tab};
 use super::panel::{Cx, Panel, Pending};
 use super::theme;
 use crate::findings::{self, Judged, Severity};
@@ -41,6 +46,56 @@ pub struct SecurityUi {
     /// What that change is about (`security.accept ID PACKAGE`, `security.rotated NAME`...):
     /// its success answers an earlier failure of the same.
     change_topic: String,
+    /// Scanner files picked or dropped, waiting for the import to start.
+    import_request: Vec<PathBuf>,
+    /// The import in flight, and its files.
+    import: Pending<findings::Imported>,
+    importing: Vec<PathBuf>,
+    /// What the last import did, or why it did not (naming the file), shown under the heading.
+    pub last_import: Option<Result<findings::Imported, String>>,
+}
+
+/// What a toast and the panel say of an import.
+const IMPORT_TOPIC: &str = "security.import";
+
+/// The files' names, for a message (`a.json, b.sarif`).
+fn file_names(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| {
+            p.file_name().map_or_else(
+                || p.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A path's file name, for a message.
+fn file_name(path: &str) -> String {
+    std::path::Path::new(path)
+        .file_name()
+        .map_or_else(|| path.to_owned(), |n| n.to_string_lossy().into_owned())
+}
+
+/// One line on what an import did: how many findings from which scanner, how many block.
+fn import_summary(done: &findings::Imported) -> String {
+    let files: Vec<String> = done
+        .files
+        .iter()
+        .map(|(file, format, n)| {
+            format!("{}: {n} finding(s) from {}", file_name(file), format.name())
+        })
+        .collect();
+    format!(
+        "Imported into {}: {}. {} new, {} in all, {} blocking the release.",
+        done.version,
+        files.join("; "),
+        done.new,
+        done.total,
+        done.blocking
+    )
 }
 
 fn severity_color(s: Severity) -> egui::Color32 {
@@ -111,6 +166,25 @@ impl Panel for SecurityUi {
             Some(Err(e)) => cx.error_about(&self.change_topic, e),
             None => {}
         }
+        if let Some(result) = self.import.poll() {
+            let result = result.map_err(|e| {
+                format!(
+                    "Cannot import {}: {e}. Nothing was imported.",
+                    file_names(&self.importing)
+                )
+            });
+            match &result {
+                Ok(done) => {
+                    cx.success_about(IMPORT_TOPIC, import_summary(done));
+                    cx.push(Command::Reload);
+                }
+                Err(e) => cx.error_about(IMPORT_TOPIC, e.clone()),
+            }
+            self.last_import = Some(result);
+        }
+        if !self.import.is_running() && !self.import_request.is_empty() {
+            self.start_import(cx);
+        }
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
@@ -122,11 +196,102 @@ impl Panel for SecurityUi {
     }
 
     fn is_busy(&self) -> bool {
-        self.change.is_running()
+        self.change.is_running() || self.import.is_running() || !self.import_request.is_empty()
     }
 }
 
 impl SecurityUi {
+    /// Imports `paths` (picked or dropped) into the selected release's findings once the import
+    /// before it, if any, is done.
+    pub fn request_import(&mut self, paths: Vec<PathBuf>) {
+        self.import_request.extend(paths);
+    }
+
+    /// Whether an import is waiting or running.
+    pub fn is_importing(&self) -> bool {
+        self.import.is_running() || !self.import_request.is_empty()
+    }
+
+    /// Starts the requested import on the runtime's blocking pool: the CLI's own
+    /// `findings::import`, which reads every file before it stores anything and audits the
+    /// import before it is stored.
+    fn start_import(&mut self, cx: &mut Cx<'_>) {
+        let paths = std::mem::take(&mut self.import_request);
+        let Some(release) = cx.snapshot.current.as_ref().map(|c| c.release.clone()) else {
+            let e = format!(
+                "Cannot import {}: there is no release to import into (create one on the \
+                 Overview). Nothing was imported.",
+                file_names(&paths)
+            );
+            cx.error_about(IMPORT_TOPIC, e.clone());
+            self.last_import = Some(Err(e));
+            return;
+        };
+        let ws = cx.snapshot.ws.clone();
+        self.importing.clone_from(&paths);
+        cx.fetch_blocking(&mut self.import, move || {
+            findings::import(&ws, &release, &paths)
+        });
+    }
+
+    /// "Import findings…", the hint to drop files, and what the last import did.
+    fn import_ui(&self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
+        let running = self.is_importing();
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(!running, egui::Button::new("Import findings…"))
+                .on_hover_text(
+                    "Pick Trivy JSON, Grype JSON, SARIF 2.1.0 or `snyk test --json` output; \
+                     the format is told by the content. Audited, as `findings import` is.",
+                )
+                .clicked()
+            {
+                cx.push(Command::Pick(PickKind::FindingsFiles));
+            }
+            if running {
+                ui.spinner();
+                ui.label(format!("Importing {}…", file_names(&self.importing)));
+            } else {
+                ui.label(theme::muted(
+                    "or drop scanner output on the window · CLI: release-console findings \
+                     import FILE",
+                ));
+            }
+        });
+        if ui.input(|i| !i.raw.hovered_files.is_empty()) {
+            ui.colored_label(
+                theme::INFO,
+                "Drop the files to import them as this release's findings.",
+            );
+        }
+        match &self.last_import {
+            Some(Ok(done)) => {
+                ui.horizontal_wrapped(|ui| {
+                    theme::badge(ui, "IMPORTED", theme::OK);
+                    ui.label(format!(
+                        "into {}: {} new, {} in all, {} blocking the release",
+                        done.version, done.new, done.total, done.blocking
+                    ));
+                });
+                for (file, format, n) in &done.files {
+                    ui.label(format!(
+                        "{}: {n} finding(s) from {}",
+                        file_name(file),
+                        format.name()
+                    ))
+                    .on_hover_text(file);
+                }
+            }
+            Some(Err(e)) => {
+                ui.horizontal_wrapped(|ui| {
+                    theme::badge(ui, "IMPORT FAILED", theme::BAD);
+                    ui.colored_label(theme::BAD, e);
+                });
+            }
+            None => {}
+        }
+    }
+
     fn apply(&mut self, action: Action, cx: &mut Cx<'_>) {
         let ws = cx.snapshot.ws.clone();
         let Some(release) = cx.snapshot.current.as_ref().map(|c| c.release.clone()) else {
@@ -191,7 +356,7 @@ impl SecurityUi {
         let policy = &data.ws.config().findings;
         ui.label(theme::muted(format!(
             "Blocking severities: {} · an acceptance runs at most {} days · scanner suppressions \
-             {} · import scanner output with `release-console findings import FILE`",
+             {}",
             policy.block.join(", "),
             policy.max_acceptance_days,
             if policy.scanner_suppressions_accept {
@@ -200,6 +365,7 @@ impl SecurityUi {
                 "do not count"
             }
         )));
+        self.import_ui(ui, cx);
         ui.add_space(6.0);
         ui.label(egui::RichText::new("Security gates").strong());
         super::widgets::gate_list(
@@ -224,7 +390,8 @@ impl SecurityUi {
         };
         if judged.is_empty() {
             ui.label(theme::muted(
-                "No findings for this release: import Trivy, Grype, SARIF or Snyk output first.",
+                "No findings for this release: import Trivy, Grype, SARIF or Snyk output with \
+                 \"Import findings…\" or by dropping the files here.",
             ));
         }
         let now = Timestamp::now();

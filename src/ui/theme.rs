@@ -89,3 +89,14 @@ pub fn page_status(status: &str) -> Color32 {
         _ => MUTED,
     }
 }
+
+/// A field's change in an audit entry: amber changed, green added, red removed, grey unchanged.
+pub fn field_change(kind: crate::audit::diff::Kind) -> Color32 {
+    use crate::audit::diff::Kind;
+    match kind {
+        Kind::Changed => WARN,
+        Kind::Added => OK,
+        Kind::Removed => BAD,
+        Kind::Unchanged => MUTED,
+    }
+}

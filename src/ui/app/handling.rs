@@ -3,7 +3,7 @@
 //! its result comes back to `collect`.
 
 use super::{AppResult, ConsoleApp};
-use crate::ui::command::{Command, Tab};
+use crate::ui::command::{Command, PickKind, Tab};
 use crate::ui::snapshot::Snapshot;
 use crate::workspace::{Origin, Release, Workspace, WorkspaceError};
 
@@ -84,6 +84,20 @@ impl ConsoleApp {
         }
     }
 
+    /// Files dropped on the window: scanner output while the Security panel is shown, else
+    /// artifacts for the Verify panel.
+    pub(super) fn dropped(&mut self, paths: Vec<std::path::PathBuf>) {
+        self.queued.push(if self.tab == Tab::Security {
+            Command::ImportFindings(paths)
+        } else {
+            Command::Verify {
+                paths,
+                replace: false,
+                run: false,
+            }
+        });
+    }
+
     /// Applies one command.
     pub(super) fn apply(&mut self, command: Command) {
         match command {
@@ -143,6 +157,10 @@ impl ConsoleApp {
                 }
                 self.tab = Tab::Verify;
             }
+            Command::ImportFindings(paths) => {
+                self.panels.security.request_import(paths);
+                self.tab = Tab::Security;
+            }
             Command::Reload => self.reload(None),
             Command::ReindexAudit => {
                 self.audit_cache.forget();
@@ -164,6 +182,19 @@ impl ConsoleApp {
                 ))
             }),
             Command::SendNotifications => self.send_notifications(),
+        }
+    }
+}
+
+/// What a picker that chose nothing says.
+pub(super) fn nothing_picked(kind: PickKind) -> &'static str {
+    match kind {
+        PickKind::Workspace | PickKind::ArtifactFolder => {
+            "No folder chosen (type a path instead if no picker appeared)"
+        }
+        PickKind::ArtifactFiles => "No file chosen (or drop the files on the window)",
+        PickKind::FindingsFiles => {
+            "No file chosen (or drop the scanner output on the window while Security is shown)"
         }
     }
 }
