@@ -164,6 +164,21 @@ fn gates_open_one_by_one_as_the_release_gets_ready() {
         ("open", "Windows WireTuner-1.0.0.msi"),
         "the verified, signed installer is named"
     );
+    // A record an older console wrote kept no installers: verify again, it says.
+    let record = ws.join("releases").join(VERSION).join("verify.json");
+    let kept = std::fs::read_to_string(&record).expect("record");
+    let mut old: Value = serde_json::from_str(&kept).expect("json");
+    old.as_object_mut()
+        .expect("object")
+        .remove("record_version");
+    std::fs::write(&record, old.to_string()).expect("old record");
+    let (state, reason) = gate(&gates(&ws, &[]).1, "installers");
+    assert_eq!(state, "blocked");
+    assert!(
+        reason.contains("older console") && reason.contains("verify again"),
+        "{reason}"
+    );
+    std::fs::write(&record, kept).expect("restore");
 
     // Tick the rest of the two phases by hand: the checklist gates open.
     for item in common::ITEMS_BEFORE_PUBLISH {

@@ -326,6 +326,10 @@ pub fn missing_installers(ws: &Workspace, release: &Release) -> Result<Vec<Missi
         .filter_map(|&platform| {
             let why = match &record {
                 None => "not verified yet".to_owned(),
+                Some(r) if r.record_version < verified::RECORD_VERSION => {
+                    "verified by an older console, which kept no installers: verify again"
+                        .to_owned()
+                }
                 Some(r) if r.installers(platform).next().is_some() => return None,
                 Some(r) => {
                     let seen: Vec<String> = r

@@ -89,7 +89,15 @@ pub struct ReleaseVerify {
     pub artifacts: Vec<VerifiedArtifact>,
     /// Every file of the artifacts folder (sums and signatures too) before hashing began.
     pub files: Vec<FileStamp>,
+    /// What this record keeps: [`RECORD_VERSION`] when it was written with each artifact's
+    /// signature verdict and installer platform; 0 (absent) before.
+    #[serde(default)]
+    pub record_version: u32,
 }
+
+/// The version of [`ReleaseVerify`] written now: 1 keeps each artifact's signature verdict and
+/// the platform it installs on.
+pub const RECORD_VERSION: u32 = 1;
 
 fn same_path(a: &Path, b: &Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
@@ -330,6 +338,7 @@ pub(super) fn save(
             })
             .collect(),
         files,
+        record_version: RECORD_VERSION,
     };
     let _lock = store::lock(&ws.release_dir(&release.version), "verify-record")?;
     store::write_json(&path_of(ws, release), &record)
