@@ -172,7 +172,8 @@ fn gates_open_one_by_one_as_the_release_gets_ready() {
         .expect("object")
         .remove("record_version");
     std::fs::write(&record, old.to_string()).expect("old record");
-    let (state, reason) = gate(&gates(&ws, &[]).1, "installers");
+    let list = gates(&ws, &[]).1;
+    let (state, reason) = gate(&list, "installers");
     assert_eq!(state, "blocked");
     assert!(
         reason.contains("older console") && reason.contains("verify again"),
