@@ -315,16 +315,35 @@ pub struct Missing {
 /// installer for it in the release's last verification, and no skip recorded. `Err` when the
 /// records cannot be read.
 pub fn missing_installers(ws: &Workspace, release: &Release) -> Result<Vec<Missing>, String> {
+    let (record, skips) = installer_records(ws, release)?;
+    Ok(missing_of(ws, record.as_ref(), &skips))
+}
+
+/// The release's last verification and its platform skips, as the installers gate reads them.
+type InstallerRecords = (
+    Option<verified::ReleaseVerify>,
+    Vec<crate::pipeline::skips::Skip>,
+);
+
+fn installer_records(ws: &Workspace, release: &Release) -> Result<InstallerRecords, String> {
     let record = verified::last(ws, release).map_err(|e| crate::error_chain(&e))?;
     let skips = crate::pipeline::skips::skipped(ws, &release.version.to_string())
         .map_err(|e| crate::error_chain(&e))?;
-    Ok(ws
-        .config()
+    Ok((record, skips))
+}
+
+/// [`missing_installers`] from records already read.
+fn missing_of(
+    ws: &Workspace,
+    record: Option<&verified::ReleaseVerify>,
+    skips: &[crate::pipeline::skips::Skip],
+) -> Vec<Missing> {
+    ws.config()
         .platforms
         .iter()
         .filter(|p| !skips.iter().any(|s| s.platform == **p))
         .filter_map(|&platform| {
-            let why = match &record {
+            let why = match record {
                 None => "not verified yet".to_owned(),
                 Some(r) if r.record_version < verified::RECORD_VERSION => {
                     "verified by an older console, which kept no installers: verify again"
@@ -363,19 +382,18 @@ pub fn missing_installers(ws: &Workspace, release: &Release) -> Result<Vec<Missi
             };
             Some(Missing { platform, why })
         })
-        .collect())
+        .collect()
 }
 
 /// Every platform the product ships has a verified installer (signed, green in the last
 /// verify), or the release records that it is not shipped this time, with the reason. A
 /// skipped platform keeps the gate open but amber, so it is seen.
 fn installers(ws: &Workspace, release: &Release) -> Gate {
-    let missing = match missing_installers(ws, release) {
-        Ok(m) => m,
+    let (record, skips) = match installer_records(ws, release) {
+        Ok(r) => r,
         Err(e) => return Gate::new(INSTALLERS, false, e),
     };
-    let skips =
-        crate::pipeline::skips::skipped(ws, &release.version.to_string()).unwrap_or_default();
+    let missing = missing_of(ws, record.as_ref(), &skips);
     if !missing.is_empty() {
         let list: Vec<String> = missing
             .iter()
@@ -396,7 +414,6 @@ fn installers(ws: &Workspace, release: &Release) -> Gate {
             ),
         );
     }
-    let record = verified::last(ws, release).ok().flatten();
     let mut parts: Vec<String> = Vec::new();
     for &p in &ws.config().platforms {
         if let Some(s) = skips.iter().find(|s| s.platform == p) {

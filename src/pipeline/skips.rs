@@ -81,25 +81,44 @@ fn read(ws: &Workspace) -> Result<Book, StateError> {
     Ok(store::read_json::<Book>(&path(ws))?.unwrap_or_default())
 }
 
+/// What the audit log has said of skips so far, and where it was read up to: each call reads
+/// only the entries appended since (the gates ask on every refresh of the window).
+#[derive(Debug, Default)]
+struct Scanned {
+    /// The byte offset after the last whole line read, and the sequence number expected next.
+    offset: u64,
+    next_seq: u64,
+    /// Each target's (`version/platform`) changes in log order: entry number and the record.
+    changes: BTreeMap<String, Vec<(u64, Option<Skip>)>>,
+    /// Entries a `….failed` / `….not_applied` entry says did not take effect.
+    voided: Vec<u64>,
+}
+
+/// The scan of each workspace's log, by the log's path.
+static SCANNED: std::sync::Mutex<BTreeMap<PathBuf, Scanned>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
 /// The platforms `version` does not ship, as the audit log records them (withdrawn skips
 /// left out). The log, not `skipped-platforms.json`, is what counts: a record written into the
 /// file by hand skips nothing (and `audit verify` names it).
 pub fn skipped(ws: &Workspace, version: &str) -> Result<Vec<Skip>, StateError> {
+    let log = ws.audit().path().to_owned();
+    let mut all = SCANNED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let len = std::fs::metadata(&log).map_or(0, |m| m.len());
+    let scanned = all.entry(log.clone()).or_default();
+    if len < scanned.offset {
+        // A shorter log is another log: read it from the start.
+        *scanned = Scanned::default();
+    }
     let action = memchr::memmem::Finder::new(br#""action":"release.platform."#);
-    let target = format!(
-        r#""target":{}"#,
-        serde_json::Value::from(format!("{version}/"))
-    );
-    // The target's JSON string without its closing quote: `"target":"1.0.0/`.
-    let target = target.trim_end_matches('"').to_owned();
-    let target = memchr::memmem::Finder::new(target.as_bytes());
-    let mut changes: BTreeMap<String, Vec<(u64, Option<Skip>)>> = BTreeMap::new();
-    let mut voided: Vec<u64> = Vec::new();
-    ws.audit()
+    let (offset, last) = ws
+        .audit()
         .scan_from(
-            0,
-            1,
-            &|line| action.find(line).is_some() && target.find(line).is_some(),
+            scanned.offset,
+            scanned.next_seq.max(1),
+            &|line| action.find(line).is_some(),
             &mut |e| {
                 if e.action == SKIP || e.action == SHIP {
                     let word = Word {
@@ -109,31 +128,36 @@ pub fn skipped(ws: &Workspace, version: &str) -> Result<Vec<Skip>, StateError> {
                         after: e.after.clone(),
                     };
                     let record = carried(&word).ok().filter(|r| r.target() == e.target);
-                    changes
+                    scanned
+                        .changes
                         .entry(e.target.clone())
                         .or_default()
                         .push((e.seq, record));
                 } else if let Some(entry) = e.after.get("entry").and_then(serde_json::Value::as_u64)
                 {
-                    // `….failed` / `….not_applied`: that change did not take effect.
-                    voided.push(entry);
+                    scanned.voided.push(entry);
                 }
                 Ok(())
             },
         )
         .map_err(|e| StateError::Io {
-            path: ws.audit().path().display().to_string(),
+            path: log.display().to_string(),
             action: "read",
             source: std::io::Error::other(crate::error_chain(&e)),
         })?;
+    scanned.offset = offset;
+    scanned.next_seq = last + 1;
     // Each platform's last change that took effect.
-    Ok(changes
-        .into_values()
-        .filter_map(|list| {
-            list.into_iter()
+    let prefix = format!("{version}/");
+    Ok(scanned
+        .changes
+        .iter()
+        .filter(|(t, _)| t.starts_with(&prefix))
+        .filter_map(|(_, list)| {
+            list.iter()
                 .rev()
-                .find(|(seq, _)| !voided.contains(seq))
-                .and_then(|(_, r)| r)
+                .find(|(seq, _)| !scanned.voided.contains(seq))
+                .and_then(|(_, r)| r.clone())
         })
         .filter(|r| r.version == version && r.skipped)
         .collect())
