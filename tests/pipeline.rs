@@ -195,7 +195,6 @@ fn pipeline_builds_signs_collects_checksums_and_verifies_a_real_msi() {
         "pre.review-flags",
         "pre.validate-staging",
         "pre.release-notes",
-        "build.macos",
     ] {
         let o = bin(&s.ws, &["checklist", "tick", item, "--note", "test setup"])
             .output()

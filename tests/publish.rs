@@ -1068,3 +1068,176 @@ fn a_signed_program_named_as_an_installer_is_no_installer() {
     let o = cli(&ws, &["publish", "--version", "1.4.0"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
 }
+
+/// A skip settles the checklist item a build of the platform would tick (ticked with the
+/// reason), so the build phase does not wait for a build that will not happen; withdrawing
+/// the skip (`publish unskip`) unticks that item and no other, and is refused once published.
+#[test]
+fn a_skip_ticks_the_platforms_build_item_and_withdrawing_it_unticks_only_that() {
+    let pki = Pki::new();
+    let (_d, ws) = workspace(&pki, &[]);
+    let cfg = ws.join("release-console.toml");
+    let text_cfg = std::fs::read_to_string(&cfg).expect("config");
+    std::fs::write(
+        &cfg,
+        text_cfg.replacen(
+            "platforms = [\"windows\"]",
+            "platforms = [\"windows\", \"macos\"]",
+            1,
+        ),
+    )
+    .expect("config");
+    common::make_publishable(&pki, &ws, "1.0.0");
+    let untick = cli(
+        &ws,
+        &["checklist", "untick", "build.macos", "--release", "1.0.0"],
+    );
+    assert!(untick.status.success(), "{}", text(&untick));
+    let item = |ws: &Path| {
+        let v = json(&cli(
+            ws,
+            &["--json", "checklist", "show", "--release", "1.0.0"],
+        ));
+        v["phases"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|p| p["items"].as_array().into_iter().flatten())
+            .find(|i| i["id"] == "build.macos")
+            .map_or_else(|| panic!("no build.macos: {v:#}"), |i| i["state"].clone())
+    };
+    // The publish fails after the skip is recorded (the store's folder is a file): the skip
+    // and its tick stay, and can be withdrawn.
+    std::fs::write(ws.join("published"), "in the way").expect("block the store");
+    let reason = "Windows-only hotfix";
+    let skip = [
+        "publish",
+        "--version",
+        "1.0.0",
+        "--skip-platform",
+        "macos",
+        "--reason",
+        reason,
+    ];
+    let o = cli(&ws, &skip);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains(
+            "ticked \"Build, sign and notarize the macOS installer\" (settled by the skip)"
+        ),
+        "{}",
+        text(&o)
+    );
+    let it = item(&ws);
+    assert_eq!(it["done"], true, "{it:#}");
+    assert!(
+        it["note"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("macOS not shipped in 1.0.0 this time: Windows-only hotfix (platform skip, audit entry #")),
+        "{it:#}"
+    );
+    let (state, _) = installers_gate(&ws, "1.0.0");
+    assert_eq!(state, "open");
+
+    // Withdrawn: audited, the item the skip ticked is unticked, the gate wants macOS again.
+    let o = cli(
+        &ws,
+        &[
+            "publish",
+            "unskip",
+            "--version",
+            "1.0.0",
+            "--platform",
+            "macos",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains(
+            "1.0.0 ships macOS after all: the skip (\"Windows-only hotfix\") is withdrawn"
+        ) && text(&o).contains(
+            "unticked \"Build, sign and notarize the macOS installer\" (the skip had ticked it)"
+        ),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(audited(&ws, "release.platform.ship", "1.0.0/macos"), 1);
+    assert_eq!(item(&ws)["done"], false);
+    let (state, reason_now) = installers_gate(&ws, "1.0.0");
+    assert_eq!(state, "blocked", "{reason_now}");
+    // Nothing left to withdraw.
+    let o = cli(
+        &ws,
+        &[
+            "publish",
+            "unskip",
+            "--version",
+            "1.0.0",
+            "--platform",
+            "macos",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("records no skip of macOS"),
+        "{}",
+        text(&o)
+    );
+
+    // An item ticked by hand (what was done instead) is not the skip's: a withdrawal keeps it.
+    let o = cli(
+        &ws,
+        &[
+            "checklist",
+            "tick",
+            "build.macos",
+            "--release",
+            "1.0.0",
+            "--note",
+            "built and shipped through the Mac App Store this time",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = cli(&ws, &skip);
+    assert!(!o.status.success(), "the store is still in the way");
+    assert!(!text(&o).contains("settled by the skip"), "{}", text(&o));
+    let o = cli(
+        &ws,
+        &[
+            "publish",
+            "unskip",
+            "--version",
+            "1.0.0",
+            "--platform",
+            "macos",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!text(&o).contains("unticked"), "{}", text(&o));
+    assert_eq!(item(&ws)["done"], true);
+
+    // Published with the skip: the skip cannot be withdrawn any more.
+    std::fs::remove_file(ws.join("published")).expect("unblock the store");
+    let o = cli(&ws, &skip);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = cli(
+        &ws,
+        &[
+            "publish",
+            "unskip",
+            "--version",
+            "1.0.0",
+            "--platform",
+            "macos",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("1.0.0 is already published (Live on stable since"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(audited(&ws, "release.platform.ship", "1.0.0/macos"), 2);
+    let o = cli(&ws, &["audit", "verify"]);
+    assert!(o.status.success(), "{}", text(&o));
+}

@@ -2440,6 +2440,104 @@ fn publishable(pki: &common::Pki, versions: &[&str]) -> Fixture {
     }
 }
 
+/// A skip recorded by a publish that then failed is shown on the card with its reason, and
+/// "Ship macOS in … after all" withdraws it: the item the skip ticked is unticked and the
+/// installers gate wants a macOS installer again.
+#[test]
+fn a_recorded_skip_is_shown_and_ship_after_all_withdraws_it() {
+    let pki = common::Pki::new();
+    let f = publishable(&pki, &[]);
+    let cfg = f.root.join("release-console.toml");
+    let text = std::fs::read_to_string(&cfg).expect("config");
+    std::fs::write(
+        &cfg,
+        text.replacen(
+            "platforms = [\"windows\"]",
+            "platforms = [\"windows\", \"macos\"]",
+            1,
+        ),
+    )
+    .expect("config");
+    common::make_publishable(&pki, &f.root, "1.0.0");
+    let o = common::cli(
+        &f.root,
+        &["checklist", "untick", "build.macos", "--release", "1.0.0"],
+    );
+    assert!(o.status.success(), "{}", common::text(&o));
+    // The store's folder is a file: the publish fails after recording the skip.
+    std::fs::write(f.root.join("published"), "in the way").expect("block the store");
+    let mut h = harness(&f);
+    click(&mut h, "Deploy");
+    step_until(&mut h, "the plan", |app| {
+        !app.is_busy() && app.panels.deploy.plan.as_ref().is_some_and(Result::is_ok)
+    });
+    click(&mut h, "Not shipping macOS in 1.0.0 this time");
+    type_into(
+        &mut h,
+        "Why it is not shipped (audited)",
+        "Windows-only hotfix",
+    );
+    click(&mut h, "Publish 1.0.0");
+    click(&mut h, "Confirm publish");
+    step_until(&mut h, "the failed publish", |app| {
+        app.panels.deploy.task.is_none()
+            && app.panels.deploy.publish_error.is_some()
+            && !app.is_busy()
+    });
+    step_until(&mut h, "the plan with the skip", |app| {
+        !app.is_busy()
+            && app
+                .panels
+                .deploy
+                .plan
+                .as_ref()
+                .is_some_and(|p| p.as_ref().is_ok_and(|p| !p.skipped.is_empty()))
+    });
+    assert!(
+        h.query_by_label_contains("macOS is not shipped in 1.0.0 this time: Windows-only hotfix")
+            .is_some(),
+        "the recorded skip is on the card, with its reason"
+    );
+    let done = |app: &ConsoleApp| {
+        app.data
+            .as_ref()
+            .and_then(|d| d.current.as_ref())
+            .is_some_and(|c| c.checklist.is_done("build.macos"))
+    };
+    assert!(done(h.state()), "the skip ticked the macOS build item");
+    click(&mut h, "Ship macOS in 1.0.0 after all");
+    step_until(&mut h, "the withdrawal", |app| {
+        !app.is_busy()
+            && app
+                .panels
+                .deploy
+                .plan
+                .as_ref()
+                .is_some_and(|p| p.as_ref().is_ok_and(|p| p.skipped.is_empty()))
+    });
+    assert!(
+        !done(h.state()),
+        "the withdrawal unticked the item the skip ticked"
+    );
+    assert!(h.query_by_label("Ship macOS in 1.0.0 after all").is_none());
+    assert!(
+        h.query_by_label("Not shipping macOS in 1.0.0 this time")
+            .is_some(),
+        "macOS is missing again, with its skip box"
+    );
+    let audit = Workspace::open(&f.root)
+        .expect("open")
+        .audit()
+        .entries()
+        .expect("entries");
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "release.platform.ship" && e.target == "1.0.0/macos"),
+        "the withdrawal is audited"
+    );
+}
+
 #[test]
 fn the_deploy_panel_publishes_after_a_confirmation_and_yanks_with_a_reason() {
     let pki = common::Pki::new();
@@ -2814,15 +2912,11 @@ fn the_demo_walks_a_whole_release_with_no_credentials_and_no_network() {
         1,
         "the demo signs without a timestamp: the Timestamp cell says none, not blank"
     );
-    // The macOS DMG needs a Mac: its item is ticked by hand here (with a note).
-    tick(
-        &mut h,
-        "Build, sign and notarize the macOS installer",
-        "build.macos",
-    );
+    // The macOS DMG needs a Mac: its item stays open; skipping the platform settles it.
 
     // Phase 3: every gate open but the installers one, which has no macOS installer and
-    // says so; the demo ships Windows alone, recorded with its reason; then publish to the
+    // says so, and the build phase, open for the macOS build alone; the demo ships Windows
+    // alone, recorded with its reason (which ticks the macOS build item); then publish to the
     // local folder.
     click(&mut h, "Deploy");
     let only_installers = |d: &release_console::ui::snapshot::Snapshot| {
@@ -2830,7 +2924,7 @@ fn the_demo_walks_a_whole_release_with_no_credentials_and_no_network() {
             .iter()
             .filter(|g| !g.is_open())
             .map(|g| g.gate.as_str())
-            .eq(["installers"])
+            .eq(["checklist:build", "installers"])
     };
     step_until(
         &mut h,
@@ -2857,11 +2951,24 @@ fn the_demo_walks_a_whole_release_with_no_credentials_and_no_network() {
             .is_disabled(),
         "no publish without a macOS installer or a reason"
     );
+    assert!(
+        h.query_by_label_contains(
+            "Skipping it ticks \"Build, sign and notarize the macOS installer\" with the reason"
+        )
+        .is_some(),
+        "the skip box says which checklist item the skip settles"
+    );
     click(&mut h, "Not shipping macOS in 0.1.0 this time");
     type_into(
         &mut h,
         "Why it is not shipped (audited)",
         "demo: a macOS installer needs a Mac",
+    );
+    assert!(
+        !h.get_by_label("Publish 0.1.0")
+            .accesskit_node()
+            .is_disabled(),
+        "a skip with a reason opens the publish: the build item it settles does not block"
     );
     click(&mut h, "Publish 0.1.0");
     assert!(
@@ -2882,6 +2989,26 @@ fn the_demo_walks_a_whole_release_with_no_credentials_and_no_network() {
                     && c.checklist.is_done("deploy.download-links")
             })
     });
+    let item = h
+        .state()
+        .data
+        .as_ref()
+        .and_then(|d| d.current.as_ref())
+        .and_then(|c| c.checklist.items.get("build.macos").cloned())
+        .expect("the macOS build item has a state");
+    assert!(
+        item.done
+            && item.note.starts_with(
+                "macOS not shipped in 0.1.0 this time: demo: a macOS installer needs a Mac"
+            ),
+        "the skip ticked the macOS build item with its reason: {item:?}"
+    );
+    assert!(
+        h.query_by_label_contains("macOS is not shipped in 0.1.0 this time")
+            .is_some()
+            && h.query_by_label("Ship macOS in 0.1.0 after all").is_none(),
+        "the card names the skip; published, it cannot be withdrawn"
+    );
     let latest = std::fs::read_to_string(
         f.root
             .join("published/WireTuner/releases/stable/latest.json"),

@@ -1,5 +1,5 @@
 //! `publish`: a release's installers, checksums and signatures to the store, then the feeds;
-//! `publish status`; `publish yank`.
+//! `publish status`; `publish yank`; `publish unskip`.
 
 use std::process::ExitCode;
 
@@ -43,6 +43,16 @@ enum PublishAction {
         #[arg(long)]
         reason: String,
     },
+    /// Withdraw a platform skip recorded with --skip-platform: the release ships that platform
+    /// after all (the installers gate wants its installer again). Refused once published.
+    Unskip {
+        /// The release (default: the newest).
+        #[arg(long)]
+        version: Option<String>,
+        /// The platform to ship after all (`macos`, `windows`, `linux`).
+        #[arg(long)]
+        platform: String,
+    },
 }
 
 pub fn run(cli: &Cli, args: PublishArgs) -> anyhow::Result<ExitCode> {
@@ -70,6 +80,21 @@ pub fn run(cli: &Cli, args: PublishArgs) -> anyhow::Result<ExitCode> {
                         None => "nothing (not written)",
                     };
                     println!("{k} -> {what}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(PublishAction::Unskip { version, platform }) => {
+            let release = ws.release(version.as_deref().or(args.version.as_deref()))?;
+            let p = crate::workspace::config::Platform::parse(&platform).ok_or_else(|| {
+                anyhow::anyhow!("--platform {platform:?}: not a platform (macos, windows or linux)")
+            })?;
+            let lines = deploy::withdraw_skip(&ws, &release, p)?;
+            if cli.json {
+                cli.print_json(&lines)?;
+            } else {
+                for l in &lines {
+                    println!("{l}");
                 }
             }
             Ok(ExitCode::SUCCESS)

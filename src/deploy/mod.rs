@@ -247,6 +247,14 @@ pub struct Plan {
     /// Platforms of the product with no verified installer and no recorded skip: the
     /// installers gate blocks on them until each ships or is skipped with a reason.
     pub missing_installers: Vec<crate::gates::Missing>,
+    /// The gates still blocked once every platform of `missing_installers` is recorded as not
+    /// shipped (the checklist items such a skip settles counted as done): empty when skipping
+    /// them would open the publish.
+    pub blocked_beyond_skips: Vec<String>,
+    /// The checklist items a skip of each missing platform ticks with its reason, by title.
+    pub skip_settles: Vec<(crate::workspace::config::Platform, String)>,
+    /// The platforms the release records as not shipped this time.
+    pub skipped: Vec<crate::pipeline::skips::Skip>,
 }
 
 fn prefix(ws: &Workspace) -> String {
@@ -738,6 +746,23 @@ pub fn plan(
         by: ws.actor(),
         files: files_of(ws, store.as_ref(), &uploads),
     });
+    let missing_installers = crate::gates::missing_installers(ws, release).unwrap_or_default();
+    let missing: Vec<_> = missing_installers.iter().map(|m| m.platform).collect();
+    let blocked_beyond_skips = crate::gates::blocked_beyond_skips(ws, release, &gates, &missing);
+    let skip_settles = ws.runbook(release).map_or_else(
+        |_| Vec::new(),
+        |rb| {
+            missing
+                .iter()
+                .flat_map(|&p| {
+                    crate::pipeline::skips::settled_items(ws, release, &[p])
+                        .into_iter()
+                        .filter_map(|id| rb.item(&id).map(|i| (p, i.title.clone())))
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        },
+    );
     Ok(Plan {
         version: release.version.to_string(),
         feeds: render_feeds(ws, &channel_name, &ch),
@@ -748,7 +773,11 @@ pub fn plan(
         problem,
         verified_at: record.map(|r| r.at),
         stale,
-        missing_installers: crate::gates::missing_installers(ws, release).unwrap_or_default(),
+        blocked_beyond_skips,
+        skip_settles,
+        skipped: crate::pipeline::skips::skipped(ws, &release.version.to_string())
+            .unwrap_or_default(),
+        missing_installers,
     })
 }
 
@@ -817,25 +846,16 @@ pub fn record_skips(
         return Ok(Vec::new());
     }
     let gates = crate::gates::evaluate(ws, release, Timestamp::now());
-    let blocked: Vec<String> = gates
-        .iter()
-        .filter(|g| !g.is_open() && g.gate != crate::gates::INSTALLERS)
-        .map(|g| format!("{} ({})", g.gate, g.reason))
-        .collect();
+    let blocked = crate::gates::blocked_beyond_skips(ws, release, &gates, &req.platforms);
     if !blocked.is_empty() {
         return Err(DeployError::Gated {
             version: release.version.to_string(),
             reasons: format!("{} (no platform skip was recorded)", blocked.join("; ")),
         });
     }
-    let map = |e: crate::pipeline::skips::SkipError| match e {
-        crate::pipeline::skips::SkipError::Invalid(m) => DeployError::Invalid(m),
-        crate::pipeline::skips::SkipError::Workspace(e) => DeployError::Workspace(e),
-        crate::pipeline::skips::SkipError::State(e) => DeployError::State(e),
-    };
     // Every platform is checked before any is recorded.
     for &p in &req.platforms {
-        crate::pipeline::skips::check(ws, release, p, &req.reason).map_err(map)?;
+        crate::pipeline::skips::check(ws, release, p, &req.reason)?;
     }
     // What a published version shipped is fixed: its skips are not recorded again with
     // another reason, nor added (the same skip asked again records nothing).
@@ -861,7 +881,7 @@ pub fn record_skips(
     }
     let mut out = Vec::new();
     for &p in &req.platforms {
-        let s = crate::pipeline::skips::skip(ws, release, p, &req.reason).map_err(map)?;
+        let s = crate::pipeline::skips::skip(ws, release, p, &req.reason)?;
         out.push(format!(
             "{} {} not shipped this time: {} (recorded by {}, entry #{})",
             s.version,
@@ -870,6 +890,58 @@ pub fn record_skips(
             s.by,
             s.audit_seq
         ));
+        for title in crate::pipeline::skips::settle(ws, release, &s)? {
+            out.push(format!("ticked \"{title}\" (settled by the skip)"));
+        }
+    }
+    Ok(out)
+}
+
+impl From<crate::pipeline::skips::SkipError> for DeployError {
+    fn from(e: crate::pipeline::skips::SkipError) -> Self {
+        use crate::pipeline::skips::SkipError;
+        match e {
+            SkipError::Invalid(m) => DeployError::Invalid(m),
+            SkipError::Workspace(e) => DeployError::Workspace(e),
+            SkipError::State(e) => DeployError::State(e),
+        }
+    }
+}
+
+/// Withdraws the recorded skip of `platform`: `release` ships it after all, and the
+/// installers gate wants its installer again. Refused once the version is published (what it
+/// shipped is fixed). Unticks the checklist items the skip ticked. Returns what it did, in
+/// words.
+pub fn withdraw_skip(
+    ws: &Workspace,
+    release: &Release,
+    platform: crate::workspace::config::Platform,
+) -> Result<Vec<String>, DeployError> {
+    let version = release.version.to_string();
+    if let Some(on) = on_channels(ws, &version)?.first() {
+        return Err(DeployError::Invalid(format!(
+            "{version} is already published ({}): what it shipped is fixed, so the skip of {} \
+             stays",
+            on.describe(),
+            platform.title()
+        )));
+    }
+    let was = crate::pipeline::skips::skipped(ws, &version)?
+        .into_iter()
+        .find(|s| s.platform == platform);
+    let s = crate::pipeline::skips::ship(ws, release, platform)?;
+    let mut out = vec![format!(
+        "{version} ships {} after all: the skip{} is withdrawn (recorded by {}, entry #{})",
+        platform.title(),
+        was.as_ref()
+            .map_or_else(String::new, |w| format!(" ({:?})", w.reason)),
+        s.by,
+        s.audit_seq
+    )];
+    if let Some(was) = was {
+        for t in crate::pipeline::skips::unsettle(ws, release, &was)? {
+            out.push(format!("unticked \"{t}\" (the skip had ticked it)"));
+        }
     }
     Ok(out)
 }

@@ -190,13 +190,56 @@ fn rotation(calendar: &Result<Vec<crate::rotation::Entry>, String>) -> Gate {
 }
 
 fn checklist(ws: &Workspace, release: &Release) -> Vec<Gate> {
-    let (runbook, list) = match ws
+    checklist_settling(ws, release, &[])
+}
+
+/// The gates that would still block `release` once `platforms` are recorded as not shipped
+/// this time, as `because (reason)`: the installers gate is the publish's to check again, and
+/// a checklist phase open only for the items the skip settles (their builds) would be done.
+pub fn blocked_beyond_skips(
+    ws: &Workspace,
+    release: &Release,
+    gates: &[Gate],
+    platforms: &[crate::workspace::config::Platform],
+) -> Vec<String> {
+    let settled = crate::pipeline::skips::settled_items(ws, release, platforms);
+    let mut blocked: Vec<String> = gates
+        .iter()
+        .filter(|g| !g.is_open() && g.gate != INSTALLERS && !g.gate.starts_with("checklist"))
+        .map(|g| format!("{} ({})", g.gate, g.reason))
+        .collect();
+    blocked.extend(
+        checklist_settling(ws, release, &settled)
+            .into_iter()
+            .filter(|g| !g.is_open())
+            .map(|g| format!("{} ({})", g.gate, g.reason)),
+    );
+    blocked
+}
+
+/// The checklist gates with the items `settled` counted as done.
+fn checklist_settling(ws: &Workspace, release: &Release, settled: &[String]) -> Vec<Gate> {
+    let (runbook, mut list) = match ws
         .runbook(release)
         .and_then(|rb| Ok((rb, ws.checklist(release)?)))
     {
         Ok(x) => x,
         Err(e) => return vec![Gate::new("checklist", false, crate::error_chain(&e))],
     };
+    for id in settled {
+        if !list.is_done(id) {
+            list.items.insert(
+                id.clone(),
+                crate::runbook::ItemState {
+                    done: true,
+                    by: String::new(),
+                    at: Timestamp::now(),
+                    note: String::new(),
+                    audit_seq: 0,
+                },
+            );
+        }
+    }
     let publish: Vec<_> = runbook
         .phases
         .iter()

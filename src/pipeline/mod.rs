@@ -50,6 +50,11 @@ pub struct PlatformDef {
     pub resume_args: Vec<String>,
     /// Task kind of the build: checklist items with this `auto_tick_on` tick when it succeeds.
     pub checklist_kind: String,
+    /// The platform (of `platforms` in the workspace config) whose installer this builds, when
+    /// the name is not that platform (`windows-on-linux` builds `windows`). A release that
+    /// records the platform as not shipped settles the checklist items this build would tick.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<crate::workspace::config::Platform>,
     #[serde(default = "default_timeout_secs")]
     pub timeout_secs: u64,
     #[serde(default)]
@@ -108,6 +113,13 @@ impl PlatformDef {
             .flat_map(|e| std::iter::once(e.name.clone()).chain(e.unless.clone()))
             .chain(self.pass_env.iter().cloned())
             .collect()
+    }
+
+    /// The product platform whose installer this builds: `platform`, else the definition's
+    /// `name` when it names one; `None` for a builder of something else.
+    pub fn ships(&self, name: &str) -> Option<crate::workspace::config::Platform> {
+        self.platform
+            .or_else(|| crate::workspace::config::Platform::parse(name))
     }
 
     /// Whether this host can build the platform (a dry run works anywhere its interpreter does).

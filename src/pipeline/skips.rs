@@ -2,8 +2,12 @@
 //! Windows-only defect may ship Windows alone. The release records it, with a reason, audited
 //! (`release.platform.skip`), before it publishes without that platform; the "installers"
 //! gate reads it, and nothing else lets a configured platform go without a verified installer.
-//! The record keeps whether the platform is skipped, so a withdrawal (`release.platform.ship`,
-//! not offered yet) is a change of the same record.
+//! The record keeps whether the platform is skipped, so a withdrawal (`release.platform.ship`)
+//! is a change of the same record.
+//!
+//! A skip settles the checklist items a build of the platform would tick ("Build, sign and
+//! notarize the macOS installer"): they are ticked with the skip's reason and entry, and a
+//! withdrawal unticks the items that skip ticked (never an item a build ticked).
 //!
 //! The records live in `pipeline/skipped-platforms.json`, one per release and platform, each
 //! with the entry of its last change; the audit log speaks for the file ([`SkipBook`]): a
@@ -192,6 +196,112 @@ pub fn skip(
         true,
         reason.trim(),
     )
+}
+
+/// Withdraws the skip of `platform` for `release`: it ships after all, and the installers
+/// gate wants its installer again. Refused when no skip of it is recorded. (Whether the
+/// version is already published, which fixes what it shipped, is the caller's to check.)
+pub fn ship(ws: &Workspace, release: &Release, platform: Platform) -> Result<Skip, SkipError> {
+    let version = release.version.to_string();
+    if !skipped(ws, &version)?
+        .iter()
+        .any(|s| s.platform == platform)
+    {
+        return Err(SkipError::Invalid(format!(
+            "{version} records no skip of {}: it already ships (nothing to withdraw)",
+            platform.title()
+        )));
+    }
+    change(ws, &version, platform, false, "")
+}
+
+/// The note a skip's tick carries; a withdrawal unticks only items whose note ends with it.
+fn settle_mark(skip: &Skip) -> String {
+    format!("(platform skip, audit entry #{})", skip.audit_seq)
+}
+
+/// The checklist items of `release` that a build of one of `platforms` ticks (their
+/// `auto_tick_on` is the `checklist_kind` of a pipeline that builds the platform): the items
+/// a skip of those platforms settles. Empty when the pipeline definition cannot be read.
+pub fn settled_items(ws: &Workspace, release: &Release, platforms: &[Platform]) -> Vec<String> {
+    let kinds: Vec<String> = match super::Definition::load(ws) {
+        Ok((def, _)) => def
+            .platforms
+            .iter()
+            .filter(|(name, d)| d.ships(name).is_some_and(|p| platforms.contains(&p)))
+            .map(|(_, d)| d.checklist_kind.clone())
+            .collect(),
+        Err(e) => {
+            tracing::warn!("a skip settles no build item: {}", crate::error_chain(&e));
+            Vec::new()
+        }
+    };
+    ws.runbook(release).map_or_else(
+        |_| Vec::new(),
+        |rb| {
+            rb.phases
+                .iter()
+                .flat_map(|p| &p.items)
+                .filter(|i| i.auto_tick_on.as_ref().is_some_and(|k| kinds.contains(k)))
+                .map(|i| i.id.clone())
+                .collect()
+        },
+    )
+}
+
+/// Ticks the open items `skip` settles, each with the skip's reason and entry; returns the
+/// ticked items' titles.
+pub fn settle(ws: &Workspace, release: &Release, skip: &Skip) -> Result<Vec<String>, SkipError> {
+    let runbook = ws.runbook(release)?;
+    let checklist = ws.checklist(release)?;
+    let mut ticked = Vec::new();
+    for id in settled_items(ws, release, &[skip.platform]) {
+        if checklist.is_done(&id) {
+            continue;
+        }
+        let note = format!(
+            "{} not shipped in {} this time: {} {}",
+            skip.platform.title(),
+            skip.version,
+            skip.reason,
+            settle_mark(skip)
+        );
+        match ws.set_item(release, &id, true, &note) {
+            Ok(_) => ticked.extend(runbook.item(&id).map(|i| i.title.clone())),
+            Err(WorkspaceError::Unchanged { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(ticked)
+}
+
+/// Unticks the items the withdrawn skip `was` ticked (an item ticked since by a build, or by
+/// hand, stays); returns their titles.
+pub fn unsettle(ws: &Workspace, release: &Release, was: &Skip) -> Result<Vec<String>, SkipError> {
+    let runbook = ws.runbook(release)?;
+    let checklist = ws.checklist(release)?;
+    let mark = settle_mark(was);
+    let mut unticked = Vec::new();
+    for id in settled_items(ws, release, &[was.platform]) {
+        let by_skip = checklist
+            .items
+            .get(&id)
+            .is_some_and(|s| s.done && s.note.ends_with(&mark));
+        if !by_skip {
+            continue;
+        }
+        let note = format!(
+            "{} ships in {} after all: the skip that ticked this was withdrawn",
+            was.platform.title(),
+            was.version
+        );
+        match ws.set_item(release, &id, false, &note) {
+            Ok(_) => unticked.extend(runbook.item(&id).map(|i| i.title.clone())),
+            Err(WorkspaceError::Unchanged { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(unticked)
 }
 
 /// Whether a character would change how a line prints: a control character (a newline, an

@@ -46,6 +46,9 @@ pub struct DeployUi {
     /// Why the last publish failed or was refused, shown in the card (not only as a toast).
     pub publish_error: Option<String>,
     yank: Pending<Vec<String>>,
+    /// A platform skip being withdrawn ("Ship … after all"), and why the last one failed.
+    unskip: Pending<Vec<String>>,
+    pub unskip_error: Option<String>,
     /// Why the last yank failed, shown in the card.
     pub yank_error: Option<String>,
     /// The backend's Argo CD application, when `[deploy.argocd]` names one.
@@ -80,6 +83,21 @@ impl Panel for DeployUi {
         if let Some(r) = self.backend_fetch.poll() {
             self.backend = Some(r);
             self.backend_at = Some(std::time::Instant::now());
+        }
+        match self.unskip.poll() {
+            Some(Ok(lines)) => {
+                self.unskip_error = None;
+                self.computed_for = None;
+                cx.success(lines.join("; "));
+                cx.push(Command::Reload);
+            }
+            Some(Err(e)) => {
+                self.unskip_error = Some(e.clone());
+                self.computed_for = None;
+                cx.error(e);
+                cx.push(Command::Reload);
+            }
+            None => {}
         }
         match self.yank.poll() {
             Some(Ok(keys)) => {
@@ -128,15 +146,8 @@ impl Panel for DeployUi {
         ui.label(egui::RichText::new("Gates before publishing").strong());
         widgets::gate_list(ui, &data.gates);
         let open = crate::gates::all_open(&data.gates);
-        // Blocked only for want of installers: a skip with a reason can open it.
-        let only_installers = !open
-            && data
-                .gates
-                .iter()
-                .filter(|g| !g.is_open())
-                .all(|g| g.gate == crate::gates::INSTALLERS);
         ui.add_space(8.0);
-        self.publish_card(ui, cx, (open, only_installers), &release);
+        self.publish_card(ui, cx, open, &release);
         ui.add_space(8.0);
         self.status_card(ui, cx);
         ui.add_space(8.0);
@@ -165,7 +176,10 @@ impl Panel for DeployUi {
     }
 
     fn is_busy(&self) -> bool {
-        self.fetch.is_running() || self.yank.is_running() || self.backend_fetch.is_running()
+        self.fetch.is_running()
+            || self.yank.is_running()
+            || self.unskip.is_running()
+            || self.backend_fetch.is_running()
     }
 }
 
@@ -174,7 +188,7 @@ impl DeployUi {
         &mut self,
         ui: &mut egui::Ui,
         cx: &mut Cx<'_>,
-        (gates_open, only_installers): (bool, bool),
+        gates_open: bool,
         release: &crate::workspace::Release,
     ) {
         egui::Frame::group(ui.style()).show(ui, |ui| {
@@ -204,6 +218,7 @@ impl DeployUi {
                     );
                 });
             }
+            self.skipped_card(ui, cx, &plan);
             self.skip_card(ui, &plan);
             let sha_header = plan.verified_at.map_or_else(
                 || "SHA-256".to_owned(),
@@ -258,7 +273,10 @@ impl DeployUi {
                 });
             }
             let running = self.task.is_some();
-            let skipping_all_missing = only_installers
+            // Blocked only for want of installers (and the build items a skip settles): a
+            // skip with a reason opens it.
+            let skipping_all_missing = !gates_open
+                && plan.blocked_beyond_skips.is_empty()
                 && !plan.missing_installers.is_empty()
                 && plan
                     .missing_installers
@@ -310,7 +328,9 @@ impl DeployUi {
                 let resp = ui.add_enabled(ready, egui::Button::new(label));
                 let resp = if ready || gates_open {
                     resp
-                } else if only_installers {
+                } else if plan.blocked_beyond_skips.is_empty()
+                    && !plan.missing_installers.is_empty()
+                {
                     resp.on_disabled_hover_text(
                         "A platform has no verified installer: ship it, or tick \"Not shipping \
                          … this time\" above and say why",
@@ -381,6 +401,55 @@ impl DeployUi {
         });
     }
 
+    /// The platforms the release records as not shipped, each with its reason and a button
+    /// that withdraws the skip (refused once the version is published).
+    fn skipped_card(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>, plan: &Plan) {
+        if plan.skipped.is_empty() {
+            return;
+        }
+        let published = self.status.as_ref().is_some_and(|s| {
+            s.as_ref()
+                .is_ok_and(|s| s.published.contains(&plan.version))
+        });
+        ui.add_space(4.0);
+        for s in &plan.skipped {
+            ui.horizontal_wrapped(|ui| {
+                theme::badge(ui, "NOT SHIPPED", theme::WARN);
+                ui.label(format!(
+                    "{} is not shipped in {} this time: {} (recorded by {}, {})",
+                    s.platform.title(),
+                    s.version,
+                    s.reason,
+                    s.by,
+                    crate::local_time(s.at, false)
+                ));
+                if !published {
+                    let label = format!("Ship {} in {} after all", s.platform.title(), s.version);
+                    if ui
+                        .add_enabled(!self.unskip.is_running(), egui::Button::new(label))
+                        .on_hover_text(
+                            "Withdraws the skip (audited): the installers gate wants its \
+                             installer again, and the checklist items the skip ticked are \
+                             unticked",
+                        )
+                        .clicked()
+                    {
+                        let ws = cx.snapshot.ws.clone();
+                        let platform = s.platform;
+                        let version = s.version.clone();
+                        cx.fetch_blocking(&mut self.unskip, move || {
+                            let release = ws.release(Some(&version))?;
+                            deploy::withdraw_skip(&ws, &release, platform)
+                        });
+                    }
+                }
+            });
+        }
+        if let Some(e) = &self.unskip_error {
+            ui.colored_label(theme::BAD, format!("Not withdrawn: {e}"));
+        }
+    }
+
     /// The platforms without a verified installer, each with a "Not shipping it this time"
     /// box, and the reason the skip is recorded with.
     fn skip_card(&mut self, ui: &mut egui::Ui, plan: &Plan) {
@@ -413,6 +482,12 @@ impl DeployUi {
                 } else {
                     self.skip.retain(|p| *p != m.platform);
                 }
+            }
+            for (_, title) in plan.skip_settles.iter().filter(|(p, _)| *p == m.platform) {
+                ui.label(theme::muted(format!(
+                    "    Skipping it ticks \"{title}\" with the reason (withdrawing the skip \
+                     unticks it)"
+                )));
             }
         }
         if !self.skip.is_empty() {
