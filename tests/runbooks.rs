@@ -172,7 +172,7 @@ fn the_database_restore_runs_each_command_exactly_after_its_confirmation() {
     );
     assert_eq!(f.calls().len(), 1);
 
-    // Confirmed: both steps, with exactly these arguments.
+    // Confirmed: every step, with exactly these arguments.
     let o = f.run(
         &[],
         &[
@@ -191,7 +191,7 @@ fn the_database_restore_runs_each_command_exactly_after_its_confirmation() {
     assert_eq!(done["within_rto"], true);
     assert_eq!(done["rto_minutes"], 15);
     let calls = f.calls();
-    assert_eq!(calls.len(), 3);
+    assert_eq!(calls.len(), 4);
     assert_eq!(
         calls[1],
         strings(&[
@@ -214,10 +214,22 @@ fn the_database_restore_runs_each_command_exactly_after_its_confirmation() {
             snapshot
         ])
     );
+    // The restore is done (and the RTO judged) when the restored instance is available.
+    assert_eq!(
+        calls[3],
+        strings(&[
+            "aws",
+            "rds",
+            "wait",
+            "db-instance-available",
+            "--db-instance-identifier",
+            "wiretuner-prod-restored"
+        ])
+    );
     // Every step run is audited with its command, before it ran; the task's log holds the
     // tool's output and the RTO.
     let steps = f.audit("runbook.step");
-    assert_eq!(steps.len(), 3, "{steps:#?}");
+    assert_eq!(steps.len(), 4, "{steps:#?}");
     assert_eq!(steps[2]["target"], "db-restore/restore");
     assert_eq!(steps[2]["after"]["confirmed"], "wiretuner-prod-restored");
     assert!(
@@ -521,11 +533,11 @@ fn the_demo_runs_its_procedures_against_its_stand_ins_never_the_tools_on_path() 
     assert_eq!(
         out.matches("stand-in: dr-stand-ins/aws runs in its place; the real aws is not run")
             .count(),
-        2,
+        3,
         "{out}"
     );
 
-    // The whole restore: both steps run the demo's stand-in, none the `aws` on PATH.
+    // The whole restore: every step runs the demo's stand-in, none the `aws` on PATH.
     let o = f.run(
         &[],
         &[
@@ -562,8 +574,12 @@ fn the_demo_runs_its_procedures_against_its_stand_ins_never_the_tools_on_path() 
         logs.contains("\"DBSnapshotIdentifier\": \"wiretuner-prod-2024-01-15-00-00\""),
         "{logs}"
     );
+    assert!(
+        logs.contains("wiretuner-prod-restored is available (made up: no instance exists)"),
+        "{logs}"
+    );
     let steps = f.audit("runbook.step");
-    assert_eq!(steps.len(), 2, "{steps:#?}");
+    assert_eq!(steps.len(), 3, "{steps:#?}");
     assert!(
         steps
             .iter()
@@ -653,7 +669,7 @@ fn a_failed_or_partial_run_gets_no_rto_verdict() {
     assert_eq!(v["result"]["number"], 2, "{v:#}");
     assert_eq!(v["result"]["state"], "failed", "{v:#}");
 
-    // One step of two succeeded: no verdict either.
+    // One step of three succeeded: no verdict either.
     let o = f.run(
         &[],
         &[
@@ -669,7 +685,7 @@ fn a_failed_or_partial_run_gets_no_rto_verdict() {
     assert!(o.status.success(), "{}", text(&o));
     let out = text(&o);
     assert!(
-        out.contains("1 of 2 steps succeeded so far; RTO judged once every step has succeeded"),
+        out.contains("1 of 3 steps succeeded so far; RTO judged once every step has succeeded"),
         "{out}"
     );
     assert!(
@@ -726,4 +742,63 @@ fn with_stand_ins_set_a_step_without_one_runs_nothing() {
         f.audit("runbook.step").is_empty(),
         "nothing was run, so nothing is audited as run"
     );
+}
+
+/// A procedure is shown before every parameter has a value (`{snapshot}` where it goes, and
+/// what is still to give), and a step that needs none of the missing ones runs on its own:
+/// the snapshots are listed before one is picked.
+#[test]
+fn a_procedure_is_shown_and_its_first_step_runs_before_the_snapshot_is_picked() {
+    let f = fixture();
+    let o = f.run(&[], &["runbook", "show", "db-restore"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("$ aws rds describe-db-snapshots --db-instance-identifier wiretuner-prod")
+            && out.contains("--db-snapshot-identifier {snapshot}")
+            && out.contains(
+                "snapshot = (not given: --param snapshot=VALUE; the steps that use {snapshot} \
+                 cannot run yet)"
+            ),
+        "{out}"
+    );
+    let o = f.run(&[], &["--json", "runbook", "show", "db-restore"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["missing"], serde_json::json!(["snapshot"]), "{v:#}");
+    // An unknown parameter is still refused.
+    let o = f.run(
+        &[],
+        &["runbook", "show", "db-restore", "--param", "snapshots=x"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("no parameter \"snapshots\""),
+        "{}",
+        text(&o)
+    );
+    assert!(f.calls().is_empty());
+
+    // The listing runs without a snapshot; the restore does not, naming what it needs.
+    let o = f.run(
+        &[],
+        &["runbook", "run", "db-restore", "--step", "list-snapshots"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(f.calls().len(), 1);
+    let o = f.run(
+        &[],
+        &[
+            "runbook",
+            "run",
+            "db-restore",
+            "--step",
+            "restore",
+            "--confirm",
+            "wiretuner-prod-restored",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("give \"snapshot\""), "{}", text(&o));
+    assert_eq!(f.calls().len(), 1, "the restore never ran");
 }

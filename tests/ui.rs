@@ -2181,14 +2181,15 @@ fn the_demo_runbooks_run_their_stand_ins_never_the_aws_on_path() {
         )
         .is_some()
     );
-    assert!(
-        h.query_by_label(
+    assert_eq!(
+        h.query_all_by_label(
             "Runs the stand-in dr-stand-ins/aws in its place: the real aws is not run."
         )
-        .is_some(),
-        "the restore, not run yet"
+        .count(),
+        2,
+        "the restore and the wait, not run yet"
     );
-    assert_eq!(h.query_all_by_label("STAND-IN").count(), 2);
+    assert_eq!(h.query_all_by_label("STAND-IN").count(), 3);
     // The stand-in's own output, in the tray.
     assert!(
         h.query_by_label_contains("DEMO STAND-IN: no AWS call was made")
@@ -2200,11 +2201,11 @@ fn the_demo_runbooks_run_their_stand_ins_never_the_aws_on_path() {
             >= 1,
         "the tray names the task a stand-in's"
     );
-    // One step of two: the clock runs, no verdict.
+    // One step of three: the clock runs, no verdict.
     assert!(h.query_by_label("RTO CLOCK").is_some());
     assert!(h.query_by_label("WITHIN RTO").is_none());
     assert!(
-        h.query_by_label_contains("1 of 2 steps succeeded so far")
+        h.query_by_label_contains("1 of 3 steps succeeded so far")
             .is_some()
     );
     demo_restore(&mut h, "wiretuner-prod-2024-01-15-00-00");
@@ -2213,6 +2214,18 @@ fn the_demo_runbooks_run_their_stand_ins_never_the_aws_on_path() {
         run.steps.get("restore").and_then(|s| s.1),
         Some(TaskState::Succeeded)
     );
+    // Restored, but the instance is still being created: no verdict until it is available.
+    assert!(h.query_by_label("WITHIN RTO").is_none());
+    assert!(
+        h.query_by_label_contains("2 of 3 steps succeeded so far")
+            .is_some()
+    );
+    click(&mut h, "Run wait-available");
+    step_until(&mut h, "the wait", |app| {
+        app.panels.runbooks.run.as_ref().is_some_and(|r| {
+            r.steps.get("wait-available").and_then(|s| s.1) == Some(TaskState::Succeeded)
+        })
+    });
     assert!(h.query_by_label("WITHIN RTO").is_some());
     assert!(
         h.query_by_label_contains("every step succeeded in ")
@@ -2229,7 +2242,7 @@ fn the_demo_runbooks_run_their_stand_ins_never_the_aws_on_path() {
         .iter()
         .filter(|e| e.action == "runbook.step")
         .collect();
-    assert_eq!(steps.len(), 2);
+    assert_eq!(steps.len(), 3);
     assert!(
         steps
             .iter()

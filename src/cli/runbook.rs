@@ -68,6 +68,11 @@ fn print_plan(plan: &Plan) {
     for (k, v) in &plan.values {
         println!("  {k} = {v}");
     }
+    for k in &plan.missing {
+        println!(
+            "  {k} = (not given: --param {k}=VALUE; the steps that use {{{k}}} cannot run yet)"
+        );
+    }
     for (i, s) in plan.steps.iter().enumerate() {
         println!("{}. {} [{}]", i + 1, s.title, s.id);
         match &s.skipped {
@@ -125,7 +130,12 @@ pub fn run(cli: &Cli, cmd: RunbookCmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         RunbookCmd::Show { name, params } => {
-            let plan = dr::plan(&ws, &name, &parse_params(&params)?)?;
+            // Shown as far as the parameters go: `{name}` where a value is still to come.
+            let procedure = crate::runbook::procedure::Procedure::load(&name, ws.root())
+                .map_err(dr::DrError::from)?;
+            let given = parse_params(&params)?;
+            procedure.check_given(&given).map_err(dr::DrError::Params)?;
+            let (plan, _) = dr::preview(&ws, &procedure, &given);
             if cli.json {
                 cli.print_json(&plan)?;
             } else {
@@ -140,7 +150,26 @@ pub fn run(cli: &Cli, cmd: RunbookCmd) -> anyhow::Result<ExitCode> {
             step,
             confirm,
         } => {
-            let plan = dr::plan(&ws, &name, &parse_params(&params)?)?;
+            let given = parse_params(&params)?;
+            // One step runs once the parameters it uses have values (listing the snapshots
+            // needs no snapshot); the whole procedure needs them all.
+            let plan = match &step {
+                Some(id) => {
+                    let procedure = crate::runbook::procedure::Procedure::load(&name, ws.root())
+                        .map_err(dr::DrError::from)?;
+                    procedure.check_given(&given).map_err(dr::DrError::Params)?;
+                    let (plan, refused) = dr::preview(&ws, &procedure, &given);
+                    let unset = plan.unset_for(plan.step(id)?);
+                    if !unset.is_empty() {
+                        return Err(refused.map_or_else(
+                            || anyhow::anyhow!("{name}: step {id} needs {}", unset.join(", ")),
+                            Into::into,
+                        ));
+                    }
+                    plan
+                }
+                None => dr::plan(&ws, &name, &given)?,
+            };
             let steps: Vec<_> = match &step {
                 Some(id) => vec![plan.step(id)?.clone()],
                 None => plan.steps.clone(),

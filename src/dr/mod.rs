@@ -101,6 +101,10 @@ pub struct Plan {
     /// `[dr] stand_ins`: the folder whose programs run in place of the real ones, if set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stand_ins: Option<String>,
+    /// The parameters with no value yet (a preview): the steps that use one show `{name}`
+    /// and cannot run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
 }
 
 /// What runs in a step's place when the workspace sets `[dr] stand_ins`.
@@ -125,6 +129,22 @@ impl Plan {
             path: format!("{}/{program}", folder.trim_end_matches(['/', '\\'])),
             program,
         })
+    }
+
+    /// The parameters `step` needs that have no value yet (listing the snapshots needs no
+    /// snapshot); empty when it can run.
+    pub fn unset_for(&self, step: &Rendered) -> Vec<String> {
+        self.missing
+            .iter()
+            .filter(|name| {
+                let placeholder = format!("{{{name}}}");
+                step.argv
+                    .iter()
+                    .chain(step.confirm.iter())
+                    .any(|a| a.contains(&placeholder))
+            })
+            .cloned()
+            .collect()
     }
 
     /// The step `id`.
@@ -175,6 +195,12 @@ pub fn preview(
 
 fn plan_with(ws: &Workspace, p: &Procedure, values: BTreeMap<String, String>) -> Plan {
     Plan {
+        missing: p
+            .params
+            .iter()
+            .filter(|x| !values.contains_key(&x.name))
+            .map(|x| x.name.clone())
+            .collect(),
         steps: p.render(&values),
         procedure: p.id.clone(),
         title: p.title.clone(),
@@ -474,6 +500,7 @@ mod tests {
             rto_minutes: p.rto_minutes,
             values,
             stand_ins: None,
+            missing: Vec::new(),
         }
     }
 

@@ -231,23 +231,7 @@ impl Procedure {
         &self,
         given: &BTreeMap<String, String>,
     ) -> Result<BTreeMap<String, String>, String> {
-        if let Some(unknown) = given
-            .keys()
-            .find(|k| !self.params.iter().any(|p| &p.name == *k))
-        {
-            return Err(format!(
-                "{}: no parameter {unknown:?} (parameters: {})",
-                self.id,
-                self.params
-                    .iter()
-                    .map(|p| p.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
-        for (name, value) in given {
-            check_value(name, value.trim()).map_err(|e| format!("{}: {e}", self.id))?;
-        }
+        self.check_given(given)?;
         let values = self.known_values(given);
         let missing: Vec<&str> = self
             .params
@@ -270,6 +254,29 @@ impl Procedure {
             check_value(name, value).map_err(|e| format!("{}: {e}", self.id))?;
         }
         Ok(values)
+    }
+
+    /// Whether every name in `given` is a parameter and every value one [`check_value`]
+    /// accepts (missing values are not checked: a preview shows where they go).
+    pub fn check_given(&self, given: &BTreeMap<String, String>) -> Result<(), String> {
+        if let Some(unknown) = given
+            .keys()
+            .find(|k| !self.params.iter().any(|p| &p.name == *k))
+        {
+            return Err(format!(
+                "{}: no parameter {unknown:?} (parameters: {})",
+                self.id,
+                self.params
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        for (name, value) in given {
+            check_value(name, value.trim()).map_err(|e| format!("{}: {e}", self.id))?;
+        }
+        Ok(())
     }
 
     /// The values that are known so far: `given` and every default that can be filled in. A

@@ -116,18 +116,8 @@ impl Panel for RunbooksUi {
         ui.add_space(6.0);
         // A step can run once the parameters it uses have values (listing the snapshots
         // needs no snapshot).
-        let unset: Vec<String> = p
-            .params
-            .iter()
-            .filter(|x| !plan.values.contains_key(&x.name))
-            .map(|x| format!("{{{}}}", x.name))
-            .collect();
         for (i, step) in plan.steps.iter().enumerate() {
-            let ready = !step
-                .argv
-                .iter()
-                .chain(step.confirm.iter())
-                .any(|a| unset.iter().any(|u| a.contains(u.as_str())));
+            let ready = plan.unset_for(step).is_empty();
             if let Some(start) = self.step_ui(ui, i, step, &plan, ready) {
                 self.start(cx, &plan, &start);
             }
