@@ -2453,6 +2453,36 @@ fn publishable(pki: &common::Pki, versions: &[&str]) -> Fixture {
     }
 }
 
+/// After a restart, the Verify panel shows the release's last verification as recorded (not
+/// an empty panel), and verifies it again with one click.
+#[test]
+fn the_verify_panel_shows_the_last_recorded_verification_after_a_restart() {
+    let pki = common::Pki::new();
+    let f = publishable(&pki, &["1.0.0"]);
+    let mut h = harness(&f);
+    click(&mut h, "Verify");
+    step_until(&mut h, "the record", |app| {
+        !app.is_busy() && app.data.as_ref().is_some_and(|d| d.verify_record.is_some())
+    });
+    assert!(
+        h.query_by_label_contains("Last verification of release 1.0.0: 1 of 1 artifacts green")
+            .is_some()
+            && h.query_by_label("PASS").is_some(),
+        "the recorded verdict is shown"
+    );
+    assert!(h.query_by_label("WireTuner-1.0.0.msi").is_some());
+    assert!(h.query_by_label("valid").is_some(), "its signature verdict");
+    click(&mut h, "Verify release 1.0.0 again");
+    step_until(&mut h, "the report", |app| {
+        app.panels.verify.report.is_some() && !app.is_busy()
+    });
+    assert!(
+        h.query_by_label_contains("Last verification of release")
+            .is_none(),
+        "a run's report replaces the record"
+    );
+}
+
 /// A skip recorded by a publish that then failed is shown on the card with its reason, and
 /// "Ship macOS in … after all" withdraws it: the item the skip ticked is unticked and the
 /// installers gate wants a macOS installer again.

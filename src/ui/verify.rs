@@ -295,7 +295,16 @@ impl Panel for VerifyUi {
         if running {
             ui.label(theme::muted("Verifying… progress is in the task tray."));
         }
-        let Some(report) = &self.report else { return };
+        let Some(report) = &self.report else {
+            if !running && let (Some(c), Some(record)) = (&data.current, &data.verify_record) {
+                ui.add_space(8.0);
+                if last_record_ui(ui, &c.release.version, record, data.verify_stale.as_ref()) {
+                    self.paths = vec![data.ws.artifacts_dir(&c.release.version)];
+                    self.start(cx);
+                }
+            }
+            return;
+        };
         ui.add_space(8.0);
         // The release's verification is stale when its files changed after it (a rebuild).
         let stale = self.of_release_since.and_then(|since| {
@@ -483,6 +492,76 @@ fn timestamp_cell(ui: &mut egui::Ui, a: &verify::Artifact) {
                 .on_hover_text("No signature to timestamp");
         }
     }
+}
+
+/// The release's last verification as recorded (after a restart, before anything is run in
+/// this window): its verdict, when and by whom, each artifact's checksum and signature verdict,
+/// STALE when the files changed after it; the signers' details are in a run's report, so a
+/// button runs it again. Returns whether that button was clicked.
+fn last_record_ui(
+    ui: &mut egui::Ui,
+    version: &semver::Version,
+    record: &verify::release::ReleaseVerify,
+    stale: Option<&verify::release::Stale>,
+) -> bool {
+    let (text, color) = match (stale, record.overall) {
+        (Some(_), _) => ("STALE", theme::WARN),
+        (None, Overall::Pass) => ("PASS", theme::OK),
+        (None, Overall::Fail) => ("FAIL", theme::BAD),
+    };
+    let mut again = false;
+    egui::Frame::group(ui.style())
+        .stroke(egui::Stroke::new(1.5, color))
+        .show(ui, |ui| {
+            ui.set_width(ui.available_width().min(1000.0));
+            ui.horizontal_wrapped(|ui| {
+                theme::badge(ui, text, color);
+                ui.label(
+                    egui::RichText::new(format!(
+                        "Last verification of release {version}: {} ({} by {})",
+                        record.summary,
+                        crate::local_time(record.at, true),
+                        record.by
+                    ))
+                    .strong(),
+                );
+            });
+            if let Some(st) = stale {
+                ui.colored_label(theme::WARN, format!("STALE: {}", st.describe()));
+            }
+            egui::Grid::new("last-verify")
+                .num_columns(4)
+                .striped(true)
+                .spacing([14.0, 3.0])
+                .show(ui, |ui| {
+                    for h in ["Artifact", "Size", "Checksum", "Signature"] {
+                        ui.label(theme::muted(h));
+                    }
+                    ui.end_row();
+                    for a in &record.artifacts {
+                        ui.label(theme::mono(&a.name));
+                        ui.label(verify::human_bytes(a.size_bytes));
+                        if a.green {
+                            ui.colored_label(theme::OK, "ok");
+                        } else {
+                            ui.colored_label(theme::BAD, "not green");
+                        }
+                        match a.signature {
+                            Some(v) => ui.label(v.as_str()),
+                            None => ui.label(theme::muted("not recorded")),
+                        };
+                        ui.end_row();
+                    }
+                });
+            ui.label(theme::muted(
+                "As recorded in the audit log. The signers, certificates and timestamps are in \
+                 the report of a run: verify again to see them.",
+            ));
+            again = ui
+                .button(format!("Verify release {version} again"))
+                .clicked();
+        });
+    again
 }
 
 fn overall_ui(ui: &mut egui::Ui, report: &Report, stale: Option<&verify::release::Stale>) {
