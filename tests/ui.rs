@@ -3806,3 +3806,52 @@ fn hand_ticking_an_item_a_task_ticks_asks_for_a_note_and_post_release_waits_for_
         "{err}"
     );
 }
+
+/// The task tray can be resized, and the pointer says so: over its top edge the cursor is a
+/// vertical resize arrow (the grip drawn there marks the place), and dragging the edge up
+/// makes the tray taller by as much; its task list's right edge likewise resizes sideways.
+#[test]
+fn the_task_tray_resizes_from_its_marked_edges() {
+    let f = fixture();
+    let mut h = harness(&f);
+    let tasks_top = h.get_by_label("Tasks").rect().top();
+    // The panel's top edge is a few points above its first line.
+    let edge = (1..40)
+        .map(|d| tasks_top - d as f32)
+        .find(|&y| {
+            h.hover_at(egui::pos2(640.0, y));
+            h.step();
+            h.output().platform_output.cursor_icon == egui::CursorIcon::ResizeRow
+                || h.output().platform_output.cursor_icon == egui::CursorIcon::ResizeVertical
+        })
+        .expect("over the tray's top edge the cursor says it resizes");
+    h.drag_at(egui::pos2(640.0, edge));
+    h.step();
+    for y in (0..=15).map(|i| edge - i as f32 * 10.0) {
+        h.hover_at(egui::pos2(640.0, y));
+        h.step();
+    }
+    h.drop_at(egui::pos2(640.0, edge - 150.0));
+    for _ in 0..5 {
+        h.step();
+    }
+    let moved = tasks_top - h.get_by_label("Tasks").rect().top();
+    assert!(
+        (140.0..=160.0).contains(&moved),
+        "dragging the edge 150 points up made the tray {moved} points taller"
+    );
+
+    // The task list beside the log: its right edge resizes sideways.
+    let label = h.get_by_label("Tasks").rect();
+    let (list_right, row) = (label.left() + 320.0, label.center().y + 40.0);
+    let side = (-40..40).map(|d| list_right + d as f32).find(|&x| {
+        h.hover_at(egui::pos2(x, row));
+        h.step();
+        h.output().platform_output.cursor_icon == egui::CursorIcon::ResizeColumn
+            || h.output().platform_output.cursor_icon == egui::CursorIcon::ResizeHorizontal
+    });
+    assert!(
+        side.is_some(),
+        "over the task list's right edge the cursor says it resizes"
+    );
+}
