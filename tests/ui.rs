@@ -3088,6 +3088,13 @@ fn the_demo_walks_a_whole_release_with_no_credentials_and_no_network() {
             })
         })
     });
+    assert!(
+        h.query_by_label_contains(
+            "macOS is not shipped in 0.1.0 this time: demo: a macOS installer needs a Mac"
+        )
+        .is_some(),
+        "the Overview says which platform the live release does not ship"
+    );
     assert!(h.query_by_label("LIVE").is_some());
     assert!(h.query_by_label_contains("Live on stable since").is_some());
     click(&mut h, "Deploy");

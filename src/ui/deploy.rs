@@ -414,15 +414,7 @@ impl DeployUi {
         ui.add_space(4.0);
         for s in &plan.skipped {
             ui.horizontal_wrapped(|ui| {
-                theme::badge(ui, "NOT SHIPPED", theme::WARN);
-                ui.label(format!(
-                    "{} is not shipped in {} this time: {} (recorded by {}, {})",
-                    s.platform.title(),
-                    s.version,
-                    s.reason,
-                    s.by,
-                    crate::local_time(s.at, false)
-                ));
+                widgets::not_shipped(ui, s);
                 if !published {
                     let label = format!("Ship {} in {} after all", s.platform.title(), s.version);
                     if ui

@@ -376,6 +376,9 @@ impl Panel for OverviewUi {
                     ui.colored_label(theme::WARN, format!("Where it is published: {e}"));
                 }
             }
+            for s in &data.skipped {
+                ui.horizontal_wrapped(|ui| widgets::not_shipped(ui, s));
+            }
             ui.add_space(8.0);
             ui.label(egui::RichText::new("Progress").strong());
             egui::Grid::new("phase-progress")

@@ -45,6 +45,8 @@ pub struct Snapshot {
     /// Where the selected release stands on each channel it was published on, or why that
     /// cannot be read.
     pub on_channels: Result<Vec<crate::deploy::OnChannel>, String>,
+    /// The platforms the selected release records as not shipped this time.
+    pub skipped: Vec<crate::pipeline::skips::Skip>,
     /// Incidents the console tracks, oldest first.
     pub incidents: Vec<Incident>,
     /// Why the incident records cannot be read, if they cannot.
@@ -115,6 +117,10 @@ impl Snapshot {
                     .map_err(|e| crate::error_chain(&e))
             },
         );
+        let skipped = current
+            .as_ref()
+            .and_then(|c| crate::pipeline::skips::skipped(&ws, &c.release.version.to_string()).ok())
+            .unwrap_or_default();
         let rebuild_invalidates = current
             .as_ref()
             .map(|c| crate::deploy::rebuild_invalidates(&ws, &c.release))
@@ -155,6 +161,7 @@ impl Snapshot {
             verify_stale,
             rebuild_invalidates,
             on_channels,
+            skipped,
             incidents,
             incidents_error,
             gates,

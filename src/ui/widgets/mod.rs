@@ -101,6 +101,20 @@ pub fn resize_grip(ui: &egui::Ui, edge: Edge) {
         .rect_filled(bar, 2.0, color);
 }
 
+/// A platform the release does not ship this time: an amber NOT SHIPPED badge and the
+/// record in words (drawn into `ui`, which the caller lays out).
+pub fn not_shipped(ui: &mut egui::Ui, s: &crate::pipeline::skips::Skip) {
+    super::theme::badge(ui, "NOT SHIPPED", super::theme::WARN);
+    ui.label(format!(
+        "{} is not shipped in {} this time: {} (recorded by {}, {})",
+        s.platform.title(),
+        s.version,
+        s.reason,
+        s.by,
+        crate::local_time(s.at, false)
+    ));
+}
+
 /// Checklist items named by their titles, quoted (`"Draft release notes", "Merge …"`), as a
 /// person knows them; an id the selected release's runbook does not have stays as it is.
 pub fn item_titles(data: &super::snapshot::Snapshot, ids: &[String]) -> String {
