@@ -1,14 +1,14 @@
 //! Notifications: PagerDuty Events API v2 behind Prism with the vendor spec, Slack webhooks,
 //! and the outbox across a kill -9.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
-use common::notify::{PagerDuty, ROUTING_KEY, Slack};
-use common::{cli_with, text};
+use crate::common::notify::{PagerDuty, ROUTING_KEY, Slack};
+use crate::common::{cli_with, text};
 use serde_json::Value;
 
 fn workspace(extra: &str) -> tempfile::TempDir {

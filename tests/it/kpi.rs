@@ -2,9 +2,9 @@
 //! serves over loopback: the gate is green while the error rate is low and turns red, blocking a
 //! rollout, when it crosses 0.5%.
 
-mod common;
+use crate::common;
 
-use common::{cli, text};
+use crate::common::{cli, text};
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

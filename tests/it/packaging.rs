@@ -1,12 +1,12 @@
 //! The installer builders in packaging/: shellcheck clean, and the Linux-hosted Windows builder
 //! really builds, signs and checksums an MSI with a throwaway PKI.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{Pki, text};
+use crate::common::{Pki, text};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -3,16 +3,12 @@
 //! test PKI (valid, tampered code, tampered CMS, wrong team, ad-hoc, no timestamp, Apple
 //! Development, self-signed), timestamped by a loopback RFC 3161 server run by `openssl ts`.
 
-#[path = "common/apple.rs"]
-mod apple_pki;
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use apple_codesign::{AppleCertificate as _, SettingsScope, SigningSettings};
-use apple_pki::{
+use crate::apple_pki::{
     ApplePki, How, TEAM, signed, signed_app, signed_claiming, staple, verify, zip_app,
 };
+use apple_codesign::{AppleCertificate as _, SettingsScope, SigningSettings};
 use serde_json::Value;
 
 fn signature(report: &Value) -> &Value {

@@ -3,12 +3,12 @@
 //! workspace runs its procedures against its own stand-ins (`[dr] stand_ins`): the tools on
 //! PATH never run there, and the RTO is judged only for a run whose every step succeeded.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Output};
 
-use common::{bin, init, text};
+use crate::common::{bin, init, text};
 use serde_json::Value;
 
 struct Fixture {

@@ -5,17 +5,17 @@
 //! the history with merged pull requests from a GitHub fake that Prism checks against
 //! `@octokit/openapi`.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
+use crate::common::{cli, cli_with, init, text};
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use common::{cli, cli_with, init, text};
 use serde_json::{Value, json};
 
 /// `git ARGS` in `dir`, which must succeed; its stdout.

@@ -1,7 +1,6 @@
 //! Test helpers shared by the integration tests: shell fixtures, a throwaway PKI with unsigned
 //! PE/MSI files made with the real tools (openssl, mingw-w64, wixl), a loopback HTTP server for
 //! vendor fakes, and output text.
-#![expect(dead_code, reason = "each test file uses some of these helpers")]
 
 pub mod argo;
 pub mod github;
@@ -313,7 +312,8 @@ impl Pki {
 /// ports, checking `SigV4` signatures with access key `K` and secret `S`. Killed on drop.
 pub struct Weed {
     child: std::process::Child,
-    dir: tempfile::TempDir,
+    /// Its data folder, removed on drop.
+    _dir: tempfile::TempDir,
     /// `http://127.0.0.1:PORT`.
     pub endpoint: String,
 }
@@ -382,7 +382,7 @@ impl Weed {
             {
                 return Self {
                     child,
-                    dir,
+                    _dir: dir,
                     endpoint,
                 };
             }

@@ -1,8 +1,6 @@
 //! The Apple test PKI and fixtures signed with it (Mach-O files, app bundles, stapled
-//! tickets, zipped apps), shared by `tests/apple.rs` and the publish tests. Included with
-//! `#[path = "common/apple.rs"] mod apple_pki;` by the test files that need it, so the other
-//! test binaries do not compile it.
-#![allow(dead_code, reason = "each test file uses some of these helpers")]
+//! tickets, zipped apps), shared by the Apple verification tests (`apple`) and the publish
+//! tests (`publish`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,11 +1,11 @@
 //! `release gates`: every gate between a release and publishing, with real signed artifacts
 //! (osslsigncode), real scanner output (the vendor samples) and real certificates (openssl).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Pki, cli, cli_with, sh, text, vendor};
+use crate::common::{Pki, cli, cli_with, sh, text, vendor};
 use serde_json::Value;
 
 const VERSION: &str = "1.0.0";

@@ -2,14 +2,14 @@
 //! fake GitHub API that follows GitHub's published description (Prism checks every request
 //! and answer against it) and a second loopback host for the signed download URLs.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use common::github::{ArtifactKind, Fake, FakeGitHub, Fault, Script, TOKEN, with_checksum};
-use common::{Pki, text};
+use crate::common::github::{ArtifactKind, Fake, FakeGitHub, Fault, Script, TOKEN, with_checksum};
+use crate::common::{Pki, text};
 use serde_json::Value;
 
 const VERSION: &str = "0.1.0";

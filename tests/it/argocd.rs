@@ -2,12 +2,12 @@
 //! `common::argo` (the published API, with Prism checking every request and response against
 //! Argo CD's spec).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
-use common::argo::{self, Fault, TOKEN, workspace};
-use common::{cli_with, text};
+use crate::common::argo::{self, Fault, TOKEN, workspace};
+use crate::common::{cli_with, text};
 use serde_json::{Value, json};
 
 fn run(ws: &Path, args: &[&str]) -> std::process::Output {

@@ -3,12 +3,12 @@
 //! entry; a missing secret and a missing JSON key named; a bad source refused
 //! when the config loads.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
-use common::argo::{self, TOKEN};
-use common::{Moto, cli_with, text};
+use crate::common::argo::{self, TOKEN};
+use crate::common::{Moto, cli_with, text};
 use serde_json::json;
 
 const ENV: [(&str, &str); 3] = [

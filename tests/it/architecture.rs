@@ -301,7 +301,7 @@ fn violations(src: &Path) -> Vec<String> {
     for m in &modules {
         if layer_of(m).is_none() {
             out.push(format!(
-                "src/{m}: module `{m}` has no layer; give it one in tests/architecture.rs and ARCHITECTURE.md"
+                "src/{m}: module `{m}` has no layer; give it one in tests/it/architecture.rs and ARCHITECTURE.md"
             ));
         }
     }

@@ -1,12 +1,12 @@
 //! `pipeline run` end to end on Linux with real tools: build a real MSI with wixl, sign it with a
 //! throwaway PFX, collect it, write SHA256SUMS, verify; preflight failures; resume.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{Pki, text};
+use crate::common::{Pki, text};
 
 const PASSWORD: &str = "pfx password that must stay secret";
 

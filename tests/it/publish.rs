@@ -1,13 +1,12 @@
 //! `publish` to the local store: gated, exactly the verified bytes, checked after upload,
 //! resumable, the feeds written last; `publish status` and `publish yank`.
 
-#[path = "common/apple.rs"]
-mod apple_pki;
-mod common;
+use crate::apple_pki;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Pki, cli, text};
+use crate::common::{Pki, cli, text};
 use serde_json::Value;
 
 /// A Windows-only workspace pinned to the test PKI, with `versions` each signed, summed,

@@ -7,9 +7,9 @@
     reason = "axum handlers return a Response as their error"
 )]
 
-mod common;
+use crate::common;
 
-use common::text;
+use crate::common::text;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

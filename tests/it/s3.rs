@@ -4,11 +4,11 @@
 //! red; a multipart upload killed with SIGKILL is resumed without sending finished parts again;
 //! a published version's objects are never replaced (`If-None-Match: *`), also by another store.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Pki, Weed, cli_with, text};
+use crate::common::{Pki, Weed, cli_with, text};
 use serde_json::Value;
 
 const ENV: [(&str, &str); 2] = [

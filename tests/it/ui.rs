@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-mod common;
+use crate::common;
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
@@ -2103,7 +2103,7 @@ fn demo_restore(h: &mut Harness<'static, ConsoleApp>, snapshot: &str) {
 /// Set (to the marker file's path) when the test below runs itself again with a fake `aws`
 /// first on PATH.
 const FAKE_AWS_MARKER: &str = "RC_TEST_FAKE_AWS_MARKER";
-const DEMO_STAND_IN_TEST: &str = "the_demo_runbooks_run_their_stand_ins_never_the_aws_on_path";
+const DEMO_STAND_IN_TEST: &str = "ui::the_demo_runbooks_run_their_stand_ins_never_the_aws_on_path";
 
 #[test]
 fn the_demo_runbooks_run_their_stand_ins_never_the_aws_on_path() {

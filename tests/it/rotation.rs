@@ -1,11 +1,9 @@
 //! `secrets calendar|rotated`: the seed's rotation schedule over recorded rotations and the real
 //! signing certificate's expiry.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::{Pki, cli, cli_with, init, text};
+use crate::common::{Pki, cli, cli_with, init, text};
 use serde_json::Value;
 
 fn workspace() -> (tempfile::TempDir, PathBuf) {

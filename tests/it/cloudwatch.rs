@@ -2,11 +2,11 @@
 //! `PutMetricData`, read back by the console's signed `GetMetricData`; the rollout gate goes
 //! green on healthy values and red when the error rate breaches its threshold.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
-use common::{Moto, cli_with, text};
+use crate::common::{Moto, cli_with, text};
 use serde_json::{Value, json};
 
 const ENV: [(&str, &str); 3] = [

@@ -190,7 +190,6 @@ pub struct Seen {
     pub path: String,
     pub query: String,
     pub authorization: Option<String>,
-    pub if_none_match: Option<String>,
     pub status: u16,
     pub body: Value,
     pub at: Instant,
@@ -878,10 +877,6 @@ async fn api(
         query,
         authorization: headers
             .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        if_none_match: headers
-            .get("if-none-match")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
         status,

@@ -1,10 +1,8 @@
 //! `metrics` on a workspace with a known history: every figure worked out by hand below.
 
-mod common;
-
 use std::path::Path;
 
-use common::{cli, text};
+use crate::common::{cli, text};
 use jiff::{SignedDuration, Timestamp};
 use release_console::metrics;
 use release_console::workspace::Workspace;

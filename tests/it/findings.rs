@@ -1,11 +1,9 @@
 //! `findings import|list` on real scanner output (the vendor samples in `tests/fixtures/vendor`):
 //! Trivy JSON with and without the scanner's suppressions, Grype JSON, Trivy's SARIF.
 
-mod common;
-
 use std::path::PathBuf;
 
-use common::{cli, init, text, vendor};
+use crate::common::{cli, init, text, vendor};
 use serde_json::Value;
 
 fn json(o: &std::process::Output) -> Value {

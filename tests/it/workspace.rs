@@ -240,7 +240,7 @@ fn kill_9_mid_write_leaves_the_last_good_state() {
     for round in 0..10u64 {
         let mut child = Command::new(&exe)
             .args([
-                "crash_writer_child",
+                "workspace::crash_writer_child",
                 "--exact",
                 "--ignored",
                 "--nocapture",

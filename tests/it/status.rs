@@ -12,9 +12,9 @@
     reason = "axum handlers return a Response as their error"
 )]
 
-mod common;
+use crate::common;
 
-use common::text;
+use crate::common::text;
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};

@@ -3,12 +3,12 @@
 //! osslsigncode. Checksum verdicts and written sums are cross-checked with `sha256sum -c` and
 //! `shasum -a 256 -c`.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{Pki, sh};
+use crate::common::{Pki, sh};
 
 fn verify(args: &[&str], extra: &[&Path]) -> (Option<i32>, serde_json::Value) {
     let out: Output = Command::new(env!("CARGO_BIN_EXE_release-console"))

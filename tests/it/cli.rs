@@ -1,6 +1,6 @@
 //! The CLI end to end, as CI runs it: exit codes, one-line errors, JSON output.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output};

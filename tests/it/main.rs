@@ -1,0 +1,33 @@
+//! The integration tests, as one binary with a module per area (one link of the crate
+//! instead of one per file). Each module's own documentation says what it covers and which
+//! real servers and tools it runs against.
+
+#[path = "common/apple.rs"]
+mod apple_pki;
+mod common;
+
+mod apple;
+mod architecture;
+mod argocd;
+mod cli;
+mod cloudwatch;
+mod findings;
+mod flags;
+mod gates;
+mod kpi;
+mod metrics;
+mod notify;
+mod packaging;
+mod pipeline;
+mod publish;
+mod remote;
+mod rotation;
+mod runbooks;
+mod runner;
+mod s3;
+mod secrets_aws;
+mod source;
+mod status;
+mod ui;
+mod verify;
+mod workspace;
