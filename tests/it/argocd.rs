@@ -7,7 +7,7 @@ use crate::common;
 use std::path::Path;
 
 use crate::common::argo::{self, Fault, TOKEN, workspace};
-use crate::common::{cli_with, text};
+use crate::common::{cli_with, ok, text};
 use serde_json::{Value, json};
 
 fn run(ws: &Path, args: &[&str]) -> std::process::Output {
@@ -74,7 +74,7 @@ fn deploy_backend_syncs_to_the_release_waits_for_healthy_ticks_the_item_and_roll
         &ws,
         &["deploy", "backend", "--version", "1.2.0", "--dry-run"],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     assert!(
         text(&o).contains("would sync collab-api to v1.2.0"),
         "{}",
@@ -82,7 +82,7 @@ fn deploy_backend_syncs_to_the_release_waits_for_healthy_ticks_the_item_and_roll
     );
 
     let o = run(&ws, &["deploy", "backend", "--version", "1.2.0"]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let t = text(&o);
     assert!(t.contains("collab-api is Synced at"), "{t}");
     assert!(
@@ -128,7 +128,7 @@ fn deploy_backend_syncs_to_the_release_waits_for_healthy_ticks_the_item_and_roll
         &ws,
         &["deploy", "rollback", "--to", "1", "--version", "1.2.0"],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     assert!(
         text(&o).contains("collab-api rolled back to v1.1.0 and Healthy (OutOfSync against Git"),
         "{}",

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::common::{cli, init, text, vendor};
+use crate::common::{cli, init, ok, text, vendor};
 use serde_json::Value;
 
 fn json(o: &std::process::Output) -> Value {
@@ -278,7 +278,7 @@ fn blocking_findings_are_accepted_with_a_reason_until_a_date_then_block_again() 
 
     // Accepted for musl only: musl-utils still blocks; who, until when and why are shown.
     let o = accept(&soon, "musl is not linked into the installer");
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     assert_eq!(blocking(&ws), ["CVE-2019-14697 musl-utils"]);
     let out = text(&cli(&ws, &["findings", "list"]));
     assert!(
@@ -532,7 +532,7 @@ fn a_sarif_security_severity_that_is_not_a_score_is_unknown_and_blocks_until_acc
                 &until,
             ],
         );
-        assert!(o.status.success(), "{}", text(&o));
+        ok(&o);
         assert!(blocking(&ws).is_empty(), "{bad}: {:?}", blocking(&ws));
     }
 }

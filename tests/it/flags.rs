@@ -9,7 +9,7 @@
 
 use crate::common;
 
-use crate::common::text;
+use crate::common::{ok, text};
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -48,7 +48,7 @@ fn workspace(flags_toml: &str) -> Ws {
             &[],
             &["kpi", "record", "--name", kpi, "--value", value],
         );
-        assert!(o.status.success(), "{}", text(&o));
+        ok(&o);
     }
     Ws { _dir: dir, root }
 }
@@ -194,7 +194,7 @@ fn a_real_unleash_server_sees_create_staged_rollout_rollback_and_archive() {
             "type:release",
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     assert_eq!(
         unleash_production(&unleash.base, &key),
         (false, None),
@@ -225,7 +225,7 @@ fn a_real_unleash_server_sees_create_staged_rollout_rollback_and_archive() {
     assert!(text(&o).contains("has no prefix"));
 
     let o = cli(&ws.root, &env, &["flags", "advance", &key]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     assert_eq!(
         unleash_production(&unleash.base, &key),
         (true, Some("10".into()))
@@ -250,7 +250,7 @@ fn a_real_unleash_server_sees_create_staged_rollout_rollback_and_archive() {
             "canary metrics reviewed by on-call",
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     assert_eq!(
         unleash_production(&unleash.base, &key),
         (true, Some("50".into()))
@@ -268,7 +268,7 @@ fn a_real_unleash_server_sees_create_staged_rollout_rollback_and_archive() {
             "launch day",
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     assert_eq!(
         unleash_production(&unleash.base, &key),
         (true, Some("100".into()))
@@ -295,14 +295,14 @@ fn a_real_unleash_server_sees_create_staged_rollout_rollback_and_archive() {
     );
 
     let o = cli(&ws.root, &env, &["flags", "rollback", &key]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     assert!(
         !unleash_production(&unleash.base, &key).0,
         "off after rollback"
     );
 
     let o = cli(&ws.root, &env, &["flags", "archive", &key]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     assert_eq!(
         http_get(
             &unleash.base,
@@ -324,7 +324,7 @@ fn a_real_unleash_server_sees_create_staged_rollout_rollback_and_archive() {
     );
     // The server's own event log for the flag, read through the console.
     let o = cli(&ws.root, &env, &["--json", "flags", "history", &key]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let history: Value = serde_json::from_slice(&o.stdout).expect("json");
     let whats: Vec<&str> = history
         .as_array()
@@ -444,7 +444,7 @@ fn the_local_provider_reviews_holds_stages_and_needs_a_green_gate() {
         "--name",
         "PDF export v2",
     ]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     // The pre-release review names what is wrong; a clean one ticks its checklist item.
     let o = run(&["flags", "review"]);
     assert_eq!(o.status.code(), Some(1));
@@ -463,9 +463,9 @@ fn the_local_provider_reviews_holds_stages_and_needs_a_green_gate() {
         "--tag",
         "type:release",
     ]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let o = run(&["flags", "review"]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     assert!(checklist_done(&ws.root, "pre.review-flags"));
 
     // The gate turns red when the error rate crosses 0.5%.
@@ -501,7 +501,7 @@ fn the_local_provider_reviews_holds_stages_and_needs_a_green_gate() {
         "--override",
         "error spike is from another service",
     ]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     // Every active flag is at 10%: the checklist's canary item ticks itself.
     assert!(checklist_done(&ws.root, "deploy.flags-10"));
     assert!(!checklist_done(&ws.root, "deploy.flags-50"));
@@ -855,7 +855,7 @@ fn launchdarkly_gets_semantic_patches_with_rollout_weights_and_429s_are_honoured
             "iteration:I5",
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let create = ld.lock().expect("ld").seen.last().cloned().expect("create");
     assert_eq!(create.method, "POST");
     assert_eq!(create.path, "/api/v2/flags/wiretuner");
@@ -882,7 +882,7 @@ fn launchdarkly_gets_semantic_patches_with_rollout_weights_and_429s_are_honoured
     ld.lock().expect("ld").throttle_next = Some("1");
     let started = Instant::now();
     let o = cli(&ws.root, &env, &["flags", "advance", "collab_cursor_v2"]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     assert!(
         started.elapsed() >= Duration::from_millis(900),
         "waited for Retry-After"
@@ -923,7 +923,7 @@ fn launchdarkly_gets_semantic_patches_with_rollout_weights_and_429s_are_honoured
             "test",
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let flag = ld.lock().expect("ld").flags[0].clone();
     assert_eq!(flag["environments"]["test"]["on"], true);
     let on_weight = |env: &str| {
@@ -953,12 +953,12 @@ fn launchdarkly_gets_semantic_patches_with_rollout_weights_and_429s_are_honoured
     );
     ld.lock().expect("ld").approvals = false;
     let o = cli(&ws.root, &env, &["flags", "rollback", "collab_cursor_v2"]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let flag = ld.lock().expect("ld").flags[0].clone();
     assert_eq!(flag["environments"]["production"]["on"], false);
 
     let o = cli(&ws.root, &env, &["flags", "archive", "collab_cursor_v2"]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let last = ld
         .lock()
         .expect("ld")
@@ -972,7 +972,7 @@ fn launchdarkly_gets_semantic_patches_with_rollout_weights_and_429s_are_honoured
         &env,
         &["--json", "flags", "history", "collab_cursor_v2"],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let history: Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(history[0]["what"], "release-console: retired");
     assert_eq!(history[0]["who"], "release@example.com");
@@ -991,7 +991,7 @@ fn launchdarkly_gets_semantic_patches_with_rollout_weights_and_429s_are_honoured
 
     // The retirement report reads the plans only: no token needed.
     let o = cli(&ws.root, &[], &["--json", "flags", "retire-report"]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
 
     // A bad token is named by its variable.
     let o = cli(
@@ -1014,10 +1014,10 @@ fn launchdarkly_lists_every_page_and_a_405_is_approval_only_when_it_says_so() {
     let keys = ["ui_one", "ui_two", "ui_three", "ui_four", "ui_five"];
     for key in keys {
         let o = cli(&ws.root, &env, &["flags", "create", key, "--name", key]);
-        assert!(o.status.success(), "{}", text(&o));
+        ok(&o);
     }
     let o = cli(&ws.root, &env, &["--json", "flags", "list"]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let rows: Value = serde_json::from_slice(&o.stdout).expect("json");
     let listed: Vec<&str> = rows
         .as_array()

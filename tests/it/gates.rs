@@ -5,7 +5,7 @@ use crate::common;
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{Pki, cli, cli_with, sh, text, vendor};
+use crate::common::{Pki, cli, cli_with, ok, sh, text, vendor};
 use serde_json::Value;
 
 const VERSION: &str = "1.0.0";
@@ -52,7 +52,7 @@ fn gate<'a>(list: &'a [(String, String, String)], name: &str) -> (&'a str, &'a s
 
 fn checklist_done(ws: &Path, item: &str) -> bool {
     let o = cli(ws, &["--json", "checklist", "show"]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let v: Value = serde_json::from_slice(&o.stdout).expect("json");
     let state = v["phases"]
         .as_array()
@@ -137,7 +137,7 @@ fn gates_open_one_by_one_as_the_release_gets_ready() {
             sums.to_str().expect("utf-8"),
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     assert!(
         !ws.join("releases")
             .join(VERSION)
@@ -149,7 +149,7 @@ fn gates_open_one_by_one_as_the_release_gets_ready() {
 
     // The release's own folder with the workspace's pins: kept, ticked, the gate opens.
     let o = cli(&ws, &["verify", artifacts.to_str().expect("utf-8")]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     assert!(checklist_done(&ws, "build.verify"));
     let list = gates(&ws, &[]).1;
     let (state, reason) = gate(&list, "verify");
@@ -202,7 +202,7 @@ fn gates_open_one_by_one_as_the_release_gets_ready() {
             &vendor("trivy/alpine-39-high-critical.json"),
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let (code, list) = gates(&ws, &[]);
     assert_eq!(code, 1);
     let (state, reason) = gate(&list, "findings");
@@ -230,7 +230,7 @@ fn gates_open_one_by_one_as_the_release_gets_ready() {
                 &until,
             ],
         );
-        assert!(o.status.success(), "{}", text(&o));
+        ok(&o);
     }
     let (code, list) = gates(&ws, &[]);
     assert_eq!(code, 0, "{list:#?}");

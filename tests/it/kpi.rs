@@ -4,7 +4,7 @@
 
 use crate::common;
 
-use crate::common::{cli, text};
+use crate::common::{cli, ok, text};
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -146,9 +146,9 @@ fn a_real_prometheus_gates_a_rollout_on_the_error_rate() {
             "New exporter",
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let o = cli(&ws, &["flags", "advance", "ui_new_exporter"]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
 
     // The error rate crosses 0.5%: the gate turns red and names the breach.
     values.lock().expect("values").0 = 0.8;

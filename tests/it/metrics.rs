@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::common::{cli, text};
+use crate::common::{cli, ok, text};
 use jiff::{SignedDuration, Timestamp};
 use release_console::metrics;
 use release_console::workspace::Workspace;
@@ -157,7 +157,7 @@ fn metrics_from_a_known_history_match_the_figures_worked_out_by_hand() {
 fn the_cli_prints_the_same_figures_and_refuses_a_bad_window() {
     let (_d, root) = history();
     let o = cli(&root, &["--json", "metrics", "--since", "3650d"]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let v: Value = serde_json::from_slice(&o.stdout).expect("json");
     // Ten years: 0.9.0 and its yank count too, so 6 releases, 3 of them successful.
     assert_eq!(

@@ -6,7 +6,7 @@ use crate::common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::common::{Pki, text};
+use crate::common::{Pki, ok, text};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -182,7 +182,7 @@ fn unsigned_build_needs_no_certificate() {
         ],
         &[],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     assert!(out_dir.join("OtherApp-Setup-2.3.4.msi").is_file());
     assert!(text(&o).contains("the installer is NOT signed"));
 }
@@ -392,7 +392,7 @@ fn macos_dry_run_prints_the_exact_plan_without_the_password() {
 
     // With no credentials at all, the plan still shows, with the profile as a placeholder.
     let o = dmg_builder(&["--version", "0.1.0", "--dry-run"], &[DEVELOPER_ID], None);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     assert!(
         text(&o).contains("--keychain-profile \\$NOTARY_KEYCHAIN_PROFILE"),
         "{}",
@@ -676,7 +676,7 @@ fn actionlint(workflow: &Path) -> Output {
 fn the_github_release_workflow_passes_actionlint_and_names_what_the_console_needs() {
     let workflow = repo().join("packaging/ci/github/release.yml");
     let o = actionlint(&workflow);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let text_wf = std::fs::read_to_string(&workflow).expect("workflow");
     // The console dispatches with these inputs and finds its run by the correlation id.
     for input in [
@@ -754,7 +754,7 @@ fn the_console_builds_as_a_debian_package_that_dpkg_and_lintian_accept() {
         .arg(&deb)
         .output()
         .expect("run cargo-deb");
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
 
     let o = Command::new("dpkg-deb")
         .arg("--info")
@@ -796,7 +796,7 @@ fn the_console_builds_as_a_debian_package_that_dpkg_and_lintian_accept() {
         .arg(&root)
         .output()
         .expect("extract");
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let o = Command::new(root.join("usr/bin/release-console"))
         .arg("--help")
         .output()

@@ -6,7 +6,7 @@ use crate::common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::common::{Pki, text};
+use crate::common::{Pki, ok, text};
 
 const PASSWORD: &str = "pfx password that must stay secret";
 
@@ -29,7 +29,7 @@ fn setup() -> Setup {
     let dir = tempfile::tempdir().expect("dir");
     let ws = dir.path().join("ws");
     let o = bin(&ws, &["init"]).arg(&ws).output().expect("init");
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     assert!(
         bin(&ws, &["release", "new", "0.1.0"])
             .status()
@@ -215,7 +215,7 @@ fn pipeline_builds_signs_collects_checksums_and_verifies_a_real_msi() {
     )
     .output()
     .expect("publish");
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let before = std::fs::read(&msi).expect("msi");
     let again = [
         "pipeline",
@@ -966,7 +966,7 @@ checklist_kind = "pipeline.quick"
     )
     .output()
     .expect("dry run");
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     assert!(!s.ws.join("releases/0.1.0/source.json").exists());
 
     let o = run_platform(&s.ws, "quick");
@@ -995,7 +995,7 @@ checklist_kind = "pipeline.quick"
     let o = bin(&s.ws, &["release", "tag", "0.1.0"])
         .output()
         .expect("tag");
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     assert_eq!(git(&repo, &["rev-parse", "v0.1.0^{commit}"]), built);
 
     // A failed build records nothing: the record stays the built commit.

@@ -6,7 +6,7 @@ use crate::common;
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{Pki, cli, text};
+use crate::common::{Pki, cli, ok, text};
 use serde_json::Value;
 
 /// A Windows-only workspace pinned to the test PKI, with `versions` each signed, summed,
@@ -39,12 +39,7 @@ fn json(o: &std::process::Output) -> Value {
 
 /// How many audit entries have `action` on `target`.
 fn audited(ws: &Path, action: &str, target: &str) -> usize {
-    let v = json(&cli(ws, &["--json", "audit", "list"]));
-    v.as_array()
-        .expect("entries")
-        .iter()
-        .filter(|e| e["action"] == action && e["target"] == target)
-        .count()
+    common::audit_entries(ws, action, Some(target)).len()
 }
 
 /// Rebuilds `version`'s MSI (signed again: other bytes), sums and verifies it again; the new
@@ -67,7 +62,7 @@ fn rebuild(pki: &Pki, ws: &Path, version: &str) -> String {
             version,
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let new = sha256(&msi);
     assert_ne!(old, new, "the rebuilt MSI has other bytes");
     new
@@ -122,7 +117,7 @@ fn publish_is_gated_uploads_the_verified_bytes_and_writes_the_feeds_last() {
     common::make_publishable(&pki, &ws, "1.0.0");
     // The dry run shows every key, size and checksum and the feeds, and stores nothing.
     let o = cli(&ws, &["publish", "--version", "1.0.0", "--dry-run"]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let artifact = ws.join("releases/1.0.0/artifacts/WireTuner-1.0.0.msi");
     let hash = sha256(&artifact);
     assert!(
@@ -141,7 +136,7 @@ fn publish_is_gated_uploads_the_verified_bytes_and_writes_the_feeds_last() {
     assert!(!ws.join("published").exists());
 
     let o = cli(&ws, &["--json", "publish", "--version", "1.0.0"]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let done = json(&o);
     assert_eq!(
         done["uploaded"].as_array().map(Vec::len),
@@ -246,7 +241,7 @@ fn a_yank_points_the_feeds_back_and_counts_against_the_success_rate() {
     assert_eq!(s["feeds"]["WireTuner/releases/stable/latest.json"], "1.1.0");
     // Also on beta, before the yank.
     let o = cli(&ws, &["publish", "--version", "1.1.0", "--channel", "beta"]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
 
     let o = cli(
         &ws,
@@ -265,7 +260,7 @@ fn a_yank_points_the_feeds_back_and_counts_against_the_success_rate() {
             "crashes on start",
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let s = json(&cli(&ws, &["--json", "publish", "status"]));
     assert_eq!(s["live"], "1.0.0");
     assert_eq!(s["feeds"]["WireTuner/releases/stable/latest.json"], "1.0.0");
@@ -424,7 +419,7 @@ fn with_a_sparkle_key_the_appcast_carries_an_ed25519_signature_openssl_verifies(
     )
     .expect("notes");
     let o = common::cli_with(&ws, &env, &["publish", "--version", version]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let appcast =
         std::fs::read_to_string(ws.join("published/WireTuner/releases/stable/appcast.xml"))
             .expect("appcast");
@@ -539,7 +534,7 @@ fn a_published_version_never_changes_is_announced_once_and_channels_are_checked(
     let (_d, ws) = workspace(&pki, &["0.1.0"]);
     let msi = ws.join("published/WireTuner/releases/0.1.0/WireTuner-0.1.0.msi");
     let o = cli(&ws, &["publish", "--version", "0.1.0"]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let live = sha256(&msi);
     assert_eq!(audited(&ws, "publish", "0.1.0"), 1);
     // Published files are readable by the web server that serves the folder (0644 as the
@@ -585,7 +580,7 @@ fn a_published_version_never_changes_is_announced_once_and_channels_are_checked(
             "0.1.0",
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let o = cli(&ws, &["publish", "--version", "0.1.0"]);
     assert_ne!(o.status.code(), Some(0), "{}", text(&o));
     assert!(
@@ -609,7 +604,7 @@ fn a_published_version_never_changes_is_announced_once_and_channels_are_checked(
             "0.1.0",
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
 
     // Rebuilt, summed and verified again: other bytes under the same version are refused,
     // naming both hashes; the live object stays as it was.
@@ -676,7 +671,7 @@ fn when_the_feeds_fail_a_publish_or_yank_stays_begun_and_a_rerun_finishes_it() {
     let pki = Pki::new();
     let (_d, ws) = workspace(&pki, &["1.0.0", "1.1.0"]);
     let o = cli(&ws, &["publish", "--version", "1.0.0"]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let latest = "WireTuner/releases/stable/latest.json";
 
     // Publishing 1.1.0 uploads it, then cannot write the feeds: not recorded as published,
@@ -698,7 +693,7 @@ fn when_the_feeds_fail_a_publish_or_yank_stays_begun_and_a_rerun_finishes_it() {
     );
     // The re-run finishes it: announced once.
     let o = cli(&ws, &["publish", "--version", "1.1.0"]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let s = json(&cli(&ws, &["--json", "publish", "status"]));
     assert_eq!(
         (&s["live"], &s["feeds"][latest]),
@@ -736,7 +731,7 @@ fn when_the_feeds_fail_a_publish_or_yank_stays_begun_and_a_rerun_finishes_it() {
     assert_eq!(audited(&ws, "publish.yank", "1.1.0"), 0);
     // Run again, it is finished (not refused as "not live"), and recorded once.
     let o = cli(&ws, &yank);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let s = json(&cli(&ws, &["--json", "publish", "status"]));
     assert_eq!(
         (&s["live"], &s["feeds"][latest]),
@@ -745,7 +740,7 @@ fn when_the_feeds_fail_a_publish_or_yank_stays_begun_and_a_rerun_finishes_it() {
     assert_eq!(s["begun"], Value::Null);
     assert_eq!(s["yanked"][0]["reason"], "crashes on start");
     let o = cli(&ws, &yank);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     assert_eq!(audited(&ws, "publish.yank", "1.1.0"), 1, "announced once");
 }
 
@@ -930,7 +925,7 @@ fn a_platform_with_no_verified_installer_blocks_until_the_release_records_why_it
             reason,
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     assert_eq!(audited(&ws, "release.platform.skip", "1.0.0/macos"), 1);
     let (state, gate_reason) = installers_gate(&ws, "1.0.0");
     assert_eq!(state, "open");
@@ -954,7 +949,7 @@ fn a_platform_with_no_verified_installer_blocks_until_the_release_records_why_it
             reason,
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     assert_eq!(audited(&ws, "release.platform.skip", "1.0.0/macos"), 1);
     // Another reason after the publish is refused: what a published version shipped is fixed.
     let o = cli(
@@ -977,7 +972,7 @@ fn a_platform_with_no_verified_installer_blocks_until_the_release_records_why_it
     );
     assert_eq!(audited(&ws, "release.platform.skip", "1.0.0/macos"), 1);
     let o = cli(&ws, &["audit", "verify"]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
 
     // The record is one the log speaks for: lost (a crash, a restore), it is rolled forward
     // from its entry at the next start; edited by hand, `audit verify` names it.
@@ -1150,7 +1145,7 @@ fn a_skip_ticks_the_platforms_build_item_and_withdrawing_it_unticks_only_that() 
             "macos",
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     assert!(
         text(&o).contains(
             "1.0.0 ships macOS after all: the skip (\"Windows-only hotfix\") is withdrawn"
@@ -1196,7 +1191,7 @@ fn a_skip_ticks_the_platforms_build_item_and_withdrawing_it_unticks_only_that() 
             "built and shipped through the Mac App Store this time",
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let o = cli(&ws, &skip);
     assert!(!o.status.success(), "the store is still in the way");
     assert!(!text(&o).contains("settled by the skip"), "{}", text(&o));
@@ -1211,14 +1206,14 @@ fn a_skip_ticks_the_platforms_build_item_and_withdrawing_it_unticks_only_that() 
             "macos",
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     assert!(!text(&o).contains("unticked"), "{}", text(&o));
     assert_eq!(item(&ws)["done"], true);
 
     // Published with the skip: the skip cannot be withdrawn any more.
     std::fs::remove_file(ws.join("published")).expect("unblock the store");
     let o = cli(&ws, &skip);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let o = cli(
         &ws,
         &[
@@ -1238,5 +1233,5 @@ fn a_skip_ticks_the_platforms_build_item_and_withdrawing_it_unticks_only_that() 
     );
     assert_eq!(audited(&ws, "release.platform.ship", "1.0.0/macos"), 2);
     let o = cli(&ws, &["audit", "verify"]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
 }

@@ -9,7 +9,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use crate::common::github::{ArtifactKind, Fake, FakeGitHub, Fault, Script, TOKEN, with_checksum};
-use crate::common::{Pki, text};
+use crate::common::{Pki, ok, text};
 use serde_json::Value;
 
 const VERSION: &str = "0.1.0";
@@ -76,7 +76,7 @@ fn setup(fake: impl FnOnce(&mut Fake)) -> Setup {
     )
     .expect("config");
     let o = common::cli(&ws, &["release", "new", VERSION]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     Setup {
         dir,
         ws,

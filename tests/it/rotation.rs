@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{Pki, cli, cli_with, init, text};
+use crate::common::{Pki, cli, cli_with, init, ok, text};
 use serde_json::Value;
 
 fn workspace() -> (tempfile::TempDir, PathBuf) {
@@ -83,7 +83,7 @@ fn recorded_rotations_are_due_on_the_seeds_schedule() {
             "quarterly",
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     // An API key rotated 100 days ago is due in 80 days (180-day schedule): soon.
     let o = cli(
         &ws,
@@ -95,7 +95,7 @@ fn recorded_rotations_are_due_on_the_seeds_schedule() {
             &days_ago(100),
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     // One rotated 10 days ago is due in 170 days: later.
     let o = cli(
         &ws,
@@ -107,7 +107,7 @@ fn recorded_rotations_are_due_on_the_seeds_schedule() {
             &days_ago(10),
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let (code, cal) = calendar(&ws, &[]);
     assert_eq!(code, 1, "an overdue secret fails the calendar");
     assert_eq!(entry(&cal, "/wiretuner/db/credentials")["state"], "overdue");

@@ -8,7 +8,7 @@ use crate::common;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output};
 
-use crate::common::{bin, init, text};
+use crate::common::{bin, init, ok, text};
 use serde_json::Value;
 
 struct Fixture {
@@ -91,15 +91,7 @@ impl Fixture {
     }
 
     fn audit(&self, action: &str) -> Vec<Value> {
-        let o = self.run(&[], &["--json", "audit", "list"]);
-        assert!(o.status.success(), "{}", text(&o));
-        let v: Value = serde_json::from_slice(&o.stdout).expect("json");
-        v.as_array()
-            .expect("entries")
-            .iter()
-            .filter(|e| e["action"] == action)
-            .cloned()
-            .collect()
+        common::audit_entries(&self.ws, action, None)
     }
 }
 
@@ -125,7 +117,7 @@ fn the_database_restore_runs_each_command_exactly_after_its_confirmation() {
             "--dry-run",
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let out = text(&o);
     assert!(
         out.contains(&format!(
@@ -186,7 +178,7 @@ fn the_database_restore_runs_each_command_exactly_after_its_confirmation() {
             "wiretuner-prod-restored",
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let done: Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(done["within_rto"], true);
     assert_eq!(done["rto_minutes"], 15);
@@ -367,7 +359,7 @@ fn the_forced_drain_scales_the_deployment_down_and_empties_a_real_redis() {
             "wiretuner-collaboration",
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     assert!(
         text(&o).contains("skipped (runs only with force=true)"),
         "{}",
@@ -402,7 +394,7 @@ fn the_forced_drain_scales_the_deployment_down_and_empties_a_real_redis() {
             "wiretuner-collaboration",
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     assert_eq!(cli_redis(&r, &["DBSIZE"]), "0");
     let steps = f.audit("runbook.step");
     assert_eq!(
@@ -422,7 +414,7 @@ fn the_forced_drain_scales_the_deployment_down_and_empties_a_real_redis() {
 fn runbook_list_names_the_checklists_and_the_procedures() {
     let f = fixture();
     let o = f.run(&[], &["--json", "runbook", "list"]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let v: Value = serde_json::from_slice(&o.stdout).expect("json");
     let ids: Vec<(&str, &str)> = v
         .as_array()
@@ -517,14 +509,14 @@ fn the_demo_runs_its_procedures_against_its_stand_ins_never_the_tools_on_path() 
     let snapshot = "snapshot=wiretuner-prod-2024-01-15-00-00";
     // Listed, shown and dry-run, each says so.
     let o = f.run(&[], &["runbook", "list"]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     assert!(
         text(&o).contains("against the stand-ins in dr-stand-ins/ (no real command runs)"),
         "{}",
         text(&o)
     );
     let o = f.run(&[], &["runbook", "show", "db-restore", "--param", snapshot]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let out = text(&o);
     assert!(
         out.contains("STAND-INS: every step runs its program from dr-stand-ins/"),
@@ -550,7 +542,7 @@ fn the_demo_runs_its_procedures_against_its_stand_ins_never_the_tools_on_path() 
             "wiretuner-prod-restored",
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let out = text(&o);
     assert!(
         out.contains("stand-in: dr-stand-ins/aws runs in its place; the real aws is not run"),
@@ -608,7 +600,7 @@ fn the_demo_runs_its_procedures_against_its_stand_ins_never_the_tools_on_path() 
             "wiretuner-collaboration",
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let v: Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(v["within_rto"], true, "{v:#}");
     assert_eq!(v["steps"][1]["stand_in"], "dr-stand-ins/redis-cli", "{v:#}");
@@ -682,7 +674,7 @@ fn a_failed_or_partial_run_gets_no_rto_verdict() {
             "list-snapshots",
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let out = text(&o);
     assert!(
         out.contains("1 of 3 steps succeeded so far; RTO judged once every step has succeeded"),
@@ -751,7 +743,7 @@ fn with_stand_ins_set_a_step_without_one_runs_nothing() {
 fn a_procedure_is_shown_and_its_first_step_runs_before_the_snapshot_is_picked() {
     let f = fixture();
     let o = f.run(&[], &["runbook", "show", "db-restore"]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let out = text(&o);
     assert!(
         out.contains("$ aws rds describe-db-snapshots --db-instance-identifier wiretuner-prod")
@@ -763,7 +755,7 @@ fn a_procedure_is_shown_and_its_first_step_runs_before_the_snapshot_is_picked() 
         "{out}"
     );
     let o = f.run(&[], &["--json", "runbook", "show", "db-restore"]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let v: Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(v["missing"], serde_json::json!(["snapshot"]), "{v:#}");
     // An unknown parameter is still refused.
@@ -784,7 +776,7 @@ fn a_procedure_is_shown_and_its_first_step_runs_before_the_snapshot_is_picked() 
         &[],
         &["runbook", "run", "db-restore", "--step", "list-snapshots"],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     assert_eq!(f.calls().len(), 1);
     let o = f.run(
         &[],

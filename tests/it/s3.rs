@@ -8,7 +8,7 @@ use crate::common;
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{Pki, Weed, cli_with, text};
+use crate::common::{Pki, Weed, cli_with, ok, text};
 use serde_json::Value;
 
 const ENV: [(&str, &str); 2] = [
@@ -102,7 +102,7 @@ fn publish_to_s3_stores_checksummed_objects_and_feeds_and_a_rerun_uploads_nothin
     common::make_publishable(&pki, &ws, "1.0.0");
 
     let o = run(&ws, &["--json", "publish", "--version", "1.0.0"]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let out = json(&o);
     let uploaded: Vec<&str> = out["uploaded"]
         .as_array()
@@ -159,7 +159,7 @@ fn publish_to_s3_stores_checksummed_objects_and_feeds_and_a_rerun_uploads_nothin
 
     // A re-run finds every object stored with the same checksum and sends none.
     let o = run(&ws, &["--json", "publish", "--version", "1.0.0"]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let out = json(&o);
     assert_eq!(out["uploaded"].as_array().map(Vec::len), Some(0), "{out}");
     assert_eq!(
@@ -212,7 +212,7 @@ fn publish_to_s3_stores_checksummed_objects_and_feeds_and_a_rerun_uploads_nothin
             "crashes on start",
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let (_, latest) = weed.request(
         "GET",
         "/releases/WireTuner/releases/stable/latest.json",
@@ -410,7 +410,7 @@ fn a_multipart_upload_killed_midway_resumes_without_sending_finished_parts_again
     assert!(held < 38, "killed after all 38 parts: {held}");
 
     let o = run(&ws, &["--json", "publish", "--version", version]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let out = json(&o);
     let note = out["notes"]
         .as_array()
@@ -482,7 +482,7 @@ fn a_version_published_to_s3_never_changes_and_its_links_encode_a_plus() {
     common::make_publishable(&pki, &ws, "0.1.0");
     let key = "WireTuner/releases/0.1.0/WireTuner-0.1.0.msi";
     let o = run(&ws, &["publish", "--version", "0.1.0"]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let artifacts = ws.join("releases/0.1.0/artifacts");
     let msi = artifacts.join("WireTuner-0.1.0.msi");
     let live = sha256_hex(&msi);
@@ -505,7 +505,7 @@ fn a_version_published_to_s3_never_changes_and_its_links_encode_a_plus() {
             "0.1.0",
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let rebuilt = sha256_hex(&msi);
     assert_ne!(rebuilt, live);
     let o = run(&ws, &["publish", "--version", "0.1.0"]);
@@ -551,7 +551,7 @@ fn a_version_published_to_s3_never_changes_and_its_links_encode_a_plus() {
     let v = "1.0.0+build.5";
     common::make_publishable(&pki, &ws, v);
     let o = run(&ws, &["--json", "publish", "--version", v]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let (status, latest) = weed.request(
         "GET",
         "/releases/WireTuner/releases/stable/latest.json",

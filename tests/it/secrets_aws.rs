@@ -8,7 +8,7 @@ use crate::common;
 use std::path::Path;
 
 use crate::common::argo::{self, TOKEN};
-use crate::common::{Moto, cli_with, text};
+use crate::common::{Moto, cli_with, ok, text};
 use serde_json::json;
 
 const ENV: [(&str, &str); 3] = [
@@ -50,13 +50,13 @@ fn the_argo_cd_token_comes_from_secrets_manager_and_is_never_shown() {
     // The token is not in the environment: only Secrets Manager has it.
     set(&ws, &moto, "aws-sm:/wiretuner/argocd/token#token");
     let o = cli_with(&ws, &ENV, &["deploy", "status"]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     assert!(text(&o).contains("collab-api: Synced"), "{}", text(&o));
     assert!(!text(&o).contains(TOKEN), "the token is never shown");
 
     // A whole rollout with it: the token is in no output, log or audit entry.
     let o = cli_with(&ws, &ENV, &["deploy", "backend", "--version", "1.2.0"]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     assert!(!text(&o).contains(TOKEN));
     let mut files = vec![ws.join("audit.log")];
     for dir in ["logs", "logs/tasks"] {

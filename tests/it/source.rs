@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
-use crate::common::{cli, cli_with, init, text};
+use crate::common::{cli, cli_with, init, ok, text};
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
@@ -98,7 +98,7 @@ fn setup(extra_config: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
     toml.push_str(&format!("\n[source]\nrepo = \"product\"\n{extra_config}"));
     std::fs::write(&cfg, toml).expect("config");
     let o = cli(&ws, &["release", "new", "0.1.0"]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     (dir, ws, repo)
 }
 
@@ -348,7 +348,7 @@ fn a_hotfix_is_cut_from_the_tag_reviewed_merged_back_and_tagged() {
 
     // The tag: annotated, at the branch head since no build recorded a commit.
     let o = cli(&ws, &["release", "tag", "0.1.1"]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     assert!(
         text(&o).contains("no build recorded its commit"),
         "{}",
@@ -387,7 +387,7 @@ fn git_in_the_callers_environment_does_not_redirect_the_console() {
         &[("GIT_DIR", other.join(".git").to_str().expect("utf-8"))],
         &["release", "new", "0.1.1", "--hotfix-of", "0.1.0"],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     assert!(!git(&repo, &["branch", "--list", "hotfix/v0.1.1"]).is_empty());
 }
 
@@ -442,7 +442,7 @@ fn notes_are_drafted_from_the_history_grouped_and_saved() {
     assert!(cli(&ws, &["release", "new", "0.2.0"]).status.success());
 
     let o = cli(&ws, &["release", "notes", "--version", "0.2.0"]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let md = String::from_utf8_lossy(&o.stdout).into_owned();
     let pos = |s: &str| md.find(s).unwrap_or_else(|| panic!("{s:?} in\n{md}"));
     assert!(md.starts_with("# WireTuner 0.2.0\n"), "{md}");
@@ -490,7 +490,7 @@ fn notes_are_drafted_from_the_history_grouped_and_saved() {
     // --write saves notes.md, audited, and ticks "Draft release notes".
     assert!(!ws.join("releases/0.2.0/notes.md").exists());
     let o = cli(&ws, &["release", "notes", "--version", "0.2.0", "--write"]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     assert!(
         text(&o).contains("ticked pre.release-notes"),
         "{}",
@@ -658,7 +658,7 @@ fn the_demo_ships_a_repository_of_its_own_with_tagged_releases() {
         &["release", "notes", "--version", "0.2.0", "--write"],
     );
     let md = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     assert!(md.contains("Changes since v0.1.0."), "{md}");
     assert!(md.contains("- **layers:** layer panel"), "{md}");
     assert!(md.contains("- **export:** keep layer names in SVG"), "{md}");

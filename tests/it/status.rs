@@ -14,7 +14,7 @@
 
 use crate::common;
 
-use crate::common::text;
+use crate::common::{ok, text};
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -454,7 +454,7 @@ fn the_seed_flags_create_update_and_resolve_an_incident_on_statuspage() {
     let server = start_fake(Duration::from_millis(100));
     let ws = workspace("statuspage", &server.base);
     let o = cli(&ws.root, KEY, &CREATE);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let id = String::from_utf8_lossy(&o.stdout).trim().to_owned();
     assert!(
         id.starts_with("INC-") && id.len() == "INC-2026-11-28-001".len(),
@@ -520,7 +520,7 @@ fn the_seed_flags_create_update_and_resolve_an_incident_on_statuspage() {
             "A stuck queue; draining it",
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let o = cli(
         &ws.root,
         KEY,
@@ -536,7 +536,7 @@ fn the_seed_flags_create_update_and_resolve_an_incident_on_statuspage() {
             "Sync is back to normal",
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     assert!(text(&o).contains("postmortem due by"), "{}", text(&o));
 
     let reqs = seen(&server);
@@ -672,7 +672,7 @@ fn bad_input_is_refused_before_any_request_and_vendor_errors_are_named() {
 
     // 422 from the page is shown with its reasons.
     let o = cli(&ws.root, KEY, &CREATE);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let id = String::from_utf8_lossy(&o.stdout).trim().to_owned();
     let update = [
         "status",
@@ -734,7 +734,7 @@ fn rate_limits_are_honoured_and_retries_never_duplicate_an_incident() {
         Inject::Status(420, Some("1"), json!({"error": "Enhance your calm"})),
     ]);
     let o = cli(&ws.root, KEY, &CREATE);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let out = text(&o);
     assert!(out.contains("rate limited (429)"), "{out}");
     assert!(out.contains("rate limited (420)"), "{out}");
@@ -749,7 +749,7 @@ fn rate_limits_are_honoured_and_retries_never_duplicate_an_incident() {
     let before = incidents(&server).len();
     // components, unresolved, then the POST that is processed but fails.
     let o = run_injected(&server, &ws, &other, 2, Inject::ProcessThen500);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     assert!(
         text(&o).contains("not creating a duplicate"),
         "{}",
@@ -777,7 +777,7 @@ fn rate_limits_are_honoured_and_retries_never_duplicate_an_incident() {
     keyed.extend(["--idempotency-key", "ci-4711-exports"]);
     for _ in 0..2 {
         let o = cli(&ws.root, KEY, &keyed);
-        assert!(o.status.success(), "{}", text(&o));
+        ok(&o);
     }
     assert_eq!(incidents(&server).len(), before + 2);
     let o = cli(&ws.root, KEY, &["--json", "status", "list"]);
@@ -786,7 +786,7 @@ fn rate_limits_are_honoured_and_retries_never_duplicate_an_incident() {
 
     // Without a key, the same template run twice is two incidents: never merged by name.
     let o = cli(&ws.root, KEY, &other);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     assert_eq!(incidents(&server).len(), before + 3);
     let names: Vec<Value> = incidents(&server)
         .iter()
@@ -850,7 +850,7 @@ fn scheduled_maintenance_is_posted_with_its_window() {
             "import-export",
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let post = seen(&server)
         .into_iter()
         .find(|r| r.method == "POST")
@@ -864,7 +864,7 @@ fn scheduled_maintenance_is_posted_with_its_window() {
     assert_eq!(id, "inc00000001");
     let listed = || {
         let o = cli(&ws.root, KEY, &["--json", "status", "maintenances"]);
-        assert!(o.status.success(), "{}", text(&o));
+        ok(&o);
         let v: Value = serde_json::from_slice(&o.stdout).expect("json");
         v.as_array()
             .map(|a| {
@@ -890,7 +890,7 @@ fn scheduled_maintenance_is_posted_with_its_window() {
                 "Upgrade under way",
             ],
         );
-        assert!(o.status.success(), "{}", text(&o));
+        ok(&o);
         assert_eq!(incidents(&server)[0]["status"], step);
         if step != "completed" {
             assert_eq!(listed(), [step], "listed while under way");
@@ -969,7 +969,7 @@ fn the_local_page_round_trip_renders_html_and_exports_a_postmortem() {
             "7m",
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let id = String::from_utf8_lossy(&o.stdout).trim().to_owned();
     let html = std::fs::read_to_string(ws.root.join("status/index.html")).expect("html");
     assert!(html.contains("Major outage"), "{html}");
@@ -995,7 +995,7 @@ fn the_local_page_round_trip_renders_html_and_exports_a_postmortem() {
             "Fixed <for real>",
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let html = std::fs::read_to_string(ws.root.join("status/index.html")).expect("html");
     assert!(html.contains("All systems operational"), "{html}");
     assert!(html.contains("Fixed &lt;for real&gt;"), "escaped: {html}");
@@ -1024,7 +1024,7 @@ fn the_local_page_round_trip_renders_html_and_exports_a_postmortem() {
             out.to_str().expect("utf-8"),
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let md = std::fs::read_to_string(&out).expect("postmortem");
     assert!(md.starts_with(&format!(
         "# Postmortem: Investigating delays in real-time sync ({id})"
@@ -1081,7 +1081,7 @@ fn the_api_key_can_come_from_the_os_keyring() {
         .env("HOME", home.path())
         .output()
         .expect("list");
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
 
     let o = run(false);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
@@ -1093,7 +1093,7 @@ fn the_api_key_can_come_from_the_os_keyring() {
     assert!(seen(&server).is_empty());
 
     let o = run(true);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let reqs = seen(&server);
     assert!(!reqs.is_empty());
     assert!(reqs.iter().all(|r| r.auth == format!("OAuth {KEY}")));
@@ -1123,7 +1123,7 @@ fn an_incident_whose_audit_append_was_refused_is_audited_when_the_command_runs_a
     assert_ne!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("audit.head is missing"), "{}", text(&o));
     let o = cli(&ws.root, KEY, &["--json", "status", "list"]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let listed: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(
         listed.as_array().map(Vec::len),
@@ -1135,7 +1135,7 @@ fn an_incident_whose_audit_append_was_refused_is_audited_when_the_command_runs_a
     // time it is recorded and audited.
     std::fs::write(&head, saved).expect("restore head");
     let o = cli(&ws.root, KEY, &args);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let audit = std::fs::read_to_string(ws.root.join("audit.log")).expect("audit");
     assert_eq!(
         audit

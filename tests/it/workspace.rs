@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use release_console::workspace::{ReleaseKind, Workspace, WorkspaceError};
 
+use crate::common::{ok, text};
+
 const CHILD_ENV: &str = "RELEASE_CONSOLE_TEST_CRASH_WRITER";
 
 fn new_ws() -> (tempfile::TempDir, Workspace) {
@@ -429,14 +431,6 @@ fn cli_command(root: &std::path::Path, args: &[&str]) -> Command {
     c
 }
 
-fn text(o: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 #[test]
 fn two_crashes_between_append_and_head_leave_a_workspace_that_works() {
     let (_dir, ws) = new_ws();
@@ -644,7 +638,7 @@ fn two_hundred_kill_9s_across_changes_leave_a_workspace_that_works() {
             "type:release",
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let o = cli(
         &root,
         &[
@@ -662,7 +656,7 @@ fn two_hundred_kill_9s_across_changes_leave_a_workspace_that_works() {
             "--no-notify",
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let incident = String::from_utf8_lossy(&o.stdout).trim().to_owned();
 
     // The GUI's snapshot reader, open on the same workspace the whole time.
@@ -790,7 +784,7 @@ fn two_hundred_kill_9s_across_changes_leave_a_workspace_that_works() {
         "tick"
     };
     let o = cli(&root, &["checklist", verb, item, "--note", "by hand"]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let o = cli(
         &root,
         &[
@@ -806,7 +800,7 @@ fn two_hundred_kill_9s_across_changes_leave_a_workspace_that_works() {
             "--no-notify",
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let o = cli(&root, &["audit", "verify"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 
@@ -951,7 +945,7 @@ fn create_incident(root: &std::path::Path) -> String {
             "--no-notify",
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     String::from_utf8_lossy(&o.stdout).trim().to_owned()
 }
 
@@ -971,7 +965,7 @@ fn update_incident(root: &std::path::Path, id: &str, status: &str, message: &str
             "--no-notify",
         ],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
 }
 
 fn verify_with_projections(ws: &Workspace) -> Result<(), String> {
@@ -1015,7 +1009,7 @@ fn an_incident_update_in_the_log_but_not_in_its_record_is_rolled_forward_by_the_
 
     // The next command (any: it recovers when it opens the workspace) rolls it forward.
     let o = cli(root, &["status", "list", "--all"]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let record = incident::find(&ws, &id).expect("record");
     assert_eq!(record.status, IncidentStatus::Identified);
     assert_eq!(record.audit_seq, update.seq);
@@ -1575,7 +1569,7 @@ fn a_release_or_an_item_edited_by_hand_is_named_by_verify_not_quietly_put_back()
     item["note"] = serde_json::json!("approved by the CTO");
     std::fs::write(&checklist, state.to_string()).expect("edit");
     let o = cli(&root, &["checklist", "show"]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(&o);
     let after: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&checklist).expect("checklist"))
             .expect("json");

@@ -47,6 +47,30 @@ pub fn text(o: &Output) -> String {
     )
 }
 
+/// Asserts that the command succeeded (its output is the failure message) and returns its
+/// output, stdout then stderr.
+#[track_caller]
+pub fn ok(o: &Output) -> String {
+    let out = text(o);
+    assert!(o.status.success(), "{out}");
+    out
+}
+
+/// The audit entries of the workspace at `ws` with `action` (and on `target`, when given), in
+/// log order, as `--json audit list` prints them.
+#[track_caller]
+pub fn audit_entries(ws: &Path, action: &str, target: Option<&str>) -> Vec<serde_json::Value> {
+    let o = cli(ws, &["--json", "audit", "list"]);
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("audit list: {e}: {}", text(&o)));
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["action"] == action && target.is_none_or(|t| e["target"] == t))
+        .cloned()
+        .collect()
+}
+
 /// A published vendor sample in `tests/fixtures/vendor` (sources and licences in its
 /// README.md), which must exist.
 pub fn vendor(rel: &str) -> String {
