@@ -15,6 +15,7 @@ pub mod kpi;
 pub mod metrics;
 pub mod net;
 pub mod notify;
+pub mod os;
 pub mod pipeline;
 pub mod projections;
 pub mod remote;

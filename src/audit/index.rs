@@ -480,13 +480,13 @@ impl AuditLog {
         let Some(mut file) = self.open_log()? else {
             return Ok(AuditIndex::default());
         };
-        let meta = file.metadata().map_err(self.io("stat"))?;
+        let stamp = Stamp::of(&file).map_err(self.io("stat"))?;
         let mut index = AuditIndex {
-            stamp: Some(Stamp::of(&meta)),
+            stamp: Some(stamp),
             generation: GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             ..AuditIndex::default()
         };
-        self.scan_into(&mut index, &mut file, meta.len())?;
+        self.scan_into(&mut index, &mut file, stamp.len)?;
         Ok(index)
     }
 
@@ -556,9 +556,10 @@ impl AuditLog {
             *index = AuditIndex::default();
             return Ok(());
         };
-        let meta = file.metadata().map_err(self.io("stat"))?;
-        let stamp = Stamp::of(&meta);
-        if index.stamp == Some(stamp) {
+        let stamp = Stamp::of(&file).map_err(self.io("stat"))?;
+        // Where a stamp cannot prove the log unchanged (Windows), the log is read on from the
+        // last verified point as when it differs.
+        if super::STAMP_PROVES_UNCHANGED && index.stamp == Some(stamp) {
             return Ok(());
         }
         let head: Option<Head> = crate::store::read_json(&self.head_path)?;
@@ -578,8 +579,8 @@ impl AuditLog {
 
     /// Whether the log is exactly as `index` read it (nothing appended or changed since).
     pub fn is_current(&self, index: &AuditIndex) -> Result<bool, AuditError> {
-        match std::fs::metadata(&self.log_path) {
-            Ok(meta) => Ok(index.stamp == Some(Stamp::of(&meta))),
+        match File::open(&self.log_path).and_then(|f| Stamp::of(&f)) {
+            Ok(stamp) => Ok(index.stamp == Some(stamp)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 Ok(index.stamp.is_none() && index.is_empty())
             }

@@ -62,7 +62,10 @@ struct Head {
 }
 
 /// A file's identity and last change: device, inode, status-change time and length. The
-/// status-change time (ctime) moves on every write and cannot be set back by a user.
+/// status-change time (ctime) moves on every write and cannot be set back by a user. On Windows
+/// the identity is the volume serial number and file index, and the time the last write time,
+/// which a user can set back: a stamp there is weaker, so a log with the same stamp is still
+/// read from the last verified point on (the chain is checked again before each append).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 struct Stamp {
     dev: u64,
@@ -72,16 +75,36 @@ struct Stamp {
     len: u64,
 }
 
+/// Whether a matching stamp proves the log unchanged since (it does where the change time
+/// cannot be set back).
+pub(crate) const STAMP_PROVES_UNCHANGED: bool = cfg!(unix);
+
 impl Stamp {
-    fn of(meta: &std::fs::Metadata) -> Self {
+    #[cfg(unix)]
+    fn of(file: &std::fs::File) -> std::io::Result<Self> {
         use std::os::unix::fs::MetadataExt as _;
-        Self {
+        let meta = file.metadata()?;
+        Ok(Self {
             dev: meta.dev(),
             ino: meta.ino(),
             ctime_sec: meta.ctime(),
             ctime_nsec: meta.ctime_nsec(),
             len: meta.len(),
-        }
+        })
+    }
+
+    #[cfg(windows)]
+    fn of(file: &std::fs::File) -> std::io::Result<Self> {
+        let info = winapi_util::file::information(file)?;
+        // 100 ns ticks since 1601.
+        let written = info.last_write_time().unwrap_or(0);
+        Ok(Self {
+            dev: info.volume_serial_number(),
+            ino: info.file_index(),
+            ctime_sec: i64::try_from(written / 10_000_000).unwrap_or(i64::MAX),
+            ctime_nsec: i64::try_from(written % 10_000_000 * 100).unwrap_or(0),
+            len: info.file_size(),
+        })
     }
 
     fn same_file(&self, other: &Self) -> bool {
@@ -206,7 +229,7 @@ impl AuditLog {
         line.push('\n');
         file.write_all(line.as_bytes()).map_err(self.io("append"))?;
         file.sync_data().map_err(self.io("fsync"))?;
-        let stamp = Stamp::of(&file.metadata().map_err(self.io("stat"))?);
+        let stamp = Stamp::of(&file).map_err(self.io("stat"))?;
         let new_head = Head {
             entries: entry.seq,
             len_bytes: head.len_bytes + line.len() as u64,
@@ -227,10 +250,14 @@ impl AuditLog {
     /// as many). Anything else (a broken link, a log shorter than its head, a line the head
     /// names that changed) is tampering and stops appends.
     fn recover_head(&self, file: &mut File) -> Result<Head, AuditError> {
-        let stamp = Stamp::of(&file.metadata().map_err(self.io("stat"))?);
+        let stamp = Stamp::of(file).map_err(self.io("stat"))?;
         let head: Option<Head> = store::read_json(&self.head_path)?;
         match &head {
-            Some(h) if h.stamp == Some(stamp) && h.len_bytes == stamp.len => return Ok(h.clone()),
+            Some(h)
+                if STAMP_PROVES_UNCHANGED && h.stamp == Some(stamp) && h.len_bytes == stamp.len =>
+            {
+                return Ok(h.clone());
+            }
             None if stamp.len == 0 => {
                 return Ok(Head {
                     entries: 0,
@@ -290,7 +317,7 @@ impl AuditLog {
             // As the last append left it (or empty): nothing to repair.
             return Ok(());
         }
-        let stamp = Stamp::of(&file.metadata().map_err(self.io("stat"))?);
+        let stamp = Stamp::of(&file).map_err(self.io("stat"))?;
         store::write_json(
             &self.head_path,
             &Head {
@@ -443,7 +470,7 @@ pub fn write_synthetic(root: &Path, entries: u64) -> Result<(), AuditError> {
         .into_inner()
         .map_err(|e| log.io("write")(e.into_error()))?;
     file.sync_all().map_err(log.io("fsync"))?;
-    let stamp = Stamp::of(&file.metadata().map_err(log.io("stat"))?);
+    let stamp = Stamp::of(&file).map_err(log.io("stat"))?;
     store::write_json(
         &log.head_path,
         &Head {

@@ -406,27 +406,13 @@ pub(crate) fn follow(
         }
     };
     cli.handle.block_on(async {
-        // Ctrl-C, SIGTERM or SIGHUP (the terminal or the SSH session went away) cancels the
-        // task, which kills the builder's whole process group: it runs in its own group, so
-        // none of these reach it directly, and it must not outlive the console.
-        let mut sigterm =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        let mut sighup =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        // Ctrl-C, or another request to stop (SIGTERM, SIGHUP when the terminal or the SSH
+        // session went away; Ctrl-Break or the console window closing on Windows) cancels the
+        // task, which ends the builder's whole process tree: none of these reach it directly,
+        // and it must not outlive the console.
+        let mut stops = StopSignals::new();
         let mut interrupted = false;
         loop {
-            let term = async {
-                match sigterm.as_mut() {
-                    Some(s) => s.recv().await,
-                    None => std::future::pending().await,
-                }
-            };
-            let hup = async {
-                match sighup.as_mut() {
-                    Some(s) => s.recv().await,
-                    None => std::future::pending().await,
-                }
-            };
             tokio::select! {
                 // Events wake us early; the timeout keeps the echo going when they lag.
                 _ = tokio::time::timeout(std::time::Duration::from_millis(500), events.recv()) => {}
@@ -437,14 +423,9 @@ pub(crate) fn follow(
                         runner.cancel(id);
                     }
                 }
-                Some(()) = term, if !interrupted => {
+                how = stops.recv(), if !interrupted => {
                     interrupted = true;
-                    eprintln!("terminated: cancelling {} (stopping its processes)", runner.task(id).map(|t| t.info.name).unwrap_or_default());
-                    runner.cancel(id);
-                }
-                Some(()) = hup, if !interrupted => {
-                    interrupted = true;
-                    eprintln!("hung up: cancelling {} (stopping its processes)", runner.task(id).map(|t| t.info.name).unwrap_or_default());
+                    eprintln!("{how}: cancelling {} (stopping its processes)", runner.task(id).map(|t| t.info.name).unwrap_or_default());
                     runner.cancel(id);
                 }
             }
@@ -457,6 +438,68 @@ pub(crate) fn follow(
             }
         }
     })
+}
+
+/// The requests to stop a command other than Ctrl-C: SIGTERM and SIGHUP on Unix; Ctrl-Break
+/// and the console window closing on Windows. One that cannot be listened for is never heard.
+struct StopSignals {
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    hup: Option<tokio::signal::unix::Signal>,
+    #[cfg(windows)]
+    brk: Option<tokio::signal::windows::CtrlBreak>,
+    #[cfg(windows)]
+    close: Option<tokio::signal::windows::CtrlClose>,
+}
+
+impl StopSignals {
+    fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Self {
+                term: signal(SignalKind::terminate()).ok(),
+                hup: signal(SignalKind::hangup()).ok(),
+            }
+        }
+        #[cfg(windows)]
+        {
+            Self {
+                brk: tokio::signal::windows::ctrl_break().ok(),
+                close: tokio::signal::windows::ctrl_close().ok(),
+            }
+        }
+    }
+
+    /// Waits for the next request; what it was, in a word for the message.
+    async fn recv(&mut self) -> &'static str {
+        async fn next<F: std::future::Future<Output = Option<()>>>(f: Option<F>) {
+            match f {
+                Some(f) => {
+                    if f.await.is_none() {
+                        // The stream ended: nothing more will come from it.
+                        std::future::pending::<()>().await;
+                    }
+                }
+                None => std::future::pending().await,
+            }
+        }
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                () = next(self.term.as_mut().map(tokio::signal::unix::Signal::recv)) => "terminated",
+                () = next(self.hup.as_mut().map(tokio::signal::unix::Signal::recv)) => "hung up",
+            }
+        }
+        #[cfg(windows)]
+        {
+            tokio::select! {
+                () = next(self.brk.as_mut().map(tokio::signal::windows::CtrlBreak::recv)) => "Ctrl-Break",
+                () = next(self.close.as_mut().map(tokio::signal::windows::CtrlClose::recv)) => "closed",
+            }
+        }
+    }
 }
 
 #[cfg(test)]

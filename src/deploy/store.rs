@@ -176,9 +176,14 @@ impl LocalStore {
         std::fs::create_dir_all(dir).map_err(io("create", dir))?;
         // Published files are for everyone to download: readable by all (as the umask allows),
         // where a temporary file would be the owner's only.
-        let mut builder = tempfile::Builder::new();
         #[cfg(unix)]
-        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+        let builder = {
+            let mut b = tempfile::Builder::new();
+            b.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+            b
+        };
+        #[cfg(not(unix))]
+        let builder = tempfile::Builder::new();
         let mut tmp = builder
             .tempfile_in(dir)
             .map_err(io("create a temporary file in", dir))?;

@@ -551,7 +551,7 @@ pub async fn preflight(
         format!("{} ({files} entries)", payload.display()),
         "build the app first (flutter build) or set [pipeline] payload_dir",
     );
-    match free_bytes(ws.root()) {
+    match crate::os::free_bytes(ws.root()) {
         Some(free) => check(
             "free disk",
             free >= MIN_FREE_BYTES,
@@ -589,10 +589,6 @@ pub async fn preflight(
     }
 }
 
-fn free_bytes(path: &Path) -> Option<u64> {
-    let st = nix::sys::statvfs::statvfs(path).ok()?;
-    Some(st.blocks_available() as u64 * st.fragment_size() as u64)
-}
 
 /// Reads the PFX's certificate in-process (the password never leaves this process) and checks
 /// it is valid for 30 more days.

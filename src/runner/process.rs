@@ -1,10 +1,13 @@
-//! Child processes for tasks: own process group, line-by-line output, group kill on cancel.
+//! Child processes for tasks: each in a tree of its own (a process group on Unix, a job object
+//! on Windows), line-by-line output, the whole tree ended on cancel.
 
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
+#[cfg(unix)]
 use nix::sys::signal::{Signal, killpg};
+#[cfg(unix)]
 use nix::unistd::Pid;
 use tokio::io::AsyncReadExt as _;
 
@@ -125,16 +128,83 @@ impl ProcessSpec {
     }
 }
 
-/// Kills a whole process group when dropped: no orphans survive a dropped or timed-out task.
+/// A child and everything it starts, ended as a whole when dropped: no orphans survive a
+/// dropped or timed-out task. On Unix the child leads a process group of its own; on Windows it
+/// is put in a job object that kills its processes when closed (so they also end when this
+/// console does, in any way).
 #[derive(Debug)]
-struct GroupGuard(Option<Pid>);
+struct Tree {
+    #[cfg(unix)]
+    group: Option<Pid>,
+    #[cfg(windows)]
+    job: Option<crate::os::Job>,
+}
 
-impl Drop for GroupGuard {
-    fn drop(&mut self) {
-        if let Some(pgid) = self.0 {
-            let _ = killpg(pgid, Signal::SIGKILL);
+impl Tree {
+    /// The tree of `child`, spawned from a command [`own_tree`] prepared.
+    fn of(child: &tokio::process::Child) -> Self {
+        #[cfg(unix)]
+        {
+            Self {
+                group: child
+                    .id()
+                    .map(|id| Pid::from_raw(i32::try_from(id).unwrap_or(i32::MAX))),
+            }
+        }
+        #[cfg(windows)]
+        {
+            let job = child.raw_handle().and_then(|h| {
+                crate::os::Job::holding(h)
+                    .map_err(|e| {
+                        tracing::warn!("no job object for the child process: {e}");
+                    })
+                    .ok()
+            });
+            Self { job }
         }
     }
+
+    /// Asks the tree to stop: SIGTERM to the group. (Windows has no such request for
+    /// processes without a console window of their own: they are killed after the grace.)
+    fn terminate(&self) {
+        #[cfg(unix)]
+        if let Some(group) = self.group {
+            let _ = killpg(group, Signal::SIGTERM);
+        }
+    }
+
+    /// Leaves what the child started running (it ended by itself; the rest is its business).
+    fn release(mut self) {
+        #[cfg(unix)]
+        {
+            self.group = None;
+        }
+        #[cfg(windows)]
+        if let Some(job) = self.job.take() {
+            job.release();
+        }
+    }
+}
+
+impl Drop for Tree {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if let Some(group) = self.group {
+            let _ = killpg(group, Signal::SIGKILL);
+        }
+        #[cfg(windows)]
+        if let Some(job) = &self.job {
+            job.kill();
+        }
+    }
+}
+
+/// Makes `cmd` start a tree of its own: a new process group on Unix (on Windows the job
+/// object is made once the process exists, [`Tree::of`]).
+fn own_tree(cmd: &mut tokio::process::Command) -> &mut tokio::process::Command {
+    #[cfg(unix)]
+    cmd.process_group(0);
+    cmd
 }
 
 /// Kills a builder's process group when this console dies in any way, `kill -9` included,
@@ -142,14 +212,30 @@ impl Drop for GroupGuard {
 /// pipe whose only write end this process holds (close-on-exec, so no other child has it). The
 /// kernel closes that end when the console exits, the read returns, and the shell kills the
 /// group. A builder that ends while the console lives disarms it first.
+/// (On Windows the job object does this: it ends its processes when this console's handle to
+/// it closes, which the system does when the console ends.)
 #[derive(Debug)]
-struct Watchdog(tokio::process::Child);
+struct Watchdog(#[cfg(unix)] tokio::process::Child);
 
 impl Watchdog {
     // The POSIX form of kill: dash takes neither `-KILL --` nor `-9 --`.
+    #[cfg(unix)]
     const SCRIPT: &str = "read _ignored; kill -s KILL -- \"-$1\" 2>/dev/null";
 
-    fn spawn(group: Pid) -> Option<Self> {
+    fn spawn(tree: &Tree) -> Option<Self> {
+        #[cfg(windows)]
+        {
+            let _ = tree;
+            None
+        }
+        #[cfg(unix)]
+        {
+            Self::spawn_for(tree.group?)
+        }
+    }
+
+    #[cfg(unix)]
+    fn spawn_for(group: Pid) -> Option<Self> {
         let mut cmd = tokio::process::Command::new("/bin/sh");
         cmd.args(["-c", Self::SCRIPT, "release-console-watchdog"])
             .arg(group.to_string())
@@ -157,9 +243,8 @@ impl Watchdog {
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .process_group(0)
             .kill_on_drop(true);
-        match cmd.spawn() {
+        match own_tree(&mut cmd).spawn() {
             Ok(child) => Some(Self(child)),
             Err(e) => {
                 tracing::warn!("no watchdog for process group {group}: {e}");
@@ -170,10 +255,13 @@ impl Watchdog {
 
     /// Stops the watchdog without letting it act (the group is already dealt with).
     async fn disarm(this: Option<Self>) {
+        #[cfg(unix)]
         if let Some(Self(mut child)) = this {
             let _ = child.start_kill();
             let _ = child.wait().await;
         }
+        #[cfg(windows)]
+        drop(this);
     }
 }
 
@@ -199,8 +287,8 @@ fn command(spec: &ProcessSpec) -> tokio::process::Command {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0)
         .kill_on_drop(true);
+    own_tree(&mut cmd);
     if let Some(dir) = &spec.cwd {
         cmd.current_dir(dir);
     }
@@ -217,11 +305,8 @@ pub async fn run(ctx: &TaskContext, spec: &ProcessSpec) -> Result<(), TaskError>
         program: spec.program.clone(),
         source,
     })?;
-    let pgid = child
-        .id()
-        .map(|id| Pid::from_raw(i32::try_from(id).unwrap_or(i32::MAX)));
-    let guard = GroupGuard(pgid);
-    let watchdog = pgid.and_then(Watchdog::spawn);
+    let tree = Tree::of(&child);
+    let watchdog = Watchdog::spawn(&tree);
 
     let mut readers = Vec::new();
     if let Some(out) = child.stdout.take() {
@@ -234,13 +319,11 @@ pub async fn run(ctx: &TaskContext, spec: &ProcessSpec) -> Result<(), TaskError>
     let status = tokio::select! {
         status = child.wait() => status,
         () = ctx.cancel_token().cancelled() => {
-            if let Some(pgid) = pgid {
-                let _ = killpg(pgid, Signal::SIGTERM);
-            }
+            tree.terminate();
             let _ = tokio::time::timeout(KILL_GRACE, child.wait()).await;
             // Whatever is still running after the grace period (the leader, or children that
-            // ignore SIGTERM) is killed with the group.
-            drop(guard);
+            // ignore SIGTERM) is killed with the tree.
+            drop(tree);
             let _ = child.wait().await;
             Watchdog::disarm(watchdog).await;
             finish_readers(readers).await;
@@ -251,8 +334,8 @@ pub async fn run(ctx: &TaskContext, spec: &ProcessSpec) -> Result<(), TaskError>
         program: spec.program.clone(),
         source,
     })?;
-    // The leader is gone; whatever it left running in its group goes too.
-    drop(guard);
+    // The leader is gone; whatever it left running in its tree goes too.
+    drop(tree);
     Watchdog::disarm(watchdog).await;
     finish_readers(readers).await;
     if status.success() {
@@ -288,9 +371,8 @@ pub async fn capture<S: AsRef<std::ffi::OsStr>>(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0)
         .kill_on_drop(true);
-    let child = match cmd.spawn() {
+    let child = match own_tree(&mut cmd).spawn() {
         Ok(child) => child,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(format!(
@@ -299,11 +381,7 @@ pub async fn capture<S: AsRef<std::ffi::OsStr>>(
         }
         Err(e) => return Err(format!("cannot run `{name}`: {e}")),
     };
-    let mut guard = GroupGuard(
-        child
-            .id()
-            .map(|id| Pid::from_raw(i32::try_from(id).unwrap_or(i32::MAX))),
-    );
+    let tree = Tree::of(&child);
     match tokio::time::timeout(timeout, child.wait_with_output()).await {
         // The guard kills the group as it drops.
         Err(_) => Err(format!(
@@ -313,7 +391,7 @@ pub async fn capture<S: AsRef<std::ffi::OsStr>>(
         Ok(Err(e)) => Err(format!("cannot run `{name}`: {e}")),
         Ok(Ok(out)) => {
             // It ended by itself: what it left running in the background is its own business.
-            guard.0 = None;
+            tree.release();
             let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
             text.push_str(&String::from_utf8_lossy(&out.stderr));
             Ok((out.status.success(), text))
@@ -349,11 +427,7 @@ pub async fn output(
         }
         Err(e) => return Err(format!("cannot run `{name}`: {e}")),
     };
-    let mut guard = GroupGuard(
-        child
-            .id()
-            .map(|id| Pid::from_raw(i32::try_from(id).unwrap_or(i32::MAX))),
-    );
+    let tree = Tree::of(&child);
     let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
@@ -390,7 +464,7 @@ pub async fn output(
         )),
         Ok(Err(e)) => Err(e),
         Ok(Ok((status, stdout, stderr))) => {
-            guard.0 = None;
+            tree.release();
             Ok(Captured {
                 success: status.success(),
                 status: status.to_string(),

@@ -804,14 +804,42 @@ fn unpack_tree_with(
             if let Some(parent) = out.parent() {
                 std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parts.join("/")))?;
             }
-            std::os::unix::fs::symlink(target, &out)
-                .map_err(|e| format!("{}: {e}", parts.join("/")))?;
+            write_link(target, &out).map_err(|e| format!("{}: {e}", parts.join("/")))?;
         }
     }
     if !app.is_dir() {
         return Err("the archive holds no .app bundle".to_owned());
     }
     Ok(app)
+}
+
+/// Writes the symbolic link `out` pointing at `target` (relative to its folder; what it points
+/// at is already written, links come last).
+fn write_link(target: &str, out: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(target, out)
+    }
+    #[cfg(windows)]
+    {
+        // Windows has two kinds of link, and making either needs Developer Mode or the
+        // privilege to create symbolic links.
+        let points_at = out.parent().map(|d| d.join(target));
+        let made = if points_at.is_some_and(|p| p.is_dir()) {
+            std::os::windows::fs::symlink_dir(target, out)
+        } else {
+            std::os::windows::fs::symlink_file(target, out)
+        };
+        made.map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!(
+                    "{e} (Windows lets only Developer Mode or an administrator make the \
+                     symbolic links an app bundle holds)"
+                ),
+            )
+        })
+    }
 }
 
 /// An entry's name as path parts: only plain names (no `..`, `.`, root, drive, backslash or

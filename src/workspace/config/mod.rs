@@ -402,8 +402,8 @@ impl Config {
     }
 }
 
-/// The OS user name: `$USER` (or `$USERNAME`, `$LOGNAME`), else the password database entry of
-/// the current uid, else "uid N".
+/// The OS user name: `$USER` (or `$USERNAME`, `$LOGNAME`), else the system's record of the
+/// account (the password database entry of the current uid, else "uid N").
 pub fn os_user() -> String {
     if let Some(name) = ["USER", "USERNAME", "LOGNAME"]
         .iter()
@@ -411,11 +411,7 @@ pub fn os_user() -> String {
     {
         return name;
     }
-    let uid = nix::unistd::getuid();
-    match nix::unistd::User::from_uid(uid) {
-        Ok(Some(user)) => user.name,
-        _ => format!("uid {uid}"),
-    }
+    crate::os::account_name().unwrap_or_else(|| "unknown user".to_owned())
 }
 
 /// Whether `name` is an environment variable name as the console accepts one: upper-case
