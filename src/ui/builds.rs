@@ -589,7 +589,8 @@ impl BuildsUi {
                         );
                     }
                     for c in &p.checks {
-                        ui.horizontal(|ui| {
+                        // Wrapped: a long path goes on the next line, inside the card.
+                        ui.horizontal_wrapped(|ui| {
                             if c.ok && c.warning {
                                 theme::badge(ui, "SKIPPED", theme::WARN);
                             } else if c.ok {

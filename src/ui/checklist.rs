@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::command::Command;
+use super::command::{Command, Tab};
 use super::panel::{Cx, Panel, Pending};
 use super::{theme, widgets};
 use crate::source::{self, HotfixReview};
@@ -246,7 +246,8 @@ impl Panel for ChecklistUi {
                     } else {
                         view.checklist.gate_for(&view.runbook, item)
                     };
-                    ui.horizontal(|ui| {
+                    // Wrapped: a long note goes on the next line rather than past the edge.
+                    ui.horizontal_wrapped(|ui| {
                         let mut checked = done;
                         let resp = ui.add_enabled(
                             gate.is_none(),
@@ -321,11 +322,25 @@ impl ChecklistUi {
                         egui::RichText::new(format!("Ticking by hand: {why}.")).color(theme::WARN),
                     );
                 }
+                let help = item.auto_tick_on.as_deref().map(hand_tick_help);
+                if let Some(help) = &help {
+                    ui.horizontal_wrapped(|ui| {
+                        ui.label(theme::muted(format!("The task: {}.", help.runs)));
+                        if let Some(tab) = help.panel
+                            && ui.link(format!("Open {}", tab.label())).clicked()
+                        {
+                            self.asking_note = None;
+                            cx.push(Command::Navigate(tab));
+                        }
+                    });
+                }
                 ui.horizontal(|ui| {
                     let label = ui.label("Why by hand:");
                     ui.add(
                         egui::TextEdit::singleline(&mut self.note)
-                            .hint_text("e.g. built and notarized on the release Mac")
+                            .hint_text(
+                                help.map_or("what was done instead, and where", |h| h.example),
+                            )
                             .desired_width(360.0),
                     )
                     .labelled_by(label.id);
@@ -346,5 +361,81 @@ impl ChecklistUi {
                     }
                 });
             });
+    }
+}
+
+/// Where the task that ticks an item runs, and an example of the note a hand-tick needs.
+struct HandTickHelp {
+    /// Where it runs, in the window or on the command line.
+    runs: &'static str,
+    /// The panel that runs it, if one does.
+    panel: Option<Tab>,
+    /// What a note might say.
+    example: &'static str,
+}
+
+/// The help for ticking by hand an item that a task of `kind` normally ticks.
+fn hand_tick_help(kind: &str) -> HandTickHelp {
+    let (runs, panel, example) = match kind {
+        "pipeline.macos" => (
+            "Run on the platform's card in Builds",
+            Some(Tab::Builds),
+            "e.g. built and notarized on the release Mac",
+        ),
+        k if k.starts_with("pipeline.") => (
+            "Run on the platform's card in Builds",
+            Some(Tab::Builds),
+            "e.g. built and signed on the release machine",
+        ),
+        crate::verify::TASK_KIND => (
+            "Run verification in Verify, or \"Write SHA256SUMS and verify\" in Builds",
+            Some(Tab::Verify),
+            "e.g. checked with sha256sum -c and signtool verify",
+        ),
+        crate::deploy::TASK_KIND | crate::deploy::LINKS_KIND => (
+            "Publish in Deploy",
+            Some(Tab::Deploy),
+            "e.g. uploaded to the download host by hand",
+        ),
+        crate::deploy::argocd::TASK_KIND => (
+            "the Backend card in Deploy, once [deploy.argocd] names the application",
+            Some(Tab::Deploy),
+            "e.g. rolled out with kubectl, error rates watched",
+        ),
+        "flags.review" => (
+            "`release-console flags review` (no panel runs it)",
+            None,
+            "e.g. every flag checked in the flag provider's dashboard",
+        ),
+        k if k.starts_with("flags.rollout") => (
+            "Advance on the flag in Flags",
+            Some(Tab::Flags),
+            "e.g. set in the flag provider's dashboard",
+        ),
+        source::NOTES_KIND => (
+            "Save notes in Notes",
+            Some(Tab::Notes),
+            "e.g. written in the wiki, reviewed by product",
+        ),
+        source::BRANCH_KIND => (
+            "New hotfix on the Overview",
+            Some(Tab::Overview),
+            "e.g. branch cut by hand from the tag",
+        ),
+        source::MERGE_BACK_KIND => (
+            "Re-check merge-back in the Hotfix branch box",
+            None,
+            "e.g. merged back by hand, reviewed",
+        ),
+        _ => (
+            "a task of this kind",
+            None,
+            "what was done instead, and where",
+        ),
+    };
+    HandTickHelp {
+        runs,
+        panel,
+        example,
     }
 }

@@ -296,14 +296,21 @@ impl DeployUi {
                     ),
                 );
                 for p in &self.skip {
+                    let settles: Vec<String> = plan
+                        .skip_settles
+                        .iter()
+                        .filter(|(sp, _)| sp == p)
+                        .map(|(_, title)| format!("; ticks \"{title}\""))
+                        .collect();
                     ui.colored_label(
                         theme::WARN,
                         format!(
-                            "{} is NOT shipped in {} ({}): recorded on the release, audited; \
+                            "{} is NOT shipped in {} ({}): recorded on the release, audited{}; \
                              its feeds are left as they are.",
                             p.title(),
                             plan.version,
-                            self.skip_reason.trim()
+                            self.skip_reason.trim(),
+                            settles.concat(),
                         ),
                     );
                 }
@@ -475,11 +482,18 @@ impl DeployUi {
                     self.skip.retain(|p| *p != m.platform);
                 }
             }
+            // The skip is recorded when Publish runs, not when the box is ticked: the gates
+            // above count it from then.
             for (_, title) in plan.skip_settles.iter().filter(|(p, _)| *p == m.platform) {
-                ui.label(theme::muted(format!(
-                    "    Skipping it ticks \"{title}\" with the reason (withdrawing the skip \
-                     unticks it)"
-                )));
+                ui.indent(("skip-settles", m.platform.title()), |ui| {
+                    ui.label(theme::muted(format!(
+                        "Publish records the skip first and ticks \"{title}\" with the reason; \
+                         until {version} is published, \"Ship {platform} in {version} after \
+                         all\" withdraws it and unticks the item.",
+                        version = plan.version,
+                        platform = m.platform.title(),
+                    )));
+                });
             }
         }
         if !self.skip.is_empty() {

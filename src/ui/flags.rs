@@ -497,8 +497,10 @@ fn kpi_ui(ui: &mut egui::Ui, overview: &Overview) {
         gate_badge(ui, &overview.gate);
         ui.label(theme::muted(overview.gate.detail()));
     });
-    for chunk in overview.readings.chunks(3) {
-        ui.columns(3, |cols| {
+    // Three plots a row where they fit, two in a narrow window (a 1024-wide one).
+    let per_row = if ui.available_width() < 900.0 { 2 } else { 3 };
+    for chunk in overview.readings.chunks(per_row) {
+        ui.columns(per_row, |cols| {
             for (ui, r) in cols.iter_mut().zip(chunk) {
                 kpi_plot_ui(ui, r);
             }
@@ -508,7 +510,8 @@ fn kpi_ui(ui: &mut egui::Ui, overview: &Overview) {
 }
 
 fn kpi_plot_ui(ui: &mut egui::Ui, r: &crate::kpi::Reading) {
-    ui.horizontal(|ui| {
+    // Wrapped: a long title and its badges stay in the plot's column.
+    ui.horizontal_wrapped(|ui| {
         ui.label(egui::RichText::new(&r.def.title).strong());
         match (r.ok, &r.error) {
             (_, Some(e)) => {

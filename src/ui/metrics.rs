@@ -116,16 +116,21 @@ impl Panel for MetricsUi {
             crate::local_time(m.until, false)
         )));
         ui.add_space(6.0);
+        // Two cards a row, narrower in a narrow window (a 1024-wide one) rather than cut.
+        let card = ((ui.available_width() - CARD_GAP) / 2.0).clamp(280.0, CARD_WIDTH);
         egui::Grid::new("metrics-cards")
             .num_columns(2)
-            .spacing([24.0, 16.0])
+            .spacing([CARD_GAP, 16.0])
             .show(ui, |ui| {
-                ui.vertical(|ui| frequency(ui, m));
-                ui.vertical(|ui| mttr(ui, m));
-                ui.end_row();
-                ui.vertical(|ui| success(ui, m));
-                ui.vertical(|ui| lifespan(ui, m));
-                ui.end_row();
+                for (i, draw) in [frequency, mttr, success, lifespan].into_iter().enumerate() {
+                    ui.vertical(|ui| {
+                        ui.set_width(card);
+                        draw(ui, m);
+                    });
+                    if i % 2 == 1 {
+                        ui.end_row();
+                    }
+                }
             });
     }
 
@@ -135,6 +140,7 @@ impl Panel for MetricsUi {
 }
 
 const CARD_WIDTH: f32 = 440.0;
+const CARD_GAP: f32 = 24.0;
 
 /// A card's title, its figure with the number of records it comes from, and its verdict.
 fn card_head(
@@ -143,7 +149,6 @@ fn card_head(
     figure: String,
     (meets, records, what): (Option<bool>, usize, &str),
 ) {
-    ui.set_width(CARD_WIDTH);
     ui.label(egui::RichText::new(title).strong());
     ui.horizontal(|ui| {
         ui.label(egui::RichText::new(figure).size(18.0));

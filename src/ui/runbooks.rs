@@ -23,6 +23,9 @@ pub struct Run {
     pub first_step: Timestamp,
     /// Step id → its task and how it ended (`None` while it runs).
     pub steps: BTreeMap<String, (TaskId, Option<TaskState>)>,
+    /// Step id → the command it ran with, as typed: a parameter changed since shows the step
+    /// as it ran beside its badge, not only as it would run now.
+    pub ran: BTreeMap<String, String>,
     /// When the last step ended, once no step runs.
     pub finished: Option<Timestamp>,
 }
@@ -89,10 +92,19 @@ impl Panel for RunbooksUi {
         };
         ui.add_space(6.0);
         ui.label(egui::RichText::new(&p.title).strong());
-        ui.label(theme::muted(format!(
-            "{} · RTO {} min from the first step",
-            p.description, p.rto_minutes
-        )));
+        // The description is a sentence or more; the RTO follows it as one.
+        let description = p.description.trim();
+        ui.label(theme::muted(if description.ends_with('.') {
+            format!(
+                "{description} RTO {} min from the first step.",
+                p.rto_minutes
+            )
+        } else {
+            format!(
+                "{description} · RTO {} min from the first step",
+                p.rto_minutes
+            )
+        }));
         let (plan, _) = dr::preview(&cx.snapshot.ws, p, &self.given(p));
         if let Some(folder) = &plan.stand_ins {
             ui.horizontal_wrapped(|ui| {
@@ -105,20 +117,44 @@ impl Panel for RunbooksUi {
         }
         self.rto_ui(ui, &plan);
         ui.add_space(6.0);
-        self.params_ui(ui, p);
+        self.params_ui(ui, p, &plan.values);
         // Until every parameter has a value, the steps show `{name}` where it goes and none
         // can run.
-        let (plan, missing) = dr::preview(&cx.snapshot.ws, p, &self.given(p));
-        let missing = missing.map(|e| crate::error_chain(&e));
-        if let Some(why) = &missing {
-            ui.colored_label(theme::WARN, why);
+        let given = self.given(p);
+        let (plan, missing) = dr::preview(&cx.snapshot.ws, p, &given);
+        if let Some(e) = &missing {
+            // A value still to type is said in the window's words (the domain's error names
+            // the CLI's `--param`); a value refused, or anything else, as the error says it.
+            if !plan.missing.is_empty() && p.check_given(&given).is_ok() {
+                let them = if plan.missing.len() == 1 {
+                    "it"
+                } else {
+                    "them"
+                };
+                ui.colored_label(
+                    theme::WARN,
+                    format!(
+                        "Still to give above: {}. The steps that use {them} wait for {them}.",
+                        plan.missing.join(", "),
+                    ),
+                );
+            } else {
+                ui.colored_label(theme::WARN, crate::error_chain(e));
+            }
         }
         ui.add_space(6.0);
         // A step can run once the parameters it uses have values (listing the snapshots
-        // needs no snapshot).
+        // needs no snapshot), every step before it has succeeded in this run (a wait for the
+        // restored instance means nothing before the restore), and no other step is running.
+        let any_running = self
+            .run
+            .as_ref()
+            .filter(|r| r.procedure == plan.procedure)
+            .is_some_and(|r| r.steps.values().any(|(_, s)| s.is_none()));
         for (i, step) in plan.steps.iter().enumerate() {
-            let ready = plan.unset_for(step).is_empty();
-            if let Some(start) = self.step_ui(ui, i, step, &plan, ready) {
+            let waits = self.waits_for(&plan, i);
+            let ready = plan.unset_for(step).is_empty() && waits.is_none() && !any_running;
+            if let Some(start) = self.step_ui(ui, i, step, &plan, ready, waits) {
                 self.start(cx, &plan, &start);
             }
             ui.add_space(4.0);
@@ -156,7 +192,26 @@ impl RunbooksUi {
             .collect()
     }
 
-    fn params_ui(&mut self, ui: &mut egui::Ui, p: &Procedure) {
+    /// The first step before step `i` (not skipped) that has not succeeded in this window's
+    /// run, with its number: step `i` waits for it.
+    fn waits_for<'a>(&self, plan: &'a dr::Plan, i: usize) -> Option<(usize, &'a Rendered)> {
+        let run = self.run.as_ref().filter(|r| r.procedure == plan.procedure);
+        plan.steps
+            .iter()
+            .enumerate()
+            .take(i)
+            .filter(|(_, s)| s.skipped.is_none())
+            .find(|(_, s)| {
+                run.and_then(|r| r.steps.get(&s.id))
+                    .and_then(|(_, state)| *state)
+                    != Some(TaskState::Succeeded)
+            })
+            .map(|(n, s)| (n + 1, s))
+    }
+
+    /// The parameters' fields; an empty one shows the value it takes (`values`: the defaults
+    /// filled in), or that it is required.
+    fn params_ui(&mut self, ui: &mut egui::Ui, p: &Procedure, values: &BTreeMap<String, String>) {
         for param in &p.params {
             ui.horizontal(|ui| {
                 let l = ui.add_sized([150.0, 20.0], egui::Label::new(theme::mono(&param.name)));
@@ -164,14 +219,20 @@ impl RunbooksUi {
                     .params
                     .entry((p.id.clone(), param.name.clone()))
                     .or_default();
-                let hint = param.default.as_deref().unwrap_or("required");
+                let default = param
+                    .default
+                    .as_ref()
+                    .map(|d| values.get(&param.name).unwrap_or(d));
+                let hint =
+                    default.map_or_else(|| "required".to_owned(), |d| format!("{d} (default)"));
                 ui.add(
                     egui::TextEdit::singleline(value)
                         .hint_text(hint)
                         .desired_width(280.0),
                 )
                 .labelled_by(l.id);
-                ui.label(theme::muted(&param.description));
+                // Wrapped in what is left of the row, beside its field.
+                ui.add(egui::Label::new(theme::muted(&param.description)).wrap());
             });
         }
     }
@@ -244,6 +305,7 @@ impl RunbooksUi {
         step: &Rendered,
         plan: &dr::Plan,
         ready: bool,
+        waits: Option<(usize, &Rendered)>,
     ) -> Option<Rendered> {
         let state = self
             .run
@@ -272,7 +334,30 @@ impl RunbooksUi {
             if !step.detail.is_empty() {
                 ui.label(theme::muted(&step.detail));
             }
-            ui.label(theme::mono(format!("$ {}", step.command_line())));
+            let command = step.command_line();
+            ui.label(theme::mono(format!("$ {command}")));
+            // A step that ran with other values (a snapshot typed again after a failed
+            // restore) says so: its badge is about that command, not this one.
+            let ran = self
+                .run
+                .as_ref()
+                .filter(|r| r.procedure == plan.procedure && state.is_some())
+                .and_then(|r| r.ran.get(&step.id))
+                .filter(|ran| **ran != command);
+            if let Some(ran) = ran {
+                ui.label(
+                    egui::RichText::new(format!(
+                        "The {} above is of this command, run before the parameters changed: \
+                         $ {ran}",
+                        match state {
+                            Some((_, None)) => "RUNNING".to_owned(),
+                            Some((_, Some(s))) => s.as_str().to_uppercase(),
+                            None => String::new(),
+                        }
+                    ))
+                    .color(theme::WARN),
+                );
+            }
             if let Some(why) = &step.skipped {
                 ui.label(theme::muted(format!("Skipped: {why}.")));
                 return;
@@ -305,13 +390,26 @@ impl RunbooksUi {
                     dr::confirm(step, Some(typed)).is_ok()
                 }
             };
-            if ui
-                .add_enabled(
-                    ready && confirmed && !running,
-                    egui::Button::new(format!("Run {}", step.id)),
+            let waiting = waits.map(|(n, before)| {
+                format!(
+                    "Runs once step {n} ({}) has succeeded in this run.",
+                    before.title
                 )
-                .clicked()
+            });
+            if let Some(why) = &waiting
+                && state.is_none()
             {
+                ui.label(theme::muted(why));
+            }
+            let button = ui.add_enabled(
+                ready && confirmed && !running,
+                egui::Button::new(format!("Run {}", step.id)),
+            );
+            let button = match &waiting {
+                Some(why) => button.on_disabled_hover_text(why),
+                None => button,
+            };
+            if button.clicked() {
                 clicked = Some(step.clone());
             }
         });
@@ -331,6 +429,7 @@ impl RunbooksUi {
                 procedure: plan.procedure.clone(),
                 first_step: now,
                 steps: BTreeMap::new(),
+                ran: BTreeMap::new(),
                 finished: None,
             });
         }
@@ -344,7 +443,19 @@ impl RunbooksUi {
             move |ctx| dr::run_step(ctx, ws, plan, step, run_id, first)
         };
         if let Some(id) = cx.start_task(spec, work) {
+            // The steps after this one ran on what it did before: they run again after it (a
+            // restore run again is waited for again).
+            let after: Vec<&str> = plan
+                .steps
+                .iter()
+                .skip_while(|s| s.id != step.id)
+                .skip(1)
+                .map(|s| s.id.as_str())
+                .collect();
+            run.steps.retain(|id, _| !after.contains(&id.as_str()));
+            run.ran.retain(|id, _| !after.contains(&id.as_str()));
             run.steps.insert(step.id.clone(), (id, None));
+            run.ran.insert(step.id.clone(), step.command_line());
             run.finished = None;
         }
     }

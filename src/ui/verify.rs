@@ -374,12 +374,14 @@ fn table_body(
             .id_salt("verify-table")
             .striped(true)
             .resizable(true)
-            .column(Column::initial(230.0).at_least(120.0).clip(true))
+            .column(Column::initial(210.0).at_least(120.0).clip(true))
             .column(Column::auto().at_least(70.0))
             .column(Column::initial(190.0).at_least(120.0).clip(true))
             .column(Column::auto().at_least(90.0))
             .column(Column::auto().at_least(120.0))
-            .column(Column::initial(150.0).at_least(80.0).clip(true))
+            // Wide enough for a publisher such as the demo's "WireTuner Demo (throwaway
+            // certificate)"; longer ones are cut, whole on hover.
+            .column(Column::initial(250.0).at_least(80.0).clip(true))
             .column(Column::remainder().at_least(120.0).clip(true))
             .header(22.0, |mut h| {
                 for t in [

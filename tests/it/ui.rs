@@ -2269,6 +2269,170 @@ fn a_failed_runbook_step_shows_where_it_stopped_and_no_rto_verdict() {
     assert!(h.query_by_label("WITHIN RTO").is_none());
     assert!(h.query_by_label("OVER RTO").is_none());
     assert!(h.query_by_label_contains("DBSnapshotNotFound").is_some());
+    // The snapshot typed again: the step shows the command it failed with beside its badge,
+    // not only the one it would run now.
+    assert!(
+        h.query_by_label_contains("run before the parameters changed")
+            .is_none()
+    );
+    h.state_mut().panels.runbooks.params.insert(
+        ("db-restore".to_owned(), "snapshot".to_owned()),
+        "wiretuner-prod-2024-01-15-00-00".to_owned(),
+    );
+    h.step();
+    h.step();
+    let ran = h
+        .get_by_label_contains(
+            "The FAILED above is of this command, run before the parameters changed",
+        )
+        .accesskit_node()
+        // A label's text is its value in AccessKit.
+        .value()
+        .unwrap_or_default();
+    assert!(
+        ran.contains("--db-snapshot-identifier wiretuner-prod-1999-01-01-00-00"),
+        "{ran}"
+    );
+}
+
+#[test]
+fn a_runbook_step_waits_for_the_steps_before_it_so_the_rto_is_judged_on_a_run_in_order() {
+    let f = demo_fixture();
+    let mut h = harness(&f);
+    click(&mut h, "Runbooks");
+    step_until(&mut h, "the procedures", |app| {
+        app.panels.runbooks.procedures.is_some()
+    });
+    // What is still to give is said in the window's words, not the CLI's.
+    assert!(
+        h.query_by_label("Still to give above: snapshot. The steps that use it wait for it.")
+            .is_some()
+    );
+    assert!(h.query_by_label_contains("--param").is_none());
+    demo_restore_listed(&mut h);
+    type_into(&mut h, "snapshot", "wiretuner-prod-2024-01-15-00-00");
+    assert!(h.query_by_label_contains("Still to give above").is_none());
+    // The wait for the restored instance cannot run before the restore: the stand-in would
+    // answer "available" for an instance never restored, and the RTO would be judged on it.
+    let waits = "Runs once step 2 (Restore from the snapshot) has succeeded in this run.";
+    assert!(h.query_by_label(waits).is_some());
+    assert!(
+        h.get_by_label("Run wait-available")
+            .accesskit_node()
+            .is_disabled()
+    );
+    click(&mut h, "Run wait-available");
+    for _ in 0..10 {
+        h.step();
+    }
+    let run = h.state().panels.runbooks.run.clone().expect("run");
+    assert!(
+        !run.steps.contains_key("wait-available"),
+        "the wait did not run: {run:?}"
+    );
+    demo_restore(&mut h, "wiretuner-prod-2024-01-15-00-00");
+    assert!(h.query_by_label(waits).is_none());
+    click(&mut h, "Run wait-available");
+    step_until(&mut h, "the wait", |app| {
+        app.panels.runbooks.run.as_ref().is_some_and(|r| {
+            r.steps.get("wait-available").and_then(|s| s.1) == Some(TaskState::Succeeded)
+        })
+    });
+    assert!(h.query_by_label("WITHIN RTO").is_some());
+    // A restore run again is waited for again: the earlier wait no longer counts.
+    click(&mut h, "Run restore");
+    step_until(&mut h, "the second restore", |app| {
+        app.panels.runbooks.run.as_ref().is_some_and(|r| {
+            r.finished.is_some() && r.steps.get("restore").is_some_and(|s| s.1.is_some())
+        })
+    });
+    let run = h.state().panels.runbooks.run.clone().expect("run");
+    assert!(!run.steps.contains_key("wait-available"), "{run:?}");
+    assert!(h.query_by_label("WITHIN RTO").is_none());
+    assert!(
+        h.query_by_label_contains("2 of 3 steps succeeded so far")
+            .is_some()
+    );
+    let audit = Workspace::open(&f.root)
+        .expect("open")
+        .audit()
+        .entries()
+        .expect("entries");
+    let steps: Vec<&str> = audit
+        .iter()
+        .filter(|e| e.action == "runbook.step")
+        .map(|e| e.target.as_str())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "db-restore/list-snapshots",
+            "db-restore/restore",
+            "db-restore/wait-available",
+            "db-restore/restore"
+        ],
+        "no step ran out of its order"
+    );
+}
+
+#[test]
+fn a_hand_tick_says_where_the_task_runs_and_opens_that_panel() {
+    let f = fixture();
+    let mut h = harness(&f);
+    click(&mut h, "Checklist");
+    // No panel runs the flags review: the prompt names the command.
+    click(&mut h, "Review feature flags");
+    assert!(
+        h.query_by_label("The task: `release-console flags review` (no panel runs it).")
+            .is_some()
+    );
+    click(&mut h, "Cancel");
+    assert!(h.query_by_label("Tick with this note").is_none());
+    // The macOS build runs on its card in Builds: the prompt opens it.
+    click(&mut h, "Build, sign and notarize the macOS installer");
+    assert!(
+        h.query_by_label("The task: Run on the platform's card in Builds.")
+            .is_some()
+    );
+    click(&mut h, "Open Builds");
+    assert_eq!(h.state().tab, Tab::Builds);
+    assert!(!done(&h, "build.macos"), "opening Builds ticks nothing");
+}
+
+#[test]
+fn each_panel_keeps_its_own_scroll_position() {
+    let f = fixture();
+    let mut h = harness(&f);
+    click(&mut h, "Checklist");
+    // Far down the checklist.
+    h.get_by_label("Update the status page").scroll_to_me();
+    for _ in 0..30 {
+        h.step();
+    }
+    let heading = h.get_by_label("WireTuner 1.4.0: Release checklist").rect();
+    assert!(
+        heading.min.y < 0.0,
+        "the checklist is scrolled: {heading:?}"
+    );
+    click(&mut h, "Overview");
+    for _ in 0..5 {
+        h.step();
+    }
+    // The Overview opens at its top, its heading under the window's header.
+    let heading = h.get_by_label("WireTuner 1.4.0").rect();
+    assert!(
+        heading.min.y > 0.0 && heading.min.y < 80.0,
+        "the Overview opens at its top: {heading:?}"
+    );
+    click(&mut h, "Checklist");
+    for _ in 0..5 {
+        h.step();
+    }
+    let heading = h.get_by_label("WireTuner 1.4.0: Release checklist").rect();
+    assert!(
+        heading.min.y < 0.0,
+        "and the checklist where it was: {heading:?}"
+    );
 }
 
 #[test]
@@ -2996,10 +3160,11 @@ fn the_demo_walks_a_whole_release_with_no_credentials_and_no_network() {
     );
     assert!(
         h.query_by_label_contains(
-            "Skipping it ticks \"Build, sign and notarize the macOS installer\" with the reason"
+            "Publish records the skip first and ticks \"Build, sign and notarize the macOS \
+             installer\" with the reason"
         )
         .is_some(),
-        "the skip box says which checklist item the skip settles"
+        "the skip box says which checklist item the skip settles, and when"
     );
     click(&mut h, "Not shipping macOS in 0.1.0 this time");
     type_into(
@@ -3018,6 +3183,13 @@ fn the_demo_walks_a_whole_release_with_no_credentials_and_no_network() {
         h.query_by_label_contains("macOS is NOT shipped in 0.1.0")
             .is_some(),
         "the confirmation says what is not shipped"
+    );
+    assert!(
+        h.query_by_label_contains(
+            "audited; ticks \"Build, sign and notarize the macOS installer\""
+        )
+        .is_some(),
+        "and which checklist item the skip ticks"
     );
     click(&mut h, "Confirm publish");
     step_until(&mut h, "the publish", |app| {

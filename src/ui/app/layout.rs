@@ -57,7 +57,10 @@ impl ConsoleApp {
             };
             let mut cx = Cx::new(data, &self.runner, &mut commands, &self.ctx);
             let panel = self.panels.get_mut(self.tab);
+            // Each panel scrolls on its own: one scrolled far down does not open the next one
+            // in its middle.
             egui::ScrollArea::vertical()
+                .id_salt(("panel", self.tab.label()))
                 .auto_shrink(false)
                 .show(ui, |ui| panel.ui(ui, &mut cx));
         });
