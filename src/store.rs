@@ -232,8 +232,10 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, StateErr
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(unix)]
     use std::os::unix::fs::FileTypeExt as _;
 
+    #[cfg(unix)]
     #[test]
     fn a_fifo_or_folder_is_never_replaced_and_a_named_file_never_through_a_link() {
         let dir = tempfile::tempdir().expect("tempdir");

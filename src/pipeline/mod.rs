@@ -589,7 +589,6 @@ pub async fn preflight(
     }
 }
 
-
 /// Reads the PFX's certificate in-process (the password never leaves this process) and checks
 /// it is valid for 30 more days.
 fn certificate_expiry(pfx: &Path, password: &str) -> (bool, String) {

@@ -1197,6 +1197,7 @@ mod tests {
         app
     }
 
+    #[cfg(unix)]
     #[test]
     fn nested_bundles_reached_again_through_links_are_checked_once() {
         // Five nested entries, each a link back to the bundle itself: before, the check went

@@ -293,6 +293,7 @@ fn degraded_timeout_unauthorized_and_missing_applications_fail_naming_why() {
     assert!(v.iter().all(|l| !l.contains("Violation")), "{v:?}");
 }
 
+#[cfg(unix)]
 #[test]
 fn cancelling_a_rollout_terminates_the_argo_cd_operation() {
     let argo = argo::start();

@@ -281,6 +281,7 @@ fn slack_honours_retry_after_and_names_each_documented_error() {
     }
 }
 
+#[cfg(unix)]
 #[test]
 fn killed_between_the_action_and_the_send_it_is_sent_exactly_once_at_the_next_start() {
     let slack = Slack::start();

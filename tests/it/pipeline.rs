@@ -545,6 +545,7 @@ fn resume_after_a_failed_step_runs_only_the_remaining_steps() {
 
 /// Starts a windows-on-linux build whose wixl is slow (a shell waiting on a sleep, both in the
 /// builder's process group) and returns the CLI once wixl runs, with wixl's two process ids.
+#[cfg(unix)]
 fn start_a_slow_build(s: &Setup) -> (std::process::Child, Vec<i32>) {
     let pids = s.dir.path().join("wixl.pids");
     let _ = std::fs::remove_file(&pids);
@@ -592,6 +593,7 @@ fn start_a_slow_build(s: &Setup) -> (std::process::Child, Vec<i32>) {
 }
 
 /// Every one of `pids` ends (or is a zombie) within 5 s.
+#[cfg(unix)]
 fn assert_all_gone(pids: &[i32], after: &str) {
     for &pid in pids {
         let gone = (0..100).any(|_| {
@@ -611,6 +613,7 @@ fn assert_all_gone(pids: &[i32], after: &str) {
     }
 }
 
+#[cfg(unix)]
 fn signal(child: &std::process::Child, signal: nix::sys::signal::Signal) {
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid")),
@@ -622,6 +625,7 @@ fn signal(child: &std::process::Child, signal: nix::sys::signal::Signal) {
 /// Sends the CLI of a slow build `sig` once wixl runs, and checks that the CLI says `said`,
 /// that every process of the builder is gone, and that the platform is recorded as cancelled.
 /// Returns the CLI's output.
+#[cfg(unix)]
 fn interrupt_a_build(s: &Setup, sig: nix::sys::signal::Signal, said: &str) -> String {
     let (child, started) = start_a_slow_build(s);
     signal(&child, sig);
@@ -635,6 +639,7 @@ fn interrupt_a_build(s: &Setup, sig: nix::sys::signal::Signal, said: &str) -> St
     out
 }
 
+#[cfg(unix)]
 #[test]
 fn a_console_killed_with_sigkill_takes_its_builders_with_it() {
     let s = setup();
@@ -649,6 +654,7 @@ fn a_console_killed_with_sigkill_takes_its_builders_with_it() {
     assert_all_gone(&started, "a kill -9 of the console");
 }
 
+#[cfg(unix)]
 #[test]
 fn a_hang_up_cancels_the_build_so_no_builder_outlives_the_console() {
     let s = setup();
@@ -659,6 +665,7 @@ fn a_hang_up_cancels_the_build_so_no_builder_outlives_the_console() {
     );
 }
 
+#[cfg(unix)]
 #[test]
 fn cancel_stops_the_builder_and_every_child_then_resume_finishes() {
     let s = setup();

@@ -44,6 +44,7 @@ fn audited(ws: &Path, action: &str, target: &str) -> usize {
 
 /// Rebuilds `version`'s MSI (signed again: other bytes), sums and verifies it again; the new
 /// SHA-256.
+#[cfg(unix)]
 fn rebuild(pki: &Pki, ws: &Path, version: &str) -> String {
     let artifacts = ws.join("releases").join(version).join("artifacts");
     let msi = artifacts.join(format!("WireTuner-{version}.msi"));
@@ -528,6 +529,7 @@ fn with_a_sparkle_key_the_appcast_carries_an_ed25519_signature_openssl_verifies(
     assert_eq!(after, appcast, "the appcast is as it was");
 }
 
+#[cfg(unix)]
 #[test]
 fn a_published_version_never_changes_is_announced_once_and_channels_are_checked() {
     let pki = Pki::new();

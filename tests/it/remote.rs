@@ -6,7 +6,7 @@ use crate::common;
 
 use std::path::PathBuf;
 use std::process::Output;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::github::{ArtifactKind, Fake, FakeGitHub, Fault, Script, TOKEN, with_checksum};
 use crate::common::{Pki, ok, text};
@@ -366,6 +366,7 @@ fn a_failed_job_is_resumed_by_rerunning_the_failed_jobs_of_the_same_run() {
 }
 
 /// Starts a slow remote build in the background and waits until its run is saved.
+#[cfg(unix)]
 fn start_slow(s: &Setup) -> std::process::Child {
     let child = console(
         s,
@@ -382,24 +383,29 @@ fn start_slow(s: &Setup) -> std::process::Child {
     .stderr(std::process::Stdio::piped())
     .spawn()
     .expect("spawn");
-    let deadline = Instant::now() + Duration::from_mins(1);
+    let deadline = std::time::Instant::now() + Duration::from_mins(1);
     // Saved as running with its run's id (before that, only the dispatch is saved).
     while state(s)["platforms"]["windows"]["status"] != "running"
         || state(s)["platforms"]["windows"]["remote"]["run_id"]
             .as_u64()
             .is_none_or(|id| id == 0)
     {
-        assert!(Instant::now() < deadline, "the run was never saved");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run was never saved"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     child
 }
 
+#[cfg(unix)]
 fn signal(child: &std::process::Child, sig: nix::sys::signal::Signal) {
     let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
     nix::sys::signal::kill(pid, sig).expect("signal");
 }
 
+#[cfg(unix)]
 #[test]
 fn a_console_killed_before_its_dispatch_was_answered_adopts_that_run_at_the_next_run() {
     // GitHub creates the run; its answer is held back while the console is killed.
@@ -419,9 +425,12 @@ fn a_console_killed_before_its_dispatch_was_answered_adopts_that_run_at_the_next
     .stderr(std::process::Stdio::null())
     .spawn()
     .expect("spawn");
-    let deadline = Instant::now() + Duration::from_mins(1);
+    let deadline = std::time::Instant::now() + Duration::from_mins(1);
     while s.gh.runs().is_empty() {
-        assert!(Instant::now() < deadline, "nothing was dispatched");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing was dispatched"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     signal(&child, nix::sys::signal::Signal::SIGKILL);
@@ -439,6 +448,7 @@ fn a_console_killed_before_its_dispatch_was_answered_adopts_that_run_at_the_next
     assert_clean(&s);
 }
 
+#[cfg(unix)]
 #[test]
 fn cancelling_the_task_cancels_the_run_on_github() {
     let s = setup(|f| {
@@ -462,6 +472,7 @@ fn cancelling_the_task_cancels_the_run_on_github() {
     assert_clean(&s);
 }
 
+#[cfg(unix)]
 #[test]
 fn a_console_killed_while_a_run_builds_watches_the_same_run_again() {
     let s = setup(|f| {

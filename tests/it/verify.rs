@@ -467,6 +467,7 @@ fn write_sums_parses_back_to_the_same_entries_for_any_file_name() {
     }
 }
 
+#[cfg(unix)]
 #[test]
 fn links_that_leave_the_folder_are_refused_and_the_trust_anchor_must_come_from_outside() {
     let outside = tempfile::tempdir().expect("outside");

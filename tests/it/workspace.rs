@@ -1586,6 +1586,7 @@ fn a_release_or_an_item_edited_by_hand_is_named_by_verify_not_quietly_put_back()
     );
 }
 
+#[cfg(unix)]
 #[test]
 fn a_demo_unpacked_before_its_stand_ins_gets_them_and_its_runbooks_run_no_real_tool() {
     use release_console::workspace::{CONFIG_FILE, add_demo_stand_ins, unpack_demo};
