@@ -28,6 +28,8 @@ fn every_shell_script_passes_shellcheck() {
     let mut scripts = Vec::new();
     shell_scripts(&repo().join("packaging"), &mut scripts);
     scripts.push(repo().join("scripts/test.sh"));
+    scripts.push(repo().join("scripts/check-windows.sh"));
+    scripts.push(repo().join("scripts/windows-smoke.sh"));
     scripts.push(repo().join(".ci/run"));
     assert!(scripts.len() >= 3, "{scripts:?}");
     let out = Command::new("shellcheck")
