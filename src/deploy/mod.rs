@@ -853,6 +853,9 @@ pub fn record_skips(
 ) -> Result<Vec<String>, DeployError> {
     let version = release.version.to_string();
     if req.platforms.is_empty() {
+        if crate::pipeline::skips::skipped(ws, &version)?.is_empty() {
+            return Ok(Vec::new());
+        }
         // The skips already recorded settle what a stop right after one left open.
         let _lock = state::lock(&ws.root().join("publish"), "publish-change")?;
         return Ok(crate::pipeline::skips::settle_standing(ws, release)?);
