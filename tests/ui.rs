@@ -2483,6 +2483,86 @@ fn the_verify_panel_shows_the_last_recorded_verification_after_a_restart() {
     );
 }
 
+/// A skip whose tick was never made (the process stopped right after the skip's entry): the
+/// build item it settles is open, yet the Publish button is offered, and the publish ticks it
+/// first, as the skip's, and publishes.
+#[test]
+fn a_recorded_skip_whose_tick_was_never_made_does_not_block_publishing_in_the_window() {
+    let pki = common::Pki::new();
+    let f = publishable(&pki, &[]);
+    let cfg = f.root.join("release-console.toml");
+    let text = std::fs::read_to_string(&cfg).expect("config");
+    std::fs::write(
+        &cfg,
+        text.replacen(
+            "platforms = [\"windows\"]",
+            "platforms = [\"windows\", \"macos\"]",
+            1,
+        ),
+    )
+    .expect("config");
+    common::make_publishable(&pki, &f.root, "1.0.0");
+    let o = common::cli(
+        &f.root,
+        &["checklist", "untick", "build.macos", "--release", "1.0.0"],
+    );
+    assert!(o.status.success(), "{}", common::text(&o));
+    // Ticking fails (the checklist's lock is a folder): the skip is recorded, its tick is not.
+    let lock = f.root.join("releases/1.0.0/.checklist.lock");
+    let _ = std::fs::remove_file(&lock);
+    std::fs::create_dir_all(lock.join("in-the-way")).expect("block");
+    let o = common::cli(
+        &f.root,
+        &[
+            "publish",
+            "--version",
+            "1.0.0",
+            "--skip-platform",
+            "macos",
+            "--reason",
+            "Windows-only hotfix",
+        ],
+    );
+    assert!(!o.status.success(), "{}", common::text(&o));
+    std::fs::remove_dir_all(&lock).expect("unblock");
+    let mut h = harness(&f);
+    click(&mut h, "Deploy");
+    step_until(&mut h, "the plan with the skip", |app| {
+        !app.is_busy()
+            && app
+                .panels
+                .deploy
+                .plan
+                .as_ref()
+                .is_some_and(|p| p.as_ref().is_ok_and(|p| !p.skipped.is_empty()))
+    });
+    let done = |app: &ConsoleApp| {
+        app.data
+            .as_ref()
+            .and_then(|d| d.current.as_ref())
+            .is_some_and(|c| c.checklist.is_done("build.macos"))
+    };
+    assert!(!done(h.state()), "the skip's tick was not made");
+    assert!(
+        !h.get_by_label("Publish 1.0.0")
+            .accesskit_node()
+            .is_disabled(),
+        "only the item the recorded skip settles is open: the publish settles it"
+    );
+    click(&mut h, "Publish 1.0.0");
+    click(&mut h, "Confirm publish");
+    step_until(&mut h, "the publish", |app| {
+        app.panels.deploy.task.is_none() && !app.is_busy() && done(app)
+    });
+    assert!(h.state().panels.deploy.publish_error.is_none());
+    let o = common::cli(&f.root, &["--json", "publish", "status"]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("\"1.0.0\""),
+        "{}",
+        common::text(&o)
+    );
+}
+
 /// A skip recorded by a publish that then failed is shown on the card with its reason, and
 /// "Ship macOS in … after all" withdraws it: the item the skip ticked is unticked and the
 /// installers gate wants a macOS installer again.
