@@ -2526,6 +2526,96 @@ fn the_verify_panel_shows_the_last_recorded_verification_after_a_restart() {
     );
 }
 
+/// A release whose artifacts folder is gone since its verification: the recorded PASS is
+/// shown STALE, every file it verified removed (as the verify gate says), not green.
+#[test]
+fn the_last_verification_of_files_that_are_gone_is_stale() {
+    let pki = common::Pki::new();
+    let f = publishable(&pki, &["1.0.0"]);
+    std::fs::remove_dir_all(f.root.join("releases/1.0.0/artifacts")).expect("rm artifacts");
+    let mut h = harness(&f);
+    click(&mut h, "Verify");
+    step_until(&mut h, "the record", |app| {
+        !app.is_busy() && app.data.as_ref().is_some_and(|d| d.verify_record.is_some())
+    });
+    assert!(
+        h.query_by_label_contains("Last verification of release 1.0.0")
+            .is_some()
+    );
+    assert!(h.query_by_label("STALE").is_some(), "not shown as PASS");
+    assert!(h.query_by_label("PASS").is_none());
+    assert!(
+        h.query_by_label_contains("STALE: SHA256SUMS removed, WireTuner-1.0.0.msi removed")
+            .is_some()
+    );
+}
+
+/// A report of one release's artifacts is not shown (nor exported) as another's: with another
+/// release selected in the top bar, that release's last verification is shown, and the report
+/// comes back with its release.
+#[test]
+fn the_verify_panel_shows_the_selected_releases_verification_not_anothers_report() {
+    let pki = common::Pki::new();
+    let f = publishable(&pki, &["1.0.0", "1.1.0"]);
+    let mut h = harness(&f);
+    click(&mut h, "Verify");
+    step_until(&mut h, "the record", |app| {
+        !app.is_busy() && app.data.as_ref().is_some_and(|d| d.verify_record.is_some())
+    });
+    click(&mut h, "Verify release 1.1.0 again");
+    step_until(&mut h, "the report", |app| {
+        app.panels.verify.report.is_some() && !app.is_busy()
+    });
+    assert!(h.query_by_label("Export JSON").is_some());
+    // 1.0.0's files changed since its verification; 1.1.0's did not.
+    std::fs::write(f.root.join("releases/1.0.0/artifacts/extra.txt"), "added").expect("add");
+    click(&mut h, "Release");
+    click(&mut h, "1.0.0");
+    step_until(&mut h, "1.0.0 selected", |app| {
+        !app.is_busy()
+            && app.data.as_ref().is_some_and(|d| {
+                d.current
+                    .as_ref()
+                    .is_some_and(|c| c.release.version.to_string() == "1.0.0")
+            })
+    });
+    assert!(
+        h.query_by_label_contains("Last verification of release 1.0.0")
+            .is_some(),
+        "the selected release's own verification"
+    );
+    assert!(
+        h.query_by_label_contains("STALE: extra.txt added")
+            .is_some()
+    );
+    assert!(
+        h.query_by_label("Export JSON").is_none(),
+        "1.1.0's report is not exported into 1.0.0's folder"
+    );
+    assert!(
+        h.query_by_label_contains("This window's last run verified release 1.1.0's artifacts")
+            .is_some()
+    );
+    click(&mut h, "Release");
+    click(&mut h, "1.1.0");
+    step_until(&mut h, "1.1.0 selected", |app| {
+        !app.is_busy()
+            && app.data.as_ref().is_some_and(|d| {
+                d.current
+                    .as_ref()
+                    .is_some_and(|c| c.release.version.to_string() == "1.1.0")
+            })
+    });
+    assert!(
+        h.query_by_label("Export JSON").is_some(),
+        "its report again"
+    );
+    assert!(
+        h.query_by_label_contains("Last verification of release")
+            .is_none()
+    );
+}
+
 /// A skip whose tick was never made (the process stopped right after the skip's entry): the
 /// build item it settles is open, yet the Publish button is offered, and the publish ticks it
 /// first, as the skip's, and publishes.
