@@ -2550,6 +2550,56 @@ fn the_last_verification_of_files_that_are_gone_is_stale() {
     );
 }
 
+/// A FAIL recorded among many artifacts with very long names: the artifact that is not green
+/// comes first, and its verdict is in the window (a long name is cut, not the verdict).
+#[test]
+fn a_recorded_fail_among_long_names_shows_its_verdict_first_and_in_view() {
+    let pki = common::Pki::new();
+    let f = publishable(&pki, &["1.0.0"]);
+    let artifacts = f.root.join("releases/1.0.0/artifacts");
+    let long = format!("WireTuner-1.0.0-{}.zip", "debug-symbols-".repeat(12));
+    for n in 0..12 {
+        std::fs::write(artifacts.join(format!("{n:02}-{long}")), format!("{n}")).expect("zip");
+    }
+    // Not a signed MSI: its signature does not verify.
+    std::fs::write(artifacts.join("Broken-1.0.0.msi"), "not an installer").expect("msi");
+    common::sh(
+        &artifacts,
+        "sha256sum $(ls | grep -v SHA256SUMS) > SHA256SUMS",
+    );
+    let o = common::cli(
+        &f.root,
+        &[
+            "verify",
+            artifacts.to_str().expect("utf-8"),
+            "--release",
+            "1.0.0",
+        ],
+    );
+    assert!(!o.status.success(), "{}", common::text(&o));
+    let mut h = harness(&f);
+    click(&mut h, "Verify");
+    step_until(&mut h, "the record", |app| {
+        !app.is_busy() && app.data.as_ref().is_some_and(|d| d.verify_record.is_some())
+    });
+    assert!(h.query_by_label("FAIL").is_some());
+    let bad = h.get_by_label("NOT GREEN").rect();
+    assert!(
+        bad.right() <= 1280.0,
+        "the verdict is in the window: {bad:?}"
+    );
+    let first = h.get_by_label("Broken-1.0.0.msi").rect();
+    let other = h.get_by_label(&format!("00-{long}")).rect();
+    assert!(
+        first.top() < other.top(),
+        "the artifact that failed comes first"
+    );
+    assert!(
+        (first.center().y - bad.center().y).abs() < 4.0,
+        "on its row"
+    );
+}
+
 /// A report of one release's artifacts is not shown (nor exported) as another's: with another
 /// release selected in the top bar, that release's last verification is shown, and the report
 /// comes back with its release.

@@ -514,7 +514,8 @@ fn timestamp_cell(ui: &mut egui::Ui, a: &verify::Artifact) {
 }
 
 /// The release's last verification as recorded (after a restart, before anything is run in
-/// this window): its verdict, when and by whom, each artifact's checksum and signature verdict,
+/// this window): its verdict, when and by whom, whether each artifact was green and its
+/// signature verdict,
 /// STALE when the files changed after it; the signers' details are in a run's report, so a
 /// button runs it again. Returns whether that button was clicked.
 fn last_record_ui(
@@ -548,22 +549,37 @@ fn last_record_ui(
             if let Some(st) = stale {
                 ui.colored_label(theme::WARN, format!("STALE: {}", st.describe()));
             }
+            // A long name is cut (the whole of it on hover), so the verdicts stay in view.
+            let name_width = (ui.available_width() - 330.0).clamp(160.0, 560.0);
             egui::Grid::new("last-verify")
                 .num_columns(4)
                 .striped(true)
                 .spacing([14.0, 3.0])
                 .show(ui, |ui| {
-                    for h in ["Artifact", "Size", "Checksum", "Signature"] {
+                    for h in ["Artifact", "Size", "Verdict", "Signature"] {
                         ui.label(theme::muted(h));
                     }
                     ui.end_row();
-                    for a in &record.artifacts {
-                        ui.label(theme::mono(&a.name));
+                    // What is not green first: the reason for a FAIL is the first row.
+                    let mut rows: Vec<_> = record.artifacts.iter().collect();
+                    rows.sort_by_key(|a| a.green);
+                    for a in rows {
+                        ui.allocate_ui_with_layout(
+                            egui::vec2(name_width, ui.spacing().interact_size.y),
+                            egui::Layout::left_to_right(egui::Align::Center),
+                            |ui| {
+                                ui.set_width(name_width);
+                                ui.add(egui::Label::new(theme::mono(&a.name)).truncate())
+                                    .on_hover_text(&a.name);
+                            },
+                        );
                         ui.label(verify::human_bytes(a.size_bytes));
+                        // The record keeps whether each artifact was green (checksum and
+                        // signature), not the checksum's own verdict.
                         if a.green {
-                            ui.colored_label(theme::OK, "ok");
+                            ui.colored_label(theme::OK, "green");
                         } else {
-                            ui.colored_label(theme::BAD, "not green");
+                            ui.colored_label(theme::BAD, "NOT GREEN");
                         }
                         match a.signature {
                             Some(v) => ui.label(v.as_str()),
