@@ -1611,3 +1611,49 @@ fn unskip_in_json_says_what_it_withdrew_and_unticked_as_fields() {
         "{v:#}"
     );
 }
+
+/// An item every platform's build ticks ("Build the installers", one `checklist_kind` for
+/// all): skipping macOS does not settle it, Windows is still to build.
+#[test]
+fn a_skip_does_not_settle_an_item_a_platform_still_shipped_builds_too() {
+    let pki = Pki::new();
+    let (_d, ws) = macos_missing(&pki);
+    let def = ws.join("packaging/pipelines/default.toml");
+    let text_def = std::fs::read_to_string(&def).expect("definition");
+    let shared = text_def
+        .replace(
+            "checklist_kind = \"pipeline.macos\"",
+            "checklist_kind = \"pipeline.installers\"",
+        )
+        .replace(
+            "checklist_kind = \"pipeline.windows\"",
+            "checklist_kind = \"pipeline.installers\"",
+        );
+    assert_eq!(shared.matches("pipeline.installers").count(), 3, "{shared}");
+    std::fs::write(&def, shared).expect("definition");
+    let runbook = include_str!("../assets/runbooks/release_checklist.toml");
+    let start = runbook
+        .find("[[phases.items]]\nid = \"build.macos\"")
+        .expect("build.macos");
+    let end = runbook
+        .find("[[phases.items]]\nid = \"build.verify\"")
+        .expect("build.verify");
+    let own = format!(
+        "{}[[phases.items]]\nid = \"build.installers\"\ntitle = \"Build the installers\"\nauto_tick_on = \"pipeline.installers\"\n\n{}",
+        &runbook[..start],
+        &runbook[end..]
+    );
+    std::fs::create_dir_all(ws.join("runbooks")).expect("runbooks");
+    std::fs::write(ws.join("runbooks/release_checklist.toml"), own).expect("runbook");
+    let o = skip_macos(&ws, "Windows-only hotfix");
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(!text(&o).contains("settled by the skip"), "{}", text(&o));
+    assert!(
+        text(&o).contains("Build the installers")
+            && text(&o).contains("no platform skip was recorded"),
+        "{}",
+        text(&o)
+    );
+    assert!(!ticked(&ws, "1.0.0", "build.installers"));
+    assert_eq!(audited(&ws, "release.platform.skip", "1.0.0/macos"), 0);
+}

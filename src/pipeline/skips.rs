@@ -293,8 +293,8 @@ pub fn ship(ws: &Workspace, release: &Release, platform: Platform) -> Result<Ski
 }
 
 /// The checklist items of `release` that a build of one of `platforms` ticks (their
-/// `auto_tick_on` is the `checklist_kind` of a pipeline that builds the platform): the items
-/// a skip of those platforms settles. `Err` (what cannot be read, and where) when the pipeline
+/// `auto_tick_on` is the `checklist_kind` of a pipeline that builds the platform, and of none
+/// that builds a platform still shipped): the items a skip of those platforms settles. `Err` (what cannot be read, and where) when the pipeline
 /// definition or the release's runbook cannot be read: what a skip settles is then unknown.
 pub fn settled_items(
     ws: &Workspace,
@@ -307,11 +307,22 @@ pub fn settled_items(
             crate::error_chain(&e)
         )
     })?;
+    // A kind a builder of a platform still shipped ticks too (one "Build the installers" item
+    // for every platform) is not settled: that build is still to come.
+    let shipped = |name: &str, d: &super::PlatformDef| {
+        d.ships(name)
+            .is_some_and(|p| ws.config().platforms.contains(&p) && !platforms.contains(&p))
+    };
     let kinds: Vec<String> = def
         .platforms
         .iter()
         .filter(|(name, d)| d.ships(name).is_some_and(|p| platforms.contains(&p)))
         .map(|(_, d)| d.checklist_kind.clone())
+        .filter(|kind| {
+            !def.platforms
+                .iter()
+                .any(|(name, d)| d.checklist_kind == *kind && shipped(name, d))
+        })
         .collect();
     let rb = ws.runbook(release).map_err(|e| crate::error_chain(&e))?;
     Ok(rb
