@@ -89,11 +89,11 @@ pub fn run(cli: &Cli, args: PublishArgs) -> anyhow::Result<ExitCode> {
             let p = crate::workspace::config::Platform::parse(&platform).ok_or_else(|| {
                 anyhow::anyhow!("--platform {platform:?}: not a platform (macos, windows or linux)")
             })?;
-            let lines = deploy::withdraw_skip(&ws, &release, p)?;
+            let done = deploy::withdraw_skip(&ws, &release, p)?;
             if cli.json {
-                cli.print_json(&lines)?;
+                cli.print_json(&done)?;
             } else {
-                for l in &lines {
+                for l in done.lines() {
                     println!("{l}");
                 }
             }

@@ -248,8 +248,8 @@ pub struct Plan {
     /// installers gate blocks on them until each ships or is skipped with a reason.
     pub missing_installers: Vec<crate::gates::Missing>,
     /// The gates still blocked once every platform of `missing_installers` is recorded as not
-    /// shipped (the checklist items such a skip settles counted as done): empty when skipping
-    /// them would open the publish.
+    /// shipped (the checklist items such a skip settles, and those the skips already recorded
+    /// settle, counted as done): empty when skipping them would open the publish.
     pub blocked_beyond_skips: Vec<String>,
     /// The checklist items a skip of each missing platform ticks with its reason, by title.
     pub skip_settles: Vec<(crate::workspace::config::Platform, String)>,
@@ -747,8 +747,17 @@ pub fn plan(
         files: files_of(ws, store.as_ref(), &uploads),
     });
     let missing_installers = crate::gates::missing_installers(ws, release).unwrap_or_default();
+    let skipped =
+        crate::pipeline::skips::skipped(ws, &release.version.to_string()).unwrap_or_default();
     let missing: Vec<_> = missing_installers.iter().map(|m| m.platform).collect();
-    let blocked_beyond_skips = crate::gates::blocked_beyond_skips(ws, release, &gates, &missing);
+    // The skips recorded settle their items again as the publish starts (a tick a stop right
+    // after the skip never made), so those items do not block it either.
+    let settling: Vec<_> = missing
+        .iter()
+        .copied()
+        .chain(skipped.iter().map(|s| s.platform))
+        .collect();
+    let blocked_beyond_skips = crate::gates::blocked_beyond_skips(ws, release, &gates, &settling);
     let skip_settles = ws.runbook(release).map_or_else(
         |_| Vec::new(),
         |rb| {
@@ -756,6 +765,7 @@ pub fn plan(
                 .iter()
                 .flat_map(|&p| {
                     crate::pipeline::skips::settled_items(ws, release, &[p])
+                        .unwrap_or_default()
                         .into_iter()
                         .filter_map(|id| rb.item(&id).map(|i| (p, i.title.clone())))
                         .collect::<Vec<_>>()
@@ -775,8 +785,7 @@ pub fn plan(
         stale,
         blocked_beyond_skips,
         skip_settles,
-        skipped: crate::pipeline::skips::skipped(ws, &release.version.to_string())
-            .unwrap_or_default(),
+        skipped,
         missing_installers,
     })
 }
@@ -842,14 +851,27 @@ pub fn record_skips(
     release: &Release,
     req: &SkipRequest,
 ) -> Result<Vec<String>, DeployError> {
+    let version = release.version.to_string();
     if req.platforms.is_empty() {
-        return Ok(Vec::new());
+        if crate::pipeline::skips::skipped(ws, &version)?.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The skips already recorded settle what a stop right after one left open.
+        let _lock = state::lock(&ws.root().join("publish"), "publish-change")?;
+        return Ok(crate::pipeline::skips::settle_standing(ws, release)?);
     }
     let gates = crate::gates::evaluate(ws, release, Timestamp::now());
-    let blocked = crate::gates::blocked_beyond_skips(ws, release, &gates, &req.platforms);
+    let standing = crate::pipeline::skips::skipped(ws, &version)?;
+    let settling: Vec<_> = req
+        .platforms
+        .iter()
+        .copied()
+        .chain(standing.iter().map(|s| s.platform))
+        .collect();
+    let blocked = crate::gates::blocked_beyond_skips(ws, release, &gates, &settling);
     if !blocked.is_empty() {
         return Err(DeployError::Gated {
-            version: release.version.to_string(),
+            version,
             reasons: format!("{} (no platform skip was recorded)", blocked.join("; ")),
         });
     }
@@ -857,9 +879,11 @@ pub fn record_skips(
     for &p in &req.platforms {
         crate::pipeline::skips::check(ws, release, p, &req.reason)?;
     }
+    // Under the lock a withdrawal takes: a skip is not withdrawn between its entry and its
+    // ticks, and a publish records what it shipped under it too.
+    let _lock = state::lock(&ws.root().join("publish"), "publish-change")?;
     // What a published version shipped is fixed: its skips are not recorded again with
     // another reason, nor added (the same skip asked again records nothing).
-    let version = release.version.to_string();
     if !on_channels(ws, &version)?.is_empty() {
         let recorded = crate::pipeline::skips::skipped(ws, &version)?;
         for &p in &req.platforms {
@@ -894,6 +918,7 @@ pub fn record_skips(
             out.push(format!("ticked \"{title}\" (settled by the skip)"));
         }
     }
+    out.extend(crate::pipeline::skips::settle_standing(ws, release)?);
     Ok(out)
 }
 
@@ -908,16 +933,63 @@ impl From<crate::pipeline::skips::SkipError> for DeployError {
     }
 }
 
+/// What withdrawing a platform skip did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Withdrawal {
+    pub version: String,
+    pub platform: crate::workspace::config::Platform,
+    /// The skip withdrawn, as it was recorded; `None` when none stood (only the ticks of a skip
+    /// withdrawn before were taken back).
+    pub withdrawn: Option<crate::pipeline::skips::Skip>,
+    /// The `release.platform.ship` entry that withdrew it, and who did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry: Option<u64>,
+    pub by: String,
+    /// The checklist items a skip of the platform had ticked, unticked now, by title.
+    pub unticked: Vec<String>,
+}
+
+impl Withdrawal {
+    /// What it did, in words, one line each.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        match (&self.withdrawn, self.entry) {
+            (Some(w), Some(entry)) => out.push(format!(
+                "{} ships {} after all: the skip ({:?}) is withdrawn (recorded by {}, entry #{entry})",
+                self.version,
+                self.platform.title(),
+                w.reason,
+                self.by
+            )),
+            _ => out.push(format!(
+                "{} records no skip of {}: it ships; the items a skip withdrawn earlier had \
+                 ticked are unticked",
+                self.version,
+                self.platform.title()
+            )),
+        }
+        for t in &self.unticked {
+            out.push(format!("unticked \"{t}\" (the skip had ticked it)"));
+        }
+        out
+    }
+}
+
 /// Withdraws the recorded skip of `platform`: `release` ships it after all, and the
 /// installers gate wants its installer again. Refused once the version is published (what it
-/// shipped is fixed). Unticks the checklist items the skip ticked. Returns what it did, in
-/// words.
+/// shipped is fixed), under the lock a publish records under, so a publish that began before
+/// cannot finish without the platform after it. Unticks the checklist items a skip of the
+/// platform ticked first (a stop between leaves the skip standing with its items open: the
+/// build phase waits, it is never done without a build or a skip), then records the
+/// withdrawal. With no skip standing, unticks what a withdrawn skip's ticks left (a withdrawal
+/// that stopped midway) and is refused when there is none.
 pub fn withdraw_skip(
     ws: &Workspace,
     release: &Release,
     platform: crate::workspace::config::Platform,
-) -> Result<Vec<String>, DeployError> {
+) -> Result<Withdrawal, DeployError> {
     let version = release.version.to_string();
+    let _lock = state::lock(&ws.root().join("publish"), "publish-change")?;
     if let Some(on) = on_channels(ws, &version)?.first() {
         return Err(DeployError::Invalid(format!(
             "{version} is already published ({}): what it shipped is fixed, so the skip of {} \
@@ -929,21 +1001,32 @@ pub fn withdraw_skip(
     let was = crate::pipeline::skips::skipped(ws, &version)?
         .into_iter()
         .find(|s| s.platform == platform);
-    let s = crate::pipeline::skips::ship(ws, release, platform)?;
-    let mut out = vec![format!(
-        "{version} ships {} after all: the skip{} is withdrawn (recorded by {}, entry #{})",
-        platform.title(),
-        was.as_ref()
-            .map_or_else(String::new, |w| format!(" ({:?})", w.reason)),
-        s.by,
-        s.audit_seq
-    )];
-    if let Some(was) = was {
-        for t in crate::pipeline::skips::unsettle(ws, release, &was)? {
-            out.push(format!("unticked \"{t}\" (the skip had ticked it)"));
+    let unticked = crate::pipeline::skips::unsettle(ws, release, platform)?;
+    let Some(was) = was else {
+        if unticked.is_empty() {
+            return Err(DeployError::Invalid(format!(
+                "{version} records no skip of {}: it already ships (nothing to withdraw)",
+                platform.title()
+            )));
         }
-    }
-    Ok(out)
+        return Ok(Withdrawal {
+            version,
+            platform,
+            withdrawn: None,
+            entry: None,
+            by: ws.actor(),
+            unticked,
+        });
+    };
+    let s = crate::pipeline::skips::ship(ws, release, platform)?;
+    Ok(Withdrawal {
+        version,
+        platform,
+        withdrawn: Some(was),
+        entry: Some(s.audit_seq),
+        by: s.by,
+        unticked,
+    })
 }
 
 /// Where a version stands on one channel.
@@ -1146,6 +1229,19 @@ pub fn publish(
     let notes = store.take_notes();
     let files = files_of(ws, store.as_ref(), &list);
     let _lock = state::lock(&ws.root().join("publish"), "publish-change")?;
+    // The gates again, under the lock a skip's withdrawal takes: one withdrawn while the files
+    // uploaded wants its platform's installer, and what is recorded below would not ship it.
+    let blocked: Vec<String> = crate::gates::evaluate(ws, release, Timestamp::now())
+        .iter()
+        .filter(|g| !g.is_open())
+        .map(|g| format!("{} ({})", g.gate, g.reason))
+        .collect();
+    if !blocked.is_empty() {
+        return Err(DeployError::Gated {
+            version,
+            reasons: format!("{} (changed while the files uploaded)", blocked.join("; ")),
+        });
+    }
     let finished = finish_begun(ws, store.as_ref(), &channel_name)?;
     let before = channel(ws, &channel_name)?;
     // Checked again under the lock: another console may have published the version meanwhile.

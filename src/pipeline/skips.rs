@@ -6,8 +6,10 @@
 //! is a change of the same record.
 //!
 //! A skip settles the checklist items a build of the platform would tick ("Build, sign and
-//! notarize the macOS installer"): they are ticked with the skip's reason and entry, and a
-//! withdrawal unticks the items that skip ticked (never an item a build ticked).
+//! notarize the macOS installer"): they are ticked as the skip's (its entry is kept in the
+//! item's state, which no note can forge), with its reason; a build or a person ticking such an
+//! item makes the tick theirs, and a withdrawal unticks the items a skip of that platform
+//! ticked and nothing else.
 //!
 //! The records live in `pipeline/skipped-platforms.json`, one per release and platform, each
 //! with the entry of its last change; the audit log speaks for the file ([`SkipBook`]): a
@@ -89,7 +91,8 @@ fn read(ws: &Workspace) -> Result<Book, StateError> {
 /// only the entries appended since (the gates ask on every refresh of the window).
 #[derive(Debug, Default)]
 struct Scanned {
-    /// The byte offset after the last whole line read, and the sequence number expected next.
+    /// The byte offset after the last whole line read, and the sequence number of the entry
+    /// expected there (the last line's, skip or not, plus one).
     offset: u64,
     next_seq: u64,
     /// Each target's (`version/platform`) changes in log order: entry number and the record.
@@ -98,31 +101,58 @@ struct Scanned {
     voided: Vec<u64>,
 }
 
+impl Scanned {
+    /// The target's last change that took effect.
+    fn last_of(&self, target: &str) -> Option<&Skip> {
+        self.changes.get(target).and_then(|list| {
+            list.iter()
+                .rev()
+                .find(|(seq, _)| !self.voided.contains(seq))
+                .and_then(|(_, r)| r.as_ref())
+        })
+    }
+}
+
 /// The scan of each workspace's log, by the log's path.
 static SCANNED: std::sync::Mutex<BTreeMap<PathBuf, Scanned>> =
     std::sync::Mutex::new(BTreeMap::new());
 
-/// The platforms `version` does not ship, as the audit log records them (withdrawn skips
-/// left out). The log, not `skipped-platforms.json`, is what counts: a record written into the
-/// file by hand skips nothing (and `audit verify` names it).
-pub fn skipped(ws: &Workspace, version: &str) -> Result<Vec<Skip>, StateError> {
-    let log = ws.audit().path().to_owned();
-    let mut all = SCANNED
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let len = std::fs::metadata(&log).map_or(0, |m| m.len());
-    let scanned = all.entry(log.clone()).or_default();
-    if len < scanned.offset {
-        // A shorter log is another log: read it from the start.
-        *scanned = Scanned::default();
-    }
+/// The entry number a raw log line starts with (`{"seq":12,…`), read without parsing the line.
+fn seq_of(line: &[u8]) -> Option<u64> {
+    let rest = line.strip_prefix(br#"{"seq":"#)?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()
+}
+
+/// Reads what the log appended since `scanned` was last brought up to date into it. `Ok(false)`
+/// when the log is not the one `scanned` was read from (replaced, or a line whose number cannot
+/// be read): `scanned` is then not to be trusted.
+fn scan_more(ws: &Workspace, scanned: &mut Scanned) -> Result<bool, StateError> {
+    let log = ws.audit().path();
     let action = memchr::memmem::Finder::new(br#""action":"release.platform."#);
-    let (offset, last) = ws
+    let expected = scanned.next_seq.max(1);
+    // The numbers of the lines read, skip or not: where the next call starts, and whether the
+    // log still continues the one read before.
+    let first = std::cell::Cell::new(None::<u64>);
+    let last = std::cell::Cell::new(None::<u64>);
+    let unnumbered = std::cell::Cell::new(false);
+    let (offset, _) = ws
         .audit()
         .scan_from(
             scanned.offset,
-            scanned.next_seq.max(1),
-            &|line| action.find(line).is_some(),
+            expected,
+            &|line| {
+                match seq_of(line) {
+                    Some(seq) => {
+                        if first.get().is_none() {
+                            first.set(Some(seq));
+                        }
+                        last.set(Some(seq));
+                    }
+                    None => unnumbered.set(true),
+                }
+                action.find(line).is_some()
+            },
             &mut |e| {
                 if e.action == SKIP || e.action == SHIP {
                     let word = Word {
@@ -149,22 +179,69 @@ pub fn skipped(ws: &Workspace, version: &str) -> Result<Vec<Skip>, StateError> {
             action: "read",
             source: std::io::Error::other(crate::error_chain(&e)),
         })?;
+    // Read from the start when the log at the offset was not the continuation expected.
+    let continued = scanned.offset == 0 || first.get().is_none_or(|s| s == expected);
     scanned.offset = offset;
-    scanned.next_seq = last + 1;
-    // Each platform's last change that took effect.
+    if let Some(seq) = last.get() {
+        scanned.next_seq = seq + 1;
+    }
+    Ok(continued && !unnumbered.get())
+}
+
+/// Runs `read` on what the audit log has said of skips, brought up to date.
+fn with_scan<R>(ws: &Workspace, read: impl FnOnce(&Scanned) -> R) -> Result<R, StateError> {
+    let log = ws.audit().path().to_owned();
+    let mut all = SCANNED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let len = std::fs::metadata(&log).map_or(0, |m| m.len());
+    let scanned = all.entry(log).or_default();
+    if len < scanned.offset {
+        // A shorter log is another log: read it from the start.
+        *scanned = Scanned::default();
+    }
+    if !scan_more(ws, scanned)? {
+        // Another log than the one read before (or one whose lines cannot be told apart by
+        // number): what was read of it says nothing; read this one whole, and again next time.
+        let mut fresh = Scanned::default();
+        scan_more(ws, &mut fresh)?;
+        *scanned = Scanned::default();
+        return Ok(read(&fresh));
+    }
+    Ok(read(scanned))
+}
+
+/// The platforms `version` does not ship, as the audit log records them (withdrawn skips
+/// left out). The log, not `skipped-platforms.json`, is what counts: a record written into the
+/// file by hand skips nothing (and `audit verify` names it).
+pub fn skipped(ws: &Workspace, version: &str) -> Result<Vec<Skip>, StateError> {
     let prefix = format!("{version}/");
-    Ok(scanned
-        .changes
-        .iter()
-        .filter(|(t, _)| t.starts_with(&prefix))
-        .filter_map(|(_, list)| {
+    with_scan(ws, |scanned| {
+        scanned
+            .changes
+            .keys()
+            .filter(|t| t.starts_with(&prefix))
+            .filter_map(|t| scanned.last_of(t))
+            .filter(|r| r.version == version && r.skipped)
+            .cloned()
+            .collect()
+    })
+}
+
+/// The entries of every skip of `platform` in `version` that took effect, withdrawn or not:
+/// the skips whose ticks a withdrawal takes back.
+fn skip_entries(ws: &Workspace, version: &str, platform: Platform) -> Result<Vec<u64>, StateError> {
+    let target = target(version, platform);
+    with_scan(ws, |scanned| {
+        scanned.changes.get(&target).map_or_else(Vec::new, |list| {
             list.iter()
-                .rev()
-                .find(|(seq, _)| !scanned.voided.contains(seq))
-                .and_then(|(_, r)| r.clone())
+                .filter(|(seq, r)| {
+                    !scanned.voided.contains(seq) && r.as_ref().is_some_and(|r| r.skipped)
+                })
+                .map(|(seq, _)| *seq)
+                .collect()
         })
-        .filter(|r| r.version == version && r.skipped)
-        .collect())
+    })
 }
 
 /// The platforms of the workspace, as a list for messages (`macos, windows`).
@@ -215,58 +292,68 @@ pub fn ship(ws: &Workspace, release: &Release, platform: Platform) -> Result<Ski
     change(ws, &version, platform, false, "")
 }
 
-/// The note a skip's tick carries; a withdrawal unticks only items whose note ends with it.
-fn settle_mark(skip: &Skip) -> String {
-    format!("(platform skip, audit entry #{})", skip.audit_seq)
-}
-
 /// The checklist items of `release` that a build of one of `platforms` ticks (their
-/// `auto_tick_on` is the `checklist_kind` of a pipeline that builds the platform): the items
-/// a skip of those platforms settles. Empty when the pipeline definition cannot be read.
-pub fn settled_items(ws: &Workspace, release: &Release, platforms: &[Platform]) -> Vec<String> {
-    let kinds: Vec<String> = match super::Definition::load(ws) {
-        Ok((def, _)) => def
-            .platforms
-            .iter()
-            .filter(|(name, d)| d.ships(name).is_some_and(|p| platforms.contains(&p)))
-            .map(|(_, d)| d.checklist_kind.clone())
-            .collect(),
-        Err(e) => {
-            tracing::warn!("a skip settles no build item: {}", crate::error_chain(&e));
-            Vec::new()
-        }
+/// `auto_tick_on` is the `checklist_kind` of a pipeline that builds the platform, and of none
+/// that builds a platform still shipped): the items a skip of those platforms settles. `Err` (what cannot be read, and where) when the pipeline
+/// definition or the release's runbook cannot be read: what a skip settles is then unknown.
+pub fn settled_items(
+    ws: &Workspace,
+    release: &Release,
+    platforms: &[Platform],
+) -> Result<Vec<String>, String> {
+    let (def, _) = super::Definition::load(ws).map_err(|e| {
+        format!(
+            "{} (a platform skip settles the checklist items its builders tick)",
+            crate::error_chain(&e)
+        )
+    })?;
+    // A kind a builder of a platform still shipped ticks too (one "Build the installers" item
+    // for every platform) is not settled: that build is still to come.
+    let shipped = |name: &str, d: &super::PlatformDef| {
+        d.ships(name)
+            .is_some_and(|p| ws.config().platforms.contains(&p) && !platforms.contains(&p))
     };
-    ws.runbook(release).map_or_else(
-        |_| Vec::new(),
-        |rb| {
-            rb.phases
+    let kinds: Vec<String> = def
+        .platforms
+        .iter()
+        .filter(|(name, d)| d.ships(name).is_some_and(|p| platforms.contains(&p)))
+        .map(|(_, d)| d.checklist_kind.clone())
+        .filter(|kind| {
+            !def.platforms
                 .iter()
-                .flat_map(|p| &p.items)
-                .filter(|i| i.auto_tick_on.as_ref().is_some_and(|k| kinds.contains(k)))
-                .map(|i| i.id.clone())
-                .collect()
-        },
-    )
+                .any(|(name, d)| d.checklist_kind == *kind && shipped(name, d))
+        })
+        .collect();
+    let rb = ws.runbook(release).map_err(|e| crate::error_chain(&e))?;
+    Ok(rb
+        .phases
+        .iter()
+        .flat_map(|p| &p.items)
+        .filter(|i| i.auto_tick_on.as_ref().is_some_and(|k| kinds.contains(k)))
+        .map(|i| i.id.clone())
+        .collect())
 }
 
-/// Ticks the open items `skip` settles, each with the skip's reason and entry; returns the
-/// ticked items' titles.
+/// Ticks the open items `skip` settles, each as the skip's (its entry in the item's state,
+/// see [`crate::runbook::ItemState::settled_by_skip`]) with its reason; returns the ticked
+/// items' titles.
 pub fn settle(ws: &Workspace, release: &Release, skip: &Skip) -> Result<Vec<String>, SkipError> {
     let runbook = ws.runbook(release)?;
     let checklist = ws.checklist(release)?;
     let mut ticked = Vec::new();
-    for id in settled_items(ws, release, &[skip.platform]) {
+    let items = settled_items(ws, release, &[skip.platform]).map_err(SkipError::Invalid)?;
+    for id in items {
         if checklist.is_done(&id) {
             continue;
         }
         let note = format!(
-            "{} not shipped in {} this time: {} {}",
+            "{} not shipped in {} this time: {} (platform skip, audit entry #{})",
             skip.platform.title(),
             skip.version,
             skip.reason,
-            settle_mark(skip)
+            skip.audit_seq
         );
-        match ws.set_item(release, &id, true, &note) {
+        match ws.settle_item(release, &id, skip.audit_seq, &note) {
             Ok(_) => ticked.extend(runbook.item(&id).map(|i| i.title.clone())),
             Err(WorkspaceError::Unchanged { .. }) => {}
             Err(e) => return Err(e.into()),
@@ -275,28 +362,50 @@ pub fn settle(ws: &Workspace, release: &Release, skip: &Skip) -> Result<Vec<Stri
     Ok(ticked)
 }
 
-/// Unticks the items the withdrawn skip `was` ticked (an item ticked since by a build, or by
-/// hand, stays); returns their titles.
-pub fn unsettle(ws: &Workspace, release: &Release, was: &Skip) -> Result<Vec<String>, SkipError> {
+/// Ticks the open items of every skip `release` records (a tick that a stop right after the
+/// skip's entry never made); returns `ticked "TITLE" (...)` lines.
+pub fn settle_standing(ws: &Workspace, release: &Release) -> Result<Vec<String>, SkipError> {
+    let mut out = Vec::new();
+    for s in skipped(ws, &release.version.to_string())? {
+        for title in settle(ws, release, &s)? {
+            out.push(format!(
+                "ticked \"{title}\" (settled by the skip of {}, entry #{})",
+                s.platform.title(),
+                s.audit_seq
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Unticks every item a skip of `platform` in `release` ticked (by the item's state, not its
+/// note: an item a person or a build ticked since stays), whatever the pipeline definition
+/// says now; returns their titles.
+pub fn unsettle(
+    ws: &Workspace,
+    release: &Release,
+    platform: Platform,
+) -> Result<Vec<String>, SkipError> {
+    let version = release.version.to_string();
+    let entries = skip_entries(ws, &version, platform)?;
     let runbook = ws.runbook(release)?;
     let checklist = ws.checklist(release)?;
-    let mark = settle_mark(was);
     let mut unticked = Vec::new();
-    for id in settled_items(ws, release, &[was.platform]) {
-        let by_skip = checklist
-            .items
-            .get(&id)
-            .is_some_and(|s| s.done && s.note.ends_with(&mark));
-        if !by_skip {
+    for (id, state) in &checklist.items {
+        if !(state.done && entries.contains(&state.settled_by_skip)) {
             continue;
         }
         let note = format!(
-            "{} ships in {} after all: the skip that ticked this was withdrawn",
-            was.platform.title(),
-            was.version
+            "{} ships in {version} after all: the skip that ticked this (entry #{}) is withdrawn",
+            platform.title(),
+            state.settled_by_skip
         );
-        match ws.set_item(release, &id, false, &note) {
-            Ok(_) => unticked.extend(runbook.item(&id).map(|i| i.title.clone())),
+        match ws.set_item(release, id, false, &note) {
+            Ok(_) => unticked.push(
+                runbook
+                    .item(id)
+                    .map_or_else(|| id.clone(), |i| i.title.clone()),
+            ),
             Err(WorkspaceError::Unchanged { .. }) => {}
             Err(e) => return Err(e.into()),
         }
@@ -564,5 +673,108 @@ impl Projection for SkipBook {
             }
         }
         Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records a skip of `platform` in 1.0.0 straight into the log (as [`change`] does).
+    fn log_skip(ws: &Workspace, platform: Platform) -> u64 {
+        let record = Skip {
+            version: "1.0.0".to_owned(),
+            platform,
+            skipped: true,
+            reason: "test".to_owned(),
+            by: ws.actor(),
+            at: Timestamp::now(),
+            audit_seq: 0,
+        };
+        ws.record_seq(
+            SKIP,
+            &record.target(),
+            serde_json::Value::Null,
+            serde_json::json!({ "skip": record }),
+        )
+        .expect("recorded")
+    }
+
+    fn platforms(ws: &Workspace) -> Vec<Platform> {
+        skipped(ws, "1.0.0")
+            .expect("read")
+            .iter()
+            .map(|s| s.platform)
+            .collect()
+    }
+
+    #[test]
+    fn a_log_replaced_at_the_same_path_is_read_afresh() {
+        let dir = tempfile::tempdir().expect("dir");
+        let root = dir.path().join("ws");
+        let ws = Workspace::init(&root, "WireTuner").expect("init");
+        log_skip(&ws, Platform::Windows);
+        assert_eq!(platforms(&ws), vec![Platform::Windows]);
+        // Another workspace in its place (restored from elsewhere), with a longer log and no
+        // skip of Windows: the skip read from the first one is not carried over.
+        std::fs::rename(&root, dir.path().join("old")).expect("move away");
+        let ws = Workspace::init(&root, "WireTuner").expect("init again");
+        for n in 0..20 {
+            ws.record(
+                "test.filler",
+                &format!("filler {n}"),
+                serde_json::Value::Null,
+                serde_json::json!({"n": n}),
+            )
+            .expect("filler");
+        }
+        log_skip(&ws, Platform::Macos);
+        assert_eq!(platforms(&ws), vec![Platform::Macos]);
+    }
+
+    #[test]
+    fn each_read_reads_only_what_was_appended_since() {
+        let dir = tempfile::tempdir().expect("dir");
+        let ws = Workspace::init(&dir.path().join("ws"), "WireTuner").expect("init");
+        log_skip(&ws, Platform::Windows);
+        assert_eq!(platforms(&ws), vec![Platform::Windows]);
+        // Entries of other actions after the skip, read once.
+        for n in 0..3 {
+            ws.record(
+                "test.filler",
+                &format!("filler {n}"),
+                serde_json::Value::Null,
+                serde_json::json!({"n": n}),
+            )
+            .expect("filler");
+        }
+        assert_eq!(platforms(&ws), vec![Platform::Windows]);
+        ws.record(
+            "test.filler",
+            "one more",
+            serde_json::Value::Null,
+            serde_json::Value::Null,
+        )
+        .expect("filler");
+        // The skip's line, already read, is made unreadable in place: a read of the whole log
+        // again would fail on it; one of the entry appended since does not read it.
+        let log = ws.audit().path().to_owned();
+        let text = std::fs::read_to_string(&log).expect("log");
+        let broken: String = text
+            .lines()
+            .map(|l| {
+                if l.contains(r#""action":"release.platform.skip""#) {
+                    format!(
+                        "{}\n",
+                        l.replacen(r#""before":null"#, r#""before":nul!"#, 1)
+                    )
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect();
+        assert_ne!(text, broken);
+        std::fs::write(&log, broken).expect("write");
+        assert_eq!(platforms(&ws), vec![Platform::Windows]);
     }
 }

@@ -212,6 +212,12 @@ pub struct ItemState {
     /// The audit entry of this tick or untick: a log that ends before it lost entries.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub audit_seq: u64,
+    /// The audit entry of the platform skip (`release.platform.skip`) whose tick this is: the
+    /// item is settled because the platform is not shipped, and withdrawing that skip unticks
+    /// it. 0: a person's or a task's tick (or an untick). Only the console sets it: no note
+    /// can make a tick the skip's.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub settled_by_skip: u64,
 }
 
 /// For `skip_serializing_if`: an audit sequence number of 0 is "none recorded".
@@ -253,6 +259,14 @@ impl Progress {
 impl Checklist {
     pub fn is_done(&self, item_id: &str) -> bool {
         self.items.get(item_id).is_some_and(|s| s.done)
+    }
+
+    /// Whether the item is ticked only because a platform skip settled it (see
+    /// [`ItemState::settled_by_skip`]): a person's or a build's tick still replaces it.
+    pub fn is_settled_by_skip(&self, item_id: &str) -> bool {
+        self.items
+            .get(item_id)
+            .is_some_and(|s| s.done && s.settled_by_skip != 0)
     }
 
     pub fn progress(&self, phase: &Phase) -> Progress {

@@ -121,9 +121,9 @@ fn fill(s: &str, values: &BTreeMap<String, String>) -> String {
 }
 
 /// A parameter's value goes into a command's arguments as data: one that starts with `-`
-/// would be read as an option (`--all` for a deployment's name drains every deployment), and
-/// control characters (a newline, NUL) have no place in a name, so both are refused, naming
-/// the parameter.
+/// would be read as an option (`--all` for a deployment's name drains every deployment),
+/// control characters (a newline, NUL) have no place in a name, and `{`/`}` would make a
+/// placeholder of it, so all are refused, naming the parameter.
 pub fn check_value(name: &str, value: &str) -> Result<(), String> {
     if value.starts_with('-') {
         return Err(format!(
@@ -135,6 +135,14 @@ pub fn check_value(name: &str, value: &str) -> Result<(), String> {
         return Err(format!(
             "parameter {name:?} holds a control character (a newline, tab or NUL): give it on \
              one line, as plain text"
+        ));
+    }
+    // Filled in one parameter after another, a value holding `{other}` would become the other
+    // parameter's value (or stay a placeholder): what runs would not be what was given.
+    if value.contains(['{', '}']) {
+        return Err(format!(
+            "parameter {name:?} is {value:?}, which holds `{{` or `}}`: placeholders belong to \
+             the procedure, not to a value (give the {name} itself)"
         ));
     }
     Ok(())
@@ -378,6 +386,17 @@ mod tests {
         given.insert("namespace".to_owned(), "prod\nkube-system".to_owned());
         let e = drain.values(&given).expect_err("refused");
         assert!(e.contains("parameter \"namespace\""), "{e}");
+        // A placeholder inside a value is refused: filled in after it, `{namespace}` would
+        // become the namespace (and `{deployment}` stay as it is, or not, by the names' order).
+        for bad in ["{namespace}", "collab-{force}", "}"] {
+            let mut given = BTreeMap::new();
+            given.insert("deployment".to_owned(), bad.to_owned());
+            let e = drain.values(&given).expect_err("refused");
+            assert!(
+                e.contains("parameter \"deployment\"") && e.contains("`{`"),
+                "{e}"
+            );
+        }
         // A dash inside a name is fine.
         let mut given = BTreeMap::new();
         given.insert("deployment".to_owned(), "collab-v2".to_owned());

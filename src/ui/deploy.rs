@@ -283,7 +283,15 @@ impl DeployUi {
                     .iter()
                     .all(|m| self.skip.contains(&m.platform))
                 && !self.skip_reason.trim().is_empty();
-            let ready = (gates_open || skipping_all_missing) && plan.problem.is_none() && !running;
+            // Blocked only by build items a recorded skip settles but that are open (a stop
+            // right after the skip's entry): the publish ticks them first.
+            let settling_recorded = !gates_open
+                && plan.blocked_beyond_skips.is_empty()
+                && plan.missing_installers.is_empty()
+                && !plan.skipped.is_empty();
+            let ready = (gates_open || skipping_all_missing || settling_recorded)
+                && plan.problem.is_none()
+                && !running;
             if self.confirm == Some(Confirm::Publish) {
                 ui.colored_label(
                     theme::WARN,
@@ -333,7 +341,12 @@ impl DeployUi {
             } else {
                 let label = format!("Publish {}", plan.version);
                 let resp = ui.add_enabled(ready, egui::Button::new(label));
-                let resp = if ready || gates_open {
+                let resp = if settling_recorded && !skipping_all_missing {
+                    resp.on_hover_text(
+                        "A build item of a platform not shipped this time is open (its skip's \
+                         tick was not made): publishing ticks it first, as the skip's",
+                    )
+                } else if ready || gates_open {
                     resp
                 } else if plan.blocked_beyond_skips.is_empty()
                     && !plan.missing_installers.is_empty()
@@ -438,7 +451,7 @@ impl DeployUi {
                         let version = s.version.clone();
                         cx.fetch_blocking(&mut self.unskip, move || {
                             let release = ws.release(Some(&version))?;
-                            deploy::withdraw_skip(&ws, &release, platform)
+                            deploy::withdraw_skip(&ws, &release, platform).map(|w| w.lines())
                         });
                     }
                 }

@@ -1,7 +1,8 @@
 //! The Runbooks view: the disaster-recovery procedures with their parameters, every step's exact
 //! command (what a dry run prints), a typed confirmation for each destructive step, each step
 //! run as a task with its output in the tray, and the RTO clock from the first step, judged
-//! only once every step has succeeded. A workspace that runs its procedures against stand-ins
+//! only once every step has succeeded in order (starting a step sets aside what the steps
+//! after it did before it). A workspace that runs its procedures against stand-ins
 //! (`[dr] stand_ins`, the demo's) says so above the steps and on each of them.
 
 use std::collections::BTreeMap;
@@ -436,6 +437,16 @@ impl RunbooksUi {
         let Some(run) = self.run.as_mut() else {
             return;
         };
+        // What the steps after this one did ran before it (the wait for the instance before
+        // the restore that creates it): it counts for nothing, they are to run again.
+        let later: Vec<&str> = plan
+            .steps
+            .iter()
+            .skip_while(|s| s.id != step.id)
+            .skip(1)
+            .map(|s| s.id.as_str())
+            .collect();
+        run.steps.retain(|id, _| !later.contains(&id.as_str()));
         let spec = dr::step_task_spec(&ws, plan, step);
         let work = {
             let (plan, step, run_id, first) =

@@ -42,6 +42,10 @@ pub struct VerifyUi {
     /// When the shown report's run started, if it verified the selected release's own
     /// artifacts folder (so the files changing after it makes it stale).
     of_release_since: Option<jiff::Timestamp>,
+    /// The release whose artifacts folder the report's run verified: with another release
+    /// selected, the report is not shown (nor exported into that release's folder), that
+    /// release's last verification is.
+    pub report_of: Option<semver::Version>,
 }
 
 fn checksum_color(v: ChecksumVerdict) -> egui::Color32 {
@@ -165,6 +169,7 @@ impl VerifyUi {
             cx.start_with(|runner| verify::start(runner, Some(ws), release.as_ref(), opts))
         {
             self.of_release_since = of_release.then(jiff::Timestamp::now);
+            self.report_of = release.filter(|_| of_release).map(|r| r.version.clone());
             self.task = Some(id);
             self.slot = slot;
             self.report = None;
@@ -265,6 +270,14 @@ impl Panel for VerifyUi {
         let running = self.task.is_some()
             && self.report.is_none()
             && self.slot.lock().is_ok_and(|s| s.is_none());
+        // A report of another release's artifacts than the one selected (switched in the top
+        // bar since): not this release's, so not shown as it.
+        let other_release = self.report.is_some()
+            && self.report_of.as_ref().is_some_and(|v| {
+                data.current
+                    .as_ref()
+                    .is_none_or(|c| &c.release.version != v)
+            });
         ui.horizontal(|ui| {
             let run = ui.add_enabled(
                 !self.paths.is_empty(),
@@ -273,7 +286,7 @@ impl Panel for VerifyUi {
             if run.clicked() {
                 action = Some(Action::Run);
             }
-            if self.report.is_some() {
+            if self.report.is_some() && !other_release {
                 if ui.button("Export Markdown").clicked() {
                     action = Some(Action::Export(ReportFormat::Markdown));
                 }
@@ -295,7 +308,13 @@ impl Panel for VerifyUi {
         if running {
             ui.label(theme::muted("Verifying… progress is in the task tray."));
         }
-        let Some(report) = &self.report else {
+        let Some(report) = self.report.as_ref().filter(|_| !other_release) else {
+            if let Some(v) = self.report_of.as_ref().filter(|_| other_release) {
+                ui.label(theme::muted(format!(
+                    "This window's last run verified release {v}'s artifacts: select {v} in the \
+                     top bar to see its report."
+                )));
+            }
             if !running && let (Some(c), Some(record)) = (&data.current, &data.verify_record) {
                 ui.add_space(8.0);
                 if last_record_ui(ui, &c.release.version, record, data.verify_stale.as_ref()) {
@@ -497,7 +516,8 @@ fn timestamp_cell(ui: &mut egui::Ui, a: &verify::Artifact) {
 }
 
 /// The release's last verification as recorded (after a restart, before anything is run in
-/// this window): its verdict, when and by whom, each artifact's checksum and signature verdict,
+/// this window): its verdict, when and by whom, whether each artifact was green and its
+/// signature verdict,
 /// STALE when the files changed after it; the signers' details are in a run's report, so a
 /// button runs it again. Returns whether that button was clicked.
 fn last_record_ui(
@@ -531,22 +551,37 @@ fn last_record_ui(
             if let Some(st) = stale {
                 ui.colored_label(theme::WARN, format!("STALE: {}", st.describe()));
             }
+            // A long name is cut (the whole of it on hover), so the verdicts stay in view.
+            let name_width = (ui.available_width() - 330.0).clamp(160.0, 560.0);
             egui::Grid::new("last-verify")
                 .num_columns(4)
                 .striped(true)
                 .spacing([14.0, 3.0])
                 .show(ui, |ui| {
-                    for h in ["Artifact", "Size", "Checksum", "Signature"] {
+                    for h in ["Artifact", "Size", "Verdict", "Signature"] {
                         ui.label(theme::muted(h));
                     }
                     ui.end_row();
-                    for a in &record.artifacts {
-                        ui.label(theme::mono(&a.name));
+                    // What is not green first: the reason for a FAIL is the first row.
+                    let mut rows: Vec<_> = record.artifacts.iter().collect();
+                    rows.sort_by_key(|a| a.green);
+                    for a in rows {
+                        ui.allocate_ui_with_layout(
+                            egui::vec2(name_width, ui.spacing().interact_size.y),
+                            egui::Layout::left_to_right(egui::Align::Center),
+                            |ui| {
+                                ui.set_width(name_width);
+                                ui.add(egui::Label::new(theme::mono(&a.name)).truncate())
+                                    .on_hover_text(&a.name);
+                            },
+                        );
                         ui.label(verify::human_bytes(a.size_bytes));
+                        // The record keeps whether each artifact was green (checksum and
+                        // signature), not the checksum's own verdict.
                         if a.green {
-                            ui.colored_label(theme::OK, "ok");
+                            ui.colored_label(theme::OK, "green");
                         } else {
-                            ui.colored_label(theme::BAD, "not green");
+                            ui.colored_label(theme::BAD, "NOT GREEN");
                         }
                         match a.signature {
                             Some(v) => ui.label(v.as_str()),

@@ -288,13 +288,17 @@ pub fn changed_files(then: &[FileStamp], now: &[FileStamp]) -> Vec<Changed> {
 }
 
 /// Whether `record` is stale: the release's artifacts folder as it is now against what the
-/// verification saw. `Ok(None)` when nothing changed.
+/// verification saw (a folder that is gone: every file it verified was removed). `Ok(None)`
+/// when nothing changed.
 pub fn staleness(
     ws: &Workspace,
     release: &Release,
     record: &ReleaseVerify,
 ) -> std::io::Result<Option<Stale>> {
-    let now = stamp_files(&ws.artifacts_dir(&release.version))?;
+    let now = match stamp_files(&ws.artifacts_dir(&release.version)) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        other => other?,
+    };
     let changed = changed_files(&record.files, &now);
     Ok((!changed.is_empty()).then_some(Stale {
         verified_at: record.at,

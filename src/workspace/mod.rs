@@ -710,7 +710,9 @@ impl Workspace {
             {
                 let checklist = self.checklist(release)?;
                 // A gated or unchanged item says so first.
-                if checklist.gate_for(&runbook, item).is_none() && !checklist.is_done(item_id) {
+                if checklist.gate_for(&runbook, item).is_none()
+                    && (!checklist.is_done(item_id) || checklist.is_settled_by_skip(item_id))
+                {
                     return Err(WorkspaceError::NoteNeeded {
                         release: release.version.to_string(),
                         item: item_id.to_owned(),
@@ -719,15 +721,30 @@ impl Workspace {
                 }
             }
         }
-        self.set_item_as(&self.actor(), release, item_id, done, note)
+        self.set_item_as(&self.actor(), release, item_id, (done, 0), note)
     }
 
+    /// Ticks `item_id` as settled by the platform skip recorded in entry `skip_entry` (see
+    /// [`crate::runbook::ItemState::settled_by_skip`]), with `note`.
+    pub fn settle_item(
+        &self,
+        release: &Release,
+        item_id: &str,
+        skip_entry: u64,
+        note: &str,
+    ) -> Result<Checklist, WorkspaceError> {
+        self.set_item_as(&self.actor(), release, item_id, (true, skip_entry), note)
+    }
+
+    /// Ticks or unticks an item; `(done, settled_by_skip)`. A tick of an item that only a
+    /// platform skip ticked is a change (a person or a build did it after all), not
+    /// `Unchanged`.
     fn set_item_as(
         &self,
         actor: &str,
         release: &Release,
         item_id: &str,
-        done: bool,
+        (done, settled_by_skip): (bool, u64),
         note: &str,
     ) -> Result<Checklist, WorkspaceError> {
         let runbook = self.runbook(release)?;
@@ -746,7 +763,8 @@ impl Workspace {
 
         let mut checklist = self.checklist(release)?;
         let before = checklist.items.get(item_id).cloned();
-        if before.as_ref().is_some_and(|b| b.done) == done {
+        let claims_settled = done && settled_by_skip == 0 && checklist.is_settled_by_skip(item_id);
+        if before.as_ref().is_some_and(|b| b.done) == done && !claims_settled {
             return Err(WorkspaceError::Unchanged {
                 release: version,
                 item: item_id.to_owned(),
@@ -766,6 +784,7 @@ impl Workspace {
             at: jiff::Timestamp::now(),
             note: note.trim().to_owned(),
             audit_seq: 0,
+            settled_by_skip: if done { settled_by_skip } else { 0 },
         };
         self.change_as(
             actor,
@@ -802,13 +821,17 @@ impl Workspace {
         let checklist = self.checklist(release)?;
         let mut ticked = Vec::new();
         for item in runbook.phases.iter().flat_map(|p| &p.items) {
-            if item.auto_tick_on.as_deref() == Some(task_kind) && !checklist.is_done(&item.id) {
+            // An item a platform skip settled is ticked again by the build that did it after
+            // all: the tick is the build's now, and withdrawing the skip keeps it.
+            if item.auto_tick_on.as_deref() == Some(task_kind)
+                && (!checklist.is_done(&item.id) || checklist.is_settled_by_skip(&item.id))
+            {
                 let actor = format!("{} (task {task_name})", self.actor());
                 match self.set_item_as(
                     &actor,
                     release,
                     &item.id,
-                    true,
+                    (true, 0),
                     &format!("ticked by task {task_name}"),
                 ) {
                     Ok(_) => ticked.push(item.id.clone()),
@@ -837,7 +860,7 @@ impl Workspace {
         for item in runbook.phases.iter().flat_map(|p| &p.items) {
             if item.auto_tick_on.as_deref() == Some(task_kind) && checklist.is_done(&item.id) {
                 let actor = format!("{} (task {task_name})", self.actor());
-                self.set_item_as(&actor, release, &item.id, false, note)?;
+                self.set_item_as(&actor, release, &item.id, (false, 0), note)?;
                 unticked.push(item.title.clone());
             }
         }

@@ -1237,3 +1237,419 @@ fn a_skip_ticks_the_platforms_build_item_and_withdrawing_it_unticks_only_that() 
     let o = cli(&ws, &["audit", "verify"]);
     ok(&o);
 }
+
+/// A Windows and macOS workspace whose 1.0.0 has a verified MSI and nothing for macOS, the
+/// macOS build item open, and the store's folder blocked by a file (a publish fails after
+/// recording its skips).
+fn macos_missing(pki: &Pki) -> (tempfile::TempDir, PathBuf) {
+    let (d, ws) = workspace(pki, &[]);
+    let cfg = ws.join("release-console.toml");
+    let text_cfg = std::fs::read_to_string(&cfg).expect("config");
+    std::fs::write(
+        &cfg,
+        text_cfg.replacen(
+            "platforms = [\"windows\"]",
+            "platforms = [\"windows\", \"macos\"]",
+            1,
+        ),
+    )
+    .expect("config");
+    common::make_publishable(pki, &ws, "1.0.0");
+    let o = cli(
+        &ws,
+        &["checklist", "untick", "build.macos", "--release", "1.0.0"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    std::fs::write(ws.join("published"), "in the way").expect("block the store");
+    (d, ws)
+}
+
+/// `publish --version 1.0.0 --skip-platform macos --reason REASON`.
+fn skip_macos(ws: &Path, reason: &str) -> std::process::Output {
+    cli(
+        ws,
+        &[
+            "publish",
+            "--version",
+            "1.0.0",
+            "--skip-platform",
+            "macos",
+            "--reason",
+            reason,
+        ],
+    )
+}
+
+fn unskip_macos(ws: &Path) -> std::process::Output {
+    cli(
+        ws,
+        &[
+            "publish",
+            "unskip",
+            "--version",
+            "1.0.0",
+            "--platform",
+            "macos",
+        ],
+    )
+}
+
+/// The state of 1.0.0's `build.macos` item.
+fn macos_item(ws: &Path) -> Value {
+    let v = json(&cli(
+        ws,
+        &["--json", "checklist", "show", "--release", "1.0.0"],
+    ));
+    v["phases"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| p["items"].as_array().into_iter().flatten())
+        .find(|i| i["id"] == "build.macos")
+        .map_or_else(|| panic!("no build.macos: {v:#}"), |i| i["state"].clone())
+}
+
+/// The skip's tick is known by the item's state, not by its note: a skip recorded again with
+/// another reason is still withdrawn with its tick; a hand tick whose note copies the skip's
+/// is a person's, and so is a tick over the skip's (what was done instead): a withdrawal keeps
+/// both.
+#[test]
+fn a_withdrawal_unticks_what_a_skip_ticked_and_only_that_whatever_the_notes_say() {
+    let pki = Pki::new();
+    let (_d, ws) = macos_missing(&pki);
+    // Skipped, then skipped again with another reason (the second records a new entry and
+    // ticks nothing: the item is ticked already).
+    let o = skip_macos(&ws, "notarization is down");
+    assert!(text(&o).contains("settled by the skip"), "{}", text(&o));
+    let o = skip_macos(&ws, "Windows-only hotfix");
+    assert!(
+        text(&o).contains("not shipped this time: Windows-only hotfix"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(audited(&ws, "release.platform.skip", "1.0.0/macos"), 2);
+    let o = unskip_macos(&ws);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains(
+            "unticked \"Build, sign and notarize the macOS installer\" (the skip had ticked it)"
+        ),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        macos_item(&ws)["done"],
+        false,
+        "the first skip's tick is taken back"
+    );
+
+    // A person's tick that copies the note of the skip standing is still a person's.
+    let o = skip_macos(&ws, "Windows-only hotfix");
+    assert!(text(&o).contains("settled by the skip"), "{}", text(&o));
+    let forged = macos_item(&ws)["note"].as_str().expect("note").to_owned();
+    assert!(
+        forged.ends_with(')') && forged.contains("audit entry #"),
+        "{forged}"
+    );
+    let o = cli(
+        &ws,
+        &["checklist", "untick", "build.macos", "--release", "1.0.0"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = cli(
+        &ws,
+        &[
+            "checklist",
+            "tick",
+            "build.macos",
+            "--release",
+            "1.0.0",
+            "--note",
+            &forged,
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = unskip_macos(&ws);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!text(&o).contains("unticked"), "{}", text(&o));
+    assert_eq!(macos_item(&ws)["done"], true, "a person's tick stays");
+
+    // A tick over the skip's makes it the person's: the withdrawal keeps it.
+    let o = cli(
+        &ws,
+        &["checklist", "untick", "build.macos", "--release", "1.0.0"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = skip_macos(&ws, "Windows-only hotfix");
+    assert!(text(&o).contains("settled by the skip"), "{}", text(&o));
+    let o = cli(
+        &ws,
+        &[
+            "checklist",
+            "tick",
+            "build.macos",
+            "--release",
+            "1.0.0",
+            "--note",
+            "built on the Mac mini after all",
+        ],
+    );
+    assert!(o.status.success(), "a tick over the skip's: {}", text(&o));
+    let o = unskip_macos(&ws);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!text(&o).contains("unticked"), "{}", text(&o));
+    let it = macos_item(&ws);
+    assert_eq!(it["done"], true, "{it:#}");
+    assert_eq!(it["note"], "built on the Mac mini after all", "{it:#}");
+    let o = cli(&ws, &["audit", "verify"]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+/// A directory where the release's checklist lock goes: ticking and unticking fail (the gates,
+/// which take no lock, still read the checklist).
+fn block_ticks(ws: &Path) -> PathBuf {
+    let at = ws.join("releases/1.0.0/.checklist.lock");
+    let _ = std::fs::remove_file(&at);
+    std::fs::create_dir_all(at.join("in-the-way")).expect("block");
+    at
+}
+
+/// A skip whose tick was never made (the process stopped right after the skip's entry) is
+/// settled by the next publish, with or without --skip-platform.
+#[test]
+fn a_skip_whose_tick_was_never_made_is_settled_by_the_next_publish() {
+    let pki = Pki::new();
+    let (_d, ws) = macos_missing(&pki);
+    // Skipped; the tick fails.
+    let lock = block_ticks(&ws);
+    let o = skip_macos(&ws, "Windows-only hotfix");
+    assert!(!o.status.success(), "{}", text(&o));
+    std::fs::remove_dir_all(&lock).expect("unblock");
+    assert_eq!(audited(&ws, "release.platform.skip", "1.0.0/macos"), 1);
+    assert_eq!(macos_item(&ws)["done"], false);
+    let o = cli(&ws, &["audit", "verify"]);
+    assert!(o.status.success(), "{}", text(&o));
+    // The next publish (no --skip-platform) ticks it, as the skip's, and goes on.
+    std::fs::remove_file(ws.join("published")).expect("unblock the store");
+    let o = cli(&ws, &["publish", "--version", "1.0.0", "--dry-run"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = cli(&ws, &["publish", "--version", "1.0.0"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains(
+            "ticked \"Build, sign and notarize the macOS installer\" (settled by the skip of macOS, entry #"
+        ),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(macos_item(&ws)["done"], true);
+    assert!(ticked(&ws, "1.0.0", "deploy.publish-installers"));
+}
+
+/// A withdrawal that stops before its unticks are made leaves the skip standing with its tick
+/// (never a ticked build item with no skip behind it), and the next one finishes it.
+#[test]
+fn a_withdrawal_that_stops_midway_leaves_the_skip_and_its_tick_and_the_next_finishes_it() {
+    let pki = Pki::new();
+    let (_d, ws) = macos_missing(&pki);
+    let o = skip_macos(&ws, "Windows-only hotfix");
+    assert!(text(&o).contains("settled by the skip"), "{}", text(&o));
+    let lock = block_ticks(&ws);
+    let o = unskip_macos(&ws);
+    assert!(!o.status.success(), "{}", text(&o));
+    std::fs::remove_dir_all(&lock).expect("unblock");
+    // Nothing half done: the skip stands with its tick.
+    assert_eq!(installers_gate(&ws, "1.0.0").0, "open");
+    assert_eq!(macos_item(&ws)["done"], true);
+    assert_eq!(audited(&ws, "release.platform.ship", "1.0.0/macos"), 0);
+    let o = unskip_macos(&ws);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(macos_item(&ws)["done"], false);
+    assert_eq!(installers_gate(&ws, "1.0.0").0, "blocked");
+    let o = cli(&ws, &["audit", "verify"]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+/// A withdrawal while a publish that began with the skip uploads: the publish records what it
+/// shipped under the lock the withdrawal takes, and checks the gates again there, so the
+/// version is never published without macOS once macOS is to ship.
+#[test]
+fn a_withdrawal_racing_a_publish_never_leaves_a_version_published_without_the_platform() {
+    let pki = Pki::new();
+    let (_d, ws) = macos_missing(&pki);
+    let o = skip_macos(&ws, "Windows-only hotfix");
+    assert!(text(&o).contains("settled by the skip"), "{}", text(&o));
+    std::fs::remove_file(ws.join("published")).expect("unblock the store");
+    // The lock a publish records under, held: the publish uploads, then waits for it.
+    std::fs::create_dir_all(ws.join("publish")).expect("publish folder");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(ws.join("publish/.publish-change.lock"))
+        .expect("lock file");
+    lock.lock().expect("lock");
+    let spawn = |args: &[&str]| {
+        common::bin()
+            .arg("--workspace")
+            .arg(&ws)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn")
+    };
+    let publish = spawn(&["publish", "--version", "1.0.0"]);
+    let uploaded = || {
+        walkdir(&ws.join("published"))
+            .iter()
+            .any(|p| p.ends_with("WireTuner-1.0.0.msi"))
+    };
+    // Uploaded and waiting to record (or waiting for the lock before it uploads at all).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !uploaded() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let unskip = spawn(&[
+        "publish",
+        "unskip",
+        "--version",
+        "1.0.0",
+        "--platform",
+        "macos",
+    ]);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    lock.unlock().expect("unlock");
+    let publish = publish.wait_with_output().expect("publish");
+    let unskip = unskip.wait_with_output().expect("unskip");
+    assert!(
+        publish.status.success() != unskip.status.success(),
+        "exactly one of them: publish {}\nunskip {}",
+        text(&publish),
+        text(&unskip)
+    );
+    let live = json(&cli(&ws, &["--json", "publish", "status"]))["published"]
+        .as_array()
+        .is_some_and(|p| p.iter().any(|v| v == "1.0.0"));
+    let skipped = installers_gate(&ws, "1.0.0").0 == "open";
+    assert_eq!(live, publish.status.success());
+    assert!(
+        !live || skipped,
+        "published without macOS, but the skip is withdrawn: {}",
+        text(&unskip)
+    );
+}
+
+fn walkdir(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walkdir(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// A pipeline definition that cannot be read: a skip cannot know what it settles, and says so
+/// (naming the file), instead of refusing for the build item it would have ticked.
+#[test]
+fn a_skip_with_an_unreadable_pipeline_definition_names_the_definition() {
+    let pki = Pki::new();
+    let (_d, ws) = macos_missing(&pki);
+    let def = ws.join("packaging/pipelines/default.toml");
+    assert!(def.is_file(), "the workspace's definition");
+    std::fs::write(&def, "[platforms.macos]\nplatform = \"plan9\"\n").expect("break it");
+    let o = skip_macos(&ws, "Windows-only hotfix");
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("pipeline definition (")
+            && text(&o).contains("default.toml")
+            && text(&o).contains("no platform skip was recorded"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(audited(&ws, "release.platform.skip", "1.0.0/macos"), 0);
+}
+
+/// `--json publish unskip` is data: the platform, the skip withdrawn, the entry, the items
+/// unticked.
+#[test]
+fn unskip_in_json_says_what_it_withdrew_and_unticked_as_fields() {
+    let pki = Pki::new();
+    let (_d, ws) = macos_missing(&pki);
+    let o = skip_macos(&ws, "Windows-only hotfix");
+    assert!(text(&o).contains("settled by the skip"), "{}", text(&o));
+    let v = json(&cli(
+        &ws,
+        &[
+            "--json",
+            "publish",
+            "unskip",
+            "--version",
+            "1.0.0",
+            "--platform",
+            "macos",
+        ],
+    ));
+    assert_eq!(v["version"], "1.0.0", "{v:#}");
+    assert_eq!(v["platform"], "macos", "{v:#}");
+    assert_eq!(v["withdrawn"]["reason"], "Windows-only hotfix", "{v:#}");
+    assert!(v["entry"].as_u64().is_some_and(|n| n > 0), "{v:#}");
+    assert_eq!(
+        v["unticked"],
+        serde_json::json!(["Build, sign and notarize the macOS installer"]),
+        "{v:#}"
+    );
+}
+
+/// An item every platform's build ticks ("Build the installers", one `checklist_kind` for
+/// all): skipping macOS does not settle it, Windows is still to build.
+#[test]
+fn a_skip_does_not_settle_an_item_a_platform_still_shipped_builds_too() {
+    let pki = Pki::new();
+    let (_d, ws) = macos_missing(&pki);
+    let def = ws.join("packaging/pipelines/default.toml");
+    let text_def = std::fs::read_to_string(&def).expect("definition");
+    let shared = text_def
+        .replace(
+            "checklist_kind = \"pipeline.macos\"",
+            "checklist_kind = \"pipeline.installers\"",
+        )
+        .replace(
+            "checklist_kind = \"pipeline.windows\"",
+            "checklist_kind = \"pipeline.installers\"",
+        );
+    assert_eq!(shared.matches("pipeline.installers").count(), 3, "{shared}");
+    std::fs::write(&def, shared).expect("definition");
+    let runbook = include_str!("../assets/runbooks/release_checklist.toml");
+    let start = runbook
+        .find("[[phases.items]]\nid = \"build.macos\"")
+        .expect("build.macos");
+    let end = runbook
+        .find("[[phases.items]]\nid = \"build.verify\"")
+        .expect("build.verify");
+    let own = format!(
+        "{}[[phases.items]]\nid = \"build.installers\"\ntitle = \"Build the installers\"\nauto_tick_on = \"pipeline.installers\"\n\n{}",
+        &runbook[..start],
+        &runbook[end..]
+    );
+    std::fs::create_dir_all(ws.join("runbooks")).expect("runbooks");
+    std::fs::write(ws.join("runbooks/release_checklist.toml"), own).expect("runbook");
+    let o = skip_macos(&ws, "Windows-only hotfix");
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(!text(&o).contains("settled by the skip"), "{}", text(&o));
+    assert!(
+        text(&o).contains("Build the installers")
+            && text(&o).contains("no platform skip was recorded"),
+        "{}",
+        text(&o)
+    );
+    assert!(!ticked(&ws, "1.0.0", "build.installers"));
+    assert_eq!(audited(&ws, "release.platform.skip", "1.0.0/macos"), 0);
+}

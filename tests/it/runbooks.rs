@@ -794,3 +794,46 @@ fn a_procedure_is_shown_and_its_first_step_runs_before_the_snapshot_is_picked() 
     assert!(text(&o).contains("give \"snapshot\""), "{}", text(&o));
     assert_eq!(f.calls().len(), 1, "the restore never ran");
 }
+
+/// A value holding a placeholder is refused, naming the parameter, and nothing runs: filled in
+/// one parameter after another, `instance={snapshot}` listed (and restored into) the
+/// snapshot's name while the plan said `instance = {snapshot}`.
+#[test]
+fn a_value_holding_a_placeholder_is_refused_and_nothing_runs() {
+    let f = fixture();
+    let o = f.run(
+        &[],
+        &[
+            "runbook",
+            "show",
+            "db-restore",
+            "--param",
+            "instance={snapshot}",
+            "--param",
+            "snapshot=snap-1",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("parameter \"instance\" is \"{snapshot}\", which holds `{` or `}`"),
+        "{}",
+        text(&o)
+    );
+    let o = f.run(
+        &[],
+        &[
+            "runbook",
+            "run",
+            "db-restore",
+            "--step",
+            "list-snapshots",
+            "--param",
+            "instance={snapshot}",
+            "--param",
+            "snapshot=snap-1",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(f.calls().is_empty(), "{:?}", f.calls());
+    assert!(f.audit("runbook.step").is_empty());
+}

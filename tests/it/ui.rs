@@ -2100,6 +2100,49 @@ fn demo_restore(h: &mut Harness<'static, ConsoleApp>, snapshot: &str) {
     });
 }
 
+/// The wait for the restored instance run before the restore counts for nothing: the restore
+/// that ran after it makes it a step to run again, and the RTO is judged only once it has.
+#[test]
+fn a_step_run_before_the_ones_above_it_is_run_again_before_the_rto_is_judged() {
+    let f = demo_fixture();
+    let mut h = harness(&f);
+    click(&mut h, "Runbooks");
+    step_until(&mut h, "the procedures", |app| {
+        app.panels.runbooks.procedures.is_some()
+    });
+    let ended = |app: &ConsoleApp, step: &str| {
+        app.panels
+            .runbooks
+            .run
+            .as_ref()
+            .and_then(|r| r.steps.get(step).and_then(|s| s.1))
+    };
+    // The wait first (its parameters are known), then the listing and the restore.
+    click(&mut h, "Run wait-available");
+    step_until(&mut h, "the early wait", |app| {
+        ended(app, "wait-available") == Some(TaskState::Succeeded)
+    });
+    click(&mut h, "Run list-snapshots");
+    step_until(&mut h, "the listing", |app| {
+        ended(app, "list-snapshots") == Some(TaskState::Succeeded)
+    });
+    demo_restore(&mut h, "wiretuner-prod-2024-01-15-00-00");
+    assert_eq!(ended(h.state(), "restore"), Some(TaskState::Succeeded));
+    assert!(
+        h.query_by_label("WITHIN RTO").is_none(),
+        "the instance was waited for before it was created"
+    );
+    assert!(
+        h.query_by_label_contains("2 of 3 steps succeeded so far")
+            .is_some()
+    );
+    click(&mut h, "Run wait-available");
+    step_until(&mut h, "the wait", |app| {
+        ended(app, "wait-available") == Some(TaskState::Succeeded)
+    });
+    assert!(h.query_by_label("WITHIN RTO").is_some());
+}
+
 /// Set (to the marker file's path) when the test below runs itself again with a fake `aws`
 /// first on PATH.
 const FAKE_AWS_MARKER: &str = "RC_TEST_FAKE_AWS_MARKER";
@@ -2644,6 +2687,226 @@ fn the_verify_panel_shows_the_last_recorded_verification_after_a_restart() {
         h.query_by_label_contains("Last verification of release")
             .is_none(),
         "a run's report replaces the record"
+    );
+}
+
+/// A release whose artifacts folder is gone since its verification: the recorded PASS is
+/// shown STALE, every file it verified removed (as the verify gate says), not green.
+#[test]
+fn the_last_verification_of_files_that_are_gone_is_stale() {
+    let pki = common::Pki::new();
+    let f = publishable(&pki, &["1.0.0"]);
+    std::fs::remove_dir_all(f.root.join("releases/1.0.0/artifacts")).expect("rm artifacts");
+    let mut h = harness(&f);
+    click(&mut h, "Verify");
+    step_until(&mut h, "the record", |app| {
+        !app.is_busy() && app.data.as_ref().is_some_and(|d| d.verify_record.is_some())
+    });
+    assert!(
+        h.query_by_label_contains("Last verification of release 1.0.0")
+            .is_some()
+    );
+    assert!(h.query_by_label("STALE").is_some(), "not shown as PASS");
+    assert!(h.query_by_label("PASS").is_none());
+    assert!(
+        h.query_by_label_contains("STALE: SHA256SUMS removed, WireTuner-1.0.0.msi removed")
+            .is_some()
+    );
+}
+
+/// A FAIL recorded among many artifacts with very long names: the artifact that is not green
+/// comes first, and its verdict is in the window (a long name is cut, not the verdict).
+#[test]
+fn a_recorded_fail_among_long_names_shows_its_verdict_first_and_in_view() {
+    let pki = common::Pki::new();
+    let f = publishable(&pki, &["1.0.0"]);
+    let artifacts = f.root.join("releases/1.0.0/artifacts");
+    let long = format!("WireTuner-1.0.0-{}.zip", "debug-symbols-".repeat(12));
+    for n in 0..12 {
+        std::fs::write(artifacts.join(format!("{n:02}-{long}")), format!("{n}")).expect("zip");
+    }
+    // Not a signed MSI: its signature does not verify.
+    std::fs::write(artifacts.join("Broken-1.0.0.msi"), "not an installer").expect("msi");
+    common::sh(
+        &artifacts,
+        "sha256sum $(ls | grep -v SHA256SUMS) > SHA256SUMS",
+    );
+    let o = common::cli(
+        &f.root,
+        &[
+            "verify",
+            artifacts.to_str().expect("utf-8"),
+            "--release",
+            "1.0.0",
+        ],
+    );
+    assert!(!o.status.success(), "{}", common::text(&o));
+    let mut h = harness(&f);
+    click(&mut h, "Verify");
+    step_until(&mut h, "the record", |app| {
+        !app.is_busy() && app.data.as_ref().is_some_and(|d| d.verify_record.is_some())
+    });
+    assert!(h.query_by_label("FAIL").is_some());
+    let bad = h.get_by_label("NOT GREEN").rect();
+    assert!(
+        bad.right() <= 1280.0,
+        "the verdict is in the window: {bad:?}"
+    );
+    let first = h.get_by_label("Broken-1.0.0.msi").rect();
+    let other = h.get_by_label(&format!("00-{long}")).rect();
+    assert!(
+        first.top() < other.top(),
+        "the artifact that failed comes first"
+    );
+    assert!(
+        (first.center().y - bad.center().y).abs() < 4.0,
+        "on its row"
+    );
+}
+
+/// A report of one release's artifacts is not shown (nor exported) as another's: with another
+/// release selected in the top bar, that release's last verification is shown, and the report
+/// comes back with its release.
+#[test]
+fn the_verify_panel_shows_the_selected_releases_verification_not_anothers_report() {
+    let pki = common::Pki::new();
+    let f = publishable(&pki, &["1.0.0", "1.1.0"]);
+    let mut h = harness(&f);
+    click(&mut h, "Verify");
+    step_until(&mut h, "the record", |app| {
+        !app.is_busy() && app.data.as_ref().is_some_and(|d| d.verify_record.is_some())
+    });
+    click(&mut h, "Verify release 1.1.0 again");
+    step_until(&mut h, "the report", |app| {
+        app.panels.verify.report.is_some() && !app.is_busy()
+    });
+    assert!(h.query_by_label("Export JSON").is_some());
+    // 1.0.0's files changed since its verification; 1.1.0's did not.
+    std::fs::write(f.root.join("releases/1.0.0/artifacts/extra.txt"), "added").expect("add");
+    click(&mut h, "Release");
+    click(&mut h, "1.0.0");
+    step_until(&mut h, "1.0.0 selected", |app| {
+        !app.is_busy()
+            && app.data.as_ref().is_some_and(|d| {
+                d.current
+                    .as_ref()
+                    .is_some_and(|c| c.release.version.to_string() == "1.0.0")
+            })
+    });
+    assert!(
+        h.query_by_label_contains("Last verification of release 1.0.0")
+            .is_some(),
+        "the selected release's own verification"
+    );
+    assert!(
+        h.query_by_label_contains("STALE: extra.txt added")
+            .is_some()
+    );
+    assert!(
+        h.query_by_label("Export JSON").is_none(),
+        "1.1.0's report is not exported into 1.0.0's folder"
+    );
+    assert!(
+        h.query_by_label_contains("This window's last run verified release 1.1.0's artifacts")
+            .is_some()
+    );
+    click(&mut h, "Release");
+    click(&mut h, "1.1.0");
+    step_until(&mut h, "1.1.0 selected", |app| {
+        !app.is_busy()
+            && app.data.as_ref().is_some_and(|d| {
+                d.current
+                    .as_ref()
+                    .is_some_and(|c| c.release.version.to_string() == "1.1.0")
+            })
+    });
+    assert!(
+        h.query_by_label("Export JSON").is_some(),
+        "its report again"
+    );
+    assert!(
+        h.query_by_label_contains("Last verification of release")
+            .is_none()
+    );
+}
+
+/// A skip whose tick was never made (the process stopped right after the skip's entry): the
+/// build item it settles is open, yet the Publish button is offered, and the publish ticks it
+/// first, as the skip's, and publishes.
+#[test]
+fn a_recorded_skip_whose_tick_was_never_made_does_not_block_publishing_in_the_window() {
+    let pki = common::Pki::new();
+    let f = publishable(&pki, &[]);
+    let cfg = f.root.join("release-console.toml");
+    let text = std::fs::read_to_string(&cfg).expect("config");
+    std::fs::write(
+        &cfg,
+        text.replacen(
+            "platforms = [\"windows\"]",
+            "platforms = [\"windows\", \"macos\"]",
+            1,
+        ),
+    )
+    .expect("config");
+    common::make_publishable(&pki, &f.root, "1.0.0");
+    let o = common::cli(
+        &f.root,
+        &["checklist", "untick", "build.macos", "--release", "1.0.0"],
+    );
+    assert!(o.status.success(), "{}", common::text(&o));
+    // Ticking fails (the checklist's lock is a folder): the skip is recorded, its tick is not.
+    let lock = f.root.join("releases/1.0.0/.checklist.lock");
+    let _ = std::fs::remove_file(&lock);
+    std::fs::create_dir_all(lock.join("in-the-way")).expect("block");
+    let o = common::cli(
+        &f.root,
+        &[
+            "publish",
+            "--version",
+            "1.0.0",
+            "--skip-platform",
+            "macos",
+            "--reason",
+            "Windows-only hotfix",
+        ],
+    );
+    assert!(!o.status.success(), "{}", common::text(&o));
+    std::fs::remove_dir_all(&lock).expect("unblock");
+    let mut h = harness(&f);
+    click(&mut h, "Deploy");
+    step_until(&mut h, "the plan with the skip", |app| {
+        !app.is_busy()
+            && app
+                .panels
+                .deploy
+                .plan
+                .as_ref()
+                .is_some_and(|p| p.as_ref().is_ok_and(|p| !p.skipped.is_empty()))
+    });
+    let done = |app: &ConsoleApp| {
+        app.data
+            .as_ref()
+            .and_then(|d| d.current.as_ref())
+            .is_some_and(|c| c.checklist.is_done("build.macos"))
+    };
+    assert!(!done(h.state()), "the skip's tick was not made");
+    assert!(
+        !h.get_by_label("Publish 1.0.0")
+            .accesskit_node()
+            .is_disabled(),
+        "only the item the recorded skip settles is open: the publish settles it"
+    );
+    click(&mut h, "Publish 1.0.0");
+    click(&mut h, "Confirm publish");
+    step_until(&mut h, "the publish", |app| {
+        app.panels.deploy.task.is_none() && !app.is_busy() && done(app)
+    });
+    assert!(h.state().panels.deploy.publish_error.is_none());
+    let o = common::cli(&f.root, &["--json", "publish", "status"]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("\"1.0.0\""),
+        "{}",
+        common::text(&o)
     );
 }
 
