@@ -437,16 +437,6 @@ impl RunbooksUi {
         let Some(run) = self.run.as_mut() else {
             return;
         };
-        // What the steps after this one did ran before it (the wait for the instance before
-        // the restore that creates it): it counts for nothing, they are to run again.
-        let later: Vec<&str> = plan
-            .steps
-            .iter()
-            .skip_while(|s| s.id != step.id)
-            .skip(1)
-            .map(|s| s.id.as_str())
-            .collect();
-        run.steps.retain(|id, _| !later.contains(&id.as_str()));
         let spec = dr::step_task_spec(&ws, plan, step);
         let work = {
             let (plan, step, run_id, first) =
@@ -454,8 +444,9 @@ impl RunbooksUi {
             move |ctx| dr::run_step(ctx, ws, plan, step, run_id, first)
         };
         if let Some(id) = cx.start_task(spec, work) {
-            // The steps after this one ran on what it did before: they run again after it (a
-            // restore run again is waited for again).
+            // The steps after this one ran on what it did before (or before it, as the wait
+            // for the instance before the restore that creates it): they count for nothing
+            // and run again after it (a restore run again is waited for again).
             let after: Vec<&str> = plan
                 .steps
                 .iter()

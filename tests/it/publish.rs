@@ -1627,7 +1627,7 @@ fn a_skip_does_not_settle_an_item_a_platform_still_shipped_builds_too() {
         );
     assert_eq!(shared.matches("pipeline.installers").count(), 3, "{shared}");
     std::fs::write(&def, shared).expect("definition");
-    let runbook = include_str!("../assets/runbooks/release_checklist.toml");
+    let runbook = include_str!("../../assets/runbooks/release_checklist.toml");
     let start = runbook
         .find("[[phases.items]]\nid = \"build.macos\"")
         .expect("build.macos");
