@@ -2100,49 +2100,6 @@ fn demo_restore(h: &mut Harness<'static, ConsoleApp>, snapshot: &str) {
     });
 }
 
-/// The wait for the restored instance run before the restore counts for nothing: the restore
-/// that ran after it makes it a step to run again, and the RTO is judged only once it has.
-#[test]
-fn a_step_run_before_the_ones_above_it_is_run_again_before_the_rto_is_judged() {
-    let f = demo_fixture();
-    let mut h = harness(&f);
-    click(&mut h, "Runbooks");
-    step_until(&mut h, "the procedures", |app| {
-        app.panels.runbooks.procedures.is_some()
-    });
-    let ended = |app: &ConsoleApp, step: &str| {
-        app.panels
-            .runbooks
-            .run
-            .as_ref()
-            .and_then(|r| r.steps.get(step).and_then(|s| s.1))
-    };
-    // The wait first (its parameters are known), then the listing and the restore.
-    click(&mut h, "Run wait-available");
-    step_until(&mut h, "the early wait", |app| {
-        ended(app, "wait-available") == Some(TaskState::Succeeded)
-    });
-    click(&mut h, "Run list-snapshots");
-    step_until(&mut h, "the listing", |app| {
-        ended(app, "list-snapshots") == Some(TaskState::Succeeded)
-    });
-    demo_restore(&mut h, "wiretuner-prod-2024-01-15-00-00");
-    assert_eq!(ended(h.state(), "restore"), Some(TaskState::Succeeded));
-    assert!(
-        h.query_by_label("WITHIN RTO").is_none(),
-        "the instance was waited for before it was created"
-    );
-    assert!(
-        h.query_by_label_contains("2 of 3 steps succeeded so far")
-            .is_some()
-    );
-    click(&mut h, "Run wait-available");
-    step_until(&mut h, "the wait", |app| {
-        ended(app, "wait-available") == Some(TaskState::Succeeded)
-    });
-    assert!(h.query_by_label("WITHIN RTO").is_some());
-}
-
 /// Set (to the marker file's path) when the test below runs itself again with a fake `aws`
 /// first on PATH.
 const FAKE_AWS_MARKER: &str = "RC_TEST_FAKE_AWS_MARKER";
