@@ -49,7 +49,11 @@ if [ ! -x "$ROOT/usr/bin/cargo" ] || [ ! -x "$ROOT/usr/bin/x86_64-w64-mingw32-gc
   DEBIAN_FRONTEND=noninteractive chroot "$ROOT" apt-get install -y -qq --no-install-recommends \
     rustc cargo rust-src gcc-mingw-w64-x86-64 ca-certificates >/dev/null
 fi
-if [ "$CHECK_ONLY" = 0 ] && [ ! -x "$ROOT/usr/bin/wine64" ] && [ ! -x "$ROOT/usr/bin/wine" ]; then
+# Which Wine the chroot has (its links are absolute, so they are followed in the chroot).
+wine_in_chroot() {
+  chroot "$ROOT" sh -c 'command -v wine64 || command -v wine' 2>/dev/null | head -1
+}
+if [ "$CHECK_ONLY" = 0 ] && [ -z "$(wine_in_chroot)" ]; then
   echo "check-windows: installing Wine in the chroot"
   DEBIAN_FRONTEND=noninteractive chroot "$ROOT" apt-get install -y -qq --no-install-recommends \
     wine64 >/dev/null 2>&1 ||
@@ -105,7 +109,10 @@ echo "check-windows: building release-console.exe"
 in_chroot "cargo build --locked --bin release-console -Zbuild-std=std,panic_abort --target $TARGET" \
   >/dev/null
 exe=/root/target/$TARGET/debug/release-console.exe
-wine=wine64
-[ -x "$ROOT/usr/bin/wine64" ] || wine=wine
+wine=$(wine_in_chroot)
+[ -n "$wine" ] || {
+  echo "check-windows: FAILED: the chroot has no Wine (apt-get install wine64 did not install it)"
+  exit 1
+}
 echo "check-windows: running it under $wine"
-exec "$PROJ/scripts/windows-smoke.sh" "$ROOT" "$wine" "$exe"
+"$PROJ/scripts/windows-smoke.sh" "$ROOT" "$wine" "$exe"
