@@ -1029,6 +1029,23 @@ pub fn withdraw_skip(
     })
 }
 
+/// Refuses, naming every blocked gate and its reason (then `why`), unless all of `release`'s
+/// gates are open now.
+fn gates_open(ws: &Workspace, release: &Release, why: &str) -> Result<(), DeployError> {
+    let blocked: Vec<String> = crate::gates::evaluate(ws, release, Timestamp::now())
+        .iter()
+        .filter(|g| !g.is_open())
+        .map(|g| format!("{} ({})", g.gate, g.reason))
+        .collect();
+    if blocked.is_empty() {
+        return Ok(());
+    }
+    Err(DeployError::Gated {
+        version: release.version.to_string(),
+        reasons: format!("{}{why}", blocked.join("; ")),
+    })
+}
+
 /// Where a version stands on one channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OnChannel {
@@ -1144,18 +1161,7 @@ pub fn publish(
 ) -> Result<Outcome, DeployError> {
     let version = release.version.to_string();
     let channel_name = channel_name(ws, channel_given)?;
-    let gates = crate::gates::evaluate(ws, release, Timestamp::now());
-    let blocked: Vec<String> = gates
-        .iter()
-        .filter(|g| !g.is_open())
-        .map(|g| format!("{} ({})", g.gate, g.reason))
-        .collect();
-    if !blocked.is_empty() {
-        return Err(DeployError::Gated {
-            version,
-            reasons: blocked.join("; "),
-        });
-    }
+    gates_open(ws, release, "")?;
     let store = open_store(ws)?;
     let list = uploads(ws, release)?;
     check_unchanged(ws, &version, &list)?;
@@ -1231,17 +1237,7 @@ pub fn publish(
     let _lock = state::lock(&ws.root().join("publish"), "publish-change")?;
     // The gates again, under the lock a skip's withdrawal takes: one withdrawn while the files
     // uploaded wants its platform's installer, and what is recorded below would not ship it.
-    let blocked: Vec<String> = crate::gates::evaluate(ws, release, Timestamp::now())
-        .iter()
-        .filter(|g| !g.is_open())
-        .map(|g| format!("{} ({})", g.gate, g.reason))
-        .collect();
-    if !blocked.is_empty() {
-        return Err(DeployError::Gated {
-            version,
-            reasons: format!("{} (changed while the files uploaded)", blocked.join("; ")),
-        });
-    }
+    gates_open(ws, release, " (changed while the files uploaded)")?;
     let finished = finish_begun(ws, store.as_ref(), &channel_name)?;
     let before = channel(ws, &channel_name)?;
     // Checked again under the lock: another console may have published the version meanwhile.
