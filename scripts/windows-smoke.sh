@@ -36,22 +36,24 @@ make_artifacts "$ROOT/tmp/rc-smoke/linux"
 make_artifacts "$ROOT/tmp/rc-smoke/windows"
 
 export WINEDEBUG=-all
-# Run one side: `run linux|windows ARGS...`; stdout+stderr, then the exit code on the last line.
+# What a command's run leaves to compare: its stdout, the error and warning lines of its stderr
+# (not the progress it draws there, which depends on timing), then its exit code. ($0 and $@
+# are the inner shell's: the folder, then the command.)
+# shellcheck disable=SC2016
+KEEP='cd "$0" && "$@" 2>.stderr; code=$?; grep -E "^(error|warning)" .stderr; echo "exit=$code"'
+# Run one side: `run linux|windows ARGS...`.
 run() {
   local side=$1
   shift
   local dir=/tmp/rc-smoke/$side
   if [ "$side" = linux ]; then
-    # On this machine (its libraries), in the same folder as the chroot sees it. ($0 and $@
-    # are the inner shell's: the folder, then the command.)
-    # shellcheck disable=SC2016
+    # On this machine (its libraries), in the same folder as the chroot sees it.
     env -i PATH=/usr/bin:/bin HOME="$ROOT/root" USER=smoke USERNAME=smoke TZ=UTC \
-      bash -c 'cd "$0" && "$@"; echo "exit=$?"' "$ROOT$dir" "$LINUX_ABS" "$@" 2>&1 || true
+      bash -c "$KEEP" "$ROOT$dir" "$LINUX_ABS" "$@" || true
   else
-    # shellcheck disable=SC2016
     chroot "$ROOT" env -i PATH=/usr/bin:/bin HOME=/root USER=smoke USERNAME=smoke TZ=UTC \
       WINEDEBUG=-all WINEPREFIX=/root/.wine-rc XDG_RUNTIME_DIR=/tmp/rc-smoke/xdg \
-      bash -c 'cd "$0" && "$@"; echo "exit=$?"' "$dir" "$WINE" "$EXE" "$@" 2>&1 || true
+      bash -c "$KEEP" "$dir" "$WINE" "$EXE" "$@" || true
   fi
 }
 
