@@ -131,11 +131,7 @@ pub fn run(cli: &Cli, cmd: RunbookCmd) -> anyhow::Result<ExitCode> {
         }
         RunbookCmd::Show { name, params } => {
             // Shown as far as the parameters go: `{name}` where a value is still to come.
-            let procedure = crate::runbook::procedure::Procedure::load(&name, ws.root())
-                .map_err(dr::DrError::from)?;
-            let given = parse_params(&params)?;
-            procedure.check_given(&given).map_err(dr::DrError::Params)?;
-            let (plan, _) = dr::preview(&ws, &procedure, &given);
+            let plan = dr::partial_plan(&ws, &name, &parse_params(&params)?)?;
             if cli.json {
                 cli.print_json(&plan)?;
             } else {
@@ -155,13 +151,11 @@ pub fn run(cli: &Cli, cmd: RunbookCmd) -> anyhow::Result<ExitCode> {
             // needs no snapshot); the whole procedure needs them all.
             let plan = match &step {
                 Some(id) => {
-                    let procedure = crate::runbook::procedure::Procedure::load(&name, ws.root())
-                        .map_err(dr::DrError::from)?;
-                    procedure.check_given(&given).map_err(dr::DrError::Params)?;
-                    let (plan, refused) = dr::preview(&ws, &procedure, &given);
+                    let plan = dr::partial_plan(&ws, &name, &given)?;
                     let unset = plan.unset_for(plan.step(id)?);
                     if !unset.is_empty() {
-                        return Err(refused.map_or_else(
+                        // The whole plan's refusal names what is still to give.
+                        return Err(dr::plan(&ws, &name, &given).err().map_or_else(
                             || anyhow::anyhow!("{name}: step {id} needs {}", unset.join(", ")),
                             Into::into,
                         ));

@@ -857,7 +857,7 @@ pub fn record_skips(
             return Ok(Vec::new());
         }
         // The skips already recorded settle what a stop right after one left open.
-        let _lock = state::lock(&ws.root().join("publish"), "publish-change")?;
+        let _lock = change_lock(ws)?;
         return Ok(crate::pipeline::skips::settle_standing(ws, release)?);
     }
     let gates = crate::gates::evaluate(ws, release, Timestamp::now());
@@ -881,7 +881,7 @@ pub fn record_skips(
     }
     // Under the lock a withdrawal takes: a skip is not withdrawn between its entry and its
     // ticks, and a publish records what it shipped under it too.
-    let _lock = state::lock(&ws.root().join("publish"), "publish-change")?;
+    let _lock = change_lock(ws)?;
     // What a published version shipped is fixed: its skips are not recorded again with
     // another reason, nor added (the same skip asked again records nothing).
     if !on_channels(ws, &version)?.is_empty() {
@@ -989,7 +989,7 @@ pub fn withdraw_skip(
     platform: crate::workspace::config::Platform,
 ) -> Result<Withdrawal, DeployError> {
     let version = release.version.to_string();
-    let _lock = state::lock(&ws.root().join("publish"), "publish-change")?;
+    let _lock = change_lock(ws)?;
     if let Some(on) = on_channels(ws, &version)?.first() {
         return Err(DeployError::Invalid(format!(
             "{version} is already published ({}): what it shipped is fixed, so the skip of {} \
@@ -1027,6 +1027,12 @@ pub fn withdraw_skip(
         by: s.by,
         unticked,
     })
+}
+
+/// The lock every change of what is published takes (a publish's record, a yank, a skip's
+/// entry and ticks, a withdrawal): `publish/.publish-change.lock`.
+fn change_lock(ws: &Workspace) -> Result<std::fs::File, StateError> {
+    state::lock(&ws.root().join("publish"), "publish-change")
 }
 
 /// Refuses, naming every blocked gate and its reason (then `why`), unless all of `release`'s
@@ -1234,7 +1240,7 @@ pub fn publish(
     }
     let notes = store.take_notes();
     let files = files_of(ws, store.as_ref(), &list);
-    let _lock = state::lock(&ws.root().join("publish"), "publish-change")?;
+    let _lock = change_lock(ws)?;
     // The gates again, under the lock a skip's withdrawal takes: one withdrawn while the files
     // uploaded wants its platform's installer, and what is recorded below would not ship it.
     gates_open(ws, release, " (changed while the files uploaded)")?;
@@ -1470,7 +1476,7 @@ pub fn yank(
     let channel_name = channel_name(ws, channel_given)?;
     // Opened first: a store that cannot be reached must not begin a yank.
     let store = open_store(ws)?;
-    let _lock = state::lock(&ws.root().join("publish"), "publish-change")?;
+    let _lock = change_lock(ws)?;
     if let Some((change, feeds)) = finish_begun(ws, store.as_ref(), &channel_name)?
         && matches!(&change, Change::Yank { yank, .. } if yank.version == version)
     {

@@ -180,6 +180,19 @@ pub fn plan_of(
     Ok(plan_with(ws, p, values))
 }
 
+/// The plan of procedure `id` as far as `given` goes (`{name}` where a value is still to come,
+/// [`Plan::missing`] naming them); refused for an unknown parameter or a value no step may run
+/// with.
+pub fn partial_plan(
+    ws: &Workspace,
+    id: &str,
+    given: &BTreeMap<String, String>,
+) -> Result<Plan, DrError> {
+    let p = Procedure::load(id, ws.root())?;
+    p.check_given(given).map_err(DrError::Params)?;
+    Ok(plan_with(ws, &p, p.known_values(given)))
+}
+
 /// The plan as far as `given` goes, for a preview: every step with the values known so far
 /// (`{name}` where one is missing), and why it cannot all run yet, if it cannot.
 pub fn preview(

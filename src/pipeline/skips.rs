@@ -201,12 +201,15 @@ fn with_scan<R>(ws: &Workspace, read: impl FnOnce(&Scanned) -> R) -> Result<R, S
         *scanned = Scanned::default();
     }
     if !scan_more(ws, scanned)? {
-        // Another log than the one read before (or one whose lines cannot be told apart by
-        // number): what was read of it says nothing; read this one whole, and again next time.
+        // Another log than the one read before: what was read of it says nothing. This one is
+        // read whole, and kept for the next call unless its lines cannot be told apart by
+        // number (then it is read whole again next time).
         let mut fresh = Scanned::default();
-        scan_more(ws, &mut fresh)?;
-        *scanned = Scanned::default();
-        return Ok(read(&fresh));
+        if !scan_more(ws, &mut fresh)? {
+            *scanned = Scanned::default();
+            return Ok(read(&fresh));
+        }
+        *scanned = fresh;
     }
     Ok(read(scanned))
 }
