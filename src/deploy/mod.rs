@@ -257,6 +257,64 @@ pub struct Plan {
     pub skipped: Vec<crate::pipeline::skips::Skip>,
 }
 
+/// Whether a publish may start, with the platforms ticked "not shipping" and the reason given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opening {
+    /// Every gate is open.
+    Open,
+    /// Blocked only for want of installers, all of them on platforms ticked "not shipping"
+    /// with a reason: recording those skips (and the build items they settle) opens it.
+    BySkipping,
+    /// Blocked only by build items recorded skips settle (a stop right after a skip's entry
+    /// left them open): the publish ticks them first.
+    SettlingRecorded,
+    /// Blocked only for want of installers: a skip with a reason would open it.
+    WantsSkip,
+    /// Another gate is blocked.
+    Blocked,
+}
+
+impl Opening {
+    /// Whether publishing may start.
+    pub fn may_publish(self) -> bool {
+        matches!(self, Self::Open | Self::BySkipping | Self::SettlingRecorded)
+    }
+}
+
+impl Plan {
+    /// Whether publishing may start once `skip` are recorded as not shipped because of
+    /// `reason` (`gates_open`: every gate open, as the window last read them).
+    pub fn opening(
+        &self,
+        gates_open: bool,
+        skip: &[crate::workspace::config::Platform],
+        reason: &str,
+    ) -> Opening {
+        if gates_open {
+            return Opening::Open;
+        }
+        if !self.blocked_beyond_skips.is_empty() {
+            return Opening::Blocked;
+        }
+        if self.missing_installers.is_empty() {
+            return if self.skipped.is_empty() {
+                Opening::Blocked
+            } else {
+                Opening::SettlingRecorded
+            };
+        }
+        let covered = self
+            .missing_installers
+            .iter()
+            .all(|m| skip.contains(&m.platform));
+        if covered && !reason.trim().is_empty() {
+            Opening::BySkipping
+        } else {
+            Opening::WantsSkip
+        }
+    }
+}
+
 fn prefix(ws: &Workspace) -> String {
     let cfg = ws.config();
     let mut p = cfg.publish.prefix.replace("{product}", &cfg.product.name);

@@ -273,25 +273,8 @@ impl DeployUi {
                 });
             }
             let running = self.task.is_some();
-            // Blocked only for want of installers (and the build items a skip settles): a
-            // skip with a reason opens it.
-            let skipping_all_missing = !gates_open
-                && plan.blocked_beyond_skips.is_empty()
-                && !plan.missing_installers.is_empty()
-                && plan
-                    .missing_installers
-                    .iter()
-                    .all(|m| self.skip.contains(&m.platform))
-                && !self.skip_reason.trim().is_empty();
-            // Blocked only by build items a recorded skip settles but that are open (a stop
-            // right after the skip's entry): the publish ticks them first.
-            let settling_recorded = !gates_open
-                && plan.blocked_beyond_skips.is_empty()
-                && plan.missing_installers.is_empty()
-                && !plan.skipped.is_empty();
-            let ready = (gates_open || skipping_all_missing || settling_recorded)
-                && plan.problem.is_none()
-                && !running;
+            let opening = plan.opening(gates_open, &self.skip, &self.skip_reason);
+            let ready = opening.may_publish() && plan.problem.is_none() && !running;
             if self.confirm == Some(Confirm::Publish) {
                 ui.colored_label(
                     theme::WARN,
@@ -341,22 +324,19 @@ impl DeployUi {
             } else {
                 let label = format!("Publish {}", plan.version);
                 let resp = ui.add_enabled(ready, egui::Button::new(label));
-                let resp = if settling_recorded && !skipping_all_missing {
-                    resp.on_hover_text(
+                let resp = match opening {
+                    deploy::Opening::SettlingRecorded => resp.on_hover_text(
                         "A build item of a platform not shipped this time is open (its skip's \
                          tick was not made): publishing ticks it first, as the skip's",
-                    )
-                } else if ready || gates_open {
-                    resp
-                } else if plan.blocked_beyond_skips.is_empty()
-                    && !plan.missing_installers.is_empty()
-                {
-                    resp.on_disabled_hover_text(
+                    ),
+                    deploy::Opening::Open | deploy::Opening::BySkipping => resp,
+                    deploy::Opening::WantsSkip => resp.on_disabled_hover_text(
                         "A platform has no verified installer: ship it, or tick \"Not shipping \
                          … this time\" above and say why",
-                    )
-                } else {
-                    resp.on_disabled_hover_text("A gate is blocked (see above)")
+                    ),
+                    deploy::Opening::Blocked => {
+                        resp.on_disabled_hover_text("A gate is blocked (see above)")
+                    }
                 };
                 if resp.clicked() {
                     self.confirm = Some(Confirm::Publish);
