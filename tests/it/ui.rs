@@ -3438,6 +3438,18 @@ fn the_demo_walks_a_whole_release_with_no_credentials_and_no_network() {
             ),
         "the skip ticked the macOS build item with its reason: {item:?}"
     );
+    // The plan and the status are read again after the publish, in the background.
+    step_until(&mut h, "the plan and status after the publish", |app| {
+        let d = &app.panels.deploy;
+        !app.is_busy()
+            && d.plan
+                .as_ref()
+                .is_some_and(|p| p.as_ref().is_ok_and(|p| !p.skipped.is_empty()))
+            && d.status.as_ref().is_some_and(|s| {
+                s.as_ref()
+                    .is_ok_and(|s| s.published.iter().any(|v| v == "0.1.0"))
+            })
+    });
     assert!(
         h.query_by_label_contains("macOS is not shipped in 0.1.0 this time")
             .is_some()
