@@ -5,10 +5,10 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 use super::{Cli, EXIT_CHECK_FAILED};
-use crate::pipeline::{self, Definition, Preflight, RunOptions};
-use crate::runner::{Runner, TaskState};
-use crate::verify::{self, Overall};
-use crate::workspace::Workspace;
+use crate::pipeline::run::{RunReport, RunRequest};
+use crate::pipeline::{self, Preflight, RunOptions};
+use crate::runner::{Runner, TaskId, TaskState};
+use crate::verify::Overall;
 
 #[derive(Debug, Subcommand)]
 pub enum PipelineCmd {
@@ -49,34 +49,6 @@ pub enum PipelineCmd {
     },
 }
 
-fn platforms(ws: &Workspace, def: &Definition, platform: Option<&str>) -> Vec<String> {
-    match platform {
-        Some("all") => def.platforms.keys().cloned().collect(),
-        Some(p) => vec![p.to_owned()],
-        None => ws.config().pipeline.platforms.clone(),
-    }
-}
-
-/// Secrets overdue for rotation, as a warning before a release (it blocks nothing).
-fn warn_rotation(ws: &crate::workspace::Workspace) {
-    let Ok(cal) = crate::rotation::calendar(ws, jiff::Timestamp::now(), 30) else {
-        return;
-    };
-    for e in cal
-        .iter()
-        .filter(|e| e.state == crate::rotation::Due::Overdue && e.expires.is_none())
-    {
-        eprintln!(
-            "warning: {} is overdue for rotation (every {} days{}); `secrets calendar` lists them",
-            e.name,
-            e.every_days,
-            e.due
-                .map(|d| format!(", due {}", crate::local_time(d, false)))
-                .unwrap_or_default()
-        );
-    }
-}
-
 fn print_preflight(p: &Preflight) {
     if let Some(reason) = &p.skipped {
         println!("{}: skipped ({reason})", p.platform);
@@ -102,70 +74,148 @@ fn print_preflight(p: &Preflight) {
     }
 }
 
+/// How `pipeline run` watches its tasks: preflights and notes printed as they come (not with
+/// `--json`), each task's log echoed until it ends.
+struct Echoing<'a>(&'a Cli);
+
+impl pipeline::run::Watch for Echoing<'_> {
+    fn preflight(&mut self, p: &Preflight) {
+        if !self.0.json {
+            print_preflight(p);
+        }
+    }
+
+    fn note(&mut self, line: &str) {
+        eprintln!("{line}");
+    }
+
+    fn wait(&mut self, runner: &Runner, id: TaskId) -> (TaskState, String) {
+        super::follow(self.0, runner, id, super::Echo::Log)
+    }
+}
+
+fn print_run(report: &RunReport) {
+    if report.dry_run {
+        println!(
+            "dry run: then collect artifacts into {}, write SHA256SUMS, verify",
+            report.artifacts_dir.display()
+        );
+        return;
+    }
+    let failures = report.failures();
+    if !failures.is_empty() {
+        for f in &failures {
+            eprintln!("FAIL {f}");
+        }
+        eprintln!("fix the failure and run again with --resume to skip what succeeded");
+        return;
+    }
+    if let Some(sums) = &report.sums {
+        println!(
+            "wrote {} (each built artifact matches the SHA-256 its builder printed)",
+            sums.path.display()
+        );
+        if !sums.unvouched.is_empty() {
+            println!(
+                "note: no builder printed a checksum for {}: they are listed as they are now",
+                sums.unvouched.join(", ")
+            );
+        }
+    }
+    if let Some(v) = &report.verify {
+        for a in &v.artifacts {
+            println!(
+                "  {:<40} checksum {:<9} signature {}",
+                a.path,
+                a.checksum.as_str(),
+                a.signature.as_str()
+            );
+        }
+        println!(
+            "{}: {}",
+            if v.overall == Overall::Pass {
+                "PASS"
+            } else {
+                "FAIL"
+            },
+            v.summary()
+        );
+    }
+}
+
+fn print_status(release: &crate::workspace::Release, state: &pipeline::PipelineState) {
+    if state.platforms.is_empty() {
+        println!("{}: no pipeline run yet", release.version);
+    }
+    for (name, p) in &state.platforms {
+        println!(
+            "{name}: {} ({}) at {}",
+            p.status,
+            p.message,
+            crate::local_time(p.finished_at, true)
+        );
+        if let Some(r) = &p.remote {
+            println!(
+                "  run #{} attempt {} on {}: {}",
+                r.run_id,
+                r.attempt,
+                if r.engine == "github" {
+                    "GitHub Actions"
+                } else {
+                    r.engine.as_str()
+                },
+                r.html_url
+            );
+        }
+        for s in &p.steps {
+            println!("  {:<28} {:.1} s", s.name, s.seconds);
+        }
+    }
+}
+
+fn exit(ok: bool) -> ExitCode {
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_CHECK_FAILED)
+    }
+}
+
 pub fn run(cli: &Cli, cmd: PipelineCmd) -> anyhow::Result<ExitCode> {
     let ws = cli.open_workspace()?;
-    let (def, def_path) = Definition::load(&ws)?;
+    let runner = Runner::new(cli.handle.clone(), 1);
     match cmd {
         PipelineCmd::Preflight {
             version,
             platform,
             skip_signing,
         } => {
-            let _release = ws.release(version.as_deref())?;
-            let names = platforms(&ws, &def, platform.as_deref());
-            let selected = def.select(&def_path, &names)?;
+            ws.release(version.as_deref())?;
             let opts = RunOptions {
                 skip_signing,
                 ..RunOptions::default()
             };
-            let results: Vec<Preflight> = cli
-                .handle
-                .block_on(pipeline::preflight_all(&ws, &selected, &opts));
+            let results =
+                pipeline::run::preflight_release(&ws, &runner, platform.as_deref(), &opts)?;
             if cli.json {
                 cli.print_json(&results)?;
             } else {
                 results.iter().for_each(print_preflight);
-                warn_rotation(&ws);
+                for w in crate::rotation::overdue_warnings(&ws, jiff::Timestamp::now()) {
+                    eprintln!("warning: {w}");
+                }
             }
-            let ready = results.iter().all(|p| p.skipped.is_some() || p.is_ready());
-            Ok(if ready {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(EXIT_CHECK_FAILED)
-            })
+            Ok(exit(
+                results.iter().all(|p| p.skipped.is_some() || p.is_ready()),
+            ))
         }
         PipelineCmd::Status { version } => {
             let release = ws.release(version.as_deref())?;
             let state = pipeline::load_state(&ws, &release)?;
             if cli.json {
                 cli.print_json(&state)?;
-            } else if state.platforms.is_empty() {
-                println!("{}: no pipeline run yet", release.version);
             } else {
-                for (name, p) in &state.platforms {
-                    println!(
-                        "{name}: {} ({}) at {}",
-                        p.status,
-                        p.message,
-                        crate::local_time(p.finished_at, true)
-                    );
-                    if let Some(r) = &p.remote {
-                        println!(
-                            "  run #{} attempt {} on {}: {}",
-                            r.run_id,
-                            r.attempt,
-                            if r.engine == "github" {
-                                "GitHub Actions"
-                            } else {
-                                r.engine.as_str()
-                            },
-                            r.html_url
-                        );
-                    }
-                    for s in &p.steps {
-                        println!("  {:<28} {:.1} s", s.name, s.seconds);
-                    }
-                }
+                print_status(&release, &state);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -178,165 +228,31 @@ pub fn run(cli: &Cli, cmd: PipelineCmd) -> anyhow::Result<ExitCode> {
             rebuild,
         } => {
             let release = ws.release(Some(&version))?;
-            if !dry_run && !resume {
-                // What a build would make untrue is said first, as the GUI asks; a published
-                // version is not rebuilt without --rebuild.
-                let lost = crate::deploy::rebuild_invalidates(&ws, &release);
-                let published = !crate::deploy::on_channels(&ws, &version)
-                    .map_err(|e| anyhow::anyhow!(crate::error_chain(&e)))?
-                    .is_empty();
-                if published && !rebuild {
-                    anyhow::bail!(
-                        "{version} is published ({}); its installers are not built again \
-                         without --rebuild, and new bytes must be published as a new version",
-                        lost.join("; ")
-                    );
-                }
-                for what in &lost {
+            let req = RunRequest {
+                release: &release,
+                platform: platform.as_deref(),
+                opts: RunOptions {
+                    skip_signing,
+                    dry_run,
+                    resume,
+                },
+                rebuild,
+                guard: crate::deploy::rebuild_guard(&ws, &release)?,
+            };
+            // What a build makes untrue is said before it starts, as the GUI asks first.
+            if !dry_run && !resume && (rebuild || !req.guard.published) {
+                for what in &req.guard.invalidates {
                     eprintln!("warning: building {version} again invalidates {what}");
                 }
             }
-            let names = platforms(&ws, &def, platform.as_deref());
-            let selected = def.select(&def_path, &names)?;
-            let opts = RunOptions {
-                skip_signing,
-                dry_run,
-                resume,
-            };
-            let runner = Runner::new(cli.handle.clone(), 1);
             runner.set_hook(Some(ws.task_hook()));
-            let previous = pipeline::load_state(&ws, &release)?;
-            let mut failed = Vec::new();
-            let mut built = 0;
-            for (name, pdef) in selected {
-                if resume
-                    && previous
-                        .platforms
-                        .get(name)
-                        .is_some_and(|p| p.status == "succeeded")
-                {
-                    eprintln!("{name}: already built for {version} (resume), skipping");
-                    continue;
-                }
-                let pre = cli
-                    .handle
-                    .block_on(pipeline::preflight(&ws, name, pdef, &opts));
-                if !cli.json {
-                    print_preflight(&pre);
-                }
-                if pre.skipped.is_some() {
-                    continue;
-                }
-                if !pre.is_ready() && !dry_run {
-                    failed.push(format!("{name}: preflight failed"));
-                    continue;
-                }
-                let spec = pipeline::build_task_spec(&ws, &release, name, pdef, &opts);
-                let (task_ws, task_release, task_name, task_def, task_opts) = (
-                    ws.clone(),
-                    release.clone(),
-                    name.to_owned(),
-                    pdef.clone(),
-                    opts.clone(),
-                );
-                let id = runner.start(spec, move |ctx| {
-                    pipeline::build_platform(
-                        ctx,
-                        task_ws,
-                        task_release,
-                        task_name,
-                        task_def,
-                        task_opts,
-                    )
-                })?;
-                let (state, message) = super::follow(cli, &runner, id, super::Echo::Log);
-                if state == TaskState::Succeeded {
-                    built += 1;
-                } else {
-                    failed.push(format!("{name}: {message}"));
-                }
-                if state == TaskState::Cancelled {
-                    // Nothing else starts after a cancel.
-                    break;
-                }
-            }
-            if dry_run {
-                if !cli.json {
-                    println!(
-                        "dry run: then collect artifacts into {}, write SHA256SUMS, verify",
-                        ws.artifacts_dir(&release.version).display()
-                    );
-                }
-                return Ok(if failed.is_empty() {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::from(EXIT_CHECK_FAILED)
-                });
-            }
-            if !failed.is_empty() {
-                for f in &failed {
-                    eprintln!("FAIL {f}");
-                }
-                eprintln!("fix the failure and run again with --resume to skip what succeeded");
-                return Ok(ExitCode::from(EXIT_CHECK_FAILED));
-            }
-            if built == 0 && !resume {
-                anyhow::bail!(
-                    "no platform can be built on this host ({})",
-                    std::env::consts::OS
-                );
-            }
-            let sums = pipeline::write_sums(&ws, &release)?;
-            if !cli.json {
-                println!(
-                    "wrote {} (each built artifact matches the SHA-256 its builder printed)",
-                    sums.path.display()
-                );
-                if !sums.unvouched.is_empty() {
-                    println!(
-                        "note: no builder printed a checksum for {}: they are listed as they are now",
-                        sums.unvouched.join(", ")
-                    );
-                }
-            }
-            // Verify what was built, as the verify task (a pass ticks the checklist).
-            let opts = verify::Options {
-                paths: vec![ws.artifacts_dir(&release.version)],
-                expected: crate::verify::Expected::from_workspace(&ws),
-                ..Default::default()
-            };
-            let (id, slot) = verify::start(&runner, Some(ws.clone()), Some(&release), opts)?;
-            super::follow(cli, &runner, id, super::Echo::Log);
-            let report = slot.lock().ok().and_then(|mut s| s.take());
-            let Some(report) = report else {
-                anyhow::bail!("verification did not complete")
-            };
+            let report = pipeline::run::run_release(&ws, &runner, req, &mut Echoing(cli))?;
             if cli.json {
                 cli.print_json(&report)?;
             } else {
-                for a in &report.artifacts {
-                    println!(
-                        "  {:<40} checksum {:<9} signature {}",
-                        a.path,
-                        a.checksum.as_str(),
-                        a.signature.as_str()
-                    );
-                }
-                println!(
-                    "{}: {}",
-                    if report.overall == Overall::Pass {
-                        "PASS"
-                    } else {
-                        "FAIL"
-                    },
-                    report.summary()
-                );
+                print_run(&report);
             }
-            Ok(if report.overall == Overall::Pass {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(EXIT_CHECK_FAILED)
-            })
+            Ok(exit(report.passed()))
         }
     }
 }

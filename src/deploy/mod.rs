@@ -892,6 +892,18 @@ pub fn rebuild_invalidates(ws: &Workspace, release: &Release) -> Vec<String> {
     out
 }
 
+/// Whether `release`'s installers may be built again: published on a channel (then only when
+/// asked to), and what a rebuild would make untrue ([`rebuild_invalidates`]).
+pub fn rebuild_guard(
+    ws: &Workspace,
+    release: &Release,
+) -> Result<crate::pipeline::run::RebuildGuard, DeployError> {
+    Ok(crate::pipeline::run::RebuildGuard {
+        published: !on_channels(ws, &release.version.to_string())?.is_empty(),
+        invalidates: rebuild_invalidates(ws, release),
+    })
+}
+
 /// Platforms to publish without, and why: recorded on the release before it publishes.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SkipRequest {

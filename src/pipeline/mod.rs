@@ -12,6 +12,7 @@ use crate::store::{self, StateError};
 use crate::workspace::{Release, Workspace};
 
 pub mod remote;
+pub mod run;
 pub mod skips;
 
 /// Free disk space a build needs at least.

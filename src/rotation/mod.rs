@@ -196,6 +196,28 @@ pub fn calendar(
     calendar_with(ws, now, window_days, &certs::signing_certificates(ws))
 }
 
+/// Secrets overdue for rotation (signing certificates left out: they are renewed, and their own
+/// gate blocks on them), each as a warning line before a release; it blocks nothing. Empty when
+/// the calendar cannot be read (the gates say so).
+pub fn overdue_warnings(ws: &Workspace, now: Timestamp) -> Vec<String> {
+    let Ok(cal) = calendar(ws, now, 30) else {
+        return Vec::new();
+    };
+    cal.iter()
+        .filter(|e| e.state == Due::Overdue && e.expires.is_none())
+        .map(|e| {
+            format!(
+                "{} is overdue for rotation (every {} days{}); `secrets calendar` lists them",
+                e.name,
+                e.every_days,
+                e.due
+                    .map(|d| format!(", due {}", crate::local_time(d, false)))
+                    .unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
 /// [`calendar`] with the signing certificates already read.
 pub fn calendar_with(
     ws: &Workspace,

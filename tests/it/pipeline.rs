@@ -281,6 +281,56 @@ fn pipeline_builds_signs_collects_checksums_and_verifies_a_real_msi() {
                 && l.contains("UNSIGNED")),
         "the untick is audited with why"
     );
+
+    // `--json` prints the run's report: each platform's outcome, SHA256SUMS and the verdict.
+    let json = |args: &[&str]| -> serde_json::Value {
+        let o = signed(&s, args);
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)))
+    };
+    let plan = json(&[
+        "--json",
+        "pipeline",
+        "run",
+        "--version",
+        "0.1.0",
+        "--platform",
+        "windows-on-linux",
+        "--dry-run",
+    ]);
+    assert_eq!(plan["dry_run"], true, "{plan}");
+    assert_eq!(
+        plan["platforms"][0]["platform"], "windows-on-linux",
+        "{plan}"
+    );
+    assert_eq!(plan["platforms"][0]["outcome"], "planned", "{plan}");
+    assert!(
+        plan["verify"].is_null(),
+        "a dry run verifies nothing: {plan}"
+    );
+    let resumed = json(&[
+        "--json",
+        "pipeline",
+        "run",
+        "--version",
+        "0.1.0",
+        "--platform",
+        "windows-on-linux",
+        "--resume",
+    ]);
+    assert_eq!(
+        resumed["platforms"][0]["outcome"], "already_built",
+        "{resumed}"
+    );
+    assert!(
+        resumed["sums"]["path"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("SHA256SUMS")),
+        "{resumed}"
+    );
+    assert!(
+        resumed["verify"]["overall"].is_string(),
+        "the verify report is part of the run's: {resumed}"
+    );
 }
 
 #[test]
