@@ -6,6 +6,7 @@
 mod publish;
 
 use std::process::ExitCode;
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use super::Cli;
@@ -381,35 +382,66 @@ fn sha256_ceiling() -> Option<f64> {
     Some(k * 1000.0 / 1e9)
 }
 
-fn hash_bench(cli: &Cli, args: &BenchArgs) -> anyhow::Result<serde_json::Value> {
-    use crate::verify::hash;
-    let scratch = scratch_dir(args)?;
-    let big = scratch.join("one-1GiB.bin");
-    write_fixture(&big, 1024 * MIB)?;
-    let eight: Vec<std::path::PathBuf> = (0..8)
-        .map(|i| scratch.join(format!("part-{i}-128MiB.bin")))
-        .collect();
-    for p in &eight {
-        write_fixture(p, 128 * MIB)?;
-    }
-    let mut all = vec![big.clone()];
-    all.extend(eight.iter().cloned());
-    warm(&all)?;
-    let gb = |bytes: u64, secs: f64| bytes as f64 / secs / 1e9;
-    let one_bytes = 1024 * MIB;
-    let eight_bytes = 8 * 128 * MIB;
-    let cancel = tokio_util::sync::CancellationToken::new();
-    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+/// The 1 GiB file and the eight 128 MiB files the hash suite times, kept between runs and read
+/// once so the page cache is warm for every contender.
+struct HashFixtures {
+    scratch: std::path::PathBuf,
+    big: std::path::PathBuf,
+    eight: Vec<std::path::PathBuf>,
+}
 
-    // What verify does with one file: the strategy calibrated for this machine.
-    let reference = hash::hash_file(&big, &std::sync::atomic::AtomicU64::new(0), &cancel)?;
+impl HashFixtures {
+    fn make(args: &BenchArgs) -> anyhow::Result<Self> {
+        let scratch = scratch_dir(args)?;
+        let big = scratch.join("one-1GiB.bin");
+        write_fixture(&big, ONE_BYTES)?;
+        let eight: Vec<std::path::PathBuf> = (0..8)
+            .map(|i| scratch.join(format!("part-{i}-128MiB.bin")))
+            .collect();
+        for p in &eight {
+            write_fixture(p, 128 * MIB)?;
+        }
+        let mut all = vec![big.clone()];
+        all.extend(eight.iter().cloned());
+        warm(&all)?;
+        Ok(Self {
+            scratch,
+            big,
+            eight,
+        })
+    }
+}
+
+const ONE_BYTES: u64 = 1024 * MIB;
+const EIGHT_BYTES: u64 = 8 * 128 * MIB;
+
+/// Best wall times, in seconds, of hashing the 1 GiB file each way.
+struct OneFileTimes {
+    ours_one_thread: f64,
+    ours: f64,
+    openssl: f64,
+    /// `release-console verify FILE` as a whole process.
+    verify_process: f64,
+    sha256sum: f64,
+}
+
+/// One file, as verify hashes it (the strategy calibrated for this machine) against one
+/// thread, `openssl dgst`, `sha256sum` and the whole `release-console verify` process.
+fn time_one_file(
+    fx: &HashFixtures,
+    threads: usize,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> anyhow::Result<OneFileTimes> {
+    use crate::verify::hash;
+    let big = &fx.big;
+    let reference = hash::hash_file(big, &AtomicU64::new(0), cancel)?;
     let mut one_thread = || {
-        hash::hash_file(&big, &std::sync::atomic::AtomicU64::new(0), &cancel)?;
+        hash::hash_file(big, &AtomicU64::new(0), cancel)?;
         Ok(())
     };
     let mut calibrated = || {
-        let done = [std::sync::atomic::AtomicU64::new(0)];
-        for r in hash::hash_files(std::slice::from_ref(&big), threads, &done, &cancel) {
+        let done = [AtomicU64::new(0)];
+        for r in hash::hash_files(std::slice::from_ref(big), threads, &done, cancel) {
             anyhow::ensure!(
                 r? == reference,
                 "the calibrated strategy's digest differs from the plain one"
@@ -429,7 +461,7 @@ fn hash_bench(cli: &Cli, args: &BenchArgs) -> anyhow::Result<serde_json::Value> 
     let mut whole_process = || {
         let out = std::process::Command::new(&exe)
             .arg("verify")
-            .arg(&big)
+            .arg(big)
             .arg("--json")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
@@ -441,7 +473,7 @@ fn hash_bench(cli: &Cli, args: &BenchArgs) -> anyhow::Result<serde_json::Value> 
         );
         Ok(())
     };
-    let one = best_of_each(
+    let t = best_of_each(
         5,
         &mut [
             &mut one_thread,
@@ -450,21 +482,42 @@ fn hash_bench(cli: &Cli, args: &BenchArgs) -> anyhow::Result<serde_json::Value> 
             &mut whole_process,
         ],
     )?;
-    let (ours_one_thread, ours_one, openssl_one, process_one) = (one[0], one[1], one[2], one[3]);
-    let sha256sum_one = best_of(1, || run_tool("sha256sum", &[big.as_os_str()]))?;
+    Ok(OneFileTimes {
+        ours_one_thread: t[0],
+        ours: t[1],
+        openssl: t[2],
+        verify_process: t[3],
+        sha256sum: best_of(1, || run_tool("sha256sum", &[big.as_os_str()]))?,
+    })
+}
 
-    let mut ours_eight_run = || {
-        let done: Vec<_> = eight
-            .iter()
-            .map(|_| std::sync::atomic::AtomicU64::new(0))
-            .collect();
-        for r in hash::hash_files(&eight, threads, &done, &cancel) {
+/// Best wall times, in seconds, of the eight files.
+struct EightFilesTimes {
+    ours: f64,
+    /// One openssl process per core, each hashing its share: the fair comparison.
+    openssl_parallel: f64,
+    /// `verify` of a folder of them with its SHA256SUMS (sums and signature pass).
+    verify_folder: f64,
+}
+
+/// Eight files on every core against one openssl process per core, and verifying them as a
+/// folder against hashing them alone.
+fn time_eight_files(
+    cli: &Cli,
+    fx: &HashFixtures,
+    threads: usize,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> anyhow::Result<EightFilesTimes> {
+    use crate::verify::hash;
+    let eight = &fx.eight;
+    let mut ours = || {
+        let done: Vec<_> = eight.iter().map(|_| AtomicU64::new(0)).collect();
+        for r in hash::hash_files(eight, threads, &done, cancel) {
             r?;
         }
         Ok(())
     };
-    // The fair comparison: one openssl process per core, each hashing its share.
-    let mut openssl_eight_run = || {
+    let mut openssl_parallel = || {
         let per = eight.len().div_ceil(threads);
         let children: Vec<_> = eight
             .chunks(per)
@@ -482,32 +535,7 @@ fn hash_bench(cli: &Cli, args: &BenchArgs) -> anyhow::Result<serde_json::Value> 
         }
         Ok(())
     };
-
-    // Verifying the folder (sums + signature pass) against hashing it alone.
-    let sums: Vec<(String, String)> = eight
-        .iter()
-        .map(|p| {
-            let h = hash::hash_file(p, &std::sync::atomic::AtomicU64::new(0), &cancel)?;
-            Ok((
-                p.file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-                crate::hex(&h),
-            ))
-        })
-        .collect::<anyhow::Result<_>>()?;
-    let folder = scratch.join("verify-folder");
-    std::fs::create_dir_all(&folder)?;
-    for p in &eight {
-        let link = folder.join(p.file_name().unwrap_or_default());
-        if !link.exists() {
-            std::fs::hard_link(p, &link).or_else(|_| std::fs::copy(p, &link).map(|_| ()))?;
-        }
-    }
-    std::fs::write(
-        folder.join("SHA256SUMS"),
-        crate::verify::sums::render(&sums),
-    )?;
+    let folder = verify_folder(fx, cancel)?;
     let mut verify_run = || {
         let opts = crate::verify::Options {
             paths: vec![folder.clone()],
@@ -524,82 +552,167 @@ fn hash_bench(cli: &Cli, args: &BenchArgs) -> anyhow::Result<serde_json::Value> 
         );
         Ok(())
     };
-    let eight_times = best_of_each(
-        5,
-        &mut [&mut ours_eight_run, &mut openssl_eight_run, &mut verify_run],
-    )?;
-    let (ours_eight, openssl_eight, verify_folder) =
-        (eight_times[0], eight_times[1], eight_times[2]);
+    let t = best_of_each(5, &mut [&mut ours, &mut openssl_parallel, &mut verify_run])?;
+    Ok(EightFilesTimes {
+        ours: t[0],
+        openssl_parallel: t[1],
+        verify_folder: t[2],
+    })
+}
 
-    let cal = hash::calibration();
-    let ceiling = sha256_ceiling();
-    let result = serde_json::json!({
-        "ceiling_gb_per_sec": ceiling,
-        "cpu": cal.cpu,
-        "strategy": cal.strategy,
-        "calibration": cal,
-        "sha_extensions": hash::cpu_has_sha_extensions(),
-        "threads": threads,
-        "one_file_gb_per_sec": {"ours": gb(one_bytes, ours_one), "ours_one_thread": gb(one_bytes, ours_one_thread), "openssl": gb(one_bytes, openssl_one), "sha256sum": gb(one_bytes, sha256sum_one), "verify_process": gb(one_bytes, process_one)},
-        "verify_process_over_openssl": openssl_one / process_one,
-        "eight_files_gb_per_sec": {"ours": gb(eight_bytes, ours_eight), "openssl_parallel": gb(eight_bytes, openssl_eight)},
-        "verify_folder_vs_hash_only": verify_folder / ours_eight,
-    });
-    if !cli.json {
-        println!(
-            "CPU: {}; SHA extensions: {}; {threads} threads",
-            cal.cpu,
-            hash::cpu_has_sha_extensions()
-        );
-        println!(
-            "strategy for one file: {} (calibrated on 64 MiB: one thread {:.2} GB/s, reader thread {:.2} GB/s)",
-            cal.strategy.as_str(),
-            cal.one_thread_gb_per_sec,
-            cal.reader_thread_gb_per_sec
-        );
-        println!(
-            "1 GiB file:       ours {:.2} GB/s (one thread {:.2}), openssl {:.2} GB/s (ours {:.2}x openssl; goal 1.15x), sha256sum {:.2} GB/s",
-            gb(one_bytes, ours_one),
-            gb(one_bytes, ours_one_thread),
-            gb(one_bytes, openssl_one),
-            openssl_one / ours_one,
-            gb(one_bytes, sha256sum_one)
-        );
-        println!(
-            "`release-console verify` on the 1 GiB file, whole process: {:.2} GB/s, {:.2}x `openssl dgst -sha256` (goal 1.15x)",
-            gb(one_bytes, process_one),
-            openssl_one / process_one
-        );
-        println!(
-            "files per core: {} (in memory, one core: one stream {:.2} GB/s, two interleaved {:.2} GB/s{})",
-            if cal.two_streams { 2 } else { 1 },
-            cal.one_stream_gb_per_sec,
-            cal.two_streams_gb_per_sec,
-            if crate::verify::sha_pair::available() {
-                ""
-            } else {
-                "; this CPU has no SHA extensions for the two-stream kernel"
-            }
-        );
-        println!(
-            "8 x 128 MiB:      ours {:.2} GB/s, {threads} openssl processes {:.2} GB/s ({:.2}x)",
-            gb(eight_bytes, ours_eight),
-            gb(eight_bytes, openssl_eight),
-            openssl_eight / ours_eight
-        );
-        println!(
-            "verify a folder:  {:.2}x the time of hashing it alone",
-            verify_folder / ours_eight
-        );
-        if let Some(c) = ceiling {
-            println!(
-                "in-cache ceiling (openssl speed -evp sha256): {c:.2} GB/s per core; one file at {:.2} of it (goal 0.9), {} files at {:.2} of {} cores' (goal 0.9)",
-                gb(one_bytes, ours_one) / c,
-                eight.len(),
-                gb(eight_bytes, ours_eight) / (c * threads as f64),
-                threads
-            );
+/// A folder of (links to) the eight files with their SHA256SUMS.
+fn verify_folder(
+    fx: &HashFixtures,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> anyhow::Result<std::path::PathBuf> {
+    let sums: Vec<(String, String)> = fx
+        .eight
+        .iter()
+        .map(|p| {
+            let h = crate::verify::hash::hash_file(p, &AtomicU64::new(0), cancel)?;
+            Ok((
+                p.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                crate::hex(&h),
+            ))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let folder = fx.scratch.join("verify-folder");
+    std::fs::create_dir_all(&folder)?;
+    for p in &fx.eight {
+        let link = folder.join(p.file_name().unwrap_or_default());
+        if !link.exists() {
+            std::fs::hard_link(p, &link).or_else(|_| std::fs::copy(p, &link).map(|_| ()))?;
         }
     }
-    Ok(result)
+    std::fs::write(
+        folder.join("SHA256SUMS"),
+        crate::verify::sums::render(&sums),
+    )?;
+    Ok(folder)
+}
+
+/// The hash suite's figures, as `bench --json` prints them.
+#[derive(Debug, serde::Serialize)]
+struct HashFigures {
+    ceiling_gb_per_sec: Option<f64>,
+    cpu: String,
+    strategy: crate::verify::hash::Strategy,
+    calibration: crate::verify::hash::Calibration,
+    sha_extensions: bool,
+    threads: usize,
+    one_file_gb_per_sec: OneFileRates,
+    verify_process_over_openssl: f64,
+    eight_files_gb_per_sec: EightFilesRates,
+    verify_folder_vs_hash_only: f64,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct OneFileRates {
+    ours: f64,
+    ours_one_thread: f64,
+    openssl: f64,
+    sha256sum: f64,
+    verify_process: f64,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct EightFilesRates {
+    ours: f64,
+    openssl_parallel: f64,
+}
+
+fn gb_per_sec(bytes: u64, secs: f64) -> f64 {
+    bytes as f64 / secs / 1e9
+}
+
+fn hash_bench(cli: &Cli, args: &BenchArgs) -> anyhow::Result<serde_json::Value> {
+    use crate::verify::hash;
+    let fx = HashFixtures::make(args)?;
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let one = time_one_file(&fx, threads, &cancel)?;
+    let eight = time_eight_files(cli, &fx, threads, &cancel)?;
+    let cal = hash::calibration();
+    let figures = HashFigures {
+        ceiling_gb_per_sec: sha256_ceiling(),
+        cpu: cal.cpu.clone(),
+        strategy: cal.strategy,
+        sha_extensions: hash::cpu_has_sha_extensions(),
+        threads,
+        one_file_gb_per_sec: OneFileRates {
+            ours: gb_per_sec(ONE_BYTES, one.ours),
+            ours_one_thread: gb_per_sec(ONE_BYTES, one.ours_one_thread),
+            openssl: gb_per_sec(ONE_BYTES, one.openssl),
+            sha256sum: gb_per_sec(ONE_BYTES, one.sha256sum),
+            verify_process: gb_per_sec(ONE_BYTES, one.verify_process),
+        },
+        verify_process_over_openssl: one.openssl / one.verify_process,
+        eight_files_gb_per_sec: EightFilesRates {
+            ours: gb_per_sec(EIGHT_BYTES, eight.ours),
+            openssl_parallel: gb_per_sec(EIGHT_BYTES, eight.openssl_parallel),
+        },
+        verify_folder_vs_hash_only: eight.verify_folder / eight.ours,
+        calibration: cal.clone(),
+    };
+    if !cli.json {
+        print_hash(&figures, fx.eight.len());
+    }
+    Ok(serde_json::to_value(&figures)?)
+}
+
+fn print_hash(f: &HashFigures, files: usize) {
+    let cal = &f.calibration;
+    let (one, eight, threads) = (&f.one_file_gb_per_sec, &f.eight_files_gb_per_sec, f.threads);
+    println!(
+        "CPU: {}; SHA extensions: {}; {threads} threads",
+        f.cpu, f.sha_extensions
+    );
+    println!(
+        "strategy for one file: {} (calibrated on 64 MiB: one thread {:.2} GB/s, reader thread {:.2} GB/s)",
+        f.strategy.as_str(),
+        cal.one_thread_gb_per_sec,
+        cal.reader_thread_gb_per_sec
+    );
+    println!(
+        "1 GiB file:       ours {:.2} GB/s (one thread {:.2}), openssl {:.2} GB/s (ours {:.2}x openssl; goal 1.15x), sha256sum {:.2} GB/s",
+        one.ours,
+        one.ours_one_thread,
+        one.openssl,
+        one.ours / one.openssl,
+        one.sha256sum
+    );
+    println!(
+        "`release-console verify` on the 1 GiB file, whole process: {:.2} GB/s, {:.2}x `openssl dgst -sha256` (goal 1.15x)",
+        one.verify_process, f.verify_process_over_openssl
+    );
+    println!(
+        "files per core: {} (in memory, one core: one stream {:.2} GB/s, two interleaved {:.2} GB/s{})",
+        if cal.two_streams { 2 } else { 1 },
+        cal.one_stream_gb_per_sec,
+        cal.two_streams_gb_per_sec,
+        if crate::verify::sha_pair::available() {
+            ""
+        } else {
+            "; this CPU has no SHA extensions for the two-stream kernel"
+        }
+    );
+    println!(
+        "8 x 128 MiB:      ours {:.2} GB/s, {threads} openssl processes {:.2} GB/s ({:.2}x)",
+        eight.ours,
+        eight.openssl_parallel,
+        eight.ours / eight.openssl_parallel
+    );
+    println!(
+        "verify a folder:  {:.2}x the time of hashing it alone",
+        f.verify_folder_vs_hash_only
+    );
+    if let Some(c) = f.ceiling_gb_per_sec {
+        println!(
+            "in-cache ceiling (openssl speed -evp sha256): {c:.2} GB/s per core; one file at {:.2} of it (goal 0.9), {files} files at {:.2} of {threads} cores' (goal 0.9)",
+            one.ours / c,
+            eight.ours / (c * threads as f64),
+        );
+    }
 }

@@ -126,7 +126,6 @@ pub fn glob_match(glob: &str, name: &str) -> bool {
 /// The event `entry` announces, if any.
 pub fn of_entry(ws: &Workspace, entry: &AuditEntry) -> Option<Event> {
     let product = &ws.config().product.name;
-    let after = &entry.after;
     let mut ev = Event {
         key: format!(
             "ev-{}-{}",
@@ -145,231 +144,278 @@ pub fn of_entry(ws: &Workspace, entry: &AuditEntry) -> Option<Event> {
         action: entry.action.clone(),
         confirm: None,
     };
-    let by = fact("By", entry.actor.clone());
     match entry.action.as_str() {
-        "release.create" => {
-            ev.name = "release.created".into();
-            let hotfix = after.get("hotfix_of").and_then(Value::as_str);
-            ev.title = match hotfix {
-                Some(of) => format!("{product} {} created (hotfix of {of})", entry.target),
-                None => format!("{product} {} created", entry.target),
-            };
-            ev.facts = vec![fact("Release", entry.target.clone()), by];
-        }
-        "task.finish" => {
-            let kind = s(after, "kind");
-            let state = s(after, "state");
-            let release = s(after, "release");
-            let message = s(after, "message");
-            // A timeout ends a task as failed ("timed out after N s" is its message).
-            let ok = state == TaskState::Succeeded.as_str();
-            let failed = state == TaskState::Failed.as_str();
-            let is_build = kind.starts_with("pipeline.") && kind != "pipeline.dry-run";
-            let (name, title) = if is_build && ok {
-                (
-                    "build.finished",
-                    format!("{product} {release}: {} build finished", platform_of(&kind)),
-                )
-            } else if is_build && failed {
-                (
-                    "build.failed",
-                    format!("{product} {release}: {} build failed", platform_of(&kind)),
-                )
-            } else if kind == "deploy.backend" && ok {
-                (
-                    "backend.deployed",
-                    format!("{product} {release}: backend rolled out"),
-                )
-            } else if kind == "deploy.backend" && failed {
-                (
-                    "backend.failed",
-                    format!("{product} {release}: backend rollout failed"),
-                )
-            } else if kind == "deploy.rollback" && ok {
-                (
-                    "backend.rolled_back",
-                    format!("{product} {release}: backend rolled back"),
-                )
-            } else {
-                return None;
-            };
-            ev.name = name.into();
-            ev.title = title;
-            ev.subject.clone_from(&release);
-            ev.facts = vec![fact("Release", release), fact("Task", entry.target.clone())];
-            if !message.is_empty() {
-                ev.facts.push(fact("Result", message));
-            }
-        }
-        "verify.report" => {
-            if after.get("of_release") != Some(&Value::Bool(true)) {
-                return None;
-            }
-            let release = s(after, "release");
-            let overall = s(after, "overall");
-            let pass = overall == "valid" || overall == "pass";
-            ev.name = if pass {
-                "verify.passed"
-            } else {
-                "verify.failed"
-            }
-            .into();
-            ev.subject.clone_from(&release);
-            let n = after
-                .get("artifacts")
-                .and_then(Value::as_array)
-                .map_or(0, Vec::len);
-            ev.title = format!(
-                "{product} {release}: verification {} ({n} artifacts, {overall})",
-                if pass { "PASSED" } else { "FAILED" }
-            );
-            ev.facts = vec![
-                fact("Release", release),
-                fact("Verdict", overall),
-                fact("Artifacts", n.to_string()),
-                by,
-            ];
-        }
-        "publish" => {
-            ev.name = "release.published".into();
-            let channel = s(after, "channel");
-            ev.title = format!("{product} {} published to {channel}", entry.target);
-            ev.facts = vec![
-                fact("Release", entry.target.clone()),
-                fact("Channel", channel),
-                by,
-            ];
-            if let Some(files) = after.get("files").and_then(Value::as_array) {
-                for f in files {
-                    let url = s(f, "url");
-                    if url.starts_with("http") {
-                        ev.links.push(Link {
-                            text: s(f, "name"),
-                            href: url,
-                        });
-                    }
-                }
-            }
-        }
-        "publish.yank" => {
-            ev.name = "release.yanked".into();
-            let back = s(after, "live");
-            ev.title = format!("{product} {} YANKED", entry.target);
-            ev.facts = vec![
-                fact("Release", entry.target.clone()),
-                fact("Reason", s(after, "reason")),
-                fact(
-                    "Live now",
-                    if back.is_empty() {
-                        "nothing".to_owned()
-                    } else {
-                        back
-                    },
-                ),
-                by,
-            ];
-        }
-        "flags.advance" | "flags.rollout" | "flags.rollback" => {
-            let percent = after
-                .get("rollout_percent")
-                .and_then(Value::as_u64)
-                .and_then(|p| u32::try_from(p).ok())?;
-            let what = entry.action.trim_start_matches("flags.").to_owned();
-            ev.name = if what == "rollback" {
-                "flag.rolled_back"
-            } else {
-                "flag.stage_changed"
-            }
-            .into();
-            ev.title = if what == "rollback" {
-                format!("Flag {} rolled back to 0%", entry.target)
-            } else {
-                format!("Flag {} now at {percent}%", entry.target)
-            };
-            let before = entry
-                .before
-                .get("rollout_percent")
-                .and_then(Value::as_u64)
-                .map_or_else(String::new, |p| format!("{p}%"));
-            ev.facts = vec![fact("Flag", entry.target.clone())];
-            if !before.is_empty() {
-                ev.facts.push(fact("Was", before));
-            }
-            ev.facts.push(fact("Now", format!("{percent}%")));
-            let reason = s(after, "override_reason");
-            if !reason.is_empty() {
-                ev.facts.push(fact("Override", reason));
-            }
-            ev.facts.push(by);
-            // Direct rollouts outside a plan (`flags set`) are not plan changes: no wait.
-            if after.get("staged") != Some(&Value::Bool(false)) {
-                ev.confirm = Some(Confirm {
-                    flag: entry.target.clone(),
-                    what,
-                    percent,
-                });
-            }
-        }
-        "status.incident.create" => {
-            let inc = after.get("incident")?;
-            ev.name = "incident.created".into();
-            incident_facts(&mut ev, inc, &s(inc, "status"));
-            ev.title = format!(
-                "{} incident: {}",
-                ev.severity.clone().unwrap_or_default(),
-                s(inc, "name")
-            );
-        }
+        "release.create" => release_created(&mut ev, entry, product),
+        "task.finish" => task_finished(&mut ev, entry, product)?,
+        "verify.report" => verify_reported(&mut ev, entry, product)?,
+        "publish" => published(&mut ev, entry, product),
+        "publish.yank" => yanked(&mut ev, entry, product),
+        "flags.advance" | "flags.rollout" | "flags.rollback" => flag_changed(&mut ev, entry)?,
+        "status.incident.create" => incident_created(&mut ev, entry)?,
         "status.incident.update" | "status.incident.resolve" => {
-            let resolved = entry.action.ends_with("resolve");
-            ev.name = if resolved {
-                "incident.resolved"
-            } else {
-                "incident.updated"
-            }
-            .into();
-            let status = s(after, "status");
-            let inc = crate::status::incident::find(ws, &entry.target)
-                .ok()
-                .and_then(|i| serde_json::to_value(i).ok())
-                .unwrap_or(Value::Null);
-            incident_facts(&mut ev, &inc, &status);
-            let message = after
-                .get("published")
-                .map(|p| s(p, "body"))
-                .unwrap_or_default();
-            if !message.is_empty() {
-                ev.facts.push(fact("Update", message));
-            }
-            ev.title = format!(
-                "{} incident {}: {}",
-                ev.severity.clone().unwrap_or_default(),
-                if resolved {
-                    "resolved"
-                } else {
-                    status.as_str()
-                },
-                s(&inc, "name")
-            );
+            incident_changed(&mut ev, entry, ws);
         }
-        "findings.accept" => {
-            ev.name = "finding.accepted".into();
-            let (release, id) = entry
-                .target
-                .split_once('/')
-                .unwrap_or(("", entry.target.as_str()));
-            release.clone_into(&mut ev.subject);
-            ev.title = format!("{product} {release}: finding {id} accepted");
-            ev.facts = vec![
-                fact("Finding", id),
-                fact("Reason", s(after, "reason")),
-                fact("Until", s(after, "until")),
-                by,
-            ];
-        }
+        "findings.accept" => finding_accepted(&mut ev, entry, product),
         _ => return None,
     }
     Some(ev)
+}
+
+/// A release was created (a hotfix names the release it fixes).
+fn release_created(ev: &mut Event, entry: &AuditEntry, product: &str) {
+    let after = &entry.after;
+    let by = fact("By", entry.actor.clone());
+    ev.name = "release.created".into();
+    let hotfix = after.get("hotfix_of").and_then(Value::as_str);
+    ev.title = match hotfix {
+        Some(of) => format!("{product} {} created (hotfix of {of})", entry.target),
+        None => format!("{product} {} created", entry.target),
+    };
+    ev.facts = vec![fact("Release", entry.target.clone()), by];
+}
+
+/// A build, backend rollout or rollback ended; other tasks are not announced.
+fn task_finished(ev: &mut Event, entry: &AuditEntry, product: &str) -> Option<()> {
+    let after = &entry.after;
+    let kind = s(after, "kind");
+    let state = s(after, "state");
+    let release = s(after, "release");
+    let message = s(after, "message");
+    // A timeout ends a task as failed ("timed out after N s" is its message).
+    let ok = state == TaskState::Succeeded.as_str();
+    let failed = state == TaskState::Failed.as_str();
+    let is_build = kind.starts_with("pipeline.") && kind != "pipeline.dry-run";
+    let (name, title) = if is_build && ok {
+        (
+            "build.finished",
+            format!("{product} {release}: {} build finished", platform_of(&kind)),
+        )
+    } else if is_build && failed {
+        (
+            "build.failed",
+            format!("{product} {release}: {} build failed", platform_of(&kind)),
+        )
+    } else if kind == "deploy.backend" && ok {
+        (
+            "backend.deployed",
+            format!("{product} {release}: backend rolled out"),
+        )
+    } else if kind == "deploy.backend" && failed {
+        (
+            "backend.failed",
+            format!("{product} {release}: backend rollout failed"),
+        )
+    } else if kind == "deploy.rollback" && ok {
+        (
+            "backend.rolled_back",
+            format!("{product} {release}: backend rolled back"),
+        )
+    } else {
+        return None;
+    };
+    ev.name = name.into();
+    ev.title = title;
+    ev.subject.clone_from(&release);
+    ev.facts = vec![fact("Release", release), fact("Task", entry.target.clone())];
+    if !message.is_empty() {
+        ev.facts.push(fact("Result", message));
+    }
+    Some(())
+}
+
+/// A release's own verification passed or failed (a folder checked by hand is not announced).
+fn verify_reported(ev: &mut Event, entry: &AuditEntry, product: &str) -> Option<()> {
+    let after = &entry.after;
+    let by = fact("By", entry.actor.clone());
+    if after.get("of_release") != Some(&Value::Bool(true)) {
+        return None;
+    }
+    let release = s(after, "release");
+    let overall = s(after, "overall");
+    let pass = overall == "valid" || overall == "pass";
+    ev.name = if pass {
+        "verify.passed"
+    } else {
+        "verify.failed"
+    }
+    .into();
+    ev.subject.clone_from(&release);
+    let n = after
+        .get("artifacts")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    ev.title = format!(
+        "{product} {release}: verification {} ({n} artifacts, {overall})",
+        if pass { "PASSED" } else { "FAILED" }
+    );
+    ev.facts = vec![
+        fact("Release", release),
+        fact("Verdict", overall),
+        fact("Artifacts", n.to_string()),
+        by,
+    ];
+    Some(())
+}
+
+/// A version went out on a channel, with its download links.
+fn published(ev: &mut Event, entry: &AuditEntry, product: &str) {
+    let after = &entry.after;
+    let by = fact("By", entry.actor.clone());
+    ev.name = "release.published".into();
+    let channel = s(after, "channel");
+    ev.title = format!("{product} {} published to {channel}", entry.target);
+    ev.facts = vec![
+        fact("Release", entry.target.clone()),
+        fact("Channel", channel),
+        by,
+    ];
+    if let Some(files) = after.get("files").and_then(Value::as_array) {
+        for f in files {
+            let url = s(f, "url");
+            if url.starts_with("http") {
+                ev.links.push(Link {
+                    text: s(f, "name"),
+                    href: url,
+                });
+            }
+        }
+    }
+}
+
+/// A version was yanked, and what is live instead.
+fn yanked(ev: &mut Event, entry: &AuditEntry, product: &str) {
+    let after = &entry.after;
+    let by = fact("By", entry.actor.clone());
+    ev.name = "release.yanked".into();
+    let back = s(after, "live");
+    ev.title = format!("{product} {} YANKED", entry.target);
+    ev.facts = vec![
+        fact("Release", entry.target.clone()),
+        fact("Reason", s(after, "reason")),
+        fact(
+            "Live now",
+            if back.is_empty() {
+                "nothing".to_owned()
+            } else {
+                back
+            },
+        ),
+        by,
+    ];
+}
+
+/// A flag moved to another stage (or was rolled back); a staged change waits to be confirmed.
+fn flag_changed(ev: &mut Event, entry: &AuditEntry) -> Option<()> {
+    let after = &entry.after;
+    let by = fact("By", entry.actor.clone());
+    let percent = after
+        .get("rollout_percent")
+        .and_then(Value::as_u64)
+        .and_then(|p| u32::try_from(p).ok())?;
+    let what = entry.action.trim_start_matches("flags.").to_owned();
+    ev.name = if what == "rollback" {
+        "flag.rolled_back"
+    } else {
+        "flag.stage_changed"
+    }
+    .into();
+    ev.title = if what == "rollback" {
+        format!("Flag {} rolled back to 0%", entry.target)
+    } else {
+        format!("Flag {} now at {percent}%", entry.target)
+    };
+    let before = entry
+        .before
+        .get("rollout_percent")
+        .and_then(Value::as_u64)
+        .map_or_else(String::new, |p| format!("{p}%"));
+    ev.facts = vec![fact("Flag", entry.target.clone())];
+    if !before.is_empty() {
+        ev.facts.push(fact("Was", before));
+    }
+    ev.facts.push(fact("Now", format!("{percent}%")));
+    let reason = s(after, "override_reason");
+    if !reason.is_empty() {
+        ev.facts.push(fact("Override", reason));
+    }
+    ev.facts.push(by);
+    // Direct rollouts outside a plan (`flags set`) are not plan changes: no wait.
+    if after.get("staged") != Some(&Value::Bool(false)) {
+        ev.confirm = Some(Confirm {
+            flag: entry.target.clone(),
+            what,
+            percent,
+        });
+    }
+    Some(())
+}
+
+/// An incident was opened.
+fn incident_created(ev: &mut Event, entry: &AuditEntry) -> Option<()> {
+    let after = &entry.after;
+    let inc = after.get("incident")?;
+    ev.name = "incident.created".into();
+    incident_facts(ev, inc, &s(inc, "status"));
+    ev.title = format!(
+        "{} incident: {}",
+        ev.severity.clone().unwrap_or_default(),
+        s(inc, "name")
+    );
+    Some(())
+}
+
+/// An incident was updated or resolved, with what was published.
+fn incident_changed(ev: &mut Event, entry: &AuditEntry, ws: &Workspace) {
+    let after = &entry.after;
+    let resolved = entry.action.ends_with("resolve");
+    ev.name = if resolved {
+        "incident.resolved"
+    } else {
+        "incident.updated"
+    }
+    .into();
+    let status = s(after, "status");
+    let inc = crate::status::incident::find(ws, &entry.target)
+        .ok()
+        .and_then(|i| serde_json::to_value(i).ok())
+        .unwrap_or(Value::Null);
+    incident_facts(ev, &inc, &status);
+    let message = after
+        .get("published")
+        .map(|p| s(p, "body"))
+        .unwrap_or_default();
+    if !message.is_empty() {
+        ev.facts.push(fact("Update", message));
+    }
+    ev.title = format!(
+        "{} incident {}: {}",
+        ev.severity.clone().unwrap_or_default(),
+        if resolved {
+            "resolved"
+        } else {
+            status.as_str()
+        },
+        s(&inc, "name")
+    );
+}
+
+/// A scanner finding was accepted, with why and until when.
+fn finding_accepted(ev: &mut Event, entry: &AuditEntry, product: &str) {
+    let after = &entry.after;
+    let by = fact("By", entry.actor.clone());
+    ev.name = "finding.accepted".into();
+    let (release, id) = entry
+        .target
+        .split_once('/')
+        .unwrap_or(("", entry.target.as_str()));
+    release.clone_into(&mut ev.subject);
+    ev.title = format!("{product} {release}: finding {id} accepted");
+    ev.facts = vec![
+        fact("Finding", id),
+        fact("Reason", s(after, "reason")),
+        fact("Until", s(after, "until")),
+        by,
+    ];
 }
 
 fn platform_of(kind: &str) -> &str {
