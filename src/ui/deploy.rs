@@ -55,6 +55,8 @@ pub struct DeployUi {
     pub backend: Option<Result<AppStatus, String>>,
     backend_fetch: Pending<AppStatus>,
     backend_at: Option<std::time::Instant>,
+    /// The backend card has been drawn: its state is worth reading.
+    backend_seen: bool,
     /// The backend rollout or rollback in flight.
     pub backend_task: Option<TaskId>,
 }
@@ -83,6 +85,14 @@ impl Panel for DeployUi {
         if let Some(r) = self.backend_fetch.poll() {
             self.backend = Some(r);
             self.backend_at = Some(std::time::Instant::now());
+        }
+        // The backend's state is read once its card is shown, then again while a rollout runs.
+        let stale = self
+            .backend_at
+            .is_none_or(|at| self.backend_task.is_some() && at.elapsed() >= BACKEND_REFRESH);
+        if self.backend_seen && stale && !self.backend_fetch.is_running() {
+            let ws = cx.snapshot.ws.clone();
+            cx.fetch(&mut self.backend_fetch, argocd::status_of(ws));
         }
         match self.unskip.poll() {
             Some(Ok(lines)) => {
@@ -644,13 +654,8 @@ impl DeployUi {
             let revision = cfg
                 .revision
                 .replace("{version}", &release.version.to_string());
-            let stale = self
-                .backend_at
-                .is_none_or(|at| self.backend_task.is_some() && at.elapsed() >= BACKEND_REFRESH);
-            if stale && !self.backend_fetch.is_running() {
-                let ws = cx.snapshot.ws.clone();
-                cx.fetch(&mut self.backend_fetch, argocd::status_of(ws));
-            }
+            // Read (again) by `logic` once the card has been seen.
+            self.backend_seen = true;
             if self.backend_task.is_some() {
                 ui.ctx().request_repaint_after(BACKEND_REFRESH);
             }
