@@ -1,5 +1,6 @@
 //! What differs between the operating systems the console runs on, kept in one place: the free
-//! space of a file system, the account's name, and how a builder's whole process tree is ended.
+//! space of a file system, the account's name, how a program name is found on `PATH` (with
+//! `PATHEXT` on Windows), and how a builder's whole process tree is ended.
 //! Linux and macOS share the Unix path (process groups, `statvfs`, the password database);
 //! Windows has its own (a job object that kills its processes when closed, `GetDiskFreeSpaceExW`).
 //! Nothing outside this module calls an OS interface that only one of them has.
@@ -34,6 +35,94 @@ pub fn account_name() -> Option<String> {
     #[cfg(windows)]
     {
         None
+    }
+}
+
+/// The file names a program name stands for on this system: on Windows `flutter` is
+/// `flutter.bat` or `flutter.exe`, in the order `PATHEXT` gives (`.COM;.EXE;.BAT;.CMD` when it is
+/// unset); elsewhere the name itself. A name that already has one of the extensions stands for
+/// itself.
+fn program_file_names(tool: &str) -> Vec<String> {
+    if cfg!(windows) {
+        let exts = std::env::var("PATHEXT").unwrap_or_else(|_| ".COM;.EXE;.BAT;.CMD".into());
+        names_with_extensions(tool, &exts)
+    } else {
+        vec![tool.to_owned()]
+    }
+}
+
+fn names_with_extensions(tool: &str, pathext: &str) -> Vec<String> {
+    let exts: Vec<&str> = pathext
+        .split(';')
+        .map(str::trim)
+        .filter(|e| e.starts_with('.') && e.len() > 1)
+        .collect();
+    let lower = tool.to_ascii_lowercase();
+    if exts
+        .iter()
+        .any(|e| lower.ends_with(&e.to_ascii_lowercase()))
+    {
+        return vec![tool.to_owned()];
+    }
+    exts.iter().map(|e| format!("{tool}{e}")).collect()
+}
+
+/// Whether `path` is a program this system would run: a file, executable by someone on Unix.
+fn is_program(path: &Path) -> bool {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return false;
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        meta.is_file() && meta.permissions().mode() & 0o111 != 0
+    }
+    #[cfg(not(unix))]
+    {
+        meta.is_file()
+    }
+}
+
+/// Where the program `tool` is, looked for as this system's shell would: in each folder of
+/// `path` (a `PATH` value) in turn, with `PATHEXT`'s extensions on Windows. A name with a
+/// folder in it is not looked up.
+pub fn find_program_in(tool: &str, path: &std::ffi::OsStr) -> Option<std::path::PathBuf> {
+    if tool.is_empty() || Path::new(tool).components().count() != 1 {
+        return None;
+    }
+    let names = program_file_names(tool);
+    std::env::split_paths(path)
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .flat_map(|dir| names.iter().map(move |n| dir.join(n)))
+        .find(|p| is_program(p))
+}
+
+/// [`find_program_in`] this process's `PATH`.
+pub fn find_program(tool: &str) -> Option<std::path::PathBuf> {
+    find_program_in(tool, &std::env::var_os("PATH")?)
+}
+
+/// What to spawn for `program`: the file [`find_program`] finds for a bare name (so
+/// `flutter.bat` runs on Windows, where spawning `flutter` would look for `flutter.exe` only),
+/// else `program` as given (a path, or a name that is not installed: spawning it then fails
+/// with "not found", which the caller words).
+pub fn resolve_program(program: &std::ffi::OsStr) -> std::path::PathBuf {
+    program
+        .to_str()
+        .and_then(find_program)
+        .unwrap_or_else(|| std::path::PathBuf::from(program))
+}
+
+/// How a command-line tool is installed on this system, for a "not installed" message: the
+/// package manager a release manager there has (Homebrew on macOS, apt on Debian and Ubuntu;
+/// Windows has no one name for every tool, so it says where the program must be).
+pub fn install_hint(tool: &str) -> String {
+    if cfg!(target_os = "macos") {
+        format!("brew install {tool}")
+    } else if cfg!(windows) {
+        format!("install {tool} (e.g. with winget or scoop) and add its folder to PATH")
+    } else {
+        format!("apt-get install {tool}, or your distribution's package")
     }
 }
 
@@ -157,5 +246,60 @@ mod windows {
                 CloseHandle(self.0);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pathext_gives_the_names_a_bare_program_stands_for_in_its_order() {
+        assert_eq!(
+            names_with_extensions("flutter", ".COM;.EXE;.BAT;.CMD"),
+            ["flutter.COM", "flutter.EXE", "flutter.BAT", "flutter.CMD"]
+        );
+        assert_eq!(names_with_extensions("iscc.exe", ".COM;.EXE"), ["iscc.exe"]);
+        assert_eq!(
+            names_with_extensions("signtool", " .exe ; ;bat;.cmd"),
+            ["signtool.exe", "signtool.cmd"],
+            "blanks and entries without a dot are ignored"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_program_is_found_in_path_order_and_only_when_it_can_run() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let (a, b) = (
+            tempfile::tempdir().expect("a"),
+            tempfile::tempdir().expect("b"),
+        );
+        let make = |dir: &Path, mode: u32| {
+            let p = dir.join("tool");
+            std::fs::write(&p, "#!/bin/sh\n").expect("write");
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+            p
+        };
+        make(a.path(), 0o644);
+        let runnable = make(b.path(), 0o755);
+        let path = std::env::join_paths([a.path(), b.path()]).expect("join");
+        assert_eq!(
+            find_program_in("tool", &path),
+            Some(runnable),
+            "the first folder's copy cannot run, so the second one's is the program"
+        );
+        assert_eq!(find_program_in("missing", &path), None);
+        assert_eq!(
+            find_program_in("b/tool", &path),
+            None,
+            "a name with a folder is not looked up"
+        );
+        std::fs::create_dir(a.path().join("dir")).expect("mkdir");
+        assert_eq!(
+            find_program_in("dir", &path),
+            None,
+            "a folder is no program"
+        );
     }
 }

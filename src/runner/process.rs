@@ -269,7 +269,13 @@ impl Watchdog {
 /// lets through, when it says so), no stdin, both streams piped, in a process group of its
 /// own, killed when dropped.
 fn command(spec: &ProcessSpec) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(&spec.program);
+    // Looked up in the PATH the child gets (its own, when the spec sets one).
+    let program = match spec.env.iter().find(|(k, _)| k.as_str() == "PATH") {
+        Some((_, path)) => crate::os::find_program_in(&spec.program, path.as_ref())
+            .unwrap_or_else(|| spec.program.clone().into()),
+        None => crate::os::resolve_program(spec.program.as_ref()),
+    };
+    let mut cmd = tokio::process::Command::new(program);
     if let Some(names) = &spec.inherit_only {
         cmd.env_clear();
         for name in BASE_ENV
@@ -348,13 +354,9 @@ pub async fn run(ctx: &TaskContext, spec: &ProcessSpec) -> Result<(), TaskError>
     }
 }
 
-/// Where `tool` is on PATH, if it is.
+/// Where the program `tool` is on PATH, if it is (with `PATHEXT` on Windows).
 pub fn find_on_path(tool: &str) -> Option<std::path::PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(tool))
-            .find(|p| p.is_file())
-    })
+    crate::os::find_program(tool)
 }
 
 /// Runs a short tool (a version check, a verifier), not a task: returns whether it exited 0
@@ -365,7 +367,7 @@ pub async fn capture<S: AsRef<std::ffi::OsStr>>(
     timeout: Duration,
 ) -> Result<(bool, String), String> {
     let name = program.as_ref().to_string_lossy().into_owned();
-    let mut cmd = tokio::process::Command::new(program);
+    let mut cmd = tokio::process::Command::new(crate::os::resolve_program(program.as_ref()));
     // Its own process group, so a timeout kills whatever the tool started too.
     cmd.args(args)
         .stdin(Stdio::null())
@@ -376,7 +378,8 @@ pub async fn capture<S: AsRef<std::ffi::OsStr>>(
         Ok(child) => child,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(format!(
-                "`{name}` is not installed (apt-get install {name})"
+                "`{name}` is not installed ({})",
+                crate::os::install_hint(&name)
             ));
         }
         Err(e) => return Err(format!("cannot run `{name}`: {e}")),
