@@ -733,28 +733,14 @@ impl crate::workspace::Projection for PlanBook {
         let plans = store::read_json::<BTreeMap<String, Plan>>(&path)?.unwrap_or_default();
         for (key, plan) in &plans {
             let seq = plan.audit_seq;
-            let w = match last.get(key) {
-                // Saved before plans kept their entry, and no entry since carries a change.
-                _ if seq == 0 && !matches!(last.get(key), Some(Some(_))) => continue,
-                Some(Some(w)) => w,
-                None => {
-                    return Ok(Some((
-                        seq,
-                        format!(
-                            "{file} disagrees with the log: flag {key}'s plan records entry \
-                             #{seq}, but the log holds no change of it"
-                        ),
-                    )));
-                }
-                Some(None) => {
-                    return Ok(Some((
-                        seq,
-                        format!(
-                            "{file} disagrees with the log: flag {key}'s plan records entry \
-                             #{seq}, but the log says that change did not take effect"
-                        ),
-                    )));
-                }
+            // Saved before plans kept their entry, and no entry since carries a change.
+            if seq == 0 && !matches!(last.get(key), Some(Some(_))) {
+                continue;
+            }
+            let subject = format!("flag {key}'s plan");
+            let w = match crate::workspace::last_change(&file, &subject, seq, last.get(key)) {
+                Ok(w) => w,
+                Err(d) => return Ok(Some(d)),
             };
             let at = |p: &Plan| {
                 p.history.last().map_or_else(
@@ -762,22 +748,8 @@ impl crate::workspace::Projection for PlanBook {
                     |c| format!("is at {}% ({})", c.percent, c.what),
                 )
             };
-            if w.seq != seq {
-                let as_of = if seq == 0 {
-                    "recording no entry".to_owned()
-                } else {
-                    format!("as of entry #{seq}")
-                };
-                return Ok(Some((
-                    w.seq,
-                    format!(
-                        "{file} disagrees with the log: flag {key}'s plan {} {as_of}, but its \
-                         last change in the log is entry #{} ({})",
-                        at(plan),
-                        w.seq,
-                        w.action
-                    ),
-                )));
+            if let Err(d) = crate::workspace::is_as_of(&file, &subject, &at(plan), seq, w) {
+                return Ok(Some(d));
             }
             match intended(w) {
                 Ok(change) if change.is_last_of(plan) => {}

@@ -607,26 +607,10 @@ impl Projection for SkipBook {
         let book = read(ws)?;
         for s in &book.skips {
             let (id, seq) = (s.target(), s.audit_seq);
-            let w = match last.get(&id) {
-                Some(Some(w)) => w,
-                None => {
-                    return Ok(Some((
-                        seq,
-                        format!(
-                            "{file} disagrees with the log: the skip of {id} records entry \
-                             #{seq}, but the log holds no change of it"
-                        ),
-                    )));
-                }
-                Some(None) => {
-                    return Ok(Some((
-                        seq,
-                        format!(
-                            "{file} disagrees with the log: the skip of {id} records entry \
-                             #{seq}, but the log says that change did not take effect"
-                        ),
-                    )));
-                }
+            let subject = format!("the skip of {id}");
+            let w = match crate::workspace::last_change(&file, &subject, seq, last.get(&id)) {
+                Ok(w) => w,
+                Err(d) => return Ok(Some(d)),
             };
             match carried(w) {
                 Ok(record) if record == *s => {}

@@ -796,45 +796,18 @@ impl Projection for IncidentBook {
         let book: Book = store::read_json(&path)?.unwrap_or_default();
         for inc in &book.incidents {
             let (id, seq) = (&inc.id, inc.audit_seq);
-            let w = match last.get(id) {
-                // Saved before records kept their entry, and no entry since carries it.
-                _ if seq == 0 && !matches!(last.get(id), Some(Some(_))) => continue,
-                Some(Some(w)) => w,
-                None => {
-                    return Ok(Some((
-                        seq,
-                        format!(
-                            "{file} disagrees with the log: incident {id} records entry #{seq}, \
-                             but the log holds no change of it"
-                        ),
-                    )));
-                }
-                Some(None) => {
-                    return Ok(Some((
-                        seq,
-                        format!(
-                            "{file} disagrees with the log: incident {id} records entry #{seq}, \
-                             but the log says that change did not take effect"
-                        ),
-                    )));
-                }
+            // Saved before records kept their entry, and no entry since carries it.
+            if seq == 0 && !matches!(last.get(id), Some(Some(_))) {
+                continue;
+            }
+            let subject = format!("incident {id}");
+            let w = match crate::workspace::last_change(&file, &subject, seq, last.get(id)) {
+                Ok(w) => w,
+                Err(d) => return Ok(Some(d)),
             };
-            if w.seq != seq {
-                let as_of = if seq == 0 {
-                    "recording no entry".to_owned()
-                } else {
-                    format!("as of entry #{seq}")
-                };
-                return Ok(Some((
-                    w.seq,
-                    format!(
-                        "{file} disagrees with the log: incident {id} is {} {as_of}, but its \
-                         last change in the log is entry #{} ({})",
-                        inc.status.as_str(),
-                        w.seq,
-                        w.action
-                    ),
-                )));
+            let holds = format!("is {}", inc.status.as_str());
+            if let Err(d) = crate::workspace::is_as_of(&file, &subject, &holds, seq, w) {
+                return Ok(Some(d));
             }
             match carried(w) {
                 Ok(record) if record == *inc => {}

@@ -1154,6 +1154,66 @@ pub struct Word {
     pub after: serde_json::Value,
 }
 
+/// A projection's record that disagrees with the log: the entry number to report, and why
+/// (naming the file).
+pub type Disagreement = (u64, String);
+
+/// The log's last change of a projection's record, as `last` holds it (`None`: the log has
+/// none; `Some(None)`: every change of it was voided); either of those disagrees with a record
+/// that exists. `subject` names the record in the message (`incident INC-1`), `seq` is the
+/// entry it keeps.
+pub fn last_change<'a>(
+    file: &dyn std::fmt::Display,
+    subject: &str,
+    seq: u64,
+    last: Option<&'a Option<Word>>,
+) -> Result<&'a Word, Disagreement> {
+    match last {
+        Some(Some(w)) => Ok(w),
+        None => Err((
+            seq,
+            format!(
+                "{file} disagrees with the log: {subject} records entry #{seq}, but the log \
+                 holds no change of it"
+            ),
+        )),
+        Some(None) => Err((
+            seq,
+            format!(
+                "{file} disagrees with the log: {subject} records entry #{seq}, but the log \
+                 says that change did not take effect"
+            ),
+        )),
+    }
+}
+
+/// Whether the record keeps the log's last change of it (`w`) as its entry (`seq`); `holds`
+/// says what it holds (`is resolved`), for the message.
+pub fn is_as_of(
+    file: &dyn std::fmt::Display,
+    subject: &str,
+    holds: &str,
+    seq: u64,
+    w: &Word,
+) -> Result<(), Disagreement> {
+    if w.seq == seq {
+        return Ok(());
+    }
+    let as_of = if seq == 0 {
+        "recording no entry".to_owned()
+    } else {
+        format!("as of entry #{seq}")
+    };
+    Err((
+        w.seq,
+        format!(
+            "{file} disagrees with the log: {subject} {holds} {as_of}, but its last change in \
+             the log is entry #{} ({})",
+            w.seq, w.action
+        ),
+    ))
+}
+
 /// A state file of a higher layer (incident records, flag plans: `workspace` cannot import
 /// those layers) whose changes the log records with what to replay in the entry's `after`, and
 /// whose records each keep the sequence number of their last change. [`Workspace::recover_with`]
