@@ -6,7 +6,7 @@
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
-use super::{KpiDef, KpiError, KpiSource, Series};
+use super::{KpiDef, KpiError, KpiSource, Series, Window};
 use crate::net::aws::JsonApi;
 
 const TARGET: &str = "GraniteServiceVersion20100801.GetMetricData";
@@ -119,20 +119,15 @@ impl KpiSource for CloudWatch {
         Ok(out)
     }
 
-    async fn range(
-        &self,
-        def: &KpiDef,
-        start: Timestamp,
-        end: Timestamp,
-    ) -> Result<Series, KpiError> {
+    async fn range(&self, def: &KpiDef, window: Window) -> Result<Series, KpiError> {
         let q = query(def)?;
         let mut series = Series::new();
         let mut token: Option<String> = None;
         for _ in 0..MAX_PAGES {
             let mut body = json!({
                 "MetricDataQueries": [q.clone()],
-                "StartTime": start.as_second(),
-                "EndTime": end.as_second(),
+                "StartTime": window.start.as_second(),
+                "EndTime": window.end.as_second(),
                 "ScanBy": "TimestampAscending",
             });
             if let Some(t) = &token {

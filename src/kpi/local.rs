@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use jiff::Timestamp;
 
-use super::{KpiDef, KpiError, KpiSource, Series};
+use super::{KpiDef, KpiError, KpiSource, Series, Window};
 use crate::store;
 use crate::workspace::Workspace;
 
@@ -61,16 +61,8 @@ impl LocalKpis {
 }
 
 impl KpiSource for LocalKpis {
-    async fn range(
-        &self,
-        def: &KpiDef,
-        start: Timestamp,
-        end: Timestamp,
-    ) -> Result<Series, KpiError> {
-        let (s, e) = (
-            start.as_millisecond() as f64 / 1000.0,
-            end.as_millisecond() as f64 / 1000.0,
-        );
+    async fn range(&self, def: &KpiDef, window: Window) -> Result<Series, KpiError> {
+        let (s, e) = window.seconds();
         Ok(self
             .load()?
             .remove(&def.name)

@@ -76,14 +76,35 @@ pub struct Alarm {
     pub updated: Option<Timestamp>,
 }
 
+/// The time a KPI is read over, both ends included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub start: Timestamp,
+    pub end: Timestamp,
+}
+
+impl Window {
+    /// The ends in seconds since the epoch, with their milliseconds (as sample times are kept
+    /// and as Prometheus takes them).
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "milliseconds since 1970 fit in f64"
+    )]
+    pub fn seconds(&self) -> (f64, f64) {
+        (
+            self.start.as_millisecond() as f64 / 1000.0,
+            self.end.as_millisecond() as f64 / 1000.0,
+        )
+    }
+}
+
 /// Where KPI values come from.
 pub trait KpiSource: Send + Sync {
-    /// Samples of `def` between `start` and `end`.
+    /// Samples of `def` within `window`.
     fn range(
         &self,
         def: &KpiDef,
-        start: Timestamp,
-        end: Timestamp,
+        window: Window,
     ) -> impl Future<Output = Result<Series, KpiError>> + Send;
 
     /// The alarms on `def`'s metric (none where the source has no alarms).
@@ -116,16 +137,11 @@ impl Source {
 }
 
 impl KpiSource for Source {
-    async fn range(
-        &self,
-        def: &KpiDef,
-        start: Timestamp,
-        end: Timestamp,
-    ) -> Result<Series, KpiError> {
+    async fn range(&self, def: &KpiDef, window: Window) -> Result<Series, KpiError> {
         match self {
-            Source::Local(s) => s.range(def, start, end).await,
-            Source::Prometheus(s) => s.range(def, start, end).await,
-            Source::CloudWatch(s) => s.range(def, start, end).await,
+            Source::Local(s) => s.range(def, window).await,
+            Source::Prometheus(s) => s.range(def, window).await,
+            Source::CloudWatch(s) => s.range(def, window).await,
         }
     }
 
@@ -195,7 +211,7 @@ pub async fn read_all<S: KpiSource>(
 ) -> Vec<Reading> {
     let mut out = Vec::new();
     for def in defs {
-        let mut reading = match source.range(def, start, end).await {
+        let mut reading = match source.range(def, Window { start, end }).await {
             Ok(series) => judge(def, series),
             Err(e) => Reading {
                 def: def.clone(),

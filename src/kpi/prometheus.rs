@@ -5,7 +5,7 @@
 use jiff::Timestamp;
 use serde_json::Value;
 
-use super::{Direction, KpiDef, KpiError, KpiSource, Series};
+use super::{Direction, KpiDef, KpiError, KpiSource, Series, Window};
 
 #[derive(Debug, Clone)]
 pub struct Prometheus {
@@ -68,27 +68,17 @@ pub fn parse_matrix(v: &Value, direction: Direction) -> Series {
 }
 
 impl KpiSource for Prometheus {
-    async fn range(
-        &self,
-        def: &KpiDef,
-        start: Timestamp,
-        end: Timestamp,
-    ) -> Result<Series, KpiError> {
+    async fn range(&self, def: &KpiDef, window: Window) -> Result<Series, KpiError> {
+        let (start, end) = window.seconds();
         let url = format!("{}/api/v1/query_range", self.base);
         let resp = self
             .http
             .get(&url)
             .query(&[
                 ("query", def.query.clone()),
-                (
-                    "start",
-                    format!("{:.3}", start.as_millisecond() as f64 / 1000.0),
-                ),
-                (
-                    "end",
-                    format!("{:.3}", end.as_millisecond() as f64 / 1000.0),
-                ),
-                ("step", step_secs(start, end).to_string()),
+                ("start", format!("{start:.3}")),
+                ("end", format!("{end:.3}")),
+                ("step", step_secs(window.start, window.end).to_string()),
             ])
             .send()
             .await

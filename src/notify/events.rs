@@ -123,6 +123,11 @@ pub fn glob_match(glob: &str, name: &str) -> bool {
     }
 }
 
+/// Who made the change the entry records.
+fn by(entry: &AuditEntry) -> Fact {
+    fact("By", entry.actor.clone())
+}
+
 /// The event `entry` announces, if any.
 pub fn of_entry(ws: &Workspace, entry: &AuditEntry) -> Option<Event> {
     let product = &ws.config().product.name;
@@ -164,14 +169,13 @@ pub fn of_entry(ws: &Workspace, entry: &AuditEntry) -> Option<Event> {
 /// A release was created (a hotfix names the release it fixes).
 fn release_created(ev: &mut Event, entry: &AuditEntry, product: &str) {
     let after = &entry.after;
-    let by = fact("By", entry.actor.clone());
     ev.name = "release.created".into();
     let hotfix = after.get("hotfix_of").and_then(Value::as_str);
     ev.title = match hotfix {
         Some(of) => format!("{product} {} created (hotfix of {of})", entry.target),
         None => format!("{product} {} created", entry.target),
     };
-    ev.facts = vec![fact("Release", entry.target.clone()), by];
+    ev.facts = vec![fact("Release", entry.target.clone()), by(entry)];
 }
 
 /// A build, backend rollout or rollback ended; other tasks are not announced.
@@ -226,7 +230,6 @@ fn task_finished(ev: &mut Event, entry: &AuditEntry, product: &str) -> Option<()
 /// A release's own verification passed or failed (a folder checked by hand is not announced).
 fn verify_reported(ev: &mut Event, entry: &AuditEntry, product: &str) -> Option<()> {
     let after = &entry.after;
-    let by = fact("By", entry.actor.clone());
     if after.get("of_release") != Some(&Value::Bool(true)) {
         return None;
     }
@@ -252,7 +255,7 @@ fn verify_reported(ev: &mut Event, entry: &AuditEntry, product: &str) -> Option<
         fact("Release", release),
         fact("Verdict", overall),
         fact("Artifacts", n.to_string()),
-        by,
+        by(entry),
     ];
     Some(())
 }
@@ -260,14 +263,13 @@ fn verify_reported(ev: &mut Event, entry: &AuditEntry, product: &str) -> Option<
 /// A version went out on a channel, with its download links.
 fn published(ev: &mut Event, entry: &AuditEntry, product: &str) {
     let after = &entry.after;
-    let by = fact("By", entry.actor.clone());
     ev.name = "release.published".into();
     let channel = s(after, "channel");
     ev.title = format!("{product} {} published to {channel}", entry.target);
     ev.facts = vec![
         fact("Release", entry.target.clone()),
         fact("Channel", channel),
-        by,
+        by(entry),
     ];
     if let Some(files) = after.get("files").and_then(Value::as_array) {
         for f in files {
@@ -284,30 +286,23 @@ fn published(ev: &mut Event, entry: &AuditEntry, product: &str) {
 
 /// A version was yanked, and what is live instead.
 fn yanked(ev: &mut Event, entry: &AuditEntry, product: &str) {
-    let after = &entry.after;
-    let by = fact("By", entry.actor.clone());
-    ev.name = "release.yanked".into();
-    let back = s(after, "live");
+    let live = match s(&entry.after, "live") {
+        l if l.is_empty() => "nothing".to_owned(),
+        l => l,
+    };
     ev.title = format!("{product} {} YANKED", entry.target);
+    ev.name = "release.yanked".into();
     ev.facts = vec![
         fact("Release", entry.target.clone()),
-        fact("Reason", s(after, "reason")),
-        fact(
-            "Live now",
-            if back.is_empty() {
-                "nothing".to_owned()
-            } else {
-                back
-            },
-        ),
-        by,
+        fact("Reason", s(&entry.after, "reason")),
+        fact("Live now", live),
+        by(entry),
     ];
 }
 
 /// A flag moved to another stage (or was rolled back); a staged change waits to be confirmed.
 fn flag_changed(ev: &mut Event, entry: &AuditEntry) -> Option<()> {
     let after = &entry.after;
-    let by = fact("By", entry.actor.clone());
     let percent = after
         .get("rollout_percent")
         .and_then(Value::as_u64)
@@ -338,7 +333,7 @@ fn flag_changed(ev: &mut Event, entry: &AuditEntry) -> Option<()> {
     if !reason.is_empty() {
         ev.facts.push(fact("Override", reason));
     }
-    ev.facts.push(by);
+    ev.facts.push(by(entry));
     // Direct rollouts outside a plan (`flags set`) are not plan changes: no wait.
     if after.get("staged") != Some(&Value::Bool(false)) {
         ev.confirm = Some(Confirm {
@@ -402,7 +397,6 @@ fn incident_changed(ev: &mut Event, entry: &AuditEntry, ws: &Workspace) {
 /// A scanner finding was accepted, with why and until when.
 fn finding_accepted(ev: &mut Event, entry: &AuditEntry, product: &str) {
     let after = &entry.after;
-    let by = fact("By", entry.actor.clone());
     ev.name = "finding.accepted".into();
     let (release, id) = entry
         .target
@@ -414,7 +408,7 @@ fn finding_accepted(ev: &mut Event, entry: &AuditEntry, product: &str) {
         fact("Finding", id),
         fact("Reason", s(after, "reason")),
         fact("Until", s(after, "until")),
-        by,
+        by(entry),
     ];
 }
 
