@@ -237,29 +237,28 @@ impl Provider {
     }
 }
 
+/// The same call on whichever provider `self` is.
+macro_rules! each_provider {
+    ($self:ident, $p:ident => $call:expr) => {
+        match $self {
+            Provider::Local($p) => $call,
+            Provider::Unleash($p) => $call,
+            Provider::LaunchDarkly($p) => $call,
+        }
+    };
+}
+
 impl FlagProvider for Provider {
     async fn list(&self) -> Result<Vec<FlagState>, FlagsError> {
-        match self {
-            Provider::Local(p) => p.list().await,
-            Provider::Unleash(p) => p.list().await,
-            Provider::LaunchDarkly(p) => p.list().await,
-        }
+        each_provider!(self, p => p.list().await)
     }
 
     async fn get(&self, key: &str) -> Result<FlagState, FlagsError> {
-        match self {
-            Provider::Local(p) => p.get(key).await,
-            Provider::Unleash(p) => p.get(key).await,
-            Provider::LaunchDarkly(p) => p.get(key).await,
-        }
+        each_provider!(self, p => p.get(key).await)
     }
 
     async fn create(&self, flag: &NewFlag) -> Result<FlagState, FlagsError> {
-        match self {
-            Provider::Local(p) => p.create(flag).await,
-            Provider::Unleash(p) => p.create(flag).await,
-            Provider::LaunchDarkly(p) => p.create(flag).await,
-        }
+        each_provider!(self, p => p.create(flag).await)
     }
 
     async fn set_rollout(
@@ -268,27 +267,15 @@ impl FlagProvider for Provider {
         percent: u32,
         comment: &str,
     ) -> Result<FlagState, FlagsError> {
-        match self {
-            Provider::Local(p) => p.set_rollout(key, percent, comment).await,
-            Provider::Unleash(p) => p.set_rollout(key, percent, comment).await,
-            Provider::LaunchDarkly(p) => p.set_rollout(key, percent, comment).await,
-        }
+        each_provider!(self, p => p.set_rollout(key, percent, comment).await)
     }
 
     async fn archive(&self, key: &str, comment: &str) -> Result<(), FlagsError> {
-        match self {
-            Provider::Local(p) => p.archive(key, comment).await,
-            Provider::Unleash(p) => p.archive(key, comment).await,
-            Provider::LaunchDarkly(p) => p.archive(key, comment).await,
-        }
+        each_provider!(self, p => p.archive(key, comment).await)
     }
 
     async fn history(&self, key: &str) -> Result<Vec<HistoryEntry>, FlagsError> {
-        match self {
-            Provider::Local(p) => p.history(key).await,
-            Provider::Unleash(p) => p.history(key).await,
-            Provider::LaunchDarkly(p) => p.history(key).await,
-        }
+        each_provider!(self, p => p.history(key).await)
     }
     fn is_local(&self) -> bool {
         matches!(self, Provider::Local(_))

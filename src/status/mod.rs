@@ -377,19 +377,23 @@ impl Provider {
     }
 }
 
+/// The same call on whichever provider `self` is.
+macro_rules! each_provider {
+    ($self:ident, $p:ident => $call:expr) => {
+        match $self {
+            Provider::Local($p) => $call,
+            Provider::Statuspage($p) => $call,
+        }
+    };
+}
+
 impl StatusPage for Provider {
     async fn components(&self) -> Result<Vec<PageComponent>, StatusError> {
-        match self {
-            Provider::Local(p) => p.components().await,
-            Provider::Statuspage(p) => p.components().await,
-        }
+        each_provider!(self, p => p.components().await)
     }
 
     async fn create_incident(&self, incident: &NewIncident) -> Result<PageIncident, StatusError> {
-        match self {
-            Provider::Local(p) => p.create_incident(incident).await,
-            Provider::Statuspage(p) => p.create_incident(incident).await,
-        }
+        each_provider!(self, p => p.create_incident(incident).await)
     }
 
     async fn update_incident(
@@ -397,34 +401,22 @@ impl StatusPage for Provider {
         id: &str,
         change: &IncidentChange,
     ) -> Result<PageIncident, StatusError> {
-        match self {
-            Provider::Local(p) => p.update_incident(id, change).await,
-            Provider::Statuspage(p) => p.update_incident(id, change).await,
-        }
+        each_provider!(self, p => p.update_incident(id, change).await)
     }
 
     async fn unresolved(&self) -> Result<Vec<PageIncident>, StatusError> {
-        match self {
-            Provider::Local(p) => p.unresolved().await,
-            Provider::Statuspage(p) => p.unresolved().await,
-        }
+        each_provider!(self, p => p.unresolved().await)
     }
 
     async fn schedule_maintenance(
         &self,
         maintenance: &NewMaintenance,
     ) -> Result<PageIncident, StatusError> {
-        match self {
-            Provider::Local(p) => p.schedule_maintenance(maintenance).await,
-            Provider::Statuspage(p) => p.schedule_maintenance(maintenance).await,
-        }
+        each_provider!(self, p => p.schedule_maintenance(maintenance).await)
     }
 
     async fn maintenances(&self) -> Result<Vec<PageIncident>, StatusError> {
-        match self {
-            Provider::Local(p) => p.maintenances().await,
-            Provider::Statuspage(p) => p.maintenances().await,
-        }
+        each_provider!(self, p => p.maintenances().await)
     }
 
     async fn update_maintenance(
@@ -433,10 +425,7 @@ impl StatusPage for Provider {
         status: MaintenanceStatus,
         body: &str,
     ) -> Result<PageIncident, StatusError> {
-        match self {
-            Provider::Local(p) => p.update_maintenance(id, status, body).await,
-            Provider::Statuspage(p) => p.update_maintenance(id, status, body).await,
-        }
+        each_provider!(self, p => p.update_maintenance(id, status, body).await)
     }
 }
 
