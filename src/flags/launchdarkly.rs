@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::http::Api;
-use super::{FlagProvider, FlagState, FlagsError, NewFlag};
+use super::{FlagProvider, FlagState, FlagsError, NewFlag, Rollout};
 use crate::workspace::secrets::Secret;
 
 pub const API_VERSION: &str = "20240415";
@@ -210,12 +210,8 @@ impl FlagProvider for LaunchDarklyClient {
         Ok(self.state_of(&v))
     }
 
-    async fn set_rollout(
-        &self,
-        key: &str,
-        percent: u32,
-        comment: &str,
-    ) -> Result<FlagState, FlagsError> {
+    async fn set_rollout(&self, key: &str, rollout: Rollout<'_>) -> Result<FlagState, FlagsError> {
+        let Rollout { percent, comment } = rollout;
         let instructions = if percent == 0 {
             json!([{"kind": "turnFlagOff"}])
         } else {

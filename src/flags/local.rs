@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::{FlagProvider, FlagState, FlagsError, NewFlag};
+use super::{FlagProvider, FlagState, FlagsError, NewFlag, Rollout};
 use crate::store;
 use crate::workspace::Workspace;
 
@@ -99,12 +99,8 @@ impl FlagProvider for LocalFlags {
         })
     }
 
-    async fn set_rollout(
-        &self,
-        key: &str,
-        percent: u32,
-        _comment: &str,
-    ) -> Result<FlagState, FlagsError> {
+    async fn set_rollout(&self, key: &str, rollout: Rollout<'_>) -> Result<FlagState, FlagsError> {
+        let percent = rollout.percent;
         self.modify(|flags| {
             let f = flags.get_mut(key).ok_or_else(|| not_found(key))?;
             if f.archived {

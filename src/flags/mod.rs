@@ -140,6 +140,14 @@ pub struct HistoryEntry {
     pub what: String,
 }
 
+/// A flag's new rollout: the share of users it is on for, and the comment the provider keeps
+/// with the change (where it keeps one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rollout<'a> {
+    pub percent: u32,
+    pub comment: &'a str,
+}
+
 /// A flag provider: list, get, create (OFF), set the rollout percentage (0 turns it off),
 /// archive. Implementations: [`local::LocalFlags`], [`unleash::UnleashClient`],
 /// [`launchdarkly::LaunchDarklyClient`].
@@ -150,8 +158,7 @@ pub trait FlagProvider: Send + Sync {
     fn set_rollout(
         &self,
         key: &str,
-        percent: u32,
-        comment: &str,
+        rollout: Rollout<'_>,
     ) -> impl Future<Output = Result<FlagState, FlagsError>> + Send;
     fn archive(
         &self,
@@ -261,13 +268,8 @@ impl FlagProvider for Provider {
         each_provider!(self, p => p.create(flag).await)
     }
 
-    async fn set_rollout(
-        &self,
-        key: &str,
-        percent: u32,
-        comment: &str,
-    ) -> Result<FlagState, FlagsError> {
-        each_provider!(self, p => p.set_rollout(key, percent, comment).await)
+    async fn set_rollout(&self, key: &str, rollout: Rollout<'_>) -> Result<FlagState, FlagsError> {
+        each_provider!(self, p => p.set_rollout(key, rollout).await)
     }
 
     async fn archive(&self, key: &str, comment: &str) -> Result<(), FlagsError> {

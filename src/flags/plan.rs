@@ -434,7 +434,13 @@ async fn set_stage<P: FlagProvider>(
         ),
         |seq| async move {
             let after = provider
-                .set_rollout(key, target, &comment)
+                .set_rollout(
+                    key,
+                    super::Rollout {
+                        percent: target,
+                        comment: &comment,
+                    },
+                )
                 .await
                 .map_err(Failed::NotMade)?;
             record_change(ws, key, &change, seq).map_err(Failed::Unrecorded)?;
@@ -527,8 +533,10 @@ pub async fn rollout_unstaged<P: FlagProvider>(
             provider
                 .set_rollout(
                     key,
-                    percent,
-                    &format!("release-console: {percent}% in {environment}"),
+                    super::Rollout {
+                        percent,
+                        comment: &format!("release-console: {percent}% in {environment}"),
+                    },
                 )
                 .await
                 .map_err(Failed::NotMade)

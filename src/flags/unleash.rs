@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::http::Api;
-use super::{FlagProvider, FlagState, FlagsError, NewFlag};
+use super::{FlagProvider, FlagState, FlagsError, NewFlag, Rollout};
 use crate::workspace::secrets::Secret;
 
 #[derive(Debug, Clone)]
@@ -197,12 +197,8 @@ impl FlagProvider for UnleashClient {
         self.get(&flag.key).await
     }
 
-    async fn set_rollout(
-        &self,
-        key: &str,
-        percent: u32,
-        _comment: &str,
-    ) -> Result<FlagState, FlagsError> {
+    async fn set_rollout(&self, key: &str, rollout: Rollout<'_>) -> Result<FlagState, FlagsError> {
+        let percent = rollout.percent;
         let env_path = format!(
             "{}/environments/{}",
             self.feature_path(key),

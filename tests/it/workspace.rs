@@ -1454,10 +1454,9 @@ impl release_console::flags::FlagProvider for PlanSaveFails {
     async fn set_rollout(
         &self,
         key: &str,
-        percent: u32,
-        comment: &str,
+        rollout: release_console::flags::Rollout<'_>,
     ) -> Result<release_console::flags::FlagState, release_console::flags::FlagsError> {
-        let done = self.0.set_rollout(key, percent, comment).await?;
+        let done = self.0.set_rollout(key, rollout).await?;
         std::fs::remove_file(&self.1).expect("plans");
         std::fs::create_dir(&self.1).expect("a folder in its place");
         Ok(done)
