@@ -623,4 +623,35 @@ mod tests {
             Some(&b"2"[..])
         );
     }
+
+    #[tokio::test]
+    async fn the_folder_store_reports_every_byte_it_stored_from_its_blocking_thread() {
+        let dir = tempfile::tempdir().expect("dir");
+        let src = dir.path().join("big.zip");
+        let data: Vec<u8> = (0..(3u32 << 20)).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&src, &data).expect("write");
+        let store = LocalStore::new(dir.path().join("store"));
+        let meta = Meta {
+            content_type: "application/zip".into(),
+            cache_control: crate::deploy::IMMUTABLE.into(),
+        };
+        let heard = std::sync::Mutex::new(Vec::new());
+        store
+            .put_file(
+                "p/1.0.0/big.zip",
+                &src,
+                &crate::sha256_hex(&data),
+                &meta,
+                &|n| heard.lock().expect("heard").push(n),
+            )
+            .await
+            .expect("stored");
+        let heard = heard.into_inner().expect("heard");
+        assert_eq!(heard.last(), Some(&(data.len() as u64)), "{heard:?}");
+        assert!(heard.windows(2).all(|w| w[0] <= w[1]), "{heard:?}");
+        assert_eq!(
+            store.get("p/1.0.0/big.zip").await.expect("get").as_deref(),
+            Some(&data[..])
+        );
+    }
 }
