@@ -60,7 +60,9 @@ pub fn run(cli: &Cli, args: PublishArgs) -> anyhow::Result<ExitCode> {
     deploy::channel_name(&ws, args.channel.as_deref())?;
     match args.action {
         Some(PublishAction::Status) => {
-            let s = deploy::status(&ws, args.channel.as_deref())?;
+            let s = cli
+                .handle
+                .block_on(deploy::status(&ws, args.channel.as_deref()))?;
             if cli.json {
                 cli.print_json(&s)?;
             } else {
@@ -100,7 +102,8 @@ pub fn run(cli: &Cli, args: PublishArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(PublishAction::Yank { version, reason }) => {
-            let keys = match deploy::yank(&ws, &version, &reason, args.channel.as_deref()) {
+            let yank = deploy::yank(&ws, &version, &reason, args.channel.as_deref());
+            let keys = match cli.handle.block_on(yank) {
                 Ok(keys) => keys,
                 // A refused request (no reason, not live) is a usage error; a yank that could
                 // not be carried out (the store, the feeds) failed as publishing does: exit 1.

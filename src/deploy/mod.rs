@@ -23,7 +23,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use self::feeds::{FeedInput, File, Published};
-use self::store::{Holds, LocalStore, Meta, ObjectStore, StoreError};
+use self::store::{Holds, LocalStore, Meta, ObjectStore, Store, StoreError};
 use crate::store::{self as state, StateError};
 use crate::verify::release as verified;
 use crate::workspace::config::StoreKind;
@@ -370,12 +370,12 @@ fn check_channel(name: &str) -> Result<(), DeployError> {
 
 /// The store `[publish]` names. For `s3`, the credentials come from the variables (or keyring
 /// entries) it names; a missing one is an error naming it.
-pub fn open_store(ws: &Workspace) -> Result<Box<dyn ObjectStore>, DeployError> {
+pub fn open_store(ws: &Workspace) -> Result<Store, DeployError> {
     let cfg = &ws.config().publish;
     match cfg.store {
         StoreKind::Local => {
             let folder = PathBuf::from(&cfg.folder);
-            Ok(Box::new(LocalStore::new(if folder.is_absolute() {
+            Ok(Store::Local(LocalStore::new(if folder.is_absolute() {
                 folder
             } else {
                 ws.root().join(folder)
@@ -413,7 +413,7 @@ pub fn open_store(ws: &Workspace) -> Result<Box<dyn ObjectStore>, DeployError> {
             let parallel = cfg
                 .parallel_parts
                 .unwrap_or_else(|| default_parallel_parts(part_size));
-            Ok(Box::new(s3::S3Store::new(s3::S3Config {
+            Ok(Store::S3(Box::new(s3::S3Store::new(s3::S3Config {
                 path_style: cfg.path_style.unwrap_or(!cfg.endpoint.trim().is_empty()),
                 endpoint,
                 bucket: cfg.bucket.trim().to_owned(),
@@ -424,7 +424,7 @@ pub fn open_store(ws: &Workspace) -> Result<Box<dyn ObjectStore>, DeployError> {
                 parallel_parts: parallel,
                 uploads_state: ws.root().join("publish").join("uploads.json"),
                 key_vars: (cfg.access_key_env.clone(), cfg.secret_key_env.clone()),
-            })?))
+            })?)))
         }
     }
 }
@@ -438,7 +438,7 @@ pub fn default_parallel_parts(part_size: u64) -> usize {
         .clamp(2, 8)
 }
 
-fn public_url(ws: &Workspace, store: &dyn ObjectStore, key: &str) -> String {
+fn public_url(ws: &Workspace, store: &Store, key: &str) -> String {
     let base = ws.config().publish.public_base_url.trim();
     if base.is_empty() {
         store.url(key)
@@ -452,7 +452,7 @@ fn public_url(ws: &Workspace, store: &dyn ObjectStore, key: &str) -> String {
 }
 
 /// The published files the uploads become, with their public links.
-fn files_of(ws: &Workspace, store: &dyn ObjectStore, uploads: &[Upload]) -> Vec<File> {
+fn files_of(ws: &Workspace, store: &Store, uploads: &[Upload]) -> Vec<File> {
     uploads
         .iter()
         .map(|u| File {
@@ -802,7 +802,7 @@ pub fn plan(
         version: release.version.to_string(),
         at: Timestamp::now(),
         by: ws.actor(),
-        files: files_of(ws, store.as_ref(), &uploads),
+        files: files_of(ws, &store, &uploads),
     });
     let missing_installers = crate::gates::missing_installers(ws, release).unwrap_or_default();
     let skipped =
@@ -1229,23 +1229,35 @@ pub struct Outcome {
 /// feeds and the page, checks them, and only then records it done (`publish`, which is what
 /// announces `release.published`). A re-run of a completed publish records nothing; a re-run
 /// of one whose feeds failed finishes it. `progress(done, total, step)` hears of it.
-pub fn publish(
+///
+/// It runs on the caller's runtime: the store's requests are awaited there, and the file work
+/// (the gates, hashing and signing, the audit log, the lock) goes to its blocking pool. Dropped
+/// part way (a cancelled task), it stops where a crash would, and the next run finishes it.
+pub async fn publish(
     ws: &Workspace,
     release: &Release,
     channel_given: Option<&str>,
-    progress: &dyn Fn(u64, u64, &str),
+    progress: &(dyn Fn(u64, u64, &str) + Sync),
 ) -> Result<Outcome, DeployError> {
     let version = release.version.to_string();
-    let channel_name = channel_name(ws, channel_given)?;
-    gates_open(ws, release, "")?;
-    let store = open_store(ws)?;
-    let list = uploads(ws, release)?;
-    check_unchanged(ws, &version, &list)?;
+    let (channel_name, store, list) = {
+        let (ws, release) = (ws.clone(), release.clone());
+        let (given, version) = (channel_given.map(str::to_owned), version.clone());
+        blocking(move || {
+            let channel_name = channel_name(&ws, given.as_deref())?;
+            gates_open(&ws, &release, "")?;
+            let store = open_store(&ws)?;
+            let list = uploads(&ws, &release)?;
+            check_unchanged(&ws, &version, &list)?;
+            Ok((channel_name, store, list))
+        })
+        .await?
+    };
     // What the store holds, before anything is sent: a key with other bytes refuses the lot.
     let mut missing = Vec::new();
     let mut already = Vec::new();
     for u in &list {
-        match store.holds(&u.key, &u.path, &u.sha256, u.size)? {
+        match store.holds(&u.key, &u.path, &u.sha256, u.size).await? {
             Holds::Same => already.push(u.key.clone()),
             Holds::Missing => missing.push(u),
             Holds::Different(held) => return Err(occupied(ws, &version, u, held)?),
@@ -1264,14 +1276,17 @@ pub fn publish(
             cache_control: u.cache_control.clone(),
         };
         let base = done;
-        match store.put_file(&u.key, &u.path, &u.sha256, &meta, &|n| {
-            progress(base + n, total, &u.name);
-        }) {
+        let put = store
+            .put_file(&u.key, &u.path, &u.sha256, &meta, &|n| {
+                progress(base + n, total, &u.name);
+            })
+            .await;
+        match put {
             Ok(()) => uploaded.push(u.key.clone()),
             // Created meanwhile by someone else (another console): the same bytes are "already
             // there"; others are refused, and stay.
             Err(StoreError::Exists { .. }) => {
-                match store.holds(&u.key, &u.path, &u.sha256, u.size)? {
+                match store.holds(&u.key, &u.path, &u.sha256, u.size).await? {
                     Holds::Same => already.push(u.key.clone()),
                     Holds::Missing => {
                         return Err(DeployError::Mismatch {
@@ -1290,7 +1305,7 @@ pub fn publish(
     }
     // Every object as the store holds it.
     for u in &list {
-        match store.holds(&u.key, &u.path, &u.sha256, u.size)? {
+        match store.holds(&u.key, &u.path, &u.sha256, u.size).await? {
             Holds::Same => {}
             Holds::Missing => {
                 return Err(DeployError::Mismatch {
@@ -1309,15 +1324,29 @@ pub fn publish(
         }
     }
     let notes = store.take_notes();
-    let files = files_of(ws, store.as_ref(), &list);
-    let _lock = change_lock(ws)?;
+    let files = files_of(ws, &store, &list);
     // The gates again, under the lock a skip's withdrawal takes: one withdrawn while the files
     // uploaded wants its platform's installer, and what is recorded below would not ship it.
-    gates_open(ws, release, " (changed while the files uploaded)")?;
-    let finished = finish_begun(ws, store.as_ref(), &channel_name)?;
-    let before = channel(ws, &channel_name)?;
+    let _lock = {
+        let (ws, release) = (ws.clone(), release.clone());
+        blocking(move || {
+            let lock = change_lock(&ws)?;
+            gates_open(&ws, &release, " (changed while the files uploaded)")?;
+            Ok(lock)
+        })
+        .await?
+    };
+    let finished = finish_begun(ws, &store, &channel_name).await?;
     // Checked again under the lock: another console may have published the version meanwhile.
-    check_unchanged(ws, &version, &list)?;
+    let before = {
+        let (ws, channel_name, version) = (ws.clone(), channel_name.clone(), version.clone());
+        blocking(move || {
+            let before = channel(&ws, &channel_name)?;
+            check_unchanged(&ws, &version, &list)?;
+            Ok(before)
+        })
+        .await?
+    };
     let live_now = before.live().iter().any(|p| {
         p.version == version
             && p.files.len() == files.len()
@@ -1336,7 +1365,7 @@ pub fn publish(
         // A completed publish run again: the feeds are written again from the record (the same
         // bytes), nothing is recorded, nothing is announced.
         (
-            write_feeds(ws, store.as_ref(), &channel_name, &before)?,
+            write_feeds(ws, &store, &channel_name, &before).await?,
             !finished_this,
         )
     } else {
@@ -1351,13 +1380,14 @@ pub fn publish(
         };
         let feeds = begin_then_finish(
             ws,
-            store.as_ref(),
+            &store,
             &channel_name,
             ("publish.begin", &version),
             serde_json::json!({ "live": before.live().first().map(|p| p.version.clone()) }),
             serde_json::json!({ "channel": channel_name, "files": files }),
             &change,
-        )?;
+        )
+        .await?;
         (feeds, false)
     };
     Ok(Outcome {
@@ -1374,6 +1404,22 @@ pub fn publish(
         already_published,
         finished: finished.map(|(c, _)| c.describe()),
     })
+}
+
+/// Runs blocking file work of publishing (the gates, hashing and signing, the audit log, the
+/// lock, channel records) on the runtime's blocking pool; a panic in it goes on in the caller.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, DeployError> + Send + 'static,
+) -> Result<T, DeployError> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(r) => r,
+        Err(e) => match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(e) => Err(DeployError::Invalid(format!(
+                "the runtime stopped before the publishing work ended: {e}"
+            ))),
+        },
+    }
 }
 
 /// The refusal for a versioned key whose stored object is not `u`'s bytes.
@@ -1411,12 +1457,15 @@ fn occupied(
 /// state, is not written again) and saves the state. When the feeds cannot be written, the
 /// change stays begun (`ACTION.failed` says why) and the next run finishes it. Call it under
 /// the `publish-change` lock.
-fn finish_begun(
+async fn finish_begun(
     ws: &Workspace,
-    store: &dyn ObjectStore,
+    store: &Store,
     channel_name: &str,
 ) -> Result<Option<(Change, Vec<String>)>, DeployError> {
-    let ch = channel(ws, channel_name)?;
+    let ch = {
+        let (ws, channel_name) = (ws.clone(), channel_name.to_owned());
+        blocking(move || channel(&ws, &channel_name)).await?
+    };
     let Some(begun) = ch.begun.clone() else {
         return Ok(None);
     };
@@ -1424,11 +1473,15 @@ fn finish_begun(
     let action = change.action();
     let version = change.version().to_owned();
     let done = ch.applied();
-    let feeds = match write_feeds(ws, store, channel_name, &done) {
+    let feeds = match write_feeds(ws, store, channel_name, &done).await {
         Ok(f) => f,
         Err(e) => {
-            ws.record_failed(action, &version, &e);
-            return Err(e);
+            let (ws, version) = (ws.clone(), version.clone());
+            return blocking(move || {
+                ws.record_failed(action, &version, &e);
+                Err(e)
+            })
+            .await;
         }
     };
     let (before, after) = match &change {
@@ -1448,20 +1501,25 @@ fn finish_begun(
             serde_json::json!({ "channel": channel_name, "live": back_to, "reason": yank.reason }),
         ),
     };
-    let path = channel_path(ws, channel_name);
-    let save = |c: &mut Channel| {
-        if c.begun.as_ref() == Some(&begun) {
-            *c = c.applied();
+    let (ws, channel_name) = (ws.clone(), channel_name.to_owned());
+    blocking(move || {
+        let path = channel_path(&ws, &channel_name);
+        let save = |c: &mut Channel| {
+            if c.begun.as_ref() == Some(&begun) {
+                *c = c.applied();
+            }
+            Ok::<_, StateError>(())
+        };
+        if recorded_since(&ws, action, &version, &channel_name, begun.seq)? {
+            state::update_json(&path, save)?;
+        } else {
+            ws.change(action, &version, before, after, |_| {
+                state::update_json(&path, save)
+            })?;
         }
-        Ok::<_, StateError>(())
-    };
-    if recorded_since(ws, action, &version, channel_name, begun.seq)? {
-        state::update_json(&path, save)?;
-    } else {
-        ws.change(action, &version, before, after, |_| {
-            state::update_json(&path, save)
-        })?;
-    }
+        Ok(())
+    })
+    .await?;
     Ok(Some((change, feeds)))
 }
 
@@ -1495,9 +1553,9 @@ fn recorded_since(
 }
 
 /// Writes the channel's feeds and page (no-cache) and checks what the store then holds.
-fn write_feeds(
+async fn write_feeds(
     ws: &Workspace,
-    store: &dyn ObjectStore,
+    store: &Store,
     channel_name: &str,
     ch: &Channel,
 ) -> Result<Vec<String>, DeployError> {
@@ -1507,9 +1565,9 @@ fn write_feeds(
             content_type: feeds::mime(&key).to_owned(),
             cache_control: NO_CACHE.to_owned(),
         };
-        store.put_bytes(&key, body.as_bytes(), &meta)?;
+        store.put_bytes(&key, body.as_bytes(), &meta).await?;
         let want = crate::sha256_hex(body.as_bytes());
-        match store.head(&key)? {
+        match store.head(&key).await? {
             Some(s) if s.sha256.as_deref() == Some(want.as_str()) => {}
             other => {
                 return Err(DeployError::Mismatch {
@@ -1531,7 +1589,7 @@ fn write_feeds(
 /// checked, then recorded done (`publish.yank`, which announces `release.yanked`): until then
 /// `publish status` still calls it live, as the feeds do, and a re-run finishes it. A yank of a
 /// version already yanked rewrites the feeds and records nothing.
-pub fn yank(
+pub async fn yank(
     ws: &Workspace,
     version: &str,
     reason: &str,
@@ -1543,21 +1601,31 @@ pub fn yank(
             "--reason must say why the release is yanked (it is audited)".into(),
         ));
     }
-    let channel_name = channel_name(ws, channel_given)?;
-    // Opened first: a store that cannot be reached must not begin a yank.
-    let store = open_store(ws)?;
-    let _lock = change_lock(ws)?;
-    if let Some((change, feeds)) = finish_begun(ws, store.as_ref(), &channel_name)?
+    let (channel_name, store, _lock) = {
+        let (ws, given) = (ws.clone(), channel_given.map(str::to_owned));
+        blocking(move || {
+            let channel_name = channel_name(&ws, given.as_deref())?;
+            // Opened first: a store that cannot be reached must not begin a yank.
+            let store = open_store(&ws)?;
+            let lock = change_lock(&ws)?;
+            Ok((channel_name, store, lock))
+        })
+        .await?
+    };
+    if let Some((change, feeds)) = finish_begun(ws, &store, &channel_name).await?
         && matches!(&change, Change::Yank { yank, .. } if yank.version == version)
     {
         return Ok(feeds);
     }
-    let before = channel(ws, &channel_name)?;
+    let before = {
+        let (ws, channel_name) = (ws.clone(), channel_name.clone());
+        blocking(move || channel(&ws, &channel_name)).await?
+    };
     if before.yanked.iter().any(|y| y.version == version)
         && !before.live().iter().any(|p| p.version == version)
     {
         // Done before: the feeds are written again (the same bytes), nothing is recorded.
-        return write_feeds(ws, store.as_ref(), &channel_name, &before);
+        return write_feeds(ws, &store, &channel_name, &before).await;
     }
     if !before.live().iter().any(|p| p.version == version) {
         return Err(DeployError::Invalid(format!(
@@ -1592,37 +1660,43 @@ pub fn yank(
     };
     begin_then_finish(
         ws,
-        store.as_ref(),
+        &store,
         &channel_name,
         ("publish.yank.begin", version),
         serde_json::json!({ "live": version }),
         serde_json::json!({ "channel": channel_name, "live": back_to, "reason": reason }),
         &change,
     )
+    .await
 }
 
 /// Records a publish or yank as begun on its channel (`action` on `version`), then writes the
 /// feeds and records it done (`finish_begun`), returning the feeds as stored.
-fn begin_then_finish(
+async fn begin_then_finish(
     ws: &Workspace,
-    store: &dyn ObjectStore,
+    store: &Store,
     channel_name: &str,
     (action, version): (&str, &str),
     before: serde_json::Value,
     after: serde_json::Value,
     change: &Change,
 ) -> Result<Vec<String>, DeployError> {
-    let path = channel_path(ws, channel_name);
-    ws.change(action, version, before, after, |seq| {
-        state::update_json(&path, |c: &mut Channel| {
-            c.begun = Some(Begun {
-                seq,
-                change: change.clone(),
-            });
-            Ok::<_, StateError>(())
+    {
+        let (ws, path, change) = (ws.clone(), channel_path(ws, channel_name), change.clone());
+        let (action, version) = (action.to_owned(), version.to_owned());
+        blocking(move || {
+            ws.change(&action, &version, before, after, |seq| {
+                state::update_json(&path, |c: &mut Channel| {
+                    c.begun = Some(Begun { seq, change });
+                    Ok::<_, StateError>(())
+                })
+            })?;
+            Ok(())
         })
-    })?;
-    finish_begun(ws, store, channel_name)?
+        .await?;
+    }
+    finish_begun(ws, store, channel_name)
+        .await?
         .map(|(_, feeds)| feeds)
         .ok_or_else(|| {
             DeployError::Invalid(format!(
@@ -1650,15 +1724,22 @@ pub struct Status {
 }
 
 /// What is live on a channel (default: `[publish] channel`).
-pub fn status(ws: &Workspace, channel_given: Option<&str>) -> Result<Status, DeployError> {
-    let channel_name = channel_name(ws, channel_given)?;
-    let ch = channel(ws, &channel_name)?;
-    let store = open_store(ws)?;
+pub async fn status(ws: &Workspace, channel_given: Option<&str>) -> Result<Status, DeployError> {
+    let (channel_name, ch, store) = {
+        let (ws, given) = (ws.clone(), channel_given.map(str::to_owned));
+        blocking(move || {
+            let channel_name = channel_name(&ws, given.as_deref())?;
+            let ch = channel(&ws, &channel_name)?;
+            let store = open_store(&ws)?;
+            Ok((channel_name, ch, store))
+        })
+        .await?
+    };
     let dir = format!("{}{channel_name}/", prefix(ws));
     let mut feeds = BTreeMap::new();
     let mut written = Vec::new();
     let latest_key = format!("{dir}latest.json");
-    let latest = store.get(&latest_key)?.map(|b| {
+    let latest = store.get(&latest_key).await?.map(|b| {
         serde_json::from_slice::<serde_json::Value>(&b)
             .ok()
             .and_then(|v| v["version"].as_str().map(str::to_owned))
@@ -1668,7 +1749,7 @@ pub fn status(ws: &Workspace, channel_given: Option<&str>) -> Result<Status, Dep
     }
     feeds.insert(latest_key, latest.flatten());
     let appcast_key = format!("{dir}appcast.xml");
-    let appcast = store.get(&appcast_key)?.map(|b| {
+    let appcast = store.get(&appcast_key).await?.map(|b| {
         let text = String::from_utf8_lossy(&b).to_string();
         text.split("<sparkle:version>")
             .nth(1)
@@ -1719,18 +1800,18 @@ pub async fn run_task(
     skips: SkipRequest,
     slot: std::sync::Arc<std::sync::Mutex<Option<Outcome>>>,
 ) -> crate::runner::TaskResult {
-    let pctx = ctx.clone();
     let (ws2, rel2) = (ws.clone(), release.clone());
-    let outcome = tokio::task::spawn_blocking(move || {
-        for line in record_skips(&ws2, &rel2, &skips)? {
-            pctx.log_line(&line);
-        }
-        publish(&ws2, &rel2, channel.as_deref(), &|done, total, step| {
-            pctx.set_progress(done as f32 / total as f32, Some(step));
-        })
+    let skipped = tokio::task::spawn_blocking(move || record_skips(&ws2, &rel2, &skips))
+        .await
+        .map_err(|e| crate::runner::TaskError::Failed(crate::error_chain(&e)))?
+        .map_err(|e| crate::runner::TaskError::Failed(crate::error_chain(&e)))?;
+    for line in skipped {
+        ctx.log_line(&line);
+    }
+    let outcome = publish(&ws, &release, channel.as_deref(), &|done, total, step| {
+        ctx.set_progress(done as f32 / total as f32, Some(step));
     })
     .await
-    .map_err(|e| crate::runner::TaskError::Failed(crate::error_chain(&e)))?
     .map_err(|e| crate::runner::TaskError::Failed(crate::error_chain(&e)))?;
     for k in &outcome.uploaded {
         ctx.log_line(&format!("uploaded and verified {k}"));

@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -21,7 +21,7 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
-use super::store::{Holds, Meta, ObjectStore, StoreError, Stored};
+use super::store::{Holds, Meta, ObjectStore, StoreError, Stored, blocking, reporting};
 use crate::net::sigv4::{self, Credentials, Scope};
 
 /// Attempts per request (5xx, 429, a broken connection): then the error stands.
@@ -53,22 +53,6 @@ pub struct S3Config {
     pub uploads_state: PathBuf,
     /// The variables the access key and the secret came from, for messages.
     pub key_vars: (String, String),
-}
-
-/// The runtime every S3 store's requests run on: the store's methods block their caller (a
-/// task's blocking thread, like the local store's file I/O) while it drives them.
-fn runtime() -> Result<&'static tokio::runtime::Runtime, StoreError> {
-    static RT: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
-    RT.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("s3-store")
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())
-    })
-    .as_ref()
-    .map_err(|e| StoreError::Config(format!("cannot start the S3 client's runtime: {e}")))
 }
 
 /// An unfinished multipart upload.
@@ -616,7 +600,7 @@ impl S3Store {
         sha256: &str,
         size: u64,
         meta: &Meta,
-        progress: &dyn Fn(u64),
+        progress: &(dyn Fn(u64) + Sync),
     ) -> Result<(), StoreError> {
         // Nothing is sent for a key that is taken; the condition on the completion below keeps
         // a key created meanwhile (for what each server guarantees, see there).
@@ -1026,16 +1010,22 @@ impl ObjectStore for S3Store {
         format!("s3://{} at {}", self.cfg.bucket, self.cfg.endpoint)
     }
 
-    fn head(&self, key: &str) -> Result<Option<Stored>, StoreError> {
-        let info = runtime()?.block_on(self.head_async(key))?;
+    async fn head(&self, key: &str) -> Result<Option<Stored>, StoreError> {
+        let info = self.head_async(key).await?;
         Ok(info.map(|i| Stored {
             size: i.size,
             sha256: i.checksum.as_deref().and_then(hex_of_b64),
         }))
     }
 
-    fn holds(&self, key: &str, path: &Path, sha256: &str, size: u64) -> Result<Holds, StoreError> {
-        let Some(info) = runtime()?.block_on(self.head_async(key))? else {
+    async fn holds(
+        &self,
+        key: &str,
+        path: &Path,
+        sha256: &str,
+        size: u64,
+    ) -> Result<Holds, StoreError> {
+        let Some(info) = self.head_async(key).await? else {
             return Ok(Holds::Missing);
         };
         if info.size != size {
@@ -1058,7 +1048,9 @@ impl ObjectStore for S3Store {
                         "a multipart checksum ({checksum}) of unknown part size"
                     )));
                 };
-                Self::composite_of(path, part_size)?
+                // The whole file is read: on the blocking pool.
+                let owned = path.to_owned();
+                blocking(path, move || Self::composite_of(&owned, part_size)).await?
             };
             return Ok(if expected == checksum {
                 Holds::Same
@@ -1075,26 +1067,29 @@ impl ObjectStore for S3Store {
         })
     }
 
-    fn put_file(
+    async fn put_file(
         &self,
         key: &str,
         path: &Path,
         sha256: &str,
         meta: &Meta,
-        progress: &dyn Fn(u64),
+        progress: &(dyn Fn(u64) + Sync),
     ) -> Result<(), StoreError> {
-        let size = std::fs::metadata(path)
+        let size = tokio::fs::metadata(path)
+            .await
             .map_err(|e| StoreError::Io {
                 what: "stat",
                 path: path.to_owned(),
                 source: e,
             })?
             .len();
-        let rt = runtime()?;
         if size >= self.cfg.multipart_threshold {
-            return rt.block_on(self.put_multipart(key, path, sha256, size, meta, progress));
+            return self
+                .put_multipart(key, path, sha256, size, meta, progress)
+                .await;
         }
-        // The progress callback is not 'static: hand the streamed bytes over an atomic.
+        // The body is streamed by the HTTP client, which wants a 'static callback: the bytes
+        // sent come over an atomic.
         let seen = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let body = Body::File {
             path: path.to_owned(),
@@ -1103,63 +1098,54 @@ impl ObjectStore for S3Store {
                 Arc::new(move |n| seen.store(n, std::sync::atomic::Ordering::Relaxed))
             },
         };
-        rt.block_on(async {
-            let put = self.put_single(key, body, sha256, meta, true);
-            tokio::pin!(put);
-            let mut tick = tokio::time::interval(Duration::from_millis(200));
-            loop {
-                tokio::select! {
-                    r = &mut put => {
-                        progress(seen.load(std::sync::atomic::Ordering::Relaxed));
-                        return r;
-                    }
-                    _ = tick.tick() => progress(seen.load(std::sync::atomic::Ordering::Relaxed)),
-                }
-            }
-        })
+        reporting(
+            self.put_single(key, body, sha256, meta, true),
+            &seen,
+            progress,
+        )
+        .await
     }
 
-    fn put_bytes(&self, key: &str, bytes: &[u8], meta: &Meta) -> Result<Stored, StoreError> {
+    async fn put_bytes(&self, key: &str, bytes: &[u8], meta: &Meta) -> Result<Stored, StoreError> {
         let sha = crate::sha256_hex(bytes);
-        runtime()?.block_on(self.put_single(
+        self.put_single(
             key,
             Body::Bytes(bytes::Bytes::copy_from_slice(bytes)),
             &sha,
             meta,
             false,
-        ))?;
+        )
+        .await?;
         Ok(Stored {
             size: bytes.len() as u64,
             sha256: Some(sha),
         })
     }
 
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        runtime()?.block_on(async {
-            match self
-                .send(
-                    Method::GET,
-                    Some(key),
-                    &[],
-                    Vec::new(),
-                    sigv4::EMPTY_SHA256,
-                    Body::Empty,
-                )
-                .await
-            {
-                Ok(resp) => {
-                    let text = crate::net::read_body(resp, crate::net::MAX_BODY_BYTES)
-                        .await
-                        .map_err(|e| StoreError::Network {
-                            what: format!("GET {}", self.where_(key)),
-                            detail: e.to_string(),
-                        })?;
-                    Ok(Some(text.into_bytes()))
-                }
-                Err(Failure::Status { status: 404, .. }) => Ok(None),
-                Err(f) => Err(self.fail("GET", key, f)),
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match self
+            .send(
+                Method::GET,
+                Some(key),
+                &[],
+                Vec::new(),
+                sigv4::EMPTY_SHA256,
+                Body::Empty,
+            )
+            .await
+        {
+            Ok(resp) => {
+                let text = crate::net::read_body(resp, crate::net::MAX_BODY_BYTES)
+                    .await
+                    .map_err(|e| StoreError::Network {
+                        what: format!("GET {}", self.where_(key)),
+                        detail: e.to_string(),
+                    })?;
+                Ok(Some(text.into_bytes()))
             }
-        })
+            Err(Failure::Status { status: 404, .. }) => Ok(None),
+            Err(f) => Err(self.fail("GET", key, f)),
+        }
     }
 
     fn url(&self, key: &str) -> String {

@@ -1,15 +1,21 @@
 //! Object stores behind one small trait: `local` here, `s3` in [`super::s3`]. `local` is a
 //! folder: every put streams the file, hashing it on the way, and refuses bytes whose SHA-256
 //! is not the one announced (as S3 does with `x-amz-checksum-sha256`); a head re-hashes what is
-//! stored. The methods block: call them from a task's blocking thread.
+//! stored. The methods are async and run on the caller's runtime (the process's one); the
+//! folder's file work goes to the runtime's blocking pool. [`Store`] is the one the workspace
+//! configures.
 //!
 //! A versioned object (an installer, its checksums) is created once and never replaced:
 //! [`ObjectStore::put_file`] has create-new semantics in every store (the folder: a rename that
 //! refuses an existing name; S3: `If-None-Match: *`), so two consoles cannot overwrite each
 //! other either. Feeds and the page are replaced in place with [`ObjectStore::put_bytes`].
 
+use std::future::Future;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use sha2::Digest as _;
 
@@ -84,27 +90,39 @@ pub trait ObjectStore: Send + Sync {
     /// Where it is, for messages.
     fn describe(&self) -> String;
     /// What is stored under `key`, if anything.
-    fn head(&self, key: &str) -> Result<Option<Stored>, StoreError>;
+    fn head(&self, key: &str) -> impl Future<Output = Result<Option<Stored>, StoreError>> + Send;
     /// Whether the store holds exactly the file at `path` (of `size` bytes, SHA-256 `sha256`)
     /// under `key`, by the checksum the store itself keeps.
-    fn holds(&self, key: &str, _path: &Path, sha256: &str, size: u64) -> Result<Holds, StoreError> {
-        Ok(match self.head(key)? {
-            None => Holds::Missing,
-            Some(Stored {
-                size: got,
-                sha256: Some(h),
-            }) if got != size => Holds::Different(format!("SHA-256 {h} ({got} bytes, not {size})")),
-            Some(s) if s.size != size => Holds::Different(format!("{} bytes, not {size}", s.size)),
-            Some(Stored {
-                sha256: Some(got), ..
-            }) if got.eq_ignore_ascii_case(sha256) => Holds::Same,
-            Some(Stored {
-                sha256: Some(got), ..
-            }) => Holds::Different(format!("SHA-256 {got}")),
-            Some(Stored { sha256: None, .. }) => {
-                Holds::Different("no stored SHA-256 checksum".into())
-            }
-        })
+    fn holds(
+        &self,
+        key: &str,
+        _path: &Path,
+        sha256: &str,
+        size: u64,
+    ) -> impl Future<Output = Result<Holds, StoreError>> + Send {
+        async move {
+            Ok(match self.head(key).await? {
+                None => Holds::Missing,
+                Some(Stored {
+                    size: got,
+                    sha256: Some(h),
+                }) if got != size => {
+                    Holds::Different(format!("SHA-256 {h} ({got} bytes, not {size})"))
+                }
+                Some(s) if s.size != size => {
+                    Holds::Different(format!("{} bytes, not {size}", s.size))
+                }
+                Some(Stored {
+                    sha256: Some(got), ..
+                }) if got.eq_ignore_ascii_case(sha256) => Holds::Same,
+                Some(Stored {
+                    sha256: Some(got), ..
+                }) => Holds::Different(format!("SHA-256 {got}")),
+                Some(Stored { sha256: None, .. }) => {
+                    Holds::Different("no stored SHA-256 checksum".into())
+                }
+            })
+        }
     }
     /// Creates the object `key` from the file at `path`, streamed; refuses it unless its SHA-256
     /// is `sha256`. Never replaces: when the key already holds an object, nothing is written and
@@ -115,17 +133,138 @@ pub trait ObjectStore: Send + Sync {
         path: &Path,
         sha256: &str,
         meta: &Meta,
-        progress: &dyn Fn(u64),
-    ) -> Result<(), StoreError>;
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Stores `bytes` under `key`, replacing what is there (feeds, the page).
-    fn put_bytes(&self, key: &str, bytes: &[u8], meta: &Meta) -> Result<Stored, StoreError>;
+    fn put_bytes(
+        &self,
+        key: &str,
+        bytes: &[u8],
+        meta: &Meta,
+    ) -> impl Future<Output = Result<Stored, StoreError>> + Send;
     /// The object under `key`, if any.
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    fn get(&self, key: &str) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
     /// The store's own link to `key`.
     fn url(&self, key: &str) -> String;
     /// What the uploads since the last call did that a log should say (parts resumed).
     fn take_notes(&self) -> Vec<String> {
         Vec::new()
+    }
+}
+
+/// The store `[publish] store` selects.
+#[derive(Debug)]
+pub enum Store {
+    Local(LocalStore),
+    S3(Box<super::s3::S3Store>),
+}
+
+impl ObjectStore for Store {
+    fn describe(&self) -> String {
+        match self {
+            Store::Local(s) => s.describe(),
+            Store::S3(s) => s.describe(),
+        }
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<Stored>, StoreError> {
+        match self {
+            Store::Local(s) => s.head(key).await,
+            Store::S3(s) => s.head(key).await,
+        }
+    }
+
+    async fn holds(
+        &self,
+        key: &str,
+        path: &Path,
+        sha256: &str,
+        size: u64,
+    ) -> Result<Holds, StoreError> {
+        match self {
+            Store::Local(s) => s.holds(key, path, sha256, size).await,
+            Store::S3(s) => s.holds(key, path, sha256, size).await,
+        }
+    }
+
+    async fn put_file(
+        &self,
+        key: &str,
+        path: &Path,
+        sha256: &str,
+        meta: &Meta,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<(), StoreError> {
+        match self {
+            Store::Local(s) => s.put_file(key, path, sha256, meta, progress).await,
+            Store::S3(s) => s.put_file(key, path, sha256, meta, progress).await,
+        }
+    }
+
+    async fn put_bytes(&self, key: &str, bytes: &[u8], meta: &Meta) -> Result<Stored, StoreError> {
+        match self {
+            Store::Local(s) => s.put_bytes(key, bytes, meta).await,
+            Store::S3(s) => s.put_bytes(key, bytes, meta).await,
+        }
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match self {
+            Store::Local(s) => s.get(key).await,
+            Store::S3(s) => s.get(key).await,
+        }
+    }
+
+    fn url(&self, key: &str) -> String {
+        match self {
+            Store::Local(s) => s.url(key),
+            Store::S3(s) => s.url(key),
+        }
+    }
+
+    fn take_notes(&self) -> Vec<String> {
+        match self {
+            Store::Local(s) => s.take_notes(),
+            Store::S3(s) => s.take_notes(),
+        }
+    }
+}
+
+/// Runs blocking file work on the runtime's blocking pool (of the file at `path`); a panic in
+/// it goes on in the caller.
+pub(super) fn blocking<T: Send + 'static>(
+    path: &Path,
+    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> impl Future<Output = Result<T, StoreError>> + Send + 'static {
+    let path = path.to_owned();
+    async move {
+        match tokio::task::spawn_blocking(work).await {
+            Ok(r) => r,
+            Err(e) => match e.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(e) => Err(io("work on", &path)(std::io::Error::other(e.to_string()))),
+            },
+        }
+    }
+}
+
+/// Drives `work` to its end, telling `progress` the bytes `seen` counts every 200 ms and once
+/// at the end (the work cannot call a callback borrowed from its caller: it runs elsewhere).
+pub(super) async fn reporting<T>(
+    work: impl Future<Output = T>,
+    seen: &AtomicU64,
+    progress: &(dyn Fn(u64) + Sync),
+) -> T {
+    tokio::pin!(work);
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    loop {
+        tokio::select! {
+            r = &mut work => {
+                progress(seen.load(Ordering::Relaxed));
+                return r;
+            }
+            _ = tick.tick() => progress(seen.load(Ordering::Relaxed)),
+        }
     }
 }
 
@@ -258,47 +397,76 @@ impl ObjectStore for LocalStore {
         format!("the folder {}", self.root.display())
     }
 
-    fn head(&self, key: &str) -> Result<Option<Stored>, StoreError> {
+    async fn head(&self, key: &str) -> Result<Option<Stored>, StoreError> {
         let path = self.path(key)?;
-        if !path.is_file() {
-            return Ok(None);
-        }
-        sha256_of(&path).map(Some)
+        blocking(&path.clone(), move || {
+            if !path.is_file() {
+                return Ok(None);
+            }
+            sha256_of(&path).map(Some)
+        })
+        .await
     }
 
-    fn put_file(
+    async fn put_file(
         &self,
         key: &str,
         path: &Path,
         sha256: &str,
         _meta: &Meta,
-        progress: &dyn Fn(u64),
+        progress: &(dyn Fn(u64) + Sync),
     ) -> Result<(), StoreError> {
         let dest = self.path(key)?;
-        // Not streamed in vain when the key is taken; the rename below is what guarantees it.
-        if std::fs::symlink_metadata(&dest).is_ok() {
-            return Err(StoreError::Exists {
-                key: key.to_owned(),
-            });
-        }
-        let mut from = std::fs::File::open(path).map_err(io("open", path))?;
-        self.store(key, &dest, &mut from, Some(sha256), true, progress)
-            .map(|_| ())
+        let seen = Arc::new(AtomicU64::new(0));
+        let work = {
+            let (this, key, path, sha256) = (
+                self.clone(),
+                key.to_owned(),
+                path.to_owned(),
+                sha256.to_owned(),
+            );
+            let seen = seen.clone();
+            blocking(&dest.clone(), move || {
+                // Not streamed in vain when the key is taken; the rename below is what
+                // guarantees it.
+                if std::fs::symlink_metadata(&dest).is_ok() {
+                    return Err(StoreError::Exists { key });
+                }
+                let mut from = std::fs::File::open(&path).map_err(io("open", &path))?;
+                this.store(&key, &dest, &mut from, Some(&sha256), true, &|n| {
+                    seen.store(n, Ordering::Relaxed);
+                })
+                .map(|_| ())
+            })
+        };
+        reporting(work, &seen, progress).await
     }
 
-    fn put_bytes(&self, key: &str, bytes: &[u8], _meta: &Meta) -> Result<Stored, StoreError> {
+    async fn put_bytes(&self, key: &str, bytes: &[u8], _meta: &Meta) -> Result<Stored, StoreError> {
         let dest = self.path(key)?;
         let expected = crate::sha256_hex(bytes);
-        self.store(key, &dest, &mut &bytes[..], Some(&expected), false, &|_| {})
+        let (this, key, bytes) = (self.clone(), key.to_owned(), bytes.to_vec());
+        blocking(&dest.clone(), move || {
+            this.store(
+                &key,
+                &dest,
+                &mut &bytes[..],
+                Some(&expected),
+                false,
+                &|_| {},
+            )
+        })
+        .await
     }
 
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let path = self.path(key)?;
-        match std::fs::read(&path) {
+        blocking(&path.clone(), move || match std::fs::read(&path) {
             Ok(b) => Ok(Some(b)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io("read", &path)(e)),
-        }
+        })
+        .await
     }
 
     fn url(&self, key: &str) -> String {
@@ -326,8 +494,8 @@ pub fn percent_path(s: &str) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn bytes_that_are_not_the_announced_ones_are_refused_and_nothing_is_stored() {
+    #[tokio::test]
+    async fn bytes_that_are_not_the_announced_ones_are_refused_and_nothing_is_stored() {
         let dir = tempfile::tempdir().expect("dir");
         let src = dir.path().join("app.msi");
         std::fs::write(&src, b"the installer").expect("write");
@@ -339,15 +507,17 @@ mod tests {
         let wrong = "00".repeat(32);
         let e = store
             .put_file("p/1.0.0/app.msi", &src, &wrong, &meta, &|_| {})
+            .await
             .expect_err("bad digest");
         assert!(matches!(e, StoreError::BadDigest { .. }), "{e}");
-        assert_eq!(store.head("p/1.0.0/app.msi").expect("head"), None);
+        assert_eq!(store.head("p/1.0.0/app.msi").await.expect("head"), None);
         let right = crate::sha256_hex(b"the installer");
         store
             .put_file("p/1.0.0/app.msi", &src, &right, &meta, &|_| {})
+            .await
             .expect("stored");
         assert_eq!(
-            store.head("p/1.0.0/app.msi").expect("head"),
+            store.head("p/1.0.0/app.msi").await.expect("head"),
             Some(Stored {
                 size: 13,
                 sha256: Some(right.clone())
@@ -356,24 +526,27 @@ mod tests {
         assert_eq!(
             store
                 .holds("p/1.0.0/app.msi", &src, &right, 13)
+                .await
                 .expect("holds"),
             Holds::Same
         );
         assert!(matches!(
             store
                 .holds("p/1.0.0/app.msi", &src, &wrong, 13)
+                .await
                 .expect("holds"),
             Holds::Different(_)
         ));
         assert_eq!(
             store
                 .holds("p/1.0.0/other.msi", &src, &right, 13)
+                .await
                 .expect("holds"),
             Holds::Missing
         );
         for bad in ["", "/abs", "a/../b", "a//b"] {
             assert!(
-                matches!(store.head(bad), Err(StoreError::BadKey(_))),
+                matches!(store.head(bad).await, Err(StoreError::BadKey(_))),
                 "{bad}"
             );
         }
@@ -385,8 +558,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_stored_file_is_never_replaced_but_bytes_are() {
+    #[tokio::test]
+    async fn a_stored_file_is_never_replaced_but_bytes_are() {
         let dir = tempfile::tempdir().expect("dir");
         let (one, two) = (dir.path().join("one"), dir.path().join("two"));
         std::fs::write(&one, b"first bytes").expect("write");
@@ -405,6 +578,7 @@ mod tests {
                 &meta,
                 &|_| {},
             )
+            .await
             .expect("created");
         let e = store
             .put_file(
@@ -414,10 +588,11 @@ mod tests {
                 &meta,
                 &|_| {},
             )
+            .await
             .expect_err("exists");
         assert!(matches!(e, StoreError::Exists { .. }), "{e}");
         assert_eq!(
-            store.get(key).expect("get").as_deref(),
+            store.get(key).await.expect("get").as_deref(),
             Some(&b"first bytes"[..])
         );
         // The rename itself refuses: two writers that both passed the first look, one wins.
@@ -427,19 +602,56 @@ mod tests {
             .expect_err("exists");
         assert!(matches!(e, StoreError::Exists { .. }), "{e}");
         assert_eq!(
-            store.get(key).expect("get").as_deref(),
+            store.get(key).await.expect("get").as_deref(),
             Some(&b"first bytes"[..])
         );
         // Feeds are replaced.
         store
             .put_bytes("p/stable/latest.json", b"1", &meta)
+            .await
             .expect("put");
         store
             .put_bytes("p/stable/latest.json", b"2", &meta)
+            .await
             .expect("put");
         assert_eq!(
-            store.get("p/stable/latest.json").expect("get").as_deref(),
+            store
+                .get("p/stable/latest.json")
+                .await
+                .expect("get")
+                .as_deref(),
             Some(&b"2"[..])
+        );
+    }
+
+    #[tokio::test]
+    async fn the_folder_store_reports_every_byte_it_stored_from_its_blocking_thread() {
+        let dir = tempfile::tempdir().expect("dir");
+        let src = dir.path().join("big.zip");
+        let data: Vec<u8> = (0..(3u32 << 20)).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&src, &data).expect("write");
+        let store = LocalStore::new(dir.path().join("store"));
+        let meta = Meta {
+            content_type: "application/zip".into(),
+            cache_control: crate::deploy::IMMUTABLE.into(),
+        };
+        let heard = std::sync::Mutex::new(Vec::new());
+        store
+            .put_file(
+                "p/1.0.0/big.zip",
+                &src,
+                &crate::sha256_hex(&data),
+                &meta,
+                &|n| heard.lock().expect("heard").push(n),
+            )
+            .await
+            .expect("stored");
+        let heard = heard.into_inner().expect("heard");
+        assert_eq!(heard.last(), Some(&(data.len() as u64)), "{heard:?}");
+        assert!(heard.windows(2).all(|w| w[0] <= w[1]), "{heard:?}");
+        assert_eq!(
+            store.get("p/1.0.0/big.zip").await.expect("get").as_deref(),
+            Some(&data[..])
         );
     }
 }

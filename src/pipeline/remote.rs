@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::{Check, Outcome, PlatformDef, PlatformState, Preflight, RunOptions, StepState};
 use crate::remote::github::GitHub;
-use crate::remote::{self, CiEngine, DispatchRequest, RemoteError, RemoteRun, RunView};
+use crate::remote::{self, CiEngine, DispatchRequest, Engine, RemoteError, RemoteRun, RunView};
 use crate::runner::{TaskContext, TaskError, TaskResult};
 use crate::workspace::config::GitHubConfig;
 use crate::workspace::{Release, Workspace};
@@ -23,7 +23,7 @@ fn config(ws: &Workspace, name: &str) -> Result<GitHubConfig, RemoteError> {
 }
 
 /// The client for `ws`'s `[remote.github]`, its token looked up off the async threads.
-async fn engine(
+async fn github(
     ws: &Workspace,
     name: &str,
     ctx: Option<TaskContext>,
@@ -73,7 +73,7 @@ pub async fn preflight(
                 ),
                 "",
             );
-            match engine(ws, name, None).await {
+            match github(ws, name, None).await {
                 Err(e) => check(
                     &format!("token {}", cfg.token_env),
                     false,
@@ -214,8 +214,7 @@ pub async fn build(
             "dry run of {name}: nothing was dispatched to GitHub Actions"
         ));
     }
-    let gh = engine(&ws, &name, Some(ctx.clone())).await?;
-    let engine: &dyn CiEngine = &gh;
+    let engine = &Engine::GitHub(github(&ws, &name, Some(ctx.clone())).await?);
     let run = match saved_run(&ws, &release, &name)? {
         // A console stopped while it dispatched: the run that dispatch started, if any, is
         // found by its correlation id and adopted; only when none appeared is it sent again.
@@ -385,7 +384,7 @@ async fn dispatch(
     ws: &Workspace,
     release: &Release,
     name: &str,
-    engine: &dyn CiEngine,
+    engine: &Engine,
     input: &str,
     opts: &RunOptions,
     pending: RemoteRun,
@@ -451,7 +450,7 @@ async fn adopt(
     ws: &Workspace,
     release: &Release,
     name: &str,
-    engine: &dyn CiEngine,
+    engine: &Engine,
     pending: RemoteRun,
     found: remote::RunRef,
 ) -> Result<RemoteRun, TaskError> {
@@ -474,7 +473,7 @@ async fn adopt(
 /// returns the unpacked files.
 async fn fetch_artifact(
     ctx: &TaskContext,
-    engine: &dyn CiEngine,
+    engine: &Engine,
     ws: &Workspace,
     release: &Release,
     name: &str,

@@ -15,8 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{
-    ArtifactView, CiEngine, DispatchRequest, EngineFuture, JobView, RemoteError, RunRef, RunView,
-    StepView,
+    ArtifactView, CiEngine, DispatchRequest, JobView, RemoteError, RunRef, RunView, StepView,
 };
 use crate::runner::TaskContext;
 use crate::workspace::config::GitHubConfig;
@@ -535,322 +534,310 @@ impl CiEngine for GitHub {
         "github"
     }
 
-    fn dispatch<'a>(&'a self, req: &'a DispatchRequest) -> EngineFuture<'a, RunRef> {
-        Box::pin(async move {
-            let url = self.repo_url(&format!("{}/dispatches", self.workflow_path()));
-            // Inputs as strings: what every GitHub version accepts for boolean inputs too.
-            let body = json!({
-                "ref": self.cfg.git_ref,
-                "inputs": {
-                    "version": req.version,
-                    "platform": req.platform,
-                    "skip_signing": req.skip_signing.to_string(),
-                    "resume": req.resume.to_string(),
-                    "correlation_id": req.correlation_id,
-                },
-                "return_run_details": true,
-            });
-            let what = format!(
-                "POST dispatch of {} on {} in {}",
-                self.cfg.workflow, self.cfg.git_ref, self.cfg.repo
-            );
-            // A dispatch is a build (a signed one): it is never sent again while the first may
-            // have started one. When its answer is lost, the run is looked for by the
-            // correlation id it carries, and adopted; only when none appears is it sent again.
-            let mut attempt = 0;
-            let answer = loop {
-                attempt += 1;
-                match self.call(Method::POST, &url, Some(&body), false).await {
-                    Err(RemoteError::Uncertain(why)) => {
+    async fn dispatch(&self, req: &DispatchRequest) -> Result<RunRef, RemoteError> {
+        let url = self.repo_url(&format!("{}/dispatches", self.workflow_path()));
+        // Inputs as strings: what every GitHub version accepts for boolean inputs too.
+        let body = json!({
+            "ref": self.cfg.git_ref,
+            "inputs": {
+                "version": req.version,
+                "platform": req.platform,
+                "skip_signing": req.skip_signing.to_string(),
+                "resume": req.resume.to_string(),
+                "correlation_id": req.correlation_id,
+            },
+            "return_run_details": true,
+        });
+        let what = format!(
+            "POST dispatch of {} on {} in {}",
+            self.cfg.workflow, self.cfg.git_ref, self.cfg.repo
+        );
+        // A dispatch is a build (a signed one): it is never sent again while the first may
+        // have started one. When its answer is lost, the run is looked for by the
+        // correlation id it carries, and adopted; only when none appears is it sent again.
+        let mut attempt = 0;
+        let answer = loop {
+            attempt += 1;
+            match self.call(Method::POST, &url, Some(&body), false).await {
+                Err(RemoteError::Uncertain(why)) => {
+                    self.log(&format!(
+                        "the dispatch may have arrived ({why}); looking for a run with \
+                         {} before dispatching again",
+                        req.correlation_id
+                    ));
+                    if let Some(run) = self.look_for_run(&req.correlation_id).await? {
                         self.log(&format!(
-                            "the dispatch may have arrived ({why}); looking for a run with \
-                             {} before dispatching again",
-                            req.correlation_id
+                            "the dispatch had arrived: adopting run #{} {}",
+                            run.id, run.html_url
                         ));
-                        if let Some(run) = self.look_for_run(&req.correlation_id).await? {
-                            self.log(&format!(
-                                "the dispatch had arrived: adopting run #{} {}",
-                                run.id, run.html_url
-                            ));
-                            return Ok(run);
-                        }
-                        if attempt >= ATTEMPTS {
-                            return Err(RemoteError::Http(format!(
-                                "{what}: {why}; no run with {} appeared within {} after any of \
-                                 {attempt} attempts",
-                                req.correlation_id,
-                                crate::human_duration(FIND_RUN_FOR)
-                            )));
-                        }
-                        self.log(&format!(
-                            "no run with {} appeared within {}: the dispatch did not arrive; \
-                             dispatching again",
+                        return Ok(run);
+                    }
+                    if attempt >= ATTEMPTS {
+                        return Err(RemoteError::Http(format!(
+                            "{what}: {why}; no run with {} appeared within {} after any of \
+                             {attempt} attempts",
                             req.correlation_id,
                             crate::human_duration(FIND_RUN_FOR)
-                        ));
-                    }
-                    other => break other?,
-                }
-            };
-            let answer = self.expect(answer, &[StatusCode::OK, StatusCode::NO_CONTENT], &what)?;
-            if answer.status == StatusCode::OK {
-                let d: DispatchBody = Self::parse(&answer.body, &what)?;
-                self.log(&format!(
-                    "dispatched {} on {}: run #{} {}",
-                    self.cfg.workflow, self.cfg.git_ref, d.workflow_run_id, d.html_url
-                ));
-                return Ok(RunRef {
-                    id: d.workflow_run_id,
-                    html_url: d.html_url,
-                });
-            }
-            self.log(&format!(
-                "dispatched {} on {}; GitHub named no run (204), looking for {}",
-                self.cfg.workflow, self.cfg.git_ref, req.correlation_id
-            ));
-            self.find_run(&req.correlation_id).await
-        })
-    }
-
-    fn find_dispatched<'a>(&'a self, correlation_id: &'a str) -> EngineFuture<'a, Option<RunRef>> {
-        Box::pin(self.look_for_run(correlation_id))
-    }
-
-    fn run(&self, id: u64) -> EngineFuture<'_, RunView> {
-        Box::pin(async move {
-            let run: RunBody = self
-                .get_json(
-                    &format!("/actions/runs/{id}"),
-                    true,
-                    &format!("GET run #{id}"),
-                )
-                .await?;
-            let jobs: JobsBody = self
-                .get_json(
-                    &format!("/actions/runs/{id}/jobs?per_page=100"),
-                    true,
-                    &format!("GET the jobs of run #{id}"),
-                )
-                .await?;
-            Ok(RunView {
-                id: run.id,
-                html_url: run.html_url,
-                title: run.display_title,
-                status: run.status.unwrap_or_else(|| "queued".to_owned()),
-                conclusion: run.conclusion,
-                attempt: run.run_attempt.unwrap_or(1),
-                jobs: jobs.jobs.into_iter().map(JobBody::view).collect(),
-            })
-        })
-    }
-
-    fn cancel(&self, id: u64) -> EngineFuture<'_, ()> {
-        Box::pin(async move {
-            let what = format!("POST cancel of run #{id}");
-            // Sent after the task was cancelled: not stopped by the task's token.
-            // Cancelling twice changes nothing more: it may be sent again.
-            let answer = self
-                .request(
-                    &CancellationToken::new(),
-                    Method::POST,
-                    &self.repo_url(&format!("/actions/runs/{id}/cancel")),
-                    None,
-                    false,
-                    crate::net::Idempotency::Idempotent,
-                )
-                .await?;
-            if answer.status == StatusCode::CONFLICT {
-                return Err(RemoteError::Http(format!(
-                    "{what}: 409, it cannot be cancelled now ({})",
-                    crate::net::error_message(&answer.body)
-                )));
-            }
-            self.expect(answer, &[StatusCode::ACCEPTED], &what)
-                .map(|_| ())
-        })
-    }
-
-    fn rerun_failed(&self, id: u64) -> EngineFuture<'_, ()> {
-        Box::pin(async move {
-            let what = format!("POST rerun-failed-jobs of run #{id}");
-            let sent = self
-                .call(
-                    Method::POST,
-                    &self.repo_url(&format!("/actions/runs/{id}/rerun-failed-jobs")),
-                    None,
-                    false,
-                )
-                .await;
-            match sent {
-                // A second re-run would be another attempt: the run is read instead; one that
-                // is no longer completed is re-running (ours arrived).
-                Err(RemoteError::Uncertain(why)) => {
-                    let run: RunBody = self
-                        .get_json(
-                            &format!("/actions/runs/{id}"),
-                            false,
-                            &format!("GET run #{id}"),
-                        )
-                        .await?;
-                    if run.status.as_deref() == Some("completed") {
-                        return Err(RemoteError::Uncertain(format!(
-                            "{what}: {why}; run #{id} is still completed, so it did not take: \
-                             Resume asks again"
                         )));
                     }
                     self.log(&format!(
-                        "the re-run request's answer was lost ({why}), but run #{id} is \
-                         running again: it arrived"
+                        "no run with {} appeared within {}: the dispatch did not arrive; \
+                         dispatching again",
+                        req.correlation_id,
+                        crate::human_duration(FIND_RUN_FOR)
                     ));
                 }
-                other => {
-                    self.expect(other?, &[StatusCode::CREATED], &what)?;
-                }
+                other => break other?,
             }
+        };
+        let answer = self.expect(answer, &[StatusCode::OK, StatusCode::NO_CONTENT], &what)?;
+        if answer.status == StatusCode::OK {
+            let d: DispatchBody = Self::parse(&answer.body, &what)?;
             self.log(&format!(
-                "asked GitHub to re-run the failed jobs of run #{id}"
+                "dispatched {} on {}: run #{} {}",
+                self.cfg.workflow, self.cfg.git_ref, d.workflow_run_id, d.html_url
             ));
-            Ok(())
+            return Ok(RunRef {
+                id: d.workflow_run_id,
+                html_url: d.html_url,
+            });
+        }
+        self.log(&format!(
+            "dispatched {} on {}; GitHub named no run (204), looking for {}",
+            self.cfg.workflow, self.cfg.git_ref, req.correlation_id
+        ));
+        self.find_run(&req.correlation_id).await
+    }
+
+    async fn find_dispatched(&self, correlation_id: &str) -> Result<Option<RunRef>, RemoteError> {
+        self.look_for_run(correlation_id).await
+    }
+
+    async fn run(&self, id: u64) -> Result<RunView, RemoteError> {
+        let run: RunBody = self
+            .get_json(
+                &format!("/actions/runs/{id}"),
+                true,
+                &format!("GET run #{id}"),
+            )
+            .await?;
+        let jobs: JobsBody = self
+            .get_json(
+                &format!("/actions/runs/{id}/jobs?per_page=100"),
+                true,
+                &format!("GET the jobs of run #{id}"),
+            )
+            .await?;
+        Ok(RunView {
+            id: run.id,
+            html_url: run.html_url,
+            title: run.display_title,
+            status: run.status.unwrap_or_else(|| "queued".to_owned()),
+            conclusion: run.conclusion,
+            attempt: run.run_attempt.unwrap_or(1),
+            jobs: jobs.jobs.into_iter().map(JobBody::view).collect(),
         })
     }
 
-    fn artifacts(&self, run_id: u64) -> EngineFuture<'_, Vec<ArtifactView>> {
-        Box::pin(async move {
-            let list: ArtifactsBody = self
-                .get_json(
-                    &format!("/actions/runs/{run_id}/artifacts?per_page=100"),
-                    false,
-                    &format!("GET the artifacts of run #{run_id}"),
-                )
-                .await?;
-            Ok(list
-                .artifacts
-                .into_iter()
-                .map(|a| ArtifactView {
-                    id: a.id,
-                    name: a.name,
-                    size_bytes: a.size_in_bytes,
-                    expired: a.expired,
-                    expires_at: a.expires_at,
-                })
-                .collect())
-        })
+    async fn cancel(&self, id: u64) -> Result<(), RemoteError> {
+        let what = format!("POST cancel of run #{id}");
+        // Sent after the task was cancelled: not stopped by the task's token.
+        // Cancelling twice changes nothing more: it may be sent again.
+        let answer = self
+            .request(
+                &CancellationToken::new(),
+                Method::POST,
+                &self.repo_url(&format!("/actions/runs/{id}/cancel")),
+                None,
+                false,
+                crate::net::Idempotency::Idempotent,
+            )
+            .await?;
+        if answer.status == StatusCode::CONFLICT {
+            return Err(RemoteError::Http(format!(
+                "{what}: 409, it cannot be cancelled now ({})",
+                crate::net::error_message(&answer.body)
+            )));
+        }
+        self.expect(answer, &[StatusCode::ACCEPTED], &what)
+            .map(|_| ())
     }
 
-    fn download<'a>(&'a self, artifact: &'a ArtifactView, to: &'a Path) -> EngineFuture<'a, u64> {
-        Box::pin(async move {
-            let what = format!("GET artifact {} (#{})", artifact.name, artifact.id);
-            let answer = self
-                .call(
-                    Method::GET,
-                    &self.repo_url(&format!("/actions/artifacts/{}/zip", artifact.id)),
-                    None,
-                    false,
-                )
-                .await?;
-            if answer.status == StatusCode::GONE {
-                return Err(RemoteError::Expired(format!(
-                    "artifact {} has expired{} ({}); build the platform again",
-                    artifact.name,
-                    artifact
-                        .expires_at
-                        .as_deref()
-                        .map(|t| format!(" on {t}"))
-                        .unwrap_or_default(),
-                    crate::net::error_message(&answer.body)
-                )));
+    async fn rerun_failed(&self, id: u64) -> Result<(), RemoteError> {
+        let what = format!("POST rerun-failed-jobs of run #{id}");
+        let sent = self
+            .call(
+                Method::POST,
+                &self.repo_url(&format!("/actions/runs/{id}/rerun-failed-jobs")),
+                None,
+                false,
+            )
+            .await;
+        match sent {
+            // A second re-run would be another attempt: the run is read instead; one that
+            // is no longer completed is re-running (ours arrived).
+            Err(RemoteError::Uncertain(why)) => {
+                let run: RunBody = self
+                    .get_json(
+                        &format!("/actions/runs/{id}"),
+                        false,
+                        &format!("GET run #{id}"),
+                    )
+                    .await?;
+                if run.status.as_deref() == Some("completed") {
+                    return Err(RemoteError::Uncertain(format!(
+                        "{what}: {why}; run #{id} is still completed, so it did not take: \
+                         Resume asks again"
+                    )));
+                }
+                self.log(&format!(
+                    "the re-run request's answer was lost ({why}), but run #{id} is \
+                     running again: it arrived"
+                ));
             }
-            let answer = self.expect(answer, &[StatusCode::FOUND], &what)?;
-            let url = Self::location(&answer, &what)?;
-            // The signed URL carries its own authorization; the token is not sent there.
-            let sent = tokio::select! {
+            other => {
+                self.expect(other?, &[StatusCode::CREATED], &what)?;
+            }
+        }
+        self.log(&format!(
+            "asked GitHub to re-run the failed jobs of run #{id}"
+        ));
+        Ok(())
+    }
+
+    async fn artifacts(&self, run_id: u64) -> Result<Vec<ArtifactView>, RemoteError> {
+        let list: ArtifactsBody = self
+            .get_json(
+                &format!("/actions/runs/{run_id}/artifacts?per_page=100"),
+                false,
+                &format!("GET the artifacts of run #{run_id}"),
+            )
+            .await?;
+        Ok(list
+            .artifacts
+            .into_iter()
+            .map(|a| ArtifactView {
+                id: a.id,
+                name: a.name,
+                size_bytes: a.size_in_bytes,
+                expired: a.expired,
+                expires_at: a.expires_at,
+            })
+            .collect())
+    }
+
+    async fn download(&self, artifact: &ArtifactView, to: &Path) -> Result<u64, RemoteError> {
+        let what = format!("GET artifact {} (#{})", artifact.name, artifact.id);
+        let answer = self
+            .call(
+                Method::GET,
+                &self.repo_url(&format!("/actions/artifacts/{}/zip", artifact.id)),
+                None,
+                false,
+            )
+            .await?;
+        if answer.status == StatusCode::GONE {
+            return Err(RemoteError::Expired(format!(
+                "artifact {} has expired{} ({}); build the platform again",
+                artifact.name,
+                artifact
+                    .expires_at
+                    .as_deref()
+                    .map(|t| format!(" on {t}"))
+                    .unwrap_or_default(),
+                crate::net::error_message(&answer.body)
+            )));
+        }
+        let answer = self.expect(answer, &[StatusCode::FOUND], &what)?;
+        let url = Self::location(&answer, &what)?;
+        // The signed URL carries its own authorization; the token is not sent there.
+        let sent = tokio::select! {
+            () = self.cancel.cancelled() => return Err(RemoteError::Cancelled),
+            r = self.blobs.get(url).send() => r,
+        };
+        let mut resp =
+            sent.map_err(|e| RemoteError::Http(format!("{what}: {}", crate::net::describe(&e))))?;
+        if !resp.status().is_success() {
+            return Err(RemoteError::Http(format!(
+                "{what}: the download link answered {}",
+                resp.status()
+            )));
+        }
+        // GitHub lists an artifact's `size_in_bytes` as its zip's own size (artifacts v4,
+        // the only kind since 2025): more is refused as it arrives, less broke off.
+        let listed = artifact.size_bytes;
+        let size_error = |got: &str| {
+            RemoteError::Http(format!(
+                "{what}: the download is {got} bytes, but GitHub lists the artifact at \
+                 {listed}; refusing it"
+            ))
+        };
+        if let Some(n) = resp.content_length().filter(|n| *n > listed) {
+            return Err(size_error(&n.to_string()));
+        }
+        let io = |e: std::io::Error| RemoteError::Io(format!("{}: {e}", to.display()));
+        if let Some(dir) = to.parent() {
+            tokio::fs::create_dir_all(dir).await.map_err(io)?;
+        }
+        let mut file = tokio::fs::File::create(to).await.map_err(io)?;
+        let mut written = 0u64;
+        loop {
+            let chunk = tokio::select! {
                 () = self.cancel.cancelled() => return Err(RemoteError::Cancelled),
-                r = self.blobs.get(url).send() => r,
-            };
-            let mut resp = sent
-                .map_err(|e| RemoteError::Http(format!("{what}: {}", crate::net::describe(&e))))?;
-            if !resp.status().is_success() {
-                return Err(RemoteError::Http(format!(
-                    "{what}: the download link answered {}",
-                    resp.status()
-                )));
+                c = resp.chunk() => c,
             }
-            // GitHub lists an artifact's `size_in_bytes` as its zip's own size (artifacts v4,
-            // the only kind since 2025): more is refused as it arrives, less broke off.
-            let listed = artifact.size_bytes;
-            let size_error = |got: &str| {
-                RemoteError::Http(format!(
-                    "{what}: the download is {got} bytes, but GitHub lists the artifact at \
-                     {listed}; refusing it"
-                ))
-            };
-            if let Some(n) = resp.content_length().filter(|n| *n > listed) {
-                return Err(size_error(&n.to_string()));
-            }
-            let io = |e: std::io::Error| RemoteError::Io(format!("{}: {e}", to.display()));
-            if let Some(dir) = to.parent() {
-                tokio::fs::create_dir_all(dir).await.map_err(io)?;
-            }
-            let mut file = tokio::fs::File::create(to).await.map_err(io)?;
-            let mut written = 0u64;
-            loop {
-                let chunk = tokio::select! {
-                    () = self.cancel.cancelled() => return Err(RemoteError::Cancelled),
-                    c = resp.chunk() => c,
-                }
-                .map_err(|e| {
-                    RemoteError::Http(format!("{what}: broke off: {}", crate::net::describe(&e)))
-                })?;
-                let Some(chunk) = chunk else { break };
-                if written + chunk.len() as u64 > listed {
-                    drop(file);
-                    let _ = tokio::fs::remove_file(to).await;
-                    return Err(size_error(&format!("more than {listed}")));
-                }
-                tokio::io::AsyncWriteExt::write_all(&mut file, &chunk)
-                    .await
-                    .map_err(io)?;
-                written += chunk.len() as u64;
-            }
-            file.sync_all().await.map_err(io)?;
-            if written < listed {
+            .map_err(|e| {
+                RemoteError::Http(format!("{what}: broke off: {}", crate::net::describe(&e)))
+            })?;
+            let Some(chunk) = chunk else { break };
+            if written + chunk.len() as u64 > listed {
                 drop(file);
                 let _ = tokio::fs::remove_file(to).await;
-                return Err(size_error(&written.to_string()));
+                return Err(size_error(&format!("more than {listed}")));
             }
-            Ok(written)
-        })
+            tokio::io::AsyncWriteExt::write_all(&mut file, &chunk)
+                .await
+                .map_err(io)?;
+            written += chunk.len() as u64;
+        }
+        file.sync_all().await.map_err(io)?;
+        if written < listed {
+            drop(file);
+            let _ = tokio::fs::remove_file(to).await;
+            return Err(size_error(&written.to_string()));
+        }
+        Ok(written)
     }
 
-    fn job_log(&self, job_id: u64) -> EngineFuture<'_, String> {
-        Box::pin(async move {
-            let what = format!("GET the log of job #{job_id}");
-            let answer = self.expect(
-                self.call(
-                    Method::GET,
-                    &self.repo_url(&format!("/actions/jobs/{job_id}/logs")),
-                    None,
-                    false,
-                )
-                .await?,
-                &[StatusCode::FOUND],
-                &what,
-            )?;
-            let url = Self::location(&answer, &what)?;
-            let resp =
-                self.blobs.get(url).send().await.map_err(|e| {
-                    RemoteError::Http(format!("{what}: {}", crate::net::describe(&e)))
-                })?;
-            if !resp.status().is_success() {
-                return Err(RemoteError::Http(format!(
-                    "{what}: the log link answered {}",
-                    resp.status()
-                )));
-            }
-            crate::net::read_body(resp, MAX_LOG_BYTES)
-                .await
-                .map_err(|e| RemoteError::Http(format!("{what}: {e}")))
-        })
+    async fn job_log(&self, job_id: u64) -> Result<String, RemoteError> {
+        let what = format!("GET the log of job #{job_id}");
+        let answer = self.expect(
+            self.call(
+                Method::GET,
+                &self.repo_url(&format!("/actions/jobs/{job_id}/logs")),
+                None,
+                false,
+            )
+            .await?,
+            &[StatusCode::FOUND],
+            &what,
+        )?;
+        let url = Self::location(&answer, &what)?;
+        let resp = self
+            .blobs
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| RemoteError::Http(format!("{what}: {}", crate::net::describe(&e))))?;
+        if !resp.status().is_success() {
+            return Err(RemoteError::Http(format!(
+                "{what}: the log link answered {}",
+                resp.status()
+            )));
+        }
+        crate::net::read_body(resp, MAX_LOG_BYTES)
+            .await
+            .map_err(|e| RemoteError::Http(format!("{what}: {e}")))
     }
 }
 

@@ -1,7 +1,8 @@
 //! Builds on a CI engine instead of this host: dispatch a workflow run, watch its jobs and
 //! steps, cancel or re-run what failed, and fetch and unpack its artifacts. GitHub Actions is
 //! the engine today (`github.rs`); the [`CiEngine`] trait is what another one (GitLab CI,
-//! Buildkite) implements.
+//! Buildkite) implements, and [`Engine`] the enum that holds whichever the workspace uses (a
+//! new engine is a variant there and an arm in each method).
 
 pub mod archive;
 pub mod github;
@@ -9,15 +10,11 @@ pub mod github;
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::path::Path;
-use std::pin::Pin;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::runner::{TaskContext, TaskError};
-
-/// What an engine call returns.
-pub type EngineFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, RemoteError>> + Send + 'a>>;
 
 /// Why a remote call failed, in words a release manager can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -187,20 +184,102 @@ pub trait CiEngine: Send + Sync {
     /// The key saved with a run: `github`.
     fn key(&self) -> &'static str;
     /// Starts a run and returns it once the engine names it; never someone else's run.
-    fn dispatch<'a>(&'a self, req: &'a DispatchRequest) -> EngineFuture<'a, RunRef>;
+    fn dispatch(
+        &self,
+        req: &DispatchRequest,
+    ) -> impl Future<Output = Result<RunRef, RemoteError>> + Send;
     /// The run a dispatch with `correlation_id` started, looked for a while; `None` when none
     /// appeared (the dispatch did not arrive).
-    fn find_dispatched<'a>(&'a self, correlation_id: &'a str) -> EngineFuture<'a, Option<RunRef>>;
+    fn find_dispatched(
+        &self,
+        correlation_id: &str,
+    ) -> impl Future<Output = Result<Option<RunRef>, RemoteError>> + Send;
     /// The run with its jobs and steps.
-    fn run(&self, id: u64) -> EngineFuture<'_, RunView>;
-    fn cancel(&self, id: u64) -> EngineFuture<'_, ()>;
+    fn run(&self, id: u64) -> impl Future<Output = Result<RunView, RemoteError>> + Send;
+    fn cancel(&self, id: u64) -> impl Future<Output = Result<(), RemoteError>> + Send;
     /// Runs the failed and cancelled jobs of a completed run again (a new attempt).
-    fn rerun_failed(&self, id: u64) -> EngineFuture<'_, ()>;
-    fn artifacts(&self, run_id: u64) -> EngineFuture<'_, Vec<ArtifactView>>;
+    fn rerun_failed(&self, id: u64) -> impl Future<Output = Result<(), RemoteError>> + Send;
+    fn artifacts(
+        &self,
+        run_id: u64,
+    ) -> impl Future<Output = Result<Vec<ArtifactView>, RemoteError>> + Send;
     /// Streams an artifact's archive to `to`; returns the bytes written.
-    fn download<'a>(&'a self, artifact: &'a ArtifactView, to: &'a Path) -> EngineFuture<'a, u64>;
+    fn download(
+        &self,
+        artifact: &ArtifactView,
+        to: &Path,
+    ) -> impl Future<Output = Result<u64, RemoteError>> + Send;
     /// A finished job's log text.
-    fn job_log(&self, job_id: u64) -> EngineFuture<'_, String>;
+    fn job_log(&self, job_id: u64) -> impl Future<Output = Result<String, RemoteError>> + Send;
+}
+
+/// The engine a platform builds on: GitHub Actions today. Another engine is a variant here
+/// and an arm in each method below.
+#[derive(Debug)]
+pub enum Engine {
+    GitHub(github::GitHub),
+}
+
+impl CiEngine for Engine {
+    fn title(&self) -> &'static str {
+        match self {
+            Engine::GitHub(e) => e.title(),
+        }
+    }
+
+    fn key(&self) -> &'static str {
+        match self {
+            Engine::GitHub(e) => e.key(),
+        }
+    }
+
+    async fn dispatch(&self, req: &DispatchRequest) -> Result<RunRef, RemoteError> {
+        match self {
+            Engine::GitHub(e) => e.dispatch(req).await,
+        }
+    }
+
+    async fn find_dispatched(&self, correlation_id: &str) -> Result<Option<RunRef>, RemoteError> {
+        match self {
+            Engine::GitHub(e) => e.find_dispatched(correlation_id).await,
+        }
+    }
+
+    async fn run(&self, id: u64) -> Result<RunView, RemoteError> {
+        match self {
+            Engine::GitHub(e) => e.run(id).await,
+        }
+    }
+
+    async fn cancel(&self, id: u64) -> Result<(), RemoteError> {
+        match self {
+            Engine::GitHub(e) => e.cancel(id).await,
+        }
+    }
+
+    async fn rerun_failed(&self, id: u64) -> Result<(), RemoteError> {
+        match self {
+            Engine::GitHub(e) => e.rerun_failed(id).await,
+        }
+    }
+
+    async fn artifacts(&self, run_id: u64) -> Result<Vec<ArtifactView>, RemoteError> {
+        match self {
+            Engine::GitHub(e) => e.artifacts(run_id).await,
+        }
+    }
+
+    async fn download(&self, artifact: &ArtifactView, to: &Path) -> Result<u64, RemoteError> {
+        match self {
+            Engine::GitHub(e) => e.download(artifact, to).await,
+        }
+    }
+
+    async fn job_log(&self, job_id: u64) -> Result<String, RemoteError> {
+        match self {
+            Engine::GitHub(e) => e.job_log(job_id).await,
+        }
+    }
 }
 
 /// The most log lines copied from one remote job into the task log (the last ones are kept).
@@ -211,7 +290,7 @@ pub const MAX_JOB_LOG_LINES: usize = 4000;
 /// finished job's log is copied into the task log. A cancel of the task cancels the run.
 pub async fn watch(
     ctx: &TaskContext,
-    engine: &dyn CiEngine,
+    engine: &impl CiEngine,
     id: u64,
     poll: Duration,
 ) -> Result<RunView, RemoteError> {
@@ -273,7 +352,7 @@ pub async fn watch(
     }
 }
 
-async fn cancel<T>(ctx: &TaskContext, engine: &dyn CiEngine, id: u64) -> Result<T, RemoteError> {
+async fn cancel<T>(ctx: &TaskContext, engine: &impl CiEngine, id: u64) -> Result<T, RemoteError> {
     ctx.log_line(&format!("cancelling {} run #{id}", engine.title()));
     // The task is already cancelled: the request gets its own short budget, outside it.
     match tokio::time::timeout(Duration::from_secs(30), engine.cancel(id)).await {
@@ -284,7 +363,7 @@ async fn cancel<T>(ctx: &TaskContext, engine: &dyn CiEngine, id: u64) -> Result<
     Err(RemoteError::Cancelled)
 }
 
-async fn copy_job_log(ctx: &TaskContext, engine: &dyn CiEngine, job: &JobView) {
+async fn copy_job_log(ctx: &TaskContext, engine: &impl CiEngine, job: &JobView) {
     match engine.job_log(job.id).await {
         Ok(text) => {
             let lines: Vec<&str> = text.lines().collect();

@@ -140,11 +140,19 @@ impl Panel for DeployUi {
             self.computed_for = Some(key);
             let ws = data.ws.clone();
             let r = release.clone();
-            cx.fetch_blocking(&mut self.fetch, move || {
-                Ok::<_, deploy::DeployError>((
-                    deploy::plan(&ws, &r, None).map_err(|e| crate::error_chain(&e)),
-                    deploy::status(&ws, None).map_err(|e| crate::error_chain(&e)),
-                ))
+            cx.fetch(&mut self.fetch, async move {
+                // The plan is file work (the gates, the artifacts); the status asks the store.
+                let plan = {
+                    let (ws, r) = (ws.clone(), r.clone());
+                    tokio::task::spawn_blocking(move || deploy::plan(&ws, &r, None))
+                        .await
+                        .map_err(|e| crate::error_chain(&e))
+                        .and_then(|p| p.map_err(|e| crate::error_chain(&e)))
+                };
+                let status = deploy::status(&ws, None)
+                    .await
+                    .map_err(|e| crate::error_chain(&e));
+                Ok::<_, deploy::DeployError>((plan, status))
             });
         }
         ui.label(theme::heading(&format!(
@@ -612,7 +620,9 @@ impl DeployUi {
                     {
                         let ws = cx.snapshot.ws.clone();
                         self.yank_error = None;
-                        cx.fetch_blocking(&mut self.yank, move || deploy::yank(&ws, &v, &r, None));
+                        cx.fetch(&mut self.yank, async move {
+                            deploy::yank(&ws, &v, &r, None).await
+                        });
                         self.confirm = None;
                     }
                     if ui.button("Cancel").clicked() {

@@ -596,7 +596,11 @@ fn two_stores_racing_for_a_versioned_key_cannot_overwrite_each_other() {
                     let store = store(weed, "race", &state, 64);
                     let sha = release_console::sha256_hex(&bytes);
                     barrier.wait();
-                    let r = store.put_file(key, &file, &sha, meta, &|_| {});
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .expect("runtime");
+                    let r = rt.block_on(store.put_file(key, &file, &sha, meta, &|_| {}));
                     (bytes, r)
                 })
             })
@@ -631,8 +635,13 @@ fn two_stores_racing_for_a_versioned_key_cannot_overwrite_each_other() {
     let store = store(&weed, "race", &state, 5);
     let key = "W/1.0.0/W-1.0.0-symbols.zip";
     let taken = std::sync::atomic::AtomicBool::new(false);
-    let e = store
-        .put_file(
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let e = rt
+        .block_on(store.put_file(
             key,
             &big,
             &release_console::sha256_hex(&data),
@@ -644,7 +653,7 @@ fn two_stores_racing_for_a_versioned_key_cannot_overwrite_each_other() {
                     assert_eq!(status, 200, "{body}");
                 }
             },
-        )
+        ))
         .expect_err("the key was taken meanwhile");
     assert!(matches!(e, StoreError::Exists { .. }), "{e}");
     let (status, body) = weed.request("GET", &format!("/race/{key}"), &[], b"");
@@ -654,8 +663,8 @@ fn two_stores_racing_for_a_versioned_key_cannot_overwrite_each_other() {
         "the upload was aborted"
     );
     // And a second multipart upload of a taken key sends nothing.
-    let e = store
-        .put_file(
+    let e = rt
+        .block_on(store.put_file(
             key,
             &big,
             &release_console::sha256_hex(&data),
@@ -663,7 +672,7 @@ fn two_stores_racing_for_a_versioned_key_cannot_overwrite_each_other() {
             &|n| {
                 assert_eq!(n, 0, "nothing is sent");
             },
-        )
+        ))
         .expect_err("taken");
     assert!(matches!(e, StoreError::Exists { .. }), "{e}");
 }
