@@ -487,7 +487,7 @@ fn channels(ws: &Workspace) -> Result<Vec<(String, Channel)>, DeployError> {
             return Err(StoreError::Io {
                 what: "list",
                 path: dir,
-                source: e,
+                cause: e,
             }
             .into());
         }
@@ -497,7 +497,7 @@ fn channels(ws: &Workspace) -> Result<Vec<(String, Channel)>, DeployError> {
         let entry = entry.map_err(|e| StoreError::Io {
             what: "list",
             path: dir.clone(),
-            source: e,
+            cause: e,
         })?;
         let file = entry.file_name();
         let Some(name) = file.to_str().and_then(|n| n.strip_suffix(".json")) else {
@@ -724,7 +724,7 @@ fn uploads(ws: &Workspace, release: &Release) -> Result<Vec<Upload>, DeployError
             let bytes = std::fs::read(&path).map_err(|e| StoreError::Io {
                 what: "read",
                 path: path.clone(),
-                source: e,
+                cause: e,
             })?;
             out.push(Upload {
                 key: format!("{base}{}", f.name),

@@ -644,7 +644,7 @@ impl S3Store {
                     let _ = tx.blocking_send(Err(StoreError::Io {
                         what,
                         path: path.clone(),
-                        source: e,
+                        cause: e,
                     }));
                     None
                 };
@@ -895,7 +895,7 @@ impl S3Store {
         let mut f = std::fs::File::open(path).map_err(|e| StoreError::Io {
             what: "open",
             path: path.to_owned(),
-            source: e,
+            cause: e,
         })?;
         let mut all = Vec::new();
         let mut count = 0u64;
@@ -910,7 +910,7 @@ impl S3Store {
                 let n = f.read(&mut buf[..want]).map_err(|e| StoreError::Io {
                     what: "read",
                     path: path.to_owned(),
-                    source: e,
+                    cause: e,
                 })?;
                 if n == 0 {
                     break;
@@ -1087,7 +1087,7 @@ impl ObjectStore for S3Store {
             .map_err(|e| StoreError::Io {
                 what: "stat",
                 path: path.to_owned(),
-                source: e,
+                cause: e,
             })?
             .len();
         let rt = runtime()?;

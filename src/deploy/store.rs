@@ -41,11 +41,11 @@ pub enum Holds {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{what} {path}: {source}")]
+    #[error("{what} {path}: {cause}")]
     Io {
         what: &'static str,
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The bytes sent are not the ones announced: nothing was stored.
     #[error("{key}: the bytes sent have SHA-256 {got}, not {expected}; nothing was stored")]
@@ -139,7 +139,7 @@ fn io<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> 
     move |source| StoreError::Io {
         what,
         path: path.to_owned(),
-        source,
+        cause: source,
     }
 }
 
@@ -226,7 +226,7 @@ impl LocalStore {
                 StoreError::Io {
                     what: "rename into",
                     path: dest.to_owned(),
-                    source: e.error,
+                    cause: e.error,
                 }
             }
         })?;
@@ -242,7 +242,7 @@ fn sha256_of(path: &Path) -> Result<Stored, StoreError> {
     let digest =
         crate::verify::hash::hash_file(path, &size, &tokio_util::sync::CancellationToken::new())
             .map_err(|e| match e {
-                crate::verify::hash::HashError::Io { source, .. } => io("read", path)(source),
+                crate::verify::hash::HashError::Io { cause, .. } => io("read", path)(cause),
                 crate::verify::hash::HashError::Cancelled => {
                     io("read", path)(std::io::Error::other("cancelled"))
                 }

@@ -157,10 +157,10 @@ pub struct Judged {
 
 #[derive(Debug, thiserror::Error)]
 pub enum FindingsError {
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The file is not scanner output the console reads, or is malformed.
     #[error("{path}: {message}")]
@@ -464,7 +464,7 @@ fn read_capped(path: &std::path::Path) -> Result<String, FindingsError> {
     use std::io::Read as _;
     let read = |source| FindingsError::Read {
         path: path.to_owned(),
-        source,
+        cause: source,
     };
     // A FIFO or device is refused before it is opened (opening one may block).
     if !std::fs::metadata(path).map_err(read)?.is_file() {

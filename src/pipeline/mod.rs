@@ -183,10 +183,10 @@ pub enum PipelineError {
     },
     #[error(transparent)]
     State(#[from] store::StateError),
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A file is not what its builder hashed at its Checksums step.
     #[error(
@@ -1104,7 +1104,7 @@ pub fn list_artifacts(
     let dir = ws.artifacts_dir(&release.version);
     let io = |source| PipelineError::Io {
         path: dir.clone(),
-        source,
+        cause: source,
     };
     let entries = match std::fs::read_dir(&dir) {
         Ok(entries) => entries,
@@ -1118,7 +1118,7 @@ pub fn list_artifacts(
         Err(source) => {
             return Err(PipelineError::Io {
                 path: sums_path,
-                source,
+                cause: source,
             });
         }
     };
@@ -1170,12 +1170,12 @@ fn hash_one(path: &Path) -> Result<String, PipelineError> {
         .pop()
         .ok_or_else(|| PipelineError::Io {
             path: path.to_owned(),
-            source: std::io::Error::other("not hashed"),
+            cause: std::io::Error::other("not hashed"),
         })?
         .map(|d| crate::hex(&d))
         .map_err(|err| PipelineError::Io {
             path: path.to_owned(),
-            source: std::io::Error::other(err.to_string()),
+            cause: std::io::Error::other(err.to_string()),
         })
 }
 
@@ -1196,7 +1196,7 @@ pub fn write_sums(ws: &Workspace, release: &Release) -> Result<SumsWritten, Pipe
     if !dir.is_dir() {
         return Err(PipelineError::Io {
             path: dir,
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no artifacts folder yet"),
+            cause: std::io::Error::new(std::io::ErrorKind::NotFound, "no artifacts folder yet"),
         });
     }
     let files = list_artifacts(ws, release)?;
@@ -1225,7 +1225,7 @@ pub fn write_sums(ws: &Workspace, release: &Release) -> Result<SumsWritten, Pipe
     for (file, digest) in files.into_iter().zip(digests) {
         let digest = crate::hex(&digest.map_err(|err| PipelineError::Io {
             path: file.path,
-            source: std::io::Error::other(err.to_string()),
+            cause: std::io::Error::other(err.to_string()),
         })?);
         match vouched.get(file.name.as_str()) {
             Some(printed) if *printed != digest => {

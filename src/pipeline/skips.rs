@@ -177,7 +177,7 @@ fn scan_more(ws: &Workspace, scanned: &mut Scanned) -> Result<bool, StateError> 
         .map_err(|e| StateError::Io {
             path: log.display().to_string(),
             action: "read",
-            source: std::io::Error::other(crate::error_chain(&e)),
+            cause: std::io::Error::other(crate::error_chain(&e)),
         })?;
     // Read from the start when the log at the offset was not the continuation expected.
     let continued = scanned.offset == 0 || first.get().is_none_or(|s| s == expected);

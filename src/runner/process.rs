@@ -303,7 +303,7 @@ pub async fn run(ctx: &TaskContext, spec: &ProcessSpec) -> Result<(), TaskError>
     let mut cmd = command(spec);
     let mut child = cmd.spawn().map_err(|source| TaskError::Spawn {
         program: spec.program.clone(),
-        source,
+        cause: source,
     })?;
     let tree = Tree::of(&child);
     let watchdog = Watchdog::spawn(&tree);
@@ -332,7 +332,7 @@ pub async fn run(ctx: &TaskContext, spec: &ProcessSpec) -> Result<(), TaskError>
     }
     .map_err(|source| TaskError::Spawn {
         program: spec.program.clone(),
-        source,
+        cause: source,
     })?;
     // The leader is gone; whatever it left running in its tree goes too.
     drop(tree);

@@ -230,10 +230,10 @@ pub type HashResult = Result<Digest, HashError>;
 /// Why a file could not be hashed.
 #[derive(Debug, thiserror::Error)]
 pub enum HashError {
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("cancelled")]
     Cancelled,
@@ -279,7 +279,7 @@ impl Default for AlignedBuf {
 pub fn hash_file(path: &Path, done: &AtomicU64, cancel: &CancellationToken) -> HashResult {
     let io = |source| HashError::Io {
         path: path.to_owned(),
-        source,
+        cause: source,
     };
     let mut stream = Stream::open(0, path, AlignedBuf::new()).map_err(io)?;
     loop {
@@ -310,7 +310,7 @@ pub fn hash_file_pipelined(
     const IN_FLIGHT: usize = 3;
     let io = |source| HashError::Io {
         path: path.to_owned(),
-        source,
+        cause: source,
     };
     let mut file = std::fs::File::open(path).map_err(io)?;
     let (full_tx, full_rx) = sync_channel::<(AlignedBuf, usize)>(IN_FLIGHT);
@@ -531,7 +531,7 @@ fn hash_streams(
 ) {
     let io = |i: usize, source| HashError::Io {
         path: paths[i].clone(),
-        source,
+        cause: source,
     };
     let mut spare: Vec<AlignedBuf> = Vec::new();
     let mut slots: Vec<Stream> = Vec::with_capacity(streams);

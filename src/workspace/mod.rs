@@ -115,11 +115,11 @@ pub enum WorkspaceError {
     Audit(#[from] AuditError),
     #[error(transparent)]
     Runbook(#[from] RunbookError),
-    #[error("{path}: {action}: {source}")]
+    #[error("{path}: {action}: {cause}")]
     Io {
         path: PathBuf,
         action: &'static str,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error(
         "{0}: not a release workspace (no {CONFIG_FILE}); create one with `release-console init`"
@@ -269,7 +269,7 @@ fn add_missing(root: &Path, files: &[(&str, &str, bool)]) -> Result<(), Workspac
                 |source| WorkspaceError::Io {
                     path: path.clone(),
                     action: "make executable",
-                    source,
+                    cause: source,
                 },
             )?;
         }
@@ -333,7 +333,7 @@ pub fn add_demo_stand_ins(root: &Path) -> Result<bool, WorkspaceError> {
     let text = std::fs::read_to_string(&config_path).map_err(|source| WorkspaceError::Io {
         path: config_path.clone(),
         action: "read",
-        source,
+        cause: source,
     })?;
     if !ws.config().dr.is_empty() {
         return Ok(false);
@@ -369,7 +369,7 @@ impl Workspace {
         let root = &std::path::absolute(root).map_err(|source| WorkspaceError::Io {
             path: root.to_owned(),
             action: "resolve",
-            source,
+            cause: source,
         })?;
         let config_path = root.join(CONFIG_FILE);
         if !config_path.is_file() {
@@ -407,7 +407,7 @@ impl Workspace {
         std::fs::create_dir_all(&releases).map_err(|source| WorkspaceError::Io {
             path: releases,
             action: "create folder",
-            source,
+            cause: source,
         })?;
         add_missing_packaging(root)?;
         let ws = Self::open(root)?;
@@ -591,7 +591,7 @@ impl Workspace {
                 return Err(WorkspaceError::Io {
                     path: dir,
                     action: "list",
-                    source,
+                    cause: source,
                 });
             }
         };
@@ -1336,16 +1336,16 @@ fn into_audit_error(e: WorkspaceError) -> AuditError {
         WorkspaceError::Io {
             path,
             action,
-            source,
+            cause,
         } => AuditError::Io {
             path,
             action,
-            source,
+            cause,
         },
         other => AuditError::Io {
             path: PathBuf::new(),
             action: "compare the state with the log",
-            source: std::io::Error::other(crate::error_chain(&other)),
+            cause: std::io::Error::other(crate::error_chain(&other)),
         },
     }
 }
