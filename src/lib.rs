@@ -70,8 +70,13 @@ pub fn local_time(ts: jiff::Timestamp, with_seconds: bool) -> String {
         .to_string()
 }
 
-/// An error and its sources on one line, `: `-joined, as the CLI prints them; a source whose
-/// text its parent already ends with is not repeated.
+/// The message of a foreign error with its causes, on one line, `: `-joined: for the point
+/// where a foreign error (reqwest, zip, serde, a `dyn Error` or generic `E` of unknown kind)
+/// enters one of our types or becomes a message. Our own errors' messages are whole (they say
+/// their cause themselves and `source()` is `None`; ARCHITECTURE.md, "Errors"), so for them this
+/// is their `to_string()`: write that. Foreign errors keep to no one convention (zip's `Io` both
+/// says its `io::Error` and returns it as `source()`), so a cause whose text its parent's
+/// message already ends with is not repeated.
 pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut out = err.to_string();
     let mut source = err.source();
@@ -116,24 +121,23 @@ mod tests {
         assert_eq!(human_duration(Duration::from_hours(25)), "1 d 01 h");
     }
 
+    /// A foreign error in the Rust API guidelines' convention: its message leaves its cause to
+    /// `source()`.
     #[derive(Debug, thiserror::Error)]
     #[error("release 1.0.0: cannot read")]
     struct Outer(#[source] std::io::Error);
 
-    #[derive(Debug, thiserror::Error)]
-    #[error("checklist.json: read: {0}")]
-    struct Repeats(#[source] std::io::Error);
-
     #[test]
-    fn an_error_chain_is_one_line_without_repeats() {
+    fn a_foreign_error_chain_is_one_line_without_repeats() {
         let io = || std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
         assert_eq!(
             error_chain(&Outer(io())),
             "release 1.0.0: cannot read: no such file"
         );
+        // zip says its io::Error and returns it as source() too.
         assert_eq!(
-            error_chain(&Repeats(io())),
-            "checklist.json: read: no such file"
+            error_chain(&zip::result::ZipError::Io(io())),
+            "i/o error: no such file"
         );
     }
 }

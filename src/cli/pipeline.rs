@@ -182,9 +182,7 @@ pub fn run(cli: &Cli, cmd: PipelineCmd) -> anyhow::Result<ExitCode> {
                 // What a build would make untrue is said first, as the GUI asks; a published
                 // version is not rebuilt without --rebuild.
                 let lost = crate::deploy::rebuild_invalidates(&ws, &release);
-                let published = !crate::deploy::on_channels(&ws, &version)
-                    .map_err(|e| anyhow::anyhow!(crate::error_chain(&e)))?
-                    .is_empty();
+                let published = !crate::deploy::on_channels(&ws, &version)?.is_empty();
                 if published && !rebuild {
                     anyhow::bail!(
                         "{version} is published ({}); its installers are not built again \

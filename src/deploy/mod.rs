@@ -787,7 +787,7 @@ pub fn plan(
     let gates = crate::gates::evaluate(ws, release, Timestamp::now());
     let (uploads, problem) = match uploads(ws, release) {
         Ok(u) => (u, None),
-        Err(e) => (Vec::new(), Some(crate::error_chain(&e))),
+        Err(e) => (Vec::new(), Some(e.to_string())),
     };
     let record = verified::last(ws, release).ok().flatten();
     let stale = record
@@ -863,10 +863,7 @@ pub fn rebuild_invalidates(ws: &Workspace, release: &Release) -> Vec<String> {
             v.summary
         )),
         Ok(_) => {}
-        Err(e) => out.push(format!(
-            "possibly a verification (cannot read it: {})",
-            crate::error_chain(&e)
-        )),
+        Err(e) => out.push(format!("possibly a verification (cannot read it: {e})")),
     }
     let version = release.version.to_string();
     match channels(ws) {
@@ -885,8 +882,7 @@ pub fn rebuild_invalidates(ws: &Workspace, release: &Release) -> Vec<String> {
             }
         }
         Err(e) => out.push(format!(
-            "possibly a published version (cannot read the channels: {})",
-            crate::error_chain(&e)
+            "possibly a published version (cannot read the channels: {e})"
         )),
     }
     out
@@ -1718,8 +1714,8 @@ pub async fn run_task(
         })
     })
     .await
-    .map_err(|e| crate::runner::TaskError::Failed(crate::error_chain(&e)))?
-    .map_err(|e| crate::runner::TaskError::Failed(crate::error_chain(&e)))?;
+    .map_err(|e| crate::runner::TaskError::Failed(crate::runner::panic_message(e)))?
+    .map_err(|e| crate::runner::TaskError::Failed(e.to_string()))?;
     for k in &outcome.uploaded {
         ctx.log_line(&format!("uploaded and verified {k}"));
     }
@@ -1737,8 +1733,8 @@ pub async fn run_task(
         .map_or_else(|| TASK_KIND.to_owned(), |s| s.info.name);
     tokio::task::spawn_blocking(move || ws.auto_tick(&release, LINKS_KIND, &name))
         .await
-        .map_err(|e| crate::runner::TaskError::Failed(crate::error_chain(&e)))?
-        .map_err(|e| crate::runner::TaskError::Failed(crate::error_chain(&e)))?;
+        .map_err(|e| crate::runner::TaskError::Failed(crate::runner::panic_message(e)))?
+        .map_err(|e| crate::runner::TaskError::Failed(e.to_string()))?;
     if let Some(f) = &outcome.finished {
         ctx.log_line(&format!(
             "finished the {f} begun earlier on {}",

@@ -158,7 +158,12 @@ impl S3Store {
             .connect_timeout(Duration::from_secs(15))
             .timeout(TRANSFER_TIMEOUT)
             .build()
-            .map_err(|e| StoreError::Config(format!("cannot build the HTTP client: {e}")))?;
+            .map_err(|e| {
+                StoreError::Config(format!(
+                    "cannot build the HTTP client: {}",
+                    crate::error_chain(&e)
+                ))
+            })?;
         let mut cfg = cfg;
         cfg.endpoint = format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default());
         if let Some(port) = url.port() {

@@ -306,7 +306,7 @@ pub async fn evaluate(ws: &Workspace, since: Timestamp) -> (Vec<Reading>, Gate) 
             let g = gate(&readings);
             (readings, g)
         }
-        Err(e) => (Vec::new(), Gate::Unknown(crate::error_chain(&e))),
+        Err(e) => (Vec::new(), Gate::Unknown(e.to_string())),
     }
 }
 

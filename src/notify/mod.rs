@@ -838,7 +838,7 @@ pub async fn run_task(
     let log = |line: &str| ctx.log_line(line);
     let report = flush(&ws, std::time::Instant::now() + wait, &log)
         .await
-        .map_err(|e| crate::runner::TaskError::Failed(crate::error_chain(&e)))?;
+        .map_err(|e| crate::runner::TaskError::Failed(e.to_string()))?;
     if !report.failed.is_empty() || !report.uncertain.is_empty() {
         let mut why = Vec::new();
         if !report.failed.is_empty() {

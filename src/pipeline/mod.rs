@@ -826,7 +826,7 @@ fn mark_unsigned(
             Ok(())
         },
     )
-    .map_err(|e| crate::error_chain(&e))?;
+    .map_err(|e| e.to_string())?;
     if !succeeded {
         return Ok(Vec::new());
     }
@@ -837,7 +837,7 @@ fn mark_unsigned(
         "the installer was rebuilt UNSIGNED (signing skipped): the signed build this tick \
          stood for was replaced",
     )
-    .map_err(|e| crate::error_chain(&e))
+    .map_err(|e| e.to_string())
 }
 
 /// [`build_platform`] on this host.
@@ -875,7 +875,7 @@ async fn build_here(
         ),
         Ok(()) => ("succeeded", artifacts_phrase(artifacts.len())),
         Err(TaskError::Cancelled) => ("cancelled", "cancelled".to_owned()),
-        Err(e) => ("failed", crate::error_chain(e)),
+        Err(e) => ("failed", e.to_string()),
     };
     let outcome = Outcome {
         status,
@@ -908,9 +908,8 @@ async fn built_from(ctx: &TaskContext, ws: &Workspace, release: &Release) -> Opt
         Ok(None) => None,
         Err(e) => {
             ctx.log_line(&format!(
-                "source: cannot tell which commit this builds ({}); `release tag` will tag \
-                 the branch's head",
-                crate::error_chain(&e)
+                "source: cannot tell which commit this builds ({e}); `release tag` will tag \
+                 the branch's head"
             ));
             None
         }
@@ -935,8 +934,7 @@ async fn record_built(ctx: &TaskContext, ws: &Workspace, release: &Release, comm
             _ => format!("source: recorded {commit} as the built commit; `release tag` tags it"),
         }),
         Ok(Err(e)) => ctx.log_line(&format!(
-            "source: the built commit {commit} was not recorded: {}",
-            crate::error_chain(&e)
+            "source: the built commit {commit} was not recorded: {e}"
         )),
         Err(e) => ctx.log_line(&format!(
             "source: the built commit {commit} was not recorded: {}",
@@ -983,13 +981,11 @@ pub(crate) async fn save_outcome(
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let into = artifacts_dir.join(&file_name);
-            store::copy_atomic(&path, &into)
-                .map_err(|e| TaskError::Failed(crate::error_chain(&e)))?;
+            store::copy_atomic(&path, &into).map_err(|e| TaskError::Failed(e.to_string()))?;
             // The hash the builder printed at its Checksums step, checked against the copy.
             match builder_hash(&path) {
                 Some(printed) => {
-                    let now =
-                        hash_one(&into).map_err(|e| TaskError::Failed(crate::error_chain(&e)))?;
+                    let now = hash_one(&into).map_err(|e| TaskError::Failed(e.to_string()))?;
                     if now != printed {
                         let _ = std::fs::remove_file(&into);
                         return Err(TaskError::Failed(
@@ -1027,7 +1023,7 @@ pub(crate) async fn save_outcome(
                 finished_at: jiff::Timestamp::now(),
             },
         )
-        .map_err(|e| TaskError::Failed(crate::error_chain(&e)))
+        .map_err(|e| TaskError::Failed(e.to_string()))
     })
     .await
     .map_err(|e| TaskError::Failed(crate::runner::panic_message(e)))?

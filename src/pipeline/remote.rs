@@ -137,7 +137,7 @@ async fn save(
     tokio::task::spawn_blocking(move || super::save_platform(&ws, &release, &name, state))
         .await
         .map_err(|e| TaskError::Failed(crate::runner::panic_message(e)))?
-        .map_err(|e| TaskError::Failed(crate::error_chain(&e)))
+        .map_err(|e| TaskError::Failed(e.to_string()))
 }
 
 fn running(run: &RemoteRun, message: String) -> PlatformState {

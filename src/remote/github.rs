@@ -83,14 +83,24 @@ impl GitHub {
             // A redirect is followed by hand, so the token never goes to another host.
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| RemoteError::Config(format!("cannot build the HTTP client: {e}")))?;
+            .map_err(|e| {
+                RemoteError::Config(format!(
+                    "cannot build the HTTP client: {}",
+                    crate::error_chain(&e)
+                ))
+            })?;
         let blobs = reqwest::Client::builder()
             .connect_timeout(crate::net::REQUEST_TIMEOUT)
             .read_timeout(crate::net::REQUEST_TIMEOUT)
             .user_agent(concat!("release-console/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| RemoteError::Config(format!("cannot build the HTTP client: {e}")))?;
+            .map_err(|e| {
+                RemoteError::Config(format!(
+                    "cannot build the HTTP client: {}",
+                    crate::error_chain(&e)
+                ))
+            })?;
         let cancel = ctx
             .as_ref()
             .map_or_else(CancellationToken::new, |c| c.cancel_token().clone());

@@ -132,8 +132,8 @@ impl Panel for DeployUi {
             let r = release.clone();
             cx.fetch_blocking(&mut self.fetch, move || {
                 Ok::<_, deploy::DeployError>((
-                    deploy::plan(&ws, &r, None).map_err(|e| crate::error_chain(&e)),
-                    deploy::status(&ws, None).map_err(|e| crate::error_chain(&e)),
+                    deploy::plan(&ws, &r, None).map_err(|e| e.to_string()),
+                    deploy::status(&ws, None).map_err(|e| e.to_string()),
                 ))
             });
         }

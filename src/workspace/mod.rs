@@ -549,7 +549,7 @@ impl Workspace {
         if let Err(audit) = failed {
             tracing::error!(
                 "{action} {target} failed, and the audit log refused to say so: {}",
-                crate::error_chain(&audit)
+                audit.to_string()
             );
         }
     }
@@ -990,7 +990,7 @@ impl Workspace {
                     Ok(v)
                 }
             })
-            .map_err(|e| crate::error_chain(&e))
+            .map_err(|e| e.to_string())
     }
 
     /// The task that re-checks the audit log's hash chain ([`run_audit_verify`]).
@@ -1024,13 +1024,13 @@ pub async fn run_audit_verify(
         // What crashes left (a torn line, entries past the head, changes in the log only) is
         // repaired first, as the CLI does when it opens the workspace.
         if let Err(e) = ws.recover_with(projections) {
-            tracing::warn!("crash recovery: {}", crate::error_chain(&e));
+            tracing::warn!("crash recovery: {}", e.to_string());
         }
         ws.verify_audit_with(projections)
     })
     .await
-    .map_err(|e| TaskError::Failed(crate::error_chain(&e)))?
-    .map_err(|e| TaskError::Failed(crate::error_chain(&e)))?;
+    .map_err(|e| TaskError::Failed(crate::runner::panic_message(e)))?
+    .map_err(|e| TaskError::Failed(e.to_string()))?;
     Ok(format!(
         "audit log intact: {} entries, last hash {}",
         verified.entries,
@@ -1096,7 +1096,7 @@ impl TaskHook for WorkspaceHook {
                 serde_json::Value::Null,
                 serde_json::json!({"kind": task.kind, "release": task.release}),
             )
-            .map_err(|e| crate::error_chain(&e))
+            .map_err(|e| e.to_string())
     }
 
     fn on_finish(&self, task: &TaskInfo, state: TaskState, message: &str) -> Result<(), String> {
@@ -1115,17 +1115,14 @@ impl TaskHook for WorkspaceHook {
                     "release": task.release,
                 }),
             )
-            .map_err(|e| crate::error_chain(&e))?;
+            .map_err(|e| e.to_string())?;
         if state == TaskState::Succeeded
             && let Some(version) = task.release.as_deref()
         {
-            let release = self
-                .ws
-                .release(Some(version))
-                .map_err(|e| crate::error_chain(&e))?;
+            let release = self.ws.release(Some(version)).map_err(|e| e.to_string())?;
             self.ws
                 .auto_tick(&release, &task.kind, &task.name)
-                .map_err(|e| crate::error_chain(&e))?;
+                .map_err(|e| e.to_string())?;
         }
         Ok(())
     }
@@ -1345,7 +1342,7 @@ fn into_audit_error(e: WorkspaceError) -> AuditError {
         other => AuditError::Io {
             path: PathBuf::new(),
             action: "compare the state with the log",
-            cause: std::io::Error::other(crate::error_chain(&other)),
+            cause: std::io::Error::other(other.to_string()),
         },
     }
 }
@@ -1551,7 +1548,7 @@ impl Workspace {
         ) {
             tracing::error!(
                 "{action} {target}: the audit log refused it: {}",
-                crate::error_chain(&e)
+                e.to_string()
             );
         }
     }
