@@ -521,9 +521,7 @@ impl S3Store {
     }
 
     fn pending(&self) -> Result<PendingUploads, StoreError> {
-        Ok(crate::store::read_json(&self.cfg.uploads_state)
-            .map_err(|e| StoreError::Config(e.to_string()))?
-            .unwrap_or_default())
+        Ok(crate::store::read_json(&self.cfg.uploads_state)?.unwrap_or_default())
     }
 
     fn set_pending(&self, key: &str, p: Option<Pending>) -> Result<(), StoreError> {
@@ -535,7 +533,7 @@ impl S3Store {
             };
             Ok::<_, crate::store::StateError>(())
         })
-        .map_err(|e| StoreError::Config(e.to_string()))
+        .map_err(StoreError::State)
     }
 
     async fn abort(&self, key: &str, upload_id: &str) {
@@ -692,8 +690,11 @@ impl S3Store {
             Ok(Err(e)) => {
                 failed.get_or_insert(e);
             }
-            Err(e) => {
-                failed.get_or_insert(StoreError::Config(format!("a part upload failed: {e}")));
+            Err(cause) => {
+                failed.get_or_insert(StoreError::Stopped {
+                    what: "a part's upload",
+                    cause,
+                });
             }
         };
         while let Some(item) = rx.recv().await {
@@ -748,11 +749,15 @@ impl S3Store {
         while let Some(r) = jobs.join_next().await {
             finish(r, &mut digests, &mut failed);
         }
-        let whole = reader.await.ok().flatten();
+        let whole = reader.await;
         if let Some(e) = failed {
             // The parts sent stay for the next run, which sends only the others.
             return Err(e);
         }
+        let whole = whole.map_err(|cause| StoreError::Stopped {
+            what: "the reader of the file's parts",
+            cause,
+        })?;
         let Some(whole) = whole else {
             return Err(StoreError::Config(format!(
                 "reading {} stopped",

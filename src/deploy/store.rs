@@ -75,8 +75,19 @@ pub enum StoreError {
     },
     #[error("{what}: {detail}")]
     Network { what: String, detail: String },
+    /// The store cannot be set up as configured (an endpoint, a bucket, its HTTP client).
     #[error("{0}")]
     Config(String),
+    /// A state file of the store's own (the unfinished uploads it resumes).
+    #[error(transparent)]
+    State(#[from] crate::store::StateError),
+    /// Work run as a task of its own (a part's upload, the file's reader) panicked or was
+    /// stopped.
+    #[error("{what}: {cause}")]
+    Stopped {
+        what: &'static str,
+        cause: tokio::task::JoinError,
+    },
 }
 
 /// An object store.

@@ -32,7 +32,10 @@ async fn engine(
     let (lookup, aws) = (cfg.clone(), ws.config().aws.clone());
     let token = tokio::task::spawn_blocking(move || lookup.token(&aws))
         .await
-        .map_err(|e| RemoteError::Config(crate::runner::panic_message(e)))?
+        .map_err(|cause| RemoteError::Stopped {
+            what: "the GitHub token lookup",
+            cause,
+        })?
         .map_err(RemoteError::Config)?
         .ok_or_else(|| {
             RemoteError::Config(format!(
@@ -525,12 +528,20 @@ async fn fetch_artifact(
         match std::fs::remove_dir_all(&into) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(RemoteError::Io(format!("{}: {e}", into.display()))),
+            Err(cause) => {
+                return Err(RemoteError::Io {
+                    path: into.clone(),
+                    cause,
+                });
+            }
         }
         let files = remote::archive::unpack_flat(&zip, &into, &what);
         let _ = std::fs::remove_file(&zip);
         files
     })
     .await
-    .map_err(|e| RemoteError::Io(crate::runner::panic_message(e)))?
+    .map_err(|cause| RemoteError::Stopped {
+        what: "unpacking the artifact",
+        cause,
+    })?
 }

@@ -797,7 +797,10 @@ impl CiEngine for GitHub {
             if let Some(n) = resp.content_length().filter(|n| *n > listed) {
                 return Err(size_error(&n.to_string()));
             }
-            let io = |e: std::io::Error| RemoteError::Io(format!("{}: {e}", to.display()));
+            let io = |cause: std::io::Error| RemoteError::Io {
+                path: to.to_owned(),
+                cause,
+            };
             if let Some(dir) = to.parent() {
                 tokio::fs::create_dir_all(dir).await.map_err(io)?;
             }

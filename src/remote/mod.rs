@@ -20,7 +20,7 @@ use crate::runner::{TaskContext, TaskError};
 pub type EngineFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, RemoteError>> + Send + 'a>>;
 
 /// Why a remote call failed, in words a release manager can act on.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum RemoteError {
     #[error("{0}")]
     Config(String),
@@ -40,8 +40,18 @@ pub enum RemoteError {
     /// An archive that would write outside its folder, or that cannot be read.
     #[error("{0}")]
     Archive(String),
-    #[error("{0}")]
-    Io(String),
+    /// A file of the download or the unpacked artifact that cannot be written or read.
+    #[error("{}: {cause}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        cause: std::io::Error,
+    },
+    /// Work run off the async threads (a token lookup, an unpacking) panicked or was stopped.
+    #[error("{what}: {cause}")]
+    Stopped {
+        what: &'static str,
+        cause: tokio::task::JoinError,
+    },
 }
 
 impl From<RemoteError> for TaskError {
