@@ -269,6 +269,15 @@ mod tests {
                 )),
                 Box::new(crate::source::SourceError::from(ws())),
                 Box::new(crate::kpi::KpiError::from(ws())),
+                Box::new(crate::kpi::KpiError::Aws {
+                    what: "KPI crash-free sessions".into(),
+                    cause: Box::new(crate::net::aws::AwsError::Network {
+                        service: "monitoring".into(),
+                        action: "GetMetricData".into(),
+                        url: "http://127.0.0.1:9".into(),
+                        detail: DENIED.into(),
+                    }),
+                }),
             ];
             for e in &errors {
                 assert_says_cause_once(e.as_ref(), DENIED);
