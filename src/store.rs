@@ -30,10 +30,10 @@ fn io_err<'a>(
     path: &'a Path,
     action: &'static str,
 ) -> impl FnOnce(std::io::Error) -> StateError + 'a {
-    move |source| StateError::Io {
+    move |cause| StateError::Io {
         path: path.display().to_string(),
         action,
-        cause: source,
+        cause,
     }
 }
 

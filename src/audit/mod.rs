@@ -179,10 +179,10 @@ impl AuditLog {
     }
 
     fn io(&self, action: &'static str) -> impl FnOnce(std::io::Error) -> AuditError + '_ {
-        move |source| AuditError::Io {
+        move |cause| AuditError::Io {
             path: self.log_path.clone(),
             action,
-            cause: source,
+            cause,
         }
     }
 

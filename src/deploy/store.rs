@@ -147,10 +147,10 @@ pub struct LocalStore {
 }
 
 fn io<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
-    move |source| StoreError::Io {
+    move |cause| StoreError::Io {
         what,
         path: path.to_owned(),
-        cause: source,
+        cause,
     }
 }
 

@@ -462,9 +462,9 @@ pub const MAX_SCANNER_FILE: u64 = 256 * 1024 * 1024;
 /// not read without end).
 fn read_capped(path: &std::path::Path) -> Result<String, FindingsError> {
     use std::io::Read as _;
-    let read = |source| FindingsError::Read {
+    let read = |cause| FindingsError::Read {
         path: path.to_owned(),
-        cause: source,
+        cause,
     };
     // A FIFO or device is refused before it is opened (opening one may block).
     if !std::fs::metadata(path).map_err(read)?.is_file() {

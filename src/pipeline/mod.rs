@@ -1098,9 +1098,9 @@ pub fn list_artifacts(
     release: &Release,
 ) -> Result<Vec<ArtifactFile>, PipelineError> {
     let dir = ws.artifacts_dir(&release.version);
-    let io = |source| PipelineError::Io {
+    let io = |cause| PipelineError::Io {
         path: dir.clone(),
-        cause: source,
+        cause,
     };
     let entries = match std::fs::read_dir(&dir) {
         Ok(entries) => entries,
@@ -1111,10 +1111,10 @@ pub fn list_artifacts(
     let sums = match crate::verify::sums::read(&sums_path) {
         Ok(sums) => sums,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => crate::verify::sums::Sums::default(),
-        Err(source) => {
+        Err(cause) => {
             return Err(PipelineError::Io {
                 path: sums_path,
-                cause: source,
+                cause,
             });
         }
     };

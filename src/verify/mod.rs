@@ -148,9 +148,9 @@ pub struct ProgressUpdate {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> VerifyError + '_ {
-    move |source| VerifyError::Io {
+    move |cause| VerifyError::Io {
         path: path.to_owned(),
-        cause: source,
+        cause,
     }
 }
 

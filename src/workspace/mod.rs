@@ -266,10 +266,10 @@ fn add_missing(root: &Path, files: &[(&str, &str, bool)]) -> Result<(), Workspac
         if *executable {
             use std::os::unix::fs::PermissionsExt as _;
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).map_err(
-                |source| WorkspaceError::Io {
+                |cause| WorkspaceError::Io {
                     path: path.clone(),
                     action: "make executable",
-                    cause: source,
+                    cause,
                 },
             )?;
         }
@@ -330,10 +330,10 @@ pub fn add_demo_stand_ins(root: &Path) -> Result<bool, WorkspaceError> {
     add_missing(root, DEMO_FILES)?;
     let ws = Workspace::open(root)?;
     let config_path = root.join(CONFIG_FILE);
-    let text = std::fs::read_to_string(&config_path).map_err(|source| WorkspaceError::Io {
+    let text = std::fs::read_to_string(&config_path).map_err(|cause| WorkspaceError::Io {
         path: config_path.clone(),
         action: "read",
-        cause: source,
+        cause,
     })?;
     if !ws.config().dr.is_empty() {
         return Ok(false);
@@ -366,10 +366,10 @@ impl Workspace {
     /// Opens the workspace in `root`, validating its configuration.
     pub fn open(root: &Path) -> Result<Self, WorkspaceError> {
         // Absolute, so builders that run in other folders get paths that still work.
-        let root = &std::path::absolute(root).map_err(|source| WorkspaceError::Io {
+        let root = &std::path::absolute(root).map_err(|cause| WorkspaceError::Io {
             path: root.to_owned(),
             action: "resolve",
-            cause: source,
+            cause,
         })?;
         let config_path = root.join(CONFIG_FILE);
         if !config_path.is_file() {
@@ -404,10 +404,10 @@ impl Workspace {
         Config::parse(config_text, &config_path)?;
         store::write_atomic(&config_path, config_text.as_bytes())?;
         let releases = root.join("releases");
-        std::fs::create_dir_all(&releases).map_err(|source| WorkspaceError::Io {
+        std::fs::create_dir_all(&releases).map_err(|cause| WorkspaceError::Io {
             path: releases,
             action: "create folder",
-            cause: source,
+            cause,
         })?;
         add_missing_packaging(root)?;
         let ws = Self::open(root)?;
@@ -587,11 +587,11 @@ impl Workspace {
         let entries = match std::fs::read_dir(&dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(source) => {
+            Err(cause) => {
                 return Err(WorkspaceError::Io {
                     path: dir,
                     action: "list",
-                    cause: source,
+                    cause,
                 });
             }
         };
