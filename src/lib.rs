@@ -70,8 +70,13 @@ pub fn local_time(ts: jiff::Timestamp, with_seconds: bool) -> String {
         .to_string()
 }
 
-/// An error and its sources on one line, `: `-joined, as the CLI prints them; a source whose
-/// text its parent already ends with is not repeated.
+/// The message of a foreign error with its causes, on one line, `: `-joined: for the point
+/// where a foreign error (reqwest, zip, serde, a `dyn Error` or generic `E` of unknown kind)
+/// enters one of our types or becomes a message. Our own errors' messages are whole (they say
+/// their cause themselves and `source()` is `None`; ARCHITECTURE.md, "Errors"), so for them this
+/// is their `to_string()`: write that. Foreign errors keep to no one convention (zip's `Io` both
+/// says its `io::Error` and returns it as `source()`), so a cause whose text its parent's
+/// message already ends with is not repeated.
 pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut out = err.to_string();
     let mut source = err.source();
@@ -89,6 +94,27 @@ pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
 /// Test helpers shared by the unit tests of several layers.
 #[cfg(test)]
 pub(crate) mod test_support {
+    /// Asserts that `err` keeps to the crate's convention for errors (ARCHITECTURE.md,
+    /// "Errors"): its message is whole, saying `cause` exactly once, and it returns nothing as
+    /// its `source()`, so that no printer (anyhow's `{:#}`, a `source()` walk) says the cause
+    /// again.
+    #[track_caller]
+    pub(crate) fn assert_says_cause_once(err: &(dyn std::error::Error + 'static), cause: &str) {
+        let message = err.to_string();
+        if let Some(source) = err.source() {
+            panic!(
+                "{err:?}: its message {message:?} is whole, yet it also returns {:?} as its \
+                 source(): printed with its chain, the cause would be said twice",
+                source.to_string()
+            );
+        }
+        assert_eq!(
+            message.matches(cause).count(),
+            1,
+            "{message:?} should say {cause:?} exactly once"
+        );
+    }
+
     /// Sets the uncompressed size of every header (local and central) of a zip's entries: a
     /// zip bomb's declared sizes.
     pub(crate) fn zip_declare_size(bytes: &mut [u8], size: u32) {
@@ -116,24 +142,206 @@ mod tests {
         assert_eq!(human_duration(Duration::from_hours(25)), "1 d 01 h");
     }
 
+    /// A foreign error in the Rust API guidelines' convention: its message leaves its cause to
+    /// `source()`.
     #[derive(Debug, thiserror::Error)]
     #[error("release 1.0.0: cannot read")]
     struct Outer(#[source] std::io::Error);
 
-    #[derive(Debug, thiserror::Error)]
-    #[error("checklist.json: read: {0}")]
-    struct Repeats(#[source] std::io::Error);
-
     #[test]
-    fn an_error_chain_is_one_line_without_repeats() {
+    fn a_foreign_error_chain_is_one_line_without_repeats() {
         let io = || std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
         assert_eq!(
             error_chain(&Outer(io())),
             "release 1.0.0: cannot read: no such file"
         );
+        // zip says its io::Error and returns it as source() too.
         assert_eq!(
-            error_chain(&Repeats(io())),
-            "checklist.json: read: no such file"
+            error_chain(&zip::result::ZipError::Io(io())),
+            "i/o error: no such file"
         );
+    }
+
+    /// Every error type whose message says a typed cause, built as its callers build it (or
+    /// made by the call that fails): none returns that cause as its `source()` too.
+    mod errors_say_their_cause_once {
+        use std::path::{Path, PathBuf};
+
+        use crate::test_support::assert_says_cause_once;
+
+        const DENIED: &str = "permission denied here";
+
+        fn io() -> std::io::Error {
+            std::io::Error::new(std::io::ErrorKind::PermissionDenied, DENIED)
+        }
+
+        fn state() -> crate::store::StateError {
+            crate::store::StateError::Io {
+                path: "state.json".into(),
+                action: "read",
+                cause: io(),
+            }
+        }
+
+        fn audit() -> crate::audit::AuditError {
+            crate::audit::AuditError::Io {
+                path: PathBuf::from("audit.jsonl"),
+                action: "read",
+                cause: io(),
+            }
+        }
+
+        /// A `JoinError` as a task that is aborted makes one.
+        fn join_error() -> tokio::task::JoinError {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("runtime");
+            let task = rt.spawn(std::future::pending::<()>());
+            task.abort();
+            rt.block_on(task).expect_err("aborted")
+        }
+
+        #[test]
+        fn the_leaves_that_hold_an_io_error() {
+            use crate::pipeline::PipelineError;
+            use crate::runner::TaskError;
+            use crate::verify::{VerifyError, hash::HashError};
+            let path = PathBuf::from("artifacts/app.msi");
+            assert_says_cause_once(&state(), DENIED);
+            assert_says_cause_once(&audit(), DENIED);
+            let errors: Vec<Box<dyn std::error::Error>> = vec![
+                Box::new(crate::workspace::config::ConfigError::Read {
+                    path: path.clone(),
+                    cause: io(),
+                }),
+                Box::new(crate::workspace::WorkspaceError::Io {
+                    path: path.clone(),
+                    action: "read",
+                    cause: io(),
+                }),
+                Box::new(crate::deploy::store::StoreError::Io {
+                    what: "read",
+                    path: path.clone(),
+                    cause: io(),
+                }),
+                Box::new(TaskError::Spawn {
+                    program: "signtool".into(),
+                    cause: io(),
+                }),
+                Box::new(PipelineError::Io {
+                    path: path.clone(),
+                    cause: io(),
+                }),
+                Box::new(crate::findings::FindingsError::Read {
+                    path: path.clone(),
+                    cause: io(),
+                }),
+                Box::new(VerifyError::Io {
+                    path: path.clone(),
+                    cause: io(),
+                }),
+                Box::new(HashError::Io {
+                    path: path.clone(),
+                    cause: io(),
+                }),
+                Box::new(crate::remote::RemoteError::Io { path, cause: io() }),
+            ];
+            for e in &errors {
+                assert_says_cause_once(e.as_ref(), DENIED);
+            }
+        }
+
+        #[test]
+        fn the_wrappers_that_name_another_of_our_errors() {
+            use crate::metrics::MetricsError;
+            use crate::workspace::WorkspaceError;
+            let ws = || WorkspaceError::State(state());
+            let errors: Vec<Box<dyn std::error::Error>> = vec![
+                Box::new(ws()),
+                Box::new(WorkspaceError::Audit(audit())),
+                Box::new(crate::notify::NotifyError::from(audit())),
+                Box::new(MetricsError::from(audit())),
+                Box::new(MetricsError::from(crate::status::StatusError::from(ws()))),
+                Box::new(MetricsError::from(crate::flags::FlagsError::from(ws()))),
+                Box::new(crate::deploy::DeployError::from(ws())),
+                Box::new(crate::deploy::DeployError::from(
+                    crate::deploy::store::StoreError::State(state()),
+                )),
+                Box::new(crate::source::SourceError::from(ws())),
+                Box::new(crate::kpi::KpiError::from(ws())),
+                Box::new(crate::kpi::KpiError::Aws {
+                    what: "KPI crash-free sessions".into(),
+                    cause: Box::new(crate::net::aws::AwsError::Network {
+                        service: "monitoring".into(),
+                        action: "GetMetricData".into(),
+                        url: "http://127.0.0.1:9".into(),
+                        detail: DENIED.into(),
+                    }),
+                }),
+            ];
+            for e in &errors {
+                assert_says_cause_once(e.as_ref(), DENIED);
+            }
+        }
+
+        #[test]
+        fn a_stopped_task_says_how_it_stopped() {
+            // "task 7 was cancelled": the task's number differs from one error to the next.
+            let cause = "was cancelled";
+            assert!(join_error().to_string().ends_with(cause));
+            assert_says_cause_once(
+                &crate::deploy::store::StoreError::Stopped {
+                    what: "a part's upload",
+                    cause: join_error(),
+                },
+                cause,
+            );
+            assert_says_cause_once(
+                &crate::remote::RemoteError::Stopped {
+                    what: "unpacking the artifact",
+                    cause: join_error(),
+                },
+                cause,
+            );
+        }
+
+        /// Errors as the calls that fail make them, with the operating system's own words.
+        #[test]
+        fn errors_made_by_failing_calls() {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let not_a_file = dir.path().join("folder");
+            std::fs::create_dir(&not_a_file).expect("mkdir");
+            let os_says = std::fs::read(&not_a_file)
+                .expect_err("a folder is no file")
+                .to_string();
+
+            let e = crate::store::read_json::<serde_json::Value>(&not_a_file)
+                .expect_err("a folder is no state file");
+            assert_says_cause_once(&e, &os_says);
+
+            std::fs::write(
+                dir.path().join("release-console.toml"),
+                b"name = \"\xff\"\n",
+            )
+            .expect("write");
+            let e = crate::workspace::Workspace::open(dir.path()).expect_err("not UTF-8");
+            let not_utf8 = std::fs::read_to_string(dir.path().join("release-console.toml"))
+                .expect_err("not UTF-8")
+                .to_string();
+            assert_says_cause_once(&e, &not_utf8);
+
+            let missing = dir.path().join("missing.zip");
+            let e = crate::remote::archive::unpack_flat(&missing, &not_a_file, "artifact app")
+                .expect_err("no archive");
+            let os_says = std::fs::File::open(&missing)
+                .expect_err("missing")
+                .to_string();
+            assert_says_cause_once(&e, &os_says);
+            assert!(
+                matches!(&e, crate::remote::RemoteError::Io { path, cause }
+                    if path == Path::new(&missing) && cause.kind() == std::io::ErrorKind::NotFound),
+                "{e:?}"
+            );
+        }
     }
 }

@@ -11,11 +11,11 @@ use serde::de::DeserializeOwned;
 /// A state file that could not be read, parsed or written.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("{path}: {action}: {source}")]
+    #[error("{path}: {action}: {cause}")]
     Io {
         path: String,
         action: &'static str,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{path}: not valid state (line {line}, column {column}): {message}")]
     Parse {
@@ -30,10 +30,10 @@ fn io_err<'a>(
     path: &'a Path,
     action: &'static str,
 ) -> impl FnOnce(std::io::Error) -> StateError + 'a {
-    move |source| StateError::Io {
+    move |cause| StateError::Io {
         path: path.display().to_string(),
         action,
-        source,
+        cause,
     }
 }
 
@@ -61,7 +61,7 @@ pub fn write_atomic_named(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
         return Err(StateError::Io {
             path: path.display().to_string(),
             action: "replace",
-            source: std::io::Error::new(
+            cause: std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
                 "a symbolic link: not replaced (name the file itself)",
             ),
@@ -84,7 +84,7 @@ fn write_atomic_with(
         return Err(StateError::Io {
             path: path.display().to_string(),
             action: "replace",
-            source: std::io::Error::new(
+            cause: std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
                 "not a regular file (a FIFO, socket, device or folder): not replaced",
             ),
@@ -104,7 +104,7 @@ fn write_atomic_with(
     tmp.persist(path).map_err(|e| StateError::Io {
         path: path.display().to_string(),
         action: "rename into place",
-        source: e.error,
+        cause: e.error,
     })?;
     // Make the rename itself durable.
     if let Ok(d) = std::fs::File::open(dir) {

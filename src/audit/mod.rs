@@ -135,11 +135,11 @@ pub struct Verified {
 /// An audit log that could not be read, or whose chain is broken.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
-    #[error("{path}: {action}: {source}")]
+    #[error("{path}: {action}: {cause}")]
     Io {
         path: PathBuf,
         action: &'static str,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error(transparent)]
     State(#[from] StateError),
@@ -179,10 +179,10 @@ impl AuditLog {
     }
 
     fn io(&self, action: &'static str) -> impl FnOnce(std::io::Error) -> AuditError + '_ {
-        move |source| AuditError::Io {
+        move |cause| AuditError::Io {
             path: self.log_path.clone(),
             action,
-            source,
+            cause,
         }
     }
 

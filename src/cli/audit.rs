@@ -92,7 +92,7 @@ pub fn run(cli: &Cli, cmd: AuditCmd) -> anyhow::Result<ExitCode> {
             // A state file the log speaks for that cannot be read disagrees with it: the check
             // failed (exit 1), it is no usage error.
             Err(AuditError::State(e @ crate::store::StateError::Parse { .. })) => {
-                let message = crate::error_chain(&e);
+                let message = e.to_string();
                 if cli.json {
                     cli.print_json(&serde_json::json!({"ok": false, "message": message}))?;
                 } else {

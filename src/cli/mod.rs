@@ -124,13 +124,10 @@ impl Cli {
         // only) is repaired before the command runs; a tampered log is left for the command
         // (and `audit verify`) to report.
         if let Err(e) = ws.recover_with(crate::projections::ALL) {
-            eprintln!("warning: crash recovery: {}", crate::error_chain(&e));
+            eprintln!("warning: crash recovery: {e}");
         }
         if let Err(e) = crate::notify::init(&ws) {
-            eprintln!(
-                "warning: the notification outbox: {}",
-                crate::error_chain(&e)
-            );
+            eprintln!("warning: the notification outbox: {e}");
         }
         *self
             .opened

@@ -162,9 +162,6 @@ pub fn before_exit(cli: &Cli, ws: &crate::workspace::Workspace) {
                 eprintln!("{line}");
             }
         }
-        Err(e) => eprintln!(
-            "warning: notifications not sent: {}",
-            crate::error_chain(&e)
-        ),
+        Err(e) => eprintln!("warning: notifications not sent: {e}"),
     }
 }

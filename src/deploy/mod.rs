@@ -487,7 +487,7 @@ fn channels(ws: &Workspace) -> Result<Vec<(String, Channel)>, DeployError> {
             return Err(StoreError::Io {
                 what: "list",
                 path: dir,
-                source: e,
+                cause: e,
             }
             .into());
         }
@@ -497,7 +497,7 @@ fn channels(ws: &Workspace) -> Result<Vec<(String, Channel)>, DeployError> {
         let entry = entry.map_err(|e| StoreError::Io {
             what: "list",
             path: dir.clone(),
-            source: e,
+            cause: e,
         })?;
         let file = entry.file_name();
         let Some(name) = file.to_str().and_then(|n| n.strip_suffix(".json")) else {
@@ -724,7 +724,7 @@ fn uploads(ws: &Workspace, release: &Release) -> Result<Vec<Upload>, DeployError
             let bytes = std::fs::read(&path).map_err(|e| StoreError::Io {
                 what: "read",
                 path: path.clone(),
-                source: e,
+                cause: e,
             })?;
             out.push(Upload {
                 key: format!("{base}{}", f.name),
@@ -787,7 +787,7 @@ pub fn plan(
     let gates = crate::gates::evaluate(ws, release, Timestamp::now());
     let (uploads, problem) = match uploads(ws, release) {
         Ok(u) => (u, None),
-        Err(e) => (Vec::new(), Some(crate::error_chain(&e))),
+        Err(e) => (Vec::new(), Some(e.to_string())),
     };
     let record = verified::last(ws, release).ok().flatten();
     let stale = record
@@ -863,10 +863,7 @@ pub fn rebuild_invalidates(ws: &Workspace, release: &Release) -> Vec<String> {
             v.summary
         )),
         Ok(_) => {}
-        Err(e) => out.push(format!(
-            "possibly a verification (cannot read it: {})",
-            crate::error_chain(&e)
-        )),
+        Err(e) => out.push(format!("possibly a verification (cannot read it: {e})")),
     }
     let version = release.version.to_string();
     match channels(ws) {
@@ -885,8 +882,7 @@ pub fn rebuild_invalidates(ws: &Workspace, release: &Release) -> Vec<String> {
             }
         }
         Err(e) => out.push(format!(
-            "possibly a published version (cannot read the channels: {})",
-            crate::error_chain(&e)
+            "possibly a published version (cannot read the channels: {e})"
         )),
     }
     out
@@ -1803,8 +1799,8 @@ pub async fn run_task(
     let (ws2, rel2) = (ws.clone(), release.clone());
     let skipped = tokio::task::spawn_blocking(move || record_skips(&ws2, &rel2, &skips))
         .await
-        .map_err(|e| crate::runner::TaskError::Failed(crate::error_chain(&e)))?
-        .map_err(|e| crate::runner::TaskError::Failed(crate::error_chain(&e)))?;
+        .map_err(|e| crate::runner::TaskError::Failed(crate::runner::panic_message(e)))?
+        .map_err(|e| crate::runner::TaskError::Failed(e.to_string()))?;
     for line in skipped {
         ctx.log_line(&line);
     }
@@ -1812,7 +1808,7 @@ pub async fn run_task(
         ctx.set_progress(done as f32 / total as f32, Some(step));
     })
     .await
-    .map_err(|e| crate::runner::TaskError::Failed(crate::error_chain(&e)))?;
+    .map_err(|e| crate::runner::TaskError::Failed(e.to_string()))?;
     for k in &outcome.uploaded {
         ctx.log_line(&format!("uploaded and verified {k}"));
     }
@@ -1830,8 +1826,8 @@ pub async fn run_task(
         .map_or_else(|| TASK_KIND.to_owned(), |s| s.info.name);
     tokio::task::spawn_blocking(move || ws.auto_tick(&release, LINKS_KIND, &name))
         .await
-        .map_err(|e| crate::runner::TaskError::Failed(crate::error_chain(&e)))?
-        .map_err(|e| crate::runner::TaskError::Failed(crate::error_chain(&e)))?;
+        .map_err(|e| crate::runner::TaskError::Failed(crate::runner::panic_message(e)))?
+        .map_err(|e| crate::runner::TaskError::Failed(e.to_string()))?;
     if let Some(f) = &outcome.finished {
         ctx.log_line(&format!(
             "finished the {f} begun earlier on {}",

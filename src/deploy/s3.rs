@@ -142,7 +142,12 @@ impl S3Store {
             .connect_timeout(Duration::from_secs(15))
             .timeout(TRANSFER_TIMEOUT)
             .build()
-            .map_err(|e| StoreError::Config(format!("cannot build the HTTP client: {e}")))?;
+            .map_err(|e| {
+                StoreError::Config(format!(
+                    "cannot build the HTTP client: {}",
+                    crate::error_chain(&e)
+                ))
+            })?;
         let mut cfg = cfg;
         cfg.endpoint = format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default());
         if let Some(port) = url.port() {
@@ -500,9 +505,7 @@ impl S3Store {
     }
 
     fn pending(&self) -> Result<PendingUploads, StoreError> {
-        Ok(crate::store::read_json(&self.cfg.uploads_state)
-            .map_err(|e| StoreError::Config(e.to_string()))?
-            .unwrap_or_default())
+        Ok(crate::store::read_json(&self.cfg.uploads_state)?.unwrap_or_default())
     }
 
     fn set_pending(&self, key: &str, p: Option<Pending>) -> Result<(), StoreError> {
@@ -514,7 +517,7 @@ impl S3Store {
             };
             Ok::<_, crate::store::StateError>(())
         })
-        .map_err(|e| StoreError::Config(e.to_string()))
+        .map_err(StoreError::State)
     }
 
     async fn abort(&self, key: &str, upload_id: &str) {
@@ -628,7 +631,7 @@ impl S3Store {
                     let _ = tx.blocking_send(Err(StoreError::Io {
                         what,
                         path: path.clone(),
-                        source: e,
+                        cause: e,
                     }));
                     None
                 };
@@ -671,8 +674,11 @@ impl S3Store {
             Ok(Err(e)) => {
                 failed.get_or_insert(e);
             }
-            Err(e) => {
-                failed.get_or_insert(StoreError::Config(format!("a part upload failed: {e}")));
+            Err(cause) => {
+                failed.get_or_insert(StoreError::Stopped {
+                    what: "a part's upload",
+                    cause,
+                });
             }
         };
         while let Some(item) = rx.recv().await {
@@ -727,11 +733,15 @@ impl S3Store {
         while let Some(r) = jobs.join_next().await {
             finish(r, &mut digests, &mut failed);
         }
-        let whole = reader.await.ok().flatten();
+        let whole = reader.await;
         if let Some(e) = failed {
             // The parts sent stay for the next run, which sends only the others.
             return Err(e);
         }
+        let whole = whole.map_err(|cause| StoreError::Stopped {
+            what: "the reader of the file's parts",
+            cause,
+        })?;
         let Some(whole) = whole else {
             return Err(StoreError::Config(format!(
                 "reading {} stopped",
@@ -879,7 +889,7 @@ impl S3Store {
         let mut f = std::fs::File::open(path).map_err(|e| StoreError::Io {
             what: "open",
             path: path.to_owned(),
-            source: e,
+            cause: e,
         })?;
         let mut all = Vec::new();
         let mut count = 0u64;
@@ -894,7 +904,7 @@ impl S3Store {
                 let n = f.read(&mut buf[..want]).map_err(|e| StoreError::Io {
                     what: "read",
                     path: path.to_owned(),
-                    source: e,
+                    cause: e,
                 })?;
                 if n == 0 {
                     break;
@@ -1080,7 +1090,7 @@ impl ObjectStore for S3Store {
             .map_err(|e| StoreError::Io {
                 what: "stat",
                 path: path.to_owned(),
-                source: e,
+                cause: e,
             })?
             .len();
         if size >= self.cfg.multipart_threshold {

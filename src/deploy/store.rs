@@ -47,11 +47,11 @@ pub enum Holds {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{what} {path}: {source}")]
+    #[error("{what} {path}: {cause}")]
     Io {
         what: &'static str,
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The bytes sent are not the ones announced: nothing was stored.
     #[error("{key}: the bytes sent have SHA-256 {got}, not {expected}; nothing was stored")]
@@ -81,8 +81,19 @@ pub enum StoreError {
     },
     #[error("{what}: {detail}")]
     Network { what: String, detail: String },
+    /// The store cannot be set up as configured (an endpoint, a bucket, its HTTP client).
     #[error("{0}")]
     Config(String),
+    /// A state file of the store's own (the unfinished uploads it resumes).
+    #[error(transparent)]
+    State(#[from] crate::store::StateError),
+    /// Work run as a task of its own (a part's upload, the file's reader) panicked or was
+    /// stopped.
+    #[error("{what}: {cause}")]
+    Stopped {
+        what: &'static str,
+        cause: tokio::task::JoinError,
+    },
 }
 
 /// An object store.
@@ -275,10 +286,10 @@ pub struct LocalStore {
 }
 
 fn io<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
-    move |source| StoreError::Io {
+    move |cause| StoreError::Io {
         what,
         path: path.to_owned(),
-        source,
+        cause,
     }
 }
 
@@ -365,7 +376,7 @@ impl LocalStore {
                 StoreError::Io {
                     what: "rename into",
                     path: dest.to_owned(),
-                    source: e.error,
+                    cause: e.error,
                 }
             }
         })?;
@@ -381,7 +392,7 @@ fn sha256_of(path: &Path) -> Result<Stored, StoreError> {
     let digest =
         crate::verify::hash::hash_file(path, &size, &tokio_util::sync::CancellationToken::new())
             .map_err(|e| match e {
-                crate::verify::hash::HashError::Io { source, .. } => io("read", path)(source),
+                crate::verify::hash::HashError::Io { cause, .. } => io("read", path)(cause),
                 crate::verify::hash::HashError::Cancelled => {
                     io("read", path)(std::io::Error::other("cancelled"))
                 }

@@ -469,8 +469,8 @@ pub async fn run_step(
                 "the stand-in {} failed: {status} (the real {} was not run)",
                 s.path, s.program
             )),
-            TaskError::Spawn { source, .. } => TaskError::Failed(format!(
-                "cannot run the stand-in {}: {source} (the real {} was not run)",
+            TaskError::Spawn { cause, .. } => TaskError::Failed(format!(
+                "cannot run the stand-in {}: {cause} (the real {} was not run)",
                 s.path, s.program
             )),
             other => other,

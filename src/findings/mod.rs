@@ -157,10 +157,10 @@ pub struct Judged {
 
 #[derive(Debug, thiserror::Error)]
 pub enum FindingsError {
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The file is not scanner output the console reads, or is malformed.
     #[error("{path}: {message}")]
@@ -462,9 +462,9 @@ pub const MAX_SCANNER_FILE: u64 = 256 * 1024 * 1024;
 /// not read without end).
 fn read_capped(path: &std::path::Path) -> Result<String, FindingsError> {
     use std::io::Read as _;
-    let read = |source| FindingsError::Read {
+    let read = |cause| FindingsError::Read {
         path: path.to_owned(),
-        source,
+        cause,
     };
     // A FIFO or device is refused before it is opened (opening one may block).
     if !std::fs::metadata(path).map_err(read)?.is_file() {

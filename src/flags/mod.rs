@@ -467,7 +467,7 @@ pub async fn run_action(
     action: Action,
 ) -> crate::runner::TaskResult {
     use crate::runner::TaskError;
-    let fail = |e: FlagsError| TaskError::Failed(crate::error_chain(&e));
+    let fail = |e: FlagsError| TaskError::Failed(e.to_string());
     let provider = Provider::from_workspace(&ws).map_err(fail)?;
     let what = match &action {
         Action::Create(f) => format!("create {} \"{}\"", f.key, f.name),

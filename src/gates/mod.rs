@@ -77,8 +77,7 @@ pub fn all_open(gates: &[Gate]) -> bool {
 /// that cannot be checked is blocked with the reason.
 pub fn evaluate(ws: &Workspace, release: &Release, now: Timestamp) -> Vec<Gate> {
     let signing = certs::signing_certificates(ws);
-    let calendar =
-        crate::rotation::calendar_with(ws, now, 30, &signing).map_err(|e| crate::error_chain(&e));
+    let calendar = crate::rotation::calendar_with(ws, now, 30, &signing).map_err(|e| e.to_string());
     evaluate_with(ws, release, now, &signing, &calendar)
 }
 
@@ -231,7 +230,7 @@ fn checklist_settling(ws: &Workspace, release: &Release, settled: &[String]) -> 
         .and_then(|rb| Ok((rb, ws.checklist(release)?)))
     {
         Ok(x) => x,
-        Err(e) => return vec![Gate::new("checklist", false, crate::error_chain(&e))],
+        Err(e) => return vec![Gate::new("checklist", false, e.to_string())],
     };
     for id in settled {
         if !list.is_done(id) {
@@ -324,7 +323,7 @@ fn verify(ws: &Workspace, release: &Release) -> Gate {
                 ),
             );
         }
-        Err(e) => return Gate::new("verify", false, crate::error_chain(&e)),
+        Err(e) => return Gate::new("verify", false, e.to_string()),
     };
     let when = format!(
         "{} by {}",
@@ -377,9 +376,9 @@ type InstallerRecords = (
 );
 
 fn installer_records(ws: &Workspace, release: &Release) -> Result<InstallerRecords, String> {
-    let record = verified::last(ws, release).map_err(|e| crate::error_chain(&e))?;
+    let record = verified::last(ws, release).map_err(|e| e.to_string())?;
     let skips = crate::pipeline::skips::skipped(ws, &release.version.to_string())
-        .map_err(|e| crate::error_chain(&e))?;
+        .map_err(|e| e.to_string())?;
     Ok((record, skips))
 }
 
@@ -498,7 +497,7 @@ fn installers(ws: &Workspace, release: &Release) -> Gate {
 fn findings_gate(ws: &Workspace, release: &Release, now: Timestamp) -> Gate {
     let judged = match findings::judge(ws, release, now) {
         Ok(j) => j,
-        Err(e) => return Gate::new("findings", false, crate::error_chain(&e)),
+        Err(e) => return Gate::new("findings", false, e.to_string()),
     };
     if judged.is_empty() {
         return Gate::new("findings", true, "no scanner findings imported");

@@ -95,7 +95,10 @@ impl KpiSource for CloudWatch {
             .api
             .call(target, &body)
             .await
-            .map_err(|e| KpiError::Invalid(format!("KPI {} alarms: {e}", def.name)))?;
+            .map_err(|cause| KpiError::Aws {
+                what: format!("KPI {} alarms", def.name),
+                cause: Box::new(cause),
+            })?;
         let mut out: Vec<super::Alarm> = v["MetricAlarms"]
             .as_array()
             .into_iter()
@@ -137,7 +140,10 @@ impl KpiSource for CloudWatch {
                 .api
                 .call(TARGET, &body)
                 .await
-                .map_err(|e| KpiError::Invalid(format!("KPI {}: {e}", def.name)))?;
+                .map_err(|cause| KpiError::Aws {
+                    what: format!("KPI {}", def.name),
+                    cause: Box::new(cause),
+                })?;
             for r in v["MetricDataResults"].as_array().into_iter().flatten() {
                 let status = r["StatusCode"].as_str().unwrap_or("Complete");
                 if status != "Complete" {

@@ -57,6 +57,12 @@ pub enum KpiError {
     /// A value or setting that cannot be used.
     #[error("{0}")]
     Invalid(String),
+    /// `CloudWatch` answered with an error (its type in `cause.kind()`) or could not be reached.
+    #[error("{what}: {cause}")]
+    Aws {
+        what: String,
+        cause: Box<crate::net::aws::AwsError>,
+    },
     #[error(transparent)]
     Store(#[from] crate::store::StateError),
     #[error(transparent)]
@@ -322,7 +328,7 @@ pub async fn evaluate(ws: &Workspace, since: Timestamp) -> (Vec<Reading>, Gate) 
             let g = gate(&readings);
             (readings, g)
         }
-        Err(e) => (Vec::new(), Gate::Unknown(crate::error_chain(&e))),
+        Err(e) => (Vec::new(), Gate::Unknown(e.to_string())),
     }
 }
 

@@ -125,11 +125,30 @@ pub enum MetricsError {
     #[error(transparent)]
     Workspace(#[from] WorkspaceError),
     #[error("incidents: {0}")]
-    Incidents(#[from] crate::status::StatusError),
+    Incidents(crate::status::StatusError),
     #[error("flag plans: {0}")]
-    Flags(#[from] crate::flags::FlagsError),
+    Flags(crate::flags::FlagsError),
     #[error("audit log: {0}")]
-    Audit(#[from] crate::audit::AuditError),
+    Audit(crate::audit::AuditError),
+}
+
+// By hand, not `#[from]`: that would make the error its message names its `source()` too.
+impl From<crate::status::StatusError> for MetricsError {
+    fn from(e: crate::status::StatusError) -> Self {
+        MetricsError::Incidents(e)
+    }
+}
+
+impl From<crate::flags::FlagsError> for MetricsError {
+    fn from(e: crate::flags::FlagsError) -> Self {
+        MetricsError::Flags(e)
+    }
+}
+
+impl From<crate::audit::AuditError> for MetricsError {
+    fn from(e: crate::audit::AuditError) -> Self {
+        MetricsError::Audit(e)
+    }
 }
 
 fn days(d: jiff::SignedDuration) -> f64 {

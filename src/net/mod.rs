@@ -230,7 +230,7 @@ pub fn client_with_timeout(timeout: Duration) -> Result<reqwest::Client, String>
         .timeout(timeout)
         .user_agent(concat!("release-console/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+        .map_err(|e| format!("cannot build the HTTP client: {}", crate::error_chain(&e)))
 }
 
 #[cfg(test)]

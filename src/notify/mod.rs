@@ -44,11 +44,18 @@ pub enum NotifyError {
     #[error(transparent)]
     Workspace(#[from] WorkspaceError),
     #[error("cannot read the audit log for new events: {0}")]
-    Audit(#[from] crate::audit::AuditError),
+    Audit(crate::audit::AuditError),
     #[error("no delivery {0} in the outbox (`notify list` shows them)")]
     NoSuchDelivery(String),
     #[error("{0}")]
     Invalid(String),
+}
+
+// By hand, not `#[from]`: that would make the error its message names its `source()` too.
+impl From<crate::audit::AuditError> for NotifyError {
+    fn from(e: crate::audit::AuditError) -> Self {
+        NotifyError::Audit(e)
+    }
 }
 
 /// Where a delivery goes.
@@ -745,7 +752,7 @@ fn try_send_lock(ws: &Workspace) -> Result<Option<std::fs::File>, NotifyError> {
     std::fs::create_dir_all(&dir).map_err(|e| StateError::Io {
         path: dir.display().to_string(),
         action: "create folder",
-        source: e,
+        cause: e,
     })?;
     let path = dir.join(".send.lock");
     let file = std::fs::OpenOptions::new()
@@ -756,7 +763,7 @@ fn try_send_lock(ws: &Workspace) -> Result<Option<std::fs::File>, NotifyError> {
         .map_err(|e| StateError::Io {
             path: path.display().to_string(),
             action: "open lock",
-            source: e,
+            cause: e,
         })?;
     match file.try_lock() {
         Ok(()) => Ok(Some(file)),
@@ -764,7 +771,7 @@ fn try_send_lock(ws: &Workspace) -> Result<Option<std::fs::File>, NotifyError> {
         Err(std::fs::TryLockError::Error(e)) => Err(StateError::Io {
             path: path.display().to_string(),
             action: "lock",
-            source: e,
+            cause: e,
         }
         .into()),
     }
@@ -831,7 +838,7 @@ pub async fn run_task(
     let log = |line: &str| ctx.log_line(line);
     let report = flush(&ws, std::time::Instant::now() + wait, &log)
         .await
-        .map_err(|e| crate::runner::TaskError::Failed(crate::error_chain(&e)))?;
+        .map_err(|e| crate::runner::TaskError::Failed(e.to_string()))?;
     if !report.failed.is_empty() || !report.uncertain.is_empty() {
         let mut why = Vec::new();
         if !report.failed.is_empty() {

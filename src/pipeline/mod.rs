@@ -184,10 +184,10 @@ pub enum PipelineError {
     },
     #[error(transparent)]
     State(#[from] store::StateError),
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A file is not what its builder hashed at its Checksums step.
     #[error(
@@ -827,7 +827,7 @@ fn mark_unsigned(
             Ok(())
         },
     )
-    .map_err(|e| crate::error_chain(&e))?;
+    .map_err(|e| e.to_string())?;
     if !succeeded {
         return Ok(Vec::new());
     }
@@ -838,7 +838,7 @@ fn mark_unsigned(
         "the installer was rebuilt UNSIGNED (signing skipped): the signed build this tick \
          stood for was replaced",
     )
-    .map_err(|e| crate::error_chain(&e))
+    .map_err(|e| e.to_string())
 }
 
 /// [`build_platform`] on this host.
@@ -876,7 +876,7 @@ async fn build_here(
         ),
         Ok(()) => ("succeeded", artifacts_phrase(artifacts.len())),
         Err(TaskError::Cancelled) => ("cancelled", "cancelled".to_owned()),
-        Err(e) => ("failed", crate::error_chain(e)),
+        Err(e) => ("failed", e.to_string()),
     };
     let outcome = Outcome {
         status,
@@ -909,9 +909,8 @@ async fn built_from(ctx: &TaskContext, ws: &Workspace, release: &Release) -> Opt
         Ok(None) => None,
         Err(e) => {
             ctx.log_line(&format!(
-                "source: cannot tell which commit this builds ({}); `release tag` will tag \
-                 the branch's head",
-                crate::error_chain(&e)
+                "source: cannot tell which commit this builds ({e}); `release tag` will tag \
+                 the branch's head"
             ));
             None
         }
@@ -936,8 +935,7 @@ async fn record_built(ctx: &TaskContext, ws: &Workspace, release: &Release, comm
             _ => format!("source: recorded {commit} as the built commit; `release tag` tags it"),
         }),
         Ok(Err(e)) => ctx.log_line(&format!(
-            "source: the built commit {commit} was not recorded: {}",
-            crate::error_chain(&e)
+            "source: the built commit {commit} was not recorded: {e}"
         )),
         Err(e) => ctx.log_line(&format!(
             "source: the built commit {commit} was not recorded: {}",
@@ -984,13 +982,11 @@ pub(crate) async fn save_outcome(
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let into = artifacts_dir.join(&file_name);
-            store::copy_atomic(&path, &into)
-                .map_err(|e| TaskError::Failed(crate::error_chain(&e)))?;
+            store::copy_atomic(&path, &into).map_err(|e| TaskError::Failed(e.to_string()))?;
             // The hash the builder printed at its Checksums step, checked against the copy.
             match builder_hash(&path) {
                 Some(printed) => {
-                    let now =
-                        hash_one(&into).map_err(|e| TaskError::Failed(crate::error_chain(&e)))?;
+                    let now = hash_one(&into).map_err(|e| TaskError::Failed(e.to_string()))?;
                     if now != printed {
                         let _ = std::fs::remove_file(&into);
                         return Err(TaskError::Failed(
@@ -1028,7 +1024,7 @@ pub(crate) async fn save_outcome(
                 finished_at: jiff::Timestamp::now(),
             },
         )
-        .map_err(|e| TaskError::Failed(crate::error_chain(&e)))
+        .map_err(|e| TaskError::Failed(e.to_string()))
     })
     .await
     .map_err(|e| TaskError::Failed(crate::runner::panic_message(e)))?
@@ -1103,9 +1099,9 @@ pub fn list_artifacts(
     release: &Release,
 ) -> Result<Vec<ArtifactFile>, PipelineError> {
     let dir = ws.artifacts_dir(&release.version);
-    let io = |source| PipelineError::Io {
+    let io = |cause| PipelineError::Io {
         path: dir.clone(),
-        source,
+        cause,
     };
     let entries = match std::fs::read_dir(&dir) {
         Ok(entries) => entries,
@@ -1116,10 +1112,10 @@ pub fn list_artifacts(
     let sums = match crate::verify::sums::read(&sums_path) {
         Ok(sums) => sums,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => crate::verify::sums::Sums::default(),
-        Err(source) => {
+        Err(cause) => {
             return Err(PipelineError::Io {
                 path: sums_path,
-                source,
+                cause,
             });
         }
     };
@@ -1171,12 +1167,12 @@ fn hash_one(path: &Path) -> Result<String, PipelineError> {
         .pop()
         .ok_or_else(|| PipelineError::Io {
             path: path.to_owned(),
-            source: std::io::Error::other("not hashed"),
+            cause: std::io::Error::other("not hashed"),
         })?
         .map(|d| crate::hex(&d))
         .map_err(|err| PipelineError::Io {
             path: path.to_owned(),
-            source: std::io::Error::other(err.to_string()),
+            cause: std::io::Error::other(err.to_string()),
         })
 }
 
@@ -1197,7 +1193,7 @@ pub fn write_sums(ws: &Workspace, release: &Release) -> Result<SumsWritten, Pipe
     if !dir.is_dir() {
         return Err(PipelineError::Io {
             path: dir,
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no artifacts folder yet"),
+            cause: std::io::Error::new(std::io::ErrorKind::NotFound, "no artifacts folder yet"),
         });
     }
     let files = list_artifacts(ws, release)?;
@@ -1226,7 +1222,7 @@ pub fn write_sums(ws: &Workspace, release: &Release) -> Result<SumsWritten, Pipe
     for (file, digest) in files.into_iter().zip(digests) {
         let digest = crate::hex(&digest.map_err(|err| PipelineError::Io {
             path: file.path,
-            source: std::io::Error::other(err.to_string()),
+            cause: std::io::Error::other(err.to_string()),
         })?);
         match vouched.get(file.name.as_str()) {
             Some(printed) if *printed != digest => {

@@ -32,7 +32,10 @@ async fn github(
     let (lookup, aws) = (cfg.clone(), ws.config().aws.clone());
     let token = tokio::task::spawn_blocking(move || lookup.token(&aws))
         .await
-        .map_err(|e| RemoteError::Config(crate::runner::panic_message(e)))?
+        .map_err(|cause| RemoteError::Stopped {
+            what: "the GitHub token lookup",
+            cause,
+        })?
         .map_err(RemoteError::Config)?
         .ok_or_else(|| {
             RemoteError::Config(format!(
@@ -137,7 +140,7 @@ async fn save(
     tokio::task::spawn_blocking(move || super::save_platform(&ws, &release, &name, state))
         .await
         .map_err(|e| TaskError::Failed(crate::runner::panic_message(e)))?
-        .map_err(|e| TaskError::Failed(crate::error_chain(&e)))
+        .map_err(|e| TaskError::Failed(e.to_string()))
 }
 
 fn running(run: &RemoteRun, message: String) -> PlatformState {
@@ -524,12 +527,20 @@ async fn fetch_artifact(
         match std::fs::remove_dir_all(&into) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(RemoteError::Io(format!("{}: {e}", into.display()))),
+            Err(cause) => {
+                return Err(RemoteError::Io {
+                    path: into.clone(),
+                    cause,
+                });
+            }
         }
         let files = remote::archive::unpack_flat(&zip, &into, &what);
         let _ = std::fs::remove_file(&zip);
         files
     })
     .await
-    .map_err(|e| RemoteError::Io(crate::runner::panic_message(e)))?
+    .map_err(|cause| RemoteError::Stopped {
+        what: "unpacking the artifact",
+        cause,
+    })?
 }

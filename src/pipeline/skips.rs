@@ -177,7 +177,7 @@ fn scan_more(ws: &Workspace, scanned: &mut Scanned) -> Result<bool, StateError> 
         .map_err(|e| StateError::Io {
             path: log.display().to_string(),
             action: "read",
-            source: std::io::Error::other(crate::error_chain(&e)),
+            cause: std::io::Error::other(e.to_string()),
         })?;
     // Read from the start when the log at the offset was not the continuation expected.
     let continued = scanned.offset == 0 || first.get().is_none_or(|s| s == expected);
@@ -305,10 +305,7 @@ pub fn settled_items(
     platforms: &[Platform],
 ) -> Result<Vec<String>, String> {
     let (def, _) = super::Definition::load(ws).map_err(|e| {
-        format!(
-            "{} (a platform skip settles the checklist items its builders tick)",
-            crate::error_chain(&e)
-        )
+        format!("{e} (a platform skip settles the checklist items its builders tick)")
     })?;
     // A kind a builder of a platform still shipped ticks too (one "Build the installers" item
     // for every platform) is not settled: that build is still to come.
@@ -327,7 +324,7 @@ pub fn settled_items(
                 .any(|(name, d)| d.checklist_kind == *kind && shipped(name, d))
         })
         .collect();
-    let rb = ws.runbook(release).map_err(|e| crate::error_chain(&e))?;
+    let rb = ws.runbook(release).map_err(|e| e.to_string())?;
     Ok(rb
         .phases
         .iter()

@@ -34,7 +34,10 @@ fn unpack_flat_with(
     what: &str,
     limits: Limits,
 ) -> Result<Vec<PathBuf>, RemoteError> {
-    let io = |p: &Path, e: std::io::Error| RemoteError::Io(format!("{}: {e}", p.display()));
+    let io = |p: &Path, cause: std::io::Error| RemoteError::Io {
+        path: p.to_owned(),
+        cause,
+    };
     let file = std::fs::File::open(archive).map_err(|e| io(archive, e))?;
     let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file))
         .map_err(|e| RemoteError::Archive(format!("{what}: not a zip archive: {e}")))?;

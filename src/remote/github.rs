@@ -82,14 +82,24 @@ impl GitHub {
             // A redirect is followed by hand, so the token never goes to another host.
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| RemoteError::Config(format!("cannot build the HTTP client: {e}")))?;
+            .map_err(|e| {
+                RemoteError::Config(format!(
+                    "cannot build the HTTP client: {}",
+                    crate::error_chain(&e)
+                ))
+            })?;
         let blobs = reqwest::Client::builder()
             .connect_timeout(crate::net::REQUEST_TIMEOUT)
             .read_timeout(crate::net::REQUEST_TIMEOUT)
             .user_agent(concat!("release-console/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| RemoteError::Config(format!("cannot build the HTTP client: {e}")))?;
+            .map_err(|e| {
+                RemoteError::Config(format!(
+                    "cannot build the HTTP client: {}",
+                    crate::error_chain(&e)
+                ))
+            })?;
         let cancel = ctx
             .as_ref()
             .map_or_else(CancellationToken::new, |c| c.cancel_token().clone());
@@ -775,7 +785,10 @@ impl CiEngine for GitHub {
         if let Some(n) = resp.content_length().filter(|n| *n > listed) {
             return Err(size_error(&n.to_string()));
         }
-        let io = |e: std::io::Error| RemoteError::Io(format!("{}: {e}", to.display()));
+        let io = |cause: std::io::Error| RemoteError::Io {
+            path: to.to_owned(),
+            cause,
+        };
         if let Some(dir) = to.parent() {
             tokio::fs::create_dir_all(dir).await.map_err(io)?;
         }

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::runner::{TaskContext, TaskError};
 
 /// Why a remote call failed, in words a release manager can act on.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum RemoteError {
     #[error("{0}")]
     Config(String),
@@ -37,8 +37,18 @@ pub enum RemoteError {
     /// An archive that would write outside its folder, or that cannot be read.
     #[error("{0}")]
     Archive(String),
-    #[error("{0}")]
-    Io(String),
+    /// A file of the download or the unpacked artifact that cannot be written or read.
+    #[error("{}: {cause}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        cause: std::io::Error,
+    },
+    /// Work run off the async threads (a token lookup, an unpacking) panicked or was stopped.
+    #[error("{what}: {cause}")]
+    Stopped {
+        what: &'static str,
+        cause: tokio::task::JoinError,
+    },
 }
 
 impl From<RemoteError> for TaskError {

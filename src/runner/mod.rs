@@ -114,10 +114,10 @@ pub struct TaskInfo {
 pub enum TaskError {
     #[error("cancelled")]
     Cancelled,
-    #[error("cannot run `{program}`: {source}")]
+    #[error("cannot run `{program}`: {cause}")]
     Spawn {
         program: String,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("`{program}` failed: {status}")]
     Exit { program: String, status: String },

@@ -307,9 +307,9 @@ fn command(spec: &ProcessSpec) -> tokio::process::Command {
 /// sends SIGTERM to the group, then SIGKILL after [`KILL_GRACE`].
 pub async fn run(ctx: &TaskContext, spec: &ProcessSpec) -> Result<(), TaskError> {
     let mut cmd = command(spec);
-    let mut child = cmd.spawn().map_err(|source| TaskError::Spawn {
+    let mut child = cmd.spawn().map_err(|cause| TaskError::Spawn {
         program: spec.program.clone(),
-        source,
+        cause,
     })?;
     let tree = Tree::of(&child);
     let watchdog = Watchdog::spawn(&tree);
@@ -336,9 +336,9 @@ pub async fn run(ctx: &TaskContext, spec: &ProcessSpec) -> Result<(), TaskError>
             return Err(TaskError::Cancelled);
         }
     }
-    .map_err(|source| TaskError::Spawn {
+    .map_err(|cause| TaskError::Spawn {
         program: spec.program.clone(),
-        source,
+        cause,
     })?;
     // The leader is gone; whatever it left running in its tree goes too.
     drop(tree);

@@ -51,7 +51,7 @@ impl PullRequests {
             // The token never follows a redirect to another host.
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .map_err(|e| format!("cannot build the HTTP client: {}", crate::error_chain(&e)))?;
         Ok(Self { http, cfg, token })
     }
 

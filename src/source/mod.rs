@@ -506,7 +506,7 @@ pub async fn run_new_hotfix(
     ));
     let h = new_hotfix(&ws, &version, &of)
         .await
-        .map_err(|e| crate::runner::TaskError::Failed(crate::error_chain(&e)))?;
+        .map_err(|e| crate::runner::TaskError::Failed(e.to_string()))?;
     let what = if h.existed {
         format!(
             "{} was already at {} ({}): nothing cut",

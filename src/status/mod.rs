@@ -674,7 +674,7 @@ pub async fn run_post(
     use crate::runner::TaskError;
     let log = ctx.clone();
     let notify: Notify = Arc::new(move |line: &str| log.log_line(line));
-    let fail = |e: StatusError| TaskError::Failed(crate::error_chain(&e));
+    let fail = |e: StatusError| TaskError::Failed(e.to_string());
     let page = Provider::from_workspace(&ws, notify).map_err(fail)?;
     match post {
         Post::Create(req) => {

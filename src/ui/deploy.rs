@@ -146,12 +146,10 @@ impl Panel for DeployUi {
                     let (ws, r) = (ws.clone(), r.clone());
                     tokio::task::spawn_blocking(move || deploy::plan(&ws, &r, None))
                         .await
-                        .map_err(|e| crate::error_chain(&e))
-                        .and_then(|p| p.map_err(|e| crate::error_chain(&e)))
+                        .map_err(crate::runner::panic_message)
+                        .and_then(|p| p.map_err(|e| e.to_string()))
                 };
-                let status = deploy::status(&ws, None)
-                    .await
-                    .map_err(|e| crate::error_chain(&e));
+                let status = deploy::status(&ws, None).await.map_err(|e| e.to_string());
                 Ok::<_, deploy::DeployError>((plan, status))
             });
         }

@@ -212,7 +212,7 @@ impl FlagsUi {
                 )
             });
             let check = crate::flags::check_key(key, &cfg.prefixes)
-                .map_err(|e| crate::error_chain(&e))
+                .map_err(|e| e.to_string())
                 .and_then(|()| taken.map_or(Ok(()), Err));
             match (&check, self.new_name.trim().is_empty()) {
                 (Err(e), _) if !self.new_key.is_empty() => {

@@ -181,11 +181,7 @@ impl OverviewUi {
             if let Err(e) = &valid
                 && !self.hotfix_version.trim().is_empty()
             {
-                ui.label(
-                    egui::RichText::new(crate::error_chain(e))
-                        .color(theme::BAD)
-                        .small(),
-                );
+                ui.label(egui::RichText::new(e.to_string()).color(theme::BAD).small());
             }
             clicked = button.clicked();
         });
@@ -484,11 +480,7 @@ impl Panel for OverviewUi {
             if let Err(e) = &valid
                 && !self.new_version.trim().is_empty()
             {
-                ui.label(
-                    egui::RichText::new(crate::error_chain(e))
-                        .color(theme::BAD)
-                        .small(),
-                );
+                ui.label(egui::RichText::new(e.to_string()).color(theme::BAD).small());
             }
             if button.clicked() {
                 commands.push(Command::NewRelease {

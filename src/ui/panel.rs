@@ -98,7 +98,7 @@ impl<'a> Cx<'a> {
                 Some((id, extra))
             }
             Err(e) => {
-                self.error(crate::error_chain(&e));
+                self.error(e.to_string());
                 None
             }
         }

@@ -140,7 +140,7 @@ impl Panel for RunbooksUi {
                     ),
                 );
             } else {
-                ui.colored_label(theme::WARN, crate::error_chain(e));
+                ui.colored_label(theme::WARN, e.to_string());
             }
         }
         ui.add_space(6.0);

@@ -132,7 +132,7 @@ impl AcceptDialog {
     /// The acceptance's end and its length in days, or why that date will not do. The same
     /// rules as `findings accept`; the domain checks them again when it writes.
     pub fn expiry(&self, max_days: u32, now: Timestamp) -> Result<(Timestamp, i64), String> {
-        let until = findings::parse_until(&self.until).map_err(|e| crate::error_chain(&e))?;
+        let until = findings::parse_until(&self.until).map_err(|e| e.to_string())?;
         let secs = until.as_second() - now.as_second();
         if secs <= 0 {
             return Err(format!("{} is not in the future.", self.until.trim()));

@@ -92,12 +92,11 @@ impl Snapshot {
         let audit_check = ws.audit_status(&audit);
         let pipeline = Definition::load(&ws)
             .map(|(d, _)| d)
-            .map_err(|e| crate::error_chain(&e));
+            .map_err(|e| e.to_string());
         let (pipeline_state, artifacts) = match &current {
             Some(c) => (
                 crate::pipeline::load_state(&ws, &c.release).unwrap_or_default(),
-                crate::pipeline::list_artifacts(&ws, &c.release)
-                    .map_err(|e| crate::error_chain(&e)),
+                crate::pipeline::list_artifacts(&ws, &c.release).map_err(|e| e.to_string()),
             ),
             None => (PipelineState::default(), Ok(Vec::new())),
         };
@@ -114,7 +113,7 @@ impl Snapshot {
             || Ok(Vec::new()),
             |c| {
                 crate::deploy::on_channels(&ws, &c.release.version.to_string())
-                    .map_err(|e| crate::error_chain(&e))
+                    .map_err(|e| e.to_string())
             },
         );
         let skipped = current
@@ -127,25 +126,25 @@ impl Snapshot {
             .unwrap_or_default();
         let (incidents, incidents_error) = match crate::status::incident::load(&ws) {
             Ok(list) => (list, None),
-            Err(e) => (Vec::new(), Some(crate::error_chain(&e))),
+            Err(e) => (Vec::new(), Some(e.to_string())),
         };
         let now = jiff::Timestamp::now();
         // Read once (a PFX is decrypted, a keyring may be asked) for the gates and the calendar.
         let signing = crate::verify::certs::signing_certificates(&ws);
         // Read once for the Security panel and the rotation gate.
         let rotation = crate::rotation::calendar_with(&ws, now, ROTATION_WINDOW_DAYS, &signing)
-            .map_err(|e| crate::error_chain(&e));
+            .map_err(|e| e.to_string());
         let (gates, findings) = match &current {
             Some(c) => (
                 crate::gates::evaluate_with(&ws, &c.release, now, &signing, &rotation),
-                crate::findings::judge(&ws, &c.release, now).map_err(|e| crate::error_chain(&e)),
+                crate::findings::judge(&ws, &c.release, now).map_err(|e| e.to_string()),
             ),
             None => (Vec::new(), Ok(Vec::new())),
         };
         let outbox = (!ws.config().notify.is_empty()).then(|| {
             crate::notify::collect(&ws)
                 .and_then(|_| crate::notify::load(&ws))
-                .map_err(|e| crate::error_chain(&e))
+                .map_err(|e| e.to_string())
         });
         Ok(Self {
             ws,

@@ -230,10 +230,10 @@ pub type HashResult = Result<Digest, HashError>;
 /// Why a file could not be hashed.
 #[derive(Debug, thiserror::Error)]
 pub enum HashError {
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("cancelled")]
     Cancelled,
@@ -277,9 +277,9 @@ impl Default for AlignedBuf {
 
 /// SHA-256 of one file; `done` counts bytes hashed so far.
 pub fn hash_file(path: &Path, done: &AtomicU64, cancel: &CancellationToken) -> HashResult {
-    let io = |source| HashError::Io {
+    let io = |cause| HashError::Io {
         path: path.to_owned(),
-        source,
+        cause,
     };
     let mut stream = Stream::open(0, path, AlignedBuf::new()).map_err(io)?;
     loop {
@@ -308,9 +308,9 @@ pub fn hash_file_pipelined(
     )]
     use std::sync::mpsc::sync_channel;
     const IN_FLIGHT: usize = 3;
-    let io = |source| HashError::Io {
+    let io = |cause| HashError::Io {
         path: path.to_owned(),
-        source,
+        cause,
     };
     let mut file = std::fs::File::open(path).map_err(io)?;
     let (full_tx, full_rx) = sync_channel::<(AlignedBuf, usize)>(IN_FLIGHT);
@@ -529,9 +529,9 @@ fn hash_streams(
     cancel: &CancellationToken,
     put: &(dyn Fn(usize, HashResult) + Sync),
 ) {
-    let io = |i: usize, source| HashError::Io {
+    let io = |i: usize, cause| HashError::Io {
         path: paths[i].clone(),
-        source,
+        cause,
     };
     let mut spare: Vec<AlignedBuf> = Vec::new();
     let mut slots: Vec<Stream> = Vec::with_capacity(streams);

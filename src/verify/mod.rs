@@ -127,10 +127,10 @@ pub enum ReportFormat {
 /// Why verification could not run at all.
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("nothing to verify: no files in {0}")]
     Empty(String),
@@ -148,9 +148,9 @@ pub struct ProgressUpdate {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> VerifyError + '_ {
-    move |source| VerifyError::Io {
+    move |cause| VerifyError::Io {
         path: path.to_owned(),
-        source,
+        cause,
     }
 }
 
@@ -489,7 +489,7 @@ pub async fn run(
         crate::store::write_atomic_named(out, sums::render(&entries).as_bytes()).map_err(|e| {
             VerifyError::Io {
                 path: out.clone(),
-                source: std::io::Error::other(e.to_string()),
+                cause: std::io::Error::other(e.to_string()),
             }
         })?;
         written.push(out.clone());
@@ -505,7 +505,7 @@ pub async fn run(
             let line = sums::render(&[(name.to_string_lossy().into_owned(), h.clone())]);
             crate::store::write_atomic(&target, line.as_bytes()).map_err(|e| VerifyError::Io {
                 path: target.clone(),
-                source: std::io::Error::other(e.to_string()),
+                cause: std::io::Error::other(e.to_string()),
             })?;
             written.push(target);
         }

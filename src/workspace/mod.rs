@@ -115,11 +115,11 @@ pub enum WorkspaceError {
     Audit(#[from] AuditError),
     #[error(transparent)]
     Runbook(#[from] RunbookError),
-    #[error("{path}: {action}: {source}")]
+    #[error("{path}: {action}: {cause}")]
     Io {
         path: PathBuf,
         action: &'static str,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error(
         "{0}: not a release workspace (no {CONFIG_FILE}); create one with `release-console init`"
@@ -266,10 +266,10 @@ fn add_missing(root: &Path, files: &[(&str, &str, bool)]) -> Result<(), Workspac
         if *executable {
             use std::os::unix::fs::PermissionsExt as _;
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).map_err(
-                |source| WorkspaceError::Io {
+                |cause| WorkspaceError::Io {
                     path: path.clone(),
                     action: "make executable",
-                    source,
+                    cause,
                 },
             )?;
         }
@@ -330,10 +330,10 @@ pub fn add_demo_stand_ins(root: &Path) -> Result<bool, WorkspaceError> {
     add_missing(root, DEMO_FILES)?;
     let ws = Workspace::open(root)?;
     let config_path = root.join(CONFIG_FILE);
-    let text = std::fs::read_to_string(&config_path).map_err(|source| WorkspaceError::Io {
+    let text = std::fs::read_to_string(&config_path).map_err(|cause| WorkspaceError::Io {
         path: config_path.clone(),
         action: "read",
-        source,
+        cause,
     })?;
     if !ws.config().dr.is_empty() {
         return Ok(false);
@@ -366,10 +366,10 @@ impl Workspace {
     /// Opens the workspace in `root`, validating its configuration.
     pub fn open(root: &Path) -> Result<Self, WorkspaceError> {
         // Absolute, so builders that run in other folders get paths that still work.
-        let root = &std::path::absolute(root).map_err(|source| WorkspaceError::Io {
+        let root = &std::path::absolute(root).map_err(|cause| WorkspaceError::Io {
             path: root.to_owned(),
             action: "resolve",
-            source,
+            cause,
         })?;
         let config_path = root.join(CONFIG_FILE);
         if !config_path.is_file() {
@@ -404,10 +404,10 @@ impl Workspace {
         Config::parse(config_text, &config_path)?;
         store::write_atomic(&config_path, config_text.as_bytes())?;
         let releases = root.join("releases");
-        std::fs::create_dir_all(&releases).map_err(|source| WorkspaceError::Io {
+        std::fs::create_dir_all(&releases).map_err(|cause| WorkspaceError::Io {
             path: releases,
             action: "create folder",
-            source,
+            cause,
         })?;
         add_missing_packaging(root)?;
         let ws = Self::open(root)?;
@@ -549,7 +549,7 @@ impl Workspace {
         if let Err(audit) = failed {
             tracing::error!(
                 "{action} {target} failed, and the audit log refused to say so: {}",
-                crate::error_chain(&audit)
+                audit.to_string()
             );
         }
     }
@@ -587,11 +587,11 @@ impl Workspace {
         let entries = match std::fs::read_dir(&dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(source) => {
+            Err(cause) => {
                 return Err(WorkspaceError::Io {
                     path: dir,
                     action: "list",
-                    source,
+                    cause,
                 });
             }
         };
@@ -990,7 +990,7 @@ impl Workspace {
                     Ok(v)
                 }
             })
-            .map_err(|e| crate::error_chain(&e))
+            .map_err(|e| e.to_string())
     }
 
     /// The task that re-checks the audit log's hash chain ([`run_audit_verify`]).
@@ -1024,13 +1024,13 @@ pub async fn run_audit_verify(
         // What crashes left (a torn line, entries past the head, changes in the log only) is
         // repaired first, as the CLI does when it opens the workspace.
         if let Err(e) = ws.recover_with(projections) {
-            tracing::warn!("crash recovery: {}", crate::error_chain(&e));
+            tracing::warn!("crash recovery: {}", e.to_string());
         }
         ws.verify_audit_with(projections)
     })
     .await
-    .map_err(|e| TaskError::Failed(crate::error_chain(&e)))?
-    .map_err(|e| TaskError::Failed(crate::error_chain(&e)))?;
+    .map_err(|e| TaskError::Failed(crate::runner::panic_message(e)))?
+    .map_err(|e| TaskError::Failed(e.to_string()))?;
     Ok(format!(
         "audit log intact: {} entries, last hash {}",
         verified.entries,
@@ -1096,7 +1096,7 @@ impl TaskHook for WorkspaceHook {
                 serde_json::Value::Null,
                 serde_json::json!({"kind": task.kind, "release": task.release}),
             )
-            .map_err(|e| crate::error_chain(&e))
+            .map_err(|e| e.to_string())
     }
 
     fn on_finish(&self, task: &TaskInfo, state: TaskState, message: &str) -> Result<(), String> {
@@ -1115,17 +1115,14 @@ impl TaskHook for WorkspaceHook {
                     "release": task.release,
                 }),
             )
-            .map_err(|e| crate::error_chain(&e))?;
+            .map_err(|e| e.to_string())?;
         if state == TaskState::Succeeded
             && let Some(version) = task.release.as_deref()
         {
-            let release = self
-                .ws
-                .release(Some(version))
-                .map_err(|e| crate::error_chain(&e))?;
+            let release = self.ws.release(Some(version)).map_err(|e| e.to_string())?;
             self.ws
                 .auto_tick(&release, &task.kind, &task.name)
-                .map_err(|e| crate::error_chain(&e))?;
+                .map_err(|e| e.to_string())?;
         }
         Ok(())
     }
@@ -1396,16 +1393,16 @@ fn into_audit_error(e: WorkspaceError) -> AuditError {
         WorkspaceError::Io {
             path,
             action,
-            source,
+            cause,
         } => AuditError::Io {
             path,
             action,
-            source,
+            cause,
         },
         other => AuditError::Io {
             path: PathBuf::new(),
             action: "compare the state with the log",
-            source: std::io::Error::other(crate::error_chain(&other)),
+            cause: std::io::Error::other(other.to_string()),
         },
     }
 }
@@ -1611,7 +1608,7 @@ impl Workspace {
         ) {
             tracing::error!(
                 "{action} {target}: the audit log refused it: {}",
-                crate::error_chain(&e)
+                e.to_string()
             );
         }
     }

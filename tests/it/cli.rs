@@ -246,6 +246,45 @@ fn usage_and_config_errors_exit_2_with_one_line_naming_where() {
     );
 }
 
+/// The `error:` line of a failed command, which must be its only one.
+#[track_caller]
+fn error_line(o: &Output) -> String {
+    assert!(!o.status.success(), "{}", stderr(o));
+    let err = stderr(o);
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    lines[0].to_owned()
+}
+
+/// A nested error (a state file or the configuration that cannot be read, under the
+/// workspace's error) says the operating system's words once, however the CLI prints its
+/// chain (issue 28).
+#[test]
+fn a_nested_error_says_its_cause_once() {
+    let (_d, ws) = init();
+    let o = run(&ws, &["release", "new", "0.1.0"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let checklist = ws.join("releases/0.1.0/checklist.json");
+    let _ = std::fs::remove_file(&checklist);
+    std::fs::create_dir_all(&checklist).expect("a folder where the checklist was");
+    let os_says = std::fs::read(&checklist)
+        .expect_err("a folder is no file")
+        .to_string();
+    let err = error_line(&run(&ws, &["checklist", "show"]));
+    assert!(err.contains("checklist.json: read: "), "{err}");
+    assert_eq!(err.matches(&os_says).count(), 1, "{err}");
+
+    std::fs::write(
+        ws.join("release-console.toml"),
+        b"[product]\nname = \"\xff\"\n",
+    )
+    .expect("write a config that is not UTF-8");
+    let err = error_line(&run(&ws, &["release", "list"]));
+    assert!(err.contains("release-console.toml: cannot read: "), "{err}");
+    assert_eq!(err.matches("valid UTF-8").count(), 1, "{err}");
+}
+
 /// Writes a workspace with five audit entries and returns the log's lines.
 fn audited() -> (tempfile::TempDir, std::path::PathBuf, Vec<String>) {
     let (d, ws) = init();

@@ -40,7 +40,7 @@ impl ConsoleApp {
             });
             match loaded {
                 Ok((snapshot, toast)) => AppResult::Loaded(Box::new(snapshot), Some(toast)),
-                Err(e) => AppResult::Failed(crate::error_chain(&e)),
+                Err(e) => AppResult::Failed(e.to_string()),
             }
         });
     }
@@ -56,7 +56,7 @@ impl ConsoleApp {
         self.submit(
             move || match Snapshot::load(&root, origin, release, &cache) {
                 Ok(s) => AppResult::Loaded(Box::new(s), toast),
-                Err(e) => AppResult::Failed(crate::error_chain(&e)),
+                Err(e) => AppResult::Failed(e.to_string()),
             },
         );
     }
@@ -80,7 +80,7 @@ impl ConsoleApp {
             .runner
             .start(spec, move |ctx| crate::notify::run_task(ctx, ws, wait))
         {
-            self.toasts.error(crate::error_chain(&e));
+            self.toasts.error(e.to_string());
         }
     }
 
@@ -175,7 +175,7 @@ impl ConsoleApp {
             }
             Command::RetryNotifications(ids) => self.change(move |ws, release| {
                 let n = crate::notify::retry(ws, &ids)
-                    .map_err(|e| WorkspaceError::Refused(crate::error_chain(&e)))?;
+                    .map_err(|e| WorkspaceError::Refused(e.to_string()))?;
                 Ok((
                     release.map(|r| r.version.to_string()),
                     format!("{n} notification(s) queued again"),
