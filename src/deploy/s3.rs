@@ -137,17 +137,12 @@ impl S3Store {
         } else {
             (format!("{}.{host}", cfg.bucket), String::new())
         };
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("release-console/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(15))
-            .timeout(TRANSFER_TIMEOUT)
-            .build()
-            .map_err(|e| {
-                StoreError::Config(format!(
-                    "cannot build the HTTP client: {}",
-                    crate::error_chain(&e)
-                ))
-            })?;
+        let http = crate::net::build(
+            crate::net::client_builder()
+                .connect_timeout(Duration::from_secs(15))
+                .timeout(TRANSFER_TIMEOUT),
+        )
+        .map_err(StoreError::Config)?;
         let mut cfg = cfg;
         cfg.endpoint = format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default());
         if let Some(port) = url.port() {

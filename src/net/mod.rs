@@ -224,13 +224,21 @@ pub fn client() -> Result<reqwest::Client, String> {
     client_with_timeout(REQUEST_TIMEOUT)
 }
 
-/// An HTTP client with the console's user agent and a per-request `timeout`.
-pub fn client_with_timeout(timeout: Duration) -> Result<reqwest::Client, String> {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .user_agent(concat!("release-console/", env!("CARGO_PKG_VERSION")))
+/// A client builder with the console's user agent.
+pub fn client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().user_agent(concat!("release-console/", env!("CARGO_PKG_VERSION")))
+}
+
+/// Builds `builder`'s client; the error says why it could not (its causes included).
+pub fn build(builder: reqwest::ClientBuilder) -> Result<reqwest::Client, String> {
+    builder
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {}", crate::error_chain(&e)))
+}
+
+/// An HTTP client with the console's user agent and a per-request `timeout`.
+pub fn client_with_timeout(timeout: Duration) -> Result<reqwest::Client, String> {
+    build(client_builder().timeout(timeout))
 }
 
 #[cfg(test)]

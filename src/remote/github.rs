@@ -76,30 +76,17 @@ impl GitHub {
         token: Secret,
         ctx: Option<TaskContext>,
     ) -> Result<Self, RemoteError> {
-        let api = reqwest::Client::builder()
-            .timeout(Duration::from_secs(cfg.timeout_secs))
-            .user_agent(concat!("release-console/", env!("CARGO_PKG_VERSION")))
-            // A redirect is followed by hand, so the token never goes to another host.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| {
-                RemoteError::Config(format!(
-                    "cannot build the HTTP client: {}",
-                    crate::error_chain(&e)
-                ))
-            })?;
-        let blobs = reqwest::Client::builder()
-            .connect_timeout(crate::net::REQUEST_TIMEOUT)
-            .read_timeout(crate::net::REQUEST_TIMEOUT)
-            .user_agent(concat!("release-console/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| {
-                RemoteError::Config(format!(
-                    "cannot build the HTTP client: {}",
-                    crate::error_chain(&e)
-                ))
-            })?;
+        // A redirect is followed by hand, so the token never goes to another host.
+        let no_redirect =
+            || crate::net::client_builder().redirect(reqwest::redirect::Policy::none());
+        let api = crate::net::build(no_redirect().timeout(Duration::from_secs(cfg.timeout_secs)))
+            .map_err(RemoteError::Config)?;
+        let blobs = crate::net::build(
+            no_redirect()
+                .connect_timeout(crate::net::REQUEST_TIMEOUT)
+                .read_timeout(crate::net::REQUEST_TIMEOUT),
+        )
+        .map_err(RemoteError::Config)?;
         let cancel = ctx
             .as_ref()
             .map_or_else(CancellationToken::new, |c| c.cancel_token().clone());

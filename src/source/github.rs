@@ -45,13 +45,12 @@ impl std::fmt::Debug for PullRequests {
 impl PullRequests {
     /// `token` is `None` for a public repository read without one (a lower rate limit).
     pub fn new(cfg: SourceGitHubConfig, token: Option<Secret>) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(cfg.timeout_secs))
-            .user_agent(concat!("release-console/", env!("CARGO_PKG_VERSION")))
-            // The token never follows a redirect to another host.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {}", crate::error_chain(&e)))?;
+        let http = crate::net::build(
+            crate::net::client_builder()
+                .timeout(Duration::from_secs(cfg.timeout_secs))
+                // The token never follows a redirect to another host.
+                .redirect(reqwest::redirect::Policy::none()),
+        )?;
         Ok(Self { http, cfg, token })
     }
 
