@@ -817,31 +817,9 @@ impl Workspace {
         task_kind: &str,
         task_name: &str,
     ) -> Result<Vec<String>, WorkspaceError> {
-        let runbook = self.runbook(release)?;
-        let checklist = self.checklist(release)?;
-        let mut ticked = Vec::new();
-        for item in runbook.phases.iter().flat_map(|p| &p.items) {
-            // An item a platform skip settled is ticked again by the build that did it after
-            // all: the tick is the build's now, and withdrawing the skip keeps it.
-            if item.auto_tick_on.as_deref() == Some(task_kind)
-                && (!checklist.is_done(&item.id) || checklist.is_settled_by_skip(&item.id))
-            {
-                let actor = format!("{} (task {task_name})", self.actor());
-                match self.set_item_as(
-                    &actor,
-                    release,
-                    &item.id,
-                    (true, 0),
-                    &format!("ticked by task {task_name}"),
-                ) {
-                    Ok(_) => ticked.push(item.id.clone()),
-                    // Ticked meanwhile by another process (a second publish at once): done.
-                    Err(WorkspaceError::Unchanged { .. }) => {}
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-        Ok(ticked)
+        let note = format!("ticked by task {task_name}");
+        let ticked = self.auto_set(release, task_kind, task_name, true, &note)?;
+        Ok(ticked.into_iter().map(|(id, _)| id).collect())
     }
 
     /// Unticks every ticked item of `release` that names `task_kind` (a task replaced what
@@ -854,17 +832,46 @@ impl Workspace {
         task_name: &str,
         note: &str,
     ) -> Result<Vec<String>, WorkspaceError> {
+        let unticked = self.auto_set(release, task_kind, task_name, false, note)?;
+        Ok(unticked.into_iter().map(|(_, title)| title).collect())
+    }
+
+    /// Ticks (or unticks) the items of `release` that name `task_kind`, as the task; returns
+    /// the id and title of each item changed.
+    fn auto_set(
+        &self,
+        release: &Release,
+        task_kind: &str,
+        task_name: &str,
+        tick: bool,
+        note: &str,
+    ) -> Result<Vec<(String, String)>, WorkspaceError> {
         let runbook = self.runbook(release)?;
         let checklist = self.checklist(release)?;
-        let mut unticked = Vec::new();
+        let actor = format!("{} (task {task_name})", self.actor());
+        let mut changed = Vec::new();
         for item in runbook.phases.iter().flat_map(|p| &p.items) {
-            if item.auto_tick_on.as_deref() == Some(task_kind) && checklist.is_done(&item.id) {
-                let actor = format!("{} (task {task_name})", self.actor());
-                self.set_item_as(&actor, release, &item.id, (false, 0), note)?;
-                unticked.push(item.title.clone());
+            if item.auto_tick_on.as_deref() != Some(task_kind) {
+                continue;
+            }
+            // An item a platform skip settled is ticked again by the build that did it after
+            // all: the tick is the build's now, and withdrawing the skip keeps it.
+            let to_change = if tick {
+                !checklist.is_done(&item.id) || checklist.is_settled_by_skip(&item.id)
+            } else {
+                checklist.is_done(&item.id)
+            };
+            if !to_change {
+                continue;
+            }
+            match self.set_item_as(&actor, release, &item.id, (tick, 0), note) {
+                Ok(_) => changed.push((item.id.clone(), item.title.clone())),
+                // Ticked meanwhile by another process (a second publish at once): done.
+                Err(WorkspaceError::Unchanged { .. }) if tick => {}
+                Err(e) => return Err(e),
             }
         }
-        Ok(unticked)
+        Ok(changed)
     }
 
     /// Where a release's artifacts are collected.
