@@ -9,6 +9,7 @@ use crate::common;
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
+use release_console::gates::State as GateState;
 use release_console::runner::{Runner, TaskState};
 use release_console::ui::{ConsoleApp, PickKind, Picker, Tab};
 use release_console::workspace::{Origin, Workspace};
@@ -2517,7 +2518,11 @@ fn the_rotation_gate_and_the_security_panel_agree_on_secrets_of_unknown_age() {
     // Never recorded as rotated: unknown age, which is not "within their schedule".
     let gate = rotation_gate(h.state());
     assert!(gate.is_open(), "rotation never blocks");
-    assert!(gate.unchecked, "unknown age is unchecked (amber)");
+    assert_eq!(
+        gate.state,
+        GateState::Unchecked,
+        "unknown age is unchecked (amber)"
+    );
     assert!(
         gate.reason
             .starts_with("2 of 2 tracked secrets are of unknown age, so not checked"),
@@ -2553,7 +2558,7 @@ fn the_rotation_gate_and_the_security_panel_agree_on_secrets_of_unknown_age() {
         !app.is_busy() && rotation_gate(app).reason.starts_with("1 of 2")
     });
     let gate = rotation_gate(h.state());
-    assert!(gate.unchecked, "{}", gate.reason);
+    assert_eq!(gate.state, GateState::Unchecked, "{}", gate.reason);
     assert!(
         gate.reason
             .starts_with("1 of 2 tracked secrets is of unknown age, so not checked")
@@ -2576,11 +2581,11 @@ fn the_rotation_gate_and_the_security_panel_agree_on_secrets_of_unknown_age() {
     // Both rotated: the gate is checked and open, and the panel counts the same two.
     click_first(&mut h, "Rotated now");
     step_until(&mut h, "the second rotation", |app| {
-        !app.is_busy() && !rotation_gate(app).unchecked
+        !app.is_busy() && rotation_gate(app).state != GateState::Unchecked
     });
     let gate = rotation_gate(h.state());
     assert_eq!(gate.reason, "2 tracked secrets are within their schedule");
-    assert!(!gate.warning);
+    assert_eq!(gate.state, GateState::Open);
     assert!(h.query_by_label(&gate.reason).is_some());
     assert!(
         h.query_by_label("2 tracked · 1 due within 90 days · 1 due later")
@@ -3472,7 +3477,7 @@ fn the_demo_walks_a_whole_release_with_no_credentials_and_no_network() {
         .expect("installers gate");
     assert!(
         installers.is_open()
-            && installers.warning
+            && installers.state == GateState::Warning
             && installers
                 .reason
                 .contains("macOS NOT SHIPPED this time (demo: a macOS installer needs a Mac"),
