@@ -213,7 +213,7 @@ pub fn run(cli: &Cli, cmd: PipelineCmd) -> anyhow::Result<ExitCode> {
                     && previous
                         .platforms
                         .get(name)
-                        .is_some_and(|p| p.status == "succeeded")
+                        .is_some_and(|p| p.status == pipeline::BuildStatus::Succeeded)
                 {
                     eprintln!("{name}: already built for {version} (resume), skipping");
                     continue;

@@ -707,10 +707,22 @@ pub struct PipelineState {
     pub platforms: BTreeMap<String, PlatformState>,
 }
 
+vendor_enum! {
+    /// How a platform's last build stands in `pipeline.json`, spelled as the console has always
+    /// written it.
+    pub enum BuildStatus {
+        /// Running, or a CI run saved as soon as it is known and not seen finishing.
+        Running = "running",
+        Succeeded = "succeeded",
+        Failed = "failed",
+        Cancelled = "cancelled",
+    }
+}
+
 /// One platform's last run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlatformState {
-    pub status: String,
+    pub status: BuildStatus,
     pub message: String,
     pub steps: Vec<StepState>,
     pub artifacts: Vec<String>,
@@ -821,7 +833,7 @@ fn mark_unsigned(
                 && p.finished_at >= since
             {
                 p.unsigned = true;
-                succeeded = p.status == "succeeded";
+                succeeded = p.status == BuildStatus::Succeeded;
             }
             Ok(())
         },
@@ -870,12 +882,12 @@ async fn build_here(
     let no_artifacts = result.is_ok() && artifacts.is_empty();
     let (status, message) = match &result {
         Ok(()) if no_artifacts => (
-            "failed",
+            BuildStatus::Failed,
             format!("{name}: the builder reported no artifacts"),
         ),
-        Ok(()) => ("succeeded", artifacts_phrase(artifacts.len())),
-        Err(TaskError::Cancelled) => ("cancelled", "cancelled".to_owned()),
-        Err(e) => ("failed", crate::error_chain(e)),
+        Ok(()) => (BuildStatus::Succeeded, artifacts_phrase(artifacts.len())),
+        Err(TaskError::Cancelled) => (BuildStatus::Cancelled, "cancelled".to_owned()),
+        Err(e) => (BuildStatus::Failed, crate::error_chain(e)),
     };
     let outcome = Outcome {
         status,
@@ -952,7 +964,7 @@ pub(crate) fn artifacts_phrase(n: usize) -> String {
 
 /// How a platform's build ended, to be saved.
 pub(crate) struct Outcome {
-    pub status: &'static str,
+    pub status: BuildStatus,
     pub message: String,
     pub steps: Vec<StepState>,
     /// Files to collect into the release (each checked against its `NAME.sha256`).
@@ -1017,7 +1029,7 @@ pub(crate) async fn save_outcome(
             &task_release,
             &task_name,
             PlatformState {
-                status: outcome.status.into(),
+                status: outcome.status,
                 message: outcome.message,
                 steps: outcome.steps,
                 artifacts: collected,
@@ -1247,7 +1259,27 @@ pub fn write_sums(ws: &Workspace, release: &Release) -> Result<SumsWritten, Pipe
 
 #[cfg(test)]
 mod tests {
-    use super::version_line;
+    use super::{BuildStatus, PipelineState, version_line};
+
+    #[test]
+    fn a_pipeline_json_an_older_console_wrote_still_reads_and_writes_back_the_same() {
+        let old = serde_json::json!({"platforms": {
+            "macos": {"status": "succeeded", "message": "2 artifacts", "steps": [],
+                      "artifacts": ["a.dmg"], "finished_at": "2026-12-01T10:00:00Z"},
+            "windows": {"status": "running", "message": "", "steps": [], "artifacts": [],
+                        "finished_at": "2026-12-01T10:00:00Z"},
+            "linux": {"status": "stalled", "message": "", "steps": [], "artifacts": [],
+                      "finished_at": "2026-12-01T10:00:00Z"}
+        }});
+        let state: PipelineState = serde_json::from_value(old.clone()).expect("reads");
+        assert_eq!(state.platforms["macos"].status, BuildStatus::Succeeded);
+        assert_eq!(state.platforms["windows"].status, BuildStatus::Running);
+        assert_eq!(
+            state.platforms["linux"].status,
+            BuildStatus::Other("stalled".into())
+        );
+        assert_eq!(serde_json::to_value(&state).expect("json"), old);
+    }
 
     #[test]
     fn a_version_line_drops_the_clause_that_introduces_the_next_lines() {

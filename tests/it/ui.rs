@@ -9,6 +9,7 @@ use crate::common;
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
+use release_console::deploy::argocd::Health;
 use release_console::gates::State as GateState;
 use release_console::runner::{Runner, TaskState};
 use release_console::ui::{ConsoleApp, PickKind, Picker, Tab};
@@ -3174,7 +3175,7 @@ fn the_deploy_panel_rolls_the_backend_out_and_back_after_confirmations() {
             .backend
             .as_ref()
             .and_then(|b| b.as_ref().ok())
-            .is_some_and(|a| a.health == "Healthy" && a.history.len() == 2)
+            .is_some_and(|a| a.health == Some(Health::Healthy) && a.history.len() == 2)
     });
     let ws = Workspace::open(&f.root).expect("ws");
     let release = ws.release(Some("1.4.0")).expect("release");
@@ -3200,7 +3201,7 @@ fn the_deploy_panel_rolls_the_backend_out_and_back_after_confirmations() {
                 .backend
                 .as_ref()
                 .and_then(|b| b.as_ref().ok())
-                .is_some_and(|a| a.history.len() == 3 && a.health == "Healthy")
+                .is_some_and(|a| a.history.len() == 3 && a.health == Some(Health::Healthy))
     });
     let audit = std::fs::read_to_string(f.root.join("audit.log")).expect("audit");
     assert!(audit.contains("\"deploy.backend\""), "audited rollout");
