@@ -82,6 +82,7 @@ pub mod audit;
 pub mod cli;
 pub mod demo;
 pub mod deploy;
+pub mod digest;
 pub mod dr;
 pub mod findings;
 pub mod flags;

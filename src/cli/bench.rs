@@ -484,7 +484,7 @@ fn hash_bench(cli: &Cli, args: &BenchArgs) -> anyhow::Result<serde_json::Value> 
     };
 
     // Verifying the folder (sums + signature pass) against hashing it alone.
-    let sums: Vec<(String, String)> = eight
+    let sums: Vec<(String, crate::digest::Sha256)> = eight
         .iter()
         .map(|p| {
             let h = hash::hash_file(p, &std::sync::atomic::AtomicU64::new(0), &cancel)?;
@@ -492,7 +492,7 @@ fn hash_bench(cli: &Cli, args: &BenchArgs) -> anyhow::Result<serde_json::Value> 
                 p.file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default(),
-                crate::hex(&h),
+                crate::digest::Sha256::from(h),
             ))
         })
         .collect::<anyhow::Result<_>>()?;

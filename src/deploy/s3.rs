@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
 use super::store::{Holds, Meta, ObjectStore, StoreError, Stored};
+use crate::digest::Sha256;
 use crate::net::sigv4::{self, Credentials, Scope};
 
 /// Attempts per request (5xx, 429, a broken connection): then the error stands.
@@ -1013,12 +1014,12 @@ fn b64_of_hex(hex: &str) -> Result<String, StoreError> {
     }
 }
 
-fn hex_of_b64(b64: &str) -> Option<String> {
+fn hex_of_b64(b64: &str) -> Option<Sha256> {
     base64::engine::general_purpose::STANDARD
         .decode(b64)
         .ok()
-        .filter(|b| b.len() == 32)
-        .map(|b| crate::hex(&b))
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .map(Sha256::from)
 }
 
 impl ObjectStore for S3Store {
@@ -1034,7 +1035,13 @@ impl ObjectStore for S3Store {
         }))
     }
 
-    fn holds(&self, key: &str, path: &Path, sha256: &str, size: u64) -> Result<Holds, StoreError> {
+    fn holds(
+        &self,
+        key: &str,
+        path: &Path,
+        sha256: &Sha256,
+        size: u64,
+    ) -> Result<Holds, StoreError> {
         let Some(info) = runtime()?.block_on(self.head_async(key))? else {
             return Ok(Holds::Missing);
         };
@@ -1069,7 +1076,7 @@ impl ObjectStore for S3Store {
             });
         }
         Ok(match hex_of_b64(&checksum) {
-            Some(h) if h.eq_ignore_ascii_case(sha256) => Holds::Same,
+            Some(h) if h == *sha256 => Holds::Same,
             Some(h) => Holds::Different(format!("SHA-256 {h}")),
             None => Holds::Different(format!("an unreadable checksum {checksum:?}")),
         })
@@ -1079,10 +1086,11 @@ impl ObjectStore for S3Store {
         &self,
         key: &str,
         path: &Path,
-        sha256: &str,
+        sha256: &Sha256,
         meta: &Meta,
         progress: &dyn Fn(u64),
     ) -> Result<(), StoreError> {
+        let sha256 = &sha256.to_string();
         let size = std::fs::metadata(path)
             .map_err(|e| StoreError::Io {
                 what: "stat",
@@ -1120,11 +1128,11 @@ impl ObjectStore for S3Store {
     }
 
     fn put_bytes(&self, key: &str, bytes: &[u8], meta: &Meta) -> Result<Stored, StoreError> {
-        let sha = crate::sha256_hex(bytes);
+        let sha = Sha256::of(bytes);
         runtime()?.block_on(self.put_single(
             key,
             Body::Bytes(bytes::Bytes::copy_from_slice(bytes)),
-            &sha,
+            &sha.to_string(),
             meta,
             false,
         ))?;
@@ -1215,7 +1223,7 @@ mod tests {
     fn checksums_convert_between_hex_and_base64() {
         let hex = crate::sha256_hex(b"x");
         let b64 = b64_of_hex(&hex).expect("b64");
-        assert_eq!(hex_of_b64(&b64).as_deref(), Some(hex.as_str()));
+        assert_eq!(hex_of_b64(&b64), Some(Sha256::of(b"x")));
         assert!(b64_of_hex("zz").is_err());
     }
 }

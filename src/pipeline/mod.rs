@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::digest::Sha256;
 use crate::runner::{ProcessSpec, TaskContext, TaskError, TaskResult};
 use crate::store::{self, StateError};
 use crate::workspace::{Release, Workspace};
@@ -729,7 +730,7 @@ pub struct PlatformState {
     /// What the builder itself printed for each artifact at its Checksums step
     /// (`NAME.sha256` beside it), by file name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub builder_sha256: BTreeMap<String, String>,
+    pub builder_sha256: BTreeMap<String, Sha256>,
     /// The CI run of a remote platform (saved as soon as it is known, status `running`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote: Option<crate::remote::RemoteRun>,
@@ -999,7 +1000,7 @@ pub(crate) async fn save_outcome(
                 .map_err(|e| TaskError::Failed(crate::error_chain(&e)))?;
             // The hash the builder printed at its Checksums step, checked against the copy.
             match builder_hash(&path) {
-                Some(printed) => {
+                Some(Ok(printed)) => {
                     let now =
                         hash_one(&into).map_err(|e| TaskError::Failed(crate::error_chain(&e)))?;
                     if now != printed {
@@ -1007,8 +1008,8 @@ pub(crate) async fn save_outcome(
                         return Err(TaskError::Failed(
                             PipelineError::ChangedSinceBuilt {
                                 name: file_name,
-                                builder: printed,
-                                now,
+                                builder: printed.to_string(),
+                                now: now.to_string(),
                             }
                             .to_string(),
                         ));
@@ -1018,6 +1019,10 @@ pub(crate) async fn save_outcome(
                     ));
                     builder_sha256.insert(file_name.clone(), printed);
                 }
+                Some(Err(bad)) => log.log_line(&format!(
+                    "collected {file_name}, not checked against its builder's \
+                     {file_name}.sha256: {bad}"
+                )),
                 None => log.log_line(&format!(
                     "collected {file_name} (its builder printed no checksum for it)"
                 )),
@@ -1086,7 +1091,7 @@ pub struct ArtifactFile {
     pub path: PathBuf,
     pub size_bytes: u64,
     /// What SHA256SUMS records for it, if it lists it.
-    pub listed_sha256: Option<String>,
+    pub listed_sha256: Option<Sha256>,
     /// When the file was last modified.
     pub modified: Option<jiff::Timestamp>,
     /// When SHA256SUMS was last written (its modification time), if there is one.
@@ -1146,7 +1151,7 @@ pub fn list_artifacts(
             continue;
         }
         let meta = e.metadata().map_err(io)?;
-        let listed_sha256 = by_name.get(name.as_str()).map(|s| s.sha256.clone());
+        let listed_sha256 = by_name.get(name.as_str()).map(|s| s.sha256);
         out.push(ArtifactFile {
             listed_at: listed_sha256.as_ref().and(listed_at),
             listed_sha256,
@@ -1162,15 +1167,14 @@ pub fn list_artifacts(
 
 /// The SHA-256 a builder wrote beside `artifact` at its Checksums step (`NAME.sha256`, in
 /// `sha256sum`/`shasum`/`Get-FileHash` form), if it did.
-fn builder_hash(artifact: &Path) -> Option<String> {
+fn builder_hash(artifact: &Path) -> Option<Result<Sha256, crate::digest::BadSha256>> {
     let mut side = artifact.as_os_str().to_owned();
     side.push(".sha256");
     let text = std::fs::read_to_string(PathBuf::from(side)).ok()?;
-    let first = text.split_whitespace().next()?.to_ascii_lowercase();
-    (first.len() == 64 && first.chars().all(|c| c.is_ascii_hexdigit())).then_some(first)
+    Some(text.split_whitespace().next()?.parse())
 }
 
-fn hash_one(path: &Path) -> Result<String, PipelineError> {
+fn hash_one(path: &Path) -> Result<Sha256, PipelineError> {
     let done = [std::sync::atomic::AtomicU64::new(0)];
     let mut digests = crate::verify::hash::hash_files(
         &[path.to_owned()],
@@ -1184,7 +1188,7 @@ fn hash_one(path: &Path) -> Result<String, PipelineError> {
             path: path.to_owned(),
             source: std::io::Error::other("not hashed"),
         })?
-        .map(|d| crate::hex(&d))
+        .map(Sha256::from)
         .map_err(|err| PipelineError::Io {
             path: path.to_owned(),
             source: std::io::Error::other(err.to_string()),
@@ -1226,16 +1230,16 @@ pub fn write_sums(ws: &Workspace, release: &Release) -> Result<SumsWritten, Pipe
         &tokio_util::sync::CancellationToken::new(),
     );
     let state = load_state(ws, release)?;
-    let vouched: BTreeMap<&str, &str> = state
+    let vouched: BTreeMap<&str, Sha256> = state
         .platforms
         .values()
         .flat_map(|p| p.builder_sha256.iter())
-        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .map(|(k, v)| (k.as_str(), *v))
         .collect();
     let mut entries = Vec::new();
     let mut unvouched = Vec::new();
     for (file, digest) in files.into_iter().zip(digests) {
-        let digest = crate::hex(&digest.map_err(|err| PipelineError::Io {
+        let digest = Sha256::from(digest.map_err(|err| PipelineError::Io {
             path: file.path,
             source: std::io::Error::other(err.to_string()),
         })?);
@@ -1243,8 +1247,8 @@ pub fn write_sums(ws: &Workspace, release: &Release) -> Result<SumsWritten, Pipe
             Some(printed) if *printed != digest => {
                 return Err(PipelineError::ChangedSinceBuilt {
                     name: file.name,
-                    builder: (*printed).to_owned(),
-                    now: digest,
+                    builder: printed.to_string(),
+                    now: digest.to_string(),
                 });
             }
             Some(_) => {}
@@ -1259,7 +1263,39 @@ pub fn write_sums(ws: &Workspace, release: &Release) -> Result<SumsWritten, Pipe
 
 #[cfg(test)]
 mod tests {
-    use super::{BuildStatus, PipelineState, version_line};
+    use super::{BuildStatus, PipelineState, builder_hash, version_line};
+
+    #[test]
+    fn a_builders_checksum_file_is_read_as_a_digest_and_a_bad_one_is_named() {
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("app.msi");
+        assert!(
+            builder_hash(&file).is_none(),
+            "no NAME.sha256: none printed"
+        );
+        let digest = "AB".repeat(32);
+        std::fs::write(
+            dir.path().join("app.msi.sha256"),
+            format!("{digest}  app.msi\n"),
+        )
+        .expect("write");
+        assert_eq!(
+            builder_hash(&file)
+                .expect("printed")
+                .expect("a digest")
+                .to_string(),
+            "ab".repeat(32)
+        );
+        std::fs::write(dir.path().join("app.msi.sha256"), "n/a  app.msi\n").expect("write");
+        let bad = builder_hash(&file)
+            .expect("printed")
+            .expect_err("not a digest");
+        assert!(
+            bad.to_string()
+                .starts_with("\"n/a\" is not a SHA-256 digest"),
+            "{bad}"
+        );
+    }
 
     #[test]
     fn a_pipeline_json_an_older_console_wrote_still_reads_and_writes_back_the_same() {

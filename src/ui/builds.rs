@@ -279,7 +279,6 @@ impl BuildsUi {
                 data.ws.artifacts_dir(&view.release.version).display()
             )));
         }
-        let short = |s: &str| format!("{}…", &s[..16.min(s.len())]);
         egui::Grid::new("artifacts")
             .striped(true)
             .num_columns(5)
@@ -313,7 +312,8 @@ impl BuildsUi {
                     ));
                     match built {
                         Some(h) => {
-                            ui.label(theme::mono(short(h))).on_hover_text(h.as_str());
+                            ui.label(theme::mono(h.short()))
+                                .on_hover_text(h.to_string());
                         }
                         None => {
                             ui.label(theme::muted("none printed"));
@@ -326,8 +326,8 @@ impl BuildsUi {
                         Some(listed) => {
                             let differs = built.is_some_and(|b| b != listed);
                             if differs || a.changed_after_sums() {
-                                ui.label(theme::mono(short(listed)).color(theme::WARN))
-                                    .on_hover_text(listed.as_str());
+                                ui.label(theme::mono(listed.short()).color(theme::WARN))
+                                    .on_hover_text(listed.to_string());
                                 let why = if differs {
                                     "SHA256SUMS lists another hash than the build's"
                                 } else {
@@ -346,8 +346,8 @@ impl BuildsUi {
                                     }
                                 ));
                             } else {
-                                ui.label(theme::mono(short(listed)))
-                                    .on_hover_text(listed.as_str());
+                                ui.label(theme::mono(listed.short()))
+                                    .on_hover_text(listed.to_string());
                             }
                         }
                     });

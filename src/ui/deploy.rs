@@ -243,8 +243,10 @@ impl DeployUi {
                         match changed {
                             Some(c) => {
                                 ui.add(
-                                    egui::Label::new(theme::mono(&u.sha256).color(theme::WARN))
-                                        .truncate(),
+                                    egui::Label::new(
+                                        theme::mono(u.sha256.to_string()).color(theme::WARN),
+                                    )
+                                    .truncate(),
                                 )
                                 .on_hover_text(format!(
                                     "STALE: the file was {} after the verify; this is the \
@@ -254,8 +256,10 @@ impl DeployUi {
                             }
                             None => {
                                 // Cut with an ellipsis in a narrow window; whole on hover.
-                                ui.add(egui::Label::new(theme::mono(&u.sha256)).truncate())
-                                    .on_hover_text(&u.sha256);
+                                ui.add(
+                                    egui::Label::new(theme::mono(u.sha256.to_string())).truncate(),
+                                )
+                                .on_hover_text(u.sha256.to_string());
                             }
                         }
                         ui.end_row();

@@ -594,7 +594,7 @@ fn two_stores_racing_for_a_versioned_key_cannot_overwrite_each_other() {
                     let file = state.join("app.msi");
                     std::fs::write(&file, &bytes).expect("write");
                     let store = store(weed, "race", &state, 64);
-                    let sha = release_console::sha256_hex(&bytes);
+                    let sha = release_console::digest::Sha256::of(&bytes);
                     barrier.wait();
                     let r = store.put_file(key, &file, &sha, meta, &|_| {});
                     (bytes, r)
@@ -635,7 +635,7 @@ fn two_stores_racing_for_a_versioned_key_cannot_overwrite_each_other() {
         .put_file(
             key,
             &big,
-            &release_console::sha256_hex(&data),
+            &release_console::digest::Sha256::of(&data),
             &meta,
             &|_| {
                 if !taken.swap(true, std::sync::atomic::Ordering::SeqCst) {
@@ -658,7 +658,7 @@ fn two_stores_racing_for_a_versioned_key_cannot_overwrite_each_other() {
         .put_file(
             key,
             &big,
-            &release_console::sha256_hex(&data),
+            &release_console::digest::Sha256::of(&data),
             &meta,
             &|n| {
                 assert_eq!(n, 0, "nothing is sent");
