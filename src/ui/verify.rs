@@ -443,17 +443,17 @@ fn table_body(
                                 }
                                 let changed = stale
                                     .and_then(|st| st.changed.iter().find(|c| c.name == a.path));
+                                let hex = h.to_string();
+                                let head = &hex[..16];
                                 match changed {
                                     Some(c) => ui
-                                        .label(theme::mono(h.short()).color(theme::WARN))
+                                        .label(theme::mono(head).color(theme::WARN))
                                         .on_hover_text(format!(
                                             "{h}\nSTALE: hashed at the verify; the file was {} \
                                              after it",
                                             c.how.as_str()
                                         )),
-                                    None => ui
-                                        .label(theme::mono(h.short()))
-                                        .on_hover_text(h.to_string()),
+                                    None => ui.label(theme::mono(head)).on_hover_text(&hex),
                                 };
                             });
                         }
