@@ -3,10 +3,86 @@
 //! The domain modules (`workspace`, `runbook`, `audit`, `runner`) do the work; `cli` renders it
 //! for terminals and CI, `ui` renders it in an egui window. See `ARCHITECTURE.md`.
 
+/// Declares an open set of strings a vendor speaks (Argo CD's health, GitHub's conclusions): a
+/// variant per value the console acts on and `Other` for one a vendor adds later, kept as it
+/// was spelled. Read with `From<&str>`/`From<String>` or serde, written back (`as_str`,
+/// `Display`, serde) exactly as the vendor spelled it, so state files read what older
+/// versions wrote. The known spellings are matched exactly (vendors' values are
+/// case-sensitive); build values with `From`, never `Other("Healthy")`.
+macro_rules! vendor_enum {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        $vis enum $name {
+            $($(#[$vmeta])* $variant,)+
+            /// A value this console does not know (a newer vendor's), as it was spelled.
+            Other(String),
+        }
+
+        impl $name {
+            /// The vendor's spelling.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $($name::$variant => $text,)+
+                    $name::Other(s) => s,
+                }
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                match s {
+                    $($text => $name::$variant,)+
+                    other => $name::Other(other.to_owned()),
+                }
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                match s.as_str() {
+                    $($text => $name::$variant,)+
+                    _ => $name::Other(s),
+                }
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                self.as_str()
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                <String as serde::Deserialize>::deserialize(d).map($name::from)
+            }
+        }
+    };
+}
+
 pub mod audit;
 pub mod cli;
 pub mod demo;
 pub mod deploy;
+pub mod digest;
 pub mod dr;
 pub mod findings;
 pub mod flags;
@@ -140,6 +216,32 @@ mod tests {
         assert_eq!(human_duration(Duration::from_secs(75)), "1 min 15 s");
         assert_eq!(human_duration(Duration::from_mins(65)), "1 h 05 min");
         assert_eq!(human_duration(Duration::from_hours(25)), "1 d 01 h");
+    }
+
+    vendor_enum! {
+        enum Colour {
+            Red = "red",
+            InBetween = "in_between",
+        }
+    }
+
+    #[test]
+    fn a_vendor_enum_keeps_a_value_it_does_not_know_as_spelled() {
+        assert_eq!(Colour::from("in_between"), Colour::InBetween);
+        assert_eq!(Colour::from("red".to_owned()), Colour::Red);
+        let mauve = Colour::from("Mauve");
+        assert_eq!(mauve, Colour::Other("Mauve".into()));
+        assert_eq!(mauve.to_string(), "Mauve");
+        assert_eq!(
+            Colour::from("RED"),
+            Colour::Other("RED".into()),
+            "exact spelling"
+        );
+        let json = serde_json::to_string(&[Colour::InBetween, mauve]).expect("json");
+        assert_eq!(json, r#"["in_between","Mauve"]"#);
+        let back: Vec<Colour> = serde_json::from_str(&json).expect("reads");
+        assert_eq!(back, [Colour::InBetween, Colour::Other("Mauve".into())]);
+        assert!(serde_json::from_str::<Colour>("3").is_err(), "not a string");
     }
 
     /// A foreign error in the Rust API guidelines' convention: its message leaves its cause to

@@ -2,6 +2,7 @@
 //! the same entries.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
+use release_console::digest::Sha256;
 use release_console::verify::sums;
 
 fuzz_target!(|data: &[u8]| {
@@ -9,18 +10,18 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let parsed = sums::parse(text);
-    let entries: Vec<(String, String)> = parsed
+    let entries: Vec<(String, Sha256)> = parsed
         .entries
         .iter()
         .filter(|e| sums::is_artifact(&e.name))
-        .map(|e| (e.name.clone(), e.sha256.clone()))
+        .map(|e| (e.name.clone(), e.sha256))
         .collect();
     let again = sums::parse(&sums::render(&entries));
     assert!(again.bad_lines.is_empty(), "{:?}", again.bad_lines);
     let mut want = entries;
     want.sort();
     want.dedup_by(|a, b| a.0 == b.0);
-    let mut got: Vec<(String, String)> =
+    let mut got: Vec<(String, Sha256)> =
         again.entries.into_iter().map(|e| (e.name, e.sha256)).collect();
     got.sort();
     assert_eq!(got, want);

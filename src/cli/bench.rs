@@ -565,7 +565,7 @@ fn verify_folder(
     fx: &HashFixtures,
     cancel: &tokio_util::sync::CancellationToken,
 ) -> anyhow::Result<std::path::PathBuf> {
-    let sums: Vec<(String, String)> = fx
+    let sums: Vec<(String, crate::digest::Sha256)> = fx
         .eight
         .iter()
         .map(|p| {
@@ -574,7 +574,7 @@ fn verify_folder(
                 p.file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default(),
-                crate::hex(&h),
+                crate::digest::Sha256::from(h),
             ))
         })
         .collect::<anyhow::Result<_>>()?;

@@ -71,8 +71,8 @@ pub fn run(cli: &Cli, cmd: DeployCmd) -> anyhow::Result<ExitCode> {
                         "  {}/{} {} {}{}",
                         r.kind,
                         r.name,
-                        r.sync,
-                        r.health,
+                        r.sync.as_ref().map_or("", |v| v.as_str()),
+                        r.health.as_ref().map_or("", |v| v.as_str()),
                         if r.message.is_empty() {
                             String::new()
                         } else {

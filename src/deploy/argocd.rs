@@ -28,16 +28,81 @@ pub const TASK_KIND: &str = "deploy.backend";
 /// A rollback's task kind (ticks nothing).
 pub const ROLLBACK_KIND: &str = "deploy.rollback";
 
+vendor_enum! {
+    /// An application's or a resource's health, as Argo CD spells it (`health.status`).
+    pub enum Health {
+        Healthy = "Healthy",
+        Progressing = "Progressing",
+        Degraded = "Degraded",
+        Suspended = "Suspended",
+        Missing = "Missing",
+        Unknown = "Unknown",
+    }
+}
+
+impl Health {
+    /// Degraded or Missing: broken, not on its way.
+    pub fn is_bad(&self) -> bool {
+        matches!(self, Health::Degraded | Health::Missing)
+    }
+}
+
+vendor_enum! {
+    /// Whether an application or a resource is as Git says (`sync.status`, a resource's
+    /// `status`).
+    pub enum SyncStatus {
+        Synced = "Synced",
+        OutOfSync = "OutOfSync",
+        Unknown = "Unknown",
+    }
+}
+
+vendor_enum! {
+    /// An operation's or a hook's phase (`operationState.phase`, `hookPhase`).
+    pub enum Phase {
+        Running = "Running",
+        Terminating = "Terminating",
+        Succeeded = "Succeeded",
+        Failed = "Failed",
+        Error = "Error",
+    }
+}
+
+vendor_enum! {
+    /// What a sync did to one resource (`syncResult.resources[].status`).
+    pub enum ResultCode {
+        Synced = "Synced",
+        SyncFailed = "SyncFailed",
+        Pruned = "Pruned",
+        PruneSkipped = "PruneSkipped",
+    }
+}
+
+/// A vendor value at `path` in `v`; `None` when it is absent or empty.
+fn vendor<T: From<String>>(v: &Value, path: &[&str]) -> Option<T> {
+    Some(s(v, path)).filter(|t| !t.is_empty()).map(T::from)
+}
+
+/// An absent vendor value as `""`, as the console wrote it before it had enums.
+#[expect(
+    clippy::ref_option,
+    reason = "serde's serialize_with passes the field by reference"
+)]
+fn or_empty<T: AsRef<str>, S: serde::Serializer>(v: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(v.as_ref().map_or("", AsRef::as_ref))
+}
+
 /// One Kubernetes resource of the application.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Resource {
     pub kind: String,
     pub namespace: String,
     pub name: String,
-    /// Synced, `OutOfSync`.
-    pub sync: String,
-    /// Healthy, Progressing, Degraded, ... (empty: no health, e.g. a `ConfigMap`).
-    pub health: String,
+    #[serde(serialize_with = "or_empty")]
+    pub sync: Option<SyncStatus>,
+    /// `None`: the resource has no health (e.g. a `ConfigMap`); `""` in JSON.
+    #[serde(serialize_with = "or_empty")]
+    pub health: Option<Health>,
     pub message: String,
 }
 
@@ -53,8 +118,8 @@ pub struct HistoryEntry {
 /// The running or last operation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Operation {
-    /// Running, Terminating, Succeeded, Failed, Error.
-    pub phase: String,
+    #[serde(serialize_with = "or_empty")]
+    pub phase: Option<Phase>,
     pub message: String,
     pub started_at: String,
     pub finished_at: String,
@@ -93,7 +158,7 @@ impl Operation {
         };
         format!(
             "{} to {} (started {}){msg}",
-            or_unknown(&self.phase),
+            or_unknown(self.phase.as_ref()),
             self.requested_revision,
             self.started_at
         )
@@ -104,10 +169,11 @@ impl Operation {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AppStatus {
     pub application: String,
-    /// Synced, `OutOfSync`, Unknown.
-    pub sync: String,
+    #[serde(serialize_with = "or_empty")]
+    pub sync: Option<SyncStatus>,
     pub revision: String,
-    pub health: String,
+    #[serde(serialize_with = "or_empty")]
+    pub health: Option<Health>,
     pub health_message: String,
     pub operation: Option<Operation>,
     pub resources: Vec<Resource>,
@@ -136,9 +202,10 @@ impl AppStatus {
                 .map(|rs| {
                     rs.iter()
                         .filter(|r| {
-                            let status = s(r, &["status"]);
-                            !status.is_empty() && status != "Synced" && status != "Pruned"
-                                || s(r, &["hookPhase"]) == "Failed"
+                            let status = vendor::<ResultCode>(r, &["status"]);
+                            status.is_some_and(|c| {
+                                !matches!(c, ResultCode::Synced | ResultCode::Pruned)
+                            }) || vendor(r, &["hookPhase"]) == Some(Phase::Failed)
                         })
                         .map(|r| {
                             format!(
@@ -153,7 +220,7 @@ impl AppStatus {
                 })
                 .unwrap_or_default();
             Operation {
-                phase: s(o, &["phase"]),
+                phase: vendor(o, &["phase"]),
                 message: s(o, &["message"]),
                 started_at: s(o, &["startedAt"]),
                 finished_at: s(o, &["finishedAt"]),
@@ -170,8 +237,8 @@ impl AppStatus {
                         kind: s(r, &["kind"]),
                         namespace: s(r, &["namespace"]),
                         name: s(r, &["name"]),
-                        sync: s(r, &["status"]),
-                        health: s(r, &["health", "status"]),
+                        sync: vendor(r, &["status"]),
+                        health: vendor(r, &["health", "status"]),
                         message: s(r, &["health", "message"]),
                     })
                     .collect()
@@ -201,9 +268,9 @@ impl AppStatus {
         Self {
             requested_operation,
             application: application.to_owned(),
-            sync: s(st, &["sync", "status"]),
+            sync: vendor(st, &["sync", "status"]),
             revision: s(st, &["sync", "revision"]),
-            health: s(st, &["health", "status"]),
+            health: vendor(st, &["health", "status"]),
             health_message: s(st, &["health", "message"]),
             operation,
             resources,
@@ -229,14 +296,14 @@ impl AppStatus {
     pub fn unhealthy(&self) -> Vec<String> {
         self.resources
             .iter()
-            .filter(|r| !r.health.is_empty() && r.health != "Healthy")
-            .map(|r| {
+            .filter_map(|r| {
+                let health = r.health.as_ref().filter(|h| **h != Health::Healthy)?;
                 let msg = if r.message.is_empty() {
                     String::new()
                 } else {
                     format!(": {}", r.message)
                 };
-                format!("{}/{} {}{msg}", r.kind, r.name, r.health)
+                Some(format!("{}/{} {health}{msg}", r.kind, r.name))
             })
             .collect()
     }
@@ -246,21 +313,27 @@ impl AppStatus {
         let op = self.operation.as_ref().map_or_else(String::new, |o| {
             format!(
                 ", operation {}",
-                if o.phase.is_empty() { "?" } else { &o.phase }
+                o.phase.as_ref().map_or("?", Phase::as_str)
             )
         });
         format!(
             "{}: {} at {}, {}{op}",
             self.application,
-            or_unknown(&self.sync),
+            or_unknown(self.sync.as_ref()),
             short(&self.revision),
-            or_unknown(&self.health)
+            or_unknown(self.health.as_ref())
         )
+    }
+
+    /// The health as the audit log has recorded it: `""` when Argo CD gave none.
+    fn health_recorded(&self) -> &str {
+        self.health.as_ref().map_or("", Health::as_str)
     }
 }
 
-fn or_unknown(v: &str) -> &str {
-    if v.is_empty() { "Unknown" } else { v }
+/// A vendor value, or `Unknown` when Argo CD gave none.
+pub fn or_unknown<T: AsRef<str>>(v: Option<&T>) -> &str {
+    v.map_or("Unknown", AsRef::as_ref)
 }
 
 fn short(rev: &str) -> &str {
@@ -523,7 +596,7 @@ impl ArgoCd {
             if let Some(other) = now
                 .operation
                 .as_ref()
-                .filter(|o| o.phase == "Running" || o.phase == "Terminating")
+                .filter(|o| matches!(o.phase, Some(Phase::Running | Phase::Terminating)))
             {
                 return Err(DeployError::Invalid(format!(
                     "{why}; {} now runs another operation ({}), not ours: not asking again",
@@ -619,23 +692,26 @@ impl ArgoCd {
                 .as_ref()
                 .filter(|o| before.is_none_or(|b| o.started_at != b));
             if let Some(op) = ours {
-                match op.phase.as_str() {
-                    "Failed" | "Error" => {
+                match &op.phase {
+                    Some(phase @ (Phase::Failed | Phase::Error)) => {
                         let what = match goal {
                             Goal::Synced(_) => "sync",
                             Goal::RolledBack(_) => "rollback",
                         };
-                        let mut why =
-                            format!("the {what} {}: {}", op.phase.to_lowercase(), op.message);
+                        let mut why = format!(
+                            "the {what} {}: {}",
+                            phase.as_str().to_lowercase(),
+                            op.message
+                        );
                         if !op.failed_resources.is_empty() {
                             why.push_str(&format!("; {}", op.failed_resources.join("; ")));
                         }
                         return Err((Ending::Failed(why), Some(status)));
                     }
-                    "Succeeded" => {
+                    Some(Phase::Succeeded) => {
                         let done = match goal {
                             Goal::Synced(want) => {
-                                status.sync == "Synced"
+                                status.sync == Some(SyncStatus::Synced)
                                     && want.is_none_or(|w| op.requested_revision == w)
                                     && (op.synced_revision.is_empty()
                                         || op.synced_revision == status.revision)
@@ -647,7 +723,7 @@ impl ArgoCd {
                                     && status.history.last().is_some_and(|h| h.revision == want)
                             }
                         };
-                        if status.health == "Degraded" {
+                        if status.health == Some(Health::Degraded) {
                             return Err((
                                 Ending::Failed(format!(
                                     "the application is Degraded: {}",
@@ -656,7 +732,7 @@ impl ArgoCd {
                                 Some(status),
                             ));
                         }
-                        if done && status.health == "Healthy" {
+                        if done && status.health == Some(Health::Healthy) {
                             return Ok(status);
                         }
                     }
@@ -666,7 +742,7 @@ impl ArgoCd {
             if started.elapsed() >= timeout {
                 let why = format!(
                     "still {} after {:.0} min (timeout_mins): {}",
-                    or_unknown(&status.health),
+                    or_unknown(status.health.as_ref()),
                     self.cfg.timeout_mins,
                     {
                         let u = status.unhealthy();
@@ -718,7 +794,7 @@ pub async fn run_task(
         "application": argo.config().application,
         "revision": revision,
     });
-    let prior = json!({ "revision": before.revision, "health": before.health });
+    let prior = json!({ "revision": before.revision, "health": before.health_recorded() });
     {
         let (ws, version, prior, intent) =
             (ws.clone(), version.clone(), prior.clone(), intent.clone());
@@ -743,7 +819,7 @@ pub async fn run_task(
         let healthy = s
             .resources
             .iter()
-            .filter(|r| r.health == "Healthy" || r.health.is_empty())
+            .filter(|r| r.health.as_ref().is_none_or(|h| *h == Health::Healthy))
             .count();
         log.set_progress(healthy as f32 / total as f32, Some(&s.line()));
     };
@@ -815,7 +891,7 @@ pub async fn run_rollback(
     {
         let ws = ws.clone();
         let version = version.clone();
-        let prior = json!({ "revision": before.revision, "health": before.health });
+        let prior = json!({ "revision": before.revision, "health": before.health_recorded() });
         let intent = json!({ "application": argo.config().application, "history_id": id, "revision": target.revision });
         tokio::task::spawn_blocking(move || ws.record(ROLLBACK_KIND, &version, prior, intent))
             .await
@@ -855,7 +931,7 @@ pub async fn run_rollback(
             "{} rolled back to {} and Healthy ({} against Git, as Argo CD reports a rollback)",
             argo.config().application,
             short(&target.revision),
-            or_unknown(&done.sync)
+            or_unknown(done.sync.as_ref())
         )),
         Err((Ending::Cancelled, _)) => {
             let _ = argo.terminate().await;
@@ -929,6 +1005,69 @@ mod tests {
         assert_eq!(
             s.line(),
             "api: Synced at 0123456789, Degraded, operation Succeeded"
+        );
+        assert_eq!(s.sync, Some(SyncStatus::Synced));
+        assert_eq!(s.health, Some(Health::Degraded));
+        assert_eq!(op.phase, Some(Phase::Succeeded));
+        assert_eq!(s.resources[1].health, None, "a ConfigMap has no health");
+    }
+
+    #[test]
+    fn vendor_values_read_known_keep_unknown_and_write_back_as_spelled() {
+        for (text, health) in [
+            ("Healthy", Health::Healthy),
+            ("Progressing", Health::Progressing),
+            ("Degraded", Health::Degraded),
+            ("Suspended", Health::Suspended),
+            ("Missing", Health::Missing),
+            ("Unknown", Health::Unknown),
+        ] {
+            assert_eq!(Health::from(text), health);
+            assert_eq!(health.to_string(), text);
+        }
+        assert_eq!(SyncStatus::from("OutOfSync"), SyncStatus::OutOfSync);
+        assert_eq!(Phase::from("Terminating"), Phase::Terminating);
+        // A value a later Argo CD adds is kept, and said back unchanged.
+        let later = Health::from("Hibernating");
+        assert_eq!(later, Health::Other("Hibernating".into()));
+        assert_eq!(later.to_string(), "Hibernating");
+        assert!(!later.is_bad());
+        // Argo CD's values are case-sensitive: another spelling is not Healthy.
+        assert_eq!(Health::from("healthy"), Health::Other("healthy".into()));
+    }
+
+    #[test]
+    fn the_status_json_is_as_it_was_with_strings() {
+        let app = json!({
+            "status": {
+                "sync": {"status": "OutOfSync", "revision": "abc"},
+                "health": {"status": "Hibernating"},
+                "operationState": {"phase": "Running", "startedAt": "t"},
+                "resources": [
+                    {"kind": "Deployment", "name": "api", "status": "Synced",
+                     "health": {"status": "Healthy"}},
+                    {"kind": "ConfigMap", "name": "cfg"}
+                ]
+            }
+        });
+        let s = AppStatus::from_json("api", &app);
+        let v = serde_json::to_value(&s).expect("json");
+        assert_eq!(v["sync"], "OutOfSync");
+        assert_eq!(v["health"], "Hibernating");
+        assert_eq!(v["operation"]["phase"], "Running");
+        assert_eq!(v["resources"][0]["health"], "Healthy");
+        // Absent values were empty strings, and stay so.
+        assert_eq!(v["resources"][1]["health"], "");
+        assert_eq!(v["resources"][1]["sync"], "");
+        let none = serde_json::to_value(AppStatus::from_json("api", &json!({}))).expect("json");
+        assert_eq!((&none["sync"], &none["health"]), (&json!(""), &json!("")));
+        assert_eq!(
+            s.line(),
+            "api: OutOfSync at abc, Hibernating, operation Running"
+        );
+        assert_eq!(
+            AppStatus::from_json("api", &json!({})).line(),
+            "api: Unknown at no revision, Unknown"
         );
     }
 }

@@ -18,7 +18,7 @@ pub struct File {
     pub key: String,
     pub url: String,
     pub size: u64,
-    pub sha256: String,
+    pub sha256: crate::digest::Sha256,
     /// Sparkle's `sparkle:edSignature` of the file (Ed25519, base64), when signed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ed_signature: Option<String>,
@@ -286,7 +286,7 @@ pub fn index_html(input: &FeedInput<'_>) -> String {
                 xml(&f.url),
                 xml(&f.name),
                 f.size,
-                xml(&f.sha256)
+                f.sha256
             ));
         }
         out.push_str("</table>\n");
@@ -308,7 +308,7 @@ mod tests {
             key: format!("p/{name}"),
             url: format!("https://dl.example.com/p/{name}"),
             size: 1234,
-            sha256: "ab".repeat(32),
+            sha256: "ab".repeat(32).parse().expect("a digest"),
             ed_signature: None,
         }
     }

@@ -220,7 +220,7 @@ pub struct Upload {
     pub key: String,
     pub path: PathBuf,
     pub size: u64,
-    pub sha256: String,
+    pub sha256: crate::digest::Sha256,
     pub cache_control: String,
     /// The macOS installer's Sparkle `EdDSA` signature, when a key is configured.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -460,7 +460,7 @@ fn files_of(ws: &Workspace, store: &Store, uploads: &[Upload]) -> Vec<File> {
             url: public_url(ws, store, &u.key),
             key: u.key.clone(),
             size: u.size,
-            sha256: u.sha256.clone(),
+            sha256: u.sha256,
             ed_signature: u.ed_signature.clone(),
         })
         .collect()
@@ -608,13 +608,13 @@ fn compare_published(version: &str, p: &Published, list: &[Upload]) -> Result<()
         if let Some(f) = p
             .files
             .iter()
-            .find(|f| f.name == u.name && !f.sha256.eq_ignore_ascii_case(&u.sha256))
+            .find(|f| f.name == u.name && f.sha256 != u.sha256)
         {
             return Err(DeployError::Changed {
                 version: version.to_owned(),
                 key: u.key.clone(),
-                published: f.sha256.clone(),
-                new: u.sha256.clone(),
+                published: f.sha256.to_string(),
+                new: u.sha256.to_string(),
             });
         }
     }
@@ -695,7 +695,7 @@ fn uploads(ws: &Workspace, release: &Release) -> Result<Vec<Upload>, DeployError
     let ed_key = sparkle::key(ws)?;
     let mut out = Vec::new();
     for a in &record.artifacts {
-        let Some(sha) = a.sha256.clone().filter(|_| a.green) else {
+        let Some(sha) = a.sha256.filter(|_| a.green) else {
             return Err(DeployError::Invalid(format!(
                 "{}: its verification was not green",
                 a.name
@@ -730,7 +730,7 @@ fn uploads(ws: &Workspace, release: &Release) -> Result<Vec<Upload>, DeployError
                 key: format!("{base}{}", f.name),
                 name: f.name.clone(),
                 size: bytes.len() as u64,
-                sha256: crate::sha256_hex(&bytes),
+                sha256: crate::digest::Sha256::of(&bytes),
                 path,
                 cache_control: IMMUTABLE.to_owned(),
                 ed_signature: None,
@@ -1287,7 +1287,7 @@ pub async fn publish(
                     Holds::Missing => {
                         return Err(DeployError::Mismatch {
                             key: u.key.clone(),
-                            expected: u.sha256.clone(),
+                            expected: u.sha256.to_string(),
                             got: "nothing (the store said the key was taken)".to_owned(),
                         });
                     }
@@ -1306,14 +1306,14 @@ pub async fn publish(
             Holds::Missing => {
                 return Err(DeployError::Mismatch {
                     key: u.key.clone(),
-                    expected: u.sha256.clone(),
+                    expected: u.sha256.to_string(),
                     got: "nothing".to_owned(),
                 });
             }
             Holds::Different(got) => {
                 return Err(DeployError::Mismatch {
                     key: u.key.clone(),
-                    expected: u.sha256.clone(),
+                    expected: u.sha256.to_string(),
                     got,
                 });
             }
@@ -1349,7 +1349,7 @@ pub async fn publish(
             && files.iter().all(|f| {
                 p.files
                     .iter()
-                    .any(|g| g.name == f.name && g.sha256.eq_ignore_ascii_case(&f.sha256))
+                    .any(|g| g.name == f.name && g.sha256 == f.sha256)
             })
     });
     // Finished just now, this run's publish was recorded (and is announced) by it.
@@ -1430,13 +1430,13 @@ fn occupied(
             p.version == version
                 && p.files
                     .iter()
-                    .any(|f| f.name == u.name && f.sha256.eq_ignore_ascii_case(&u.sha256))
+                    .any(|f| f.name == u.name && f.sha256 == u.sha256)
         })
     });
     Ok(DeployError::Occupied {
         key: u.key.clone(),
         held,
-        new: u.sha256.clone(),
+        new: u.sha256.to_string(),
         why: if published {
             "these are the bytes the version was published with, so the stored object was \
              changed outside the console: it is not replaced here (a published object never \
@@ -1562,16 +1562,16 @@ async fn write_feeds(
             cache_control: NO_CACHE.to_owned(),
         };
         store.put_bytes(&key, body.as_bytes(), &meta).await?;
-        let want = crate::sha256_hex(body.as_bytes());
+        let want = crate::digest::Sha256::of(body.as_bytes());
         match store.head(&key).await? {
-            Some(s) if s.sha256.as_deref() == Some(want.as_str()) => {}
+            Some(s) if s.sha256 == Some(want) => {}
             other => {
                 return Err(DeployError::Mismatch {
                     key,
-                    expected: want,
+                    expected: want.to_string(),
                     got: other
                         .and_then(|s| s.sha256)
-                        .unwrap_or_else(|| "nothing".to_owned()),
+                        .map_or_else(|| "nothing".to_owned(), |h| h.to_string()),
                 });
             }
         }

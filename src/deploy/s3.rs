@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
 use super::store::{Holds, Meta, ObjectStore, StoreError, Stored, blocking, reporting};
+use crate::digest::Sha256;
 use crate::net::sigv4::{self, Credentials, Scope};
 
 /// Attempts per request (5xx, 429, a broken connection): then the error stands.
@@ -1002,12 +1003,12 @@ fn b64_of_hex(hex: &str) -> Result<String, StoreError> {
     }
 }
 
-fn hex_of_b64(b64: &str) -> Option<String> {
+fn hex_of_b64(b64: &str) -> Option<Sha256> {
     base64::engine::general_purpose::STANDARD
         .decode(b64)
         .ok()
-        .filter(|b| b.len() == 32)
-        .map(|b| crate::hex(&b))
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .map(Sha256::from)
 }
 
 impl ObjectStore for S3Store {
@@ -1027,7 +1028,7 @@ impl ObjectStore for S3Store {
         &self,
         key: &str,
         path: &Path,
-        sha256: &str,
+        sha256: &Sha256,
         size: u64,
     ) -> Result<Holds, StoreError> {
         let Some(info) = self.head_async(key).await? else {
@@ -1066,7 +1067,7 @@ impl ObjectStore for S3Store {
             });
         }
         Ok(match hex_of_b64(&checksum) {
-            Some(h) if h.eq_ignore_ascii_case(sha256) => Holds::Same,
+            Some(h) if h == *sha256 => Holds::Same,
             Some(h) => Holds::Different(format!("SHA-256 {h}")),
             None => Holds::Different(format!("an unreadable checksum {checksum:?}")),
         })
@@ -1076,10 +1077,11 @@ impl ObjectStore for S3Store {
         &self,
         key: &str,
         path: &Path,
-        sha256: &str,
+        sha256: &Sha256,
         meta: &Meta,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<(), StoreError> {
+        let sha256 = &sha256.to_string();
         let size = tokio::fs::metadata(path)
             .await
             .map_err(|e| StoreError::Io {
@@ -1112,11 +1114,11 @@ impl ObjectStore for S3Store {
     }
 
     async fn put_bytes(&self, key: &str, bytes: &[u8], meta: &Meta) -> Result<Stored, StoreError> {
-        let sha = crate::sha256_hex(bytes);
+        let sha = Sha256::of(bytes);
         self.put_single(
             key,
             Body::Bytes(bytes::Bytes::copy_from_slice(bytes)),
-            &sha,
+            &sha.to_string(),
             meta,
             false,
         )
@@ -1206,7 +1208,7 @@ mod tests {
     fn checksums_convert_between_hex_and_base64() {
         let hex = crate::sha256_hex(b"x");
         let b64 = b64_of_hex(&hex).expect("b64");
-        assert_eq!(hex_of_b64(&b64).as_deref(), Some(hex.as_str()));
+        assert_eq!(hex_of_b64(&b64), Some(Sha256::of(b"x")));
         assert!(b64_of_hex("zz").is_err());
     }
 }

@@ -74,7 +74,11 @@ impl EdKey {
     /// The signature of the file at `path`, made over bytes whose SHA-256 is `sha256` (the one
     /// its verification hashed): the bytes are read once, hashed and signed from the same
     /// buffer, and refused when they are not the verified ones.
-    pub fn sign_verified(&self, path: &Path, sha256: &str) -> Result<String, DeployError> {
+    pub fn sign_verified(
+        &self,
+        path: &Path,
+        sha256: &crate::digest::Sha256,
+    ) -> Result<String, DeployError> {
         let size = std::fs::metadata(path)
             .map_err(|e| DeployError::Invalid(format!("{}: {e}", path.display())))?
             .len();
@@ -88,13 +92,13 @@ impl EdKey {
         }
         let bytes = std::fs::read(path)
             .map_err(|e| DeployError::Invalid(format!("read {}: {e}", path.display())))?;
-        let got = crate::sha256_hex(&bytes);
-        if !got.eq_ignore_ascii_case(sha256) {
+        let got = crate::digest::Sha256::of(&bytes);
+        if got != *sha256 {
             return Err(DeployError::Invalid(format!(
                 "{}: its bytes now have SHA-256 {got}, not the verified {}: it changed since its \
                  verification, so it is neither signed nor published (verify it again)",
                 path.display(),
-                sha256.to_ascii_lowercase()
+                sha256
             )));
         }
         Ok(self.sign(&bytes))
@@ -161,7 +165,7 @@ mod tests {
         let f = dir.path().join("W.app.zip");
         std::fs::write(&f, b"verified bytes").expect("write");
         let key = EdKey::from_base64(&b64().encode([7u8; 32]), "K").expect("key");
-        let sha = crate::sha256_hex(b"verified bytes");
+        let sha = crate::digest::Sha256::of(b"verified bytes");
         assert_eq!(
             key.sign_verified(&f, &sha).expect("signed"),
             key.sign(b"verified bytes")
@@ -169,7 +173,7 @@ mod tests {
         std::fs::write(&f, b"verified bytez").expect("write");
         let e = key.sign_verified(&f, &sha).expect_err("changed");
         assert!(
-            e.to_string().contains(&sha)
+            e.to_string().contains(&sha.to_string())
                 && e.to_string()
                     .contains(&crate::sha256_hex(b"verified bytez")),
             "{e}"

@@ -19,6 +19,8 @@ use std::time::Duration;
 
 use sha2::Digest as _;
 
+use crate::digest::Sha256;
+
 /// How an object is served.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Meta {
@@ -30,10 +32,9 @@ pub struct Meta {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {
     pub size: u64,
-    /// The whole object's SHA-256 as the store computed it (lower-case hex), when it keeps one
-    /// (S3 keeps a composite of the parts for a multipart object instead: see
-    /// [`ObjectStore::holds`]).
-    pub sha256: Option<String>,
+    /// The whole object's SHA-256 as the store computed it, when it keeps one (S3 keeps a
+    /// composite of the parts for a multipart object instead: see [`ObjectStore::holds`]).
+    pub sha256: Option<Sha256>,
 }
 
 /// Whether the store holds a given file's bytes under a key.
@@ -108,7 +109,7 @@ pub trait ObjectStore: Send + Sync {
         &self,
         key: &str,
         _path: &Path,
-        sha256: &str,
+        sha256: &Sha256,
         size: u64,
     ) -> impl Future<Output = Result<Holds, StoreError>> + Send {
         async move {
@@ -125,7 +126,7 @@ pub trait ObjectStore: Send + Sync {
                 }
                 Some(Stored {
                     sha256: Some(got), ..
-                }) if got.eq_ignore_ascii_case(sha256) => Holds::Same,
+                }) if got == *sha256 => Holds::Same,
                 Some(Stored {
                     sha256: Some(got), ..
                 }) => Holds::Different(format!("SHA-256 {got}")),
@@ -142,7 +143,7 @@ pub trait ObjectStore: Send + Sync {
         &self,
         key: &str,
         path: &Path,
-        sha256: &str,
+        sha256: &Sha256,
         meta: &Meta,
         progress: &(dyn Fn(u64) + Sync),
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
@@ -189,7 +190,7 @@ impl ObjectStore for Store {
         &self,
         key: &str,
         path: &Path,
-        sha256: &str,
+        sha256: &Sha256,
         size: u64,
     ) -> Result<Holds, StoreError> {
         match self {
@@ -202,7 +203,7 @@ impl ObjectStore for Store {
         &self,
         key: &str,
         path: &Path,
-        sha256: &str,
+        sha256: &Sha256,
         meta: &Meta,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<(), StoreError> {
@@ -318,7 +319,7 @@ impl LocalStore {
         key: &str,
         dest: &Path,
         from: &mut dyn std::io::Read,
-        expected: Option<&str>,
+        expected: Option<&Sha256>,
         create: bool,
         progress: &dyn Fn(u64),
     ) -> Result<Stored, StoreError> {
@@ -351,14 +352,14 @@ impl LocalStore {
             size += n as u64;
             progress(size);
         }
-        let got = crate::hex(&hasher.finalize());
+        let got = Sha256::from_output(hasher.finalize());
         if let Some(expected) = expected
-            && !got.eq_ignore_ascii_case(expected)
+            && got != *expected
         {
             return Err(StoreError::BadDigest {
                 key: key.to_owned(),
-                expected: expected.to_ascii_lowercase(),
-                got,
+                expected: expected.to_string(),
+                got: got.to_string(),
             });
         }
         tmp.as_file().sync_all().map_err(io("sync", tmp.path()))?;
@@ -399,7 +400,7 @@ fn sha256_of(path: &Path) -> Result<Stored, StoreError> {
             })?;
     Ok(Stored {
         size: size.into_inner(),
-        sha256: Some(crate::hex(&digest)),
+        sha256: Some(Sha256::from(digest)),
     })
 }
 
@@ -423,7 +424,7 @@ impl ObjectStore for LocalStore {
         &self,
         key: &str,
         path: &Path,
-        sha256: &str,
+        sha256: &Sha256,
         _meta: &Meta,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<(), StoreError> {
@@ -455,7 +456,7 @@ impl ObjectStore for LocalStore {
 
     async fn put_bytes(&self, key: &str, bytes: &[u8], _meta: &Meta) -> Result<Stored, StoreError> {
         let dest = self.path(key)?;
-        let expected = crate::sha256_hex(bytes);
+        let expected = Sha256::of(bytes);
         let (this, key, bytes) = (self.clone(), key.to_owned(), bytes.to_vec());
         blocking(&dest.clone(), move || {
             this.store(
@@ -515,14 +516,14 @@ mod tests {
             content_type: "application/x-msi".into(),
             cache_control: crate::deploy::IMMUTABLE.into(),
         };
-        let wrong = "00".repeat(32);
+        let wrong = Sha256::from([0; 32]);
         let e = store
             .put_file("p/1.0.0/app.msi", &src, &wrong, &meta, &|_| {})
             .await
             .expect_err("bad digest");
         assert!(matches!(e, StoreError::BadDigest { .. }), "{e}");
         assert_eq!(store.head("p/1.0.0/app.msi").await.expect("head"), None);
-        let right = crate::sha256_hex(b"the installer");
+        let right = Sha256::of(b"the installer");
         store
             .put_file("p/1.0.0/app.msi", &src, &right, &meta, &|_| {})
             .await
@@ -531,7 +532,7 @@ mod tests {
             store.head("p/1.0.0/app.msi").await.expect("head"),
             Some(Stored {
                 size: 13,
-                sha256: Some(right.clone())
+                sha256: Some(right)
             })
         );
         assert_eq!(
@@ -582,23 +583,11 @@ mod tests {
         };
         let key = "p/1.0.0/app.msi";
         store
-            .put_file(
-                key,
-                &one,
-                &crate::sha256_hex(b"first bytes"),
-                &meta,
-                &|_| {},
-            )
+            .put_file(key, &one, &Sha256::of(b"first bytes"), &meta, &|_| {})
             .await
             .expect("created");
         let e = store
-            .put_file(
-                key,
-                &two,
-                &crate::sha256_hex(b"other bytes"),
-                &meta,
-                &|_| {},
-            )
+            .put_file(key, &two, &Sha256::of(b"other bytes"), &meta, &|_| {})
             .await
             .expect_err("exists");
         assert!(matches!(e, StoreError::Exists { .. }), "{e}");
@@ -648,13 +637,9 @@ mod tests {
         };
         let heard = std::sync::Mutex::new(Vec::new());
         store
-            .put_file(
-                "p/1.0.0/big.zip",
-                &src,
-                &crate::sha256_hex(&data),
-                &meta,
-                &|n| heard.lock().expect("heard").push(n),
-            )
+            .put_file("p/1.0.0/big.zip", &src, &Sha256::of(&data), &meta, &|n| {
+                heard.lock().expect("heard").push(n)
+            })
             .await
             .expect("stored");
         let heard = heard.into_inner().expect("heard");

@@ -18,27 +18,63 @@ use crate::workspace::{Release, Workspace};
 /// checklist's gates.
 pub const PUBLISH_KIND: &str = "publish";
 
+/// Where a gate stands. `Warning` and `Unchecked` are open: they do not block publishing, but
+/// the window shows them amber.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
     Open,
+    /// Open, with something a person should act on soon.
+    Warning,
+    /// Open only because there was nothing to check on this machine.
+    Unchecked,
     Blocked,
+}
+
+impl State {
+    /// Whether the gate lets a publish through (open, a warning or unchecked).
+    pub fn is_open(self) -> bool {
+        !matches!(self, State::Blocked)
+    }
+
+    /// `open` or `blocked`: the `state` of `--json`, which scripts read as open or not.
+    pub fn open_or_blocked(self) -> &'static str {
+        if self.is_open() { "open" } else { "blocked" }
+    }
+
+    /// For a terminal, as the window shows it: `open`, `WARNING`, `UNCHECKED`, `BLOCKED`.
+    pub fn label(self) -> &'static str {
+        match self {
+            State::Open => "open",
+            State::Warning => "WARNING",
+            State::Unchecked => "UNCHECKED",
+            State::Blocked => "BLOCKED",
+        }
+    }
 }
 
 /// One gate: `checklist:<phase>`, `verify`, `installers`, `findings`,
 /// `certificate:<windows|apple>`, `secret rotation`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+///
+/// As JSON: `gate`, `state` (`open` or `blocked`, as ever: a warning or an unchecked gate is
+/// open), `reason`, and `level` (`open`, `warning`, `unchecked` or `blocked`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Gate {
     pub gate: String,
     pub state: State,
     pub reason: String,
-    /// Open only because there was nothing to check on this machine (the window shows it
-    /// amber); the JSON keeps to gate, state and reason.
-    #[serde(skip)]
-    pub unchecked: bool,
-    /// Open, with something a person should act on soon (amber; it does not block).
-    #[serde(skip)]
-    pub warning: bool,
+}
+
+impl Serialize for Gate {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut s = serializer.serialize_struct("Gate", 4)?;
+        s.serialize_field("gate", &self.gate)?;
+        s.serialize_field("state", self.state.open_or_blocked())?;
+        s.serialize_field("reason", &self.reason)?;
+        s.serialize_field("level", &self.state)?;
+        s.end()
+    }
 }
 
 impl Gate {
@@ -47,24 +83,24 @@ impl Gate {
             gate: gate.into(),
             state: if open { State::Open } else { State::Blocked },
             reason: reason.into(),
-            unchecked: false,
-            warning: false,
         }
     }
 
+    /// An open gate at `state` (a warning, or unchecked) instead of plain open.
+    fn amber(self, state: State) -> Self {
+        debug_assert!(state.is_open());
+        Self { state, ..self }
+    }
+
+    /// Open, a warning or unchecked: it does not block publishing.
     pub fn is_open(&self) -> bool {
-        self.state == State::Open
+        self.state.is_open()
     }
 
     /// Its state for a terminal, as the window shows it: `open`, `UNCHECKED` (open, nothing to
     /// check here), `WARNING` (open, act soon), `BLOCKED`.
     pub fn label(&self) -> &'static str {
-        match (self.state, self.unchecked, self.warning) {
-            (State::Blocked, _, _) => "BLOCKED",
-            (State::Open, true, _) => "UNCHECKED",
-            (State::Open, false, true) => "WARNING",
-            (State::Open, false, false) => "open",
-        }
+        self.state.label()
     }
 }
 
@@ -109,10 +145,8 @@ fn rotation(calendar: &Result<Vec<crate::rotation::Entry>, String>) -> Gate {
     let cal = match calendar {
         Ok(c) => c,
         Err(e) => {
-            return Gate {
-                unchecked: true,
-                ..Gate::new("secret rotation", true, format!("not checked: {e}"))
-            };
+            return Gate::new("secret rotation", true, format!("not checked: {e}"))
+                .amber(State::Unchecked);
         }
     };
     // The Security panel's calendar says the same counts (`Counts::of` the same calendar).
@@ -181,11 +215,15 @@ fn rotation(calendar: &Result<Vec<crate::rotation::Entry>, String>) -> Gate {
             counts.unreadable
         ));
     }
-    Gate {
-        unchecked: !unknown.is_empty(),
-        warning: !overdue.is_empty() || counts.unreadable > 0,
-        ..Gate::new("secret rotation", true, parts.join("; "))
-    }
+    // Something to act on outranks what could not be checked; the reason says both.
+    let state = if !overdue.is_empty() || counts.unreadable > 0 {
+        State::Warning
+    } else if !unknown.is_empty() {
+        State::Unchecked
+    } else {
+        State::Open
+    };
+    Gate::new("secret rotation", true, parts.join("; ")).amber(state)
 }
 
 fn checklist(ws: &Workspace, release: &Release) -> Vec<Gate> {
@@ -488,10 +526,11 @@ fn installers(ws: &Workspace, release: &Release) -> Gate {
             ));
         }
     }
-    Gate {
-        warning: !skips.is_empty(),
-        ..Gate::new(INSTALLERS, true, parts.join("; "))
-    }
+    Gate::new(INSTALLERS, true, parts.join("; ")).amber(if skips.is_empty() {
+        State::Open
+    } else {
+        State::Warning
+    })
 }
 
 fn findings_gate(ws: &Workspace, release: &Release, now: Timestamp) -> Gate {
@@ -535,10 +574,8 @@ fn certificates(ws: &Workspace, now: Timestamp, signing: &[certs::SigningCert]) 
         .map(|c| {
             let name = format!("certificate:{}", c.which);
             match &c.found {
-                Found::NotHere(why) => Gate {
-                    unchecked: true,
-                    ..Gate::new(name, true, format!("not checked here: {why}"))
-                },
+                Found::NotHere(why) => Gate::new(name, true, format!("not checked here: {why}"))
+                    .amber(State::Unchecked),
                 Found::Failed(e) => Gate::new(name, false, e.to_string()),
                 Found::Read(id) => {
                     let expires = id.expires();
@@ -567,4 +604,43 @@ fn certificates(ws: &Workspace, now: Timestamp, signing: &[certs::SigningCert]) 
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_keeps_state_open_or_blocked_and_adds_the_level() {
+        let json = |state| {
+            serde_json::to_value(Gate {
+                gate: "installers".into(),
+                state,
+                reason: "why".into(),
+            })
+            .expect("json")
+        };
+        for (state, open, level) in [
+            (State::Open, "open", "open"),
+            (State::Warning, "open", "warning"),
+            (State::Unchecked, "open", "unchecked"),
+            (State::Blocked, "blocked", "blocked"),
+        ] {
+            assert_eq!(
+                json(state),
+                serde_json::json!({
+                    "gate": "installers", "state": open, "reason": "why", "level": level
+                })
+            );
+            assert_eq!(state.is_open(), open == "open");
+        }
+        assert!(!all_open(&[
+            Gate::new("a", true, ""),
+            Gate::new("b", false, "")
+        ]));
+        assert!(all_open(&[
+            Gate::new("a", true, "").amber(State::Warning),
+            Gate::new("b", true, "").amber(State::Unchecked),
+        ]));
+    }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::digest::Sha256;
 use crate::runner::{ProcessSpec, TaskContext, TaskError, TaskResult};
 use crate::store::{self, StateError};
 use crate::workspace::{Release, Workspace};
@@ -708,17 +709,29 @@ pub struct PipelineState {
     pub platforms: BTreeMap<String, PlatformState>,
 }
 
+vendor_enum! {
+    /// How a platform's last build stands in `pipeline.json`, spelled as the console has always
+    /// written it.
+    pub enum BuildStatus {
+        /// Running, or a CI run saved as soon as it is known and not seen finishing.
+        Running = "running",
+        Succeeded = "succeeded",
+        Failed = "failed",
+        Cancelled = "cancelled",
+    }
+}
+
 /// One platform's last run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlatformState {
-    pub status: String,
+    pub status: BuildStatus,
     pub message: String,
     pub steps: Vec<StepState>,
     pub artifacts: Vec<String>,
     /// What the builder itself printed for each artifact at its Checksums step
     /// (`NAME.sha256` beside it), by file name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub builder_sha256: BTreeMap<String, String>,
+    pub builder_sha256: BTreeMap<String, Sha256>,
     /// The CI run of a remote platform (saved as soon as it is known, status `running`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote: Option<crate::remote::RemoteRun>,
@@ -822,7 +835,7 @@ fn mark_unsigned(
                 && p.finished_at >= since
             {
                 p.unsigned = true;
-                succeeded = p.status == "succeeded";
+                succeeded = p.status == BuildStatus::Succeeded;
             }
             Ok(())
         },
@@ -871,12 +884,12 @@ async fn build_here(
     let no_artifacts = result.is_ok() && artifacts.is_empty();
     let (status, message) = match &result {
         Ok(()) if no_artifacts => (
-            "failed",
+            BuildStatus::Failed,
             format!("{name}: the builder reported no artifacts"),
         ),
-        Ok(()) => ("succeeded", artifacts_phrase(artifacts.len())),
-        Err(TaskError::Cancelled) => ("cancelled", "cancelled".to_owned()),
-        Err(e) => ("failed", e.to_string()),
+        Ok(()) => (BuildStatus::Succeeded, artifacts_phrase(artifacts.len())),
+        Err(TaskError::Cancelled) => (BuildStatus::Cancelled, "cancelled".to_owned()),
+        Err(e) => (BuildStatus::Failed, e.to_string()),
     };
     let outcome = Outcome {
         status,
@@ -951,7 +964,7 @@ pub(crate) fn artifacts_phrase(n: usize) -> String {
 
 /// How a platform's build ended, to be saved.
 pub(crate) struct Outcome {
-    pub status: &'static str,
+    pub status: BuildStatus,
     pub message: String,
     pub steps: Vec<StepState>,
     /// Files to collect into the release (each checked against its `NAME.sha256`).
@@ -985,15 +998,15 @@ pub(crate) async fn save_outcome(
             store::copy_atomic(&path, &into).map_err(|e| TaskError::Failed(e.to_string()))?;
             // The hash the builder printed at its Checksums step, checked against the copy.
             match builder_hash(&path) {
-                Some(printed) => {
+                Some(Ok(printed)) => {
                     let now = hash_one(&into).map_err(|e| TaskError::Failed(e.to_string()))?;
                     if now != printed {
                         let _ = std::fs::remove_file(&into);
                         return Err(TaskError::Failed(
                             PipelineError::ChangedSinceBuilt {
                                 name: file_name,
-                                builder: printed,
-                                now,
+                                builder: printed.to_string(),
+                                now: now.to_string(),
                             }
                             .to_string(),
                         ));
@@ -1003,6 +1016,10 @@ pub(crate) async fn save_outcome(
                     ));
                     builder_sha256.insert(file_name.clone(), printed);
                 }
+                Some(Err(bad)) => log.log_line(&format!(
+                    "collected {file_name}, not checked against its builder's \
+                     {file_name}.sha256: {bad}"
+                )),
                 None => log.log_line(&format!(
                     "collected {file_name} (its builder printed no checksum for it)"
                 )),
@@ -1014,7 +1031,7 @@ pub(crate) async fn save_outcome(
             &task_release,
             &task_name,
             PlatformState {
-                status: outcome.status.into(),
+                status: outcome.status,
                 message: outcome.message,
                 steps: outcome.steps,
                 artifacts: collected,
@@ -1071,7 +1088,7 @@ pub struct ArtifactFile {
     pub path: PathBuf,
     pub size_bytes: u64,
     /// What SHA256SUMS records for it, if it lists it.
-    pub listed_sha256: Option<String>,
+    pub listed_sha256: Option<Sha256>,
     /// When the file was last modified.
     pub modified: Option<jiff::Timestamp>,
     /// When SHA256SUMS was last written (its modification time), if there is one.
@@ -1131,7 +1148,7 @@ pub fn list_artifacts(
             continue;
         }
         let meta = e.metadata().map_err(io)?;
-        let listed_sha256 = by_name.get(name.as_str()).map(|s| s.sha256.clone());
+        let listed_sha256 = by_name.get(name.as_str()).map(|s| s.sha256);
         out.push(ArtifactFile {
             listed_at: listed_sha256.as_ref().and(listed_at),
             listed_sha256,
@@ -1147,15 +1164,14 @@ pub fn list_artifacts(
 
 /// The SHA-256 a builder wrote beside `artifact` at its Checksums step (`NAME.sha256`, in
 /// `sha256sum`/`shasum`/`Get-FileHash` form), if it did.
-fn builder_hash(artifact: &Path) -> Option<String> {
+fn builder_hash(artifact: &Path) -> Option<Result<Sha256, crate::digest::BadSha256>> {
     let mut side = artifact.as_os_str().to_owned();
     side.push(".sha256");
     let text = std::fs::read_to_string(PathBuf::from(side)).ok()?;
-    let first = text.split_whitespace().next()?.to_ascii_lowercase();
-    (first.len() == 64 && first.chars().all(|c| c.is_ascii_hexdigit())).then_some(first)
+    Some(text.split_whitespace().next()?.parse())
 }
 
-fn hash_one(path: &Path) -> Result<String, PipelineError> {
+fn hash_one(path: &Path) -> Result<Sha256, PipelineError> {
     let done = [std::sync::atomic::AtomicU64::new(0)];
     let mut digests = crate::verify::hash::hash_files(
         &[path.to_owned()],
@@ -1169,7 +1185,7 @@ fn hash_one(path: &Path) -> Result<String, PipelineError> {
             path: path.to_owned(),
             cause: std::io::Error::other("not hashed"),
         })?
-        .map(|d| crate::hex(&d))
+        .map(Sha256::from)
         .map_err(|err| PipelineError::Io {
             path: path.to_owned(),
             cause: std::io::Error::other(err.to_string()),
@@ -1211,16 +1227,16 @@ pub fn write_sums(ws: &Workspace, release: &Release) -> Result<SumsWritten, Pipe
         &tokio_util::sync::CancellationToken::new(),
     );
     let state = load_state(ws, release)?;
-    let vouched: BTreeMap<&str, &str> = state
+    let vouched: BTreeMap<&str, Sha256> = state
         .platforms
         .values()
         .flat_map(|p| p.builder_sha256.iter())
-        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .map(|(k, v)| (k.as_str(), *v))
         .collect();
     let mut entries = Vec::new();
     let mut unvouched = Vec::new();
     for (file, digest) in files.into_iter().zip(digests) {
-        let digest = crate::hex(&digest.map_err(|err| PipelineError::Io {
+        let digest = Sha256::from(digest.map_err(|err| PipelineError::Io {
             path: file.path,
             cause: std::io::Error::other(err.to_string()),
         })?);
@@ -1228,8 +1244,8 @@ pub fn write_sums(ws: &Workspace, release: &Release) -> Result<SumsWritten, Pipe
             Some(printed) if *printed != digest => {
                 return Err(PipelineError::ChangedSinceBuilt {
                     name: file.name,
-                    builder: (*printed).to_owned(),
-                    now: digest,
+                    builder: printed.to_string(),
+                    now: digest.to_string(),
                 });
             }
             Some(_) => {}
@@ -1244,7 +1260,59 @@ pub fn write_sums(ws: &Workspace, release: &Release) -> Result<SumsWritten, Pipe
 
 #[cfg(test)]
 mod tests {
-    use super::version_line;
+    use super::{BuildStatus, PipelineState, builder_hash, version_line};
+
+    #[test]
+    fn a_builders_checksum_file_is_read_as_a_digest_and_a_bad_one_is_named() {
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("app.msi");
+        assert!(
+            builder_hash(&file).is_none(),
+            "no NAME.sha256: none printed"
+        );
+        let digest = "AB".repeat(32);
+        std::fs::write(
+            dir.path().join("app.msi.sha256"),
+            format!("{digest}  app.msi\n"),
+        )
+        .expect("write");
+        assert_eq!(
+            builder_hash(&file)
+                .expect("printed")
+                .expect("a digest")
+                .to_string(),
+            "ab".repeat(32)
+        );
+        std::fs::write(dir.path().join("app.msi.sha256"), "n/a  app.msi\n").expect("write");
+        let bad = builder_hash(&file)
+            .expect("printed")
+            .expect_err("not a digest");
+        assert!(
+            bad.to_string()
+                .starts_with("\"n/a\" is not a SHA-256 digest"),
+            "{bad}"
+        );
+    }
+
+    #[test]
+    fn a_pipeline_json_an_older_console_wrote_still_reads_and_writes_back_the_same() {
+        let old = serde_json::json!({"platforms": {
+            "macos": {"status": "succeeded", "message": "2 artifacts", "steps": [],
+                      "artifacts": ["a.dmg"], "finished_at": "2026-12-01T10:00:00Z"},
+            "windows": {"status": "running", "message": "", "steps": [], "artifacts": [],
+                        "finished_at": "2026-12-01T10:00:00Z"},
+            "linux": {"status": "stalled", "message": "", "steps": [], "artifacts": [],
+                      "finished_at": "2026-12-01T10:00:00Z"}
+        }});
+        let state: PipelineState = serde_json::from_value(old.clone()).expect("reads");
+        assert_eq!(state.platforms["macos"].status, BuildStatus::Succeeded);
+        assert_eq!(state.platforms["windows"].status, BuildStatus::Running);
+        assert_eq!(
+            state.platforms["linux"].status,
+            BuildStatus::Other("stalled".into())
+        );
+        assert_eq!(serde_json::to_value(&state).expect("json"), old);
+    }
 
     #[test]
     fn a_version_line_drops_the_clause_that_introduces_the_next_lines() {

@@ -6,7 +6,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{Check, Outcome, PlatformDef, PlatformState, Preflight, RunOptions, StepState};
+use super::{
+    BuildStatus, Check, Outcome, PlatformDef, PlatformState, Preflight, RunOptions, StepState,
+};
 use crate::remote::github::GitHub;
 use crate::remote::{self, CiEngine, DispatchRequest, Engine, RemoteError, RemoteRun, RunView};
 use crate::runner::{TaskContext, TaskError, TaskResult};
@@ -120,7 +122,7 @@ fn saved_run(
     ws: &Workspace,
     release: &Release,
     name: &str,
-) -> Result<Option<(String, RemoteRun)>, TaskError> {
+) -> Result<Option<(BuildStatus, RemoteRun)>, TaskError> {
     let state = super::load_state(ws, release).map_err(|e| TaskError::Failed(e.to_string()))?;
     Ok(state.platforms.get(name).and_then(|p| {
         p.remote
@@ -145,7 +147,7 @@ async fn save(
 
 fn running(run: &RemoteRun, message: String) -> PlatformState {
     PlatformState {
-        status: "running".into(),
+        status: BuildStatus::Running,
         message,
         steps: Vec::new(),
         artifacts: Vec::new(),
@@ -172,7 +174,7 @@ fn steps_of(view: &RunView) -> Vec<StepState> {
 
 /// How a remote build ended, with its run.
 fn ended(
-    status: &'static str,
+    status: BuildStatus,
     message: String,
     steps: Vec<StepState>,
     artifacts: Vec<PathBuf>,
@@ -221,7 +223,7 @@ pub async fn build(
     let run = match saved_run(&ws, &release, &name)? {
         // A console stopped while it dispatched: the run that dispatch started, if any, is
         // found by its correlation id and adopted; only when none appeared is it sent again.
-        Some((status, pending)) if status == "running" && pending.run_id == 0 => {
+        Some((BuildStatus::Running, pending)) if pending.run_id == 0 => {
             ctx.begin_step(&format!("Find the dispatched run on {}", engine.title()));
             ctx.log_line(&format!(
                 "a dispatch with {} was sent earlier and its run not seen; looking for it \
@@ -240,7 +242,7 @@ pub async fn build(
             }
         }
         // A console closed while it built: the same run is watched again.
-        Some((status, run)) if status == "running" => {
+        Some((BuildStatus::Running, run)) => {
             ctx.log_line(&format!(
                 "run #{} ({}) was started for {version} earlier and not seen finishing; \
                  watching it again instead of dispatching another",
@@ -248,7 +250,9 @@ pub async fn build(
             ));
             run
         }
-        Some((status, mut run)) if opts.resume && status != "succeeded" && run.run_id != 0 => {
+        Some((status, mut run))
+            if opts.resume && status != BuildStatus::Succeeded && run.run_id != 0 =>
+        {
             ctx.begin_step(&format!("Re-run failed jobs on {}", engine.title()));
             engine.rerun_failed(run.run_id).await?;
             run.attempt += 1;
@@ -282,7 +286,7 @@ pub async fn build(
         Ok(view) => view,
         Err(RemoteError::Cancelled) => {
             let outcome = ended(
-                "cancelled",
+                BuildStatus::Cancelled,
                 format!("cancelled; asked GitHub to cancel run #{}", run.run_id),
                 super::step_durations(&ctx),
                 Vec::new(),
@@ -319,16 +323,22 @@ pub async fn build(
         let message = format!(
             "run #{} {}: {}",
             view.id,
-            view.conclusion.as_deref().unwrap_or("did not finish"),
+            view.conclusion
+                .as_ref()
+                .map_or("did not finish", remote::Conclusion::as_str),
             if failures.is_empty() {
                 "no job failed".to_owned()
             } else {
                 failures.join("; ")
             }
         );
-        let cancelled = view.conclusion.as_deref() == Some("cancelled");
+        let cancelled = view.conclusion == Some(remote::Conclusion::Cancelled);
         let outcome = ended(
-            if cancelled { "cancelled" } else { "failed" },
+            if cancelled {
+                BuildStatus::Cancelled
+            } else {
+                BuildStatus::Failed
+            },
             message.clone(),
             steps,
             Vec::new(),
@@ -345,7 +355,7 @@ pub async fn build(
         Ok(files) => files,
         Err(RemoteError::Cancelled) => return Err(TaskError::Cancelled),
         Err(e) => {
-            let outcome = ended("failed", e.to_string(), steps, Vec::new(), &run);
+            let outcome = ended(BuildStatus::Failed, e.to_string(), steps, Vec::new(), &run);
             super::save_outcome(&ctx, &ws, &release, &name, outcome).await?;
             return Err(e.into());
         }
@@ -360,7 +370,13 @@ pub async fn build(
         .collect();
     if installers.is_empty() {
         let message = format!("artifact {artifact_name} holds no installer");
-        let outcome = ended("failed", message.clone(), steps, Vec::new(), &run);
+        let outcome = ended(
+            BuildStatus::Failed,
+            message.clone(),
+            steps,
+            Vec::new(),
+            &run,
+        );
         super::save_outcome(&ctx, &ws, &release, &name, outcome).await?;
         return Err(TaskError::Failed(message));
     }
@@ -370,7 +386,13 @@ pub async fn build(
         run.run_id,
         engine.title()
     );
-    let outcome = ended("succeeded", message.clone(), steps, installers, &run);
+    let outcome = ended(
+        BuildStatus::Succeeded,
+        message.clone(),
+        steps,
+        installers,
+        &run,
+    );
     super::save_outcome(&ctx, &ws, &release, &name, outcome).await?;
     Ok(format!("{name}: {message}"))
 }
@@ -418,7 +440,7 @@ async fn dispatch(
         Ok(found) => adopt(ws, release, name, engine, pending, found).await,
         Err(RemoteError::Cancelled) => {
             let outcome = Outcome {
-                status: "cancelled",
+                status: BuildStatus::Cancelled,
                 message: format!(
                     "cancelled while dispatching; a run named with {} may have started on {}",
                     pending.correlation_id,
@@ -435,7 +457,7 @@ async fn dispatch(
         // dispatches anew).
         Err(e) => {
             let outcome = Outcome {
-                status: "failed",
+                status: BuildStatus::Failed,
                 message: e.to_string(),
                 steps: super::step_durations(ctx),
                 artifacts: Vec::new(),

@@ -225,7 +225,7 @@ pub fn run_release(
             && previous
                 .platforms
                 .get(name)
-                .is_some_and(|p| p.status == "succeeded")
+                .is_some_and(|p| p.status == super::BuildStatus::Succeeded)
         {
             watch.note(&format!(
                 "{name}: already built for {} (resume), skipping",

@@ -15,7 +15,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{
-    ArtifactView, CiEngine, DispatchRequest, JobView, RemoteError, RunRef, RunView, StepView,
+    ArtifactView, CiEngine, Conclusion, DispatchRequest, JobView, RemoteError, RunRef, RunView,
+    Status, StepView,
 };
 use crate::runner::TaskContext;
 use crate::workspace::config::GitHubConfig;
@@ -629,7 +630,7 @@ impl CiEngine for GitHub {
             id: run.id,
             html_url: run.html_url,
             title: run.display_title,
-            status: run.status.unwrap_or_else(|| "queued".to_owned()),
+            status: run.status.unwrap_or(Status::Queued),
             conclusion: run.conclusion,
             attempt: run.run_attempt.unwrap_or(1),
             jobs: jobs.jobs.into_iter().map(JobBody::view).collect(),
@@ -681,7 +682,7 @@ impl CiEngine for GitHub {
                         &format!("GET run #{id}"),
                     )
                     .await?;
-                if run.status.as_deref() == Some("completed") {
+                if run.status == Some(Status::Completed) {
                     return Err(RemoteError::Uncertain(format!(
                         "{what}: {why}; run #{id} is still completed, so it did not take: \
                          Resume asks again"
@@ -899,8 +900,8 @@ struct RunBody {
     #[serde(default)]
     display_title: String,
     html_url: String,
-    status: Option<String>,
-    conclusion: Option<String>,
+    status: Option<Status>,
+    conclusion: Option<Conclusion>,
     run_attempt: Option<u32>,
 }
 
@@ -913,8 +914,8 @@ struct JobsBody {
 struct JobBody {
     id: u64,
     name: String,
-    status: String,
-    conclusion: Option<String>,
+    status: Status,
+    conclusion: Option<Conclusion>,
     started_at: Option<String>,
     completed_at: Option<String>,
     #[serde(default)]
@@ -949,8 +950,8 @@ impl JobBody {
 #[derive(Deserialize)]
 struct StepBody {
     name: String,
-    status: String,
-    conclusion: Option<String>,
+    status: Status,
+    conclusion: Option<Conclusion>,
     number: u64,
     started_at: Option<String>,
     completed_at: Option<String>,

@@ -80,27 +80,53 @@ pub struct RunRef {
     pub html_url: String,
 }
 
+vendor_enum! {
+    /// Where a run, job or step is (GitHub Actions' `status`; another engine maps to these).
+    pub enum Status {
+        Queued = "queued",
+        InProgress = "in_progress",
+        Completed = "completed",
+        Waiting = "waiting",
+        Requested = "requested",
+        Pending = "pending",
+    }
+}
+
+vendor_enum! {
+    /// How a completed run, job or step ended (GitHub Actions' `conclusion`).
+    pub enum Conclusion {
+        Success = "success",
+        Failure = "failure",
+        Cancelled = "cancelled",
+        TimedOut = "timed_out",
+        Skipped = "skipped",
+        Neutral = "neutral",
+        ActionRequired = "action_required",
+        Stale = "stale",
+        StartupFailure = "startup_failure",
+    }
+}
+
 /// A run as the engine reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunView {
     pub id: u64,
     pub html_url: String,
     pub title: String,
-    /// `queued`, `in_progress`, `completed` (and the engine's other waiting states).
-    pub status: String,
-    /// Once completed: `success`, `failure`, `cancelled`, `timed_out`, ...
-    pub conclusion: Option<String>,
+    pub status: Status,
+    /// Once completed.
+    pub conclusion: Option<Conclusion>,
     pub attempt: u32,
     pub jobs: Vec<JobView>,
 }
 
 impl RunView {
     pub fn is_completed(&self) -> bool {
-        self.status == "completed"
+        self.status == Status::Completed
     }
 
     pub fn succeeded(&self) -> bool {
-        self.conclusion.as_deref() == Some("success")
+        self.conclusion == Some(Conclusion::Success)
     }
 
     /// The jobs (and their first failed step) that did not succeed, for a failure message.
@@ -108,15 +134,23 @@ impl RunView {
         self.jobs
             .iter()
             .filter(|j| {
-                j.status == "completed"
-                    && !matches!(j.conclusion.as_deref(), Some("success" | "skipped"))
+                j.status == Status::Completed
+                    && !matches!(
+                        j.conclusion,
+                        Some(Conclusion::Success | Conclusion::Skipped)
+                    )
             })
             .map(|j| {
-                let step = j
-                    .steps
-                    .iter()
-                    .find(|s| matches!(s.conclusion.as_deref(), Some("failure" | "timed_out")));
-                let how = j.conclusion.as_deref().unwrap_or("unfinished");
+                let step = j.steps.iter().find(|s| {
+                    matches!(
+                        s.conclusion,
+                        Some(Conclusion::Failure | Conclusion::TimedOut)
+                    )
+                });
+                let how = j
+                    .conclusion
+                    .as_ref()
+                    .map_or("unfinished", Conclusion::as_str);
                 match step {
                     Some(s) => format!("{} {how} at step {:?}", j.name, s.name),
                     None => format!("{} {how}", j.name),
@@ -131,8 +165,8 @@ impl RunView {
 pub struct JobView {
     pub id: u64,
     pub name: String,
-    pub status: String,
-    pub conclusion: Option<String>,
+    pub status: Status,
+    pub conclusion: Option<Conclusion>,
     pub started_at: Option<jiff::Timestamp>,
     pub completed_at: Option<jiff::Timestamp>,
     pub steps: Vec<StepView>,
@@ -143,8 +177,8 @@ pub struct JobView {
 pub struct StepView {
     pub number: u64,
     pub name: String,
-    pub status: String,
-    pub conclusion: Option<String>,
+    pub status: Status,
+    pub conclusion: Option<Conclusion>,
     pub started_at: Option<jiff::Timestamp>,
     pub completed_at: Option<jiff::Timestamp>,
 }
@@ -318,7 +352,7 @@ pub async fn watch(
             "{}{}",
             view.status,
             view.conclusion
-                .as_deref()
+                .as_ref()
                 .map(|c| format!(" ({c})"))
                 .unwrap_or_default()
         );
@@ -335,20 +369,20 @@ pub async fn watch(
         for job in &view.jobs {
             for step in &job.steps {
                 let key = (view.attempt, job.id, step.number);
-                if step.status != "queued" && started.insert(key) {
+                if step.status != Status::Queued && started.insert(key) {
                     ctx.begin_step(&format!("{}: {}", job.name, step.name));
                 }
-                if step.status == "completed" && finished.insert(key) {
+                if step.status == Status::Completed && finished.insert(key) {
                     ctx.log_line(&format!(
                         "  {}: {} {} ({})",
                         job.name,
                         step.name,
-                        step.conclusion.as_deref().unwrap_or("done"),
+                        step.conclusion.as_ref().map_or("done", Conclusion::as_str),
                         crate::human_duration(Duration::from_secs_f64(step.seconds(now)))
                     ));
                 }
             }
-            if job.status == "completed" && logged_jobs.insert((view.attempt, job.id)) {
+            if job.status == Status::Completed && logged_jobs.insert((view.attempt, job.id)) {
                 copy_job_log(ctx, engine, job).await;
             }
         }
@@ -406,4 +440,75 @@ pub fn correlation_id(platform: &str, version: &str) -> String {
 
 fn getrandom_bytes(out: &mut [u8]) -> Result<(), String> {
     aws_lc_rs::rand::fill(out).map_err(|_| "no random bytes".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(name: &str, status: &str, conclusion: Option<&str>, step: Option<&str>) -> JobView {
+        JobView {
+            id: 1,
+            name: name.into(),
+            status: status.into(),
+            conclusion: conclusion.map(Conclusion::from),
+            started_at: None,
+            completed_at: None,
+            steps: step
+                .map(|c| StepView {
+                    number: 1,
+                    name: "Sign".into(),
+                    status: Status::Completed,
+                    conclusion: Some(c.into()),
+                    started_at: None,
+                    completed_at: None,
+                })
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn github_values_read_known_keep_unknown_and_write_back_as_spelled() {
+        for (text, c) in [
+            ("success", Conclusion::Success),
+            ("failure", Conclusion::Failure),
+            ("cancelled", Conclusion::Cancelled),
+            ("timed_out", Conclusion::TimedOut),
+            ("skipped", Conclusion::Skipped),
+            ("action_required", Conclusion::ActionRequired),
+        ] {
+            assert_eq!(Conclusion::from(text), c);
+            assert_eq!(c.to_string(), text);
+        }
+        assert_eq!(Status::from("in_progress"), Status::InProgress);
+        let later: Status = serde_json::from_str("\"paused\"").expect("json");
+        assert_eq!(later, Status::Other("paused".into()));
+        assert_eq!(serde_json::to_string(&later).expect("json"), "\"paused\"");
+        assert_eq!(later.to_string(), "paused");
+    }
+
+    #[test]
+    fn failures_name_the_jobs_that_did_not_succeed_and_their_failed_step() {
+        let run = RunView {
+            id: 7,
+            html_url: String::new(),
+            title: String::new(),
+            status: Status::Completed,
+            conclusion: Some(Conclusion::Failure),
+            attempt: 1,
+            jobs: vec![
+                job("macos", "completed", Some("failure"), Some("timed_out")),
+                job("lint", "completed", Some("skipped"), None),
+                job("linux", "completed", Some("success"), None),
+                job("windows", "completed", Some("quarantined"), None),
+                job("docs", "in_progress", None, None),
+            ],
+        };
+        assert!(run.is_completed() && !run.succeeded());
+        assert_eq!(
+            run.failures(),
+            ["macos failure at step \"Sign\"", "windows quarantined"]
+        );
+    }
 }

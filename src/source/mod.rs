@@ -934,7 +934,7 @@ pub fn save_notes(
     {
         let _lock = store::lock(&ws.release_dir(&release.version), "notes")?;
         let before = read_notes(ws, &release.version)?;
-        let digest = |s: &str| crate::sha256_hex(s.as_bytes());
+        let digest = |s: &str| crate::digest::Sha256::of(s.as_bytes());
         ws.change(
             "release.notes",
             &release.version.to_string(),

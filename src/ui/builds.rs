@@ -9,7 +9,7 @@ use super::command::Command;
 use super::panel::{Cx, Panel, Pending};
 use super::snapshot::Snapshot;
 use super::theme;
-use crate::pipeline::{PlatformDef, Preflight, RunOptions};
+use crate::pipeline::{BuildStatus, PlatformDef, Preflight, RunOptions};
 use crate::runner::{TaskId, TaskSnapshot};
 
 /// What a click asks the panel to do once the frame's widgets are drawn.
@@ -138,7 +138,7 @@ impl BuildsUi {
             .platforms
             .iter()
             .filter(|(name, p)| {
-                p.status == "running"
+                p.status == BuildStatus::Running
                     && p.remote.as_ref().is_some_and(|r| r.version == version)
                     && !self.tasks.contains_key(*name)
             })
@@ -279,7 +279,6 @@ impl BuildsUi {
                 data.ws.artifacts_dir(&view.release.version).display()
             )));
         }
-        let short = |s: &str| format!("{}…", &s[..16.min(s.len())]);
         egui::Grid::new("artifacts")
             .striped(true)
             .num_columns(5)
@@ -313,7 +312,8 @@ impl BuildsUi {
                     ));
                     match built {
                         Some(h) => {
-                            ui.label(theme::mono(short(h))).on_hover_text(h.as_str());
+                            ui.label(theme::mono(h.short()))
+                                .on_hover_text(h.to_string());
                         }
                         None => {
                             ui.label(theme::muted("none printed"));
@@ -326,8 +326,8 @@ impl BuildsUi {
                         Some(listed) => {
                             let differs = built.is_some_and(|b| b != listed);
                             if differs || a.changed_after_sums() {
-                                ui.label(theme::mono(short(listed)).color(theme::WARN))
-                                    .on_hover_text(listed.as_str());
+                                ui.label(theme::mono(listed.short()).color(theme::WARN))
+                                    .on_hover_text(listed.to_string());
                                 let why = if differs {
                                     "SHA256SUMS lists another hash than the build's"
                                 } else {
@@ -346,8 +346,8 @@ impl BuildsUi {
                                     }
                                 ));
                             } else {
-                                ui.label(theme::mono(short(listed)))
-                                    .on_hover_text(listed.as_str());
+                                ui.label(theme::mono(listed.short()))
+                                    .on_hover_text(listed.to_string());
                             }
                         }
                     });
@@ -448,18 +448,18 @@ impl BuildsUi {
                         };
                         theme::badge(ui, &label, theme::task_state(t.state));
                     }
-                    (None, Some(s)) if s.unsigned && s.status == "succeeded" => {
+                    (None, Some(s)) if s.unsigned && s.status == BuildStatus::Succeeded => {
                         theme::badge(ui, "UNSIGNED", theme::WARN).on_hover_text(
                             "Built with signing skipped: a test build, not for publishing",
                         );
                     }
                     (None, Some(s)) => {
-                        let color = match s.status.as_str() {
-                            "succeeded" => theme::OK,
-                            "running" => theme::INFO,
+                        let color = match s.status {
+                            BuildStatus::Succeeded => theme::OK,
+                            BuildStatus::Running => theme::INFO,
                             _ => theme::BAD,
                         };
-                        theme::badge(ui, &s.status.to_uppercase(), color);
+                        theme::badge(ui, &s.status.as_str().to_uppercase(), color);
                     }
                     (None, None) => {
                         theme::badge(ui, "NOT BUILT", theme::MUTED);
@@ -483,8 +483,9 @@ impl BuildsUi {
                         resume: false,
                     });
                 }
-                let failed_before =
-                    saved.is_some_and(|s| s.status != "succeeded" && s.status != "running");
+                let failed_before = saved.is_some_and(|s| {
+                    !matches!(s.status, BuildStatus::Succeeded | BuildStatus::Running)
+                });
                 let resume_hint = if pdef.is_remote() {
                     "Re-run the failed jobs of the same run on GitHub Actions"
                 } else {
@@ -503,7 +504,7 @@ impl BuildsUi {
                     });
                 }
                 let label = match saved {
-                    Some(s) if s.status == "running" => "Watch run",
+                    Some(s) if s.status == BuildStatus::Running => "Watch run",
                     Some(_) => "Rebuild",
                     None => "Run",
                 };

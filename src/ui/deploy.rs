@@ -6,7 +6,7 @@
 use super::command::Command;
 use super::panel::{Cx, Finished, Panel, Pending};
 use super::{theme, widgets};
-use crate::deploy::argocd::{self, AppStatus};
+use crate::deploy::argocd::{self, AppStatus, Health, SyncStatus, or_unknown};
 use crate::deploy::{self, Outcome, Plan, Status};
 use crate::runner::{TaskId, TaskState};
 use crate::workspace::config::Platform;
@@ -259,8 +259,10 @@ impl DeployUi {
                         match changed {
                             Some(c) => {
                                 ui.add(
-                                    egui::Label::new(theme::mono(&u.sha256).color(theme::WARN))
-                                        .truncate(),
+                                    egui::Label::new(
+                                        theme::mono(u.sha256.to_string()).color(theme::WARN),
+                                    )
+                                    .truncate(),
                                 )
                                 .on_hover_text(format!(
                                     "STALE: the file was {} after the verify; this is the \
@@ -270,8 +272,10 @@ impl DeployUi {
                             }
                             None => {
                                 // Cut with an ellipsis in a narrow window; whole on hover.
-                                ui.add(egui::Label::new(theme::mono(&u.sha256)).truncate())
-                                    .on_hover_text(&u.sha256);
+                                ui.add(
+                                    egui::Label::new(theme::mono(u.sha256.to_string())).truncate(),
+                                )
+                                .on_hover_text(u.sha256.to_string());
                             }
                         }
                         ui.end_row();
@@ -683,18 +687,26 @@ impl DeployUi {
                 return;
             };
             ui.horizontal(|ui| {
-                let sync_colour = if app.sync == "Synced" {
+                let sync_colour = if app.sync == Some(SyncStatus::Synced) {
                     theme::OK
                 } else {
                     theme::WARN
                 };
-                theme::badge(ui, &app.sync.to_uppercase(), sync_colour);
-                let health_colour = match app.health.as_str() {
-                    "Healthy" => theme::OK,
-                    "Degraded" | "Missing" => theme::BAD,
+                theme::badge(
+                    ui,
+                    &or_unknown(app.sync.as_ref()).to_uppercase(),
+                    sync_colour,
+                );
+                let health_colour = match &app.health {
+                    Some(Health::Healthy) => theme::OK,
+                    Some(h) if h.is_bad() => theme::BAD,
                     _ => theme::WARN,
                 };
-                theme::badge(ui, &app.health.to_uppercase(), health_colour);
+                theme::badge(
+                    ui,
+                    &or_unknown(app.health.as_ref()).to_uppercase(),
+                    health_colour,
+                );
                 ui.label(theme::mono(&app.revision));
             });
             if let Some(op) = &app.operation {
@@ -711,13 +723,13 @@ impl DeployUi {
                     ui.end_row();
                     for r in &app.resources {
                         ui.label(theme::mono(format!("{}/{}", r.kind, r.name)));
-                        ui.label(&r.sync);
-                        let colour = match r.health.as_str() {
-                            "Healthy" | "" => theme::OK,
-                            "Degraded" | "Missing" => theme::BAD,
-                            _ => theme::WARN,
+                        ui.label(r.sync.as_ref().map_or("", SyncStatus::as_str));
+                        let colour = match &r.health {
+                            None | Some(Health::Healthy) => theme::OK,
+                            Some(h) if h.is_bad() => theme::BAD,
+                            Some(_) => theme::WARN,
                         };
-                        ui.colored_label(colour, if r.health.is_empty() { "-" } else { &r.health });
+                        ui.colored_label(colour, r.health.as_ref().map_or("-", Health::as_str));
                         ui.label(&r.message);
                         ui.end_row();
                     }

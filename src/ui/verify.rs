@@ -260,7 +260,9 @@ impl Panel for VerifyUi {
         ui.label(theme::muted(format!(
             "Expected publisher: {} · certificate pin: {} · Apple team: {} · trust anchor: {}",
             identity.windows_publisher.as_deref().unwrap_or("(not set)"),
-            identity.windows_cert_sha256.as_deref().unwrap_or("(none)"),
+            identity
+                .windows_cert_sha256
+                .map_or_else(|| "(none)".to_owned(), |h| h.to_string()),
             identity.apple_team_id.as_deref().unwrap_or("(not set)"),
             identity.ca_file.as_ref().map_or_else(
                 || "pinned Windows/Apple roots".to_owned(),
@@ -437,19 +439,21 @@ fn table_body(
                                     .on_hover_text("Copy the full SHA-256")
                                     .clicked()
                                 {
-                                    ui.ctx().copy_text(h.clone());
+                                    ui.ctx().copy_text(h.to_string());
                                 }
                                 let changed = stale
                                     .and_then(|st| st.changed.iter().find(|c| c.name == a.path));
+                                let hex = h.to_string();
+                                let head = &hex[..16];
                                 match changed {
                                     Some(c) => ui
-                                        .label(theme::mono(&h[..16]).color(theme::WARN))
+                                        .label(theme::mono(head).color(theme::WARN))
                                         .on_hover_text(format!(
                                             "{h}\nSTALE: hashed at the verify; the file was {} \
                                              after it",
                                             c.how.as_str()
                                         )),
-                                    None => ui.label(theme::mono(&h[..16])).on_hover_text(h),
+                                    None => ui.label(theme::mono(head)).on_hover_text(&hex),
                                 };
                             });
                         }
@@ -660,7 +664,7 @@ fn details_ui(ui: &mut egui::Ui, a: &Artifact) {
                 ui.label(theme::mono(format!("sha256 {got}")));
             } else {
                 let font = egui::TextStyle::Monospace.resolve(ui.style());
-                ui.label(hash_diff_job(want, got, font));
+                ui.label(hash_diff_job(&want.to_string(), &got.to_string(), font));
             }
         } else if let Some(h) = &a.sha256 {
             ui.label(theme::mono(format!("sha256 {h}")));
@@ -678,7 +682,8 @@ fn details_ui(ui: &mut egui::Ui, a: &Artifact) {
                         ("Serial", s.serial.clone()),
                         (
                             "Certificate SHA-256",
-                            s.cert_sha256.clone().unwrap_or_else(|| "(unknown)".into()),
+                            s.cert_sha256
+                                .map_or_else(|| "(unknown)".into(), |h| h.to_string()),
                         ),
                         ("Signing time", s.signing_time.clone().unwrap_or_default()),
                         (
@@ -814,13 +819,7 @@ fn apple_ui(ui: &mut egui::Ui, apple: &crate::verify::macho::AppleSignature) {
                     ui.label(theme::muted("signed by"));
                 }
                 ui.label(&link.subject);
-                ui.label(
-                    theme::mono(format!(
-                        "sha256 {}…",
-                        &link.sha256[..16.min(link.sha256.len())]
-                    ))
-                    .small(),
-                );
+                ui.label(theme::mono(format!("sha256 {}", link.sha256.short())).small());
                 if let Some(anchor) = &link.anchor {
                     theme::badge(ui, "TRUSTED ROOT", theme::OK);
                     ui.label(egui::RichText::new(anchor).color(theme::OK));

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 use serde::Serialize;
-use sha2::Digest;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 /// One certificate, as far as expiry is concerned.
@@ -17,8 +16,8 @@ pub struct CertInfo {
     pub issuer: String,
     pub not_before: Timestamp,
     pub not_after: Timestamp,
-    /// SHA-256 of the DER, lower-case hex: what `[signing] windows_cert_sha256` pins.
-    pub sha256: String,
+    /// SHA-256 of the DER: what `[signing] windows_cert_sha256` pins.
+    pub sha256: crate::digest::Sha256,
     pub is_ca: bool,
     pub code_signing: bool,
 }
@@ -73,7 +72,7 @@ fn info(der: &[u8]) -> Result<CertInfo, String> {
         issuer: name(cert.issuer()),
         not_before: time(cert.validity().not_before)?,
         not_after: time(cert.validity().not_after)?,
-        sha256: crate::hex(&sha2::Sha256::digest(der)),
+        sha256: crate::digest::Sha256::of(der),
         is_ca: cert.is_ca(),
         code_signing,
     })

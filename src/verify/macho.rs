@@ -62,7 +62,7 @@ pub struct Slice {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChainLink {
     pub subject: String,
-    pub sha256: String,
+    pub sha256: crate::digest::Sha256,
     /// For the root: what it was matched against (`Apple Root CA by fingerprint`, `the
     /// workspace's ca_file`).
     pub anchor: Option<String>,
@@ -106,9 +106,8 @@ pub(crate) fn arch_name(cputype: u32) -> String {
 
 /// SHA-256 of the certificate's bytes as they came (re-encoding a BER-parsed certificate is
 /// not always possible, and would not be what was signed).
-fn fingerprint(cert: &CapturedX509Certificate) -> String {
-    use sha2::Digest as _;
-    crate::hex(&sha2::Sha256::digest(cert.constructed_data()))
+fn fingerprint(cert: &CapturedX509Certificate) -> crate::digest::Sha256 {
+    crate::digest::Sha256::of(cert.constructed_data())
 }
 
 pub(crate) fn name_of(cert: &CapturedX509Certificate) -> String {
@@ -220,7 +219,7 @@ pub(crate) fn signer_of(worst: &Slice) -> Signer {
             .map(|c| c.subject.clone())
             .unwrap_or_default(),
         serial: String::new(),
-        cert_sha256: worst.chain.first().map(|c| c.sha256.clone()),
+        cert_sha256: worst.chain.first().map(|c| c.sha256),
         signing_time: None,
         timestamp: worst.timestamp.clone(),
         timestamp_valid: worst.timestamp.is_some(),
@@ -710,7 +709,7 @@ pub(crate) fn chain_of(
         let sha = fingerprint(c);
         APPLE_ROOT_SHA256
             .iter()
-            .find(|(_, s)| *s == sha)
+            .find(|(_, s)| *s == sha.to_string())
             .filter(|_| c.verify_signed_by_certificate(c).is_ok())
             .map(|(name, _)| format!("{name}, matched by SHA-256 fingerprint"))
     };
@@ -733,7 +732,7 @@ pub(crate) fn chain_of(
             anchor = Some(a);
             break;
         }
-        let seen: Vec<String> = chain.iter().map(|c| fingerprint(c)).collect();
+        let seen: Vec<crate::digest::Sha256> = chain.iter().map(|c| fingerprint(c)).collect();
         let signers: Vec<&CapturedX509Certificate> = pool
             .iter()
             .copied()
@@ -882,7 +881,7 @@ mod tests {
     fn apple_roots_embedded_in_the_crate_match_the_pinned_fingerprints() {
         let roots: Vec<String> = KnownCertificate::all_roots()
             .iter()
-            .map(|c| fingerprint(c))
+            .map(|c| fingerprint(c).to_string())
             .collect();
         for (name, sha) in APPLE_ROOT_SHA256 {
             assert!(roots.iter().any(|r| r == sha), "{name} {sha} in {roots:?}");

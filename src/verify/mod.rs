@@ -24,6 +24,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
+use crate::digest::Sha256;
+
 pub use self::signature::{Expected, Signer, Verdict as SignatureVerdict};
 pub use self::sums::BadLine;
 
@@ -76,9 +78,9 @@ pub struct Artifact {
     #[serde(skip)]
     pub disk_path: PathBuf,
     pub size_bytes: u64,
-    pub sha256: Option<String>,
+    pub sha256: Option<Sha256>,
     pub checksum: ChecksumVerdict,
-    pub expected_sha256: Option<String>,
+    pub expected_sha256: Option<Sha256>,
     pub signature: SignatureVerdict,
     pub signer: Option<Signer>,
     pub detail: String,
@@ -403,7 +405,7 @@ pub async fn run(
             step: format!("checking the signature of {}", names[i]),
         });
         let (sha256, hash_detail) = match &hashes[i] {
-            Ok(h) => (Some(crate::hex(h)), None),
+            Ok(h) => (Some(Sha256::from(*h)), None),
             Err(hash::HashError::Cancelled) => return Err(VerifyError::Cancelled),
             Err(_) if file.is_dir() => (
                 None,
@@ -453,7 +455,7 @@ pub async fn run(
             size_bytes: sizes[i],
             sha256,
             checksum,
-            expected_sha256: expected_entry.map(|e| e.sha256.clone()),
+            expected_sha256: expected_entry.map(|e| e.sha256),
             signature: sig.verdict,
             signer: sig.signer,
             detail,
@@ -468,7 +470,7 @@ pub async fn run(
             size_bytes: 0,
             sha256: None,
             checksum: ChecksumVerdict::Missing,
-            expected_sha256: Some(m.sha256.clone()),
+            expected_sha256: Some(m.sha256),
             signature: SignatureVerdict::NotApplicable,
             signer: None,
             detail: format!("listed in SHA256SUMS (line {}) but not on disk", m.line),
@@ -482,9 +484,9 @@ pub async fn run(
     let mut written = Vec::new();
     if let Some(out) = &opts.write_sums {
         let out_base = out.parent().map(Path::to_owned).unwrap_or_default();
-        let entries: Vec<(String, String)> = artifacts
+        let entries: Vec<(String, Sha256)> = artifacts
             .iter()
-            .filter_map(|a| Some((relative_name(&a.disk_path, &out_base), a.sha256.clone()?)))
+            .filter_map(|a| Some((relative_name(&a.disk_path, &out_base), a.sha256?)))
             .collect();
         crate::store::write_atomic_named(out, sums::render(&entries).as_bytes()).map_err(|e| {
             VerifyError::Io {
@@ -502,7 +504,7 @@ pub async fn run(
             let mut target = a.disk_path.clone().into_os_string();
             target.push(".sha256");
             let target = PathBuf::from(target);
-            let line = sums::render(&[(name.to_string_lossy().into_owned(), h.clone())]);
+            let line = sums::render(&[(name.to_string_lossy().into_owned(), *h)]);
             crate::store::write_atomic(&target, line.as_bytes()).map_err(|e| VerifyError::Io {
                 path: target.clone(),
                 cause: std::io::Error::other(e.to_string()),
@@ -619,7 +621,7 @@ pub async fn run_task(
             .ca_file
             .as_ref()
             .and_then(|ca| std::fs::read(ca).ok())
-            .map(|b| crate::sha256_hex(&b));
+            .map(|b| Sha256::of(&b));
         serde_json::json!({
             "windows_publisher": e.windows_publisher,
             "windows_cert_sha256": e.windows_cert_sha256,
@@ -772,7 +774,7 @@ impl Report {
                 "| {} | {} | `{}` | {} | {} | {} | {} |\n",
                 a.path,
                 human_bytes(a.size_bytes),
-                a.sha256.as_deref().unwrap_or("-"),
+                a.sha256.map_or_else(|| "-".to_owned(), |h| h.to_string()),
                 a.checksum.as_str(),
                 a.signature.as_str(),
                 signer.map_or("-", |s| s.publisher.as_str()),

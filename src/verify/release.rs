@@ -29,7 +29,7 @@ pub struct FileStamp {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerifiedArtifact {
     pub name: String,
-    pub sha256: Option<String>,
+    pub sha256: Option<crate::digest::Sha256>,
     pub size_bytes: u64,
     pub green: bool,
     /// Its signature's verdict (`None` in a record written before verdicts were kept).
@@ -334,7 +334,7 @@ pub(super) fn save(
             .iter()
             .map(|a| VerifiedArtifact {
                 name: a.path.clone(),
-                sha256: a.sha256.clone(),
+                sha256: a.sha256,
                 size_bytes: a.size_bytes,
                 green: a.is_green(),
                 signature: Some(a.signature),

@@ -69,8 +69,8 @@ pub fn kind_of(path: &Path) -> Kind {
 pub struct Expected {
     /// Subject common name of the Windows code-signing certificate.
     pub windows_publisher: Option<String>,
-    /// Optional SHA-256 fingerprint of that certificate (hex, any case, colons allowed).
-    pub windows_cert_sha256: Option<String>,
+    /// Optional SHA-256 fingerprint of that certificate.
+    pub windows_cert_sha256: Option<crate::digest::Sha256>,
     pub apple_team_id: Option<String>,
     /// Certificates (PEM) trusted besides Windows' pinned code-signing roots.
     pub ca_file: Option<PathBuf>,
@@ -84,7 +84,8 @@ impl Expected {
         let non_empty = |v: &str| (!v.trim().is_empty()).then(|| v.trim().to_owned());
         Self {
             windows_publisher: non_empty(&s.windows_publisher),
-            windows_cert_sha256: non_empty(&s.windows_cert_sha256),
+            // Checked when the config was loaded: a pin that is not a digest is refused there.
+            windows_cert_sha256: s.windows_cert_pin().ok().flatten(),
             apple_team_id: non_empty(&s.apple_team_id),
             ca_file: non_empty(&s.ca_file).map(|f| ws.root().join(f)),
         }
@@ -131,7 +132,7 @@ pub struct Signer {
     pub publisher: String,
     pub issuer: String,
     pub serial: String,
-    pub cert_sha256: Option<String>,
+    pub cert_sha256: Option<crate::digest::Sha256>,
     pub signing_time: Option<String>,
     /// Time from the RFC 3161 / Authenticode countersignature, if any.
     pub timestamp: Option<String>,
@@ -387,12 +388,7 @@ fn check_identity(outcome: &mut Outcome, expected: &Expected) {
         outcome.detail = format!("expected publisher {want:?}, got {:?}", signer.publisher);
         return;
     }
-    if let Some(pin) = expected
-        .windows_cert_sha256
-        .as_deref()
-        .filter(|p| !p.is_empty())
-    {
-        let pin = pin.replace(':', "").to_ascii_lowercase();
+    if let Some(pin) = expected.windows_cert_sha256 {
         match &signer.cert_sha256 {
             Some(got) if *got == pin => {}
             Some(got) => {
@@ -425,7 +421,7 @@ pub fn common_name(subject: &str) -> String {
 
 /// SHA-256 of the signer's certificate (the one whose serial matches), read from the
 /// signature's PKCS#7 blob.
-async fn signer_fingerprint(path: &Path, serial_hex: &str) -> Option<String> {
+async fn signer_fingerprint(path: &Path, serial_hex: &str) -> Option<crate::digest::Sha256> {
     let dir = tempfile::tempdir().ok()?;
     let out = dir.path().join("sig.der");
     let args: Vec<&std::ffi::OsStr> = vec![
@@ -447,7 +443,7 @@ async fn signer_fingerprint(path: &Path, serial_hex: &str) -> Option<String> {
             .to_ascii_uppercase()
             .trim_start_matches('0')
             == want)
-            .then(|| crate::sha256_hex(cert))
+            .then(|| crate::digest::Sha256::of(cert))
     })
 }
 

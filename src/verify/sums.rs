@@ -6,18 +6,20 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::digest::Sha256;
+
 /// File name of the checksum list in a release's artifacts folder.
 pub const SUMS_FILE: &str = "SHA256SUMS";
 
 /// Extensions of detached signatures that sign the sums file; never listed in it.
 pub const SIGNATURE_SUFFIXES: &[&str] = &[".sig", ".asc", ".sigstore.json", ".p7s"];
 
-/// One entry: the artifact name (relative, normalized) and its expected hash (lower-case hex).
+/// One entry: the artifact name (relative, normalized) and its expected hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Entry {
     pub line: usize,
     pub name: String,
-    pub sha256: String,
+    pub sha256: Sha256,
 }
 
 /// A line that is not a valid entry, with why. Never silently skipped.
@@ -75,7 +77,7 @@ pub fn is_artifact(name: &str) -> bool {
 /// Parses a sums file's text.
 pub fn parse(text: &str) -> Sums {
     let mut sums = Sums::default();
-    let mut seen: BTreeMap<String, (usize, String)> = BTreeMap::new();
+    let mut seen: BTreeMap<String, (usize, Sha256)> = BTreeMap::new();
     // Names listed twice with different hashes: kept as data, never re-read from a message.
     let mut conflicted: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     let body = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -114,7 +116,7 @@ pub fn parse(text: &str) -> Sums {
             }
             continue;
         }
-        seen.insert(name.clone(), (line_no, hash.clone()));
+        seen.insert(name.clone(), (line_no, hash));
         sums.entries.push(Entry {
             line: line_no,
             name,
@@ -126,8 +128,8 @@ pub fn parse(text: &str) -> Sums {
     sums
 }
 
-/// Splits one line into (lower-case hash, raw name).
-fn parse_line(line: &str) -> Result<(String, String), String> {
+/// Splits one line into (hash, raw name).
+fn parse_line(line: &str) -> Result<(Sha256, String), String> {
     if line.trim().is_empty() {
         return Err("empty line".to_owned());
     }
@@ -158,9 +160,9 @@ fn parse_line(line: &str) -> Result<(String, String), String> {
             })?;
         (hash, name)
     };
-    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(format!("{hash:?} is not a SHA-256 (64 hex digits)"));
-    }
+    let hash: Sha256 = hash
+        .parse()
+        .map_err(|e: crate::digest::BadSha256| e.to_string())?;
     if name.is_empty() {
         return Err("no file name".to_owned());
     }
@@ -169,7 +171,7 @@ fn parse_line(line: &str) -> Result<(String, String), String> {
     } else {
         name.to_owned()
     };
-    Ok((hash.to_ascii_lowercase(), name))
+    Ok((hash, name))
 }
 
 fn unescape(name: &str) -> Result<String, String> {
@@ -229,8 +231,8 @@ pub fn normalize_name(name: &str) -> Result<String, String> {
 
 /// Renders a sums file: `HASH  name`, LF, sorted by name, never listing itself or signatures.
 /// Names with a backslash or newline are written in GNU's escaped form.
-pub fn render(entries: &[(String, String)]) -> String {
-    let mut sorted: Vec<&(String, String)> = entries
+pub fn render(entries: &[(String, Sha256)]) -> String {
+    let mut sorted: Vec<&(String, Sha256)> = entries
         .iter()
         .filter(|(name, _)| !is_sums_or_signature(name))
         .collect();
@@ -288,6 +290,10 @@ mod tests {
 
     const H: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
+    fn h() -> Sha256 {
+        H.parse().expect("a digest")
+    }
+
     #[test]
     fn a_conflicting_name_with_quotes_or_backslashes_is_never_trusted() {
         let a = "a".repeat(64);
@@ -331,14 +337,14 @@ mod tests {
                 "spaces in name.exe"
             ]
         );
-        assert!(sums.entries.iter().all(|e| e.sha256 == H));
+        assert!(sums.entries.iter().all(|e| e.sha256 == h()));
     }
 
     #[test]
     #[cfg(unix)]
     fn a_name_starting_with_a_backslash_is_a_file_here_on_unix() {
         // Found by the write-sums property test: `\\n$` was refused as an absolute path.
-        let text = render(&[("\\n$ 0-1".to_owned(), H.to_owned())]);
+        let text = render(&[("\\n$ 0-1".to_owned(), h())]);
         let sums = parse(&text);
         assert!(sums.bad_lines.is_empty(), "{:?}", sums.bad_lines);
         assert_eq!(sums.entries[0].name, "\\n$ 0-1");
@@ -357,6 +363,10 @@ mod tests {
         assert!(sums.bad_lines[2].reason.contains("absolute path"));
         assert!(sums.bad_lines[3].reason.contains("\"..\""));
         assert!(sums.bad_lines[5].reason.contains("first on line 1"));
+        assert_eq!(
+            sums.bad_lines[6].reason,
+            "\"zz\" is not a SHA-256 digest (64 hex digits): 'z' at character 1 is not a hex digit"
+        );
         // The conflicted name is not trusted at all.
         assert!(sums.entries.is_empty(), "{:?}", sums.entries);
     }
@@ -364,12 +374,12 @@ mod tests {
     #[test]
     fn render_sorts_escapes_and_skips_itself_and_signatures() {
         let entries = vec![
-            ("b.msi".to_owned(), H.to_owned()),
-            ("SHA256SUMS".to_owned(), H.to_owned()),
-            ("SHA256SUMS.asc".to_owned(), H.to_owned()),
-            ("a.exe.sig".to_owned(), H.to_owned()),
-            ("a.exe".to_owned(), H.to_owned()),
-            ("we\\ird".to_owned(), H.to_owned()),
+            ("b.msi".to_owned(), h()),
+            ("SHA256SUMS".to_owned(), h()),
+            ("SHA256SUMS.asc".to_owned(), h()),
+            ("a.exe.sig".to_owned(), h()),
+            ("a.exe".to_owned(), h()),
+            ("we\\ird".to_owned(), h()),
         ];
         let text = render(&entries);
         assert_eq!(text, format!("{H}  a.exe\n{H}  b.msi\n\\{H}  we\\\\ird\n"));

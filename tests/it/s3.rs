@@ -594,7 +594,7 @@ fn two_stores_racing_for_a_versioned_key_cannot_overwrite_each_other() {
                     let file = state.join("app.msi");
                     std::fs::write(&file, &bytes).expect("write");
                     let store = store(weed, "race", &state, 64);
-                    let sha = release_console::sha256_hex(&bytes);
+                    let sha = release_console::digest::Sha256::of(&bytes);
                     barrier.wait();
                     let rt = tokio::runtime::Builder::new_current_thread()
                         .enable_all()
@@ -644,7 +644,7 @@ fn two_stores_racing_for_a_versioned_key_cannot_overwrite_each_other() {
         .block_on(store.put_file(
             key,
             &big,
-            &release_console::sha256_hex(&data),
+            &release_console::digest::Sha256::of(&data),
             &meta,
             &|_| {
                 if !taken.swap(true, std::sync::atomic::Ordering::SeqCst) {
@@ -667,7 +667,7 @@ fn two_stores_racing_for_a_versioned_key_cannot_overwrite_each_other() {
         .block_on(store.put_file(
             key,
             &big,
-            &release_console::sha256_hex(&data),
+            &release_console::digest::Sha256::of(&data),
             &meta,
             &|n| {
                 assert_eq!(n, 0, "nothing is sent");

@@ -9,6 +9,8 @@ use crate::common;
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
+use release_console::deploy::argocd::Health;
+use release_console::gates::State as GateState;
 use release_console::runner::{Runner, TaskState};
 use release_console::ui::{ConsoleApp, PickKind, Picker, Tab};
 use release_console::workspace::{Origin, Workspace};
@@ -2517,7 +2519,11 @@ fn the_rotation_gate_and_the_security_panel_agree_on_secrets_of_unknown_age() {
     // Never recorded as rotated: unknown age, which is not "within their schedule".
     let gate = rotation_gate(h.state());
     assert!(gate.is_open(), "rotation never blocks");
-    assert!(gate.unchecked, "unknown age is unchecked (amber)");
+    assert_eq!(
+        gate.state,
+        GateState::Unchecked,
+        "unknown age is unchecked (amber)"
+    );
     assert!(
         gate.reason
             .starts_with("2 of 2 tracked secrets are of unknown age, so not checked"),
@@ -2553,7 +2559,7 @@ fn the_rotation_gate_and_the_security_panel_agree_on_secrets_of_unknown_age() {
         !app.is_busy() && rotation_gate(app).reason.starts_with("1 of 2")
     });
     let gate = rotation_gate(h.state());
-    assert!(gate.unchecked, "{}", gate.reason);
+    assert_eq!(gate.state, GateState::Unchecked, "{}", gate.reason);
     assert!(
         gate.reason
             .starts_with("1 of 2 tracked secrets is of unknown age, so not checked")
@@ -2576,11 +2582,11 @@ fn the_rotation_gate_and_the_security_panel_agree_on_secrets_of_unknown_age() {
     // Both rotated: the gate is checked and open, and the panel counts the same two.
     click_first(&mut h, "Rotated now");
     step_until(&mut h, "the second rotation", |app| {
-        !app.is_busy() && !rotation_gate(app).unchecked
+        !app.is_busy() && rotation_gate(app).state != GateState::Unchecked
     });
     let gate = rotation_gate(h.state());
     assert_eq!(gate.reason, "2 tracked secrets are within their schedule");
-    assert!(!gate.warning);
+    assert_eq!(gate.state, GateState::Open);
     assert!(h.query_by_label(&gate.reason).is_some());
     assert!(
         h.query_by_label("2 tracked · 1 due within 90 days · 1 due later")
@@ -3169,7 +3175,7 @@ fn the_deploy_panel_rolls_the_backend_out_and_back_after_confirmations() {
             .backend
             .as_ref()
             .and_then(|b| b.as_ref().ok())
-            .is_some_and(|a| a.health == "Healthy" && a.history.len() == 2)
+            .is_some_and(|a| a.health == Some(Health::Healthy) && a.history.len() == 2)
     });
     let ws = Workspace::open(&f.root).expect("ws");
     let release = ws.release(Some("1.4.0")).expect("release");
@@ -3195,7 +3201,7 @@ fn the_deploy_panel_rolls_the_backend_out_and_back_after_confirmations() {
                 .backend
                 .as_ref()
                 .and_then(|b| b.as_ref().ok())
-                .is_some_and(|a| a.history.len() == 3 && a.health == "Healthy")
+                .is_some_and(|a| a.history.len() == 3 && a.health == Some(Health::Healthy))
     });
     let audit = std::fs::read_to_string(f.root.join("audit.log")).expect("audit");
     assert!(audit.contains("\"deploy.backend\""), "audited rollout");
@@ -3472,7 +3478,7 @@ fn the_demo_walks_a_whole_release_with_no_credentials_and_no_network() {
         .expect("installers gate");
     assert!(
         installers.is_open()
-            && installers.warning
+            && installers.state == GateState::Warning
             && installers
                 .reason
                 .contains("macOS NOT SHIPPED this time (demo: a macOS installer needs a Mac"),

@@ -461,7 +461,7 @@ fn write_sums_parses_back_to_the_same_entries_for_any_file_name() {
         let got: std::collections::BTreeMap<String, String> = parsed
             .entries
             .into_iter()
-            .map(|e| (e.name, e.sha256))
+            .map(|e| (e.name, e.sha256.to_string()))
             .collect();
         assert_eq!(got, expected, "round {round}:\n{text}");
     }

@@ -149,7 +149,7 @@ pub(super) fn publish_bench(cli: &Cli, args: &BenchArgs) -> anyhow::Result<serde
     let size = 1024 * MIB;
     write_fixture(&big, size)?;
     warm(std::slice::from_ref(&big))?;
-    let sha = crate::hex(&crate::verify::hash::hash_file(
+    let sha = crate::digest::Sha256::from(crate::verify::hash::hash_file(
         &big,
         &std::sync::atomic::AtomicU64::new(0),
         &tokio_util::sync::CancellationToken::new(),

@@ -26,22 +26,20 @@ pub fn progress_bar(
     )
 }
 
-/// Gates as rows: an OPEN/BLOCKED badge, the gate's name and its reason (wrapped). A gate open
+/// Gates as rows: an OPEN/WARNING/UNCHECKED/BLOCKED badge, the gate's name and its reason (wrapped). A gate open
 /// only because nothing could be checked here reads amber, not green.
 pub fn gate_list<'a>(ui: &mut egui::Ui, gates: impl IntoIterator<Item = &'a crate::gates::Gate>) {
     let mut any = false;
     for g in gates {
         any = true;
         ui.horizontal_wrapped(|ui| {
-            if !g.is_open() {
-                theme::badge(ui, "BLOCKED", theme::BAD);
-            } else if g.warning {
-                theme::badge(ui, "WARNING", theme::WARN);
-            } else if g.unchecked {
-                theme::badge(ui, "UNCHECKED", theme::WARN);
-            } else {
-                theme::badge(ui, "OPEN", theme::OK);
-            }
+            let (text, color) = match g.state {
+                crate::gates::State::Blocked => ("BLOCKED", theme::BAD),
+                crate::gates::State::Warning => ("WARNING", theme::WARN),
+                crate::gates::State::Unchecked => ("UNCHECKED", theme::WARN),
+                crate::gates::State::Open => ("OPEN", theme::OK),
+            };
+            theme::badge(ui, text, color);
             ui.label(egui::RichText::new(&g.gate).monospace());
             ui.label(&g.reason);
         });

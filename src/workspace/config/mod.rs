@@ -295,6 +295,14 @@ impl Config {
                 &format!("1 to {MAX_DAYS} days"),
             );
         }
+        if let Err(e) = self.signing.windows_cert_pin() {
+            return Err(config_error(
+                path,
+                text,
+                ("signing", None, "windows_cert_sha256"),
+                &e.to_string(),
+            ));
+        }
         if self.signing.min_valid_days > MAX_DAYS {
             return out_of(
                 ("signing", None, "min_valid_days"),
@@ -514,6 +522,39 @@ mod tests {
         ))
         .expect("in range");
         assert_eq!(c.publish.multipart_threshold_mib, 5120);
+    }
+
+    #[test]
+    fn a_certificate_pin_is_a_digest_with_or_without_colons_and_a_bad_one_is_refused_at_its_line() {
+        let hex = "AB".repeat(32);
+        let colons = vec!["ab"; 32].join(":");
+        for pin in [hex.as_str(), colons.as_str()] {
+            let c = parse(&format!(
+                "{GOOD}[signing]\nwindows_cert_sha256 = \"{pin}\"\n"
+            ))
+            .expect("a pin");
+            assert_eq!(
+                c.signing
+                    .windows_cert_pin()
+                    .expect("a digest")
+                    .map(|d| d.to_string()),
+                Some("ab".repeat(32))
+            );
+        }
+        assert_eq!(
+            parse(GOOD).expect("parses").signing.windows_cert_pin(),
+            Ok(None)
+        );
+        let err = parse(&format!("{GOOD}[signing]\nwindows_cert_sha256 = \"abc\"\n"))
+            .expect_err("not a digest");
+        let msg = err.to_string();
+        assert!(
+            msg.contains(
+                ":5:1: key `signing.windows_cert_sha256`: \"abc\" is not a SHA-256 digest (64 \
+                 hex digits): it has 3 digits, not 64"
+            ),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -117,7 +117,8 @@ pub struct SigningConfig {
     pub windows_pfx_password_secret: String,
     /// Subject common name of the Windows code-signing certificate.
     pub windows_publisher: String,
-    /// Optional SHA-256 fingerprint pin of that certificate.
+    /// Optional SHA-256 fingerprint pin of that certificate (hex, any case, colons allowed:
+    /// read with [`Self::windows_cert_pin`]).
     pub windows_cert_sha256: String,
     /// Apple Developer Team ID.
     pub apple_team_id: String,
@@ -148,6 +149,20 @@ pub struct SigningConfig {
 /// The password of a demo certificate: public, since the certificate proves nothing outside
 /// the demo workspace that made it.
 pub const DEMO_PFX_PASSWORD: &str = "demo-only";
+
+impl SigningConfig {
+    /// `windows_cert_sha256` as a digest: `None` when empty; colons (`AB:CD:…`) and the case
+    /// do not matter.
+    pub fn windows_cert_pin(
+        &self,
+    ) -> Result<Option<crate::digest::Sha256>, crate::digest::BadSha256> {
+        let pin = self.windows_cert_sha256.trim();
+        if pin.is_empty() {
+            return Ok(None);
+        }
+        pin.replace(':', "").parse().map(Some)
+    }
+}
 
 impl Default for SigningConfig {
     fn default() -> Self {
