@@ -253,7 +253,66 @@ pub async fn run(
     cancel: CancellationToken,
 ) -> Result<Report, VerifyError> {
     anchor_outside(&opts)?;
-    // 1. What is on disk.
+    let mut found = on_disk(&opts)?;
+    expected_by_sums(&opts, &mut found)?;
+    let progress: Arc<dyn Fn(ProgressUpdate) + Send + Sync> = Arc::new(progress);
+    let threads = if opts.threads == 0 {
+        std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
+    } else {
+        opts.threads
+    };
+    let (sizes, hashes) = hash_all(&found.files, threads, progress.clone(), &cancel).await?;
+    let artifacts = judge(&found, &sizes, &hashes, &opts.expected, &*progress, &cancel).await?;
+    let written = write_requested(&opts, &artifacts)?;
+    let Found {
+        parsed,
+        refused,
+        sums_path,
+        ..
+    } = found;
+    let mut bad_lines = parsed.map(|p| p.bad_lines).unwrap_or_default();
+    bad_lines.extend(refused);
+    let overall = if !artifacts.is_empty()
+        && artifacts.iter().all(Artifact::is_green)
+        && bad_lines.is_empty()
+    {
+        Overall::Pass
+    } else {
+        Overall::Fail
+    };
+    progress(ProgressUpdate {
+        fraction: 1.0,
+        step: "done".into(),
+    });
+    Ok(Report {
+        overall,
+        artifacts,
+        bad_lines,
+        sums_file: sums_path,
+        expected: opts.expected,
+        written,
+    })
+}
+
+/// What a verification looks at: the files found and what SHA256SUMS says of them.
+struct Found {
+    files: Vec<PathBuf>,
+    /// Each file's name as SHA256SUMS lists it (relative to `base`, `/`-separated).
+    names: Vec<String>,
+    base: PathBuf,
+    /// `base` with its links resolved: a link in the folder is followed only inside it.
+    real_base: Option<PathBuf>,
+    sums_path: Option<PathBuf>,
+    parsed: Option<sums::Sums>,
+    /// Listed in SHA256SUMS but not on disk.
+    missing: Vec<sums::Entry>,
+    /// Links and listed names that lead outside the folder, and special files.
+    refused: Vec<sums::BadLine>,
+}
+
+/// Phase 1: what is on disk: the files of each path (a folder walked, links followed only
+/// inside it), and the SHA256SUMS that applies.
+fn on_disk(opts: &Options) -> Result<Found, VerifyError> {
     let mut files = Vec::new();
     let mut links = Vec::new();
     let mut base: Option<PathBuf> = None;
@@ -311,15 +370,36 @@ pub async fn run(
     files.retain(|f| !sums::is_sums_or_signature(&relative_name(f, &base)));
     files.sort();
     files.dedup();
+    Ok(Found {
+        names: files.iter().map(|f| relative_name(f, &base)).collect(),
+        files,
+        base,
+        real_base,
+        sums_path,
+        parsed: None,
+        missing: Vec::new(),
+        refused,
+    })
+}
 
-    // 2. What was expected.
-    let parsed = match &sums_path {
+/// Phase 2: what was expected: SHA256SUMS read, the files it lists that the paths did not
+/// name added, the ones not on disk kept as missing.
+fn expected_by_sums(opts: &Options, found: &mut Found) -> Result<(), VerifyError> {
+    let Found {
+        files,
+        names,
+        base,
+        real_base,
+        sums_path,
+        parsed,
+        missing,
+        refused,
+    } = found;
+    *parsed = match sums_path {
         Some(p) => Some(sums::read(p).map_err(io_err(p))?),
         None => None,
     };
-    let mut names: Vec<String> = files.iter().map(|f| relative_name(f, &base)).collect();
-    let mut missing = Vec::new();
-    if let Some(parsed) = &parsed {
+    if let Some(parsed) = parsed {
         for entry in &parsed.entries {
             if names.contains(&entry.name) {
                 continue;
@@ -353,21 +433,25 @@ pub async fn run(
         ));
     }
 
-    // 3. Hash everything, in parallel, with progress.
+    Ok(())
+}
+
+/// Phase 3: every file hashed, in parallel, with progress (to 90%); its size and its digest
+/// or why it has none.
+async fn hash_all(
+    files: &[PathBuf],
+    threads: usize,
+    progress: Arc<dyn Fn(ProgressUpdate) + Send + Sync>,
+    cancel: &CancellationToken,
+) -> Result<(Vec<u64>, Vec<hash::HashResult>), VerifyError> {
     let sizes: Vec<u64> = files
         .iter()
         .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
         .collect();
     let total: u64 = sizes.iter().sum::<u64>().max(1);
     let done: Arc<Vec<AtomicU64>> = Arc::new(files.iter().map(|_| AtomicU64::new(0)).collect());
-    let progress = Arc::new(progress);
     let hashing = {
-        let (files, done, cancel) = (files.clone(), done.clone(), cancel.clone());
-        let threads = if opts.threads == 0 {
-            std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
-        } else {
-            opts.threads
-        };
+        let (files, done, cancel) = (files.to_vec(), done.clone(), cancel.clone());
         tokio::task::spawn_blocking(move || hash::hash_files(&files, threads, &done, &cancel))
     };
     let ticker = {
@@ -395,8 +479,26 @@ pub async fn run(
     if cancel.is_cancelled() {
         return Err(VerifyError::Cancelled);
     }
+    Ok((sizes, hashes))
+}
 
-    // 4. Checksums and signatures per artifact.
+/// Phase 4: each file's checksum against SHA256SUMS and its signature, then the missing ones.
+async fn judge(
+    found: &Found,
+    sizes: &[u64],
+    hashes: &[hash::HashResult],
+    expected: &Expected,
+    progress: &(dyn Fn(ProgressUpdate) + Send + Sync),
+    cancel: &CancellationToken,
+) -> Result<Vec<Artifact>, VerifyError> {
+    let Found {
+        files,
+        names,
+        base,
+        parsed,
+        missing,
+        ..
+    } = found;
     let by_name = parsed.as_ref().map(|p| p.by_name());
     let mut artifacts = Vec::new();
     for (i, file) in files.iter().enumerate() {
@@ -427,7 +529,7 @@ pub async fn run(
         if cancel.is_cancelled() {
             return Err(VerifyError::Cancelled);
         }
-        let sig = signature::verify(file, &opts.expected, &cancel).await;
+        let sig = signature::verify(file, expected, cancel).await;
         // A check cut short is no verdict: the verification as a whole is cancelled.
         if cancel.is_cancelled() {
             return Err(VerifyError::Cancelled);
@@ -480,7 +582,11 @@ pub async fn run(
     }
     artifacts.sort_by(|a, b| a.path.cmp(&b.path));
 
-    // 5. Files written on request.
+    Ok(artifacts)
+}
+
+/// Phase 5: the files written on request (a SHA256SUMS, a `.sha256` beside each file).
+fn write_requested(opts: &Options, artifacts: &[Artifact]) -> Result<Vec<PathBuf>, VerifyError> {
     let mut written = Vec::new();
     if let Some(out) = &opts.write_sums {
         let out_base = out.parent().map(Path::to_owned).unwrap_or_default();
@@ -497,7 +603,7 @@ pub async fn run(
         written.push(out.clone());
     }
     if opts.write_per_file {
-        for a in &artifacts {
+        for a in artifacts {
             let (Some(h), Some(name)) = (&a.sha256, a.disk_path.file_name()) else {
                 continue;
             };
@@ -513,28 +619,7 @@ pub async fn run(
         }
     }
 
-    let mut bad_lines = parsed.map(|p| p.bad_lines).unwrap_or_default();
-    bad_lines.extend(refused);
-    let overall = if !artifacts.is_empty()
-        && artifacts.iter().all(Artifact::is_green)
-        && bad_lines.is_empty()
-    {
-        Overall::Pass
-    } else {
-        Overall::Fail
-    };
-    progress(ProgressUpdate {
-        fraction: 1.0,
-        step: "done".into(),
-    });
-    Ok(Report {
-        overall,
-        artifacts,
-        bad_lines,
-        sums_file: sums_path,
-        expected: opts.expected,
-        written,
-    })
+    Ok(written)
 }
 
 /// The kind of a verify task over a release's own artifacts with the workspace's pins: its
