@@ -12,8 +12,21 @@
 macro_rules! vendor_enum {
     (
         $(#[$meta:meta])*
+        $vis:vis enum $name:ident as spelled {
+            $($(#[$vmeta:meta])* $variant:ident),+ $(,)?
+        }
+    ) => {
+        vendor_enum! {
+            $(#[$meta])*
+            $vis enum $name {
+                $($(#[$vmeta])* $variant = stringify!($variant)),+
+            }
+        }
+    };
+    (
+        $(#[$meta:meta])*
         $vis:vis enum $name:ident {
-            $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)?
+            $($(#[$vmeta:meta])* $variant:ident = $text:expr),+ $(,)?
         }
     ) => {
         $(#[$meta])*
@@ -25,6 +38,9 @@ macro_rules! vendor_enum {
         }
 
         impl $name {
+            /// Every spelling this console knows, in the order of the variants.
+            pub const KNOWN: &[&str] = &[$($text),+];
+
             /// The vendor's spelling.
             pub fn as_str(&self) -> &str {
                 match self {
@@ -36,19 +52,19 @@ macro_rules! vendor_enum {
 
         impl From<&str> for $name {
             fn from(s: &str) -> Self {
-                match s {
-                    $($text => $name::$variant,)+
-                    other => $name::Other(other.to_owned()),
-                }
+                $(if s == $text {
+                    return $name::$variant;
+                })+
+                $name::Other(s.to_owned())
             }
         }
 
         impl From<String> for $name {
             fn from(s: String) -> Self {
-                match s.as_str() {
-                    $($text => $name::$variant,)+
-                    _ => $name::Other(s),
-                }
+                $(if s == $text {
+                    return $name::$variant;
+                })+
+                $name::Other(s)
             }
         }
 
@@ -227,6 +243,7 @@ mod tests {
 
     #[test]
     fn a_vendor_enum_keeps_a_value_it_does_not_know_as_spelled() {
+        assert_eq!(Colour::KNOWN, ["red", "in_between"]);
         assert_eq!(Colour::from("in_between"), Colour::InBetween);
         assert_eq!(Colour::from("red".to_owned()), Colour::Red);
         let mauve = Colour::from("Mauve");

@@ -402,6 +402,22 @@ impl GitHub {
         Self::parse(&answer.body, what)
     }
 
+    /// `GET /actions/runs/{id}{tail}` (`tail`: `""` for the run, `/jobs?...` for a list of
+    /// it); `of` names the list in a message (`"the jobs of "`).
+    async fn run_json<T: serde::de::DeserializeOwned>(
+        &self,
+        id: u64,
+        tail: &str,
+        of: &str,
+        etag: bool,
+    ) -> Result<T, RemoteError> {
+        let (path, what) = (
+            format!("/actions/runs/{id}{tail}"),
+            format!("GET {of}run #{id}"),
+        );
+        self.get_json(&path, etag, &what).await
+    }
+
     fn parse<T: serde::de::DeserializeOwned>(body: &str, what: &str) -> Result<T, RemoteError> {
         serde_json::from_str(body)
             .map_err(|e| RemoteError::Http(format!("{what}: unreadable answer: {e}")))
@@ -612,19 +628,9 @@ impl CiEngine for GitHub {
     }
 
     async fn run(&self, id: u64) -> Result<RunView, RemoteError> {
-        let run: RunBody = self
-            .get_json(
-                &format!("/actions/runs/{id}"),
-                true,
-                &format!("GET run #{id}"),
-            )
-            .await?;
+        let run: RunBody = self.run_json(id, "", "", true).await?;
         let jobs: JobsBody = self
-            .get_json(
-                &format!("/actions/runs/{id}/jobs?per_page=100"),
-                true,
-                &format!("GET the jobs of run #{id}"),
-            )
+            .run_json(id, "/jobs?per_page=100", "the jobs of ", true)
             .await?;
         Ok(RunView {
             id: run.id,
@@ -675,13 +681,7 @@ impl CiEngine for GitHub {
             // A second re-run would be another attempt: the run is read instead; one that
             // is no longer completed is re-running (ours arrived).
             Err(RemoteError::Uncertain(why)) => {
-                let run: RunBody = self
-                    .get_json(
-                        &format!("/actions/runs/{id}"),
-                        false,
-                        &format!("GET run #{id}"),
-                    )
-                    .await?;
+                let run: RunBody = self.run_json(id, "", "", false).await?;
                 if run.status == Some(Status::Completed) {
                     return Err(RemoteError::Uncertain(format!(
                         "{what}: {why}; run #{id} is still completed, so it did not take: \
@@ -705,10 +705,11 @@ impl CiEngine for GitHub {
 
     async fn artifacts(&self, run_id: u64) -> Result<Vec<ArtifactView>, RemoteError> {
         let list: ArtifactsBody = self
-            .get_json(
-                &format!("/actions/runs/{run_id}/artifacts?per_page=100"),
+            .run_json(
+                run_id,
+                "/artifacts?per_page=100",
+                "the artifacts of ",
                 false,
-                &format!("GET the artifacts of run #{run_id}"),
             )
             .await?;
         Ok(list

@@ -83,27 +83,17 @@ pub struct RunRef {
 vendor_enum! {
     /// Where a run, job or step is (GitHub Actions' `status`; another engine maps to these).
     pub enum Status {
-        Queued = "queued",
-        InProgress = "in_progress",
-        Completed = "completed",
-        Waiting = "waiting",
-        Requested = "requested",
-        Pending = "pending",
+        Queued = "queued", InProgress = "in_progress", Completed = "completed",
+        Waiting = "waiting", Requested = "requested", Pending = "pending",
     }
 }
 
 vendor_enum! {
     /// How a completed run, job or step ended (GitHub Actions' `conclusion`).
     pub enum Conclusion {
-        Success = "success",
-        Failure = "failure",
-        Cancelled = "cancelled",
-        TimedOut = "timed_out",
-        Skipped = "skipped",
-        Neutral = "neutral",
-        ActionRequired = "action_required",
-        Stale = "stale",
-        StartupFailure = "startup_failure",
+        Success = "success", Failure = "failure", Cancelled = "cancelled",
+        TimedOut = "timed_out", Skipped = "skipped", Neutral = "neutral",
+        ActionRequired = "action_required", Stale = "stale", StartupFailure = "startup_failure",
     }
 }
 
@@ -470,17 +460,12 @@ mod tests {
 
     #[test]
     fn github_values_read_known_keep_unknown_and_write_back_as_spelled() {
-        for (text, c) in [
-            ("success", Conclusion::Success),
-            ("failure", Conclusion::Failure),
-            ("cancelled", Conclusion::Cancelled),
-            ("timed_out", Conclusion::TimedOut),
-            ("skipped", Conclusion::Skipped),
-            ("action_required", Conclusion::ActionRequired),
-        ] {
-            assert_eq!(Conclusion::from(text), c);
-            assert_eq!(c.to_string(), text);
+        for text in Conclusion::KNOWN {
+            let c = Conclusion::from(*text);
+            assert!(!matches!(c, Conclusion::Other(_)), "{text}");
+            assert_eq!(c.to_string(), *text);
         }
+        assert_eq!(Conclusion::from("timed_out"), Conclusion::TimedOut);
         assert_eq!(Status::from("in_progress"), Status::InProgress);
         let later: Status = serde_json::from_str("\"paused\"").expect("json");
         assert_eq!(later, Status::Other("paused".into()));
