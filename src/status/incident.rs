@@ -568,7 +568,11 @@ pub async fn update_maintenance<P: StatusPage>(
             "--message must say what users see (it is published)".into(),
         ));
     }
-    let posted = page.update_maintenance(id, status, message.trim()).await?;
+    let step = super::Step {
+        status,
+        body: message.trim(),
+    };
+    let posted = page.update_maintenance(id, step).await?;
     ws.record(
         "status.maintenance.update",
         id,

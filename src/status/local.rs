@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     ComponentStatus, IncidentChange, IncidentStatus, MaintenanceStatus, NewIncident,
-    NewMaintenance, PageComponent, PageIncident, PageIncidentUpdate, StatusError, StatusPage,
+    NewMaintenance, PageComponent, PageIncident, PageIncidentUpdate, StatusError, StatusPage, Step,
 };
 use crate::store;
 use crate::workspace::Workspace;
@@ -210,10 +210,9 @@ impl StatusPage for LocalPage {
     async fn update_maintenance(
         &self,
         id: &str,
-        status: MaintenanceStatus,
-        body: &str,
+        step: Step<'_>,
     ) -> Result<PageIncident, StatusError> {
-        self.maintenance_step(id, status, body)
+        self.maintenance_step(id, step.status, step.body)
     }
 
     async fn schedule_maintenance(&self, m: &NewMaintenance) -> Result<PageIncident, StatusError> {

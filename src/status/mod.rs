@@ -298,6 +298,13 @@ pub struct NewMaintenance {
 /// Receives progress lines (pacing, retries) from a provider.
 pub type Notify = Arc<dyn Fn(&str) + Send + Sync>;
 
+/// Scheduled maintenance moved on: its new status and the update posted with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step<'a> {
+    pub status: MaintenanceStatus,
+    pub body: &'a str,
+}
+
 /// A status page: list components, create/update incidents, list the unresolved ones, schedule
 /// maintenance. Implementations: [`local::LocalPage`] and [`statuspage::StatuspageClient`].
 pub trait StatusPage: Send + Sync {
@@ -322,8 +329,7 @@ pub trait StatusPage: Send + Sync {
     fn update_maintenance(
         &self,
         id: &str,
-        status: MaintenanceStatus,
-        body: &str,
+        step: Step<'_>,
     ) -> impl Future<Output = Result<PageIncident, StatusError>> + Send;
 }
 
@@ -422,10 +428,9 @@ impl StatusPage for Provider {
     async fn update_maintenance(
         &self,
         id: &str,
-        status: MaintenanceStatus,
-        body: &str,
+        step: Step<'_>,
     ) -> Result<PageIncident, StatusError> {
-        each_provider!(self, p => p.update_maintenance(id, status, body).await)
+        each_provider!(self, p => p.update_maintenance(id, step).await)
     }
 }
 

@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use crate::net::{MAX_RETRY_AFTER, backoff, error_message, parse_retry_after};
 
 use super::{
-    IncidentChange, MaintenanceStatus, NewIncident, NewMaintenance, Notify, PageComponent,
-    PageIncident, Secret, StatusError, StatusPage,
+    IncidentChange, NewIncident, NewMaintenance, Notify, PageComponent, PageIncident, Secret,
+    StatusError, StatusPage, Step,
 };
 
 /// How many times one request is tried.
@@ -355,11 +355,10 @@ impl StatusPage for StatuspageClient {
     async fn update_maintenance(
         &self,
         id: &str,
-        status: MaintenanceStatus,
-        body: &str,
+        step: Step<'_>,
     ) -> Result<PageIncident, StatusError> {
         let path = format!("/incidents/{id}");
-        let body = json!({"incident": {"status": status.as_str(), "body": body}});
+        let body = json!({"incident": {"status": step.status.as_str(), "body": step.body}});
         let v = self.request(Method::PATCH, &path, Some(body), true).await?;
         decode(v, &path)
     }
