@@ -3,7 +3,7 @@
 //! A crash or `kill -9` at any moment leaves either the old or the new file, never a mix.
 
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -153,20 +153,13 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StateError
 /// and holds it until the returned file is dropped, so the GUI and CLI processes
 /// read-modify-write one state file at a time.
 pub fn lock(dir: &Path, name: &str) -> Result<std::fs::File, StateError> {
-    std::fs::create_dir_all(dir).map_err(io_err(dir, "create folder"))?;
-    let path = dir.join(format!(".{name}.lock"));
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(io_err(&path, "open lock"))?;
+    let (file, path) = lock_file(dir, name)?;
     file.lock().map_err(io_err(&path, "lock"))?;
     Ok(file)
 }
 
-/// [`lock`] when it is free: `None` while another process (or another handle) holds it.
-pub fn try_lock(dir: &Path, name: &str) -> Result<Option<std::fs::File>, StateError> {
+/// The file `dir/.NAME.lock` is (made and) opened, not locked yet.
+fn lock_file(dir: &Path, name: &str) -> Result<(std::fs::File, PathBuf), StateError> {
     std::fs::create_dir_all(dir).map_err(io_err(dir, "create folder"))?;
     let path = dir.join(format!(".{name}.lock"));
     let file = std::fs::OpenOptions::new()
@@ -175,6 +168,12 @@ pub fn try_lock(dir: &Path, name: &str) -> Result<Option<std::fs::File>, StateEr
         .write(true)
         .open(&path)
         .map_err(io_err(&path, "open lock"))?;
+    Ok((file, path))
+}
+
+/// [`lock`] when it is free: `None` while another process (or another handle) holds it.
+pub fn try_lock(dir: &Path, name: &str) -> Result<Option<std::fs::File>, StateError> {
+    let (file, path) = lock_file(dir, name)?;
     match file.try_lock() {
         Ok(()) => Ok(Some(file)),
         Err(std::fs::TryLockError::WouldBlock) => Ok(None),

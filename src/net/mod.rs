@@ -245,13 +245,19 @@ pub fn client_with_timeout(timeout: Duration) -> Result<reqwest::Client, String>
 mod tests {
     use super::*;
 
-    /// Serves one raw HTTP response on loopback; returns its URL.
-    async fn serve_once(head: String, body_bytes: usize) -> String {
-        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    /// A listener on a free loopback port, and its URL.
+    async fn listen() -> (tokio::net::TcpListener, String) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let url = format!("http://{}/", listener.local_addr().expect("addr"));
+        (listener, url)
+    }
+
+    /// Serves one raw HTTP response on loopback; returns its URL.
+    async fn serve_once(head: String, body_bytes: usize) -> String {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let (listener, url) = listen().await;
         tokio::spawn(async move {
             let (mut sock, _) = listener.accept().await.expect("accept");
             let mut req = [0u8; 4096];
@@ -383,10 +389,7 @@ mod tests {
         let e = http.post(&url).send().await.expect_err("refused");
         assert_eq!(Arrival::of_error(&e), Arrival::NotSent, "{e:?}");
         // A server that reads the request and never answers: timed out after it was sent.
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}/", listener.local_addr().expect("addr"));
+        let (listener, url) = listen().await;
         tokio::spawn(async move {
             use tokio::io::AsyncReadExt as _;
             let (mut sock, _) = listener.accept().await.expect("accept");
