@@ -352,102 +352,95 @@ pub async fn rollout<P: FlagProvider>(
 ) -> Result<FlagState, FlagsError> {
     let after = {
         let _lock = change_lock(ws).await?;
-        set_stage(ws, provider, key, percent, gate, override_reason).await?
+        // Up to the plan's save, under the change lock.
+        let set: Result<FlagState, FlagsError> = async {
+            let cfg = &ws.config().flags;
+            let before = provider.get(key).await?;
+            if before.archived {
+                return Err(FlagsError::Invalid(format!("{key} is archived")));
+            }
+            let plans = load(ws)?;
+            let plan = plans.get(key).cloned().unwrap_or(Plan {
+                key: key.to_owned(),
+                created_at: Timestamp::now(),
+                history: vec![Change {
+                    at: Timestamp::now(),
+                    what: "adopted".into(),
+                    percent: before.rollout_percent,
+                    actor: ws.actor(),
+                    override_reason: None,
+                }],
+                archived_at: None,
+                audit_seq: 0,
+            });
+            let target = match percent {
+                Some(p) if p > 100 => {
+                    return Err(FlagsError::Invalid(format!("--percent {p}: 0 to 100")));
+                }
+                Some(p) => p,
+                None => plan
+                    .next_stage(cfg)
+                    .ok_or_else(|| FlagsError::Blocked(format!("{key} is at 100%: nothing to advance")))?,
+            };
+            let reason = override_reason.map(str::trim).filter(|r| !r.is_empty());
+            let going_up = target > plan.percent();
+            if going_up && reason.is_none() {
+                if let Some(why) = blocked_reason(&plan, cfg, gate, Timestamp::now()) {
+                    return Err(FlagsError::Blocked(format!(
+                        "{why} (or pass --override \"reason\")"
+                    )));
+                }
+                if Some(target) != plan.next_stage(cfg) {
+                    return Err(FlagsError::Blocked(format!(
+                        "{key}: the next stage is {}%, not {target}% (stages {}; or pass --override \"reason\")",
+                        plan.next_stage(cfg).unwrap_or(100),
+                        cfg.stages_text()
+                    )));
+                }
+            }
+            let what = match (percent, going_up) {
+                (_, false) if target == 0 => "rollback",
+                (None, _) => "advance",
+                _ => "rollout",
+            };
+            let comment = match reason {
+                Some(r) => format!("release-console: {what} to {target}% (override: {r})"),
+                None => format!("release-console: {what} to {target}%"),
+            };
+            let change = Intended::new(ws, what, target, reason);
+            audited(
+                ws,
+                &format!("flags.{what}"),
+                key,
+                Some(&before),
+                staged(
+                    serde_json::json!({"rollout_percent": target, "gate": gate, "override_reason": reason, "stage_since": plan.since()}),
+                    &change,
+                    provider.is_local(),
+                    Some(&before),
+                ),
+                |seq| async move {
+                    let after = provider
+                        .set_rollout(
+                            key,
+                            super::Rollout {
+                                percent: target,
+                                comment: &comment,
+                            },
+                        )
+                        .await
+                        .map_err(Failed::NotMade)?;
+                    record_change(ws, key, &change, seq).map_err(Failed::Unrecorded)?;
+                    Ok(after)
+                },
+            )
+            .await
+        }
+        .await;
+        set?
     };
     tick_stages(ws)?;
     Ok(after)
-}
-
-/// [`rollout`] up to the plan's save, under the change lock.
-async fn set_stage<P: FlagProvider>(
-    ws: &Workspace,
-    provider: &P,
-    key: &str,
-    percent: Option<u32>,
-    gate: &Gate,
-    override_reason: Option<&str>,
-) -> Result<FlagState, FlagsError> {
-    let cfg = &ws.config().flags;
-    let before = provider.get(key).await?;
-    if before.archived {
-        return Err(FlagsError::Invalid(format!("{key} is archived")));
-    }
-    let plans = load(ws)?;
-    let plan = plans.get(key).cloned().unwrap_or(Plan {
-        key: key.to_owned(),
-        created_at: Timestamp::now(),
-        history: vec![Change {
-            at: Timestamp::now(),
-            what: "adopted".into(),
-            percent: before.rollout_percent,
-            actor: ws.actor(),
-            override_reason: None,
-        }],
-        archived_at: None,
-        audit_seq: 0,
-    });
-    let target = match percent {
-        Some(p) if p > 100 => {
-            return Err(FlagsError::Invalid(format!("--percent {p}: 0 to 100")));
-        }
-        Some(p) => p,
-        None => plan
-            .next_stage(cfg)
-            .ok_or_else(|| FlagsError::Blocked(format!("{key} is at 100%: nothing to advance")))?,
-    };
-    let reason = override_reason.map(str::trim).filter(|r| !r.is_empty());
-    let going_up = target > plan.percent();
-    if going_up && reason.is_none() {
-        if let Some(why) = blocked_reason(&plan, cfg, gate, Timestamp::now()) {
-            return Err(FlagsError::Blocked(format!(
-                "{why} (or pass --override \"reason\")"
-            )));
-        }
-        if Some(target) != plan.next_stage(cfg) {
-            return Err(FlagsError::Blocked(format!(
-                "{key}: the next stage is {}%, not {target}% (stages {}; or pass --override \"reason\")",
-                plan.next_stage(cfg).unwrap_or(100),
-                cfg.stages_text()
-            )));
-        }
-    }
-    let what = match (percent, going_up) {
-        (_, false) if target == 0 => "rollback",
-        (None, _) => "advance",
-        _ => "rollout",
-    };
-    let comment = match reason {
-        Some(r) => format!("release-console: {what} to {target}% (override: {r})"),
-        None => format!("release-console: {what} to {target}%"),
-    };
-    let change = Intended::new(ws, what, target, reason);
-    audited(
-        ws,
-        &format!("flags.{what}"),
-        key,
-        Some(&before),
-        staged(
-            serde_json::json!({"rollout_percent": target, "gate": gate, "override_reason": reason, "stage_since": plan.since()}),
-            &change,
-            provider.is_local(),
-            Some(&before),
-        ),
-        |seq| async move {
-            let after = provider
-                .set_rollout(
-                    key,
-                    super::Rollout {
-                        percent: target,
-                        comment: &comment,
-                    },
-                )
-                .await
-                .map_err(Failed::NotMade)?;
-            record_change(ws, key, &change, seq).map_err(Failed::Unrecorded)?;
-            Ok(after)
-        },
-    )
-    .await
 }
 
 /// Ticks the latest release's "Roll out flags to N%" items whose stage every active flag has
