@@ -1091,39 +1091,48 @@ struct WorkspaceHook {
     ws: Workspace,
 }
 
-impl TaskHook for WorkspaceHook {
-    fn on_start(&self, task: &TaskInfo) -> Result<(), String> {
+impl WorkspaceHook {
+    /// Records a task's start or end in the audit log; a notification's own tasks are not
+    /// recorded (their deliveries are).
+    fn record(
+        &self,
+        task: &TaskInfo,
+        action: &str,
+        before: serde_json::Value,
+        after: serde_json::Value,
+    ) -> Result<bool, String> {
         if is_quiet(task) {
-            return Ok(());
+            return Ok(false);
         }
         self.ws
-            .record(
-                "task.start",
-                &task.name,
-                serde_json::Value::Null,
-                serde_json::json!({"kind": task.kind, "release": task.release}),
-            )
-            .map_err(|e| e.to_string())
+            .record(action, &task.name, before, after)
+            .map_err(|e| e.to_string())?;
+        Ok(true)
+    }
+}
+
+impl TaskHook for WorkspaceHook {
+    fn on_start(&self, task: &TaskInfo) -> Result<(), String> {
+        let after = serde_json::json!({"kind": task.kind, "release": task.release});
+        self.record(task, "task.start", serde_json::Value::Null, after)
+            .map(|_| ())
     }
 
     fn on_finish(&self, task: &TaskInfo, state: TaskState, message: &str) -> Result<(), String> {
-        if is_quiet(task) {
-            return Ok(());
-        }
-        self.ws
-            .record(
-                "task.finish",
-                &task.name,
-                serde_json::json!({"state": "running"}),
-                serde_json::json!({
-                    "state": state,
-                    "message": message,
-                    "kind": task.kind,
-                    "release": task.release,
-                }),
-            )
-            .map_err(|e| e.to_string())?;
-        if state == TaskState::Succeeded
+        let after = serde_json::json!({
+            "state": state,
+            "message": message,
+            "kind": task.kind,
+            "release": task.release,
+        });
+        let recorded = self.record(
+            task,
+            "task.finish",
+            serde_json::json!({"state": "running"}),
+            after,
+        )?;
+        if recorded
+            && state == TaskState::Succeeded
             && let Some(version) = task.release.as_deref()
         {
             let release = self.ws.release(Some(version)).map_err(|e| e.to_string())?;
