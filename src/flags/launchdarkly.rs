@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::http::Api;
 use super::{FlagProvider, FlagState, FlagsError, NewFlag, Rollout};
+use crate::workspace::config::FlagsConfig;
 use crate::workspace::secrets::Secret;
 
 pub const API_VERSION: &str = "20240415";
@@ -69,26 +70,18 @@ const LIST_PAGE_SIZE: usize = 100;
 const MAX_LIST_PAGES: usize = 1000;
 
 impl LaunchDarklyClient {
-    pub fn new(
-        base: &str,
-        project: &str,
-        environment: &str,
-        token: Secret,
-        token_env: &str,
-    ) -> Result<Self, FlagsError> {
+    /// A client for `[flags]` (`api_base`, `project_key`, `token_env`) in `environment`.
+    pub fn new(cfg: &FlagsConfig, environment: &str, token: Secret) -> Result<Self, FlagsError> {
+        let project = &cfg.project_key;
         if project.trim().is_empty() {
             return Err(FlagsError::Config(
                 "[flags] project_key is empty: the LaunchDarkly project key".into(),
             ));
         }
+        let headers = vec![("LD-API-Version", API_VERSION)];
         Ok(Self {
-            api: Api::new(
-                base,
-                token,
-                token_env,
-                vec![("LD-API-Version", API_VERSION)],
-            )?,
-            project: project.to_owned(),
+            api: Api::new(&cfg.api_base, token, &cfg.token_env, headers)?,
+            project: project.clone(),
             environment: environment.to_owned(),
         })
     }

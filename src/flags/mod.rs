@@ -216,22 +216,12 @@ impl Provider {
                 )));
             }
             FlagsProvider::Local => Provider::Local(local::LocalFlags::new(ws)),
-            FlagsProvider::Unleash => Provider::Unleash(unleash::UnleashClient::new(
-                &cfg.api_base,
-                &cfg.project_key,
-                environment,
-                token()?,
-                &cfg.token_env,
-            )?),
-            FlagsProvider::Launchdarkly => {
-                Provider::LaunchDarkly(launchdarkly::LaunchDarklyClient::new(
-                    &cfg.api_base,
-                    &cfg.project_key,
-                    environment,
-                    token()?,
-                    &cfg.token_env,
-                )?)
+            FlagsProvider::Unleash => {
+                Provider::Unleash(unleash::UnleashClient::new(cfg, environment, token()?)?)
             }
+            FlagsProvider::Launchdarkly => Provider::LaunchDarkly(
+                launchdarkly::LaunchDarklyClient::new(cfg, environment, token()?)?,
+            ),
         })
     }
 

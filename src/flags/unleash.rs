@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::http::Api;
 use super::{FlagProvider, FlagState, FlagsError, NewFlag, Rollout};
+use crate::workspace::config::FlagsConfig;
 use crate::workspace::secrets::Secret;
 
 #[derive(Debug, Clone)]
@@ -18,13 +19,9 @@ pub struct UnleashClient {
 }
 
 impl UnleashClient {
-    pub fn new(
-        base: &str,
-        project: &str,
-        environment: &str,
-        token: Secret,
-        token_env: &str,
-    ) -> Result<Self, FlagsError> {
+    /// A client for `[flags]` (`api_base`, `project_key`, `token_env`) in `environment`.
+    pub fn new(cfg: &FlagsConfig, environment: &str, token: Secret) -> Result<Self, FlagsError> {
+        let project = &cfg.project_key;
         if project.trim().is_empty() {
             return Err(FlagsError::Config(
                 "[flags] project_key is empty: the Unleash project id (\"default\" on a new server)"
@@ -32,8 +29,8 @@ impl UnleashClient {
             ));
         }
         Ok(Self {
-            api: Api::new(base, token, token_env, Vec::new())?,
-            project: project.to_owned(),
+            api: Api::new(&cfg.api_base, token, &cfg.token_env, Vec::new())?,
+            project: project.clone(),
             environment: environment.to_owned(),
         })
     }
