@@ -703,17 +703,23 @@ mod tests {
         // skip of Windows: the skip read from the first one is not carried over.
         std::fs::rename(&root, dir.path().join("old")).expect("move away");
         let ws = Workspace::init(&root, "WireTuner").expect("init again");
-        for n in 0..20 {
+        filler(&ws, 20);
+        log_skip(&ws, Platform::Macos);
+        assert_eq!(platforms(&ws), vec![Platform::Macos]);
+    }
+
+    /// `n` entries of an action no projection follows.
+    fn filler(ws: &Workspace, n: usize) {
+        for n in 0..n {
+            let after = serde_json::json!({ "n": n });
             ws.record(
                 "test.filler",
                 &format!("filler {n}"),
                 serde_json::Value::Null,
-                serde_json::json!({"n": n}),
+                after,
             )
             .expect("filler");
         }
-        log_skip(&ws, Platform::Macos);
-        assert_eq!(platforms(&ws), vec![Platform::Macos]);
     }
 
     #[test]
@@ -723,15 +729,7 @@ mod tests {
         log_skip(&ws, Platform::Windows);
         assert_eq!(platforms(&ws), vec![Platform::Windows]);
         // Entries of other actions after the skip, read once.
-        for n in 0..3 {
-            ws.record(
-                "test.filler",
-                &format!("filler {n}"),
-                serde_json::Value::Null,
-                serde_json::json!({"n": n}),
-            )
-            .expect("filler");
-        }
+        filler(&ws, 3);
         assert_eq!(platforms(&ws), vec![Platform::Windows]);
         ws.record(
             "test.filler",
