@@ -157,25 +157,13 @@ impl GitHub {
         body: Option<&Value>,
         etag: bool,
     ) -> Result<Answer, RemoteError> {
-        self.call_until(&self.cancel.clone(), method, url, body, etag)
-            .await
-    }
-
-    /// [`Self::call`], stopped by `cancel` (a cancel request outlives the task's token).
-    async fn call_until(
-        &self,
-        cancel: &CancellationToken,
-        method: Method,
-        url: &str,
-        body: Option<&Value>,
-        etag: bool,
-    ) -> Result<Answer, RemoteError> {
         let idempotency = crate::net::Idempotency::of_method(&method);
-        self.request(cancel, method, url, body, etag, idempotency)
+        self.request(&self.cancel.clone(), method, url, body, etag, idempotency)
             .await
     }
 
-    /// [`Self::call_until`] of a request that says whether it may be sent twice: one that may
+    /// [`Self::call`] stopped by `cancel` (a cancel request outlives the task's token), of a
+    /// request that says whether it may be sent twice: one that may
     /// not is sent again only when it certainly did not arrive (the connection failed) or the
     /// server refused it (429); when it may have arrived (a timeout or a broken connection
     /// after sending, any 5xx) the answer is [`RemoteError::Uncertain`], for the caller to
