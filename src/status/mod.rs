@@ -218,7 +218,8 @@ pub struct PageIncidentUpdate {
 }
 
 /// An incident (or scheduled maintenance) as the page has it; the fields of the Statuspage
-/// incident object the console uses.
+/// incident object the console uses. (A missing `Option` field reads as `None`; the other
+/// fields a page may leave out default.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageIncident {
     pub id: String,
@@ -226,17 +227,12 @@ pub struct PageIncident {
     pub status: String,
     #[serde(default)]
     pub impact: String,
-    #[serde(default)]
     pub shortlink: Option<String>,
     #[serde(default)]
     pub created_at: String,
-    #[serde(default)]
     pub updated_at: Option<String>,
-    #[serde(default)]
     pub resolved_at: Option<String>,
-    #[serde(default)]
     pub scheduled_for: Option<String>,
-    #[serde(default)]
     pub scheduled_until: Option<String>,
     #[serde(default)]
     pub incident_updates: Vec<PageIncidentUpdate>,
