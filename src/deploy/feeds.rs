@@ -302,6 +302,15 @@ pub fn index_html(input: &FeedInput<'_>) -> String {
 mod tests {
     use super::*;
 
+    fn published(version: &str, at: Timestamp, files: Vec<File>) -> Published {
+        Published {
+            version: version.into(),
+            at,
+            by: "rm".into(),
+            files,
+        }
+    }
+
     fn file(name: &str) -> File {
         File {
             name: name.into(),
@@ -316,18 +325,8 @@ mod tests {
     #[test]
     fn the_appcast_has_an_item_per_version_with_a_macos_installer() {
         let at: Timestamp = "2026-11-30T08:05:09Z".parse().expect("ts");
-        let new = Published {
-            version: "1.1.0".into(),
-            at,
-            by: "rm".into(),
-            files: vec![file("W-1.1.0.dmg"), file("W-1.1.0.msi")],
-        };
-        let old = Published {
-            version: "1.0.0".into(),
-            at,
-            by: "rm".into(),
-            files: vec![file("W-1.0.0.msi")],
-        };
+        let new = published("1.1.0", at, vec![file("W-1.1.0.dmg"), file("W-1.1.0.msi")]);
+        let old = published("1.0.0", at, vec![file("W-1.0.0.msi")]);
         let notes = BTreeMap::new();
         let input = FeedInput {
             product: "W & Co",
@@ -367,18 +366,8 @@ mod tests {
     fn a_platform_the_newest_version_does_not_ship_keeps_its_older_entry_in_every_feed() {
         let at: Timestamp = "2026-11-30T08:05:09Z".parse().expect("ts");
         // 1.2.0 ships Windows only (macOS not shipped this time): the macOS feeds keep 1.1.0.
-        let newest = Published {
-            version: "1.2.0".into(),
-            at,
-            by: "rm".into(),
-            files: vec![file("W-1.2.0.msi")],
-        };
-        let older = Published {
-            version: "1.1.0".into(),
-            at,
-            by: "rm".into(),
-            files: vec![file("W-1.1.0.dmg"), file("W-1.1.0.msi")],
-        };
+        let newest = published("1.2.0", at, vec![file("W-1.2.0.msi")]);
+        let older = published("1.1.0", at, vec![file("W-1.1.0.dmg"), file("W-1.1.0.msi")]);
         let notes = BTreeMap::new();
         let input = FeedInput {
             product: "W",
@@ -421,12 +410,7 @@ mod tests {
     #[test]
     fn notes_go_into_the_appcast_as_sparkle_reads_them_and_into_the_other_feeds() {
         let at: Timestamp = "2026-11-30T08:05:09Z".parse().expect("ts");
-        let new = Published {
-            version: "1.1.0".into(),
-            at,
-            by: "rm".into(),
-            files: vec![file("W-1.1.0.dmg"), file("W-1.1.0.msi")],
-        };
+        let new = published("1.1.0", at, vec![file("W-1.1.0.dmg"), file("W-1.1.0.msi")]);
         let markdown = "# W 1.1.0\n\n## Fixes\n\n- crash on <script>alert(1)</script> \
                         ([#7](https://github.com/o/r/pull/7), [bad](javascript:alert(1)))\n- \
                         a `]]>` in code\n";
