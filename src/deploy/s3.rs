@@ -185,6 +185,25 @@ impl S3Store {
         }
     }
 
+    /// [`Self::send`] of a request with no body, about `key`.
+    async fn send_empty(
+        &self,
+        method: Method,
+        key: &str,
+        query: &[(&str, &str)],
+        headers: Vec<(String, String)>,
+    ) -> Result<reqwest::Response, Failure> {
+        self.send(
+            method,
+            Some(key),
+            query,
+            headers,
+            sigv4::EMPTY_SHA256,
+            Body::Empty,
+        )
+        .await
+    }
+
     /// Sends one signed request, retrying 5xx, 429 and broken connections with backoff.
     async fn send(
         &self,
@@ -344,17 +363,7 @@ impl S3Store {
 
     async fn head_async(&self, key: &str) -> Result<Option<HeadInfo>, StoreError> {
         let headers = vec![("x-amz-checksum-mode".into(), "ENABLED".into())];
-        match self
-            .send(
-                Method::HEAD,
-                Some(key),
-                &[],
-                headers,
-                sigv4::EMPTY_SHA256,
-                Body::Empty,
-            )
-            .await
-        {
+        match self.send_empty(Method::HEAD, key, &[], headers).await {
             Ok(resp) => {
                 let h = resp.headers();
                 let get = |n: &str| h.get(n).and_then(|v| v.to_str().ok()).map(str::to_owned);
@@ -427,17 +436,7 @@ impl S3Store {
             if !marker.is_empty() {
                 q.push(("part-number-marker", marker.as_str()));
             }
-            let resp = match self
-                .send(
-                    Method::GET,
-                    Some(key),
-                    &q,
-                    Vec::new(),
-                    sigv4::EMPTY_SHA256,
-                    Body::Empty,
-                )
-                .await
-            {
+            let resp = match self.send_empty(Method::GET, key, &q, Vec::new()).await {
                 Ok(r) => r,
                 Err(Failure::Status { status: 404, .. }) => return Ok(None),
                 Err(f) => return Err(self.fail("list the parts of", key, f)),
@@ -518,17 +517,7 @@ impl S3Store {
 
     async fn abort(&self, key: &str, upload_id: &str) {
         let q = [("uploadId", upload_id)];
-        if let Err(f) = self
-            .send(
-                Method::DELETE,
-                Some(key),
-                &q,
-                Vec::new(),
-                sigv4::EMPTY_SHA256,
-                Body::Empty,
-            )
-            .await
-        {
+        if let Err(f) = self.send_empty(Method::DELETE, key, &q, Vec::new()).await {
             tracing::warn!("{}", self.fail("abort the upload of", key, f));
         }
     }
@@ -561,14 +550,7 @@ impl S3Store {
             ("x-amz-meta-sha256".into(), sha256.to_owned()),
         ];
         let resp = self
-            .send(
-                Method::POST,
-                Some(key),
-                &[("uploads", "")],
-                headers,
-                sigv4::EMPTY_SHA256,
-                Body::Empty,
-            )
+            .send_empty(Method::POST, key, &[("uploads", "")], headers)
             .await
             .map_err(|f| self.fail("start the upload of", key, f))?;
         let doc = self.xml_of(resp, "start the upload of", key).await?;
@@ -1130,17 +1112,7 @@ impl ObjectStore for S3Store {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        match self
-            .send(
-                Method::GET,
-                Some(key),
-                &[],
-                Vec::new(),
-                sigv4::EMPTY_SHA256,
-                Body::Empty,
-            )
-            .await
-        {
+        match self.send_empty(Method::GET, key, &[], Vec::new()).await {
             Ok(resp) => {
                 let text = crate::net::read_body(resp, crate::net::MAX_BODY_BYTES)
                     .await
