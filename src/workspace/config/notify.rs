@@ -177,14 +177,7 @@ impl NotifyConfig {
                 "PagerDuty routing key (Events API v2)",
             )
             .with_source("routing_key_secret", &p.routing_key_secret)
-            .needed(
-                live,
-                if live {
-                    "now: paging and change events"
-                } else {
-                    local
-                },
-            )
+            .needed_now(live, "now: paging and change events", local)
         });
         let slack = self.slack.iter().enumerate().map(|(i, s)| {
             SecretSetting::new(

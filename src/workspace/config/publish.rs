@@ -120,14 +120,7 @@ impl PublishConfig {
                 "S3 access key id",
             )
             .with_source("access_key_secret", &self.access_key_secret)
-            .needed(
-                s3,
-                if s3 {
-                    "now: publishing to the s3 store"
-                } else {
-                    local
-                },
-            ),
+            .needed_now(s3, "now: publishing to the s3 store", local),
             SecretSetting::new(
                 "publish",
                 "secret_key_env",
@@ -135,14 +128,7 @@ impl PublishConfig {
                 "S3 secret access key",
             )
             .with_source("secret_key_secret", &self.secret_key_secret)
-            .needed(
-                s3,
-                if s3 {
-                    "now: publishing to the s3 store"
-                } else {
-                    local
-                },
-            ),
+            .needed_now(s3, "now: publishing to the s3 store", local),
             SecretSetting::new(
                 "publish",
                 "session_token_env",

@@ -69,6 +69,11 @@ impl SecretSetting {
         self
     }
 
+    /// [`Self::needed`], saying `now` while in use and `otherwise` when not.
+    pub(super) fn needed_now(self, in_use: bool, now: &str, otherwise: &str) -> Self {
+        self.needed(in_use, if in_use { now } else { otherwise })
+    }
+
     /// The `nth` entry of a `[[table]]` list.
     pub(super) fn entry(mut self, nth: usize) -> Self {
         self.nth = Some(nth);
