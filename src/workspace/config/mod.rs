@@ -470,22 +470,13 @@ mod tests {
 
     #[test]
     fn sizes_and_day_counts_the_arithmetic_cannot_hold_are_refused_at_their_line() {
+        const MAX: &str = "9223372036854775807";
         for (table, key, value, range) in [
-            (
-                "flags",
-                "retire_after_days",
-                "9223372036854775807",
-                "0 to 3650 days",
-            ),
+            ("flags", "retire_after_days", MAX, "0 to 3650 days"),
             ("flags", "lifespan_target_days", "3651", "0 to 3650 days"),
             ("flags", "min_hold_hours", "[2, 87601]", "0 to 87600 hours"),
             ("publish", "multipart_threshold_mib", "0", "5 to 5120 MiB"),
-            (
-                "publish",
-                "multipart_threshold_mib",
-                "9223372036854775807",
-                "5 to 5120 MiB",
-            ),
+            ("publish", "multipart_threshold_mib", MAX, "5 to 5120 MiB"),
             ("publish", "part_size_mib", "4", "5 to 5120 MiB"),
             ("publish", "parallel_parts", "0", "1 to 64"),
             (
@@ -497,7 +488,7 @@ mod tests {
             (
                 "publish",
                 "phased_rollout_interval_secs",
-                "9223372036854775807",
+                MAX,
                 "0 to 315360000 seconds (3650 days)",
             ),
         ] {
