@@ -756,43 +756,41 @@ pub fn load_state(ws: &Workspace, release: &Release) -> Result<PipelineState, Pi
     Ok(store::read_json(&state_path(ws, release))?.unwrap_or_default())
 }
 
+/// One platform's build: the workspace, the release, the platform (name and definition) and
+/// how.
+#[derive(Debug, Clone)]
+pub struct Build {
+    pub ws: Workspace,
+    pub release: Release,
+    pub name: String,
+    pub def: PlatformDef,
+    pub opts: RunOptions,
+}
+
+impl Build {
+    /// Its fields, for a function that uses them all.
+    fn into_parts(self) -> (Workspace, Release, String, PlatformDef, RunOptions) {
+        (self.ws, self.release, self.name, self.def, self.opts)
+    }
+}
+
 /// Runs one platform's builder as the task `ctx` belongs to (on this host, or on its CI
 /// engine); collects its artifacts into the release's artifacts folder and saves the
 /// platform's state (success or failure).
 ///
 /// With signing skipped, the saved state says UNSIGNED, and an item a signed build of this
 /// platform ticked is unticked (audited): the signed installer it stood for was replaced.
-pub async fn build_platform(
-    ctx: TaskContext,
-    ws: Workspace,
-    release: Release,
-    name: String,
-    def: PlatformDef,
-    opts: RunOptions,
-) -> TaskResult {
-    let unsigned = opts.skip_signing && !opts.dry_run;
+pub async fn build_platform(ctx: TaskContext, build: Build) -> TaskResult {
+    let unsigned = build.opts.skip_signing && !build.opts.dry_run;
     let started = jiff::Timestamp::now();
-    let kind = def.checklist_kind.clone();
-    let result = if def.is_remote() {
-        remote::build(
-            ctx.clone(),
-            ws.clone(),
-            release.clone(),
-            name.clone(),
-            def,
-            opts,
-        )
-        .await
+    let kind = build.def.checklist_kind.clone();
+    let Build {
+        ws, release, name, ..
+    } = build.clone();
+    let result = if build.def.is_remote() {
+        remote::build(ctx.clone(), build).await
     } else {
-        build_here(
-            ctx.clone(),
-            ws.clone(),
-            release.clone(),
-            name.clone(),
-            def,
-            opts,
-        )
-        .await
+        build_here(ctx.clone(), build).await
     };
     if !unsigned {
         return result;
@@ -855,14 +853,8 @@ fn mark_unsigned(
 }
 
 /// [`build_platform`] on this host.
-async fn build_here(
-    ctx: TaskContext,
-    ws: Workspace,
-    release: Release,
-    name: String,
-    def: PlatformDef,
-    opts: RunOptions,
-) -> TaskResult {
+async fn build_here(ctx: TaskContext, build: Build) -> TaskResult {
+    let (ws, release, name, def, opts) = build.into_parts();
     let out_dir = ws.release_dir(&release.version).join("build").join(&name);
     let spec = command(&ws, &release, &def, &out_dir, &opts);
     // The commit this build starts from, read before the builder runs (the branch may move

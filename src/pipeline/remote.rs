@@ -190,14 +190,8 @@ fn ended(
 }
 
 /// Builds platform `name` on its CI engine as the task `ctx` belongs to.
-pub async fn build(
-    ctx: TaskContext,
-    ws: Workspace,
-    release: Release,
-    name: String,
-    def: PlatformDef,
-    opts: RunOptions,
-) -> TaskResult {
+pub async fn build(ctx: TaskContext, build: super::Build) -> TaskResult {
+    let (ws, release, name, def, opts) = build.into_parts();
     let cfg = config(&ws, &name)?;
     let version = release.version.to_string();
     let input = def.remote_platform.clone().unwrap_or_else(|| name.clone());

@@ -292,16 +292,14 @@ fn build_one(
     watch: &mut dyn Watch,
 ) -> Result<Outcome, RunError> {
     let spec = super::build_task_spec(ws, release, name, pdef, opts);
-    let (task_ws, task_release, task_name, task_def, task_opts) = (
-        ws.clone(),
-        release.clone(),
-        name.to_owned(),
-        pdef.clone(),
-        opts.clone(),
-    );
-    let id = runner.start(spec, move |ctx| {
-        super::build_platform(ctx, task_ws, task_release, task_name, task_def, task_opts)
-    })?;
+    let build = super::Build {
+        ws: ws.clone(),
+        release: release.clone(),
+        name: name.to_owned(),
+        def: pdef.clone(),
+        opts: opts.clone(),
+    };
+    let id = runner.start(spec, move |ctx| super::build_platform(ctx, build))?;
     let (state, message) = watch.wait(runner, id);
     Ok(match state {
         TaskState::Succeeded if opts.dry_run => Outcome::Planned,

@@ -104,7 +104,14 @@ impl BuildsUi {
                 let spec = crate::pipeline::build_task_spec(&ws, &release, &platform, &pdef, &opts);
                 let name = platform.clone();
                 if let Some(id) = cx.start_task(spec, move |ctx| {
-                    crate::pipeline::build_platform(ctx, ws, release, name, pdef, opts)
+                    let build = crate::pipeline::Build {
+                        ws,
+                        release,
+                        name,
+                        def: pdef,
+                        opts,
+                    };
+                    crate::pipeline::build_platform(ctx, build)
                 }) {
                     self.tasks.insert(platform, id);
                 }
