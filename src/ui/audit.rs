@@ -16,7 +16,8 @@ use egui_extras::{Column, TableBuilder};
 
 use super::command::Command;
 use super::panel::{Cx, Finished, Panel, Pending};
-use super::theme;
+use super::snapshot::Snapshot;
+use super::{theme, widgets};
 use crate::audit::diff::{self, FieldChange, Kind};
 use crate::audit::{AuditEntry, AuditIndex};
 
@@ -238,9 +239,40 @@ impl Panel for AuditUi {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
-        let data = cx.snapshot;
+        let mut actions = Vec::new();
+        self.draw(ui, cx.snapshot, &mut actions);
+        super::panel::apply_all(ui, actions, |a| self.apply(a, cx));
+    }
+}
+
+/// What a click asks the panel to do once the frame's widgets are drawn.
+enum Action {
+    /// Check every hash link of the log as a task.
+    VerifyChain,
+    /// Hand a command to the app (send or retry notifications).
+    App(Command),
+}
+
+impl AuditUi {
+    #[expect(
+        clippy::unused_self,
+        reason = "every panel's apply is `self.apply(action, cx)` (ARCHITECTURE, \"A panel\")"
+    )]
+    fn apply(&mut self, action: Action, cx: &mut Cx<'_>) {
+        match action {
+            Action::VerifyChain => {
+                let ws = cx.snapshot.ws.clone();
+                let release = cx.snapshot.current.as_ref().map(|c| &c.release);
+                cx.start_task(ws.audit_verify_spec(release), move |ctx| {
+                    crate::workspace::run_audit_verify(ctx, ws, crate::projections::ALL)
+                });
+            }
+            Action::App(command) => cx.push(command),
+        }
+    }
+
+    fn draw(&mut self, ui: &mut egui::Ui, data: &Snapshot, actions: &mut Vec<Action>) {
         let index = data.audit.clone();
-        let mut verify = false;
         ui.label(theme::heading("Audit log"));
         ui.horizontal(|ui| {
             match &data.audit_check {
@@ -262,18 +294,13 @@ impl Panel for AuditUi {
                 .on_hover_text("Re-check every hash link as a task")
                 .clicked()
             {
-                verify = true;
+                actions.push(Action::VerifyChain);
             }
         });
-        if verify {
-            let ws = data.ws.clone();
-            let release = data.current.as_ref().map(|c| &c.release);
-            cx.start_task(ws.audit_verify_spec(release), move |ctx| {
-                crate::workspace::run_audit_verify(ctx, ws, crate::projections::ALL)
-            });
-        }
         ui.label(theme::muted(data.ws.audit().path().display().to_string()));
-        outbox_ui(ui, data, cx.commands);
+        let mut commands = Vec::new();
+        outbox_ui(ui, data, &mut commands);
+        actions.extend(commands.into_iter().map(Action::App));
         ui.horizontal(|ui| {
             ui.add(
                 egui::TextEdit::singleline(&mut self.filter)
@@ -506,10 +533,7 @@ fn fields_ui(ui: &mut egui::Ui, fields: &[FieldChange], show_unchanged: &mut boo
         .striped(true)
         .spacing([12.0, 4.0])
         .show(ui, |ui| {
-            for h in ["", "Field", "Before", "", "After"] {
-                ui.label(theme::muted(h));
-            }
-            ui.end_row();
+            widgets::header_row(ui, &["", "Field", "Before", "", "After"]);
             for c in fields
                 .iter()
                 .filter(|c| *show_unchanged || c.kind != Kind::Unchanged)
@@ -580,7 +604,7 @@ fn rows_index_of(rows: Option<&[u32]>, count: usize, n: usize) -> Option<usize> 
 
 /// The notification outbox: what was sent where and when, what failed (with Retry), and a
 /// button that sends what is due.
-fn outbox_ui(ui: &mut egui::Ui, data: &crate::ui::snapshot::Snapshot, commands: &mut Vec<Command>) {
+fn outbox_ui(ui: &mut egui::Ui, data: &Snapshot, commands: &mut Vec<Command>) {
     let Some(outbox) = &data.outbox else {
         return;
     };

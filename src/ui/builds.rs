@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use super::command::Command;
 use super::panel::{Cx, Panel, Pending};
 use super::snapshot::Snapshot;
-use super::theme;
+use super::{theme, widgets};
 use crate::pipeline::{BuildStatus, PlatformDef, Preflight, RunOptions};
 use crate::runner::{TaskId, TaskSnapshot};
 
@@ -215,12 +215,9 @@ impl Panel for BuildsUi {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
-        let (data, runner) = (cx.snapshot, cx.runner);
         let mut actions = Vec::new();
-        self.draw(ui, data, runner, &mut actions);
-        for action in actions {
-            self.apply(action, cx);
-        }
+        self.draw(ui, (cx.snapshot, cx.runner), &mut actions);
+        super::panel::apply_all(ui, actions, |a| self.apply(a, cx));
     }
 }
 
@@ -228,8 +225,7 @@ impl BuildsUi {
     fn draw(
         &mut self,
         ui: &mut egui::Ui,
-        data: &Snapshot,
-        runner: &crate::runner::Runner,
+        (data, runner): (&Snapshot, &crate::runner::Runner),
         actions: &mut Vec<Action>,
     ) {
         ui.label(theme::heading("Installer builds"));
@@ -292,16 +288,16 @@ impl BuildsUi {
             .spacing([16.0, 4.0])
             .show(ui, |ui| {
                 if !artifacts.is_empty() {
-                    for h in [
-                        "Artifact",
-                        "Size",
-                        "Modified",
-                        "SHA-256 its builder printed",
-                        "In SHA256SUMS",
-                    ] {
-                        ui.label(theme::muted(h));
-                    }
-                    ui.end_row();
+                    widgets::header_row(
+                        ui,
+                        &[
+                            "Artifact",
+                            "Size",
+                            "Modified",
+                            "SHA-256 its builder printed",
+                            "In SHA256SUMS",
+                        ],
+                    );
                 }
                 for a in artifacts {
                     // The hash the builder printed for the file it built (checked against the

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use super::command::{Command, Tab};
 use super::panel::{Cx, Panel, Pending};
+use super::snapshot::Snapshot;
 use super::{theme, widgets};
 use crate::source::{self, HotfixReview};
 use crate::workspace::ReleaseKind;
@@ -26,7 +27,7 @@ pub struct ChecklistUi {
 impl ChecklistUi {
     /// Reads the hotfix's commits and checks the merge back (the same function as `release
     /// hotfix`, which ticks "Merge the fix back to main" when every commit is on main).
-    pub fn recheck(&mut self, cx: &Cx<'_>) {
+    fn recheck(&mut self, cx: &Cx<'_>) {
         let data = cx.snapshot;
         let Some(view) = &data.current else { return };
         if self.review.is_running() {
@@ -39,8 +40,7 @@ impl ChecklistUi {
         });
     }
 
-    fn hotfix_ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
-        let data = cx.snapshot;
+    fn hotfix_ui(&mut self, ui: &mut egui::Ui, data: &Snapshot, actions: &mut Vec<Action>) {
         ui.group(|ui| {
             ui.set_width(ui.available_width());
             ui.horizontal(|ui| {
@@ -51,7 +51,7 @@ impl ChecklistUi {
                         egui::Button::new("Re-check merge-back"),
                     );
                     if button.clicked() {
-                        self.recheck(cx);
+                        actions.push(Action::Recheck);
                     }
                 }
                 if self.review.is_running() {
@@ -202,7 +202,42 @@ impl Panel for ChecklistUi {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
-        let data = cx.snapshot;
+        let mut actions = Vec::new();
+        self.draw(ui, cx.snapshot, &mut actions);
+        super::panel::apply_all(ui, actions, |a| self.apply(a, cx));
+    }
+}
+
+/// What a click asks the panel to do once the frame's widgets are drawn.
+enum Action {
+    /// Read the hotfix's commits and check the merge back again.
+    Recheck,
+    /// Tick or untick an item with the note typed (which is then cleared).
+    SetItem { item: String, done: bool },
+    /// Open the panel whose task ticks the item asking for a note.
+    Open(Tab),
+}
+
+impl ChecklistUi {
+    fn apply(&mut self, action: Action, cx: &mut Cx<'_>) {
+        match action {
+            Action::Recheck => self.recheck(cx),
+            Action::SetItem { item, done } => {
+                self.asking_note = None;
+                cx.push(Command::SetItem {
+                    item,
+                    done,
+                    note: std::mem::take(&mut self.note),
+                });
+            }
+            Action::Open(tab) => {
+                self.asking_note = None;
+                cx.push(Command::Navigate(tab));
+            }
+        }
+    }
+
+    fn draw(&mut self, ui: &mut egui::Ui, data: &Snapshot, actions: &mut Vec<Action>) {
         let Some(view) = &data.current else {
             ui.label(theme::heading("Checklist"));
             ui.label("No release yet. Create one on the Overview panel or with `release-console release new 0.1.0`.");
@@ -265,11 +300,9 @@ impl Panel for ChecklistUi {
                             {
                                 self.asking_note = Some(item.id.clone());
                             } else {
-                                self.asking_note = None;
-                                cx.push(Command::SetItem {
+                                actions.push(Action::SetItem {
                                     item: item.id.clone(),
                                     done: !done,
-                                    note: std::mem::take(&mut self.note),
                                 });
                             }
                         }
@@ -292,7 +325,7 @@ impl Panel for ChecklistUi {
                         }
                     });
                     if self.asking_note.as_deref() == Some(item.id.as_str()) {
-                        self.note_prompt(ui, item, cx);
+                        self.note_prompt(ui, item, actions);
                     }
                 }
             });
@@ -304,7 +337,7 @@ impl Panel for ChecklistUi {
                 .iter()
                 .any(|i| i.auto_tick_on.as_deref() == Some(source::BRANCH_KIND));
             if branch_phase && matches!(view.release.kind, ReleaseKind::Hotfix { .. }) {
-                self.hotfix_ui(ui, cx);
+                self.hotfix_ui(ui, data, actions);
             }
         }
     }
@@ -312,7 +345,12 @@ impl Panel for ChecklistUi {
 
 impl ChecklistUi {
     /// Asks for the note a hand-tick of `item` needs (a task normally ticks it).
-    fn note_prompt(&mut self, ui: &mut egui::Ui, item: &crate::runbook::Item, cx: &mut Cx<'_>) {
+    fn note_prompt(
+        &mut self,
+        ui: &mut egui::Ui,
+        item: &crate::runbook::Item,
+        actions: &mut Vec<Action>,
+    ) {
         egui::Frame::new()
             .stroke(egui::Stroke::new(1.0, theme::WARN))
             .inner_margin(6.0)
@@ -329,8 +367,7 @@ impl ChecklistUi {
                         if let Some(tab) = help.panel
                             && ui.link(format!("Open {}", tab.label())).clicked()
                         {
-                            self.asking_note = None;
-                            cx.push(Command::Navigate(tab));
+                            actions.push(Action::Open(tab));
                         }
                     });
                 }
@@ -349,11 +386,9 @@ impl ChecklistUi {
                         .add_enabled(ready, egui::Button::new("Tick with this note"))
                         .clicked()
                     {
-                        self.asking_note = None;
-                        cx.push(Command::SetItem {
+                        actions.push(Action::SetItem {
                             item: item.id.clone(),
                             done: true,
-                            note: std::mem::take(&mut self.note),
                         });
                     }
                     if ui.button("Cancel").clicked() {

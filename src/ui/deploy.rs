@@ -5,10 +5,12 @@
 
 use super::command::Command;
 use super::panel::{Cx, Finished, Panel, Pending};
+use super::snapshot::Snapshot;
 use super::{theme, widgets};
 use crate::deploy::argocd::{self, AppStatus, Health, SyncStatus, or_unknown};
 use crate::deploy::{self, Outcome, Plan, Status};
-use crate::runner::{TaskId, TaskState};
+use crate::runner::{Runner, TaskId, TaskState};
+use crate::workspace::Release;
 use crate::workspace::config::Platform;
 
 /// A change waiting for its confirmation.
@@ -59,6 +61,12 @@ pub struct DeployUi {
     backend_seen: bool,
     /// The backend rollout or rollback in flight.
     pub backend_task: Option<TaskId>,
+}
+
+/// How long a backend rollout or rollback may take: the wait for Synced and Healthy, and two
+/// minutes more.
+fn backend_timeout(cfg: &crate::workspace::config::ArgoCdConfig) -> std::time::Duration {
+    std::time::Duration::from_secs_f64(cfg.timeout_mins * 60.0) + std::time::Duration::from_mins(2)
 }
 
 /// How often the backend card reads the application while a rollout runs.
@@ -128,46 +136,9 @@ impl Panel for DeployUi {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
-        let data = cx.snapshot;
-        let Some(view) = &data.current else {
-            ui.label(theme::heading("Deploy"));
-            ui.label("No release yet: create one on the Overview.");
-            return;
-        };
-        let release = view.release.clone();
-        let key = (release.version.to_string(), data.audit.len());
-        if self.computed_for.as_ref() != Some(&key) && !self.fetch.is_running() {
-            self.computed_for = Some(key);
-            let ws = data.ws.clone();
-            let r = release.clone();
-            cx.fetch(&mut self.fetch, async move {
-                // The plan is file work (the gates, the artifacts); the status asks the store.
-                let plan = {
-                    let (ws, r) = (ws.clone(), r.clone());
-                    tokio::task::spawn_blocking(move || deploy::plan(&ws, &r, None))
-                        .await
-                        .map_err(crate::runner::panic_message)
-                        .and_then(|p| p.map_err(|e| e.to_string()))
-                };
-                let status = deploy::status(&ws, None).await.map_err(|e| e.to_string());
-                Ok::<_, deploy::DeployError>((plan, status))
-            });
-        }
-        ui.label(theme::heading(&format!(
-            "Deploy: {} {}",
-            data.ws.config().product.name,
-            release.version
-        )));
-        ui.add_space(4.0);
-        ui.label(egui::RichText::new("Gates before publishing").strong());
-        widgets::gate_list(ui, &data.gates);
-        let open = crate::gates::all_open(&data.gates);
-        ui.add_space(8.0);
-        self.publish_card(ui, cx, open, &release);
-        ui.add_space(8.0);
-        self.status_card(ui, cx);
-        ui.add_space(8.0);
-        self.backend_card(ui, cx, &release);
+        let mut actions = Vec::new();
+        self.draw(ui, (cx.snapshot, cx.runner), &mut actions);
+        super::panel::apply_all(ui, actions, |a| self.apply(a, cx));
     }
 
     fn on_task_finished(&mut self, task: &Finished, commands: &mut Vec<Command>) {
@@ -199,13 +170,139 @@ impl Panel for DeployUi {
     }
 }
 
+/// What a click asks the panel to do once the frame's widgets are drawn.
+enum Action {
+    /// Read the publish plan and what is live for this release (missing or stale).
+    Load(Release),
+    /// Publish the release (confirmed), with the platforms ticked as not shipped.
+    Publish(Release),
+    /// Withdraw the skip of a platform in a version ("Ship … after all").
+    Unskip { platform: Platform, version: String },
+    /// Yank a version (confirmed) for this reason.
+    Yank { version: String, reason: String },
+    /// Read the backend's application again.
+    RefreshBackend,
+    /// Sync the backend to this revision (confirmed), as a task.
+    Rollout { release: Release, revision: String },
+    /// Roll the backend back to a history entry (confirmed), as a task.
+    Rollback { release: Release, id: i64 },
+}
+
 impl DeployUi {
+    fn apply(&mut self, action: Action, cx: &mut Cx<'_>) {
+        let ws = cx.snapshot.ws.clone();
+        match action {
+            Action::Load(release) => {
+                self.computed_for = Some((release.version.to_string(), cx.snapshot.audit.len()));
+                cx.fetch(&mut self.fetch, async move {
+                    // The plan is file work (the gates, the artifacts); the status asks the
+                    // store.
+                    let plan = {
+                        let (ws, r) = (ws.clone(), release);
+                        tokio::task::spawn_blocking(move || deploy::plan(&ws, &r, None))
+                            .await
+                            .map_err(crate::runner::panic_message)
+                            .and_then(|p| p.map_err(|e| e.to_string()))
+                    };
+                    let status = deploy::status(&ws, None).await.map_err(|e| e.to_string());
+                    Ok::<_, deploy::DeployError>((plan, status))
+                });
+            }
+            Action::Publish(release) => {
+                self.confirm = None;
+                let skips = deploy::SkipRequest {
+                    platforms: std::mem::take(&mut self.skip),
+                    reason: std::mem::take(&mut self.skip_reason).trim().to_owned(),
+                };
+                self.start(cx, &release, skips);
+            }
+            Action::Unskip { platform, version } => {
+                cx.fetch_blocking(&mut self.unskip, move || {
+                    let release = ws.release(Some(&version))?;
+                    deploy::withdraw_skip(&ws, &release, platform).map(|w| w.lines())
+                });
+            }
+            Action::Yank { version, reason } => {
+                self.yank_error = None;
+                cx.fetch(&mut self.yank, async move {
+                    deploy::yank(&ws, &version, &reason, None).await
+                });
+                self.confirm = None;
+            }
+            Action::RefreshBackend => self.backend_at = None,
+            Action::Rollout { release, revision } => {
+                self.confirm = None;
+                let Some(cfg) = ws.config().deploy.argocd.clone() else {
+                    return;
+                };
+                let spec = ws.task_spec(
+                    &format!("deploy backend {}", release.version),
+                    argocd::TASK_KIND,
+                    Some(&release),
+                    backend_timeout(&cfg),
+                );
+                self.backend_task = cx.start_task(spec, move |ctx| {
+                    argocd::run_task(ctx, ws, release, Some(revision))
+                });
+                self.backend_at = None;
+            }
+            Action::Rollback { release, id } => {
+                self.confirm = None;
+                let Some(cfg) = ws.config().deploy.argocd.clone() else {
+                    return;
+                };
+                let spec = ws.task_spec(
+                    &format!("deploy rollback {}", release.version),
+                    argocd::ROLLBACK_KIND,
+                    None,
+                    backend_timeout(&cfg),
+                );
+                let v = release.version.to_string();
+                self.backend_task =
+                    cx.start_task(spec, move |ctx| argocd::run_rollback(ctx, ws, v, id));
+                self.backend_at = None;
+            }
+        }
+    }
+
+    fn draw(
+        &mut self,
+        ui: &mut egui::Ui,
+        (data, runner): (&Snapshot, &Runner),
+        actions: &mut Vec<Action>,
+    ) {
+        let Some(view) = &data.current else {
+            ui.label(theme::heading("Deploy"));
+            ui.label("No release yet: create one on the Overview.");
+            return;
+        };
+        let release = view.release.clone();
+        let key = (release.version.to_string(), data.audit.len());
+        if self.computed_for.as_ref() != Some(&key) && !self.fetch.is_running() {
+            actions.push(Action::Load(release.clone()));
+        }
+        ui.label(theme::heading(&format!(
+            "Deploy: {} {}",
+            data.ws.config().product.name,
+            release.version
+        )));
+        ui.add_space(4.0);
+        ui.label(egui::RichText::new("Gates before publishing").strong());
+        widgets::gate_list(ui, &data.gates);
+        let open = crate::gates::all_open(&data.gates);
+        ui.add_space(8.0);
+        self.publish_card(ui, (runner, open, &release), actions);
+        ui.add_space(8.0);
+        self.status_card(ui, actions);
+        ui.add_space(8.0);
+        self.backend_card(ui, data, &release, actions);
+    }
+
     fn publish_card(
         &mut self,
         ui: &mut egui::Ui,
-        cx: &mut Cx<'_>,
-        gates_open: bool,
-        release: &crate::workspace::Release,
+        (runner, gates_open, release): (&Runner, bool, &Release),
+        actions: &mut Vec<Action>,
     ) {
         egui::Frame::group(ui.style()).show(ui, |ui| {
             ui.set_width(ui.available_width().min(1000.0));
@@ -234,7 +331,7 @@ impl DeployUi {
                     );
                 });
             }
-            self.skipped_card(ui, cx, &plan);
+            self.skipped_card(ui, &plan, actions);
             self.skip_card(ui, &plan);
             let sha_header = plan.verified_at.map_or_else(
                 || "SHA-256".to_owned(),
@@ -245,10 +342,7 @@ impl DeployUi {
                 .striped(true)
                 .spacing([14.0, 4.0])
                 .show(ui, |ui| {
-                    for h in ["Key", "Size", sha_header.as_str()] {
-                        ui.label(theme::muted(h));
-                    }
-                    ui.end_row();
+                    widgets::header_row(ui, &["Key", "Size", sha_header.as_str()]);
                     for u in &plan.uploads {
                         let changed = plan
                             .stale
@@ -330,12 +424,7 @@ impl DeployUi {
                         .add_enabled(ready, egui::Button::new("Confirm publish"))
                         .clicked()
                     {
-                        self.confirm = None;
-                        let skips = deploy::SkipRequest {
-                            platforms: std::mem::take(&mut self.skip),
-                            reason: std::mem::take(&mut self.skip_reason).trim().to_owned(),
-                        };
-                        self.start(cx, release, skips);
+                        actions.push(Action::Publish(release.clone()));
                     }
                     if ui.button("Cancel").clicked() {
                         self.confirm = None;
@@ -368,7 +457,7 @@ impl DeployUi {
                     ui.colored_label(theme::BAD, e);
                 });
             }
-            if let Some(snap) = self.task.and_then(|id| cx.runner.task(id)) {
+            if let Some(snap) = self.task.and_then(|id| runner.task(id)) {
                 let fraction = snap.progress.unwrap_or(0.0);
                 ui.add(
                     egui::ProgressBar::new(fraction)
@@ -423,7 +512,7 @@ impl DeployUi {
 
     /// The platforms the release records as not shipped, each with its reason and a button
     /// that withdraws the skip (refused once the version is published).
-    fn skipped_card(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>, plan: &Plan) {
+    fn skipped_card(&self, ui: &mut egui::Ui, plan: &Plan, actions: &mut Vec<Action>) {
         if plan.skipped.is_empty() {
             return;
         }
@@ -446,12 +535,9 @@ impl DeployUi {
                         )
                         .clicked()
                     {
-                        let ws = cx.snapshot.ws.clone();
-                        let platform = s.platform;
-                        let version = s.version.clone();
-                        cx.fetch_blocking(&mut self.unskip, move || {
-                            let release = ws.release(Some(&version))?;
-                            deploy::withdraw_skip(&ws, &release, platform).map(|w| w.lines())
+                        actions.push(Action::Unskip {
+                            platform: s.platform,
+                            version: s.version.clone(),
                         });
                     }
                 }
@@ -523,12 +609,7 @@ impl DeployUi {
         ui.add_space(6.0);
     }
 
-    fn start(
-        &mut self,
-        cx: &mut Cx<'_>,
-        release: &crate::workspace::Release,
-        skips: deploy::SkipRequest,
-    ) {
+    fn start(&mut self, cx: &mut Cx<'_>, release: &Release, skips: deploy::SkipRequest) {
         let ws = cx.snapshot.ws.clone();
         let spec = ws.task_spec(
             &format!("publish {}", release.version),
@@ -546,7 +627,7 @@ impl DeployUi {
         });
     }
 
-    fn status_card(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
+    fn status_card(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
         egui::Frame::group(ui.style()).show(ui, |ui| {
             ui.set_width(ui.available_width().min(1000.0));
             ui.label(egui::RichText::new("Live on the channel").strong());
@@ -620,12 +701,10 @@ impl DeployUi {
                         .add_enabled(ok, egui::Button::new("Confirm yank"))
                         .clicked()
                     {
-                        let ws = cx.snapshot.ws.clone();
-                        self.yank_error = None;
-                        cx.fetch(&mut self.yank, async move {
-                            deploy::yank(&ws, &v, &r, None).await
+                        actions.push(Action::Yank {
+                            version: v,
+                            reason: r,
                         });
-                        self.confirm = None;
                     }
                     if ui.button("Cancel").clicked() {
                         self.confirm = None;
@@ -649,13 +728,14 @@ impl DeployUi {
     fn backend_card(
         &mut self,
         ui: &mut egui::Ui,
-        cx: &mut Cx<'_>,
-        release: &crate::workspace::Release,
+        data: &Snapshot,
+        release: &Release,
+        actions: &mut Vec<Action>,
     ) {
         egui::Frame::group(ui.style()).show(ui, |ui| {
             ui.set_width(ui.available_width().min(1000.0));
             ui.label(egui::RichText::new("Backend rolling update").strong());
-            let Some(cfg) = cx.snapshot.ws.config().deploy.argocd.clone() else {
+            let Some(cfg) = data.ws.config().deploy.argocd.clone() else {
                 ui.label(theme::muted(
                     "No backend here: add [deploy.argocd] (api_base, application, token_env) to \
                      release-console.toml to roll it out with Argo CD; until then the checklist \
@@ -677,7 +757,7 @@ impl DeployUi {
             )));
             ui.horizontal(|ui| {
                 if ui.small_button("Refresh").clicked() {
-                    self.backend_at = None;
+                    actions.push(Action::RefreshBackend);
                 }
                 if self.backend_fetch.is_running() {
                     ui.spinner();
@@ -717,10 +797,7 @@ impl DeployUi {
                 .striped(true)
                 .spacing([14.0, 4.0])
                 .show(ui, |ui| {
-                    for h in ["Resource", "Sync", "Health", "Message"] {
-                        ui.label(theme::muted(h));
-                    }
-                    ui.end_row();
+                    widgets::header_row(ui, &["Resource", "Sync", "Health", "Message"]);
                     for r in &app.resources {
                         ui.label(theme::mono(format!("{}/{}", r.kind, r.name)));
                         ui.label(r.sync.as_ref().map_or("", SyncStatus::as_str));
@@ -750,20 +827,10 @@ impl DeployUi {
                             .add_enabled(!running, egui::Button::new("Confirm rollout"))
                             .clicked()
                         {
-                            self.confirm = None;
-                            let ws = cx.snapshot.ws.clone();
-                            let spec = ws.task_spec(
-                                &format!("deploy backend {}", release.version),
-                                argocd::TASK_KIND,
-                                Some(release),
-                                std::time::Duration::from_secs_f64(cfg.timeout_mins * 60.0)
-                                    + std::time::Duration::from_mins(2),
-                            );
-                            let r = release.clone();
-                            self.backend_task = cx.start_task(spec, move |ctx| {
-                                argocd::run_task(ctx, ws, r, Some(rev))
+                            actions.push(Action::Rollout {
+                                release: release.clone(),
+                                revision: rev.clone(),
                             });
-                            self.backend_at = None;
                         }
                         if ui.button("Cancel").clicked() {
                             self.confirm = None;
@@ -784,19 +851,10 @@ impl DeployUi {
                             .add_enabled(!running, egui::Button::new("Confirm rollback"))
                             .clicked()
                         {
-                            self.confirm = None;
-                            let ws = cx.snapshot.ws.clone();
-                            let spec = ws.task_spec(
-                                &format!("deploy rollback {}", release.version),
-                                argocd::ROLLBACK_KIND,
-                                None,
-                                std::time::Duration::from_secs_f64(cfg.timeout_mins * 60.0)
-                                    + std::time::Duration::from_mins(2),
-                            );
-                            let v = release.version.to_string();
-                            self.backend_task = cx
-                                .start_task(spec, move |ctx| argocd::run_rollback(ctx, ws, v, id));
-                            self.backend_at = None;
+                            actions.push(Action::Rollback {
+                                release: release.clone(),
+                                id,
+                            });
                         }
                         if ui.button("Cancel").clicked() {
                             self.confirm = None;

@@ -3,7 +3,7 @@
 //! archive, each confirmed after showing exactly what will change; and a plot per KPI with its
 //! threshold line.
 
-use crate::flags::{Action, FlagRow, NewFlag, Overview};
+use crate::flags::{Action as Change, FlagRow, NewFlag, Overview};
 use crate::human_duration;
 use crate::kpi::Gate;
 use crate::runner::{TaskId, TaskState};
@@ -23,7 +23,7 @@ pub struct FlagsUi {
     /// A change of ours ended: read again.
     stale: bool,
     /// The change waiting for confirmation.
-    pub pending: Option<Action>,
+    pub pending: Option<Change>,
     /// Reason to override a closed hold or gate (required then).
     pub override_reason: String,
     pub new_key: String,
@@ -45,11 +45,11 @@ fn gate_badge(ui: &mut egui::Ui, gate: &Gate) {
 }
 
 /// What a click asks the panel to do once the frame's widgets are drawn.
-enum Request {
+enum Action {
     /// Read flags, plans and KPIs again.
-    Refresh,
+    ReadFlags,
     /// Change a flag (as a task).
-    Act(Action),
+    Act(Change),
 }
 
 impl Panel for FlagsUi {
@@ -58,20 +58,14 @@ impl Panel for FlagsUi {
             self.overview = Some(result.map(std::sync::Arc::new));
         }
         if std::mem::take(&mut self.stale) {
-            self.apply(Request::Refresh, cx);
+            self.apply(Action::ReadFlags, cx);
         }
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
-        // Flags are read when the panel is first shown.
-        if self.overview.is_none() && !self.fetch.is_running() {
-            self.apply(Request::Refresh, cx);
-        }
-        let mut requests = Vec::new();
-        self.draw(ui, cx.snapshot, &mut requests);
-        for request in requests {
-            self.apply(request, cx);
-        }
+        let mut actions = Vec::new();
+        self.draw(ui, cx.snapshot, &mut actions);
+        super::panel::apply_all(ui, actions, |a| self.apply(a, cx));
     }
 
     fn on_task_finished(&mut self, task: &Finished, _commands: &mut Vec<Command>) {
@@ -87,19 +81,19 @@ impl Panel for FlagsUi {
 }
 
 impl FlagsUi {
-    fn apply(&mut self, request: Request, cx: &mut Cx<'_>) {
+    fn apply(&mut self, action: Action, cx: &mut Cx<'_>) {
         let ws = cx.snapshot.ws.clone();
-        match request {
-            Request::Refresh => {
+        match action {
+            Action::ReadFlags => {
                 cx.fetch(
                     &mut self.fetch,
                     async move { crate::flags::overview(&ws).await },
                 );
             }
-            Request::Act(action) => {
-                let spec = crate::flags::action_task_spec(&ws, &action);
+            Action::Act(change) => {
+                let spec = crate::flags::action_task_spec(&ws, &change);
                 if let Some(id) =
-                    cx.start_task(spec, move |ctx| crate::flags::run_action(ctx, ws, action))
+                    cx.start_task(spec, move |ctx| crate::flags::run_action(ctx, ws, change))
                 {
                     self.task = Some(id);
                     self.last_error = None;
@@ -109,7 +103,7 @@ impl FlagsUi {
     }
 
     /// Asks to confirm `action`; an error from an earlier change is no longer shown above it.
-    fn ask(&mut self, action: Action) {
+    fn ask(&mut self, action: Change) {
         self.last_error = None;
         self.pending = Some(action);
     }
@@ -117,7 +111,7 @@ impl FlagsUi {
     fn finished(&mut self, state: TaskState, message: &str) {
         self.task = None;
         if state == TaskState::Succeeded {
-            if matches!(self.pending, Some(Action::Create(_))) {
+            if matches!(self.pending, Some(Change::Create(_))) {
                 // Created: the form is ready for the next flag.
                 self.new_key.clear();
                 self.new_name.clear();
@@ -131,7 +125,11 @@ impl FlagsUi {
         }
     }
 
-    fn draw(&mut self, ui: &mut egui::Ui, data: &Snapshot, requests: &mut Vec<Request>) {
+    fn draw(&mut self, ui: &mut egui::Ui, data: &Snapshot, actions: &mut Vec<Action>) {
+        // Flags are read when the panel is first shown.
+        if self.overview.is_none() && !self.fetch.is_running() {
+            actions.push(Action::ReadFlags);
+        }
         ui.label(theme::heading("Feature flags"));
         let cfg = &data.ws.config().flags;
         ui.horizontal(|ui| {
@@ -142,7 +140,7 @@ impl FlagsUi {
                 cfg.retire_after_days
             )));
             if ui.button("Refresh").clicked() {
-                requests.push(Request::Refresh);
+                actions.push(Action::ReadFlags);
             }
         });
         let overview = match &self.overview {
@@ -161,7 +159,7 @@ impl FlagsUi {
         };
         self.create_ui(ui, cfg, &overview);
         ui.add_space(6.0);
-        self.confirm_ui(ui, &overview, cfg, requests);
+        self.confirm_ui(ui, &overview, cfg, actions);
         ui.add_space(6.0);
         self.table_ui(ui, &overview, cfg);
         ui.add_space(10.0);
@@ -223,7 +221,7 @@ impl FlagsUi {
                         .add_enabled(self.pending.is_none(), egui::Button::new("Create flag"))
                         .clicked()
                     {
-                        self.ask(Action::Create(NewFlag {
+                        self.ask(Change::Create(NewFlag {
                             key: self.new_key.trim().to_owned(),
                             name: self.new_name.trim().to_owned(),
                             description: String::new(),
@@ -250,7 +248,7 @@ impl FlagsUi {
         ui: &mut egui::Ui,
         overview: &Overview,
         cfg: &crate::workspace::config::FlagsConfig,
-        requests: &mut Vec<Request>,
+        actions: &mut Vec<Action>,
     ) {
         if let Some(e) = &self.last_error {
             ui.label(egui::RichText::new(e).color(theme::BAD));
@@ -265,7 +263,7 @@ impl FlagsUi {
             ui.label(egui::RichText::new("Confirm the change").strong());
             ui.label(action.describe(row, cfg, &overview.provider));
             let mut needs_reason = false;
-            if let (Action::Advance { .. }, Some(r)) = (&action, row) {
+            if let (Change::Advance { .. }, Some(r)) = (&action, row) {
                 let gate = r.gate.clone().unwrap_or(Gate::Unknown("no plan".into()));
                 if let Some(plan) = &r.plan
                     && let Some(why) =
@@ -290,13 +288,13 @@ impl FlagsUi {
                     .clicked()
                 {
                     let action = match action.clone() {
-                        Action::Advance { key, .. } => Action::Advance {
+                        Change::Advance { key, .. } => Change::Advance {
                             key,
                             override_reason: needs_reason.then_some(reason),
                         },
                         other => other,
                     };
-                    requests.push(Request::Act(action));
+                    actions.push(Action::Act(action));
                 }
                 if ui
                     .add_enabled(!posting, egui::Button::new("Cancel"))
@@ -383,7 +381,7 @@ impl FlagsUi {
                 )
                 .clicked()
             {
-                self.ask(Action::Advance {
+                self.ask(Change::Advance {
                     key: s.key.clone(),
                     override_reason: None,
                 });
@@ -395,13 +393,13 @@ impl FlagsUi {
                 )
                 .clicked()
             {
-                self.ask(Action::Rollback { key: s.key.clone() });
+                self.ask(Change::Rollback { key: s.key.clone() });
             }
             if ui
                 .add_enabled(!busy, egui::Button::new(format!("Archive {}", s.key)))
                 .clicked()
             {
-                self.ask(Action::Archive { key: s.key.clone() });
+                self.ask(Change::Archive { key: s.key.clone() });
             }
         });
     }

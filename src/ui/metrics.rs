@@ -3,6 +3,7 @@
 //! from.
 
 use super::panel::{Cx, Panel, Pending};
+use super::snapshot::Snapshot;
 use super::theme;
 use crate::metrics::{self, Metrics};
 
@@ -80,14 +81,41 @@ impl Panel for MetricsUi {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
-        let key = (cx.snapshot.audit.len(), self.window_days);
+        let mut actions = Vec::new();
+        self.draw(ui, cx.snapshot, &mut actions);
+        super::panel::apply_all(ui, actions, |a| self.apply(a, cx));
+    }
+
+    fn is_busy(&self) -> bool {
+        self.fetch.is_running()
+    }
+}
+
+/// What the drawing asks the panel to do once the frame's widgets are drawn.
+#[derive(Clone, Copy)]
+enum Action {
+    /// Compute the figures for this audit log length and window (they are stale or missing).
+    Compute((usize, u64)),
+}
+
+impl MetricsUi {
+    fn apply(&mut self, action: Action, cx: &mut Cx<'_>) {
+        match action {
+            Action::Compute(key) => {
+                self.computed_for = Some(key);
+                let ws = cx.snapshot.ws.clone();
+                let window = std::time::Duration::from_secs(key.1 * 86_400);
+                cx.fetch_blocking(&mut self.fetch, move || {
+                    metrics::compute(&ws, window, jiff::Timestamp::now())
+                });
+            }
+        }
+    }
+
+    fn draw(&mut self, ui: &mut egui::Ui, data: &Snapshot, actions: &mut Vec<Action>) {
+        let key = (data.audit.len(), self.window_days);
         if self.computed_for != Some(key) && !self.fetch.is_running() {
-            self.computed_for = Some(key);
-            let ws = cx.snapshot.ws.clone();
-            let window = std::time::Duration::from_secs(self.window_days * 86_400);
-            cx.fetch_blocking(&mut self.fetch, move || {
-                metrics::compute(&ws, window, jiff::Timestamp::now())
-            });
+            actions.push(Action::Compute(key));
         }
         ui.label(theme::heading("Ops metrics"));
         ui.horizontal(|ui| {
@@ -133,14 +161,39 @@ impl Panel for MetricsUi {
                 }
             });
     }
-
-    fn is_busy(&self) -> bool {
-        self.fetch.is_running()
-    }
 }
 
 const CARD_WIDTH: f32 = 440.0;
 const CARD_GAP: f32 = 24.0;
+
+/// A bar per record, `i`-th at x = `i`: its height, its name on hover and its colour.
+fn bars_of(bars: impl Iterator<Item = (f64, String, egui::Color32)>) -> Vec<egui_plot::Bar> {
+    bars.enumerate()
+        .map(|(i, (height, name, fill))| {
+            egui_plot::Bar::new(i as f64, height).name(name).fill(fill)
+        })
+        .collect()
+}
+
+/// A chart of days per record (`id`, with its y axis label), each bar named on the x axis by
+/// `names`, and the target in days as a green line.
+fn days_chart(
+    ui: &mut egui::Ui,
+    (id, y_label): (&str, &str),
+    chart: egui_plot::BarChart,
+    names: Vec<String>,
+    target_days: f64,
+) {
+    plot(id, y_label)
+        .x_axis_formatter(named_x(names))
+        .show(ui, |p| {
+            p.bar_chart(chart);
+            p.hline(
+                egui_plot::HLine::new(format!("target {target_days} days"), target_days)
+                    .color(theme::OK),
+            );
+        });
+}
 
 /// A card's title, its figure with the number of records it comes from, and its verdict.
 fn card_head(
@@ -174,27 +227,19 @@ fn frequency(ui: &mut egui::Ui, m: &Metrics) {
         figure,
         (f.meets_target, f.intervals_days.len(), "interval"),
     );
-    let bars: Vec<egui_plot::Bar> = f
+    let bars = f
         .intervals_days
         .iter()
         .zip(f.releases.iter().skip(1))
-        .enumerate()
-        .map(|(i, (d, r))| {
-            egui_plot::Bar::new(i as f64, *d)
-                .name(format!("{} after {d:.1} days", r.0))
-                .fill(theme::INFO)
-        })
-        .collect();
+        .map(|(d, r)| (*d, format!("{} after {d:.1} days", r.0), theme::INFO));
     let names = f.releases.iter().skip(1).map(|r| r.0.clone()).collect();
-    plot("metrics-frequency", "days since the last")
-        .x_axis_formatter(named_x(names))
-        .show(ui, |p| {
-            p.bar_chart(egui_plot::BarChart::new("interval", bars).color(theme::INFO));
-            p.hline(
-                egui_plot::HLine::new(format!("target {} days", f.target_days), f.target_days)
-                    .color(theme::OK),
-            );
-        });
+    days_chart(
+        ui,
+        ("metrics-frequency", "days since the last"),
+        egui_plot::BarChart::new("interval", bars_of(bars)).color(theme::INFO),
+        names,
+        f.target_days,
+    );
     ui.label(theme::muted(format!("from {}", f.source)));
 }
 
@@ -315,30 +360,22 @@ fn lifespan(ui: &mut egui::Ui, m: &Metrics) {
         figure,
         (l.meets_target, l.retired.len(), "retired flag"),
     );
-    let bars: Vec<egui_plot::Bar> = l
-        .retired
-        .iter()
-        .enumerate()
-        .map(|(i, (key, days))| {
-            egui_plot::Bar::new(i as f64, *days)
-                .name(format!("{key}: {days:.0} days"))
-                .fill(if *days < l.target_days {
-                    theme::INFO
-                } else {
-                    theme::WARN
-                })
-        })
-        .collect();
+    let bars = l.retired.iter().map(|(key, days)| {
+        let fill = if *days < l.target_days {
+            theme::INFO
+        } else {
+            theme::WARN
+        };
+        (*days, format!("{key}: {days:.0} days"), fill)
+    });
     let names = l.retired.iter().map(|r| r.0.clone()).collect();
-    plot("metrics-lifespan", "days lived")
-        .x_axis_formatter(named_x(names))
-        .show(ui, |p| {
-            p.bar_chart(egui_plot::BarChart::new("lifespan", bars));
-            p.hline(
-                egui_plot::HLine::new(format!("target {} days", l.target_days), l.target_days)
-                    .color(theme::OK),
-            );
-        });
+    days_chart(
+        ui,
+        ("metrics-lifespan", "days lived"),
+        egui_plot::BarChart::new("lifespan", bars_of(bars)),
+        names,
+        l.target_days,
+    );
     for (key, days) in &l.live_over_target {
         ui.colored_label(
             theme::WARN,

@@ -12,6 +12,7 @@ use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
 use super::command::Command;
 use super::panel::{Cx, Panel, Pending};
+use super::snapshot::Snapshot;
 use super::theme;
 use crate::source::{self, NotesDraft, Ticked};
 
@@ -88,7 +89,19 @@ impl NotesUi {
         });
     }
 
-    fn toolbar_ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>, has_source: bool) {
+    fn apply(&mut self, action: Action, cx: &mut Cx<'_>) {
+        match action {
+            Action::Draft => self.start_draft(cx),
+            Action::Save => self.start_save(cx),
+            Action::Revert => {
+                let back = self.saved.clone().unwrap_or_default();
+                self.set_text(back);
+                self.drafted = None;
+            }
+        }
+    }
+
+    fn toolbar_ui(&mut self, ui: &mut egui::Ui, has_source: bool, actions: &mut Vec<Action>) {
         let busy = self.draft.is_running() || self.save.is_running() || self.load.is_running();
         ui.horizontal(|ui| {
             let label = ui.label("From tag");
@@ -110,7 +123,7 @@ impl NotesUi {
                 if self.is_dirty() {
                     self.confirm_draft = true;
                 } else {
-                    self.start_draft(cx);
+                    actions.push(Action::Draft);
                 }
             }
             let save = ui.add_enabled(
@@ -118,13 +131,11 @@ impl NotesUi {
                 egui::Button::new("Save notes"),
             );
             if save.clicked() {
-                self.start_save(cx);
+                actions.push(Action::Save);
             }
             let revert = ui.add_enabled(!busy && self.is_dirty(), egui::Button::new("Revert"));
             if revert.clicked() {
-                let back = self.saved.clone().unwrap_or_default();
-                self.set_text(back);
-                self.drafted = None;
+                actions.push(Action::Revert);
             }
             if busy {
                 ui.spinner();
@@ -137,7 +148,7 @@ impl NotesUi {
                         .color(theme::WARN),
                 );
                 if ui.button("Replace with the draft").clicked() {
-                    self.start_draft(cx);
+                    actions.push(Action::Draft);
                 }
                 if ui.button("Keep editing").clicked() {
                     self.confirm_draft = false;
@@ -216,7 +227,25 @@ impl Panel for NotesUi {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
-        let data = cx.snapshot;
+        let mut actions = Vec::new();
+        self.draw(ui, cx.snapshot, &mut actions);
+        super::panel::apply_all(ui, actions, |a| self.apply(a, cx));
+    }
+}
+
+/// What a click asks the panel to do once the frame's widgets are drawn.
+#[derive(Clone, Copy)]
+enum Action {
+    /// Draft the notes from the history (replacing the editor's text when it arrives).
+    Draft,
+    /// Save the editor's text to `notes.md`.
+    Save,
+    /// Put back what `notes.md` holds.
+    Revert,
+}
+
+impl NotesUi {
+    fn draw(&mut self, ui: &mut egui::Ui, data: &Snapshot, actions: &mut Vec<Action>) {
         ui.label(theme::heading("Release notes"));
         let Some(view) = &data.current else {
             ui.label("No release yet. Create one on the Overview panel.");
@@ -243,7 +272,7 @@ impl Panel for NotesUi {
             ui.label(egui::RichText::new(state).color(color));
         });
         let has_source = data.ws.config().source.is_some();
-        self.toolbar_ui(ui, cx, has_source);
+        self.toolbar_ui(ui, has_source, actions);
         if let Some(d) = &self.drafted {
             ui.label(theme::muted(d));
         }

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use super::command::{Command, Tab};
 use super::panel::{Cx, Finished, Panel, Pending};
+use super::snapshot::Snapshot;
 use super::{theme, widgets};
-use crate::runner::{TaskId, TaskState};
+use crate::runner::{Runner, TaskId, TaskState};
 use crate::workspace::ReleaseKind;
 
 /// Overview panel state: the new-release and new-hotfix forms.
@@ -40,18 +41,18 @@ enum TagState<'a> {
 }
 
 impl OverviewUi {
-    /// The release tags of `[source]`, read again after any audited change (a cut branch, a
-    /// tag) while the Overview shows.
-    fn refresh_tags(&mut self, cx: &Cx<'_>) {
+    /// Whether the release tags of `[source]` are to be read (again): after any audited change
+    /// (a cut branch, a tag) while the Overview shows.
+    fn tags_stale(&self, data: &Snapshot) -> bool {
+        data.ws.config().source.is_some()
+            && !self.tags_run.is_running()
+            && self.tags_at.as_ref() != Some(&(data.ws.root().to_owned(), data.audit.len()))
+    }
+
+    /// Reads the release tags of `[source]`.
+    fn read_tags(&mut self, cx: &Cx<'_>) {
         let data = cx.snapshot;
-        if data.ws.config().source.is_none() || self.tags_run.is_running() {
-            return;
-        }
-        let key = (data.ws.root().to_owned(), data.audit.len());
-        if self.tags_at.as_ref() == Some(&key) {
-            return;
-        }
-        self.tags_at = Some(key);
+        self.tags_at = Some((data.ws.root().to_owned(), data.audit.len()));
         let ws = data.ws.clone();
         cx.fetch(&mut self.tags_run, async move {
             let src = crate::source::Source::open(&ws).await?;
@@ -75,8 +76,12 @@ impl OverviewUi {
     /// The New hotfix form: with `[source]` the branch is cut from the tag as a task (the same
     /// function as `release new X --hotfix-of Y`); without, the release is made alone, as the
     /// CLI does.
-    fn hotfix_ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
-        let data = cx.snapshot;
+    fn hotfix_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        (data, runner): (&Snapshot, &Runner),
+        actions: &mut Vec<Action>,
+    ) {
         let source = data.ws.config().source.clone();
         ui.label(egui::RichText::new("Hotfix of a released version").strong());
         if data.releases.is_empty() {
@@ -101,7 +106,7 @@ impl OverviewUi {
         let running = self
             .hotfix_task
             .as_ref()
-            .and_then(|(id, _)| cx.runner.task(*id))
+            .and_then(|(id, _)| runner.task(*id))
             .is_some_and(|t| !t.state.is_finished());
         // The next patch version of the base that is not a release yet.
         let suggestion = self
@@ -230,15 +235,20 @@ impl OverviewUi {
                  runbook, and the branch is yours to cut.",
             ));
         }
-        if !clicked {
-            return;
+        if clicked && let Ok(version) = wanted(&self.hotfix_version) {
+            actions.push(Action::NewHotfix(version.to_string()));
         }
-        let (Some(of), Ok(version)) = (self.hotfix_of.clone(), wanted(&self.hotfix_version)) else {
+    }
+
+    /// New hotfix: with `[source]` the branch is cut as a task, else the release is made
+    /// alone (the version typed, or the suggestion its hint shows when empty).
+    fn new_hotfix(&mut self, cx: &mut Cx<'_>, version: String) {
+        let Some(of) = self.hotfix_of.clone() else {
             return;
         };
-        let version = version.to_string();
         self.hotfix_error = None;
-        if source.is_none() {
+        let data = cx.snapshot;
+        if data.ws.config().source.is_none() {
             self.hotfix_version.clear();
             cx.push(Command::NewRelease {
                 version,
@@ -255,6 +265,30 @@ impl OverviewUi {
             self.hotfix_task = Some((id, version));
         }
     }
+
+    fn apply(&mut self, action: Action, cx: &mut Cx<'_>) {
+        match action {
+            Action::App(command) => cx.push(command),
+            Action::NewRelease => cx.push(Command::NewRelease {
+                version: std::mem::take(&mut self.new_version),
+                hotfix_of: None,
+            }),
+            Action::NewHotfix(version) => self.new_hotfix(cx, version),
+            Action::ReadTags => self.read_tags(cx),
+        }
+    }
+}
+
+/// What a click asks the panel to do once the frame's widgets are drawn.
+enum Action {
+    /// Hand a command to the app (another panel, a notification retry).
+    App(Command),
+    /// Create the release typed in New release.
+    NewRelease,
+    /// Make the hotfix of this version (as typed, or suggested) of the release chosen.
+    NewHotfix(String),
+    /// Read the release tags of `[source]` (missing or stale).
+    ReadTags,
 }
 
 impl Panel for OverviewUi {
@@ -304,7 +338,19 @@ impl Panel for OverviewUi {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
-        let (data, runner, commands) = (cx.snapshot, cx.runner, &mut *cx.commands);
+        let mut actions = Vec::new();
+        self.draw(ui, (cx.snapshot, cx.runner), &mut actions);
+        super::panel::apply_all(ui, actions, |a| self.apply(a, cx));
+    }
+}
+
+impl OverviewUi {
+    fn draw(
+        &mut self,
+        ui: &mut egui::Ui,
+        (data, runner): (&Snapshot, &Runner),
+        actions: &mut Vec<Action>,
+    ) {
         let product = &data.ws.config().product.name;
         if let Some(outbox) = data.outbox() {
             let stuck: Vec<&crate::notify::Delivery> = outbox.attention().collect();
@@ -328,10 +374,10 @@ impl Panel for OverviewUi {
                         .map(|d| d.id.clone())
                         .collect();
                     if !failed.is_empty() && ui.button("Retry them").clicked() {
-                        commands.push(Command::RetryNotifications(failed));
+                        actions.push(Action::App(Command::RetryNotifications(failed)));
                     }
                     if ui.link("Open the outbox").clicked() {
-                        commands.push(Command::Navigate(Tab::Audit));
+                        actions.push(Action::App(Command::Navigate(Tab::Audit)));
                     }
                 });
                 ui.add_space(6.0);
@@ -394,11 +440,11 @@ impl Panel for OverviewUi {
             widgets::gate_list(ui, &data.gates);
             ui.horizontal(|ui| {
                 if ui.link("Open the security panel").clicked() {
-                    commands.push(Command::Navigate(Tab::Security));
+                    actions.push(Action::App(Command::Navigate(Tab::Security)));
                 }
             });
             if ui.link("Open the checklist").clicked() {
-                commands.push(Command::Navigate(Tab::Checklist));
+                actions.push(Action::App(Command::Navigate(Tab::Checklist)));
             }
         } else {
             ui.label(theme::heading(product));
@@ -433,7 +479,7 @@ impl Panel for OverviewUi {
             );
         }
         if ui.link("Open the status page panel").clicked() {
-            commands.push(Command::Navigate(Tab::StatusPage));
+            actions.push(Action::App(Command::Navigate(Tab::StatusPage)));
         }
 
         ui.add_space(10.0);
@@ -483,14 +529,13 @@ impl Panel for OverviewUi {
                 ui.label(egui::RichText::new(e.to_string()).color(theme::BAD).small());
             }
             if button.clicked() {
-                commands.push(Command::NewRelease {
-                    version: std::mem::take(&mut self.new_version),
-                    hotfix_of: None,
-                });
+                actions.push(Action::NewRelease);
             }
         });
         ui.add_space(10.0);
-        self.refresh_tags(cx);
-        self.hotfix_ui(ui, cx);
+        if self.tags_stale(data) {
+            actions.push(Action::ReadTags);
+        }
+        self.hotfix_ui(ui, (data, runner), actions);
     }
 }

@@ -210,6 +210,20 @@ pub trait Panel {
     }
 }
 
+/// Carries out, in order, what a panel's drawing recorded (the panel's private `Action`s)
+/// once the frame's widgets are drawn, and asks for the next frame at once, so what they
+/// changed shows without waiting for more input. Every panel's `ui` ends with it
+/// (ARCHITECTURE, "Where to add", a panel).
+pub fn apply_all<A>(ui: &egui::Ui, actions: Vec<A>, mut apply: impl FnMut(A)) {
+    if actions.is_empty() {
+        return;
+    }
+    for action in actions {
+        apply(action);
+    }
+    ui.ctx().request_repaint();
+}
+
 /// Every panel of the navigation, each owning its state.
 #[derive(Debug)]
 pub struct Panels {

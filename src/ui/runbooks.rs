@@ -11,6 +11,7 @@ use jiff::Timestamp;
 
 use super::command::{Command, Tab};
 use super::panel::{Cx, Finished, Panel, Pending};
+use super::snapshot::Snapshot;
 use super::theme;
 use crate::dr;
 use crate::runbook::procedure::{Procedure, Rendered};
@@ -60,9 +61,57 @@ impl Panel for RunbooksUi {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
+        let mut actions = Vec::new();
+        self.draw(ui, cx.snapshot, &mut actions);
+        super::panel::apply_all(ui, actions, |a| self.apply(a, cx));
+    }
+
+    fn on_task_finished(&mut self, task: &Finished, _commands: &mut Vec<Command>) {
+        let Some(run) = self.run.as_mut() else {
+            return;
+        };
+        let mut any = false;
+        for (id, state) in run.steps.values_mut() {
+            if *id == task.info.id {
+                *state = Some(task.state);
+                any = true;
+            }
+        }
+        if any && run.steps.values().all(|(_, s)| s.is_some()) {
+            run.finished = Some(Timestamp::now());
+        }
+    }
+
+    fn is_busy(&self) -> bool {
+        self.fetch.is_running()
+    }
+}
+
+/// What the drawing asks the panel to do once the frame's widgets are drawn.
+enum Action {
+    /// Read the procedures (none are read yet).
+    Load,
+    /// Hand a command to the app (open the Checklist).
+    App(Command),
+    /// Run a step of the plan as a task (its Run button was clicked).
+    Start(Box<(dr::Plan, Rendered)>),
+}
+
+impl RunbooksUi {
+    fn apply(&mut self, action: Action, cx: &mut Cx<'_>) {
+        match action {
+            Action::Load => {
+                let ws = cx.snapshot.ws.clone();
+                cx.fetch_blocking(&mut self.fetch, move || dr::procedures(&ws));
+            }
+            Action::App(command) => cx.push(command),
+            Action::Start(run) => self.start(cx, &run.0, &run.1),
+        }
+    }
+
+    fn draw(&mut self, ui: &mut egui::Ui, data: &Snapshot, actions: &mut Vec<Action>) {
         if self.procedures.is_none() && !self.fetch.is_running() {
-            let ws = cx.snapshot.ws.clone();
-            cx.fetch_blocking(&mut self.fetch, move || dr::procedures(&ws));
+            actions.push(Action::Load);
         }
         ui.label(theme::heading("Disaster-recovery runbooks"));
         ui.horizontal(|ui| {
@@ -71,7 +120,7 @@ impl Panel for RunbooksUi {
                  are on the",
             ));
             if ui.link("Checklist").clicked() {
-                cx.push(Command::Navigate(Tab::Checklist));
+                actions.push(Action::App(Command::Navigate(Tab::Checklist)));
             }
         });
         let Some(procedures) = super::widgets::loaded(ui, &self.procedures).cloned() else {
@@ -106,7 +155,7 @@ impl Panel for RunbooksUi {
                 p.rto_minutes
             )
         }));
-        let (plan, _) = dr::preview(&cx.snapshot.ws, p, &self.given(p));
+        let (plan, _) = dr::preview(&data.ws, p, &self.given(p));
         if let Some(folder) = &plan.stand_ins {
             ui.horizontal_wrapped(|ui| {
                 theme::badge(ui, "STAND-INS", theme::WARN);
@@ -122,7 +171,7 @@ impl Panel for RunbooksUi {
         // Until every parameter has a value, the steps show `{name}` where it goes and none
         // can run.
         let given = self.given(p);
-        let (plan, missing) = dr::preview(&cx.snapshot.ws, p, &given);
+        let (plan, missing) = dr::preview(&data.ws, p, &given);
         if let Some(e) = &missing {
             // A value still to type is said in the window's words (the domain's error names
             // the CLI's `--param`); a value refused, or anything else, as the error says it.
@@ -156,34 +205,12 @@ impl Panel for RunbooksUi {
             let waits = self.waits_for(&plan, i);
             let ready = plan.unset_for(step).is_empty() && waits.is_none() && !any_running;
             if let Some(start) = self.step_ui(ui, i, step, &plan, ready, waits) {
-                self.start(cx, &plan, &start);
+                actions.push(Action::Start(Box::new((plan.clone(), start))));
             }
             ui.add_space(4.0);
         }
     }
 
-    fn on_task_finished(&mut self, task: &Finished, _commands: &mut Vec<Command>) {
-        let Some(run) = self.run.as_mut() else {
-            return;
-        };
-        let mut any = false;
-        for (id, state) in run.steps.values_mut() {
-            if *id == task.info.id {
-                *state = Some(task.state);
-                any = true;
-            }
-        }
-        if any && run.steps.values().all(|(_, s)| s.is_some()) {
-            run.finished = Some(Timestamp::now());
-        }
-    }
-
-    fn is_busy(&self) -> bool {
-        self.fetch.is_running()
-    }
-}
-
-impl RunbooksUi {
     /// The parameter values typed for `p` (the empty ones take their defaults).
     fn given(&self, p: &Procedure) -> BTreeMap<String, String> {
         self.params

@@ -11,7 +11,8 @@ use jiff::Timestamp;
 
 use super::command::{Command, PickKind, Tab};
 use super::panel::{Cx, Panel, Pending};
-use super::theme;
+use super::snapshot::Snapshot;
+use super::{theme, widgets};
 use crate::findings::{self, Judged, Severity};
 
 /// A risk acceptance being written.
@@ -35,6 +36,8 @@ enum Action {
     },
     /// Record that a secret was rotated now.
     Rotated(String),
+    /// Hand a command to the app (the file dialog, another panel).
+    App(Command),
 }
 
 /// Security panel state: the open dialog and the change in flight.
@@ -189,10 +192,8 @@ impl Panel for SecurityUi {
 
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
         let mut actions = Vec::new();
-        self.draw(ui, cx, &mut actions);
-        for action in actions {
-            self.apply(action, cx);
-        }
+        self.draw(ui, cx.snapshot, &mut actions);
+        super::panel::apply_all(ui, actions, |a| self.apply(a, cx));
     }
 
     fn is_busy(&self) -> bool {
@@ -235,7 +236,7 @@ impl SecurityUi {
     }
 
     /// "Import findings…", the hint to drop files, and what the last import did.
-    fn import_ui(&self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
+    fn import_ui(&self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
         let running = self.is_importing();
         ui.horizontal(|ui| {
             if ui
@@ -246,7 +247,7 @@ impl SecurityUi {
                 )
                 .clicked()
             {
-                cx.push(Command::Pick(PickKind::FindingsFiles));
+                actions.push(Action::App(Command::Pick(PickKind::FindingsFiles)));
             }
             if running {
                 ui.spinner();
@@ -293,6 +294,10 @@ impl SecurityUi {
     }
 
     fn apply(&mut self, action: Action, cx: &mut Cx<'_>) {
+        if let Action::App(command) = action {
+            cx.push(command);
+            return;
+        }
         let ws = cx.snapshot.ws.clone();
         let Some(release) = cx.snapshot.current.as_ref().map(|c| c.release.clone()) else {
             return;
@@ -306,6 +311,7 @@ impl SecurityUi {
                 )
             }
             Action::Rotated(name) => format!("security.rotated {name}"),
+            Action::App(_) => return,
         };
         match action {
             Action::Accept(d) => {
@@ -338,11 +344,11 @@ impl SecurityUi {
                     ))
                 });
             }
+            Action::App(_) => {}
         }
     }
 
-    fn draw(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>, actions: &mut Vec<Action>) {
-        let data = cx.snapshot;
+    fn draw(&mut self, ui: &mut egui::Ui, data: &Snapshot, actions: &mut Vec<Action>) {
         let product = &data.ws.config().product.name;
         let Some(view) = &data.current else {
             ui.label(theme::heading("Security"));
@@ -365,7 +371,7 @@ impl SecurityUi {
                 "do not count"
             }
         )));
-        self.import_ui(ui, cx);
+        self.import_ui(ui, actions);
         ui.add_space(6.0);
         ui.label(egui::RichText::new("Security gates").strong());
         super::widgets::gate_list(
@@ -377,7 +383,7 @@ impl SecurityUi {
             }),
         );
         if ui.link("All gates on the Overview").clicked() {
-            cx.push(Command::Navigate(Tab::Overview));
+            actions.push(Action::App(Command::Navigate(Tab::Overview)));
         }
         ui.add_space(8.0);
 
@@ -420,17 +426,17 @@ impl SecurityUi {
                 .striped(true)
                 .spacing([14.0, 4.0])
                 .show(ui, |ui| {
-                    for h in [
-                        "Vulnerability",
-                        "Package",
-                        "Installed",
-                        "Fixed in",
-                        "State",
-                        "",
-                    ] {
-                        ui.label(theme::muted(h));
-                    }
-                    ui.end_row();
+                    widgets::header_row(
+                        ui,
+                        &[
+                            "Vulnerability",
+                            "Package",
+                            "Installed",
+                            "Fixed in",
+                            "State",
+                            "",
+                        ],
+                    );
                     for j in rows {
                         self.row(ui, j, now, busy, policy.max_acceptance_days, actions);
                         ui.end_row();
@@ -758,10 +764,7 @@ fn list_ui(
         .striped(true)
         .spacing([14.0, 4.0])
         .show(ui, |ui| {
-            for h in ["", "Secret", "Schedule", "Last rotated", "Due"] {
-                ui.label(theme::muted(h));
-            }
-            ui.end_row();
+            widgets::header_row(ui, &["", "Secret", "Schedule", "Last rotated", "Due"]);
             for e in entries {
                 match e.state {
                     Due::Overdue => theme::badge(ui, "OVERDUE", theme::BAD),

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use super::command::{Command, PickKind};
 use super::panel::{Cx, Panel};
+use super::snapshot::Snapshot;
 use super::theme;
 use crate::workspace::Origin;
 
@@ -21,22 +22,26 @@ impl SettingsUi {
         }
     }
 
-    /// Path field, Open and Browse buttons.
-    pub fn workspace_picker_ui(&mut self, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
+    /// Path field, Open and Browse buttons; what a click asks the app for (opening the folder
+    /// typed, the folder dialog), for the caller to push after drawing.
+    pub fn workspace_picker_ui(&mut self, ui: &mut egui::Ui) -> Option<Command> {
         ui.horizontal(|ui| {
             ui.label("Workspace folder");
             ui.add(egui::TextEdit::singleline(&mut self.path_text).desired_width(420.0));
+            let mut asked = None;
             if ui.button("Open").clicked() && !self.path_text.trim().is_empty() {
-                commands.push(Command::OpenWorkspace(self.path_text.trim().into()));
+                asked = Some(Command::OpenWorkspace(self.path_text.trim().into()));
             }
             if ui
                 .button("Browse…")
                 .on_hover_text("Pick the folder with the system dialog")
                 .clicked()
             {
-                commands.push(Command::Pick(PickKind::Workspace));
+                asked = Some(Command::Pick(PickKind::Workspace));
             }
-        });
+            asked
+        })
+        .inner
     }
 
     /// Shows `root` in the path field (after another workspace was opened).
@@ -45,12 +50,35 @@ impl SettingsUi {
     }
 }
 
+/// What a click asks the panel to do once the frame's widgets are drawn.
+enum Action {
+    /// Hand a command to the app (open a workspace, the folder dialog).
+    App(Command),
+}
+
 impl Panel for SettingsUi {
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
-        let (data, commands) = (cx.snapshot, &mut *cx.commands);
+        let mut actions = Vec::new();
+        self.draw(ui, cx.snapshot, &mut actions);
+        super::panel::apply_all(ui, actions, |a| self.apply(a, cx));
+    }
+}
+
+impl SettingsUi {
+    #[expect(
+        clippy::unused_self,
+        reason = "every panel's apply is `self.apply(action, cx)` (ARCHITECTURE, \"A panel\")"
+    )]
+    fn apply(&mut self, action: Action, cx: &mut Cx<'_>) {
+        match action {
+            Action::App(command) => cx.push(command),
+        }
+    }
+
+    fn draw(&mut self, ui: &mut egui::Ui, data: &Snapshot, actions: &mut Vec<Action>) {
         ui.label(theme::heading("Settings"));
         ui.add_space(4.0);
-        self.workspace_picker_ui(ui, commands);
+        actions.extend(self.workspace_picker_ui(ui).map(Action::App));
         let origin = match data.origin {
             Origin::Flag => "chosen with --workspace or in this window",
             Origin::Env => "from $RELEASE_CONSOLE_WORKSPACE",

@@ -96,7 +96,7 @@ pub struct StatusUi {
 /// What a click asks the panel to do once the frame's widgets are drawn.
 enum Action {
     /// Read the page's components and maintenance again.
-    Refresh,
+    ReadPage,
     /// Publish to the status page (as a task).
     Post(Post),
     /// Write an incident's postmortem Markdown into the workspace.
@@ -106,6 +106,12 @@ enum Action {
 }
 
 impl Panel for StatusUi {
+    fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
+        let mut actions = Vec::new();
+        self.draw(ui, cx.snapshot, &mut actions);
+        super::panel::apply_all(ui, actions, |a| self.apply(a, cx));
+    }
+
     fn logic(&mut self, cx: &mut Cx<'_>) {
         match self.page.poll() {
             Some(Ok(view)) => {
@@ -121,19 +127,7 @@ impl Panel for StatusUi {
             None => {}
         }
         if std::mem::take(&mut self.stale) {
-            self.apply(Action::Refresh, cx);
-        }
-    }
-
-    fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
-        // The page's components are read when the panel is first shown.
-        if self.components.is_none() && !self.page.is_running() {
-            self.apply(Action::Refresh, cx);
-        }
-        let mut actions = Vec::new();
-        self.draw(ui, cx.snapshot, &mut actions);
-        for action in actions {
-            self.apply(action, cx);
+            self.apply(Action::ReadPage, cx);
         }
     }
 
@@ -153,7 +147,7 @@ impl StatusUi {
     fn apply(&mut self, action: Action, cx: &mut Cx<'_>) {
         let ws = cx.snapshot.ws.clone();
         match action {
-            Action::Refresh => cx.fetch(&mut self.page, async move {
+            Action::ReadPage => cx.fetch(&mut self.page, async move {
                 crate::status::fetch_page(&ws).await
             }),
             Action::Post(post) => {
@@ -235,6 +229,10 @@ impl StatusUi {
     }
 
     fn draw(&mut self, ui: &mut egui::Ui, data: &Snapshot, actions: &mut Vec<Action>) {
+        // The page's components are read when the panel is first shown.
+        if self.components.is_none() && !self.page.is_running() {
+            actions.push(Action::ReadPage);
+        }
         ui.label(theme::heading("Status page and incidents"));
         let cfg = &data.ws.config().status_page;
         ui.label(theme::muted(match cfg.provider {
@@ -267,7 +265,7 @@ impl StatusUi {
         ui.horizontal(|ui| {
             ui.label(egui::RichText::new("Components").strong());
             if ui.button("Refresh").clicked() {
-                actions.push(Action::Refresh);
+                actions.push(Action::ReadPage);
             }
         });
         match &self.components {

@@ -8,7 +8,8 @@ use egui_extras::{Column, TableBuilder};
 
 use super::command::{Command, PickKind};
 use super::panel::{Cx, Finished, Panel, Pending};
-use super::theme;
+use super::snapshot::Snapshot;
+use super::{theme, widgets};
 use crate::runner::TaskId;
 use crate::verify::{
     self, Artifact, ChecksumVerdict, Overall, Report, ReportFormat, ReportSlot, SignatureVerdict,
@@ -16,6 +17,8 @@ use crate::verify::{
 
 /// What a click asks the panel to do once the frame's widgets are drawn.
 enum Action {
+    /// Hand a command to the app (the file or folder dialog).
+    App(Command),
     UseRelease(PathBuf),
     Clear,
     Remove(usize),
@@ -215,8 +218,29 @@ impl Panel for VerifyUi {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
-        let data = cx.snapshot;
-        let mut action = None;
+        let mut actions = Vec::new();
+        self.draw(ui, cx.snapshot, &mut actions);
+        super::panel::apply_all(ui, actions, |a| self.apply(a, cx));
+    }
+}
+
+impl VerifyUi {
+    fn apply(&mut self, action: Action, cx: &mut Cx<'_>) {
+        match action {
+            Action::App(command) => cx.push(command),
+            Action::UseRelease(dir) => self.paths = vec![dir],
+            Action::Clear => self.paths.clear(),
+            Action::Remove(i) => {
+                if i < self.paths.len() {
+                    self.paths.remove(i);
+                }
+            }
+            Action::Run => self.start(cx),
+            Action::Export(format) => self.export(cx, format),
+        }
+    }
+
+    fn draw(&mut self, ui: &mut egui::Ui, data: &Snapshot, actions: &mut Vec<Action>) {
         ui.label(theme::heading("Verify artifacts"));
         ui.label(theme::muted(
             "SHA-256 against SHA256SUMS and signatures against the identity pinned in [signing]. \
@@ -224,10 +248,10 @@ impl Panel for VerifyUi {
         ));
         ui.horizontal(|ui| {
             if ui.button("Add files…").clicked() {
-                cx.push(Command::Pick(PickKind::ArtifactFiles));
+                actions.push(Action::App(Command::Pick(PickKind::ArtifactFiles)));
             }
             if ui.button("Add folder…").clicked() {
-                cx.push(Command::Pick(PickKind::ArtifactFolder));
+                actions.push(Action::App(Command::Pick(PickKind::ArtifactFolder)));
             }
             if let Some(c) = &data.current
                 && ui
@@ -240,19 +264,19 @@ impl Panel for VerifyUi {
                     )
                     .clicked()
             {
-                action = Some(Action::UseRelease(
+                actions.push(Action::UseRelease(
                     data.ws.artifacts_dir(&c.release.version),
                 ));
             }
             if !self.paths.is_empty() && ui.button("Clear").clicked() {
-                action = Some(Action::Clear);
+                actions.push(Action::Clear);
             }
         });
         for (i, p) in self.paths.iter().enumerate() {
             ui.horizontal(|ui| {
                 ui.label(theme::mono(p.display().to_string()));
                 if ui.small_button("Remove").clicked() {
-                    action = Some(Action::Remove(i));
+                    actions.push(Action::Remove(i));
                 }
             });
         }
@@ -286,27 +310,17 @@ impl Panel for VerifyUi {
                 egui::Button::new(egui::RichText::new("Run verification").strong()),
             );
             if run.clicked() {
-                action = Some(Action::Run);
+                actions.push(Action::Run);
             }
             if self.report.is_some() && !other_release {
                 if ui.button("Export Markdown").clicked() {
-                    action = Some(Action::Export(ReportFormat::Markdown));
+                    actions.push(Action::Export(ReportFormat::Markdown));
                 }
                 if ui.button("Export JSON").clicked() {
-                    action = Some(Action::Export(ReportFormat::Json));
+                    actions.push(Action::Export(ReportFormat::Json));
                 }
             }
         });
-        match action {
-            Some(Action::UseRelease(dir)) => self.paths = vec![dir],
-            Some(Action::Clear) => self.paths.clear(),
-            Some(Action::Remove(i)) if i < self.paths.len() => {
-                self.paths.remove(i);
-            }
-            Some(Action::Run) => self.start(cx),
-            Some(Action::Export(format)) => self.export(cx, format),
-            Some(Action::Remove(_)) | None => {}
-        }
         if running {
             ui.label(theme::muted("Verifying… progress is in the task tray."));
         }
@@ -320,8 +334,10 @@ impl Panel for VerifyUi {
             if !running && let (Some(c), Some(record)) = (&data.current, &data.verify_record) {
                 ui.add_space(8.0);
                 if last_record_ui(ui, &c.release.version, record, data.verify_stale.as_ref()) {
-                    self.paths = vec![data.ws.artifacts_dir(&c.release.version)];
-                    self.start(cx);
+                    actions.push(Action::UseRelease(
+                        data.ws.artifacts_dir(&c.release.version),
+                    ));
+                    actions.push(Action::Run);
                 }
             }
             return;
@@ -562,10 +578,7 @@ fn last_record_ui(
                 .striped(true)
                 .spacing([14.0, 3.0])
                 .show(ui, |ui| {
-                    for h in ["Artifact", "Size", "Verdict", "Signature"] {
-                        ui.label(theme::muted(h));
-                    }
-                    ui.end_row();
+                    widgets::header_row(ui, &["Artifact", "Size", "Verdict", "Signature"]);
                     // What is not green first: the reason for a FAIL is the first row.
                     let mut rows: Vec<_> = record.artifacts.iter().collect();
                     rows.sort_by_key(|a| a.green);

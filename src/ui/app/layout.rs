@@ -45,7 +45,7 @@ impl ConsoleApp {
                         .color(theme::BAD),
                 );
                 ui.add_space(8.0);
-                self.panels.settings.workspace_picker_ui(ui, &mut commands);
+                commands.extend(self.panels.settings.workspace_picker_ui(ui));
                 return;
             }
             let Some(data) = &self.data else {

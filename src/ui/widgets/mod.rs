@@ -49,6 +49,14 @@ pub fn gate_list<'a>(ui: &mut egui::Ui, gates: impl IntoIterator<Item = &'a crat
     }
 }
 
+/// A grid's header row: each column's name, muted, then the end of the row.
+pub fn header_row(ui: &mut egui::Ui, names: &[&str]) {
+    for name in names {
+        ui.label(theme::muted(*name));
+    }
+    ui.end_row();
+}
+
 /// What a fetch loaded, or draws why there is nothing yet: a spinner while it runs, the error
 /// in red once it failed.
 pub fn loaded<'a, T>(ui: &mut egui::Ui, value: &'a Option<Result<T, String>>) -> Option<&'a T> {
