@@ -132,21 +132,13 @@ fn saved_run(
     }))
 }
 
-async fn save(
-    ws: &Workspace,
-    release: &Release,
-    name: &str,
-    state: PlatformState,
+/// Saves platform `name` of `release` as running `run`, saying `message` (what it does now).
+async fn save_running(
+    (ws, release, name): (&Workspace, &Release, &str),
+    run: &RemoteRun,
+    message: String,
 ) -> Result<(), TaskError> {
-    let (ws, release, name) = (ws.clone(), release.clone(), name.to_owned());
-    tokio::task::spawn_blocking(move || super::save_platform(&ws, &release, &name, state))
-        .await
-        .map_err(|e| TaskError::Failed(crate::runner::panic_message(e)))?
-        .map_err(|e| TaskError::Failed(e.to_string()))
-}
-
-fn running(run: &RemoteRun, message: String) -> PlatformState {
-    PlatformState {
+    let state = PlatformState {
         status: BuildStatus::Running,
         message,
         steps: Vec::new(),
@@ -155,7 +147,12 @@ fn running(run: &RemoteRun, message: String) -> PlatformState {
         remote: Some(run.clone()),
         unsigned: false,
         finished_at: jiff::Timestamp::now(),
-    }
+    };
+    let (ws, release, name) = (ws.clone(), release.clone(), name.to_owned());
+    tokio::task::spawn_blocking(move || super::save_platform(&ws, &release, &name, state))
+        .await
+        .map_err(|e| TaskError::Failed(crate::runner::panic_message(e)))?
+        .map_err(|e| TaskError::Failed(e.to_string()))
 }
 
 /// The remote steps with the engine's own durations, for the saved state.
@@ -250,14 +247,10 @@ pub async fn build(ctx: TaskContext, build: super::Build) -> TaskResult {
             ctx.begin_step(&format!("Re-run failed jobs on {}", engine.title()));
             engine.rerun_failed(run.run_id).await?;
             run.attempt += 1;
-            save(
-                &ws,
-                &release,
-                &name,
-                running(
-                    &run,
-                    format!("re-running the failed jobs of run #{}", run.run_id),
-                ),
+            save_running(
+                (&ws, &release, &name),
+                &run,
+                format!("re-running the failed jobs of run #{}", run.run_id),
             )
             .await?;
             run
@@ -291,16 +284,12 @@ pub async fn build(ctx: TaskContext, build: super::Build) -> TaskResult {
         }
         Err(e) => {
             // The run may well go on: it stays `running`, so the next Run watches it again.
-            save(
-                &ws,
-                &release,
-                &name,
-                running(
-                    &run,
-                    format!(
-                        "lost track of run #{} ({e}); Run watches it again",
-                        run.run_id
-                    ),
+            save_running(
+                (&ws, &release, &name),
+                &run,
+                format!(
+                    "lost track of run #{} ({e}); Run watches it again",
+                    run.run_id
                 ),
             )
             .await?;
@@ -409,17 +398,13 @@ async fn dispatch(
     pending: RemoteRun,
 ) -> Result<RemoteRun, TaskError> {
     ctx.begin_step(&format!("Dispatch on {}", engine.title()));
-    save(
-        ws,
-        release,
-        name,
-        running(
-            &pending,
-            format!(
-                "dispatching on {} ({})",
-                engine.title(),
-                pending.correlation_id
-            ),
+    save_running(
+        (ws, release, name),
+        &pending,
+        format!(
+            "dispatching on {} ({})",
+            engine.title(),
+            pending.correlation_id
         ),
     )
     .await?;
@@ -478,11 +463,10 @@ async fn adopt(
         html_url: found.html_url,
         ..pending
     };
-    save(
-        ws,
-        release,
-        name,
-        running(&run, format!("run #{} on {}", run.run_id, engine.title())),
+    save_running(
+        (ws, release, name),
+        &run,
+        format!("run #{} on {}", run.run_id, engine.title()),
     )
     .await?;
     Ok(run)
