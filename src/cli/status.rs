@@ -318,15 +318,16 @@ fn sub_command(
             until,
             components,
         } => {
-            let posted = cli.handle.block_on(incident::schedule_maintenance(
-                ws,
-                &page()?,
-                &name,
-                &message,
+            let asked = crate::status::Maintenance {
+                name,
+                message,
                 from,
                 until,
-                &components,
-            ))?;
+                components,
+            };
+            let posted =
+                cli.handle
+                    .block_on(incident::schedule_maintenance(ws, &page()?, &asked))?;
             if cli.json {
                 cli.print_json(&posted)?;
             } else {

@@ -520,12 +520,16 @@ pub async fn update<P: StatusPage>(
 pub async fn schedule_maintenance<P: StatusPage>(
     ws: &Workspace,
     page: &P,
-    name: &str,
-    message: &str,
-    from: Timestamp,
-    until: Timestamp,
-    components: &[String],
+    asked: &super::Maintenance,
 ) -> Result<PageIncident, StatusError> {
+    let super::Maintenance {
+        name,
+        message,
+        from,
+        until,
+        components,
+    } = asked;
+    let (from, until) = (*from, *until);
     if name.trim().is_empty() || message.trim().is_empty() {
         return Err(StatusError::Invalid(
             "maintenance needs a --name and a --message".into(),

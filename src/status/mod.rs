@@ -294,6 +294,16 @@ pub struct NewMaintenance {
 /// Receives progress lines (pacing, retries) from a provider.
 pub type Notify = Arc<dyn Fn(&str) + Send + Sync>;
 
+/// Maintenance to schedule, as a person asks for it (components by name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Maintenance {
+    pub name: String,
+    pub message: String,
+    pub from: jiff::Timestamp,
+    pub until: jiff::Timestamp,
+    pub components: Vec<String>,
+}
+
 /// Scheduled maintenance moved on: its new status and the update posted with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Step<'a> {
@@ -493,13 +503,7 @@ pub enum Post {
         message: String,
         component_status: Option<ComponentStatus>,
     },
-    Maintenance {
-        name: String,
-        message: String,
-        from: jiff::Timestamp,
-        until: jiff::Timestamp,
-        components: Vec<String>,
-    },
+    Maintenance(Maintenance),
     /// Move scheduled maintenance on.
     MaintenanceUpdate {
         id: String,
@@ -626,18 +630,12 @@ impl Post {
                 push("Maintenance", format!("{name} ({id})"));
                 push("Message", message.trim().to_owned());
             }
-            Post::Maintenance {
-                name,
-                message,
-                from,
-                until,
-                components,
-            } => {
+            Post::Maintenance(m) => {
                 push("Action", "schedule maintenance".into());
-                push("Title", name.clone());
-                push("Window", format!("{from} to {until}"));
-                push("Components", components.join(", "));
-                push("Message", message.trim().to_owned());
+                push("Title", m.name.clone());
+                push("Window", format!("{} to {}", m.from, m.until));
+                push("Components", m.components.join(", "));
+                push("Message", m.message.trim().to_owned());
             }
         }
         lines
@@ -651,7 +649,7 @@ impl Post {
                 .iter()
                 .find(|i| &i.id == incident_id)
                 .map(|i| i.severity),
-            Post::Maintenance { .. } | Post::MaintenanceUpdate { .. } => None,
+            Post::Maintenance(_) | Post::MaintenanceUpdate { .. } => None,
         }
     }
 }
@@ -705,24 +703,10 @@ pub async fn run_post(
                     .map_err(fail)?;
             Ok(format!("{} {}", inc.id, inc.status))
         }
-        Post::Maintenance {
-            name,
-            message,
-            from,
-            until,
-            components,
-        } => {
-            let m = incident::schedule_maintenance(
-                &ws,
-                &page,
-                &name,
-                &message,
-                from,
-                until,
-                &components,
-            )
-            .await
-            .map_err(fail)?;
+        Post::Maintenance(m) => {
+            let m = incident::schedule_maintenance(&ws, &page, &m)
+                .await
+                .map_err(fail)?;
             Ok(format!("maintenance {:?} scheduled ({})", m.name, m.id))
         }
         Post::MaintenanceUpdate {

@@ -10,7 +10,7 @@ use crate::human_duration;
 use crate::runner::{TaskId, TaskState};
 use crate::status::incident::{CreateRequest, Incident};
 use crate::status::{
-    ComponentStatus, IncidentStatus, MaintenanceStatus, PageComponent, Post, Severity,
+    ComponentStatus, IncidentStatus, Maintenance, MaintenanceStatus, PageComponent, Post, Severity,
     message_template,
 };
 
@@ -764,13 +764,13 @@ impl StatusUi {
                         .add_enabled(!posting, egui::Button::new("Schedule this maintenance"))
                         .clicked()
                     {
-                        actions.push(Action::Post(Post::Maintenance {
+                        actions.push(Action::Post(Post::Maintenance(Maintenance {
                             name: m.name.clone(),
                             message: m.message.clone(),
                             from,
                             until,
                             components: m.components.iter().cloned().collect(),
-                        }));
+                        })));
                     }
                 }
                 _ => {
