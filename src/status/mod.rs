@@ -294,6 +294,16 @@ pub struct NewMaintenance {
 /// Receives progress lines (pacing, retries) from a provider.
 pub type Notify = Arc<dyn Fn(&str) + Send + Sync>;
 
+/// An update of an incident (or its resolution), as a person posts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentUpdate {
+    pub incident_id: String,
+    pub status: IncidentStatus,
+    pub message: String,
+    /// What its components show (default: from the severity; operational on resolve).
+    pub component_status: Option<ComponentStatus>,
+}
+
 /// Maintenance to schedule, as a person asks for it (components by name).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Maintenance {
@@ -497,12 +507,7 @@ mod tests {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Post {
     Create(incident::CreateRequest),
-    Update {
-        incident_id: String,
-        status: IncidentStatus,
-        message: String,
-        component_status: Option<ComponentStatus>,
-    },
+    Update(IncidentUpdate),
     Maintenance(Maintenance),
     /// Move scheduled maintenance on.
     MaintenanceUpdate {
@@ -576,12 +581,12 @@ impl Post {
                     ),
                 );
             }
-            Post::Update {
+            Post::Update(IncidentUpdate {
                 incident_id,
                 status,
                 message,
                 component_status,
-            } => {
+            }) => {
                 let inc = incidents.iter().find(|i| &i.id == incident_id);
                 let cs = if *status == IncidentStatus::Resolved {
                     ComponentStatus::Operational
@@ -645,9 +650,9 @@ impl Post {
     pub fn severity(&self, incidents: &[incident::Incident]) -> Option<Severity> {
         match self {
             Post::Create(req) => Some(req.severity),
-            Post::Update { incident_id, .. } => incidents
+            Post::Update(u) => incidents
                 .iter()
-                .find(|i| &i.id == incident_id)
+                .find(|i| i.id == u.incident_id)
                 .map(|i| i.severity),
             Post::Maintenance(_) | Post::MaintenanceUpdate { .. } => None,
         }
@@ -690,17 +695,12 @@ pub async fn run_post(
                 inc.id, inc.status, inc.page_incident_id
             ))
         }
-        Post::Update {
-            incident_id,
-            status,
-            message,
-            component_status,
-        } => {
-            ctx.log_line(&format!("posting {status} to {incident_id}"));
-            let inc =
-                incident::update(&ws, &page, &incident_id, status, &message, component_status)
-                    .await
-                    .map_err(fail)?;
+        Post::Update(u) => {
+            ctx.log_line(&format!("posting {} to {}", u.status, u.incident_id));
+            let (id, cs) = (&u.incident_id, u.component_status);
+            let inc = incident::update(&ws, &page, id, u.status, &u.message, cs)
+                .await
+                .map_err(fail)?;
             Ok(format!("{} {}", inc.id, inc.status))
         }
         Post::Maintenance(m) => {

@@ -10,8 +10,8 @@ use crate::human_duration;
 use crate::runner::{TaskId, TaskState};
 use crate::status::incident::{CreateRequest, Incident};
 use crate::status::{
-    ComponentStatus, IncidentStatus, Maintenance, MaintenanceStatus, PageComponent, Post, Severity,
-    message_template,
+    ComponentStatus, IncidentStatus, IncidentUpdate, Maintenance, MaintenanceStatus, PageComponent,
+    Post, Severity, message_template,
 };
 
 use super::command::Command;
@@ -208,12 +208,12 @@ impl StatusUi {
                     deliver_notifications: d.notify,
                 })
             }
-            DraftKind::Update(id) => Post::Update {
+            DraftKind::Update(id) => Post::Update(IncidentUpdate {
                 incident_id: id.clone(),
                 status: d.status,
                 message: d.message.clone(),
                 component_status: d.component_status,
-            },
+            }),
         })
     }
 
