@@ -464,8 +464,17 @@ impl S3Store {
                 );
             }
             let truncated = doc.text_of("IsTruncated") == Some("true");
+            // Only a marker past the last one and within S3's parts goes on: a server whose
+            // markers go back (or on for ever) would be asked again for ever. The parts it did
+            // not list are sent again.
+            let last: u64 = marker.parse().unwrap_or(0);
             match doc.text_of("NextPartNumberMarker") {
-                Some(next) if truncated && next != marker => next.clone_into(&mut marker),
+                Some(next)
+                    if truncated
+                        && next.parse::<u64>().is_ok_and(|n| n > last && n < MAX_PARTS) =>
+                {
+                    next.clone_into(&mut marker);
+                }
                 _ => break,
             }
         }
@@ -1215,6 +1224,67 @@ mod tests {
         assert_eq!(code, "SignatureDoesNotMatch");
         assert!(msg.starts_with("The request signature"));
         assert_eq!(error_of("").0, "");
+    }
+
+    /// A server whose part lists are always truncated, its next marker going back and forth
+    /// between 1 and 2 (and counting the requests in `asked`).
+    async fn looping_lister(asked: Arc<std::sync::atomic::AtomicU64>) -> String {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let asked = asked.clone();
+                tokio::spawn(async move {
+                    let mut req = [0u8; 8192];
+                    let n = sock.read(&mut req).await.unwrap_or(0);
+                    asked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let line = String::from_utf8_lossy(&req[..n]).into_owned();
+                    let next = if line.contains("part-number-marker=1") {
+                        2
+                    } else {
+                        1
+                    };
+                    let body = format!(
+                        "<ListPartsResult><IsTruncated>true</IsTruncated>\
+                         <NextPartNumberMarker>{next}</NextPartNumberMarker><Part>\
+                         <PartNumber>{next}</PartNumber><Size>5</Size><ETag>\"e\"</ETag>\
+                         </Part></ListPartsResult>"
+                    );
+                    let _ = sock
+                        .write_all(
+                            format!(
+                                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: \
+                                 close\r\n\r\n{body}",
+                                body.len()
+                            )
+                            .as_bytes(),
+                        )
+                        .await;
+                });
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn a_part_list_whose_marker_goes_back_is_not_asked_for_again_for_ever() {
+        let dir = tempfile::tempdir().expect("dir");
+        let asked = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let url = looping_lister(asked.clone()).await;
+        let store = store_at(url, dir.path());
+        let parts = tokio::time::timeout(
+            Duration::from_secs(20),
+            store.list_parts("p/1.0.0/app.zip", "upload-1"),
+        )
+        .await
+        .expect("the listing ended")
+        .expect("listed")
+        .expect("the upload is there");
+        assert_eq!(parts.keys().copied().collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(asked.load(std::sync::atomic::Ordering::Relaxed), 3);
     }
 
     /// A server that answers every request with `head` (a HEAD's answer: no body).
