@@ -638,7 +638,7 @@ mod tests {
         let heard = std::sync::Mutex::new(Vec::new());
         store
             .put_file("p/1.0.0/big.zip", &src, &Sha256::of(&data), &meta, &|n| {
-                heard.lock().expect("heard").push(n)
+                heard.lock().expect("heard").push(n);
             })
             .await
             .expect("stored");

@@ -1153,7 +1153,7 @@ install = "it is in the test's bin folder"
     .stderr(std::process::Stdio::piped())
     .spawn()
     .expect("pipeline run");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
     while !started.exists() {
         assert!(
             child.try_wait().expect("wait").is_none(),
