@@ -617,6 +617,22 @@ impl S3Store {
                 key: key.to_owned(),
             });
         }
+        // One console at a time sends a key's parts: a second one would find the first one's
+        // unfinished upload in the state, send the same parts into it again, and one of the two
+        // completions would fail.
+        let dir = self
+            .cfg
+            .uploads_state
+            .parent()
+            .unwrap_or_else(|| Path::new("."));
+        let id = format!("{}/{key}", self.cfg.bucket);
+        let name = format!("upload-{}", &crate::sha256_hex(id.as_bytes())[..16]);
+        let Some(_uploading) = crate::store::try_lock(dir, &name)? else {
+            return Err(StoreError::Busy {
+                key: key.to_owned(),
+                lock: dir.join(format!(".{name}.lock")),
+            });
+        };
         let part_size = self.part_size_for(size);
         let (upload_id, held) = self
             .start_or_resume(key, sha256, size, part_size, meta)

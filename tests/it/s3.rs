@@ -769,3 +769,67 @@ fn a_publish_terminated_midway_exits_red_and_the_next_run_resumes_it() {
         "published once"
     );
 }
+
+/// Two publishes of one version at once (two terminals): the big file's parts are sent once.
+/// The second console found the first one's unfinished upload in `publish/uploads.json`,
+/// sent the same parts into it again, and one of the two completions failed.
+#[test]
+fn a_second_publish_at_once_does_not_send_the_same_parts_again() {
+    let pki = Pki::new();
+    let (_d, ws) = workspace(&pki);
+    let weed = Weed::start();
+    weed.bucket("twice");
+    use_s3(
+        &ws,
+        &weed,
+        "twice",
+        &[("parallel_parts", 1.into()), ("part_size_mib", 8.into())],
+    );
+    let version = "2.0.0";
+    common::make_publishable_with(
+        &pki,
+        &ws,
+        version,
+        "head -c 300M /dev/urandom > WireTuner-2.0.0-debug-symbols.zip",
+    );
+    let publish = || {
+        common::bin()
+            .arg("--workspace")
+            .arg(&ws)
+            .args(["--json", "publish", "--version", version])
+            .envs(ENV)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("publish")
+    };
+    let first = publish();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(2);
+    while parts_held(&weed, "twice").is_none_or(|(_, _, n)| n < 1) {
+        assert!(std::time::Instant::now() < deadline, "no parts in 120 s");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let second = publish().wait_with_output().expect("second");
+    let first = first.wait_with_output().expect("first");
+    let (one, two) = (text(&first), text(&second));
+    assert!(first.status.success(), "{one}");
+    assert_eq!(second.status.code(), Some(1), "{two}");
+    assert!(
+        two.contains("debug-symbols.zip: another console is uploading it now"),
+        "{two}"
+    );
+    // The first one's upload was not joined: it sent every part itself.
+    let out = json(&first);
+    let note = out["notes"]
+        .as_array()
+        .expect("notes")
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|n| n.contains("debug-symbols.zip"))
+        .unwrap_or_else(|| panic!("no note on the big file: {out}"))
+        .to_owned();
+    assert!(note.ends_with("sent in 38 parts of 8 MiB"), "{note}");
+    // Run again, it finds everything stored.
+    let out = json(&run(&ws, &["--json", "publish", "--version", version]));
+    assert_eq!(out["uploaded"].as_array().map(Vec::len), Some(0), "{out}");
+}
