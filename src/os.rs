@@ -95,6 +95,9 @@ pub fn find_program_in(tool: &str, path: &std::ffi::OsStr) -> Option<std::path::
         .filter(|dir| !dir.as_os_str().is_empty())
         .flat_map(|dir| names.iter().map(move |n| dir.join(n)))
         .find(|p| is_program(p))
+        // A relative folder is this process's working directory's: made absolute, the path
+        // names the same file for a child spawned in another folder.
+        .map(|p| std::path::absolute(&p).unwrap_or(p))
 }
 
 /// [`find_program_in`] this process's `PATH`.
@@ -300,6 +303,33 @@ mod tests {
             find_program_in("dir", &path),
             None,
             "a folder is no program"
+        );
+    }
+
+    /// A relative `PATH` folder is this process's working directory's: the program found there
+    /// is given as an absolute path, which a child spawned in another folder (a builder in its
+    /// project) still runs, not the file of that name under its own folder (or none).
+    #[cfg(unix)]
+    #[test]
+    fn a_program_in_a_relative_path_folder_is_found_as_an_absolute_path() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let a = tempfile::tempdir().expect("a");
+        let tool = a.path().join("tool");
+        std::fs::write(&tool, "#!/bin/sh\n").expect("write");
+        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        // `a` as seen from the working directory: up to the root, then down.
+        let cwd = std::env::current_dir().expect("cwd");
+        let mut relative = std::path::PathBuf::new();
+        for _ in cwd.components().skip(1) {
+            relative.push("..");
+        }
+        relative.push(a.path().strip_prefix("/").expect("absolute"));
+        assert!(relative.is_relative());
+        let found = find_program_in("tool", relative.as_os_str()).expect("found");
+        assert!(found.is_absolute(), "{}", found.display());
+        assert_eq!(
+            found.canonicalize().expect("canonical"),
+            tool.canonicalize().expect("canonical")
         );
     }
 }

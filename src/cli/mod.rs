@@ -406,22 +406,17 @@ pub(crate) fn follow(
         // Ctrl-C, or another request to stop (SIGTERM, SIGHUP when the terminal or the SSH
         // session went away; Ctrl-Break or the console window closing on Windows) cancels the
         // task, which ends the builder's whole process tree: none of these reach it directly,
-        // and it must not outlive the console.
-        let mut stops = StopSignals::new();
+        // and it must not outlive the console. One heard before this task started (between two
+        // builds of `pipeline run`) cancels it at once.
+        let stop = stop_requested(&cli.handle);
         let mut interrupted = false;
         loop {
             tokio::select! {
                 // Events wake us early; the timeout keeps the echo going when they lag.
                 _ = tokio::time::timeout(std::time::Duration::from_millis(500), events.recv()) => {}
-                r = tokio::signal::ctrl_c(), if !interrupted => {
-                    if r.is_ok() {
-                        interrupted = true;
-                        eprintln!("interrupted: cancelling {} (stopping its processes)", runner.task(id).map(|t| t.info.name).unwrap_or_default());
-                        runner.cancel(id);
-                    }
-                }
-                how = stops.recv(), if !interrupted => {
+                () = stop.token.cancelled(), if !interrupted => {
                     interrupted = true;
+                    let how = stop.how.get().copied().unwrap_or("stopped");
                     eprintln!("{how}: cancelling {} (stopping its processes)", runner.task(id).map(|t| t.info.name).unwrap_or_default());
                     runner.cancel(id);
                 }
@@ -437,13 +432,52 @@ pub(crate) fn follow(
     })
 }
 
-/// The requests to stop a command other than Ctrl-C: SIGTERM and SIGHUP on Unix; Ctrl-Break
-/// and the console window closing on Windows. One that cannot be listened for is never heard.
+/// A request to stop the command (a signal), heard from the first task the command follows
+/// to its end: once the console listens for a signal the system no longer ends it by that
+/// signal, so a request that comes between two tasks must be kept for the next one.
+pub(crate) struct StopRequest {
+    pub(crate) token: tokio_util::sync::CancellationToken,
+    /// What it was, in a word for the message.
+    pub(crate) how: std::sync::OnceLock<&'static str>,
+}
+
+/// The command's stop request; the first call starts listening for one on `handle`.
+pub(crate) fn stop_requested(handle: &tokio::runtime::Handle) -> &'static StopRequest {
+    static STOP: std::sync::OnceLock<StopRequest> = std::sync::OnceLock::new();
+    let mut first = false;
+    let stop = STOP.get_or_init(|| {
+        first = true;
+        StopRequest {
+            token: tokio_util::sync::CancellationToken::new(),
+            how: std::sync::OnceLock::new(),
+        }
+    });
+    if first {
+        // Registered before this returns, so no signal after it ends the console unheard.
+        let mut stops = {
+            let _in = handle.enter();
+            StopSignals::new()
+        };
+        handle.spawn(async move {
+            let how = stops.recv().await;
+            let _ = stop.how.set(how);
+            stop.token.cancel();
+        });
+    }
+    stop
+}
+
+/// The requests to stop a command: Ctrl-C, SIGTERM and SIGHUP on Unix; Ctrl-C, Ctrl-Break and
+/// the console window closing on Windows. One that cannot be listened for is never heard.
 struct StopSignals {
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
     #[cfg(unix)]
     term: Option<tokio::signal::unix::Signal>,
     #[cfg(unix)]
     hup: Option<tokio::signal::unix::Signal>,
+    #[cfg(windows)]
+    int: Option<tokio::signal::windows::CtrlC>,
     #[cfg(windows)]
     brk: Option<tokio::signal::windows::CtrlBreak>,
     #[cfg(windows)]
@@ -456,6 +490,7 @@ impl StopSignals {
         {
             use tokio::signal::unix::{SignalKind, signal};
             Self {
+                int: signal(SignalKind::interrupt()).ok(),
                 term: signal(SignalKind::terminate()).ok(),
                 hup: signal(SignalKind::hangup()).ok(),
             }
@@ -463,6 +498,7 @@ impl StopSignals {
         #[cfg(windows)]
         {
             Self {
+                int: tokio::signal::windows::ctrl_c().ok(),
                 brk: tokio::signal::windows::ctrl_break().ok(),
                 close: tokio::signal::windows::ctrl_close().ok(),
             }
@@ -485,6 +521,7 @@ impl StopSignals {
         #[cfg(unix)]
         {
             tokio::select! {
+                () = next(self.int.as_mut().map(tokio::signal::unix::Signal::recv)) => "interrupted",
                 () = next(self.term.as_mut().map(tokio::signal::unix::Signal::recv)) => "terminated",
                 () = next(self.hup.as_mut().map(tokio::signal::unix::Signal::recv)) => "hung up",
             }
@@ -492,6 +529,7 @@ impl StopSignals {
         #[cfg(windows)]
         {
             tokio::select! {
+                () = next(self.int.as_mut().map(tokio::signal::windows::CtrlC::recv)) => "interrupted",
                 () = next(self.brk.as_mut().map(tokio::signal::windows::CtrlBreak::recv)) => "Ctrl-Break",
                 () = next(self.close.as_mut().map(tokio::signal::windows::CtrlClose::recv)) => "closed",
             }

@@ -92,6 +92,15 @@ impl pipeline::run::Watch for Echoing<'_> {
     fn wait(&mut self, runner: &Runner, id: TaskId) -> (TaskState, String) {
         super::follow(self.0, runner, id, super::Echo::Log)
     }
+
+    fn stop_requested(&mut self) -> bool {
+        let stop = super::stop_requested(&self.0.handle);
+        if stop.token.is_cancelled() {
+            let how = stop.how.get().copied().unwrap_or("stopped");
+            eprintln!("{how}: starting no further build");
+        }
+        stop.token.is_cancelled()
+    }
 }
 
 fn print_run(report: &RunReport) {

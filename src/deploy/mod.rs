@@ -46,6 +46,9 @@ pub enum DeployError {
     Gated { version: String, reasons: String },
     #[error("{0}")]
     Invalid(String),
+    /// Cancelled before anything went live: the objects stored stay for the next run.
+    #[error("cancelled before anything went live")]
+    Cancelled,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -1235,6 +1238,33 @@ pub async fn publish(
     channel_given: Option<&str>,
     progress: &(dyn Fn(u64, u64, &str) + Sync),
 ) -> Result<Outcome, DeployError> {
+    let never = tokio_util::sync::CancellationToken::new();
+    publish_unless_cancelled(ws, release, channel_given, progress, &never).await
+}
+
+/// `work`, unless `cancel` comes first: [`DeployError::Cancelled`].
+async fn or_cancelled<T, E: Into<DeployError>>(
+    cancel: &tokio_util::sync::CancellationToken,
+    work: impl Future<Output = Result<T, E>>,
+) -> Result<T, DeployError> {
+    tokio::select! {
+        biased;
+        () = cancel.cancelled() => Err(DeployError::Cancelled),
+        r = work => r.map_err(Into::into),
+    }
+}
+
+/// [`publish`], stopped by `cancel` until it begins to go live ([`DeployError::Cancelled`]:
+/// the objects stored stay for the next run, nothing is recorded); from then on it ends. A
+/// cancel the store's work did not hear went on until the runner's grace ended, and went live
+/// while the task said it was cancelled.
+pub async fn publish_unless_cancelled(
+    ws: &Workspace,
+    release: &Release,
+    channel_given: Option<&str>,
+    progress: &(dyn Fn(u64, u64, &str) + Sync),
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<Outcome, DeployError> {
     let version = release.version.to_string();
     let (channel_name, store, list) = {
         let (ws, release) = (ws.clone(), release.clone());
@@ -1253,7 +1283,7 @@ pub async fn publish(
     let mut missing = Vec::new();
     let mut already = Vec::new();
     for u in &list {
-        match store.holds(&u.key, &u.path, &u.sha256, u.size).await? {
+        match or_cancelled(cancel, store.holds(&u.key, &u.path, &u.sha256, u.size)).await? {
             Holds::Same => already.push(u.key.clone()),
             Holds::Missing => missing.push(u),
             Holds::Different(held) => return Err(occupied(ws, &version, u, held)?),
@@ -1272,17 +1302,19 @@ pub async fn publish(
             cache_control: u.cache_control.clone(),
         };
         let base = done;
-        let put = store
-            .put_file(&u.key, &u.path, &u.sha256, &meta, &|n| {
+        let put = or_cancelled(
+            cancel,
+            store.put_file(&u.key, &u.path, &u.sha256, &meta, &|n| {
                 progress(base + n, total, &u.name);
-            })
-            .await;
+            }),
+        )
+        .await;
         match put {
             Ok(()) => uploaded.push(u.key.clone()),
             // Created meanwhile by someone else (another console): the same bytes are "already
             // there"; others are refused, and stay.
-            Err(StoreError::Exists { .. }) => {
-                match store.holds(&u.key, &u.path, &u.sha256, u.size).await? {
+            Err(DeployError::Store(StoreError::Exists { .. })) => {
+                match or_cancelled(cancel, store.holds(&u.key, &u.path, &u.sha256, u.size)).await? {
                     Holds::Same => already.push(u.key.clone()),
                     Holds::Missing => {
                         return Err(DeployError::Mismatch {
@@ -1294,14 +1326,14 @@ pub async fn publish(
                     Holds::Different(held) => return Err(occupied(ws, &version, u, held)?),
                 }
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         }
         done += u.size;
         progress(done, total, &u.name);
     }
     // Every object as the store holds it.
     for u in &list {
-        match store.holds(&u.key, &u.path, &u.sha256, u.size).await? {
+        match or_cancelled(cancel, store.holds(&u.key, &u.path, &u.sha256, u.size)).await? {
             Holds::Same => {}
             Holds::Missing => {
                 return Err(DeployError::Mismatch {
@@ -1332,6 +1364,10 @@ pub async fn publish(
         })
         .await?
     };
+    // The last moment to stop: from here the change is recorded and goes live.
+    if cancel.is_cancelled() {
+        return Err(DeployError::Cancelled);
+    }
     let finished = finish_begun(ws, &store, &channel_name).await?;
     // Checked again under the lock: another console may have published the version meanwhile.
     let before = {
@@ -1804,11 +1840,20 @@ pub async fn run_task(
     for line in skipped {
         ctx.log_line(&line);
     }
-    let outcome = publish(&ws, &release, channel.as_deref(), &|done, total, step| {
-        ctx.set_progress(done as f32 / total as f32, Some(step));
-    })
+    let outcome = publish_unless_cancelled(
+        &ws,
+        &release,
+        channel.as_deref(),
+        &|done, total, step| {
+            ctx.set_progress(done as f32 / total as f32, Some(step));
+        },
+        ctx.cancel_token(),
+    )
     .await
-    .map_err(|e| crate::runner::TaskError::Failed(e.to_string()))?;
+    .map_err(|e| match e {
+        DeployError::Cancelled => crate::runner::TaskError::Cancelled,
+        e => crate::runner::TaskError::Failed(e.to_string()),
+    })?;
     for k in &outcome.uploaded {
         ctx.log_line(&format!("uploaded and verified {k}"));
     }

@@ -463,8 +463,17 @@ impl S3Store {
                 );
             }
             let truncated = doc.text_of("IsTruncated") == Some("true");
+            // Only a marker past the last one and within S3's parts goes on: a server whose
+            // markers go back (or on for ever) would be asked again for ever. The parts it did
+            // not list are sent again.
+            let last: u64 = marker.parse().unwrap_or(0);
             match doc.text_of("NextPartNumberMarker") {
-                Some(next) if truncated && next != marker => next.clone_into(&mut marker),
+                Some(next)
+                    if truncated
+                        && next.parse::<u64>().is_ok_and(|n| n > last && n < MAX_PARTS) =>
+                {
+                    next.clone_into(&mut marker);
+                }
                 _ => break,
             }
         }
@@ -590,6 +599,22 @@ impl S3Store {
                 key: key.to_owned(),
             });
         }
+        // One console at a time sends a key's parts: a second one would find the first one's
+        // unfinished upload in the state, send the same parts into it again, and one of the two
+        // completions would fail.
+        let dir = self
+            .cfg
+            .uploads_state
+            .parent()
+            .unwrap_or_else(|| Path::new("."));
+        let id = format!("{}/{key}", self.cfg.bucket);
+        let name = format!("upload-{}", &crate::sha256_hex(id.as_bytes())[..16]);
+        let Some(_uploading) = crate::store::try_lock(dir, &name)? else {
+            return Err(StoreError::Busy {
+                key: key.to_owned(),
+                lock: dir.join(format!(".{name}.lock")),
+            });
+        };
         let part_size = self.part_size_for(size);
         let (upload_id, held) = self
             .start_or_resume(key, sha256, size, part_size, meta)
@@ -1036,6 +1061,19 @@ impl ObjectStore for S3Store {
                         "a multipart checksum ({checksum}) of unknown part size"
                     )));
                 };
+                // What the server says (its metadata) is checked against the file before the
+                // file is read in parts of that size: a part size of a few bytes would read it
+                // a few bytes at a time and keep a digest of every part.
+                let parts = n.parse::<u64>().ok();
+                if part_size == 0
+                    || parts.is_none_or(|n| n > MAX_PARTS || n != size.div_ceil(part_size).max(1))
+                {
+                    return Ok(Holds::Different(format!(
+                        "a multipart checksum ({checksum}) whose {n} parts of {part_size} bytes \
+                         (x-amz-meta-part-size) do not fit a file of {size} bytes sent in at most \
+                         {MAX_PARTS} parts"
+                    )));
+                }
                 // The whole file is read: on the blocking pool.
                 let owned = path.to_owned();
                 blocking(path, move || Self::composite_of(&owned, part_size)).await?
@@ -1174,6 +1212,157 @@ mod tests {
         assert_eq!(code, "SignatureDoesNotMatch");
         assert!(msg.starts_with("The request signature"));
         assert_eq!(error_of("").0, "");
+    }
+
+    /// A server whose part lists are always truncated, its next marker going back and forth
+    /// between 1 and 2 (and counting the requests in `asked`).
+    async fn looping_lister(asked: Arc<std::sync::atomic::AtomicU64>) -> String {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let asked = asked.clone();
+                tokio::spawn(async move {
+                    let mut req = [0u8; 8192];
+                    let n = sock.read(&mut req).await.unwrap_or(0);
+                    asked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let line = String::from_utf8_lossy(&req[..n]).into_owned();
+                    let next = if line.contains("part-number-marker=1") {
+                        2
+                    } else {
+                        1
+                    };
+                    let body = format!(
+                        "<ListPartsResult><IsTruncated>true</IsTruncated>\
+                         <NextPartNumberMarker>{next}</NextPartNumberMarker><Part>\
+                         <PartNumber>{next}</PartNumber><Size>5</Size><ETag>\"e\"</ETag>\
+                         </Part></ListPartsResult>"
+                    );
+                    let _ = sock
+                        .write_all(
+                            format!(
+                                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: \
+                                 close\r\n\r\n{body}",
+                                body.len()
+                            )
+                            .as_bytes(),
+                        )
+                        .await;
+                });
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn a_part_list_whose_marker_goes_back_is_not_asked_for_again_for_ever() {
+        let dir = tempfile::tempdir().expect("dir");
+        let asked = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let url = looping_lister(asked.clone()).await;
+        let store = store_at(url, dir.path());
+        let parts = tokio::time::timeout(
+            Duration::from_secs(20),
+            store.list_parts("p/1.0.0/app.zip", "upload-1"),
+        )
+        .await
+        .expect("the listing ended")
+        .expect("listed")
+        .expect("the upload is there");
+        assert_eq!(parts.keys().copied().collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(asked.load(std::sync::atomic::Ordering::Relaxed), 3);
+    }
+
+    /// A server that answers every request with `head` (a HEAD's answer: no body).
+    async fn lying_server(head: String) -> String {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let head = head.clone();
+                tokio::spawn(async move {
+                    let mut req = [0u8; 8192];
+                    let _ = sock.read(&mut req).await;
+                    let _ = sock.write_all(head.as_bytes()).await;
+                });
+            }
+        });
+        url
+    }
+
+    fn store_at(endpoint: String, state: &Path) -> S3Store {
+        S3Store::new(S3Config {
+            endpoint,
+            bucket: "releases".into(),
+            region: "us-east-1".into(),
+            path_style: true,
+            credentials: Credentials::new("AKID".into(), "SECRET".into(), None),
+            part_size: MIN_PART,
+            multipart_threshold: MIN_PART,
+            parallel_parts: 2,
+            uploads_state: state.join("uploads.json"),
+            key_vars: ("AK".into(), "SK".into()),
+        })
+        .expect("store")
+    }
+
+    #[tokio::test]
+    async fn a_part_size_in_metadata_that_does_not_fit_the_file_is_not_used_to_read_it() {
+        let dir = tempfile::tempdir().expect("dir");
+        let f = dir.path().join("app.zip");
+        let size: u64 = 4 << 20;
+        let data: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&f, &data).expect("write");
+        let sha = Sha256::of(&data);
+        // A server whose metadata says parts of one byte: read so, the file would be read a
+        // byte at a time and a digest kept per byte (32 times the file in memory).
+        for (checksum, part_size) in [
+            ("AAAA-3", "1"),
+            (&*format!("AAAA-{size}"), "1"),
+            ("AAAA-1", "0"),
+            ("AAAA-x", "1048576"),
+        ] {
+            let url = lying_server(format!(
+                "HTTP/1.1 200 OK\r\ncontent-length: {size}\r\nx-amz-checksum-sha256: \
+                 {checksum}\r\nx-amz-meta-part-size: {part_size}\r\nconnection: close\r\n\r\n"
+            ))
+            .await;
+            let store = store_at(url, dir.path());
+            let held = tokio::time::timeout(
+                Duration::from_secs(20),
+                store.holds("p/1.0.0/app.zip", &f, &sha, size),
+            )
+            .await
+            .expect("answered without reading the file byte by byte")
+            .expect("holds");
+            let Holds::Different(why) = held else {
+                panic!("{checksum} of parts of {part_size}: {held:?}");
+            };
+            assert!(
+                why.contains("do not fit a file of 4194304 bytes"),
+                "{checksum} of parts of {part_size}: {why}"
+            );
+        }
+        // Metadata that fits is used: the composite of the file read in those parts.
+        let url = lying_server(format!(
+            "HTTP/1.1 200 OK\r\ncontent-length: {size}\r\nx-amz-checksum-sha256: \
+             AAAA-4\r\nx-amz-meta-part-size: 1048576\r\nconnection: close\r\n\r\n"
+        ))
+        .await;
+        let held = store_at(url, dir.path())
+            .holds("p/1.0.0/app.zip", &f, &sha, size)
+            .await
+            .expect("holds");
+        let want = S3Store::composite_of(&f, 1 << 20).expect("composite");
+        assert_eq!(
+            held,
+            Holds::Different(format!("composite SHA-256 AAAA-4 of 4 parts, not {want}"))
+        );
     }
 
     #[test]

@@ -61,6 +61,12 @@ pub enum StoreError {
         expected: String,
         got: String,
     },
+    /// Another console is uploading the key's parts now (into the same unfinished upload).
+    #[error(
+        "{key}: another console is uploading it now ({lock} is held); run again when it has \
+         ended"
+    )]
+    Busy { key: String, lock: PathBuf },
     /// A create-new write found an object under the key: nothing was written.
     #[error("{key}: the store already holds an object under this key (it is never replaced)")]
     Exists { key: String },

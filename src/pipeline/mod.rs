@@ -1156,11 +1156,24 @@ pub fn list_artifacts(
 
 /// The SHA-256 a builder wrote beside `artifact` at its Checksums step (`NAME.sha256`, in
 /// `sha256sum`/`shasum`/`Get-FileHash` form), if it did.
-fn builder_hash(artifact: &Path) -> Option<Result<Sha256, crate::digest::BadSha256>> {
+fn builder_hash(artifact: &Path) -> Option<Result<Sha256, String>> {
     let mut side = artifact.as_os_str().to_owned();
     side.push(".sha256");
-    let text = std::fs::read_to_string(PathBuf::from(side)).ok()?;
-    Some(text.split_whitespace().next()?.parse())
+    let text = match std::fs::read_to_string(PathBuf::from(side)) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        // There but not read (not UTF-8, as PowerShell's UTF-16 `>` writes it; unreadable):
+        // said, not taken for none printed.
+        Err(e) => return Some(Err(format!("cannot read it: {e}"))),
+    };
+    // A byte-order mark, as Windows editors and PowerShell's UTF-8 write it, is no digit.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    Some(
+        text.split_whitespace()
+            .next()?
+            .parse()
+            .map_err(|e: crate::digest::BadSha256| e.to_string()),
+    )
 }
 
 fn hash_one(path: &Path) -> Result<Sha256, PipelineError> {
@@ -1279,11 +1292,26 @@ mod tests {
         let bad = builder_hash(&file)
             .expect("printed")
             .expect_err("not a digest");
-        assert!(
-            bad.to_string()
-                .starts_with("\"n/a\" is not a SHA-256 digest"),
-            "{bad}"
+        assert!(bad.starts_with("\"n/a\" is not a SHA-256 digest"), "{bad}");
+        // With a byte-order mark and CRLF, as Windows tools write it: the same digest.
+        std::fs::write(
+            dir.path().join("app.msi.sha256"),
+            format!("\u{feff}{digest} *app.msi\r\n"),
+        )
+        .expect("write");
+        assert_eq!(
+            builder_hash(&file).expect("printed").expect("a digest"),
+            digest.parse().expect("digest")
         );
+        // UTF-16 (PowerShell's `>`): printed, but not read; said so, not taken for none.
+        let utf16: Vec<u8> = [0xfeff_u16]
+            .into_iter()
+            .chain(format!("{digest}  app.msi\r\n").encode_utf16())
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        std::fs::write(dir.path().join("app.msi.sha256"), utf16).expect("write");
+        let bad = builder_hash(&file).expect("printed").expect_err("not read");
+        assert!(bad.starts_with("cannot read it: "), "{bad}");
     }
 
     #[test]

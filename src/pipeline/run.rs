@@ -26,6 +26,10 @@ pub trait Watch {
     fn note(&mut self, line: &str);
     /// Blocks until the task ends: its final state and message.
     fn wait(&mut self, runner: &Runner, id: TaskId) -> (TaskState, String);
+    /// Whether the caller asked the run to stop (no further build is started).
+    fn stop_requested(&mut self) -> bool {
+        false
+    }
 }
 
 /// What became of one platform.
@@ -243,6 +247,10 @@ pub fn run_release(
                 }
             } else if !pre.is_ready() && !opts.dry_run {
                 Outcome::PreflightFailed
+            } else if watch.stop_requested() {
+                Outcome::Cancelled {
+                    message: "cancelled before it started".to_owned(),
+                }
             } else {
                 build_one(ws, runner, release, name, pdef, &opts, watch)?
             };

@@ -458,9 +458,16 @@ impl Runner {
                     (TaskState::Failed, format!("timed out after {} s", timeout.as_secs_f64()))
                 }
                 () = cancel.cancelled() => {
-                    // Give the work a moment to stop its processes gracefully.
-                    let _ = tokio::time::timeout(CANCEL_GRACE, &mut work.0).await;
-                    (TaskState::Cancelled, "cancelled".into())
+                    // Give the work a moment to stop its processes gracefully. Work that ends
+                    // done in that moment (past the point where it could stop: a publish that
+                    // went live) did what it says, and is not called cancelled.
+                    match tokio::time::timeout(CANCEL_GRACE, &mut work.0).await {
+                        Ok(Ok(Ok(summary))) => (
+                            TaskState::Succeeded,
+                            format!("{summary} (it ended before the cancel could stop it)"),
+                        ),
+                        _ => (TaskState::Cancelled, "cancelled".into()),
+                    }
                 }
             }
             // `work` is aborted here if it still runs: its future drops, and any process group

@@ -242,8 +242,10 @@ pub fn find(flag: Option<&Path>) -> Option<(PathBuf, Origin)> {
         return Some((PathBuf::from(dir), Origin::Env));
     }
     let cwd = std::env::current_dir().ok()?;
-    cwd.join(CONFIG_FILE)
-        .is_file()
+    // There in any form (a folder, a link to nothing): opening it says what is wrong with it,
+    // rather than the demo standing in for it.
+    std::fs::symlink_metadata(cwd.join(CONFIG_FILE))
+        .is_ok()
         .then_some((cwd, Origin::CurrentDir))
 }
 
@@ -372,7 +374,8 @@ impl Workspace {
             cause,
         })?;
         let config_path = root.join(CONFIG_FILE);
-        if !config_path.is_file() {
+        // One that is there but no file is read, and the error says why it cannot be.
+        if std::fs::symlink_metadata(&config_path).is_err() {
             return Err(WorkspaceError::NotAWorkspace(root.to_owned()));
         }
         let config = Config::load(&config_path)?;

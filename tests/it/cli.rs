@@ -285,6 +285,42 @@ fn a_nested_error_says_its_cause_once() {
     assert_eq!(err.matches("valid UTF-8").count(), 1, "{err}");
 }
 
+/// A workspace whose configuration is there but is no file (a folder of that name) says so,
+/// with the operating system's words, from its folder and with --workspace: it was taken for
+/// no workspace at all, and a command run in it used the demo workspace instead.
+#[test]
+fn a_configuration_that_is_a_folder_is_named_not_replaced_by_the_demo() {
+    let home = tempfile::tempdir().expect("home");
+    let cwd = tempfile::tempdir().expect("cwd");
+    let config = cwd.path().join("release-console.toml");
+    std::fs::create_dir(&config).expect("a folder named as the configuration");
+    let os_says = std::fs::read_to_string(&config)
+        .expect_err("a folder is no file")
+        .to_string();
+    let run_in = |args: &[&str]| {
+        bin()
+            .args(args)
+            .current_dir(cwd.path())
+            .env_remove("RELEASE_CONSOLE_WORKSPACE")
+            .env("HOME", home.path())
+            .env("XDG_DATA_HOME", home.path().join("data"))
+            .output()
+            .expect("run")
+    };
+    for args in [
+        &["release", "list"][..],
+        &["--workspace", ".", "release", "list"][..],
+    ] {
+        let o = run_in(args);
+        let err = error_line(&o);
+        assert!(
+            err.contains("release-console.toml") && err.contains(&os_says),
+            "{args:?}: {err}"
+        );
+        assert!(!stderr(&o).contains("demo workspace"), "{}", stderr(&o));
+    }
+}
+
 /// Writes a workspace with five audit entries and returns the log's lines.
 fn audited() -> (tempfile::TempDir, std::path::PathBuf, Vec<String>) {
     let (d, ws) = init();

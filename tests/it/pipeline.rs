@@ -1069,3 +1069,121 @@ checklist_kind = "pipeline.quick"
     .expect("json");
     assert_eq!(record["built_commit"], built.as_str());
 }
+
+/// A stop asked for between two builds (SIGTERM while the next platform's preflight runs a
+/// slow tool) stops the run: the next platform is not built. The console heard the signal
+/// once it had listened for one during the first build; one that came between the tasks it
+/// watched was swallowed and the next build ran.
+#[cfg(unix)]
+#[test]
+fn a_stop_between_two_builds_stops_the_run() {
+    let dir = tempfile::tempdir().expect("dir");
+    let ws = dir.path().join("ws");
+    ok(&bin(&ws, &["init"]).arg(&ws).output().expect("init"));
+    ok(&bin(&ws, &["release", "new", "0.1.0"])
+        .output()
+        .expect("release"));
+    let tools = dir.path().join("bin");
+    std::fs::create_dir_all(&tools).expect("bin");
+    let started = dir.path().join("slowtool-started");
+    let second_ran = dir.path().join("second-ran");
+    let slow = tools.join("slowtool");
+    std::fs::write(
+        &slow,
+        format!(
+            "#!/bin/sh\ntouch '{}'\nsleep 4\necho slowtool 1.0\n",
+            started.display()
+        ),
+    )
+    .expect("slowtool");
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&slow, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    std::fs::write(
+        ws.join("packaging/pipelines/default.toml"),
+        format!(
+            r#"
+[platforms.first]
+title = "Quick"
+host_os = "linux"
+builder = ["bash", "packaging/first.sh"]
+args = ["{{out_dir}}"]
+checklist_kind = "pipeline.first"
+
+[platforms.second]
+title = "After a slow preflight"
+host_os = "linux"
+builder = ["bash", "packaging/second.sh"]
+args = ["{{out_dir}}", "{}"]
+checklist_kind = "pipeline.second"
+
+[[platforms.second.tools]]
+name = "slowtool"
+version_args = ["--version"]
+install = "it is in the test's bin folder"
+"#,
+            second_ran.display()
+        ),
+    )
+    .expect("definition");
+    let script = |file: &str, tail: &str| {
+        format!(
+            "set -e\nout=\"$1\"; mkdir -p \"$out\"\n{tail}echo ::step:: Build\n\
+             printf 'payload' > \"$out/{file}\"\necho \"::artifact:: $out/{file}\"\n"
+        )
+    };
+    std::fs::write(ws.join("packaging/first.sh"), script("First-0.1.0.zip", "")).expect("first");
+    std::fs::write(
+        ws.join("packaging/second.sh"),
+        script("Second-0.1.0.zip", "touch \"$2\"\n"),
+    )
+    .expect("second");
+    let path = format!(
+        "{}:{}",
+        tools.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut child = bin(
+        &ws,
+        &["pipeline", "run", "--version", "0.1.0", "--platform", "all"],
+    )
+    .env("PATH", &path)
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .expect("pipeline run");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
+    while !started.exists() {
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "ended before the second preflight"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no second preflight in 60 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(term.success());
+    let o = child.wait_with_output().expect("wait");
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(
+        !second_ran.exists(),
+        "the second platform was built after the stop: {out}"
+    );
+    assert!(
+        out.contains("terminated: starting no further build")
+            && out.contains("FAIL second: cancelled before it started"),
+        "{out}"
+    );
+    assert!(
+        ws.join("releases/0.1.0/artifacts/First-0.1.0.zip").exists(),
+        "{out}"
+    );
+}

@@ -549,3 +549,47 @@ fn a_flood_of_output_never_hides_a_task_s_end_from_lifecycle_receivers() {
     }
     assert_eq!(ends, 1);
 }
+
+/// Work that cannot stop where it is (a publish past going live) and ends done within the
+/// grace a cancel gives is reported as it ended, not as cancelled: the CLI said "cancelled"
+/// (exit 1) for a release that was live.
+#[test]
+fn work_that_ends_done_within_the_cancel_grace_is_not_called_cancelled() {
+    let rt = runtime();
+    let runner = Runner::new(rt.handle().clone(), 1);
+    let id = runner
+        .start(spec("committed", 30), |_| async {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            Ok("published".into())
+        })
+        .expect("start");
+    wait_until("it to run", || {
+        runner
+            .task(id)
+            .is_some_and(|t| t.state == TaskState::Running)
+    });
+    runner.cancel(id);
+    let snap = rt.block_on(runner.wait(id)).expect("snapshot");
+    assert_eq!(snap.state, TaskState::Succeeded, "{:?}", snap.message);
+    assert_eq!(
+        snap.message.as_deref(),
+        Some("published (it ended before the cancel could stop it)")
+    );
+    // Work that stops when cancelled is cancelled.
+    let id = runner
+        .start(spec("stops", 30), |ctx| async move {
+            ctx.cancel_token().cancelled().await;
+            Err(release_console::runner::TaskError::Cancelled)
+        })
+        .expect("start");
+    wait_until("it to run", || {
+        runner
+            .task(id)
+            .is_some_and(|t| t.state == TaskState::Running)
+    });
+    runner.cancel(id);
+    assert_eq!(
+        rt.block_on(runner.wait(id)).expect("snapshot").state,
+        TaskState::Cancelled
+    );
+}

@@ -676,3 +676,160 @@ fn two_stores_racing_for_a_versioned_key_cannot_overwrite_each_other() {
         .expect_err("taken");
     assert!(matches!(e, StoreError::Exists { .. }), "{e}");
 }
+
+/// SIGTERM (as a service manager or `kill` sends it) during a multipart upload: the CLI says it
+/// cancels, exits red soon, nothing goes live; the next run sends only the parts not stored and
+/// the version goes live once.
+#[cfg(unix)]
+#[test]
+fn a_publish_terminated_midway_exits_red_and_the_next_run_resumes_it() {
+    let pki = Pki::new();
+    let (_d, ws) = workspace(&pki);
+    let weed = Weed::start();
+    weed.bucket("term");
+    use_s3(
+        &ws,
+        &weed,
+        "term",
+        &[("parallel_parts", 1.into()), ("part_size_mib", 8.into())],
+    );
+    let version = "2.0.0";
+    common::make_publishable_with(
+        &pki,
+        &ws,
+        version,
+        "head -c 200M /dev/urandom > WireTuner-2.0.0-debug-symbols.zip",
+    );
+    let child = common::bin()
+        .arg("--workspace")
+        .arg(&ws)
+        .args(["publish", "--version", version])
+        .envs(ENV)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("publish");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(2);
+    while parts_held(&weed, "term").is_none_or(|(_, _, n)| n < 2) {
+        assert!(std::time::Instant::now() < deadline, "no parts in 120 s");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid")),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("SIGTERM");
+    let asked = std::time::Instant::now();
+    let o = child.wait_with_output().expect("wait");
+    let out = text(&o);
+    assert!(
+        asked.elapsed() < std::time::Duration::from_secs(30),
+        "{out}"
+    );
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("terminated: cancelling publish 2.0.0"),
+        "{out}"
+    );
+    let s = json(&run(&ws, &["--json", "publish", "status"]));
+    assert_eq!(s["live"], Value::Null, "{s}");
+    // A part whose bytes had all arrived may still be committed after the exit: settle.
+    let mut held = usize::MAX;
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let (_, _, n) = parts_held(&weed, "term").expect("the upload is unfinished");
+        if n == held {
+            break;
+        }
+        held = n;
+    }
+    assert!(held < 25, "all parts were sent: {held}");
+
+    let o = run(&ws, &["--json", "publish", "--version", version]);
+    ok(&o);
+    let out = json(&o);
+    let note = out["notes"]
+        .as_array()
+        .expect("notes")
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|n| n.contains("debug-symbols.zip"))
+        .unwrap_or_else(|| panic!("no note on the big file: {out}"))
+        .to_owned();
+    assert!(
+        note.contains(&format!("{held} of 25 parts were already stored")),
+        "{note} ({held} held)"
+    );
+    let s = json(&run(&ws, &["--json", "publish", "status"]));
+    assert_eq!(s["live"], version, "{s}");
+    let audit = std::fs::read_to_string(ws.join("audit.log")).expect("audit");
+    assert_eq!(
+        audit.matches("\"action\":\"publish\"").count(),
+        1,
+        "published once"
+    );
+}
+
+/// Two publishes of one version at once (two terminals): the big file's parts are sent once.
+/// The second console found the first one's unfinished upload in `publish/uploads.json`,
+/// sent the same parts into it again, and one of the two completions failed.
+#[test]
+fn a_second_publish_at_once_does_not_send_the_same_parts_again() {
+    let pki = Pki::new();
+    let (_d, ws) = workspace(&pki);
+    let weed = Weed::start();
+    weed.bucket("twice");
+    use_s3(
+        &ws,
+        &weed,
+        "twice",
+        &[("parallel_parts", 1.into()), ("part_size_mib", 8.into())],
+    );
+    let version = "2.0.0";
+    common::make_publishable_with(
+        &pki,
+        &ws,
+        version,
+        "head -c 300M /dev/urandom > WireTuner-2.0.0-debug-symbols.zip",
+    );
+    let publish = || {
+        common::bin()
+            .arg("--workspace")
+            .arg(&ws)
+            .args(["--json", "publish", "--version", version])
+            .envs(ENV)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("publish")
+    };
+    let first = publish();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(2);
+    while parts_held(&weed, "twice").is_none_or(|(_, _, n)| n < 1) {
+        assert!(std::time::Instant::now() < deadline, "no parts in 120 s");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let second = publish().wait_with_output().expect("second");
+    let first = first.wait_with_output().expect("first");
+    let (one, two) = (text(&first), text(&second));
+    assert!(first.status.success(), "{one}");
+    assert_eq!(second.status.code(), Some(1), "{two}");
+    assert!(
+        two.contains("debug-symbols.zip: another console is uploading it now"),
+        "{two}"
+    );
+    // The first one's upload was not joined: it sent every part itself.
+    let out = json(&first);
+    let note = out["notes"]
+        .as_array()
+        .expect("notes")
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|n| n.contains("debug-symbols.zip"))
+        .unwrap_or_else(|| panic!("no note on the big file: {out}"))
+        .to_owned();
+    assert!(note.ends_with("sent in 38 parts of 8 MiB"), "{note}");
+    // Run again, it finds everything stored.
+    let out = json(&run(&ws, &["--json", "publish", "--version", version]));
+    assert_eq!(out["uploaded"].as_array().map(Vec::len), Some(0), "{out}");
+}
