@@ -510,12 +510,17 @@ pub enum Post {
     Update(IncidentUpdate),
     Maintenance(Maintenance),
     /// Move scheduled maintenance on.
-    MaintenanceUpdate {
-        id: String,
-        name: String,
-        status: MaintenanceStatus,
-        message: String,
-    },
+    MaintenanceUpdate(MaintenanceUpdate),
+}
+
+/// Scheduled maintenance moved on, as a person asks for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaintenanceUpdate {
+    /// The page's id of the maintenance, and its name (for the preview and the log).
+    pub id: String,
+    pub name: String,
+    pub status: MaintenanceStatus,
+    pub message: String,
 }
 
 impl Post {
@@ -625,15 +630,10 @@ impl Post {
                 );
                 push("Message", message.trim().to_owned());
             }
-            Post::MaintenanceUpdate {
-                id,
-                name,
-                status,
-                message,
-            } => {
-                push("Action", format!("maintenance {status}"));
-                push("Maintenance", format!("{name} ({id})"));
-                push("Message", message.trim().to_owned());
+            Post::MaintenanceUpdate(u) => {
+                push("Action", format!("maintenance {}", u.status));
+                push("Maintenance", format!("{} ({})", u.name, u.id));
+                push("Message", u.message.trim().to_owned());
             }
             Post::Maintenance(m) => {
                 push("Action", "schedule maintenance".into());
@@ -654,7 +654,7 @@ impl Post {
                 .iter()
                 .find(|i| i.id == u.incident_id)
                 .map(|i| i.severity),
-            Post::Maintenance(_) | Post::MaintenanceUpdate { .. } => None,
+            Post::Maintenance(_) | Post::MaintenanceUpdate(_) => None,
         }
     }
 }
@@ -709,14 +709,9 @@ pub async fn run_post(
                 .map_err(fail)?;
             Ok(format!("maintenance {:?} scheduled ({})", m.name, m.id))
         }
-        Post::MaintenanceUpdate {
-            id,
-            name,
-            status,
-            message,
-        } => {
-            ctx.log_line(&format!("maintenance {name:?} -> {status}"));
-            let m = incident::update_maintenance(&ws, &page, &id, status, &message)
+        Post::MaintenanceUpdate(u) => {
+            ctx.log_line(&format!("maintenance {:?} -> {}", u.name, u.status));
+            let m = incident::update_maintenance(&ws, &page, &u.id, u.status, &u.message)
                 .await
                 .map_err(fail)?;
             Ok(format!("maintenance {:?} is {}", m.name, m.status))

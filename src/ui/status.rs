@@ -10,8 +10,8 @@ use crate::human_duration;
 use crate::runner::{TaskId, TaskState};
 use crate::status::incident::{CreateRequest, Incident};
 use crate::status::{
-    ComponentStatus, IncidentStatus, IncidentUpdate, Maintenance, MaintenanceStatus, PageComponent,
-    Post, Severity, message_template,
+    ComponentStatus, IncidentStatus, IncidentUpdate, Maintenance, MaintenanceStatus,
+    MaintenanceUpdate, PageComponent, Post, Severity, message_template,
 };
 
 use super::command::Command;
@@ -705,12 +705,13 @@ impl StatusUi {
                         .on_hover_text(format!("Publishes: {message}"))
                         .clicked()
                     {
-                        actions.push(Action::Post(Post::MaintenanceUpdate {
+                        let update = MaintenanceUpdate {
                             id: m.id.clone(),
                             name: m.name.clone(),
                             status: *status,
                             message: (*message).to_owned(),
-                        }));
+                        };
+                        actions.push(Action::Post(Post::MaintenanceUpdate(update)));
                     }
                 }
             });
