@@ -1214,47 +1214,51 @@ mod tests {
         assert_eq!(error_of("").0, "");
     }
 
-    /// A server whose part lists are always truncated, its next marker going back and forth
-    /// between 1 and 2 (and counting the requests in `asked`).
-    async fn looping_lister(asked: Arc<std::sync::atomic::AtomicU64>) -> String {
+    /// A loopback server that answers each request (its text) with what `answer` makes of it;
+    /// returns its URL.
+    async fn serve(answer: impl Fn(&str) -> String + Send + Sync + 'static) -> String {
         use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let answer = Arc::new(answer);
         tokio::spawn(async move {
             while let Ok((mut sock, _)) = listener.accept().await {
-                let asked = asked.clone();
+                let answer = answer.clone();
                 tokio::spawn(async move {
                     let mut req = [0u8; 8192];
                     let n = sock.read(&mut req).await.unwrap_or(0);
-                    asked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let line = String::from_utf8_lossy(&req[..n]).into_owned();
-                    let next = if line.contains("part-number-marker=1") {
-                        2
-                    } else {
-                        1
-                    };
-                    let body = format!(
-                        "<ListPartsResult><IsTruncated>true</IsTruncated>\
-                         <NextPartNumberMarker>{next}</NextPartNumberMarker><Part>\
-                         <PartNumber>{next}</PartNumber><Size>5</Size><ETag>\"e\"</ETag>\
-                         </Part></ListPartsResult>"
-                    );
-                    let _ = sock
-                        .write_all(
-                            format!(
-                                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: \
-                                 close\r\n\r\n{body}",
-                                body.len()
-                            )
-                            .as_bytes(),
-                        )
-                        .await;
+                    let reply = answer(&String::from_utf8_lossy(&req[..n]));
+                    let _ = sock.write_all(reply.as_bytes()).await;
                 });
             }
         });
         url
+    }
+
+    /// A server whose part lists are always truncated, its next marker going back and forth
+    /// between 1 and 2 (and counting the requests in `asked`).
+    async fn looping_lister(asked: Arc<std::sync::atomic::AtomicU64>) -> String {
+        serve(move |request| {
+            asked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let next = if request.contains("part-number-marker=1") {
+                2
+            } else {
+                1
+            };
+            let body = format!(
+                "<ListPartsResult><IsTruncated>true</IsTruncated>\
+                 <NextPartNumberMarker>{next}</NextPartNumberMarker><Part>\
+                 <PartNumber>{next}</PartNumber><Size>5</Size><ETag>\"e\"</ETag>\
+                 </Part></ListPartsResult>"
+            );
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            )
+        })
+        .await
     }
 
     #[tokio::test]
@@ -1277,22 +1281,7 @@ mod tests {
 
     /// A server that answers every request with `head` (a HEAD's answer: no body).
     async fn lying_server(head: String) -> String {
-        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
-        tokio::spawn(async move {
-            while let Ok((mut sock, _)) = listener.accept().await {
-                let head = head.clone();
-                tokio::spawn(async move {
-                    let mut req = [0u8; 8192];
-                    let _ = sock.read(&mut req).await;
-                    let _ = sock.write_all(head.as_bytes()).await;
-                });
-            }
-        });
-        url
+        serve(move |_| head.clone()).await
     }
 
     fn store_at(endpoint: String, state: &Path) -> S3Store {
