@@ -318,7 +318,7 @@ impl ChecklistUi {
                             let verb = if s.done { "ticked" } else { "unticked" };
                             let mut text =
                                 format!("{verb} by {} at {}", s.by, crate::local_time(s.at, false));
-                            if !s.note.is_empty() {
+                            if !s.note.is_empty() && !says_the_task_again(&s.by, &s.note) {
                                 text.push_str(&format!(": {}", s.note));
                             }
                             ui.label(theme::muted(text));
@@ -473,4 +473,11 @@ fn hand_tick_help(kind: &str) -> HandTickHelp {
         panel,
         example,
     }
+}
+
+/// Whether a tick's note only repeats the task its actor already names: a task's tick is
+/// by "root (task verify)" with the note "ticked by task verify", said once on screen.
+fn says_the_task_again(by: &str, note: &str) -> bool {
+    note.strip_prefix("ticked by task ")
+        .is_some_and(|task| by.ends_with(&format!("(task {task})")))
 }

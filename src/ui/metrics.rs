@@ -277,13 +277,14 @@ fn mttr(ui: &mut egui::Ui, m: &Metrics) {
         })
         .collect();
     plot("metrics-mttr", "hours")
-        .x_axis_formatter(|mark, _| match mark.value.round() {
-            0.0 => "P0".to_owned(),
-            1.0 => "P1".to_owned(),
-            2.0 => "P2".to_owned(),
-            3.0 => "P3".to_owned(),
-            _ => String::new(),
-        })
+        // A bar per severity at its index, named only at whole marks: with one bar the
+        // axis zooms in and every fractional mark would round to its name.
+        .x_axis_formatter(named_x(
+            m.mttr
+                .iter()
+                .map(|s| s.severity.as_str().to_owned())
+                .collect(),
+        ))
         .show(ui, |p| {
             p.bar_chart(egui_plot::BarChart::new("mttr", bars));
             if let Some(t) = p1.and_then(|s| s.target_hours) {

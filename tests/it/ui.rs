@@ -840,6 +840,17 @@ fn verifying_release_artifacts_shows_one_verdict_ticks_the_checklist_and_exports
             .any(|e| e.action == "verify.report" && e.after["overall"] == "pass")
     );
 
+    // The checklist names the task once: its actor says it, the note only repeated it.
+    click(&mut h, "Checklist");
+    assert!(
+        h.query_by_label_contains("(task verify) at").is_some(),
+        "the tick by the task is shown"
+    );
+    assert!(
+        h.query_by_label_contains("ticked by task verify").is_none(),
+        "the task said twice"
+    );
+    click(&mut h, "Verify");
     click(&mut h, "Export Markdown");
     step_until(&mut h, "the export", |app| !app.is_busy());
     let md = std::fs::read_to_string(f.root.join("releases/1.4.0/verify-report.md"))
