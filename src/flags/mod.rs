@@ -410,10 +410,14 @@ impl Action {
         let env = &cfg.environment;
         match self {
             Action::Create(f) => format!(
-                "Create {} (\"{}\") on {provider}, OFF in every environment, tags [{}]",
+                "Create {} (\"{}\") on {provider}, OFF in every environment, {}",
                 f.key,
                 f.name,
-                f.tags.join(", ")
+                if f.tags.is_empty() {
+                    "no tags".to_owned()
+                } else {
+                    format!("tags {}", f.tags.join(", "))
+                }
             ),
             Action::Advance {
                 key,

@@ -727,12 +727,12 @@ pub async fn run_task(
         e => failed(&e),
     })?;
     for a in &report.artifacts {
+        // The detail says the checksum's verdict and the signature's in words.
         ctx.log_line(&format!(
-            "{}: checksum {}, signature {}: {}",
+            "{}: {} (signature {})",
             a.path,
-            a.checksum.as_str(),
-            a.signature.as_str(),
-            a.detail
+            a.detail,
+            a.signature.as_str()
         ));
     }
     for b in &report.bad_lines {
