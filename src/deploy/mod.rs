@@ -230,6 +230,17 @@ pub struct Upload {
     pub ed_signature: Option<String>,
 }
 
+impl Upload {
+    /// The file on this machine, as the store is to hold it.
+    pub fn file(&self) -> store::LocalFile<'_> {
+        store::LocalFile {
+            path: &self.path,
+            sha256: &self.sha256,
+            size: self.size,
+        }
+    }
+}
+
 /// What `publish` would do.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Plan {
@@ -1283,7 +1294,7 @@ pub async fn publish_unless_cancelled(
     let mut missing = Vec::new();
     let mut already = Vec::new();
     for u in &list {
-        match or_cancelled(cancel, store.holds(&u.key, &u.path, &u.sha256, u.size)).await? {
+        match or_cancelled(cancel, store.holds(&u.key, u.file())).await? {
             Holds::Same => already.push(u.key.clone()),
             Holds::Missing => missing.push(u),
             Holds::Different(held) => return Err(occupied(ws, &version, u, held)?),
@@ -1304,9 +1315,14 @@ pub async fn publish_unless_cancelled(
         let base = done;
         let put = or_cancelled(
             cancel,
-            store.put_file(&u.key, &u.path, &u.sha256, &meta, &|n| {
-                progress(base + n, total, &u.name);
-            }),
+            store.put_file(
+                &u.key,
+                store::Put {
+                    file: u.file(),
+                    meta: &meta,
+                    progress: &|n| progress(base + n, total, &u.name),
+                },
+            ),
         )
         .await;
         match put {
@@ -1314,7 +1330,7 @@ pub async fn publish_unless_cancelled(
             // Created meanwhile by someone else (another console): the same bytes are "already
             // there"; others are refused, and stay.
             Err(DeployError::Store(StoreError::Exists { .. })) => {
-                match or_cancelled(cancel, store.holds(&u.key, &u.path, &u.sha256, u.size)).await? {
+                match or_cancelled(cancel, store.holds(&u.key, u.file())).await? {
                     Holds::Same => already.push(u.key.clone()),
                     Holds::Missing => {
                         return Err(DeployError::Mismatch {
@@ -1333,7 +1349,7 @@ pub async fn publish_unless_cancelled(
     }
     // Every object as the store holds it.
     for u in &list {
-        match or_cancelled(cancel, store.holds(&u.key, &u.path, &u.sha256, u.size)).await? {
+        match or_cancelled(cancel, store.holds(&u.key, u.file())).await? {
             Holds::Same => {}
             Holds::Missing => {
                 return Err(DeployError::Mismatch {

@@ -21,7 +21,9 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
-use super::store::{Holds, Meta, ObjectStore, StoreError, Stored, blocking, reporting};
+use super::store::{
+    Holds, LocalFile, Meta, ObjectStore, Put, StoreError, Stored, blocking, reporting,
+};
 use crate::digest::Sha256;
 use crate::net::sigv4::{self, Credentials, Scope};
 
@@ -1031,13 +1033,8 @@ impl ObjectStore for S3Store {
         }))
     }
 
-    async fn holds(
-        &self,
-        key: &str,
-        path: &Path,
-        sha256: &Sha256,
-        size: u64,
-    ) -> Result<Holds, StoreError> {
+    async fn holds(&self, key: &str, file: LocalFile<'_>) -> Result<Holds, StoreError> {
+        let (path, sha256, size) = (file.path, file.sha256, file.size);
         let Some(info) = self.head_async(key).await? else {
             return Ok(Holds::Missing);
         };
@@ -1093,14 +1090,9 @@ impl ObjectStore for S3Store {
         })
     }
 
-    async fn put_file(
-        &self,
-        key: &str,
-        path: &Path,
-        sha256: &Sha256,
-        meta: &Meta,
-        progress: &(dyn Fn(u64) + Sync),
-    ) -> Result<(), StoreError> {
+    async fn put_file(&self, key: &str, put: Put<'_>) -> Result<(), StoreError> {
+        let (path, sha256, meta, progress) =
+            (put.file.path, put.file.sha256, put.meta, put.progress);
         let sha256 = &sha256.to_string();
         let size = tokio::fs::metadata(path)
             .await
@@ -1324,7 +1316,7 @@ mod tests {
             let store = store_at(url, dir.path());
             let held = tokio::time::timeout(
                 Duration::from_secs(20),
-                store.holds("p/1.0.0/app.zip", &f, &sha, size),
+                store.holds("p/1.0.0/app.zip", LocalFile::new(&f, &sha, size)),
             )
             .await
             .expect("answered without reading the file byte by byte")
@@ -1344,7 +1336,7 @@ mod tests {
         ))
         .await;
         let held = store_at(url, dir.path())
-            .holds("p/1.0.0/app.zip", &f, &sha, size)
+            .holds("p/1.0.0/app.zip", LocalFile::new(&f, &sha, size))
             .await
             .expect("holds");
         let want = S3Store::composite_of(&f, 1 << 20).expect("composite");

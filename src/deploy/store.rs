@@ -103,6 +103,55 @@ pub enum StoreError {
     },
 }
 
+/// A file on this machine as a store is to hold it: where it is, its size and its SHA-256.
+#[derive(Debug, Clone, Copy)]
+pub struct LocalFile<'a> {
+    pub path: &'a Path,
+    pub sha256: &'a Sha256,
+    pub size: u64,
+}
+
+/// A file to store under a key: the file, the object's metadata, and who hears the bytes sent
+/// so far.
+#[derive(Clone, Copy)]
+pub struct Put<'a> {
+    pub file: LocalFile<'a>,
+    pub meta: &'a Meta,
+    pub progress: &'a (dyn Fn(u64) + Sync),
+}
+
+impl<'a> LocalFile<'a> {
+    pub fn new(path: &'a Path, sha256: &'a Sha256, size: u64) -> Self {
+        Self { path, sha256, size }
+    }
+}
+
+impl<'a> Put<'a> {
+    /// The file at `path`, its size read from the disk.
+    pub fn of(
+        path: &'a Path,
+        sha256: &'a Sha256,
+        meta: &'a Meta,
+        progress: &'a (dyn Fn(u64) + Sync),
+    ) -> Self {
+        let size = std::fs::metadata(path).map_or(0, |m| m.len());
+        Self {
+            file: LocalFile::new(path, sha256, size),
+            meta,
+            progress,
+        }
+    }
+}
+
+impl std::fmt::Debug for Put<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Put")
+            .field("file", &self.file)
+            .field("meta", self.meta)
+            .finish_non_exhaustive()
+    }
+}
+
 /// An object store.
 pub trait ObjectStore: Send + Sync {
     /// Where it is, for messages.
@@ -114,10 +163,9 @@ pub trait ObjectStore: Send + Sync {
     fn holds(
         &self,
         key: &str,
-        _path: &Path,
-        sha256: &Sha256,
-        size: u64,
+        file: LocalFile<'_>,
     ) -> impl Future<Output = Result<Holds, StoreError>> + Send {
+        let (sha256, size) = (file.sha256, file.size);
         async move {
             Ok(match self.head(key).await? {
                 None => Holds::Missing,
@@ -148,10 +196,7 @@ pub trait ObjectStore: Send + Sync {
     fn put_file(
         &self,
         key: &str,
-        path: &Path,
-        sha256: &Sha256,
-        meta: &Meta,
-        progress: &(dyn Fn(u64) + Sync),
+        put: Put<'_>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Stores `bytes` under `key`, replacing what is there (feeds, the page).
     fn put_bytes(
@@ -192,30 +237,17 @@ impl ObjectStore for Store {
         }
     }
 
-    async fn holds(
-        &self,
-        key: &str,
-        path: &Path,
-        sha256: &Sha256,
-        size: u64,
-    ) -> Result<Holds, StoreError> {
+    async fn holds(&self, key: &str, file: LocalFile<'_>) -> Result<Holds, StoreError> {
         match self {
-            Store::Local(s) => s.holds(key, path, sha256, size).await,
-            Store::S3(s) => s.holds(key, path, sha256, size).await,
+            Store::Local(s) => s.holds(key, file).await,
+            Store::S3(s) => s.holds(key, file).await,
         }
     }
 
-    async fn put_file(
-        &self,
-        key: &str,
-        path: &Path,
-        sha256: &Sha256,
-        meta: &Meta,
-        progress: &(dyn Fn(u64) + Sync),
-    ) -> Result<(), StoreError> {
+    async fn put_file(&self, key: &str, put: Put<'_>) -> Result<(), StoreError> {
         match self {
-            Store::Local(s) => s.put_file(key, path, sha256, meta, progress).await,
-            Store::S3(s) => s.put_file(key, path, sha256, meta, progress).await,
+            Store::Local(s) => s.put_file(key, put).await,
+            Store::S3(s) => s.put_file(key, put).await,
         }
     }
 
@@ -426,14 +458,8 @@ impl ObjectStore for LocalStore {
         .await
     }
 
-    async fn put_file(
-        &self,
-        key: &str,
-        path: &Path,
-        sha256: &Sha256,
-        _meta: &Meta,
-        progress: &(dyn Fn(u64) + Sync),
-    ) -> Result<(), StoreError> {
+    async fn put_file(&self, key: &str, put: Put<'_>) -> Result<(), StoreError> {
+        let (path, sha256, progress) = (put.file.path, put.file.sha256, put.progress);
         let dest = self.path(key)?;
         let seen = Arc::new(AtomicU64::new(0));
         let work = {
@@ -524,14 +550,14 @@ mod tests {
         };
         let wrong = Sha256::from([0; 32]);
         let e = store
-            .put_file("p/1.0.0/app.msi", &src, &wrong, &meta, &|_| {})
+            .put_file("p/1.0.0/app.msi", Put::of(&src, &wrong, &meta, &|_| {}))
             .await
             .expect_err("bad digest");
         assert!(matches!(e, StoreError::BadDigest { .. }), "{e}");
         assert_eq!(store.head("p/1.0.0/app.msi").await.expect("head"), None);
         let right = Sha256::of(b"the installer");
         store
-            .put_file("p/1.0.0/app.msi", &src, &right, &meta, &|_| {})
+            .put_file("p/1.0.0/app.msi", Put::of(&src, &right, &meta, &|_| {}))
             .await
             .expect("stored");
         assert_eq!(
@@ -543,21 +569,21 @@ mod tests {
         );
         assert_eq!(
             store
-                .holds("p/1.0.0/app.msi", &src, &right, 13)
+                .holds("p/1.0.0/app.msi", LocalFile::new(&src, &right, 13))
                 .await
                 .expect("holds"),
             Holds::Same
         );
         assert!(matches!(
             store
-                .holds("p/1.0.0/app.msi", &src, &wrong, 13)
+                .holds("p/1.0.0/app.msi", LocalFile::new(&src, &wrong, 13))
                 .await
                 .expect("holds"),
             Holds::Different(_)
         ));
         assert_eq!(
             store
-                .holds("p/1.0.0/other.msi", &src, &right, 13)
+                .holds("p/1.0.0/other.msi", LocalFile::new(&src, &right, 13))
                 .await
                 .expect("holds"),
             Holds::Missing
@@ -589,11 +615,17 @@ mod tests {
         };
         let key = "p/1.0.0/app.msi";
         store
-            .put_file(key, &one, &Sha256::of(b"first bytes"), &meta, &|_| {})
+            .put_file(
+                key,
+                Put::of(&one, &Sha256::of(b"first bytes"), &meta, &|_| {}),
+            )
             .await
             .expect("created");
         let e = store
-            .put_file(key, &two, &Sha256::of(b"other bytes"), &meta, &|_| {})
+            .put_file(
+                key,
+                Put::of(&two, &Sha256::of(b"other bytes"), &meta, &|_| {}),
+            )
             .await
             .expect_err("exists");
         assert!(matches!(e, StoreError::Exists { .. }), "{e}");
@@ -643,9 +675,12 @@ mod tests {
         };
         let heard = std::sync::Mutex::new(Vec::new());
         store
-            .put_file("p/1.0.0/big.zip", &src, &Sha256::of(&data), &meta, &|n| {
-                heard.lock().expect("heard").push(n);
-            })
+            .put_file(
+                "p/1.0.0/big.zip",
+                Put::of(&src, &Sha256::of(&data), &meta, &|n| {
+                    heard.lock().expect("heard").push(n);
+                }),
+            )
             .await
             .expect("stored");
         let heard = heard.into_inner().expect("heard");

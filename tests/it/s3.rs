@@ -571,7 +571,7 @@ fn a_version_published_to_s3_never_changes_and_its_links_encode_a_plus() {
 
 #[test]
 fn two_stores_racing_for_a_versioned_key_cannot_overwrite_each_other() {
-    use release_console::deploy::store::{Meta, ObjectStore as _, StoreError};
+    use release_console::deploy::store::{Meta, ObjectStore as _, Put, StoreError};
     let weed = Weed::start();
     weed.bucket("race");
     let dir = tempfile::tempdir().expect("dir");
@@ -600,7 +600,7 @@ fn two_stores_racing_for_a_versioned_key_cannot_overwrite_each_other() {
                         .enable_all()
                         .build()
                         .expect("runtime");
-                    let r = rt.block_on(store.put_file(key, &file, &sha, meta, &|_| {}));
+                    let r = rt.block_on(store.put_file(key, Put::of(&file, &sha, meta, &|_| {})));
                     (bytes, r)
                 })
             })
@@ -643,16 +643,18 @@ fn two_stores_racing_for_a_versioned_key_cannot_overwrite_each_other() {
     let e = rt
         .block_on(store.put_file(
             key,
-            &big,
-            &release_console::digest::Sha256::of(&data),
-            &meta,
-            &|_| {
-                if !taken.swap(true, std::sync::atomic::Ordering::SeqCst) {
-                    let (status, body) =
-                        weed.request("PUT", &format!("/race/{key}"), &[], b"theirs");
-                    assert_eq!(status, 200, "{body}");
-                }
-            },
+            Put::of(
+                &big,
+                &release_console::digest::Sha256::of(&data),
+                &meta,
+                &|_| {
+                    if !taken.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                        let (status, body) =
+                            weed.request("PUT", &format!("/race/{key}"), &[], b"theirs");
+                        assert_eq!(status, 200, "{body}");
+                    }
+                },
+            ),
         ))
         .expect_err("the key was taken meanwhile");
     assert!(matches!(e, StoreError::Exists { .. }), "{e}");
@@ -666,12 +668,14 @@ fn two_stores_racing_for_a_versioned_key_cannot_overwrite_each_other() {
     let e = rt
         .block_on(store.put_file(
             key,
-            &big,
-            &release_console::digest::Sha256::of(&data),
-            &meta,
-            &|n| {
-                assert_eq!(n, 0, "nothing is sent");
-            },
+            Put::of(
+                &big,
+                &release_console::digest::Sha256::of(&data),
+                &meta,
+                &|n| {
+                    assert_eq!(n, 0, "nothing is sent");
+                },
+            ),
         ))
         .expect_err("taken");
     assert!(matches!(e, StoreError::Exists { .. }), "{e}");

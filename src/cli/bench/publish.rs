@@ -179,16 +179,27 @@ pub(super) fn publish_bench(cli: &Cli, args: &BenchArgs) -> anyhow::Result<serde
     };
     let (mut ours, mut theirs, mut peak) = (f64::MAX, f64::MAX, 0u64);
     // Alternating, so neither always runs on a warmer server.
+    let file = crate::deploy::store::LocalFile {
+        path: &big,
+        sha256: &sha,
+        size,
+    };
     for run in 0..2 {
         let key = format!("ours/{run}/installer.bin");
         let (secs, grew) = peak_above(|| {
             let t = Instant::now();
-            cli.handle
-                .block_on(store.put_file(&key, &big, &sha, &meta, &|_| {}))?;
+            cli.handle.block_on(store.put_file(
+                &key,
+                crate::deploy::store::Put {
+                    file,
+                    meta: &meta,
+                    progress: &|_| {},
+                },
+            ))?;
             Ok(t.elapsed().as_secs_f64())
         })?;
         anyhow::ensure!(
-            cli.handle.block_on(store.holds(&key, &big, &sha, size))? == Holds::Same,
+            cli.handle.block_on(store.holds(&key, file))? == Holds::Same,
             "the uploaded object's checksum is not the file's"
         );
         ours = ours.min(secs);
