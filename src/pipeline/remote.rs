@@ -163,7 +163,7 @@ fn steps_of(view: &RunView) -> Vec<StepState> {
         .flat_map(|j| {
             j.steps.iter().map(move |s| StepState {
                 name: format!("{}: {}", j.name, s.name),
-                seconds: s.seconds(now),
+                seconds: s.progress.seconds(now),
             })
         })
         .collect()

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::{
     ArtifactView, CiEngine, Conclusion, DispatchRequest, JobView, RemoteError, RunRef, RunView,
-    Status, StepView,
+    Status,
 };
 use crate::runner::TaskContext;
 use crate::workspace::config::GitHubConfig;
@@ -627,7 +627,7 @@ impl CiEngine for GitHub {
             status: run.status.unwrap_or(Status::Queued),
             conclusion: run.conclusion,
             attempt: run.run_attempt.unwrap_or(1),
-            jobs: jobs.jobs.into_iter().map(JobBody::view).collect(),
+            jobs: jobs.jobs,
         })
     }
 
@@ -896,54 +896,7 @@ struct RunBody {
 
 #[derive(Deserialize)]
 struct JobsBody {
-    jobs: Vec<JobBody>,
-}
-
-#[derive(Deserialize)]
-struct JobBody {
-    id: u64,
-    name: String,
-    status: Status,
-    conclusion: Option<Conclusion>,
-    started_at: Option<String>,
-    completed_at: Option<String>,
-    #[serde(default)]
-    steps: Vec<StepBody>,
-}
-
-impl JobBody {
-    fn view(self) -> JobView {
-        JobView {
-            id: self.id,
-            name: self.name,
-            status: self.status,
-            conclusion: self.conclusion,
-            started_at: time(self.started_at.as_deref()),
-            completed_at: time(self.completed_at.as_deref()),
-            steps: self
-                .steps
-                .into_iter()
-                .map(|s| StepView {
-                    number: s.number,
-                    name: s.name,
-                    status: s.status,
-                    conclusion: s.conclusion,
-                    started_at: time(s.started_at.as_deref()),
-                    completed_at: time(s.completed_at.as_deref()),
-                })
-                .collect(),
-        }
-    }
-}
-
-#[derive(Deserialize)]
-struct StepBody {
-    name: String,
-    status: Status,
-    conclusion: Option<Conclusion>,
-    number: u64,
-    started_at: Option<String>,
-    completed_at: Option<String>,
+    jobs: Vec<JobView>,
 }
 
 #[derive(Deserialize)]
@@ -958,10 +911,6 @@ struct ArtifactBody {
     size_in_bytes: u64,
     expired: bool,
     expires_at: Option<String>,
-}
-
-fn time(v: Option<&str>) -> Option<jiff::Timestamp> {
-    v.and_then(|s| s.parse().ok())
 }
 
 #[cfg(test)]

@@ -124,20 +124,21 @@ impl RunView {
         self.jobs
             .iter()
             .filter(|j| {
-                j.status == Status::Completed
+                j.progress.status == Status::Completed
                     && !matches!(
-                        j.conclusion,
+                        j.progress.conclusion,
                         Some(Conclusion::Success | Conclusion::Skipped)
                     )
             })
             .map(|j| {
                 let step = j.steps.iter().find(|s| {
                     matches!(
-                        s.conclusion,
+                        s.progress.conclusion,
                         Some(Conclusion::Failure | Conclusion::TimedOut)
                     )
                 });
                 let how = j
+                    .progress
                     .conclusion
                     .as_ref()
                     .map_or("unfinished", Conclusion::as_str);
@@ -150,30 +151,48 @@ impl RunView {
     }
 }
 
-/// One job of a run.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One job of a run (read as GitHub's jobs API spells it; another engine maps to it).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct JobView {
     pub id: u64,
     pub name: String,
-    pub status: Status,
-    pub conclusion: Option<Conclusion>,
-    pub started_at: Option<jiff::Timestamp>,
-    pub completed_at: Option<jiff::Timestamp>,
+    #[serde(flatten)]
+    pub progress: Progress,
+    #[serde(default)]
     pub steps: Vec<StepView>,
 }
 
 /// One step of a job.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct StepView {
     pub number: u64,
     pub name: String,
+    #[serde(flatten)]
+    pub progress: Progress,
+}
+
+/// Where a job or a step is, how it ended, and when it started and completed by the engine's
+/// clock.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct Progress {
     pub status: Status,
     pub conclusion: Option<Conclusion>,
+    #[serde(default, deserialize_with = "lenient_time")]
     pub started_at: Option<jiff::Timestamp>,
+    #[serde(default, deserialize_with = "lenient_time")]
     pub completed_at: Option<jiff::Timestamp>,
 }
 
-impl StepView {
+/// A time the engine gives as RFC 3339; absent, null or unreadable is `None` (a step's
+/// duration is then not shown), never an error that loses the whole run.
+fn lenient_time<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<jiff::Timestamp>, D::Error> {
+    let text = <Option<String> as serde::Deserialize>::deserialize(d)?;
+    Ok(text.and_then(|t| t.parse().ok()))
+}
+
+impl Progress {
     /// Seconds from start to end (or to `now` while it runs), by the engine's clock.
     pub fn seconds(&self, now: jiff::Timestamp) -> f64 {
         match (self.started_at, self.completed_at) {
@@ -359,20 +378,25 @@ pub async fn watch(
         for job in &view.jobs {
             for step in &job.steps {
                 let key = (view.attempt, job.id, step.number);
-                if step.status != Status::Queued && started.insert(key) {
+                if step.progress.status != Status::Queued && started.insert(key) {
                     ctx.begin_step(&format!("{}: {}", job.name, step.name));
                 }
-                if step.status == Status::Completed && finished.insert(key) {
+                if step.progress.status == Status::Completed && finished.insert(key) {
                     ctx.log_line(&format!(
                         "  {}: {} {} ({})",
                         job.name,
                         step.name,
-                        step.conclusion.as_ref().map_or("done", Conclusion::as_str),
-                        crate::human_duration(Duration::from_secs_f64(step.seconds(now)))
+                        step.progress
+                            .conclusion
+                            .as_ref()
+                            .map_or("done", Conclusion::as_str),
+                        crate::human_duration(Duration::from_secs_f64(step.progress.seconds(now)))
                     ));
                 }
             }
-            if job.status == Status::Completed && logged_jobs.insert((view.attempt, job.id)) {
+            if job.progress.status == Status::Completed
+                && logged_jobs.insert((view.attempt, job.id))
+            {
                 copy_job_log(ctx, engine, job).await;
             }
         }
@@ -440,18 +464,22 @@ mod tests {
         JobView {
             id: 1,
             name: name.into(),
-            status: status.into(),
-            conclusion: conclusion.map(Conclusion::from),
-            started_at: None,
-            completed_at: None,
+            progress: Progress {
+                status: status.into(),
+                conclusion: conclusion.map(Conclusion::from),
+                started_at: None,
+                completed_at: None,
+            },
             steps: step
                 .map(|c| StepView {
                     number: 1,
                     name: "Sign".into(),
-                    status: Status::Completed,
-                    conclusion: Some(c.into()),
-                    started_at: None,
-                    completed_at: None,
+                    progress: Progress {
+                        status: Status::Completed,
+                        conclusion: Some(c.into()),
+                        started_at: None,
+                        completed_at: None,
+                    },
                 })
                 .into_iter()
                 .collect(),
