@@ -345,26 +345,33 @@ fn parts_held(weed: &Weed, bucket: &str) -> Option<(String, String, usize)> {
     Some((key, id, doc.all("Part").count()))
 }
 
-#[test]
-fn a_multipart_upload_killed_midway_resumes_without_sending_finished_parts_again() {
+/// A workspace whose 2.0.0 has a 300 MiB file, publishing to `bucket` of a `SeaweedFS` one
+/// 8 MiB part at a time (so a kill or a second console lands between parts).
+fn big_upload(bucket: &str) -> (Pki, tempfile::TempDir, PathBuf, Weed) {
     let pki = Pki::new();
-    let (_d, ws) = workspace(&pki);
+    let (dir, ws) = workspace(&pki);
     let weed = Weed::start();
-    weed.bucket("big");
-    // One part at a time, so the kill lands between parts.
+    weed.bucket(bucket);
     use_s3(
         &ws,
         &weed,
-        "big",
+        bucket,
         &[("parallel_parts", 1.into()), ("part_size_mib", 8.into())],
     );
-    let version = "2.0.0";
     common::make_publishable_with(
         &pki,
         &ws,
-        version,
+        "2.0.0",
         "head -c 300M /dev/urandom > WireTuner-2.0.0-debug-symbols.zip",
     );
+    (pki, dir, ws, weed)
+}
+
+#[test]
+fn a_multipart_upload_killed_midway_resumes_without_sending_finished_parts_again() {
+    // One part at a time, so the kill lands between parts.
+    let (_pki, _d, ws, weed) = big_upload("big");
+    let version = "2.0.0";
 
     let mut child = common::bin()
         .arg("--workspace")
@@ -779,23 +786,8 @@ fn a_publish_terminated_midway_exits_red_and_the_next_run_resumes_it() {
 /// sent the same parts into it again, and one of the two completions failed.
 #[test]
 fn a_second_publish_at_once_does_not_send_the_same_parts_again() {
-    let pki = Pki::new();
-    let (_d, ws) = workspace(&pki);
-    let weed = Weed::start();
-    weed.bucket("twice");
-    use_s3(
-        &ws,
-        &weed,
-        "twice",
-        &[("parallel_parts", 1.into()), ("part_size_mib", 8.into())],
-    );
+    let (_pki, _d, ws, weed) = big_upload("twice");
     let version = "2.0.0";
-    common::make_publishable_with(
-        &pki,
-        &ws,
-        version,
-        "head -c 300M /dev/urandom > WireTuner-2.0.0-debug-symbols.zip",
-    );
     let publish = || {
         common::bin()
             .arg("--workspace")
