@@ -868,7 +868,28 @@ pub fn plan(
 /// published as it). Empty when there is nothing to lose. Never fails: what cannot be read is
 /// named as such.
 pub fn rebuild_invalidates(ws: &Workspace, release: &Release) -> Vec<String> {
-    let mut out = Vec::new();
+    guard_of(ws, release, channels(ws)).invalidates
+}
+
+/// Whether `release`'s installers may be built again: published on a channel (then only when
+/// asked to), and what a rebuild would make untrue ([`rebuild_invalidates`]). Channels that
+/// cannot be read are an error here: whether the version is published is not known.
+pub fn rebuild_guard(
+    ws: &Workspace,
+    release: &Release,
+) -> Result<crate::pipeline::run::RebuildGuard, DeployError> {
+    let list = channels(ws)?;
+    Ok(guard_of(ws, release, Ok(list)))
+}
+
+/// [`rebuild_guard`] of the channels as read (once).
+fn guard_of(
+    ws: &Workspace,
+    release: &Release,
+    channels: Result<Vec<(String, Channel)>, DeployError>,
+) -> crate::pipeline::run::RebuildGuard {
+    let mut guard = crate::pipeline::run::RebuildGuard::default();
+    let out = &mut guard.invalidates;
     match verified::last(ws, release) {
         Ok(Some(v)) if v.overall == crate::verify::Overall::Pass => out.push(format!(
             "the PASS verify of {} by {} ({})",
@@ -880,13 +901,14 @@ pub fn rebuild_invalidates(ws: &Workspace, release: &Release) -> Vec<String> {
         Err(e) => out.push(format!("possibly a verification (cannot read it: {e})")),
     }
     let version = release.version.to_string();
-    match channels(ws) {
+    match channels {
         Ok(list) => {
             for (name, ch) in list {
                 let ch = ch.applied();
                 if let Some(p) = ch.published.iter().find(|p| p.version == version) {
                     let yanked = ch.yanked.iter().any(|y| y.version == version);
-                    out.push(format!(
+                    guard.published = true;
+                    guard.invalidates.push(format!(
                         "{version} as published on channel {name} at {}{} (a published version \
                          never changes: new bytes must be published as a new version)",
                         crate::local_time(p.at, false),
@@ -895,23 +917,11 @@ pub fn rebuild_invalidates(ws: &Workspace, release: &Release) -> Vec<String> {
                 }
             }
         }
-        Err(e) => out.push(format!(
+        Err(e) => guard.invalidates.push(format!(
             "possibly a published version (cannot read the channels: {e})"
         )),
     }
-    out
-}
-
-/// Whether `release`'s installers may be built again: published on a channel (then only when
-/// asked to), and what a rebuild would make untrue ([`rebuild_invalidates`]).
-pub fn rebuild_guard(
-    ws: &Workspace,
-    release: &Release,
-) -> Result<crate::pipeline::run::RebuildGuard, DeployError> {
-    Ok(crate::pipeline::run::RebuildGuard {
-        published: !on_channels(ws, &release.version.to_string())?.is_empty(),
-        invalidates: rebuild_invalidates(ws, release),
-    })
+    guard
 }
 
 /// Platforms to publish without, and why: recorded on the release before it publishes.
