@@ -153,7 +153,7 @@ fn rotation(calendar: &Result<Vec<crate::rotation::Entry>, String>) -> Gate {
     let counts = Counts::of(cal);
     let overdue: Vec<String> = cal
         .iter()
-        .filter(|e| e.state == Due::Overdue && e.expires.is_none())
+        .filter(|e| e.overdue_for_rotation())
         .map(|e| match e.due {
             Some(d) => format!("{} (due {})", e.name, crate::local_time(d, false)),
             None => e.name.clone(),

@@ -54,6 +54,14 @@ pub struct Entry {
     pub problem: Option<String>,
 }
 
+impl Entry {
+    /// A secret past its rotation date. A signing certificate is renewed, not rotated: its
+    /// own gate blocks on it, so it is never one of these.
+    pub fn overdue_for_rotation(&self) -> bool {
+        self.state == Due::Overdue && self.expires.is_none()
+    }
+}
+
 /// How many tracked secrets stand where: the one count the "secret rotation" gate and the
 /// Security panel's calendar both say, so they cannot disagree.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -204,7 +212,7 @@ pub fn overdue_warnings(ws: &Workspace, now: Timestamp) -> Vec<String> {
         return Vec::new();
     };
     cal.iter()
-        .filter(|e| e.state == Due::Overdue && e.expires.is_none())
+        .filter(|e| e.overdue_for_rotation())
         .map(|e| {
             format!(
                 "{} is overdue for rotation (every {} days{}); `secrets calendar` lists them",
