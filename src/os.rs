@@ -20,6 +20,25 @@ pub fn free_bytes(path: &Path) -> Option<u64> {
     }
 }
 
+/// This machine's name (`$HOSTNAME`/`%COMPUTERNAME%`, else the system's), for the entries of a
+/// shared workspace; `unknown host` when it cannot say.
+pub fn host_name() -> String {
+    let from_env = ["HOSTNAME", "COMPUTERNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|h| !h.trim().is_empty()));
+    #[cfg(unix)]
+    let from_system = || {
+        nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+    };
+    #[cfg(not(unix))]
+    let from_system = || None::<String>;
+    from_env
+        .or_else(from_system)
+        .map_or_else(|| "unknown host".to_owned(), |h| h.trim().to_owned())
+}
+
 /// The account this process runs as, from the system's own records (the password database
 /// on Unix); `None` when it cannot say. (The environment's `USER`/`USERNAME` are read first by
 /// the caller.)

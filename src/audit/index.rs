@@ -145,6 +145,10 @@ struct Link<'a> {
     after: IgnoredAny,
     #[serde(borrow)]
     prev: Cow<'a, str>,
+    #[serde(default)]
+    host: IgnoredAny,
+    #[serde(default)]
+    nonce: IgnoredAny,
 }
 
 /// One part of a pass: what it found in its byte range.

@@ -36,6 +36,20 @@ pub struct AuditEntry {
     pub after: serde_json::Value,
     /// SHA-256 (hex) of the previous line's bytes, or [`GENESIS_HASH`].
     pub prev: String,
+    /// The machine it was made on (entries of a shared workspace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// A random value its writer chose, by which a writer whose answer was lost recognises its
+    /// own entry in a shared workspace's bucket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+}
+
+impl AuditEntry {
+    /// The entry as its line in the log (without the newline); the chain hashes these bytes.
+    pub fn to_line(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
+    }
 }
 
 /// What to record; the log fills in sequence, time and hash link.
@@ -123,6 +137,73 @@ pub fn entry_matches(e: &AuditEntry, needle: &str) -> bool {
         .any(|f| f.to_lowercase().contains(needle))
         || compact(&e.after).contains(needle)
         || compact(&e.before).contains(needle)
+}
+
+/// The log, locked (see [`AuditLog::hold`]); dropping it releases the lock.
+#[derive(Debug)]
+pub struct Held<'a> {
+    log: &'a AuditLog,
+    _lock: File,
+    file: File,
+    head: Head,
+}
+
+impl Held<'_> {
+    /// Entries in the log.
+    pub fn len(&self) -> u64 {
+        self.head.entries
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.head.entries == 0
+    }
+
+    /// The hash of the last entry's line, or [`GENESIS_HASH`].
+    pub fn last_hash(&self) -> &str {
+        &self.head.last_hash
+    }
+
+    /// Appends `line`, an entry made elsewhere, when it is the next one: its `seq` follows the
+    /// last and its `prev` is the last line's hash; anything else is refused, naming what
+    /// differs, and nothing is written.
+    pub fn adopt(&mut self, line: &str) -> Result<AuditEntry, AuditError> {
+        let next = self.head.entries + 1;
+        let refuse = |message: String| self.log.tampered(next, message);
+        if line.contains('\n') {
+            return Err(refuse("the entry spans more than one line".into()));
+        }
+        let entry: AuditEntry = serde_json::from_str(line)
+            .map_err(|e| refuse(format!("not a valid audit entry: {e}")))?;
+        if entry.seq != next {
+            return Err(refuse(format!(
+                "holds entry #{} where entry #{next} belongs",
+                entry.seq
+            )));
+        }
+        if entry.prev != self.head.last_hash {
+            return Err(refuse(format!(
+                "entry #{next} does not follow entry #{}: it links to {}, but that entry's \
+                 hash is {}",
+                self.head.entries, entry.prev, self.head.last_hash
+            )));
+        }
+        let hash = crate::sha256_hex(line.as_bytes());
+        let mut bytes = Vec::with_capacity(line.len() + 1);
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.push(b'\n');
+        self.file.write_all(&bytes).map_err(self.log.io("append"))?;
+        self.file.sync_data().map_err(self.log.io("fsync"))?;
+        let len = self.head.len_bytes + bytes.len() as u64;
+        let stamp = Stamp::of(&self.file).map_err(self.log.io("stat"))?;
+        self.head = Head {
+            entries: next,
+            len_bytes: len,
+            last_hash: hash,
+            stamp: (stamp.len == len).then_some(stamp),
+        };
+        store::write_json(&self.log.head_path, &self.head)?;
+        Ok(entry)
+    }
 }
 
 /// Result of a successful chain verification.
@@ -216,6 +297,8 @@ impl AuditLog {
             before: new.before,
             after: new.after,
             prev: head.last_hash.clone(),
+            host: None,
+            nonce: None,
         };
         let mut line = serde_json::to_string(&entry).map_err(|e| {
             AuditError::State(StateError::Parse {
@@ -239,6 +322,32 @@ impl AuditLog {
         store::write_json(&self.head_path, &new_head)?;
         Ok(entry)
         // The lock is released when `lock` drops.
+    }
+
+    /// The log locked for a writer that decides its entries elsewhere: a shared workspace's
+    /// bucket decides the order, and its entries are [`Held::adopt`]ed here as they are. What
+    /// crashes left is repaired first, as before an append; a tampered log is refused.
+    pub fn hold(&self) -> Result<Held<'_>, AuditError> {
+        let lock = self.open_lock()?;
+        lock.lock().map_err(self.io("lock"))?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(&self.log_path)
+            .map_err(self.io("open"))?;
+        let head = self.recover_head(&mut file)?;
+        Ok(Held {
+            log: self,
+            _lock: lock,
+            file,
+            head,
+        })
+    }
+
+    /// How many entries the head records (after [`Self::repair`], the log's length).
+    pub fn recorded(&self) -> Result<u64, AuditError> {
+        Ok(store::read_json::<Head>(&self.head_path)?.map_or(0, |h| h.entries))
     }
 
     /// The head to append after. When the log is as the last append left it (its stamp), that
@@ -459,6 +568,8 @@ pub fn write_synthetic(root: &Path, entries: u64) -> Result<(), AuditError> {
             before: serde_json::json!({"done": seq % 2 == 1}),
             after: serde_json::json!({"done": seq % 2 == 0, "note": format!("synthetic entry {seq}")}),
             prev: prev.clone(),
+            host: None,
+            nonce: None,
         };
         let line = serde_json::to_string(&entry).map_err(|e| log.io("encode")(e.into()))?;
         prev = crate::sha256_hex(line.as_bytes());

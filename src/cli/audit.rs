@@ -8,7 +8,7 @@ use super::{Cli, EXIT_CHECK_FAILED};
 use crate::audit::{AuditError, diff};
 use crate::local_time;
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum AuditCmd {
     /// List entries, oldest first.
     List {

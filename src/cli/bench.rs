@@ -13,7 +13,7 @@ use super::Cli;
 use crate::runner::log::{LineSplitter, LogBuffer};
 use crate::runner::{ProcessSpec, Runner, TaskSpec, TaskState};
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
     /// Lines printed by the child / held in the tray.
     #[arg(long, default_value_t = 1_000_000)]

@@ -7,7 +7,7 @@ use clap::Subcommand;
 use super::Cli;
 use crate::local_time;
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum ChecklistCmd {
     /// Show every phase and item with who ticked it and when.
     Show {

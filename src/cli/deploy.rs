@@ -10,7 +10,7 @@ use super::{Cli, Echo};
 use crate::deploy::argocd::{self, ArgoCd};
 use crate::runner::TaskState;
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum DeployCmd {
     /// Sync the Argo CD application to the release's revision and wait until it is Synced at
     /// that revision and Healthy (ticks "Backend rolling update").

@@ -8,7 +8,7 @@ use clap::Subcommand;
 use super::Cli;
 use crate::findings;
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum FindingsCmd {
     /// Import scanner output (Trivy JSON, Grype JSON, SARIF 2.1.0 or `snyk test --json`, told by the content).
     Import {

@@ -12,7 +12,7 @@ use crate::human_duration;
 use crate::kpi;
 use crate::kpi::Gate;
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum FlagsCmd {
     /// Flags with their rollout, stage, hold and KPI gate.
     List {
@@ -64,7 +64,7 @@ pub enum FlagsCmd {
     Review,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct KpiArgs {
     #[command(subcommand)]
     pub sub: Option<KpiSub>,
@@ -73,7 +73,7 @@ pub struct KpiArgs {
     pub since: String,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum KpiSub {
     /// Record a sample for the local KPI source.
     Record {

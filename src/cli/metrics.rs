@@ -7,7 +7,7 @@ use clap::Args;
 use super::Cli;
 use crate::metrics::{self, Metrics};
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct MetricsArgs {
     /// The window: `180d`, `12w` or `36h` before now.
     #[arg(long, default_value = "180d")]

@@ -36,7 +36,7 @@ pub const EXIT_USAGE: u8 = 2;
 /// Release console: click through a desktop-app release, or run the same steps headless in CI.
 ///
 /// With no command it opens the GUI.
-#[derive(Debug, Parser)]
+#[derive(Debug, Clone, Parser)]
 #[command(name = "release-console", version, about)]
 pub struct Args {
     /// The release workspace folder (default: $`RELEASE_CONSOLE_WORKSPACE`, the current
@@ -50,7 +50,7 @@ pub struct Args {
     pub command: Option<Command>,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Create a release workspace in DIR.
     Init {
@@ -103,6 +103,9 @@ pub enum Command {
     Bench(bench::BenchArgs),
 }
 
+/// Times a command runs again after losing a race on a shared workspace.
+const RACE_RETRIES: usize = 3;
+
 /// Shared state for a CLI command.
 #[derive(Debug)]
 pub struct Cli {
@@ -120,6 +123,9 @@ impl Cli {
             eprintln!("note: using the demo workspace at {}", root.display());
         }
         let ws = Workspace::open(&root)?;
+        if let Some(why) = ws.shared().and_then(workspace::shared::Shared::offline) {
+            eprintln!("warning: {} is read-only here: {why}", ws.location());
+        }
         // What crashes left (a torn audit line, entries past the head, changes in the log
         // only) is repaired before the command runs; a tampered log is left for the command
         // (and `audit verify`) to report.
@@ -164,7 +170,27 @@ pub fn run(args: Args, handle: tokio::runtime::Handle) -> anyhow::Result<ExitCod
         anyhow::bail!("no command given (the GUI is started by main)");
     };
     let explicit = matches!(command, Command::Notify(_) | Command::Bench(_));
-    let code = run_command(&cli, command);
+    let mut code = run_command(&cli, command.clone());
+    // On a shared workspace, a command whose first change lost to another person's change of
+    // the same thing runs again on the state read anew: its checks then judge what is there
+    // now (an item ticked meanwhile is "already ticked"). One that recorded anything does not.
+    for _ in 0..RACE_RETRIES {
+        let raced = cli
+            .opened
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .and_then(Workspace::shared)
+            .is_some_and(|s| s.take_raced() && s.appended() == 0);
+        let Err(e) = &code else { break };
+        if !raced {
+            break;
+        }
+        if !cli.json {
+            eprintln!("note: {e}; reading the workspace again");
+        }
+        code = run_command(&cli, command.clone());
+    }
     let opened = cli
         .opened
         .lock()
@@ -181,9 +207,11 @@ fn run_command(cli: &Cli, command: Command) -> anyhow::Result<ExitCode> {
         Command::Init { dir, product } => {
             let ws = Workspace::init(&dir, &product)?;
             if cli.json {
-                cli.print_json(&serde_json::json!({"workspace": ws.root(), "product": product}))?;
+                cli.print_json(
+                    &serde_json::json!({"workspace": ws.location(), "product": product}),
+                )?;
             } else {
-                println!("created workspace for {product} in {}", ws.root().display());
+                println!("created workspace for {product} in {}", ws.location());
                 println!(
                     "next: release-console --workspace {} release new 0.1.0",
                     dir.display()

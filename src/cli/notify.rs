@@ -8,7 +8,7 @@ use clap::Subcommand;
 use super::Cli;
 use crate::notify::{self, State};
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum NotifyCmd {
     /// What was sent where and when, and what failed (newest first).
     List {

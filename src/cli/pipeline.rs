@@ -10,7 +10,7 @@ use crate::pipeline::{self, Preflight, RunOptions};
 use crate::runner::{Runner, TaskId, TaskState};
 use crate::verify::Overall;
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum PipelineCmd {
     /// Check hosts, tools, signing variables and certificate, payload and disk.
     Preflight {

@@ -9,7 +9,7 @@ use super::{Cli, Echo};
 use crate::deploy;
 use crate::runner::TaskState;
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct PublishArgs {
     #[command(subcommand)]
     action: Option<PublishAction>,
@@ -32,7 +32,7 @@ pub struct PublishArgs {
     reason: Option<String>,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 enum PublishAction {
     /// What is live on the channel and what each feed points at.
     Status,

@@ -8,7 +8,7 @@ use super::Cli;
 use crate::workspace::{Release, ReleaseKind, Workspace};
 use crate::{gates, local_time, source};
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum ReleaseCmd {
     /// Create a release (semver), or a hotfix of an earlier one. With `[source]`, a hotfix's
     /// branch is cut from the tag of the release it fixes.

@@ -13,7 +13,7 @@ use super::{Cli, Echo};
 use crate::dr::{self, Plan};
 use crate::runner::{Runner, TaskState};
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum RunbookCmd {
     /// Every runbook: the checklists and the procedures.
     List,

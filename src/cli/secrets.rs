@@ -7,7 +7,7 @@ use clap::Subcommand;
 use super::Cli;
 use crate::rotation::{self, Due};
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum SecretsCmd {
     /// Every tracked secret with its last rotation and due date; exit 1 when one is overdue.
     Calendar {

@@ -14,7 +14,7 @@ use crate::status::{
     ComponentStatus, IncidentStatus, MaintenanceStatus, Provider, Severity, StatusError, StatusPage,
 };
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct StatusArgs {
     #[command(subcommand)]
@@ -62,7 +62,7 @@ pub enum Action {
     Resolve,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum StatusSub {
     /// List incidents (open first) with response timers and postmortem due dates.
     List {

@@ -8,7 +8,7 @@ use crate::runner::Runner;
 use crate::verify::{self, Overall, Report};
 use crate::workspace::{self, Workspace};
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct VerifyArgs {
     /// Artifacts: files or folders.
     #[arg(required = true)]

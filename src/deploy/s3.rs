@@ -25,10 +25,9 @@ use super::store::{
     Holds, LocalFile, Meta, ObjectStore, Put, StoreError, Stored, blocking, reporting,
 };
 use crate::digest::Sha256;
-use crate::net::sigv4::{self, Credentials, Scope};
+use crate::net::s3::{Body, Client, Endpoint, Failure};
+use crate::net::sigv4::Credentials;
 
-/// Attempts per request (5xx, 429, a broken connection): then the error stands.
-const ATTEMPTS: u32 = 4;
 /// A part or a whole object may take this long.
 const TRANSFER_TIMEOUT: Duration = Duration::from_mins(30);
 /// Memory the parts being read and sent may take.
@@ -83,79 +82,31 @@ struct PartInfo {
 #[derive(Debug)]
 pub struct S3Store {
     cfg: S3Config,
-    http: reqwest::Client,
-    host: String,
-    /// `/bucket` (path style) or empty.
-    path_prefix: String,
+    client: Client,
     /// The composite checksum of each multipart object this store uploaded, by key.
     composites: Mutex<HashMap<String, String>>,
     /// What the last multipart upload did (parts sent and already there), for the log.
     notes: Mutex<Vec<String>>,
 }
 
-/// One request's body.
-#[derive(Clone)]
-enum Body {
-    Empty,
-    Bytes(bytes::Bytes),
-    /// A whole file, streamed; `Arc` to hear the bytes sent.
-    File {
-        path: PathBuf,
-        sent: Arc<dyn Fn(u64) + Send + Sync>,
-    },
-}
-
-/// A failed request, before it is turned into a [`StoreError`].
-#[derive(Debug)]
-enum Failure {
-    Status {
-        status: u16,
-        code: String,
-        message: String,
-    },
-    Network(String),
-}
-
 impl S3Store {
     pub fn new(cfg: S3Config) -> Result<Self, StoreError> {
-        let endpoint = cfg.endpoint.trim_end_matches('/');
-        let url = reqwest::Url::parse(endpoint)
-            .map_err(|e| StoreError::Config(format!("[publish] endpoint {endpoint:?}: {e}")))?;
-        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-            return Err(StoreError::Config(format!(
-                "[publish] endpoint {endpoint:?}: use http(s)://host[:port]"
-            )));
-        }
-        if cfg.bucket.trim().is_empty() {
-            return Err(StoreError::Config(
-                "[publish] bucket is empty: name the bucket to publish to".into(),
-            ));
-        }
-        let mut host = url.host_str().unwrap_or_default().to_owned();
-        if let Some(port) = url.port() {
-            host = format!("{host}:{port}");
-        }
-        let (host, path_prefix) = if cfg.path_style {
-            (host, format!("/{}", sigv4::uri_encode(&cfg.bucket, false)))
-        } else {
-            (format!("{}.{host}", cfg.bucket), String::new())
-        };
-        let http = crate::net::build(
-            crate::net::client_builder()
-                .connect_timeout(Duration::from_secs(15))
-                .timeout(TRANSFER_TIMEOUT),
+        let client = Client::new(
+            Endpoint {
+                url: cfg.endpoint.clone(),
+                bucket: cfg.bucket.clone(),
+                region: cfg.region.clone(),
+                path_style: cfg.path_style,
+                credentials: cfg.credentials.clone(),
+            },
+            TRANSFER_TIMEOUT,
         )
-        .map_err(StoreError::Config)?;
+        .map_err(|e| StoreError::Config(format!("[publish] {e}")))?;
         let mut cfg = cfg;
-        cfg.endpoint = format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default());
-        if let Some(port) = url.port() {
-            cfg.endpoint = format!("{}:{port}", cfg.endpoint);
-        }
+        client.url().clone_into(&mut cfg.endpoint);
         Ok(Self {
             cfg,
-            http,
-            host,
-            path_prefix,
+            client,
             composites: Mutex::new(HashMap::new()),
             notes: Mutex::new(Vec::new()),
         })
@@ -169,157 +120,6 @@ impl S3Store {
             part *= 2;
         }
         part
-    }
-
-    fn path_of(&self, key: &str) -> String {
-        format!("{}/{}", self.path_prefix, sigv4::uri_encode(key, true))
-    }
-
-    fn where_(&self, key: &str) -> String {
-        format!("s3://{}/{key}", self.cfg.bucket)
-    }
-
-    fn scheme(&self) -> &str {
-        if self.cfg.endpoint.starts_with("https://") {
-            "https"
-        } else {
-            "http"
-        }
-    }
-
-    /// [`Self::send`] of a request with no body, about `key`.
-    async fn send_empty(
-        &self,
-        method: Method,
-        key: &str,
-        query: &[(&str, &str)],
-        headers: Vec<(String, String)>,
-    ) -> Result<reqwest::Response, Failure> {
-        self.send(
-            method,
-            Some(key),
-            query,
-            headers,
-            sigv4::EMPTY_SHA256,
-            Body::Empty,
-        )
-        .await
-    }
-
-    /// Sends one signed request, retrying 5xx, 429 and broken connections with backoff.
-    async fn send(
-        &self,
-        method: Method,
-        key: Option<&str>,
-        query: &[(&str, &str)],
-        mut headers: Vec<(String, String)>,
-        payload_sha256: &str,
-        body: Body,
-    ) -> Result<reqwest::Response, Failure> {
-        let path = key.map_or_else(|| format!("{}/", self.path_prefix), |k| self.path_of(k));
-        let query = sigv4::canonical_query(query);
-        let url = if query.is_empty() {
-            format!("{}://{}{path}", self.scheme(), self.host)
-        } else {
-            format!("{}://{}{path}?{query}", self.scheme(), self.host)
-        };
-        headers.push(("host".into(), self.host.clone()));
-        headers.push(("x-amz-content-sha256".into(), payload_sha256.to_owned()));
-        if let Some(token) = self.cfg.credentials.session_token() {
-            headers.push(("x-amz-security-token".into(), token.to_owned()));
-        }
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let at = jiff::Timestamp::now();
-            let mut signed = headers.clone();
-            signed.push(("x-amz-date".into(), sigv4::amz_date(at)));
-            let auth = sigv4::authorization(
-                &sigv4::Request {
-                    method: method.as_str(),
-                    path: &path,
-                    query: &query,
-                    headers: &signed,
-                    payload_sha256,
-                },
-                &self.cfg.credentials,
-                &Scope {
-                    region: self.cfg.region.clone(),
-                    service: "s3".into(),
-                },
-                at,
-            );
-            let mut req = self.http.request(method.clone(), &url);
-            for (k, v) in &signed {
-                if k != "host" {
-                    req = req.header(k.as_str(), v.as_str());
-                }
-            }
-            req = req.header("authorization", auth);
-            req = match &body {
-                Body::Empty => req,
-                Body::Bytes(b) => req.body(b.clone()),
-                Body::File { path, sent } => {
-                    let file = tokio::fs::File::open(path)
-                        .await
-                        .map_err(|e| Failure::Network(format!("open {}: {e}", path.display())))?;
-                    let len = file
-                        .metadata()
-                        .await
-                        .map_err(|e| Failure::Network(format!("stat {}: {e}", path.display())))?
-                        .len();
-                    let reader = Counting {
-                        inner: file,
-                        sent: 0,
-                        hear: sent.clone(),
-                    };
-                    req.header("content-length", len)
-                        .body(reqwest::Body::wrap_stream(
-                            tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024),
-                        ))
-                }
-            };
-            let failure = match req.send().await {
-                Ok(resp) if resp.status().is_success() => return Ok(resp),
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    let retry_after = resp
-                        .headers()
-                        .get("retry-after")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(crate::net::parse_retry_after);
-                    let text = crate::net::read_body(resp, 1024 * 1024)
-                        .await
-                        .unwrap_or_default();
-                    let (code, message) = error_of(&text);
-                    // AWS answers 409 ConditionalRequestConflict to a conditional write that
-                    // raced another: sent again, it is answered 412 or done.
-                    let conflict = status == 409 && code == "ConditionalRequestConflict";
-                    let f = Failure::Status {
-                        status,
-                        code,
-                        message,
-                    };
-                    if (status >= 500 || status == 429 || conflict) && attempt < ATTEMPTS {
-                        tokio::time::sleep(
-                            retry_after.unwrap_or_else(|| crate::net::backoff(attempt)),
-                        )
-                        .await;
-                        continue;
-                    }
-                    f
-                }
-                Err(e) => {
-                    let f = Failure::Network(crate::net::describe(&e));
-                    if attempt < ATTEMPTS && !e.is_builder() {
-                        tokio::time::sleep(crate::net::backoff(attempt)).await;
-                        continue;
-                    }
-                    f
-                }
-            };
-            return Err(failure);
-        }
     }
 
     /// Turns a failure of `what` on `key` into a [`StoreError`] that names them.
@@ -350,14 +150,18 @@ impl S3Store {
                     _ => String::new(),
                 };
                 StoreError::Server {
-                    what: format!("{what} {}", self.where_(key)),
+                    what: format!("{what} {}", self.client.where_(key)),
                     status,
                     code,
                     message: format!("{message}{hint}"),
                 }
             }
             Failure::Network(detail) => StoreError::Network {
-                what: format!("{what} {} at {}", self.where_(key), self.cfg.endpoint),
+                what: format!(
+                    "{what} {} at {}",
+                    self.client.where_(key),
+                    self.cfg.endpoint
+                ),
                 detail,
             },
         }
@@ -365,7 +169,11 @@ impl S3Store {
 
     async fn head_async(&self, key: &str) -> Result<Option<HeadInfo>, StoreError> {
         let headers = vec![("x-amz-checksum-mode".into(), "ENABLED".into())];
-        match self.send_empty(Method::HEAD, key, &[], headers).await {
+        match self
+            .client
+            .send_empty(Method::HEAD, key, &[], headers)
+            .await
+        {
             Ok(resp) => {
                 let h = resp.headers();
                 let get = |n: &str| h.get(n).and_then(|v| v.to_str().ok()).map(str::to_owned);
@@ -402,7 +210,8 @@ impl S3Store {
         if create {
             headers.push(("if-none-match".into(), "*".into()));
         }
-        self.send(Method::PUT, Some(key), &[], headers, sha256_hex, body)
+        self.client
+            .send(Method::PUT, Some(key), &[], headers, sha256_hex, body)
             .await
             .map_err(|f| self.put_failure(key, sha256_hex, f))?;
         Ok(())
@@ -438,7 +247,11 @@ impl S3Store {
             if !marker.is_empty() {
                 q.push(("part-number-marker", marker.as_str()));
             }
-            let resp = match self.send_empty(Method::GET, key, &q, Vec::new()).await {
+            let resp = match self
+                .client
+                .send_empty(Method::GET, key, &q, Vec::new())
+                .await
+            {
                 Ok(r) => r,
                 Err(Failure::Status { status: 404, .. }) => return Ok(None),
                 Err(f) => return Err(self.fail("list the parts of", key, f)),
@@ -491,17 +304,17 @@ impl S3Store {
         let text = crate::net::read_body(resp, crate::net::MAX_BODY_BYTES)
             .await
             .map_err(|e| StoreError::Network {
-                what: format!("{what} {}", self.where_(key)),
+                what: format!("{what} {}", self.client.where_(key)),
                 detail: e.to_string(),
             })?;
         let doc = crate::net::xml::parse(&text).map_err(|e| StoreError::Network {
-            what: format!("{what} {}", self.where_(key)),
+            what: format!("{what} {}", self.client.where_(key)),
             detail: format!("the answer is not S3's XML: {e}"),
         })?;
         if doc.name == "Error" {
             // CompleteMultipartUpload may answer 200 with an error inside.
             return Err(StoreError::Server {
-                what: format!("{what} {}", self.where_(key)),
+                what: format!("{what} {}", self.client.where_(key)),
                 status: 200,
                 code: doc.text_of("Code").unwrap_or_default().to_owned(),
                 message: doc.text_of("Message").unwrap_or_default().to_owned(),
@@ -528,7 +341,11 @@ impl S3Store {
 
     async fn abort(&self, key: &str, upload_id: &str) {
         let q = [("uploadId", upload_id)];
-        if let Err(f) = self.send_empty(Method::DELETE, key, &q, Vec::new()).await {
+        if let Err(f) = self
+            .client
+            .send_empty(Method::DELETE, key, &q, Vec::new())
+            .await
+        {
             tracing::warn!("{}", self.fail("abort the upload of", key, f));
         }
     }
@@ -561,6 +378,7 @@ impl S3Store {
             ("x-amz-meta-sha256".into(), sha256.to_owned()),
         ];
         let resp = self
+            .client
             .send_empty(Method::POST, key, &[("uploads", "")], headers)
             .await
             .map_err(|f| self.fail("start the upload of", key, f))?;
@@ -569,7 +387,7 @@ impl S3Store {
             .text_of("UploadId")
             .filter(|u| !u.is_empty())
             .ok_or_else(|| StoreError::Network {
-                what: format!("start the upload of {}", self.where_(key)),
+                what: format!("start the upload of {}", self.client.where_(key)),
                 detail: "the answer has no UploadId".into(),
             })?
             .to_owned();
@@ -790,6 +608,7 @@ impl S3Store {
         // object's stored checksum after its uploads and is red when it is not its own.
         // (A single PUT with the header had exactly one winner in every round there.)
         let resp = self
+            .client
             .send(
                 Method::POST,
                 Some(key),
@@ -858,6 +677,7 @@ impl S3Store {
             let number = n.to_string();
             let headers = vec![("x-amz-checksum-sha256".into(), b64)];
             let resp = this
+                .client
                 .send(
                     Method::PUT,
                     Some(&key),
@@ -881,9 +701,7 @@ impl S3Store {
     fn clone_for_part(&self) -> Self {
         Self {
             cfg: self.cfg.clone(),
-            http: self.http.clone(),
-            host: self.host.clone(),
-            path_prefix: self.path_prefix.clone(),
+            client: self.client.clone(),
             composites: Mutex::new(HashMap::new()),
             notes: Mutex::new(Vec::new()),
         }
@@ -954,46 +772,11 @@ struct HeadInfo {
     part_size: Option<u64>,
 }
 
-/// A stream reader that reports the bytes read so far.
-struct Counting<R> {
-    inner: R,
-    sent: u64,
-    hear: Arc<dyn Fn(u64) + Send + Sync>,
-}
-
-impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Counting<R> {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let r = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
-        let n = (buf.filled().len() - before) as u64;
-        if n > 0 {
-            self.sent += n;
-            (self.hear)(self.sent);
-        }
-        r
-    }
-}
-
 fn xml_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
-}
-
-/// `Code` and `Message` of an S3 error body (HEAD has none).
-fn error_of(text: &str) -> (String, String) {
-    match crate::net::xml::parse(text) {
-        Ok(doc) if doc.name == "Error" => (
-            doc.text_of("Code").unwrap_or_default().to_owned(),
-            doc.text_of("Message").unwrap_or_default().to_owned(),
-        ),
-        _ => (String::new(), text.chars().take(200).collect()),
-    }
 }
 
 fn b64_of_hex(hex: &str) -> Result<String, StoreError> {
@@ -1142,12 +925,16 @@ impl ObjectStore for S3Store {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        match self.send_empty(Method::GET, key, &[], Vec::new()).await {
+        match self
+            .client
+            .send_empty(Method::GET, key, &[], Vec::new())
+            .await
+        {
             Ok(resp) => {
                 let text = crate::net::read_body(resp, crate::net::MAX_BODY_BYTES)
                     .await
                     .map_err(|e| StoreError::Network {
-                        what: format!("GET {}", self.where_(key)),
+                        what: format!("GET {}", self.client.where_(key)),
                         detail: e.to_string(),
                     })?;
                 Ok(Some(text.into_bytes()))
@@ -1158,7 +945,7 @@ impl ObjectStore for S3Store {
     }
 
     fn url(&self, key: &str) -> String {
-        format!("{}://{}{}", self.scheme(), self.host, self.path_of(key))
+        self.client.object_url(key)
     }
 
     fn take_notes(&self) -> Vec<String> {
@@ -1193,17 +980,6 @@ mod tests {
                 .expect("one")
                 .ends_with("-1")
         );
-    }
-
-    #[test]
-    fn s3_error_bodies_give_their_code_and_message() {
-        let (code, msg) = error_of(
-            "<?xml version=\"1.0\"?><Error><Code>SignatureDoesNotMatch</Code><Message>The request \
-             signature we calculated does not match</Message></Error>",
-        );
-        assert_eq!(code, "SignatureDoesNotMatch");
-        assert!(msg.starts_with("The request signature"));
-        assert_eq!(error_of("").0, "");
     }
 
     /// A loopback server that answers each request (its text) with what `answer` makes of it;

@@ -2,6 +2,7 @@
 //! Prometheus): retry timing and error bodies.
 
 pub mod aws;
+pub mod s3;
 pub mod sigv4;
 pub mod xml;
 
@@ -95,7 +96,13 @@ pub enum BodyError {
 
 /// Reads a response body as text, chunk by chunk, refusing one over `limit` bytes (by its
 /// `Content-Length` before reading anything, or as soon as the bytes read pass it).
-pub async fn read_body(mut resp: reqwest::Response, limit: usize) -> Result<String, BodyError> {
+pub async fn read_body(resp: reqwest::Response, limit: usize) -> Result<String, BodyError> {
+    let body = read_bytes(resp, limit).await?;
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
+/// [`read_body`]'s bytes, as they came.
+pub async fn read_bytes(mut resp: reqwest::Response, limit: usize) -> Result<Vec<u8>, BodyError> {
     if resp
         .content_length()
         .is_some_and(|n| usize::try_from(n).map_or(true, |n| n > limit))
@@ -113,7 +120,7 @@ pub async fn read_body(mut resp: reqwest::Response, limit: usize) -> Result<Stri
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(String::from_utf8_lossy(&body).into_owned())
+    Ok(body)
 }
 
 /// `GET /path` with the server's message after it in parentheses, if it sent one: what a 404

@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod secrets;
+pub mod shared;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -168,6 +169,33 @@ pub enum WorkspaceError {
     /// A feature's own error, for callers that speak only `WorkspaceError` (the GUI's changes).
     #[error("{0}")]
     Refused(String),
+    /// A shared workspace opened from its cache because the bucket could not be reached.
+    #[error("{url} is read-only here: {why}; nothing was changed")]
+    Offline { url: String, why: String },
+    /// Another person changed the same thing after this console last read it.
+    #[error(
+        "{target} was changed by {actor} ({action}, entry #{seq}) after this console last read \
+         it: nothing was recorded; look again and retry"
+    )]
+    Raced {
+        target: String,
+        actor: String,
+        action: String,
+        seq: u64,
+    },
+    /// The bucket's log does not extend the log this console verified.
+    #[error(
+        "{url}: entry #{seq}: {message}; refusing to use this workspace (see `release-console \
+         workspace verify`)"
+    )]
+    Diverged {
+        url: String,
+        seq: u64,
+        message: String,
+    },
+    /// A request to a shared workspace's bucket failed.
+    #[error("{url}: {message}")]
+    Bucket { url: String, message: String },
 }
 
 /// What kind of release: a regular one, or a hotfix of an earlier release.
@@ -212,6 +240,8 @@ pub struct Workspace {
     root: PathBuf,
     config: Config,
     audit: AuditLog,
+    /// The bucket, when this is a shared workspace (`root` is then its cache folder).
+    shared: Option<Arc<shared::Shared>>,
 }
 
 /// Parses and validates a version string.
@@ -367,6 +397,52 @@ pub fn add_demo_stand_ins(root: &Path) -> Result<bool, WorkspaceError> {
 impl Workspace {
     /// Opens the workspace in `root`, validating its configuration.
     pub fn open(root: &Path) -> Result<Self, WorkspaceError> {
+        if let Some(url) = shared::SharedUrl::of_path(root) {
+            return Self::open_shared(url?);
+        }
+        if let Some(url) = shared::marked(root) {
+            // A shared workspace's cache folder opens the shared workspace, never a copy.
+            return Self::open_shared(url);
+        }
+        Self::open_folder(root)
+    }
+
+    /// Opens the shared workspace at `url` (see [`shared`]).
+    fn open_shared(url: shared::SharedUrl) -> Result<Self, WorkspaceError> {
+        let (dir, connection) = shared::open(url)?;
+        add_missing_packaging(&dir)?;
+        let mut ws = Self::open_folder(&dir)?;
+        ws.shared = Some(Arc::new(connection));
+        Ok(ws)
+    }
+
+    /// The bucket's connection, when this is a shared workspace.
+    pub fn shared(&self) -> Option<&shared::Shared> {
+        self.shared.as_deref()
+    }
+
+    /// Where the workspace is: its folder, or its `s3://` URL.
+    pub fn location(&self) -> String {
+        self.shared
+            .as_ref()
+            .map_or_else(|| self.root.display().to_string(), |s| s.url().to_string())
+    }
+
+    /// A shared workspace: the entries others recorded since it was last read, adopted into
+    /// the local log and rolled forward into the state (`projections` as for
+    /// [`Self::recover_with`]); they are returned. A local workspace has none.
+    pub fn sync(&self, projections: &[&dyn Projection]) -> Result<Vec<AuditEntry>, WorkspaceError> {
+        let Some(shared) = &self.shared else {
+            return Ok(Vec::new());
+        };
+        let adopted = shared.sync(&self.audit)?;
+        if !adopted.is_empty() {
+            self.recover_with(projections)?;
+        }
+        Ok(adopted)
+    }
+
+    fn open_folder(root: &Path) -> Result<Self, WorkspaceError> {
         // Absolute, so builders that run in other folders get paths that still work.
         let root = &std::path::absolute(root).map_err(|cause| WorkspaceError::Io {
             path: root.to_owned(),
@@ -384,6 +460,7 @@ impl Workspace {
             root: root.to_owned(),
             config,
             audit: AuditLog::in_workspace(root),
+            shared: None,
         })
     }
 
@@ -399,6 +476,20 @@ impl Workspace {
         config_text: &str,
         details: serde_json::Value,
     ) -> Result<Self, WorkspaceError> {
+        if let Some(url) = shared::SharedUrl::of_path(root) {
+            let url = url?;
+            Config::parse(config_text, Path::new(&url.key(CONFIG_FILE)))?;
+            let dir = shared::create(url.clone(), config_text)?;
+            add_missing_packaging(&dir)?;
+            let ws = Self::open_shared(url.clone())?;
+            ws.record(
+                "workspace.init",
+                &url.to_string(),
+                serde_json::Value::Null,
+                details,
+            )?;
+            return Ok(ws);
+        }
         let config_path = root.join(CONFIG_FILE);
         if config_path.exists() {
             return Err(WorkspaceError::AlreadyExists(root.to_owned()));
@@ -565,13 +656,17 @@ impl Workspace {
         before: serde_json::Value,
         after: serde_json::Value,
     ) -> Result<u64, WorkspaceError> {
-        let entry = self.audit.append(NewEntry {
+        let new = NewEntry {
             actor: actor.to_owned(),
             action: action.to_owned(),
             target: target.to_owned(),
             before,
             after,
-        })?;
+        };
+        let entry = match &self.shared {
+            Some(shared) => shared.append(&self.audit, &new)?,
+            None => self.audit.append(new)?,
+        };
         Ok(entry.seq)
     }
 
@@ -1443,7 +1538,12 @@ impl Workspace {
     /// too, before the checkpoint moves past their entries.
     pub fn recover_with(&self, projections: &[&dyn Projection]) -> Result<usize, WorkspaceError> {
         self.audit.repair()?;
-        self.recover_state(projections)
+        let through = self.audit.recorded()?;
+        let rolled = self.recover_state(projections)?;
+        if let Some(shared) = &self.shared {
+            shared.mark_seen(through);
+        }
+        Ok(rolled)
     }
 
     /// The state part of [`Self::recover_with`].

@@ -28,6 +28,7 @@ mod s3;
 mod secrets_aws;
 mod source;
 mod status;
+mod team;
 mod ui;
 mod verify;
 mod workspace;

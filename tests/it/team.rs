@@ -1,0 +1,377 @@
+//! A workspace shared by a team on an S3 bucket (`s3://BUCKET/PREFIX`): consoles with caches
+//! of their own, as on different machines, against a real S3 server (`SeaweedFS`'s `weed mini`)
+//! over loopback.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use crate::common::{self, WEED_ACCESS_KEY, WEED_SECRET_KEY, Weed};
+
+/// One person's console: their name and the cache folder their machine keeps.
+struct Console {
+    user: &'static str,
+    cache: PathBuf,
+    endpoint: String,
+}
+
+impl Console {
+    fn new(weed: &Weed, dir: &Path, user: &'static str) -> Self {
+        Self {
+            user,
+            cache: dir.join(format!("cache-{user}")),
+            endpoint: weed.endpoint.clone(),
+        }
+    }
+
+    fn run(&self, ws: &str, args: &[&str]) -> Output {
+        let mut c = common::bin();
+        c.arg("--workspace").arg(ws).args(args);
+        self.env(&mut c);
+        c.output().expect("run release-console")
+    }
+
+    fn env(&self, c: &mut std::process::Command) {
+        c.env("AWS_ENDPOINT_URL_S3", &self.endpoint)
+            .env("AWS_ACCESS_KEY_ID", WEED_ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", WEED_SECRET_KEY)
+            .env("AWS_REGION", "us-east-1")
+            .env("RELEASE_CONSOLE_SHARED_CACHE", &self.cache)
+            .env("USER", self.user)
+            .env("HOSTNAME", format!("{}-laptop", self.user))
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_ENDPOINT_URL");
+    }
+
+    /// The cache folder of `ws` (`s3://team/PREFIX`).
+    fn folder(&self, prefix: &str) -> PathBuf {
+        self.cache.join("team").join(prefix)
+    }
+}
+
+fn entries(console: &Console, ws: &str) -> Vec<serde_json::Value> {
+    let o = console.run(ws, &["--json", "audit", "list"]);
+    assert!(o.status.success(), "{}", common::text(&o));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    v.as_array()
+        .cloned()
+        .unwrap_or_else(|| panic!("no entries in {out}"))
+}
+
+fn item_done(console: &Console, ws: &str, release: &str, item: &str) -> (bool, String) {
+    let o = console.run(ws, &["--json", "checklist", "show", "--release", release]);
+    assert!(o.status.success(), "{}", common::text(&o));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let it = v["phases"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| p["items"].as_array().cloned().unwrap_or_default())
+        .find(|i| i["id"] == item)
+        .unwrap_or_else(|| panic!("no {item} in {out}"));
+    (
+        it["state"]["done"].as_bool().unwrap_or(false),
+        it["state"]["by"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+#[test]
+fn two_consoles_on_one_bucket_see_one_release_one_checklist_and_one_log() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ana = Console::new(&weed, dir.path(), "ana");
+    let ben = Console::new(&weed, dir.path(), "ben");
+    let ws = "s3://team/wiretuner";
+
+    let out = common::ok(&ana.run(ws, &["init", ws]));
+    assert!(out.contains("s3://team/wiretuner"), "{out}");
+    // A second init of the same workspace is refused, and changes nothing.
+    let again = ben.run(ws, &["init", ws]);
+    assert!(!again.status.success(), "{}", common::text(&again));
+    assert!(
+        common::text(&again).contains("already exists"),
+        "{}",
+        common::text(&again)
+    );
+
+    common::ok(&ana.run(ws, &["release", "new", "0.2.0"]));
+    // Ben's console never saw the workspace: it reads the release from the bucket.
+    let (done, _) = item_done(&ben, ws, "0.2.0", "pre.review-flags");
+    assert!(!done);
+    common::ok(&ben.run(
+        ws,
+        &[
+            "checklist",
+            "tick",
+            "pre.review-flags",
+            "--note",
+            "flags reviewed",
+            "--release",
+            "0.2.0",
+        ],
+    ));
+    let (done, by) = item_done(&ana, ws, "0.2.0", "pre.review-flags");
+    assert!(done, "ana's console sees ben's tick");
+    assert_eq!(by, "ben");
+
+    // One log: the same entries, in the same order, in both caches; each verifies.
+    let a = entries(&ana, ws);
+    let b = entries(&ben, ws);
+    assert_eq!(a, b);
+    let actions: Vec<&str> = a.iter().filter_map(|e| e["action"].as_str()).collect();
+    assert_eq!(
+        actions,
+        ["workspace.init", "release.create", "checklist.tick"],
+        "{a:#?}"
+    );
+    assert_eq!(a[2]["actor"], "ben");
+    assert_eq!(a[2]["host"], "ben-laptop");
+    assert_eq!(a[1]["host"], "ana-laptop");
+    for c in [&ana, &ben] {
+        common::ok(&c.run(ws, &["audit", "verify"]));
+    }
+    assert_eq!(
+        std::fs::read(ana.folder("wiretuner").join("audit.log")).expect("ana's log"),
+        std::fs::read(ben.folder("wiretuner").join("audit.log")).expect("ben's log"),
+    );
+    // The bucket holds one object per entry: the same bytes.
+    let line3 = std::fs::read_to_string(ana.folder("wiretuner").join("audit.log"))
+        .expect("log")
+        .lines()
+        .nth(2)
+        .expect("line 3")
+        .to_owned();
+    let (status, body) = weed.request("GET", "/team/wiretuner/log/000000000003.json", &[], b"");
+    assert_eq!(status, 200);
+    assert_eq!(body, line3);
+
+    // Opening the cache folder itself opens the shared workspace: a change made there is in
+    // the bucket, never only in the copy.
+    let folder = ana.folder("wiretuner");
+    common::ok(&ana.run(
+        folder.to_str().expect("utf-8"),
+        &[
+            "checklist",
+            "untick",
+            "pre.review-flags",
+            "--note",
+            "not yet",
+            "--release",
+            "0.2.0",
+        ],
+    ));
+    let (done, _) = item_done(&ben, ws, "0.2.0", "pre.review-flags");
+    assert!(!done, "ben sees the untick made through ana's cache folder");
+}
+
+#[test]
+fn a_rewritten_or_truncated_bucket_log_is_refused_naming_the_entry() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ana = Console::new(&weed, dir.path(), "ana");
+    let ws = "s3://team/tamper";
+    common::ok(&ana.run(ws, &["init", ws]));
+    common::ok(&ana.run(ws, &["release", "new", "0.2.0"]));
+    let key = "/team/tamper/log/000000000002.json";
+    let (_, original) = weed.request("GET", key, &[], b"");
+
+    // The last entry rewritten in the bucket (by anyone with write access).
+    let forged = original.replace("\"ana\"", "\"mallory\"");
+    assert_ne!(forged, original);
+    assert_eq!(weed.request("PUT", key, &[], forged.as_bytes()).0, 200);
+    let o = ana.run(ws, &["checklist", "show"]);
+    assert!(!o.status.success());
+    let t = common::text(&o);
+    assert!(t.contains("entry #2") && t.contains("rewritten"), "{t}");
+
+    // Removed: the log there was truncated.
+    assert_eq!(weed.request("DELETE", key, &[], b"").0, 204);
+    let t = common::text(&ana.run(ws, &["checklist", "show"]));
+    assert!(t.contains("entry #2") && t.contains("truncated"), "{t}");
+
+    // Put back as it was: the console works again.
+    assert_eq!(weed.request("PUT", key, &[], original.as_bytes()).0, 200);
+    common::ok(&ana.run(ws, &["checklist", "show"]));
+
+    // A forged entry appended past the end that does not extend the chain is refused too.
+    let forged3 = original
+        .replace("\"seq\":2", "\"seq\":3")
+        .replace("release.create", "release.yank");
+    assert_eq!(
+        weed.request(
+            "PUT",
+            "/team/tamper/log/000000000003.json",
+            &[],
+            forged3.as_bytes()
+        )
+        .0,
+        200
+    );
+    let t = common::text(&ana.run(ws, &["checklist", "show"]));
+    assert!(t.contains("entry #3") && t.contains("does not"), "{t}");
+}
+
+#[test]
+fn without_the_bucket_the_workspace_opens_read_only_and_refuses_changes() {
+    let dir = tempfile::tempdir().expect("dir");
+    let ws = "s3://team/offline";
+    let ana = {
+        let weed = Weed::start();
+        weed.bucket("team");
+        let ana = Console::new(&weed, dir.path(), "ana");
+        common::ok(&ana.run(ws, &["init", ws]));
+        common::ok(&ana.run(ws, &["release", "new", "0.2.0"]));
+        ana
+        // The server stops here.
+    };
+    let o = ana.run(ws, &["--json", "checklist", "show"]);
+    assert!(o.status.success(), "{}", common::text(&o));
+    let t = common::text(&o);
+    assert!(
+        t.contains("read-only"),
+        "the console says it is read-only: {t}"
+    );
+    let before = std::fs::read(ana.folder("offline").join("audit.log")).expect("log");
+    let o = ana.run(
+        ws,
+        &[
+            "checklist",
+            "tick",
+            "pre.review-flags",
+            "--note",
+            "x",
+            "--release",
+            "0.2.0",
+        ],
+    );
+    assert!(!o.status.success());
+    let t = common::text(&o);
+    assert!(
+        t.contains("read-only") && t.contains("nothing was changed"),
+        "{t}"
+    );
+    assert_eq!(
+        std::fs::read(ana.folder("offline").join("audit.log")).expect("log"),
+        before,
+        "nothing was recorded locally"
+    );
+    // A workspace this machine never opened cannot be opened without the bucket.
+    let ben = Console {
+        user: "ben",
+        cache: dir.path().join("cache-ben"),
+        endpoint: ana.endpoint.clone(),
+    };
+    let o = ben.run(ws, &["checklist", "show"]);
+    assert!(!o.status.success());
+    assert!(
+        common::text(&o).contains("s3://team/offline"),
+        "{}",
+        common::text(&o)
+    );
+}
+
+/// Eight consoles at once, each making changes of its own release's items, and all of them
+/// trying to tick one shared item: nothing is lost or doubled, one chain, and every console's
+/// state equals the log.
+#[test]
+fn eight_consoles_at_once_lose_nothing_and_double_nothing() {
+    const WRITERS: usize = 8;
+    const CHANGES: usize = 12;
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ws = "s3://team/race";
+    let names: [&'static str; WRITERS] = ["w0", "w1", "w2", "w3", "w4", "w5", "w6", "w7"];
+    let consoles: Vec<Console> = names
+        .iter()
+        .map(|n| Console::new(&weed, dir.path(), n))
+        .collect();
+    common::ok(&consoles[0].run(ws, &["init", ws]));
+    common::ok(&consoles[0].run(ws, &["release", "new", "0.1.0"]));
+    let shared_item_wins = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for (i, c) in consoles.iter().enumerate() {
+            let wins = &shared_item_wins;
+            s.spawn(move || {
+                let version = format!("0.2.{i}");
+                common::ok(&c.run(ws, &["release", "new", &version]));
+                // Everyone reaches for the same item once: one tick wins, the others are told
+                // it is already ticked.
+                let o = c.run(
+                    ws,
+                    &[
+                        "checklist",
+                        "tick",
+                        "pre.validate-staging",
+                        "--note",
+                        c.user,
+                        "--release",
+                        "0.1.0",
+                    ],
+                );
+                if o.status.success() {
+                    wins.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                } else {
+                    let t = common::text(&o);
+                    assert!(t.contains("already"), "{t}");
+                }
+                for n in 0..CHANGES {
+                    let verb = if n % 2 == 0 { "tick" } else { "untick" };
+                    common::ok(&c.run(
+                        ws,
+                        &[
+                            "checklist",
+                            verb,
+                            "pre.review-flags",
+                            "--note",
+                            &format!("{n}"),
+                            "--release",
+                            &version,
+                        ],
+                    ));
+                }
+            });
+        }
+    });
+    assert_eq!(
+        shared_item_wins.load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    let all = entries(&consoles[3], ws);
+    // init, release 0.1.0, one winning tick, and per writer its release and its changes.
+    assert_eq!(all.len(), 3 + WRITERS * (1 + CHANGES), "{}", all.len());
+    for (n, e) in all.iter().enumerate() {
+        assert_eq!(e["seq"].as_u64(), Some(n as u64 + 1));
+    }
+    for (i, c) in consoles.iter().enumerate() {
+        common::ok(&c.run(ws, &["audit", "verify"]));
+        let version = format!("0.2.{i}");
+        let mine = all
+            .iter()
+            .filter(|e| e["target"] == format!("{version}/pre.review-flags"))
+            .count();
+        assert_eq!(mine, CHANGES, "writer {i}: each change once");
+        // An even number of alternating changes leaves the item unticked, in every console.
+        let (done, _) = item_done(
+            &consoles[(i + 1) % WRITERS],
+            ws,
+            &version,
+            "pre.review-flags",
+        );
+        assert!(!done);
+        let (shared_done, _) = item_done(c, ws, "0.1.0", "pre.validate-staging");
+        assert!(shared_done);
+    }
+    let first = std::fs::read(consoles[0].folder("race").join("audit.log")).expect("log");
+    for c in &consoles[1..] {
+        assert_eq!(
+            std::fs::read(c.folder("race").join("audit.log")).expect("log"),
+            first,
+            "{}'s copy of the log is the bucket's",
+            c.user
+        );
+    }
+}
