@@ -11,6 +11,7 @@ mod architecture;
 mod argocd;
 mod cli;
 mod cloudwatch;
+mod fault_proxy;
 mod findings;
 mod flags;
 mod gates;

@@ -1,8 +1,10 @@
 //! Test helpers shared by the integration tests: shell fixtures, a throwaway PKI with unsigned
 //! PE/MSI files made with the real tools (openssl, mingw-w64, wixl), a loopback HTTP server for
-//! vendor fakes, and output text.
+//! vendor fakes, real S3 servers (weed, moto) with a signed client of them (`S3Client`), a fault
+//! proxy to put in front of them (`fault_proxy`), and output text.
 
 pub mod argo;
+pub mod fault_proxy;
 pub mod github;
 pub mod notify;
 
@@ -456,9 +458,186 @@ impl Drop for Weed {
     }
 }
 
-/// One request to weed signed with the test credentials (`path` already encoded); status and
-/// body. Status 0: no answer.
-fn weed_request(
+/// An answer to an [`S3Client`] request.
+#[derive(Debug)]
+pub struct S3Answer {
+    pub status: u16,
+    /// Names lower-case.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl S3Answer {
+    /// The value of header `name` (lower-case), if it came.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The text of the body's first `<tag>` element (`Code`, `Message`, `Key`...), if any.
+    pub fn xml(&self, tag: &str) -> Option<String> {
+        let text = self.text();
+        let (_, rest) = text.split_once(&format!("<{tag}>"))?;
+        let (value, _) = rest.split_once(&format!("</{tag}>"))?;
+        Some(value.to_owned())
+    }
+}
+
+/// The test's own S3 client (reqwest, as the console's, on a runtime of its own): requests
+/// signed with `SigV4` for `endpoint`'s `host:port`, one connection pool for all of them.
+/// A transport error (no answer) is `Err` with its causes.
+#[derive(Debug)]
+pub struct S3Client {
+    rt: tokio::runtime::Runtime,
+    http: reqwest::Client,
+    endpoint: String,
+    creds: release_console::net::sigv4::Credentials,
+}
+
+impl S3Client {
+    /// A client of `endpoint` (`http://HOST:PORT`) signing with `access_key` / `secret_key`.
+    pub fn new(endpoint: &str, access_key: &str, secret_key: &str) -> Self {
+        Self {
+            rt: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("rt"),
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .build()
+                .expect("client"),
+            endpoint: endpoint.trim_end_matches('/').to_owned(),
+            creds: release_console::net::sigv4::Credentials::new(
+                access_key.into(),
+                secret_key.into(),
+                None,
+            ),
+        }
+    }
+
+    /// A client of `endpoint` with weed's test credentials.
+    pub fn weed(endpoint: &str) -> Self {
+        Self::new(endpoint, WEED_ACCESS_KEY, WEED_SECRET_KEY)
+    }
+
+    /// `method path` (`path` already encoded, with its query in canonical order) with
+    /// `headers` and `body`, signed.
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<S3Answer, String> {
+        self.send_body(method, path, headers, body, false)
+    }
+
+    /// [`S3Client::send`] with the body sent chunked (`Transfer-Encoding: chunked`, in pieces
+    /// of 1000 bytes) instead of with a `Content-Length`.
+    pub fn send_chunked(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<S3Answer, String> {
+        self.send_body(method, path, headers, body, true)
+    }
+
+    fn send_body(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        chunked: bool,
+    ) -> Result<S3Answer, String> {
+        use release_console::net::sigv4;
+        let host = self.endpoint.trim_start_matches("http://").to_owned();
+        let at = jiff::Timestamp::now();
+        let sha = release_console::sha256_hex(body);
+        let mut signed: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), (*v).to_owned()))
+            .collect();
+        signed.push(("host".into(), host));
+        signed.push(("x-amz-date".into(), sigv4::amz_date(at)));
+        signed.push(("x-amz-content-sha256".into(), sha.clone()));
+        let (bare, query) = path.split_once('?').unwrap_or((path, ""));
+        let auth = sigv4::authorization(
+            &sigv4::Request {
+                method,
+                path: bare,
+                query,
+                headers: &signed,
+                payload_sha256: &sha,
+            },
+            &self.creds,
+            &sigv4::Scope {
+                region: "us-east-1".into(),
+                service: "s3".into(),
+            },
+            at,
+        );
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.endpoint));
+        for (k, v) in &signed {
+            if k != "host" {
+                req = req.header(k, v);
+            }
+        }
+        req = req.header("authorization", auth);
+        req = if chunked {
+            req.body(reqwest::Body::wrap_stream(
+                tokio_util::io::ReaderStream::with_capacity(
+                    std::io::Cursor::new(body.to_vec()),
+                    1000,
+                ),
+            ))
+        } else {
+            req.body(body.to_vec())
+        };
+        self.rt.block_on(async {
+            let resp = req
+                .send()
+                .await
+                .map_err(|e| release_console::error_chain(&e))?;
+            let status = resp.status().as_u16();
+            let headers = resp
+                .headers()
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_owned(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            let body = resp
+                .bytes()
+                .await
+                .map_err(|e| release_console::error_chain(&e))?
+                .to_vec();
+            Ok(S3Answer {
+                status,
+                headers,
+                body,
+            })
+        })
+    }
+}
+
+/// One request to a server signed with weed's test credentials for `endpoint` (`path` already
+/// encoded), sent by curl; status and body. Status 0: no answer.
+pub fn weed_request(
     endpoint: &str,
     method: &str,
     path: &str,
