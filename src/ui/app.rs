@@ -29,7 +29,14 @@ enum AppResult {
     Loaded(Box<Snapshot>, Option<String>),
     Failed(String),
     Picked(PickKind, Vec<PathBuf>),
+    /// A shared workspace's poll: what others did since (their toast), or why the bucket
+    /// could not be read. Not counted in `pending`.
+    Synced(Result<Option<String>, String>),
 }
+
+/// How often a console on a shared workspace looks for others' changes (one small request
+/// when there are none).
+pub const POLL_EVERY: Duration = Duration::from_millis(1500);
 
 /// Everything the window shows and remembers.
 pub struct ConsoleApp {
@@ -55,6 +62,11 @@ pub struct ConsoleApp {
     /// Commands returned outside a frame's drawing (task hooks, results), applied in `logic`.
     queued: Vec<Command>,
     audit_cache: AuditCache,
+    /// When the last poll of a shared workspace started; whether one is running.
+    polled_at: Option<std::time::Instant>,
+    polling: bool,
+    /// Why the last poll could not read the bucket (shown in the header).
+    pub sync_error: Option<String>,
 }
 
 impl std::fmt::Debug for ConsoleApp {
@@ -98,6 +110,9 @@ impl ConsoleApp {
             ctx: ctx.clone(),
             queued: Vec::new(),
             audit_cache: AuditCache::default(),
+            polled_at: None,
+            polling: false,
+            sync_error: None,
         };
         app.reload(None);
         app
@@ -115,8 +130,14 @@ impl ConsoleApp {
     /// Collects what finished since the last frame; applies the commands that came of it.
     fn collect(&mut self) {
         while let Ok(result) = self.results_rx.try_recv() {
+            if let AppResult::Synced(synced) = result {
+                self.polling = false;
+                self.synced(synced);
+                continue;
+            }
             self.pending = self.pending.saturating_sub(1);
             match result {
+                AppResult::Synced(_) => {}
                 AppResult::Loaded(snapshot, toast) => {
                     self.runner.set_hook(Some(snapshot.ws.task_hook()));
                     let due = snapshot.notifications_due();
@@ -236,6 +257,7 @@ impl ConsoleApp {
             self.queued = commands;
         }
         self.apply_all();
+        self.poll_shared();
         self.update_title();
         let running = self.runner.tasks().iter().any(|t| !t.state.is_finished());
         if self.is_busy() || running {

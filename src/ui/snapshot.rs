@@ -75,6 +75,12 @@ impl Snapshot {
         audit_cache: &AuditCache,
     ) -> Result<Self, WorkspaceError> {
         let ws = Workspace::open(root)?;
+        if ws.shared().is_some() {
+            // Others' changes of the projections (incidents, flag plans, skips) too.
+            if let Err(e) = ws.recover_with(crate::projections::ALL) {
+                tracing::warn!("rolling forward the shared workspace's log: {e}");
+            }
+        }
         let releases = ws.releases()?;
         let selected = release
             .and_then(|v| workspace::parse_version(&v).ok())

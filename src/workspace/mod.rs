@@ -413,6 +413,9 @@ impl Workspace {
         add_missing_packaging(&dir)?;
         let mut ws = Self::open_folder(&dir)?;
         ws.shared = Some(Arc::new(connection));
+        // Others' releases and checklist changes reach the state before anything reads it;
+        // the callers roll forward the projections of higher layers (`recover_with`).
+        ws.recover_with(&[])?;
         Ok(ws)
     }
 

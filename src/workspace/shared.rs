@@ -258,6 +258,11 @@ impl Shared {
         &self.url
     }
 
+    /// This machine's name, as its entries record it.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
     /// Why the workspace is read-only, when the bucket could not be reached.
     pub fn offline(&self) -> Option<String> {
         self.offline
@@ -585,6 +590,35 @@ impl Shared {
         }
         Ok(adopted)
     }
+}
+
+/// What others did, for a person who sees it happen: `entries` just adopted by a console of
+/// `actor` on `host`, without that console's own. `None` when there are none.
+pub fn others_did(entries: &[AuditEntry], actor: &str, host: &str) -> Option<String> {
+    let others: Vec<&AuditEntry> = entries
+        .iter()
+        .filter(|e| !(e.actor == actor && e.host.as_deref().is_none_or(|h| h == host)))
+        .filter(|e| !e.action.starts_with("task."))
+        .collect();
+    let first = others.first()?;
+    let who = |e: &AuditEntry| match &e.host {
+        Some(h) => format!("{} ({h})", e.actor),
+        None => e.actor.clone(),
+    };
+    let what = |e: &AuditEntry| format!("{} {}", e.action.replace('.', " "), e.target);
+    Some(match others.len() {
+        1 => format!("{}: {}", who(first), what(first)),
+        n => {
+            let mut people: Vec<String> = others.iter().map(|e| who(e)).collect();
+            people.sort();
+            people.dedup();
+            format!(
+                "{n} changes by {}; the last: {}",
+                people.join(", "),
+                what(others[n - 1])
+            )
+        }
+    })
 }
 
 /// Whether the entry line `there` is this writer's (its nonce).

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use crate::common::fault_proxy::{Fault, FaultProxy};
 use crate::common::{self, WEED_ACCESS_KEY, WEED_SECRET_KEY, Weed};
 
 /// One person's console: their name and the cache folder their machine keeps.
@@ -374,4 +375,170 @@ fn eight_consoles_at_once_lose_nothing_and_double_nothing() {
             c.user
         );
     }
+}
+
+/// A console whose requests go through a fault proxy in front of the bucket.
+fn through(proxy: &FaultProxy, dir: &Path, user: &'static str) -> Console {
+    Console {
+        user,
+        cache: dir.join(format!("cache-{user}")),
+        endpoint: proxy.url(),
+    }
+}
+
+fn ticks_of(console: &Console, ws: &str, target: &str) -> usize {
+    entries(console, ws)
+        .iter()
+        .filter(|e| e["target"] == target && e["action"] == "checklist.tick")
+        .count()
+}
+
+/// Writes whose answer never came, or came as an error after the write was made: the retry
+/// finds the writer's own entry (its nonce) and adopts it; nothing is doubled.
+#[test]
+fn a_write_whose_answer_was_lost_is_recorded_once() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let proxy = FaultProxy::start(&weed.endpoint);
+    let dir = tempfile::tempdir().expect("dir");
+    let ana = through(&proxy, dir.path(), "ana");
+    let ws = "s3://team/lossy";
+    common::ok(&ana.run(ws, &["init", ws]));
+    common::ok(&ana.run(ws, &["release", "new", "0.2.0"]));
+    let faults = [
+        Fault::DropAfterForward,
+        Fault::AnswerAfterForward {
+            status: 503,
+            code: "SlowDown".into(),
+            message: "Please reduce your request rate.".into(),
+        },
+        Fault::conflict_after_forward(),
+        Fault::slow_down(Some(1)),
+    ];
+    let items = [
+        "pre.review-flags",
+        "pre.validate-staging",
+        "pre.release-notes",
+    ];
+    for (n, fault) in faults.into_iter().enumerate() {
+        let item = items[n % items.len()];
+        let verb = if n < items.len() { "tick" } else { "untick" };
+        let seq = 3 + n;
+        proxy.once("PUT", &format!("/log/{seq:012}.json"), fault.clone());
+        let o = ana.run(
+            ws,
+            &["checklist", verb, item, "--note", "x", "--release", "0.2.0"],
+        );
+        assert!(o.status.success(), "{fault:?}: {}", common::text(&o));
+        assert_eq!(proxy.pending(), 0, "{fault:?} was applied");
+        let all = entries(&ana, ws);
+        assert_eq!(all.len(), seq, "{fault:?}: one entry, not two: {all:#?}");
+    }
+    assert_eq!(ticks_of(&ana, ws, "0.2.0/pre.review-flags"), 1);
+    common::ok(&ana.run(ws, &["audit", "verify"]));
+
+    // No answer at all, every time: the console looks, finds nothing there, and says that
+    // nothing was recorded; the next command works.
+    proxy.times(4, "PUT", "/log/000000000007.json", Fault::DropBeforeForward);
+    let o = ana.run(
+        ws,
+        &[
+            "checklist",
+            "untick",
+            "pre.validate-staging",
+            "--note",
+            "y",
+            "--release",
+            "0.2.0",
+        ],
+    );
+    assert!(!o.status.success());
+    let t = common::text(&o);
+    assert!(t.contains("nothing was recorded"), "{t}");
+    assert_eq!(entries(&ana, ws).len(), 6);
+    common::ok(&ana.run(
+        ws,
+        &[
+            "checklist",
+            "untick",
+            "pre.validate-staging",
+            "--note",
+            "y",
+            "--release",
+            "0.2.0",
+        ],
+    ));
+    assert_eq!(entries(&ana, ws).len(), 7);
+}
+
+/// A writer killed after its entry reached the bucket but before its own copy and state had
+/// it: the same command again finds the change made, once.
+#[test]
+fn a_writer_killed_mid_change_leaves_the_change_once() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let proxy = FaultProxy::start(&weed.endpoint);
+    let dir = tempfile::tempdir().expect("dir");
+    let ana = through(&proxy, dir.path(), "ana");
+    let ws = "s3://team/killed";
+    common::ok(&ana.run(ws, &["init", ws]));
+    common::ok(&ana.run(ws, &["release", "new", "0.2.0"]));
+    proxy.once(
+        "PUT",
+        "/log/000000000003.json",
+        Fault::Delay(std::time::Duration::from_secs(2)),
+    );
+    let mut c = common::bin();
+    c.arg("--workspace").arg(ws).args([
+        "checklist",
+        "tick",
+        "pre.review-flags",
+        "--note",
+        "x",
+        "--release",
+        "0.2.0",
+    ]);
+    ana.env(&mut c);
+    let mut child = c
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !proxy
+        .seen()
+        .iter()
+        .any(|s| s.method == "PUT" && s.path.contains("/log/000000000003.json"))
+        && proxy.pending() > 0
+    {
+        assert!(std::time::Instant::now() < deadline, "the PUT never came");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // While the proxy holds the request: SIGKILL, no chance to finish anything.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    // The proxy forwards what it had: the entry lands in the bucket after the writer died.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let (status, _) = weed.request("GET", "/team/killed/log/000000000003.json", &[], b"");
+    assert_eq!(status, 200, "the entry reached the bucket");
+    let o = ana.run(
+        ws,
+        &[
+            "checklist",
+            "tick",
+            "pre.review-flags",
+            "--note",
+            "x",
+            "--release",
+            "0.2.0",
+        ],
+    );
+    let t = common::text(&o);
+    assert!(t.contains("already"), "the change was made once: {t}");
+    let (done, by) = item_done(&ana, ws, "0.2.0", "pre.review-flags");
+    assert!(done);
+    assert_eq!(by, "ana");
+    assert_eq!(ticks_of(&ana, ws, "0.2.0/pre.review-flags"), 1);
+    common::ok(&ana.run(ws, &["audit", "verify"]));
 }

@@ -45,6 +45,69 @@ impl ConsoleApp {
         });
     }
 
+    /// On a shared workspace, looks for others' changes every [`super::POLL_EVERY`] (off the
+    /// UI thread; one poll at a time); a workspace read-only for want of its bucket is not
+    /// polled.
+    pub(super) fn poll_shared(&mut self) {
+        let Some(data) = &self.data else { return };
+        let Some(shared) = data.ws.shared() else {
+            return;
+        };
+        if shared.offline().is_some() {
+            return;
+        }
+        self.ctx.request_repaint_after(super::POLL_EVERY);
+        if self.polling
+            || self.pending > 0
+            || self
+                .polled_at
+                .is_some_and(|t| t.elapsed() < super::POLL_EVERY)
+        {
+            return;
+        }
+        self.polling = true;
+        self.polled_at = Some(std::time::Instant::now());
+        let ws = data.ws.clone();
+        let tx = self.results_tx.clone();
+        let ctx = self.ctx.clone();
+        self.runner.handle().spawn_blocking(move || {
+            let synced = ws
+                .sync(crate::projections::ALL)
+                .map(|adopted| {
+                    let shared = ws.shared();
+                    (!adopted.is_empty()).then(|| {
+                        crate::workspace::shared::others_did(
+                            &adopted,
+                            &ws.actor(),
+                            shared.map_or("", |s| s.host()),
+                        )
+                    })
+                })
+                .map(|toast| toast.map(Option::unwrap_or_default))
+                .map_err(|e| e.to_string());
+            let _ = tx.send(super::AppResult::Synced(synced));
+            ctx.request_repaint();
+        });
+    }
+
+    /// A poll's result: others' changes reload the snapshot and are named once.
+    pub(super) fn synced(&mut self, synced: Result<Option<String>, String>) {
+        match synced {
+            Ok(None) => self.sync_error = None,
+            Ok(Some(toast)) => {
+                self.sync_error = None;
+                self.reload((!toast.is_empty()).then_some(toast));
+            }
+            Err(e) => {
+                if self.sync_error.as_ref() != Some(&e) {
+                    self.toasts
+                        .error(format!("Others' changes cannot be read: {e}"));
+                }
+                self.sync_error = Some(e);
+            }
+        }
+    }
+
     /// Loads a fresh snapshot, keeping the selected release.
     pub(super) fn reload(&mut self, toast: Option<String>) {
         let release = self.data.as_ref().and_then(Snapshot::selected_version);

@@ -97,6 +97,26 @@ impl ConsoleApp {
                             .response
                             .accessible_name("Release");
                     }
+                    if let Some(shared) = d.ws.shared() {
+                        match shared.offline() {
+                            Some(why) => {
+                                theme::badge(ui, "READ-ONLY", theme::WARN).on_hover_text(format!(
+                                    "{}: {why}; changes are refused",
+                                    shared.url()
+                                ));
+                            }
+                            None => {
+                                theme::badge(ui, "SHARED", theme::INFO).on_hover_text(format!(
+                                    "A team workspace: {}; others' changes appear within \
+                                     seconds",
+                                    shared.url()
+                                ));
+                            }
+                        }
+                        if let Some(e) = &self.sync_error {
+                            theme::badge(ui, "NOT SYNCING", theme::WARN).on_hover_text(e.clone());
+                        }
+                    }
                     if d.origin == Origin::Demo {
                         theme::badge(ui, "DEMO WORKSPACE", theme::INFO).on_hover_text(format!(
                             "Local providers only: {}",
