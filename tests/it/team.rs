@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use std::sync::Arc;
 
 use crate::common::fault_proxy::{Fault, FaultProxy};
 use crate::common::{self, WEED_ACCESS_KEY, WEED_SECRET_KEY, Weed};
@@ -541,4 +542,109 @@ fn a_writer_killed_mid_change_leaves_the_change_once() {
     assert_eq!(by, "ana");
     assert_eq!(ticks_of(&ana, ws, "0.2.0/pre.review-flags"), 1);
     common::ok(&ana.run(ws, &["audit", "verify"]));
+}
+
+/// The window on a shared workspace: it says so, and another person's change made from
+/// another machine reaches it by itself, named once.
+#[test]
+#[expect(
+    unsafe_code,
+    reason = "the window reads the bucket's endpoint and credentials from the environment, as \
+              on a real desktop; nextest runs this test in a process of its own and the \
+              variables are set before any thread of it starts"
+)]
+fn the_window_shows_another_persons_change_by_itself() {
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable as _;
+    use release_console::runner::Runner;
+    use release_console::ui::{ConsoleApp, Picker, RfdPicker};
+    use release_console::workspace::Origin;
+
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ana = Console::new(&weed, dir.path(), "ana");
+    let ben = Console::new(&weed, dir.path(), "ben");
+    let ws = "s3://team/live";
+    common::ok(&ana.run(ws, &["init", ws]));
+    common::ok(&ana.run(ws, &["release", "new", "0.3.0"]));
+    let window_cache = dir.path().join("cache-window");
+    // SAFETY: see the reason above: no other thread exists yet.
+    unsafe {
+        std::env::set_var("AWS_ENDPOINT_URL_S3", &weed.endpoint);
+        std::env::set_var("AWS_ACCESS_KEY_ID", WEED_ACCESS_KEY);
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", WEED_SECRET_KEY);
+        std::env::set_var("AWS_REGION", "us-east-1");
+        std::env::set_var("RELEASE_CONSOLE_SHARED_CACHE", &window_cache);
+        std::env::set_var("USER", "ana");
+        std::env::set_var("HOSTNAME", "ana-desktop");
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("rt");
+    let runner = Runner::new(rt.handle().clone(), 2);
+    let picker: Arc<dyn Picker> = Arc::new(RfdPicker);
+    let root = PathBuf::from(ws);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .build_eframe(move |cc| ConsoleApp::new(&cc.egui_ctx, runner, root, Origin::Flag, picker));
+    let step_until =
+        |h: &mut Harness<'static, ConsoleApp>, what: &str, cond: &dyn Fn(&ConsoleApp) -> bool| {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while !cond(h.state()) {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "timed out waiting for {what}; toasts: {:?}",
+                    h.state().toasts.items()
+                );
+                h.step();
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            h.step();
+        };
+    step_until(&mut h, "the workspace to load", &|app| {
+        app.data.is_some() && !app.is_busy()
+    });
+    assert!(
+        h.query_by_label("SHARED").is_some(),
+        "the header says the workspace is shared"
+    );
+    let done = |app: &ConsoleApp| {
+        app.data
+            .as_ref()
+            .and_then(|d| d.current.as_ref())
+            .and_then(|c| c.checklist.items.get("pre.review-flags"))
+            .is_some_and(|i| i.done && i.by == "ben")
+    };
+    assert!(!done(h.state()));
+
+    common::ok(&ben.run(
+        ws,
+        &[
+            "checklist",
+            "tick",
+            "pre.review-flags",
+            "--note",
+            "from ben's laptop",
+            "--release",
+            "0.3.0",
+        ],
+    ));
+    step_until(&mut h, "ben's tick to show", &done);
+    let named = |app: &ConsoleApp| {
+        app.toasts
+            .items()
+            .iter()
+            .filter(|t| t.text.contains("ben (ben-laptop)") && t.text.contains("pre.review-flags"))
+            .count()
+    };
+    assert_eq!(named(h.state()), 1, "{:?}", h.state().toasts.items());
+    // Later polls find nothing new: the change is named once.
+    for _ in 0..100 {
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(30));
+    }
+    assert_eq!(named(h.state()), 1, "{:?}", h.state().toasts.items());
 }
