@@ -407,9 +407,19 @@ impl Workspace {
         Self::open_folder(root)
     }
 
-    /// Opens the shared workspace at `url` (see [`shared`]).
+    /// Opens the shared workspace at `url` (see [`shared`]), reached as the environment says.
     fn open_shared(url: shared::SharedUrl) -> Result<Self, WorkspaceError> {
-        let (dir, connection) = shared::open(url)?;
+        let access = shared::Access::from_env(&url)?;
+        Self::open_shared_with(url, access)
+    }
+
+    /// Opens the shared workspace at `url` reached through `access` (a benchmark's writers,
+    /// each with a cache of its own in one process).
+    pub fn open_shared_with(
+        url: shared::SharedUrl,
+        access: shared::Access,
+    ) -> Result<Self, WorkspaceError> {
+        let (dir, connection) = shared::open(url, access)?;
         add_missing_packaging(&dir)?;
         let mut ws = Self::open_folder(&dir)?;
         ws.shared = Some(Arc::new(connection));
@@ -481,17 +491,8 @@ impl Workspace {
     ) -> Result<Self, WorkspaceError> {
         if let Some(url) = shared::SharedUrl::of_path(root) {
             let url = url?;
-            Config::parse(config_text, Path::new(&url.key(CONFIG_FILE)))?;
-            let dir = shared::create(url.clone(), config_text)?;
-            add_missing_packaging(&dir)?;
-            let ws = Self::open_shared(url.clone())?;
-            ws.record(
-                "workspace.init",
-                &url.to_string(),
-                serde_json::Value::Null,
-                details,
-            )?;
-            return Ok(ws);
+            let access = shared::Access::from_env(&url)?;
+            return Self::create_shared(&url, config_text, details, access);
         }
         let config_path = root.join(CONFIG_FILE);
         if config_path.exists() {
@@ -511,6 +512,35 @@ impl Workspace {
         ws.record(
             "workspace.init",
             &root.display().to_string(),
+            serde_json::Value::Null,
+            details,
+        )?;
+        Ok(ws)
+    }
+
+    /// Creates a shared workspace for `product` at `url`, reached through `access`.
+    pub fn init_shared_with(
+        url: &shared::SharedUrl,
+        product: &str,
+        access: shared::Access,
+    ) -> Result<Self, WorkspaceError> {
+        let config = Config::new_for_product(product).to_toml();
+        Self::create_shared(url, &config, serde_json::json!({"product": product}), access)
+    }
+
+    fn create_shared(
+        url: &shared::SharedUrl,
+        config_text: &str,
+        details: serde_json::Value,
+        access: shared::Access,
+    ) -> Result<Self, WorkspaceError> {
+        Config::parse(config_text, Path::new(&url.key(CONFIG_FILE)))?;
+        let dir = shared::create(url.clone(), config_text, access.clone())?;
+        add_missing_packaging(&dir)?;
+        let ws = Self::open_shared_with(url.clone(), access)?;
+        ws.record(
+            "workspace.init",
+            &url.to_string(),
             serde_json::Value::Null,
             details,
         )?;

@@ -156,6 +156,24 @@ struct Marker {
     url: SharedUrl,
 }
 
+/// How a console reaches shared workspaces: where it keeps their cache folders, and the S3
+/// endpoint and credentials.
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub cache_root: PathBuf,
+    pub endpoint: Endpoint,
+}
+
+impl Access {
+    /// From the environment: [`cache_root`] and the AWS conventions (see [`endpoint`]).
+    pub fn from_env(url: &SharedUrl) -> Result<Self, WorkspaceError> {
+        Ok(Self {
+            cache_root: cache_root()?,
+            endpoint: endpoint(url)?,
+        })
+    }
+}
+
 /// Where the bucket is, from the AWS conventions: `$AWS_ENDPOINT_URL_S3`, else
 /// `$AWS_ENDPOINT_URL`, else AWS itself in `$AWS_REGION` (else `$AWS_DEFAULT_REGION`, else
 /// us-east-1); path-style addressing for any endpoint but AWS's own; credentials from the
@@ -240,8 +258,12 @@ fn unreachable(url: &SharedUrl, what: &str, f: &Failure) -> WorkspaceError {
 }
 
 impl Shared {
-    fn new(url: SharedUrl) -> Result<Self, WorkspaceError> {
-        let client = Client::new(endpoint(&url)?, REQUEST_TIMEOUT)
+    fn new(url: SharedUrl, endpoint: Endpoint) -> Result<Self, WorkspaceError> {
+        let endpoint = Endpoint {
+            bucket: url.bucket.clone(),
+            ..endpoint
+        };
+        let client = Client::new(endpoint, REQUEST_TIMEOUT)
             .map_err(|e| WorkspaceError::Refused(format!("{url}: {e}")))?;
         Ok(Self {
             url,
@@ -647,9 +669,9 @@ fn nonce() -> Result<String, WorkspaceError> {
 /// Opens the shared workspace at `url`: the configuration from the bucket (or the cache, when
 /// the bucket cannot be reached: read-only), the log brought up to date and checked against
 /// what this console verified before. Returns the cache folder and the connection.
-pub(super) fn open(url: SharedUrl) -> Result<(PathBuf, Shared), WorkspaceError> {
-    let dir = url.cache_dir(&cache_root()?);
-    let shared = Shared::new(url)?;
+pub(super) fn open(url: SharedUrl, access: Access) -> Result<(PathBuf, Shared), WorkspaceError> {
+    let dir = url.cache_dir(&access.cache_root);
+    let shared = Shared::new(url, access.endpoint)?;
     let config_path = dir.join(CONFIG_FILE);
     match shared.fetch_config() {
         Ok(Some(text)) => {
@@ -697,9 +719,13 @@ pub(super) fn open(url: SharedUrl) -> Result<(PathBuf, Shared), WorkspaceError> 
 
 /// Creates a shared workspace at `url` with `config_text`: the configuration is created in
 /// the bucket only when it holds none (`If-None-Match: *`).
-pub(super) fn create(url: SharedUrl, config_text: &str) -> Result<PathBuf, WorkspaceError> {
-    let dir = url.cache_dir(&cache_root()?);
-    let shared = Shared::new(url)?;
+pub(super) fn create(
+    url: SharedUrl,
+    config_text: &str,
+    access: Access,
+) -> Result<PathBuf, WorkspaceError> {
+    let dir = url.cache_dir(&access.cache_root);
+    let shared = Shared::new(url, access.endpoint)?;
     let key = shared.url.key(CONFIG_FILE);
     match shared.put(key, config_text.as_bytes().to_vec(), "application/toml") {
         Ok(_) => {}
