@@ -217,10 +217,10 @@ mod tests {
         assert!(ca.extended_key_usage().expect("eku").is_none());
         assert_eq!(ca.validity().not_before.timestamp(), at(now));
         assert_eq!(ca.validity().not_after.timestamp(), at(now) + 3650 * 86_400);
-        let (ca_ski, ca_aki) = key_ids(&ca);
+        let (ca_key_id, ca_authority) = key_ids(&ca);
         assert!(
-            ca_ski.is_some() && ca_aki == ca_ski,
-            "{ca_ski:?} {ca_aki:?}"
+            ca_key_id.is_some() && ca_authority == ca_key_id,
+            "{ca_key_id:?} {ca_authority:?}"
         );
 
         // The signing certificate: issued by the CA, CA:FALSE and digitalSignature (both
@@ -247,9 +247,12 @@ mod tests {
             leaf.validity().not_after.timestamp(),
             at(now) + 825 * 86_400
         );
-        let (leaf_ski, leaf_aki) = key_ids(&leaf);
-        assert!(leaf_ski.is_some() && leaf_ski != ca_ski);
-        assert_eq!(leaf_aki, ca_ski, "the authority key id is the CA's");
+        let (leaf_key_id, leaf_authority) = key_ids(&leaf);
+        assert!(leaf_key_id.is_some() && leaf_key_id != ca_key_id);
+        assert_eq!(
+            leaf_authority, ca_key_id,
+            "the authority key id is the CA's"
+        );
         assert_eq!(m.leaf_sha256, crate::digest::Sha256::of(&leaf_der));
 
         // The PFX, as the release gate and the builders read it: the signing certificate with
