@@ -1,7 +1,8 @@
 //! What makes the demo workspace walkable with no credentials and no network: its own
-//! throwaway code-signing CA and certificate (made in-process on first use, `signing.rs`, trusted
-//! only by this workspace, labelled as a demo everywhere it shows), and KPI samples for the last 48
-//! hours (topped up to now each time the demo opens), so the flag stages have data to gate on;
+//! throwaway code-signing CA and certificate (made in-process on first use by `signing.rs`,
+//! trusted only by this workspace, labelled as a demo everywhere it shows), and KPI samples for
+//! the last 48 hours (topped up to now each time the demo opens), so the flag stages have data
+//! to gate on;
 //! and a tiny product repository (`[source] repo`, made with `git` on first use) with tagged
 //! releases, so hotfix branches and release notes work offline.
 
