@@ -142,7 +142,10 @@ impl Cli {
         if origin == Origin::Demo {
             let r = crate::demo::refresh(&ws, jiff::Timestamp::now());
             if let (Some(p), false) = (&r.signing_problem, self.json) {
-                eprintln!("note: the demo builds unsigned: {p}");
+                eprintln!(
+                    "warning: the demo's signing certificate could not be made ({p}); its \
+                     Windows builds cannot be signed until it is"
+                );
             }
         }
         Ok(ws)

@@ -1,9 +1,12 @@
 //! What makes the demo workspace walkable with no credentials and no network: its own
-//! throwaway code-signing CA and certificate (made with `openssl` on first use, trusted only by
-//! this workspace, labelled as a demo everywhere it shows), and KPI samples for the last 48
-//! hours (topped up to now each time the demo opens), so the flag stages have data to gate on;
+//! throwaway code-signing CA and certificate (made in-process on first use by `signing.rs`,
+//! trusted only by this workspace, labelled as a demo everywhere it shows), and KPI samples for
+//! the last 48 hours (topped up to now each time the demo opens), so the flag stages have data
+//! to gate on;
 //! and a tiny product repository (`[source] repo`, made with `git` on first use) with tagged
 //! releases, so hotfix branches and release notes work offline.
+
+pub mod signing;
 
 use std::path::Path;
 use std::process::Command;
@@ -15,11 +18,14 @@ use crate::store;
 use crate::workspace::Workspace;
 use crate::workspace::config::DEMO_PFX_PASSWORD;
 
-/// The folder of the demo's signing material.
+pub use signing::{CA_CN, LEAF_CN, ORGANIZATION};
+
+/// The folder of the demo's signing material, and its files (the demo's `[signing]` names
+/// them, relative to the workspace).
 pub const SIGNING_DIR: &str = "demo-signing";
-/// Subject of the demo CA and of the demo signing certificate.
-pub const CA_SUBJECT: &str = "/CN=WireTuner Demo Root CA (throwaway)/O=release-console demo";
-pub const LEAF_CN: &str = "WireTuner Demo (throwaway certificate)";
+pub const CA_FILE: &str = "demo-ca.pem";
+pub const CERT_FILE: &str = "demo-code-signing.pem";
+pub const PFX_FILE: &str = "demo-code-signing.pfx";
 /// Samples cover this much time back from now.
 const KPI_HISTORY: SignedDuration = SignedDuration::from_hours(48);
 const KPI_STEP_SECS: i64 = 300;
@@ -29,7 +35,8 @@ const KPI_STEP_SECS: i64 = 300;
 pub struct Refreshed {
     /// The signing material was made now.
     pub signing_made: bool,
-    /// Why it could not be made (no `openssl`), if so: the demo builds unsigned then.
+    /// Why it could not be made (a file that could not be written), if so: the preflight then
+    /// says the certificate is missing, and the next refresh tries again.
     pub signing_problem: Option<String>,
     pub kpi_samples_added: usize,
     /// The demo's product repository was made now.
@@ -47,10 +54,10 @@ pub fn refresh(ws: &Workspace, now: Timestamp) -> Refreshed {
         return out;
     }
     if !ws.root().join(&pfx).is_file() {
-        match make_signing(ws) {
+        match make_signing(ws, now) {
             Ok(()) => out.signing_made = true,
             Err(e) => {
-                tracing::warn!("the demo builds unsigned: {e}");
+                tracing::warn!("the demo's signing certificate: {e}");
                 out.signing_problem = Some(e);
             }
         }
@@ -73,128 +80,39 @@ pub fn refresh(ws: &Workspace, now: Timestamp) -> Refreshed {
     out
 }
 
-fn openssl(dir: &Path, args: &[&str]) -> Result<(), String> {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .map_err(|e| format!("cannot run openssl ({e}); install it to sign the demo's builds"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "openssl {} failed: {}",
-            args.first().copied().unwrap_or_default(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
 /// Makes the demo CA, a code-signing certificate it issued, and the PFX the builders sign
-/// with; the CA's key is deleted, so nothing else can ever be issued under it. Audited.
-fn make_signing(ws: &Workspace) -> Result<(), String> {
+/// with, in-process ([`signing::make`]); the CA's key never leaves memory, so nothing else can
+/// ever be issued under it. Each file is written atomically, the PFX (which holds the signing
+/// key) last, so a crash part-way leaves no PFX and the next refresh makes them all again;
+/// on Unix they are owner-only (the store's temporary files are `0600`). Audited.
+fn make_signing(ws: &Workspace, now: Timestamp) -> Result<(), String> {
     let dir = ws.root().join(SIGNING_DIR);
-    std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
-    let ext = "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n\
-               extendedKeyUsage=codeSigning\nsubjectKeyIdentifier=hash\n\
-               authorityKeyIdentifier=keyid\n";
-    std::fs::write(dir.join("leaf.ext"), ext).map_err(|e| e.to_string())?;
-    let leaf_subject = format!("/CN={LEAF_CN}/O=release-console demo");
-    let pass = format!("pass:{DEMO_PFX_PASSWORD}");
-    openssl(
-        &dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "demo-ca.pem",
-            "-days",
-            "3650",
-            "-subj",
-            CA_SUBJECT,
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ],
-    )?;
-    openssl(
-        &dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "leaf.key",
-            "-out",
-            "leaf.csr",
-            "-subj",
-            &leaf_subject,
-        ],
-    )?;
-    openssl(
-        &dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "leaf.csr",
-            "-CA",
-            "demo-ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "demo-code-signing.pem",
-            "-days",
-            "825",
-            "-extfile",
-            "leaf.ext",
-        ],
-    )?;
-    openssl(
-        &dir,
-        &[
-            "pkcs12",
-            "-export",
-            "-out",
-            "demo-code-signing.pfx",
-            "-inkey",
-            "leaf.key",
-            "-in",
-            "demo-code-signing.pem",
-            "-certfile",
-            "demo-ca.pem",
-            "-passout",
-            &pass,
-        ],
-    )?;
-    for f in ["ca.key", "leaf.key", "leaf.csr", "leaf.ext", "demo-ca.srl"] {
-        let _ = std::fs::remove_file(dir.join(f));
+    let made = signing::make(now, DEMO_PFX_PASSWORD)?;
+    let readme = format!(
+        "A THROWAWAY demo code-signing certificate, made by release-console for this demo \
+         workspace only.\n\n- demo-ca.pem: the demo root CA. Its private key was never \
+         written anywhere: it issued one certificate and was gone.\n- demo-code-signing.pem / \
+         .pfx: \"{LEAF_CN}\", the only certificate it issued. The PFX password is \
+         \"{DEMO_PFX_PASSWORD}\": it protects nothing.\n\nNothing outside this workspace \
+         trusts this CA, and nothing should: never use it for a real product.\n"
+    );
+    for (name, bytes) in [
+        (CA_FILE, made.ca_pem.as_bytes()),
+        (CERT_FILE, made.leaf_pem.as_bytes()),
+        ("README.txt", readme.as_bytes()),
+        (PFX_FILE, made.pfx.as_slice()),
+    ] {
+        store::write_atomic(&dir.join(name), bytes).map_err(|e| e.to_string())?;
     }
-    std::fs::write(
-        dir.join("README.txt"),
-        format!(
-            "A THROWAWAY demo code-signing certificate, made by release-console for this demo \
-             workspace only.\n\n- demo-ca.pem: the demo root CA. Its private key was deleted \
-             right after it issued one certificate.\n- demo-code-signing.pem / .pfx: \"{LEAF_CN}\", \
-             the only certificate it issued. The PFX password is \"{DEMO_PFX_PASSWORD}\": it \
-             protects nothing.\n\nNothing outside this workspace trusts this CA, and nothing \
-             should: never use it for a real product.\n"
-        ),
-    )
-    .map_err(|e| e.to_string())?;
     ws.record(
         "demo.signing",
         SIGNING_DIR,
         serde_json::Value::Null,
-        serde_json::json!({"ca": CA_SUBJECT, "certificate": LEAF_CN}),
+        serde_json::json!({
+            "ca": format!("/CN={CA_CN}/O={ORGANIZATION}"),
+            "certificate": LEAF_CN,
+            "certificate_sha256": made.leaf_sha256,
+        }),
     )
     .map_err(|e| e.to_string())?;
     Ok(())

@@ -36,7 +36,7 @@ use crate::workspace;
 pub fn run(workspace_flag: Option<&Path>, handle: tokio::runtime::Handle) -> anyhow::Result<()> {
     let (root, origin) = workspace::resolve(workspace_flag)?;
     if origin == workspace::Origin::Demo {
-        // Before the window opens: its first run makes the demo's signing material (openssl,
+        // Before the window opens: its first run makes the demo's signing material (in-process,
         // well under a second) and tops up its KPI samples.
         let ws = workspace::Workspace::open(&root)?;
         crate::demo::refresh(&ws, jiff::Timestamp::now());

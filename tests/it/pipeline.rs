@@ -1187,3 +1187,134 @@ install = "it is in the test's bin folder"
         "{out}"
     );
 }
+
+/// The demo makes its PKI in-process: with an `openssl` first on `PATH` that only leaves a
+/// mark and fails, its first run still makes the CA, the certificate and the owner-only PFX;
+/// the MSI built and signed with them verifies green against the demo's CA with the
+/// certificate pinned by SHA-256, and red with another pin.
+#[test]
+fn the_demo_signs_with_a_pki_made_without_openssl_and_verifies_against_the_pinned_certificate() {
+    use release_console::demo;
+    let home = tempfile::tempdir().expect("home");
+    let cwd = tempfile::tempdir().expect("cwd");
+    let mark = home.path().join("openssl-ran");
+    let path = shim(
+        home.path(),
+        "openssl",
+        &format!("echo \"$*\" >> '{}'; exit 1", mark.display()),
+    );
+    let demo_cli = |args: &[&str]| {
+        common::bin()
+            .args(args)
+            .current_dir(cwd.path())
+            .env("HOME", home.path())
+            .env("XDG_DATA_HOME", home.path().join("data"))
+            .env("PATH", &path)
+            .env_remove("WINDOWS_PFX_PATH")
+            .env_remove("WINDOWS_PFX_PASSWORD")
+            .output()
+            .expect("run")
+    };
+    let out = ok(&demo_cli(&["release", "list"]));
+    assert!(out.contains("note: using the demo workspace at"), "{out}");
+    assert!(!out.contains("signing certificate"), "{out}");
+    let root = home.path().join("data/release-console/demo-workspace");
+    let signing = root.join(demo::SIGNING_DIR);
+    for file in [demo::CA_FILE, demo::CERT_FILE, demo::PFX_FILE, "README.txt"] {
+        assert!(signing.join(file).is_file(), "{file}");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(signing.join(demo::PFX_FILE))
+            .expect("pfx")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the PFX holds the signing key");
+    }
+    let pfx = release_console::verify::certs::read_identity(
+        &signing.join(demo::PFX_FILE),
+        Some(release_console::workspace::config::DEMO_PFX_PASSWORD),
+    )
+    .expect("the PFX opens with the demo's password");
+    let cert = release_console::verify::certs::read_identity(&signing.join(demo::CERT_FILE), None)
+        .expect("the certificate");
+    assert_eq!(pfx.leaf.sha256, cert.leaf.sha256);
+    assert_eq!(cert.leaf.subject, demo::LEAF_CN);
+    let made = common::audit_entries(&root, "demo.signing", None);
+    assert_eq!(made.len(), 1, "{made:?}");
+    assert_eq!(
+        made[0]["after"]["certificate_sha256"],
+        cert.leaf.sha256.to_string()
+    );
+
+    // Pin the certificate by SHA-256, then build, sign and verify the Windows installer.
+    let cfg = root.join("release-console.toml");
+    let text_cfg = std::fs::read_to_string(&cfg).expect("config");
+    assert!(
+        text_cfg.contains("windows_cert_sha256 = \"\""),
+        "{text_cfg}"
+    );
+    let pinned = |pin: &str| {
+        std::fs::write(
+            &cfg,
+            text_cfg.replace(
+                "windows_cert_sha256 = \"\"",
+                &format!("windows_cert_sha256 = \"{pin}\""),
+            ),
+        )
+        .expect("config");
+    };
+    pinned(&cert.leaf.sha256.to_string());
+    let o = demo_cli(&[
+        "pipeline",
+        "run",
+        "--version",
+        "0.1.0",
+        "--platform",
+        "windows-on-linux",
+    ]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("PASS: 1 of 1 artifacts green"), "{out}");
+    let report = common::audit_entries(&root, "verify.report", None);
+    let last = report.last().expect("a verify entry");
+    assert_eq!(
+        last["after"]["expected"]["windows_cert_sha256"],
+        cert.leaf.sha256.to_string(),
+        "judged against the pin: {last}"
+    );
+    assert!(
+        last["after"]["expected"]["ca_file"]
+            .as_str()
+            .is_some_and(|ca| ca.ends_with(demo::CA_FILE)),
+        "{last}"
+    );
+
+    // Another pin turns the same file red, naming both digests.
+    let other = release_console::digest::Sha256::of(b"another certificate");
+    pinned(&other.to_string());
+    let artifacts = root.join("releases/0.1.0/artifacts");
+    let o = common::bin()
+        .arg("--workspace")
+        .arg(&root)
+        .arg("verify")
+        .arg(&artifacts)
+        .env("PATH", &path)
+        .output()
+        .expect("verify");
+    let out = text(&o);
+    assert_ne!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains(&format!(
+            "expected certificate SHA-256 {other}, got {}",
+            cert.leaf.sha256
+        )),
+        "{out}"
+    );
+    assert!(
+        !mark.exists(),
+        "openssl ran: {}",
+        std::fs::read_to_string(&mark).unwrap_or_default()
+    );
+}
