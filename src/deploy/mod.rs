@@ -1287,6 +1287,11 @@ pub async fn publish_unless_cancelled(
     cancel: &tokio_util::sync::CancellationToken,
 ) -> Result<Outcome, DeployError> {
     let version = release.version.to_string();
+    // On a shared workspace, one console publishes a version at a time; a second is told who.
+    let lease = {
+        let (ws, what) = (ws.clone(), format!("publish {version}"));
+        blocking(move || ws.lease(&what).map_err(DeployError::from)).await?
+    };
     let (channel_name, store, list) = {
         let (ws, release) = (ws.clone(), release.clone());
         let (given, version) = (channel_given.map(str::to_owned), version.clone());
@@ -1394,6 +1399,7 @@ pub async fn publish_unless_cancelled(
     if cancel.is_cancelled() {
         return Err(DeployError::Cancelled);
     }
+    lease.check()?;
     let finished = finish_begun(ws, &store, &channel_name).await?;
     // Checked again under the lock: another console may have published the version meanwhile.
     let before = {

@@ -4,8 +4,11 @@
 //! background worker. Every change is written atomically and recorded in the audit log.
 
 pub mod config;
+mod lease;
 pub mod secrets;
 pub mod shared;
+
+pub use self::lease::{LEASE_FOR, Lease, LeaseInfo};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -193,6 +196,9 @@ pub enum WorkspaceError {
         seq: u64,
         message: String,
     },
+    /// Another console holds the lease on a long operation.
+    #[error("{what} is in progress by {by}")]
+    LeaseHeld { what: String, by: String },
     /// A request to a shared workspace's bucket failed.
     #[error("{url}: {message}")]
     Bucket { url: String, message: String },
@@ -525,7 +531,12 @@ impl Workspace {
         access: shared::Access,
     ) -> Result<Self, WorkspaceError> {
         let config = Config::new_for_product(product).to_toml();
-        Self::create_shared(url, &config, serde_json::json!({"product": product}), access)
+        Self::create_shared(
+            url,
+            &config,
+            serde_json::json!({"product": product}),
+            access,
+        )
     }
 
     fn create_shared(

@@ -198,7 +198,7 @@ fn endpoint(url: &SharedUrl) -> Result<Endpoint, WorkspaceError> {
 /// The process's one runtime for a shared workspace's requests: workspace methods block, and
 /// are called from the main runtime's threads (task hooks) as well as from outside it, so the
 /// requests run here and the caller waits on a channel. It lives as long as the process.
-fn io() -> Result<&'static tokio::runtime::Runtime, WorkspaceError> {
+pub(super) fn io() -> Result<&'static tokio::runtime::Runtime, WorkspaceError> {
     static IO: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
     IO.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()
@@ -213,7 +213,7 @@ fn io() -> Result<&'static tokio::runtime::Runtime, WorkspaceError> {
 }
 
 /// Runs `fut` on [`io`] and waits for it.
-fn block<T: Send + 'static>(
+pub(super) fn block<T: Send + 'static>(
     fut: impl Future<Output = T> + Send + 'static,
 ) -> Result<T, WorkspaceError> {
     let rt = io()?;
@@ -236,7 +236,7 @@ fn block<T: Send + 'static>(
 #[derive(Debug)]
 pub struct Shared {
     url: SharedUrl,
-    client: Client,
+    pub(super) client: Client,
     /// Why the bucket could not be reached when the workspace was opened: it is read-only.
     offline: Mutex<Option<String>>,
     /// The log's length when the state was last rolled forward from it: a change whose target
@@ -250,7 +250,7 @@ pub struct Shared {
 }
 
 /// A bucket request that failed, as a [`WorkspaceError`] naming it.
-fn unreachable(url: &SharedUrl, what: &str, f: &Failure) -> WorkspaceError {
+pub(super) fn unreachable(url: &SharedUrl, what: &str, f: &Failure) -> WorkspaceError {
     WorkspaceError::Bucket {
         url: url.to_string(),
         message: format!("{what}: {f}"),
@@ -660,10 +660,15 @@ fn seq_of_key(key: &str) -> Option<u64> {
 
 /// 128 random bits, hex.
 fn nonce() -> Result<String, WorkspaceError> {
+    Ok(crate::hex(&random16()?))
+}
+
+/// 128 random bits.
+pub(super) fn random16() -> Result<[u8; 16], WorkspaceError> {
     let mut bytes = [0u8; 16];
     aws_lc_rs::rand::fill(&mut bytes)
-        .map_err(|_| WorkspaceError::Refused("no random numbers for the entry's nonce".into()))?;
-    Ok(crate::hex(&bytes))
+        .map_err(|_| WorkspaceError::Refused("no random numbers for a nonce".into()))?;
+    Ok(bytes)
 }
 
 /// Opens the shared workspace at `url`: the configuration from the bucket (or the cache, when

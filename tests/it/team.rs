@@ -648,3 +648,202 @@ fn the_window_shows_another_persons_change_by_itself() {
     }
     assert_eq!(named(h.state()), 1, "{:?}", h.state().toasts.items());
 }
+
+/// How the tests reach weed from this process: a console with a cache of its own.
+fn access(weed: &Weed, cache: &Path) -> release_console::workspace::shared::Access {
+    release_console::workspace::shared::Access {
+        cache_root: cache.to_owned(),
+        endpoint: release_console::net::s3::Endpoint {
+            url: weed.endpoint.clone(),
+            bucket: String::new(),
+            region: "us-east-1".into(),
+            path_style: true,
+            credentials: release_console::net::sigv4::Credentials::new(
+                WEED_ACCESS_KEY.into(),
+                WEED_SECRET_KEY.into(),
+                None,
+            ),
+        },
+    }
+}
+
+fn open_as(weed: &Weed, dir: &Path, who: &str, ws: &str) -> release_console::workspace::Workspace {
+    let url = release_console::workspace::shared::SharedUrl::of_path(Path::new(ws))
+        .expect("s3 url")
+        .expect("valid");
+    release_console::workspace::Workspace::open_shared_with(url, access(weed, &dir.join(who)))
+        .expect("open the shared workspace")
+}
+
+#[test]
+fn a_lease_has_one_holder_and_a_second_attempt_names_it() {
+    use release_console::workspace::WorkspaceError;
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ws = "s3://team/leases";
+    let url = release_console::workspace::shared::SharedUrl::of_path(Path::new(ws))
+        .expect("url")
+        .expect("valid");
+    release_console::workspace::Workspace::init_shared_with(
+        &url,
+        "WireTuner",
+        access(&weed, &dir.path().join("ana")),
+    )
+    .expect("init");
+    let ana = open_as(&weed, dir.path(), "ana", ws);
+    let ben = open_as(&weed, dir.path(), "ben", ws);
+
+    let held = ana.lease("publish 0.2.0").expect("ana takes the lease");
+    let e = ben.lease("publish 0.2.0").expect_err("ben is refused");
+    let text = e.to_string();
+    let holder = format!(
+        "publish 0.2.0 is in progress by {}@{} since ",
+        ana.actor(),
+        ana.shared().expect("shared").host()
+    );
+    assert!(text.starts_with(&holder), "{text}");
+    assert!(text.contains("(lease until "), "{text}");
+    assert!(matches!(e, WorkspaceError::LeaseHeld { .. }));
+    // Who is doing what, as every console sees it.
+    let live = ben.leases().expect("leases");
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].what, "publish 0.2.0");
+    // Another operation is not held by it.
+    drop(ben.lease("build 0.2.0 macos").expect("another lease"));
+    // Given back when dropped: the next person takes it at once.
+    drop(held);
+    let bens = ben.lease("publish 0.2.0").expect("ben takes it after ana");
+    assert!(ana.lease("publish 0.2.0").is_err());
+    drop(bens);
+
+    // Eight consoles at once: one holder.
+    let consoles: Vec<_> = (0..8)
+        .map(|i| open_as(&weed, dir.path(), &format!("w{i}"), ws))
+        .collect();
+    let start = std::sync::Barrier::new(consoles.len());
+    let tried = std::sync::Barrier::new(consoles.len());
+    let won: Vec<bool> = std::thread::scope(|s| {
+        let handles: Vec<_> = consoles
+            .iter()
+            .map(|c| {
+                let (start, tried) = (&start, &tried);
+                s.spawn(move || {
+                    start.wait();
+                    let r = c.lease("rollout backend 0.2.0");
+                    let ok = r.is_ok();
+                    // Held until every console has tried.
+                    tried.wait();
+                    drop(r);
+                    ok
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
+}
+
+#[test]
+fn an_expired_lease_is_taken_over_and_forcing_one_is_audited() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ws = "s3://team/expired";
+    let url = release_console::workspace::shared::SharedUrl::of_path(Path::new(ws))
+        .expect("url")
+        .expect("valid");
+    release_console::workspace::Workspace::init_shared_with(
+        &url,
+        "WireTuner",
+        access(&weed, &dir.path().join("ana")),
+    )
+    .expect("init");
+    let ana = open_as(&weed, dir.path(), "ana", ws);
+    let ben = open_as(&weed, dir.path(), "ben", ws);
+
+    // A console that crashed while publishing: its lease ran out a minute ago.
+    let dead = serde_json::json!({
+        "what": "publish 0.2.0", "holder": "carol", "host": "carol-mbp",
+        "since": "2026-12-01T10:00:00Z", "until": "2026-12-01T10:10:00Z", "nonce": "00"
+    });
+    let (status, _) = weed.request(
+        "PUT",
+        "/team/expired/leases/publish-0.2.0.json",
+        &[],
+        dead.to_string().as_bytes(),
+    );
+    assert_eq!(status, 200);
+    let taken = ben
+        .lease("publish 0.2.0")
+        .expect("an expired lease is taken over");
+    let last = ben.audit().entries().expect("log");
+    let over = last.last().expect("entry");
+    assert_eq!(over.action, "lease.takeover");
+    assert_eq!(over.target, "publish 0.2.0");
+    assert_eq!(over.before["holder"], "carol");
+    drop(taken);
+
+    // Forcing a live lease: audited, naming whom it was taken from; the holder's next renewal
+    // finds it gone, and its operation stops before changing anything more.
+    let anas = ana
+        .lease_for(
+            "publish 0.2.0",
+            std::time::Duration::from_millis(1500),
+            false,
+        )
+        .expect("ana's lease");
+    assert!(ben.lease("publish 0.2.0").is_err());
+    let forced = ben.force_lease("publish 0.2.0").expect("forced");
+    let log = ben.audit().entries().expect("log");
+    let force = log.last().expect("entry");
+    assert_eq!(force.action, "lease.force");
+    assert_eq!(force.before["holder"], ana.actor().as_str());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while anas.check().is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ana never learned she lost the lease"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        anas.check()
+            .expect_err("lost")
+            .to_string()
+            .contains("lease was lost")
+    );
+    drop(anas);
+    // Ana giving back a lease she lost does not free ben's.
+    assert!(ana.lease("publish 0.2.0").is_err());
+    drop(forced);
+}
+
+/// Publishing on a shared workspace while another console publishes the same version: refused
+/// at once, naming who.
+#[test]
+fn a_second_publish_of_the_same_version_names_the_lease() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ben = Console::new(&weed, dir.path(), "ben");
+    let ws = "s3://team/publish";
+    common::ok(&ben.run(ws, &["init", ws]));
+    common::ok(&ben.run(ws, &["release", "new", "0.2.0"]));
+    let ana = open_as(&weed, dir.path(), "ana", ws);
+    let held = ana.lease("publish 0.2.0").expect("ana publishes");
+    let o = ben.run(ws, &["publish", "--version", "0.2.0"]);
+    assert!(!o.status.success());
+    let t = common::text(&o);
+    assert!(
+        t.contains(&format!("publish 0.2.0 is in progress by {}@", ana.actor())),
+        "{t}"
+    );
+    drop(held);
+    // Without it, the publish goes on to its own checks (here: the gates).
+    let t = common::text(&ben.run(ws, &["publish", "--version", "0.2.0"]));
+    assert!(!t.contains("in progress by"), "{t}");
+}

@@ -1,0 +1,436 @@
+//! Leases: who is doing a long operation on a shared workspace (a platform's build, a publish,
+//! a backend rollout, a runbook run, a flag advance), so that a second person's attempt is
+//! refused naming the holder instead of racing it.
+//!
+//! A lease is an object in the bucket, `leases/<name>.json`, holding what, who, where, since
+//! and until. It is taken with `If-None-Match: *` (one winner), renewed with `If-Match` on its
+//! `ETag` while the operation runs, and given back by writing it as released, with `If-Match`
+//! too. A lease past its `until` (its holder stopped renewing: a crash, a lost network) is
+//! taken over with `If-Match` on the `ETag` read, so of two takers one wins; the take-over is
+//! audited (`lease.takeover`), and so is forcing a live one (`lease.force`). A renewal that
+//! finds the object changed has lost the lease: [`Lease::check`] says so before the operation
+//! does anything it cannot undo.
+//!
+//! On a local workspace a lease is held by nobody else: the operations' own file locks keep
+//! two processes on one machine apart.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::shared::{self, Shared};
+use super::{Workspace, WorkspaceError};
+use crate::net::s3::{Cond, Failure, Got};
+
+/// How long a lease lasts without renewal.
+pub const LEASE_FOR: Duration = Duration::from_mins(10);
+/// Attempts to take a lease while others take, renew or give it back at the same moment.
+const ATTEMPTS: u32 = 8;
+/// The largest lease object read.
+const MAX_LEASE: usize = 64 * 1024;
+
+/// A lease as the bucket holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseInfo {
+    /// The operation, as people say it: `publish 1.2.0`, `build 1.2.0 macos`.
+    pub what: String,
+    /// Who holds it, and on which machine.
+    pub holder: String,
+    pub host: String,
+    pub since: jiff::Timestamp,
+    pub until: jiff::Timestamp,
+    /// Given back: free to take.
+    #[serde(default)]
+    pub released: bool,
+    /// The holder's random value: its renewals are its own.
+    pub nonce: String,
+}
+
+impl LeaseInfo {
+    /// Whether it holds at `now`.
+    pub fn is_live(&self, now: jiff::Timestamp) -> bool {
+        !self.released && self.until > now
+    }
+
+    /// `ana@ana-mbp since 14:02 (lease until 14:12)`.
+    pub fn describe(&self) -> String {
+        let hm = |t: jiff::Timestamp| {
+            t.to_zoned_datetime(jiff::tz::TimeZone::system())
+                .strftime("%H:%M")
+                .to_string()
+        };
+        format!(
+            "{}@{} since {} (lease until {})",
+            self.holder,
+            self.host,
+            hm(self.since),
+            hm(self.until)
+        )
+    }
+}
+
+/// A held lease; renewed in the background while it lives, given back when dropped.
+#[derive(Debug)]
+pub struct Lease {
+    inner: Option<Held>,
+}
+
+#[derive(Debug)]
+struct Held {
+    what: String,
+    key: String,
+    client: crate::net::s3::Client,
+    /// The lease as last written, and its `ETag`; the renewal holds it while it writes.
+    state: Arc<tokio::sync::Mutex<(LeaseInfo, String)>>,
+    lost: Arc<AtomicBool>,
+    stop: tokio_util::sync::CancellationToken,
+}
+
+impl Lease {
+    /// A lease on a local workspace: nobody else can hold it.
+    fn local() -> Self {
+        Self { inner: None }
+    }
+
+    /// Whether it still holds: a renewal that found another holder, or could not reach the
+    /// bucket before the lease ran out, has lost it; the operation stops before its next step
+    /// that cannot be undone.
+    pub fn check(&self) -> Result<(), WorkspaceError> {
+        match &self.inner {
+            Some(h) if h.lost.load(Ordering::Relaxed) => Err(WorkspaceError::Refused(format!(
+                "{}: the lease was lost (taken over, or not renewed in time): stopped before \
+                 changing anything more",
+                h.what
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// The lease's object in the bucket, if it is a shared workspace's.
+    pub fn key(&self) -> Option<&str> {
+        self.inner.as_ref().map(|h| h.key.as_str())
+    }
+}
+
+impl Drop for Lease {
+    /// Stops the renewal and gives the lease back (written as released, `If-Match` on its
+    /// `ETag`), waiting for the answer, so the next person can take it at once; a lease that
+    /// cannot be given back runs out at its `until`.
+    fn drop(&mut self) {
+        let Some(h) = self.inner.take() else { return };
+        h.stop.cancel();
+        if h.lost.load(Ordering::Relaxed) {
+            return;
+        }
+        let Held {
+            what,
+            key,
+            client,
+            state,
+            ..
+        } = h;
+        let gave_back = shared::block(async move {
+            let guard = state.lock().await;
+            let (info, etag) = &*guard;
+            let mut back = info.clone();
+            back.released = true;
+            back.until = jiff::Timestamp::now();
+            client
+                .put_small(&key, encode(&back), "application/json", Cond::Match(etag))
+                .await
+                .map(|_| ())
+        });
+        match gave_back {
+            Ok(Ok(())) => {}
+            Ok(Err(f)) => tracing::warn!("lease on {what}: could not give it back ({f})"),
+            Err(e) => tracing::warn!("lease on {what}: could not give it back ({e})"),
+        }
+    }
+}
+
+/// The object name of the lease on `what`: lower-case letters, digits, `-` and `.`.
+fn key_of(shared: &Shared, what: &str) -> String {
+    let mut name: String = what
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    name.truncate(120);
+    shared.url().key(&format!("leases/{name}.json"))
+}
+
+/// The lease at `key` and its `ETag`, if there is one.
+async fn read(
+    client: &crate::net::s3::Client,
+    key: &str,
+) -> Result<Option<(LeaseInfo, String)>, Failure> {
+    match client.get_small(key, None, MAX_LEASE).await? {
+        Got::Object { bytes, etag } => Ok(Some((
+            // An object that is not a lease (written by hand, cut short) is treated as an
+            // expired one: it may be taken over, which is audited.
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| LeaseInfo {
+                what: String::new(),
+                holder: "an unreadable lease object".to_owned(),
+                host: String::new(),
+                since: jiff::Timestamp::UNIX_EPOCH,
+                until: jiff::Timestamp::UNIX_EPOCH,
+                released: false,
+                nonce: String::new(),
+            }),
+            etag,
+        ))),
+        Got::Missing | Got::NotModified => Ok(None),
+    }
+}
+
+fn encode(info: &LeaseInfo) -> Vec<u8> {
+    serde_json::to_vec(info).unwrap_or_default()
+}
+
+/// What taking the lease found.
+enum Took {
+    Taken(String),
+    /// Taken over from a holder whose lease had run out (or by force): audited.
+    TakenOver(String, LeaseInfo),
+    HeldBy(LeaseInfo),
+}
+
+impl Workspace {
+    /// Takes the lease on `what` for a long operation ([`LEASE_FOR`], renewed while the
+    /// returned [`Lease`] lives). Refused, naming the holder, when another console holds it.
+    pub fn lease(&self, what: &str) -> Result<Lease, WorkspaceError> {
+        self.lease_for(what, LEASE_FOR, false)
+    }
+
+    /// Takes the lease on `what` even from a live holder (audited as `lease.force`, naming
+    /// whom it was taken from).
+    pub fn force_lease(&self, what: &str) -> Result<Lease, WorkspaceError> {
+        self.lease_for(what, LEASE_FOR, true)
+    }
+
+    /// [`Self::lease`] lasting `ttl` between renewals (tests use short ones).
+    pub fn lease_for(
+        &self,
+        what: &str,
+        ttl: Duration,
+        force: bool,
+    ) -> Result<Lease, WorkspaceError> {
+        let Some(shared) = self.shared() else {
+            return Ok(Lease::local());
+        };
+        if let Some(why) = shared.offline() {
+            return Err(WorkspaceError::Offline {
+                url: shared.url().to_string(),
+                why,
+            });
+        }
+        let key = key_of(shared, what);
+        let now = jiff::Timestamp::now();
+        let ttl_span = jiff::SignedDuration::try_from(ttl).unwrap_or(jiff::SignedDuration::ZERO);
+        let mine = LeaseInfo {
+            what: what.to_owned(),
+            holder: self.actor(),
+            host: shared.host().to_owned(),
+            since: now,
+            until: now.checked_add(ttl_span).unwrap_or(now),
+            released: false,
+            nonce: crate::hex(&super::shared::random16()?),
+        };
+        let client = shared.client.clone();
+        let (k, m) = (key.clone(), mine.clone());
+        let took =
+            shared::block(async move { take(&client, &k, &m, force).await })?.map_err(|f| {
+                shared::unreachable(shared.url(), &format!("take the lease on {what}"), &f)
+            })?;
+        let etag = match took {
+            Took::Taken(etag) => etag,
+            Took::HeldBy(info) => {
+                return Err(WorkspaceError::LeaseHeld {
+                    what: what.to_owned(),
+                    by: info.describe(),
+                });
+            }
+            Took::TakenOver(etag, from) => {
+                let action = if force && from.is_live(now) {
+                    "lease.force"
+                } else {
+                    "lease.takeover"
+                };
+                self.record(
+                    action,
+                    what,
+                    serde_json::to_value(&from).unwrap_or_default(),
+                    serde_json::to_value(&mine).unwrap_or_default(),
+                )?;
+                etag
+            }
+        };
+        let lost = Arc::new(AtomicBool::new(false));
+        let stop = tokio_util::sync::CancellationToken::new();
+        let state = Arc::new(tokio::sync::Mutex::new((mine, etag)));
+        let renewer = Renewer {
+            client: shared.client.clone(),
+            key: key.clone(),
+            state: state.clone(),
+            ttl,
+            lost: lost.clone(),
+            stop: stop.clone(),
+        };
+        shared::io()?.spawn(renewer.run());
+        Ok(Lease {
+            inner: Some(Held {
+                what: what.to_owned(),
+                key,
+                client: shared.client.clone(),
+                state,
+                lost,
+                stop,
+            }),
+        })
+    }
+
+    /// The live leases of a shared workspace (who is doing what); none on a local one.
+    pub fn leases(&self) -> Result<Vec<LeaseInfo>, WorkspaceError> {
+        let Some(shared) = self.shared() else {
+            return Ok(Vec::new());
+        };
+        if shared.offline().is_some() {
+            return Ok(Vec::new());
+        }
+        let client = shared.client.clone();
+        let prefix = shared.url().key("leases/");
+        let found = shared::block(async move {
+            let listing = client.list(&prefix, None, 1000).await?;
+            let mut out = Vec::new();
+            for key in listing.keys {
+                if let Some((info, _)) = read(&client, &key).await? {
+                    out.push(info);
+                }
+            }
+            Ok::<_, Failure>(out)
+        })?
+        .map_err(|f| shared::unreachable(shared.url(), "list the leases", &f))?;
+        let now = jiff::Timestamp::now();
+        let mut live: Vec<LeaseInfo> = found.into_iter().filter(|l| l.is_live(now)).collect();
+        live.sort_by_key(|l| l.since);
+        Ok(live)
+    }
+}
+
+/// Takes the lease at `key` for `mine`: creates it, or takes over one that ran out (or any,
+/// with `force`); a live one is someone else's.
+async fn take(
+    client: &crate::net::s3::Client,
+    key: &str,
+    mine: &LeaseInfo,
+    force: bool,
+) -> Result<Took, Failure> {
+    let body = encode(mine);
+    for _ in 0..ATTEMPTS {
+        match read(client, key).await? {
+            None => match client
+                .put_small(key, body.clone(), "application/json", Cond::Create)
+                .await
+            {
+                Ok(etag) => return Ok(Took::Taken(etag)),
+                // Someone took it first (or this one's own answer was lost: its nonce says).
+                Err(Failure::Status { status: 412, .. }) => {}
+                Err(f) => return Err(f),
+            },
+            Some((info, _)) if info.nonce == mine.nonce => {
+                // Our own create, whose answer was lost.
+                return read(client, key)
+                    .await
+                    .map(|r| Took::Taken(r.map(|(_, e)| e).unwrap_or_default()));
+            }
+            Some((info, etag)) if force || !info.is_live(jiff::Timestamp::now()) => {
+                match client
+                    .put_small(key, body.clone(), "application/json", Cond::Match(&etag))
+                    .await
+                {
+                    Ok(new) if info.released => return Ok(Took::Taken(new)),
+                    Ok(new) => return Ok(Took::TakenOver(new, info)),
+                    // Another taker won, or the holder renewed in time (moto answers 404 when
+                    // the object went away meanwhile): read again.
+                    Err(Failure::Status {
+                        status: 412 | 404, ..
+                    }) => {}
+                    Err(f) => return Err(f),
+                }
+            }
+            Some((info, _)) => return Ok(Took::HeldBy(info)),
+        }
+    }
+    Err(Failure::Network(format!(
+        "{key}: taken and given back {ATTEMPTS} times while this console tried to take it"
+    )))
+}
+
+/// Renews a held lease every third of its time until stopped.
+struct Renewer {
+    client: crate::net::s3::Client,
+    key: String,
+    state: Arc<tokio::sync::Mutex<(LeaseInfo, String)>>,
+    ttl: Duration,
+    lost: Arc<AtomicBool>,
+    stop: tokio_util::sync::CancellationToken,
+}
+
+impl Renewer {
+    async fn run(self) {
+        let every = self.ttl / 3;
+        loop {
+            tokio::select! {
+                () = self.stop.cancelled() => return,
+                () = tokio::time::sleep(every) => {}
+            }
+            if self.lost.load(Ordering::Relaxed) {
+                return;
+            }
+            let mut guard = self.state.lock().await;
+            if self.stop.is_cancelled() {
+                return;
+            }
+            let (info, etag) = &mut *guard;
+            let now = jiff::Timestamp::now();
+            let ttl =
+                jiff::SignedDuration::try_from(self.ttl).unwrap_or(jiff::SignedDuration::ZERO);
+            let mut next = info.clone();
+            next.until = now.checked_add(ttl).unwrap_or(now);
+            match self
+                .client
+                .put_small(
+                    &self.key,
+                    encode(&next),
+                    "application/json",
+                    Cond::Match(etag),
+                )
+                .await
+            {
+                Ok(new) => {
+                    *etag = new;
+                    *info = next;
+                }
+                Err(Failure::Status {
+                    status: 412 | 404, ..
+                }) => {
+                    tracing::warn!("lease on {} lost: another console took it", info.what);
+                    self.lost.store(true, Ordering::Relaxed);
+                }
+                Err(f) => {
+                    tracing::warn!("lease on {}: renewal failed: {f}", info.what);
+                    if info.until <= jiff::Timestamp::now() {
+                        self.lost.store(true, Ordering::Relaxed);
+                    }
+                }
+            }
+        }
+    }
+}
