@@ -765,6 +765,17 @@ pub async fn run_task(
     let argo = ArgoCd::from_workspace(&ws).map_err(|e| fail(&e))?;
     let version = release.version.to_string();
     let revision = revision.unwrap_or_else(|| argo.revision_of(&release));
+    // On a shared workspace, one console rolls out the backend at a time.
+    let _lease = {
+        let (ws, what) = (
+            ws.clone(),
+            format!("roll out the backend ({})", argo.config().application),
+        );
+        tokio::task::spawn_blocking(move || ws.lease(&what))
+            .await
+            .map_err(|e| fail(&e))?
+            .map_err(|e| fail(&e))?
+    };
     ctx.begin_step("read the application");
     let before = argo.status().await.map_err(|e| fail(&e))?;
     ctx.log_line(&format!("before: {}", before.line()));

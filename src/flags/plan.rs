@@ -350,6 +350,13 @@ pub async fn rollout<P: FlagProvider>(
     gate: &Gate,
     override_reason: Option<&str>,
 ) -> Result<FlagState, FlagsError> {
+    // On a shared workspace, one console advances a flag at a time; a second is told who.
+    let _lease = {
+        let (l_ws, what) = (ws.clone(), format!("advance flag {key}"));
+        tokio::task::spawn_blocking(move || l_ws.lease(&what))
+            .await
+            .map_err(|e| FlagsError::Invalid(format!("advance flag {key}: {e}")))??
+    };
     let after = {
         let _lock = change_lock(ws).await?;
         // Up to the plan's save, under the change lock.

@@ -787,6 +787,17 @@ pub async fn build_platform(ctx: TaskContext, build: Build) -> TaskResult {
     let Build {
         ws, release, name, ..
     } = build.clone();
+    // On a shared workspace, one console builds a release's platform at a time; a second is
+    // told who. A dry run changes nothing and takes none.
+    let _lease = if build.opts.dry_run {
+        None
+    } else {
+        let (l_ws, what) = (ws.clone(), format!("build {} {name}", release.version));
+        let taken = tokio::task::spawn_blocking(move || l_ws.lease(&what))
+            .await
+            .map_err(|e| TaskError::Failed(crate::runner::panic_message(e)))?;
+        Some(taken.map_err(|e| TaskError::Failed(e.to_string()))?)
+    };
     let result = if build.def.is_remote() {
         remote::build(ctx.clone(), build).await
     } else {

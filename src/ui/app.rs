@@ -34,6 +34,9 @@ enum AppResult {
     Synced(Result<Option<String>, String>),
 }
 
+/// How often the Overview of a shared workspace reads who is working (the leases) again.
+pub const TEAM_EVERY: Duration = Duration::from_secs(10);
+
 /// How often a console on a shared workspace looks for others' changes (one small request
 /// when there are none).
 pub const POLL_EVERY: Duration = Duration::from_millis(1500);
@@ -65,6 +68,8 @@ pub struct ConsoleApp {
     /// When the last poll of a shared workspace started; whether one is running.
     polled_at: Option<std::time::Instant>,
     polling: bool,
+    /// When the Overview last read the leases again.
+    team_read_at: Option<std::time::Instant>,
     /// Why the last poll could not read the bucket (shown in the header).
     pub sync_error: Option<String>,
 }
@@ -112,6 +117,7 @@ impl ConsoleApp {
             audit_cache: AuditCache::default(),
             polled_at: None,
             polling: false,
+            team_read_at: None,
             sync_error: None,
         };
         app.reload(None);

@@ -451,6 +451,10 @@ impl OverviewUi {
             ui.label("No release yet: create the first one below.");
         }
 
+        if let Some(team) = &data.team {
+            ui.add_space(10.0);
+            team_section(ui, team);
+        }
         ui.add_space(10.0);
         ui.label(egui::RichText::new("Open incidents").strong());
         let now = jiff::Timestamp::now();
@@ -537,5 +541,48 @@ impl OverviewUi {
             actions.push(Action::ReadTags);
         }
         self.hotfix_ui(ui, (data, runner), actions);
+    }
+}
+
+/// Who is working on a shared workspace: what each lease holder is doing, and who changed it
+/// lately.
+fn team_section(ui: &mut egui::Ui, team: &Result<crate::workspace::Activity, String>) {
+    ui.label(egui::RichText::new("Team").strong());
+    let activity = match team {
+        Ok(a) => a,
+        Err(e) => {
+            ui.colored_label(theme::WARN, format!("Who is working cannot be read: {e}"));
+            return;
+        }
+    };
+    let now = jiff::Timestamp::now();
+    if activity.leases.is_empty() {
+        ui.label(theme::muted(
+            "Nobody is building, publishing or rolling out right now.",
+        ));
+    }
+    for lease in &activity.leases {
+        ui.horizontal_wrapped(|ui| {
+            theme::badge(ui, "IN PROGRESS", theme::INFO);
+            ui.label(format!("{} by {}", lease.what, lease.describe()));
+        });
+    }
+    if activity.people.is_empty() {
+        ui.label(theme::muted(format!(
+            "No changes in the last {}.",
+            crate::human_duration(crate::workspace::ACTIVE_WITHIN)
+        )));
+    }
+    for p in &activity.people {
+        let ago = now.duration_since(p.at).try_into().map_or_else(
+            |_| "just now".to_owned(),
+            |d| format!("{} ago", crate::human_duration(d)),
+        );
+        let who = if p.host.is_empty() {
+            p.actor.clone()
+        } else {
+            format!("{} ({})", p.actor, p.host)
+        };
+        ui.label(format!("{who}: {} {} · {ago}", p.action, p.target));
     }
 }

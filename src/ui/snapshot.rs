@@ -60,6 +60,9 @@ pub struct Snapshot {
     /// The notification outbox (new audit entries queued first), or why it cannot be read;
     /// `None` when no notifications are configured.
     pub outbox: Option<Result<crate::notify::Outbox, String>>,
+    /// On a shared workspace: who is working on it (leases, recent changes), or why that
+    /// cannot be read.
+    pub team: Option<Result<crate::workspace::Activity, String>>,
 }
 
 /// The days the rotation calendar looks ahead.
@@ -95,6 +98,10 @@ impl Snapshot {
             None => None,
         };
         let audit = audit_cache.current(&ws)?;
+        let team = ws.shared().map(|_| {
+            ws.activity(&audit, jiff::Timestamp::now())
+                .map_err(|e| e.to_string())
+        });
         let audit_check = ws.audit_status(&audit);
         let pipeline = Definition::load(&ws)
             .map(|(d, _)| d)
@@ -173,6 +180,7 @@ impl Snapshot {
             findings,
             rotation,
             outbox,
+            team,
         })
     }
 

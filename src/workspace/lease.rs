@@ -434,3 +434,66 @@ impl Renewer {
         }
     }
 }
+
+/// Someone who changed a shared workspace lately: their last entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Active {
+    pub actor: String,
+    pub host: String,
+    pub action: String,
+    pub target: String,
+    pub at: jiff::Timestamp,
+}
+
+/// Who is working on a shared workspace: the live leases (what they are doing) and whoever
+/// recorded a change in the last [`ACTIVE_WITHIN`] (newest first).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Activity {
+    pub leases: Vec<LeaseInfo>,
+    pub people: Vec<Active>,
+}
+
+/// How recent a change makes its author "active".
+pub const ACTIVE_WITHIN: Duration = Duration::from_mins(30);
+/// The log's tail read for [`Activity`].
+const ACTIVITY_TAIL: usize = 500;
+
+impl Workspace {
+    /// [`Activity`] at `now`, from the leases and the last entries of the log (`index`).
+    pub fn activity(
+        &self,
+        index: &crate::audit::AuditIndex,
+        now: jiff::Timestamp,
+    ) -> Result<Activity, WorkspaceError> {
+        let leases = self.leases()?;
+        let from = index.len().saturating_sub(ACTIVITY_TAIL);
+        let since = now
+            .checked_sub(jiff::SignedDuration::try_from(ACTIVE_WITHIN).unwrap_or_default())
+            .unwrap_or(now);
+        let mut people: Vec<Active> = Vec::new();
+        for entry in self
+            .audit()
+            .read_range(index, from..index.len())?
+            .into_iter()
+            .flatten()
+            .rev()
+            .filter(|e| e.time >= since)
+        {
+            let host = entry.host.clone().unwrap_or_default();
+            if people
+                .iter()
+                .any(|p| p.actor == entry.actor && p.host == host)
+            {
+                continue;
+            }
+            people.push(Active {
+                actor: entry.actor,
+                host,
+                action: entry.action,
+                target: entry.target,
+                at: entry.time,
+            });
+        }
+        Ok(Activity { leases, people })
+    }
+}

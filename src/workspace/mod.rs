@@ -8,7 +8,7 @@ mod lease;
 pub mod secrets;
 pub mod shared;
 
-pub use self::lease::{LEASE_FOR, Lease, LeaseInfo};
+pub use self::lease::{ACTIVE_WITHIN, Active, Activity, LEASE_FOR, Lease, LeaseInfo};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -647,6 +647,25 @@ fn the_window_shows_another_persons_change_by_itself() {
         std::thread::sleep(std::time::Duration::from_millis(30));
     }
     assert_eq!(named(h.state()), 1, "{:?}", h.state().toasts.items());
+
+    // The Overview says who is working: ben's change, and what carol is doing right now.
+    assert_eq!(h.state().tab, release_console::ui::Tab::Overview);
+    assert!(
+        h.query_by_label_contains("ben (ben-laptop): checklist.tick 0.3.0/pre.review-flags")
+            .is_some()
+    );
+    let carol = open_as(&weed, dir.path(), "carol", ws);
+    let lease = carol.lease("publish 0.3.0").expect("carol publishes");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while h.query_by_label_contains("publish 0.3.0 by ").is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the lease never showed"
+        );
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(30));
+    }
+    drop(lease);
 }
 
 /// How the tests reach weed from this process: a console with a cache of its own.

@@ -93,7 +93,19 @@ impl ConsoleApp {
     /// A poll's result: others' changes reload the snapshot and are named once.
     pub(super) fn synced(&mut self, synced: Result<Option<String>, String>) {
         match synced {
-            Ok(None) => self.sync_error = None,
+            Ok(None) => {
+                self.sync_error = None;
+                // Leases come and go without entries: the Overview's Team reads them again now
+                // and then.
+                if self.tab == Tab::Overview
+                    && self
+                        .team_read_at
+                        .is_none_or(|t| t.elapsed() >= super::TEAM_EVERY)
+                {
+                    self.team_read_at = Some(std::time::Instant::now());
+                    self.reload(None);
+                }
+            }
             Ok(Some(toast)) => {
                 self.sync_error = None;
                 self.reload((!toast.is_empty()).then_some(toast));
