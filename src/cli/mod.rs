@@ -20,6 +20,7 @@ mod runbook;
 mod secrets;
 mod status;
 pub mod verify;
+mod workspace_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -99,6 +100,10 @@ pub enum Command {
     /// The rotation calendar of the secrets and signing certificates the workspace relies on.
     #[command(subcommand)]
     Secrets(secrets::SecretsCmd),
+    /// The workspace: where it is, and a shared one's bucket checked end to end, who is
+    /// working on it, moving a local one into a bucket.
+    #[command(subcommand)]
+    Workspace(workspace_cmd::WorkspaceCmd),
     /// Measure the hot paths: log ingest, task-tray frame time, hashing.
     Bench(bench::BenchArgs),
 }
@@ -230,6 +235,7 @@ fn run_command(cli: &Cli, command: Command) -> anyhow::Result<ExitCode> {
         Command::Secrets(cmd) => secrets::run(cli, &cmd),
         Command::Notify(cmd) => notify::run(cli, &cmd),
         Command::Audit(cmd) => audit::run(cli, cmd),
+        Command::Workspace(cmd) => workspace_cmd::run(cli, &cmd),
         Command::Verify(verify_args) => verify::run(cli, verify_args),
         Command::Publish(args) => publish::run(cli, args),
         Command::Deploy(cmd) => deploy::run(cli, cmd),

@@ -598,6 +598,68 @@ impl Shared {
         )))
     }
 
+    /// Every entry in the bucket, read in order from the first and checked to chain from the
+    /// genesis hash, compared with this console's copy (`audit`) where both have it. The
+    /// answer says how many entries the bucket holds and where it and the copy part, if they
+    /// do; a broken chain in the bucket is an error naming the entry.
+    pub fn verify_bucket(&self, audit: &AuditLog) -> Result<BucketCheck, WorkspaceError> {
+        let local = audit.entries()?;
+        let mut prev = crate::audit::GENESIS_HASH.to_owned();
+        let mut seq = 0u64;
+        let mut after: Option<String> = None;
+        let mut differs: Option<u64> = None;
+        loop {
+            let client = self.client.clone();
+            let prefix = self.url.key("log/");
+            let start = after.clone();
+            let listing = block(async move { client.list(&prefix, start.as_deref(), 1000).await })?
+                .map_err(|f| unreachable(&self.url, "list the log", &f))?;
+            let seqs: Vec<u64> = listing.keys.iter().filter_map(|k| seq_of_key(k)).collect();
+            for chunk in seqs.chunks(FETCH_AT_ONCE) {
+                for (n, line) in chunk.iter().zip(self.fetch_many(chunk)?) {
+                    seq += 1;
+                    if *n != seq {
+                        return Err(self.diverged(
+                            seq,
+                            format!("the bucket has no entry #{seq}; its next is #{n}"),
+                        ));
+                    }
+                    let line = line.ok_or_else(|| {
+                        self.diverged(seq, "listed but cannot be read".to_owned())
+                    })?;
+                    let line = line.trim_end_matches('\n');
+                    let entry: AuditEntry = serde_json::from_str(line)
+                        .map_err(|e| self.diverged(seq, format!("not a valid audit entry: {e}")))?;
+                    if entry.seq != seq || entry.prev != prev {
+                        return Err(self.diverged(
+                            seq,
+                            "does not link to the entry before it: the chain is broken".to_owned(),
+                        ));
+                    }
+                    prev = crate::sha256_hex(line.as_bytes());
+                    if differs.is_none()
+                        && local
+                            .get(usize::try_from(seq - 1).unwrap_or(usize::MAX))
+                            .is_some_and(|l| l != &entry)
+                    {
+                        differs = Some(seq);
+                    }
+                }
+            }
+            after = listing.keys.last().cloned();
+            if !listing.truncated || after.is_none() {
+                break;
+            }
+        }
+        Ok(BucketCheck {
+            url: self.url.to_string(),
+            entries: seq,
+            last_hash: prev,
+            local_entries: local.len() as u64,
+            differs_at: differs,
+        })
+    }
+
     fn adopt_own(
         &self,
         held: &mut Held<'_>,
@@ -611,6 +673,90 @@ impl Shared {
             self.mark_seen(adopted.seq);
         }
         Ok(adopted)
+    }
+}
+
+/// What [`Shared::verify_bucket`] found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BucketCheck {
+    pub url: String,
+    /// Entries in the bucket, each chained to the one before.
+    pub entries: u64,
+    pub last_hash: String,
+    /// Entries in this console's copy.
+    pub local_entries: u64,
+    /// The first entry where the bucket and the copy differ, if any.
+    pub differs_at: Option<u64>,
+}
+
+impl BucketCheck {
+    /// Whether the bucket's log and this console's copy are one log (the copy may lag).
+    pub fn agrees(&self) -> bool {
+        self.differs_at.is_none() && self.local_entries <= self.entries
+    }
+}
+
+/// Moves the local workspace `from` into the bucket at `url`: its configuration, then every
+/// entry of its log, verified first, each created with `If-None-Match: *` (a bucket that holds
+/// a workspace already is refused, and nothing is written to it). Returns the entries moved.
+pub fn push(from: &Path, url: &SharedUrl, access: Access) -> Result<u64, WorkspaceError> {
+    let ws = super::Workspace::open(from)?;
+    if ws.shared().is_some() {
+        return Err(WorkspaceError::Refused(format!(
+            "{}: already a shared workspace",
+            ws.location()
+        )));
+    }
+    ws.audit().verify()?;
+    let config = std::fs::read(from.join(CONFIG_FILE)).map_err(|cause| WorkspaceError::Io {
+        path: from.join(CONFIG_FILE),
+        action: "read",
+        cause,
+    })?;
+    let shared = Shared::new(url.clone(), access.endpoint)?;
+    // The log first (a bucket without a configuration is no workspace yet, so nobody opens
+    // it half moved), then the configuration, which is created only if there is none.
+    if shared
+        .fetch_config()
+        .map_err(|f| unreachable(url, "read the configuration", &f))?
+        .is_some()
+    {
+        return Err(WorkspaceError::AlreadyExists(PathBuf::from(
+            url.to_string(),
+        )));
+    }
+    let text = std::fs::read_to_string(ws.audit().path()).map_err(|cause| WorkspaceError::Io {
+        path: ws.audit().path().to_owned(),
+        action: "read",
+        cause,
+    })?;
+    let mut moved = 0u64;
+    for (n, line) in text.lines().enumerate() {
+        let seq = n as u64 + 1;
+        match shared.put(
+            url.log_key(seq),
+            line.as_bytes().to_vec(),
+            "application/json",
+        ) {
+            Ok(_) => moved += 1,
+            // Moved by an earlier push that stopped part way: the same bytes are fine.
+            Err(Failure::Status { status: 412, .. }) => match shared.fetch_entry(seq)? {
+                Some(there) if there == line => moved += 1,
+                _ => {
+                    return Err(WorkspaceError::Refused(format!(
+                        "{url}: the bucket already holds another log (entry #{seq} differs);                          nothing more was written"
+                    )));
+                }
+            },
+            Err(f) => return Err(unreachable(url, &format!("write log entry #{seq}"), &f)),
+        }
+    }
+    match shared.put(url.key(CONFIG_FILE), config, "application/toml") {
+        Ok(_) => Ok(moved),
+        Err(Failure::Status { status: 412, .. }) => Err(WorkspaceError::AlreadyExists(
+            PathBuf::from(url.to_string()),
+        )),
+        Err(f) => Err(unreachable(url, "create the configuration", &f)),
     }
 }
 

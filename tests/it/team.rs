@@ -866,3 +866,78 @@ fn a_second_publish_of_the_same_version_names_the_lease() {
     let t = common::text(&ben.run(ws, &["publish", "--version", "0.2.0"]));
     assert!(!t.contains("in progress by"), "{t}");
 }
+
+/// A local workspace moved into a bucket: a console that never saw it reads the same releases,
+/// checklists and log; `workspace verify` checks the bucket end to end and finds an entry
+/// changed in the bucket after a console verified it.
+#[test]
+fn a_local_workspace_pushed_to_a_bucket_is_the_same_workspace_there() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let local = dir.path().join("local");
+    common::init(&local);
+    common::ok(&common::cli(&local, &["release", "new", "0.1.0"]));
+    common::ok(&common::cli(
+        &local,
+        &[
+            "checklist",
+            "tick",
+            "pre.review-flags",
+            "--note",
+            "done here",
+            "--release",
+            "0.1.0",
+        ],
+    ));
+    let ana = Console::new(&weed, dir.path(), "ana");
+    let ws = "s3://team/pushed";
+    let mut c = common::bin();
+    c.args(["workspace", "push"]).arg(&local).arg(ws);
+    ana.env(&mut c);
+    let out = common::ok(&c.output().expect("push"));
+    assert!(out.contains("3 log entries"), "{out}");
+    // Pushed again: the bucket holds a workspace now.
+    let mut again = common::bin();
+    again.args(["workspace", "push"]).arg(&local).arg(ws);
+    ana.env(&mut again);
+    let o = again.output().expect("push again");
+    assert!(!o.status.success());
+    assert!(
+        common::text(&o).contains("already exists"),
+        "{}",
+        common::text(&o)
+    );
+
+    let ben = Console::new(&weed, dir.path(), "ben");
+    let (done, by) = item_done(&ben, ws, "0.1.0", "pre.review-flags");
+    assert!(done);
+    let log = entries(&ben, ws);
+    assert_eq!(log[2]["action"], "checklist.tick");
+    assert_eq!(by, log[2]["actor"].as_str().expect("actor"));
+    assert_eq!(
+        std::fs::read(local.join("audit.log")).expect("local log"),
+        std::fs::read(ben.folder("pushed").join("audit.log")).expect("ben's copy"),
+        "the same log, byte for byte"
+    );
+    let out = common::ok(&ben.run(ws, &["workspace", "verify"]));
+    assert!(out.contains("3 entries in the bucket"), "{out}");
+    assert!(out.contains("is the bucket's log"), "{out}");
+    let status = common::ok(&ben.run(ws, &["workspace", "status"]));
+    assert!(status.contains("workspace: s3://team/pushed"), "{status}");
+    assert!(status.contains("log: 3 entries"), "{status}");
+
+    // An early entry changed in the bucket, chain and all cannot be mended: verify names it.
+    let key = "/team/pushed/log/000000000001.json";
+    let (_, first) = weed.request("GET", key, &[], b"");
+    let forged = first.replace("WireTuner", "WireTuneR");
+    assert_ne!(forged, first);
+    assert_eq!(weed.request("PUT", key, &[], forged.as_bytes()).0, 200);
+    let o = ben.run(ws, &["workspace", "verify"]);
+    assert!(!o.status.success());
+    let t = common::text(&o);
+    assert!(
+        t.contains("entry #2") && t.contains("chain is broken"),
+        "{t}"
+    );
+}
