@@ -24,6 +24,9 @@ use crate::store;
 pub use self::config::{CONFIG_FILE, Config, ConfigError};
 pub use crate::store::StateError;
 
+/// Environment variable naming who acts, over the configuration's `actor` and the OS user.
+pub const ACTOR_ENV: &str = "RELEASE_CONSOLE_ACTOR";
+
 /// Environment variable naming the workspace when `--workspace` is not given.
 pub const WORKSPACE_ENV: &str = "RELEASE_CONSOLE_WORKSPACE";
 
@@ -570,7 +573,20 @@ impl Workspace {
         &self.audit
     }
 
+    /// Who this console's entries name: `$RELEASE_CONSOLE_ACTOR` (a CI job's `ci@github`),
+    /// else on a shared workspace the OS user (its configuration is everyone's, so its
+    /// `actor` would name them all alike), else the configuration's `actor`, else the OS user.
     pub fn actor(&self) -> String {
+        if let Some(actor) = std::env::var(ACTOR_ENV)
+            .ok()
+            .map(|a| a.trim().to_owned())
+            .filter(|a| !a.is_empty())
+        {
+            return actor;
+        }
+        if self.shared.is_some() {
+            return config::os_user();
+        }
         self.config.effective_actor()
     }
 

@@ -32,6 +32,17 @@ impl Console {
         c.output().expect("run release-console")
     }
 
+    /// [`Self::run`] with `extra` variables (a CI job's).
+    fn run_with(&self, ws: &str, extra: &[(&str, &str)], args: &[&str]) -> Output {
+        let mut c = common::bin();
+        c.arg("--workspace").arg(ws).args(args);
+        self.env(&mut c);
+        for (k, v) in extra {
+            c.env(k, v);
+        }
+        c.output().expect("run release-console")
+    }
+
     fn env(&self, c: &mut std::process::Command) {
         c.env("AWS_ENDPOINT_URL_S3", &self.endpoint)
             .env("AWS_ACCESS_KEY_ID", WEED_ACCESS_KEY)
@@ -148,6 +159,25 @@ fn two_consoles_on_one_bucket_see_one_release_one_checklist_and_one_log() {
     let (status, body) = weed.request("GET", "/team/wiretuner/log/000000000003.json", &[], b"");
     assert_eq!(status, 200);
     assert_eq!(body, line3);
+
+    // A CI job on the same workspace names itself.
+    let ci = Console::new(&weed, dir.path(), "runner");
+    common::ok(&ci.run_with(
+        ws,
+        &[("RELEASE_CONSOLE_ACTOR", "ci@github")],
+        &[
+            "checklist",
+            "tick",
+            "pre.validate-staging",
+            "--note",
+            "staging green",
+            "--release",
+            "0.2.0",
+        ],
+    ));
+    let (done, by) = item_done(&ana, ws, "0.2.0", "pre.validate-staging");
+    assert!(done);
+    assert_eq!(by, "ci@github");
 
     // Opening the cache folder itself opens the shared workspace: a change made there is in
     // the bucket, never only in the copy.
