@@ -20,6 +20,10 @@ use super::sigv4::{self, Credentials, Scope};
 
 /// Attempts per request (5xx, 429, a broken connection): then the error stands.
 const ATTEMPTS: u32 = 4;
+/// The longest a request without a body (HEAD, GET of a small object, DELETE, a listing) may
+/// take, whatever the client's timeout for transfers: a hanging server holds a HEAD for minutes
+/// at most, not for the half hour a part may take.
+const BODILESS_TIMEOUT: Duration = Duration::from_mins(1);
 
 /// Where a bucket is and as whom.
 #[derive(Debug, Clone)]
@@ -135,6 +139,8 @@ pub struct Client {
     host: String,
     /// `/bucket` (path style) or empty.
     path_prefix: String,
+    /// Each request's, as the client was made.
+    timeout: Duration,
 }
 
 impl Client {
@@ -174,6 +180,7 @@ impl Client {
             http,
             host,
             path_prefix,
+            timeout,
         })
     }
 
@@ -280,7 +287,7 @@ impl Client {
             }
             req = req.header("authorization", auth);
             req = match &body {
-                Body::Empty => req,
+                Body::Empty => req.timeout(BODILESS_TIMEOUT.min(self.timeout)),
                 Body::Bytes(b) => req.body(b.clone()),
                 Body::File { path, sent } => {
                     let file = tokio::fs::File::open(path)

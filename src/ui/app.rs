@@ -22,6 +22,7 @@ use super::widgets::toasts::{ToastKind, Toasts};
 use super::{theme, tray};
 use crate::runner::{Runner, TaskEvent, TaskState};
 use crate::workspace::Origin;
+pub use handling::{POLL_EVERY, TEAM_EVERY};
 
 /// What the app's own background work (loading, picking) sends back.
 enum AppResult {
@@ -29,17 +30,9 @@ enum AppResult {
     Loaded(Box<Snapshot>, Option<String>),
     Failed(String),
     Picked(PickKind, Vec<PathBuf>),
-    /// A shared workspace's poll: what others did since (their toast), or why the bucket
-    /// could not be read. Not counted in `pending`.
+    /// A shared workspace's poll: others' changes (a toast), or why not; not in `pending`.
     Synced(Result<Option<String>, String>),
 }
-
-/// How often the Overview of a shared workspace reads who is working (the leases) again.
-pub const TEAM_EVERY: Duration = Duration::from_secs(10);
-
-/// How often a console on a shared workspace looks for others' changes (one small request
-/// when there are none).
-pub const POLL_EVERY: Duration = Duration::from_millis(1500);
 
 /// Everything the window shows and remembers.
 pub struct ConsoleApp {
@@ -65,12 +58,11 @@ pub struct ConsoleApp {
     /// Commands returned outside a frame's drawing (task hooks, results), applied in `logic`.
     queued: Vec<Command>,
     audit_cache: AuditCache,
-    /// When the last poll of a shared workspace started; whether one is running.
+    /// A shared workspace's polls: when the last began, whether one runs, when the Overview
+    /// last read the leases, why the last could not read the bucket (the header says it).
     polled_at: Option<std::time::Instant>,
     polling: bool,
-    /// When the Overview last read the leases again.
     team_read_at: Option<std::time::Instant>,
-    /// Why the last poll could not read the bucket (shown in the header).
     pub sync_error: Option<String>,
 }
 

@@ -462,6 +462,7 @@ fn help_lists_every_command() {
             "runbook",
             "notify",
             "secrets",
+            "workspace",
             "bench",
             "help"
         ],

@@ -7,6 +7,12 @@ use crate::ui::command::{Command, PickKind, Tab};
 use crate::ui::snapshot::Snapshot;
 use crate::workspace::{Origin, Release, Workspace, WorkspaceError};
 
+/// How often a console on a shared workspace looks for others' changes (one small request
+/// when there are none).
+pub const POLL_EVERY: std::time::Duration = std::time::Duration::from_millis(1500);
+/// How often the Overview of a shared workspace reads who is working (the leases) again.
+pub const TEAM_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl ConsoleApp {
     /// Runs blocking workspace work on the runtime's blocking pool.
     fn submit(&mut self, job: impl FnOnce() -> AppResult + Send + 'static) {
@@ -45,7 +51,7 @@ impl ConsoleApp {
         });
     }
 
-    /// On a shared workspace, looks for others' changes every [`super::POLL_EVERY`] (off the
+    /// On a shared workspace, looks for others' changes every [`POLL_EVERY`] (off the
     /// UI thread; one poll at a time); a workspace read-only for want of its bucket is not
     /// polled.
     pub(super) fn poll_shared(&mut self) {
@@ -56,12 +62,10 @@ impl ConsoleApp {
         if shared.offline().is_some() {
             return;
         }
-        self.ctx.request_repaint_after(super::POLL_EVERY);
+        self.ctx.request_repaint_after(POLL_EVERY);
         if self.polling
             || self.pending > 0
-            || self
-                .polled_at
-                .is_some_and(|t| t.elapsed() < super::POLL_EVERY)
+            || self.polled_at.is_some_and(|t| t.elapsed() < POLL_EVERY)
         {
             return;
         }
@@ -98,9 +102,7 @@ impl ConsoleApp {
                 // Leases come and go without entries: the Overview's Team reads them again now
                 // and then.
                 if self.tab == Tab::Overview
-                    && self
-                        .team_read_at
-                        .is_none_or(|t| t.elapsed() >= super::TEAM_EVERY)
+                    && self.team_read_at.is_none_or(|t| t.elapsed() >= TEAM_EVERY)
                 {
                     self.team_read_at = Some(std::time::Instant::now());
                     self.reload(None);
