@@ -1323,6 +1323,20 @@ pub struct Word {
     pub time: jiff::Timestamp,
     pub action: String,
     pub after: serde_json::Value,
+    /// The machine that recorded it (entries of a shared workspace).
+    pub host: Option<String>,
+}
+
+impl Workspace {
+    /// Whether `w` was recorded by another console of this shared workspace (another
+    /// machine): what its change did outside the log (a flag provider's answer, a state file
+    /// there) only that console can settle, so this one neither judges it "not applied" nor
+    /// asks its own providers; it takes the change as the entry records it.
+    pub fn is_others(&self, w: &Word) -> bool {
+        self.shared
+            .as_ref()
+            .is_some_and(|s| w.host.as_deref().is_some_and(|h| h != s.host()))
+    }
 }
 
 /// A projection's record that disagrees with the log: the entry number to report, and why
@@ -1529,6 +1543,7 @@ impl<'p> Changes<'p> {
                 time: e.time,
                 action: e.action,
                 after: e.after,
+                host: e.host,
             });
         }
     }
@@ -1779,6 +1794,15 @@ impl Workspace {
     /// Records that the change of entry `w` on `target` did not take effect and never will.
     fn not_applied(&self, target: &str, w: &Word, why: &str) {
         let action = format!("{}.not_applied", w.action);
+        if self.is_others(w) {
+            // Another console's change: only it can say whether it took effect.
+            tracing::info!(
+                "entry #{} ({} {target}) by another console is left for it to settle: {why}",
+                w.seq,
+                w.action
+            );
+            return;
+        }
         if let Err(e) = self.record(
             &action,
             target,

@@ -971,3 +971,51 @@ fn a_local_workspace_pushed_to_a_bucket_is_the_same_workspace_there() {
         "{t}"
     );
 }
+
+/// A flag change another console recorded is taken as it says: this console never marks it
+/// "not applied" for want of the other machine's provider state, and both logs verify.
+#[test]
+fn another_consoles_flag_change_is_not_voided_by_this_one() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ana = Console::new(&weed, dir.path(), "ana");
+    let ben = Console::new(&weed, dir.path(), "ben");
+    let ws = "s3://team/flags";
+    common::ok(&ana.run(ws, &["init", ws]));
+    common::ok(&ana.run(
+        ws,
+        &[
+            "flags",
+            "create",
+            "ui_shared",
+            "--name",
+            "Shared",
+            "--tag",
+            "type:release",
+        ],
+    ));
+    common::ok(&ana.run(
+        ws,
+        &["flags", "advance", "ui_shared", "--override", "a test"],
+    ));
+    // Ben's console rolls ana's changes forward into its own flag plans.
+    common::ok(&ben.run(ws, &["audit", "verify"]));
+    common::ok(&ana.run(ws, &["audit", "verify"]));
+    let log = entries(&ana, ws);
+    assert!(
+        log.iter()
+            .all(|e| !e["action"].as_str().unwrap_or("").ends_with(".not_applied")),
+        "{log:#?}"
+    );
+    let plans: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(ben.folder("flags").join("flags/plans.json"))
+            .expect("ben's plans"),
+    )
+    .expect("json");
+    assert_eq!(
+        plans["ui_shared"]["history"].as_array().map(Vec::len),
+        Some(1),
+        "ben's plan has ana's advance: {plans:#}"
+    );
+}
