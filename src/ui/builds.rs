@@ -569,10 +569,26 @@ impl BuildsUi {
                         });
                     });
             }
+            // A build's first step is its own preflight: the one it passed is said, not "not
+            // run yet".
+            let built_after_preflight = data
+                .pipeline_state
+                .platforms
+                .get(name)
+                .filter(|p| p.steps.iter().any(|s| s.name == "Preflight"));
             match pre {
-                None => {
-                    ui.label(theme::muted("Preflight not run yet."));
-                }
+                None => match built_after_preflight {
+                    Some(p) => {
+                        ui.label(theme::muted(format!(
+                            "Preflight passed as the first step of the last build ({}); Run \
+                             preflight checks this machine again now.",
+                            crate::local_time(p.finished_at, false)
+                        )));
+                    }
+                    None => {
+                        ui.label(theme::muted("Preflight not run yet."));
+                    }
+                },
                 Some(p) => {
                     if p.skip_signing != self.skip_signing && p.skipped.is_none() {
                         ui.label(

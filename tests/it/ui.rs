@@ -4283,3 +4283,26 @@ fn the_task_tray_resizes_from_its_marked_edges() {
         "over the task list's right edge the cursor says it resizes"
     );
 }
+
+/// A card whose last build ran its own Preflight step says so, instead of "not run yet".
+#[test]
+fn a_build_that_ran_its_preflight_step_is_not_shown_as_never_preflighted() {
+    let f = fixture();
+    let state = serde_json::json!({"platforms": {"windows-on-linux": {
+        "status": "succeeded", "message": "built", "artifacts": [],
+        "steps": [{"name": "Preflight", "seconds": 0.4}, {"name": "Build MSI", "seconds": 3.0}],
+        "finished_at": "2026-12-04T10:00:00Z"
+    }}});
+    std::fs::write(
+        f.root.join("releases/1.4.0/pipeline.json"),
+        serde_json::to_vec(&state).expect("json"),
+    )
+    .expect("pipeline.json");
+    let mut h = harness(&f);
+    click(&mut h, "Builds");
+    assert_eq!(h.query_all_by_label("Preflight not run yet.").count(), 2);
+    assert!(
+        h.query_by_label_contains("Preflight passed as the first step of the last build")
+            .is_some()
+    );
+}
