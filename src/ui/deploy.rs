@@ -432,24 +432,32 @@ impl DeployUi {
                 });
             } else {
                 let label = format!("Publish {}", plan.version);
-                let resp = ui.add_enabled(ready, egui::Button::new(label));
-                let resp = match opening {
-                    deploy::Opening::SettlingRecorded => resp.on_hover_text(
+                // Why the button is as it is, beside it: a reason only on hover is missed.
+                let why = match opening {
+                    deploy::Opening::SettlingRecorded => Some((
+                        theme::MUTED,
                         "A build item of a platform not shipped this time is open (its skip's \
                          tick was not made): publishing ticks it first, as the skip's",
-                    ),
-                    deploy::Opening::Open | deploy::Opening::BySkipping => resp,
-                    deploy::Opening::WantsSkip => resp.on_disabled_hover_text(
+                    )),
+                    deploy::Opening::Open | deploy::Opening::BySkipping => None,
+                    deploy::Opening::WantsSkip => Some((
+                        theme::WARN,
                         "A platform has no verified installer: ship it, or tick \"Not shipping \
                          … this time\" above and say why",
-                    ),
+                    )),
                     deploy::Opening::Blocked => {
-                        resp.on_disabled_hover_text("A gate is blocked (see above)")
+                        Some((theme::WARN, "A gate is blocked (see above)"))
                     }
                 };
-                if resp.clicked() {
-                    self.confirm = Some(Confirm::Publish);
-                }
+                ui.horizontal_wrapped(|ui| {
+                    let resp = ui.add_enabled(ready, egui::Button::new(label));
+                    if let Some((color, text)) = why {
+                        ui.colored_label(color, text);
+                    }
+                    if resp.clicked() {
+                        self.confirm = Some(Confirm::Publish);
+                    }
+                });
             }
             if let Some(e) = &self.publish_error {
                 ui.horizontal_wrapped(|ui| {

@@ -4306,3 +4306,16 @@ fn a_build_that_ran_its_preflight_step_is_not_shown_as_never_preflighted() {
             .is_some()
     );
 }
+
+/// A disabled Publish says why beside it, not only on hover.
+#[test]
+fn a_disabled_publish_says_why_beside_it() {
+    let f = fixture();
+    let mut h = harness(&f);
+    click(&mut h, "Deploy");
+    step_until(&mut h, "the deploy plan", |app| !app.is_busy());
+    assert!(
+        h.query_by_label("A gate is blocked (see above)").is_some(),
+        "the reason is a label on the panel"
+    );
+}
