@@ -138,6 +138,9 @@ impl Cli {
             if let (Some(p), false) = (&r.signing_problem, self.json) {
                 eprintln!("note: the demo builds unsigned: {p}");
             }
+            if let Err(e) = crate::metrics::demo::add(&ws, jiff::Timestamp::now()) {
+                eprintln!("warning: the demo's quarterly history: {e}");
+            }
         }
         Ok(ws)
     }
