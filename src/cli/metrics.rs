@@ -114,7 +114,7 @@ fn print_quarterly(m: &Metrics) {
 
     let f = &m.false_positives;
     println!(
-        "\nFalse-positive rate of pages (target: at most {:.0}%, the console's; the runbook \
+        "\nFalse-positive rate of pages and incidents (target: at most {:.0}%, the console's; the runbook \
          sets none)",
         f.target * 100.0
     );

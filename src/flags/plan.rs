@@ -981,6 +981,11 @@ mod tests {
     fn retirement_after_fourteen_days_at_full() {
         let cfg = FlagsConfig::default();
         let p = plan(&[("2026-10-01T00:00:00Z", 0), ("2026-10-05T00:00:00Z", 100)]);
+        assert_eq!(p.retire_by(&cfg), Some(ts("2026-10-19T00:00:00Z")));
+        assert_eq!(plan(&[("2026-10-01T00:00:00Z", 50)]).retire_by(&cfg), None);
+        // Rolled back from 100%: no date until it is back.
+        let back = plan(&[("2026-10-01T00:00:00Z", 100), ("2026-10-02T00:00:00Z", 50)]);
+        assert_eq!(back.retire_by(&cfg), None);
         assert!(!p.due_for_retirement(&cfg, ts("2026-10-18T00:00:00Z")));
         assert!(p.due_for_retirement(&cfg, ts("2026-10-19T00:00:00Z")));
         assert!((p.lifespan_days(ts("2026-10-31T00:00:00Z")) - 30.0).abs() < 1e-9);

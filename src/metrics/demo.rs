@@ -98,7 +98,7 @@ fn add_incidents(ws: &Workspace, now: Timestamp) -> Result<Vec<String>, String> 
         (
             5,
             15,
-            Severity::P2,
+            Severity::P1,
             "Download errors alarm",
             "desktop-downloads",
             Resolution::FalseAlarm,

@@ -165,6 +165,8 @@ pub struct Page {
     pub resolved_at: Timestamp,
     /// `None`: resolved without saying how it turned out (not in the rate).
     pub resolution: Option<Resolution>,
+    /// Its severity pages on-call (`[notify.pagerduty] page_on`).
+    pub paged: bool,
 }
 
 /// Pages (incidents) resolved as no impact or false alarm, of those whose resolution was said.
@@ -175,6 +177,8 @@ pub struct FalsePositives {
     /// Those with a resolution (the rate's records).
     pub with_resolution: usize,
     pub false_positives: usize,
+    /// Of the false positives, those that paged on-call.
+    pub paged_false_positives: usize,
     pub rate: Option<f64>,
     /// At most this share.
     pub target: f64,
@@ -298,7 +302,15 @@ pub fn compute(ws: &Workspace, window: Duration, now: Timestamp) -> Result<Metri
         deployment_success: success(ws, &releases, in_window)?,
         flag_lifespan: lifespan(ws, now, in_window)?,
         drills: drill_runs(drills::runs(ws, since, now).map_err(MetricsError::Drills)?),
-        false_positives: false_positives(&incidents, in_window),
+        false_positives: false_positives(
+            &incidents,
+            ws.config()
+                .notify
+                .pagerduty
+                .as_ref()
+                .map(|p| p.page_on.as_slice()),
+            in_window,
+        ),
         flag_retirement: retirement(ws, now)?,
     })
 }
@@ -333,10 +345,13 @@ fn drill_runs(runs: Vec<drills::Run>) -> Drills {
     }
 }
 
+/// `page_on`: the severities that page (`None`: no `[notify.pagerduty]`, nothing pages).
 fn false_positives(
     incidents: &[incident::Incident],
+    page_on: Option<&[String]>,
     in_window: impl Fn(Timestamp) -> bool,
 ) -> FalsePositives {
+    let pages_on = |s: Severity| page_on.is_some_and(|on| on.iter().any(|x| x == s.as_str()));
     let mut pages: Vec<Page> = incidents
         .iter()
         .filter(|i| in_window(i.detected_at))
@@ -347,6 +362,7 @@ fn false_positives(
                 severity: i.severity,
                 name: i.name.clone(),
                 resolution: i.resolution,
+                paged: pages_on(i.severity),
             })
         })
         .collect();
@@ -356,16 +372,25 @@ fn false_positives(
         .iter()
         .filter(|p| p.resolution.is_some_and(Resolution::is_false_positive))
         .count();
+    let paged_false_positives = pages
+        .iter()
+        .filter(|p| p.paged && p.resolution.is_some_and(Resolution::is_false_positive))
+        .count();
     let rate = (with_resolution > 0).then(|| false_positives as f64 / with_resolution as f64);
+    let paging = match page_on {
+        Some(on) if !on.is_empty() => format!("{} page on-call", on.join(", ")),
+        _ => "no severity pages: no [notify.pagerduty]".to_owned(),
+    };
     FalsePositives {
         source: format!(
             "{} detected in the window and resolved, {with_resolution} with a resolution \
-             (status/incidents.json; every incident pages on-call)",
+             (status/incidents.json; {paging})",
             count(pages.len(), "incident")
         ),
         pages,
         with_resolution,
         false_positives,
+        paged_false_positives,
         meets_target: judged_from(
             with_resolution,
             MIN_PAGES_TO_JUDGE,

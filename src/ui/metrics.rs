@@ -343,19 +343,26 @@ fn false_positives(ui: &mut egui::Ui, m: &Metrics) {
         ui.label(egui::RichText::new(figure).size(18.0));
         verdict_from(ui, f.meets_target, f.with_resolution, f.min_records);
     });
+    if f.paged_false_positives > 0 {
+        ui.label(format!(
+            "{} of the false positives paged on-call",
+            f.paged_false_positives
+        ));
+    }
     ui.label(theme::muted(format!(
-        "Target: at most {:.0}% of pages resolved as no-impact or false-alarm (the console's \
+        "Target: at most {:.0}% of pages and incidents resolved as no-impact or false-alarm (the console's \
          figure: the runbook names none); judged from {} resolutions.",
         f.target * 100.0,
         f.min_records
     )));
     egui::Grid::new("metrics-false-positives")
-        .num_columns(3)
+        .num_columns(4)
         .spacing([12.0, 2.0])
         .show(ui, |ui| {
             for p in &f.pages {
                 ui.label(&p.id).on_hover_text(&p.name);
                 ui.label(p.severity.as_str());
+                ui.label(theme::muted(if p.paged { "paged" } else { "" }));
                 match p.resolution {
                     Some(r) if r.is_false_positive() => {
                         ui.colored_label(theme::WARN, r.as_str());
