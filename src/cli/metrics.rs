@@ -131,11 +131,10 @@ fn print_quarterly(m: &Metrics) {
             verdict_from(None, 0, f.min_records)
         ),
     }
-    for p in f
-        .pages
-        .iter()
-        .filter(|p| p.resolution.is_none_or(|r| r.is_false_positive()))
-    {
+    for p in f.pages.iter().filter(|p| {
+        p.resolution
+            .is_none_or(crate::status::Resolution::is_false_positive)
+    }) {
         println!(
             "  {} {} {}: {}",
             p.id,

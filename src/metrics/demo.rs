@@ -158,10 +158,16 @@ fn add_incidents(ws: &Workspace, now: Timestamp) -> Result<Vec<String>, String> 
     Ok(ids)
 }
 
+/// A made-up flag: key, name, and its changes (days ago, what, percent).
+type MadeFlag = (
+    &'static str,
+    &'static str,
+    &'static [(i64, &'static str, u32)],
+);
+
 fn add_flags(ws: &Workspace, now: Timestamp) -> Result<Vec<String>, String> {
     let existing = plan::load(ws).map_err(|e| e.to_string())?;
-    // Key, name, changes (days ago, what, percent).
-    let made: [(&str, &str, &[(i64, &str, u32)]); 3] = [
+    let made: [MadeFlag; 3] = [
         (
             "ui_new_exporter",
             "New exporter",

@@ -325,7 +325,6 @@ fn drill_runs(runs: Vec<drills::Run>) -> Drills {
     let restores: Vec<&drills::Restore> = runs.iter().filter_map(|r| r.restore.as_ref()).collect();
     let rpo: Vec<bool> = restores.iter().filter_map(|r| r.within_rpo).collect();
     let rto_within = rto.iter().filter(|w| **w).count();
-    let rpo_within = rpo.iter().filter(|w| **w).count();
     Drills {
         source: format!(
             "{} started in the window ({} audit entries: each step's start and end, the \
@@ -336,10 +335,10 @@ fn drill_runs(runs: Vec<drills::Run>) -> Drills {
         rto_judged: rto.len(),
         rto_within,
         rpo_judged: rpo.len(),
-        rpo_within,
+        rpo_within: rpo.iter().filter(|w| **w).count(),
         rpo_unknown: restores.len() - rpo.len(),
         rto_meets_target: judged(rto.len(), Some(rto_within == rto.len())),
-        rpo_meets_target: judged(rpo.len(), Some(rpo_within == rpo.len())),
+        rpo_meets_target: judged(rpo.len(), Some(rpo.iter().all(|w| *w))),
         min_records: MIN_RECORDS_TO_JUDGE,
         runs,
     }
@@ -351,7 +350,7 @@ fn false_positives(
     page_on: Option<&[String]>,
     in_window: impl Fn(Timestamp) -> bool,
 ) -> FalsePositives {
-    let pages_on = |s: Severity| page_on.is_some_and(|on| on.iter().any(|x| x == s.as_str()));
+    let pages = |s: Severity| page_on.is_some_and(|on| on.iter().any(|x| x == s.as_str()));
     let mut pages: Vec<Page> = incidents
         .iter()
         .filter(|i| in_window(i.detected_at))
@@ -362,7 +361,7 @@ fn false_positives(
                 severity: i.severity,
                 name: i.name.clone(),
                 resolution: i.resolution,
-                paged: pages_on(i.severity),
+                paged: pages(i.severity),
             })
         })
         .collect();

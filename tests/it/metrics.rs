@@ -369,7 +369,11 @@ fn the_quarterly_review_judges_drills_pages_and_retirement_from_a_known_history(
     let d = &m.drills;
     let runs: Vec<&str> = d.runs.iter().map(|r| r.run.as_str()).collect();
     assert_eq!(runs, ["A", "B", "C", "D", "F", "DRAIN"]);
-    let took: Vec<Option<f64>> = d.runs.iter().map(|r| r.took_secs()).collect();
+    let took: Vec<Option<f64>> = d
+        .runs
+        .iter()
+        .map(release_console::dr::history::Run::took_secs)
+        .collect();
     assert_eq!(
         took,
         [
@@ -381,7 +385,11 @@ fn the_quarterly_review_judges_drills_pages_and_retirement_from_a_known_history(
             Some(180.0)
         ]
     );
-    let rto: Vec<Option<bool>> = d.runs.iter().map(|r| r.within_rto()).collect();
+    let rto: Vec<Option<bool>> = d
+        .runs
+        .iter()
+        .map(release_console::dr::history::Run::within_rto)
+        .collect();
     assert_eq!(
         rto,
         [
@@ -414,9 +422,9 @@ fn the_quarterly_review_judges_drills_pages_and_retirement_from_a_known_history(
         ]
     );
     assert!(d.runs[5].restore.is_none());
-    let f = d.runs[4].restore.as_ref().expect("F restored");
+    let unknown = d.runs[4].restore.as_ref().expect("F restored");
     assert_eq!(
-        (f.snapshot.taken_at, f.within_rpo),
+        (unknown.snapshot.taken_at, unknown.within_rpo),
         (None, None),
         "never guessed"
     );
@@ -430,25 +438,31 @@ fn the_quarterly_review_judges_drills_pages_and_retirement_from_a_known_history(
 
     // Pages: INC-1 fixed, INC-2 false alarm, INC-3 no impact, INC-5 and INC-6 fixed: 2 of 5;
     // INC-7 said nothing (not counted), INC-4 is open, INC-0 is outside the window.
-    let p = &m.false_positives;
-    let ids: Vec<&str> = p.pages.iter().map(|x| x.id.as_str()).collect();
+    let pages = &m.false_positives;
+    let ids: Vec<&str> = pages.pages.iter().map(|x| x.id.as_str()).collect();
     assert_eq!(ids, ["INC-7", "INC-6", "INC-5", "INC-1", "INC-2", "INC-3"]);
-    assert_eq!((p.with_resolution, p.false_positives), (5, 2));
-    assert!(close(p.rate, 0.4));
-    assert_eq!(p.meets_target, Some(false));
-    // P1 pages on-call by default ([notify.pagerduty] is not set in this workspace: nothing).
-    assert_eq!(p.paged_false_positives, 0);
+    assert_eq!((pages.with_resolution, pages.false_positives), (5, 2));
+    assert!(close(pages.rate, 0.4));
+    assert_eq!(pages.meets_target, Some(false));
+    // This workspace has no [notify.pagerduty]: no severity pages on-call.
+    assert_eq!(pages.paged_false_positives, 0);
 
     // Retirement: two live flags at 100%, one 16 days past its date.
-    let r = &m.flag_retirement;
-    let flags: Vec<(&str, i64)> = r
+    let retire = &m.flag_retirement;
+    let flags: Vec<(&str, String)> = retire
         .flags
         .iter()
-        .map(|f| (f.key.as_str(), f.days_past.round() as i64))
+        .map(|f| (f.key.as_str(), format!("{:.0}", f.days_past)))
         .collect();
-    assert_eq!(flags, [("ui_full_old", 16), ("ui_full_new", -9)]);
-    assert_eq!(r.past_due, 1);
-    assert_eq!(r.meets_target, Some(false));
+    assert_eq!(
+        flags,
+        [
+            ("ui_full_old", "16".to_owned()),
+            ("ui_full_new", "-9".to_owned())
+        ]
+    );
+    assert_eq!(retire.past_due, 1);
+    assert_eq!(retire.meets_target, Some(false));
 
     // A 35-day window: D, F and the drain (C, 40 days ago, is out).
     let m = metrics::compute(&ws, metrics::parse_window("35d").expect("window"), now())
@@ -470,12 +484,12 @@ fn the_quarterly_review_judges_drills_pages_and_retirement_from_a_known_history(
     // A 15-day window holds three resolutions (INC-1..3): too few to judge.
     let m = metrics::compute(&ws, metrics::parse_window("15d").expect("window"), now())
         .expect("metrics");
-    let p = &m.false_positives;
-    assert_eq!((p.with_resolution, p.false_positives), (3, 2));
-    assert!(close(p.rate, 2.0 / 3.0));
-    assert_eq!(p.meets_target, None, "3 resolutions, 5 needed");
+    let pages = &m.false_positives;
+    assert_eq!((pages.with_resolution, pages.false_positives), (3, 2));
+    assert!(close(pages.rate, 2.0 / 3.0));
+    assert_eq!(pages.meets_target, None, "3 resolutions, 5 needed");
     assert_eq!(
-        metrics::verdict_from(p.meets_target, p.with_resolution, p.min_records),
+        metrics::verdict_from(pages.meets_target, pages.with_resolution, pages.min_records),
         metrics::Verdict::TooFew {
             records: 3,
             needed: 5
@@ -581,14 +595,14 @@ fn the_demo_starts_with_a_quarterly_history_once_and_the_log_speaks_for_it() {
     assert!(d.runs.iter().all(|r| r.demo_history.is_some()));
     assert_eq!((d.rto_judged, d.rto_within), (4, 3));
     assert_eq!((d.rpo_judged, d.rpo_within, d.rpo_unknown), (2, 1, 1));
-    let p = &m.false_positives;
-    assert_eq!((p.with_resolution, p.false_positives), (6, 2));
-    assert_eq!(p.paged_false_positives, 1);
-    assert_eq!(p.meets_target, Some(false));
-    let r = &m.flag_retirement;
-    assert_eq!((r.flags.len(), r.past_due), (2, 1));
-    assert_eq!(r.flags[0].key, "ui_new_exporter");
-    assert_eq!(r.flags[0].days_past.round(), 46.0);
+    let pages = &m.false_positives;
+    assert_eq!((pages.with_resolution, pages.false_positives), (6, 2));
+    assert_eq!(pages.paged_false_positives, 1);
+    assert_eq!(pages.meets_target, Some(false));
+    let retire = &m.flag_retirement;
+    assert_eq!((retire.flags.len(), retire.past_due), (2, 1));
+    assert_eq!(retire.flags[0].key, "ui_new_exporter");
+    assert_eq!(format!("{:.0}", retire.flags[0].days_past), "46");
     // The imported incidents and plans are what the log says.
     let o = cli(&root, &["audit", "verify"]);
     ok(&o);

@@ -2024,7 +2024,7 @@ fn the_metrics_panel_shows_the_quarterly_review_with_its_records() {
     assert_eq!(h.query_all_by_label("NOT JUDGED").count(), 1);
     assert_eq!(h.query_all_by_label("OVER").count(), 2);
     assert_eq!(h.query_all_by_label("demo history").count(), 4);
-    // Pages: two of six resolutions were false positives, one of them paged.
+    // Pages: two of six resolutions were false positives.
     assert!(h.query_by_label("Alert fatigue").is_some());
     assert!(h.query_by_label("33% false positives (2 of 6)").is_some());
     assert!(h.query_by_label("false-alarm").is_some());
