@@ -176,7 +176,7 @@ impl MetricsUi {
              window.",
         ));
         ui.add_space(6.0);
-        drills(ui, m, 2.0 * card + CARD_GAP);
+        drills(ui, m, (2.0 * card + CARD_GAP).min(ui.available_width()));
         ui.add_space(12.0);
         egui::Grid::new("metrics-quarterly")
             .num_columns(2)
@@ -241,88 +241,110 @@ fn drills(ui: &mut egui::Ui, m: &Metrics, width: f32) {
                 "No procedure run in the window (Runbooks runs them).",
             ));
         }
-        egui::Grid::new("metrics-drills")
-            .num_columns(5)
-            .spacing([12.0, 4.0])
-            .striped(true)
-            .show(ui, |ui| {
-                for r in &d.runs {
-                    ui.label(crate::local_time(r.first_step, false));
-                    ui.label(&r.procedure).on_hover_text(format!(
-                        "{}{}{}",
-                        r.title,
-                        if r.stand_ins {
-                            " (ran against stand-ins, not the real programs)"
-                        } else {
-                            ""
-                        },
-                        r.demo_history
-                            .as_deref()
-                            .map(|w| format!("; {w}"))
-                            .unwrap_or_default()
-                    ));
-                    ui.horizontal(|ui| {
-                        match (r.took_secs(), r.rto_minutes) {
-                            (Some(took), Some(rto)) => {
-                                ui.label(format!("took {} of {rto} min RTO", minutes(took)));
-                            }
-                            _ => {
-                                ui.label(r.outcome.as_ref().map_or_else(
-                                    || "procedure no longer known".to_owned(),
-                                    crate::dr::Outcome::summary,
-                                ));
-                            }
-                        }
-                        within_badge(
-                            ui,
-                            r.within_rto(),
-                            "Judged only for a run whose every step succeeded",
-                        );
-                    });
-                    ui.horizontal(|ui| match &r.restore {
-                        None => {
-                            ui.label(theme::muted("no snapshot restored"));
-                        }
-                        Some(x) => {
-                            match x.age_secs {
-                                Some(age) => ui.label(format!(
-                                    "snapshot {} old{}",
-                                    minutes(age),
-                                    x.snapshot
-                                        .rpo_minutes
-                                        .map(|m| format!(" of {m} min RPO"))
-                                        .unwrap_or_default()
-                                )),
-                                None => ui.label("snapshot age unknown"),
-                            }
-                            .on_hover_text(format!(
-                                "{}: {}",
-                                x.snapshot.id,
-                                x.snapshot.taken_at_from.as_deref().map_or(
-                                    "its name carries no time, so when it was taken is not \
-                                     known",
-                                    |from| from
-                                )
-                            ));
-                            within_badge(
-                                ui,
-                                x.within_rpo,
-                                "The snapshot's time is unknown: its name carries none",
-                            );
-                        }
-                    });
-                    ui.label(theme::muted(if r.demo_history.is_some() {
-                        "demo history"
-                    } else if r.stand_ins {
-                        "stand-ins"
-                    } else {
-                        ""
-                    }));
-                    ui.end_row();
-                }
-            });
+        // Wider than a narrow window: scrolled sideways rather than cut.
+        egui::ScrollArea::horizontal()
+            .id_salt("metrics-drills-scroll")
+            .show(ui, |ui| drill_rows(ui, &d.runs));
+        let demo = d.runs.iter().filter(|r| r.demo_history.is_some()).count();
+        if demo > 0 {
+            ui.label(theme::muted(format!(
+                "{demo} of these runs are the demo workspace's made-up history: nothing ran."
+            )));
+        }
+        let stand_ins = d
+            .runs
+            .iter()
+            .filter(|r| r.stand_ins && r.demo_history.is_none())
+            .count();
+        if stand_ins > 0 {
+            ui.label(theme::muted(format!(
+                "{stand_ins} of these runs ran against stand-ins ([dr] stand_ins), not the real \
+                 programs."
+            )));
+        }
         ui.label(theme::muted(format!("from {}", d.source)));
     });
+}
+
+/// A row per run: when and which procedure, its duration against its RTO, its snapshot's age
+/// against its RPO.
+fn drill_rows(ui: &mut egui::Ui, runs: &[crate::dr::history::Run]) {
+    egui::Grid::new("metrics-drills")
+        .num_columns(3)
+        .spacing([12.0, 4.0])
+        .striped(true)
+        .show(ui, |ui| {
+            for r in runs {
+                ui.label(format!(
+                    "{}  {}",
+                    crate::local_time(r.first_step, false),
+                    r.procedure
+                ))
+                .on_hover_text(format!(
+                    "{}{}{}",
+                    r.title,
+                    if r.stand_ins {
+                        " (ran against stand-ins, not the real programs)"
+                    } else {
+                        ""
+                    },
+                    r.demo_history
+                        .as_deref()
+                        .map(|w| format!("; {w}"))
+                        .unwrap_or_default()
+                ));
+                ui.horizontal(|ui| {
+                    match (r.took_secs(), r.rto_minutes) {
+                        (Some(took), Some(rto)) => {
+                            ui.label(format!("took {} of {rto} min RTO", minutes(took)));
+                        }
+                        _ => {
+                            ui.label(r.outcome.as_ref().map_or_else(
+                                || "procedure no longer known".to_owned(),
+                                crate::dr::Outcome::summary,
+                            ));
+                        }
+                    }
+                    within_badge(
+                        ui,
+                        r.within_rto(),
+                        "Judged only for a run whose every step succeeded",
+                    );
+                });
+                ui.horizontal(|ui| match &r.restore {
+                    None => {
+                        ui.label(theme::muted("no snapshot restored"));
+                    }
+                    Some(x) => {
+                        match x.age_secs {
+                            Some(age) => ui.label(format!(
+                                "snapshot {} old{}",
+                                minutes(age),
+                                x.snapshot
+                                    .rpo_minutes
+                                    .map(|m| format!(" of {m} min RPO"))
+                                    .unwrap_or_default()
+                            )),
+                            None => ui.label("snapshot age unknown"),
+                        }
+                        .on_hover_text(format!(
+                            "{}: {}",
+                            x.snapshot.id,
+                            x.snapshot.taken_at_from.as_deref().map_or(
+                                "its name carries no time, so when it was taken is not known",
+                                |from| from
+                            )
+                        ));
+                        within_badge(
+                            ui,
+                            x.within_rpo,
+                            "The snapshot's time is unknown: its name carries none",
+                        );
+                    }
+                });
+                ui.end_row();
+            }
+        });
 }
 
 fn false_positives(ui: &mut egui::Ui, m: &Metrics) {
