@@ -11,7 +11,8 @@ use super::{Cli, EXIT_CHECK_FAILED};
 use crate::human_duration;
 use crate::status::incident::{self, CreateRequest, Incident};
 use crate::status::{
-    ComponentStatus, IncidentStatus, MaintenanceStatus, Provider, Severity, StatusError, StatusPage,
+    ComponentStatus, IncidentStatus, MaintenanceStatus, Provider, Resolution, Severity,
+    StatusError, StatusPage,
 };
 
 #[derive(Debug, Clone, Args)]
@@ -40,6 +41,10 @@ pub struct StatusArgs {
     /// The console's INC-... id or the status page's incident id.
     #[arg(long)]
     pub incident_id: Option<String>,
+    /// With `--action resolve`: how it turned out (fixed, no-impact, false-alarm); the
+    /// quarterly alert-fatigue review counts no-impact and false-alarm as false positives.
+    #[arg(long)]
+    pub resolution: Option<Resolution>,
     /// Status the components get (default from the severity; operational on resolve).
     #[arg(long)]
     pub component_status: Option<ComponentStatus>,
@@ -160,6 +165,12 @@ fn incident_action(
     };
     let incident = match action {
         Action::Create => {
+            if let Some(r) = args.resolution {
+                anyhow::bail!(
+                    "--resolution {r} says how a resolved incident turned out: give it with \
+                     --action resolve"
+                );
+            }
             let status = *need(args.status.as_ref(), "--status", name)?;
             let message = need(args.message.as_ref(), "--message", name)?;
             let detected_at = args
@@ -201,7 +212,7 @@ fn incident_action(
                 ws,
                 page,
                 id,
-                status,
+                (status, args.resolution),
                 message,
                 args.component_status,
             ))?
@@ -289,11 +300,14 @@ fn sub_command(
                     Some(_) => "; postmortem overdue".into(),
                     None => format!("; open for {}", human_duration(i.open_for(now))),
                 };
+                let status = match i.resolution {
+                    Some(r) => format!("{} ({r})", i.status),
+                    None => i.status.as_str().to_owned(),
+                };
                 println!(
-                    "{}  {}  {:<13} {}  [{}]  {response}{extra}",
+                    "{}  {}  {status:<13} {}  [{}]  {response}{extra}",
                     i.id,
                     i.severity,
-                    i.status.as_str(),
                     i.name,
                     i.components.join(", ")
                 );

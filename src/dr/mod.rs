@@ -17,6 +17,12 @@ use crate::runbook::{Runbook, RunbookError};
 use crate::runner::{ProcessSpec, TaskContext, TaskError, TaskResult, TaskSpec, TaskState};
 use crate::workspace::Workspace;
 
+pub mod history;
+
+/// The audit action of a step's end: when it started and ended, how, and for a restore the
+/// snapshot's age ([`history`] reads the runs back from them).
+pub const STEP_END_ACTION: &str = "runbook.step.end";
+
 /// How long one step may run before it fails.
 pub const STEP_TIMEOUT: Duration = Duration::from_hours(1);
 
@@ -96,6 +102,9 @@ pub struct Plan {
     pub procedure: String,
     pub title: String,
     pub rto_minutes: u64,
+    /// The recovery point objective of a procedure that restores a snapshot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rpo_minutes: Option<u64>,
     pub values: BTreeMap<String, String>,
     pub steps: Vec<Rendered>,
     /// `[dr] stand_ins`: the folder whose programs run in place of the real ones, if set.
@@ -218,6 +227,7 @@ fn plan_with(ws: &Workspace, p: &Procedure, values: BTreeMap<String, String>) ->
         procedure: p.id.clone(),
         title: p.title.clone(),
         rto_minutes: p.rto_minutes,
+        rpo_minutes: p.rpo_minutes,
         values,
         stand_ins: ws.config().dr.stand_ins().map(str::to_owned),
     }
@@ -430,8 +440,10 @@ pub async fn run_step(
         }
         None => None,
     };
+    let started_at = Timestamp::now();
     let after = serde_json::json!({
         "run": run_id,
+        "first_step": first_step,
         "command": command,
         "params": plan.values,
         "confirmed": step.confirm,
@@ -482,11 +494,47 @@ pub async fn run_step(
         crate::human_duration(since_first_step(first_step, Timestamp::now())),
         plan.rto_minutes
     ));
-    if let Err(e) = &result {
-        let error = std::io::Error::other(e.to_string());
-        tokio::task::spawn_blocking(move || ws.record_failed("runbook.step", &target, &error))
-            .await
-            .map_err(|e| failed(&e))?;
+    let state = match &result {
+        Ok(()) => TaskState::Succeeded,
+        Err(TaskError::Cancelled) => TaskState::Cancelled,
+        Err(_) => TaskState::Failed,
+    };
+    let end = history::StepEnd {
+        run: run_id,
+        procedure: plan.procedure.clone(),
+        step: step.id.clone(),
+        state,
+        first_step,
+        started_at,
+        ended_at: Timestamp::now(),
+        params: plan.values.clone(),
+        stand_in: stand_in.as_ref().map(|s| s.path.clone()),
+        snapshot: step
+            .snapshot
+            .as_deref()
+            .map(|id| history::Snapshot::named(id, plan.rpo_minutes)),
+        demo_history: None,
+    };
+    // The step's end is recorded for the quarterly review (the task's own end is recorded by
+    // the task hook); a log that refuses it leaves the step as it ended, said in its log.
+    let error = result
+        .as_ref()
+        .err()
+        .map(|e| std::io::Error::other(e.to_string()));
+    let recorded = tokio::task::spawn_blocking(move || {
+        if let Some(error) = &error {
+            ws.record_failed("runbook.step", &target, error);
+        }
+        history::record_end(&ws, &end)
+    })
+    .await;
+    match recorded {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => ctx.log_line(&format!(
+            "the audit log refused this step's end ({e}): the quarterly review will not count \
+             this run"
+        )),
+        Err(e) => ctx.log_line(&format!("recording this step's end failed: {e}")),
     }
     result.map(|()| match &stand_in {
         Some(s) => format!(
@@ -511,6 +559,7 @@ mod tests {
             procedure: p.id.clone(),
             title: p.title.clone(),
             rto_minutes: p.rto_minutes,
+            rpo_minutes: p.rpo_minutes,
             values,
             stand_ins: None,
             missing: Vec::new(),

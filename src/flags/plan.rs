@@ -85,13 +85,23 @@ impl Plan {
         (self.percent() == 100).then(|| self.since())
     }
 
-    /// At 100% for at least `retire_after_days`, and not archived.
+    /// Its retirement date, from WireTuner's flag policy ("after 14+ days at 100%, remove from
+    /// code and archive"): `retire_after_days` after it reached 100% and stayed there. `None`
+    /// before it is at 100% (a flag rolled back from 100% has none until it is back).
+    pub fn retire_by(&self, cfg: &FlagsConfig) -> Option<Timestamp> {
+        let full = self.full_since()?;
+        Some(
+            full.checked_add(Duration::from_secs(
+                cfg.retire_after_days.saturating_mul(86_400),
+            ))
+            .unwrap_or(Timestamp::MAX),
+        )
+    }
+
+    /// At 100% for at least `retire_after_days` (its [`Plan::retire_by`] reached), and not
+    /// archived.
     pub fn due_for_retirement(&self, cfg: &FlagsConfig, now: Timestamp) -> bool {
-        self.archived_at.is_none()
-            && self.full_since().is_some_and(|t| {
-                Duration::try_from(now.duration_since(t)).unwrap_or_default()
-                    >= Duration::from_secs(cfg.retire_after_days.saturating_mul(86_400))
-            })
+        self.archived_at.is_none() && self.retire_by(cfg).is_some_and(|t| now >= t)
     }
 
     /// Days from creation to retirement (or to now while it lives).
@@ -578,6 +588,95 @@ pub async fn archive<P: FlagProvider>(
     .await
 }
 
+/// The audit action of [`import`]: not announced (it is history, not news).
+pub const IMPORT_ACTION: &str = "flags.import";
+
+/// Records a flag rolled out outside the console (the demo's made-up history) as it stands:
+/// the local provider gets the flag at the plan's percentage (archived if the plan is), the
+/// change is audited (`flags.import`, carrying the plan's last change, the whole plan and
+/// `why`), then the plan is saved; all under the flags' change lock. Refused when the
+/// workspace's provider is not the local one, or the flag or its plan exists.
+pub fn import(ws: &Workspace, plan: &Plan, name: &str, why: &str) -> Result<Plan, FlagsError> {
+    if !matches!(
+        ws.config().flags.provider,
+        crate::workspace::config::FlagsProvider::Local
+    ) {
+        return Err(FlagsError::Invalid(format!(
+            "flag {}: only a workspace with the local flag provider imports flags",
+            plan.key
+        )));
+    }
+    let last = plan.history.last().ok_or_else(|| {
+        FlagsError::Invalid(format!("flag {}: a plan to import has changes", plan.key))
+    })?;
+    let _lock = store::lock(&flags_dir(ws), CHANGE_LOCK)?;
+    if load(ws)?.contains_key(&plan.key) {
+        return Err(FlagsError::Conflict {
+            message: format!("flag {} has a plan already: not imported", plan.key),
+        });
+    }
+    let env = ws.config().flags.environment.clone();
+    let percent = plan.percent();
+    let version = plan.history.len().to_string();
+    store::update_json(
+        &flags_dir(ws).join("local.json"),
+        |flags: &mut BTreeMap<String, FlagState>| {
+            if flags.contains_key(&plan.key) {
+                return Err(FlagsError::Conflict {
+                    message: format!("flag {} exists already: not imported", plan.key),
+                });
+            }
+            flags.insert(
+                plan.key.clone(),
+                FlagState {
+                    key: plan.key.clone(),
+                    name: name.to_owned(),
+                    tags: Vec::new(),
+                    environment: env.clone(),
+                    on: percent > 0,
+                    rollout_percent: percent,
+                    archived: plan.archived_at.is_some(),
+                    version: Some(version.clone()),
+                    environments: [(
+                        env.clone(),
+                        super::EnvState {
+                            on: percent > 0,
+                            rollout_percent: percent,
+                        },
+                    )]
+                    .into(),
+                },
+            );
+            Ok(())
+        },
+    )?;
+    let change = Intended {
+        what: last.what.clone(),
+        percent: last.percent,
+        actor: last.actor.clone(),
+        override_reason: last.override_reason.clone(),
+    };
+    let seq = ws.record_seq(
+        IMPORT_ACTION,
+        &plan.key,
+        serde_json::Value::Null,
+        serde_json::json!({
+            "change": change,
+            "plan": plan,
+            "provider": {"local": true},
+            "why": why,
+        }),
+    )?;
+    modify(ws, |plans| {
+        let saved = Plan {
+            audit_seq: seq,
+            ..plan.clone()
+        };
+        plans.insert(plan.key.clone(), saved.clone());
+        Ok(saved)
+    })
+}
+
 /// A line of the retirement report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RetireLine {
@@ -683,7 +782,12 @@ impl crate::workspace::Projection for PlanBook {
     fn follows(&self, action: &str) -> bool {
         matches!(
             action,
-            "flags.create" | "flags.advance" | "flags.rollout" | "flags.rollback" | "flags.archive"
+            "flags.create"
+                | "flags.advance"
+                | "flags.rollout"
+                | "flags.rollback"
+                | "flags.archive"
+                | IMPORT_ACTION
         )
     }
 
@@ -888,6 +992,11 @@ mod tests {
     fn retirement_after_fourteen_days_at_full() {
         let cfg = FlagsConfig::default();
         let p = plan(&[("2026-10-01T00:00:00Z", 0), ("2026-10-05T00:00:00Z", 100)]);
+        assert_eq!(p.retire_by(&cfg), Some(ts("2026-10-19T00:00:00Z")));
+        assert_eq!(plan(&[("2026-10-01T00:00:00Z", 50)]).retire_by(&cfg), None);
+        // Rolled back from 100%: no date until it is back.
+        let back = plan(&[("2026-10-01T00:00:00Z", 100), ("2026-10-02T00:00:00Z", 50)]);
+        assert_eq!(back.retire_by(&cfg), None);
         assert!(!p.due_for_retirement(&cfg, ts("2026-10-18T00:00:00Z")));
         assert!(p.due_for_retirement(&cfg, ts("2026-10-19T00:00:00Z")));
         assert!((p.lifespan_days(ts("2026-10-31T00:00:00Z")) - 30.0).abs() < 1e-9);

@@ -1,16 +1,21 @@
 //! The ops metrics of WireTuner's operations runbook, computed from the workspace's own history:
 //! release frequency, incident MTTR per severity, deployment success rate and feature-flag
-//! lifespan, each with its target and the records it came from. `metrics` and the Metrics panel
-//! show the same figures.
+//! lifespan, and what its quarterly reviews look at: backup and restore drills against their
+//! RTO and RPO, the false-positive rate of pages, and flags past their retirement date. Each
+//! with its target and the records it came from. `metrics` and the Metrics panel show the same
+//! figures.
 
 use std::time::Duration;
 
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::status::Severity;
+use crate::dr::history as drills;
 use crate::status::incident;
+use crate::status::{Resolution, Severity};
 use crate::workspace::{Release, ReleaseKind, Workspace, WorkspaceError};
+
+pub mod demo;
 
 /// Target: a release every two weeks.
 pub const RELEASE_INTERVAL_TARGET_DAYS: f64 = 14.0;
@@ -25,29 +30,50 @@ pub const FAILURE_ACTIONS: &[&str] = &["publish.yank", "deploy.rollback"];
 /// nothing about a 95% target.
 pub const MIN_RECORDS_TO_JUDGE: usize = 2;
 
+/// Target of the alert-fatigue review: at most one page in five a false positive. WireTuner's
+/// documentation names the review (false positive rates) but no figure; this one is the
+/// console's, and says so where it shows.
+pub const FALSE_POSITIVE_TARGET: f64 = 0.2;
+/// The fewest incidents with a resolution the false-positive rate is judged from: a rate over
+/// two pages says nothing about one page in five.
+pub const MIN_PAGES_TO_JUDGE: usize = 5;
+
 /// A metric against its target, for people.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     Meets,
     Misses,
-    /// Some records, fewer than [`MIN_RECORDS_TO_JUDGE`].
-    TooFew(usize),
+    /// Some records, fewer than the `needed` ones it is judged from.
+    TooFew {
+        records: usize,
+        needed: usize,
+    },
     NoData,
 }
 
-/// The verdict of a metric computed from `records` records.
+/// The verdict of a metric computed from `records` records (judged from
+/// [`MIN_RECORDS_TO_JUDGE`]).
 pub fn verdict(meets: Option<bool>, records: usize) -> Verdict {
+    verdict_from(meets, records, MIN_RECORDS_TO_JUDGE)
+}
+
+/// The verdict of a metric computed from `records` records, judged from `needed`.
+pub fn verdict_from(meets: Option<bool>, records: usize, needed: usize) -> Verdict {
     match meets {
         Some(true) => Verdict::Meets,
         Some(false) => Verdict::Misses,
-        None if records > 0 && records < MIN_RECORDS_TO_JUDGE => Verdict::TooFew(records),
+        None if records > 0 && records < needed => Verdict::TooFew { records, needed },
         None => Verdict::NoData,
     }
 }
 
 /// `value` compared with the target, once there are enough records to judge.
 fn judged(records: usize, meets: Option<bool>) -> Option<bool> {
-    meets.filter(|_| records >= MIN_RECORDS_TO_JUDGE)
+    judged_from(records, MIN_RECORDS_TO_JUDGE, meets)
+}
+
+fn judged_from(records: usize, needed: usize, meets: Option<bool>) -> Option<bool> {
+    meets.filter(|_| records >= needed)
 }
 
 /// Release frequency over the window.
@@ -108,6 +134,81 @@ pub struct Lifespan {
     pub source: String,
 }
 
+/// Backup and restore drills: every procedure run with its measured duration against its RTO,
+/// and for a restore the snapshot's age when it began against the RPO.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Drills {
+    /// Runs whose first step started in the window, oldest first.
+    pub runs: Vec<drills::Run>,
+    /// Runs whose every step succeeded (the RTO is judged for those only), and how many of
+    /// them within it.
+    pub rto_judged: usize,
+    pub rto_within: usize,
+    /// Restores whose snapshot's age is known, and how many within the RPO.
+    pub rpo_judged: usize,
+    pub rpo_within: usize,
+    /// Restores whose snapshot's time is unknown (not judged).
+    pub rpo_unknown: usize,
+    /// Target: every judged run within its RTO, and every judged restore within its RPO.
+    pub rto_meets_target: Option<bool>,
+    pub rpo_meets_target: Option<bool>,
+    pub min_records: usize,
+    pub source: String,
+}
+
+/// One resolved incident as the alert-fatigue review reads it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Page {
+    pub id: String,
+    pub severity: Severity,
+    pub name: String,
+    pub resolved_at: Timestamp,
+    /// `None`: resolved without saying how it turned out (not in the rate).
+    pub resolution: Option<Resolution>,
+    /// Its severity pages on-call (`[notify.pagerduty] page_on`).
+    pub paged: bool,
+}
+
+/// Pages (incidents) resolved as no impact or false alarm, of those whose resolution was said.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FalsePositives {
+    /// Incidents detected in the window and resolved, oldest first.
+    pub pages: Vec<Page>,
+    /// Those with a resolution (the rate's records).
+    pub with_resolution: usize,
+    pub false_positives: usize,
+    /// Of the false positives, those that paged on-call.
+    pub paged_false_positives: usize,
+    pub rate: Option<f64>,
+    /// At most this share.
+    pub target: f64,
+    pub min_records: usize,
+    pub meets_target: Option<bool>,
+    pub source: String,
+}
+
+/// A live flag with a retirement date.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RetireDue {
+    pub key: String,
+    pub retire_by: Timestamp,
+    /// Days since its retirement date (negative: days still to go).
+    pub days_past: f64,
+}
+
+/// Flags past their retirement date (14 days at 100%, WireTuner's flag policy) and not yet
+/// archived: technical debt.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Retirement {
+    /// Live flags with a retirement date (at 100%), most overdue first.
+    pub flags: Vec<RetireDue>,
+    pub past_due: usize,
+    pub retire_after_days: u64,
+    /// Target: none past its date.
+    pub meets_target: Option<bool>,
+    pub source: String,
+}
+
 /// Every metric over one window.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Metrics {
@@ -118,6 +219,9 @@ pub struct Metrics {
     pub mttr_source: String,
     pub deployment_success: Success,
     pub flag_lifespan: Lifespan,
+    pub drills: Drills,
+    pub false_positives: FalsePositives,
+    pub flag_retirement: Retirement,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -130,6 +234,8 @@ pub enum MetricsError {
     Flags(crate::flags::FlagsError),
     #[error("audit log: {0}")]
     Audit(crate::audit::AuditError),
+    #[error("procedure runs: {0}")]
+    Drills(String),
 }
 
 // By hand, not `#[from]`: that would make the error its message names its `source()` too.
@@ -184,16 +290,146 @@ pub fn compute(ws: &Workspace, window: Duration, now: Timestamp) -> Result<Metri
         .unwrap_or(Timestamp::MIN);
     let releases = ws.releases()?;
     let in_window = |t: Timestamp| t >= since && t <= now;
+    let incidents = incident::load(ws)?;
     Ok(Metrics {
         since,
         until: now,
         release_frequency: frequency(&releases, in_window),
-        mttr: mttr(&incident::load(ws)?, in_window),
+        mttr: mttr(&incidents, in_window),
         mttr_source: "incidents detected in the window, from detection to resolution \
                       (status/incidents.json)"
             .to_owned(),
         deployment_success: success(ws, &releases, in_window)?,
         flag_lifespan: lifespan(ws, now, in_window)?,
+        drills: drill_runs(drills::runs(ws, since, now).map_err(MetricsError::Drills)?),
+        false_positives: false_positives(
+            &incidents,
+            ws.config()
+                .notify
+                .pagerduty
+                .as_ref()
+                .map(|p| p.page_on.as_slice()),
+            in_window,
+        ),
+        flag_retirement: retirement(ws, now)?,
+    })
+}
+
+/// `n` and the noun, `s` added unless `n` is one.
+fn count(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
+fn drill_runs(runs: Vec<drills::Run>) -> Drills {
+    let rto: Vec<bool> = runs.iter().filter_map(drills::Run::within_rto).collect();
+    let restores: Vec<&drills::Restore> = runs.iter().filter_map(|r| r.restore.as_ref()).collect();
+    let rpo: Vec<bool> = restores.iter().filter_map(|r| r.within_rpo).collect();
+    let rto_within = rto.iter().filter(|w| **w).count();
+    Drills {
+        source: format!(
+            "{} started in the window ({} audit entries: each step's start and end, the \
+             snapshot a restore named, the time in its name)",
+            count(runs.len(), "procedure run"),
+            crate::dr::STEP_END_ACTION
+        ),
+        rto_judged: rto.len(),
+        rto_within,
+        rpo_judged: rpo.len(),
+        rpo_within: rpo.iter().filter(|w| **w).count(),
+        rpo_unknown: restores.len() - rpo.len(),
+        rto_meets_target: judged(rto.len(), Some(rto_within == rto.len())),
+        rpo_meets_target: judged(rpo.len(), Some(rpo.iter().all(|w| *w))),
+        min_records: MIN_RECORDS_TO_JUDGE,
+        runs,
+    }
+}
+
+/// `page_on`: the severities that page (`None`: no `[notify.pagerduty]`, nothing pages).
+fn false_positives(
+    incidents: &[incident::Incident],
+    page_on: Option<&[String]>,
+    in_window: impl Fn(Timestamp) -> bool,
+) -> FalsePositives {
+    let pages = |s: Severity| page_on.is_some_and(|on| on.iter().any(|x| x == s.as_str()));
+    let mut pages: Vec<Page> = incidents
+        .iter()
+        .filter(|i| in_window(i.detected_at))
+        .filter_map(|i| {
+            Some(Page {
+                resolved_at: i.resolved_at?,
+                id: i.id.clone(),
+                severity: i.severity,
+                name: i.name.clone(),
+                resolution: i.resolution,
+                paged: pages(i.severity),
+            })
+        })
+        .collect();
+    pages.sort_by_key(|p| p.resolved_at);
+    let with_resolution = pages.iter().filter(|p| p.resolution.is_some()).count();
+    let false_positives = pages
+        .iter()
+        .filter(|p| p.resolution.is_some_and(Resolution::is_false_positive))
+        .count();
+    let paged_false_positives = pages
+        .iter()
+        .filter(|p| p.paged && p.resolution.is_some_and(Resolution::is_false_positive))
+        .count();
+    let rate = (with_resolution > 0).then(|| false_positives as f64 / with_resolution as f64);
+    let paging = match page_on {
+        Some(on) if !on.is_empty() => format!("{} page on-call", on.join(", ")),
+        _ => "no severity pages: no [notify.pagerduty]".to_owned(),
+    };
+    FalsePositives {
+        source: format!(
+            "{} detected in the window and resolved, {with_resolution} with a resolution \
+             (status/incidents.json; {paging})",
+            count(pages.len(), "incident")
+        ),
+        pages,
+        with_resolution,
+        false_positives,
+        paged_false_positives,
+        meets_target: judged_from(
+            with_resolution,
+            MIN_PAGES_TO_JUDGE,
+            rate.map(|r| r <= FALSE_POSITIVE_TARGET),
+        ),
+        rate,
+        target: FALSE_POSITIVE_TARGET,
+        min_records: MIN_PAGES_TO_JUDGE,
+    }
+}
+
+fn retirement(ws: &Workspace, now: Timestamp) -> Result<Retirement, MetricsError> {
+    let cfg = &ws.config().flags;
+    let plans = crate::flags::plan::load(ws)?;
+    let mut flags: Vec<RetireDue> = plans
+        .values()
+        .filter(|p| p.archived_at.is_none())
+        .filter_map(|p| {
+            let retire_by = p.retire_by(cfg)?;
+            Some(RetireDue {
+                key: p.key.clone(),
+                days_past: days(now.duration_since(retire_by)),
+                retire_by,
+            })
+        })
+        .collect();
+    flags.sort_by(|a, b| b.days_past.total_cmp(&a.days_past));
+    let past_due = flags.iter().filter(|f| f.days_past >= 0.0).count();
+    Ok(Retirement {
+        source: format!(
+            "{} at 100% and not archived, of {} (flags/plans.json; a flag's date is {} days \
+             after it reached 100%)",
+            count(flags.len(), "live flag"),
+            count(plans.len(), "rollout plan"),
+            cfg.retire_after_days
+        ),
+        meets_target: judged(flags.len(), Some(past_due == 0)),
+        flags,
+        past_due,
+        retire_after_days: cfg.retire_after_days,
     })
 }
 

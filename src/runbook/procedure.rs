@@ -34,6 +34,10 @@ pub struct Procedure {
     pub description: String,
     /// Recovery time objective: the whole procedure, from its first step, should take less.
     pub rto_minutes: u64,
+    /// Recovery point objective, for a procedure that restores a snapshot (a step with
+    /// `restores_snapshot`): the snapshot should be younger than this when the restore begins.
+    #[serde(default)]
+    pub rpo_minutes: Option<u64>,
     #[serde(default)]
     pub params: Vec<Param>,
     pub steps: Vec<ProcStep>,
@@ -66,6 +70,10 @@ pub struct ProcStep {
     pub confirm: Option<String>,
     /// Runs only when this parameter is `true` (e.g. a forced drain).
     pub only_if: Option<String>,
+    /// The parameter naming the snapshot this step restores (`snapshot`): the snapshot's age
+    /// when this step begins is measured against the procedure's RPO.
+    #[serde(default)]
+    pub restores_snapshot: Option<String>,
 }
 
 /// A step with its parameters filled in.
@@ -79,6 +87,10 @@ pub struct Rendered {
     pub confirm: Option<String>,
     /// Why it is skipped (its `only_if` parameter is not `true`), if it is.
     pub skipped: Option<String>,
+    /// The snapshot it restores (its `restores_snapshot` parameter's value), if it restores
+    /// one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
 }
 
 impl Rendered {
@@ -222,6 +234,14 @@ impl Procedure {
                     step.id
                 )));
             }
+            if let Some(o) = &step.restores_snapshot
+                && !known.contains(&o.as_str())
+            {
+                return Err(err(format!(
+                    "step {:?}: restores_snapshot names {o:?}, which is not a parameter",
+                    step.id
+                )));
+            }
         }
         Ok(p)
     }
@@ -330,6 +350,10 @@ impl Procedure {
                     (!values.get(p).is_some_and(|v| is_true(v)))
                         .then(|| format!("runs only with {p}=true"))
                 }),
+                snapshot: s
+                    .restores_snapshot
+                    .as_ref()
+                    .map(|p| fill(&format!("{{{p}}}"), values)),
             })
             .collect()
     }
@@ -421,6 +445,7 @@ mod tests {
             argv: vec!["echo".into(), "two words".into(), "it's".into()],
             confirm: None,
             skipped: None,
+            snapshot: None,
         };
         assert_eq!(r.command_line(), r"echo 'two words' 'it'\''s'");
     }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     ComponentStatus, IncidentChange, IncidentStatus, NewIncident, NewMaintenance, PageIncident,
-    Severity, StatusError, StatusPage, resolve_components,
+    Resolution, Severity, StatusError, StatusPage, resolve_components,
 };
 use crate::store;
 use crate::workspace::{Projection, Word, Workspace};
@@ -51,6 +51,10 @@ pub struct Incident {
     /// When users were first told (the status page post).
     pub first_response_at: Option<Timestamp>,
     pub resolved_at: Option<Timestamp>,
+    /// How it turned out, said when it was resolved; `None` while open, and for incidents
+    /// resolved without saying (or before the field was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<Resolution>,
     pub timeline: Vec<TimelineEntry>,
     /// The key its create was posted with (see [`CreateRequest::idempotency_key`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -335,6 +339,7 @@ pub async fn create<P: StatusPage>(
             created_at: now,
             first_response_at: Some(now),
             resolved_at: None,
+            resolution: None,
             timeline,
             idempotency_key: Some(key.clone()),
             audit_seq: 0,
@@ -403,6 +408,35 @@ fn begin_create(
     })
 }
 
+/// Records an incident handled outside the console (the demo's made-up history) as it stands,
+/// without posting anything: audited (`status.incident.import`, the whole record and `why`) and
+/// then saved. Refused when an incident with its id exists.
+pub fn import(ws: &Workspace, incident: &Incident, why: &str) -> Result<Incident, StatusError> {
+    modify(ws, |book| {
+        if book.iter().any(|i| i.id == incident.id) {
+            return Err(StatusError::Invalid(format!(
+                "incident {} already exists: not imported",
+                incident.id
+            )));
+        }
+        let seq = ws.record_seq(
+            IMPORT_ACTION,
+            &incident.id,
+            serde_json::Value::Null,
+            serde_json::json!({ "incident": incident, "why": why }),
+        )?;
+        let incident = Incident {
+            audit_seq: seq,
+            ..incident.clone()
+        };
+        book.push(incident.clone());
+        Ok(incident)
+    })
+}
+
+/// The audit action of [`import`]: not announced (it is history, not news).
+pub const IMPORT_ACTION: &str = "status.incident.import";
+
 /// Finds an incident by its console id or its status page id.
 pub fn find(ws: &Workspace, id: &str) -> Result<Incident, StatusError> {
     let all = load(ws)?;
@@ -428,13 +462,13 @@ pub fn find(ws: &Workspace, id: &str) -> Result<Incident, StatusError> {
         })
 }
 
-/// Posts a status update (or the resolution) and records it on the timeline. Resolving sets
-/// the incident's components back to operational.
+/// Posts a status update (or the resolution, with how the incident turned out if said) and
+/// records it on the timeline. Resolving sets the incident's components back to operational.
 pub async fn update<P: StatusPage>(
     ws: &Workspace,
     page: &P,
     id: &str,
-    status: IncidentStatus,
+    (status, resolution): (IncidentStatus, Option<Resolution>),
     message: &str,
     component_status: Option<ComponentStatus>,
 ) -> Result<Incident, StatusError> {
@@ -442,6 +476,14 @@ pub async fn update<P: StatusPage>(
         return Err(StatusError::Invalid(
             "--message must say what changed (it is published)".into(),
         ));
+    }
+    if let Some(r) = resolution
+        && status != IncidentStatus::Resolved
+    {
+        return Err(StatusError::Invalid(format!(
+            "--resolution {r} says how a resolved incident turned out: give it with --action \
+             resolve, not with status {status}"
+        )));
     }
     let before = find(ws, id)?;
     if !before.is_open() {
@@ -481,6 +523,7 @@ pub async fn update<P: StatusPage>(
         inc.status = status;
         if status == IncidentStatus::Resolved {
             inc.resolved_at = Some(now);
+            inc.resolution = resolution;
         }
         inc.timeline.push(TimelineEntry {
             at: now,
@@ -735,7 +778,10 @@ impl Projection for IncidentBook {
     fn follows(&self, action: &str) -> bool {
         matches!(
             action,
-            "status.incident.create" | "status.incident.update" | "status.incident.resolve"
+            "status.incident.create"
+                | "status.incident.update"
+                | "status.incident.resolve"
+                | IMPORT_ACTION
         )
     }
 
@@ -947,6 +993,7 @@ mod tests {
             created_at: ts(created),
             first_response_at: Some(ts(created)),
             resolved_at: None,
+            resolution: None,
             timeline: Vec::new(),
             idempotency_key: None,
             audit_seq: 0,

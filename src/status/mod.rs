@@ -104,6 +104,24 @@ api_enum!(
 );
 
 api_enum!(
+    /// How an incident turned out, said when it is resolved: fixed (users were affected and a
+    /// change fixed it), no impact (real, but no user saw it), false alarm (nothing was wrong).
+    /// The quarterly alert-fatigue review counts the last two as false positives.
+    Resolution, "resolution" {
+        Fixed = "fixed",
+        NoImpact = "no-impact",
+        FalseAlarm = "false-alarm",
+    }
+);
+
+impl Resolution {
+    /// Whether the page it came from was a false positive (no impact, or a false alarm).
+    pub fn is_false_positive(self) -> bool {
+        matches!(self, Resolution::NoImpact | Resolution::FalseAlarm)
+    }
+}
+
+api_enum!(
     /// Incident severity from the incident runbook.
     Severity, "severity" {
         P0 = "P0",
@@ -302,6 +320,8 @@ pub struct IncidentUpdate {
     pub message: String,
     /// What its components show (default: from the severity; operational on resolve).
     pub component_status: Option<ComponentStatus>,
+    /// How it turned out; only with the resolution (`status` resolved).
+    pub resolution: Option<Resolution>,
 }
 
 /// Maintenance to schedule, as a person asks for it (components by name).
@@ -591,6 +611,7 @@ impl Post {
                 status,
                 message,
                 component_status,
+                resolution,
             }) => {
                 let inc = incidents.iter().find(|i| &i.id == incident_id);
                 let cs = if *status == IncidentStatus::Resolved {
@@ -617,6 +638,12 @@ impl Post {
                     ),
                 );
                 push("Status", status.to_string());
+                if *status == IncidentStatus::Resolved {
+                    push(
+                        "Resolution",
+                        resolution.map_or_else(|| "not said".to_owned(), |r| r.to_string()),
+                    );
+                }
                 push(
                     "Components",
                     inc.map(|i| {
@@ -698,7 +725,7 @@ pub async fn run_post(
         Post::Update(u) => {
             ctx.log_line(&format!("posting {} to {}", u.status, u.incident_id));
             let (id, cs) = (&u.incident_id, u.component_status);
-            let inc = incident::update(&ws, &page, id, u.status, &u.message, cs)
+            let inc = incident::update(&ws, &page, id, (u.status, u.resolution), &u.message, cs)
                 .await
                 .map_err(fail)?;
             Ok(format!("{} {}", inc.id, inc.status))

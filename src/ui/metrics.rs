@@ -1,6 +1,8 @@
 //! The Metrics panel: WireTuner's operations runbook's four ops metrics over a chosen window, each
 //! as a figure with its target, a chart with the target drawn as a line, and the records it came
-//! from.
+//! from; and below them its quarterly review: backup and restore drills against their RTO and
+//! RPO, the false-positive rate of pages, and flags past their retirement date, each with its
+//! target, its records as rows, and "too few to judge" below its minimum.
 
 use super::panel::{Cx, Panel, Pending};
 use super::snapshot::Snapshot;
@@ -33,14 +35,20 @@ impl Default for MetricsUi {
 }
 
 fn verdict(ui: &mut egui::Ui, meets: Option<bool>, records: usize) {
-    match metrics::verdict(meets, records) {
+    verdict_from(ui, meets, records, metrics::MIN_RECORDS_TO_JUDGE);
+}
+
+fn verdict_from(ui: &mut egui::Ui, meets: Option<bool>, records: usize, needed: usize) {
+    match metrics::verdict_from(meets, records, needed) {
         metrics::Verdict::Meets => theme::badge(ui, "MEETS TARGET", theme::OK),
         metrics::Verdict::Misses => theme::badge(ui, "MISSES TARGET", theme::BAD),
-        metrics::Verdict::TooFew(n) => theme::badge(ui, "TOO FEW TO JUDGE", theme::WARN)
-            .on_hover_text(format!(
-                "From {n} record; at least {} are needed to judge it against its target",
-                metrics::MIN_RECORDS_TO_JUDGE
-            )),
+        metrics::Verdict::TooFew { records, needed } => {
+            theme::badge(ui, "TOO FEW TO JUDGE", theme::WARN).on_hover_text(format!(
+                "From {records} record{}; at least {needed} are needed to judge it against its \
+                 target",
+                if records == 1 { "" } else { "s" }
+            ))
+        }
         metrics::Verdict::NoData => theme::badge(ui, "NO DATA", theme::MUTED),
     };
 }
@@ -160,7 +168,280 @@ impl MetricsUi {
                     }
                 }
             });
+        ui.add_space(12.0);
+        ui.separator();
+        ui.label(theme::heading("Quarterly review"));
+        ui.label(theme::muted(
+            "What WireTuner's operations documentation reviews each quarter, from the same \
+             window.",
+        ));
+        ui.add_space(6.0);
+        drills(ui, m, (2.0 * card + CARD_GAP).min(ui.available_width()));
+        ui.add_space(12.0);
+        egui::Grid::new("metrics-quarterly")
+            .num_columns(2)
+            .spacing([CARD_GAP, 16.0])
+            .show(ui, |ui| {
+                for draw in [false_positives, retirement] {
+                    ui.vertical(|ui| {
+                        ui.set_width(card);
+                        draw(ui, m);
+                    });
+                }
+                ui.end_row();
+            });
     }
+}
+
+fn minutes(secs: f64) -> String {
+    crate::human_duration(std::time::Duration::from_secs_f64(secs.max(0.0)))
+}
+
+/// A badge for a within/over verdict of one record (`None`: not judged, with why).
+fn within_badge(ui: &mut egui::Ui, within: Option<bool>, not_judged: &str) {
+    match within {
+        Some(true) => theme::badge(ui, "WITHIN", theme::OK),
+        Some(false) => theme::badge(ui, "OVER", theme::BAD),
+        None => theme::badge(ui, "NOT JUDGED", theme::MUTED).on_hover_text(not_judged),
+    };
+}
+
+/// Backup and restore drills: the RTO and RPO verdicts, then a row per run.
+fn drills(ui: &mut egui::Ui, m: &Metrics, width: f32) {
+    let d = &m.drills;
+    ui.vertical(|ui| {
+        ui.set_width(width);
+        ui.label(egui::RichText::new("Backup and restore drills").strong());
+        ui.horizontal_wrapped(|ui| {
+            ui.label(
+                egui::RichText::new(format!("RTO: {} of {} within", d.rto_within, d.rto_judged))
+                    .size(18.0),
+            );
+            verdict_from(ui, d.rto_meets_target, d.rto_judged, d.min_records);
+            ui.add_space(16.0);
+            ui.label(
+                egui::RichText::new(format!("RPO: {} of {} within", d.rpo_within, d.rpo_judged))
+                    .size(18.0),
+            );
+            verdict_from(ui, d.rpo_meets_target, d.rpo_judged, d.min_records);
+            if d.rpo_unknown > 0 {
+                ui.label(theme::muted(format!(
+                    "({} restore{} with the snapshot's age unknown)",
+                    d.rpo_unknown,
+                    if d.rpo_unknown == 1 { "" } else { "s" }
+                )));
+            }
+        });
+        ui.label(theme::muted(
+            "Target: every run within its RTO, every restore's snapshot younger than its RPO \
+             when the restore began.",
+        ));
+        if d.runs.is_empty() {
+            ui.label(theme::muted(
+                "No procedure run in the window (Runbooks runs them).",
+            ));
+        }
+        // Wider than a narrow window: scrolled sideways rather than cut.
+        egui::ScrollArea::horizontal()
+            .id_salt("metrics-drills-scroll")
+            .show(ui, |ui| drill_rows(ui, &d.runs));
+        let demo = d.runs.iter().filter(|r| r.demo_history.is_some()).count();
+        if demo > 0 {
+            ui.label(theme::muted(format!(
+                "{demo} of these runs are the demo workspace's made-up history: nothing ran."
+            )));
+        }
+        let stand_ins = d
+            .runs
+            .iter()
+            .filter(|r| r.stand_ins && r.demo_history.is_none())
+            .count();
+        if stand_ins > 0 {
+            ui.label(theme::muted(format!(
+                "{stand_ins} of these runs ran against stand-ins ([dr] stand_ins), not the real \
+                 programs."
+            )));
+        }
+        ui.label(theme::muted(format!("from {}", d.source)));
+    });
+}
+
+/// A row per run: when and which procedure, its duration against its RTO, its snapshot's age
+/// against its RPO.
+fn drill_rows(ui: &mut egui::Ui, runs: &[crate::dr::history::Run]) {
+    egui::Grid::new("metrics-drills")
+        .num_columns(3)
+        .spacing([12.0, 4.0])
+        .striped(true)
+        .show(ui, |ui| {
+            for r in runs {
+                ui.label(format!(
+                    "{}  {}",
+                    crate::local_time(r.first_step, false),
+                    r.procedure
+                ))
+                .on_hover_text(format!(
+                    "{}{}{}",
+                    r.title,
+                    if r.stand_ins {
+                        " (ran against stand-ins, not the real programs)"
+                    } else {
+                        ""
+                    },
+                    r.demo_history
+                        .as_deref()
+                        .map(|w| format!("; {w}"))
+                        .unwrap_or_default()
+                ));
+                ui.horizontal(|ui| {
+                    match (r.took_secs(), r.rto_minutes) {
+                        (Some(took), Some(rto)) => {
+                            ui.label(format!("took {} of {rto} min RTO", minutes(took)));
+                        }
+                        _ => {
+                            ui.label(r.outcome.as_ref().map_or_else(
+                                || "procedure no longer known".to_owned(),
+                                crate::dr::Outcome::summary,
+                            ));
+                        }
+                    }
+                    within_badge(
+                        ui,
+                        r.within_rto(),
+                        "Judged only for a run whose every step succeeded",
+                    );
+                });
+                ui.horizontal(|ui| match &r.restore {
+                    None => {
+                        ui.label(theme::muted("no snapshot restored"));
+                    }
+                    Some(x) => {
+                        match x.age_secs {
+                            Some(age) => ui.label(format!(
+                                "snapshot {} old{}",
+                                minutes(age),
+                                x.snapshot
+                                    .rpo_minutes
+                                    .map(|m| format!(" of {m} min RPO"))
+                                    .unwrap_or_default()
+                            )),
+                            None => ui.label("snapshot age unknown"),
+                        }
+                        .on_hover_text(format!(
+                            "{}: {}",
+                            x.snapshot.id,
+                            x.snapshot.taken_at_from.as_deref().map_or(
+                                "its name carries no time, so when it was taken is not known",
+                                |from| from
+                            )
+                        ));
+                        within_badge(
+                            ui,
+                            x.within_rpo,
+                            "The snapshot's time is unknown: its name carries none",
+                        );
+                    }
+                });
+                ui.end_row();
+            }
+        });
+}
+
+fn false_positives(ui: &mut egui::Ui, m: &Metrics) {
+    let f = &m.false_positives;
+    let figure = f.rate.map_or_else(
+        || "no resolution said".to_owned(),
+        |r| {
+            format!(
+                "{:.0}% false positives ({} of {})",
+                r * 100.0,
+                f.false_positives,
+                f.with_resolution
+            )
+        },
+    );
+    ui.label(egui::RichText::new("Alert fatigue").strong());
+    ui.horizontal_wrapped(|ui| {
+        ui.label(egui::RichText::new(figure).size(18.0));
+        verdict_from(ui, f.meets_target, f.with_resolution, f.min_records);
+    });
+    if f.paged_false_positives > 0 {
+        ui.label(format!(
+            "{} of the false positives paged on-call",
+            f.paged_false_positives
+        ));
+    }
+    ui.label(theme::muted(format!(
+        "Target: at most {:.0}% of pages and incidents resolved as no-impact or false-alarm (the console's \
+         figure: the runbook names none); judged from {} resolutions.",
+        f.target * 100.0,
+        f.min_records
+    )));
+    egui::Grid::new("metrics-false-positives")
+        .num_columns(4)
+        .spacing([12.0, 2.0])
+        .show(ui, |ui| {
+            for p in &f.pages {
+                ui.label(&p.id).on_hover_text(&p.name);
+                ui.label(p.severity.as_str());
+                ui.label(theme::muted(if p.paged { "paged" } else { "" }));
+                match p.resolution {
+                    Some(r) if r.is_false_positive() => {
+                        ui.colored_label(theme::WARN, r.as_str());
+                    }
+                    Some(r) => {
+                        ui.label(r.as_str());
+                    }
+                    None => {
+                        ui.label(theme::muted("not said (not counted)"));
+                    }
+                }
+                ui.end_row();
+            }
+        });
+    ui.label(theme::muted(format!("from {}", f.source)));
+}
+
+fn retirement(ui: &mut egui::Ui, m: &Metrics) {
+    let r = &m.flag_retirement;
+    ui.label(egui::RichText::new("Flags past their retirement date").strong());
+    ui.horizontal_wrapped(|ui| {
+        ui.label(
+            egui::RichText::new(format!("{} of {} live flags", r.past_due, r.flags.len()))
+                .size(18.0),
+        );
+        verdict(ui, r.meets_target, r.flags.len());
+    });
+    ui.label(theme::muted(format!(
+        "Target: none; a flag is retired (removed from code and archived) {} days after it \
+         reached 100%.",
+        r.retire_after_days
+    )));
+    egui::Grid::new("metrics-retirement")
+        .num_columns(2)
+        .spacing([12.0, 2.0])
+        .show(ui, |ui| {
+            for f in &r.flags {
+                ui.label(&f.key);
+                if f.days_past >= 0.0 {
+                    ui.colored_label(
+                        theme::WARN,
+                        format!(
+                            "{:.0} days past its date ({})",
+                            f.days_past,
+                            crate::local_time(f.retire_by, false)
+                        ),
+                    );
+                } else {
+                    ui.label(format!(
+                        "retire by {}",
+                        crate::local_time(f.retire_by, false)
+                    ));
+                }
+                ui.end_row();
+            }
+        });
+    ui.label(theme::muted(format!("from {}", r.source)));
 }
 
 const CARD_WIDTH: f32 = 440.0;

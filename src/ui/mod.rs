@@ -40,6 +40,9 @@ pub fn run(workspace_flag: Option<&Path>, handle: tokio::runtime::Handle) -> any
         // well under a second) and tops up its KPI samples.
         let ws = workspace::Workspace::open(&root)?;
         crate::demo::refresh(&ws, jiff::Timestamp::now());
+        if let Err(e) = crate::metrics::demo::add(&ws, jiff::Timestamp::now()) {
+            tracing::warn!("the demo's quarterly history: {e}");
+        }
     }
     let runner = Runner::new(
         handle,

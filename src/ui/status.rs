@@ -11,8 +11,21 @@ use crate::runner::{TaskId, TaskState};
 use crate::status::incident::{CreateRequest, Incident};
 use crate::status::{
     ComponentStatus, IncidentStatus, IncidentUpdate, Maintenance, MaintenanceStatus,
-    MaintenanceUpdate, PageComponent, Post, Severity, message_template,
+    MaintenanceUpdate, PageComponent, Post, Resolution, Severity, message_template,
 };
+
+/// What each resolution means, on hover in the resolve form.
+fn resolution_hint(r: Resolution) -> &'static str {
+    match r {
+        Resolution::Fixed => "Users were affected and a change fixed it",
+        Resolution::NoImpact => {
+            "Real, but no user was affected: counted as a false positive in the quarterly review"
+        }
+        Resolution::FalseAlarm => {
+            "Nothing was wrong: counted as a false positive in the quarterly review"
+        }
+    }
+}
 
 use super::command::Command;
 use super::panel::{Cx, Finished, Panel, Pending};
@@ -42,6 +55,8 @@ pub struct Draft {
     pub detected_minutes_ago: u32,
     /// For updates: what the components become (default from severity and status).
     pub component_status: Option<ComponentStatus>,
+    /// For the resolution: how the incident turned out (not said: `None`).
+    pub resolution: Option<Resolution>,
     /// 0: editing; 1: preview shown, asked once; 2: asked the second time (P0/P1).
     pub confirmations: u8,
 }
@@ -58,6 +73,7 @@ impl Default for Draft {
             notify: true,
             detected_minutes_ago: 0,
             component_status: None,
+            resolution: None,
             confirmations: 0,
         }
     }
@@ -213,6 +229,9 @@ impl StatusUi {
                 status: d.status,
                 message: d.message.clone(),
                 component_status: d.component_status,
+                resolution: d
+                    .resolution
+                    .filter(|_| d.status == IncidentStatus::Resolved),
             }),
         })
     }
@@ -350,6 +369,16 @@ impl StatusUi {
                         }
                     }
                 });
+                if d.kind != DraftKind::New && d.status == IncidentStatus::Resolved {
+                    ui.horizontal_wrapped(|ui| {
+                        ui.label("Resolution");
+                        ui.radio_value(&mut d.resolution, None, "not said");
+                        for r in Resolution::ALL {
+                            ui.radio_value(&mut d.resolution, Some(*r), r.as_str())
+                                .on_hover_text(resolution_hint(*r));
+                        }
+                    });
+                }
                 if d.kind != DraftKind::New && d.status != IncidentStatus::Resolved {
                     ui.horizontal_wrapped(|ui| {
                         ui.label("Components become");
@@ -554,6 +583,10 @@ impl StatusUi {
                     &inc.status.as_str().to_uppercase(),
                     theme::page_status(inc.status.as_str()),
                 );
+                if let Some(r) = inc.resolution {
+                    theme::badge(ui, &r.as_str().to_uppercase(), theme::MUTED)
+                        .on_hover_text(resolution_hint(r));
+                }
                 ui.label(egui::RichText::new(&inc.name).strong());
                 ui.label(theme::muted(format!(
                     "{} · {} · {}",

@@ -241,6 +241,41 @@ fn the_database_restore_runs_each_command_exactly_after_its_confirmation() {
                 && !t.contains("STAND-IN")
         })
     }));
+
+    // Each step's end is audited for the quarterly review: the lone listing earlier, then the
+    // three steps of the confirmed run; the restore names its snapshot and the time in its name.
+    let ends = f.audit("runbook.step.end");
+    assert_eq!(ends.len(), 4, "{ends:#?}");
+    assert_ne!(ends[0]["after"]["run"], ends[1]["after"]["run"]);
+    assert_eq!(ends[2]["target"], "db-restore/restore");
+    assert_eq!(ends[2]["after"]["state"], "succeeded");
+    assert_eq!(ends[2]["after"]["snapshot"]["id"], snapshot);
+    assert_eq!(
+        ends[2]["after"]["snapshot"]["taken_at"],
+        "2024-01-15T00:00:00Z"
+    );
+    assert_eq!(ends[2]["after"]["snapshot"]["rpo_minutes"], 60);
+    assert!(
+        ends[1]["after"].get("snapshot").is_none(),
+        "the listing restores nothing"
+    );
+    // `metrics` reads the two runs back: the listing alone is not judged, the whole run is
+    // within its RTO, and its snapshot (from 2024) was far older than the hour the RPO allows.
+    let o = f.run(&[], &["--json", "metrics", "--since", "1d"]);
+    ok(&o);
+    let m: Value = serde_json::from_slice(&o.stdout).expect("json");
+    let runs = m["drills"]["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 2, "{runs:#?}");
+    assert_eq!(runs[0]["outcome"]["outcome"], "in_progress");
+    assert_eq!(runs[1]["outcome"]["within_rto"], true);
+    assert_eq!(runs[1]["restore"]["within_rpo"], false);
+    assert!(
+        runs[1]["restore"]["age_secs"]
+            .as_f64()
+            .is_some_and(|a| a > 365.0 * 86_400.0),
+        "{runs:#?}"
+    );
+    assert_eq!(m["drills"]["rto_judged"], 1);
 }
 
 #[test]

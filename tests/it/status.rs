@@ -1150,3 +1150,158 @@ fn an_incident_whose_audit_append_was_refused_is_audited_when_the_command_runs_a
         .count();
     assert_eq!(creates, 1, "the retry did not post a second incident");
 }
+
+#[test]
+fn a_resolution_is_recorded_with_the_resolve_only_and_old_records_read_without_one() {
+    let ws = workspace("local", "https://api.statuspage.io/v1");
+    let create = |message: &str| {
+        let o = cli(
+            &ws.root,
+            "",
+            &[
+                "status",
+                "--action",
+                "create",
+                "--status",
+                "investigating",
+                "--component",
+                "api",
+                "--message",
+                message,
+            ],
+        );
+        ok(&o);
+        String::from_utf8_lossy(&o.stdout).trim().to_owned()
+    };
+    let id = create("Error rate alarm on the API");
+    // A resolution belongs to the resolve: refused with an update and with a create, nothing
+    // changed.
+    let o = cli(
+        &ws.root,
+        "",
+        &[
+            "status",
+            "--action",
+            "update",
+            "--incident-id",
+            &id,
+            "--status",
+            "identified",
+            "--resolution",
+            "false-alarm",
+            "--message",
+            "Looking",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("--resolution false-alarm says how a resolved incident turned out"),
+        "{}",
+        text(&o)
+    );
+    let o = cli(
+        &ws.root,
+        "",
+        &[
+            "status",
+            "--action",
+            "create",
+            "--status",
+            "investigating",
+            "--component",
+            "api",
+            "--resolution",
+            "fixed",
+            "--message",
+            "x",
+        ],
+    );
+    assert!(!o.status.success());
+    let o = cli(
+        &ws.root,
+        "",
+        &[
+            "status",
+            "--action",
+            "resolve",
+            "--incident-id",
+            &id,
+            "--resolution",
+            "maybe",
+            "--message",
+            "x",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("fixed, no-impact, false-alarm"),
+        "{}",
+        text(&o)
+    );
+
+    let o = cli(
+        &ws.root,
+        "",
+        &[
+            "status",
+            "--action",
+            "resolve",
+            "--incident-id",
+            &id,
+            "--resolution",
+            "false-alarm",
+            "--message",
+            "Nothing was wrong: the alarm's threshold was off",
+        ],
+    );
+    ok(&o);
+    let book: Value = serde_json::from_str(
+        &std::fs::read_to_string(ws.root.join("status/incidents.json")).expect("book"),
+    )
+    .expect("json");
+    assert_eq!(book["incidents"][0]["resolution"], "false-alarm");
+    // Audited: the resolve entry carries the record with its resolution.
+    let log = std::fs::read_to_string(ws.root.join("audit.log")).expect("log");
+    let resolve: Value = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .rfind(|e| e["action"] == "status.incident.resolve")
+        .expect("resolve entry");
+    assert_eq!(resolve["after"]["incident"]["resolution"], "false-alarm");
+    let o = cli(&ws.root, "", &["status", "list", "--all"]);
+    assert!(text(&o).contains("resolved (false-alarm)"), "{}", text(&o));
+
+    // Resolved without saying: no field written, and a file from before the field reads.
+    let other = create("Slow loads");
+    let o = cli(
+        &ws.root,
+        "",
+        &[
+            "status",
+            "--action",
+            "resolve",
+            "--incident-id",
+            &other,
+            "--message",
+            "ok",
+        ],
+    );
+    ok(&o);
+    let text_of_book =
+        std::fs::read_to_string(ws.root.join("status/incidents.json")).expect("book");
+    let book: Value = serde_json::from_str(&text_of_book).expect("json");
+    assert!(book["incidents"][1].get("resolution").is_none(), "{book}");
+    let o = cli(&ws.root, "", &["audit", "verify"]);
+    ok(&o);
+    let o = cli(&ws.root, "", &["--json", "status", "list", "--all"]);
+    ok(&o);
+    let listed: Value = serde_json::from_slice(&o.stdout).expect("json");
+    let resolutions: Vec<&Value> = listed
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|i| &i["resolution"])
+        .collect();
+    assert!(resolutions.contains(&&json!("false-alarm")), "{listed}");
+    assert!(resolutions.contains(&&Value::Null), "{listed}");
+}

@@ -1359,8 +1359,21 @@ fn status_panel_composes_previews_and_publishes_a_p1_after_two_confirmations_the
         release_console::status::IncidentStatus::Resolved
     );
     assert!(draft.message.starts_with("This incident has been resolved"));
+    assert_eq!(draft.resolution, None, "not said until chosen");
+    click(&mut h, "no-impact");
+    assert_eq!(
+        h.state()
+            .panels
+            .status
+            .draft
+            .as_ref()
+            .and_then(|d| d.resolution),
+        Some(release_console::status::Resolution::NoImpact)
+    );
     click(&mut h, "Preview");
     assert!(h.query_by_label("resolve incident").is_some());
+    // The radio chosen, and the preview's Resolution row.
+    assert_eq!(h.query_all_by_label("no-impact").count(), 2);
     assert!(h.query_by_label("collaboration: operational").is_some());
     click(&mut h, "Publish");
     click(&mut h, "Yes, publish now");
@@ -1371,6 +1384,12 @@ fn status_panel_composes_previews_and_publishes_a_p1_after_two_confirmations_the
         h.query_by_label_contains("postmortem due in 1 d 23 h")
             .is_some()
     );
+    let resolved = h.state().data.as_ref().expect("data").incidents[0].clone();
+    assert_eq!(
+        resolved.resolution,
+        Some(release_console::status::Resolution::NoImpact)
+    );
+    assert!(h.query_by_label("NO-IMPACT").is_some(), "the card says it");
     click(&mut h, &format!("Export postmortem of {}", inc.id));
     let md = f.root.join(format!("status/postmortems/{}.md", inc.id));
     step_until(&mut h, "the postmortem file", |_| md.is_file());
@@ -1955,7 +1974,11 @@ fn the_metrics_panel_computes_the_figures_and_follows_the_window() {
     assert!(h.query_by_label("100.0%").is_some());
     assert!(h.query_by_label("no flag retired").is_some());
     assert!(h.query_by_label("no P1 resolved").is_some());
-    assert_eq!(h.query_all_by_label("NO DATA").count(), 3);
+    // Three of the four cards, and the quarterly review's RTO, RPO, false positives and flags
+    // past their date: nothing to judge them from.
+    assert_eq!(h.query_all_by_label("NO DATA").count(), 7);
+    assert!(h.query_by_label("RTO: 0 of 0 within").is_some());
+    assert!(h.query_by_label("no resolution said").is_some());
     // One release is too few to judge a 95% target: said, not MEETS TARGET.
     assert_eq!(h.query_all_by_label("MEETS TARGET").count(), 0);
     assert_eq!(h.query_all_by_label("TOO FEW TO JUDGE").count(), 1);
@@ -1970,6 +1993,72 @@ fn the_metrics_panel_computes_the_figures_and_follows_the_window() {
                 })
             })
     });
+}
+
+#[test]
+fn the_metrics_panel_shows_the_quarterly_review_with_its_records() {
+    let f = fixture();
+    let ws = Workspace::open(&f.root).expect("open");
+    assert!(release_console::metrics::demo::add(&ws, jiff::Timestamp::now()).expect("history"));
+    let mut h = harness(&f);
+    click(&mut h, "Metrics");
+    step_until(&mut h, "the metrics", |app| {
+        !app.is_busy() && app.panels.metrics.metrics.is_some()
+    });
+    assert!(h.query_by_label("Quarterly review").is_some());
+    // Drills: three of four runs within the RTO, one of two known snapshot ages within the RPO,
+    // the third restore's snapshot age unknown and not judged.
+    assert!(h.query_by_label("Backup and restore drills").is_some());
+    assert!(h.query_by_label("RTO: 3 of 4 within").is_some());
+    assert!(h.query_by_label("RPO: 1 of 2 within").is_some());
+    assert!(
+        h.query_by_label("(1 restore with the snapshot's age unknown)")
+            .is_some()
+    );
+    assert!(h.query_by_label("took 17 min 00 s of 15 min RTO").is_some());
+    assert!(
+        h.query_by_label("snapshot 2 h 08 min old of 60 min RPO")
+            .is_some()
+    );
+    assert!(h.query_by_label("snapshot age unknown").is_some());
+    assert_eq!(h.query_all_by_label("NOT JUDGED").count(), 1);
+    assert_eq!(h.query_all_by_label("OVER").count(), 2);
+    assert!(
+        h.query_by_label("4 of these runs are the demo workspace's made-up history: nothing ran.")
+            .is_some()
+    );
+    // Pages: two of six resolutions were false positives.
+    assert!(h.query_by_label("Alert fatigue").is_some());
+    assert!(h.query_by_label("33% false positives (2 of 6)").is_some());
+    assert!(h.query_by_label("false-alarm").is_some());
+    assert!(h.query_by_label("no-impact").is_some());
+    // Flags: one of two live flags at 100% is past its date.
+    assert!(
+        h.query_by_label("Flags past their retirement date")
+            .is_some()
+    );
+    assert!(h.query_by_label("1 of 2 live flags").is_some());
+    assert!(h.query_by_label_contains("46 days past its date").is_some());
+    // The drills' RTO and RPO, pages and flags miss; MTTR (P1: 95, 150 and 15 min, 1.4 h)
+    // meets.
+    assert_eq!(h.query_all_by_label("MISSES TARGET").count(), 4);
+    // Thirty days: one drill (its snapshot's age unknown), too few to judge its RTO. (The
+    // window's button is the first "30 days": the retired flag lived 30 days too.)
+    h.get_all_by_label("30 days")
+        .next()
+        .expect("the window's button")
+        .click();
+    step_until(&mut h, "the 30-day figures", |app| {
+        !app.is_busy()
+            && app
+                .panels
+                .metrics
+                .metrics
+                .as_ref()
+                .is_some_and(|m| m.as_ref().is_ok_and(|m| m.drills.runs.len() == 1))
+    });
+    assert!(h.query_by_label("RTO: 1 of 1 within").is_some());
+    assert!(h.query_all_by_label("TOO FEW TO JUDGE").count() >= 1);
 }
 
 #[test]
