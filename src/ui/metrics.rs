@@ -413,7 +413,7 @@ fn retirement(ui: &mut egui::Ui, m: &Metrics) {
         verdict(ui, r.meets_target, r.flags.len());
     });
     ui.label(theme::muted(format!(
-        "Target: none; a flag is retired (removed from code and archived) {} days after it \
+        "Target: no flag past its date; a flag is retired (removed from code and archived) {} days after it \
          reached 100%.",
         r.retire_after_days
     )));
