@@ -141,6 +141,9 @@ pub struct Client {
     path_prefix: String,
     /// Each request's, as the client was made.
     timeout: Duration,
+    /// Attempts per request, and a bodiless request's timeout ([`Self::impatient`]).
+    attempts: u32,
+    bodiless_timeout: Duration,
 }
 
 impl Client {
@@ -181,7 +184,20 @@ impl Client {
             host,
             path_prefix,
             timeout,
+            attempts: ATTEMPTS,
+            bodiless_timeout: BODILESS_TIMEOUT.min(timeout),
         })
+    }
+
+    /// A copy that tries each request twice and waits at most `wait` for a bodiless one: for
+    /// a first look that must not hold a window for minutes when the server is unreachable.
+    #[must_use]
+    pub fn impatient(&self, wait: Duration) -> Self {
+        Self {
+            attempts: 2,
+            bodiless_timeout: wait.min(self.timeout),
+            ..self.clone()
+        }
     }
 
     pub fn bucket(&self) -> &str {
@@ -287,7 +303,7 @@ impl Client {
             }
             req = req.header("authorization", auth);
             req = match &body {
-                Body::Empty => req.timeout(BODILESS_TIMEOUT.min(self.timeout)),
+                Body::Empty => req.timeout(self.bodiless_timeout),
                 Body::Bytes(b) => req.body(b.clone()),
                 Body::File { path, sent } => {
                     let file = tokio::fs::File::open(path)
@@ -332,7 +348,7 @@ impl Client {
                         code,
                         message,
                     };
-                    if (status >= 500 || status == 429 || conflict) && attempt < ATTEMPTS {
+                    if (status >= 500 || status == 429 || conflict) && attempt < self.attempts {
                         tokio::time::sleep(retry_after.unwrap_or_else(|| super::backoff(attempt)))
                             .await;
                         continue;
@@ -341,7 +357,7 @@ impl Client {
                 }
                 Err(e) => {
                     let f = Failure::Network(super::describe(&e));
-                    if attempt < ATTEMPTS && !e.is_builder() {
+                    if attempt < self.attempts && !e.is_builder() {
                         tokio::time::sleep(super::backoff(attempt)).await;
                         continue;
                     }

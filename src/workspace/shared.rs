@@ -43,6 +43,8 @@ pub const MARKER: &str = ".shared.json";
 pub const CACHE_ENV: &str = "RELEASE_CONSOLE_SHARED_CACHE";
 /// How long one small request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long opening waits for the bucket's first answer before it opens read-only.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest log entry or configuration read from a bucket.
 const MAX_OBJECT: usize = 4 * 1024 * 1024;
 /// Entries fetched at once when catching up.
@@ -330,9 +332,15 @@ impl Shared {
         .map_err(|e| Failure::Network(e.to_string()))?
     }
 
-    /// The configuration in the bucket, if there is one.
+    /// The configuration in the bucket, if there is one. Asked impatiently (twice, 10 s at
+    /// most each): the answer decides whether the workspace opens read-only from its copy,
+    /// and a window waits for it.
     fn fetch_config(&self) -> Result<Option<String>, Failure> {
-        match self.get(self.url.key(CONFIG_FILE))? {
+        let client = self.client.impatient(OPEN_TIMEOUT);
+        let key = self.url.key(CONFIG_FILE);
+        let got = block(async move { client.get_small(&key, None, MAX_OBJECT).await })
+            .map_err(|e| Failure::Network(e.to_string()))??;
+        match got {
             Got::Object { bytes, .. } => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
             Got::Missing | Got::NotModified => Ok(None),
         }

@@ -290,6 +290,38 @@ fn without_the_bucket_the_workspace_opens_read_only_and_refuses_changes() {
         before,
         "nothing was recorded locally"
     );
+    // A server that accepts connections and never answers: the workspace still opens
+    // read-only, after the first look's short wait, not the minutes a transfer may take.
+    let hole = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let hole_url = format!("http://{}", hole.local_addr().expect("addr"));
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = held.clone();
+    std::thread::Builder::new()
+        .name("black-hole".into())
+        .spawn(move || {
+            for conn in hole.incoming().flatten() {
+                keep.lock().expect("lock").push(conn);
+            }
+        })
+        .expect("thread");
+    let silent = Console {
+        user: "ana",
+        cache: ana.cache.clone(),
+        endpoint: hole_url,
+    };
+    let started = std::time::Instant::now();
+    let o = silent.run(ws, &["checklist", "show"]);
+    assert!(o.status.success(), "{}", common::text(&o));
+    assert!(
+        common::text(&o).contains("read-only"),
+        "{}",
+        common::text(&o)
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(45),
+        "opened after {:?}",
+        started.elapsed()
+    );
     // A workspace this machine never opened cannot be opened without the bucket.
     let ben = Console {
         user: "ben",
