@@ -187,6 +187,45 @@ impl Held<'_> {
                 self.head.entries, entry.prev, self.head.last_hash
             )));
         }
+        self.write(line)?;
+        Ok(entry)
+    }
+
+    /// `new` as the entry that would follow this log now: sequence number, time and link
+    /// filled in (no host, no nonce).
+    pub fn next_entry(&self, new: NewEntry) -> AuditEntry {
+        AuditEntry {
+            seq: self.head.entries + 1,
+            time: jiff::Timestamp::now(),
+            actor: new.actor,
+            action: new.action,
+            target: new.target,
+            before: new.before,
+            after: new.after,
+            prev: self.head.last_hash.clone(),
+            host: None,
+            nonce: None,
+        }
+    }
+
+    /// Appends `new` as the next entry (sequence number, time and link filled in).
+    pub fn append(&mut self, new: NewEntry) -> Result<AuditEntry, AuditError> {
+        let entry = self.next_entry(new);
+        let line = entry.to_line().map_err(|e| {
+            AuditError::State(StateError::Parse {
+                path: self.log.log_path.display().to_string(),
+                line: 0,
+                column: 0,
+                message: e.to_string(),
+            })
+        })?;
+        self.write(&line)?;
+        Ok(entry)
+    }
+
+    /// Writes `line` (the next entry, checked) and its newline, syncs, and saves the head.
+    fn write(&mut self, line: &str) -> Result<(), AuditError> {
+        let next = self.head.entries + 1;
         let hash = crate::sha256_hex(line.as_bytes());
         let mut bytes = Vec::with_capacity(line.len() + 1);
         bytes.extend_from_slice(line.as_bytes());
@@ -202,7 +241,7 @@ impl Held<'_> {
             stamp: (stamp.len == len).then_some(stamp),
         };
         store::write_json(&self.log.head_path, &self.head)?;
-        Ok(entry)
+        Ok(())
     }
 }
 
@@ -277,51 +316,8 @@ impl AuditLog {
 
     /// Appends one entry durably and returns it as written.
     pub fn append(&self, new: NewEntry) -> Result<AuditEntry, AuditError> {
-        let lock = self.open_lock()?;
-        lock.lock().map_err(self.io("lock"))?;
-
-        let mut file = OpenOptions::new()
-            .create(true)
-            .read(true)
-            .append(true)
-            .open(&self.log_path)
-            .map_err(self.io("open"))?;
-        let head = self.recover_head(&mut file)?;
-
-        let entry = AuditEntry {
-            seq: head.entries + 1,
-            time: jiff::Timestamp::now(),
-            actor: new.actor,
-            action: new.action,
-            target: new.target,
-            before: new.before,
-            after: new.after,
-            prev: head.last_hash.clone(),
-            host: None,
-            nonce: None,
-        };
-        let mut line = serde_json::to_string(&entry).map_err(|e| {
-            AuditError::State(StateError::Parse {
-                path: self.log_path.display().to_string(),
-                line: 0,
-                column: 0,
-                message: e.to_string(),
-            })
-        })?;
-        let hash = crate::sha256_hex(line.as_bytes());
-        line.push('\n');
-        file.write_all(line.as_bytes()).map_err(self.io("append"))?;
-        file.sync_data().map_err(self.io("fsync"))?;
-        let stamp = Stamp::of(&file).map_err(self.io("stat"))?;
-        let new_head = Head {
-            entries: entry.seq,
-            len_bytes: head.len_bytes + line.len() as u64,
-            last_hash: hash,
-            stamp: (stamp.len == head.len_bytes + line.len() as u64).then_some(stamp),
-        };
-        store::write_json(&self.head_path, &new_head)?;
-        Ok(entry)
-        // The lock is released when `lock` drops.
+        self.hold()?.append(new)
+        // The lock is released when the held log drops.
     }
 
     /// The log locked for a writer that decides its entries elsewhere: a shared workspace's

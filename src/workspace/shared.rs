@@ -552,16 +552,9 @@ impl Shared {
                 });
             }
             let entry = AuditEntry {
-                seq: held.len() + 1,
-                time: jiff::Timestamp::now(),
-                actor: new.actor.clone(),
-                action: new.action.clone(),
-                target: new.target.clone(),
-                before: new.before.clone(),
-                after: new.after.clone(),
-                prev: held.last_hash().to_owned(),
                 host: Some(self.host.clone()),
                 nonce: Some(nonce.clone()),
+                ..held.next_entry(new.clone())
             };
             let line = entry.to_line().map_err(|e| {
                 WorkspaceError::Refused(format!("cannot encode the audit entry: {e}"))

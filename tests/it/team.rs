@@ -718,7 +718,7 @@ fn the_window_shows_another_persons_change_by_itself() {
     );
     let carol = open_as(&weed, dir.path(), "carol", ws);
     let lease = carol.lease("publish 0.3.0").expect("carol publishes");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while h.query_by_label_contains("publish 0.3.0 by ").is_none() {
         assert!(
             std::time::Instant::now() < deadline,
