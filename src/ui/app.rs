@@ -136,18 +136,7 @@ impl ConsoleApp {
             self.pending = self.pending.saturating_sub(1);
             match result {
                 AppResult::Synced(_) => {}
-                AppResult::Loaded(snapshot, toast) => {
-                    self.runner.set_hook(Some(snapshot.ws.task_hook()));
-                    let due = snapshot.notifications_due();
-                    self.data = Some(*snapshot);
-                    if due {
-                        self.send_notifications();
-                    }
-                    self.load_error = None;
-                    if let Some(t) = toast {
-                        self.toasts.push(ToastKind::Success, t);
-                    }
-                }
+                AppResult::Loaded(snapshot, toast) => self.loaded(*snapshot, toast),
                 AppResult::Failed(e) => {
                     if self.data.is_none() {
                         self.load_error = Some(e.clone());

@@ -297,7 +297,14 @@ impl AuditUi {
                 actions.push(Action::VerifyChain);
             }
         });
-        ui.label(theme::muted(data.ws.audit().path().display().to_string()));
+        let path = data.ws.audit().path().display();
+        ui.label(theme::muted(match data.ws.shared() {
+            Some(shared) => format!(
+                "{path}: this console's verified copy of the log in {}",
+                shared.url()
+            ),
+            None => path.to_string(),
+        }));
         let mut commands = Vec::new();
         outbox_ui(ui, data, &mut commands);
         actions.extend(commands.into_iter().map(Action::App));
@@ -483,7 +490,7 @@ impl AuditUi {
             });
             ui.label(theme::muted(format!(
                 "by {} at {} · links to {}",
-                entry.actor,
+                who(&entry),
                 crate::local_time(entry.time, true),
                 &entry.prev[..12.min(entry.prev.len())]
             )));
@@ -662,6 +669,14 @@ fn outbox_ui(ui: &mut egui::Ui, data: &Snapshot, commands: &mut Vec<Command>) {
         });
 }
 
+/// Who made `entry`, with the machine when it names one (a shared workspace's entries do).
+fn who(entry: &AuditEntry) -> String {
+    match &entry.host {
+        Some(host) => format!("{} on {host}", entry.actor),
+        None => entry.actor.clone(),
+    }
+}
+
 fn entry_row(row: &mut egui_extras::TableRow<'_, '_>, r: &Row) {
     let e = &r.entry;
     row.col(|ui| {
@@ -671,7 +686,11 @@ fn entry_row(row: &mut egui_extras::TableRow<'_, '_>, r: &Row) {
         ui.label(crate::local_time(e.time, true));
     });
     row.col(|ui| {
-        ui.label(&e.actor);
+        let actor = ui.label(&e.actor);
+        // On a shared workspace, the machine it was done on.
+        if e.host.is_some() {
+            actor.on_hover_text(who(e));
+        }
     });
     // One line per row: the rows are of a fixed height.
     row.col(|ui| {

@@ -435,6 +435,12 @@ impl OverviewUi {
                         ui.end_row();
                     }
                 });
+            // On a team's workspace, who is working on it comes before the gates, whose list
+            // is long: seen without scrolling.
+            if let Some(team) = &data.team {
+                ui.add_space(8.0);
+                team_section(ui, team);
+            }
             ui.add_space(8.0);
             ui.label(egui::RichText::new("Gates before publishing").strong());
             widgets::gate_list(ui, &data.gates);
@@ -449,11 +455,10 @@ impl OverviewUi {
         } else {
             ui.label(theme::heading(product));
             ui.label("No release yet: create the first one below.");
-        }
-
-        if let Some(team) = &data.team {
-            ui.add_space(10.0);
-            team_section(ui, team);
+            if let Some(team) = &data.team {
+                ui.add_space(10.0);
+                team_section(ui, team);
+            }
         }
         ui.add_space(10.0);
         ui.label(egui::RichText::new("Open incidents").strong());

@@ -26,8 +26,11 @@ impl SettingsUi {
     /// typed, the folder dialog), for the caller to push after drawing.
     pub fn workspace_picker_ui(&mut self, ui: &mut egui::Ui) -> Option<Command> {
         ui.horizontal(|ui| {
-            ui.label("Workspace folder");
-            ui.add(egui::TextEdit::singleline(&mut self.path_text).desired_width(420.0));
+            let label = ui
+                .label("Workspace")
+                .on_hover_text("A folder, or s3://BUCKET/PREFIX for a team's shared workspace");
+            ui.add(egui::TextEdit::singleline(&mut self.path_text).desired_width(420.0))
+                .labelled_by(label.id);
             let mut asked = None;
             if ui.button("Open").clicked() && !self.path_text.trim().is_empty() {
                 asked = Some(Command::OpenWorkspace(self.path_text.trim().into()));
@@ -85,11 +88,30 @@ impl SettingsUi {
             Origin::CurrentDir => "the current directory",
             Origin::Demo => "the built-in demo workspace (local providers, no credentials)",
         };
-        ui.label(theme::muted(format!(
-            "Open: {} ({origin})",
-            data.ws.root().display()
-        )));
-        ui.label(theme::muted(format!("Acting as: {}", data.ws.actor())));
+        // A team's workspace is the bucket; the folder is only this console's copy.
+        if let Some(shared) = data.ws.shared() {
+            ui.label(theme::muted(format!(
+                "Open: {}, the team's workspace in an S3 bucket ({origin})",
+                shared.url()
+            )));
+            ui.label(theme::muted(format!(
+                "This console's copy (the log it verified, the state, builds and task logs): \
+                 {}; ${} puts it elsewhere",
+                data.ws.root().display(),
+                crate::workspace::shared::CACHE_ENV
+            )));
+            ui.label(theme::muted(format!(
+                "Acting as: {} on {}",
+                data.ws.actor(),
+                shared.host()
+            )));
+        } else {
+            ui.label(theme::muted(format!(
+                "Open: {} ({origin})",
+                data.ws.root().display()
+            )));
+            ui.label(theme::muted(format!("Acting as: {}", data.ws.actor())));
+        }
 
         ui.add_space(10.0);
         ui.label(egui::RichText::new("Secrets").strong());

@@ -836,9 +836,9 @@ pub(super) fn open(url: SharedUrl, access: Access) -> Result<(PathBuf, Shared), 
         }
         Ok(None) => {
             return Err(WorkspaceError::Refused(format!(
-                "{}: not a release workspace (no {CONFIG_FILE} in the bucket); create one with \
-                 `release-console init {}`",
-                shared.url, shared.url
+                "{}: not a release workspace (no {CONFIG_FILE} there; is the bucket {:?} the \
+                 right one?); create one with `release-console init {}`",
+                shared.url, shared.url.bucket, shared.url
             )));
         }
         Err(f) if config_path.is_file() => {

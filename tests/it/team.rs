@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::common::fault_proxy::{Fault, FaultProxy};
 use crate::common::{self, WEED_ACCESS_KEY, WEED_SECRET_KEY, Weed};
+use egui_kittest::kittest::Queryable as _;
 
 /// One person's console: their name and the cache folder their machine keeps.
 struct Console {
@@ -718,7 +719,7 @@ fn the_window_shows_another_persons_change_by_itself() {
     );
     let carol = open_as(&weed, dir.path(), "carol", ws);
     let lease = carol.lease("publish 0.3.0").expect("carol publishes");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
     while h.query_by_label_contains("publish 0.3.0 by ").is_none() {
         assert!(
             std::time::Instant::now() < deadline,
@@ -1002,6 +1003,331 @@ fn a_local_workspace_pushed_to_a_bucket_is_the_same_workspace_there() {
         t.contains("entry #2") && t.contains("chain is broken"),
         "{t}"
     );
+}
+
+/// The window's environment, as a person's desktop gives it: the bucket's endpoint and
+/// credentials, this console's cache folder, who and where.
+#[expect(
+    unsafe_code,
+    reason = "the window reads the bucket's endpoint and credentials from the environment, as \
+              on a real desktop; nextest runs each test in a process of its own, and the only \
+              thread started before this (a fault proxy's) reads no variable"
+)]
+fn set_window_env(endpoint: &str, secret: &str, cache: &Path) {
+    // SAFETY: see the reason above: no thread reads the environment meanwhile.
+    unsafe {
+        std::env::set_var("AWS_ENDPOINT_URL_S3", endpoint);
+        std::env::set_var("AWS_ACCESS_KEY_ID", WEED_ACCESS_KEY);
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", secret);
+        std::env::set_var("AWS_REGION", "us-east-1");
+        std::env::set_var("RELEASE_CONSOLE_SHARED_CACHE", cache);
+        std::env::set_var("USER", "ana");
+        std::env::set_var("HOSTNAME", "ana-desktop");
+        std::env::remove_var("AWS_PROFILE");
+        std::env::remove_var("AWS_ENDPOINT_URL");
+        std::env::remove_var("RELEASE_CONSOLE_ACTOR");
+    }
+}
+
+type Window = egui_kittest::Harness<'static, release_console::ui::ConsoleApp>;
+
+/// The window on `ws`, with the environment [`set_window_env`] gave; its runtime is returned
+/// with it, to outlive it.
+fn open_window(ws: &str) -> (Window, tokio::runtime::Runtime) {
+    use release_console::runner::Runner;
+    use release_console::ui::{ConsoleApp, Picker, RfdPicker};
+    use release_console::workspace::Origin;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("rt");
+    let runner = Runner::new(rt.handle().clone(), 2);
+    let picker: Arc<dyn Picker> = Arc::new(RfdPicker);
+    let root = PathBuf::from(ws);
+    let h = egui_kittest::Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .build_eframe(move |cc| ConsoleApp::new(&cc.egui_ctx, runner, root, Origin::Flag, picker));
+    (h, rt)
+}
+
+/// Steps the window until `cond` holds (at most `secs` seconds).
+fn step_until(
+    h: &mut Window,
+    secs: u64,
+    what: &str,
+    cond: impl Fn(&release_console::ui::ConsoleApp) -> bool,
+) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !cond(h.state()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}; toasts: {:?}",
+            h.state().toasts.items()
+        );
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    h.step();
+}
+
+/// How many of the window's toasts contain `text`.
+fn toasts_with(app: &release_console::ui::ConsoleApp, text: &str) -> usize {
+    app.toasts
+        .items()
+        .iter()
+        .filter(|t| t.text.contains(text))
+        .count()
+}
+
+fn item_is_done(app: &release_console::ui::ConsoleApp, item: &str) -> bool {
+    app.data
+        .as_ref()
+        .and_then(|d| d.current.as_ref())
+        .and_then(|c| c.checklist.items.get(item))
+        .is_some_and(|i| i.done)
+}
+
+/// Clicks the navigation's `tab`.
+fn go_to(h: &mut Window, tab: &str) {
+    h.get_by_label(tab).click();
+    h.step();
+    h.remove_cursor();
+    h.step();
+}
+
+/// The bucket stops answering under an open window: it says so once (not at every poll), a
+/// tick is refused naming the item, and when the bucket answers again the window syncs again
+/// by itself and says so.
+#[test]
+fn a_bucket_that_stops_answering_is_said_once_refuses_a_tick_and_is_found_again() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ana = Console::new(&weed, dir.path(), "ana");
+    let ws = "s3://team/outage";
+    common::ok(&ana.run(ws, &["init", ws]));
+    common::ok(&ana.run(ws, &["release", "new", "0.4.0"]));
+    let proxy = FaultProxy::start(&weed.endpoint);
+    set_window_env(
+        &proxy.url(),
+        WEED_SECRET_KEY,
+        &dir.path().join("cache-window"),
+    );
+    let (mut h, _rt) = open_window(ws);
+    step_until(&mut h, 30, "the workspace to load", |app| {
+        app.data.is_some() && !app.is_busy()
+    });
+    assert!(h.query_by_label("SHARED").is_some());
+
+    // The server stops: every request is cut.
+    proxy.times(1_000_000, "*", "", Fault::DropBeforeForward);
+    step_until(&mut h, 40, "NOT SYNCING", |app| app.sync_error.is_some());
+    assert!(h.query_by_label("NOT SYNCING").is_some());
+    // Several polls later, still one error.
+    let polled = proxy.seen().len();
+    step_until(&mut h, 60, "more polls", |_| {
+        proxy.seen().len() >= polled + 12
+    });
+    assert_eq!(
+        toasts_with(h.state(), "Others' changes cannot be read"),
+        1,
+        "{:?}",
+        h.state().toasts.items()
+    );
+
+    // A tick now is refused, naming the item.
+    go_to(&mut h, "Checklist");
+    h.get_by_role_and_label(egui::accesskit::Role::CheckBox, "Validate staging")
+        .click();
+    h.step();
+    step_until(&mut h, 60, "the tick's refusal", |app| {
+        toasts_with(app, "Could not tick \"Validate staging\": s3://team/outage") == 1
+    });
+    assert!(!item_is_done(h.state(), "pre.validate-staging"));
+
+    // The server is back: the window finds it by itself.
+    proxy.clear();
+    step_until(&mut h, 60, "syncing again", |app| {
+        app.sync_error.is_none()
+            && toasts_with(
+                app,
+                "s3://team/outage answers again: others' changes show again",
+            ) == 1
+    });
+    assert!(h.query_by_label("NOT SYNCING").is_none());
+    h.get_by_role_and_label(egui::accesskit::Role::CheckBox, "Validate staging")
+        .click();
+    h.step();
+    step_until(&mut h, 30, "the tick", |app| {
+        item_is_done(app, "pre.validate-staging")
+    });
+}
+
+/// A window opened while the bucket does not answer is READ-ONLY from this console's copy: a
+/// tick is refused saying so, and once the bucket answers the window is SHARED again by itself.
+#[test]
+fn a_window_opened_read_only_becomes_shared_when_the_bucket_answers() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ana = Console::new(&weed, dir.path(), "ana");
+    let ws = "s3://team/readonly";
+    common::ok(&ana.run(ws, &["init", ws]));
+    common::ok(&ana.run(ws, &["release", "new", "0.5.0"]));
+    let proxy = FaultProxy::start(&weed.endpoint);
+    // This machine opened it before: its copy is there.
+    let window_cache = dir.path().join("cache-window");
+    let before = Console {
+        user: "ana",
+        cache: window_cache.clone(),
+        endpoint: weed.endpoint.clone(),
+    };
+    common::ok(&before.run(ws, &["checklist", "show"]));
+    proxy.times(1_000_000, "*", "", Fault::DropBeforeForward);
+    set_window_env(&proxy.url(), WEED_SECRET_KEY, &window_cache);
+    let (mut h, _rt) = open_window(ws);
+    step_until(&mut h, 60, "the copy to load", |app| {
+        app.data.is_some() && !app.is_busy()
+    });
+    assert!(h.query_by_label("READ-ONLY").is_some());
+
+    go_to(&mut h, "Checklist");
+    h.get_by_role_and_label(egui::accesskit::Role::CheckBox, "Validate staging")
+        .click();
+    h.step();
+    step_until(&mut h, 30, "the tick's refusal", |app| {
+        toasts_with(
+            app,
+            "Could not tick \"Validate staging\": s3://team/readonly is read-only here",
+        ) == 1
+    });
+    assert!(!item_is_done(h.state(), "pre.validate-staging"));
+
+    proxy.clear();
+    step_until(&mut h, 60, "the bucket to be found again", |app| {
+        toasts_with(
+            app,
+            "s3://team/readonly answers again: changes are shared again",
+        ) == 1
+    });
+    assert!(h.query_by_label("SHARED").is_some());
+    assert!(h.query_by_label("READ-ONLY").is_none());
+    h.get_by_role_and_label(egui::accesskit::Role::CheckBox, "Validate staging")
+        .click();
+    h.step();
+    step_until(&mut h, 30, "the tick", |app| {
+        item_is_done(app, "pre.validate-staging")
+    });
+}
+
+/// Opening a bucket with a wrong secret: the load screen says the bucket's refusal and how
+/// the console reaches a bucket, with what this process has set (secrets only as set).
+#[test]
+fn a_wrong_secret_is_said_on_the_load_screen_with_how_the_bucket_is_reached() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ana = Console::new(&weed, dir.path(), "ana");
+    let ws = "s3://team/creds";
+    common::ok(&ana.run(ws, &["init", ws]));
+    set_window_env(
+        &weed.endpoint,
+        "not-the-secret",
+        &dir.path().join("cache-window"),
+    );
+    let (mut h, _rt) = open_window(ws);
+    step_until(&mut h, 60, "the load to fail", |app| {
+        app.load_error.is_some() && !app.is_busy()
+    });
+    assert!(
+        h.query_by_label_contains(
+            "Cannot open the workspace: s3://team/creds: read the configuration: HTTP 403"
+        )
+        .is_some()
+    );
+    assert!(
+        h.query_by_label_contains("The bucket is reached with AWS_ACCESS_KEY_ID")
+            .is_some()
+    );
+    assert!(
+        h.query_by_label_contains("AWS_SECRET_ACCESS_KEY set, AWS_PROFILE not set")
+            .is_some()
+    );
+    assert!(
+        h.query_by_label_contains(&format!("AWS_ENDPOINT_URL_S3={}.", weed.endpoint))
+            .is_some()
+    );
+    assert!(
+        h.query_by_label_contains("not-the-secret").is_none(),
+        "a secret's value is never shown"
+    );
+}
+
+/// Settings says where a shared workspace is (the bucket, this console's copy, this machine),
+/// and the Audit panel's entry names the machine another person changed it from.
+#[test]
+fn settings_and_the_audit_entry_name_the_bucket_the_copy_and_the_machine() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ana = Console::new(&weed, dir.path(), "ana");
+    let ben = Console::new(&weed, dir.path(), "ben");
+    let ws = "s3://team/where";
+    common::ok(&ana.run(ws, &["init", ws]));
+    common::ok(&ana.run(ws, &["release", "new", "0.6.0"]));
+    common::ok(&ben.run(
+        ws,
+        &["checklist", "tick", "pre.review-flags", "--note", "ok"],
+    ));
+    let window_cache = dir.path().join("cache-window");
+    set_window_env(&weed.endpoint, WEED_SECRET_KEY, &window_cache);
+    let (mut h, _rt) = open_window(ws);
+    step_until(&mut h, 30, "the workspace to load", |app| {
+        app.data.is_some() && !app.is_busy()
+    });
+    // The Overview's Team comes before the long list of gates, seen without scrolling.
+    let team = h.get_by_label("Team").rect();
+    let gates = h.get_by_label("Gates before publishing").rect();
+    assert!(team.top() < gates.top(), "{team:?} {gates:?}");
+    assert!(team.bottom() < 800.0, "{team:?}");
+    assert!(
+        h.query_by_label_contains("ben (ben-laptop): checklist.tick 0.6.0/pre.review-flags")
+            .is_some()
+    );
+
+    go_to(&mut h, "Settings");
+    assert!(
+        h.query_by_label_contains("Open: s3://team/where, the team's workspace in an S3 bucket")
+            .is_some()
+    );
+    let copy = window_cache.join("team").join("where");
+    assert!(
+        h.query_by_label_contains(&format!(
+            "This console's copy (the log it verified, the state, builds and task logs): {}",
+            copy.display()
+        ))
+        .is_some()
+    );
+    assert!(h.query_by_label("Acting as: ana on ana-desktop").is_some());
+
+    go_to(&mut h, "Audit");
+    step_until(&mut h, 30, "the entries", |app| !app.is_busy());
+    assert!(
+        h.query_by_label_contains("this console's verified copy of the log in s3://team/where")
+            .is_some()
+    );
+    // Entry 3 is ben's tick (init, release, tick).
+    h.get_by_label("3").click();
+    h.step();
+    step_until(&mut h, 30, "the selected entry", |app| {
+        app.panels.audit.selected().is_some()
+    });
+    assert!(
+        h.query_by_label_contains("by ben on ben-laptop at ")
+            .is_some()
+    );
+    assert!(h.query_by_label_contains("by ana on").is_none());
 }
 
 /// A flag change another console recorded is taken as it says: this console never marks it

@@ -5,6 +5,7 @@
 use super::{AppResult, ConsoleApp};
 use crate::ui::command::{Command, PickKind, Tab};
 use crate::ui::snapshot::Snapshot;
+use crate::ui::widgets::toasts::ToastKind;
 use crate::workspace::{Origin, Release, Workspace, WorkspaceError};
 
 /// How often a console on a shared workspace looks for others' changes (one small request
@@ -12,8 +13,40 @@ use crate::workspace::{Origin, Release, Workspace, WorkspaceError};
 pub const POLL_EVERY: std::time::Duration = std::time::Duration::from_millis(1500);
 /// How often the Overview of a shared workspace reads who is working (the leases) again.
 pub const TEAM_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+/// How often a shared workspace opened read-only (its bucket could not be reached) is opened
+/// again, to find the bucket back.
+pub const OFFLINE_RETRY_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl ConsoleApp {
+    /// A snapshot loaded: it is shown, with its toast; a shared workspace that was read-only
+    /// and is not any more says so once.
+    pub(super) fn loaded(&mut self, snapshot: Snapshot, toast: Option<String>) {
+        self.runner.set_hook(Some(snapshot.ws.task_hook()));
+        let due = snapshot.notifications_due();
+        if self
+            .data
+            .as_ref()
+            .and_then(|d| d.ws.shared())
+            .and_then(crate::workspace::shared::Shared::offline)
+            .is_some()
+            && let Some(shared) = snapshot.ws.shared()
+            && shared.offline().is_none()
+        {
+            self.toasts.push(
+                ToastKind::Success,
+                format!("{} answers again: changes are shared again", shared.url()),
+            );
+        }
+        self.data = Some(snapshot);
+        if due {
+            self.send_notifications();
+        }
+        self.load_error = None;
+        if let Some(t) = toast {
+            self.toasts.push(ToastKind::Success, t);
+        }
+    }
+
     /// Runs blocking workspace work on the runtime's blocking pool.
     fn submit(&mut self, job: impl FnOnce() -> AppResult + Send + 'static) {
         self.pending += 1;
@@ -52,14 +85,23 @@ impl ConsoleApp {
     }
 
     /// On a shared workspace, looks for others' changes every [`POLL_EVERY`] (off the
-    /// UI thread; one poll at a time); a workspace read-only for want of its bucket is not
-    /// polled.
+    /// UI thread; one poll at a time); a workspace read-only for want of its bucket is opened
+    /// again every [`OFFLINE_RETRY_EVERY`], which brings it back once the bucket answers.
     pub(super) fn poll_shared(&mut self) {
         let Some(data) = &self.data else { return };
         let Some(shared) = data.ws.shared() else {
             return;
         };
         if shared.offline().is_some() {
+            self.ctx.request_repaint_after(OFFLINE_RETRY_EVERY);
+            if self.pending == 0
+                && self
+                    .polled_at
+                    .is_none_or(|t| t.elapsed() >= OFFLINE_RETRY_EVERY)
+            {
+                self.polled_at = Some(std::time::Instant::now());
+                self.reload(None);
+            }
             return;
         }
         self.ctx.request_repaint_after(POLL_EVERY);
@@ -98,7 +140,7 @@ impl ConsoleApp {
     pub(super) fn synced(&mut self, synced: Result<Option<String>, String>) {
         match synced {
             Ok(None) => {
-                self.sync_error = None;
+                self.back_in_sync();
                 // Leases come and go without entries: the Overview's Team reads them again now
                 // and then.
                 if self.tab == Tab::Overview
@@ -109,16 +151,31 @@ impl ConsoleApp {
                 }
             }
             Ok(Some(toast)) => {
-                self.sync_error = None;
+                self.back_in_sync();
                 self.reload((!toast.is_empty()).then_some(toast));
             }
             Err(e) => {
-                if self.sync_error.as_ref() != Some(&e) {
+                // Said once when the bucket stops answering, not at every poll (whose words
+                // may change: a refused connection, then a timeout); the header's NOT SYNCING
+                // holds the latest.
+                if self.sync_error.is_none() {
                     self.toasts
                         .error(format!("Others' changes cannot be read: {e}"));
                 }
                 self.sync_error = Some(e);
             }
+        }
+    }
+
+    /// A poll reached the bucket: an earlier failure to is over, and said so once.
+    fn back_in_sync(&mut self) {
+        if self.sync_error.take().is_some()
+            && let Some(shared) = self.data.as_ref().and_then(|d| d.ws.shared())
+        {
+            self.toasts.push(
+                ToastKind::Success,
+                format!("{} answers again: others' changes show again", shared.url()),
+            );
         }
     }
 
@@ -182,21 +239,28 @@ impl ConsoleApp {
             Command::SelectRelease(v) => self.load(Some(v), None),
             Command::SetItem { item, done, note } => self.change(move |ws, release| {
                 let release = release.ok_or(WorkspaceError::NoRelease)?;
-                ws.set_item(release, &item, done, &note)?;
-                let verb = if done { "Ticked" } else { "Unticked" };
                 // The item as people know it: its title, not its id.
                 let title = ws
                     .runbook(release)
                     .ok()
                     .and_then(|rb| rb.item(&item).map(|i| i.title.clone()))
                     .unwrap_or_else(|| item.clone());
+                ws.set_item(release, &item, done, &note).map_err(|e| {
+                    not_done(
+                        e,
+                        &format!("{} \"{title}\"", if done { "tick" } else { "untick" }),
+                    )
+                })?;
+                let verb = if done { "Ticked" } else { "Unticked" };
                 Ok((
                     Some(release.version.to_string()),
                     format!("{verb} \"{title}\""),
                 ))
             }),
             Command::NewRelease { version, hotfix_of } => self.change(move |ws, _| {
-                let r = ws.create_release(&version, hotfix_of.as_deref())?;
+                let r = ws
+                    .create_release(&version, hotfix_of.as_deref())
+                    .map_err(|e| not_done(e, &format!("create release {version}")))?;
                 Ok((
                     Some(r.version.to_string()),
                     format!("Created release {}", r.version),
@@ -273,5 +337,16 @@ pub(super) fn nothing_picked(kind: PickKind) -> &'static str {
         PickKind::FindingsFiles => {
             "No file chosen (or drop the scanner output on the window while Security is shown)"
         }
+    }
+}
+
+/// A change a shared workspace's bucket did not take (it did not answer, or refused the
+/// request), said as what could not be done: the bucket's own words name only the request.
+fn not_done(e: WorkspaceError, what: &str) -> WorkspaceError {
+    match e {
+        WorkspaceError::Bucket { .. } | WorkspaceError::Offline { .. } => {
+            WorkspaceError::Refused(format!("Could not {what}: {e}"))
+        }
+        e => e,
     }
 }

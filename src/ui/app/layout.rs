@@ -44,6 +44,9 @@ impl ConsoleApp {
                     egui::RichText::new(format!("Cannot open the workspace: {err}"))
                         .color(theme::BAD),
                 );
+                if self.root.to_str().is_some_and(|r| r.starts_with("s3://")) {
+                    ui.label(theme::muted(s3_access_hint()));
+                }
                 ui.add_space(8.0);
                 commands.extend(self.panels.settings.workspace_picker_ui(ui));
                 return;
@@ -101,20 +104,28 @@ impl ConsoleApp {
                         match shared.offline() {
                             Some(why) => {
                                 theme::badge(ui, "READ-ONLY", theme::WARN).on_hover_text(format!(
-                                    "{}: {why}; changes are refused",
-                                    shared.url()
+                                    "{}: {why}. This window shows this console's copy and \
+                                     refuses changes until the bucket answers again (tried \
+                                     every {}).",
+                                    shared.url(),
+                                    crate::human_duration(super::handling::OFFLINE_RETRY_EVERY)
                                 ));
                             }
                             None => {
                                 theme::badge(ui, "SHARED", theme::INFO).on_hover_text(format!(
-                                    "A team workspace: {}; others' changes appear within \
-                                     seconds",
-                                    shared.url()
+                                    "A team's workspace in an S3 bucket: {}; others' changes \
+                                     appear within seconds. This console's copy: {}",
+                                    shared.url(),
+                                    d.ws.root().display()
                                 ));
                             }
                         }
                         if let Some(e) = &self.sync_error {
-                            theme::badge(ui, "NOT SYNCING", theme::WARN).on_hover_text(e.clone());
+                            theme::badge(ui, "NOT SYNCING", theme::WARN).on_hover_text(format!(
+                                "Others' changes cannot be read: {e}. Tried again every {}; \
+                                 a change made now may be refused.",
+                                crate::human_duration(super::POLL_EVERY)
+                            ));
                         }
                     }
                     if d.origin == Origin::Demo {
@@ -134,4 +145,36 @@ impl ConsoleApp {
             });
         });
     }
+}
+
+/// How a shared workspace's bucket is reached, and what of it this process has: for the load
+/// screen of an `s3://` workspace that could not be opened (secrets said only set or not).
+fn s3_access_hint() -> String {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let set = |name: &str| {
+        if var(name).is_some() {
+            format!("{name} set")
+        } else {
+            format!("{name} not set")
+        }
+    };
+    let shown = |name: &str| match var(name) {
+        Some(v) => format!("{name}={v}"),
+        None => format!("{name} not set"),
+    };
+    format!(
+        "The bucket is reached with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or the \
+         $AWS_PROFILE profile of ~/.aws/credentials), AWS_REGION, and AWS_ENDPOINT_URL_S3 for a \
+         server that is not AWS. Here: {}, {}, {}, {}, {}. A workspace is created in a bucket \
+         with `release-console init s3://BUCKET/PREFIX`.",
+        set("AWS_ACCESS_KEY_ID"),
+        set("AWS_SECRET_ACCESS_KEY"),
+        shown("AWS_PROFILE"),
+        shown("AWS_REGION"),
+        if var("AWS_ENDPOINT_URL_S3").is_none() && var("AWS_ENDPOINT_URL").is_some() {
+            shown("AWS_ENDPOINT_URL")
+        } else {
+            shown("AWS_ENDPOINT_URL_S3")
+        },
+    )
 }

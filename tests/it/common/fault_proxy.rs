@@ -217,6 +217,11 @@ impl FaultProxy {
         }
     }
 
+    /// Drops every rule still queued: the requests that follow are forwarded as they come.
+    pub fn clear(&self) {
+        lock(&self.state).rules.clear();
+    }
+
     /// Every request seen, in the order their outcome was decided (which is before the
     /// client hears anything of it, so a client that got its answer finds its request here).
     pub fn seen(&self) -> Vec<Seen> {
