@@ -10,14 +10,14 @@ use crate::common::fault_proxy::{Fault, FaultProxy};
 use crate::common::{self, WEED_ACCESS_KEY, WEED_SECRET_KEY, Weed};
 
 /// One person's console: their name and the cache folder their machine keeps.
-struct Console {
-    user: &'static str,
-    cache: PathBuf,
-    endpoint: String,
+pub(super) struct Console {
+    pub(super) user: &'static str,
+    pub(super) cache: PathBuf,
+    pub(super) endpoint: String,
 }
 
 impl Console {
-    fn new(weed: &Weed, dir: &Path, user: &'static str) -> Self {
+    pub(super) fn new(weed: &Weed, dir: &Path, user: &'static str) -> Self {
         Self {
             user,
             cache: dir.join(format!("cache-{user}")),
@@ -25,7 +25,7 @@ impl Console {
         }
     }
 
-    fn run(&self, ws: &str, args: &[&str]) -> Output {
+    pub(super) fn run(&self, ws: &str, args: &[&str]) -> Output {
         let mut c = common::bin();
         c.arg("--workspace").arg(ws).args(args);
         self.env(&mut c);
@@ -56,12 +56,12 @@ impl Console {
     }
 
     /// The cache folder of `ws` (`s3://team/PREFIX`).
-    fn folder(&self, prefix: &str) -> PathBuf {
+    pub(super) fn folder(&self, prefix: &str) -> PathBuf {
         self.cache.join("team").join(prefix)
     }
 }
 
-fn entries(console: &Console, ws: &str) -> Vec<serde_json::Value> {
+pub(super) fn entries(console: &Console, ws: &str) -> Vec<serde_json::Value> {
     let o = console.run(ws, &["--json", "audit", "list"]);
     assert!(o.status.success(), "{}", common::text(&o));
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
@@ -71,7 +71,7 @@ fn entries(console: &Console, ws: &str) -> Vec<serde_json::Value> {
         .unwrap_or_else(|| panic!("no entries in {out}"))
 }
 
-fn item_done(console: &Console, ws: &str, release: &str, item: &str) -> (bool, String) {
+pub(super) fn item_done(console: &Console, ws: &str, release: &str, item: &str) -> (bool, String) {
     let o = console.run(ws, &["--json", "checklist", "show", "--release", release]);
     assert!(o.status.success(), "{}", common::text(&o));
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
@@ -409,7 +409,7 @@ fn eight_consoles_at_once_lose_nothing_and_double_nothing() {
 }
 
 /// A console whose requests go through a fault proxy in front of the bucket.
-fn through(proxy: &FaultProxy, dir: &Path, user: &'static str) -> Console {
+pub(super) fn through(proxy: &FaultProxy, dir: &Path, user: &'static str) -> Console {
     Console {
         user,
         cache: dir.join(format!("cache-{user}")),
@@ -699,7 +699,7 @@ fn the_window_shows_another_persons_change_by_itself() {
 }
 
 /// How the tests reach weed from this process: a console with a cache of its own.
-fn access(weed: &Weed, cache: &Path) -> release_console::workspace::shared::Access {
+pub(super) fn access(weed: &Weed, cache: &Path) -> release_console::workspace::shared::Access {
     release_console::workspace::shared::Access {
         cache_root: cache.to_owned(),
         endpoint: release_console::net::s3::Endpoint {
@@ -716,7 +716,12 @@ fn access(weed: &Weed, cache: &Path) -> release_console::workspace::shared::Acce
     }
 }
 
-fn open_as(weed: &Weed, dir: &Path, who: &str, ws: &str) -> release_console::workspace::Workspace {
+pub(super) fn open_as(
+    weed: &Weed,
+    dir: &Path,
+    who: &str,
+    ws: &str,
+) -> release_console::workspace::Workspace {
     let url = release_console::workspace::shared::SharedUrl::of_path(Path::new(ws))
         .expect("s3 url")
         .expect("valid");

@@ -1,0 +1,40 @@
+//! A shared workspace attacked as an outsider would: a bucket that holds keys the console did
+//! not write, colleagues whose changes this machine cannot judge, many leases. Against a real
+//! S3 server (`SeaweedFS`'s `weed mini`) over loopback, as `team.rs`.
+
+use crate::common::{self, Weed};
+use crate::team::{Console, entries, open_as};
+
+/// A colleague's flag change is the log's: another console opening the workspace cannot see
+/// the colleague's provider (its `flags/local.json` is the colleague's machine's), and must not
+/// mark the change `not_applied` in the shared log, voiding it for everyone.
+#[test]
+fn a_colleagues_flag_change_is_not_voided_by_another_console() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ana = Console::new(&weed, dir.path(), "ana");
+    let ben = Console::new(&weed, dir.path(), "ben");
+    let ws = "s3://team/flags";
+    common::ok(&ana.run(ws, &["init", ws]));
+    common::ok(&ana.run(
+        ws,
+        &[
+            "flags",
+            "create",
+            "ui_new_exporter",
+            "--name",
+            "New exporter",
+        ],
+    ));
+    // Ben only looks; then Ana does too.
+    let seen = entries(&ben, ws);
+    let actions: Vec<&str> = seen.iter().filter_map(|e| e["action"].as_str()).collect();
+    assert_eq!(actions, ["workspace.init", "flags.create"], "{seen:#?}");
+    common::ok(&ana.run(ws, &["audit", "verify"]));
+    common::ok(&ben.run(ws, &["audit", "verify"]));
+    // Ben's plan is the log's: the flag has one.
+    let plans = std::fs::read_to_string(ben.folder("flags").join("flags/plans.json"))
+        .expect("ben's flag plans");
+    assert!(plans.contains("ui_new_exporter"), "{plans}");
+}
