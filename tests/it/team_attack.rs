@@ -38,3 +38,31 @@ fn a_colleagues_flag_change_is_not_voided_by_another_console() {
         .expect("ben's flag plans");
     assert!(plans.contains("ui_new_exporter"), "{plans}");
 }
+
+/// A key under `log/` that is not one of the log's own (an admin's copy in `log/old/`) is no
+/// entry: it neither stops the pull nor the bucket's verification.
+#[test]
+fn a_copy_of_an_entry_elsewhere_under_log_is_not_taken_for_the_log() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ana = Console::new(&weed, dir.path(), "ana");
+    let ben = Console::new(&weed, dir.path(), "ben");
+    let ws = "s3://team/stray";
+    common::ok(&ana.run(ws, &["init", ws]));
+    common::ok(&ana.run(ws, &["release", "new", "0.2.0"]));
+    let (status, second) = weed.request("GET", "/team/stray/log/000000000002.json", &[], b"");
+    assert_eq!(status, 200);
+    // Sorted right after entry #2, named as entry #3 would be.
+    for key in [
+        "/team/stray/log/old/000000000003.json",
+        "/team/stray/log/000000000003.json.tmp",
+    ] {
+        assert_eq!(weed.request("PUT", key, &[], second.as_bytes()).0, 200);
+    }
+    let (done, _) = crate::team::item_done(&ben, ws, "0.2.0", "pre.review-flags");
+    assert!(!done);
+    let o = ben.run(ws, &["workspace", "verify"]);
+    assert!(o.status.success(), "{}", common::text(&o));
+    assert_eq!(entries(&ben, ws).len(), 2);
+}
