@@ -30,6 +30,10 @@ pub const LEASE_FOR: Duration = Duration::from_mins(10);
 const ATTEMPTS: u32 = 8;
 /// The largest lease object read.
 const MAX_LEASE: usize = 64 * 1024;
+/// Lease objects read at once when listing who is working.
+const READ_AT_ONCE: usize = 16;
+/// The most lease objects listed (a listing that never ends stops there).
+const MAX_LEASES: usize = 100_000;
 
 /// A lease as the bucket holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -307,10 +311,34 @@ impl Workspace {
         let client = shared.client.clone();
         let prefix = shared.url().key("leases/");
         let found = shared::block(async move {
-            let listing = client.list(&prefix, None, 1000).await?;
+            // Leases are given back by rewriting them, never deleted: every page of them.
+            let mut keys: Vec<String> = Vec::new();
+            loop {
+                let page = client
+                    .list(&prefix, keys.last().map(String::as_str), 1000)
+                    .await?;
+                keys.extend(page.keys);
+                if !page.truncated || keys.len() >= MAX_LEASES {
+                    break;
+                }
+            }
+            // Read several at once.
             let mut out = Vec::new();
-            for key in listing.keys {
-                if let Some((info, _)) = read(&client, &key).await? {
+            let mut keys = keys.into_iter();
+            let mut reads = tokio::task::JoinSet::new();
+            loop {
+                while reads.len() < READ_AT_ONCE
+                    && let Some(key) = keys.next()
+                {
+                    let client = client.clone();
+                    reads.spawn(async move { read(&client, &key).await });
+                }
+                let Some(done) = reads.join_next().await else {
+                    break;
+                };
+                let done = done
+                    .map_err(|e| Failure::Network(format!("a read of the leases stopped: {e}")))?;
+                if let Some((info, _)) = done? {
                     out.push(info);
                 }
             }

@@ -66,3 +66,60 @@ fn a_copy_of_an_entry_elsewhere_under_log_is_not_taken_for_the_log() {
     assert!(o.status.success(), "{}", common::text(&o));
     assert_eq!(entries(&ben, ws).len(), 2);
 }
+
+/// Leases are given back by rewriting them, never deleted (the console needs no
+/// `s3:DeleteObject`), so a busy workspace gathers many: a live one past the first thousand is
+/// still seen.
+#[test]
+fn a_live_lease_among_a_thousand_given_back_is_seen() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ws = "s3://team/manyleases";
+    let url = release_console::workspace::shared::SharedUrl::of_path(std::path::Path::new(ws))
+        .expect("url")
+        .expect("valid");
+    release_console::workspace::Workspace::init_shared_with(
+        &url,
+        "WireTuner",
+        crate::team::access(&weed, &dir.path().join("ana")),
+    )
+    .expect("init");
+    let released = |what: &str| {
+        serde_json::json!({
+            "what": what,
+            "holder": "ci",
+            "host": "runner",
+            "since": "2026-01-01T00:00:00Z",
+            "until": "2026-01-01T00:05:00Z",
+            "released": true,
+            "nonce": "00",
+        })
+        .to_string()
+    };
+    for n in 0..1001 {
+        let what = format!("build 0.{n}.0 linux");
+        let key = format!("/team/manyleases/leases/build-0.{n}.0-linux.json");
+        assert_eq!(
+            weed.request("PUT", &key, &[], released(&what).as_bytes()).0,
+            200
+        );
+    }
+    let ana = open_as(&weed, dir.path(), "ana", ws);
+    let ben = open_as(&weed, dir.path(), "ben", ws);
+    // `publish …` sorts after every `build …`.
+    let held = ana.lease("publish 0.2.0").expect("lease");
+    let started = std::time::Instant::now();
+    let live = ben.leases().expect("leases");
+    let took = started.elapsed();
+    assert_eq!(
+        live.iter().map(|l| l.what.as_str()).collect::<Vec<_>>(),
+        ["publish 0.2.0"]
+    );
+    // Read at once, not one after another (the Overview reads them every 10 s).
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "{took:?} to read 1002 leases"
+    );
+    drop(held);
+}
