@@ -385,6 +385,13 @@ impl Client {
         match cond {
             Cond::Always => {}
             Cond::Create => headers.push(("if-none-match".into(), "*".into())),
+            // An empty `If-Match` may be taken for none: the write would be unconditional.
+            Cond::Match("") => {
+                return Err(Failure::Network(format!(
+                    "{}: a conditional write without the ETag it depends on was not sent",
+                    self.where_(key)
+                )));
+            }
             Cond::Match(etag) => headers.push(("if-match".into(), etag.to_owned())),
         }
         let resp = self

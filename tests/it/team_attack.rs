@@ -123,3 +123,112 @@ fn a_live_lease_among_a_thousand_given_back_is_seen() {
     );
     drop(held);
 }
+
+/// A bucket (or a proxy in front of it) that answers writes without an `ETag`: a lease is
+/// still renewed only while it is this console's, never written over another's with an
+/// `If-Match` that names nothing.
+#[test]
+fn a_lease_written_without_an_etag_in_the_answer_stays_conditional() {
+    use crate::common::fault_proxy::{Fault, FaultProxy};
+    use std::time::Duration;
+    let weed = Weed::start();
+    weed.bucket("team");
+    let proxy = FaultProxy::start(&weed.endpoint);
+    let dir = tempfile::tempdir().expect("dir");
+    let ws = "s3://team/noetag";
+    let url = release_console::workspace::shared::SharedUrl::of_path(std::path::Path::new(ws))
+        .expect("url")
+        .expect("valid");
+    release_console::workspace::Workspace::init_shared_with(
+        &url,
+        "WireTuner",
+        crate::team::access(&weed, &dir.path().join("ben")),
+    )
+    .expect("init");
+    let mut through = crate::team::access(&weed, &dir.path().join("ana"));
+    through.endpoint.url = proxy.url();
+    let ana = release_console::workspace::Workspace::open_shared_with(url, through)
+        .expect("ana opens through the proxy");
+    let ben = open_as(&weed, dir.path(), "ben", ws);
+    proxy.times(1000, "PUT", "/leases/", Fault::WithoutHeader("etag".into()));
+
+    // Renewed every second: Ana's own lease holds across renewals.
+    let held = ana
+        .lease_for("publish 0.2.0", Duration::from_secs(3), false)
+        .expect("ana takes the lease");
+    std::thread::sleep(Duration::from_millis(3500));
+    held.check().expect("ana's lease holds across its renewals");
+    let live = ben.leases().expect("leases");
+    assert_eq!(live.len(), 1, "renewed, so still live: {live:?}");
+    // Both consoles are this process's user; Ben's lease is the one that lasts ten minutes.
+    let bens_lease = |live: &[release_console::workspace::LeaseInfo]| {
+        let soon = jiff::Timestamp::now() + jiff::SignedDuration::from_mins(5);
+        live.len() == 1 && live[0].until > soon
+    };
+
+    // Ben forces it: Ana's next renewal finds it taken and stops, never writing over it.
+    let bens = ben.force_lease("publish 0.2.0").expect("ben forces it");
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(held.check().is_err(), "ana's lease is lost");
+    let live = ben.leases().expect("leases");
+    assert!(bens_lease(&live), "ben's lease, not written over: {live:?}");
+    drop(held);
+    let live = ben.leases().expect("leases");
+    assert!(
+        bens_lease(&live),
+        "ana's give-back left ben's lease alone: {live:?}"
+    );
+    drop(bens);
+}
+
+/// A renewal whose answer was lost after the bucket took it (the request sent again is then
+/// refused: the `ETag` moved on, by this console's own write): the lease is still this
+/// console's, its operation goes on, and it is given back when done.
+#[test]
+fn a_renewal_whose_answer_was_lost_keeps_the_lease() {
+    use crate::common::fault_proxy::{Fault, FaultProxy};
+    use std::time::Duration;
+    let weed = Weed::start();
+    weed.bucket("team");
+    let proxy = FaultProxy::start(&weed.endpoint);
+    let dir = tempfile::tempdir().expect("dir");
+    let ws = "s3://team/lostrenewal";
+    let url = release_console::workspace::shared::SharedUrl::of_path(std::path::Path::new(ws))
+        .expect("url")
+        .expect("valid");
+    release_console::workspace::Workspace::init_shared_with(
+        &url,
+        "WireTuner",
+        crate::team::access(&weed, &dir.path().join("ben")),
+    )
+    .expect("init");
+    let mut through = crate::team::access(&weed, &dir.path().join("ana"));
+    through.endpoint.url = proxy.url();
+    let ana = release_console::workspace::Workspace::open_shared_with(url, through)
+        .expect("ana opens through the proxy");
+    let ben = open_as(&weed, dir.path(), "ben", ws);
+
+    let held = ana
+        .lease_for("publish 0.2.0", Duration::from_secs(3), false)
+        .expect("ana takes the lease");
+    // The first renewal (in a second) reaches the bucket; its answer does not.
+    proxy.once("PUT", "/leases/", Fault::DropAfterForward);
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(proxy.pending(), 0, "the renewal was sent");
+    held.check().expect("the lease is still ana's");
+    assert_eq!(ben.leases().expect("leases").len(), 1);
+    // Given back: Ben takes it at once.
+    drop(held);
+    let bens = ben.lease("publish 0.2.0").expect("ben takes it after ana");
+
+    // Ana forces it, and the answer to her takeover is lost: the request sent again finds her
+    // own lease there, and the forcing is audited all the same.
+    proxy.once("PUT", "/leases/", Fault::DropAfterForward);
+    let forced = ana.force_lease("publish 0.2.0").expect("ana forces it");
+    assert_eq!(proxy.pending(), 0, "the takeover was sent");
+    let log = ana.audit().entries().expect("log");
+    let last = log.last().expect("entry");
+    assert_eq!(last.action, "lease.force", "{log:#?}");
+    drop(forced);
+    drop(bens);
+}
