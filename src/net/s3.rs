@@ -362,7 +362,18 @@ impl Client {
             Err(f) => return Err(f),
         };
         if resp.status().as_u16() == 304 {
-            return Ok(Got::NotModified);
+            // Not asked for, it says nothing of the object: no answer.
+            return match if_none_match {
+                Some(_) => Ok(Got::NotModified),
+                None => Err(Failure::Status {
+                    status: 304,
+                    code: String::new(),
+                    message: format!(
+                        "{}: answered Not Modified to a read that named no ETag",
+                        self.where_(key)
+                    ),
+                }),
+            };
         }
         let etag = etag_of(&resp);
         let bytes = super::read_bytes(resp, max)

@@ -181,6 +181,54 @@ fn a_lease_written_without_an_etag_in_the_answer_stays_conditional() {
     drop(bens);
 }
 
+/// A write whose answer was lost, and a server that then answers the look at the entry with a
+/// 304 it was not asked for (no `If-None-Match` was sent): that is no answer, not "no entry",
+/// so the console does not claim that nothing was recorded; the next command finds the change.
+#[test]
+fn an_unasked_not_modified_is_not_taken_for_a_missing_entry() {
+    use crate::common::fault_proxy::{Fault, FaultProxy};
+    let weed = Weed::start();
+    weed.bucket("team");
+    let proxy = FaultProxy::start(&weed.endpoint);
+    let dir = tempfile::tempdir().expect("dir");
+    let ana = crate::team::through(&proxy, dir.path(), "ana");
+    let ws = "s3://team/unasked";
+    common::ok(&ana.run(ws, &["init", ws]));
+    common::ok(&ana.run(ws, &["release", "new", "0.2.0"]));
+    let entry3 = "/log/000000000003.json";
+    // Read as it is twice (opening, and looking before the write), then the write lands and
+    // the answers to it and to the requests sent again never come, then 304s.
+    proxy.times(2, "GET", entry3, Fault::Delay(std::time::Duration::ZERO));
+    proxy.times(4, "PUT", entry3, Fault::DropAfterForward);
+    proxy.times(3, "GET", entry3, Fault::answer(304, "", ""));
+    let tick = [
+        "checklist",
+        "tick",
+        "pre.review-flags",
+        "--note",
+        "x",
+        "--release",
+        "0.2.0",
+    ];
+    let t = common::text(&ana.run(ws, &tick));
+    assert!(!t.contains("nothing was recorded"), "{t}");
+    assert!(t.contains("Not Modified"), "{t}");
+    // What the rule has left is used up by reads that fail (one a command).
+    for _ in 0..16 {
+        if proxy.pending() == 0 {
+            break;
+        }
+        let _ = ana.run(ws, &["checklist", "show"]);
+    }
+    assert_eq!(proxy.pending(), 0);
+    let all = entries(&ana, ws);
+    let ticks = all
+        .iter()
+        .filter(|e| e["action"] == "checklist.tick")
+        .count();
+    assert_eq!(ticks, 1, "{all:#?}");
+}
+
 /// A renewal whose answer was lost after the bucket took it (the request sent again is then
 /// refused: the `ETag` moved on, by this console's own write): the lease is still this
 /// console's, its operation goes on, and it is given back when done.
