@@ -748,7 +748,8 @@ pub fn push(from: &Path, url: &SharedUrl, access: Access) -> Result<u64, Workspa
                 Some(there) if there == line => moved += 1,
                 _ => {
                     return Err(WorkspaceError::Refused(format!(
-                        "{url}: the bucket already holds another log (entry #{seq} differs);                          nothing more was written"
+                        "{url}: the bucket already holds another log (entry #{seq} differs); \
+                         nothing more was written"
                     )));
                 }
             },
