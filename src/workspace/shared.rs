@@ -558,6 +558,19 @@ impl Shared {
             let line = entry.to_line().map_err(|e| {
                 WorkspaceError::Refused(format!("cannot encode the audit entry: {e}"))
             })?;
+            // A bigger one would be in the bucket and unreadable by every console, this one
+            // too: the log would stop there for everyone.
+            if line.len() > MAX_OBJECT {
+                return Err(WorkspaceError::Refused(format!(
+                    "{}: {} {}: its audit entry would take {} bytes, more than the {} MiB a \
+                     console reads; nothing was recorded",
+                    self.url,
+                    new.action,
+                    new.target,
+                    line.len(),
+                    MAX_OBJECT / (1024 * 1024)
+                )));
+            }
             let key = self.url.log_key(entry.seq);
             match self.put(key, line.clone().into_bytes(), "application/json") {
                 Ok(_) => return self.adopt_own(&mut held, &entry, &line),

@@ -280,3 +280,47 @@ fn a_renewal_whose_answer_was_lost_keeps_the_lease() {
     drop(forced);
     drop(bens);
 }
+
+/// An entry bigger than a console reads back (4 MiB) is refused before it reaches the bucket:
+/// there, every console, its writer's too, would stop at it.
+#[test]
+fn an_entry_too_big_to_read_back_is_never_written() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ws = "s3://team/big";
+    let url = release_console::workspace::shared::SharedUrl::of_path(std::path::Path::new(ws))
+        .expect("url")
+        .expect("valid");
+    release_console::workspace::Workspace::init_shared_with(
+        &url,
+        "WireTuner",
+        crate::team::access(&weed, &dir.path().join("ana")),
+    )
+    .expect("init");
+    let ana = open_as(&weed, dir.path(), "ana", ws);
+    let note = "x".repeat(5 * 1024 * 1024);
+    let e = ana
+        .record(
+            "incident.note",
+            "INC-1",
+            serde_json::Value::Null,
+            serde_json::json!({ "note": note }),
+        )
+        .expect_err("refused");
+    let t = e.to_string();
+    assert!(
+        t.contains("4 MiB") && t.contains("nothing was recorded"),
+        "{t}"
+    );
+    // Everyone, Ana too, goes on.
+    let ben = open_as(&weed, dir.path(), "ben", ws);
+    assert_eq!(ben.audit().entries().expect("log").len(), 1);
+    ana.record(
+        "incident.note",
+        "INC-1",
+        serde_json::Value::Null,
+        serde_json::json!({ "note": "small" }),
+    )
+    .expect("a small one is recorded");
+}
