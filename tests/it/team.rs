@@ -671,12 +671,28 @@ fn the_window_shows_another_persons_change_by_itself() {
             .count()
     };
     assert_eq!(named(h.state()), 1, "{:?}", h.state().toasts.items());
-    // Later polls find nothing new: the change is named once.
-    for _ in 0..100 {
+    let namings = |app: &ConsoleApp| {
+        app.toasts
+            .items()
+            .iter()
+            .filter(|t| t.text.contains("ben (ben-laptop)") && t.text.contains("pre.review-flags"))
+            .map(|t| t.at)
+            .collect::<Vec<_>>()
+    };
+    let named_at = namings(h.state());
+    // Later polls (one every 1.5 s) find nothing new: the change is named once. The toast may
+    // have gone meanwhile on a loaded machine (it shows for 5 s): no other came after it.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while std::time::Instant::now() < until {
         h.step();
         std::thread::sleep(std::time::Duration::from_millis(30));
     }
-    assert_eq!(named(h.state()), 1, "{:?}", h.state().toasts.items());
+    let later = namings(h.state());
+    assert!(
+        later.is_empty() || later == named_at,
+        "{:?}",
+        h.state().toasts.items()
+    );
 
     // The Overview says who is working: ben's change, and what carol is doing right now.
     assert_eq!(h.state().tab, release_console::ui::Tab::Overview);
