@@ -402,7 +402,8 @@ pub fn open_store(ws: &Workspace) -> Result<Store, DeployError> {
                     .map(|s| s.expose().to_owned())
                     .ok_or_else(|| {
                         DeployError::Invalid(format!(
-                            "the s3 store needs {what} in ${var} (or the keyring entry {var});                              it is not set"
+                            "the s3 store needs {what} in ${var} (or the keyring entry {var}); \
+                             it is not set"
                         ))
                     })
             };

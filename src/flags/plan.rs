@@ -730,15 +730,16 @@ fn intended(w: &Word) -> Result<Intended, String> {
 }
 
 /// Whether the change of entry `w` shows in the local provider's `flags/local.json`, or why
-/// it is not applied.
+/// it is not applied. Another console's change on a shared workspace is taken from the log.
 fn made(
     ws: &Workspace,
     key: &str,
     w: &Word,
     change: &Intended,
 ) -> Result<Result<(), String>, store::StateError> {
-    if ws.is_others(w) {
-        // Recorded by another console, which asked its provider: taken as it says.
+    if !ws.wrote(w) {
+        // Another console's change on a shared workspace: its provider is not this machine's
+        // to ask, and its writer marks it failed or not applied when it was not made.
         return Ok(Ok(()));
     }
     let provider = w.after.get("provider");

@@ -385,7 +385,18 @@ impl Client {
             Err(f) => return Err(f),
         };
         if resp.status().as_u16() == 304 {
-            return Ok(Got::NotModified);
+            // Not asked for, it says nothing of the object: no answer.
+            return match if_none_match {
+                Some(_) => Ok(Got::NotModified),
+                None => Err(Failure::Status {
+                    status: 304,
+                    code: String::new(),
+                    message: format!(
+                        "{}: answered Not Modified to a read that named no ETag",
+                        self.where_(key)
+                    ),
+                }),
+            };
         }
         let etag = etag_of(&resp);
         let bytes = super::read_bytes(resp, max)
@@ -408,6 +419,13 @@ impl Client {
         match cond {
             Cond::Always => {}
             Cond::Create => headers.push(("if-none-match".into(), "*".into())),
+            // An empty `If-Match` may be taken for none: the write would be unconditional.
+            Cond::Match("") => {
+                return Err(Failure::Network(format!(
+                    "{}: a conditional write without the ETag it depends on was not sent",
+                    self.where_(key)
+                )));
+            }
             Cond::Match(etag) => headers.push(("if-match".into(), etag.to_owned())),
         }
         let resp = self

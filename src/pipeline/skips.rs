@@ -160,6 +160,7 @@ fn scan_more(ws: &Workspace, scanned: &mut Scanned) -> Result<bool, StateError> 
                         time: e.time,
                         action: e.action.clone(),
                         after: e.after.clone(),
+                        actor: e.actor.clone(),
                         host: e.host.clone(),
                     };
                     let record = carried(&word).ok().filter(|r| r.target() == e.target);

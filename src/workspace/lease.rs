@@ -30,6 +30,10 @@ pub const LEASE_FOR: Duration = Duration::from_mins(10);
 const ATTEMPTS: u32 = 8;
 /// The largest lease object read.
 const MAX_LEASE: usize = 64 * 1024;
+/// Lease objects read at once when listing who is working.
+const READ_AT_ONCE: usize = 16;
+/// The most lease objects listed (a listing that never ends stops there).
+const MAX_LEASES: usize = 100_000;
 
 /// A lease as the bucket holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,19 +138,63 @@ impl Drop for Lease {
         let gave_back = shared::block(async move {
             let guard = state.lock().await;
             let (info, etag) = &*guard;
-            let mut back = info.clone();
-            back.released = true;
-            back.until = jiff::Timestamp::now();
-            client
-                .put_small(&key, encode(&back), "application/json", Cond::Match(etag))
-                .await
-                .map(|_| ())
+            give_back(&client, &key, info, etag).await
         });
         match gave_back {
             Ok(Ok(())) => {}
             Ok(Err(f)) => tracing::warn!("lease on {what}: could not give it back ({f})"),
             Err(e) => tracing::warn!("lease on {what}: could not give it back ({e})"),
         }
+    }
+}
+
+/// Writes the lease `info` as released, `If-Match` on `etag`. Refused because the object is
+/// still this console's lease under another `ETag` (a renewal whose answer was lost), it is
+/// written once more on that one; taken by another console meanwhile, it is left alone.
+async fn give_back(
+    client: &crate::net::s3::Client,
+    key: &str,
+    info: &LeaseInfo,
+    etag: &str,
+) -> Result<(), Failure> {
+    let mut back = info.clone();
+    back.released = true;
+    back.until = jiff::Timestamp::now();
+    let body = encode(&back);
+    match client
+        .put_small(key, body.clone(), "application/json", Cond::Match(etag))
+        .await
+    {
+        Err(Failure::Status { status: 412, .. }) => match read(client, key).await? {
+            Some((there, now)) if there.nonce == info.nonce && !there.released => client
+                .put_small(key, body, "application/json", Cond::Match(&now))
+                .await
+                .map(|_| ()),
+            _ => Ok(()),
+        },
+        other => other.map(|_| ()),
+    }
+}
+
+/// The `ETag` of `info`, just written at `key`: the answer's, or, when the answer left it out
+/// (a server or proxy that drops it), the object's as read back while it is still `info`. A
+/// lease is renewed and given back only on an `ETag` it knows.
+async fn written_etag(
+    client: &crate::net::s3::Client,
+    key: &str,
+    info: &LeaseInfo,
+    answered: String,
+) -> Result<String, Failure> {
+    if !answered.is_empty() {
+        return Ok(answered);
+    }
+    match read(client, key).await? {
+        Some((there, etag)) if there == *info && !etag.is_empty() => Ok(etag),
+        _ => Err(Failure::Network(format!(
+            "{}: the bucket answered the lease's write without an ETag, and the lease cannot \
+             be read back as written",
+            client.where_(key)
+        ))),
     }
 }
 
@@ -307,10 +355,34 @@ impl Workspace {
         let client = shared.client.clone();
         let prefix = shared.url().key("leases/");
         let found = shared::block(async move {
-            let listing = client.list(&prefix, None, 1000).await?;
+            // Leases are given back by rewriting them, never deleted: every page of them.
+            let mut keys: Vec<String> = Vec::new();
+            loop {
+                let page = client
+                    .list(&prefix, keys.last().map(String::as_str), 1000)
+                    .await?;
+                keys.extend(page.keys);
+                if !page.truncated || keys.len() >= MAX_LEASES {
+                    break;
+                }
+            }
+            // Read several at once.
             let mut out = Vec::new();
-            for key in listing.keys {
-                if let Some((info, _)) = read(&client, &key).await? {
+            let mut keys = keys.into_iter();
+            let mut reads = tokio::task::JoinSet::new();
+            loop {
+                while reads.len() < READ_AT_ONCE
+                    && let Some(key) = keys.next()
+                {
+                    let client = client.clone();
+                    reads.spawn(async move { read(&client, &key).await });
+                }
+                let Some(done) = reads.join_next().await else {
+                    break;
+                };
+                let done = done
+                    .map_err(|e| Failure::Network(format!("a read of the leases stopped: {e}")))?;
+                if let Some((info, _)) = done? {
                     out.push(info);
                 }
             }
@@ -333,30 +405,44 @@ async fn take(
     force: bool,
 ) -> Result<Took, Failure> {
     let body = encode(mine);
+    // The lease this console tried to take over: when the answer to that write was lost, the
+    // object found to be its own is a takeover still, and audited as one.
+    let mut over: Option<LeaseInfo> = None;
     for _ in 0..ATTEMPTS {
         match read(client, key).await? {
             None => match client
                 .put_small(key, body.clone(), "application/json", Cond::Create)
                 .await
             {
-                Ok(etag) => return Ok(Took::Taken(etag)),
+                Ok(etag) => {
+                    return Ok(Took::Taken(written_etag(client, key, mine, etag).await?));
+                }
                 // Someone took it first (or this one's own answer was lost: its nonce says).
                 Err(Failure::Status { status: 412, .. }) => {}
                 Err(f) => return Err(f),
             },
-            Some((info, _)) if info.nonce == mine.nonce => {
-                // Our own create, whose answer was lost.
-                return read(client, key)
-                    .await
-                    .map(|r| Took::Taken(r.map(|(_, e)| e).unwrap_or_default()));
+            Some((info, etag)) if info.nonce == mine.nonce => {
+                // Our own write, whose answer was lost.
+                let etag = written_etag(client, key, mine, etag).await?;
+                return Ok(match over {
+                    Some(from) if !from.released => Took::TakenOver(etag, from),
+                    _ => Took::Taken(etag),
+                });
             }
             Some((info, etag)) if force || !info.is_live(jiff::Timestamp::now()) => {
+                over = Some(info.clone());
                 match client
                     .put_small(key, body.clone(), "application/json", Cond::Match(&etag))
                     .await
                 {
-                    Ok(new) if info.released => return Ok(Took::Taken(new)),
-                    Ok(new) => return Ok(Took::TakenOver(new, info)),
+                    Ok(new) => {
+                        let new = written_etag(client, key, mine, new).await?;
+                        return Ok(if info.released {
+                            Took::Taken(new)
+                        } else {
+                            Took::TakenOver(new, info)
+                        });
+                    }
                     // Another taker won, or the holder renewed in time (moto answers 404 when
                     // the object went away meanwhile): read again.
                     Err(Failure::Status {
@@ -414,16 +500,30 @@ impl Renewer {
                 )
                 .await
             {
-                Ok(new) => {
-                    *etag = new;
-                    *info = next;
-                }
+                Ok(new) => match written_etag(&self.client, &self.key, &next, new).await {
+                    Ok(new) => {
+                        *etag = new;
+                        *info = next;
+                    }
+                    // The next renewal reads it again (below).
+                    Err(f) => tracing::warn!("lease on {}: {f}", info.what),
+                },
                 Err(Failure::Status {
                     status: 412 | 404, ..
-                }) => {
-                    tracing::warn!("lease on {} lost: another console took it", info.what);
-                    self.lost.store(true, Ordering::Relaxed);
-                }
+                }) => match read(&self.client, &self.key).await {
+                    // A renewal whose answer was lost and that was sent again: the object
+                    // moved on by this console's own write, and is still its lease.
+                    Ok(Some((there, new)))
+                        if there.nonce == info.nonce && !there.released && !new.is_empty() =>
+                    {
+                        *etag = new;
+                        *info = there;
+                    }
+                    _ => {
+                        tracing::warn!("lease on {} lost: another console took it", info.what);
+                        self.lost.store(true, Ordering::Relaxed);
+                    }
+                },
                 Err(f) => {
                     tracing::warn!("lease on {}: renewal failed: {f}", info.what);
                     if info.until <= jiff::Timestamp::now() {

@@ -1323,20 +1323,9 @@ pub struct Word {
     pub time: jiff::Timestamp,
     pub action: String,
     pub after: serde_json::Value,
-    /// The machine that recorded it (entries of a shared workspace).
+    /// Who recorded it, and on which machine (see [`Workspace::wrote`]).
+    pub actor: String,
     pub host: Option<String>,
-}
-
-impl Workspace {
-    /// Whether `w` was recorded by another console of this shared workspace (another
-    /// machine): what its change did outside the log (a flag provider's answer, a state file
-    /// there) only that console can settle, so this one neither judges it "not applied" nor
-    /// asks its own providers; it takes the change as the entry records it.
-    pub fn is_others(&self, w: &Word) -> bool {
-        self.shared
-            .as_ref()
-            .is_some_and(|s| w.host.as_deref().is_some_and(|h| h != s.host()))
-    }
 }
 
 /// A projection's record that disagrees with the log: the entry number to report, and why
@@ -1543,6 +1532,7 @@ impl<'p> Changes<'p> {
                 time: e.time,
                 action: e.action,
                 after: e.after,
+                actor: e.actor,
                 host: e.host,
             });
         }
@@ -1791,15 +1781,30 @@ impl Workspace {
         Ok(rolled)
     }
 
+    /// Whether this console recorded the change `w`: always on a local workspace; on a shared
+    /// one when it names this console's actor and machine. Only its writer can tell whether a
+    /// change took effect where it was made (its provider, its crash); another console takes
+    /// it from the log.
+    pub fn wrote(&self, w: &Word) -> bool {
+        match &self.shared {
+            None => true,
+            Some(shared) => {
+                w.actor == self.actor() && w.host.as_deref().is_none_or(|h| h == shared.host())
+            }
+        }
+    }
+
     /// Records that the change of entry `w` on `target` did not take effect and never will.
+    /// On a shared workspace only the console that recorded the change says so: another one
+    /// would void a change made elsewhere, once for every console that reads it.
     fn not_applied(&self, target: &str, w: &Word, why: &str) {
         let action = format!("{}.not_applied", w.action);
-        if self.is_others(w) {
-            // Another console's change: only it can say whether it took effect.
-            tracing::info!(
-                "entry #{} ({} {target}) by another console is left for it to settle: {why}",
+        if !self.wrote(w) {
+            tracing::warn!(
+                "entry #{} ({} {target}) by {}: not taken into this console's state: {why}",
                 w.seq,
-                w.action
+                w.action,
+                w.actor
             );
             return;
         }

@@ -420,7 +420,7 @@ impl Shared {
                 let seqs: Vec<u64> = listing
                     .keys
                     .iter()
-                    .filter_map(|k| seq_of_key(k))
+                    .filter_map(|k| seq_of_key(&self.url, k))
                     .take_while({
                         let mut want = held.len() + 1;
                         move |s| {
@@ -559,6 +559,19 @@ impl Shared {
             let line = entry.to_line().map_err(|e| {
                 WorkspaceError::Refused(format!("cannot encode the audit entry: {e}"))
             })?;
+            // A bigger one would be in the bucket and unreadable by every console, this one
+            // too: the log would stop there for everyone.
+            if line.len() > MAX_OBJECT {
+                return Err(WorkspaceError::Refused(format!(
+                    "{}: {} {}: its audit entry would take {} bytes, more than the {} MiB a \
+                     console reads; nothing was recorded",
+                    self.url,
+                    new.action,
+                    new.target,
+                    line.len(),
+                    MAX_OBJECT / (1024 * 1024)
+                )));
+            }
             let key = self.url.log_key(entry.seq);
             match self.put(key, line.clone().into_bytes(), "application/json") {
                 Ok(_) => return self.adopt_own(&mut held, &entry, &line),
@@ -615,7 +628,11 @@ impl Shared {
             let start = after.clone();
             let listing = block(async move { client.list(&prefix, start.as_deref(), 1000).await })?
                 .map_err(|f| unreachable(&self.url, "list the log", &f))?;
-            let seqs: Vec<u64> = listing.keys.iter().filter_map(|k| seq_of_key(k)).collect();
+            let seqs: Vec<u64> = listing
+                .keys
+                .iter()
+                .filter_map(|k| seq_of_key(&self.url, k))
+                .collect();
             for chunk in seqs.chunks(FETCH_AT_ONCE) {
                 for (n, line) in chunk.iter().zip(self.fetch_many(chunk)?) {
                     seq += 1;
@@ -745,7 +762,8 @@ pub fn push(from: &Path, url: &SharedUrl, access: Access) -> Result<u64, Workspa
                 Some(there) if there == line => moved += 1,
                 _ => {
                     return Err(WorkspaceError::Refused(format!(
-                        "{url}: the bucket already holds another log (entry #{seq} differs);                          nothing more was written"
+                        "{url}: the bucket already holds another log (entry #{seq} differs); \
+                         nothing more was written"
                     )));
                 }
             },
@@ -796,9 +814,10 @@ fn is_own(there: &str, nonce: &str) -> bool {
         .is_ok_and(|e| e.nonce.as_deref() == Some(nonce))
 }
 
-/// The sequence number of a log key (`…/log/000000000123.json`).
-fn seq_of_key(key: &str) -> Option<u64> {
-    let name = key.rsplit('/').next()?;
+/// The sequence number of a key of `url`'s log (`PREFIX/log/000000000123.json`); none for any
+/// other key under it (a copy in `log/old/`, a `.tmp`).
+fn seq_of_key(url: &SharedUrl, key: &str) -> Option<u64> {
+    let name = key.strip_prefix(&url.key("log/"))?;
     let digits = name.strip_suffix(".json")?;
     (digits.len() == 12 && digits.bytes().all(|b| b.is_ascii_digit()))
         .then(|| digits.parse().ok())
@@ -960,10 +979,18 @@ mod tests {
 
     #[test]
     fn log_keys_give_their_sequence_numbers_and_nothing_else() {
-        assert_eq!(seq_of_key("p/log/000000000123.json"), Some(123));
-        assert_eq!(seq_of_key("log/000000000001.json"), Some(1));
-        assert_eq!(seq_of_key("log/123.json"), None);
-        assert_eq!(seq_of_key("log/00000000012x.json"), None);
-        assert_eq!(seq_of_key("log/000000000123.json.tmp"), None);
+        let url = |u: &str| {
+            SharedUrl::of_path(Path::new(u))
+                .expect("an s3 url")
+                .expect("valid")
+        };
+        let (p, top) = (url("s3://team/p"), url("s3://team"));
+        assert_eq!(seq_of_key(&p, "p/log/000000000123.json"), Some(123));
+        assert_eq!(seq_of_key(&top, "log/000000000001.json"), Some(1));
+        assert_eq!(seq_of_key(&top, "log/123.json"), None);
+        assert_eq!(seq_of_key(&top, "log/00000000012x.json"), None);
+        assert_eq!(seq_of_key(&top, "log/000000000123.json.tmp"), None);
+        assert_eq!(seq_of_key(&p, "p/log/old/000000000123.json"), None);
+        assert_eq!(seq_of_key(&p, "q/log/000000000123.json"), None);
     }
 }

@@ -30,6 +30,7 @@ mod secrets_aws;
 mod source;
 mod status;
 mod team;
+mod team_attack;
 mod ui;
 mod verify;
 mod workspace;

@@ -11,14 +11,14 @@ use crate::common::{self, WEED_ACCESS_KEY, WEED_SECRET_KEY, Weed};
 use egui_kittest::kittest::Queryable as _;
 
 /// One person's console: their name and the cache folder their machine keeps.
-struct Console {
-    user: &'static str,
-    cache: PathBuf,
-    endpoint: String,
+pub(super) struct Console {
+    pub(super) user: &'static str,
+    pub(super) cache: PathBuf,
+    pub(super) endpoint: String,
 }
 
 impl Console {
-    fn new(weed: &Weed, dir: &Path, user: &'static str) -> Self {
+    pub(super) fn new(weed: &Weed, dir: &Path, user: &'static str) -> Self {
         Self {
             user,
             cache: dir.join(format!("cache-{user}")),
@@ -26,7 +26,7 @@ impl Console {
         }
     }
 
-    fn run(&self, ws: &str, args: &[&str]) -> Output {
+    pub(super) fn run(&self, ws: &str, args: &[&str]) -> Output {
         let mut c = common::bin();
         c.arg("--workspace").arg(ws).args(args);
         self.env(&mut c);
@@ -57,12 +57,12 @@ impl Console {
     }
 
     /// The cache folder of `ws` (`s3://team/PREFIX`).
-    fn folder(&self, prefix: &str) -> PathBuf {
+    pub(super) fn folder(&self, prefix: &str) -> PathBuf {
         self.cache.join("team").join(prefix)
     }
 }
 
-fn entries(console: &Console, ws: &str) -> Vec<serde_json::Value> {
+pub(super) fn entries(console: &Console, ws: &str) -> Vec<serde_json::Value> {
     let o = console.run(ws, &["--json", "audit", "list"]);
     assert!(o.status.success(), "{}", common::text(&o));
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
@@ -72,7 +72,7 @@ fn entries(console: &Console, ws: &str) -> Vec<serde_json::Value> {
         .unwrap_or_else(|| panic!("no entries in {out}"))
 }
 
-fn item_done(console: &Console, ws: &str, release: &str, item: &str) -> (bool, String) {
+pub(super) fn item_done(console: &Console, ws: &str, release: &str, item: &str) -> (bool, String) {
     let o = console.run(ws, &["--json", "checklist", "show", "--release", release]);
     assert!(o.status.success(), "{}", common::text(&o));
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
@@ -442,7 +442,7 @@ fn eight_consoles_at_once_lose_nothing_and_double_nothing() {
 }
 
 /// A console whose requests go through a fault proxy in front of the bucket.
-fn through(proxy: &FaultProxy, dir: &Path, user: &'static str) -> Console {
+pub(super) fn through(proxy: &FaultProxy, dir: &Path, user: &'static str) -> Console {
     Console {
         user,
         cache: dir.join(format!("cache-{user}")),
@@ -704,12 +704,28 @@ fn the_window_shows_another_persons_change_by_itself() {
             .count()
     };
     assert_eq!(named(h.state()), 1, "{:?}", h.state().toasts.items());
-    // Later polls find nothing new: the change is named once.
-    for _ in 0..100 {
+    let namings = |app: &ConsoleApp| {
+        app.toasts
+            .items()
+            .iter()
+            .filter(|t| t.text.contains("ben (ben-laptop)") && t.text.contains("pre.review-flags"))
+            .map(|t| t.at)
+            .collect::<Vec<_>>()
+    };
+    let named_at = namings(h.state());
+    // Later polls (one every 1.5 s) find nothing new: the change is named once. The toast may
+    // have gone meanwhile on a loaded machine (it shows for 5 s): no other came after it.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while std::time::Instant::now() < until {
         h.step();
         std::thread::sleep(std::time::Duration::from_millis(30));
     }
-    assert_eq!(named(h.state()), 1, "{:?}", h.state().toasts.items());
+    let later = namings(h.state());
+    assert!(
+        later.is_empty() || later == named_at,
+        "{:?}",
+        h.state().toasts.items()
+    );
 
     // The Overview says who is working: ben's change, and what carol is doing right now.
     assert_eq!(h.state().tab, release_console::ui::Tab::Overview);
@@ -732,7 +748,7 @@ fn the_window_shows_another_persons_change_by_itself() {
 }
 
 /// How the tests reach weed from this process: a console with a cache of its own.
-fn access(weed: &Weed, cache: &Path) -> release_console::workspace::shared::Access {
+pub(super) fn access(weed: &Weed, cache: &Path) -> release_console::workspace::shared::Access {
     release_console::workspace::shared::Access {
         cache_root: cache.to_owned(),
         endpoint: release_console::net::s3::Endpoint {
@@ -749,7 +765,12 @@ fn access(weed: &Weed, cache: &Path) -> release_console::workspace::shared::Acce
     }
 }
 
-fn open_as(weed: &Weed, dir: &Path, who: &str, ws: &str) -> release_console::workspace::Workspace {
+pub(super) fn open_as(
+    weed: &Weed,
+    dir: &Path,
+    who: &str,
+    ws: &str,
+) -> release_console::workspace::Workspace {
     let url = release_console::workspace::shared::SharedUrl::of_path(Path::new(ws))
         .expect("s3 url")
         .expect("valid");

@@ -49,6 +49,9 @@ pub enum Fault {
         code: String,
         message: String,
     },
+    /// Forward, and pass the upstream's answer without its header of this (lower-case) name,
+    /// as a server or proxy that leaves it out would.
+    WithoutHeader(String),
 }
 
 impl Fault {
@@ -530,13 +533,17 @@ async fn exchange(
         }
         Some(Fault::Delay(by)) => {
             tokio::time::sleep(by).await;
-            pass(client, head, framing, upstream, state, track).await
+            pass(client, head, framing, upstream, state, track, None).await
         }
-        None => pass(client, head, framing, upstream, state, track).await,
+        Some(Fault::WithoutHeader(name)) => {
+            pass(client, head, framing, upstream, state, track, Some(&name)).await
+        }
+        None => pass(client, head, framing, upstream, state, track, None).await,
     }
 }
 
-/// Forwards the request and passes the upstream's answer to the client.
+/// Forwards the request and passes the upstream's answer to the client (without the header
+/// named `without`, when given).
 async fn pass(
     client: &mut BufReader<TcpStream>,
     head: &Head,
@@ -544,12 +551,13 @@ async fn pass(
     upstream: &str,
     state: &Shared,
     track: &mut Track,
+    without: Option<&str>,
 ) -> Result<(), String> {
     let (mut up, answer_head, response) = forward(client, head, framing, upstream, track).await?;
     track.seen.client = track.seen.upstream;
     track.record(state);
     let out = client.get_mut();
-    out.write_all(&closing(&answer_head))
+    out.write_all(&closing(&answer_head, without))
         .await
         .map_err(|e| format!("writing the answer to the client: {e}"))?;
     copy_body(&mut up, response, out).await
@@ -597,8 +605,9 @@ async fn forward(
     }
 }
 
-/// `head` with its `Connection` header (and `Keep-Alive`) replaced by `Connection: close`.
-fn closing(head: &Head) -> Vec<u8> {
+/// `head` with its `Connection` header (and `Keep-Alive`) replaced by `Connection: close`, and
+/// without the header named `without`.
+fn closing(head: &Head, without: Option<&str>) -> Vec<u8> {
     let mut out = head.start.join(" ").into_bytes();
     out.extend_from_slice(b"\r\n");
     for line in &head.lines {
@@ -608,7 +617,7 @@ fn closing(head: &Head) -> Vec<u8> {
             .unwrap_or_default()
             .trim()
             .to_ascii_lowercase();
-        if name != "connection" && name != "keep-alive" {
+        if name != "connection" && name != "keep-alive" && without != Some(name.as_str()) {
             out.extend_from_slice(line);
             out.extend_from_slice(b"\r\n");
         }

@@ -1,0 +1,326 @@
+//! A shared workspace attacked as an outsider would: a bucket that holds keys the console did
+//! not write, colleagues whose changes this machine cannot judge, many leases. Against a real
+//! S3 server (`SeaweedFS`'s `weed mini`) over loopback, as `team.rs`.
+
+use crate::common::{self, Weed};
+use crate::team::{Console, entries, open_as};
+
+/// A colleague's flag change is the log's: another console opening the workspace cannot see
+/// the colleague's provider (its `flags/local.json` is the colleague's machine's), and must not
+/// mark the change `not_applied` in the shared log, voiding it for everyone.
+#[test]
+fn a_colleagues_flag_change_is_not_voided_by_another_console() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ana = Console::new(&weed, dir.path(), "ana");
+    let ben = Console::new(&weed, dir.path(), "ben");
+    let ws = "s3://team/flags";
+    common::ok(&ana.run(ws, &["init", ws]));
+    common::ok(&ana.run(
+        ws,
+        &[
+            "flags",
+            "create",
+            "ui_new_exporter",
+            "--name",
+            "New exporter",
+        ],
+    ));
+    // Ben only looks; then Ana does too.
+    let seen = entries(&ben, ws);
+    let actions: Vec<&str> = seen.iter().filter_map(|e| e["action"].as_str()).collect();
+    assert_eq!(actions, ["workspace.init", "flags.create"], "{seen:#?}");
+    common::ok(&ana.run(ws, &["audit", "verify"]));
+    common::ok(&ben.run(ws, &["audit", "verify"]));
+    // Ben's plan is the log's: the flag has one.
+    let plans = std::fs::read_to_string(ben.folder("flags").join("flags/plans.json"))
+        .expect("ben's flag plans");
+    assert!(plans.contains("ui_new_exporter"), "{plans}");
+}
+
+/// A key under `log/` that is not one of the log's own (an admin's copy in `log/old/`) is no
+/// entry: it neither stops the pull nor the bucket's verification.
+#[test]
+fn a_copy_of_an_entry_elsewhere_under_log_is_not_taken_for_the_log() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ana = Console::new(&weed, dir.path(), "ana");
+    let ben = Console::new(&weed, dir.path(), "ben");
+    let ws = "s3://team/stray";
+    common::ok(&ana.run(ws, &["init", ws]));
+    common::ok(&ana.run(ws, &["release", "new", "0.2.0"]));
+    let (status, second) = weed.request("GET", "/team/stray/log/000000000002.json", &[], b"");
+    assert_eq!(status, 200);
+    // Sorted right after entry #2, named as entry #3 would be.
+    for key in [
+        "/team/stray/log/old/000000000003.json",
+        "/team/stray/log/000000000003.json.tmp",
+    ] {
+        assert_eq!(weed.request("PUT", key, &[], second.as_bytes()).0, 200);
+    }
+    let (done, _) = crate::team::item_done(&ben, ws, "0.2.0", "pre.review-flags");
+    assert!(!done);
+    let o = ben.run(ws, &["workspace", "verify"]);
+    assert!(o.status.success(), "{}", common::text(&o));
+    assert_eq!(entries(&ben, ws).len(), 2);
+}
+
+/// Leases are given back by rewriting them, never deleted (the console needs no
+/// `s3:DeleteObject`), so a busy workspace gathers many: a live one past the first thousand is
+/// still seen.
+#[test]
+fn a_live_lease_among_a_thousand_given_back_is_seen() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ws = "s3://team/manyleases";
+    let url = release_console::workspace::shared::SharedUrl::of_path(std::path::Path::new(ws))
+        .expect("url")
+        .expect("valid");
+    release_console::workspace::Workspace::init_shared_with(
+        &url,
+        "WireTuner",
+        crate::team::access(&weed, &dir.path().join("ana")),
+    )
+    .expect("init");
+    let released = |what: &str| {
+        serde_json::json!({
+            "what": what,
+            "holder": "ci",
+            "host": "runner",
+            "since": "2026-01-01T00:00:00Z",
+            "until": "2026-01-01T00:05:00Z",
+            "released": true,
+            "nonce": "00",
+        })
+        .to_string()
+    };
+    for n in 0..1001 {
+        let what = format!("build 0.{n}.0 linux");
+        let key = format!("/team/manyleases/leases/build-0.{n}.0-linux.json");
+        assert_eq!(
+            weed.request("PUT", &key, &[], released(&what).as_bytes()).0,
+            200
+        );
+    }
+    let ana = open_as(&weed, dir.path(), "ana", ws);
+    let ben = open_as(&weed, dir.path(), "ben", ws);
+    // `publish …` sorts after every `build …`.
+    let held = ana.lease("publish 0.2.0").expect("lease");
+    let started = std::time::Instant::now();
+    let live = ben.leases().expect("leases");
+    let took = started.elapsed();
+    assert_eq!(
+        live.iter().map(|l| l.what.as_str()).collect::<Vec<_>>(),
+        ["publish 0.2.0"]
+    );
+    // Read at once, not one after another (the Overview reads them every 10 s).
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "{took:?} to read 1002 leases"
+    );
+    drop(held);
+}
+
+/// A bucket (or a proxy in front of it) that answers writes without an `ETag`: a lease is
+/// still renewed only while it is this console's, never written over another's with an
+/// `If-Match` that names nothing.
+#[test]
+fn a_lease_written_without_an_etag_in_the_answer_stays_conditional() {
+    use crate::common::fault_proxy::{Fault, FaultProxy};
+    use std::time::Duration;
+    let weed = Weed::start();
+    weed.bucket("team");
+    let proxy = FaultProxy::start(&weed.endpoint);
+    let dir = tempfile::tempdir().expect("dir");
+    let ws = "s3://team/noetag";
+    let url = release_console::workspace::shared::SharedUrl::of_path(std::path::Path::new(ws))
+        .expect("url")
+        .expect("valid");
+    release_console::workspace::Workspace::init_shared_with(
+        &url,
+        "WireTuner",
+        crate::team::access(&weed, &dir.path().join("ben")),
+    )
+    .expect("init");
+    let mut through = crate::team::access(&weed, &dir.path().join("ana"));
+    through.endpoint.url = proxy.url();
+    let ana = release_console::workspace::Workspace::open_shared_with(url, through)
+        .expect("ana opens through the proxy");
+    let ben = open_as(&weed, dir.path(), "ben", ws);
+    proxy.times(1000, "PUT", "/leases/", Fault::WithoutHeader("etag".into()));
+
+    // Renewed every second: Ana's own lease holds across renewals.
+    let held = ana
+        .lease_for("publish 0.2.0", Duration::from_secs(3), false)
+        .expect("ana takes the lease");
+    std::thread::sleep(Duration::from_millis(3500));
+    held.check().expect("ana's lease holds across its renewals");
+    let live = ben.leases().expect("leases");
+    assert_eq!(live.len(), 1, "renewed, so still live: {live:?}");
+    // Both consoles are this process's user; Ben's lease is the one that lasts ten minutes.
+    let bens_lease = |live: &[release_console::workspace::LeaseInfo]| {
+        let soon = jiff::Timestamp::now() + jiff::SignedDuration::from_mins(5);
+        live.len() == 1 && live[0].until > soon
+    };
+
+    // Ben forces it: Ana's next renewal finds it taken and stops, never writing over it.
+    let bens = ben.force_lease("publish 0.2.0").expect("ben forces it");
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(held.check().is_err(), "ana's lease is lost");
+    let live = ben.leases().expect("leases");
+    assert!(bens_lease(&live), "ben's lease, not written over: {live:?}");
+    drop(held);
+    let live = ben.leases().expect("leases");
+    assert!(
+        bens_lease(&live),
+        "ana's give-back left ben's lease alone: {live:?}"
+    );
+    drop(bens);
+}
+
+/// A write whose answer was lost, and a server that then answers the look at the entry with a
+/// 304 it was not asked for (no `If-None-Match` was sent): that is no answer, not "no entry",
+/// so the console does not claim that nothing was recorded; the next command finds the change.
+#[test]
+fn an_unasked_not_modified_is_not_taken_for_a_missing_entry() {
+    use crate::common::fault_proxy::{Fault, FaultProxy};
+    let weed = Weed::start();
+    weed.bucket("team");
+    let proxy = FaultProxy::start(&weed.endpoint);
+    let dir = tempfile::tempdir().expect("dir");
+    let ana = crate::team::through(&proxy, dir.path(), "ana");
+    let ws = "s3://team/unasked";
+    common::ok(&ana.run(ws, &["init", ws]));
+    common::ok(&ana.run(ws, &["release", "new", "0.2.0"]));
+    let entry3 = "/log/000000000003.json";
+    // Read as it is twice (opening, and looking before the write), then the write lands and
+    // the answers to it and to the requests sent again never come, then 304s.
+    proxy.times(2, "GET", entry3, Fault::Delay(std::time::Duration::ZERO));
+    proxy.times(4, "PUT", entry3, Fault::DropAfterForward);
+    proxy.times(3, "GET", entry3, Fault::answer(304, "", ""));
+    let tick = [
+        "checklist",
+        "tick",
+        "pre.review-flags",
+        "--note",
+        "x",
+        "--release",
+        "0.2.0",
+    ];
+    let t = common::text(&ana.run(ws, &tick));
+    assert!(!t.contains("nothing was recorded"), "{t}");
+    assert!(t.contains("Not Modified"), "{t}");
+    // What the rule has left is used up by reads that fail (one a command).
+    for _ in 0..16 {
+        if proxy.pending() == 0 {
+            break;
+        }
+        let _ = ana.run(ws, &["checklist", "show"]);
+    }
+    assert_eq!(proxy.pending(), 0);
+    let all = entries(&ana, ws);
+    let ticks = all
+        .iter()
+        .filter(|e| e["action"] == "checklist.tick")
+        .count();
+    assert_eq!(ticks, 1, "{all:#?}");
+}
+
+/// A renewal whose answer was lost after the bucket took it (the request sent again is then
+/// refused: the `ETag` moved on, by this console's own write): the lease is still this
+/// console's, its operation goes on, and it is given back when done.
+#[test]
+fn a_renewal_whose_answer_was_lost_keeps_the_lease() {
+    use crate::common::fault_proxy::{Fault, FaultProxy};
+    use std::time::Duration;
+    let weed = Weed::start();
+    weed.bucket("team");
+    let proxy = FaultProxy::start(&weed.endpoint);
+    let dir = tempfile::tempdir().expect("dir");
+    let ws = "s3://team/lostrenewal";
+    let url = release_console::workspace::shared::SharedUrl::of_path(std::path::Path::new(ws))
+        .expect("url")
+        .expect("valid");
+    release_console::workspace::Workspace::init_shared_with(
+        &url,
+        "WireTuner",
+        crate::team::access(&weed, &dir.path().join("ben")),
+    )
+    .expect("init");
+    let mut through = crate::team::access(&weed, &dir.path().join("ana"));
+    through.endpoint.url = proxy.url();
+    let ana = release_console::workspace::Workspace::open_shared_with(url, through)
+        .expect("ana opens through the proxy");
+    let ben = open_as(&weed, dir.path(), "ben", ws);
+
+    let held = ana
+        .lease_for("publish 0.2.0", Duration::from_secs(3), false)
+        .expect("ana takes the lease");
+    // The first renewal (in a second) reaches the bucket; its answer does not.
+    proxy.once("PUT", "/leases/", Fault::DropAfterForward);
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(proxy.pending(), 0, "the renewal was sent");
+    held.check().expect("the lease is still ana's");
+    assert_eq!(ben.leases().expect("leases").len(), 1);
+    // Given back: Ben takes it at once.
+    drop(held);
+    let bens = ben.lease("publish 0.2.0").expect("ben takes it after ana");
+
+    // Ana forces it, and the answer to her takeover is lost: the request sent again finds her
+    // own lease there, and the forcing is audited all the same.
+    proxy.once("PUT", "/leases/", Fault::DropAfterForward);
+    let forced = ana.force_lease("publish 0.2.0").expect("ana forces it");
+    assert_eq!(proxy.pending(), 0, "the takeover was sent");
+    let log = ana.audit().entries().expect("log");
+    let last = log.last().expect("entry");
+    assert_eq!(last.action, "lease.force", "{log:#?}");
+    drop(forced);
+    drop(bens);
+}
+
+/// An entry bigger than a console reads back (4 MiB) is refused before it reaches the bucket:
+/// there, every console, its writer's too, would stop at it.
+#[test]
+fn an_entry_too_big_to_read_back_is_never_written() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ws = "s3://team/big";
+    let url = release_console::workspace::shared::SharedUrl::of_path(std::path::Path::new(ws))
+        .expect("url")
+        .expect("valid");
+    release_console::workspace::Workspace::init_shared_with(
+        &url,
+        "WireTuner",
+        crate::team::access(&weed, &dir.path().join("ana")),
+    )
+    .expect("init");
+    let ana = open_as(&weed, dir.path(), "ana", ws);
+    let note = "x".repeat(5 * 1024 * 1024);
+    let e = ana
+        .record(
+            "incident.note",
+            "INC-1",
+            serde_json::Value::Null,
+            serde_json::json!({ "note": note }),
+        )
+        .expect_err("refused");
+    let t = e.to_string();
+    assert!(
+        t.contains("4 MiB") && t.contains("nothing was recorded"),
+        "{t}"
+    );
+    // Everyone, Ana too, goes on.
+    let ben = open_as(&weed, dir.path(), "ben", ws);
+    assert_eq!(ben.audit().entries().expect("log").len(), 1);
+    ana.record(
+        "incident.note",
+        "INC-1",
+        serde_json::Value::Null,
+        serde_json::json!({ "note": "small" }),
+    )
+    .expect("a small one is recorded");
+}
