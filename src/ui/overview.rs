@@ -588,6 +588,10 @@ fn team_section(ui: &mut egui::Ui, team: &Result<crate::workspace::Activity, Str
         } else {
             format!("{} ({})", p.actor, p.host)
         };
-        ui.label(format!("{who}: {} {} · {ago}", p.action, p.target));
+        ui.label(format!(
+            "{who}: {} {} · {ago}",
+            p.action.replace('.', " "),
+            p.target
+        ));
     }
 }

@@ -19,6 +19,8 @@ pub const BAD: Color32 = Color32::from_rgb(0xf8, 0x51, 0x49);
 pub const INFO: Color32 = Color32::from_rgb(0x58, 0xa6, 0xff);
 /// Grey: secondary text, not started.
 pub const MUTED: Color32 = Color32::from_rgb(0x8b, 0x94, 0x9e);
+/// No paint: an empty progress bar's fill (egui draws a dot for 0 otherwise).
+pub const NONE: Color32 = Color32::TRANSPARENT;
 
 /// Applies the console's look to the context (dark, slightly larger text).
 pub fn apply(ctx: &egui::Context) {

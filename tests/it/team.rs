@@ -730,7 +730,7 @@ fn the_window_shows_another_persons_change_by_itself() {
     // The Overview says who is working: ben's change, and what carol is doing right now.
     assert_eq!(h.state().tab, release_console::ui::Tab::Overview);
     assert!(
-        h.query_by_label_contains("ben (ben-laptop): checklist.tick 0.3.0/pre.review-flags")
+        h.query_by_label_contains("ben (ben-laptop): checklist tick 0.3.0/pre.review-flags · ")
             .is_some()
     );
     let carol = open_as(&weed, dir.path(), "carol", ws);
@@ -1313,7 +1313,7 @@ fn settings_and_the_audit_entry_name_the_bucket_the_copy_and_the_machine() {
     assert!(team.top() < gates.top(), "{team:?} {gates:?}");
     assert!(team.bottom() < 800.0, "{team:?}");
     assert!(
-        h.query_by_label_contains("ben (ben-laptop): checklist.tick 0.6.0/pre.review-flags")
+        h.query_by_label_contains("ben (ben-laptop): checklist tick 0.6.0/pre.review-flags · ")
             .is_some()
     );
 

@@ -15,6 +15,8 @@ pub fn progress_bar(
 ) -> egui::Response {
     let color = if progress.is_complete() {
         theme::OK
+    } else if progress.fraction() <= 0.0 {
+        theme::NONE
     } else {
         theme::INFO
     };
