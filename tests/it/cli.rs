@@ -758,3 +758,85 @@ fn output_into_a_closed_pipe_ends_quietly_as_a_unix_tool_does() {
     assert_eq!(o.status.code(), Some(141), "{}", stderr(&o));
     assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
 }
+
+/// `bench --only team` at small sizes against the `weed mini` it starts itself: every figure is
+/// in the JSON, and the writers' log lost and doubled nothing.
+#[test]
+fn bench_team_reports_every_figure_and_loses_nothing() {
+    const WRITERS: u64 = 3;
+    const CHANGES: u64 = 10;
+    let scratch = tempfile::tempdir().expect("scratch");
+    let o = bin()
+        .args([
+            "--json",
+            "bench",
+            "--only",
+            "team",
+            "--team-writers",
+            &WRITERS.to_string(),
+            "--team-changes",
+            &CHANGES.to_string(),
+            "--team-visibility",
+            "3",
+            "--team-entries",
+            "300",
+            "--team-replay",
+            "3000",
+            "--scratch",
+        ])
+        .arg(scratch.path())
+        .output()
+        .expect("run bench");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&o)));
+    let t = &v["team"];
+    let w = &t["writers"];
+    let num = |v: &serde_json::Value, k: &str| {
+        v[k].as_f64()
+            .unwrap_or_else(|| panic!("no number {k} in {v}"))
+    };
+    // Every change was acknowledged or given up after lost races; the bucket holds exactly
+    // the acknowledged ones.
+    assert_eq!(
+        w["acknowledged"].as_u64().expect("acknowledged") + w["gave_up"].as_u64().expect("gave_up"),
+        WRITERS * CHANGES,
+        "{w}"
+    );
+    assert_eq!(w["bucket_entries"], w["acknowledged"], "{w}");
+    assert_eq!(w["lost"], 0, "{w}");
+    assert_eq!(w["doubled"], 0, "{w}");
+    assert_eq!(w["verify_passed_in_every_cache"], true, "{w}");
+    assert_eq!(w["state_agrees_in_every_cache"], true, "{w}");
+    assert!(
+        num(w, "committed_per_sec") > 0.0 && num(w, "raw_put_per_sec") > 0.0,
+        "{w}"
+    );
+    assert_eq!(w["goal_per_sec"], 100.0, "{w}");
+
+    let vis = &t["visibility"];
+    assert_eq!(vis["changes"], 3, "{vis}");
+    assert_eq!(vis["poll_every_ms"], 1500.0, "{vis}");
+    assert!(num(vis, "max_ms") >= num(vis, "median_ms"), "{vis}");
+    // A change is seen at the latest one poll and one sync after it was made.
+    assert!(num(vis, "max_ms") < 1500.0 + 5000.0, "{vis}");
+
+    let open = &t["open"];
+    assert_eq!(open["entries"], 300, "{open}");
+    assert_eq!(open["snapshots"], false, "{open}");
+    for k in [
+        "cold_secs",
+        "warm_secs",
+        "cold_entries_per_sec",
+        "raw_get_per_sec",
+        "seed_put_per_sec",
+    ] {
+        assert!(num(open, k) > 0.0, "{k}: {open}");
+    }
+
+    let replay = &t["replay"];
+    assert_eq!(replay["entries"], 3000, "{replay}");
+    assert!(num(replay, "entries_per_sec") > 0.0, "{replay}");
+    assert!(num(replay, "parse_only_entries_per_sec") > 0.0, "{replay}");
+    assert_eq!(replay["goal_entries_per_sec"], 500_000.0, "{replay}");
+}

