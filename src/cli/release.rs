@@ -17,6 +17,9 @@ pub enum ReleaseCmd {
         /// The release this hotfix fixes; the hotfix runbook is used.
         #[arg(long, value_name = "VERSION")]
         hotfix_of: Option<String>,
+        /// Push the hotfix branch to `[source] remote` once it is cut.
+        #[arg(long, requires = "hotfix_of")]
+        push: bool,
     },
     /// List releases, oldest first.
     List,
@@ -31,7 +34,12 @@ pub enum ReleaseCmd {
     Hotfix { version: Option<String> },
     /// Create the release's annotated tag at the commit its build recorded (else at its
     /// branch's head); refuses a tag that exists at another commit.
-    Tag { version: String },
+    Tag {
+        version: String,
+        /// Push the tag to `[source] remote` (also when it existed already).
+        #[arg(long)]
+        push: bool,
+    },
     /// Draft the release notes from the commits since the previous release's tag.
     Notes {
         #[arg(long)]
@@ -54,8 +62,16 @@ fn print_ticks(ticks: &source::Ticked) {
     }
 }
 
-fn new_hotfix(cli: &Cli, ws: &Workspace, version: &str, of: &str) -> anyhow::Result<()> {
-    let h = cli.handle.block_on(source::new_hotfix(ws, version, of))?;
+fn new_hotfix(
+    cli: &Cli,
+    ws: &Workspace,
+    version: &str,
+    of: &str,
+    push: bool,
+) -> anyhow::Result<()> {
+    let h = cli
+        .handle
+        .block_on(source::new_hotfix(ws, version, of, push))?;
     if cli.json {
         return cli.print_json(&h);
     }
@@ -71,6 +87,9 @@ fn new_hotfix(cli: &Cli, ws: &Workspace, version: &str, of: &str) -> anyhow::Res
         println!("branched {} from {} at {}", h.branch, h.tag, h.commit);
     }
     print_ticks(&h.ticks);
+    if let Some(remote) = &h.pushed {
+        println!("pushed {} to {remote}", h.branch);
+    }
     Ok(())
 }
 
@@ -140,22 +159,13 @@ fn hotfix(cli: &Cli, ws: &Workspace, version: Option<&str>) -> anyhow::Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
-fn tag(cli: &Cli, ws: &Workspace, version: &str) -> anyhow::Result<()> {
+fn tag(cli: &Cli, ws: &Workspace, version: &str, push: bool) -> anyhow::Result<()> {
     let r = ws.release(Some(version))?;
-    let t = cli.handle.block_on(source::tag_release(ws, &r))?;
+    let t = cli.handle.block_on(source::tag_release(ws, &r, push))?;
     if cli.json {
         return cli.print_json(&t);
     }
-    let at = if t.from == "build" {
-        "the commit the build recorded".to_owned()
-    } else {
-        format!("the head of {}: no build recorded its commit", t.from)
-    };
-    if t.existed {
-        println!("tag {} already at {} ({at})", t.tag, t.commit);
-    } else {
-        println!("tagged {} at {} ({at})", t.tag, t.commit);
-    }
+    println!("{}", t.describe());
     Ok(())
 }
 
@@ -202,8 +212,12 @@ pub fn run(cli: &Cli, cmd: ReleaseCmd) -> anyhow::Result<ExitCode> {
         ReleaseCmd::New {
             version,
             hotfix_of: Some(of),
-        } if ws.config().source.is_some() => new_hotfix(cli, &ws, &version, &of)?,
-        ReleaseCmd::New { version, hotfix_of } => {
+            push,
+        } if ws.config().source.is_some() => new_hotfix(cli, &ws, &version, &of, push)?,
+        ReleaseCmd::New { push: true, .. } => return Err(source::SourceError::NotConfigured.into()),
+        ReleaseCmd::New {
+            version, hotfix_of, ..
+        } => {
             let r = ws.create_release(&version, hotfix_of.as_deref())?;
             if cli.json {
                 cli.print_json(&r)?;
@@ -295,7 +309,7 @@ pub fn run(cli: &Cli, cmd: ReleaseCmd) -> anyhow::Result<ExitCode> {
             }
         }
         ReleaseCmd::Hotfix { version } => return hotfix(cli, &ws, version.as_deref()),
-        ReleaseCmd::Tag { version } => tag(cli, &ws, &version)?,
+        ReleaseCmd::Tag { version, push } => tag(cli, &ws, &version, push)?,
         ReleaseCmd::Notes {
             version,
             from,

@@ -377,6 +377,20 @@ pub async fn build(ctx: TaskContext, build: super::Build) -> TaskResult {
         &run,
     );
     super::save_outcome(&ctx, &ws, &release, &name, outcome).await?;
+    // The commit GitHub built, recorded where a local build records its own: what `release
+    // tag` tags. Only with `[source]`, as a local build.
+    if ws.config().source.is_some() {
+        match view.head_sha {
+            Some(commit) => {
+                ctx.log_line(&format!("source: run #{} built {commit}", run.run_id));
+                super::record_built(&ctx, &ws, &release, commit).await;
+            }
+            None => ctx.log_line(&format!(
+                "source: run #{} names no head commit; `release tag` will tag the branch's head",
+                run.run_id
+            )),
+        }
+    }
     Ok(format!("{name}: {message}"))
 }
 

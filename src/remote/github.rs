@@ -627,6 +627,7 @@ impl CiEngine for GitHub {
             status: run.status.unwrap_or(Status::Queued),
             conclusion: run.conclusion,
             attempt: run.run_attempt.unwrap_or(1),
+            head_sha: run.head_sha.filter(|s| !s.is_empty()),
             jobs: jobs.jobs,
         })
     }
@@ -892,6 +893,8 @@ struct RunBody {
     status: Option<Status>,
     conclusion: Option<Conclusion>,
     run_attempt: Option<u32>,
+    #[serde(default)]
+    head_sha: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -107,6 +107,9 @@ pub struct RunView {
     /// Once completed.
     pub conclusion: Option<Conclusion>,
     pub attempt: u32,
+    /// The commit the run builds (GitHub's `head_sha`), when the engine says: what
+    /// `release tag` tags after a remote build.
+    pub head_sha: Option<String>,
     pub jobs: Vec<JobView>,
 }
 
@@ -510,6 +513,7 @@ mod tests {
             status: Status::Completed,
             conclusion: Some(Conclusion::Failure),
             attempt: 1,
+            head_sha: None,
             jobs: vec![
                 job("macos", "completed", Some("failure"), Some("timed_out")),
                 job("lint", "completed", Some("skipped"), None),

@@ -393,6 +393,37 @@ pub struct HotfixBranch {
     /// It existed already at the tag's commit, so nothing was cut.
     pub existed: bool,
     pub ticks: Ticked,
+    /// The remote the branch was pushed to (`--push`), if it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pushed: Option<String>,
+}
+
+/// Pushes `full_ref` (`refs/heads/..`, `refs/tags/..`) to `[source] remote` under the same
+/// name: audited before (`source.push`), `source.push.failed` when git refuses (a remote that
+/// has the ref at another commit, one that cannot be reached). Returns the remote's name.
+async fn push_ref(
+    ws: &Workspace,
+    src: &Source,
+    target: &str,
+    full_ref: &str,
+) -> Result<String, SourceError> {
+    let remote = src.config().remote.clone();
+    ws.record(
+        "source.push",
+        target,
+        serde_json::Value::Null,
+        serde_json::json!({ "remote": remote, "ref": full_ref }),
+    )?;
+    let refspec = format!("{full_ref}:{full_ref}");
+    if let Err(e) = src
+        .git()
+        .run(&["push", "--porcelain", "--end-of-options", &remote, &refspec])
+        .await
+    {
+        ws.record_failed("source.push", target, &e);
+        return Err(e.into());
+    }
+    Ok(remote)
 }
 
 /// `release new VERSION --hotfix-of OF` with `[source]`: checks the tag of `of` and the branch
@@ -403,6 +434,7 @@ pub async fn new_hotfix(
     ws: &Workspace,
     version: &str,
     of: &str,
+    push: bool,
 ) -> Result<HotfixBranch, SourceError> {
     let src = Source::open(ws).await?;
     let base = ws.release(Some(of))?;
@@ -468,6 +500,11 @@ pub async fn new_hotfix(
     }
     let note = format!("{branch} from {tag} at {commit}");
     let ticks = tick_kind(ws, &release, BRANCH_KIND, &note)?;
+    let pushed = if push {
+        Some(push_ref(ws, &src, &target, &format!("refs/heads/{branch}")).await?)
+    } else {
+        None
+    };
     Ok(HotfixBranch {
         release,
         branch,
@@ -475,6 +512,7 @@ pub async fn new_hotfix(
         commit,
         existed: existing.is_some(),
         ticks,
+        pushed,
     })
 }
 
@@ -504,7 +542,7 @@ pub async fn run_new_hotfix(
     ctx.log_line(&format!(
         "hotfix {version} of {of}: checking the tag and the branch"
     ));
-    let h = new_hotfix(&ws, &version, &of)
+    let h = new_hotfix(&ws, &version, &of, false)
         .await
         .map_err(|e| crate::runner::TaskError::Failed(e.to_string()))?;
     let what = if h.existed {
@@ -708,6 +746,9 @@ pub struct Tagged {
     pub from: String,
     /// The tag existed already at this commit: nothing was made.
     pub existed: bool,
+    /// The remote the tag was pushed to (`--push`), if it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pushed: Option<String>,
 }
 
 /// The branch a release is made from: its hotfix branch, or the main branch.
@@ -726,8 +767,24 @@ async fn release_branch(src: &Source, release: &Release) -> Result<String, Sourc
 
 /// `release tag X`: the annotated tag of `release` at the commit its build recorded, or, when
 /// none was recorded, at its branch's head (and [`Tagged::from`] says so). A tag that exists
-/// at that commit is left as it is; one at another commit is refused.
-pub async fn tag_release(ws: &Workspace, release: &Release) -> Result<Tagged, SourceError> {
+/// at that commit is left as it is; one at another commit is refused. With `push`, the tag
+/// (new or found) is pushed to `[source] remote`. The CLI's `release tag` and the Overview's
+/// Tag the release.
+pub async fn tag_release(
+    ws: &Workspace,
+    release: &Release,
+    push: bool,
+) -> Result<Tagged, SourceError> {
+    let mut tagged = make_tag(ws, release).await?;
+    if push {
+        let src = Source::open(ws).await?;
+        let full = format!("refs/tags/{}", tagged.tag);
+        tagged.pushed = Some(push_ref(ws, &src, &release.version.to_string(), &full).await?);
+    }
+    Ok(tagged)
+}
+
+async fn make_tag(ws: &Workspace, release: &Release) -> Result<Tagged, SourceError> {
     let src = Source::open(ws).await?;
     let tag = src.tag_of(&release.version);
     let recorded = source_record(ws, release)?.built_commit;
@@ -748,6 +805,7 @@ pub async fn tag_release(ws: &Workspace, release: &Release) -> Result<Tagged, So
                 commit,
                 from,
                 existed: true,
+                pushed: None,
             });
         }
         return Err(SourceError::TagElsewhere {
@@ -782,7 +840,57 @@ pub async fn tag_release(ws: &Workspace, release: &Release) -> Result<Tagged, So
         commit,
         from,
         existed: false,
+        pushed: None,
     })
+}
+
+impl Tagged {
+    /// What was done, in the words the CLI prints and the GUI's task ends with.
+    pub fn describe(&self) -> String {
+        let at = if self.from == "build" {
+            "the commit the build recorded".to_owned()
+        } else {
+            format!("the head of {}: no build recorded its commit", self.from)
+        };
+        let mut out = if self.existed {
+            format!("tag {} already at {} ({at})", self.tag, self.commit)
+        } else {
+            format!("tagged {} at {} ({at})", self.tag, self.commit)
+        };
+        if let Some(remote) = &self.pushed {
+            out.push_str(&format!("; pushed to {remote}"));
+        }
+        out
+    }
+}
+
+/// The kind of the task that tags a release from the GUI ([`run_tag_release`]).
+pub const TAG_TASK_KIND: &str = "source.tag-release";
+
+/// The task that tags release `version` ([`run_tag_release`]): git runs in it.
+pub fn tag_task_spec(ws: &Workspace, version: &str) -> crate::runner::TaskSpec {
+    ws.task_spec(
+        &format!("tag-{}", version.trim()),
+        TAG_TASK_KIND,
+        None,
+        std::time::Duration::from_mins(5),
+    )
+}
+
+/// [`tag_release`] as the task `ctx` belongs to (the Overview's Tag the release): a refusal is
+/// the task's failure, in the words the CLI prints.
+pub async fn run_tag_release(
+    ctx: crate::runner::TaskContext,
+    ws: Workspace,
+    release: Release,
+    push: bool,
+) -> crate::runner::TaskResult {
+    let t = tag_release(&ws, &release, push)
+        .await
+        .map_err(|e| crate::runner::TaskError::Failed(e.to_string()))?;
+    let what = t.describe();
+    ctx.log_line(&what);
+    Ok(what)
 }
 
 /// A draft of a release's notes.

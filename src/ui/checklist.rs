@@ -22,6 +22,9 @@ pub struct ChecklistUi {
     review_of: Option<(PathBuf, String)>,
     /// An item a task normally ticks, clicked with no note: its tick waits for one.
     pub asking_note: Option<String>,
+    /// The pass the panel was last drawn in: a gap means it has just come into view, and a
+    /// hotfix's merge back is checked again (commits reach main outside the console).
+    drawn_at: Option<u64>,
 }
 
 impl ChecklistUi {
@@ -238,6 +241,9 @@ impl ChecklistUi {
     }
 
     fn draw(&mut self, ui: &mut egui::Ui, data: &Snapshot, actions: &mut Vec<Action>) {
+        let pass = ui.ctx().cumulative_pass_nr();
+        let came_into_view = self.drawn_at.is_none_or(|at| at + 1 < pass);
+        self.drawn_at = Some(pass);
         let Some(view) = &data.current else {
             ui.label(theme::heading("Checklist"));
             ui.label("No release yet. Create one on the Overview panel or with `release-console release new 0.1.0`.");
@@ -251,6 +257,17 @@ impl ChecklistUi {
         )));
         if !view.runbook.description.is_empty() {
             ui.label(theme::muted(&view.runbook.description));
+        }
+        // A hotfix's merge back, checked again each time the checklist is opened (the read
+        // of a newly selected release is `logic`'s).
+        let key = (data.ws.root().to_owned(), view.release.version.to_string());
+        if came_into_view
+            && matches!(view.release.kind, ReleaseKind::Hotfix { .. })
+            && data.ws.config().source.is_some()
+            && self.review_of.as_ref() == Some(&key)
+            && !self.review.is_running()
+        {
+            actions.push(Action::Recheck);
         }
         ui.horizontal(|ui| {
             ui.label("Note for the next tick or untick:");

@@ -6,6 +6,7 @@
 //! into a few blocks drawn as egui text: headings, paragraphs, bullets, code, links. It is read
 //! again only when the text changes.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
@@ -40,6 +41,16 @@ pub struct NotesUi {
     confirm_draft: bool,
     preview: Vec<Block>,
     preview_stale: bool,
+    /// Unsaved edits of other releases (workspace, version), kept while another release is
+    /// selected and put back when it is selected again.
+    kept: BTreeMap<(PathBuf, String), Kept>,
+}
+
+/// A release's unsaved edits, kept while another release is selected.
+#[derive(Debug, Clone)]
+struct Kept {
+    text: String,
+    drafted: Option<String>,
 }
 
 impl NotesUi {
@@ -49,6 +60,16 @@ impl NotesUi {
             Some(s) => *s != self.text,
             None => !self.text.trim().is_empty(),
         }
+    }
+
+    /// The versions of the workspace at `root` whose unsaved edits are kept while another
+    /// release is selected.
+    pub fn kept_versions(&self, root: &std::path::Path) -> Vec<String> {
+        self.kept
+            .keys()
+            .filter(|(r, _)| r == root)
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 
     /// The preview as blocks (read again after the text changed).
@@ -161,12 +182,18 @@ impl NotesUi {
 impl Panel for NotesUi {
     fn logic(&mut self, cx: &mut Cx<'_>) {
         if let Some(result) = self.load.poll() {
+            // Edits kept when another release was selected come back over the file.
+            let kept = self.loaded_for.as_ref().and_then(|k| self.kept.remove(k));
             match result {
                 Ok(saved) => {
                     self.set_text(saved.clone().unwrap_or_default());
                     self.saved = saved;
                 }
                 Err(e) => self.error = Some(e),
+            }
+            if let Some(k) = kept {
+                self.set_text(k.text);
+                self.drafted = k.drafted;
             }
         }
         if let Some(result) = self.draft.poll() {
@@ -209,8 +236,21 @@ impl Panel for NotesUi {
         let data = cx.snapshot;
         let Some(view) = &data.current else { return };
         let key = (data.ws.root().to_owned(), view.release.version.to_string());
-        if self.loaded_for.as_ref() != Some(&key) && !self.load.is_running() {
-            // Another release (or workspace): its own notes, read off the UI thread.
+        // Not while a read, draft or save is on its way: its answer is of the release shown.
+        if self.loaded_for.as_ref() != Some(&key) && !self.is_busy() {
+            // Another release (or workspace): its own notes, read off the UI thread. The
+            // unsaved edits of the one shown are kept for when it is selected again.
+            if let Some(old) = self.loaded_for.take()
+                && self.is_dirty()
+            {
+                self.kept.insert(
+                    old,
+                    Kept {
+                        text: std::mem::take(&mut self.text),
+                        drafted: self.drafted.take(),
+                    },
+                );
+            }
             self.loaded_for = Some(key);
             self.set_text(String::new());
             self.saved = None;
@@ -270,6 +310,17 @@ impl NotesUi {
                 _ => theme::MUTED,
             };
             ui.label(egui::RichText::new(state).color(color));
+            let others: Vec<String> = self
+                .kept_versions(data.ws.root())
+                .into_iter()
+                .filter(|v| *v != version)
+                .collect();
+            if !others.is_empty() {
+                ui.label(
+                    egui::RichText::new(format!("· unsaved edits kept for {}", others.join(", ")))
+                        .color(theme::WARN),
+                );
+            }
         });
         let has_source = data.ws.config().source.is_some();
         self.toolbar_ui(ui, has_source, actions);

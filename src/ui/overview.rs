@@ -30,6 +30,10 @@ pub struct OverviewUi {
     tags_run: Pending<Vec<(String, String)>>,
     /// The workspace and audit length the tags were read at (read again after any change).
     tags_at: Option<(PathBuf, usize)>,
+    /// The running Tag the release task and the version it tags.
+    pub tag_task: Option<(TaskId, String)>,
+    /// Why the last Tag the release was refused: the version and the domain's words.
+    pub tag_error: Option<(String, String)>,
 }
 
 /// A release's tag in the product's repository.
@@ -266,6 +270,75 @@ impl OverviewUi {
         }
     }
 
+    /// The release's tag in `[source]`: there, or Tag the release (the same function as
+    /// `release tag X`, as a task), and why it was refused.
+    fn tag_row(
+        &self,
+        ui: &mut egui::Ui,
+        (data, runner): (&Snapshot, &Runner),
+        version: &str,
+        actions: &mut Vec<Action>,
+    ) {
+        let Some(src) = &data.ws.config().source else {
+            return;
+        };
+        let running = self
+            .tag_task
+            .as_ref()
+            .and_then(|(id, _)| runner.task(*id))
+            .is_some_and(|t| !t.state.is_finished());
+        ui.horizontal_wrapped(|ui| match self.tag_of(version) {
+            TagState::Tagged(tag) => {
+                theme::badge(ui, "TAGGED", theme::OK);
+                ui.label(format!("{tag} in {}", src.repo));
+            }
+            TagState::Untagged => {
+                theme::badge(ui, "NOT TAGGED", theme::MUTED);
+                let tag = src.tag_format.replace("{version}", version);
+                if ui
+                    .add_enabled(!running, egui::Button::new("Tag the release"))
+                    .on_hover_text(format!(
+                        "Creates the annotated tag {tag} in {} at the commit the build                          recorded (else the branch's head), as `release tag {version}`",
+                        src.repo
+                    ))
+                    .clicked()
+                {
+                    actions.push(Action::Tag(version.to_owned()));
+                }
+                if running {
+                    ui.spinner();
+                }
+            }
+            TagState::Unknown => {}
+        });
+        if let Some((v, e)) = &self.tag_error
+            && v == version
+        {
+            ui.label(egui::RichText::new(format!("Not tagged: {e}")).color(theme::BAD));
+        }
+    }
+
+    /// Tag the release: [`crate::source::tag_release`] as a task.
+    fn tag_release(&mut self, cx: &mut Cx<'_>, version: String) {
+        let data = cx.snapshot;
+        let Some(release) = data
+            .releases
+            .iter()
+            .find(|r| r.version.to_string() == version)
+            .cloned()
+        else {
+            return;
+        };
+        self.tag_error = None;
+        let ws = data.ws.clone();
+        let spec = crate::source::tag_task_spec(&ws, &version);
+        if let Some(id) = cx.start_task(spec, move |ctx| {
+            crate::source::run_tag_release(ctx, ws, release, false)
+        }) {
+            self.tag_task = Some((id, version));
+        }
+    }
+
     fn apply(&mut self, action: Action, cx: &mut Cx<'_>) {
         match action {
             Action::App(command) => cx.push(command),
@@ -275,6 +348,7 @@ impl OverviewUi {
             }),
             Action::NewHotfix(version) => self.new_hotfix(cx, version),
             Action::ReadTags => self.read_tags(cx),
+            Action::Tag(version) => self.tag_release(cx, version),
         }
     }
 }
@@ -289,6 +363,8 @@ enum Action {
     NewHotfix(String),
     /// Read the release tags of `[source]` (missing or stale).
     ReadTags,
+    /// Tag this release in `[source]`.
+    Tag(String),
 }
 
 impl Panel for OverviewUi {
@@ -315,6 +391,14 @@ impl Panel for OverviewUi {
     }
 
     fn on_task_finished(&mut self, task: &Finished, _commands: &mut Vec<Command>) {
+        if let Some((id, version)) = &self.tag_task
+            && task.info.id == *id
+        {
+            if task.state == TaskState::Failed {
+                self.tag_error = Some((version.clone(), task.message.clone()));
+            }
+            self.tag_task = None;
+        }
         let Some((id, version)) = &self.hotfix_task else {
             return;
         };
@@ -398,6 +482,12 @@ impl OverviewUi {
                 crate::local_time(view.release.created_at, false),
                 view.release.created_by
             )));
+            self.tag_row(
+                ui,
+                (data, runner),
+                &view.release.version.to_string(),
+                actions,
+            );
             match &data.on_channels {
                 Ok(list) => {
                     for on in list {

@@ -236,6 +236,56 @@ fn a_remote_build_is_dispatched_watched_downloaded_and_verified() {
     );
 }
 
+/// A remote build records the commit GitHub's run built (its `head_sha`), as a local build
+/// records its own, and `release tag` tags that commit, not the branch's newer head.
+#[test]
+fn a_remote_build_records_the_commit_github_built_and_release_tag_tags_it() {
+    use crate::source::{commit, git};
+    let product = tempfile::tempdir().expect("dir");
+    let repo = product.path();
+    git(repo, &["init", "-q", "-b", "main"]);
+    git(repo, &["config", "user.name", "Release Manager"]);
+    git(repo, &["config", "user.email", "rm@wiretuner.test"]);
+    let built = commit(repo, "Ann Lee", "src/app.txt", "app\n", "feat: pen tool");
+    let s = setup(|f| f.head_sha = Some(built.clone()));
+    // main moved on after the run was dispatched.
+    let head = commit(repo, "Bob Ray", "src/more.txt", "more\n", "fix: later");
+    let cfg = s.ws.join("release-console.toml");
+    let mut toml = std::fs::read_to_string(&cfg).expect("config");
+    toml.push_str(&format!(
+        "\n[source]\nrepo = {:?}\n",
+        repo.display().to_string()
+    ));
+    std::fs::write(&cfg, toml).expect("config");
+
+    let (code, out) = build(&s, "windows", &[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(&format!("source: recorded {built} as the built commit")),
+        "{out}"
+    );
+    let record: Value = serde_json::from_str(
+        &std::fs::read_to_string(s.ws.join("releases").join(VERSION).join("source.json"))
+            .expect("source.json"),
+    )
+    .expect("json");
+    assert_eq!(record["built_commit"], built.as_str());
+
+    let o = run(&s, &["release", "tag", VERSION]);
+    ok(&o);
+    assert!(
+        text(&o).contains(&format!(
+            "tagged v{VERSION} at {built} (the commit the build recorded)"
+        )),
+        "{}",
+        text(&o)
+    );
+    let tagged = git(repo, &["rev-parse", &format!("v{VERSION}^{{commit}}")]);
+    assert_eq!(tagged, built);
+    assert_ne!(tagged, head);
+    assert_clean(&s);
+}
+
 #[test]
 fn a_204_dispatch_adopts_only_the_run_that_carries_our_correlation_id() {
     let s = setup(|f| {

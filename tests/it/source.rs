@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 /// `git ARGS` in `dir`, which must succeed; its stdout.
-fn git(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .args(args)
         .current_dir(dir)
@@ -36,7 +36,13 @@ fn git(dir: &Path, args: &[&str]) -> String {
 }
 
 /// Writes `file` in `repo` and commits it as `author` with `message`; returns the commit.
-fn commit(repo: &Path, author: &str, file: &str, content: &str, message: &str) -> String {
+pub(crate) fn commit(
+    repo: &Path,
+    author: &str,
+    file: &str,
+    content: &str,
+    message: &str,
+) -> String {
     let path = repo.join(file);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).expect("dir");
@@ -373,6 +379,76 @@ fn a_hotfix_is_cut_from_the_tag_reviewed_merged_back_and_tagged() {
         "{}",
         text(&o)
     );
+}
+
+/// `--push` sends the hotfix branch and the release tag to `[source] remote`, a bare
+/// repository made here; without it nothing leaves the clone, and a remote that has the tag at
+/// another commit refuses the push, audited as failed.
+#[test]
+fn the_hotfix_branch_and_the_tag_are_pushed_to_the_remote_only_when_asked() {
+    let (dir, ws, repo) = setup("");
+    let bare = dir.path().join("origin.git");
+    git(dir.path(), &["init", "-q", "--bare", "origin.git"]);
+    git(
+        &repo,
+        &["remote", "add", "origin", &bare.display().to_string()],
+    );
+    let tag_commit = git(&repo, &["rev-parse", "v0.1.0^{commit}"]);
+    let remote_refs = || git(&bare, &["for-each-ref", "--format=%(refname)"]);
+
+    // The hotfix branch, pushed as it is cut.
+    let h = json_of(&cli(
+        &ws,
+        &[
+            "--json",
+            "release",
+            "new",
+            "0.1.1",
+            "--hotfix-of",
+            "0.1.0",
+            "--push",
+        ],
+    ));
+    assert_eq!(h["pushed"], "origin", "{h}");
+    assert_eq!(
+        git(&bare, &["rev-parse", "refs/heads/hotfix/v0.1.1"]),
+        tag_commit
+    );
+    assert!(audit_actions(&ws).contains(&"source.push 0.1.1".to_owned()));
+    git(&repo, &["checkout", "-q", "hotfix/v0.1.1"]);
+    let fix = commit(&repo, "Ann Lee", "src/app.txt", "fixed\n", "fix: crash");
+    git(&repo, &["checkout", "-q", "main"]);
+
+    // A tag without --push stays in the clone.
+    ok(&cli(&ws, &["release", "tag", "0.1.1"]));
+    assert_eq!(git(&repo, &["rev-parse", "v0.1.1^{commit}"]), fix);
+    assert!(
+        !remote_refs().contains("refs/tags/v0.1.1"),
+        "{}",
+        remote_refs()
+    );
+
+    // The remote has v0.1.1 at another commit: the push is refused, in git's words, audited.
+    git(&bare, &["tag", "v0.1.1", &tag_commit]);
+    let o = cli(&ws, &["release", "tag", "0.1.1", "--push"]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("git push"), "{}", text(&o));
+    assert!(text(&o).contains("v0.1.1"), "{}", text(&o));
+    assert_eq!(git(&bare, &["rev-parse", "v0.1.1^{commit}"]), tag_commit);
+    assert!(audit_actions(&ws).contains(&"source.push.failed 0.1.1".to_owned()));
+
+    // That tag gone from the remote: the existing tag is pushed, annotated, at the fix.
+    git(&bare, &["tag", "-d", "v0.1.1"]);
+    let o = cli(&ws, &["release", "tag", "0.1.1", "--push"]);
+    ok(&o);
+    assert!(
+        text(&o).contains(&format!("tag v0.1.1 already at {fix}"))
+            && text(&o).contains("pushed to origin"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(git(&bare, &["cat-file", "-t", "refs/tags/v0.1.1"]), "tag");
+    assert_eq!(git(&bare, &["rev-parse", "v0.1.1^{commit}"]), fix);
 }
 
 #[test]

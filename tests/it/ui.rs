@@ -4067,6 +4067,122 @@ fn new_hotfix_from_the_overview_is_refused_in_words_then_cut_from_the_tag_and_re
     assert!(h.query_by_label("MERGED BACK").is_some());
 }
 
+#[test]
+fn tag_the_release_on_the_overview_refuses_a_tag_elsewhere_then_tags_as_release_tag_does() {
+    let (f, repo) = source_fixture();
+    let mut h = harness(&f);
+    assert_eq!(selected(&h).as_deref(), Some("1.5.0"));
+    step_until(
+        &mut h,
+        "the repository's tags",
+        |app| matches!(&app.panels.overview.tags, Some(Ok(t)) if t.len() == 1),
+    );
+    assert!(h.query_by_label("NOT TAGGED").is_some());
+    let head = git(&repo, &["rev-parse", "main"]);
+    let old = git(&repo, &["rev-parse", "v1.4.0^{commit}"]);
+
+    // Someone tagged 1.5.0 elsewhere meanwhile: refused in the domain's words, nothing moved.
+    git(&repo, &["tag", "-a", "v1.5.0", "-m", "elsewhere", &old]);
+    click(&mut h, "Tag the release");
+    step_until(&mut h, "the refusal", |app| {
+        app.panels.overview.tag_error.is_some() && app.panels.overview.tag_task.is_none()
+    });
+    let said = format!("Not tagged: tag v1.5.0 already exists at {old}, not at {head}");
+    assert!(
+        h.query_by_label_contains(&said).is_some(),
+        "{said}: {:?}",
+        h.state().panels.overview.tag_error
+    );
+    assert_eq!(git(&repo, &["rev-parse", "v1.5.0^{commit}"]), old);
+
+    // That tag removed (and the tags read again after a change): tagged at main's head, as
+    // `release tag 1.5.0` does with no build recorded.
+    git(&repo, &["tag", "-d", "v1.5.0"]);
+    tick(&mut h, "Validate staging", "pre.validate-staging");
+    click(&mut h, "Overview");
+    step_until(&mut h, "the tags read again", |app| {
+        matches!(&app.panels.overview.tags, Some(Ok(t)) if t.len() == 1) && !app.is_busy()
+    });
+    click(&mut h, "Tag the release");
+    step_until(&mut h, "the tag seen", |app| {
+        matches!(&app.panels.overview.tags, Some(Ok(t)) if t.len() == 2) && !app.is_busy()
+    });
+    assert!(h.state().panels.overview.tag_error.is_none());
+    assert_eq!(git(&repo, &["cat-file", "-t", "v1.5.0"]), "tag");
+    assert_eq!(git(&repo, &["rev-parse", "v1.5.0^{commit}"]), head);
+    assert!(h.query_by_label("TAGGED").is_some());
+    assert!(h.query_by_label("Tag the release").is_none());
+    let task = h
+        .state()
+        .runner()
+        .tasks()
+        .into_iter()
+        .find(|t| t.info.name == "tag-1.5.0" && t.state == TaskState::Succeeded)
+        .expect("the Tag the release task");
+    let message = task.message.unwrap_or_default();
+    assert!(message.contains("tagged v1.5.0 at"), "{message}");
+    let audit = std::fs::read_to_string(f.root.join("audit.log")).expect("audit");
+    assert!(audit.contains("\"source.tag\""), "the tag is audited");
+}
+
+#[test]
+fn the_merge_back_is_checked_again_each_time_the_hotfix_checklist_is_opened() {
+    let (f, repo) = source_fixture();
+    crate::common::ok(&crate::common::cli(
+        &f.root,
+        &["release", "new", "1.4.1", "--hotfix-of", "1.4.0"],
+    ));
+    git(&repo, &["checkout", "-q", "hotfix/v1.4.1"]);
+    commit(
+        &repo,
+        "src/app.txt",
+        "app 1.4.1\n",
+        "fix: crash on empty files",
+    );
+    git(&repo, &["checkout", "-q", "main"]);
+    let mut h = harness(&f);
+    select_release(&mut h, "1.4.1");
+    click(&mut h, "Checklist");
+    step_until(&mut h, "the branch read, not merged back", |app| {
+        matches!(&app.panels.checklist.hotfix, Some(Ok(r)) if r.commits.len() == 1 && !r.merged_back)
+            && !app.is_busy()
+    });
+    assert!(h.query_by_label("NOT MERGED BACK").is_some());
+    assert!(!done(&h, "hotfix.merge-back"));
+
+    // Merged on main while another panel shows; opening the checklist again checks and
+    // ticks, with no click on Re-check.
+    click(&mut h, "Overview");
+    git(
+        &repo,
+        &[
+            "merge",
+            "-q",
+            "--no-ff",
+            "-m",
+            "Merge hotfix/v1.4.1",
+            "hotfix/v1.4.1",
+        ],
+    );
+    for _ in 0..5 {
+        h.step();
+    }
+    assert!(
+        !done(&h, "hotfix.merge-back"),
+        "not checked while the checklist is not shown"
+    );
+    click(&mut h, "Checklist");
+    step_until(&mut h, "the merge back ticked", |app| {
+        matches!(&app.panels.checklist.hotfix, Some(Ok(r)) if r.merged_back)
+            && app
+                .data
+                .as_ref()
+                .and_then(|d| d.current.as_ref())
+                .is_some_and(|c| c.checklist.is_done("hotfix.merge-back"))
+    });
+    assert!(h.query_by_label("MERGED BACK").is_some());
+}
+
 fn selected_is(app: &ConsoleApp, version: &str) -> bool {
     app.data
         .as_ref()
@@ -4143,6 +4259,63 @@ fn notes_are_drafted_from_the_history_edited_previewed_and_saved() {
             .any(|t| t.text.contains("ticked \"Draft release notes\"")),
         "{:?}",
         h.state().toasts.items()
+    );
+}
+
+/// Picks `version` in the header's Release list and waits until it is selected and read.
+fn select_release(h: &mut Harness<'static, ConsoleApp>, version: &str) {
+    click(h, "Release");
+    click(h, version);
+    step_until(h, &format!("{version} selected"), |app| {
+        selected_is(app, version) && !app.is_busy()
+    });
+}
+
+#[test]
+fn unsaved_notes_are_kept_per_release_when_another_release_is_selected() {
+    let (f, _repo) = source_fixture();
+    std::fs::write(
+        f.root.join("releases/1.4.0/notes.md"),
+        "# WireTuner 1.4.0\n\nSaved before.\n",
+    )
+    .expect("1.4.0 notes");
+    let mut h = harness(&f);
+    assert_eq!(selected(&h).as_deref(), Some("1.5.0"));
+    click(&mut h, "Notes");
+    step_until(&mut h, "the notes read", |app| !app.is_busy());
+    h.get_by_label("Markdown").focus();
+    h.step();
+    h.get_by_label("Markdown")
+        .type_text("# WireTuner 1.5.0\n\nWork in progress.\n");
+    h.step();
+    h.step();
+    let typed = h.state().panels.notes.text.clone();
+    assert!(typed.contains("Work in progress."), "{typed}");
+    assert!(h.query_by_label("unsaved changes").is_some());
+
+    // Another release: its own saved notes, and the edits of 1.5.0 said to be kept.
+    select_release(&mut h, "1.4.0");
+    step_until(&mut h, "1.4.0's notes", |app| {
+        app.panels.notes.text.contains("Saved before.") && !app.is_busy()
+    });
+    assert!(h.query_by_label("saved").is_some());
+    assert!(
+        h.query_by_label_contains("unsaved edits kept for 1.5.0")
+            .is_some()
+    );
+    assert!(!f.root.join("releases/1.5.0/notes.md").exists());
+
+    // Back to 1.5.0: the edits are there again, still unsaved.
+    select_release(&mut h, "1.5.0");
+    step_until(&mut h, "1.5.0's edits back", |app| {
+        app.panels.notes.text == typed && !app.is_busy()
+    });
+    assert!(h.query_by_label("unsaved changes").is_some());
+    let root = h.state().data.as_ref().expect("data").ws.root().to_owned();
+    assert!(h.state().panels.notes.kept_versions(&root).is_empty());
+    assert!(
+        h.query_by_label_contains("unsaved edits kept for")
+            .is_none()
     );
 }
 

@@ -235,6 +235,8 @@ pub struct Fake {
     /// What becomes of the answers to the next dispatches (one each, in order), after the run
     /// was created: the request was processed, the console does not learn it.
     pub dispatch_faults: Vec<Fault>,
+    /// The commit every run builds (`head_sha`); `None`: the description's example's.
+    pub head_sha: Option<String>,
     blocked_until: Option<(Instant, i64)>,
     quiet_until: Option<Instant>,
     runs: Vec<Run>,
@@ -332,6 +334,7 @@ impl FakeGitHub {
             conditional: 0,
             token: TOKEN.to_owned(),
             dispatch_faults: Vec::new(),
+            head_sha: None,
             blocked_until: None,
             quiet_until: None,
             runs: Vec::new(),
@@ -475,6 +478,9 @@ impl Fake {
         v["status"] = json!(status);
         v["conclusion"] = json!(conclusion);
         v["run_attempt"] = json!(run.attempt);
+        if let Some(sha) = &self.head_sha {
+            v["head_sha"] = json!(sha);
+        }
         v["run_number"] = json!(run.id % 1000);
         v["path"] = json!(format!(".github/workflows/{WORKFLOW}"));
         v["html_url"] = json!(format!(
