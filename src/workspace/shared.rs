@@ -248,6 +248,8 @@ pub struct Shared {
     appended: AtomicU64,
     /// A change was refused as [`WorkspaceError::Raced`].
     raced: std::sync::atomic::AtomicBool,
+    /// The nonces of the entries this console appended.
+    own: Mutex<std::collections::HashSet<String>>,
     host: String,
 }
 
@@ -274,6 +276,7 @@ impl Shared {
             seen: AtomicU64::new(0),
             appended: AtomicU64::new(0),
             raced: std::sync::atomic::AtomicBool::new(false),
+            own: Mutex::new(std::collections::HashSet::new()),
             host: crate::os::host_name(),
         })
     }
@@ -304,6 +307,11 @@ impl Shared {
     /// command that recorded nothing yet may run again on the state read anew.
     pub fn take_raced(&self) -> bool {
         self.raced.swap(false, Ordering::Relaxed)
+    }
+
+    /// The log's length when the state was last rolled forward from it.
+    pub fn seen(&self) -> u64 {
+        self.seen.load(Ordering::Relaxed)
     }
 
     /// Notes that the state has been rolled forward through entry `seq`.
@@ -434,15 +442,30 @@ impl Shared {
                     break;
                 }
                 for chunk in seqs.chunks(FETCH_AT_ONCE) {
-                    let lines = self.fetch_many(chunk)?;
-                    for (seq, line) in chunk.iter().zip(lines) {
+                    let mut lines = Vec::with_capacity(chunk.len());
+                    for (seq, line) in chunk.iter().zip(self.fetch_many(chunk)?) {
                         let Some(line) = line else {
                             return Err(self.diverged(
                                 *seq,
                                 format!("entry #{seq} was listed but cannot be read"),
                             ));
                         };
-                        adopted.push(self.adopt(held, *seq, &line)?);
+                        lines.push(line.trim_end_matches('\n').to_owned());
+                    }
+                    // One write and one fsync for the batch; each line is checked first.
+                    held.adopt_all(&lines).map_err(|e| {
+                        self.diverged(
+                            chunk.first().copied().unwrap_or_default(),
+                            format!(
+                                "the bucket's entry does not extend the log this console \
+                                 verified: {e}"
+                            ),
+                        )
+                    })?;
+                    for line in &lines {
+                        if let Ok(entry) = serde_json::from_str::<AuditEntry>(line) {
+                            adopted.push(entry);
+                        }
                     }
                 }
                 if !listing.truncated {
@@ -542,7 +565,15 @@ impl Shared {
         };
         for _ in 0..MAX_RACES {
             unseen.extend(self.pull(&mut held)?);
-            if let Some(other) = unseen.iter().find(|e| e.target == new.target) {
+            // This console's own entries are in its state already (it wrote the state right
+            // after each): only another's change of the same target makes the view stale.
+            let own = self
+                .own
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
+            let mine = |e: &AuditEntry| e.nonce.as_ref().is_some_and(|n| own.contains(n));
+            if let Some(other) = unseen.iter().find(|e| e.target == new.target && !mine(e)) {
                 self.raced.store(true, Ordering::Relaxed);
                 return Err(WorkspaceError::Raced {
                     target: new.target.clone(),
@@ -686,6 +717,12 @@ impl Shared {
     ) -> Result<AuditEntry, WorkspaceError> {
         let adopted = self.adopt(held, entry.seq, line)?;
         self.appended.fetch_add(1, Ordering::Relaxed);
+        if let Some(nonce) = &adopted.nonce {
+            self.own
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(nonce.clone());
+        }
         // What this process recorded is what its state will hold.
         if self.seen.load(Ordering::Relaxed) + 1 == adopted.seq {
             self.mark_seen(adopted.seq);

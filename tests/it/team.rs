@@ -1398,3 +1398,64 @@ fn another_consoles_flag_change_is_not_voided_by_this_one() {
         "ben's plan has ana's advance: {plans:#}"
     );
 }
+
+/// A console that stays open (the window): its own earlier change of an item is never taken
+/// for someone else's, and after losing a race a sync brings the winner's change into its
+/// state, so the retry says what is there instead of losing the race again.
+#[test]
+fn an_open_console_judges_its_own_changes_and_a_lost_race_by_the_state_as_it_is() {
+    use release_console::workspace::WorkspaceError;
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ws = "s3://team/stayopen";
+    let url = release_console::workspace::shared::SharedUrl::of_path(Path::new(ws))
+        .expect("url")
+        .expect("valid");
+    let ana = release_console::workspace::Workspace::init_shared_with(
+        &url,
+        "WireTuner",
+        access(&weed, &dir.path().join("ana")),
+    )
+    .expect("init");
+    ana.create_release("0.2.0", None).expect("release");
+    let ben = open_as(&weed, dir.path(), "ben", ws);
+    let release = ana.release(Some("0.2.0")).expect("release");
+    let note = "a note";
+    // Ana's own changes of one item, with ben's change of another in between.
+    ana.set_item(&release, "pre.review-flags", true, note)
+        .expect("tick");
+    ben.set_item(&release, "pre.validate-staging", true, note)
+        .expect("ben's tick");
+    ana.set_item(&release, "pre.review-flags", false, note)
+        .expect("untick");
+    ana.set_item(&release, "pre.review-flags", true, note)
+        .expect("ana's own earlier change is not someone else's");
+
+    // Ben's console reads the log as far as ana's untick (its own change of another item
+    // adopts it), then ana ticks again: ben, who has not seen that, ticks the same item.
+    ana.set_item(&release, "pre.review-flags", false, note)
+        .expect("untick");
+    ben.set_item(&release, "pre.release-notes", true, note)
+        .expect("ben's other tick");
+    ana.set_item(&release, "pre.review-flags", true, note)
+        .expect("tick again");
+    // Refused, naming ana.
+    let e = ben
+        .set_item(&release, "pre.review-flags", true, note)
+        .expect_err("raced");
+    assert!(matches!(e, WorkspaceError::Raced { .. }), "{e}");
+    assert!(e.to_string().contains(&ana.actor()), "{e}");
+    // A sync brings ana's change into ben's state (it names it), and the retry sees it.
+    let synced = ben.sync(&[]).expect("sync");
+    assert!(
+        synced
+            .iter()
+            .any(|e| e.target == "0.2.0/pre.review-flags" && e.action == "checklist.tick"),
+        "{synced:?}"
+    );
+    let again = ben
+        .set_item(&release, "pre.review-flags", true, note)
+        .expect_err("already ticked");
+    assert!(matches!(again, WorkspaceError::Unchanged { .. }), "{again}");
+}
