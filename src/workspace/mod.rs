@@ -457,22 +457,7 @@ impl Workspace {
         let Some(shared) = &self.shared else {
             return Ok(Vec::new());
         };
-        let seen = shared.seen();
-        let mut adopted = shared.sync(&self.audit)?;
-        // Entries a refused change adopted (it lost a race) are in the log but not yet in the
-        // state: they are rolled forward too, so a retry judges the state as it now is, and
-        // returned with the rest.
-        let first = adopted.first().map_or(u64::MAX, |e| e.seq);
-        if seen + 1 < first && seen < self.audit.recorded()? {
-            let mut earlier: Vec<AuditEntry> = self
-                .audit
-                .entries()?
-                .into_iter()
-                .filter(|e| e.seq > seen && e.seq < first)
-                .collect();
-            earlier.append(&mut adopted);
-            adopted = earlier;
-        }
+        let adopted = shared.sync(&self.audit)?;
         if !adopted.is_empty() {
             self.recover_with(projections)?;
         }

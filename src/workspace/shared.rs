@@ -310,7 +310,7 @@ impl Shared {
     }
 
     /// The log's length when the state was last rolled forward from it.
-    pub fn seen(&self) -> u64 {
+    fn seen(&self) -> u64 {
         self.seen.load(Ordering::Relaxed)
     }
 
@@ -531,13 +531,31 @@ impl Shared {
         })
     }
 
-    /// Brings the local copy of the log up to the bucket's; the entries adopted.
+    /// Brings the local copy of the log up to the bucket's; returns the entries the state
+    /// does not hold yet: those adopted now, and those a change that lost a race adopted
+    /// before (so a retry judges the state as it now is, once they are rolled forward).
     pub fn sync(&self, audit: &AuditLog) -> Result<Vec<AuditEntry>, WorkspaceError> {
         if self.offline().is_some() {
             return Ok(Vec::new());
         }
         let mut held = audit.hold()?;
-        self.pull(&mut held)
+        let mut out = self.unrolled(audit, held.len())?;
+        out.extend(self.pull(&mut held)?);
+        Ok(out)
+    }
+
+    /// The entries of the local log (`len` of them) past the one the state was last rolled
+    /// forward through; the log is read only when there are some (after a lost race).
+    fn unrolled(&self, audit: &AuditLog, len: u64) -> Result<Vec<AuditEntry>, WorkspaceError> {
+        let seen = self.seen();
+        if seen >= len {
+            return Ok(Vec::new());
+        }
+        Ok(audit
+            .entries()?
+            .into_iter()
+            .filter(|e| e.seq > seen && e.seq <= len)
+            .collect())
     }
 
     /// Appends one entry: to the bucket first, at the next free sequence number, then to the
@@ -551,18 +569,9 @@ impl Shared {
         }
         let mut held = audit.hold()?;
         let nonce = nonce()?;
-        let seen = self.seen.load(Ordering::Relaxed);
         // What the state this change was judged on does not hold yet: entries adopted before
         // and not rolled forward, and those each attempt adopts.
-        let mut unseen: Vec<AuditEntry> = if seen < held.len() {
-            audit
-                .entries()?
-                .into_iter()
-                .filter(|e| e.seq > seen)
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let mut unseen = self.unrolled(audit, held.len())?;
         for _ in 0..MAX_RACES {
             unseen.extend(self.pull(&mut held)?);
             // This console's own entries are in its state already (it wrote the state right
