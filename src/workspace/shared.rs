@@ -356,7 +356,16 @@ impl Shared {
 
     /// Entry `seq` as its line, if the bucket holds it.
     fn fetch_entry(&self, seq: u64) -> Result<Option<String>, WorkspaceError> {
-        match self.get(self.url.log_key(seq)) {
+        self.entry_line(seq, self.get(self.url.log_key(seq)))
+    }
+
+    /// What reading entry `seq` answered, as its line (`None`: the bucket has none).
+    fn entry_line(
+        &self,
+        seq: u64,
+        got: Result<Got, Failure>,
+    ) -> Result<Option<String>, WorkspaceError> {
+        match got {
             Ok(Got::Object { bytes, .. }) => String::from_utf8(bytes).map(Some).map_err(|_| {
                 self.diverged(seq, "the entry in the bucket is not UTF-8 text".to_owned())
             }),
@@ -503,17 +512,7 @@ impl Shared {
         results
             .into_iter()
             .zip(seqs)
-            .map(|((_, r), seq)| match r {
-                Ok(Got::Object { bytes, .. }) => String::from_utf8(bytes).map(Some).map_err(|_| {
-                    self.diverged(*seq, "the entry in the bucket is not UTF-8 text".to_owned())
-                }),
-                Ok(Got::Missing | Got::NotModified) => Ok(None),
-                Err(f) => Err(unreachable(
-                    &self.url,
-                    &format!("read log entry #{seq}"),
-                    &f,
-                )),
-            })
+            .map(|((_, r), seq)| self.entry_line(*seq, r))
             .collect()
     }
 
