@@ -95,7 +95,7 @@ fn a_put_whose_answer_is_dropped_after_forwarding_is_stored_and_one_dropped_befo
     );
 
     assert_eq!(
-        proxy.seen(),
+        proxy.seen_under("/bkt"),
         vec![
             seen(
                 "PUT",
@@ -147,7 +147,7 @@ fn slow_down_answered_by_the_proxy_reaches_the_client_whole_and_the_server_not_a
         .expect("GET from weed");
     assert_eq!(direct.status, 404, "{}", direct.text());
     assert_eq!(
-        proxy.seen(),
+        proxy.seen_under("/bkt"),
         vec![seen(
             "PUT",
             "/bkt/slow",
@@ -185,7 +185,7 @@ fn a_delay_delays_the_request_by_at_least_its_duration_and_then_forwards_it() {
     assert_eq!(got.text(), "v");
     assert!(took >= delay, "the GET took {took:?}");
     assert_eq!(
-        proxy.seen(),
+        proxy.seen_under("/bkt"),
         vec![
             seen("PUT", "/bkt/k", None, Some(200), Some(200)),
             seen(
@@ -221,7 +221,7 @@ fn a_conflict_answered_after_forwarding_leaves_the_object_written() {
     assert_eq!(again.status, 412, "{}", again.text());
 
     assert_eq!(
-        proxy.seen(),
+        proxy.seen_under("/bkt"),
         vec![
             seen(
                 "PUT",
@@ -269,7 +269,7 @@ fn rules_apply_only_to_matching_requests_in_order_and_only_as_often_as_asked() {
     assert_eq!(statuses, [404, 200, 500, 500, 200, 503, 200, 500, 503, 200]);
     assert_eq!(proxy.pending(), 0);
     assert_eq!(
-        proxy.seen(),
+        proxy.seen_under("/bkt"),
         vec![
             seen("GET", "/bkt/two", None, Some(404), Some(404)),
             seen("PUT", "/bkt/other", None, Some(200), Some(200)),
@@ -328,7 +328,7 @@ fn signed_requests_verify_at_weed_through_the_proxy_whatever_their_body_framing(
     assert!(head.body.is_empty());
 
     let statuses: Vec<(String, Option<u16>, Option<u16>)> = proxy
-        .seen()
+        .seen_under("/bkt")
         .into_iter()
         .map(|s| (format!("{} {}", s.method, s.path), s.upstream, s.client))
         .collect();
@@ -499,7 +499,7 @@ fn concurrent_creates_through_the_proxy_have_one_winner() {
     let won = statuses.iter().filter(|s| **s == 200).count();
     let lost = statuses.iter().filter(|s| **s == 412).count();
     assert_eq!((won, lost), (1, 15), "{statuses:?}");
-    let seen = proxy.seen();
+    let seen = proxy.seen_under("/bkt");
     assert_eq!(seen.len(), 16);
     assert!(
         seen.iter()
@@ -520,7 +520,7 @@ fn an_unreachable_upstream_is_answered_502_and_recorded_with_its_error() {
         "{}",
         a.text()
     );
-    let seen = proxy.seen();
+    let seen = proxy.seen_under("/bkt");
     assert_eq!(seen.len(), 1, "{seen:?}");
     assert_eq!(
         (seen[0].upstream, seen[0].client),

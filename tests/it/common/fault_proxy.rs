@@ -231,6 +231,16 @@ impl FaultProxy {
         lock(&self.state).seen.clone()
     }
 
+    /// [`Self::seen`] of the requests whose path starts with `prefix` (a test's bucket): the
+    /// port is a loopback port any process on the machine may connect to (another test's
+    /// readiness probe that picked it as free), and those requests are not the test's.
+    pub fn seen_under(&self, prefix: &str) -> Vec<Seen> {
+        self.seen()
+            .into_iter()
+            .filter(|s| s.path.starts_with(prefix))
+            .collect()
+    }
+
     /// How many queued applications of rules are left.
     pub fn pending(&self) -> usize {
         lock(&self.state).rules.iter().map(|r| r.left).sum()
