@@ -119,6 +119,10 @@ pub enum Got {
     Object {
         bytes: Vec<u8>,
         etag: String,
+        /// How long ago the object was last written, by the server's own clock (its `Date`
+        /// less the object's `Last-Modified`, to the second): a time no client's clock moves.
+        /// `None` when the server sent either header unreadable or not at all.
+        age: Option<Duration>,
     },
 }
 
@@ -399,10 +403,11 @@ impl Client {
             };
         }
         let etag = etag_of(&resp);
+        let age = age_of(&resp);
         let bytes = super::read_bytes(resp, max)
             .await
             .map_err(|e| Failure::Network(format!("{}: {e}", self.where_(key))))?;
-        Ok(Got::Object { bytes, etag })
+        Ok(Got::Object { bytes, etag, age })
     }
 
     /// `PUT` of a small object under `cond`; the new object's `ETag`. A refused condition is
@@ -506,6 +511,27 @@ fn etag_of(resp: &reqwest::Response) -> String {
         .to_owned()
 }
 
+/// An answer's `Date` less its `Last-Modified`, both the server's (zero when the object looks
+/// newer than the answer: the same second, rounded).
+fn age_of(resp: &reqwest::Response) -> Option<Duration> {
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(http_date)
+    };
+    let (date, modified) = (header("date")?, header("last-modified")?);
+    Some(Duration::try_from(date.duration_since(modified)).unwrap_or_default())
+}
+
+/// An HTTP date (RFC 9110's IMF-fixdate, the form S3 servers send): `Sun, 06 Nov 1994 08:49:37
+/// GMT`.
+pub fn http_date(text: &str) -> Option<jiff::Timestamp> {
+    let text = text.trim().strip_suffix("GMT")?.trim_end();
+    let civil = jiff::civil::DateTime::strptime("%a, %d %b %Y %H:%M:%S", text).ok()?;
+    jiff::tz::TimeZone::UTC.to_timestamp(civil).ok()
+}
+
 /// `Code` and `Message` of an S3 error body (HEAD has none).
 pub fn error_of(text: &str) -> (String, String) {
     match super::xml::parse(text) {
@@ -544,6 +570,21 @@ impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Counting<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_dates_are_read_and_anything_else_is_none() {
+        let t = http_date("Sun, 06 Nov 1994 08:49:37 GMT").expect("an HTTP date");
+        assert_eq!(t.to_string(), "1994-11-06T08:49:37Z");
+        for bad in [
+            "",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun, 06 Nov 1994 08:49:37",
+            "Sun, 32 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 08:49:37 GMT GMT",
+        ] {
+            assert_eq!(http_date(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn s3_error_bodies_give_their_code_and_message() {

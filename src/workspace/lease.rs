@@ -50,6 +50,12 @@ pub struct LeaseInfo {
     pub released: bool,
     /// The holder's random value: its renewals are its own.
     pub nonce: String,
+    /// How long the lease lasts from its last write, in seconds. A reader judges it by the
+    /// bucket's clock (the object's age), so a holder or a taker whose clock is wrong cannot
+    /// cut a lease short or stretch it; `until` is the holder's own clock, for people (and
+    /// for leases written without this, by older consoles).
+    #[serde(default, skip_serializing_if = "crate::runbook::is_zero")]
+    pub ttl_secs: u64,
 }
 
 impl LeaseInfo {
@@ -220,10 +226,10 @@ async fn read(
     key: &str,
 ) -> Result<Option<(LeaseInfo, String)>, Failure> {
     match client.get_small(key, None, MAX_LEASE).await? {
-        Got::Object { bytes, etag } => Ok(Some((
+        Got::Object { bytes, etag, age } => {
             // An object that is not a lease (written by hand, cut short) is treated as an
             // expired one: it may be taken over, which is audited.
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| LeaseInfo {
+            let mut info = serde_json::from_slice(&bytes).unwrap_or_else(|_| LeaseInfo {
                 what: String::new(),
                 holder: "an unreadable lease object".to_owned(),
                 host: String::new(),
@@ -231,11 +237,32 @@ async fn read(
                 until: jiff::Timestamp::UNIX_EPOCH,
                 released: false,
                 nonce: String::new(),
-            }),
-            etag,
-        ))),
+                ttl_secs: 0,
+            });
+            if let Some(age) = age {
+                info.until = until_here(&info, age);
+            }
+            Ok(Some((info, etag)))
+        }
         Got::Missing | Got::NotModified => Ok(None),
     }
+}
+
+/// When a lease of `age` (by the bucket's clock) runs out, on this console's clock: what is
+/// left of its `ttl_secs` from now. A lease without one keeps its holder's `until`.
+fn until_here(info: &LeaseInfo, age: Duration) -> jiff::Timestamp {
+    if info.ttl_secs == 0 {
+        return info.until;
+    }
+    // Both times are whole seconds, cut down: a lease written late in one second and read
+    // early in the next looks a second older than it is. It gets that second, never loses it.
+    let left = Duration::from_secs(info.ttl_secs)
+        .saturating_sub(age.saturating_sub(Duration::from_secs(1)));
+    let now = jiff::Timestamp::now();
+    jiff::SignedDuration::try_from(left)
+        .ok()
+        .and_then(|l| now.checked_add(l).ok())
+        .unwrap_or(now)
 }
 
 fn encode(info: &LeaseInfo) -> Vec<u8> {
@@ -290,6 +317,7 @@ impl Workspace {
             until: now.checked_add(ttl_span).unwrap_or(now),
             released: false,
             nonce: crate::hex(&super::shared::random16()?),
+            ttl_secs: ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0),
         };
         let client = shared.client.clone();
         let (k, m) = (key.clone(), mine.clone());

@@ -850,6 +850,68 @@ fn a_lease_has_one_holder_and_a_second_attempt_names_it() {
     assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
 }
 
+/// A lease is judged by the bucket's clock (how long ago the object was written), not by the
+/// `until` its holder's clock wrote: a holder whose clock is an hour behind keeps its lease,
+/// and one whose clock is an hour ahead does not keep it past its time.
+#[test]
+fn a_lease_is_timed_by_the_bucket_not_by_the_holders_clock() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ws = "s3://team/clocks";
+    let url = release_console::workspace::shared::SharedUrl::of_path(Path::new(ws))
+        .expect("url")
+        .expect("valid");
+    release_console::workspace::Workspace::init_shared_with(
+        &url,
+        "WireTuner",
+        access(&weed, &dir.path().join("ben")),
+    )
+    .expect("init");
+    let ben = open_as(&weed, dir.path(), "ben", ws);
+    let now = jiff::Timestamp::now();
+    let hour = jiff::SignedDuration::from_hours(1);
+    let lease = |what: &str, until: jiff::Timestamp, ttl_secs: u64| {
+        let body = serde_json::json!({
+            "what": what, "holder": "carol", "host": "carol-mbp",
+            "since": (until - hour).to_string(), "until": until.to_string(),
+            "nonce": "00", "ttl_secs": ttl_secs,
+        });
+        let key = format!("/team/clocks/leases/{}.json", what.replace(' ', "-"));
+        let (status, _) = weed.request("PUT", &key, &[], body.to_string().as_bytes());
+        assert_eq!(status, 200);
+    };
+    // Carol's clock is an hour behind: by it, her fresh ten-minute lease ended long ago.
+    lease(
+        "publish 0.2.0",
+        now - hour + jiff::SignedDuration::from_mins(10),
+        600,
+    );
+    let e = ben
+        .lease("publish 0.2.0")
+        .expect_err("a lease written a moment ago holds");
+    assert!(
+        e.to_string().contains("in progress by carol@carol-mbp"),
+        "{e}"
+    );
+    let live = ben.leases().expect("leases");
+    assert_eq!(live.len(), 1, "{live:?}");
+    assert!(
+        live[0].until > now + jiff::SignedDuration::from_mins(8),
+        "shown on this console's clock: {live:?}"
+    );
+    // Dave's clock is an hour ahead: by it, his two-second lease has an hour to go.
+    lease("build 0.2.0 macos", now + hour, 2);
+    assert!(ben.lease("build 0.2.0 macos").is_err(), "fresh: it holds");
+    std::thread::sleep(std::time::Duration::from_millis(4200));
+    let taken = ben
+        .lease("build 0.2.0 macos")
+        .expect("written more than its two seconds ago by the bucket's clock: taken over");
+    let log = ben.audit().entries().expect("log");
+    assert_eq!(log.last().expect("entry").action, "lease.takeover");
+    drop(taken);
+}
+
 #[test]
 fn an_expired_lease_is_taken_over_and_forcing_one_is_audited() {
     let weed = Weed::start();
