@@ -142,6 +142,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 pub fn human_duration(d: std::time::Duration) -> String {
     let s = d.as_secs();
     match s {
+        // A step of a few milliseconds is not "0.0 s".
+        0 if d.as_millis() < 100 => format!("{} ms", d.as_millis()),
         0..10 => format!("{:.1} s", d.as_secs_f64()),
         10..60 => format!("{s} s"),
         60..3600 => format!("{} min {:02} s", s / 60, s % 60),
@@ -228,6 +230,8 @@ mod tests {
     #[test]
     fn durations_read_naturally_at_every_scale() {
         assert_eq!(human_duration(Duration::from_millis(430)), "0.4 s");
+        assert_eq!(human_duration(Duration::from_millis(42)), "42 ms");
+        assert_eq!(human_duration(Duration::from_millis(100)), "0.1 s");
         assert_eq!(human_duration(Duration::from_secs(12)), "12 s");
         assert_eq!(human_duration(Duration::from_secs(75)), "1 min 15 s");
         assert_eq!(human_duration(Duration::from_mins(65)), "1 h 05 min");

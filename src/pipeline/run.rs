@@ -147,8 +147,13 @@ pub enum RunError {
     NothingBuildable { os: &'static str },
     #[error(transparent)]
     Runner(#[from] crate::runner::RunnerError),
-    #[error("the verification task ended without a report")]
-    VerifyIncomplete,
+    /// The installers were built and SHA256SUMS written, but their verification did not end
+    /// with a report (cancelled, or failed before it had one).
+    #[error(
+        "the installers are built and SHA256SUMS is written, but their verification {how}: \
+         verify the release again (Verify panel, or `release-console verify`) before publishing"
+    )]
+    VerifyIncomplete { how: String },
 }
 
 /// What to run: the release, the platforms (`all`, one name, or the configured list when
@@ -283,9 +288,19 @@ pub fn run_release(
         ..Default::default()
     };
     let (id, slot) = crate::verify::start(runner, Some(ws.clone()), Some(release), vopts)?;
-    watch.wait(runner, id);
+    let (state, message) = watch.wait(runner, id);
     let verified = slot.lock().ok().and_then(|mut s| s.take());
-    report.verify = Some(verified.ok_or(RunError::VerifyIncomplete)?);
+    report.verify = Some(verified.ok_or_else(|| RunError::VerifyIncomplete {
+        how: match state {
+            crate::runner::TaskState::Cancelled => "was cancelled".to_owned(),
+            _ if message.trim().is_empty() => format!("ended {} without a report", state.as_str()),
+            _ => format!(
+                "ended {} without a report ({})",
+                state.as_str(),
+                message.trim()
+            ),
+        },
+    })?);
     Ok(report)
 }
 

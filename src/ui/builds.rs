@@ -650,7 +650,16 @@ impl BuildsUi {
                     .map(|s| {
                         s.steps
                             .iter()
-                            .map(|st| (st.name.clone(), format!("{:.1} s", st.seconds)))
+                            .map(|st| {
+                                (
+                                    st.name.clone(),
+                                    // From a state file: a value that is no duration shows as 0.
+                                    crate::human_duration(
+                                        std::time::Duration::try_from_secs_f64(st.seconds)
+                                            .unwrap_or_default(),
+                                    ),
+                                )
+                            })
                             .collect()
                     })
                     .unwrap_or_default(),

@@ -614,9 +614,10 @@ impl OverviewUi {
         ui.label(egui::RichText::new("New release").strong());
         ui.horizontal(|ui| {
             let label = ui.label("Version");
+            let hint = next_minor(&data.releases);
             ui.add(
                 egui::TextEdit::singleline(&mut self.new_version)
-                    .hint_text("0.2.0")
+                    .hint_text(hint)
                     .desired_width(100.0),
             )
             .labelled_by(label.id);
@@ -637,6 +638,15 @@ impl OverviewUi {
         }
         self.hotfix_ui(ui, (data, runner), actions);
     }
+}
+
+/// The version a new release would most likely take: the minor after the highest release's
+/// (`0.1.0` in a workspace without any), shown as the field's hint.
+fn next_minor(releases: &[crate::workspace::Release]) -> String {
+    releases.iter().map(|r| &r.version).max().map_or_else(
+        || "0.1.0".to_owned(),
+        |v| semver::Version::new(v.major, v.minor + 1, 0).to_string(),
+    )
 }
 
 /// Who is working on a shared workspace: what each lease holder is doing, and who changed it
@@ -683,5 +693,29 @@ fn team_section(ui: &mut egui::Ui, team: &Result<crate::workspace::Activity, Str
             p.action.replace('.', " "),
             p.target
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workspace::{Release, ReleaseKind};
+
+    fn release(v: &str) -> Release {
+        Release {
+            version: v.parse().expect("version"),
+            kind: ReleaseKind::Regular,
+            runbook: "standard".into(),
+            created_at: jiff::Timestamp::UNIX_EPOCH,
+            created_by: "ana".into(),
+            audit_seq: 0,
+        }
+    }
+
+    #[test]
+    fn the_hint_is_the_minor_after_the_highest_release() {
+        assert_eq!(next_minor(&[]), "0.1.0");
+        let rs = [release("1.4.0"), release("1.10.2"), release("1.9.0")];
+        assert_eq!(next_minor(&rs), "1.11.0");
     }
 }
