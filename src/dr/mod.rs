@@ -440,6 +440,15 @@ pub async fn run_step(
         }
         None => None,
     };
+    // On a shared workspace, one console runs a procedure's step at a time: a second person
+    // is told who is running it, before anything is recorded or run.
+    let _lease = {
+        let (l_ws, what) = (ws.clone(), format!("runbook {}", plan.procedure));
+        tokio::task::spawn_blocking(move || l_ws.lease(&what))
+            .await
+            .map_err(|e| failed(&e))?
+            .map_err(|e| TaskError::Failed(format!("not run: {e}")))?
+    };
     let started_at = Timestamp::now();
     let after = serde_json::json!({
         "run": run_id,

@@ -1013,6 +1013,43 @@ fn a_second_publish_of_the_same_version_names_the_lease() {
     assert!(!t.contains("in progress by"), "{t}");
 }
 
+/// A disaster-recovery step on a shared workspace while another console runs one of the same
+/// procedure: refused before anything is recorded or run, naming who.
+#[test]
+fn a_runbook_step_while_another_console_runs_the_procedure_names_the_lease() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ben = Console::new(&weed, dir.path(), "ben");
+    let ws = "s3://team/dr";
+    common::ok(&ben.run(ws, &["init", ws]));
+    let ana = open_as(&weed, dir.path(), "ana", ws);
+    let held = ana
+        .lease("runbook db-restore")
+        .expect("ana runs the restore");
+    let before = ana.audit().entries().expect("log").len();
+    let o = ben.run(
+        ws,
+        &["runbook", "run", "db-restore", "--step", "list-snapshots"],
+    );
+    assert!(!o.status.success());
+    let t = common::text(&o);
+    assert!(
+        t.contains(&format!(
+            "runbook db-restore is in progress by {}@",
+            ana.actor()
+        )),
+        "{t}"
+    );
+    let after = open_as(&weed, dir.path(), "ana", ws);
+    assert_eq!(
+        after.audit().entries().expect("log").len(),
+        before,
+        "nothing was recorded"
+    );
+    drop(held);
+}
+
 /// A local workspace moved into a bucket: a console that never saw it reads the same releases,
 /// checklists and log; `workspace verify` checks the bucket end to end and finds an entry
 /// changed in the bucket after a console verified it.
