@@ -56,12 +56,21 @@ pub struct LeaseInfo {
     /// for leases written without this, by older consoles).
     #[serde(default, skip_serializing_if = "crate::runbook::is_zero")]
     pub ttl_secs: u64,
+    /// When it runs out on this console's clock, as judged by the bucket's (see `ttl_secs`),
+    /// when read from a bucket that said how old the object is.
+    #[serde(skip)]
+    pub ends_here: Option<jiff::Timestamp>,
 }
 
 impl LeaseInfo {
     /// Whether it holds at `now`.
     pub fn is_live(&self, now: jiff::Timestamp) -> bool {
-        !self.released && self.until > now
+        !self.released && self.ends() > now
+    }
+
+    /// When it runs out, on this console's clock.
+    pub fn ends(&self) -> jiff::Timestamp {
+        self.ends_here.unwrap_or(self.until)
     }
 
     /// `ana@ana-mbp since 14:02 (lease until 14:12)`.
@@ -76,7 +85,7 @@ impl LeaseInfo {
             self.holder,
             self.host,
             hm(self.since),
-            hm(self.until)
+            hm(self.ends())
         )
     }
 }
@@ -195,7 +204,7 @@ async fn written_etag(
         return Ok(answered);
     }
     match read(client, key).await? {
-        Some((there, etag)) if there == *info && !etag.is_empty() => Ok(etag),
+        Some((there, etag)) if encode(&there) == encode(info) && !etag.is_empty() => Ok(etag),
         _ => Err(Failure::Network(format!(
             "{}: the bucket answered the lease's write without an ETag, and the lease cannot \
              be read back as written",
@@ -238,10 +247,9 @@ async fn read(
                 released: false,
                 nonce: String::new(),
                 ttl_secs: 0,
+                ends_here: None,
             });
-            if let Some(age) = age {
-                info.until = until_here(&info, age);
-            }
+            info.ends_here = age.map(|age| until_here(&info, age));
             Ok(Some((info, etag)))
         }
         Got::Missing | Got::NotModified => Ok(None),
@@ -318,6 +326,7 @@ impl Workspace {
             released: false,
             nonce: crate::hex(&super::shared::random16()?),
             ttl_secs: ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0),
+            ends_here: None,
         };
         let client = shared.client.clone();
         let (k, m) = (key.clone(), mine.clone());
