@@ -734,6 +734,126 @@ fn the_github_release_workflow_passes_actionlint_and_names_what_the_console_need
     );
 }
 
+/// The console's own CI: actionlint accepts it; it runs fmt and clippy, the portable tests on
+/// the three systems with what they leave out printed by name, and the full suite; every action
+/// is pinned to a commit.
+#[test]
+fn the_console_ci_workflow_passes_actionlint_and_names_what_it_skips() {
+    let workflow = repo().join(".github/workflows/ci.yml");
+    ok(&actionlint(&workflow));
+    let wf = std::fs::read_to_string(&workflow).expect("ci.yml");
+    for needed in [
+        "os: [ubuntu-latest, windows-latest, macos-latest]",
+        "cargo fmt --check",
+        "cargo clippy --all-targets --locked -- -D warnings",
+        "cargo nextest run --profile portable --all-targets --locked",
+        // The left-out tests are listed by name before the rest run.
+        "--ignore-default-filter -E 'not default()'",
+        "./scripts/test.sh",
+    ] {
+        assert!(wf.contains(needed), "ci.yml lacks {needed}");
+    }
+    let uses: Vec<&str> = wf
+        .lines()
+        .filter_map(|l| {
+            l.trim_start()
+                .trim_start_matches("- ")
+                .strip_prefix("uses: ")
+        })
+        .collect();
+    assert!(uses.len() >= 8, "{uses:?}");
+    for u in uses {
+        let (_, rest) = u.split_once('@').expect("a version");
+        let sha = rest.split_whitespace().next().unwrap_or_default();
+        assert!(
+            sha.len() == 40 && sha.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{u} is not pinned to a commit"
+        );
+        assert!(rest.contains("# "), "{u} does not name its release");
+    }
+
+    // The profile the portable job runs exists and leaves tests out by a filter nextest reads.
+    let config: toml::Value = toml::from_str(
+        &std::fs::read_to_string(repo().join(".config/nextest.toml")).expect("nextest.toml"),
+    )
+    .expect("toml");
+    let filter = config["profile"]["portable"]["default-filter"]
+        .as_str()
+        .expect("profile.portable.default-filter");
+    assert!(filter.starts_with("not "), "{filter}");
+}
+
+/// The bash in both workflows' `run:` blocks (every one not run by pwsh), with each `${{ }}`
+/// expression standing in as a word, passes shellcheck.
+#[test]
+fn the_workflows_run_blocks_pass_shellcheck() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut scripts = Vec::new();
+    for workflow in [
+        ".github/workflows/ci.yml",
+        "packaging/ci/github/release.yml",
+    ] {
+        let text = std::fs::read_to_string(repo().join(workflow)).expect("workflow");
+        for (i, script) in run_blocks(&text).into_iter().enumerate() {
+            let path = dir
+                .path()
+                .join(format!("{}-{i}.sh", workflow.replace('/', "_")));
+            std::fs::write(&path, format!("#!/usr/bin/env bash\nset -e\n{script}")).expect("write");
+            scripts.push(path);
+        }
+    }
+    assert!(scripts.len() >= 10, "{scripts:?}");
+    let out = Command::new("shellcheck")
+        .args(&scripts)
+        .output()
+        .expect("shellcheck is installed");
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+/// The bash of each step's `run:` (a `|` block or one line) in a workflow, except steps whose
+/// `shell:` is pwsh; `${{ ... }}` becomes `GHA_EXPR`.
+fn run_blocks(workflow: &str) -> Vec<String> {
+    let lines: Vec<&str> = workflow.lines().collect();
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let expression = regex::Regex::new(r"\$\{\{[^}]*\}\}").expect("regex");
+    let mut blocks = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let key = line.trim_start().trim_start_matches("- ");
+        let Some(value) = key.strip_prefix("run: ") else {
+            continue;
+        };
+        // The step: back to its "- " line, on to the next line as little indented.
+        let start = (0..=i)
+            .rev()
+            .find(|&j| lines[j].trim_start().starts_with("- "))
+            .expect("a step");
+        let step_indent = indent(lines[start]);
+        let end = (start + 1..lines.len())
+            .find(|&j| !lines[j].trim().is_empty() && indent(lines[j]) <= step_indent)
+            .unwrap_or(lines.len());
+        if lines[start..end]
+            .iter()
+            .any(|l| l.trim_start().trim_start_matches("- ") == "shell: pwsh")
+        {
+            continue;
+        }
+        let script = if value.trim() == "|" {
+            let body_indent = lines.get(i + 1).map_or(0, |l| indent(l));
+            lines[i + 1..]
+                .iter()
+                .take_while(|l| l.trim().is_empty() || indent(l) >= body_indent)
+                .map(|l| l.get(body_indent..).unwrap_or(""))
+                .collect::<Vec<_>>()
+                .join("\n")
+        } else {
+            value.to_owned()
+        };
+        let script = expression.replace_all(&script, "GHA_EXPR").into_owned();
+        blocks.push(script);
+    }
+    blocks
+}
+
 #[test]
 fn the_console_builds_as_a_debian_package_that_dpkg_and_lintian_accept() {
     let cargo_deb = std::env::var("RC_TEST_CARGO_DEB").expect(
