@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 # Real tools the tests drive, as "command:debian-package": child processes through sh and
 # coreutils; signing fixtures with openssl, mingw-w64, wixl and osslsigncode; sums cross-checked
 # with sha256sum and shasum; shell scripts linted with shellcheck; a loopback Redis for the
-# collaboration-drain runbook.
+# collaboration-drain runbook; the console's icons rendered from its SVG and packed as .ico and
+# .icns (packaging/console/make-icons.sh).
 needs=(
   sh:dash curl:curl yes:coreutils head:coreutils sleep:coreutils sha256sum:coreutils shasum:perl
   openssl:openssl osslsigncode:osslsigncode wixl:wixl x86_64-w64-mingw32-gcc:gcc-mingw-w64-x86-64
@@ -17,6 +18,7 @@ needs=(
   secret-tool:libsecret-tools gnome-keyring-daemon:gnome-keyring dbus-run-session:dbus-daemon
   redis-server:redis-server redis-cli:redis-tools
   dpkg-deb:dpkg dpkg-shlibdeps:dpkg-dev lintian:lintian
+  rsvg-convert:librsvg2-bin icotool:icoutils png2icns:icnsutils
 )
 packages=()
 for need in "${needs[@]}"; do

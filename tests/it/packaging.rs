@@ -734,6 +734,126 @@ fn the_github_release_workflow_passes_actionlint_and_names_what_the_console_need
     );
 }
 
+/// The console's own CI: actionlint accepts it; it runs fmt and clippy, the portable tests on
+/// the three systems with what they leave out printed by name, and the full suite; every action
+/// is pinned to a commit.
+#[test]
+fn the_console_ci_workflow_passes_actionlint_and_names_what_it_skips() {
+    let workflow = repo().join(".github/workflows/ci.yml");
+    ok(&actionlint(&workflow));
+    let wf = std::fs::read_to_string(&workflow).expect("ci.yml");
+    for needed in [
+        "os: [ubuntu-latest, windows-latest, macos-latest]",
+        "cargo fmt --check",
+        "cargo clippy --all-targets --locked -- -D warnings",
+        "cargo nextest run --profile portable --all-targets --locked",
+        // The left-out tests are listed by name before the rest run.
+        "--ignore-default-filter -E 'not default()'",
+        "./scripts/test.sh",
+    ] {
+        assert!(wf.contains(needed), "ci.yml lacks {needed}");
+    }
+    let uses: Vec<&str> = wf
+        .lines()
+        .filter_map(|l| {
+            l.trim_start()
+                .trim_start_matches("- ")
+                .strip_prefix("uses: ")
+        })
+        .collect();
+    assert!(uses.len() >= 8, "{uses:?}");
+    for u in uses {
+        let (_, rest) = u.split_once('@').expect("a version");
+        let sha = rest.split_whitespace().next().unwrap_or_default();
+        assert!(
+            sha.len() == 40 && sha.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{u} is not pinned to a commit"
+        );
+        assert!(rest.contains("# "), "{u} does not name its release");
+    }
+
+    // The profile the portable job runs exists and leaves tests out by a filter nextest reads.
+    let config: toml::Value = toml::from_str(
+        &std::fs::read_to_string(repo().join(".config/nextest.toml")).expect("nextest.toml"),
+    )
+    .expect("toml");
+    let filter = config["profile"]["portable"]["default-filter"]
+        .as_str()
+        .expect("profile.portable.default-filter");
+    assert!(filter.starts_with("not "), "{filter}");
+}
+
+/// The bash in both workflows' `run:` blocks (every one not run by pwsh), with each `${{ }}`
+/// expression standing in as a word, passes shellcheck.
+#[test]
+fn the_workflows_run_blocks_pass_shellcheck() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut scripts = Vec::new();
+    for workflow in [
+        ".github/workflows/ci.yml",
+        "packaging/ci/github/release.yml",
+    ] {
+        let text = std::fs::read_to_string(repo().join(workflow)).expect("workflow");
+        for (i, script) in run_blocks(&text).into_iter().enumerate() {
+            let path = dir
+                .path()
+                .join(format!("{}-{i}.sh", workflow.replace('/', "_")));
+            std::fs::write(&path, format!("#!/usr/bin/env bash\nset -e\n{script}")).expect("write");
+            scripts.push(path);
+        }
+    }
+    assert!(scripts.len() >= 10, "{scripts:?}");
+    let out = Command::new("shellcheck")
+        .args(&scripts)
+        .output()
+        .expect("shellcheck is installed");
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+/// The bash of each step's `run:` (a `|` block or one line) in a workflow, except steps whose
+/// `shell:` is pwsh; `${{ ... }}` becomes `GHA_EXPR`.
+fn run_blocks(workflow: &str) -> Vec<String> {
+    let lines: Vec<&str> = workflow.lines().collect();
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let expression = regex::Regex::new(r"\$\{\{[^}]*\}\}").expect("regex");
+    let mut blocks = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let key = line.trim_start().trim_start_matches("- ");
+        let Some(value) = key.strip_prefix("run: ") else {
+            continue;
+        };
+        // The step: back to its "- " line, on to the next line as little indented.
+        let start = (0..=i)
+            .rev()
+            .find(|&j| lines[j].trim_start().starts_with("- "))
+            .expect("a step");
+        let step_indent = indent(lines[start]);
+        let end = (start + 1..lines.len())
+            .find(|&j| !lines[j].trim().is_empty() && indent(lines[j]) <= step_indent)
+            .unwrap_or(lines.len());
+        if lines[start..end]
+            .iter()
+            .any(|l| l.trim_start().trim_start_matches("- ") == "shell: pwsh")
+        {
+            continue;
+        }
+        let script = if value.trim() == "|" {
+            let body_indent = lines.get(i + 1).map_or(0, |l| indent(l));
+            lines[i + 1..]
+                .iter()
+                .take_while(|l| l.trim().is_empty() || indent(l) >= body_indent)
+                .map(|l| l.get(body_indent..).unwrap_or(""))
+                .collect::<Vec<_>>()
+                .join("\n")
+        } else {
+            value.to_owned()
+        };
+        let script = expression.replace_all(&script, "GHA_EXPR").into_owned();
+        blocks.push(script);
+    }
+    blocks
+}
+
 #[test]
 fn the_console_builds_as_a_debian_package_that_dpkg_and_lintian_accept() {
     let cargo_deb = std::env::var("RC_TEST_CARGO_DEB").expect(
@@ -821,4 +941,197 @@ fn the_console_builds_as_a_debian_package_that_dpkg_and_lintian_accept() {
             .expect("lintian");
         assert!(o.status.success(), "lintian: {}", text(&o));
     }
+}
+
+fn be32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+}
+
+fn le16(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes(b[at..at + 2].try_into().expect("2 bytes"))
+}
+
+fn le32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+}
+
+const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
+
+/// A PNG's width, height and colour type, read from its IHDR chunk (which must come first).
+fn png_header(b: &[u8]) -> (u32, u32, u8) {
+    assert!(b.starts_with(PNG_SIGNATURE), "not a PNG: {:02x?}", &b[..8]);
+    assert_eq!(&b[12..16], b"IHDR", "a PNG's first chunk is IHDR");
+    (be32(b, 16), be32(b, 20), b[25])
+}
+
+/// A JPEG 2000 file's width and height, from the image header box (`ihdr`: height, then width).
+fn jp2_size(b: &[u8]) -> (u32, u32) {
+    assert!(b.starts_with(b"\0\0\0\x0cjP  \r\n\x87\n"), "not JPEG 2000");
+    let at = b
+        .windows(4)
+        .position(|w| w == b"ihdr")
+        .expect("a JP2 has an ihdr box");
+    (be32(b, at + 8), be32(b, at + 4))
+}
+
+/// The console's icons, rendered from its SVG by packaging/console/make-icons.sh with the real
+/// tools (rsvg-convert, icotool, png2icns), are what their headers say: PNGs of each size, an
+/// ICO whose directory matches its images, an ICNS whose elements have the sizes their types
+/// promise; and Cargo.toml's packager config names exactly these files.
+#[test]
+fn the_console_icons_are_real_png_ico_and_icns_of_every_size() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().join("icons");
+    let script = repo().join("packaging/console/make-icons.sh");
+    let o = Command::new(&script)
+        .arg(&out)
+        .output()
+        .expect("run make-icons.sh");
+    assert!(
+        o.status.success(),
+        "make-icons.sh needs rsvg-convert, icotool and png2icns (scripts/test.sh installs \
+         librsvg2-bin, icoutils and icnsutils): {}",
+        text(&o)
+    );
+
+    for size in [16, 32, 48, 64, 128, 256, 512, 1024] {
+        let png = std::fs::read(out.join(format!("release-console-{size}.png"))).expect("png");
+        assert_eq!(png_header(&png), (size, size, 6), "{size} px, RGBA");
+    }
+
+    // ICO: ICONDIR (reserved 0, type 1, count), then 16-byte entries pointing at the images.
+    let ico = std::fs::read(out.join("release-console.ico")).expect("ico");
+    assert_eq!((le16(&ico, 0), le16(&ico, 2)), (0, 1), "an ICO header");
+    let count = usize::from(le16(&ico, 4));
+    let mut sizes = Vec::new();
+    for i in 0..count {
+        let e = &ico[6 + 16 * i..6 + 16 * (i + 1)];
+        // A width or height byte of 0 means 256.
+        let (w, h) = (
+            if e[0] == 0 { 256 } else { u32::from(e[0]) },
+            if e[1] == 0 { 256 } else { u32::from(e[1]) },
+        );
+        assert_eq!(le16(e, 6), 32, "32 bits per pixel");
+        let (len, at) = (le32(e, 8) as usize, le32(e, 12) as usize);
+        assert!(at + len <= ico.len(), "entry {i} lies inside the file");
+        let image = &ico[at..at + len];
+        if image.starts_with(PNG_SIGNATURE) {
+            assert_eq!(png_header(image), (w, h, 6), "entry {i}");
+        } else {
+            // A BITMAPINFOHEADER: the image's height counts the colour and the mask rows.
+            assert_eq!(le32(image, 0), 40, "entry {i} is a DIB");
+            assert_eq!((le32(image, 4), le32(image, 8)), (w, 2 * h), "entry {i}");
+        }
+        sizes.push(w);
+    }
+    assert_eq!(sizes, [16, 32, 48, 256]);
+
+    // ICNS: 'icns' and the file's length, then elements of type, length and data.
+    let icns = std::fs::read(out.join("release-console.icns")).expect("icns");
+    assert_eq!(&icns[..4], b"icns");
+    assert_eq!(
+        be32(&icns, 4) as usize,
+        icns.len(),
+        "the header's length is the file's"
+    );
+    let mut at = 8;
+    let mut types = Vec::new();
+    while at < icns.len() {
+        let kind = String::from_utf8_lossy(&icns[at..at + 4]).into_owned();
+        let len = be32(&icns, at + 4) as usize;
+        assert!(
+            len > 8 && at + len <= icns.len(),
+            "{kind} lies inside the file"
+        );
+        let data = &icns[at + 8..at + len];
+        let side = |px: u32| match kind.as_str() {
+            "s8mk" => assert_eq!(data.len(), 16 * 16, "{kind}"),
+            "l8mk" => assert_eq!(data.len(), 32 * 32, "{kind}"),
+            "h8mk" => assert_eq!(data.len(), 48 * 48, "{kind}"),
+            "t8mk" => assert_eq!(data.len(), 128 * 128, "{kind}"),
+            _ if data.starts_with(PNG_SIGNATURE) => {
+                assert_eq!(png_header(data).0, px, "{kind}");
+            }
+            _ if data.starts_with(b"\0\0\0\x0cjP  ") => {
+                assert_eq!(jp2_size(data), (px, px), "{kind}");
+            }
+            // is32/il32/ih32/it32 are run-length coded RGB; their type gives the size.
+            _ => {}
+        };
+        match kind.as_str() {
+            "ic08" => side(256),
+            "ic09" => side(512),
+            "ic10" => side(1024),
+            _ => side(0),
+        }
+        types.push(kind);
+        at += len;
+    }
+    assert_eq!(
+        types,
+        [
+            "is32", "s8mk", "il32", "l8mk", "ih32", "h8mk", "it32", "t8mk", "ic08", "ic09", "ic10"
+        ]
+    );
+
+    // cargo-packager is pointed at these files: each `icons` pattern and the NSIS installer's
+    // icon name something the script wrote (under target/icons, its default folder).
+    let manifest: toml::Value =
+        toml::from_str(&std::fs::read_to_string(repo().join("Cargo.toml")).expect("Cargo.toml"))
+            .expect("toml");
+    let packager = &manifest["package"]["metadata"]["packager"];
+    let written: Vec<String> = std::fs::read_dir(&out)
+        .expect("list")
+        .flatten()
+        .map(|e| format!("target/icons/{}", e.file_name().to_string_lossy()))
+        .collect();
+    let mut named: Vec<&str> = packager["icons"]
+        .as_array()
+        .expect("icons")
+        .iter()
+        .filter_map(toml::Value::as_str)
+        .collect();
+    named.push(
+        packager["nsis"]["installer-icon"]
+            .as_str()
+            .expect("installer-icon"),
+    );
+    for pattern in named {
+        let (head, tail) = pattern.split_once('*').unwrap_or((pattern, ""));
+        let hits = written
+            .iter()
+            .filter(|w| {
+                if pattern.contains('*') {
+                    w.starts_with(head) && w.ends_with(tail)
+                } else {
+                    *w == pattern
+                }
+            })
+            .count();
+        assert!(hits >= 1, "{pattern} names none of {written:?}");
+    }
+
+    // Without its tools the script stops at once, naming each one and its package.
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    for tool in ["bash", "dirname"] {
+        let found = common::which(tool).expect("bash and dirname are installed");
+        std::fs::copy(found, bin.join(tool)).expect("copy");
+    }
+    let o = Command::new(&script)
+        .arg(dir.path().join("none"))
+        .env("PATH", &bin)
+        .output()
+        .expect("run make-icons.sh");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    for need in [
+        "rsvg-convert (apt-get install librsvg2-bin)",
+        "icotool (apt-get install icoutils)",
+        "png2icns (apt-get install icnsutils)",
+    ] {
+        assert!(err.contains(need), "{err}");
+    }
+    assert!(!dir.path().join("none").exists(), "nothing was written");
 }
