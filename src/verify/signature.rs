@@ -647,6 +647,38 @@ mod tests {
     }
 
     #[test]
+    fn osslsigncode_disagreeing_with_the_in_process_check_is_red_with_both_answers() {
+        let ours = Outcome::new(Verdict::Valid, "signed by A; revocation not checked");
+        let tool = Outcome::new(Verdict::Invalid, "signature does not verify: X");
+        let both = second_opinion(ours.clone(), tool);
+        assert_eq!(both.verdict, Verdict::Invalid);
+        assert!(
+            both.detail.contains("in-process valid (signed by A"),
+            "{}",
+            both.detail
+        );
+        assert!(
+            both.detail
+                .contains("osslsigncode invalid (signature does not verify")
+        );
+        let agree = second_opinion(ours.clone(), Outcome::new(Verdict::Valid, "signed by A"));
+        assert_eq!(agree.verdict, Verdict::Valid);
+        assert!(agree.detail.ends_with("the in-process check agrees"));
+        let silent = second_opinion(ours, Outcome::new(Verdict::UnverifiableHere, "timed out"));
+        assert_eq!(silent.verdict, Verdict::Valid);
+        assert!(
+            silent
+                .detail
+                .contains("osslsigncode could not answer: timed out")
+        );
+        let red = second_opinion(
+            Outcome::new(Verdict::Invalid, "modified after signing"),
+            Outcome::new(Verdict::Valid, "signed by A"),
+        );
+        assert_eq!(red.verdict, Verdict::Invalid);
+    }
+
+    #[test]
     fn unsigned_and_tampered_outputs() {
         assert_eq!(
             interpret_osslsigncode(false, "No signature found\nFailed\n").verdict,
