@@ -2,6 +2,7 @@
 //! identity, as one report with a green/red overall verdict.
 
 pub mod apple;
+pub mod authenticode;
 pub mod bundle;
 pub mod certs;
 pub mod dmg;

@@ -1,5 +1,6 @@
-//! Signature verification: Authenticode (PE and MSI) with `osslsigncode`, parsed into who signed
-//! and whether to trust it; Apple signatures in [`super::apple`].
+//! Signature verification: Authenticode of PE files in-process ([`super::authenticode`]) and,
+//! where it is installed, with `osslsigncode` too (the two must agree); MSI with `osslsigncode`
+//! only, parsed into who signed and whether to trust it; Apple signatures in [`super::apple`].
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -181,11 +182,106 @@ pub async fn verify(path: &Path, expected: &Expected, cancel: &CancellationToken
     }
 }
 
+/// The signature's good-or-bad, for comparing two checks: a valid signature by another
+/// publisher is still a good signature.
+fn good(v: Verdict) -> bool {
+    matches!(v, Verdict::Valid | Verdict::IdentityMismatch)
+}
+
+/// Authenticode: a PE file in-process on every host ([`super::authenticode`]), and where
+/// `osslsigncode` is installed also with it, as a second opinion that must agree; an MSI with
+/// `osslsigncode` only.
+async fn verify_authenticode(path: &Path, expected: &Expected) -> Outcome {
+    let ours = if kind_of(path) == Kind::Pe {
+        Some(verify_in_process(path, expected).await)
+    } else {
+        None
+    };
+    if crate::os::find_program("osslsigncode").is_none() {
+        return ours.unwrap_or_else(|| {
+            Outcome::new(
+                Verdict::UnverifiableHere,
+                "an MSI signature is verified with osslsigncode, which is not installed here \
+                 (the in-process verifier reads PE files only)",
+            )
+        });
+    }
+    let tool = verify_with_osslsigncode(path, expected).await;
+    match ours {
+        Some(ours) => second_opinion(ours, tool),
+        None => tool,
+    }
+}
+
+/// The in-process verdict on a PE file, with the publisher and pin checked.
+async fn verify_in_process(path: &Path, expected: &Expected) -> Outcome {
+    let owned = path.to_owned();
+    let ca_file = expected.ca_file.clone();
+    let mut outcome = tokio::task::spawn_blocking(move || {
+        match super::authenticode::Trust::load(ca_file.as_deref()) {
+            Ok(trust) => super::authenticode::verify_file(&owned, &trust),
+            Err(e) => Outcome::new(Verdict::UnverifiableHere, e),
+        }
+    })
+    .await
+    .unwrap_or_else(|e| {
+        Outcome::new(
+            Verdict::UnverifiableHere,
+            format!(
+                "the in-process Authenticode verifier failed: {}",
+                crate::runner::panic_message(e)
+            ),
+        )
+    });
+    if outcome.verdict == Verdict::Valid {
+        check_identity(&mut outcome, expected);
+    }
+    outcome
+}
+
+/// Both answers on one PE file: osslsigncode's (which also checks revocation online) when the
+/// two agree on whether the signature is good; the in-process one when osslsigncode could not
+/// answer; red with both answers when they disagree.
+pub fn second_opinion(ours: Outcome, tool: Outcome) -> Outcome {
+    if tool.verdict == Verdict::UnverifiableHere {
+        let mut ours = ours;
+        ours.detail = format!(
+            "{} (osslsigncode could not answer: {})",
+            ours.detail, tool.detail
+        );
+        ours.raw_output = tool.raw_output;
+        return ours;
+    }
+    if good(ours.verdict) == good(tool.verdict) {
+        let mut tool = tool;
+        tool.detail = format!("{}; the in-process check agrees", tool.detail);
+        if let (Some(t), Some(o)) = (tool.signer.as_mut(), ours.signer.as_ref())
+            && t.cert_sha256.is_none()
+        {
+            t.cert_sha256 = o.cert_sha256;
+        }
+        return tool;
+    }
+    let mut out = Outcome::new(
+        Verdict::Invalid,
+        format!(
+            "the checks disagree: in-process {} ({}), osslsigncode {} ({})",
+            ours.verdict.as_str(),
+            ours.detail,
+            tool.verdict.as_str(),
+            tool.detail
+        ),
+    );
+    out.signer = ours.signer.or(tool.signer);
+    out.raw_output = tool.raw_output;
+    out
+}
+
 async fn run_tool(program: &str, args: &[&std::ffi::OsStr]) -> Result<(bool, String), String> {
     crate::runner::process::capture(program, args, TOOL_TIMEOUT).await
 }
 
-async fn verify_authenticode(path: &Path, expected: &Expected) -> Outcome {
+async fn verify_with_osslsigncode(path: &Path, expected: &Expected) -> Outcome {
     // Windows' code-signing and time-stamping roots pinned by fingerprint, plus `ca_file`; never
     // the system's CA bundle (Mozilla's TLS roots are not what Windows trusts for code).
     let anchors = match super::windows_roots::anchors(expected.ca_file.as_deref()) {
@@ -548,6 +644,38 @@ mod tests {
             Some("http://crl.example/ca.crl")
         );
         assert_eq!(unreachable_crl("Signature verification: ok\n"), None);
+    }
+
+    #[test]
+    fn osslsigncode_disagreeing_with_the_in_process_check_is_red_with_both_answers() {
+        let ours = Outcome::new(Verdict::Valid, "signed by A; revocation not checked");
+        let tool = Outcome::new(Verdict::Invalid, "signature does not verify: X");
+        let both = second_opinion(ours.clone(), tool);
+        assert_eq!(both.verdict, Verdict::Invalid);
+        assert!(
+            both.detail.contains("in-process valid (signed by A"),
+            "{}",
+            both.detail
+        );
+        assert!(
+            both.detail
+                .contains("osslsigncode invalid (signature does not verify")
+        );
+        let agree = second_opinion(ours.clone(), Outcome::new(Verdict::Valid, "signed by A"));
+        assert_eq!(agree.verdict, Verdict::Valid);
+        assert!(agree.detail.ends_with("the in-process check agrees"));
+        let silent = second_opinion(ours, Outcome::new(Verdict::UnverifiableHere, "timed out"));
+        assert_eq!(silent.verdict, Verdict::Valid);
+        assert!(
+            silent
+                .detail
+                .contains("osslsigncode could not answer: timed out")
+        );
+        let red = second_opinion(
+            Outcome::new(Verdict::Invalid, "modified after signing"),
+            Outcome::new(Verdict::Valid, "signed by A"),
+        );
+        assert_eq!(red.verdict, Verdict::Invalid);
     }
 
     #[test]

@@ -255,6 +255,34 @@ pub fn anchors(ca_file: Option<&Path>) -> Result<Anchors, String> {
     })
 }
 
+/// Each pinned root with its certificate (DER).
+pub type PinnedCertificates = Vec<(Root, Vec<u8>)>;
+
+/// The trust anchors as certificates (DER), for the in-process verifier: each pinned root with
+/// what the CTL trusts it for, and every certificate of `ca_file` (read as [`anchors`] reads
+/// it, with the same errors).
+pub fn certificates(ca_file: Option<&Path>) -> Result<(PinnedCertificates, Vec<Vec<u8>>), String> {
+    let mut extra = Vec::new();
+    if let Some(path) = ca_file {
+        let text = read_ca_file(path)?;
+        for pem in Pem::iter_from_buffer(text.as_bytes()) {
+            let pem =
+                pem.map_err(|e| format!("[signing] ca_file {}: bad PEM: {e}", path.display()))?;
+            if pem.label == "CERTIFICATE" {
+                extra.push(pem.contents);
+            }
+        }
+    }
+    let pinned = pinned_blocks(ROOTS_PEM)
+        .into_iter()
+        .filter_map(|(root, block)| {
+            let pem = Pem::iter_from_buffer(block.as_bytes()).next()?.ok()?;
+            Some((root, pem.contents))
+        })
+        .collect();
+    Ok((pinned, extra))
+}
+
 /// The certificates of `[signing] ca_file` (PEM text), checked to be there and bounded.
 fn read_ca_file(path: &Path) -> Result<String, String> {
     let what = |e: String| format!("[signing] ca_file {}: {e}", path.display());

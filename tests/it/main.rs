@@ -9,6 +9,7 @@ mod common;
 mod apple;
 mod architecture;
 mod argocd;
+mod authenticode;
 mod cli;
 mod cloudwatch;
 mod fault_proxy;
