@@ -224,7 +224,7 @@ impl SettingsUi {
             .striped(true)
             .num_columns(3)
             .spacing([16.0, 6.0])
-            .max_col_width(420.0)
+            .max_col_width(300.0)
             .show(ui, |ui| {
                 ui.strong("Program · used for");
                 ui.strong("Found · where");
@@ -255,7 +255,7 @@ impl SettingsUi {
                             .add_enabled(
                                 !shared,
                                 egui::TextEdit::singleline(text)
-                                    .desired_width(260.0)
+                                    .desired_width(170.0)
                                     .hint_text(format!("/full/path/to/{}", t.name)),
                             )
                             .labelled_by(label.id);

@@ -143,13 +143,15 @@ fn keyring_error(e: &keyring::Error) -> String {
     e.to_string()
 }
 
-/// The entry `account` of service [`KEYRING_SERVICE`] in the OS keyring.
+/// The entry `account` of service [`KEYRING_SERVICE`] in the OS keyring; the error says why
+/// there is no keyring (the store's own start-up error: no D-Bus session, no Secret Service).
 fn keyring_entry(account: &str) -> Result<keyring::Entry, String> {
     keyring::Entry::new(KEYRING_SERVICE, account).map_err(|e| {
-        format!(
-            "no OS keyring: {} (service {KEYRING_SERVICE:?}, account {account:?})",
-            keyring_error(&e)
-        )
+        let why = match keyring::Entry::store_status() {
+            Err(start) => keyring_error(start),
+            Ok(()) => keyring_error(&e),
+        };
+        format!("no OS keyring: {why}")
     })
 }
 

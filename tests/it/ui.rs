@@ -4639,7 +4639,7 @@ fn a_tool_path_set_in_settings_is_saved_and_its_row_says_configured() {
     );
 
     // Cleared, the program is looked for on PATH again (audited too).
-    // (Through accessibility: the save's toast may cover the button's corner of the window.)
+    // (Through accessibility, so the test does not depend on where the row wraps.)
     h.get_by_label("Clear").click_accesskit();
     h.step();
     step_until(&mut h, "the tool path removed", |app| {
