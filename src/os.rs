@@ -1,6 +1,7 @@
 //! What differs between the operating systems the console runs on, kept in one place: the free
 //! space of a file system, the account's name, how a program name is found on `PATH` (with
-//! `PATHEXT` on Windows), and how a builder's whole process tree is ended.
+//! `PATHEXT` on Windows) unless the workspace configures its path, and how a builder's whole
+//! process tree is ended.
 //! Linux and macOS share the Unix path (process groups, `statvfs`, the password database);
 //! Windows has its own (a job object that kills its processes when closed, `GetDiskFreeSpaceExW`).
 //! Nothing outside this module calls an OS interface that only one of them has.
@@ -119,33 +120,124 @@ pub fn find_program_in(tool: &str, path: &std::ffi::OsStr) -> Option<std::path::
         .map(|p| std::path::absolute(&p).unwrap_or(p))
 }
 
-/// [`find_program_in`] this process's `PATH`.
-pub fn find_program(tool: &str) -> Option<std::path::PathBuf> {
-    find_program_in(tool, &std::env::var_os("PATH")?)
+/// The programs whose path the workspace configuration sets (`[tools]`), by name: a window
+/// started from the Finder or the Start menu has no shell `PATH`, so a release manager says
+/// where `osslsigncode` or `flutter` is once. Set when a workspace is opened.
+static CONFIGURED: std::sync::RwLock<std::collections::BTreeMap<String, std::path::PathBuf>> =
+    std::sync::RwLock::new(std::collections::BTreeMap::new());
+
+/// Replaces the configured program paths (see [`CONFIGURED`]) with `paths`.
+pub fn set_configured_programs(paths: std::collections::BTreeMap<String, std::path::PathBuf>) {
+    *CONFIGURED
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = paths;
 }
 
-/// What to spawn for `program`: the file [`find_program`] finds for a bare name (so
-/// `flutter.bat` runs on Windows, where spawning `flutter` would look for `flutter.exe` only),
-/// else `program` as given (a path, or a name that is not installed: spawning it then fails
-/// with "not found", which the caller words).
+/// The path configured for the program `tool`, if one is.
+pub fn configured_program(tool: &str) -> Option<std::path::PathBuf> {
+    CONFIGURED
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(tool)
+        .cloned()
+}
+
+/// Where a program was found, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProgramAt {
+    /// The configured path (`[tools]`), a program this system can run.
+    Configured(std::path::PathBuf),
+    /// The configured path, which is no program this system can run (missing, a folder, not
+    /// executable): the program is not looked for on `PATH` then.
+    ConfiguredBroken(std::path::PathBuf),
+    /// Found in a `PATH` folder.
+    OnPath(std::path::PathBuf),
+    /// Neither configured nor on `PATH`.
+    Missing,
+}
+
+impl ProgramAt {
+    /// The program to run, when there is one.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Self::Configured(p) | Self::OnPath(p) => Some(p),
+            Self::ConfiguredBroken(_) | Self::Missing => None,
+        }
+    }
+}
+
+/// Where the program `tool` is: its configured path when one is set (even a broken one: a
+/// wrong setting is said, not bypassed), else on this process's `PATH`.
+pub fn locate_program(tool: &str) -> ProgramAt {
+    if let Some(p) = configured_program(tool) {
+        return if is_program(&p) {
+            ProgramAt::Configured(p)
+        } else {
+            ProgramAt::ConfiguredBroken(p)
+        };
+    }
+    std::env::var_os("PATH")
+        .and_then(|path| find_program_in(tool, &path))
+        .map_or(ProgramAt::Missing, ProgramAt::OnPath)
+}
+
+/// The `PATH` a child process gets so that the programs it runs by name are the configured
+/// ones too (a builder script calling `osslsigncode`): the folders of the configured programs
+/// first, then this process's `PATH`. `None` when no program is configured (the child inherits
+/// `PATH` as it is).
+pub fn path_with_configured() -> Option<std::ffi::OsString> {
+    let configured = CONFIGURED
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    if configured.is_empty() {
+        return None;
+    }
+    let mut dirs: Vec<std::path::PathBuf> = Vec::new();
+    for dir in configured.values().filter_map(|p| p.parent()) {
+        if !dir.as_os_str().is_empty() && !dirs.iter().any(|d| d == dir) {
+            dirs.push(dir.to_path_buf());
+        }
+    }
+    let inherited = std::env::var_os("PATH").unwrap_or_default();
+    dirs.extend(std::env::split_paths(&inherited));
+    std::env::join_paths(dirs).ok()
+}
+
+/// The program `tool`: its configured path (`[tools]`), else [`find_program_in`] this
+/// process's `PATH`.
+pub fn find_program(tool: &str) -> Option<std::path::PathBuf> {
+    locate_program(tool).path().map(Path::to_path_buf)
+}
+
+/// What to spawn for `program`: the configured path of a bare name, else the file
+/// [`find_program`] finds for it (so `flutter.bat` runs on Windows, where spawning `flutter`
+/// would look for `flutter.exe` only), else `program` as given (a path, or a name that is not
+/// installed: spawning it then fails with "not found", which the caller words).
 pub fn resolve_program(program: &std::ffi::OsStr) -> std::path::PathBuf {
-    program
-        .to_str()
-        .and_then(find_program)
-        .unwrap_or_else(|| std::path::PathBuf::from(program))
+    let Some(name) = program.to_str() else {
+        return std::path::PathBuf::from(program);
+    };
+    match locate_program(name) {
+        ProgramAt::Configured(p) | ProgramAt::ConfiguredBroken(p) | ProgramAt::OnPath(p) => p,
+        ProgramAt::Missing => std::path::PathBuf::from(program),
+    }
 }
 
 /// How a command-line tool is installed on this system, for a "not installed" message: the
 /// package manager a release manager there has (Homebrew on macOS, apt on Debian and Ubuntu;
-/// Windows has no one name for every tool, so it says where the program must be).
+/// Windows has no one name for every tool, so it says where the program must be), and that
+/// its path can be set instead (a window started from the Finder or the Start menu does not
+/// see the shell's `PATH`).
 pub fn install_hint(tool: &str) -> String {
-    if cfg!(target_os = "macos") {
+    let install = if cfg!(target_os = "macos") {
         format!("brew install {tool}")
     } else if cfg!(windows) {
         format!("install {tool} (e.g. with winget or scoop) and add its folder to PATH")
     } else {
         format!("apt-get install {tool}, or your distribution's package")
-    }
+    };
+    format!("{install}; or set its path in Settings > Tools ([tools] in release-console.toml)")
 }
 
 #[cfg(windows)]

@@ -9,6 +9,7 @@ mod audit;
 mod bench;
 mod checklist;
 mod deploy;
+mod doctor;
 mod findings;
 mod flags;
 mod metrics;
@@ -97,13 +98,17 @@ pub enum Command {
     /// The notification outbox: what was sent to PagerDuty and Slack, flush, retry.
     #[command(subcommand)]
     Notify(notify::NotifyCmd),
-    /// The rotation calendar of the secrets and signing certificates the workspace relies on.
+    /// The rotation calendar of the secrets and signing certificates the workspace relies on;
+    /// a secret's OS keyring entry (`secrets set NAME`, the value on stdin; `secrets forget`).
     #[command(subcommand)]
     Secrets(secrets::SecretsCmd),
     /// The workspace: where it is, and a shared one's bucket checked end to end, who is
     /// working on it, moving a local one into a bucket.
     #[command(subcommand)]
     Workspace(workspace_cmd::WorkspaceCmd),
+    /// Where each program the console runs was found (configured path, PATH, or not found)
+    /// and where each secret is looked for (never a value); exit 1 when one is missing.
+    Doctor,
     /// Measure the hot paths: log ingest, task-tray frame time, hashing.
     Bench(bench::BenchArgs),
 }
@@ -247,6 +252,7 @@ fn run_command(cli: &Cli, command: Command) -> anyhow::Result<ExitCode> {
         Command::Flags(cmd) => flags::run(cli, cmd),
         Command::Kpi(kpi_args) => flags::run_kpi(cli, kpi_args),
         Command::Bench(bench_args) => bench::run(cli, &bench_args),
+        Command::Doctor => doctor::run(cli),
     }
 }
 

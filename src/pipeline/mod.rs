@@ -15,6 +15,7 @@ use crate::workspace::{Release, Workspace};
 pub mod remote;
 pub mod run;
 pub mod skips;
+pub mod tools;
 
 /// Free disk space a build needs at least.
 pub const MIN_FREE_BYTES: u64 = 1024 * 1024 * 1024;
@@ -469,7 +470,15 @@ pub async fn preflight(
             None => check(
                 &format!("tool {}", tool.name),
                 false,
-                "not on PATH".into(),
+                match crate::os::locate_program(&tool.name) {
+                    crate::os::ProgramAt::ConfiguredBroken(p) => format!(
+                        "the configured path {} ([tools] in {}) is not a program this \
+                         system can run",
+                        p.display(),
+                        crate::workspace::CONFIG_FILE
+                    ),
+                    _ => "not on PATH, and no path set for it in Settings > Tools".into(),
+                },
                 &tool.install,
             ),
         }

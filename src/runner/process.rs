@@ -288,6 +288,10 @@ fn command(spec: &ProcessSpec) -> tokio::process::Command {
             }
         }
     }
+    // The programs the child runs by name are the configured ones too (`[tools]`).
+    if let Some(path) = crate::os::path_with_configured() {
+        cmd.env("PATH", path);
+    }
     cmd.args(&spec.args)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
@@ -354,7 +358,8 @@ pub async fn run(ctx: &TaskContext, spec: &ProcessSpec) -> Result<(), TaskError>
     }
 }
 
-/// Where the program `tool` is on PATH, if it is (with `PATHEXT` on Windows).
+/// Where the program `tool` is: its configured path (`[tools]`), else on PATH (with `PATHEXT`
+/// on Windows).
 pub fn find_on_path(tool: &str) -> Option<std::path::PathBuf> {
     crate::os::find_program(tool)
 }

@@ -95,6 +95,9 @@ pub enum Command {
     },
     /// Open another workspace folder.
     OpenWorkspace(PathBuf),
+    /// Set where the program `tool` is (`[tools]` in the configuration; `None` removes the
+    /// setting, so it is looked for on PATH again). Audited.
+    SetToolPath { tool: String, path: Option<String> },
     /// Read the whole audit log again (after a full chain check), then reload.
     ReindexAudit,
     /// Open a native picker; the choice comes back as `OpenWorkspace`, `Verify` or

@@ -1,5 +1,6 @@
-//! The Settings panel: the workspace folder, the configuration as loaded, and where each secret
-//! would come from (variable names, never values).
+//! The Settings panel: the workspace folder, the programs the console runs (where each was
+//! found, and a field to set its path), where each secret is looked for (variable names and
+//! keyring entries, never values), and the configuration as loaded.
 
 use std::path::Path;
 
@@ -9,16 +10,19 @@ use super::snapshot::Snapshot;
 use super::theme;
 use crate::workspace::Origin;
 
-/// Settings panel state: the workspace path being typed.
+/// Settings panel state: the workspace path being typed, and the program paths being typed
+/// (by program name) in the Tools section.
 #[derive(Debug, Default)]
 pub struct SettingsUi {
     pub path_text: String,
+    pub tool_text: std::collections::BTreeMap<String, String>,
 }
 
 impl SettingsUi {
     pub fn new(root: &Path) -> Self {
         Self {
             path_text: root.display().to_string(),
+            tool_text: std::collections::BTreeMap::new(),
         }
     }
 
@@ -114,6 +118,9 @@ impl SettingsUi {
         }
 
         ui.add_space(10.0);
+        self.tools_ui(ui, data, actions);
+
+        ui.add_space(10.0);
         ui.label(egui::RichText::new("Secrets").strong());
         ui.label(theme::muted(
             "Read from their source (a variable, the keyring, AWS Secrets Manager) when needed; never stored in the workspace or shown.",
@@ -137,23 +144,26 @@ impl SettingsUi {
                         ui.label(&s.purpose);
                         ui.label(theme::muted(&s.needed_for));
                     });
-                    ui.horizontal(|ui| {
-                        ui.label(theme::mono(s.source()));
-                        match s.variable() {
-                            None => {
-                                theme::badge(ui, "FETCHED WHEN USED", theme::MUTED)
-                                    .on_hover_text("Read from its store when a task needs it");
+                    ui.vertical(|ui| {
+                        ui.horizontal(|ui| {
+                            ui.label(theme::mono(s.source()));
+                            match s.variable() {
+                                None => {
+                                    theme::badge(ui, "FETCHED WHEN USED", theme::MUTED)
+                                        .on_hover_text("Read from its store when a task needs it");
+                                }
+                                Some(var) if std::env::var_os(var).is_some() => {
+                                    theme::badge(ui, "SET", theme::OK);
+                                }
+                                Some(_) if s.in_use => {
+                                    theme::badge(ui, "MISSING", theme::WARN);
+                                }
+                                Some(_) => {
+                                    theme::badge(ui, "NOT SET", theme::MUTED);
+                                }
                             }
-                            Some(var) if std::env::var_os(var).is_some() => {
-                                theme::badge(ui, "SET", theme::OK);
-                            }
-                            Some(_) if s.in_use => {
-                                theme::badge(ui, "MISSING", theme::WARN);
-                            }
-                            Some(_) => {
-                                theme::badge(ui, "NOT SET", theme::MUTED);
-                            }
-                        }
+                        });
+                        looked_in_ui(ui, data, s.source());
                     });
                     rotation_cell(
                         ui,
@@ -194,6 +204,109 @@ impl SettingsUi {
                 .interactive(false)
                 .desired_width(f32::INFINITY),
         );
+    }
+}
+
+impl SettingsUi {
+    /// The Tools section: each program the console runs here, where it was found (its
+    /// configured path, a PATH folder, or nowhere with how to install it), and a field to set
+    /// its path (Enter or Save; Clear removes the setting), saved as `[tools]` in the
+    /// configuration (audited).
+    fn tools_ui(&mut self, ui: &mut egui::Ui, data: &Snapshot, actions: &mut Vec<Action>) {
+        ui.label(egui::RichText::new("Tools").strong());
+        ui.label(theme::muted(
+            "Programs the console runs. A window started from the Finder or the Start menu does \
+             not see your shell's PATH: set a program's full path here ([tools] in the \
+             configuration).",
+        ));
+        let shared = data.ws.shared().is_some();
+        egui::Grid::new("tools")
+            .striped(true)
+            .num_columns(3)
+            .spacing([16.0, 6.0])
+            .max_col_width(300.0)
+            .show(ui, |ui| {
+                ui.strong("Program · used for");
+                ui.strong("Found · where");
+                ui.strong("Path");
+                ui.end_row();
+                for t in &data.tools {
+                    ui.vertical(|ui| {
+                        ui.label(theme::mono(&t.name));
+                        ui.label(theme::muted(t.used_for.join("; ")));
+                    });
+                    ui.horizontal_wrapped(|ui| {
+                        let (text, color) = match (t.configured.is_some(), t.ok()) {
+                            (true, true) => ("CONFIGURED", theme::OK),
+                            (true, false) => ("BROKEN PATH", theme::BAD),
+                            (false, true) => ("ON PATH", theme::OK),
+                            (false, false) => ("NOT FOUND", theme::WARN),
+                        };
+                        theme::badge(ui, text, color);
+                        ui.label(t.where_found());
+                    });
+                    ui.horizontal(|ui| {
+                        let text = self
+                            .tool_text
+                            .entry(t.name.clone())
+                            .or_insert_with(|| t.configured.clone().unwrap_or_default());
+                        let label = ui.label(format!("Path of {}", t.name));
+                        let field = ui
+                            .add_enabled(
+                                !shared,
+                                egui::TextEdit::singleline(text)
+                                    .desired_width(170.0)
+                                    .hint_text(format!("/full/path/to/{}", t.name)),
+                            )
+                            .labelled_by(label.id);
+                        let entered =
+                            field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                        let save = ui.add_enabled(!shared, egui::Button::new("Save"));
+                        // Only a configured program has a setting to clear.
+                        let clear = (!shared && t.configured.is_some()).then(|| {
+                            ui.button("Clear")
+                                .on_hover_text("Look for it on PATH again")
+                        });
+                        if entered || save.clicked() {
+                            let path = text.trim();
+                            actions.push(Action::App(Command::SetToolPath {
+                                tool: t.name.clone(),
+                                path: (!path.is_empty()).then(|| path.to_owned()),
+                            }));
+                        }
+                        if clear.is_some_and(|c| c.clicked()) {
+                            text.clear();
+                            actions.push(Action::App(Command::SetToolPath {
+                                tool: t.name.clone(),
+                                path: None,
+                            }));
+                        }
+                    });
+                    ui.end_row();
+                }
+            });
+        if shared {
+            ui.label(theme::muted(
+                "A team's workspace: its configuration is everyone's, so program paths are not \
+                 set here.",
+            ));
+        }
+    }
+}
+
+/// Where the secret whose source is `source` was looked for, one muted line per place (never
+/// the value).
+fn looked_in_ui(ui: &mut egui::Ui, data: &Snapshot, source: &str) {
+    let Some(check) = data.secret_checks.iter().find(|c| c.source == source) else {
+        return;
+    };
+    for l in &check.looked {
+        let text = format!("{}: {}", l.place, l.answer);
+        if l.found {
+            ui.label(egui::RichText::new(text).small().color(theme::OK));
+        } else {
+            ui.label(theme::muted(text).small());
+        }
     }
 }
 

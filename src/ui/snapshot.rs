@@ -63,6 +63,10 @@ pub struct Snapshot {
     /// On a shared workspace: who is working on it (leases, recent changes), or why that
     /// cannot be read.
     pub team: Option<Result<crate::workspace::Activity, String>>,
+    /// Every program the console runs here, and where it was found (Settings > Tools).
+    pub tools: Vec<crate::pipeline::tools::ToolCheck>,
+    /// Where each secret is looked for and what is there, never a value (Settings > Secrets).
+    pub secret_checks: Vec<crate::workspace::secrets::SecretCheck>,
 }
 
 /// The days the rotation calendar looks ahead.
@@ -159,6 +163,8 @@ impl Snapshot {
                 .and_then(|_| crate::notify::load(&ws))
                 .map_err(|e| e.to_string())
         });
+        let tools = crate::pipeline::tools::check(&ws);
+        let secret_checks = crate::workspace::secrets::where_looked(ws.config());
         Ok(Self {
             ws,
             origin,
@@ -181,6 +187,8 @@ impl Snapshot {
             rotation,
             outbox,
             team,
+            tools,
+            secret_checks,
         })
     }
 

@@ -625,6 +625,21 @@ fn write_requested(opts: &Options, artifacts: &[Artifact]) -> Result<Vec<PathBuf
 
 /// The kind of a verify task over a release's own artifacts with the workspace's pins: its
 /// pass ticks the checklist item whose `auto_tick_on` names it.
+/// The programs verification runs, with what each is for: `osslsigncode` checks Authenticode
+/// signatures everywhere; on macOS `codesign`, `spctl` and `xcrun stapler` give a second
+/// opinion on Apple signatures.
+pub fn tools() -> Vec<(&'static str, &'static str)> {
+    let mut tools = vec![("osslsigncode", "verify: Windows (Authenticode) signatures")];
+    if cfg!(target_os = "macos") {
+        tools.extend([
+            ("codesign", "verify: Apple signatures (second opinion)"),
+            ("spctl", "verify: Gatekeeper's assessment"),
+            ("xcrun", "verify: notarization tickets (stapler)"),
+        ]);
+    }
+    tools
+}
+
 pub const TASK_KIND: &str = "verify";
 /// The kind of any other verify task (loose files, other pins): it reports, and ticks nothing.
 pub const FILES_TASK_KIND: &str = "verify.files";

@@ -477,6 +477,8 @@ impl Workspace {
             return Err(WorkspaceError::NotAWorkspace(root.to_owned()));
         }
         let config = Config::load(&config_path)?;
+        // Every program the console runs by name from now on is the configured one.
+        crate::os::set_configured_programs(config::tools::paths(&config.tools));
         sweep_stale_temps(root);
         Ok(Self {
             root: root.to_owned(),
@@ -601,6 +603,57 @@ impl Workspace {
                 .filter_map(|s| std::env::var(s.variable()?).ok())
                 .chain(secrets::keyring_values()),
         )
+    }
+
+    /// Sets the path of the program `tool` in `[tools]` of the configuration (`None`: removes
+    /// it, so the program is looked for on `PATH` again), audited (`workspace.config.tool`,
+    /// with the path before and after) before the file is replaced atomically; the programs
+    /// this process runs follow at once. The Settings panel's Tools section and nothing else
+    /// writes the configuration, so every other line of the file is kept as it is. Returns the
+    /// new configuration.
+    pub fn set_tool_path(&self, tool: &str, path: Option<&str>) -> Result<Config, WorkspaceError> {
+        let path = path.map(str::trim).filter(|p| !p.is_empty());
+        if let Some(shared) = self.shared() {
+            return Err(WorkspaceError::Refused(format!(
+                "{} is a team's workspace: its configuration is everyone's, and where a \
+                 program is differs from machine to machine; put `{tool}` on PATH here instead",
+                shared.url()
+            )));
+        }
+        if let Some(p) = path
+            && let Some(problem) = config::tools::problem(tool, p)
+        {
+            return Err(WorkspaceError::Refused(format!("tools.{tool}: {problem}")));
+        }
+        let config_path = self.root.join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&config_path).map_err(|cause| WorkspaceError::Io {
+            path: config_path.clone(),
+            action: "read",
+            cause,
+        })?;
+        let current = Config::parse(&text, &config_path)?;
+        let before = current.tools.get(tool).cloned();
+        if before.as_deref() == path {
+            return Ok(current);
+        }
+        let edited = config::tools::with_tool(&text, tool, path);
+        let config = Config::parse(&edited, &config_path)?;
+        if config.tools.get(tool).map(String::as_str) != path {
+            return Err(WorkspaceError::Refused(format!(
+                "{}: its [tools] is written in a form this editor does not change (an inline \
+                 table or dotted keys): set `{tool}` there by hand",
+                config_path.display()
+            )));
+        }
+        self.change(
+            "workspace.config.tool",
+            CONFIG_FILE,
+            serde_json::json!({ "tool": tool, "path": before }),
+            serde_json::json!({ "tool": tool, "path": path }),
+            |_| store::write_atomic(&config_path, edited.as_bytes()),
+        )?;
+        crate::os::set_configured_programs(config::tools::paths(&config.tools));
+        Ok(config)
     }
 
     /// Records one action by this workspace's actor.

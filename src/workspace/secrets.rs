@@ -2,19 +2,21 @@
 //! OS keyring under service `release-console` with that variable's name as the account. Never
 //! from the config file, never printed: [`Secret`]'s `Debug` says `<redacted>`.
 //!
-//! The keyring is read with the platform's own tool: `secret-tool lookup` (libsecret, the
-//! freedesktop Secret Service) on Linux, `security find-generic-password -w` on macOS. Store a
-//! key with `secret-tool store --label=... service release-console account STATUSPAGE_API_KEY`
-//! or `security add-generic-password -s release-console -a STATUSPAGE_API_KEY -w`.
+//! The keyring is the `keyring` crate's native store: the Keychain on macOS, the Credential
+//! Manager on Windows, the Secret Service (GNOME Keyring, `KWallet`) over D-Bus on Linux. Store
+//! a key with `release-console secrets set STATUSPAGE_API_KEY` (the value on stdin). On Linux,
+//! entries stored before with `secret-tool store ... service release-console account NAME` are
+//! still found: such an entry is copied once under the crate's attributes (`service`,
+//! `username`), and the log says so (never the value). macOS entries made with `security
+//! add-generic-password -s release-console -a NAME` are the crate's own already.
 
-use std::io::Read as _;
-use std::process::{Command, Stdio};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The keyring service every secret is stored under.
 pub const KEYRING_SERVICE: &str = "release-console";
-/// A keyring tool that does not answer in this time is treated as "no entry".
+/// A keyring that does not answer in this time is treated as "no entry" (a lookup) or as an
+/// error (storing, forgetting): a hung Secret Service never hangs the window or the CLI.
 const KEYRING_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A secret value: never printed, never serialized.
@@ -100,51 +102,374 @@ pub fn keyring_values() -> Vec<String> {
 }
 
 fn keyring_lookup(account: &str) -> Option<String> {
-    let (program, args): (&str, Vec<&str>) = if cfg!(target_os = "macos") {
-        (
-            "security",
-            vec![
-                "find-generic-password",
-                "-s",
-                KEYRING_SERVICE,
-                "-a",
-                account,
-                "-w",
-            ],
-        )
-    } else {
-        (
-            "secret-tool",
-            vec!["lookup", "service", KEYRING_SERVICE, "account", account],
-        )
-    };
-    let mut child = Command::new(program)
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let deadline = Instant::now() + KEYRING_TIMEOUT;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                tracing::warn!("{program} did not answer within {KEYRING_TIMEOUT:?}");
-                return None;
-            }
+    match keyring_read(account) {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::warn!("the OS keyring could not be read for {account}: {e}");
+            None
         }
-    };
-    if !status.success() {
-        return None;
     }
-    let mut out = String::new();
-    child.stdout.take()?.read_to_string(&mut out).ok()?;
-    let value = out.trim_end_matches(['\n', '\r']).to_owned();
-    (!value.is_empty()).then_some(value)
+}
+
+/// Runs `job` (a call into the OS keyring) on a thread of its own and waits at most
+/// [`KEYRING_TIMEOUT`] for it: a keyring that hangs (a locked collection waiting for a prompt
+/// nobody sees, a Secret Service that does not answer) leaves that thread behind, never the
+/// caller.
+fn within_timeout<T: Send + 'static>(
+    job: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    let worker = std::thread::Builder::new()
+        .name("keyring".into())
+        .spawn(job)
+        .map_err(|e| format!("cannot start the keyring thread: {e}"))?;
+    let deadline = std::time::Instant::now() + KEYRING_TIMEOUT;
+    while !worker.is_finished() {
+        if std::time::Instant::now() >= deadline {
+            return Err(format!(
+                "the OS keyring did not answer within {} s",
+                KEYRING_TIMEOUT.as_secs()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    worker
+        .join()
+        .map_err(|_| "the keyring call panicked".to_owned())?
+}
+
+/// A keyring error in words: its `Display`, which never holds the secret (a value that is not
+/// UTF-8 is carried by the error, and only its `Debug` would print it).
+fn keyring_error(e: &keyring::Error) -> String {
+    e.to_string()
+}
+
+/// The entry `account` of service [`KEYRING_SERVICE`] in the OS keyring; the error says why
+/// there is no keyring (the store's own start-up error: no D-Bus session, no Secret Service).
+fn keyring_entry(account: &str) -> Result<keyring::Entry, String> {
+    keyring::Entry::new(KEYRING_SERVICE, account).map_err(|e| {
+        let why = match keyring::Entry::store_status() {
+            Err(start) => keyring_error(start),
+            Ok(()) => keyring_error(&e),
+        };
+        format!("no OS keyring: {why}")
+    })
+}
+
+/// What the OS keyring holds for `account`: `Ok(None)` when it has no entry, an error when it
+/// cannot be asked (no Secret Service, a timeout). Blocking, at most [`KEYRING_TIMEOUT`].
+pub fn keyring_read(account: &str) -> Result<Option<String>, String> {
+    let account = account.to_owned();
+    within_timeout(move || {
+        let entry = keyring_entry(&account)?;
+        let value = match entry.get_password() {
+            Ok(v) => Some(v),
+            Err(keyring::Error::NoEntry) => migrate_legacy(&entry, &account)?,
+            Err(e) => return Err(keyring_error(&e)),
+        };
+        Ok(value.filter(|v| !v.is_empty()))
+    })
+}
+
+/// Stores `value` as the keyring entry `account` (replacing one that is there). Blocking, at
+/// most [`KEYRING_TIMEOUT`]. The value joins what every redactor masks.
+pub fn keyring_store(account: &str, value: &Secret) -> Result<(), String> {
+    remember_for_redaction(value.expose());
+    forget_presence();
+    let (account, value) = (account.to_owned(), value.clone());
+    within_timeout(move || {
+        keyring_entry(&account)?
+            .set_password(value.expose())
+            .map_err(|e| keyring_error(&e))
+    })
+}
+
+/// Deletes the keyring entry `account`, and on Linux the entries `secret-tool` stored for it
+/// (service, account): returns how many were deleted. Blocking, at most [`KEYRING_TIMEOUT`].
+pub fn keyring_forget(account: &str) -> Result<usize, String> {
+    forget_presence();
+    let account = account.to_owned();
+    within_timeout(move || {
+        let mut deleted = 0;
+        match keyring_entry(&account)?.delete_credential() {
+            Ok(()) => deleted += 1,
+            Err(keyring::Error::NoEntry) => {}
+            Err(e) => return Err(keyring_error(&e)),
+        }
+        for old in legacy_entries(&account)? {
+            old.delete_credential().map_err(|e| keyring_error(&e))?;
+            deleted += 1;
+        }
+        Ok(deleted)
+    })
+}
+
+/// The entries `secret-tool store ... service release-console account NAME` made (the
+/// console's keyring before it used the `keyring` crate, whose entries say `username`):
+/// only the Secret Service has them.
+fn legacy_entries(account: &str) -> Result<Vec<keyring_core::Entry>, String> {
+    if !cfg!(all(
+        unix,
+        not(any(
+            target_os = "macos",
+            target_os = "ios",
+            target_os = "android"
+        ))
+    )) {
+        return Ok(Vec::new());
+    }
+    let spec =
+        std::collections::HashMap::from([("service", KEYRING_SERVICE), ("account", account)]);
+    match keyring_core::Entry::search(&spec) {
+        Ok(found) => Ok(found),
+        Err(keyring::Error::NoEntry) => Ok(Vec::new()),
+        Err(e) => Err(keyring_error(&e)),
+    }
+}
+
+/// The value of the entry `secret-tool` stored for `account`, copied under the crate's
+/// attributes as `entry` so that the next lookup finds it directly; the log says so once (the
+/// copy is what makes it once). The old entry is left as it was: a script that still reads
+/// it with `secret-tool lookup` keeps working.
+fn migrate_legacy(entry: &keyring::Entry, account: &str) -> Result<Option<String>, String> {
+    let Some(old) = legacy_entries(account)?.into_iter().next() else {
+        return Ok(None);
+    };
+    let value = old.get_password().map_err(|e| keyring_error(&e))?;
+    remember_for_redaction(&value);
+    match entry.set_password(&value) {
+        // Said at warn, which the CLI shows by default: once, so a user who finds the entry
+        // twice in their keyring knows why.
+        Ok(()) => tracing::warn!(
+            "copied the OS keyring entry for {account} (stored with secret-tool: service \
+             {KEYRING_SERVICE:?}, account {account:?}) to the keyring's own attributes \
+             (service {KEYRING_SERVICE:?}, username {account:?}); the old entry is left as it was"
+        ),
+        Err(e) => tracing::warn!(
+            "found the OS keyring entry for {account} that secret-tool stored (service \
+             {KEYRING_SERVICE:?}, account {account:?}) but could not copy it under the \
+             keyring's own attributes: {}",
+            keyring_error(&e)
+        ),
+    }
+    Ok(Some(value))
+}
+
+/// What the OS keyring holds for an account, without reading the value.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "state", content = "detail")]
+pub enum KeyringPresence {
+    /// An entry under service `release-console`, account NAME.
+    Found,
+    /// Only the entry `secret-tool store` made (Linux); it is copied on first use.
+    FoundLegacy,
+    /// No entry.
+    Missing,
+    /// The keyring could not be asked (why).
+    Unavailable(String),
+}
+
+impl KeyringPresence {
+    pub fn text(&self) -> String {
+        match self {
+            Self::Found => "entry found".to_owned(),
+            Self::FoundLegacy => {
+                "entry found (stored with secret-tool; copied to the keyring's own attributes \
+                 on first use)"
+                    .to_owned()
+            }
+            Self::Missing => "no entry".to_owned(),
+            Self::Unavailable(why) => format!("not available: {why}"),
+        }
+    }
+}
+
+/// How long a presence answer is reused: the Settings snapshot reloads after every change.
+const PRESENCE_FOR: Duration = Duration::from_secs(30);
+type Presence = (std::time::Instant, KeyringPresence);
+static PRESENCE: Mutex<Vec<(String, Presence)>> = Mutex::new(Vec::new());
+
+/// Whether the OS keyring has an entry for each of `accounts` (values are not read), all
+/// asked in one go within [`KEYRING_TIMEOUT`]; answers are reused for 30 s.
+pub fn keyring_presence(accounts: &[String]) -> Vec<KeyringPresence> {
+    let now = std::time::Instant::now();
+    let cached = |a: &str| {
+        PRESENCE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .find(|(k, (at, _))| k == a && now.duration_since(*at) < PRESENCE_FOR)
+            .map(|(_, (_, p))| p.clone())
+    };
+    let wanted: Vec<String> = accounts
+        .iter()
+        .filter(|a| cached(a).is_none())
+        .cloned()
+        .collect();
+    if !wanted.is_empty() {
+        let asked = wanted.clone();
+        let answers = within_timeout(move || {
+            Ok(asked
+                .iter()
+                .map(|account| {
+                    let entry = match keyring_entry(account) {
+                        Ok(e) => e,
+                        Err(e) => return KeyringPresence::Unavailable(e),
+                    };
+                    match entry.inner.get_attributes() {
+                        Ok(_) => KeyringPresence::Found,
+                        Err(keyring::Error::NoEntry) => match legacy_entries(account) {
+                            Ok(old) if !old.is_empty() => KeyringPresence::FoundLegacy,
+                            Ok(_) => KeyringPresence::Missing,
+                            Err(e) => KeyringPresence::Unavailable(e),
+                        },
+                        Err(e) => KeyringPresence::Unavailable(keyring_error(&e)),
+                    }
+                })
+                .collect::<Vec<_>>())
+        })
+        .unwrap_or_else(|e| vec![KeyringPresence::Unavailable(e); wanted.len()]);
+        let mut cache = PRESENCE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (account, answer) in wanted.into_iter().zip(answers) {
+            cache.retain(|(k, _)| *k != account);
+            cache.push((account, (now, answer)));
+        }
+    }
+    accounts
+        .iter()
+        .map(|a| cached(a).unwrap_or(KeyringPresence::Missing))
+        .collect()
+}
+
+/// Forgets the keyring presence answers (after `secrets set` or `forget` in this process).
+pub fn forget_presence() {
+    PRESENCE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clear();
+}
+
+/// One place a secret was looked for, and what was there (never the value).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LookedIn {
+    /// `$STATUSPAGE_API_KEY`, `OS keyring (service "release-console", account "X")`,
+    /// `AWS Secrets Manager: ID`.
+    pub place: String,
+    /// `set`, `not set`, `entry found`, `no entry`, `not asked: $X is set`, ...
+    pub answer: String,
+    /// Whether the secret is there.
+    pub found: bool,
+}
+
+/// Where one secret of the configuration is looked for, in order, and what each place holds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SecretCheck {
+    pub purpose: String,
+    pub needed_for: String,
+    pub in_use: bool,
+    /// Its source as configured (a variable's name, or `keyring:`/`env:`/`aws-sm:`).
+    pub source: String,
+    pub looked: Vec<LookedIn>,
+}
+
+impl SecretCheck {
+    /// Whether one of the places has it (an AWS secret is fetched only when used: unknown).
+    pub fn found(&self) -> bool {
+        self.looked.iter().any(|l| l.found)
+    }
+}
+
+/// Every secret the configuration names, with where it is looked for ($VAR, the keyring, AWS
+/// Secrets Manager) and what is there, never a value. Blocking: the keyring is asked (at most
+/// [`KEYRING_TIMEOUT`] in all, answers reused for 30 s); AWS is not called.
+pub fn where_looked(config: &super::Config) -> Vec<SecretCheck> {
+    let settings = config.secret_settings();
+    let var_set = |v: &str| std::env::var(v).is_ok_and(|x| !x.trim().is_empty());
+    let keyring_place =
+        |a: &str| format!("OS keyring (service {KEYRING_SERVICE:?}, account {a:?})");
+    // The keyring accounts to ask: a `keyring:` source, or a variable that is not set.
+    let accounts: Vec<String> = settings
+        .iter()
+        .filter_map(|s| match SecretRef::parse(&s.secret) {
+            _ if s.secret.trim().is_empty() => (!var_set(&s.env_var)).then(|| s.env_var.clone()),
+            Ok(SecretRef::Keyring(name)) => Some(name),
+            _ => None,
+        })
+        .collect();
+    let presence = keyring_presence(&accounts);
+    let in_keyring = |a: &str| {
+        accounts
+            .iter()
+            .position(|x| x == a)
+            .and_then(|i| presence.get(i).cloned())
+            .unwrap_or(KeyringPresence::Missing)
+    };
+    settings
+        .iter()
+        .map(|s| {
+            let mut looked = Vec::new();
+            let mut var = |name: &str| {
+                let set = var_set(name);
+                looked.push(LookedIn {
+                    place: format!("${name}"),
+                    answer: if set { "set" } else { "not set" }.to_owned(),
+                    found: set,
+                });
+                set
+            };
+            let keyring = |looked: &mut Vec<LookedIn>, name: &str| {
+                let p = in_keyring(name);
+                looked.push(LookedIn {
+                    place: keyring_place(name),
+                    answer: p.text(),
+                    found: matches!(p, KeyringPresence::Found | KeyringPresence::FoundLegacy),
+                });
+            };
+            match SecretRef::parse(&s.secret) {
+                _ if s.secret.trim().is_empty() => {
+                    if var(&s.env_var) {
+                        looked.push(LookedIn {
+                            place: keyring_place(&s.env_var),
+                            answer: format!("not asked: ${} is set", s.env_var),
+                            found: false,
+                        });
+                    } else {
+                        keyring(&mut looked, &s.env_var);
+                    }
+                }
+                Ok(SecretRef::Env(name)) => {
+                    var(&name);
+                }
+                Ok(SecretRef::Keyring(name)) => keyring(&mut looked, &name),
+                Ok(SecretRef::AwsSm { id, json_key }) => looked.push(LookedIn {
+                    place: format!(
+                        "AWS Secrets Manager: {id}{} (region {})",
+                        json_key.map_or_else(String::new, |k| format!(", key {k:?}")),
+                        if config.aws.region.trim().is_empty() {
+                            "not set"
+                        } else {
+                            config.aws.region.as_str()
+                        }
+                    ),
+                    answer: "fetched when a task needs it (not read here)".to_owned(),
+                    found: false,
+                }),
+                Err(e) => looked.push(LookedIn {
+                    place: s.secret_key_path().unwrap_or_else(|| s.key()),
+                    answer: e,
+                    found: false,
+                }),
+            }
+            SecretCheck {
+                purpose: s.purpose.clone(),
+                needed_for: s.needed_for.clone(),
+                in_use: s.in_use,
+                source: s.source().to_owned(),
+                looked,
+            }
+        })
+        .collect()
 }
 
 /// AWS credentials: `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`) from

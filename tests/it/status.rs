@@ -1041,27 +1041,28 @@ fn the_local_page_round_trip_renders_html_and_exports_a_postmortem() {
     assert!(!md.contains("{{"), "every placeholder is filled: {md}");
 }
 
+/// The OS keyring through the `keyring` crate, on a real Secret Service (GNOME Keyring in a
+/// private D-Bus session): an entry the old console's users stored with `secret-tool store
+/// ... service release-console account NAME` is found and copied once under the crate's
+/// attributes (the log says so, never the value); the copy is found once the old entry is
+/// gone; `secrets forget` deletes it; `secrets set` stores a value read from stdin that the
+/// real `secret-tool` reads back under the crate's attributes.
 #[test]
 fn the_api_key_can_come_from_the_os_keyring() {
     let server = start_fake(Duration::ZERO);
     let ws = workspace("statuspage", &server.base);
-    // The keyring lives in this test's own home folder.
+    // The keyring lives in this test's own home folder, kept between the sessions below.
     let home = tempfile::tempdir().expect("home");
-    // A private D-Bus session with an unlocked GNOME keyring (the Secret Service); the key is
-    // stored with secret-tool under service release-console, account STATUSPAGE_API_KEY.
-    let run = |store: bool| {
+    let exe = env!("CARGO_BIN_EXE_release-console");
+    let create = format!(
+        "'{exe}' --workspace '{}' status --action create --status investigating --component api --message 'Key from the keyring'",
+        ws.root.display()
+    );
+    // A private D-Bus session with an unlocked GNOME keyring (the Secret Service) running
+    // `script`.
+    let session = |script: &str| {
         let script = format!(
-            "printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1; \
-             {} exec '{}' --workspace '{}' status --action create --status investigating --component api --message 'Key from the keyring'",
-            if store {
-                format!(
-                    "printf %s '{KEY}' | secret-tool store --label='release-console Statuspage' service release-console account STATUSPAGE_API_KEY || exit 9;"
-                )
-            } else {
-                String::new()
-            },
-            env!("CARGO_BIN_EXE_release-console"),
-            ws.root.display()
+            "printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1; {script}"
         );
         Command::new("dbus-run-session")
             .args(["--", "bash", "-c", &script])
@@ -1073,7 +1074,7 @@ fn the_api_key_can_come_from_the_os_keyring() {
             .expect("dbus-run-session (./scripts/test.sh installs it)")
     };
     // Reading the console's own records needs no key at all.
-    let o = Command::new(env!("CARGO_BIN_EXE_release-console"))
+    let o = Command::new(exe)
         .arg("--workspace")
         .arg(&ws.root)
         .args(["status", "list"])
@@ -1083,7 +1084,7 @@ fn the_api_key_can_come_from_the_os_keyring() {
         .expect("list");
     ok(&o);
 
-    let o = run(false);
+    let o = session(&create);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
         text(&o).contains("$STATUSPAGE_API_KEY is not set and the OS keyring has no entry"),
@@ -1092,12 +1093,98 @@ fn the_api_key_can_come_from_the_os_keyring() {
     );
     assert!(seen(&server).is_empty());
 
-    let o = run(true);
+    // Stored as the console's users did before it used the keyring crate.
+    let o = session(&format!(
+        "printf %s '{KEY}' | secret-tool store --label='release-console Statuspage' service release-console account STATUSPAGE_API_KEY || exit 9; {create}"
+    ));
     ok(&o);
     let reqs = seen(&server);
     assert!(!reqs.is_empty());
     assert!(reqs.iter().all(|r| r.auth == format!("OAuth {KEY}")));
     assert!(!text(&o).contains(KEY));
+    assert_eq!(
+        text(&o)
+            .matches("copied the OS keyring entry for STATUSPAGE_API_KEY")
+            .count(),
+        1,
+        "the copy is said once: {}",
+        text(&o)
+    );
+
+    // The old entry gone, the copy (the crate's attributes: `username`) is what is found.
+    let before = seen(&server).len();
+    let o = session(&format!(
+        "secret-tool clear service release-console account STATUSPAGE_API_KEY || exit 9; \
+         test -z \"$(secret-tool lookup service release-console account STATUSPAGE_API_KEY)\" || exit 8; \
+         secret-tool lookup service release-console username STATUSPAGE_API_KEY || exit 7; echo; {create}"
+    ));
+    ok(&o);
+    assert!(
+        text(&o).contains(KEY),
+        "secret-tool reads the copy: {}",
+        text(&o)
+    );
+    assert!(
+        !text(&o).contains("copied the OS keyring entry"),
+        "{}",
+        text(&o)
+    );
+    assert!(seen(&server).len() > before);
+
+    // `doctor` says where the key was looked for, never its value.
+    let o = session(&format!(
+        "'{exe}' --workspace '{}' doctor",
+        ws.root.display()
+    ));
+    assert!(
+        text(&o).contains(
+            "$STATUSPAGE_API_KEY: not set; OS keyring (service \"release-console\", account \"STATUSPAGE_API_KEY\"): entry found"
+        ),
+        "{}",
+        text(&o)
+    );
+    assert!(!text(&o).contains(KEY), "{}", text(&o));
+
+    // Forgotten, it is missing again.
+    let o = session(&format!(
+        "'{exe}' secrets forget STATUSPAGE_API_KEY || exit 9; {create}"
+    ));
+    assert!(
+        text(&o).contains("deleted 1 OS keyring entry for STATUSPAGE_API_KEY"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("the OS keyring has no entry"),
+        "{}",
+        text(&o)
+    );
+
+    // Stored by the console from stdin; the real secret-tool reads it back.
+    let other = "9c1e8b7a6d5f4e3c2b1a0f9e8d7c6b5a";
+    let o = session(&format!(
+        "printf %s '{other}' | '{exe}' secrets set STATUSPAGE_API_KEY || exit 9; \
+         secret-tool lookup service release-console username STATUSPAGE_API_KEY"
+    ));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).ends_with(other),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        text(&o).contains("stored STATUSPAGE_API_KEY in the OS keyring"),
+        "{}",
+        text(&o)
+    );
+    // A name that is not a variable's (it may be the secret itself) is refused unechoed.
+    let o = Command::new(exe)
+        .args(["secrets", "set", "sk-live-5f0e9d8c7b6a"])
+        .output()
+        .expect("set");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(!text(&o).contains("sk-live-5f0e9d8c7b6a"), "{}", text(&o));
 }
 
 #[test]

@@ -4581,3 +4581,80 @@ fn a_disabled_publish_says_why_beside_it() {
         "the reason is a label on the panel"
     );
 }
+
+/// Settings > Tools: a program's path typed in its row (Enter saves it) lands in `[tools]` of
+/// the configuration, audited, and the row then says the program is the configured one; the
+/// console runs that file for the name from then on.
+#[cfg(unix)]
+#[test]
+fn a_tool_path_set_in_settings_is_saved_and_its_row_says_configured() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let f = fixture();
+    // A program of our own where no PATH folder is.
+    let bin = f.root.join("own-bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    let program = bin.join("osslsigncode");
+    std::fs::write(&program, "#!/bin/sh\necho osslsigncode 9.9\n").expect("write");
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let path = program.display().to_string();
+
+    let mut h = harness(&f);
+    click(&mut h, "Settings");
+    assert!(h.query_by_label("Tools").is_some());
+    click(&mut h, "Path of osslsigncode");
+    h.get_by_label("Path of osslsigncode").type_text(&path);
+    h.step();
+    h.key_press(egui::Key::Enter);
+    step_until(&mut h, "the configuration with the tool path", |app| {
+        app.data
+            .as_ref()
+            .is_some_and(|d| d.ws.config().tools.get("osslsigncode") == Some(&path))
+            && !app.is_busy()
+    });
+
+    let text = std::fs::read_to_string(f.root.join("release-console.toml")).expect("config");
+    assert!(
+        text.contains(&format!("[tools]\nosslsigncode = \"{path}\"")),
+        "{text}"
+    );
+    let ws = Workspace::open(&f.root).expect("open");
+    let entries = ws.audit().entries().expect("entries");
+    let set = entries
+        .iter()
+        .find(|e| e.action == "workspace.config.tool")
+        .expect("audited");
+    assert_eq!(set.after["tool"], "osslsigncode");
+    assert_eq!(set.after["path"], path.as_str());
+    assert!(set.before["path"].is_null());
+
+    assert!(
+        h.query_by_label(&format!("configured: {path}")).is_some(),
+        "the row says where the program is"
+    );
+    assert!(h.query_by_label("CONFIGURED").is_some());
+    assert_eq!(
+        release_console::os::find_program("osslsigncode"),
+        Some(program.clone()),
+        "the console runs the configured file for the name"
+    );
+
+    // Cleared, the program is looked for on PATH again (audited too).
+    // (Through accessibility, so the test does not depend on where the row wraps.)
+    h.get_by_label("Clear").click_accesskit();
+    h.step();
+    step_until(&mut h, "the tool path removed", |app| {
+        app.data
+            .as_ref()
+            .is_some_and(|d| d.ws.config().tools.is_empty())
+            && !app.is_busy()
+    });
+    assert!(h.query_by_label(&format!("configured: {path}")).is_none());
+    let entries = ws.audit().entries().expect("entries");
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e.action == "workspace.config.tool")
+            .count(),
+        2
+    );
+}

@@ -266,6 +266,15 @@ impl ConsoleApp {
                     format!("Created release {}", r.version),
                 ))
             }),
+            Command::SetToolPath { tool, path } => self.change(move |ws, release| {
+                ws.set_tool_path(&tool, path.as_deref())
+                    .map_err(|e| not_done(e, &format!("set the path of {tool}")))?;
+                let toast = match &path {
+                    Some(p) => format!("{tool}: runs {p} from now on"),
+                    None => format!("{tool}: looked for on PATH again"),
+                };
+                Ok((release.map(|r| r.version.to_string()), toast))
+            }),
             Command::OpenWorkspace(path) => {
                 self.root = path;
                 self.origin = Origin::Flag;

@@ -20,6 +20,7 @@ mod remote;
 mod rotation;
 mod secret_settings;
 mod source;
+pub mod tools;
 
 pub use aws::AwsConfig;
 pub use deploy::{ArgoCdConfig, DeployConfig};
@@ -90,6 +91,9 @@ pub struct Config {
     /// `[dr]`: how the disaster-recovery procedures' steps run (the demo's: against stand-ins).
     #[serde(default, skip_serializing_if = "DrConfig::is_empty")]
     pub dr: DrConfig,
+    /// `[tools]`: program name = absolute path, run instead of the program found on `PATH`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tools: std::collections::BTreeMap<String, String>,
 }
 
 /// A configuration that could not be read or is invalid.
@@ -137,6 +141,7 @@ impl Config {
             remote: RemoteConfig::default(),
             source: None,
             dr: DrConfig::default(),
+            tools: std::collections::BTreeMap::new(),
         }
     }
 
@@ -219,6 +224,11 @@ impl Config {
             }
         }
         self.notify.validate().map_err(semantic)?;
+        for (name, program) in &self.tools {
+            if let Some(message) = tools::problem(name, program) {
+                return Err(config_error(path, text, ("tools", None, name), &message));
+            }
+        }
         if self.publish.store == StoreKind::S3 && self.publish.bucket.trim().is_empty() {
             return fail("key `publish.bucket`: required when store = \"s3\"".into());
         }
