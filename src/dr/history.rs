@@ -12,6 +12,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::{Outcome, Plan, STEP_END_ACTION};
+use crate::audit::Event;
 use crate::runbook::procedure::Procedure;
 use crate::runner::TaskState;
 use crate::workspace::{Workspace, WorkspaceError};
@@ -163,7 +164,9 @@ pub fn runs(ws: &Workspace, since: Timestamp, until: Timestamp) -> Result<Vec<Ru
             .flatten()
         {
             // An entry this version cannot read is left out rather than guessed at.
-            if let Ok(end) = serde_json::from_value::<StepEnd>(entry.after) {
+            if let Event::RunbookStepEnd(e) = Event::from_entry(&entry)
+                && let Ok(end) = serde_json::from_value::<StepEnd>(e.after)
+            {
                 by_run.entry(end.run.clone()).or_default().push(end);
             }
         }

@@ -21,7 +21,7 @@ pub mod history;
 
 /// The audit action of a step's end: when it started and ended, how, and for a restore the
 /// snapshot's age ([`history`] reads the runs back from them).
-pub const STEP_END_ACTION: &str = "runbook.step.end";
+pub const STEP_END_ACTION: &str = crate::audit::Action::RunbookStepEnd.as_str();
 
 /// How long one step may run before it fails.
 pub const STEP_TIMEOUT: Duration = Duration::from_hours(1);

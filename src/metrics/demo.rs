@@ -15,7 +15,7 @@ use crate::status::{IncidentStatus, Resolution, Severity};
 use crate::workspace::Workspace;
 
 /// The audit action that marks the history as written.
-pub const MARK_ACTION: &str = "demo.history";
+pub const MARK_ACTION: &str = crate::audit::Action::DemoHistory.as_str();
 const WHY: &str = "made-up history the demo workspace starts with: nothing of it happened";
 const ACTOR: &str = "demo history";
 

@@ -252,10 +252,12 @@ pub fn collect(ws: &Workspace) -> Result<usize, NotifyError> {
         let (entries, end) = ws.audit().entries_after(ob.offset, ob.next_seq.max(1))?;
         let mut queued = 0;
         for entry in &entries {
-            if let Some(action) = entry.action.strip_suffix(".failed") {
+            let recorded = crate::audit::Event::from_entry(entry);
+            if let crate::audit::Event::Failed(failed) = &recorded {
+                let action = &failed.action;
                 for d in &mut ob.deliveries {
                     if d.state == State::Waiting
-                        && d.event.action == action
+                        && d.event.action == *action
                         && d.event.subject == entry.target
                     {
                         d.state = State::Dropped;
@@ -265,7 +267,7 @@ pub fn collect(ws: &Workspace) -> Result<usize, NotifyError> {
                 }
                 continue;
             }
-            let Some(event) = events::of_entry(ws, entry) else {
+            let Some(event) = events::of_event(ws, entry, recorded) else {
                 continue;
             };
             for (target, body) in route(ws, &event, ob) {
