@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Outcome, Plan, STEP_END_ACTION};
 use crate::audit::Event;
+use crate::audit::event::{Pair, RunbookStep};
 use crate::runbook::procedure::Procedure;
 use crate::runner::TaskState;
 use crate::workspace::{Workspace, WorkspaceError};
@@ -94,13 +95,11 @@ pub struct StepEnd {
 
 /// Records a step's end (target `<procedure>/<step>`).
 pub fn record_end(ws: &Workspace, end: &StepEnd) -> Result<(), WorkspaceError> {
-    let after = serde_json::to_value(end).unwrap_or_default();
-    ws.record(
-        STEP_END_ACTION,
-        &format!("{}/{}", end.procedure, end.step),
-        serde_json::Value::Null,
-        after,
-    )
+    ws.record(Event::RunbookStepEnd(RunbookStep {
+        target: Pair::new(&end.procedure, &end.step),
+        before: (),
+        after: serde_json::to_value(end).unwrap_or_default(),
+    }))
 }
 
 /// The restore of a run: its snapshot, when the restore began, the age, and the RPO's verdict.

@@ -12,6 +12,8 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::Serialize;
 
+use crate::audit::event::{Pair, RunbookStep};
+use crate::audit::{Action, Event};
 use crate::runbook::procedure::{self, Procedure, Rendered};
 use crate::runbook::{Runbook, RunbookError};
 use crate::runner::{ProcessSpec, TaskContext, TaskError, TaskResult, TaskSpec, TaskState};
@@ -450,9 +452,13 @@ pub async fn run_step(
         "stand_in": stand_in.as_ref().map(|s| &s.path),
     });
     {
-        let (ws, target) = (ws.clone(), target.clone());
+        let (ws, target) = (ws.clone(), Pair::new(&plan.procedure, &step.id));
         tokio::task::spawn_blocking(move || {
-            ws.record("runbook.step", &target, serde_json::Value::Null, after)
+            ws.record(Event::RunbookStep(RunbookStep {
+                target,
+                before: (),
+                after,
+            }))
         })
         .await
         .map_err(|e| failed(&e))?
@@ -523,7 +529,7 @@ pub async fn run_step(
         .map(|e| std::io::Error::other(e.to_string()));
     let recorded = tokio::task::spawn_blocking(move || {
         if let Some(error) = &error {
-            ws.record_failed("runbook.step", &target, error);
+            ws.record_failed(Action::RunbookStep, &target, error);
         }
         history::record_end(&ws, &end)
     })

@@ -36,17 +36,18 @@ pub fn add(ws: &Workspace, now: Timestamp) -> Result<bool, String> {
     let incidents = add_incidents(ws, now)?;
     let flags = add_flags(ws, now)?;
     let runs = add_drills(ws, now)?;
-    ws.record(
-        MARK_ACTION,
-        "quarterly review",
-        serde_json::Value::Null,
-        serde_json::json!({
-            "why": WHY,
-            "incidents": incidents,
-            "flags": flags,
-            "procedure_runs": runs,
-        }),
-    )
+    ws.record(crate::audit::Event::DemoHistory(
+        crate::audit::Event::values(
+            "quarterly review",
+            serde_json::Value::Null,
+            serde_json::json!({
+                "why": WHY,
+                "incidents": incidents,
+                "flags": flags,
+                "procedure_runs": runs,
+            }),
+        ),
+    ))
     .map_err(|e| e.to_string())?;
     Ok(true)
 }
