@@ -1045,7 +1045,6 @@ mod tests {
                 json!({"done": true, "note": "n"}),
             ),
             ("release.create", "1.0.0", json!({"x": 1}), json!({})),
-            ("kpi.record", "k", Value::Null, Value::Null),
             (
                 "findings.accept",
                 "1.0.0/x",

@@ -1646,3 +1646,70 @@ fn a_demo_unpacked_before_its_stand_ins_gets_them_and_its_runbooks_run_no_real_t
     assert_eq!(std::fs::read_to_string(&cfg).expect("config"), own);
     assert!(root.join("dr-stand-ins/aws").is_file());
 }
+
+/// Every entry of a real log (the demo unpacked, its quarterly history, checklist ticks and
+/// unticks, a KPI sample) is read as its typed event, and that event writes back exactly the
+/// entry's bytes: events change nothing in what the log holds.
+#[test]
+fn every_entry_of_a_real_log_is_read_typed_and_written_back_byte_for_byte() {
+    use release_console::audit::{Action, AuditEntry, Event};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ws = release_console::workspace::unpack_demo(&dir.path().join("demo")).expect("demo");
+    let now = jiff::Timestamp::now();
+    assert!(release_console::metrics::demo::add(&ws, now).expect("history"));
+    let release = ws.release(None).expect("release");
+    let items: Vec<String> = ws
+        .runbook(&release)
+        .expect("runbook")
+        .item_ids()
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    let ticked = items
+        .iter()
+        .find(|id| ws.set_item(&release, id, true, "done by hand").is_ok())
+        .expect("an item ticks");
+    ws.set_item(&release, ticked, false, "not yet")
+        .expect("untick");
+    release_console::kpi::local::LocalKpis::new(&ws)
+        .record("crash_free_sessions", 99.5, now)
+        .expect("kpi");
+
+    let text = std::fs::read_to_string(ws.audit().path()).expect("log");
+    let mut seen = std::collections::BTreeSet::new();
+    for line in text.lines() {
+        let entry: AuditEntry = serde_json::from_str(line).expect("entry");
+        let event = Event::from_entry(&entry);
+        if Action::parse(&entry.action).is_some() {
+            assert!(
+                event.kind().is_some(),
+                "{} was not read typed: {line}",
+                entry.action
+            );
+        }
+        seen.insert(entry.action.clone());
+        let new = event.to_new_entry(&entry.actor);
+        let again = AuditEntry {
+            actor: new.actor,
+            action: new.action,
+            target: new.target,
+            before: new.before,
+            after: new.after,
+            ..entry.clone()
+        };
+        assert_eq!(again.to_line().expect("line"), line);
+    }
+    for action in [
+        "workspace.init",
+        "release.create",
+        "checklist.tick",
+        "checklist.untick",
+        "status.incident.import",
+        "flags.import",
+        "runbook.step.end",
+        "demo.history",
+        "kpi.record",
+    ] {
+        assert!(seen.contains(action), "{action} not in {seen:?}");
+    }
+}
