@@ -1475,16 +1475,15 @@ impl<'p> Changes<'p> {
             Some(base) => (base, true),
             None => (e.action.as_str(), false),
         };
-        let map = match action {
-            "release.create" => &mut self.creates,
-            "checklist.tick" | "checklist.untick" => &mut self.items,
-            _ => match Action::parse(action)
-                .and_then(|a| self.projections.iter_mut().find(|(p, _)| p.follows(a)))
-            {
+        let map = match Action::parse(action) {
+            Some(Action::ReleaseCreate) => &mut self.creates,
+            Some(Action::ChecklistTick | Action::ChecklistUntick) => &mut self.items,
+            Some(a) => match self.projections.iter_mut().find(|(p, _)| p.follows(a)) {
                 Some((p, _)) if !void && !p.carries(&e.after) => return,
                 Some((_, map)) => map,
                 None => return,
             },
+            None => return,
         };
         let words = map.entry(e.target).or_default();
         if void {
