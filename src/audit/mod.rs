@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 use crate::store::{self, StateError};
 
 pub mod diff;
+pub mod event;
+pub use event::{Action, Event};
 mod index;
 pub use index::AuditIndex;
 

@@ -13,6 +13,7 @@ use std::process::Command;
 
 use jiff::{SignedDuration, Timestamp};
 
+use crate::audit::Event;
 use crate::kpi::Series;
 use crate::store;
 use crate::workspace::Workspace;
@@ -104,8 +105,7 @@ fn make_signing(ws: &Workspace, now: Timestamp) -> Result<(), String> {
     ] {
         store::write_atomic(&dir.join(name), bytes).map_err(|e| e.to_string())?;
     }
-    ws.record(
-        "demo.signing",
+    ws.record(Event::DemoSigning(Event::values(
         SIGNING_DIR,
         serde_json::Value::Null,
         serde_json::json!({
@@ -113,7 +113,7 @@ fn make_signing(ws: &Workspace, now: Timestamp) -> Result<(), String> {
             "certificate": LEAF_CN,
             "certificate_sha256": made.leaf_sha256,
         }),
-    )
+    )))
     .map_err(|e| e.to_string())?;
     Ok(())
 }
@@ -247,12 +247,11 @@ fn make_repository(ws: &Workspace, rel: &str) -> Result<(), String> {
         }
     }
     std::fs::rename(&tmp, &dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    ws.record(
-        "demo.repository",
+    ws.record(Event::DemoRepository(Event::values(
         rel,
         serde_json::Value::Null,
         serde_json::json!({"tags": ["v0.0.9", "v0.1.0"], "commits": DEMO_HISTORY.len()}),
-    )
+    )))
     .map_err(|e| e.to_string())?;
     Ok(())
 }
@@ -316,10 +315,11 @@ fn top_up_kpis(ws: &Workspace, now: Timestamp) -> Result<usize, String> {
         return Ok(0);
     }
     ws.change(
-        "kpi.demo-samples",
-        "demo",
-        serde_json::Value::Null,
-        serde_json::json!({"samples": count, "until": now}),
+        Event::KpiDemoSamples(Event::values(
+            "demo",
+            serde_json::Value::Null,
+            serde_json::json!({"samples": count, "until": now}),
+        )),
         |_| {
             store::update_json(
                 &path,

@@ -19,6 +19,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::DeployError;
+use crate::audit::event::Failed;
+use crate::audit::{Action, Event};
 use crate::workspace::config::ArgoCdConfig;
 use crate::workspace::secrets::Secret;
 use crate::workspace::{Release, Workspace};
@@ -787,17 +789,19 @@ pub async fn run_task(
     {
         let (ws, version, prior, intent) =
             (ws.clone(), version.clone(), prior.clone(), intent.clone());
-        tokio::task::spawn_blocking(move || ws.record(TASK_KIND, &version, prior, intent))
-            .await
-            .map_err(|e| fail(&e))?
-            .map_err(|e| fail(&e))?;
+        tokio::task::spawn_blocking(move || {
+            ws.record(Event::DeployBackend(Event::values(version, prior, intent)))
+        })
+        .await
+        .map_err(|e| fail(&e))?
+        .map_err(|e| fail(&e))?;
     }
     ctx.begin_step(&format!("sync to {revision}"));
     let prior_start = before.operation.as_ref().map(|o| o.started_at.clone());
     let log = ctx.clone();
     let say = move |line: &str| log.log_line(line);
     if let Err(e) = argo.sync(&revision, prior_start.as_deref(), &say).await {
-        record_failure(&ws, TASK_KIND, &version, &e.to_string()).await;
+        record_failure(&ws, Action::DeployBackend, &version, &e.to_string()).await;
         return Err(fail(&e));
     }
     ctx.begin_step("wait for Synced and Healthy");
@@ -836,7 +840,7 @@ pub async fn run_task(
             }
             record_failure(
                 &ws,
-                TASK_KIND,
+                Action::DeployBackend,
                 &version,
                 "cancelled; the operation was terminated",
             )
@@ -849,7 +853,7 @@ pub async fn run_task(
                     ctx.log_line(&format!("unhealthy: {r}"));
                 }
             }
-            record_failure(&ws, TASK_KIND, &version, &why).await;
+            record_failure(&ws, Action::DeployBackend, &version, &why).await;
             Err(crate::runner::TaskError::Failed(why))
         }
     }
@@ -882,10 +886,12 @@ pub async fn run_rollback(
         let version = version.clone();
         let prior = json!({ "revision": before.revision, "health": before.health_recorded() });
         let intent = json!({ "application": argo.config().application, "history_id": id, "revision": target.revision });
-        tokio::task::spawn_blocking(move || ws.record(ROLLBACK_KIND, &version, prior, intent))
-            .await
-            .map_err(|e| fail(&e))?
-            .map_err(|e| fail(&e))?;
+        tokio::task::spawn_blocking(move || {
+            ws.record(Event::DeployRollback(Event::values(version, prior, intent)))
+        })
+        .await
+        .map_err(|e| fail(&e))?
+        .map_err(|e| fail(&e))?;
     }
     ctx.begin_step(&format!(
         "roll back to history {id} ({})",
@@ -898,7 +904,7 @@ pub async fn run_rollback(
         .rollback(id, &target.revision, prior_start.as_deref(), &say)
         .await
     {
-        record_failure(&ws, ROLLBACK_KIND, &version, &e.to_string()).await;
+        record_failure(&ws, Action::DeployRollback, &version, &e.to_string()).await;
         return Err(fail(&e));
     }
     let log = ctx.clone();
@@ -926,7 +932,7 @@ pub async fn run_rollback(
             let _ = argo.terminate().await;
             record_failure(
                 &ws,
-                ROLLBACK_KIND,
+                Action::DeployRollback,
                 &version,
                 "cancelled; the operation was terminated",
             )
@@ -934,23 +940,21 @@ pub async fn run_rollback(
             Err(crate::runner::TaskError::Cancelled)
         }
         Err((Ending::Failed(why), _)) => {
-            record_failure(&ws, ROLLBACK_KIND, &version, &why).await;
+            record_failure(&ws, Action::DeployRollback, &version, &why).await;
             Err(crate::runner::TaskError::Failed(why))
         }
     }
 }
 
-async fn record_failure(ws: &Workspace, kind: &str, version: &str, why: &str) {
-    let (ws, action, version, why) = (
-        ws.clone(),
-        format!("{kind}.failed"),
-        version.to_owned(),
-        why.to_owned(),
-    );
-    let r = tokio::task::spawn_blocking(move || {
-        ws.record(&action, &version, Value::Null, json!({ "error": why }))
-    })
-    .await;
+async fn record_failure(ws: &Workspace, action: Action, version: &str, why: &str) {
+    let failed = Event::Failed(Failed {
+        action: action.as_str().to_owned(),
+        target: version.to_owned(),
+        error: why.to_owned(),
+        entry: None,
+    });
+    let ws = ws.clone();
+    let r = tokio::task::spawn_blocking(move || ws.record(failed)).await;
     if let Ok(Err(e)) = r {
         tracing::warn!("could not audit the failed rollout: {e}");
     }

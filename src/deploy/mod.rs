@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use self::feeds::{FeedInput, File, Published};
 use self::store::{Holds, LocalStore, Meta, ObjectStore, Store, StoreError};
+use crate::audit::{self, Action, Event};
 use crate::store::{self as state, StateError};
 use crate::verify::release as verified;
 use crate::workspace::config::StoreKind;
@@ -156,10 +157,10 @@ impl Change {
 
     /// The audit action that records it done (`release.published` / `release.yanked` are
     /// announced from these entries).
-    pub fn action(&self) -> &'static str {
+    pub fn action(&self) -> Action {
         match self {
-            Self::Publish { .. } => "publish",
-            Self::Yank { .. } => "publish.yank",
+            Self::Publish { .. } => Action::Publish,
+            Self::Yank { .. } => Action::Yank,
         }
     }
 
@@ -656,11 +657,11 @@ fn logged(ws: &Workspace, version: &str) -> Result<Logged, DeployError> {
                 if e.target != version {
                     return Ok(());
                 }
-                match e.action.as_str() {
-                    "publish.begin" => {
-                        if let Some(listed) = e.after.get("files").and_then(|f| {
-                            serde_json::from_value::<Vec<feeds::File>>(f.clone()).ok()
-                        }) {
+                match Event::from_entry(&e) {
+                    Event::PublishBegin(begun) => {
+                        if let Ok(listed) =
+                            serde_json::from_value::<Vec<feeds::File>>(begun.after.files)
+                        {
                             for f in listed {
                                 if !files.iter().any(|g| g.name == f.name) {
                                     files.push(f);
@@ -668,21 +669,14 @@ fn logged(ws: &Workspace, version: &str) -> Result<Logged, DeployError> {
                             }
                         }
                     }
-                    "publish.yank.begin" if yank.is_none() => {
-                        let text = |k: &str| {
-                            e.after
-                                .get(k)
-                                .and_then(serde_json::Value::as_str)
-                                .unwrap_or_default()
-                                .to_owned()
-                        };
+                    Event::YankBegin(begun) if yank.is_none() => {
                         yank = Some((
-                            text("channel"),
+                            begun.after.channel,
                             Yank {
                                 version: version.to_owned(),
                                 at: e.time,
                                 by: e.actor.clone(),
-                                reason: text("reason"),
+                                reason: begun.after.reason,
                             },
                         ));
                     }
@@ -1447,9 +1441,17 @@ pub async fn publish_unless_cancelled(
             ws,
             &store,
             &channel_name,
-            ("publish.begin", &version),
-            serde_json::json!({ "live": before.live().first().map(|p| p.version.clone()) }),
-            serde_json::json!({ "channel": channel_name, "files": files }),
+            Event::PublishBegin(audit::event::PublishChange {
+                target: version.clone(),
+                before: audit::event::Live {
+                    live: before.live().first().map(|p| p.version.clone()),
+                },
+                after: audit::event::Published {
+                    channel: channel_name.clone(),
+                    files: serde_json::json!(files),
+                    uploaded: None,
+                },
+            }),
             &change,
         )
         .await?;
@@ -1549,22 +1551,32 @@ async fn finish_begun(
             .await;
         }
     };
-    let (before, after) = match &change {
+    let event = match &change {
         Change::Publish {
             published,
             uploaded,
-        } => (
-            serde_json::json!({ "live": ch.live().first().map(|p| p.version.clone()) }),
-            serde_json::json!({
-                "channel": channel_name,
-                "files": published.files,
-                "uploaded": uploaded,
-            }),
-        ),
-        Change::Yank { yank, back_to } => (
-            serde_json::json!({ "live": version }),
-            serde_json::json!({ "channel": channel_name, "live": back_to, "reason": yank.reason }),
-        ),
+        } => Event::Publish(audit::event::PublishChange {
+            target: version.clone(),
+            before: audit::event::Live {
+                live: ch.live().first().map(|p| p.version.clone()),
+            },
+            after: audit::event::Published {
+                channel: channel_name.to_owned(),
+                files: serde_json::json!(published.files),
+                uploaded: Some(u64::try_from(*uploaded).unwrap_or(u64::MAX)),
+            },
+        }),
+        Change::Yank { yank, back_to } => Event::Yank(audit::event::YankChange {
+            target: version.clone(),
+            before: audit::event::Live {
+                live: Some(version.clone()),
+            },
+            after: audit::event::Yanked {
+                channel: channel_name.to_owned(),
+                live: Some(back_to.clone()),
+                reason: yank.reason.clone(),
+            },
+        }),
     };
     let (ws, channel_name) = (ws.clone(), channel_name.to_owned());
     blocking(move || {
@@ -1578,9 +1590,7 @@ async fn finish_begun(
         if recorded_since(&ws, action, &version, &channel_name, begun.seq)? {
             state::update_json(&path, save)?;
         } else {
-            ws.change(action, &version, before, after, |_| {
-                state::update_json(&path, save)
-            })?;
+            ws.change(event, |_| state::update_json(&path, save))?;
         }
         Ok(())
     })
@@ -1591,14 +1601,14 @@ async fn finish_begun(
 /// Whether the log holds `action` on `target` in `channel_name` after entry `seq`.
 fn recorded_since(
     ws: &Workspace,
-    action: &str,
+    action: Action,
     target: &str,
     channel_name: &str,
     seq: u64,
 ) -> Result<bool, DeployError> {
     let log = ws.audit();
     let index = log.index().map_err(WorkspaceError::from)?;
-    for i in index.with_action(action).into_iter().rev() {
+    for i in index.with_action(action.as_str()).into_iter().rev() {
         let i = usize::try_from(i).unwrap_or(usize::MAX);
         for entry in log
             .read_range(&index, i..i.saturating_add(1))
@@ -1727,9 +1737,17 @@ pub async fn yank(
         ws,
         &store,
         &channel_name,
-        ("publish.yank.begin", version),
-        serde_json::json!({ "live": version }),
-        serde_json::json!({ "channel": channel_name, "live": back_to, "reason": reason }),
+        Event::YankBegin(audit::event::YankChange {
+            target: version.to_owned(),
+            before: audit::event::Live {
+                live: Some(version.to_owned()),
+            },
+            after: audit::event::Yanked {
+                channel: channel_name.clone(),
+                live: Some(back_to),
+                reason: reason.to_owned(),
+            },
+        }),
         &change,
     )
     .await
@@ -1741,16 +1759,14 @@ async fn begin_then_finish(
     ws: &Workspace,
     store: &Store,
     channel_name: &str,
-    (action, version): (&str, &str),
-    before: serde_json::Value,
-    after: serde_json::Value,
+    begin: Event,
     change: &Change,
 ) -> Result<Vec<String>, DeployError> {
+    let (action, version) = (begin.action(), begin.target());
     {
         let (ws, path, change) = (ws.clone(), channel_path(ws, channel_name), change.clone());
-        let (action, version) = (action.to_owned(), version.to_owned());
         blocking(move || {
-            ws.change(&action, &version, before, after, |seq| {
+            ws.change(begin, |seq| {
                 state::update_json(&path, |c: &mut Channel| {
                     c.begun = Some(Begun { seq, change });
                     Ok::<_, StateError>(())

@@ -12,6 +12,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::{Outcome, Plan, STEP_END_ACTION};
+use crate::audit::Event;
+use crate::audit::event::{Pair, RunbookStep};
 use crate::runbook::procedure::Procedure;
 use crate::runner::TaskState;
 use crate::workspace::{Workspace, WorkspaceError};
@@ -93,13 +95,11 @@ pub struct StepEnd {
 
 /// Records a step's end (target `<procedure>/<step>`).
 pub fn record_end(ws: &Workspace, end: &StepEnd) -> Result<(), WorkspaceError> {
-    let after = serde_json::to_value(end).unwrap_or_default();
-    ws.record(
-        STEP_END_ACTION,
-        &format!("{}/{}", end.procedure, end.step),
-        serde_json::Value::Null,
-        after,
-    )
+    ws.record(Event::RunbookStepEnd(RunbookStep {
+        target: Pair::new(&end.procedure, &end.step),
+        before: (),
+        after: serde_json::to_value(end).unwrap_or_default(),
+    }))
 }
 
 /// The restore of a run: its snapshot, when the restore began, the age, and the RPO's verdict.
@@ -163,7 +163,9 @@ pub fn runs(ws: &Workspace, since: Timestamp, until: Timestamp) -> Result<Vec<Ru
             .flatten()
         {
             // An entry this version cannot read is left out rather than guessed at.
-            if let Ok(end) = serde_json::from_value::<StepEnd>(entry.after) {
+            if let Event::RunbookStepEnd(e) = Event::from_entry(&entry)
+                && let Ok(end) = serde_json::from_value::<StepEnd>(e.after)
+            {
                 by_run.entry(end.run.clone()).or_default().push(end);
             }
         }

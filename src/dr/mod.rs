@@ -12,6 +12,8 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::Serialize;
 
+use crate::audit::event::{Pair, RunbookStep};
+use crate::audit::{Action, Event};
 use crate::runbook::procedure::{self, Procedure, Rendered};
 use crate::runbook::{Runbook, RunbookError};
 use crate::runner::{ProcessSpec, TaskContext, TaskError, TaskResult, TaskSpec, TaskState};
@@ -21,7 +23,7 @@ pub mod history;
 
 /// The audit action of a step's end: when it started and ended, how, and for a restore the
 /// snapshot's age ([`history`] reads the runs back from them).
-pub const STEP_END_ACTION: &str = "runbook.step.end";
+pub const STEP_END_ACTION: &str = crate::audit::Action::RunbookStepEnd.as_str();
 
 /// How long one step may run before it fails.
 pub const STEP_TIMEOUT: Duration = Duration::from_hours(1);
@@ -459,9 +461,13 @@ pub async fn run_step(
         "stand_in": stand_in.as_ref().map(|s| &s.path),
     });
     {
-        let (ws, target) = (ws.clone(), target.clone());
+        let (ws, target) = (ws.clone(), Pair::new(&plan.procedure, &step.id));
         tokio::task::spawn_blocking(move || {
-            ws.record("runbook.step", &target, serde_json::Value::Null, after)
+            ws.record(Event::RunbookStep(RunbookStep {
+                target,
+                before: (),
+                after,
+            }))
         })
         .await
         .map_err(|e| failed(&e))?
@@ -532,7 +538,7 @@ pub async fn run_step(
         .map(|e| std::io::Error::other(e.to_string()));
     let recorded = tokio::task::spawn_blocking(move || {
         if let Some(error) = &error {
-            ws.record_failed("runbook.step", &target, error);
+            ws.record_failed(Action::RunbookStep, &target, error);
         }
         history::record_end(&ws, &end)
     })

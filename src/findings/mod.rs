@@ -11,6 +11,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::audit::event::Pair;
+use crate::audit::{self, Event};
 use crate::store;
 use crate::workspace::{Release, Workspace, WorkspaceError};
 
@@ -399,11 +401,15 @@ pub fn accept(
         at: now,
     };
     let path = path_of(ws, release);
+    let accepted = serde_json::to_value(&acceptance)
+        .and_then(serde_json::from_value)
+        .map_err(|e| FindingsError::Invalid(format!("acceptance of {id}: {e}")))?;
     ws.change(
-        "findings.accept",
-        &format!("{}/{id}", release.version),
-        serde_json::Value::Null,
-        serde_json::json!(&acceptance),
+        Event::FindingsAccept(audit::event::FindingsAccept {
+            target: Pair::new(release.version.to_string(), id),
+            before: (),
+            after: accepted,
+        }),
         |_| {
             store::update_json(&path, |b: &mut Book| {
                 b.acceptances
@@ -439,10 +445,11 @@ pub fn revoke(
     let path = path_of(ws, release);
     let n = gone.len();
     ws.change(
-        "findings.revoke",
-        &format!("{}/{id}", release.version),
-        serde_json::json!(gone),
-        serde_json::Value::Null,
+        Event::FindingsRevoke(audit::event::FindingsRevoke {
+            target: Pair::new(release.version.to_string(), id),
+            before: serde_json::json!(gone),
+            after: (),
+        }),
         |_| {
             store::update_json(&path, |b: &mut Book| {
                 b.acceptances.retain(|a| {
@@ -544,15 +551,16 @@ pub fn import(
         blocking,
     };
     ws.change(
-        "findings.import",
-        &version,
-        serde_json::json!({ "findings": before.len() }),
-        serde_json::json!({
-            "files": &imported.files,
-            "new": new,
-            "findings": total,
-            "blocking": blocking,
-        }),
+        Event::FindingsImport(Event::values(
+            version.clone(),
+            serde_json::json!({ "findings": before.len() }),
+            serde_json::json!({
+                "files": &imported.files,
+                "new": new,
+                "findings": total,
+                "blocking": blocking,
+            }),
+        )),
         |_| {
             store::update_json(&book_path, |b: &mut Book| {
                 b.findings = merged.into_values().collect();

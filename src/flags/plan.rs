@@ -13,6 +13,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::{FlagProvider, FlagState, FlagsError, NewFlag, check_key, check_tags};
+use crate::audit::event::{FlagChange, FlagIntent};
+use crate::audit::{Action, Event};
 use crate::kpi::Gate;
 use crate::store;
 use crate::workspace::config::FlagsConfig;
@@ -261,7 +263,7 @@ enum Failed {
 /// before the provider's state was read.
 async fn audited<T, F>(
     ws: &Workspace,
-    action: &str,
+    action: fn(FlagChange) -> Event,
     key: &str,
     before: Option<&FlagState>,
     intent: serde_json::Value,
@@ -270,16 +272,21 @@ async fn audited<T, F>(
 where
     F: std::future::Future<Output = Result<T, Failed>>,
 {
-    let seq = ws.record_seq(
-        action,
-        key,
-        before.map_or(serde_json::Value::Null, |b| serde_json::json!(b)),
-        intent,
-    )?;
+    let serde_json::Value::Object(fields) = intent else {
+        return Err(FlagsError::Invalid(format!(
+            "{key}: the change's intent is not an object: {intent}"
+        )));
+    };
+    let event = action(FlagChange {
+        target: key.to_owned(),
+        before: before.map_or(serde_json::Value::Null, |b| serde_json::json!(b)),
+        after: FlagIntent { fields },
+    });
+    let seq = ws.record_seq(event.clone())?;
     match work(seq).await {
         Ok(done) => Ok(done),
         Err(Failed::NotMade(e)) => {
-            ws.record_failed_of(action, key, seq, &e);
+            ws.record_failed_of(&event, seq, &e);
             Err(e)
         }
         Err(Failed::Unrecorded(e)) => Err(e),
@@ -304,7 +311,7 @@ pub async fn create<P: FlagProvider>(
     let change = Intended::new(ws, "create", 0, None);
     audited(
         ws,
-        "flags.create",
+        Event::FlagsCreate,
         &flag.key,
         None,
         staged(
@@ -415,10 +422,10 @@ pub async fn rollout<P: FlagProvider>(
                     )));
                 }
             }
-            let what = match (percent, going_up) {
-                (_, false) if target == 0 => "rollback",
-                (None, _) => "advance",
-                _ => "rollout",
+            let (what, action): (_, fn(FlagChange) -> Event) = match (percent, going_up) {
+                (_, false) if target == 0 => ("rollback", Event::FlagsRollback),
+                (None, _) => ("advance", Event::FlagsAdvance),
+                _ => ("rollout", Event::FlagsRollout),
             };
             let comment = match reason {
                 Some(r) => format!("release-console: {what} to {target}% (override: {r})"),
@@ -427,7 +434,7 @@ pub async fn rollout<P: FlagProvider>(
             let change = Intended::new(ws, what, target, reason);
             audited(
                 ws,
-                &format!("flags.{what}"),
+                action,
                 key,
                 Some(&before),
                 staged(
@@ -535,7 +542,7 @@ pub async fn rollout_unstaged<P: FlagProvider>(
     let before = provider.get(key).await?;
     audited(
         ws,
-        "flags.rollout",
+        Event::FlagsRollout,
         key,
         Some(&before),
         serde_json::json!({"rollout_percent": percent, "environment": environment, "staged": false}),
@@ -568,7 +575,7 @@ pub async fn archive<P: FlagProvider>(
     let change = Intended::new(ws, "archive", before.rollout_percent, None);
     audited(
         ws,
-        "flags.archive",
+        Event::FlagsArchive,
         key,
         Some(&before),
         staged(
@@ -589,7 +596,7 @@ pub async fn archive<P: FlagProvider>(
 }
 
 /// The audit action of [`import`]: not announced (it is history, not news).
-pub const IMPORT_ACTION: &str = "flags.import";
+pub const IMPORT_ACTION: &str = Action::FlagsImport.as_str();
 
 /// Records a flag rolled out outside the console (the demo's made-up history) as it stands:
 /// the local provider gets the flag at the plan's percentage (archived if the plan is), the
@@ -656,9 +663,8 @@ pub fn import(ws: &Workspace, plan: &Plan, name: &str, why: &str) -> Result<Plan
         actor: last.actor.clone(),
         override_reason: last.override_reason.clone(),
     };
-    let seq = ws.record_seq(
-        IMPORT_ACTION,
-        &plan.key,
+    let seq = ws.record_seq(Event::FlagsImport(Event::values(
+        plan.key.clone(),
         serde_json::Value::Null,
         serde_json::json!({
             "change": change,
@@ -666,7 +672,7 @@ pub fn import(ws: &Workspace, plan: &Plan, name: &str, why: &str) -> Result<Plan
             "provider": {"local": true},
             "why": why,
         }),
-    )?;
+    )))?;
     modify(ws, |plans| {
         let saved = Plan {
             audit_seq: seq,
@@ -780,15 +786,15 @@ fn made(
 }
 
 impl crate::workspace::Projection for PlanBook {
-    fn follows(&self, action: &str) -> bool {
+    fn follows(&self, action: Action) -> bool {
         matches!(
             action,
-            "flags.create"
-                | "flags.advance"
-                | "flags.rollout"
-                | "flags.rollback"
-                | "flags.archive"
-                | IMPORT_ACTION
+            Action::FlagsCreate
+                | Action::FlagsAdvance
+                | Action::FlagsRollout
+                | Action::FlagsRollback
+                | Action::FlagsArchive
+                | Action::FlagsImport
         )
     }
 

@@ -41,10 +41,11 @@ impl LocalKpis {
             )));
         }
         self.ws.change(
-            "kpi.record",
-            name,
-            serde_json::Value::Null,
-            serde_json::json!({"value": value, "at": at}),
+            crate::audit::Event::KpiRecord(crate::audit::Event::values(
+                name,
+                serde_json::Value::Null,
+                serde_json::json!({"value": value, "at": at}),
+            )),
             |_| {
                 store::update_json(&self.path, |all: &mut BTreeMap<String, Series>| {
                     let series = all.entry(name.to_owned()).or_default();

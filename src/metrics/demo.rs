@@ -15,7 +15,7 @@ use crate::status::{IncidentStatus, Resolution, Severity};
 use crate::workspace::Workspace;
 
 /// The audit action that marks the history as written.
-pub const MARK_ACTION: &str = "demo.history";
+pub const MARK_ACTION: &str = crate::audit::Action::DemoHistory.as_str();
 const WHY: &str = "made-up history the demo workspace starts with: nothing of it happened";
 const ACTOR: &str = "demo history";
 
@@ -36,17 +36,18 @@ pub fn add(ws: &Workspace, now: Timestamp) -> Result<bool, String> {
     let incidents = add_incidents(ws, now)?;
     let flags = add_flags(ws, now)?;
     let runs = add_drills(ws, now)?;
-    ws.record(
-        MARK_ACTION,
-        "quarterly review",
-        serde_json::Value::Null,
-        serde_json::json!({
-            "why": WHY,
-            "incidents": incidents,
-            "flags": flags,
-            "procedure_runs": runs,
-        }),
-    )
+    ws.record(crate::audit::Event::DemoHistory(
+        crate::audit::Event::values(
+            "quarterly review",
+            serde_json::Value::Null,
+            serde_json::json!({
+                "why": WHY,
+                "incidents": incidents,
+                "flags": flags,
+                "procedure_runs": runs,
+            }),
+        ),
+    ))
     .map_err(|e| e.to_string())?;
     Ok(true)
 }

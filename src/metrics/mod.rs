@@ -10,6 +10,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::Serialize;
 
+use crate::audit::Action;
 use crate::dr::history as drills;
 use crate::status::incident;
 use crate::status::{Resolution, Severity};
@@ -24,7 +25,7 @@ pub const P1_MTTR_TARGET_HOURS: f64 = 2.0;
 /// Target: more than 95% of releases without rollback, yank or hotfix.
 pub const SUCCESS_RATE_TARGET: f64 = 0.95;
 /// Audit actions that mark a release as not successful (besides a hotfix of it).
-pub const FAILURE_ACTIONS: &[&str] = &["publish.yank", "deploy.rollback"];
+pub const FAILURE_ACTIONS: &[Action] = &[Action::Yank, Action::DeployRollback];
 
 /// The fewest records a metric is judged against its target from: one release at 100% says
 /// nothing about a 95% target.
@@ -506,7 +507,7 @@ fn success(
     let mut marks: Vec<(String, String)> = Vec::new();
     let mut audited = 0;
     for action in FAILURE_ACTIONS {
-        for i in index.with_action(action) {
+        for i in index.with_action(action.as_str()) {
             let i = usize::try_from(i).unwrap_or(usize::MAX);
             for entry in log
                 .read_range(&index, i..i.saturating_add(1))?
@@ -552,7 +553,11 @@ fn success(
             "{total} release{} created in the window (releases/*/release.json), hotfixes of \
              them, and {audited} audit entries {}",
             if total == 1 { "" } else { "s" },
-            FAILURE_ACTIONS.join(" / ")
+            FAILURE_ACTIONS
+                .iter()
+                .map(|a| a.as_str())
+                .collect::<Vec<_>>()
+                .join(" / ")
         ),
         releases: outcomes,
         meets_target: judged(total, rate.map(|r| r > SUCCESS_RATE_TARGET)),

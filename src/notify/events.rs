@@ -6,7 +6,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::audit::AuditEntry;
+use crate::audit::event::{TaskFinished, VerifyVerdict};
+use crate::audit::{self, AuditEntry};
 use crate::runner::TaskState;
 use crate::workspace::Workspace;
 
@@ -123,13 +124,13 @@ pub fn glob_match(glob: &str, name: &str) -> bool {
     }
 }
 
-/// Who made the change the entry records.
-fn by(entry: &AuditEntry) -> Fact {
-    fact("By", entry.actor.clone())
-}
-
 /// The event `entry` announces, if any.
 pub fn of_entry(ws: &Workspace, entry: &AuditEntry) -> Option<Event> {
+    of_event(ws, entry, audit::Event::from_entry(entry))
+}
+
+/// The event `entry`, which records `event`, announces, if any.
+pub fn of_event(ws: &Workspace, entry: &AuditEntry, event: audit::Event) -> Option<Event> {
     let product = &ws.config().product.name;
     let mut ev = Event {
         key: format!(
@@ -149,55 +150,59 @@ pub fn of_entry(ws: &Workspace, entry: &AuditEntry) -> Option<Event> {
         action: entry.action.clone(),
         confirm: None,
     };
-    match entry.action.as_str() {
-        "release.create" => release_created(&mut ev, entry, product),
-        "task.finish" => task_finished(&mut ev, entry, product)?,
-        "verify.report" => verify_reported(&mut ev, entry, product)?,
-        "publish" => published(&mut ev, entry, product),
-        "publish.yank" => yanked(&mut ev, entry, product),
-        "flags.advance" | "flags.rollout" | "flags.rollback" => flag_changed(&mut ev, entry)?,
-        "status.incident.create" => incident_created(&mut ev, entry)?,
-        "status.incident.update" | "status.incident.resolve" => {
-            incident_changed(&mut ev, entry, ws);
-        }
-        "findings.accept" => finding_accepted(&mut ev, entry, product),
+    match event {
+        audit::Event::ReleaseCreate(e) => release_created(&mut ev, &e, product),
+        audit::Event::TaskFinish(e) => task_finished(&mut ev, &e.after, &e.target, product)?,
+        audit::Event::VerifyReport(e) => verify_reported(&mut ev, &e.after, product)?,
+        audit::Event::Publish(e) => published(&mut ev, &e, product),
+        audit::Event::Yank(e) => yanked(&mut ev, &e, product),
+        audit::Event::FlagsAdvance(e) => flag_changed(&mut ev, &e, FlagMove::Advance)?,
+        audit::Event::FlagsRollout(e) => flag_changed(&mut ev, &e, FlagMove::Rollout)?,
+        audit::Event::FlagsRollback(e) => flag_changed(&mut ev, &e, FlagMove::Rollback)?,
+        audit::Event::IncidentCreate(e) => incident_created(&mut ev, &e.after)?,
+        audit::Event::IncidentUpdate(e) => incident_changed(&mut ev, &e, false, ws),
+        audit::Event::IncidentResolve(e) => incident_changed(&mut ev, &e, true, ws),
+        audit::Event::FindingsAccept(e) => finding_accepted(&mut ev, &e, product),
         _ => return None,
     }
     Some(ev)
 }
 
 /// A release was created (a hotfix names the release it fixes).
-fn release_created(ev: &mut Event, entry: &AuditEntry, product: &str) {
-    let after = &entry.after;
+fn release_created(ev: &mut Event, e: &audit::event::ReleaseCreate, product: &str) {
     ev.name = "release.created".into();
-    let hotfix = after.get("hotfix_of").and_then(Value::as_str);
+    let hotfix = e
+        .after
+        .of
+        .as_deref()
+        .filter(|_| e.after.kind.as_deref() == Some("hotfix"));
     ev.title = match hotfix {
-        Some(of) => format!("{product} {} created (hotfix of {of})", entry.target),
-        None => format!("{product} {} created", entry.target),
+        Some(of) => format!("{product} {} created (hotfix of {of})", e.target),
+        None => format!("{product} {} created", e.target),
     };
-    ev.facts = vec![fact("Release", entry.target.clone()), by(entry)];
+    ev.facts = vec![
+        fact("Release", e.target.clone()),
+        fact("By", ev.actor.clone()),
+    ];
 }
 
 /// A build, backend rollout or rollback ended; other tasks are not announced.
-fn task_finished(ev: &mut Event, entry: &AuditEntry, product: &str) -> Option<()> {
-    let after = &entry.after;
-    let kind = s(after, "kind");
-    let state = s(after, "state");
-    let release = s(after, "release");
-    let message = s(after, "message");
+fn task_finished(ev: &mut Event, after: &TaskFinished, task: &str, product: &str) -> Option<()> {
+    let kind = after.kind.as_str();
+    let release = after.release.clone().unwrap_or_default();
     // A timeout ends a task as failed ("timed out after N s" is its message).
-    let ok = state == TaskState::Succeeded.as_str();
-    let failed = state == TaskState::Failed.as_str();
+    let ok = after.state == TaskState::Succeeded;
+    let failed = after.state == TaskState::Failed;
     let is_build = kind.starts_with("pipeline.") && kind != "pipeline.dry-run";
     let (name, title) = if is_build && ok {
         (
             "build.finished",
-            format!("{product} {release}: {} build finished", platform_of(&kind)),
+            format!("{product} {release}: {} build finished", platform_of(kind)),
         )
     } else if is_build && failed {
         (
             "build.failed",
-            format!("{product} {release}: {} build failed", platform_of(&kind)),
+            format!("{product} {release}: {} build failed", platform_of(kind)),
         )
     } else if kind == "deploy.backend" && ok {
         (
@@ -220,21 +225,20 @@ fn task_finished(ev: &mut Event, entry: &AuditEntry, product: &str) -> Option<()
     ev.name = name.into();
     ev.title = title;
     ev.subject.clone_from(&release);
-    ev.facts = vec![fact("Release", release), fact("Task", entry.target.clone())];
-    if !message.is_empty() {
-        ev.facts.push(fact("Result", message));
+    ev.facts = vec![fact("Release", release), fact("Task", task)];
+    if !after.message.is_empty() {
+        ev.facts.push(fact("Result", after.message.clone()));
     }
     Some(())
 }
 
 /// A release's own verification passed or failed (a folder checked by hand is not announced).
-fn verify_reported(ev: &mut Event, entry: &AuditEntry, product: &str) -> Option<()> {
-    let after = &entry.after;
-    if after.get("of_release") != Some(&Value::Bool(true)) {
+fn verify_reported(ev: &mut Event, after: &VerifyVerdict, product: &str) -> Option<()> {
+    if !after.of_release {
         return None;
     }
-    let release = s(after, "release");
-    let overall = s(after, "overall");
+    let release = after.release.clone().unwrap_or_default();
+    let overall = after.overall.clone();
     let pass = overall == "valid" || overall == "pass";
     ev.name = if pass {
         "verify.passed"
@@ -243,10 +247,7 @@ fn verify_reported(ev: &mut Event, entry: &AuditEntry, product: &str) -> Option<
     }
     .into();
     ev.subject.clone_from(&release);
-    let n = after
-        .get("artifacts")
-        .and_then(Value::as_array)
-        .map_or(0, Vec::len);
+    let n = after.artifacts.len();
     ev.title = format!(
         "{product} {release}: verification {} ({n} artifacts, {overall})",
         if pass { "PASSED" } else { "FAILED" }
@@ -255,90 +256,94 @@ fn verify_reported(ev: &mut Event, entry: &AuditEntry, product: &str) -> Option<
         fact("Release", release),
         fact("Verdict", overall),
         fact("Artifacts", n.to_string()),
-        by(entry),
+        fact("By", ev.actor.clone()),
     ];
     Some(())
 }
 
 /// A version went out on a channel, with its download links.
-fn published(ev: &mut Event, entry: &AuditEntry, product: &str) {
-    let after = &entry.after;
+fn published(ev: &mut Event, e: &audit::event::PublishChange, product: &str) {
     ev.name = "release.published".into();
-    let channel = s(after, "channel");
-    ev.title = format!("{product} {} published to {channel}", entry.target);
+    let channel = e.after.channel.clone();
+    ev.title = format!("{product} {} published to {channel}", e.target);
     ev.facts = vec![
-        fact("Release", entry.target.clone()),
+        fact("Release", e.target.clone()),
         fact("Channel", channel),
-        by(entry),
+        fact("By", ev.actor.clone()),
     ];
-    if let Some(files) = after.get("files").and_then(Value::as_array) {
-        for f in files {
-            let url = s(f, "url");
-            if url.starts_with("http") {
-                ev.links.push(Link {
-                    text: s(f, "name"),
-                    href: url,
-                });
-            }
+    for (name, url) in e.after.links() {
+        if url.starts_with("http") {
+            ev.links.push(Link {
+                text: name.to_owned(),
+                href: url.to_owned(),
+            });
         }
     }
 }
 
 /// A version was yanked, and what is live instead.
-fn yanked(ev: &mut Event, entry: &AuditEntry, product: &str) {
-    let live = match s(&entry.after, "live") {
-        l if l.is_empty() => "nothing".to_owned(),
-        l => l,
+fn yanked(ev: &mut Event, e: &audit::event::YankChange, product: &str) {
+    let live = match e.after.live.as_deref() {
+        None | Some("") => "nothing".to_owned(),
+        Some(l) => l.to_owned(),
     };
-    ev.title = format!("{product} {} YANKED", entry.target);
+    ev.title = format!("{product} {} YANKED", e.target);
     ev.name = "release.yanked".into();
     ev.facts = vec![
-        fact("Release", entry.target.clone()),
-        fact("Reason", s(&entry.after, "reason")),
+        fact("Release", e.target.clone()),
+        fact("Reason", e.after.reason.clone()),
         fact("Live now", live),
-        by(entry),
+        fact("By", ev.actor.clone()),
     ];
 }
 
+/// How a flag moved.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FlagMove {
+    Advance,
+    Rollout,
+    Rollback,
+}
+
 /// A flag moved to another stage (or was rolled back); a staged change waits to be confirmed.
-fn flag_changed(ev: &mut Event, entry: &AuditEntry) -> Option<()> {
-    let after = &entry.after;
-    let percent = after
-        .get("rollout_percent")
-        .and_then(Value::as_u64)
-        .and_then(|p| u32::try_from(p).ok())?;
-    let what = entry.action.trim_start_matches("flags.").to_owned();
-    ev.name = if what == "rollback" {
+fn flag_changed(ev: &mut Event, e: &audit::event::FlagChange, how: FlagMove) -> Option<()> {
+    let after = &e.after;
+    let percent = after.rollout_percent()?;
+    let what = match how {
+        FlagMove::Advance => "advance",
+        FlagMove::Rollout => "rollout",
+        FlagMove::Rollback => "rollback",
+    };
+    ev.name = if how == FlagMove::Rollback {
         "flag.rolled_back"
     } else {
         "flag.stage_changed"
     }
     .into();
-    ev.title = if what == "rollback" {
-        format!("Flag {} rolled back to 0%", entry.target)
+    ev.title = if how == FlagMove::Rollback {
+        format!("Flag {} rolled back to 0%", e.target)
     } else {
-        format!("Flag {} now at {percent}%", entry.target)
+        format!("Flag {} now at {percent}%", e.target)
     };
-    let before = entry
+    let before = e
         .before
         .get("rollout_percent")
         .and_then(Value::as_u64)
         .map_or_else(String::new, |p| format!("{p}%"));
-    ev.facts = vec![fact("Flag", entry.target.clone())];
+    ev.facts = vec![fact("Flag", e.target.clone())];
     if !before.is_empty() {
         ev.facts.push(fact("Was", before));
     }
     ev.facts.push(fact("Now", format!("{percent}%")));
-    let reason = s(after, "override_reason");
-    if !reason.is_empty() {
+    if let Some(reason) = after.override_reason().filter(|r| !r.is_empty()) {
         ev.facts.push(fact("Override", reason));
     }
-    ev.facts.push(by(entry));
+    ev.facts.push(fact("By", ev.actor.clone()));
     // Direct rollouts outside a plan (`flags set`) are not plan changes: no wait.
-    if after.get("staged") != Some(&Value::Bool(false)) {
+    if after.staged() {
         ev.confirm = Some(Confirm {
-            flag: entry.target.clone(),
-            what,
+            flag: e.target.clone(),
+            what: what.to_owned(),
             percent,
         });
     }
@@ -346,9 +351,11 @@ fn flag_changed(ev: &mut Event, entry: &AuditEntry) -> Option<()> {
 }
 
 /// An incident was opened.
-fn incident_created(ev: &mut Event, entry: &AuditEntry) -> Option<()> {
-    let after = &entry.after;
-    let inc = after.get("incident")?;
+fn incident_created(ev: &mut Event, after: &audit::event::IncidentCreated) -> Option<()> {
+    let inc = &after.incident;
+    if inc.is_null() {
+        return None;
+    }
     ev.name = "incident.created".into();
     incident_facts(ev, inc, &s(inc, "status"));
     ev.title = format!(
@@ -360,26 +367,25 @@ fn incident_created(ev: &mut Event, entry: &AuditEntry) -> Option<()> {
 }
 
 /// An incident was updated or resolved, with what was published.
-fn incident_changed(ev: &mut Event, entry: &AuditEntry, ws: &Workspace) {
-    let after = &entry.after;
-    let resolved = entry.action.ends_with("resolve");
+fn incident_changed(
+    ev: &mut Event,
+    e: &audit::event::IncidentChange,
+    resolved: bool,
+    ws: &Workspace,
+) {
     ev.name = if resolved {
         "incident.resolved"
     } else {
         "incident.updated"
     }
     .into();
-    let status = s(after, "status");
-    let inc = crate::status::incident::find(ws, &entry.target)
+    let status = e.after.status.clone();
+    let inc = crate::status::incident::find(ws, &e.target)
         .ok()
         .and_then(|i| serde_json::to_value(i).ok())
         .unwrap_or(Value::Null);
     incident_facts(ev, &inc, &status);
-    let message = after
-        .get("published")
-        .map(|p| s(p, "body"))
-        .unwrap_or_default();
-    if !message.is_empty() {
+    if let Some(message) = e.after.body().filter(|m| !m.is_empty()) {
         ev.facts.push(fact("Update", message));
     }
     ev.title = format!(
@@ -395,20 +401,16 @@ fn incident_changed(ev: &mut Event, entry: &AuditEntry, ws: &Workspace) {
 }
 
 /// A scanner finding was accepted, with why and until when.
-fn finding_accepted(ev: &mut Event, entry: &AuditEntry, product: &str) {
-    let after = &entry.after;
+fn finding_accepted(ev: &mut Event, e: &audit::event::FindingsAccept, product: &str) {
     ev.name = "finding.accepted".into();
-    let (release, id) = entry
-        .target
-        .split_once('/')
-        .unwrap_or(("", entry.target.as_str()));
+    let (release, id) = (&e.target.first, &e.target.second);
     release.clone_into(&mut ev.subject);
     ev.title = format!("{product} {release}: finding {id} accepted");
     ev.facts = vec![
-        fact("Finding", id),
-        fact("Reason", s(after, "reason")),
-        fact("Until", s(after, "until")),
-        by(entry),
+        fact("Finding", id.clone()),
+        fact("Reason", e.after.reason.clone()),
+        fact("Until", e.after.until.to_string()),
+        fact("By", ev.actor.clone()),
     ];
 }
 

@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 pub use events::Event;
 
+use crate::audit;
 use crate::store::{self, StateError};
 use crate::workspace::config::Delivery as DeliverMode;
 use crate::workspace::{Workspace, WorkspaceError};
@@ -252,10 +253,12 @@ pub fn collect(ws: &Workspace) -> Result<usize, NotifyError> {
         let (entries, end) = ws.audit().entries_after(ob.offset, ob.next_seq.max(1))?;
         let mut queued = 0;
         for entry in &entries {
-            if let Some(action) = entry.action.strip_suffix(".failed") {
+            let recorded = audit::Event::from_entry(entry);
+            if let audit::Event::Failed(failed) = &recorded {
+                let action = &failed.action;
                 for d in &mut ob.deliveries {
                     if d.state == State::Waiting
-                        && d.event.action == action
+                        && d.event.action == *action
                         && d.event.subject == entry.target
                     {
                         d.state = State::Dropped;
@@ -265,7 +268,7 @@ pub fn collect(ws: &Workspace) -> Result<usize, NotifyError> {
                 }
                 continue;
             }
-            let Some(event) = events::of_entry(ws, entry) else {
+            let Some(event) = events::of_event(ws, entry, recorded) else {
                 continue;
             };
             for (target, body) in route(ws, &event, ob) {
@@ -694,33 +697,34 @@ fn mark(ws: &Workspace, id: &str, f: impl FnOnce(&mut Delivery)) -> Result<(), N
 /// Records a delivery's end, audited (`notify.sent`, `notify.failed` or `notify.uncertain`)
 /// first.
 fn finish(ws: &Workspace, d: &Delivery, state: State, answer: &str) -> Result<(), NotifyError> {
-    let action = match state {
-        State::Failed => "notify.failed",
-        State::Uncertain => "notify.uncertain",
-        _ => "notify.sent",
-    };
-    ws.change(
-        action,
-        &d.id,
-        serde_json::json!({"state": d.state.as_str()}),
-        serde_json::json!({
-            "state": state.as_str(),
-            "to": d.target.label(),
-            "event": d.event.name,
-            "answer": answer,
-        }),
-        |_| {
-            store::update_json(&outbox_path(ws), |ob: &mut Outbox| {
-                if let Some(x) = ob.deliveries.iter_mut().find(|x| x.id == d.id) {
-                    x.state = state;
-                    answer.clone_into(&mut x.answer);
-                    x.done_at = Some(Timestamp::now());
-                    x.next_at = None;
-                }
-                Ok::<_, StateError>(())
-            })
+    let end = audit::event::Delivery {
+        target: d.id.clone(),
+        before: audit::event::DeliveryState {
+            state: d.state.as_str().to_owned(),
         },
-    )?;
+        after: audit::event::DeliveryEnd {
+            state: state.as_str().to_owned(),
+            to: d.target.label(),
+            event: d.event.name.clone(),
+            answer: answer.to_owned(),
+        },
+    };
+    let event = match state {
+        State::Failed => audit::Event::NotifyFailed(end),
+        State::Uncertain => audit::Event::NotifyUncertain(end),
+        _ => audit::Event::NotifySent(end),
+    };
+    ws.change(event, |_| {
+        store::update_json(&outbox_path(ws), |ob: &mut Outbox| {
+            if let Some(x) = ob.deliveries.iter_mut().find(|x| x.id == d.id) {
+                x.state = state;
+                answer.clone_into(&mut x.answer);
+                x.done_at = Some(Timestamp::now());
+                x.next_at = None;
+            }
+            Ok::<_, StateError>(())
+        })
+    })?;
     Ok(())
 }
 
@@ -804,10 +808,13 @@ pub fn retry(ws: &Workspace, ids: &[String]) -> Result<usize, NotifyError> {
         return Ok(0);
     }
     ws.change(
-        "notify.retry",
-        &chosen.join(" "),
-        serde_json::Value::Null,
-        serde_json::json!({ "deliveries": chosen }),
+        audit::Event::NotifyRetry(audit::event::NotifyRetry {
+            target: chosen.join(" "),
+            before: (),
+            after: audit::event::Deliveries {
+                deliveries: chosen.clone(),
+            },
+        }),
         |_| {
             store::update_json(&outbox_path(ws), |ob: &mut Outbox| {
                 for d in &mut ob.deliveries {

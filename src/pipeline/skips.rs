@@ -21,15 +21,14 @@ use std::path::PathBuf;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::audit::event::{PlatformChange, SkipRecord};
+use crate::audit::{Action, Event};
 use crate::store::{self, StateError};
 use crate::workspace::config::Platform;
 use crate::workspace::{Projection, Release, Word, Workspace, WorkspaceError};
 
 /// The longest reason kept (a reason is a sentence, not a document).
 pub const MAX_REASON_CHARS: usize = 500;
-
-const SKIP: &str = "release.platform.skip";
-const SHIP: &str = "release.platform.ship";
 
 /// Whether a release ships a platform, as last recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,7 +153,10 @@ fn scan_more(ws: &Workspace, scanned: &mut Scanned) -> Result<bool, StateError> 
                 action.find(line).is_some()
             },
             &mut |e| {
-                if e.action == SKIP || e.action == SHIP {
+                if matches!(
+                    Action::parse(&e.action),
+                    Some(Action::PlatformSkip | Action::PlatformShip)
+                ) {
                     let word = Word {
                         seq: e.seq,
                         time: e.time,
@@ -514,12 +516,18 @@ fn change(
         };
         // Audited first: a refused append changes nothing. The entry carries the whole
         // record, so a crash before the write below is rolled forward from it.
-        record.audit_seq = ws.record_seq(
-            if skipped { SKIP } else { SHIP },
-            &record.target(),
+        let change = PlatformChange {
+            target: record.target(),
             before,
-            serde_json::json!({ "skip": &record }),
-        )?;
+            after: SkipRecord {
+                skip: serde_json::json!(&record),
+            },
+        };
+        record.audit_seq = ws.record_seq(if skipped {
+            Event::PlatformSkip(change)
+        } else {
+            Event::PlatformShip(change)
+        })?;
         match at {
             Some(n) => book.skips[n] = record.clone(),
             None => book.skips.push(record.clone()),
@@ -544,8 +552,8 @@ fn carried(w: &Word) -> Result<Skip, String> {
 }
 
 impl Projection for SkipBook {
-    fn follows(&self, action: &str) -> bool {
-        matches!(action, SKIP | SHIP)
+    fn follows(&self, action: Action) -> bool {
+        matches!(action, Action::PlatformSkip | Action::PlatformShip)
     }
 
     fn carries(&self, after: &serde_json::Value) -> bool {
@@ -677,12 +685,13 @@ mod tests {
             at: Timestamp::now(),
             audit_seq: 0,
         };
-        ws.record_seq(
-            SKIP,
-            &record.target(),
-            serde_json::Value::Null,
-            serde_json::json!({ "skip": record }),
-        )
+        ws.record_seq(Event::PlatformSkip(PlatformChange {
+            target: record.target(),
+            before: serde_json::Value::Null,
+            after: SkipRecord {
+                skip: serde_json::json!(record),
+            },
+        }))
         .expect("recorded")
     }
 
@@ -714,12 +723,12 @@ mod tests {
     fn filler(ws: &Workspace, n: usize) {
         for n in 0..n {
             let after = serde_json::json!({ "n": n });
-            ws.record(
+            ws.record(Event::parse(
                 "test.filler",
                 &format!("filler {n}"),
-                serde_json::Value::Null,
-                after,
-            )
+                &serde_json::Value::Null,
+                &after,
+            ))
             .expect("filler");
         }
     }
@@ -733,12 +742,12 @@ mod tests {
         // Entries of other actions after the skip, read once.
         filler(&ws, 3);
         assert_eq!(platforms(&ws), vec![Platform::Windows]);
-        ws.record(
+        ws.record(Event::parse(
             "test.filler",
             "one more",
-            serde_json::Value::Null,
-            serde_json::Value::Null,
-        )
+            &serde_json::Value::Null,
+            &serde_json::Value::Null,
+        ))
         .expect("filler");
         // The skip's line, already read, is made unreadable in place: a read of the whole log
         // again would fail on it; one of the entry appended since does not read it.

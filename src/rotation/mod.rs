@@ -346,10 +346,11 @@ pub fn record(
     let path = path_of(ws);
     let _lock = store::lock(&ws.root().join("secrets"), "rotations-change")?;
     ws.change(
-        "secret.rotated",
-        name,
-        serde_json::Value::Null,
-        serde_json::json!(&rotation),
+        crate::audit::Event::SecretRotated(crate::audit::Event::values(
+            name,
+            serde_json::Value::Null,
+            serde_json::json!(&rotation),
+        )),
         |_| {
             store::update_json(&path, |h: &mut BTreeMap<String, Vec<Rotation>>| {
                 let list = h.entry(name.to_owned()).or_default();

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use self::git::{Git, GitError};
 use self::notes::{Entry, NoteCommit, PullRequest};
+use crate::audit::{Action, Event};
 use crate::store::{self, StateError};
 use crate::workspace::config::{SourceConfig, is_safe_ref_name};
 use crate::workspace::{Release, ReleaseKind, Workspace, WorkspaceError, parse_version};
@@ -408,19 +409,18 @@ async fn push_ref(
     full_ref: &str,
 ) -> Result<String, SourceError> {
     let remote = src.config().remote.clone();
-    ws.record(
-        "source.push",
+    ws.record(Event::SourcePush(Event::values(
         target,
         serde_json::Value::Null,
         serde_json::json!({ "remote": remote, "ref": full_ref }),
-    )?;
+    )))?;
     let refspec = format!("{full_ref}:{full_ref}");
     if let Err(e) = src
         .git()
         .run(&["push", "--porcelain", "--end-of-options", &remote, &refspec])
         .await
     {
-        ws.record_failed("source.push", target, &e);
+        ws.record_failed(Action::SourcePush, target, &e);
         return Err(e.into());
     }
     Ok(remote)
@@ -488,13 +488,17 @@ pub async fn new_hotfix(
             "from_tag": tag,
             "commit": commit,
         });
-        ws.record("source.branch", &target, serde_json::Value::Null, details)?;
+        ws.record(Event::SourceBranch(Event::values(
+            target.clone(),
+            serde_json::Value::Null,
+            details,
+        )))?;
         if let Err(e) = src
             .git()
             .run(&["branch", "--no-track", &branch, &commit])
             .await
         {
-            ws.record_failed("source.branch", &target, &e);
+            ws.record_failed(Action::SourceBranch, &target, &e);
             return Err(e.into());
         }
     }
@@ -708,10 +712,11 @@ pub fn record_built_commit(
     let before = serde_json::to_value(&record).unwrap_or_default();
     record.built_commit = Some(commit.to_owned());
     ws.change(
-        "source.built-commit",
-        &release.version.to_string(),
-        before,
-        serde_json::to_value(&record).unwrap_or_default(),
+        Event::SourceBuiltCommit(Event::values(
+            release.version.to_string(),
+            before,
+            serde_json::to_value(&record).unwrap_or_default(),
+        )),
         |_| store::write_json(&source_path(ws, release), &record),
     )?;
     Ok(())
@@ -820,19 +825,18 @@ async fn make_tag(ws: &Workspace, release: &Release) -> Result<Tagged, SourceErr
         });
     }
     let target = release.version.to_string();
-    ws.record(
-        "source.tag",
-        &target,
+    ws.record(Event::SourceTag(Event::values(
+        target.clone(),
         serde_json::Value::Null,
         serde_json::json!({ "tag": tag, "commit": commit, "from": from }),
-    )?;
+    )))?;
     let message = format!("{} {}", ws.config().product.name, release.version);
     if let Err(e) = src
         .git()
         .run(&["tag", "--annotate", "--message", &message, &tag, &commit])
         .await
     {
-        ws.record_failed("source.tag", &target, &e);
+        ws.record_failed(Action::SourceTag, &target, &e);
         return Err(e.into());
     }
     Ok(Tagged {
@@ -1044,17 +1048,18 @@ pub fn save_notes(
         let before = read_notes(ws, &release.version)?;
         let digest = |s: &str| crate::digest::Sha256::of(s.as_bytes());
         ws.change(
-            "release.notes",
-            &release.version.to_string(),
-            before.as_deref().map_or(
-                serde_json::Value::Null,
-                |b| serde_json::json!({ "sha256": digest(b), "bytes": b.len() }),
-            ),
-            serde_json::json!({
-                "file": format!("releases/{}/{NOTES_FILE}", release.version),
-                "sha256": digest(markdown),
-                "bytes": markdown.len(),
-            }),
+            Event::ReleaseNotes(Event::values(
+                release.version.to_string(),
+                before.as_deref().map_or(
+                    serde_json::Value::Null,
+                    |b| serde_json::json!({ "sha256": digest(b), "bytes": b.len() }),
+                ),
+                serde_json::json!({
+                    "file": format!("releases/{}/{NOTES_FILE}", release.version),
+                    "sha256": digest(markdown),
+                    "bytes": markdown.len(),
+                }),
+            )),
             |_| store::write_atomic(&path, markdown.as_bytes()),
         )?;
     }

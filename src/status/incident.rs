@@ -15,6 +15,8 @@ use super::{
     ComponentStatus, IncidentChange, IncidentStatus, NewIncident, NewMaintenance, PageIncident,
     Resolution, Severity, StatusError, StatusPage, resolve_components,
 };
+use crate::audit::event::{self, IncidentChanged, IncidentCreate, IncidentCreated};
+use crate::audit::{Action, Event};
 use crate::store;
 use crate::workspace::{Projection, Word, Workspace};
 
@@ -346,16 +348,15 @@ pub async fn create<P: StatusPage>(
         };
         // Audited before it is recorded: when the append is refused, the record is not written,
         // so a re-run records (and audits) it instead of finding it and staying silent.
-        let seq = ws.record_seq(
-            "status.incident.create",
-            &incident.id,
-            serde_json::Value::Null,
-            serde_json::json!({
-                "incident": &incident,
-                "page_incident": &posted,
-                "published": &new,
-            }),
-        )?;
+        let seq = ws.record_seq(Event::IncidentCreate(IncidentCreate {
+            target: incident.id.clone(),
+            before: (),
+            after: IncidentCreated {
+                incident: serde_json::json!(&incident),
+                page_incident: serde_json::json!(&posted),
+                published: serde_json::json!(&new),
+            },
+        }))?;
         let incident = Incident {
             audit_seq: seq,
             ..incident
@@ -419,12 +420,11 @@ pub fn import(ws: &Workspace, incident: &Incident, why: &str) -> Result<Incident
                 incident.id
             )));
         }
-        let seq = ws.record_seq(
-            IMPORT_ACTION,
-            &incident.id,
+        let seq = ws.record_seq(Event::IncidentImport(Event::values(
+            incident.id.clone(),
             serde_json::Value::Null,
             serde_json::json!({ "incident": incident, "why": why }),
-        )?;
+        )))?;
         let incident = Incident {
             audit_seq: seq,
             ..incident.clone()
@@ -435,7 +435,7 @@ pub fn import(ws: &Workspace, incident: &Incident, why: &str) -> Result<Incident
 }
 
 /// The audit action of [`import`]: not announced (it is history, not news).
-pub const IMPORT_ACTION: &str = "status.incident.import";
+pub const IMPORT_ACTION: &str = Action::IncidentImport.as_str();
 
 /// Finds an incident by its console id or its status page id.
 pub fn find(ws: &Workspace, id: &str) -> Result<Incident, StatusError> {
@@ -539,21 +539,22 @@ pub async fn update<P: StatusPage>(
         // Audited before the book is saved: a refused append leaves the record as it was. The
         // entry carries the whole record after the change, so a crash before the save is
         // rolled forward from it (see `IncidentBook`).
-        inc.audit_seq = ws.record_seq(
-            if status == IncidentStatus::Resolved {
-                "status.incident.resolve"
-            } else {
-                "status.incident.update"
-            },
-            &inc.id,
-            serde_json::json!({"status": before.status, "components": before.components}),
-            serde_json::json!({
+        let changed = event::IncidentChange {
+            target: inc.id.clone(),
+            before: serde_json::json!({"status": before.status, "components": before.components}),
+            after: IncidentChanged::deserialize(&serde_json::json!({
                 "status": inc.status,
                 "published": &change,
                 "page_status": posted.status,
                 "incident": &*inc,
-            }),
-        )?;
+            }))
+            .map_err(|e| StatusError::Invalid(format!("incident {}: {e}", inc.id)))?,
+        };
+        inc.audit_seq = ws.record_seq(if status == IncidentStatus::Resolved {
+            Event::IncidentResolve(changed)
+        } else {
+            Event::IncidentUpdate(changed)
+        })?;
         Ok(inc.clone())
     })?;
     Ok(after)
@@ -593,12 +594,11 @@ pub async fn schedule_maintenance<P: StatusPage>(
         components: ids,
     };
     let posted = page.schedule_maintenance(&m).await?;
-    ws.record(
-        "status.maintenance.schedule",
-        &posted.id,
+    ws.record(Event::MaintenanceSchedule(Event::values(
+        posted.id.clone(),
         serde_json::Value::Null,
         serde_json::json!({"maintenance": &m, "page_incident": &posted}),
-    )?;
+    )))?;
     Ok(posted)
 }
 
@@ -620,12 +620,11 @@ pub async fn update_maintenance<P: StatusPage>(
         body: message.trim(),
     };
     let posted = page.update_maintenance(id, step).await?;
-    ws.record(
-        "status.maintenance.update",
+    ws.record(Event::MaintenanceUpdate(Event::values(
         id,
         serde_json::Value::Null,
         serde_json::json!({"status": status, "message": message.trim(), "page_status": posted.status}),
-    )?;
+    )))?;
     Ok(posted)
 }
 
@@ -653,10 +652,11 @@ pub fn write_postmortem(
 ) -> Result<(), StatusError> {
     let md = postmortem_markdown(ws, incident);
     ws.change(
-        "status.postmortem.export",
-        &incident.id,
-        serde_json::Value::Null,
-        serde_json::json!({ "path": path }),
+        Event::PostmortemExport(Event::values(
+            incident.id.clone(),
+            serde_json::Value::Null,
+            serde_json::json!({ "path": path }),
+        )),
         |_| store::write_atomic_named(path, md.as_bytes()),
     )?;
     Ok(())
@@ -775,13 +775,13 @@ fn carried(w: &Word) -> Result<Incident, String> {
 }
 
 impl Projection for IncidentBook {
-    fn follows(&self, action: &str) -> bool {
+    fn follows(&self, action: Action) -> bool {
         matches!(
             action,
-            "status.incident.create"
-                | "status.incident.update"
-                | "status.incident.resolve"
-                | IMPORT_ACTION
+            Action::IncidentCreate
+                | Action::IncidentUpdate
+                | Action::IncidentResolve
+                | Action::IncidentImport
         )
     }
 

@@ -159,12 +159,12 @@ pub fn audit_panel(
     let append_one = || {
         snapshot
             .ws
-            .record(
+            .record(crate::audit::Event::parse(
                 "bench.append",
                 "bench",
-                serde_json::Value::Null,
-                serde_json::Value::Null,
-            )
+                &serde_json::Value::Null,
+                &serde_json::Value::Null,
+            ))
             .map_err(|e| err(&e))
     };
     append_one()?;

@@ -25,6 +25,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
+use crate::audit::Event;
+use crate::audit::event::VerifyVerdict;
 use crate::digest::Sha256;
 
 pub use self::signature::{Expected, Signer, Verdict as SignatureVerdict};
@@ -771,15 +773,16 @@ pub async fn run_task(
             .as_ref()
             .map_or_else(|| "artifacts".to_owned(), |s| s.display().to_string());
         let kept = report.clone();
+        let report_event = Event::VerifyReport(crate::audit::event::VerifyReport {
+            target,
+            before: (),
+            after: VerifyVerdict::deserialize(&after).map_err(|e| failed(&e))?,
+        });
         tokio::task::spawn_blocking(move || match (of_release, stamped) {
-            (Some(r), Some(files)) => ws.change(
-                "verify.report",
-                &target,
-                serde_json::Value::Null,
-                after,
-                |seq| release::save(&ws, &r, &kept, files, seq),
-            ),
-            _ => ws.record("verify.report", &target, serde_json::Value::Null, after),
+            (Some(r), Some(files)) => ws.change(report_event, |seq| {
+                release::save(&ws, &r, &kept, files, seq)
+            }),
+            _ => ws.record(report_event),
         })
         .await
         .map_err(|e| failed(&e))?

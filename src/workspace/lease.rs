@@ -343,17 +343,16 @@ impl Workspace {
                 });
             }
             Took::TakenOver(etag, from) => {
-                let action = if force && from.is_live(now) {
-                    "lease.force"
-                } else {
-                    "lease.takeover"
-                };
-                self.record(
-                    action,
+                let taken = crate::audit::Event::values(
                     what,
                     serde_json::to_value(&from).unwrap_or_default(),
                     serde_json::to_value(&mine).unwrap_or_default(),
-                )?;
+                );
+                self.record(if force && from.is_live(now) {
+                    crate::audit::Event::LeaseForce(taken)
+                } else {
+                    crate::audit::Event::LeaseTakeover(taken)
+                })?;
                 etag
             }
         };

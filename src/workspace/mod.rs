@@ -16,7 +16,10 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{AuditEntry, AuditError, AuditLog, NewEntry, Verified};
+use crate::audit::event::{
+    ChecklistChange, Pair, TaskFinished, TaskRunning, TaskStart, TaskStarted,
+};
+use crate::audit::{self, Action, AuditEntry, AuditError, AuditLog, Event, Verified};
 use crate::runbook::{Checklist, Runbook, RunbookError};
 use crate::runner::{Redactor, TaskContext, TaskError, TaskHook, TaskInfo, TaskSpec, TaskState};
 use crate::store;
@@ -389,8 +392,7 @@ pub fn add_demo_stand_ins(root: &Path) -> Result<bool, WorkspaceError> {
         tracing::warn!("the demo's [dr] stand-ins were not added to its configuration: {e}");
         return Ok(false);
     }
-    ws.record(
-        "workspace.config.upgraded",
+    ws.record(Event::ConfigUpgraded(Event::values(
         CONFIG_FILE,
         serde_json::Value::Null,
         serde_json::json!({
@@ -398,7 +400,7 @@ pub fn add_demo_stand_ins(root: &Path) -> Result<bool, WorkspaceError> {
             "why": "the demo's disaster-recovery procedures run against stand-ins, never the \
                     real aws, kubectl or redis-cli",
         }),
-    )?;
+    )))?;
     store::write_atomic(&config_path, upgraded.as_bytes())?;
     Ok(true)
 }
@@ -520,12 +522,11 @@ impl Workspace {
         })?;
         add_missing_packaging(root)?;
         let ws = Self::open(root)?;
-        ws.record(
-            "workspace.init",
-            &root.display().to_string(),
+        ws.record(Event::WorkspaceInit(Event::values(
+            root.display().to_string(),
             serde_json::Value::Null,
             details,
-        )?;
+        )))?;
         Ok(ws)
     }
 
@@ -554,12 +555,11 @@ impl Workspace {
         let dir = shared::create(url.clone(), config_text, access.clone())?;
         add_missing_packaging(&dir)?;
         let ws = Self::open_shared_with(url.clone(), access)?;
-        ws.record(
-            "workspace.init",
-            &url.to_string(),
+        ws.record(Event::WorkspaceInit(Event::values(
+            url.to_string(),
             serde_json::Value::Null,
             details,
-        )?;
+        )))?;
         Ok(ws)
     }
 
@@ -646,38 +646,26 @@ impl Workspace {
             )));
         }
         self.change(
-            "workspace.config.tool",
-            CONFIG_FILE,
-            serde_json::json!({ "tool": tool, "path": before }),
-            serde_json::json!({ "tool": tool, "path": path }),
+            Event::ConfigTool(Event::values(
+                CONFIG_FILE,
+                serde_json::json!({ "tool": tool, "path": before }),
+                serde_json::json!({ "tool": tool, "path": path }),
+            )),
             |_| store::write_atomic(&config_path, edited.as_bytes()),
         )?;
         crate::os::set_configured_programs(config::tools::paths(&config.tools));
         Ok(config)
     }
 
-    /// Records one action by this workspace's actor.
-    pub fn record(
-        &self,
-        action: &str,
-        target: &str,
-        before: serde_json::Value,
-        after: serde_json::Value,
-    ) -> Result<(), WorkspaceError> {
-        self.record_as(&self.actor(), action, target, before, after)
-            .map(|_| ())
+    /// Records one event by this workspace's actor.
+    pub fn record(&self, event: Event) -> Result<(), WorkspaceError> {
+        self.record_as(&self.actor(), event).map(|_| ())
     }
 
     /// Like [`Self::record`], and returns the entry's sequence number, for state that records
     /// the entry of its last change (see [`Projection`]).
-    pub fn record_seq(
-        &self,
-        action: &str,
-        target: &str,
-        before: serde_json::Value,
-        after: serde_json::Value,
-    ) -> Result<u64, WorkspaceError> {
-        self.record_as(&self.actor(), action, target, before, after)
+    pub fn record_seq(&self, event: Event) -> Result<u64, WorkspaceError> {
+        self.record_as(&self.actor(), event)
     }
 
     /// A state change and its audit entry, together: the entry is appended first (a refused
@@ -685,53 +673,49 @@ impl Workspace {
     /// `ACTION.failed` entry says so and the error is returned. Call it under the state's lock.
     pub fn change<T>(
         &self,
-        action: &str,
-        target: &str,
-        before: serde_json::Value,
-        after: serde_json::Value,
+        event: Event,
         write: impl FnOnce(u64) -> Result<T, StateError>,
     ) -> Result<T, WorkspaceError> {
-        self.change_as(&self.actor(), action, target, before, after, write)
+        self.change_as(&self.actor(), event, write)
     }
 
     fn change_as<T>(
         &self,
         actor: &str,
-        action: &str,
-        target: &str,
-        before: serde_json::Value,
-        after: serde_json::Value,
+        event: Event,
         write: impl FnOnce(u64) -> Result<T, StateError>,
     ) -> Result<T, WorkspaceError> {
-        let seq = self.record_as(actor, action, target, before, after)?;
+        let (action, target) = (event.action(), event.target());
+        let seq = self.record_as(actor, event)?;
         write(seq).map_err(|e| {
-            self.record_failed_as(actor, action, target, Some(seq), &e);
+            self.record_failed_as(actor, &action, &target, Some(seq), &e);
             WorkspaceError::State(e)
         })
     }
 
-    /// Appends `ACTION.failed` with the error, after an audited intent whose work failed. The
-    /// failure is returned by the caller either way; when the log refuses this entry too, it
-    /// goes to the process log.
+    /// Appends `ACTION.failed` with the error, after an audited intent of `action` on `target`
+    /// whose work failed. The failure is returned by the caller either way; when the log
+    /// refuses this entry too, it goes to the process log.
     pub fn record_failed(
         &self,
-        action: &str,
+        action: Action,
         target: &str,
         error: &(dyn std::error::Error + 'static),
     ) {
-        self.record_failed_as(&self.actor(), action, target, None, error);
+        self.record_failed_as(&self.actor(), action.as_str(), target, None, error);
     }
 
-    /// [`Self::record_failed`] for the intent of entry `entry`, which it names, so that the
-    /// failure voids that change even when other entries on `target` came in between.
+    /// [`Self::record_failed`] for `intent`, recorded as entry `entry`, which it names, so
+    /// that the failure voids that change even when other entries on its target came in
+    /// between.
     pub fn record_failed_of(
         &self,
-        action: &str,
-        target: &str,
+        intent: &Event,
         entry: u64,
         error: &(dyn std::error::Error + 'static),
     ) {
-        self.record_failed_as(&self.actor(), action, target, Some(entry), error);
+        let (action, target) = (intent.action(), intent.target());
+        self.record_failed_as(&self.actor(), &action, &target, Some(entry), error);
     }
 
     fn record_failed_as(
@@ -742,16 +726,14 @@ impl Workspace {
         entry: Option<u64>,
         error: &(dyn std::error::Error + 'static),
     ) {
-        let mut after = serde_json::json!({ "error": crate::error_chain(error) });
-        if let Some(seq) = entry {
-            after["entry"] = seq.into();
-        }
         let failed = self.record_as(
             actor,
-            &format!("{action}.failed"),
-            target,
-            serde_json::Value::Null,
-            after,
+            Event::Failed(audit::event::Failed {
+                action: action.to_owned(),
+                target: target.to_owned(),
+                error: crate::error_chain(error),
+                entry,
+            }),
         );
         if let Err(audit) = failed {
             tracing::error!(
@@ -761,21 +743,8 @@ impl Workspace {
         }
     }
 
-    fn record_as(
-        &self,
-        actor: &str,
-        action: &str,
-        target: &str,
-        before: serde_json::Value,
-        after: serde_json::Value,
-    ) -> Result<u64, WorkspaceError> {
-        let new = NewEntry {
-            actor: actor.to_owned(),
-            action: action.to_owned(),
-            target: target.to_owned(),
-            before,
-            after,
-        };
+    fn record_as(&self, actor: &str, event: Event) -> Result<u64, WorkspaceError> {
+        let new = event.to_new_entry(actor);
         let entry = match &self.shared {
             Some(shared) => shared.append(&self.audit, &new)?,
             None => self.audit.append(new)?,
@@ -876,11 +845,15 @@ impl Workspace {
         };
         // Fail before writing anything if the runbook is broken.
         Runbook::load(&release.runbook, &self.root)?;
+        let created = serde_json::to_value(&release)
+            .and_then(serde_json::from_value)
+            .map_err(|e| WorkspaceError::Refused(format!("release {}: {e}", release.version)))?;
         self.change(
-            "release.create",
-            &release.version.to_string(),
-            serde_json::Value::Null,
-            serde_json::to_value(&release).unwrap_or_default(),
+            Event::ReleaseCreate(audit::event::ReleaseCreate {
+                target: release.version.to_string(),
+                before: (),
+                after: created,
+            }),
             |seq| {
                 let release = Release {
                     audit_seq: seq,
@@ -997,16 +970,18 @@ impl Workspace {
             audit_seq: 0,
             settled_by_skip: if done { settled_by_skip } else { 0 },
         };
+        let change = ChecklistChange {
+            target: Pair::new(version, item_id),
+            before,
+            after: after.clone(),
+        };
         self.change_as(
             actor,
             if done {
-                "checklist.tick"
+                Event::ChecklistTick(change)
             } else {
-                "checklist.untick"
+                Event::ChecklistUntick(change)
             },
-            &format!("{version}/{item_id}"),
-            serde_json::to_value(&before).unwrap_or_default(),
-            serde_json::to_value(&after).unwrap_or_default(),
             |seq| {
                 checklist.items.insert(
                     item_id.to_owned(),
@@ -1305,43 +1280,40 @@ struct WorkspaceHook {
 impl WorkspaceHook {
     /// Records a task's start or end in the audit log; a notification's own tasks are not
     /// recorded (their deliveries are).
-    fn record(
-        &self,
-        task: &TaskInfo,
-        action: &str,
-        before: serde_json::Value,
-        after: serde_json::Value,
-    ) -> Result<bool, String> {
+    fn record(&self, task: &TaskInfo, event: Event) -> Result<bool, String> {
         if is_quiet(task) {
             return Ok(false);
         }
-        self.ws
-            .record(action, &task.name, before, after)
-            .map_err(|e| e.to_string())?;
+        self.ws.record(event).map_err(|e| e.to_string())?;
         Ok(true)
     }
 }
 
 impl TaskHook for WorkspaceHook {
     fn on_start(&self, task: &TaskInfo) -> Result<(), String> {
-        let after = serde_json::json!({"kind": task.kind, "release": task.release});
-        self.record(task, "task.start", serde_json::Value::Null, after)
-            .map(|_| ())
+        let event = Event::TaskStart(TaskStart {
+            target: task.name.clone(),
+            before: (),
+            after: TaskStarted {
+                kind: task.kind.clone(),
+                release: task.release.clone(),
+            },
+        });
+        self.record(task, event).map(|_| ())
     }
 
     fn on_finish(&self, task: &TaskInfo, state: TaskState, message: &str) -> Result<(), String> {
-        let after = serde_json::json!({
-            "state": state,
-            "message": message,
-            "kind": task.kind,
-            "release": task.release,
+        let event = Event::TaskFinish(audit::event::TaskFinish {
+            target: task.name.clone(),
+            before: TaskRunning::default(),
+            after: TaskFinished {
+                state,
+                message: message.to_owned(),
+                kind: task.kind.clone(),
+                release: task.release.clone(),
+            },
         });
-        let recorded = self.record(
-            task,
-            "task.finish",
-            serde_json::json!({"state": "running"}),
-            after,
-        )?;
+        let recorded = self.record(task, event)?;
         if recorded
             && state == TaskState::Succeeded
             && let Some(version) = task.release.as_deref()
@@ -1448,7 +1420,7 @@ pub fn is_as_of(
 /// `ui` pass the projections in (`crate::projections::ALL`).
 pub trait Projection: Send + Sync {
     /// Whether entries of `action` (without `.failed` or `.not_applied`) may change it.
-    fn follows(&self, action: &str) -> bool;
+    fn follows(&self, action: Action) -> bool;
     /// Whether an entry of an action it follows is a change of it (carries what to replay):
     /// one that does not (written before entries carried it, or a change of something else
     /// under the same action, like a flag's rollout in another environment) is left out.
@@ -1557,14 +1529,15 @@ impl<'p> Changes<'p> {
             Some(base) => (base, true),
             None => (e.action.as_str(), false),
         };
-        let map = match action {
-            "release.create" => &mut self.creates,
-            "checklist.tick" | "checklist.untick" => &mut self.items,
-            _ => match self.projections.iter_mut().find(|(p, _)| p.follows(action)) {
+        let map = match Action::parse(action) {
+            Some(Action::ReleaseCreate) => &mut self.creates,
+            Some(Action::ChecklistTick | Action::ChecklistUntick) => &mut self.items,
+            Some(a) => match self.projections.iter_mut().find(|(p, _)| p.follows(a)) {
                 Some((p, _)) if !void && !p.carries(&e.after) => return,
                 Some((_, map)) => map,
                 None => return,
             },
+            None => return,
         };
         let words = map.entry(e.target).or_default();
         if void {
@@ -1861,12 +1834,12 @@ impl Workspace {
             );
             return;
         }
-        if let Err(e) = self.record(
-            &action,
-            target,
-            serde_json::Value::Null,
-            serde_json::json!({ "entry": w.seq, "reason": why }),
-        ) {
+        if let Err(e) = self.record(Event::NotApplied(audit::event::NotApplied {
+            action: w.action.clone(),
+            target: target.to_owned(),
+            entry: w.seq,
+            reason: why.to_owned(),
+        })) {
             tracing::error!(
                 "{action} {target}: the audit log refused it: {}",
                 e.to_string()

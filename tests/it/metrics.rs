@@ -243,19 +243,19 @@ fn history() -> (tempfile::TempDir, std::path::PathBuf) {
     ws.create_release("1.2.1", Some("1.2.0")).expect("hotfix");
     set_created(&root, "1.2.1", at(38, 0));
     // What `publish yank` will write (issue 12), and a yank of a release outside the window.
-    ws.record(
+    ws.record(release_console::audit::Event::parse(
         "publish.yank",
         "1.1.0",
-        Value::Null,
-        json!({"reason": "crash on start"}),
-    )
+        &Value::Null,
+        &json!({"reason": "crash on start"}),
+    ))
     .expect("audit");
-    ws.record(
+    ws.record(release_console::audit::Event::parse(
         "publish.yank",
         "0.9.0",
-        Value::Null,
-        json!({"reason": "old"}),
-    )
+        &Value::Null,
+        &json!({"reason": "old"}),
+    ))
     .expect("audit");
     let resolved = |id: &str, severity: &str, days: i64, how: Option<&str>| {
         let mut i = incident(id, severity, at(days, 0), Some(at(days, 30)));

@@ -301,12 +301,12 @@ fn an_entry_too_big_to_read_back_is_never_written() {
     let ana = open_as(&weed, dir.path(), "ana", ws);
     let note = "x".repeat(5 * 1024 * 1024);
     let e = ana
-        .record(
+        .record(release_console::audit::Event::parse(
             "incident.note",
             "INC-1",
-            serde_json::Value::Null,
-            serde_json::json!({ "note": note }),
-        )
+            &serde_json::Value::Null,
+            &serde_json::json!({ "note": note }),
+        ))
         .expect_err("refused");
     let t = e.to_string();
     assert!(
@@ -316,11 +316,11 @@ fn an_entry_too_big_to_read_back_is_never_written() {
     // Everyone, Ana too, goes on.
     let ben = open_as(&weed, dir.path(), "ben", ws);
     assert_eq!(ben.audit().entries().expect("log").len(), 1);
-    ana.record(
+    ana.record(release_console::audit::Event::parse(
         "incident.note",
         "INC-1",
-        serde_json::Value::Null,
-        serde_json::json!({ "note": "small" }),
-    )
+        &serde_json::Value::Null,
+        &serde_json::json!({ "note": "small" }),
+    ))
     .expect("a small one is recorded");
 }

@@ -272,12 +272,12 @@ fn kill_9_mid_write_leaves_the_last_good_state() {
             }
             Err(e) => panic!("round {round}: {e}"),
         }
-        ws.record(
+        ws.record(release_console::audit::Event::parse(
             "test.after-crash",
             "round",
-            serde_json::Value::Null,
-            serde_json::json!(round),
-        )
+            &serde_json::Value::Null,
+            &serde_json::json!(round),
+        ))
         .expect("append after crash");
         let v = ws.audit().verify().expect("intact after the next append");
         assert!(v.entries > 2);
@@ -898,12 +898,12 @@ fn a_change_that_cannot_be_rolled_forward_is_marked_not_applied() {
     let (_dir, ws) = new_ws();
     let r = ws.create_release("1.0.0", None).expect("release");
     // A tick whose state write never happened, and whose `after` is no item state.
-    ws.record(
+    ws.record(release_console::audit::Event::parse(
         "checklist.tick",
         "1.0.0/pre.release-notes",
-        serde_json::Value::Null,
-        serde_json::json!("not an item state"),
-    )
+        &serde_json::Value::Null,
+        &serde_json::json!("not an item state"),
+    ))
     .expect("append");
     let err = ws.verify_audit().expect_err("the state disagrees");
     assert!(
@@ -1142,8 +1142,13 @@ fn a_flag_rollout_in_the_log_but_not_in_its_plan_is_settled_from_the_local_provi
     // does not claim it.
     let mut after = intent.after.clone();
     after["provider"]["local"] = serde_json::json!(false);
-    ws.record("flags.rollout", "ui_crash", intent.before.clone(), after)
-        .expect("an intent the console stopped in");
+    ws.record(release_console::audit::Event::parse(
+        "flags.rollout",
+        "ui_crash",
+        &intent.before.clone(),
+        &after,
+    ))
+    .expect("an intent the console stopped in");
     assert_eq!(
         ws.recover_with(release_console::projections::ALL)
             .expect("recover"),
@@ -1264,19 +1269,19 @@ fn records_saved_before_they_kept_their_entry_are_not_judged_until_a_change_carr
     old["id"] = serde_json::json!("INC-2020-01-01-001");
     old["page_incident_id"] = serde_json::json!("old-page-incident");
     old.as_object_mut().expect("record").remove("audit_seq");
-    ws.record(
+    ws.record(release_console::audit::Event::parse(
         "status.incident.create",
         "INC-2020-01-01-001",
-        serde_json::Value::Null,
-        serde_json::json!({ "incident": &old }),
-    )
+        &serde_json::Value::Null,
+        &serde_json::json!({ "incident": &old }),
+    ))
     .expect("an old create");
-    ws.record(
+    ws.record(release_console::audit::Event::parse(
         "status.incident.update",
         "INC-2020-01-01-001",
-        serde_json::Value::Null,
-        serde_json::json!({ "status": "identified" }),
-    )
+        &serde_json::Value::Null,
+        &serde_json::json!({ "status": "identified" }),
+    ))
     .expect("an old update");
     old["status"] = serde_json::json!("monitoring");
     state["incidents"]
@@ -1284,12 +1289,12 @@ fn records_saved_before_they_kept_their_entry_are_not_judged_until_a_change_carr
         .expect("incidents")
         .push(old.clone());
     std::fs::write(&book, state.to_string()).expect("old record");
-    ws.record(
+    ws.record(release_console::audit::Event::parse(
         "flags.rollout",
         "ui_old",
-        serde_json::Value::Null,
-        serde_json::json!({ "rollout_percent": 50 }),
-    )
+        &serde_json::Value::Null,
+        &serde_json::json!({ "rollout_percent": 50 }),
+    ))
     .expect("an old rollout");
     let plans = root.join("flags/plans.json");
     std::fs::create_dir_all(root.join("flags")).expect("flags folder");
@@ -1323,12 +1328,12 @@ fn records_saved_before_they_kept_their_entry_are_not_judged_until_a_change_carr
     let mut carried = old.clone();
     carried["status"] = serde_json::json!("resolved");
     carried["audit_seq"] = serde_json::json!(0);
-    ws.record(
+    ws.record(release_console::audit::Event::parse(
         "status.incident.resolve",
         "INC-2020-01-01-001",
-        serde_json::Value::Null,
-        serde_json::json!({ "status": "resolved", "incident": &carried }),
-    )
+        &serde_json::Value::Null,
+        &serde_json::json!({ "status": "resolved", "incident": &carried }),
+    ))
     .expect("a resolve");
     let resolve = last_entry(&ws);
     let err = verify_with_projections(&ws).expect_err("judged now");
@@ -1640,4 +1645,71 @@ fn a_demo_unpacked_before_its_stand_ins_gets_them_and_its_runbooks_run_no_real_t
     assert!(!add_demo_stand_ins(&root).expect("kept"));
     assert_eq!(std::fs::read_to_string(&cfg).expect("config"), own);
     assert!(root.join("dr-stand-ins/aws").is_file());
+}
+
+/// Every entry of a real log (the demo unpacked, its quarterly history, checklist ticks and
+/// unticks, a KPI sample) is read as its typed event, and that event writes back exactly the
+/// entry's bytes: events change nothing in what the log holds.
+#[test]
+fn every_entry_of_a_real_log_is_read_typed_and_written_back_byte_for_byte() {
+    use release_console::audit::{Action, AuditEntry, Event};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ws = release_console::workspace::unpack_demo(&dir.path().join("demo")).expect("demo");
+    let now = jiff::Timestamp::now();
+    assert!(release_console::metrics::demo::add(&ws, now).expect("history"));
+    let release = ws.release(None).expect("release");
+    let items: Vec<String> = ws
+        .runbook(&release)
+        .expect("runbook")
+        .item_ids()
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    let ticked = items
+        .iter()
+        .find(|id| ws.set_item(&release, id, true, "done by hand").is_ok())
+        .expect("an item ticks");
+    ws.set_item(&release, ticked, false, "not yet")
+        .expect("untick");
+    release_console::kpi::local::LocalKpis::new(&ws)
+        .record("crash_free_sessions", 99.5, now)
+        .expect("kpi");
+
+    let text = std::fs::read_to_string(ws.audit().path()).expect("log");
+    let mut seen = std::collections::BTreeSet::new();
+    for line in text.lines() {
+        let entry: AuditEntry = serde_json::from_str(line).expect("entry");
+        let event = Event::from_entry(&entry);
+        if Action::parse(&entry.action).is_some() {
+            assert!(
+                event.kind().is_some(),
+                "{} was not read typed: {line}",
+                entry.action
+            );
+        }
+        seen.insert(entry.action.clone());
+        let new = event.to_new_entry(&entry.actor);
+        let again = AuditEntry {
+            actor: new.actor,
+            action: new.action,
+            target: new.target,
+            before: new.before,
+            after: new.after,
+            ..entry.clone()
+        };
+        assert_eq!(again.to_line().expect("line"), line);
+    }
+    for action in [
+        "workspace.init",
+        "release.create",
+        "checklist.tick",
+        "checklist.untick",
+        "status.incident.import",
+        "flags.import",
+        "runbook.step.end",
+        "demo.history",
+        "kpi.record",
+    ] {
+        assert!(seen.contains(action), "{action} not in {seen:?}");
+    }
 }
