@@ -11,6 +11,7 @@ mod checklist;
 mod deploy;
 mod findings;
 mod flags;
+mod keys;
 mod metrics;
 mod notify;
 mod pipeline;
@@ -104,6 +105,10 @@ pub enum Command {
     /// working on it, moving a local one into a bucket.
     #[command(subcommand)]
     Workspace(workspace_cmd::WorkspaceCmd),
+    /// Per-person keys that sign your audit entries: make and register yours, list the
+    /// people list, revoke a key, vouch for someone's key.
+    #[command(subcommand)]
+    Keys(keys::KeysCmd),
     /// Measure the hot paths: log ingest, task-tray frame time, hashing.
     Bench(bench::BenchArgs),
 }
@@ -238,6 +243,7 @@ fn run_command(cli: &Cli, command: Command) -> anyhow::Result<ExitCode> {
         Command::Secrets(cmd) => secrets::run(cli, &cmd),
         Command::Notify(cmd) => notify::run(cli, &cmd),
         Command::Audit(cmd) => audit::run(cli, cmd),
+        Command::Keys(cmd) => keys::run(cli, cmd),
         Command::Workspace(cmd) => workspace_cmd::run(cli, &cmd),
         Command::Verify(verify_args) => verify::run(cli, verify_args),
         Command::Publish(args) => publish::run(cli, args),

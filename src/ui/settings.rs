@@ -112,6 +112,7 @@ impl SettingsUi {
             )));
             ui.label(theme::muted(format!("Acting as: {}", data.ws.actor())));
         }
+        keys_line(ui, data);
 
         ui.add_space(10.0);
         ui.label(egui::RichText::new("Secrets").strong());
@@ -195,6 +196,36 @@ impl SettingsUi {
                 .desired_width(f32::INFINITY),
         );
     }
+}
+
+/// This console's key: whether its entries are signed, with which key (`keys new`, `keys list`).
+fn keys_line(ui: &mut egui::Ui, data: &Snapshot) {
+    ui.horizontal(|ui| {
+        ui.label(theme::muted("Signing key:"));
+        match &data.keys {
+            Ok(view) => {
+                if view.signs {
+                    theme::badge(ui, "SIGNED", theme::OK);
+                } else if view.registered.is_some()
+                    || matches!(
+                        view.people.standing(&view.person),
+                        crate::audit::keys::Standing::Revoked(_)
+                    )
+                {
+                    theme::badge(ui, "REFUSED HERE", theme::BAD);
+                } else {
+                    theme::badge(ui, "UNSIGNED", theme::MUTED);
+                }
+                let r = ui.label(theme::muted(&view.summary));
+                if let Some(path) = &view.local_path {
+                    r.on_hover_text(format!("The private key: {}", path.display()));
+                }
+            }
+            Err(e) => {
+                ui.label(egui::RichText::new(e).color(theme::BAD));
+            }
+        }
+    });
 }
 
 /// When a secret was last rotated (and who says so) and its schedule; red when overdue.

@@ -63,6 +63,8 @@ pub struct Snapshot {
     /// On a shared workspace: who is working on it (leases, recent changes), or why that
     /// cannot be read.
     pub team: Option<Result<crate::workspace::Activity, String>>,
+    /// This console's key and the people list (or why they cannot be read).
+    pub keys: Result<crate::workspace::KeysView, String>,
 }
 
 /// The days the rotation calendar looks ahead.
@@ -159,6 +161,7 @@ impl Snapshot {
                 .and_then(|_| crate::notify::load(&ws))
                 .map_err(|e| e.to_string())
         });
+        let keys = ws.keys_view().map_err(|e| e.to_string());
         Ok(Self {
             ws,
             origin,
@@ -181,6 +184,7 @@ impl Snapshot {
             rotation,
             outbox,
             team,
+            keys,
         })
     }
 
