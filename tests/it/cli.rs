@@ -463,6 +463,7 @@ fn help_lists_every_command() {
             "notify",
             "secrets",
             "workspace",
+            "keys",
             "bench",
             "help"
         ],
