@@ -20,6 +20,7 @@
 //! | `workspace.init` | [`Event::WorkspaceInit`] | the folder or `s3://` URL | `workspace` | `audit verify` (a log starts with it) |
 //! | `workspace.config.upgraded` | [`Event::ConfigUpgraded`] | `release-console.toml` | `workspace` (the demo's `[dr]`) | |
 //! | `workspace.config.tool` | [`Event::ConfigTool`] | `release-console.toml` | `workspace` (Settings > Tools: a program's path) | |
+//! | `people.key.add` / `people.key.revoke` | [`Event::PeopleKeyAdd`] / [`Event::PeopleKeyRevoke`] | the person | `workspace::people` (`keys new`, `keys add`, `keys revoke`) | `audit::keys::People` (who signs) |
 //! | `release.create` | [`Event::ReleaseCreate`] | version | `workspace` | notify, roll forward |
 //! | `checklist.tick` / `checklist.untick` | [`Event::ChecklistTick`] / [`Event::ChecklistUntick`] | `version/item` | `workspace` (by hand, task hook, skips) | roll forward, `others_did` |
 //! | `task.start` / `task.finish` | [`Event::TaskStart`] / [`Event::TaskFinish`] | task name | the task hook | notify (builds, backend), `others_did` |
@@ -562,6 +563,8 @@ events! {
     WorkspaceInit(Values) = "workspace.init",
     ConfigUpgraded(Values) = "workspace.config.upgraded",
     ConfigTool(Values) = "workspace.config.tool",
+    PeopleKeyAdd(Values) = "people.key.add",
+    PeopleKeyRevoke(Values) = "people.key.revoke",
     ReleaseCreate(ReleaseCreate) = "release.create",
     ChecklistTick(ChecklistChange) = "checklist.tick",
     ChecklistUntick(ChecklistChange) = "checklist.untick",
@@ -746,6 +749,12 @@ mod tests {
                 json!({"tool": "osslsigncode", "path": null}),
                 json!({"tool": "osslsigncode", "path": "/opt/homebrew/bin/osslsigncode"}),
             ),
+            Action::PeopleKeyAdd => (
+                "ana",
+                Value::Null,
+                json!({"key": "k1", "public": "AAAA", "proof": "BBBB"}),
+            ),
+            Action::PeopleKeyRevoke => ("ana", Value::Null, json!({"key": "k1"})),
             Action::ReleaseCreate => (
                 "1.2.1",
                 Value::Null,

@@ -149,6 +149,10 @@ struct Link<'a> {
     host: IgnoredAny,
     #[serde(default)]
     nonce: IgnoredAny,
+    #[serde(default)]
+    key: IgnoredAny,
+    #[serde(default)]
+    sig: IgnoredAny,
 }
 
 /// One part of a pass: what it found in its byte range.

@@ -17,6 +17,7 @@ pub mod diff;
 pub mod event;
 pub use event::{Action, Event};
 mod index;
+pub mod keys;
 pub use index::AuditIndex;
 
 /// The hash a first entry links to.
@@ -45,6 +46,13 @@ pub struct AuditEntry {
     /// own entry in a shared workspace's bucket.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
+    /// The id of the key that signed the entry (see [`keys`]), when it is signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The Ed25519 signature (base64) of the entry's line without this field (see [`keys`]).
+    /// It stays the last field: the signed bytes are the line with it taken off the end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sig: Option<String>,
 }
 
 impl AuditEntry {
@@ -168,12 +176,18 @@ impl Held<'_> {
     /// Appends `line`, an entry made elsewhere, when it is the next one: its `seq` follows the
     /// last and its `prev` is the last line's hash; anything else is refused, naming what
     /// differs, and nothing is written.
+    ///
+    /// Its signature is checked too: an entry in the name of a person with a registered key
+    /// that is not signed by it is a forgery, and refused (see [`keys`]).
     pub fn adopt(&mut self, line: &str) -> Result<AuditEntry, AuditError> {
         let (entry, hash) = self.check_next(self.head.entries, &self.head.last_hash, line)?;
+        let mut people = self.people()?;
+        people.admit(line, &entry).map_err(AuditError::Signing)?;
         let mut bytes = Vec::with_capacity(line.len() + 1);
         bytes.extend_from_slice(line.as_bytes());
         bytes.push(b'\n');
         self.write_adopted(&bytes, entry.seq, hash)?;
+        self.remember_people(people);
         Ok(entry)
     }
 
@@ -182,16 +196,19 @@ impl Held<'_> {
     /// building big logs quickly (benchmarks, tests of scale).
     pub fn adopt_all<S: AsRef<str>>(&mut self, lines: &[S]) -> Result<u64, AuditError> {
         let (mut seq, mut hash) = (self.head.entries, self.head.last_hash.clone());
+        let mut people = self.people()?;
         let mut bytes = Vec::new();
         for line in lines {
             let line = line.as_ref();
             let (entry, h) = self.check_next(seq, &hash, line)?;
+            people.admit(line, &entry).map_err(AuditError::Signing)?;
             (seq, hash) = (entry.seq, h);
             bytes.extend_from_slice(line.as_bytes());
             bytes.push(b'\n');
         }
         if !lines.is_empty() {
             self.write_adopted(&bytes, seq, hash)?;
+            self.remember_people(people);
         }
         Ok(lines.len() as u64)
     }
@@ -210,26 +227,109 @@ impl Held<'_> {
             prev: self.head.last_hash.clone(),
             host: None,
             nonce: None,
+            key: None,
+            sig: None,
         }
     }
 
-    /// Appends `new` as the next entry (sequence number, time and link filled in).
+    /// `entry` (one [`Self::next_entry`] made, with its host and nonce) finalized: signed when
+    /// its person has a registered key (with this log's signer, which must be that key), and
+    /// its line. An entry that would not verify is refused here, before anything is written:
+    /// a person with a key on a machine without it, a revoked person, a change of the people
+    /// list that is not theirs to make. See [`keys`].
+    pub fn seal(&self, entry: AuditEntry) -> Result<(AuditEntry, String), AuditError> {
+        let people = self.people()?;
+        let what = format!("{} {}", entry.action, entry.target);
+        let refuse =
+            |why: String| AuditError::Signing(format!("{what}: {why}; nothing was recorded"));
+        let person = keys::person_of(&entry.actor).to_owned();
+        let (entry, line) = match people.needs(&entry).map_err(refuse)? {
+            None => {
+                let line = entry.to_line().map_err(|e| {
+                    AuditError::Signing(format!("cannot encode the audit entry: {e}"))
+                })?;
+                (entry, line)
+            }
+            Some(id) => {
+                let signer = self
+                    .log
+                    .signer
+                    .as_deref()
+                    .filter(|s| s.person() == person && s.id() == id);
+                let Some(signer) = signer else {
+                    return Err(refuse(match self.log.signer.as_deref() {
+                        Some(s) if s.person() == person => format!(
+                            "{person}'s registered key is {id}, but this machine's key for \
+                             {person} is {} ({}): an entry in {person}'s name must be signed \
+                             with the registered key",
+                            s.id(),
+                            s.path().display()
+                        ),
+                        _ => format!(
+                            "{person} has a registered key ({id}) in this workspace, but this \
+                             console holds no key for {person}: an entry in {person}'s name \
+                             must be signed with it (`release-console keys list` shows the \
+                             keys)"
+                        ),
+                    }));
+                };
+                signer.sign_entry(entry).map_err(AuditError::Signing)?
+            }
+        };
+        // The people list's own rules (who may register or revoke which key).
+        people.clone().admit(&line, &entry).map_err(refuse)?;
+        Ok((entry, line))
+    }
+
+    /// Appends `new` as the next entry (sequence number, time and link filled in; signed as
+    /// [`Self::seal`] says).
     pub fn append(&mut self, new: NewEntry) -> Result<AuditEntry, AuditError> {
-        let entry = self.next_entry(new);
-        let line = entry.to_line().map_err(|e| {
-            AuditError::State(StateError::Parse {
-                path: self.log.log_path.display().to_string(),
-                line: 0,
-                column: 0,
-                message: e.to_string(),
-            })
-        })?;
+        let (entry, line) = self.seal(self.next_entry(new))?;
         let hash = crate::sha256_hex(line.as_bytes());
         let mut bytes = Vec::with_capacity(line.len() + 1);
         bytes.extend_from_slice(line.as_bytes());
         bytes.push(b'\n');
+        let mut people = self.people()?;
+        people.fold(&entry);
         self.write_adopted(&bytes, entry.seq, hash)?;
+        self.remember_people(people);
         Ok(entry)
+    }
+
+    /// The people list as the log stands now (kept between calls, read from the log when it
+    /// changed otherwise).
+    fn people(&self) -> Result<keys::People, AuditError> {
+        let mut cache = self
+            .log
+            .people
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(c) = cache.as_ref()
+            && c.entries == self.head.entries
+            && c.last_hash == self.head.last_hash
+        {
+            return Ok(c.people.clone());
+        }
+        let people = self.log.people_through(self.head.entries)?;
+        *cache = Some(PeopleAt {
+            entries: self.head.entries,
+            last_hash: self.head.last_hash.clone(),
+            people: people.clone(),
+        });
+        Ok(people)
+    }
+
+    /// Keeps `people` as the list at the log's head.
+    fn remember_people(&self, people: keys::People) {
+        *self
+            .log
+            .people
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(PeopleAt {
+            entries: self.head.entries,
+            last_hash: self.head.last_hash.clone(),
+            people,
+        });
     }
 
     /// `line` parsed, when it is the entry after `last` (whose line hashes to `last_hash`), and
@@ -286,6 +386,9 @@ impl Held<'_> {
 pub struct Verified {
     pub entries: u64,
     pub last_hash: String,
+    /// The entries' signatures, when they were checked ([`AuditLog::verify_signatures`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signatures: Option<keys::Signatures>,
 }
 
 /// An audit log that could not be read, or whose chain is broken.
@@ -306,18 +409,32 @@ pub enum AuditError {
         line: u64,
         message: String,
     },
+    /// An entry that would not verify, about to be written or adopted: in the name of a person
+    /// with a key but not signed by it, or a change of the people list that is not its
+    /// actor's to make (see [`keys`]).
+    #[error("{0}")]
+    Signing(String),
 }
 
 /// Handle on a workspace's audit log.
 #[derive(Debug, Clone)]
-#[expect(
-    clippy::struct_field_names,
-    reason = "three files of one log; the suffix says each is a path"
-)]
 pub struct AuditLog {
     log_path: PathBuf,
     head_path: PathBuf,
     lock_path: PathBuf,
+    /// The key this console signs its person's entries with (see [`keys`]).
+    signer: Option<std::sync::Arc<keys::Signer>>,
+    /// The people list at a point of the log, kept between appends.
+    people: std::sync::Arc<std::sync::Mutex<Option<PeopleAt>>>,
+}
+
+/// The people list as the log's first `entries` entries (the last hashing to `last_hash`)
+/// made it.
+#[derive(Debug)]
+struct PeopleAt {
+    entries: u64,
+    last_hash: String,
+    people: keys::People,
 }
 
 impl AuditLog {
@@ -327,7 +444,21 @@ impl AuditLog {
             log_path: root.join("audit.log"),
             head_path: root.join("audit.head"),
             lock_path: root.join(".audit.lock"),
+            signer: None,
+            people: std::sync::Arc::default(),
         }
+    }
+
+    /// This log, its entries signed with `signer` where they must be (see [`Held::seal`]).
+    #[must_use]
+    pub fn signed_by(mut self, signer: Option<std::sync::Arc<keys::Signer>>) -> Self {
+        self.signer = signer;
+        self
+    }
+
+    /// The key this console signs with, if it has one.
+    pub fn signer(&self) -> Option<&keys::Signer> {
+        self.signer.as_deref()
     }
 
     pub fn path(&self) -> &Path {
@@ -527,6 +658,7 @@ impl AuditLog {
         Ok(Verified {
             entries: index.len() as u64,
             last_hash: index.last_hash().to_owned(),
+            signatures: None,
         })
     }
 
@@ -602,6 +734,8 @@ pub fn write_synthetic(root: &Path, entries: u64) -> Result<(), AuditError> {
             prev: prev.clone(),
             host: None,
             nonce: None,
+            key: None,
+            sig: None,
         };
         let line = serde_json::to_string(&entry).map_err(|e| log.io("encode")(e.into()))?;
         prev = crate::sha256_hex(line.as_bytes());

@@ -66,12 +66,15 @@ pub fn run(cli: &Cli, cmd: AuditCmd) -> anyhow::Result<ExitCode> {
         AuditCmd::Verify => match ws.verify_audit_with(crate::projections::ALL) {
             Ok(v) => {
                 if cli.json {
-                    cli.print_json(&serde_json::json!({"ok": true, "entries": v.entries, "last_hash": v.last_hash}))?;
+                    cli.print_json(&serde_json::json!({"ok": true, "entries": v.entries, "last_hash": v.last_hash, "signatures": v.signatures}))?;
                 } else {
                     println!(
                         "audit log intact: {} entries, last hash {}",
                         v.entries, v.last_hash
                     );
+                    if let Some(s) = v.signatures {
+                        println!("signatures: {}", s.summary());
+                    }
                 }
                 Ok(ExitCode::SUCCESS)
             }

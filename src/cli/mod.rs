@@ -12,6 +12,7 @@ mod deploy;
 mod doctor;
 mod findings;
 mod flags;
+mod keys;
 mod metrics;
 mod notify;
 mod pipeline;
@@ -109,6 +110,10 @@ pub enum Command {
     /// Where each program the console runs was found (configured path, PATH, or not found)
     /// and where each secret is looked for (never a value); exit 1 when one is missing.
     Doctor,
+    /// Per-person keys that sign your audit entries: make and register yours, list the
+    /// people list, revoke a key, vouch for someone's key.
+    #[command(subcommand)]
+    Keys(keys::KeysCmd),
     /// Measure the hot paths: log ingest, task-tray frame time, hashing.
     Bench(bench::BenchArgs),
 }
@@ -243,6 +248,7 @@ fn run_command(cli: &Cli, command: Command) -> anyhow::Result<ExitCode> {
         Command::Secrets(cmd) => secrets::run(cli, &cmd),
         Command::Notify(cmd) => notify::run(cli, &cmd),
         Command::Audit(cmd) => audit::run(cli, cmd),
+        Command::Keys(cmd) => keys::run(cli, cmd),
         Command::Workspace(cmd) => workspace_cmd::run(cli, &cmd),
         Command::Verify(verify_args) => verify::run(cli, verify_args),
         Command::Publish(args) => publish::run(cli, args),

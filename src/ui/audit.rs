@@ -686,9 +686,16 @@ fn entry_row(row: &mut egui_extras::TableRow<'_, '_>, r: &Row) {
         ui.label(crate::local_time(e.time, true));
     });
     row.col(|ui| {
-        let actor = ui.label(&e.actor);
+        // A signed entry is marked: its signature is checked against its person's registered
+        // key when a shared workspace adopts it and by `audit verify`.
+        let actor = match &e.key {
+            Some(key) if e.sig.is_some() => ui
+                .label(format!("{} · signed", e.actor))
+                .on_hover_text(format!("{}, signed with key {key}", who(e))),
+            _ => ui.label(&e.actor),
+        };
         // On a shared workspace, the machine it was done on.
-        if e.host.is_some() {
+        if e.host.is_some() && e.sig.is_none() {
             actor.on_hover_text(who(e));
         }
     });

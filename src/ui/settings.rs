@@ -116,6 +116,7 @@ impl SettingsUi {
             )));
             ui.label(theme::muted(format!("Acting as: {}", data.ws.actor())));
         }
+        keys_line(ui, data);
 
         ui.add_space(10.0);
         self.tools_ui(ui, data, actions);
@@ -308,6 +309,36 @@ fn looked_in_ui(ui: &mut egui::Ui, data: &Snapshot, source: &str) {
             ui.label(theme::muted(text).small());
         }
     }
+}
+
+/// This console's key: whether its entries are signed, with which key (`keys new`, `keys list`).
+fn keys_line(ui: &mut egui::Ui, data: &Snapshot) {
+    ui.horizontal(|ui| {
+        ui.label(theme::muted("Signing key:"));
+        match &data.keys {
+            Ok(view) => {
+                if view.signs {
+                    theme::badge(ui, "SIGNED", theme::OK);
+                } else if view.registered.is_some()
+                    || matches!(
+                        view.people.standing(&view.person),
+                        crate::audit::keys::Standing::Revoked(_)
+                    )
+                {
+                    theme::badge(ui, "REFUSED HERE", theme::BAD);
+                } else {
+                    theme::badge(ui, "UNSIGNED", theme::MUTED);
+                }
+                let r = ui.label(theme::muted(&view.summary));
+                if let Some(path) = &view.local_path {
+                    r.on_hover_text(format!("The private key: {}", path.display()));
+                }
+            }
+            Err(e) => {
+                ui.label(egui::RichText::new(e).color(theme::BAD));
+            }
+        }
+    });
 }
 
 /// When a secret was last rotated (and who says so) and its schedule; red when overdue.

@@ -67,6 +67,8 @@ pub struct Snapshot {
     pub tools: Vec<crate::pipeline::tools::ToolCheck>,
     /// Where each secret is looked for and what is there, never a value (Settings > Secrets).
     pub secret_checks: Vec<crate::workspace::secrets::SecretCheck>,
+    /// This console's key and the people list (or why they cannot be read).
+    pub keys: Result<crate::workspace::KeysView, String>,
 }
 
 /// The days the rotation calendar looks ahead.
@@ -165,6 +167,7 @@ impl Snapshot {
         });
         let tools = crate::pipeline::tools::check(&ws);
         let secret_checks = crate::workspace::secrets::where_looked(ws.config());
+        let keys = ws.keys_view().map_err(|e| e.to_string());
         Ok(Self {
             ws,
             origin,
@@ -189,6 +192,7 @@ impl Snapshot {
             team,
             tools,
             secret_checks,
+            keys,
         })
     }
 

@@ -5,10 +5,12 @@
 
 pub mod config;
 mod lease;
+mod people;
 pub mod secrets;
 pub mod shared;
 
 pub use self::lease::{ACTIVE_WITHIN, Active, Activity, LEASE_FOR, Lease, LeaseInfo};
+pub use self::people::{KeysView, NewKey};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -434,6 +436,8 @@ impl Workspace {
         add_missing_packaging(&dir)?;
         let mut ws = Self::open_folder(&dir)?;
         ws.shared = Some(Arc::new(connection));
+        // The actor of a shared workspace is another (the OS user): its key, then.
+        ws.load_signer()?;
         // Others' releases and checklist changes reach the state before anything reads it;
         // the callers roll forward the projections of higher layers (`recover_with`).
         ws.recover_with(&[])?;
@@ -482,12 +486,14 @@ impl Workspace {
         // Every program the console runs by name from now on is the configured one.
         crate::os::set_configured_programs(config::tools::paths(&config.tools));
         sweep_stale_temps(root);
-        Ok(Self {
+        let mut ws = Self {
             root: root.to_owned(),
             config,
             audit: AuditLog::in_workspace(root),
             shared: None,
-        })
+        };
+        ws.load_signer()?;
+        Ok(ws)
     }
 
     /// Creates a new workspace for `product` in `root` (which may exist but must not hold one).
@@ -1106,7 +1112,8 @@ impl Workspace {
     ) -> Result<Verified, AuditError> {
         let verified = self.audit.verify()?;
         let verified = not_emptied(&self.audit, verified)?;
-        let verified = self.not_behind_state(verified)?;
+        let mut verified = self.not_behind_state(verified)?;
+        verified.signatures = Some(self.audit.verify_signatures(verified.entries)?);
         self.state_agrees().map_err(into_audit_error)?;
         for p in projections {
             self.projection_agrees(*p).map_err(into_audit_error)?;
@@ -1225,9 +1232,13 @@ pub async fn run_audit_verify(
     .map_err(|e| TaskError::Failed(crate::runner::panic_message(e)))?
     .map_err(|e| TaskError::Failed(e.to_string()))?;
     Ok(format!(
-        "audit log intact: {} entries, last hash {}",
+        "audit log intact: {} entries, last hash {}{}",
         verified.entries,
-        &verified.last_hash[..12.min(verified.last_hash.len())]
+        &verified.last_hash[..12.min(verified.last_hash.len())],
+        verified
+            .signatures
+            .map(|s| format!("; {}", s.summary()))
+            .unwrap_or_default()
     ))
 }
 

@@ -32,7 +32,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::{CONFIG_FILE, WorkspaceError};
-use crate::audit::{AuditEntry, AuditLog, Held, NewEntry};
+use crate::audit::{AuditEntry, AuditError, AuditLog, Held, NewEntry};
 use crate::net::s3::{Client, Cond, Endpoint, Failure, Got};
 use crate::store;
 
@@ -463,13 +463,7 @@ impl Shared {
                     }
                     // One write and one fsync for the batch; each line is checked first.
                     held.adopt_all(&lines).map_err(|e| {
-                        self.diverged(
-                            chunk.first().copied().unwrap_or_default(),
-                            format!(
-                                "the bucket's entry does not extend the log this console \
-                                 verified: {e}"
-                            ),
-                        )
+                        self.diverged(chunk.first().copied().unwrap_or_default(), refusal(&e))
                     })?;
                     for line in &lines {
                         if let Ok(entry) = serde_json::from_str::<AuditEntry>(line) {
@@ -522,12 +516,8 @@ impl Shared {
         seq: u64,
         line: &str,
     ) -> Result<AuditEntry, WorkspaceError> {
-        held.adopt(line.trim_end_matches('\n')).map_err(|e| {
-            self.diverged(
-                seq,
-                format!("the bucket's entry does not extend the log this console verified: {e}"),
-            )
-        })
+        held.adopt(line.trim_end_matches('\n'))
+            .map_err(|e| self.diverged(seq, refusal(&e)))
     }
 
     /// Brings the local copy of the log up to the bucket's; returns the entries the state
@@ -590,13 +580,11 @@ impl Shared {
                     seq: other.seq,
                 });
             }
-            let entry = AuditEntry {
+            // Signed here when its person has a key; refused when it would not verify.
+            let (entry, line) = held.seal(AuditEntry {
                 host: Some(self.host.clone()),
                 nonce: Some(nonce.clone()),
                 ..held.next_entry(new.clone())
-            };
-            let line = entry.to_line().map_err(|e| {
-                WorkspaceError::Refused(format!("cannot encode the audit entry: {e}"))
             })?;
             // A bigger one would be in the bucket and unreadable by every console, this one
             // too: the log would stop there for everyone.
@@ -652,7 +640,7 @@ impl Shared {
     }
 
     /// Every entry in the bucket, read in order from the first and checked to chain from the
-    /// genesis hash, compared with this console's copy (`audit`) where both have it. The
+    /// genesis hash and to be signed as its person's key requires, compared with this console's copy (`audit`) where both have it. The
     /// answer says how many entries the bucket holds and where it and the copy part, if they
     /// do; a broken chain in the bucket is an error naming the entry.
     pub fn verify_bucket(&self, audit: &AuditLog) -> Result<BucketCheck, WorkspaceError> {
@@ -661,6 +649,8 @@ impl Shared {
         let mut seq = 0u64;
         let mut after: Option<String> = None;
         let mut differs: Option<u64> = None;
+        // Each entry's signature too, as its people list stood before it.
+        let mut people = crate::audit::keys::People::default();
         loop {
             let client = self.client.clone();
             let prefix = self.url.key("log/");
@@ -693,6 +683,9 @@ impl Shared {
                             "does not link to the entry before it: the chain is broken".to_owned(),
                         ));
                     }
+                    people
+                        .admit(line, &entry)
+                        .map_err(|why| self.diverged(seq, why))?;
                     prev = crate::sha256_hex(line.as_bytes());
                     if differs.is_none()
                         && local
@@ -851,6 +844,14 @@ pub fn others_did(entries: &[AuditEntry], actor: &str, host: &str) -> Option<Str
             )
         }
     })
+}
+
+/// Why an entry of the bucket was not adopted.
+fn refusal(e: &AuditError) -> String {
+    match e {
+        AuditError::Signing(why) => format!("the bucket's entry is refused as a forgery: {why}"),
+        e => format!("the bucket's entry does not extend the log this console verified: {e}"),
+    }
 }
 
 /// Whether the entry line `there` is this writer's (its nonce).

@@ -464,6 +464,7 @@ fn help_lists_every_command() {
             "secrets",
             "workspace",
             "doctor",
+            "keys",
             "bench",
             "help"
         ],

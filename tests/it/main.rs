@@ -16,6 +16,7 @@ mod fault_proxy;
 mod findings;
 mod flags;
 mod gates;
+mod keys;
 mod kpi;
 mod metrics;
 mod notify;

@@ -34,7 +34,7 @@ impl Console {
     }
 
     /// [`Self::run`] with `extra` variables (a CI job's).
-    fn run_with(&self, ws: &str, extra: &[(&str, &str)], args: &[&str]) -> Output {
+    pub(super) fn run_with(&self, ws: &str, extra: &[(&str, &str)], args: &[&str]) -> Output {
         let mut c = common::bin();
         c.arg("--workspace").arg(ws).args(args);
         self.env(&mut c);
@@ -50,10 +50,17 @@ impl Console {
             .env("AWS_SECRET_ACCESS_KEY", WEED_SECRET_KEY)
             .env("AWS_REGION", "us-east-1")
             .env("RELEASE_CONSOLE_SHARED_CACHE", &self.cache)
+            // Each machine's own private keys, never the user's running the tests.
+            .env("RELEASE_CONSOLE_KEYS_DIR", self.keys())
             .env("USER", self.user)
             .env("HOSTNAME", format!("{}-laptop", self.user))
             .env_remove("AWS_PROFILE")
             .env_remove("AWS_ENDPOINT_URL");
+    }
+
+    /// The folder this console's private keys are kept in.
+    pub(super) fn keys(&self) -> PathBuf {
+        self.cache.with_extension("keys")
     }
 
     /// The cache folder of `ws` (`s3://team/PREFIX`).

@@ -662,6 +662,8 @@ fn tick_lines(
             prev,
             host: Some(format!("{}-laptop", state.by)),
             nonce: None,
+            key: None,
+            sig: None,
         };
         let line = entry.to_line()?;
         prev = crate::sha256_hex(line.as_bytes());
