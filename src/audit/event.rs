@@ -978,6 +978,15 @@ mod tests {
             );
             all.push((event, a, t, b, f));
         }
+        // A log admits a key's registration or revocation only when it is signed as the
+        // people list requires (audit::keys' tests append real ones): these samples are
+        // checked above as values, not appended.
+        all.retain(|(e, ..)| {
+            !matches!(
+                e.kind(),
+                Some(Action::PeopleKeyAdd | Action::PeopleKeyRevoke)
+            )
+        });
         round_trip(&all);
     }
 
