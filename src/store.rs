@@ -70,12 +70,38 @@ pub fn write_atomic_named(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
     write_atomic(path, bytes)
 }
 
+/// [`write_json`] of a file that only helps a reader which checks it and accepts the version
+/// before it (the audit log's head): replaced atomically as any state file (temp, fsync,
+/// rename), but the folder is fsynced only when the file is new. A power cut right after the
+/// rename may leave the version before it, never a torn or missing one; a `kill -9` leaves the
+/// new one, as for any state file. One fsync fewer per write.
+pub fn write_json_hint<T: Serialize>(path: &Path, value: &T) -> Result<(), StateError> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| StateError::Parse {
+        path: path.display().to_string(),
+        line: 0,
+        column: 0,
+        message: e.to_string(),
+    })?;
+    bytes.push(b'\n');
+    let existed = std::fs::symlink_metadata(path).is_ok();
+    write_atomic_then(path, |tmp| tmp.write_all(&bytes), !existed)
+}
+
 /// Fills a temp file beside `path` with `fill`, fsyncs it, and renames it into place. What is
 /// at `path` must be a regular file or a link, or nothing: a FIFO, socket, device or folder is
 /// never replaced (as root, a rename over `/dev/full` replaces the device).
 fn write_atomic_with(
     path: &Path,
     fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> Result<(), StateError> {
+    write_atomic_then(path, fill, true)
+}
+
+/// [`write_atomic_with`], fsyncing the folder after the rename when `sync_dir`.
+fn write_atomic_then(
+    path: &Path,
+    fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+    sync_dir: bool,
 ) -> Result<(), StateError> {
     if let Ok(m) = std::fs::symlink_metadata(path)
         && !m.is_file()
@@ -107,7 +133,7 @@ fn write_atomic_with(
         cause: e.error,
     })?;
     // Make the rename itself durable.
-    if let Ok(d) = std::fs::File::open(dir) {
+    if sync_dir && let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }
     Ok(())

@@ -150,54 +150,67 @@ pub fn entry_matches(e: &AuditEntry, needle: &str) -> bool {
 }
 
 /// The log, locked (see [`AuditLog::hold`]); dropping it releases the lock.
+///
+/// Lines may be staged ([`Held::stage`]): each is checked to extend the log as it is staged,
+/// and they are written with the next [`Held::commit`] (or adopt or append), one write and one
+/// fsync for them all. The log's length, last hash and next entry count the staged lines.
+/// Staged lines that are never committed are dropped with the held log: nothing is written.
 #[derive(Debug)]
 pub struct Held<'a> {
     log: &'a AuditLog,
     _lock: File,
     file: File,
+    /// The log as written (and its head).
     head: Head,
+    /// Checked lines, each with its newline, not written yet.
+    staged: Vec<u8>,
+    /// Entries and last hash with the staged lines.
+    tail: (u64, String),
+    /// The people list with the staged lines, when some are staged (else the head's).
+    tail_people: Option<keys::People>,
 }
 
 impl Held<'_> {
-    /// Entries in the log.
+    /// Entries in the log (staged ones included).
     pub fn len(&self) -> u64 {
-        self.head.entries
+        self.tail.0
     }
 
     pub fn is_empty(&self) -> bool {
-        self.head.entries == 0
+        self.tail.0 == 0
     }
 
-    /// The hash of the last entry's line, or [`GENESIS_HASH`].
+    /// The hash of the last entry's line (staged ones included), or [`GENESIS_HASH`].
     pub fn last_hash(&self) -> &str {
-        &self.head.last_hash
+        &self.tail.1
     }
 
-    /// Appends `line`, an entry made elsewhere, when it is the next one: its `seq` follows the
+    /// Entries staged and not written yet.
+    pub fn staged(&self) -> u64 {
+        self.tail.0 - self.head.entries
+    }
+
+    /// Stages `line`, an entry made elsewhere, when it is the next one: its `seq` follows the
     /// last and its `prev` is the last line's hash; anything else is refused, naming what
-    /// differs, and nothing is written.
-    ///
-    /// Its signature is checked too: an entry in the name of a person with a registered key
-    /// that is not signed by it is a forgery, and refused (see [`keys`]).
-    pub fn adopt(&mut self, line: &str) -> Result<AuditEntry, AuditError> {
-        let (entry, hash) = self.check_next(self.head.entries, &self.head.last_hash, line)?;
-        let mut people = self.people()?;
+    /// differs, and nothing is staged. It is written by the next [`Self::commit`].
+    pub fn stage(&mut self, line: &str) -> Result<AuditEntry, AuditError> {
+        let (entry, hash) = self.check_next(self.tail.0, &self.tail.1, line)?;
+        let mut people = self.people_at_tail()?;
         people.admit(line, &entry).map_err(AuditError::Signing)?;
-        let mut bytes = Vec::with_capacity(line.len() + 1);
-        bytes.extend_from_slice(line.as_bytes());
-        bytes.push(b'\n');
-        self.write_adopted(&bytes, entry.seq, hash)?;
-        self.remember_people(people);
+        self.staged.extend_from_slice(line.as_bytes());
+        self.staged.push(b'\n');
+        self.tail = (entry.seq, hash);
+        self.tail_people = Some(people);
         Ok(entry)
     }
 
-    /// [`Self::adopt`] of many lines, each checked to extend the one before, written with one
-    /// fsync and one head for them all; how many. Nothing is written when one is refused. For
-    /// building big logs quickly (benchmarks, tests of scale).
-    pub fn adopt_all<S: AsRef<str>>(&mut self, lines: &[S]) -> Result<u64, AuditError> {
-        let (mut seq, mut hash) = (self.head.entries, self.head.last_hash.clone());
-        let mut people = self.people()?;
+    /// [`Self::stage`] of many lines, each checked to extend the one before; the entries.
+    /// Nothing is staged when one is refused.
+    pub fn stage_all<S: AsRef<str>>(&mut self, lines: &[S]) -> Result<Vec<AuditEntry>, AuditError> {
+        let (mut seq, mut hash) = self.tail.clone();
+        let mut people = self.people_at_tail()?;
         let mut bytes = Vec::new();
+        let mut entries = Vec::with_capacity(lines.len());
         for line in lines {
             let line = line.as_ref();
             let (entry, h) = self.check_next(seq, &hash, line)?;
@@ -205,26 +218,66 @@ impl Held<'_> {
             (seq, hash) = (entry.seq, h);
             bytes.extend_from_slice(line.as_bytes());
             bytes.push(b'\n');
+            entries.push(entry);
         }
-        if !lines.is_empty() {
-            self.write_adopted(&bytes, seq, hash)?;
-            self.remember_people(people);
-        }
-        Ok(lines.len() as u64)
+        self.staged.extend_from_slice(&bytes);
+        self.tail = (seq, hash);
+        self.tail_people = Some(people);
+        Ok(entries)
     }
 
-    /// `new` as the entry that would follow this log now: sequence number, time and link
-    /// filled in (no host, no nonce).
+    /// Writes the staged lines, syncs them and saves the head: one write and one fsync.
+    pub fn commit(&mut self) -> Result<(), AuditError> {
+        if self.staged.is_empty() {
+            return Ok(());
+        }
+        let bytes = std::mem::take(&mut self.staged);
+        let (last, hash) = self.tail.clone();
+        if let Err(e) = self.write_adopted(&bytes, last, hash) {
+            // What was not written is not the log: the tail is the head again.
+            self.tail = (self.head.entries, self.head.last_hash.clone());
+            self.tail_people = None;
+            return Err(e);
+        }
+        if let Some(people) = self.tail_people.take() {
+            self.remember_people(people);
+        }
+        Ok(())
+    }
+
+    /// Appends `line`, an entry made elsewhere, when it is the next one (see [`Self::stage`]),
+    /// with the lines staged before it; nothing is written when it is refused.
+    ///
+    /// Its signature is checked too (as every staged line's is): an entry in the name of a
+    /// person with a registered key that is not signed by it is a forgery, and refused (see
+    /// [`keys`]).
+    pub fn adopt(&mut self, line: &str) -> Result<AuditEntry, AuditError> {
+        let entry = self.stage(line)?;
+        self.commit()?;
+        Ok(entry)
+    }
+
+    /// [`Self::adopt`] of many lines, each checked to extend the one before, written with one
+    /// fsync and one head for them all; how many. Nothing is written when one is refused. For
+    /// building big logs quickly (benchmarks, tests of scale).
+    pub fn adopt_all<S: AsRef<str>>(&mut self, lines: &[S]) -> Result<u64, AuditError> {
+        let n = self.stage_all(lines)?.len() as u64;
+        self.commit()?;
+        Ok(n)
+    }
+
+    /// `new` as the entry that would follow this log now (staged lines included): sequence
+    /// number, time and link filled in (no host, no nonce).
     pub fn next_entry(&self, new: NewEntry) -> AuditEntry {
         AuditEntry {
-            seq: self.head.entries + 1,
+            seq: self.tail.0 + 1,
             time: jiff::Timestamp::now(),
             actor: new.actor,
             action: new.action,
             target: new.target,
             before: new.before,
             after: new.after,
-            prev: self.head.last_hash.clone(),
+            prev: self.tail.1.clone(),
             host: None,
             nonce: None,
             key: None,
@@ -238,7 +291,7 @@ impl Held<'_> {
     /// a person with a key on a machine without it, a revoked person, a change of the people
     /// list that is not theirs to make. See [`keys`].
     pub fn seal(&self, entry: AuditEntry) -> Result<(AuditEntry, String), AuditError> {
-        let people = self.people()?;
+        let people = self.people_at_tail()?;
         let what = format!("{} {}", entry.action, entry.target);
         let refuse =
             |why: String| AuditError::Signing(format!("{what}: {why}; nothing was recorded"));
@@ -282,18 +335,26 @@ impl Held<'_> {
     }
 
     /// Appends `new` as the next entry (sequence number, time and link filled in; signed as
-    /// [`Self::seal`] says).
+    /// [`Self::seal`] says), with the lines staged before it.
     pub fn append(&mut self, new: NewEntry) -> Result<AuditEntry, AuditError> {
         let (entry, line) = self.seal(self.next_entry(new))?;
         let hash = crate::sha256_hex(line.as_bytes());
-        let mut bytes = Vec::with_capacity(line.len() + 1);
-        bytes.extend_from_slice(line.as_bytes());
-        bytes.push(b'\n');
-        let mut people = self.people()?;
+        let mut people = self.people_at_tail()?;
         people.fold(&entry);
-        self.write_adopted(&bytes, entry.seq, hash)?;
-        self.remember_people(people);
+        self.staged.extend_from_slice(line.as_bytes());
+        self.staged.push(b'\n');
+        self.tail = (entry.seq, hash);
+        self.tail_people = Some(people);
+        self.commit()?;
         Ok(entry)
+    }
+
+    /// The people list with the staged lines (see [`Self::people`]).
+    fn people_at_tail(&self) -> Result<keys::People, AuditError> {
+        match &self.tail_people {
+            Some(p) => Ok(p.clone()),
+            None => self.people(),
+        }
     }
 
     /// The people list as the log stands now (kept between calls, read from the log when it
@@ -330,6 +391,49 @@ impl Held<'_> {
             last_hash: self.head.last_hash.clone(),
             people,
         });
+    }
+
+    /// The last `n` lines of the written log (without their newlines), oldest first; fewer
+    /// when the log holds fewer. Read back from the end of the file.
+    pub fn last_lines(&mut self, n: u64) -> Result<Vec<String>, AuditError> {
+        use std::io::{Read as _, Seek as _, SeekFrom};
+        let want = usize::try_from(n.min(self.head.entries)).unwrap_or(usize::MAX);
+        if want == 0 {
+            return Ok(Vec::new());
+        }
+        let end = self.head.len_bytes;
+        let mut back = 64 * 1024u64;
+        loop {
+            let from = end.saturating_sub(back);
+            let mut bytes = vec![0u8; usize::try_from(end - from).unwrap_or(0)];
+            self.file
+                .seek(SeekFrom::Start(from))
+                .map_err(self.log.io("seek"))?;
+            self.file
+                .read_exact(&mut bytes)
+                .map_err(self.log.io("read"))?;
+            // `bytes` ends with a newline; the lines that start after a newline in it (or at
+            // the file's start) are whole.
+            let body = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+            let whole: Vec<&[u8]> = body.split(|&b| b == b'\n').collect();
+            let complete = if from == 0 {
+                whole.len()
+            } else {
+                whole.len() - 1
+            };
+            if complete >= want || from == 0 {
+                return whole[whole.len() - want.min(complete)..]
+                    .iter()
+                    .map(|l| {
+                        String::from_utf8(l.to_vec()).map_err(|_| {
+                            self.log
+                                .tampered(self.head.entries, "a line is not UTF-8 text".into())
+                        })
+                    })
+                    .collect();
+            }
+            back *= 2;
+        }
     }
 
     /// `line` parsed, when it is the entry after `last` (whose line hashes to `last_hash`), and
@@ -376,7 +480,9 @@ impl Held<'_> {
             last_hash: hash,
             stamp: (stamp.len == len).then_some(stamp),
         };
-        store::write_json(&self.log.head_path, &self.head)?;
+        // The head is a hint the next holder checks: one a power cut sets back to the one
+        // before is read as a crash between an append and its head.
+        store::write_json_hint(&self.log.head_path, &self.head)?;
         Ok(())
     }
 }
@@ -504,7 +610,10 @@ impl AuditLog {
             log: self,
             _lock: lock,
             file,
+            tail: (head.entries, head.last_hash.clone()),
+            tail_people: None,
             head,
+            staged: Vec::new(),
         })
     }
 

@@ -15,7 +15,8 @@ pub enum WorkspaceCmd {
     /// working (leases, recent changes).
     Status,
     /// A shared workspace checked end to end: every entry in the bucket, in order, chained
-    /// from the first, and the same as this console's copy; then the copy and the state.
+    /// from the first, and the same as this console's copy; every sealed segment the same
+    /// bytes as its entries; then the copy and the state.
     Verify,
     /// Move the local workspace DIR into a bucket: its configuration and its whole verified
     /// log (the releases, checklists, incidents, flag plans and skips the log replays).
@@ -142,6 +143,16 @@ pub fn run(cli: &Cli, cmd: &WorkspaceCmd) -> anyhow::Result<ExitCode> {
                         check.local_entries
                     ),
                 }
+                for key in &check.segments_differ {
+                    println!(
+                        "DIFFERENT: segment {key} is not the entries it names (a console that \
+                         opens cold refuses it; remove it and the next one seals it again)"
+                    );
+                }
+                println!(
+                    "{} sealed segments are the entries they hold; {} whole ranges unsealed",
+                    check.segments, check.unsealed
+                );
                 match &local {
                     Ok(v) => println!("the copy and the state agree: {} entries", v.entries),
                     Err(e) => println!("the copy or the state is BROKEN: {e}"),

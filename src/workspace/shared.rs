@@ -4,7 +4,16 @@
 //! In the bucket, under the prefix:
 //! - `release-console.toml`, the configuration;
 //! - `log/000000000001.json`, ...: one object per audit entry, its exact line, created with
-//!   `If-None-Match: *`, so a sequence number has one winner.
+//!   `If-None-Match: *`, so a sequence number has one winner;
+//! - `log/segments/000000000001-000000001024.jsonl`, ...: sealed segments, the exact lines of
+//!   each whole range of [`SEGMENT_ENTRIES`] entries, a copy of those entries for a console
+//!   that opens cold (a few large reads instead of one request per entry). The writer of a
+//!   range's last entry seals it, with `If-None-Match: *`; a console that opens cold and finds
+//!   a whole range unsealed seals it too. Their bytes follow from the entries, so two sealers
+//!   race harmlessly: a 412 over the same bytes is success, over other bytes a forged segment.
+//!   A segment is trusted no more than the entries: its lines are checked to chain from the
+//!   last entry the console verified, and the last line read is compared with its entry
+//!   object, which by the chain vouches for every line before it.
 //!
 //! On this machine, a cache folder per shared workspace (`cache_root()/<bucket>/<prefix>`) is an
 //! ordinary workspace folder: the configuration as last read, `audit.log` (the bucket's entries,
@@ -14,12 +23,13 @@
 //! folder itself opens the shared workspace again, never a local copy that would drift.
 //!
 //! A change is appended to the bucket first, at the next sequence number. A writer that loses
-//! the race (412) adopts the winners' entries and tries the next number; when one of them
+//! the race (412) reads the winners' entries and tries the next number; when one of them
 //! changed the same target since this console last read the state, the change is refused
 //! ([`WorkspaceError::Raced`]), naming who, so a precondition is never judged on a stale view.
 //! An answer that is lost (a timeout, a dropped connection) is resolved by reading the entry
 //! at that number: the writer's random nonce in it says whether it is its own. Nothing is
-//! doubled, nothing is lost.
+//! doubled, nothing is lost. The winners' entries read on the way are written to the local
+//! copy with the change's own, one write and one fsync for them all.
 //!
 //! When the bucket cannot be reached, the workspace opens from its cache, read-only: every
 //! change is refused with [`WorkspaceError::Offline`].
@@ -47,8 +57,22 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest log entry or configuration read from a bucket.
 const MAX_OBJECT: usize = 4 * 1024 * 1024;
-/// Entries fetched at once when catching up.
-const FETCH_AT_ONCE: usize = 16;
+/// The most entries read at once when catching up (windows grow to it from one).
+const FETCH_AT_ONCE: usize = 64;
+/// Entries read at once by a change: before its first try, and after a lost race (the
+/// winner's, and those that may already follow it).
+const PEEK: usize = 4;
+/// Staged entries written at once while catching up.
+const COMMIT_EVERY: u64 = 8192;
+/// Entries per sealed segment of the log.
+pub const SEGMENT_ENTRIES: u64 = 1024;
+/// Where the sealed segments are, under the prefix.
+const SEGMENTS_DIR: &str = "log/segments/";
+/// The largest segment a console writes or reads (a range whose lines take more stays
+/// unsealed, its entries read one by one).
+const MAX_SEGMENT: usize = 16 * 1024 * 1024;
+/// Segments read at once; the entry after the last of them vouches for them all.
+const SEGMENTS_AT_ONCE: usize = 8;
 /// Sequence numbers tried by one change before it gives up (each lost race is another
 /// writer's change committed: the team moved on, not the network failing).
 const MAX_RACES: u32 = 64;
@@ -128,6 +152,14 @@ impl SharedUrl {
     /// The key of log entry `seq`.
     pub fn log_key(&self, seq: u64) -> String {
         self.key(&format!("log/{seq:012}.json"))
+    }
+
+    /// The key of the sealed segment of the entries from `first` (a range's first).
+    pub fn segment_key(&self, first: u64) -> String {
+        self.key(&format!(
+            "{SEGMENTS_DIR}{first:012}-{:012}.jsonl",
+            segment_last(first)
+        ))
     }
 
     /// The cache folder of this workspace under `root`.
@@ -250,7 +282,33 @@ pub struct Shared {
     raced: std::sync::atomic::AtomicBool,
     /// The nonces of the entries this console appended.
     own: Mutex<std::collections::HashSet<String>>,
+    /// Entries this process adopted past `seen`, while the log is as it left it.
+    unrolled: Mutex<Unrolled>,
     host: String,
+}
+
+/// Entries adopted and not rolled into the state yet ([`Shared::unrolled`]), as of the log's
+/// length `len` (`None`: not known; the log is read).
+#[derive(Debug, Default)]
+struct Unrolled {
+    len: Option<u64>,
+    entries: Vec<AuditEntry>,
+}
+
+/// What [`Shared::pull_staged`] read.
+#[derive(Debug, Default)]
+struct Pulled {
+    /// The entries staged, when kept.
+    entries: Vec<AuditEntry>,
+    /// The segments listed on the way.
+    listed: Option<Listed>,
+}
+
+/// Segments listed from the range that begins at `from` on: the first entry of each.
+#[derive(Debug)]
+struct Listed {
+    from: u64,
+    firsts: Vec<u64>,
 }
 
 /// A bucket request that failed, as a [`WorkspaceError`] naming it.
@@ -277,6 +335,7 @@ impl Shared {
             appended: AtomicU64::new(0),
             raced: std::sync::atomic::AtomicBool::new(false),
             own: Mutex::new(std::collections::HashSet::new()),
+            unrolled: Mutex::new(Unrolled::default()),
             host: crate::os::host_name(),
         })
     }
@@ -317,6 +376,8 @@ impl Shared {
     /// Notes that the state has been rolled forward through entry `seq`.
     pub(super) fn mark_seen(&self, seq: u64) {
         self.seen.fetch_max(seq, Ordering::Relaxed);
+        let seen = self.seen();
+        lock(&self.unrolled).entries.retain(|e| e.seq > seen);
     }
 
     fn get(&self, key: String) -> Result<Got, Failure> {
@@ -417,69 +478,361 @@ impl Shared {
         }
     }
 
-    /// Adopts every entry the bucket holds past the local copy, in order, each checked to
-    /// extend the chain; returns them. One request when there is nothing new.
-    fn pull(&self, held: &mut Held<'_>) -> Result<Vec<AuditEntry>, WorkspaceError> {
-        let mut adopted = Vec::new();
+    /// Reads every entry the bucket holds past the local copy, in order, and stages each in
+    /// `held`, checked to extend the chain; the caller commits (a long catch-up is committed
+    /// as it goes). Returns the entries when `keep`, and the segments listed on the way, if
+    /// any were.
+    ///
+    /// The first read is `first_width` entries at once (1: an idle poll is one request), then
+    /// windows twice as wide up to [`FETCH_AT_ONCE`]. A console that holds nothing yet
+    /// (`cold`), or that finds a whole window of the widest new (it is far behind), reads the
+    /// log's sealed segments first: a few large reads instead of one request per entry.
+    fn pull_staged(
+        &self,
+        held: &mut Held<'_>,
+        first_width: usize,
+        cold: bool,
+        keep: bool,
+    ) -> Result<Pulled, WorkspaceError> {
+        let mut pulled = Pulled::default();
+        if cold {
+            self.adopt_segments(held, keep, &mut pulled)?;
+        }
+        let mut width = first_width.clamp(1, FETCH_AT_ONCE);
         loop {
             let next = held.len() + 1;
-            let Some(line) = self.fetch_entry(next)? else {
-                return Ok(adopted);
+            let seqs: Vec<u64> = (next..next + width as u64).collect();
+            // Up to the first missing one: the log ends there (a hole in the bucket's log
+            // looks the same here; `workspace verify` names it).
+            let lines: Vec<String> = self
+                .fetch_many(&seqs)?
+                .into_iter()
+                .map_while(|l| l.map(|l| l.trim_end_matches('\n').to_owned()))
+                .collect();
+            let found = lines.len();
+            if found > 0 {
+                let entries = held
+                    .stage_all(&lines)
+                    .map_err(|e| self.diverged(tampered_line(&e).unwrap_or(next), refusal(&e)))?;
+                self.took(next - 1, &entries, keep, &mut pulled);
+                if held.staged() >= COMMIT_EVERY {
+                    held.commit()?;
+                }
+            }
+            if found < width {
+                return Ok(pulled);
+            }
+            if width == FETCH_AT_ONCE && pulled.listed.is_none() {
+                self.adopt_segments(held, keep, &mut pulled)?;
+            }
+            width = (width * 2).min(FETCH_AT_ONCE);
+        }
+    }
+
+    /// Notes entries just staged after entry `after`: kept when `keep`, and remembered as
+    /// not rolled into the state yet ([`Self::unrolled`]).
+    fn took(&self, after: u64, entries: &[AuditEntry], keep: bool, pulled: &mut Pulled) {
+        self.note_unrolled(after, entries, keep);
+        if keep {
+            pulled.entries.extend_from_slice(entries);
+        }
+    }
+
+    /// Lists the sealed segments from the one that holds the entry after `held`'s last, and
+    /// stages the lines of those that follow on one another from there, a few segments at a
+    /// time (committed as they are): each segment must hold exactly its range's lines, each
+    /// line must extend the one before it (from the last entry this console verified), and
+    /// the last line of each few must be, byte for byte, the entry object of its sequence
+    /// number in the bucket. By the chain, that one entry vouches for every line before it: a
+    /// segment is trusted no more than the entries are. Anything else is refused, naming the
+    /// segment's key, and nothing of it is written.
+    fn adopt_segments(
+        &self,
+        held: &mut Held<'_>,
+        keep: bool,
+        pulled: &mut Pulled,
+    ) -> Result<(), WorkspaceError> {
+        let start = segment_first(held.len() + 1);
+        let listed = self.list_segments(start)?;
+        let usable: Vec<u64> = listed
+            .iter()
+            .copied()
+            .enumerate()
+            .take_while(|(i, first)| *first == start + *i as u64 * SEGMENT_ENTRIES)
+            .map(|(_, first)| first)
+            .collect();
+        pulled.listed = Some(Listed {
+            from: start,
+            firsts: listed,
+        });
+        for chunk in usable.chunks(SEGMENTS_AT_ONCE) {
+            let Some(&last_first) = chunk.last() else {
+                break;
             };
-            adopted.push(self.adopt(held, next, &line)?);
-            // More may follow: list them and fetch several at once.
-            loop {
-                let after = self.url.log_key(held.len());
-                let client = self.client.clone();
-                let prefix = self.url.key("log/");
-                let listing = block(async move { client.list(&prefix, Some(&after), 1000).await })?
-                    .map_err(|f| unreachable(&self.url, "list the log", &f))?;
-                let seqs: Vec<u64> = listing
+            let pin_seq = segment_last(last_first);
+            let last_key = self.url.segment_key(last_first);
+            let (segments, pin) = self.fetch_segments(chunk, pin_seq)?;
+            if segments.iter().any(Option::is_none) {
+                // Listed, then gone: what it held is read entry by entry.
+                break;
+            }
+            let mut lines: Vec<&str> = Vec::new();
+            for (first, bytes) in chunk.iter().zip(segments.iter().flatten()) {
+                let key = self.url.segment_key(*first);
+                let seg = self.segment_lines(&key, *first, bytes)?;
+                // A segment that begins at or before this console's last entry: its line for
+                // that entry must be the one this console verified.
+                let mine = held.len().saturating_sub(first - 1);
+                let skip = usize::try_from(mine).unwrap_or(usize::MAX).min(seg.len());
+                if skip > 0 && crate::sha256_hex(seg[skip - 1].as_bytes()) != held.last_hash() {
+                    return Err(self.diverged(
+                        held.len(),
+                        format!(
+                            "segment {key} differs from the log this console verified: its \
+                             line for entry #{} is another entry",
+                            held.len()
+                        ),
+                    ));
+                }
+                lines.extend(&seg[skip..]);
+            }
+            if lines.is_empty() {
+                continue;
+            }
+            let Some(pin) = pin else {
+                return Err(self.diverged(
+                    pin_seq,
+                    format!(
+                        "segment {last_key} holds entry #{pin_seq}, which the bucket does not \
+                         hold ({}): the segment is not of this log",
+                        self.url.log_key(pin_seq)
+                    ),
+                ));
+            };
+            if lines.last().copied() != Some(pin.trim_end_matches('\n')) {
+                return Err(self.diverged(
+                    pin_seq,
+                    format!(
+                        "segment {last_key} disagrees with entry #{pin_seq} in the bucket ({}): \
+                         the segment was forged, or the entry rewritten",
+                        self.url.log_key(pin_seq)
+                    ),
+                ));
+            }
+            let after = held.len();
+            let entries = held.stage_all(&lines).map_err(|e| {
+                let seq = tampered_line(&e).unwrap_or(after + 1);
+                self.diverged(
+                    seq,
+                    format!(
+                        "segment {}: {}",
+                        self.url.segment_key(segment_first(seq)),
+                        refusal(&e)
+                    ),
+                )
+            })?;
+            self.took(after, &entries, keep, pulled);
+            held.commit()?;
+        }
+        Ok(())
+    }
+
+    /// The first entries of the sealed segments whose first entry is `from` or later, in
+    /// order. Keys under `log/segments/` not named as a segment of [`SEGMENT_ENTRIES`] are no
+    /// segments (as keys under `log/` not named as an entry are no entries).
+    fn list_segments(&self, from: u64) -> Result<Vec<u64>, WorkspaceError> {
+        let prefix = self.url.key(SEGMENTS_DIR);
+        // Every key of a segment from `from` on sorts after this one.
+        let mut after = Some(self.url.key(&format!("{SEGMENTS_DIR}{from:012}")));
+        let mut firsts = Vec::new();
+        loop {
+            let client = self.client.clone();
+            let (p, start) = (prefix.clone(), after.clone());
+            let listing = block(async move { client.list(&p, start.as_deref(), 1000).await })?
+                .map_err(|f| unreachable(&self.url, "list the log's segments", &f))?;
+            firsts.extend(
+                listing
                     .keys
                     .iter()
-                    .filter_map(|k| seq_of_key(&self.url, k))
-                    .take_while({
-                        let mut want = held.len() + 1;
-                        move |s| {
-                            let ok = *s == want;
-                            want += 1;
-                            ok
-                        }
-                    })
-                    .collect();
-                if seqs.is_empty() {
-                    break;
+                    .filter_map(|k| segment_of_key(&self.url, k)),
+            );
+            after = listing.keys.last().cloned();
+            if !listing.truncated || after.is_none() {
+                break;
+            }
+        }
+        firsts.sort_unstable();
+        firsts.dedup();
+        Ok(firsts)
+    }
+
+    /// The segments of `firsts` read at once, with entry `pin`; `None` for one the bucket does
+    /// not hold. A segment over [`MAX_SEGMENT`] is refused, naming it.
+    #[expect(
+        clippy::type_complexity,
+        reason = "the segments' bytes and the entry that vouches for them, read together"
+    )]
+    fn fetch_segments(
+        &self,
+        firsts: &[u64],
+        pin: u64,
+    ) -> Result<(Vec<Option<Vec<u8>>>, Option<String>), WorkspaceError> {
+        let client = self.client.clone();
+        let keys: Vec<String> = firsts.iter().map(|f| self.url.segment_key(*f)).collect();
+        let pin_key = self.url.log_key(pin);
+        let (segments, pin_got) = block(async move {
+            let mut set = tokio::task::JoinSet::new();
+            for (i, key) in keys.into_iter().enumerate() {
+                let client = client.clone();
+                set.spawn(async move {
+                    let read = read_segment(&client, &key).await;
+                    (i, key, read)
+                });
+            }
+            let pin_got = client.get_small(&pin_key, None, MAX_OBJECT).await;
+            let mut out = Vec::new();
+            while let Some(done) = set.join_next().await {
+                if let Ok(r) = done {
+                    out.push(r);
                 }
-                for chunk in seqs.chunks(FETCH_AT_ONCE) {
-                    let mut lines = Vec::with_capacity(chunk.len());
-                    for (seq, line) in chunk.iter().zip(self.fetch_many(chunk)?) {
-                        let Some(line) = line else {
-                            return Err(self.diverged(
-                                *seq,
-                                format!("entry #{seq} was listed but cannot be read"),
-                            ));
-                        };
-                        lines.push(line.trim_end_matches('\n').to_owned());
-                    }
-                    // One write and one fsync for the batch; each line is checked first.
-                    held.adopt_all(&lines).map_err(|e| {
-                        self.diverged(chunk.first().copied().unwrap_or_default(), refusal(&e))
-                    })?;
-                    for line in &lines {
-                        if let Ok(entry) = serde_json::from_str::<AuditEntry>(line) {
-                            adopted.push(entry);
-                        }
-                    }
+            }
+            out.sort_by_key(|(i, _, _)| *i);
+            (out, pin_got)
+        })?;
+        if segments.len() != firsts.len() {
+            return Err(WorkspaceError::Refused(format!(
+                "{}: a read of the log's segments stopped",
+                self.url
+            )));
+        }
+        let mut out = Vec::with_capacity(segments.len());
+        for ((_, key, read), first) in segments.into_iter().zip(firsts) {
+            match read.map_err(|f| unreachable(&self.url, &format!("read segment {key}"), &f))? {
+                SegmentRead::Bytes(bytes) => out.push(Some(bytes)),
+                SegmentRead::Missing => out.push(None),
+                SegmentRead::TooLarge => {
+                    return Err(self.diverged(
+                        *first,
+                        format!(
+                            "segment {key} is larger than the {} MiB a segment may take: \
+                             refused (no console writes one that large)",
+                            MAX_SEGMENT / (1024 * 1024)
+                        ),
+                    ));
                 }
-                if !listing.truncated {
+            }
+        }
+        let pin = self.entry_line(pin, pin_got)?;
+        Ok((out, pin))
+    }
+
+    /// Segment `key`'s lines (without newlines): exactly the [`SEGMENT_ENTRIES`] lines of the
+    /// entries from `first` on, each one line of UTF-8 text ending with its newline; else
+    /// the refusal naming the key. The lines' chain is checked when they are staged.
+    fn segment_lines<'b>(
+        &self,
+        key: &str,
+        first: u64,
+        bytes: &'b [u8],
+    ) -> Result<Vec<&'b str>, WorkspaceError> {
+        let refuse = |what: String| self.diverged(first, format!("segment {key} {what}"));
+        let text = std::str::from_utf8(bytes).map_err(|_| refuse("is not UTF-8 text".into()))?;
+        let body = text
+            .strip_suffix('\n')
+            .ok_or_else(|| refuse("does not end with a whole line".into()))?;
+        let lines: Vec<&str> = body.split('\n').collect();
+        if lines.len() as u64 != SEGMENT_ENTRIES {
+            return Err(refuse(format!(
+                "holds {} lines; a segment holds the {SEGMENT_ENTRIES} entries #{first} to #{}",
+                lines.len(),
+                segment_last(first)
+            )));
+        }
+        Ok(lines)
+    }
+
+    /// Seals the range of [`SEGMENT_ENTRIES`] entries from `first` with their `lines` (the
+    /// bucket's, as this console verified them): created only where there is none
+    /// (`If-None-Match: *`). A segment there already is fine when it holds the same bytes
+    /// (another console sealed it) and refused, naming it, when it does not. Returns whether
+    /// the bucket now holds it; a range whose lines take more than [`MAX_SEGMENT`] is left
+    /// unsealed (its entries are read one by one).
+    fn seal(&self, first: u64, lines: &[String]) -> Result<bool, WorkspaceError> {
+        if lines.len() as u64 != SEGMENT_ENTRIES {
+            return Ok(false);
+        }
+        let mut bytes = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+        for line in lines {
+            bytes.extend_from_slice(line.as_bytes());
+            bytes.push(b'\n');
+        }
+        if bytes.len() > MAX_SEGMENT {
+            return Ok(false);
+        }
+        let key = self.url.segment_key(first);
+        match self.put(key.clone(), bytes.clone(), "application/x-ndjson") {
+            Ok(_) => Ok(true),
+            Err(Failure::Status { status: 412, .. }) => {
+                let client = self.client.clone();
+                let k = key.clone();
+                let there = block(async move { read_segment(&client, &k).await })?
+                    .map_err(|f| unreachable(&self.url, &format!("read segment {key}"), &f))?;
+                match there {
+                    SegmentRead::Bytes(b) if b == bytes => Ok(true),
+                    SegmentRead::Missing => Ok(false),
+                    SegmentRead::Bytes(_) | SegmentRead::TooLarge => Err(self.diverged(
+                        first,
+                        format!(
+                            "segment {key} in the bucket is not entries #{first} to #{} as \
+                             this console verified them: a forged segment, or another log's",
+                            segment_last(first)
+                        ),
+                    )),
+                }
+            }
+            Err(f) => Err(unreachable(&self.url, &format!("write segment {key}"), &f)),
+        }
+    }
+
+    /// Seals the ranges this console holds whole that `listed` (a listing from its `from` on)
+    /// showed without a segment: a sealing console that stopped before it sealed, or a log
+    /// from before segments. A bucket this console may not write to (a read-only key) is
+    /// said in the process log, once; a segment that differs from the entries is an error.
+    fn seal_missing(&self, held: &mut Held<'_>, listed: &Listed) -> Result<u64, WorkspaceError> {
+        let whole = held.len() / SEGMENT_ENTRIES * SEGMENT_ENTRIES;
+        let missing: Vec<u64> = (listed.from..=whole)
+            .step_by(usize::try_from(SEGMENT_ENTRIES).unwrap_or(usize::MAX))
+            .filter(|f| segment_last(*f) <= whole && listed.firsts.binary_search(f).is_err())
+            .collect();
+        let Some(&oldest) = missing.first() else {
+            return Ok(0);
+        };
+        let tail = held.last_lines(held.len() - oldest + 1)?;
+        let mut sealed = 0;
+        for first in missing {
+            let at = usize::try_from(first - oldest).unwrap_or(usize::MAX);
+            let end = at.saturating_add(usize::try_from(SEGMENT_ENTRIES).unwrap_or(0));
+            let Some(lines) = tail.get(at..end) else {
+                break;
+            };
+            match self.seal(first, lines) {
+                Ok(true) => sealed += 1,
+                Ok(false) => {}
+                Err(e @ WorkspaceError::Diverged { .. }) => return Err(e),
+                Err(e) => {
+                    tracing::warn!("{}: the log's segments were not sealed: {e}", self.url);
                     break;
                 }
             }
         }
+        Ok(sealed)
     }
 
     /// Entries `seqs` read at once, in order.
     fn fetch_many(&self, seqs: &[u64]) -> Result<Vec<Option<String>>, WorkspaceError> {
+        if let [seq] = seqs {
+            return Ok(vec![self.fetch_entry(*seq)?]);
+        }
         let client = self.client.clone();
         let keys: Vec<String> = seqs.iter().map(|s| self.url.log_key(*s)).collect();
         let results = block(async move {
@@ -510,16 +863,6 @@ impl Shared {
             .collect()
     }
 
-    fn adopt(
-        &self,
-        held: &mut Held<'_>,
-        seq: u64,
-        line: &str,
-    ) -> Result<AuditEntry, WorkspaceError> {
-        held.adopt(line.trim_end_matches('\n'))
-            .map_err(|e| self.diverged(seq, refusal(&e)))
-    }
-
     /// Brings the local copy of the log up to the bucket's; returns the entries the state
     /// does not hold yet: those adopted now, and those a change that lost a race adopted
     /// before (so a retry judges the state as it now is, once they are rolled forward).
@@ -529,22 +872,56 @@ impl Shared {
         }
         let mut held = audit.hold()?;
         let mut out = self.unrolled(audit, held.len())?;
-        out.extend(self.pull(&mut held)?);
+        let pulled = self.pull_staged(&mut held, 1, false, true)?;
+        held.commit()?;
+        out.extend(pulled.entries);
         Ok(out)
     }
 
     /// The entries of the local log (`len` of them) past the one the state was last rolled
-    /// forward through; the log is read only when there are some (after a lost race).
+    /// forward through. This process remembers those it adopted; the log is read only when
+    /// another process changed it meanwhile (a window and a command on one cache folder).
     fn unrolled(&self, audit: &AuditLog, len: u64) -> Result<Vec<AuditEntry>, WorkspaceError> {
         let seen = self.seen();
         if seen >= len {
             return Ok(Vec::new());
         }
-        Ok(audit
+        {
+            let memory = lock(&self.unrolled);
+            if memory.len == Some(len) {
+                return Ok(memory
+                    .entries
+                    .iter()
+                    .filter(|e| e.seq > seen)
+                    .cloned()
+                    .collect());
+            }
+        }
+        let entries: Vec<AuditEntry> = audit
             .entries()?
             .into_iter()
             .filter(|e| e.seq > seen && e.seq <= len)
-            .collect())
+            .collect();
+        *lock(&self.unrolled) = Unrolled {
+            len: Some(len),
+            entries: entries.clone(),
+        };
+        Ok(entries)
+    }
+
+    /// Remembers `entries`, staged after entry `after`, as not rolled into the state yet;
+    /// forgets what it remembered when they do not follow it (or are not `kept`: a long
+    /// catch-up, after which the state is rolled forward as a whole).
+    fn note_unrolled(&self, after: u64, entries: &[AuditEntry], kept: bool) {
+        let seen = self.seen();
+        let mut memory = lock(&self.unrolled);
+        if kept && (memory.len == Some(after) || seen >= after) {
+            memory.entries.retain(|e| e.seq > seen);
+            memory.entries.extend_from_slice(entries);
+            memory.len = Some(after + entries.len() as u64);
+        } else {
+            *memory = Unrolled::default();
+        }
     }
 
     /// Appends one entry: to the bucket first, at the next free sequence number, then to the
@@ -557,19 +934,33 @@ impl Shared {
             });
         }
         let mut held = audit.hold()?;
+        let appended = self.append_held(audit, &mut held, new);
+        if appended.is_err() {
+            // Others' entries read on the way are the bucket's log: kept, though this change
+            // was not recorded (a retry builds on them).
+            if let Err(e) = held.commit() {
+                tracing::warn!("{}: keeping others' entries: {e}", self.url);
+            }
+        }
+        appended
+    }
+
+    fn append_held(
+        &self,
+        audit: &AuditLog,
+        held: &mut Held<'_>,
+        new: &NewEntry,
+    ) -> Result<AuditEntry, WorkspaceError> {
         let nonce = nonce()?;
         // What the state this change was judged on does not hold yet: entries adopted before
-        // and not rolled forward, and those each attempt adopts.
+        // and not rolled forward, and those read on the way. Others' entries read on the way
+        // are staged and written with this change's own: one write and one fsync.
         let mut unseen = self.unrolled(audit, held.len())?;
+        unseen.extend(self.pull_staged(held, PEEK, false, true)?.entries);
         for _ in 0..MAX_RACES {
-            unseen.extend(self.pull(&mut held)?);
             // This console's own entries are in its state already (it wrote the state right
             // after each): only another's change of the same target makes the view stale.
-            let own = self
-                .own
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .clone();
+            let own = lock(&self.own).clone();
             let mine = |e: &AuditEntry| e.nonce.as_ref().is_some_and(|n| own.contains(n));
             if let Some(other) = unseen.iter().find(|e| e.target == new.target && !mine(e)) {
                 self.raced.store(true, Ordering::Relaxed);
@@ -601,7 +992,7 @@ impl Shared {
             }
             let key = self.url.log_key(entry.seq);
             match self.put(key, line.clone().into_bytes(), "application/json") {
-                Ok(_) => return self.adopt_own(&mut held, &entry, &line),
+                Ok(_) => return self.adopt_own(held, &entry, &line),
                 // Taken: by another writer, or by this one when an answer was lost and the
                 // request was sent again. The entry there says which.
                 Err(Failure::Status { status: 412, .. }) => {}
@@ -609,7 +1000,7 @@ impl Shared {
                     // No answer: the entry may or may not be there. Look before anything else.
                     match self.fetch_entry(entry.seq)? {
                         Some(there) if there == line => {
-                            return self.adopt_own(&mut held, &entry, &line);
+                            return self.adopt_own(held, &entry, &line);
                         }
                         Some(_) => {}
                         None => {
@@ -623,13 +1014,30 @@ impl Shared {
                             ));
                         }
                     }
-                    continue;
                 }
             }
-            if let Some(there) = self.fetch_entry(entry.seq)?
-                && is_own(&there, &nonce)
-            {
-                return self.adopt_own(&mut held, &entry, &there);
+            // Another's entry holds the number (or this one's, whose answer was lost): read it
+            // and the few after it at once, and try the number after them.
+            let seqs: Vec<u64> = (entry.seq..entry.seq + PEEK as u64).collect();
+            let mut there = self.fetch_many(&seqs)?.into_iter();
+            match there.next().flatten() {
+                Some(first) if is_own(&first, &nonce) => {
+                    return self.adopt_own(held, &entry, &first);
+                }
+                Some(first) => {
+                    let lines: Vec<String> = std::iter::once(Some(first))
+                        .chain(there)
+                        .map_while(|l| l.map(|l| l.trim_end_matches('\n').to_owned()))
+                        .collect();
+                    let after = held.len();
+                    let entries = held.stage_all(&lines).map_err(|e| {
+                        self.diverged(tampered_line(&e).unwrap_or(entry.seq), refusal(&e))
+                    })?;
+                    self.note_unrolled(after, &entries, true);
+                    unseen.extend(entries);
+                }
+                // Refused, yet not there (moto's answer to a write racing a delete): again.
+                None => {}
             }
         }
         Err(WorkspaceError::Refused(format!(
@@ -640,15 +1048,22 @@ impl Shared {
     }
 
     /// Every entry in the bucket, read in order from the first and checked to chain from the
-    /// genesis hash and to be signed as its person's key requires, compared with this console's copy (`audit`) where both have it. The
-    /// answer says how many entries the bucket holds and where it and the copy part, if they
-    /// do; a broken chain in the bucket is an error naming the entry.
+    /// genesis hash and to be signed as its person's key requires, compared with this
+    /// console's copy (`audit`) where both have it, and every
+    /// sealed segment compared with the entries it holds. The answer says how many entries the
+    /// bucket holds and where it and the copy part, if they do, and which segments are not
+    /// their entries' bytes; a broken chain in the bucket is an error naming the entry.
     pub fn verify_bucket(&self, audit: &AuditLog) -> Result<BucketCheck, WorkspaceError> {
+        use sha2::Digest as _;
         let local = audit.entries()?;
         let mut prev = crate::audit::GENESIS_HASH.to_owned();
         let mut seq = 0u64;
         let mut after: Option<String> = None;
         let mut differs: Option<u64> = None;
+        // The SHA-256 of each whole range's lines, as its segment would hold them.
+        let mut ranges = std::collections::BTreeMap::<u64, Vec<u8>>::new();
+        let mut range = sha2::Sha256::new();
+        let mut segments: Vec<u64> = Vec::new();
         // Each entry's signature too, as its people list stood before it.
         let mut people = crate::audit::keys::People::default();
         loop {
@@ -662,6 +1077,12 @@ impl Shared {
                 .iter()
                 .filter_map(|k| seq_of_key(&self.url, k))
                 .collect();
+            segments.extend(
+                listing
+                    .keys
+                    .iter()
+                    .filter_map(|k| segment_of_key(&self.url, k)),
+            );
             for chunk in seqs.chunks(FETCH_AT_ONCE) {
                 for (n, line) in chunk.iter().zip(self.fetch_many(chunk)?) {
                     seq += 1;
@@ -687,6 +1108,11 @@ impl Shared {
                         .admit(line, &entry)
                         .map_err(|why| self.diverged(seq, why))?;
                     prev = crate::sha256_hex(line.as_bytes());
+                    range.update(line.as_bytes());
+                    range.update(b"\n");
+                    if seq.is_multiple_of(SEGMENT_ENTRIES) {
+                        ranges.insert(segment_first(seq), range.finalize_reset().to_vec());
+                    }
                     if differs.is_none()
                         && local
                             .get(usize::try_from(seq - 1).unwrap_or(usize::MAX))
@@ -701,32 +1127,77 @@ impl Shared {
                 break;
             }
         }
+        let mut segments_differ = Vec::new();
+        let mut sealed = 0u64;
+        for first in segments {
+            let key = self.url.segment_key(first);
+            let client = self.client.clone();
+            let k = key.clone();
+            let read = block(async move { read_segment(&client, &k).await })?
+                .map_err(|f| unreachable(&self.url, &format!("read segment {key}"), &f))?;
+            match read {
+                SegmentRead::Bytes(bytes)
+                    if ranges
+                        .get(&first)
+                        .is_some_and(|h| *h == sha2::Sha256::digest(&bytes).to_vec()) =>
+                {
+                    sealed += 1;
+                }
+                // Removed since it was listed.
+                SegmentRead::Missing => {}
+                SegmentRead::Bytes(_) | SegmentRead::TooLarge => segments_differ.push(key),
+            }
+        }
         Ok(BucketCheck {
             url: self.url.to_string(),
             entries: seq,
             last_hash: prev,
             local_entries: local.len() as u64,
             differs_at: differs,
+            segments: sealed,
+            unsealed: (ranges.len() as u64).saturating_sub(sealed),
+            segments_differ,
         })
     }
 
+    /// Writes this console's own entry, just stored in the bucket at its number, after the
+    /// others' entries staged before it: one write and one fsync. The writer of a range's
+    /// last entry seals the range (see [`Self::seal`]); a seal that fails is said in the
+    /// process log and leaves the change recorded (a console that opens cold seals it later).
     fn adopt_own(
         &self,
         held: &mut Held<'_>,
         entry: &AuditEntry,
         line: &str,
     ) -> Result<AuditEntry, WorkspaceError> {
-        let adopted = self.adopt(held, entry.seq, line)?;
+        let after = held.len();
+        let adopted = held
+            .stage(line.trim_end_matches('\n'))
+            .map_err(|e| self.diverged(entry.seq, refusal(&e)))?;
+        held.commit()?;
+        self.note_unrolled(after, std::slice::from_ref(&adopted), true);
         self.appended.fetch_add(1, Ordering::Relaxed);
         if let Some(nonce) = &adopted.nonce {
-            self.own
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .insert(nonce.clone());
+            lock(&self.own).insert(nonce.clone());
         }
         // What this process recorded is what its state will hold.
         if self.seen.load(Ordering::Relaxed) + 1 == adopted.seq {
             self.mark_seen(adopted.seq);
+        }
+        if adopted.seq.is_multiple_of(SEGMENT_ENTRIES) {
+            let first = segment_first(adopted.seq);
+            let sealed = held
+                .last_lines(SEGMENT_ENTRIES)
+                .map_err(WorkspaceError::from)
+                .and_then(|lines| self.seal(first, &lines));
+            if let Err(e) = sealed {
+                tracing::error!(
+                    "{}: entry #{} was recorded, but segment {} was not sealed: {e}",
+                    self.url,
+                    adopted.seq,
+                    self.url.segment_key(first)
+                );
+            }
         }
         Ok(adopted)
     }
@@ -743,12 +1214,23 @@ pub struct BucketCheck {
     pub local_entries: u64,
     /// The first entry where the bucket and the copy differ, if any.
     pub differs_at: Option<u64>,
+    /// Sealed segments in the bucket, each the same bytes as the entries it holds.
+    pub segments: u64,
+    /// Whole ranges of entries with no segment (a console that opens cold reads them one by
+    /// one; the next such console seals them).
+    pub unsealed: u64,
+    /// Segments that are not the bytes of the entries they name (forged, another log's, or
+    /// past the log's end), by key: a console that opens cold refuses them.
+    pub segments_differ: Vec<String>,
 }
 
 impl BucketCheck {
-    /// Whether the bucket's log and this console's copy are one log (the copy may lag).
+    /// Whether the bucket's log and this console's copy are one log (the copy may lag), and
+    /// every segment is its entries.
     pub fn agrees(&self) -> bool {
-        self.differs_at.is_none() && self.local_entries <= self.entries
+        self.differs_at.is_none()
+            && self.local_entries <= self.entries
+            && self.segments_differ.is_empty()
     }
 }
 
@@ -807,6 +1289,14 @@ pub fn push(from: &Path, url: &SharedUrl, access: Access) -> Result<u64, Workspa
             },
             Err(f) => return Err(unreachable(url, &format!("write log entry #{seq}"), &f)),
         }
+    }
+    // Sealed, so a console that opens it cold reads a few segments, not every entry.
+    let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    for (n, range) in lines
+        .chunks(usize::try_from(SEGMENT_ENTRIES).unwrap_or(usize::MAX))
+        .enumerate()
+    {
+        shared.seal(n as u64 * SEGMENT_ENTRIES + 1, range)?;
     }
     match shared.put(url.key(CONFIG_FILE), config, "application/toml") {
         Ok(_) => Ok(moved),
@@ -870,6 +1360,76 @@ fn seq_of_key(url: &SharedUrl, key: &str) -> Option<u64> {
         .flatten()
 }
 
+/// The first entry of the segment range that holds entry `seq` (1-based).
+fn segment_first(seq: u64) -> u64 {
+    seq.saturating_sub(1) / SEGMENT_ENTRIES * SEGMENT_ENTRIES + 1
+}
+
+/// The last entry of the segment range that begins at `first`.
+fn segment_last(first: u64) -> u64 {
+    first + SEGMENT_ENTRIES - 1
+}
+
+/// The first entry of the segment named by `key` (`PREFIX/log/segments/<first>-<last>.jsonl`,
+/// a range of [`SEGMENT_ENTRIES`] that begins where ranges begin); none for any other key.
+fn segment_of_key(url: &SharedUrl, key: &str) -> Option<u64> {
+    let name = key.strip_prefix(&url.key(SEGMENTS_DIR))?;
+    let (first, last) = name.strip_suffix(".jsonl")?.split_once('-')?;
+    let number = |d: &str| {
+        (d.len() == 12 && d.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| d.parse::<u64>().ok())
+            .flatten()
+    };
+    let (first, last) = (number(first)?, number(last)?);
+    (first >= 1 && segment_first(first) == first && last == segment_last(first)).then_some(first)
+}
+
+/// The entry an audit log refusal names.
+fn tampered_line(e: &crate::audit::AuditError) -> Option<u64> {
+    match e {
+        crate::audit::AuditError::Tampered { line, .. } => Some(*line),
+        _ => None,
+    }
+}
+
+/// A segment as read: its bytes, or none there, or more than [`MAX_SEGMENT`].
+enum SegmentRead {
+    Bytes(Vec<u8>),
+    Missing,
+    TooLarge,
+}
+
+/// `GET` of segment `key`, at most [`MAX_SEGMENT`] bytes.
+async fn read_segment(client: &Client, key: &str) -> Result<SegmentRead, Failure> {
+    let resp = match client
+        .send_empty(reqwest::Method::GET, key, &[], Vec::new())
+        .await
+    {
+        Ok(r) if r.status().as_u16() == 304 => {
+            return Err(Failure::Status {
+                status: 304,
+                code: String::new(),
+                message: format!(
+                    "{}: answered Not Modified to a read that named no ETag",
+                    client.where_(key)
+                ),
+            });
+        }
+        Ok(r) => r,
+        Err(Failure::Status { status: 404, .. }) => return Ok(SegmentRead::Missing),
+        Err(f) => return Err(f),
+    };
+    match crate::net::read_bytes(resp, MAX_SEGMENT).await {
+        Ok(bytes) => Ok(SegmentRead::Bytes(bytes)),
+        Err(crate::net::BodyError::TooLarge { .. }) => Ok(SegmentRead::TooLarge),
+        Err(e) => Err(Failure::Network(format!("{}: {e}", client.where_(key)))),
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// 128 random bits, hex.
 fn nonce() -> Result<String, WorkspaceError> {
     Ok(crate::hex(&random16()?))
@@ -929,7 +1489,12 @@ pub(super) fn open(url: SharedUrl, access: Access) -> Result<(PathBuf, Shared), 
         let audit = AuditLog::in_workspace(&dir);
         let mut held = audit.hold()?;
         shared.check_last(&held)?;
-        shared.pull(&mut held)?;
+        let cold = held.is_empty();
+        let pulled = shared.pull_staged(&mut held, 1, cold, false)?;
+        held.commit()?;
+        if let Some(listed) = &pulled.listed {
+            shared.seal_missing(&mut held, listed)?;
+        }
     }
     Ok((dir, shared))
 }
