@@ -76,13 +76,7 @@ pub fn write_atomic_named(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
 /// rename may leave the version before it, never a torn or missing one; a `kill -9` leaves the
 /// new one, as for any state file. One fsync fewer per write.
 pub fn write_json_hint<T: Serialize>(path: &Path, value: &T) -> Result<(), StateError> {
-    let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| StateError::Parse {
-        path: path.display().to_string(),
-        line: 0,
-        column: 0,
-        message: e.to_string(),
-    })?;
-    bytes.push(b'\n');
+    let bytes = pretty_json(path, value)?;
     let existed = std::fs::symlink_metadata(path).is_ok();
     write_atomic_then(path, |tmp| tmp.write_all(&bytes), !existed)
 }
@@ -165,6 +159,11 @@ pub fn sweep_stale_temps(dir: &Path, older_than: std::time::Duration) -> usize {
 
 /// Serializes `value` as pretty JSON and writes it atomically.
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StateError> {
+    write_atomic(path, &pretty_json(path, value)?)
+}
+
+/// `value` as pretty JSON with a final newline, as the state file `path` holds it.
+fn pretty_json<T: Serialize>(path: &Path, value: &T) -> Result<Vec<u8>, StateError> {
     let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| StateError::Parse {
         path: path.display().to_string(),
         line: 0,
@@ -172,7 +171,7 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StateError
         message: e.to_string(),
     })?;
     bytes.push(b'\n');
-    write_atomic(path, &bytes)
+    Ok(bytes)
 }
 
 /// Takes an exclusive lock on `dir/.NAME.lock` (creating the folder and the file when missing)

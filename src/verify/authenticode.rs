@@ -1137,7 +1137,13 @@ fn rfc3161(token: &[u8], signature: &[u8], outer: &[Cert], trust: &Trust) -> Res
         .get(4)
         .and_then(asn1_time)
         .ok_or_else(|| bad("genTime cannot be read".into()))?;
-    let chain = build_chain(tsa, &pool, &trust.time);
+    stamped_by(tsa, &pool, trust, at)
+}
+
+/// The stamp of `tsa` at `at`, once its chain (from `pool`) is judged as a time-stamping
+/// authority's at that time.
+fn stamped_by(tsa: &Cert, pool: &[Cert], trust: &Trust, at: i64) -> Result<Stamp, Fail> {
+    let chain = build_chain(tsa, pool, &trust.time);
     judge_chain(
         &chain,
         Purpose::Time,
@@ -1173,18 +1179,7 @@ fn countersignature(
         .attr(OID_SIGNING_TIME)
         .and_then(asn1_time)
         .ok_or_else(|| invalid(format!("{what}: no readable signingTime")))?;
-    let chain = build_chain(tsa, certs, &trust.time);
-    judge_chain(
-        &chain,
-        Purpose::Time,
-        Some(at),
-        "at the time it stamped",
-        &tsa.common_name(),
-    )?;
-    Ok(Stamp {
-        at,
-        tsa: tsa.common_name(),
-    })
+    stamped_by(tsa, certs, trust, at)
 }
 
 // ------------------------------------------------------------------------------------------

@@ -825,7 +825,11 @@ fn bench_team_reports_every_figure_and_loses_nothing() {
 
     let open = &t["open"];
     assert_eq!(open["entries"], 300, "{open}");
-    assert_eq!(open["snapshots"], false, "{open}");
+    // Sealed segments hold whole ranges only: 300 entries are none yet.
+    assert_eq!(open["segment_entries"], 1024, "{open}");
+    assert_eq!(open["segments"], 0, "{open}");
+    assert_eq!(open["goal_secs"], 2.0, "{open}");
+    assert!(open["meets_goal"].is_boolean(), "{open}");
     for k in [
         "cold_secs",
         "warm_secs",

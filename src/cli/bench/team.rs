@@ -770,33 +770,12 @@ fn get_all(
     entries: u64,
     in_flight: usize,
 ) -> anyhow::Result<f64> {
-    let next = std::sync::Arc::new(AtomicU64::new(1));
-    let started = Instant::now();
-    cli.handle.block_on(async {
-        let mut set = tokio::task::JoinSet::new();
-        for _ in 0..in_flight.max(1) {
-            let (client, next, url) = (client.clone(), next.clone(), url.clone());
-            set.spawn(async move {
-                loop {
-                    let seq = next.fetch_add(1, Ordering::Relaxed);
-                    if seq > entries {
-                        return Ok::<_, anyhow::Error>(());
-                    }
-                    let key = url.log_key(seq);
-                    match client.get_small(&key, None, 1 << 20).await {
-                        Ok(crate::net::s3::Got::Object { .. }) => {}
-                        Ok(_) => anyhow::bail!("{key} is missing"),
-                        Err(f) => anyhow::bail!("get {key}: {f}"),
-                    }
-                }
-            });
-        }
-        while let Some(done) = set.join_next().await {
-            done??;
-        }
-        Ok::<_, anyhow::Error>(())
-    })?;
-    Ok(started.elapsed().as_secs_f64())
+    get_keys(
+        cli,
+        client,
+        (1..=entries).map(|s| url.log_key(s)).collect(),
+        in_flight,
+    )
 }
 
 /// Reads `keys` (each at most 16 MiB), `in_flight` at once, checking each is there; the
