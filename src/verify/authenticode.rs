@@ -39,8 +39,6 @@ const MAX_CERTS: usize = 64;
 const MAX_NESTED: usize = 8;
 /// The deepest chain built.
 const MAX_CHAIN: usize = 10;
-/// The most entries walked in the certificate table.
-const MAX_TABLE_ENTRIES: usize = 16;
 
 const OID_SIGNED_DATA: &str = "1.2.840.113549.1.7.2";
 const OID_SPC_INDIRECT_DATA: &str = "1.3.6.1.4.1.311.2.1.4";
@@ -280,32 +278,60 @@ pub fn pe_digest<R: Read + Seek>(
     Ok(h.finish())
 }
 
-/// The first `WIN_CERTIFICATE` of the table: the PKCS#7 blob Windows verifies.
+/// The table's one `WIN_CERTIFICATE`: the PKCS#7 blob Windows verifies. Held as strictly as
+/// Windows with its certificate padding check (the answer to CVE-2013-3900): the table is that
+/// one entry (revision 2.0, PKCS#7) and nothing else, and the entry is the PKCS#7 data with at
+/// most 7 zero bytes of padding. Anything more is data that was added where the image digest
+/// does not cover it, after signing.
 fn first_pkcs7(table: &[u8]) -> Result<&[u8], String> {
-    let mut at = 0usize;
-    for _ in 0..MAX_TABLE_ENTRIES {
-        let Some(len) = u32_at(table, at) else {
-            break;
-        };
-        let revision = u16_at(table, at + 4).unwrap_or(0);
-        let kind = u16_at(table, at + 6).unwrap_or(0);
-        let len = len as usize;
-        let entry = at
-            .checked_add(len)
-            .filter(|end| len >= 8 && *end <= table.len())
-            .map(|end| &table[at + 8..end])
-            .ok_or_else(|| {
-                format!(
-                    "certificate table entry at {at} claims {len} bytes, but the table has {}",
-                    table.len()
-                )
-            })?;
-        if kind == 2 && (revision == 0x0200 || revision == 0x0100) {
-            return Ok(entry);
-        }
-        at += len.div_ceil(8) * 8;
+    let (Some(len), Some(revision), Some(kind)) =
+        (u32_at(table, 0), u16_at(table, 4), u16_at(table, 6))
+    else {
+        return Err(format!(
+            "the certificate table has {} bytes, too few for an entry",
+            table.len()
+        ));
+    };
+    let len = len as usize;
+    let entry = table.get(8..len).filter(|_| len >= 8).ok_or_else(|| {
+        format!(
+            "the certificate table's entry claims {len} bytes, but the table has {}",
+            table.len()
+        )
+    })?;
+    if kind != 2 {
+        return Err(format!(
+            "the certificate table's entry is of type {kind}, not a PKCS#7 signature \
+             (WIN_CERT_TYPE_PKCS_SIGNED_DATA)"
+        ));
     }
-    Err("the certificate table holds no PKCS#7 signature (WIN_CERT_TYPE_PKCS_SIGNED_DATA)".into())
+    if revision != 0x0200 {
+        return Err(format!(
+            "the certificate table's entry has revision {revision:#06x}, not 2.0 (0x0200)"
+        ));
+    }
+    let padded = len.div_ceil(8) * 8;
+    if table.len() > padded {
+        return Err(format!(
+            "{} bytes follow the signature in the certificate table (a second entry, or data \
+             added after signing)",
+            table.len() - padded
+        ));
+    }
+    if table[len..].iter().any(|&b| b != 0) {
+        return Err(
+            "the certificate table's padding is not zeros: data added after signing".into(),
+        );
+    }
+    let (_, rest) = tlv(entry).map_err(|e| format!("the PKCS#7 signature: {e}"))?;
+    if rest.len() >= 8 || rest.iter().any(|&b| b != 0) {
+        return Err(format!(
+            "{} bytes follow the PKCS#7 signature inside its certificate table entry: data \
+             added after signing",
+            rest.len()
+        ));
+    }
+    Ok(entry)
 }
 
 // ------------------------------------------------------------------------------------------
@@ -1457,6 +1483,50 @@ mod tests {
         assert_ne!(changed, want);
         let sha1 = pe_digest(&mut Cursor::new(&pe), &layout, DigestAlg::Sha1).expect("d");
         assert_eq!(sha1, DigestAlg::Sha1.digest(&expected));
+    }
+
+    #[test]
+    fn the_certificate_table_is_one_signature_and_nothing_after_it() {
+        // A minimal DER value stands for the PKCS#7 blob.
+        let der = [0x30u8, 0x03, 0x02, 0x01, 0x00];
+        let entry = |revision: u16, kind: u16, body: &[u8]| {
+            let mut e = Vec::new();
+            e.extend_from_slice(&u32::try_from(8 + body.len()).expect("len").to_le_bytes());
+            e.extend_from_slice(&revision.to_le_bytes());
+            e.extend_from_slice(&kind.to_le_bytes());
+            e.extend_from_slice(body);
+            e
+        };
+        let pad = |mut t: Vec<u8>| {
+            t.resize(t.len().div_ceil(8) * 8, 0);
+            t
+        };
+        let good = pad(entry(0x0200, 2, &der));
+        assert_eq!(first_pkcs7(&good).expect("one signature"), &der[..]);
+        // Zero padding inside the entry's own length (as signers write it) is fine.
+        let mut inside = der.to_vec();
+        inside.extend_from_slice(&[0, 0, 0]);
+        assert!(first_pkcs7(&entry(0x0200, 2, &inside)).is_ok());
+        let mut two = good.clone();
+        two.extend_from_slice(&good);
+        let mut extra_inside = der.to_vec();
+        extra_inside.extend_from_slice(&[0xAA; 1100]);
+        let mut garbage_pad = good.clone();
+        *garbage_pad.last_mut().expect("byte") = 1;
+        for (table, says) in [
+            (two, "bytes follow the signature in the certificate table"),
+            (
+                pad(entry(0x0200, 2, &extra_inside)),
+                "1100 bytes follow the PKCS#7 signature inside",
+            ),
+            (pad(entry(0x0100, 2, &der)), "revision 0x0100"),
+            (pad(entry(0x0200, 1, &der)), "of type 1"),
+            (garbage_pad, "padding is not zeros"),
+            (good[..6].to_vec(), "too few for an entry"),
+        ] {
+            let e = first_pkcs7(&table).expect_err(says);
+            assert!(e.contains(says), "{e}");
+        }
     }
 
     #[test]

@@ -1452,8 +1452,21 @@ pub(super) fn open(url: SharedUrl, access: Access) -> Result<(PathBuf, Shared), 
     let config_path = dir.join(CONFIG_FILE);
     match shared.fetch_config() {
         Ok(Some(text)) => {
-            super::Config::parse(&text, Path::new(&shared.url.key(CONFIG_FILE)))
+            let config = super::Config::parse(&text, Path::new(&shared.url.key(CONFIG_FILE)))
                 .map_err(WorkspaceError::Config)?;
+            // Which program runs on this machine is this machine's to say: whoever can write
+            // the bucket would otherwise choose the `osslsigncode` every teammate's console
+            // trusts. Settings refuses to write it here; one written by hand is refused too.
+            if !config.tools.is_empty() {
+                let names: Vec<&str> = config.tools.keys().map(String::as_str).collect();
+                return Err(WorkspaceError::Refused(format!(
+                    "{}: its {CONFIG_FILE} sets [tools] ({}): a team's shared configuration may \
+                     not choose which programs run on each machine; remove [tools] from it \
+                     (each person puts the programs on PATH)",
+                    shared.url,
+                    names.join(", ")
+                )));
+            }
             if std::fs::read_to_string(&config_path).ok().as_deref() != Some(text.as_str()) {
                 store::write_atomic(&config_path, text.as_bytes())?;
             }

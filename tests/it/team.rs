@@ -857,6 +857,44 @@ fn a_lease_has_one_holder_and_a_second_attempt_names_it() {
     assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
 }
 
+/// Whoever can write the bucket cannot choose which programs every teammate's console runs:
+/// a shared configuration with `[tools]` (written by hand; Settings refuses to) is refused on
+/// open, naming the section, and nothing it names is run.
+#[test]
+fn a_shared_configuration_may_not_choose_the_programs_each_machine_runs() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ws = "s3://team/tools";
+    let url = release_console::workspace::shared::SharedUrl::of_path(Path::new(ws))
+        .expect("url")
+        .expect("valid");
+    release_console::workspace::Workspace::init_shared_with(
+        &url,
+        "WireTuner",
+        access(&weed, &dir.path().join("ana")),
+    )
+    .expect("init");
+    let key = "/team/tools/release-console.toml";
+    let (status, config) = weed.request("GET", key, &[], b"");
+    assert_eq!(status, 200);
+    let mut config = config;
+    config.push_str("\n[tools]\nosslsigncode = \"/tmp/somewhere/osslsigncode\"\n");
+    assert_eq!(weed.request("PUT", key, &[], config.as_bytes()).0, 200);
+    let e = release_console::workspace::Workspace::open_shared_with(
+        url,
+        access(&weed, &dir.path().join("ben")),
+    )
+    .expect_err("refused");
+    let t = e.to_string();
+    assert!(t.contains("sets [tools] (osslsigncode)"), "{t}");
+    assert_eq!(
+        release_console::os::configured_program("osslsigncode"),
+        None,
+        "nothing it names is run"
+    );
+}
+
 /// A lease is judged by the bucket's clock (how long ago the object was written), not by the
 /// `until` its holder's clock wrote: a holder whose clock is an hour behind keeps its lease,
 /// and one whose clock is an hour ahead does not keep it past its time.
