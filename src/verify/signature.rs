@@ -252,9 +252,27 @@ pub fn second_opinion(ours: Outcome, tool: Outcome) -> Outcome {
         ours.raw_output = tool.raw_output;
         return ours;
     }
+    if !good(ours.verdict) && !good(tool.verdict) {
+        // Both red: the in-process reason is the precise one ("1100 bytes follow the
+        // certificate table"), osslsigncode's the second opinion.
+        let mut ours = ours;
+        ours.detail = format!(
+            "{} (osslsigncode agrees: {} {})",
+            ours.detail,
+            tool.verdict.as_str(),
+            tool.detail
+        );
+        ours.signer = ours.signer.or(tool.signer);
+        ours.raw_output = tool.raw_output;
+        return ours;
+    }
     if good(ours.verdict) == good(tool.verdict) {
         let mut tool = tool;
-        tool.detail = format!("{}; the in-process check agrees", tool.detail);
+        // osslsigncode's words say what it checked (revocation included, or why not).
+        tool.detail = format!(
+            "{}; the in-process check agrees (image digest, signature, code-signing EKU, chain)",
+            tool.detail
+        );
         if let (Some(t), Some(o)) = (tool.signer.as_mut(), ours.signer.as_ref())
             && t.cert_sha256.is_none()
         {
@@ -663,7 +681,13 @@ mod tests {
         );
         let agree = second_opinion(ours.clone(), Outcome::new(Verdict::Valid, "signed by A"));
         assert_eq!(agree.verdict, Verdict::Valid);
-        assert!(agree.detail.ends_with("the in-process check agrees"));
+        assert!(
+            agree.detail.ends_with(
+                "the in-process check agrees (image digest, signature, code-signing EKU, chain)"
+            ),
+            "{}",
+            agree.detail
+        );
         let silent = second_opinion(ours, Outcome::new(Verdict::UnverifiableHere, "timed out"));
         assert_eq!(silent.verdict, Verdict::Valid);
         assert!(
@@ -676,6 +700,18 @@ mod tests {
             Outcome::new(Verdict::Valid, "signed by A"),
         );
         assert_eq!(red.verdict, Verdict::Invalid);
+        let both_red = second_opinion(
+            Outcome::new(Verdict::Invalid, "1100 bytes follow the certificate table"),
+            Outcome::new(Verdict::Invalid, "MISMATCH"),
+        );
+        assert_eq!(both_red.verdict, Verdict::Invalid);
+        assert!(
+            both_red
+                .detail
+                .starts_with("1100 bytes follow the certificate table (osslsigncode agrees"),
+            "{}",
+            both_red.detail
+        );
     }
 
     #[test]
