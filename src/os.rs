@@ -182,9 +182,11 @@ pub fn locate_program(tool: &str) -> ProgramAt {
 }
 
 /// The `PATH` a child process gets so that the programs it runs by name are the configured
-/// ones too (a builder script calling `osslsigncode`): the folders of the configured programs
-/// first, then this process's `PATH`. `None` when no program is configured (the child inherits
-/// `PATH` as it is).
+/// ones too (a builder script calling `osslsigncode`), and only those: on Unix a private folder
+/// of this process holding one link per configured program (a broken one is a script that says
+/// so and fails, so a wrong setting is never bypassed for `PATH`), first, then this process's
+/// `PATH`; on Windows the configured programs' folders first. `None` when no program is
+/// configured (the child inherits `PATH` as it is).
 pub fn path_with_configured() -> Option<std::ffi::OsString> {
     let configured = CONFIGURED
         .read()
@@ -194,6 +196,9 @@ pub fn path_with_configured() -> Option<std::ffi::OsString> {
         return None;
     }
     let mut dirs: Vec<std::path::PathBuf> = Vec::new();
+    #[cfg(unix)]
+    dirs.extend(unix_shims(&configured));
+    #[cfg(not(unix))]
     for dir in configured.values().filter_map(|p| p.parent()) {
         if !dir.as_os_str().is_empty() && !dirs.iter().any(|d| d == dir) {
             dirs.push(dir.to_path_buf());
@@ -202,6 +207,56 @@ pub fn path_with_configured() -> Option<std::ffi::OsString> {
     let inherited = std::env::var_os("PATH").unwrap_or_default();
     dirs.extend(std::env::split_paths(&inherited));
     std::env::join_paths(dirs).ok()
+}
+
+/// The folder of links to the configured programs (see [`path_with_configured`]), made once
+/// per configuration in a private temporary folder of this process; `None` when it cannot be
+/// made (the child then finds programs on `PATH`, as the preflight said).
+#[cfg(unix)]
+fn unix_shims(
+    configured: &std::collections::BTreeMap<String, std::path::PathBuf>,
+) -> Option<std::path::PathBuf> {
+    type Shims = Option<(
+        std::collections::BTreeMap<String, std::path::PathBuf>,
+        tempfile::TempDir,
+    )>;
+    static SHIMS: std::sync::Mutex<Shims> = std::sync::Mutex::new(None);
+    let mut shims = SHIMS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // A program's folder is looked at again each time: one made or removed since counts.
+    let state: std::collections::BTreeMap<String, std::path::PathBuf> = configured.clone();
+    if let Some((made_for, dir)) = shims.as_ref()
+        && made_for == &state
+        && configured
+            .iter()
+            .all(|(n, p)| is_program(p) == std::fs::read_link(dir.path().join(n)).is_ok())
+    {
+        return Some(dir.path().to_owned());
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("release-console-tools-")
+        .tempdir()
+        .ok()?;
+    for (name, path) in configured {
+        let shim = dir.path().join(name);
+        if is_program(path) {
+            std::os::unix::fs::symlink(path, &shim).ok()?;
+        } else {
+            // The name is a program name config load checked (letters, digits, '-', '_', '.').
+            let script = format!(
+                "#!/bin/sh\necho \"release-console: the path set for {name} ([tools] in the \
+                 configuration, Settings > Tools) is not a program this system can run\" >&2\n\
+                 exit 127\n"
+            );
+            std::fs::write(&shim, script).ok()?;
+            std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .ok()?;
+        }
+    }
+    let path = dir.path().to_owned();
+    *shims = Some((state, dir));
+    Some(path)
 }
 
 /// The program `tool`: its configured path (`[tools]`), else [`find_program_in`] this
@@ -366,6 +421,57 @@ mod windows {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A child's `PATH` starts with the configured programs and nothing else from their
+    /// folders, and a configured path that is no program fails there, never falling through
+    /// to `PATH`.
+    #[cfg(unix)]
+    #[test]
+    fn children_run_only_the_configured_programs_and_never_bypass_a_broken_one() {
+        let dir = tempfile::tempdir().expect("dir");
+        let tools = dir.path().join("tools");
+        std::fs::create_dir(&tools).expect("mkdir");
+        let write = |name: &str| {
+            use std::os::unix::fs::PermissionsExt as _;
+            let p = tools.join(name);
+            std::fs::write(&p, "#!/bin/sh\necho mine\n").expect("write");
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+            p
+        };
+        let mine = write("osslsigncode");
+        write("sh-not-configured");
+        set_configured_programs(
+            [
+                ("osslsigncode".to_owned(), mine.clone()),
+                ("wixl".to_owned(), dir.path().join("no/such/wixl")),
+            ]
+            .into_iter()
+            .collect(),
+        );
+        let path = path_with_configured().expect("a PATH");
+        let first = std::env::split_paths(&path).next().expect("a folder");
+        let mut names: Vec<String> = std::fs::read_dir(&first)
+            .expect("shims")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["osslsigncode", "wixl"]);
+        assert_eq!(
+            std::fs::read_link(first.join("osslsigncode")).expect("link"),
+            mine
+        );
+        let out = std::process::Command::new("wixl")
+            .env("PATH", &path)
+            .output()
+            .expect("the shim runs");
+        assert_eq!(out.status.code(), Some(127));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("the path set for wixl"),
+            "{out:?}"
+        );
+        set_configured_programs(std::collections::BTreeMap::new());
+        assert_eq!(path_with_configured(), None);
+    }
 
     #[test]
     fn pathext_gives_the_names_a_bare_program_stands_for_in_its_order() {
