@@ -270,6 +270,10 @@ impl ConsoleApp {
                 ws.set_tool_path(&tool, path.as_deref())
                     .map_err(|e| not_done(e, &format!("set the path of {tool}")))?;
                 let toast = match &path {
+                    Some(p) if crate::os::find_program(&tool).is_none() => format!(
+                        "{tool}: saved {p}, but it is not a program this system can run: \
+                         whatever needs {tool} fails until the path is corrected or cleared"
+                    ),
                     Some(p) => format!("{tool}: runs {p} from now on"),
                     None => format!("{tool}: looked for on PATH again"),
                 };
