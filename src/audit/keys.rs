@@ -227,6 +227,18 @@ impl Signer {
     /// `person`'s key in `dir`, if there is one. A key file others may read is refused.
     pub fn load(dir: &Path, person: &str) -> Result<Option<Self>, KeyError> {
         let path = key_file(dir, person);
+        // Looked at before it is opened: opening a FIFO (or a device) would wait forever.
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => {
+                return Err(KeyError::Invalid {
+                    path,
+                    message: "not a regular file (a private key is one)".into(),
+                });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(cause) => return Err(KeyError::io(&path, "stat")(cause)),
+        }
         let file = match std::fs::File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

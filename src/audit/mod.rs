@@ -304,11 +304,22 @@ impl Held<'_> {
                 (entry, line)
             }
             Some(id) => {
-                let signer = self
+                // A key made after this console opened the workspace (`keys new` run while
+                // the window is open) is read now.
+                let held = self
                     .log
                     .signer
                     .as_deref()
                     .filter(|s| s.person() == person && s.id() == id);
+                let fresh = if held.is_none() {
+                    keys::keys_dir()
+                        .ok()
+                        .and_then(|dir| keys::Signer::load(&dir, &person).ok().flatten())
+                        .filter(|s| s.id() == id)
+                } else {
+                    None
+                };
+                let signer = held.or(fresh.as_ref());
                 let Some(signer) = signer else {
                     return Err(refuse(match self.log.signer.as_deref() {
                         Some(s) if s.person() == person => format!(

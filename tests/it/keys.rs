@@ -473,3 +473,37 @@ fn the_window_shows_this_consoles_key_and_marks_signed_entries() {
     );
     assert!(h.query_by_label("people.key.add").is_some());
 }
+
+/// A key made while a console has the workspace open (`keys new` in a terminal beside the
+/// window) signs that console's next change: it is read when it is needed, not only on open.
+#[test]
+#[expect(
+    unsafe_code,
+    reason = "an open workspace reads the actor and the keys folder from the environment; \
+              nextest runs this test in a process of its own and the variables are set before \
+              any thread of it starts"
+)]
+fn a_key_made_while_the_workspace_is_open_signs_its_next_change() {
+    let dir = tempfile::tempdir().expect("dir");
+    let ws = dir.path().join("ws");
+    common::init(&ws);
+    let keys = dir.path().join("keys");
+    // SAFETY: set before any thread of this test process reads the environment.
+    unsafe {
+        std::env::set_var("RELEASE_CONSOLE_ACTOR", "ana");
+        std::env::set_var("RELEASE_CONSOLE_KEYS_DIR", &keys);
+    }
+    let open = release_console::workspace::Workspace::open(&ws).expect("open");
+    common::ok(&as_person(&ws, "ana", &keys, &["keys", "new"]));
+    open.record(release_console::audit::Event::parse(
+        "incident.note",
+        "INC-1",
+        &serde_json::Value::Null,
+        &serde_json::json!({ "note": "after keys new" }),
+    ))
+    .expect("signed with the key made since the workspace was opened");
+    let (last, _) = last_line(&ws.join("audit.log"));
+    assert_eq!(last.action, "incident.note");
+    assert!(last.sig.is_some(), "{last:?}");
+    common::ok(&as_person(&ws, "ana", &keys, &["audit", "verify"]));
+}
