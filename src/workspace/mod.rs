@@ -1795,6 +1795,9 @@ impl Workspace {
                         item.to_owned(),
                         crate::runbook::ItemState {
                             audit_seq: w.seq,
+                            // Who ticked it is who recorded it (the entry's actor, which its
+                            // signature covers), never a name written into its values.
+                            by: w.actor.clone(),
                             ..state
                         },
                     );

@@ -507,3 +507,44 @@ fn a_key_made_while_the_workspace_is_open_signs_its_next_change() {
     assert!(last.sig.is_some(), "{last:?}");
     common::ok(&as_person(&ws, "ana", &keys, &["audit", "verify"]));
 }
+
+/// An entry's values cannot name someone else as the one who ticked: an entry by mallory
+/// whose values say `"by": "alice"` (written into the log by hand, chained) shows mallory.
+#[test]
+fn who_ticked_is_the_entrys_actor_not_a_name_in_its_values() {
+    let dir = tempfile::tempdir().expect("dir");
+    let ws = dir.path().join("ws");
+    common::init(&ws);
+    let keys = dir.path().join("keys");
+    common::ok(&as_person(
+        &ws,
+        "alice",
+        &keys,
+        &["release", "new", "0.1.0"],
+    ));
+    let (last, prev) = last_line(&ws.join("audit.log"));
+    let mut forged = next(
+        &last,
+        &prev,
+        "mallory",
+        "checklist.tick",
+        "0.1.0/pre.review-flags",
+    );
+    forged.after = serde_json::json!({
+        "done": true, "by": "alice", "at": "2026-12-04T10:00:00Z", "note": "forged"
+    });
+    append_by_hand(&ws, &forged.to_line().expect("line"));
+    let o = as_person(
+        &ws,
+        "alice",
+        &keys,
+        &["--json", "checklist", "show", "--release", "0.1.0"],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let items = v["phases"][0]["items"].as_array().expect("items");
+    let item = items
+        .iter()
+        .find(|i| i["id"] == "pre.review-flags")
+        .expect("the item");
+    assert_eq!(item["state"]["by"], "mallory", "{item}");
+}
