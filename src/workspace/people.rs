@@ -81,7 +81,12 @@ impl Workspace {
     pub fn keys_view(&self) -> Result<KeysView, WorkspaceError> {
         let people = self.people()?;
         let person = keys::person_of(&self.actor()).to_owned();
-        let local = self.audit.signer();
+        // As the machine holds it now (a key made since the workspace was opened signs the
+        // next change too: see `Held::seal`).
+        let fresh = keys::keys_dir()
+            .ok()
+            .and_then(|dir| Signer::load(&dir, &person).ok().flatten());
+        let local = fresh.as_ref().or(self.audit.signer());
         let (registered, summary) = match people.standing(&person) {
             Standing::Unregistered => (
                 None,

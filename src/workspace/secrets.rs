@@ -278,8 +278,22 @@ impl KeyringPresence {
                     .to_owned()
             }
             Self::Missing => "no entry".to_owned(),
-            Self::Unavailable(why) => format!("not available: {why}"),
+            Self::Unavailable(why) => format!("not available: {}", short_why(why)),
         }
+    }
+}
+
+/// Why the keyring cannot be asked, said shortly: the same answer stands on every secret's
+/// row, so a D-Bus library's error text (a socket path and more) is said as what it means.
+fn short_why(why: &str) -> String {
+    let lower = why.to_ascii_lowercase();
+    if lower.contains("zbus") || lower.contains("d-bus") || lower.contains("dbus") {
+        return "no Secret Service reachable (no D-Bus session bus: a desktop session starts one)"
+            .to_owned();
+    }
+    match why.char_indices().nth(120) {
+        Some((at, _)) => format!("{}…", &why[..at]),
+        None => why.to_owned(),
     }
 }
 

@@ -957,6 +957,9 @@ impl Shared {
         // are staged and written with this change's own: one write and one fsync.
         let mut unseen = self.unrolled(audit, held.len())?;
         unseen.extend(self.pull_staged(held, PEEK, false, true)?.entries);
+        // Answers of 412 for a number whose entry cannot be read yet (the winner's write still
+        // in flight at the server), in a row.
+        let mut unseen_winner = 0u32;
         for _ in 0..MAX_RACES {
             // This console's own entries are in its state already (it wrote the state right
             // after each): only another's change of the same target makes the view stale.
@@ -1025,6 +1028,7 @@ impl Shared {
                     return self.adopt_own(held, &entry, &first);
                 }
                 Some(first) => {
+                    unseen_winner = 0;
                     let lines: Vec<String> = std::iter::once(Some(first))
                         .chain(there)
                         .map_while(|l| l.map(|l| l.trim_end_matches('\n').to_owned()))
@@ -1036,8 +1040,16 @@ impl Shared {
                     self.note_unrolled(after, &entries, true);
                     unseen.extend(entries);
                 }
-                // Refused, yet not there (moto's answer to a write racing a delete): again.
-                None => {}
+                // Refused, yet not there: the winner's write is still in flight at the server
+                // (or moto's answer to a write racing a delete). Asked again at once, the
+                // same number is refused again within that moment: wait a little longer each
+                // time, so the attempts are not spent before the entry can be read.
+                None => {
+                    unseen_winner += 1;
+                    std::thread::sleep(Duration::from_millis(
+                        10 * u64::from(unseen_winner.min(20)),
+                    ));
+                }
             }
         }
         Err(WorkspaceError::Refused(format!(
