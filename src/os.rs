@@ -224,10 +224,9 @@ fn unix_shims(
     let mut shims = SHIMS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    // A program's folder is looked at again each time: one made or removed since counts.
-    let state: std::collections::BTreeMap<String, std::path::PathBuf> = configured.clone();
+    // A program is looked at again each time: one made or removed since counts.
     if let Some((made_for, dir)) = shims.as_ref()
-        && made_for == &state
+        && made_for == configured
         && configured
             .iter()
             .all(|(n, p)| is_program(p) == std::fs::read_link(dir.path().join(n)).is_ok())
@@ -255,7 +254,7 @@ fn unix_shims(
         }
     }
     let path = dir.path().to_owned();
-    *shims = Some((state, dir));
+    *shims = Some((configured.clone(), dir));
     Some(path)
 }
 

@@ -298,22 +298,13 @@ pub async fn verify(path: &Path, expected: &Expected, cancel: &CancellationToken
 /// The in-process verdict, unless Apple's own tools disagree about the signature being good:
 /// then it is red, with both answers.
 pub fn second_opinion(ours: Outcome, tools: &Outcome) -> Outcome {
-    let good = |v: Verdict| matches!(v, Verdict::Valid | Verdict::IdentityMismatch);
+    let good = super::signature::good;
     if tools.verdict == Verdict::UnverifiableHere || good(ours.verdict) == good(tools.verdict) {
         let mut ours = ours;
         ours.raw_output.clone_from(&tools.raw_output);
         return ours;
     }
-    let mut out = Outcome::new(
-        Verdict::Invalid,
-        format!(
-            "the checks disagree: in-process {} ({}), codesign/spctl {} ({})",
-            ours.verdict.as_str(),
-            ours.detail,
-            tools.verdict.as_str(),
-            tools.detail
-        ),
-    );
+    let mut out = super::signature::disagreement(&ours, tools, "codesign/spctl");
     out.signer = ours.signer;
     out.apple = ours.apple;
     out.raw_output.clone_from(&tools.raw_output);

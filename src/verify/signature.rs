@@ -184,7 +184,7 @@ pub async fn verify(path: &Path, expected: &Expected, cancel: &CancellationToken
 
 /// The signature's good-or-bad, for comparing two checks: a valid signature by another
 /// publisher is still a good signature.
-fn good(v: Verdict) -> bool {
+pub(crate) fn good(v: Verdict) -> bool {
     matches!(v, Verdict::Valid | Verdict::IdentityMismatch)
 }
 
@@ -280,19 +280,25 @@ pub fn second_opinion(ours: Outcome, tool: Outcome) -> Outcome {
         }
         return tool;
     }
-    let mut out = Outcome::new(
+    let mut out = disagreement(&ours, &tool, "osslsigncode");
+    out.signer = ours.signer.or(tool.signer);
+    out.raw_output = tool.raw_output;
+    out
+}
+
+/// The red verdict of an in-process check and a tool's second opinion that disagree (one
+/// green, the other not), with both answers; signer and raw output are the caller's to add.
+pub(crate) fn disagreement(ours: &Outcome, tool: &Outcome, tool_name: &str) -> Outcome {
+    Outcome::new(
         Verdict::Invalid,
         format!(
-            "the checks disagree: in-process {} ({}), osslsigncode {} ({})",
+            "the checks disagree: in-process {} ({}), {tool_name} {} ({})",
             ours.verdict.as_str(),
             ours.detail,
             tool.verdict.as_str(),
             tool.detail
         ),
-    );
-    out.signer = ours.signer.or(tool.signer);
-    out.raw_output = tool.raw_output;
-    out
+    )
 }
 
 async fn run_tool(program: &str, args: &[&std::ffi::OsStr]) -> Result<(bool, String), String> {
