@@ -1605,3 +1605,150 @@ fn an_open_console_judges_its_own_changes_and_a_lost_race_by_the_state_as_it_is(
         .expect_err("already ticked");
     assert!(matches!(again, WorkspaceError::Unchanged { .. }), "{again}");
 }
+
+/// `release gates VERSION`'s findings gate as `console` sees it: its state and reason.
+fn findings_gate(console: &Console, ws: &str, version: &str) -> (String, String) {
+    let o = console.run(ws, &["--json", "release", "gates", version]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let v: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {}", common::text(&o)));
+    let g = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|g| g["gate"] == "findings")
+        .unwrap_or_else(|| panic!("no findings gate in {out}"));
+    (
+        g["state"].as_str().unwrap_or_default().to_owned(),
+        g["reason"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+/// The findings as `console` lists them: id, package and whether each blocks.
+fn findings_of(console: &Console, ws: &str) -> Vec<(String, String, bool)> {
+    let o = console.run(ws, &["--json", "findings", "list"]);
+    assert!(o.status.success(), "{}", common::text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            (
+                f["id"].as_str().unwrap_or_default().to_owned(),
+                f["package"].as_str().unwrap_or_default().to_owned(),
+                !f["blocks"].is_null(),
+            )
+        })
+        .collect()
+}
+
+/// Findings, accepted risks and rotations are projections of the shared log: a second console
+/// sees the first one's import, acceptance and rotation (its gates block, then open, on the
+/// same findings), the first sees the second's revocation, and both copies of the files are the
+/// same bytes and verify, nothing marked not applied.
+#[test]
+fn findings_accepted_risks_and_rotations_recorded_on_one_console_hold_on_the_other() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let local = dir.path().join("local");
+    common::init(&local);
+    let cfg = local.join("release-console.toml");
+    let mut config = std::fs::read_to_string(&cfg).expect("config");
+    config.push_str(
+        "\n[[rotation]]\nname = \"/wiretuner/db/credentials\"\nkind = \"database_password\"\n",
+    );
+    std::fs::write(&cfg, config).expect("config");
+    common::ok(&common::cli(&local, &["release", "new", "1.4.0"]));
+    let ana = Console::new(&weed, dir.path(), "ana");
+    let ben = Console::new(&weed, dir.path(), "ben");
+    let ws = "s3://team/risk";
+    let mut push = common::bin();
+    push.args(["workspace", "push"]).arg(&local).arg(ws);
+    ana.env(&mut push);
+    common::ok(&push.output().expect("push"));
+
+    // Ana imports a scan; ben's console, which never read it, blocks on the same findings.
+    let scan = common::vendor("trivy/alpine-39-high-critical.json");
+    common::ok(&ana.run(ws, &["findings", "import", "--version", "1.4.0", &scan]));
+    let seen_by_ana = findings_of(&ana, ws);
+    assert_eq!(seen_by_ana.len(), 2, "{seen_by_ana:?}");
+    assert_eq!(findings_of(&ben, ws), seen_by_ana);
+    let (state, reason) = findings_gate(&ben, ws, "1.4.0");
+    assert_eq!(state, "blocked", "{reason}");
+    assert!(reason.contains("CVE-2019-14697"), "{reason}");
+
+    // Ana accepts the risk (every package): ben's gate opens on it.
+    let until = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 30))
+        .strftime("%Y-%m-%d")
+        .to_string();
+    common::ok(&ana.run(
+        ws,
+        &[
+            "findings",
+            "accept",
+            "CVE-2019-14697",
+            "--version",
+            "1.4.0",
+            "--reason",
+            "musl is not linked into the installer",
+            "--until",
+            &until,
+        ],
+    ));
+    let (state, reason) = findings_gate(&ben, ws, "1.4.0");
+    assert_eq!(state, "open", "{reason}");
+    assert!(reason.contains("2 risk-accepted"), "{reason}");
+
+    // Ana records a rotation: ben's calendar has it, by ana.
+    common::ok(&ana.run(
+        ws,
+        &[
+            "secrets",
+            "rotated",
+            "/wiretuner/db/credentials",
+            "--note",
+            "rotated by ana",
+        ],
+    ));
+    let o = ben.run(ws, &["--json", "secrets", "calendar"]);
+    let cal: serde_json::Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", common::text(&o)));
+    let db = cal
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["name"] == "/wiretuner/db/credentials")
+        .unwrap_or_else(|| panic!("no db credentials in {cal:#}"));
+    assert_eq!(db["last_rotated"]["note"], "rotated by ana", "{db:#}");
+    assert_eq!(db["last_rotated"]["by"], "ana");
+    assert_ne!(
+        db["state"], "unknown",
+        "its age is known on ben's console too"
+    );
+
+    // Ben revokes the acceptance: ana's gate blocks again.
+    common::ok(&ben.run(
+        ws,
+        &["findings", "revoke", "CVE-2019-14697", "--version", "1.4.0"],
+    ));
+    assert_eq!(findings_gate(&ana, ws, "1.4.0").0, "blocked");
+
+    // Both verify (each copy of the files against the one log), nothing was voided, and the
+    // copies are the same bytes.
+    common::ok(&ana.run(ws, &["audit", "verify"]));
+    common::ok(&ben.run(ws, &["audit", "verify"]));
+    let log = entries(&ana, ws);
+    assert!(
+        log.iter()
+            .all(|e| !e["action"].as_str().unwrap_or("").ends_with(".not_applied")),
+        "{log:#?}"
+    );
+    for file in ["releases/1.4.0/findings.json", "secrets/rotations.json"] {
+        assert_eq!(
+            std::fs::read(ana.folder("risk").join(file)).expect("ana's"),
+            std::fs::read(ben.folder("risk").join(file)).expect("ben's"),
+            "{file}"
+        );
+    }
+}
