@@ -1105,7 +1105,7 @@ impl Workspace {
     }
 
     /// [`Self::verify_audit`], and the state files of higher layers (`projections`: incident
-    /// records, flag plans) compared with the log too.
+    /// records, flag plans, platform skips, findings, rotations) compared with the log too.
     pub fn verify_audit_with(
         &self,
         projections: &[&dyn Projection],
@@ -1424,8 +1424,8 @@ pub fn is_as_of(
     ))
 }
 
-/// A state file of a higher layer (incident records, flag plans: `workspace` cannot import
-/// those layers) whose changes the log records with what to replay in the entry's `after`, and
+/// A state file of a higher layer (incident records, flag plans, findings, rotations:
+/// `workspace` cannot import those layers) whose changes the log records with what to replay in the entry's `after`, and
 /// whose records each keep the sequence number of their last change. [`Workspace::recover_with`]
 /// rolls it forward and [`Workspace::verify_audit_with`] compares it with the log; `cli` and
 /// `ui` pass the projections in (`crate::projections::ALL`).
