@@ -1826,11 +1826,14 @@ impl Workspace {
     /// change took effect where it was made (its provider, its crash); another console takes
     /// it from the log.
     pub fn wrote(&self, w: &Word) -> bool {
+        self.recorded_here(&w.actor, w.host.as_deref())
+    }
+
+    /// Whether this console recorded an entry by `actor` on `host` (see [`Self::wrote`]).
+    pub fn recorded_here(&self, actor: &str, host: Option<&str>) -> bool {
         match &self.shared {
             None => true,
-            Some(shared) => {
-                w.actor == self.actor() && w.host.as_deref().is_none_or(|h| h == shared.host())
-            }
+            Some(shared) => actor == self.actor() && host.is_none_or(|h| h == shared.host()),
         }
     }
 

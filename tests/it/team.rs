@@ -1752,3 +1752,65 @@ fn findings_accepted_risks_and_rotations_recorded_on_one_console_hold_on_the_oth
         );
     }
 }
+
+/// Two consoles on one shared workspace with Slack configured: an event is announced once, by
+/// the console that recorded it. The other one adopts the entry (and the writer's
+/// `notify.sent`) but does not send it again from its own outbox.
+#[test]
+fn an_event_is_announced_once_by_the_console_that_recorded_it() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let slack = common::notify::Slack::start();
+    let hook = slack.url("ok");
+    let env = [("HOOK", hook.as_str())];
+    let dir = tempfile::tempdir().expect("dir");
+    let local = dir.path().join("local");
+    common::init(&local);
+    let cfg = local.join("release-console.toml");
+    let mut config = std::fs::read_to_string(&cfg).expect("config");
+    config.push_str(
+        "\n[[notify.slack]]\nchannel = \"#releases\"\nwebhook_env = \"HOOK\"\n\
+         events = [\"release.*\"]\n",
+    );
+    std::fs::write(&cfg, config).expect("config");
+    let ana = Console::new(&weed, dir.path(), "ana");
+    let ben = Console::new(&weed, dir.path(), "ben");
+    let ws = "s3://team/announce";
+    let mut push = common::bin();
+    push.args(["workspace", "push"]).arg(&local).arg(ws);
+    ana.env(&mut push);
+    common::ok(&push.output().expect("push"));
+    // Both consoles have an outbox (each starts its own at the log's end when it first opens).
+    common::ok(&ana.run_with(ws, &env, &["release", "list"]));
+    common::ok(&ben.run_with(ws, &env, &["release", "list"]));
+
+    common::ok(&ana.run_with(ws, &env, &["release", "new", "2.0.0"]));
+    assert_eq!(slack.seen().len(), 1, "ana announced her release");
+    // Ben's next command adopts ana's entries, her release's among them.
+    common::ok(&ben.run_with(ws, &env, &["release", "list"]));
+    common::ok(&ben.run_with(ws, &env, &["notify", "flush"]));
+    let seen = slack.seen();
+    assert_eq!(
+        seen.len(),
+        1,
+        "announced once, not again by ben's console: {seen:#?}"
+    );
+    assert_eq!(seen[0].body["text"], "WireTuner 2.0.0 created");
+    let log = entries(&ben, ws);
+    let sent: Vec<&serde_json::Value> = log
+        .iter()
+        .filter(|e| {
+            e["action"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("notify."))
+        })
+        .collect();
+    assert_eq!(sent.len(), 1, "one delivery in the log: {sent:#?}");
+    assert_eq!(sent[0]["actor"], "ana");
+
+    // Ben's own release is announced by ben.
+    common::ok(&ben.run_with(ws, &env, &["release", "new", "2.1.0"]));
+    let seen = slack.seen();
+    assert_eq!(seen.len(), 2, "{seen:#?}");
+    assert_eq!(seen[1].body["text"], "WireTuner 2.1.0 created");
+}
