@@ -425,7 +425,7 @@ impl Compound {
         while let Some((parent, first, depth)) = pending.pop() {
             if depth > MAX_DEPTH {
                 return Err(format!(
-                    "storages are nested more than {MAX_DEPTH} deep (at {:?})",
+                    "storages are nested more than {MAX_DEPTH} deep (at \"{}\")",
                     entries[parent].name()
                 ));
             }
@@ -438,7 +438,7 @@ impl Compound {
                 let at = id as usize;
                 let Some(e) = raw.get(at) else {
                     return Err(format!(
-                        "storage {:?} refers to directory entry {id}, past the directory's {} \
+                        "storage \"{}\" refers to directory entry {id}, past the directory's {} \
                          entries",
                         entries[parent].name(),
                         raw.len()
@@ -447,7 +447,7 @@ impl Compound {
                 if visited[at] {
                     return Err(format!(
                         "directory entry {id} is reached twice (a cycle in the directory tree, \
-                         under {:?})",
+                         under \"{}\")",
                         entries[parent].name()
                     ));
                 }
@@ -470,7 +470,7 @@ impl Compound {
             names.sort_unstable();
             if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
                 return Err(format!(
-                    "two entries named {:?} in storage {:?}",
+                    "two entries named \"{}\" in storage \"{}\"",
                     display_name(w[0]),
                     entries[parent].name()
                 ));
@@ -483,7 +483,7 @@ impl Compound {
             if entry.kind != Kind::Stream || entry.size == 0 {
                 continue;
             }
-            let what = format!("stream {:?}", entry.name());
+            let what = format!("stream \"{}\"", entry.name());
             let e = raw[ids[index]];
             let start = u32_at(e, 0x74);
             if entry.size > file_len {
@@ -563,7 +563,7 @@ impl Compound {
         entry: &Entry,
         sink: &mut dyn FnMut(&[u8]),
     ) -> Result<(), String> {
-        let what = format!("stream {:?}", entry.name());
+        let what = format!("stream \"{}\"", entry.name());
         let mut left = entry.size;
         match &entry.data {
             Data::None => {}
@@ -617,7 +617,7 @@ impl Compound {
     ) -> Result<Vec<u8>, String> {
         if entry.size > max {
             return Err(format!(
-                "stream {:?} has {} bytes, more than the {max} read",
+                "stream \"{}\" has {} bytes, more than the {max} read",
                 entry.name(),
                 entry.size
             ));
@@ -640,7 +640,7 @@ fn parse_entry(e: &[u8], id: u32, sector_size: u64) -> Result<Entry, String> {
     let units: Vec<u16> = name.chunks_exact(2).map(|c| u16_at(c, 0)).collect();
     if units.last() != Some(&0) || units[..units.len() - 1].contains(&0) {
         return Err(format!(
-            "directory entry {id}: its name {:?} is not one zero-terminated string",
+            "directory entry {id}: its name \"{}\" is not one zero-terminated string",
             display_name(name)
         ));
     }
@@ -650,7 +650,7 @@ fn parse_entry(e: &[u8], id: u32, sector_size: u64) -> Result<Entry, String> {
         5 if id == 0 => Kind::Root,
         5 => {
             return Err(format!(
-                "directory entry {id} ({:?}) claims to be a second root",
+                "directory entry {id} (\"{}\") claims to be a second root",
                 display_name(name)
             ));
         }

@@ -127,7 +127,7 @@ fn root_stream<'a>(cf: &'a Compound, name: &str) -> Result<Option<&'a Entry>, St
     };
     let e = cf.entry(i);
     if e.kind != Kind::Stream {
-        return Err(format!("{:?} is not a stream", e.name()));
+        return Err(format!("\"{}\" is not a stream", e.name()));
     }
     Ok(Some(e))
 }
