@@ -177,6 +177,35 @@ fn msi_signed_with_and_without_dse_is_valid_in_process_and_osslsigncode_agrees()
 }
 
 #[test]
+fn a_nested_msi_signature_is_verified_too() {
+    let pki = signed();
+    // A second signature (another signer, another digest) nested in the first.
+    sh(
+        &pki.path(""),
+        "osslsigncode sign -nest -pkcs12 other.pfx -pass pw -h sha256 -in plain.msi \
+         -out nested.msi >/dev/null",
+    );
+    let trust = with_ca(&pki.path("ca.pem"));
+    let o = check(&read(&pki, "nested.msi"), &trust);
+    assert_eq!(o.verdict, Verdict::Valid, "{}", o.detail);
+    assert!(
+        o.detail.contains("and 1 nested signature(s)"),
+        "{}",
+        o.detail
+    );
+    assert_eq!(o.signer.expect("signer").publisher, "WireTuner Inc");
+    // The nested signer under an untrusted root: the whole is not valid.
+    sh(
+        &pki.path(""),
+        "osslsigncode sign -nest -pkcs12 evil.pfx -pass pw -h sha256 -in plain.msi \
+         -out nested-evil.msi >/dev/null",
+    );
+    let o = check(&read(&pki, "nested-evil.msi"), &trust);
+    assert_eq!(o.verdict, Verdict::Untrusted, "{}", o.detail);
+    assert!(o.detail.starts_with("nested signature 2: "), "{}", o.detail);
+}
+
+#[test]
 fn a_modified_stream_or_metadata_is_invalid_and_unsigned_or_untrusted_are_named() {
     let pki = signed();
     let ca = pki.path("ca.pem");
