@@ -574,7 +574,10 @@ impl Compound {
                 while i < chain.len() && left > 0 {
                     let mut run = 1;
                     while i + run < chain.len()
-                        && chain[i + run] == chain[i] + u32::try_from(run).unwrap_or(0)
+                        && u32::try_from(run)
+                            .ok()
+                            .and_then(|n| chain[i].checked_add(n))
+                            == Some(chain[i + run])
                         && (run as u64 + 1) * self.sector_size <= 1 << 20
                     {
                         run += 1;
