@@ -10,6 +10,7 @@ mod apple;
 mod architecture;
 mod argocd;
 mod authenticode;
+mod authenticode_msi;
 mod cli;
 mod cloudwatch;
 mod fault_proxy;
