@@ -1,13 +1,13 @@
 //! A release's files as a shared workspace's bucket holds them: a build on one console stores
 //! its artifacts, SHA256SUMS and logs as blobs (`workspace::blobs`) and records them in one
 //! `release.artifacts` entry; every console rolls the entry forward into
-//! `shared/artifacts.json` (the release's artifacts list, one record per version, the last
+//! `pipeline/shared-artifacts.json` (the release's artifacts list, one record per version, the last
 //! build's), and a verification of the release fetches the files it lacks by their SHA-256
 //! ([`fetch_missing`]) before it verifies them as any others, so a second person verifies
 //! exactly the bytes CI built. The audit log speaks for the file ([`ArtifactBook`]).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -31,16 +31,17 @@ struct Book {
     releases: Vec<Record>,
 }
 
+/// Beside the pipeline's other state (a folder every workspace has once it looked for skips).
 fn dir(ws: &Workspace) -> PathBuf {
-    ws.root().join("shared")
+    ws.root().join("pipeline")
 }
 
 fn path(ws: &Workspace) -> PathBuf {
-    dir(ws).join("artifacts.json")
+    dir(ws).join("shared-artifacts.json")
 }
 
 /// The lock every change of the file is made under (the one `store::update_json` takes).
-const LOCK: &str = "artifacts";
+const LOCK: &str = "shared-artifacts";
 
 fn read(ws: &Workspace) -> Result<Book, StateError> {
     Ok(store::read_json::<Book>(&path(ws))?.unwrap_or_default())
@@ -353,11 +354,4 @@ impl Projection for ArtifactBook {
         }
         Ok(None)
     }
-}
-
-/// The name of `path` as a release's file.
-pub fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
 }

@@ -163,7 +163,9 @@ fn a_ci_build_is_fetched_and_verified_byte_for_byte_on_a_second_console() {
     // compares them.
     let audited = common::ok(&rm.run(WS, &["audit", "verify"]));
     assert!(audited.contains("audit log intact"), "{audited}");
-    let book_path = rm.folder("wiretuner").join("shared/artifacts.json");
+    let book_path = rm
+        .folder("wiretuner")
+        .join("pipeline/shared-artifacts.json");
     let book = std::fs::read_to_string(&book_path).expect("the release's files rolled forward");
     assert!(book.contains(&artifact_sha), "{book}");
     // A list edited by hand is not the log's, and is named.
