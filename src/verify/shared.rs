@@ -255,7 +255,8 @@ impl Projection for ArtifactBook {
     }
 
     fn marker(&self) -> &'static str {
-        r#""action":"release.artifacts""#
+        // Without the closing quote: its voids (`release.artifacts.not_applied`) too.
+        r#""action":"release.artifacts"#
     }
 
     fn lock(&self, ws: &Workspace) -> (PathBuf, &'static str) {
@@ -353,5 +354,95 @@ impl Projection for ArtifactBook {
             }
         }
         Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::digest::Sha256;
+
+    fn files(version: &str, name: &str) -> BlobFiles {
+        BlobFiles {
+            version: version.to_owned(),
+            platforms: vec!["linux".to_owned()],
+            files: vec![BlobFile {
+                name: name.to_owned(),
+                size: 3,
+                sha256: Sha256::of(b"abc"),
+                kind: BlobKind::Artifact,
+                platform: Some("linux".to_owned()),
+            }],
+        }
+    }
+
+    /// `release.artifacts` of `files` for `version`, straight into the log (as a crash right
+    /// after the entry, or a hand-written entry in a bucket, leaves it).
+    fn log(ws: &Workspace, version: &str, files: BlobFiles) -> u64 {
+        ws.record_seq(Event::ReleaseArtifacts(ReleaseArtifacts {
+            target: version.to_owned(),
+            before: (),
+            after: files,
+        }))
+        .expect("recorded")
+    }
+
+    #[test]
+    fn an_entry_is_rolled_forward_and_one_naming_a_path_is_not() {
+        let dir = tempfile::tempdir().expect("dir");
+        let ws = Workspace::init(&dir.path().join("ws"), "WireTuner").expect("init");
+        let release = ws.create_release("1.0.0", None).expect("release");
+        let seq = log(&ws, "1.0.0", files("1.0.0", "WireTuner-1.0.0.msi"));
+        assert_eq!(of_release(&ws, "1.0.0").expect("read"), None);
+        ws.recover_with(&[&ArtifactBook]).expect("recover");
+        let record = of_release(&ws, "1.0.0")
+            .expect("read")
+            .expect("rolled forward");
+        assert_eq!(record.audit_seq, seq);
+        assert_eq!(record.files.files[0].name, "WireTuner-1.0.0.msi");
+        assert!(ws.verify_audit_with(&[&ArtifactBook]).is_ok());
+
+        // A list that would write outside the release's folders is never applied, and the
+        // writer refuses to record one.
+        // (The log keeps a target's last four changes for voids to fall back on: two forged
+        // entries here, and a third below.)
+        for bad in ["../../.bashrc", "a\\b"] {
+            let seq = log(&ws, "1.0.0", files("1.0.0", bad));
+            ws.recover_with(&[&ArtifactBook]).expect("recover");
+            let kept = of_release(&ws, "1.0.0").expect("read").expect("kept");
+            assert_ne!(kept.audit_seq, seq, "{bad} was applied");
+        }
+        for bad in ["../../.bashrc", "/etc/passwd", ".hidden", "a\\b", ""] {
+            let e = super::record(&ws, &release, files("1.0.0", bad)).expect_err("refused");
+            assert!(e.to_string().contains("cannot be a release's file"), "{e}");
+        }
+        let voided = ws
+            .audit()
+            .entries()
+            .expect("entries")
+            .into_iter()
+            .filter(|e| e.action == "release.artifacts.not_applied")
+            .count();
+        assert_eq!(voided, 2);
+        // Files of another release under this one's name are not applied either.
+        let seq = log(&ws, "1.0.0", files("2.0.0", "WireTuner-2.0.0.msi"));
+        ws.recover_with(&[&ArtifactBook]).expect("recover");
+        assert_ne!(
+            of_release(&ws, "1.0.0")
+                .expect("read")
+                .expect("kept")
+                .audit_seq,
+            seq
+        );
+        if let Err(e) = ws.verify_audit_with(&[&ArtifactBook]) {
+            let all: Vec<String> = ws
+                .audit()
+                .entries()
+                .expect("entries")
+                .iter()
+                .map(|e| format!("#{} {} {} {}", e.seq, e.action, e.target, e.after))
+                .collect();
+            panic!("{e}\n{}", all.join("\n"));
+        }
     }
 }
