@@ -724,7 +724,7 @@ pub async fn run_task(
                     if f.downloaded {
                         "fetched from the bucket"
                     } else {
-                        "already here, the blob recorded"
+                        "already here (its bytes are checked below)"
                     },
                     f.sha256,
                     f.size,

@@ -192,6 +192,17 @@ fn a_ci_build_is_fetched_and_verified_byte_for_byte_on_a_second_console() {
         modified
     );
 
+    // Other bytes of the same size in place here: not the blob, so red, and not named as it.
+    std::fs::write(rm_artifacts.join(ARTIFACT), b"the bytes I edited").expect("edit");
+    let o = rm.run(WS, &["verify", "--release", "0.1.0"]);
+    let out = common::text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("checksum MISMATCH"), "{out}");
+    let record = std::fs::read_to_string(rm.folder("wiretuner").join("releases/0.1.0/verify.json"))
+        .expect("record");
+    assert!(!record.contains(&artifact_sha), "{record}");
+    std::fs::write(rm_artifacts.join(ARTIFACT), b"the bytes CI built").expect("put back");
+
     // The same build again: the same bytes (the artifact, SHA256SUMS, and a log of the same
     // lines) are there already; nothing is sent, and the artifact's object is the one stored
     // first.
