@@ -34,6 +34,7 @@
 //! | `source.built-commit` | [`Event::SourceBuiltCommit`] | version | source | |
 //! | `release.notes` | [`Event::ReleaseNotes`] | version | source | |
 //! | `release.platform.skip` / `release.platform.ship` | [`Event::PlatformSkip`] / [`Event::PlatformShip`] | `version/platform` | `pipeline::skips` | `pipeline::skips` (projection) |
+//! | `release.artifacts` | [`Event::ReleaseArtifacts`] | version | `pipeline` (a build on a shared workspace: its files stored as blobs) | `verify::shared` (projection: the release's artifacts a second console fetches) |
 //! | `verify.report` | [`Event::VerifyReport`] | SHA256SUMS path or `artifacts` | verify | notify |
 //! | `kpi.record` / `kpi.demo-samples` | [`Event::KpiRecord`] / [`Event::KpiDemoSamples`] | KPI name / `demo` | kpi, demo | |
 //! | `runbook.step` / `runbook.step.end` | [`Event::RunbookStep`] / [`Event::RunbookStepEnd`] | `procedure/step` | dr | `dr::history` (the quarterly review) |
@@ -303,9 +304,23 @@ pub struct VerifyVerdict {
     pub of_release: bool,
     pub release: Option<String>,
     pub artifacts: Vec<Value>,
+    /// The blobs of the shared workspace's bucket the verified files were fetched as, or
+    /// matched (none on a local workspace, and in entries written before).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blobs: Vec<VerifiedBlob>,
     /// The rest (bad lines, what was expected).
     #[serde(flatten)]
     pub rest: Map<String, Value>,
+}
+
+/// A blob a verification checked: the file, the blob's SHA-256 (which the file's bytes
+/// have), and the `release.artifacts` entry that recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifiedBlob {
+    pub name: String,
+    pub sha256: crate::digest::Sha256,
+    pub size: u64,
+    pub entry: u64,
 }
 
 payload! {
@@ -479,6 +494,46 @@ payload! {
     PlatformChange { target: String, before: Value, after: SkipRecord }
 }
 
+/// What a file stored as a blob is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlobKind {
+    /// An installer or other artifact of the release's artifacts folder.
+    Artifact,
+    /// The release's SHA256SUMS.
+    Sums,
+    /// A build's task log.
+    Log,
+}
+
+/// One file of a build, stored in a shared workspace's bucket as blob `sha256`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobFile {
+    /// Its file name (in the release's artifacts folder, or its logs folder for a log).
+    pub name: String,
+    pub size: u64,
+    pub sha256: crate::digest::Sha256,
+    pub kind: BlobKind,
+    /// The platform whose build made it (none for SHA256SUMS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+}
+
+/// `release.artifacts`'s `after`: a build's files as the bucket holds them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobFiles {
+    pub version: String,
+    /// The platforms built.
+    pub platforms: Vec<String>,
+    pub files: Vec<BlobFile>,
+}
+
+payload! {
+    /// A build's artifacts, SHA256SUMS and logs stored as blobs in a shared workspace's
+    /// bucket (target: the version; a later one replaces the list).
+    ReleaseArtifacts { target: String, before: (), after: BlobFiles }
+}
+
 /// `ACTION.failed`: the intent of `action` on `target` (entry `entry`, when it says) did not
 /// take effect.
 #[derive(Debug, Clone, PartialEq)]
@@ -645,6 +700,7 @@ events! {
     ReleaseNotes(Values) = "release.notes",
     PlatformSkip(PlatformChange) = "release.platform.skip",
     PlatformShip(PlatformChange) = "release.platform.ship",
+    ReleaseArtifacts(ReleaseArtifacts) = "release.artifacts",
     VerifyReport(VerifyReport) = "verify.report",
     KpiRecord(Values) = "kpi.record",
     KpiDemoSamples(Values) = "kpi.demo-samples",
@@ -898,7 +954,19 @@ mod tests {
                 "artifacts",
                 Value::Null,
                 json!({"overall": "pass", "of_release": true, "release": "1.2.0",
-                       "artifacts": [{"path": "a.msi"}], "bad_lines": 0, "expected": 1}),
+                       "artifacts": [{"path": "a.msi"}],
+                       "blobs": [{"name": "a.msi", "sha256": "ab".repeat(32), "size": 3,
+                                  "entry": 7}],
+                       "bad_lines": 0, "expected": 1}),
+            ),
+            Action::ReleaseArtifacts => (
+                "1.2.0",
+                Value::Null,
+                json!({"version": "1.2.0", "platforms": ["windows"],
+                       "files": [{"name": "a.msi", "size": 3, "sha256": "ab".repeat(32),
+                                  "kind": "artifact", "platform": "windows"},
+                                 {"name": "SHA256SUMS", "size": 75, "sha256": "cd".repeat(32),
+                                  "kind": "sums"}]}),
             ),
             Action::KpiRecord => ("crash_rate", Value::Null, json!({"value": 0.25, "at": at})),
             Action::KpiDemoSamples => ("demo", Value::Null, json!({"samples": 10, "until": at})),

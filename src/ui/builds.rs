@@ -40,7 +40,10 @@ pub struct BuildsUi {
     pub tasks: BTreeMap<String, TaskId>,
     pub skip_signing: bool,
     preflight_run: Pending<Vec<Preflight>>,
-    sums: Pending<crate::pipeline::SumsWritten>,
+    sums: Pending<(
+        crate::pipeline::SumsWritten,
+        Option<crate::pipeline::StoredBuild>,
+    )>,
     /// The platform whose build waits for "Rebuild anyway" (it would invalidate a PASS
     /// verify or a published version).
     pub confirm_rebuild: Option<String>,
@@ -124,7 +127,7 @@ impl BuildsUi {
             }),
             Action::SumsAndVerify => {
                 cx.fetch_blocking(&mut self.sums, move || {
-                    crate::pipeline::write_sums(&ws, &release)
+                    crate::pipeline::write_sums_and_store(&ws, &release)
                 });
             }
             Action::AskRebuild(_) | Action::CancelRebuild => {}
@@ -180,18 +183,21 @@ impl Panel for BuildsUi {
             None => {}
         }
         match self.sums.poll() {
-            Some(Ok(written)) => {
+            Some(Ok((written, stored))) => {
                 let path = &written.path;
+                let stored = stored
+                    .map(|s| format!("; {}", s.describe(&cx.snapshot.ws.location())))
+                    .unwrap_or_default();
                 if written.unvouched.is_empty() {
                     cx.success(format!(
-                        "Wrote {}: every artifact matches its builder's SHA-256",
+                        "Wrote {}: every artifact matches its builder's SHA-256{stored}",
                         path.display()
                     ));
                 } else {
                     cx.push(Command::Toast(
                         super::widgets::toasts::ToastKind::Info,
                         format!(
-                            "Wrote {}; no builder printed a checksum for {}",
+                            "Wrote {}; no builder printed a checksum for {}{stored}",
                             path.display(),
                             written.unvouched.join(", ")
                         ),

@@ -3,6 +3,7 @@
 //! Every method here is blocking file I/O: the CLI calls them directly, the GUI from a
 //! background worker. Every change is written atomically and recorded in the audit log.
 
+pub mod blobs;
 pub mod config;
 mod lease;
 mod people;
@@ -210,6 +211,14 @@ pub enum WorkspaceError {
     /// A request to a shared workspace's bucket failed.
     #[error("{url}: {message}")]
     Bucket { url: String, message: String },
+    /// A blob the bucket holds is not the one asked for (another size or SHA-256): refused,
+    /// and nothing of it kept.
+    #[error("{key}: refused: {message} (expected SHA-256 {expected})")]
+    BadBlob {
+        key: String,
+        expected: String,
+        message: String,
+    },
 }
 
 /// What kind of release: a regular one, or a hotfix of an earlier release.

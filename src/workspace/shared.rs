@@ -271,6 +271,8 @@ pub(super) fn block<T: Send + 'static>(
 pub struct Shared {
     url: SharedUrl,
     pub(super) client: Client,
+    /// The same bucket for blobs, whose transfers may take long (`blobs`).
+    pub(super) blobs: Client,
     /// Why the bucket could not be reached when the workspace was opened: it is read-only.
     offline: Mutex<Option<String>>,
     /// The log's length when the state was last rolled forward from it: a change whose target
@@ -325,11 +327,14 @@ impl Shared {
             bucket: url.bucket.clone(),
             ..endpoint
         };
-        let client = Client::new(endpoint, REQUEST_TIMEOUT)
+        let client = Client::new(endpoint.clone(), REQUEST_TIMEOUT)
+            .map_err(|e| WorkspaceError::Refused(format!("{url}: {e}")))?;
+        let blobs = Client::new(endpoint, super::blobs::TRANSFER_TIMEOUT)
             .map_err(|e| WorkspaceError::Refused(format!("{url}: {e}")))?;
         Ok(Self {
             url,
             client,
+            blobs,
             offline: Mutex::new(None),
             seen: AtomicU64::new(0),
             appended: AtomicU64::new(0),

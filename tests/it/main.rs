@@ -34,6 +34,7 @@ mod source;
 mod status;
 mod team;
 mod team_attack;
+mod team_blobs;
 mod team_segments;
 mod ui;
 mod verify;
