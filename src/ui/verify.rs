@@ -80,11 +80,11 @@ fn signature_color(v: SignatureVerdict) -> egui::Color32 {
     }
 }
 
+/// What a signature verdict means. A valid one says no more than that: what was checked for
+/// it (the chain, a timestamp when there was one) is the verifier's own detail, shown with it.
 fn signature_help(v: SignatureVerdict) -> &'static str {
     match v {
-        SignatureVerdict::Valid => {
-            "Signed by the expected publisher; the chain and timestamp verify."
-        }
+        SignatureVerdict::Valid => "Signed by the expected publisher. Checked:",
         SignatureVerdict::Invalid => {
             "The signature does not match the file: it was modified after signing."
         }
@@ -685,6 +685,9 @@ fn details_ui(ui: &mut egui::Ui, a: &Artifact) {
         if let Some(apple) = &a.apple {
             apple_ui(ui, apple);
         } else if let Some(s) = &a.signer {
+            // The values wrap inside the panel (a chain of long subjects, a timestamp with its
+            // authority): the width left of it after the names' column.
+            let width = (ui.available_width() - 170.0).max(200.0);
             egui::Grid::new("signer")
                 .num_columns(2)
                 .spacing([12.0, 2.0])
@@ -711,7 +714,10 @@ fn details_ui(ui: &mut egui::Ui, a: &Artifact) {
                     ];
                     for (k, v) in rows {
                         ui.label(theme::muted(k));
-                        ui.label(v);
+                        ui.scope(|ui| {
+                            ui.set_max_width(width);
+                            ui.add(egui::Label::new(v).wrap());
+                        });
                         ui.end_row();
                     }
                 });
