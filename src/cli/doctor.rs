@@ -34,7 +34,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             "signing_key": key,
         }))?;
     } else {
-        print!("{}", render(&ws, &tools, &secrets, &keys));
+        print!("{}", render(&tools, &secrets, &keys));
     }
     Ok(if missing_tool || missing_secret {
         ExitCode::from(super::EXIT_CHECK_FAILED)
@@ -46,7 +46,6 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
 /// The report as text: a section per kind, one line per item (state, name, where), the
 /// columns aligned across sections, and a summary line.
 fn render(
-    ws: &crate::workspace::Workspace,
     tools: &[crate::pipeline::tools::ToolCheck],
     secrets: &[crate::workspace::secrets::SecretCheck],
     keys: &Result<crate::workspace::KeysView, String>,
@@ -68,13 +67,25 @@ fn render(
             (t.state(), t.name.as_str(), detail)
         })
         .collect();
+    // A place that cannot be asked at all (no keyring here) says why once, below the section,
+    // not on every secret's line.
+    let mut unavailable: Vec<&str> = Vec::new();
     let secret_rows: Vec<(&str, &str, String)> = secrets
         .iter()
         .map(|s| {
             let looked = s
                 .looked
                 .iter()
-                .map(|l| format!("{}: {}", l.place, l.answer))
+                .map(|l| {
+                    if l.answer.starts_with("not available") {
+                        if !unavailable.contains(&l.answer.as_str()) {
+                            unavailable.push(&l.answer);
+                        }
+                        format!("{}: not available (see below)", l.place)
+                    } else {
+                        format!("{}: {}", l.place, l.answer)
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join("; ");
             let detail = match s.state() {
@@ -89,8 +100,8 @@ fn render(
             v.signing().as_str(),
             v.person.as_str(),
             match v.fingerprint() {
-                Some(f) => format!("key {f}: {}", v.summary),
-                None => format!("no key: {}", v.summary),
+                Some(f) if !v.summary.contains(f) => format!("{} (key {f})", v.summary),
+                _ => v.summary.clone(),
             },
         ),
         Err(e) => ("UNREADABLE", "", e.clone()),
@@ -123,12 +134,12 @@ fn render(
         "Secrets (values are never shown)",
         &secret_rows.iter().collect::<Vec<_>>(),
     );
+    for why in &unavailable {
+        let _ = writeln!(out, "  (OS keyring {why})");
+    }
     section(
         &mut out,
-        &format!(
-            "Signing key (this console's Ed25519 key for the audit log of {})",
-            ws.root().display()
-        ),
+        "Signing key (this console's Ed25519 key, which signs its audit entries)",
         &[&key_row],
     );
     let found = tools.iter().filter(|t| t.ok()).count();
@@ -151,7 +162,9 @@ fn render(
             summary,
             "; signing key: {}{}",
             v.signing().as_str(),
-            v.fingerprint().map(|f| format!(" ({f})")).unwrap_or_default()
+            v.fingerprint()
+                .map(|f| format!(" ({f})"))
+                .unwrap_or_default()
         ),
         Err(_) => write!(summary, "; signing key: UNREADABLE"),
     };

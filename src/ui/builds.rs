@@ -91,7 +91,11 @@ impl BuildsUi {
                     crate::workspace::CONFIG_FILE
                 ));
             }
-            let def_now = data.pipeline.as_ref().ok().and_then(|d| d.platforms.get(name));
+            let def_now = data
+                .pipeline
+                .as_ref()
+                .ok()
+                .and_then(|d| d.platforms.get(name));
             if then.platforms.get(name) != def_now {
                 return Some(format!(
                     "This preflight checked an earlier definition of {name}: run preflight again"
@@ -609,8 +613,7 @@ impl BuildsUi {
                 if let Some(why) = &failed {
                     run = run.on_disabled_hover_text(why);
                 }
-                if run.clicked()
-                {
+                if run.clicked() {
                     // Replacing files a PASS verify or a published version vouched for is
                     // asked first.
                     if label != "Watch run" && !data.rebuild_invalidates.is_empty() {
@@ -692,9 +695,7 @@ impl BuildsUi {
                     if let Some(why) = &stale {
                         ui.horizontal_wrapped(|ui| {
                             theme::badge(ui, "STALE", theme::WARN);
-                            ui.label(
-                                egui::RichText::new(why).color(theme::WARN),
-                            );
+                            ui.label(egui::RichText::new(why).color(theme::WARN));
                         });
                     }
                     if let Some(reason) = &p.skipped {
@@ -714,15 +715,21 @@ impl BuildsUi {
                                 ("FAIL", theme::BAD)
                             };
                             // A stale row is greyed: it says what was, not what is.
-                            theme::badge(ui, text, if stale.is_some() { theme::MUTED } else { color });
+                            theme::badge(
+                                ui,
+                                text,
+                                if stale.is_some() { theme::MUTED } else { color },
+                            );
                             ui.label(&c.name);
                             ui.label(theme::muted(&c.detail));
                             if !c.fix.is_empty() {
-                                ui.label(
-                                    egui::RichText::new(format!("fix: {}", c.fix)).color(
-                                        if stale.is_some() { theme::MUTED } else { theme::WARN },
-                                    ),
-                                );
+                                ui.label(egui::RichText::new(format!("fix: {}", c.fix)).color(
+                                    if stale.is_some() {
+                                        theme::MUTED
+                                    } else {
+                                        theme::WARN
+                                    },
+                                ));
                             }
                         });
                     }

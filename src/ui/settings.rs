@@ -312,25 +312,24 @@ impl SettingsUi {
             let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             let save = ui.add_enabled(!shared, egui::Button::new("Save"));
             // Only a configured program has a setting to clear.
-            let clear = (!shared && t.configured.is_some())
-                .then(|| ui.button("Clear").on_hover_text("Look for it on PATH again"));
+            let clear = (!shared && t.configured.is_some()).then(|| {
+                ui.button("Clear")
+                    .on_hover_text("Look for it on PATH again")
+            });
             if entered || save.clicked() {
                 let path = text.trim();
                 // The workspace's own rule, asked before the change: a refusal is said here.
-                match (!path.is_empty())
+                if let Some(problem) = (!path.is_empty())
                     .then(|| crate::workspace::config::tools::problem(&t.name, path))
                     .flatten()
                 {
-                    Some(problem) => {
-                        self.tool_problem.insert(t.name.clone(), problem);
-                    }
-                    None => {
-                        self.tool_problem.remove(&t.name);
-                        actions.push(Action::App(Command::SetToolPath {
-                            tool: t.name.clone(),
-                            path: (!path.is_empty()).then(|| path.to_owned()),
-                        }));
-                    }
+                    self.tool_problem.insert(t.name.clone(), problem);
+                } else {
+                    self.tool_problem.remove(&t.name);
+                    actions.push(Action::App(Command::SetToolPath {
+                        tool: t.name.clone(),
+                        path: (!path.is_empty()).then(|| path.to_owned()),
+                    }));
                 }
             }
             if clear.is_some_and(|c| c.clicked()) {
@@ -374,10 +373,7 @@ fn looked_in_ui(ui: &mut egui::Ui, check: &crate::workspace::secrets::SecretChec
         job.append(
             &l.answer,
             0.0,
-            egui::TextFormat::simple(
-                font.clone(),
-                if l.found { theme::OK } else { theme::MUTED },
-            ),
+            egui::TextFormat::simple(font.clone(), if l.found { theme::OK } else { theme::MUTED }),
         );
         ui.add(egui::Label::new(job).wrap());
     }
@@ -398,7 +394,7 @@ fn keys_line(ui: &mut egui::Ui, data: &Snapshot) {
                 };
                 theme::badge(ui, signing.as_str(), color);
                 let font = egui::TextStyle::Body.resolve(ui.style());
-                let r = ui.label(code_spans(&view.summary, view.fingerprint(), font));
+                let r = ui.label(code_spans(&view.summary, view.fingerprint(), &font));
                 if let Some(path) = &view.local_path {
                     r.on_hover_text(format!("The private key: {}", path.display()));
                 }
@@ -412,7 +408,7 @@ fn keys_line(ui: &mut egui::Ui, data: &Snapshot) {
 
 /// `text` with its `code` spans (and the key's fingerprint) in monospace, the backticks
 /// dropped: a message written for the terminal, shown in the window.
-fn code_spans(text: &str, key: Option<&str>, font: egui::FontId) -> egui::text::LayoutJob {
+fn code_spans(text: &str, key: Option<&str>, font: &egui::FontId) -> egui::text::LayoutJob {
     let mut job = egui::text::LayoutJob::default();
     let plain = egui::TextFormat::simple(font.clone(), theme::MUTED);
     // The placeholder colour is the window's text colour: readable, set apart from the muted.
