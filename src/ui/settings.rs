@@ -352,12 +352,12 @@ impl SettingsUi {
     }
 }
 
-/// The Tools table's column widths (a 1280 px window with the navigation fits them).
-const TOOL_COL_W: f32 = 210.0;
-const WHERE_COL_W: f32 = 330.0;
-const PATH_COL_W: f32 = 400.0;
+/// The Tools table's column widths: with the navigation they fit a 1024 px window.
+const TOOL_COL_W: f32 = 190.0;
+const WHERE_COL_W: f32 = 290.0;
+const PATH_COL_W: f32 = 360.0;
 /// The path field's width: with Save and Clear it fills [`PATH_COL_W`].
-const TOOL_FIELD_W: f32 = 260.0;
+const TOOL_FIELD_W: f32 = 220.0;
 
 /// Where a secret was looked for, one line per place in the body size (never the value), the
 /// place muted and what it holds after it (green where it is); a long line wraps in the column.
