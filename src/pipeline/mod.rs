@@ -470,20 +470,33 @@ pub async fn preflight(
                     ),
                 }
             }
-            None => check(
-                &format!("tool {}", tool.name),
-                false,
-                match crate::os::locate_program(&tool.name) {
-                    crate::os::ProgramAt::ConfiguredBroken(p) => format!(
-                        "the configured path {} ([tools] in {}) is not a program this \
-                         system can run",
+            None => match crate::os::locate_program(&tool.name) {
+                // Installing it would not help: the setting points elsewhere, and a wrong
+                // setting is never bypassed for PATH.
+                crate::os::ProgramAt::ConfiguredBroken(p) => check(
+                    &format!("tool {}", tool.name),
+                    false,
+                    format!(
+                        "the configured path {} ([tools] in {}) is not a program this system \
+                         can run (missing, a folder, or not executable)",
                         p.display(),
                         crate::workspace::CONFIG_FILE
                     ),
-                    _ => "not on PATH, and no path set for it in Settings > Tools".into(),
-                },
-                &tool.install,
-            ),
+                    &format!(
+                        "correct the path of {} in Settings > Tools, or clear it there to use \
+                         the one on PATH ({} = \"...\" under [tools] in {})",
+                        tool.name,
+                        tool.name,
+                        ws.root().join(crate::workspace::CONFIG_FILE).display()
+                    ),
+                ),
+                _ => check(
+                    &format!("tool {}", tool.name),
+                    false,
+                    "not on PATH, and no path set for it in Settings > Tools".into(),
+                    &tool.install,
+                ),
+            },
         }
     }
     for var in def.env.iter().filter(|v| !v.signing || !opts.skip_signing) {

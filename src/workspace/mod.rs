@@ -11,7 +11,7 @@ pub mod secrets;
 pub mod shared;
 
 pub use self::lease::{ACTIVE_WITHIN, Active, Activity, LEASE_FOR, Lease, LeaseInfo};
-pub use self::people::{KeysView, NewKey};
+pub use self::people::{KeysView, NewKey, Signing};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

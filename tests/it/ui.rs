@@ -4658,3 +4658,128 @@ fn a_tool_path_set_in_settings_is_saved_and_its_row_says_configured() {
         2
     );
 }
+
+/// Settings > Tools: a relative path is refused beside its field, in full, before anything is
+/// saved; the text typed stays in the field to correct, and the window's error bar stays empty.
+#[test]
+fn a_relative_tool_path_is_refused_beside_its_field_and_the_text_is_kept() {
+    let f = fixture();
+    let mut h = harness(&f);
+    click(&mut h, "Settings");
+    click(&mut h, "Path of osslsigncode");
+    h.get_by_label("Path of osslsigncode")
+        .type_text("bin/osslsigncode");
+    h.step();
+    h.key_press(egui::Key::Enter);
+    for _ in 0..5 {
+        h.step();
+    }
+    assert!(
+        h.query_by_label(
+            "Not saved: \"bin/osslsigncode\" is not an absolute path: a program is looked for \
+             wherever the console runs, so give its full path (e.g. \
+             /opt/homebrew/bin/osslsigncode)"
+        )
+        .is_some(),
+        "the whole reason is under the field"
+    );
+    assert!(
+        h.query_all_by_value("bin/osslsigncode").count() >= 1,
+        "the field keeps what was typed"
+    );
+    let app = h.state();
+    assert!(!app.is_busy(), "nothing was sent to the workspace");
+    assert!(
+        app.data
+            .as_ref()
+            .is_some_and(|d| d.ws.config().tools.is_empty()),
+        "nothing saved"
+    );
+    let text = std::fs::read_to_string(f.root.join("release-console.toml")).expect("config");
+    assert!(!text.contains("[tools]"), "{text}");
+}
+
+/// Builds: a tool whose configured path is no program fails preflight with where to change the
+/// path (not how to install it); Run is off with the reason on hover while that preflight is
+/// the one for the build as set; its rows are marked stale once Skip signing or the
+/// configuration changes, and a new preflight hides them while it runs.
+#[test]
+fn a_broken_tool_path_fails_preflight_with_where_to_change_it_and_run_is_off() {
+    let f = fixture();
+    Workspace::open(&f.root)
+        .expect("open")
+        .set_tool_path("wixl", Some("/nonexistent-gui30/bin/wixl"))
+        .expect("set the path");
+    let mut h = harness(&f);
+    click(&mut h, "Builds");
+    click(&mut h, "Run preflight");
+    step_until(&mut h, "the preflight", |app| {
+        !app.panels.builds.preflight.is_empty() && !app.is_busy()
+    });
+    let fix = h
+        .query_by_label_contains("fix: correct the path of wixl in Settings > Tools")
+        .map(|n| n.accesskit_node().value().unwrap_or_default());
+    assert!(fix.is_some(), "the fix names where the path is set");
+    assert!(
+        fix.is_some_and(|t| t.contains("release-console.toml") && !t.contains("apt-get")),
+        "not an install hint"
+    );
+    let enabled_runs = |h: &Harness<'static, ConsoleApp>| {
+        h.get_all_by_label("Run")
+            .filter(|b| !b.accesskit_node().is_disabled())
+            .count()
+    };
+    assert_eq!(enabled_runs(&h), 0, "Run is off after a FAILED preflight");
+    assert!(
+        h.get_all_by_label("Dry run")
+            .last()
+            .is_some_and(|b| !b.accesskit_node().is_disabled()),
+        "a dry run stays possible"
+    );
+    // Hovering the disabled Run says why.
+    let run = h
+        .get_all_by_label("Run")
+        .last()
+        .expect("the card this host builds");
+    run.hover();
+    for _ in 0..5 {
+        h.step();
+    }
+    assert!(
+        h.query_by_label_contains("Preflight FAILED (tool wixl")
+            .is_some(),
+        "the hover text says why Run is off"
+    );
+    h.remove_cursor();
+    h.step();
+
+    // Skip signing switched: the rows are stale, and no longer decide Run.
+    click(&mut h, "Skip signing (unsigned test build)");
+    assert!(
+        h.query_all_by_label_contains("This preflight checked a signed build")
+            .count()
+            >= 1
+    );
+    assert_eq!(enabled_runs(&h), 1, "a stale preflight decides nothing");
+    click(&mut h, "Skip signing (unsigned test build)");
+    assert_eq!(enabled_runs(&h), 0);
+
+    // The path cleared in Settings (the configuration changed): stale too.
+    click(&mut h, "Settings");
+    h.get_by_label("Clear").click_accesskit();
+    h.step();
+    step_until(&mut h, "the tool path removed", |app| {
+        !app.is_busy()
+            && app
+                .data
+                .as_ref()
+                .is_some_and(|d| d.ws.config().tools.is_empty())
+    });
+    click(&mut h, "Builds");
+    assert_eq!(
+        h.query_all_by_label_contains("This preflight checked an earlier configuration")
+            .count(),
+        3,
+        "every card's rows say they are stale"
+    );
+}
