@@ -949,36 +949,132 @@ impl People {
 }
 
 /// What [`AuditLog::verify_signatures`] counted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Signatures {
     /// Entries signed by their person's registered key, each signature checked.
     pub signed: u64,
     /// Entries by people without a registered key at that point, valid unsigned.
     pub unsigned: u64,
+    /// Entries whose values name another person than their actor as who did something (a
+    /// `by` or `…_by` field in `after`): the signature vouches for the actor only, so these
+    /// are warnings. The first [`MAX_NAMED_OTHERS`]; [`Self::names_others`] counts them all.
+    pub named_others: Vec<NamedOther>,
+    pub names_others: u64,
+}
+
+/// How many [`NamedOther`]s a verification lists.
+pub const MAX_NAMED_OTHERS: usize = 50;
+
+/// An entry whose values name someone else as who did something.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NamedOther {
+    pub seq: u64,
+    pub actor: String,
+    /// The field's path in `after` (`by`, `record.created_by`).
+    pub field: String,
+    pub names: String,
+}
+
+impl std::fmt::Display for NamedOther {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "entry #{} is by {} but its `{}` says {:?}: the entry's actor is who did it",
+            self.seq, self.actor, self.field, self.names
+        )
+    }
+}
+
+/// The fields of `e.after` that name a person (`by`, `…_by`, at any depth) other than the
+/// entry's actor, compared as [`canonical`] names.
+pub fn names_others(e: &AuditEntry) -> Vec<NamedOther> {
+    fn walk(
+        v: &serde_json::Value,
+        path: &str,
+        me: &str,
+        e: &AuditEntry,
+        out: &mut Vec<NamedOther>,
+    ) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    let field = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    match v {
+                        serde_json::Value::String(name)
+                            if (k == "by" || k.ends_with("_by"))
+                                && !name.is_empty()
+                                && canonical(person_of(name)) != me =>
+                        {
+                            out.push(NamedOther {
+                                seq: e.seq,
+                                actor: e.actor.clone(),
+                                field,
+                                names: name.clone(),
+                            });
+                        }
+                        _ => walk(v, &field, me, e, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    walk(v, &format!("{path}[{i}]"), me, e, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(&e.after, "", &canonical(person_of(&e.actor)), e, &mut out);
+    out
 }
 
 impl Signatures {
     /// One line for a person: what was checked and what could not be.
     pub fn summary(&self) -> String {
-        format!(
+        let mut line = format!(
             "{} entries signed, each signature checked against its person's registered key; {} \
              unsigned (by people without a registered key at the time)",
             self.signed, self.unsigned
-        )
+        );
+        if self.names_others > 0 {
+            line.push_str(&format!(
+                "; WARNING: {} entries name another person than their actor as who did it ({})",
+                self.names_others,
+                self.named_others
+                    .iter()
+                    .take(3)
+                    .map(|n| format!("#{} by {}: {} {:?}", n.seq, n.actor, n.field, n.names))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            if self.names_others > 3 {
+                line.push_str(", …");
+            }
+        }
+        line
     }
 }
 
 /// The bytes every `people.key.*` entry's line holds.
 const PEOPLE_MARK: &[u8] = br#""action":"people.key."#;
+/// The bytes every line with a `by` or `…_by` field holds (see [`names_others`]).
+const BY_MARK: &[u8] = br#"by":""#;
 
 impl AuditLog {
     /// Reads the first `entries` whole lines of the log, calling `visit` with each line that
-    /// needs judging: every line from the first that records a `people.key.*` action on
-    /// (before it nobody has a key). Returns how many lines came before that one.
+    /// needs judging (`true`): every line from the first that records a `people.key.*` action
+    /// on (before it nobody has a key); and, with `also`, with each line before that one that
+    /// holds `also`'s bytes (`false`). Returns how many lines came before that one.
     fn scan_people(
         &self,
         entries: u64,
-        visit: &mut dyn FnMut(&str, AuditEntry) -> Result<(), AuditError>,
+        also: Option<&[u8]>,
+        visit: &mut dyn FnMut(&str, AuditEntry, bool) -> Result<(), AuditError>,
     ) -> Result<u64, AuditError> {
         let file = match std::fs::File::open(&self.log_path) {
             Ok(f) => f,
@@ -986,6 +1082,7 @@ impl AuditLog {
             Err(e) => return Err(self.io("open")(e)),
         };
         let finder = memchr::memmem::Finder::new(PEOPLE_MARK);
+        let also = also.map(memchr::memmem::Finder::new);
         let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
         let mut line = Vec::new();
         let (mut seq, mut before, mut judging) = (0u64, 0u64, false);
@@ -1001,14 +1098,17 @@ impl AuditLog {
             let text = &line[..n - 1];
             if !judging && finder.find(text).is_none() {
                 before += 1;
-                continue;
+                if also.as_ref().is_none_or(|f| f.find(text).is_none()) {
+                    continue;
+                }
+            } else {
+                judging = true;
             }
-            judging = true;
             let text = std::str::from_utf8(text)
                 .map_err(|_| self.tampered(seq, format!("entry #{seq} is not UTF-8")))?;
             let entry: AuditEntry = serde_json::from_str(text)
                 .map_err(|e| self.tampered(seq, format!("not a valid audit entry: {e}")))?;
-            visit(text, entry)?;
+            visit(text, entry, judging)?;
         }
         Ok(before)
     }
@@ -1016,7 +1116,7 @@ impl AuditLog {
     /// The people list as the first `entries` entries of the log (already verified) made it.
     pub fn people_through(&self, entries: u64) -> Result<People, AuditError> {
         let mut people = People::default();
-        self.scan_people(entries, &mut |_, e| {
+        self.scan_people(entries, None, &mut |_, e, _| {
             if e.action.starts_with("people.key.") {
                 people.fold(&e);
             }
@@ -1034,9 +1134,20 @@ impl AuditLog {
         let mut count = Signatures {
             signed: 0,
             unsigned: 0,
+            named_others: Vec::new(),
+            names_others: 0,
         };
-        let before = self.scan_people(entries, &mut |line, e| {
+        let before = self.scan_people(entries, Some(BY_MARK), &mut |line, e, judging| {
             let seq = e.seq;
+            for other in names_others(&e) {
+                count.names_others += 1;
+                if count.named_others.len() < MAX_NAMED_OTHERS {
+                    count.named_others.push(other);
+                }
+            }
+            if !judging {
+                return Ok(());
+            }
             match people.admit(line, &e) {
                 Ok(true) => count.signed += 1,
                 Ok(false) => count.unsigned += 1,
@@ -1324,5 +1435,32 @@ mod tests {
         let (e, line) = other.sign_entry(registration(2, &other)).expect("sign");
         assert!(people.clone().admit(&line, &e).is_err());
         assert_eq!(people.standing("ANA"), people.standing("ana"));
+    }
+
+    #[test]
+    fn values_that_name_another_person_are_found_at_any_depth() {
+        let mut e = entry(7, "mallory (task build)", "checklist.tick", "x");
+        e.after = serde_json::json!({
+            "by": "ana", "note": "by ana", "record": {"created_by": "Bob", "acked_by": "Mallory"},
+            "list": [{"resolved_by": "ci"}], "nearby": "zed", "by_count": 3
+        });
+        let found: Vec<(String, String)> = names_others(&e)
+            .into_iter()
+            .map(|n| (n.field, n.names))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("by".to_owned(), "ana".to_owned()),
+                ("list[0].resolved_by".to_owned(), "ci".to_owned()),
+                ("record.created_by".to_owned(), "Bob".to_owned()),
+            ]
+        );
+        let n = &names_others(&e)[0];
+        assert_eq!(
+            n.to_string(),
+            "entry #7 is by mallory (task build) but its `by` says \"ana\": the entry's actor is \
+             who did it"
+        );
     }
 }

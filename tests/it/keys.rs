@@ -572,6 +572,45 @@ fn who_ticked_is_the_entrys_actor_not_a_name_in_its_values() {
         .find(|i| i["id"] == "pre.review-flags")
         .expect("the item");
     assert_eq!(item["state"]["by"], "mallory", "{item}");
+
+    // A release created by mallory whose values say alice created it: mallory's.
+    let (last, prev) = last_line(&ws.join("audit.log"));
+    let mut create = next(&last, &prev, "mallory", "release.create", "0.2.0");
+    let (first, _) = {
+        let text = std::fs::read_to_string(ws.join("audit.log")).expect("log");
+        let line = text
+            .lines()
+            .find(|l| l.contains("\"release.create\""))
+            .expect("a creation")
+            .to_owned();
+        (
+            serde_json::from_str::<AuditEntry>(&line).expect("entry"),
+            line,
+        )
+    };
+    create.after = first.after.clone();
+    create.after["version"] = "0.2.0".into();
+    create.after["created_by"] = "alice".into();
+    append_by_hand(&ws, &create.to_line().expect("line"));
+    let o = as_person(&ws, "alice", &keys, &["--json", "release", "show", "0.2.0"]);
+    let t = common::text(&o);
+    assert!(t.contains("\"created_by\": \"mallory\""), "{t}");
+    assert!(!t.contains("\"created_by\": \"alice\""), "{t}");
+    // `audit verify` passes (the state is the log's) and names both entries.
+    let out = common::ok(&as_person(&ws, "alice", &keys, &["audit", "verify"]));
+    for warning in [
+        format!(
+            "WARNING: entry #{} is by mallory but its `by` says \"alice\"",
+            forged.seq
+        ),
+        format!(
+            "WARNING: entry #{} is by mallory but its `created_by` says \"alice\"",
+            create.seq
+        ),
+    ] {
+        assert!(out.contains(&warning), "{warning} in {out}");
+    }
+    assert!(out.contains("2 entries name another person"), "{out}");
 }
 
 /// Whoever can write the bucket writes a registration of their own (trust on first use, as
