@@ -1494,13 +1494,16 @@ fn same_release(w: &Word, r: &Release) -> bool {
     let Ok(serde_json::Value::Object(mine)) = serde_json::to_value(r) else {
         return false;
     };
-    match &w.after {
-        serde_json::Value::Object(recorded) => recorded
-            .iter()
-            .filter(|(k, _)| k.as_str() != "audit_seq")
-            .all(|(k, v)| mine.get(k) == Some(v)),
-        _ => true,
-    }
+    // Who created it is the entry's actor, whatever its values say (`audit verify` warns of
+    // values that name another).
+    r.created_by == w.actor
+        && match &w.after {
+            serde_json::Value::Object(recorded) => recorded
+                .iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "audit_seq" | "created_by"))
+                .all(|(k, v)| mine.get(k) == Some(v)),
+            _ => true,
+        }
 }
 
 /// Whether item state `s` is what entry `w` recorded: the whole state (done, who, when and
@@ -1508,8 +1511,9 @@ fn same_release(w: &Word, r: &Release) -> bool {
 fn same_item(w: &Word, s: &crate::runbook::ItemState) -> bool {
     match serde_json::from_value::<crate::runbook::ItemState>(w.after.clone()) {
         Ok(recorded) => {
+            // Who ticked it is the entry's actor, whatever its values say.
             recorded.done == s.done
-                && recorded.by == s.by
+                && s.by == w.actor
                 && recorded.at == s.at
                 && recorded.note == s.note
         }
@@ -1765,6 +1769,9 @@ impl Workspace {
                     &path,
                     &Release {
                         audit_seq: w.seq,
+                        // Who created it is who recorded it (the entry's actor, which its
+                        // signature covers), never a name written into its values.
+                        created_by: w.actor.clone(),
                         ..release
                     },
                 )?;

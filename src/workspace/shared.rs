@@ -1356,7 +1356,9 @@ pub fn others_did(entries: &[AuditEntry], actor: &str, host: &str) -> Option<Str
 /// Why an entry of the bucket was not adopted.
 fn refusal(e: &AuditError) -> String {
     match e {
-        AuditError::Signing(why) => format!("the bucket's entry is refused as a forgery: {why}"),
+        AuditError::Signing(why) | AuditError::Forged { why, .. } => {
+            format!("the bucket's entry is refused as a forgery: {why}")
+        }
         e => format!("the bucket's entry does not extend the log this console verified: {e}"),
     }
 }
@@ -1405,6 +1407,7 @@ fn segment_of_key(url: &SharedUrl, key: &str) -> Option<u64> {
 fn tampered_line(e: &crate::audit::AuditError) -> Option<u64> {
     match e {
         crate::audit::AuditError::Tampered { line, .. } => Some(*line),
+        crate::audit::AuditError::Forged { seq, .. } => Some(*seq),
         _ => None,
     }
 }

@@ -1814,3 +1814,81 @@ fn an_event_is_announced_once_by_the_console_that_recorded_it() {
     assert_eq!(seen.len(), 2, "{seen:#?}");
     assert_eq!(seen[1].body["text"], "WireTuner 2.1.0 created");
 }
+
+/// The window's reload of a shared workspace reads the open workspace again (its connection,
+/// configuration and key) instead of opening it: no request to the bucket beyond the poll's.
+/// Prints the reload's time both ways (a measurement, not a timed assertion).
+#[test]
+#[expect(
+    unsafe_code,
+    reason = "the window opens a shared workspace as the environment says; nextest runs this \
+              test in a process of its own and the variables are set before it opens one"
+)]
+fn a_reload_of_a_shared_workspace_asks_the_bucket_nothing() {
+    use release_console::ui::snapshot::{AuditCache, Snapshot};
+    use release_console::workspace::Origin;
+
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ana = Console::new(&weed, dir.path(), "ana");
+    let ben = Console::new(&weed, dir.path(), "ben");
+    let ws = "s3://team/reload";
+    common::ok(&ana.run(ws, &["init", ws]));
+    common::ok(&ana.run(ws, &["release", "new", "0.3.0"]));
+    let proxy = FaultProxy::start(&weed.endpoint);
+    // SAFETY: see the reason above.
+    unsafe {
+        std::env::set_var("AWS_ENDPOINT_URL_S3", proxy.url());
+        std::env::set_var("AWS_ACCESS_KEY_ID", WEED_ACCESS_KEY);
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", WEED_SECRET_KEY);
+        std::env::set_var("AWS_REGION", "us-east-1");
+        std::env::set_var(
+            "RELEASE_CONSOLE_SHARED_CACHE",
+            dir.path().join("cache-window"),
+        );
+        std::env::set_var("USER", "ana");
+    }
+    let root = PathBuf::from(ws);
+    let cache = AuditCache::default();
+    let load = |reuse| {
+        let started = std::time::Instant::now();
+        let s = Snapshot::load(&root, Origin::Flag, None, &cache, reuse).expect("load");
+        (s, started.elapsed())
+    };
+    let asked = || proxy.seen_under("/team/").len();
+    let (first, open) = load(None);
+    assert!(first.reusable(&root).is_some());
+    // A reload that opens the workspace again (as every reload did before).
+    let before = asked();
+    let (_, reopened) = load(None);
+    let reopen_requests = asked() - before;
+    assert!(reopen_requests > 0, "opening reads the bucket");
+    // A reload that reads the open one again: nothing asked.
+    let before = asked();
+    let (again, reused) = load(first.reusable(&root));
+    assert_eq!(
+        asked(),
+        before,
+        "{:#?}",
+        &proxy.seen_under("/team/")[before..]
+    );
+    assert_eq!(again.releases.len(), 1);
+    println!(
+        "shared workspace snapshot: first open {open:?}; reload opening it again {reopened:?} \
+         ({reopen_requests} requests); reload reusing it {reused:?} (0 requests)"
+    );
+    // Ben's change reaches the cache through the poll; the reload that reuses the workspace
+    // shows it, and only the poll asked the bucket.
+    common::ok(&ben.run(ws, &["release", "new", "0.4.0"]));
+    let adopted = again
+        .ws
+        .sync(release_console::projections::ALL)
+        .expect("poll");
+    assert_eq!(adopted.len(), 1);
+    let polled = asked();
+    let (after, _) = load(again.reusable(&root));
+    assert_eq!(asked(), polled, "the reload asked nothing");
+    assert_eq!(after.releases.len(), 2);
+    assert_eq!(after.selected_version().as_deref(), Some("0.4.0"));
+}
