@@ -111,6 +111,8 @@ pub struct Compound {
     entries: Vec<Entry>,
     /// The mini stream's sectors (the root entry's stream), in order.
     mini_stream: Vec<u32>,
+    /// Bytes of the file past the end of its last used sector (no chain reaches them).
+    pub trailing: u64,
 }
 
 fn u16_at(b: &[u8], at: usize) -> u16 {
@@ -532,11 +534,16 @@ impl Compound {
                 )?)
             };
         }
+        // What no chain reaches after the last used sector (data appended to the file).
+        let last = fat.used.iter().rposition(|&u| u);
+        let end = last.map_or(sector_size, |l| (l as u64 + 2) * sector_size);
+        let trailing = file_len.saturating_sub(end);
         Ok(Self {
             file_len,
             sector_size,
             entries,
             mini_stream,
+            trailing,
         })
     }
 

@@ -467,3 +467,25 @@ fn random_mutations_of_a_signed_msi_never_panic() {
         "{verdicts:?}"
     );
 }
+
+/// A signed package with bytes past its compound file (CVE-2020-1464, "GlueBall": a JAR or
+/// script appended to a signed MSI) is invalid, as appended data after a PE's certificate
+/// table is: the signature does not cover them.
+#[test]
+fn data_appended_after_a_signed_msi_is_invalid() {
+    let pki = signed();
+    let trust = with_ca(&pki.path("ca.pem"));
+    let bytes = read(&pki, "valid.msi");
+    assert_eq!(check(&bytes, &trust).verdict, Verdict::Valid);
+    for extra in [1usize, 511, 512, 4096] {
+        let mut m = bytes.clone();
+        m.extend(std::iter::repeat_n(b'P', extra));
+        let o = check(&m, &trust);
+        assert_eq!(o.verdict, Verdict::Invalid, "{extra}: {}", o.detail);
+        assert!(
+            o.detail.contains("not covered by the signature"),
+            "{}",
+            o.detail
+        );
+    }
+}
