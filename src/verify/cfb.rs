@@ -23,6 +23,7 @@ const MAGIC: [u8; 8] = [0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1];
 const MAXREGSECT: u32 = 0xffff_fffa;
 const ENDOFCHAIN: u32 = 0xffff_fffe;
 const NOSTREAM: u32 = 0xffff_ffff;
+const FREESECT: u32 = 0xffff_ffff;
 const MINI_SECTOR: u64 = 64;
 const MINI_CUTOFF: u64 = 4096;
 const ENTRY_SIZE: usize = 128;
@@ -480,6 +481,15 @@ impl Compound {
             entries[parent].children = children;
         }
 
+        // Entries no storage reaches are free ones (MS-CFB 2.6.3: zeros, with NOSTREAM
+        // siblings and child): anything else is data no signature covers.
+        if let Some(id) = (0..raw.len()).find(|&i| !visited[i] && !is_free_entry(raw[i])) {
+            return Err(format!(
+                "directory entry {id} is in no storage and is not a free entry (zeros): data \
+                 hidden where no stream is"
+            ));
+        }
+
         // Where each stream's bytes are.
         for (index, entry) in entries.iter_mut().enumerate().skip(1) {
             if entry.kind != Kind::Stream || entry.size == 0 {
@@ -533,6 +543,22 @@ impl Compound {
                     &what,
                 )?)
             };
+        }
+        // Entries for sectors past the file's end are free (MS-CFB 2.3; a chain into them was
+        // found truncated above): nothing reads them, so anything else there is data no
+        // signature covers (a file hidden at the end).
+        let sectors = file_len.saturating_sub(sector_size).div_ceil(sector_size);
+        if let Some((s, v)) = fat
+            .next
+            .iter()
+            .enumerate()
+            .skip(usize::try_from(sectors).unwrap_or(usize::MAX))
+            .find(|&(_, &v)| v != FREESECT)
+        {
+            return Err(format!(
+                "the FAT's entry for sector {s}, past the file's {sectors} sectors, is {v:#010x}, \
+                 not free: data hidden where no stream is"
+            ));
         }
         // What no chain reaches after the last used sector (data appended to the file).
         let last = fat.used.iter().rposition(|&u| u);
@@ -636,6 +662,13 @@ impl Compound {
         self.read_stream(r, entry, &mut |b| out.extend_from_slice(b))?;
         Ok(out)
     }
+}
+
+/// Whether `e` is a free directory entry: all zeros but its siblings and child, NOSTREAM.
+fn is_free_entry(e: &[u8]) -> bool {
+    e.iter()
+        .enumerate()
+        .all(|(i, &b)| b == if (0x44..0x50).contains(&i) { 0xff } else { 0 })
 }
 
 /// Parses directory entry `id`.
