@@ -114,6 +114,9 @@ pub struct Compound {
     mini_stream: Vec<u32>,
     /// Bytes of the file past the end of its last used sector (no chain reaches them).
     pub trailing: u64,
+    /// Where the file holds bytes the layout says are free (no signature covers them), if it
+    /// does: a FAT entry past the file's end, or a directory entry no storage reaches.
+    pub hidden: Option<String>,
 }
 
 fn u16_at(b: &[u8], at: usize) -> u16 {
@@ -482,13 +485,16 @@ impl Compound {
         }
 
         // Entries no storage reaches are free ones (MS-CFB 2.6.3: zeros, with NOSTREAM
-        // siblings and child): anything else is data no signature covers.
-        if let Some(id) = (0..raw.len()).find(|&i| !visited[i] && !is_free_entry(raw[i])) {
-            return Err(format!(
-                "directory entry {id} is in no storage and is not a free entry (zeros): data \
-                 hidden where no stream is"
-            ));
-        }
+        // siblings and child; wixl writes all zeros): anything else is data no signature
+        // covers.
+        let mut hidden = (0..raw.len())
+            .find(|&i| !visited[i] && !is_free_entry(raw[i]))
+            .map(|id| {
+                format!(
+                    "directory entry {id} is in no storage and is not a free entry (zeros): \
+                     data hidden where no stream is"
+                )
+            });
 
         // Where each stream's bytes are.
         for (index, entry) in entries.iter_mut().enumerate().skip(1) {
@@ -554,8 +560,9 @@ impl Compound {
             .enumerate()
             .skip(usize::try_from(sectors).unwrap_or(usize::MAX))
             .find(|&(_, &v)| v != FREESECT)
+            && hidden.is_none()
         {
-            return Err(format!(
+            hidden = Some(format!(
                 "the FAT's entry for sector {s}, past the file's {sectors} sectors, is {v:#010x}, \
                  not free: data hidden where no stream is"
             ));
@@ -570,6 +577,7 @@ impl Compound {
             entries,
             mini_stream,
             trailing,
+            hidden,
         })
     }
 
@@ -664,11 +672,14 @@ impl Compound {
     }
 }
 
-/// Whether `e` is a free directory entry: all zeros but its siblings and child, NOSTREAM.
+/// Whether `e` is a free directory entry: all zeros but its siblings and child, NOSTREAM (as
+/// MS-CFB says) or zeros (as wixl writes them).
 fn is_free_entry(e: &[u8]) -> bool {
-    e.iter()
-        .enumerate()
-        .all(|(i, &b)| b == if (0x44..0x50).contains(&i) { 0xff } else { 0 })
+    let links = &e[0x44..0x50];
+    (links.iter().all(|&b| b == 0xff) || links.iter().all(|&b| b == 0))
+        && e.iter()
+            .enumerate()
+            .all(|(i, &b)| (0x44..0x50).contains(&i) || b == 0)
 }
 
 /// Parses directory entry `id`.

@@ -156,6 +156,9 @@ pub fn verify_msi<R: Read + Seek>(r: &mut R, name: &str, trust: &Trust, now: i64
     let Some(sig) = sig else {
         return Outcome::new(Verdict::Unsigned, "no Authenticode signature");
     };
+    if let Some(h) = &cf.hidden {
+        return Outcome::new(Verdict::Invalid, h.clone());
+    }
     if cf.trailing > 0 {
         // CVE-2020-1464: a JAR or script appended to a signed MSI kept its signature valid.
         return Outcome::new(
