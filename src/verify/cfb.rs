@@ -23,6 +23,7 @@ const MAGIC: [u8; 8] = [0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1];
 const MAXREGSECT: u32 = 0xffff_fffa;
 const ENDOFCHAIN: u32 = 0xffff_fffe;
 const NOSTREAM: u32 = 0xffff_ffff;
+const FREESECT: u32 = 0xffff_ffff;
 const MINI_SECTOR: u64 = 64;
 const MINI_CUTOFF: u64 = 4096;
 const ENTRY_SIZE: usize = 128;
@@ -111,6 +112,11 @@ pub struct Compound {
     entries: Vec<Entry>,
     /// The mini stream's sectors (the root entry's stream), in order.
     mini_stream: Vec<u32>,
+    /// Bytes of the file past the end of its last used sector (no chain reaches them).
+    pub trailing: u64,
+    /// Where the file holds bytes the layout says are free (no signature covers them), if it
+    /// does: a FAT entry past the file's end, or a directory entry no storage reaches.
+    pub hidden: Option<String>,
 }
 
 fn u16_at(b: &[u8], at: usize) -> u16 {
@@ -478,6 +484,18 @@ impl Compound {
             entries[parent].children = children;
         }
 
+        // Entries no storage reaches are free ones (MS-CFB 2.6.3: zeros, with NOSTREAM
+        // siblings and child; wixl writes all zeros): anything else is data no signature
+        // covers.
+        let mut hidden = (0..raw.len())
+            .find(|&i| !visited[i] && !is_free_entry(raw[i]))
+            .map(|id| {
+                format!(
+                    "directory entry {id} is in no storage and is not a free entry (zeros): \
+                     data hidden where no stream is"
+                )
+            });
+
         // Where each stream's bytes are.
         for (index, entry) in entries.iter_mut().enumerate().skip(1) {
             if entry.kind != Kind::Stream || entry.size == 0 {
@@ -532,11 +550,34 @@ impl Compound {
                 )?)
             };
         }
+        // Entries for sectors past the file's end are free (MS-CFB 2.3; a chain into them was
+        // found truncated above): nothing reads them, so anything else there is data no
+        // signature covers (a file hidden at the end).
+        let sectors = file_len.saturating_sub(sector_size).div_ceil(sector_size);
+        if let Some((s, v)) = fat
+            .next
+            .iter()
+            .enumerate()
+            .skip(usize::try_from(sectors).unwrap_or(usize::MAX))
+            .find(|&(_, &v)| v != FREESECT)
+            && hidden.is_none()
+        {
+            hidden = Some(format!(
+                "the FAT's entry for sector {s}, past the file's {sectors} sectors, is {v:#010x}, \
+                 not free: data hidden where no stream is"
+            ));
+        }
+        // What no chain reaches after the last used sector (data appended to the file).
+        let last = fat.used.iter().rposition(|&u| u);
+        let end = last.map_or(sector_size, |l| (l as u64 + 2) * sector_size);
+        let trailing = file_len.saturating_sub(end);
         Ok(Self {
             file_len,
             sector_size,
             entries,
             mini_stream,
+            trailing,
+            hidden,
         })
     }
 
@@ -629,6 +670,16 @@ impl Compound {
         self.read_stream(r, entry, &mut |b| out.extend_from_slice(b))?;
         Ok(out)
     }
+}
+
+/// Whether `e` is a free directory entry: all zeros but its siblings and child, NOSTREAM (as
+/// MS-CFB says) or zeros (as wixl writes them).
+fn is_free_entry(e: &[u8]) -> bool {
+    let links = &e[0x44..0x50];
+    (links.iter().all(|&b| b == 0xff) || links.iter().all(|&b| b == 0))
+        && e.iter()
+            .enumerate()
+            .all(|(i, &b)| (0x44..0x50).contains(&i) || b == 0)
 }
 
 /// Parses directory entry `id`.

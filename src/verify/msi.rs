@@ -156,6 +156,20 @@ pub fn verify_msi<R: Read + Seek>(r: &mut R, name: &str, trust: &Trust, now: i64
     let Some(sig) = sig else {
         return Outcome::new(Verdict::Unsigned, "no Authenticode signature");
     };
+    if let Some(h) = &cf.hidden {
+        return Outcome::new(Verdict::Invalid, h.clone());
+    }
+    if cf.trailing > 0 {
+        // CVE-2020-1464: a JAR or script appended to a signed MSI kept its signature valid.
+        return Outcome::new(
+            Verdict::Invalid,
+            format!(
+                "{} bytes follow the compound file's last used sector: data appended after \
+                 signing, not covered by the signature",
+                cf.trailing
+            ),
+        );
+    }
     let blob = match cf.read_small(r, sig, u64::from(MAX_CERT_TABLE)) {
         Ok(b) => b,
         Err(e) => return Outcome::new(Verdict::Invalid, e),

@@ -1262,6 +1262,17 @@ pub fn push(from: &Path, url: &SharedUrl, access: Access) -> Result<u64, Workspa
             ws.location()
         )));
     }
+    // The bucket would refuse to open with them (see [`open`]): say so before writing.
+    if !ws.config.tools.is_empty() {
+        let names: Vec<&str> = ws.config.tools.keys().map(String::as_str).collect();
+        return Err(WorkspaceError::Refused(format!(
+            "{}: its {CONFIG_FILE} sets [tools] ({}), which a team's shared configuration may \
+             not (which program runs is each machine's to say); remove them first (Settings > \
+             Tools), nothing was written to {url}",
+            from.display(),
+            names.join(", ")
+        )));
+    }
     ws.audit().verify()?;
     let config = std::fs::read(from.join(CONFIG_FILE)).map_err(|cause| WorkspaceError::Io {
         path: from.join(CONFIG_FILE),

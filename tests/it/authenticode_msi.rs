@@ -467,3 +467,59 @@ fn random_mutations_of_a_signed_msi_never_panic() {
         "{verdicts:?}"
     );
 }
+
+/// A signed package with bytes past its compound file (CVE-2020-1464, "GlueBall": a JAR or
+/// script appended to a signed MSI) is invalid, as appended data after a PE's certificate
+/// table is: the signature does not cover them.
+#[test]
+fn data_appended_after_a_signed_msi_is_invalid() {
+    let pki = signed();
+    let trust = with_ca(&pki.path("ca.pem"));
+    let bytes = read(&pki, "valid.msi");
+    assert_eq!(check(&bytes, &trust).verdict, Verdict::Valid);
+    for extra in [1usize, 511, 512, 4096] {
+        let mut m = bytes.clone();
+        m.extend(std::iter::repeat_n(b'P', extra));
+        let o = check(&m, &trust);
+        assert_eq!(o.verdict, Verdict::Invalid, "{extra}: {}", o.detail);
+        assert!(
+            o.detail.contains("not covered by the signature"),
+            "{}",
+            o.detail
+        );
+    }
+}
+
+/// Bytes hidden where the compound file says nothing is (no signature covers them, and a ZIP
+/// reader finds an end record anywhere near the end): FAT entries for sectors past the end,
+/// and directory entries no storage reaches, must be free ones.
+#[test]
+fn data_hidden_in_free_fat_and_directory_entries_is_invalid() {
+    let pki = signed();
+    let trust = with_ca(&pki.path("ca.pem"));
+    let bytes = read(&pki, "valid.msi");
+    let layout = Layout::of(&bytes);
+    let sectors = u32::try_from(bytes.len() / 512 - 1).expect("small");
+    assert!(
+        layout.fat.len() > sectors as usize,
+        "the last FAT sector has entries past the file"
+    );
+    let eocd = b"PK\x05\x06\0\0\0\0";
+    let mut cases: Vec<(Vec<u8>, &str)> = Vec::new();
+    let mut m = bytes.clone();
+    let at = fat_entry(&m, sectors);
+    m[at..at + 8].copy_from_slice(eocd);
+    cases.push((m, "past the file's"));
+    // A directory entry no storage reaches: the last of the directory's, after the tree's.
+    let last = u32::try_from(layout.dir.len() * 4 - 1).expect("small");
+    let at = layout.entry(last);
+    assert_eq!(bytes[at + 0x42], 0, "the directory's last entry is free");
+    let mut m = bytes.clone();
+    m[at..at + 8].copy_from_slice(eocd);
+    cases.push((m, "is in no storage and is not a free entry"));
+    for (m, says) in cases {
+        let o = check(&m, &trust);
+        assert_eq!(o.verdict, Verdict::Invalid, "{says}: {}", o.detail);
+        assert!(o.detail.contains(says), "{says}: {}", o.detail);
+    }
+}

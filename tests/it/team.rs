@@ -895,6 +895,37 @@ fn a_shared_configuration_may_not_choose_the_programs_each_machine_runs() {
     );
 }
 
+/// A local workspace whose `[tools]` says where this machine's programs are is not pushed:
+/// the bucket's configuration would carry them, and every console (the pusher's too) would
+/// refuse to open it, with the log already there.
+#[test]
+fn a_workspace_with_tools_is_not_pushed_to_a_bucket() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let local = dir.path().join("local");
+    common::init(&local);
+    let config = local.join("release-console.toml");
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text.push_str("\n[tools]\nosslsigncode = \"/opt/homebrew/bin/osslsigncode\"\n");
+    std::fs::write(&config, text).expect("write");
+    let ana = Console::new(&weed, dir.path(), "ana");
+    let mut c = common::bin();
+    c.args(["workspace", "push"])
+        .arg(&local)
+        .arg("s3://team/withtools");
+    ana.env(&mut c);
+    let o = c.output().expect("push");
+    assert!(!o.status.success(), "{}", common::text(&o));
+    assert!(
+        common::text(&o).contains("sets [tools] (osslsigncode)"),
+        "{}",
+        common::text(&o)
+    );
+    let (status, _) = weed.request("GET", "/team/withtools/release-console.toml", &[], b"");
+    assert_eq!(status, 404, "nothing written to the bucket");
+}
+
 /// A lease is judged by the bucket's clock (how long ago the object was written), not by the
 /// `until` its holder's clock wrote: a holder whose clock is an hour behind keeps its lease,
 /// and one whose clock is an hour ahead does not keep it past its time.
