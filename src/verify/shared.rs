@@ -55,6 +55,9 @@ pub fn of_release(ws: &Workspace, version: &str) -> Result<Option<Record>, State
         .find(|r| r.files.version == version))
 }
 
+/// The longest file name most file systems take, in bytes.
+const MAX_NAME: usize = 255;
+
 /// Why a name cannot be a file of the release (the log is written by people who may err or
 /// lie): only a plain file name is one.
 fn bad_name(name: &str) -> Option<&'static str> {
@@ -66,6 +69,9 @@ fn bad_name(name: &str) -> Option<&'static str> {
         Some("it is a hidden file's name")
     } else if name.chars().any(char::is_control) {
         Some("it holds a control character")
+    } else if name.len() > MAX_NAME {
+        // Else only the rename after the whole download would find it too long.
+        Some("it is longer than 255 bytes, more than a file name can be")
     } else {
         None
     }
@@ -430,7 +436,8 @@ mod tests {
             let kept = of_release(&ws, "1.0.0").expect("read").expect("kept");
             assert_ne!(kept.audit_seq, seq, "{bad} was applied");
         }
-        for bad in ["../../.bashrc", "/etc/passwd", ".hidden", "a\\b", ""] {
+        let long = format!("{}.msi", "W".repeat(252));
+        for bad in ["../../.bashrc", "/etc/passwd", ".hidden", "a\\b", "", &long] {
             let e = super::record(&ws, &release, files("1.0.0", bad)).expect_err("refused");
             assert!(e.to_string().contains("cannot be a release's file"), "{e}");
         }

@@ -263,14 +263,27 @@ impl Shared {
                 action: "sync",
                 cause,
             })?;
-        // Never over a file put there meanwhile.
-        temp.persist_noclobber(dest)
-            .map_err(|e| WorkspaceError::Io {
+        // Never over a file put there meanwhile: another console fetching the same blob may
+        // have renamed its download into place first, which is as good.
+        match temp.persist_noclobber(dest) {
+            Ok(_) => Ok(Fetched::Downloaded),
+            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
+                drop(e.file);
+                if Blob::of_file(dest)? == blob {
+                    return Ok(Fetched::Cached);
+                }
+                Err(WorkspaceError::Refused(format!(
+                    "{}: a file with other bytes than blob {key} was put there while it was \
+                     downloaded: not replaced; move it away to fetch the blob",
+                    dest.display()
+                )))
+            }
+            Err(e) => Err(WorkspaceError::Io {
                 path: dest.to_owned(),
                 action: "rename the downloaded blob into place as",
                 cause: e.error,
-            })?;
-        Ok(Fetched::Downloaded)
+            }),
+        }
     }
 }
 

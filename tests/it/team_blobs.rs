@@ -368,3 +368,55 @@ fn a_blob_is_stored_once_and_one_that_is_not_what_was_asked_for_is_refused() {
         "{e}"
     );
 }
+
+/// Two consoles on one machine (the CLI and the GUI, or two `verify --release`) fetching the
+/// same blob into the same file at once: both end with the blob in place, neither fails
+/// because the other renamed its download into place first, and no temp file is left.
+#[test]
+fn two_consoles_fetching_one_blob_into_one_file_at_once_both_succeed() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ci = Console::new(&weed, dir.path(), "ci");
+    common::ok(&ci.run(WS, &["init", WS]));
+    let ana = open_as(&weed, dir.path(), "ana", WS);
+    let ben = open_as(&weed, dir.path(), "ben", WS);
+    let file = dir.path().join("mid.bin");
+    let bytes: Vec<u8> = (0..8u32 * 1024 * 1024).map(|i| (i % 241) as u8).collect();
+    std::fs::write(&file, &bytes).expect("write");
+    let blob = Blob::of_file(&file).expect("blob");
+    let a = ana.shared().expect("shared");
+    assert_eq!(a.put_blob(&file, blob).expect("put"), Stored::Uploaded);
+    let into = dir.path().join("together/mid.bin");
+    for round in 0..3 {
+        let _ = std::fs::remove_file(&into);
+        let gate = std::sync::Barrier::new(2);
+        let (ra, rb) = std::thread::scope(|s| {
+            let ta = s.spawn(|| {
+                gate.wait();
+                ana.shared().expect("shared").fetch_blob(blob, &into)
+            });
+            let tb = s.spawn(|| {
+                gate.wait();
+                ben.shared().expect("shared").fetch_blob(blob, &into)
+            });
+            (ta.join().expect("ana"), tb.join().expect("ben"))
+        });
+        let (ra, rb) = (ra.expect("ana's fetch"), rb.expect("ben's fetch"));
+        assert!(
+            ra == Fetched::Downloaded || rb == Fetched::Downloaded,
+            "round {round}: {ra:?} {rb:?}"
+        );
+        assert!(
+            std::fs::read(&into).expect("read") == bytes,
+            "round {round}"
+        );
+        let left: Vec<_> = std::fs::read_dir(into.parent().expect("dir"))
+            .expect("dir")
+            .flatten()
+            .map(|e| e.file_name())
+            .filter(|n| n != "mid.bin")
+            .collect();
+        assert!(left.is_empty(), "round {round}: temp files left: {left:?}");
+    }
+}
