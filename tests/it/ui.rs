@@ -1157,6 +1157,54 @@ fn builds_panel_runs_preflight_builds_an_msi_and_verifies_it() {
     );
 }
 
+/// A dry run after a real build shows the dry run's steps under its DRY RUN badge, not the
+/// saved steps of the build before it.
+#[test]
+fn a_dry_run_after_a_build_shows_its_own_steps_not_the_builds() {
+    let f = fixture();
+    let mut h = harness(&f);
+    click(&mut h, "Builds");
+    click(&mut h, "Skip signing (unsigned test build)");
+    click(&mut h, "Run preflight");
+    step_until(&mut h, "the preflight", |app| {
+        !app.panels.builds.preflight.is_empty() && !app.is_busy()
+    });
+    let run = h
+        .get_all_by_label("Run")
+        .find(|b| !b.accesskit_node().is_disabled())
+        .expect("an enabled Run");
+    run.click();
+    h.step();
+    h.remove_cursor();
+    step_until(&mut h, "the unsigned build", |app| {
+        app.data
+            .as_ref()
+            .is_some_and(|d| d.pipeline_state.platforms.values().any(|p| p.unsigned))
+            && !app.is_busy()
+    });
+    // The unsigned build skipped signing: no such step among its saved ones.
+    assert!(h.query_by_label("Code signing").is_none());
+
+    // A dry run of the signed build walks the signing steps too.
+    click(&mut h, "Skip signing (unsigned test build)");
+    h.get_all_by_label("Dry run")
+        .last()
+        .expect("the card this host builds")
+        .click();
+    h.step();
+    h.remove_cursor();
+    step_until(&mut h, "the dry run", |app| {
+        app.runner().tasks().iter().any(|t| {
+            t.info.kind == release_console::pipeline::DRY_RUN_KIND && t.state.is_finished()
+        }) && !app.is_busy()
+    });
+    assert!(h.query_by_label("DRY RUN SUCCEEDED").is_some());
+    assert!(
+        h.query_by_label("Code signing").is_some(),
+        "the steps shown are the dry run's"
+    );
+}
+
 /// What a build started from the Builds panel must show.
 struct PanelBuild<'a> {
     /// How many cards have an enabled Run button, and which of those to click.
