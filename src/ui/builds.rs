@@ -742,8 +742,13 @@ impl BuildsUi {
                 }
             }
             // Steps: live from a running task, else from the saved state (a remote run's
-            // durations are the engine's own), else from the finished task.
-            let live = task.filter(|t| !t.state.is_finished() || saved.is_none());
+            // durations are the engine's own), else from the finished task. A dry run's are its
+            // own: the saved state is the last real build's, not what the dry run walked.
+            let live = task.filter(|t| {
+                !t.state.is_finished()
+                    || saved.is_none()
+                    || t.info.kind == crate::pipeline::DRY_RUN_KIND
+            });
             let steps: Vec<(String, String)> = match live {
                 Some(t) => t
                     .steps

@@ -49,6 +49,9 @@ pub struct VerifyUi {
     /// selected, the report is not shown (nor exported into that release's folder), that
     /// release's last verification is.
     pub report_of: Option<semver::Version>,
+    /// Why the last run ended without a report (it failed or was cancelled): said in the
+    /// panel, not left as "Verifying…".
+    pub failed: Option<String>,
 }
 
 fn checksum_color(v: ChecksumVerdict) -> egui::Color32 {
@@ -182,6 +185,7 @@ impl VerifyUi {
             self.task = Some(id);
             self.slot = slot;
             self.report = None;
+            self.failed = None;
         }
     }
 
@@ -216,6 +220,15 @@ impl Panel for VerifyUi {
     fn on_task_finished(&mut self, task: &Finished, _commands: &mut Vec<Command>) {
         if self.task == Some(task.info.id) {
             self.collect();
+            if self.report.is_none() {
+                // No report: the run failed (or was cancelled) before writing one.
+                self.task = None;
+                self.failed = Some(format!(
+                    "{}: {}",
+                    task.state.as_str().to_lowercase(),
+                    task.message
+                ));
+            }
         }
     }
 
@@ -329,6 +342,13 @@ impl VerifyUi {
         });
         if running {
             ui.label(theme::muted("Verifying… progress is in the task tray."));
+        } else if let Some(why) = &self.failed {
+            ui.label(
+                egui::RichText::new(format!(
+                    "The last run made no report ({why}); its log is in the task tray."
+                ))
+                .color(theme::BAD),
+            );
         }
         let Some(report) = self.report.as_ref().filter(|_| !other_release) else {
             if let Some(v) = self.report_of.as_ref().filter(|_| other_release) {

@@ -342,6 +342,57 @@ fn audit_entries_appended_after_the_panel_first_loaded_show_without_verify_chain
 }
 
 #[test]
+fn a_change_made_in_a_terminal_shows_when_the_window_gets_the_focus_back() {
+    let f = fixture();
+    let mut h = harness(&f);
+    let done = |app: &ConsoleApp| {
+        app.data
+            .as_ref()
+            .and_then(|d| d.current.as_ref())
+            .is_some_and(|c| c.checklist.is_done("pre.validate-staging"))
+    };
+    // The user leaves the window for a terminal, where the CLI ticks an item.
+    h.input_mut().focused = false;
+    h.step();
+    let ws = Workspace::open(&f.root).expect("open");
+    let release = ws.release(Some("1.4.0")).expect("release");
+    ws.set_item(&release, "pre.validate-staging", true, "done in a terminal")
+        .expect("tick");
+    for _ in 0..20 {
+        h.step();
+    }
+    assert!(
+        !done(h.state()),
+        "nothing reads the workspace while the window is away"
+    );
+    // Back in the window: the workspace is read again and the tick (and its entry) shows.
+    h.input_mut().focused = true;
+    step_until(&mut h, "the terminal's tick", done);
+    click(&mut h, "Audit");
+    step_until(&mut h, "the audit page", |app| !app.is_busy());
+    assert!(h.query_by_label("checklist.tick").is_some());
+}
+
+#[test]
+fn a_verification_that_fails_without_a_report_says_so_instead_of_verifying_forever() {
+    let f = fixture();
+    let mut h = harness(&f);
+    click(&mut h, "Verify");
+    // No build yet: the release's artifacts folder does not exist.
+    click(&mut h, "Use release 1.4.0 artifacts");
+    click(&mut h, "Run verification");
+    step_until(&mut h, "the run to end", |app| {
+        app.panels.verify.failed.is_some() && !app.is_busy()
+    });
+    assert!(h.state().panels.verify.report.is_none());
+    assert!(h.query_by_label_contains("Verifying…").is_none());
+    assert!(
+        h.query_by_label_contains("The last run made no report (failed")
+            .is_some()
+    );
+}
+
+#[test]
 fn a_selected_audit_entry_shows_what_changed_field_by_field_with_its_raw_json_behind() {
     use release_console::audit::diff::Kind;
     let f = fixture();
@@ -1103,6 +1154,54 @@ fn builds_panel_runs_preflight_builds_an_msi_and_verifies_it() {
             sign_item: "build.windows",
             signature: release_console::verify::SignatureVerdict::Unsigned,
         },
+    );
+}
+
+/// A dry run after a real build shows the dry run's steps under its DRY RUN badge, not the
+/// saved steps of the build before it.
+#[test]
+fn a_dry_run_after_a_build_shows_its_own_steps_not_the_builds() {
+    let f = fixture();
+    let mut h = harness(&f);
+    click(&mut h, "Builds");
+    click(&mut h, "Skip signing (unsigned test build)");
+    click(&mut h, "Run preflight");
+    step_until(&mut h, "the preflight", |app| {
+        !app.panels.builds.preflight.is_empty() && !app.is_busy()
+    });
+    let run = h
+        .get_all_by_label("Run")
+        .find(|b| !b.accesskit_node().is_disabled())
+        .expect("an enabled Run");
+    run.click();
+    h.step();
+    h.remove_cursor();
+    step_until(&mut h, "the unsigned build", |app| {
+        app.data
+            .as_ref()
+            .is_some_and(|d| d.pipeline_state.platforms.values().any(|p| p.unsigned))
+            && !app.is_busy()
+    });
+    // The unsigned build skipped signing: no such step among its saved ones.
+    assert!(h.query_by_label("Code signing").is_none());
+
+    // A dry run of the signed build walks the signing steps too.
+    click(&mut h, "Skip signing (unsigned test build)");
+    h.get_all_by_label("Dry run")
+        .last()
+        .expect("the card this host builds")
+        .click();
+    h.step();
+    h.remove_cursor();
+    step_until(&mut h, "the dry run", |app| {
+        app.runner().tasks().iter().any(|t| {
+            t.info.kind == release_console::pipeline::DRY_RUN_KIND && t.state.is_finished()
+        }) && !app.is_busy()
+    });
+    assert!(h.query_by_label("DRY RUN SUCCEEDED").is_some());
+    assert!(
+        h.query_by_label("Code signing").is_some(),
+        "the steps shown are the dry run's"
     );
 }
 
