@@ -260,7 +260,7 @@ pub fn collect(ws: &Workspace) -> Result<usize, NotifyError> {
             // On a shared workspace every console's log holds every console's entries, and
             // each keeps an outbox of its own: an event is announced by the console that
             // recorded it, or every console that reads it would send it again.
-            if !ws.recorded_here(&entry.actor, entry.host.as_deref()) {
+            if !ws.recorded_here(entry.nonce.as_deref()) {
                 continue;
             }
             let recorded = audit::Event::from_entry(entry);

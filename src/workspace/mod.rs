@@ -1371,6 +1371,8 @@ pub struct Word {
     /// Who recorded it, and on which machine (see [`Workspace::wrote`]).
     pub actor: String,
     pub host: Option<String>,
+    /// The appending console's nonce (a shared workspace's entries).
+    pub nonce: Option<String>,
 }
 
 /// A projection's record that disagrees with the log: the entry number to report, and why
@@ -1584,6 +1586,7 @@ impl<'p> Changes<'p> {
                 after: e.after,
                 actor: e.actor,
                 host: e.host,
+                nonce: e.nonce,
             });
         }
     }
@@ -1838,18 +1841,21 @@ impl Workspace {
     }
 
     /// Whether this console recorded the change `w`: always on a local workspace; on a shared
-    /// one when it names this console's actor and machine. Only its writer can tell whether a
+    /// one when its nonce carries this console's tag. Only its writer can tell whether a
     /// change took effect where it was made (its provider, its crash); another console takes
     /// it from the log.
     pub fn wrote(&self, w: &Word) -> bool {
-        self.recorded_here(&w.actor, w.host.as_deref())
+        self.recorded_here(w.nonce.as_deref())
     }
 
-    /// Whether this console recorded an entry by `actor` on `host` (see [`Self::wrote`]).
-    pub fn recorded_here(&self, actor: &str, host: Option<&str>) -> bool {
+    /// Whether this console recorded the entry whose nonce is `nonce` (see [`Self::wrote`]):
+    /// always in a folder; on a shared workspace only when its nonce carries this console's
+    /// tag ([`shared::Shared::is_mine`]), never by the entry's actor and host, which whoever
+    /// can write the bucket writes.
+    pub fn recorded_here(&self, nonce: Option<&str>) -> bool {
         match &self.shared {
             None => true,
-            Some(shared) => actor == self.actor() && host.is_none_or(|h| h == shared.host()),
+            Some(shared) => shared.is_mine(nonce),
         }
     }
 

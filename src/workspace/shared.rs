@@ -287,6 +287,10 @@ pub struct Shared {
     /// Entries this process adopted past `seen`, while the log is as it left it.
     unrolled: Mutex<Unrolled>,
     host: String,
+    /// Where this console's secret lives (`cache_root()/.console-key`), and the secret once
+    /// read: its entries' nonces carry a tag made with it ([`Shared::is_mine`]).
+    key_path: PathBuf,
+    console_key: std::sync::OnceLock<Result<[u8; 32], String>>,
 }
 
 /// Entries adopted and not rolled into the state yet ([`Shared::unrolled`]), as of the log's
@@ -322,7 +326,7 @@ pub(super) fn unreachable(url: &SharedUrl, what: &str, f: &Failure) -> Workspace
 }
 
 impl Shared {
-    fn new(url: SharedUrl, endpoint: Endpoint) -> Result<Self, WorkspaceError> {
+    fn new(url: SharedUrl, endpoint: Endpoint, cache_root: &Path) -> Result<Self, WorkspaceError> {
         let endpoint = Endpoint {
             bucket: url.bucket.clone(),
             ..endpoint
@@ -342,7 +346,44 @@ impl Shared {
             own: Mutex::new(std::collections::HashSet::new()),
             unrolled: Mutex::new(Unrolled::default()),
             host: crate::os::host_name(),
+            key_path: cache_root.join(".console-key"),
+            console_key: std::sync::OnceLock::new(),
         })
+    }
+
+    /// This console's secret, made on first use (see [`Self::is_mine`]).
+    fn console_key(&self) -> Result<&[u8; 32], WorkspaceError> {
+        self.console_key
+            .get_or_init(|| console_key(&self.key_path))
+            .as_ref()
+            .map_err(|why| WorkspaceError::Refused(why.clone()))
+    }
+
+    /// A new entry's nonce: 128 random bits and a tag over them made with this console's
+    /// secret, so that [`Self::is_mine`] knows its own entries again in any later process,
+    /// and nobody without the secret (a bucket writer) makes an entry this console takes for
+    /// its own.
+    fn nonce(&self) -> Result<String, WorkspaceError> {
+        let random = random16()?;
+        let tag = nonce_tag(self.console_key()?, &random);
+        Ok(format!("{}{tag}", crate::hex(&random)))
+    }
+
+    /// Whether an entry with `nonce` was appended by this console (by any of its processes,
+    /// the window's and the command line's alike): its tag is this console's. An entry's
+    /// actor and host say nothing here: whoever can write the bucket writes them.
+    pub fn is_mine(&self, nonce: Option<&str>) -> bool {
+        let (Some(nonce), Ok(key)) = (nonce, self.console_key()) else {
+            return false;
+        };
+        let Some((random, tag)) = nonce.split_at_checked(32) else {
+            return false;
+        };
+        let mut bytes = [0u8; 16];
+        if hex_into(random, &mut bytes).is_none() {
+            return false;
+        }
+        nonce_tag(key, &bytes) == tag
     }
 
     pub fn url(&self) -> &SharedUrl {
@@ -956,7 +997,7 @@ impl Shared {
         held: &mut Held<'_>,
         new: &NewEntry,
     ) -> Result<AuditEntry, WorkspaceError> {
-        let nonce = nonce()?;
+        let nonce = self.nonce()?;
         // What the state this change was judged on does not hold yet: entries adopted before
         // and not rolled forward, and those read on the way. Others' entries read on the way
         // are staged and written with this change's own: one write and one fsync.
@@ -1279,7 +1320,7 @@ pub fn push(from: &Path, url: &SharedUrl, access: Access) -> Result<u64, Workspa
         action: "read",
         cause,
     })?;
-    let shared = Shared::new(url.clone(), access.endpoint)?;
+    let shared = Shared::new(url.clone(), access.endpoint, &access.cache_root)?;
     // The log first (a bucket without a configuration is no workspace yet, so nobody opens
     // it half moved), then the configuration, which is created only if there is none.
     if shared
@@ -1461,9 +1502,78 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// 128 random bits, hex.
-fn nonce() -> Result<String, WorkspaceError> {
-    Ok(crate::hex(&random16()?))
+/// The tag of a nonce's random part: HMAC-SHA-256 with the console's secret, 64 bits, hex.
+fn nonce_tag(key: &[u8; 32], random: &[u8; 16]) -> String {
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key);
+    let tag = aws_lc_rs::hmac::sign(&key, random);
+    crate::hex(&tag.as_ref()[..8])
+}
+
+/// `text` (lower-case hex of exactly `out.len()` bytes) into `out`.
+fn hex_into(text: &str, out: &mut [u8]) -> Option<()> {
+    if text.len() != out.len() * 2 {
+        return None;
+    }
+    for (i, byte) in out.iter_mut().enumerate() {
+        let pair = text.get(i * 2..i * 2 + 2)?;
+        if pair.bytes().any(|b| b.is_ascii_uppercase()) {
+            return None;
+        }
+        *byte = u8::from_str_radix(pair, 16).ok()?;
+    }
+    Some(())
+}
+
+/// The console's secret at `path`, made there when there is none: written whole to a
+/// temporary file first and then linked into place, so two processes starting at once agree
+/// on one secret (the second link fails and reads the first's).
+fn console_key(path: &Path) -> Result<[u8; 32], String> {
+    let read = |path: &Path| -> Result<Option<[u8; 32]>, String> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                let mut key = [0u8; 32];
+                hex_into(text.trim(), &mut key)
+                    .map(|()| Some(key))
+                    .ok_or_else(|| format!("{}: not this console's secret (64 hex digits); remove it to make a new one", path.display()))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        }
+    };
+    if let Some(key) = read(path)? {
+        return Ok(key);
+    }
+    let mut key = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut key)
+        .map_err(|_| "no random numbers for the console's secret".to_owned())?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let temp = dir.join(format!(
+        ".console-key.{}",
+        crate::hex(&random16().map_err(|e| e.to_string())?)
+    ));
+    let write = || -> std::io::Result<()> {
+        use std::io::Write as _;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&temp)?;
+        file.write_all(crate::hex(&key).as_bytes())?;
+        file.sync_all()
+    };
+    let result = write()
+        .map_err(|e| format!("{}: {e}", temp.display()))
+        .and_then(|()| match std::fs::hard_link(&temp, path) {
+            Ok(()) => Ok(Some(key)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(None),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        });
+    let _ = std::fs::remove_file(&temp);
+    match result? {
+        Some(key) => Ok(key),
+        None => read(path)?.ok_or_else(|| format!("{}: vanished while being made", path.display())),
+    }
 }
 
 /// 128 random bits.
@@ -1479,7 +1589,7 @@ pub(super) fn random16() -> Result<[u8; 16], WorkspaceError> {
 /// what this console verified before. Returns the cache folder and the connection.
 pub(super) fn open(url: SharedUrl, access: Access) -> Result<(PathBuf, Shared), WorkspaceError> {
     let dir = url.cache_dir(&access.cache_root);
-    let shared = Shared::new(url, access.endpoint)?;
+    let shared = Shared::new(url, access.endpoint, &access.cache_root)?;
     let config_path = dir.join(CONFIG_FILE);
     match shared.fetch_config() {
         Ok(Some(text)) => {
@@ -1551,7 +1661,7 @@ pub(super) fn create(
     access: Access,
 ) -> Result<PathBuf, WorkspaceError> {
     let dir = url.cache_dir(&access.cache_root);
-    let shared = Shared::new(url, access.endpoint)?;
+    let shared = Shared::new(url, access.endpoint, &access.cache_root)?;
     let key = shared.url.key(CONFIG_FILE);
     match shared.put(key, config_text.as_bytes().to_vec(), "application/toml") {
         Ok(_) => {}

@@ -1844,6 +1844,22 @@ fn an_event_is_announced_once_by_the_console_that_recorded_it() {
     let seen = slack.seen();
     assert_eq!(seen.len(), 2, "{seen:#?}");
     assert_eq!(seen[1].body["text"], "WireTuner 2.1.0 created");
+
+    // Another console writing as ana on this very machine (as a bucket writer could: an
+    // entry's actor and host are what its writer says) is not taken for ana's: hers announces
+    // only what it appended itself, which its secret's tag on the nonce tells.
+    let elsewhere = tempfile::tempdir().expect("dir");
+    let other = Console::new(&weed, elsewhere.path(), "ana");
+    common::ok(&other.run_with(ws, &env, &["release", "new", "2.2.0"]));
+    assert_eq!(
+        slack.seen().len(),
+        3,
+        "announced by the console that recorded it"
+    );
+    common::ok(&ana.run_with(ws, &env, &["release", "list"]));
+    common::ok(&ana.run_with(ws, &env, &["notify", "flush"]));
+    let seen = slack.seen();
+    assert_eq!(seen.len(), 3, "not again by ana's own console: {seen:#?}");
 }
 
 /// The window's reload of a shared workspace reads the open workspace again (its connection,
