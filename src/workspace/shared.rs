@@ -290,7 +290,7 @@ pub struct Shared {
     /// Where this console's secret lives (`cache_root()/.console-key`), and the secret once
     /// read: its entries' nonces carry a tag made with it ([`Shared::is_mine`]).
     key_path: PathBuf,
-    console_key: std::sync::OnceLock<Result<[u8; 32], String>>,
+    console_key: std::sync::OnceLock<Result<String, String>>,
 }
 
 /// Entries adopted and not rolled into the state yet ([`Shared::unrolled`]), as of the log's
@@ -352,10 +352,10 @@ impl Shared {
     }
 
     /// This console's secret, made on first use (see [`Self::is_mine`]).
-    fn console_key(&self) -> Result<&[u8; 32], WorkspaceError> {
+    fn console_key(&self) -> Result<&str, WorkspaceError> {
         self.console_key
             .get_or_init(|| console_key(&self.key_path))
-            .as_ref()
+            .as_deref()
             .map_err(|why| WorkspaceError::Refused(why.clone()))
     }
 
@@ -364,9 +364,9 @@ impl Shared {
     /// and nobody without the secret (a bucket writer) makes an entry this console takes for
     /// its own.
     fn nonce(&self) -> Result<String, WorkspaceError> {
-        let random = random16()?;
+        let random = crate::hex(&random16()?);
         let tag = nonce_tag(self.console_key()?, &random);
-        Ok(format!("{}{tag}", crate::hex(&random)))
+        Ok(format!("{random}{tag}"))
     }
 
     /// Whether an entry with `nonce` was appended by this console (by any of its processes,
@@ -376,14 +376,9 @@ impl Shared {
         let (Some(nonce), Ok(key)) = (nonce, self.console_key()) else {
             return false;
         };
-        let Some((random, tag)) = nonce.split_at_checked(32) else {
-            return false;
-        };
-        let mut bytes = [0u8; 16];
-        if hex_into(random, &mut bytes).is_none() {
-            return false;
-        }
-        nonce_tag(key, &bytes) == tag
+        nonce
+            .split_at_checked(32)
+            .is_some_and(|(random, tag)| nonce_tag(key, random) == tag)
     }
 
     pub fn url(&self) -> &SharedUrl {
@@ -1502,39 +1497,30 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// The tag of a nonce's random part: HMAC-SHA-256 with the console's secret, 64 bits, hex.
-fn nonce_tag(key: &[u8; 32], random: &[u8; 16]) -> String {
-    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key);
-    let tag = aws_lc_rs::hmac::sign(&key, random);
+/// The tag of a nonce's random part (its hex): HMAC-SHA-256 keyed with the console's secret
+/// (its hex as written), 64 bits, hex.
+fn nonce_tag(key: &str, random: &str) -> String {
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key.as_bytes());
+    let tag = aws_lc_rs::hmac::sign(&key, random.as_bytes());
     crate::hex(&tag.as_ref()[..8])
-}
-
-/// `text` (lower-case hex of exactly `out.len()` bytes) into `out`.
-fn hex_into(text: &str, out: &mut [u8]) -> Option<()> {
-    if text.len() != out.len() * 2 {
-        return None;
-    }
-    for (i, byte) in out.iter_mut().enumerate() {
-        let pair = text.get(i * 2..i * 2 + 2)?;
-        if pair.bytes().any(|b| b.is_ascii_uppercase()) {
-            return None;
-        }
-        *byte = u8::from_str_radix(pair, 16).ok()?;
-    }
-    Some(())
 }
 
 /// The console's secret at `path`, made there when there is none: written whole to a
 /// temporary file first and then linked into place, so two processes starting at once agree
 /// on one secret (the second link fails and reads the first's).
-fn console_key(path: &Path) -> Result<[u8; 32], String> {
-    let read = |path: &Path| -> Result<Option<[u8; 32]>, String> {
+fn console_key(path: &Path) -> Result<String, String> {
+    let read = |path: &Path| -> Result<Option<String>, String> {
         match std::fs::read_to_string(path) {
             Ok(text) => {
-                let mut key = [0u8; 32];
-                hex_into(text.trim(), &mut key)
-                    .map(|()| Some(key))
-                    .ok_or_else(|| format!("{}: not this console's secret (64 hex digits); remove it to make a new one", path.display()))
+                let key = text.trim();
+                if key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    Ok(Some(key.to_owned()))
+                } else {
+                    Err(format!(
+                        "{}: not this console's secret (64 hex digits); remove it to make a new one",
+                        path.display()
+                    ))
+                }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(format!("{}: {e}", path.display())),
@@ -1543,9 +1529,10 @@ fn console_key(path: &Path) -> Result<[u8; 32], String> {
     if let Some(key) = read(path)? {
         return Ok(key);
     }
-    let mut key = [0u8; 32];
-    aws_lc_rs::rand::fill(&mut key)
+    let mut bytes = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut bytes)
         .map_err(|_| "no random numbers for the console's secret".to_owned())?;
+    let key = crate::hex(&bytes);
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let temp = dir.join(format!(
@@ -1559,7 +1546,7 @@ fn console_key(path: &Path) -> Result<[u8; 32], String> {
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let mut file = options.open(&temp)?;
-        file.write_all(crate::hex(&key).as_bytes())?;
+        file.write_all(key.as_bytes())?;
         file.sync_all()
     };
     let result = write()
