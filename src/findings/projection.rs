@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::{Acceptance, Book, Finding, LOCK};
 use crate::audit::{Action, Event};
 use crate::store::{self, StateError};
-use crate::workspace::{Projection, Word, Workspace, is_as_of, last_change};
+use crate::workspace::{Held, Projection, Word, Workspace, judge};
 
 /// Every release's `findings.json` as the audit log speaks for it. Its targets are a release's
 /// findings (target: the version; changed by `findings.import`, whose entry carries the whole
@@ -297,10 +297,8 @@ fn findings_disagree(
     last: Option<&Option<Word>>,
 ) -> Option<(u64, String)> {
     let seq = book.findings_seq;
-    // Saved before the file kept its entry (or never imported), and no entry since carries it.
-    if seq == 0 && !matches!(last, Some(Some(_))) {
-        return None;
-    }
+    // Saved before the file kept its entry (or never imported), and no entry since carries
+    // it: `judge` leaves it unjudged.
     if let (0, true, Some(Some(w))) = (seq, book.findings.is_empty(), last) {
         return Some((
             w.seq,
@@ -311,38 +309,32 @@ fn findings_disagree(
             ),
         ));
     }
-    let subject = "the release's findings list";
-    let w = match last_change(file, subject, seq, last) {
-        Ok(w) => w,
-        Err(d) => return Some(d),
-    };
     let holds = format!("holds {} findings", book.findings.len());
-    if let Err(d) = is_as_of(file, subject, &holds, seq, w) {
-        return Some(d);
-    }
-    match carried_findings(w, version) {
-        Ok(logged) if logged == book.findings => None,
-        Ok(logged) => Some((
-            w.seq,
+    let held = Held {
+        file,
+        subject: "the release's findings list",
+        holds: &holds,
+        seq,
+        unnumbered_unjudged: true,
+    };
+    judge(
+        &held,
+        last,
+        |w| carried_findings(w, version),
+        |logged| *logged == book.findings,
+        |w, logged| {
             format!(
-                "{file} disagrees with the log: the release's findings are not the ones entry \
-                 #{} ({}) saved: {}",
+                "the release's findings are not the ones entry #{} ({}) saved: {}",
                 w.seq,
                 w.action,
-                list_difference(&logged, &book.findings, |f| format!(
+                list_difference(logged, &book.findings, |f| format!(
                     "{} in {} {}",
                     f.id, f.package, f.installed
                 ))
-            ),
-        )),
-        Err(why) => Some((
-            w.seq,
-            format!(
-                "{file}: the release's findings' last change, entry #{}: {why}",
-                w.seq
-            ),
-        )),
-    }
+            )
+        },
+        "the release's findings' last change",
+    )
 }
 
 /// The first disagreement of the acceptances of finding `id` with the log's last change of them.
@@ -355,9 +347,6 @@ fn acceptances_disagree(
 ) -> Option<(u64, String)> {
     let seq = book.accepted_seq.get(id).copied().unwrap_or(0);
     let mine = book.acceptances_of(id);
-    if seq == 0 && !matches!(last, Some(Some(_))) {
-        return None;
-    }
     if let (0, true, Some(Some(w))) = (seq, mine.is_empty(), last) {
         return Some((
             w.seq,
@@ -369,36 +358,31 @@ fn acceptances_disagree(
         ));
     }
     let subject = format!("the acceptance record of {id}");
-    let w = match last_change(file, &subject, seq, last) {
-        Ok(w) => w,
-        Err(d) => return Some(d),
-    };
     let holds = format!("holds {} acceptances", mine.len());
-    if let Err(d) = is_as_of(file, &subject, &holds, seq, w) {
-        return Some(d);
-    }
-    match carried_acceptances(w, target, id) {
-        Ok(logged) if logged == mine => None,
-        Ok(logged) => Some((
-            w.seq,
+    let held = Held {
+        file,
+        subject: &subject,
+        holds: &holds,
+        seq,
+        unnumbered_unjudged: true,
+    };
+    judge(
+        &held,
+        last,
+        |w| carried_acceptances(w, target, id),
+        |logged| *logged == mine,
+        |w, logged| {
             format!(
-                "{file} disagrees with the log: the acceptances of {id} are not the ones entry \
-                 #{} ({}) saved: {}",
+                "the acceptances of {id} are not the ones entry #{} ({}) saved: {}",
                 w.seq,
                 w.action,
-                list_difference(&logged, &mine, |a| format!(
+                list_difference(logged, &mine, |a| format!(
                     "{} in {}",
                     a.id,
                     a.package.as_deref().unwrap_or("every package")
                 ))
-            ),
-        )),
-        Err(why) => Some((
-            w.seq,
-            format!(
-                "{file}: the acceptances of {id}'s last change, entry #{}: {why}",
-                w.seq
-            ),
-        )),
-    }
+            )
+        },
+        &format!("the acceptances of {id}'s last change"),
+    )
 }

@@ -856,51 +856,44 @@ impl crate::workspace::Projection for PlanBook {
         let plans = store::read_json::<BTreeMap<String, Plan>>(&path)?.unwrap_or_default();
         for (key, plan) in &plans {
             let seq = plan.audit_seq;
-            // Saved before plans kept their entry, and no entry since carries a change.
-            if seq == 0 && !matches!(last.get(key), Some(Some(_))) {
-                continue;
-            }
-            let subject = format!("flag {key}'s plan");
-            let w = match crate::workspace::last_change(&file, &subject, seq, last.get(key)) {
-                Ok(w) => w,
-                Err(d) => return Ok(Some(d)),
-            };
             let at = |p: &Plan| {
                 p.history.last().map_or_else(
                     || "has no change".to_owned(),
                     |c| format!("is at {}% ({})", c.percent, c.what),
                 )
             };
-            if let Err(d) = crate::workspace::is_as_of(&file, &subject, &at(plan), seq, w) {
+            let (subject, holds) = (format!("flag {key}'s plan"), at(plan));
+            // Saved before plans kept their entry, and no entry since carries a change: left
+            // unjudged.
+            let held = crate::workspace::Held {
+                file: &file,
+                subject: &subject,
+                holds: &holds,
+                seq,
+                unnumbered_unjudged: true,
+            };
+            if let Some(d) = crate::workspace::judge(
+                &held,
+                last.get(key),
+                intended,
+                |change| change.is_last_of(plan),
+                |w, change| {
+                    format!(
+                        "flag {key}'s plan {holds}{}, but entry #{} ({}) set it to {}% ({})",
+                        if plan.archived_at.is_some() {
+                            ", archived"
+                        } else {
+                            ""
+                        },
+                        w.seq,
+                        w.action,
+                        change.percent,
+                        change.what
+                    )
+                },
+                &format!("flag {key}'s last change"),
+            ) {
                 return Ok(Some(d));
-            }
-            match intended(w) {
-                Ok(change) if change.is_last_of(plan) => {}
-                Ok(change) => {
-                    return Ok(Some((
-                        w.seq,
-                        format!(
-                            "{file} disagrees with the log: flag {key}'s plan {}{}, but entry \
-                             #{} ({}) set it to {}% ({})",
-                            at(plan),
-                            if plan.archived_at.is_some() {
-                                ", archived"
-                            } else {
-                                ""
-                            },
-                            w.seq,
-                            w.action,
-                            change.percent,
-                            change.what
-                        ),
-                    )));
-                }
-                Err(why) => {
-                    return Ok(Some((
-                        w.seq,
-                        format!("{file}: flag {key}'s last change, entry #{}: {why}", w.seq),
-                    )));
-                }
             }
         }
         for (key, w) in last {

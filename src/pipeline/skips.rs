@@ -56,7 +56,7 @@ fn target(version: &str, platform: Platform) -> String {
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
-struct Book {
+pub(crate) struct Book {
     skips: Vec<Skip>,
 }
 
@@ -81,10 +81,6 @@ fn path(ws: &Workspace) -> PathBuf {
 
 /// The lock every change of the file is made under (the one `store::update_json` takes).
 const LOCK: &str = "skipped-platforms";
-
-fn read(ws: &Workspace) -> Result<Book, StateError> {
-    Ok(store::read_json::<Book>(&path(ws))?.unwrap_or_default())
-}
 
 /// What the audit log has said of skips so far, and where it was read up to: each call reads
 /// only the entries appended since (the gates ask on every refresh of the window).
@@ -574,35 +570,7 @@ impl Projection for SkipBook {
         ws: &Workspace,
         last: &BTreeMap<String, Word>,
     ) -> Result<(usize, Vec<(String, Word, String)>), StateError> {
-        let mut book = read(ws)?;
-        let mut applied = 0;
-        let mut refused = Vec::new();
-        for (id, w) in last {
-            let at = book.skips.iter().position(|s| s.target() == *id);
-            if at.is_some_and(|n| book.skips[n].audit_seq >= w.seq) {
-                continue;
-            }
-            match carried(w) {
-                Ok(record) if record.target() == *id => {
-                    match at {
-                        Some(n) => book.skips[n] = record,
-                        None => book.skips.push(record),
-                    }
-                    applied += 1;
-                    tracing::info!("rolled forward entry #{} ({} {id})", w.seq, w.action);
-                }
-                Ok(_) => refused.push((
-                    id.clone(),
-                    w.clone(),
-                    "its record is of another release or platform".to_owned(),
-                )),
-                Err(why) => refused.push((id.clone(), w.clone(), why)),
-            }
-        }
-        if applied > 0 {
-            store::write_json(&path(ws), &book)?;
-        }
-        Ok((applied, refused))
+        crate::workspace::roll_records(self, ws, last)
     }
 
     fn disagreement(
@@ -610,64 +578,67 @@ impl Projection for SkipBook {
         ws: &Workspace,
         last: &BTreeMap<String, Option<Word>>,
     ) -> Result<Option<(u64, String)>, StateError> {
-        let file = path(ws);
-        let file = file.display();
-        let book = read(ws)?;
-        for s in &book.skips {
-            let (id, seq) = (s.target(), s.audit_seq);
-            let subject = format!("the skip of {id}");
-            let w = match crate::workspace::last_change(&file, &subject, seq, last.get(&id)) {
-                Ok(w) => w,
-                Err(d) => return Ok(Some(d)),
-            };
-            match carried(w) {
-                Ok(record) if record == *s => {}
-                Ok(_) if w.seq != seq => {
-                    return Ok(Some((
-                        w.seq,
-                        format!(
-                            "{file} disagrees with the log: the skip of {id} is as of entry \
-                             #{seq}, but its last change in the log is entry #{} ({})",
-                            w.seq, w.action
-                        ),
-                    )));
-                }
-                Ok(_) => {
-                    return Ok(Some((
-                        w.seq,
-                        format!(
-                            "{file} disagrees with the log: the skip of {id} is not the record \
-                             entry #{} ({}) saved",
-                            w.seq, w.action
-                        ),
-                    )));
-                }
-                Err(why) => {
-                    return Ok(Some((
-                        w.seq,
-                        format!(
-                            "{file}: the skip of {id}'s last change, entry #{}: {why}",
-                            w.seq
-                        ),
-                    )));
-                }
-            }
+        crate::workspace::records_disagreement(self, ws, last)
+    }
+}
+
+impl crate::workspace::Records for SkipBook {
+    type Book = Book;
+    type Record = Skip;
+    const UNNUMBERED_UNJUDGED: bool = false;
+
+    fn path(&self, ws: &Workspace) -> PathBuf {
+        path(ws)
+    }
+
+    fn records<'b>(&self, book: &'b Book) -> Vec<(String, &'b Skip)> {
+        book.skips.iter().map(|s| (s.target(), s)).collect()
+    }
+
+    fn seq(&self, record: &Skip) -> u64 {
+        record.audit_seq
+    }
+
+    fn put(&self, book: &mut Book, target: &str, record: Skip) {
+        match book.skips.iter().position(|s| s.target() == target) {
+            Some(n) => book.skips[n] = record,
+            None => book.skips.push(record),
         }
-        for (id, w) in last {
-            if let Some(w) = w
-                && !book.skips.iter().any(|s| s.target() == *id)
-            {
-                return Ok(Some((
-                    w.seq,
-                    format!(
-                        "{file} disagrees with the log: it has no skip of {id}, but entry #{} \
-                         ({}) recorded it",
-                        w.seq, w.action
-                    ),
-                )));
-            }
-        }
-        Ok(None)
+    }
+
+    fn carried(&self, w: &Word, _target: &str) -> Result<Skip, String> {
+        carried(w)
+    }
+
+    fn refusal(&self, target: &str, record: &Skip) -> Option<String> {
+        (record.target() != target)
+            .then(|| "its record is of another release or platform".to_owned())
+    }
+
+    fn subject(&self, target: &str) -> String {
+        format!("the skip of {target}")
+    }
+
+    fn holds(&self, _record: &Skip) -> String {
+        "is".to_owned()
+    }
+
+    fn unlike(&self, target: &str, w: &Word, _logged: &Skip, _mine: &Skip) -> String {
+        format!(
+            "the skip of {target} is not the record entry #{} ({}) saved",
+            w.seq, w.action
+        )
+    }
+
+    fn unread(&self, target: &str) -> String {
+        format!("the skip of {target}'s last change")
+    }
+
+    fn missing(&self, target: &str, w: &Word) -> String {
+        format!(
+            "it has no skip of {target}, but entry #{} ({}) recorded it",
+            w.seq, w.action
+        )
     }
 }
 

@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use super::{LOCK, Rotation, path_of, seq_of, with_new};
 use crate::audit::{Action, Event};
-use crate::store::{self, StateError};
-use crate::workspace::{Projection, Word, Workspace, is_as_of, last_change};
+use crate::store::StateError;
+use crate::workspace::{Projection, Records, Word, Workspace};
 
 /// `secrets/rotations.json` as the audit log speaks for it: its targets are the secrets (by
 /// name), each changed by `secret.rotated`, whose entry carries the rotation and the secret's
@@ -22,10 +22,6 @@ use crate::workspace::{Projection, Word, Workspace, is_as_of, last_change};
 /// them is in the log.
 #[derive(Debug)]
 pub struct RotationBook;
-
-fn read(ws: &Workspace) -> Result<BTreeMap<String, Vec<Rotation>>, StateError> {
-    Ok(store::read_json(&path_of(ws))?.unwrap_or_default())
-}
 
 /// The secret's rotations after the change of entry `w`.
 fn carried(w: &Word, name: &str) -> Result<Vec<Rotation>, String> {
@@ -79,26 +75,7 @@ impl Projection for RotationBook {
         ws: &Workspace,
         last: &BTreeMap<String, Word>,
     ) -> Result<(usize, Vec<(String, Word, String)>), StateError> {
-        let mut all = read(ws)?;
-        let mut applied = 0;
-        let mut refused = Vec::new();
-        for (name, w) in last {
-            if all.get(name).is_some_and(|list| seq_of(list) >= w.seq) {
-                continue;
-            }
-            match carried(w, name) {
-                Ok(record) => {
-                    all.insert(name.clone(), record);
-                    applied += 1;
-                    tracing::info!("rolled forward entry #{} ({} {name})", w.seq, w.action);
-                }
-                Err(why) => refused.push((name.clone(), w.clone(), why)),
-            }
-        }
-        if applied > 0 {
-            store::write_json(&path_of(ws), &all)?;
-        }
-        Ok((applied, refused))
+        crate::workspace::roll_records(self, ws, last)
     }
 
     fn disagreement(
@@ -106,72 +83,70 @@ impl Projection for RotationBook {
         ws: &Workspace,
         last: &BTreeMap<String, Option<Word>>,
     ) -> Result<Option<(u64, String)>, StateError> {
-        let path = path_of(ws);
-        let file = path.display();
-        let all = read(ws)?;
-        for (name, list) in &all {
-            let seq = seq_of(list);
-            // Saved before rotations kept their entry, and no entry since carries them.
-            if seq == 0 && !matches!(last.get(name), Some(Some(_))) {
-                continue;
-            }
-            let subject = format!("the rotations of {name}");
-            let w = match last_change(&file, &subject, seq, last.get(name)) {
-                Ok(w) => w,
-                Err(d) => return Ok(Some(d)),
-            };
-            let holds = format!("hold {}", list.len());
-            if let Err(d) = is_as_of(&file, &subject, &holds, seq, w) {
-                return Ok(Some(d));
-            }
-            match carried(w, name) {
-                Ok(logged) if logged == *list => {}
-                Ok(logged) => {
-                    let what = logged.iter().zip(list).find(|(a, b)| a != b).map_or_else(
-                        || format!("the log has {}, the file {}", logged.len(), list.len()),
-                        |(a, b)| {
-                            format!(
-                                "the log has one at {} by {} (entry #{}), the file at {} by \
-                                     {} (entry #{})",
-                                a.at, a.by, a.audit_seq, b.at, b.by, b.audit_seq
-                            )
-                        },
-                    );
-                    return Ok(Some((
-                        w.seq,
-                        format!(
-                            "{file} disagrees with the log: the rotations of {name} are not the \
-                             ones entry #{} ({}) saved: {what}",
-                            w.seq, w.action
-                        ),
-                    )));
-                }
-                Err(why) => {
-                    return Ok(Some((
-                        w.seq,
-                        format!(
-                            "{file}: the rotations of {name}: their last change, entry #{}: \
-                             {why}",
-                            w.seq
-                        ),
-                    )));
-                }
-            }
-        }
-        for (name, w) in last {
-            if let Some(w) = w
-                && !all.contains_key(name)
-            {
-                return Ok(Some((
-                    w.seq,
-                    format!(
-                        "{file} disagrees with the log: it has no rotations of {name}, but entry \
-                         #{} ({}) recorded one",
-                        w.seq, w.action
-                    ),
-                )));
-            }
-        }
-        Ok(None)
+        crate::workspace::records_disagreement(self, ws, last)
+    }
+}
+
+impl Records for RotationBook {
+    type Book = BTreeMap<String, Vec<Rotation>>;
+    type Record = Vec<Rotation>;
+    // Saved before rotations kept their entry, and no entry since carries them.
+    const UNNUMBERED_UNJUDGED: bool = true;
+
+    fn path(&self, ws: &Workspace) -> PathBuf {
+        path_of(ws)
+    }
+
+    fn records<'b>(&self, book: &'b Self::Book) -> Vec<(String, &'b Vec<Rotation>)> {
+        book.iter()
+            .map(|(name, list)| (name.clone(), list))
+            .collect()
+    }
+
+    fn seq(&self, record: &Vec<Rotation>) -> u64 {
+        seq_of(record)
+    }
+
+    fn put(&self, book: &mut Self::Book, name: &str, record: Vec<Rotation>) {
+        book.insert(name.to_owned(), record);
+    }
+
+    fn carried(&self, w: &Word, name: &str) -> Result<Vec<Rotation>, String> {
+        carried(w, name)
+    }
+
+    fn subject(&self, name: &str) -> String {
+        format!("the rotations of {name}")
+    }
+
+    fn holds(&self, record: &Vec<Rotation>) -> String {
+        format!("hold {}", record.len())
+    }
+
+    fn unlike(&self, name: &str, w: &Word, logged: &Vec<Rotation>, list: &Vec<Rotation>) -> String {
+        let what = logged.iter().zip(list).find(|(a, b)| a != b).map_or_else(
+            || format!("the log has {}, the file {}", logged.len(), list.len()),
+            |(a, b)| {
+                format!(
+                    "the log has one at {} by {} (entry #{}), the file at {} by {} (entry #{})",
+                    a.at, a.by, a.audit_seq, b.at, b.by, b.audit_seq
+                )
+            },
+        );
+        format!(
+            "the rotations of {name} are not the ones entry #{} ({}) saved: {what}",
+            w.seq, w.action
+        )
+    }
+
+    fn unread(&self, name: &str) -> String {
+        format!("the rotations of {name}: their last change")
+    }
+
+    fn missing(&self, name: &str, w: &Word) -> String {
+        format!(
+            "it has no rotations of {name}, but entry #{} ({}) recorded one",
+            w.seq, w.action
+        )
     }
 }

@@ -103,7 +103,7 @@ fn since(from: Timestamp, to: Timestamp) -> Duration {
 use crate::human_duration;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
-struct Book {
+pub(crate) struct Book {
     incidents: Vec<Incident>,
     /// Creates started but not yet recorded: written before the post, so that a run that
     /// crashed (or whose audit append was refused) after the page created the incident is
@@ -803,41 +803,7 @@ impl Projection for IncidentBook {
         ws: &Workspace,
         last: &BTreeMap<String, Word>,
     ) -> Result<(usize, Vec<(String, Word, String)>), store::StateError> {
-        let path = book_path(ws);
-        let mut book: Book = store::read_json(&path)?.unwrap_or_default();
-        let mut applied = 0;
-        let mut refused = Vec::new();
-        for (id, w) in last {
-            let at = book.incidents.iter().position(|i| i.id == *id);
-            // A record without an entry number was last saved before they were kept, so an
-            // entry that carries a record (written since) is newer than it.
-            if at.is_some_and(|n| book.incidents[n].audit_seq >= w.seq) {
-                continue;
-            }
-            match carried(w) {
-                Ok(record) if record.id == *id => {
-                    if let Some(key) = &record.idempotency_key {
-                        book.pending.retain(|p| p.key != *key);
-                    }
-                    match at {
-                        Some(n) => book.incidents[n] = record,
-                        None => book.incidents.push(record),
-                    }
-                    applied += 1;
-                    tracing::info!("rolled forward entry #{} ({} {id})", w.seq, w.action);
-                }
-                Ok(_) => refused.push((
-                    id.clone(),
-                    w.clone(),
-                    "its incident record is another incident".to_owned(),
-                )),
-                Err(why) => refused.push((id.clone(), w.clone(), why)),
-            }
-        }
-        if applied > 0 {
-            store::write_json(&path, &book)?;
-        }
-        Ok((applied, refused))
+        crate::workspace::roll_records(self, ws, last)
     }
 
     fn disagreement(
@@ -845,64 +811,72 @@ impl Projection for IncidentBook {
         ws: &Workspace,
         last: &BTreeMap<String, Option<Word>>,
     ) -> Result<Option<(u64, String)>, store::StateError> {
-        let path = book_path(ws);
-        let file = path.display();
-        let book: Book = store::read_json(&path)?.unwrap_or_default();
-        for inc in &book.incidents {
-            let (id, seq) = (&inc.id, inc.audit_seq);
-            // Saved before records kept their entry, and no entry since carries it.
-            if seq == 0 && !matches!(last.get(id), Some(Some(_))) {
-                continue;
-            }
-            let subject = format!("incident {id}");
-            let w = match crate::workspace::last_change(&file, &subject, seq, last.get(id)) {
-                Ok(w) => w,
-                Err(d) => return Ok(Some(d)),
-            };
-            let holds = format!("is {}", inc.status.as_str());
-            if let Err(d) = crate::workspace::is_as_of(&file, &subject, &holds, seq, w) {
-                return Ok(Some(d));
-            }
-            match carried(w) {
-                Ok(record) if record == *inc => {}
-                Ok(record) => {
-                    return Ok(Some((
-                        w.seq,
-                        format!(
-                            "{file} disagrees with the log: incident {id} is not the record \
-                             entry #{} ({}) saved: {}",
-                            w.seq,
-                            w.action,
-                            first_difference(&record, inc)
-                        ),
-                    )));
-                }
-                Err(why) => {
-                    return Ok(Some((
-                        w.seq,
-                        format!(
-                            "{file}: incident {id}'s last change, entry #{}: {why}",
-                            w.seq
-                        ),
-                    )));
-                }
-            }
+        crate::workspace::records_disagreement(self, ws, last)
+    }
+}
+
+impl crate::workspace::Records for IncidentBook {
+    type Book = Book;
+    type Record = Incident;
+    // Saved before records kept their entry, and no entry since carries it.
+    const UNNUMBERED_UNJUDGED: bool = true;
+
+    fn path(&self, ws: &Workspace) -> PathBuf {
+        book_path(ws)
+    }
+
+    fn records<'b>(&self, book: &'b Book) -> Vec<(String, &'b Incident)> {
+        book.incidents.iter().map(|i| (i.id.clone(), i)).collect()
+    }
+
+    fn seq(&self, record: &Incident) -> u64 {
+        record.audit_seq
+    }
+
+    fn put(&self, book: &mut Book, id: &str, record: Incident) {
+        if let Some(key) = &record.idempotency_key {
+            book.pending.retain(|p| p.key != *key);
         }
-        for (id, w) in last {
-            if let Some(w) = w
-                && !book.incidents.iter().any(|i| i.id == *id)
-            {
-                return Ok(Some((
-                    w.seq,
-                    format!(
-                        "{file} disagrees with the log: it has no incident {id}, but entry #{} \
-                         ({}) recorded it",
-                        w.seq, w.action
-                    ),
-                )));
-            }
+        match book.incidents.iter().position(|i| i.id == id) {
+            Some(n) => book.incidents[n] = record,
+            None => book.incidents.push(record),
         }
-        Ok(None)
+    }
+
+    fn carried(&self, w: &Word, _id: &str) -> Result<Incident, String> {
+        carried(w)
+    }
+
+    fn refusal(&self, id: &str, record: &Incident) -> Option<String> {
+        (record.id != id).then(|| "its incident record is another incident".to_owned())
+    }
+
+    fn subject(&self, id: &str) -> String {
+        format!("incident {id}")
+    }
+
+    fn holds(&self, record: &Incident) -> String {
+        format!("is {}", record.status.as_str())
+    }
+
+    fn unlike(&self, id: &str, w: &Word, logged: &Incident, mine: &Incident) -> String {
+        format!(
+            "incident {id} is not the record entry #{} ({}) saved: {}",
+            w.seq,
+            w.action,
+            first_difference(logged, mine)
+        )
+    }
+
+    fn unread(&self, id: &str) -> String {
+        format!("incident {id}'s last change")
+    }
+
+    fn missing(&self, id: &str, w: &Word) -> String {
+        format!(
+            "it has no incident {id}, but entry #{} ({}) recorded it",
+            w.seq, w.action
+        )
     }
 }
 

@@ -27,7 +27,7 @@ pub struct Record {
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
-struct Book {
+pub(crate) struct Book {
     releases: Vec<Record>,
 }
 
@@ -292,37 +292,7 @@ impl Projection for ArtifactBook {
         ws: &Workspace,
         last: &BTreeMap<String, Word>,
     ) -> Result<(usize, Vec<(String, Word, String)>), StateError> {
-        let mut book = read(ws)?;
-        let mut applied = 0;
-        let mut refused = Vec::new();
-        for (version, w) in last {
-            let at = book
-                .releases
-                .iter()
-                .position(|r| r.files.version == *version);
-            if at.is_some_and(|n| book.releases[n].audit_seq >= w.seq) {
-                continue;
-            }
-            match carried(w) {
-                Ok(record) => {
-                    if let Some(why) = refusal(&record.files, version) {
-                        refused.push((version.clone(), w.clone(), why));
-                        continue;
-                    }
-                    match at {
-                        Some(n) => book.releases[n] = record,
-                        None => book.releases.push(record),
-                    }
-                    applied += 1;
-                    tracing::info!("rolled forward entry #{} ({} {version})", w.seq, w.action);
-                }
-                Err(why) => refused.push((version.clone(), w.clone(), why)),
-            }
-        }
-        if applied > 0 {
-            store::write_json(&path(ws), &book)?;
-        }
-        Ok((applied, refused))
+        crate::workspace::roll_records(self, ws, last)
     }
 
     fn disagreement(
@@ -330,54 +300,73 @@ impl Projection for ArtifactBook {
         ws: &Workspace,
         last: &BTreeMap<String, Option<Word>>,
     ) -> Result<Option<(u64, String)>, StateError> {
-        let file = path(ws);
-        let file = file.display();
-        let book = read(ws)?;
-        for r in &book.releases {
-            let (version, seq) = (&r.files.version, r.audit_seq);
-            let subject = format!("the files of {version}");
-            let w = match crate::workspace::last_change(&file, &subject, seq, last.get(version)) {
-                Ok(w) => w,
-                Err(d) => return Ok(Some(d)),
-            };
-            if let Err(d) = crate::workspace::is_as_of(&file, &subject, "are", seq, w) {
-                return Ok(Some(d));
-            }
-            match carried(w) {
-                Ok(record) if record == *r => {}
-                Ok(_) => {
-                    return Ok(Some((
-                        w.seq,
-                        format!(
-                            "{file} disagrees with the log: the files of {version} are not the \
-                             ones entry #{} ({}) recorded",
-                            w.seq, w.action
-                        ),
-                    )));
-                }
-                Err(why) => {
-                    return Ok(Some((
-                        w.seq,
-                        format!("{file}: the files of {version}, entry #{}: {why}", w.seq),
-                    )));
-                }
-            }
+        crate::workspace::records_disagreement(self, ws, last)
+    }
+}
+
+impl crate::workspace::Records for ArtifactBook {
+    type Book = Book;
+    type Record = Record;
+    const UNNUMBERED_UNJUDGED: bool = false;
+
+    fn path(&self, ws: &Workspace) -> PathBuf {
+        path(ws)
+    }
+
+    fn records<'b>(&self, book: &'b Book) -> Vec<(String, &'b Record)> {
+        book.releases
+            .iter()
+            .map(|r| (r.files.version.clone(), r))
+            .collect()
+    }
+
+    fn seq(&self, record: &Record) -> u64 {
+        record.audit_seq
+    }
+
+    fn put(&self, book: &mut Book, version: &str, record: Record) {
+        match book
+            .releases
+            .iter()
+            .position(|r| r.files.version == version)
+        {
+            Some(n) => book.releases[n] = record,
+            None => book.releases.push(record),
         }
-        for (version, w) in last {
-            if let Some(w) = w
-                && !book.releases.iter().any(|r| r.files.version == *version)
-            {
-                return Ok(Some((
-                    w.seq,
-                    format!(
-                        "{file} disagrees with the log: it has no files of {version}, but entry \
-                         #{} ({}) recorded them",
-                        w.seq, w.action
-                    ),
-                )));
-            }
-        }
-        Ok(None)
+    }
+
+    fn carried(&self, w: &Word, _version: &str) -> Result<Record, String> {
+        carried(w)
+    }
+
+    fn refusal(&self, version: &str, record: &Record) -> Option<String> {
+        refusal(&record.files, version)
+    }
+
+    fn subject(&self, version: &str) -> String {
+        format!("the files of {version}")
+    }
+
+    fn holds(&self, _record: &Record) -> String {
+        "are".to_owned()
+    }
+
+    fn unlike(&self, version: &str, w: &Word, _logged: &Record, _mine: &Record) -> String {
+        format!(
+            "the files of {version} are not the ones entry #{} ({}) recorded",
+            w.seq, w.action
+        )
+    }
+
+    fn unread(&self, version: &str) -> String {
+        format!("the files of {version}")
+    }
+
+    fn missing(&self, version: &str, w: &Word) -> String {
+        format!(
+            "it has no files of {version}, but entry #{} ({}) recorded them",
+            w.seq, w.action
+        )
     }
 }
 

@@ -7,11 +7,14 @@ pub mod blobs;
 pub mod config;
 mod lease;
 mod people;
+mod records;
 pub mod secrets;
 pub mod shared;
 
 pub use self::lease::{ACTIVE_WITHIN, Active, Activity, LEASE_FOR, Lease, LeaseInfo};
 pub use self::people::{KeysView, NewKey, Signing};
+pub(crate) use self::records::{Held, judge};
+pub(crate) use self::records::{Records, records_disagreement, roll_records};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
