@@ -35,6 +35,7 @@
 //! | `release.notes` | [`Event::ReleaseNotes`] | version | source | |
 //! | `release.platform.skip` / `release.platform.ship` | [`Event::PlatformSkip`] / [`Event::PlatformShip`] | `version/platform` | `pipeline::skips` | `pipeline::skips` (projection) |
 //! | `release.artifacts` | [`Event::ReleaseArtifacts`] | version | `pipeline` (a build on a shared workspace: its files stored as blobs) | `verify::shared` (projection: the release's artifacts a second console fetches) |
+//! | `pipeline.platform` | [`Event::PipelinePlatform`] | `version/platform` | `pipeline` (a platform's build started remotely, finished, failed, was cancelled or marked UNSIGNED) | `pipeline::projection` (projection: `releases/<version>/pipeline.json`) |
 //! | `verify.report` | [`Event::VerifyReport`] | SHA256SUMS path or `artifacts` | verify | notify |
 //! | `kpi.record` / `kpi.demo-samples` | [`Event::KpiRecord`] / [`Event::KpiDemoSamples`] | KPI name / `demo` | kpi, demo | |
 //! | `runbook.step` / `runbook.step.end` | [`Event::RunbookStep`] / [`Event::RunbookStepEnd`] | `procedure/step` | dr | `dr::history` (the quarterly review) |
@@ -534,6 +535,19 @@ payload! {
     ReleaseArtifacts { target: String, before: (), after: BlobFiles }
 }
 
+/// `pipeline.platform`'s `after`: a platform's whole run state after the change (what
+/// `pipeline::PlatformState` saves in `pipeline.json`, without the entry's number). Run-level
+/// changes only: the build's live log lines stay in its log file (and blob).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlatformRun {
+    pub run: Value,
+}
+
+payload! {
+    /// A platform's run state of a release changed (target: `version/platform`).
+    PipelinePlatform { target: String, before: (), after: PlatformRun }
+}
+
 /// `ACTION.failed`: the intent of `action` on `target` (entry `entry`, when it says) did not
 /// take effect.
 #[derive(Debug, Clone, PartialEq)]
@@ -701,6 +715,7 @@ events! {
     PlatformSkip(PlatformChange) = "release.platform.skip",
     PlatformShip(PlatformChange) = "release.platform.ship",
     ReleaseArtifacts(ReleaseArtifacts) = "release.artifacts",
+    PipelinePlatform(PipelinePlatform) = "pipeline.platform",
     VerifyReport(VerifyReport) = "verify.report",
     KpiRecord(Values) = "kpi.record",
     KpiDemoSamples(Values) = "kpi.demo-samples",
@@ -967,6 +982,13 @@ mod tests {
                                   "kind": "artifact", "platform": "windows"},
                                  {"name": "SHA256SUMS", "size": 75, "sha256": "cd".repeat(32),
                                   "kind": "sums"}]}),
+            ),
+            Action::PipelinePlatform => (
+                "1.2.0/linux",
+                Value::Null,
+                json!({"run": {"status": "succeeded", "message": "1 artifact",
+                               "steps": [{"name": "Build", "seconds": 1.5}],
+                               "artifacts": ["a.tar.gz"], "finished_at": at}}),
             ),
             Action::KpiRecord => ("crash_rate", Value::Null, json!({"value": 0.25, "at": at})),
             Action::KpiDemoSamples => ("demo", Value::Null, json!({"samples": 10, "until": at})),

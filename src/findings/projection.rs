@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::{Acceptance, Book, Finding, LOCK};
 use crate::audit::{Action, Event};
 use crate::store::{self, StateError};
-use crate::workspace::{Held, Projection, Word, Workspace, judge};
+use crate::workspace::{Held, Projection, Word, Workspace, first_difference, judge};
 
 /// Every release's `findings.json` as the audit log speaks for it. Its targets are a release's
 /// findings (target: the version; changed by `findings.import`, whose entry carries the whole
@@ -95,38 +95,6 @@ fn carried_acceptances(w: &Word, target: &str, id: &str) -> Result<Vec<Acceptanc
     }
     list.sort_by(|a, b| a.package.cmp(&b.package));
     Ok(list)
-}
-
-/// The first field in which two records differ, as `field: log value, file value`.
-fn first_difference<T: Serialize>(logged: &T, file: &T) -> String {
-    let (a, b) = (
-        serde_json::to_value(logged).unwrap_or_default(),
-        serde_json::to_value(file).unwrap_or_default(),
-    );
-    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
-        return "the records differ".to_owned();
-    };
-    let show = |v: Option<&Value>| {
-        let s = v.map_or_else(|| "missing".to_owned(), Value::to_string);
-        if s.chars().count() > 60 {
-            format!("{}…", s.chars().take(59).collect::<String>())
-        } else {
-            s
-        }
-    };
-    a.keys()
-        .chain(b.keys())
-        .find(|k| a.get(*k) != b.get(*k))
-        .map_or_else(
-            || "the records differ".to_owned(),
-            |k| {
-                format!(
-                    "{k} is {} in the log, {} in the file",
-                    show(a.get(k)),
-                    show(b.get(k))
-                )
-            },
-        )
 }
 
 /// How two lists of records differ: their lengths, or the first record that differs.

@@ -9,9 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::Sha256;
 use crate::runner::{ProcessSpec, TaskContext, TaskError, TaskResult};
-use crate::store::{self, StateError};
+use crate::store;
 use crate::workspace::{Release, Workspace};
 
+pub mod projection;
 pub mod remote;
 pub mod run;
 pub mod skips;
@@ -768,6 +769,9 @@ pub struct PlatformState {
     pub unsigned: bool,
     /// When it finished (or, while `running`, when the state was last saved).
     pub finished_at: jiff::Timestamp,
+    /// The `pipeline.platform` entry of its last change (0: saved before they were kept).
+    #[serde(default, skip_serializing_if = "crate::runbook::is_zero")]
+    pub audit_seq: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -864,20 +868,15 @@ fn mark_unsigned(
     kind: &str,
     task_name: &str,
 ) -> Result<Vec<String>, String> {
-    let mut succeeded = false;
-    store::update_json(
-        &state_path(ws, release),
-        |state: &mut PipelineState| -> Result<(), StateError> {
-            if let Some(p) = state.platforms.get_mut(name)
-                && p.finished_at >= since
-            {
-                p.unsigned = true;
-                succeeded = p.status == BuildStatus::Succeeded;
-            }
-            Ok(())
-        },
-    )
+    let marked = projection::change_platform(ws, release, name, |saved| {
+        let p = saved.filter(|p| p.finished_at >= since)?;
+        Some(PlatformState {
+            unsigned: true,
+            ..p.clone()
+        })
+    })
     .map_err(|e| e.to_string())?;
+    let succeeded = marked.is_some_and(|p| p.status == BuildStatus::Succeeded);
     if !succeeded {
         return Ok(Vec::new());
     }
@@ -1078,6 +1077,7 @@ pub(crate) async fn save_outcome(
                 log: log_file,
                 unsigned: false,
                 finished_at: jiff::Timestamp::now(),
+                audit_seq: 0,
             },
         )
         .map_err(|e| TaskError::Failed(e.to_string()))
@@ -1086,20 +1086,15 @@ pub(crate) async fn save_outcome(
     .map_err(|e| TaskError::Failed(crate::runner::panic_message(e)))?
 }
 
-/// Saves one platform's state under the state file's lock (blocking).
+/// Saves one platform's state: its entry, then the file (blocking; see
+/// [`projection::change_platform`]).
 pub(crate) fn save_platform(
     ws: &Workspace,
     release: &Release,
     name: &str,
     platform: PlatformState,
-) -> Result<(), StateError> {
-    store::update_json(
-        &state_path(ws, release),
-        |state: &mut PipelineState| -> Result<(), StateError> {
-            state.platforms.insert(name.to_owned(), platform);
-            Ok(())
-        },
-    )
+) -> Result<(), crate::workspace::WorkspaceError> {
+    projection::change_platform(ws, release, name, |_| Some(platform)).map(|_| ())
 }
 
 fn step_durations(ctx: &TaskContext) -> Vec<StepState> {

@@ -148,6 +148,7 @@ async fn save_running(
         log: None,
         unsigned: false,
         finished_at: jiff::Timestamp::now(),
+        audit_seq: 0,
     };
     let (ws, release, name) = (ws.clone(), release.clone(), name.to_owned());
     tokio::task::spawn_blocking(move || super::save_platform(&ws, &release, &name, state))

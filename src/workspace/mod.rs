@@ -13,7 +13,7 @@ pub mod shared;
 
 pub use self::lease::{ACTIVE_WITHIN, Active, Activity, LEASE_FOR, Lease, LeaseInfo};
 pub use self::people::{KeysView, NewKey, Signing};
-pub(crate) use self::records::{Held, judge};
+pub(crate) use self::records::{Held, first_difference, judge};
 pub(crate) use self::records::{Records, records_disagreement, roll_records};
 
 use std::collections::BTreeMap;

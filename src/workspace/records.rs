@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use super::{Disagreement, Word, Workspace, is_as_of, last_change};
 use crate::store::{self, StateError};
@@ -198,4 +199,36 @@ pub(crate) fn records_disagreement<R: Records + ?Sized>(
         }
     }
     Ok(None)
+}
+
+/// The first field in which two records differ, as `field: log value, file value`.
+pub(crate) fn first_difference<T: Serialize>(logged: &T, file: &T) -> String {
+    let (a, b) = (
+        serde_json::to_value(logged).unwrap_or_default(),
+        serde_json::to_value(file).unwrap_or_default(),
+    );
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return "the records differ".to_owned();
+    };
+    let show = |v: Option<&Value>| {
+        let s = v.map_or_else(|| "missing".to_owned(), Value::to_string);
+        if s.chars().count() > 60 {
+            format!("{}…", s.chars().take(59).collect::<String>())
+        } else {
+            s
+        }
+    };
+    a.keys()
+        .chain(b.keys())
+        .find(|k| a.get(*k) != b.get(*k))
+        .map_or_else(
+            || "the records differ".to_owned(),
+            |k| {
+                format!(
+                    "{k} is {} in the log, {} in the file",
+                    show(a.get(k)),
+                    show(b.get(k))
+                )
+            },
+        )
 }
