@@ -420,3 +420,82 @@ fn two_consoles_fetching_one_blob_into_one_file_at_once_both_succeed() {
         assert!(left.is_empty(), "round {round}: temp files left: {left:?}");
     }
 }
+
+/// A build's run state (`releases/VERSION/pipeline.json`) is a projection of the log: one
+/// `pipeline.platform` entry per run-level change, carrying the platform's whole run state
+/// (never the build's log lines), replayed by a second console that never built, and a copy
+/// edited by hand is named by `audit verify`.
+#[test]
+fn a_builds_run_state_is_replayed_on_a_second_console_from_its_entry() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ci = Console::new(&weed, dir.path(), "ci");
+    let rm = Console::new(&weed, dir.path(), "rm");
+    common::ok(&ci.run(WS, &["init", WS]));
+    common::ok(&ci.run(WS, &["release", "new", "0.1.0"]));
+    fake_builder(&ci.folder("wiretuner"));
+    common::ok(&ci.run(
+        WS,
+        &["pipeline", "run", "--version", "0.1.0", "--platform", "all"],
+    ));
+
+    let entries = crate::team::entries(&rm, WS);
+    let runs: Vec<&serde_json::Value> = entries
+        .iter()
+        .filter(|e| {
+            e["action"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("pipeline."))
+        })
+        .collect();
+    assert_eq!(
+        runs.len(),
+        1,
+        "one entry for the run, none per line: {runs:?}"
+    );
+    let entry = runs[0];
+    assert_eq!(entry["target"], "0.1.0/linux");
+    assert_eq!(entry["actor"], "ci");
+    let run = &entry["after"]["run"];
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["artifacts"], serde_json::json!([ARTIFACT]));
+    let steps: Vec<&str> = run["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(steps, ["Build", "Checksums"]);
+    assert!(
+        !entry.to_string().contains("the bytes CI built")
+            && !entry.to_string().contains("collected"),
+        "no log line in the entry: {entry}"
+    );
+
+    // The release manager's console never built: its state is the log's, as CI saved it.
+    let status = common::ok(&rm.run(WS, &["pipeline", "status", "--version", "0.1.0"]));
+    assert!(status.contains("linux: succeeded (1 artifact)"), "{status}");
+    let rm_path = rm.folder("wiretuner").join("releases/0.1.0/pipeline.json");
+    let ci_path = ci.folder("wiretuner").join("releases/0.1.0/pipeline.json");
+    let rm_state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&rm_path).expect("replayed")).expect("json");
+    let ci_state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&ci_path).expect("built")).expect("json");
+    assert_eq!(rm_state, ci_state);
+    assert_eq!(rm_state["platforms"]["linux"]["audit_seq"], entry["seq"]);
+    let audited = common::ok(&rm.run(WS, &["audit", "verify"]));
+    assert!(audited.contains("audit log intact"), "{audited}");
+
+    // A state edited by hand (a failed build shown as succeeded, say) is not the log's.
+    let text = std::fs::read_to_string(&rm_path).expect("state");
+    std::fs::write(&rm_path, text.replace("1 artifact", "2 artifacts")).expect("edit");
+    let o = rm.run(WS, &["audit", "verify"]);
+    let out = common::text(&o);
+    assert!(
+        !o.status.success()
+            && out.contains("pipeline.json disagrees with the log: platform linux's run is not")
+            && out.contains(&format!("entry #{} (pipeline.platform)", entry["seq"])),
+        "{out}"
+    );
+}
