@@ -2,8 +2,9 @@
 //! incident records (`status/incidents.json`), the flag plans (`flags/plans.json`), the
 //! platforms a release does not ship (`pipeline/skipped-platforms.json`), each release's
 //! vulnerability findings and accepted risks (`releases/<version>/findings.json`), the
-//! secrets' recorded rotations (`secrets/rotations.json`) and the files a build stored in a
-//! shared workspace's bucket (`pipeline/shared-artifacts.json`). Each change's entry carries
+//! secrets' recorded rotations (`secrets/rotations.json`), the files a build stored in a
+//! shared workspace's bucket (`pipeline/shared-artifacts.json`) and the notification outbox
+//! (`notify/outbox.json`). Each change's entry carries
 //! its target's whole record after it, so the last change of a target is enough to replay.
 //! `workspace` cannot import those layers, so the CLI (when it opens a workspace, and in
 //! `audit verify`) and the GUI's Verify chain task pass this list to
@@ -21,4 +22,5 @@ pub static ALL: &[&dyn Projection] = &[
     &crate::findings::FindingsBook,
     &crate::rotation::RotationBook,
     &crate::verify::shared::ArtifactBook,
+    &crate::notify::OutboxBook,
 ];

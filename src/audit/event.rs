@@ -25,8 +25,9 @@
 //! | `checklist.tick` / `checklist.untick` | [`Event::ChecklistTick`] / [`Event::ChecklistUntick`] | `version/item` | `workspace` (by hand, task hook, skips) | roll forward, `others_did` |
 //! | `task.start` / `task.finish` | [`Event::TaskStart`] / [`Event::TaskFinish`] | task name | the task hook | notify (builds, backend), `others_did` |
 //! | `lease.takeover` / `lease.force` | [`Event::LeaseTakeover`] / [`Event::LeaseForce`] | what is leased | `workspace::lease` | |
-//! | `notify.sent` / `notify.failed` / `notify.uncertain` | [`Event::NotifySent`] / [`Event::NotifyFailed`] / [`Event::NotifyUncertain`] | delivery id | notify | |
-//! | `notify.retry` | [`Event::NotifyRetry`] | the delivery ids | notify | |
+//! | `notify.sent` / `notify.failed` / `notify.uncertain` | [`Event::NotifySent`] / [`Event::NotifyFailed`] / [`Event::NotifyUncertain`] | delivery id | notify | the outbox (projection) |
+//! | `notify.retry` | [`Event::NotifyRetry`] | the delivery id (before each carried its record: the ids, space-separated) | notify | the outbox (projection) |
+//! | `notify.queued` / `.sending` / `.pending` / `.dropped` | [`Event::NotifyQueued`] / [`Event::NotifySending`] / [`Event::NotifyPending`] / [`Event::NotifyDropped`] | delivery id | notify | the outbox (projection) |
 //! | `deploy.backend` / `deploy.rollback` | [`Event::DeployBackend`] / [`Event::DeployRollback`] | version | `deploy::argocd` | metrics (a rollback is a failed deployment) |
 //! | `publish.begin` / `publish` | [`Event::PublishBegin`] / [`Event::Publish`] | version | deploy | deploy (`logged`), notify |
 //! | `publish.yank.begin` / `publish.yank` | [`Event::YankBegin`] / [`Event::Yank`] | version | deploy | deploy (`logged`), notify, metrics |
@@ -232,6 +233,11 @@ pub struct DeliveryEnd {
     pub to: String,
     pub event: String,
     pub answer: String,
+    /// The delivery's whole record after its end (`notify::Delivery`, without secrets, as the
+    /// outbox keeps it); entries written before the outbox was a projection of the log do not
+    /// carry it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Value>,
 }
 
 payload! {
@@ -239,14 +245,31 @@ payload! {
     Delivery { target: String, before: DeliveryState, after: DeliveryEnd }
 }
 
-/// `notify.retry`'s `after`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Deliveries {
-    pub deliveries: Vec<String>,
+/// The `after` of a delivery's change that is not its end: its whole record after it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryRecord {
+    pub delivery: Value,
 }
 
 payload! {
-    /// Deliveries queued again (target: their ids, space-separated).
+    /// A notification's delivery queued, begun, due again or withdrawn (target: its id;
+    /// `before`: its state before, none when queued).
+    DeliveryChange { target: String, before: Option<DeliveryState>, after: DeliveryRecord }
+}
+
+/// `notify.retry`'s `after`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Deliveries {
+    pub deliveries: Vec<String>,
+    /// The delivery's whole record after it was queued again (one entry per delivery since
+    /// the outbox is a projection of the log; earlier entries named several and carry none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Value>,
+}
+
+payload! {
+    /// Deliveries queued again (target: the delivery's id; in older entries their ids,
+    /// space-separated).
     NotifyRetry { target: String, before: (), after: Deliveries }
 }
 
@@ -687,6 +710,10 @@ events! {
     NotifyFailed(Delivery) = "notify.failed",
     NotifyUncertain(Delivery) = "notify.uncertain",
     NotifyRetry(NotifyRetry) = "notify.retry",
+    NotifyQueued(DeliveryChange) = "notify.queued",
+    NotifySending(DeliveryChange) = "notify.sending",
+    NotifyPending(DeliveryChange) = "notify.pending",
+    NotifyDropped(DeliveryChange) = "notify.dropped",
     DeployBackend(Values) = "deploy.backend",
     DeployRollback(Values) = "deploy.rollback",
     PublishBegin(PublishChange) = "publish.begin",
@@ -902,6 +929,14 @@ mod tests {
                        "answer": "ok"}),
             ),
             Action::NotifyRetry => ("a b", Value::Null, json!({"deliveries": ["a", "b"]})),
+            Action::NotifyQueued
+            | Action::NotifySending
+            | Action::NotifyPending
+            | Action::NotifyDropped => (
+                "ev-3-abcdef01/slack:0",
+                json!({"state": "pending"}),
+                json!({"delivery": {"id": "ev-3-abcdef01/slack:0", "state": "sending"}}),
+            ),
             Action::DeployBackend | Action::DeployRollback => (
                 "1.2.0",
                 json!({"revision": "abc", "health": "Healthy"}),
