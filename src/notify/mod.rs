@@ -360,6 +360,13 @@ fn save(
     Ok(())
 }
 
+/// A shared workspace opened read-only (its bucket did not answer): no change is recorded.
+fn read_only(ws: &Workspace) -> bool {
+    ws.shared()
+        .and_then(crate::workspace::shared::Shared::offline)
+        .is_some()
+}
+
 /// Who this console is, as a delivery names the console that queued it.
 fn console(ws: &Workspace) -> String {
     format!("{}@{}", ws.actor(), crate::os::host_name())
@@ -396,7 +403,9 @@ pub fn init(ws: &Workspace) -> Result<(), NotifyError> {
 /// intents that failed; releases the waiting ones whose outcome shows. Returns how many were
 /// queued.
 pub fn collect(ws: &Workspace) -> Result<usize, NotifyError> {
-    if ws.config().notify.is_empty() {
+    // A shared workspace read offline records nothing: what it has not queued yet is queued
+    // (its mark does not move) once the bucket answers again.
+    if ws.config().notify.is_empty() || read_only(ws) {
         return Ok(0);
     }
     init(ws)?;
@@ -752,6 +761,11 @@ pub async fn flush(
 ) -> Result<FlushReport, NotifyError> {
     let mut report = FlushReport::default();
     if ws.config().notify.is_empty() {
+        return Ok(report);
+    }
+    // Offline, a send could not be recorded as begun: nothing is sent until it can be.
+    if read_only(ws) {
+        report.pending = load(ws)?.pending();
         return Ok(report);
     }
     let ws2 = ws.clone();
