@@ -27,9 +27,10 @@ const LAYERS: &[&[&str]] = &[
         "demo", "dr", "findings", "flags", "pipeline", "rotation", "status",
     ],
     // What stands between a release and publishing, over all of them.
-    &["gates", "metrics", "notify", "projections"],
-    // Publishing, which obeys the gates.
-    &["deploy"],
+    &["gates", "metrics", "notify"],
+    // Publishing, which obeys the gates; the state files the log speaks for, over the
+    // features and the outbox.
+    &["deploy", "projections"],
     // The window. It never imports the CLI.
     &["ui"],
     // The command line: every subcommand, and the GUI's frame benchmark (`bench`).
