@@ -3,8 +3,8 @@
 //! platforms a release does not ship (`pipeline/skipped-platforms.json`), each release's
 //! vulnerability findings and accepted risks (`releases/<version>/findings.json`), the
 //! secrets' recorded rotations (`secrets/rotations.json`), the files a build stored in a
-//! shared workspace's bucket (`pipeline/shared-artifacts.json`) and the notification outbox
-//! (`notify/outbox.json`). Each change's entry carries
+//! shared workspace's bucket (`pipeline/shared-artifacts.json`), the notification outbox
+//! (`notify/outbox.json`) and the publish store's unfinished uploads (`publish/uploads.json`). Each change's entry carries
 //! its target's whole record after it, so the last change of a target is enough to replay.
 //! `workspace` cannot import those layers, so the CLI (when it opens a workspace, and in
 //! `audit verify`) and the GUI's Verify chain task pass this list to
@@ -23,4 +23,5 @@ pub static ALL: &[&dyn Projection] = &[
     &crate::rotation::RotationBook,
     &crate::verify::shared::ArtifactBook,
     &crate::notify::OutboxBook,
+    &crate::deploy::uploads::UploadBook,
 ];

@@ -30,6 +30,7 @@
 //! | `notify.queued` / `.sending` / `.pending` / `.dropped` | [`Event::NotifyQueued`] / [`Event::NotifySending`] / [`Event::NotifyPending`] / [`Event::NotifyDropped`] | delivery id | notify | the outbox (projection) |
 //! | `deploy.backend` / `deploy.rollback` | [`Event::DeployBackend`] / [`Event::DeployRollback`] | version | `deploy::argocd` | metrics (a rollback is a failed deployment) |
 //! | `publish.begin` / `publish` | [`Event::PublishBegin`] / [`Event::Publish`] | version | deploy | deploy (`logged`), notify |
+//! | `publish.upload.start` / `publish.upload.end` | [`Event::UploadStart`] / [`Event::UploadEnd`] | `bucket/key` | `deploy::s3` (a multipart upload begun, or ended: completed, aborted, or found gone) | the publish store's unfinished uploads (projection) |
 //! | `publish.yank.begin` / `publish.yank` | [`Event::YankBegin`] / [`Event::Yank`] | version | deploy | deploy (`logged`), notify, metrics |
 //! | `source.push` / `source.branch` / `source.tag` | [`Event::SourcePush`] / [`Event::SourceBranch`] / [`Event::SourceTag`] | version (push: version or ref) | source | |
 //! | `source.built-commit` | [`Event::SourceBuiltCommit`] | version | source | |
@@ -303,6 +304,20 @@ impl Published {
 payload! {
     /// A version published (or begun to be) on a channel (target: the version).
     PublishChange { target: String, before: Live, after: Published }
+}
+
+/// An unfinished multipart upload of the publish store (`deploy::s3`): its record after the
+/// change (`None`: no longer remembered), and why it ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UploadRecord {
+    pub upload: Option<Value>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub why: String,
+}
+
+payload! {
+    /// A multipart upload begun or ended (target: `bucket/key`).
+    UploadChange { target: String, before: (), after: UploadRecord }
 }
 
 /// A yank's `after`: the channel, what is live instead, and why.
@@ -720,6 +735,8 @@ events! {
     Publish(PublishChange) = "publish",
     YankBegin(YankChange) = "publish.yank.begin",
     Yank(YankChange) = "publish.yank",
+    UploadStart(UploadChange) = "publish.upload.start",
+    UploadEnd(UploadChange) = "publish.upload.end",
     SourcePush(Values) = "source.push",
     SourceBranch(Values) = "source.branch",
     SourceTag(Values) = "source.tag",
@@ -941,6 +958,11 @@ mod tests {
                 "1.2.0",
                 json!({"revision": "abc", "health": "Healthy"}),
                 json!({"application": "wiretuner", "revision": "def", "history_id": 4}),
+            ),
+            Action::UploadStart | Action::UploadEnd => (
+                "releases/WireTuner/1.2.0/a.zip",
+                Value::Null,
+                json!({"upload": {"upload_id": "u1", "sha256": "ab", "part_size": 8, "size": 9}}),
             ),
             Action::PublishBegin | Action::Publish => (
                 "1.2.0",

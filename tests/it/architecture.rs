@@ -28,9 +28,10 @@ const LAYERS: &[&[&str]] = &[
     ],
     // What stands between a release and publishing, over all of them.
     &["gates", "metrics", "notify"],
-    // Publishing, which obeys the gates; the state files the log speaks for, over the
-    // features and the outbox.
-    &["deploy", "projections"],
+    // Publishing, which obeys the gates.
+    &["deploy"],
+    // The state files the log speaks for, over the features, the outbox and publishing.
+    &["projections"],
     // The window. It never imports the CLI.
     &["ui"],
     // The command line: every subcommand, and the GUI's frame benchmark (`bench`).
