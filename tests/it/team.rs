@@ -2078,3 +2078,98 @@ fn a_reload_of_a_shared_workspace_asks_the_bucket_nothing() {
     assert_eq!(after.releases.len(), 2);
     assert_eq!(after.selected_version().as_deref(), Some("0.4.0"));
 }
+
+/// The publish store's unfinished uploads are a projection of the shared log: an upload one
+/// console's publish store left unfinished (a part refused) is in the other console's cache
+/// too, with the entry that began it, and both caches verify; once completed it is gone from
+/// both.
+#[test]
+fn an_upload_left_unfinished_by_one_console_is_seen_by_another() {
+    use release_console::deploy::s3::{S3Config, S3Store};
+    use release_console::deploy::store::{Meta, ObjectStore as _, Put};
+    let weed = Weed::start();
+    weed.bucket("team");
+    weed.bucket("pub");
+    let dir = tempfile::tempdir().expect("dir");
+    let ben = Console::new(&weed, dir.path(), "ben");
+    let ws = "s3://team/uploads";
+    common::ok(&ben.run(ws, &["init", ws]));
+    let ana = open_as(&weed, dir.path(), "ana", ws);
+    let proxy = FaultProxy::start(&weed.endpoint);
+    proxy.times(
+        10,
+        "PUT",
+        "partNumber=2",
+        Fault::answer(400, "InvalidRequest", "refused by the test"),
+    );
+    let store = |endpoint: &str| {
+        S3Store::new(S3Config {
+            endpoint: endpoint.to_owned(),
+            bucket: "pub".into(),
+            region: "us-east-1".into(),
+            path_style: true,
+            credentials: release_console::net::sigv4::Credentials::new(
+                WEED_ACCESS_KEY.into(),
+                WEED_SECRET_KEY.into(),
+                None,
+            ),
+            part_size: 5 << 20,
+            multipart_threshold: 5 << 20,
+            parallel_parts: 1,
+            uploads_state: ana.root().join("publish/uploads.json"),
+            workspace: Some(ana.clone()),
+            key_vars: ("AWS_ACCESS_KEY_ID".into(), "AWS_SECRET_ACCESS_KEY".into()),
+        })
+        .expect("store")
+    };
+    let big = dir.path().join("big.zip");
+    let data: Vec<u8> = (0..(11u32 << 20)).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&big, &data).expect("write");
+    let sha = release_console::digest::Sha256::of(&data);
+    let meta = Meta {
+        content_type: "application/zip".into(),
+        cache_control: release_console::deploy::IMMUTABLE.into(),
+    };
+    let key = "W/1.0.0/W-1.0.0-symbols.zip";
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(store(&proxy.url()).put_file(key, Put::of(&big, &sha, &meta, &|_| {})))
+        .expect_err("a part was refused");
+
+    let id = format!("pub/{key}");
+    let starts: Vec<serde_json::Value> = entries(&ben, ws)
+        .into_iter()
+        .filter(|e| e["action"] == "publish.upload.start" && e["target"] == id.as_str())
+        .collect();
+    assert_eq!(starts.len(), 1, "{starts:#?}");
+    assert_eq!(starts[0]["actor"], ana.actor());
+    let read = |path: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(path).expect("uploads.json")).expect("json")
+    };
+    let bens = read(&ben.folder("uploads").join("publish/uploads.json"));
+    assert_eq!(bens[&id]["audit_seq"], starts[0]["seq"], "{bens}");
+    assert_eq!(
+        bens[&id]["upload_id"],
+        starts[0]["after"]["upload"]["upload_id"]
+    );
+    assert_eq!(bens[&id]["size"], 11u64 << 20);
+    common::ok(&ben.run(ws, &["audit", "verify"]));
+    ana.verify_audit_with(release_console::projections::ALL)
+        .expect("ana's cache agrees");
+
+    // Sent again without the fault, it resumes and completes: gone from both caches.
+    rt.block_on(store(&weed.endpoint).put_file(key, Put::of(&big, &sha, &meta, &|_| {})))
+        .expect("completed");
+    common::ok(&ben.run(ws, &["audit", "verify"]));
+    let bens = read(&ben.folder("uploads").join("publish/uploads.json"));
+    assert_eq!(bens, serde_json::json!({}), "{bens}");
+    let ends: Vec<serde_json::Value> = entries(&ben, ws)
+        .into_iter()
+        .filter(|e| e["action"] == "publish.upload.end" && e["target"] == id.as_str())
+        .collect();
+    assert_eq!(ends.len(), 1, "{ends:#?}");
+    assert_eq!(ends[0]["after"]["why"], "completed");
+}
