@@ -87,8 +87,9 @@ fn is_zero(n: &u64) -> bool {
 /// `publish/uploads.json`: unfinished multipart uploads by bucket and key.
 pub type PendingUploads = BTreeMap<String, Pending>;
 
-/// The lock every change of `uploads.json` is made under (its entry, then its write).
-pub const UPLOADS_LOCK: &str = "uploads";
+/// The lock every change of `uploads.json` is made under in a workspace (its entry, then
+/// its write), in the workspace's folder: a recovery that takes it does not make `publish/`.
+pub const UPLOADS_LOCK: &str = "publish-uploads";
 
 /// An S3 bucket as an object store.
 #[derive(Debug)]
@@ -356,8 +357,7 @@ impl S3Store {
             })
             .map_err(StoreError::State);
         };
-        let dir = path.parent().unwrap_or_else(|| Path::new("."));
-        let _lock = crate::store::lock(dir, UPLOADS_LOCK)?;
+        let _lock = crate::store::lock(ws.root(), UPLOADS_LOCK)?;
         let mut all: PendingUploads = crate::store::read_json(path)?.unwrap_or_default();
         if p.is_none() && !all.contains_key(&id) {
             return Ok(());

@@ -67,7 +67,7 @@ impl Projection for UploadBook {
     }
 
     fn lock(&self, ws: &Workspace) -> (PathBuf, &'static str) {
-        (ws.root().join("publish"), UPLOADS_LOCK)
+        (ws.root().to_owned(), UPLOADS_LOCK)
     }
 
     fn roll_forward(
