@@ -3,8 +3,10 @@
 //! platforms a release does not ship (`pipeline/skipped-platforms.json`), each release's
 //! vulnerability findings and accepted risks (`releases/<version>/findings.json`), the
 //! secrets' recorded rotations (`secrets/rotations.json`), the files a build stored in a
-//! shared workspace's bucket (`pipeline/shared-artifacts.json`) and each release's platforms'
-//! run states (`releases/<version>/pipeline.json`). Each change's entry carries
+//! shared workspace's bucket (`pipeline/shared-artifacts.json`), each release's platforms'
+//! run states (`releases/<version>/pipeline.json`), the notification outbox
+//! (`notify/outbox.json`) and the publish store's unfinished uploads
+//! (`publish/uploads.json`). Each change's entry carries
 //! its target's whole record after it, so the last change of a target is enough to replay.
 //! `workspace` cannot import those layers, so the CLI (when it opens a workspace, and in
 //! `audit verify`) and the GUI's Verify chain task pass this list to
@@ -24,4 +26,6 @@ pub static ALL: &[&dyn Projection] = &[
     &crate::rotation::RotationBook,
     &crate::verify::shared::ArtifactBook,
     &crate::pipeline::projection::RunBook,
+    &crate::notify::OutboxBook,
+    &crate::deploy::uploads::UploadBook,
 ];

@@ -25,10 +25,12 @@
 //! | `checklist.tick` / `checklist.untick` | [`Event::ChecklistTick`] / [`Event::ChecklistUntick`] | `version/item` | `workspace` (by hand, task hook, skips) | roll forward, `others_did` |
 //! | `task.start` / `task.finish` | [`Event::TaskStart`] / [`Event::TaskFinish`] | task name | the task hook | notify (builds, backend), `others_did` |
 //! | `lease.takeover` / `lease.force` | [`Event::LeaseTakeover`] / [`Event::LeaseForce`] | what is leased | `workspace::lease` | |
-//! | `notify.sent` / `notify.failed` / `notify.uncertain` | [`Event::NotifySent`] / [`Event::NotifyFailed`] / [`Event::NotifyUncertain`] | delivery id | notify | |
-//! | `notify.retry` | [`Event::NotifyRetry`] | the delivery ids | notify | |
+//! | `notify.sent` / `notify.failed` / `notify.uncertain` | [`Event::NotifySent`] / [`Event::NotifyFailed`] / [`Event::NotifyUncertain`] | delivery id | notify | the outbox (projection) |
+//! | `notify.retry` | [`Event::NotifyRetry`] | the delivery id (before each carried its record: the ids, space-separated) | notify | the outbox (projection) |
+//! | `notify.queued` / `.sending` / `.pending` / `.dropped` | [`Event::NotifyQueued`] / [`Event::NotifySending`] / [`Event::NotifyPending`] / [`Event::NotifyDropped`] | delivery id | notify | the outbox (projection) |
 //! | `deploy.backend` / `deploy.rollback` | [`Event::DeployBackend`] / [`Event::DeployRollback`] | version | `deploy::argocd` | metrics (a rollback is a failed deployment) |
 //! | `publish.begin` / `publish` | [`Event::PublishBegin`] / [`Event::Publish`] | version | deploy | deploy (`logged`), notify |
+//! | `publish.upload.start` / `publish.upload.end` | [`Event::UploadStart`] / [`Event::UploadEnd`] | `bucket/key` | `deploy::s3` (a multipart upload begun, or ended: completed, aborted, or found gone) | the publish store's unfinished uploads (projection) |
 //! | `publish.yank.begin` / `publish.yank` | [`Event::YankBegin`] / [`Event::Yank`] | version | deploy | deploy (`logged`), notify, metrics |
 //! | `source.push` / `source.branch` / `source.tag` | [`Event::SourcePush`] / [`Event::SourceBranch`] / [`Event::SourceTag`] | version (push: version or ref) | source | |
 //! | `source.built-commit` | [`Event::SourceBuiltCommit`] | version | source | |
@@ -233,6 +235,11 @@ pub struct DeliveryEnd {
     pub to: String,
     pub event: String,
     pub answer: String,
+    /// The delivery's whole record after its end (`notify::Delivery`, without secrets, as the
+    /// outbox keeps it); entries written before the outbox was a projection of the log do not
+    /// carry it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Value>,
 }
 
 payload! {
@@ -240,14 +247,31 @@ payload! {
     Delivery { target: String, before: DeliveryState, after: DeliveryEnd }
 }
 
-/// `notify.retry`'s `after`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Deliveries {
-    pub deliveries: Vec<String>,
+/// The `after` of a delivery's change that is not its end: its whole record after it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryRecord {
+    pub delivery: Value,
 }
 
 payload! {
-    /// Deliveries queued again (target: their ids, space-separated).
+    /// A notification's delivery queued, begun, due again or withdrawn (target: its id;
+    /// `before`: its state before, none when queued).
+    DeliveryChange { target: String, before: Option<DeliveryState>, after: DeliveryRecord }
+}
+
+/// `notify.retry`'s `after`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Deliveries {
+    pub deliveries: Vec<String>,
+    /// The delivery's whole record after it was queued again (one entry per delivery since
+    /// the outbox is a projection of the log; earlier entries named several and carry none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Value>,
+}
+
+payload! {
+    /// Deliveries queued again (target: the delivery's id; in older entries their ids,
+    /// space-separated).
     NotifyRetry { target: String, before: (), after: Deliveries }
 }
 
@@ -281,6 +305,20 @@ impl Published {
 payload! {
     /// A version published (or begun to be) on a channel (target: the version).
     PublishChange { target: String, before: Live, after: Published }
+}
+
+/// An unfinished multipart upload of the publish store (`deploy::s3`): its record after the
+/// change (`None`: no longer remembered), and why it ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UploadRecord {
+    pub upload: Option<Value>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub why: String,
+}
+
+payload! {
+    /// A multipart upload begun or ended (target: `bucket/key`).
+    UploadChange { target: String, before: (), after: UploadRecord }
 }
 
 /// A yank's `after`: the channel, what is live instead, and why.
@@ -701,12 +739,18 @@ events! {
     NotifyFailed(Delivery) = "notify.failed",
     NotifyUncertain(Delivery) = "notify.uncertain",
     NotifyRetry(NotifyRetry) = "notify.retry",
+    NotifyQueued(DeliveryChange) = "notify.queued",
+    NotifySending(DeliveryChange) = "notify.sending",
+    NotifyPending(DeliveryChange) = "notify.pending",
+    NotifyDropped(DeliveryChange) = "notify.dropped",
     DeployBackend(Values) = "deploy.backend",
     DeployRollback(Values) = "deploy.rollback",
     PublishBegin(PublishChange) = "publish.begin",
     Publish(PublishChange) = "publish",
     YankBegin(YankChange) = "publish.yank.begin",
     Yank(YankChange) = "publish.yank",
+    UploadStart(UploadChange) = "publish.upload.start",
+    UploadEnd(UploadChange) = "publish.upload.end",
     SourcePush(Values) = "source.push",
     SourceBranch(Values) = "source.branch",
     SourceTag(Values) = "source.tag",
@@ -917,10 +961,23 @@ mod tests {
                        "answer": "ok"}),
             ),
             Action::NotifyRetry => ("a b", Value::Null, json!({"deliveries": ["a", "b"]})),
+            Action::NotifyQueued
+            | Action::NotifySending
+            | Action::NotifyPending
+            | Action::NotifyDropped => (
+                "ev-3-abcdef01/slack:0",
+                json!({"state": "pending"}),
+                json!({"delivery": {"id": "ev-3-abcdef01/slack:0", "state": "sending"}}),
+            ),
             Action::DeployBackend | Action::DeployRollback => (
                 "1.2.0",
                 json!({"revision": "abc", "health": "Healthy"}),
                 json!({"application": "wiretuner", "revision": "def", "history_id": 4}),
+            ),
+            Action::UploadStart | Action::UploadEnd => (
+                "releases/WireTuner/1.2.0/a.zip",
+                Value::Null,
+                json!({"upload": {"upload_id": "u1", "sha256": "ab", "part_size": 8, "size": 9}}),
             ),
             Action::PublishBegin | Action::Publish => (
                 "1.2.0",

@@ -81,6 +81,12 @@ pub fn run(cli: &Cli, cmd: &NotifyCmd) -> anyhow::Result<ExitCode> {
                     d.event.title
                 );
                 println!("          id {}", d.id);
+                if d.elsewhere {
+                    println!(
+                        "          queued by {}: that console sends and retries it",
+                        d.whose()
+                    );
+                }
                 if d.state == State::Uncertain {
                     println!(
                         "          {}: not sent again by itself; `notify resend {}` sends it \

@@ -14,6 +14,7 @@ pub mod feeds;
 pub mod s3;
 pub mod sparkle;
 pub mod store;
+pub mod uploads;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -439,6 +440,7 @@ pub fn open_store(ws: &Workspace) -> Result<Store, DeployError> {
                 multipart_threshold: cfg.multipart_threshold_mib.saturating_mul(1024 * 1024),
                 parallel_parts: parallel,
                 uploads_state: ws.root().join("publish").join("uploads.json"),
+                workspace: Some(ws.clone()),
                 key_vars: (cfg.access_key_env.clone(), cfg.secret_key_env.clone()),
             })?)))
         }

@@ -54,22 +54,42 @@ pub struct S3Config {
     pub parallel_parts: usize,
     /// Where unfinished multipart uploads are remembered.
     pub uploads_state: PathBuf,
+    /// The workspace whose audit log records each change of `uploads_state` (its
+    /// projection, [`super::uploads::UploadBook`]); `None` for a store outside one (the
+    /// benchmark's), whose file is then written alone.
+    pub workspace: Option<crate::workspace::Workspace>,
     /// The variables the access key and the secret came from, for messages.
     pub key_vars: (String, String),
 }
 
 /// An unfinished multipart upload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Pending {
-    upload_id: String,
+pub struct Pending {
+    pub upload_id: String,
     /// Of the whole file, hex.
-    sha256: String,
-    part_size: u64,
-    size: u64,
+    pub sha256: String,
+    pub part_size: u64,
+    pub size: u64,
+    /// The audit entry that recorded it (0: remembered before entries did). Not in the record
+    /// the entry carries.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub audit_seq: u64,
+}
+
+#[expect(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if passes a reference"
+)]
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// `publish/uploads.json`: unfinished multipart uploads by bucket and key.
-type PendingUploads = BTreeMap<String, Pending>;
+pub type PendingUploads = BTreeMap<String, Pending>;
+
+/// The lock every change of `uploads.json` is made under in a workspace (its entry, then
+/// its write), in the workspace's folder: a recovery that takes it does not make `publish/`.
+pub const UPLOADS_LOCK: &str = "publish-uploads";
 
 /// An S3 bucket as an object store.
 #[derive(Debug)]
@@ -320,16 +340,71 @@ impl S3Store {
         Ok(crate::store::read_json(&self.cfg.uploads_state)?.unwrap_or_default())
     }
 
-    fn set_pending(&self, key: &str, p: Option<Pending>) -> Result<(), StoreError> {
+    /// Remembers (`Some`) or forgets (`None`, `why` it ended) the unfinished upload of `key`.
+    /// In a workspace the change is first recorded (`publish.upload.start` / `.end`, carrying
+    /// the upload's record), then written, so a second console of a shared workspace sees it
+    /// and a crash between the two is rolled forward.
+    fn set_pending(&self, key: &str, p: Option<Pending>, why: &str) -> Result<(), StoreError> {
         let id = format!("{}/{key}", self.cfg.bucket);
-        crate::store::update_json(&self.cfg.uploads_state, |all: &mut PendingUploads| {
+        let path = &self.cfg.uploads_state;
+        let Some(ws) = &self.cfg.workspace else {
+            return crate::store::update_json(path, |all: &mut PendingUploads| {
+                match p {
+                    Some(p) => all.insert(id, p),
+                    None => all.remove(&id),
+                };
+                Ok::<_, crate::store::StateError>(())
+            })
+            .map_err(StoreError::State);
+        };
+        let _lock = crate::store::lock(ws.root(), UPLOADS_LOCK)?;
+        let mut all: PendingUploads = crate::store::read_json(path)?.unwrap_or_default();
+        if p.is_none() && !all.contains_key(&id) {
+            return Ok(());
+        }
+        let record = p.as_ref().map(|p| {
+            // A record always serializes (string keys, no custom serializer that refuses).
+            serde_json::to_value(Pending {
+                audit_seq: 0,
+                ..p.clone()
+            })
+            .unwrap_or(serde_json::Value::Null)
+        });
+        let change = crate::audit::event::UploadChange {
+            target: id.clone(),
+            before: (),
+            after: crate::audit::event::UploadRecord {
+                upload: record,
+                why: why.to_owned(),
+            },
+        };
+        let event = if p.is_some() {
+            crate::audit::Event::UploadStart(change)
+        } else {
+            crate::audit::Event::UploadEnd(change)
+        };
+        let shown = id.clone();
+        ws.change(event, |seq| {
             match p {
-                Some(p) => all.insert(id, p),
+                Some(p) => all.insert(
+                    id,
+                    Pending {
+                        audit_seq: seq,
+                        ..p
+                    },
+                ),
                 None => all.remove(&id),
             };
-            Ok::<_, crate::store::StateError>(())
+            crate::store::write_json(path, &all)
         })
-        .map_err(StoreError::State)
+        .map_err(|e| match e {
+            crate::workspace::WorkspaceError::State(e) => StoreError::State(e),
+            other => StoreError::Config(format!(
+                "{}: the change of {shown} was not recorded: {other}",
+                path.display()
+            )),
+        })?;
+        Ok(())
     }
 
     async fn abort(&self, key: &str, upload_id: &str) {
@@ -383,14 +458,16 @@ impl S3Store {
     ) -> Result<(String, BTreeMap<u64, PartInfo>), StoreError> {
         let id = format!("{}/{key}", self.cfg.bucket);
         if let Some(p) = self.pending()?.get(&id).cloned() {
-            if p.sha256 == sha256 && p.part_size == part_size && p.size == size {
+            let why = if p.sha256 == sha256 && p.part_size == part_size && p.size == size {
                 if let Some(parts) = self.list_parts(key, &p.upload_id).await? {
                     return Ok((p.upload_id, parts));
                 }
+                "the store no longer holds it"
             } else {
                 self.abort(key, &p.upload_id).await;
-            }
-            self.set_pending(key, None)?;
+                "aborted: another file is sent under its key"
+            };
+            self.set_pending(key, None, why)?;
         }
         let headers = vec![
             ("content-type".into(), meta.content_type.clone()),
@@ -409,7 +486,9 @@ impl S3Store {
                 sha256: sha256.to_owned(),
                 part_size,
                 size,
+                audit_seq: 0,
             }),
+            "",
         )?;
         Ok((upload_id, BTreeMap::new()))
     }
@@ -464,7 +543,7 @@ impl S3Store {
             Err(e @ multipart::Error::BadDigest { .. }) => {
                 // The file is not the one announced: its upload is of no use.
                 self.abort(key, &upload_id).await;
-                self.set_pending(key, None)?;
+                self.set_pending(key, None, "aborted: the file is not the one announced")?;
                 return Err(self.multipart_error(key, e));
             }
             // The parts sent stay for the next run, which sends only the others.
@@ -478,18 +557,18 @@ impl S3Store {
             Ok(c) => c,
             Err(multipart::Error::Exists) => {
                 self.abort(key, &upload_id).await;
-                self.set_pending(key, None)?;
+                self.set_pending(key, None, "aborted: the key was taken meanwhile")?;
                 return Err(StoreError::Exists {
                     key: key.to_owned(),
                 });
             }
             Err(e @ multipart::Error::BadDigest { .. }) => {
-                self.set_pending(key, None)?;
+                self.set_pending(key, None, "refused: the parts are not the file announced")?;
                 return Err(self.multipart_error(key, e));
             }
             Err(e) => return Err(self.multipart_error(key, e)),
         };
-        self.set_pending(key, None)?;
+        self.set_pending(key, None, "completed")?;
         if let Ok(mut c) = self.composites.lock() {
             c.insert(key.to_owned(), composite);
         }
@@ -847,6 +926,7 @@ mod tests {
             multipart_threshold: MIN_PART,
             parallel_parts: 2,
             uploads_state: state.join("uploads.json"),
+            workspace: None,
             key_vars: ("AK".into(), "SK".into()),
         })
         .expect("store")

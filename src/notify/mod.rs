@@ -14,13 +14,26 @@
 //! delivered") until a person sends it again ([`retry`], audited). A failed notification never
 //! blocks or undoes its action.
 //!
-//! On a shared workspace each console keeps its own outbox (in its cache folder) and announces
-//! only the entries it recorded itself (`Workspace::recorded_here`): the others' adopted
-//! entries, and their `notify.*` outcomes, are in its log but are not its to send.
+//! The outbox is a projection of the audit log ([`OutboxBook`]): every change of a delivery
+//! (`notify.queued`, `.sending`, `.pending`, `.dropped`, `.sent`, `.failed`, `.uncertain`,
+//! `.retry`) is one entry carrying the delivery's whole record after it (its body without
+//! secrets, as the file keeps it), appended before the file is written; a crash between the
+//! two is rolled forward when the workspace is next opened, and `audit verify` names a file
+//! that disagrees with the log.
+//!
+//! On a shared workspace each console's cache holds every console's deliveries, rolled
+//! forward from the log, so each sees what the others sent, what failed and what is pending,
+//! and by which console ([`Delivery::console`]). A console announces only the entries it
+//! recorded itself (`Workspace::recorded_here`), and sends, retries and changes only the
+//! deliveries it queued ([`Delivery::elsewhere`] marks the others': set from whether the
+//! entry of their last change carries this console's tag, never from a value in the record).
 
 pub mod events;
 pub mod pagerduty;
+mod projection;
 pub mod slack;
+
+pub use projection::OutboxBook;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -173,6 +186,53 @@ pub struct Delivery {
     /// The service's answer to the last attempt, or why it failed.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub answer: String,
+    /// Who queued it and where (`ana@ana-laptop`): the console that sends it. Empty in
+    /// records queued before the outbox was a projection of the log.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub console: String,
+    /// The audit entry of its last change (0: saved before records kept it). Not in the
+    /// record an entry carries.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub audit_seq: u64,
+    /// Queued by another console of a shared workspace (the entry of its last change is not
+    /// this console's): shown here, never sent, retried or changed here. Not in the record an
+    /// entry carries.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub elsewhere: bool,
+}
+
+#[expect(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if passes a reference"
+)]
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl Delivery {
+    /// The record an entry carries: without the file's own bookkeeping.
+    fn record(&self) -> serde_json::Value {
+        let bare = Delivery {
+            audit_seq: 0,
+            elsewhere: false,
+            ..self.clone()
+        };
+        // A delivery always serializes (string keys, no custom serializer that refuses).
+        serde_json::to_value(&bare).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Whose it is, for a person: `ana@ana-laptop`, or `this console`.
+    pub fn whose(&self) -> String {
+        if self.elsewhere {
+            if self.console.is_empty() {
+                "another console".to_owned()
+            } else {
+                self.console.clone()
+            }
+        } else {
+            "this console".to_owned()
+        }
+    }
 }
 
 /// `notify/outbox.json`.
@@ -196,16 +256,120 @@ impl Outbox {
             .filter(move |d| d.event.subject == subject)
     }
 
+    /// This console's deliveries that need a person (another console's are its own to
+    /// retry: they are shown, not offered).
     pub fn attention(&self) -> impl Iterator<Item = &Delivery> {
-        self.deliveries.iter().filter(|d| d.state.needs_attention())
+        self.deliveries
+            .iter()
+            .filter(|d| !d.elsewhere && d.state.needs_attention())
     }
 
+    /// How many of this console's deliveries are still to be sent.
     pub fn pending(&self) -> usize {
         self.deliveries
             .iter()
-            .filter(|d| matches!(d.state, State::Pending | State::Waiting))
+            .filter(|d| !d.elsewhere && matches!(d.state, State::Pending | State::Waiting))
             .count()
     }
+}
+
+/// The lock every change of the outbox is made under: its entry, then its write.
+const LOCK: &str = "outbox";
+
+fn lock(ws: &Workspace) -> Result<std::fs::File, StateError> {
+    store::lock(&ws.root().join("notify"), LOCK)
+}
+
+/// A change of a delivery, as its entry's action.
+#[derive(Debug, Clone, Copy)]
+enum Change {
+    Queued,
+    Sending,
+    /// Due again: a failed attempt with another to come, a waiting intent whose outcome
+    /// showed, an interrupted send that may go again.
+    Pending,
+    Dropped,
+    Retry,
+    /// Its end: sent, kept locally, failed or uncertain.
+    End,
+}
+
+/// Records the change of delivery `d` (its whole record after it, `before` its state before)
+/// and then writes the outbox `ob` with it. The caller holds the outbox lock and has checked
+/// that `d` is this console's.
+fn save(
+    ws: &Workspace,
+    ob: &mut Outbox,
+    change: Change,
+    before: Option<State>,
+    mut d: Delivery,
+) -> Result<(), NotifyError> {
+    use audit::event as ev;
+    let record = d.record();
+    let target = d.id.clone();
+    let state = |s: State| ev::DeliveryState {
+        state: s.as_str().to_owned(),
+    };
+    let of = |record| ev::DeliveryChange {
+        target: target.clone(),
+        before: before.map(state),
+        after: ev::DeliveryRecord { delivery: record },
+    };
+    let event = match change {
+        Change::Queued => audit::Event::NotifyQueued(of(record)),
+        Change::Sending => audit::Event::NotifySending(of(record)),
+        Change::Pending => audit::Event::NotifyPending(of(record)),
+        Change::Dropped => audit::Event::NotifyDropped(of(record)),
+        Change::Retry => audit::Event::NotifyRetry(ev::NotifyRetry {
+            target: target.clone(),
+            before: (),
+            after: ev::Deliveries {
+                deliveries: vec![target.clone()],
+                delivery: Some(record),
+            },
+        }),
+        Change::End => {
+            let end = ev::Delivery {
+                target: target.clone(),
+                before: state(before.unwrap_or(d.state)),
+                after: ev::DeliveryEnd {
+                    state: d.state.as_str().to_owned(),
+                    to: d.target.label(),
+                    event: d.event.name.clone(),
+                    answer: d.answer.clone(),
+                    delivery: Some(record),
+                },
+            };
+            match d.state {
+                State::Failed => audit::Event::NotifyFailed(end),
+                State::Uncertain => audit::Event::NotifyUncertain(end),
+                _ => audit::Event::NotifySent(end),
+            }
+        }
+    };
+    let path = outbox_path(ws);
+    ws.change(event, |seq| {
+        d.audit_seq = seq;
+        d.elsewhere = false;
+        match ob.deliveries.iter_mut().find(|x| x.id == d.id) {
+            Some(x) => *x = d,
+            None => ob.deliveries.push(d),
+        }
+        store::write_json(&path, ob)
+    })?;
+    Ok(())
+}
+
+/// A shared workspace opened read-only (its bucket did not answer): no change is recorded.
+fn read_only(ws: &Workspace) -> bool {
+    ws.shared()
+        .and_then(crate::workspace::shared::Shared::offline)
+        .is_some()
+}
+
+/// Who this console is, as a delivery names the console that queued it.
+fn console(ws: &Workspace) -> String {
+    format!("{}@{}", ws.actor(), crate::os::host_name())
 }
 
 pub fn outbox_path(ws: &Workspace) -> PathBuf {
@@ -220,18 +384,18 @@ pub fn load(ws: &Workspace) -> Result<Outbox, NotifyError> {
 /// Starts the outbox at the log's end when notifications are configured and it has none, so
 /// that what this process does from now on is announced (and history is not). Called when a
 /// workspace is opened, before any action.
+/// The mark is this console's own (where it has read its log to), not a projection of it: an
+/// outbox that others' deliveries rolled forward into starts without one.
 pub fn init(ws: &Workspace) -> Result<(), NotifyError> {
-    if ws.config().notify.is_empty() || outbox_path(ws).exists() {
+    if ws.config().notify.is_empty() || load(ws)?.next_seq != 0 {
         return Ok(());
     }
-    let (next_seq, offset) = ws.audit().tail()?;
-    store::update_json(&outbox_path(ws), |ob: &mut Outbox| {
-        if ob.next_seq == 0 {
-            ob.next_seq = next_seq;
-            ob.offset = offset;
-        }
-        Ok::<_, StateError>(())
-    })?;
+    let _lock = lock(ws)?;
+    let mut ob = load(ws)?;
+    if ob.next_seq == 0 {
+        (ob.next_seq, ob.offset) = ws.audit().tail()?;
+        store::write_json(&outbox_path(ws), &ob)?;
+    }
     Ok(())
 }
 
@@ -239,7 +403,9 @@ pub fn init(ws: &Workspace) -> Result<(), NotifyError> {
 /// intents that failed; releases the waiting ones whose outcome shows. Returns how many were
 /// queued.
 pub fn collect(ws: &Workspace) -> Result<usize, NotifyError> {
-    if ws.config().notify.is_empty() {
+    // A shared workspace read offline records nothing: what it has not queued yet is queued
+    // (its mark does not move) once the bucket answers again.
+    if ws.config().notify.is_empty() || read_only(ws) {
         return Ok(0);
     }
     init(ws)?;
@@ -249,92 +415,128 @@ pub fn collect(ws: &Workspace) -> Result<usize, NotifyError> {
     let (fresh, _) = ws
         .audit()
         .entries_after(seen.offset, seen.next_seq.max(1))?;
-    if fresh.is_empty() && !seen.deliveries.iter().any(|d| d.state == State::Waiting) {
+    if fresh.is_empty()
+        && !seen
+            .deliveries
+            .iter()
+            .any(|d| !d.elsewhere && d.state == State::Waiting)
+    {
         return Ok(0);
     }
     let plans = std::cell::OnceCell::new();
-    store::update_json(&path, |ob: &mut Outbox| {
-        let (entries, end) = ws.audit().entries_after(ob.offset, ob.next_seq.max(1))?;
-        let mut queued = 0;
-        for entry in &entries {
-            // On a shared workspace every console's log holds every console's entries, and
-            // each keeps an outbox of its own: an event is announced by the console that
-            // recorded it, or every console that reads it would send it again.
-            if !ws.recorded_here(entry.nonce.as_deref()) {
-                continue;
-            }
-            let recorded = audit::Event::from_entry(entry);
-            if let audit::Event::Failed(failed) = &recorded {
-                let action = &failed.action;
-                for d in &mut ob.deliveries {
-                    if d.state == State::Waiting
+    let _lock = lock(ws)?;
+    let mut ob = load(ws)?;
+    let (entries, end) = ws.audit().entries_after(ob.offset, ob.next_seq.max(1))?;
+    let mut queued = 0;
+    for entry in &entries {
+        // On a shared workspace every console's log holds every console's entries: an event
+        // is announced by the console that recorded it, or every console that reads it would
+        // send it again.
+        if !ws.recorded_here(entry.nonce.as_deref()) {
+            continue;
+        }
+        let recorded = audit::Event::from_entry(entry);
+        if let audit::Event::Failed(failed) = &recorded {
+            let action = &failed.action;
+            let withdrawn: Vec<Delivery> = ob
+                .deliveries
+                .iter()
+                .filter(|d| {
+                    !d.elsewhere
+                        && d.state == State::Waiting
                         && d.event.action == *action
                         && d.event.subject == entry.target
-                    {
-                        d.state = State::Dropped;
-                        d.answer = format!("withdrawn: {action} failed");
-                        d.done_at = Some(entry.time);
-                    }
-                }
-                continue;
-            }
-            let Some(event) = events::of_event(ws, entry, recorded) else {
-                continue;
-            };
-            for (target, body) in route(ws, &event, ob) {
-                let id = format!("{}/{}", event.key, target.id_part());
-                if ob.get(&id).is_some() {
-                    continue;
-                }
-                let state = if event.confirm.is_some() {
-                    State::Waiting
-                } else {
-                    State::Pending
-                };
-                ob.deliveries.push(Delivery {
-                    id,
-                    event: event.clone(),
-                    target,
-                    body,
-                    state,
-                    queued_at: Timestamp::now(),
-                    attempts: 0,
-                    next_at: None,
-                    done_at: None,
-                    answer: String::new(),
-                });
-                queued += 1;
-            }
-        }
-        if let Some(last) = entries.last() {
-            ob.next_seq = last.seq + 1;
-        }
-        ob.offset = end;
-        let now = Timestamp::now();
-        for d in &mut ob.deliveries {
-            if d.state != State::Waiting {
-                continue;
-            }
-            let Some(c) = &d.event.confirm else {
-                d.state = State::Pending;
-                continue;
-            };
-            let plans = plans.get_or_init(|| crate::flags::plan::load(ws).unwrap_or_default());
-            let shown = plans.get(&c.flag).is_some_and(|p| {
-                p.history
-                    .iter()
-                    .any(|h| h.what == c.what && h.percent == c.percent && h.at >= d.event.at)
-            });
-            if shown {
-                d.state = State::Pending;
-            } else if now.duration_since(d.event.at).unsigned_abs() > CONFIRM_WITHIN {
+                })
+                .cloned()
+                .collect();
+            for mut d in withdrawn {
                 d.state = State::Dropped;
-                d.answer = "withdrawn: the change never showed in the flag's plan".into();
-                d.done_at = Some(now);
+                d.answer = format!("withdrawn: {action} failed");
+                d.done_at = Some(entry.time);
+                save(ws, &mut ob, Change::Dropped, Some(State::Waiting), d)?;
             }
+            continue;
         }
-        Ok::<_, NotifyError>(queued)
-    })
+        let Some(event) = events::of_event(ws, entry, recorded) else {
+            continue;
+        };
+        for (target, body) in route(ws, &event, &ob) {
+            let id = format!("{}/{}", event.key, target.id_part());
+            if ob.get(&id).is_some() {
+                continue;
+            }
+            let state = if event.confirm.is_some() {
+                State::Waiting
+            } else {
+                State::Pending
+            };
+            let d = Delivery {
+                id,
+                event: event.clone(),
+                target,
+                body,
+                state,
+                queued_at: Timestamp::now(),
+                attempts: 0,
+                next_at: None,
+                done_at: None,
+                answer: String::new(),
+                console: console(ws),
+                audit_seq: 0,
+                elsewhere: false,
+            };
+            save(ws, &mut ob, Change::Queued, None, d)?;
+            queued += 1;
+        }
+    }
+    if let Some(last) = entries.last() {
+        ob.next_seq = last.seq + 1;
+    }
+    ob.offset = end;
+    let now = Timestamp::now();
+    let waiting: Vec<Delivery> = ob
+        .deliveries
+        .iter()
+        .filter(|d| !d.elsewhere && d.state == State::Waiting)
+        .cloned()
+        .collect();
+    for mut d in waiting {
+        let change = match &d.event.confirm {
+            None => Some(Change::Pending),
+            Some(c) => {
+                let plans = plans.get_or_init(|| crate::flags::plan::load(ws).unwrap_or_default());
+                let shown = plans.get(&c.flag).is_some_and(|p| {
+                    p.history
+                        .iter()
+                        .any(|h| h.what == c.what && h.percent == c.percent && h.at >= d.event.at)
+                });
+                if shown {
+                    Some(Change::Pending)
+                } else if now.duration_since(d.event.at).unsigned_abs() > CONFIRM_WITHIN {
+                    d.answer = "withdrawn: the change never showed in the flag's plan".into();
+                    d.done_at = Some(now);
+                    Some(Change::Dropped)
+                } else {
+                    None
+                }
+            }
+        };
+        match change {
+            Some(Change::Pending) => {
+                d.state = State::Pending;
+                save(ws, &mut ob, Change::Pending, Some(State::Waiting), d)?;
+            }
+            Some(change) => {
+                d.state = State::Dropped;
+                save(ws, &mut ob, change, Some(State::Waiting), d)?;
+            }
+            None => {}
+        }
+    }
+    // The mark, after the changes: a crash before it reads the same entries again, and their
+    // deliveries are found queued (by id) and not queued twice.
+    store::write_json(&path, &ob)?;
+    Ok(queued)
 }
 
 /// The destinations `event` goes to, each with the body it is sent with.
@@ -561,6 +763,11 @@ pub async fn flush(
     if ws.config().notify.is_empty() {
         return Ok(report);
     }
+    // Offline, a send could not be recorded as begun: nothing is sent until it can be.
+    if read_only(ws) {
+        report.pending = load(ws)?.pending();
+        return Ok(report);
+    }
     let ws2 = ws.clone();
     let lock = tokio::task::spawn_blocking(move || {
         collect(&ws2)?;
@@ -582,13 +789,15 @@ pub async fn flush(
         let due = ob
             .deliveries
             .iter()
-            .find(|d| d.state == State::Pending && d.next_at.is_none_or(|t| t <= now))
+            .find(|d| {
+                !d.elsewhere && d.state == State::Pending && d.next_at.is_none_or(|t| t <= now)
+            })
             .cloned();
         let Some(d) = due else {
             let next = ob
                 .deliveries
                 .iter()
-                .filter(|d| d.state == State::Pending)
+                .filter(|d| !d.elsewhere && d.state == State::Pending)
                 .filter_map(|d| d.next_at)
                 .min();
             let wait = next.map(|t| now.duration_until(t).unsigned_abs());
@@ -630,7 +839,7 @@ async fn send_one(
         report.local.push(label);
         return Ok(());
     }
-    mark(ws, &d.id, |x| {
+    mark(ws, &d.id, Change::Sending, |x| {
         x.state = State::Sending;
         x.attempts += 1;
     })?;
@@ -663,7 +872,7 @@ async fn send_one(
             let at = Timestamp::now()
                 .checked_add(jiff::SignedDuration::try_from(wait).unwrap_or_default())
                 .unwrap_or_else(|_| Timestamp::now());
-            mark(ws, &d.id, |x| {
+            mark(ws, &d.id, Change::Pending, |x| {
                 x.state = State::Pending;
                 x.next_at = Some(at);
                 x.answer.clone_from(&message);
@@ -692,71 +901,61 @@ async fn send_one(
     Ok(())
 }
 
-fn mark(ws: &Workspace, id: &str, f: impl FnOnce(&mut Delivery)) -> Result<(), NotifyError> {
-    store::update_json(&outbox_path(ws), |ob: &mut Outbox| {
-        let d = ob
-            .deliveries
-            .iter_mut()
-            .find(|d| d.id == id)
-            .ok_or_else(|| NotifyError::NoSuchDelivery(id.to_owned()))?;
-        f(d);
-        Ok(())
+/// A change of this console's delivery `id`, recorded as `change`.
+fn mark(
+    ws: &Workspace,
+    id: &str,
+    change: Change,
+    f: impl FnOnce(&mut Delivery),
+) -> Result<(), NotifyError> {
+    let _lock = lock(ws)?;
+    let mut ob = load(ws)?;
+    let mut d = ob
+        .get(id)
+        .filter(|d| !d.elsewhere)
+        .cloned()
+        .ok_or_else(|| NotifyError::NoSuchDelivery(id.to_owned()))?;
+    let before = d.state;
+    f(&mut d);
+    save(ws, &mut ob, change, Some(before), d)
+}
+
+/// Records a delivery's end (`notify.sent`, `notify.failed` or `notify.uncertain`, carrying
+/// its record), then writes it.
+fn finish(ws: &Workspace, d: &Delivery, state: State, answer: &str) -> Result<(), NotifyError> {
+    mark(ws, &d.id, Change::End, |x| {
+        x.state = state;
+        answer.clone_into(&mut x.answer);
+        x.done_at = Some(Timestamp::now());
+        x.next_at = None;
     })
 }
 
-/// Records a delivery's end, audited (`notify.sent`, `notify.failed` or `notify.uncertain`)
-/// first.
-fn finish(ws: &Workspace, d: &Delivery, state: State, answer: &str) -> Result<(), NotifyError> {
-    let end = audit::event::Delivery {
-        target: d.id.clone(),
-        before: audit::event::DeliveryState {
-            state: d.state.as_str().to_owned(),
-        },
-        after: audit::event::DeliveryEnd {
-            state: state.as_str().to_owned(),
-            to: d.target.label(),
-            event: d.event.name.clone(),
-            answer: answer.to_owned(),
-        },
-    };
-    let event = match state {
-        State::Failed => audit::Event::NotifyFailed(end),
-        State::Uncertain => audit::Event::NotifyUncertain(end),
-        _ => audit::Event::NotifySent(end),
-    };
-    ws.change(event, |_| {
-        store::update_json(&outbox_path(ws), |ob: &mut Outbox| {
-            if let Some(x) = ob.deliveries.iter_mut().find(|x| x.id == d.id) {
-                x.state = state;
-                answer.clone_into(&mut x.answer);
-                x.done_at = Some(Timestamp::now());
-                x.next_at = None;
-            }
-            Ok::<_, StateError>(())
-        })
-    })?;
-    Ok(())
-}
-
-/// Deliveries left `sending` by a process that stopped mid-send (the send lock is ours, so no
-/// one is sending them now): idempotent ones go again, the others wait for a person.
+/// This console's deliveries left `sending` by a process that stopped mid-send (the send lock
+/// is ours, so no one is sending them now): idempotent ones go again, the others wait for a
+/// person. Another console's are its own to look for.
 fn recover_interrupted(ws: &Workspace) -> Result<(), NotifyError> {
-    store::update_json(&outbox_path(ws), |ob: &mut Outbox| {
-        for d in &mut ob.deliveries {
-            if d.state != State::Sending {
-                continue;
-            }
-            if d.target.idempotency() == crate::net::Idempotency::Idempotent {
-                d.state = State::Pending;
-            } else {
-                d.state = State::Uncertain;
-                d.answer = "uncertain: maybe delivered: the console stopped while sending this; \
-                            it may have arrived. Send again sends it once more"
-                    .into();
-            }
+    let _lock = lock(ws)?;
+    let mut ob = load(ws)?;
+    let stopped: Vec<Delivery> = ob
+        .deliveries
+        .iter()
+        .filter(|d| !d.elsewhere && d.state == State::Sending)
+        .cloned()
+        .collect();
+    for mut d in stopped {
+        if d.target.idempotency() == crate::net::Idempotency::Idempotent {
+            d.state = State::Pending;
+            save(ws, &mut ob, Change::Pending, Some(State::Sending), d)?;
+        } else {
+            d.state = State::Uncertain;
+            d.answer = "uncertain: maybe delivered: the console stopped while sending this; \
+                        it may have arrived. Send again sends it once more"
+                .into();
+            d.done_at = Some(Timestamp::now());
+            save(ws, &mut ob, Change::End, Some(State::Sending), d)?;
         }
-        Ok::<_, StateError>(())
-    })?;
+    }
     Ok(())
 }
 
@@ -791,54 +990,49 @@ fn try_send_lock(ws: &Workspace) -> Result<Option<std::fs::File>, NotifyError> {
     }
 }
 
-/// Queues failed or uncertain deliveries again, audited as `notify.retry` (a person's action:
-/// the Outbox's Retry and Send again, `notify retry`, `notify resend`). `ids` names them; when
-/// empty, every failed one (never an uncertain one: it may have arrived, so each is sent again
-/// only when named). Returns how many.
+/// Queues failed or uncertain deliveries of this console again, each audited as a
+/// `notify.retry` carrying its record (a person's action: the Outbox's Retry and Send again,
+/// `notify retry`, `notify resend`). `ids` names them; when empty, every failed one (never an
+/// uncertain one: it may have arrived, so each is sent again only when named). Another
+/// console's delivery is refused, naming that console: it is that console's to send. Returns
+/// how many.
 pub fn retry(ws: &Workspace, ids: &[String]) -> Result<usize, NotifyError> {
-    let ob = load(ws)?;
+    let _lock = lock(ws)?;
+    let mut ob = load(ws)?;
     for id in ids {
-        if ob.get(id).is_none() {
-            return Err(NotifyError::NoSuchDelivery(id.clone()));
+        match ob.get(id) {
+            None => return Err(NotifyError::NoSuchDelivery(id.clone())),
+            Some(d) if d.elsewhere => {
+                return Err(NotifyError::Invalid(format!(
+                    "delivery {id} was queued by {}: only that console sends it again",
+                    d.whose()
+                )));
+            }
+            Some(_) => {}
         }
     }
-    let chosen: Vec<String> = ob
+    let chosen: Vec<Delivery> = ob
         .deliveries
         .iter()
         .filter(|d| {
-            if ids.is_empty() {
-                d.state == State::Failed
-            } else {
-                d.state.needs_attention() && ids.contains(&d.id)
-            }
-        })
-        .map(|d| d.id.clone())
-        .collect();
-    if chosen.is_empty() {
-        return Ok(0);
-    }
-    ws.change(
-        audit::Event::NotifyRetry(audit::event::NotifyRetry {
-            target: chosen.join(" "),
-            before: (),
-            after: audit::event::Deliveries {
-                deliveries: chosen.clone(),
-            },
-        }),
-        |_| {
-            store::update_json(&outbox_path(ws), |ob: &mut Outbox| {
-                for d in &mut ob.deliveries {
-                    if chosen.contains(&d.id) && d.state.needs_attention() {
-                        d.state = State::Pending;
-                        d.attempts = 0;
-                        d.next_at = None;
-                    }
+            !d.elsewhere
+                && if ids.is_empty() {
+                    d.state == State::Failed
+                } else {
+                    d.state.needs_attention() && ids.contains(&d.id)
                 }
-                Ok::<_, StateError>(())
-            })
-        },
-    )?;
-    Ok(chosen.len())
+        })
+        .cloned()
+        .collect();
+    let n = chosen.len();
+    for mut d in chosen {
+        let before = d.state;
+        d.state = State::Pending;
+        d.attempts = 0;
+        d.next_at = None;
+        save(ws, &mut ob, Change::Retry, Some(before), d)?;
+    }
+    Ok(n)
 }
 
 /// The task that sends what is due ([`flush`]), with each attempt in its log.

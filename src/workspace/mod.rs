@@ -1550,13 +1550,15 @@ impl<'p> Changes<'p> {
     }
 
     fn add(&mut self, e: AuditEntry) {
+        // A known action is matched before the `.failed` suffix: `notify.failed` is a
+        // delivery's end, not a void of an action `notify`.
         let (action, void) = match e
             .action
             .strip_suffix(".failed")
             .or_else(|| e.action.strip_suffix(".not_applied"))
         {
-            Some(base) => (base, true),
-            None => (e.action.as_str(), false),
+            Some(base) if Action::parse(&e.action).is_none() => (base, true),
+            _ => (e.action.as_str(), false),
         };
         let map = match Action::parse(action) {
             Some(Action::ReleaseCreate) => &mut self.creates,

@@ -27,9 +27,11 @@ const LAYERS: &[&[&str]] = &[
         "demo", "dr", "findings", "flags", "pipeline", "rotation", "status",
     ],
     // What stands between a release and publishing, over all of them.
-    &["gates", "metrics", "notify", "projections"],
+    &["gates", "metrics", "notify"],
     // Publishing, which obeys the gates.
     &["deploy"],
+    // The state files the log speaks for, over the features, the outbox and publishing.
+    &["projections"],
     // The window. It never imports the CLI.
     &["ui"],
     // The command line: every subcommand, and the GUI's frame benchmark (`bench`).

@@ -616,3 +616,197 @@ fn a_flag_stage_change_is_announced_once_its_plan_shows_it() {
     );
     assert!(outbox(ws.path()).iter().all(|d| d["state"] == "sent"));
 }
+
+fn verify(ws: &Path) -> Result<(), String> {
+    let ws = release_console::workspace::Workspace::open(ws).expect("open");
+    ws.verify_audit_with(release_console::projections::ALL)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+fn deliveries(ws: &Path) -> Value {
+    let file = ws.join("notify/outbox.json");
+    let v: Value = serde_json::from_slice(&std::fs::read(file).expect("outbox")).expect("json");
+    v["deliveries"].clone()
+}
+
+/// The outbox is a projection of the log: each change of a delivery is an entry carrying its
+/// whole record (no secret in it); a change whose entry was appended but whose save a crash cut
+/// off is named by `audit verify` and rolled forward by the next command, which does not send
+/// it again; a delivery edited by hand is named.
+#[test]
+fn an_outbox_change_the_log_has_but_its_file_lacks_is_rolled_forward_and_an_edit_is_named() {
+    let slack = Slack::start();
+    let ws = workspace(&slack_config(&[("#devops", "HOOK")]));
+    let url = slack.url("ok");
+    let env = [("HOOK", url.as_str())];
+    run(ws.path(), &env, &["notify", "list"]);
+    let file = ws.path().join("notify/outbox.json");
+    let before = std::fs::read(&file).expect("outbox");
+
+    run(ws.path(), &env, &["release", "new", "3.3.0"]);
+    assert_eq!(slack.seen().len(), 1);
+    let o = run(ws.path(), &[], &["--json", "audit", "list"]);
+    let all: Vec<Value> = serde_json::from_slice(&o.stdout).expect("entries");
+    let changes: Vec<Value> = all
+        .into_iter()
+        .filter(|e| {
+            e["action"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("notify."))
+        })
+        .collect();
+    let actions: Vec<&str> = changes
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert_eq!(actions, ["notify.queued", "notify.sending", "notify.sent"]);
+    for e in &changes {
+        assert_eq!(e["after"]["delivery"]["id"], e["target"], "{e:#}");
+        assert_eq!(e["after"]["delivery"].get("audit_seq"), None, "{e:#}");
+        assert!(
+            !e.to_string().contains("/services/T0/B0"),
+            "no webhook URL in the log: {e:#}"
+        );
+    }
+    let sent = changes.last().expect("the end").clone();
+    assert_eq!(sent["after"]["delivery"]["state"], "sent");
+    assert_eq!(sent["after"]["delivery"]["attempts"], 1);
+    assert!(
+        !std::fs::read_to_string(&file)
+            .expect("outbox")
+            .contains("/services/T0/B0")
+    );
+    let written = deliveries(ws.path());
+    assert_eq!(written[0]["audit_seq"], sent["seq"]);
+    verify(ws.path()).expect("in agreement");
+
+    // The three changes appended, their saves cut off.
+    std::fs::write(&file, &before).expect("the outbox as it was");
+    let id = sent["target"].as_str().expect("id").to_owned();
+    let err = verify(ws.path()).expect_err("the file disagrees with the log");
+    assert!(
+        err.contains(&format!(
+            "{} disagrees with the log: it has no delivery {id}, but entry #{} (notify.sent) \
+             recorded it",
+            file.display(),
+            sent["seq"]
+        )),
+        "{err}"
+    );
+    let o = cli_with(ws.path(), &env, &["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(0), "recovered first: {}", text(&o));
+    assert_eq!(deliveries(ws.path()), written, "rolled forward");
+    // Its mark is as it was, so the next command reads the release's entry again: the
+    // delivery is found, not queued or sent twice.
+    run(ws.path(), &env, &["notify", "flush"]);
+    assert_eq!(slack.seen().len(), 1, "not sent again");
+    assert_eq!(deliveries(ws.path()), written);
+    verify(ws.path()).expect("in agreement");
+
+    // A delivery edited by hand (made to look failed, so that a Retry would send it again).
+    let text_of = std::fs::read_to_string(&file).expect("outbox");
+    std::fs::write(
+        &file,
+        text_of.replacen("\"state\": \"sent\"", "\"state\": \"failed\"", 1),
+    )
+    .expect("edit");
+    assert_ne!(std::fs::read_to_string(&file).expect("outbox"), text_of);
+    let err = verify(ws.path()).expect_err("edited");
+    assert!(
+        err.contains(&format!(
+            "{} disagrees with the log: delivery {id} is not what entry #{} (notify.sent) \
+             recorded: state is \"sent\" in the log, \"failed\" in the file",
+            file.display(),
+            sent["seq"]
+        )),
+        "{err}"
+    );
+    let o = cli_with(ws.path(), &env, &["audit", "verify"]);
+    assert_ne!(o.status.code(), Some(0), "named: {}", text(&o));
+    assert!(text(&o).contains("notify/outbox.json"), "{}", text(&o));
+}
+
+/// An outbox saved before it was a projection of the log (no entry numbers, no console) and
+/// the entries of then (a `notify.sent` without the delivery's record, one `notify.retry`
+/// naming two deliveries) still load and verify; the next change of such a delivery carries
+/// its record and is judged from then on.
+#[test]
+fn an_outbox_and_entries_from_before_it_was_a_projection_load_and_verify() {
+    use release_console::audit::{Event, event};
+    let slack = Slack::start();
+    let ws = workspace(&slack_config(&[("#devops", "HOOK")]));
+    let url = slack.url("ok");
+    let env = [("HOOK", url.as_str())];
+    run(ws.path(), &env, &["notify", "list"]);
+    let opened = release_console::workspace::Workspace::open(ws.path()).expect("open");
+    opened
+        .record(Event::NotifyFailed(event::Delivery {
+            target: "ev-1-00000000/slack:devops".into(),
+            before: event::DeliveryState {
+                state: "sending".into(),
+            },
+            after: event::DeliveryEnd {
+                state: "failed".into(),
+                to: "slack #devops".into(),
+                event: "release.created".into(),
+                answer: "channel_not_found".into(),
+                delivery: None,
+            },
+        }))
+        .expect("record");
+    opened
+        .record(Event::NotifyRetry(event::NotifyRetry {
+            target: "ev-0-00000000/slack:devops ev-9-00000000/slack:devops".into(),
+            before: (),
+            after: event::Deliveries {
+                deliveries: vec!["ev-0-00000000/slack:devops".into()],
+                delivery: None,
+            },
+        }))
+        .expect("record");
+    let file = ws.path().join("notify/outbox.json");
+    let mut ob: Value = serde_json::from_slice(&std::fs::read(&file).expect("outbox")).unwrap();
+    ob["deliveries"] = serde_json::json!([{
+        "id": "ev-1-00000000/slack:devops",
+        "event": {"key": "ev-1-00000000", "name": "release.created", "at": "2026-01-02T03:04:05Z",
+                  "title": "WireTuner 0.9.0 created", "subject": "0.9.0", "action": "release.create",
+                  "actor": "ana", "facts": [], "links": [], "audit_seq": 2},
+        "target": {"kind": "slack", "channel": "#devops"},
+        "body": {"text": "WireTuner 0.9.0 created",
+                 "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "0.9.0"}}]},
+        "state": "failed",
+        "queued_at": "2026-01-02T03:04:05Z",
+        "attempts": 1,
+        "done_at": "2026-01-02T03:04:06Z",
+        "answer": "channel_not_found"
+    }]);
+    std::fs::write(&file, serde_json::to_vec_pretty(&ob).unwrap()).unwrap();
+    drop(opened);
+
+    verify(ws.path()).expect("old entries and an old outbox verify");
+    let listed = outbox(ws.path());
+    assert_eq!(listed.len(), 1, "{listed:#?}");
+    assert_eq!(listed[0]["state"], "failed");
+    let o = cli_with(ws.path(), &env, &["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    // A person retries it: its change carries its record, and it is judged from then on.
+    run(
+        ws.path(),
+        &env,
+        &["notify", "retry", "ev-1-00000000/slack:devops"],
+    );
+    assert_eq!(slack.seen().len(), 1, "sent once");
+    let d = &deliveries(ws.path())[0];
+    assert_eq!(d["state"], "sent", "{d:#}");
+    assert!(d["audit_seq"].as_u64().is_some_and(|s| s > 0), "{d:#}");
+    let retry = common::audit_entries(
+        ws.path(),
+        "notify.retry",
+        Some("ev-1-00000000/slack:devops"),
+    );
+    assert_eq!(retry.len(), 1, "one entry per delivery: {retry:#?}");
+    assert_eq!(retry[0]["after"]["delivery"]["state"], "pending");
+    verify(ws.path()).expect("in agreement");
+}

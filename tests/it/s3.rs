@@ -416,6 +416,65 @@ fn a_multipart_upload_killed_midway_resumes_without_sending_finished_parts_again
     assert_eq!(key, before.0);
     assert!(held < 38, "killed after all 38 parts: {held}");
 
+    // The unfinished upload is a projection of the log: its entry carries it, the file keeps
+    // the entry; a save cut off after the entry is named, then rolled forward; an edit is named.
+    let state = ws.join("publish/uploads.json");
+    let id = format!("big/{key}");
+    let starts = common::audit_entries(&ws, "publish.upload.start", Some(&id));
+    assert_eq!(starts.len(), 1, "{starts:#?}");
+    let start = &starts[0];
+    let remembered: Value =
+        serde_json::from_slice(&std::fs::read(&state).expect("uploads.json")).expect("json");
+    assert_eq!(remembered[&id]["audit_seq"], start["seq"], "{remembered}");
+    assert_eq!(
+        remembered[&id]["upload_id"],
+        start["after"]["upload"]["upload_id"]
+    );
+    assert_eq!(start["after"]["upload"].get("audit_seq"), None);
+    let verify = || {
+        release_console::workspace::Workspace::open(&ws)
+            .expect("open")
+            .verify_audit_with(release_console::projections::ALL)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    verify().expect("in agreement");
+    let written = std::fs::read(&state).expect("uploads.json");
+    std::fs::write(&state, "{}").expect("the file as it was before the upload");
+    let err = verify().expect_err("the file lacks the upload");
+    assert!(
+        err.contains(&format!(
+            "{} disagrees with the log: it remembers no unfinished upload of {id}, but entry \
+             #{} (publish.upload.start) began one",
+            state.display(),
+            start["seq"]
+        )),
+        "{err}"
+    );
+    let o = run(&ws, &["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(0), "recovered first: {}", text(&o));
+    assert_eq!(
+        std::fs::read(&state).expect("uploads.json"),
+        written,
+        "rolled forward"
+    );
+    let edited = String::from_utf8(written.clone()).expect("utf-8").replace(
+        start["after"]["upload"]["upload_id"].as_str().expect("id"),
+        "someone-elses",
+    );
+    std::fs::write(&state, edited).expect("edit");
+    let err = verify().expect_err("edited");
+    assert!(
+        err.contains(&format!(
+            "{} disagrees with the log: the unfinished upload of {id} is not the one entry #{} \
+             (publish.upload.start) recorded",
+            state.display(),
+            start["seq"]
+        )),
+        "{err}"
+    );
+    std::fs::write(&state, &written).expect("restore");
+
     let o = run(&ws, &["--json", "publish", "--version", version]);
     ok(&o);
     let out = json(&o);
@@ -443,6 +502,10 @@ fn a_multipart_upload_killed_midway_resumes_without_sending_finished_parts_again
     // And the state file no longer remembers it.
     let pending = std::fs::read_to_string(ws.join("publish/uploads.json")).expect("uploads.json");
     assert_eq!(pending.trim(), "{}");
+    let ends = common::audit_entries(&ws, "publish.upload.end", Some(&id));
+    assert_eq!(ends.len(), 1, "{ends:#?}");
+    assert_eq!(ends[0]["after"]["why"], "completed");
+    verify().expect("in agreement");
     // A third run sends nothing and still finds every object the same.
     let out = json(&run(&ws, &["--json", "publish", "--version", version]));
     assert_eq!(out["uploaded"].as_array().map(Vec::len), Some(0), "{out}");
@@ -474,6 +537,7 @@ fn store(
         multipart_threshold: multipart_mib << 20,
         parallel_parts: 2,
         uploads_state: state.join("uploads.json"),
+        workspace: None,
         key_vars: ("AWS_ACCESS_KEY_ID".into(), "AWS_SECRET_ACCESS_KEY".into()),
     })
     .expect("store")

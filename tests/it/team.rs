@@ -1836,8 +1836,16 @@ fn an_event_is_announced_once_by_the_console_that_recorded_it() {
                 .is_some_and(|a| a.starts_with("notify."))
         })
         .collect();
-    assert_eq!(sent.len(), 1, "one delivery in the log: {sent:#?}");
-    assert_eq!(sent[0]["actor"], "ana");
+    // The delivery's changes (queued, sending, sent), all ana's: one delivery, sent once.
+    assert!(
+        sent.iter().all(|e| e["actor"] == "ana"),
+        "only ana's console changed it: {sent:#?}"
+    );
+    let ends: Vec<&&serde_json::Value> = sent
+        .iter()
+        .filter(|e| e["action"] == "notify.sent")
+        .collect();
+    assert_eq!(ends.len(), 1, "one delivery in the log: {sent:#?}");
 
     // Ben's own release is announced by ben.
     common::ok(&ben.run_with(ws, &env, &["release", "new", "2.1.0"]));
@@ -1860,6 +1868,137 @@ fn an_event_is_announced_once_by_the_console_that_recorded_it() {
     common::ok(&ana.run_with(ws, &env, &["notify", "flush"]));
     let seen = slack.seen();
     assert_eq!(seen.len(), 3, "not again by ana's own console: {seen:#?}");
+}
+
+/// The outbox is a projection of the shared log: a second console sees the first one's
+/// deliveries (sent, uncertain, in flight) and by which console, in its own cache, but never
+/// sends, retries or changes them; one left mid-send by a console that was killed shows as
+/// being sent by it until that console, opened again, looks for it (uncertain: a webhook is
+/// not sent twice by itself). Both caches agree with the log.
+#[test]
+fn a_second_console_sees_the_first_ones_deliveries_but_never_sends_them() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let slack = common::notify::Slack::start();
+    let (ok_hook, hang_hook) = (slack.url("ok"), slack.url("hang"));
+    let ok_env = [("HOOK", ok_hook.as_str())];
+    let dir = tempfile::tempdir().expect("dir");
+    let local = dir.path().join("local");
+    common::init(&local);
+    let cfg = local.join("release-console.toml");
+    let mut config = std::fs::read_to_string(&cfg).expect("config");
+    config.push_str(
+        "\n[[notify.slack]]\nchannel = \"#releases\"\nwebhook_env = \"HOOK\"\n\
+         events = [\"release.*\"]\n",
+    );
+    std::fs::write(&cfg, config).expect("config");
+    let ana = Console::new(&weed, dir.path(), "ana");
+    let ben = Console::new(&weed, dir.path(), "ben");
+    let ws = "s3://team/outbox";
+    let mut push = common::bin();
+    push.args(["workspace", "push"]).arg(&local).arg(ws);
+    ana.env(&mut push);
+    common::ok(&push.output().expect("push"));
+    common::ok(&ana.run_with(ws, &ok_env, &["release", "list"]));
+    common::ok(&ben.run_with(ws, &ok_env, &["release", "list"]));
+    let outbox = |c: &Console| -> Vec<serde_json::Value> {
+        let o = c.run_with(ws, &ok_env, &["--json", "notify", "list", "--all"]);
+        assert!(o.status.success(), "{}", common::text(&o));
+        serde_json::from_slice(&o.stdout).expect("outbox")
+    };
+
+    common::ok(&ana.run_with(ws, &ok_env, &["release", "new", "2.0.0"]));
+    assert_eq!(slack.seen().len(), 1, "ana announced her release");
+    let theirs = outbox(&ben);
+    assert_eq!(theirs.len(), 1, "ben sees ana's delivery: {theirs:#?}");
+    let id = theirs[0]["id"].as_str().expect("id").to_owned();
+    assert_eq!(theirs[0]["state"], "sent");
+    assert_eq!(theirs[0]["console"], "ana@ana-laptop");
+    assert_eq!(theirs[0]["elsewhere"], true);
+    let hers = outbox(&ana);
+    assert_eq!(hers[0]["state"], "sent");
+    assert_eq!(hers[0].get("elsewhere"), None, "hers, in her cache");
+    let o = ben.run_with(ws, &ok_env, &["notify", "list"]);
+    assert!(
+        common::text(&o).contains("queued by ana@ana-laptop: that console sends and retries it"),
+        "{}",
+        common::text(&o)
+    );
+    // Ben may not send it again: it is ana's.
+    let o = ben.run_with(ws, &ok_env, &["notify", "resend", &id]);
+    assert!(!o.status.success());
+    assert!(
+        common::text(&o).contains(&format!(
+            "delivery {id} was queued by ana@ana-laptop: only that console sends it again"
+        )),
+        "{}",
+        common::text(&o)
+    );
+    assert_eq!(slack.seen().len(), 1);
+
+    // Ana's console is killed while it sends her next release's message.
+    let mut run = common::bin();
+    run.arg("--workspace")
+        .arg(ws)
+        .args(["release", "new", "2.1.0"]);
+    ana.env(&mut run);
+    let mut child = run
+        .env("HOOK", &hang_hook)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
+    while slack.seen().len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "nothing was sent");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+    // Ben sees it in flight, by ana, and neither his flush nor his retry sends it.
+    let theirs = outbox(&ben);
+    let flying = theirs
+        .iter()
+        .find(|d| d["event"]["subject"] == "2.1.0")
+        .unwrap_or_else(|| panic!("ben sees ana's second delivery: {theirs:#?}"));
+    assert_eq!(flying["state"], "sending", "{flying:#?}");
+    assert_eq!(flying["console"], "ana@ana-laptop");
+    let flying_id = flying["id"].as_str().expect("id").to_owned();
+    common::ok(&ben.run_with(ws, &ok_env, &["notify", "flush"]));
+    assert!(
+        !ben.run_with(ws, &ok_env, &["notify", "retry", &flying_id])
+            .status
+            .success()
+    );
+    assert_eq!(slack.seen().len(), 2, "ben sent nothing of ana's");
+
+    // Ana's console, opened again, looks for it: uncertain, not sent again by itself; ben sees
+    // that too.
+    common::ok(&ana.run_with(ws, &ok_env, &["notify", "flush"]));
+    assert_eq!(slack.seen().len(), 2, "not sent twice by itself");
+    let theirs = outbox(&ben);
+    let d = theirs
+        .iter()
+        .find(|d| d["id"] == flying_id.as_str())
+        .expect("the delivery");
+    assert_eq!(d["state"], "uncertain", "{d:#?}");
+    // Ana sends it again; ben sees it sent.
+    common::ok(&ana.run_with(ws, &ok_env, &["notify", "resend", &flying_id]));
+    assert_eq!(slack.seen().len(), 3);
+    assert_eq!(slack.seen()[2].path, "ok");
+    let theirs = outbox(&ben);
+    let d = theirs
+        .iter()
+        .find(|d| d["id"] == flying_id.as_str())
+        .expect("the delivery");
+    assert_eq!(d["state"], "sent", "{d:#?}");
+    assert_eq!(d["attempts"], 1, "a retry starts over");
+
+    // Both caches agree with the log.
+    for c in [&ana, &ben] {
+        let o = c.run_with(ws, &ok_env, &["audit", "verify"]);
+        assert!(o.status.success(), "{}: {}", c.user, common::text(&o));
+    }
 }
 
 /// The window's reload of a shared workspace reads the open workspace again (its connection,
@@ -1938,4 +2077,99 @@ fn a_reload_of_a_shared_workspace_asks_the_bucket_nothing() {
     assert_eq!(asked(), polled, "the reload asked nothing");
     assert_eq!(after.releases.len(), 2);
     assert_eq!(after.selected_version().as_deref(), Some("0.4.0"));
+}
+
+/// The publish store's unfinished uploads are a projection of the shared log: an upload one
+/// console's publish store left unfinished (a part refused) is in the other console's cache
+/// too, with the entry that began it, and both caches verify; once completed it is gone from
+/// both.
+#[test]
+fn an_upload_left_unfinished_by_one_console_is_seen_by_another() {
+    use release_console::deploy::s3::{S3Config, S3Store};
+    use release_console::deploy::store::{Meta, ObjectStore as _, Put};
+    let weed = Weed::start();
+    weed.bucket("team");
+    weed.bucket("pub");
+    let dir = tempfile::tempdir().expect("dir");
+    let ben = Console::new(&weed, dir.path(), "ben");
+    let ws = "s3://team/uploads";
+    common::ok(&ben.run(ws, &["init", ws]));
+    let ana = open_as(&weed, dir.path(), "ana", ws);
+    let proxy = FaultProxy::start(&weed.endpoint);
+    proxy.times(
+        10,
+        "PUT",
+        "partNumber=2",
+        Fault::answer(400, "InvalidRequest", "refused by the test"),
+    );
+    let store = |endpoint: &str| {
+        S3Store::new(S3Config {
+            endpoint: endpoint.to_owned(),
+            bucket: "pub".into(),
+            region: "us-east-1".into(),
+            path_style: true,
+            credentials: release_console::net::sigv4::Credentials::new(
+                WEED_ACCESS_KEY.into(),
+                WEED_SECRET_KEY.into(),
+                None,
+            ),
+            part_size: 5 << 20,
+            multipart_threshold: 5 << 20,
+            parallel_parts: 1,
+            uploads_state: ana.root().join("publish/uploads.json"),
+            workspace: Some(ana.clone()),
+            key_vars: ("AWS_ACCESS_KEY_ID".into(), "AWS_SECRET_ACCESS_KEY".into()),
+        })
+        .expect("store")
+    };
+    let big = dir.path().join("big.zip");
+    let data: Vec<u8> = (0..(11u32 << 20)).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&big, &data).expect("write");
+    let sha = release_console::digest::Sha256::of(&data);
+    let meta = Meta {
+        content_type: "application/zip".into(),
+        cache_control: release_console::deploy::IMMUTABLE.into(),
+    };
+    let key = "W/1.0.0/W-1.0.0-symbols.zip";
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(store(&proxy.url()).put_file(key, Put::of(&big, &sha, &meta, &|_| {})))
+        .expect_err("a part was refused");
+
+    let id = format!("pub/{key}");
+    let starts: Vec<serde_json::Value> = entries(&ben, ws)
+        .into_iter()
+        .filter(|e| e["action"] == "publish.upload.start" && e["target"] == id.as_str())
+        .collect();
+    assert_eq!(starts.len(), 1, "{starts:#?}");
+    assert_eq!(starts[0]["actor"], ana.actor());
+    let read = |path: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(path).expect("uploads.json")).expect("json")
+    };
+    let bens = read(&ben.folder("uploads").join("publish/uploads.json"));
+    assert_eq!(bens[&id]["audit_seq"], starts[0]["seq"], "{bens}");
+    assert_eq!(
+        bens[&id]["upload_id"],
+        starts[0]["after"]["upload"]["upload_id"]
+    );
+    assert_eq!(bens[&id]["size"], 11u64 << 20);
+    common::ok(&ben.run(ws, &["audit", "verify"]));
+    ana.verify_audit_with(release_console::projections::ALL)
+        .expect("ana's cache agrees");
+
+    // Sent again without the fault, it resumes and completes: gone from both caches.
+    rt.block_on(store(&weed.endpoint).put_file(key, Put::of(&big, &sha, &meta, &|_| {})))
+        .expect("completed");
+    common::ok(&ben.run(ws, &["audit", "verify"]));
+    let bens = read(&ben.folder("uploads").join("publish/uploads.json"));
+    assert_eq!(bens, serde_json::json!({}), "{bens}");
+    let ends: Vec<serde_json::Value> = entries(&ben, ws)
+        .into_iter()
+        .filter(|e| e["action"] == "publish.upload.end" && e["target"] == id.as_str())
+        .collect();
+    assert_eq!(ends.len(), 1, "{ends:#?}");
+    assert_eq!(ends[0]["after"]["why"], "completed");
 }

@@ -82,6 +82,7 @@ pub(super) fn publish_bench(cli: &Cli, args: &BenchArgs) -> anyhow::Result<serde
         multipart_threshold: defaults.multipart_threshold_mib * MIB,
         parallel_parts: parallel,
         uploads_state: server_dir.path().join("uploads.json"),
+        workspace: None,
         key_vars: ("AWS_ACCESS_KEY_ID".into(), "AWS_SECRET_ACCESS_KEY".into()),
     })?;
     let meta = Meta {

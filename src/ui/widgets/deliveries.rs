@@ -30,8 +30,9 @@ pub fn label(d: &Delivery) -> &'static str {
     }
 }
 
-/// One row per delivery; a Retry button on each that failed, and "Send again" on each that is
-/// uncertain (maybe delivered), push [`Command::RetryNotifications`] with its id.
+/// One row per delivery; a Retry button on each of this console's that failed, and "Send
+/// again" on each that is uncertain (maybe delivered), push [`Command::RetryNotifications`]
+/// with its id. Another console's says whose it is and has neither.
 pub fn rows<'a>(
     ui: &mut egui::Ui,
     deliveries: impl IntoIterator<Item = &'a Delivery>,
@@ -50,6 +51,10 @@ pub fn rows<'a>(
             if d.attempts > 1 {
                 ui.label(theme::muted(format!("{} attempts", d.attempts)));
             }
+            // Another console's (a shared workspace): shown, sent and retried by that one.
+            if d.elsewhere {
+                ui.label(theme::muted(format!("by {}", d.whose())));
+            }
             if d.state == State::Uncertain {
                 ui.label(egui::RichText::new(d.state.describe()).color(color(d.state)));
             }
@@ -59,6 +64,7 @@ pub fn rows<'a>(
                 format!("Retry {}", d.target.label())
             };
             if d.state.needs_attention()
+                && !d.elsewhere
                 && ui
                     .button(button)
                     .on_hover_text(format!(
