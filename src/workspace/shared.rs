@@ -35,9 +35,9 @@
 //! change is refused with [`WorkspaceError::Offline`].
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -59,8 +59,8 @@ const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_OBJECT: usize = 4 * 1024 * 1024;
 /// The most entries read at once when catching up (windows grow to it from one).
 const FETCH_AT_ONCE: usize = 64;
-/// Entries read at once by a change: before its first try, and after a lost race (the
-/// winner's, and those that may already follow it).
+/// The most entries read at once by a change after a lost race: the winner's, and those that
+/// may already follow it. How many it reads is learnt as it goes (see [`Shared::after_winner`]).
 const PEEK: usize = 4;
 /// Staged entries written at once while catching up.
 const COMMIT_EVERY: u64 = 8192;
@@ -336,6 +336,10 @@ impl Shared {
             raced: std::sync::atomic::AtomicBool::new(false),
             own: Mutex::new(std::collections::HashSet::new()),
             unrolled: Mutex::new(Unrolled::default()),
+            between_changes: AtomicUsize::new(0),
+            after_winner: AtomicUsize::new(0),
+            put_nanos: AtomicU64::new(0),
+            costs: Mutex::new(Costs::default()),
             host: crate::os::host_name(),
         })
     }
@@ -380,10 +384,30 @@ impl Shared {
         lock(&self.unrolled).entries.retain(|e| e.seq > seen);
     }
 
+    /// What this console's reads and writes of entries cost since it opened.
+    pub fn costs(&self) -> Costs {
+        *lock(&self.costs)
+    }
+
+    /// Notes entry reads that took `took`: `missing` of them answered 404.
+    fn count_reads(&self, reads: usize, missing: usize, took: Duration) {
+        let mut c = lock(&self.costs);
+        c.reads += reads as u64;
+        c.reads_missing += missing as u64;
+        c.request_secs += took.as_secs_f64();
+    }
+
     fn get(&self, key: String) -> Result<Got, Failure> {
         let client = self.client.clone();
-        block(async move { client.get_small(&key, None, MAX_OBJECT).await })
-            .map_err(|e| Failure::Network(e.to_string()))?
+        let started = Instant::now();
+        let got = block(async move { client.get_small(&key, None, MAX_OBJECT).await })
+            .map_err(|e| Failure::Network(e.to_string()))?;
+        self.count_reads(
+            1,
+            usize::from(matches!(got, Ok(Got::Missing))),
+            started.elapsed(),
+        );
+        got
     }
 
     fn put(
@@ -399,6 +423,30 @@ impl Shared {
                 .await
         })
         .map_err(|e| Failure::Network(e.to_string()))?
+    }
+
+    /// [`Self::put`] of log entry `seq`'s line, counted in [`Self::costs`]; a write the server
+    /// answered (stored, or 412) tells how long it takes to write an entry.
+    fn put_entry(&self, seq: u64, line: &str) -> Result<String, Failure> {
+        let started = Instant::now();
+        let put = self.put(
+            self.url.log_key(seq),
+            line.as_bytes().to_vec(),
+            "application/json",
+        );
+        let took = started.elapsed();
+        let taken = matches!(put, Err(Failure::Status { status: 412, .. }));
+        if put.is_ok() || taken {
+            self.put_nanos.store(
+                u64::try_from(took.as_nanos()).unwrap_or(u64::MAX),
+                Ordering::Relaxed,
+            );
+        }
+        let mut c = lock(&self.costs);
+        c.puts += 1;
+        c.puts_taken += u64::from(taken);
+        c.request_secs += took.as_secs_f64();
+        put
     }
 
     /// The configuration in the bucket, if there is one. Asked impatiently (twice, 10 s at
@@ -835,6 +883,7 @@ impl Shared {
         }
         let client = self.client.clone();
         let keys: Vec<String> = seqs.iter().map(|s| self.url.log_key(*s)).collect();
+        let started = Instant::now();
         let results = block(async move {
             let mut set = tokio::task::JoinSet::new();
             for (i, key) in keys.into_iter().enumerate() {
@@ -856,6 +905,14 @@ impl Shared {
                 self.url
             )));
         }
+        self.count_reads(
+            results.len(),
+            results
+                .iter()
+                .filter(|(_, r)| matches!(r, Ok(Got::Missing)))
+                .count(),
+            started.elapsed(),
+        );
         results
             .into_iter()
             .zip(seqs)
@@ -933,8 +990,10 @@ impl Shared {
                 why,
             });
         }
+        let started = Instant::now();
         let mut held = audit.hold()?;
         let appended = self.append_held(audit, &mut held, new);
+        lock(&self.costs).append_secs += started.elapsed().as_secs_f64();
         if appended.is_err() {
             // Others' entries read on the way are the bucket's log: kept, though this change
             // was not recorded (a retry builds on them).
@@ -956,7 +1015,13 @@ impl Shared {
         // and not rolled forward, and those read on the way. Others' entries read on the way
         // are staged and written with this change's own: one write and one fsync.
         let mut unseen = self.unrolled(audit, held.len())?;
-        unseen.extend(self.pull_staged(held, PEEK, false, true)?.entries);
+        // As many as others recorded between this console's last two changes, and one more
+        // (past the end, when as many came now): the log's end found in one round of reads.
+        let width = self.between_changes.load(Ordering::Relaxed) + 1;
+        let caught_up = self.pull_staged(held, width, false, true)?.entries;
+        self.between_changes
+            .store(caught_up.len(), Ordering::Relaxed);
+        unseen.extend(caught_up);
         // Answers of 412 for a number whose entry cannot be read yet (the winner's write still
         // in flight at the server), in a row.
         let mut unseen_winner = 0u32;
@@ -993,8 +1058,7 @@ impl Shared {
                     MAX_OBJECT / (1024 * 1024)
                 )));
             }
-            let key = self.url.log_key(entry.seq);
-            match self.put(key, line.clone().into_bytes(), "application/json") {
+            match self.put_entry(entry.seq, &line) {
                 Ok(_) => return self.adopt_own(held, &entry, &line),
                 // Taken: by another writer, or by this one when an answer was lost and the
                 // request was sent again. The entry there says which.
@@ -1020,8 +1084,10 @@ impl Shared {
                 }
             }
             // Another's entry holds the number (or this one's, whose answer was lost): read it
-            // and the few after it at once, and try the number after them.
-            let seqs: Vec<u64> = (entry.seq..entry.seq + PEEK as u64).collect();
+            // and those that followed the winner last time, at once, and try the number after
+            // them.
+            let width = (self.after_winner.load(Ordering::Relaxed) + 1).min(PEEK);
+            let seqs: Vec<u64> = (entry.seq..entry.seq + width as u64).collect();
             let mut there = self.fetch_many(&seqs)?.into_iter();
             match there.next().flatten() {
                 Some(first) if is_own(&first, &nonce) => {
@@ -1033,6 +1099,16 @@ impl Shared {
                         .chain(there)
                         .map_while(|l| l.map(|l| l.trim_end_matches('\n').to_owned()))
                         .collect();
+                    // All there: more may follow, read twice as many next time.
+                    let after = lines.len() - 1;
+                    self.after_winner.store(
+                        if lines.len() == width {
+                            (2 * after).max(1)
+                        } else {
+                            after
+                        },
+                        Ordering::Relaxed,
+                    );
                     let after = held.len();
                     let entries = held.stage_all(&lines).map_err(|e| {
                         self.diverged(tampered_line(&e).unwrap_or(entry.seq), refusal(&e))
@@ -1043,12 +1119,18 @@ impl Shared {
                 // Refused, yet not there: the winner's write is still in flight at the server
                 // (or moto's answer to a write racing a delete). Asked again at once, the
                 // same number is refused again within that moment: wait a little longer each
-                // time, so the attempts are not spent before the entry can be read.
+                // time, so the attempts are not spent before the entry can be read. The unit
+                // is how long this server took to answer this console's last write of an
+                // entry: what is left of the winner's write takes no longer than a whole one
+                // (a fixed pause would be most of a commit's time on a fast server, and too
+                // short on a slow one).
                 None => {
                     unseen_winner += 1;
-                    std::thread::sleep(Duration::from_millis(
-                        10 * u64::from(unseen_winner.min(20)),
-                    ));
+                    let wait = self.winner_wait(unseen_winner);
+                    std::thread::sleep(wait);
+                    let mut c = lock(&self.costs);
+                    c.waits += 1;
+                    c.wait_secs += wait.as_secs_f64();
                 }
             }
         }
@@ -1057,6 +1139,17 @@ impl Shared {
              again",
             self.url, new.action, new.target
         )))
+    }
+
+    /// The `n`th wait in a row for a winner's entry that is not readable yet: `n` times the
+    /// time this server took to answer this console's last write of an entry (1 ms before it
+    /// wrote any), `n` counted up to 20.
+    fn winner_wait(&self, n: u32) -> Duration {
+        let put = match self.put_nanos.load(Ordering::Relaxed) {
+            0 => Duration::from_millis(1),
+            nanos => Duration::from_nanos(nanos),
+        };
+        put * n.min(20)
     }
 
     /// Every entry in the bucket, read in order from the first and checked to chain from the
@@ -1186,7 +1279,13 @@ impl Shared {
         let adopted = held
             .stage(line.trim_end_matches('\n'))
             .map_err(|e| self.diverged(entry.seq, refusal(&e)))?;
+        let started = Instant::now();
         held.commit()?;
+        {
+            let mut c = lock(&self.costs);
+            c.commit_secs += started.elapsed().as_secs_f64();
+            c.appended += 1;
+        }
         self.note_unrolled(after, std::slice::from_ref(&adopted), true);
         self.appended.fetch_add(1, Ordering::Relaxed);
         if let Some(nonce) = &adopted.nonce {
