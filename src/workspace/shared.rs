@@ -284,7 +284,82 @@ pub struct Shared {
     own: Mutex<std::collections::HashSet<String>>,
     /// Entries this process adopted past `seen`, while the log is as it left it.
     unrolled: Mutex<Unrolled>,
+    /// How many entries others recorded between this console's last two changes, as the
+    /// second one found them: its next change reads that many and one more (which tells it
+    /// is caught up) before its first try, rather than a fixed window of mostly missing ones.
+    between_changes: AtomicUsize,
+    /// How many entries followed a lost race's winner when this console last lost one: the
+    /// next lost race reads the winner and that many after it (twice as many when all were
+    /// there), up to [`PEEK`]. Each read past the log's end is a request every loser makes
+    /// for every number: under many writers the server's time goes to them.
+    after_winner: AtomicUsize,
+    /// How long the server took to answer this console's last write of an entry: how long
+    /// to wait for a winner whose entry is refused to others but not readable yet.
+    put_nanos: AtomicU64,
+    /// What this console's reads and writes of entries cost (see [`Shared::costs`]).
+    costs: Mutex<Costs>,
     host: String,
+}
+
+/// What a console's reads and writes of log entries cost since it opened: requests by kind
+/// and time by phase (see [`Shared::costs`]); a benchmark's breakdown of a change.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Costs {
+    /// Entries this console appended.
+    pub appended: u64,
+    /// `GET`s of log entries (catching up, before a change, after a lost race).
+    pub reads: u64,
+    /// Of which answered 404: past the log's end.
+    pub reads_missing: u64,
+    /// Conditional `PUT`s of entries.
+    pub puts: u64,
+    /// Of which answered 412: the number was taken.
+    pub puts_taken: u64,
+    /// Waits for a winner's entry that was refused to this console but not readable yet.
+    pub waits: u64,
+    pub wait_secs: f64,
+    /// Time in those requests (reads at once counted once).
+    pub request_secs: f64,
+    /// Time writing adopted entries to the local log (write, fsync, head).
+    pub commit_secs: f64,
+    /// Time in [`Shared::append`], all of it.
+    pub append_secs: f64,
+}
+
+impl Costs {
+    /// What `self` counted past `before`.
+    #[must_use]
+    pub fn since(&self, before: &Self) -> Self {
+        Self {
+            appended: self.appended - before.appended,
+            reads: self.reads - before.reads,
+            reads_missing: self.reads_missing - before.reads_missing,
+            puts: self.puts - before.puts,
+            puts_taken: self.puts_taken - before.puts_taken,
+            waits: self.waits - before.waits,
+            wait_secs: self.wait_secs - before.wait_secs,
+            request_secs: self.request_secs - before.request_secs,
+            commit_secs: self.commit_secs - before.commit_secs,
+            append_secs: self.append_secs - before.append_secs,
+        }
+    }
+
+    /// `self` and `other` added.
+    #[must_use]
+    pub fn plus(&self, other: &Self) -> Self {
+        Self {
+            appended: self.appended + other.appended,
+            reads: self.reads + other.reads,
+            reads_missing: self.reads_missing + other.reads_missing,
+            puts: self.puts + other.puts,
+            puts_taken: self.puts_taken + other.puts_taken,
+            waits: self.waits + other.waits,
+            wait_secs: self.wait_secs + other.wait_secs,
+            request_secs: self.request_secs + other.request_secs,
+            commit_secs: self.commit_secs + other.commit_secs,
+            append_secs: self.append_secs + other.append_secs,
+        }
+    }
 }
 
 /// Entries adopted and not rolled into the state yet ([`Shared::unrolled`]), as of the log's
