@@ -293,9 +293,6 @@ pub struct Shared {
     /// there), up to [`PEEK`]. Each read past the log's end is a request every loser makes
     /// for every number: under many writers the server's time goes to them.
     after_winner: AtomicUsize,
-    /// How long the server took to answer this console's last write of an entry: how long
-    /// to wait for a winner whose entry is refused to others but not readable yet.
-    put_nanos: AtomicU64,
     /// What this console's reads and writes of entries cost (see [`Shared::costs`]).
     costs: Mutex<Costs>,
     host: String,
@@ -413,7 +410,6 @@ impl Shared {
             unrolled: Mutex::new(Unrolled::default()),
             between_changes: AtomicUsize::new(0),
             after_winner: AtomicUsize::new(0),
-            put_nanos: AtomicU64::new(0),
             costs: Mutex::new(Costs::default()),
             host: crate::os::host_name(),
         })
@@ -500,8 +496,7 @@ impl Shared {
         .map_err(|e| Failure::Network(e.to_string()))?
     }
 
-    /// [`Self::put`] of log entry `seq`'s line, counted in [`Self::costs`]; a write the server
-    /// answered (stored, or 412) tells how long it takes to write an entry.
+    /// [`Self::put`] of log entry `seq`'s line, counted in [`Self::costs`].
     fn put_entry(&self, seq: u64, line: &str) -> Result<String, Failure> {
         let started = Instant::now();
         let put = self.put(
@@ -511,12 +506,6 @@ impl Shared {
         );
         let took = started.elapsed();
         let taken = matches!(put, Err(Failure::Status { status: 412, .. }));
-        if put.is_ok() || taken {
-            self.put_nanos.store(
-                u64::try_from(took.as_nanos()).unwrap_or(u64::MAX),
-                Ordering::Relaxed,
-            );
-        }
         let mut c = lock(&self.costs);
         c.puts += 1;
         c.puts_taken += u64::from(taken);
@@ -1194,14 +1183,10 @@ impl Shared {
                 // Refused, yet not there: the winner's write is still in flight at the server
                 // (or moto's answer to a write racing a delete). Asked again at once, the
                 // same number is refused again within that moment: wait a little longer each
-                // time, so the attempts are not spent before the entry can be read. The unit
-                // is how long this server took to answer this console's last write of an
-                // entry: what is left of the winner's write takes no longer than a whole one
-                // (a fixed pause would be most of a commit's time on a fast server, and too
-                // short on a slow one).
+                // time, so the attempts are not spent before the entry can be read.
                 None => {
                     unseen_winner += 1;
-                    let wait = self.winner_wait(unseen_winner);
+                    let wait = Duration::from_millis(10 * u64::from(unseen_winner.min(20)));
                     std::thread::sleep(wait);
                     let mut c = lock(&self.costs);
                     c.waits += 1;
@@ -1214,17 +1199,6 @@ impl Shared {
              again",
             self.url, new.action, new.target
         )))
-    }
-
-    /// The `n`th wait in a row for a winner's entry that is not readable yet: `n` times the
-    /// time this server took to answer this console's last write of an entry (1 ms before it
-    /// wrote any), `n` counted up to 20.
-    fn winner_wait(&self, n: u32) -> Duration {
-        let put = match self.put_nanos.load(Ordering::Relaxed) {
-            0 => Duration::from_millis(1),
-            nanos => Duration::from_nanos(nanos),
-        };
-        put * n.min(20)
     }
 
     /// Every entry in the bucket, read in order from the first and checked to chain from the
