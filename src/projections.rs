@@ -1,6 +1,10 @@
 //! Every state file of the feature layers that the audit log speaks for, as one list: the
-//! incident records (`status/incidents.json`), the flag plans (`flags/plans.json`) and the
-//! platforms a release does not ship (`pipeline/skipped-platforms.json`).
+//! incident records (`status/incidents.json`), the flag plans (`flags/plans.json`), the
+//! platforms a release does not ship (`pipeline/skipped-platforms.json`), each release's
+//! vulnerability findings and accepted risks (`releases/<version>/findings.json`), the
+//! secrets' recorded rotations (`secrets/rotations.json`) and the files a build stored in a
+//! shared workspace's bucket (`pipeline/shared-artifacts.json`). Each change's entry carries
+//! its target's whole record after it, so the last change of a target is enough to replay.
 //! `workspace` cannot import those layers, so the CLI (when it opens a workspace, and in
 //! `audit verify`) and the GUI's Verify chain task pass this list to
 //! `Workspace::recover_with` and `Workspace::verify_audit_with`. It is one list because a
@@ -9,9 +13,12 @@
 
 use crate::workspace::Projection;
 
-/// The incident records, the flag plans and the platform skips.
+/// The incident records, the flag plans, the platform skips, the findings and the rotations.
 pub static ALL: &[&dyn Projection] = &[
     &crate::status::incident::IncidentBook,
     &crate::flags::plan::PlanBook,
     &crate::pipeline::skips::SkipBook,
+    &crate::findings::FindingsBook,
+    &crate::rotation::RotationBook,
+    &crate::verify::shared::ArtifactBook,
 ];

@@ -34,12 +34,13 @@
 //! | `source.built-commit` | [`Event::SourceBuiltCommit`] | version | source | |
 //! | `release.notes` | [`Event::ReleaseNotes`] | version | source | |
 //! | `release.platform.skip` / `release.platform.ship` | [`Event::PlatformSkip`] / [`Event::PlatformShip`] | `version/platform` | `pipeline::skips` | `pipeline::skips` (projection) |
+//! | `release.artifacts` | [`Event::ReleaseArtifacts`] | version | `pipeline` (a build on a shared workspace: its files stored as blobs) | `verify::shared` (projection: the release's artifacts a second console fetches) |
 //! | `verify.report` | [`Event::VerifyReport`] | SHA256SUMS path or `artifacts` | verify | notify |
 //! | `kpi.record` / `kpi.demo-samples` | [`Event::KpiRecord`] / [`Event::KpiDemoSamples`] | KPI name / `demo` | kpi, demo | |
 //! | `runbook.step` / `runbook.step.end` | [`Event::RunbookStep`] / [`Event::RunbookStepEnd`] | `procedure/step` | dr | `dr::history` (the quarterly review) |
-//! | `findings.accept` / `findings.revoke` | [`Event::FindingsAccept`] / [`Event::FindingsRevoke`] | `version/id` | findings | notify |
-//! | `findings.import` | [`Event::FindingsImport`] | version | findings | |
-//! | `secret.rotated` | [`Event::SecretRotated`] | secret name | rotation | |
+//! | `findings.accept` / `findings.revoke` | [`Event::FindingsAccept`] / [`Event::FindingsRevoke`] | `version/id` | findings | notify (accept), findings (projection) |
+//! | `findings.import` | [`Event::FindingsImport`] | version | findings | findings (projection) |
+//! | `secret.rotated` | [`Event::SecretRotated`] | secret name | rotation | rotations (projection) |
 //! | `flags.create` / `.advance` / `.rollout` / `.rollback` / `.archive` | [`Event::FlagsCreate`] ... [`Event::FlagsArchive`] | flag key | `flags::plan` | notify, flag plans (projection) |
 //! | `flags.import` | [`Event::FlagsImport`] | flag key | `flags::plan` (the demo's history) | flag plans (projection) |
 //! | `status.incident.create` / `.update` / `.resolve` | [`Event::IncidentCreate`] / [`Event::IncidentUpdate`] / [`Event::IncidentResolve`] | incident id | status | notify, incidents (projection) |
@@ -303,9 +304,23 @@ pub struct VerifyVerdict {
     pub of_release: bool,
     pub release: Option<String>,
     pub artifacts: Vec<Value>,
+    /// The blobs of the shared workspace's bucket the verified files were fetched as, or
+    /// matched (none on a local workspace, and in entries written before).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blobs: Vec<VerifiedBlob>,
     /// The rest (bad lines, what was expected).
     #[serde(flatten)]
     pub rest: Map<String, Value>,
+}
+
+/// A blob a verification checked: the file, the blob's SHA-256 (which the file's bytes
+/// have), and the `release.artifacts` entry that recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifiedBlob {
+    pub name: String,
+    pub sha256: crate::digest::Sha256,
+    pub size: u64,
+    pub entry: u64,
 }
 
 payload! {
@@ -324,6 +339,11 @@ payload! {
 pub struct Acceptance {
     pub reason: String,
     pub until: jiff::Timestamp,
+    /// Every acceptance of the finding's id in the release after the change
+    /// (`findings::Acceptance`s): what a roll forward replays. Absent in entries written
+    /// before the log spoke for the findings file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acceptances: Option<Vec<Value>>,
     /// The rest (id, package, who and when).
     #[serde(flatten)]
     pub rest: Map<String, Value>,
@@ -334,9 +354,60 @@ payload! {
     FindingsAccept { target: Pair, before: (), after: Acceptance }
 }
 
+/// `findings.revoke`'s `after`: the acceptances of the id the release keeps
+/// (`findings::Acceptance`s, those of other packages), what a roll forward replays. Entries
+/// written before the log spoke for the findings file have none (`after` is null).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Remaining {
+    pub acceptances: Vec<Value>,
+}
+
 payload! {
     /// A finding's acceptance revoked (target: `version/id`; `before`: the acceptances gone).
-    FindingsRevoke { target: Pair, before: Value, after: () }
+    FindingsRevoke { target: Pair, before: Value, after: Option<Remaining> }
+}
+
+/// `findings.import`'s `after`: what the import read, and the release's findings after it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FindingsImported {
+    /// Each file read, as `[path, format, findings]`.
+    pub files: Vec<Value>,
+    /// Findings not seen before in the release.
+    pub new: u64,
+    /// How many findings the release holds after the import.
+    pub findings: u64,
+    /// How many of them block it.
+    pub blocking: u64,
+    /// The release's findings after the import (`findings::Finding`s, normalized and bounded,
+    /// as `findings.json` holds them): what a roll forward replays. Absent in entries written
+    /// before the log spoke for the findings file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<Vec<Value>>,
+}
+
+payload! {
+    /// Scanner output imported into a release's findings (target: the version; `before`: how
+    /// many findings it held).
+    FindingsImport { target: String, before: Value, after: FindingsImported }
+}
+
+/// `secret.rotated`'s `after`: the rotation recorded (`rotation::Rotation`), and the secret's
+/// rotations kept before it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rotated {
+    pub at: jiff::Timestamp,
+    pub by: String,
+    pub note: String,
+    /// The secret's other rotations as the rotations file kept them (`rotation::Rotation`s,
+    /// each with its entry): with this one, its whole record, what a roll forward replays.
+    /// Absent in entries written before the log spoke for the rotations file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub earlier: Option<Vec<Value>>,
+}
+
+payload! {
+    /// A secret's rotation recorded (target: the secret's name).
+    SecretRotated { target: String, before: (), after: Rotated }
 }
 
 /// A flag change's intent (`after`), as `flags::plan` writes it: what a reader needs, read
@@ -421,6 +492,46 @@ payload! {
     /// A platform skipped or shipped again (target: `version/platform`; `before`: the record
     /// it replaces, or null).
     PlatformChange { target: String, before: Value, after: SkipRecord }
+}
+
+/// What a file stored as a blob is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlobKind {
+    /// An installer or other artifact of the release's artifacts folder.
+    Artifact,
+    /// The release's SHA256SUMS.
+    Sums,
+    /// A build's task log.
+    Log,
+}
+
+/// One file of a build, stored in a shared workspace's bucket as blob `sha256`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobFile {
+    /// Its file name (in the release's artifacts folder, or its logs folder for a log).
+    pub name: String,
+    pub size: u64,
+    pub sha256: crate::digest::Sha256,
+    pub kind: BlobKind,
+    /// The platform whose build made it (none for SHA256SUMS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+}
+
+/// `release.artifacts`'s `after`: a build's files as the bucket holds them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobFiles {
+    pub version: String,
+    /// The platforms built.
+    pub platforms: Vec<String>,
+    pub files: Vec<BlobFile>,
+}
+
+payload! {
+    /// A build's artifacts, SHA256SUMS and logs stored as blobs in a shared workspace's
+    /// bucket (target: the version; a later one replaces the list).
+    ReleaseArtifacts { target: String, before: (), after: BlobFiles }
 }
 
 /// `ACTION.failed`: the intent of `action` on `target` (entry `entry`, when it says) did not
@@ -589,6 +700,7 @@ events! {
     ReleaseNotes(Values) = "release.notes",
     PlatformSkip(PlatformChange) = "release.platform.skip",
     PlatformShip(PlatformChange) = "release.platform.ship",
+    ReleaseArtifacts(ReleaseArtifacts) = "release.artifacts",
     VerifyReport(VerifyReport) = "verify.report",
     KpiRecord(Values) = "kpi.record",
     KpiDemoSamples(Values) = "kpi.demo-samples",
@@ -596,8 +708,8 @@ events! {
     RunbookStepEnd(RunbookStep) = "runbook.step.end",
     FindingsAccept(FindingsAccept) = "findings.accept",
     FindingsRevoke(FindingsRevoke) = "findings.revoke",
-    FindingsImport(Values) = "findings.import",
-    SecretRotated(Values) = "secret.rotated",
+    FindingsImport(FindingsImport) = "findings.import",
+    SecretRotated(SecretRotated) = "secret.rotated",
     FlagsCreate(FlagChange) = "flags.create",
     FlagsAdvance(FlagChange) = "flags.advance",
     FlagsRollout(FlagChange) = "flags.rollout",
@@ -842,7 +954,19 @@ mod tests {
                 "artifacts",
                 Value::Null,
                 json!({"overall": "pass", "of_release": true, "release": "1.2.0",
-                       "artifacts": [{"path": "a.msi"}], "bad_lines": 0, "expected": 1}),
+                       "artifacts": [{"path": "a.msi"}],
+                       "blobs": [{"name": "a.msi", "sha256": "ab".repeat(32), "size": 3,
+                                  "entry": 7}],
+                       "bad_lines": 0, "expected": 1}),
+            ),
+            Action::ReleaseArtifacts => (
+                "1.2.0",
+                Value::Null,
+                json!({"version": "1.2.0", "platforms": ["windows"],
+                       "files": [{"name": "a.msi", "size": 3, "sha256": "ab".repeat(32),
+                                  "kind": "artifact", "platform": "windows"},
+                                 {"name": "SHA256SUMS", "size": 75, "sha256": "cd".repeat(32),
+                                  "kind": "sums"}]}),
             ),
             Action::KpiRecord => ("crash_rate", Value::Null, json!({"value": 0.25, "at": at})),
             Action::KpiDemoSamples => ("demo", Value::Null, json!({"samples": 10, "until": at})),
@@ -860,22 +984,32 @@ mod tests {
                 "1.2.0/CVE-2026-1",
                 Value::Null,
                 json!({"id": "CVE-2026-1", "package": null, "reason": "not reachable",
-                       "until": "2027-01-01T00:00:00Z", "by": "ana", "at": at}),
+                       "until": "2027-01-01T00:00:00Z", "by": "ana", "at": at,
+                       "acceptances": [{"id": "CVE-2026-1", "package": null,
+                                        "reason": "not reachable",
+                                        "until": "2027-01-01T00:00:00Z", "by": "ana",
+                                        "at": at}]}),
             ),
             Action::FindingsRevoke => (
                 "1.2.0/CVE-2026-1",
                 json!([{"id": "CVE-2026-1"}]),
-                Value::Null,
+                json!({"acceptances": []}),
             ),
             Action::FindingsImport => (
                 "1.2.0",
                 json!({"findings": 0}),
-                json!({"files": [], "new": 1, "findings": 1, "blocking": 0}),
+                json!({"files": [["trivy.json", "trivy", 1]], "new": 1, "findings": 1,
+                       "blocking": 0,
+                       "merged": [{"id": "CVE-2026-1", "package": "musl", "installed": "1.1",
+                                   "fixed": null, "severity": "LOW", "title": null,
+                                   "scanner": "trivy", "source_file": "trivy.json",
+                                   "suppressed": null, "first_seen": at}]}),
             ),
             Action::SecretRotated => (
                 "signing-pfx",
                 Value::Null,
-                json!({"at": at, "by": "ana", "note": ""}),
+                json!({"at": at, "by": "ana", "note": "",
+                       "earlier": [{"at": at, "by": "bo", "note": "", "audit_seq": 2}]}),
             ),
             Action::FlagsCreate
             | Action::FlagsAdvance
@@ -1045,6 +1179,59 @@ mod tests {
             matches!(&e, Event::Failed(f) if f.action == "notify.failed"),
             "{e:?}"
         );
+    }
+
+    /// Findings and rotation entries written before the log spoke for their files carry no
+    /// record to replay: still read typed (the record absent), and written back as they were.
+    #[test]
+    fn findings_and_rotations_entries_older_than_their_records_are_read_typed() {
+        let at = "2026-12-04T10:00:00Z";
+        let cases: Vec<(Action, &str, Value, Value)> = vec![
+            (
+                Action::FindingsImport,
+                "1.2.0",
+                json!({"findings": 0}),
+                json!({"files": [], "new": 1, "findings": 1, "blocking": 0}),
+            ),
+            (
+                Action::FindingsAccept,
+                "1.2.0/CVE-2026-1",
+                Value::Null,
+                json!({"id": "CVE-2026-1", "package": null, "reason": "not reachable",
+                       "until": "2027-01-01T00:00:00Z", "by": "ana", "at": at}),
+            ),
+            (
+                Action::FindingsRevoke,
+                "1.2.0/CVE-2026-1",
+                json!([{"id": "CVE-2026-1"}]),
+                Value::Null,
+            ),
+            (
+                Action::SecretRotated,
+                "signing-pfx",
+                Value::Null,
+                json!({"at": at, "by": "ana", "note": ""}),
+            ),
+        ];
+        let mut all = Vec::new();
+        for (action, target, before, after) in cases {
+            let event = Event::parse(action.as_str(), target, &before, &after);
+            let carried = match &event {
+                Event::FindingsImport(e) => e.after.merged.is_some(),
+                Event::FindingsAccept(e) => e.after.acceptances.is_some(),
+                Event::FindingsRevoke(e) => e.after.is_some(),
+                Event::SecretRotated(e) => e.after.earlier.is_some(),
+                other => panic!("{action}: read as {other:?}"),
+            };
+            assert!(!carried, "{action}: {event:?}");
+            let (a, t, b, f) = event.clone().into_parts();
+            assert_eq!(
+                (a.as_str(), t.as_str(), &b, &f),
+                (action.as_str(), target, &before, &after)
+            );
+            all.push((event, a, t, b, f));
+        }
+        round_trip(&all);
     }
 
     #[test]

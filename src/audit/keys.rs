@@ -20,15 +20,29 @@
 //!   - the person themself, replacing their active key: the entry is signed with the current
 //!     key, and `proof` is the new key's signature of [`proof_message`] (person, public key,
 //!     and the id of the key it replaces, so it serves that one replacement only);
-//!   - another person with an active key, for someone who has none (never had one, or it was
-//!     revoked): that person vouches for the key, the entry is signed by them and names them.
-//!     Nobody can replace another person's active key.
-//! - [`REVOKE`] (`people.key.revoke`), target the person, `after` = `{key}`: any person with an
-//!   active key may revoke any active key, their own or another's (a lost or stolen key must be
-//!   revocable without it), and the signed entry names who did. After a revocation the person
-//!   has no active key and *nothing* in their name is valid (not even unsigned) until another
-//!   registered person vouches for a new key: otherwise revoking a key would reopen the name to
-//!   trust on first use, for anyone with write access to the bucket.
+//!   - another person *with standing* (below), for someone who has none (never had one, or it
+//!     was revoked): that person vouches for the key, the entry is signed by them and names
+//!     them. Nobody can replace another person's active key; a person with standing may vouch
+//!     for another's active key as it is (the same key), which gives that person standing.
+//! - [`REVOKE`] (`people.key.revoke`), target the person, `after` = `{key}`: signed by the key
+//!   it revokes (the person themself), or by another person with standing (a lost or stolen
+//!   key must be revocable without it); the signed entry names who did. After a revocation the
+//!   person has no active key and *nothing* in their name is valid (not even unsigned) until a
+//!   person with standing vouches for a new key: otherwise revoking a key would reopen the name
+//!   to trust on first use, for anyone with write access to the bucket.
+//!
+//! **Standing** ([`Person::vouched_by`]) is what it takes to revoke another's key or vouch for
+//! another's: the workspace's first registered person has it, and so has everyone a person
+//! with standing vouched for. Whoever registers a new name later by trust on first use signs
+//! their own entries but has none, because anyone who can write the bucket can do that: with
+//! standing for every registered name, they could register `mallory`, revoke ana's key and
+//! vouch for a key of their own as ana's, and act in her name.
+//!
+//! **Names** are compared in their [`canonical`] form (NFKC, lower case, invisible characters
+//! left out, spaces trimmed), so `Ana`, `ana ` and `ａｎａ` are ana, whose key they need. A new
+//! name that mixes scripts (`аna`, with a Cyrillic `а`) or holds invisible characters is
+//! refused ([`check_name`], [`look_alike`]); once anyone has a key, an unsigned entry by such
+//! a name is refused too.
 //!
 //! **Signatures.** An entry's *person* is its actor up to a ` (` (an auto-tick's
 //! `ana (task build)` is ana's). When the person has an active key at that point in the log,
@@ -152,8 +166,110 @@ pub fn keys_dir() -> Result<PathBuf, KeyError> {
     Ok(dirs.config_dir().join("keys"))
 }
 
+/// The form names are compared in, so that one person cannot be impersonated by a look-alike
+/// of their name: NFKC (`ａｎａ` and `ana`), each character's lower case (`Ana` and `ana`),
+/// NFKC again, invisible characters (Unicode's default-ignorable code points: zero-width
+/// spaces and joiners, soft hyphens) left out, white space at the ends trimmed and each run of
+/// it inside one space (`ana ` and `ana`). The people list is keyed by it; the name shown is
+/// the one first registered. Letters of other scripts that look alike (`аna` with a Cyrillic
+/// `а`) are not folded: a new name that mixes scripts is refused ([`check_name`]).
+pub fn canonical(name: &str) -> String {
+    use icu_normalizer::ComposingNormalizerBorrowed;
+    use icu_properties::{CodePointSetData, props::DefaultIgnorableCodePoint};
+    let nfkc = ComposingNormalizerBorrowed::new_nfkc();
+    let ignorable = CodePointSetData::new::<DefaultIgnorableCodePoint>();
+    let lower: String = nfkc
+        .normalize(name)
+        .chars()
+        .flat_map(char::to_lowercase)
+        .collect();
+    let mut out = String::with_capacity(lower.len());
+    for word in nfkc
+        .normalize(&lower)
+        .chars()
+        .filter(|c| !ignorable.contains(*c))
+        .collect::<String>()
+        .split_whitespace()
+    {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+/// Why `person` could be mistaken for another name, if it could: a character that is not
+/// seen (control, format and other default-ignorable characters, unassigned and private-use
+/// code points, separators but the plain space), or letters of two scripts (`аna`, a Cyrillic
+/// `а` among Latin letters). Characters common to every script (digits, `.`, `-`, `@`) and
+/// combining marks go with any; Han with Hiragana and Katakana (Japanese) or Hangul (Korean)
+/// is one writing system.
+pub fn look_alike(person: &str) -> Option<String> {
+    use icu_properties::props::{DefaultIgnorableCodePoint, GeneralCategory, Script};
+    use icu_properties::{CodePointMapData, CodePointSetData, PropertyNamesLong};
+    let category = CodePointMapData::<GeneralCategory>::new();
+    let ignorable = CodePointSetData::new::<DefaultIgnorableCodePoint>();
+    let scripts = CodePointMapData::<Script>::new();
+    let script_name = |s: Script| {
+        PropertyNamesLong::<Script>::new()
+            .get(s)
+            .unwrap_or("another script")
+    };
+    let mut first: Option<(Script, char)> = None;
+    for (i, c) in person.chars().enumerate() {
+        let hidden = c.is_control()
+            || ignorable.contains(c)
+            || (c.is_whitespace() && c != ' ')
+            || matches!(
+                category.get(c),
+                GeneralCategory::Format
+                    | GeneralCategory::Unassigned
+                    | GeneralCategory::PrivateUse
+                    | GeneralCategory::Surrogate
+                    | GeneralCategory::LineSeparator
+                    | GeneralCategory::ParagraphSeparator
+                    | GeneralCategory::SpaceSeparator
+            ) && c != ' ';
+        if hidden {
+            return Some(format!(
+                "character {} (U+{:04X}) is invisible or unassigned",
+                i + 1,
+                u32::from(c)
+            ));
+        }
+        let script = scripts.get(c);
+        if script == Script::Common || script == Script::Inherited {
+            continue;
+        }
+        let cjk = |s: Script| {
+            [
+                Script::Han,
+                Script::Hiragana,
+                Script::Katakana,
+                Script::Hangul,
+            ]
+            .contains(&s)
+        };
+        match first {
+            None => first = Some((script, c)),
+            Some((s, _)) if s == script || (cjk(s) && cjk(script)) => {}
+            Some((s, f)) => {
+                return Some(format!(
+                    "it mixes scripts: {f:?} is {}, {c:?} (U+{:04X}) is {}",
+                    script_name(s),
+                    u32::from(c),
+                    script_name(script)
+                ));
+            }
+        }
+    }
+    None
+}
+
 /// Checks that `person` can have a key: not empty, at most 128 bytes, no control characters
-/// and no parentheses (an actor's ` (…)` says on whose behalf, see [`person_of`]).
+/// and no parentheses (an actor's ` (…)` says on whose behalf, see [`person_of`]), nothing
+/// that makes it look like another name ([`look_alike`]).
 pub fn check_name(person: &str) -> Result<(), String> {
     if person.trim().is_empty() || person.trim() != person {
         return Err(format!(
@@ -171,6 +287,11 @@ pub fn check_name(person: &str) -> Result<(), String> {
     {
         return Err(format!(
             "{person:?} cannot have a key: a name may hold no control characters or parentheses"
+        ));
+    }
+    if let Some(why) = look_alike(person) {
+        return Err(format!(
+            "{person:?} cannot have a key: {why}, so it could be taken for another name"
         ));
     }
     Ok(())
@@ -429,8 +550,15 @@ pub struct RegisteredKey {
 /// One person's keys, oldest first; the last is active unless it ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Person {
+    /// The name as first registered (the list is keyed by its [`canonical`] form).
     pub name: String,
     pub keys: Vec<RegisteredKey>,
+    /// Who gave this person the standing to revoke another's key and vouch for another's
+    /// (see the module's comment): themself for the workspace's first registered person, else
+    /// the person with standing who last vouched for a key of theirs. `None` for someone who
+    /// registered themself after the first (trust on first use): they sign their own entries
+    /// and may revoke or replace their own key only.
+    pub vouched_by: Option<String>,
 }
 
 impl Person {
@@ -451,7 +579,8 @@ pub enum Standing<'a> {
     Revoked(&'a RegisteredKey),
 }
 
-/// The workspace's people list: everyone who has or had a key, as the log made it.
+/// The workspace's people list: everyone who has or had a key, as the log made it, keyed by
+/// the [`canonical`] form of their name.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct People {
     pub people: BTreeMap<String, Person>,
@@ -517,9 +646,21 @@ fn verifies(public: &[u8], message: &[u8], sig_b64: &str) -> bool {
 }
 
 impl People {
+    /// `person`'s entry, by any name that is the same as theirs ([`canonical`]).
+    pub fn get(&self, person: &str) -> Option<&Person> {
+        self.people.get(&canonical(person))
+    }
+
+    /// Whether `person` may revoke another's key and vouch for another's: they have an
+    /// active key and standing ([`Person::vouched_by`]).
+    fn may_vouch(&self, person: &str) -> bool {
+        self.get(person)
+            .is_some_and(|p| p.active().is_some() && p.vouched_by.is_some())
+    }
+
     /// Where `person` stands.
     pub fn standing(&self, person: &str) -> Standing<'_> {
-        let Some(p) = self.people.get(person) else {
+        let Some(p) = self.get(person) else {
             return Standing::Unregistered;
         };
         match p.keys.last() {
@@ -548,7 +689,9 @@ impl People {
                     None => 0,
                 }
             )),
-            Standing::Unregistered if e.action == ADD && e.target == person => {
+            Standing::Unregistered
+                if e.action == ADD && canonical(&e.target) == canonical(person) =>
+            {
                 // Trust on first use: signed with the key it registers.
                 match parse_add(e) {
                     Ok((add, public)) => Need::Key {
@@ -559,7 +702,16 @@ impl People {
                     Err(why) => Need::Refused(why),
                 }
             }
-            Standing::Unregistered => Need::Nothing,
+            // Once the workspace has keys, a name that only looks like another's is refused
+            // even unsigned: it could only be there to be taken for that person.
+            Standing::Unregistered => match look_alike(person) {
+                Some(why) if !self.people.is_empty() => Need::Refused(format!(
+                    "entry #{} claims to be by {person:?}, a name that could be taken for \
+                     another: {why}",
+                    e.seq
+                )),
+                _ => Need::Nothing,
+            },
         }
     }
 
@@ -627,10 +779,41 @@ impl People {
     pub fn apply(&mut self, e: &AuditEntry, signed: bool) -> Result<(), String> {
         let actor = person_of(&e.actor).to_owned();
         let target = e.target.as_str();
+        let by_self = canonical(&actor) == canonical(target);
+        let no_standing = |what: &str| {
+            format!(
+                "entry #{}: {actor} {what} {target}'s key, but {actor} registered their own key \
+                 themself (trust on first use): only the workspace's first registered person, or \
+                 someone a person with that standing vouched for, may revoke another's key or \
+                 vouch for another's",
+                e.seq
+            )
+        };
         match e.action.as_str() {
             ADD => {
                 check_name(target).map_err(|why| format!("entry #{}: {why}", e.seq))?;
                 let (add, public) = parse_add(e)?;
+                // A person with standing vouching for another's active key, as it is: gives
+                // them standing (nothing else changes).
+                if !by_self
+                    && let Standing::Active(k) = self.standing(target)
+                    && k.id == add.key
+                {
+                    if !signed {
+                        return Err(format!(
+                            "entry #{}: {actor} vouches for {target}'s key without a key of \
+                             their own",
+                            e.seq
+                        ));
+                    }
+                    if !self.may_vouch(&actor) {
+                        return Err(no_standing("vouches for"));
+                    }
+                    if let Some(p) = self.people.get_mut(&canonical(target)) {
+                        p.vouched_by = Some(actor);
+                    }
+                    return Ok(());
+                }
                 if let Some(owner) = self
                     .people
                     .values()
@@ -643,7 +826,6 @@ impl People {
                     ));
                 }
                 let replaces = self
-                    .people
                     .get(target)
                     .and_then(|p| p.keys.last())
                     .map_or_else(|| "none".to_owned(), |k| k.id.clone());
@@ -655,7 +837,8 @@ impl People {
                     )
                 };
                 let standing = self.standing(target);
-                if actor == target {
+                let founder = self.people.is_empty();
+                if by_self {
                     match standing {
                         Standing::Unregistered => {}
                         Standing::Active(_) => {
@@ -692,6 +875,9 @@ impl People {
                             e.seq, k.id
                         ));
                     }
+                    if !self.may_vouch(&actor) {
+                        return Err(no_standing("registers"));
+                    }
                     if add.proof.as_deref().is_some_and(|p| !proof_ok(p)) {
                         return Err(format!(
                             "entry #{}: the proof of possession of key {} does not verify",
@@ -701,11 +887,17 @@ impl People {
                 }
                 let person = self
                     .people
-                    .entry(target.to_owned())
+                    .entry(canonical(target))
                     .or_insert_with(|| Person {
                         name: target.to_owned(),
                         keys: Vec::new(),
+                        vouched_by: None,
                     });
+                if !by_self {
+                    person.vouched_by = Some(actor.clone());
+                } else if founder {
+                    person.vouched_by = Some(target.to_owned());
+                }
                 if let Some(old) = person.keys.last_mut().filter(|k| k.ended.is_none()) {
                     old.ended = Some(Ended::Replaced { seq: e.seq });
                 }
@@ -728,9 +920,14 @@ impl People {
                         e.seq
                     ));
                 }
+                // Signed by the key it revokes (the person's own, active), or by a person with
+                // standing.
+                if !by_self && !self.may_vouch(&actor) {
+                    return Err(no_standing("revokes"));
+                }
                 let active = self
                     .people
-                    .get_mut(target)
+                    .get_mut(&canonical(target))
                     .and_then(|p| p.keys.last_mut())
                     .filter(|k| k.ended.is_none() && k.id == revoke.key);
                 let Some(key) = active else {
@@ -752,36 +949,132 @@ impl People {
 }
 
 /// What [`AuditLog::verify_signatures`] counted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Signatures {
     /// Entries signed by their person's registered key, each signature checked.
     pub signed: u64,
     /// Entries by people without a registered key at that point, valid unsigned.
     pub unsigned: u64,
+    /// Entries whose values name another person than their actor as who did something (a
+    /// `by` or `…_by` field in `after`): the signature vouches for the actor only, so these
+    /// are warnings. The first [`MAX_NAMED_OTHERS`]; [`Self::names_others`] counts them all.
+    pub named_others: Vec<NamedOther>,
+    pub names_others: u64,
+}
+
+/// How many [`NamedOther`]s a verification lists.
+pub const MAX_NAMED_OTHERS: usize = 50;
+
+/// An entry whose values name someone else as who did something.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NamedOther {
+    pub seq: u64,
+    pub actor: String,
+    /// The field's path in `after` (`by`, `record.created_by`).
+    pub field: String,
+    pub names: String,
+}
+
+impl std::fmt::Display for NamedOther {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "entry #{} is by {} but its `{}` says {:?}: the entry's actor is who did it",
+            self.seq, self.actor, self.field, self.names
+        )
+    }
+}
+
+/// The fields of `e.after` that name a person (`by`, `…_by`, at any depth) other than the
+/// entry's actor, compared as [`canonical`] names.
+pub fn names_others(e: &AuditEntry) -> Vec<NamedOther> {
+    fn walk(
+        v: &serde_json::Value,
+        path: &str,
+        me: &str,
+        e: &AuditEntry,
+        out: &mut Vec<NamedOther>,
+    ) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    let field = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    match v {
+                        serde_json::Value::String(name)
+                            if (k == "by" || k.ends_with("_by"))
+                                && !name.is_empty()
+                                && canonical(person_of(name)) != me =>
+                        {
+                            out.push(NamedOther {
+                                seq: e.seq,
+                                actor: e.actor.clone(),
+                                field,
+                                names: name.clone(),
+                            });
+                        }
+                        _ => walk(v, &field, me, e, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    walk(v, &format!("{path}[{i}]"), me, e, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(&e.after, "", &canonical(person_of(&e.actor)), e, &mut out);
+    out
 }
 
 impl Signatures {
     /// One line for a person: what was checked and what could not be.
     pub fn summary(&self) -> String {
-        format!(
+        let mut line = format!(
             "{} entries signed, each signature checked against its person's registered key; {} \
              unsigned (by people without a registered key at the time)",
             self.signed, self.unsigned
-        )
+        );
+        if self.names_others > 0 {
+            line.push_str(&format!(
+                "; WARNING: {} entries name another person than their actor as who did it ({})",
+                self.names_others,
+                self.named_others
+                    .iter()
+                    .take(3)
+                    .map(|n| format!("#{} by {}: {} {:?}", n.seq, n.actor, n.field, n.names))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            if self.names_others > 3 {
+                line.push_str(", …");
+            }
+        }
+        line
     }
 }
 
 /// The bytes every `people.key.*` entry's line holds.
 const PEOPLE_MARK: &[u8] = br#""action":"people.key."#;
+/// The bytes every line with a `by` or `…_by` field holds (see [`names_others`]).
+const BY_MARK: &[u8] = br#"by":""#;
 
 impl AuditLog {
     /// Reads the first `entries` whole lines of the log, calling `visit` with each line that
-    /// needs judging: every line from the first that records a `people.key.*` action on
-    /// (before it nobody has a key). Returns how many lines came before that one.
+    /// needs judging (`true`): every line from the first that records a `people.key.*` action
+    /// on (before it nobody has a key); and, with `also`, with each line before that one that
+    /// holds `also`'s bytes (`false`). Returns how many lines came before that one.
     fn scan_people(
         &self,
         entries: u64,
-        visit: &mut dyn FnMut(&str, AuditEntry) -> Result<(), AuditError>,
+        also: Option<&[u8]>,
+        visit: &mut dyn FnMut(&str, AuditEntry, bool) -> Result<(), AuditError>,
     ) -> Result<u64, AuditError> {
         let file = match std::fs::File::open(&self.log_path) {
             Ok(f) => f,
@@ -789,6 +1082,7 @@ impl AuditLog {
             Err(e) => return Err(self.io("open")(e)),
         };
         let finder = memchr::memmem::Finder::new(PEOPLE_MARK);
+        let also = also.map(memchr::memmem::Finder::new);
         let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
         let mut line = Vec::new();
         let (mut seq, mut before, mut judging) = (0u64, 0u64, false);
@@ -804,14 +1098,17 @@ impl AuditLog {
             let text = &line[..n - 1];
             if !judging && finder.find(text).is_none() {
                 before += 1;
-                continue;
+                if also.as_ref().is_none_or(|f| f.find(text).is_none()) {
+                    continue;
+                }
+            } else {
+                judging = true;
             }
-            judging = true;
             let text = std::str::from_utf8(text)
                 .map_err(|_| self.tampered(seq, format!("entry #{seq} is not UTF-8")))?;
             let entry: AuditEntry = serde_json::from_str(text)
                 .map_err(|e| self.tampered(seq, format!("not a valid audit entry: {e}")))?;
-            visit(text, entry)?;
+            visit(text, entry, judging)?;
         }
         Ok(before)
     }
@@ -819,7 +1116,7 @@ impl AuditLog {
     /// The people list as the first `entries` entries of the log (already verified) made it.
     pub fn people_through(&self, entries: u64) -> Result<People, AuditError> {
         let mut people = People::default();
-        self.scan_people(entries, &mut |_, e| {
+        self.scan_people(entries, None, &mut |_, e, _| {
             if e.action.starts_with("people.key.") {
                 people.fold(&e);
             }
@@ -837,9 +1134,20 @@ impl AuditLog {
         let mut count = Signatures {
             signed: 0,
             unsigned: 0,
+            named_others: Vec::new(),
+            names_others: 0,
         };
-        let before = self.scan_people(entries, &mut |line, e| {
+        let before = self.scan_people(entries, Some(BY_MARK), &mut |line, e, judging| {
             let seq = e.seq;
+            for other in names_others(&e) {
+                count.names_others += 1;
+                if count.named_others.len() < MAX_NAMED_OTHERS {
+                    count.named_others.push(other);
+                }
+            }
+            if !judging {
+                return Ok(());
+            }
             match people.admit(line, &e) {
                 Ok(true) => count.signed += 1,
                 Ok(false) => count.unsigned += 1,
@@ -956,6 +1264,203 @@ mod tests {
         assert_eq!(
             people.standing("ana"),
             Standing::Active(&people.people["ana"].keys[1])
+        );
+    }
+
+    /// A signed `people.key.*` entry by `by` about `target`.
+    fn people_entry(
+        seq: u64,
+        by: &Signer,
+        action: &str,
+        target: &str,
+        after: serde_json::Value,
+    ) -> (AuditEntry, String) {
+        by.sign_entry(AuditEntry {
+            after,
+            ..entry(seq, by.person(), action, target)
+        })
+        .expect("sign")
+    }
+
+    /// Whoever can write the bucket can register a new name (trust on first use); that must
+    /// not let them revoke someone's key and vouch for one of their own in that name.
+    #[test]
+    fn a_name_is_taken_over_neither_by_revoking_nor_by_vouching() {
+        let dir = tempfile::tempdir().expect("dir");
+        let ana = Signer::create(dir.path(), "ana").expect("key");
+        let mallory = Signer::create(dir.path(), "mallory").expect("key");
+        let bob = Signer::create(dir.path(), "bob").expect("key");
+        let fake = Signer::create(dir.path(), "ana-fake").expect("key");
+        let mut people = People::default();
+        let admit = |people: &mut People, (e, line): (AuditEntry, String)| people.admit(&line, &e);
+        // Ana is the first: she has standing. Mallory and Bob register themselves: none.
+        for (seq, who) in [(1, &ana), (2, &mallory), (3, &bob)] {
+            let e = who.sign_entry(registration(seq, who)).expect("sign");
+            assert_eq!(admit(&mut people, e), Ok(true));
+        }
+        assert_eq!(people.people["ana"].vouched_by.as_deref(), Some("ana"));
+        assert_eq!(people.people["mallory"].vouched_by, None);
+        // Mallory revokes Ana's key: refused, Ana's key stays.
+        let revoke = |seq, by: &Signer, target: &str, key: &str| {
+            people_entry(seq, by, REVOKE, target, serde_json::json!({ "key": key }))
+        };
+        let e = admit(&mut people.clone(), revoke(4, &mallory, "ana", ana.id()))
+            .expect_err("mallory has no standing");
+        assert!(
+            e.contains(
+                "entry #4: mallory revokes ana's key, but mallory registered their own key themself"
+            ),
+            "{e}"
+        );
+        // Nor may she vouch for a key for a name that has none.
+        let vouch = |seq, by: &Signer, target: &str, key: &Signer| {
+            people_entry(
+                seq,
+                by,
+                ADD,
+                target,
+                serde_json::json!({"key": key.id(), "public": key.public_b64()}),
+            )
+        };
+        let e = admit(&mut people.clone(), vouch(4, &mallory, "carol", &fake))
+            .expect_err("mallory has no standing");
+        assert!(e.contains("mallory registers carol's key, but"), "{e}");
+        // Ana vouches for Bob's key as it is: Bob has standing, and may revoke Ana's key.
+        assert_eq!(admit(&mut people, vouch(4, &ana, "bob", &bob)), Ok(true));
+        assert_eq!(people.people["bob"].vouched_by.as_deref(), Some("ana"));
+        assert_eq!(people.people["bob"].keys.len(), 1);
+        // Mallory revokes her own key (signed by it): allowed.
+        assert_eq!(
+            admit(&mut people, revoke(5, &mallory, "mallory", mallory.id())),
+            Ok(true)
+        );
+        // A revoked name is never registered again by trust on first use, signed or not.
+        let again = Signer::create(dir.path(), "mallory2").expect("key");
+        let mut reg = registration(6, &again);
+        reg.actor = "mallory".into();
+        reg.target = "mallory".into();
+        let e = admit(
+            &mut people.clone(),
+            again.sign_entry(reg.clone()).expect("sign"),
+        )
+        .expect_err("revoked");
+        assert!(e.contains("was revoked"), "{e}");
+        let e = people
+            .clone()
+            .admit(&reg.to_line().expect("line"), &reg)
+            .expect_err("revoked, unsigned");
+        assert!(e.contains("was revoked"), "{e}");
+        // Bob (vouched for) revokes Ana's key and vouches for her next one.
+        assert_eq!(
+            admit(&mut people, revoke(6, &bob, "ana", ana.id())),
+            Ok(true)
+        );
+        assert_eq!(admit(&mut people, vouch(7, &bob, "ana", &fake)), Ok(true));
+        assert_eq!(people.people["ana"].vouched_by.as_deref(), Some("bob"));
+    }
+
+    #[test]
+    fn look_alike_names_are_one_name_or_refused() {
+        for same in [
+            "Ana",
+            "ANA",
+            "ana ",
+            " ana",
+            "ａｎａ",
+            "a\u{200B}na",
+            "a\u{00AD}na",
+        ] {
+            assert_eq!(canonical(same), "ana", "{same:?}");
+        }
+        assert_eq!(canonical("Ana  Lima"), "ana lima");
+        assert_eq!(canonical("ΣΑΣ"), canonical("σασ"));
+        assert_ne!(canonical("\u{0430}na"), "ana", "Cyrillic а is no Latin a");
+        for ok in [
+            "ana",
+            "Ana Lima",
+            "ci@github",
+            "ana.lima-2",
+            "山田太郎",
+            "やまだ山田",
+            "Ζωή",
+            "José",
+        ] {
+            assert_eq!(check_name(ok), Ok(()), "{ok:?}");
+        }
+        let e = check_name("\u{0430}na").expect_err("mixed");
+        assert!(
+            e.contains("it mixes scripts") && e.contains("Cyrillic") && e.contains("Latin"),
+            "{e}"
+        );
+        for hidden in [
+            "a\u{200B}na",
+            "a\u{00A0}na",
+            "ana\u{202E}",
+            "a\u{E000}na",
+            "a\tna",
+        ] {
+            let e = check_name(hidden).expect_err(hidden);
+            assert!(e.contains("cannot have a key"), "{e}");
+        }
+        assert!(check_name("ana ").is_err());
+
+        // Ana has a key: her name in any look-alike form needs it.
+        let dir = tempfile::tempdir().expect("dir");
+        let ana = Signer::create(dir.path(), "ana").expect("key");
+        let mut people = People::default();
+        let (reg, line) = ana.sign_entry(registration(1, &ana)).expect("sign");
+        assert_eq!(people.admit(&line, &reg), Ok(true));
+        for actor in ["Ana", "ana ", "ａｎａ", "a\u{200B}na (task build)"] {
+            let e = entry(2, actor, "checklist.tick", "x");
+            let why = people
+                .clone()
+                .admit(&e.to_line().expect("line"), &e)
+                .expect_err(actor);
+            assert!(why.contains("is not signed by"), "{actor:?}: {why}");
+        }
+        // Signed by her key under another spelling: hers.
+        let (e, line) = ana
+            .sign_entry(entry(2, "Ana", "checklist.tick", "x"))
+            .expect("sign");
+        assert_eq!(people.clone().admit(&line, &e), Ok(true));
+        // A name of mixed scripts is refused, even unsigned.
+        let e = entry(2, "\u{0430}na", "checklist.tick", "x");
+        let why = people
+            .clone()
+            .admit(&e.to_line().expect("line"), &e)
+            .expect_err("mixed scripts");
+        assert!(why.contains("could be taken for another"), "{why}");
+        // "ANA" registering a key of its own is a replacement of Ana's: refused without hers.
+        let other = Signer::create(dir.path(), "ANA").expect("key");
+        let (e, line) = other.sign_entry(registration(2, &other)).expect("sign");
+        assert!(people.clone().admit(&line, &e).is_err());
+        assert_eq!(people.standing("ANA"), people.standing("ana"));
+    }
+
+    #[test]
+    fn values_that_name_another_person_are_found_at_any_depth() {
+        let mut e = entry(7, "mallory (task build)", "checklist.tick", "x");
+        e.after = serde_json::json!({
+            "by": "ana", "note": "by ana", "record": {"created_by": "Bob", "acked_by": "Mallory"},
+            "list": [{"resolved_by": "ci"}], "nearby": "zed", "by_count": 3
+        });
+        let found: Vec<(String, String)> = names_others(&e)
+            .into_iter()
+            .map(|n| (n.field, n.names))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("by".to_owned(), "ana".to_owned()),
+                ("list[0].resolved_by".to_owned(), "ci".to_owned()),
+                ("record.created_by".to_owned(), "Bob".to_owned()),
+            ]
+        );
+        let n = &names_others(&e)[0];
+        assert_eq!(
+            n.to_string(),
+            "entry #7 is by mallory (task build) but its `by` says \"ana\": the entry's actor is \
+             who did it"
         );
     }
 }

@@ -196,7 +196,12 @@ impl Held<'_> {
     pub fn stage(&mut self, line: &str) -> Result<AuditEntry, AuditError> {
         let (entry, hash) = self.check_next(self.tail.0, &self.tail.1, line)?;
         let mut people = self.people_at_tail()?;
-        people.admit(line, &entry).map_err(AuditError::Signing)?;
+        people
+            .admit(line, &entry)
+            .map_err(|why| AuditError::Forged {
+                seq: entry.seq,
+                why,
+            })?;
         self.staged.extend_from_slice(line.as_bytes());
         self.staged.push(b'\n');
         self.tail = (entry.seq, hash);
@@ -214,7 +219,12 @@ impl Held<'_> {
         for line in lines {
             let line = line.as_ref();
             let (entry, h) = self.check_next(seq, &hash, line)?;
-            people.admit(line, &entry).map_err(AuditError::Signing)?;
+            people
+                .admit(line, &entry)
+                .map_err(|why| AuditError::Forged {
+                    seq: entry.seq,
+                    why,
+                })?;
             (seq, hash) = (entry.seq, h);
             bytes.extend_from_slice(line.as_bytes());
             bytes.push(b'\n');
@@ -531,6 +541,10 @@ pub enum AuditError {
     /// actor's to make (see [`keys`]).
     #[error("{0}")]
     Signing(String),
+    /// An entry made elsewhere, refused as [`Self::Signing`] says, at entry `seq` (the one
+    /// refused, among the lines staged at once).
+    #[error("{why}")]
+    Forged { seq: u64, why: String },
 }
 
 /// Handle on a workspace's audit log.

@@ -74,6 +74,9 @@ pub fn run(cli: &Cli, cmd: AuditCmd) -> anyhow::Result<ExitCode> {
                     );
                     if let Some(s) = v.signatures {
                         println!("signatures: {}", s.summary());
+                        for other in &s.named_others {
+                            println!("WARNING: {other}");
+                        }
                     }
                 }
                 Ok(ExitCode::SUCCESS)

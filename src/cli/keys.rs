@@ -86,6 +86,19 @@ pub fn run(cli: &Cli, cmd: KeysCmd) -> anyhow::Result<ExitCode> {
                     println!("nobody has a registered key in {}", ws.location());
                 }
                 for p in view.people.people.values() {
+                    println!(
+                        "{}: {}",
+                        p.name,
+                        match &p.vouched_by {
+                            Some(v) if *v == p.name => {
+                                "registered first: may revoke and vouch for others' keys".to_owned()
+                            }
+                            Some(v) => {
+                                format!("vouched for by {v}: may revoke and vouch for others' keys")
+                            }
+                            None => "registered themself: signs their own entries only".to_owned(),
+                        }
+                    );
                     for k in &p.keys {
                         let state = match &k.ended {
                             None => "active".to_owned(),

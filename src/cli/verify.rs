@@ -10,8 +10,9 @@ use crate::workspace::{self, Workspace};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct VerifyArgs {
-    /// Artifacts: files or folders.
-    #[arg(required = true)]
+    /// Artifacts: files or folders (default with --release: that release's artifacts folder,
+    /// whose files a shared workspace's build stored are fetched first).
+    #[arg(required_unless_present = "release")]
     pub paths: Vec<PathBuf>,
     /// The SHA256SUMS to check against (default: SHA256SUMS in the folder given).
     #[arg(long, value_name = "FILE")]
@@ -47,6 +48,13 @@ pub fn run(cli: &Cli, args: VerifyArgs) -> anyhow::Result<ExitCode> {
         Some((root, _)) => Some(Workspace::open(&root)?),
         None => None,
     };
+    // A shared workspace's entries adopted on opening are rolled forward (the files a build
+    // stored in the bucket among them, which the verification of a release fetches).
+    if let Some(w) = &ws
+        && let Err(e) = w.recover_with(crate::projections::ALL)
+    {
+        eprintln!("warning: crash recovery: {e}");
+    }
     let mut expected = ws
         .as_ref()
         .map(crate::verify::Expected::from_workspace)
@@ -60,8 +68,20 @@ pub fn run(cli: &Cli, args: VerifyArgs) -> anyhow::Result<ExitCode> {
     if let Some(ca) = args.ca_file {
         expected.ca_file = Some(ca);
     }
+    let release = match &ws {
+        Some(w) => w.release(args.release.as_deref()).ok(),
+        None => None,
+    };
+    let paths = match (&ws, &release) {
+        (_, _) if !args.paths.is_empty() => args.paths,
+        (Some(w), Some(r)) => vec![w.artifacts_dir(&r.version)],
+        _ => anyhow::bail!(
+            "name the artifacts to verify (no workspace with release {} here)",
+            args.release.as_deref().unwrap_or("?")
+        ),
+    };
     let opts = verify::Options {
-        paths: args.paths,
+        paths,
         sums: args.sums,
         write_sums: args.write_sums,
         write_per_file: args.write_per_file,
@@ -70,10 +90,6 @@ pub fn run(cli: &Cli, args: VerifyArgs) -> anyhow::Result<ExitCode> {
     };
 
     let runner = Runner::new(cli.handle.clone(), 1);
-    let release = match &ws {
-        Some(w) => w.release(args.release.as_deref()).ok(),
-        None => None,
-    };
     if let Some(w) = &ws {
         runner.set_hook(Some(w.task_hook()));
     }

@@ -154,7 +154,12 @@ pub fn run(cli: &Cli, cmd: &WorkspaceCmd) -> anyhow::Result<ExitCode> {
                     check.segments, check.unsealed
                 );
                 match &local {
-                    Ok(v) => println!("the copy and the state agree: {} entries", v.entries),
+                    Ok(v) => {
+                        println!("the copy and the state agree: {} entries", v.entries);
+                        for other in v.signatures.iter().flat_map(|s| &s.named_others) {
+                            println!("WARNING: {other}");
+                        }
+                    }
                     Err(e) => println!("the copy or the state is BROKEN: {e}"),
                 }
             }

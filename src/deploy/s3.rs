@@ -25,6 +25,7 @@ use super::store::{
     Holds, LocalFile, Meta, ObjectStore, Put, StoreError, Stored, blocking, reporting,
 };
 use crate::digest::Sha256;
+use crate::net::multipart::{self, PartInfo};
 use crate::net::s3::{Body, Client, Endpoint, Failure};
 use crate::net::sigv4::Credentials;
 
@@ -69,14 +70,6 @@ struct Pending {
 
 /// `publish/uploads.json`: unfinished multipart uploads by bucket and key.
 type PendingUploads = BTreeMap<String, Pending>;
-
-/// A part the server holds.
-#[derive(Debug, Clone)]
-struct PartInfo {
-    size: u64,
-    etag: String,
-    checksum: Option<String>,
-}
 
 /// An S3 bucket as an object store.
 #[derive(Debug)]
@@ -340,13 +333,42 @@ impl S3Store {
     }
 
     async fn abort(&self, key: &str, upload_id: &str) {
-        let q = [("uploadId", upload_id)];
-        if let Err(f) = self
-            .client
-            .send_empty(Method::DELETE, key, &q, Vec::new())
-            .await
-        {
+        if let Err(f) = multipart::abort(&self.client, key, upload_id).await {
             tracing::warn!("{}", self.fail("abort the upload of", key, f));
+        }
+    }
+
+    /// A multipart upload's failure as a [`StoreError`] naming `key`.
+    fn multipart_error(&self, key: &str, e: multipart::Error) -> StoreError {
+        match e {
+            multipart::Error::Io { what, path, cause } => StoreError::Io { what, path, cause },
+            multipart::Error::Request { what, failure } => self.fail(what, key, failure),
+            multipart::Error::Part {
+                sha256, failure, ..
+            } => self.put_failure(key, &sha256, failure),
+            multipart::Error::Answer { what, detail } => StoreError::Network {
+                what: format!("{what} {}", self.client.where_(key)),
+                detail,
+            },
+            multipart::Error::InAnswer {
+                what,
+                code,
+                message,
+            } => StoreError::Server {
+                what: format!("{what} {}", self.client.where_(key)),
+                status: 200,
+                code,
+                message,
+            },
+            multipart::Error::Exists => StoreError::Exists {
+                key: key.to_owned(),
+            },
+            multipart::Error::BadDigest { expected, got } => StoreError::BadDigest {
+                key: key.to_owned(),
+                expected,
+                got,
+            },
+            multipart::Error::Stopped { what, cause } => StoreError::Stopped { what, cause },
         }
     }
 
@@ -377,20 +399,9 @@ impl S3Store {
             ("x-amz-meta-part-size".into(), part_size.to_string()),
             ("x-amz-meta-sha256".into(), sha256.to_owned()),
         ];
-        let resp = self
-            .client
-            .send_empty(Method::POST, key, &[("uploads", "")], headers)
+        let upload_id = multipart::start(&self.client, key, headers)
             .await
-            .map_err(|f| self.fail("start the upload of", key, f))?;
-        let doc = self.xml_of(resp, "start the upload of", key).await?;
-        let upload_id = doc
-            .text_of("UploadId")
-            .filter(|u| !u.is_empty())
-            .ok_or_else(|| StoreError::Network {
-                what: format!("start the upload of {}", self.client.where_(key)),
-                detail: "the answer has no UploadId".into(),
-            })?
-            .to_owned();
+            .map_err(|e| self.multipart_error(key, e))?;
         self.set_pending(
             key,
             Some(Pending {
@@ -439,213 +450,50 @@ impl S3Store {
         let (upload_id, held) = self
             .start_or_resume(key, sha256, size, part_size, meta)
             .await?;
-        let count = size.div_ceil(part_size).max(1);
-        // Parts are read in order on a blocking thread (hashing the whole file on the way).
-        // Each part's buffer holds one of `parallel_parts` permits from before it is read until
-        // its upload ends, so at most that many parts are in memory at once.
-        let sem = Arc::new(tokio::sync::Semaphore::new(self.cfg.parallel_parts.max(1)));
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<ReadPart, StoreError>>(1);
-        let reader = {
-            let path = path.to_owned();
-            let sem = sem.clone();
-            let handle = tokio::runtime::Handle::current();
-            tokio::task::spawn_blocking(move || -> Option<String> {
-                let fail = |what: &'static str, e: std::io::Error| {
-                    let _ = tx.blocking_send(Err(StoreError::Io {
-                        what,
-                        path: path.clone(),
-                        cause: e,
-                    }));
-                    None
-                };
-                let mut whole = sha2::Sha256::new();
-                let mut f = match std::fs::File::open(&path) {
-                    Ok(f) => f,
-                    Err(e) => return fail("open", e),
-                };
-                for n in 1..=count {
-                    let permit = handle.block_on(sem.clone().acquire_owned()).ok()?;
-                    let len =
-                        usize::try_from(part_size.min(size - (n - 1) * part_size)).unwrap_or(0);
-                    let mut buf = vec![0u8; len];
-                    if let Err(e) = f.read_exact(&mut buf) {
-                        return fail("read", e);
-                    }
-                    whole.update(&buf);
-                    let digest: [u8; 32] = sha2::Sha256::digest(&buf).into();
-                    if tx.blocking_send(Ok((n, buf, digest, permit))).is_err() {
-                        return None;
-                    }
-                }
-                Some(crate::hex(&whole.finalize()))
-            })
+        let parts = multipart::Parts {
+            path,
+            size,
+            sha256,
+            part_size,
+            parallel: self.cfg.parallel_parts,
+            held: &held,
+            progress,
         };
-        let mut jobs = tokio::task::JoinSet::new();
-        let mut digests: BTreeMap<u64, ([u8; 32], String)> = BTreeMap::new();
-        let mut done = 0u64;
-        let (mut sent, mut kept) = (0u64, 0u64);
-        let mut failed: Option<StoreError> = None;
-        // A finished part: its digest and ETag kept for the completion, its bytes counted.
-        let mut finish = |r: Result<Result<PartDone, StoreError>, tokio::task::JoinError>,
-                          digests: &mut BTreeMap<u64, ([u8; 32], String)>,
-                          failed: &mut Option<StoreError>| match r {
-            Ok(Ok(p)) => {
-                digests.insert(p.number, (p.digest, p.etag));
-                done += p.len;
-                progress(done);
+        let sent = match multipart::send_parts(&self.client, key, &upload_id, parts).await {
+            Ok(sent) => sent,
+            Err(e @ multipart::Error::BadDigest { .. }) => {
+                // The file is not the one announced: its upload is of no use.
+                self.abort(key, &upload_id).await;
+                self.set_pending(key, None)?;
+                return Err(self.multipart_error(key, e));
             }
-            Ok(Err(e)) => {
-                failed.get_or_insert(e);
-            }
-            Err(cause) => {
-                failed.get_or_insert(StoreError::Stopped {
-                    what: "a part's upload",
-                    cause,
-                });
-            }
-        };
-        while let Some(item) = rx.recv().await {
-            let (n, buf, digest, permit) = match item {
-                Ok(x) => x,
-                Err(e) => {
-                    failed = Some(e);
-                    break;
-                }
-            };
-            let b64 = base64::engine::general_purpose::STANDARD.encode(digest);
-            let len = buf.len() as u64;
-            if let Some(p) = held
-                .get(&n)
-                .filter(|p| p.size == len && p.checksum.as_deref().is_none_or(|c| c == b64))
-            {
-                kept += 1;
-                drop(permit);
-                let etag = p.etag.clone();
-                finish(
-                    Ok(Ok(PartDone {
-                        number: n,
-                        digest,
-                        etag,
-                        len,
-                    })),
-                    &mut digests,
-                    &mut failed,
-                );
-                continue;
-            }
-            while let Some(r) = jobs.try_join_next() {
-                finish(r, &mut digests, &mut failed);
-            }
-            if failed.is_some() {
-                break;
-            }
-            sent += 1;
-            let upload = self.upload_part(key, &upload_id, n, buf, digest, &b64);
-            jobs.spawn(async move {
-                let etag = upload.await;
-                drop(permit);
-                etag.map(|etag| PartDone {
-                    number: n,
-                    digest,
-                    etag,
-                    len,
-                })
-            });
-        }
-        drop(rx);
-        while let Some(r) = jobs.join_next().await {
-            finish(r, &mut digests, &mut failed);
-        }
-        let whole = reader.await;
-        if let Some(e) = failed {
             // The parts sent stay for the next run, which sends only the others.
-            return Err(e);
-        }
-        let whole = whole.map_err(|cause| StoreError::Stopped {
-            what: "the reader of the file's parts",
-            cause,
-        })?;
-        let Some(whole) = whole else {
-            return Err(StoreError::Config(format!(
-                "reading {} stopped",
-                path.display()
-            )));
+            Err(e) => return Err(self.multipart_error(key, e)),
         };
-        if !whole.eq_ignore_ascii_case(sha256) {
-            self.abort(key, &upload_id).await;
-            self.set_pending(key, None)?;
-            return Err(StoreError::BadDigest {
-                key: key.to_owned(),
-                expected: sha256.to_ascii_lowercase(),
-                got: whole,
-            });
-        }
-        let mut body = String::from(
-            "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">",
-        );
-        let mut all = Vec::with_capacity(digests.len() * 32);
-        for (n, (d, etag)) in &digests {
-            all.extend_from_slice(d);
-            body.push_str(&format!(
-                "<Part><PartNumber>{n}</PartNumber><ETag>{}</ETag><ChecksumSHA256>{}</ChecksumSHA256></Part>",
-                xml_escape(etag),
-                base64::engine::general_purpose::STANDARD.encode(d)
-            ));
-        }
-        body.push_str("</CompleteMultipartUpload>");
-        let composite = format!(
-            "{}-{}",
-            base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&all)),
-            digests.len()
-        );
-        let body_sha = crate::sha256_hex(body.as_bytes());
-        // CompleteMultipartUpload with `If-None-Match: *`: AWS S3 and recent MinIO answer 412
-        // when the key holds an object, atomically. SeaweedFS 4.48 (measured 2026-12-03 with
-        // boto3 against `weed mini`) answers 412 when the object existed before the request,
-        // but does not serialize completions: of 8 uploads of one key completed at the same
-        // moment, 1 to 8 were answered 200 in 10 rounds, the last one's bytes kept. So there a
-        // concurrent multipart writer is not prevented, only seen: `publish` checks every
-        // object's stored checksum after its uploads and is red when it is not its own.
-        // (A single PUT with the header had exactly one winner in every round there.)
-        let resp = self
-            .client
-            .send(
-                Method::POST,
-                Some(key),
-                &[("uploadId", upload_id.as_str())],
-                vec![
-                    ("content-type".into(), "application/xml".into()),
-                    ("if-none-match".into(), "*".into()),
-                ],
-                &body_sha,
-                Body::Bytes(bytes::Bytes::from(body.into_bytes())),
-            )
-            .await;
-        let resp = match resp {
-            Ok(r) => r,
-            Err(Failure::Status { status: 412, .. }) => {
+        // Completed with `If-None-Match: *` (see `multipart::complete` for what each server
+        // guarantees): `publish` checks every object's stored checksum after its uploads and
+        // is red when it is not its own.
+        let composite = match multipart::complete(&self.client, key, &upload_id, &sent.parts).await
+        {
+            Ok(c) => c,
+            Err(multipart::Error::Exists) => {
                 self.abort(key, &upload_id).await;
                 self.set_pending(key, None)?;
                 return Err(StoreError::Exists {
                     key: key.to_owned(),
                 });
             }
-            Err(f) => return Err(self.fail("complete the upload of", key, f)),
+            Err(e @ multipart::Error::BadDigest { .. }) => {
+                self.set_pending(key, None)?;
+                return Err(self.multipart_error(key, e));
+            }
+            Err(e) => return Err(self.multipart_error(key, e)),
         };
-        let doc = self.xml_of(resp, "complete the upload of", key).await?;
         self.set_pending(key, None)?;
-        if let Some(got) = doc.text_of("ChecksumSHA256").filter(|c| !c.is_empty())
-            && got != composite
-        {
-            return Err(StoreError::BadDigest {
-                key: key.to_owned(),
-                expected: composite,
-                got: got.to_owned(),
-            });
-        }
         if let Ok(mut c) = self.composites.lock() {
             c.insert(key.to_owned(), composite);
         }
+        let (kept, count, sent) = (sent.kept, sent.count, sent.sent);
         if let Ok(mut notes) = self.notes.lock() {
             notes.push(if kept > 0 {
                 format!(
@@ -660,51 +508,6 @@ impl S3Store {
             });
         }
         Ok(())
-    }
-
-    fn upload_part(
-        &self,
-        key: &str,
-        upload_id: &str,
-        n: u64,
-        buf: Vec<u8>,
-        digest: [u8; 32],
-        b64: &str,
-    ) -> impl std::future::Future<Output = Result<String, StoreError>> + Send + 'static {
-        let this = self.clone_for_part();
-        let (key, upload_id, b64) = (key.to_owned(), upload_id.to_owned(), b64.to_owned());
-        async move {
-            let number = n.to_string();
-            let headers = vec![("x-amz-checksum-sha256".into(), b64)];
-            let resp = this
-                .client
-                .send(
-                    Method::PUT,
-                    Some(&key),
-                    &[("partNumber", &number), ("uploadId", &upload_id)],
-                    headers,
-                    &crate::hex(&digest),
-                    Body::Bytes(bytes::Bytes::from(buf)),
-                )
-                .await
-                .map_err(|f| this.put_failure(&key, &crate::hex(&digest), f))?;
-            Ok(resp
-                .headers()
-                .get("etag")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_owned())
-        }
-    }
-
-    /// A copy that a part's task owns (the client is shared).
-    fn clone_for_part(&self) -> Self {
-        Self {
-            cfg: self.cfg.clone(),
-            client: self.client.clone(),
-            composites: Mutex::new(HashMap::new()),
-            notes: Mutex::new(Vec::new()),
-        }
     }
 
     /// The composite checksum of the file at `path` sent in parts of `part_size`.
@@ -752,31 +555,12 @@ impl S3Store {
     }
 }
 
-/// A part read from disk: its number, bytes, SHA-256, and the permit its buffer holds.
-type ReadPart = (u64, Vec<u8>, [u8; 32], tokio::sync::OwnedSemaphorePermit);
-
-/// A part the server now holds.
-#[derive(Debug)]
-struct PartDone {
-    number: u64,
-    digest: [u8; 32],
-    etag: String,
-    len: u64,
-}
-
 /// What HEAD tells.
 #[derive(Debug)]
 struct HeadInfo {
     size: u64,
     checksum: Option<String>,
     part_size: Option<u64>,
-}
-
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 fn b64_of_hex(hex: &str) -> Result<String, StoreError> {

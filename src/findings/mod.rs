@@ -3,6 +3,18 @@
 //! (`matches[]`) and SARIF 2.1.0 (`runs[].results[]`, `suppressions`). The format is told by
 //! the content, not the file name. Stored in `releases/<version>/findings.json`; every import
 //! is audited before it is stored.
+//!
+//! The audit log speaks for that file ([`FindingsBook`], see `projection.rs`): an import's
+//! entry carries the release's findings after it (normalized: each text field cut to a bound,
+//! see [`normalize`]; at most [`MAX_CARRIED_BYTES`] of them, else the import is refused saying
+//! so), an acceptance's or revocation's entry every acceptance of that finding id after it.
+//! A crash between the entry and the write is rolled forward from it, `audit verify` names a
+//! file that disagrees, and a second console on a shared workspace rolls the first one's
+//! changes into its own copy.
+
+mod projection;
+
+pub use self::projection::FindingsBook;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,7 +23,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::audit::event::Pair;
+use crate::audit::event::{FindingsImported, Pair, Remaining};
 use crate::audit::{self, Event};
 use crate::store;
 use crate::workspace::{Release, Workspace, WorkspaceError};
@@ -124,8 +136,39 @@ impl Finding {
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Book {
     findings: Vec<Finding>,
+    /// Sorted by finding id, then package (one per id and package).
     #[serde(default)]
     acceptances: Vec<Acceptance>,
+    /// The entry of the import that saved `findings` (0: none, or saved before the log spoke
+    /// for this file).
+    #[serde(default)]
+    findings_seq: u64,
+    /// Per finding id, the entry of the last acceptance or revocation that saved its
+    /// acceptances (kept when a revocation left none).
+    #[serde(default)]
+    accepted_seq: BTreeMap<String, u64>,
+}
+
+impl Book {
+    /// The acceptances of finding `id`, in the file's order.
+    fn acceptances_of(&self, id: &str) -> Vec<Acceptance> {
+        self.acceptances
+            .iter()
+            .filter(|a| a.id == id)
+            .cloned()
+            .collect()
+    }
+
+    /// Replaces the acceptances of finding `id` with `list`, as saved by entry `seq`: the one
+    /// change an acceptance, a revocation and their roll forward make, so the file is the same
+    /// whichever order the changes of different ids are applied in.
+    fn set_acceptances(&mut self, id: &str, list: Vec<Acceptance>, seq: u64) {
+        self.acceptances.retain(|a| a.id != id);
+        self.acceptances.extend(list);
+        self.acceptances
+            .sort_by(|a, b| (&a.id, &a.package).cmp(&(&b.id, &b.package)));
+        self.accepted_seq.insert(id.to_owned(), seq);
+    }
 }
 
 /// A risk accepted for a while: who, why and until when.
@@ -203,12 +246,14 @@ pub fn list(ws: &Workspace, release: &Release) -> Result<Vec<Finding>, FindingsE
     Ok(all)
 }
 
-/// Held across a check and its write (the book's own lock is taken by each write).
-fn change_lock(ws: &Workspace, release: &Release) -> Result<std::fs::File, FindingsError> {
-    Ok(store::lock(
-        &ws.release_dir(&release.version),
-        "findings-change",
-    )?)
+/// The lock every change of a release's findings is made under, across its check, its entry
+/// and its write (the book's own lock is taken by each write), in the workspace's folder: one
+/// for every release, the lock the roll forward takes ([`FindingsBook`]).
+const LOCK: &str = "findings-change";
+
+/// Held across a check and its write.
+fn change_lock(ws: &Workspace) -> Result<std::fs::File, FindingsError> {
+    Ok(store::lock(ws.root(), LOCK)?)
 }
 
 fn load(ws: &Workspace, release: &Release) -> Result<Book, FindingsError> {
@@ -378,7 +423,7 @@ pub fn accept(
             crate::local_time(latest, false)
         )));
     }
-    let _lock = change_lock(ws, release)?;
+    let _lock = change_lock(ws)?;
     let book = load(ws, release)?;
     let matches = book
         .findings
@@ -401,20 +446,24 @@ pub fn accept(
         at: now,
     };
     let path = path_of(ws, release);
-    let accepted = serde_json::to_value(&acceptance)
+    // Every acceptance of the id after this one, which the entry carries.
+    let mut after = book.acceptances_of(id);
+    after.retain(|a| a.package != acceptance.package);
+    after.push(acceptance.clone());
+    after.sort_by(|a, b| a.package.cmp(&b.package));
+    let mut accepted: audit::event::Acceptance = serde_json::to_value(&acceptance)
         .and_then(serde_json::from_value)
         .map_err(|e| FindingsError::Invalid(format!("acceptance of {id}: {e}")))?;
+    accepted.acceptances = Some(to_values(&after)?);
     ws.change(
         Event::FindingsAccept(audit::event::FindingsAccept {
             target: Pair::new(release.version.to_string(), id),
             before: (),
             after: accepted,
         }),
-        |_| {
+        |seq| {
             store::update_json(&path, |b: &mut Book| {
-                b.acceptances
-                    .retain(|a| !(a.id == acceptance.id && a.package == acceptance.package));
-                b.acceptances.push(acceptance.clone());
+                b.set_acceptances(id, after, seq);
                 Ok::<_, store::StateError>(())
             })
         },
@@ -429,13 +478,11 @@ pub fn revoke(
     id: &str,
     package: Option<&str>,
 ) -> Result<usize, FindingsError> {
-    let _lock = change_lock(ws, release)?;
+    let _lock = change_lock(ws)?;
     let book = load(ws, release)?;
-    let gone: Vec<&Acceptance> = book
-        .acceptances
-        .iter()
-        .filter(|a| a.id == id && package.is_none_or(|p| a.package.as_deref() == Some(p)))
-        .collect();
+    let revoked = |a: &Acceptance| package.is_none_or(|p| a.package.as_deref() == Some(p));
+    let (gone, kept): (Vec<Acceptance>, Vec<Acceptance>) =
+        book.acceptances_of(id).into_iter().partition(revoked);
     if gone.is_empty() {
         return Err(FindingsError::Invalid(format!(
             "{} has no acceptance of {id} to revoke",
@@ -448,13 +495,13 @@ pub fn revoke(
         Event::FindingsRevoke(audit::event::FindingsRevoke {
             target: Pair::new(release.version.to_string(), id),
             before: serde_json::json!(gone),
-            after: (),
+            after: Some(Remaining {
+                acceptances: to_values(&kept)?,
+            }),
         }),
-        |_| {
+        |seq| {
             store::update_json(&path, |b: &mut Book| {
-                b.acceptances.retain(|a| {
-                    !(a.id == id && package.is_none_or(|p| a.package.as_deref() == Some(p)))
-                });
+                b.set_acceptances(id, kept, seq);
                 Ok::<_, store::StateError>(())
             })
         },
@@ -464,6 +511,56 @@ pub fn revoke(
 
 /// The largest scanner file read (a report of a whole image is tens of MiB).
 pub const MAX_SCANNER_FILE: u64 = 256 * 1024 * 1024;
+
+/// The most an import's entry carries of the release's findings (their JSON): about 3,000
+/// findings as [`normalize`] keeps them. An entry stays well within the 4 MiB a shared
+/// workspace's entry object may take, and a sealed segment of 1,024 entries within its 16 MiB
+/// unless many imports of this size follow each other. An import past it is refused, naming
+/// the size: the findings are what the gates judge, so none is dropped quietly.
+pub const MAX_CARRIED_BYTES: usize = 1024 * 1024;
+
+/// The longest id, package or version kept, in characters.
+const MAX_NAME_CHARS: usize = 200;
+/// The longest title, suppression statement, scanner name or file path kept.
+const MAX_TEXT_CHARS: usize = 300;
+
+/// `s` cut to `max` characters, marked with `…` when cut.
+fn cut(s: String, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s;
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// A finding as it is stored and carried by its import's entry: every text field cut to a
+/// bound ([`MAX_NAME_CHARS`] for id, package and versions, [`MAX_TEXT_CHARS`] for the rest),
+/// so that an entry's size follows from how many findings it carries.
+pub fn normalize(f: Finding) -> Finding {
+    let text = |s: Option<String>| s.map(|s| cut(s, MAX_TEXT_CHARS));
+    Finding {
+        id: cut(f.id, MAX_NAME_CHARS),
+        package: cut(f.package, MAX_NAME_CHARS),
+        installed: cut(f.installed, MAX_NAME_CHARS),
+        fixed: f.fixed.map(|s| cut(s, MAX_NAME_CHARS)),
+        title: text(f.title),
+        scanner: cut(f.scanner, MAX_TEXT_CHARS),
+        source_file: cut(f.source_file, MAX_TEXT_CHARS),
+        suppressed: text(f.suppressed),
+        severity_unreadable: text(f.severity_unreadable),
+        ..f
+    }
+}
+
+/// Records as JSON values, for an entry that carries them.
+fn to_values<T: Serialize>(records: &[T]) -> Result<Vec<Value>, FindingsError> {
+    records
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<_, _>>()
+        .map_err(|e| FindingsError::Invalid(format!("a record cannot be written as JSON: {e}")))
+}
 
 /// A scanner file's text, refused past [`MAX_SCANNER_FILE`] (a device or a runaway file is
 /// not read without end).
@@ -519,7 +616,7 @@ pub fn import(
     let version = release.version.to_string();
     let book_path = path_of(ws, release);
     // One change at a time: what is merged is what is stored.
-    let _lock = change_lock(ws, release)?;
+    let _lock = change_lock(ws)?;
     let book = load(ws, release)?;
     let before = &book.findings;
     let mut merged: BTreeMap<(String, String, String), Finding> =
@@ -550,20 +647,42 @@ pub fn import(
         total,
         blocking,
     };
+    let merged: Vec<Finding> = merged.into_values().collect();
+    // The entry carries the release's findings after the import, bounded: the log is read by
+    // every console (on a shared workspace, one object per entry).
+    let carried = to_values(&merged)?;
+    let bytes = serde_json::to_vec(&carried).map_or(usize::MAX, |b| b.len());
+    if bytes > MAX_CARRIED_BYTES {
+        return Err(FindingsError::Invalid(format!(
+            "{version} would hold {total} findings after this import, {} KiB in its audit \
+             entry, which carries them: more than the {} KiB an entry may carry; nothing was \
+             imported. Import a scan limited to the severities that matter (trivy --severity \
+             HIGH,CRITICAL, grype --only-fixed ...) or fewer files",
+            bytes.div_ceil(1024),
+            MAX_CARRIED_BYTES / 1024
+        )));
+    }
+    let counts = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
     ws.change(
-        Event::FindingsImport(Event::values(
-            version.clone(),
-            serde_json::json!({ "findings": before.len() }),
-            serde_json::json!({
-                "files": &imported.files,
-                "new": new,
-                "findings": total,
-                "blocking": blocking,
-            }),
-        )),
-        |_| {
+        Event::FindingsImport(audit::event::FindingsImport {
+            target: version.clone(),
+            before: serde_json::json!({ "findings": before.len() }),
+            after: FindingsImported {
+                files: imported
+                    .files
+                    .iter()
+                    .map(|f| serde_json::json!(f))
+                    .collect(),
+                new: counts(new),
+                findings: counts(total),
+                blocking: counts(blocking),
+                merged: Some(carried),
+            },
+        }),
+        |seq| {
             store::update_json(&book_path, |b: &mut Book| {
-                b.findings = merged.into_values().collect();
+                b.findings = merged;
+                b.findings_seq = seq;
                 Ok::<_, store::StateError>(())
             })
         },
@@ -612,7 +731,7 @@ pub fn parse(
         Format::Snyk => snyk(&v, &source, now),
     }
     .map_err(bad)?;
-    Ok((format, found))
+    Ok((format, found.into_iter().map(normalize).collect()))
 }
 
 fn text(v: &Value, key: &str) -> Option<String> {

@@ -539,7 +539,14 @@ fn findings_gate(ws: &Workspace, release: &Release, now: Timestamp) -> Gate {
         Err(e) => return Gate::new("findings", false, e.to_string()),
     };
     if judged.is_empty() {
-        return Gate::new("findings", true, "no scanner findings imported");
+        // Nothing imported is nothing checked, not a clean scan: open, but never green.
+        return Gate::new(
+            "findings",
+            true,
+            "no scanner findings imported: the release's dependencies are unchecked \
+             (release-console findings import)",
+        )
+        .amber(State::Unchecked);
     }
     let blocking: Vec<&str> = judged.iter().filter_map(|j| j.blocks.as_deref()).collect();
     if blocking.is_empty() {

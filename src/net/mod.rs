@@ -2,6 +2,7 @@
 //! Prometheus): retry timing and error bodies.
 
 pub mod aws;
+pub mod multipart;
 pub mod s3;
 pub mod sigv4;
 pub mod xml;

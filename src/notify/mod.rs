@@ -13,6 +13,10 @@
 //! folds them by `dedup_key`); a Slack message or a change event is `uncertain` ("maybe
 //! delivered") until a person sends it again ([`retry`], audited). A failed notification never
 //! blocks or undoes its action.
+//!
+//! On a shared workspace each console keeps its own outbox (in its cache folder) and announces
+//! only the entries it recorded itself (`Workspace::recorded_here`): the others' adopted
+//! entries, and their `notify.*` outcomes, are in its log but are not its to send.
 
 pub mod events;
 pub mod pagerduty;
@@ -253,6 +257,12 @@ pub fn collect(ws: &Workspace) -> Result<usize, NotifyError> {
         let (entries, end) = ws.audit().entries_after(ob.offset, ob.next_seq.max(1))?;
         let mut queued = 0;
         for entry in &entries {
+            // On a shared workspace every console's log holds every console's entries, and
+            // each keeps an outbox of its own: an event is announced by the console that
+            // recorded it, or every console that reads it would send it again.
+            if !ws.recorded_here(entry.nonce.as_deref()) {
+                continue;
+            }
             let recorded = audit::Event::from_entry(entry);
             if let audit::Event::Failed(failed) = &recorded {
                 let action = &failed.action;

@@ -201,6 +201,9 @@ pub enum PipelineError {
         builder: String,
         now: String,
     },
+    /// The build's files could not be stored in the shared workspace's bucket, or recorded.
+    #[error("the build's files were not stored in the shared workspace: {0}")]
+    Shared(String),
 }
 
 impl Definition {
@@ -467,20 +470,33 @@ pub async fn preflight(
                     ),
                 }
             }
-            None => check(
-                &format!("tool {}", tool.name),
-                false,
-                match crate::os::locate_program(&tool.name) {
-                    crate::os::ProgramAt::ConfiguredBroken(p) => format!(
-                        "the configured path {} ([tools] in {}) is not a program this \
-                         system can run",
+            None => match crate::os::locate_program(&tool.name) {
+                // Installing it would not help: the setting points elsewhere, and a wrong
+                // setting is never bypassed for PATH.
+                crate::os::ProgramAt::ConfiguredBroken(p) => check(
+                    &format!("tool {}", tool.name),
+                    false,
+                    format!(
+                        "the configured path {} ([tools] in {}) is not a program this system \
+                         can run (missing, a folder, or not executable)",
                         p.display(),
                         crate::workspace::CONFIG_FILE
                     ),
-                    _ => "not on PATH, and no path set for it in Settings > Tools".into(),
-                },
-                &tool.install,
-            ),
+                    &format!(
+                        "correct the path of {} in Settings > Tools, or clear it there to use \
+                         the one on PATH ({} = \"...\" under [tools] in {})",
+                        tool.name,
+                        tool.name,
+                        ws.root().join(crate::workspace::CONFIG_FILE).display()
+                    ),
+                ),
+                _ => check(
+                    &format!("tool {}", tool.name),
+                    false,
+                    "not on PATH, and no path set for it in Settings > Tools".into(),
+                    &tool.install,
+                ),
+            },
         }
     }
     for var in def.env.iter().filter(|v| !v.signing || !opts.skip_signing) {
@@ -744,6 +760,9 @@ pub struct PlatformState {
     /// The CI run of a remote platform (saved as soon as it is known, status `running`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote: Option<crate::remote::RemoteRun>,
+    /// The file name of its build's task log in the release's logs folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
     /// Built with signing skipped: its installers are UNSIGNED test builds.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unsigned: bool,
@@ -995,6 +1014,13 @@ pub(crate) async fn save_outcome(
     name: &str,
     outcome: Outcome,
 ) -> Result<(), TaskError> {
+    // The task's log file, by name: a shared workspace stores it with the artifacts (a
+    // folder's state stays as it was).
+    let log_file = ws
+        .shared()
+        .and_then(|_| log.snapshot())
+        .and_then(|s| s.log_file)
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
     let log = log.clone();
     let (task_ws, task_release, task_name) = (ws.clone(), release.clone(), name.to_owned());
     tokio::task::spawn_blocking(move || -> Result<(), TaskError> {
@@ -1049,6 +1075,7 @@ pub(crate) async fn save_outcome(
                 artifacts: collected,
                 builder_sha256,
                 remote: outcome.remote,
+                log: log_file,
                 unsigned: false,
                 finished_at: jiff::Timestamp::now(),
             },
@@ -1281,6 +1308,133 @@ pub fn write_sums(ws: &Workspace, release: &Release) -> Result<SumsWritten, Pipe
     let path = dir.join(crate::verify::sums::SUMS_FILE);
     store::write_atomic(&path, crate::verify::sums::render(&entries).as_bytes())?;
     Ok(SumsWritten { path, unvouched })
+}
+
+/// What storing a build's files in a shared workspace's bucket did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredBuild {
+    /// The `release.artifacts` entry that records them.
+    pub entry: u64,
+    /// Files recorded (artifacts, SHA256SUMS, logs).
+    pub files: usize,
+    /// Of them, those whose bytes were sent (the others the bucket held already).
+    pub uploaded: u64,
+}
+
+impl StoredBuild {
+    /// `stored 4 files in s3://... as blobs (2 sent, 2 there already), entry #12`.
+    pub fn describe(&self, location: &str) -> String {
+        format!(
+            "stored {} files in {location} by SHA-256 ({} sent, {} there already), recorded \
+             in entry #{}",
+            self.files,
+            self.uploaded,
+            self.files as u64 - self.uploaded,
+            self.entry
+        )
+    }
+}
+
+/// A build's end on any workspace: SHA256SUMS written ([`write_sums`]); then, on a shared
+/// workspace, the artifacts, SHA256SUMS and each built platform's last task log stored in the
+/// bucket by SHA-256 (each only when the bucket lacks it) and recorded in one
+/// `release.artifacts` entry, which every console rolls forward into the release's list
+/// (`verify::shared`). `pipeline run` and the Builds panel call it. Blocks.
+pub fn write_sums_and_store(
+    ws: &Workspace,
+    release: &Release,
+) -> Result<(SumsWritten, Option<StoredBuild>), PipelineError> {
+    let sums = write_sums(ws, release)?;
+    if ws.shared().is_none() {
+        return Ok((sums, None));
+    }
+    let stored = store_build(ws, release, &sums.path)?;
+    Ok((sums, stored))
+}
+
+fn store_build(
+    ws: &Workspace,
+    release: &Release,
+    sums_path: &Path,
+) -> Result<Option<StoredBuild>, PipelineError> {
+    use crate::audit::event::{BlobFile, BlobKind};
+    use crate::workspace::blobs::Blob;
+    let state = load_state(ws, release)?;
+    let built: Vec<(&String, &PlatformState)> = state
+        .platforms
+        .iter()
+        .filter(|(_, p)| p.status == BuildStatus::Succeeded)
+        .collect();
+    let blob_of = |path: &Path| {
+        Blob::of_file(path).map_err(|e| PipelineError::Io {
+            path: path.to_owned(),
+            cause: std::io::Error::other(e.to_string()),
+        })
+    };
+    let mut files = crate::verify::shared::ToStore::default();
+    for a in list_artifacts(ws, release)? {
+        let platform = built
+            .iter()
+            .find(|(_, p)| p.artifacts.contains(&a.name))
+            .map(|(name, _)| (*name).clone());
+        // SHA256SUMS was written from these bytes a moment ago; the bucket is told the SHA-256
+        // and refuses others.
+        let blob = match a.listed_sha256 {
+            Some(sha256) => Blob {
+                sha256,
+                size: a.size_bytes,
+            },
+            None => blob_of(&a.path)?,
+        };
+        files.files.push((
+            BlobFile {
+                name: a.name,
+                size: blob.size,
+                sha256: blob.sha256,
+                kind: BlobKind::Artifact,
+                platform,
+            },
+            a.path,
+        ));
+    }
+    let sums = blob_of(sums_path)?;
+    files.files.push((
+        BlobFile {
+            name: crate::verify::sums::SUMS_FILE.to_owned(),
+            size: sums.size,
+            sha256: sums.sha256,
+            kind: BlobKind::Sums,
+            platform: None,
+        },
+        sums_path.to_owned(),
+    ));
+    for (name, p) in &built {
+        let Some(log) = &p.log else { continue };
+        let path = ws.logs_dir(&release.version).join(log);
+        if !path.is_file() {
+            continue;
+        }
+        let blob = blob_of(&path)?;
+        files.files.push((
+            BlobFile {
+                name: log.clone(),
+                size: blob.size,
+                sha256: blob.sha256,
+                kind: BlobKind::Log,
+                platform: Some((*name).clone()),
+            },
+            path,
+        ));
+    }
+    let count = files.files.len();
+    let platforms = built.iter().map(|(n, _)| (*n).clone()).collect();
+    let stored = crate::verify::shared::store(ws, release, platforms, files)
+        .map_err(|e| PipelineError::Shared(e.to_string()))?;
+    Ok(stored.map(|(record, uploaded)| StoredBuild {
+        entry: record.audit_seq,
+        files: count,
+        uploaded,
+    }))
 }
 
 #[cfg(test)]

@@ -145,6 +145,7 @@ async fn save_running(
         artifacts: Vec::new(),
         builder_sha256: std::collections::BTreeMap::new(),
         remote: Some(run.clone()),
+        log: None,
         unsigned: false,
         finished_at: jiff::Timestamp::now(),
     };

@@ -92,6 +92,9 @@ pub struct RunReport {
     /// Where a dry run's artifacts would be collected.
     pub artifacts_dir: std::path::PathBuf,
     pub sums: Option<SumsReport>,
+    /// On a shared workspace: the build's files stored in the bucket and recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stored: Option<super::StoredBuild>,
     pub verify: Option<crate::verify::Report>,
 }
 
@@ -226,6 +229,7 @@ pub fn run_release(
         platforms: Vec::new(),
         artifacts_dir: ws.artifacts_dir(&release.version),
         sums: None,
+        stored: None,
         verify: None,
     };
     let mut built = 0;
@@ -280,7 +284,12 @@ pub fn run_release(
             os: std::env::consts::OS,
         });
     }
-    report.sums = Some(super::write_sums(ws, release)?.into());
+    let (sums, stored) = super::write_sums_and_store(ws, release)?;
+    report.sums = Some(sums.into());
+    if let Some(stored) = &stored {
+        watch.note(&stored.describe(&ws.location()));
+    }
+    report.stored = stored;
     // What was built is verified as the verify task does it (a pass ticks the checklist).
     let vopts = crate::verify::Options {
         paths: vec![report.artifacts_dir.clone()],

@@ -164,6 +164,7 @@ fn scan_more(ws: &Workspace, scanned: &mut Scanned) -> Result<bool, StateError> 
                         after: e.after.clone(),
                         actor: e.actor.clone(),
                         host: e.host.clone(),
+                        nonce: e.nonce.clone(),
                     };
                     let record = carried(&word).ok().filter(|r| r.target() == e.target);
                     scanned

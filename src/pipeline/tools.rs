@@ -30,6 +30,17 @@ impl ToolCheck {
         self.found.is_some()
     }
 
+    /// Where it stands, in one word: `CONFIGURED`, `BROKEN PATH` (configured, but no
+    /// program), `ON PATH` or `NOT FOUND`; what Settings' badge and `doctor` both say.
+    pub fn state(&self) -> &'static str {
+        match (self.configured.is_some(), self.ok()) {
+            (true, true) => "CONFIGURED",
+            (true, false) => "BROKEN PATH",
+            (false, true) => "ON PATH",
+            (false, false) => "NOT FOUND",
+        }
+    }
+
     /// Where it was looked for and what was found, in words.
     pub fn where_found(&self) -> String {
         match (&self.configured, &self.found) {

@@ -1,6 +1,17 @@
 //! Secret rotation on the schedule of WireTuner's operations runbook (database passwords every 90
 //! days, API keys every 180, signing certificates before they expire): which secrets the workspace
 //! relies on, when each was last rotated (recorded here, audited), when it is due, as a calendar.
+//!
+//! The recorded rotations live in `secrets/rotations.json`, per secret its rotations (at most
+//! [`MAX_KEPT`], the oldest let go), each with the entry that recorded it. The audit log speaks
+//! for the file ([`RotationBook`]): a `secret.rotated` entry carries the rotation and the
+//! secret's other rotations kept, its whole record, so a crash between the entry and the write
+//! is rolled forward from it, `audit verify` names a file that disagrees, and a second console
+//! on a shared workspace has the first one's rotations after a sync.
+
+mod projection;
+
+pub use self::projection::RotationBook;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -20,6 +31,39 @@ pub struct Rotation {
     pub by: String,
     #[serde(default)]
     pub note: String,
+    /// The audit entry that recorded it (0: recorded before rotations kept it, or a date
+    /// read from AWS Secrets Manager).
+    #[serde(default)]
+    pub audit_seq: u64,
+}
+
+/// The most rotations kept per secret (the calendar reads the last; the rest is history, and
+/// each entry carries them all): the oldest are let go past it.
+pub const MAX_KEPT: usize = 100;
+
+/// The longest note kept with a rotation, in characters.
+pub const MAX_NOTE_CHARS: usize = 500;
+
+/// A secret's rotations once `new` is recorded after `earlier` (the ones kept before it),
+/// oldest first: the one change a recording and its roll forward make.
+fn with_new(mut earlier: Vec<Rotation>, new: Rotation) -> Vec<Rotation> {
+    earlier.push(new);
+    earlier.sort_by_key(|r| r.at);
+    earlier
+}
+
+/// The rotations of a secret kept when one more is recorded: the newest [`MAX_KEPT`] - 1.
+fn kept_before(list: &[Rotation]) -> Vec<Rotation> {
+    let mut kept = list.to_vec();
+    kept.sort_by_key(|r| r.at);
+    let drop = kept.len().saturating_sub(MAX_KEPT - 1);
+    kept.drain(..drop);
+    kept
+}
+
+/// The entry of a secret's last recorded change: its newest entry number.
+fn seq_of(list: &[Rotation]) -> u64 {
+    list.iter().map(|r| r.audit_seq).max().unwrap_or(0)
 }
 
 /// Where a tracked secret's state stands.
@@ -117,6 +161,10 @@ fn path_of(ws: &Workspace) -> PathBuf {
     ws.root().join("secrets").join("rotations.json")
 }
 
+/// The lock every change of the rotations file is made under (in `secrets/`), across its
+/// read, its entry and its write.
+const LOCK: &str = "rotations-change";
+
 /// Every recorded rotation by secret name, oldest first.
 pub fn history(ws: &Workspace) -> Result<BTreeMap<String, Vec<Rotation>>, RotationError> {
     Ok(store::read_json(&path_of(ws))?.unwrap_or_default())
@@ -177,6 +225,7 @@ fn aws_dates(ws: &Workspace, name: &str) -> Option<Result<Rotation, String>> {
                 at,
                 by: "AWS Secrets Manager".to_owned(),
                 note: which.to_owned(),
+                audit_seq: 0,
             })
             .ok_or_else(|| format!("aws-sm:{id}: AWS has no rotation or change date for it"))
     }))
@@ -338,26 +387,50 @@ pub fn record(
                 .join(", ")
         )));
     }
+    let note = note.trim();
+    if note.chars().count() > MAX_NOTE_CHARS {
+        return Err(RotationError::Invalid(format!(
+            "--note is {} characters; at most {MAX_NOTE_CHARS}",
+            note.chars().count()
+        )));
+    }
     let rotation = Rotation {
         at,
         by: ws.actor(),
-        note: note.trim().to_owned(),
+        note: note.to_owned(),
+        audit_seq: 0,
     };
     let path = path_of(ws);
-    let _lock = store::lock(&ws.root().join("secrets"), "rotations-change")?;
-    ws.change(
-        crate::audit::Event::SecretRotated(crate::audit::Event::values(
-            name,
-            serde_json::Value::Null,
-            serde_json::json!(&rotation),
-        )),
-        |_| {
+    let _lock = store::lock(&ws.root().join("secrets"), LOCK)?;
+    // The secret's rotations kept before this one, read under the lock: with it, the record
+    // the entry carries.
+    let earlier = kept_before(history(ws)?.get(name).map_or(&[], Vec::as_slice));
+    let carried = earlier
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| RotationError::Invalid(format!("{name}: its rotations: {e}")))?;
+    let rotation = ws.change(
+        crate::audit::Event::SecretRotated(crate::audit::event::SecretRotated {
+            target: name.to_owned(),
+            before: (),
+            after: crate::audit::event::Rotated {
+                at: rotation.at,
+                by: rotation.by.clone(),
+                note: rotation.note.clone(),
+                earlier: Some(carried),
+            },
+        }),
+        |seq| {
+            let rotation = Rotation {
+                audit_seq: seq,
+                ..rotation
+            };
             store::update_json(&path, |h: &mut BTreeMap<String, Vec<Rotation>>| {
-                let list = h.entry(name.to_owned()).or_default();
-                list.push(rotation.clone());
-                list.sort_by_key(|r| r.at);
+                h.insert(name.to_owned(), with_new(earlier, rotation.clone()));
                 Ok::<_, StateError>(())
-            })
+            })?;
+            Ok(rotation)
         },
     )?;
     Ok(rotation)

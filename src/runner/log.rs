@@ -241,16 +241,30 @@ static LATE: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new())
 
 /// Adds `value` to what every redactor masks, from now on.
 pub fn remember_secret(value: &str) {
-    if value.len() < Redactor::MIN_SECRET_LEN {
-        return;
-    }
     let mut late = LATE
         .write()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if !late.iter().any(|s| s == value) {
-        late.push(value.to_owned());
-        late.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    for piece in pieces(value) {
+        if !late.contains(&piece) {
+            late.push(piece);
+        }
     }
+    late.sort_by_key(|s| std::cmp::Reverse(s.len()));
+}
+
+/// What masks `secret` in output read line by line: the value, and each line of a value of
+/// several (a PEM key, a JSON credential: a builder that prints it prints it line by line),
+/// those shorter than [`Redactor::MIN_SECRET_LEN`] left out.
+fn pieces(secret: &str) -> Vec<String> {
+    let lines = secret
+        .lines()
+        .map(|l| l.trim_end_matches('\r'))
+        .filter(|l| l.len() != secret.len());
+    std::iter::once(secret)
+        .chain(lines)
+        .filter(|s| s.len() >= Redactor::MIN_SECRET_LEN)
+        .map(str::to_owned)
+        .collect()
 }
 
 impl Redactor {
@@ -258,10 +272,7 @@ impl Redactor {
     pub const MASK: &'static str = "<redacted>";
 
     pub fn new(secrets: impl IntoIterator<Item = String>) -> Self {
-        let mut secrets: Vec<String> = secrets
-            .into_iter()
-            .filter(|s| s.len() >= Self::MIN_SECRET_LEN)
-            .collect();
+        let mut secrets: Vec<String> = secrets.into_iter().flat_map(|s| pieces(&s)).collect();
         // Longest first, so a secret containing another is masked whole.
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         secrets.dedup();
@@ -365,5 +376,17 @@ mod tests {
         );
         assert!(matches!(r.redact("clean"), std::borrow::Cow::Borrowed(_)));
         assert!(!format!("{r:?}").contains("hunter22"));
+    }
+
+    #[test]
+    fn a_secret_of_several_lines_is_masked_line_by_line() {
+        let key = "-----BEGIN PRIVATE KEY-----\r\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nab\n";
+        let r = Redactor::new([key.to_owned()]);
+        assert_eq!(r.redact("MIIEvQIBADANBgkqhkiG9w0BAQEFAASC"), "<redacted>");
+        assert_eq!(r.redact(key), "<redacted>");
+        assert_eq!(r.redact("ab"), "ab", "pieces too short are not masked");
+        remember_secret("first-line-of-late\nsecond-line-of-late");
+        let empty = Redactor::new(Vec::new());
+        assert_eq!(empty.redact("x second-line-of-late"), "x <redacted>");
     }
 }

@@ -64,6 +64,9 @@ pub struct ConsoleApp {
     polling: bool,
     team_read_at: Option<std::time::Instant>,
     pub sync_error: Option<String>,
+    /// Whether the window had the focus last frame: coming back to it (from a terminal where
+    /// `release-console keys new`, `tick` or another command ran) reads the workspace again.
+    focused: bool,
 }
 
 impl std::fmt::Debug for ConsoleApp {
@@ -111,6 +114,7 @@ impl ConsoleApp {
             polling: false,
             team_read_at: None,
             sync_error: None,
+            focused: true,
         };
         app.reload(None);
         app
@@ -244,6 +248,11 @@ impl ConsoleApp {
             self.queued = commands;
         }
         self.apply_all();
+        let focused = self.ctx.input(|i| i.focused);
+        if focused && !self.focused && self.pending == 0 {
+            self.reload(None);
+        }
+        self.focused = focused;
         self.poll_shared();
         self.update_title();
         let running = self.runner.tasks().iter().any(|t| !t.state.is_finished());

@@ -145,8 +145,8 @@ pub fn audit_panel(
         }
     };
     let started = Instant::now();
-    let snapshot =
-        Snapshot::load(root, crate::workspace::Origin::Flag, None, &cache).map_err(|e| err(&e))?;
+    let snapshot = Snapshot::load(root, crate::workspace::Origin::Flag, None, &cache, None)
+        .map_err(|e| err(&e))?;
     frames_until_idle(&mut panel, &snapshot)?;
     let open = started.elapsed();
 
@@ -181,8 +181,8 @@ pub fn audit_panel(
     drop(index);
     append_one()?;
     let started = Instant::now();
-    let reloaded =
-        Snapshot::load(root, crate::workspace::Origin::Flag, None, &cache).map_err(|e| err(&e))?;
+    let reloaded = Snapshot::load(root, crate::workspace::Origin::Flag, None, &cache, None)
+        .map_err(|e| err(&e))?;
     let snapshot_after_append = started.elapsed();
     if let Err(e) = &reloaded.audit_check {
         return Err(format!(

@@ -36,11 +36,19 @@ enum Action {
 pub struct BuildsUi {
     /// Last preflight per platform.
     pub preflight: BTreeMap<String, Preflight>,
+    /// What the shown preflight checked (the configuration and the platforms' definitions),
+    /// so that rows are marked stale once either changes.
+    preflight_inputs: Option<PreflightInputs>,
+    /// What the running preflight checks; it becomes `preflight_inputs` with its results.
+    running_inputs: Option<PreflightInputs>,
     /// The last task started per platform.
     pub tasks: BTreeMap<String, TaskId>,
     pub skip_signing: bool,
     preflight_run: Pending<Vec<Preflight>>,
-    sums: Pending<crate::pipeline::SumsWritten>,
+    sums: Pending<(
+        crate::pipeline::SumsWritten,
+        Option<crate::pipeline::StoredBuild>,
+    )>,
     /// The platform whose build waits for "Rebuild anyway" (it would invalidate a PASS
     /// verify or a published version).
     pub confirm_rebuild: Option<String>,
@@ -49,7 +57,88 @@ pub struct BuildsUi {
     reattached: std::collections::BTreeSet<(String, String)>,
 }
 
+/// What a preflight was run against.
+#[derive(Debug, Clone, PartialEq)]
+struct PreflightInputs {
+    root: PathBuf,
+    config: crate::workspace::Config,
+    platforms: BTreeMap<String, PlatformDef>,
+}
+
+impl PreflightInputs {
+    fn of(data: &Snapshot) -> Option<Self> {
+        let def = data.pipeline.as_ref().ok()?;
+        Some(Self {
+            root: data.ws.root().to_owned(),
+            config: data.ws.config().clone(),
+            platforms: def.platforms.clone(),
+        })
+    }
+}
+
 impl BuildsUi {
+    /// Why the preflight shown for `name` no longer says what a build would meet, if it does
+    /// not: the workspace, its configuration or the platform's definition changed since, or
+    /// Skip signing was switched.
+    fn stale_because(&self, data: &Snapshot, name: &str, p: &Preflight) -> Option<String> {
+        if let Some(then) = &self.preflight_inputs {
+            if then.root != data.ws.root() {
+                return Some(
+                    "This preflight checked another workspace: run preflight again".to_owned(),
+                );
+            }
+            if then.config != *data.ws.config() {
+                return Some(format!(
+                    "This preflight checked an earlier configuration ({} changed since): run \
+                     preflight again",
+                    crate::workspace::CONFIG_FILE
+                ));
+            }
+            let def_now = data
+                .pipeline
+                .as_ref()
+                .ok()
+                .and_then(|d| d.platforms.get(name));
+            if then.platforms.get(name) != def_now {
+                return Some(format!(
+                    "This preflight checked an earlier definition of {name}: run preflight again"
+                ));
+            }
+        }
+        (p.skip_signing != self.skip_signing && p.skipped.is_none()).then(|| {
+            if self.skip_signing {
+                "This preflight checked a signed build; Skip signing is on now: run preflight \
+                 again"
+                    .to_owned()
+            } else {
+                "This preflight checked an unsigned build; signing is on now: run preflight again"
+                    .to_owned()
+            }
+        })
+    }
+
+    /// Why Run (and Resume) are off for `name`: the preflight shown for the build as it is set
+    /// now FAILED; a stale one decides nothing.
+    fn failed_preflight(&self, data: &Snapshot, name: &str) -> Option<String> {
+        let p = self.preflight.get(name)?;
+        if self.preflight_run.is_running() || self.stale_because(data, name, p).is_some() {
+            return None;
+        }
+        let failed: Vec<&str> = p
+            .checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| c.name.as_str())
+            .collect();
+        (!failed.is_empty()).then(|| {
+            format!(
+                "Preflight FAILED ({}): fix what it says below and run preflight again; Dry run \
+                 still shows the plan",
+                failed.join(", ")
+            )
+        })
+    }
+
     fn options(&self) -> RunOptions {
         RunOptions {
             skip_signing: self.skip_signing,
@@ -80,6 +169,7 @@ impl BuildsUi {
         let ws = data.ws.clone();
         match action {
             Action::Preflight => {
+                self.running_inputs = PreflightInputs::of(data);
                 let opts = self.options();
                 cx.fetch(&mut self.preflight_run, async move {
                     let platforms: Vec<_> =
@@ -124,7 +214,7 @@ impl BuildsUi {
             }),
             Action::SumsAndVerify => {
                 cx.fetch_blocking(&mut self.sums, move || {
-                    crate::pipeline::write_sums(&ws, &release)
+                    crate::pipeline::write_sums_and_store(&ws, &release)
                 });
             }
             Action::AskRebuild(_) | Action::CancelRebuild => {}
@@ -175,23 +265,27 @@ impl Panel for BuildsUi {
                     .into_iter()
                     .map(|p| (p.platform.clone(), p))
                     .collect();
+                self.preflight_inputs = self.running_inputs.take();
             }
             Some(Err(e)) => cx.error(e),
             None => {}
         }
         match self.sums.poll() {
-            Some(Ok(written)) => {
+            Some(Ok((written, stored))) => {
                 let path = &written.path;
+                let stored = stored
+                    .map(|s| format!("; {}", s.describe(&cx.snapshot.ws.location())))
+                    .unwrap_or_default();
                 if written.unvouched.is_empty() {
                     cx.success(format!(
-                        "Wrote {}: every artifact matches its builder's SHA-256",
+                        "Wrote {}: every artifact matches its builder's SHA-256{stored}",
                         path.display()
                     ));
                 } else {
                     cx.push(Command::Toast(
                         super::widgets::toasts::ToastKind::Info,
                         format!(
-                            "Wrote {}; no builder printed a checksum for {}",
+                            "Wrote {}; no builder printed a checksum for {}{stored}",
                             path.display(),
                             written.unvouched.join(", ")
                         ),
@@ -472,6 +566,7 @@ impl BuildsUi {
             let running = task.is_some_and(|t| !t.state.is_finished());
             let pre = self.preflight.get(name);
             let skipped = pre.and_then(|p| p.skipped.clone());
+            let failed = self.failed_preflight(data, name);
             ui.horizontal(|ui| {
                 let can_run = !running && skipped.is_none() && pdef.can_build_from_here();
                 // The plan can be shown on any host where the builder's interpreter runs.
@@ -496,8 +591,11 @@ impl BuildsUi {
                 };
                 if failed_before
                     && ui
-                        .add_enabled(can_run, egui::Button::new("Resume"))
+                        .add_enabled(can_run && failed.is_none(), egui::Button::new("Resume"))
                         .on_hover_text(resume_hint)
+                        .on_disabled_hover_text(failed.as_deref().unwrap_or(
+                            "Not possible now: a build is running, or this host cannot build it",
+                        ))
                         .clicked()
                 {
                     actions.push(Action::Build {
@@ -512,11 +610,16 @@ impl BuildsUi {
                     None => "Run",
                 };
                 let asking = self.confirm_rebuild.as_deref() == Some(name);
-                if ui
-                    .add_enabled(can_run && !asking, egui::Button::new(label))
-                    .on_hover_text("Run every step from the start")
-                    .clicked()
-                {
+                let mut run = ui
+                    .add_enabled(
+                        can_run && !asking && failed.is_none(),
+                        egui::Button::new(label),
+                    )
+                    .on_hover_text("Run every step from the start");
+                if let Some(why) = &failed {
+                    run = run.on_disabled_hover_text(why);
+                }
+                if run.clicked() {
                     // Replacing files a PASS verify or a published version vouched for is
                     // asked first.
                     if label != "Watch run" && !data.rebuild_invalidates.is_empty() {
@@ -589,18 +692,17 @@ impl BuildsUi {
                         ui.label(theme::muted("Preflight not run yet."));
                     }
                 },
+                Some(_) if self.preflight_run.is_running() => {
+                    // The rows of the last one would read as this one's.
+                    ui.label(egui::RichText::new("Preflight running…").color(theme::INFO));
+                }
                 Some(p) => {
-                    if p.skip_signing != self.skip_signing && p.skipped.is_none() {
-                        ui.label(
-                            egui::RichText::new(if self.skip_signing {
-                                "This preflight checked a signed build; Skip signing is on now: \
-                                 run preflight again"
-                            } else {
-                                "This preflight checked an unsigned build; signing is on now: \
-                                 run preflight again"
-                            })
-                            .color(theme::WARN),
-                        );
+                    let stale = self.stale_because(data, name, p);
+                    if let Some(why) = &stale {
+                        ui.horizontal_wrapped(|ui| {
+                            theme::badge(ui, "STALE", theme::WARN);
+                            ui.label(egui::RichText::new(why).color(theme::WARN));
+                        });
                     }
                     if let Some(reason) = &p.skipped {
                         ui.label(
@@ -611,28 +713,42 @@ impl BuildsUi {
                     for c in &p.checks {
                         // Wrapped: a long path goes on the next line, inside the card.
                         ui.horizontal_wrapped(|ui| {
-                            if c.ok && c.warning {
-                                theme::badge(ui, "SKIPPED", theme::WARN);
+                            let (text, color) = if c.ok && c.warning {
+                                ("SKIPPED", theme::WARN)
                             } else if c.ok {
-                                theme::badge(ui, "OK", theme::OK);
+                                ("OK", theme::OK)
                             } else {
-                                theme::badge(ui, "FAIL", theme::BAD);
-                            }
+                                ("FAIL", theme::BAD)
+                            };
+                            // A stale row is greyed: it says what was, not what is.
+                            theme::badge(
+                                ui,
+                                text,
+                                if stale.is_some() { theme::MUTED } else { color },
+                            );
                             ui.label(&c.name);
                             ui.label(theme::muted(&c.detail));
                             if !c.fix.is_empty() {
-                                ui.label(
-                                    egui::RichText::new(format!("fix: {}", c.fix))
-                                        .color(theme::WARN),
-                                );
+                                ui.label(egui::RichText::new(format!("fix: {}", c.fix)).color(
+                                    if stale.is_some() {
+                                        theme::MUTED
+                                    } else {
+                                        theme::WARN
+                                    },
+                                ));
                             }
                         });
                     }
                 }
             }
             // Steps: live from a running task, else from the saved state (a remote run's
-            // durations are the engine's own), else from the finished task.
-            let live = task.filter(|t| !t.state.is_finished() || saved.is_none());
+            // durations are the engine's own), else from the finished task. A dry run's are its
+            // own: the saved state is the last real build's, not what the dry run walked.
+            let live = task.filter(|t| {
+                !t.state.is_finished()
+                    || saved.is_none()
+                    || t.info.kind == crate::pipeline::DRY_RUN_KIND
+            });
             let steps: Vec<(String, String)> = match live {
                 Some(t) => t
                     .steps

@@ -9,6 +9,8 @@ use super::panel::{Cx, Panel};
 use super::snapshot::Snapshot;
 use super::theme;
 use crate::workspace::Origin;
+use crate::workspace::Signing;
+use crate::workspace::secrets::SecretState;
 
 /// Settings panel state: the workspace path being typed, and the program paths being typed
 /// (by program name) in the Tools section.
@@ -16,6 +18,8 @@ use crate::workspace::Origin;
 pub struct SettingsUi {
     pub path_text: String,
     pub tool_text: std::collections::BTreeMap<String, String>,
+    /// Why the path typed for a program (by name) was not saved, shown under its field.
+    pub tool_problem: std::collections::BTreeMap<String, String>,
 }
 
 impl SettingsUi {
@@ -23,6 +27,7 @@ impl SettingsUi {
         Self {
             path_text: root.display().to_string(),
             tool_text: std::collections::BTreeMap::new(),
+            tool_problem: std::collections::BTreeMap::new(),
         }
     }
 
@@ -146,25 +151,29 @@ impl SettingsUi {
                         ui.label(theme::muted(&s.needed_for));
                     });
                     ui.vertical(|ui| {
+                        ui.set_max_width(330.0);
+                        let check = data.secret_checks.iter().find(|c| c.source == s.source());
                         ui.horizontal(|ui| {
                             ui.label(theme::mono(s.source()));
-                            match s.variable() {
-                                None => {
-                                    theme::badge(ui, "FETCHED WHEN USED", theme::MUTED)
-                                        .on_hover_text("Read from its store when a task needs it");
-                                }
-                                Some(var) if std::env::var_os(var).is_some() => {
-                                    theme::badge(ui, "SET", theme::OK);
-                                }
-                                Some(_) if s.in_use => {
-                                    theme::badge(ui, "MISSING", theme::WARN);
-                                }
-                                Some(_) => {
-                                    theme::badge(ui, "NOT SET", theme::MUTED);
+                            // The state `doctor` says too.
+                            if let Some(c) = check {
+                                let state = c.state();
+                                let color = match state {
+                                    SecretState::Set => theme::OK,
+                                    SecretState::Missing => theme::WARN,
+                                    SecretState::FetchedWhenUsed | SecretState::NotSet => {
+                                        theme::MUTED
+                                    }
+                                };
+                                let badge = theme::badge(ui, state.as_str(), color);
+                                if state == SecretState::FetchedWhenUsed {
+                                    badge.on_hover_text("Read from its store when a task needs it");
                                 }
                             }
                         });
-                        looked_in_ui(ui, data, s.source());
+                        if let Some(c) = check {
+                            looked_in_ui(ui, c);
+                        }
                     });
                     rotation_cell(
                         ui,
@@ -221,67 +230,43 @@ impl SettingsUi {
              configuration).",
         ));
         let shared = data.ws.shared().is_some();
+        // Fixed column widths: every row's field starts at the same x, and a long "where" or
+        // refusal wraps inside its column instead of running past the row.
         egui::Grid::new("tools")
             .striped(true)
             .num_columns(3)
-            .spacing([16.0, 6.0])
-            .max_col_width(300.0)
+            .spacing([16.0, 8.0])
             .show(ui, |ui| {
-                ui.strong("Program · used for");
-                ui.strong("Found · where");
-                ui.strong("Path");
+                for (title, width) in [
+                    ("Program · used for", TOOL_COL_W),
+                    ("Found · where", WHERE_COL_W),
+                    ("Path", PATH_COL_W),
+                ] {
+                    ui.allocate_ui(egui::vec2(width, 0.0), |ui| {
+                        ui.set_width(width);
+                        ui.strong(title);
+                    });
+                }
                 ui.end_row();
                 for t in &data.tools {
                     ui.vertical(|ui| {
+                        ui.set_width(TOOL_COL_W);
                         ui.label(theme::mono(&t.name));
-                        ui.label(theme::muted(t.used_for.join("; ")));
+                        ui.add(egui::Label::new(theme::muted(t.used_for.join("; "))).wrap());
                     });
-                    ui.horizontal_wrapped(|ui| {
-                        let (text, color) = match (t.configured.is_some(), t.ok()) {
-                            (true, true) => ("CONFIGURED", theme::OK),
-                            (true, false) => ("BROKEN PATH", theme::BAD),
-                            (false, true) => ("ON PATH", theme::OK),
-                            (false, false) => ("NOT FOUND", theme::WARN),
+                    ui.vertical(|ui| {
+                        ui.set_width(WHERE_COL_W);
+                        let color = match t.state() {
+                            "CONFIGURED" | "ON PATH" => theme::OK,
+                            "BROKEN PATH" => theme::BAD,
+                            _ => theme::WARN,
                         };
-                        theme::badge(ui, text, color);
-                        ui.label(t.where_found());
+                        theme::badge(ui, t.state(), color);
+                        ui.add(egui::Label::new(t.where_found()).wrap());
                     });
-                    ui.horizontal(|ui| {
-                        let text = self
-                            .tool_text
-                            .entry(t.name.clone())
-                            .or_insert_with(|| t.configured.clone().unwrap_or_default());
-                        let label = ui.label(format!("Path of {}", t.name));
-                        let field = ui
-                            .add_enabled(
-                                !shared,
-                                egui::TextEdit::singleline(text)
-                                    .desired_width(170.0)
-                                    .hint_text(format!("/full/path/to/{}", t.name)),
-                            )
-                            .labelled_by(label.id);
-                        let entered =
-                            field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-                        let save = ui.add_enabled(!shared, egui::Button::new("Save"));
-                        // Only a configured program has a setting to clear.
-                        let clear = (!shared && t.configured.is_some()).then(|| {
-                            ui.button("Clear")
-                                .on_hover_text("Look for it on PATH again")
-                        });
-                        if entered || save.clicked() {
-                            let path = text.trim();
-                            actions.push(Action::App(Command::SetToolPath {
-                                tool: t.name.clone(),
-                                path: (!path.is_empty()).then(|| path.to_owned()),
-                            }));
-                        }
-                        if clear.is_some_and(|c| c.clicked()) {
-                            text.clear();
-                            actions.push(Action::App(Command::SetToolPath {
-                                tool: t.name.clone(),
-                                path: None,
-                            }));
-                        }
+                    ui.vertical(|ui| {
+                        ui.set_width(PATH_COL_W);
+                        self.tool_path_ui(ui, t, shared, actions);
                     });
                     ui.end_row();
                 }
@@ -295,41 +280,121 @@ impl SettingsUi {
     }
 }
 
-/// Where the secret whose source is `source` was looked for, one muted line per place (never
-/// the value).
-fn looked_in_ui(ui: &mut egui::Ui, data: &Snapshot, source: &str) {
-    let Some(check) = data.secret_checks.iter().find(|c| c.source == source) else {
-        return;
-    };
-    for l in &check.looked {
-        let text = format!("{}: {}", l.place, l.answer);
-        if l.found {
-            ui.label(egui::RichText::new(text).small().color(theme::OK));
-        } else {
-            ui.label(theme::muted(text).small());
+impl SettingsUi {
+    /// A program's path field (Enter or Save saves it; Clear removes the setting), and below
+    /// it, in full, why a path was refused: the text typed stays in the field to correct.
+    fn tool_path_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        t: &crate::pipeline::tools::ToolCheck,
+        shared: bool,
+        actions: &mut Vec<Action>,
+    ) {
+        ui.horizontal(|ui| {
+            let text = self
+                .tool_text
+                .entry(t.name.clone())
+                .or_insert_with(|| t.configured.clone().unwrap_or_default());
+            let field = ui
+                .add_enabled(
+                    !shared,
+                    egui::TextEdit::singleline(text)
+                        .desired_width(TOOL_FIELD_W)
+                        .hint_text(format!("/full/path/to/{}", t.name)),
+                )
+                .accessible_name(format!("Path of {}", t.name));
+            // A long path is cut in the field: the whole of it on hover.
+            let field = if text.is_empty() {
+                field
+            } else {
+                field.on_hover_text(text.as_str())
+            };
+            let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            let save = ui.add_enabled(!shared, egui::Button::new("Save"));
+            // Only a configured program has a setting to clear.
+            let clear = (!shared && t.configured.is_some()).then(|| {
+                ui.button("Clear")
+                    .on_hover_text("Look for it on PATH again")
+            });
+            if entered || save.clicked() {
+                let path = text.trim();
+                // The workspace's own rule, asked before the change: a refusal is said here.
+                if let Some(problem) = (!path.is_empty())
+                    .then(|| crate::workspace::config::tools::problem(&t.name, path))
+                    .flatten()
+                {
+                    self.tool_problem.insert(t.name.clone(), problem);
+                } else {
+                    self.tool_problem.remove(&t.name);
+                    actions.push(Action::App(Command::SetToolPath {
+                        tool: t.name.clone(),
+                        path: (!path.is_empty()).then(|| path.to_owned()),
+                    }));
+                }
+            }
+            if clear.is_some_and(|c| c.clicked()) {
+                text.clear();
+                self.tool_problem.remove(&t.name);
+                actions.push(Action::App(Command::SetToolPath {
+                    tool: t.name.clone(),
+                    path: None,
+                }));
+            }
+        });
+        if let Some(problem) = self.tool_problem.get(&t.name) {
+            ui.add(
+                egui::Label::new(
+                    egui::RichText::new(format!("Not saved: {problem}")).color(theme::BAD),
+                )
+                .wrap(),
+            );
         }
     }
 }
 
-/// This console's key: whether its entries are signed, with which key (`keys new`, `keys list`).
+/// The Tools table's column widths: with the navigation they fit a 1024 px window.
+const TOOL_COL_W: f32 = 190.0;
+const WHERE_COL_W: f32 = 290.0;
+const PATH_COL_W: f32 = 360.0;
+/// The path field's width: with Save and Clear it fills [`PATH_COL_W`].
+const TOOL_FIELD_W: f32 = 220.0;
+
+/// Where a secret was looked for, one line per place in the body size (never the value), the
+/// place muted and what it holds after it (green where it is); a long line wraps in the column.
+fn looked_in_ui(ui: &mut egui::Ui, check: &crate::workspace::secrets::SecretCheck) {
+    let font = egui::TextStyle::Body.resolve(ui.style());
+    for l in &check.looked {
+        let mut job = egui::text::LayoutJob::default();
+        job.append(
+            &format!("{}: ", l.place),
+            0.0,
+            egui::TextFormat::simple(font.clone(), theme::MUTED),
+        );
+        job.append(
+            &l.answer,
+            0.0,
+            egui::TextFormat::simple(font.clone(), if l.found { theme::OK } else { theme::MUTED }),
+        );
+        ui.add(egui::Label::new(job).wrap());
+    }
+}
+
+/// This console's key: whether its entries are signed, with which key (`keys new`, `keys list`);
+/// the state and fingerprint `doctor` says too.
 fn keys_line(ui: &mut egui::Ui, data: &Snapshot) {
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.label(theme::muted("Signing key:"));
         match &data.keys {
             Ok(view) => {
-                if view.signs {
-                    theme::badge(ui, "SIGNED", theme::OK);
-                } else if view.registered.is_some()
-                    || matches!(
-                        view.people.standing(&view.person),
-                        crate::audit::keys::Standing::Revoked(_)
-                    )
-                {
-                    theme::badge(ui, "REFUSED HERE", theme::BAD);
-                } else {
-                    theme::badge(ui, "UNSIGNED", theme::MUTED);
-                }
-                let r = ui.label(theme::muted(&view.summary));
+                let signing = view.signing();
+                let color = match signing {
+                    Signing::Signed => theme::OK,
+                    Signing::Refused => theme::BAD,
+                    Signing::Unsigned => theme::MUTED,
+                };
+                theme::badge(ui, signing.as_str(), color);
+                let font = egui::TextStyle::Body.resolve(ui.style());
+                let r = ui.label(code_spans(&view.summary, view.fingerprint(), &font));
                 if let Some(path) = &view.local_path {
                     r.on_hover_text(format!("The private key: {}", path.display()));
                 }
@@ -339,6 +404,33 @@ fn keys_line(ui: &mut egui::Ui, data: &Snapshot) {
             }
         }
     });
+}
+
+/// `text` with its `code` spans (and the key's fingerprint) in monospace, the backticks
+/// dropped: a message written for the terminal, shown in the window.
+fn code_spans(text: &str, key: Option<&str>, font: &egui::FontId) -> egui::text::LayoutJob {
+    let mut job = egui::text::LayoutJob::default();
+    let plain = egui::TextFormat::simple(font.clone(), theme::MUTED);
+    // The placeholder colour is the window's text colour: readable, set apart from the muted.
+    let code = egui::TextFormat::simple(
+        egui::FontId::monospace(font.size),
+        egui::Color32::PLACEHOLDER,
+    );
+    let key = key.filter(|k| !k.is_empty());
+    for (i, part) in text.split('`').enumerate() {
+        if i % 2 == 1 {
+            job.append(part, 0.0, code.clone());
+            continue;
+        }
+        let mut rest = part;
+        while let Some((k, at)) = key.and_then(|k| rest.find(k).map(|at| (k, at))) {
+            job.append(&rest[..at], 0.0, plain.clone());
+            job.append(k, 0.0, code.clone());
+            rest = &rest[at + k.len()..];
+        }
+        job.append(rest, 0.0, plain.clone());
+    }
+    job
 }
 
 /// When a secret was last rotated (and who says so) and its schedule; red when overdue.

@@ -69,21 +69,76 @@ pub struct Snapshot {
     pub secret_checks: Vec<crate::workspace::secrets::SecretCheck>,
     /// This console's key and the people list (or why they cannot be read).
     pub keys: Result<crate::workspace::KeysView, String>,
+    /// When [`Self::ws`] was opened (a reload of a shared workspace reuses it for a while:
+    /// see [`Self::reusable`]).
+    pub opened_at: std::time::Instant,
+    /// When [`Self::team`]'s leases were read from the bucket.
+    pub team_read_at: std::time::Instant,
+}
+
+/// How long a reload that reuses the open workspace reuses the leases read before (the
+/// Overview's Team reloads this often to read them again).
+pub const TEAM_READ_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How long a reload of a shared workspace reuses the open one (its connection, its
+/// configuration as the bucket held it, this console's key) before it opens it again, which
+/// reads the configuration from the bucket and checks the log there anew. Others' changes of
+/// the log reach the cache meanwhile through the poll (`Workspace::sync`), which the reload
+/// reads from disk.
+pub const REOPEN_SHARED_EVERY: std::time::Duration = std::time::Duration::from_mins(5);
+
+/// An open shared workspace a reload may read again instead of opening it: the workspace and
+/// when it was opened.
+#[derive(Debug, Clone)]
+pub struct Reuse {
+    ws: Workspace,
+    opened_at: std::time::Instant,
+    /// The leases read before, when they are recent enough (see [`TEAM_READ_EVERY`]).
+    leases: Option<(Vec<crate::workspace::LeaseInfo>, std::time::Instant)>,
 }
 
 /// The days the rotation calendar looks ahead.
 pub const ROTATION_WINDOW_DAYS: u32 = 90;
 
 impl Snapshot {
-    /// Reads the workspace in `root` with `release` selected (default: the newest). Blocking:
-    /// call it from a worker.
+    /// The open workspace for the next reload of `root` to read again, when it may: a shared
+    /// workspace that reaches its bucket, the one at `root`, opened less than
+    /// [`REOPEN_SHARED_EVERY`] ago. A local workspace is opened each time (no requests; its
+    /// configuration may have been edited by hand).
+    pub fn reusable(&self, root: &Path) -> Option<Reuse> {
+        let shared = self.ws.shared()?;
+        let same = root == self.ws.root()
+            || crate::workspace::shared::SharedUrl::of_path(root)
+                .and_then(Result::ok)
+                .is_some_and(|url| url == *shared.url());
+        (same && shared.offline().is_none() && self.opened_at.elapsed() < REOPEN_SHARED_EVERY).then(
+            || Reuse {
+                ws: self.ws.clone(),
+                opened_at: self.opened_at,
+                leases: match &self.team {
+                    Some(Ok(a)) if self.team_read_at.elapsed() < TEAM_READ_EVERY => {
+                        Some((a.leases.clone(), self.team_read_at))
+                    }
+                    _ => None,
+                },
+            },
+        )
+    }
+
+    /// Reads the workspace in `root` with `release` selected (default: the newest); with
+    /// `reuse` (from [`Self::reusable`]), reads that open workspace again instead of opening
+    /// it (no request to its bucket). Blocking: call it from a worker.
     pub fn load(
         root: &Path,
         origin: Origin,
         release: Option<String>,
         audit_cache: &AuditCache,
+        reuse: Option<Reuse>,
     ) -> Result<Self, WorkspaceError> {
-        let ws = Workspace::open(root)?;
+        let (ws, opened_at, leases) = match reuse {
+            Some(r) => (r.ws, r.opened_at, r.leases),
+            None => (Workspace::open(root)?, std::time::Instant::now(), None),
+        };
         if ws.shared().is_some() {
             // Others' changes of the projections (incidents, flag plans, skips) too.
             if let Err(e) = ws.recover_with(crate::projections::ALL) {
@@ -104,10 +159,22 @@ impl Snapshot {
             None => None,
         };
         let audit = audit_cache.current(&ws)?;
-        let team = ws.shared().map(|_| {
-            ws.activity(&audit, jiff::Timestamp::now())
-                .map_err(|e| e.to_string())
-        });
+        let (team, team_read_at) = match leases {
+            Some((leases, at)) => (
+                Some(
+                    ws.activity_with(leases, &audit, jiff::Timestamp::now())
+                        .map_err(|e| e.to_string()),
+                ),
+                at,
+            ),
+            None => (
+                ws.shared().map(|_| {
+                    ws.activity(&audit, jiff::Timestamp::now())
+                        .map_err(|e| e.to_string())
+                }),
+                std::time::Instant::now(),
+            ),
+        };
         let audit_check = ws.audit_status(&audit);
         let pipeline = Definition::load(&ws)
             .map(|(d, _)| d)
@@ -193,6 +260,8 @@ impl Snapshot {
             tools,
             secret_checks,
             keys,
+            opened_at,
+            team_read_at,
         })
     }
 

@@ -49,6 +49,9 @@ pub struct VerifyUi {
     /// selected, the report is not shown (nor exported into that release's folder), that
     /// release's last verification is.
     pub report_of: Option<semver::Version>,
+    /// Why the last run ended without a report (it failed or was cancelled): said in the
+    /// panel, not left as "Verifying…".
+    pub failed: Option<String>,
 }
 
 fn checksum_color(v: ChecksumVerdict) -> egui::Color32 {
@@ -80,11 +83,11 @@ fn signature_color(v: SignatureVerdict) -> egui::Color32 {
     }
 }
 
+/// What a signature verdict means. A valid one says no more than that: what was checked for
+/// it (the chain, a timestamp when there was one) is the verifier's own detail, shown with it.
 fn signature_help(v: SignatureVerdict) -> &'static str {
     match v {
-        SignatureVerdict::Valid => {
-            "Signed by the expected publisher; the chain and timestamp verify."
-        }
+        SignatureVerdict::Valid => "Signed by the expected publisher. Checked:",
         SignatureVerdict::Invalid => {
             "The signature does not match the file: it was modified after signing."
         }
@@ -98,6 +101,12 @@ fn signature_help(v: SignatureVerdict) -> &'static str {
         SignatureVerdict::UnverifiableHere => "This host cannot verify this kind of signature.",
         SignatureVerdict::NotApplicable => "This file type is not signed.",
     }
+}
+
+/// The signature badge's tooltip: what the verdict means, then the verifier's own detail, which
+/// lists what it checked (a timestamp only when there was one): nothing else is claimed.
+fn signature_tooltip(v: SignatureVerdict, detail: &str) -> String {
+    format!("{}\n{detail}", signature_help(v))
 }
 
 /// Expected and actual hashes with the first differing hex digit onwards highlighted.
@@ -176,6 +185,7 @@ impl VerifyUi {
             self.task = Some(id);
             self.slot = slot;
             self.report = None;
+            self.failed = None;
         }
     }
 
@@ -210,6 +220,15 @@ impl Panel for VerifyUi {
     fn on_task_finished(&mut self, task: &Finished, _commands: &mut Vec<Command>) {
         if self.task == Some(task.info.id) {
             self.collect();
+            if self.report.is_none() {
+                // No report: the run failed (or was cancelled) before writing one.
+                self.task = None;
+                self.failed = Some(format!(
+                    "{}: {}",
+                    task.state.as_str().to_lowercase(),
+                    task.message
+                ));
+            }
         }
     }
 
@@ -323,6 +342,13 @@ impl VerifyUi {
         });
         if running {
             ui.label(theme::muted("Verifying… progress is in the task tray."));
+        } else if let Some(why) = &self.failed {
+            ui.label(
+                egui::RichText::new(format!(
+                    "The last run made no report ({why}); its log is in the task tray."
+                ))
+                .color(theme::BAD),
+            );
         }
         let Some(report) = self.report.as_ref().filter(|_| !other_release) else {
             if let Some(v) = self.report_of.as_ref().filter(|_| other_release) {
@@ -488,11 +514,7 @@ fn table_body(
                             &a.signature.as_str().to_uppercase(),
                             signature_color(a.signature),
                         )
-                        .on_hover_text(format!(
-                            "{}\n{}",
-                            signature_help(a.signature),
-                            a.detail
-                        ));
+                        .on_hover_text(signature_tooltip(a.signature, &a.detail));
                     });
                     let signer = a.signer.as_ref();
                     row.col(|ui| {
@@ -685,6 +707,9 @@ fn details_ui(ui: &mut egui::Ui, a: &Artifact) {
         if let Some(apple) = &a.apple {
             apple_ui(ui, apple);
         } else if let Some(s) = &a.signer {
+            // The values wrap inside the panel (a chain of long subjects, a timestamp with its
+            // authority): the width left of it after the names' column.
+            let width = (ui.available_width() - 170.0).max(200.0);
             egui::Grid::new("signer")
                 .num_columns(2)
                 .spacing([12.0, 2.0])
@@ -711,7 +736,10 @@ fn details_ui(ui: &mut egui::Ui, a: &Artifact) {
                     ];
                     for (k, v) in rows {
                         ui.label(theme::muted(k));
-                        ui.label(v);
+                        ui.scope(|ui| {
+                            ui.set_max_width(width);
+                            ui.add(egui::Label::new(v).wrap());
+                        });
                         ui.end_row();
                     }
                 });
@@ -841,5 +869,22 @@ fn apple_ui(ui: &mut egui::Ui, apple: &crate::verify::macho::AppleSignature) {
                 }
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_valid_signature_without_a_timestamp_is_not_said_to_have_one() {
+        let detail = "signed by WireTuner Demo (no timestamp: the chain was checked as valid \
+                      now); chain to \"WireTuner Demo Root CA\"";
+        let tip = signature_tooltip(SignatureVerdict::Valid, detail);
+        assert!(tip.ends_with(detail), "{tip}");
+        // Only the verifier's words mention a timestamp, and they say there was none.
+        let own = tip.strip_suffix(detail).unwrap_or_default();
+        assert!(!own.to_lowercase().contains("timestamp"), "{tip}");
+        assert!(!own.to_lowercase().contains("chain"), "{tip}");
     }
 }

@@ -1,12 +1,14 @@
-//! Authenticode signatures of PE files (.exe, .dll, .sys, .efi), verified in-process on any
-//! host (Windows has no `osslsigncode`), against the same trust as everywhere: the pinned
+//! Authenticode signatures of PE files (.exe, .dll, .sys, .efi) and, through the same
+//! [`verify_signed`], of MSI packages ([`super::msi`]), verified in-process on any host
+//! (Windows has no `osslsigncode`), against the same trust as everywhere: the pinned
 //! Windows code-signing and time-stamping roots ([`super::windows_roots`]) plus
 //! `[signing] ca_file`.
 //!
 //! What is checked, as Windows checks it:
 //! - the PE image digest (the whole file up to the certificate table, without the checksum
 //!   field and the security directory entry, zero-padded to 8 bytes; SHA-1, SHA-256, SHA-384
-//!   or SHA-512 as the signature names) equals the `SpcIndirectDataContent` digest;
+//!   or SHA-512 as the signature names) equals the `SpcIndirectDataContent` digest (for an
+//!   MSI, the digest of its streams and storages, [`super::msi`]);
 //! - the signer's signed attributes: `messageDigest` is the digest of that content, and the
 //!   signature over the attributes verifies with the signer certificate's key;
 //! - the signer's chain, each certificate verified as signed by the next, each issuer a CA, up
@@ -166,7 +168,7 @@ pub fn pe_layout<R: Read + Seek>(r: &mut R) -> Result<PeLayout, String> {
 }
 
 /// A digest algorithm Authenticode uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DigestAlg {
     Sha1,
     Sha256,
@@ -194,7 +196,7 @@ impl DigestAlg {
         }
     }
 
-    fn hasher(self) -> Hasher {
+    pub(crate) fn hasher(self) -> Hasher {
         use sha2::Digest as _;
         match self {
             Self::Sha1 => Hasher::Sha1(sha1::Sha1::new()),
@@ -204,14 +206,14 @@ impl DigestAlg {
         }
     }
 
-    fn digest(self, data: &[u8]) -> Vec<u8> {
+    pub(crate) fn digest(self, data: &[u8]) -> Vec<u8> {
         let mut h = self.hasher();
         h.update(data);
         h.finish()
     }
 }
 
-enum Hasher {
+pub(crate) enum Hasher {
     Sha1(sha1::Sha1),
     Sha256(sha2::Sha256),
     Sha384(sha2::Sha384),
@@ -219,7 +221,7 @@ enum Hasher {
 }
 
 impl Hasher {
-    fn update(&mut self, data: &[u8]) {
+    pub(crate) fn update(&mut self, data: &[u8]) {
         use sha2::Digest as _;
         match self {
             Self::Sha1(h) => h.update(data),
@@ -229,7 +231,7 @@ impl Hasher {
         }
     }
 
-    fn finish(self) -> Vec<u8> {
+    pub(crate) fn finish(self) -> Vec<u8> {
         use sha2::Digest as _;
         match self {
             Self::Sha1(h) => h.finalize().to_vec(),
@@ -332,6 +334,19 @@ fn first_pkcs7(table: &[u8]) -> Result<&[u8], String> {
         ));
     }
     Ok(entry)
+}
+
+/// Checks that `blob` is one DER element followed by at most 7 zero bytes of padding: anything
+/// more is data that rides along where no digest covers it.
+pub(crate) fn one_der_element(blob: &[u8], what: &str) -> Result<(), String> {
+    let (_, rest) = tlv(blob).map_err(|e| format!("{what}: {e}"))?;
+    if rest.len() >= 8 || rest.iter().any(|&b| b != 0) {
+        return Err(format!(
+            "{} bytes follow the PKCS#7 signature in {what}: data added after signing",
+            rest.len()
+        ));
+    }
+    Ok(())
 }
 
 // ------------------------------------------------------------------------------------------
@@ -1219,11 +1234,54 @@ struct Checked {
     stamp: Option<Stamp>,
 }
 
-/// Verifies one Authenticode `SignedData` over the PE `r`; `nested` is how deep it is.
-fn check_signature<R: Read + Seek>(
+/// What an Authenticode signature signs, and how its digest is computed: a PE image
+/// ([`verify_pe`]) or an MSI package's streams and storages ([`super::msi`]).
+pub struct Subject<'a> {
+    /// How the verdict names the digest: "image digest", "MSI digest (...)".
+    pub what: String,
+    /// The `SpcSipInfo` GUID the `SpcIndirectDataContent` must name (MSI's), if any.
+    pub sip: Option<[u8; 16]>,
+    /// The digest of the signed content with an algorithm (a nested signature may use
+    /// another); an error is the file's fault.
+    pub digest: &'a mut dyn FnMut(DigestAlg) -> Result<Vec<u8>, String>,
+}
+
+impl std::fmt::Debug for Subject<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subject")
+            .field("what", &self.what)
+            .field("sip", &self.sip)
+            .finish_non_exhaustive()
+    }
+}
+
+const OID_SPC_SIPINFO: &str = "1.3.6.1.4.1.311.2.1.30";
+
+/// Checks that `data` (the `SpcAttributeTypeAndOptionalValue` of an `SpcIndirectDataContent`)
+/// is an `SpcSipInfo` naming the SIP `guid`.
+fn check_sip(data: &Tlv<'_>, guid: &[u8; 16]) -> Result<(), Fail> {
+    let bad = |why: &str| invalid(format!("the signature is not for this kind of file: {why}"));
+    let (oid, rest) = tlv(data.content).map_err(|e| bad(&e))?;
+    let oid = oid_of(&oid, "its data type").map_err(|e| bad(&e))?;
+    if oid != OID_SPC_SIPINFO {
+        return Err(bad(&format!("its data is {oid}, not SpcSipInfo")));
+    }
+    let (info, _) = expect(rest, 0x30, "SpcSipInfo").map_err(|e| bad(&e))?;
+    let items = children(info.content).map_err(|e| bad(&e))?;
+    match items.get(1) {
+        Some(t) if t.tag == 0x04 && t.content == guid => Ok(()),
+        Some(t) if t.tag == 0x04 => Err(bad(&format!(
+            "its SpcSipInfo names the SIP {}, not this kind's",
+            crate::hex(t.content)
+        ))),
+        _ => Err(bad("SpcSipInfo without its SIP GUID")),
+    }
+}
+
+/// Verifies one Authenticode `SignedData` over `subject`; `depth` is how deep it is nested.
+fn check_signature(
     blob: &[u8],
-    r: &mut R,
-    layout: &PeLayout,
+    subject: &mut Subject<'_>,
     trust: &Trust,
     now: i64,
     nested: &mut Vec<Result<Checked, Fail>>,
@@ -1243,8 +1301,11 @@ fn check_signature<R: Read + Seek>(
         .ok_or_else(|| invalid("the signature carries no SpcIndirectDataContent"))?;
     // SpcIndirectDataContent ::= SEQUENCE { data SpcAttributeTypeAndOptionalValue,
     //                                       messageDigest DigestInfo }
-    let (_, rest) =
+    let (data, rest) =
         tlv(spc.content).map_err(|e| invalid(format!("SpcIndirectDataContent: {e}")))?;
+    if let Some(guid) = &subject.sip {
+        check_sip(&data, guid)?;
+    }
     let (digest_info, _) = expect(rest, 0x30, "the image DigestInfo").map_err(invalid)?;
     let (alg, rest) = tlv(digest_info.content).map_err(|e| invalid(format!("DigestInfo: {e}")))?;
     let alg_oid = algorithm(&alg, "the image digest algorithm").map_err(invalid)?;
@@ -1255,11 +1316,12 @@ fn check_signature<R: Read + Seek>(
             format!("the image digest algorithm {alg_oid} is not supported in-process"),
         )
     })?;
-    let actual = pe_digest(r, layout, alg).map_err(invalid)?;
+    let actual = (subject.digest)(alg).map_err(invalid)?;
     if actual != claimed.content {
         return Err(invalid(format!(
-            "the file was modified after signing: its {} image digest {} is not the signed {}",
+            "the file was modified after signing: its {} {} {} is not the signed {}",
             alg.name(),
+            subject.what,
             crate::hex(&actual),
             crate::hex(claimed.content)
         )));
@@ -1310,7 +1372,7 @@ fn check_signature<R: Read + Seek>(
                     if nested.len() >= MAX_NESTED {
                         return Err(invalid(format!("more than {MAX_NESTED} nested signatures")));
                     }
-                    let one = check_signature(v.whole, r, layout, trust, now, &mut Vec::new(), 1);
+                    let one = check_signature(v.whole, subject, trust, now, &mut Vec::new(), 1);
                     nested.push(one);
                 }
             }
@@ -1381,8 +1443,21 @@ pub fn verify_pe<R: Read + Seek>(r: &mut R, trust: &Trust, now: i64) -> Outcome 
         Ok(b) => b,
         Err(e) => return Outcome::new(Verdict::Invalid, e),
     };
+    let mut digest = |alg| pe_digest(r, &layout, alg);
+    let mut subject = Subject {
+        what: "image digest".to_owned(),
+        sip: None,
+        digest: &mut digest,
+    };
+    verify_signed(blob, &mut subject, trust, now)
+}
+
+/// Verifies the Authenticode signature `blob` (a PKCS#7 `SignedData`) over `subject`, with its
+/// nested signatures, against `trust`, `now` being the time to check an untimestamped chain
+/// at: the one check PE files and MSI packages share.
+pub fn verify_signed(blob: &[u8], subject: &mut Subject<'_>, trust: &Trust, now: i64) -> Outcome {
     let mut nested = Vec::new();
-    let checked = match check_signature(blob, r, &layout, trust, now, &mut nested, 0) {
+    let checked = match check_signature(blob, subject, trust, now, &mut nested, 0) {
         Ok(c) => c,
         Err((verdict, why)) => return Outcome::new(verdict, why),
     };
@@ -1405,11 +1480,12 @@ pub fn verify_pe<R: Read + Seek>(r: &mut R, trust: &Trust, now: i64) -> Outcome 
     let mut outcome = Outcome::new(
         Verdict::Valid,
         format!(
-            "signed by {} ({ts}); chain to {}; checked in-process: {} image digest, signature, \
+            "signed by {} ({ts}); chain to {}; checked in-process: {} {}, signature, \
              code-signing EKU, chain{also}; revocation not checked (no CRL or OCSP in-process)",
             checked.signer.publisher,
             checked.anchor,
-            checked.digest.name()
+            checked.digest.name(),
+            subject.what
         ),
     );
     outcome.signer = Some(checked.signer);

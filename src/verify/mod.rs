@@ -5,13 +5,16 @@ pub mod apple;
 pub mod authenticode;
 pub mod bundle;
 pub mod certs;
+pub mod cfb;
 pub mod dmg;
 pub mod hash;
 pub mod installer;
 pub mod macho;
+pub mod msi;
 pub mod pkg;
 pub mod release;
 pub mod sha_pair;
+pub mod shared;
 pub mod signature;
 pub mod sums;
 pub mod ticket;
@@ -26,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::audit::Event;
-use crate::audit::event::VerifyVerdict;
+use crate::audit::event::{VerifiedBlob, VerifyVerdict};
 use crate::digest::Sha256;
 
 pub use self::signature::{Expected, Signer, Verdict as SignatureVerdict};
@@ -704,6 +707,36 @@ pub async fn run_task(
     let failed = |e: &(dyn std::error::Error + 'static)| {
         crate::runner::TaskError::Failed(crate::error_chain(e))
     };
+    // On a shared workspace, the release's files a build stored in the bucket that this
+    // console lacks are fetched first, each by its SHA-256 (a blob that is not what the log
+    // recorded is refused, and nothing is verified).
+    let fetched = match &ws {
+        Some((w, Some(r))) if w.shared().is_some() => {
+            let (f_ws, f_release) = (w.clone(), r.clone());
+            ctx.log_line("fetching the release's files the log records from the bucket");
+            let fetch =
+                tokio::task::spawn_blocking(move || shared::fetch_missing(&f_ws, &f_release))
+                    .await
+                    .map_err(|e| failed(&e))?
+                    .map_err(|e| crate::runner::TaskError::Failed(e.to_string()))?;
+            for f in &fetch.files {
+                ctx.log_line(&format!(
+                    "{}: {} (blob SHA-256 {}, {} bytes, entry #{})",
+                    f.name,
+                    if f.downloaded {
+                        "fetched from the bucket"
+                    } else {
+                        "already here (its bytes are checked below)"
+                    },
+                    f.sha256,
+                    f.size,
+                    fetch.entry
+                ));
+            }
+            Some(fetch)
+        }
+        _ => None,
+    };
     // What the folder held before hashing began: the gates compare it with what it holds later.
     let stamped = match ws
         .as_ref()
@@ -756,6 +789,31 @@ pub async fn run_task(
     for b in &report.bad_lines {
         ctx.log_line(&format!("{}: {}", b.place(), b.reason));
     }
+    // The blobs verified: each fetched (or found) file whose verified bytes are the blob's,
+    // and SHA256SUMS, which the fetch checked against its blob.
+    let blobs: Vec<VerifiedBlob> = fetched
+        .iter()
+        .flat_map(|f| f.files.iter().map(move |b| (f.entry, b)))
+        .filter(|(_, b)| {
+            b.name == sums::SUMS_FILE
+                || report
+                    .artifacts
+                    .iter()
+                    .any(|a| a.path == b.name && a.sha256 == Some(b.sha256))
+        })
+        .map(|(entry, b)| VerifiedBlob {
+            name: b.name.clone(),
+            sha256: b.sha256,
+            size: b.size,
+            entry,
+        })
+        .collect();
+    for b in &blobs {
+        ctx.log_line(&format!(
+            "{}: verified as blob {} (entry #{})",
+            b.name, b.sha256, b.entry
+        ));
+    }
     let report = Arc::new(report);
     if let Some((ws, of_release)) = ws {
         let after = serde_json::json!({
@@ -765,6 +823,7 @@ pub async fn run_task(
             "artifacts": report.artifacts.iter().map(|a| serde_json::json!({
                 "path": a.path, "sha256": a.sha256, "checksum": a.checksum, "signature": a.signature,
             })).collect::<Vec<_>>(),
+            "blobs": blobs,
             "bad_lines": report.bad_lines.len(),
             "expected": used,
         });
@@ -780,7 +839,7 @@ pub async fn run_task(
         });
         tokio::task::spawn_blocking(move || match (of_release, stamped) {
             (Some(r), Some(files)) => ws.change(report_event, |seq| {
-                release::save(&ws, &r, &kept, files, seq)
+                release::save(&ws, &r, &kept, files, blobs, seq)
             }),
             _ => ws.record(report_event),
         })

@@ -93,6 +93,10 @@ pub struct ReleaseVerify {
     /// signature verdict and installer platform; 0 (absent) before.
     #[serde(default)]
     pub record_version: u32,
+    /// On a shared workspace: the blobs of the bucket the verified files are (by SHA-256),
+    /// with the `release.artifacts` entry that recorded them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blobs: Vec<crate::audit::event::VerifiedBlob>,
 }
 
 /// The version of [`ReleaseVerify`] written now: 1 keeps each artifact's signature verdict and
@@ -321,6 +325,7 @@ pub(super) fn save(
     release: &Release,
     report: &Report,
     files: Vec<FileStamp>,
+    blobs: Vec<crate::audit::event::VerifiedBlob>,
     audit_seq: u64,
 ) -> Result<(), StateError> {
     let record = ReleaseVerify {
@@ -343,6 +348,7 @@ pub(super) fn save(
             .collect(),
         files,
         record_version: RECORD_VERSION,
+        blobs,
     };
     let _lock = store::lock(&ws.release_dir(&release.version), "verify-record")?;
     store::write_json(&path_of(ws, release), &record)

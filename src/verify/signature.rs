@@ -1,6 +1,7 @@
-//! Signature verification: Authenticode of PE files in-process ([`super::authenticode`]) and,
-//! where it is installed, with `osslsigncode` too (the two must agree); MSI with `osslsigncode`
-//! only, parsed into who signed and whether to trust it; Apple signatures in [`super::apple`].
+//! Signature verification: Authenticode of PE files and MSI packages in-process
+//! ([`super::authenticode`], [`super::msi`]) and, where it is installed, with `osslsigncode` too
+//! (the two must agree; its output parsed into who signed and whether to trust it); Apple
+//! signatures in [`super::apple`].
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -188,37 +189,26 @@ pub(crate) fn good(v: Verdict) -> bool {
     matches!(v, Verdict::Valid | Verdict::IdentityMismatch)
 }
 
-/// Authenticode: a PE file in-process on every host ([`super::authenticode`]), and where
-/// `osslsigncode` is installed also with it, as a second opinion that must agree; an MSI with
-/// `osslsigncode` only.
+/// Authenticode: a PE file or an MSI package in-process on every host
+/// ([`super::authenticode`], [`super::msi`]), and where `osslsigncode` is installed also with
+/// it, as a second opinion that must agree.
 async fn verify_authenticode(path: &Path, expected: &Expected) -> Outcome {
-    let ours = if kind_of(path) == Kind::Pe {
-        Some(verify_in_process(path, expected).await)
-    } else {
-        None
-    };
+    let kind = kind_of(path);
+    let ours = verify_in_process(path, kind, expected).await;
     if crate::os::find_program("osslsigncode").is_none() {
-        return ours.unwrap_or_else(|| {
-            Outcome::new(
-                Verdict::UnverifiableHere,
-                "an MSI signature is verified with osslsigncode, which is not installed here \
-                 (the in-process verifier reads PE files only)",
-            )
-        });
+        return ours;
     }
     let tool = verify_with_osslsigncode(path, expected).await;
-    match ours {
-        Some(ours) => second_opinion(ours, tool),
-        None => tool,
-    }
+    second_opinion(ours, tool, kind)
 }
 
-/// The in-process verdict on a PE file, with the publisher and pin checked.
-async fn verify_in_process(path: &Path, expected: &Expected) -> Outcome {
+/// The in-process verdict on a PE file or an MSI package, with the publisher and pin checked.
+async fn verify_in_process(path: &Path, kind: Kind, expected: &Expected) -> Outcome {
     let owned = path.to_owned();
     let ca_file = expected.ca_file.clone();
     let mut outcome = tokio::task::spawn_blocking(move || {
         match super::authenticode::Trust::load(ca_file.as_deref()) {
+            Ok(trust) if kind == Kind::Msi => super::msi::verify_file(&owned, &trust),
             Ok(trust) => super::authenticode::verify_file(&owned, &trust),
             Err(e) => Outcome::new(Verdict::UnverifiableHere, e),
         }
@@ -239,10 +229,10 @@ async fn verify_in_process(path: &Path, expected: &Expected) -> Outcome {
     outcome
 }
 
-/// Both answers on one PE file: osslsigncode's (which also checks revocation online) when the
-/// two agree on whether the signature is good; the in-process one when osslsigncode could not
-/// answer; red with both answers when they disagree.
-pub fn second_opinion(ours: Outcome, tool: Outcome) -> Outcome {
+/// Both answers on one PE file or MSI package (`kind`): osslsigncode's (which also checks
+/// revocation online) when the two agree on whether the signature is good; the in-process one
+/// when osslsigncode could not answer; red with both answers when they disagree.
+pub fn second_opinion(ours: Outcome, tool: Outcome, kind: Kind) -> Outcome {
     if tool.verdict == Verdict::UnverifiableHere {
         let mut ours = ours;
         ours.detail = format!(
@@ -269,8 +259,13 @@ pub fn second_opinion(ours: Outcome, tool: Outcome) -> Outcome {
     if good(ours.verdict) == good(tool.verdict) {
         let mut tool = tool;
         // osslsigncode's words say what it checked (revocation included, or why not).
+        let digest = if kind == Kind::Msi {
+            "MSI digest"
+        } else {
+            "image digest"
+        };
         tool.detail = format!(
-            "{}; the in-process check agrees (image digest, signature, code-signing EKU, chain)",
+            "{}; the in-process check agrees ({digest}, signature, code-signing EKU, chain)",
             tool.detail
         );
         if let (Some(t), Some(o)) = (tool.signer.as_mut(), ours.signer.as_ref())
@@ -674,7 +669,7 @@ mod tests {
     fn osslsigncode_disagreeing_with_the_in_process_check_is_red_with_both_answers() {
         let ours = Outcome::new(Verdict::Valid, "signed by A; revocation not checked");
         let tool = Outcome::new(Verdict::Invalid, "signature does not verify: X");
-        let both = second_opinion(ours.clone(), tool);
+        let both = second_opinion(ours.clone(), tool, Kind::Pe);
         assert_eq!(both.verdict, Verdict::Invalid);
         assert!(
             both.detail.contains("in-process valid (signed by A"),
@@ -685,7 +680,11 @@ mod tests {
             both.detail
                 .contains("osslsigncode invalid (signature does not verify")
         );
-        let agree = second_opinion(ours.clone(), Outcome::new(Verdict::Valid, "signed by A"));
+        let agree = second_opinion(
+            ours.clone(),
+            Outcome::new(Verdict::Valid, "signed by A"),
+            Kind::Pe,
+        );
         assert_eq!(agree.verdict, Verdict::Valid);
         assert!(
             agree.detail.ends_with(
@@ -694,7 +693,23 @@ mod tests {
             "{}",
             agree.detail
         );
-        let silent = second_opinion(ours, Outcome::new(Verdict::UnverifiableHere, "timed out"));
+        let msi = second_opinion(
+            ours.clone(),
+            Outcome::new(Verdict::Valid, "signed by A"),
+            Kind::Msi,
+        );
+        assert!(
+            msi.detail.ends_with(
+                "the in-process check agrees (MSI digest, signature, code-signing EKU, chain)"
+            ),
+            "{}",
+            msi.detail
+        );
+        let silent = second_opinion(
+            ours,
+            Outcome::new(Verdict::UnverifiableHere, "timed out"),
+            Kind::Pe,
+        );
         assert_eq!(silent.verdict, Verdict::Valid);
         assert!(
             silent
@@ -704,11 +719,13 @@ mod tests {
         let red = second_opinion(
             Outcome::new(Verdict::Invalid, "modified after signing"),
             Outcome::new(Verdict::Valid, "signed by A"),
+            Kind::Msi,
         );
         assert_eq!(red.verdict, Verdict::Invalid);
         let both_red = second_opinion(
             Outcome::new(Verdict::Invalid, "1100 bytes follow the certificate table"),
             Outcome::new(Verdict::Invalid, "MISMATCH"),
+            Kind::Pe,
         );
         assert_eq!(both_red.verdict, Verdict::Invalid);
         assert!(

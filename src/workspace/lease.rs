@@ -601,7 +601,17 @@ impl Workspace {
         index: &crate::audit::AuditIndex,
         now: jiff::Timestamp,
     ) -> Result<Activity, WorkspaceError> {
-        let leases = self.leases()?;
+        self.activity_with(self.leases()?, index, now)
+    }
+
+    /// [`Self::activity`] with the leases as read before (a reload that does not read them
+    /// again).
+    pub fn activity_with(
+        &self,
+        leases: Vec<LeaseInfo>,
+        index: &crate::audit::AuditIndex,
+        now: jiff::Timestamp,
+    ) -> Result<Activity, WorkspaceError> {
         let from = index.len().saturating_sub(ACTIVITY_TAIL);
         let since = now
             .checked_sub(jiff::SignedDuration::try_from(ACTIVE_WITHIN).unwrap_or_default())

@@ -3,6 +3,7 @@
 //! Every method here is blocking file I/O: the CLI calls them directly, the GUI from a
 //! background worker. Every change is written atomically and recorded in the audit log.
 
+pub mod blobs;
 pub mod config;
 mod lease;
 mod people;
@@ -10,7 +11,7 @@ pub mod secrets;
 pub mod shared;
 
 pub use self::lease::{ACTIVE_WITHIN, Active, Activity, LEASE_FOR, Lease, LeaseInfo};
-pub use self::people::{KeysView, NewKey};
+pub use self::people::{KeysView, NewKey, Signing};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -210,6 +211,14 @@ pub enum WorkspaceError {
     /// A request to a shared workspace's bucket failed.
     #[error("{url}: {message}")]
     Bucket { url: String, message: String },
+    /// A blob the bucket holds is not the one asked for (another size or SHA-256): refused,
+    /// and nothing of it kept.
+    #[error("{key}: refused: {message} (expected SHA-256 {expected})")]
+    BadBlob {
+        key: String,
+        expected: String,
+        message: String,
+    },
 }
 
 /// What kind of release: a regular one, or a hotfix of an earlier release.
@@ -1105,7 +1114,7 @@ impl Workspace {
     }
 
     /// [`Self::verify_audit`], and the state files of higher layers (`projections`: incident
-    /// records, flag plans) compared with the log too.
+    /// records, flag plans, platform skips, findings, rotations) compared with the log too.
     pub fn verify_audit_with(
         &self,
         projections: &[&dyn Projection],
@@ -1362,6 +1371,8 @@ pub struct Word {
     /// Who recorded it, and on which machine (see [`Workspace::wrote`]).
     pub actor: String,
     pub host: Option<String>,
+    /// The appending console's nonce (a shared workspace's entries).
+    pub nonce: Option<String>,
 }
 
 /// A projection's record that disagrees with the log: the entry number to report, and why
@@ -1424,8 +1435,8 @@ pub fn is_as_of(
     ))
 }
 
-/// A state file of a higher layer (incident records, flag plans: `workspace` cannot import
-/// those layers) whose changes the log records with what to replay in the entry's `after`, and
+/// A state file of a higher layer (incident records, flag plans, findings, rotations:
+/// `workspace` cannot import those layers) whose changes the log records with what to replay in the entry's `after`, and
 /// whose records each keep the sequence number of their last change. [`Workspace::recover_with`]
 /// rolls it forward and [`Workspace::verify_audit_with`] compares it with the log; `cli` and
 /// `ui` pass the projections in (`crate::projections::ALL`).
@@ -1485,13 +1496,16 @@ fn same_release(w: &Word, r: &Release) -> bool {
     let Ok(serde_json::Value::Object(mine)) = serde_json::to_value(r) else {
         return false;
     };
-    match &w.after {
-        serde_json::Value::Object(recorded) => recorded
-            .iter()
-            .filter(|(k, _)| k.as_str() != "audit_seq")
-            .all(|(k, v)| mine.get(k) == Some(v)),
-        _ => true,
-    }
+    // Who created it is the entry's actor, whatever its values say (`audit verify` warns of
+    // values that name another).
+    r.created_by == w.actor
+        && match &w.after {
+            serde_json::Value::Object(recorded) => recorded
+                .iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "audit_seq" | "created_by"))
+                .all(|(k, v)| mine.get(k) == Some(v)),
+            _ => true,
+        }
 }
 
 /// Whether item state `s` is what entry `w` recorded: the whole state (done, who, when and
@@ -1499,8 +1513,9 @@ fn same_release(w: &Word, r: &Release) -> bool {
 fn same_item(w: &Word, s: &crate::runbook::ItemState) -> bool {
     match serde_json::from_value::<crate::runbook::ItemState>(w.after.clone()) {
         Ok(recorded) => {
+            // Who ticked it is the entry's actor, whatever its values say.
             recorded.done == s.done
-                && recorded.by == s.by
+                && s.by == w.actor
                 && recorded.at == s.at
                 && recorded.note == s.note
         }
@@ -1571,6 +1586,7 @@ impl<'p> Changes<'p> {
                 after: e.after,
                 actor: e.actor,
                 host: e.host,
+                nonce: e.nonce,
             });
         }
     }
@@ -1756,6 +1772,9 @@ impl Workspace {
                     &path,
                     &Release {
                         audit_seq: w.seq,
+                        // Who created it is who recorded it (the entry's actor, which its
+                        // signature covers), never a name written into its values.
+                        created_by: w.actor.clone(),
                         ..release
                     },
                 )?;
@@ -1822,15 +1841,21 @@ impl Workspace {
     }
 
     /// Whether this console recorded the change `w`: always on a local workspace; on a shared
-    /// one when it names this console's actor and machine. Only its writer can tell whether a
+    /// one when its nonce carries this console's tag. Only its writer can tell whether a
     /// change took effect where it was made (its provider, its crash); another console takes
     /// it from the log.
     pub fn wrote(&self, w: &Word) -> bool {
+        self.recorded_here(w.nonce.as_deref())
+    }
+
+    /// Whether this console recorded the entry whose nonce is `nonce` (see [`Self::wrote`]):
+    /// always in a folder; on a shared workspace only when its nonce carries this console's
+    /// tag ([`shared::Shared::is_mine`]), never by the entry's actor and host, which whoever
+    /// can write the bucket writes.
+    pub fn recorded_here(&self, nonce: Option<&str>) -> bool {
         match &self.shared {
             None => true,
-            Some(shared) => {
-                w.actor == self.actor() && w.host.as_deref().is_none_or(|h| h == shared.host())
-            }
+            Some(shared) => shared.is_mine(nonce),
         }
     }
 

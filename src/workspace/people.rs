@@ -51,6 +51,51 @@ pub struct KeysView {
     pub people: People,
 }
 
+/// Whether this console's changes are signed, in one word: what Settings' badge and
+/// `release-console doctor` both say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Signing {
+    /// This machine holds the person's registered key: every entry is signed with it.
+    Signed,
+    /// The person has a registered (or revoked) key this machine does not hold: changes in
+    /// their name are refused here.
+    Refused,
+    /// The person has no registered key: entries are not signed.
+    Unsigned,
+}
+
+impl Signing {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Signed => "SIGNED",
+            Self::Refused => "REFUSED HERE",
+            Self::Unsigned => "UNSIGNED",
+        }
+    }
+}
+
+impl KeysView {
+    /// Whether entries are signed here, refused, or unsigned.
+    pub fn signing(&self) -> Signing {
+        if self.signs {
+            Signing::Signed
+        } else if self.registered.is_some()
+            || matches!(self.people.standing(&self.person), Standing::Revoked(_))
+        {
+            Signing::Refused
+        } else {
+            Signing::Unsigned
+        }
+    }
+
+    /// The fingerprint of the key that matters here: this machine's key (the one that signs),
+    /// else the person's registered one; `None` when there is neither.
+    pub fn fingerprint(&self) -> Option<&str> {
+        self.local_key.as_deref().or(self.registered.as_deref())
+    }
+}
+
 impl Workspace {
     /// Reads this machine's key for the workspace's actor, which [`Self::record`] signs with.
     pub(super) fn load_signer(&mut self) -> Result<(), WorkspaceError> {

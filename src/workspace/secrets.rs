@@ -392,6 +392,43 @@ impl SecretCheck {
     pub fn found(&self) -> bool {
         self.looked.iter().any(|l| l.found)
     }
+
+    /// Where it stands: what Settings' badge and `doctor` both say.
+    pub fn state(&self) -> SecretState {
+        if self.found() {
+            SecretState::Set
+        } else if self.source.starts_with("aws-sm:") {
+            SecretState::FetchedWhenUsed
+        } else if self.in_use {
+            SecretState::Missing
+        } else {
+            SecretState::NotSet
+        }
+    }
+}
+
+/// Where a secret stands, in one word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretState {
+    /// One of the places has it.
+    Set,
+    /// Read from AWS Secrets Manager when a task needs it: not checked before.
+    FetchedWhenUsed,
+    /// Needed by what the configuration turns on, and in none of the places.
+    Missing,
+    /// In none of the places, and nothing configured needs it.
+    NotSet,
+}
+
+impl SecretState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Set => "SET",
+            Self::FetchedWhenUsed => "FETCHED WHEN USED",
+            Self::Missing => "MISSING",
+            Self::NotSet => "NOT SET",
+        }
+    }
 }
 
 /// Every secret the configuration names, with where it is looked for ($VAR, the keyring, AWS

@@ -271,6 +271,8 @@ pub(super) fn block<T: Send + 'static>(
 pub struct Shared {
     url: SharedUrl,
     pub(super) client: Client,
+    /// The same bucket for blobs, whose transfers may take long (`blobs`).
+    pub(super) blobs: Client,
     /// Why the bucket could not be reached when the workspace was opened: it is read-only.
     offline: Mutex<Option<String>>,
     /// The log's length when the state was last rolled forward from it: a change whose target
@@ -296,6 +298,10 @@ pub struct Shared {
     /// What this console's reads and writes of entries cost (see [`Shared::costs`]).
     costs: Mutex<Costs>,
     host: String,
+    /// Where this console's secret lives (`cache_root()/.console-key`), and the secret once
+    /// read: its entries' nonces carry a tag made with it ([`Shared::is_mine`]).
+    key_path: PathBuf,
+    console_key: std::sync::OnceLock<Result<String, String>>,
 }
 
 /// What a console's reads and writes of log entries cost since it opened: requests by kind
@@ -392,16 +398,19 @@ pub(super) fn unreachable(url: &SharedUrl, what: &str, f: &Failure) -> Workspace
 }
 
 impl Shared {
-    fn new(url: SharedUrl, endpoint: Endpoint) -> Result<Self, WorkspaceError> {
+    fn new(url: SharedUrl, endpoint: Endpoint, cache_root: &Path) -> Result<Self, WorkspaceError> {
         let endpoint = Endpoint {
             bucket: url.bucket.clone(),
             ..endpoint
         };
-        let client = Client::new(endpoint, REQUEST_TIMEOUT)
+        let client = Client::new(endpoint.clone(), REQUEST_TIMEOUT)
+            .map_err(|e| WorkspaceError::Refused(format!("{url}: {e}")))?;
+        let blobs = Client::new(endpoint, super::blobs::TRANSFER_TIMEOUT)
             .map_err(|e| WorkspaceError::Refused(format!("{url}: {e}")))?;
         Ok(Self {
             url,
             client,
+            blobs,
             offline: Mutex::new(None),
             seen: AtomicU64::new(0),
             appended: AtomicU64::new(0),
@@ -412,7 +421,39 @@ impl Shared {
             after_winner: AtomicUsize::new(0),
             costs: Mutex::new(Costs::default()),
             host: crate::os::host_name(),
+            key_path: cache_root.join(".console-key"),
+            console_key: std::sync::OnceLock::new(),
         })
+    }
+
+    /// This console's secret, made on first use (see [`Self::is_mine`]).
+    fn console_key(&self) -> Result<&str, WorkspaceError> {
+        self.console_key
+            .get_or_init(|| console_key(&self.key_path))
+            .as_deref()
+            .map_err(|why| WorkspaceError::Refused(why.clone()))
+    }
+
+    /// A new entry's nonce: 128 random bits and a tag over them made with this console's
+    /// secret, so that [`Self::is_mine`] knows its own entries again in any later process,
+    /// and nobody without the secret (a bucket writer) makes an entry this console takes for
+    /// its own.
+    fn nonce(&self) -> Result<String, WorkspaceError> {
+        let random = crate::hex(&random16()?);
+        let tag = nonce_tag(self.console_key()?, &random);
+        Ok(format!("{random}{tag}"))
+    }
+
+    /// Whether an entry with `nonce` was appended by this console (by any of its processes,
+    /// the window's and the command line's alike): its tag is this console's. An entry's
+    /// actor and host say nothing here: whoever can write the bucket writes them.
+    pub fn is_mine(&self, nonce: Option<&str>) -> bool {
+        let (Some(nonce), Ok(key)) = (nonce, self.console_key()) else {
+            return false;
+        };
+        nonce
+            .split_at_checked(32)
+            .is_some_and(|(random, tag)| nonce_tag(key, random) == tag)
     }
 
     pub fn url(&self) -> &SharedUrl {
@@ -1074,7 +1115,7 @@ impl Shared {
         held: &mut Held<'_>,
         new: &NewEntry,
     ) -> Result<AuditEntry, WorkspaceError> {
-        let nonce = nonce()?;
+        let nonce = self.nonce()?;
         // What the state this change was judged on does not hold yet: entries adopted before
         // and not rolled forward, and those read on the way. Others' entries read on the way
         // are staged and written with this change's own: one write and one fsync.
@@ -1405,13 +1446,24 @@ pub fn push(from: &Path, url: &SharedUrl, access: Access) -> Result<u64, Workspa
             ws.location()
         )));
     }
+    // The bucket would refuse to open with them (see [`open`]): say so before writing.
+    if !ws.config.tools.is_empty() {
+        let names: Vec<&str> = ws.config.tools.keys().map(String::as_str).collect();
+        return Err(WorkspaceError::Refused(format!(
+            "{}: its {CONFIG_FILE} sets [tools] ({}), which a team's shared configuration may \
+             not (which program runs is each machine's to say); remove them first (Settings > \
+             Tools), nothing was written to {url}",
+            from.display(),
+            names.join(", ")
+        )));
+    }
     ws.audit().verify()?;
     let config = std::fs::read(from.join(CONFIG_FILE)).map_err(|cause| WorkspaceError::Io {
         path: from.join(CONFIG_FILE),
         action: "read",
         cause,
     })?;
-    let shared = Shared::new(url.clone(), access.endpoint)?;
+    let shared = Shared::new(url.clone(), access.endpoint, &access.cache_root)?;
     // The log first (a bucket without a configuration is no workspace yet, so nobody opens
     // it half moved), then the configuration, which is created only if there is none.
     if shared
@@ -1499,7 +1551,9 @@ pub fn others_did(entries: &[AuditEntry], actor: &str, host: &str) -> Option<Str
 /// Why an entry of the bucket was not adopted.
 fn refusal(e: &AuditError) -> String {
     match e {
-        AuditError::Signing(why) => format!("the bucket's entry is refused as a forgery: {why}"),
+        AuditError::Signing(why) | AuditError::Forged { why, .. } => {
+            format!("the bucket's entry is refused as a forgery: {why}")
+        }
         e => format!("the bucket's entry does not extend the log this console verified: {e}"),
     }
 }
@@ -1548,6 +1602,7 @@ fn segment_of_key(url: &SharedUrl, key: &str) -> Option<u64> {
 fn tampered_line(e: &crate::audit::AuditError) -> Option<u64> {
     match e {
         crate::audit::AuditError::Tampered { line, .. } => Some(*line),
+        crate::audit::AuditError::Forged { seq, .. } => Some(*seq),
         _ => None,
     }
 }
@@ -1590,9 +1645,70 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// 128 random bits, hex.
-fn nonce() -> Result<String, WorkspaceError> {
-    Ok(crate::hex(&random16()?))
+/// The tag of a nonce's random part (its hex): HMAC-SHA-256 keyed with the console's secret
+/// (its hex as written), 64 bits, hex.
+fn nonce_tag(key: &str, random: &str) -> String {
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key.as_bytes());
+    let tag = aws_lc_rs::hmac::sign(&key, random.as_bytes());
+    crate::hex(&tag.as_ref()[..8])
+}
+
+/// The console's secret at `path`, made there when there is none: written whole to a
+/// temporary file first and then linked into place, so two processes starting at once agree
+/// on one secret (the second link fails and reads the first's).
+fn console_key(path: &Path) -> Result<String, String> {
+    let read = |path: &Path| -> Result<Option<String>, String> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                let key = text.trim();
+                if key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    Ok(Some(key.to_owned()))
+                } else {
+                    Err(format!(
+                        "{}: not this console's secret (64 hex digits); remove it to make a new one",
+                        path.display()
+                    ))
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        }
+    };
+    if let Some(key) = read(path)? {
+        return Ok(key);
+    }
+    let mut bytes = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut bytes)
+        .map_err(|_| "no random numbers for the console's secret".to_owned())?;
+    let key = crate::hex(&bytes);
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let temp = dir.join(format!(
+        ".console-key.{}",
+        crate::hex(&random16().map_err(|e| e.to_string())?)
+    ));
+    let write = || -> std::io::Result<()> {
+        use std::io::Write as _;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&temp)?;
+        file.write_all(key.as_bytes())?;
+        file.sync_all()
+    };
+    let result = write()
+        .map_err(|e| format!("{}: {e}", temp.display()))
+        .and_then(|()| match std::fs::hard_link(&temp, path) {
+            Ok(()) => Ok(Some(key)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(None),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        });
+    let _ = std::fs::remove_file(&temp);
+    match result? {
+        Some(key) => Ok(key),
+        None => read(path)?.ok_or_else(|| format!("{}: vanished while being made", path.display())),
+    }
 }
 
 /// 128 random bits.
@@ -1608,7 +1724,7 @@ pub(super) fn random16() -> Result<[u8; 16], WorkspaceError> {
 /// what this console verified before. Returns the cache folder and the connection.
 pub(super) fn open(url: SharedUrl, access: Access) -> Result<(PathBuf, Shared), WorkspaceError> {
     let dir = url.cache_dir(&access.cache_root);
-    let shared = Shared::new(url, access.endpoint)?;
+    let shared = Shared::new(url, access.endpoint, &access.cache_root)?;
     let config_path = dir.join(CONFIG_FILE);
     match shared.fetch_config() {
         Ok(Some(text)) => {
@@ -1680,7 +1796,7 @@ pub(super) fn create(
     access: Access,
 ) -> Result<PathBuf, WorkspaceError> {
     let dir = url.cache_dir(&access.cache_root);
-    let shared = Shared::new(url, access.endpoint)?;
+    let shared = Shared::new(url, access.endpoint, &access.cache_root)?;
     let key = shared.url.key(CONFIG_FILE);
     match shared.put(key, config_text.as_bytes().to_vec(), "application/toml") {
         Ok(_) => {}

@@ -14,7 +14,7 @@ use release_console::verify::signature::Outcome;
 
 use crate::common::{Pki, sh};
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     jiff::Timestamp::now().as_second()
 }
 
@@ -22,17 +22,17 @@ fn check(bytes: &[u8], trust: &Trust) -> Outcome {
     verify_pe(&mut Cursor::new(bytes), trust, now())
 }
 
-fn pinned() -> Trust {
+pub(crate) fn pinned() -> Trust {
     Trust::load(None).expect("the pinned roots")
 }
 
-fn with_ca(ca: &Path) -> Trust {
+pub(crate) fn with_ca(ca: &Path) -> Trust {
     Trust::load(Some(ca)).expect("roots and ca_file")
 }
 
 /// `verify --json ARGS FILE` with the CLI (which runs osslsigncode too, where installed): the
 /// file's artifact entry.
-fn cli_verdict(args: &[&str], file: &Path) -> serde_json::Value {
+pub(crate) fn cli_verdict(args: &[&str], file: &Path) -> serde_json::Value {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_release-console"))
         .env_remove("RELEASE_CONSOLE_WORKSPACE")
         .env("HOME", std::env::temp_dir())
@@ -319,17 +319,17 @@ fn the_demos_own_signing_is_valid_with_its_ca_file() {
 }
 
 /// A small deterministic generator (xorshift64*), so a failure can be replayed.
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         usize::try_from(self.next() % n as u64).expect("below n")
     }
 }

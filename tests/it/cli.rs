@@ -846,3 +846,69 @@ fn bench_team_reports_every_figure_and_loses_nothing() {
     assert!(num(replay, "parse_only_entries_per_sec") > 0.0, "{replay}");
     assert_eq!(replay["goal_entries_per_sec"], 500_000.0, "{replay}");
 }
+
+/// `doctor`: one aligned line per tool, secret and the signing key, then a summary line; the
+/// signing key as `keys new` made it (state and fingerprint), as Settings shows it.
+#[test]
+fn doctor_is_one_aligned_line_per_item_with_the_signing_key_and_a_summary() {
+    let (dir, ws) = init();
+    let keys = dir.path().join("keys");
+    let with_keys = |args: &[&str]| {
+        bin()
+            .env("RELEASE_CONSOLE_KEYS_DIR", &keys)
+            .arg("--workspace")
+            .arg(&ws)
+            .args(args)
+            .output()
+            .expect("run")
+    };
+    let o = with_keys(&["doctor"]);
+    let text = stdout(&o);
+    let key_line = |text: &str| {
+        text.lines()
+            .skip_while(|l| !l.starts_with("Signing key"))
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(key_line(&text).starts_with("  UNSIGNED"), "{text}");
+    assert!(
+        text.lines()
+            .last()
+            .is_some_and(|l| l.contains("tools found") && l.ends_with("signing key: UNSIGNED")),
+        "{text}"
+    );
+    // Every item line starts its name in the same column.
+    let items: Vec<&str> = text.lines().filter(|l| l.starts_with("  ")).collect();
+    let column = |l: &str| {
+        let rest = l.trim_start();
+        let state_end = l.len() - rest.len() + rest.find("  ").unwrap_or(0);
+        state_end + l[state_end..].len() - l[state_end..].trim_start().len()
+    };
+    assert!(items.len() >= 3, "{text}");
+    assert!(
+        items
+            .iter()
+            .filter(|l| !l.starts_with("  ("))
+            .all(|l| column(l) == column(items[0])),
+        "{text}"
+    );
+
+    assert!(with_keys(&["keys", "new"]).status.success());
+    let o = with_keys(&["--json", "doctor"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let fingerprint = v["signing_key"]["fingerprint"]
+        .as_str()
+        .expect("a fingerprint")
+        .to_owned();
+    assert_eq!(v["signing_key"]["signing"], "signed");
+    let text = stdout(&with_keys(&["doctor"]));
+    assert!(key_line(&text).starts_with("  SIGNED"), "{text}");
+    assert!(key_line(&text).contains(&fingerprint), "{text}");
+    assert!(
+        text.lines()
+            .last()
+            .is_some_and(|l| l.ends_with(&format!("signing key: SIGNED ({fingerprint})"))),
+        "{text}"
+    );
+}

@@ -536,3 +536,322 @@ fn a_sarif_security_severity_that_is_not_a_score_is_unknown_and_blocks_until_acc
         assert!(blocking(&ws).is_empty(), "{bad}: {:?}", blocking(&ws));
     }
 }
+
+fn verify(ws: &release_console::workspace::Workspace) -> Result<(), String> {
+    ws.verify_audit_with(release_console::projections::ALL)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+fn last_entry(ws: &release_console::workspace::Workspace) -> release_console::audit::AuditEntry {
+    ws.audit()
+        .entries()
+        .expect("entries")
+        .pop()
+        .expect("an entry")
+}
+
+fn accept_musl(ws: &std::path::Path, reason: &str) {
+    let until = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 30))
+        .strftime("%Y-%m-%d")
+        .to_string();
+    ok(&cli(
+        ws,
+        &[
+            "findings",
+            "accept",
+            "CVE-2019-14697",
+            "--package",
+            "musl",
+            "--reason",
+            reason,
+            "--until",
+            &until,
+        ],
+    ));
+}
+
+/// The audit log speaks for `findings.json`: an import, an acceptance or a revocation whose
+/// entry was appended but whose save a crash cut off is named by `audit verify`, and rolled
+/// forward by the next command into the very file the change would have written.
+#[test]
+fn an_import_acceptance_or_revocation_the_log_has_but_its_file_lacks_is_rolled_forward() {
+    let (_d, root) = workspace();
+    let ws = release_console::workspace::Workspace::open(&root).expect("open");
+    let file = root.join("releases/1.4.0/findings.json");
+    ok(&cli(
+        &root,
+        &[
+            "findings",
+            "import",
+            &vendor("trivy/alpine-39-high-critical.json"),
+        ],
+    ));
+    let first = last_entry(&ws);
+    assert_eq!(
+        first.after["merged"].as_array().map(Vec::len),
+        Some(2),
+        "the import's entry carries the release's findings: {}",
+        first.after
+    );
+    verify(&ws).expect("in agreement");
+
+    // An import cut off before its save.
+    let before = std::fs::read(&file).expect("findings");
+    ok(&cli(
+        &root,
+        &["findings", "import", &vendor("grype/image.json")],
+    ));
+    let import = last_entry(&ws);
+    assert_eq!(import.action, "findings.import");
+    let written = std::fs::read(&file).expect("findings");
+    std::fs::write(&file, &before).expect("the file as it was");
+    let err = verify(&ws).expect_err("the file disagrees with the log");
+    assert!(
+        err.contains(&format!(
+            "{} disagrees with the log: the release's findings list holds 2 findings as of \
+             entry #{}, but its last change in the log is entry #{} (findings.import)",
+            file.display(),
+            first.seq,
+            import.seq
+        )),
+        "{err}"
+    );
+    let o = cli(&root, &["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(0), "recovered first: {}", text(&o));
+    assert_eq!(
+        std::fs::read(&file).expect("findings"),
+        written,
+        "rolled forward into what the import wrote"
+    );
+    verify(&ws).expect("in agreement");
+
+    // An acceptance cut off before its save: the finding still blocks until it is rolled
+    // forward, then it does not.
+    let before = std::fs::read(&file).expect("findings");
+    accept_musl(&root, "musl is not linked into the installer");
+    let accept = last_entry(&ws);
+    let written = std::fs::read(&file).expect("findings");
+    std::fs::write(&file, &before).expect("the file as it was");
+    let err = verify(&ws).expect_err("the file disagrees with the log");
+    assert!(
+        err.contains(&format!(
+            "{} disagrees with the log: it holds no acceptance of CVE-2019-14697, but entry #{} \
+             (findings.accept) changed them",
+            file.display(),
+            accept.seq
+        )),
+        "{err}"
+    );
+    let musl = "CVE-2019-14697 musl".to_owned();
+    assert!(
+        !blocking(&root).contains(&musl),
+        "the next command rolls it forward before it reads"
+    );
+    assert_eq!(std::fs::read(&file).expect("findings"), written);
+
+    // A revocation cut off before its save.
+    let before = std::fs::read(&file).expect("findings");
+    ok(&cli(
+        &root,
+        &["findings", "revoke", "CVE-2019-14697", "--package", "musl"],
+    ));
+    let revoke = last_entry(&ws);
+    assert_eq!(revoke.after["acceptances"], serde_json::json!([]));
+    let written = std::fs::read(&file).expect("findings");
+    std::fs::write(&file, &before).expect("the file as it was");
+    let err = verify(&ws).expect_err("the file disagrees with the log");
+    assert!(
+        err.contains(&format!(
+            "the acceptance record of CVE-2019-14697 holds 1 acceptances as of entry #{}, but \
+             its last change in the log is entry #{} (findings.revoke)",
+            accept.seq, revoke.seq
+        )),
+        "{err}"
+    );
+    assert!(blocking(&root).contains(&musl), "revoked: it blocks again");
+    assert_eq!(std::fs::read(&file).expect("findings"), written);
+    verify(&ws).expect("in agreement");
+    assert_eq!(
+        ws.recover_with(release_console::projections::ALL)
+            .expect("recover"),
+        0,
+        "nothing left to roll forward"
+    );
+}
+
+/// A findings file edited by hand (an acceptance made to last longer, a finding dropped) is
+/// named by `audit verify`, not taken for the log's.
+#[test]
+fn a_findings_file_edited_by_hand_fails_verify_naming_it() {
+    let (_d, root) = workspace();
+    let ws = release_console::workspace::Workspace::open(&root).expect("open");
+    let file = root.join("releases/1.4.0/findings.json");
+    ok(&cli(
+        &root,
+        &[
+            "findings",
+            "import",
+            &vendor("trivy/alpine-39-high-critical.json"),
+        ],
+    ));
+    accept_musl(&root, "not reachable");
+    verify(&ws).expect("in agreement");
+    let original = std::fs::read_to_string(&file).expect("findings");
+
+    let mut edited: Value = serde_json::from_str(&original).expect("json");
+    edited["acceptances"][0]["until"] = serde_json::json!("2099-01-01T00:00:00Z");
+    std::fs::write(&file, edited.to_string()).expect("edit");
+    let err = verify(&ws).expect_err("caught");
+    assert!(
+        err.contains(&format!(
+            "{} disagrees with the log: the acceptances of CVE-2019-14697 are not the ones entry #",
+            file.display()
+        )) && err.contains("until is \"20")
+            && err.contains("\"2099-01-01T00:00:00Z\" in the file"),
+        "{err}"
+    );
+    let o = cli(&root, &["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("findings.json disagrees with the log"),
+        "{}",
+        text(&o)
+    );
+
+    let mut edited: Value = serde_json::from_str(&original).expect("json");
+    edited["findings"]
+        .as_array_mut()
+        .expect("findings")
+        .retain(|f| f["package"] != "musl-utils");
+    std::fs::write(&file, edited.to_string()).expect("edit");
+    let err = verify(&ws).expect_err("caught");
+    assert!(
+        err.contains("the release's findings are not the ones entry #")
+            && err.contains("the log has 2, the file 1"),
+        "{err}"
+    );
+    std::fs::write(&file, &original).expect("restore");
+    verify(&ws).expect("in agreement again");
+}
+
+/// Entries written before they carried the findings (an earlier version's) are not replayed
+/// and do not fail `audit verify`; an entry whose record cannot be read is marked not applied.
+#[test]
+fn findings_entries_older_than_their_records_verify_and_an_unreadable_one_is_not_applied() {
+    use release_console::audit::Event;
+    let (_d, root) = workspace();
+    let ws = release_console::workspace::Workspace::open(&root).expect("open");
+    // As an earlier version wrote them: counts only, the acceptance alone, a null revocation.
+    let old = [
+        (
+            "findings.import",
+            "1.4.0",
+            serde_json::json!({"findings": 0}),
+            serde_json::json!({"files": [], "new": 2, "findings": 2, "blocking": 2}),
+        ),
+        (
+            "findings.accept",
+            "1.4.0/CVE-2019-14697",
+            Value::Null,
+            serde_json::json!({"id": "CVE-2019-14697", "package": "musl", "reason": "old",
+                               "until": "2099-01-01T00:00:00Z", "by": "old",
+                               "at": "2020-01-01T00:00:00Z"}),
+        ),
+        (
+            "findings.revoke",
+            "1.4.0/CVE-2019-14697",
+            serde_json::json!([{"id": "CVE-2019-14697"}]),
+            Value::Null,
+        ),
+    ];
+    for (action, target, before, after) in &old {
+        ws.record(Event::parse(action, target, before, after))
+            .expect("an old entry");
+    }
+    verify(&ws).expect("old entries are not judged");
+    assert_eq!(
+        ws.recover_with(release_console::projections::ALL)
+            .expect("recover"),
+        0
+    );
+    assert!(!root.join("releases/1.4.0/findings.json").exists());
+
+    // One whose findings cannot be read: not applied, and said so in the log.
+    ws.record(Event::parse(
+        "findings.import",
+        "1.4.0",
+        &serde_json::json!({"findings": 0}),
+        &serde_json::json!({"files": [], "new": 1, "findings": 1, "blocking": 0,
+                            "merged": [{"id": 5}]}),
+    ))
+    .expect("an unreadable import");
+    let bad = last_entry(&ws);
+    assert_eq!(
+        ws.recover_with(release_console::projections::ALL)
+            .expect("recover"),
+        1
+    );
+    let marked = last_entry(&ws);
+    assert_eq!(marked.action, "findings.import.not_applied");
+    assert_eq!(marked.after["entry"], bad.seq);
+    assert!(
+        marked.after["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("its findings cannot be read")),
+        "{marked:?}"
+    );
+    verify(&ws).expect("in agreement: the change did not take effect");
+}
+
+/// An import whose findings would take more than an entry may carry is refused whole, saying
+/// so: nothing recorded, nothing stored.
+#[test]
+fn an_import_too_large_for_its_entry_is_refused_saying_so() {
+    let (d, root) = workspace();
+    let title = "x".repeat(1000);
+    let matches: Vec<Value> = (0..4000)
+        .map(|n| {
+            serde_json::json!({
+                "vulnerability": {"id": format!("CVE-2026-{n:05}"), "severity": "Low",
+                                  "description": title},
+                "artifact": {"name": format!("pkg{n}"), "version": "1.0.0"},
+            })
+        })
+        .collect();
+    let scan = d.path().join("huge-grype.json");
+    std::fs::write(&scan, serde_json::json!({ "matches": matches }).to_string()).expect("scan");
+    let entries = std::fs::read_to_string(root.join("audit.log"))
+        .expect("log")
+        .lines()
+        .count();
+    let o = cli(&root, &["findings", "import", &scan.display().to_string()]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("1.4.0 would hold 4000 findings after this import")
+            && text(&o).contains("more than the 1024 KiB an entry may carry; nothing was imported"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("audit.log"))
+            .expect("log")
+            .lines()
+            .count(),
+        entries,
+        "nothing recorded"
+    );
+    assert!(!root.join("releases/1.4.0/findings.json").exists());
+
+    // Titles are cut to a bound, so an entry's size follows from how many findings it has.
+    let few: Vec<Value> = matches.into_iter().take(10).collect();
+    std::fs::write(&scan, serde_json::json!({ "matches": few }).to_string()).expect("scan");
+    ok(&cli(
+        &root,
+        &["findings", "import", &scan.display().to_string()],
+    ));
+    let list = json(&cli(&root, &["--json", "findings", "list"]));
+    let shown = list[0]["title"].as_str().expect("title");
+    assert_eq!(shown.chars().count(), 300, "{shown}");
+    assert!(shown.ends_with('…'));
+}

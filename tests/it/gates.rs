@@ -116,7 +116,21 @@ fn gates_open_one_by_one_as_the_release_gets_ready() {
         reason.contains("no verified installer for Windows (not verified yet)"),
         "{reason}"
     );
-    assert_eq!(gate(&list, "findings").0, "open");
+    // Nothing imported is open but unchecked, never a clean scan (amber, not green).
+    let (state, reason) = gate(&list, "findings");
+    assert_eq!(state, "open");
+    assert!(
+        reason
+            .starts_with("no scanner findings imported: the release's dependencies are unchecked"),
+        "{reason}"
+    );
+    let o = cli_with(&ws, &[], &["--json", "release", "gates", VERSION]);
+    let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+    let level = v
+        .as_array()
+        .and_then(|l| l.iter().find(|g| g["gate"] == "findings"))
+        .map(|g| g["level"].clone());
+    assert_eq!(level, Some(Value::from("unchecked")), "{v:#}");
     let (state, reason) = gate(&list, "certificate:windows");
     assert_eq!(state, "open");
     assert!(

@@ -296,8 +296,10 @@ fn a_key_is_replaced_only_with_the_old_keys_signature() {
     assert!(out.contains("signatures: 3 entries signed"), "{out}");
 }
 
+/// Ana registered first and has standing; Bob registered himself and has none until Ana vouches
+/// for his key; then he may revoke hers and vouch for her next one.
 #[test]
-fn a_registered_person_revokes_a_key_and_vouches_for_the_next() {
+fn a_person_with_standing_revokes_a_key_and_vouches_for_the_next() {
     let dir = tempfile::tempdir().expect("dir");
     let ws = dir.path().join("ws");
     common::init(&ws);
@@ -309,12 +311,35 @@ fn a_registered_person_revokes_a_key_and_vouches_for_the_next() {
     common::ok(&as_person(&ws, "ana", &ana, &["keys", "new"]));
     common::ok(&as_person(&ws, "bob", &bob, &["keys", "new"]));
     let ana_key = Signer::load(&ana, "ana").expect("load").expect("key");
+    let bob_key = Signer::load(&bob, "bob").expect("load").expect("key");
 
     // Carol has no key: she may not revoke one.
     fails(
         &as_person(&ws, "carol", &carol, &["keys", "revoke", "ana"]),
         "without a key of their own",
     );
+    // Bob registered himself (as anyone who can write the workspace could): he may not.
+    fails(
+        &as_person(&ws, "bob", &bob, &["keys", "revoke", "ana"]),
+        "bob revokes ana's key, but bob registered their own key themself",
+    );
+    let carols = Signer::create(&carol, "carol").expect("key");
+    fails(
+        &as_person(
+            &ws,
+            "bob",
+            &bob,
+            &["keys", "add", "carol", "--public", &carols.public_b64()],
+        ),
+        "bob registers carol's key, but bob registered their own key themself",
+    );
+    // Ana vouches for Bob's key as it is.
+    common::ok(&as_person(
+        &ws,
+        "ana",
+        &ana,
+        &["keys", "add", "bob", "--public", &bob_key.public_b64()],
+    ));
     let out = common::ok(&as_person(
         &ws,
         "bob",
@@ -353,10 +378,10 @@ fn a_registered_person_revokes_a_key_and_vouches_for_the_next() {
     common::ok(&as_person(&ws, "ana", &ana, &["release", "new", "0.3.0"]));
 
     let out = common::ok(&as_person(&ws, "carol", &carol, &["keys", "list"]));
-    assert!(out.contains("revoked at #4 by bob"), "{out}");
+    assert!(out.contains("revoked at #5 by bob"), "{out}");
     assert!(out.contains("added by bob"), "{out}");
     let out = common::ok(&as_person(&ws, "carol", &carol, &["audit", "verify"]));
-    assert!(out.contains("signatures: 5 entries signed"), "{out}");
+    assert!(out.contains("signatures: 6 entries signed"), "{out}");
 }
 
 #[test]
@@ -547,4 +572,126 @@ fn who_ticked_is_the_entrys_actor_not_a_name_in_its_values() {
         .find(|i| i["id"] == "pre.review-flags")
         .expect("the item");
     assert_eq!(item["state"]["by"], "mallory", "{item}");
+
+    // A release created by mallory whose values say alice created it: mallory's.
+    let (last, prev) = last_line(&ws.join("audit.log"));
+    let mut create = next(&last, &prev, "mallory", "release.create", "0.2.0");
+    let (first, _) = {
+        let text = std::fs::read_to_string(ws.join("audit.log")).expect("log");
+        let line = text
+            .lines()
+            .find(|l| l.contains("\"release.create\""))
+            .expect("a creation")
+            .to_owned();
+        (
+            serde_json::from_str::<AuditEntry>(&line).expect("entry"),
+            line,
+        )
+    };
+    create.after = first.after.clone();
+    create.after["version"] = "0.2.0".into();
+    create.after["created_by"] = "alice".into();
+    append_by_hand(&ws, &create.to_line().expect("line"));
+    let o = as_person(&ws, "alice", &keys, &["--json", "release", "show", "0.2.0"]);
+    let t = common::text(&o);
+    assert!(t.contains("\"created_by\": \"mallory\""), "{t}");
+    assert!(!t.contains("\"created_by\": \"alice\""), "{t}");
+    // `audit verify` passes (the state is the log's) and names both entries.
+    let out = common::ok(&as_person(&ws, "alice", &keys, &["audit", "verify"]));
+    for warning in [
+        format!(
+            "WARNING: entry #{} is by mallory but its `by` says \"alice\"",
+            forged.seq
+        ),
+        format!(
+            "WARNING: entry #{} is by mallory but its `created_by` says \"alice\"",
+            create.seq
+        ),
+    ] {
+        assert!(out.contains(&warning), "{warning} in {out}");
+    }
+    assert!(out.contains("2 entries name another person"), "{out}");
+}
+
+/// Whoever can write the bucket writes a registration of their own (trust on first use, as
+/// anyone may) and a revocation of Ana's key signed by it, then a key "for ana" vouched for by
+/// it: every console refuses the revocation, naming it, and Ana's name stays hers.
+#[test]
+fn a_name_is_not_taken_over_through_the_bucket_by_revoking_and_vouching() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ana = Console::new(&weed, dir.path(), "ana");
+    let ben = Console::new(&weed, dir.path(), "ben");
+    let ws = "s3://team/takeover";
+    common::ok(&ana.run(ws, &["init", ws]));
+    common::ok(&ana.run(ws, &["keys", "new"]));
+    let ana_id = Signer::load(&ana.keys(), "ana")
+        .expect("load")
+        .expect("key")
+        .id()
+        .to_owned();
+    assert_eq!(entries(&ben, ws).len(), 2);
+    let (last, prev) = last_line(&ben.folder("takeover").join("audit.log"));
+
+    let attacker = dir.path().join("attacker-keys");
+    let mallory = Signer::create(&attacker, "mallory").expect("key");
+    let as_ana = Signer::create(&attacker, "ana").expect("key");
+    let put = |e: AuditEntry, by: &Signer| {
+        let (e, line) = by.sign_entry(e).expect("sign");
+        let key = format!("/team/takeover/log/{:012}.json", e.seq);
+        assert_eq!(weed.request("PUT", &key, &[], line.as_bytes()).0, 200);
+        (e, release_console::sha256_hex(line.as_bytes()))
+    };
+    let mut reg = next(&last, &prev, "mallory", keys::ADD, "mallory");
+    reg.after = serde_json::json!({"key": mallory.id(), "public": mallory.public_b64()});
+    let (reg, prev) = put(reg, &mallory);
+    let mut revoke = next(&reg, &prev, "mallory", keys::REVOKE, "ana");
+    revoke.after = serde_json::json!({ "key": ana_id });
+    let (revoke, prev) = put(revoke, &mallory);
+    let mut vouch = next(&revoke, &prev, "mallory", keys::ADD, "ana");
+    vouch.after = serde_json::json!({"key": as_ana.id(), "public": as_ana.public_b64()});
+    put(vouch, &mallory);
+    for c in [&ana, &ben] {
+        fails(
+            &c.run(ws, &["checklist", "show"]),
+            &format!(
+                "entry #{}: mallory revokes ana's key, but mallory registered their own key \
+                 themself",
+                revoke.seq
+            ),
+        );
+    }
+}
+
+/// `Ana`, `ana ` and a Cyrillic `аna` are not other people than ana: the first two need her
+/// key, the third is refused as a name.
+#[test]
+fn look_alike_names_cannot_act_for_a_person_with_a_key() {
+    let dir = tempfile::tempdir().expect("dir");
+    let ws = dir.path().join("ws");
+    common::init(&ws);
+    let (ana, other) = (dir.path().join("ana-keys"), dir.path().join("other-keys"));
+    common::ok(&as_person(&ws, "ana", &ana, &["keys", "new"]));
+    for name in ["Ana", "ana ", "ａｎａ"] {
+        fails(
+            &as_person(&ws, name, &other, &["release", "new", "0.3.0"]),
+            "holds no key for",
+        );
+    }
+    let t = fails(
+        &as_person(&ws, "\u{0430}na", &other, &["keys", "new"]),
+        "cannot have a key: it mixes scripts",
+    );
+    assert!(t.contains("Cyrillic"), "{t}");
+    fails(
+        &as_person(&ws, "\u{0430}na", &other, &["release", "new", "0.3.0"]),
+        "a name that could be taken for another",
+    );
+    fails(
+        &as_person(&ws, "a\u{200B}na", &other, &["keys", "new"]),
+        "is invisible or unassigned",
+    );
+    common::ok(&as_person(&ws, "ana", &ana, &["release", "new", "0.3.0"]));
+    common::ok(&as_person(&ws, "ana", &ana, &["audit", "verify"]));
 }

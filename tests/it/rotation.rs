@@ -297,3 +297,126 @@ fn day_counts_a_date_cannot_hold_are_refused_when_the_config_loads() {
         }
     }
 }
+
+fn verify(ws: &release_console::workspace::Workspace) -> Result<(), String> {
+    ws.verify_audit_with(release_console::projections::ALL)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+fn last_entry(ws: &release_console::workspace::Workspace) -> release_console::audit::AuditEntry {
+    ws.audit()
+        .entries()
+        .expect("entries")
+        .pop()
+        .expect("an entry")
+}
+
+/// The audit log speaks for `secrets/rotations.json`: a rotation whose entry was appended but
+/// whose save a crash cut off is named by `audit verify` and rolled forward by the next command
+/// (with the rotations before it, which its entry carries); a hand edit is named; entries an
+/// earlier version wrote (the rotation alone) are not replayed and verify.
+#[test]
+fn a_rotation_the_log_has_but_its_file_lacks_is_rolled_forward_and_a_hand_edit_is_named() {
+    use release_console::audit::Event;
+    let (_d, root) = workspace();
+    let ws = release_console::workspace::Workspace::open(&root).expect("open");
+    let file = root.join("secrets/rotations.json");
+    let db = "/wiretuner/db/credentials";
+    // As an earlier version recorded one: the rotation alone, in the file with no entry.
+    ws.record(Event::parse(
+        "secret.rotated",
+        db,
+        &Value::Null,
+        &serde_json::json!({"at": days_ago(200), "by": "old", "note": "by an old console"}),
+    ))
+    .expect("an old entry");
+    std::fs::create_dir_all(file.parent().expect("folder")).expect("folder");
+    std::fs::write(
+        &file,
+        serde_json::json!({ db: [{"at": days_ago(200), "by": "old", "note": "by an old console"}] })
+            .to_string(),
+    )
+    .expect("an old file");
+    verify(&ws).expect("old records are not judged");
+    assert_eq!(
+        ws.recover_with(release_console::projections::ALL)
+            .expect("recover"),
+        0
+    );
+
+    ok(&cli(
+        &root,
+        &[
+            "secrets",
+            "rotated",
+            db,
+            "--at",
+            &days_ago(100),
+            "--note",
+            "q3",
+        ],
+    ));
+    let first = last_entry(&ws);
+    assert_eq!(
+        first.after["earlier"][0]["note"], "by an old console",
+        "the entry carries the rotations before it: {}",
+        first.after
+    );
+    verify(&ws).expect("in agreement");
+
+    // A rotation cut off before its save.
+    let before = std::fs::read(&file).expect("rotations");
+    ok(&cli(&root, &["secrets", "rotated", db, "--note", "q4"]));
+    let second = last_entry(&ws);
+    let written = std::fs::read(&file).expect("rotations");
+    std::fs::write(&file, &before).expect("the file as it was");
+    let err = verify(&ws).expect_err("the file disagrees with the log");
+    assert!(
+        err.contains(&format!(
+            "{} disagrees with the log: the rotations of {db} hold 2 as of entry #{}, but its \
+             last change in the log is entry #{} (secret.rotated)",
+            file.display(),
+            first.seq,
+            second.seq
+        )),
+        "{err}"
+    );
+    let (code, cal) = calendar(&root, &[]);
+    assert_eq!(code, 0, "rotated today after the roll forward: {cal:#?}");
+    assert_eq!(entry(&cal, db)["last_rotated"]["note"], "q4");
+    assert_eq!(entry(&cal, db)["last_rotated"]["audit_seq"], second.seq);
+    assert_eq!(std::fs::read(&file).expect("rotations"), written);
+    verify(&ws).expect("in agreement");
+
+    // Someone moves the last rotation later by hand.
+    let original = String::from_utf8(written).expect("text");
+    let mut edited: Value = serde_json::from_str(&original).expect("json");
+    edited[db][2]["at"] = serde_json::json!(jiff::Timestamp::now().to_string());
+    std::fs::write(&file, edited.to_string()).expect("edit");
+    let err = verify(&ws).expect_err("caught");
+    assert!(
+        err.contains(&format!(
+            "{} disagrees with the log: the rotations of {db} are not the ones entry #{} \
+             (secret.rotated) saved",
+            file.display(),
+            second.seq
+        )),
+        "{err}"
+    );
+    let o = cli(&root, &["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("rotations.json disagrees with the log"),
+        "{}",
+        text(&o)
+    );
+    std::fs::write(&file, &original).expect("restore");
+    verify(&ws).expect("in agreement again");
+
+    // A note is a sentence, not a document.
+    let long = "n".repeat(501);
+    let o = cli(&root, &["secrets", "rotated", db, "--note", &long]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("at most 500"), "{}", text(&o));
+}

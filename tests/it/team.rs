@@ -895,6 +895,37 @@ fn a_shared_configuration_may_not_choose_the_programs_each_machine_runs() {
     );
 }
 
+/// A local workspace whose `[tools]` says where this machine's programs are is not pushed:
+/// the bucket's configuration would carry them, and every console (the pusher's too) would
+/// refuse to open it, with the log already there.
+#[test]
+fn a_workspace_with_tools_is_not_pushed_to_a_bucket() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let local = dir.path().join("local");
+    common::init(&local);
+    let config = local.join("release-console.toml");
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text.push_str("\n[tools]\nosslsigncode = \"/opt/homebrew/bin/osslsigncode\"\n");
+    std::fs::write(&config, text).expect("write");
+    let ana = Console::new(&weed, dir.path(), "ana");
+    let mut c = common::bin();
+    c.args(["workspace", "push"])
+        .arg(&local)
+        .arg("s3://team/withtools");
+    ana.env(&mut c);
+    let o = c.output().expect("push");
+    assert!(!o.status.success(), "{}", common::text(&o));
+    assert!(
+        common::text(&o).contains("sets [tools] (osslsigncode)"),
+        "{}",
+        common::text(&o)
+    );
+    let (status, _) = weed.request("GET", "/team/withtools/release-console.toml", &[], b"");
+    assert_eq!(status, 404, "nothing written to the bucket");
+}
+
 /// A lease is judged by the bucket's clock (how long ago the object was written), not by the
 /// `until` its holder's clock wrote: a holder whose clock is an hour behind keeps its lease,
 /// and one whose clock is an hour ahead does not keep it past its time.
@@ -1604,4 +1635,307 @@ fn an_open_console_judges_its_own_changes_and_a_lost_race_by_the_state_as_it_is(
         .set_item(&release, "pre.review-flags", true, note)
         .expect_err("already ticked");
     assert!(matches!(again, WorkspaceError::Unchanged { .. }), "{again}");
+}
+
+/// `release gates VERSION`'s findings gate as `console` sees it: its state and reason.
+fn findings_gate(console: &Console, ws: &str, version: &str) -> (String, String) {
+    let o = console.run(ws, &["--json", "release", "gates", version]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let v: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {}", common::text(&o)));
+    let g = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|g| g["gate"] == "findings")
+        .unwrap_or_else(|| panic!("no findings gate in {out}"));
+    (
+        g["state"].as_str().unwrap_or_default().to_owned(),
+        g["reason"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+/// The findings as `console` lists them: id, package and whether each blocks.
+fn findings_of(console: &Console, ws: &str) -> Vec<(String, String, bool)> {
+    let o = console.run(ws, &["--json", "findings", "list"]);
+    assert!(o.status.success(), "{}", common::text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            (
+                f["id"].as_str().unwrap_or_default().to_owned(),
+                f["package"].as_str().unwrap_or_default().to_owned(),
+                !f["blocks"].is_null(),
+            )
+        })
+        .collect()
+}
+
+/// Findings, accepted risks and rotations are projections of the shared log: a second console
+/// sees the first one's import, acceptance and rotation (its gates block, then open, on the
+/// same findings), the first sees the second's revocation, and both copies of the files are the
+/// same bytes and verify, nothing marked not applied.
+#[test]
+fn findings_accepted_risks_and_rotations_recorded_on_one_console_hold_on_the_other() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let local = dir.path().join("local");
+    common::init(&local);
+    let cfg = local.join("release-console.toml");
+    let mut config = std::fs::read_to_string(&cfg).expect("config");
+    config.push_str(
+        "\n[[rotation]]\nname = \"/wiretuner/db/credentials\"\nkind = \"database_password\"\n",
+    );
+    std::fs::write(&cfg, config).expect("config");
+    common::ok(&common::cli(&local, &["release", "new", "1.4.0"]));
+    let ana = Console::new(&weed, dir.path(), "ana");
+    let ben = Console::new(&weed, dir.path(), "ben");
+    let ws = "s3://team/risk";
+    let mut push = common::bin();
+    push.args(["workspace", "push"]).arg(&local).arg(ws);
+    ana.env(&mut push);
+    common::ok(&push.output().expect("push"));
+
+    // Ana imports a scan; ben's console, which never read it, blocks on the same findings.
+    let scan = common::vendor("trivy/alpine-39-high-critical.json");
+    common::ok(&ana.run(ws, &["findings", "import", "--version", "1.4.0", &scan]));
+    let seen_by_ana = findings_of(&ana, ws);
+    assert_eq!(seen_by_ana.len(), 2, "{seen_by_ana:?}");
+    assert_eq!(findings_of(&ben, ws), seen_by_ana);
+    let (state, reason) = findings_gate(&ben, ws, "1.4.0");
+    assert_eq!(state, "blocked", "{reason}");
+    assert!(reason.contains("CVE-2019-14697"), "{reason}");
+
+    // Ana accepts the risk (every package): ben's gate opens on it.
+    let until = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 30))
+        .strftime("%Y-%m-%d")
+        .to_string();
+    common::ok(&ana.run(
+        ws,
+        &[
+            "findings",
+            "accept",
+            "CVE-2019-14697",
+            "--version",
+            "1.4.0",
+            "--reason",
+            "musl is not linked into the installer",
+            "--until",
+            &until,
+        ],
+    ));
+    let (state, reason) = findings_gate(&ben, ws, "1.4.0");
+    assert_eq!(state, "open", "{reason}");
+    assert!(reason.contains("2 risk-accepted"), "{reason}");
+
+    // Ana records a rotation: ben's calendar has it, by ana.
+    common::ok(&ana.run(
+        ws,
+        &[
+            "secrets",
+            "rotated",
+            "/wiretuner/db/credentials",
+            "--note",
+            "rotated by ana",
+        ],
+    ));
+    let o = ben.run(ws, &["--json", "secrets", "calendar"]);
+    let cal: serde_json::Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", common::text(&o)));
+    let db = cal
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["name"] == "/wiretuner/db/credentials")
+        .unwrap_or_else(|| panic!("no db credentials in {cal:#}"));
+    assert_eq!(db["last_rotated"]["note"], "rotated by ana", "{db:#}");
+    assert_eq!(db["last_rotated"]["by"], "ana");
+    assert_ne!(
+        db["state"], "unknown",
+        "its age is known on ben's console too"
+    );
+
+    // Ben revokes the acceptance: ana's gate blocks again.
+    common::ok(&ben.run(
+        ws,
+        &["findings", "revoke", "CVE-2019-14697", "--version", "1.4.0"],
+    ));
+    assert_eq!(findings_gate(&ana, ws, "1.4.0").0, "blocked");
+
+    // Both verify (each copy of the files against the one log), nothing was voided, and the
+    // copies are the same bytes.
+    common::ok(&ana.run(ws, &["audit", "verify"]));
+    common::ok(&ben.run(ws, &["audit", "verify"]));
+    let log = entries(&ana, ws);
+    assert!(
+        log.iter()
+            .all(|e| !e["action"].as_str().unwrap_or("").ends_with(".not_applied")),
+        "{log:#?}"
+    );
+    for file in ["releases/1.4.0/findings.json", "secrets/rotations.json"] {
+        assert_eq!(
+            std::fs::read(ana.folder("risk").join(file)).expect("ana's"),
+            std::fs::read(ben.folder("risk").join(file)).expect("ben's"),
+            "{file}"
+        );
+    }
+}
+
+/// Two consoles on one shared workspace with Slack configured: an event is announced once, by
+/// the console that recorded it. The other one adopts the entry (and the writer's
+/// `notify.sent`) but does not send it again from its own outbox.
+#[test]
+fn an_event_is_announced_once_by_the_console_that_recorded_it() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let slack = common::notify::Slack::start();
+    let hook = slack.url("ok");
+    let env = [("HOOK", hook.as_str())];
+    let dir = tempfile::tempdir().expect("dir");
+    let local = dir.path().join("local");
+    common::init(&local);
+    let cfg = local.join("release-console.toml");
+    let mut config = std::fs::read_to_string(&cfg).expect("config");
+    config.push_str(
+        "\n[[notify.slack]]\nchannel = \"#releases\"\nwebhook_env = \"HOOK\"\n\
+         events = [\"release.*\"]\n",
+    );
+    std::fs::write(&cfg, config).expect("config");
+    let ana = Console::new(&weed, dir.path(), "ana");
+    let ben = Console::new(&weed, dir.path(), "ben");
+    let ws = "s3://team/announce";
+    let mut push = common::bin();
+    push.args(["workspace", "push"]).arg(&local).arg(ws);
+    ana.env(&mut push);
+    common::ok(&push.output().expect("push"));
+    // Both consoles have an outbox (each starts its own at the log's end when it first opens).
+    common::ok(&ana.run_with(ws, &env, &["release", "list"]));
+    common::ok(&ben.run_with(ws, &env, &["release", "list"]));
+
+    common::ok(&ana.run_with(ws, &env, &["release", "new", "2.0.0"]));
+    assert_eq!(slack.seen().len(), 1, "ana announced her release");
+    // Ben's next command adopts ana's entries, her release's among them.
+    common::ok(&ben.run_with(ws, &env, &["release", "list"]));
+    common::ok(&ben.run_with(ws, &env, &["notify", "flush"]));
+    let seen = slack.seen();
+    assert_eq!(
+        seen.len(),
+        1,
+        "announced once, not again by ben's console: {seen:#?}"
+    );
+    assert_eq!(seen[0].body["text"], "WireTuner 2.0.0 created");
+    let log = entries(&ben, ws);
+    let sent: Vec<&serde_json::Value> = log
+        .iter()
+        .filter(|e| {
+            e["action"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("notify."))
+        })
+        .collect();
+    assert_eq!(sent.len(), 1, "one delivery in the log: {sent:#?}");
+    assert_eq!(sent[0]["actor"], "ana");
+
+    // Ben's own release is announced by ben.
+    common::ok(&ben.run_with(ws, &env, &["release", "new", "2.1.0"]));
+    let seen = slack.seen();
+    assert_eq!(seen.len(), 2, "{seen:#?}");
+    assert_eq!(seen[1].body["text"], "WireTuner 2.1.0 created");
+
+    // Another console writing as ana on this very machine (as a bucket writer could: an
+    // entry's actor and host are what its writer says) is not taken for ana's: hers announces
+    // only what it appended itself, which its secret's tag on the nonce tells.
+    let elsewhere = tempfile::tempdir().expect("dir");
+    let other = Console::new(&weed, elsewhere.path(), "ana");
+    common::ok(&other.run_with(ws, &env, &["release", "new", "2.2.0"]));
+    assert_eq!(
+        slack.seen().len(),
+        3,
+        "announced by the console that recorded it"
+    );
+    common::ok(&ana.run_with(ws, &env, &["release", "list"]));
+    common::ok(&ana.run_with(ws, &env, &["notify", "flush"]));
+    let seen = slack.seen();
+    assert_eq!(seen.len(), 3, "not again by ana's own console: {seen:#?}");
+}
+
+/// The window's reload of a shared workspace reads the open workspace again (its connection,
+/// configuration and key) instead of opening it: no request to the bucket beyond the poll's.
+/// Prints the reload's time both ways (a measurement, not a timed assertion).
+#[test]
+#[expect(
+    unsafe_code,
+    reason = "the window opens a shared workspace as the environment says; nextest runs this \
+              test in a process of its own and the variables are set before it opens one"
+)]
+fn a_reload_of_a_shared_workspace_asks_the_bucket_nothing() {
+    use release_console::ui::snapshot::{AuditCache, Snapshot};
+    use release_console::workspace::Origin;
+
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ana = Console::new(&weed, dir.path(), "ana");
+    let ben = Console::new(&weed, dir.path(), "ben");
+    let ws = "s3://team/reload";
+    common::ok(&ana.run(ws, &["init", ws]));
+    common::ok(&ana.run(ws, &["release", "new", "0.3.0"]));
+    let proxy = FaultProxy::start(&weed.endpoint);
+    // SAFETY: see the reason above.
+    unsafe {
+        std::env::set_var("AWS_ENDPOINT_URL_S3", proxy.url());
+        std::env::set_var("AWS_ACCESS_KEY_ID", WEED_ACCESS_KEY);
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", WEED_SECRET_KEY);
+        std::env::set_var("AWS_REGION", "us-east-1");
+        std::env::set_var(
+            "RELEASE_CONSOLE_SHARED_CACHE",
+            dir.path().join("cache-window"),
+        );
+        std::env::set_var("USER", "ana");
+    }
+    let root = PathBuf::from(ws);
+    let cache = AuditCache::default();
+    let load = |reuse| {
+        let started = std::time::Instant::now();
+        let s = Snapshot::load(&root, Origin::Flag, None, &cache, reuse).expect("load");
+        (s, started.elapsed())
+    };
+    let asked = || proxy.seen_under("/team/").len();
+    let (first, open) = load(None);
+    assert!(first.reusable(&root).is_some());
+    // A reload that opens the workspace again (as every reload did before).
+    let before = asked();
+    let (_, reopened) = load(None);
+    let reopen_requests = asked() - before;
+    assert!(reopen_requests > 0, "opening reads the bucket");
+    // A reload that reads the open one again: nothing asked.
+    let before = asked();
+    let (again, reused) = load(first.reusable(&root));
+    assert_eq!(
+        asked(),
+        before,
+        "{:#?}",
+        &proxy.seen_under("/team/")[before..]
+    );
+    assert_eq!(again.releases.len(), 1);
+    println!(
+        "shared workspace snapshot: first open {open:?}; reload opening it again {reopened:?} \
+         ({reopen_requests} requests); reload reusing it {reused:?} (0 requests)"
+    );
+    // Ben's change reaches the cache through the poll; the reload that reuses the workspace
+    // shows it, and only the poll asked the bucket.
+    common::ok(&ben.run(ws, &["release", "new", "0.4.0"]));
+    let adopted = again
+        .ws
+        .sync(release_console::projections::ALL)
+        .expect("poll");
+    assert_eq!(adopted.len(), 1);
+    let polled = asked();
+    let (after, _) = load(again.reusable(&root));
+    assert_eq!(asked(), polled, "the reload asked nothing");
+    assert_eq!(after.releases.len(), 2);
+    assert_eq!(after.selected_version().as_deref(), Some("0.4.0"));
 }

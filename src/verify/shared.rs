@@ -1,0 +1,473 @@
+//! A release's files as a shared workspace's bucket holds them: a build on one console stores
+//! its artifacts, SHA256SUMS and logs as blobs (`workspace::blobs`) and records them in one
+//! `release.artifacts` entry; every console rolls the entry forward into
+//! `pipeline/shared-artifacts.json` (the release's artifacts list, one record per version, the last
+//! build's), and a verification of the release fetches the files it lacks by their SHA-256
+//! ([`fetch_missing`]) before it verifies them as any others, so a second person verifies
+//! exactly the bytes CI built. The audit log speaks for the file ([`ArtifactBook`]).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::audit::event::{BlobFile, BlobFiles, BlobKind, ReleaseArtifacts};
+use crate::audit::{Action, Event};
+use crate::store::{self, StateError};
+use crate::workspace::blobs::{Blob, Fetched};
+use crate::workspace::{Projection, Release, Word, Workspace, WorkspaceError};
+
+/// A release's files as its last `release.artifacts` entry recorded them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    #[serde(flatten)]
+    pub files: BlobFiles,
+    /// The entry that recorded them.
+    pub audit_seq: u64,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Book {
+    releases: Vec<Record>,
+}
+
+/// Beside the pipeline's other state (a folder every workspace has once it looked for skips).
+fn dir(ws: &Workspace) -> PathBuf {
+    ws.root().join("pipeline")
+}
+
+fn path(ws: &Workspace) -> PathBuf {
+    dir(ws).join("shared-artifacts.json")
+}
+
+/// The lock every change of the file is made under (the one `store::update_json` takes).
+const LOCK: &str = "shared-artifacts";
+
+fn read(ws: &Workspace) -> Result<Book, StateError> {
+    Ok(store::read_json::<Book>(&path(ws))?.unwrap_or_default())
+}
+
+/// The files the log records for `version`, if a build stored any.
+pub fn of_release(ws: &Workspace, version: &str) -> Result<Option<Record>, StateError> {
+    Ok(read(ws)?
+        .releases
+        .into_iter()
+        .find(|r| r.files.version == version))
+}
+
+/// The longest file name most file systems take, in bytes.
+const MAX_NAME: usize = 255;
+
+/// Why a name cannot be a file of the release (the log is written by people who may err or
+/// lie): only a plain file name is one.
+fn bad_name(name: &str) -> Option<&'static str> {
+    if name.is_empty() || name == "." || name == ".." {
+        Some("it is empty or a folder's name")
+    } else if name.contains(['/', '\\', ':', '\0']) {
+        Some("it is not a plain file name (it holds a path separator)")
+    } else if name.starts_with('.') {
+        Some("it is a hidden file's name")
+    } else if name.chars().any(char::is_control) {
+        Some("it holds a control character")
+    } else if name.len() > MAX_NAME {
+        // Else only the rename after the whole download would find it too long.
+        Some("it is longer than 255 bytes, more than a file name can be")
+    } else {
+        None
+    }
+}
+
+/// What a recorded list holds that no console may act on, if anything.
+fn refusal(files: &BlobFiles, target: &str) -> Option<String> {
+    if files.version != target {
+        return Some(format!(
+            "its files are of release {}, not {target}",
+            files.version
+        ));
+    }
+    for f in &files.files {
+        if let Some(why) = bad_name(&f.name) {
+            return Some(format!("{:?} cannot be a release's file: {why}", f.name));
+        }
+    }
+    None
+}
+
+/// Records `files` (stored in the bucket already) as `release`'s: one `release.artifacts`
+/// entry, then the record. Refused when a name is not a plain file name.
+pub fn record(
+    ws: &Workspace,
+    release: &Release,
+    files: BlobFiles,
+) -> Result<Record, WorkspaceError> {
+    let version = release.version.to_string();
+    if let Some(why) = refusal(&files, &version) {
+        return Err(WorkspaceError::Refused(format!(
+            "the files of {version} cannot be recorded: {why}"
+        )));
+    }
+    std::fs::create_dir_all(dir(ws)).map_err(|cause| WorkspaceError::Io {
+        path: dir(ws),
+        action: "create folder",
+        cause,
+    })?;
+    let _lock = store::lock(&dir(ws), LOCK)?;
+    let event = Event::ReleaseArtifacts(ReleaseArtifacts {
+        target: version.clone(),
+        before: (),
+        after: files.clone(),
+    });
+    ws.change(event, |seq| {
+        let mut book = read(ws)?;
+        let record = Record {
+            files,
+            audit_seq: seq,
+        };
+        book.releases.retain(|r| r.files.version != version);
+        book.releases.push(record.clone());
+        store::write_json(&path(ws), &book)?;
+        Ok(record)
+    })
+}
+
+/// A file [`fetch_missing`] brought, or found in place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FetchedFile {
+    pub name: String,
+    pub sha256: crate::digest::Sha256,
+    pub size: u64,
+    /// It was downloaded (else it was in place already).
+    pub downloaded: bool,
+}
+
+/// The files the log records for `release` (fetched, or found in place), with the entry that
+/// recorded them; nothing on a local workspace or for a release no build stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Fetch {
+    pub entry: u64,
+    pub files: Vec<FetchedFile>,
+}
+
+/// Fetches the artifacts and SHA256SUMS the log records for `release` that its artifacts
+/// folder lacks (and its build logs into its logs folder), each by its SHA-256 from the
+/// bucket; SHA256SUMS in place is checked to be the blob recorded (an artifact is checked by
+/// the verification that follows). Blocks. Any blob that is not what was recorded is refused,
+/// naming its key and the SHA-256 expected; a file in place of another size is not replaced.
+pub fn fetch_missing(ws: &Workspace, release: &Release) -> Result<Fetch, WorkspaceError> {
+    let Some(shared) = ws.shared() else {
+        return Ok(Fetch::default());
+    };
+    let Some(record) = of_release(ws, &release.version.to_string())? else {
+        return Ok(Fetch::default());
+    };
+    let artifacts = ws.artifacts_dir(&release.version);
+    let logs = ws.logs_dir(&release.version);
+    let mut out = Fetch {
+        entry: record.audit_seq,
+        files: Vec::new(),
+    };
+    for f in &record.files.files {
+        if let Some(why) = bad_name(&f.name) {
+            return Err(WorkspaceError::Refused(format!(
+                "entry #{}: {:?} cannot be a release's file: {why}",
+                record.audit_seq, f.name
+            )));
+        }
+        let dest: PathBuf = match f.kind {
+            BlobKind::Artifact | BlobKind::Sums => artifacts.join(&f.name),
+            BlobKind::Log => logs.join(&f.name),
+        };
+        // An artifact or log in place of the size recorded is not read twice: the
+        // verification hashes every artifact anyway, against the blob's SHA256SUMS, and names
+        // one as the blob only when its bytes are (see `run_task`). SHA256SUMS, small, is
+        // checked here.
+        let in_place =
+            std::fs::symlink_metadata(&dest).is_ok_and(|m| m.is_file() && m.len() == f.size);
+        if in_place && f.kind != BlobKind::Sums {
+            if f.kind == BlobKind::Artifact {
+                out.files.push(FetchedFile {
+                    name: f.name.clone(),
+                    sha256: f.sha256,
+                    size: f.size,
+                    downloaded: false,
+                });
+            }
+            continue;
+        }
+        let got = shared.fetch_blob(
+            Blob {
+                sha256: f.sha256,
+                size: f.size,
+            },
+            &dest,
+        )?;
+        if f.kind != BlobKind::Log {
+            out.files.push(FetchedFile {
+                name: f.name.clone(),
+                sha256: f.sha256,
+                size: f.size,
+                downloaded: got == Fetched::Downloaded,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The files of a build to store: each artifact of `artifacts` (name, path, SHA-256, the
+/// platform that built it), SHA256SUMS, and each platform's log.
+#[derive(Debug, Clone, Default)]
+pub struct ToStore {
+    pub files: Vec<(BlobFile, PathBuf)>,
+}
+
+/// Stores `files` as blobs of the shared workspace (each only when the bucket lacks it) and
+/// records them as `release`'s in one entry; `Ok(None)` on a local workspace. Blocks.
+pub fn store(
+    ws: &Workspace,
+    release: &Release,
+    platforms: Vec<String>,
+    files: ToStore,
+) -> Result<Option<(Record, u64)>, WorkspaceError> {
+    let Some(shared) = ws.shared() else {
+        return Ok(None);
+    };
+    let mut uploaded = 0;
+    let mut list = Vec::new();
+    for (file, path) in files.files {
+        let blob = Blob {
+            sha256: file.sha256,
+            size: file.size,
+        };
+        if shared.put_blob(&path, blob)? == crate::workspace::blobs::Stored::Uploaded {
+            uploaded += 1;
+        }
+        list.push(file);
+    }
+    let record = record(
+        ws,
+        release,
+        BlobFiles {
+            version: release.version.to_string(),
+            platforms,
+            files: list,
+        },
+    )?;
+    Ok(Some((record, uploaded)))
+}
+
+/// The record an entry carries, with the entry's number.
+fn carried(w: &Word) -> Result<Record, String> {
+    serde_json::from_value::<BlobFiles>(w.after.clone())
+        .map(|files| Record {
+            files,
+            audit_seq: w.seq,
+        })
+        .map_err(|e| format!("its list of files cannot be read: {e}"))
+}
+
+/// The releases' files as the audit log speaks for them (see the module's documentation).
+#[derive(Debug)]
+pub struct ArtifactBook;
+
+impl Projection for ArtifactBook {
+    fn follows(&self, action: Action) -> bool {
+        action == Action::ReleaseArtifacts
+    }
+
+    fn carries(&self, after: &serde_json::Value) -> bool {
+        after.get("files").is_some()
+    }
+
+    fn marker(&self) -> &'static str {
+        // Without the closing quote: its voids (`release.artifacts.not_applied`) too.
+        r#""action":"release.artifacts"#
+    }
+
+    fn lock(&self, ws: &Workspace) -> (PathBuf, &'static str) {
+        (dir(ws), LOCK)
+    }
+
+    fn roll_forward(
+        &self,
+        ws: &Workspace,
+        last: &BTreeMap<String, Word>,
+    ) -> Result<(usize, Vec<(String, Word, String)>), StateError> {
+        let mut book = read(ws)?;
+        let mut applied = 0;
+        let mut refused = Vec::new();
+        for (version, w) in last {
+            let at = book
+                .releases
+                .iter()
+                .position(|r| r.files.version == *version);
+            if at.is_some_and(|n| book.releases[n].audit_seq >= w.seq) {
+                continue;
+            }
+            match carried(w) {
+                Ok(record) => {
+                    if let Some(why) = refusal(&record.files, version) {
+                        refused.push((version.clone(), w.clone(), why));
+                        continue;
+                    }
+                    match at {
+                        Some(n) => book.releases[n] = record,
+                        None => book.releases.push(record),
+                    }
+                    applied += 1;
+                    tracing::info!("rolled forward entry #{} ({} {version})", w.seq, w.action);
+                }
+                Err(why) => refused.push((version.clone(), w.clone(), why)),
+            }
+        }
+        if applied > 0 {
+            store::write_json(&path(ws), &book)?;
+        }
+        Ok((applied, refused))
+    }
+
+    fn disagreement(
+        &self,
+        ws: &Workspace,
+        last: &BTreeMap<String, Option<Word>>,
+    ) -> Result<Option<(u64, String)>, StateError> {
+        let file = path(ws);
+        let file = file.display();
+        let book = read(ws)?;
+        for r in &book.releases {
+            let (version, seq) = (&r.files.version, r.audit_seq);
+            let subject = format!("the files of {version}");
+            let w = match crate::workspace::last_change(&file, &subject, seq, last.get(version)) {
+                Ok(w) => w,
+                Err(d) => return Ok(Some(d)),
+            };
+            if let Err(d) = crate::workspace::is_as_of(&file, &subject, "are", seq, w) {
+                return Ok(Some(d));
+            }
+            match carried(w) {
+                Ok(record) if record == *r => {}
+                Ok(_) => {
+                    return Ok(Some((
+                        w.seq,
+                        format!(
+                            "{file} disagrees with the log: the files of {version} are not the \
+                             ones entry #{} ({}) recorded",
+                            w.seq, w.action
+                        ),
+                    )));
+                }
+                Err(why) => {
+                    return Ok(Some((
+                        w.seq,
+                        format!("{file}: the files of {version}, entry #{}: {why}", w.seq),
+                    )));
+                }
+            }
+        }
+        for (version, w) in last {
+            if let Some(w) = w
+                && !book.releases.iter().any(|r| r.files.version == *version)
+            {
+                return Ok(Some((
+                    w.seq,
+                    format!(
+                        "{file} disagrees with the log: it has no files of {version}, but entry \
+                         #{} ({}) recorded them",
+                        w.seq, w.action
+                    ),
+                )));
+            }
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::digest::Sha256;
+
+    fn files(version: &str, name: &str) -> BlobFiles {
+        BlobFiles {
+            version: version.to_owned(),
+            platforms: vec!["linux".to_owned()],
+            files: vec![BlobFile {
+                name: name.to_owned(),
+                size: 3,
+                sha256: Sha256::of(b"abc"),
+                kind: BlobKind::Artifact,
+                platform: Some("linux".to_owned()),
+            }],
+        }
+    }
+
+    /// `release.artifacts` of `files` for `version`, straight into the log (as a crash right
+    /// after the entry, or a hand-written entry in a bucket, leaves it).
+    fn log(ws: &Workspace, version: &str, files: BlobFiles) -> u64 {
+        ws.record_seq(Event::ReleaseArtifacts(ReleaseArtifacts {
+            target: version.to_owned(),
+            before: (),
+            after: files,
+        }))
+        .expect("recorded")
+    }
+
+    #[test]
+    fn an_entry_is_rolled_forward_and_one_naming_a_path_is_not() {
+        let dir = tempfile::tempdir().expect("dir");
+        let ws = Workspace::init(&dir.path().join("ws"), "WireTuner").expect("init");
+        let release = ws.create_release("1.0.0", None).expect("release");
+        let seq = log(&ws, "1.0.0", files("1.0.0", "WireTuner-1.0.0.msi"));
+        assert_eq!(of_release(&ws, "1.0.0").expect("read"), None);
+        ws.recover_with(&[&ArtifactBook]).expect("recover");
+        let record = of_release(&ws, "1.0.0")
+            .expect("read")
+            .expect("rolled forward");
+        assert_eq!(record.audit_seq, seq);
+        assert_eq!(record.files.files[0].name, "WireTuner-1.0.0.msi");
+        assert!(ws.verify_audit_with(&[&ArtifactBook]).is_ok());
+
+        // A list that would write outside the release's folders is never applied, and the
+        // writer refuses to record one.
+        // (The log keeps a target's last four changes for voids to fall back on: two forged
+        // entries here, and a third below.)
+        for bad in ["../../.bashrc", "a\\b"] {
+            let seq = log(&ws, "1.0.0", files("1.0.0", bad));
+            ws.recover_with(&[&ArtifactBook]).expect("recover");
+            let kept = of_release(&ws, "1.0.0").expect("read").expect("kept");
+            assert_ne!(kept.audit_seq, seq, "{bad} was applied");
+        }
+        let long = format!("{}.msi", "W".repeat(252));
+        for bad in ["../../.bashrc", "/etc/passwd", ".hidden", "a\\b", "", &long] {
+            let e = super::record(&ws, &release, files("1.0.0", bad)).expect_err("refused");
+            assert!(e.to_string().contains("cannot be a release's file"), "{e}");
+        }
+        let voided = ws
+            .audit()
+            .entries()
+            .expect("entries")
+            .into_iter()
+            .filter(|e| e.action == "release.artifacts.not_applied")
+            .count();
+        assert_eq!(voided, 2);
+        // Files of another release under this one's name are not applied either.
+        let seq = log(&ws, "1.0.0", files("2.0.0", "WireTuner-2.0.0.msi"));
+        ws.recover_with(&[&ArtifactBook]).expect("recover");
+        assert_ne!(
+            of_release(&ws, "1.0.0")
+                .expect("read")
+                .expect("kept")
+                .audit_seq,
+            seq
+        );
+        if let Err(e) = ws.verify_audit_with(&[&ArtifactBook]) {
+            let all: Vec<String> = ws
+                .audit()
+                .entries()
+                .expect("entries")
+                .iter()
+                .map(|e| format!("#{} {} {} {}", e.seq, e.action, e.target, e.after))
+                .collect();
+            panic!("{e}\n{}", all.join("\n"));
+        }
+    }
+}
