@@ -287,8 +287,8 @@ pub struct Shared {
     /// Entries this process adopted past `seen`, while the log is as it left it.
     unrolled: Mutex<Unrolled>,
     /// How many entries others recorded between this console's last two changes, as the
-    /// second one found them: its next change reads that many and one more (which tells it
-    /// is caught up) before its first try, rather than a fixed window of mostly missing ones.
+    /// second one found them: its next change reads that many along with its first try
+    /// (whose answer tells whether it was caught up), rather than a round of reads before it.
     between_changes: AtomicUsize,
     /// How many entries followed a lost race's winner when this console last lost one: the
     /// next lost race reads the winner and that many after it (twice as many when all were
@@ -1120,16 +1120,15 @@ impl Shared {
         // and not rolled forward, and those read on the way. Others' entries read on the way
         // are staged and written with this change's own: one write and one fsync.
         let mut unseen = self.unrolled(audit, held.len())?;
-        // As many as others recorded between this console's last two changes, and one more
-        // (past the end, when as many came now): the log's end found in one round of reads.
-        let width = self.between_changes.load(Ordering::Relaxed) + 1;
-        let caught_up = self.pull_staged(held, width, false, true)?.entries;
-        self.between_changes
-            .store(caught_up.len(), Ordering::Relaxed);
-        unseen.extend(caught_up);
         // Answers of 412 for a number whose entry cannot be read yet (the winner's write still
         // in flight at the server), in a row.
         let mut unseen_winner = 0u32;
+        // The first try is made at the number after this console's last entry, with no round
+        // of reads before it: when the number is free, nobody recorded anything since, so the
+        // state this change was judged on is the log's. The entries others recorded since
+        // this console's last change are read along with the try (as many as last time):
+        // when the number is taken, they are what the next try needs, read in the same round.
+        let mut first_try = true;
         for _ in 0..MAX_RACES {
             // This console's own entries are in its state already (it wrote the state right
             // after each): only another's change of the same target makes the view stale.
@@ -1163,8 +1162,20 @@ impl Shared {
                     MAX_OBJECT / (1024 * 1024)
                 )));
             }
-            match self.put_entry(entry.seq, &line) {
-                Ok(_) => return self.adopt_own(held, &entry, &line),
+            let along = if first_try {
+                self.between_changes.load(Ordering::Relaxed)
+            } else {
+                (self.after_winner.load(Ordering::Relaxed) + 1).min(PEEK)
+            };
+            let (put, read_along) = self.try_entry(entry.seq, &line, along)?;
+            match put {
+                Ok(_) => {
+                    if first_try {
+                        // Nobody recorded anything since this console's last change.
+                        self.between_changes.store(0, Ordering::Relaxed);
+                    }
+                    return self.adopt_own(held, &entry, &line);
+                }
                 // Taken: by another writer, or by this one when an answer was lost and the
                 // request was sent again. The entry there says which.
                 Err(Failure::Status { status: 412, .. }) => {}
@@ -1188,58 +1199,148 @@ impl Shared {
                     }
                 }
             }
-            // Another's entry holds the number (or this one's, whose answer was lost): read it
-            // and those that followed the winner last time, at once, and try the number after
-            // them.
-            let width = (self.after_winner.load(Ordering::Relaxed) + 1).min(PEEK);
-            let seqs: Vec<u64> = (entry.seq..entry.seq + width as u64).collect();
-            let mut there = self.fetch_many(&seqs)?.into_iter();
-            match there.next().flatten() {
-                Some(first) if is_own(&first, &nonce) => {
-                    return self.adopt_own(held, &entry, &first);
-                }
-                Some(first) => {
-                    unseen_winner = 0;
-                    let lines: Vec<String> = std::iter::once(Some(first))
-                        .chain(there)
-                        .map_while(|l| l.map(|l| l.trim_end_matches('\n').to_owned()))
-                        .collect();
-                    // All there: more may follow, read twice as many next time.
-                    let after = lines.len() - 1;
-                    self.after_winner.store(
-                        if lines.len() == width {
-                            (2 * after).max(1)
-                        } else {
-                            after
-                        },
-                        Ordering::Relaxed,
-                    );
-                    let after = held.len();
-                    let entries = held.stage_all(&lines).map_err(|e| {
-                        self.diverged(tampered_line(&e).unwrap_or(entry.seq), refusal(&e))
-                    })?;
-                    self.note_unrolled(after, &entries, true);
-                    unseen.extend(entries);
-                }
+            // Another's entry holds the number (or this one's, whose answer was lost). The
+            // reads made with the try hold it, unless they were answered before it was
+            // written: then read it, and those that followed the winner last time, now.
+            let (lines, width) = if read_along.is_empty() {
+                let width = (self.after_winner.load(Ordering::Relaxed) + 1).min(PEEK);
+                let seqs: Vec<u64> = (entry.seq..entry.seq + width as u64).collect();
+                let lines: Vec<String> = self
+                    .fetch_many(&seqs)?
+                    .into_iter()
+                    .map_while(|l| l.map(|l| l.trim_end_matches('\n').to_owned()))
+                    .collect();
+                (lines, width)
+            } else {
+                (read_along, along)
+            };
+            let Some(first) = lines.first() else {
                 // Refused, yet not there: the winner's write is still in flight at the server
                 // (or moto's answer to a write racing a delete). Asked again at once, the
                 // same number is refused again within that moment: wait a little longer each
                 // time, so the attempts are not spent before the entry can be read.
-                None => {
-                    unseen_winner += 1;
-                    let wait = Duration::from_millis(10 * u64::from(unseen_winner.min(20)));
-                    std::thread::sleep(wait);
-                    let mut c = lock(&self.costs);
-                    c.waits += 1;
-                    c.wait_secs += wait.as_secs_f64();
-                }
+                unseen_winner += 1;
+                let wait = Duration::from_millis(10 * u64::from(unseen_winner.min(20)));
+                std::thread::sleep(wait);
+                let mut c = lock(&self.costs);
+                c.waits += 1;
+                c.wait_secs += wait.as_secs_f64();
+                first_try = false;
+                continue;
+            };
+            if is_own(first, &nonce) {
+                let first = first.clone();
+                return self.adopt_own(held, &entry, &first);
             }
+            unseen_winner = 0;
+            // All there: more may follow. The first try's reads learn how many others record
+            // between two changes of this console's, a later one's how many follow a winner.
+            let all = lines.len() == width;
+            if first_try {
+                self.between_changes.store(
+                    if all {
+                        (2 * lines.len()).min(FETCH_AT_ONCE)
+                    } else {
+                        lines.len()
+                    },
+                    Ordering::Relaxed,
+                );
+            } else {
+                let after = lines.len() - 1;
+                self.after_winner.store(
+                    if all { (2 * after).max(1) } else { after },
+                    Ordering::Relaxed,
+                );
+            }
+            let after = held.len();
+            let entries = held
+                .stage_all(&lines)
+                .map_err(|e| self.diverged(tampered_line(&e).unwrap_or(entry.seq), refusal(&e)))?;
+            self.note_unrolled(after, &entries, true);
+            unseen.extend(entries);
+            // Far behind (every entry read was there): catch up in growing rounds of reads,
+            // not one try per round.
+            if all && first_try {
+                unseen.extend(
+                    self.pull_staged(held, 2 * lines.len(), false, true)?
+                        .entries,
+                );
+            }
+            first_try = false;
         }
         Err(WorkspaceError::Refused(format!(
             "{}: {} {}: {MAX_RACES} other changes were recorded first, one after another; try \
              again",
             self.url, new.action, new.target
         )))
+    }
+
+    /// Puts log entry `seq`'s line (created only if the number is free) and, in the same
+    /// round, reads `along` entries from `seq` on: when the number is taken, they are the
+    /// winner's and those after it. The lines read are those up to the first missing one;
+    /// a read that failed counts as missing (it is read again when needed).
+    #[expect(
+        clippy::type_complexity,
+        reason = "the put's own answer and the lines read with it"
+    )]
+    fn try_entry(
+        &self,
+        seq: u64,
+        line: &str,
+        along: usize,
+    ) -> Result<(Result<String, Failure>, Vec<String>), WorkspaceError> {
+        if along == 0 {
+            return Ok((self.put_entry(seq, line), Vec::new()));
+        }
+        let client = self.client.clone();
+        let key = self.url.log_key(seq);
+        let keys: Vec<String> = (seq..seq + along as u64)
+            .map(|s| self.url.log_key(s))
+            .collect();
+        let bytes = line.as_bytes().to_vec();
+        let started = Instant::now();
+        let (put, got) = block(async move {
+            let mut reads = tokio::task::JoinSet::new();
+            for (i, key) in keys.into_iter().enumerate() {
+                let client = client.clone();
+                reads.spawn(async move { (i, client.get_small(&key, None, MAX_OBJECT).await) });
+            }
+            let put = client
+                .put_small(&key, bytes, "application/json", Cond::Create)
+                .await;
+            let mut got = Vec::new();
+            while let Some(done) = reads.join_next().await {
+                if let Ok(r) = done {
+                    got.push(r);
+                }
+            }
+            got.sort_by_key(|(i, _)| *i);
+            (put, got)
+        })?;
+        let took = started.elapsed();
+        {
+            let mut c = lock(&self.costs);
+            c.puts += 1;
+            c.puts_taken += u64::from(matches!(put, Err(Failure::Status { status: 412, .. })));
+            c.reads += got.len() as u64;
+            c.reads_missing += got
+                .iter()
+                .filter(|(_, r)| matches!(r, Ok(Got::Missing)))
+                .count() as u64;
+            c.request_secs += took.as_secs_f64();
+        }
+        let mut lines = Vec::new();
+        for (n, (i, r)) in got.into_iter().enumerate() {
+            // A read lost to the join is a gap: the lines stop there.
+            if i != n {
+                break;
+            }
+            match self.entry_line(seq + i as u64, r) {
+                Ok(Some(l)) => lines.push(l.trim_end_matches('\n').to_owned()),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        Ok((put, lines))
     }
 
     /// Every entry in the bucket, read in order from the first and checked to chain from the
