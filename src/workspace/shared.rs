@@ -35,9 +35,9 @@
 //! change is refused with [`WorkspaceError::Offline`].
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -59,8 +59,8 @@ const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_OBJECT: usize = 4 * 1024 * 1024;
 /// The most entries read at once when catching up (windows grow to it from one).
 const FETCH_AT_ONCE: usize = 64;
-/// Entries read at once by a change: before its first try, and after a lost race (the
-/// winner's, and those that may already follow it).
+/// The most entries read at once by a change after a lost race: the winner's, and those that
+/// may already follow it. How many it reads is learnt as it goes (see [`Shared::after_winner`]).
 const PEEK: usize = 4;
 /// Staged entries written at once while catching up.
 const COMMIT_EVERY: u64 = 8192;
@@ -286,11 +286,83 @@ pub struct Shared {
     own: Mutex<std::collections::HashSet<String>>,
     /// Entries this process adopted past `seen`, while the log is as it left it.
     unrolled: Mutex<Unrolled>,
+    /// How many entries others recorded between this console's last two changes, as the
+    /// second one found them: its next change reads that many along with its first try
+    /// (whose answer tells whether it was caught up), rather than a round of reads before it.
+    between_changes: AtomicUsize,
+    /// How many entries followed a lost race's winner when this console last lost one: the
+    /// next lost race reads the winner and that many after it (twice as many when all were
+    /// there), up to [`PEEK`]. Each read past the log's end is a request every loser makes
+    /// for every number: under many writers the server's time goes to them.
+    after_winner: AtomicUsize,
+    /// What this console's reads and writes of entries cost (see [`Shared::costs`]).
+    costs: Mutex<Costs>,
     host: String,
     /// Where this console's secret lives (`cache_root()/.console-key`), and the secret once
     /// read: its entries' nonces carry a tag made with it ([`Shared::is_mine`]).
     key_path: PathBuf,
     console_key: std::sync::OnceLock<Result<String, String>>,
+}
+
+/// What a console's reads and writes of log entries cost since it opened: requests by kind
+/// and time by phase (see [`Shared::costs`]); a benchmark's breakdown of a change.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Costs {
+    /// Entries this console appended.
+    pub appended: u64,
+    /// `GET`s of log entries (catching up, before a change, after a lost race).
+    pub reads: u64,
+    /// Of which answered 404: past the log's end.
+    pub reads_missing: u64,
+    /// Conditional `PUT`s of entries.
+    pub puts: u64,
+    /// Of which answered 412: the number was taken.
+    pub puts_taken: u64,
+    /// Waits for a winner's entry that was refused to this console but not readable yet.
+    pub waits: u64,
+    pub wait_secs: f64,
+    /// Time in those requests (reads at once counted once).
+    pub request_secs: f64,
+    /// Time writing adopted entries to the local log (write, fsync, head).
+    pub commit_secs: f64,
+    /// Time in [`Shared::append`], all of it.
+    pub append_secs: f64,
+}
+
+impl Costs {
+    /// What `self` counted past `before`.
+    #[must_use]
+    pub fn since(&self, before: &Self) -> Self {
+        Self {
+            appended: self.appended - before.appended,
+            reads: self.reads - before.reads,
+            reads_missing: self.reads_missing - before.reads_missing,
+            puts: self.puts - before.puts,
+            puts_taken: self.puts_taken - before.puts_taken,
+            waits: self.waits - before.waits,
+            wait_secs: self.wait_secs - before.wait_secs,
+            request_secs: self.request_secs - before.request_secs,
+            commit_secs: self.commit_secs - before.commit_secs,
+            append_secs: self.append_secs - before.append_secs,
+        }
+    }
+
+    /// `self` and `other` added.
+    #[must_use]
+    pub fn plus(&self, other: &Self) -> Self {
+        Self {
+            appended: self.appended + other.appended,
+            reads: self.reads + other.reads,
+            reads_missing: self.reads_missing + other.reads_missing,
+            puts: self.puts + other.puts,
+            puts_taken: self.puts_taken + other.puts_taken,
+            waits: self.waits + other.waits,
+            wait_secs: self.wait_secs + other.wait_secs,
+            request_secs: self.request_secs + other.request_secs,
+            commit_secs: self.commit_secs + other.commit_secs,
+            append_secs: self.append_secs + other.append_secs,
+        }
+    }
 }
 
 /// Entries adopted and not rolled into the state yet ([`Shared::unrolled`]), as of the log's
@@ -345,6 +417,9 @@ impl Shared {
             raced: std::sync::atomic::AtomicBool::new(false),
             own: Mutex::new(std::collections::HashSet::new()),
             unrolled: Mutex::new(Unrolled::default()),
+            between_changes: AtomicUsize::new(0),
+            after_winner: AtomicUsize::new(0),
+            costs: Mutex::new(Costs::default()),
             host: crate::os::host_name(),
             key_path: cache_root.join(".console-key"),
             console_key: std::sync::OnceLock::new(),
@@ -421,10 +496,30 @@ impl Shared {
         lock(&self.unrolled).entries.retain(|e| e.seq > seen);
     }
 
+    /// What this console's reads and writes of entries cost since it opened.
+    pub fn costs(&self) -> Costs {
+        *lock(&self.costs)
+    }
+
+    /// Notes entry reads that took `took`: `missing` of them answered 404.
+    fn count_reads(&self, reads: usize, missing: usize, took: Duration) {
+        let mut c = lock(&self.costs);
+        c.reads += reads as u64;
+        c.reads_missing += missing as u64;
+        c.request_secs += took.as_secs_f64();
+    }
+
     fn get(&self, key: String) -> Result<Got, Failure> {
         let client = self.client.clone();
-        block(async move { client.get_small(&key, None, MAX_OBJECT).await })
-            .map_err(|e| Failure::Network(e.to_string()))?
+        let started = Instant::now();
+        let got = block(async move { client.get_small(&key, None, MAX_OBJECT).await })
+            .map_err(|e| Failure::Network(e.to_string()))?;
+        self.count_reads(
+            1,
+            usize::from(matches!(got, Ok(Got::Missing))),
+            started.elapsed(),
+        );
+        got
     }
 
     fn put(
@@ -440,6 +535,23 @@ impl Shared {
                 .await
         })
         .map_err(|e| Failure::Network(e.to_string()))?
+    }
+
+    /// [`Self::put`] of log entry `seq`'s line, counted in [`Self::costs`].
+    fn put_entry(&self, seq: u64, line: &str) -> Result<String, Failure> {
+        let started = Instant::now();
+        let put = self.put(
+            self.url.log_key(seq),
+            line.as_bytes().to_vec(),
+            "application/json",
+        );
+        let took = started.elapsed();
+        let taken = matches!(put, Err(Failure::Status { status: 412, .. }));
+        let mut c = lock(&self.costs);
+        c.puts += 1;
+        c.puts_taken += u64::from(taken);
+        c.request_secs += took.as_secs_f64();
+        put
     }
 
     /// The configuration in the bucket, if there is one. Asked impatiently (twice, 10 s at
@@ -876,6 +988,7 @@ impl Shared {
         }
         let client = self.client.clone();
         let keys: Vec<String> = seqs.iter().map(|s| self.url.log_key(*s)).collect();
+        let started = Instant::now();
         let results = block(async move {
             let mut set = tokio::task::JoinSet::new();
             for (i, key) in keys.into_iter().enumerate() {
@@ -897,6 +1010,14 @@ impl Shared {
                 self.url
             )));
         }
+        self.count_reads(
+            results.len(),
+            results
+                .iter()
+                .filter(|(_, r)| matches!(r, Ok(Got::Missing)))
+                .count(),
+            started.elapsed(),
+        );
         results
             .into_iter()
             .zip(seqs)
@@ -974,8 +1095,10 @@ impl Shared {
                 why,
             });
         }
+        let started = Instant::now();
         let mut held = audit.hold()?;
         let appended = self.append_held(audit, &mut held, new);
+        lock(&self.costs).append_secs += started.elapsed().as_secs_f64();
         if appended.is_err() {
             // Others' entries read on the way are the bucket's log: kept, though this change
             // was not recorded (a retry builds on them).
@@ -997,10 +1120,15 @@ impl Shared {
         // and not rolled forward, and those read on the way. Others' entries read on the way
         // are staged and written with this change's own: one write and one fsync.
         let mut unseen = self.unrolled(audit, held.len())?;
-        unseen.extend(self.pull_staged(held, PEEK, false, true)?.entries);
         // Answers of 412 for a number whose entry cannot be read yet (the winner's write still
         // in flight at the server), in a row.
         let mut unseen_winner = 0u32;
+        // The first try is made at the number after this console's last entry, with no round
+        // of reads before it: when the number is free, nobody recorded anything since, so the
+        // state this change was judged on is the log's. The entries others recorded since
+        // this console's last change are read along with the try (as many as last time):
+        // when the number is taken, they are what the next try needs, read in the same round.
+        let mut first_try = true;
         for _ in 0..MAX_RACES {
             // This console's own entries are in its state already (it wrote the state right
             // after each): only another's change of the same target makes the view stale.
@@ -1034,9 +1162,20 @@ impl Shared {
                     MAX_OBJECT / (1024 * 1024)
                 )));
             }
-            let key = self.url.log_key(entry.seq);
-            match self.put(key, line.clone().into_bytes(), "application/json") {
-                Ok(_) => return self.adopt_own(held, &entry, &line),
+            let along = if first_try {
+                self.between_changes.load(Ordering::Relaxed)
+            } else {
+                (self.after_winner.load(Ordering::Relaxed) + 1).min(PEEK)
+            };
+            let (put, read_along) = self.try_entry(entry.seq, &line, along)?;
+            match put {
+                Ok(_) => {
+                    if first_try {
+                        // Nobody recorded anything since this console's last change.
+                        self.between_changes.store(0, Ordering::Relaxed);
+                    }
+                    return self.adopt_own(held, &entry, &line);
+                }
                 // Taken: by another writer, or by this one when an answer was lost and the
                 // request was sent again. The entry there says which.
                 Err(Failure::Status { status: 412, .. }) => {}
@@ -1060,44 +1199,148 @@ impl Shared {
                     }
                 }
             }
-            // Another's entry holds the number (or this one's, whose answer was lost): read it
-            // and the few after it at once, and try the number after them.
-            let seqs: Vec<u64> = (entry.seq..entry.seq + PEEK as u64).collect();
-            let mut there = self.fetch_many(&seqs)?.into_iter();
-            match there.next().flatten() {
-                Some(first) if is_own(&first, &nonce) => {
-                    return self.adopt_own(held, &entry, &first);
-                }
-                Some(first) => {
-                    unseen_winner = 0;
-                    let lines: Vec<String> = std::iter::once(Some(first))
-                        .chain(there)
-                        .map_while(|l| l.map(|l| l.trim_end_matches('\n').to_owned()))
-                        .collect();
-                    let after = held.len();
-                    let entries = held.stage_all(&lines).map_err(|e| {
-                        self.diverged(tampered_line(&e).unwrap_or(entry.seq), refusal(&e))
-                    })?;
-                    self.note_unrolled(after, &entries, true);
-                    unseen.extend(entries);
-                }
+            // Another's entry holds the number (or this one's, whose answer was lost). The
+            // reads made with the try hold it, unless they were answered before it was
+            // written: then read it, and those that followed the winner last time, now.
+            let (lines, width) = if read_along.is_empty() {
+                let width = (self.after_winner.load(Ordering::Relaxed) + 1).min(PEEK);
+                let seqs: Vec<u64> = (entry.seq..entry.seq + width as u64).collect();
+                let lines: Vec<String> = self
+                    .fetch_many(&seqs)?
+                    .into_iter()
+                    .map_while(|l| l.map(|l| l.trim_end_matches('\n').to_owned()))
+                    .collect();
+                (lines, width)
+            } else {
+                (read_along, along)
+            };
+            let Some(first) = lines.first() else {
                 // Refused, yet not there: the winner's write is still in flight at the server
                 // (or moto's answer to a write racing a delete). Asked again at once, the
                 // same number is refused again within that moment: wait a little longer each
                 // time, so the attempts are not spent before the entry can be read.
-                None => {
-                    unseen_winner += 1;
-                    std::thread::sleep(Duration::from_millis(
-                        10 * u64::from(unseen_winner.min(20)),
-                    ));
-                }
+                unseen_winner += 1;
+                let wait = Duration::from_millis(10 * u64::from(unseen_winner.min(20)));
+                std::thread::sleep(wait);
+                let mut c = lock(&self.costs);
+                c.waits += 1;
+                c.wait_secs += wait.as_secs_f64();
+                first_try = false;
+                continue;
+            };
+            if is_own(first, &nonce) {
+                let first = first.clone();
+                return self.adopt_own(held, &entry, &first);
             }
+            unseen_winner = 0;
+            // All there: more may follow. The first try's reads learn how many others record
+            // between two changes of this console's, a later one's how many follow a winner.
+            let all = lines.len() == width;
+            if first_try {
+                self.between_changes.store(
+                    if all {
+                        (2 * lines.len()).min(FETCH_AT_ONCE)
+                    } else {
+                        lines.len()
+                    },
+                    Ordering::Relaxed,
+                );
+            } else {
+                let after = lines.len() - 1;
+                self.after_winner.store(
+                    if all { (2 * after).max(1) } else { after },
+                    Ordering::Relaxed,
+                );
+            }
+            let after = held.len();
+            let entries = held
+                .stage_all(&lines)
+                .map_err(|e| self.diverged(tampered_line(&e).unwrap_or(entry.seq), refusal(&e)))?;
+            self.note_unrolled(after, &entries, true);
+            unseen.extend(entries);
+            // Far behind (every entry read was there): catch up in growing rounds of reads,
+            // not one try per round.
+            if all && first_try {
+                unseen.extend(
+                    self.pull_staged(held, 2 * lines.len(), false, true)?
+                        .entries,
+                );
+            }
+            first_try = false;
         }
         Err(WorkspaceError::Refused(format!(
             "{}: {} {}: {MAX_RACES} other changes were recorded first, one after another; try \
              again",
             self.url, new.action, new.target
         )))
+    }
+
+    /// Puts log entry `seq`'s line (created only if the number is free) and, in the same
+    /// round, reads `along` entries from `seq` on: when the number is taken, they are the
+    /// winner's and those after it. The lines read are those up to the first missing one;
+    /// a read that failed counts as missing (it is read again when needed).
+    #[expect(
+        clippy::type_complexity,
+        reason = "the put's own answer and the lines read with it"
+    )]
+    fn try_entry(
+        &self,
+        seq: u64,
+        line: &str,
+        along: usize,
+    ) -> Result<(Result<String, Failure>, Vec<String>), WorkspaceError> {
+        if along == 0 {
+            return Ok((self.put_entry(seq, line), Vec::new()));
+        }
+        let client = self.client.clone();
+        let key = self.url.log_key(seq);
+        let keys: Vec<String> = (seq..seq + along as u64)
+            .map(|s| self.url.log_key(s))
+            .collect();
+        let bytes = line.as_bytes().to_vec();
+        let started = Instant::now();
+        let (put, got) = block(async move {
+            let mut reads = tokio::task::JoinSet::new();
+            for (i, key) in keys.into_iter().enumerate() {
+                let client = client.clone();
+                reads.spawn(async move { (i, client.get_small(&key, None, MAX_OBJECT).await) });
+            }
+            let put = client
+                .put_small(&key, bytes, "application/json", Cond::Create)
+                .await;
+            let mut got = Vec::new();
+            while let Some(done) = reads.join_next().await {
+                if let Ok(r) = done {
+                    got.push(r);
+                }
+            }
+            got.sort_by_key(|(i, _)| *i);
+            (put, got)
+        })?;
+        let took = started.elapsed();
+        {
+            let mut c = lock(&self.costs);
+            c.puts += 1;
+            c.puts_taken += u64::from(matches!(put, Err(Failure::Status { status: 412, .. })));
+            c.reads += got.len() as u64;
+            c.reads_missing += got
+                .iter()
+                .filter(|(_, r)| matches!(r, Ok(Got::Missing)))
+                .count() as u64;
+            c.request_secs += took.as_secs_f64();
+        }
+        let mut lines = Vec::new();
+        for (n, (i, r)) in got.into_iter().enumerate() {
+            // A read lost to the join is a gap: the lines stop there.
+            if i != n {
+                break;
+            }
+            match self.entry_line(seq + i as u64, r) {
+                Ok(Some(l)) => lines.push(l.trim_end_matches('\n').to_owned()),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        Ok((put, lines))
     }
 
     /// Every entry in the bucket, read in order from the first and checked to chain from the
@@ -1227,7 +1470,13 @@ impl Shared {
         let adopted = held
             .stage(line.trim_end_matches('\n'))
             .map_err(|e| self.diverged(entry.seq, refusal(&e)))?;
+        let started = Instant::now();
         held.commit()?;
+        {
+            let mut c = lock(&self.costs);
+            c.commit_secs += started.elapsed().as_secs_f64();
+            c.appended += 1;
+        }
         self.note_unrolled(after, std::slice::from_ref(&adopted), true);
         self.appended.fetch_add(1, Ordering::Relaxed);
         if let Some(nonce) = &adopted.nonce {

@@ -16,7 +16,7 @@ use super::{BenchArgs, Cli};
 use crate::audit::{AuditEntry, GENESIS_HASH};
 use crate::net::s3::{Client, Cond};
 use crate::runbook::ItemState;
-use crate::workspace::shared::{Access, SEGMENT_ENTRIES, SharedUrl};
+use crate::workspace::shared::{Access, Costs, SEGMENT_ENTRIES, Shared, SharedUrl};
 use crate::workspace::{Release, Workspace, WorkspaceError};
 
 const BUCKET: &str = "bench-team";
@@ -71,6 +71,32 @@ struct WriterFigures {
     committed_over_raw_put: f64,
     goal_per_sec: f64,
     meets_goal: bool,
+    /// Where a committed change's time and requests went, over all writers.
+    per_change: PerChange,
+}
+
+/// One committed change's share of the writers' requests and time (totals over every writer
+/// divided by the changes committed): what the bucket was asked, and where a writer's time
+/// went.
+#[derive(Debug, Serialize)]
+struct PerChange {
+    /// `GET`s of log entries, and of them those answered 404 (past the log's end).
+    reads: f64,
+    reads_missing: f64,
+    /// Conditional `PUT`s, and of them those answered 412 (the number was taken).
+    puts: f64,
+    puts_taken: f64,
+    /// Waits for a winner's entry not readable yet, and their time.
+    waits: f64,
+    wait_ms: f64,
+    /// A writer's time per change: the whole change (`set_item`), of which the log's append,
+    /// of which the bucket's requests and the local log's write with its fsync; then reading
+    /// the workspace again after a change refused as raced.
+    change_ms: f64,
+    append_ms: f64,
+    request_ms: f64,
+    commit_ms: f64,
+    reread_ms: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -214,6 +240,7 @@ impl TeamBench<'_> {
             .map(|i| Workspace::open_shared_with(url.clone(), self.access(&format!("w{i}"))))
             .collect::<Result<Vec<_>, _>>()?;
         let base = consoles[0].audit().recorded()?;
+        let costs_before: Vec<Costs> = consoles.iter().map(costs_of).collect();
         let common = consoles[0].release(Some("1.0.0"))?;
         let items = plain_items(&consoles[0], &common)?;
         let barrier = Barrier::new(writers);
@@ -247,6 +274,12 @@ impl TeamBench<'_> {
             )
         })?;
         let tallies = tallies.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
+        let costs = consoles
+            .iter()
+            .zip(&costs_before)
+            .fold(Costs::default(), |sum, (ws, before)| {
+                sum.plus(&costs_of(ws).since(before))
+            });
         let first = tallies.iter().map(|t| t.window.0).min();
         let end = tallies.iter().map(|t| t.window.1).max();
         let secs = match (first, end) {
@@ -302,6 +335,20 @@ impl TeamBench<'_> {
         let raw_secs = put_lines(self.cli, &self.client()?, "raw-put", base, lines, writers)?;
         let committed_per_sec = acknowledged as f64 / secs;
         let raw_put_per_sec = entries.len() as f64 / raw_secs;
+        let each = |n: f64| n / acknowledged.max(1) as f64;
+        let per_change = PerChange {
+            reads: each(costs.reads as f64),
+            reads_missing: each(costs.reads_missing as f64),
+            puts: each(costs.puts as f64),
+            puts_taken: each(costs.puts_taken as f64),
+            waits: each(costs.waits as f64),
+            wait_ms: each(costs.wait_secs * 1e3),
+            change_ms: each(tallies.iter().map(|t| t.change_secs).sum::<f64>() * 1e3),
+            append_ms: each(costs.append_secs * 1e3),
+            request_ms: each(costs.request_secs * 1e3),
+            commit_ms: each(costs.commit_secs * 1e3),
+            reread_ms: each(tallies.iter().map(|t| t.reread_secs).sum::<f64>() * 1e3),
+        };
         Ok(WriterFigures {
             writers,
             changes_per_writer: changes,
@@ -320,6 +367,7 @@ impl TeamBench<'_> {
             committed_over_raw_put: committed_per_sec / raw_put_per_sec,
             goal_per_sec: 100.0,
             meets_goal: committed_per_sec >= 100.0 && lost == 0 && doubled == 0,
+            per_change,
         })
     }
 
@@ -543,6 +591,14 @@ struct Tally {
     /// Its own items as it left them.
     own: BTreeMap<String, bool>,
     window: (Instant, Instant),
+    /// Time in `set_item`, and in reading the workspace again after a change refused as raced.
+    change_secs: f64,
+    reread_secs: f64,
+}
+
+/// What console `ws`'s reads and writes of log entries cost so far (nothing for a local one).
+fn costs_of(ws: &Workspace) -> Costs {
+    ws.shared().map(Shared::costs).unwrap_or_default()
 }
 
 /// `changes` changes by one console: ticks and unticks of its own release's items, and every
@@ -565,6 +621,8 @@ fn write_changes(
         gave_up: 0,
         own: BTreeMap::new(),
         window: (now, now),
+        change_secs: 0.0,
+        reread_secs: 0.0,
     };
     for n in 0..changes {
         let note = format!("bench change {n}");
@@ -581,7 +639,10 @@ fn write_changes(
             } else {
                 !t.own.get(item).copied().unwrap_or(false)
             };
-            match ws.set_item(release, item, done, &note) {
+            let started = Instant::now();
+            let set = ws.set_item(release, item, done, &note);
+            t.change_secs += started.elapsed().as_secs_f64();
+            match set {
                 Ok(_) => {
                     t.acked += 1;
                     if !shared {
@@ -607,8 +668,10 @@ fn write_changes(
                     // marks the log seen. `sync` alone is not enough: the entries that won
                     // were adopted by the refused append, so it finds nothing new, and the
                     // next try would be refused again.
+                    let started = Instant::now();
                     ws.sync(crate::projections::ALL)?;
                     ws.recover_with(crate::projections::ALL)?;
+                    t.reread_secs += started.elapsed().as_secs_f64();
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -922,6 +985,25 @@ fn print_writers(w: &WriterFigures) {
         w.committed_over_raw_put,
         mark(w.verify_passed_in_every_cache),
         mark(w.state_agrees_in_every_cache)
+    );
+    let p = &w.per_change;
+    println!(
+        "team, per committed change: {:.2} entry GETs ({:.2} answered 404), {:.2} PUTs ({:.2} \
+         answered 412), {:.2} waits for an unreadable winner ({:.1} ms); a writer's time: \
+         change {:.1} ms, of which the log's append {:.1} ms (requests {:.1} ms, local log \
+         write and fsync {:.1} ms, waits {:.1} ms); reading again after a raced change {:.1} ms",
+        p.reads,
+        p.reads_missing,
+        p.puts,
+        p.puts_taken,
+        p.waits,
+        p.wait_ms,
+        p.change_ms,
+        p.append_ms,
+        p.request_ms,
+        p.commit_ms,
+        p.wait_ms,
+        p.reread_ms
     );
 }
 
