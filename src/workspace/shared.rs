@@ -1279,10 +1279,6 @@ impl Shared {
     /// round, reads `along` entries from `seq` on: when the number is taken, they are the
     /// winner's and those after it. The lines read are those up to the first missing one;
     /// a read that failed counts as missing (it is read again when needed).
-    #[expect(
-        clippy::type_complexity,
-        reason = "the put's own answer and the lines read with it"
-    )]
     fn try_entry(
         &self,
         seq: u64,
