@@ -321,6 +321,10 @@ pub struct VerifiedBlob {
     pub sha256: crate::digest::Sha256,
     pub size: u64,
     pub entry: u64,
+    /// Who recorded it, as the verifying console trusted them: a person with standing (signed)
+    /// or a configured builder (absent in entries written before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorded_by: Option<String>,
 }
 
 payload! {

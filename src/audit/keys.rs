@@ -658,6 +658,12 @@ impl People {
             .is_some_and(|p| p.active().is_some() && p.vouched_by.is_some())
     }
 
+    /// Whether `person` has an active key and standing ([`Person::vouched_by`]): what a
+    /// record others act on (a release's files) asks of its writer.
+    pub fn has_standing(&self, person: &str) -> bool {
+        self.may_vouch(person)
+    }
+
     /// Where `person` stands.
     pub fn standing(&self, person: &str) -> Standing<'_> {
         let Some(p) = self.get(person) else {
@@ -1123,6 +1129,27 @@ impl AuditLog {
             Ok(())
         })?;
         Ok(people)
+    }
+
+    /// The people list as it stood right before entry `seq` (the log's first `seq - 1`
+    /// entries, already verified made it), with entry `seq` itself as its line and entry, if
+    /// the log holds it. A projection that trusts an entry only from some people judges it so.
+    pub fn people_before(
+        &self,
+        seq: u64,
+    ) -> Result<(People, Option<(String, AuditEntry)>), AuditError> {
+        let mut people = People::default();
+        let mut found = None;
+        let seq_mark = format!("\"seq\":{seq},");
+        self.scan_people(seq, Some(seq_mark.as_bytes()), &mut |line, e, _| {
+            if e.seq == seq {
+                found = Some((line.to_owned(), e));
+            } else if e.action.starts_with("people.key.") {
+                people.fold(&e);
+            }
+            Ok(())
+        })?;
+        Ok((people, found))
     }
 
     /// Checks the signatures of the log's first `entries` entries (whose chain was verified):

@@ -51,6 +51,56 @@ fn head(s3: &S3Client, key: &str) -> (u16, Option<String>) {
     (a.status, a.header("last-modified").map(str::to_owned))
 }
 
+/// Lists `names` as the workspace's `[team] builders` in the bucket's configuration.
+fn builders(weed: &Weed, prefix: &str, names: &[&str]) {
+    let key = format!("/team/{prefix}/release-console.toml");
+    let (status, config) = weed.request("GET", &key, &[], b"");
+    assert_eq!(status, 200, "{config}");
+    let list: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
+    let config = format!("{config}\n[team]\nbuilders = [{}]\n", list.join(", "));
+    assert_eq!(weed.request("PUT", &key, &[], config.as_bytes()).0, 200);
+}
+
+/// Writes into the bucket, as anyone with write access to it could, a `release.artifacts`
+/// entry by `actor` for `version` that chains to the last entry `console` holds; its number.
+fn forge_artifacts(
+    weed: &Weed,
+    console: &Console,
+    prefix: &str,
+    actor: &str,
+    version: &str,
+    sha: &str,
+) -> u64 {
+    // Brought up to date with the bucket first.
+    common::ok(&console.run(&format!("s3://team/{prefix}"), &["audit", "list"]));
+    let log = std::fs::read_to_string(console.folder(prefix).join("audit.log")).expect("log");
+    let line = log.lines().last().expect("a line");
+    let last: release_console::audit::AuditEntry = serde_json::from_str(line).expect("entry");
+    let forged = release_console::audit::AuditEntry {
+        seq: last.seq + 1,
+        time: jiff::Timestamp::now(),
+        actor: actor.to_owned(),
+        action: "release.artifacts".to_owned(),
+        target: version.to_owned(),
+        before: serde_json::Value::Null,
+        after: serde_json::json!({
+            "version": version,
+            "platforms": ["linux"],
+            "files": [{"name": ARTIFACT, "size": 18, "sha256": sha, "kind": "artifact",
+                       "platform": "linux"}],
+        }),
+        prev: release_console::sha256_hex(line.as_bytes()),
+        host: Some("somewhere".to_owned()),
+        nonce: None,
+        key: None,
+        sig: None,
+    };
+    let key = format!("/team/{prefix}/log/{:012}.json", forged.seq);
+    let text = forged.to_line().expect("line");
+    assert_eq!(weed.request("PUT", &key, &[], text.as_bytes()).0, 200);
+    forged.seq
+}
+
 fn blob_key(sha: &str) -> String {
     format!("wiretuner/blobs/sha256/{sha}")
 }
@@ -64,6 +114,7 @@ fn a_ci_build_is_fetched_and_verified_byte_for_byte_on_a_second_console() {
     let ci = Console::new(&weed, dir.path(), "ci");
     let rm = Console::new(&weed, dir.path(), "rm");
     common::ok(&ci.run(WS, &["init", WS]));
+    builders(&weed, "wiretuner", &["ci"]);
     common::ok(&ci.run(WS, &["release", "new", "0.1.0"]));
     fake_builder(&ci.folder("wiretuner"));
 
@@ -419,4 +470,96 @@ fn two_consoles_fetching_one_blob_into_one_file_at_once_both_succeed() {
             .collect();
         assert!(left.is_empty(), "round {round}: temp files left: {left:?}");
     }
+}
+
+/// A `release.artifacts` entry is acted on only when a registered person with standing signed
+/// it, or a name the configuration lists as a builder recorded it, and only for a release that
+/// exists: anyone who can write the bucket could otherwise point a release at bytes of theirs.
+#[test]
+fn a_release_s_files_are_trusted_only_from_people_with_standing_or_configured_builders() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ws = "s3://team/trust";
+    let rm = Console::new(&weed, dir.path(), "rm");
+    let ci = Console::new(&weed, dir.path(), "ci");
+    let mallory = Console::new(&weed, dir.path(), "mallory");
+    common::ok(&rm.run(ws, &["init", ws]));
+    common::ok(&rm.run(ws, &["keys", "new"]));
+    common::ok(&rm.run(ws, &["release", "new", "0.1.0"]));
+    builders(&weed, "trust", &["ci"]);
+
+    // Mallory, neither registered nor a builder, cannot record a build: her console refuses.
+    common::ok(&mallory.run(ws, &["audit", "verify"]));
+    fake_builder(&mallory.folder("trust"));
+    let o = mallory.run(
+        ws,
+        &["pipeline", "run", "--version", "0.1.0", "--platform", "all"],
+    );
+    let out = common::text(&o);
+    assert!(
+        !o.status.success() && out.contains("no console would trust them"),
+        "{out}"
+    );
+    // Written straight into the bucket, her entry is kept in the log but not acted on, and
+    // verifying the release says so, naming her and the entry.
+    let evil = release_console::sha256_hex(b"the bytes I planted");
+    let forged = forge_artifacts(&weed, &rm, "trust", "mallory", "0.1.0", &evil);
+    let o = rm.run(ws, &["verify", "--release", "0.1.0"]);
+    let out = common::text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(
+        out.contains("found no trusted record of the files of 0.1.0")
+            && out.contains(&format!("entry #{forged} by mallory was refused"))
+            && out.contains("not a registered person with standing"),
+        "{out}"
+    );
+    let book = rm.folder("trust").join("pipeline/shared-artifacts.json");
+    let held = std::fs::read_to_string(&book).unwrap_or_default();
+    assert!(!held.contains(&evil), "{held}");
+    common::ok(&rm.run(ws, &["audit", "verify"]));
+
+    // A builder's entry for a release that does not exist is not acted on either.
+    let nowhere = forge_artifacts(&weed, &rm, "trust", "ci", "9.9.9", &evil);
+    common::ok(&rm.run(ws, &["audit", "verify"]));
+    let held = std::fs::read_to_string(&book).unwrap_or_default();
+    assert!(
+        !held.contains("9.9.9"),
+        "entry #{nowhere} was applied: {held}"
+    );
+
+    // The configured builder's build is trusted, unsigned, and the verification names it.
+    common::ok(&ci.run(ws, &["audit", "verify"]));
+    fake_builder(&ci.folder("trust"));
+    common::ok(&ci.run(
+        ws,
+        &["pipeline", "run", "--version", "0.1.0", "--platform", "all"],
+    ));
+    let o = rm.run(ws, &["verify", "--release", "0.1.0"]);
+    let out = common::text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("recorded by ci (a builder of [team] builders, unsigned"),
+        "{out}"
+    );
+    let record = std::fs::read_to_string(rm.folder("trust").join("releases/0.1.0/verify.json"))
+        .expect("record");
+    assert!(record.contains("a builder of [team] builders"), "{record}");
+
+    // The release manager, registered first (standing), records a build of hers: signed.
+    fake_builder(&rm.folder("trust"));
+    common::ok(&rm.run(
+        ws,
+        &["pipeline", "run", "--version", "0.1.0", "--platform", "all"],
+    ));
+    let record = std::fs::read_to_string(rm.folder("trust").join("releases/0.1.0/verify.json"))
+        .expect("record");
+    let o = ci.run(ws, &["verify", "--release", "0.1.0"]);
+    let out = common::text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("recorded by rm (signed with key"),
+        "{out}{record}"
+    );
+    common::ok(&ci.run(ws, &["audit", "verify"]));
 }
