@@ -210,15 +210,22 @@ impl Shared {
             action: "create folder",
             cause,
         })?;
+        sweep_parts(dir);
         let mut temp = tempfile::Builder::new()
-            .prefix(".blob-")
-            .suffix(".part")
+            .prefix(PART_PREFIX)
+            .suffix(PART_SUFFIX)
             .tempfile_in(dir)
             .map_err(|cause| WorkspaceError::Io {
                 path: dir.to_owned(),
                 action: "create a temp file in",
                 cause,
             })?;
+        // Held while it is written: a sweep by another console leaves it alone.
+        temp.as_file().lock().map_err(|cause| WorkspaceError::Io {
+            path: temp.path().to_owned(),
+            action: "lock",
+            cause,
+        })?;
         let file = temp
             .as_file()
             .try_clone()
@@ -283,6 +290,52 @@ impl Shared {
                 action: "rename the downloaded blob into place as",
                 cause: e.error,
             }),
+        }
+    }
+}
+
+/// A download's temp file is `.blob-XXXXXX.part` in the destination's folder.
+const PART_PREFIX: &str = ".blob-";
+const PART_SUFFIX: &str = ".part";
+/// A temp file not written for this long, and not locked, is a crashed download's.
+const STALE_PART: Duration = Duration::from_mins(2);
+
+/// Removes from `dir` the temp files of downloads that crashed (a `kill -9`, a power cut
+/// leave them): each `.blob-*.part` file that no process holds locked (a live download locks
+/// its own) and that was not written for [`STALE_PART`] (a download that created its file
+/// but has not locked it yet is younger). Best effort: what cannot be removed is left, and
+/// said in the log.
+fn sweep_parts(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !(name.starts_with(PART_PREFIX) && name.ends_with(PART_SUFFIX)) {
+            continue;
+        }
+        let path = entry.path();
+        let stale = std::fs::symlink_metadata(&path).is_ok_and(|m| {
+            m.is_file()
+                && m.modified()
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age >= STALE_PART)
+        });
+        if !stale {
+            continue;
+        }
+        let Ok(file) = std::fs::OpenOptions::new().write(true).open(&path) else {
+            continue;
+        };
+        match file.try_lock() {
+            // Removed while locked, so no download takes it up meanwhile.
+            Ok(()) => match std::fs::remove_file(&path) {
+                Ok(()) => tracing::info!("removed {}, a crashed download's", path.display()),
+                Err(e) => tracing::warn!("cannot remove {}: {e}", path.display()),
+            },
+            Err(_) => tracing::debug!("{} is being written: left alone", path.display()),
         }
     }
 }

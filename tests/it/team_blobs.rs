@@ -563,3 +563,70 @@ fn a_release_s_files_are_trusted_only_from_people_with_standing_or_configured_bu
     );
     common::ok(&ci.run(ws, &["audit", "verify"]));
 }
+
+/// Temp files a crashed download left (`.blob-*.part`) are removed when the folder is next
+/// fetched into, once they are stale and nobody holds them; one another process is writing
+/// (it holds it locked) is left alone, however old.
+#[test]
+fn a_crashed_downloads_temp_file_is_removed_but_not_one_being_written() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ci = Console::new(&weed, dir.path(), "ci");
+    common::ok(&ci.run(WS, &["init", WS]));
+    let ana = open_as(&weed, dir.path(), "ana", WS);
+    let file = dir.path().join("small.bin");
+    std::fs::write(&file, b"0123456789").expect("write");
+    let blob = Blob::of_file(&file).expect("blob");
+    let shared = ana.shared().expect("shared");
+    shared.put_blob(&file, blob).expect("put");
+
+    let got = dir.path().join("got");
+    std::fs::create_dir_all(&got).expect("dir");
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let plant = |name: &str| {
+        let path = got.join(name);
+        let f = std::fs::File::create(&path).expect("create");
+        f.set_modified(old).expect("mtime");
+        (path, f)
+    };
+    let (crashed, crashed_file) = plant(".blob-crashed.part");
+    drop(crashed_file);
+    let (live, live_file) = plant(".blob-live.part");
+    live_file.lock().expect("lock");
+    let (fresh, fresh_file) = plant(".blob-fresh.part");
+    drop(fresh_file);
+    std::fs::File::options()
+        .write(true)
+        .open(&fresh)
+        .and_then(|f| f.set_modified(std::time::SystemTime::now()))
+        .expect("mtime");
+    let mine = got.join("mine.part");
+    std::fs::write(&mine, b"not a download").expect("write");
+    std::fs::File::options()
+        .write(true)
+        .open(&mine)
+        .and_then(|f| f.set_modified(old))
+        .expect("mtime");
+
+    assert_eq!(
+        shared
+            .fetch_blob(blob, &got.join("small.bin"))
+            .expect("fetch"),
+        Fetched::Downloaded
+    );
+    assert!(
+        !crashed.exists(),
+        "a crashed download's temp file is removed"
+    );
+    assert!(live.exists(), "one being written is left alone");
+    assert!(
+        fresh.exists(),
+        "a young one may not be locked yet: left alone"
+    );
+    assert!(
+        mine.exists(),
+        "only the console's own temp files are removed"
+    );
+    drop(live_file);
+}
