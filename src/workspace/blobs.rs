@@ -329,13 +329,14 @@ fn sweep_parts(dir: &Path) {
         let Ok(file) = std::fs::OpenOptions::new().write(true).open(&path) else {
             continue;
         };
-        match file.try_lock() {
-            // Removed while locked, so no download takes it up meanwhile.
-            Ok(()) => match std::fs::remove_file(&path) {
-                Ok(()) => tracing::info!("removed {}, a crashed download's", path.display()),
-                Err(e) => tracing::warn!("cannot remove {}: {e}", path.display()),
-            },
-            Err(_) => tracing::debug!("{} is being written: left alone", path.display()),
+        if file.try_lock().is_err() {
+            tracing::debug!("{} is being written: left alone", path.display());
+            continue;
+        }
+        // Removed while locked, so no download takes it up meanwhile.
+        match std::fs::remove_file(&path) {
+            Ok(()) => tracing::info!("removed {}, a crashed download's", path.display()),
+            Err(e) => tracing::warn!("cannot remove {}: {e}", path.display()),
         }
     }
 }
