@@ -583,7 +583,7 @@ fn a_crashed_downloads_temp_file_is_removed_but_not_one_being_written() {
 
     let got = dir.path().join("got");
     std::fs::create_dir_all(&got).expect("dir");
-    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let old = std::time::SystemTime::now() - std::time::Duration::from_hours(1);
     let plant = |name: &str| {
         let path = got.join(name);
         let f = std::fs::File::create(&path).expect("create");
