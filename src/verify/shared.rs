@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::audit::event::{BlobFile, BlobFiles, BlobKind, ReleaseArtifacts};
 use crate::audit::{Action, Event, keys};
 use crate::store::{self, StateError};
-use crate::workspace::blobs::{Blob, Fetched};
+use crate::workspace::blobs::{Blob, Fetched, Stored};
 use crate::workspace::{Projection, Release, Word, Workspace, WorkspaceError};
 
 /// A release's files as its last `release.artifacts` entry recorded them.
@@ -379,8 +379,17 @@ pub fn store(
             sha256: file.sha256,
             size: file.size,
         };
-        if shared.put_blob(&path, blob)? == crate::workspace::blobs::Stored::Uploaded {
-            uploaded += 1;
+        match shared.put_blob(&path, blob)? {
+            Stored::Uploaded => uploaded += 1,
+            Stored::AlreadyThere => {}
+            Stored::Replaced { found } => {
+                uploaded += 1;
+                ws.record(Event::BlobReplace(Event::values(
+                    &shared.blob_where(&blob.sha256),
+                    serde_json::json!({ "found": found }),
+                    serde_json::json!({ "sha256": blob.sha256, "size": blob.size }),
+                )))?;
+            }
         }
         list.push(file);
     }

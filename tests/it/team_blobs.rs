@@ -409,15 +409,28 @@ fn a_blob_is_stored_once_and_one_that_is_not_what_was_asked_for_is_refused() {
     let e = b.fetch_blob(blob, &into).expect_err("refused");
     assert!(e.to_string().contains("not replaced"), "{e}");
     assert_eq!(std::fs::read(&into).expect("read"), b"mine");
-    // Uploading under a name whose object is of another size is refused too.
+    // Storing the blob finds the other bytes under its name (read back and hashed, not only
+    // sized) and replaces them, with If-Match on their ETag.
+    let planted = Sha256::of(b"9876543210").to_string();
+    match a.put_blob(&file, blob).expect("replaced") {
+        Stored::Replaced { found } => {
+            assert!(
+                found.contains(&planted) && found.contains("ETag"),
+                "{found}"
+            );
+        }
+        other => panic!("not replaced: {other:?}"),
+    }
+    let (status, body) = weed.request("GET", &format!("/team/{key}"), &[], b"");
+    assert_eq!((status, body.as_str()), (200, "0123456789"));
+    assert_eq!(a.put_blob(&file, blob).expect("put"), Stored::AlreadyThere);
+    // An object of another size under its name: replaced too.
     let (status, body) = weed.request("PUT", &format!("/team/{key}"), &[], b"short");
     assert_eq!(status, 200, "{body}");
-    let e = a.put_blob(&file, blob).expect_err("refused");
-    assert!(
-        e.to_string()
-            .contains("an object of 5 bytes under this blob's name"),
-        "{e}"
-    );
+    match b.put_blob(&file, blob).expect("replaced") {
+        Stored::Replaced { found } => assert!(found.contains("5 bytes"), "{found}"),
+        other => panic!("not replaced: {other:?}"),
+    }
 }
 
 /// Two consoles on one machine (the CLI and the GUI, or two `verify --release`) fetching the
@@ -528,13 +541,45 @@ fn a_release_s_files_are_trusted_only_from_people_with_standing_or_configured_bu
         "entry #{nowhere} was applied: {held}"
     );
 
+    // The bucket was pre-planted with other bytes of the artifact's size under its blob's
+    // name: the build reads them back, says so naming the key, replaces them (If-Match on
+    // their ETag) and records that.
+    let artifact_sha = release_console::sha256_hex(b"the bytes CI built");
+    let planted = format!("/team/trust/blobs/sha256/{artifact_sha}");
+    assert_eq!(
+        weed.request("PUT", &planted, &[], b"the bytes I forged").0,
+        200
+    );
     // The configured builder's build is trusted, unsigned, and the verification names it.
     common::ok(&ci.run(ws, &["audit", "verify"]));
     fake_builder(&ci.folder("trust"));
-    common::ok(&ci.run(
+    let out = common::ok(&ci.run(
         ws,
         &["pipeline", "run", "--version", "0.1.0", "--platform", "all"],
     ));
+    assert!(
+        out.contains(&format!("s3://team/trust/blobs/sha256/{artifact_sha}"))
+            && out.contains("is NOT the blob"),
+        "{out}"
+    );
+    assert_eq!(
+        weed.request("GET", &planted, &[], b""),
+        (200, "the bytes CI built".to_owned())
+    );
+    let replaced: Vec<serde_json::Value> = crate::team::entries(&rm, ws)
+        .into_iter()
+        .filter(|e| e["action"] == "blob.replace")
+        .collect();
+    assert_eq!(replaced.len(), 1, "{replaced:?}");
+    assert!(
+        replaced[0]["target"]
+            .as_str()
+            .is_some_and(|t| t.ends_with(&artifact_sha))
+            && replaced[0]["before"]["found"]
+                .as_str()
+                .is_some_and(|f| f.contains(&release_console::sha256_hex(b"the bytes I forged"))),
+        "{replaced:?}"
+    );
     let o = rm.run(ws, &["verify", "--release", "0.1.0"]);
     let out = common::text(&o);
     assert!(o.status.success(), "{out}");
