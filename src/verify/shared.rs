@@ -385,7 +385,7 @@ pub fn store(
             Stored::Replaced { found } => {
                 uploaded += 1;
                 ws.record(Event::BlobReplace(Event::values(
-                    &shared.blob_where(&blob.sha256),
+                    shared.blob_where(&blob.sha256),
                     serde_json::json!({ "found": found }),
                     serde_json::json!({ "sha256": blob.sha256, "size": blob.size }),
                 )))?;

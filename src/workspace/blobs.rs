@@ -4,7 +4,7 @@
 //!
 //! A blob is created with `If-None-Match: *`: a 412 means the bucket holds that key already
 //! (nothing is copied twice), and it is read back (hashed, at most the size asked for) to check
-//! it is the blob; other bytes are replaced only with `If-Match` on their ETag.
+//! it is the blob; other bytes are replaced only with `If-Match` on their `ETag`.
 //! A file from [`MULTIPART_THRESHOLD`] up goes as a multipart upload (`net::multipart`, the
 //! one publishing uses), the others as one streamed `PUT`; either way the server is told the
 //! SHA-256 and refuses other bytes.
@@ -86,7 +86,7 @@ pub enum Stored {
     /// The bucket held it already (its bytes read back and hashed): nothing was sent.
     AlreadyThere,
     /// The bucket held other bytes under its name (planted, or a torn write): they were
-    /// replaced with `If-Match` on their ETag; `found` says what they were (for the audit
+    /// replaced with `If-Match` on their `ETag`; `found` says what they were (for the audit
     /// entry the caller records).
     Replaced { found: String },
 }
@@ -153,7 +153,7 @@ impl Shared {
     /// The bucket holds an object under `key` (the blob of `path`, `blob`): read back, at most
     /// `blob.size` bytes and hashed on the way. When it is not those bytes (someone with write
     /// access planted others of the same size, say), that is said loudly, naming the key, and
-    /// the object is replaced with `path`'s bytes only with `If-Match` on its ETag (so nothing
+    /// the object is replaced with `path`'s bytes only with `If-Match` on its `ETag` (so nothing
     /// written meanwhile is overwritten); a server that does not take that is refused, and so
     /// is the build's record.
     fn check_there(&self, key: &str, path: &Path, blob: Blob) -> Result<Stored, WorkspaceError> {
@@ -457,7 +457,7 @@ async fn put(client: &Client, key: &str, path: &Path, blob: Blob) -> Result<Stor
 enum ReadBack {
     /// The blob's bytes.
     Same,
-    /// Other bytes: their ETag, and what they are.
+    /// Other bytes: their `ETag`, and what they are.
     Other { etag: Option<String>, found: String },
 }
 
@@ -515,7 +515,7 @@ async fn read_back(client: &Client, key: &str, blob: Blob) -> Result<ReadBack, F
     Ok(ReadBack::Same)
 }
 
-/// Writes `path` (the bytes of `blob`) under `key` only if the object there still has ETag
+/// Writes `path` (the bytes of `blob`) under `key` only if the object there still has `ETag`
 /// `etag`: one `PUT` with `If-Match` (the server checks the SHA-256 too).
 async fn replace(
     client: &Client,
