@@ -431,6 +431,29 @@ fn a_blob_is_stored_once_and_one_that_is_not_what_was_asked_for_is_refused() {
         Stored::Replaced { found } => assert!(found.contains("5 bytes"), "{found}"),
         other => panic!("not replaced: {other:?}"),
     }
+    // A server that does not take the conditional replacement (501 to the If-Match PUT): the
+    // other bytes stay, and storing the blob is refused naming its key (so the build is not
+    // recorded).
+    let (status, body) = weed.request("PUT", &format!("/team/{key}"), &[], b"9876543210");
+    assert_eq!(status, 200, "{body}");
+    proxy.once("PUT", "/blobs/", Fault::Delay(std::time::Duration::ZERO));
+    // (Each retry of it too.)
+    proxy.times(
+        20,
+        "PUT",
+        "/blobs/",
+        Fault::answer(501, "NotImplemented", "If-Match is not supported"),
+    );
+    let e = c.put_blob(&file, blob).expect_err("refused");
+    proxy.clear();
+    let msg = e.to_string();
+    assert!(
+        msg.contains(&format!("s3://team/{key}"))
+            && msg.contains("not replaced, and the build is not recorded"),
+        "{msg}"
+    );
+    let (status, body) = weed.request("GET", &format!("/team/{key}"), &[], b"");
+    assert_eq!((status, body.as_str()), (200, "9876543210"));
 }
 
 /// Two consoles on one machine (the CLI and the GUI, or two `verify --release`) fetching the
