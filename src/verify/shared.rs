@@ -636,5 +636,17 @@ mod tests {
                 .collect();
             panic!("{e}\n{}", all.join("\n"));
         }
+        // Files of a release that does not exist are not applied (and marked so).
+        let seq = log(&ws, "3.0.0", files("3.0.0", "WireTuner-3.0.0.msi"));
+        ws.recover_with(&[&ArtifactBook]).expect("recover");
+        assert_eq!(of_release(&ws, "3.0.0").expect("read"), None);
+        assert!(ws.audit().entries().expect("entries").iter().any(|e| {
+            e.action == "release.artifacts.not_applied"
+                && e.after["entry"] == seq
+                && e.after["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("release 3.0.0 does not exist"))
+        }));
+        assert!(ws.verify_audit_with(&[&ArtifactBook]).is_ok());
     }
 }
