@@ -38,6 +38,7 @@
 //! | `release.platform.skip` / `release.platform.ship` | [`Event::PlatformSkip`] / [`Event::PlatformShip`] | `version/platform` | `pipeline::skips` | `pipeline::skips` (projection) |
 //! | `release.artifacts` | [`Event::ReleaseArtifacts`] | version | `pipeline` (a build on a shared workspace: its files stored as blobs) | `verify::shared` (projection: the release's artifacts a second console fetches) |
 //! | `pipeline.platform` | [`Event::PipelinePlatform`] | `version/platform` | `pipeline` (a platform's build started remotely, finished, failed, was cancelled or marked UNSIGNED) | `pipeline::projection` (projection: `releases/<version>/pipeline.json`) |
+//! | `blob.replace` | [`Event::BlobReplace`] | the blob's key | `verify::shared` (a build found other bytes under a blob's name and replaced them with `If-Match`) | |
 //! | `verify.report` | [`Event::VerifyReport`] | SHA256SUMS path or `artifacts` | verify | notify |
 //! | `kpi.record` / `kpi.demo-samples` | [`Event::KpiRecord`] / [`Event::KpiDemoSamples`] | KPI name / `demo` | kpi, demo | |
 //! | `runbook.step` / `runbook.step.end` | [`Event::RunbookStep`] / [`Event::RunbookStepEnd`] | `procedure/step` | dr | `dr::history` (the quarterly review) |
@@ -360,6 +361,10 @@ pub struct VerifiedBlob {
     pub sha256: crate::digest::Sha256,
     pub size: u64,
     pub entry: u64,
+    /// Who recorded it, as the verifying console trusted them: a person with standing (signed)
+    /// or a configured builder (absent in entries written before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorded_by: Option<String>,
 }
 
 payload! {
@@ -760,6 +765,7 @@ events! {
     PlatformShip(PlatformChange) = "release.platform.ship",
     ReleaseArtifacts(ReleaseArtifacts) = "release.artifacts",
     PipelinePlatform(PipelinePlatform) = "pipeline.platform",
+    BlobReplace(Values) = "blob.replace",
     VerifyReport(VerifyReport) = "verify.report",
     KpiRecord(Values) = "kpi.record",
     KpiDemoSamples(Values) = "kpi.demo-samples",
@@ -948,6 +954,11 @@ mod tests {
                 json!({"state": "running"}),
                 json!({"state": "succeeded", "message": "built", "kind": "pipeline.linux",
                        "release": null}),
+            ),
+            Action::BlobReplace => (
+                "s3://team/ws/blobs/sha256/9f2c",
+                json!({"found": "18 bytes of SHA-256 41d0 (ETag \"1\")"}),
+                json!({"sha256": "9f2c", "size": 18}),
             ),
             Action::LeaseTakeover | Action::LeaseForce => (
                 "publish 1.2.0",

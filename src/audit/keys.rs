@@ -199,6 +199,12 @@ pub fn canonical(name: &str) -> String {
     out
 }
 
+/// The UTS #39 skeleton of `name`'s [`canonical`] form: names that look alike have the same
+/// one, a whole name in another script too (`јое`, all Cyrillic, and `joe`).
+pub fn skeleton(name: &str) -> String {
+    unicode_security::skeleton(&canonical(name)).collect()
+}
+
 /// Why `person` could be mistaken for another name, if it could: a character that is not
 /// seen (control, format and other default-ignorable characters, unassigned and private-use
 /// code points, separators but the plain space), or letters of two scripts (`аna`, a Cyrillic
@@ -658,6 +664,22 @@ impl People {
             .is_some_and(|p| p.active().is_some() && p.vouched_by.is_some())
     }
 
+    /// The registered person other than `person` whose name looks like theirs (the same
+    /// [`skeleton`]), if any.
+    pub fn looks_like(&self, person: &str) -> Option<&Person> {
+        let (mine, sk) = (canonical(person), skeleton(person));
+        self.people
+            .iter()
+            .find(|(c, p)| **c != mine && skeleton(&p.name) == sk)
+            .map(|(_, p)| p)
+    }
+
+    /// Whether `person` has an active key and standing ([`Person::vouched_by`]): what a
+    /// record others act on (a release's files) asks of its writer.
+    pub fn has_standing(&self, person: &str) -> bool {
+        self.may_vouch(person)
+    }
+
     /// Where `person` stands.
     pub fn standing(&self, person: &str) -> Standing<'_> {
         let Some(p) = self.get(person) else {
@@ -704,11 +726,17 @@ impl People {
             }
             // Once the workspace has keys, a name that only looks like another's is refused
             // even unsigned: it could only be there to be taken for that person.
-            Standing::Unregistered => match look_alike(person) {
-                Some(why) if !self.people.is_empty() => Need::Refused(format!(
+            Standing::Unregistered => match (look_alike(person), self.looks_like(person)) {
+                (Some(why), _) if !self.people.is_empty() => Need::Refused(format!(
                     "entry #{} claims to be by {person:?}, a name that could be taken for \
                      another: {why}",
                     e.seq
+                )),
+                // A whole name in another script that looks like a registered one.
+                (_, Some(p)) => Need::Refused(format!(
+                    "entry #{} claims to be by {person:?}, a name that looks like {:?}'s (the \
+                     same UTS #39 skeleton)",
+                    e.seq, p.name
                 )),
                 _ => Need::Nothing,
             },
@@ -884,6 +912,15 @@ impl People {
                             e.seq, add.key
                         ));
                     }
+                }
+                if self.get(target).is_none()
+                    && let Some(p) = self.looks_like(target)
+                {
+                    return Err(format!(
+                        "entry #{}: {target:?} cannot have a key: it looks like {:?}, a \
+                         registered person's name (the same UTS #39 skeleton)",
+                        e.seq, p.name
+                    ));
                 }
                 let person = self
                     .people
@@ -1123,6 +1160,27 @@ impl AuditLog {
             Ok(())
         })?;
         Ok(people)
+    }
+
+    /// The people list as it stood right before entry `seq` (the log's first `seq - 1`
+    /// entries, already verified made it), with entry `seq` itself as its line and entry, if
+    /// the log holds it. A projection that trusts an entry only from some people judges it so.
+    pub fn people_before(
+        &self,
+        seq: u64,
+    ) -> Result<(People, Option<(String, AuditEntry)>), AuditError> {
+        let mut people = People::default();
+        let mut found = None;
+        let seq_mark = format!("\"seq\":{seq},");
+        self.scan_people(seq, Some(seq_mark.as_bytes()), &mut |line, e, _| {
+            if e.seq == seq {
+                found = Some((line.to_owned(), e));
+            } else if e.action.starts_with("people.key.") {
+                people.fold(&e);
+            }
+            Ok(())
+        })?;
+        Ok((people, found))
     }
 
     /// Checks the signatures of the log's first `entries` entries (whose chain was verified):

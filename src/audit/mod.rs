@@ -20,6 +20,36 @@ mod index;
 pub mod keys;
 pub use index::AuditIndex;
 
+/// The entry format this console writes and understands. Entries of it carry no `format`
+/// (every log written so far is of it); a later change of what entries mean that an older
+/// console must not read past (a field it would not check, as signatures were) raises it, and
+/// entries of the new format carry `"format": N`. A console refuses to adopt an entry of a
+/// format above this one, naming it, rather than read it as one it knows.
+pub const ENTRY_FORMAT: u64 = 1;
+
+/// Why `line` is of an entry format this console does not know, if it is (see
+/// [`ENTRY_FORMAT`]): its top-level `format`, when above it or not a number.
+fn unknown_format(line: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Format {
+        #[serde(default)]
+        format: Option<serde_json::Value>,
+    }
+    // Most lines hold no `"format"` anywhere: not parsed twice.
+    if !line.contains("\"format\"") {
+        return None;
+    }
+    let format = serde_json::from_str::<Format>(line).ok()?.format?;
+    match format.as_u64() {
+        Some(n) if n <= ENTRY_FORMAT => None,
+        Some(n) => Some(format!(
+            "it is of entry format {n}, and this console knows entry formats up to \
+             {ENTRY_FORMAT}: update the console before it reads this log"
+        )),
+        None => Some(format!("its entry format {format} is not a number")),
+    }
+}
+
 /// The hash a first entry links to.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -469,6 +499,9 @@ impl Held<'_> {
         let refuse = |message: String| self.log.tampered(next, message);
         if line.contains('\n') {
             return Err(refuse("the entry spans more than one line".into()));
+        }
+        if let Some(why) = unknown_format(line) {
+            return Err(refuse(format!("entry #{next}: {why}")));
         }
         let entry: AuditEntry = serde_json::from_str(line)
             .map_err(|e| refuse(format!("not a valid audit entry: {e}")))?;

@@ -610,7 +610,7 @@ impl crate::workspace::Records for SkipBook {
         carried(w)
     }
 
-    fn refusal(&self, target: &str, record: &Skip) -> Option<String> {
+    fn refusal(&self, _ws: &Workspace, target: &str, _w: &Word, record: &Skip) -> Option<String> {
         (record.target() != target)
             .then(|| "its record is of another release or platform".to_owned())
     }

@@ -847,7 +847,7 @@ impl crate::workspace::Records for IncidentBook {
         carried(w)
     }
 
-    fn refusal(&self, id: &str, record: &Incident) -> Option<String> {
+    fn refusal(&self, _ws: &Workspace, id: &str, _w: &Word, record: &Incident) -> Option<String> {
         (record.id != id).then(|| "its incident record is another incident".to_owned())
     }
 

@@ -719,6 +719,14 @@ pub async fn run_task(
                     .await
                     .map_err(|e| failed(&e))?
                     .map_err(|e| crate::runner::TaskError::Failed(e.to_string()))?;
+            if fetch.entry > 0 {
+                let who = format!(
+                    "the release's files were recorded by {} (entry #{})",
+                    fetch.recorded_by, fetch.entry
+                );
+                ctx.log_line(&who);
+                ctx.set_progress(0.0, Some(&who));
+            }
             for f in &fetch.files {
                 ctx.log_line(&format!(
                     "{}: {} (blob SHA-256 {}, {} bytes, entry #{})",
@@ -793,7 +801,7 @@ pub async fn run_task(
     // and SHA256SUMS, which the fetch checked against its blob.
     let blobs: Vec<VerifiedBlob> = fetched
         .iter()
-        .flat_map(|f| f.files.iter().map(move |b| (f.entry, b)))
+        .flat_map(|f| f.files.iter().map(move |b| (f, b)))
         .filter(|(_, b)| {
             b.name == sums::SUMS_FILE
                 || report
@@ -801,17 +809,21 @@ pub async fn run_task(
                     .iter()
                     .any(|a| a.path == b.name && a.sha256 == Some(b.sha256))
         })
-        .map(|(entry, b)| VerifiedBlob {
+        .map(|(f, b)| VerifiedBlob {
             name: b.name.clone(),
             sha256: b.sha256,
             size: b.size,
-            entry,
+            entry: f.entry,
+            recorded_by: Some(f.recorded_by.clone()),
         })
         .collect();
     for b in &blobs {
         ctx.log_line(&format!(
-            "{}: verified as blob {} (entry #{})",
-            b.name, b.sha256, b.entry
+            "{}: verified as blob {} (entry #{}, recorded by {})",
+            b.name,
+            b.sha256,
+            b.entry,
+            b.recorded_by.as_deref().unwrap_or("?")
         ));
     }
     let report = Arc::new(report);

@@ -12,9 +12,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::event::{BlobFile, BlobFiles, BlobKind, ReleaseArtifacts};
-use crate::audit::{Action, Event};
+use crate::audit::{Action, Event, keys};
 use crate::store::{self, StateError};
-use crate::workspace::blobs::{Blob, Fetched};
+use crate::workspace::blobs::{Blob, Fetched, Stored};
 use crate::workspace::{Projection, Release, Word, Workspace, WorkspaceError};
 
 /// A release's files as its last `release.artifacts` entry recorded them.
@@ -93,6 +93,91 @@ fn refusal(files: &BlobFiles, target: &str) -> Option<String> {
     None
 }
 
+/// Who may record a release's files (others act on them: a second console fetches and
+/// verifies them): a registered person with standing, signed (see `audit::keys`), or a name
+/// the configuration lists in `[team] builders` (a CI job), signed too when it has a key.
+/// `key`: the key it is signed with (the signature itself checked by the caller). Says who
+/// recorded them, or why they are not trusted.
+fn judge(
+    ws: &Workspace,
+    people: &keys::People,
+    actor: &str,
+    key: Option<&str>,
+) -> Result<String, String> {
+    let person = keys::person_of(actor);
+    let builder = ws
+        .config()
+        .team
+        .builders
+        .iter()
+        .any(|b| keys::canonical(b) == keys::canonical(person));
+    match people.standing(person) {
+        keys::Standing::Active(k) if key != Some(k.id.as_str()) => Err(format!(
+            "{person} has key {} but it is not signed by it",
+            k.id
+        )),
+        keys::Standing::Active(k) if people.has_standing(person) => {
+            Ok(format!("{person} (signed with key {})", k.id))
+        }
+        keys::Standing::Active(k) if builder => Ok(format!(
+            "{person} (a builder of [team] builders, signed with key {})",
+            k.id
+        )),
+        keys::Standing::Active(_) => Err(format!(
+            "{person} registered their own key (trust on first use) and has no standing, and \
+             is not one of the configuration's [team] builders"
+        )),
+        keys::Standing::Revoked(k) => Err(format!("{person}'s key {} was revoked", k.id)),
+        keys::Standing::Unregistered if builder => Ok(format!(
+            "{person} (a builder of [team] builders, unsigned: no key registered)"
+        )),
+        keys::Standing::Unregistered => Err(format!(
+            "{person} is not a registered person with standing nor one of the \
+             configuration's [team] builders"
+        )),
+    }
+}
+
+/// Who recorded the files of entry `seq` (see [`judge`]), with the people list as it stood
+/// before the entry and its signature checked; or why a console does not act on them.
+pub fn recorded_by(ws: &Workspace, seq: u64) -> Result<String, String> {
+    let (people, entry) = ws
+        .audit()
+        .people_before(seq)
+        .map_err(|e| format!("who recorded it cannot be judged: {e}"))?;
+    let Some((line, e)) = entry else {
+        return Err(format!("the log holds no entry #{seq}"));
+    };
+    if e.key.is_some() {
+        // Checked when the entry was adopted; checked again, its line being at hand.
+        people.clone().admit(&line, &e)?;
+    }
+    judge(ws, &people, &e.actor, e.key.as_deref())
+}
+
+/// Why entry `w` of `version`'s files is not acted on, if it is not: the release must exist
+/// (created before it), and its writer be trusted ([`recorded_by`]).
+fn untrusted(ws: &Workspace, version: &str, w: &Word) -> Option<String> {
+    match ws.release(Some(version)) {
+        Ok(r) if r.audit_seq <= w.seq => {}
+        Ok(r) => {
+            return Some(format!(
+                "release {version} was created after it (entry #{})",
+                r.audit_seq
+            ));
+        }
+        Err(_) => return Some(format!("release {version} does not exist")),
+    }
+    // A folder's log is its owner's; a bucket's is written by whoever can write the bucket.
+    ws.shared()?;
+    recorded_by(ws, w.seq).err().map(|why| {
+        format!(
+            "entry #{} by {} is not trusted to record a release's files: {why}",
+            w.seq, w.actor
+        )
+    })
+}
+
 /// Records `files` (stored in the bucket already) as `release`'s: one `release.artifacts`
 /// entry, then the record. Refused when a name is not a plain file name.
 pub fn record(
@@ -105,6 +190,15 @@ pub fn record(
         return Err(WorkspaceError::Refused(format!(
             "the files of {version} cannot be recorded: {why}"
         )));
+    }
+    if ws.shared().is_some() {
+        let people = ws.people()?;
+        let key = ws.audit().signer().map(keys::Signer::id);
+        if let Err(why) = judge(ws, &people, &ws.actor(), key) {
+            return Err(WorkspaceError::Refused(format!(
+                "the files of {version} cannot be recorded: no console would trust them: {why}"
+            )));
+        }
     }
     std::fs::create_dir_all(dir(ws)).map_err(|cause| WorkspaceError::Io {
         path: dir(ws),
@@ -130,6 +224,36 @@ pub fn record(
     })
 }
 
+/// Why the log's last `release.artifacts` entry of `version` is not acted on, when the log
+/// holds one (a release without a record: its record was refused).
+fn last_refused(ws: &Workspace, version: &str) -> Result<Option<String>, WorkspaceError> {
+    let last = ws
+        .audit()
+        .entries()?
+        .into_iter()
+        .rfind(|e| e.action == Action::ReleaseArtifacts.as_str() && e.target == version);
+    let Some(e) = last else {
+        return Ok(None);
+    };
+    let w = Word {
+        seq: e.seq,
+        time: e.time,
+        action: e.action,
+        after: e.after,
+        actor: e.actor,
+        host: e.host,
+        nonce: e.nonce,
+    };
+    let why = match carried(&w) {
+        Ok(r) => refusal(&r.files, version).or_else(|| untrusted(ws, version, &w)),
+        Err(why) => Some(why),
+    };
+    Ok(Some(why.map_or_else(
+        || format!("entry #{} by {} is not rolled forward yet", w.seq, w.actor),
+        |why| format!("entry #{} by {} was refused: {why}", w.seq, w.actor),
+    )))
+}
+
 /// A file [`fetch_missing`] brought, or found in place.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FetchedFile {
@@ -145,6 +269,8 @@ pub struct FetchedFile {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Fetch {
     pub entry: u64,
+    /// Who recorded them, as the console trusts them (see [`recorded_by`]).
+    pub recorded_by: String,
     pub files: Vec<FetchedFile>,
 }
 
@@ -157,13 +283,28 @@ pub fn fetch_missing(ws: &Workspace, release: &Release) -> Result<Fetch, Workspa
     let Some(shared) = ws.shared() else {
         return Ok(Fetch::default());
     };
-    let Some(record) = of_release(ws, &release.version.to_string())? else {
-        return Ok(Fetch::default());
+    let version = release.version.to_string();
+    let Some(record) = of_release(ws, &version)? else {
+        return match last_refused(ws, &version)? {
+            Some(why) => Err(WorkspaceError::Refused(format!(
+                "found no trusted record of the files of {version}: {why}"
+            ))),
+            None => Ok(Fetch::default()),
+        };
     };
+    // Judged again: the record was rolled forward under the people list and configuration
+    // of its time, and a key revoked since, or a builder taken off the list, no longer vouches.
+    let recorded_by = recorded_by(ws, record.audit_seq).map_err(|why| {
+        WorkspaceError::Refused(format!(
+            "found no trusted record of the files of {version}: entry #{}: {why}",
+            record.audit_seq
+        ))
+    })?;
     let artifacts = ws.artifacts_dir(&release.version);
     let logs = ws.logs_dir(&release.version);
     let mut out = Fetch {
         entry: record.audit_seq,
+        recorded_by,
         files: Vec::new(),
     };
     for f in &record.files.files {
@@ -238,8 +379,17 @@ pub fn store(
             sha256: file.sha256,
             size: file.size,
         };
-        if shared.put_blob(&path, blob)? == crate::workspace::blobs::Stored::Uploaded {
-            uploaded += 1;
+        match shared.put_blob(&path, blob)? {
+            Stored::Uploaded => uploaded += 1,
+            Stored::AlreadyThere => {}
+            Stored::Replaced { found } => {
+                uploaded += 1;
+                ws.record(Event::BlobReplace(Event::values(
+                    shared.blob_where(&blob.sha256),
+                    serde_json::json!({ "found": found }),
+                    serde_json::json!({ "sha256": blob.sha256, "size": blob.size }),
+                )))?;
+            }
         }
         list.push(file);
     }
@@ -339,8 +489,8 @@ impl crate::workspace::Records for ArtifactBook {
         carried(w)
     }
 
-    fn refusal(&self, version: &str, record: &Record) -> Option<String> {
-        refusal(&record.files, version)
+    fn refusal(&self, ws: &Workspace, version: &str, w: &Word, record: &Record) -> Option<String> {
+        refusal(&record.files, version).or_else(|| untrusted(ws, version, w))
     }
 
     fn subject(&self, version: &str) -> String {
@@ -458,5 +608,17 @@ mod tests {
                 .collect();
             panic!("{e}\n{}", all.join("\n"));
         }
+        // Files of a release that does not exist are not applied (and marked so).
+        let seq = log(&ws, "3.0.0", files("3.0.0", "WireTuner-3.0.0.msi"));
+        ws.recover_with(&[&ArtifactBook]).expect("recover");
+        assert_eq!(of_release(&ws, "3.0.0").expect("read"), None);
+        assert!(ws.audit().entries().expect("entries").iter().any(|e| {
+            e.action == "release.artifacts.not_applied"
+                && e.after["entry"] == seq
+                && e.after["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("release 3.0.0 does not exist"))
+        }));
+        assert!(ws.verify_audit_with(&[&ArtifactBook]).is_ok());
     }
 }

@@ -3,7 +3,8 @@
 //! the first one stored, and nothing is stored twice.
 //!
 //! A blob is created with `If-None-Match: *`: a 412 means the bucket holds that key already
-//! (nothing is copied twice), and a `HEAD` checks that what it holds has the size asked for.
+//! (nothing is copied twice), and it is read back (hashed, at most the size asked for) to check
+//! it is the blob; other bytes are replaced only with `If-Match` on their `ETag`.
 //! A file from [`MULTIPART_THRESHOLD`] up goes as a multipart upload (`net::multipart`, the
 //! one publishing uses), the others as one streamed `PUT`; either way the server is told the
 //! SHA-256 and refuses other bytes.
@@ -78,12 +79,16 @@ impl Blob {
 }
 
 /// What storing a blob did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stored {
     /// Its bytes were sent.
     Uploaded,
-    /// The bucket held it already (of the size asked for): nothing was sent.
+    /// The bucket held it already (its bytes read back and hashed): nothing was sent.
     AlreadyThere,
+    /// The bucket held other bytes under its name (planted, or a torn write): they were
+    /// replaced with `If-Match` on their `ETag`; `found` says what they were (for the audit
+    /// entry the caller records).
+    Replaced { found: String },
 }
 
 /// What fetching a blob did.
@@ -126,14 +131,13 @@ impl Shared {
         let key = self.blob_key(&blob.sha256);
         let client = self.blobs.clone();
         let (path, k) = (path.to_owned(), key.clone());
-        let put = block(async move { put(&client, &k, &path, blob).await })?;
+        let put = {
+            let path = path.clone();
+            block(async move { put(&client, &k, &path, blob).await })?
+        };
         match put {
-            Ok(Stored::Uploaded) => Ok(Stored::Uploaded),
-            // Taken: by this blob stored before, or by something else under its name.
-            Ok(Stored::AlreadyThere) => {
-                self.check_there(&key, blob)?;
-                Ok(Stored::AlreadyThere)
-            }
+            Ok(Stored::AlreadyThere) => self.check_there(&key, &path, blob),
+            Ok(stored) => Ok(stored),
             Err(PutError::Failure(what, f)) => Err(unreachable(
                 self.url(),
                 &format!("{what} {}", self.blobs.where_(&key)),
@@ -146,35 +150,58 @@ impl Shared {
         }
     }
 
-    /// Checks with `HEAD` that the object under `key` has `blob`'s size.
-    fn check_there(&self, key: &str, blob: Blob) -> Result<(), WorkspaceError> {
+    /// The bucket holds an object under `key` (the blob of `path`, `blob`): read back, at most
+    /// `blob.size` bytes and hashed on the way. When it is not those bytes (someone with write
+    /// access planted others of the same size, say), that is said loudly, naming the key, and
+    /// the object is replaced with `path`'s bytes only with `If-Match` on its `ETag` (so nothing
+    /// written meanwhile is overwritten); a server that does not take that is refused, and so
+    /// is the build's record.
+    fn check_there(&self, key: &str, path: &Path, blob: Blob) -> Result<Stored, WorkspaceError> {
+        let where_ = self.blobs.where_(key);
         let client = self.blobs.clone();
         let k = key.to_owned();
-        let head = block(async move {
-            client
-                .send_empty(Method::HEAD, &k, &[], Vec::new())
-                .await
-                .map(|r| {
-                    r.headers()
-                        .get("content-length")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.parse::<u64>().ok())
-                })
-        })?
-        .map_err(|f| unreachable(self.url(), &format!("HEAD {}", self.blobs.where_(key)), &f))?;
-        match head {
-            Some(size) if size == blob.size => Ok(()),
-            other => Err(WorkspaceError::BadBlob {
-                key: self.blobs.where_(key),
-                expected: blob.sha256.to_string(),
-                message: format!(
-                    "the bucket holds an object of {} under this blob's name, not the {} bytes \
-                     of this file; it is not replaced (remove it from the bucket if it is not \
-                     the blob)",
-                    other.map_or_else(|| "unknown size".to_owned(), |s| format!("{s} bytes")),
-                    blob.size
-                ),
+        let read = block(async move { read_back(&client, &k, blob).await })?
+            .map_err(|f| unreachable(self.url(), &format!("GET {where_}"), &f))?;
+        let (etag, found) = match read {
+            ReadBack::Same => return Ok(Stored::AlreadyThere),
+            ReadBack::Other { etag, found } => (etag, found),
+        };
+        tracing::error!(
+            "blob {where_} in the bucket is NOT the blob of {} (expected SHA-256 {}, {} bytes): \
+             {found}; replacing it",
+            path.display(),
+            blob.sha256,
+            blob.size
+        );
+        let refuse = |message: String| WorkspaceError::BadBlob {
+            key: where_.clone(),
+            expected: blob.sha256.to_string(),
+            message,
+        };
+        let Some(etag) = etag else {
+            return Err(refuse(format!(
+                "the bucket holds other bytes under this blob's name ({found}) and gives no \
+                 ETag to replace them without a race: not replaced, and the build is not \
+                 recorded; remove the object from the bucket"
+            )));
+        };
+        let client = self.blobs.clone();
+        let (k, p, e) = (key.to_owned(), path.to_owned(), etag.clone());
+        let replaced = block(async move { replace(&client, &k, &p, blob, &e).await })?;
+        match replaced {
+            Ok(()) => Ok(Stored::Replaced {
+                found: format!("{found} (ETag {etag})"),
             }),
+            Err(Failure::Status { status: 412, .. }) => Err(refuse(format!(
+                "the bucket holds other bytes under this blob's name ({found}), and they changed \
+                 while they were being replaced: not replaced, and the build is not recorded"
+            ))),
+            Err(f) => Err(refuse(format!(
+                "the bucket holds other bytes under this blob's name ({found}); replacing them \
+                 only if they are still those (If-Match) failed ({f}): the server may not \
+                 support it; not replaced, and the build is not recorded; remove the object \
+                 from the bucket"
+            ))),
         }
     }
 
@@ -210,15 +237,22 @@ impl Shared {
             action: "create folder",
             cause,
         })?;
+        sweep_parts(dir);
         let mut temp = tempfile::Builder::new()
-            .prefix(".blob-")
-            .suffix(".part")
+            .prefix(PART_PREFIX)
+            .suffix(PART_SUFFIX)
             .tempfile_in(dir)
             .map_err(|cause| WorkspaceError::Io {
                 path: dir.to_owned(),
                 action: "create a temp file in",
                 cause,
             })?;
+        // Held while it is written: a sweep by another console leaves it alone.
+        temp.as_file().lock().map_err(|cause| WorkspaceError::Io {
+            path: temp.path().to_owned(),
+            action: "lock",
+            cause,
+        })?;
         let file = temp
             .as_file()
             .try_clone()
@@ -283,6 +317,53 @@ impl Shared {
                 action: "rename the downloaded blob into place as",
                 cause: e.error,
             }),
+        }
+    }
+}
+
+/// A download's temp file is `.blob-XXXXXX.part` in the destination's folder.
+const PART_PREFIX: &str = ".blob-";
+const PART_SUFFIX: &str = ".part";
+/// A temp file not written for this long, and not locked, is a crashed download's.
+const STALE_PART: Duration = Duration::from_mins(2);
+
+/// Removes from `dir` the temp files of downloads that crashed (a `kill -9`, a power cut
+/// leave them): each `.blob-*.part` file that no process holds locked (a live download locks
+/// its own) and that was not written for [`STALE_PART`] (a download that created its file
+/// but has not locked it yet is younger). Best effort: what cannot be removed is left, and
+/// said in the log.
+fn sweep_parts(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !(name.starts_with(PART_PREFIX) && name.ends_with(PART_SUFFIX)) {
+            continue;
+        }
+        let path = entry.path();
+        let stale = std::fs::symlink_metadata(&path).is_ok_and(|m| {
+            m.is_file()
+                && m.modified()
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age >= STALE_PART)
+        });
+        if !stale {
+            continue;
+        }
+        let Ok(file) = std::fs::OpenOptions::new().write(true).open(&path) else {
+            continue;
+        };
+        if file.try_lock().is_err() {
+            tracing::debug!("{} is being written: left alone", path.display());
+            continue;
+        }
+        // Removed while locked, so no download takes it up meanwhile.
+        match std::fs::remove_file(&path) {
+            Ok(()) => tracing::info!("removed {}, a crashed download's", path.display()),
+            Err(e) => tracing::warn!("cannot remove {}: {e}", path.display()),
         }
     }
 }
@@ -370,6 +451,106 @@ async fn put(client: &Client, key: &str, path: &Path, blob: Blob) -> Result<Stor
             }
         }
     }
+}
+
+/// What [`read_back`] found under a blob's key.
+enum ReadBack {
+    /// The blob's bytes.
+    Same,
+    /// Other bytes: their `ETag`, and what they are.
+    Other { etag: Option<String>, found: String },
+}
+
+/// Reads the object under `key` back, hashed on the way, cut off past `blob.size` bytes.
+async fn read_back(client: &Client, key: &str, blob: Blob) -> Result<ReadBack, Failure> {
+    let mut resp = match client.send_empty(Method::GET, key, &[], Vec::new()).await {
+        Ok(r) => r,
+        Err(Failure::Status { status: 404, .. }) => {
+            return Ok(ReadBack::Other {
+                etag: None,
+                found: "it answered 412 to the blob's creation, then 404 to reading it".to_owned(),
+            });
+        }
+        Err(f) => return Err(f),
+    };
+    let etag = resp
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let other = |found: String| {
+        Ok(ReadBack::Other {
+            etag: etag.clone(),
+            found,
+        })
+    };
+    if let Some(len) = resp.content_length()
+        && len != blob.size
+    {
+        return other(format!("an object of {len} bytes, not {}", blob.size));
+    }
+    let mut hasher = sha2::Sha256::new();
+    let mut got = 0u64;
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| Failure::Network(crate::net::describe(&e)))?
+    {
+        got += chunk.len() as u64;
+        if got > blob.size {
+            return other(format!(
+                "an object larger than {} bytes (cut off after {got})",
+                blob.size
+            ));
+        }
+        hasher.update(&chunk);
+    }
+    let sha = Sha256::from_output(hasher.finalize());
+    if got != blob.size {
+        return other(format!("an object of {got} bytes, not {}", blob.size));
+    }
+    if sha != blob.sha256 {
+        return other(format!("{got} bytes of SHA-256 {sha}"));
+    }
+    Ok(ReadBack::Same)
+}
+
+/// Writes `path` (the bytes of `blob`) under `key` only if the object there still has `ETag`
+/// `etag`: one `PUT` with `If-Match` (the server checks the SHA-256 too).
+async fn replace(
+    client: &Client,
+    key: &str,
+    path: &Path,
+    blob: Blob,
+    etag: &str,
+) -> Result<(), Failure> {
+    let b64 = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(blob.sha256.as_bytes())
+    };
+    let headers = vec![
+        (
+            "content-type".to_owned(),
+            "application/octet-stream".to_owned(),
+        ),
+        ("x-amz-checksum-sha256".to_owned(), b64),
+        ("if-match".to_owned(), etag.to_owned()),
+    ];
+    let body = Body::File {
+        path: path.to_owned(),
+        sent: std::sync::Arc::new(|_| {}),
+    };
+    client
+        .send(
+            Method::PUT,
+            Some(key),
+            &[],
+            headers,
+            &blob.sha256.to_string(),
+            body,
+        )
+        .await
+        .map(|_| ())
 }
 
 /// Why a download was not kept.

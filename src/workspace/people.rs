@@ -193,6 +193,15 @@ impl Workspace {
         keys::check_name(&person).map_err(WorkspaceError::Refused)?;
         let dir = keys::keys_dir()?;
         let people = self.people()?;
+        if people.get(&person).is_none()
+            && let Some(p) = people.looks_like(&person)
+        {
+            return Err(WorkspaceError::Refused(format!(
+                "{person:?} cannot have a key: it looks like {:?}, a registered person's name \
+                 (the same UTS #39 skeleton), so it could be taken for theirs",
+                p.name
+            )));
+        }
         let local = Signer::load(&dir, &person)?;
         let local_id = local.as_ref().map(|l| l.id().to_owned());
         let refuse = |why: String| Err(WorkspaceError::Refused(why));

@@ -88,9 +88,16 @@ pub(crate) trait Records {
     fn put(&self, book: &mut Self::Book, target: &str, record: Self::Record);
     /// The record of `target` an entry carries, as of that entry.
     fn carried(&self, w: &Word, target: &str) -> Result<Self::Record, String>;
-    /// Why a record carried for `target` is not rolled forward though it could be read (it is
-    /// of another target, it names a path...).
-    fn refusal(&self, _target: &str, _record: &Self::Record) -> Option<String> {
+    /// Why the record entry `w` carries for `target` is not rolled forward though it could be
+    /// read (it is of another target, it names a path, its writer is not trusted with it...).
+    /// A record whose last change is refused keeps what it had before, which is not judged.
+    fn refusal(
+        &self,
+        _ws: &Workspace,
+        _target: &str,
+        _w: &Word,
+        _record: &Self::Record,
+    ) -> Option<String> {
         None
     }
     /// The record of `target` as messages name it (`the skip of 1.0.0/linux`).
@@ -139,7 +146,7 @@ pub(crate) fn roll_records<R: Records + ?Sized>(
         }
         match r.carried(w, target) {
             Ok(record) => {
-                if let Some(why) = r.refusal(target, &record) {
+                if let Some(why) = r.refusal(ws, target, w, &record) {
                     refused.push((target.clone(), w.clone(), why));
                     continue;
                 }
@@ -168,7 +175,23 @@ pub(crate) fn records_disagreement<R: Records + ?Sized>(
     let file = path.display();
     let book = read(r, ws)?;
     let records = r.records(&book);
+    // A target whose last change is refused keeps a record from before it, which `last`
+    // does not hold to compare (a console other than the refused entry's writer does not
+    // mark it not applied, so it is still the last change here).
+    let refused: BTreeMap<&String, u64> = last
+        .iter()
+        .filter_map(|(target, w)| {
+            let w = w.as_ref()?;
+            let bad = r
+                .carried(w, target)
+                .map_or(true, |rec| r.refusal(ws, target, w, &rec).is_some());
+            bad.then_some((target, w.seq))
+        })
+        .collect();
     for (target, mine) in &records {
+        if refused.get(target).is_some_and(|&at| r.seq(mine) < at) {
+            continue;
+        }
         let (subject, holds) = (r.subject(target), r.holds(mine));
         let held = Held {
             file: &file,
@@ -190,6 +213,7 @@ pub(crate) fn records_disagreement<R: Records + ?Sized>(
     }
     for (target, w) in last {
         if let Some(w) = w
+            && !refused.contains_key(target)
             && !records.iter().any(|(t, _)| t == target)
         {
             return Ok(Some((

@@ -695,3 +695,29 @@ fn look_alike_names_cannot_act_for_a_person_with_a_key() {
     common::ok(&as_person(&ws, "ana", &ana, &["release", "new", "0.3.0"]));
     common::ok(&as_person(&ws, "ana", &ana, &["audit", "verify"]));
 }
+
+/// A whole name in another script that looks like a registered person's (`јое`, all
+/// Cyrillic, and `joe`) mixes no scripts, but has the same UTS #39 skeleton: it can neither
+/// have a key nor act unsigned.
+#[test]
+fn a_whole_script_look_alike_of_a_registered_name_is_refused_naming_both() {
+    let dir = tempfile::tempdir().expect("dir");
+    let ws = dir.path().join("ws");
+    common::init(&ws);
+    let (joe, other) = (dir.path().join("joe-keys"), dir.path().join("other-keys"));
+    common::ok(&as_person(&ws, "joe", &joe, &["keys", "new"]));
+    let fake = "\u{0458}\u{043E}\u{0435}";
+    let t = fails(
+        &as_person(&ws, fake, &other, &["keys", "new"]),
+        "cannot have a key: it looks like \"joe\"",
+    );
+    assert!(t.contains(fake), "{t}");
+    let t = fails(
+        &as_person(&ws, fake, &other, &["release", "new", "0.3.0"]),
+        "a name that looks like \"joe\"'s",
+    );
+    assert!(t.contains(fake), "{t}");
+    // Names that only share letters are not refused.
+    common::ok(&as_person(&ws, "jo", &other, &["keys", "new"]));
+    common::ok(&as_person(&ws, "joe", &joe, &["audit", "verify"]));
+}

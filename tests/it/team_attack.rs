@@ -438,3 +438,61 @@ fn a_forged_entry_inside_a_segment_is_named_by_its_own_number() {
         "{t}"
     );
 }
+
+/// An entry of a newer entry format (`"format": 2`, which a later console would write for a
+/// change of what entries mean) is not read as one this console knows: it refuses to adopt it,
+/// naming the entry and the format, and nothing of it is taken. Entries without `format` (every
+/// log so far) are of the current one.
+#[test]
+fn an_entry_of_a_newer_format_is_refused_naming_it() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ana = Console::new(&weed, dir.path(), "ana");
+    let ws = "s3://team/format";
+    common::ok(&ana.run(ws, &["init", ws]));
+    common::ok(&ana.run(ws, &["release", "new", "0.2.0"]));
+    let log = std::fs::read_to_string(ana.folder("format").join("audit.log")).expect("log");
+    let last_line = log.lines().last().expect("a line");
+    let last: release_console::audit::AuditEntry = serde_json::from_str(last_line).expect("entry");
+    let newer = release_console::audit::AuditEntry {
+        seq: last.seq + 1,
+        time: jiff::Timestamp::now(),
+        actor: "ben".to_owned(),
+        action: "checklist.tick".to_owned(),
+        target: "0.2.0/pre.review-flags".to_owned(),
+        before: serde_json::Value::Null,
+        after: serde_json::json!({"done": true}),
+        prev: release_console::sha256_hex(last_line.as_bytes()),
+        host: None,
+        nonce: None,
+        key: None,
+        sig: None,
+    };
+    let line = newer
+        .to_line()
+        .expect("line")
+        .replacen('{', r#"{"format":2,"#, 1);
+    let key = format!("/team/format/log/{:012}.json", newer.seq);
+    assert_eq!(weed.request("PUT", &key, &[], line.as_bytes()).0, 200);
+    let o = ana.run(ws, &["checklist", "show", "--release", "0.2.0"]);
+    let out = common::text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(
+        out.contains(&format!("entry #{}: it is of entry format 2", newer.seq))
+            && out.contains("knows entry formats up to 1"),
+        "{out}"
+    );
+    assert_eq!(entries_in(&ana, "format"), last.seq);
+    // Removed from the bucket: the console carries on.
+    assert_eq!(weed.request("DELETE", &key, &[], b"").0, 204);
+    common::ok(&ana.run(ws, &["audit", "verify"]));
+}
+
+/// How many entries `console`'s copy of `prefix` holds.
+fn entries_in(console: &Console, prefix: &str) -> u64 {
+    std::fs::read_to_string(console.folder(prefix).join("audit.log"))
+        .expect("log")
+        .lines()
+        .count() as u64
+}

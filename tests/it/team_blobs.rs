@@ -51,6 +51,56 @@ fn head(s3: &S3Client, key: &str) -> (u16, Option<String>) {
     (a.status, a.header("last-modified").map(str::to_owned))
 }
 
+/// Lists `names` as the workspace's `[team] builders` in the bucket's configuration.
+fn builders(weed: &Weed, prefix: &str, names: &[&str]) {
+    let key = format!("/team/{prefix}/release-console.toml");
+    let (status, config) = weed.request("GET", &key, &[], b"");
+    assert_eq!(status, 200, "{config}");
+    let list: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
+    let config = format!("{config}\n[team]\nbuilders = [{}]\n", list.join(", "));
+    assert_eq!(weed.request("PUT", &key, &[], config.as_bytes()).0, 200);
+}
+
+/// Writes into the bucket, as anyone with write access to it could, a `release.artifacts`
+/// entry by `actor` for `version` that chains to the last entry `console` holds; its number.
+fn forge_artifacts(
+    weed: &Weed,
+    console: &Console,
+    prefix: &str,
+    actor: &str,
+    version: &str,
+    sha: &str,
+) -> u64 {
+    // Brought up to date with the bucket first.
+    common::ok(&console.run(&format!("s3://team/{prefix}"), &["audit", "list"]));
+    let log = std::fs::read_to_string(console.folder(prefix).join("audit.log")).expect("log");
+    let line = log.lines().last().expect("a line");
+    let last: release_console::audit::AuditEntry = serde_json::from_str(line).expect("entry");
+    let forged = release_console::audit::AuditEntry {
+        seq: last.seq + 1,
+        time: jiff::Timestamp::now(),
+        actor: actor.to_owned(),
+        action: "release.artifacts".to_owned(),
+        target: version.to_owned(),
+        before: serde_json::Value::Null,
+        after: serde_json::json!({
+            "version": version,
+            "platforms": ["linux"],
+            "files": [{"name": ARTIFACT, "size": 18, "sha256": sha, "kind": "artifact",
+                       "platform": "linux"}],
+        }),
+        prev: release_console::sha256_hex(line.as_bytes()),
+        host: Some("somewhere".to_owned()),
+        nonce: None,
+        key: None,
+        sig: None,
+    };
+    let key = format!("/team/{prefix}/log/{:012}.json", forged.seq);
+    let text = forged.to_line().expect("line");
+    assert_eq!(weed.request("PUT", &key, &[], text.as_bytes()).0, 200);
+    forged.seq
+}
+
 fn blob_key(sha: &str) -> String {
     format!("wiretuner/blobs/sha256/{sha}")
 }
@@ -64,6 +114,7 @@ fn a_ci_build_is_fetched_and_verified_byte_for_byte_on_a_second_console() {
     let ci = Console::new(&weed, dir.path(), "ci");
     let rm = Console::new(&weed, dir.path(), "rm");
     common::ok(&ci.run(WS, &["init", WS]));
+    builders(&weed, "wiretuner", &["ci"]);
     common::ok(&ci.run(WS, &["release", "new", "0.1.0"]));
     fake_builder(&ci.folder("wiretuner"));
 
@@ -358,15 +409,51 @@ fn a_blob_is_stored_once_and_one_that_is_not_what_was_asked_for_is_refused() {
     let e = b.fetch_blob(blob, &into).expect_err("refused");
     assert!(e.to_string().contains("not replaced"), "{e}");
     assert_eq!(std::fs::read(&into).expect("read"), b"mine");
-    // Uploading under a name whose object is of another size is refused too.
+    // Storing the blob finds the other bytes under its name (read back and hashed, not only
+    // sized) and replaces them, with If-Match on their ETag.
+    let planted = Sha256::of(b"9876543210").to_string();
+    match a.put_blob(&file, blob).expect("replaced") {
+        Stored::Replaced { found } => {
+            assert!(
+                found.contains(&planted) && found.contains("ETag"),
+                "{found}"
+            );
+        }
+        other => panic!("not replaced: {other:?}"),
+    }
+    let (status, body) = weed.request("GET", &format!("/team/{key}"), &[], b"");
+    assert_eq!((status, body.as_str()), (200, "0123456789"));
+    assert_eq!(a.put_blob(&file, blob).expect("put"), Stored::AlreadyThere);
+    // An object of another size under its name: replaced too.
     let (status, body) = weed.request("PUT", &format!("/team/{key}"), &[], b"short");
     assert_eq!(status, 200, "{body}");
-    let e = a.put_blob(&file, blob).expect_err("refused");
-    assert!(
-        e.to_string()
-            .contains("an object of 5 bytes under this blob's name"),
-        "{e}"
+    match b.put_blob(&file, blob).expect("replaced") {
+        Stored::Replaced { found } => assert!(found.contains("5 bytes"), "{found}"),
+        other => panic!("not replaced: {other:?}"),
+    }
+    // A server that does not take the conditional replacement (501 to the If-Match PUT): the
+    // other bytes stay, and storing the blob is refused naming its key (so the build is not
+    // recorded).
+    let (status, body) = weed.request("PUT", &format!("/team/{key}"), &[], b"9876543210");
+    assert_eq!(status, 200, "{body}");
+    proxy.once("PUT", "/blobs/", Fault::Delay(std::time::Duration::ZERO));
+    // (Each retry of it too.)
+    proxy.times(
+        20,
+        "PUT",
+        "/blobs/",
+        Fault::answer(501, "NotImplemented", "If-Match is not supported"),
     );
+    let e = c.put_blob(&file, blob).expect_err("refused");
+    proxy.clear();
+    let msg = e.to_string();
+    assert!(
+        msg.contains(&format!("s3://team/{key}"))
+            && msg.contains("not replaced, and the build is not recorded"),
+        "{msg}"
+    );
+    let (status, body) = weed.request("GET", &format!("/team/{key}"), &[], b"");
+    assert_eq!((status, body.as_str()), (200, "9876543210"));
 }
 
 /// Two consoles on one machine (the CLI and the GUI, or two `verify --release`) fetching the
@@ -498,4 +585,195 @@ fn a_builds_run_state_is_replayed_on_a_second_console_from_its_entry() {
             && out.contains(&format!("entry #{} (pipeline.platform)", entry["seq"])),
         "{out}"
     );
+}
+
+/// A `release.artifacts` entry is acted on only when a registered person with standing signed
+/// it, or a name the configuration lists as a builder recorded it, and only for a release that
+/// exists: anyone who can write the bucket could otherwise point a release at bytes of theirs.
+#[test]
+fn a_release_s_files_are_trusted_only_from_people_with_standing_or_configured_builders() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ws = "s3://team/trust";
+    let rm = Console::new(&weed, dir.path(), "rm");
+    let ci = Console::new(&weed, dir.path(), "ci");
+    let mallory = Console::new(&weed, dir.path(), "mallory");
+    common::ok(&rm.run(ws, &["init", ws]));
+    common::ok(&rm.run(ws, &["keys", "new"]));
+    common::ok(&rm.run(ws, &["release", "new", "0.1.0"]));
+    builders(&weed, "trust", &["ci"]);
+
+    // Mallory, neither registered nor a builder, cannot record a build: her console refuses.
+    common::ok(&mallory.run(ws, &["audit", "verify"]));
+    fake_builder(&mallory.folder("trust"));
+    let o = mallory.run(
+        ws,
+        &["pipeline", "run", "--version", "0.1.0", "--platform", "all"],
+    );
+    let out = common::text(&o);
+    assert!(
+        !o.status.success() && out.contains("no console would trust them"),
+        "{out}"
+    );
+    // Written straight into the bucket, her entry is kept in the log but not acted on, and
+    // verifying the release says so, naming her and the entry.
+    let evil = release_console::sha256_hex(b"the bytes I planted");
+    let forged = forge_artifacts(&weed, &rm, "trust", "mallory", "0.1.0", &evil);
+    let o = rm.run(ws, &["verify", "--release", "0.1.0"]);
+    let out = common::text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(
+        out.contains("found no trusted record of the files of 0.1.0")
+            && out.contains(&format!("entry #{forged} by mallory was refused"))
+            && out.contains("not a registered person with standing"),
+        "{out}"
+    );
+    let book = rm.folder("trust").join("pipeline/shared-artifacts.json");
+    let held = std::fs::read_to_string(&book).unwrap_or_default();
+    assert!(!held.contains(&evil), "{held}");
+    common::ok(&rm.run(ws, &["audit", "verify"]));
+
+    // A builder's entry for a release that does not exist is not acted on either.
+    let nowhere = forge_artifacts(&weed, &rm, "trust", "ci", "9.9.9", &evil);
+    common::ok(&rm.run(ws, &["audit", "verify"]));
+    let held = std::fs::read_to_string(&book).unwrap_or_default();
+    assert!(
+        !held.contains("9.9.9"),
+        "entry #{nowhere} was applied: {held}"
+    );
+
+    // The bucket was pre-planted with other bytes of the artifact's size under its blob's
+    // name: the build reads them back, says so naming the key, replaces them (If-Match on
+    // their ETag) and records that.
+    let artifact_sha = release_console::sha256_hex(b"the bytes CI built");
+    let planted = format!("/team/trust/blobs/sha256/{artifact_sha}");
+    assert_eq!(
+        weed.request("PUT", &planted, &[], b"the bytes I forged").0,
+        200
+    );
+    // The configured builder's build is trusted, unsigned, and the verification names it.
+    common::ok(&ci.run(ws, &["audit", "verify"]));
+    fake_builder(&ci.folder("trust"));
+    let out = common::ok(&ci.run(
+        ws,
+        &["pipeline", "run", "--version", "0.1.0", "--platform", "all"],
+    ));
+    assert!(
+        out.contains(&format!("s3://team/trust/blobs/sha256/{artifact_sha}"))
+            && out.contains("is NOT the blob"),
+        "{out}"
+    );
+    assert_eq!(
+        weed.request("GET", &planted, &[], b""),
+        (200, "the bytes CI built".to_owned())
+    );
+    let replaced: Vec<serde_json::Value> = crate::team::entries(&rm, ws)
+        .into_iter()
+        .filter(|e| e["action"] == "blob.replace")
+        .collect();
+    assert_eq!(replaced.len(), 1, "{replaced:?}");
+    assert!(
+        replaced[0]["target"]
+            .as_str()
+            .is_some_and(|t| t.ends_with(&artifact_sha))
+            && replaced[0]["before"]["found"]
+                .as_str()
+                .is_some_and(|f| f.contains(&release_console::sha256_hex(b"the bytes I forged"))),
+        "{replaced:?}"
+    );
+    let o = rm.run(ws, &["verify", "--release", "0.1.0"]);
+    let out = common::text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("recorded by ci (a builder of [team] builders, unsigned"),
+        "{out}"
+    );
+    let record = std::fs::read_to_string(rm.folder("trust").join("releases/0.1.0/verify.json"))
+        .expect("record");
+    assert!(record.contains("a builder of [team] builders"), "{record}");
+
+    // The release manager, registered first (standing), records a build of hers: signed.
+    fake_builder(&rm.folder("trust"));
+    common::ok(&rm.run(
+        ws,
+        &["pipeline", "run", "--version", "0.1.0", "--platform", "all"],
+    ));
+    let record = std::fs::read_to_string(rm.folder("trust").join("releases/0.1.0/verify.json"))
+        .expect("record");
+    let o = ci.run(ws, &["verify", "--release", "0.1.0"]);
+    let out = common::text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("recorded by rm (signed with key"),
+        "{out}{record}"
+    );
+    common::ok(&ci.run(ws, &["audit", "verify"]));
+}
+
+/// Temp files a crashed download left (`.blob-*.part`) are removed when the folder is next
+/// fetched into, once they are stale and nobody holds them; one another process is writing
+/// (it holds it locked) is left alone, however old.
+#[test]
+fn a_crashed_downloads_temp_file_is_removed_but_not_one_being_written() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ci = Console::new(&weed, dir.path(), "ci");
+    common::ok(&ci.run(WS, &["init", WS]));
+    let ana = open_as(&weed, dir.path(), "ana", WS);
+    let file = dir.path().join("small.bin");
+    std::fs::write(&file, b"0123456789").expect("write");
+    let blob = Blob::of_file(&file).expect("blob");
+    let shared = ana.shared().expect("shared");
+    shared.put_blob(&file, blob).expect("put");
+
+    let got = dir.path().join("got");
+    std::fs::create_dir_all(&got).expect("dir");
+    let old = std::time::SystemTime::now() - std::time::Duration::from_hours(1);
+    let plant = |name: &str| {
+        let path = got.join(name);
+        let f = std::fs::File::create(&path).expect("create");
+        f.set_modified(old).expect("mtime");
+        (path, f)
+    };
+    let (crashed, crashed_file) = plant(".blob-crashed.part");
+    drop(crashed_file);
+    let (live, live_file) = plant(".blob-live.part");
+    live_file.lock().expect("lock");
+    let (fresh, fresh_file) = plant(".blob-fresh.part");
+    drop(fresh_file);
+    std::fs::File::options()
+        .write(true)
+        .open(&fresh)
+        .and_then(|f| f.set_modified(std::time::SystemTime::now()))
+        .expect("mtime");
+    let mine = got.join("mine.part");
+    std::fs::write(&mine, b"not a download").expect("write");
+    std::fs::File::options()
+        .write(true)
+        .open(&mine)
+        .and_then(|f| f.set_modified(old))
+        .expect("mtime");
+
+    assert_eq!(
+        shared
+            .fetch_blob(blob, &got.join("small.bin"))
+            .expect("fetch"),
+        Fetched::Downloaded
+    );
+    assert!(
+        !crashed.exists(),
+        "a crashed download's temp file is removed"
+    );
+    assert!(live.exists(), "one being written is left alone");
+    assert!(
+        fresh.exists(),
+        "a young one may not be locked yet: left alone"
+    );
+    assert!(
+        mine.exists(),
+        "only the console's own temp files are removed"
+    );
+    drop(live_file);
 }

@@ -94,6 +94,25 @@ pub struct Config {
     /// `[tools]`: program name = absolute path, run instead of the program found on `PATH`.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub tools: std::collections::BTreeMap<String, String>,
+    /// `[team]`: who a shared workspace trusts to record a release's files.
+    #[serde(default, skip_serializing_if = "TeamConfig::is_empty")]
+    pub team: TeamConfig,
+}
+
+/// `[team]`: a shared workspace's trust in names that are not people with standing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TeamConfig {
+    /// CI jobs' actors (`ci@github`) whose `release.artifacts` entries a console trusts
+    /// besides those of registered people with standing; one that has a registered key must
+    /// still sign them.
+    pub builders: Vec<String>,
+}
+
+impl TeamConfig {
+    pub fn is_empty(&self) -> bool {
+        self.builders.is_empty()
+    }
 }
 
 /// A configuration that could not be read or is invalid.
@@ -142,6 +161,7 @@ impl Config {
             source: None,
             dr: DrConfig::default(),
             tools: std::collections::BTreeMap::new(),
+            team: TeamConfig::default(),
         }
     }
 
