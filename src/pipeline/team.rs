@@ -109,3 +109,81 @@ pub fn run_phrase(p: &PlatformState, by: &RunBy, in_bucket: Option<usize>) -> St
     };
     format!("{what} {} at {}{host}{files}", by.actor, hm(by.at))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lease(what: &str, released: bool, until_in: i64) -> LeaseInfo {
+        let now = jiff::Timestamp::now();
+        LeaseInfo {
+            what: what.to_owned(),
+            holder: "ben".to_owned(),
+            host: "ben-host".to_owned(),
+            since: now,
+            until: now + jiff::SignedDuration::from_secs(until_in),
+            released,
+            nonce: "n".to_owned(),
+            ttl_secs: 0,
+            ends_here: None,
+        }
+    }
+
+    #[test]
+    fn only_a_live_lease_on_that_platforms_build_is_someone_building_it() {
+        let now = jiff::Timestamp::now();
+        let leases = vec![
+            lease("build 0.1.0 macos", false, 600),
+            lease("build 0.1.0 linux", true, 600),
+            lease("build 0.2.0 linux", false, -5),
+            lease("publish 0.1.0", false, 600),
+        ];
+        assert!(building_now(&leases, "0.1.0", "macos", now).is_some());
+        // Given back, run out, or another operation: nobody builds it.
+        assert!(building_now(&leases, "0.1.0", "linux", now).is_none());
+        assert!(building_now(&leases, "0.2.0", "linux", now).is_none());
+        assert!(building_now(&leases, "0.1.0", "windows", now).is_none());
+        let phrase = busy_phrase(&leases[0]);
+        assert!(
+            phrase.starts_with("busy: ben is building since ") && phrase.contains("(lease until "),
+            "{phrase}"
+        );
+    }
+
+    #[test]
+    fn a_run_says_who_ran_it_where_and_what_the_bucket_holds_only_when_it_succeeded() {
+        let by = RunBy {
+            actor: "ben".to_owned(),
+            host: Some("ben-host".to_owned()),
+            at: jiff::Timestamp::now(),
+            seq: 4,
+        };
+        let mut p = PlatformState {
+            status: BuildStatus::Succeeded,
+            message: "1 artifact".to_owned(),
+            steps: Vec::new(),
+            artifacts: Vec::new(),
+            builder_sha256: BTreeMap::new(),
+            remote: None,
+            log: None,
+            unsigned: false,
+            finished_at: jiff::Timestamp::now(),
+            audit_seq: 4,
+        };
+        let said = run_phrase(&p, &by, Some(1));
+        assert!(
+            said.starts_with("built by ben at ")
+                && said.ends_with(" on ben-host, 1 file in the bucket"),
+            "{said}"
+        );
+        assert!(run_phrase(&p, &by, Some(3)).ends_with(", 3 files in the bucket"));
+        // A local workspace has no bucket to count.
+        assert!(run_phrase(&p, &by, None).ends_with(" on ben-host"));
+        p.status = BuildStatus::Failed;
+        let said = run_phrase(&p, &by, Some(1));
+        assert!(
+            said.starts_with("failed for ben at ") && !said.contains("bucket"),
+            "{said}"
+        );
+    }
+}
