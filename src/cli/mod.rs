@@ -35,6 +35,9 @@ use crate::workspace::{self, Origin, Workspace};
 pub const EXIT_CHECK_FAILED: u8 = 1;
 /// Exit code for usage and configuration errors.
 pub const EXIT_USAGE: u8 = 2;
+/// Exit code when another console holds the lease on the operation (a build, a publish):
+/// refused before anything was done or recorded, not a failure of it.
+pub const EXIT_BUSY: u8 = 3;
 
 /// Release console: click through a desktop-app release, or run the same steps headless in CI.
 ///

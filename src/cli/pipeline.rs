@@ -255,7 +255,13 @@ pub fn run(cli: &Cli, cmd: PipelineCmd) -> anyhow::Result<ExitCode> {
                 }
             }
             runner.set_hook(Some(ws.task_hook()));
-            let report = pipeline::run::run_release(&ws, &runner, req, &mut Echoing(cli))?;
+            let report = match pipeline::run::run_release(&ws, &runner, req, &mut Echoing(cli)) {
+                Err(e @ pipeline::run::RunError::Busy(_)) => {
+                    eprintln!("busy: {e}");
+                    return Ok(ExitCode::from(super::EXIT_BUSY));
+                }
+                other => other?,
+            };
             if cli.json {
                 cli.print_json(&report)?;
             } else {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::digest::Sha256;
-use crate::runner::{ProcessSpec, TaskContext, TaskError, TaskResult};
+use crate::runner::{ProcessSpec, TaskContext, TaskError, TaskId, TaskResult};
 use crate::store;
 use crate::workspace::{Release, Workspace};
 
@@ -16,6 +16,7 @@ pub mod projection;
 pub mod remote;
 pub mod run;
 pub mod skips;
+pub mod team;
 pub mod tools;
 
 /// Free disk space a build needs at least.
@@ -806,30 +807,79 @@ impl Build {
     }
 }
 
+/// What the lease on building `platform` of `version` is called: `build 1.2.0 macos`.
+pub fn build_lease(version: &str, platform: &str) -> String {
+    format!("build {version} {platform}")
+}
+
+/// Why a build was not started.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Another console holds the lease on this build: refused before anything was started or
+    /// recorded (not a failure of the build).
+    #[error(
+        "{what} is in progress by {}: refused, nothing was started or recorded here",
+        holder.describe()
+    )]
+    Busy {
+        what: String,
+        holder: Box<crate::workspace::LeaseInfo>,
+    },
+    /// The lease could not be taken (the bucket cannot be reached, the workspace is offline).
+    #[error("{0}")]
+    Lease(crate::workspace::WorkspaceError),
+    #[error(transparent)]
+    Runner(#[from] crate::runner::RunnerError),
+}
+
+/// Starts one platform's build as a task of `runner`: on a shared workspace, the lease on it
+/// is taken first (a dry run changes nothing and takes none), so a second console's attempt
+/// is refused naming the holder before any task starts, and so before anything is recorded
+/// (no `task.start`, no run state, no failure). The lease lives as long as the task's work.
+/// Blocks on the bucket: call it off the GUI's thread. The one way the CLI and the GUI start
+/// a build.
+pub fn start_build(runner: &crate::runner::Runner, build: Build) -> Result<TaskId, StartError> {
+    let lease = if build.opts.dry_run {
+        None
+    } else {
+        let what = build_lease(&build.release.version.to_string(), &build.name);
+        match build.ws.lease(&what) {
+            Ok(l) => Some(l),
+            Err(crate::workspace::WorkspaceError::LeaseHeld { what, holder, .. }) => {
+                return Err(StartError::Busy { what, holder });
+            }
+            Err(e) => return Err(StartError::Lease(e)),
+        }
+    };
+    let spec = build_task_spec(
+        &build.ws,
+        &build.release,
+        &build.name,
+        &build.def,
+        &build.opts,
+    );
+    Ok(runner.start(spec, move |ctx| build_platform(ctx, build, lease))?)
+}
+
 /// Runs one platform's builder as the task `ctx` belongs to (on this host, or on its CI
 /// engine); collects its artifacts into the release's artifacts folder and saves the
-/// platform's state (success or failure).
+/// platform's state (success or failure). `lease` is the build's, held until it ends
+/// ([`start_build`] takes it).
 ///
 /// With signing skipped, the saved state says UNSIGNED, and an item a signed build of this
 /// platform ticked is unticked (audited): the signed installer it stood for was replaced.
-pub async fn build_platform(ctx: TaskContext, build: Build) -> TaskResult {
+async fn build_platform(
+    ctx: TaskContext,
+    build: Build,
+    lease: Option<crate::workspace::Lease>,
+) -> TaskResult {
     let unsigned = build.opts.skip_signing && !build.opts.dry_run;
     let started = jiff::Timestamp::now();
     let kind = build.def.checklist_kind.clone();
     let Build {
         ws, release, name, ..
     } = build.clone();
-    // On a shared workspace, one console builds a release's platform at a time; a second is
-    // told who. A dry run changes nothing and takes none.
-    let _lease = if build.opts.dry_run {
-        None
-    } else {
-        let (l_ws, what) = (ws.clone(), format!("build {} {name}", release.version));
-        let taken = tokio::task::spawn_blocking(move || l_ws.lease(&what))
-            .await
-            .map_err(|e| TaskError::Failed(crate::runner::panic_message(e)))?;
-        Some(taken.map_err(|e| TaskError::Failed(e.to_string()))?)
-    };
+    let _lease = lease;
     let result = if build.def.is_remote() {
         remote::build(ctx.clone(), build).await
     } else {

@@ -150,6 +150,13 @@ pub enum RunError {
     NothingBuildable { os: &'static str },
     #[error(transparent)]
     Runner(#[from] crate::runner::RunnerError),
+    /// Another console is building a platform of this run: refused before this build started
+    /// or recorded anything (the platforms built before it in this run stay built).
+    #[error("{0}")]
+    Busy(super::StartError),
+    /// The lease on a build could not be taken.
+    #[error("{0}")]
+    Lease(super::StartError),
     /// The installers were built and SHA256SUMS written, but their verification did not end
     /// with a report (cancelled, or failed before it had one).
     #[error(
@@ -323,7 +330,6 @@ fn build_one(
     opts: &RunOptions,
     watch: &mut dyn Watch,
 ) -> Result<Outcome, RunError> {
-    let spec = super::build_task_spec(ws, release, name, pdef, opts);
     let build = super::Build {
         ws: ws.clone(),
         release: release.clone(),
@@ -331,7 +337,12 @@ fn build_one(
         def: pdef.clone(),
         opts: opts.clone(),
     };
-    let id = runner.start(spec, move |ctx| super::build_platform(ctx, build))?;
+    let id = match super::start_build(runner, build) {
+        Ok(id) => id,
+        Err(e @ super::StartError::Busy { .. }) => return Err(RunError::Busy(e)),
+        Err(super::StartError::Runner(e)) => return Err(RunError::Runner(e)),
+        Err(e @ super::StartError::Lease(_)) => return Err(RunError::Lease(e)),
+    };
     let (state, message) = watch.wait(runner, id);
     Ok(match state {
         TaskState::Succeeded if opts.dry_run => Outcome::Planned,

@@ -29,6 +29,16 @@ enum Action {
     AskRebuild(String),
     /// Drop the question.
     CancelRebuild,
+    /// Fetch the files the log records for the release that are not here, from the bucket.
+    FetchFromBucket,
+}
+
+/// What starting a build came to (the lease is taken first, off the UI thread).
+#[derive(Debug)]
+enum Started {
+    Task(TaskId),
+    /// Another console holds the lease: nothing was started or recorded.
+    Busy(Box<crate::workspace::LeaseInfo>),
 }
 
 /// Builds panel state.
@@ -52,6 +62,11 @@ pub struct BuildsUi {
     /// The platform whose build waits for "Rebuild anyway" (it would invalidate a PASS
     /// verify or a published version).
     pub confirm_rebuild: Option<String>,
+    /// Builds being started (their lease being taken), by platform.
+    starting: BTreeMap<String, Pending<Started>>,
+    /// The lease a start was refused on, by platform (shown while it is live).
+    refused: BTreeMap<String, crate::workspace::LeaseInfo>,
+    fetching: Pending<crate::verify::shared::Fetch>,
     /// Remote runs found running at open and watched again, by (version, platform), so each
     /// is picked up once.
     reattached: std::collections::BTreeSet<(String, String)>,
@@ -139,6 +154,49 @@ impl BuildsUi {
         })
     }
 
+    /// The live lease of another console on building `name`, when one is known: read with
+    /// the team's activity, or the one a start here was refused on. This console's own lease
+    /// of a build it ran is not one (the leases may have been read before it ended).
+    fn busy(
+        &self,
+        data: &Snapshot,
+        name: &str,
+        task: Option<&TaskSnapshot>,
+    ) -> Option<crate::workspace::LeaseInfo> {
+        if task.is_some_and(|t| !t.state.is_finished()) {
+            return None;
+        }
+        let version = data.current.as_ref()?.release.version.to_string();
+        let now = jiff::Timestamp::now();
+        let known = data
+            .team
+            .as_ref()
+            .and_then(|t| t.as_ref().ok())
+            .and_then(|a| crate::pipeline::team::building_now(&a.leases, &version, name, now));
+        let refused = self
+            .refused
+            .get(name)
+            .filter(|l| l.is_live(now) && l.what == crate::pipeline::build_lease(&version, name));
+        let host = data.ws.shared().map(|s| s.host().to_owned());
+        known
+            .or(refused)
+            .filter(|l| {
+                let mine = l.holder == data.ws.actor() && host.as_deref() == Some(&l.host);
+                // The build it stood for ended (its run state was saved since, by its holder):
+                // the lease was read before it was given back.
+                let ended = data.pipeline_state.platforms.get(name).is_some_and(|p| {
+                    p.status != BuildStatus::Running
+                        && data.build_authors.get(name).is_some_and(|by| {
+                            by.actor == l.holder
+                                && by.host.as_deref() == Some(&l.host)
+                                && by.at >= l.since
+                        })
+                });
+                !(ended || mine && task.is_some())
+            })
+            .cloned()
+    }
+
     fn options(&self) -> RunOptions {
         RunOptions {
             skip_signing: self.skip_signing,
@@ -191,20 +249,26 @@ impl BuildsUi {
                     resume,
                     ..self.options()
                 };
-                let spec = crate::pipeline::build_task_spec(&ws, &release, &platform, &pdef, &opts);
-                let name = platform.clone();
-                if let Some(id) = cx.start_task(spec, move |ctx| {
-                    let build = crate::pipeline::Build {
-                        ws,
-                        release,
-                        name,
-                        def: pdef,
-                        opts,
-                    };
-                    crate::pipeline::build_platform(ctx, build)
-                }) {
-                    self.tasks.insert(platform, id);
-                }
+                let build = crate::pipeline::Build {
+                    ws,
+                    release,
+                    name: platform.clone(),
+                    def: pdef,
+                    opts,
+                };
+                let runner = cx.runner.clone();
+                self.refused.remove(&platform);
+                let pending = self.starting.entry(platform).or_default();
+                // The lease is taken first, on the bucket: off the UI thread.
+                cx.fetch_blocking(pending, move || {
+                    match crate::pipeline::start_build(&runner, build) {
+                        Ok(id) => Ok(Started::Task(id)),
+                        Err(crate::pipeline::StartError::Busy { holder, .. }) => {
+                            Ok(Started::Busy(holder))
+                        }
+                        Err(e) => Err(e),
+                    }
+                });
             }
             Action::Cancel(id) => cx.push(Command::CancelTask(id)),
             Action::OpenInVerify(dir) => cx.push(Command::Verify {
@@ -215,6 +279,11 @@ impl BuildsUi {
             Action::SumsAndVerify => {
                 cx.fetch_blocking(&mut self.sums, move || {
                     crate::pipeline::write_sums_and_store(&ws, &release)
+                });
+            }
+            Action::FetchFromBucket => {
+                cx.fetch_blocking(&mut self.fetching, move || {
+                    crate::verify::shared::fetch_missing(&ws, &release)
                 });
             }
             Action::AskRebuild(_) | Action::CancelRebuild => {}
@@ -259,6 +328,40 @@ impl BuildsUi {
 impl Panel for BuildsUi {
     fn logic(&mut self, cx: &mut Cx<'_>) {
         self.reattach(cx);
+        let mut started = Vec::new();
+        for (platform, pending) in &mut self.starting {
+            if let Some(result) = pending.poll() {
+                started.push((platform.clone(), result));
+            }
+        }
+        for (platform, result) in started {
+            self.starting.remove(&platform);
+            match result {
+                Ok(Started::Task(id)) => {
+                    self.tasks.insert(platform, id);
+                    cx.push(Command::SelectTask(id));
+                }
+                // Not a failure of the build: the card says who builds it.
+                Ok(Started::Busy(holder)) => {
+                    self.refused.insert(platform, *holder);
+                }
+                Err(e) => cx.error(e),
+            }
+        }
+        match self.fetching.poll() {
+            Some(Ok(fetched)) => {
+                let downloaded = fetched.files.iter().filter(|f| f.downloaded).count();
+                cx.success(format!(
+                    "Fetched the release's files recorded in entry #{}: {} downloaded, {} here                      already",
+                    fetched.entry,
+                    downloaded,
+                    fetched.files.len() - downloaded
+                ));
+                cx.push(Command::Reload);
+            }
+            Some(Err(e)) => cx.error(e),
+            None => {}
+        }
         match self.preflight_run.poll() {
             Some(Ok(results)) => {
                 self.preflight = results
@@ -305,7 +408,10 @@ impl Panel for BuildsUi {
     }
 
     fn is_busy(&self) -> bool {
-        self.preflight_run.is_running() || self.sums.is_running()
+        self.preflight_run.is_running()
+            || self.sums.is_running()
+            || self.fetching.is_running()
+            || self.starting.values().any(Pending::is_running)
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
@@ -371,10 +477,16 @@ impl BuildsUi {
             }
         };
         if artifacts.is_empty() && data.artifacts.is_ok() {
-            ui.label(theme::muted(format!(
-                "None yet in {}",
-                data.ws.artifacts_dir(&view.release.version).display()
-            )));
+            ui.label(theme::muted(match &data.bucket_artifacts {
+                Some(_) => format!(
+                    "None here yet in {}: the bucket holds the release's files (below)",
+                    data.ws.artifacts_dir(&view.release.version).display()
+                ),
+                None => format!(
+                    "None yet in {}",
+                    data.ws.artifacts_dir(&view.release.version).display()
+                ),
+            }));
         }
         egui::Grid::new("artifacts")
             .striped(true)
@@ -451,6 +563,9 @@ impl BuildsUi {
                     ui.end_row();
                 }
             });
+        if let Some(record) = &data.bucket_artifacts {
+            self.bucket_ui(ui, record, artifacts, actions);
+        }
         if let Some(st) = &data.verify_stale {
             ui.horizontal_wrapped(|ui| {
                 theme::badge(ui, "STALE", theme::WARN);
@@ -477,6 +592,80 @@ impl BuildsUi {
         });
     }
 
+    /// The release's files as the log records them in the bucket (`release.artifacts`): name,
+    /// platform, size and SHA-256 from the record, whether the file is here, and a button that
+    /// fetches those that are not (as Verify does: each checked against its SHA-256).
+    fn bucket_ui(
+        &self,
+        ui: &mut egui::Ui,
+        record: &crate::verify::shared::Record,
+        here: &[crate::pipeline::ArtifactFile],
+        actions: &mut Vec<Action>,
+    ) {
+        use crate::audit::event::BlobKind;
+        let files: Vec<_> = record
+            .files
+            .files
+            .iter()
+            .filter(|f| f.kind != BlobKind::Log)
+            .collect();
+        let by = format!("entry #{}", record.audit_seq);
+        ui.add_space(4.0);
+        ui.label(egui::RichText::new(format!(
+            "In the bucket: {} file{} of {} recorded ({by}, built on {})",
+            files.len(),
+            if files.len() == 1 { "" } else { "s" },
+            record.files.version,
+            record.files.platforms.join(", ")
+        )));
+        // SHA256SUMS is not an artifact of the list: here when it lists one of them.
+        let sums_here = here.iter().any(|a| a.listed_sha256.is_some());
+        let is_here = |name: &str, size: u64| {
+            (name == crate::verify::sums::SUMS_FILE && sums_here)
+                || here.iter().any(|a| a.name == name && a.size_bytes == size)
+        };
+        let mut missing = 0;
+        egui::Grid::new("bucket-artifacts")
+            .striped(true)
+            .num_columns(5)
+            .spacing([16.0, 4.0])
+            .show(ui, |ui| {
+                widgets::header_row(ui, &["File", "Platform", "Size", "SHA-256", "Here"]);
+                for f in &files {
+                    ui.label(&f.name);
+                    ui.label(theme::muted(f.platform.as_deref().unwrap_or("-")));
+                    ui.label(crate::verify::human_bytes(f.size));
+                    ui.label(theme::mono(f.sha256.short()))
+                        .on_hover_text(f.sha256.to_string());
+                    if is_here(&f.name, f.size) {
+                        ui.label(egui::RichText::new("here").color(theme::OK));
+                    } else {
+                        missing += 1;
+                        ui.label(theme::muted("not fetched"));
+                    }
+                    ui.end_row();
+                }
+            });
+        if ui
+            .add_enabled(
+                missing > 0 && !self.fetching.is_running(),
+                egui::Button::new(if self.fetching.is_running() {
+                    "Fetching…"
+                } else {
+                    "Fetch from the bucket"
+                }),
+            )
+            .on_hover_text(
+                "Download the files not here by their SHA-256, each checked against the record \
+                 (as Verify does)",
+            )
+            .on_disabled_hover_text("Every file the record names is here")
+            .clicked()
+        {
+            actions.push(Action::FetchFromBucket);
+        }
+    }
+
     fn card_ui(
         &self,
         ui: &mut egui::Ui,
@@ -489,6 +678,8 @@ impl BuildsUi {
         ui.group(|ui| {
             ui.set_width(ui.available_width());
             let saved = data.pipeline_state.platforms.get(name);
+            let busy = self.busy(data, name, task);
+            let starting = self.starting.get(name).is_some_and(Pending::is_running);
             // The last build (running or saved) was unsigned, or the next one will be.
             let task_unsigned =
                 task.is_some_and(|t| t.info.kind.ends_with(crate::pipeline::UNSIGNED_SUFFIX));
@@ -527,6 +718,9 @@ impl BuildsUi {
                     );
                 }
                 match (task, saved) {
+                    _ if busy.is_some() => {
+                        theme::badge(ui, "BUSY", theme::INFO);
+                    }
                     (Some(t), _)
                         if task_unsigned && t.state == crate::runner::TaskState::Succeeded =>
                     {
@@ -563,10 +757,22 @@ impl BuildsUi {
                     }
                 }
             });
-            let running = task.is_some_and(|t| !t.state.is_finished());
+            let running = task.is_some_and(|t| !t.state.is_finished()) || starting;
             let pre = self.preflight.get(name);
+            // Why Run and Resume are off: another console builds it (said first), or the
+            // preflight failed.
+            let busy_why = busy.as_ref().map(|l| {
+                format!(
+                    "{} on {}: Run is off until it ends (the lease on {} is theirs)",
+                    crate::pipeline::team::busy_phrase(l),
+                    l.host,
+                    l.what
+                )
+            });
             let skipped = pre.and_then(|p| p.skipped.clone());
-            let failed = self.failed_preflight(data, name);
+            let failed = busy_why
+                .clone()
+                .or_else(|| self.failed_preflight(data, name));
             ui.horizontal(|ui| {
                 let can_run = !running && skipped.is_none() && pdef.can_build_from_here();
                 // The plan can be shown on any host where the builder's interpreter runs.
@@ -638,6 +844,14 @@ impl BuildsUi {
                     actions.push(Action::Cancel(t.info.id));
                 }
             });
+            if let Some(l) = &busy {
+                ui.label(
+                    egui::RichText::new(crate::pipeline::team::busy_phrase(l)).color(theme::INFO),
+                )
+                .on_hover_text(busy_why.clone().unwrap_or_default());
+            } else if starting {
+                ui.label(theme::muted("Taking the lease on this build…"));
+            }
             if self.confirm_rebuild.as_deref() == Some(name) {
                 egui::Frame::new()
                     .stroke(egui::Stroke::new(1.0, theme::WARN))
@@ -812,11 +1026,41 @@ impl BuildsUi {
                 });
             }
             if let Some(s) = saved.filter(|_| task.is_none()) {
-                ui.label(theme::muted(format!(
-                    "Last run {}: {}",
-                    crate::local_time(s.finished_at, false),
-                    s.message
-                )));
+                // Who ran it, where and when, as its entry says (a teammate's build too), and
+                // how many of its files the bucket holds.
+                match data.build_authors.get(name) {
+                    Some(by) => {
+                        let in_bucket = data.ws.shared().map(|_| {
+                            data.bucket_artifacts.as_ref().map_or(0, |r| {
+                                r.files
+                                    .files
+                                    .iter()
+                                    .filter(|f| {
+                                        f.kind == crate::audit::event::BlobKind::Artifact
+                                            && f.platform.as_deref() == Some(name)
+                                    })
+                                    .count()
+                            })
+                        });
+                        ui.label(theme::muted(format!(
+                            "{} · {}",
+                            crate::pipeline::team::run_phrase(s, by, in_bucket),
+                            s.message
+                        )))
+                        .on_hover_text(format!(
+                            "entry #{}, {}",
+                            by.seq,
+                            crate::local_time(by.at, true)
+                        ));
+                    }
+                    None => {
+                        ui.label(theme::muted(format!(
+                            "Last run {}: {}",
+                            crate::local_time(s.finished_at, false),
+                            s.message
+                        )));
+                    }
+                }
             }
             if let Some(t) = task
                 && let Some(m) = &t.message

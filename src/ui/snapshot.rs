@@ -35,6 +35,11 @@ pub struct Snapshot {
     pub pipeline_state: PipelineState,
     /// The selected release's artifacts (or why the folder cannot be read).
     pub artifacts: Result<Vec<ArtifactFile>, String>,
+    /// Who saved each platform's run state of the selected release (its entry).
+    pub build_authors: std::collections::BTreeMap<String, crate::pipeline::team::RunBy>,
+    /// On a shared workspace: the selected release's files as the log records them in the
+    /// bucket (`release.artifacts`), if a build stored any.
+    pub bucket_artifacts: Option<crate::verify::shared::Record>,
     /// The selected release's last verification against the workspace's pins, if any.
     pub verify_record: Option<crate::verify::release::ReleaseVerify>,
     /// Files of the artifacts folder that changed after that verification.
@@ -186,6 +191,15 @@ impl Snapshot {
             ),
             None => (PipelineState::default(), Ok(Vec::new())),
         };
+        let build_authors = crate::pipeline::team::run_authors(&ws, &audit, &pipeline_state);
+        let bucket_artifacts = match (&current, ws.shared()) {
+            (Some(c), Some(_)) => {
+                crate::verify::shared::of_release(&ws, &c.release.version.to_string())
+                    .ok()
+                    .flatten()
+            }
+            _ => None,
+        };
         let verify_record = current
             .as_ref()
             .and_then(|c| crate::verify::release::last(&ws, &c.release).ok().flatten());
@@ -245,6 +259,8 @@ impl Snapshot {
             pipeline,
             pipeline_state,
             artifacts,
+            build_authors,
+            bucket_artifacts,
             verify_record,
             verify_stale,
             rebuild_invalidates,

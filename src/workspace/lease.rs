@@ -340,6 +340,7 @@ impl Workspace {
                 return Err(WorkspaceError::LeaseHeld {
                     what: what.to_owned(),
                     by: info.describe(),
+                    holder: Box::new(info),
                 });
             }
             Took::TakenOver(etag, from) => {

@@ -210,7 +210,12 @@ pub enum WorkspaceError {
     },
     /// Another console holds the lease on a long operation.
     #[error("{what} is in progress by {by}")]
-    LeaseHeld { what: String, by: String },
+    LeaseHeld {
+        what: String,
+        by: String,
+        /// The lease as read: who, where, since and until.
+        holder: Box<lease::LeaseInfo>,
+    },
     /// A request to a shared workspace's bucket failed.
     #[error("{url}: {message}")]
     Bucket { url: String, message: String },

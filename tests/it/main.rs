@@ -35,6 +35,7 @@ mod status;
 mod team;
 mod team_attack;
 mod team_blobs;
+mod team_builds;
 mod team_segments;
 mod ui;
 mod verify;

@@ -44,6 +44,14 @@ impl Console {
         c.output().expect("run release-console")
     }
 
+    /// [`Self::run`] not yet started (to spawn it and do something meanwhile).
+    pub(super) fn command(&self, ws: &str, args: &[&str]) -> std::process::Command {
+        let mut c = common::bin();
+        c.arg("--workspace").arg(ws).args(args);
+        self.env(&mut c);
+        c
+    }
+
     fn env(&self, c: &mut std::process::Command) {
         c.env("AWS_ENDPOINT_URL_S3", &self.endpoint)
             .env("AWS_ACCESS_KEY_ID", WEED_ACCESS_KEY)
@@ -1211,7 +1219,7 @@ fn a_local_workspace_pushed_to_a_bucket_is_the_same_workspace_there() {
               on a real desktop; nextest runs each test in a process of its own, and the only \
               thread started before this (a fault proxy's) reads no variable"
 )]
-fn set_window_env(endpoint: &str, secret: &str, cache: &Path) {
+pub(super) fn set_window_env(endpoint: &str, secret: &str, cache: &Path) {
     // SAFETY: see the reason above: no thread reads the environment meanwhile.
     unsafe {
         std::env::set_var("AWS_ENDPOINT_URL_S3", endpoint);
@@ -1227,11 +1235,11 @@ fn set_window_env(endpoint: &str, secret: &str, cache: &Path) {
     }
 }
 
-type Window = egui_kittest::Harness<'static, release_console::ui::ConsoleApp>;
+pub(super) type Window = egui_kittest::Harness<'static, release_console::ui::ConsoleApp>;
 
 /// The window on `ws`, with the environment [`set_window_env`] gave; its runtime is returned
 /// with it, to outlive it.
-fn open_window(ws: &str) -> (Window, tokio::runtime::Runtime) {
+pub(super) fn open_window(ws: &str) -> (Window, tokio::runtime::Runtime) {
     use release_console::runner::Runner;
     use release_console::ui::{ConsoleApp, Picker, RfdPicker};
     use release_console::workspace::Origin;
@@ -1250,7 +1258,7 @@ fn open_window(ws: &str) -> (Window, tokio::runtime::Runtime) {
 }
 
 /// Steps the window until `cond` holds (at most `secs` seconds).
-fn step_until(
+pub(super) fn step_until(
     h: &mut Window,
     secs: u64,
     what: &str,
@@ -1287,7 +1295,7 @@ fn item_is_done(app: &release_console::ui::ConsoleApp, item: &str) -> bool {
 }
 
 /// Clicks the navigation's `tab`.
-fn go_to(h: &mut Window, tab: &str) {
+pub(super) fn go_to(h: &mut Window, tab: &str) {
     h.get_by_label(tab).click();
     h.step();
     h.remove_cursor();
