@@ -520,6 +520,7 @@ fn a_builds_run_state_is_replayed_on_a_second_console_from_its_entry() {
     let ci = Console::new(&weed, dir.path(), "ci");
     let rm = Console::new(&weed, dir.path(), "rm");
     common::ok(&ci.run(WS, &["init", WS]));
+    builders(&weed, "wiretuner", &["ci"]);
     common::ok(&ci.run(WS, &["release", "new", "0.1.0"]));
     fake_builder(&ci.folder("wiretuner"));
     common::ok(&ci.run(
