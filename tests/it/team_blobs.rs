@@ -52,7 +52,7 @@ fn head(s3: &S3Client, key: &str) -> (u16, Option<String>) {
 }
 
 /// Lists `names` as the workspace's `[team] builders` in the bucket's configuration.
-fn builders(weed: &Weed, prefix: &str, names: &[&str]) {
+pub(crate) fn builders(weed: &Weed, prefix: &str, names: &[&str]) {
     let key = format!("/team/{prefix}/release-console.toml");
     let (status, config) = weed.request("GET", &key, &[], b"");
     assert_eq!(status, 200, "{config}");

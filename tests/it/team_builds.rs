@@ -72,10 +72,13 @@ fn team(ws: &str) -> Team {
     let ana = Console::new(&weed, dir.path(), "ana");
     let ben = Console::new(&weed, dir.path(), "ben");
     common::ok(&ana.run(ws, &["init", ws]));
+    let prefix = ws.trim_start_matches("s3://team/");
+    // Both build, and a release's files are trusted only from a configured builder (or a
+    // person with standing).
+    crate::team_blobs::builders(&weed, prefix, &["ana", "ben"]);
     common::ok(&ana.run(ws, &["release", "new", "0.1.0"]));
     common::ok(&ben.run(ws, &["release", "list"]));
     let (started, go) = (dir.path().join("started"), dir.path().join("go"));
-    let prefix = ws.trim_start_matches("s3://team/");
     for c in [&ana, &ben] {
         slow_builder(&c.folder(prefix), &started, &go);
     }
