@@ -44,7 +44,7 @@ impl Console {
         c.output().expect("run release-console")
     }
 
-    fn env(&self, c: &mut std::process::Command) {
+    pub(super) fn env(&self, c: &mut std::process::Command) {
         c.env("AWS_ENDPOINT_URL_S3", &self.endpoint)
             .env("AWS_ACCESS_KEY_ID", WEED_ACCESS_KEY)
             .env("AWS_SECRET_ACCESS_KEY", WEED_SECRET_KEY)
