@@ -1532,10 +1532,37 @@ impl BucketCheck {
     }
 }
 
+/// What [`push`] moved, and what it could not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Pushed {
+    /// Log entries now in the bucket.
+    pub entries: u64,
+    /// The files and folders the configuration names by a relative path that are in the
+    /// pushed folder but do not travel with the bucket (only the configuration and the log
+    /// do): `([section] key, path)`. Each console looks for them in its own copy, where they
+    /// are not until someone puts them there.
+    pub not_carried: Vec<(String, String)>,
+}
+
+/// The configuration's relative paths that `from` holds and a shared workspace's copy would
+/// not (see [`Pushed::not_carried`]); the packaging files every copy is given are left out.
+fn not_carried(from: &Path, config: &super::Config) -> Vec<(String, String)> {
+    config
+        .relative_paths()
+        .into_iter()
+        .filter(|(_, path)| !super::PACKAGING.iter().any(|(rel, ..)| rel == path))
+        .filter(|(_, path)| std::fs::symlink_metadata(from.join(path)).is_ok())
+        .map(|(key, path)| (key.to_owned(), path.to_owned()))
+        .collect()
+}
+
 /// Moves the local workspace `from` into the bucket at `url`: its configuration, then every
 /// entry of its log, verified first, each created with `If-None-Match: *` (a bucket that holds
-/// a workspace already is refused, and nothing is written to it). Returns the entries moved.
-pub fn push(from: &Path, url: &SharedUrl, access: Access) -> Result<u64, WorkspaceError> {
+/// a workspace already is refused, and nothing is written to it). Returns the entries moved
+/// and the configured files that stay behind: they are said, not refused, because what
+/// the configuration names there (a certificate, a clone, stand-ins) is each machine's to
+/// provide, and the gates that read them say on each console what is missing.
+pub fn push(from: &Path, url: &SharedUrl, access: Access) -> Result<Pushed, WorkspaceError> {
     let ws = super::Workspace::open(from)?;
     if ws.shared().is_some() {
         return Err(WorkspaceError::Refused(format!(
@@ -1608,7 +1635,10 @@ pub fn push(from: &Path, url: &SharedUrl, access: Access) -> Result<u64, Workspa
         shared.seal(n as u64 * SEGMENT_ENTRIES + 1, range)?;
     }
     match shared.put(url.key(CONFIG_FILE), config, "application/toml") {
-        Ok(_) => Ok(moved),
+        Ok(_) => Ok(Pushed {
+            entries: moved,
+            not_carried: not_carried(from, &ws.config),
+        }),
         Err(Failure::Status { status: 412, .. }) => Err(WorkspaceError::AlreadyExists(
             PathBuf::from(url.to_string()),
         )),
