@@ -68,12 +68,28 @@ fn state_path(dir: &Path) -> PathBuf {
 }
 
 /// Saves `state` and renders its HTML beside it.
-fn save(dir: &Path, product: &str, state: &PageState) -> Result<(), store::StateError> {
+fn save(dir: &Path, product: &str, state: &PageState) -> Result<String, store::StateError> {
+    let html = render_html(product, state);
     store::write_json(&state_path(dir), state)?;
-    store::write_atomic(
-        &dir.join("index.html"),
-        render_html(product, state).as_bytes(),
-    )
+    store::write_atomic(&dir.join("index.html"), html.as_bytes())?;
+    Ok(html)
+}
+
+/// Where a shared workspace's bucket holds the rendered page, under its prefix.
+pub const BUCKET_HTML: &str = "status/index.html";
+
+/// On a shared workspace, the page rendered from entry `seq` written to the bucket too
+/// ([`BUCKET_HTML`]), so a team has one page to open; an older rendering never replaces a
+/// newer one. The page is recorded already: a bucket that refuses the copy is said in the
+/// process log, and the next change writes it again.
+fn put_in_bucket(ws: &Workspace, seq: u64, html: &str) {
+    let Some(shared) = ws.shared() else { return };
+    if let Err(e) = shared.put_rendered(BUCKET_HTML, seq, html.as_bytes(), "text/html") {
+        tracing::warn!(
+            "the status page (entry #{seq}) was not copied to {}/{BUCKET_HTML}: {e}",
+            shared.url()
+        );
+    }
 }
 
 impl LocalPage {
@@ -133,13 +149,14 @@ impl LocalPage {
                 incidents: state.incidents.clone(),
             },
         });
-        self.ws.change(
+        let (seq, html) = self.ws.change(
             Event::StatusPagePost(Event::values(PAGE_TARGET, serde_json::Value::Null, carried)),
             |seq| {
                 state.audit_seq = seq;
-                save(&self.dir, &self.product, &state)
+                save(&self.dir, &self.product, &state).map(|html| (seq, html))
             },
         )?;
+        put_in_bucket(&self.ws, seq, &html);
         Ok(out)
     }
 }
@@ -588,7 +605,11 @@ impl Projection for PageBook {
             }
             match carried_page(w) {
                 Ok(page) => {
-                    save(&dir, &ws.config().product.name, &page)?;
+                    let html = save(&dir, &ws.config().product.name, &page)?;
+                    // Its writer crashed before copying it to the bucket, perhaps.
+                    if ws.wrote(w) {
+                        put_in_bucket(ws, w.seq, &html);
+                    }
                     applied += 1;
                     tracing::info!("rolled forward entry #{} ({} {target})", w.seq, w.action);
                 }

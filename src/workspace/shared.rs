@@ -554,6 +554,57 @@ impl Shared {
         put
     }
 
+    /// Writes `bytes` to `rel` under the prefix as the rendering of log entry `seq`, unless
+    /// the object there renders a later one: every object written here starts with the line
+    /// [`rendered_mark`] makes, and is replaced only with `If-Match` on the one that was read
+    /// (or created with `If-None-Match: *`), so two consoles writing at once leave the newer
+    /// page, never the older. For what a team opens in a browser (the local status page);
+    /// the log stays the truth. Returns whether it was written.
+    pub fn put_rendered(
+        &self,
+        rel: &str,
+        seq: u64,
+        bytes: &[u8],
+        content_type: &'static str,
+    ) -> Result<bool, WorkspaceError> {
+        let key = self.url.key(rel);
+        let mark = rendered_mark(seq);
+        let mut body = mark.clone().into_bytes();
+        body.extend_from_slice(bytes);
+        for _ in 0..MAX_RACES {
+            let got = self
+                .get(key.clone())
+                .map_err(|f| unreachable(&self.url, &format!("read {rel}"), &f))?;
+            let etag = match &got {
+                Got::Object { bytes, etag, .. } => {
+                    if rendered_seq(bytes).is_some_and(|there| there >= seq) {
+                        return Ok(false);
+                    }
+                    Some(etag.clone())
+                }
+                Got::Missing | Got::NotModified => None,
+            };
+            let client = self.client.clone();
+            let (key, body) = (key.clone(), body.clone());
+            let put = block(async move {
+                let cond = etag.as_deref().map_or(Cond::Create, Cond::Match);
+                client.put_small(&key, body, content_type, cond).await
+            })
+            .map_err(|e| Failure::Network(e.to_string()))
+            .and_then(|r| r);
+            match put {
+                Ok(_) => return Ok(true),
+                // Another console wrote it meanwhile: look again.
+                Err(Failure::Status { status: 412, .. }) => {}
+                Err(f) => return Err(unreachable(&self.url, &format!("write {rel}"), &f)),
+            }
+        }
+        Err(WorkspaceError::Refused(format!(
+            "{}: {rel} kept changing while it was written; not written",
+            self.url
+        )))
+    }
+
     /// The configuration in the bucket, if there is one. Asked impatiently (twice, 10 s at
     /// most each): the answer decides whether the workspace opens read-only from its copy,
     /// and a window waits for it.
@@ -1530,6 +1581,22 @@ impl BucketCheck {
             && self.local_entries <= self.entries
             && self.segments_differ.is_empty()
     }
+}
+
+/// The first line of an object [`Shared::put_rendered`] writes: which entry it renders.
+pub fn rendered_mark(seq: u64) -> String {
+    format!("<!-- release-console: rendered from audit entry #{seq} -->\n")
+}
+
+/// The entry an object [`Shared::put_rendered`] wrote renders, from its first line.
+fn rendered_seq(bytes: &[u8]) -> Option<u64> {
+    let line = bytes.split(|b| *b == b'\n').next()?;
+    std::str::from_utf8(line)
+        .ok()?
+        .strip_prefix("<!-- release-console: rendered from audit entry #")?
+        .strip_suffix(" -->")?
+        .parse()
+        .ok()
 }
 
 /// What [`push`] moved, and what it could not.

@@ -1493,6 +1493,18 @@ fn two_consoles_work_one_incident_on_the_teams_local_status_page() {
     let html = std::fs::read_to_string(ben_dir.join("status/index.html")).expect("html");
     assert!(html.contains("All systems operational"), "{html}");
     assert!(html.contains("Sync is back to normal"), "{html}");
+    // One URL for the team: the bucket holds the page as of the last change.
+    let (status, there) = weed.request("GET", "/team/pages/status/index.html", &[], b"");
+    assert_eq!(status, 200, "{there}");
+    let last_seq = anas["audit_seq"].as_u64().expect("seq");
+    assert_eq!(
+        there,
+        format!(
+            "{}{html}",
+            release_console::workspace::shared::rendered_mark(last_seq)
+        ),
+        "the rendering of the page's last change"
+    );
     let posts = crate::team::entries(&ben, ws)
         .into_iter()
         .filter(|e| e["action"] == "status.page.post")

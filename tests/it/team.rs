@@ -2172,6 +2172,7 @@ fn an_upload_left_unfinished_by_one_console_is_seen_by_another() {
         .collect();
     assert_eq!(ends.len(), 1, "{ends:#?}");
     assert_eq!(ends[0]["after"]["why"], "completed");
+}
 
 /// The demo workspace pushed to a bucket: the push names each configured file that stays
 /// behind (the bucket carries the configuration and the log only), and on another console the
