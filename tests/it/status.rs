@@ -1580,3 +1580,67 @@ fn on_a_team_workspace_statuspage_is_updated_by_the_id_the_log_recorded() {
             .all(|e| e["action"] != "status.page.post")
     );
 }
+
+/// Two consoles open at once: ana's has not read ben's post yet, so her change of the page is
+/// refused as raced (never built on the page without his incident); once her console has read
+/// the log, her post keeps his incident beside hers.
+#[test]
+fn a_change_of_the_teams_page_made_from_a_stale_copy_is_refused_then_made_on_the_new_page() {
+    use release_console::status::incident::{self, CreateRequest};
+    use release_console::status::local::LocalPage;
+    use release_console::status::{IncidentStatus, Severity};
+    let weed = common::Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ws = "s3://team/race";
+    let ana = crate::team::Console::new(&weed, dir.path(), "ana");
+    ok(&ana.run(ws, &["init", ws]));
+    let anas = crate::team::open_as(&weed, dir.path(), "ana-window", ws);
+    let ben = crate::team::Console::new(&weed, dir.path(), "ben");
+    let bens_id = incident_id(&ben.run(ws, &CREATE));
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let req = CreateRequest {
+        name: None,
+        status: IncidentStatus::Investigating,
+        message: "Exports fail for some users".into(),
+        severity: Severity::P2,
+        components: vec!["import-export".into()],
+        component_status: None,
+        detected_at: None,
+        deliver_notifications: false,
+        idempotency_key: None,
+    };
+    let post = || {
+        rt.block_on(incident::create(
+            &anas,
+            &LocalPage::new(&anas),
+            "local",
+            &req,
+        ))
+    };
+    let err = post().expect_err("raced").to_string();
+    assert!(
+        err.contains("status-page was changed by") && err.contains("status.page.post"),
+        "{err}"
+    );
+    anas.sync(release_console::projections::ALL).expect("sync");
+    let mine = post().expect("posted on the page as it is");
+    let page = page_of(anas.root());
+    let ids: Vec<&str> = page["incidents"]
+        .as_array()
+        .expect("incidents")
+        .iter()
+        .filter_map(|i| i["id"].as_str())
+        .collect();
+    assert_eq!(ids.len(), 2, "{page}");
+    assert_eq!(ids[1], mine.page_incident_id);
+    assert_eq!(component(&page, "collaboration"), "partial_outage", "ben's");
+    assert_eq!(component(&page, "import-export"), "degraded_performance");
+    let list = ok(&ben.run(ws, &["status", "list"]));
+    assert!(list.contains(&bens_id) && list.contains(&mine.id), "{list}");
+    assert_eq!(page_of(&ben.folder("race")), page);
+}
