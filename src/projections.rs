@@ -1,5 +1,6 @@
 //! Every state file of the feature layers that the audit log speaks for, as one list: the
-//! incident records (`status/incidents.json`), the flag plans (`flags/plans.json`), the
+//! incident records (`status/incidents.json`), the local status page (`status/page.json`),
+//! the flag plans (`flags/plans.json`), the
 //! platforms a release does not ship (`pipeline/skipped-platforms.json`), each release's
 //! vulnerability findings and accepted risks (`releases/<version>/findings.json`), the
 //! secrets' recorded rotations (`secrets/rotations.json`), the files a build stored in a
@@ -16,10 +17,11 @@
 
 use crate::workspace::Projection;
 
-/// The incident records, the flag plans, the platform skips, the findings, the rotations,
-/// the files stored in a bucket and the platforms' run states.
+/// The incident records, the local status page, the flag plans, the platform skips, the
+/// findings, the rotations, the files stored in a bucket and the platforms' run states.
 pub static ALL: &[&dyn Projection] = &[
     &crate::status::incident::IncidentBook,
+    &crate::status::local::PageBook,
     &crate::flags::plan::PlanBook,
     &crate::pipeline::skips::SkipBook,
     &crate::findings::FindingsBook,

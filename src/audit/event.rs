@@ -50,6 +50,7 @@
 //! | `status.incident.create` / `.update` / `.resolve` | [`Event::IncidentCreate`] / [`Event::IncidentUpdate`] / [`Event::IncidentResolve`] | incident id | status | notify, incidents (projection) |
 //! | `status.incident.import` | [`Event::IncidentImport`] | incident id | status (the demo's history) | incidents (projection) |
 //! | `status.maintenance.schedule` / `.update` | [`Event::MaintenanceSchedule`] / [`Event::MaintenanceUpdate`] | maintenance id | status | |
+//! | `status.page.post` | [`Event::StatusPagePost`] | `status-page` | `status::local` (the local page: each change, with the whole page after it) | the local page (projection: one page for a shared workspace's team) |
 //! | `status.postmortem.export` | [`Event::PostmortemExport`] | incident id | status | |
 //! | `demo.signing` / `demo.repository` / `demo.history` | [`Event::DemoSigning`] / [`Event::DemoRepository`] / [`Event::DemoHistory`] | what was made | demo, `metrics::demo` | `metrics::demo` (made once) |
 //! | `ACTION.failed` | [`Event::Failed`] | the intent's target | `Workspace::record_failed`, deploy | notify (withdraws the intent's event), roll forward |
@@ -787,6 +788,7 @@ events! {
     IncidentImport(Values) = "status.incident.import",
     MaintenanceSchedule(Values) = "status.maintenance.schedule",
     MaintenanceUpdate(Values) = "status.maintenance.update",
+    StatusPagePost(Values) = "status.page.post",
     PostmortemExport(Values) = "status.postmortem.export",
     DemoSigning(Values) = "demo.signing",
     DemoRepository(Values) = "demo.repository",
@@ -1143,6 +1145,14 @@ mod tests {
                 "m1",
                 Value::Null,
                 json!({"status": "in_progress", "message": "", "page_status": "in_progress"}),
+            ),
+            Action::StatusPagePost => (
+                "status-page",
+                Value::Null,
+                json!({"change": "create incident local-1",
+                       "page": {"components": [{"id": "api", "name": "api",
+                                                "status": "partial_outage"}],
+                                "incidents": []}}),
             ),
             Action::PostmortemExport => ("INC-1", Value::Null, json!({"path": "/tmp/pm.md"})),
             Action::DemoSigning => (

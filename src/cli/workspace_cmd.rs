@@ -39,14 +39,28 @@ pub fn run(cli: &Cli, cmd: &WorkspaceCmd) -> anyhow::Result<ExitCode> {
             let parsed = SharedUrl::of_path(std::path::Path::new(url))
                 .ok_or_else(|| anyhow::anyhow!("{url}: expected s3://BUCKET/PREFIX"))??;
             let access = shared::Access::from_env(&parsed)?;
-            let moved = shared::push(dir, &parsed, access)?;
+            let pushed = shared::push(dir, &parsed, access)?;
+            let moved = pushed.entries;
             if cli.json {
-                cli.print_json(&serde_json::json!({"url": url, "entries": moved}))?;
+                cli.print_json(&serde_json::json!({
+                    "url": url,
+                    "entries": moved,
+                    "not_carried": pushed.not_carried,
+                }))?;
             } else {
                 println!(
                     "moved {} and its {moved} log entries to {url}",
                     dir.display()
                 );
+                for (key, path) in &pushed.not_carried {
+                    println!(
+                        "warning: {key} = \"{path}\" is in {} but not in the bucket (only the \
+                         configuration and the log are): every console looks for it in its own \
+                         copy of the workspace; put it there on each machine, or set {key} to a \
+                         path each machine has",
+                        dir.display()
+                    );
+                }
                 println!(
                     "not moved (they stay in {}): build state and artifacts, verification \
                      records, task logs, the notification outbox and publish state",

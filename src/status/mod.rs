@@ -552,10 +552,18 @@ impl Post {
     ) -> Vec<(String, String)> {
         let cfg = &ws.config().status_page;
         let page = match cfg.provider {
-            StatusPageProvider::Local => format!(
-                "local page ({})",
-                ws.root().join("status/index.html").display()
-            ),
+            StatusPageProvider::Local => match ws.shared() {
+                // One page for the team: recorded in the log, copied to the bucket.
+                Some(shared) => format!(
+                    "the team's local page ({}/{})",
+                    shared.url(),
+                    local::BUCKET_HTML
+                ),
+                None => format!(
+                    "local page ({})",
+                    ws.root().join("status/index.html").display()
+                ),
+            },
             StatusPageProvider::Statuspage => {
                 format!("Statuspage page {} at {}", cfg.page_id, cfg.api_base)
             }

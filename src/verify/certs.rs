@@ -147,6 +147,26 @@ pub fn read_identity(path: &Path, password: Option<&str>) -> Result<Identity, Ce
     identity(path, &bytes, password)
 }
 
+/// Why a configured certificate file is not read: no file at the path `key` = `value` names.
+fn missing_message(ws: &crate::workspace::Workspace, key: &str, value: &str) -> String {
+    use crate::workspace::CONFIG_FILE;
+    let value = value.trim();
+    match ws.shared() {
+        Some(shared) if !Path::new(value).is_absolute() => format!(
+            "no such file: {key} = \"{value}\" in {}/{CONFIG_FILE} names it, relative to this \
+             console's copy of the shared workspace ({}), and the bucket carries only the \
+             configuration and the log, not the files it names; put the file there on this \
+             machine, or set {key} to a path every machine has",
+            shared.url(),
+            ws.root().display()
+        ),
+        _ => format!(
+            "no such file: {key} = \"{value}\" in {} names it",
+            ws.root().join(CONFIG_FILE).display()
+        ),
+    }
+}
+
 /// What became of looking for one signing certificate.
 #[derive(Debug, Clone)]
 pub enum Found {
@@ -183,6 +203,23 @@ pub fn signing_certificates(ws: &crate::workspace::Workspace) -> Vec<SigningCert
             ws.root().join(p)
         }
     };
+    // A configured file that is not there is said in words: which setting names it, in which
+    // configuration, and (on a shared workspace, whose bucket carries no such file) where this
+    // console looks for it.
+    let configured = |key: &str, value: &str, path: &Path, password: Option<&str>| {
+        read_identity(path, password).map_or_else(
+            |e| match std::fs::symlink_metadata(path) {
+                Err(cause) if cause.kind() == std::io::ErrorKind::NotFound => {
+                    Found::Failed(CertError {
+                        path: path.to_owned(),
+                        message: missing_message(ws, key, value),
+                    })
+                }
+                _ => Found::Failed(e),
+            },
+            Found::Read,
+        )
+    };
     if cfg.platforms.contains(&Platform::Windows) {
         let pfx = std::env::var(&s.windows_pfx_path_env)
             .ok()
@@ -192,6 +229,13 @@ pub fn signing_certificates(ws: &crate::workspace::Workspace) -> Vec<SigningCert
             let found = match cfg.windows_pfx_password() {
                 Ok(Some(password)) => match read_identity(&path, Some(password.expose())) {
                     Ok(id) => Found::Read(id),
+                    Err(_) if !path.exists() => Found::Failed(CertError {
+                        path: path.clone(),
+                        message: format!(
+                            "no such file: ${} names it on this machine",
+                            s.windows_pfx_path_env
+                        ),
+                    }),
                     Err(e) => Found::Failed(e),
                 },
                 Ok(None) => Found::Failed(CertError {
@@ -216,7 +260,12 @@ pub fn signing_certificates(ws: &crate::workspace::Workspace) -> Vec<SigningCert
             SigningCert {
                 which: "windows",
                 source: format!("[signing] windows_certificate ({})", path.display()),
-                found: read_identity(&path, None).map_or_else(Found::Failed, Found::Read),
+                found: configured(
+                    "[signing] windows_certificate",
+                    &s.windows_certificate,
+                    &path,
+                    None,
+                ),
             }
         } else {
             SigningCert {
@@ -255,8 +304,12 @@ pub fn signing_certificates(ws: &crate::workspace::Workspace) -> Vec<SigningCert
             SigningCert {
                 which: "apple",
                 source: format!("[signing] apple_certificate ({})", path.display()),
-                found: read_identity(&path, password.as_ref().map(secrets::Secret::expose))
-                    .map_or_else(Found::Failed, Found::Read),
+                found: configured(
+                    "[signing] apple_certificate",
+                    &s.apple_certificate,
+                    &path,
+                    password.as_ref().map(secrets::Secret::expose),
+                ),
             }
         });
     }

@@ -71,7 +71,7 @@ const DEMO_FILES: &[(&str, &str, bool)] = &[
 
 /// The installer builders and pipeline definition every new workspace gets (path, text,
 /// executable).
-const PACKAGING: &[(&str, &str, bool)] = &[
+pub(crate) const PACKAGING: &[(&str, &str, bool)] = &[
     (
         "packaging/pipelines/default.toml",
         include_str!("../../packaging/pipelines/default.toml"),

@@ -554,6 +554,57 @@ impl Shared {
         put
     }
 
+    /// Writes `bytes` to `rel` under the prefix as the rendering of log entry `seq`, unless
+    /// the object there renders a later one: every object written here starts with the line
+    /// [`rendered_mark`] makes, and is replaced only with `If-Match` on the one that was read
+    /// (or created with `If-None-Match: *`), so two consoles writing at once leave the newer
+    /// page, never the older. For what a team opens in a browser (the local status page);
+    /// the log stays the truth. Returns whether it was written.
+    pub fn put_rendered(
+        &self,
+        rel: &str,
+        seq: u64,
+        bytes: &[u8],
+        content_type: &'static str,
+    ) -> Result<bool, WorkspaceError> {
+        let key = self.url.key(rel);
+        let mark = rendered_mark(seq);
+        let mut body = mark.clone().into_bytes();
+        body.extend_from_slice(bytes);
+        for _ in 0..MAX_RACES {
+            let got = self
+                .get(key.clone())
+                .map_err(|f| unreachable(&self.url, &format!("read {rel}"), &f))?;
+            let etag = match &got {
+                Got::Object { bytes, etag, .. } => {
+                    if rendered_seq(bytes).is_some_and(|there| there >= seq) {
+                        return Ok(false);
+                    }
+                    Some(etag.clone())
+                }
+                Got::Missing | Got::NotModified => None,
+            };
+            let client = self.client.clone();
+            let (key, body) = (key.clone(), body.clone());
+            let put = block(async move {
+                let cond = etag.as_deref().map_or(Cond::Create, Cond::Match);
+                client.put_small(&key, body, content_type, cond).await
+            })
+            .map_err(|e| Failure::Network(e.to_string()))
+            .and_then(|r| r);
+            match put {
+                Ok(_) => return Ok(true),
+                // Another console wrote it meanwhile: look again.
+                Err(Failure::Status { status: 412, .. }) => {}
+                Err(f) => return Err(unreachable(&self.url, &format!("write {rel}"), &f)),
+            }
+        }
+        Err(WorkspaceError::Refused(format!(
+            "{}: {rel} kept changing while it was written; not written",
+            self.url
+        )))
+    }
+
     /// The configuration in the bucket, if there is one. Asked impatiently (twice, 10 s at
     /// most each): the answer decides whether the workspace opens read-only from its copy,
     /// and a window waits for it.
@@ -1532,10 +1583,53 @@ impl BucketCheck {
     }
 }
 
+/// The first line of an object [`Shared::put_rendered`] writes: which entry it renders.
+pub fn rendered_mark(seq: u64) -> String {
+    format!("<!-- release-console: rendered from audit entry #{seq} -->\n")
+}
+
+/// The entry an object [`Shared::put_rendered`] wrote renders, from its first line.
+fn rendered_seq(bytes: &[u8]) -> Option<u64> {
+    let line = bytes.split(|b| *b == b'\n').next()?;
+    std::str::from_utf8(line)
+        .ok()?
+        .strip_prefix("<!-- release-console: rendered from audit entry #")?
+        .strip_suffix(" -->")?
+        .parse()
+        .ok()
+}
+
+/// What [`push`] moved, and what it could not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Pushed {
+    /// Log entries now in the bucket.
+    pub entries: u64,
+    /// The files and folders the configuration names by a relative path that are in the
+    /// pushed folder but do not travel with the bucket (only the configuration and the log
+    /// do): `([section] key, path)`. Each console looks for them in its own copy, where they
+    /// are not until someone puts them there.
+    pub not_carried: Vec<(String, String)>,
+}
+
+/// The configuration's relative paths that `from` holds and a shared workspace's copy would
+/// not (see [`Pushed::not_carried`]); the packaging files every copy is given are left out.
+fn not_carried(from: &Path, config: &super::Config) -> Vec<(String, String)> {
+    config
+        .relative_paths()
+        .into_iter()
+        .filter(|(_, path)| !super::PACKAGING.iter().any(|(rel, ..)| rel == path))
+        .filter(|(_, path)| std::fs::symlink_metadata(from.join(path)).is_ok())
+        .map(|(key, path)| (key.to_owned(), path.to_owned()))
+        .collect()
+}
+
 /// Moves the local workspace `from` into the bucket at `url`: its configuration, then every
 /// entry of its log, verified first, each created with `If-None-Match: *` (a bucket that holds
-/// a workspace already is refused, and nothing is written to it). Returns the entries moved.
-pub fn push(from: &Path, url: &SharedUrl, access: Access) -> Result<u64, WorkspaceError> {
+/// a workspace already is refused, and nothing is written to it). Returns the entries moved
+/// and the configured files that stay behind: they are said, not refused, because what
+/// the configuration names there (a certificate, a clone, stand-ins) is each machine's to
+/// provide, and the gates that read them say on each console what is missing.
+pub fn push(from: &Path, url: &SharedUrl, access: Access) -> Result<Pushed, WorkspaceError> {
     let ws = super::Workspace::open(from)?;
     if ws.shared().is_some() {
         return Err(WorkspaceError::Refused(format!(
@@ -1608,7 +1702,10 @@ pub fn push(from: &Path, url: &SharedUrl, access: Access) -> Result<u64, Workspa
         shared.seal(n as u64 * SEGMENT_ENTRIES + 1, range)?;
     }
     match shared.put(url.key(CONFIG_FILE), config, "application/toml") {
-        Ok(_) => Ok(moved),
+        Ok(_) => Ok(Pushed {
+            entries: moved,
+            not_carried: not_carried(from, &ws.config),
+        }),
         Err(Failure::Status { status: 412, .. }) => Err(WorkspaceError::AlreadyExists(
             PathBuf::from(url.to_string()),
         )),

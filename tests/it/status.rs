@@ -1392,3 +1392,255 @@ fn a_resolution_is_recorded_with_the_resolve_only_and_old_records_read_without_o
     assert!(resolutions.contains(&&json!("false-alarm")), "{listed}");
     assert!(resolutions.contains(&&Value::Null), "{listed}");
 }
+
+/// `workspace push`es the local workspace `ws` to `url` as `console`.
+fn push(console: &crate::team::Console, ws: &Path, url: &str) {
+    let mut c = common::bin();
+    c.args(["workspace", "push"]).arg(ws).arg(url);
+    console.env(&mut c);
+    ok(&c.output().expect("push"));
+}
+
+fn resolve_args<'a>(id: &'a str, message: &'a str) -> [&'a str; 7] {
+    [
+        "status",
+        "--action",
+        "resolve",
+        "--incident-id",
+        id,
+        "--message",
+        message,
+    ]
+}
+
+/// The id of the incident a create printed.
+fn incident_id(o: &Output) -> String {
+    let out = ok(o);
+    out.split_whitespace()
+        .find(|w| w.starts_with("INC-"))
+        .unwrap_or_else(|| panic!("no incident id in {out}"))
+        .to_owned()
+}
+
+fn page_of(folder: &Path) -> Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(folder.join("status/page.json")).expect("page.json"),
+    )
+    .expect("page json")
+}
+
+fn component(page: &Value, name: &str) -> String {
+    page["components"]
+        .as_array()
+        .expect("components")
+        .iter()
+        .find(|c| c["name"] == name)
+        .and_then(|c| c["status"].as_str())
+        .unwrap_or_else(|| panic!("no {name} in {page}"))
+        .to_owned()
+}
+
+/// On a team's workspace (a real S3 server) the local status page is one page: ben posts a P1,
+/// ana's console renders the same page (the same incident id, the component in partial
+/// outage) and resolves it, and ben's page shows it resolved. A page file that lost its last
+/// change (a crash) is rolled forward, and one edited by hand fails `audit verify` naming it.
+#[test]
+fn two_consoles_work_one_incident_on_the_teams_local_status_page() {
+    let weed = common::Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ana = crate::team::Console::new(&weed, dir.path(), "ana");
+    let ben = crate::team::Console::new(&weed, dir.path(), "ben");
+    let ws = "s3://team/pages";
+    ok(&ana.run(ws, &["init", ws]));
+
+    let id = incident_id(&ben.run(ws, &CREATE));
+    let (ana_dir, ben_dir) = (ana.folder("pages"), ben.folder("pages"));
+    let bens = page_of(&ben_dir);
+    assert_eq!(component(&bens, "collaboration"), "partial_outage");
+    let page_id = bens["incidents"][0]["id"].as_str().expect("id").to_owned();
+
+    // Ana's console reads the page from the log: the same page, rendered the same.
+    let list = ok(&ana.run(ws, &["status", "list"]));
+    assert!(list.contains(&id), "{list}");
+    let anas = page_of(&ana_dir);
+    assert_eq!(anas, bens, "one page for the team");
+    assert_eq!(
+        std::fs::read_to_string(ana_dir.join("status/index.html")).expect("ana's html"),
+        std::fs::read_to_string(ben_dir.join("status/index.html")).expect("ben's html"),
+    );
+    assert!(
+        std::fs::read_to_string(ana_dir.join("status/index.html"))
+            .expect("html")
+            .contains("Partial outage")
+    );
+
+    // Ana resolves ben's incident: the page knows it.
+    let before_resolve = std::fs::read(ana_dir.join("status/page.json")).expect("page");
+    ok(&ana.run(ws, &resolve_args(&id, "Sync is back to normal")));
+    let anas = page_of(&ana_dir);
+    assert_eq!(anas["incidents"][0]["id"], page_id.as_str());
+    assert_eq!(anas["incidents"][0]["status"], "resolved");
+    assert_eq!(component(&anas, "collaboration"), "operational");
+
+    // Ben's console sees it resolved, on its page and in its records.
+    let list = ben.run(ws, &["--json", "status", "list", "--all"]);
+    ok(&list);
+    let list: Value = serde_json::from_slice(&list.stdout).expect("json");
+    assert_eq!(list[0]["status"], "resolved");
+    let bens = page_of(&ben_dir);
+    assert_eq!(bens, anas);
+    let html = std::fs::read_to_string(ben_dir.join("status/index.html")).expect("html");
+    assert!(html.contains("All systems operational"), "{html}");
+    assert!(html.contains("Sync is back to normal"), "{html}");
+    // One URL for the team: the bucket holds the page as of the last change.
+    let (status, there) = weed.request("GET", "/team/pages/status/index.html", &[], b"");
+    assert_eq!(status, 200, "{there}");
+    let last_seq = anas["audit_seq"].as_u64().expect("seq");
+    assert_eq!(
+        there,
+        format!(
+            "{}{html}",
+            release_console::workspace::shared::rendered_mark(last_seq)
+        ),
+        "the rendering of the page's last change"
+    );
+    let posts = crate::team::entries(&ben, ws)
+        .into_iter()
+        .filter(|e| e["action"] == "status.page.post")
+        .map(|e| e["actor"].as_str().unwrap_or_default().to_owned())
+        .collect::<Vec<_>>();
+    assert_eq!(
+        posts,
+        ["ben", "ana"],
+        "each change of the page is recorded by its poster"
+    );
+    ok(&ana.run(ws, &["audit", "verify"]));
+    ok(&ben.run(ws, &["audit", "verify"]));
+
+    // A crash between the entry and the file: the page as it was before is rolled forward.
+    std::fs::write(ana_dir.join("status/page.json"), &before_resolve).expect("old page");
+    ok(&ana.run(ws, &["status", "list"]));
+    assert_eq!(page_of(&ana_dir), anas, "rolled forward from the log");
+
+    // Edited by hand: verify names the file and what differs.
+    let edited = std::fs::read_to_string(ana_dir.join("status/page.json"))
+        .expect("page")
+        .replace("\"resolved\"", "\"monitoring\"");
+    std::fs::write(ana_dir.join("status/page.json"), edited).expect("edit");
+    let o = ana.run(ws, &["audit", "verify"]);
+    assert!(!o.status.success(), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("status/page.json disagrees with the log")
+            && t.contains(&format!(
+                "incident {page_id} is resolved in the log, monitoring in the file"
+            )),
+        "{t}"
+    );
+}
+
+/// With Atlassian Statuspage, ana resolves the incident ben created: by the page's id the log
+/// recorded, so the fake answers the PATCH of that incident (a 404 for any other id).
+#[test]
+fn on_a_team_workspace_statuspage_is_updated_by_the_id_the_log_recorded() {
+    let server = start_fake(Duration::from_millis(100));
+    let local = workspace("statuspage", &server.base);
+    let weed = common::Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ana = crate::team::Console::new(&weed, dir.path(), "ana");
+    let ben = crate::team::Console::new(&weed, dir.path(), "ben");
+    let ws = "s3://team/vendor";
+    push(&ana, &local.root, ws);
+    let key = [("STATUSPAGE_API_KEY", KEY)];
+
+    let id = incident_id(&ben.run_with(ws, &key, &CREATE));
+    ok(&ana.run_with(ws, &key, &resolve_args(&id, "Sync is back to normal")));
+    let resolve = seen(&server).last().cloned().expect("resolve");
+    assert_eq!(
+        (resolve.method.as_str(), resolve.path.as_str()),
+        (
+            "PATCH",
+            format!("/v1/pages/{PAGE}/incidents/inc00000001").as_str()
+        )
+    );
+    let page = incidents(&server);
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0]["status"], "resolved");
+    let list = ben.run_with(ws, &key, &["--json", "status", "list", "--all"]);
+    ok(&list);
+    let list: Value = serde_json::from_slice(&list.stdout).expect("json");
+    assert_eq!(list[0]["status"], "resolved");
+    assert_eq!(list[0]["page_incident_id"], "inc00000001");
+    // Statuspage's changes are not the local page's: none is recorded.
+    assert!(
+        crate::team::entries(&ana, ws)
+            .iter()
+            .all(|e| e["action"] != "status.page.post")
+    );
+}
+
+/// Two consoles open at once: ana's has not read ben's post yet, so her change of the page is
+/// refused as raced (never built on the page without his incident); once her console has read
+/// the log, her post keeps his incident beside hers.
+#[test]
+fn a_change_of_the_teams_page_made_from_a_stale_copy_is_refused_then_made_on_the_new_page() {
+    use release_console::status::incident::{self, CreateRequest};
+    use release_console::status::local::LocalPage;
+    use release_console::status::{IncidentStatus, Severity};
+    let weed = common::Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ws = "s3://team/race";
+    let ana = crate::team::Console::new(&weed, dir.path(), "ana");
+    ok(&ana.run(ws, &["init", ws]));
+    let anas = crate::team::open_as(&weed, dir.path(), "ana-window", ws);
+    let ben = crate::team::Console::new(&weed, dir.path(), "ben");
+    let bens_id = incident_id(&ben.run(ws, &CREATE));
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let req = CreateRequest {
+        name: None,
+        status: IncidentStatus::Investigating,
+        message: "Exports fail for some users".into(),
+        severity: Severity::P2,
+        components: vec!["import-export".into()],
+        component_status: None,
+        detected_at: None,
+        deliver_notifications: false,
+        idempotency_key: None,
+    };
+    let post = || {
+        rt.block_on(incident::create(
+            &anas,
+            &LocalPage::new(&anas),
+            "local",
+            &req,
+        ))
+    };
+    let err = post().expect_err("raced").to_string();
+    assert!(
+        err.contains("status-page was changed by") && err.contains("status.page.post"),
+        "{err}"
+    );
+    anas.sync(release_console::projections::ALL).expect("sync");
+    let mine = post().expect("posted on the page as it is");
+    let page = page_of(anas.root());
+    let ids: Vec<&str> = page["incidents"]
+        .as_array()
+        .expect("incidents")
+        .iter()
+        .filter_map(|i| i["id"].as_str())
+        .collect();
+    assert_eq!(ids.len(), 2, "{page}");
+    assert_eq!(ids[1], mine.page_incident_id);
+    assert_eq!(component(&page, "collaboration"), "partial_outage", "ben's");
+    assert_eq!(component(&page, "import-export"), "degraded_performance");
+    let list = ok(&ben.run(ws, &["status", "list"]));
+    assert!(list.contains(&bens_id) && list.contains(&mine.id), "{list}");
+    assert_eq!(page_of(&ben.folder("race")), page);
+}

@@ -52,7 +52,7 @@ impl Console {
         c
     }
 
-    fn env(&self, c: &mut std::process::Command) {
+    pub(super) fn env(&self, c: &mut std::process::Command) {
         c.env("AWS_ENDPOINT_URL_S3", &self.endpoint)
             .env("AWS_ACCESS_KEY_ID", WEED_ACCESS_KEY)
             .env("AWS_SECRET_ACCESS_KEY", WEED_SECRET_KEY)
@@ -2180,4 +2180,66 @@ fn an_upload_left_unfinished_by_one_console_is_seen_by_another() {
         .collect();
     assert_eq!(ends.len(), 1, "{ends:#?}");
     assert_eq!(ends[0]["after"]["why"], "completed");
+}
+
+/// The demo workspace pushed to a bucket: the push names each configured file that stays
+/// behind (the bucket carries the configuration and the log only), and on another console the
+/// certificate gate says in words which setting names the missing file, in which
+/// configuration, and where this console looks for it (not a bare "os error 2").
+#[test]
+fn a_pushed_demo_names_the_files_it_leaves_behind_and_the_gate_says_what_is_missing() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let home = dir.path().join("home");
+    let o = common::bin()
+        .args(["release", "list"])
+        .current_dir(dir.path())
+        .env("HOME", &home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .output()
+        .expect("demo");
+    assert!(o.status.success(), "{}", common::text(&o));
+    let demo = home.join("data/release-console/demo-workspace");
+    assert!(demo.join("demo-signing/demo-code-signing.pem").is_file());
+
+    let ana = Console::new(&weed, dir.path(), "ana");
+    let ws = "s3://team/demo";
+    let mut c = common::bin();
+    c.args(["workspace", "push"]).arg(&demo).arg(ws);
+    ana.env(&mut c);
+    let out = common::ok(&c.output().expect("push"));
+    assert!(
+        out.contains(
+            "warning: [signing] windows_certificate = \"demo-signing/demo-code-signing.pem\" is \
+             in"
+        ) && out.contains("but not in the bucket"),
+        "{out}"
+    );
+    assert!(out.contains("warning: [dr] stand_ins = "), "{out}");
+    // What every copy is given is not warned of.
+    assert!(!out.contains("[pipeline] definition"), "{out}");
+
+    let ben = Console::new(&weed, dir.path(), "ben");
+    let o = ben.run(ws, &["--json", "release", "gates", "0.1.0"]);
+    let v: serde_json::Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", common::text(&o)));
+    let gate = v["gates"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(v.as_array().into_iter().flatten())
+        .find(|g| g["gate"] == "certificate:windows")
+        .unwrap_or_else(|| panic!("no certificate gate in {v}"))
+        .clone();
+    assert_eq!(gate["state"], "blocked", "{gate}");
+    let reason = gate["reason"].as_str().expect("reason");
+    assert!(
+        reason.contains(
+            "no such file: [signing] windows_certificate = \"demo-signing/demo-code-signing.pem\" \
+             in s3://team/demo/release-console.toml names it"
+        ) && reason.contains(&ben.folder("demo").display().to_string())
+            && !reason.contains("os error"),
+        "{reason}"
+    );
 }

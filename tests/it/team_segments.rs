@@ -29,7 +29,7 @@ fn pushed(weed: &Weed, dir: &Path, ws: &str, entries: u64) -> String {
     Workspace::init(&local, "WireTuner").expect("init");
     release_console::audit::write_synthetic(&local, entries).expect("log");
     let moved = shared::push(&local, &url(ws), access(weed, &dir.join("pusher"))).expect("push");
-    assert_eq!(moved, entries);
+    assert_eq!(moved.entries, entries);
     std::fs::read_to_string(local.join("audit.log")).expect("log")
 }
 

@@ -1001,7 +1001,9 @@ fn an_incident_update_in_the_log_but_not_in_its_record_is_rolled_forward_by_the_
             "{} disagrees with the log: incident {id} is investigating as of entry #{}, but its \
              last change in the log is entry #{} (status.incident.update)",
             book.display(),
-            update.seq - 1,
+            // The create's entry (the local page's own entries come before each change).
+            serde_json::from_slice::<serde_json::Value>(&saved).expect("json")["incidents"][0]
+                ["audit_seq"],
             update.seq
         )),
         "{err}"

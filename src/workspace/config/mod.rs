@@ -136,6 +136,46 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// Every file or folder the configuration names by a path relative to the workspace
+    /// (`[signing] windows_certificate`, `[source] repo`, ...), as `([section] key, path)`;
+    /// empty and absolute ones are left out, and so is `.` (the workspace itself). A shared
+    /// workspace's bucket carries only the configuration and the log, so each of these is
+    /// looked for in every console's own copy.
+    pub fn relative_paths(&self) -> Vec<(&'static str, &str)> {
+        let mut paths = vec![
+            ("[pipeline] definition", self.pipeline.definition.as_str()),
+            ("[pipeline] payload_dir", self.pipeline.payload_dir.as_str()),
+            ("[pipeline] app_dir", self.pipeline.app_dir.as_str()),
+            ("[signing] ca_file", self.signing.ca_file.as_str()),
+            (
+                "[signing] windows_certificate",
+                self.signing.windows_certificate.as_str(),
+            ),
+            (
+                "[signing] apple_certificate",
+                self.signing.apple_certificate.as_str(),
+            ),
+            (
+                "[signing] demo_certificate",
+                self.signing.demo_certificate.as_str(),
+            ),
+            ("[dr] stand_ins", self.dr.stand_ins.as_str()),
+        ];
+        if self.publish.store == publish::StoreKind::Local {
+            paths.push(("[publish] folder", self.publish.folder.as_str()));
+        }
+        if let Some(source) = &self.source {
+            paths.push(("[source] repo", source.repo.as_str()));
+        }
+        paths
+            .into_iter()
+            .map(|(key, path)| (key, path.trim()))
+            .filter(|(_, path)| {
+                !path.is_empty() && *path != "." && !std::path::Path::new(path).is_absolute()
+            })
+            .collect()
+    }
+
     /// The configuration `init` writes for a new product.
     pub fn new_for_product(name: &str) -> Self {
         Self {
