@@ -824,7 +824,9 @@ pub async fn build_platform(ctx: TaskContext, build: Build) -> TaskResult {
         let taken = tokio::task::spawn_blocking(move || l_ws.lease(&what))
             .await
             .map_err(|e| TaskError::Failed(crate::runner::panic_message(e)))?;
-        Some(taken.map_err(|e| TaskError::Failed(e.to_string()))?)
+        let lease = taken.map_err(|e| TaskError::Failed(e.to_string()))?;
+        lease.took_over().inspect(|words| ctx.log_line(words));
+        Some(lease)
     };
     let result = if build.def.is_remote() {
         remote::build(ctx.clone(), build).await

@@ -26,12 +26,33 @@ pub use handling::{POLL_EVERY, TEAM_EVERY};
 
 /// What the app's own background work (loading, picking) sends back.
 enum AppResult {
-    /// A fresh snapshot, with a toast to show.
-    Loaded(Box<Snapshot>, Option<String>),
-    Failed(String),
+    /// A fresh snapshot, with a toast to show and what it is about (a success answers the
+    /// errors about the same topic).
+    Loaded(Box<Snapshot>, Option<String>, Option<String>),
+    /// A load or change that failed, and what it was about.
+    Failed(String, Option<String>),
     Picked(PickKind, Vec<PathBuf>),
     /// A shared workspace's poll: others' changes (a toast), or why not; not in `pending`.
-    Synced(Result<Option<String>, String>),
+    Synced(Result<Option<String>, SyncError>),
+}
+
+/// Why a shared workspace's poll could not bring others' changes: the bucket did not answer
+/// (the header's amber NOT SYNCING), or its log was refused at an entry (rewritten, forked,
+/// forged: the header's red LOG REFUSED, which waiting does not mend).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncError {
+    /// The entry the bucket's log was refused at, when it was refused.
+    pub refused_at: Option<u64>,
+    pub message: String,
+}
+
+impl SyncError {
+    pub fn of(e: &crate::workspace::WorkspaceError) -> Self {
+        Self {
+            refused_at: e.refused_entry(),
+            message: e.to_string(),
+        }
+    }
 }
 
 /// Everything the window shows and remembers.
@@ -63,7 +84,7 @@ pub struct ConsoleApp {
     polled_at: Option<std::time::Instant>,
     polling: bool,
     team_read_at: Option<std::time::Instant>,
-    pub sync_error: Option<String>,
+    pub sync_error: Option<SyncError>,
     /// Whether the window had the focus last frame: coming back to it (from a terminal where
     /// `release-console keys new`, `tick` or another command ran) reads the workspace again.
     focused: bool,
@@ -120,6 +141,11 @@ impl ConsoleApp {
         app
     }
 
+    /// The window's title as last set.
+    pub fn title(&self) -> &str {
+        &self.title
+    }
+
     pub fn runner(&self) -> &Runner {
         &self.runner
     }
@@ -140,12 +166,14 @@ impl ConsoleApp {
             self.pending = self.pending.saturating_sub(1);
             match result {
                 AppResult::Synced(_) => {}
-                AppResult::Loaded(snapshot, toast) => self.loaded(*snapshot, toast),
-                AppResult::Failed(e) => {
+                AppResult::Loaded(snapshot, toast, topic) => {
+                    self.loaded(*snapshot, toast, topic);
+                }
+                AppResult::Failed(e, topic) => {
                     if self.data.is_none() {
                         self.load_error = Some(e.clone());
                     }
-                    self.toasts.error(e);
+                    self.toasts.push_about(ToastKind::Error, topic, e);
                 }
                 AppResult::Picked(PickKind::Workspace, paths) if !paths.is_empty() => {
                     self.queued.push(Command::OpenWorkspace(paths[0].clone()));
@@ -208,14 +236,20 @@ impl ConsoleApp {
     }
 
     fn update_title(&mut self) {
+        // The workspace too: two windows on two workspaces of one product are told apart.
         let title = match &self.data {
             Some(d) => match &d.current {
                 Some(c) => format!(
-                    "{} {} — Release console",
+                    "{} {} — {} — Release console",
                     d.ws.config().product.name,
-                    c.release.version
+                    c.release.version,
+                    workspace_name(d)
                 ),
-                None => format!("{} — Release console", d.ws.config().product.name),
+                None => format!(
+                    "{} — {} — Release console",
+                    d.ws.config().product.name,
+                    workspace_name(d)
+                ),
             },
             None => "Release console".to_owned(),
         };
@@ -229,6 +263,11 @@ impl ConsoleApp {
     /// One frame's logic: results, task events, the panels' own fetches, dropped files.
     pub fn logic_pass(&mut self) {
         self.collect();
+        // A lease this console's task took from another holder: the person who did it hears
+        // it (the task's log says it too).
+        for words in crate::workspace::take_notices() {
+            self.toasts.push(ToastKind::Info, capitalized(&words));
+        }
         let dropped: Vec<PathBuf> = self.ctx.input(|i| {
             i.raw
                 .dropped_files
@@ -270,6 +309,33 @@ impl ConsoleApp {
             }
         }
     }
+}
+
+/// The workspace as the window's title names it: a shared one's `BUCKET/PREFIX`, else its
+/// folder's name.
+pub fn workspace_name(d: &Snapshot) -> String {
+    match d.ws.shared() {
+        Some(shared) => {
+            let url = shared.url();
+            if url.prefix.is_empty() {
+                url.bucket.clone()
+            } else {
+                format!("{}/{}", url.bucket, url.prefix)
+            }
+        }
+        None => d.ws.root().file_name().map_or_else(
+            || d.ws.root().display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        ),
+    }
+}
+
+/// `text` with its first letter upper case: words said mid-sentence elsewhere, said alone.
+pub fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
 }
 
 /// What a task's toast is about: a later run of the same task answers it.

@@ -9,8 +9,9 @@ mod lease;
 mod people;
 pub mod secrets;
 pub mod shared;
+mod words;
 
-pub use self::lease::{ACTIVE_WITHIN, Active, Activity, LEASE_FOR, Lease, LeaseInfo};
+pub use self::lease::{ACTIVE_WITHIN, Active, Activity, LEASE_FOR, Lease, LeaseInfo, take_notices};
 pub use self::people::{KeysView, NewKey, Signing};
 
 use std::collections::BTreeMap;
@@ -219,6 +220,19 @@ pub enum WorkspaceError {
         expected: String,
         message: String,
     },
+}
+
+impl WorkspaceError {
+    /// The entry a shared workspace's bucket log was refused at (rewritten, removed, forked,
+    /// or forged: [`Self::Diverged`], or an audit refusal of an entry), if this is such a
+    /// refusal; none for anything else (a bucket that did not answer is not one).
+    pub fn refused_entry(&self) -> Option<u64> {
+        match self {
+            Self::Diverged { seq, .. } | Self::Audit(AuditError::Forged { seq, .. }) => Some(*seq),
+            Self::Audit(AuditError::Tampered { line, .. }) => Some(*line),
+            _ => None,
+        }
+    }
 }
 
 /// What kind of release: a regular one, or a hotfix of an earlier release.

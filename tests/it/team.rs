@@ -707,7 +707,10 @@ fn the_window_shows_another_persons_change_by_itself() {
         app.toasts
             .items()
             .iter()
-            .filter(|t| t.text.contains("ben (ben-laptop)") && t.text.contains("pre.review-flags"))
+            .filter(|t| {
+                t.text
+                    .contains("ben (ben-laptop): ticked \"Review feature flags\" (0.3.0)")
+            })
             .count()
     };
     assert_eq!(named(h.state()), 1, "{:?}", h.state().toasts.items());
@@ -715,7 +718,10 @@ fn the_window_shows_another_persons_change_by_itself() {
         app.toasts
             .items()
             .iter()
-            .filter(|t| t.text.contains("ben (ben-laptop)") && t.text.contains("pre.review-flags"))
+            .filter(|t| {
+                t.text
+                    .contains("ben (ben-laptop): ticked \"Review feature flags\"")
+            })
             .map(|t| t.at)
             .collect::<Vec<_>>()
     };
@@ -737,7 +743,7 @@ fn the_window_shows_another_persons_change_by_itself() {
     // The Overview says who is working: ben's change, and what carol is doing right now.
     assert_eq!(h.state().tab, release_console::ui::Tab::Overview);
     assert!(
-        h.query_by_label_contains("ben (ben-laptop): checklist tick 0.3.0/pre.review-flags · ")
+        h.query_by_label_contains("ben (ben-laptop): ticked \"Review feature flags\" (0.3.0) · ")
             .is_some()
     );
     let carol = open_as(&weed, dir.path(), "carol", ws);
@@ -1211,7 +1217,7 @@ fn a_local_workspace_pushed_to_a_bucket_is_the_same_workspace_there() {
               on a real desktop; nextest runs each test in a process of its own, and the only \
               thread started before this (a fault proxy's) reads no variable"
 )]
-fn set_window_env(endpoint: &str, secret: &str, cache: &Path) {
+pub(super) fn set_window_env(endpoint: &str, secret: &str, cache: &Path) {
     // SAFETY: see the reason above: no thread reads the environment meanwhile.
     unsafe {
         std::env::set_var("AWS_ENDPOINT_URL_S3", endpoint);
@@ -1219,6 +1225,8 @@ fn set_window_env(endpoint: &str, secret: &str, cache: &Path) {
         std::env::set_var("AWS_SECRET_ACCESS_KEY", secret);
         std::env::set_var("AWS_REGION", "us-east-1");
         std::env::set_var("RELEASE_CONSOLE_SHARED_CACHE", cache);
+        // The window's own keys folder, never the user's running the tests.
+        std::env::set_var("RELEASE_CONSOLE_KEYS_DIR", cache.with_extension("keys"));
         std::env::set_var("USER", "ana");
         std::env::set_var("HOSTNAME", "ana-desktop");
         std::env::remove_var("AWS_PROFILE");
@@ -1227,11 +1235,11 @@ fn set_window_env(endpoint: &str, secret: &str, cache: &Path) {
     }
 }
 
-type Window = egui_kittest::Harness<'static, release_console::ui::ConsoleApp>;
+pub(super) type Window = egui_kittest::Harness<'static, release_console::ui::ConsoleApp>;
 
 /// The window on `ws`, with the environment [`set_window_env`] gave; its runtime is returned
 /// with it, to outlive it.
-fn open_window(ws: &str) -> (Window, tokio::runtime::Runtime) {
+pub(super) fn open_window(ws: &str) -> (Window, tokio::runtime::Runtime) {
     use release_console::runner::Runner;
     use release_console::ui::{ConsoleApp, Picker, RfdPicker};
     use release_console::workspace::Origin;
@@ -1250,7 +1258,7 @@ fn open_window(ws: &str) -> (Window, tokio::runtime::Runtime) {
 }
 
 /// Steps the window until `cond` holds (at most `secs` seconds).
-fn step_until(
+pub(super) fn step_until(
     h: &mut Window,
     secs: u64,
     what: &str,
@@ -1270,7 +1278,7 @@ fn step_until(
 }
 
 /// How many of the window's toasts contain `text`.
-fn toasts_with(app: &release_console::ui::ConsoleApp, text: &str) -> usize {
+pub(super) fn toasts_with(app: &release_console::ui::ConsoleApp, text: &str) -> usize {
     app.toasts
         .items()
         .iter()
@@ -1287,7 +1295,7 @@ fn item_is_done(app: &release_console::ui::ConsoleApp, item: &str) -> bool {
 }
 
 /// Clicks the navigation's `tab`.
-fn go_to(h: &mut Window, tab: &str) {
+pub(super) fn go_to(h: &mut Window, tab: &str) {
     h.get_by_label(tab).click();
     h.step();
     h.remove_cursor();
@@ -1490,7 +1498,7 @@ fn settings_and_the_audit_entry_name_the_bucket_the_copy_and_the_machine() {
     assert!(team.top() < gates.top(), "{team:?} {gates:?}");
     assert!(team.bottom() < 800.0, "{team:?}");
     assert!(
-        h.query_by_label_contains("ben (ben-laptop): checklist tick 0.6.0/pre.review-flags · ")
+        h.query_by_label_contains("ben (ben-laptop): ticked \"Review feature flags\" (0.6.0) · ")
             .is_some()
     );
 
@@ -1938,4 +1946,147 @@ fn a_reload_of_a_shared_workspace_asks_the_bucket_nothing() {
     assert_eq!(asked(), polled, "the reload asked nothing");
     assert_eq!(after.releases.len(), 2);
     assert_eq!(after.selected_version().as_deref(), Some("0.4.0"));
+}
+
+/// Records `event` in `ws` as `user` on `user`-laptop, from this process, before any window
+/// opens (an entry of another person's console, as their machine writes it).
+#[expect(
+    unsafe_code,
+    reason = "the person and the machine an entry names come from the environment; nextest runs \
+              each test in a process of its own, and this runs before any other thread starts"
+)]
+fn record_as_person(
+    weed: &Weed,
+    dir: &Path,
+    ws: &str,
+    user: &str,
+    event: release_console::audit::Event,
+) {
+    // SAFETY: see the reason above.
+    unsafe {
+        std::env::set_var("USER", user);
+        std::env::set_var("HOSTNAME", format!("{user}-laptop"));
+        std::env::set_var("RELEASE_CONSOLE_KEYS_DIR", dir.join(format!("{user}.keys")));
+        std::env::remove_var("RELEASE_CONSOLE_ACTOR");
+    }
+    open_as(weed, dir, &format!("{user}-process"), ws)
+        .record(event)
+        .expect("recorded");
+}
+
+/// The Overview's Team says what people did in words, never the log's plumbing; a build whose
+/// lease ran out is not "running" beside "Nobody is building"; and taking over that lease is
+/// said to the person who did it, and then in the Team list.
+#[test]
+fn the_team_list_says_in_words_what_stopped_and_who_took_over() {
+    use release_console::audit::Event;
+    use release_console::audit::event::{TaskStart, TaskStarted};
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ana = Console::new(&weed, dir.path(), "ana");
+    let ws = "s3://team/words";
+    common::ok(&ana.run(ws, &["init", ws]));
+    common::ok(&ana.run(ws, &["release", "new", "0.7.0"]));
+    // Ben's console started building linux, then stopped (a crash): its lease ran out two
+    // minutes ago and was never given back.
+    record_as_person(
+        &weed,
+        dir.path(),
+        ws,
+        "ben",
+        Event::TaskStart(TaskStart {
+            target: "build-linux".into(),
+            before: (),
+            after: TaskStarted {
+                kind: "pipeline.linux".into(),
+                release: Some("0.7.0".into()),
+            },
+        }),
+    );
+    let now = jiff::Timestamp::now();
+    let ago = |mins: i64| {
+        now.checked_sub(jiff::SignedDuration::from_mins(mins))
+            .expect("time")
+    };
+    let until = ago(2);
+    let dead = serde_json::json!({
+        "what": "build 0.7.0 linux", "holder": "ben", "host": "ben-laptop",
+        "since": ago(12), "until": until, "nonce": "00"
+    });
+    let (status, _) = weed.request(
+        "PUT",
+        "/team/words/leases/build-0.7.0-linux.json",
+        &[],
+        dead.to_string().as_bytes(),
+    );
+    assert_eq!(status, 200);
+    let hm = until
+        .to_zoned_datetime(jiff::tz::TimeZone::system())
+        .strftime("%H:%M")
+        .to_string();
+
+    set_window_env(
+        &weed.endpoint,
+        WEED_SECRET_KEY,
+        &dir.path().join("cache-window"),
+    );
+    let (mut h, _rt) = open_window(ws);
+    step_until(&mut h, 30, "the workspace to load", |app| {
+        app.data.is_some() && !app.is_busy()
+    });
+    h.step();
+    assert!(
+        h.query_by_label_contains("Nobody is building, publishing or rolling out")
+            .is_some()
+    );
+    let stopped = format!(
+        "ben (ben-laptop): started building 0.7.0 linux; not running any more: its lease ran \
+         out at {hm} without being renewed · "
+    );
+    assert!(
+        h.query_by_label_contains(&stopped).is_some(),
+        "{stopped}: {:?}",
+        h.state().data.as_ref().map(|d| &d.team)
+    );
+    assert!(h.query_by_label("STOPPED").is_some());
+    assert!(h.query_by_label_contains("task start").is_none());
+
+    // Ana's console takes the build's lease over: she is told, in words.
+    let mine = open_as(&weed, dir.path(), "ana-build", ws)
+        .lease("build 0.7.0 linux")
+        .expect("an expired lease is taken over");
+    assert_eq!(
+        mine.took_over(),
+        Some(
+            format!("took over ben@ben-laptop's lease on build 0.7.0 linux (expired {hm})")
+                .as_str()
+        )
+    );
+    step_until(&mut h, 10, "the take-over's toast", |app| {
+        toasts_with(
+            app,
+            &format!("Took over ben@ben-laptop's lease on build 0.7.0 linux (expired {hm})"),
+        ) == 1
+    });
+    // Then the Team list: Ana's build in progress, Ben's stopped by her take-over.
+    step_until(
+        &mut h,
+        40,
+        "the Team list to read the leases again",
+        |app| {
+            app.data
+                .as_ref()
+                .and_then(|d| d.team.as_ref())
+                .and_then(|t| t.as_ref().ok())
+                .is_some_and(|t| t.leases.iter().any(|l| l.holder == "ana"))
+        },
+    );
+    assert!(
+        h.query_by_label_contains("build 0.7.0 linux by ana@ana-desktop since")
+            .is_some()
+    );
+    assert!(h.query_by_label_contains("ben (ben-laptop): started building 0.7.0 linux; not running any more: ana took over its lease at ").is_some());
+    assert!(h.query_by_label("STOPPED").is_none());
+    drop(mine);
 }
