@@ -169,11 +169,14 @@ pub enum WorkspaceError {
         item: String,
         why: String,
     },
-    #[error("release {release}: {item:?} is already {state}")]
+    #[error("release {release}: {item:?} is already {state}{since}")]
     Unchanged {
         release: String,
         item: String,
         state: &'static str,
+        /// By whom and when it last changed (` by ben at 2026-12-05 03:15`), or empty when
+        /// it never did.
+        since: String,
     },
     #[error("hotfix {version} must be newer than the release it fixes ({of})")]
     HotfixNotNewer { version: String, of: String },
@@ -982,6 +985,9 @@ impl Workspace {
                 release: version,
                 item: item_id.to_owned(),
                 state: if done { "ticked" } else { "unticked" },
+                since: before.as_ref().map_or_else(String::new, |b| {
+                    format!(" by {} at {}", b.by, crate::local_time(b.at, false))
+                }),
             });
         }
         if done && let Some(reason) = checklist.gate_for(&runbook, item) {
