@@ -763,6 +763,17 @@ fn a_forged_entry_is_said_as_a_refused_log_and_its_errors_go_when_it_is_removed(
     step_until(&mut h, 30, "syncing again", |app| app.sync_error.is_none());
     assert!(h.query_by_label(&badge).is_none());
     assert_eq!(errors(h.state()), 0, "{:?}", h.state().toasts.items());
+    assert_eq!(
+        crate::team::toasts_with(
+            h.state(),
+            &format!(
+                "s3://team/forged: the log extends this console's again (entry #{} is no \
+                 longer refused)",
+                forged.seq
+            )
+        ),
+        1
+    );
 }
 
 /// A window on a machine without the person's registered key says so in the header before any

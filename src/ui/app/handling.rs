@@ -186,9 +186,7 @@ impl ConsoleApp {
                 };
                 if new {
                     let text = match e.refused_at {
-                        Some(seq) => {
-                            format!("The bucket's log is refused at entry #{seq}: {}", e.message)
-                        }
+                        Some(_) => format!("Others' changes are refused: {}", e.message),
                         None => format!("Others' changes cannot be read: {}", e.message),
                     };
                     self.toasts
@@ -204,13 +202,18 @@ impl ConsoleApp {
     fn back_in_sync(&mut self) {
         self.toasts.resolve(SYNC_TOPIC);
         self.toasts.resolve(LOAD_TOPIC);
-        if self.sync_error.take().is_some()
+        if let Some(was) = self.sync_error.take()
             && let Some(shared) = self.data.as_ref().and_then(|d| d.ws.shared())
         {
-            self.toasts.push(
-                ToastKind::Success,
-                format!("{} answers again: others' changes show again", shared.url()),
-            );
+            let text = match was.refused_at {
+                Some(seq) => format!(
+                    "{}: the log extends this console's again (entry #{seq} is no longer \
+                     refused): others' changes show again",
+                    shared.url()
+                ),
+                None => format!("{} answers again: others' changes show again", shared.url()),
+            };
+            self.toasts.push(ToastKind::Success, text);
         }
     }
 

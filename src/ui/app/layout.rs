@@ -195,14 +195,15 @@ fn sync_badge(ui: &mut egui::Ui, e: &super::SyncError, url: &str) {
     match e.refused_at {
         Some(seq) => {
             theme::badge(ui, &format!("LOG REFUSED at #{seq}"), theme::BAD).on_hover_text(format!(
-                "{}\n\nThis console keeps the log it verified, through the entry before \
-                     #{seq}, and shows nothing of the bucket's from there: others' changes do \
-                     not appear, and changes made here are refused. What to do: run \
+                "{}\n\nThis console keeps the log it verified, up to entry #{}, and shows \
+                     nothing of the bucket's from #{seq} on: others' changes do not appear, \
+                     and changes made here are refused. What to do: run \
                      `release-console workspace verify` to see every refused entry, then have \
                      the bucket's admin delete the refused entry's object \
                      ({url}/log/{seq:012}.json; with versioning, restore its earlier version). \
                      The window reads the log again by itself every {}.",
                 e.message,
+                seq.saturating_sub(1),
                 crate::human_duration(super::POLL_EVERY)
             ));
         }
@@ -247,4 +248,20 @@ fn s3_access_hint() -> String {
             shown("AWS_ENDPOINT_URL_S3")
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shorten;
+
+    #[test]
+    fn a_long_url_keeps_its_bucket_and_its_end() {
+        assert_eq!(shorten("s3://walk/console", 40), "s3://walk/console");
+        let long = "s3://release-team-bucket/products/wiretuner/staging-workspace";
+        let short = shorten(long, 40);
+        assert_eq!(short.chars().count(), 40, "{short}");
+        assert!(short.starts_with("s3://release-team-bu"), "{short}");
+        assert!(short.ends_with("staging-workspace"), "{short}");
+        assert!(short.contains('…'), "{short}");
+    }
 }
