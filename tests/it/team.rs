@@ -2103,3 +2103,85 @@ fn the_team_list_says_in_words_what_stopped_and_who_took_over() {
     assert!(h.query_by_label("STOPPED").is_none());
     drop(mine);
 }
+
+/// A build refused because another console held its lease: once that lease has run out, the
+/// Builds card no longer says "in progress by ben" but what holds now.
+#[test]
+fn the_build_card_drops_the_old_holder_once_the_lease_ran_out() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ana = Console::new(&weed, dir.path(), "ana");
+    let ws = "s3://team/card";
+    common::ok(&ana.run(ws, &["init", ws]));
+    common::ok(&ana.run(ws, &["release", "new", "0.8.0"]));
+    // This machine's copy, with a builder for linux.
+    let window_cache = dir.path().join("cache-window");
+    let here = Console {
+        user: "ana",
+        cache: window_cache.clone(),
+        endpoint: weed.endpoint.clone(),
+    };
+    common::ok(&here.run(ws, &["checklist", "show"]));
+    let folder = here.folder("card");
+    std::fs::write(
+        folder.join("packaging/pipelines/default.toml"),
+        "[platforms.linux]\ntitle = \"Linux tarball\"\nhost_os = \"linux\"\n\
+         builder = [\"bash\", \"-c\", \"exit 0\"]\nchecklist_kind = \"pipeline.linux\"\n",
+    )
+    .expect("definition");
+    // Ben's console holds the build's lease for a few seconds more, then stops renewing it.
+    let now = jiff::Timestamp::now();
+    let until = now
+        .checked_add(jiff::SignedDuration::from_secs(6))
+        .expect("time");
+    let held = serde_json::json!({
+        "what": "build 0.8.0 linux", "holder": "ben", "host": "ben-laptop",
+        "since": now, "until": until, "nonce": "00"
+    });
+    let (status, _) = weed.request(
+        "PUT",
+        "/team/card/leases/build-0.8.0-linux.json",
+        &[],
+        held.to_string().as_bytes(),
+    );
+    assert_eq!(status, 200);
+
+    set_window_env(&weed.endpoint, WEED_SECRET_KEY, &window_cache);
+    let (mut h, _rt) = open_window(ws);
+    step_until(&mut h, 30, "the workspace to load", |app| {
+        app.data.is_some() && !app.is_busy()
+    });
+    go_to(&mut h, "Builds");
+    h.get_by_label("Run").click();
+    h.step();
+    h.remove_cursor();
+    step_until(&mut h, 30, "the build's refusal", |app| {
+        toasts_with(app, "is in progress by ben@ben-laptop") == 1
+    });
+    // On the card, in the panel between the header and the task tray (which keeps the task's
+    // own message, as the header's error does).
+    let tray = h.get_by_label("Tasks").rect().top();
+    let said = |h: &Window| {
+        h.query_all_by_label_contains("build 0.8.0 linux is in progress by ben@ben-laptop")
+            .filter(|n| n.rect().top() > 30.0 && n.rect().bottom() < tray)
+            .count()
+    };
+    assert_eq!(said(&h), 1);
+    // The lease runs out; the Overview reads the leases again.
+    std::thread::sleep(std::time::Duration::from_secs(7));
+    go_to(&mut h, "Overview");
+    step_until(&mut h, 40, "the run-out lease to be read", |app| {
+        app.data
+            .as_ref()
+            .and_then(|d| d.team.as_ref())
+            .and_then(|t| t.as_ref().ok())
+            .is_some_and(|t| t.expired.iter().any(|l| l.holder == "ben"))
+    });
+    go_to(&mut h, "Builds");
+    assert_eq!(said(&h), 0, "the card keeps the old holder's words");
+    assert!(
+        h.query_by_label_contains("ben@ben-laptop's lease on this build ran out at")
+            .is_some()
+    );
+}
