@@ -22,7 +22,7 @@ use super::widgets::toasts::{ToastKind, Toasts};
 use super::{theme, tray};
 use crate::runner::{Runner, TaskEvent, TaskState};
 use crate::workspace::Origin;
-pub use handling::{POLL_EVERY, TEAM_EVERY};
+pub use handling::{POLL_EVERY, SyncError, TEAM_EVERY, capitalized, workspace_name};
 
 /// What the app's own background work (loading, picking) sends back.
 enum AppResult {
@@ -34,25 +34,6 @@ enum AppResult {
     Picked(PickKind, Vec<PathBuf>),
     /// A shared workspace's poll: others' changes (a toast), or why not; not in `pending`.
     Synced(Result<Option<String>, SyncError>),
-}
-
-/// Why a shared workspace's poll could not bring others' changes: the bucket did not answer
-/// (the header's amber NOT SYNCING), or its log was refused at an entry (rewritten, forked,
-/// forged: the header's red LOG REFUSED, which waiting does not mend).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SyncError {
-    /// The entry the bucket's log was refused at, when it was refused.
-    pub refused_at: Option<u64>,
-    pub message: String,
-}
-
-impl SyncError {
-    pub fn of(e: &crate::workspace::WorkspaceError) -> Self {
-        Self {
-            refused_at: e.refused_entry(),
-            message: e.to_string(),
-        }
-    }
 }
 
 /// Everything the window shows and remembers.
@@ -235,31 +216,6 @@ impl ConsoleApp {
         }
     }
 
-    fn update_title(&mut self) {
-        // The workspace too: two windows on two workspaces of one product are told apart.
-        let title = match &self.data {
-            Some(d) => match &d.current {
-                Some(c) => format!(
-                    "{} {} — {} — Release console",
-                    d.ws.config().product.name,
-                    c.release.version,
-                    workspace_name(d)
-                ),
-                None => format!(
-                    "{} — {} — Release console",
-                    d.ws.config().product.name,
-                    workspace_name(d)
-                ),
-            },
-            None => "Release console".to_owned(),
-        };
-        if title != self.title {
-            self.ctx
-                .send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
-            self.title = title;
-        }
-    }
-
     /// One frame's logic: results, task events, the panels' own fetches, dropped files.
     pub fn logic_pass(&mut self) {
         self.collect();
@@ -309,33 +265,6 @@ impl ConsoleApp {
             }
         }
     }
-}
-
-/// The workspace as the window's title names it: a shared one's `BUCKET/PREFIX`, else its
-/// folder's name.
-pub fn workspace_name(d: &Snapshot) -> String {
-    match d.ws.shared() {
-        Some(shared) => {
-            let url = shared.url();
-            if url.prefix.is_empty() {
-                url.bucket.clone()
-            } else {
-                format!("{}/{}", url.bucket, url.prefix)
-            }
-        }
-        None => d.ws.root().file_name().map_or_else(
-            || d.ws.root().display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        ),
-    }
-}
-
-/// `text` with its first letter upper case: words said mid-sentence elsewhere, said alone.
-pub fn capitalized(text: &str) -> String {
-    let mut chars = text.chars();
-    chars.next().map_or_else(String::new, |first| {
-        first.to_uppercase().chain(chars).collect()
-    })
 }
 
 /// What a task's toast is about: a later run of the same task answers it.

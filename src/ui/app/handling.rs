@@ -2,7 +2,7 @@
 //! picker, navigation, the tray and toasts. Workspace work runs on the runtime's blocking pool;
 //! its result comes back to `collect`.
 
-use super::{AppResult, ConsoleApp, SyncError};
+use super::{AppResult, ConsoleApp};
 use crate::ui::command::{Command, PickKind, Tab};
 use crate::ui::snapshot::Snapshot;
 use crate::ui::widgets::toasts::ToastKind;
@@ -59,6 +59,32 @@ impl ConsoleApp {
             (Some(t), topic) => self.toasts.push_about(ToastKind::Success, topic, t),
             (None, Some(topic)) => self.toasts.resolve(&topic),
             (None, None) => {}
+        }
+    }
+
+    /// The window's title: the product, the selected release and the workspace.
+    pub(super) fn update_title(&mut self) {
+        // The workspace too: two windows on two workspaces of one product are told apart.
+        let title = match &self.data {
+            Some(d) => match &d.current {
+                Some(c) => format!(
+                    "{} {} — {} — Release console",
+                    d.ws.config().product.name,
+                    c.release.version,
+                    workspace_name(d)
+                ),
+                None => format!(
+                    "{} — {} — Release console",
+                    d.ws.config().product.name,
+                    workspace_name(d)
+                ),
+            },
+            None => "Release console".to_owned(),
+        };
+        if title != self.title {
+            self.ctx
+                .send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
+            self.title = title;
         }
     }
 
@@ -401,4 +427,50 @@ pub(super) fn nothing_picked(kind: PickKind) -> &'static str {
 /// words name only the request or the item's id.
 fn not_done(e: &WorkspaceError, what: &str) -> WorkspaceError {
     WorkspaceError::Refused(format!("Could not {what}: {e}"))
+}
+
+/// Why a shared workspace's poll could not bring others' changes: the bucket did not answer
+/// (the header's amber NOT SYNCING), or its log was refused at an entry (rewritten, forked,
+/// forged: the header's red LOG REFUSED, which waiting does not mend).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncError {
+    /// The entry the bucket's log was refused at, when it was refused.
+    pub refused_at: Option<u64>,
+    pub message: String,
+}
+
+impl SyncError {
+    pub fn of(e: &crate::workspace::WorkspaceError) -> Self {
+        Self {
+            refused_at: e.refused_entry(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// The workspace as the window's title names it: a shared one's `BUCKET/PREFIX`, else its
+/// folder's name.
+pub fn workspace_name(d: &Snapshot) -> String {
+    match d.ws.shared() {
+        Some(shared) => {
+            let url = shared.url();
+            if url.prefix.is_empty() {
+                url.bucket.clone()
+            } else {
+                format!("{}/{}", url.bucket, url.prefix)
+            }
+        }
+        None => d.ws.root().file_name().map_or_else(
+            || d.ws.root().display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        ),
+    }
+}
+
+/// `text` with its first letter upper case: words said mid-sentence elsewhere, said alone.
+pub fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
 }
