@@ -39,7 +39,7 @@
 //! | `release.artifacts` | [`Event::ReleaseArtifacts`] | version | `pipeline` (a build on a shared workspace: its files stored as blobs) | `verify::shared` (projection: the release's artifacts a second console fetches) |
 //! | `pipeline.platform` | [`Event::PipelinePlatform`] | `version/platform` | `pipeline` (a platform's build started remotely, finished, failed, was cancelled or marked UNSIGNED) | `pipeline::projection` (projection: `releases/<version>/pipeline.json`) |
 //! | `blob.replace` | [`Event::BlobReplace`] | the blob's key | `verify::shared` (a build found other bytes under a blob's name and replaced them with `If-Match`) | |
-//! | `verify.report` | [`Event::VerifyReport`] | SHA256SUMS path or `artifacts` | verify | notify |
+//! | `verify.report` | [`Event::VerifyReport`] | `version/SHA256SUMS` (a loose file's name, or `artifacts`; older entries: the verifier's path) | verify | notify |
 //! | `kpi.record` / `kpi.demo-samples` | [`Event::KpiRecord`] / [`Event::KpiDemoSamples`] | KPI name / `demo` | kpi, demo | |
 //! | `runbook.step` / `runbook.step.end` | [`Event::RunbookStep`] / [`Event::RunbookStepEnd`] | `procedure/step` | dr | `dr::history` (the quarterly review) |
 //! | `findings.accept` / `findings.revoke` | [`Event::FindingsAccept`] / [`Event::FindingsRevoke`] | `version/id` | findings | notify (accept), findings (projection) |
@@ -369,7 +369,8 @@ pub struct VerifiedBlob {
 }
 
 payload! {
-    /// A verification's report (target: the SHA256SUMS file, or `artifacts`).
+    /// A verification's report (target: `version/SHA256SUMS`, a loose checksum file's name, or
+    /// `artifacts`; entries written before name the verifier's path).
     VerifyReport { target: String, before: (), after: VerifyVerdict }
 }
 

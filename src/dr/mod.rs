@@ -444,13 +444,14 @@ pub async fn run_step(
     };
     // On a shared workspace, one console runs a procedure's step at a time: a second person
     // is told who is running it, before anything is recorded or run.
-    let _lease = {
+    let lease = {
         let (l_ws, what) = (ws.clone(), format!("runbook {}", plan.procedure));
         tokio::task::spawn_blocking(move || l_ws.lease(&what))
             .await
             .map_err(|e| failed(&e))?
             .map_err(|e| TaskError::Failed(format!("not run: {e}")))?
     };
+    lease.took_over().inspect(|words| ctx.log_line(words));
     let started_at = Timestamp::now();
     let after = serde_json::json!({
         "run": run_id,

@@ -879,6 +879,11 @@ async fn build_platform(
     let Build {
         ws, release, name, ..
     } = build.clone();
+    // Taken by `start_build` before the task began (none for a dry run); one taken over
+    // from a console whose lease ran out says so in the task's log.
+    if let Some(words) = lease.as_ref().and_then(crate::workspace::Lease::took_over) {
+        ctx.log_line(words);
+    }
     let _lease = lease;
     let result = if build.def.is_remote() {
         remote::build(ctx.clone(), build).await

@@ -22,16 +22,18 @@ use super::widgets::toasts::{ToastKind, Toasts};
 use super::{theme, tray};
 use crate::runner::{Runner, TaskEvent, TaskState};
 use crate::workspace::Origin;
-pub use handling::{POLL_EVERY, TEAM_EVERY};
+pub use handling::{POLL_EVERY, SyncError, TEAM_EVERY, capitalized, workspace_name};
 
 /// What the app's own background work (loading, picking) sends back.
 enum AppResult {
-    /// A fresh snapshot, with a toast to show.
-    Loaded(Box<Snapshot>, Option<String>),
-    Failed(String),
+    /// A fresh snapshot, with a toast to show and what it is about (a success answers the
+    /// errors about the same topic).
+    Loaded(Box<Snapshot>, Option<String>, Option<String>),
+    /// A load or change that failed, and what it was about.
+    Failed(String, Option<String>),
     Picked(PickKind, Vec<PathBuf>),
     /// A shared workspace's poll: others' changes (a toast), or why not; not in `pending`.
-    Synced(Result<Option<String>, String>),
+    Synced(Result<Option<String>, SyncError>),
 }
 
 /// Everything the window shows and remembers.
@@ -63,7 +65,7 @@ pub struct ConsoleApp {
     polled_at: Option<std::time::Instant>,
     polling: bool,
     team_read_at: Option<std::time::Instant>,
-    pub sync_error: Option<String>,
+    pub sync_error: Option<SyncError>,
     /// Whether the window had the focus last frame: coming back to it (from a terminal where
     /// `release-console keys new`, `tick` or another command ran) reads the workspace again.
     focused: bool,
@@ -120,6 +122,11 @@ impl ConsoleApp {
         app
     }
 
+    /// The window's title as last set.
+    pub fn title(&self) -> &str {
+        &self.title
+    }
+
     pub fn runner(&self) -> &Runner {
         &self.runner
     }
@@ -140,12 +147,14 @@ impl ConsoleApp {
             self.pending = self.pending.saturating_sub(1);
             match result {
                 AppResult::Synced(_) => {}
-                AppResult::Loaded(snapshot, toast) => self.loaded(*snapshot, toast),
-                AppResult::Failed(e) => {
+                AppResult::Loaded(snapshot, toast, topic) => {
+                    self.loaded(*snapshot, toast, topic);
+                }
+                AppResult::Failed(e, topic) => {
                     if self.data.is_none() {
                         self.load_error = Some(e.clone());
                     }
-                    self.toasts.error(e);
+                    self.toasts.push_about(ToastKind::Error, topic, e);
                 }
                 AppResult::Picked(PickKind::Workspace, paths) if !paths.is_empty() => {
                     self.queued.push(Command::OpenWorkspace(paths[0].clone()));
@@ -207,28 +216,14 @@ impl ConsoleApp {
         }
     }
 
-    fn update_title(&mut self) {
-        let title = match &self.data {
-            Some(d) => match &d.current {
-                Some(c) => format!(
-                    "{} {} — Release console",
-                    d.ws.config().product.name,
-                    c.release.version
-                ),
-                None => format!("{} — Release console", d.ws.config().product.name),
-            },
-            None => "Release console".to_owned(),
-        };
-        if title != self.title {
-            self.ctx
-                .send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
-            self.title = title;
-        }
-    }
-
     /// One frame's logic: results, task events, the panels' own fetches, dropped files.
     pub fn logic_pass(&mut self) {
         self.collect();
+        // A lease this console's task took from another holder: the person who did it hears
+        // it (the task's log says it too).
+        for words in crate::workspace::take_notices() {
+            self.toasts.push(ToastKind::Info, capitalized(&words));
+        }
         let dropped: Vec<PathBuf> = self.ctx.input(|i| {
             i.raw
                 .dropped_files

@@ -1070,8 +1070,40 @@ impl BuildsUi {
                 } else {
                     theme::task_state(t.state)
                 };
-                ui.label(egui::RichText::new(m).color(color));
+                // A build refused because another console held its lease: once that holder is
+                // gone, its words are old news, and what holds now is said instead.
+                match lease_now(data, name).filter(|_| m.contains(" is in progress by ")) {
+                    Some(now) => {
+                        ui.label(theme::muted(now)).on_hover_text(m);
+                    }
+                    None => {
+                        ui.label(egui::RichText::new(m).color(color));
+                    }
+                }
             }
         });
     }
+}
+
+/// Whether the lease on building the selected release's `platform` is free now, as the
+/// Overview's Team last read the leases: what holds instead of "in progress by ben" (run
+/// out: the next build takes it over; given back: free). `None` while someone holds it, or
+/// when it is unknown.
+fn lease_now(data: &Snapshot, platform: &str) -> Option<String> {
+    let version = &data.current.as_ref()?.release.version;
+    let what = format!("build {version} {platform}");
+    let team = data.team.as_ref()?.as_ref().ok()?;
+    if team.leases.iter().any(|l| l.what == what) {
+        return None;
+    }
+    Some(match team.expired.iter().find(|l| l.what == what) {
+        Some(l) => format!(
+            "{}@{}'s lease on this build ran out at {} without being renewed: building takes \
+             it over.",
+            l.holder,
+            l.host,
+            crate::local_time(l.ends(), false)
+        ),
+        None => "Nobody holds this build's lease now: it may be built here.".to_owned(),
+    })
 }

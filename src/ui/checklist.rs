@@ -278,6 +278,17 @@ impl ChecklistUi {
             );
         });
         ui.add_space(6.0);
+        // A shared workspace opened from this console's copy (its bucket did not answer)
+        // refuses every change: its boxes are shown off, with why.
+        let read_only = data.ws.shared().and_then(|shared| {
+            shared.offline().map(|why| {
+                format!(
+                    "READ-ONLY: {} did not answer ({why}); ticks are refused until it answers \
+                     again",
+                    shared.url()
+                )
+            })
+        });
         for phase in &view.runbook.phases {
             let progress = view.checklist.progress(phase);
             ui.group(|ui| {
@@ -302,13 +313,18 @@ impl ChecklistUi {
                     ui.horizontal_wrapped(|ui| {
                         let mut checked = done;
                         let resp = ui.add_enabled(
-                            gate.is_none(),
+                            gate.is_none() && read_only.is_none(),
                             egui::Checkbox::new(&mut checked, &item.title),
                         );
-                        let resp = match &gate {
-                            Some(reason) => resp.on_disabled_hover_text(format!("Gated: {reason}")),
-                            None if !item.detail.is_empty() => resp.on_hover_text(&item.detail),
-                            None => resp,
+                        let resp = match (&read_only, &gate) {
+                            (Some(why), _) => resp.on_disabled_hover_text(why),
+                            (None, Some(reason)) => {
+                                resp.on_disabled_hover_text(format!("Gated: {reason}"))
+                            }
+                            (None, None) if !item.detail.is_empty() => {
+                                resp.on_hover_text(&item.detail)
+                            }
+                            (None, None) => resp,
                         };
                         if resp.clicked() {
                             if !done

@@ -661,6 +661,11 @@ fn team_section(ui: &mut egui::Ui, team: &Result<crate::workspace::Activity, Str
         }
     };
     let now = jiff::Timestamp::now();
+    let hm = |t: jiff::Timestamp| {
+        t.to_zoned_datetime(jiff::tz::TimeZone::system())
+            .strftime("%H:%M")
+            .to_string()
+    };
     if activity.leases.is_empty() {
         ui.label(theme::muted(
             "Nobody is building, publishing or rolling out right now.",
@@ -668,8 +673,33 @@ fn team_section(ui: &mut egui::Ui, team: &Result<crate::workspace::Activity, Str
     }
     for lease in &activity.leases {
         ui.horizontal_wrapped(|ui| {
-            theme::badge(ui, "IN PROGRESS", theme::INFO);
+            if lease.unrenewed(now) {
+                theme::badge(ui, "NOT RENEWED", theme::WARN).on_hover_text(format!(
+                    "A holder renews its lease every {} while the operation runs; this one \
+                     was last written at {}: the holder's console may have stopped (a crash, \
+                     a lost network). It runs out at {}, and the next to start it takes it \
+                     over.",
+                    crate::human_duration(std::time::Duration::from_secs(lease.ttl_secs / 3)),
+                    lease.written_at().map_or_else(|| "?".to_owned(), hm),
+                    hm(lease.ends())
+                ));
+            } else {
+                theme::badge(ui, "IN PROGRESS", theme::INFO);
+            }
             ui.label(format!("{} by {}", lease.what, lease.describe()));
+        });
+    }
+    for lease in &activity.expired {
+        ui.horizontal_wrapped(|ui| {
+            theme::badge(ui, "STOPPED", theme::WARN);
+            ui.label(format!(
+                "{} by {}@{}: its lease ran out at {} without being renewed (that console \
+                 stopped); the next to start it takes it over",
+                lease.what,
+                lease.holder,
+                lease.host,
+                hm(lease.ends())
+            ));
         });
     }
     if activity.people.is_empty() {
@@ -688,11 +718,8 @@ fn team_section(ui: &mut egui::Ui, team: &Result<crate::workspace::Activity, Str
         } else {
             format!("{} ({})", p.actor, p.host)
         };
-        ui.label(format!(
-            "{who}: {} {} · {ago}",
-            p.action.replace('.', " "),
-            p.target
-        ));
+        ui.label(format!("{who}: {} · {ago}", p.said))
+            .on_hover_text(format!("{} {}", p.action, p.target));
     }
 }
 

@@ -98,7 +98,8 @@ pub const REOPEN_SHARED_EVERY: std::time::Duration = std::time::Duration::from_m
 pub struct Reuse {
     ws: Workspace,
     opened_at: std::time::Instant,
-    /// The leases read before, when they are recent enough (see [`TEAM_READ_EVERY`]).
+    /// The lease objects read before (live and run out), when they are recent enough (see
+    /// [`TEAM_READ_EVERY`]).
     leases: Option<(Vec<crate::workspace::LeaseInfo>, std::time::Instant)>,
 }
 
@@ -121,9 +122,10 @@ impl Snapshot {
                 ws: self.ws.clone(),
                 opened_at: self.opened_at,
                 leases: match &self.team {
-                    Some(Ok(a)) if self.team_read_at.elapsed() < TEAM_READ_EVERY => {
-                        Some((a.leases.clone(), self.team_read_at))
-                    }
+                    Some(Ok(a)) if self.team_read_at.elapsed() < TEAM_READ_EVERY => Some((
+                        a.leases.iter().chain(&a.expired).cloned().collect(),
+                        self.team_read_at,
+                    )),
                     _ => None,
                 },
             },

@@ -644,8 +644,14 @@ impl StatusUi {
                             if let Some(s) = e.status {
                                 theme::badge(ui, s.as_str(), theme::page_status(s.as_str()));
                             }
-                            ui.label(&e.message);
-                            ui.label(theme::muted(&e.actor));
+                            // An empty label in a wrapped row is laid out at the row's start,
+                            // over the time (a "detected" row has no message): none is added.
+                            if !e.message.is_empty() {
+                                ui.label(&e.message);
+                            }
+                            if !e.actor.is_empty() {
+                                ui.label(theme::muted(&e.actor));
+                            }
                         });
                     }
                 });

@@ -651,6 +651,26 @@ pub const FILES_TASK_KIND: &str = "verify.files";
 /// How long a verification may take before it fails (hashing a few GiB takes seconds).
 pub const TASK_TIMEOUT: Duration = Duration::from_hours(1);
 
+/// A `verify.report` entry's target, the same on every machine: `VERSION/SHA256SUMS` for a
+/// release's own verification (the release and the checksum file's name), the file's name for
+/// loose files, `artifacts` without one. Never a local path: another person's console shows
+/// the entry, and the verifier's folders are nobody else's business. (Entries written before
+/// carry the verifier's path; they read as they were written.)
+fn report_target(
+    sums_file: Option<&std::path::Path>,
+    release: Option<&crate::workspace::Release>,
+) -> String {
+    let name = sums_file
+        .and_then(std::path::Path::file_name)
+        .map(|n| n.to_string_lossy().into_owned());
+    match (release, name) {
+        (Some(r), Some(name)) => format!("{}/{name}", r.version),
+        (Some(r), None) => format!("{}/artifacts", r.version),
+        (None, Some(name)) => name,
+        (None, None) => "artifacts".to_owned(),
+    }
+}
+
 /// The verify task's spec: in a workspace its log goes to the release's logs and its secrets
 /// are redacted; without one (verifying loose files) it is a bare spec. Only a verification of
 /// the release's own artifacts (`of_release`) has the kind that ticks the checklist.
@@ -839,10 +859,7 @@ pub async fn run_task(
             "bad_lines": report.bad_lines.len(),
             "expected": used,
         });
-        let target = report
-            .sums_file
-            .as_ref()
-            .map_or_else(|| "artifacts".to_owned(), |s| s.display().to_string());
+        let target = report_target(report.sums_file.as_deref(), of_release.as_ref());
         let kept = report.clone();
         let report_event = Event::VerifyReport(crate::audit::event::VerifyReport {
             target,

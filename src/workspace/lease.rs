@@ -73,6 +73,24 @@ impl LeaseInfo {
         self.ends_here.unwrap_or(self.until)
     }
 
+    /// When its holder last wrote it (took or renewed it), on this console's clock; unknown
+    /// for a lease written without `ttl_secs`.
+    pub fn written_at(&self) -> Option<jiff::Timestamp> {
+        let ttl = jiff::SignedDuration::from_secs(i64::try_from(self.ttl_secs).ok()?);
+        (self.ttl_secs > 0)
+            .then(|| self.ends().checked_sub(ttl).ok())
+            .flatten()
+    }
+
+    /// Whether a live lease has gone without its renewal (due every third of its time) for
+    /// more than half its time at `now`: its holder's console has most likely stopped, and the
+    /// lease runs out at [`Self::ends`] unless it comes back.
+    pub fn unrenewed(&self, now: jiff::Timestamp) -> bool {
+        self.written_at().is_some_and(|at| {
+            now.duration_since(at).as_secs() > i64::try_from(self.ttl_secs / 2).unwrap_or(i64::MAX)
+        })
+    }
+
     /// `ana@ana-mbp since 14:02 (lease until 14:12)`.
     pub fn describe(&self) -> String {
         let hm = |t: jiff::Timestamp| {
@@ -94,6 +112,55 @@ impl LeaseInfo {
 #[derive(Debug)]
 pub struct Lease {
     inner: Option<Held>,
+    /// How it was taken from another holder, when it was (see [`Lease::took_over`]).
+    took_over: Option<String>,
+}
+
+/// The most take-overs kept for the window to say (a process that never reads them, the CLI,
+/// keeps no more).
+const MAX_NOTICES: usize = 16;
+
+/// Take-overs this process made and nobody has said yet: the window reads them
+/// ([`take_notices`]) and says each in a toast, as the task's log does.
+static NOTICES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// The take-overs of leases this process made since the last call, oldest first, each as
+/// [`Lease::took_over`] says it.
+pub fn take_notices() -> Vec<String> {
+    std::mem::take(
+        &mut *NOTICES
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    )
+}
+
+fn notice(text: &str) {
+    let mut n = NOTICES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if n.len() >= MAX_NOTICES {
+        n.remove(0);
+    }
+    n.push(text.to_owned());
+}
+
+/// `took over ben's lease on build 0.1.0 macos (expired 03:30)`, or, forced from a live
+/// holder, `took ben's lease on … by force (it held until 03:40)`.
+fn took_over_words(what: &str, from: &LeaseInfo, forced: bool) -> String {
+    let hm = from
+        .ends()
+        .to_zoned_datetime(jiff::tz::TimeZone::system())
+        .strftime("%H:%M");
+    let who = if from.host.is_empty() {
+        from.holder.clone()
+    } else {
+        format!("{}@{}", from.holder, from.host)
+    };
+    if forced {
+        format!("took {who}'s lease on {what} by force (it held until {hm})")
+    } else {
+        format!("took over {who}'s lease on {what} (expired {hm})")
+    }
 }
 
 #[derive(Debug)]
@@ -110,7 +177,18 @@ struct Held {
 impl Lease {
     /// A lease on a local workspace: nobody else can hold it.
     fn local() -> Self {
-        Self { inner: None }
+        Self {
+            inner: None,
+            took_over: None,
+        }
+    }
+
+    /// How this lease was taken from another holder (one whose lease had run out, or by
+    /// force), in words for the task's log: `took over ben@vm's lease on build 0.1.0 macos
+    /// (expired 03:30)`; `None` when nobody held it. The window says it in a toast too
+    /// ([`take_notices`]).
+    pub fn took_over(&self) -> Option<&str> {
+        self.took_over.as_deref()
     }
 
     /// Whether it still holds: a renewal that found another holder, or could not reach the
@@ -334,6 +412,7 @@ impl Workspace {
             shared::block(async move { take(&client, &k, &m, force).await })?.map_err(|f| {
                 shared::unreachable(shared.url(), &format!("take the lease on {what}"), &f)
             })?;
+        let mut took_over = None;
         let etag = match took {
             Took::Taken(etag) => etag,
             Took::HeldBy(info) => {
@@ -349,11 +428,15 @@ impl Workspace {
                     serde_json::to_value(&from).unwrap_or_default(),
                     serde_json::to_value(&mine).unwrap_or_default(),
                 );
-                self.record(if force && from.is_live(now) {
+                let forced = force && from.is_live(now);
+                self.record(if forced {
                     crate::audit::Event::LeaseForce(taken)
                 } else {
                     crate::audit::Event::LeaseTakeover(taken)
                 })?;
+                let words = took_over_words(what, &from, forced);
+                notice(&words);
+                took_over = Some(words);
                 etag
             }
         };
@@ -378,11 +461,25 @@ impl Workspace {
                 lost,
                 stop,
             }),
+            took_over,
         })
     }
 
     /// The live leases of a shared workspace (who is doing what); none on a local one.
     pub fn leases(&self) -> Result<Vec<LeaseInfo>, WorkspaceError> {
+        let now = jiff::Timestamp::now();
+        let mut live: Vec<LeaseInfo> = self
+            .lease_objects()?
+            .into_iter()
+            .filter(|l| l.is_live(now))
+            .collect();
+        live.sort_by_key(|l| l.since);
+        Ok(live)
+    }
+
+    /// Every lease object of a shared workspace, live, run out or given back; none on a local
+    /// one.
+    pub fn lease_objects(&self) -> Result<Vec<LeaseInfo>, WorkspaceError> {
         let Some(shared) = self.shared() else {
             return Ok(Vec::new());
         };
@@ -426,10 +523,7 @@ impl Workspace {
             Ok::<_, Failure>(out)
         })?
         .map_err(|f| shared::unreachable(shared.url(), "list the leases", &f))?;
-        let now = jiff::Timestamp::now();
-        let mut live: Vec<LeaseInfo> = found.into_iter().filter(|l| l.is_live(now)).collect();
-        live.sort_by_key(|l| l.since);
-        Ok(live)
+        Ok(found)
     }
 }
 
@@ -580,13 +674,23 @@ pub struct Active {
     pub action: String,
     pub target: String,
     pub at: jiff::Timestamp,
+    /// What the entry did, in words ([`Workspace::in_words`]: `ticked "Validate staging"
+    /// (0.1.0)`, `started building 0.1.0 macos`), and for an operation it started that holds
+    /// a lease, what became of it when it is not running any more (`; not running any more:
+    /// its lease ran out at 03:30 without being renewed`).
+    pub said: String,
 }
 
-/// Who is working on a shared workspace: the live leases (what they are doing) and whoever
-/// recorded a change in the last [`ACTIVE_WITHIN`] (newest first).
+/// Who is working on a shared workspace: the live leases (what they are doing), the leases
+/// whose holder stopped renewing them, and whoever recorded a change in the last
+/// [`ACTIVE_WITHIN`] (newest first).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Activity {
     pub leases: Vec<LeaseInfo>,
+    /// Leases that ran out in the last [`ACTIVE_WITHIN`] without being given back: their
+    /// holder's console stopped (a crash, a lost network); the next to start the operation
+    /// takes them over.
+    pub expired: Vec<LeaseInfo>,
     pub people: Vec<Active>,
 }
 
@@ -594,6 +698,9 @@ pub struct Activity {
 pub const ACTIVE_WITHIN: Duration = Duration::from_mins(30);
 /// The log's tail read for [`Activity`].
 const ACTIVITY_TAIL: usize = 500;
+/// How long a task may run before it takes its lease: a start younger than this with no lease
+/// is not said to have stopped.
+const LEASE_GRACE: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
 
 impl Workspace {
     /// [`Activity`] at `now`, from the leases and the last entries of the log (`index`).
@@ -602,11 +709,11 @@ impl Workspace {
         index: &crate::audit::AuditIndex,
         now: jiff::Timestamp,
     ) -> Result<Activity, WorkspaceError> {
-        self.activity_with(self.leases()?, index, now)
+        self.activity_with(self.lease_objects()?, index, now)
     }
 
-    /// [`Self::activity`] with the leases as read before (a reload that does not read them
-    /// again).
+    /// [`Self::activity`] with the lease objects as read before (a reload that does not read
+    /// them again).
     pub fn activity_with(
         &self,
         leases: Vec<LeaseInfo>,
@@ -617,7 +724,17 @@ impl Workspace {
         let since = now
             .checked_sub(jiff::SignedDuration::try_from(ACTIVE_WITHIN).unwrap_or_default())
             .unwrap_or(now);
+        let (mut live, mut expired): (Vec<LeaseInfo>, Vec<LeaseInfo>) = leases
+            .into_iter()
+            .filter(|l| !l.released)
+            .partition(|l| l.is_live(now));
+        expired.retain(|l| l.ends() >= since);
+        live.sort_by_key(|l| l.since);
+        expired.sort_by_key(|l| l.since);
         let mut people: Vec<Active> = Vec::new();
+        // Take-overs seen so far (newer than the entries still to come): what, from whom, by
+        // whom, when.
+        let mut takeovers: Vec<(String, String, String, jiff::Timestamp)> = Vec::new();
         for entry in self
             .audit()
             .read_range(index, from..index.len())?
@@ -626,6 +743,15 @@ impl Workspace {
             .rev()
             .filter(|e| e.time >= since)
         {
+            if matches!(entry.action.as_str(), "lease.takeover" | "lease.force") {
+                let from = entry
+                    .before
+                    .get("holder")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                takeovers.push((entry.target.clone(), from, entry.actor.clone(), entry.time));
+            }
             let host = entry.host.clone().unwrap_or_default();
             if people
                 .iter()
@@ -633,14 +759,81 @@ impl Workspace {
             {
                 continue;
             }
+            let mut said = self.in_words(&entry);
+            if entry.action == "task.start"
+                && let Some(what) = task_lease(&entry.target, &entry.after)
+            {
+                let holds = |l: &LeaseInfo| {
+                    l.what == what && l.holder == entry.actor && (host.is_empty() || l.host == host)
+                };
+                let hm = |t: jiff::Timestamp| {
+                    t.to_zoned_datetime(jiff::tz::TimeZone::system())
+                        .strftime("%H:%M")
+                        .to_string()
+                };
+                if let Some(l) = live.iter().find(|l| holds(l)) {
+                    if l.unrenewed(now) {
+                        said.push_str(&format!(
+                            "; its lease has not been renewed since {}: its console may have \
+                             stopped",
+                            l.written_at().map_or_else(String::new, hm)
+                        ));
+                    }
+                } else if let Some((_, _, by, at)) = takeovers
+                    .iter()
+                    .find(|(w, from, _, _)| *w == what && *from == entry.actor)
+                {
+                    said.push_str(&format!(
+                        "; not running any more: {by} took over its lease at {}",
+                        hm(*at)
+                    ));
+                } else if let Some(l) = expired.iter().find(|l| holds(l)) {
+                    said.push_str(&format!(
+                        "; not running any more: its lease ran out at {} without being renewed",
+                        hm(l.ends())
+                    ));
+                } else if let Some(l) = live.iter().find(|l| l.what == what) {
+                    said.push_str(&format!(
+                        "; not running any more: {} holds its lease now",
+                        l.holder
+                    ));
+                } else if now.duration_since(entry.time) > LEASE_GRACE {
+                    said.push_str("; not running any more: it holds no lease");
+                }
+            }
             people.push(Active {
                 actor: entry.actor,
                 host,
                 action: entry.action,
                 target: entry.target,
                 at: entry.time,
+                said,
             });
         }
-        Ok(Activity { leases, people })
+        Ok(Activity {
+            leases: live,
+            expired,
+            people,
+        })
     }
+}
+
+/// The lease a task holds while it runs, from its `task.start` entry's name and values: a
+/// build's (`build VERSION PLATFORM`), a publish's (`publish VERSION`), a runbook step's
+/// (`runbook PROCEDURE`); none for a task that takes none.
+fn task_lease(name: &str, after: &serde_json::Value) -> Option<String> {
+    let field = |key: &str| after.get(key).and_then(serde_json::Value::as_str);
+    let kind = field("kind").unwrap_or_default();
+    let release = field("release");
+    if let Some(platform) = name
+        .strip_prefix("build-unsigned-")
+        .or_else(|| name.strip_prefix("build-"))
+    {
+        return Some(format!("build {} {platform}", release?));
+    }
+    if kind == "publish" {
+        return Some(format!("publish {}", release?));
+    }
+    kind.strip_prefix("runbook.")
+        .map(|procedure| format!("runbook {procedure}"))
 }

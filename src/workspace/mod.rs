@@ -10,8 +10,9 @@ mod people;
 mod records;
 pub mod secrets;
 pub mod shared;
+mod words;
 
-pub use self::lease::{ACTIVE_WITHIN, Active, Activity, LEASE_FOR, Lease, LeaseInfo};
+pub use self::lease::{ACTIVE_WITHIN, Active, Activity, LEASE_FOR, Lease, LeaseInfo, take_notices};
 pub use self::people::{KeysView, NewKey, Signing};
 pub(crate) use self::records::{Held, first_difference, judge};
 pub(crate) use self::records::{Records, records_disagreement, roll_records};
@@ -171,11 +172,14 @@ pub enum WorkspaceError {
         item: String,
         why: String,
     },
-    #[error("release {release}: {item:?} is already {state}")]
+    #[error("release {release}: {item:?} is already {state}{since}")]
     Unchanged {
         release: String,
         item: String,
         state: &'static str,
+        /// By whom and when it last changed (` by ben at 2026-12-05 03:15`), or empty when
+        /// it never did.
+        since: String,
     },
     #[error("hotfix {version} must be newer than the release it fixes ({of})")]
     HotfixNotNewer { version: String, of: String },
@@ -227,6 +231,19 @@ pub enum WorkspaceError {
         expected: String,
         message: String,
     },
+}
+
+impl WorkspaceError {
+    /// The entry a shared workspace's bucket log was refused at (rewritten, removed, forked,
+    /// or forged: [`Self::Diverged`], or an audit refusal of an entry), if this is such a
+    /// refusal; none for anything else (a bucket that did not answer is not one).
+    pub fn refused_entry(&self) -> Option<u64> {
+        match self {
+            Self::Diverged { seq, .. } | Self::Audit(AuditError::Forged { seq, .. }) => Some(*seq),
+            Self::Audit(AuditError::Tampered { line, .. }) => Some(*line),
+            _ => None,
+        }
+    }
 }
 
 /// What kind of release: a regular one, or a hotfix of an earlier release.
@@ -976,6 +993,9 @@ impl Workspace {
                 release: version,
                 item: item_id.to_owned(),
                 state: if done { "ticked" } else { "unticked" },
+                since: before.as_ref().map_or_else(String::new, |b| {
+                    format!(" by {} at {}", b.by, crate::local_time(b.at, false))
+                }),
             });
         }
         if done && let Some(reason) = checklist.gate_for(&runbook, item) {

@@ -528,10 +528,21 @@ pub fn where_looked(config: &super::Config) -> Vec<SecretCheck> {
 /// the shared credentials file (`$AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/credentials`).
 /// The error says everything that was tried.
 pub fn aws_credentials(profile: &str) -> Result<crate::net::sigv4::Credentials, String> {
-    if let (Some((access, _)), Some((secret, _))) =
+    if let (Some((access, from)), Some((secret, _))) =
         (lookup("AWS_ACCESS_KEY_ID"), lookup("AWS_SECRET_ACCESS_KEY"))
     {
-        let token = lookup("AWS_SESSION_TOKEN").map(|(t, _)| t.expose().to_owned());
+        // The token goes with the keys: keys from the environment take their token from there
+        // only (a session token is set with the keys it belongs to), and the keyring is not
+        // asked for one (each command warned that it could not be read).
+        let token = match from {
+            SecretOrigin::Environment => std::env::var("AWS_SESSION_TOKEN")
+                .ok()
+                .filter(|t| !t.trim().is_empty())
+                .inspect(|t| remember_for_redaction(t)),
+            SecretOrigin::Keyring => {
+                lookup("AWS_SESSION_TOKEN").map(|(t, _)| t.expose().to_owned())
+            }
+        };
         return Ok(crate::net::sigv4::Credentials::new(
             access.expose().to_owned(),
             secret.expose().to_owned(),

@@ -1715,7 +1715,14 @@ pub fn push(from: &Path, url: &SharedUrl, access: Access) -> Result<Pushed, Work
 
 /// What others did, for a person who sees it happen: `entries` just adopted by a console of
 /// `actor` on `host`, without that console's own. `None` when there are none.
-pub fn others_did(entries: &[AuditEntry], actor: &str, host: &str) -> Option<String> {
+/// Each change is said in words ([`Workspace::in_words`]: `ticked "Validate staging" (0.1.0)`),
+/// as this console says its own.
+pub fn others_did(
+    ws: &super::Workspace,
+    entries: &[AuditEntry],
+    actor: &str,
+    host: &str,
+) -> Option<String> {
     let others: Vec<&AuditEntry> = entries
         .iter()
         .filter(|e| !(e.actor == actor && e.host.as_deref().is_none_or(|h| h == host)))
@@ -1726,7 +1733,7 @@ pub fn others_did(entries: &[AuditEntry], actor: &str, host: &str) -> Option<Str
         Some(h) => format!("{} ({h})", e.actor),
         None => e.actor.clone(),
     };
-    let what = |e: &AuditEntry| format!("{} {}", e.action.replace('.', " "), e.target);
+    let what = |e: &AuditEntry| ws.in_words(e);
     Some(match others.len() {
         1 => format!("{}: {}", who(first), what(first)),
         n => {

@@ -534,7 +534,7 @@ fn audit_verify_catches_a_log_deleted_with_its_head() {
     std::fs::remove_file(ws.join("audit.log")).expect("remove log");
     std::fs::remove_file(ws.join("audit.head")).expect("remove head");
     let o = run(&ws, &["audit", "verify"]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(!o.status.success(), "{}", stderr(&o));
     assert!(
         text_of(&o).contains("audit.log and audit.head were deleted"),
         "{}",
@@ -910,5 +910,35 @@ fn doctor_is_one_aligned_line_per_item_with_the_signing_key_and_a_summary() {
             .last()
             .is_some_and(|l| l.ends_with(&format!("signing key: SIGNED ({fingerprint})"))),
         "{text}"
+    );
+}
+
+/// `init`'s hint is a command that runs as printed; a second tick is refused saying by whom
+/// and when the item was ticked, on the one `error:` line every refusal has.
+#[test]
+fn the_init_hint_runs_and_a_second_tick_says_who_ticked_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ws = dir.path().join("ws");
+    let o = bin().arg("init").arg(&ws).output().expect("init");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let hint = out
+        .lines()
+        .find_map(|l| l.strip_prefix("next: release-console "))
+        .unwrap_or_else(|| panic!("no hint in {out}"));
+    let args: Vec<&str> = hint.split_whitespace().collect();
+    let o = bin().args(&args).output().expect("the hint");
+    assert!(o.status.success(), "{hint}: {}", stderr(&o));
+
+    let tick = ["checklist", "tick", "pre.validate-staging"];
+    assert!(run(&ws, &tick).status.success());
+    let o = run(&ws, &tick);
+    assert!(!o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.starts_with(
+            "error: release 0.1.0: \"pre.validate-staging\" is already ticked by ci-bot at 20"
+        ),
+        "{err}"
     );
 }

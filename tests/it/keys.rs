@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::Output;
 
 use base64::Engine as _;
+use egui_kittest::kittest::Queryable as _;
 use release_console::audit::keys::{self, Signer};
 use release_console::audit::{AuditEntry, GENESIS_HASH};
 
@@ -720,4 +721,119 @@ fn a_whole_script_look_alike_of_a_registered_name_is_refused_naming_both() {
     // Names that only share letters are not refused.
     common::ok(&as_person(&ws, "jo", &other, &["keys", "new"]));
     common::ok(&as_person(&ws, "joe", &joe, &["audit", "verify"]));
+}
+
+/// A forged entry in the bucket is not an outage: the window's header turns red at the entry
+/// (LOG REFUSED at #N, never the amber NOT SYNCING), and once the forgery is removed the
+/// window syncs again by itself and the errors it left are gone. The header names the bucket,
+/// and the window's title the workspace.
+#[test]
+fn a_forged_entry_is_said_as_a_refused_log_and_its_errors_go_when_it_is_removed() {
+    use crate::team::{open_window, set_window_env, step_until};
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ana = Console::new(&weed, dir.path(), "ana");
+    let ben = Console::new(&weed, dir.path(), "ben");
+    let ws = "s3://team/forged";
+    common::ok(&ana.run(ws, &["init", ws]));
+    common::ok(&ana.run(ws, &["keys", "new"]));
+    common::ok(&ana.run(ws, &["release", "new", "0.2.0"]));
+    let cache = dir.path().join("cache-window");
+    set_window_env(&weed.endpoint, common::WEED_SECRET_KEY, &cache);
+    // The window is ana's, with her key.
+    std::fs::create_dir_all(cache.with_extension("keys")).expect("keys dir");
+    std::fs::copy(
+        keys::key_file(&ana.keys(), "ana"),
+        keys::key_file(&cache.with_extension("keys"), "ana"),
+    )
+    .expect("ana's key");
+    let (mut h, _rt) = open_window(ws);
+    step_until(&mut h, 30, "the workspace to load", |app| {
+        app.data.is_some() && !app.is_busy()
+    });
+    assert!(h.query_by_label("SHARED").is_some());
+    assert!(h.query_by_label("s3://team/forged").is_some());
+    assert!(
+        h.state().title().contains("team/forged"),
+        "{}",
+        h.state().title()
+    );
+    assert!(h.query_by_label_contains("NO KEY").is_none());
+
+    // Ben writes an entry in Ana's name straight into the bucket.
+    common::ok(&ben.run(ws, &["checklist", "show"]));
+    let (last, prev) = last_line(&ben.folder("forged").join("audit.log"));
+    let forged = next(&last, &prev, "ana", "checklist.tick", "0.2.0/post.smoke");
+    let key = format!("/team/forged/log/{:012}.json", forged.seq);
+    let line = forged.to_line().expect("line");
+    assert_eq!(weed.request("PUT", &key, &[], line.as_bytes()).0, 200);
+    step_until(&mut h, 30, "the refusal", |app| {
+        app.sync_error
+            .as_ref()
+            .is_some_and(|e| e.refused_at == Some(forged.seq))
+    });
+    let badge = format!("LOG REFUSED at #{}", forged.seq);
+    assert!(h.query_by_label(&badge).is_some(), "{badge}");
+    assert!(h.query_by_label("NOT SYNCING").is_none());
+    let errors = |app: &release_console::ui::ConsoleApp| {
+        app.toasts
+            .errors()
+            .filter(|t| t.text.contains("forgery"))
+            .count()
+    };
+    assert_eq!(errors(h.state()), 1, "{:?}", h.state().toasts.items());
+
+    // The forgery removed: synced again, the header plain, the errors answered.
+    assert_eq!(weed.request("DELETE", &key, &[], b"").0, 204);
+    step_until(&mut h, 30, "syncing again", |app| app.sync_error.is_none());
+    assert!(h.query_by_label(&badge).is_none());
+    assert_eq!(errors(h.state()), 0, "{:?}", h.state().toasts.items());
+    assert_eq!(
+        crate::team::toasts_with(
+            h.state(),
+            &format!(
+                "s3://team/forged: the log extends this console's again (entry #{} is no \
+                 longer refused)",
+                forged.seq
+            )
+        ),
+        1
+    );
+}
+
+/// A window on a machine without the person's registered key says so in the header before any
+/// click, with how to fix it; a tick is then refused saying first what was tried.
+#[test]
+fn a_window_without_the_persons_key_says_so_before_a_change_is_refused() {
+    use crate::team::{go_to, open_window, set_window_env, step_until, toasts_with};
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ana = Console::new(&weed, dir.path(), "ana");
+    let ws = "s3://team/nokey";
+    common::ok(&ana.run(ws, &["init", ws]));
+    common::ok(&ana.run(ws, &["keys", "new"]));
+    common::ok(&ana.run(ws, &["release", "new", "0.2.0"]));
+    // The window is ana's on another machine: no key there.
+    set_window_env(
+        &weed.endpoint,
+        common::WEED_SECRET_KEY,
+        &dir.path().join("cache-window"),
+    );
+    let (mut h, _rt) = open_window(ws);
+    step_until(&mut h, 30, "the workspace to load", |app| {
+        app.data.is_some() && !app.is_busy()
+    });
+    assert!(
+        h.query_by_label("NO KEY for ana here: changes will be refused")
+            .is_some()
+    );
+    go_to(&mut h, "Checklist");
+    h.get_by_role_and_label(egui::accesskit::Role::CheckBox, "Validate staging")
+        .click();
+    h.step();
+    step_until(&mut h, 30, "the refusal", |app| {
+        toasts_with(app, "Could not tick \"Validate staging\": ") == 1
+    });
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::common::fault_proxy::{Fault, FaultProxy};
 use crate::common::{self, WEED_ACCESS_KEY, WEED_SECRET_KEY, Weed};
-use egui_kittest::kittest::Queryable as _;
+use egui_kittest::kittest::{NodeT as _, Queryable as _};
 
 /// One person's console: their name and the cache folder their machine keeps.
 pub(super) struct Console {
@@ -715,7 +715,10 @@ fn the_window_shows_another_persons_change_by_itself() {
         app.toasts
             .items()
             .iter()
-            .filter(|t| t.text.contains("ben (ben-laptop)") && t.text.contains("pre.review-flags"))
+            .filter(|t| {
+                t.text
+                    .contains("ben (ben-laptop): ticked \"Review feature flags\" (0.3.0)")
+            })
             .count()
     };
     assert_eq!(named(h.state()), 1, "{:?}", h.state().toasts.items());
@@ -723,7 +726,10 @@ fn the_window_shows_another_persons_change_by_itself() {
         app.toasts
             .items()
             .iter()
-            .filter(|t| t.text.contains("ben (ben-laptop)") && t.text.contains("pre.review-flags"))
+            .filter(|t| {
+                t.text
+                    .contains("ben (ben-laptop): ticked \"Review feature flags\"")
+            })
             .map(|t| t.at)
             .collect::<Vec<_>>()
     };
@@ -745,7 +751,7 @@ fn the_window_shows_another_persons_change_by_itself() {
     // The Overview says who is working: ben's change, and what carol is doing right now.
     assert_eq!(h.state().tab, release_console::ui::Tab::Overview);
     assert!(
-        h.query_by_label_contains("ben (ben-laptop): checklist tick 0.3.0/pre.review-flags · ")
+        h.query_by_label_contains("ben (ben-laptop): ticked \"Review feature flags\" (0.3.0) · ")
             .is_some()
     );
     let carol = open_as(&weed, dir.path(), "carol", ws);
@@ -1227,6 +1233,8 @@ pub(super) fn set_window_env(endpoint: &str, secret: &str, cache: &Path) {
         std::env::set_var("AWS_SECRET_ACCESS_KEY", secret);
         std::env::set_var("AWS_REGION", "us-east-1");
         std::env::set_var("RELEASE_CONSOLE_SHARED_CACHE", cache);
+        // The window's own keys folder, never the user's running the tests.
+        std::env::set_var("RELEASE_CONSOLE_KEYS_DIR", cache.with_extension("keys"));
         std::env::set_var("USER", "ana");
         std::env::set_var("HOSTNAME", "ana-desktop");
         std::env::remove_var("AWS_PROFILE");
@@ -1278,7 +1286,7 @@ pub(super) fn step_until(
 }
 
 /// How many of the window's toasts contain `text`.
-fn toasts_with(app: &release_console::ui::ConsoleApp, text: &str) -> usize {
+pub(super) fn toasts_with(app: &release_console::ui::ConsoleApp, text: &str) -> usize {
     app.toasts
         .items()
         .iter()
@@ -1399,16 +1407,26 @@ fn a_window_opened_read_only_becomes_shared_when_the_bucket_answers() {
     assert!(h.query_by_label("READ-ONLY").is_some());
 
     go_to(&mut h, "Checklist");
+    // The boxes are off, saying why on hover: a click changes nothing.
+    let boxed = h.get_by_role_and_label(egui::accesskit::Role::CheckBox, "Validate staging");
+    assert!(
+        boxed.accesskit_node().is_disabled(),
+        "a READ-ONLY box looks clickable"
+    );
+    boxed.hover();
+    for _ in 0..5 {
+        h.step();
+    }
+    assert!(
+        h.query_by_label_contains("READ-ONLY: s3://team/readonly did not answer")
+            .is_some()
+    );
     h.get_by_role_and_label(egui::accesskit::Role::CheckBox, "Validate staging")
         .click();
-    h.step();
-    step_until(&mut h, 30, "the tick's refusal", |app| {
-        toasts_with(
-            app,
-            "Could not tick \"Validate staging\": s3://team/readonly is read-only here",
-        ) == 1
-    });
+    h.run_steps(3);
     assert!(!item_is_done(h.state(), "pre.validate-staging"));
+    h.remove_cursor();
+    h.step();
 
     proxy.clear();
     step_until(&mut h, 60, "the bucket to be found again", |app| {
@@ -1498,7 +1516,7 @@ fn settings_and_the_audit_entry_name_the_bucket_the_copy_and_the_machine() {
     assert!(team.top() < gates.top(), "{team:?} {gates:?}");
     assert!(team.bottom() < 800.0, "{team:?}");
     assert!(
-        h.query_by_label_contains("ben (ben-laptop): checklist tick 0.6.0/pre.review-flags · ")
+        h.query_by_label_contains("ben (ben-laptop): ticked \"Review feature flags\" (0.6.0) · ")
             .is_some()
     );
 
@@ -2241,5 +2259,233 @@ fn a_pushed_demo_names_the_files_it_leaves_behind_and_the_gate_says_what_is_miss
         ) && reason.contains(&ben.folder("demo").display().to_string())
             && !reason.contains("os error"),
         "{reason}"
+    );
+}
+
+/// Records `event` in `ws` as `user` on `user`-laptop, from this process, before any window
+/// opens (an entry of another person's console, as their machine writes it).
+#[expect(
+    unsafe_code,
+    reason = "the person and the machine an entry names come from the environment; nextest runs \
+              each test in a process of its own, and this runs before any other thread starts"
+)]
+fn record_as_person(
+    weed: &Weed,
+    dir: &Path,
+    ws: &str,
+    user: &str,
+    event: release_console::audit::Event,
+) {
+    // SAFETY: see the reason above.
+    unsafe {
+        std::env::set_var("USER", user);
+        std::env::set_var("HOSTNAME", format!("{user}-laptop"));
+        std::env::set_var("RELEASE_CONSOLE_KEYS_DIR", dir.join(format!("{user}.keys")));
+        std::env::remove_var("RELEASE_CONSOLE_ACTOR");
+    }
+    open_as(weed, dir, &format!("{user}-process"), ws)
+        .record(event)
+        .expect("recorded");
+}
+
+/// The Overview's Team says what people did in words, never the log's plumbing; a build whose
+/// lease ran out is not "running" beside "Nobody is building"; and taking over that lease is
+/// said to the person who did it, and then in the Team list.
+#[test]
+fn the_team_list_says_in_words_what_stopped_and_who_took_over() {
+    use release_console::audit::Event;
+    use release_console::audit::event::{TaskStart, TaskStarted};
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ana = Console::new(&weed, dir.path(), "ana");
+    let ws = "s3://team/words";
+    common::ok(&ana.run(ws, &["init", ws]));
+    let out = common::ok(&ana.run(ws, &["release", "new", "0.7.0"]));
+    // The bucket's keys come from the environment: the keyring is not asked for a session
+    // token (a machine without one warned at every command).
+    assert!(!out.contains("AWS_SESSION_TOKEN"), "{out}");
+    // Ben's console started building linux, then stopped (a crash): its lease ran out two
+    // minutes ago and was never given back.
+    record_as_person(
+        &weed,
+        dir.path(),
+        ws,
+        "ben",
+        Event::TaskStart(TaskStart {
+            target: "build-linux".into(),
+            before: (),
+            after: TaskStarted {
+                kind: "pipeline.linux".into(),
+                release: Some("0.7.0".into()),
+            },
+        }),
+    );
+    let now = jiff::Timestamp::now();
+    let ago = |mins: i64| {
+        now.checked_sub(jiff::SignedDuration::from_mins(mins))
+            .expect("time")
+    };
+    let until = ago(2);
+    let dead = serde_json::json!({
+        "what": "build 0.7.0 linux", "holder": "ben", "host": "ben-laptop",
+        "since": ago(12), "until": until, "nonce": "00"
+    });
+    let (status, _) = weed.request(
+        "PUT",
+        "/team/words/leases/build-0.7.0-linux.json",
+        &[],
+        dead.to_string().as_bytes(),
+    );
+    assert_eq!(status, 200);
+    let hm = until
+        .to_zoned_datetime(jiff::tz::TimeZone::system())
+        .strftime("%H:%M")
+        .to_string();
+
+    set_window_env(
+        &weed.endpoint,
+        WEED_SECRET_KEY,
+        &dir.path().join("cache-window"),
+    );
+    let (mut h, _rt) = open_window(ws);
+    step_until(&mut h, 30, "the workspace to load", |app| {
+        app.data.is_some() && !app.is_busy()
+    });
+    h.step();
+    assert!(
+        h.query_by_label_contains("Nobody is building, publishing or rolling out")
+            .is_some()
+    );
+    let stopped = format!(
+        "ben (ben-laptop): started building 0.7.0 linux; not running any more: its lease ran \
+         out at {hm} without being renewed · "
+    );
+    assert!(
+        h.query_by_label_contains(&stopped).is_some(),
+        "{stopped}: {:?}",
+        h.state().data.as_ref().map(|d| &d.team)
+    );
+    assert!(h.query_by_label("STOPPED").is_some());
+    assert!(h.query_by_label_contains("task start").is_none());
+
+    // Ana's console takes the build's lease over: she is told, in words.
+    let mine = open_as(&weed, dir.path(), "ana-build", ws)
+        .lease("build 0.7.0 linux")
+        .expect("an expired lease is taken over");
+    assert_eq!(
+        mine.took_over(),
+        Some(
+            format!("took over ben@ben-laptop's lease on build 0.7.0 linux (expired {hm})")
+                .as_str()
+        )
+    );
+    step_until(&mut h, 10, "the take-over's toast", |app| {
+        toasts_with(
+            app,
+            &format!("Took over ben@ben-laptop's lease on build 0.7.0 linux (expired {hm})"),
+        ) == 1
+    });
+    // Then the Team list: Ana's build in progress, Ben's stopped by her take-over.
+    step_until(
+        &mut h,
+        40,
+        "the Team list to read the leases again",
+        |app| {
+            app.data
+                .as_ref()
+                .and_then(|d| d.team.as_ref())
+                .and_then(|t| t.as_ref().ok())
+                .is_some_and(|t| t.leases.iter().any(|l| l.holder == "ana"))
+        },
+    );
+    assert!(
+        h.query_by_label_contains("build 0.7.0 linux by ana@ana-desktop since")
+            .is_some()
+    );
+    assert!(h.query_by_label_contains("ben (ben-laptop): started building 0.7.0 linux; not running any more: ana took over its lease at ").is_some());
+    assert!(h.query_by_label("STOPPED").is_none());
+    drop(mine);
+}
+
+/// A build refused because another console held its lease: once that lease has run out, the
+/// Builds card no longer says "in progress by ben" but what holds now.
+#[test]
+fn the_build_card_drops_the_old_holder_once_the_lease_ran_out() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ana = Console::new(&weed, dir.path(), "ana");
+    let ws = "s3://team/card";
+    common::ok(&ana.run(ws, &["init", ws]));
+    common::ok(&ana.run(ws, &["release", "new", "0.8.0"]));
+    // This machine's copy, with a builder for linux.
+    let window_cache = dir.path().join("cache-window");
+    let here = Console {
+        user: "ana",
+        cache: window_cache.clone(),
+        endpoint: weed.endpoint.clone(),
+    };
+    common::ok(&here.run(ws, &["checklist", "show"]));
+    let folder = here.folder("card");
+    std::fs::write(
+        folder.join("packaging/pipelines/default.toml"),
+        "[platforms.linux]\ntitle = \"Linux tarball\"\nhost_os = \"linux\"\n\
+         builder = [\"bash\", \"-c\", \"exit 0\"]\nchecklist_kind = \"pipeline.linux\"\n",
+    )
+    .expect("definition");
+    // Ben's console holds the build's lease for a few seconds more, then stops renewing it.
+    let now = jiff::Timestamp::now();
+    let until = now
+        .checked_add(jiff::SignedDuration::from_secs(6))
+        .expect("time");
+    let held = serde_json::json!({
+        "what": "build 0.8.0 linux", "holder": "ben", "host": "ben-laptop",
+        "since": now, "until": until, "nonce": "00"
+    });
+    let (status, _) = weed.request(
+        "PUT",
+        "/team/card/leases/build-0.8.0-linux.json",
+        &[],
+        held.to_string().as_bytes(),
+    );
+    assert_eq!(status, 200);
+
+    set_window_env(&weed.endpoint, WEED_SECRET_KEY, &window_cache);
+    let (mut h, _rt) = open_window(ws);
+    step_until(&mut h, 30, "the workspace to load", |app| {
+        app.data.is_some() && !app.is_busy()
+    });
+    go_to(&mut h, "Builds");
+    h.get_by_label("Run").click();
+    h.step();
+    h.remove_cursor();
+    step_until(&mut h, 30, "the build's refusal", |app| {
+        toasts_with(app, "is in progress by ben@ben-laptop") == 1
+    });
+    // On the card, in the panel between the header and the task tray (which keeps the task's
+    // own message, as the header's error does).
+    let tray = h.get_by_label("Tasks").rect().top();
+    let said = |h: &Window| {
+        h.query_all_by_label_contains("build 0.8.0 linux is in progress by ben@ben-laptop")
+            .filter(|n| n.rect().top() > 30.0 && n.rect().bottom() < tray)
+            .count()
+    };
+    assert_eq!(said(&h), 1);
+    // The lease runs out; the Overview reads the leases again.
+    std::thread::sleep(std::time::Duration::from_secs(7));
+    go_to(&mut h, "Overview");
+    step_until(&mut h, 40, "the run-out lease to be read", |app| {
+        app.data
+            .as_ref()
+            .and_then(|d| d.team.as_ref())
+            .and_then(|t| t.as_ref().ok())
+            .is_some_and(|t| t.expired.iter().any(|l| l.holder == "ben"))
+    });
+    go_to(&mut h, "Builds");
+    assert_eq!(said(&h), 0, "the card keeps the old holder's words");
+    assert!(
+        h.query_by_label_contains("ben@ben-laptop's lease on this build ran out at")
+            .is_some()
     );
 }

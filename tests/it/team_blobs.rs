@@ -203,6 +203,8 @@ fn a_ci_build_is_fetched_and_verified_byte_for_byte_on_a_second_console() {
         .rfind(|e| e["action"] == "verify.report")
         .expect("the verify.report entry");
     assert_eq!(report["actor"], "rm", "{report}");
+    // The same on every machine: the release and the file, not the verifier's cache path.
+    assert_eq!(report["target"], "0.1.0/SHA256SUMS", "{report}");
     assert!(
         report["after"]["blobs"]
             .as_array()

@@ -4882,3 +4882,57 @@ fn a_broken_tool_path_fails_preflight_with_where_to_change_it_and_run_is_off() {
         "every card's rows say they are stale"
     );
 }
+
+/// An incident's timeline: the "detected" row (no message) keeps its person beside its time,
+/// never drawn over the year.
+#[test]
+fn the_detected_row_of_a_timeline_draws_nothing_over_its_time() {
+    let f = fixture();
+    common::ok(&common::cli_with(
+        &f.root,
+        &[("RELEASE_CONSOLE_ACTOR", "walker")],
+        &[
+            "status",
+            "--action",
+            "create",
+            "--status",
+            "investigating",
+            "--component",
+            "collaboration",
+            "--message",
+            "Sync is slow",
+            "--severity",
+            "P2",
+            "--detected-at",
+            "5m",
+        ],
+    ));
+    let mut h = harness(&f);
+    click(&mut h, "Status page");
+    click(&mut h, "Timeline (2)");
+    // The detected row: its time and its person, on the line of its "detected".
+    let row = h.get_by_label("detected").rect();
+    let on_row = |r: &egui::Rect| (r.center().y - row.center().y).abs() < row.height() / 2.0;
+    let times: Vec<egui::Rect> = h
+        .get_all_by_role(egui::accesskit::Role::Label)
+        .filter(|n| {
+            n.accesskit_node()
+                .value()
+                .is_some_and(|l| l.len() == 19 && l.starts_with("20"))
+        })
+        .map(|n| n.rect())
+        .filter(on_row)
+        .collect();
+    assert_eq!(times.len(), 1, "the detected row's time");
+    let people: Vec<egui::Rect> = h
+        .get_all_by_label("walker")
+        .map(|n| n.rect())
+        .filter(on_row)
+        .collect();
+    assert_eq!(people.len(), 1, "the detected row names who");
+    for p in &people {
+        for t in &times {
+            assert!(!p.intersects(*t), "{p:?} is drawn over {t:?}");
+        }
+    }
+}

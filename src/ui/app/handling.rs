@@ -8,6 +8,12 @@ use crate::ui::snapshot::Snapshot;
 use crate::ui::widgets::toasts::ToastKind;
 use crate::workspace::{Origin, Release, Workspace, WorkspaceError};
 
+/// What the errors of a shared workspace's poll are about: the next poll that reads the
+/// bucket answers them.
+const SYNC_TOPIC: &str = "sync";
+/// What the errors of loading the workspace are about: the next load, or poll, answers them.
+const LOAD_TOPIC: &str = "load";
+
 /// How often a console on a shared workspace looks for others' changes (one small request
 /// when there are none).
 pub const POLL_EVERY: std::time::Duration = std::time::Duration::from_millis(1500);
@@ -20,7 +26,12 @@ pub const OFFLINE_RETRY_EVERY: std::time::Duration = std::time::Duration::from_s
 impl ConsoleApp {
     /// A snapshot loaded: it is shown, with its toast; a shared workspace that was read-only
     /// and is not any more says so once.
-    pub(super) fn loaded(&mut self, snapshot: Snapshot, toast: Option<String>) {
+    pub(super) fn loaded(
+        &mut self,
+        snapshot: Snapshot,
+        toast: Option<String>,
+        topic: Option<String>,
+    ) {
         self.runner.set_hook(Some(snapshot.ws.task_hook()));
         let due = snapshot.notifications_due();
         if self
@@ -42,8 +53,38 @@ impl ConsoleApp {
             self.send_notifications();
         }
         self.load_error = None;
-        if let Some(t) = toast {
-            self.toasts.push(ToastKind::Success, t);
+        // A load that failed before is answered by this one.
+        self.toasts.resolve(LOAD_TOPIC);
+        match (toast, topic) {
+            (Some(t), topic) => self.toasts.push_about(ToastKind::Success, topic, t),
+            (None, Some(topic)) => self.toasts.resolve(&topic),
+            (None, None) => {}
+        }
+    }
+
+    /// The window's title: the product, the selected release and the workspace.
+    pub(super) fn update_title(&mut self) {
+        // The workspace too: two windows on two workspaces of one product are told apart.
+        let title = match &self.data {
+            Some(d) => match &d.current {
+                Some(c) => format!(
+                    "{} {} — {} — Release console",
+                    d.ws.config().product.name,
+                    c.release.version,
+                    workspace_name(d)
+                ),
+                None => format!(
+                    "{} — {} — Release console",
+                    d.ws.config().product.name,
+                    workspace_name(d)
+                ),
+            },
+            None => "Release console".to_owned(),
+        };
+        if title != self.title {
+            self.ctx
+                .send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
+            self.title = title;
         }
     }
 
@@ -59,9 +100,11 @@ impl ConsoleApp {
     }
 
     /// Runs `change` on the workspace (if one is loaded), then loads a snapshot with the
-    /// release `change` returns selected and shows its toast.
+    /// release `change` returns selected and shows its toast; its failure is an error about
+    /// `topic`, which its later success answers.
     fn change(
         &mut self,
+        topic: Option<String>,
         change: impl FnOnce(
             &Workspace,
             Option<&Release>,
@@ -82,8 +125,8 @@ impl ConsoleApp {
                 ))
             });
             match loaded {
-                Ok((snapshot, toast)) => AppResult::Loaded(Box::new(snapshot), Some(toast)),
-                Err(e) => AppResult::Failed(e.to_string()),
+                Ok((snapshot, toast)) => AppResult::Loaded(Box::new(snapshot), Some(toast), topic),
+                Err(e) => AppResult::Failed(e.to_string(), topic),
             }
         });
     }
@@ -127,6 +170,7 @@ impl ConsoleApp {
                     let shared = ws.shared();
                     (!adopted.is_empty()).then(|| {
                         crate::workspace::shared::others_did(
+                            &ws,
                             &adopted,
                             &ws.actor(),
                             shared.map_or("", |s| s.host()),
@@ -134,14 +178,14 @@ impl ConsoleApp {
                     })
                 })
                 .map(|toast| toast.map(Option::unwrap_or_default))
-                .map_err(|e| e.to_string());
+                .map_err(|e| SyncError::of(&e));
             let _ = tx.send(super::AppResult::Synced(synced));
             ctx.request_repaint();
         });
     }
 
     /// A poll's result: others' changes reload the snapshot and are named once.
-    pub(super) fn synced(&mut self, synced: Result<Option<String>, String>) {
+    pub(super) fn synced(&mut self, synced: Result<Option<String>, SyncError>) {
         match synced {
             Ok(None) => {
                 self.back_in_sync();
@@ -161,25 +205,41 @@ impl ConsoleApp {
             Err(e) => {
                 // Said once when the bucket stops answering, not at every poll (whose words
                 // may change: a refused connection, then a timeout); the header's NOT SYNCING
-                // holds the latest.
-                if self.sync_error.is_none() {
+                // holds the latest. A log refused is said again only at another entry.
+                let new = match &self.sync_error {
+                    None => true,
+                    Some(before) => e.refused_at.is_some() && before.refused_at != e.refused_at,
+                };
+                if new {
+                    let text = match e.refused_at {
+                        Some(_) => format!("Others' changes are refused: {}", e.message),
+                        None => format!("Others' changes cannot be read: {}", e.message),
+                    };
                     self.toasts
-                        .error(format!("Others' changes cannot be read: {e}"));
+                        .push_about(ToastKind::Error, Some(SYNC_TOPIC.to_owned()), text);
                 }
                 self.sync_error = Some(e);
             }
         }
     }
 
-    /// A poll reached the bucket: an earlier failure to is over, and said so once.
+    /// A poll reached the bucket: an earlier failure to is over, and said so once; the errors
+    /// the failure left (the poll's, a load's) are answered.
     fn back_in_sync(&mut self) {
-        if self.sync_error.take().is_some()
+        self.toasts.resolve(SYNC_TOPIC);
+        self.toasts.resolve(LOAD_TOPIC);
+        if let Some(was) = self.sync_error.take()
             && let Some(shared) = self.data.as_ref().and_then(|d| d.ws.shared())
         {
-            self.toasts.push(
-                ToastKind::Success,
-                format!("{} answers again: others' changes show again", shared.url()),
-            );
+            let text = match was.refused_at {
+                Some(seq) => format!(
+                    "{}: the log extends this console's again (entry #{seq} is no longer \
+                     refused): others' changes show again",
+                    shared.url()
+                ),
+                None => format!("{} answers again: others' changes show again", shared.url()),
+            };
+            self.toasts.push(ToastKind::Success, text);
         }
     }
 
@@ -194,8 +254,8 @@ impl ConsoleApp {
         let reuse = self.data.as_ref().and_then(|d| d.reusable(&root));
         self.submit(
             move || match Snapshot::load(&root, origin, release, &cache, reuse) {
-                Ok(s) => AppResult::Loaded(Box::new(s), toast),
-                Err(e) => AppResult::Failed(e.to_string()),
+                Ok(s) => AppResult::Loaded(Box::new(s), toast, None),
+                Err(e) => AppResult::Failed(e.to_string(), Some(LOAD_TOPIC.to_owned())),
             },
         );
     }
@@ -242,48 +302,52 @@ impl ConsoleApp {
         match command {
             Command::Navigate(tab) => self.tab = tab,
             Command::SelectRelease(v) => self.load(Some(v), None),
-            Command::SetItem { item, done, note } => self.change(move |ws, release| {
-                let release = release.ok_or(WorkspaceError::NoRelease)?;
-                // The item as people know it: its title, not its id.
-                let title = ws
-                    .runbook(release)
-                    .ok()
-                    .and_then(|rb| rb.item(&item).map(|i| i.title.clone()))
-                    .unwrap_or_else(|| item.clone());
-                ws.set_item(release, &item, done, &note).map_err(|e| {
-                    not_done(
-                        e,
-                        &format!("{} \"{title}\"", if done { "tick" } else { "untick" }),
-                    )
-                })?;
-                let verb = if done { "Ticked" } else { "Unticked" };
-                Ok((
-                    Some(release.version.to_string()),
-                    format!("{verb} \"{title}\""),
-                ))
-            }),
-            Command::NewRelease { version, hotfix_of } => self.change(move |ws, _| {
+            Command::SetItem { item, done, note } => {
+                self.change(Some(format!("item {item}")), move |ws, release| {
+                    let release = release.ok_or(WorkspaceError::NoRelease)?;
+                    // The item as people know it: its title, not its id.
+                    let title = ws
+                        .runbook(release)
+                        .ok()
+                        .and_then(|rb| rb.item(&item).map(|i| i.title.clone()))
+                        .unwrap_or_else(|| item.clone());
+                    ws.set_item(release, &item, done, &note).map_err(|e| {
+                        not_done(
+                            &e,
+                            &format!("{} \"{title}\"", if done { "tick" } else { "untick" }),
+                        )
+                    })?;
+                    let verb = if done { "Ticked" } else { "Unticked" };
+                    Ok((
+                        Some(release.version.to_string()),
+                        format!("{verb} \"{title}\""),
+                    ))
+                });
+            }
+            Command::NewRelease { version, hotfix_of } => self.change(None, move |ws, _| {
                 let r = ws
                     .create_release(&version, hotfix_of.as_deref())
-                    .map_err(|e| not_done(e, &format!("create release {version}")))?;
+                    .map_err(|e| not_done(&e, &format!("create release {version}")))?;
                 Ok((
                     Some(r.version.to_string()),
                     format!("Created release {}", r.version),
                 ))
             }),
-            Command::SetToolPath { tool, path } => self.change(move |ws, release| {
-                ws.set_tool_path(&tool, path.as_deref())
-                    .map_err(|e| not_done(e, &format!("set the path of {tool}")))?;
-                let toast = match &path {
-                    Some(p) if crate::os::find_program(&tool).is_none() => format!(
-                        "{tool}: saved {p}, but it is not a program this system can run: \
+            Command::SetToolPath { tool, path } => {
+                self.change(Some(format!("tool {tool}")), move |ws, release| {
+                    ws.set_tool_path(&tool, path.as_deref())
+                        .map_err(|e| not_done(&e, &format!("set the path of {tool}")))?;
+                    let toast = match &path {
+                        Some(p) if crate::os::find_program(&tool).is_none() => format!(
+                            "{tool}: saved {p}, but it is not a program this system can run: \
                          whatever needs {tool} fails until the path is corrected or cleared"
-                    ),
-                    Some(p) => format!("{tool}: runs {p} from now on"),
-                    None => format!("{tool}: looked for on PATH again"),
-                };
-                Ok((release.map(|r| r.version.to_string()), toast))
-            }),
+                        ),
+                        Some(p) => format!("{tool}: runs {p} from now on"),
+                        None => format!("{tool}: looked for on PATH again"),
+                    };
+                    Ok((release.map(|r| r.version.to_string()), toast))
+                });
+            }
             Command::OpenWorkspace(path) => {
                 self.root = path;
                 self.origin = Origin::Flag;
@@ -332,7 +396,7 @@ impl ConsoleApp {
             Command::ToastAbout { kind, topic, text } => {
                 self.toasts.push_about(kind, Some(topic), text);
             }
-            Command::RetryNotifications(ids) => self.change(move |ws, release| {
+            Command::RetryNotifications(ids) => self.change(None, move |ws, release| {
                 let n = crate::notify::retry(ws, &ids)
                     .map_err(|e| WorkspaceError::Refused(e.to_string()))?;
                 Ok((
@@ -358,13 +422,55 @@ pub(super) fn nothing_picked(kind: PickKind) -> &'static str {
     }
 }
 
-/// A change a shared workspace's bucket did not take (it did not answer, or refused the
-/// request), said as what could not be done: the bucket's own words name only the request.
-fn not_done(e: WorkspaceError, what: &str) -> WorkspaceError {
-    match e {
-        WorkspaceError::Bucket { .. } | WorkspaceError::Offline { .. } => {
-            WorkspaceError::Refused(format!("Could not {what}: {e}"))
+/// A change that was refused (a bucket that did not answer or refused the request, a key this
+/// machine lacks, a gate), said first as what the person tried, then why: the refusal's own
+/// words name only the request or the item's id.
+fn not_done(e: &WorkspaceError, what: &str) -> WorkspaceError {
+    WorkspaceError::Refused(format!("Could not {what}: {e}"))
+}
+
+/// Why a shared workspace's poll could not bring others' changes: the bucket did not answer
+/// (the header's amber NOT SYNCING), or its log was refused at an entry (rewritten, forked,
+/// forged: the header's red LOG REFUSED, which waiting does not mend).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncError {
+    /// The entry the bucket's log was refused at, when it was refused.
+    pub refused_at: Option<u64>,
+    pub message: String,
+}
+
+impl SyncError {
+    pub fn of(e: &crate::workspace::WorkspaceError) -> Self {
+        Self {
+            refused_at: e.refused_entry(),
+            message: e.to_string(),
         }
-        e => e,
     }
+}
+
+/// The workspace as the window's title names it: a shared one's `BUCKET/PREFIX`, else its
+/// folder's name.
+pub fn workspace_name(d: &Snapshot) -> String {
+    match d.ws.shared() {
+        Some(shared) => {
+            let url = shared.url();
+            if url.prefix.is_empty() {
+                url.bucket.clone()
+            } else {
+                format!("{}/{}", url.bucket, url.prefix)
+            }
+        }
+        None => d.ws.root().file_name().map_or_else(
+            || d.ws.root().display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        ),
+    }
+}
+
+/// `text` with its first letter upper case: words said mid-sentence elsewhere, said alone.
+pub fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
 }

@@ -120,11 +120,36 @@ impl ConsoleApp {
                                 ));
                             }
                         }
+                        let url = shared.url().to_string();
+                        ui.label(theme::muted(shorten(&url, URL_SHOWN)))
+                            .on_hover_text(&url);
                         if let Some(e) = &self.sync_error {
-                            theme::badge(ui, "NOT SYNCING", theme::WARN).on_hover_text(format!(
-                                "Others' changes cannot be read: {e}. Tried again every {}; \
-                                 a change made now may be refused.",
-                                crate::human_duration(super::POLL_EVERY)
+                            sync_badge(ui, e, &url);
+                        }
+                        if let Ok(keys) = &d.keys
+                            && keys.signing() == crate::workspace::Signing::Refused
+                        {
+                            theme::badge(
+                                ui,
+                                &format!(
+                                    "NO KEY for {} here: changes will be refused",
+                                    keys.person
+                                ),
+                                theme::BAD,
+                            )
+                            .on_hover_text(format!(
+                                "{}. To change this workspace from this machine, copy {}'s \
+                                 private key here ({}), or replace it with `release-console \
+                                 keys new --replace` where it is; `release-console keys list` \
+                                 shows the registered keys.",
+                                keys.summary,
+                                keys.person,
+                                crate::audit::keys::keys_dir().map_or_else(
+                                    |e| e.to_string(),
+                                    |dir| crate::audit::keys::key_file(&dir, &keys.person)
+                                        .display()
+                                        .to_string()
+                                ),
                             ));
                         }
                     }
@@ -144,6 +169,52 @@ impl ConsoleApp {
                 });
             });
         });
+    }
+}
+
+/// The most characters of a bucket's URL the header shows (all of it on hover).
+const URL_SHOWN: usize = 40;
+
+/// `text` cut to at most `max` characters, its middle left out (`s3://bucket/…/prefix`): the
+/// bucket and the prefix's end are what tell two workspaces apart.
+pub(crate) fn shorten(text: &str, max: usize) -> String {
+    let n = text.chars().count();
+    if n <= max {
+        return text.to_owned();
+    }
+    let head = max / 2;
+    let tail = max.saturating_sub(head + 1);
+    let start: String = text.chars().take(head).collect();
+    let end: String = text.chars().skip(n - tail).collect();
+    format!("{start}…{end}")
+}
+
+/// The header's state of a poll that failed: a log refused at an entry is red (waiting does not
+/// mend it: the entry must go), a bucket that does not answer amber.
+fn sync_badge(ui: &mut egui::Ui, e: &super::SyncError, url: &str) {
+    match e.refused_at {
+        Some(seq) => {
+            theme::badge(ui, &format!("LOG REFUSED at #{seq}"), theme::BAD).on_hover_text(format!(
+                "{}\n\nThis console keeps the log it verified, up to entry #{}, and shows \
+                     nothing of the bucket's from #{seq} on: others' changes do not appear, \
+                     and changes made here are refused. What to do: run \
+                     `release-console workspace verify` to see every refused entry, then have \
+                     the bucket's admin delete the refused entry's object \
+                     ({url}/log/{seq:012}.json; with versioning, restore its earlier version). \
+                     The window reads the log again by itself every {}.",
+                e.message,
+                seq.saturating_sub(1),
+                crate::human_duration(super::POLL_EVERY)
+            ));
+        }
+        None => {
+            theme::badge(ui, "NOT SYNCING", theme::WARN).on_hover_text(format!(
+                "Others' changes cannot be read: {}. Tried again every {}; a change made now \
+                 may be refused.",
+                e.message,
+                crate::human_duration(super::POLL_EVERY)
+            ));
+        }
     }
 }
 
@@ -177,4 +248,20 @@ fn s3_access_hint() -> String {
             shown("AWS_ENDPOINT_URL_S3")
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shorten;
+
+    #[test]
+    fn a_long_url_keeps_its_bucket_and_its_end() {
+        assert_eq!(shorten("s3://walk/console", 40), "s3://walk/console");
+        let long = "s3://release-team-bucket/products/wiretuner/staging-workspace";
+        let short = shorten(long, 40);
+        assert_eq!(short.chars().count(), 40, "{short}");
+        assert!(short.starts_with("s3://release-team-bu"), "{short}");
+        assert!(short.ends_with("staging-workspace"), "{short}");
+        assert!(short.contains('…'), "{short}");
+    }
 }
