@@ -54,6 +54,13 @@ struct WriterFigures {
     doubled: u64,
     secs: f64,
     committed_per_sec: f64,
+    /// When the first and the last writer finished, from the first one's start: a fixed
+    /// number of changes each, so the last ones write with fewer others at the end.
+    first_done_secs: f64,
+    last_done_secs: f64,
+    /// Changes committed while every writer was still writing (before the first finished),
+    /// per second: the throughput of all of them at once.
+    all_writing_per_sec: f64,
     /// Changes of a shared item refused as raced (another writer's came first), then read again.
     raced: u64,
     /// Changes of a writer's own item (which no other writer changes) refused as raced: the
@@ -287,6 +294,24 @@ impl TeamBench<'_> {
             _ => 0.0,
         };
         let acknowledged: u64 = tallies.iter().map(|t| t.acked).sum();
+        let first_done = tallies.iter().map(|t| t.window.1).min();
+        let since_start = |at: Option<Instant>| match (first, at) {
+            (Some(a), Some(b)) => b.duration_since(a).as_secs_f64(),
+            _ => 0.0,
+        };
+        let (first_done_secs, last_done_secs) = (since_start(first_done), secs);
+        let all_writing = first_done.map_or(0, |done| {
+            tallies
+                .iter()
+                .flat_map(|t| &t.acks)
+                .filter(|at| **at <= done)
+                .count()
+        });
+        let all_writing_per_sec = if first_done_secs > 0.0 {
+            all_writing as f64 / first_done_secs
+        } else {
+            0.0
+        };
 
         // Every console catches up; the log and the state are judged in each.
         let mut verify_ok = true;
@@ -358,6 +383,9 @@ impl TeamBench<'_> {
             doubled,
             secs,
             committed_per_sec,
+            first_done_secs,
+            last_done_secs,
+            all_writing_per_sec,
             raced: tallies.iter().map(|t| t.raced).sum(),
             raced_on_own_items: tallies.iter().map(|t| t.raced_own).sum(),
             gave_up: tallies.iter().map(|t| t.gave_up).sum(),
@@ -591,6 +619,8 @@ struct Tally {
     /// Its own items as it left them.
     own: BTreeMap<String, bool>,
     window: (Instant, Instant),
+    /// When each change was acknowledged.
+    acks: Vec<Instant>,
     /// Time in `set_item`, and in reading the workspace again after a change refused as raced.
     change_secs: f64,
     reread_secs: f64,
@@ -621,6 +651,7 @@ fn write_changes(
         gave_up: 0,
         own: BTreeMap::new(),
         window: (now, now),
+        acks: Vec::new(),
         change_secs: 0.0,
         reread_secs: 0.0,
     };
@@ -645,6 +676,7 @@ fn write_changes(
             match set {
                 Ok(_) => {
                     t.acked += 1;
+                    t.acks.push(Instant::now());
                     if !shared {
                         t.own.insert(item.clone(), done);
                     }
@@ -975,6 +1007,11 @@ fn print_writers(w: &WriterFigures) {
         w.raced,
         w.raced_on_own_items,
         w.gave_up
+    );
+    println!(
+        "team, the writers finished between {:.2} s and {:.2} s after the first started; while \
+         all {} were writing: {:.0} committed changes/s",
+        w.first_done_secs, w.last_done_secs, w.writers, w.all_writing_per_sec
     );
     println!(
         "team, the same {} lines as raw PUTs ({} in flight, If-None-Match: *): {:.0}/s; the log \
