@@ -69,38 +69,6 @@ fn kept(ws: &Workspace, w: &Word, id: &str) -> Result<Delivery, String> {
     })
 }
 
-/// The first field in which two records differ, as `field is X in the log, Y in the file`.
-fn first_difference(logged: &Delivery, file: &Delivery) -> String {
-    let (a, b) = (
-        serde_json::to_value(logged).unwrap_or_default(),
-        serde_json::to_value(file).unwrap_or_default(),
-    );
-    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
-        return "the records differ".to_owned();
-    };
-    let show = |v: Option<&Value>| {
-        let s = v.map_or_else(|| "missing".to_owned(), Value::to_string);
-        if s.chars().count() > 60 {
-            format!("{}…", s.chars().take(59).collect::<String>())
-        } else {
-            s
-        }
-    };
-    a.keys()
-        .chain(b.keys())
-        .find(|k| a.get(*k) != b.get(*k))
-        .map_or_else(
-            || "the records differ".to_owned(),
-            |k| {
-                format!(
-                    "{k} is {} in the log, {} in the file",
-                    show(a.get(k)),
-                    show(b.get(k))
-                )
-            },
-        )
-}
-
 impl Projection for OutboxBook {
     fn follows(&self, action: Action) -> bool {
         matches!(
@@ -201,7 +169,7 @@ impl Projection for OutboxBook {
                             d.id,
                             w.seq,
                             w.action,
-                            first_difference(&logged, d)
+                            crate::workspace::first_difference(&logged, d)
                         ),
                     )));
                 }
