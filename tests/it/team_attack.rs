@@ -497,3 +497,72 @@ fn entries_in(console: &Console, prefix: &str) -> u64 {
         .lines()
         .count() as u64
 }
+
+/// A bucket writer without the console's secret copies the nonce of one of Ana's entries
+/// (every entry in the bucket shows its nonce) into a forged entry of their own: a release
+/// that Ana never made. Ana's console must not take it for its own entry, so it announces
+/// nothing for it (nor would it send a forged delivery record or roll a status page it did
+/// not post into the bucket): a nonce's tag is bound to the entry's number and action, so a
+/// copy elsewhere is nobody's.
+#[test]
+fn a_copied_nonce_does_not_make_a_forged_entry_this_consoles() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let slack = common::notify::Slack::start();
+    let hook = slack.url("ok");
+    let env = [("HOOK", hook.as_str())];
+    let dir = tempfile::tempdir().expect("dir");
+    let local = dir.path().join("local");
+    common::init(&local);
+    let cfg = local.join("release-console.toml");
+    let mut config = std::fs::read_to_string(&cfg).expect("config");
+    config.push_str(
+        "\n[[notify.slack]]\nchannel = \"#releases\"\nwebhook_env = \"HOOK\"\n\
+         events = [\"release.*\"]\n",
+    );
+    std::fs::write(&cfg, config).expect("config");
+    let ana = Console::new(&weed, dir.path(), "ana");
+    let ws = "s3://team/copiednonce";
+    let mut push = common::bin();
+    push.args(["workspace", "push"]).arg(&local).arg(ws);
+    ana.env(&mut push);
+    common::ok(&push.output().expect("push"));
+    common::ok(&ana.run_with(ws, &env, &["release", "new", "2.0.0"]));
+    assert_eq!(slack.seen().len(), 1, "ana announced her release");
+
+    let log = std::fs::read_to_string(ana.folder("copiednonce").join("audit.log")).expect("log");
+    let lines: Vec<&str> = log.lines().collect();
+    let entry =
+        |l: &str| -> release_console::audit::AuditEntry { serde_json::from_str(l).expect("entry") };
+    let hers = lines
+        .iter()
+        .map(|l| entry(l))
+        .find(|e| e.target == "2.0.0" && e.action.starts_with("release.") && e.nonce.is_some())
+        .unwrap_or_else(|| panic!("ana's release entry in {log}"));
+    let last_line = lines.last().expect("a line");
+    let last = entry(last_line);
+    let forged = release_console::audit::AuditEntry {
+        seq: last.seq + 1,
+        time: jiff::Timestamp::now(),
+        target: "6.6.6".to_owned(),
+        after: serde_json::to_value(&hers.after)
+            .expect("after")
+            .to_string()
+            .replace("2.0.0", "6.6.6")
+            .parse()
+            .expect("json"),
+        prev: release_console::sha256_hex(last_line.as_bytes()),
+        ..hers
+    };
+    let key = format!("/team/copiednonce/log/{:012}.json", forged.seq);
+    let line = forged.to_line().expect("line");
+    assert_eq!(weed.request("PUT", &key, &[], line.as_bytes()).0, 200);
+    let _ = ana.run_with(ws, &env, &["release", "list"]);
+    let _ = ana.run_with(ws, &env, &["notify", "flush"]);
+    let seen = slack.seen();
+    assert_eq!(
+        seen.len(),
+        1,
+        "ana's console announced a release a bucket writer forged with her nonce: {seen:#?}"
+    );
+}
