@@ -566,3 +566,87 @@ fn a_copied_nonce_does_not_make_a_forged_entry_this_consoles() {
         "ana's console announced a release a bucket writer forged with her nonce: {seen:#?}"
     );
 }
+
+/// A bucket writer forges a build's run state (`pipeline.platform`) whose task log is a path
+/// out of the release's logs folder (here absolute: a secret of the CI machine). The CI
+/// console's next build stores each built platform's log in the bucket: it must not read a
+/// file the log names outside its logs folder, let alone send it to the bucket (where the
+/// forger reads it back by its SHA-256).
+#[test]
+fn a_forged_run_state_s_log_path_does_not_send_a_local_file_to_the_bucket() {
+    use crate::team_blobs::{builders, fake_builder};
+    const WS: &str = "s3://team/wiretuner";
+    let weed = Weed::start();
+    weed.bucket("team");
+    let s3 = common::S3Client::weed(&weed.endpoint);
+    let dir = tempfile::tempdir().expect("dir");
+    let secret = dir.path().join("id_ed25519");
+    let secret_bytes = b"-----BEGIN OPENSSH PRIVATE KEY----- ci's own";
+    std::fs::write(&secret, secret_bytes).expect("secret");
+    let ci = Console::new(&weed, dir.path(), "ci");
+    common::ok(&ci.run(WS, &["init", WS]));
+    builders(&weed, "wiretuner", &["ci"]);
+    common::ok(&ci.run(WS, &["release", "new", "0.1.0"]));
+    fake_builder(&ci.folder("wiretuner"));
+    common::ok(&ci.run(WS, &["audit", "list"]));
+
+    for (name, path) in [
+        ("evil", secret.display().to_string()),
+        ("sneaky", "../../../../id_ed25519".to_owned()),
+    ] {
+        let log = std::fs::read_to_string(ci.folder("wiretuner").join("audit.log")).expect("log");
+        let prev_line = log.lines().last().expect("a line");
+        let prev: release_console::audit::AuditEntry =
+            serde_json::from_str(prev_line).expect("entry");
+        let forged = release_console::audit::AuditEntry {
+            seq: prev.seq + 1,
+            time: jiff::Timestamp::now(),
+            actor: "ci".to_owned(),
+            action: "pipeline.platform".to_owned(),
+            target: format!("0.1.0/{name}"),
+            before: serde_json::Value::Null,
+            after: serde_json::json!({"run": {
+                "status": "succeeded", "message": "1 artifact", "steps": [],
+                "artifacts": [], "log": path, "finished_at": jiff::Timestamp::now(),
+            }}),
+            prev: release_console::sha256_hex(prev_line.as_bytes()),
+            host: Some("somewhere".to_owned()),
+            nonce: None,
+            key: None,
+            sig: None,
+        };
+        let key = format!("/team/wiretuner/log/{:012}.json", forged.seq);
+        let text = forged.to_line().expect("line");
+        assert_eq!(weed.request("PUT", &key, &[], text.as_bytes()).0, 200);
+        common::ok(&ci.run(WS, &["audit", "list"]));
+    }
+    // The secret, where the relative one points, too.
+    let logs = ci.folder("wiretuner").join("releases/0.1.0/logs");
+    std::fs::create_dir_all(&logs).expect("logs");
+    std::fs::write(logs.join("../../../../id_ed25519"), secret_bytes).expect("secret");
+
+    let _ = ci.run(
+        WS,
+        &[
+            "pipeline",
+            "run",
+            "--version",
+            "0.1.0",
+            "--platform",
+            "linux",
+        ],
+    );
+    let sha = release_console::sha256_hex(secret_bytes);
+    let a = s3
+        .send(
+            "HEAD",
+            &format!("/team/wiretuner/blobs/sha256/{sha}"),
+            &[],
+            b"",
+        )
+        .expect("HEAD");
+    assert_eq!(
+        a.status, 404,
+        "a file named by a forged run state's log was sent to the bucket"
+    );
+}
