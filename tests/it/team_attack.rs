@@ -650,3 +650,73 @@ fn a_forged_run_state_s_log_path_does_not_send_a_local_file_to_the_bucket() {
         "a file named by a forged run state's log was sent to the bucket"
     );
 }
+
+/// A bucket writer (or another console by mistake) records a change of a delivery this console
+/// queued and has not sent yet (its webhook was not set): marked dropped, from elsewhere. Only
+/// the console that queued a delivery changes it: the forged change is not taken, and this
+/// console still retries and sends its message, its cache agreeing with the log.
+#[test]
+fn a_forged_change_of_this_consoles_delivery_does_not_silence_it() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let slack = common::notify::Slack::start();
+    let hook = slack.url("ok");
+    let env = [("HOOK", hook.as_str())];
+    let dir = tempfile::tempdir().expect("dir");
+    let local = dir.path().join("local");
+    common::init(&local);
+    let cfg = local.join("release-console.toml");
+    let mut config = std::fs::read_to_string(&cfg).expect("config");
+    config.push_str(
+        "\n[[notify.slack]]\nchannel = \"#releases\"\nwebhook_env = \"HOOK\"\n\
+         events = [\"release.*\"]\n",
+    );
+    std::fs::write(&cfg, config).expect("config");
+    let ana = Console::new(&weed, dir.path(), "ana");
+    let ws = "s3://team/silenced";
+    let mut push = common::bin();
+    push.args(["workspace", "push"]).arg(&local).arg(ws);
+    ana.env(&mut push);
+    common::ok(&push.output().expect("push"));
+    // Its webhook is not set yet on Ana's machine: the delivery waits for it.
+    common::ok(&ana.run(ws, &["release", "new", "2.0.0"]));
+    assert_eq!(slack.seen().len(), 0, "not sent without its webhook");
+
+    let log = std::fs::read_to_string(ana.folder("silenced").join("audit.log")).expect("log");
+    let lines: Vec<&str> = log.lines().collect();
+    let entry =
+        |l: &str| -> release_console::audit::AuditEntry { serde_json::from_str(l).expect("entry") };
+    let hers = lines
+        .iter()
+        .map(|l| entry(l))
+        .rfind(|e| e.action.starts_with("notify.") && e.after["delivery"].is_object())
+        .unwrap_or_else(|| panic!("ana's delivery in {log}"));
+    let id = hers.target.clone();
+    let mut record = hers.after["delivery"].clone();
+    record["state"] = "dropped".into();
+    record["answer"] = "dropped".into();
+    let last_line = lines.last().expect("a line");
+    let last = entry(last_line);
+    let forged = release_console::audit::AuditEntry {
+        seq: last.seq + 1,
+        time: jiff::Timestamp::now(),
+        action: "notify.dropped".to_owned(),
+        before: serde_json::Value::Null,
+        after: serde_json::json!({ "delivery": record }),
+        prev: release_console::sha256_hex(last_line.as_bytes()),
+        host: Some("elsewhere".to_owned()),
+        nonce: None,
+        key: None,
+        sig: None,
+        ..hers
+    };
+    let key = format!("/team/silenced/log/{:012}.json", forged.seq);
+    let line = forged.to_line().expect("line");
+    assert_eq!(weed.request("PUT", &key, &[], line.as_bytes()).0, 200);
+    // Its webhook set, Ana retries it.
+    common::ok(&ana.run_with(ws, &env, &["notify", "retry", &id]));
+    let seen = slack.seen();
+    assert_eq!(seen.len(), 1, "ana's console sent her delivery: {seen:#?}");
+    let audited = common::ok(&ana.run_with(ws, &env, &["audit", "verify"]));
+    assert!(audited.contains("audit log intact"), "{audited}");
+}
