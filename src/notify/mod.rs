@@ -432,7 +432,7 @@ pub fn collect(ws: &Workspace) -> Result<usize, NotifyError> {
         // On a shared workspace every console's log holds every console's entries: an event
         // is announced by the console that recorded it, or every console that reads it would
         // send it again.
-        if !ws.recorded_here(entry.nonce.as_deref()) {
+        if !ws.recorded_here(entry.nonce.as_deref(), entry.seq, &entry.action) {
             continue;
         }
         let recorded = audit::Event::from_entry(entry);

@@ -60,6 +60,16 @@ fn carried(w: &Word, id: &str) -> Result<Delivery, String> {
     Ok(d)
 }
 
+/// Why another console's entry does not change delivery `id`, which this console queued (only
+/// the console that queued a delivery changes it: another's entry of it is a forger's, or an
+/// id taken by mistake).
+fn not_theirs(id: &str) -> String {
+    format!(
+        "delivery {id} was queued by this console, which alone changes it; the entry is \
+         another console's"
+    )
+}
+
 /// The delivery as this console keeps the change of entry `w`.
 fn kept(ws: &Workspace, w: &Word, id: &str) -> Result<Delivery, String> {
     Ok(Delivery {
@@ -113,6 +123,9 @@ impl Projection for OutboxBook {
                 continue;
             }
             match kept(ws, w, id) {
+                Ok(d) if d.elsewhere && ob.get(id).is_some_and(|x| !x.elsewhere) => {
+                    refused.push((id.clone(), w.clone(), not_theirs(id)));
+                }
                 Ok(d) => {
                     if let Some(x) = ob.deliveries.iter_mut().find(|x| x.id == *id) {
                         *x = d;
@@ -147,6 +160,15 @@ impl Projection for OutboxBook {
         for d in &ob.deliveries {
             // Saved before deliveries kept their entry, and no entry since carries it.
             if d.audit_seq == 0 && !matches!(last.get(&d.id), Some(Some(_))) {
+                continue;
+            }
+            // This console's delivery, whose last change in the log another console's entry
+            // claims: refused when rolled forward, so the file keeps this console's own.
+            if !d.elsewhere
+                && let Some(Some(w)) = last.get(&d.id)
+                && w.seq > d.audit_seq
+                && !ws.wrote(w)
+            {
                 continue;
             }
             let subject = format!("delivery {}", d.id);

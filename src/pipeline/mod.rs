@@ -1460,6 +1460,11 @@ fn store_build(
     ));
     for (name, p) in &built {
         let Some(log) = &p.log else { continue };
+        // Only a file of the logs folder (a state edited or forged could name any other).
+        if let Some(why) = crate::verify::shared::bad_name(log) {
+            tracing::warn!("{name}'s task log {log:?} is not stored in the bucket: {why}");
+            continue;
+        }
         let path = ws.logs_dir(&release.version).join(log);
         if !path.is_file() {
             continue;

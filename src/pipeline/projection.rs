@@ -83,12 +83,21 @@ fn carried(w: &Word, target: &str) -> Result<PlatformState, String> {
     let Event::PipelinePlatform(e) = Event::parse(&w.action, target, &Value::Null, &w.after) else {
         return Err("it is not a run state this version reads".to_owned());
     };
-    serde_json::from_value::<PlatformState>(e.after.run)
+    let run = serde_json::from_value::<PlatformState>(e.after.run)
         .map(|run| PlatformState {
             audit_seq: w.seq,
             ..run
         })
-        .map_err(|e| format!("its run state cannot be read: {e}"))
+        .map_err(|e| format!("its run state cannot be read: {e}"))?;
+    // A run state names files in the release's folders (its task log, its artifacts) that
+    // this console reads and sends to the bucket: a name that leaves them (`../`, a path) is
+    // a forger's way to any file of this machine.
+    for name in run.log.iter().chain(&run.artifacts) {
+        if let Some(why) = crate::verify::shared::bad_name(name) {
+            return Err(format!("{name:?} cannot be a file of its build: {why}"));
+        }
+    }
+    Ok(run)
 }
 
 /// Every release's `pipeline.json` as the audit log speaks for it. Its targets are a release's

@@ -60,7 +60,7 @@ const MAX_NAME: usize = 255;
 
 /// Why a name cannot be a file of the release (the log is written by people who may err or
 /// lie): only a plain file name is one.
-fn bad_name(name: &str) -> Option<&'static str> {
+pub(crate) fn bad_name(name: &str) -> Option<&'static str> {
     if name.is_empty() || name == "." || name == ".." {
         Some("it is empty or a folder's name")
     } else if name.contains(['/', '\\', ':', '\0']) {

@@ -1875,17 +1875,17 @@ impl Workspace {
     /// change took effect where it was made (its provider, its crash); another console takes
     /// it from the log.
     pub fn wrote(&self, w: &Word) -> bool {
-        self.recorded_here(w.nonce.as_deref())
+        self.recorded_here(w.nonce.as_deref(), w.seq, &w.action)
     }
 
-    /// Whether this console recorded the entry whose nonce is `nonce` (see [`Self::wrote`]):
-    /// always in a folder; on a shared workspace only when its nonce carries this console's
-    /// tag ([`shared::Shared::is_mine`]), never by the entry's actor and host, which whoever
-    /// can write the bucket writes.
-    pub fn recorded_here(&self, nonce: Option<&str>) -> bool {
+    /// Whether this console recorded entry number `seq`, recording `action` with `nonce` (see
+    /// [`Self::wrote`]): always in a folder; on a shared workspace only when its nonce carries
+    /// this console's tag for that number and action ([`shared::Shared::is_mine`]), never by
+    /// the entry's actor and host, which whoever can write the bucket writes.
+    pub fn recorded_here(&self, nonce: Option<&str>, seq: u64, action: &str) -> bool {
         match &self.shared {
             None => true,
-            Some(shared) => shared.is_mine(nonce),
+            Some(shared) => shared.is_mine(nonce, seq, action),
         }
     }
 

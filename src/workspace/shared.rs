@@ -434,26 +434,29 @@ impl Shared {
             .map_err(|why| WorkspaceError::Refused(why.clone()))
     }
 
-    /// A new entry's nonce: 128 random bits and a tag over them made with this console's
-    /// secret, so that [`Self::is_mine`] knows its own entries again in any later process,
-    /// and nobody without the secret (a bucket writer) makes an entry this console takes for
-    /// its own.
-    fn nonce(&self) -> Result<String, WorkspaceError> {
+    /// The nonce of a new entry, number `seq` recording `action`: 128 random bits and a tag
+    /// over them, the number and the action made with this console's secret, so that
+    /// [`Self::is_mine`] knows its own entries again in any later process, and nobody without
+    /// the secret (a bucket writer) makes an entry this console takes for its own, not even
+    /// by copying a nonce of this console's (each entry in the bucket shows its nonce) into
+    /// an entry of another number or action.
+    fn nonce(&self, seq: u64, action: &str) -> Result<String, WorkspaceError> {
         let random = crate::hex(&random16()?);
-        let tag = nonce_tag(self.console_key()?, &random);
+        let tag = nonce_tag(self.console_key()?, &random, seq, action);
         Ok(format!("{random}{tag}"))
     }
 
-    /// Whether an entry with `nonce` was appended by this console (by any of its processes,
-    /// the window's and the command line's alike): its tag is this console's. An entry's
-    /// actor and host say nothing here: whoever can write the bucket writes them.
-    pub fn is_mine(&self, nonce: Option<&str>) -> bool {
+    /// Whether entry number `seq`, recording `action` with `nonce`, was appended by this
+    /// console (by any of its processes, the window's and the command line's alike): its tag
+    /// is this console's for that number and action. An entry's actor and host say nothing
+    /// here: whoever can write the bucket writes them.
+    pub fn is_mine(&self, nonce: Option<&str>, seq: u64, action: &str) -> bool {
         let (Some(nonce), Ok(key)) = (nonce, self.console_key()) else {
             return false;
         };
         nonce
             .split_at_checked(32)
-            .is_some_and(|(random, tag)| nonce_tag(key, random) == tag)
+            .is_some_and(|(random, tag)| nonce_tag(key, random, seq, action) == tag)
     }
 
     pub fn url(&self) -> &SharedUrl {
@@ -1166,7 +1169,6 @@ impl Shared {
         held: &mut Held<'_>,
         new: &NewEntry,
     ) -> Result<AuditEntry, WorkspaceError> {
-        let nonce = self.nonce()?;
         // What the state this change was judged on does not hold yet: entries adopted before
         // and not rolled forward, and those read on the way. Others' entries read on the way
         // are staged and written with this change's own: one write and one fsync.
@@ -1184,7 +1186,11 @@ impl Shared {
             // This console's own entries are in its state already (it wrote the state right
             // after each): only another's change of the same target makes the view stale.
             let own = lock(&self.own).clone();
-            let mine = |e: &AuditEntry| e.nonce.as_ref().is_some_and(|n| own.contains(n));
+            // A nonce of this console's copied into another entry is not this console's.
+            let mine = |e: &AuditEntry| {
+                e.nonce.as_ref().is_some_and(|n| own.contains(n))
+                    && self.is_mine(e.nonce.as_deref(), e.seq, &e.action)
+            };
             if let Some(other) = unseen.iter().find(|e| e.target == new.target && !mine(e)) {
                 self.raced.store(true, Ordering::Relaxed);
                 return Err(WorkspaceError::Raced {
@@ -1194,11 +1200,14 @@ impl Shared {
                     seq: other.seq,
                 });
             }
-            // Signed here when its person has a key; refused when it would not verify.
+            // Signed here when its person has a key; refused when it would not verify. Its
+            // nonce is bound to its number: each try has its own.
+            let next = held.next_entry(new.clone());
+            let nonce = self.nonce(next.seq, &next.action)?;
             let (entry, line) = held.seal(AuditEntry {
                 host: Some(self.host.clone()),
                 nonce: Some(nonce.clone()),
-                ..held.next_entry(new.clone())
+                ..next
             })?;
             // A bigger one would be in the bucket and unreadable by every console, this one
             // too: the log would stop there for everyone.
@@ -1846,11 +1855,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// The tag of a nonce's random part (its hex): HMAC-SHA-256 keyed with the console's secret
-/// (its hex as written), 64 bits, hex.
-fn nonce_tag(key: &str, random: &str) -> String {
+/// The tag of a nonce's random part (its hex) in entry number `seq` recording `action`:
+/// HMAC-SHA-256 keyed with the console's secret (its hex as written) over `RANDOM SEQ ACTION`,
+/// 64 bits, hex.
+fn nonce_tag(key: &str, random: &str, seq: u64, action: &str) -> String {
     let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key.as_bytes());
-    let tag = aws_lc_rs::hmac::sign(&key, random.as_bytes());
+    let tag = aws_lc_rs::hmac::sign(&key, format!("{random} {seq} {action}").as_bytes());
     crate::hex(&tag.as_ref()[..8])
 }
 

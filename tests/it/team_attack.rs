@@ -497,3 +497,226 @@ fn entries_in(console: &Console, prefix: &str) -> u64 {
         .lines()
         .count() as u64
 }
+
+/// A bucket writer without the console's secret copies the nonce of one of Ana's entries
+/// (every entry in the bucket shows its nonce) into a forged entry of their own: a release
+/// that Ana never made. Ana's console must not take it for its own entry, so it announces
+/// nothing for it (nor would it send a forged delivery record or roll a status page it did
+/// not post into the bucket): a nonce's tag is bound to the entry's number and action, so a
+/// copy elsewhere is nobody's.
+#[test]
+fn a_copied_nonce_does_not_make_a_forged_entry_this_consoles() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let slack = common::notify::Slack::start();
+    let hook = slack.url("ok");
+    let env = [("HOOK", hook.as_str())];
+    let dir = tempfile::tempdir().expect("dir");
+    let local = dir.path().join("local");
+    common::init(&local);
+    let cfg = local.join("release-console.toml");
+    let mut config = std::fs::read_to_string(&cfg).expect("config");
+    config.push_str(
+        "\n[[notify.slack]]\nchannel = \"#releases\"\nwebhook_env = \"HOOK\"\n\
+         events = [\"release.*\"]\n",
+    );
+    std::fs::write(&cfg, config).expect("config");
+    let ana = Console::new(&weed, dir.path(), "ana");
+    let ws = "s3://team/copiednonce";
+    let mut push = common::bin();
+    push.args(["workspace", "push"]).arg(&local).arg(ws);
+    ana.env(&mut push);
+    common::ok(&push.output().expect("push"));
+    common::ok(&ana.run_with(ws, &env, &["release", "new", "2.0.0"]));
+    assert_eq!(slack.seen().len(), 1, "ana announced her release");
+
+    let log = std::fs::read_to_string(ana.folder("copiednonce").join("audit.log")).expect("log");
+    let lines: Vec<&str> = log.lines().collect();
+    let entry =
+        |l: &str| -> release_console::audit::AuditEntry { serde_json::from_str(l).expect("entry") };
+    let hers = lines
+        .iter()
+        .map(|l| entry(l))
+        .find(|e| e.target == "2.0.0" && e.action.starts_with("release.") && e.nonce.is_some())
+        .unwrap_or_else(|| panic!("ana's release entry in {log}"));
+    let last_line = lines.last().expect("a line");
+    let last = entry(last_line);
+    let forged = release_console::audit::AuditEntry {
+        seq: last.seq + 1,
+        time: jiff::Timestamp::now(),
+        target: "6.6.6".to_owned(),
+        after: serde_json::to_value(&hers.after)
+            .expect("after")
+            .to_string()
+            .replace("2.0.0", "6.6.6")
+            .parse()
+            .expect("json"),
+        prev: release_console::sha256_hex(last_line.as_bytes()),
+        ..hers
+    };
+    let key = format!("/team/copiednonce/log/{:012}.json", forged.seq);
+    let line = forged.to_line().expect("line");
+    assert_eq!(weed.request("PUT", &key, &[], line.as_bytes()).0, 200);
+    let _ = ana.run_with(ws, &env, &["release", "list"]);
+    let _ = ana.run_with(ws, &env, &["notify", "flush"]);
+    let seen = slack.seen();
+    assert_eq!(
+        seen.len(),
+        1,
+        "ana's console announced a release a bucket writer forged with her nonce: {seen:#?}"
+    );
+}
+
+/// A bucket writer forges a build's run state (`pipeline.platform`) whose task log is a path
+/// out of the release's logs folder (here absolute: a secret of the CI machine). The CI
+/// console's next build stores each built platform's log in the bucket: it must not read a
+/// file the log names outside its logs folder, let alone send it to the bucket (where the
+/// forger reads it back by its SHA-256).
+#[test]
+fn a_forged_run_state_s_log_path_does_not_send_a_local_file_to_the_bucket() {
+    use crate::team_blobs::{builders, fake_builder};
+    const WS: &str = "s3://team/wiretuner";
+    let weed = Weed::start();
+    weed.bucket("team");
+    let s3 = common::S3Client::weed(&weed.endpoint);
+    let dir = tempfile::tempdir().expect("dir");
+    let secret = dir.path().join("id_ed25519");
+    let secret_bytes = b"-----BEGIN OPENSSH PRIVATE KEY----- ci's own";
+    std::fs::write(&secret, secret_bytes).expect("secret");
+    let ci = Console::new(&weed, dir.path(), "ci");
+    common::ok(&ci.run(WS, &["init", WS]));
+    builders(&weed, "wiretuner", &["ci"]);
+    common::ok(&ci.run(WS, &["release", "new", "0.1.0"]));
+    fake_builder(&ci.folder("wiretuner"));
+    common::ok(&ci.run(WS, &["audit", "list"]));
+
+    for (name, path) in [
+        ("evil", secret.display().to_string()),
+        ("sneaky", "../../../../id_ed25519".to_owned()),
+    ] {
+        let log = std::fs::read_to_string(ci.folder("wiretuner").join("audit.log")).expect("log");
+        let prev_line = log.lines().last().expect("a line");
+        let prev: release_console::audit::AuditEntry =
+            serde_json::from_str(prev_line).expect("entry");
+        let forged = release_console::audit::AuditEntry {
+            seq: prev.seq + 1,
+            time: jiff::Timestamp::now(),
+            actor: "ci".to_owned(),
+            action: "pipeline.platform".to_owned(),
+            target: format!("0.1.0/{name}"),
+            before: serde_json::Value::Null,
+            after: serde_json::json!({"run": {
+                "status": "succeeded", "message": "1 artifact", "steps": [],
+                "artifacts": [], "log": path, "finished_at": jiff::Timestamp::now(),
+            }}),
+            prev: release_console::sha256_hex(prev_line.as_bytes()),
+            host: Some("somewhere".to_owned()),
+            nonce: None,
+            key: None,
+            sig: None,
+        };
+        let key = format!("/team/wiretuner/log/{:012}.json", forged.seq);
+        let text = forged.to_line().expect("line");
+        assert_eq!(weed.request("PUT", &key, &[], text.as_bytes()).0, 200);
+        common::ok(&ci.run(WS, &["audit", "list"]));
+    }
+    // The secret, where the relative one points, too.
+    let logs = ci.folder("wiretuner").join("releases/0.1.0/logs");
+    std::fs::create_dir_all(&logs).expect("logs");
+    std::fs::write(logs.join("../../../../id_ed25519"), secret_bytes).expect("secret");
+
+    let _ = ci.run(
+        WS,
+        &[
+            "pipeline",
+            "run",
+            "--version",
+            "0.1.0",
+            "--platform",
+            "linux",
+        ],
+    );
+    let sha = release_console::sha256_hex(secret_bytes);
+    let a = s3
+        .send(
+            "HEAD",
+            &format!("/team/wiretuner/blobs/sha256/{sha}"),
+            &[],
+            b"",
+        )
+        .expect("HEAD");
+    assert_eq!(
+        a.status, 404,
+        "a file named by a forged run state's log was sent to the bucket"
+    );
+}
+
+/// A bucket writer (or another console by mistake) records a change of a delivery this console
+/// queued and has not sent yet (its webhook was not set): marked dropped, from elsewhere. Only
+/// the console that queued a delivery changes it: the forged change is not taken, and this
+/// console still retries and sends its message, its cache agreeing with the log.
+#[test]
+fn a_forged_change_of_this_consoles_delivery_does_not_silence_it() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let slack = common::notify::Slack::start();
+    let hook = slack.url("ok");
+    let env = [("HOOK", hook.as_str())];
+    let dir = tempfile::tempdir().expect("dir");
+    let local = dir.path().join("local");
+    common::init(&local);
+    let cfg = local.join("release-console.toml");
+    let mut config = std::fs::read_to_string(&cfg).expect("config");
+    config.push_str(
+        "\n[[notify.slack]]\nchannel = \"#releases\"\nwebhook_env = \"HOOK\"\n\
+         events = [\"release.*\"]\n",
+    );
+    std::fs::write(&cfg, config).expect("config");
+    let ana = Console::new(&weed, dir.path(), "ana");
+    let ws = "s3://team/silenced";
+    let mut push = common::bin();
+    push.args(["workspace", "push"]).arg(&local).arg(ws);
+    ana.env(&mut push);
+    common::ok(&push.output().expect("push"));
+    // Its webhook is not set yet on Ana's machine: the delivery waits for it.
+    common::ok(&ana.run(ws, &["release", "new", "2.0.0"]));
+    assert_eq!(slack.seen().len(), 0, "not sent without its webhook");
+
+    let log = std::fs::read_to_string(ana.folder("silenced").join("audit.log")).expect("log");
+    let lines: Vec<&str> = log.lines().collect();
+    let entry =
+        |l: &str| -> release_console::audit::AuditEntry { serde_json::from_str(l).expect("entry") };
+    let hers = lines
+        .iter()
+        .map(|l| entry(l))
+        .rfind(|e| e.action.starts_with("notify.") && e.after["delivery"].is_object())
+        .unwrap_or_else(|| panic!("ana's delivery in {log}"));
+    let id = hers.target.clone();
+    let mut record = hers.after["delivery"].clone();
+    record["state"] = "dropped".into();
+    record["answer"] = "dropped".into();
+    let last_line = lines.last().expect("a line");
+    let last = entry(last_line);
+    let forged = release_console::audit::AuditEntry {
+        seq: last.seq + 1,
+        time: jiff::Timestamp::now(),
+        action: "notify.dropped".to_owned(),
+        before: serde_json::Value::Null,
+        after: serde_json::json!({ "delivery": record }),
+        prev: release_console::sha256_hex(last_line.as_bytes()),
+        host: Some("elsewhere".to_owned()),
+        nonce: None,
+        key: None,
+        sig: None,
+        ..hers
+    };
+    let key = format!("/team/silenced/log/{:012}.json", forged.seq);
+    let line = forged.to_line().expect("line");
+    assert_eq!(weed.request("PUT", &key, &[], line.as_bytes()).0, 200);
+    // Its webhook set, Ana retries it.
+    common::ok(&ana.run_with(ws, &env, &["notify", "retry", &id]));
+    let seen = slack.seen();
+    assert_eq!(seen.len(), 1, "ana's console sent her delivery: {seen:#?}");
+    let audited = common::ok(&ana.run_with(ws, &env, &["audit", "verify"]));
+    assert!(audited.contains("audit log intact"), "{audited}");
+}

@@ -18,7 +18,7 @@ const ARTIFACT: &str = "WireTuner-0.1.0-linux.tar.gz";
 
 /// A fake Linux builder in the CI console's cache folder: one artifact of fixed bytes, with
 /// the SHA-256 it printed at its Checksums step.
-fn fake_builder(folder: &Path) {
+pub(crate) fn fake_builder(folder: &Path) {
     std::fs::write(
         folder.join("packaging/pipelines/default.toml"),
         r#"
