@@ -884,12 +884,14 @@ async fn build_platform(
     if let Some(words) = lease.as_ref().and_then(crate::workspace::Lease::took_over) {
         ctx.log_line(words);
     }
-    let _lease = lease;
     let result = if build.def.is_remote() {
+        // A remote run's outcome is saved at several points of watching it: not confirmed
+        // against the bucket before each yet (the renewal's word only).
         remote::build(ctx.clone(), build).await
     } else {
-        build_here(ctx.clone(), build).await
+        build_here(ctx.clone(), build, lease.as_ref()).await
     };
+    drop(lease);
     if !unsigned {
         return result;
     }
@@ -946,7 +948,11 @@ fn mark_unsigned(
 }
 
 /// [`build_platform`] on this host.
-async fn build_here(ctx: TaskContext, build: Build) -> TaskResult {
+async fn build_here(
+    ctx: TaskContext,
+    build: Build,
+    lease: Option<&crate::workspace::Lease>,
+) -> TaskResult {
     let (ws, release, name, def, opts) = build.into_parts();
     let out_dir = ws.release_dir(&release.version).join("build").join(&name);
     let spec = command(&ws, &release, &def, &out_dir, &opts);
@@ -983,6 +989,14 @@ async fn build_here(ctx: TaskContext, build: Build) -> TaskResult {
         artifacts,
         remote: None,
     };
+    // Another console may have taken the build over meanwhile (forced, or after this one
+    // slept past the lease): its result is the release's then, and this one's is not recorded.
+    if let Some(lease) = lease {
+        lease
+            .confirm()
+            .await
+            .map_err(|e| TaskError::Failed(e.to_string()))?;
+    }
     save_outcome(&ctx, &ws, &release, &name, outcome).await?;
     if no_artifacts {
         return Err(TaskError::Failed(message));

@@ -205,6 +205,42 @@ impl Lease {
         }
     }
 
+    /// Whether it still holds, asked of the bucket now, before a step that records a result
+    /// another holder's would contradict (a build's outcome): the renewal notices a take-over
+    /// only at its next round, minutes later. Its object must still be this holder's (same
+    /// nonce, not given back); a take-over (forced, or after it ran out while this console
+    /// slept) is refused naming who holds it now. A bucket that does not answer leaves the
+    /// renewal's word (it has not run out here).
+    pub async fn confirm(&self) -> Result<(), WorkspaceError> {
+        self.check()?;
+        let Some(h) = &self.inner else { return Ok(()) };
+        let mine = h.state.lock().await.0.clone();
+        match read(&h.client, &h.key).await {
+            Ok(Some((there, _))) if there.nonce == mine.nonce && !there.released => Ok(()),
+            Ok(Some((there, _))) if !there.released => {
+                h.lost.store(true, Ordering::Relaxed);
+                Err(WorkspaceError::Refused(format!(
+                    "{}: the lease was taken over: it is held by {} now; stopped before \
+                     recording anything",
+                    h.what,
+                    there.describe()
+                )))
+            }
+            Ok(_) => {
+                h.lost.store(true, Ordering::Relaxed);
+                Err(WorkspaceError::Refused(format!(
+                    "{}: the lease is no longer this console's (its object was given back or \
+                     removed in the bucket); stopped before recording anything",
+                    h.what
+                )))
+            }
+            Err(f) => {
+                tracing::warn!("lease on {}: could not read it back: {f}", h.what);
+                Ok(())
+            }
+        }
+    }
+
     /// The lease's object in the bucket, if it is a shared workspace's.
     pub fn key(&self) -> Option<&str> {
         self.inner.as_ref().map(|h| h.key.as_str())

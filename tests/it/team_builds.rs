@@ -279,3 +279,48 @@ fn the_builds_panel_says_who_builds_refuses_run_quietly_and_shows_and_fetches_a_
     assert!(h.query_all_by_label("not fetched").next().is_none());
     drop(t.dir);
 }
+
+/// A build whose lease another console took over while it ran (forced, or after this one
+/// slept past it) records nothing when it ends: the lease is read back from the bucket before
+/// the outcome is saved, so the other console's build is the release's, not overwritten.
+#[test]
+fn a_build_whose_lease_was_taken_over_meanwhile_records_no_outcome() {
+    let ws = "s3://team/taken";
+    let t = team(ws);
+    let ben = ben_builds(&t, ws);
+    let before = entries(&t.ben, ws).len();
+    // Ana's console holds the lease now, as a take-over writes it.
+    let now = jiff::Timestamp::now();
+    let until = now
+        .checked_add(jiff::SignedDuration::from_secs(600))
+        .expect("time");
+    let hers = serde_json::json!({
+        "what": "build 0.1.0 linux", "holder": "ana", "host": "ana-laptop",
+        "since": now, "until": until, "nonce": "0123456789abcdef", "ttl_secs": 600
+    });
+    let (status, _) = t.weed.request(
+        "PUT",
+        "/team/taken/leases/build-0.1.0-linux.json",
+        &[],
+        hers.to_string().as_bytes(),
+    );
+    assert_eq!(status, 200);
+
+    std::fs::write(&t.go, b"").expect("go");
+    let done = ben.wait_with_output().expect("ben's build ends");
+    let out = common::text(&done);
+    assert!(!done.status.success(), "{out}");
+    assert!(
+        out.contains("build 0.1.0 linux: the lease was taken over: it is held by ana@ana-laptop"),
+        "{out}"
+    );
+    let after = entries(&t.ben, ws);
+    assert!(
+        after[before..]
+            .iter()
+            .all(|e| !["pipeline.platform", "release.artifacts"]
+                .contains(&e["action"].as_str().unwrap_or_default())),
+        "{:?}",
+        &after[before..]
+    );
+}
