@@ -6,8 +6,9 @@
 //! secrets' recorded rotations (`secrets/rotations.json`), the files a build stored in a
 //! shared workspace's bucket (`pipeline/shared-artifacts.json`), each release's platforms'
 //! run states (`releases/<version>/pipeline.json`), the notification outbox
-//! (`notify/outbox.json`) and the publish store's unfinished uploads
-//! (`publish/uploads.json`). Each change's entry carries
+//! (`notify/outbox.json`), the publish store's unfinished uploads
+//! (`publish/uploads.json`) and each publish channel's versions (`publish/CHANNEL.json`,
+//! kept by channel and version). Each change's entry carries
 //! its target's whole record after it, so the last change of a target is enough to replay.
 //! `workspace` cannot import those layers, so the CLI (when it opens a workspace, and in
 //! `audit verify`) and the GUI's Verify chain task pass this list to
@@ -18,7 +19,8 @@
 use crate::workspace::Projection;
 
 /// The incident records, the local status page, the flag plans, the platform skips, the
-/// findings, the rotations, the files stored in a bucket and the platforms' run states.
+/// findings, the rotations, the files stored in a bucket, the platforms' run states, the
+/// outbox, the unfinished uploads and the publish channels.
 pub static ALL: &[&dyn Projection] = &[
     &crate::status::incident::IncidentBook,
     &crate::status::local::PageBook,
@@ -30,4 +32,5 @@ pub static ALL: &[&dyn Projection] = &[
     &crate::pipeline::projection::RunBook,
     &crate::notify::OutboxBook,
     &crate::deploy::uploads::UploadBook,
+    &crate::deploy::channels::ChannelBook,
 ];

@@ -329,6 +329,11 @@ pub struct Yanked {
     pub channel: String,
     pub live: Option<String>,
     pub reason: String,
+    /// The version's publish record on the channel, which stays (`deploy::feeds::Published`:
+    /// who, when, the files), so the entry carries the version's whole record there; entries
+    /// written before it do not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<Value>,
 }
 
 payload! {

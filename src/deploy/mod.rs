@@ -10,6 +10,7 @@
 //! finished by the next run on the channel.
 
 pub mod argocd;
+pub mod channels;
 pub mod feeds;
 pub mod s3;
 pub mod sparkle;
@@ -121,6 +122,11 @@ pub struct Channel {
     /// next publish or yank on the channel finishes it first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub begun: Option<Begun>,
+    /// The entry of each version's last change on this channel (begun or done), which the
+    /// channel is as of (see [`channels::ChannelBook`]); empty in a record saved before they
+    /// were kept.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub as_of: BTreeMap<String, u64>,
 }
 
 /// A change begun on a channel.
@@ -188,19 +194,25 @@ impl Channel {
     #[must_use]
     pub fn applied(&self) -> Self {
         let mut c = self.clone();
-        match c.begun.take().map(|b| b.change) {
-            Some(Change::Publish { published, .. }) => {
-                c.published.retain(|p| p.version != published.version);
-                c.yanked.retain(|y| y.version != published.version);
-                c.published.push(published);
-            }
-            Some(Change::Yank { yank, .. }) => {
-                c.yanked.retain(|y| y.version != yank.version);
-                c.yanked.push(yank);
-            }
-            None => {}
+        if let Some(b) = c.begun.take() {
+            c.apply(b.change);
         }
         c
+    }
+
+    /// Makes `change` done on the channel (whatever is begun stays begun).
+    fn apply(&mut self, change: Change) {
+        match change {
+            Change::Publish { published, .. } => {
+                self.published.retain(|p| p.version != published.version);
+                self.yanked.retain(|y| y.version != published.version);
+                self.published.push(published);
+            }
+            Change::Yank { yank, .. } => {
+                self.yanked.retain(|y| y.version != yank.version);
+                self.yanked.push(yank);
+            }
+        }
     }
 
     /// Published, not yanked, newest version first.
@@ -1118,8 +1130,11 @@ pub fn withdraw_skip(
 
 /// The lock every change of what is published takes (a publish's record, a yank, a skip's
 /// entry and ticks, a withdrawal): `publish/.publish-change.lock`.
+/// The lock every change of a channel is made under (in `publish/`).
+const CHANGE_LOCK: &str = "publish-change";
+
 fn change_lock(ws: &Workspace) -> Result<std::fs::File, StateError> {
-    state::lock(&ws.root().join("publish"), "publish-change")
+    state::lock(&ws.root().join("publish"), CHANGE_LOCK)
 }
 
 /// Refuses, naming every blocked gate and its reason (then `why`), unless all of `release`'s
@@ -1577,22 +1592,23 @@ async fn finish_begun(
                 channel: channel_name.to_owned(),
                 live: Some(back_to.clone()),
                 reason: yank.reason.clone(),
+                published: published_record(&ch, &version),
             },
         }),
     };
     let (ws, channel_name) = (ws.clone(), channel_name.to_owned());
     blocking(move || {
         let path = channel_path(&ws, &channel_name);
-        let save = |c: &mut Channel| {
+        let save = |c: &mut Channel, seq: u64| {
             if c.begun.as_ref() == Some(&begun) {
                 *c = c.applied();
+                c.as_of.insert(version.clone(), seq);
             }
             Ok::<_, StateError>(())
         };
-        if recorded_since(&ws, action, &version, &channel_name, begun.seq)? {
-            state::update_json(&path, save)?;
-        } else {
-            ws.change(event, |_| state::update_json(&path, save))?;
+        match recorded_since(&ws, action, &version, &channel_name, begun.seq)? {
+            Some(seq) => state::update_json(&path, |c| save(c, seq))?,
+            None => ws.change(event, |seq| state::update_json(&path, |c| save(c, seq)))?,
         }
         Ok(())
     })
@@ -1600,14 +1616,22 @@ async fn finish_begun(
     Ok(Some((change, feeds)))
 }
 
-/// Whether the log holds `action` on `target` in `channel_name` after entry `seq`.
+/// `version`'s publish record on channel `ch`, as a yank's entry carries it.
+fn published_record(ch: &Channel, version: &str) -> Option<serde_json::Value> {
+    ch.published
+        .iter()
+        .find(|p| p.version == version)
+        .and_then(|p| serde_json::to_value(p).ok())
+}
+
+/// The entry of `action` on `target` in `channel_name` after entry `seq`, if the log holds one.
 fn recorded_since(
     ws: &Workspace,
     action: Action,
     target: &str,
     channel_name: &str,
     seq: u64,
-) -> Result<bool, DeployError> {
+) -> Result<Option<u64>, DeployError> {
     let log = ws.audit();
     let index = log.index().map_err(WorkspaceError::from)?;
     for i in index.with_action(action.as_str()).into_iter().rev() {
@@ -1619,14 +1643,14 @@ fn recorded_since(
             .flatten()
         {
             if entry.seq <= seq {
-                return Ok(false);
+                return Ok(None);
             }
             if entry.target == target && entry.after["channel"] == channel_name {
-                return Ok(true);
+                return Ok(Some(entry.seq));
             }
         }
     }
-    Ok(false)
+    Ok(None)
 }
 
 /// Writes the channel's feeds and page (no-cache) and checks what the store then holds.
@@ -1748,6 +1772,7 @@ pub async fn yank(
                 channel: channel_name.clone(),
                 live: Some(back_to),
                 reason: reason.to_owned(),
+                published: published_record(&before, version),
             },
         }),
         &change,
@@ -1767,10 +1792,12 @@ async fn begin_then_finish(
     let (action, version) = (begin.action(), begin.target());
     {
         let (ws, path, change) = (ws.clone(), channel_path(ws, channel_name), change.clone());
+        let version = version.clone();
         blocking(move || {
             ws.change(begin, |seq| {
                 state::update_json(&path, |c: &mut Channel| {
                     c.begun = Some(Begun { seq, change });
+                    c.as_of.insert(version, seq);
                     Ok::<_, StateError>(())
                 })
             })?;

@@ -1475,6 +1475,13 @@ pub trait Projection: Send + Sync {
     /// one that does not (written before entries carried it, or a change of something else
     /// under the same action, like a flag's rollout in another environment) is left out.
     fn carries(&self, after: &serde_json::Value) -> bool;
+    /// What its changes are kept by: the entry's target, unless one target has a record in
+    /// several places (a version published on two channels: `CHANNEL/VERSION`). The keys are
+    /// what `roll_forward` and `disagreement` are given; a void (`ACTION.failed` naming its
+    /// entry) finds its change under whichever key it is.
+    fn key(&self, target: &str, _after: &serde_json::Value) -> String {
+        target.to_owned()
+    }
     /// A raw-line marker every such entry contains (e.g. `"action":"status.incident.`), so
     /// the comparison parses only those lines.
     fn marker(&self) -> &'static str;
@@ -1585,27 +1592,48 @@ impl<'p> Changes<'p> {
             Some(base) if Action::parse(&e.action).is_none() => (base, true),
             _ => (e.action.as_str(), false),
         };
-        let map = match Action::parse(action) {
-            Some(Action::ReleaseCreate) => &mut self.creates,
-            Some(Action::ChecklistTick | Action::ChecklistUntick) => &mut self.items,
+        let (map, key) = match Action::parse(action) {
+            Some(Action::ReleaseCreate) => (&mut self.creates, e.target.clone()),
+            Some(Action::ChecklistTick | Action::ChecklistUntick) => {
+                (&mut self.items, e.target.clone())
+            }
             Some(a) => match self.projections.iter_mut().find(|(p, _)| p.follows(a)) {
                 Some((p, _)) if !void && !p.carries(&e.after) => return,
-                Some((_, map)) => map,
+                Some((_, map)) if void => (map, e.target.clone()),
+                Some((p, map)) => {
+                    let key = p.key(&e.target, &e.after);
+                    (map, key)
+                }
                 None => return,
             },
             None => return,
         };
-        let words = map.entry(e.target).or_default();
         if void {
             // A void names the entry it voids (`after.entry`); one that does not (written
             // before they did) voids the change right before it on its target.
             match e.after.get("entry").and_then(serde_json::Value::as_u64) {
-                Some(seq) => words.retain(|w| w.seq != seq),
+                Some(seq) => {
+                    let here = map
+                        .get(&key)
+                        .is_some_and(|words| words.iter().any(|w| w.seq == seq));
+                    if here {
+                        map.entry(key).or_default().retain(|w| w.seq != seq);
+                    } else if let Some(words) = map
+                        .values_mut()
+                        .find(|words| words.iter().any(|w| w.seq == seq))
+                    {
+                        // Kept under another key than its target (see [`Projection::key`]).
+                        words.retain(|w| w.seq != seq);
+                    } else {
+                        map.entry(key).or_default();
+                    }
+                }
                 None => {
-                    words.pop();
+                    map.entry(key).or_default().pop();
                 }
             }
         } else {
+            let words = map.entry(key).or_default();
             if words.len() == KEPT_PER_TARGET {
                 words.remove(0);
             }

@@ -638,6 +638,17 @@ fn a_published_version_never_changes_is_announced_once_and_channels_are_checked(
     );
     assert!(!ws.join("published").exists(), "nothing was uploaded");
     assert_eq!(audited(&ws, "publish", "0.1.0"), 1);
+    // The channel's record is a projection of the log: opening the workspace rebuilt it.
+    let rebuilt_record: Value = serde_json::from_slice(
+        &std::fs::read(ws.join("publish/stable.json")).expect("stable.json rebuilt"),
+    )
+    .expect("json");
+    assert_eq!(rebuilt_record["published"][0]["version"], "0.1.0");
+    assert_eq!(
+        rebuilt_record["published"][0]["files"][0]["sha256"],
+        live.as_str()
+    );
+    std::fs::remove_dir_all(ws.join("publish")).expect("the rebuilt publish/");
     std::fs::rename(&keep, ws.join("publish")).expect("restore publish/");
     std::fs::rename(&published, ws.join("published")).expect("restore published/");
     // On another channel too: the version's keys are shared.

@@ -2500,3 +2500,134 @@ fn the_build_card_drops_the_old_holder_once_the_lease_ran_out() {
         "the build may be taken over now"
     );
 }
+
+/// Each publish channel's record is a projection of the shared log: a local workspace that
+/// published two versions on stable and one on beta, and yanked one from stable, is pushed
+/// into a bucket; a console that never saw it has the same channel records, rebuilt from the
+/// log alone (the bucket holds no state file), and says what is live. A publish another
+/// person's console begins shows on this one as begun, to be finished; a channel record
+/// changed by hand is named by `audit verify`.
+#[test]
+fn publish_channels_are_rebuilt_from_the_shared_log() {
+    use release_console::audit::Event;
+    use release_console::audit::event::{Live, PublishChange, Published};
+    let pki = common::Pki::new();
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let local = dir.path().join("local");
+    common::init_pinned_windows(&local, &pki);
+    for v in ["1.0.0", "1.1.0"] {
+        common::make_publishable(&pki, &local, v);
+    }
+    let steps: [&[&str]; 4] = [
+        &["publish", "--version", "1.0.0"],
+        &["publish", "--version", "1.1.0"],
+        &["publish", "--version", "1.1.0", "--channel", "beta"],
+        &[
+            "publish",
+            "yank",
+            "--version",
+            "1.1.0",
+            "--reason",
+            "crashes on start",
+        ],
+    ];
+    for args in steps {
+        common::ok(&common::cli(&local, args));
+    }
+    let ws = "s3://team/channels";
+    let ana = Console::new(&weed, dir.path(), "ana");
+    let mut c = common::bin();
+    c.args(["workspace", "push"]).arg(&local).arg(ws);
+    ana.env(&mut c);
+    common::ok(&c.output().expect("push"));
+
+    let ben = Console::new(&weed, dir.path(), "ben");
+    let status = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["--json", "publish", "status"];
+        all.extend_from_slice(args);
+        let o = ben.run(ws, &all);
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", common::text(&o)))
+    };
+    let stable = status(&[]);
+    assert_eq!(stable["live"], "1.0.0", "{stable:#}");
+    assert_eq!(stable["published"], serde_json::json!(["1.0.0", "1.1.0"]));
+    assert_eq!(stable["yanked"][0]["version"], "1.1.0");
+    assert_eq!(stable["yanked"][0]["reason"], "crashes on start");
+    let beta = status(&["--channel", "beta"]);
+    assert_eq!(beta["live"], "1.1.0", "{beta:#}");
+    // The same records as where they were made: versions, files and who, entry for entry.
+    let read = |root: &Path, channel: &str| -> serde_json::Value {
+        let path = root.join("publish").join(format!("{channel}.json"));
+        serde_json::from_slice(&std::fs::read(&path).expect("channel record")).expect("json")
+    };
+    for channel in ["stable", "beta"] {
+        let (mine, bens) = (
+            read(&local, channel),
+            read(&ben.folder("channels"), channel),
+        );
+        assert_eq!(mine["as_of"], bens["as_of"], "{channel}");
+        let files = |v: &serde_json::Value| -> Vec<(serde_json::Value, serde_json::Value)> {
+            v["published"]
+                .as_array()
+                .expect("published")
+                .iter()
+                .map(|p| (p["version"].clone(), p["files"].clone()))
+                .collect()
+        };
+        assert_eq!(files(&mine), files(&bens), "{channel}");
+        assert_eq!(
+            mine["yanked"].as_array().map(Vec::len),
+            bens["yanked"].as_array().map(Vec::len)
+        );
+    }
+    common::ok(&ben.run(ws, &["audit", "verify"]));
+
+    // Ana's console begins publishing 1.0.0 on beta and stops there.
+    let files = read(&local, "stable")["published"][0]["files"].clone();
+    record_as_person(
+        &weed,
+        dir.path(),
+        ws,
+        "ana",
+        Event::PublishBegin(PublishChange {
+            target: "1.0.0".into(),
+            before: Live {
+                live: Some("1.1.0".into()),
+            },
+            after: Published {
+                channel: "beta".into(),
+                files,
+                uploaded: None,
+            },
+        }),
+    );
+    let beta = status(&["--channel", "beta"]);
+    assert_eq!(beta["live"], "1.1.0", "{beta:#}");
+    assert!(
+        beta["begun"].as_str().is_some_and(|b| b.contains("1.0.0")),
+        "{beta:#}"
+    );
+    let bens = read(&ben.folder("channels"), "beta");
+    assert_eq!(bens["begun"]["change"]["kind"], "publish", "{bens:#}");
+    assert_eq!(
+        bens["begun"]["change"]["published"]["by"], "ana",
+        "{bens:#}"
+    );
+    common::ok(&ben.run(ws, &["audit", "verify"]));
+
+    // Stable's yank taken out of ben's record by hand: the log says otherwise.
+    let path = ben.folder("channels").join("publish/stable.json");
+    let mut edited = read(&ben.folder("channels"), "stable");
+    edited["yanked"] = serde_json::json!([]);
+    std::fs::write(&path, edited.to_string()).expect("edit");
+    let o = ben.run(ws, &["audit", "verify"]);
+    assert!(!o.status.success(), "{}", common::text(&o));
+    let t = common::text(&o);
+    assert!(
+        t.contains("stable.json disagrees with the log")
+            && t.contains("recorded 1.1.0 on channel stable, but it is not yanked"),
+        "{t}"
+    );
+}
