@@ -61,7 +61,7 @@ const MAX_OBJECT: usize = 4 * 1024 * 1024;
 const FETCH_AT_ONCE: usize = 64;
 /// The most entries read at once by a change after a lost race: the winner's, and those that
 /// may already follow it. How many it reads is learnt as it goes (see [`Shared::after_winner`]).
-const PEEK: usize = 4;
+const PEEK: usize = 16;
 /// Staged entries written at once while catching up.
 const COMMIT_EVERY: u64 = 8192;
 /// Entries per sealed segment of the log.
@@ -266,6 +266,48 @@ pub(super) fn block<T: Send + 'static>(
     })
 }
 
+/// A conditional create of log entry `key` (`bytes`), answered by the server, or, when the
+/// server holds it past `patience`, by reading the key: another's entry there means the
+/// number is taken (a create that raced it can only be refused: answered as 412 without
+/// waiting); these very bytes there mean it was written (its answer was merely slow); nothing
+/// there yet, and the write is waited for again, twice as long. Nothing is sent twice: the
+/// write still on its way is left to the server, whose answer no longer matters. Returns the
+/// answer and whether the server held the write.
+async fn put_or_look(
+    client: &Client,
+    key: &str,
+    bytes: Vec<u8>,
+    patience: Duration,
+) -> (Result<String, Failure>, bool) {
+    let mine = bytes.clone();
+    let mut put = std::pin::pin!(client.put_small(key, bytes, "application/json", Cond::Create));
+    let mut wait = patience;
+    let mut held = false;
+    loop {
+        if let Ok(answer) = tokio::time::timeout(wait, put.as_mut()).await {
+            return (answer, held);
+        }
+        held = true;
+        match client.get_small(key, None, MAX_OBJECT).await {
+            Ok(Got::Object { bytes, etag, .. }) if bytes == mine => return (Ok(etag), held),
+            Ok(Got::Object { .. }) => {
+                return (
+                    Err(Failure::Status {
+                        status: 412,
+                        code: "PreconditionFailed".to_owned(),
+                        message: format!(
+                            "{key} holds another entry (read while the server held this write)"
+                        ),
+                    }),
+                    held,
+                );
+            }
+            // Not there yet (or not readable): the write is still on its way.
+            _ => wait = wait.saturating_mul(2),
+        }
+    }
+}
+
 /// An open shared workspace's connection to its bucket.
 #[derive(Debug)]
 pub struct Shared {
@@ -295,6 +337,12 @@ pub struct Shared {
     /// there), up to [`PEEK`]. Each read past the log's end is a request every loser makes
     /// for every number: under many writers the server's time goes to them.
     after_winner: AtomicUsize,
+    /// How long an entry's conditional `PUT` takes here when the server answers it at once
+    /// (microseconds, a moving average; 0: none measured yet). A `PUT` not answered within a
+    /// few times that is held by the server (SeaweedFS holds a create that races another on
+    /// the same key for about a second before it answers 412): the number is read then, and
+    /// when another's entry holds it the race is lost without waiting for the answer.
+    put_micros: AtomicU64,
     /// What this console's reads and writes of entries cost (see [`Shared::costs`]).
     costs: Mutex<Costs>,
     host: String,
@@ -320,6 +368,11 @@ pub struct Costs {
     pub puts_taken: u64,
     /// Waits for a winner's entry that was refused to this console but not readable yet.
     pub waits: u64,
+    /// `PUT`s the server held past a few times their usual time, whose number was read
+    /// meanwhile ([`Shared::put_micros`]), and of those, the ones found taken by another's
+    /// entry (the race lost without waiting for the answer).
+    pub held: u64,
+    pub held_taken: u64,
     pub wait_secs: f64,
     /// Time in those requests (reads at once counted once).
     pub request_secs: f64,
@@ -340,6 +393,8 @@ impl Costs {
             puts: self.puts - before.puts,
             puts_taken: self.puts_taken - before.puts_taken,
             waits: self.waits - before.waits,
+            held: self.held - before.held,
+            held_taken: self.held_taken - before.held_taken,
             wait_secs: self.wait_secs - before.wait_secs,
             request_secs: self.request_secs - before.request_secs,
             commit_secs: self.commit_secs - before.commit_secs,
@@ -357,6 +412,8 @@ impl Costs {
             puts: self.puts + other.puts,
             puts_taken: self.puts_taken + other.puts_taken,
             waits: self.waits + other.waits,
+            held: self.held + other.held,
+            held_taken: self.held_taken + other.held_taken,
             wait_secs: self.wait_secs + other.wait_secs,
             request_secs: self.request_secs + other.request_secs,
             commit_secs: self.commit_secs + other.commit_secs,
@@ -419,6 +476,7 @@ impl Shared {
             unrolled: Mutex::new(Unrolled::default()),
             between_changes: AtomicUsize::new(0),
             after_winner: AtomicUsize::new(0),
+            put_micros: AtomicU64::new(0),
             costs: Mutex::new(Costs::default()),
             host: crate::os::host_name(),
             key_path: cache_root.join(".console-key"),
@@ -538,23 +596,6 @@ impl Shared {
                 .await
         })
         .map_err(|e| Failure::Network(e.to_string()))?
-    }
-
-    /// [`Self::put`] of log entry `seq`'s line, counted in [`Self::costs`].
-    fn put_entry(&self, seq: u64, line: &str) -> Result<String, Failure> {
-        let started = Instant::now();
-        let put = self.put(
-            self.url.log_key(seq),
-            line.as_bytes().to_vec(),
-            "application/json",
-        );
-        let took = started.elapsed();
-        let taken = matches!(put, Err(Failure::Status { status: 412, .. }));
-        let mut c = lock(&self.costs);
-        c.puts += 1;
-        c.puts_taken += u64::from(taken);
-        c.request_secs += took.as_secs_f64();
-        put
     }
 
     /// Writes `bytes` to `rel` under the prefix as the rendering of log entry `seq`, unless
@@ -1345,25 +1386,28 @@ impl Shared {
         line: &str,
         along: usize,
     ) -> Result<(Result<String, Failure>, Vec<String>), WorkspaceError> {
-        if along == 0 {
-            return Ok((self.put_entry(seq, line), Vec::new()));
-        }
         let client = self.client.clone();
         let key = self.url.log_key(seq);
         let keys: Vec<String> = (seq..seq + along as u64)
             .map(|s| self.url.log_key(s))
             .collect();
         let bytes = line.as_bytes().to_vec();
+        // A few times the usual answer, and at least a few milliseconds (a first write, with
+        // nothing measured, waits a tenth of a second).
+        let usual = self.put_micros.load(Ordering::Relaxed);
+        let patience = if usual == 0 {
+            Duration::from_millis(100)
+        } else {
+            Duration::from_micros(4 * usual).max(Duration::from_millis(4))
+        };
         let started = Instant::now();
-        let (put, got) = block(async move {
+        let (put, held, got) = block(async move {
             let mut reads = tokio::task::JoinSet::new();
             for (i, key) in keys.into_iter().enumerate() {
                 let client = client.clone();
                 reads.spawn(async move { (i, client.get_small(&key, None, MAX_OBJECT).await) });
             }
-            let put = client
-                .put_small(&key, bytes, "application/json", Cond::Create)
-                .await;
+            let (put, held) = put_or_look(&client, &key, bytes, patience).await;
             let mut got = Vec::new();
             while let Some(done) = reads.join_next().await {
                 if let Ok(r) = done {
@@ -1371,11 +1415,26 @@ impl Shared {
                 }
             }
             got.sort_by_key(|(i, _)| *i);
-            (put, got)
+            (put, held, got)
         })?;
         let took = started.elapsed();
+        if !held && matches!(put, Ok(_) | Err(Failure::Status { status: 412, .. })) {
+            // Learnt from writes the server answered at once (with the reads made along,
+            // which the answer waits for: the round's time is what a try costs).
+            let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+            let before = self.put_micros.load(Ordering::Relaxed);
+            let avg = if before == 0 {
+                us
+            } else {
+                (3 * before + us) / 4
+            };
+            self.put_micros.store(avg, Ordering::Relaxed);
+        }
         {
             let mut c = lock(&self.costs);
+            c.held += u64::from(held);
+            c.held_taken +=
+                u64::from(held && matches!(put, Err(Failure::Status { status: 412, .. })));
             c.puts += 1;
             c.puts_taken += u64::from(matches!(put, Err(Failure::Status { status: 412, .. })));
             c.reads += got.len() as u64;

@@ -213,15 +213,29 @@ fn an_unasked_not_modified_is_not_taken_for_a_missing_entry() {
     ];
     let t = common::text(&ana.run(ws, &tick));
     assert!(!t.contains("nothing was recorded"), "{t}");
-    assert!(t.contains("Not Modified"), "{t}");
-    // What the rule has left is used up by reads that fail (one a command).
+    // Either the 304s are said as what they are, or (the write held past its usual time and
+    // its number read meanwhile) a read that got through found this console's own entry.
+    assert!(
+        t.contains("Not Modified") || t.contains("ticked pre.review-flags for 0.2.0"),
+        "{t}"
+    );
+    // What the rules for reads have left is used up by reads that fail (one a command); a
+    // write held and looked at is not sent again, so rules for the PUT may be left.
+    let faulted_reads = || {
+        proxy
+            .seen()
+            .iter()
+            .filter(|s| s.method == "GET" && s.path.contains(entry3) && s.fault.is_some())
+            .count()
+    };
     for _ in 0..16 {
-        if proxy.pending() == 0 {
+        if faulted_reads() == 4 {
             break;
         }
         let _ = ana.run(ws, &["checklist", "show"]);
     }
-    assert_eq!(proxy.pending(), 0);
+    assert_eq!(faulted_reads(), 4, "{:#?}", proxy.seen());
+    proxy.clear();
     let all = entries(&ana, ws);
     let ticks = all
         .iter()
@@ -719,4 +733,79 @@ fn a_forged_change_of_this_consoles_delivery_does_not_silence_it() {
     assert_eq!(seen.len(), 1, "ana's console sent her delivery: {seen:#?}");
     let audited = common::ok(&ana.run_with(ws, &env, &["audit", "verify"]));
     assert!(audited.contains("audit log intact"), "{audited}");
+}
+
+/// A write the server holds (as SeaweedFS holds a create racing another on one key, for
+/// about a second) is not waited out: after a few times the usual answer its number is read.
+/// Another's entry there is a lost race, and the next number is tried at once; this console's
+/// own entry there is its write, landed: adopted, nothing sent twice.
+#[test]
+fn a_held_write_is_looked_at_not_waited_out() {
+    use crate::common::fault_proxy::{Fault, FaultProxy};
+    use std::time::{Duration, Instant};
+    let weed = Weed::start();
+    weed.bucket("team");
+    let proxy = FaultProxy::start(&weed.endpoint);
+    let dir = tempfile::tempdir().expect("dir");
+    let ana = crate::team::through(&proxy, dir.path(), "ana");
+    let ben = Console::new(&weed, dir.path(), "ben");
+    let ws = "s3://team/held";
+    common::ok(&ana.run(ws, &["init", ws]));
+    common::ok(&ana.run(ws, &["release", "new", "0.2.0"]));
+    let tick = |who: &Console, item: &str| {
+        let started = Instant::now();
+        let o = who.run(
+            ws,
+            &[
+                "checklist",
+                "tick",
+                item,
+                "--note",
+                "x",
+                "--release",
+                "0.2.0",
+            ],
+        );
+        (common::text(&o), o.status.success(), started.elapsed())
+    };
+    // Ben takes entry #3 first; ana's write of #3 (she has not seen his) is held 8 s.
+    let (t, ok, _) = tick(&ben, "pre.review-flags");
+    assert!(ok, "{t}");
+    proxy.once(
+        "PUT",
+        "/log/000000000003.json",
+        Fault::Delay(Duration::from_secs(8)),
+    );
+    let (t, ok, took) = tick(&ana, "pre.validate-staging");
+    assert!(ok, "{t}");
+    assert!(
+        took < Duration::from_secs(6),
+        "waited out the held write: {took:?}: {t}"
+    );
+    let all = entries(&ben, ws);
+    assert_eq!(all.len(), 4, "{all:#?}");
+    assert_eq!(all[2]["actor"], ben.user);
+    assert_eq!(all[3]["actor"], ana.user);
+    assert_eq!(all[3]["target"], "0.2.0/pre.validate-staging");
+
+    // Her write of #5 held 3 s before it reaches the server: nothing is there when she looks,
+    // so it is waited for (never sent again, never given up): one tick, in place.
+    proxy.once(
+        "PUT",
+        "/log/000000000005.json",
+        Fault::Delay(Duration::from_secs(3)),
+    );
+    let (t, ok, took) = tick(&ana, "pre.release-notes");
+    assert!(ok, "{t}");
+    assert!(took >= Duration::from_secs(3), "{took:?}");
+    let all = entries(&ben, ws);
+    assert_eq!(all.len(), 5, "{all:#?}");
+    assert_eq!(all[4]["target"], "0.2.0/pre.release-notes");
+    let puts = proxy
+        .seen()
+        .iter()
+        .filter(|s| s.method == "PUT" && s.path.contains("/log/000000000005.json"))
+        .count();
+    assert_eq!(puts, 1);
+    common::ok(&ben.run(ws, &["audit", "verify"]));
 }

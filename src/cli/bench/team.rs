@@ -58,6 +58,9 @@ struct WriterFigures {
     /// number of changes each, so the last ones write with fewer others at the end.
     first_done_secs: f64,
     last_done_secs: f64,
+    /// Each writer's finish (seconds from the first one's start) and its mean change (ms),
+    /// in the order they finished.
+    each_writer: Vec<(f64, f64)>,
     /// Changes committed while every writer was still writing (before the first finished),
     /// per second: the throughput of all of them at once.
     all_writing_per_sec: f64,
@@ -93,6 +96,10 @@ struct PerChange {
     /// Conditional `PUT`s, and of them those answered 412 (the number was taken).
     puts: f64,
     puts_taken: f64,
+    /// `PUT`s the server held past a few times their usual time (their number read
+    /// meanwhile), and of them those found taken (lost without waiting for the answer).
+    held: f64,
+    held_taken: f64,
     /// Waits for a winner's entry not readable yet, and their time.
     waits: f64,
     wait_ms: f64,
@@ -300,6 +307,14 @@ impl TeamBench<'_> {
             _ => 0.0,
         };
         let (first_done_secs, last_done_secs) = (since_start(first_done), secs);
+        let mut each_writer: Vec<(f64, f64)> = tallies
+            .iter()
+            .map(|t| {
+                let mean_ms = 1000.0 * t.change_secs / t.acked.max(1) as f64;
+                (since_start(Some(t.window.1)), mean_ms)
+            })
+            .collect();
+        each_writer.sort_by(|a, b| a.0.total_cmp(&b.0));
         let all_writing = first_done.map_or(0, |done| {
             tallies
                 .iter()
@@ -366,6 +381,8 @@ impl TeamBench<'_> {
             reads_missing: each(costs.reads_missing as f64),
             puts: each(costs.puts as f64),
             puts_taken: each(costs.puts_taken as f64),
+            held: each(costs.held as f64),
+            held_taken: each(costs.held_taken as f64),
             waits: each(costs.waits as f64),
             wait_ms: each(costs.wait_secs * 1e3),
             change_ms: each(tallies.iter().map(|t| t.change_secs).sum::<f64>() * 1e3),
@@ -385,6 +402,7 @@ impl TeamBench<'_> {
             committed_per_sec,
             first_done_secs,
             last_done_secs,
+            each_writer,
             all_writing_per_sec,
             raced: tallies.iter().map(|t| t.raced).sum(),
             raced_on_own_items: tallies.iter().map(|t| t.raced_own).sum(),
@@ -1014,6 +1032,14 @@ fn print_writers(w: &WriterFigures) {
         w.first_done_secs, w.last_done_secs, w.writers, w.all_writing_per_sec
     );
     println!(
+        "team, each writer's finish and mean change: {}",
+        w.each_writer
+            .iter()
+            .map(|(done, ms)| format!("{done:.2} s/{ms:.0} ms"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
         "team, the same {} lines as raw PUTs ({} in flight, If-None-Match: *): {:.0}/s; the log \
          commits at {:.2}x that; audit verify in every cache: {}; every cache's state agrees: {}",
         w.bucket_entries,
@@ -1026,13 +1052,16 @@ fn print_writers(w: &WriterFigures) {
     let p = &w.per_change;
     println!(
         "team, per committed change: {:.2} entry GETs ({:.2} answered 404), {:.2} PUTs ({:.2} \
-         answered 412), {:.2} waits for an unreadable winner ({:.1} ms); a writer's time: \
+         answered 412; {:.2} held by the server and looked at, {:.2} found taken), {:.2} waits \
+         for an unreadable winner ({:.1} ms); a writer's time: \
          change {:.1} ms, of which the log's append {:.1} ms (requests {:.1} ms, local log \
          write and fsync {:.1} ms, waits {:.1} ms); reading again after a raced change {:.1} ms",
         p.reads,
         p.reads_missing,
         p.puts,
         p.puts_taken,
+        p.held,
+        p.held_taken,
         p.waits,
         p.wait_ms,
         p.change_ms,
