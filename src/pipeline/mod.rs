@@ -885,9 +885,7 @@ async fn build_platform(
         ctx.log_line(words);
     }
     let result = if build.def.is_remote() {
-        // A remote run's outcome is saved at several points of watching it: not confirmed
-        // against the bucket before each yet (the renewal's word only).
-        remote::build(ctx.clone(), build).await
+        remote::build(ctx.clone(), build, lease.as_ref()).await
     } else {
         build_here(ctx.clone(), build, lease.as_ref()).await
     };
@@ -989,15 +987,7 @@ async fn build_here(
         artifacts,
         remote: None,
     };
-    // Another console may have taken the build over meanwhile (forced, or after this one
-    // slept past the lease): its result is the release's then, and this one's is not recorded.
-    if let Some(lease) = lease {
-        lease
-            .confirm()
-            .await
-            .map_err(|e| TaskError::Failed(e.to_string()))?;
-    }
-    save_outcome(&ctx, &ws, &release, &name, outcome).await?;
+    save_outcome(&ctx, &ws, &release, &name, outcome, lease).await?;
     if no_artifacts {
         return Err(TaskError::Failed(message));
     }
@@ -1075,13 +1065,24 @@ pub(crate) struct Outcome {
 /// async threads: the artifacts are streamed into the release (never read whole), each checked
 /// against the hash its builder printed, then the state is saved under the state file's lock,
 /// so a GUI build and a CLI build of the same release keep each other's platforms.
+/// Collects a build's artifacts and saves its outcome. Under `lease` (a shared workspace's
+/// build), the lease is read back from the bucket first: another console may have taken the
+/// build over meanwhile (forced, or after this one slept past it), and then its result is the
+/// release's and this one's is not recorded.
 pub(crate) async fn save_outcome(
     log: &TaskContext,
     ws: &Workspace,
     release: &Release,
     name: &str,
     outcome: Outcome,
+    lease: Option<&crate::workspace::Lease>,
 ) -> Result<(), TaskError> {
+    if let Some(lease) = lease {
+        lease
+            .confirm()
+            .await
+            .map_err(|e| TaskError::Failed(e.to_string()))?;
+    }
     // The task's log file, by name: a shared workspace stores it with the artifacts (a
     // folder's state stays as it was).
     let log_file = ws

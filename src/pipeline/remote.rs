@@ -188,8 +188,13 @@ fn ended(
     }
 }
 
-/// Builds platform `name` on its CI engine as the task `ctx` belongs to.
-pub async fn build(ctx: TaskContext, build: super::Build) -> TaskResult {
+/// Builds platform `name` on its CI engine as the task `ctx` belongs to, under `lease` (a
+/// shared workspace's, read back before an outcome is saved).
+pub async fn build(
+    ctx: TaskContext,
+    build: super::Build,
+    lease: Option<&crate::workspace::Lease>,
+) -> TaskResult {
     let (ws, release, name, def, opts) = build.into_parts();
     let cfg = config(&ws, &name)?;
     let version = release.version.to_string();
@@ -231,7 +236,15 @@ pub async fn build(ctx: TaskContext, build: super::Build) -> TaskResult {
                 adopt(&ws, &release, &name, engine, pending, found).await?
             } else {
                 ctx.log_line("no run appeared: the earlier dispatch did not arrive");
-                dispatch(&ctx, &ws, &release, &name, engine, &input, &opts, pending).await?
+                dispatch(
+                    &ctx,
+                    (&ws, &release, &name, lease),
+                    engine,
+                    &input,
+                    &opts,
+                    pending,
+                )
+                .await?
             }
         }
         // A console closed while it built: the same run is watched again.
@@ -266,7 +279,15 @@ pub async fn build(ctx: TaskContext, build: super::Build) -> TaskResult {
                 version: version.clone(),
                 attempt: 1,
             };
-            dispatch(&ctx, &ws, &release, &name, engine, &input, &opts, pending).await?
+            dispatch(
+                &ctx,
+                (&ws, &release, &name, lease),
+                engine,
+                &input,
+                &opts,
+                pending,
+            )
+            .await?
         }
     };
     ctx.log_line(&format!("watching {}", run.html_url));
@@ -281,7 +302,7 @@ pub async fn build(ctx: TaskContext, build: super::Build) -> TaskResult {
                 Vec::new(),
                 &run,
             );
-            super::save_outcome(&ctx, &ws, &release, &name, outcome).await?;
+            super::save_outcome(&ctx, &ws, &release, &name, outcome, lease).await?;
             return Err(TaskError::Cancelled);
         }
         Err(e) => {
@@ -329,7 +350,7 @@ pub async fn build(ctx: TaskContext, build: super::Build) -> TaskResult {
             Vec::new(),
             &run,
         );
-        super::save_outcome(&ctx, &ws, &release, &name, outcome).await?;
+        super::save_outcome(&ctx, &ws, &release, &name, outcome, lease).await?;
         return Err(TaskError::Failed(format!(
             "{message}; Resume re-runs the failed jobs"
         )));
@@ -341,7 +362,7 @@ pub async fn build(ctx: TaskContext, build: super::Build) -> TaskResult {
         Err(RemoteError::Cancelled) => return Err(TaskError::Cancelled),
         Err(e) => {
             let outcome = ended(BuildStatus::Failed, e.to_string(), steps, Vec::new(), &run);
-            super::save_outcome(&ctx, &ws, &release, &name, outcome).await?;
+            super::save_outcome(&ctx, &ws, &release, &name, outcome, lease).await?;
             return Err(e.into());
         }
     };
@@ -362,7 +383,7 @@ pub async fn build(ctx: TaskContext, build: super::Build) -> TaskResult {
             Vec::new(),
             &run,
         );
-        super::save_outcome(&ctx, &ws, &release, &name, outcome).await?;
+        super::save_outcome(&ctx, &ws, &release, &name, outcome, lease).await?;
         return Err(TaskError::Failed(message));
     }
     let message = format!(
@@ -378,7 +399,7 @@ pub async fn build(ctx: TaskContext, build: super::Build) -> TaskResult {
         installers,
         &run,
     );
-    super::save_outcome(&ctx, &ws, &release, &name, outcome).await?;
+    super::save_outcome(&ctx, &ws, &release, &name, outcome, lease).await?;
     // The commit GitHub built, recorded where a local build records its own: what `release
     // tag` tags. Only with `[source]`, as a local build.
     if ws.config().source.is_some() {
@@ -399,15 +420,9 @@ pub async fn build(ctx: TaskContext, build: super::Build) -> TaskResult {
 /// Dispatches the build `pending` describes (its correlation id chosen), saved first as
 /// running with no run yet: a console stopped from here on finds the dispatch at the next Run
 /// and looks for its run instead of sending a second one. Returns the run, saved.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the build's context, passed through from `build`"
-)]
 async fn dispatch(
     ctx: &TaskContext,
-    ws: &Workspace,
-    release: &Release,
-    name: &str,
+    (ws, release, name, lease): (&Workspace, &Release, &str, Option<&crate::workspace::Lease>),
     engine: &Engine,
     input: &str,
     opts: &RunOptions,
@@ -445,7 +460,7 @@ async fn dispatch(
                 artifacts: Vec::new(),
                 remote: None,
             };
-            super::save_outcome(ctx, ws, release, name, outcome).await?;
+            super::save_outcome(ctx, ws, release, name, outcome, lease).await?;
             Err(TaskError::Cancelled)
         }
         // Refused, or no run appeared after every attempt: no run to keep (the next Run
@@ -458,7 +473,7 @@ async fn dispatch(
                 artifacts: Vec::new(),
                 remote: None,
             };
-            super::save_outcome(ctx, ws, release, name, outcome).await?;
+            super::save_outcome(ctx, ws, release, name, outcome, lease).await?;
             Err(e.into())
         }
     }
