@@ -178,6 +178,14 @@ impl Change {
             Self::Yank { yank, .. } => format!("yank of {}", yank.version),
         }
     }
+
+    /// Who began it, and when.
+    pub fn begun_by(&self) -> (&str, Timestamp) {
+        match self {
+            Self::Publish { published, .. } => (&published.by, published.at),
+            Self::Yank { yank, .. } => (&yank.by, yank.at),
+        }
+    }
 }
 
 /// A yanked version: the objects stay, the feeds no longer offer it.
@@ -508,7 +516,7 @@ pub fn channel(ws: &Workspace, name: &str) -> Result<Channel, DeployError> {
 }
 
 /// Every channel the workspace has published to (`publish/*.json`), by name.
-fn channels(ws: &Workspace) -> Result<Vec<(String, Channel)>, DeployError> {
+pub fn channels(ws: &Workspace) -> Result<Vec<(String, Channel)>, DeployError> {
     let dir = ws.root().join("publish");
     let entries = match std::fs::read_dir(&dir) {
         Ok(e) => e,
@@ -1173,6 +1181,15 @@ pub enum OnChannel {
         channel: String,
         yank: Yank,
     },
+    /// A publish or yank of the version begun there and not finished (its feeds not all
+    /// written): what is live is as before it until the next publish or yank finishes it.
+    Unfinished {
+        channel: String,
+        /// `publish of 1.2.0`, `yank of 1.1.0`.
+        what: String,
+        since: Timestamp,
+        by: String,
+    },
 }
 
 impl OnChannel {
@@ -1197,39 +1214,55 @@ impl OnChannel {
                 yank.by,
                 yank.reason
             ),
+            OnChannel::Unfinished {
+                channel,
+                what,
+                since,
+                by,
+            } => format!(
+                "The {what} on {channel} was begun {} by {by} and not finished: publishing or \
+                 yanking on {channel} again finishes it",
+                crate::local_time(*since, false)
+            ),
         }
     }
 }
 
-/// Where `version` stands on every channel it was published on (from the workspace's own
-/// records: no store is read).
+/// Where `version` stands on every channel it was published on, or a publish or yank of it
+/// was begun on (from the workspace's own records: no store is read). A begun change is said
+/// as [`OnChannel::Unfinished`], after where the version stood before it.
 pub fn on_channels(ws: &Workspace, version: &str) -> Result<Vec<OnChannel>, DeployError> {
     let mut out = Vec::new();
     for (name, ch) in channels(ws)? {
-        let ch = ch.applied();
+        let live = ch.live();
         if let Some(y) = ch.yanked.iter().find(|y| y.version == version) {
             out.push(OnChannel::Yanked {
-                channel: name,
+                channel: name.clone(),
                 yank: y.clone(),
             });
-            continue;
+        } else if let Some(p) = live.iter().find(|p| p.version == version) {
+            out.push(match live.first() {
+                Some(newest) if newest.version != version => OnChannel::Superseded {
+                    channel: name.clone(),
+                    since: p.at,
+                    by_version: newest.version.clone(),
+                },
+                _ => OnChannel::Live {
+                    channel: name.clone(),
+                    since: p.at,
+                    by: p.by.clone(),
+                },
+            });
         }
-        let live = ch.live();
-        let Some(p) = live.iter().find(|p| p.version == version) else {
-            continue;
-        };
-        out.push(match live.first() {
-            Some(newest) if newest.version != version => OnChannel::Superseded {
+        if let Some(b) = ch.begun.as_ref().filter(|b| b.change.version() == version) {
+            let (by, since) = b.change.begun_by();
+            out.push(OnChannel::Unfinished {
                 channel: name,
-                since: p.at,
-                by_version: newest.version.clone(),
-            },
-            _ => OnChannel::Live {
-                channel: name,
-                since: p.at,
-                by: p.by.clone(),
-            },
-        });
+                what: b.change.describe(),
+                since,
+                by: by.to_owned(),
+            });
+        }
     }
     Ok(out)
 }
@@ -1883,9 +1916,12 @@ pub async fn status(ws: &Workspace, channel_given: Option<&str>) -> Result<Statu
                 yank.version
             ),
         };
+        let (by, at) = b.change.begun_by();
         format!(
-            "the {} was begun and its feeds not all written: run `{run}` again to finish it",
-            b.change.describe()
+            "the {} was begun {} by {by} and its feeds not all written: run `{run}` again to \
+             finish it",
+            b.change.describe(),
+            crate::local_time(at, false)
         )
     });
     Ok(Status {

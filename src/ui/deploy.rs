@@ -27,14 +27,25 @@ pub enum Confirm {
     Rollback(i64, String),
 }
 
+/// What the panel reads: the plan, the default channel's status, and the other channels'
+/// records.
+type Loaded = (
+    Result<Plan, String>,
+    Result<Status, String>,
+    Vec<(String, deploy::Channel)>,
+);
+
 /// Deploy panel state.
 #[derive(Debug, Default)]
 pub struct DeployUi {
     pub plan: Option<Result<Plan, String>>,
     pub status: Option<Result<Status, String>>,
+    /// Every channel's record but the default's (what is live, yanked and begun there), from
+    /// the workspace's own records.
+    pub others: Vec<(String, deploy::Channel)>,
     /// The plan and the status, each read on its own: a status that cannot be read (a feed
     /// in the way) leaves the plan shown, and the other way round.
-    fetch: Pending<(Result<Plan, String>, Result<Status, String>)>,
+    fetch: Pending<Loaded>,
     /// The release and audit length the plan is for.
     computed_for: Option<(String, usize)>,
     pub confirm: Option<Confirm>,
@@ -75,7 +86,7 @@ const BACKEND_REFRESH: std::time::Duration = std::time::Duration::from_secs(2);
 impl Panel for DeployUi {
     fn logic(&mut self, cx: &mut Cx<'_>) {
         match self.fetch.poll() {
-            Some(Ok((plan, status))) => {
+            Some(Ok((plan, status, others))) => {
                 // A failed yank stays begun until a later publish or yank finishes it: once
                 // nothing is begun, its error is answered.
                 if status.as_ref().is_ok_and(|s| s.begun.is_none()) {
@@ -83,6 +94,7 @@ impl Panel for DeployUi {
                 }
                 self.plan = Some(plan);
                 self.status = Some(status);
+                self.others = others;
             }
             Some(Err(e)) => {
                 self.plan = Some(Err(e.clone()));
@@ -205,7 +217,18 @@ impl DeployUi {
                             .and_then(|p| p.map_err(|e| e.to_string()))
                     };
                     let status = deploy::status(&ws, None).await.map_err(|e| e.to_string());
-                    Ok::<_, deploy::DeployError>((plan, status))
+                    // The other channels, as recorded here (a channel whose record cannot be
+                    // read is left out: the default's status says why, if it is the cause).
+                    let shown = status.as_ref().ok().map(|s| s.channel.clone());
+                    let others = tokio::task::spawn_blocking(move || deploy::channels(&ws))
+                        .await
+                        .ok()
+                        .and_then(Result::ok)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|(name, _)| Some(name) != shown.as_ref())
+                        .collect();
+                    Ok::<_, deploy::DeployError>((plan, status, others))
                 });
             }
             Action::Publish(release) => {
@@ -295,6 +318,7 @@ impl DeployUi {
         ui.add_space(8.0);
         self.status_card(ui, actions);
         ui.add_space(8.0);
+        self.other_channels(ui);
         self.backend_card(ui, data, &release, actions);
     }
 
@@ -638,7 +662,11 @@ impl DeployUi {
     fn status_card(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
         egui::Frame::group(ui.style()).show(ui, |ui| {
             ui.set_width(ui.available_width().min(1000.0));
-            ui.label(egui::RichText::new("Live on the channel").strong());
+            let title = match &self.status {
+                Some(Ok(s)) => format!("Live on {}", s.channel),
+                _ => "Live on the channel".to_owned(),
+            };
+            ui.label(egui::RichText::new(title).strong());
             let Some(status) = widgets::loaded(ui, &self.status).cloned() else {
                 return;
             };
@@ -654,6 +682,10 @@ impl DeployUi {
                     theme::badge(ui, "UNFINISHED", theme::WARN);
                     ui.label(begun);
                 });
+                ui.label(theme::muted(format!(
+                    "Here, the next Publish or Yank on {} finishes it first.",
+                    status.channel
+                )));
             }
             for (feed, points) in &status.feeds {
                 ui.label(format!(
@@ -731,6 +763,54 @@ impl DeployUi {
                 }
             }
         });
+    }
+
+    /// The channels other than the one shown: what is live, yanked and begun on each.
+    fn other_channels(&self, ui: &mut egui::Ui) {
+        if self.others.is_empty() {
+            return;
+        }
+        egui::Frame::group(ui.style()).show(ui, |ui| {
+            ui.set_width(ui.available_width().min(1000.0));
+            ui.label(egui::RichText::new("Other channels").strong());
+            self.other_channel_rows(ui);
+        });
+        ui.add_space(8.0);
+    }
+
+    fn other_channel_rows(&self, ui: &mut egui::Ui) {
+        for (name, ch) in &self.others {
+            ui.horizontal_wrapped(|ui| {
+                ui.label(format!("{name}:"));
+                match ch.live().first() {
+                    Some(p) => theme::badge(ui, &p.version, theme::OK),
+                    None => theme::badge(ui, "NOTHING PUBLISHED", theme::MUTED),
+                };
+            });
+            ui.indent(("other-channel", name), |ui| {
+                if let Some(b) = &ch.begun {
+                    let (by, at) = b.change.begun_by();
+                    ui.horizontal_wrapped(|ui| {
+                        theme::badge(ui, "UNFINISHED", theme::WARN);
+                        ui.label(format!(
+                            "the {} on {name} was begun {} by {by} and its feeds not all \
+                             written: the next publish or yank on {name} finishes it first",
+                            b.change.describe(),
+                            crate::local_time(at, false)
+                        ));
+                    });
+                }
+                for y in &ch.yanked {
+                    ui.label(theme::muted(format!(
+                        "yanked {} {} by {}: {}",
+                        y.version,
+                        crate::local_time(y.at, false),
+                        y.by,
+                        y.reason
+                    )));
+                }
+            });
+        }
     }
 
     fn backend_card(

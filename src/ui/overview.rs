@@ -498,6 +498,9 @@ impl OverviewUi {
                                     ("SUPERSEDED", theme::MUTED)
                                 }
                                 crate::deploy::OnChannel::Yanked { .. } => ("YANKED", theme::BAD),
+                                crate::deploy::OnChannel::Unfinished { .. } => {
+                                    ("UNFINISHED", theme::WARN)
+                                }
                             };
                             theme::badge(ui, badge, color);
                             ui.label(on.describe());

@@ -2631,3 +2631,113 @@ fn publish_channels_are_rebuilt_from_the_shared_log() {
         "{t}"
     );
 }
+
+/// A second console on a shared workspace where another person began publishing the current
+/// release on stable (and 1.0.0 on beta) and stopped there: the Overview says UNFINISHED (not
+/// LIVE) with who began it; the Deploy panel names the channel it shows, who began its
+/// publish and when, and lists the other channels with what is live and begun there.
+#[test]
+fn a_second_console_says_who_left_a_publish_unfinished_on_each_channel() {
+    use release_console::audit::Event;
+    use release_console::audit::event::{Live, PublishChange, Published};
+    let pki = common::Pki::new();
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let local = dir.path().join("local");
+    common::init_pinned_windows(&local, &pki);
+    for v in ["1.0.0", "1.1.0"] {
+        common::make_publishable(&pki, &local, v);
+    }
+    let steps: [&[&str]; 4] = [
+        &["publish", "--version", "1.0.0"],
+        &["publish", "--version", "1.1.0"],
+        &["publish", "--version", "1.1.0", "--channel", "beta"],
+        &[
+            "publish",
+            "yank",
+            "--version",
+            "1.1.0",
+            "--reason",
+            "crashes on start",
+        ],
+    ];
+    for args in steps {
+        common::ok(&common::cli(&local, args));
+    }
+    common::make_publishable(&pki, &local, "1.2.0");
+    let ws = "s3://team/unfinished";
+    let ana = Console::new(&weed, dir.path(), "ana");
+    let mut c = common::bin();
+    c.args(["workspace", "push"]).arg(&local).arg(ws);
+    ana.env(&mut c);
+    common::ok(&c.output().expect("push"));
+    let record: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(local.join("publish/stable.json")).expect("stable.json"),
+    )
+    .expect("json");
+    let files = record["published"][0]["files"].clone();
+    for (version, live, channel) in [("1.0.0", "1.1.0", "beta"), ("1.2.0", "1.0.0", "stable")] {
+        record_as_person(
+            &weed,
+            dir.path(),
+            ws,
+            "ana",
+            Event::PublishBegin(PublishChange {
+                target: version.into(),
+                before: Live {
+                    live: Some(live.into()),
+                },
+                after: Published {
+                    channel: channel.into(),
+                    files: files.clone(),
+                    uploaded: None,
+                },
+            }),
+        );
+    }
+
+    set_window_env(
+        &weed.endpoint,
+        WEED_SECRET_KEY,
+        &dir.path().join("cache-window"),
+    );
+    let (mut h, _rt) = open_window(ws);
+    step_until(&mut h, 30, "the workspace to load", |app| {
+        app.data.is_some() && !app.is_busy()
+    });
+    // Begun is not live: the Overview says it was left unfinished, and by whom.
+    assert!(
+        h.query_by_label_contains("Live on stable since").is_none(),
+        "a begun publish is not live"
+    );
+    h.get_by_label_contains("The publish of 1.2.0 on stable was begun");
+    h.get_by_label_contains("by ana and not finished");
+    h.get_by_label("UNFINISHED");
+
+    go_to(&mut h, "Deploy");
+    step_until(&mut h, 30, "the channels to load", |app| {
+        !app.panels.deploy.others.is_empty() && app.panels.deploy.status.is_some()
+    });
+    h.get_by_label("Live on stable");
+    h.get_by_label_contains("the publish of 1.2.0 was begun");
+    h.get_by_label_contains("by ana and its feeds not all written: run `publish");
+    h.get_by_label("Here, the next Publish or Yank on stable finishes it first.");
+    h.get_by_label("Other channels");
+    h.get_by_label("beta:");
+    h.get_by_label_contains("the publish of 1.0.0 on beta was begun");
+    h.get_by_label_contains(
+        "by ana and its feeds not all written: the next publish or yank on beta",
+    );
+    h.get_by_label_contains("yanked 1.1.0");
+    assert_eq!(
+        h.state()
+            .panels
+            .deploy
+            .others
+            .iter()
+            .map(|(name, ch)| (name.as_str(), ch.live().first().map(|p| p.version.clone())))
+            .collect::<Vec<_>>(),
+        [("beta", Some("1.1.0".to_owned()))]
+    );
+}
