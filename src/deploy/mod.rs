@@ -406,6 +406,31 @@ fn check_channel(name: &str) -> Result<(), DeployError> {
 
 /// The store `[publish]` names. For `s3`, the credentials come from the variables (or keyring
 /// entries) it names; a missing one is an error naming it.
+/// Why this workspace cannot publish to its store: a shared workspace whose `[publish] store`
+/// is a folder, which is each machine's own (a relative one is in each console's cache), so
+/// a version published there would go live on one machine only, while the team's log says
+/// it is live. `None`: it can.
+pub fn store_not_shared(ws: &Workspace) -> Option<String> {
+    let cfg = &ws.config().publish;
+    if ws.shared().is_none() || cfg.store != StoreKind::Local {
+        return None;
+    }
+    let folder = PathBuf::from(&cfg.folder);
+    let here = if folder.is_absolute() {
+        folder
+    } else {
+        ws.root().join(folder)
+    };
+    Some(format!(
+        "{} is shared, but its [publish] store is a folder ({}, on this machine): what is \
+         published there is live on this machine only, not for the team; set [publish] store = \
+         \"s3\" with its bucket in the shared configuration (Settings > Publish) to publish \
+         (nothing was uploaded)",
+        ws.location(),
+        here.display()
+    ))
+}
+
 pub fn open_store(ws: &Workspace) -> Result<Store, DeployError> {
     let cfg = &ws.config().publish;
     match cfg.store {
@@ -817,7 +842,7 @@ pub fn plan(
     let channel_name = channel_name(ws, channel_given)?;
     let gates = crate::gates::evaluate(ws, release, Timestamp::now());
     let (uploads, problem) = match uploads(ws, release) {
-        Ok(u) => (u, None),
+        Ok(u) => (u, store_not_shared(ws)),
         Err(e) => (Vec::new(), Some(e.to_string())),
     };
     let record = verified::last(ws, release).ok().flatten();
@@ -1342,6 +1367,9 @@ pub async fn publish_unless_cancelled(
         let (given, version) = (channel_given.map(str::to_owned), version.clone());
         blocking(move || {
             let channel_name = channel_name(&ws, given.as_deref())?;
+            if let Some(why) = store_not_shared(&ws) {
+                return Err(DeployError::Invalid(why));
+            }
             gates_open(&ws, &release, "")?;
             let store = open_store(&ws)?;
             let list = uploads(&ws, &release)?;
@@ -1739,6 +1767,11 @@ pub async fn yank(
         let (ws, given) = (ws.clone(), channel_given.map(str::to_owned));
         blocking(move || {
             let channel_name = channel_name(&ws, given.as_deref())?;
+            if let Some(why) = store_not_shared(&ws) {
+                return Err(DeployError::Invalid(
+                    why.replace("(nothing was uploaded)", "(nothing was yanked)"),
+                ));
+            }
             // Opened first: a store that cannot be reached must not begin a yank.
             let store = open_store(&ws)?;
             let lock = change_lock(&ws)?;

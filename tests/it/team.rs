@@ -1098,9 +1098,37 @@ fn a_second_publish_of_the_same_version_names_the_lease() {
         "{t}"
     );
     drop(held);
-    // Without it, the publish goes on to its own checks (here: the gates).
+    // Without it, the publish goes on to its own checks: here the store, a folder (the
+    // default), which is each machine's own: refused, naming it and what to set, and nothing
+    // recorded; a yank is refused the same way.
+    let before = entries(&ben, ws).len();
     let t = common::text(&ben.run(ws, &["publish", "--version", "0.2.0"]));
     assert!(!t.contains("in progress by"), "{t}");
+    assert!(
+        t.contains("s3://team/publish is shared, but its [publish] store is a folder (")
+            && t.contains("set [publish] store = \"s3\"")
+            && t.contains("(nothing was uploaded)"),
+        "{t}"
+    );
+    let t = common::text(&ben.run(
+        ws,
+        &["publish", "yank", "--version", "0.2.0", "--reason", "x"],
+    ));
+    assert!(
+        t.contains("is shared, but its [publish] store is a folder"),
+        "{t}"
+    );
+    assert!(t.contains("(nothing was yanked)"), "{t}");
+    // The task ran and failed (its start and end are logged); no publish was begun.
+    let after = entries(&ben, ws);
+    assert!(
+        after[before..].iter().all(|e| !e["action"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("publish")),
+        "{:#?}",
+        &after[before..]
+    );
 }
 
 /// A disaster-recovery step on a shared workspace while another console runs one of the same
