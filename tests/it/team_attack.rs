@@ -809,3 +809,66 @@ fn a_held_write_is_looked_at_not_waited_out() {
     assert_eq!(puts, 1);
     common::ok(&ben.run(ws, &["audit", "verify"]));
 }
+
+/// A look at a held write that reads something that is no entry of that number (a proxy's
+/// error page sent as `200`, a torn body) is not another's entry: the create may still be on
+/// its way and land, so it is waited for, not taken for a lost race. Taken for one, the change
+/// was tried again at the same number, the held write landed first, and the console refused
+/// its own change as raced by "another" (its own first try) though the log recorded it.
+#[test]
+fn a_garbage_look_at_a_held_write_is_not_a_lost_race() {
+    use crate::common::fault_proxy::{Fault, FaultProxy};
+    use std::time::{Duration, Instant};
+    let weed = Weed::start();
+    weed.bucket("team");
+    let proxy = FaultProxy::start(&weed.endpoint);
+    let dir = tempfile::tempdir().expect("dir");
+    let ana = crate::team::through(&proxy, dir.path(), "ana");
+    let ben = Console::new(&weed, dir.path(), "ben");
+    let ws = "s3://team/garbage";
+    common::ok(&ana.run(ws, &["init", ws]));
+    common::ok(&ana.run(ws, &["release", "new", "0.2.0"]));
+    // Her write of #3 reaches the server after 3 s; once it is on its way, the look at #3
+    // reads a 200 that is no entry, and a second write of #3 would be held 5 s.
+    proxy.once(
+        "PUT",
+        "/log/000000000003.json",
+        Fault::Delay(Duration::from_secs(3)),
+    );
+    let (out, ok) = std::thread::scope(|s| {
+        let tick = s.spawn(|| {
+            let o = ana.run(
+                ws,
+                &[
+                    "checklist",
+                    "tick",
+                    "pre.validate-staging",
+                    "--release",
+                    "0.2.0",
+                ],
+            );
+            (common::text(&o), o.status.success())
+        });
+        let started = Instant::now();
+        while proxy.pending() > 0 && started.elapsed() < Duration::from_mins(1) {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        proxy.once(
+            "GET",
+            "/log/000000000003.json",
+            Fault::answer(200, "Garbage", "not an entry"),
+        );
+        proxy.once(
+            "PUT",
+            "/log/000000000003.json",
+            Fault::Delay(Duration::from_secs(5)),
+        );
+        tick.join().expect("tick")
+    });
+    proxy.clear();
+    assert!(ok, "{out}");
+    let all = entries(&ben, ws);
+    assert_eq!(all.len(), 3, "{all:#?}");
+    assert_eq!(all[2]["target"], "0.2.0/pre.validate-staging");
+    common::ok(&ana.run(ws, &["audit", "verify"]));
+}
