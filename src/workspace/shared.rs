@@ -1237,7 +1237,7 @@ impl Shared {
                 e.nonce.as_ref().is_some_and(|n| own.contains(n))
                     && self.is_mine(e.nonce.as_deref(), e.seq, &e.action)
             };
-            if let Some(other) = unseen.iter().find(|e| e.target == new.target && !mine(e)) {
+            if let Some(other) = unseen.iter().find(|e| same_subject(e, new) && !mine(e)) {
                 self.raced.store(true, Ordering::Relaxed);
                 return Err(WorkspaceError::Raced {
                     target: new.target.clone(),
@@ -1830,6 +1830,24 @@ fn refusal(e: &AuditError) -> String {
         }
         e => format!("the bucket's entry does not extend the log this console verified: {e}"),
     }
+}
+
+/// Whether entry `e` changed what `new` changes, so that `new`, judged without it, was judged
+/// on a stale view: the same target, or a change of the same publish channel (`publish.*`,
+/// whose record, `publish/CHANNEL.json`, holds every version on the channel and one begun
+/// change, while the publish leases are per version).
+fn same_subject(e: &AuditEntry, new: &NewEntry) -> bool {
+    use crate::audit::Action;
+    fn channel<'a>(action: &str, after: &'a serde_json::Value) -> Option<&'a str> {
+        matches!(
+            Action::parse(action),
+            Some(Action::PublishBegin | Action::Publish | Action::YankBegin | Action::Yank)
+        )
+        .then(|| after.get("channel").and_then(serde_json::Value::as_str))
+        .flatten()
+    }
+    e.target == new.target
+        || channel(&e.action, &e.after).is_some_and(|c| channel(&new.action, &new.after) == Some(c))
 }
 
 /// Whether `bytes` are an audit entry numbered `seq` (a line of the log, whoever wrote it).

@@ -872,3 +872,57 @@ fn a_garbage_look_at_a_held_write_is_not_a_lost_race() {
     assert_eq!(all[2]["target"], "0.2.0/pre.validate-staging");
     common::ok(&ana.run(ws, &["audit", "verify"]));
 }
+
+/// A channel's record (`publish/CHANNEL.json`) holds every version on it, and keeps one
+/// begun change: a publish (or yank) begun on a channel by a console that had not read
+/// another's change of that channel is judged on a stale record, whatever its version. The
+/// publish leases are per version, so two consoles may publish two versions to one channel at
+/// once: the second one's begin must be refused as raced (read again, it finishes the first
+/// one's begun change first), not recorded beside it, where a roll forward keeps only the
+/// later begun change and the earlier one is shown by no console that rolled it meanwhile.
+#[test]
+fn a_channel_change_judged_before_anothers_change_of_that_channel_is_raced() {
+    use release_console::audit::Event;
+    use release_console::audit::event::{Live, PublishChange, Published};
+    use release_console::workspace::WorkspaceError;
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ws = "s3://team/channel-race";
+    let url = release_console::workspace::shared::SharedUrl::of_path(std::path::Path::new(ws))
+        .expect("url")
+        .expect("valid");
+    release_console::workspace::Workspace::init_shared_with(
+        &url,
+        "WireTuner",
+        crate::team::access(&weed, &dir.path().join("ana")),
+    )
+    .expect("init");
+    let ana = open_as(&weed, dir.path(), "ana", ws);
+    let ben = open_as(&weed, dir.path(), "ben", ws);
+    let begin = |version: &str, channel: &str| {
+        Event::PublishBegin(PublishChange {
+            target: version.into(),
+            before: Live {
+                live: Some("1.0.0".into()),
+            },
+            after: Published {
+                channel: channel.into(),
+                files: serde_json::json!([]),
+                uploaded: None,
+            },
+        })
+    };
+    ana.record(begin("2.0.0", "stable"))
+        .expect("ana begins 2.0.0");
+    let e = ben
+        .record(begin("2.1.0", "stable"))
+        .expect_err("ben judged stable before ana's begin");
+    assert!(
+        matches!(&e, WorkspaceError::Raced { seq, .. } if *seq == 2),
+        "{e}"
+    );
+    // Another channel's record is not stale.
+    ben.record(begin("2.1.0", "beta"))
+        .expect("beta was not changed meanwhile");
+}
