@@ -926,3 +926,115 @@ fn a_channel_change_judged_before_anothers_change_of_that_channel_is_raced() {
     ben.record(begin("2.1.0", "beta"))
         .expect("beta was not changed meanwhile");
 }
+
+/// Channel changes forged into the shared log by anyone who can write the bucket: channels
+/// that are no channel names or are the console's own files (`../x`, `uploads`,
+/// `publish-change`, `Uploads`), a target that is no version (`9.9.9/../../x`, whose key
+/// `stable/9.9.9/../../x` split at its first `/` made it a version published on stable),
+/// files that are no files, twenty thousand files, a yank naming no version to go back to, a
+/// yank carrying another version's publish record. None is taken into the channels' records,
+/// nothing is written outside `publish/`, and `publish status` and `audit verify` answer.
+#[test]
+fn forged_channel_changes_are_refused_and_nothing_leaves_publish() {
+    use release_console::audit::Event;
+    use release_console::audit::event::{Live, PublishChange, Published, YankChange, Yanked};
+    let pki = common::Pki::new();
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let local = dir.path().join("local");
+    common::init_pinned_windows(&local, &pki);
+    common::make_publishable(&pki, &local, "1.0.0");
+    common::ok(&common::cli(&local, &["publish", "--version", "1.0.0"]));
+    let ws = "s3://team/forged";
+    let ana = Console::new(&weed, dir.path(), "ana");
+    let mut c = common::bin();
+    c.args(["workspace", "push"]).arg(&local).arg(ws);
+    ana.env(&mut c);
+    common::ok(&c.output().expect("push"));
+    let files: serde_json::Value = serde_json::from_slice::<serde_json::Value>(
+        &std::fs::read(local.join("publish/stable.json")).expect("stable"),
+    )
+    .expect("json")["published"][0]["files"]
+        .clone();
+    let m = open_as(&weed, dir.path(), "mallory", ws);
+    let publish = |target: &str, channel: &str, files: serde_json::Value, done: bool| {
+        let p = PublishChange {
+            target: target.into(),
+            before: Live { live: None },
+            after: Published {
+                channel: channel.into(),
+                files,
+                uploaded: None,
+            },
+        };
+        if done {
+            Event::Publish(p)
+        } else {
+            Event::PublishBegin(p)
+        }
+    };
+    let big: Vec<serde_json::Value> = (0..20000)
+        .map(|i| serde_json::json!({"name": format!("f{i}"), "key": "k", "url": "u", "size": 1, "sha256": "00".repeat(32)}))
+        .collect();
+    for e in [
+        publish("1.0.0", "../x", files.clone(), true),
+        publish("1.0.0", "uploads", files.clone(), true),
+        publish("1.0.0", "publish-change", files.clone(), true),
+        publish("1.0.0", "Uploads", files.clone(), true),
+        publish("9.9.9/../../../../evil", "stable", files.clone(), true),
+        publish("3.0.0", "stable", serde_json::json!("garbage"), true),
+        publish("3.1.0", "stable", serde_json::Value::Array(big), true),
+        Event::Yank(YankChange {
+            target: "1.0.0".into(),
+            before: Live { live: None },
+            after: Yanked {
+                channel: "stable".into(),
+                live: None,
+                reason: "x".into(),
+                published: None,
+            },
+        }),
+        Event::YankBegin(YankChange {
+            target: "4.0.0".into(),
+            before: Live { live: None },
+            after: Yanked {
+                channel: "beta".into(),
+                live: Some("1.0.0".into()),
+                reason: "x".into(),
+                published: Some(
+                    serde_json::json!({"version": "1.0.0", "at": "2026-01-01T00:00:00Z", "by": "m", "files": []}),
+                ),
+            },
+        }),
+    ] {
+        m.record(e).expect("forged");
+    }
+    let ben = Console::new(&weed, dir.path(), "ben");
+    let status = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["--json", "publish", "status"];
+        all.extend_from_slice(args);
+        let o = ben.run(ws, &all);
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", common::text(&o)))
+    };
+    let stable = status(&[]);
+    assert_eq!(
+        stable["published"],
+        serde_json::json!(["1.0.0", "3.1.0"]),
+        "{stable:#}"
+    );
+    assert_eq!(stable["yanked"], serde_json::json!([]), "{stable:#}");
+    let beta = status(&["--channel", "beta"]);
+    assert_eq!(beta["published"], serde_json::json!([]), "{beta:#}");
+    common::ok(&ben.run(ws, &["audit", "verify"]));
+    let folder = ben.folder("forged");
+    let mut names: Vec<String> = std::fs::read_dir(folder.join("publish"))
+        .expect("publish/")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, [".publish-change.lock", "beta.json", "stable.json"]);
+    assert!(!folder.join("x.json").exists());
+    assert!(!dir.path().join("x.json").exists());
+}
