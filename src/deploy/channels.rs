@@ -40,6 +40,11 @@ fn carried(w: &Word, version: &str) -> Result<(Change, bool), String> {
 }
 
 fn carried_with(w: &Word, version: &str) -> Result<(Change, bool, Option<Published>), String> {
+    // Only a release's version is published (as it writes itself): a target like
+    // `9.9.9/../../x` is no version, though its key splits at its first `/`.
+    if !semver::Version::parse(version).is_ok_and(|v| v.to_string() == version) {
+        return Err(format!("{version:?} is not a release's version"));
+    }
     let action = Action::parse(&w.action);
     match action {
         Some(Action::PublishBegin | Action::Publish) => {
@@ -112,14 +117,16 @@ fn roll(
     c.as_of.insert(version.to_owned(), w.seq);
 }
 
-/// Whether `p` is published with exactly `files` (by name and SHA-256).
+/// Whether `p` is published with exactly `files` (by name and SHA-256). Sets, not a scan per
+/// file: an entry may carry tens of thousands (a forger's), and `audit verify` compares each.
 fn same_files(p: &Published, files: &[File]) -> bool {
-    p.files.len() == files.len()
-        && files.iter().all(|f| {
-            p.files
-                .iter()
-                .any(|g| g.name == f.name && g.sha256 == f.sha256)
-        })
+    let set = |files: &[File]| -> std::collections::BTreeSet<(String, String)> {
+        files
+            .iter()
+            .map(|f| (f.name.clone(), f.sha256.to_string()))
+            .collect()
+    };
+    p.files.len() == files.len() && set(&p.files) == set(files)
 }
 
 /// How the channel's record of `version` differs from `change` (the log's last change of it,
@@ -208,6 +215,12 @@ impl Projection for ChannelBook {
             .and_then(Value::as_str)
             .unwrap_or_default();
         format!("{channel}/{target}")
+    }
+
+    fn readable(&self, key: &str, w: &Word) -> Result<(), String> {
+        let (_, version) =
+            split(key).ok_or("its channel is not a channel name (letters, digits, - and _)")?;
+        carried_with(w, version).map(|_| ())
     }
 
     fn marker(&self) -> &'static str {

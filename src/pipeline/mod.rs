@@ -1066,9 +1066,11 @@ pub(crate) struct Outcome {
 /// against the hash its builder printed, then the state is saved under the state file's lock,
 /// so a GUI build and a CLI build of the same release keep each other's platforms.
 /// Collects a build's artifacts and saves its outcome. Under `lease` (a shared workspace's
-/// build), the lease is read back from the bucket first: another console may have taken the
-/// build over meanwhile (forced, or after this one slept past it), and then its result is the
-/// release's and this one's is not recorded.
+/// build), the lease is read back from the bucket before the artifacts are collected and again
+/// right before the outcome is recorded (collecting copies and hashes every file: minutes for
+/// big installers): another console may have taken the build over meanwhile (forced, or after
+/// this one slept past it), and then its result is the release's and this one's is not
+/// recorded.
 pub(crate) async fn save_outcome(
     log: &TaskContext,
     ws: &Workspace,
@@ -1091,8 +1093,8 @@ pub(crate) async fn save_outcome(
         .and_then(|s| s.log_file)
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
     let log = log.clone();
-    let (task_ws, task_release, task_name) = (ws.clone(), release.clone(), name.to_owned());
-    tokio::task::spawn_blocking(move || -> Result<(), TaskError> {
+    let (task_ws, task_release) = (ws.clone(), release.clone());
+    let platform = tokio::task::spawn_blocking(move || -> Result<PlatformState, TaskError> {
         let artifacts_dir = task_ws.artifacts_dir(&task_release.version);
         let mut collected = Vec::new();
         let mut builder_sha256 = BTreeMap::new();
@@ -1133,24 +1135,31 @@ pub(crate) async fn save_outcome(
             }
             collected.push(file_name);
         }
-        save_platform(
-            &task_ws,
-            &task_release,
-            &task_name,
-            PlatformState {
-                status: outcome.status,
-                message: outcome.message,
-                steps: outcome.steps,
-                artifacts: collected,
-                builder_sha256,
-                remote: outcome.remote,
-                log: log_file,
-                unsigned: false,
-                finished_at: jiff::Timestamp::now(),
-                audit_seq: 0,
-            },
-        )
-        .map_err(|e| TaskError::Failed(e.to_string()))
+        Ok(PlatformState {
+            status: outcome.status,
+            message: outcome.message,
+            steps: outcome.steps,
+            artifacts: collected,
+            builder_sha256,
+            remote: outcome.remote,
+            log: log_file,
+            unsigned: false,
+            finished_at: jiff::Timestamp::now(),
+            audit_seq: 0,
+        })
+    })
+    .await
+    .map_err(|e| TaskError::Failed(crate::runner::panic_message(e)))??;
+    // Read back again: the build may have been taken over while the files were collected.
+    if let Some(lease) = lease {
+        lease
+            .confirm()
+            .await
+            .map_err(|e| TaskError::Failed(e.to_string()))?;
+    }
+    let (ws, release, name) = (ws.clone(), release.clone(), name.to_owned());
+    tokio::task::spawn_blocking(move || {
+        save_platform(&ws, &release, &name, platform).map_err(|e| TaskError::Failed(e.to_string()))
     })
     .await
     .map_err(|e| TaskError::Failed(crate::runner::panic_message(e)))?

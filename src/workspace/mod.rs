@@ -1482,6 +1482,13 @@ pub trait Projection: Send + Sync {
     fn key(&self, target: &str, _after: &serde_json::Value) -> String {
         target.to_owned()
     }
+    /// Whether change `w`, kept under `key`, can be replayed at all (else why not). One that
+    /// cannot (a forger's, anyone's who can write a shared workspace's bucket) is left out,
+    /// not kept as its key's last change: there it hid the changes before it from a console
+    /// that rolls the log forward from the start, which has no record of its own to keep.
+    fn readable(&self, _key: &str, _w: &Word) -> Result<(), String> {
+        Ok(())
+    }
     /// A raw-line marker every such entry contains (e.g. `"action":"status.incident.`), so
     /// the comparison parses only those lines.
     fn marker(&self) -> &'static str;
@@ -1592,17 +1599,17 @@ impl<'p> Changes<'p> {
             Some(base) if Action::parse(&e.action).is_none() => (base, true),
             _ => (e.action.as_str(), false),
         };
-        let (map, key) = match Action::parse(action) {
-            Some(Action::ReleaseCreate) => (&mut self.creates, e.target.clone()),
+        let (map, key, projection) = match Action::parse(action) {
+            Some(Action::ReleaseCreate) => (&mut self.creates, e.target.clone(), None),
             Some(Action::ChecklistTick | Action::ChecklistUntick) => {
-                (&mut self.items, e.target.clone())
+                (&mut self.items, e.target.clone(), None)
             }
             Some(a) => match self.projections.iter_mut().find(|(p, _)| p.follows(a)) {
                 Some((p, _)) if !void && !p.carries(&e.after) => return,
-                Some((_, map)) if void => (map, e.target.clone()),
+                Some((_, map)) if void => (map, e.target.clone(), None),
                 Some((p, map)) => {
                     let key = p.key(&e.target, &e.after);
-                    (map, key)
+                    (map, key, Some(*p))
                 }
                 None => return,
             },
@@ -1633,11 +1640,7 @@ impl<'p> Changes<'p> {
                 }
             }
         } else {
-            let words = map.entry(key).or_default();
-            if words.len() == KEPT_PER_TARGET {
-                words.remove(0);
-            }
-            words.push(Word {
+            let word = Word {
                 seq: e.seq,
                 time: e.time,
                 action: e.action,
@@ -1645,7 +1648,24 @@ impl<'p> Changes<'p> {
                 actor: e.actor,
                 host: e.host,
                 nonce: e.nonce,
-            });
+            };
+            if let Some(p) = projection
+                && let Err(why) = p.readable(&key, &word)
+            {
+                tracing::warn!(
+                    "entry #{} ({} {}) by {}: left out of this console's state: {why}",
+                    word.seq,
+                    word.action,
+                    e.target,
+                    word.actor
+                );
+                return;
+            }
+            let words = map.entry(key).or_default();
+            if words.len() == KEPT_PER_TARGET {
+                words.remove(0);
+            }
+            words.push(word);
         }
     }
 

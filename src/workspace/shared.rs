@@ -266,16 +266,20 @@ pub(super) fn block<T: Send + 'static>(
     })
 }
 
-/// A conditional create of log entry `key` (`bytes`), answered by the server, or, when the
-/// server holds it past `patience`, by reading the key: another's entry there means the
-/// number is taken (a create that raced it can only be refused: answered as 412 without
-/// waiting); these very bytes there mean it was written (its answer was merely slow); nothing
-/// there yet, and the write is waited for again, twice as long. Nothing is sent twice: the
-/// write still on its way is left to the server, whose answer no longer matters. Returns the
-/// answer and whether the server held the write.
+/// A conditional create of log entry `key` (number `seq`, `bytes`), answered by the server,
+/// or, when the server holds it past `patience`, by reading the key: another's entry of that
+/// number there means the number is taken (a create that raced it can only be refused:
+/// answered as 412 without waiting); these very bytes there mean it was written (its answer
+/// was merely slow); nothing there yet, or something that is no entry of that number (a
+/// proxy's page sent as `200`, a torn body), and the write is waited for again, twice as long:
+/// it may still land, and taken for a lost race it would be tried again at the same number
+/// and find its own first try there as another's. Nothing is sent twice: the write still on
+/// its way is left to the server, whose answer no longer matters. Returns the answer and
+/// whether the server held the write.
 async fn put_or_look(
     client: &Client,
     key: &str,
+    seq: u64,
     bytes: Vec<u8>,
     patience: Duration,
 ) -> (Result<String, Failure>, bool) {
@@ -290,7 +294,7 @@ async fn put_or_look(
         held = true;
         match client.get_small(key, None, MAX_OBJECT).await {
             Ok(Got::Object { bytes, etag, .. }) if bytes == mine => return (Ok(etag), held),
-            Ok(Got::Object { .. }) => {
+            Ok(Got::Object { bytes, .. }) if is_entry_of(&bytes, seq) => {
                 return (
                     Err(Failure::Status {
                         status: 412,
@@ -302,7 +306,8 @@ async fn put_or_look(
                     held,
                 );
             }
-            // Not there yet (or not readable): the write is still on its way.
+            // Not there yet (or not readable, or no entry of this number): the write is
+            // still on its way.
             _ => wait = wait.saturating_mul(2),
         }
     }
@@ -1232,7 +1237,7 @@ impl Shared {
                 e.nonce.as_ref().is_some_and(|n| own.contains(n))
                     && self.is_mine(e.nonce.as_deref(), e.seq, &e.action)
             };
-            if let Some(other) = unseen.iter().find(|e| e.target == new.target && !mine(e)) {
+            if let Some(other) = unseen.iter().find(|e| same_subject(e, new) && !mine(e)) {
                 self.raced.store(true, Ordering::Relaxed);
                 return Err(WorkspaceError::Raced {
                     target: new.target.clone(),
@@ -1407,7 +1412,7 @@ impl Shared {
                 let client = client.clone();
                 reads.spawn(async move { (i, client.get_small(&key, None, MAX_OBJECT).await) });
             }
-            let (put, held) = put_or_look(&client, &key, bytes, patience).await;
+            let (put, held) = put_or_look(&client, &key, seq, bytes, patience).await;
             let mut got = Vec::new();
             while let Some(done) = reads.join_next().await {
                 if let Ok(r) = done {
@@ -1825,6 +1830,29 @@ fn refusal(e: &AuditError) -> String {
         }
         e => format!("the bucket's entry does not extend the log this console verified: {e}"),
     }
+}
+
+/// Whether entry `e` changed what `new` changes, so that `new`, judged without it, was judged
+/// on a stale view: the same target, or a change of the same publish channel (`publish.*`,
+/// whose record, `publish/CHANNEL.json`, holds every version on the channel and one begun
+/// change, while the publish leases are per version).
+fn same_subject(e: &AuditEntry, new: &NewEntry) -> bool {
+    use crate::audit::Action;
+    fn channel<'a>(action: &str, after: &'a serde_json::Value) -> Option<&'a str> {
+        matches!(
+            Action::parse(action),
+            Some(Action::PublishBegin | Action::Publish | Action::YankBegin | Action::Yank)
+        )
+        .then(|| after.get("channel").and_then(serde_json::Value::as_str))
+        .flatten()
+    }
+    e.target == new.target
+        || channel(&e.action, &e.after).is_some_and(|c| channel(&new.action, &new.after) == Some(c))
+}
+
+/// Whether `bytes` are an audit entry numbered `seq` (a line of the log, whoever wrote it).
+fn is_entry_of(bytes: &[u8], seq: u64) -> bool {
+    serde_json::from_slice::<AuditEntry>(bytes.trim_ascii_end()).is_ok_and(|e| e.seq == seq)
 }
 
 /// Whether the entry line `there` is this writer's (its nonce).

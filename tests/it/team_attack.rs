@@ -809,3 +809,232 @@ fn a_held_write_is_looked_at_not_waited_out() {
     assert_eq!(puts, 1);
     common::ok(&ben.run(ws, &["audit", "verify"]));
 }
+
+/// A look at a held write that reads something that is no entry of that number (a proxy's
+/// error page sent as `200`, a torn body) is not another's entry: the create may still be on
+/// its way and land, so it is waited for, not taken for a lost race. Taken for one, the change
+/// was tried again at the same number, the held write landed first, and the console refused
+/// its own change as raced by "another" (its own first try) though the log recorded it.
+#[test]
+fn a_garbage_look_at_a_held_write_is_not_a_lost_race() {
+    use crate::common::fault_proxy::{Fault, FaultProxy};
+    use std::time::{Duration, Instant};
+    let weed = Weed::start();
+    weed.bucket("team");
+    let proxy = FaultProxy::start(&weed.endpoint);
+    let dir = tempfile::tempdir().expect("dir");
+    let ana = crate::team::through(&proxy, dir.path(), "ana");
+    let ben = Console::new(&weed, dir.path(), "ben");
+    let ws = "s3://team/garbage";
+    common::ok(&ana.run(ws, &["init", ws]));
+    common::ok(&ana.run(ws, &["release", "new", "0.2.0"]));
+    // Her write of #3 reaches the server after 3 s; once it is on its way, the look at #3
+    // reads a 200 that is no entry, and a second write of #3 would be held 5 s.
+    proxy.once(
+        "PUT",
+        "/log/000000000003.json",
+        Fault::Delay(Duration::from_secs(3)),
+    );
+    let (out, ok) = std::thread::scope(|s| {
+        let tick = s.spawn(|| {
+            let o = ana.run(
+                ws,
+                &[
+                    "checklist",
+                    "tick",
+                    "pre.validate-staging",
+                    "--release",
+                    "0.2.0",
+                ],
+            );
+            (common::text(&o), o.status.success())
+        });
+        let started = Instant::now();
+        while proxy.pending() > 0 && started.elapsed() < Duration::from_mins(1) {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        proxy.once(
+            "GET",
+            "/log/000000000003.json",
+            Fault::answer(200, "Garbage", "not an entry"),
+        );
+        proxy.once(
+            "PUT",
+            "/log/000000000003.json",
+            Fault::Delay(Duration::from_secs(5)),
+        );
+        tick.join().expect("tick")
+    });
+    proxy.clear();
+    assert!(ok, "{out}");
+    let all = entries(&ben, ws);
+    assert_eq!(all.len(), 3, "{all:#?}");
+    assert_eq!(all[2]["target"], "0.2.0/pre.validate-staging");
+    common::ok(&ana.run(ws, &["audit", "verify"]));
+}
+
+/// A channel's record (`publish/CHANNEL.json`) holds every version on it, and keeps one
+/// begun change: a publish (or yank) begun on a channel by a console that had not read
+/// another's change of that channel is judged on a stale record, whatever its version. The
+/// publish leases are per version, so two consoles may publish two versions to one channel at
+/// once: the second one's begin must be refused as raced (read again, it finishes the first
+/// one's begun change first), not recorded beside it, where a roll forward keeps only the
+/// later begun change and the earlier one is shown by no console that rolled it meanwhile.
+#[test]
+fn a_channel_change_judged_before_anothers_change_of_that_channel_is_raced() {
+    use release_console::audit::Event;
+    use release_console::audit::event::{Live, PublishChange, Published};
+    use release_console::workspace::WorkspaceError;
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ws = "s3://team/channel-race";
+    let url = release_console::workspace::shared::SharedUrl::of_path(std::path::Path::new(ws))
+        .expect("url")
+        .expect("valid");
+    release_console::workspace::Workspace::init_shared_with(
+        &url,
+        "WireTuner",
+        crate::team::access(&weed, &dir.path().join("ana")),
+    )
+    .expect("init");
+    let ana = open_as(&weed, dir.path(), "ana", ws);
+    let ben = open_as(&weed, dir.path(), "ben", ws);
+    let begin = |version: &str, channel: &str| {
+        Event::PublishBegin(PublishChange {
+            target: version.into(),
+            before: Live {
+                live: Some("1.0.0".into()),
+            },
+            after: Published {
+                channel: channel.into(),
+                files: serde_json::json!([]),
+                uploaded: None,
+            },
+        })
+    };
+    ana.record(begin("2.0.0", "stable"))
+        .expect("ana begins 2.0.0");
+    let e = ben
+        .record(begin("2.1.0", "stable"))
+        .expect_err("ben judged stable before ana's begin");
+    assert!(
+        matches!(&e, WorkspaceError::Raced { seq, .. } if *seq == 2),
+        "{e}"
+    );
+    // Another channel's record is not stale.
+    ben.record(begin("2.1.0", "beta"))
+        .expect("beta was not changed meanwhile");
+}
+
+/// Channel changes forged into the shared log by anyone who can write the bucket: channels
+/// that are no channel names or are the console's own files (`../x`, `uploads`,
+/// `publish-change`, `Uploads`), a target that is no version (`9.9.9/../../x`, whose key
+/// `stable/9.9.9/../../x` split at its first `/` made it a version published on stable),
+/// files that are no files, twenty thousand files, a yank naming no version to go back to, a
+/// yank carrying another version's publish record. None is taken into the channels' records,
+/// nothing is written outside `publish/`, and `publish status` and `audit verify` answer.
+#[test]
+fn forged_channel_changes_are_refused_and_nothing_leaves_publish() {
+    use release_console::audit::Event;
+    use release_console::audit::event::{Live, PublishChange, Published, YankChange, Yanked};
+    let pki = common::Pki::new();
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let local = dir.path().join("local");
+    common::init_pinned_windows(&local, &pki);
+    common::make_publishable(&pki, &local, "1.0.0");
+    common::ok(&common::cli(&local, &["publish", "--version", "1.0.0"]));
+    let ws = "s3://team/forged";
+    let ana = Console::new(&weed, dir.path(), "ana");
+    let mut c = common::bin();
+    c.args(["workspace", "push"]).arg(&local).arg(ws);
+    ana.env(&mut c);
+    common::ok(&c.output().expect("push"));
+    let files: serde_json::Value = serde_json::from_slice::<serde_json::Value>(
+        &std::fs::read(local.join("publish/stable.json")).expect("stable"),
+    )
+    .expect("json")["published"][0]["files"]
+        .clone();
+    let m = open_as(&weed, dir.path(), "mallory", ws);
+    let publish = |target: &str, channel: &str, files: serde_json::Value, done: bool| {
+        let p = PublishChange {
+            target: target.into(),
+            before: Live { live: None },
+            after: Published {
+                channel: channel.into(),
+                files,
+                uploaded: None,
+            },
+        };
+        if done {
+            Event::Publish(p)
+        } else {
+            Event::PublishBegin(p)
+        }
+    };
+    let big: Vec<serde_json::Value> = (0..20000)
+        .map(|i| serde_json::json!({"name": format!("f{i}"), "key": "k", "url": "u", "size": 1, "sha256": "00".repeat(32)}))
+        .collect();
+    for e in [
+        publish("1.0.0", "../x", files.clone(), true),
+        publish("1.0.0", "uploads", files.clone(), true),
+        publish("1.0.0", "publish-change", files.clone(), true),
+        publish("1.0.0", "Uploads", files.clone(), true),
+        publish("9.9.9/../../../../evil", "stable", files.clone(), true),
+        publish("3.0.0", "stable", serde_json::json!("garbage"), true),
+        publish("3.1.0", "stable", serde_json::Value::Array(big), true),
+        Event::Yank(YankChange {
+            target: "1.0.0".into(),
+            before: Live { live: None },
+            after: Yanked {
+                channel: "stable".into(),
+                live: None,
+                reason: "x".into(),
+                published: None,
+            },
+        }),
+        Event::YankBegin(YankChange {
+            target: "4.0.0".into(),
+            before: Live { live: None },
+            after: Yanked {
+                channel: "beta".into(),
+                live: Some("1.0.0".into()),
+                reason: "x".into(),
+                published: Some(
+                    serde_json::json!({"version": "1.0.0", "at": "2026-01-01T00:00:00Z", "by": "m", "files": []}),
+                ),
+            },
+        }),
+    ] {
+        m.record(e).expect("forged");
+    }
+    let ben = Console::new(&weed, dir.path(), "ben");
+    let status = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["--json", "publish", "status"];
+        all.extend_from_slice(args);
+        let o = ben.run(ws, &all);
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", common::text(&o)))
+    };
+    let stable = status(&[]);
+    assert_eq!(
+        stable["published"],
+        serde_json::json!(["1.0.0", "3.1.0"]),
+        "{stable:#}"
+    );
+    assert_eq!(stable["yanked"], serde_json::json!([]), "{stable:#}");
+    let beta = status(&["--channel", "beta"]);
+    assert_eq!(beta["published"], serde_json::json!([]), "{beta:#}");
+    common::ok(&ben.run(ws, &["audit", "verify"]));
+    let folder = ben.folder("forged");
+    let mut names: Vec<String> = std::fs::read_dir(folder.join("publish"))
+        .expect("publish/")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, [".publish-change.lock", "beta.json", "stable.json"]);
+    assert!(!folder.join("x.json").exists());
+    assert!(!dir.path().join("x.json").exists());
+}

@@ -324,3 +324,94 @@ fn a_build_whose_lease_was_taken_over_meanwhile_records_no_outcome() {
         &after[before..]
     );
 }
+
+/// A Linux builder in `folder` whose artifact is a named pipe: the console's copy of it waits
+/// until the test writes the bytes, so a test can act while the outcome is being collected.
+fn pipe_builder(folder: &Path, started: &Path, go: &Path) {
+    std::fs::write(
+        folder.join("packaging/slow.sh"),
+        format!(
+            "set -e\nout=\"$1\"; mkdir -p \"$out\"\necho ::step:: Build\ntouch '{}'\n\
+             for i in $(seq 600); do [ -e '{}' ] && break; sleep 0.1; done\n\
+             rm -f \"$out/{ARTIFACT}\"; mkfifo \"$out/{ARTIFACT}\"\necho ::step:: Checksums\n\
+             h=$(printf 'the bytes ben built' | sha256sum | cut -d' ' -f1)\n\
+             echo \"$h  {ARTIFACT}\" > \"$out/{ARTIFACT}.sha256\"; cat \"$out/{ARTIFACT}.sha256\"\n\
+             echo \"::artifact:: $out/{ARTIFACT}\"\n",
+            started.display(),
+            go.display()
+        ),
+    )
+    .expect("builder");
+}
+
+/// The lease is read back right before the outcome is recorded, after the artifacts are
+/// collected (copied and hashed: minutes for big installers), not before: a take-over while
+/// they were collected recorded the outcome over the other console's build.
+#[test]
+fn a_lease_taken_over_while_the_artifacts_are_collected_records_no_outcome() {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let ws = "s3://team/taken-late";
+    let t = team(ws);
+    pipe_builder(&t.ben.folder("taken-late"), &t.started, &t.go);
+    let ben = ben_builds(&t, ws);
+    let before = entries(&t.ben, ws).len();
+    std::fs::write(&t.go, b"").expect("go");
+    // Opened for writing (without waiting) only once ben's console reads it: it is
+    // collecting the artifact then.
+    let pipe = t
+        .ben
+        .folder("taken-late")
+        .join("releases/0.1.0/build/linux")
+        .join(ARTIFACT);
+    let deadline = Instant::now() + Duration::from_mins(1);
+    let mut writer = loop {
+        // O_NONBLOCK: refused (ENXIO) while nobody reads the pipe.
+        if let Ok(f) = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(0o4000)
+            .open(&pipe)
+        {
+            break f;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "ben never read {}",
+            pipe.display()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let now = jiff::Timestamp::now();
+    let until = now
+        .checked_add(jiff::SignedDuration::from_secs(600))
+        .expect("time");
+    let hers = serde_json::json!({
+        "what": "build 0.1.0 linux", "holder": "ana", "host": "ana-laptop",
+        "since": now, "until": until, "nonce": "0123456789abcdef", "ttl_secs": 600
+    });
+    let (status, _) = t.weed.request(
+        "PUT",
+        "/team/taken-late/leases/build-0.1.0-linux.json",
+        &[],
+        hers.to_string().as_bytes(),
+    );
+    assert_eq!(status, 200);
+    writer.write_all(b"the bytes ben built").expect("artifact");
+    drop(writer);
+
+    let done = ben.wait_with_output().expect("ben's build ends");
+    let out = common::text(&done);
+    assert!(!done.status.success(), "{out}");
+    assert!(
+        out.contains("build 0.1.0 linux: the lease was taken over: it is held by ana@ana-laptop"),
+        "{out}"
+    );
+    let after = entries(&t.ben, ws);
+    assert!(
+        after[before..]
+            .iter()
+            .all(|e| e["action"].as_str() != Some("pipeline.platform")),
+        "{:?}",
+        &after[before..]
+    );
+}
