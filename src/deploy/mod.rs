@@ -401,11 +401,18 @@ fn check_channel(name: &str) -> Result<(), DeployError> {
              state; choose another name"
         )));
     }
+    // Its record is a file here, and on macOS and Windows `Stable` and `stable` are one file:
+    // two channels would overwrite each other's record.
+    if name.chars().any(|c| c.is_ascii_uppercase()) {
+        return Err(DeployError::Invalid(format!(
+            "channel {name:?}: use lowercase letters (its record publish/{}.json would be \
+             another channel's on macOS and Windows, which do not tell case apart)",
+            name.to_ascii_lowercase()
+        )));
+    }
     Ok(())
 }
 
-/// The store `[publish]` names. For `s3`, the credentials come from the variables (or keyring
-/// entries) it names; a missing one is an error naming it.
 /// Why this workspace cannot publish to its store: a shared workspace whose `[publish] store`
 /// is a folder, which is each machine's own (a relative one is in each console's cache), so
 /// a version published there would go live on one machine only, while the team's log says
@@ -431,6 +438,8 @@ pub fn store_not_shared(ws: &Workspace) -> Option<String> {
     ))
 }
 
+/// The store `[publish]` names. For `s3`, the credentials come from the variables (or keyring
+/// entries) it names; a missing one is an error naming it.
 pub fn open_store(ws: &Workspace) -> Result<Store, DeployError> {
     let cfg = &ws.config().publish;
     match cfg.store {

@@ -328,6 +328,14 @@ fn a_yank_points_the_feeds_back_and_counts_against_the_success_rate() {
         "{}",
         text(&o)
     );
+    // `Beta` would be beta's record on macOS and Windows.
+    let o = cli(&ws, &["publish", "--version", "1.0.0", "--channel", "Beta"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("channel \"Beta\": use lowercase letters (its record publish/beta.json"),
+        "{}",
+        text(&o)
+    );
     // The metrics see the yank.
     let m = json(&cli(&ws, &["--json", "metrics"]));
     assert!(
