@@ -327,6 +327,7 @@ fn a_build_whose_lease_was_taken_over_meanwhile_records_no_outcome() {
 
 /// A Linux builder in `folder` whose artifact is a named pipe: the console's copy of it waits
 /// until the test writes the bytes, so a test can act while the outcome is being collected.
+#[cfg(unix)]
 fn pipe_builder(folder: &Path, started: &Path, go: &Path) {
     std::fs::write(
         folder.join("packaging/slow.sh"),
@@ -347,6 +348,7 @@ fn pipe_builder(folder: &Path, started: &Path, go: &Path) {
 /// The lease is read back right before the outcome is recorded, after the artifacts are
 /// collected (copied and hashed: minutes for big installers), not before: a take-over while
 /// they were collected recorded the outcome over the other console's build.
+#[cfg(unix)]
 #[test]
 fn a_lease_taken_over_while_the_artifacts_are_collected_records_no_outcome() {
     use std::io::Write as _;
