@@ -698,13 +698,7 @@ impl DeployUi {
                 ));
             }
             for y in &status.yanked {
-                ui.label(theme::muted(format!(
-                    "yanked {} {} by {}: {}",
-                    y.version,
-                    crate::local_time(y.at, false),
-                    y.by,
-                    y.reason
-                )));
+                ui.label(theme::muted(yanked_line(y)));
             }
             if let Some(e) = &self.yank_error {
                 ui.horizontal_wrapped(|ui| {
@@ -801,13 +795,7 @@ impl DeployUi {
                     });
                 }
                 for y in &ch.yanked {
-                    ui.label(theme::muted(format!(
-                        "yanked {} {} by {}: {}",
-                        y.version,
-                        crate::local_time(y.at, false),
-                        y.by,
-                        y.reason
-                    )));
+                    ui.label(theme::muted(yanked_line(y)));
                 }
             });
         }
@@ -989,4 +977,15 @@ impl DeployUi {
             }
         });
     }
+}
+
+/// `yanked 1.1.0 2026-12-05 14:02 by ana: crashes on start`.
+fn yanked_line(y: &crate::deploy::Yank) -> String {
+    format!(
+        "yanked {} {} by {}: {}",
+        y.version,
+        crate::local_time(y.at, false),
+        y.by,
+        y.reason
+    )
 }
