@@ -2529,21 +2529,12 @@ fn the_build_card_drops_the_old_holder_once_the_lease_ran_out() {
     );
 }
 
-/// Each publish channel's record is a projection of the shared log: a local workspace that
-/// published two versions on stable and one on beta, and yanked one from stable, is pushed
-/// into a bucket; a console that never saw it has the same channel records, rebuilt from the
-/// log alone (the bucket holds no state file), and says what is live. A publish another
-/// person's console begins shows on this one as begun, to be finished; a channel record
-/// changed by hand is named by `audit verify`.
-#[test]
-fn publish_channels_are_rebuilt_from_the_shared_log() {
-    use release_console::audit::Event;
-    use release_console::audit::event::{Live, PublishChange, Published};
+/// A local workspace (in `dir/local`) that published 1.0.0 and 1.1.0 on stable and 1.1.0 on
+/// beta, yanked 1.1.0 from stable ("crashes on start"), and made `more` versions publishable,
+/// pushed into the bucket at `ws` (a bucket `team`) by ana's console. Returns its folder.
+fn published_and_pushed(weed: &Weed, dir: &Path, ws: &str, more: &[&str]) -> PathBuf {
     let pki = common::Pki::new();
-    let weed = Weed::start();
-    weed.bucket("team");
-    let dir = tempfile::tempdir().expect("dir");
-    let local = dir.path().join("local");
+    let local = dir.join("local");
     common::init_pinned_windows(&local, &pki);
     for v in ["1.0.0", "1.1.0"] {
         common::make_publishable(&pki, &local, v);
@@ -2564,12 +2555,61 @@ fn publish_channels_are_rebuilt_from_the_shared_log() {
     for args in steps {
         common::ok(&common::cli(&local, args));
     }
-    let ws = "s3://team/channels";
-    let ana = Console::new(&weed, dir.path(), "ana");
+    for v in more {
+        common::make_publishable(&pki, &local, v);
+    }
+    let ana = Console::new(weed, dir, "ana");
     let mut c = common::bin();
     c.args(["workspace", "push"]).arg(&local).arg(ws);
     ana.env(&mut c);
     common::ok(&c.output().expect("push"));
+    local
+}
+
+/// `user`'s console begins publishing `(version, live before it, channel)` with `files` and
+/// stops there (see [`record_as_person`]).
+fn begin_publish_as(
+    weed: &Weed,
+    dir: &Path,
+    ws: &str,
+    user: &str,
+    (version, live, channel): (&str, &str, &str),
+    files: serde_json::Value,
+) {
+    use release_console::audit::Event;
+    use release_console::audit::event::{Live, PublishChange, Published};
+    record_as_person(
+        weed,
+        dir,
+        ws,
+        user,
+        Event::PublishBegin(PublishChange {
+            target: version.into(),
+            before: Live {
+                live: Some(live.into()),
+            },
+            after: Published {
+                channel: channel.into(),
+                files,
+                uploaded: None,
+            },
+        }),
+    );
+}
+
+/// Each publish channel's record is a projection of the shared log: a local workspace that
+/// published two versions on stable and one on beta, and yanked one from stable, is pushed
+/// into a bucket; a console that never saw it has the same channel records, rebuilt from the
+/// log alone (the bucket holds no state file), and says what is live. A publish another
+/// person's console begins shows on this one as begun, to be finished; a channel record
+/// changed by hand is named by `audit verify`.
+#[test]
+fn publish_channels_are_rebuilt_from_the_shared_log() {
+    let weed = Weed::start();
+    weed.bucket("team");
+    let dir = tempfile::tempdir().expect("dir");
+    let ws = "s3://team/channels";
+    let local = published_and_pushed(&weed, dir.path(), ws, &[]);
 
     let ben = Console::new(&weed, dir.path(), "ben");
     let status = |args: &[&str]| -> serde_json::Value {
@@ -2614,22 +2654,13 @@ fn publish_channels_are_rebuilt_from_the_shared_log() {
 
     // Ana's console begins publishing 1.0.0 on beta and stops there.
     let files = read(&local, "stable")["published"][0]["files"].clone();
-    record_as_person(
+    begin_publish_as(
         &weed,
         dir.path(),
         ws,
         "ana",
-        Event::PublishBegin(PublishChange {
-            target: "1.0.0".into(),
-            before: Live {
-                live: Some("1.1.0".into()),
-            },
-            after: Published {
-                channel: "beta".into(),
-                files,
-                uploaded: None,
-            },
-        }),
+        ("1.0.0", "1.1.0", "beta"),
+        files,
     );
     let beta = status(&["--channel", "beta"]);
     assert_eq!(beta["live"], "1.1.0", "{beta:#}");
@@ -2666,63 +2697,18 @@ fn publish_channels_are_rebuilt_from_the_shared_log() {
 /// publish and when, and lists the other channels with what is live and begun there.
 #[test]
 fn a_second_console_says_who_left_a_publish_unfinished_on_each_channel() {
-    use release_console::audit::Event;
-    use release_console::audit::event::{Live, PublishChange, Published};
-    let pki = common::Pki::new();
     let weed = Weed::start();
     weed.bucket("team");
     let dir = tempfile::tempdir().expect("dir");
-    let local = dir.path().join("local");
-    common::init_pinned_windows(&local, &pki);
-    for v in ["1.0.0", "1.1.0"] {
-        common::make_publishable(&pki, &local, v);
-    }
-    let steps: [&[&str]; 4] = [
-        &["publish", "--version", "1.0.0"],
-        &["publish", "--version", "1.1.0"],
-        &["publish", "--version", "1.1.0", "--channel", "beta"],
-        &[
-            "publish",
-            "yank",
-            "--version",
-            "1.1.0",
-            "--reason",
-            "crashes on start",
-        ],
-    ];
-    for args in steps {
-        common::ok(&common::cli(&local, args));
-    }
-    common::make_publishable(&pki, &local, "1.2.0");
     let ws = "s3://team/unfinished";
-    let ana = Console::new(&weed, dir.path(), "ana");
-    let mut c = common::bin();
-    c.args(["workspace", "push"]).arg(&local).arg(ws);
-    ana.env(&mut c);
-    common::ok(&c.output().expect("push"));
+    let local = published_and_pushed(&weed, dir.path(), ws, &["1.2.0"]);
     let record: serde_json::Value = serde_json::from_slice(
         &std::fs::read(local.join("publish/stable.json")).expect("stable.json"),
     )
     .expect("json");
     let files = record["published"][0]["files"].clone();
-    for (version, live, channel) in [("1.0.0", "1.1.0", "beta"), ("1.2.0", "1.0.0", "stable")] {
-        record_as_person(
-            &weed,
-            dir.path(),
-            ws,
-            "ana",
-            Event::PublishBegin(PublishChange {
-                target: version.into(),
-                before: Live {
-                    live: Some(live.into()),
-                },
-                after: Published {
-                    channel: channel.into(),
-                    files: files.clone(),
-                    uploaded: None,
-                },
-            }),
-        );
+    for begun in [("1.0.0", "1.1.0", "beta"), ("1.2.0", "1.0.0", "stable")] {
+        begin_publish_as(&weed, dir.path(), ws, "ana", begun, files.clone());
     }
 
     set_window_env(

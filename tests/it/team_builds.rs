@@ -280,6 +280,26 @@ fn the_builds_panel_says_who_builds_refuses_run_quietly_and_shows_and_fetches_a_
     drop(t.dir);
 }
 
+/// Ana's console holds the lease on building 0.1.0 for Linux in `s3://team/PREFIX` now, as
+/// a take-over (forced, or after the holder's ran out) writes it.
+fn ana_takes_the_lease(weed: &Weed, prefix: &str) {
+    let now = jiff::Timestamp::now();
+    let until = now
+        .checked_add(jiff::SignedDuration::from_secs(600))
+        .expect("time");
+    let hers = serde_json::json!({
+        "what": "build 0.1.0 linux", "holder": "ana", "host": "ana-laptop",
+        "since": now, "until": until, "nonce": "0123456789abcdef", "ttl_secs": 600
+    });
+    let (status, _) = weed.request(
+        "PUT",
+        &format!("/team/{prefix}/leases/build-0.1.0-linux.json"),
+        &[],
+        hers.to_string().as_bytes(),
+    );
+    assert_eq!(status, 200);
+}
+
 /// A build whose lease another console took over while it ran (forced, or after this one
 /// slept past it) records nothing when it ends: the lease is read back from the bucket before
 /// the outcome is saved, so the other console's build is the release's, not overwritten.
@@ -289,22 +309,7 @@ fn a_build_whose_lease_was_taken_over_meanwhile_records_no_outcome() {
     let t = team(ws);
     let ben = ben_builds(&t, ws);
     let before = entries(&t.ben, ws).len();
-    // Ana's console holds the lease now, as a take-over writes it.
-    let now = jiff::Timestamp::now();
-    let until = now
-        .checked_add(jiff::SignedDuration::from_secs(600))
-        .expect("time");
-    let hers = serde_json::json!({
-        "what": "build 0.1.0 linux", "holder": "ana", "host": "ana-laptop",
-        "since": now, "until": until, "nonce": "0123456789abcdef", "ttl_secs": 600
-    });
-    let (status, _) = t.weed.request(
-        "PUT",
-        "/team/taken/leases/build-0.1.0-linux.json",
-        &[],
-        hers.to_string().as_bytes(),
-    );
-    assert_eq!(status, 200);
+    ana_takes_the_lease(&t.weed, "taken");
 
     std::fs::write(&t.go, b"").expect("go");
     let done = ben.wait_with_output().expect("ben's build ends");
@@ -383,21 +388,7 @@ fn a_lease_taken_over_while_the_artifacts_are_collected_records_no_outcome() {
         );
         std::thread::sleep(Duration::from_millis(5));
     };
-    let now = jiff::Timestamp::now();
-    let until = now
-        .checked_add(jiff::SignedDuration::from_secs(600))
-        .expect("time");
-    let hers = serde_json::json!({
-        "what": "build 0.1.0 linux", "holder": "ana", "host": "ana-laptop",
-        "since": now, "until": until, "nonce": "0123456789abcdef", "ttl_secs": 600
-    });
-    let (status, _) = t.weed.request(
-        "PUT",
-        "/team/taken-late/leases/build-0.1.0-linux.json",
-        &[],
-        hers.to_string().as_bytes(),
-    );
-    assert_eq!(status, 200);
+    ana_takes_the_lease(&t.weed, "taken-late");
     writer.write_all(b"the bytes ben built").expect("artifact");
     drop(writer);
 
