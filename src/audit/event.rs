@@ -801,6 +801,22 @@ events! {
     DemoHistory(Values) = "demo.history",
 }
 
+/// What a change (`action` on `target`, with `after`) changes, as two changes are compared
+/// to tell whether one was judged without the other: its target, except for the changes of a
+/// publish channel (`publish.begin`, `publish`, `publish.yank.begin`, `publish.yank`), which
+/// all change that channel's record (it holds every version on the channel and one begun
+/// change, while the publish leases are per version): `publish channel CHANNEL`.
+pub fn subject<'a>(action: &str, target: &'a str, after: &Value) -> Cow<'a, str> {
+    let of_channel = matches!(
+        Action::parse(action),
+        Some(Action::PublishBegin | Action::Publish | Action::YankBegin | Action::Yank)
+    );
+    match after.get("channel").and_then(Value::as_str) {
+        Some(channel) if of_channel => Cow::Owned(format!("publish channel {channel}")),
+        _ => Cow::Borrowed(target),
+    }
+}
+
 impl std::fmt::Display for Action {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

@@ -1832,22 +1832,11 @@ fn refusal(e: &AuditError) -> String {
     }
 }
 
-/// Whether entry `e` changed what `new` changes, so that `new`, judged without it, was judged
-/// on a stale view: the same target, or a change of the same publish channel (`publish.*`,
-/// whose record, `publish/CHANNEL.json`, holds every version on the channel and one begun
-/// change, while the publish leases are per version).
+/// Whether entry `e` changed what `new` changes ([`crate::audit::event::subject`]), so that
+/// `new`, judged without it, was judged on a stale view.
 fn same_subject(e: &AuditEntry, new: &NewEntry) -> bool {
-    use crate::audit::Action;
-    fn channel<'a>(action: &str, after: &'a serde_json::Value) -> Option<&'a str> {
-        matches!(
-            Action::parse(action),
-            Some(Action::PublishBegin | Action::Publish | Action::YankBegin | Action::Yank)
-        )
-        .then(|| after.get("channel").and_then(serde_json::Value::as_str))
-        .flatten()
-    }
-    e.target == new.target
-        || channel(&e.action, &e.after).is_some_and(|c| channel(&new.action, &new.after) == Some(c))
+    use crate::audit::event::subject;
+    subject(&e.action, &e.target, &e.after) == subject(&new.action, &new.target, &new.after)
 }
 
 /// Whether `bytes` are an audit entry numbered `seq` (a line of the log, whoever wrote it).
