@@ -850,9 +850,10 @@ pub fn plan(
     let store = open_store(ws)?;
     let channel_name = channel_name(ws, channel_given)?;
     let gates = crate::gates::evaluate(ws, release, Timestamp::now());
+    // A store no teammate sees is said first: verifying would not make publishing there right.
     let (uploads, problem) = match uploads(ws, release) {
         Ok(u) => (u, store_not_shared(ws)),
-        Err(e) => (Vec::new(), Some(e.to_string())),
+        Err(e) => (Vec::new(), store_not_shared(ws).or(Some(e.to_string()))),
     };
     let record = verified::last(ws, release).ok().flatten();
     let stale = record
